@@ -1,0 +1,176 @@
+/**
+ * volume-<vid>.info: the truth about a volume's chains.
+ *
+ * Our own tree lives under the key "qcowshare"; Cinder's keys sit beside it with Cinder's
+ * meaning ("active": the active file; "<snapshot id>": the overlay made when that snapshot was
+ * taken), kept current for snapshots on the active chain only (a branch has no Cinder form).
+ *
+ * Written atomically: temp file in the same directory, fsync, rename, fsync of the directory.
+ * A crash leaves either the old or the new file, never a torn one.
+ */
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { StorageError } from '../../src/core/errors.js';
+
+export const INFO_VERSION = 1;
+
+const formatSchema = z.enum(['qcow2', 'raw']);
+
+/** One file of the volume and what it is backed by (bare names only). */
+const fileSchema = z.strictObject({
+  format: formatSchema,
+  backing: z.string().nullable(),
+});
+
+const snapshotSchema = z.strictObject({
+  id: z.string().uuid(),
+  /** The file holding this snapshot's point in time (frozen once the snapshot is taken). */
+  file: z.string(),
+  /** The snapshot whose file `file` is backed by (null for a root). */
+  parent: z.string().uuid().nullable(),
+  hidden: z.boolean(),
+  /** Virtual size in bytes when the snapshot was taken. */
+  sizeBytes: z.number().int().nonnegative(),
+  createdAt: z.string(),
+});
+
+/** An operation in flight: recorded before its first destructive step, cleared when done. */
+const intentSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(['create_snapshot', 'delete_snapshot', 'revert', 'extend', 'merge_hidden', 'delete_volume']),
+  /** The step about to run (or running); reconcile resumes from here. */
+  step: z.string(),
+  /** Snapshot concerned, when any. */
+  snapshotId: z.string().uuid().nullable(),
+  /** Files the operation reads, writes or removes; named by role. */
+  files: z.record(z.string(), z.string().nullable()),
+  /** true once the operation passed its commit point: reconcile may only roll forward. */
+  committed: z.boolean(),
+  startedAt: z.string(),
+  /** Free-form facts the step needs to be replayed (merge direction, sizes...). */
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const treeSchema = z.strictObject({
+  version: z.literal(INFO_VERSION),
+  volumeId: z.string().uuid(),
+  active: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  files: z.record(z.string(), fileSchema),
+  snapshots: z.record(z.string(), snapshotSchema),
+  intent: intentSchema.nullable(),
+});
+
+export type VolumeTree = z.infer<typeof treeSchema>;
+export type TreeSnapshot = z.infer<typeof snapshotSchema>;
+export type TreeFile = z.infer<typeof fileSchema>;
+export type Intent = z.infer<typeof intentSchema>;
+
+export const OWN_KEY = 'qcowshare';
+
+export function infoFileName(volumeId: string): string {
+  return `volume-${volumeId}.info`;
+}
+
+/**
+ * Cinder's view: "active" and, for every snapshot S on the active chain, the overlay made when S
+ * was taken, i.e. the file directly above S's file on the path to the active file.
+ */
+export function cinderKeys(tree: VolumeTree): Record<string, string> {
+  const out: Record<string, string> = { active: tree.active };
+  const ownerOf = new Map<string, string>();
+  for (const s of Object.values(tree.snapshots)) ownerOf.set(s.file, s.id);
+  let child = tree.active;
+  let parentFile = tree.files[child]?.backing ?? null;
+  const seen = new Set<string>();
+  while (parentFile !== null && !seen.has(parentFile)) {
+    seen.add(parentFile);
+    const sid = ownerOf.get(parentFile);
+    if (sid !== undefined && !tree.snapshots[sid]?.hidden) out[sid] = child;
+    child = parentFile;
+    parentFile = tree.files[child]?.backing ?? null;
+  }
+  return out;
+}
+
+export function serializeInfo(tree: VolumeTree): string {
+  return `${JSON.stringify({ ...cinderKeys(tree), [OWN_KEY]: tree }, null, 2)}\n`;
+}
+
+/** Parse an info file's text; returns null when it has no tree of ours (e.g. written by Cinder). */
+export function parseInfo(text: string, where: string): { tree: VolumeTree | null; raw: Record<string, unknown> } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new StorageError('INFO_FILE_CORRUPT', `${where}: not JSON`, { cause: err });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new StorageError('INFO_FILE_CORRUPT', `${where}: not a JSON object`);
+  }
+  const own = (raw as Record<string, unknown>)[OWN_KEY];
+  if (own === undefined) return { tree: null, raw: raw as Record<string, unknown> };
+  const parsed = treeSchema.safeParse(own);
+  if (!parsed.success) {
+    throw new StorageError('INFO_FILE_CORRUPT', `${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return { tree: parsed.data, raw: raw as Record<string, unknown> };
+}
+
+export async function readInfo(dir: string, volumeId: string): Promise<{ tree: VolumeTree | null; raw: Record<string, unknown> } | null> {
+  const file = path.join(dir, infoFileName(volumeId));
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return parseInfo(text, file);
+}
+
+/** fsync a directory so that a rename or unlink in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write the info file atomically (temp, fsync, rename, fsync dir). */
+export async function writeInfo(dir: string, tree: VolumeTree, options: { mode?: number } = {}): Promise<void> {
+  const parsed = treeSchema.parse(tree);
+  const target = path.join(dir, infoFileName(parsed.volumeId));
+  const tmp = path.join(dir, `.${infoFileName(parsed.volumeId)}.${randomUUID()}.tmp`);
+  const fh = await open(tmp, 'wx', options.mode ?? 0o640);
+  try {
+    await fh.writeFile(serializeInfo(parsed));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** A fresh tree for a new volume whose only file is `file`. */
+export function newTree(volumeId: string, file: string, format: 'qcow2' | 'raw', sizeBytes: number): VolumeTree {
+  return {
+    version: INFO_VERSION,
+    volumeId,
+    active: file,
+    sizeBytes,
+    files: { [file]: { format, backing: null } },
+    snapshots: {},
+    intent: null,
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The volume-driver contract (Cinder-style). The storage service (src/api) reaches drivers only
+ * through this interface and the registry (drivers/registry.ts).
+ *
+ * Conventions for every method:
+ * - sizes are whole GiB at this boundary (as in the OpenStack API); drivers use bytes inside;
+ * - ids are UUIDs, validated by the driver as well (it is the last line before the share);
+ * - errors are StorageError with a stable code (src/core/errors.ts);
+ * - `ctx.lease`: when the caller already holds the volume's lease it passes it and the driver
+ *   does not take another; otherwise the driver takes the lease itself for every method that
+ *   changes a volume, and throws VOLUME_BUSY / LEASE_HELD when another holder has it;
+ * - `ctx.onProgress` receives real percentages (0..100) of long copies and merges;
+ * - `ctx.signal` aborts the operation (e.g. the lease was lost); a step past its commit point
+ *   is finished regardless.
+ */
+import type { Lease, LeaseManager } from '../src/core/lease.js';
+import type { Config } from '../src/core/config.js';
+import type { Logger } from '../src/core/logger.js';
+
+export type VolumeFormat = 'qcow2' | 'raw';
+
+export interface OpContext {
+  lease?: Lease;
+  signal?: AbortSignal;
+  onProgress?: (percent: number) => void;
+}
+
+/** What the service knows of a volume (its database row, reduced). */
+export interface VolumeRef {
+  id: string;
+  sizeGiB: number;
+  /** The share address the volume lives on (Cinder's provider_location); null before creation. */
+  providerLocation: string | null;
+  /** Attachment, when the volume is attached to a guest (chain changes go to its coordinator). */
+  attachment?: AttachmentRef | null;
+}
+
+export interface AttachmentRef {
+  instanceUuid: string;
+  host: string;
+  coordinatorEndpoint: string;
+  activeFile: string;
+  format: VolumeFormat;
+}
+
+export interface SnapshotRef {
+  id: string;
+  volumeId: string;
+}
+
+export interface CreateVolumeRequest {
+  id: string;
+  sizeGiB: number;
+  format?: VolumeFormat;
+}
+
+export interface CreatedVolume {
+  providerLocation: string;
+  format: VolumeFormat;
+  sizeGiB: number;
+}
+
+export interface CreatedSnapshot {
+  /** The file the snapshot owns (its frozen point in time). */
+  ownedFile: string;
+  /** The new overlay that became active (named volume-<vid>.<sid>). */
+  activeFile: string;
+  sizeGiB: number;
+}
+
+export interface DeletedSnapshot {
+  /** true: the snapshot has two or more dependants and was hidden instead of merged. */
+  hidden: boolean;
+  /** Hidden snapshots that were merged away as a consequence. */
+  collected: string[];
+}
+
+export interface SnapshotNode {
+  id: string;
+  ownedFile: string;
+  parent: string | null;
+  hidden: boolean;
+  sizeBytes: number;
+  createdAt: string;
+  /** false while an operation on it is unfinished (e.g. a commit that must roll forward). */
+  settled: boolean;
+}
+
+export interface SnapshotTree {
+  volumeId: string;
+  activeFile: string;
+  format: VolumeFormat;
+  sizeBytes: number;
+  /** The snapshot whose file the active file sits on (null: no snapshot). */
+  activeParent: string | null;
+  snapshots: SnapshotNode[];
+}
+
+export interface Connector {
+  host: string;
+  /** Free-form connector fields (ip, initiator, ...), passed through. */
+  [key: string]: unknown;
+}
+
+/** What a compute host needs to open the volume (Cinder's connection_info.data). */
+export interface ConnectionInfo {
+  driver_volume_type: 'glusterfs' | 'nfs' | 'local';
+  data: {
+    export: string;
+    name: string;
+    format: VolumeFormat;
+    options: string[] | null;
+    mount_point_base: string;
+    share_hash: string;
+    qos_specs: null;
+    access_mode: 'rw';
+  };
+}
+
+export interface ShareStats {
+  address: string;
+  type: 'local' | 'glusterfs' | 'nfs';
+  totalBytes: number;
+  freeBytes: number;
+  provisionedBytes: number;
+  mounted: boolean;
+}
+
+export interface VolumeStats {
+  volume_backend_name: string;
+  vendor_name: string;
+  driver_version: string;
+  storage_protocol: string;
+  total_capacity_gb: number;
+  free_capacity_gb: number;
+  provisioned_capacity_gb: number;
+  reserved_percentage: number;
+  max_over_subscription_ratio: number;
+  thin_provisioning_support: boolean;
+  shares: ShareStats[];
+}
+
+export interface ManageRef {
+  /** Bare file name on the share: volume-<uuid> of a volume made elsewhere (e.g. Cinder's NFS driver). */
+  source_name: string;
+  /** Share address; defaults to searching every configured share. */
+  share?: string;
+}
+
+export interface DriverContext {
+  config: Readonly<Config>;
+  leases: LeaseManager;
+  logger: Logger;
+  /** Identifies this process in lease records. */
+  holderId: string;
+}
+
+export interface VolumeDriver {
+  readonly name: string;
+  readonly version: string;
+
+  /** Check tools, mount every share, check they are writable. Idempotent. Throws TOOL_MISSING, MOUNT_FAILED, SHARE_UNAVAILABLE. */
+  doSetup(): Promise<void>;
+
+  /** Create an empty volume (sparse unless preallocation is configured). Throws VOLUME_EXISTS, NO_SHARE_SPACE, SIZE_OUT_OF_BOUNDS. Not idempotent. */
+  createVolume(req: CreateVolumeRequest, ctx?: OpContext): Promise<CreatedVolume>;
+
+  /** Remove every file of the volume (hidden snapshots included). Idempotent: an absent volume is success. */
+  deleteVolume(vol: VolumeRef, ctx?: OpContext): Promise<void>;
+
+  /** Grow an idle volume. Throws SIZE_OUT_OF_BOUNDS (shrink), INVALID_STATE (attached, until the coordinator path exists). */
+  extendVolume(vol: VolumeRef, newSizeGiB: number, ctx?: OpContext): Promise<void>;
+
+  /** A full, independent copy of the volume's current data. Never backed by another volume's file. */
+  createClonedVolume(req: CreateVolumeRequest, src: VolumeRef, ctx?: OpContext): Promise<CreatedVolume>;
+
+  /** A full, independent volume holding the snapshot's point in time (any snapshot of the tree). */
+  createVolumeFromSnapshot(req: CreateVolumeRequest, snap: SnapshotRef, src: VolumeRef, ctx?: OpContext): Promise<CreatedVolume>;
+
+  /** Take an offline snapshot. Throws CHAIN_TOO_DEEP, INVALID_STATE. Not idempotent (the same id twice: CONFLICT). */
+  createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<CreatedSnapshot>;
+
+  /** Delete by the tree rules (remove / merge / hide). Idempotent: an unknown snapshot is success. */
+  deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<DeletedSnapshot>;
+
+  /** Make a new overlay on the snapshot's file the active file; returns the volume's new size. */
+  revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx?: OpContext): Promise<{ sizeGiB: number }>;
+
+  /** The snapshot tree as the info file records it (hidden snapshots included). */
+  getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree>;
+
+  /** Connection info for a compute host. Idempotent. */
+  initializeConnection(vol: VolumeRef, connector: Connector): Promise<ConnectionInfo>;
+
+  /** Idempotent; nothing to undo on file shares. */
+  terminateConnection(vol: VolumeRef, connector: Connector): Promise<void>;
+
+  /** Capacity as Cinder computes it (statvfs, thin provisioning, over-subscription, reserved %). */
+  getVolumeStats(refresh?: boolean): Promise<VolumeStats>;
+
+  /** Adopt an existing file (and, for a Cinder NFS volume, its chain and info file) as volume `vol.id`. */
+  manageExisting(vol: { id: string }, ref: ManageRef, ctx?: OpContext): Promise<CreatedVolume>;
+
+  /** Forget the volume without touching its files. */
+  unmanage(vol: VolumeRef): Promise<void>;
+
+  /** Settle interrupted operations of one volume (under its lease) or of all volumes on all shares. */
+  reconcile(volumeId?: string): Promise<ReconcileReport[]>;
+}
+
+export interface ReconcileReport {
+  volumeId: string;
+  action: 'none' | 'rolled_back' | 'rolled_forward' | 'removed_orphans' | 'failed';
+  details: string;
+}
+
+export type VolumeDriverFactory = (ctx: DriverContext) => VolumeDriver;

@@ -1,0 +1,155 @@
+/**
+ * Configuration: one JSON file per deployment (config/*.json), environment overrides, validated
+ * once at start against one schema that rejects unknown keys, then frozen. Nothing else in the
+ * product reads process.env for settings.
+ *
+ * File:      QCOWSHARE_CONFIG=<path>   (default: config/embedded.json)
+ * Overrides: QCOWSHARE__<section>__<key>=<value>   e.g. QCOWSHARE__api__port=9000
+ *            (value parsed as JSON when it parses, else taken as a string)
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { StorageError } from './errors.js';
+
+const shareSchema = z.strictObject({
+  /** local: a directory; glusterfs: "host:/volume"; nfs: "host:/export". */
+  type: z.enum(['local', 'glusterfs', 'nfs']),
+  address: z.string().min(1),
+  /** Extra mount options (-o). */
+  mountOptions: z.array(z.string()).default([]),
+  /** GlusterFS: backup volfile servers. */
+  backupVolfileServers: z.array(z.string()).default([]),
+});
+
+const storageSchema = z.strictObject({
+  driver: z.string().default('remotefs'),
+  shares: z.array(shareSchema).min(1).default([{ type: 'local', address: 'var/shares/local0', mountOptions: [], backupVolfileServers: [] }]),
+  /** Where remote shares are mounted: <mountBase>/<sha256 prefix of the share address>. */
+  mountBase: z.string().default('var/mnt'),
+  /** Default volume format. */
+  volumeFormat: z.enum(['qcow2', 'raw']).default('qcow2'),
+  /** Sparse by default; preallocation of new volumes. */
+  preallocation: z.enum(['off', 'metadata', 'falloc', 'full']).default('off'),
+  maxChainDepth: z.number().int().min(2).max(200).default(128),
+  /** Largest volume accepted, in GiB. */
+  maxVolumeSizeGiB: z.number().int().min(1).max(65536).default(16384),
+  overSubscriptionRatio: z.number().min(1).default(20),
+  reservedPercentage: z.number().min(0).max(100).default(0),
+  /** Owner and mode of created files, so QEMU (libvirt-qemu) can open them. null: leave as is. */
+  fileOwner: z.string().nullable().default(null),
+  fileMode: z.string().regex(/^0?[0-7]{3}$/).default('0660'),
+  /** Lease time to live for per-volume operations. */
+  leaseTtlMs: z.number().int().min(1000).default(30_000),
+  /** Directory for the embedded lease files. */
+  leaseDir: z.string().default('var/leases'),
+});
+
+const dbSchema = z.strictObject({
+  dialect: z.enum(['sqlite', 'mysql', 'mariadb']).default('sqlite'),
+  storage: z.string().default('var/qcowshare.sqlite'),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().default(3306),
+  database: z.string().default('qcowshare'),
+  username: z.string().default('qcowshare'),
+  password: z.string().default(''),
+  socketPath: z.string().optional(),
+  pool: z.number().int().min(1).default(10),
+});
+
+const tokenSchema = z.strictObject({
+  userId: z.string(),
+  projectId: z.string(),
+  roles: z.array(z.enum(['admin', 'member', 'service'])).min(1),
+});
+
+const apiSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8776),
+  /** "noauth" (cinder client's noauth plugin: X-Auth-Token user:project) or "tokens". */
+  auth: z.enum(['noauth', 'tokens']).default('noauth'),
+  tokens: z.record(z.string(), tokenSchema).default({}),
+  bodyLimit: z.string().default('64kb'),
+});
+
+const coordinatorSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8777),
+  libvirtUri: z.string().default('qemu:///system'),
+  metadataApi: z.string().default('http://127.0.0.1:8776'),
+  serviceToken: z.string().default(''),
+  stateDir: z.string().default('var/coordinator'),
+  quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
+  freezeTimeoutMs: z.number().int().min(100).default(10_000),
+  blockJobTimeoutMs: z.number().int().min(1000).default(3_600_000),
+});
+
+export const configSchema = z.strictObject({
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  storage: storageSchema.prefault({}),
+  db: dbSchema.prefault({}),
+  api: apiSchema.prefault({}),
+  coordinator: coordinatorSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ShareConfig = z.infer<typeof shareSchema>;
+export type StorageConfig = z.infer<typeof storageSchema>;
+
+const ENV_PREFIX = 'QCOWSHARE__';
+
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Apply QCOWSHARE__a__b=value overrides onto a plain object. */
+export function applyEnvOverrides(base: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(base);
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith(ENV_PREFIX) || raw === undefined) continue;
+    const parts = key.slice(ENV_PREFIX.length).split('__');
+    let node: Record<string, unknown> = out;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      node[part] = typeof next === 'object' && next !== null ? next : {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1] as string] = parseValue(raw);
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validate a raw object; throws CONFIG_INVALID listing every problem with its path. */
+export function parseConfig(raw: unknown): Readonly<Config> {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new StorageError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return deepFreeze(result.data);
+}
+
+/** Read the deployment file plus environment overrides, validate, freeze. */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.QCOWSHARE_CONFIG ?? path.join('config', 'embedded.json');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new StorageError('CONFIG_INVALID', `cannot read configuration file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(applyEnvOverrides(raw, env));
+}

@@ -1,0 +1,87 @@
+/**
+ * One error class for the whole product. Callers branch on `code`, never on messages.
+ * Every code is listed in ERROR_CODES with the HTTP status the API maps it to; the README's
+ * table of codes is checked against this list by a unit test.
+ */
+export const ERROR_CODES = {
+  // configuration and environment
+  CONFIG_INVALID: { http: 500, summary: 'The configuration failed validation at start.' },
+  TOOL_MISSING: { http: 500, summary: 'A required program (qemu-img, mount.glusterfs, ...) is not installed.' },
+  // processes
+  PROCESS_FAILED: { http: 500, summary: 'A child process exited non-zero; the error carries command, exit code and stderr.' },
+  PROCESS_TIMEOUT: { http: 504, summary: 'A child process exceeded its time limit and was killed.' },
+  // input
+  INVALID_INPUT: { http: 400, summary: 'A request body, parameter or argument failed validation.' },
+  INVALID_ID: { http: 400, summary: 'An identifier is not a UUID.' },
+  SIZE_OUT_OF_BOUNDS: { http: 400, summary: 'A size is zero, negative, not an integer or above the configured maximum.' },
+  // images (hostile input)
+  IMAGE_UNSAFE_BACKING: { http: 400, summary: 'An image names a backing file that is not a bare name of the same volume.' },
+  IMAGE_DATA_FILE: { http: 400, summary: 'A qcow2 image uses an external data file.' },
+  IMAGE_FORMAT_MISMATCH: { http: 400, summary: 'The image format is not the recorded / expected one.' },
+  IMAGE_SIZE_MISMATCH: { http: 400, summary: 'The image virtual size differs from the recorded size.' },
+  IMAGE_CORRUPT: { http: 400, summary: 'The image header cannot be parsed or fails consistency checks.' },
+  // volumes, snapshots, shares
+  VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },
+  SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },
+  NOT_FOUND: { http: 404, summary: 'No such resource.' },
+  VOLUME_EXISTS: { http: 409, summary: 'A volume with this id already has files on a share.' },
+  VOLUME_BUSY: { http: 409, summary: 'Another operation holds the volume lease.' },
+  INVALID_STATE: { http: 400, summary: 'The resource is not in a status that allows this operation.' },
+  CHAIN_TOO_DEEP: { http: 400, summary: 'The snapshot would make the chain deeper than max_chain_depth.' },
+  HAS_SNAPSHOTS: { http: 400, summary: 'The volume has snapshots and cascade was not asked.' },
+  NO_SHARE_SPACE: { http: 507, summary: 'No configured share has room for the request.' },
+  SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted or not writable.' },
+  MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
+  INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
+  // leases and fencing
+  LEASE_HELD: { http: 409, summary: 'The volume lease is held by another holder.' },
+  LEASE_LOST: { http: 409, summary: 'The lease expired or was taken over; the holder must stop.' },
+  STALE_FENCING_TOKEN: { http: 409, summary: 'A request carried a fencing token older than the current grant.' },
+  // api
+  UNAUTHORIZED: { http: 401, summary: 'No or unknown token.' },
+  FORBIDDEN: { http: 403, summary: 'The caller lacks the role for this action.' },
+  CONFLICT: { http: 409, summary: 'The request conflicts with the current state.' },
+  NOT_IMPLEMENTED: { http: 501, summary: 'The operation is not supported by this driver or configuration.' },
+  // libvirt
+  LIBVIRT_ERROR: { http: 502, summary: 'libvirt returned an error; libvirtCode/libvirtDomain carry its own codes.' },
+  LIBVIRT_DISCONNECTED: { http: 503, summary: 'The connection to libvirtd closed.' },
+  INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface StorageErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class StorageError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: StorageErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StorageError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.details };
+  }
+}
+
+export function isStorageError(err: unknown, code?: ErrorCode): err is StorageError {
+  return err instanceof StorageError && (code === undefined || err.code === code);
+}
+
+/** Wrap anything thrown into a StorageError, keeping the original as `cause`. */
+export function toStorageError(err: unknown, fallback: ErrorCode = 'INTERNAL'): StorageError {
+  if (err instanceof StorageError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new StorageError(fallback, message, { cause: err });
+}
