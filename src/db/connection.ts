@@ -1,0 +1,73 @@
+/**
+ * Opens the database: SQLite file (embedded default) or MySQL/MariaDB through mysql2.
+ * "mariadb" in the configuration uses sequelize's mysql dialect (mysql2 speaks to MariaDB; the
+ * `mariadb` npm connector is not a dependency).
+ */
+import { Sequelize } from 'sequelize';
+import type { Config } from '../core/config.js';
+import { defineModels, type Models } from './models/index.js';
+
+export type DbConfig = Config['db'];
+
+export interface Database {
+  sequelize: Sequelize;
+  models: Models;
+  dialect: 'sqlite' | 'mysql';
+  close(): Promise<void>;
+}
+
+/** SQLite waits this long for another process's write lock before failing with SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+interface SqliteConnection {
+  configure(option: 'busyTimeout', value: number): void;
+}
+
+/**
+ * sequelize's SQLite dialect opens one connection per transaction and never runs the
+ * afterConnect hook, so the busy timeout is set on every connection it hands out.
+ */
+function setBusyTimeout(sequelize: Sequelize): void {
+  const cm = sequelize.connectionManager as unknown as { getConnection(o?: unknown): Promise<SqliteConnection> };
+  const original = cm.getConnection.bind(cm);
+  cm.getConnection = async (options?: unknown) => {
+    const connection = await original(options);
+    connection.configure('busyTimeout', SQLITE_BUSY_TIMEOUT_MS);
+    return connection;
+  };
+}
+
+function createSequelize(db: DbConfig): Sequelize {
+  if (db.dialect === 'sqlite') {
+    const sequelize = new Sequelize({ dialect: 'sqlite', storage: db.storage, logging: false });
+    setBusyTimeout(sequelize);
+    return sequelize;
+  }
+  return new Sequelize(db.database, db.username, db.password, {
+    dialect: 'mysql',
+    host: db.host,
+    port: db.port,
+    logging: false,
+    timezone: '+00:00',
+    pool: { max: db.pool, min: 0, idle: 10_000, acquire: 30_000 },
+    dialectOptions: {
+      ...(db.socketPath ? { socketPath: db.socketPath } : {}),
+      // BIGINT fencing tokens stay below 2^53; numbers are easier for callers than strings.
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      dateStrings: false,
+    },
+  });
+}
+
+export async function openDatabase(db: DbConfig): Promise<Database> {
+  const sequelize = createSequelize(db);
+  const dialect = db.dialect === 'sqlite' ? 'sqlite' : 'mysql';
+  await sequelize.authenticate();
+  if (dialect === 'sqlite') {
+    // WAL lets readers proceed while one writer commits; it is a property of the file.
+    await sequelize.query('PRAGMA journal_mode=WAL');
+  }
+  const models = defineModels(sequelize);
+  return { sequelize, models, dialect, close: () => sequelize.close() };
+}

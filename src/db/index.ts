@@ -1,0 +1,39 @@
+/** The data layer as the API sees it: one bundle of repositories and the lease manager. */
+import type { Config } from '../core/config.js';
+import { openDatabase, type Database } from './connection.js';
+import { DbLeaseManager } from './db-lease.js';
+import { migrate } from './migrate.js';
+import { AttachmentRepository } from './repositories/attachments.js';
+import { OperationRepository } from './repositories/operations.js';
+import { SnapshotRepository } from './repositories/snapshots.js';
+import { VolumeRepository } from './repositories/volumes.js';
+
+export interface Repositories {
+  db: Database;
+  volumes: VolumeRepository;
+  snapshots: SnapshotRepository;
+  attachments: AttachmentRepository;
+  operations: OperationRepository;
+  leases: DbLeaseManager;
+}
+
+export function repositories(db: Database): Repositories {
+  return {
+    db,
+    volumes: new VolumeRepository(db),
+    snapshots: new SnapshotRepository(db),
+    attachments: new AttachmentRepository(db),
+    operations: new OperationRepository(db),
+    leases: new DbLeaseManager(db),
+  };
+}
+
+/** Open, migrate, and wrap: what `serve` and the tests call. */
+export async function openRepositories(config: Config['db']): Promise<Repositories> {
+  const db = await openDatabase(config);
+  await migrate(db);
+  return repositories(db);
+}
+
+export type { Database } from './connection.js';
+export * from './records.js';

@@ -1,0 +1,87 @@
+/**
+ * Plain typed records that repositories return. Nothing outside src/db sees a sequelize model
+ * instance: use cases work on these values, so they cannot lazily touch the database.
+ */
+import type { VolumeFormat } from '../../drivers/volume-driver.js';
+
+export type VolumeStatus =
+  | 'creating' | 'available' | 'in-use' | 'attaching' | 'detaching' | 'deleting' | 'error'
+  | 'error_deleting' | 'extending' | 'error_extending' | 'reverting' | 'maintenance';
+
+export type AttachStatus = 'detached' | 'attaching' | 'attached' | 'detaching';
+
+export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'error' | 'error_deleting' | 'restoring';
+
+export type OperationState = 'running' | 'succeeded' | 'failed' | 'abandoned';
+
+export type OperationKind =
+  | 'create_volume' | 'delete_volume' | 'extend_volume' | 'revert_volume' | 'create_snapshot'
+  | 'delete_snapshot' | 'snapshot_metadata' | 'force_delete_volume';
+
+export interface VolumeRecord {
+  id: string;
+  projectId: string;
+  userId: string;
+  name: string | null;
+  description: string | null;
+  sizeGiB: number;
+  status: VolumeStatus;
+  attachStatus: AttachStatus;
+  providerLocation: string | null;
+  format: VolumeFormat;
+  metadata: Record<string, string>;
+  bootable: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  deleted: boolean;
+}
+
+export interface SnapshotRecord {
+  id: string;
+  volumeId: string;
+  projectId: string;
+  userId: string;
+  name: string | null;
+  description: string | null;
+  sizeGiB: number;
+  status: SnapshotStatus;
+  /** Real percentage 0..100 (rendered "NN%" in the API). */
+  progress: number;
+  hidden: boolean;
+  metadata: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+  deleted: boolean;
+}
+
+export interface AttachmentRecord {
+  id: string;
+  volumeId: string;
+  instanceUuid: string | null;
+  host: string | null;
+  mountpoint: string | null;
+  coordinatorEndpoint: string | null;
+  activeFile: string | null;
+  format: VolumeFormat | null;
+  status: 'attaching' | 'attached' | 'detached';
+  attachedAt: Date | null;
+  detachedAt: Date | null;
+}
+
+export interface OperationRecord {
+  id: string;
+  kind: OperationKind;
+  volumeId: string;
+  snapshotId: string | null;
+  projectId: string;
+  state: OperationState;
+  progress: number;
+  fencingToken: number | null;
+  /** true once the host was granted its irreversible step: the storage side may only roll forward. */
+  commitPointPassed: boolean;
+  /** The overlay a snapshot-metadata operation created (bare file name). */
+  overlayFile: string | null;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}

@@ -1,0 +1,77 @@
+import { Op, fn, col, type Transaction } from 'sequelize';
+import type { Database } from '../connection.js';
+import type { OperationKind, OperationRecord, OperationState } from '../records.js';
+import { toBool, toDate, toDateOrNull } from './convert.js';
+import { findPage, type PageRequest } from './paging.js';
+
+export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'projectId'> &
+  Partial<Pick<OperationRecord, 'snapshotId' | 'fencingToken' | 'overlayFile'>>;
+
+export type OperationPatch = Partial<Pick<OperationRecord,
+  'state' | 'progress' | 'fencingToken' | 'commitPointPassed' | 'overlayFile' | 'error' | 'finishedAt' | 'snapshotId'>>;
+
+function toRecord(r: Record<string, unknown>): OperationRecord {
+  return {
+    id: String(r.id), kind: r.kind as OperationKind, volumeId: String(r.volumeId),
+    snapshotId: (r.snapshotId as string | null) ?? null, projectId: String(r.projectId),
+    state: r.state as OperationState, progress: Number(r.progress),
+    fencingToken: r.fencingToken === null || r.fencingToken === undefined ? null : Number(r.fencingToken),
+    commitPointPassed: toBool(r.commitPointPassed), overlayFile: (r.overlayFile as string | null) ?? null,
+    error: (r.error as string | null) ?? null, startedAt: toDate(r.startedAt), finishedAt: toDateOrNull(r.finishedAt),
+  };
+}
+
+export class OperationRepository {
+  constructor(private readonly db: Database) {}
+
+  private get model() {
+    return this.db.models.Operation;
+  }
+
+  async insert(o: NewOperation, t?: Transaction): Promise<OperationRecord> {
+    const rec: OperationRecord = {
+      snapshotId: null, fencingToken: null, overlayFile: null, ...o,
+      state: 'running', progress: 0, commitPointPassed: false, error: null, startedAt: new Date(), finishedAt: null,
+    };
+    await this.model.create({ ...rec }, { transaction: t });
+    return rec;
+  }
+
+  async get(id: string, t?: Transaction): Promise<OperationRecord | null> {
+    const row = await this.model.findOne({ where: { id }, raw: true, transaction: t });
+    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+  }
+
+  async list(filter: { projectId: string | null; state?: string; volumeId?: string }, page: PageRequest): Promise<OperationRecord[]> {
+    const where: Record<string, unknown> = {};
+    if (filter.projectId !== null) where.projectId = filter.projectId;
+    if (filter.state !== undefined) where.state = filter.state;
+    if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
+    return (await findPage(this.model, where, page)).map(toRecord);
+  }
+
+  async running(filter: { volumeId?: string; kind?: OperationKind } = {}, t?: Transaction): Promise<OperationRecord[]> {
+    const rows = await this.model.findAll({ where: { state: 'running', ...filter }, raw: true, transaction: t });
+    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+  }
+
+  async update(id: string, patch: OperationPatch, t?: Transaction): Promise<void> {
+    await this.model.update(patch, { where: { id }, transaction: t });
+  }
+
+  /** Compare-and-set: only a running operation changes; false when it had already ended. */
+  async updateRunning(id: string, patch: OperationPatch, t?: Transaction): Promise<boolean> {
+    const [n] = await this.model.update(patch, { where: { id, state: 'running' }, transaction: t });
+    return n > 0;
+  }
+
+  /** Count of operations per state (for /metrics). */
+  async countByState(): Promise<Record<string, number>> {
+    const rows = (await this.model.findAll({ attributes: ['state', [fn('COUNT', col('id')), 'n']], group: ['state'], raw: true })) as unknown as { state: string; n: number | string }[];
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  }
+
+  async finishedBefore(date: Date): Promise<number> {
+    return this.model.count({ where: { state: { [Op.ne]: 'running' }, finishedAt: { [Op.lt]: date } } });
+  }
+}

@@ -1,0 +1,92 @@
+import { Op, type Transaction, type WhereOptions } from 'sequelize';
+import type { Database } from '../connection.js';
+import type { SnapshotRecord, SnapshotStatus } from '../records.js';
+import { parseMetadata, toBool, toDate } from './convert.js';
+import { findPage, type PageRequest } from './paging.js';
+
+export type NewSnapshot = Omit<SnapshotRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'hidden'>;
+
+export interface SnapshotFilter {
+  projectId: string | null;
+  volumeId?: string;
+  status?: string;
+  name?: string;
+  /** Hidden snapshots are listed only when asked (admins). */
+  includeHidden: boolean;
+}
+
+export type SnapshotPatch = Partial<Pick<SnapshotRecord, 'name' | 'description' | 'sizeGiB' | 'status' | 'progress' | 'hidden' | 'metadata'>>;
+
+function toRecord(r: Record<string, unknown>): SnapshotRecord {
+  return {
+    id: String(r.id), volumeId: String(r.volumeId), projectId: String(r.projectId), userId: String(r.userId),
+    name: (r.name as string | null) ?? null, description: (r.description as string | null) ?? null,
+    sizeGiB: Number(r.sizeGiB), status: r.status as SnapshotStatus, progress: Number(r.progress),
+    hidden: toBool(r.hidden), metadata: parseMetadata(r.metadata),
+    createdAt: toDate(r.createdAt), updatedAt: toDate(r.updatedAt), deleted: toBool(r.deleted),
+  };
+}
+
+function toRow(patch: SnapshotPatch): Record<string, unknown> {
+  const row: Record<string, unknown> = { ...patch };
+  if (patch.metadata !== undefined) row.metadata = JSON.stringify(patch.metadata);
+  return row;
+}
+
+export class SnapshotRepository {
+  constructor(private readonly db: Database) {}
+
+  private get model() {
+    return this.db.models.Snapshot;
+  }
+
+  async insert(s: NewSnapshot, t?: Transaction): Promise<SnapshotRecord> {
+    await this.model.create({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, { transaction: t });
+    return (await this.get(s.id, t)) as SnapshotRecord;
+  }
+
+  /** Includes hidden snapshots (callers decide who may see them); excludes deleted ones. */
+  async get(id: string, t?: Transaction): Promise<SnapshotRecord | null> {
+    const row = await this.model.findOne({ where: { id, deleted: false }, raw: true, transaction: t });
+    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+  }
+
+  async list(filter: SnapshotFilter, page: PageRequest): Promise<SnapshotRecord[]> {
+    const where: Record<string, unknown> = { deleted: false };
+    if (filter.projectId !== null) where.projectId = filter.projectId;
+    if (!filter.includeHidden) where.hidden = false;
+    if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
+    if (filter.status !== undefined) where.status = filter.status;
+    if (filter.name !== undefined) where.name = filter.name;
+    const rows = await findPage(this.model, where as WhereOptions, page);
+    return rows.map(toRecord);
+  }
+
+  /** Every live snapshot of a volume, hidden included (small: bounded by the chain-depth cap). */
+  async ofVolume(volumeId: string, t?: Transaction): Promise<SnapshotRecord[]> {
+    const rows = await this.model.findAll({ where: { volumeId, deleted: false }, order: [['createdAt', 'ASC'], ['id', 'ASC']], raw: true, transaction: t });
+    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+  }
+
+  async countVisible(volumeId: string, t?: Transaction): Promise<number> {
+    return this.model.count({ where: { volumeId, deleted: false, hidden: false }, transaction: t });
+  }
+
+  async update(id: string, patch: SnapshotPatch, t?: Transaction): Promise<void> {
+    await this.model.update(toRow(patch), { where: { id, deleted: false }, transaction: t });
+  }
+
+  async transition(id: string, from: readonly SnapshotStatus[], patch: SnapshotPatch, t?: Transaction): Promise<boolean> {
+    const [n] = await this.model.update(toRow(patch), { where: { id, deleted: false, status: { [Op.in]: [...from] } }, transaction: t });
+    return n > 0;
+  }
+
+  async markDeleted(ids: readonly string[], t?: Transaction): Promise<void> {
+    if (ids.length === 0) return;
+    await this.model.update({ deleted: true, status: 'deleted' }, { where: { id: { [Op.in]: [...ids] } }, transaction: t });
+  }
+
+  async markDeletedOfVolume(volumeId: string, t?: Transaction): Promise<void> {
+    await this.model.update({ deleted: true, status: 'deleted' }, { where: { volumeId, deleted: false }, transaction: t });
+  }
+}

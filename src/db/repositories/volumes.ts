@@ -1,0 +1,82 @@
+import { Op, type Transaction, type WhereOptions } from 'sequelize';
+import type { Database } from '../connection.js';
+import type { AttachStatus, VolumeRecord, VolumeStatus } from '../records.js';
+import { parseMetadata, toBool, toDate } from './convert.js';
+import { findPage, type PageRequest } from './paging.js';
+
+export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted'>;
+
+export interface VolumeFilter {
+  /** null: every project (admin with all_tenants). */
+  projectId: string | null;
+  status?: string;
+  name?: string;
+  bootable?: boolean;
+}
+
+export type VolumePatch = Partial<Pick<VolumeRecord,
+  'name' | 'description' | 'sizeGiB' | 'status' | 'attachStatus' | 'providerLocation' | 'format' | 'metadata' | 'bootable'>>;
+
+function toRecord(r: Record<string, unknown>): VolumeRecord {
+  return {
+    id: String(r.id), projectId: String(r.projectId), userId: String(r.userId),
+    name: (r.name as string | null) ?? null, description: (r.description as string | null) ?? null,
+    sizeGiB: Number(r.sizeGiB), status: r.status as VolumeStatus, attachStatus: r.attachStatus as AttachStatus,
+    providerLocation: (r.providerLocation as string | null) ?? null, format: r.format as VolumeRecord['format'],
+    metadata: parseMetadata(r.metadata), bootable: toBool(r.bootable),
+    createdAt: toDate(r.createdAt), updatedAt: toDate(r.updatedAt), deleted: toBool(r.deleted),
+  };
+}
+
+function toRow(patch: VolumePatch): Record<string, unknown> {
+  const row: Record<string, unknown> = { ...patch };
+  if (patch.metadata !== undefined) row.metadata = JSON.stringify(patch.metadata);
+  return row;
+}
+
+export class VolumeRepository {
+  constructor(private readonly db: Database) {}
+
+  private get model() {
+    return this.db.models.Volume;
+  }
+
+  async insert(v: NewVolume, t?: Transaction): Promise<VolumeRecord> {
+    await this.model.create({ ...v, metadata: JSON.stringify(v.metadata), deleted: false }, { transaction: t });
+    return (await this.get(v.id, t)) as VolumeRecord;
+  }
+
+  /** A volume that is not deleted, or null. `lock` takes a row lock (MySQL) inside `t`. */
+  async get(id: string, t?: Transaction, lock = false): Promise<VolumeRecord | null> {
+    const row = await this.model.findOne({ where: { id, deleted: false }, raw: true, transaction: t, lock: lock && t ? t.LOCK.UPDATE : undefined });
+    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+  }
+
+  async list(filter: VolumeFilter, page: PageRequest): Promise<VolumeRecord[]> {
+    const where: Record<string, unknown> = { deleted: false };
+    if (filter.projectId !== null) where.projectId = filter.projectId;
+    if (filter.status !== undefined) where.status = filter.status;
+    if (filter.name !== undefined) where.name = filter.name;
+    if (filter.bootable !== undefined) where.bootable = filter.bootable;
+    const rows = await findPage(this.model, where as WhereOptions, page);
+    return rows.map(toRecord);
+  }
+
+  async update(id: string, patch: VolumePatch, t?: Transaction): Promise<void> {
+    await this.model.update(toRow(patch), { where: { id, deleted: false }, transaction: t });
+  }
+
+  /** Compare-and-set on status: true when the volume was in one of `from` and now has `patch`. */
+  async transition(id: string, from: readonly VolumeStatus[], patch: VolumePatch, t?: Transaction): Promise<boolean> {
+    const [n] = await this.model.update(toRow(patch), { where: { id, deleted: false, status: { [Op.in]: [...from] } }, transaction: t });
+    return n > 0;
+  }
+
+  async markDeleted(id: string, t?: Transaction): Promise<void> {
+    await this.model.update({ deleted: true, status: 'deleted' }, { where: { id }, transaction: t });
+  }
+
+  async countByProject(projectId: string): Promise<number> {
+    return this.model.count({ where: { projectId, deleted: false } });
+  }
+}

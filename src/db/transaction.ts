@@ -1,0 +1,43 @@
+/**
+ * One way to run a write transaction on both dialects:
+ * - SQLite: IMMEDIATE, so the write lock is taken at BEGIN (a deferred transaction that later
+ *   upgrades to a writer fails at once with SQLITE_BUSY instead of waiting);
+ * - MySQL/MariaDB: InnoDB row locks (SELECT ... FOR UPDATE through `lock: true`), never table
+ *   locks (Galera rejects them); the whole transaction is retried on deadlock and lock-wait
+ *   timeout, which InnoDB reports and expects the client to retry.
+ * Transactions must stay short: never hold one across a driver call.
+ */
+import { Transaction } from 'sequelize';
+import type { Database } from './connection.js';
+
+const RETRYABLE_MYSQL = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WAIT_TIMEOUT */]);
+const MAX_ATTEMPTS = 5;
+
+function errnoOf(err: unknown): { errno?: number; code?: string } {
+  const e = err as { parent?: { errno?: number; code?: string }; original?: { errno?: number; code?: string } };
+  return e?.parent ?? e?.original ?? {};
+}
+
+export function isRetryable(err: unknown): boolean {
+  const { errno, code } = errnoOf(err);
+  if (errno !== undefined && RETRYABLE_MYSQL.has(errno)) return true;
+  return code === 'SQLITE_BUSY' || code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'SequelizeUniqueConstraintError';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function inTransaction<T>(db: Database, work: (t: Transaction) => Promise<T>): Promise<T> {
+  const options = db.dialect === 'sqlite' ? { type: Transaction.TYPES.IMMEDIATE } : {};
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.sequelize.transaction(options, work);
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= MAX_ATTEMPTS) throw err;
+      await sleep(5 * 2 ** attempt + Math.random() * 20);
+    }
+  }
+}
