@@ -3,27 +3,23 @@
  * while it HOLDS the volume lease; nothing here takes the lease. reconcileVolume in particular
  * must only ever run under the lease: it rolls half-done operations back or forward and removes
  * files the info file does not know.
+ *
+ * Every mutating call refuses (INVALID_STATE) a volume whose info file holds an unfinished
+ * operation: reconcile it first.
  */
-import { StorageError } from '../../../src/core/errors.js';
 import type { CreatedSnapshot, DeletedSnapshot, ReconcileReport, SnapshotTree } from '../../volume-driver.js';
+import { adoptOp, type AdoptedVolume } from './adopt-cinder.js';
+import { createSnapshotOp } from './create.js';
+import { deleteSnapshotOp } from './delete.js';
+import { extendOp } from './extend.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
+import { pointFile, treeView } from './query.js';
+import { reconcileOp } from './reconcile.js';
+import { revertOp } from './revert.js';
 
-/** Where a volume lives and the limits that apply to it. */
-export interface VolumeLocation {
-  /** Directory on the mounted share holding volume-<vid>* files. */
-  dir: string;
-  volumeId: string;
-  /** Maximum number of files in the chain from the active file down to its base. */
-  maxChainDepth: number;
-  /** Mode of files created (default 0o640). */
-  fileMode?: number;
-  /** Owner to give created files (null/undefined: leave as created). */
-  owner?: { uid: number; gid: number } | null;
-}
-
-export interface SnapshotOpOptions {
-  signal?: AbortSignal;
-  onProgress?: (percent: number) => void;
-}
+export type { AdoptedVolume } from './adopt-cinder.js';
+export type { SnapshotOpOptions, VolumeLocation } from './location.js';
+export { STEPS, setStepHook, type StepName } from './hooks.js';
 
 export interface SnapshotPoint {
   file: string;
@@ -31,43 +27,41 @@ export interface SnapshotPoint {
   sizeBytes: number;
 }
 
-export interface AdoptedVolume {
-  activeFile: string;
-  format: 'qcow2' | 'raw';
-  sizeBytes: number;
-  snapshots: string[];
+/** Take snapshot S: S owns the current active file; volume-<vid>.<S> becomes active. CHAIN_TOO_DEEP beyond the cap. */
+export function createSnapshot(loc: VolumeLocation, snapshotId: string, _opts: SnapshotOpOptions = {}): Promise<CreatedSnapshot> {
+  return createSnapshotOp(loc, snapshotId);
 }
 
-function notImplemented(what: string): never {
-  throw new StorageError('NOT_IMPLEMENTED', `snapshots: ${what} is not implemented yet`);
+/** Delete S by the tree rules: remove, merge (commit or pull by bytes moved) or hide; then collect hidden. */
+export function deleteSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<DeletedSnapshot> {
+  return deleteSnapshotOp(loc, snapshotId, opts);
 }
 
-export async function createSnapshot(_loc: VolumeLocation, _snapshotId: string, _opts: SnapshotOpOptions = {}): Promise<CreatedSnapshot> {
-  return notImplemented('createSnapshot');
+/** A new overlay on S's file becomes active; the old active file is removed; size returns to S's. */
+export function revertToSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
+  return revertOp(loc, snapshotId, opts);
 }
 
-export async function deleteSnapshot(_loc: VolumeLocation, _snapshotId: string, _opts: SnapshotOpOptions = {}): Promise<DeletedSnapshot> {
-  return notImplemented('deleteSnapshot');
+/** Grow the active file; snapshots keep their recorded sizes. */
+export function extendWithSnapshots(loc: VolumeLocation, sizeBytes: number): Promise<{ sizeBytes: number }> {
+  return extendOp(loc, sizeBytes);
 }
 
-export async function revertToSnapshot(_loc: VolumeLocation, _snapshotId: string, _opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
-  return notImplemented('revertToSnapshot');
+/** The whole tree, hidden snapshots included (flagged); the driver lists only visible ones. */
+export function snapshotTree(loc: VolumeLocation): Promise<SnapshotTree> {
+  return treeView(loc);
 }
 
-export async function snapshotTree(_loc: VolumeLocation): Promise<SnapshotTree> {
-  return notImplemented('snapshotTree');
+export function snapshotPointFile(loc: VolumeLocation, snapshotId: string): Promise<SnapshotPoint> {
+  return pointFile(loc, snapshotId);
 }
 
-export async function snapshotPointFile(_loc: VolumeLocation, _snapshotId: string): Promise<SnapshotPoint> {
-  return notImplemented('snapshotPointFile');
-}
-
-/** Must run under the volume lease. */
-export async function reconcileVolume(_loc: VolumeLocation): Promise<ReconcileReport> {
-  return notImplemented('reconcileVolume');
+/** Settle an interrupted operation and remove orphans. Must run under the volume lease. */
+export function reconcileVolume(loc: VolumeLocation): Promise<ReconcileReport> {
+  return reconcileOp(loc);
 }
 
 /** Manage a volume made by Cinder's NFS driver: owned file of S = backing file of Cinder's info[S]. */
-export async function adoptCinderVolume(_loc: VolumeLocation): Promise<AdoptedVolume> {
-  return notImplemented('adoptCinderVolume');
+export function adoptCinderVolume(loc: VolumeLocation): Promise<AdoptedVolume> {
+  return adoptOp(loc);
 }

@@ -1,0 +1,29 @@
+/**
+ * Create snapshot S (one atomic info write; see plan-create.ts for the chain picture).
+ * The overlay is written first: until the info file names it, it is an orphan that reconcile
+ * removes, so a crash at any point leaves either no snapshot or a complete one.
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import type { CreatedSnapshot } from '../../volume-driver.js';
+import { STEPS, stepBoundary } from './hooks.js';
+import type { VolumeLocation } from './location.js';
+import { writeOverlay } from './overlay.js';
+import { applyCreate, assertDepthAllows, overlayName } from './plan-create.js';
+import { loadSettledTree, saveTree, unlinkIfPresent } from './store.js';
+import { assertUuid, gib } from './ids.js';
+import { fileFormat } from './tree.js';
+
+export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string): Promise<CreatedSnapshot> {
+  assertUuid(snapshotId, 'snapshot id');
+  const tree = await loadSettledTree(loc);
+  if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
+  assertDepthAllows(tree, loc.maxChainDepth);
+  const overlay = overlayName(loc.volumeId, snapshotId);
+  // A file by this name that the tree does not know is an orphan of an earlier attempt.
+  await unlinkIfPresent(loc, overlay);
+  await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);
+  stepBoundary(STEPS.createOverlayWritten);
+  await saveTree(loc, applyCreate(tree, snapshotId, overlay, new Date().toISOString()));
+  stepBoundary(STEPS.createInfoWritten);
+  return { ownedFile: tree.active, activeFile: overlay, sizeGiB: gib(tree.sizeBytes) };
+}

@@ -1,0 +1,27 @@
+/**
+ * Delete snapshot S by the tree rules (plan-delete.ts decides; merge.ts / collect.ts execute).
+ * Deleting a hidden snapshot again is a no-op: to users it is already gone.
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import type { DeletedSnapshot } from '../../volume-driver.js';
+import { collectHidden, removeSnapshotFile } from './collect.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
+import { measureAndPlan, runMerge } from './merge.js';
+import { applyHide, decideDelete } from './plan-delete.js';
+import { loadSettledTree, saveTree } from './store.js';
+
+export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<DeletedSnapshot> {
+  let tree = await loadSettledTree(loc);
+  const s = tree.snapshots[snapshotId];
+  if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
+  if (s.hidden) return { hidden: true, collected: [] };
+  const d = decideDelete(tree, snapshotId);
+  if (d.kind === 'hide') {
+    await saveTree(loc, applyHide(tree, snapshotId));
+    return { hidden: true, collected: [] };
+  }
+  if (d.kind === 'remove') tree = await removeSnapshotFile(loc, tree, d.snapshotId, d.file);
+  else tree = await runMerge(loc, tree, await measureAndPlan(loc, tree, d), 'delete_snapshot', opts);
+  const { collected } = await collectHidden(loc, tree, opts);
+  return { hidden: false, collected };
+}

@@ -1,0 +1,34 @@
+/**
+ * Grow the active file with snapshots present. Each snapshot keeps the size recorded when it was
+ * taken; only the active point grows. Intent first, so reconcile finishes a half-done extend.
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import type { VolumeTree } from '../info-file.js';
+import { STEPS, stepBoundary } from './hooks.js';
+import type { VolumeLocation } from './location.js';
+import { growFile, headerOf } from './qemu-views.js';
+import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
+import { fileFormat } from './tree.js';
+
+export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<{ sizeBytes: number }> {
+  const tree = await loadSettledTree(loc);
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${tree.sizeBytes} to ${sizeBytes} bytes`);
+  }
+  if (sizeBytes === tree.sizeBytes) return { sizeBytes };
+  const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes });
+  const t = await recordStep(loc, tree, intent, 'resize', true);
+  stepBoundary(STEPS.extendIntentWritten);
+  await finishExtend(loc, t, sizeBytes);
+  return { sizeBytes };
+}
+
+/** Idempotent: grows the active file only if it is still smaller, then records the size. */
+export async function finishExtend(loc: VolumeLocation, tree: VolumeTree, sizeBytes: number): Promise<VolumeTree> {
+  const h = await headerOf(loc.dir, tree.active);
+  if (h.virtualSize < sizeBytes) await growFile(loc.dir, { file: tree.active, format: fileFormat(tree, tree.active) }, sizeBytes);
+  stepBoundary(STEPS.extendResized);
+  const next: VolumeTree = { ...tree, sizeBytes, intent: null };
+  await saveTree(loc, next);
+  return next;
+}

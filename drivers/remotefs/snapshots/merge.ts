@@ -1,0 +1,112 @@
+/**
+ * Runs a MergePlan step by step, recording each step in the info file before it runs.
+ *
+ * commit (commit point: before the commit starts writing into F; afterwards only forward):
+ *   B <- F <- D <- C...   --commit -d D into F-->   F holds D's point
+ *                         --rebase -u C onto F-->   B <- F <- C...   (C's content unchanged)
+ *                         --info: F takes D's role, S gone--> unlink D
+ * pull (commit point: the switch of D's header, the last thing qemu-img rebase writes):
+ *   B <- F <- D           --rebase D onto B (safe)-->  B <- D        --info--> unlink F
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import type { Intent, VolumeTree } from '../info-file.js';
+import { STEPS, stepBoundary } from './hooks.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
+import { applyMerge, chooseDirection, planMerge, type MergePlan } from './plan-delete.js';
+import { allocatedInFile, commitTopOnly, growFile, headerOf, rebaseSafe, rebaseUnsafe, type Layer } from './qemu-views.js';
+import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
+import { fileFormat } from './tree.js';
+
+function layer(tree: VolumeTree, file: string): Layer {
+  return { file, format: fileFormat(tree, file) };
+}
+
+/** Measure both candidates from the two files' own allocation (never the chain) and plan. */
+export async function measureAndPlan(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<MergePlan> {
+  const [commitBytes, pullBytes] = await Promise.all([
+    allocatedInFile(loc.dir, layer(tree, d.top)),
+    allocatedInFile(loc.dir, layer(tree, d.base)),
+  ]);
+  return planMerge(tree, d, chooseDirection(commitBytes, pullBytes));
+}
+
+export async function runMerge(
+  loc: VolumeLocation,
+  tree: VolumeTree,
+  plan: MergePlan,
+  kind: 'delete_snapshot' | 'merge_hidden',
+  opts: SnapshotOpOptions = {},
+): Promise<VolumeTree> {
+  const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
+  const intent = newIntent(kind, plan.snapshotId, files, { plan });
+  if (plan.direction === 'commit') return commitFrom(loc, tree, intent, plan, 'commit', opts);
+  return pull(loc, tree, intent, plan, opts);
+}
+
+/** Runs (or resumes, from `from`) a commit; past the commit point, so no abort signal. */
+export async function commitFrom(
+  loc: VolumeLocation,
+  tree: VolumeTree,
+  intent: Intent,
+  plan: MergePlan,
+  from: 'commit' | 'rebase',
+  opts: SnapshotOpOptions = {},
+): Promise<VolumeTree> {
+  let t = tree;
+  if (from === 'commit') {
+    t = await recordStep(loc, t, intent, 'commit', true);
+    stepBoundary(STEPS.commitIntentWritten);
+    // qemu-img commit into a smaller base: grow it first so D's whole point fits.
+    if (plan.growBaseTo !== null) await growFile(loc.dir, layer(t, plan.base), plan.growBaseTo);
+    stepBoundary(STEPS.commitStarted);
+    await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
+    stepBoundary(STEPS.commitDone);
+  }
+  t = await recordStep(loc, t, intent, 'rebase', true);
+  stepBoundary(STEPS.rebaseIntentWritten);
+  for (const child of plan.rebaseOnto) {
+    await rebaseUnsafe(loc.dir, child, layer(t, plan.base));
+    stepBoundary(STEPS.childRebased);
+  }
+  return finish(loc, t, plan);
+}
+
+async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: MergePlan, opts: SnapshotOpOptions): Promise<VolumeTree> {
+  const t = await recordStep(loc, tree, intent, 'pull', false);
+  stepBoundary(STEPS.pullIntentWritten);
+  const newBacking = plan.newBacking === null ? null : layer(t, plan.newBacking);
+  try {
+    stepBoundary(STEPS.pullStarted);
+    await rebaseSafe(loc.dir, plan.top, newBacking, { onProgress: opts.onProgress, signal: opts.signal });
+  } catch (err) {
+    // Before the header switch nothing is lost: settle now so the volume is not left pending.
+    const settled = await settlePull(loc, t, plan);
+    if (settled.outcome === 'rolled_back') throw err;
+    return settled.tree;
+  }
+  stepBoundary(STEPS.pullDone);
+  return finish(loc, t, plan);
+}
+
+/** Forward when D's header already names the new backing, back when it still names F. */
+export async function settlePull(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan): Promise<{ tree: VolumeTree; outcome: 'rolled_back' | 'rolled_forward' }> {
+  const h = await headerOf(loc.dir, plan.top);
+  if (h.backing === plan.newBacking) return { tree: await finish(loc, tree, plan), outcome: 'rolled_forward' };
+  if (h.backing === plan.base) {
+    const back = { ...tree, intent: null };
+    await saveTree(loc, back);
+    return { tree: back, outcome: 'rolled_back' };
+  }
+  throw new StorageError('IMAGE_UNSAFE_BACKING', `${plan.top} names ${String(h.backing)}, neither ${plan.base} nor ${String(plan.newBacking)}`, {
+    details: { file: plan.top, backing: h.backing },
+  });
+}
+
+/** One atomic write settles the tree; the victim, now unknown to it, is unlinked after. */
+async function finish(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan): Promise<VolumeTree> {
+  const next = applyMerge({ ...tree, intent: null }, plan);
+  await saveTree(loc, next);
+  stepBoundary(STEPS.mergeInfoWritten);
+  await unlinkIfPresent(loc, plan.victim);
+  return next;
+}

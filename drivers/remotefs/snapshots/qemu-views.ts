@@ -1,0 +1,96 @@
+/**
+ * qemu-img calls whose cost does not grow with chain depth.
+ *
+ * Any qemu-img that opens an image by name opens its whole backing chain: at depth 128 that alone
+ * costs ~180 ms. These helpers open exactly the files they need through `json:` node
+ * descriptions whose lowest node has `"backing": null`, or use `-u` where only a header changes.
+ *
+ * A safe rebase is NOT done through such a view: qemu-img rebase compares the old view with the
+ * new backing opened by name, and a truncated old view reads zeros where the chain has data
+ * (verified: it then copies zeros into the image). Pull therefore uses a plain safe rebase.
+ */
+import path from 'node:path';
+import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
+import { assertBareName } from '../../../src/qemu/bare-name.js';
+import { QEMU_IMG, SCAN_LIMITS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
+import { run } from '../../../src/core/process.js';
+import { inspectImage } from '../../../src/qemu/inspector.js';
+import type { ImageFormat } from '../../../src/qemu/formats.js';
+
+export interface Layer {
+  file: string;
+  format: ImageFormat;
+}
+
+/** A node description of `layers` (top first), the last one opened without its backing. */
+export function nodeSpec(dir: string, layers: readonly Layer[]): Record<string, unknown> {
+  const [first, ...rest] = layers;
+  if (first === undefined) throw new Error('nodeSpec: no layers');
+  assertBareName(first.file, 'image');
+  const node: Record<string, unknown> = { driver: first.format, file: { driver: 'file', filename: path.join(dir, first.file) } };
+  if (first.format === 'qcow2') node.backing = rest.length > 0 ? nodeSpec(dir, rest) : null;
+  return node;
+}
+
+export function jsonName(dir: string, layers: readonly Layer[]): string {
+  return `json:${JSON.stringify(nodeSpec(dir, layers))}`;
+}
+
+/** Bytes allocated in `file` itself (data or zero clusters it provides), its backing unopened. */
+export async function allocatedInFile(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
+  const r = await qemuImg(['map', '--output=json', '--force-share', jsonName(dir, [layer])], { cwd: dir, limits: SCAN_LIMITS, signal });
+  // With the backing unopened every extent has depth 0; only the file's own data counts
+  // (zero clusters move as write-zeroes, at no data cost).
+  return allocatedInTop(parseMap(r.stdout, layer.file));
+}
+
+/** Header facts of one file, parsed in-process (no qemu-img, no backing chain opened). */
+export async function headerOf(dir: string, file: string): Promise<{ format: string; virtualSize: number; backing: string | null; backingFormat: string | null }> {
+  assertBareName(file, 'image');
+  const i = await inspectImage(path.join(dir, file));
+  return {
+    format: i.format,
+    virtualSize: i.virtualSize ?? i.fileSize,
+    backing: i.qcow2?.backingFile ?? null,
+    backingFormat: i.qcow2?.backingFormat ?? null,
+  };
+}
+
+/** qemu-img commit -d of `top` into `base`, opening those two files only. */
+export async function commitTopOnly(dir: string, top: Layer, base: Layer, options: LongJobOptions): Promise<void> {
+  await qemuImgJob(['commit', '-p', '-d', jsonName(dir, [top, base])], dir, options);
+}
+
+/** Grow a file, its backing unopened (raw files have no backing). */
+export async function growFile(dir: string, layer: Layer, sizeBytes: number, signal?: AbortSignal): Promise<void> {
+  const target = layer.format === 'qcow2' ? [jsonName(dir, [layer])] : ['-f', 'raw', path.join(dir, layer.file)];
+  await qemuImg(['resize', '-q', ...target, String(sizeBytes)], { cwd: dir, signal });
+}
+
+/** Rewrite only the header's backing reference (content of old and new backing must be equal). */
+export async function rebaseUnsafe(dir: string, file: string, backing: Layer): Promise<void> {
+  assertBareName(file, 'image');
+  assertBareName(backing.file);
+  await qemuImg(['rebase', '-u', '-f', 'qcow2', '-b', backing.file, '-F', backing.format, path.join(dir, file)], { cwd: dir });
+}
+
+/** Safe rebase (pull): `file` gains what differs between its old backing and `backing`. */
+export async function rebaseSafe(dir: string, file: string, backing: Layer | null, options: LongJobOptions): Promise<void> {
+  assertBareName(file, 'image');
+  const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
+  if (backing !== null) assertBareName(backing.file);
+  await qemuImgJob(['rebase', '-p', '-f', 'qcow2', ...target, path.join(dir, file)], dir, options);
+}
+
+/**
+ * An empty qcow2 overlay over `backing`, written without opening the backing chain (-u with an
+ * explicit size). Replaced by the native writer of src/qemu once it exists.
+ */
+export async function createOverlayFile(dir: string, file: string, backing: Layer, sizeBytes: number): Promise<void> {
+  assertBareName(file, 'image');
+  assertBareName(backing.file);
+  await run(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-u', '-b', backing.file, '-F', backing.format, path.join(dir, file), String(sizeBytes)], {
+    cwd: dir,
+    timeoutMs: 60_000,
+  });
+}

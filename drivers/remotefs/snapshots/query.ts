@@ -1,0 +1,35 @@
+/** Read-only views of the tree for the driver. */
+import { StorageError } from '../../../src/core/errors.js';
+import type { SnapshotTree } from '../../volume-driver.js';
+import type { VolumeLocation } from './location.js';
+import { loadTree } from './store.js';
+import { activeParent, fileFormat } from './tree.js';
+
+export async function treeView(loc: VolumeLocation): Promise<SnapshotTree> {
+  const tree = await loadTree(loc);
+  const busy = tree.intent?.snapshotId ?? null;
+  return {
+    volumeId: tree.volumeId,
+    activeFile: tree.active,
+    format: fileFormat(tree, tree.active),
+    sizeBytes: tree.sizeBytes,
+    activeParent: activeParent(tree),
+    snapshots: Object.values(tree.snapshots).map((s) => ({
+      id: s.id,
+      ownedFile: s.file,
+      parent: s.parent,
+      hidden: s.hidden,
+      sizeBytes: s.sizeBytes,
+      createdAt: s.createdAt,
+      settled: s.id !== busy,
+    })),
+  };
+}
+
+/** The file holding snapshot S's point in time (read it through its chain), e.g. to clone from. */
+export async function pointFile(loc: VolumeLocation, snapshotId: string): Promise<{ file: string; format: 'qcow2' | 'raw'; sizeBytes: number }> {
+  const tree = await loadTree(loc);
+  const s = tree.snapshots[snapshotId];
+  if (s === undefined || s.hidden) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
+  return { file: s.file, format: fileFormat(tree, s.file), sizeBytes: s.sizeBytes };
+}

@@ -1,0 +1,81 @@
+/**
+ * Settle a volume after a crash. MUST run only while the caller holds the volume's lease: it
+ * rolls half-done operations back or forward and unlinks files the info file does not know, so a
+ * second process still working on the volume would lose files under it.
+ *
+ * - intent before its commit point -> roll back (clear it; nothing was destroyed);
+ * - intent after its commit point  -> roll forward (re-run the remaining, idempotent steps);
+ * - files named volume-<vid> or volume-<vid>.* that the tree does not know -> orphans, unlinked;
+ * - hidden snapshots left with fewer than two dependants -> collected.
+ * qemu-img children of a dead process died with it (process.ts: --pdeathsig), so none is at work.
+ */
+import { readdir } from 'node:fs/promises';
+import type { ReconcileReport } from '../../volume-driver.js';
+import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
+import { collectHidden } from './collect.js';
+import { finishExtend } from './extend.js';
+import type { VolumeLocation } from './location.js';
+import { commitFrom, settlePull } from './merge.js';
+import { parseMergePlan } from './plan-schema.js';
+import { saveTree, unlinkIfPresent } from './store.js';
+
+type Outcome = 'none' | 'rolled_back' | 'rolled_forward';
+
+export async function reconcileOp(loc: VolumeLocation): Promise<ReconcileReport> {
+  const info = await readInfo(loc.dir, loc.volumeId);
+  if (info === null || info.tree === null) return { volumeId: loc.volumeId, action: 'none', details: 'no tree of ours' };
+  const notes: string[] = [];
+  const settled = await settleIntent(loc, info.tree, notes);
+  const orphans = await removeOrphans(loc, settled.tree);
+  if (orphans.length > 0) notes.push(`removed orphans: ${orphans.join(', ')}`);
+  const { tree, collected } = await collectHidden(loc, settled.tree);
+  if (collected.length > 0) notes.push(`collected hidden: ${collected.join(', ')}`);
+  const missing = await missingFiles(loc, tree);
+  if (missing.length > 0) return { volumeId: loc.volumeId, action: 'failed', details: `files missing: ${missing.join(', ')}; ${notes.join('; ')}` };
+  const action = settled.outcome !== 'none' ? settled.outcome : orphans.length > 0 ? 'removed_orphans' : 'none';
+  return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent' };
+}
+
+async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
+  const intent = tree.intent;
+  if (intent === null) return { tree, outcome: 'none' };
+  notes.push(`${intent.kind} at step ${intent.step}`);
+  if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent);
+  if (intent.kind === 'extend' && intent.committed) {
+    return { tree: await finishExtend(loc, tree, Number(intent.data.sizeBytes)), outcome: 'rolled_forward' };
+  }
+  // Other kinds write no intent before a destructive step: nothing to undo.
+  const back = { ...tree, intent: null };
+  await saveTree(loc, back);
+  return { tree: back, outcome: 'rolled_back' };
+}
+
+async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent): Promise<{ tree: VolumeTree; outcome: Outcome }> {
+  const plan = parseMergePlan(intent.data.plan);
+  if (plan.direction === 'commit') {
+    // Past the commit point from the first step on: only forward.
+    const from = intent.step === 'rebase' ? 'rebase' : 'commit';
+    return { tree: await commitFrom(loc, tree, intent, plan, from), outcome: 'rolled_forward' };
+  }
+  return settlePull(loc, tree, plan);
+}
+
+/** A name is ours when it is volume-<vid>, volume-<vid>.<anything> or a temp of our info file. */
+function isOurs(loc: VolumeLocation, name: string): boolean {
+  const base = `volume-${loc.volumeId}`;
+  if (name === infoFileName(loc.volumeId)) return false;
+  if (name.startsWith(`.${infoFileName(loc.volumeId)}.`) && name.endsWith('.tmp')) return true;
+  return name === base || name.startsWith(`${base}.`);
+}
+
+async function removeOrphans(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {
+  const names = await readdir(loc.dir);
+  const orphans = names.filter((n) => isOurs(loc, n) && tree.files[n] === undefined).sort();
+  for (const name of orphans) await unlinkIfPresent(loc, name);
+  return orphans;
+}
+
+async function missingFiles(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {
+  const names = new Set(await readdir(loc.dir));
+  return Object.keys(tree.files).filter((f) => !names.has(f));
+}

@@ -1,0 +1,27 @@
+/**
+ * Revert to snapshot S: a new overlay on S's file becomes active, the old active file goes.
+ * Commit point: the info write naming the new active file. Before it the new overlay is an
+ * orphan; after it the old active file is (reconcile removes either).
+ */
+import { randomUUID } from 'node:crypto';
+import { collectHidden } from './collect.js';
+import { STEPS, stepBoundary } from './hooks.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
+import { writeOverlay } from './overlay.js';
+import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { loadSettledTree, saveTree, unlinkIfPresent } from './store.js';
+
+export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
+  const tree = await loadSettledTree(loc);
+  const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
+  stepBoundary(STEPS.revertOverlayWritten);
+  const next = applyRevert(tree, plan);
+  await saveTree(loc, next);
+  stepBoundary(STEPS.revertInfoWritten);
+  await unlinkIfPresent(loc, plan.oldActive);
+  stepBoundary(STEPS.revertOldRemoved);
+  // The old active file's parent may be a hidden snapshot now left with one dependant.
+  await collectHidden(loc, next, opts);
+  return { sizeBytes: plan.sizeBytes };
+}

@@ -1,0 +1,60 @@
+/**
+ * Loading and saving a volume's tree, and the intent written before each destructive step.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, chown, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError } from '../../../src/core/errors.js';
+import { readInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
+import type { VolumeLocation } from './location.js';
+
+export async function loadTree(loc: VolumeLocation): Promise<VolumeTree> {
+  const info = await readInfo(loc.dir, loc.volumeId);
+  if (info === null || info.tree === null) {
+    throw new StorageError('VOLUME_NOT_FOUND', `volume ${loc.volumeId} has no tree in ${loc.dir} (adopt a Cinder volume first)`, {
+      details: { volumeId: loc.volumeId },
+    });
+  }
+  return info.tree;
+}
+
+/** A tree that an interrupted operation left behind must be reconciled before anything else. */
+export async function loadSettledTree(loc: VolumeLocation): Promise<VolumeTree> {
+  const tree = await loadTree(loc);
+  if (tree.intent !== null) {
+    throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has an unfinished ${tree.intent.kind}; reconcile it first`, {
+      details: { intent: tree.intent.kind, step: tree.intent.step },
+    });
+  }
+  return tree;
+}
+
+export async function saveTree(loc: VolumeLocation, tree: VolumeTree): Promise<void> {
+  await writeInfo(loc.dir, tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
+}
+
+export function newIntent(kind: Intent['kind'], snapshotId: string | null, files: Record<string, string | null>, data: Record<string, unknown>): Intent {
+  return { id: randomUUID(), kind, step: 'start', snapshotId, files, committed: false, startedAt: new Date().toISOString(), data };
+}
+
+/** Record `step` (and whether the commit point is passed) durably before running it. */
+export async function recordStep(loc: VolumeLocation, tree: VolumeTree, intent: Intent, step: string, committed: boolean): Promise<VolumeTree> {
+  const next: VolumeTree = { ...tree, intent: { ...intent, step, committed: intent.committed || committed } };
+  await saveTree(loc, next);
+  return next;
+}
+
+/** Give a created file the mode and owner QEMU needs on this share. */
+export async function setFileAccess(loc: VolumeLocation, file: string): Promise<void> {
+  const abs = path.join(loc.dir, file);
+  if (loc.fileMode !== undefined) await chmod(abs, loc.fileMode);
+  if (loc.owner) await chown(abs, loc.owner.uid, loc.owner.gid);
+}
+
+export async function unlinkIfPresent(loc: VolumeLocation, file: string): Promise<void> {
+  try {
+    await unlink(path.join(loc.dir, file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
