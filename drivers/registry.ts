@@ -1,0 +1,61 @@
+/**
+ * Loads the volume driver named by `storage.driver`: a built-in name ("remotefs") or the path of
+ * a module (relative to the working directory) exporting a VolumeDriverFactory as `createDriver`
+ * or as its default export. The storage service reaches drivers only through here.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { StorageError } from '../src/core/errors.js';
+import type { DriverContext, VolumeDriver, VolumeDriverFactory } from './volume-driver.js';
+
+const BUILT_IN: Record<string, () => Promise<VolumeDriverFactory>> = {
+  remotefs: async () => (await import('./remotefs/driver.js')).createRemoteFsDriver,
+};
+
+/** Methods every driver must have; checked once at load so a bad plugin fails at start. */
+const REQUIRED_METHODS = [
+  'doSetup', 'createVolume', 'deleteVolume', 'extendVolume', 'createClonedVolume', 'createVolumeFromSnapshot',
+  'createSnapshot', 'deleteSnapshot', 'revertToSnapshot', 'getSnapshotTree', 'initializeConnection',
+  'terminateConnection', 'getVolumeStats', 'manageExisting', 'unmanage', 'reconcile',
+] as const;
+
+export function isModulePath(name: string): boolean {
+  return name.startsWith('.') || path.isAbsolute(name) || /\.(?:[cm]?[jt]s)$/.test(name);
+}
+
+async function factoryFromModule(spec: string): Promise<VolumeDriverFactory> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path.resolve(spec)).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new StorageError('CONFIG_INVALID', `storage.driver: cannot load module ${spec}: ${(err as Error).message}`, { cause: err });
+  }
+  const factory = mod['createDriver'] ?? mod['default'];
+  if (typeof factory !== 'function') {
+    throw new StorageError('CONFIG_INVALID', `storage.driver: module ${spec} exports no createDriver function`);
+  }
+  return factory as VolumeDriverFactory;
+}
+
+export async function resolveDriverFactory(name: string): Promise<VolumeDriverFactory> {
+  const builtIn = BUILT_IN[name];
+  if (builtIn) return builtIn();
+  if (isModulePath(name)) return factoryFromModule(name);
+  throw new StorageError('CONFIG_INVALID', `storage.driver: unknown driver ${JSON.stringify(name)} (built in: ${Object.keys(BUILT_IN).join(', ')}; or a module path)`);
+}
+
+function assertDriver(driver: unknown, name: string): asserts driver is VolumeDriver {
+  const d = driver as Record<string, unknown> | null;
+  const missing = d === null || typeof d !== 'object' ? ['(not an object)'] : REQUIRED_METHODS.filter((m) => typeof d[m] !== 'function');
+  if (missing.length > 0) {
+    throw new StorageError('CONFIG_INVALID', `storage.driver ${name}: the factory returned no complete VolumeDriver (missing: ${missing.join(', ')})`);
+  }
+}
+
+/** The driver configured in ctx.config.storage.driver (or `name`). Does not call doSetup(). */
+export async function loadDriver(ctx: DriverContext, name: string = ctx.config.storage.driver): Promise<VolumeDriver> {
+  const factory = await resolveDriverFactory(name);
+  const driver = factory(ctx);
+  assertDriver(driver, name);
+  return driver;
+}

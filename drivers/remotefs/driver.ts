@@ -1,0 +1,245 @@
+/**
+ * The RemoteFS volume driver: volumes as qcow2 (or raw) files on local directories, GlusterFS
+ * volumes and NFS exports. Each method validates its arguments (ids, sizes), takes the lease of
+ * every volume it changes or reads a chain of, checks every file qemu-img will open
+ * (chain-check.ts), then runs one small operation module. Snapshot operations are delegated to
+ * the snapshot engine (./snapshots/index.ts), which relies on the lease taken here.
+ */
+import { readdir } from 'node:fs/promises';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { assertImageFormat } from '../../src/qemu/formats.js';
+import { createShare } from '../shares/index.js';
+import type {
+  Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
+  ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
+  VolumeRef, VolumeStats,
+} from '../volume-driver.js';
+import { checkChain } from './chain-check.js';
+import { connectionInfo } from './connection.js';
+import type { RemoteFsEnv } from './env.js';
+import { readInfo } from './info-file.js';
+import { manageExisting, sourceIdOf } from './manage.js';
+import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
+import { resolvePerms, type FilePerms } from './perms.js';
+import { setupShares } from './setup.js';
+import { snapshotPoint } from './snapshot-ops.js';
+import * as engine from './snapshots/index.js';
+import { copyIntoNewVolume } from './volume-copy.js';
+import { createEmptyVolume } from './volume-create.js';
+import { deleteVolumeFiles } from './volume-delete.js';
+import { extendActive, settleExtend } from './volume-extend.js';
+import { underLeases } from './volume-lease.js';
+import { findVolume, loadSettledTree, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
+import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
+
+function assertDetached(vol: VolumeRef, what: string): void {
+  if (vol.attachment) {
+    throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to ${vol.attachment.instanceUuid}: ${what} of an attached volume goes through the compute coordinator (not available yet)`, {
+      details: { volumeId: vol.id, host: vol.attachment.host },
+    });
+  }
+}
+
+export class RemoteFsDriver implements VolumeDriver {
+  readonly name = DRIVER_NAME;
+  readonly version = DRIVER_VERSION;
+  private readonly env: RemoteFsEnv;
+
+  constructor(ctx: DriverContext) {
+    const storage = ctx.config.storage;
+    let perms: Promise<FilePerms> | undefined;
+    this.env = {
+      storage,
+      shares: storage.shares.map((s) => createShare(s, storage.mountBase)),
+      leases: ctx.leases,
+      holderId: ctx.holderId,
+      log: ctx.logger.child({ driver: DRIVER_NAME }),
+      perms: () => (perms ??= resolvePerms(storage.fileOwner, storage.fileMode)),
+    };
+  }
+
+  private sizeBytes(sizeGiB: number): number {
+    return sizeBytesFromGiB(sizeGiB, this.env.storage.maxVolumeSizeGiB);
+  }
+
+  private format(requested: VolumeFormat | undefined, fallback: VolumeFormat): VolumeFormat {
+    const format = requested ?? fallback;
+    assertImageFormat(format);
+    return format;
+  }
+
+  private site(vol: VolumeRef): Promise<VolumeSite> {
+    return requireVolume(this.env.shares, vol.id, vol.providerLocation);
+  }
+
+  private checkChain(site: VolumeSite, tree: Parameters<typeof checkChain>[1], start: string, signal?: AbortSignal) {
+    return checkChain(site.dir, tree, start, { maxChainDepth: this.env.storage.maxChainDepth, signal });
+  }
+
+  doSetup(): Promise<void> {
+    return setupShares(this.env);
+  }
+
+  async createVolume(req: CreateVolumeRequest, ctx: OpContext = {}): Promise<CreatedVolume> {
+    assertVolumeId(req.id);
+    const sizeBytes = this.sizeBytes(req.sizeGiB);
+    const format = this.format(req.format, this.env.storage.volumeFormat);
+    return underLeases(this.env, [req.id], ctx, (signal) => createEmptyVolume(this.env, req.id, format, sizeBytes, signal));
+  }
+
+  async deleteVolume(vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
+    assertVolumeId(vol.id);
+    assertDetached(vol, 'deletion');
+    await underLeases(this.env, [vol.id], ctx, async () => {
+      const home = this.env.shares.find((s) => s.address === vol.providerLocation);
+      if (home && !(await home.isMounted())) {
+        throw new StorageError('SHARE_UNAVAILABLE', `share ${home.address} of volume ${vol.id} is not mounted`, { details: { share: home.address } });
+      }
+      const removed = await deleteVolumeFiles(this.env.shares, vol.id);
+      this.env.log.info({ volumeId: vol.id, removed }, 'volume deleted');
+    });
+  }
+
+  async extendVolume(vol: VolumeRef, newSizeGiB: number, ctx: OpContext = {}): Promise<void> {
+    assertVolumeId(vol.id);
+    const toBytes = this.sizeBytes(newSizeGiB);
+    assertDetached(vol, 'extension');
+    await underLeases(this.env, [vol.id], ctx, async (signal) => {
+      const site = await this.site(vol);
+      const tree = await loadSettledTree(site);
+      await this.checkChain(site, tree, tree.active, signal);
+      await extendActive(site.dir, tree, toBytes, (await this.env.perms()).mode, signal);
+    });
+  }
+
+  async createClonedVolume(req: CreateVolumeRequest, src: VolumeRef, ctx: OpContext = {}): Promise<CreatedVolume> {
+    assertVolumeId(req.id);
+    assertVolumeId(src.id);
+    if (req.id === src.id) throw new StorageError('INVALID_INPUT', 'a clone needs a new volume id');
+    const sizeBytes = this.sizeBytes(req.sizeGiB);
+    return underLeases(this.env, [req.id, src.id], ctx, async (signal) => {
+      const site = await this.site(src);
+      const tree = await loadSettledTree(site);
+      const insp = await this.checkChain(site, tree, tree.active, signal);
+      const format = tree.files[tree.active]?.format ?? 'qcow2';
+      return copyIntoNewVolume(this.env,
+        { dir: site.dir, file: tree.active, format, sizeBytes: insp.virtualSize ?? tree.sizeBytes },
+        { volumeId: req.id, sizeBytes, format: this.format(req.format, format) }, { ...ctx, signal });
+    });
+  }
+
+  async createVolumeFromSnapshot(req: CreateVolumeRequest, snap: SnapshotRef, src: VolumeRef, ctx: OpContext = {}): Promise<CreatedVolume> {
+    assertVolumeId(req.id);
+    assertVolumeId(src.id);
+    assertSnapshotId(snap.id);
+    if (snap.volumeId !== src.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} belongs to volume ${snap.volumeId}, not ${src.id}`);
+    const sizeBytes = this.sizeBytes(req.sizeGiB);
+    return underLeases(this.env, [req.id, src.id], ctx, async (signal) => {
+      const site = await this.site(src);
+      const tree = await loadSettledTree(site);
+      const point = await snapshotPoint(await locationOf(this.env, site), tree, snap.id);
+      const insp = await this.checkChain(site, tree, point.file, signal);
+      return copyIntoNewVolume(this.env,
+        { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp.virtualSize ?? point.sizeBytes },
+        { volumeId: req.id, sizeBytes, format: this.format(req.format, point.format) }, { ...ctx, signal });
+    });
+  }
+
+  /** Lease + location for the snapshot engine. */
+  private async withEngine<T>(vol: VolumeRef, snapshotId: string, what: string, ctx: OpContext,
+    run: (loc: engine.VolumeLocation, opts: engine.SnapshotOpOptions) => Promise<T>): Promise<T> {
+    assertVolumeId(vol.id);
+    assertSnapshotId(snapshotId);
+    assertDetached(vol, what);
+    return underLeases(this.env, [vol.id], ctx, async (signal) => {
+      const loc = await locationOf(this.env, await this.site(vol));
+      return run(loc, { signal, onProgress: ctx.onProgress });
+    });
+  }
+
+  createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
+    return this.withEngine(vol, snap.id, 'a snapshot', ctx, (loc, o) => engine.createSnapshot(loc, snap.id, o));
+  }
+
+  deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
+    return this.withEngine(vol, snap.id, 'deleting a snapshot', ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o));
+  }
+
+  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number }> {
+    const r = await this.withEngine(vol, snap.id, 'a revert', ctx, (loc, o) => engine.revertToSnapshot(loc, snap.id, o));
+    return { sizeGiB: giBFromBytes(r.sizeBytes) };
+  }
+
+  async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {
+    assertVolumeId(vol.id);
+    return engine.snapshotTree(await locationOf(this.env, await this.site(vol)));
+  }
+
+  async initializeConnection(vol: VolumeRef, _connector: Connector): Promise<ConnectionInfo> {
+    assertVolumeId(vol.id);
+    const site = await this.site(vol);
+    const tree = await loadSettledTree(site);
+    // The compute host's QEMU opens this chain: the same checks as before our own qemu-img.
+    await this.checkChain(site, tree, tree.active);
+    return connectionInfo(site.share, this.env.storage.mountBase, tree.active, tree.files[tree.active]?.format ?? 'qcow2');
+  }
+
+  async terminateConnection(vol: VolumeRef, _connector: Connector): Promise<void> {
+    assertVolumeId(vol.id);
+  }
+
+  getVolumeStats(_refresh?: boolean): Promise<VolumeStats> {
+    return volumeStats(this.env);
+  }
+
+  async manageExisting(vol: { id: string }, ref: ManageRef, ctx: OpContext = {}): Promise<CreatedVolume> {
+    assertVolumeId(vol.id);
+    const sourceId = sourceIdOf(ref);
+    return underLeases(this.env, [vol.id, sourceId], ctx, () => manageExisting(this.env, vol.id, ref));
+  }
+
+  /** The service forgets the volume; its files stay exactly as they are (Cinder's unmanage). */
+  async unmanage(vol: VolumeRef): Promise<void> {
+    assertVolumeId(vol.id);
+    this.env.log.info({ volumeId: vol.id }, 'volume unmanaged; files left on the share');
+  }
+
+  async reconcile(volumeId?: string): Promise<ReconcileReport[]> {
+    if (volumeId !== undefined) assertVolumeId(volumeId);
+    const ids = volumeId !== undefined ? [volumeId] : await this.allVolumeIds();
+    const reports: ReconcileReport[] = [];
+    for (const id of ids) {
+      reports.push(await underLeases(this.env, [id], {}, () => this.reconcileOne(id)).catch((err: unknown) => ({
+        volumeId: id, action: 'failed' as const, details: isStorageError(err) ? `${err.code}: ${err.message}` : String(err),
+      })));
+    }
+    return reports;
+  }
+
+  private async allVolumeIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const share of this.env.shares) {
+      if (!(await share.isMounted())) continue;
+      for (const id of volumeIdsIn(await readdir(share.mountPoint))) ids.add(id);
+    }
+    return [...ids].sort();
+  }
+
+  /** Our own extend intent first, then the snapshot engine's reconcile (runs under the lease). */
+  private async reconcileOne(volumeId: string): Promise<ReconcileReport> {
+    const site = await findVolume(this.env.shares, volumeId);
+    if (site === null) return { volumeId, action: 'none', details: 'no files' };
+    const info = await readInfo(site.dir, volumeId);
+    if (info?.tree && await settleExtend(site.dir, info.tree, (await this.env.perms()).mode)) {
+      return { volumeId, action: 'rolled_forward', details: 'interrupted extend finished' };
+    }
+    try {
+      return await engine.reconcileVolume(await locationOf(this.env, site));
+    } catch (err) {
+      if (!isStorageError(err, 'NOT_IMPLEMENTED')) throw err;
+      return { volumeId, action: 'none', details: 'snapshot reconcile not available yet' };
+    }
+  }
+}
+
+export const createRemoteFsDriver: VolumeDriverFactory = (ctx) => new RemoteFsDriver(ctx);

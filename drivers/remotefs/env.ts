@@ -1,0 +1,16 @@
+/** What every operation module of the RemoteFS driver needs, built once by the driver. */
+import type { StorageConfig } from '../../src/core/config.js';
+import type { LeaseManager } from '../../src/core/lease.js';
+import type { Logger } from '../../src/core/logger.js';
+import type { Share } from '../shares/index.js';
+import type { FilePerms } from './perms.js';
+
+export interface RemoteFsEnv {
+  storage: Readonly<StorageConfig>;
+  shares: readonly Share[];
+  leases: LeaseManager;
+  holderId: string;
+  log: Logger;
+  /** Owner and mode of created files (resolved once: names go through getent). */
+  perms(): Promise<FilePerms>;
+}

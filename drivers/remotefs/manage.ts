@@ -1,0 +1,130 @@
+/**
+ * Adopt a volume file made elsewhere (manage_existing). Three shapes are recognised:
+ *
+ * - our own info tree (a volume unmanaged earlier): every file is checked against the tree and
+ *   the volume is taken back as it is, under its own id;
+ * - Cinder's info file ({"active": ..., "<snap>": ...}): the chain is translated by the snapshot
+ *   engine (adoptCinderVolume); while the engine lacks it, only a single-file volume is adopted;
+ * - a lone `volume-<uuid>` file: qcow2 or raw by its magic, no backing file, renamed to
+ *   volume-<vid> when adopted under another id (as Cinder's NFS manage does).
+ *
+ * Every check runs before anything on the share changes: a refused image leaves the share as it was.
+ */
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { checkImage } from '../../src/qemu/safety.js';
+import { inspectImage } from '../../src/qemu/inspector.js';
+import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
+import type { Share } from '../shares/index.js';
+import { checkChain } from './chain-check.js';
+import type { RemoteFsEnv } from './env.js';
+import { fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
+import { applyPerms } from './perms.js';
+import { GiB, baseFileName, giBFromBytes } from './paths.js';
+import { adoptCinderVolume } from './snapshots/index.js';
+import { assertNoFiles, locationOf } from './volume-site.js';
+
+const SOURCE_NAME = /^volume-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+export function sourceIdOf(ref: ManageRef): string {
+  const m = SOURCE_NAME.exec(ref.source_name ?? '');
+  if (!m?.[1]) throw new StorageError('INVALID_INPUT', `source_name must be volume-<uuid>: ${JSON.stringify(ref.source_name)}`);
+  return m[1];
+}
+
+async function findSource(env: RemoteFsEnv, ref: ManageRef): Promise<Share> {
+  const candidates = ref.share === undefined ? env.shares : env.shares.filter((s) => s.address === ref.share);
+  if (candidates.length === 0) throw new StorageError('NOT_FOUND', `share ${ref.share} is not configured`);
+  for (const share of candidates) {
+    const st = await inspectImage(path.join(share.mountPoint, ref.source_name)).then(() => true, (err: unknown) => {
+      if (isStorageError(err, 'NOT_FOUND')) return false;
+      throw err;
+    });
+    if (st) return share;
+  }
+  throw new StorageError('NOT_FOUND', `no file ${ref.source_name} on ${ref.share ?? 'any configured share'}`);
+}
+
+function sameIdOnly(sourceId: string, volumeId: string, why: string): void {
+  if (sourceId !== volumeId) {
+    throw new StorageError('INVALID_INPUT', `${why}: it can only be managed under its own id ${sourceId}`, { details: { sourceId, volumeId } });
+  }
+}
+
+/** Every file the tree knows, each with the chain below it. */
+async function checkWholeTree(env: RemoteFsEnv, dir: string, tree: VolumeTree): Promise<void> {
+  for (const file of Object.keys(tree.files).sort()) await checkChain(dir, tree, file, { maxChainDepth: env.storage.maxChainDepth });
+}
+
+async function adoptOwnTree(env: RemoteFsEnv, share: Share, tree: VolumeTree): Promise<CreatedVolume> {
+  if (tree.intent !== null) throw new StorageError('INVALID_STATE', `volume ${tree.volumeId} has an unfinished ${tree.intent.kind}; reconcile first`);
+  await checkWholeTree(env, share.mountPoint, tree);
+  const format = tree.files[tree.active]?.format ?? 'qcow2';
+  return { providerLocation: share.address, format, sizeGiB: giBFromBytes(tree.sizeBytes) };
+}
+
+/** Checks of a lone file; returns its format and virtual size. Changes nothing. */
+async function checkLoneFile(env: RemoteFsEnv, file: string, sourceId: string): Promise<{ format: VolumeFormat; sizeBytes: number }> {
+  const detected = (await inspectImage(file)).format;
+  if (detected !== 'qcow2' && detected !== 'raw') {
+    throw new StorageError('IMAGE_FORMAT_MISMATCH', `${path.basename(file)} is a ${detected} image; only qcow2 and raw are stored`, { details: { format: detected } });
+  }
+  const insp = await checkImage(file, { expectedFormat: detected, volumeId: sourceId });
+  if (insp.qcow2?.backingFile !== undefined) {
+    throw new StorageError('INVALID_INPUT', `${path.basename(file)} has a backing file but no info file describes its chain`, {
+      details: { backingFile: insp.qcow2.backingFile },
+    });
+  }
+  const sizeBytes = insp.virtualSize ?? 0;
+  if (sizeBytes <= 0 || sizeBytes > env.storage.maxVolumeSizeGiB * GiB) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `${path.basename(file)}: virtual size ${sizeBytes} is outside 1 byte .. ${env.storage.maxVolumeSizeGiB} GiB`, { details: { sizeBytes } });
+  }
+  return { format: detected, sizeBytes };
+}
+
+async function adoptLoneFile(env: RemoteFsEnv, share: Share, sourceId: string, volumeId: string): Promise<CreatedVolume> {
+  const dir = share.mountPoint;
+  const src = path.join(dir, baseFileName(sourceId));
+  const { format, sizeBytes } = await checkLoneFile(env, src, sourceId);
+  const perms = await env.perms();
+  await applyPerms(src, perms);
+  const name = baseFileName(volumeId);
+  if (sourceId !== volumeId) {
+    await rename(src, path.join(dir, name));
+    await fsyncDir(dir);
+  }
+  await writeInfo(dir, newTree(volumeId, name, format, sizeBytes), { mode: perms.mode });
+  return { providerLocation: share.address, format, sizeGiB: giBFromBytes(sizeBytes) };
+}
+
+/** Cinder's info file with snapshots goes to the snapshot engine; a lone active file is adopted here. */
+async function adoptCinder(env: RemoteFsEnv, share: Share, raw: Record<string, unknown>, sourceId: string, volumeId: string): Promise<CreatedVolume> {
+  sameIdOnly(sourceId, volumeId, 'a volume with a Cinder info file');
+  const loc = await locationOf(env, { share, dir: share.mountPoint, volumeId });
+  try {
+    const adopted = await adoptCinderVolume(loc);
+    return { providerLocation: share.address, format: adopted.format, sizeGiB: giBFromBytes(adopted.sizeBytes) };
+  } catch (err) {
+    if (!isStorageError(err, 'NOT_IMPLEMENTED')) throw err;
+    const single = Object.keys(raw).length === 1 && raw['active'] === baseFileName(sourceId);
+    if (!single) {
+      throw new StorageError('NOT_IMPLEMENTED', `volume ${sourceId} has a Cinder snapshot chain; adopting chains needs the snapshot engine (adoptCinderVolume)`, { cause: err });
+    }
+    return adoptLoneFile(env, share, sourceId, volumeId);
+  }
+}
+
+export async function manageExisting(env: RemoteFsEnv, volumeId: string, ref: ManageRef): Promise<CreatedVolume> {
+  const sourceId = sourceIdOf(ref);
+  const share = await findSource(env, ref);
+  if (sourceId !== volumeId) await assertNoFiles(env.shares, volumeId);
+  const info = await readInfo(share.mountPoint, sourceId);
+  if (info?.tree) {
+    if (info.tree.volumeId !== sourceId) throw new StorageError('INFO_FILE_CORRUPT', `info file of ${sourceId} describes volume ${info.tree.volumeId}`);
+    sameIdOnly(sourceId, volumeId, 'a volume with a snapshot tree');
+    return adoptOwnTree(env, share, info.tree);
+  }
+  if (info) return adoptCinder(env, share, info.raw, sourceId, volumeId);
+  return adoptLoneFile(env, share, sourceId, volumeId);
+}

@@ -1,0 +1,58 @@
+/**
+ * The exact `mount` command lines for remote shares, as pure functions so tests can check them
+ * without a kernel client. Arguments are an array (no shell); the address is validated so that a
+ * configured value can never be read as an option by mount(8).
+ */
+import { StorageError } from '../../src/core/errors.js';
+
+/** "host:/path": host name or IPv4 / bracketed IPv6, then an absolute path without spaces or commas. */
+const REMOTE_ADDRESS = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):\/[^\s,]*$/;
+/** One mount option: key or key=value, no separators that would split it. */
+const MOUNT_OPTION = /^[A-Za-z0-9_.-]+(?:=[^\s,]+)?$/;
+
+export function assertRemoteAddress(address: string, type: string): void {
+  if (!REMOTE_ADDRESS.test(address)) {
+    throw new StorageError('CONFIG_INVALID', `${type} share address must look like host:/path: ${JSON.stringify(address)}`, {
+      details: { address },
+    });
+  }
+}
+
+function checkOptions(options: readonly string[]): void {
+  for (const o of options) {
+    if (!MOUNT_OPTION.test(o)) {
+      throw new StorageError('CONFIG_INVALID', `invalid mount option ${JSON.stringify(o)}`, { details: { option: o } });
+    }
+  }
+}
+
+function withOptions(type: string, options: readonly string[], address: string, mountPoint: string): string[] {
+  checkOptions(options);
+  const args = ['-t', type];
+  if (options.length > 0) args.push('-o', options.join(','));
+  args.push(address, mountPoint);
+  return args;
+}
+
+/** Options of a GlusterFS mount: backup volfile servers first (mount.glusterfs syntax), then the rest. */
+export function glusterMountOptions(mountOptions: readonly string[], backupVolfileServers: readonly string[]): string[] {
+  for (const s of backupVolfileServers) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$|^\[[0-9A-Fa-f:.]+\]$/.test(s)) {
+      throw new StorageError('CONFIG_INVALID', `invalid backup volfile server ${JSON.stringify(s)}`, { details: { server: s } });
+    }
+  }
+  const backup = backupVolfileServers.length > 0 ? [`backup-volfile-servers=${backupVolfileServers.join(':')}`] : [];
+  return [...backup, ...mountOptions];
+}
+
+/** argv of `mount -t glusterfs [-o backup-volfile-servers=a:b,<options>] host:/volume <mp>`. */
+export function glusterMountArgs(address: string, mountPoint: string, options: readonly string[]): string[] {
+  assertRemoteAddress(address, 'glusterfs');
+  return withOptions('glusterfs', options, address, mountPoint);
+}
+
+/** argv of `mount -t nfs [-o options] host:/export <mp>`. */
+export function nfsMountArgs(address: string, mountPoint: string, options: readonly string[]): string[] {
+  assertRemoteAddress(address, 'nfs');
+  return withOptions('nfs', options, address, mountPoint);
+}
