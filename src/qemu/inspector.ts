@@ -23,9 +23,8 @@ export interface Inspection {
 }
 
 export async function inspectImage(file: string): Promise<Inspection> {
-  const fh = await openRegular(path.resolve(file));
+  const { fh, size } = await openRegular(path.resolve(file));
   try {
-    const { size } = await fh.stat();
     let head = await readAt(fh, 0, Math.min(size, FIRST_READ));
     const format = detectFormat(head);
     if (format === 'raw') return { format, fileSize: size, virtualSize: size };
@@ -40,7 +39,7 @@ export async function inspectImage(file: string): Promise<Inspection> {
 }
 
 /** No symlinks (a planted link could point anywhere) and no devices or FIFOs. */
-async function openRegular(abs: string): Promise<FileHandle> {
+async function openRegular(abs: string): Promise<{ fh: FileHandle; size: number }> {
   let fh: FileHandle;
   try {
     fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -55,7 +54,7 @@ async function openRegular(abs: string): Promise<FileHandle> {
     await fh.close();
     throw unsafeFile(abs, 'not a regular file');
   }
-  return fh;
+  return { fh, size: st.size };
 }
 
 function unsafeFile(abs: string, reason: string, cause?: unknown): StorageError {

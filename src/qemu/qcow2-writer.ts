@@ -1,0 +1,99 @@
+/**
+ * Native creation of an empty qcow2 overlay: the snapshot hot path. Spawning `qemu-img create`
+ * costs ~11 ms; writing the ~600 bytes of metadata here costs a fraction of that. The bytes are
+ * identical to qemu-img's for the same options (qcow2-overlay-layout.ts; proven by tests that
+ * `cmp` both files for many sizes), so nothing downstream can tell which made the file.
+ *
+ *   before:  volume-V (active)            after:  volume-V <- volume-V.S (active, empty)
+ */
+import { constants } from 'node:fs';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError } from '../core/errors.js';
+import { assertBareName } from './bare-name.js';
+import { assertImageFormat, type ImageFormat } from './formats.js';
+import { MAX_OVERLAY_SIZE, overlayLayout, type OverlayLayout } from './qcow2-overlay-layout.js';
+
+export interface CreateOverlayOptions {
+  /** The new file; must not exist. */
+  path: string;
+  /** Bare name of the backing file, in the same directory; must exist. */
+  backingName: string;
+  backingFormat: ImageFormat;
+  /** Bytes, a multiple of 512 (qemu-img would silently round up; a recorded size must be exact). */
+  virtualSize: number;
+  /** chown after creation, e.g. to the user QEMU runs as. */
+  owner?: { uid: number; gid: number };
+  /** Permission bits set explicitly (umask does not apply); default 0666 minus umask, as qemu-img. */
+  mode?: number;
+  /** fsync the directory so the new name survives a crash; default true. */
+  syncDirectory?: boolean;
+}
+
+export async function createOverlay(o: CreateOverlayOptions): Promise<void> {
+  const file = path.resolve(o.path);
+  const layout = planOverlay(o);
+  await assertBackingPresent(path.dirname(file), o.backingName);
+  const fh = await createExclusive(file);
+  try {
+    await fh.truncate(layout.fileSize);
+    for (const r of layout.regions) await writeFully(fh, r.data, r.offset);
+    if (o.owner) await fh.chown(o.owner.uid, o.owner.gid);
+    if (o.mode !== undefined) await fh.chmod(o.mode);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(file).catch(() => undefined); // never leave a half-written overlay behind
+    throw new StorageError('INTERNAL', `writing overlay ${file}: ${String(err)}`, { cause: err });
+  }
+  await fh.close();
+  if (o.syncDirectory !== false) await syncDir(path.dirname(file));
+}
+
+/** Validate the options and compute the bytes; pure. */
+export function planOverlay(o: Pick<CreateOverlayOptions, 'backingName' | 'backingFormat' | 'virtualSize'>): OverlayLayout {
+  assertBareName(o.backingName);
+  assertImageFormat(o.backingFormat, 'backingFormat');
+  const size = o.virtualSize;
+  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0 || size > MAX_OVERLAY_SIZE) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `overlay size must be a positive multiple of 512 up to ${MAX_OVERLAY_SIZE}: ${size}`, {
+      details: { virtualSize: size },
+    });
+  }
+  return overlayLayout(o.backingName, o.backingFormat, size);
+}
+
+async function assertBackingPresent(dir: string, name: string): Promise<void> {
+  const st = await lstat(path.join(dir, name)).catch(() => undefined);
+  if (!st?.isFile()) {
+    throw new StorageError('NOT_FOUND', `backing file ${name} is not a regular file in ${dir}`, { details: { backingFile: name } });
+  }
+}
+
+async function createExclusive(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new StorageError('CONFLICT', `overlay ${file} already exists`, { details: { path: file }, cause: err });
+    }
+    throw new StorageError('SHARE_UNAVAILABLE', `cannot create ${file}: ${String(err)}`, { details: { path: file }, cause: err });
+  }
+}
+
+async function writeFully(fh: FileHandle, data: Buffer, offset: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
