@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { run } from '../../../src/core/process.js';
 import path from 'node:path';
 import { isStorageError } from '../../../src/core/errors.js';
 import {
@@ -90,6 +91,33 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
     await verifyPattern(s1, 'qcow2', 0x22, MiB, K64);
     await verifyPattern(base, 'qcow2', 0x00, 2 * MiB, K64); // base untouched
+  });
+
+  it('commit without -d empties the top file', async () => {
+    await imgCommit(s2, 'qcow2');
+    expect(await allocatedBytesInTop(s2, 'qcow2')).to.equal(0);
+    await verifyPattern(s2, 'qcow2', 0x33, 2 * MiB, K64); // now read from S1
+    await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
+  });
+
+  it('a job whose progress stops is killed by the stall watchdog (PROCESS_TIMEOUT)', async () => {
+    const fifo = path.join(dir, 'fifo'); // reading a FIFO nobody writes blocks after "(0.00/100%)"
+    await run('mkfifo', [fifo]);
+    const seen: number[] = [];
+    const t0 = Date.now();
+    await rejectsWith(imgConvert({
+      src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', stallTimeoutMs: 500, onProgress: (p) => seen.push(p),
+    }), 'PROCESS_TIMEOUT');
+    expect(Date.now() - t0).to.be.lessThan(10_000);
+    expect(seen).to.deep.equal([0]);
+  });
+
+  it('a job is killed when the caller aborts', async () => {
+    const fifo = path.join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    await rejectsWith(imgConvert({ src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', signal: ac.signal }), 'PROCESS_FAILED');
   });
 
   it('safe rebase keeps the guest view; rebase to none flattens', async () => {
