@@ -17,17 +17,14 @@ import type {
 import { checkChain } from './chain-check.js';
 import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
-import { readInfo } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
-import { snapshotPoint } from './snapshot-ops.js';
 import * as engine from './snapshots/index.js';
 import { copyIntoNewVolume } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
 import { deleteVolumeFiles } from './volume-delete.js';
-import { extendActive, settleExtend } from './volume-extend.js';
 import { underLeases } from './volume-lease.js';
 import { findVolume, loadSettledTree, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
@@ -107,8 +104,14 @@ export class RemoteFsDriver implements VolumeDriver {
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
       const tree = await loadSettledTree(site);
+      if (toBytes < tree.sizeBytes) {
+        throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
+          details: { currentBytes: tree.sizeBytes, requestedBytes: toBytes },
+        });
+      }
       await this.checkChain(site, tree, tree.active, signal);
-      await extendActive(site.dir, tree, toBytes, (await this.env.perms()).mode, signal);
+      // Only the active file grows; the engine records the intent so reconcile can finish it.
+      await engine.extendWithSnapshots(await locationOf(this.env, site), toBytes);
     });
   }
 
@@ -137,7 +140,7 @@ export class RemoteFsDriver implements VolumeDriver {
     return underLeases(this.env, [req.id, src.id], ctx, async (signal) => {
       const site = await this.site(src);
       const tree = await loadSettledTree(site);
-      const point = await snapshotPoint(await locationOf(this.env, site), tree, snap.id);
+      const point = await engine.snapshotPointFile(await locationOf(this.env, site), snap.id);
       const insp = await this.checkChain(site, tree, point.file, signal);
       return copyIntoNewVolume(this.env,
         { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp.virtualSize ?? point.sizeBytes },
@@ -225,20 +228,11 @@ export class RemoteFsDriver implements VolumeDriver {
     return [...ids].sort();
   }
 
-  /** Our own extend intent first, then the snapshot engine's reconcile (runs under the lease). */
+  /** The snapshot engine settles intents and orphans; it must run under the lease taken by reconcile(). */
   private async reconcileOne(volumeId: string): Promise<ReconcileReport> {
     const site = await findVolume(this.env.shares, volumeId);
     if (site === null) return { volumeId, action: 'none', details: 'no files' };
-    const info = await readInfo(site.dir, volumeId);
-    if (info?.tree && await settleExtend(site.dir, info.tree, (await this.env.perms()).mode)) {
-      return { volumeId, action: 'rolled_forward', details: 'interrupted extend finished' };
-    }
-    try {
-      return await engine.reconcileVolume(await locationOf(this.env, site));
-    } catch (err) {
-      if (!isStorageError(err, 'NOT_IMPLEMENTED')) throw err;
-      return { volumeId, action: 'none', details: 'snapshot reconcile not available yet' };
-    }
+    return engine.reconcileVolume(await locationOf(this.env, site));
   }
 }
 

@@ -3,8 +3,8 @@
  *
  * - our own info tree (a volume unmanaged earlier): every file is checked against the tree and
  *   the volume is taken back as it is, under its own id;
- * - Cinder's info file ({"active": ..., "<snap>": ...}): the chain is translated by the snapshot
- *   engine (adoptCinderVolume); while the engine lacks it, only a single-file volume is adopted;
+ * - Cinder's info file ({"active": ..., "<snap>": ...}): every file of the chain is checked here,
+ *   then the snapshot engine translates it (adoptCinderVolume), under the volume's own id;
  * - a lone `volume-<uuid>` file: qcow2 or raw by its magic, no backing file, renamed to
  *   volume-<vid> when adopted under another id (as Cinder's NFS manage does).
  *
@@ -13,7 +13,7 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { checkImage } from '../../src/qemu/safety.js';
+import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
 import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
 import type { Share } from '../shares/index.js';
@@ -98,21 +98,31 @@ async function adoptLoneFile(env: RemoteFsEnv, share: Share, sourceId: string, v
   return { providerLocation: share.address, format, sizeGiB: giBFromBytes(sizeBytes) };
 }
 
-/** Cinder's info file with snapshots goes to the snapshot engine; a lone active file is adopted here. */
+/**
+ * Cinder's chain, checked file by file from "active" down before the engine reads it (the engine
+ * trusts names and formats once validated, but not data files or sizes): nothing is written
+ * until every file passed.
+ */
+async function checkCinderChain(env: RemoteFsEnv, dir: string, volumeId: string, active: unknown): Promise<void> {
+  if (typeof active !== 'string') throw new StorageError('INFO_FILE_CORRUPT', `Cinder info file of ${volumeId} has no "active"`);
+  let next: string | undefined = active;
+  for (let depth = 0; next !== undefined; depth += 1) {
+    if (depth >= env.storage.maxChainDepth) throw new StorageError('CHAIN_TOO_DEEP', `volume ${volumeId}: chain deeper than ${env.storage.maxChainDepth}`);
+    validateBackingName(next, volumeId);
+    const file = path.join(dir, next);
+    const detected = (await inspectImage(file)).format;
+    if (detected !== 'qcow2' && detected !== 'raw') throw new StorageError('IMAGE_FORMAT_MISMATCH', `${next} is a ${detected} image`);
+    const insp = await checkImage(file, { expectedFormat: detected, volumeId, expectedVirtualSize: env.storage.maxVolumeSizeGiB * GiB });
+    next = insp.qcow2?.backingFile;
+  }
+}
+
+/** Cinder's info file: the snapshot engine translates the chain (owned file of S = backing of info[S]). */
 async function adoptCinder(env: RemoteFsEnv, share: Share, raw: Record<string, unknown>, sourceId: string, volumeId: string): Promise<CreatedVolume> {
   sameIdOnly(sourceId, volumeId, 'a volume with a Cinder info file');
-  const loc = await locationOf(env, { share, dir: share.mountPoint, volumeId });
-  try {
-    const adopted = await adoptCinderVolume(loc);
-    return { providerLocation: share.address, format: adopted.format, sizeGiB: giBFromBytes(adopted.sizeBytes) };
-  } catch (err) {
-    if (!isStorageError(err, 'NOT_IMPLEMENTED')) throw err;
-    const single = Object.keys(raw).length === 1 && raw['active'] === baseFileName(sourceId);
-    if (!single) {
-      throw new StorageError('NOT_IMPLEMENTED', `volume ${sourceId} has a Cinder snapshot chain; adopting chains needs the snapshot engine (adoptCinderVolume)`, { cause: err });
-    }
-    return adoptLoneFile(env, share, sourceId, volumeId);
-  }
+  await checkCinderChain(env, share.mountPoint, sourceId, raw['active']);
+  const adopted = await adoptCinderVolume(await locationOf(env, { share, dir: share.mountPoint, volumeId }));
+  return { providerLocation: share.address, format: adopted.format, sizeGiB: giBFromBytes(adopted.sizeBytes) };
 }
 
 export async function manageExisting(env: RemoteFsEnv, volumeId: string, ref: ManageRef): Promise<CreatedVolume> {

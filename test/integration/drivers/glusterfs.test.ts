@@ -1,0 +1,71 @@
+/**
+ * The driver contract on a REAL GlusterFS volume (glusterd on this machine, one brick in a temp
+ * directory, mounted by the driver through the FUSE client), plus the mount behaviour of the
+ * GlusterFS share itself.
+ */
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { mountPointFor } from '../../../src/core/share-hash.js';
+import { glusterShare } from '../../../drivers/shares/glusterfs.js';
+import { readMounts } from '../../../drivers/shares/proc-mounts.js';
+import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
+import { describeDriverContract } from './contract.js';
+import { expectCode } from './harness.js';
+
+describeDriverContract('a GlusterFS volume (FUSE)', async () => {
+  const vol = await createGlusterVolume();
+  return {
+    share: { type: 'glusterfs', address: vol.address, mountOptions: [], backupVolfileServers: [] },
+    teardown: () => vol.destroy(),
+  };
+});
+
+describe('GlusterFS share mounting (real glusterd)', function () {
+  this.timeout(120_000);
+  let vol: GlusterVolume | undefined;
+  let base: string;
+
+  before(async () => {
+    vol = await createGlusterVolume();
+    base = await mkdtemp(path.join(os.tmpdir(), 'gluster-mnt-'));
+  });
+  after(async () => {
+    await vol?.destroy();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  const countMounts = async (mp: string) => (await readMounts()).filter((m) => m.target === mp).length;
+
+  it('mounts at <base>/<md5 of address>, treats "already mounted" as success, unmounts', async () => {
+    const share = glusterShare({ address: vol!.address, mountBase: base, mountOptions: ['log-level=WARNING'] });
+    expect(share.mountPoint).to.equal(mountPointFor(base, vol!.address));
+    expect(share.mountCommand()).to.deep.equal(['-t', 'glusterfs', '-o', 'log-level=WARNING', vol!.address, share.mountPoint]);
+    expect(await share.isMounted()).to.equal(false);
+    await share.ensureMounted();
+    await share.ensureMounted();
+    expect(await share.isMounted()).to.equal(true);
+    expect(await countMounts(share.mountPoint)).to.equal(1);
+    const space = await share.statfs();
+    expect(space.totalBytes).to.be.above(0);
+    expect(space.freeBytes).to.be.within(1, space.totalBytes);
+    await share.unmount();
+    expect(await share.isMounted()).to.equal(false);
+    await share.unmount();
+  });
+
+  it('reports a failed mount as MOUNT_FAILED carrying the command and stderr', async () => {
+    const share = glusterShare({ address: `${vol!.host}:/no-such-volume-${path.basename(base)}`, mountBase: base });
+    try {
+      await share.ensureMounted();
+      expect.fail('mount of a missing volume succeeded');
+    } catch (err) {
+      await expectCode(Promise.reject(err), 'MOUNT_FAILED');
+      const details = (err as { details: Record<string, unknown> }).details;
+      expect(String(details['command'])).to.match(/^mount -t glusterfs /);
+      expect(String(details['stderr'])).to.match(/fail/i);
+    }
+    expect(await share.isMounted()).to.equal(false);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * What a contract run needs: a driver loaded through the registry with a fresh lease directory
+ * and the given shares, plus small helpers shared by the contract tests.
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { parseConfig, type Config, type ShareConfig } from '../../../src/core/config.js';
+import { isStorageError } from '../../../src/core/errors.js';
+import { FileLeaseManager } from '../../../src/core/file-lease.js';
+import { loadDriver } from '../../../drivers/registry.js';
+import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+/** Owner given to created files: numeric ids that need not exist on the machine. */
+export const TEST_UID = 23456;
+export const TEST_GID = 23457;
+
+export interface DriverHarness {
+  driver: VolumeDriver;
+  config: Readonly<Config>;
+  leases: FileLeaseManager;
+  /** Scratch directory outside the share (hostile images' data files...). */
+  scratch: string;
+  cleanup(): Promise<void>;
+}
+
+export async function makeHarness(share: ShareConfig, storage: Partial<Config['storage']> = {}): Promise<DriverHarness> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'driver-contract-'));
+  const config = parseConfig({
+    log: { level: 'silent' },
+    storage: {
+      shares: [share],
+      mountBase: path.join(scratch, 'mnt'),
+      leaseDir: path.join(scratch, 'leases'),
+      fileOwner: `${TEST_UID}:${TEST_GID}`,
+      fileMode: '0660',
+      maxVolumeSizeGiB: 64,
+      ...storage,
+    },
+  });
+  const leases = new FileLeaseManager(config.storage.leaseDir);
+  const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: `test-${randomUUID()}` });
+  return { driver, config, leases, scratch, cleanup: () => rm(scratch, { recursive: true, force: true }) };
+}
+
+export async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  if (err === undefined) expect.fail(`expected ${code}, but it succeeded`);
+  expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal(code);
+}
