@@ -1,0 +1,62 @@
+/**
+ * The express app: metrics → headers → JSON body (size-limited) → routes (auth on every /v3
+ * route) → 404 → the one error handler. Routes come from one table (routes/*.ts) that also
+ * produces /openapi.json.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { authenticate } from './auth.js';
+import type { ServiceDeps } from './context.js';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { openApiDocument } from './openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { operationRoutes } from './routes/operations.js';
+import { expressPaths, type RouteDef } from './routes/route.js';
+import { snapshotActionRoutes } from './routes/snapshot-actions.js';
+import { snapshotRoutes } from './routes/snapshots.js';
+import { MAX_VERSION, versionRoutes } from './routes/versions.js';
+import { volumeActionRoutes } from './routes/volume-actions.js';
+import { volumeRoutes } from './routes/volumes.js';
+
+export function routeTable(deps: ServiceDeps): RouteDef[] {
+  const routes: RouteDef[] = [
+    ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
+    ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
+  ];
+  const doc = openApiDocument([...routes, openApiRoute({})]);
+  return [...routes, openApiRoute(doc)];
+}
+
+function openApiRoute(doc: Record<string, unknown>): RouteDef {
+  return { method: 'get', path: '/openapi.json', versioned: false, status: 200, summary: 'This OpenAPI document', handler: (_req, res) => { res.json(doc); } };
+}
+
+function standardHeaders(req: Request, res: Response, next: NextFunction): void {
+  res.set('x-openstack-request-id', `req-${randomUUID()}`);
+  res.set('OpenStack-API-Version', `volume ${MAX_VERSION}`);
+  res.vary('OpenStack-API-Version');
+  next();
+}
+
+export function createApp(deps: ServiceDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(deps.metrics.middleware());
+  app.use(standardHeaders);
+  app.use(express.json({ limit: deps.config.api.bodyLimit, strict: false }));
+  const auth = authenticate(deps.config.api);
+  // Project-less paths first: /v3/volumes must not be read as project "volumes".
+  const table = routeTable(deps);
+  for (const variant of [0, 1]) {
+    for (const r of table) {
+      const path = expressPaths(r)[variant];
+      if (path === undefined) continue;
+      const handlers = r.versioned ? [auth, r.handler] : [r.handler];
+      app[r.method](path, ...handlers);
+    }
+  }
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,94 @@
+/** /v3/{project_id}/volumes: list, detail list, create, show, update, delete. */
+import type { Request } from 'express';
+import type { VolumeRecord } from '../../db/records.js';
+import { callerOf, scopedProject } from '../auth.js';
+import { isAdmin, type ServiceDeps } from '../context.js';
+import { createVolume } from '../usecases/volume-create.js';
+import { deleteVolume } from '../usecases/volume-delete.js';
+import { visibleVolume } from '../usecases/lookup.js';
+import { pathIds } from '../validation/common.js';
+import { parse } from '../validation/parse.js';
+import { volumeCreateBody, volumeDeleteQuery, volumeListQuery, volumeUpdateBody } from '../validation/volumes.js';
+import { baseUrl } from '../views/links.js';
+import { volumeDetail, volumeSummary } from '../views/volume-view.js';
+import { listScope, pageOf } from './list-params.js';
+import type { RouteDef } from './route.js';
+
+async function listVolumes(deps: ServiceDeps, req: Request, detail: boolean): Promise<Record<string, unknown>> {
+  const q = parse(volumeListQuery, req.query, 'query');
+  const page = pageOf(q);
+  const rows = await deps.repos.volumes.list({
+    projectId: listScope(req, q), status: q.status, name: q.name ?? q.display_name, bootable: q.bootable,
+  }, page);
+  const admin = isAdmin(callerOf(req));
+  const attachments = detail ? await deps.repos.attachments.activeOfMany(rows.map((v) => v.id)) : new Map();
+  const out: Record<string, unknown> = {
+    volumes: rows.map((v) => (detail ? volumeDetail(req, v, attachments.get(v.id) ?? [], admin) : volumeSummary(req, v))),
+  };
+  const last = rows[rows.length - 1];
+  if (last && rows.length === page.limit) {
+    out.volumes_links = [{ rel: 'next', href: `${baseUrl(req)}${req.path}?limit=${page.limit}&marker=${last.id}` }];
+  }
+  if (q.with_count) out.count = rows.length;
+  return out;
+}
+
+export async function showVolume(deps: ServiceDeps, req: Request, v: VolumeRecord): Promise<Record<string, unknown>> {
+  return { volume: volumeDetail(req, v, await deps.repos.attachments.activeOf(v.id), isAdmin(callerOf(req))) };
+}
+
+export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
+  const maxGiB = deps.config.storage.maxVolumeSizeGiB;
+  const createSchema = volumeCreateBody(maxGiB);
+  return [
+    { method: 'get', path: '/volumes', versioned: true, status: 200, summary: 'List volumes (summary)', handler: async (req, res) => { res.json(await listVolumes(deps, req, false)); } },
+    { method: 'get', path: '/volumes/detail', versioned: true, status: 200, summary: 'List volumes with details', handler: async (req, res) => { res.json(await listVolumes(deps, req, true)); } },
+    {
+      method: 'post', path: '/volumes', versioned: true, status: 202, summary: 'Create a volume (asynchronous)',
+      handler: async (req, res) => {
+        const { volume: b } = parse(createSchema, req.body, 'body');
+        const project = scopedProject(req);
+        const { volume, operation } = await createVolume(deps, callerOf(req), project, {
+          sizeGiB: b.size, name: b.name ?? b.display_name ?? null, description: b.description ?? b.display_description ?? null,
+          metadata: b.metadata ?? {}, bootable: b.bootable ?? false, snapshotId: b.snapshot_id ?? null, sourceVolumeId: b.source_volid ?? null,
+        });
+        res.status(202).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+      },
+    },
+    {
+      method: 'get', path: '/volumes/:volume_id', versioned: true, status: 200, summary: 'Show a volume',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        scopedProject(req);
+        res.json(await showVolume(deps, req, await visibleVolume(deps, callerOf(req), volume_id)));
+      },
+    },
+    {
+      method: 'put', path: '/volumes/:volume_id', versioned: true, status: 200, summary: 'Update name, description or metadata',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        const { volume: b } = parse(volumeUpdateBody, req.body, 'body');
+        scopedProject(req);
+        const v = await visibleVolume(deps, callerOf(req), volume_id);
+        const name = b.name !== undefined ? b.name : b.display_name;
+        const description = b.description !== undefined ? b.description : b.display_description;
+        await deps.repos.volumes.update(v.id, {
+          ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}),
+          ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
+        });
+        res.json(await showVolume(deps, req, await visibleVolume(deps, callerOf(req), volume_id)));
+      },
+    },
+    {
+      method: 'delete', path: '/volumes/:volume_id', versioned: true, status: 202, summary: 'Delete a volume (cascade=true deletes its snapshots)',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        const q = parse(volumeDeleteQuery, req.query, 'query');
+        scopedProject(req);
+        const v = await visibleVolume(deps, callerOf(req), volume_id);
+        const op = await deleteVolume(deps, v, { cascade: q.cascade ?? false, force: false });
+        res.status(202).set('x-operation-id', op.id).end();
+      },
+    },
+  ];
+}

@@ -1,0 +1,76 @@
+/**
+ * Start and stop the storage service: open and migrate the database, load and set up the driver
+ * (through the registry), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
+ * operations. stop() closes the listener, waits for background operations, closes the database.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Config } from '../core/config.js';
+import { logger as rootLogger, type Logger } from '../core/logger.js';
+import { openRepositories, type Repositories } from '../db/index.js';
+import { loadDriver } from '../../drivers/registry.js';
+import { createApp } from './app.js';
+import type { ServiceDeps } from './context.js';
+import type { HostedDriver } from './driver-adapter.js';
+import { Metrics } from './metrics.js';
+import { BackgroundTasks } from './tasks.js';
+import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
+
+export interface ServiceOptions {
+  config: Readonly<Config>;
+  /** Use this driver instead of loading storage.driver (tests). */
+  driver?: HostedDriver;
+  /** Use these repositories (not closed by stop()). */
+  repos?: Repositories;
+  log?: Logger;
+  /** Reaper period; default half the lease TTL; 0 disables (tests call reapAbandoned). */
+  reaperIntervalMs?: number;
+}
+
+export interface RunningService {
+  url: string;
+  port: number;
+  app: Express;
+  deps: ServiceDeps;
+  stop(): Promise<void>;
+}
+
+function listen(app: Express, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+  });
+}
+
+export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
+  const log = options.log ?? rootLogger('api');
+  if (!options.log) log.level = options.config.log.level;
+  const repos = options.repos ?? await openRepositories(options.config.db);
+  const holderId = `svc-${randomUUID()}`;
+  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: rootLogger('driver'), holderId });
+  if (!options.driver) await driver.doSetup();
+  return { config: options.config, repos, driver, tasks: new BackgroundTasks(log), metrics: new Metrics(), log, holderId };
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const deps = await buildDeps(options);
+  const app = createApp(deps);
+  const server = await listen(app, options.config.api.host, options.config.api.port);
+  const { port } = server.address() as AddressInfo;
+  const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
+  const reaper = period > 0 ? setInterval(() => { void reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed')); }, period) : undefined;
+  reaper?.unref();
+  const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
+  deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');
+  return {
+    url: `http://${host}:${port}`, port, app, deps,
+    stop: async () => {
+      if (reaper) clearInterval(reaper);
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await deps.tasks.drain();
+      if (!options.repos) await deps.repos.db.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The skeleton of every asynchronous volume operation:
+ *
+ *   request:    take the volume's lease (busy → 409 VOLUME_BUSY)
+ *               one short transaction: nothing past its commit point runs on the volume,
+ *               status checks and changes, the operation row
+ *               answer 202
+ *   background: driver work under the lease (renewed; lost → signal aborts)
+ *               one short transaction with the outcome (success or failure)
+ *               release
+ *
+ * No transaction is open while the driver works.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'sequelize';
+import { StorageError, isStorageError } from '../../core/errors.js';
+import type { Lease } from '../../core/lease.js';
+import type { OperationKind, OperationRecord } from '../../db/records.js';
+import { inTransaction } from '../../db/transaction.js';
+import type { OpContext } from '../../../drivers/volume-driver.js';
+import type { ServiceDeps } from '../context.js';
+import { keepLease } from '../lease-keeper.js';
+
+export function leaseHolder(operationId: string): string {
+  return `op:${operationId}`;
+}
+
+export async function acquireVolumeLease(deps: ServiceDeps, volumeId: string, operationId: string, ttlMs = deps.config.storage.leaseTtlMs): Promise<Lease> {
+  try {
+    return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
+  } catch (err) {
+    if (!isStorageError(err, 'LEASE_HELD')) throw err;
+    throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
+  }
+}
+
+/** Refuse while an operation past its commit point is unfinished: it may only roll forward. */
+export async function assertNothingCommitted(deps: ServiceDeps, volumeId: string, t?: Transaction): Promise<void> {
+  const running = await deps.repos.operations.running({ volumeId }, t);
+  const committed = running.find((o) => o.commitPointPassed);
+  if (committed) {
+    throw new StorageError('COMMIT_POINT_PASSED', `operation ${committed.id} on volume ${volumeId} is past its commit point`, {
+      details: { operation_id: committed.id, kind: committed.kind },
+    });
+  }
+}
+
+export interface OperationSpec {
+  kind: OperationKind;
+  volumeId: string;
+  projectId: string;
+  snapshotId?: string | null;
+  /** Checks and status changes, in the same transaction as the operation row. */
+  prepare(t: Transaction): Promise<void>;
+  /** Driver work, in the background, under the lease; returns the database changes of success. */
+  work(ctx: OpContext, op: OperationRecord): Promise<(t: Transaction) => Promise<void>>;
+  /** Database changes on failure (status error_*), before the operation is marked failed. */
+  onFailure(err: StorageError, t: Transaction): Promise<void>;
+  /** Called with the lease before the transaction, for checks that need the driver (tree shape). */
+  precheck?(lease: Lease): Promise<void>;
+}
+
+export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Promise<OperationRecord> {
+  const id = randomUUID();
+  const lease = await acquireVolumeLease(deps, spec.volumeId, id);
+  let op: OperationRecord;
+  try {
+    await spec.precheck?.(lease);
+    op = await inTransaction(deps.repos.db, async (t) => {
+      await assertNothingCommitted(deps, spec.volumeId, t);
+      await spec.prepare(t);
+      return deps.repos.operations.insert({ id, kind: spec.kind, volumeId: spec.volumeId, projectId: spec.projectId, snapshotId: spec.snapshotId ?? null, fencingToken: lease.token }, t);
+    });
+  } catch (err) {
+    await deps.repos.leases.release(lease);
+    throw err;
+  }
+  deps.tasks.run(`${spec.kind} ${spec.volumeId}`, () => runInBackground(deps, spec, op, lease));
+  return op;
+}
+
+function progressReporter(deps: ServiceDeps, opId: string): (percent: number) => void {
+  let last = -1;
+  let lastAt = 0;
+  return (percent) => {
+    const p = Math.max(0, Math.min(100, Math.floor(percent)));
+    // Throttled: a progress row write at most every 5 % or every second.
+    if (p <= last || (p - last < 5 && Date.now() - lastAt < 1000)) return;
+    last = p;
+    lastAt = Date.now();
+    void deps.repos.operations.updateRunning(opId, { progress: p }).catch(() => undefined);
+  };
+}
+
+async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: OperationRecord, lease: Lease): Promise<void> {
+  const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+  try {
+    const record = await spec.work({ lease: keeper.lease, signal: keeper.signal, onProgress: progressReporter(deps, op.id) }, op);
+    // The driver has written the info file; now the database, in one transaction.
+    await inTransaction(deps.repos.db, async (t) => {
+      await record(t);
+      await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    });
+  } catch (raw) {
+    const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', (raw as Error)?.message ?? String(raw), { cause: raw });
+    deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
+    await inTransaction(deps.repos.db, async (t) => {
+      await spec.onFailure(err, t);
+      await deps.repos.operations.update(op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
+    });
+  } finally {
+    await keeper.release();
+  }
+}

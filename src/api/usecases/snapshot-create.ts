@@ -1,0 +1,45 @@
+/**
+ * Offline (storage-initiated) snapshot through the driver: row `creating` + operation, 202; the
+ * driver writes the overlay and the info file; then `available` with the attachment's active file
+ * updated in the same transaction (a stale active file makes a guest boot the wrong file).
+ */
+import { randomUUID } from 'node:crypto';
+import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { Caller, ServiceDeps } from '../context.js';
+import { invalidState, volumeRefOf } from './lookup.js';
+import { startOperation } from './operation-runner.js';
+
+export interface CreateSnapshotInput {
+  name: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  force: boolean;
+}
+
+export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: VolumeRecord, input: CreateSnapshotInput): Promise<{ snapshot: SnapshotRecord; operation: OperationRecord }> {
+  const id = randomUUID();
+  // Cinder: an in-use volume only with force (the driver then goes through the coordinator).
+  const allowed = input.force ? ['available', 'in-use'] : ['available'];
+  const operation = await startOperation(deps, {
+    kind: 'create_snapshot', volumeId: vol.id, projectId: vol.projectId, snapshotId: id,
+    prepare: async (t) => {
+      const cur = await deps.repos.volumes.get(vol.id, t);
+      if (!cur || !allowed.includes(cur.status)) throw invalidState('volume', vol.id, cur?.status ?? 'deleted', allowed);
+      await deps.repos.snapshots.insert({
+        id, volumeId: vol.id, projectId: vol.projectId, userId: caller.userId, name: input.name, description: input.description,
+        sizeGiB: cur.sizeGiB, status: 'creating', progress: 0, metadata: input.metadata,
+      }, t);
+    },
+    work: async (ctx) => {
+      const created = await deps.driver.createSnapshot({ id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
+      return async (t) => {
+        await deps.repos.snapshots.update(id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
+        for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
+          await deps.repos.attachments.update(a.id, { activeFile: created.activeFile }, t);
+        }
+      };
+    },
+    onFailure: async (_err, t) => deps.repos.snapshots.update(id, { status: 'error' }, t),
+  });
+  return { snapshot: (await deps.repos.snapshots.get(id)) as SnapshotRecord, operation };
+}

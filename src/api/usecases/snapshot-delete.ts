@@ -1,0 +1,32 @@
+/**
+ * Delete a snapshot by the tree rules (the driver removes, merges, or hides it). A hidden
+ * snapshot stays as a row flagged hidden (admins see it); snapshots the driver collected as a
+ * consequence are marked deleted in the same transaction.
+ */
+import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { ServiceDeps } from '../context.js';
+import { invalidState, volumeRefOf } from './lookup.js';
+import { startOperation } from './operation-runner.js';
+
+const DELETABLE = ['available', 'error', 'error_deleting'] as const;
+
+export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
+  return startOperation(deps, {
+    kind: 'delete_snapshot', volumeId: vol.id, projectId: snap.projectId, snapshotId: snap.id,
+    prepare: async (t) => {
+      const from = force ? ['available', 'error', 'error_deleting', 'creating', 'deleting', 'restoring'] as const : DELETABLE;
+      if (!(await deps.repos.snapshots.transition(snap.id, from, { status: 'deleting' }, t))) {
+        throw invalidState('snapshot', snap.id, (await deps.repos.snapshots.get(snap.id, t))?.status ?? 'deleted', from);
+      }
+    },
+    work: async (ctx) => {
+      const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
+      return async (t) => {
+        if (result.hidden) await deps.repos.snapshots.update(snap.id, { hidden: true, status: 'available' }, t);
+        else await deps.repos.snapshots.markDeleted([snap.id], t);
+        await deps.repos.snapshots.markDeleted(result.collected, t);
+      };
+    },
+    onFailure: async (_err, t) => deps.repos.snapshots.update(snap.id, { status: 'error_deleting' }, t),
+  });
+}

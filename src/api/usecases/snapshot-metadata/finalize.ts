@@ -1,0 +1,71 @@
+/**
+ * os-finalize_snapshot_metadata: the host reports the outcome.
+ *
+ * available: the driver writes the info file first (overlay active, the snapshot owns the former
+ *   top); then ONE transaction: snapshot available 100 %, attachment's active file and format,
+ *   operation succeeded. Finalizing without an explicit os-request_commit counts as passing the
+ *   commit point, so the token must then still be current.
+ * error: before the commit point the overlay is removed (nothing happened to the guest); after
+ *   it the overlay stays (the guest may be using it) and reconcile settles the chain.
+ * A resent finalize with the same outcome answers the current state (idempotent).
+ */
+import { StorageError } from '../../../core/errors.js';
+import { inTransaction } from '../../../db/transaction.js';
+import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
+import type { ServiceDeps } from '../../context.js';
+import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { volumeRefOf } from '../lookup.js';
+import { releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
+import { requestCommit } from './commit.js';
+
+export interface FinalizeInput {
+  operationId: string;
+  fencingToken: number;
+  status: 'available' | 'error';
+  activeFile?: string;
+  format?: VolumeRecord['format'];
+  error?: string;
+}
+
+function alreadyFinal(op: OperationRecord, status: FinalizeInput['status']): boolean {
+  if (op.state === 'running') return false;
+  const same = (op.state === 'succeeded') === (status === 'available');
+  if (!same) throw new StorageError('CONFLICT', `operation ${op.id} already ended as ${op.state}`, { details: { state: op.state } });
+  return true;
+}
+
+async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
+  const ref = { id: snap.id, volumeId: vol.id };
+  const created = await snapshotMetadataSupport(deps.driver).commitSnapshotOverlay(ref, await volumeRefOf(deps, vol), {});
+  await inTransaction(deps.repos.db, async (t) => {
+    await deps.repos.snapshots.update(snap.id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
+    for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
+      await deps.repos.attachments.update(a.id, { activeFile: input.activeFile ?? created.activeFile, format: input.format ?? a.format ?? vol.format }, t);
+    }
+    await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+  });
+}
+
+async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
+  if (!op.commitPointPassed) {
+    await renewOperationLease(deps, op);
+    await snapshotMetadataSupport(deps.driver).abandonSnapshotOverlay({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), {});
+  }
+  await inTransaction(deps.repos.db, async (t) => {
+    await deps.repos.snapshots.update(snap.id, { status: 'error' }, t);
+    await deps.repos.operations.update(op.id, { state: 'failed', error: (input.error ?? 'reported failed by the host').slice(0, 4000), finishedAt: new Date() }, t);
+  });
+}
+
+export async function finalizeSnapshotMetadata(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, input: FinalizeInput): Promise<OperationRecord> {
+  let op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
+  if (alreadyFinal(op, input.status)) return op;
+  if (input.status === 'available') {
+    if (!op.commitPointPassed) op = await requestCommit(deps, snap, op.id, input.fencingToken);
+    await finalizeAvailable(deps, vol, snap, op, input);
+  } else {
+    await finalizeError(deps, vol, snap, op, input);
+  }
+  await releaseOperationLease(deps, op);
+  return (await deps.repos.operations.get(op.id)) as OperationRecord;
+}

@@ -1,0 +1,44 @@
+/**
+ * Checks every report about a snapshot-metadata operation goes through, in this order:
+ * the operation exists and belongs to the snapshot; the token is the operation's own (else
+ * STALE_FENCING_TOKEN); it was not abandoned (OPERATION_ABANDONED). Before the commit point the
+ * token must also still be the volume lease's current, unexpired token.
+ */
+import { StorageError } from '../../../core/errors.js';
+import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
+import type { ServiceDeps } from '../../context.js';
+import { leaseHolder } from '../operation-runner.js';
+
+export async function reportedOperation(deps: ServiceDeps, snap: SnapshotRecord, operationId: string, token: number): Promise<OperationRecord> {
+  const op = await deps.repos.operations.get(operationId);
+  if (!op || op.kind !== 'snapshot_metadata' || op.snapshotId !== snap.id) {
+    throw new StorageError('OPERATION_NOT_FOUND', `operation ${operationId} is not a snapshot-metadata operation of snapshot ${snap.id}`);
+  }
+  if (op.fencingToken !== token) {
+    throw new StorageError('STALE_FENCING_TOKEN', `fencing token ${token} is not the token of operation ${op.id}`, {
+      details: { operation_id: op.id, token },
+    });
+  }
+  if (op.state === 'abandoned') {
+    throw new StorageError('OPERATION_ABANDONED', `operation ${op.id} was abandoned before its commit point: ${op.error ?? 'lease expired'}`, {
+      details: { operation_id: op.id },
+    });
+  }
+  return op;
+}
+
+/** Before the commit point: the lease must still be this operation's; renewing it proves it. */
+export async function renewOperationLease(deps: ServiceDeps, op: OperationRecord): Promise<void> {
+  const lease = { resource: op.volumeId, holder: leaseHolder(op.id), token: op.fencingToken ?? -1, expiresAt: 0 };
+  try {
+    await deps.repos.leases.renew(lease, deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    throw new StorageError('STALE_FENCING_TOKEN', `the lease of operation ${op.id} expired or was taken over`, {
+      details: { operation_id: op.id, token: op.fencingToken }, cause: err,
+    });
+  }
+}
+
+export async function releaseOperationLease(deps: ServiceDeps, op: OperationRecord): Promise<void> {
+  await deps.repos.leases.release({ resource: op.volumeId, holder: leaseHolder(op.id), token: op.fencingToken ?? -1, expiresAt: 0 });
+}

@@ -1,0 +1,64 @@
+/**
+ * Settles snapshot-metadata operations whose host vanished before the commit point: once the
+ * operation's lease has expired, the reaper can take the volume's lease (a new, higher fencing
+ * token, so the host's token is stale from then on), marks the operation abandoned by
+ * compare-and-set (never one that passed its commit point), removes the overlay through the driver
+ * and the `creating` row. Runs periodically in every service process; the lease makes concurrent
+ * reapers harmless.
+ */
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import { isStorageError } from '../../../core/errors.js';
+import type { OperationRecord } from '../../../db/records.js';
+import type { ServiceDeps } from '../../context.js';
+import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { volumeRefOf } from '../lookup.js';
+import { leaseHolder } from '../operation-runner.js';
+
+async function abandon(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
+  const [n] = await deps.repos.db.models.Operation.update(
+    { state: 'abandoned', error: 'lease expired before the commit point', finishedAt: new Date() },
+    { where: { id: op.id, state: 'running', commitPointPassed: false } },
+  );
+  return n > 0;
+}
+
+async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
+  let lease;
+  try {
+    lease = await deps.repos.leases.acquire(op.volumeId, leaseHolder(`reap-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return false; // the host (or someone) is still alive
+    throw err;
+  }
+  try {
+    if (!(await abandon(deps, op))) return false;
+    const vol = await deps.repos.volumes.get(op.volumeId);
+    if (vol && op.snapshotId && op.overlayFile) {
+      await snapshotMetadataSupport(deps.driver).abandonSnapshotOverlay({ id: op.snapshotId, volumeId: vol.id }, await volumeRefOf(deps, vol), { lease });
+    }
+    if (op.snapshotId) await deps.repos.snapshots.markDeleted([op.snapshotId]);
+    return true;
+  } finally {
+    await deps.repos.leases.release(lease);
+  }
+}
+
+/** One pass; returns the ids of the operations it abandoned. */
+export async function reapAbandoned(deps: ServiceDeps): Promise<string[]> {
+  const rows = await deps.repos.db.models.Operation.findAll({
+    where: { kind: 'snapshot_metadata', state: 'running', commitPointPassed: false, startedAt: { [Op.lt]: new Date(Date.now() - 1000) } },
+    attributes: ['id'], raw: true,
+  }) as unknown as { id: string }[];
+  const reaped: string[] = [];
+  for (const { id } of rows) {
+    const op = await deps.repos.operations.get(id);
+    if (!op) continue;
+    try {
+      if (await reapOne(deps, op)) reaped.push(op.id);
+    } catch (err) {
+      deps.log.warn({ err, operation: op.id }, 'reaping an abandoned snapshot-metadata operation failed');
+    }
+  }
+  return reaped;
+}

@@ -1,0 +1,64 @@
+/** Create a volume: row `creating` + operation, 202; the driver creates the file; `available` or `error`. */
+import { randomUUID } from 'node:crypto';
+import { StorageError } from '../../core/errors.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { CreatedVolume } from '../../../drivers/volume-driver.js';
+import type { Caller, ServiceDeps } from '../context.js';
+import { visibleSnapshot, visibleVolume, volumeRefOf } from './lookup.js';
+import { startOperation } from './operation-runner.js';
+
+export interface CreateVolumeInput {
+  sizeGiB: number;
+  name: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  bootable: boolean;
+  snapshotId: string | null;
+  sourceVolumeId: string | null;
+}
+
+/** The source (snapshot or volume) is checked up front so a bad id is a 404/400 now, not an error later. */
+async function sourceOf(deps: ServiceDeps, caller: Caller, input: CreateVolumeInput) {
+  if (input.snapshotId && input.sourceVolumeId) throw new StorageError('INVALID_INPUT', 'give snapshot_id or source_volid, not both');
+  if (input.snapshotId) {
+    const snap = await visibleSnapshot(deps, caller, input.snapshotId);
+    if (snap.status !== 'available') throw new StorageError('INVALID_STATE', `snapshot ${snap.id} is ${snap.status}`);
+    if (input.sizeGiB < snap.sizeGiB) throw new StorageError('SIZE_OUT_OF_BOUNDS', `size must be at least the snapshot's ${snap.sizeGiB} GiB`);
+    return { kind: 'snapshot' as const, snap, vol: await visibleVolume(deps, caller, snap.volumeId) };
+  }
+  if (input.sourceVolumeId) {
+    const vol = await visibleVolume(deps, caller, input.sourceVolumeId);
+    if (input.sizeGiB < vol.sizeGiB) throw new StorageError('SIZE_OUT_OF_BOUNDS', `size must be at least the source's ${vol.sizeGiB} GiB`);
+    return { kind: 'volume' as const, vol };
+  }
+  return null;
+}
+
+export async function createVolume(deps: ServiceDeps, caller: Caller, projectId: string, input: CreateVolumeInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
+  const source = await sourceOf(deps, caller, input);
+  const id = randomUUID();
+  const format = deps.config.storage.volumeFormat;
+  const operation = await startOperation(deps, {
+    kind: 'create_volume', volumeId: id, projectId,
+    prepare: async (t) => {
+      await deps.repos.volumes.insert({
+        id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: input.sizeGiB,
+        status: 'creating', attachStatus: 'detached', providerLocation: null, format, metadata: input.metadata, bootable: input.bootable,
+      }, t);
+    },
+    work: async (ctx) => {
+      const req = { id, sizeGiB: input.sizeGiB, format };
+      let created: CreatedVolume;
+      if (source?.kind === 'snapshot') {
+        created = await deps.driver.createVolumeFromSnapshot(req, { id: source.snap.id, volumeId: source.vol.id }, await volumeRefOf(deps, source.vol), ctx);
+      } else if (source?.kind === 'volume') {
+        created = await deps.driver.createClonedVolume(req, await volumeRefOf(deps, source.vol), ctx);
+      } else {
+        created = await deps.driver.createVolume(req, ctx);
+      }
+      return async (t) => deps.repos.volumes.update(id, { status: 'available', providerLocation: created.providerLocation, format: created.format, sizeGiB: created.sizeGiB }, t);
+    },
+    onFailure: async (_err, t) => deps.repos.volumes.update(id, { status: 'error' }, t),
+  });
+  return { volume: (await deps.repos.volumes.get(id)) as VolumeRecord, operation };
+}

@@ -1,0 +1,28 @@
+/** Grow an idle volume: available → extending → available (or error_extending). */
+import { StorageError } from '../../core/errors.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { ServiceDeps } from '../context.js';
+import { invalidState, volumeRefOf } from './lookup.js';
+import { startOperation } from './operation-runner.js';
+
+export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSizeGiB: number): Promise<OperationRecord> {
+  if (newSizeGiB <= vol.sizeGiB) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `new size ${newSizeGiB} GiB must be greater than the current ${vol.sizeGiB} GiB`, {
+      details: { fields: [{ path: 'body.new_size', message: `must be greater than ${vol.sizeGiB}` }] },
+    });
+  }
+  return startOperation(deps, {
+    kind: 'extend_volume', volumeId: vol.id, projectId: vol.projectId,
+    prepare: async (t) => {
+      if (!(await deps.repos.volumes.transition(vol.id, ['available'], { status: 'extending' }, t))) {
+        const cur = await deps.repos.volumes.get(vol.id, t);
+        throw invalidState('volume', vol.id, cur?.status ?? 'deleted', ['available']);
+      }
+    },
+    work: async (ctx) => {
+      await deps.driver.extendVolume(await volumeRefOf(deps, vol), newSizeGiB, ctx);
+      return async (t) => deps.repos.volumes.update(vol.id, { status: 'available', sizeGiB: newSizeGiB }, t);
+    },
+    onFailure: async (_err, t) => deps.repos.volumes.update(vol.id, { status: 'error_extending' }, t),
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Revert a volume to a snapshot.
+ * - `revert` (Cinder's rule): only to the snapshot the active file sits on, and only when the
+ *   snapshot's size equals the volume's;
+ * - `os-revert_to_snapshot` (extension): any snapshot of the tree; the volume takes its size.
+ * In both, a new overlay on the snapshot's file becomes active (see ARCHITECTURE, tree rules).
+ */
+import { StorageError } from '../../core/errors.js';
+import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { ServiceDeps } from '../context.js';
+import { invalidState, volumeRefOf } from './lookup.js';
+import { startOperation } from './operation-runner.js';
+
+export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, mode: 'latest_only' | 'any'): Promise<OperationRecord> {
+  if (snap.volumeId !== vol.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} is not a snapshot of volume ${vol.id}`);
+  if (mode === 'latest_only' && snap.sizeGiB !== vol.sizeGiB) {
+    throw new StorageError('INVALID_STATE', `snapshot size ${snap.sizeGiB} GiB differs from volume size ${vol.sizeGiB} GiB; use os-revert_to_snapshot`);
+  }
+  return startOperation(deps, {
+    kind: 'revert_volume', volumeId: vol.id, projectId: vol.projectId, snapshotId: snap.id,
+    precheck: async () => {
+      if (mode !== 'latest_only') return;
+      const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol));
+      if (tree.activeParent !== snap.id) {
+        throw new StorageError('INVALID_STATE', `revert is only to the latest snapshot (${tree.activeParent ?? 'none'}); use os-revert_to_snapshot for ${snap.id}`, {
+          details: { latest_snapshot_id: tree.activeParent },
+        });
+      }
+    },
+    prepare: async (t) => {
+      if (!(await deps.repos.snapshots.transition(snap.id, ['available'], { status: 'restoring' }, t))) {
+        throw invalidState('snapshot', snap.id, (await deps.repos.snapshots.get(snap.id, t))?.status ?? 'deleted', ['available']);
+      }
+      if (!(await deps.repos.volumes.transition(vol.id, ['available'], { status: 'reverting' }, t))) {
+        throw invalidState('volume', vol.id, (await deps.repos.volumes.get(vol.id, t))?.status ?? 'deleted', ['available']);
+      }
+    },
+    work: async (ctx) => {
+      const { sizeGiB } = await deps.driver.revertToSnapshot(await volumeRefOf(deps, vol), { id: snap.id, volumeId: vol.id }, ctx);
+      return async (t) => {
+        await deps.repos.volumes.update(vol.id, { status: 'available', sizeGiB }, t);
+        await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
+      };
+    },
+    onFailure: async (_err, t) => {
+      await deps.repos.volumes.update(vol.id, { status: 'error' }, t);
+      await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
+    },
+  });
+}

@@ -1,0 +1,65 @@
+/** Shared pieces of request schemas. Bounds are explicit so no input reaches the database unchecked. */
+import { z } from 'zod';
+import type { SortKey } from '../../db/repositories/paging.js';
+
+export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
+  .transform((s) => s.toLowerCase());
+
+export const name = z.string().max(255).nullable();
+export const description = z.string().max(255).nullable();
+
+export const metadata = z.record(z.string().min(1).max(255), z.string().max(255))
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 metadata items');
+
+/** A size in whole GiB between 1 and the configured maximum. */
+export const sizeGiB = (maxGiB: number) => z.number().int('must be a whole number of GiB').min(1).max(maxGiB);
+
+/** Booleans as OpenStack clients send them: JSON booleans or "true"/"false" strings. */
+export const looseBool = z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === 'True' || v === '1');
+
+/** A bare file name of a volume (what the coordinator reports as the active file). */
+export const volumeFile = z.string().regex(/^volume-[0-9a-f-]{36}(\.[0-9a-f-]{36})?$/, 'must be a bare volume file name');
+
+export const format = z.enum(['qcow2', 'raw']);
+
+export const pathIds = {
+  volume: z.strictObject({ project_id: z.string().optional(), volume_id: uuid }),
+  snapshot: z.strictObject({ project_id: z.string().optional(), snapshot_id: uuid }),
+  operation: z.strictObject({ project_id: z.string().optional(), operation_id: uuid }),
+};
+
+const SORT_KEYS: Record<string, string> = {
+  created_at: 'createdAt', updated_at: 'updatedAt', id: 'id', name: 'name', display_name: 'name',
+  size: 'sizeGiB', status: 'status',
+};
+
+const sortItem = /^([a-z_]+)(?::(asc|desc))?$/;
+
+/** "key:dir,key:dir" (Cinder's `sort`) or sort_key + sort_dir; default created_at desc. */
+export function parseSort(sort: string | undefined, sortKey: string | undefined, sortDir: string | undefined): SortKey[] | string {
+  const items = sort !== undefined ? sort.split(',') : sortKey !== undefined ? [`${sortKey}:${sortDir ?? 'desc'}`] : ['created_at:desc'];
+  if (items.length > 4) return 'at most 4 sort keys';
+  const out: SortKey[] = [];
+  for (const item of items) {
+    const m = sortItem.exec(item.trim());
+    const key = m ? SORT_KEYS[m[1] as string] : undefined;
+    if (!m || !key) return `invalid sort key ${JSON.stringify(item)} (allowed: ${Object.keys(SORT_KEYS).join(', ')})`;
+    out.push({ key, dir: (m[2] ?? sortDir ?? 'desc') as 'asc' | 'desc' });
+  }
+  return out;
+}
+
+/** Query strings arrive as strings; arrays (repeated keys) are refused by z.string(). */
+export const listQueryBase = {
+  limit: z.string().regex(/^\d{1,4}$/, 'must be an integer 1..1000').transform(Number).pipe(z.number().int().min(1).max(1000)).optional(),
+  marker: uuid.optional(),
+  sort: z.string().max(200).optional(),
+  sort_key: z.string().max(40).optional(),
+  sort_dir: z.enum(['asc', 'desc']).optional(),
+  all_tenants: looseBool.optional(),
+  project_id: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional(),
+  name: z.string().max(255).optional(),
+  status: z.string().max(32).optional(),
+  with_count: looseBool.optional(),
+};

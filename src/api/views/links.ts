@@ -1,0 +1,19 @@
+import type { Request } from 'express';
+
+/** Base URL of the request as the client reached it (Host header), for "links". */
+export function baseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+export function links(req: Request, project: string, collection: string, id: string): { href: string; rel: string }[] {
+  const base = baseUrl(req);
+  return [
+    { href: `${base}/v3/${project}/${collection}/${id}`, rel: 'self' },
+    { href: `${base}/${project}/${collection}/${id}`, rel: 'bookmark' },
+  ];
+}
+
+/** OpenStack timestamps: ISO 8601 with microseconds, no zone suffix. */
+export function ts(d: Date | null): string | null {
+  return d === null ? null : d.toISOString().replace('Z', '000');
+}

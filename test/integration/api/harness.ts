@@ -1,0 +1,93 @@
+/**
+ * Test harness: the same suites run on a SQLite temp file and on a real MariaDB database
+ * (created per suite, dropped after). The service runs in-process on port 0.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { parseConfig, type Config } from '../../../src/core/config.js';
+import { startService, type RunningService } from '../../../src/api/server.js';
+import type { HostedDriver } from '../../../src/api/driver-adapter.js';
+import { FakeDriver } from '../../fixtures/fake-driver.js';
+import { createTestDatabase } from '../../fixtures/mariadb.js';
+
+export interface TestDb {
+  config: Config['db'];
+  cleanup(): Promise<void>;
+}
+
+export interface Backend {
+  name: 'sqlite' | 'mariadb';
+  create(): Promise<TestDb>;
+}
+
+export const BACKENDS: Backend[] = [
+  {
+    name: 'sqlite',
+    create: async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'qcs-api-'));
+      return {
+        config: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite'), host: '', port: 0, database: '', username: '', password: '', pool: 1 },
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'mariadb',
+    create: async () => {
+      const db = await createTestDatabase();
+      return { config: db.config, cleanup: db.drop };
+    },
+  },
+];
+
+/** Tokens of the "tokens" auth mode used by the suites. */
+export const TOKENS = {
+  admin: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin', 'member'] as ('admin' | 'member' | 'service')[] },
+  alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member'] as ('admin' | 'member' | 'service')[] },
+  bob: { userId: 'u-bob', projectId: 'p-bob', roles: ['member'] as ('admin' | 'member' | 'service')[] },
+  service: { userId: 'u-nova', projectId: 'p-service', roles: ['service'] as ('admin' | 'member' | 'service')[] },
+};
+
+export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tokens'; leaseTtlMs?: number; bodyLimit?: string; driver?: string; shares?: unknown[] } = {}): Readonly<Config> {
+  return parseConfig({
+    log: { level: 'silent' },
+    db,
+    api: { host: '127.0.0.1', port: 0, auth: overrides.auth ?? 'tokens', tokens: TOKENS, bodyLimit: overrides.bodyLimit ?? '64kb' },
+    storage: {
+      leaseTtlMs: overrides.leaseTtlMs ?? 30_000, maxVolumeSizeGiB: 1024,
+      ...(overrides.driver ? { driver: overrides.driver } : {}), ...(overrides.shares ? { shares: overrides.shares } : {}),
+    },
+  });
+}
+
+export interface TestService {
+  svc: RunningService;
+  driver: FakeDriver;
+  http: ReturnType<typeof supertest>;
+  stop(): Promise<void>;
+}
+
+export async function startTestService(db: Config['db'], options: { auth?: 'noauth' | 'tokens'; leaseTtlMs?: number; bodyLimit?: string; driver?: HostedDriver } = {}): Promise<TestService> {
+  const driver = (options.driver ?? new FakeDriver()) as FakeDriver;
+  const svc = await startService({ config: testConfig(db, options), driver, reaperIntervalMs: 0 });
+  return { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `check` returns a value (not undefined) or time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await sleep(20);
+  }
+}
+
+export function auth(who: keyof typeof TOKENS): Record<string, string> {
+  return { 'X-Auth-Token': who };
+}
