@@ -20,12 +20,13 @@ export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: Vol
   const id = randomUUID();
   // Cinder: an in-use volume only with force (the driver then goes through the coordinator).
   const allowed = input.force ? ['available', 'in-use'] : ['available'];
+  let inserted: SnapshotRecord | undefined;
   const operation = await startOperation(deps, {
     kind: 'create_snapshot', volumeId: vol.id, projectId: vol.projectId, snapshotId: id,
     prepare: async (t) => {
       const cur = await deps.repos.volumes.get(vol.id, t);
       if (!cur || !allowed.includes(cur.status)) throw invalidState('volume', vol.id, cur?.status ?? 'deleted', allowed);
-      await deps.repos.snapshots.insert({
+      inserted = await deps.repos.snapshots.insert({
         id, volumeId: vol.id, projectId: vol.projectId, userId: caller.userId, name: input.name, description: input.description,
         sizeGiB: cur.sizeGiB, status: 'creating', progress: 0, metadata: input.metadata,
       }, t);
@@ -41,5 +42,5 @@ export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: Vol
     },
     onFailure: async (_err, t) => deps.repos.snapshots.update(id, { status: 'error' }, t),
   });
-  return { snapshot: (await deps.repos.snapshots.get(id)) as SnapshotRecord, operation };
+  return { snapshot: inserted as SnapshotRecord, operation };
 }

@@ -38,10 +38,12 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
   const source = await sourceOf(deps, caller, input);
   const id = randomUUID();
   const format = deps.config.storage.volumeFormat;
+  // The answer shows the row as inserted (creating), even if the driver is already done.
+  let inserted: VolumeRecord | undefined;
   const operation = await startOperation(deps, {
     kind: 'create_volume', volumeId: id, projectId,
     prepare: async (t) => {
-      await deps.repos.volumes.insert({
+      inserted = await deps.repos.volumes.insert({
         id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: input.sizeGiB,
         status: 'creating', attachStatus: 'detached', providerLocation: null, format, metadata: input.metadata, bootable: input.bootable,
       }, t);
@@ -60,5 +62,5 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
     },
     onFailure: async (_err, t) => deps.repos.volumes.update(id, { status: 'error' }, t),
   });
-  return { volume: (await deps.repos.volumes.get(id)) as VolumeRecord, operation };
+  return { volume: inserted as VolumeRecord, operation };
 }

@@ -71,7 +71,7 @@ export interface TestService {
 
 export async function startTestService(db: Config['db'], options: { auth?: 'noauth' | 'tokens'; leaseTtlMs?: number; bodyLimit?: string; driver?: HostedDriver } = {}): Promise<TestService> {
   const driver = (options.driver ?? new FakeDriver()) as FakeDriver;
-  const svc = await startService({ config: testConfig(db, options), driver, reaperIntervalMs: 0 });
+  const svc = await startService({ config: testConfig(db, { auth: options.auth, leaseTtlMs: options.leaseTtlMs, bodyLimit: options.bodyLimit }), driver, reaperIntervalMs: 0 });
   return { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
 }
 
