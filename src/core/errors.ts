@@ -49,6 +49,9 @@ export const ERROR_CODES = {
   // libvirt
   LIBVIRT_ERROR: { http: 502, summary: 'libvirt returned an error; libvirtCode/libvirtDomain carry its own codes.' },
   LIBVIRT_DISCONNECTED: { http: 503, summary: 'The connection to libvirtd closed.' },
+  LIBVIRT_PROTOCOL_ERROR: { http: 502, summary: 'libvirtd sent a message the client cannot decode (framing or XDR layout).' },
+  LIBVIRT_TIMEOUT: { http: 504, summary: 'An awaited libvirt event or guest-agent result did not arrive in time.' },
+  LIBVIRT_AUTH_UNSUPPORTED: { http: 500, summary: 'The libvirtd socket asks for an authentication method the client does not implement (e.g. SASL).' },
   INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
 } as const;
 
