@@ -1,9 +1,10 @@
 /**
  * How a new volume appears on a share, whatever fills it (create, convert of a clone or of a
- * snapshot point, adoption): the image is built under a temp name, given its owner and mode, then
- * renamed to volume-<vid>, and only then the info file is written. A crash leaves a temp file or
- * a volume file without info file, both removed by deleteVolume (every file of the volume goes);
- * a failure removes what this call made.
+ * snapshot point): the image is built under a temp name and given its owner and mode while the
+ * info file is written (atomically); then the image is renamed to volume-<vid>. A crash leaves a
+ * temp file and/or an info file naming a file not there yet: no final name ever holds a partial
+ * image, and deleteVolume removes all of it (every file of the volume goes). The lease keeps
+ * everyone else off the volume meanwhile; a failure removes what this call made.
  */
 import { rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,19 +27,23 @@ export async function materializeVolume(env: RemoteFsEnv, spec: NewVolumeSpec, f
   const tmp = path.join(dir, tempFileName(spec.volumeId));
   const final = path.join(dir, baseFileName(spec.volumeId));
   const perms = await env.perms();
+  const tree = newTree(spec.volumeId, baseFileName(spec.volumeId), spec.format, spec.sizeBytes);
   let renamed = false;
   try {
-    await fill(tmp);
-    await applyPerms(tmp, perms);
+    // The info file's fsyncs overlap the image build; the image appears under its final name last.
+    const filled = fill(tmp).then(() => applyPerms(tmp, perms));
+    const info = writeInfo(dir, tree, { mode: perms.mode });
+    const [a, b] = await Promise.allSettled([filled, info]);
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
     await rename(tmp, final);
     renamed = true;
-    await writeInfo(dir, newTree(spec.volumeId, baseFileName(spec.volumeId), spec.format, spec.sizeBytes), { mode: perms.mode });
+    await fsyncDir(dir);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    if (renamed) {
-      await unlink(final).catch(() => undefined);
-      await unlink(path.join(dir, infoFileName(spec.volumeId))).catch(() => undefined);
-    }
+    if (renamed) await unlink(final).catch(() => undefined);
+    // No info file existed before (assertNoFiles ran under the lease): whatever is there is ours.
+    await unlink(path.join(dir, infoFileName(spec.volumeId))).catch(() => undefined);
     await fsyncDir(dir).catch(() => undefined);
     throw err;
   }

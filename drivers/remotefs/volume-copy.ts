@@ -34,8 +34,7 @@ export async function copyIntoNewVolume(env: RemoteFsEnv, src: CopySource, dst: 
       details: { requestedBytes: dst.sizeBytes, sourceBytes: src.sizeBytes },
     });
   }
-  await assertNoFiles(env.shares, dst.volumeId);
-  const share = await placeVolume(env, dst.sizeBytes);
+  const [, share] = await Promise.all([assertNoFiles(env.shares, dst.volumeId), placeVolume(env, dst.sizeBytes), env.perms()]);
   return materializeVolume(env, { share, volumeId: dst.volumeId, format: dst.format, sizeBytes: dst.sizeBytes }, async (tmp) => {
     await imgConvert({
       src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: dst.format,

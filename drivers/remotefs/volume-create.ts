@@ -19,8 +19,7 @@ function createTimeoutMs(sizeBytes: number, prealloc: Preallocation | undefined)
 }
 
 export async function createEmptyVolume(env: RemoteFsEnv, volumeId: string, format: VolumeFormat, sizeBytes: number, signal?: AbortSignal): Promise<CreatedVolume> {
-  await assertNoFiles(env.shares, volumeId);
-  const share = await placeVolume(env, sizeBytes);
+  const [, share] = await Promise.all([assertNoFiles(env.shares, volumeId), placeVolume(env, sizeBytes), env.perms()]);
   const preallocation = preallocationFor(format, env.storage.preallocation);
   return materializeVolume(env, { share, volumeId, format, sizeBytes }, (tmp) =>
     imgCreate({ path: tmp, format, sizeBytes, preallocation, signal, timeoutMs: createTimeoutMs(sizeBytes, preallocation) }));
