@@ -2,10 +2,10 @@
 import type { Request } from 'express';
 import type { VolumeRecord } from '../../db/records.js';
 import { callerOf, scopedProject } from '../auth.js';
-import { isAdmin, type ServiceDeps } from '../context.js';
+import { isAdmin, seesAllProjects, type ServiceDeps } from '../context.js';
 import { createVolume } from '../usecases/volume-create.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
-import { visibleVolume } from '../usecases/lookup.js';
+import { visibleVolume, volumeRefOf } from '../usecases/lookup.js';
 import { pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { volumeCreateBody, volumeDeleteQuery, volumeListQuery, volumeUpdateBody } from '../validation/volumes.js';
@@ -77,6 +77,23 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
           ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
         });
         res.json(await showVolume(deps, req, await visibleVolume(deps, callerOf(req), volume_id)));
+      },
+    },
+    {
+      method: 'get', path: '/volumes/:volume_id/tree', versioned: true, status: 200,
+      summary: 'The volume snapshot tree as the info file records it (extension; hidden snapshots only for admins)',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        scopedProject(req);
+        const caller = callerOf(req);
+        const v = await visibleVolume(deps, caller, volume_id);
+        const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, v));
+        const names = new Map((await deps.repos.snapshots.ofVolume(v.id)).map((s) => [s.id, s]));
+        const snapshots = tree.snapshots.filter((s) => !s.hidden || seesAllProjects(caller)).map((s) => ({
+          id: s.id, parent: s.parent, hidden: s.hidden, owned_file: s.ownedFile, size: Math.ceil(s.sizeBytes / 2 ** 30),
+          name: names.get(s.id)?.name ?? null, status: names.get(s.id)?.status ?? null, created_at: s.createdAt,
+        }));
+        res.json({ tree: { volume_id: v.id, active_file: tree.activeFile, active_parent: tree.activeParent, format: tree.format, snapshots } });
       },
     },
     {

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * qcowshare: `serve` runs the storage service; the other commands are an admin client of its API
+ * (--url, --token, or noauth --user/--project), with --json output.
+ */
+import { Command } from 'commander';
+import { ApiClient, ApiError } from './client.js';
+import { operationCommands } from './commands/operations.js';
+import type { Output } from './commands/output.js';
+import { snapshotCommands } from './commands/snapshots.js';
+import { volumeCommands } from './commands/volumes.js';
+import { serve } from './serve.js';
+
+export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
+  const program = new Command('qcowshare')
+    .description('qcow2 volumes on shared file systems: storage service and admin CLI')
+    .option('--url <url>', 'storage service URL', 'http://127.0.0.1:8776')
+    .option('--token <token>', 'X-Auth-Token (tokens mode)')
+    .option('--user <id>', 'noauth user id', 'admin')
+    .option('--project <id>', 'noauth project id', 'admin')
+    .option('--json', 'JSON output')
+    .showHelpAfterError();
+  const opts = () => program.opts<{ url: string; token?: string; user: string; project: string; json?: boolean }>();
+  const client = () => new ApiClient(opts());
+  const out = (): Output => ({ json: opts().json ?? false, write });
+  program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
+    .option('--config <file>', 'configuration file').action(serve);
+  volumeCommands(program, client, out);
+  snapshotCommands(program, client, out);
+  operationCommands(program, client, out);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const msg = err instanceof ApiError ? `error ${err.status} ${err.code}: ${err.message}` : (err as Error).message;
+    process.stderr.write(`${msg}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main(process.argv);
