@@ -29,11 +29,11 @@ export function encodePacket(header: PacketHeader, body: Uint8Array = Buffer.all
   if (total > MAX_PACKET_BYTES) {
     throw new StorageError('INVALID_INPUT', `libvirt message of ${total} bytes exceeds the protocol limit ${MAX_PACKET_BYTES}`);
   }
-  const w = new XdrWriter(total);
+  const w = new XdrWriter(LENGTH_BYTES + HEADER_BYTES);
   w.uint(total).uint(header.program).uint(header.version).int(header.procedure);
   w.int(header.type).uint(header.serial).int(header.status);
-  w.fixedOpaque(body, body.length);
-  return Buffer.from(w.toBuffer());
+  // The body is already XDR (a multiple of 4 bytes); it goes out as is, never re-padded.
+  return Buffer.concat([w.toBuffer(), body], total);
 }
 
 /** Decode one frame without its length word. */
