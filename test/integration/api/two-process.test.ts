@@ -1,0 +1,104 @@
+/**
+ * Two storage-service processes (the real `serve` command) on one MariaDB: conflicting
+ * operations on one volume, sent to both at once. Exactly the lease decides: the loser gets 409
+ * VOLUME_BUSY, and the driver calls of the winners never overlap in time (the fake driver of
+ * each process appends its calls, with times, to one shared journal).
+ */
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import supertest from 'supertest';
+import { run } from '../../../src/core/process.js';
+import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
+import { TOKENS, eventually } from './harness.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Call { method: string; volumeId: string; start: number; end: number; pid: number }
+
+describe('api: two service processes on one MariaDB', function () {
+  this.timeout(120_000);
+  let tdb: TestDatabase;
+  let dir: string;
+  const stop = new AbortController();
+  const children: Promise<unknown>[] = [];
+  const urls: string[] = [];
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    dir = await mkdtemp(path.join(tmpdir(), 'qcs-2proc-'));
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const config = {
+        log: { level: 'warn' }, db: tdb.config,
+        api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS },
+        storage: { driver: path.join(repo, 'test/fixtures/fake-driver.ts'), leaseTtlMs: 5000, shares: [{ type: 'local', address: path.join(dir, 'share') }] },
+      };
+      const file = path.join(dir, `config-${i}.json`);
+      await writeFile(file, JSON.stringify(config));
+      children.push(run(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', file], {
+        cwd: repo, timeoutMs: 0, allowFailure: true, signal: stop.signal,
+        env: { FAKE_DRIVER_DELAY_MS: '150', FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') },
+      }).catch(() => undefined));
+      urls.push(`http://127.0.0.1:${port}`);
+    }
+    for (const url of urls) {
+      await eventually(async () => ((await supertest(url).get('/healthz').catch(() => null))?.status === 200 ? true : undefined), 60_000);
+    }
+  });
+
+  after(async () => {
+    stop.abort();
+    await Promise.all(children);
+    await tdb?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses the loser of each conflicting pair with 409 VOLUME_BUSY and never interleaves', async () => {
+    const [a, b] = urls.map((u) => supertest(u)) as [ReturnType<typeof supertest>, ReturnType<typeof supertest>];
+    const created = await a.post('/v3/volumes').set('X-Auth-Token', 'alice').send({ volume: { size: 1 } }).expect(202);
+    const vid = created.body.volume.id as string;
+    const available = async () => ((await b.get(`/v3/volumes/${vid}`).set('X-Auth-Token', 'alice')).body.volume?.status === 'available' ? true : undefined);
+    // A snapshot leaves the volume "available" while it runs: idle means no running operation.
+    const idle = async () => ((await a.get(`/v3/operations?all_tenants=1&volume_id=${vid}&state=running`).set('X-Auth-Token', 'admin')).body.operations?.length === 0 ? true : undefined);
+    await eventually(available);
+    const statuses: number[] = [];
+    const codes: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const requests = [a, b].map((http, i) => (round + i) % 2 === 0
+        ? http.post(`/v3/volumes/${vid}/action`).set('X-Auth-Token', 'alice').send({ 'os-extend': { new_size: round * 2 + 2 + i } })
+        : http.post('/v3/snapshots').set('X-Auth-Token', 'alice').send({ snapshot: { volume_id: vid } }));
+      const results = await Promise.all(requests);
+      for (const r of results) {
+        statuses.push(r.status);
+        if (r.status !== 202) codes.push(String(Object.values(r.body as Record<string, { error_code: string }>)[0]?.error_code));
+      }
+      expect(results.filter((r) => r.status === 202).length, `round ${round}: ${JSON.stringify(results.map((r) => r.body))}`).to.equal(1);
+      await eventually(idle);
+      // The winner releases its lease just after the status row turns available.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(statuses.filter((s) => s === 409)).to.have.length(8);
+    expect(new Set(codes)).to.deep.equal(new Set(['VOLUME_BUSY']));
+    const calls = (await readFile(path.join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Call)
+      .filter((c) => c.volumeId === vid).sort((x, y) => x.start - y.start);
+    expect(calls.length).to.equal(9);
+    expect(new Set(calls.map((c) => c.pid)).size, 'both processes did work').to.equal(2);
+    for (let i = 1; i < calls.length; i++) {
+      expect(calls[i]!.start, `call ${i} starts before call ${i - 1} ended`).to.be.at.least(calls[i - 1]!.end);
+    }
+  });
+});
