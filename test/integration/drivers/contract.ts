@@ -238,6 +238,44 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
       });
     });
 
+    describe('snapshot operations (delegated to the snapshot engine under the lease)', () => {
+      it('create, revert, tree, delete and reconcile keep every point in time readable', async () => {
+        const v = await newVolume(1);
+        await writePattern(file(`volume-${v.id}`), 'qcow2', 0x61, 0, MiB);
+        const s1 = randomUUID();
+        const snap = await driver.createSnapshot({ id: s1, volumeId: v.id }, v);
+        expect(snap).to.deep.include({ ownedFile: `volume-${v.id}`, activeFile: `volume-${v.id}.${s1}` });
+        await writePattern(file(snap.activeFile), 'qcow2', 0x62, 0, MiB);
+        const tree = await driver.getSnapshotTree(v);
+        expect(tree.snapshots.map((s) => s.id)).to.deep.equal([s1]);
+        expect(tree.activeFile).to.equal(snap.activeFile);
+        expect(await driver.revertToSnapshot(v, { id: s1, volumeId: v.id })).to.deep.equal({ sizeGiB: 1 });
+        const reverted = (await driver.getSnapshotTree(v)).activeFile;
+        expect(reverted).to.not.equal(snap.activeFile);
+        await verifyPattern(file(reverted), 'qcow2', 0x61, 0, MiB);
+        expect(await driver.deleteSnapshot({ id: s1, volumeId: v.id }, v)).to.deep.include({ hidden: false });
+        const after = await driver.getSnapshotTree(v);
+        expect(after.snapshots).to.deep.equal([]);
+        await verifyPattern(file(after.activeFile), 'qcow2', 0x61, 0, MiB);
+        expect(await driver.reconcile(v.id)).to.deep.equal([{ volumeId: v.id, action: 'none', details: 'consistent' }]);
+      });
+
+      it('refuses snapshot operations while another holder has the lease or the volume is attached', async () => {
+        const v = await newVolume(1);
+        const other = await h.leases.acquire(`volume-${v.id}`, 'someone-else', 60_000);
+        try {
+          await unchanged(() => driver.createSnapshot({ id: randomUUID(), volumeId: v.id }, v), 'LEASE_HELD');
+          const reports = await driver.reconcile(v.id);
+          expect(reports[0]?.action).to.equal('failed');
+        } finally {
+          await h.leases.release(other);
+        }
+        const attachment = { instanceUuid: randomUUID(), host: 'c', coordinatorEndpoint: 'http://c', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
+        await unchanged(() => driver.createSnapshot({ id: randomUUID(), volumeId: v.id }, { ...v, attachment }), 'INVALID_STATE');
+        await unchanged(() => driver.createSnapshot({ id: 'nope', volumeId: v.id }, v), 'INVALID_ID');
+      });
+    });
+
     describe('delete', () => {
       it('removes every file of the volume (overlays, info, temp files) and is idempotent', async () => {
         const before = await shareListing(dir);
