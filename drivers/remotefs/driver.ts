@@ -17,6 +17,7 @@ import type {
 import { checkChain } from './chain-check.js';
 import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
+import type { VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
@@ -69,7 +70,7 @@ export class RemoteFsDriver implements VolumeDriver {
     return requireVolume(this.env.shares, vol.id, vol.providerLocation);
   }
 
-  private checkChain(site: VolumeSite, tree: Parameters<typeof checkChain>[1], start: string, signal?: AbortSignal) {
+  private checkChain(site: VolumeSite, tree: VolumeTree, start: string, signal?: AbortSignal) {
     return checkChain(site.dir, tree, start, { maxChainDepth: this.env.storage.maxChainDepth, signal });
   }
 
