@@ -86,6 +86,8 @@ export const operationReport = z.strictObject({
   status: z.enum(['running', 'committed', 'completed', 'failed']),
   progress: z.number().min(0).max(100),
   active_file: volumeFileName.optional(),
+  /** Format of active_file (the metadata API records it on the attachment with the file). */
+  format: z.enum(['qcow2', 'raw']).optional(),
   quiesced: z.boolean().optional(),
   error: z.string().max(4000).optional(),
 });

@@ -82,6 +82,12 @@ const coordinatorSchema = z.strictObject({
   quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
   freezeTimeoutMs: z.number().int().min(100).default(10_000),
   blockJobTimeoutMs: z.number().int().min(1000).default(3_600_000),
+  /** Block-job progress poll period: polling is the authority, events only wake the poll early. */
+  pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
+  /** After a pivot, how long to wait for the live XML to show the new chain before reporting. */
+  pivotSettleTimeoutMs: z.number().int().min(100).default(30_000),
+  /** Time limit of one HTTP call to the metadata API. */
+  metadataTimeoutMs: z.number().int().min(100).default(15_000),
 });
 
 export const configSchema = z.strictObject({

@@ -52,6 +52,12 @@ export const ERROR_CODES = {
   LIBVIRT_PROTOCOL_ERROR: { http: 502, summary: 'libvirtd sent a message the client cannot decode (framing or XDR layout).' },
   LIBVIRT_TIMEOUT: { http: 504, summary: 'An awaited libvirt event or guest-agent result did not arrive in time.' },
   LIBVIRT_AUTH_UNSUPPORTED: { http: 500, summary: 'The libvirtd socket asks for an authentication method the client does not implement (e.g. SASL).' },
+  // compute coordinator
+  PLAN_MISMATCH: { http: 409, summary: 'A snapshot or merge plan does not match the live domain (chain, backing name or format); nothing was changed.' },
+  QUIESCE_FAILED: { http: 409, summary: 'Quiesce was required but the guest agent could not freeze the file systems; nothing was changed.' },
+  COMMIT_POINT_REFUSED: { http: 409, summary: 'The storage side refused permission to pass the commit point (operation abandoned or stale fencing token).' },
+  BLOCK_JOB_FAILED: { http: 502, summary: 'A libvirt block job ended without producing the planned chain.' },
+  METADATA_API_UNAVAILABLE: { http: 503, summary: 'The coordinator could not reach the metadata API (the report is kept and sent again).' },
   INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
 } as const;
 

@@ -1,0 +1,43 @@
+/** The express app: JSON body, request metrics, /healthz (open), auth for everything else. */
+import express, { type Express } from 'express';
+import type { Logger } from '../../src/core/logger.js';
+import type { Engine } from '../jobs/engine.js';
+import type { Metrics } from '../metrics.js';
+import type { UseCases } from '../use-cases.js';
+import { requireServiceToken } from './auth.js';
+import { errorHandler } from './errors.js';
+import { novaRoutes } from './routes-nova.js';
+import { v1Routes } from './routes-v1.js';
+
+export interface AppDeps {
+  useCases: UseCases;
+  engine: Engine;
+  metrics: Metrics;
+  log: Logger;
+  serviceToken: string;
+}
+
+export function buildApp(d: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const route = (req.route as { path?: string } | undefined)?.path;
+      const labels = { method: req.method, route: typeof route === 'string' ? route : 'unmatched', status: String(res.statusCode) };
+      d.metrics.inc('coordinator_http_requests_total', labels);
+      d.metrics.observe('coordinator_http_request_ms', ms, { method: req.method });
+    });
+    next();
+  });
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok', jobsRunning: d.engine.activeCount }); });
+  app.use(requireServiceToken(d.serviceToken));
+  app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(d.metrics.render()); });
+  app.use(express.json({ limit: '64kb' }));
+  app.use(novaRoutes(d.useCases));
+  app.use(v1Routes(d.useCases, d.engine));
+  app.use((req, res) => { res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.path}` } }); });
+  app.use(errorHandler(d.log));
+  return app;
+}

@@ -1,0 +1,86 @@
+/**
+ * From a request to a validated job (nothing persisted, nothing changed in libvirt yet). Every
+ * check against the live domain happens here, so a plan that does not match is refused with
+ * PLAN_MISMATCH before the job exists.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MergePlan, NovaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
+import { StorageError } from '../../src/core/errors.js';
+import type { Clock } from '../clock.js';
+import { diskBySerial, parseDomainXml, type LiveDisk, type LiveDomain } from '../domain/disks.js';
+import type { LibvirtPort } from '../libvirt/port.js';
+import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
+import { planFromNovaDelete, validateMergePlan } from '../plans/merge-plan.js';
+import type { Dialect, MergeJob, QuiescePolicy, SnapshotJob, SnapshotVolume } from './job.js';
+
+export interface BuildDeps {
+  port: LibvirtPort;
+  clock: Clock;
+  inspect: InspectOverlay;
+}
+
+export interface Located {
+  domainUuid: string;
+  dom: LiveDomain;
+  disk: LiveDisk;
+}
+
+/** The running domain with a disk whose serial is the volume id (Nova's lookup). */
+export async function locateVolume(port: LibvirtPort, volumeId: string, instanceUuid?: string): Promise<Located> {
+  const candidates = instanceUuid ? [instanceUuid] : await port.runningDomains();
+  for (const uuid of candidates) {
+    const dom = parseDomainXml(await port.domainXml(uuid));
+    if (instanceUuid || dom.disks.some((d) => d.serial === volumeId)) return { domainUuid: dom.uuid || uuid, dom, disk: diskBySerial(dom, volumeId) };
+  }
+  throw new StorageError('NOT_FOUND', `no running domain on this host has a disk with serial ${volumeId}`, { details: { volumeId } });
+}
+
+function common(deps: BuildDeps, id: string, domainUuid: string) {
+  const now = deps.clock.now();
+  return { id, domainUuid, createdAt: now, updatedAt: now, progress: 0, reported: false };
+}
+
+export async function buildMergeJob(deps: BuildDeps, plan: MergePlan, dialect: Dialect, instanceUuid?: string): Promise<MergeJob> {
+  const at = await locateVolume(deps.port, plan.volume_id, instanceUuid);
+  const { dir } = validateMergePlan(plan, at.disk);
+  return { ...common(deps, plan.operation_id, at.domainUuid), kind: 'merge', dialect, plan, target: at.disk.target, dir, state: 'validated' };
+}
+
+export async function buildNovaMergeJob(deps: BuildDeps, snapshotId: string, info: NovaDeleteInfo): Promise<MergeJob> {
+  const at = await locateVolume(deps.port, info.volume_id);
+  return buildMergeJob(deps, planFromNovaDelete(info, snapshotId, at.disk), 'nova', at.domainUuid);
+}
+
+export interface AssistedCreate {
+  volumeId: string;
+  snapshotId: string;
+  newFile: string;
+  expectedTop?: string;
+  operationId: string;
+  fencingToken: number;
+  quiesce: QuiescePolicy;
+  dialect: Dialect;
+}
+
+export async function buildAssistedSnapshotJob(deps: BuildDeps, req: AssistedCreate, instanceUuid?: string): Promise<SnapshotJob> {
+  const at = await locateVolume(deps.port, req.volumeId, instanceUuid);
+  const v = await validateCreate({ volumeId: req.volumeId, newFile: req.newFile, expectedTop: req.expectedTop }, at.disk, deps.inspect);
+  const volume: SnapshotVolume = {
+    volumeId: req.volumeId, snapshotId: req.snapshotId, operationId: req.operationId, fencingToken: req.fencingToken,
+    target: v.target, newFile: req.newFile, newPath: v.newPath, oldTop: v.oldTop,
+  };
+  return snapshotJob(deps, req.operationId, at.domainUuid, {
+    dialect: req.dialect, origin: 'assisted', name: `snapshot-${req.snapshotId}`, volumes: [volume], skipped: [], quiesce: req.quiesce,
+  });
+}
+
+export function snapshotJob(
+  deps: BuildDeps, id: string, domainUuid: string,
+  rest: Pick<SnapshotJob, 'dialect' | 'origin' | 'name' | 'volumes' | 'skipped' | 'quiesce'>,
+): SnapshotJob {
+  return { ...common(deps, id, domainUuid), kind: 'snapshot', ...rest, state: 'validated', frozen: false, quiesced: null };
+}
+
+export function newJobId(): string {
+  return randomUUID();
+}

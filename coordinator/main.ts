@@ -1,0 +1,21 @@
+/**
+ * The coordinator daemon: `tsx coordinator/main.ts` (configuration as everywhere: QCOWSHARE_CONFIG
+ * and QCOWSHARE__coordinator__<key> overrides). SIGTERM/SIGINT stop it cleanly; jobs in flight
+ * stay persisted and are resumed by the next start.
+ */
+import { loadConfig } from '../src/core/config.js';
+import { configureLogger } from '../src/core/logger.js';
+import { startCoordinator } from './server.js';
+
+const config = loadConfig();
+const log = configureLogger(config.log.level).child({ component: 'coordinator' });
+if (config.coordinator.serviceToken === '') log.warn('coordinator.serviceToken is empty: every request will be refused');
+const running = await startCoordinator(config, { log });
+// Tests and supervisors read this line to learn the bound port.
+process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    log.info({ signal: sig }, 'stopping');
+    running.stop().then(() => process.exit(0), (err: unknown) => { log.error({ err }, 'stop failed'); process.exit(1); });
+  });
+}

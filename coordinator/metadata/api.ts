@@ -1,0 +1,41 @@
+/**
+ * What the coordinator needs from the storage side's metadata API. Behind an interface so the
+ * flows can be unit-tested; the HTTP client (http-client.ts) maps each call onto the API's routes.
+ */
+import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
+import type { Dialect } from '../jobs/job.js';
+
+export interface CreatedSnapshotMetadata {
+  snapshotId: string;
+  /** Bare name of the overlay the storage side created over the volume's active file. */
+  newFile: string;
+  operationId: string;
+  fencingToken: number;
+}
+
+export interface ReportTarget {
+  snapshotId: string;
+  dialect: Dialect;
+  /** Nova's dialect reports Cinder's statuses, which differ for create and delete. */
+  kind: 'create' | 'delete';
+}
+
+export interface FinalizeRequest {
+  operationId: string;
+  fencingToken: number;
+  status: 'available' | 'error';
+  activeFile?: string;
+  format?: 'qcow2';
+  error?: string;
+}
+
+export interface MetadataApi {
+  /** os-create_snapshot_metadata on a volume: lease, overlay, snapshot row in `creating`. */
+  createSnapshotMetadata(volumeId: string, request: { instanceUuid: string; name: string }): Promise<CreatedSnapshotMetadata>;
+  /** Ask to pass the commit point; throws COMMIT_POINT_REFUSED. Once granted, only roll forward. */
+  permit(snapshotId: string, operationId: string, fencingToken: number): Promise<void>;
+  /** os-update_snapshot_status; idempotent by operation id. A final one (completed | failed) finalizes. */
+  report(target: ReportTarget, report: OperationReport): Promise<void>;
+  /** os-finalize_snapshot_metadata; used with `error` to abandon before the commit point (overlay removed). */
+  finalizeSnapshotMetadata(snapshotId: string, request: FinalizeRequest): Promise<void>;
+}
