@@ -12,8 +12,7 @@
 import path from 'node:path';
 import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
 import { assertBareName } from '../../../src/qemu/bare-name.js';
-import { QEMU_IMG, SCAN_LIMITS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
-import { run } from '../../../src/core/process.js';
+import { SCAN_LIMITS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
 import type { ImageFormat } from '../../../src/qemu/formats.js';
 
@@ -80,17 +79,4 @@ export async function rebaseSafe(dir: string, file: string, backing: Layer | nul
   const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
   if (backing !== null) assertBareName(backing.file);
   await qemuImgJob(['rebase', '-p', '-f', 'qcow2', ...target, path.join(dir, file)], dir, options);
-}
-
-/**
- * An empty qcow2 overlay over `backing`, written without opening the backing chain (-u with an
- * explicit size). Replaced by the native writer of src/qemu once it exists.
- */
-export async function createOverlayFile(dir: string, file: string, backing: Layer, sizeBytes: number): Promise<void> {
-  assertBareName(file, 'image');
-  assertBareName(backing.file);
-  await run(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-u', '-b', backing.file, '-F', backing.format, path.join(dir, file), String(sizeBytes)], {
-    cwd: dir,
-    timeoutMs: 60_000,
-  });
 }

@@ -2,7 +2,7 @@
  * Loading and saving a volume's tree, and the intent written before each destructive step.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, chown, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../../src/core/errors.js';
 import { readInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
@@ -42,13 +42,6 @@ export async function recordStep(loc: VolumeLocation, tree: VolumeTree, intent: 
   const next: VolumeTree = { ...tree, intent: { ...intent, step, committed: intent.committed || committed } };
   await saveTree(loc, next);
   return next;
-}
-
-/** Give a created file the mode and owner QEMU needs on this share. */
-export async function setFileAccess(loc: VolumeLocation, file: string): Promise<void> {
-  const abs = path.join(loc.dir, file);
-  if (loc.fileMode !== undefined) await chmod(abs, loc.fileMode);
-  if (loc.owner) await chown(abs, loc.owner.uid, loc.owner.gid);
 }
 
 export async function unlinkIfPresent(loc: VolumeLocation, file: string): Promise<void> {
