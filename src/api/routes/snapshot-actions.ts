@@ -16,7 +16,7 @@ import { finalizeSnapshotMetadata } from '../usecases/snapshot-metadata/finalize
 import { forgetSnapshotMetadata } from '../usecases/snapshot-metadata/forget.js';
 import { updateSnapshotStatusCinder } from '../usecases/snapshot-status.js';
 import { parseAction, snapshotActions } from '../validation/actions.js';
-import { pathIds } from '../validation/common.js';
+import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { operationView } from '../views/operation-view.js';
 import type { RouteDef } from './route.js';
@@ -88,6 +88,7 @@ export function snapshotActionRoutes(deps: ServiceDeps): RouteDef[] {
     summary: `Snapshot actions: ${Object.keys(snapshotActions).join(', ')}`,
     handler: async (req, res) => {
       const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
+      parse(noQuery, req.query, 'query');
       const action = parseAction(snapshotActions, req.body);
       scopedProject(req);
       const caller = callerOf(req);

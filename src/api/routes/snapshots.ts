@@ -6,7 +6,7 @@ import { seesAllProjects, type ServiceDeps } from '../context.js';
 import { createSnapshot } from '../usecases/snapshot-create.js';
 import { deleteSnapshot } from '../usecases/snapshot-delete.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
-import { pathIds } from '../validation/common.js';
+import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { snapshotCreateBody, snapshotListQuery, snapshotUpdateBody } from '../validation/snapshots.js';
 import { baseUrl } from '../views/links.js';
@@ -75,6 +75,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
       method: 'delete', path: '/snapshots/:snapshot_id', versioned: true, status: 202, summary: 'Delete a snapshot (merge, remove or hide by the tree rules)',
       handler: async (req, res) => {
         const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
+        parse(noQuery, req.query, 'query');
         scopedProject(req);
         const caller = callerOf(req);
         const s = await visibleSnapshot(deps, caller, snapshot_id);

@@ -12,7 +12,7 @@ import { deleteVolume } from '../usecases/volume-delete.js';
 import { extendVolume } from '../usecases/volume-extend.js';
 import { revertVolume } from '../usecases/volume-revert.js';
 import { parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
-import { pathIds } from '../validation/common.js';
+import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { operationView } from '../views/operation-view.js';
 import { snapshotDetail } from '../views/snapshot-view.js';
@@ -82,6 +82,7 @@ export function volumeActionRoutes(deps: ServiceDeps): RouteDef[] {
     summary: `Volume actions: ${Object.keys(schemas).join(', ')}`,
     handler: async (req, res) => {
       const { volume_id } = parse(pathIds.volume, req.params, 'path');
+      parse(noQuery, req.query, 'query');
       const action = parseAction(schemas, req.body);
       scopedProject(req);
       const caller = callerOf(req);

@@ -63,3 +63,6 @@ export const listQueryBase = {
   status: z.string().max(32).optional(),
   with_count: looseBool.optional(),
 };
+
+/** For endpoints that take no query parameters: anything given is refused, not ignored. */
+export const noQuery = z.strictObject({});
