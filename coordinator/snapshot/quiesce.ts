@@ -49,12 +49,16 @@ export async function thawGuest(port: LibvirtPort, clock: Clock, log: Logger, uu
   return false;
 }
 
-function timeout<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+/** `p`, or 'timeout' when it has not settled within `ms` of clock time. */
+async function timeout<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   const ac = new AbortController();
-  return Promise.race([
-    p.finally(() => ac.abort()),
-    clock.sleep(ms, ac.signal).then(() => 'timeout' as const),
-  ]);
+  // Once `p` settled the sleep is aborted; it must then never win the race.
+  const timer = clock.sleep(ms, ac.signal).then(() => (ac.signal.aborted ? new Promise<never>(() => undefined) : ('timeout' as const)));
+  try {
+    return await Promise.race([p, timer]);
+  } finally {
+    ac.abort();
+  }
 }
 
 async function freeze(ctx: QuiesceContext): Promise<string | null> {
