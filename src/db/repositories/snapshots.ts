@@ -86,6 +86,10 @@ export class SnapshotRepository {
     await this.model.update({ deleted: true, status: 'deleted' }, { where: { id: { [Op.in]: [...ids] } }, transaction: t });
   }
 
+  async markDeletingOfVolume(volumeId: string, t?: Transaction): Promise<void> {
+    await this.model.update({ status: 'deleting' }, { where: { volumeId, deleted: false }, transaction: t });
+  }
+
   async markDeletedOfVolume(volumeId: string, t?: Transaction): Promise<void> {
     await this.model.update({ deleted: true, status: 'deleted' }, { where: { volumeId, deleted: false }, transaction: t });
   }
