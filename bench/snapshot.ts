@@ -1,0 +1,155 @@
+/**
+ * Snapshot engine benchmark: create and delete at chain depth 1, 50 and the cap (128), medians,
+ * next to the bare `qemu-img create` floor in the same run; bytes written by each delete measured
+ * independently of the planner (change in the survivor's allocated blocks, st_blocks), compared
+ * with the smaller of the two merge candidates (allocated blocks of each file minus the metadata
+ * of an empty overlay).
+ *
+ *   npx tsx bench/snapshot.ts [iterations]
+ *
+ * Local share = os.tmpdir(). GlusterFS figures are not printed by this version.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { imgCreate } from '../src/qemu/img-create.js';
+import { qemuIo } from '../src/qemu/qemu-io.js';
+import { newTree, readInfo, writeInfo, type VolumeTree } from '../drivers/remotefs/info-file.js';
+import { createSnapshot, deleteSnapshot, type VolumeLocation } from '../drivers/remotefs/snapshots/index.js';
+import { formatMs, summarize } from './lib/stats.js';
+
+const execFileP = promisify(execFile);
+const N = Number(process.argv[2] ?? 15);
+const SIZE = 64 * 1024 * 1024;
+const CLUSTER = 64 * 1024;
+const DEPTHS = [1, 50, 128];
+
+async function tree(loc: VolumeLocation): Promise<VolumeTree> {
+  const t = (await readInfo(loc.dir, loc.volumeId))?.tree;
+  if (!t) throw new Error('no tree');
+  return t;
+}
+
+let region = 0;
+async function writeCluster(loc: VolumeLocation, clusters = 1): Promise<void> {
+  const t = await tree(loc);
+  region = (region + clusters) % (SIZE / CLUSTER - 8);
+  await qemuIo(path.join(loc.dir, t.active), 'qcow2', [`write -P 7 ${region * CLUSTER} ${clusters * CLUSTER}`]);
+}
+
+async function blocks(loc: VolumeLocation, file: string): Promise<number> {
+  return (await stat(path.join(loc.dir, file))).blocks * 512;
+}
+
+/** A volume whose active chain is `depth` files deep, one written cluster per file. */
+async function volumeAtDepth(dir: string, depth: number): Promise<{ loc: VolumeLocation; ids: string[] }> {
+  const volumeId = randomUUID();
+  const file = `volume-${volumeId}`;
+  await imgCreate({ path: path.join(dir, file), format: 'qcow2', sizeBytes: SIZE });
+  await writeInfo(dir, newTree(volumeId, file, 'qcow2', SIZE));
+  const loc: VolumeLocation = { dir, volumeId, maxChainDepth: 128 };
+  const ids: string[] = [];
+  for (let i = 1; i < depth; i++) {
+    await writeCluster(loc);
+    const sid = randomUUID();
+    await createSnapshot(loc, sid);
+    ids.push(sid);
+  }
+  await writeCluster(loc);
+  return { loc, ids };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [performance.now() - t0, r];
+}
+
+function line(label: string, xs: number[]): string {
+  const s = summarize(xs);
+  return `  ${label.padEnd(46)} median ${formatMs(s.median).padStart(10)}   min ${formatMs(s.min).padStart(10)}   n=${s.n}`;
+}
+
+/** create (ours) vs bare qemu-img create of the same overlay (-u and without), then delete newest. */
+async function createAndDeleteNewest(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+  const ours: number[] = [];
+  const bareU: number[] = [];
+  const bare: number[] = [];
+  const delNewest: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const t = await tree(loc);
+    const sid = randomUUID();
+    const [c] = await timed(() => createSnapshot(loc, sid));
+    ours.push(c);
+    for (const [arr, extra] of [[bareU, ['-u']], [bare, []]] as const) {
+      const f = path.join(loc.dir, `floor-${randomUUID()}`);
+      const [b] = await timed(() => execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', ...extra, '-b', t.active, '-F', 'qcow2', f, String(SIZE)], { cwd: loc.dir }));
+      arr.push(b);
+      await rm(f);
+    }
+    const [d] = await timed(() => deleteSnapshot(loc, sid)); // newest: commit of the empty active
+    delNewest.push(d);
+  }
+  console.log(line('create snapshot (ours, native overlay + 1 info write)', ours));
+  console.log(line('  floor: bare qemu-img create -u (no chain open)', bareU));
+  console.log(line('  floor: bare qemu-img create -b (opens chain)', bare));
+  console.log(line('delete newest (empty active committed)', delNewest));
+  void emptyMeta;
+}
+
+/** Older snapshot with a small delta: tie on one cluster each -> commit; bytes by st_blocks. */
+async function deleteOlder(loc: VolumeLocation, emptyMeta: number, dependantClusters: number, label: string): Promise<void> {
+  const times: number[] = [];
+  const written: number[] = [];
+  const smaller: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const sid = randomUUID();
+    await createSnapshot(loc, sid);
+    await writeCluster(loc, dependantClusters);
+    const t = await tree(loc);
+    const older = t.snapshots[sid]?.parent;
+    if (!older) throw new Error('no older snapshot');
+    const f = t.snapshots[older]?.file as string;
+    const d = t.snapshots[sid]?.file as string;
+    const [bf, bd] = [await blocks(loc, f), await blocks(loc, d)];
+    smaller.push(Math.min(bf, bd) - emptyMeta);
+    const [ms] = await timed(() => deleteSnapshot(loc, older));
+    times.push(ms);
+    const after = await tree(loc);
+    const survivor = after.files[f] ? f : d;
+    written.push((await blocks(loc, survivor)) - (survivor === f ? bf : bd));
+    await writeCluster(loc);
+  }
+  console.log(line(label, times));
+  const kib = (xs: number[]) => `${(summarize(xs).median / 1024).toFixed(0)} KiB`;
+  console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${kib(written).padStart(10)}   smaller candidate ${kib(smaller)}`);
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'bench-snapshot-'));
+  try {
+    const probe = await volumeAtDepth(root, 1);
+    const metaFile = path.join(root, 'empty-meta');
+    await imgCreate({ path: metaFile, format: 'qcow2', sizeBytes: SIZE });
+    const emptyMeta = (await stat(metaFile)).blocks * 512;
+    void probe;
+    console.log(`snapshot engine on ${os.tmpdir()} (local), ${N} iterations, ${SIZE / 1024 ** 2} MiB volume, 64 KiB clusters`);
+    for (const depth of DEPTHS) {
+      const dir = await mkdtemp(path.join(root, `d${depth}-`));
+      const { loc } = await volumeAtDepth(dir, Math.max(1, depth - 1));
+      console.log(`\nchain depth ${depth} (create makes the ${depth}${depth === 1 ? 'st' : 'th'} file...)`);
+      await createAndDeleteNewest(loc, emptyMeta);
+      const older = await volumeAtDepth(dir, Math.max(2, depth - 1));
+      await deleteOlder(older.loc, emptyMeta, 1, 'delete older snapshot, 1-cluster deltas (commit)');
+      await deleteOlder(older.loc, emptyMeta, 4, 'delete older snapshot, dependant 4x larger (pull)');
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
