@@ -49,7 +49,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   if (!options.log) log.level = options.config.log.level;
   const repos = options.repos ?? await openRepositories(options.config.db);
   const holderId = `svc-${randomUUID()}`;
-  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: rootLogger('driver'), holderId });
+  const driverLog = rootLogger('driver');
+  if (!options.log) driverLog.level = options.config.log.level;
+  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId });
   if (!options.driver) await driver.doSetup();
   return { config: options.config, repos, driver, tasks: new BackgroundTasks(log), metrics: new Metrics(), log, holderId };
 }
