@@ -7,8 +7,12 @@ import { withLease, type Lease } from '../../src/core/lease.js';
 import type { OpContext } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 
+/**
+ * The lease of a volume is named by its bare id: the storage service (src/api) takes the same
+ * resource before it calls the driver, so both exclude each other on one lease manager.
+ */
 export function leaseResource(volumeId: string): string {
-  return `volume-${volumeId}`;
+  return volumeId;
 }
 
 function combine(signals: (AbortSignal | undefined)[]): AbortSignal {

@@ -3,9 +3,9 @@
  * `<mountBase>/<md5 of address>` (src/core/share-hash.ts) so that every host, Cinder's included,
  * finds the same files at the same relative names.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { run } from '../../src/core/process.js';
+import { run, type RunResult } from '../../src/core/process.js';
 import { mountPointFor } from '../../src/core/share-hash.js';
 import { mountAt, readMounts, type MountEntry } from './proc-mounts.js';
 import type { Share, ShareSpace, ShareType } from './share.js';
@@ -59,18 +59,29 @@ export class RemoteShare implements Share {
   async ensureMounted(): Promise<void> {
     if (await this.mountedOrConflict()) return;
     await mkdir(this.mountPoint, { recursive: true });
+    let result: RunResult;
     try {
-      await run('mount', this.mountCommand(), { timeoutMs: this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS });
+      result = await run('mount', this.mountCommand(), { timeoutMs: this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS });
     } catch (err) {
       // Another process may have mounted it between our check and our mount: that is success.
       if (await this.isMounted()) return;
       throw this.mountFailed(err);
     }
-    if (!(await this.isMounted())) {
-      throw new StorageError('MOUNT_FAILED', `mount of ${this.address} at ${this.mountPoint} reported success but /proc/mounts does not list it`, {
-        details: { address: this.address, mountPoint: this.mountPoint },
-      });
-    }
+    await this.assertAlive(result);
+  }
+
+  /**
+   * mount(8) can return 0 while the FUSE client dies right after (mount.glusterfs checks the
+   * mount point once): the mount must be listed and its root must answer.
+   */
+  private async assertAlive(result: RunResult): Promise<void> {
+    const listed = await this.isMounted();
+    const rootError = listed ? await stat(this.mountPoint).then(() => null, (e: Error) => e.message) : 'not listed in /proc/mounts';
+    if (rootError === null) return;
+    if (listed) await run('umount', [this.mountPoint], { allowFailure: true, timeoutMs: 30_000 });
+    throw new StorageError('MOUNT_FAILED', `mount of ${this.address} at ${this.mountPoint} exited 0 but the mount is not usable: ${rootError}`, {
+      details: { address: this.address, mountPoint: this.mountPoint, command: result.command, exitCode: result.exitCode, stderr: result.stderr.trim() },
+    });
   }
 
   /** true when this share is mounted; throws when something else occupies the mount point. */

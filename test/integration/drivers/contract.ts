@@ -13,6 +13,7 @@ import { shareHash } from '../../../src/core/share-hash.js';
 import { imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
 import { readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
+import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
 import { createShare } from '../../../drivers/shares/index.js';
 import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
@@ -117,10 +118,10 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
 
       it('refuses to work while another holder has the lease, and uses a lease passed by the caller', async () => {
         const id = randomUUID();
-        const other = await h.leases.acquire(`volume-${id}`, 'someone-else', 60_000);
+        const other = await h.leases.acquire(leaseResource(id), 'someone-else', 60_000);
         await unchanged(() => driver.createVolume({ id, sizeGiB: 1 }), 'LEASE_HELD');
         await h.leases.release(other);
-        const mine = await h.leases.acquire(`volume-${id}`, 'caller', 60_000);
+        const mine = await h.leases.acquire(leaseResource(id), 'caller', 60_000);
         track(ref(id, await driver.createVolume({ id, sizeGiB: 1 }, { lease: mine })));
         await h.leases.release(mine);
       });
@@ -224,6 +225,19 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         await verifyPattern(file(snap2.activeFile), 'qcow2', 0xe3, 0, MiB);
       });
 
+      it('a clone takes the source lease too; the lease the caller holds on the new volume is used as given', async () => {
+        const src = await newVolume(1);
+        const id = randomUUID();
+        const mine = await h.leases.acquire(leaseResource(id), 'service', 60_000);
+        const other = await h.leases.acquire(leaseResource(src.id), 'someone-else', 60_000);
+        await unchanged(() => driver.createClonedVolume({ id, sizeGiB: 1 }, src, { lease: mine }), 'LEASE_HELD');
+        await h.leases.release(other);
+        track(ref(id, await driver.createClonedVolume({ id, sizeGiB: 1 }, src, { lease: mine })));
+        expect(await h.leases.inspect(leaseResource(src.id))).to.equal(null);
+        expect((await h.leases.inspect(leaseResource(id)))?.holder).to.equal('service');
+        await h.leases.release(mine);
+      });
+
       it('refuses smaller targets, foreign snapshots and existing ids, changing nothing', async () => {
         const v = await newVolume(2);
         const s = randomUUID();
@@ -262,7 +276,7 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
 
       it('refuses snapshot operations while another holder has the lease or the volume is attached', async () => {
         const v = await newVolume(1);
-        const other = await h.leases.acquire(`volume-${v.id}`, 'someone-else', 60_000);
+        const other = await h.leases.acquire(leaseResource(v.id), 'someone-else', 60_000);
         try {
           await unchanged(() => driver.createSnapshot({ id: randomUUID(), volumeId: v.id }, v), 'LEASE_HELD');
           const reports = await driver.reconcile(v.id);
