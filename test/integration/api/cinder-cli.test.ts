@@ -28,8 +28,9 @@ describe('api with the real cinder CLI (noauth, SQLite)', function () {
   };
   /** The value column of a `cinder show`-style table row. */
   const field = (out: string, name: string) => new RegExp(`^\\|\\s*${name}\\s*\\|\\s*(\\S+)`, 'm').exec(out)?.[1];
+  // Each cinder run is a Python start-up (about a second on a loaded machine): generous limits.
   const untilListed = (args: string[], id: string, status: string) =>
-    eventually(async () => ((await cinder(...args)).split('\n').some((l) => l.includes(id) && l.includes(` ${status} `)) ? true : undefined));
+    eventually(async () => ((await cinder(...args)).split('\n').some((l) => l.includes(id) && l.includes(` ${status} `)) ? true : undefined), 60_000);
 
   it('lists, creates, shows, snapshots, extends and deletes', async () => {
     const created = await cinder('create', '1', '--name', 'cli-vol');
@@ -49,9 +50,9 @@ describe('api with the real cinder CLI (noauth, SQLite)', function () {
     await eventually(async () => (field(await cinder('show', vid), 'size') === '2' ? true : undefined));
 
     await cinder('snapshot-delete', sid);
-    await eventually(async () => (!(await cinder('snapshot-list')).includes(sid) ? true : undefined));
+    await eventually(async () => (!(await cinder('snapshot-list')).includes(sid) ? true : undefined), 60_000);
     await cinder('delete', vid);
-    await eventually(async () => (!(await cinder('list')).includes(vid) ? true : undefined));
+    await eventually(async () => (!(await cinder('list')).includes(vid) ? true : undefined), 60_000);
     expect(t.driver.volumes.has(vid)).to.equal(false);
   });
 });
