@@ -3,7 +3,7 @@
  *   create volume  vs  qemu-img create -f qcow2 <file> <size>
  *   clone volume   vs  qemu-img convert -f qcow2 -O qcow2 <src> <dst>   (source holds DATA_MIB of data)
  *
- *   npx tsx bench/driver.ts [iterations]
+ *   npx tsx bench/driver.ts [iterations] [MiB of data in the clone source, default 64]
  *
  * The driver's price on top of the tool: validation, the volume lease (file leases), placement
  * (statfs + provisioned scan of the share), the in-process header checks, the setpriv wrapper of
@@ -34,7 +34,7 @@ import { formatStats, timeInterleaved, type Stats } from './lib/stats.js';
 const execFileP = promisify(execFile);
 const N = Number(process.argv[2] ?? 30);
 const SIZE_GIB = 10;
-const DATA_MIB = 64;
+const DATA_MIB = Number(process.argv[3] ?? 64);
 const TARGET = 1.3;
 
 function ratioLine(label: string, candidate: Stats, baseline: Stats): string {
