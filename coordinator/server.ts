@@ -56,7 +56,10 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const clock = o.clock ?? systemClock;
   const engine = new Engine({
     port, clock, log, metadata, metrics, store: new JobStore(c.stateDir),
-    settings: { pollIntervalMs: c.pollIntervalMs, blockJobTimeoutMs: c.blockJobTimeoutMs, pivotSettleTimeoutMs: c.pivotSettleTimeoutMs, freezeTimeoutMs: c.freezeTimeoutMs },
+    settings: {
+      pollIntervalMs: c.pollIntervalMs, blockJobTimeoutMs: c.blockJobTimeoutMs, pivotSettleTimeoutMs: c.pivotSettleTimeoutMs,
+      freezeTimeoutMs: c.freezeTimeoutMs, blockJobBandwidthMiBps: c.blockJobBandwidthMiBps,
+    },
   });
   describeMetrics(metrics, engine);
   await engine.start();

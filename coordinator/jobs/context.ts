@@ -12,6 +12,8 @@ export interface JobSettings {
   blockJobTimeoutMs: number;
   pivotSettleTimeoutMs: number;
   freezeTimeoutMs: number;
+  /** MiB/s for merge block jobs; 0 = unlimited. */
+  blockJobBandwidthMiBps?: number;
 }
 
 export interface JobContext {

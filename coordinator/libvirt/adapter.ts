@@ -82,12 +82,12 @@ export class LibvirtAdapter implements LibvirtPort {
     await this.withDomain('main', uuid, (c, d) => c.snapshotCreateXml(d, xml, flags));
   }
 
-  blockCommit(uuid: string, target: string, top: string | null, base: string, flags: number): Promise<void> {
-    return this.withDomain('main', uuid, (c, d) => c.blockCommit(d, target, { top, base, flags }));
+  blockCommit(uuid: string, target: string, top: string | null, base: string, flags: number, bandwidthMiBps = 0): Promise<void> {
+    return this.withDomain('main', uuid, (c, d) => c.blockCommit(d, target, { top, base, flags, bandwidth: BigInt(bandwidthMiBps) }));
   }
 
-  blockPull(uuid: string, target: string, base: string | null, flags: number): Promise<void> {
-    return this.withDomain('main', uuid, (c, d) => c.blockRebase(d, target, { base, flags }));
+  blockPull(uuid: string, target: string, base: string | null, flags: number, bandwidthMiBps = 0): Promise<void> {
+    return this.withDomain('main', uuid, (c, d) => c.blockRebase(d, target, { base, flags, bandwidth: BigInt(bandwidthMiBps) }));
   }
 
   async blockJobInfo(uuid: string, target: string): Promise<BlockJobProgress | null> {

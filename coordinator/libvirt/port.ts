@@ -23,10 +23,10 @@ export interface LibvirtPort {
   /** The live XML of a running domain (throws NOT_FOUND when there is no such domain). */
   domainXml(uuid: string): Promise<string>;
   snapshotCreate(uuid: string, xml: string, flags: number): Promise<void>;
-  /** blockCommit: top null = the active layer (with ACTIVE in flags). */
-  blockCommit(uuid: string, target: string, top: string | null, base: string, flags: number): Promise<void>;
+  /** blockCommit: top null = the active layer (with ACTIVE in flags); bandwidth in MiB/s, 0 = unlimited. */
+  blockCommit(uuid: string, target: string, top: string | null, base: string, flags: number, bandwidthMiBps?: number): Promise<void>;
   /** blockRebase without COPY: pull the layers above `base` into the active one (null: all). */
-  blockPull(uuid: string, target: string, base: string | null, flags: number): Promise<void>;
+  blockPull(uuid: string, target: string, base: string | null, flags: number, bandwidthMiBps?: number): Promise<void>;
   blockJobInfo(uuid: string, target: string): Promise<BlockJobProgress | null>;
   /** blockJobAbort with PIVOT. */
   pivot(uuid: string, target: string): Promise<void>;

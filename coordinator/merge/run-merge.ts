@@ -41,12 +41,13 @@ async function permitStep(ctx: JobContext, job: MergeJob): Promise<void> {
 async function startJob(ctx: JobContext, job: MergeJob): Promise<void> {
   const { operation, top, base } = job.plan;
   const abs = (name: string) => path.join(job.dir, name);
+  const bw = ctx.settings.blockJobBandwidthMiBps ?? 0;
   if (operation === 'pull') {
-    await ctx.port.blockPull(job.domainUuid, job.target, base === null ? null : abs(base), base === null ? 0 : BlockRebaseFlags.RELATIVE);
+    await ctx.port.blockPull(job.domainUuid, job.target, base === null ? null : abs(base), base === null ? 0 : BlockRebaseFlags.RELATIVE, bw);
     return;
   }
   const flags = BlockCommitFlags.RELATIVE | (operation === 'active_commit' ? BlockCommitFlags.ACTIVE : 0);
-  await ctx.port.blockCommit(job.domainUuid, job.target, abs(top), abs(base as string), flags);
+  await ctx.port.blockCommit(job.domainUuid, job.target, abs(top), abs(base as string), flags, bw);
 }
 
 /** Start the block job unless a previous life of this job already did (or it already finished). */

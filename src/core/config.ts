@@ -86,6 +86,8 @@ const coordinatorSchema = z.strictObject({
   pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
   /** After a pivot, how long to wait for the live XML to show the new chain before reporting. */
   pivotSettleTimeoutMs: z.number().int().min(100).default(30_000),
+  /** Speed limit of merge block jobs in MiB/s (protects guest I/O on a busy share); 0 = unlimited. */
+  blockJobBandwidthMiBps: z.number().int().min(0).default(0),
   /** Time limit of one HTTP call to the metadata API. */
   metadataTimeoutMs: z.number().int().min(100).default(15_000),
 });

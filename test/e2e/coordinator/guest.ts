@@ -20,6 +20,8 @@ export interface BootedGuest {
   name: string;
   dom: DomainRef;
   volumes: Volume[];
+  /** Replaceable: a test that restarts libvirtd gives the guest its new connection. */
+  conn: LibvirtConnection;
   exec(script: string, timeoutMs?: number): Promise<string>;
   cleanup(): Promise<void>;
 }
@@ -65,11 +67,12 @@ export async function bootGuest(conn: LibvirtConnection, dir: string, n: number,
     dom = await conn.create(dom);
     const booted = dom;
     if (options.agent ?? true) await waitForAgent(conn, booted);
-    return {
-      name, dom: booted, volumes,
-      exec: (script, timeoutMs) => execInGuest(conn, booted, script, timeoutMs),
-      cleanup: () => removeDomain(conn, booted),
+    const guest: BootedGuest = {
+      name, dom: booted, volumes, conn,
+      exec: (script, timeoutMs) => execInGuest(guest.conn, booted, script, timeoutMs),
+      cleanup: () => removeDomain(guest.conn, booted),
     };
+    return guest;
   } catch (err) {
     await removeDomain(conn, dom).catch(() => undefined);
     throw err;
