@@ -99,7 +99,7 @@ export const BlockJobStatus = { COMPLETED: 0, FAILED: 1, CANCELED: 2, READY: 3 }
 export const DomainEventId = { LIFECYCLE: 0, BLOCK_JOB_2: 16, AGENT_LIFECYCLE: 18 } as const;
 
 /** virDomainEventType (the `event` of a lifecycle event). */
-export const LifecycleEvent = {
+export const LifecycleEventType = {
   DEFINED: 0,
   UNDEFINED: 1,
   STARTED: 2,

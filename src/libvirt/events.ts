@@ -13,7 +13,7 @@ export interface LifecycleEvent {
   kind: 'lifecycle';
   callbackId: number;
   domain: DomainRef;
-  /** A LifecycleEvent value (STARTED, STOPPED, ...). */
+  /** A LifecycleEventType value (STARTED, STOPPED, ...). */
   event: number;
   /** Detail code; its meaning depends on `event`. */
   detail: number;

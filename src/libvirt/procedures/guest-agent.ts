@@ -18,6 +18,10 @@ export function fsFreeze(rpc: RpcConnection, dom: DomainRef, mountpoints: readon
     (w) => writeMountpoints(w, dom, mountpoints), (r) => r.int());
 }
 
+/**
+ * Thaw the guest's file systems. libvirt's QEMU driver (9.0) refuses a mount-point list here
+ * (VIR_ERR_ARGUMENT_UNSUPPORTED): it thaws everything, so pass none.
+ */
 export function fsThaw(rpc: RpcConnection, dom: DomainRef, mountpoints: readonly string[] = []): Promise<number> {
   return invoke(rpc, { number: RemoteProc.DOMAIN_FSTHAW, name: 'DOMAIN_FSTHAW' },
     (w) => writeMountpoints(w, dom, mountpoints), (r) => r.int());
