@@ -17,7 +17,7 @@ import type {
 import { checkChain } from './chain-check.js';
 import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
-import type { VolumeTree } from './info-file.js';
+import { readInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
@@ -36,6 +36,13 @@ function assertDetached(vol: VolumeRef, what: string): void {
       details: { volumeId: vol.id, host: vol.attachment.host },
     });
   }
+}
+
+/** What a live snapshot's prepare answers (src/api/driver-adapter.ts declares the same shape). */
+interface PreparedOverlay {
+  newFile: string;
+  expectedTop: string;
+  sizeGiB: number;
 }
 
 export class RemoteFsDriver implements VolumeDriver {
@@ -174,6 +181,26 @@ export class RemoteFsDriver implements VolumeDriver {
     return { sizeGiB: giBFromBytes(r.sizeBytes) };
   }
 
+  /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */
+  private underVolume<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext, run: (loc: engine.VolumeLocation) => Promise<T>): Promise<T> {
+    assertVolumeId(vol.id);
+    assertSnapshotId(snapshotId);
+    return underLeases(this.env, [vol.id], ctx, async () => run(await locationOf(this.env, await this.site(vol))));
+  }
+
+  async prepareSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<PreparedOverlay> {
+    const p = await this.underVolume(vol, snap.id, ctx, (loc) => engine.prepareOverlayOp(loc, snap.id));
+    return { newFile: p.newFile, expectedTop: p.expectedTop, sizeGiB: giBFromBytes(p.sizeBytes) };
+  }
+
+  commitSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
+    return this.underVolume(vol, snap.id, ctx, (loc) => engine.commitOverlayOp(loc, snap.id));
+  }
+
+  abandonSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
+    return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonOverlayOp(loc, snap.id));
+  }
+
   async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {
     assertVolumeId(vol.id);
     return engine.snapshotTree(await locationOf(this.env, await this.site(vol)));
@@ -233,6 +260,11 @@ export class RemoteFsDriver implements VolumeDriver {
   private async reconcileOne(volumeId: string): Promise<ReconcileReport> {
     const site = await findVolume(this.env.shares, volumeId);
     if (site === null) return { volumeId, action: 'none', details: 'no files' };
+    // A live snapshot between prepare and commit: the guest may already write into the overlay,
+    // so only the storage service, with the host's report (finalize) or its reaper, settles it.
+    const info = await readInfo(site.dir, volumeId);
+    const pending = info?.tree ? engine.onlineCreateIntent(info.tree) : null;
+    if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
     return engine.reconcileVolume(await locationOf(this.env, site));
   }
 }

@@ -20,6 +20,8 @@ import { revertOp } from './revert.js';
 export type { AdoptedVolume } from './adopt-cinder.js';
 export type { SnapshotOpOptions, VolumeLocation } from './location.js';
 export { STEPS, setStepHook, type StepName } from './hooks.js';
+// Two-phase create for live snapshots (the host switches the guest between prepare and commit).
+export { prepareOverlayOp, commitOverlayOp, abandonOverlayOp, onlineCreateIntent, type PreparedOverlayFile } from './overlay-prepare.js';
 
 export interface SnapshotPoint {
   file: string;

@@ -71,10 +71,7 @@ describe('api with the real RemoteFS driver on a local share (SQLite)', function
     await status('volumes', vid, 'available');
     expect(JSON.parse(await readFile(info, 'utf8')).active).to.not.equal(`volume-${vid}.${sid}`);
 
-    const noMeta = await http.post(`/v3/volumes/${vid}/action`).set(auth('service')).send({ 'os-create_snapshot_metadata': {} });
-    // The RemoteFS driver has no overlay prepare/commit/abandon (yet): a clear 501, nothing changed.
-    expect(noMeta.status).to.equal(501);
-    expect(noMeta.body.notImplemented.error_code).to.equal('NOT_IMPLEMENTED');
+    // The snapshot-metadata flow with this driver: remotefs-snapshot-metadata.test.ts.
 
     await http.delete(`/v3/volumes/${vid}?cascade=true`).set(auth('alice')).expect(202);
     await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).status === 404 ? true : undefined), 60_000);

@@ -15,7 +15,7 @@ import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../driver-adapter.js';
 import { volumeRefOf } from '../lookup.js';
-import { releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
+import { operationLease, releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
 import { requestCommit } from './commit.js';
 
 export interface FinalizeInput {
@@ -36,7 +36,7 @@ function alreadyFinal(op: OperationRecord, status: FinalizeInput['status']): boo
 
 async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
   const ref = { id: snap.id, volumeId: vol.id };
-  const created = await snapshotMetadataSupport(deps.driver).commitSnapshotOverlay(ref, await volumeRefOf(deps, vol), {});
+  const created = await snapshotMetadataSupport(deps.driver).commitSnapshotOverlay(ref, await volumeRefOf(deps, vol), { lease: operationLease(op) });
   await inTransaction(deps.repos.db, async (t) => {
     await deps.repos.snapshots.update(snap.id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
     for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
@@ -49,7 +49,7 @@ async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: Sna
 async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
   if (!op.commitPointPassed) {
     await renewOperationLease(deps, op);
-    await snapshotMetadataSupport(deps.driver).abandonSnapshotOverlay({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), {});
+    await snapshotMetadataSupport(deps.driver).abandonSnapshotOverlay({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), { lease: operationLease(op) });
   }
   await inTransaction(deps.repos.db, async (t) => {
     await deps.repos.snapshots.update(snap.id, { status: 'error' }, t);

@@ -5,6 +5,7 @@
  * token must also still be the volume lease's current, unexpired token.
  */
 import { StorageError } from '../../../core/errors.js';
+import type { Lease } from '../../../core/lease.js';
 import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { leaseHolder } from '../operation-runner.js';
@@ -27,9 +28,17 @@ export async function reportedOperation(deps: ServiceDeps, snap: SnapshotRecord,
   return op;
 }
 
+/**
+ * The operation's own lease (taken by os-create_snapshot_metadata, kept alive by the host's
+ * reports), handed to the driver so that it works under it instead of taking another.
+ */
+export function operationLease(op: OperationRecord): Lease {
+  return { resource: op.volumeId, holder: leaseHolder(op.id), token: op.fencingToken ?? -1, expiresAt: 0 };
+}
+
 /** Before the commit point: the lease must still be this operation's; renewing it proves it. */
 export async function renewOperationLease(deps: ServiceDeps, op: OperationRecord): Promise<void> {
-  const lease = { resource: op.volumeId, holder: leaseHolder(op.id), token: op.fencingToken ?? -1, expiresAt: 0 };
+  const lease = operationLease(op);
   try {
     await deps.repos.leases.renew(lease, deps.config.storage.leaseTtlMs);
   } catch (err) {
@@ -40,5 +49,5 @@ export async function renewOperationLease(deps: ServiceDeps, op: OperationRecord
 }
 
 export async function releaseOperationLease(deps: ServiceDeps, op: OperationRecord): Promise<void> {
-  await deps.repos.leases.release({ resource: op.volumeId, holder: leaseHolder(op.id), token: op.fencingToken ?? -1, expiresAt: 0 });
+  await deps.repos.leases.release(operationLease(op));
 }

@@ -34,7 +34,9 @@ async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean>
   try {
     if (!(await abandon(deps, op))) return false;
     const vol = await deps.repos.volumes.get(op.volumeId);
-    if (vol && op.snapshotId && op.overlayFile) {
+    // Also without overlayFile: a crash between the driver's prepare and that update leaves an
+    // overlay (and its intent) the operation row does not name; abandon is idempotent.
+    if (vol && op.snapshotId) {
       await snapshotMetadataSupport(deps.driver).abandonSnapshotOverlay({ id: op.snapshotId, volumeId: vol.id }, await volumeRefOf(deps, vol), { lease });
     }
     if (op.snapshotId) await deps.repos.snapshots.markDeleted([op.snapshotId]);
