@@ -1,6 +1,6 @@
 /**
  * Start and stop the storage service: open and migrate the database, load and set up the driver
- * (through the registry), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
+ * (through the registry), reconcile what a crash left (before listening), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
  * operations. stop() closes the listener, waits for background operations, closes the database.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,7 @@ import type { HostedDriver } from './driver-adapter.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
+import { reconcileOnStart } from './startup-reconcile.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -27,6 +28,8 @@ export interface ServiceOptions {
   log?: Logger;
   /** Reaper period; default half the lease TTL; 0 disables (tests call reapAbandoned). */
   reaperIntervalMs?: number;
+  /** Run the driver's reconcile before listening; default: only for a driver loaded from config. */
+  reconcileOnStart?: boolean;
 }
 
 export interface RunningService {
@@ -58,6 +61,7 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const deps = await buildDeps(options);
+  if (options.reconcileOnStart ?? !options.driver) await reconcileOnStart(deps.driver, deps.log);
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
   const { port } = server.address() as AddressInfo;

@@ -1,0 +1,95 @@
+/**
+ * Reconcile on start, with the real RemoteFS driver on a local share: what a crash left on the
+ * share (an orphan overlay, an interrupted operation's intent) is settled before the service
+ * answers its first request, and a volume whose lease another holder has is left alone.
+ */
+import { expect } from 'chai';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { parseConfig, type Config } from '../../../src/core/config.js';
+import { startService, type RunningService } from '../../../src/api/server.js';
+import { writeInfo } from '../../../drivers/remotefs/info-file.js';
+import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
+
+describe('storage service: reconcile on start (real RemoteFS driver, local share)', function () {
+  this.timeout(120_000);
+  let db: TestDb;
+  let dir: string;
+  let share: string;
+  let config: Readonly<Config>;
+  let svc: RunningService | undefined;
+
+  before(async () => {
+    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    dir = await mkdtemp(path.join(tmpdir(), 'qcs-rstart-'));
+    share = path.join(dir, 'share');
+    config = parseConfig({
+      log: { level: 'silent' }, db: db.config,
+      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
+      storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
+    });
+  });
+  afterEach(async () => { await svc?.stop(); svc = undefined; });
+  after(async () => {
+    await db?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const exists = (name: string) => access(path.join(share, name)).then(() => true, () => false);
+  const tree = async (vid: string) => JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')).qcowshare;
+
+  async function volumeWithSnapshot(): Promise<string> {
+    svc = await startService({ config, reaperIntervalMs: 0 });
+    const http = supertest(svc.url);
+    const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+    await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined), 60_000);
+    const sid = (await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
+    await eventually(async () => ((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
+    await svc.stop();
+    svc = undefined;
+    return vid;
+  }
+
+  /** What a crash leaves: an overlay the info file does not know, and an unfinished revert's intent. */
+  async function crashLeftovers(vid: string): Promise<string> {
+    const orphan = `volume-${vid}.${randomUUID()}`;
+    await writeFile(path.join(share, orphan), 'half-written overlay');
+    const t = await tree(vid);
+    const intent = { id: randomUUID(), kind: 'revert', step: 'start', snapshotId: null, files: {}, committed: false, startedAt: new Date().toISOString(), data: {} };
+    await writeInfo(share, { ...t, intent });
+    return orphan;
+  }
+
+  it('settles crash leftovers before the first request is answered', async () => {
+    const vid = await volumeWithSnapshot();
+    const orphan = await crashLeftovers(vid);
+    svc = await startService({ config, reaperIntervalMs: 0 });
+    // No request has been made yet: startService returned after reconcile.
+    expect(await exists(orphan)).to.equal(false);
+    expect((await tree(vid)).intent).to.equal(null);
+    const http = supertest(svc.url);
+    await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.size === 2 ? true : undefined), 60_000);
+  });
+
+  it('leaves a volume alone while another holder has its lease', async () => {
+    const vid = await volumeWithSnapshot();
+    const orphan = await crashLeftovers(vid);
+    const probe = await startService({ config, reaperIntervalMs: 0, reconcileOnStart: false });
+    const lease = await probe.deps.repos.leases.acquire(vid, 'op:still-working', 60_000);
+    try {
+      svc = await startService({ config, reaperIntervalMs: 0 });
+      expect(await exists(orphan)).to.equal(true);
+      expect((await tree(vid)).intent).to.not.equal(null);
+    } finally {
+      await probe.deps.repos.leases.release(lease);
+      await probe.stop();
+    }
+    const [rep] = await svc.deps.driver.reconcile(vid);
+    expect(rep?.action).to.equal('rolled_back');
+    expect(await exists(orphan)).to.equal(false);
+  });
+});
