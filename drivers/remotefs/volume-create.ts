@@ -1,5 +1,7 @@
 /** An empty volume: sparse unless storage.preallocation says otherwise. */
 import { imgCreate, type Preallocation } from '../../src/qemu/img.js';
+import { createBaseImage } from '../../src/qemu/qcow2-base-writer.js';
+import { createSparseRaw } from '../../src/qemu/raw-writer.js';
 import type { CreatedVolume, VolumeFormat } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';
@@ -18,9 +20,21 @@ function createTimeoutMs(sizeBytes: number, prealloc: Preallocation | undefined)
   return prealloc === 'full' ? Math.max(120_000, Math.ceil(sizeBytes / (50 * 1024 * 1024)) * 1000) : 120_000;
 }
 
+/**
+ * Sparse images are written in-process (byte-identical to qemu-img's with its defaults, see
+ * qcow2-base-writer.ts): spawning qemu-img was most of a create's cost. Preallocation needs qemu.
+ * materializeVolume applies owner and mode and fsyncs the directory after the rename.
+ */
+function fillEmpty(format: VolumeFormat, sizeBytes: number, preallocation: Preallocation | undefined, signal?: AbortSignal): (tmp: string) => Promise<void> {
+  if (preallocation === undefined) {
+    if (format === 'qcow2') return (tmp) => createBaseImage({ path: tmp, virtualSize: sizeBytes, syncDirectory: false });
+    return (tmp) => createSparseRaw({ path: tmp, sizeBytes, syncDirectory: false });
+  }
+  return (tmp) => imgCreate({ path: tmp, format, sizeBytes, preallocation, signal, timeoutMs: createTimeoutMs(sizeBytes, preallocation) });
+}
+
 export async function createEmptyVolume(env: RemoteFsEnv, volumeId: string, format: VolumeFormat, sizeBytes: number, signal?: AbortSignal): Promise<CreatedVolume> {
   const [, share] = await Promise.all([assertNoFiles(env.shares, volumeId), placeVolume(env, sizeBytes), env.perms()]);
   const preallocation = preallocationFor(format, env.storage.preallocation);
-  return materializeVolume(env, { share, volumeId, format, sizeBytes }, (tmp) =>
-    imgCreate({ path: tmp, format, sizeBytes, preallocation, signal, timeoutMs: createTimeoutMs(sizeBytes, preallocation) }));
+  return materializeVolume(env, { share, volumeId, format, sizeBytes }, fillEmpty(format, sizeBytes, preallocation, signal));
 }

@@ -68,15 +68,26 @@ export function l1Entries(virtualSize: number): number {
 export function overlayLayout(backingName: string, backingFormat: string, virtualSize: number): OverlayLayout {
   const name = Buffer.from(backingName, 'utf8');
   if (name.length === 0 || name.length > MAX_BACKING_NAME) throw new RangeError('backing name length');
+  return emptyImageLayout({ name, format: backingFormat }, virtualSize);
+}
+
+/**
+ * The same layout with or without a backing file: without one (`qemu-img create -f qcow2 <file>
+ * <size>`), qemu writes neither the backing format extension nor a name, and the header's
+ * backing fields stay zero; clusters 1.. are laid out identically.
+ */
+export function emptyImageLayout(backing: { name: Buffer; format: string } | undefined, virtualSize: number): OverlayLayout {
+  const name = backing?.name ?? Buffer.alloc(0);
   const l1Size = l1Entries(virtualSize);
   const l1Clusters = Math.ceil((l1Size * 8) / CLUSTER);
   const l1Offset = l1Size > 0 ? 3 * CLUSTER : 0;
-  const exts = Buffer.concat([extension(EXT.BACKING_FORMAT, Buffer.from(backingFormat, 'latin1')), FEATURE_EXT, Buffer.alloc(8)]);
-  const nameOffset = HEADER_LENGTH + exts.length;
-  const cluster0 = Buffer.alloc(nameOffset + name.length);
+  const backingExt = backing ? [extension(EXT.BACKING_FORMAT, Buffer.from(backing.format, 'latin1'))] : [];
+  const exts = Buffer.concat([...backingExt, FEATURE_EXT, Buffer.alloc(8)]);
+  const nameOffset = backing ? HEADER_LENGTH + exts.length : 0;
+  const cluster0 = Buffer.alloc(HEADER_LENGTH + exts.length + name.length);
   writeHeader(cluster0, { nameOffset, nameLength: name.length, virtualSize, l1Size, l1Offset });
   exts.copy(cluster0, HEADER_LENGTH);
-  name.copy(cluster0, nameOffset);
+  name.copy(cluster0, HEADER_LENGTH + exts.length);
   const refTable = Buffer.alloc(8);
   refTable.writeBigUInt64BE(BigInt(2 * CLUSTER));
   const refBlock = Buffer.alloc(2 * (3 + l1Clusters));

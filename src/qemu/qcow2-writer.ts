@@ -34,6 +34,14 @@ export async function createOverlay(o: CreateOverlayOptions): Promise<void> {
   const file = path.resolve(o.path);
   const layout = planOverlay(o);
   await assertBackingPresent(path.dirname(file), o.backingName);
+  await writeNewImage(file, layout, o);
+}
+
+/**
+ * Create `file` (it must not exist) holding `layout`, synced; optionally chown/chmod it and fsync
+ * its directory. Shared by the overlay and base-image writers.
+ */
+export async function writeNewImage(file: string, layout: OverlayLayout, o: Pick<CreateOverlayOptions, 'owner' | 'mode' | 'syncDirectory'>): Promise<void> {
   const fh = await createExclusive(file);
   try {
     await fh.truncate(layout.fileSize);
@@ -43,8 +51,8 @@ export async function createOverlay(o: CreateOverlayOptions): Promise<void> {
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);
-    await unlink(file).catch(() => undefined); // never leave a half-written overlay behind
-    throw new StorageError('INTERNAL', `writing overlay ${file}: ${String(err)}`, { cause: err });
+    await unlink(file).catch(() => undefined); // never leave a half-written image behind
+    throw new StorageError('INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
   }
   await fh.close();
   if (o.syncDirectory !== false) await syncDir(path.dirname(file));
@@ -75,7 +83,7 @@ async function createExclusive(file: string): Promise<FileHandle> {
     return await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new StorageError('CONFLICT', `overlay ${file} already exists`, { details: { path: file }, cause: err });
+      throw new StorageError('CONFLICT', `image ${file} already exists`, { details: { path: file }, cause: err });
     }
     throw new StorageError('SHARE_UNAVAILABLE', `cannot create ${file}: ${String(err)}`, { details: { path: file }, cause: err });
   }

@@ -10,7 +10,7 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShareConfig } from '../../../src/core/config.js';
 import { shareHash } from '../../../src/core/share-hash.js';
-import { imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
+import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
 import { readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
@@ -93,6 +93,12 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         const tree = await treeOf(v.id);
         expect(tree).to.deep.include({ volumeId: v.id, active: `volume-${v.id}`, sizeBytes: GiB, snapshots: {}, intent: null });
         expect(await filesOf(v.id)).to.deep.equal([`volume-${v.id}`, `volume-${v.id}.info`]);
+        // written in-process, so prove qemu takes it as its own: clean check, data round trip
+        expect(await imgCheck(base, 'qcow2')).to.include({ errors: 0, leaks: 0, corruptions: 0 });
+        await writePattern(base, 'qcow2', 0x5a, GiB - MiB, MiB);
+        await verifyPattern(base, 'qcow2', 0x5a, GiB - MiB, MiB);
+        await verifyPattern(base, 'qcow2', 0x00, 0, MiB);
+        expect(await imgCheck(base, 'qcow2')).to.include({ errors: 0, leaks: 0, corruptions: 0 });
       });
 
       it('creates a sparse raw volume', async () => {
@@ -100,6 +106,9 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         const st = await stat(file(`volume-${v.id}`));
         expect(st.size).to.equal(2 * GiB);
         expect(st.blocks * 512).to.be.below(MiB);
+        expect([st.uid, st.gid, st.mode & 0o777]).to.deep.equal([TEST_UID, TEST_GID, 0o660]);
+        await writePattern(file(`volume-${v.id}`), 'raw', 0x6b, 2 * GiB - MiB, MiB);
+        await verifyPattern(file(`volume-${v.id}`), 'raw', 0x6b, 2 * GiB - MiB, MiB);
         expect((await inspectImage(file(`volume-${v.id}`))).format).to.equal('raw');
         expect((await treeOf(v.id)).files[`volume-${v.id}`]).to.deep.equal({ format: 'raw', backing: null });
         await driver.deleteVolume(v);
