@@ -14,6 +14,8 @@ import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
 import { assertBareName } from '../../../src/qemu/bare-name.js';
 import { SCAN_LIMITS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
+import { readQcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
+import { setBackingNative } from '../../../src/qemu/qcow2-backing.js';
 import type { ImageFormat } from '../../../src/qemu/formats.js';
 
 export interface Layer {
@@ -35,8 +37,21 @@ export function jsonName(dir: string, layers: readonly Layer[]): string {
   return `json:${JSON.stringify(nodeSpec(dir, layers))}`;
 }
 
-/** Bytes allocated in `file` itself (data or zero clusters it provides), its backing unopened. */
+/**
+ * Bytes of data `file` itself holds, its backing unopened: read natively from its L1/L2 tables;
+ * qemu-img map only for what the native reader refuses (raw files, subclusters, oddities).
+ */
 export async function allocatedInFile(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
+  if (layer.format === 'qcow2') {
+    assertBareName(layer.file, 'image');
+    const native = await readQcow2Allocation(path.join(dir, layer.file));
+    if (native.ok) return native.alloc.dataBytes;
+  }
+  return allocatedInFileByMap(dir, layer, signal);
+}
+
+/** The reference: `qemu-img map` of a view whose backing is not opened. */
+export async function allocatedInFileByMap(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
   const r = await qemuImg(['map', '--output=json', '--force-share', jsonName(dir, [layer])], { cwd: dir, limits: SCAN_LIMITS, signal });
   // With the backing unopened every extent has depth 0; only the file's own data counts
   // (zero clusters move as write-zeroes, at no data cost).
@@ -66,11 +81,18 @@ export async function growFile(dir: string, layer: Layer, sizeBytes: number, sig
   await qemuImg(['resize', '-q', ...target, String(sizeBytes)], { cwd: dir, signal });
 }
 
-/** Rewrite only the header's backing reference (content of old and new backing must be equal). */
-export async function rebaseUnsafe(dir: string, file: string, backing: Layer): Promise<void> {
+/**
+ * Rewrite only the header's backing reference (content of old and new backing must be equal):
+ * natively (byte-identical to qemu-img rebase -u, one single-page write + fdatasync), or with
+ * qemu-img for a header the native writer does not model.
+ */
+export async function rebaseUnsafe(dir: string, file: string, backing: Layer | null): Promise<void> {
   assertBareName(file, 'image');
-  assertBareName(backing.file);
-  await qemuImg(['rebase', '-u', '-f', 'qcow2', '-b', backing.file, '-F', backing.format, path.join(dir, file)], { cwd: dir });
+  if (backing !== null) assertBareName(backing.file);
+  const native = await setBackingNative(path.join(dir, file), backing === null ? null : { name: backing.file, format: backing.format });
+  if (native.ok) return;
+  const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
+  await qemuImg(['rebase', '-u', '-f', 'qcow2', ...target, path.join(dir, file)], { cwd: dir });
 }
 
 /** Safe rebase (pull): `file` gains what differs between its old backing and `backing`. */
