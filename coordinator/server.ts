@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../src/core/config.js';
 import { logger, type Logger } from '../src/core/logger.js';
+import { attachWiring } from './attach/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { buildApp } from './http/app.js';
 import { inspectOverlay } from './inspect.js';
@@ -64,21 +65,25 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   describeMetrics(metrics, engine);
   await engine.start();
   const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
-  const app = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken });
+  let url = '';
+  const attach = attachWiring(config, log, () => url);
+  const app = attach.wrap(buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken }));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(c.port, c.host, () => resolve(s));
     s.once('error', reject);
   });
   const { port: bound } = server.address() as AddressInfo;
   log.info({ port: bound, stateDir: c.stateDir }, 'coordinator listening');
+  url = `http://${c.host}:${bound}`;
   return {
-    url: `http://${c.host}:${bound}`,
+    url,
     engine,
     metrics,
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await engine.stop();
+      await attach.close();
       if (!o.port) await port.close();
     },
   };

@@ -1,0 +1,102 @@
+/**
+ * Attach and detach a volume to/from a domain of this host.
+ *
+ * attach: connection info (os-initialize_connection, connector naming this host) → mount the
+ *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
+ *   live and persistent, serial = volume id → record the attachment (os-attach: instance, host,
+ *   this coordinator's endpoint, active file, format). If the record fails, the disk is unplugged
+ *   again, so the storage side never has a volume in a guest it does not know about.
+ * detach: unplug (waiting until the guest released the disk) → os-detach →
+ *   os-terminate_connection → unmount the share if this coordinator mounted it and no domain
+ *   uses it any more.
+ */
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { StorageError } from '../../src/core/errors.js';
+import type { Logger } from '../../src/core/logger.js';
+import { checkChainForQemu } from './chain-access.js';
+import type { DomainDevices } from './devices.js';
+import { diskOfVolume, freeTarget, volumeDiskXml } from './disk-xml.js';
+import type { HostMounts } from './mounts.js';
+import type { StorageVolumeApi } from './storage-api.js';
+
+export interface AttachDeps {
+  devices: DomainDevices;
+  mounts: HostMounts;
+  storage: StorageVolumeApi;
+  log: Logger;
+  /** This coordinator's URL as the storage side must call it back. */
+  endpoint(): string;
+  /** How long an unplug may take the guest (it must acknowledge the hot-unplug). */
+  unplugTimeoutMs: number;
+}
+
+export interface AttachedDisk {
+  volume_id: string;
+  instance_uuid: string;
+  host: string;
+  target: string;
+  active_file: string;
+  format: 'qcow2' | 'raw';
+  path: string;
+}
+
+function connector(d: AttachDeps): Record<string, unknown> {
+  return { host: hostname(), coordinator_endpoint: d.endpoint() };
+}
+
+export async function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
+  const before = await d.devices.xml(instance);
+  const ci = await d.storage.initializeConnection(volumeId, connector(d));
+  const dir = await d.mounts.ensureMounted(ci);
+  const existing = diskOfVolume(before, volumeId);
+  const file = path.join(dir, ci.data.name);
+  const disk: AttachedDisk = {
+    volume_id: volumeId, instance_uuid: instance, host: hostname(), target: existing?.target ?? freeTarget(before),
+    active_file: ci.data.name, format: ci.data.format, path: file,
+  };
+  if (existing) return { disk, created: false };
+  await checkChainForQemu(dir, ci.data.name);
+  await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
+  try {
+    await d.storage.attach(volumeId, {
+      instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host, coordinatorEndpoint: d.endpoint(),
+      activeFile: ci.data.name, format: ci.data.format,
+    });
+  } catch (err) {
+    d.log.warn({ err, volumeId, instance }, 'os-attach failed: unplugging the disk again');
+    await d.devices.detach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId)).catch(() => undefined);
+    throw err;
+  }
+  d.log.info({ volumeId, instance, target: disk.target, file: ci.data.name }, 'volume attached');
+  return { disk, created: true };
+}
+
+async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
+  const deadline = Date.now() + d.unplugTimeoutMs;
+  while (diskOfVolume(await d.devices.xml(instance), volumeId) !== null) {
+    if (Date.now() > deadline) {
+      throw new StorageError('LIBVIRT_TIMEOUT', `the guest of ${instance} has not released the disk of volume ${volumeId} (hot-unplug not acknowledged)`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
+  const xml = await d.devices.xml(instance);
+  const disk = diskOfVolume(xml, volumeId);
+  if (disk !== null && disk.file !== null) {
+    await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
+    await waitUnplugged(d, instance, volumeId);
+  }
+  await d.storage.detach(volumeId).catch((err: unknown) => {
+    // Detached already (a resent request after a crash): nothing left to record.
+    if (!(err instanceof StorageError && err.code === 'INVALID_STATE')) throw err;
+  });
+  await d.storage.terminateConnection(volumeId, connector(d));
+  if (disk?.file) {
+    const released = await d.mounts.releaseIfUnused(path.dirname(disk.file), await d.devices.allXml());
+    if (released) d.log.info({ dir: path.dirname(disk.file) }, 'share unmounted: no domain uses it');
+  }
+  d.log.info({ volumeId, instance }, 'volume detached');
+}

@@ -1,0 +1,75 @@
+/**
+ * Disk hot-plug, unplug and block resize on a connection of their own (the coordinator's narrow
+ * LibvirtPort covers snapshots and block jobs; attaching never needs to queue behind those).
+ * The connection is opened on first use and reopened after libvirtd restarts.
+ */
+import { StorageError } from '../../src/core/errors.js';
+import { AffectFlags, BlockResizeFlags, DomainState, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../src/libvirt/index.js';
+
+export class DomainDevices {
+  private conn: Promise<LibvirtConnection> | undefined;
+
+  constructor(private readonly uri: string) {}
+
+  private async live(): Promise<LibvirtConnection> {
+    const c = this.conn ? await this.conn.catch(() => undefined) : undefined;
+    if (c?.connected) return c;
+    this.conn = LibvirtConnection.connect({ uri: this.uri });
+    return this.conn;
+  }
+
+  private async domain(uuid: string): Promise<{ c: LibvirtConnection; d: DomainRef }> {
+    const c = await this.live();
+    try {
+      return { c, d: await c.lookupByUuid(uuid) };
+    } catch (err) {
+      if (isLibvirtError(err, VIR_ERR_NO_DOMAIN)) throw new StorageError('NOT_FOUND', `no domain ${uuid} on this host`, { cause: err });
+      throw err;
+    }
+  }
+
+  async isRunning(uuid: string): Promise<boolean> {
+    const { c, d } = await this.domain(uuid);
+    return (await c.getState(d)).state === DomainState.RUNNING;
+  }
+
+  /** The live XML of a running guest, the persistent one of a stopped guest. */
+  async xml(uuid: string): Promise<string> {
+    const { c, d } = await this.domain(uuid);
+    return c.getXmlDesc(d, 0);
+  }
+
+  /** XML of every domain of this host (to know whether a share is still in use). */
+  async allXml(): Promise<string[]> {
+    const c = await this.live();
+    const doms = await c.listAllDomains(0);
+    return Promise.all(doms.map((d) => c.getXmlDesc(d, 0).catch(() => '')));
+  }
+
+  /** Live and persistent for a running guest (it keeps the disk after a restart); persistent only otherwise. */
+  async attach(uuid: string, diskXml: string): Promise<void> {
+    const { c, d } = await this.domain(uuid);
+    await c.attachDevice(d, diskXml, await this.flags(c, d));
+  }
+
+  async detach(uuid: string, diskXml: string): Promise<void> {
+    const { c, d } = await this.domain(uuid);
+    await c.detachDevice(d, diskXml, await this.flags(c, d));
+  }
+
+  /** Live block resize of a running guest's disk (the guest sees the new capacity at once). */
+  async resize(uuid: string, target: string, bytes: number): Promise<void> {
+    const { c, d } = await this.domain(uuid);
+    await c.blockResize(d, target, BigInt(bytes), BlockResizeFlags.BYTES);
+  }
+
+  private async flags(c: LibvirtConnection, d: DomainRef): Promise<number> {
+    const running = (await c.getState(d)).state === DomainState.RUNNING;
+    return running ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;
+  }
+
+  async close(): Promise<void> {
+    const c = this.conn ? await this.conn.catch(() => undefined) : undefined;
+    await c?.close();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Attach / detach wiring for the daemon: its own libvirt connection, this host's mounts (mount
+ * base: storage.mountBase of the same configuration, i.e. the same `<base>/<hash>` directories
+ * the storage side uses) and the storage service's volume actions.
+ */
+import type { Express } from 'express';
+import type { Config } from '../../src/core/config.js';
+import type { Logger } from '../../src/core/logger.js';
+import type { AttachDeps } from './attach-volume.js';
+import { DomainDevices } from './devices.js';
+import { HostMounts } from './mounts.js';
+import { withAttachRoutes } from './routes.js';
+import { HttpStorageVolumeApi } from './storage-api.js';
+
+export interface AttachWiring {
+  deps: AttachDeps;
+  /** The daemon's app with the attach routes in front. */
+  wrap(app: Express): Express;
+  close(): Promise<void>;
+}
+
+export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: () => string): AttachWiring {
+  const c = config.coordinator;
+  const devices = new DomainDevices(c.libvirtUri);
+  const deps: AttachDeps = {
+    devices,
+    mounts: new HostMounts(config.storage.mountBase, c.stateDir),
+    storage: new HttpStorageVolumeApi({ baseUrl: c.metadataApi, token: c.serviceToken, timeoutMs: c.metadataTimeoutMs }),
+    log: log.child({ component: 'attach' }),
+    endpoint,
+    unplugTimeoutMs: 60_000,
+  };
+  return { deps, wrap: (app) => withAttachRoutes(app, deps, c.serviceToken, log), close: () => devices.close() };
+}
+
+export { attachVolume, detachVolume, type AttachDeps, type AttachedDisk } from './attach-volume.js';

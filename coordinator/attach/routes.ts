@@ -1,0 +1,47 @@
+/**
+ * Attach / detach routes, in front of the daemon's app (same service-token auth):
+ *   POST   /v1/instances/{uuid}/volumes/{volume_id}  → 201 {attachment} (200 when already attached)
+ *   DELETE /v1/instances/{uuid}/volumes/{volume_id}  → 204
+ */
+import express, { Router, type Express } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../../src/core/logger.js';
+import { requireServiceToken } from '../http/auth.js';
+import { errorHandler, invalidInput } from '../http/errors.js';
+import { attachVolume, detachVolume, type AttachDeps } from './attach-volume.js';
+
+const uuid = z.string().uuid();
+
+function ids(params: Record<string, string | undefined>): { instance: string; volumeId: string } {
+  const r = z.object({ uuid, volumeId: uuid }).safeParse(params);
+  if (!r.success) throw invalidInput(r.error);
+  return { instance: r.data.uuid, volumeId: r.data.volumeId };
+}
+
+export function attachRoutes(d: AttachDeps): Router {
+  const r = Router();
+  const route = '/v1/instances/:uuid/volumes/:volumeId';
+  r.post(route, async (req, res) => {
+    const { instance, volumeId } = ids(req.params);
+    const { disk, created } = await attachVolume(d, instance, volumeId);
+    res.status(created ? 201 : 200).json({ attachment: disk });
+  });
+  r.delete(route, async (req, res) => {
+    const { instance, volumeId } = ids(req.params);
+    await detachVolume(d, instance, volumeId);
+    res.status(204).end();
+  });
+  return r;
+}
+
+/** An app serving the attach routes first and everything else from `inner`. */
+export function withAttachRoutes(inner: Express, d: AttachDeps, serviceToken: string, log: Logger): Express {
+  const outer = express();
+  outer.disable('x-powered-by');
+  const paths = '/v1/instances/:uuid/volumes/:volumeId';
+  outer.use(paths, requireServiceToken(serviceToken));
+  outer.use(attachRoutes(d));
+  outer.use(paths, errorHandler(log));
+  outer.use(inner);
+  return outer;
+}
