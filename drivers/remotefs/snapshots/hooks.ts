@@ -13,6 +13,7 @@ export const STEPS = {
   childRebased: 'commit.child_rebased',
   pullIntentWritten: 'pull.intent_written',
   pullStarted: 'pull.started',
+  pullCopied: 'pull.copied',
   pullDone: 'pull.done',
   mergeInfoWritten: 'merge.info_written',
   revertOverlayWritten: 'revert.overlay_written',

@@ -5,15 +5,16 @@
  *   B <- F <- D <- C...   --commit -d D into F-->   F holds D's point
  *                         --rebase -u C onto F-->   B <- F <- C...   (C's content unchanged)
  *                         --info: F takes D's role, S gone--> unlink D
- * pull (commit point: the switch of D's header, the last thing qemu-img rebase writes):
- *   B <- F <- D           --rebase D onto B (safe)-->  B <- D        --info--> unlink F
+ * pull (commit point: the switch of D's header; see pull-fast.ts):
+ *   B <- F <- D           --copy F's clusters into D, switch D onto B-->  B <- D   --info--> unlink F
  */
 import { StorageError } from '../../../src/core/errors.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { applyMerge, chooseDirection, planMerge, type MergePlan } from './plan-delete.js';
-import { allocatedInFile, commitTopOnly, growFile, headerOf, rebaseSafe, rebaseUnsafe, type Layer } from './qemu-views.js';
+import { pullInto } from './pull-fast.js';
+import { allocatedInFile, commitTopOnly, growFile, headerOf, rebaseUnsafe, type Layer } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 
@@ -77,7 +78,7 @@ async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan:
   const newBacking = plan.newBacking === null ? null : layer(t, plan.newBacking);
   try {
     stepBoundary(STEPS.pullStarted);
-    await rebaseSafe(loc.dir, plan.top, newBacking, { onProgress: opts.onProgress, signal: opts.signal });
+    await pullInto(loc.dir, layer(t, plan.top), layer(t, plan.base), newBacking, opts);
   } catch (err) {
     // Before the header switch nothing is lost: settle now so the volume is not left pending.
     const settled = await settlePull(loc, t, plan);

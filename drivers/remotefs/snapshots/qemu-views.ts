@@ -12,7 +12,10 @@
 import path from 'node:path';
 import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
 import { assertBareName } from '../../../src/qemu/bare-name.js';
-import { SCAN_LIMITS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
+import { QEMU_IO, SCAN_LIMITS, SHORT_TIMEOUT_MS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
+import { StorageError } from '../../../src/core/errors.js';
+import { run } from '../../../src/core/process.js';
+import { chunked, type Range } from './pull-ranges.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
 import { readQcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
 import { setBackingNative } from '../../../src/qemu/qcow2-backing.js';
@@ -101,4 +104,32 @@ export async function rebaseSafe(dir: string, file: string, backing: Layer | nul
   const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
   if (backing !== null) assertBareName(backing.file);
   await qemuImgJob(['rebase', '-p', '-f', 'qcow2', ...target, path.join(dir, file)], dir, options);
+}
+
+/** One qemu-io read is one buffer of this size; this many reads per qemu-io process. */
+const READ_CHUNK = 8 * 1024 * 1024;
+const READS_PER_PROCESS = 2048;
+const IO_FAILURE = /failed|^qemu-io: /m;
+
+/**
+ * Copy-on-read of `ranges` through the view top -> below, `below` opened WITHOUT its backing:
+ * each range is read through the view and qemu writes what `top` does not allocate into `top`,
+ * then flushes. What `top` reads does not change (it read the same through `below` before), so
+ * this may be interrupted anywhere. Callers pass only ranges `below` allocates itself and whole
+ * clusters of `top` (pull-ranges.ts): the truncated view is never read where it would lie.
+ */
+export async function copyIntoTop(dir: string, top: Layer, below: Layer, ranges: readonly Range[], signal?: AbortSignal): Promise<void> {
+  const reads = chunked(ranges, READ_CHUNK);
+  for (let i = 0; i < reads.length; i += READS_PER_PROCESS) {
+    const cmds = reads.slice(i, i + READS_PER_PROCESS).flatMap((r) => ['-c', `read -q ${r.start} ${r.length}`]);
+    const r = await run(QEMU_IO, ['-C', ...cmds, '-c', 'flush', jsonName(dir, [top, below])], {
+      cwd: dir, allowFailure: true, signal, timeoutMs: SHORT_TIMEOUT_MS,
+    });
+    const out = r.stdout + r.stderr;
+    if (r.exitCode !== 0 || IO_FAILURE.test(out)) {
+      throw new StorageError('PROCESS_FAILED', `copy-on-read into ${top.file}: exit ${r.exitCode}: ${out.trim().split('\n').slice(-3).join(' | ')}`, {
+        details: { command: r.command.slice(0, 2000), exitCode: r.exitCode, output: out.slice(0, 4000) },
+      });
+    }
+  }
 }
