@@ -2,6 +2,15 @@
  * Opens the database: SQLite file (embedded default) or MySQL/MariaDB through mysql2.
  * "mariadb" in the configuration uses sequelize's mysql dialect (mysql2 speaks to MariaDB; the
  * `mariadb` npm connector is not a dependency).
+ *
+ * Recommended MariaDB server settings for production (the test/bench fixture runs the Debian
+ * defaults and is not tuned, so benchmark numbers are not bought with lost durability):
+ * - innodb_flush_log_at_trx_commit=1 and, with a binary log, sync_binlog=1: every commit of an
+ *   API state change survives a crash; the write paths are built to need few commits instead;
+ * - innodb_buffer_pool_size large enough to hold the whole schema, so hot reads never touch disk;
+ * - transaction_isolation=READ-COMMITTED: no gap locks on the lease and operation rows, hence fewer
+ *   deadlocks between service processes (the code retries them anyway);
+ * - max_connections >= db.pool x number of service processes, plus admin headroom.
  */
 import { Sequelize } from 'sequelize';
 import type { Config } from '../core/config.js';

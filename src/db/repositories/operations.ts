@@ -3,6 +3,7 @@ import type { Database } from '../connection.js';
 import type { OperationKind, OperationRecord, OperationState } from '../records.js';
 import { toBool, toDate, toDateOrNull } from './convert.js';
 import { findPage, type PageRequest } from './paging.js';
+import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'projectId'> &
   Partial<Pick<OperationRecord, 'snapshotId' | 'fencingToken' | 'overlayFile'>>;
@@ -22,7 +23,11 @@ function toRecord(r: Record<string, unknown>): OperationRecord {
 }
 
 export class OperationRepository {
-  constructor(private readonly db: Database) {}
+  private readonly rows: RowReader;
+
+  constructor(private readonly db: Database) {
+    this.rows = rowReader(db, db.models.Operation);
+  }
 
   private get model() {
     return this.db.models.Operation;
@@ -38,8 +43,8 @@ export class OperationRepository {
   }
 
   async get(id: string, t?: Transaction): Promise<OperationRecord | null> {
-    const row = await this.model.findOne({ where: { id }, raw: true, transaction: t });
-    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+    const row = await this.rows.one('id = ?', [id], t);
+    return row ? toRecord(row) : null;
   }
 
   async list(filter: { projectId: string | null; state?: string; volumeId?: string }, page: PageRequest): Promise<OperationRecord[]> {

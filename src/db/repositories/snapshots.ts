@@ -3,6 +3,7 @@ import type { Database } from '../connection.js';
 import type { SnapshotRecord, SnapshotStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
 import { findPage, type PageRequest } from './paging.js';
+import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewSnapshot = Omit<SnapshotRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'hidden'>;
 
@@ -34,21 +35,27 @@ function toRow(patch: SnapshotPatch): Record<string, unknown> {
 }
 
 export class SnapshotRepository {
-  constructor(private readonly db: Database) {}
+  private readonly rows: RowReader;
+
+  constructor(private readonly db: Database) {
+    this.rows = rowReader(db, db.models.Snapshot);
+  }
 
   private get model() {
     return this.db.models.Snapshot;
   }
 
   async insert(s: NewSnapshot, t?: Transaction): Promise<SnapshotRecord> {
-    await this.model.create({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, { transaction: t });
-    return (await this.get(s.id, t)) as SnapshotRecord;
+    // The row is exactly what was written (DATE(3) keeps the milliseconds of the JS dates), so it
+    // is not read back: one round trip less inside the create transaction.
+    const created = await this.model.create({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, { transaction: t });
+    return toRecord(created.get({ plain: true }) as Record<string, unknown>);
   }
 
   /** Includes hidden snapshots (callers decide who may see them); excludes deleted ones. */
   async get(id: string, t?: Transaction): Promise<SnapshotRecord | null> {
-    const row = await this.model.findOne({ where: { id, deleted: false }, raw: true, transaction: t });
-    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+    const row = await this.rows.one('id = ? AND deleted = ?', [id, false], t);
+    return row ? toRecord(row) : null;
   }
 
   async list(filter: SnapshotFilter, page: PageRequest): Promise<SnapshotRecord[]> {

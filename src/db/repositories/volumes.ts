@@ -3,6 +3,7 @@ import type { Database } from '../connection.js';
 import type { AttachStatus, VolumeRecord, VolumeStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
 import { findPage, type PageRequest } from './paging.js';
+import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted'>;
 
@@ -35,7 +36,11 @@ function toRow(patch: VolumePatch): Record<string, unknown> {
 }
 
 export class VolumeRepository {
-  constructor(private readonly db: Database) {}
+  private readonly rows: RowReader;
+
+  constructor(private readonly db: Database) {
+    this.rows = rowReader(db, db.models.Volume);
+  }
 
   private get model() {
     return this.db.models.Volume;
@@ -48,8 +53,8 @@ export class VolumeRepository {
 
   /** A volume that is not deleted, or null. `lock` takes a row lock (MySQL) inside `t`. */
   async get(id: string, t?: Transaction, lock = false): Promise<VolumeRecord | null> {
-    const row = await this.model.findOne({ where: { id, deleted: false }, raw: true, transaction: t, lock: lock && t ? t.LOCK.UPDATE : undefined });
-    return row ? toRecord(row as unknown as Record<string, unknown>) : null;
+    const row = await this.rows.one('id = ? AND deleted = ?', [id, false], t, lock);
+    return row ? toRecord(row) : null;
   }
 
   async list(filter: VolumeFilter, page: PageRequest): Promise<VolumeRecord[]> {
