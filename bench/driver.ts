@@ -11,11 +11,13 @@
  * The share is a local directory under os.tmpdir(); volumes made by one round are deleted (untimed)
  * before the next, so the share does not grow during the run.
  *
- * Where the time goes (probes on a 2-core VM): the lease ~3 ms (acquire + release), run()'s
- * setpriv + execa ~5 ms per spawn, placement + existence check ~1 ms, rename + directory fsync
- * ~1 ms (the info file's own fsyncs overlap the image build); a clone also pays the -p progress
- * path of the qemu layer (~15 ms on a 100 ms convert). These are fixed per call, so the ratio
- * falls as the copied data grows.
+ * Where the time goes (probes on a 2-core VM): the lease ~3 ms (acquire + release; a clone takes
+ * two), run()'s setpriv + execa ~3-6 ms per spawn (more on a loaded host), placement + existence
+ * check ~1 ms, rename + directory fsync ~1 ms (the info file's own fsyncs overlap the image
+ * build). A sparse create spawns nothing (the image is written in-process, byte-identical to
+ * qemu-img's), so it beats the bare tool. For a clone, -p with progress parsing measured within
+ * noise of a convert without it, so -p stays (it feeds the stall watchdog). These costs are fixed
+ * per call, so the clone ratio falls as the copied data grows.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
