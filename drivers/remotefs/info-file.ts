@@ -8,11 +8,13 @@
  * Written atomically: temp file in the same directory, fsync, rename, fsync of the directory.
  * A crash leaves either the old or the new file, never a torn one.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { StorageError } from '../../src/core/errors.js';
+import { writeFileAtomic } from '../../src/core/durable-file.js';
+
+export { fsyncDir } from '../../src/core/durable-file.js';
 
 export const INFO_VERSION = 1;
 
@@ -131,35 +133,10 @@ export async function readInfo(dir: string, volumeId: string): Promise<{ tree: V
   return parseInfo(text, file);
 }
 
-/** fsync a directory so that a rename or unlink in it is durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Write the info file atomically (temp, fsync, rename, fsync dir). */
 export async function writeInfo(dir: string, tree: VolumeTree, options: { mode?: number } = {}): Promise<void> {
   const parsed = treeSchema.parse(tree);
-  const target = path.join(dir, infoFileName(parsed.volumeId));
-  const tmp = path.join(dir, `.${infoFileName(parsed.volumeId)}.${randomUUID()}.tmp`);
-  const fh = await open(tmp, 'wx', options.mode ?? 0o640);
-  try {
-    await fh.writeFile(serializeInfo(parsed));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
+  await writeFileAtomic(path.join(dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: options.mode ?? 0o640 });
 }
 
 /** A fresh tree for a new volume whose only file is `file`. */

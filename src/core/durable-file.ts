@@ -1,0 +1,81 @@
+/**
+ * Durable file replacement, the one implementation every writer of state files uses (volume
+ * info files, the coordinator's job store).
+ *
+ * A temp file in the same directory is written and fsync'd, renamed over the target, and the
+ * directory is fsync'd, so that a crash leaves either the old or the new content, never a torn
+ * file (Cinder writes its info file in place and can truncate it). Temp files are named
+ * `.<target name>.<random>.tmp` so that reconcile can recognise and remove the leftovers of a
+ * crash.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/** fsync a directory so that a rename, create or unlink in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export function tempNameFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+}
+
+export interface StagedFile {
+  /** Rename the synced temp file over the target and fsync the directory. */
+  commit(): Promise<void>;
+  /** Remove the temp file instead. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Write and fsync the new content under a temp name without replacing the target yet, so the
+ * caller can make other files durable first and publish this one last.
+ */
+export async function stageFile(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<StagedFile> {
+  const tmp = tempNameFor(file);
+  const fh = await open(tmp, 'wx', options.mode ?? 0o640);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  return {
+    commit: async () => {
+      try {
+        await rename(tmp, file);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      await fsyncDir(path.dirname(file));
+    },
+    discard: () => unlink(tmp).catch(() => undefined),
+  };
+}
+
+/** Replace `file` atomically and durably with `content`. */
+export async function writeFileAtomic(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+  const staged = await stageFile(file, content, options);
+  await staged.commit();
+}
+
+/** Unlink durably; an absent file is success. */
+export async function removeDurably(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return;
+  }
+  await fsyncDir(path.dirname(file));
+}
