@@ -9,6 +9,7 @@ export const STEPS = {
   commitIntentWritten: 'commit.intent_written',
   commitStarted: 'commit.started',
   commitDone: 'commit.done',
+  /** Before the children are re-pointed (the name is historical: no intent write happens here any more). */
   rebaseIntentWritten: 'commit.rebase_intent_written',
   childRebased: 'commit.child_rebased',
   pullIntentWritten: 'pull.intent_written',

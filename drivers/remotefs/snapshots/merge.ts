@@ -63,7 +63,9 @@ export async function commitFrom(
     await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
     stepBoundary(STEPS.commitDone);
   }
-  t = await recordStep(loc, t, intent, 'rebase', true);
+  // No intent write before the rebases: an intent still at 'commit' re-runs the commit, which is
+  // idempotent (D is unchanged until unlinked, so F receives the same bytes again) and leaves
+  // children already re-pointed at F reading the same. That saves an info write (two fsyncs).
   stepBoundary(STEPS.rebaseIntentWritten);
   for (const child of plan.rebaseOnto) {
     await rebaseUnsafe(loc.dir, child, layer(t, plan.base));
