@@ -9,7 +9,7 @@ import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyCreate, assertDepthAllows, overlayName } from './plan-create.js';
-import { loadSettledTree, saveTree, unlinkIfPresent } from './store.js';
+import { loadSettledTree, stageTree, unlinkIfPresent } from './store.js';
 import { assertUuid, gib } from './ids.js';
 import { fileFormat } from './tree.js';
 
@@ -21,9 +21,20 @@ export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string):
   const overlay = overlayName(loc.volumeId, snapshotId);
   // A file by this name that the tree does not know is an orphan of an earlier attempt.
   await unlinkIfPresent(loc, overlay);
-  await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);
+  // The info file is staged (written and synced under a temp name) while the overlay is written;
+  // it replaces the info file only once the overlay is durable, so the order of what a crash can
+  // leave is unchanged: an orphan overlay (and temp file), or the complete snapshot.
+  const next = applyCreate(tree, snapshotId, overlay, new Date().toISOString());
+  const [written, staged] = await Promise.allSettled([
+    writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes),
+    stageTree(loc, next),
+  ]);
+  if (written.status === 'rejected' || staged.status === 'rejected') {
+    if (staged.status === 'fulfilled') await staged.value.discard();
+    throw written.status === 'rejected' ? written.reason : (staged as PromiseRejectedResult).reason;
+  }
   stepBoundary(STEPS.createOverlayWritten);
-  await saveTree(loc, applyCreate(tree, snapshotId, overlay, new Date().toISOString()));
+  await staged.value.commit();
   stepBoundary(STEPS.createInfoWritten);
   return { ownedFile: tree.active, activeFile: overlay, sizeGiB: gib(tree.sizeBytes) };
 }
