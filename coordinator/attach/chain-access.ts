@@ -30,6 +30,15 @@ function allowed(st: { uid: number; gid: number; mode: number }, ids: Ids, want:
   return ((st.mode >> shift) & want) === want;
 }
 
+/** The directory and every one above it must let the QEMU user through. */
+async function untraversable(dir: string, ids: Ids): Promise<string[]> {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (!allowed(await stat(d), ids, constants.X_OK)) out.push(`${d} (directory not traversable)`);
+    if (d === path.dirname(d)) return out;
+  }
+}
+
 /** The chain's bare names, active first. Throws IMAGE_UNSAFE_BACKING / INVALID_STATE. */
 export async function checkChainForQemu(dir: string, active: string): Promise<string[]> {
   const ids = await qemuIds();
@@ -49,7 +58,7 @@ export async function checkChainForQemu(dir: string, active: string): Promise<st
     }
     name = backing;
   }
-  if (ids && !allowed(await stat(dir), ids, constants.X_OK)) problems.push(`${dir} (directory not traversable)`);
+  if (ids) problems.push(...await untraversable(dir, ids));
   if (problems.length > 0) {
     throw new StorageError('INVALID_STATE', `${QEMU_USER} cannot open the chain of ${active}: ${problems.join(', ')} (set storage.fileOwner / fileMode so QEMU can open volume files)`, {
       details: { files: problems },
