@@ -46,8 +46,13 @@ async function waitForAgent(conn: LibvirtConnection, dom: DomainRef, timeoutMs =
   }
 }
 
-/** Boot a guest with `n` ext4 volumes on `dir` (vda, vdb, ...); with agent: false it has no agent channel. */
-export async function bootGuest(conn: LibvirtConnection, dir: string, n: number, options: { agent?: boolean; sizeMiB?: number } = {}): Promise<BootedGuest> {
+/**
+ * Boot a guest with `n` ext4 volumes on `dir` (vda, vdb, ...), plus one blank volume of
+ * `blankMiB` when asked; with agent: false it has no agent channel.
+ */
+export async function bootGuest(
+  conn: LibvirtConnection, dir: string, n: number, options: { agent?: boolean; sizeMiB?: number; blankMiB?: number } = {},
+): Promise<BootedGuest> {
   const name = `coordtest-${randomBytes(4).toString('hex')}`;
   const volumes: Volume[] = [];
   let dom: DomainRef | undefined;
@@ -57,6 +62,12 @@ export async function bootGuest(conn: LibvirtConnection, dir: string, n: number,
       const target = `vd${String.fromCharCode('a'.charCodeAt(0) + i)}`;
       await createDisk(dir, `volume-${id}`, (options.sizeMiB ?? 64) * 1024 * 1024, 'ext4');
       volumes.push({ id, target, root: `volume-${id}` });
+    }
+    if (options.blankMiB) {
+      // One more volume without a file system (raw block writes; the benchmark's big deltas).
+      const id = randomUUID();
+      await createDisk(dir, `volume-${id}`, options.blankMiB * 1024 * 1024, 'blank');
+      volumes.push({ id, target: `vd${String.fromCharCode('a'.charCodeAt(0) + n)}`, root: `volume-${id}` });
     }
     const image = await guestImage();
     const disks = volumes.map((v) => ({ target: v.target, serial: v.id, file: path.join(dir, v.root) }));
