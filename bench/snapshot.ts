@@ -101,32 +101,69 @@ async function createAndDeleteNewest(loc: VolumeLocation, emptyMeta: number): Pr
   void emptyMeta;
 }
 
-/** Older snapshot with a small delta: tie on one cluster each -> commit; bytes by st_blocks. */
-async function deleteOlder(loc: VolumeLocation, emptyMeta: number, dependantClusters: number, label: string): Promise<void> {
-  const times: number[] = [];
-  const written: number[] = [];
-  const smaller: number[] = [];
+interface DeleteSample {
+  ms: number;
+  written: number;
+  smaller: number;
+  pulled: boolean;
+}
+
+/** Time deleting `older` (file F, its only dependant D); bytes by st_blocks of the survivor. */
+async function timedDelete(loc: VolumeLocation, emptyMeta: number, older: string, dependantOwner: string): Promise<DeleteSample> {
+  const t = await tree(loc);
+  const f = t.snapshots[older]?.file as string;
+  const d = t.snapshots[dependantOwner]?.file as string;
+  const [bf, bd] = [await blocks(loc, f), await blocks(loc, d)];
+  const [ms] = await timed(() => deleteSnapshot(loc, older));
+  const after = await tree(loc);
+  const survivor = after.files[f] ? f : d;
+  const written = (await blocks(loc, survivor)) - (survivor === f ? bf : bd);
+  return { ms, written, smaller: Math.min(bf, bd) - emptyMeta, pulled: survivor === d };
+}
+
+function report(label: string, samples: DeleteSample[]): void {
+  console.log(line(label, samples.map((x) => x.ms)));
+  const kib = (xs: number[]) => `${(summarize(xs).median / 1024).toFixed(0)} KiB`;
+  const written = kib(samples.map((x) => x.written));
+  console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${written.padStart(10)}   smaller candidate ${kib(samples.map((x) => x.smaller))}`);
+  const pulls = samples.filter((x) => x.pulled).length;
+  console.log(`  ${'  direction taken'.padEnd(46)} pull ${pulls}/${samples.length}, commit ${samples.length - pulls}/${samples.length}`);
+}
+
+/** Older snapshot with a small delta: one cluster in each file, a tie -> commit. Depth stays. */
+async function deleteOlderCommit(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+  const samples: DeleteSample[] = [];
   for (let i = 0; i < N; i++) {
     const sid = randomUUID();
     await createSnapshot(loc, sid);
-    await writeCluster(loc, dependantClusters);
-    const t = await tree(loc);
-    const older = t.snapshots[sid]?.parent;
-    if (!older) throw new Error('no older snapshot');
-    const f = t.snapshots[older]?.file as string;
-    const d = t.snapshots[sid]?.file as string;
-    const [bf, bd] = [await blocks(loc, f), await blocks(loc, d)];
-    smaller.push(Math.min(bf, bd) - emptyMeta);
-    const [ms] = await timed(() => deleteSnapshot(loc, older));
-    times.push(ms);
-    const after = await tree(loc);
-    const survivor = after.files[f] ? f : d;
-    written.push((await blocks(loc, survivor)) - (survivor === f ? bf : bd));
     await writeCluster(loc);
+    const older = (await tree(loc)).snapshots[sid]?.parent;
+    if (!older) throw new Error('no older snapshot');
+    samples.push(await timedDelete(loc, emptyMeta, older, sid));
   }
-  console.log(line(label, times));
-  const kib = (xs: number[]) => `${(summarize(xs).median / 1024).toFixed(0)} KiB`;
-  console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${kib(written).padStart(10)}   smaller candidate ${kib(smaller)}`);
+  report('delete older snapshot, 1-cluster deltas (commit)', samples);
+}
+
+/**
+ * Older snapshot whose file holds 1 cluster, its dependant 4 -> pull. Snapshot x first gives `a`
+ * a fresh file (the active file accumulates earlier rounds); each round adds three files and
+ * removes one timed; untimed deletes of b and x keep the depth.
+ */
+async function deleteOlderPull(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+  const samples: DeleteSample[] = [];
+  for (let i = 0; i < N; i++) {
+    const [x, a, b] = [randomUUID(), randomUUID(), randomUUID()];
+    await createSnapshot(loc, x);
+    await writeCluster(loc);
+    await createSnapshot(loc, a);
+    await writeCluster(loc, 4);
+    await createSnapshot(loc, b);
+    await writeCluster(loc);
+    samples.push(await timedDelete(loc, emptyMeta, a, b));
+    await deleteSnapshot(loc, b);
+    await deleteSnapshot(loc, x);
+  }
+  report('delete older snapshot, dependant 4x larger (pull)', samples);
 }
 
 async function main(): Promise<void> {
@@ -144,8 +181,9 @@ async function main(): Promise<void> {
       console.log(`\nchain depth ${depth} (create makes the ${depth}${depth === 1 ? 'st' : 'th'} file...)`);
       await createAndDeleteNewest(loc, emptyMeta);
       const older = await volumeAtDepth(dir, Math.max(2, depth - 1));
-      await deleteOlder(older.loc, emptyMeta, 1, 'delete older snapshot, 1-cluster deltas (commit)');
-      await deleteOlder(older.loc, emptyMeta, 4, 'delete older snapshot, dependant 4x larger (pull)');
+      await deleteOlderCommit(older.loc, emptyMeta);
+      const pulled = await volumeAtDepth(dir, Math.max(1, depth - 3));
+      await deleteOlderPull(pulled.loc, emptyMeta);
     }
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -2,10 +2,11 @@
  * Loading and saving a volume's tree, and the intent written before each destructive step.
  */
 import { randomUUID } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { stageFile, type StagedFile } from '../../../src/core/durable-file.js';
 import { StorageError } from '../../../src/core/errors.js';
-import { fsyncDir, infoFileName, readInfo, serializeInfo, treeSchema, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
+import { infoFileName, readInfo, serializeInfo, treeSchema, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 
 export async function loadTree(loc: VolumeLocation): Promise<VolumeTree> {
@@ -33,41 +34,15 @@ export async function saveTree(loc: VolumeLocation, tree: VolumeTree): Promise<v
   await writeInfo(loc.dir, tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
 }
 
-/** An info file written and synced under a temp name, not yet in place. */
-export interface StagedTree {
-  /** rename over the info file, then fsync the directory: the new tree is now the truth. */
-  commit(): Promise<void>;
-  /** Drop the temp file (an orphan reconcile would remove anyway). */
-  discard(): Promise<void>;
-}
-
 /**
- * writeInfo split at its rename, so that the temp file can be written and synced while an
- * overlay is: the tree still becomes visible only when commit() runs, after the caller made the
- * overlay durable. Same bytes, validation and temp naming as writeInfo (reconcile removes the
- * temp file of a crash).
+ * writeInfo split at its rename (core/durable-file.ts stageFile), so that the temp file can be
+ * written and synced while an overlay is: the tree becomes visible only when the caller commits,
+ * after making the overlay durable. Same validation and bytes as writeInfo; reconcile removes the
+ * temp file a crash leaves.
  */
-export async function stageTree(loc: VolumeLocation, tree: VolumeTree): Promise<StagedTree> {
+export async function stageTree(loc: VolumeLocation, tree: VolumeTree): Promise<StagedFile> {
   const parsed = treeSchema.parse(tree);
-  const target = path.join(loc.dir, infoFileName(parsed.volumeId));
-  const tmp = path.join(loc.dir, `.${infoFileName(parsed.volumeId)}.${randomUUID()}.tmp`);
-  const fh = await open(tmp, 'wx', loc.fileMode ?? 0o640);
-  try {
-    await fh.writeFile(serializeInfo(parsed));
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  return {
-    commit: async () => {
-      await rename(tmp, target);
-      await fsyncDir(loc.dir);
-    },
-    discard: () => unlink(tmp).catch(() => undefined),
-  };
+  return stageFile(path.join(loc.dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: loc.fileMode ?? 0o640 });
 }
 
 export function newIntent(kind: Intent['kind'], snapshotId: string | null, files: Record<string, string | null>, data: Record<string, unknown>): Intent {
