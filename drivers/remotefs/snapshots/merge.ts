@@ -14,7 +14,7 @@ import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { applyMerge, chooseDirection, planMerge, type MergePlan } from './plan-delete.js';
 import { pullInto } from './pull-fast.js';
-import { allocatedInFile, commitTopOnly, growFile, headerOf, rebaseUnsafe, type Layer } from './qemu-views.js';
+import { allocatedInFile, commitTopOnly, growFile, headerOf, holdsNothing, rebaseUnsafe, type Layer } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 
@@ -60,7 +60,10 @@ export async function commitFrom(
     // qemu-img commit into a smaller base: grow it first so D's whole point fits.
     if (plan.growBaseTo !== null) await growFile(loc.dir, layer(t, plan.base), plan.growBaseTo);
     stepBoundary(STEPS.commitStarted);
-    await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
+    // Deleting the newest snapshot commits an often empty active file: nothing to move, no spawn.
+    if (!(await holdsNothing(loc.dir, layer(t, plan.top)))) {
+      await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
+    }
     stepBoundary(STEPS.commitDone);
   }
   // No intent write before the rebases: an intent still at 'commit' re-runs the commit, which is

@@ -53,6 +53,17 @@ export async function allocatedInFile(dir: string, layer: Layer, signal?: AbortS
   return allocatedInFileByMap(dir, layer, signal);
 }
 
+/**
+ * True only when `file` provably holds nothing of its own (no data, no zero clusters): committing
+ * it would write nothing. Unreadable natively -> false (the caller runs the real commit).
+ */
+export async function holdsNothing(dir: string, layer: Layer): Promise<boolean> {
+  if (layer.format !== 'qcow2') return false;
+  assertBareName(layer.file, 'image');
+  const r = await readQcow2Allocation(path.join(dir, layer.file));
+  return r.ok && r.alloc.runs.length === 0;
+}
+
 /** The reference: `qemu-img map` of a view whose backing is not opened. */
 export async function allocatedInFileByMap(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
   const r = await qemuImg(['map', '--output=json', '--force-share', jsonName(dir, [layer])], { cwd: dir, limits: SCAN_LIMITS, signal });
