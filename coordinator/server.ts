@@ -9,6 +9,7 @@ import type { Config } from '../src/core/config.js';
 import { logger, type Logger } from '../src/core/logger.js';
 import { attachWiring } from './attach/index.js';
 import { systemClock, type Clock } from './clock.js';
+import { withDiskOpsRoutes } from './disk-ops/routes.js';
 import { buildApp } from './http/app.js';
 import { inspectOverlay } from './inspect.js';
 import { Engine } from './jobs/engine.js';
@@ -67,7 +68,8 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
   let url = '';
   const attach = attachWiring(config, log, () => url);
-  const app = attach.wrap(buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken }));
+  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken });
+  const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, c.serviceToken, log));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(c.port, c.host, () => resolve(s));
     s.once('error', reject);

@@ -21,6 +21,8 @@ export type VolumeFormat = 'qcow2' | 'raw';
 
 export interface OpContext {
   lease?: Lease;
+  /** The storage service's operation id (a coordinator's commit-point request names it). */
+  operationId?: string;
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;
 }
@@ -73,6 +75,14 @@ export interface DeletedSnapshot {
   hidden: boolean;
   /** Hidden snapshots that were merged away as a consequence. */
   collected: string[];
+  /** Attached volume: the active file afterwards, when it changed (the attachment follows it). */
+  active?: ActiveFile;
+}
+
+/** The file a guest opens, and its format (an attachment records both). */
+export interface ActiveFile {
+  file: string;
+  format: VolumeFormat;
 }
 
 export interface SnapshotNode {
@@ -168,7 +178,7 @@ export interface VolumeDriver {
   /** Remove every file of the volume (hidden snapshots included). Idempotent: an absent volume is success. */
   deleteVolume(vol: VolumeRef, ctx?: OpContext): Promise<void>;
 
-  /** Grow an idle volume. Throws SIZE_OUT_OF_BOUNDS (shrink), INVALID_STATE (attached, until the coordinator path exists). */
+  /** Grow a volume (attached to a running guest: live, through its coordinator). Throws SIZE_OUT_OF_BOUNDS (shrink). */
   extendVolume(vol: VolumeRef, newSizeGiB: number, ctx?: OpContext): Promise<void>;
 
   /** A full, independent copy of the volume's current data. Never backed by another volume's file. */
@@ -184,7 +194,7 @@ export interface VolumeDriver {
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<DeletedSnapshot>;
 
   /** Make a new overlay on the snapshot's file the active file; returns the volume's new size. */
-  revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx?: OpContext): Promise<{ sizeGiB: number }>;
+  revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx?: OpContext): Promise<{ sizeGiB: number; active?: ActiveFile }>;
 
   /** The snapshot tree as the info file records it (hidden snapshots included). */
   getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree>;

@@ -4,7 +4,7 @@
  * The connection is opened on first use and reopened after libvirtd restarts.
  */
 import { StorageError } from '../../src/core/errors.js';
-import { AffectFlags, BlockResizeFlags, DomainState, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../src/libvirt/index.js';
+import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../src/libvirt/index.js';
 
 export class DomainDevices {
   private conn: Promise<LibvirtConnection> | undefined;
@@ -37,6 +37,18 @@ export class DomainDevices {
   async xml(uuid: string): Promise<string> {
     const { c, d } = await this.domain(uuid);
     return c.getXmlDesc(d, 0);
+  }
+
+  /** The persistent definition (what the next boot uses), running or not. */
+  async inactiveXml(uuid: string): Promise<string> {
+    const { c, d } = await this.domain(uuid);
+    return c.getXmlDesc(d, DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE);
+  }
+
+  /** Replace the persistent definition (one call: the next boot sees all of it or none). */
+  async define(xml: string): Promise<void> {
+    const c = await this.live();
+    await c.defineXml(xml);
   }
 
   /** XML of every domain of this host (to know whether a share is still in use). */

@@ -10,7 +10,7 @@ import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../shares/index.js';
 import type {
-  Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
+  ActiveFile, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
@@ -19,6 +19,7 @@ import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
+import { OnlinePath } from './online/index.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
@@ -32,10 +33,15 @@ import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
-    throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to ${vol.attachment.instanceUuid}: ${what} of an attached volume goes through the compute coordinator (not available yet)`, {
+    throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to ${vol.attachment.instanceUuid}: detach it before ${what}`, {
       details: { volumeId: vol.id, host: vol.attachment.host },
     });
   }
+}
+
+/** An intent of an attached volume's operation (live merge, revert, live extend): its host settles it. */
+function onlineIntent(tree: VolumeTree): VolumeTree['intent'] {
+  return tree.intent !== null && tree.intent.data.online === true ? tree.intent : null;
 }
 
 /** What a live snapshot's prepare answers (src/api/driver-adapter.ts declares the same shape). */
@@ -49,8 +55,11 @@ export class RemoteFsDriver implements VolumeDriver {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
+  /** Attached volumes: chain changes through the coordinator of the attachment's host. */
+  private readonly online: OnlinePath;
 
   constructor(ctx: DriverContext) {
+    this.online = new OnlinePath({ token: ctx.config.coordinator.serviceToken });
     const storage = ctx.config.storage;
     let perms: Promise<FilePerms> | undefined;
     this.env = {
@@ -108,9 +117,9 @@ export class RemoteFsDriver implements VolumeDriver {
   async extendVolume(vol: VolumeRef, newSizeGiB: number, ctx: OpContext = {}): Promise<void> {
     assertVolumeId(vol.id);
     const toBytes = this.sizeBytes(newSizeGiB);
-    assertDetached(vol, 'extension');
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
+      if (vol.attachment) return this.online.extend(await locationOf(this.env, site), vol, toBytes, { ...ctx, signal });
       const tree = await loadSettledTree(site);
       if (toBytes < tree.sizeBytes) {
         throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
@@ -156,29 +165,33 @@ export class RemoteFsDriver implements VolumeDriver {
     });
   }
 
-  /** Lease + location for the snapshot engine. */
-  private async withEngine<T>(vol: VolumeRef, snapshotId: string, what: string, ctx: OpContext,
-    run: (loc: engine.VolumeLocation, opts: engine.SnapshotOpOptions) => Promise<T>): Promise<T> {
+  /** Lease + location for the snapshot engine; an attached volume takes the online path. */
+  private async withEngine<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext,
+    run: (loc: engine.VolumeLocation, opts: engine.SnapshotOpOptions) => Promise<T>,
+    runOnline: (loc: engine.VolumeLocation, ctx: OpContext) => Promise<T>): Promise<T> {
     assertVolumeId(vol.id);
     assertSnapshotId(snapshotId);
-    assertDetached(vol, what);
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const loc = await locationOf(this.env, await this.site(vol));
+      if (vol.attachment) return runOnline(loc, { ...ctx, signal });
       return run(loc, { signal, onProgress: ctx.onProgress });
     });
   }
 
   createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
-    return this.withEngine(vol, snap.id, 'a snapshot', ctx, (loc, o) => engine.createSnapshot(loc, snap.id, o));
+    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.createSnapshot(loc, snap.id, o),
+      (loc, c) => this.online.createSnapshot(loc, vol, snap.id, c));
   }
 
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
-    return this.withEngine(vol, snap.id, 'deleting a snapshot', ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o));
+    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o),
+      (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
-  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number }> {
-    const r = await this.withEngine(vol, snap.id, 'a revert', ctx, (loc, o) => engine.revertToSnapshot(loc, snap.id, o));
-    return { sizeGiB: giBFromBytes(r.sizeBytes) };
+  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number; active?: ActiveFile }> {
+    const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile }>(vol, snap.id, ctx,
+      (loc, o) => engine.revertToSnapshot(loc, snap.id, o), (loc, c) => this.online.revert(loc, vol, snap.id, c));
+    return { sizeGiB: giBFromBytes(r.sizeBytes), ...(r.active ? { active: r.active } : {}) };
   }
 
   /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */
@@ -263,7 +276,7 @@ export class RemoteFsDriver implements VolumeDriver {
     // A live snapshot between prepare and commit: the guest may already write into the overlay,
     // so only the storage service, with the host's report (finalize) or its reaper, settles it.
     const info = await readInfo(site.dir, volumeId);
-    const pending = info?.tree ? engine.onlineCreateIntent(info.tree) : null;
+    const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
     return engine.reconcileVolume(await locationOf(this.env, site));
   }

@@ -67,3 +67,8 @@ export function reconcileVolume(loc: VolumeLocation): Promise<ReconcileReport> {
 export function adoptCinderVolume(loc: VolumeLocation): Promise<AdoptedVolume> {
   return adoptOp(loc);
 }
+// Attached volumes: the same tree rules, with the guest's files changed by its host.
+export { activeChain, type AttachedHost, type LiveMergeStep } from './attached-host.js';
+export { deleteAttachedOp, type AttachedDeleteResult } from './delete-attached.js';
+export { revertAttachedOp } from './revert-attached.js';
+export { extendLiveOp } from './extend-attached.js';

@@ -14,6 +14,7 @@ import { deleteSnapshot } from '../usecases/snapshot-delete.js';
 import { requestCommit, reportProgress } from '../usecases/snapshot-metadata/commit.js';
 import { finalizeSnapshotMetadata } from '../usecases/snapshot-metadata/finalize.js';
 import { forgetSnapshotMetadata } from '../usecases/snapshot-metadata/forget.js';
+import { driverPlannedOperation } from '../usecases/snapshot-metadata/planned-report.js';
 import { updateSnapshotStatusCinder } from '../usecases/snapshot-status.js';
 import { parseAction, snapshotActions } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
@@ -36,6 +37,8 @@ async function statusUpdate(a: Extract<Action, { name: 'os-update_snapshot_statu
   if (u.status === 'committed') {
     return void res.json({ operation: operationView(await requestCommit(deps, snap, u.operation_id, u.fencing_token)) });
   }
+  const planned = await driverPlannedOperation(deps, snap, u.operation_id, u.fencing_token);
+  if (planned) return void res.json({ operation: operationView(planned) });
   const vol = await deps.repos.volumes.get(snap.volumeId);
   if (!vol) throw new StorageError('VOLUME_NOT_FOUND', `volume ${snap.volumeId} could not be found`);
   const op = await finalizeSnapshotMetadata(deps, vol, snap, {

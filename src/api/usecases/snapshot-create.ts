@@ -36,7 +36,8 @@ export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: Vol
       return async (t) => {
         await deps.repos.snapshots.update(id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
         for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
-          await deps.repos.attachments.update(a.id, { activeFile: created.activeFile }, t);
+          // The overlay is qcow2 whatever the file below it is.
+          await deps.repos.attachments.update(a.id, { activeFile: created.activeFile, format: 'qcow2' }, t);
         }
       };
     },

@@ -25,6 +25,10 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
         if (result.hidden) await deps.repos.snapshots.update(snap.id, { hidden: true, status: 'available' }, t);
         else await deps.repos.snapshots.markDeleted([snap.id], t);
         await deps.repos.snapshots.markDeleted(result.collected, t);
+        // Attached: a live active commit makes the snapshot's file the one the guest writes.
+        for (const a of result.active ? await deps.repos.attachments.activeOf(vol.id, t) : []) {
+          await deps.repos.attachments.update(a.id, { activeFile: result.active?.file, format: result.active?.format }, t);
+        }
       };
     },
     onFailure: async (_err, t) => deps.repos.snapshots.update(snap.id, { status: 'error_deleting' }, t),

@@ -1,9 +1,11 @@
-/** Grow an idle volume: available → extending → available (or error_extending). */
+/** Grow a volume: available|in-use → extending → the same (or error_extending). */
 import { StorageError } from '../../core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
+
+const EXTENDABLE = ['available', 'in-use'] as const;
 
 export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSizeGiB: number): Promise<OperationRecord> {
   if (newSizeGiB <= vol.sizeGiB) {
@@ -14,14 +16,16 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
   return startOperation(deps, {
     kind: 'extend_volume', volumeId: vol.id, projectId: vol.projectId,
     prepare: async (t) => {
-      if (!(await deps.repos.volumes.transition(vol.id, ['available'], { status: 'extending' }, t))) {
+      // in-use: the driver grows it live through the attachment's coordinator (Cinder refuses, bug 1870367).
+      if (!(await deps.repos.volumes.transition(vol.id, EXTENDABLE, { status: 'extending' }, t))) {
         const cur = await deps.repos.volumes.get(vol.id, t);
-        throw invalidState('volume', vol.id, cur?.status ?? 'deleted', ['available']);
+        throw invalidState('volume', vol.id, cur?.status ?? 'deleted', EXTENDABLE);
       }
     },
     work: async (ctx) => {
-      await deps.driver.extendVolume(await volumeRefOf(deps, vol), newSizeGiB, ctx);
-      return async (t) => deps.repos.volumes.update(vol.id, { status: 'available', sizeGiB: newSizeGiB }, t);
+      const ref = await volumeRefOf(deps, vol);
+      await deps.driver.extendVolume(ref, newSizeGiB, ctx);
+      return async (t) => deps.repos.volumes.update(vol.id, { status: ref.attachment ? 'in-use' : 'available', sizeGiB: newSizeGiB }, t);
     },
     onFailure: async (_err, t) => deps.repos.volumes.update(vol.id, { status: 'error_extending' }, t),
   });

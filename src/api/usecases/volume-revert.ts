@@ -11,6 +11,8 @@ import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
 
+const REVERTIBLE = ['available', 'in-use'] as const;
+
 export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, mode: 'latest_only' | 'any'): Promise<OperationRecord> {
   if (snap.volumeId !== vol.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} is not a snapshot of volume ${vol.id}`);
   if (mode === 'latest_only' && snap.sizeGiB !== vol.sizeGiB) {
@@ -31,19 +33,26 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       if (!(await deps.repos.snapshots.transition(snap.id, ['available'], { status: 'restoring' }, t))) {
         throw invalidState('snapshot', snap.id, (await deps.repos.snapshots.get(snap.id, t))?.status ?? 'deleted', ['available']);
       }
-      if (!(await deps.repos.volumes.transition(vol.id, ['available'], { status: 'reverting' }, t))) {
-        throw invalidState('volume', vol.id, (await deps.repos.volumes.get(vol.id, t))?.status ?? 'deleted', ['available']);
+      // in-use: the driver refuses unless the guest is stopped (reason GUEST_RUNNING).
+      if (!(await deps.repos.volumes.transition(vol.id, REVERTIBLE, { status: 'reverting' }, t))) {
+        throw invalidState('volume', vol.id, (await deps.repos.volumes.get(vol.id, t))?.status ?? 'deleted', REVERTIBLE);
       }
     },
     work: async (ctx) => {
-      const { sizeGiB } = await deps.driver.revertToSnapshot(await volumeRefOf(deps, vol), { id: snap.id, volumeId: vol.id }, ctx);
+      const { sizeGiB, active } = await deps.driver.revertToSnapshot(await volumeRefOf(deps, vol), { id: snap.id, volumeId: vol.id }, ctx);
       return async (t) => {
-        await deps.repos.volumes.update(vol.id, { status: 'available', sizeGiB }, t);
+        await deps.repos.volumes.update(vol.id, { status: vol.status === 'in-use' ? 'in-use' : 'available', sizeGiB }, t);
         await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
+        // Attached (guest stopped): the attachment names the new active file, as the definition does.
+        for (const a of active ? await deps.repos.attachments.activeOf(vol.id, t) : []) {
+          await deps.repos.attachments.update(a.id, { activeFile: active?.file, format: active?.format }, t);
+        }
       };
     },
-    onFailure: async (_err, t) => {
-      await deps.repos.volumes.update(vol.id, { status: 'error' }, t);
+    onFailure: async (err, t) => {
+      // Refused before anything changed (the guest runs): the volume keeps its status.
+      const untouched = err.details.reason === 'GUEST_RUNNING';
+      await deps.repos.volumes.update(vol.id, { status: untouched ? vol.status : 'error' }, t);
       await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
     },
   });

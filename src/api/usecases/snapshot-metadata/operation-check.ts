@@ -10,9 +10,23 @@ import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { leaseHolder } from '../operation-runner.js';
 
+/**
+ * Operations whose driver sends explicit plans to a coordinator (attached volumes): the
+ * coordinator asks for their commit point and reports on them like on a snapshot-metadata one.
+ * Their jobs are `<operation id>` or `<operation id>~<n>` (one job per merge of the operation,
+ * e.g. hidden snapshots collected after a delete); the snapshot may be any of the volume's.
+ */
+export const DRIVER_PLANNED_KINDS: ReadonlySet<string> = new Set(['create_snapshot', 'delete_snapshot', 'revert_volume']);
+
+function belongs(op: OperationRecord | null | undefined, snap: SnapshotRecord): op is OperationRecord {
+  if (!op) return false;
+  if (op.kind === 'snapshot_metadata') return op.snapshotId === snap.id;
+  return DRIVER_PLANNED_KINDS.has(op.kind) && op.volumeId === snap.volumeId;
+}
+
 export async function reportedOperation(deps: ServiceDeps, snap: SnapshotRecord, operationId: string, token: number): Promise<OperationRecord> {
-  const op = await deps.repos.operations.get(operationId);
-  if (!op || op.kind !== 'snapshot_metadata' || op.snapshotId !== snap.id) {
+  const op = await deps.repos.operations.get(operationId.replace(/~\d+$/, ''));
+  if (!belongs(op, snap)) {
     throw new StorageError('OPERATION_NOT_FOUND', `operation ${operationId} is not a snapshot-metadata operation of snapshot ${snap.id}`);
   }
   if (op.fencingToken !== token) {

@@ -1,0 +1,67 @@
+/**
+ * What the storage side asks about, and of, one attached volume's disk beside snapshots and
+ * merges (those are jobs: ../jobs). Each call is idempotent.
+ *
+ *   state   running or not, target, the chain libvirt shows (live XML of a running guest, the
+ *           persistent definition of a stopped one), so the driver picks the live or the
+ *           stopped path and can check the outcome of a failed job;
+ *   resize  live block resize of a running guest's disk (QEMU grows the active file and the
+ *           guest sees the new capacity at once); a stopped guest needs nothing here;
+ *   source  STOPPED guest only: the persistent <source> of the disk moves to another file of
+ *           the volume (a running guest changes files only through snapshots and block jobs).
+ */
+import { StorageError } from '../../src/core/errors.js';
+import type { DomainDevices } from '../attach/devices.js';
+import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
+import { isVolumeFile } from '../plans/names.js';
+import { diskSourceOf, withDiskSource } from './domain-source.js';
+
+export interface DiskState {
+  instance_uuid: string;
+  volume_id: string;
+  running: boolean;
+  target: string;
+  /** Bare names, active first (a stopped guest's definition usually names only the active file). */
+  chain: (string | null)[];
+  format: string | null;
+}
+
+export async function diskState(devices: DomainDevices, instance: string, volumeId: string): Promise<DiskState> {
+  const running = await devices.isRunning(instance);
+  const disk = diskBySerial(parseDomainXml(await devices.xml(instance)), volumeId);
+  return { instance_uuid: instance, volume_id: volumeId, running, target: disk.target, chain: chainNames(disk), format: disk.chain[0]?.format ?? null };
+}
+
+/** Grow a running guest's disk to `bytes` (refused for a stopped guest: the driver grows the file itself). */
+export async function resizeDisk(devices: DomainDevices, instance: string, volumeId: string, bytes: number): Promise<DiskState> {
+  const state = await diskState(devices, instance, volumeId);
+  if (!state.running) throw new StorageError('INVALID_STATE', `instance ${instance} is not running: grow the file offline`, { details: { running: false } });
+  await devices.resize(instance, state.target, bytes);
+  return state;
+}
+
+export interface SourceChange {
+  file: string;
+  format: 'qcow2' | 'raw';
+  /** The file the definition must name now; a definition already naming `file` is success (resent). */
+  expected_file: string;
+}
+
+export async function setPersistentSource(devices: DomainDevices, instance: string, volumeId: string, change: SourceChange): Promise<DiskState> {
+  for (const name of [change.file, change.expected_file]) {
+    if (!isVolumeFile(volumeId, name)) throw new StorageError('IMAGE_UNSAFE_BACKING', `${JSON.stringify(name)} is not a file of volume ${volumeId}`);
+  }
+  if (await devices.isRunning(instance)) {
+    throw new StorageError('INVALID_STATE', `instance ${instance} is running: its disk changes files only through snapshots and block jobs`, { details: { running: true } });
+  }
+  const xml = await devices.inactiveXml(instance);
+  const current = diskSourceOf(xml, volumeId);
+  const name = current === null ? null : current.slice(current.lastIndexOf('/') + 1);
+  if (name !== change.file) {
+    if (name !== change.expected_file) {
+      throw new StorageError('PLAN_MISMATCH', `the disk of volume ${volumeId} names ${String(name)}, expected ${change.expected_file}`, { details: { current: name } });
+    }
+    await devices.define(withDiskSource(xml, volumeId, change.file, change.format));
+  }
+  return diskState(devices, instance, volumeId);
+}

@@ -1,0 +1,114 @@
+/**
+ * The storage side's client of a compute coordinator (the host named by a volume's attachment):
+ *   POST /v1/snapshots  SnapshotCreatePlan → {job}     POST /v1/merges  MergePlan → {job}
+ *   GET  /v1/jobs/{id}  → {job}   (job id = the plan's operation_id)
+ *   GET  /v1/instances/{uuid}/volumes/{vid}/disk, POST .../resize, PUT .../source → {disk}
+ * Authenticated with the service token of the configuration (coordinator.serviceToken).
+ *
+ * Errors: an answer with an error body keeps the coordinator's own code and is flagged `refused`
+ * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is
+ * INTERNAL flagged `unreachable` (the job may or may not exist: never treated as a refusal).
+ */
+import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
+import type { MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
+
+export interface CoordinatorJob {
+  id: string;
+  kind: 'merge' | 'snapshot';
+  state: string;
+  progress: number;
+  error?: string;
+}
+
+export interface DiskState {
+  instance_uuid: string;
+  volume_id: string;
+  running: boolean;
+  target: string;
+  chain: (string | null)[];
+  format: string | null;
+}
+
+export const FINAL_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface CoordinatorClientOptions {
+  endpoint: string;
+  token: string;
+  /** Per request (a job is awaited by polling, never by one long request). */
+  timeoutMs?: number;
+  pollMs?: number;
+}
+
+/** True when the coordinator answered with an error: it validated and refused, nothing changed. */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof StorageError && err.details.refused === true;
+}
+
+export class CoordinatorClient {
+  constructor(private readonly o: CoordinatorClientOptions) {}
+
+  private async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
+    const url = new URL(pathname, this.o.endpoint);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new StorageError('INTERNAL', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
+        details: { unreachable: true, endpoint: url.origin }, cause: err,
+      });
+    }
+    const text = await res.text();
+    const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    if (!res.ok) throw refused(res.status, method, url.pathname, parsed.error as { code?: string; message?: string } | undefined);
+    return parsed as T;
+  }
+
+  async submitSnapshot(plan: SnapshotCreatePlan): Promise<CoordinatorJob> {
+    return (await this.call<{ job: CoordinatorJob }>('POST', '/v1/snapshots', plan)).job;
+  }
+
+  async submitMerge(plan: MergePlan): Promise<CoordinatorJob> {
+    return (await this.call<{ job: CoordinatorJob }>('POST', '/v1/merges', plan)).job;
+  }
+
+  async job(id: string): Promise<CoordinatorJob> {
+    return (await this.call<{ job: CoordinatorJob }>('GET', `/v1/jobs/${encodeURIComponent(id)}`)).job;
+  }
+
+  /** Poll until the job ends (the coordinator persists jobs, so a restart of it loses none). */
+  async waitJob(id: string, signal?: AbortSignal, onProgress?: (p: number) => void): Promise<CoordinatorJob> {
+    for (;;) {
+      const job = await this.job(id);
+      if (FINAL_JOB_STATES.has(job.state)) return job;
+      onProgress?.(job.progress);
+      if (signal?.aborted) throw new StorageError('LEASE_LOST', `stopped waiting for coordinator job ${id}: ${String(signal.reason)}`, { details: { job: id } });
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? 200));
+    }
+  }
+
+  private diskPath(instance: string, volumeId: string, what: string): string {
+    return `/v1/instances/${instance}/volumes/${volumeId}/${what}`;
+  }
+
+  async disk(instance: string, volumeId: string): Promise<DiskState> {
+    return (await this.call<{ disk: DiskState }>('GET', this.diskPath(instance, volumeId, 'disk'))).disk;
+  }
+
+  async resize(instance: string, volumeId: string, bytes: number): Promise<DiskState> {
+    return (await this.call<{ disk: DiskState }>('POST', this.diskPath(instance, volumeId, 'resize'), { size_bytes: bytes })).disk;
+  }
+
+  async setSource(instance: string, volumeId: string, change: { file: string; format: 'qcow2' | 'raw'; expected_file: string }): Promise<DiskState> {
+    return (await this.call<{ disk: DiskState }>('PUT', this.diskPath(instance, volumeId, 'source'), change)).disk;
+  }
+}
+
+function refused(status: number, method: string, pathname: string, e: { code?: string; message?: string } | undefined): StorageError {
+  const code: ErrorCode = e?.code !== undefined && e.code in ERROR_CODES ? e.code as ErrorCode : 'INTERNAL';
+  return new StorageError(code, `coordinator ${method} ${pathname}: ${e?.message ?? `HTTP ${status}`}`, { details: { refused: true, status } });
+}

@@ -1,0 +1,71 @@
+/**
+ * The online path of the RemoteFS driver: every chain change of an ATTACHED volume goes to the
+ * coordinator of the attachment's host (ARCHITECTURE "Who does what"). The driver holds the
+ * volume's lease around each call; the engine (../snapshots) decides and records intent; the
+ * coordinator changes what the guest opens:
+ *   create   running: live snapshot with the explicit plan; stopped: the definition follows;
+ *   delete   merges on the guest's chain live (running) or by qemu-img keeping the active name
+ *            (stopped); branches off the chain here;
+ *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
+ *   extend   running: live block resize; stopped: as a detached volume.
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import type { ActiveFile, AttachmentRef, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../volume-driver.js';
+import * as engine from '../snapshots/index.js';
+import { CoordinatorClient } from './coordinator-client.js';
+import { createAttached } from './create.js';
+import { CoordinatorHost } from './host.js';
+import { OperationIds } from './operation-ids.js';
+
+export interface OnlineOptions {
+  /** coordinator.serviceToken of the configuration. */
+  token: string;
+  pollMs?: number;
+}
+
+export class OnlinePath {
+  constructor(private readonly o: OnlineOptions) {}
+
+  private client(att: AttachmentRef): CoordinatorClient {
+    return new CoordinatorClient({ endpoint: att.coordinatorEndpoint, token: this.o.token, pollMs: this.o.pollMs });
+  }
+
+  private async open(vol: VolumeRef, ctx: OpContext): Promise<{ client: CoordinatorClient; host: CoordinatorHost; ids: OperationIds }> {
+    const att = vol.attachment;
+    if (!att) throw new Error('OnlinePath used for a detached volume');
+    const client = this.client(att);
+    const ids = new OperationIds(ctx);
+    const host = await CoordinatorHost.open(client, att, vol.id, ids, { signal: ctx.signal, onProgress: ctx.onProgress });
+    return { client, host, ids };
+  }
+
+  async createSnapshot(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<CreatedSnapshot> {
+    const { client, host, ids } = await this.open(vol, ctx);
+    return createAttached(loc, client, host, ids, snapshotId, ctx);
+  }
+
+  async deleteSnapshot(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<DeletedSnapshot> {
+    const { host } = await this.open(vol, ctx);
+    const r = await engine.deleteAttachedOp(loc, snapshotId, host, { signal: ctx.signal, onProgress: ctx.onProgress });
+    return { hidden: r.hidden, collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
+  }
+
+  async revert(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<{ sizeBytes: number; active: ActiveFile }> {
+    const { host } = await this.open(vol, ctx);
+    if (host.running) {
+      throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to running instance ${vol.attachment?.instanceUuid ?? '?'}: stop the guest to revert it`, {
+        details: { reason: 'GUEST_RUNNING', instance_uuid: vol.attachment?.instanceUuid },
+      });
+    }
+    const r = await engine.revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
+    return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat } };
+  }
+
+  async extend(loc: engine.VolumeLocation, vol: VolumeRef, sizeBytes: number, ctx: OpContext): Promise<void> {
+    const { host } = await this.open(vol, ctx);
+    if (host.running) await engine.extendLiveOp(loc, sizeBytes, (bytes) => host.resize(bytes));
+    else await engine.extendWithSnapshots(loc, sizeBytes);
+  }
+}
+
+export { CoordinatorClient, isRefusal, type CoordinatorJob, type DiskState } from './coordinator-client.js';

@@ -1,0 +1,28 @@
+/**
+ * Ids of the coordinator jobs one storage operation starts. The first job carries the
+ * operation's own id (the metadata API finds the operation, and its lease, by it); further jobs
+ * of the same operation (hidden snapshots collected after a delete) append `~<n>`, because the
+ * coordinator keeps one job per id. The fencing token is the volume lease's token.
+ *
+ * The operation id comes from the context, or else from the lease the storage service took for
+ * the operation (holder `op:<operation id>`, src/api/usecases/operation-runner.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { OpContext } from '../../volume-driver.js';
+
+export class OperationIds {
+  private n = 0;
+  readonly fencingToken: number;
+  private readonly base: string;
+
+  constructor(ctx: OpContext) {
+    const fromLease = /^op:([0-9a-f-]{36})$/.exec(ctx.lease?.holder ?? '')?.[1];
+    this.base = ctx.operationId ?? fromLease ?? randomUUID();
+    this.fencingToken = Math.max(0, ctx.lease?.token ?? 0);
+  }
+
+  next(): string {
+    this.n += 1;
+    return this.n === 1 ? this.base : `${this.base}~${this.n}`;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Extend of an ATTACHED volume whose guest RUNS: the host grows the disk live (block resize:
+ * QEMU grows the active file and the guest sees the new capacity at once); then the info file
+ * records the size. Intent first, flagged online, so reconcile never grows the file under the
+ * guest itself. A stopped guest's volume is extended like a detached one (extend.ts): its
+ * definition holds no size.
+ */
+import { StorageError } from '../../../src/core/errors.js';
+import { finishExtend } from './extend.js';
+import type { VolumeLocation } from './location.js';
+import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
+
+export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resizeLive: (bytes: number) => Promise<void>): Promise<{ sizeBytes: number }> {
+  const tree = await loadSettledTree(loc);
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${tree.sizeBytes} to ${sizeBytes} bytes`);
+  }
+  if (sizeBytes === tree.sizeBytes) return { sizeBytes };
+  const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes, online: true });
+  const t = await recordStep(loc, tree, intent, 'resize_live', false);
+  try {
+    await resizeLive(sizeBytes);
+  } catch (err) {
+    if (err instanceof StorageError && err.details.refused === true) await saveTree(loc, { ...t, intent: null });
+    throw err;
+  }
+  // The header now says sizeBytes (QEMU grew it); finishExtend only records it.
+  await finishExtend(loc, t, sizeBytes);
+  return { sizeBytes };
+}

@@ -1,0 +1,43 @@
+/**
+ * Revert of an ATTACHED volume whose guest is STOPPED (a running guest is refused by the driver
+ * before this runs). Same tree change as revert.ts, plus the domain's persistent definition,
+ * in one intent:
+ *
+ *   write N on S's file          ... <- F(S) <- N        (N an orphan until the info names it)
+ *   intent {revert, online}      the definition may name N from here on
+ *   host: definition A -> N      the next boot opens N
+ *   info: N active, A gone       commit point
+ *   unlink A; collect hidden     (routed: the guest is stopped, so qemu-img here)
+ */
+import { randomUUID } from 'node:crypto';
+import { isStorageError } from '../../../src/core/errors.js';
+import type { AttachedHost } from './attached-host.js';
+import { collectAttached } from './delete-attached.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
+import { writeOverlay } from './overlay.js';
+import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { fileFormat } from './tree.js';
+import { loadSettledTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
+
+export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+  const tree = await loadSettledTree(loc);
+  const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
+  const intent = newIntent('revert', snapshotId, { newActive: plan.newActive, oldActive: plan.oldActive }, { online: true });
+  const t = await recordStep(loc, tree, intent, 'switch_source', false);
+  try {
+    await host.switchSource(plan.newActive, 'qcow2', plan.oldActive);
+  } catch (err) {
+    // Refused (e.g. the guest was started meanwhile): nothing switched, so undo the overlay.
+    if (isStorageError(err) && err.details.refused === true) {
+      await saveTree(loc, { ...t, intent: null });
+      await unlinkIfPresent(loc, plan.newActive);
+    }
+    throw err;
+  }
+  const next = applyRevert({ ...t, intent: null }, plan);
+  await saveTree(loc, next);
+  await unlinkIfPresent(loc, plan.oldActive);
+  const { tree: after } = await collectAttached(loc, next, host, opts);
+  return { sizeBytes: plan.sizeBytes, activeFile: after.active, activeFormat: fileFormat(after, after.active) };
+}
