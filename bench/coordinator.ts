@@ -32,7 +32,7 @@ import { mountShare, type MountedShare } from '../test/e2e/coordinator/share.js'
 import { StubMetadata } from '../test/e2e/coordinator/stub-metadata.js';
 import { median } from './lib/stats.js';
 
-const ROUNDS = Number(process.argv[2] ?? 5);
+const ROUNDS = Number(process.argv[2] ?? 7);
 const MERGE_ROUNDS = 3;
 const TOKEN = `bench-${randomUUID()}`;
 const SMALL = 64 * 1024 * 1024;
@@ -57,7 +57,19 @@ async function withWriter(env: Env, act: () => Promise<void>): Promise<Sample> {
   return { gapMs: maxGapMs, totalMs };
 }
 
+/** The storage side's overlays, made before the timed part (as they are for virsh). */
+async function premake(env: Env, vols: Volume[]): Promise<void> {
+  for (const v of vols) {
+    const top = (await liveChain(env, v))[0] as string;
+    const file = `volume-${v.id}.${randomUUID()}`;
+    await createOverlay(env.share.dir, top, file, SMALL);
+    env.stub.active.set(v.id, top);
+    env.stub.premade.set(v.id, [file]);
+  }
+}
+
 async function oursSnapshot(env: Env, vols: Volume[]): Promise<Sample> {
+  await premake(env, vols);
   let freezeMs: number | undefined;
   const s = await withWriter(env, async () => {
     const res = await supertest(env.coord.url).post(`/v1/instances/${env.guest.dom.uuid}/snapshots?wait=true`)
@@ -91,9 +103,12 @@ function ratioLine(label: string, ours: number, theirs: number, target: number):
 
 async function benchFreeze(env: Env): Promise<void> {
   const ext4 = env.guest.volumes.slice(0, 8);
-  const gaps: Record<number, { ours: number[]; virsh: number[]; oursTotal: number[]; virshTotal: number[] }> = {};
-  for (const n of COUNTS) gaps[n] = { ours: [], virsh: [], oursTotal: [], virshTotal: [] };
+  const gaps: Record<number, { ours: number[]; virsh: number[]; oursTotal: number[]; virshTotal: number[]; freeze: number[] }> = {};
+  for (const n of COUNTS) gaps[n] = { ours: [], virsh: [], oursTotal: [], virshTotal: [], freeze: [] };
+  const idle: number[] = [];
   for (let r = 0; r < ROUNDS; r += 1) {
+    // The noise floor: the same writer, the same time, and nothing frozen.
+    idle.push((await withWriter(env, () => new Promise((res) => setTimeout(res, 800)))).gapMs);
     for (const n of COUNTS) {
       const vols = ext4.slice(0, n);
       const g = gaps[n] as (typeof gaps)[number];
@@ -103,14 +118,16 @@ async function benchFreeze(env: Env): Promise<void> {
         const s = who === 'ours' ? await oursSnapshot(env, vols) : await virshSnapshot(env, vols);
         (who === 'ours' ? g.ours : g.virsh).push(s.gapMs);
         (who === 'ours' ? g.oursTotal : g.virshTotal).push(s.totalMs);
+        if (s.freezeMs !== undefined) g.freeze.push(s.freezeMs);
       }
     }
   }
-  console.log(`\nfreeze window seen by the guest (longest writer gap, median of ${ROUNDS}):`);
+  console.log(`\nfreeze window seen by the guest (longest writer gap, median of ${ROUNDS}; idle writer gap ${median(idle)} ms):`);
   for (const n of COUNTS) {
     const g = gaps[n] as (typeof gaps)[number];
     console.log(ratioLine(`  ${n} disk(s), guest gap`, median(g.ours), median(g.virsh), 1.1));
-    console.log(`  ${n} disk(s), end to end            ours ${median(g.oursTotal).toFixed(0).padStart(6)} ms   virsh ${median(g.virshTotal).toFixed(0).padStart(6)} ms`);
+    console.log(`  ${n} disk(s), end to end            ours ${median(g.oursTotal).toFixed(0).padStart(6)} ms   virsh ${median(g.virshTotal).toFixed(0).padStart(6)} ms` +
+      `   (ours freeze→thaw answered: ${median(g.freeze).toFixed(0)} ms)`);
   }
   const one = median((gaps[1] as (typeof gaps)[number]).ours);
   const eight = median((gaps[8] as (typeof gaps)[number]).ours);

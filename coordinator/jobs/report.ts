@@ -29,6 +29,28 @@ function reportsOf(job: Job, status: Status, progress: number): [ReportTarget, O
   return job.kind === 'merge' ? mergeReport(job, status, progress) : job.volumes.map((v) => volumeReport(job, v, status, progress));
 }
 
+/**
+ * Progress for a running job without holding up its poll loop: only the latest value is sent,
+ * one report at a time (a slow metadata API never slows the job or the pivot down).
+ */
+export function progressReporter(ctx: JobContext, job: Job): (percent: number) => void {
+  let latest: number | undefined;
+  let sending = false;
+  const pump = async (): Promise<void> => {
+    sending = true;
+    while (latest !== undefined) {
+      const p = latest;
+      latest = undefined;
+      await reportStatus(ctx, job, 'running', p);
+    }
+    sending = false;
+  };
+  return (percent) => {
+    latest = percent;
+    if (!sending) void pump();
+  };
+}
+
 /** Best effort: a failed progress report is logged and forgotten. */
 export async function reportStatus(ctx: JobContext, job: Job, status: Status, progress: number): Promise<void> {
   for (const [target, r] of reportsOf(job, status, progress)) {

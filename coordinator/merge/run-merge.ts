@@ -15,7 +15,7 @@ import { chainNames, parseDomainXml, type LiveDisk } from '../domain/disks.js';
 import { StoppedError, saveState, throwIfStopping, type JobContext } from '../jobs/context.js';
 import { describeError } from '../jobs/describe-error.js';
 import { isFinal, type MergeJob } from '../jobs/job.js';
-import { reportFinal, reportStatus } from '../jobs/report.js';
+import { progressReporter, reportFinal, reportStatus } from '../jobs/report.js';
 import { waitBlockJob } from './wait-job.js';
 
 function same(a: readonly (string | null)[], b: readonly string[]): boolean {
@@ -68,12 +68,13 @@ async function startStep(ctx: JobContext, job: MergeJob): Promise<void> {
 
 async function waitStep(ctx: JobContext, job: MergeJob): Promise<void> {
   const active = job.plan.operation === 'active_commit';
+  const progress = progressReporter(ctx, job);
   const result = await waitBlockJob({
     port: ctx.port, clock: ctx.clock, log: ctx.log, domainUuid: job.domainUuid, target: job.target,
     untilReady: active, pollMs: ctx.settings.pollIntervalMs,
     overdueAt: (job.overdueSince ?? job.createdAt + ctx.settings.blockJobTimeoutMs),
     stopping: ctx.stopping,
-    onProgress: async (p) => { job.progress = p; await reportStatus(ctx, job, 'running', p); },
+    onProgress: async (p) => { job.progress = p; progress(p); },
     onOverdue: async () => {
       ctx.log.warn({ job: job.id }, 'block job still running past blockJobTimeoutMs; still waiting');
       await saveState(ctx, job, { overdueSince: ctx.clock.now(), error: `still running after ${ctx.settings.blockJobTimeoutMs} ms` });
@@ -83,10 +84,16 @@ async function waitStep(ctx: JobContext, job: MergeJob): Promise<void> {
   await saveState(ctx, job, { state: result === 'ready' ? 'pivoting' : 'verifying', error: undefined });
 }
 
-/** Pivot (idempotent: if the job is already gone, the pivot happened or the job ended). */
+/**
+ * Pivot. Idempotent: if the job is gone, the pivot happened or the job ended (verify tells); if
+ * the mirror is not (or no longer, e.g. after a libvirtd restart) ready, wait for it again.
+ */
 async function pivotStep(ctx: JobContext, job: MergeJob): Promise<void> {
   const info = await ctx.port.blockJobInfo(job.domainUuid, job.target);
-  if (info) await ctx.port.pivot(job.domainUuid, job.target);
+  if (info) {
+    if ((await liveDisk(ctx, job)).mirror?.ready !== 'yes') return saveState(ctx, job, { state: 'running' });
+    await ctx.port.pivot(job.domainUuid, job.target);
+  }
   await saveState(ctx, job, { state: 'verifying' });
 }
 

@@ -56,7 +56,13 @@ async function snapshotStep(ctx: JobContext, job: SnapshotJob): Promise<void> {
   let dom = parseDomainXml(await ctx.port.domainXml(job.domainUuid));
   let state = switched(dom, job);
   if (state === 'none') {
-    await takeSnapshot(ctx, job, dom);
+    try {
+      await takeSnapshot(ctx, job, dom);
+    } catch (err) {
+      // The call may have failed after the switch (connection lost): the live XML decides.
+      ctx.log.warn({ err, job: job.id }, 'snapshot call failed; checking the live XML');
+      if (switched(parseDomainXml(await ctx.port.domainXml(job.domainUuid)), job) !== 'all') throw err;
+    }
     dom = parseDomainXml(await ctx.port.domainXml(job.domainUuid));
     state = switched(dom, job);
   }

@@ -23,6 +23,8 @@ export class StubMetadata {
   /** volume id → its active file as the storage side knows it. */
   readonly active = new Map<string, string>();
   refuseCommit = false;
+  /** Overlays made ahead of time, per volume (a benchmark keeps their creation out of its timing). */
+  readonly premade = new Map<string, string[]>();
   url = '';
   private server: Server | undefined;
 
@@ -47,10 +49,11 @@ export class StubMetadata {
   }
 
   private async volumeAction(volumeId: string, body: Record<string, Record<string, unknown>>): Promise<unknown> {
-    const snapshotId = randomUUID();
     const top = this.active.get(volumeId) ?? `volume-${volumeId}`;
+    const ready = this.premade.get(volumeId)?.shift();
+    const snapshotId = ready ? ready.slice(`volume-${volumeId}.`.length) : randomUUID();
     const newFile = `volume-${volumeId}.${snapshotId}`;
-    await createOverlay(this.dir, top, newFile, this.sizeBytes);
+    if (!ready) await createOverlay(this.dir, top, newFile, this.sizeBytes);
     const operationId = randomUUID();
     this.calls.push({ action: Object.keys(body)[0] ?? '?', id: volumeId, body: { snapshot_id: snapshotId, new_file: newFile } });
     return { snapshot: { id: snapshotId, status: 'creating' }, snapshot_metadata: { snapshot_id: snapshotId, volume_id: volumeId, new_file: newFile, expected_top: top, status: 'creating', operation_id: operationId, fencing_token: 5 } };

@@ -100,6 +100,29 @@ describe('coordinator: instance snapshots and the engine', () => {
     expect(h.libvirt.calls.filter((c) => c.startsWith('snapshot') || c === 'freeze')).to.deep.equal([]);
   });
 
+  it('a snapshot call whose reply is lost after the switch is a success (the live XML decides)', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    h.libvirt.snapshotBehaviour = 'lost-reply';
+    const { job } = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string, VOLS[1] as string], quiesce: 'require' });
+    const done = (await engine.settle(job.id)) as SnapshotJob;
+    expect(done.state, done.error).to.equal('completed');
+    expect(h.libvirt.frozen).to.equal(false);
+    expect(h.libvirt.calls.filter((c) => c.startsWith('snapshot'))).to.have.length(1);
+  });
+
+  it('a snapshot that libvirt refuses fails the job, thaws, and reports failed', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    h.libvirt.snapshotBehaviour = 'fail';
+    const { job } = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string], quiesce: 'require' });
+    const done = (await engine.settle(job.id)) as SnapshotJob;
+    expect(done.state).to.equal('failed');
+    expect(done.error).to.match(/snapshot refused/);
+    expect(done.frozen).to.equal(false);
+    expect(h.libvirt.frozen).to.equal(false);
+    expect(h.metadata.reports.at(-1)?.report.status).to.equal('failed');
+    expect(h.libvirt.disks[1]?.chain).to.deep.equal([`volume-${VOLS[0]}`]);
+  });
+
   it('one job per volume at a time; the same operation id is idempotent', async () => {
     const { h, engine, uc } = setup([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
     h.libvirt.jobStep = 1n;

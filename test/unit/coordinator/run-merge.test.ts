@@ -39,7 +39,10 @@ describe('coordinator: merge runner', () => {
     const final = h.metadata.reports.at(-1)?.report;
     expect(final).to.include({ status: 'completed', progress: 100, active_file: f(S2), operation_id: OP, fencing_token: 3 });
     const progress = h.metadata.reports.filter((r) => r.report.status === 'running').map((r) => r.report.progress);
-    expect(progress).to.deep.equal([25, 50, 75, 100]);
+    // Real percentages from cur/end, in order (a slow API may see fewer of them, never a fixed figure).
+    expect(progress.at(-1)).to.equal(100);
+    expect(progress).to.deep.equal([...progress].sort((a, b) => a - b));
+    expect(progress.every((p) => [25, 50, 75, 100].includes(p))).to.equal(true);
   });
 
   it('intermediate commit: RELATIVE only, never DELETE, and the chain verified', async () => {
@@ -121,6 +124,17 @@ describe('coordinator: merge runner', () => {
     expect(persisted.state, persisted.error).to.equal('completed');
     expect(again.libvirt.calls.some((c) => c.startsWith('commit'))).to.equal(false);
     expect(again.libvirt.disks[0]?.chain).to.deep.equal([f(S2), f(S1), f()]);
+  });
+
+  it('resumed in "pivoting" while the mirror is not ready (libvirtd restarted): waits for ready again, then pivots', async () => {
+    const h = harness([chainDisk(CHAIN)]);
+    const job = mergeJob(h, { operation: 'active_commit', top: f(S3), base: f(S2) });
+    await h.ctx.port.blockCommit(DOM, 'vdb', `${DIR}/${f(S3)}`, `${DIR}/${f(S2)}`, BlockCommitFlags.ACTIVE | BlockCommitFlags.RELATIVE);
+    job.state = 'pivoting';
+    await runMerge(h.ctx, job);
+    expect(job.state, job.error).to.equal('completed');
+    expect(h.store.history.map((s) => s.state)).to.include.members(['running', 'pivoting', 'verifying']);
+    expect(chainOf(h)).to.deep.equal([f(S2), f(S1), f()]);
   });
 
   it('resumed in "permitted" after the job already finished: verifies instead of starting again', async () => {

@@ -51,7 +51,7 @@ export class FakeLibvirt implements LibvirtPort {
   readonly calls: string[] = [];
   agent = true;
   freeze: 'ok' | 'fail' | 'hang' = 'ok';
-  snapshotBehaviour: 'ok' | 'fail' | 'slow' = 'ok';
+  snapshotBehaviour: 'ok' | 'fail' | 'slow' | 'lost-reply' = 'ok';
   /** Percent of `end` a job advances per poll. */
   jobStep = 25n;
   /** Polls after cur == end before the XML says ready='yes'. */
@@ -116,6 +116,7 @@ export class FakeLibvirt implements LibvirtPort {
       if (path.dirname(file) !== d.dir) throw new StorageError('LIBVIRT_ERROR', 'fake: overlay outside the disk directory');
       d.chain = [path.basename(file), ...d.chain];
     }
+    if (this.snapshotBehaviour === 'lost-reply') throw new StorageError('LIBVIRT_DISCONNECTED', 'fake: connection lost before the reply');
   }
 
   private startJob(target: string, type: number, result: string[]): void {
