@@ -2,8 +2,8 @@
  * Snapshot engine benchmark: create and delete at chain depth 1, 50 and the cap (128), medians,
  * next to the bare `qemu-img create` floor in the same run; bytes written by each delete measured
  * independently of the planner (change in the survivor's allocated blocks, st_blocks), compared
- * with the smaller of the two merge candidates (allocated blocks of each file minus the metadata
- * of an empty overlay).
+ * with the smaller of the two merge candidates (the data each file holds by `qemu-img map`, not
+ * the planner's native reader; the survivor may also grow by an L2 table).
  *
  *   npx tsx bench/snapshot.ts [iterations]
  *
@@ -20,6 +20,7 @@ import { imgCreate } from '../src/qemu/img-create.js';
 import { qemuIo } from '../src/qemu/qemu-io.js';
 import { newTree, readInfo, writeInfo, type VolumeTree } from '../drivers/remotefs/info-file.js';
 import { createSnapshot, deleteSnapshot, type VolumeLocation } from '../drivers/remotefs/snapshots/index.js';
+import { allocatedInFileByMap } from '../drivers/remotefs/snapshots/qemu-views.js';
 import { formatMs, summarize } from './lib/stats.js';
 
 const execFileP = promisify(execFile);
@@ -75,7 +76,7 @@ function line(label: string, xs: number[]): string {
 }
 
 /** create (ours) vs bare qemu-img create of the same overlay (-u and without), then delete newest. */
-async function createAndDeleteNewest(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+async function createAndDeleteNewest(loc: VolumeLocation): Promise<void> {
   const ours: number[] = [];
   const bareU: number[] = [];
   const bare: number[] = [];
@@ -98,7 +99,6 @@ async function createAndDeleteNewest(loc: VolumeLocation, emptyMeta: number): Pr
   console.log(line('  floor: bare qemu-img create -u (no chain open)', bareU));
   console.log(line('  floor: bare qemu-img create -b (opens chain)', bare));
   console.log(line('delete newest (empty active committed)', delNewest));
-  void emptyMeta;
 }
 
 interface DeleteSample {
@@ -109,29 +109,32 @@ interface DeleteSample {
 }
 
 /** Time deleting `older` (file F, its only dependant D); bytes by st_blocks of the survivor. */
-async function timedDelete(loc: VolumeLocation, emptyMeta: number, older: string, dependantOwner: string): Promise<DeleteSample> {
+async function timedDelete(loc: VolumeLocation, older: string, dependantOwner: string): Promise<DeleteSample> {
   const t = await tree(loc);
   const f = t.snapshots[older]?.file as string;
   const d = t.snapshots[dependantOwner]?.file as string;
   const [bf, bd] = [await blocks(loc, f), await blocks(loc, d)];
+  // Candidates measured by qemu-img map (not the planner's native reader): data each file holds.
+  const layer = (file: string) => ({ file, format: t.files[file]?.format ?? 'qcow2' });
+  const [mf, md] = [await allocatedInFileByMap(loc.dir, layer(f)), await allocatedInFileByMap(loc.dir, layer(d))];
   const [ms] = await timed(() => deleteSnapshot(loc, older));
   const after = await tree(loc);
   const survivor = after.files[f] ? f : d;
   const written = (await blocks(loc, survivor)) - (survivor === f ? bf : bd);
-  return { ms, written, smaller: Math.min(bf, bd) - emptyMeta, pulled: survivor === d };
+  return { ms, written, smaller: Math.min(mf, md), pulled: survivor === d };
 }
 
 function report(label: string, samples: DeleteSample[]): void {
   console.log(line(label, samples.map((x) => x.ms)));
   const kib = (xs: number[]) => `${(summarize(xs).median / 1024).toFixed(0)} KiB`;
   const written = kib(samples.map((x) => x.written));
-  console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${written.padStart(10)}   smaller candidate ${kib(samples.map((x) => x.smaller))}`);
+  console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${written.padStart(10)}   smaller candidate (qemu-img map data) ${kib(samples.map((x) => x.smaller))}`);
   const pulls = samples.filter((x) => x.pulled).length;
   console.log(`  ${'  direction taken'.padEnd(46)} pull ${pulls}/${samples.length}, commit ${samples.length - pulls}/${samples.length}`);
 }
 
 /** Older snapshot with a small delta: one cluster in each file, a tie -> commit. Depth stays. */
-async function deleteOlderCommit(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+async function deleteOlderCommit(loc: VolumeLocation): Promise<void> {
   const samples: DeleteSample[] = [];
   for (let i = 0; i < N; i++) {
     const sid = randomUUID();
@@ -139,7 +142,7 @@ async function deleteOlderCommit(loc: VolumeLocation, emptyMeta: number): Promis
     await writeCluster(loc);
     const older = (await tree(loc)).snapshots[sid]?.parent;
     if (!older) throw new Error('no older snapshot');
-    samples.push(await timedDelete(loc, emptyMeta, older, sid));
+    samples.push(await timedDelete(loc, older, sid));
   }
   report('delete older snapshot, 1-cluster deltas (commit)', samples);
 }
@@ -149,7 +152,7 @@ async function deleteOlderCommit(loc: VolumeLocation, emptyMeta: number): Promis
  * a fresh file (the active file accumulates earlier rounds); each round adds three files and
  * removes one timed; untimed deletes of b and x keep the depth.
  */
-async function deleteOlderPull(loc: VolumeLocation, emptyMeta: number): Promise<void> {
+async function deleteOlderPull(loc: VolumeLocation): Promise<void> {
   const samples: DeleteSample[] = [];
   for (let i = 0; i < N; i++) {
     const [x, a, b] = [randomUUID(), randomUUID(), randomUUID()];
@@ -159,7 +162,7 @@ async function deleteOlderPull(loc: VolumeLocation, emptyMeta: number): Promise<
     await writeCluster(loc, 4);
     await createSnapshot(loc, b);
     await writeCluster(loc);
-    samples.push(await timedDelete(loc, emptyMeta, a, b));
+    samples.push(await timedDelete(loc, a, b));
     await deleteSnapshot(loc, b);
     await deleteSnapshot(loc, x);
   }
@@ -169,21 +172,16 @@ async function deleteOlderPull(loc: VolumeLocation, emptyMeta: number): Promise<
 async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'bench-snapshot-'));
   try {
-    const probe = await volumeAtDepth(root, 1);
-    const metaFile = path.join(root, 'empty-meta');
-    await imgCreate({ path: metaFile, format: 'qcow2', sizeBytes: SIZE });
-    const emptyMeta = (await stat(metaFile)).blocks * 512;
-    void probe;
     console.log(`snapshot engine on ${os.tmpdir()} (local), ${N} iterations, ${SIZE / 1024 ** 2} MiB volume, 64 KiB clusters`);
     for (const depth of DEPTHS) {
       const dir = await mkdtemp(path.join(root, `d${depth}-`));
       const { loc } = await volumeAtDepth(dir, Math.max(1, depth - 1));
       console.log(`\nchain depth ${depth} (create makes the ${depth}${depth === 1 ? 'st' : 'th'} file...)`);
-      await createAndDeleteNewest(loc, emptyMeta);
+      await createAndDeleteNewest(loc);
       const older = await volumeAtDepth(dir, Math.max(2, depth - 1));
-      await deleteOlderCommit(older.loc, emptyMeta);
+      await deleteOlderCommit(older.loc);
       const pulled = await volumeAtDepth(dir, Math.max(1, depth - 3));
-      await deleteOlderPull(pulled.loc, emptyMeta);
+      await deleteOlderPull(pulled.loc);
     }
   } finally {
     await rm(root, { recursive: true, force: true });
