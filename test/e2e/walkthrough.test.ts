@@ -12,9 +12,11 @@
  * Covered: create through the API → attach through the coordinator (to the stopped guest's
  * definition, then boot: this guest does not see PCIe hot-plug) → write in the guest →
  * compute-initiated snapshot of two volumes (one quiesced freeze, real RemoteFS prepare/commit) →
- * write again → detach → offline snapshot delete (merge) with the data intact. Not yet:
- * storage-initiated snapshots, live delete, revert, live extend of attached volumes (the driver
- * still refuses those with INVALID_STATE).
+ * write again → storage-initiated snapshot of an attached volume (the driver's explicit plan
+ * through the coordinator) → revert refused while the guest runs → live extend (the guest sees
+ * the size) → both snapshots deleted live (the driver plans, the coordinator merges) → detach →
+ * offline snapshot delete (merge) with the data intact. Not yet: attach to a RUNNING guest (this
+ * guest does not see PCIe hot-plug), revert with the guest stopped on the real components.
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -64,7 +66,11 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
       leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
     };
-    svc = await startService({ config: parseConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage }) });
+    // coordinator.serviceToken: the driver authenticates to the coordinator of an attachment with it.
+    svc = await startService({ config: parseConfig({
+      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage,
+      coordinator: { serviceToken: SERVICE_TOKEN },
+    }) });
     api = supertest(svc.url);
     coordMountBase = storage.mountBase;
     const coordConfig: Readonly<Config> = parseConfig({
@@ -174,6 +180,85 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     }
   });
 
+  const operationOf = async (id: string) => (await api.get(`/v3/operations/${id}`).set(as('alice'))).body.operation as { state: string; error?: string } | undefined;
+  const liveChain = async (vid: string) => parseDomainXml(await guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name);
+
+  it('storage-initiated snapshot of the attached volume (live, explicit plan through the coordinator): data at every point', async () => {
+    const v = vols[0] as { id: string; target: string };
+    const before = (await info(v.id)).active as string;
+    await guest.writeBlockPattern(v.target, 0xc3, 128, 64);
+    const r = await api.post('/v3/snapshots').set(as('alice')).send({ snapshot: { volume_id: v.id, name: 'walk-storage', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const sid = r.body.snapshot.id as string;
+    await until('snapshot available', async () => {
+      const s = (await api.get(`/v3/snapshots/${sid}`).set(as('alice'))).body.snapshot as { status: string };
+      if (s.status === 'error') throw new Error('snapshot went to error');
+      return s.status === 'available' ? true : undefined;
+    });
+    const overlay = `volume-${v.id}.${sid}`;
+    expect((await info(v.id)).active).to.equal(overlay);
+    expect(await liveChain(v.id)).to.deep.equal([overlay, before, `volume-${v.id}`]);
+    expect(await volumeStatus(v.id)).to.equal('in-use');
+    await guest.writeBlockPattern(v.target, 0xd4, 192, 64);
+    // The new snapshot's point (the file that was active) has 0xc3 but not 0xd4; the guest sees both.
+    await hostRead(before, [`read -P 0xc3 ${2 * K64} ${K64}`, `read -P 0 ${3 * K64} ${K64}`]);
+    expect(await guestHas(v.target, 0xd4, 3 * K64)).to.equal(true);
+  });
+
+  it('revert of the attached volume is refused while the guest runs (GUEST_RUNNING); nothing changes', async () => {
+    const v = vols[0] as { id: string };
+    const [latest] = ((await api.get(`/v3/snapshots?volume_id=${v.id}`).set(as('alice'))).body.snapshots as { id: string; name: string }[]).filter((x) => x.name === 'walk-storage');
+    const activeBefore = (await info(v.id)).active;
+    const r = await api.post(`/v3/volumes/${v.id}/action`).set(as('alice')).send({ 'os-revert_to_snapshot': { snapshot_id: (latest as { id: string }).id } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const opId = r.get('x-operation-id') ?? r.body.operation?.id;
+    const op = await until('revert operation ended', async () => {
+      const o = await operationOf(opId as string);
+      return o && o.state !== 'running' ? o : undefined;
+    });
+    expect(op.state).to.equal('failed');
+    expect(op.error).to.match(/INVALID_STATE.*stop the guest/);
+    expect(await volumeStatus(v.id)).to.equal('in-use');
+    expect((await info(v.id)).active).to.equal(activeBefore);
+  });
+
+  it('extends the attached volume live: info file, database and the guest agree on the size', async () => {
+    const v = vols[0] as { id: string; target: string };
+    await api.post(`/v3/volumes/${v.id}/action`).set(as('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await until('extended', async () => {
+      const vol = (await api.get(`/v3/volumes/${v.id}`).set(as('alice'))).body.volume as { status: string; size: number };
+      if (vol.status === 'error_extending') throw new Error('extend failed');
+      return vol.status === 'in-use' && vol.size === 2 ? true : undefined;
+    });
+    expect((await info(v.id)).qcowshare.sizeBytes).to.equal(2 * 1024 ** 3);
+    const sectors = await guest.exec(`cat /sys/block/${v.target}/size`);
+    expect(Number(sectors.trim()) * 512).to.equal(2 * 1024 ** 3);
+  });
+
+  it('deletes both snapshots of the attached volume live (merges by the coordinator); the guest keeps every write', async () => {
+    const v = vols[0] as { id: string; target: string };
+    const snaps = (await api.get(`/v3/snapshots?volume_id=${v.id}`).set(as('alice'))).body.snapshots as { id: string; name: string }[];
+    // The newest first (its file is under the active one), then the oldest.
+    for (const name of ['walk-storage', 'walk-instance']) {
+      const s = snaps.find((x) => x.name === name) as { id: string };
+      await api.delete(`/v3/snapshots/${s.id}`).set(as('alice')).expect(202);
+      await until(`snapshot ${name} gone`, async () => {
+        const got = await api.get(`/v3/snapshots/${s.id}`).set(as('alice'));
+        if (got.body.snapshot?.status === 'error_deleting') throw new Error(`delete of ${name} failed`);
+        return got.status === 404 ? true : undefined;
+      });
+      const t = await info(v.id);
+      expect(t.qcowshare.intent).to.equal(null);
+      const chain = await liveChain(v.id);
+      expect(chain?.[0]).to.equal(t.active);
+      expect(chain).to.have.length(Object.keys(t.qcowshare.snapshots).length + 1);
+    }
+    expect(Object.keys((await info(v.id)).qcowshare.snapshots)).to.deep.equal([]);
+    // The guest's view is the authority here: a host read (-U) of the file QEMU is writing may see
+    // qcow2 metadata QEMU has not flushed yet.
+    for (const [byte, at] of [[0xa1, 0], [0xb2, 1], [0xc3, 2], [0xd4, 3]] as const) expect(await guestHas(v.target, byte, at * K64)).to.equal(true);
+  });
+
   it('detaches both volumes (guest stopped); a share mount the coordinator did not make stays', async () => {
     // Same guest limitation as for attach: it never acknowledges a hot-unplug, so the coordinator
     // would answer LIBVIRT_TIMEOUT; detaching from the stopped instance changes its definition.
@@ -189,7 +274,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
   });
 
   it('deletes the snapshot offline (merge on the share); the volume keeps both writes', async () => {
-    const v = vols[0] as { id: string };
+    const v = vols[1] as { id: string };
     const [s] = (await api.get(`/v3/snapshots?volume_id=${v.id}`).set(as('alice'))).body.snapshots as { id: string }[];
     await api.delete(`/v3/snapshots/${(s as { id: string }).id}`).set(as('alice')).expect(202);
     await until('snapshot gone', async () => ((await api.get(`/v3/snapshots/${(s as { id: string }).id}`).set(as('alice'))).status === 404 ? true : undefined));
