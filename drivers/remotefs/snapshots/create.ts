@@ -19,6 +19,11 @@ export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string):
   if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
   assertDepthAllows(tree, loc.maxChainDepth);
   const overlay = overlayName(loc.volumeId, snapshotId);
+  // After a delete by pull the file named after an old snapshot can hold live data: a name the
+  // tree knows is never unlinked here, whatever snapshot id asks for it.
+  if (tree.files[overlay] !== undefined) {
+    throw new StorageError('CONFLICT', `volume ${loc.volumeId}: file ${overlay} is in use; snapshot id ${snapshotId} cannot be used`);
+  }
   // A file by this name that the tree does not know is an orphan of an earlier attempt.
   await unlinkIfPresent(loc, overlay);
   // The info file is staged (written and synced under a temp name) while the overlay is written;

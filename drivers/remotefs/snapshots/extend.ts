@@ -12,7 +12,8 @@ import { fileFormat } from './tree.js';
 
 export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<{ sizeBytes: number }> {
   const tree = await loadSettledTree(loc);
-  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes) {
+  // qemu refuses sizes that are not whole sectors; checked before an intent that would then stay unsettled.
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes || sizeBytes % 512 !== 0) {
     throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${tree.sizeBytes} to ${sizeBytes} bytes`);
   }
   if (sizeBytes === tree.sizeBytes) return { sizeBytes };

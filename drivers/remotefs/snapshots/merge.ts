@@ -5,9 +5,16 @@
  *   B <- F <- D <- C...   --commit -d D into F-->   F holds D's point
  *                         --rebase -u C onto F-->   B <- F <- C...   (C's content unchanged)
  *                         --info: F takes D's role, S gone--> unlink D
- * pull (commit point: the switch of D's header; see pull-fast.ts):
- *   B <- F <- D           --copy F's clusters into D, switch D onto B-->  B <- D   --info--> unlink F
+ * pull (commit point: the step "pulled", recorded once D holds F's data durably and names B):
+ *   B <- F <- D           --copy F's clusters into D, switch D onto B, fsync D-->  B <- D
+ *                         --intent "pulled"--> --info--> unlink F
+ *   D's header is NOT the commit point: qemu-img rebase writes the header before the L2 tables
+ *   of its copy, so a kill in between leaves D naming B without F's data. Until "pulled", F
+ *   still exists and every cluster D gained equals what D reads through F, so re-pointing D at
+ *   F is always exact: that is the roll-back.
  */
+import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { StorageError } from '../../../src/core/errors.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
@@ -55,6 +62,8 @@ export async function commitFrom(
 ): Promise<VolumeTree> {
   let t = tree;
   if (from === 'commit') {
+    // The intent below passes the commit point: a holder that lost the lease must not get there.
+    if (!intent.committed) opts.signal?.throwIfAborted();
     t = await recordStep(loc, t, intent, 'commit', true);
     stepBoundary(STEPS.commitIntentWritten);
     // qemu-img commit into a smaller base: grow it first so D's whole point fits.
@@ -78,34 +87,54 @@ export async function commitFrom(
 }
 
 async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: MergePlan, opts: SnapshotOpOptions): Promise<VolumeTree> {
+  opts.signal?.throwIfAborted(); // a holder that lost the lease starts nothing
   const t = await recordStep(loc, tree, intent, 'pull', false);
   stepBoundary(STEPS.pullIntentWritten);
   const newBacking = plan.newBacking === null ? null : layer(t, plan.newBacking);
   try {
     stepBoundary(STEPS.pullStarted);
     await pullInto(loc.dir, layer(t, plan.top), layer(t, plan.base), newBacking, opts);
+    await syncFile(loc.dir, plan.top);
   } catch (err) {
-    // Before the header switch nothing is lost: settle now so the volume is not left pending.
-    const settled = await settlePull(loc, t, plan);
-    if (settled.outcome === 'rolled_back') throw err;
-    return settled.tree;
+    // Before "pulled" nothing is lost: settle now so the volume is not left pending.
+    await settlePull(loc, t, plan, 'pull');
+    throw err;
   }
+  const pulled = await recordStep(loc, t, intent, 'pulled', true);
   stepBoundary(STEPS.pullDone);
-  return finish(loc, t, plan);
+  return finish(loc, pulled, plan);
 }
 
-/** Forward when D's header already names the new backing, back when it still names F. */
-export async function settlePull(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan): Promise<{ tree: VolumeTree; outcome: 'rolled_back' | 'rolled_forward' }> {
+/** Forward once the step "pulled" is recorded; otherwise D goes back onto F (exact, see top). */
+export async function settlePull(
+  loc: VolumeLocation,
+  tree: VolumeTree,
+  plan: MergePlan,
+  step: string,
+): Promise<{ tree: VolumeTree; outcome: 'rolled_back' | 'rolled_forward' }> {
+  if (step === 'pulled') return { tree: await finish(loc, tree, plan), outcome: 'rolled_forward' };
   const h = await headerOf(loc.dir, plan.top);
-  if (h.backing === plan.newBacking) return { tree: await finish(loc, tree, plan), outcome: 'rolled_forward' };
-  if (h.backing === plan.base) {
-    const back = { ...tree, intent: null };
-    await saveTree(loc, back);
-    return { tree: back, outcome: 'rolled_back' };
+  if (h.backing !== plan.base) {
+    if (h.backing !== plan.newBacking) {
+      throw new StorageError('IMAGE_UNSAFE_BACKING', `${plan.top} names ${String(h.backing)}, neither ${plan.base} nor ${String(plan.newBacking)}`, {
+        details: { file: plan.top, backing: h.backing },
+      });
+    }
+    await rebaseUnsafe(loc.dir, plan.top, layer(tree, plan.base));
   }
-  throw new StorageError('IMAGE_UNSAFE_BACKING', `${plan.top} names ${String(h.backing)}, neither ${plan.base} nor ${String(plan.newBacking)}`, {
-    details: { file: plan.top, backing: h.backing },
-  });
+  const back = { ...tree, intent: null };
+  await saveTree(loc, back);
+  return { tree: back, outcome: 'rolled_back' };
+}
+
+/** Make what a copy wrote into `file` durable before anything relies on it. */
+async function syncFile(dir: string, file: string): Promise<void> {
+  const fh = await open(path.join(dir, file), 'r+');
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** One atomic write settles the tree; the victim, now unknown to it, is unlinked after. */

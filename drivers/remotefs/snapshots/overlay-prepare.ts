@@ -45,6 +45,11 @@ export async function prepareOverlayOp(loc: VolumeLocation, snapshotId: string):
   if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
   assertDepthAllows(tree, loc.maxChainDepth);
   const overlay = overlayName(loc.volumeId, snapshotId);
+  // After a delete by pull the file named after an old snapshot can hold live data: a name the
+  // tree knows is never unlinked here, whatever snapshot id asks for it.
+  if (tree.files[overlay] !== undefined) {
+    throw new StorageError('CONFLICT', `volume ${loc.volumeId}: file ${overlay} is in use; snapshot id ${snapshotId} cannot be used`);
+  }
   await unlinkIfPresent(loc, overlay);
   // Overlay first: a crash before the intent leaves an orphan that reconcile removes.
   await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);

@@ -84,9 +84,34 @@ export async function headerOf(dir: string, file: string): Promise<{ format: str
   };
 }
 
-/** qemu-img commit -d of `top` into `base`, opening those two files only. */
+/** The commit copies in pieces of at most this many bytes, aligned to the top's clusters. */
+const COMMIT_PIECE_BYTES = 64 * 1024;
+
+/**
+ * qemu-img commit -d of `top` into `base`, opening those two files only when that is safe.
+ *
+ * In the two-file view `base` has no backing, so a write that covers only part of an
+ * unallocated cluster of `base` fills the rest of that cluster from "no backing" = zeros,
+ * hiding what the chain below `base` holds there. That cannot happen when `base` has no backing,
+ * or when every write covers whole clusters of `base` (its clusters no larger than the top's
+ * and than a commit piece). Otherwise the commit opens the chain, at a cost that grows with
+ * depth but never at the price of data.
+ */
 export async function commitTopOnly(dir: string, top: Layer, base: Layer, options: LongJobOptions): Promise<void> {
-  await qemuImgJob(['commit', '-p', '-d', jsonName(dir, [top, base])], dir, options);
+  if (await twoFileCommitIsSafe(dir, top, base)) {
+    await qemuImgJob(['commit', '-p', '-d', jsonName(dir, [top, base])], dir, options);
+    return;
+  }
+  assertBareName(top.file, 'image');
+  await qemuImgJob(['commit', '-p', '-d', '-f', top.format, path.join(dir, top.file)], dir, options);
+}
+
+export async function twoFileCommitIsSafe(dir: string, top: Layer, base: Layer): Promise<boolean> {
+  if (base.format !== 'qcow2') return true;
+  const [b, t] = await Promise.all([inspectImage(path.join(dir, base.file)), inspectImage(path.join(dir, top.file))]);
+  if (!b.qcow2?.backingFile) return true;
+  const topCluster = t.qcow2?.clusterSize ?? 512;
+  return b.qcow2.clusterSize <= Math.min(topCluster, COMMIT_PIECE_BYTES);
 }
 
 /** Grow a file, its backing unopened (raw files have no backing). */

@@ -16,6 +16,7 @@ import { collectHidden } from './collect.js';
 import { finishExtend } from './extend.js';
 import type { VolumeLocation } from './location.js';
 import { commitFrom, settlePull } from './merge.js';
+import { onlineCreateIntent } from './overlay-prepare.js';
 import { parseMergePlan } from './plan-schema.js';
 import { saveTree, unlinkIfPresent } from './store.js';
 
@@ -40,6 +41,12 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
   const intent = tree.intent;
   if (intent === null) return { tree, outcome: 'none' };
   notes.push(`${intent.kind} at step ${intent.step}`);
+  if (onlineCreateIntent(tree) !== null) {
+    // A live snapshot's overlay may already take the guest's writes: only finalize (commit) or
+    // the reaper (abandon, once the compute host is known to have given up) may settle it.
+    notes.push('live snapshot pending: left to finalize or the reaper');
+    return { tree, outcome: 'none' };
+  }
   if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent);
   if (intent.kind === 'extend' && intent.committed) {
     return { tree: await finishExtend(loc, tree, Number(intent.data.sizeBytes)), outcome: 'rolled_forward' };
@@ -57,7 +64,7 @@ async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent
     const from = intent.step === 'rebase' ? 'rebase' : 'commit';
     return { tree: await commitFrom(loc, tree, intent, plan, from), outcome: 'rolled_forward' };
   }
-  return settlePull(loc, tree, plan);
+  return settlePull(loc, tree, plan, intent.step);
 }
 
 /** A name is ours when it is volume-<vid>, volume-<vid>.<anything> or a temp of our info file. */
@@ -70,7 +77,9 @@ function isOurs(loc: VolumeLocation, name: string): boolean {
 
 async function removeOrphans(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {
   const names = await readdir(loc.dir);
-  const orphans = names.filter((n) => isOurs(loc, n) && tree.files[n] === undefined).sort();
+  const pending = new Set(Object.values(tree.intent?.files ?? {}).filter((f): f is string => f !== null));
+  const live = onlineCreateIntent(tree) !== null;
+  const orphans = names.filter((n) => isOurs(loc, n) && tree.files[n] === undefined && !(live && pending.has(n))).sort();
   for (const name of orphans) await unlinkIfPresent(loc, name);
   return orphans;
 }
