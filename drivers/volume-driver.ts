@@ -214,13 +214,20 @@ export interface VolumeDriver {
   /** Forget the volume without touching its files. */
   unmanage(vol: VolumeRef): Promise<void>;
 
-  /** Settle interrupted operations of one volume (under its lease) or of all volumes on all shares. */
-  reconcile(volumeId?: string): Promise<ReconcileReport[]>;
+  /**
+   * Settle interrupted operations of one volume (under its lease) or of all volumes on all shares.
+   * `attachmentOf` tells which volumes are attached: their files are left untouched
+   * (action `left_to_host`), since the guest may use any file of the chain.
+   */
+  reconcile(volumeId?: string, attachmentOf?: AttachmentLookup): Promise<ReconcileReport[]>;
 }
+
+/** Any attachment not detached (attaching too: the disk may already be in the guest), or null. */
+export type AttachmentLookup = (volumeId: string) => Promise<{ instanceUuid: string | null; host: string | null } | null>;
 
 export interface ReconcileReport {
   volumeId: string;
-  action: 'none' | 'rolled_back' | 'rolled_forward' | 'removed_orphans' | 'failed';
+  action: 'none' | 'rolled_back' | 'rolled_forward' | 'removed_orphans' | 'left_to_host' | 'failed';
   details: string;
 }
 

@@ -10,7 +10,7 @@ import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../shares/index.js';
 import type {
-  ActiveFile, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
+  ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
@@ -248,12 +248,12 @@ export class RemoteFsDriver implements VolumeDriver {
     this.env.log.info({ volumeId: vol.id }, 'volume unmanaged; files left on the share');
   }
 
-  async reconcile(volumeId?: string): Promise<ReconcileReport[]> {
+  async reconcile(volumeId?: string, attachmentOf?: AttachmentLookup): Promise<ReconcileReport[]> {
     if (volumeId !== undefined) assertVolumeId(volumeId);
     const ids = volumeId !== undefined ? [volumeId] : await this.allVolumeIds();
     const reports: ReconcileReport[] = [];
     for (const id of ids) {
-      reports.push(await underLeases(this.env, [id], {}, () => this.reconcileOne(id)).catch((err: unknown) => ({
+      reports.push(await underLeases(this.env, [id], {}, () => this.reconcileOne(id, attachmentOf)).catch((err: unknown) => ({
         volumeId: id, action: 'failed' as const, details: isStorageError(err) ? `${err.code}: ${err.message}` : String(err),
       })));
     }
@@ -270,9 +270,16 @@ export class RemoteFsDriver implements VolumeDriver {
   }
 
   /** The snapshot engine settles intents and orphans; it must run under the lease taken by reconcile(). */
-  private async reconcileOne(volumeId: string): Promise<ReconcileReport> {
+  private async reconcileOne(volumeId: string, attachmentOf?: AttachmentLookup): Promise<ReconcileReport> {
     const site = await findVolume(this.env.shares, volumeId);
     if (site === null) return { volumeId, action: 'none', details: 'no files' };
+    // Attached: the guest may read or write any file of the chain (a hidden snapshot, an "orphan"
+    // a live job just made), so no file is touched here; the coordinator of its host settles it.
+    const attached = attachmentOf ? await attachmentOf(volumeId) : null;
+    if (attached) {
+      const where = `instance ${attached.instanceUuid ?? '?'} on host ${attached.host ?? '?'}`;
+      return { volumeId, action: 'left_to_host', details: `attached to ${where}: left to the coordinator of that host` };
+    }
     // A live snapshot between prepare and commit: the guest may already write into the overlay,
     // so only the storage service, with the host's report (finalize) or its reaper, settles it.
     const info = await readInfo(site.dir, volumeId);

@@ -61,7 +61,7 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const deps = await buildDeps(options);
-  if (options.reconcileOnStart ?? !options.driver) await reconcileOnStart(deps.driver, deps.log);
+  if (options.reconcileOnStart ?? !options.driver) await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
   const { port } = server.address() as AddressInfo;
