@@ -65,6 +65,11 @@ function createSequelize(db: DbConfig): Sequelize {
       supportBigNumbers: true,
       bigNumberStrings: false,
       dateStrings: false,
+      // sequelize turns FOUND_ROWS off ("-FOUND_ROWS"), so affectedRows would count only rows
+      // whose value changed: a compare-and-set that writes the same value (a lease renewed twice
+      // in one millisecond, a status set to itself) would look like a lost race. With the flag,
+      // affectedRows counts rows matched, as SQLite's changes() does.
+      flags: 'FOUND_ROWS',
     },
   });
 }

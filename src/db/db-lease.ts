@@ -4,14 +4,16 @@
  *
  * Every change is ONE conditional UPDATE (compare-and-set on holder/token/expiry), atomic on
  * both dialects without explicit transactions or table locks: nothing Galera rejects, and no
- * lock held across a round trip. The row of a resource is never deleted, so `token` (the fencing
+ * lock held across a round trip. Its outcome is its affectedRows (rows matched), so no re-read:
+ * one round trip per acquire, renew or release. The row of a resource is never deleted, so `token` (the fencing
  * counter) only grows. Expiry uses this host's clock; hosts are expected to run NTP, and the TTL
  * (seconds) dwarfs normal skew.
  */
-import { Op, literal, type Model, type ModelStatic } from 'sequelize';
+import type { Model, ModelStatic, Transaction } from 'sequelize';
 import { StorageError } from '../core/errors.js';
 import type { Lease, LeaseManager } from '../core/lease.js';
 import type { Database } from './connection.js';
+import { execute, selectRows } from './direct-query.js';
 import { isRetryable, isUniqueViolation } from './transaction.js';
 
 interface LeaseRow {
@@ -25,13 +27,15 @@ const MAX_ATTEMPTS = 8;
 
 export class DbLeaseManager implements LeaseManager {
   private readonly model: ModelStatic<Model>;
+  private readonly sql: ReturnType<typeof statements>;
 
-  constructor(db: Database, private readonly now: () => number = Date.now) {
+  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
     this.model = db.models.Lease;
+    this.sql = statements(db);
   }
 
   private async read(resource: string): Promise<LeaseRow | null> {
-    return (await this.model.findByPk(resource, { raw: true })) as LeaseRow | null;
+    return ((await selectRows(this.db, this.sql.read, [resource]))[0] as LeaseRow | undefined) ?? null;
   }
 
   private async retrying<T>(work: () => Promise<T>): Promise<T> {
@@ -45,16 +49,25 @@ export class DbLeaseManager implements LeaseManager {
     }
   }
 
+  /** One conditional UPDATE that takes a free or expired lease; the new token, or null if not taken. */
+  private async take(resource: string, holder: string, now: number, expiresAt: number): Promise<number | null> {
+    const values = [holder, expiresAt, resource, now];
+    if (this.db.dialect === 'sqlite') {
+      const rows = await selectRows(this.db, this.sql.takeReturning, values);
+      return rows[0] ? Number(rows[0].token) : null;
+    }
+    // token = LAST_INSERT_ID(token + 1): the OK packet carries the new token as its insert id.
+    const r = await execute(this.db, this.sql.takeLastInsertId, values);
+    return r.affectedRows > 0 ? r.insertId : null;
+  }
+
   async acquire(resource: string, holder: string, ttlMs: number): Promise<Lease> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const now = this.now();
       const expiresAt = now + ttlMs;
-      const [taken] = await this.retrying(() => this.model.update(
-        { holder, token: literal('token + 1'), expiresAt },
-        { where: { resource, [Op.or]: [{ holder: null }, { expiresAt: { [Op.lte]: now } }] } },
-      ));
+      const token = await this.retrying(() => this.take(resource, holder, now, expiresAt));
+      if (token !== null) return { resource, holder, token, expiresAt };
       const row = await this.read(resource);
-      if (taken > 0 && row && row.holder === holder) return toLease(row);
       if (row && row.holder !== null && Number(row.expiresAt) > now) throw held(resource, row);
       if (!row) {
         try {
@@ -69,16 +82,16 @@ export class DbLeaseManager implements LeaseManager {
     throw new StorageError('LEASE_HELD', `lease on ${resource} is contended; try again`, { details: { resource } });
   }
 
-  async renew(lease: Lease, ttlMs: number): Promise<Lease> {
+  /**
+   * One conditional UPDATE; affectedRows tells the outcome (rows matched: FOUND_ROWS on MySQL,
+   * see connection.ts). Inside `t` it commits with the caller's other changes.
+   */
+  async renew(lease: Lease, ttlMs: number, t?: Transaction): Promise<Lease> {
     const now = this.now();
     const expiresAt = now + ttlMs;
-    await this.retrying(() => this.model.update(
-      { expiresAt },
-      { where: { resource: lease.resource, holder: lease.holder, token: lease.token, expiresAt: { [Op.gt]: now } } },
-    ));
-    // Re-read rather than trust affectedRows: MySQL may count only rows whose value changed.
-    const row = await this.read(lease.resource);
-    if (!row || row.holder !== lease.holder || Number(row.token) !== lease.token || Number(row.expiresAt) !== expiresAt) {
+    const r = await this.retrying(() => execute(this.db, this.sql.renew, [expiresAt, lease.resource, lease.holder, lease.token, now], t));
+    if (r.affectedRows === 0) {
+      const row = await this.read(lease.resource);
       throw new StorageError('LEASE_LOST', `lease on ${lease.resource} (token ${lease.token}) was lost`, {
         details: { resource: lease.resource, token: lease.token, currentToken: row ? Number(row.token) : 0 },
       });
@@ -86,11 +99,9 @@ export class DbLeaseManager implements LeaseManager {
     return { ...lease, expiresAt };
   }
 
-  async release(lease: Lease): Promise<void> {
-    await this.retrying(() => this.model.update(
-      { holder: null, expiresAt: 0 },
-      { where: { resource: lease.resource, holder: lease.holder, token: lease.token } },
-    ));
+  /** Inside `t` the release commits with the caller's other changes (one commit instead of two). */
+  async release(lease: Lease, t?: Transaction): Promise<void> {
+    await this.retrying(() => execute(this.db, this.sql.release, [lease.resource, lease.holder, lease.token], t));
   }
 
   async checkToken(resource: string, token: number): Promise<void> {
@@ -106,6 +117,20 @@ export class DbLeaseManager implements LeaseManager {
     const row = await this.read(resource);
     return row && row.holder !== null ? toLease(row) : null;
   }
+}
+
+/** The statements, with identifiers quoted for the dialect; the row is never deleted. */
+function statements(db: Database) {
+  const q = (n: string) => db.sequelize.getQueryInterface().quoteIdentifier(n);
+  const [table, resource, holder, token, expires] = ['leases', 'resource', 'holder', 'token', 'expires_at'].map(q) as [string, string, string, string, string];
+  const free = `${resource} = ? AND (${holder} IS NULL OR ${expires} <= ?)`;
+  return {
+    read: `SELECT ${resource} AS resource, ${holder} AS holder, ${token} AS token, ${expires} AS expiresAt FROM ${table} WHERE ${resource} = ?`,
+    takeReturning: `UPDATE ${table} SET ${holder} = ?, ${expires} = ?, ${token} = ${token} + 1 WHERE ${free} RETURNING ${token} AS token`,
+    takeLastInsertId: `UPDATE ${table} SET ${holder} = ?, ${expires} = ?, ${token} = LAST_INSERT_ID(${token} + 1) WHERE ${free}`,
+    renew: `UPDATE ${table} SET ${expires} = ? WHERE ${resource} = ? AND ${holder} = ? AND ${token} = ? AND ${expires} > ?`,
+    release: `UPDATE ${table} SET ${holder} = NULL, ${expires} = 0 WHERE ${resource} = ? AND ${holder} = ? AND ${token} = ?`,
+  };
 }
 
 function toLease(row: LeaseRow): Lease {

@@ -14,8 +14,9 @@ const RETRYABLE_MYSQL = new Set([1213 /* ER_LOCK_DEADLOCK */, 1205 /* ER_LOCK_WA
 const MAX_ATTEMPTS = 5;
 
 function errnoOf(err: unknown): { errno?: number; code?: string } {
-  const e = err as { parent?: { errno?: number; code?: string }; original?: { errno?: number; code?: string } };
-  return e?.parent ?? e?.original ?? {};
+  // sequelize wraps the driver's error (parent/original); direct-query.ts passes mysql2's own.
+  const e = err as { parent?: { errno?: number; code?: string }; original?: { errno?: number; code?: string }; errno?: number; code?: string };
+  return e?.parent ?? e?.original ?? e ?? {};
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -1,8 +1,16 @@
 import type { Request } from 'express';
 
+/** Computed once per request: a list page renders it 200 times, and req.protocol is not free. */
+const bases = new WeakMap<Request, string>();
+
 /** Base URL of the request as the client reached it (Host header), for "links". */
 export function baseUrl(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  let base = bases.get(req);
+  if (base === undefined) {
+    base = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    bases.set(req, base);
+  }
+  return base;
 }
 
 export function links(req: Request, project: string, collection: string, id: string): { href: string; rel: string }[] {

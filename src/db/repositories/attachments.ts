@@ -2,6 +2,7 @@ import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { AttachmentRecord } from '../records.js';
 import { toDateOrNull } from './convert.js';
+import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewAttachment = Omit<AttachmentRecord, 'detachedAt'>;
 export type AttachmentPatch = Partial<Omit<AttachmentRecord, 'id' | 'volumeId'>>;
@@ -19,7 +20,11 @@ function toRecord(r: Record<string, unknown>): AttachmentRecord {
 }
 
 export class AttachmentRepository {
-  constructor(private readonly db: Database) {}
+  private readonly rows: RowReader;
+
+  constructor(private readonly db: Database) {
+    this.rows = rowReader(db, db.models.Attachment);
+  }
 
   private get model() {
     return this.db.models.Attachment;
@@ -30,10 +35,10 @@ export class AttachmentRepository {
     return { ...a, detachedAt: null };
   }
 
-  /** Attachments that are not detached, oldest first. */
+  /** Attachments that are not detached, oldest first. Hot: read twice per snapshot-metadata pair. */
   async activeOf(volumeId: string, t?: Transaction): Promise<AttachmentRecord[]> {
-    const rows = await this.model.findAll({ where: { volumeId, status: ['attaching', 'attached'] }, order: [['attachedAt', 'ASC'], ['id', 'ASC']], raw: true, transaction: t });
-    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+    const rows = await this.rows.all("volume_id = ? AND status IN ('attaching', 'attached') ORDER BY attached_at ASC, id ASC", [volumeId], t);
+    return rows.map(toRecord);
   }
 
   /** Active attachments of many volumes at once (list pages), keyed by volume id. */

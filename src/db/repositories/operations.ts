@@ -2,7 +2,7 @@ import { Op, fn, col, type Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { OperationKind, OperationRecord, OperationState } from '../records.js';
 import { toBool, toDate, toDateOrNull } from './convert.js';
-import { findPage, type PageRequest } from './paging.js';
+import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
 import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'projectId'> &
@@ -24,9 +24,11 @@ function toRecord(r: Record<string, unknown>): OperationRecord {
 
 export class OperationRepository {
   private readonly rows: RowReader;
+  private readonly pages: PageQuery;
 
   constructor(private readonly db: Database) {
     this.rows = rowReader(db, db.models.Operation);
+    this.pages = pageQuery(db, db.models.Operation);
   }
 
   private get model() {
@@ -48,16 +50,20 @@ export class OperationRepository {
   }
 
   async list(filter: { projectId: string | null; state?: string; volumeId?: string }, page: PageRequest): Promise<OperationRecord[]> {
-    const where: Record<string, unknown> = {};
+    const where: PageFilter = {};
     if (filter.projectId !== null) where.projectId = filter.projectId;
     if (filter.state !== undefined) where.state = filter.state;
     if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
-    return (await findPage(this.model, where, page)).map(toRecord);
+    return (await this.pages.find(where, page)).map(toRecord);
   }
 
+  /** Hot: checked inside every operation's first transaction. */
   async running(filter: { volumeId?: string; kind?: OperationKind } = {}, t?: Transaction): Promise<OperationRecord[]> {
-    const rows = await this.model.findAll({ where: { state: 'running', ...filter }, raw: true, transaction: t });
-    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+    const where = ['state = ?'];
+    const values: unknown[] = ['running'];
+    if (filter.volumeId !== undefined) { where.push('volume_id = ?'); values.push(filter.volumeId); }
+    if (filter.kind !== undefined) { where.push('kind = ?'); values.push(filter.kind); }
+    return (await this.rows.all(where.join(' AND '), values, t)).map(toRecord);
   }
 
   async update(id: string, patch: OperationPatch, t?: Transaction): Promise<void> {

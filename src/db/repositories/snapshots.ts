@@ -1,8 +1,8 @@
-import { Op, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { SnapshotRecord, SnapshotStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
-import { findPage, type PageRequest } from './paging.js';
+import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
 import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewSnapshot = Omit<SnapshotRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'hidden'>;
@@ -36,9 +36,11 @@ function toRow(patch: SnapshotPatch): Record<string, unknown> {
 
 export class SnapshotRepository {
   private readonly rows: RowReader;
+  private readonly pages: PageQuery;
 
   constructor(private readonly db: Database) {
     this.rows = rowReader(db, db.models.Snapshot);
+    this.pages = pageQuery(db, db.models.Snapshot);
   }
 
   private get model() {
@@ -59,13 +61,13 @@ export class SnapshotRepository {
   }
 
   async list(filter: SnapshotFilter, page: PageRequest): Promise<SnapshotRecord[]> {
-    const where: Record<string, unknown> = { deleted: false };
+    const where: PageFilter = { deleted: false };
     if (filter.projectId !== null) where.projectId = filter.projectId;
     if (!filter.includeHidden) where.hidden = false;
     if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
     if (filter.status !== undefined) where.status = filter.status;
     if (filter.name !== undefined) where.name = filter.name;
-    const rows = await findPage(this.model, where as WhereOptions, page);
+    const rows = await this.pages.find(where, page);
     return rows.map(toRecord);
   }
 

@@ -1,8 +1,8 @@
-import { Op, type Transaction, type WhereOptions } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { AttachStatus, VolumeRecord, VolumeStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
-import { findPage, type PageRequest } from './paging.js';
+import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
 import { rowReader, type RowReader } from './raw-select.js';
 
 export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted'>;
@@ -37,9 +37,11 @@ function toRow(patch: VolumePatch): Record<string, unknown> {
 
 export class VolumeRepository {
   private readonly rows: RowReader;
+  private readonly pages: PageQuery;
 
   constructor(private readonly db: Database) {
     this.rows = rowReader(db, db.models.Volume);
+    this.pages = pageQuery(db, db.models.Volume);
   }
 
   private get model() {
@@ -58,12 +60,12 @@ export class VolumeRepository {
   }
 
   async list(filter: VolumeFilter, page: PageRequest): Promise<VolumeRecord[]> {
-    const where: Record<string, unknown> = { deleted: false };
+    const where: PageFilter = { deleted: false };
     if (filter.projectId !== null) where.projectId = filter.projectId;
     if (filter.status !== undefined) where.status = filter.status;
     if (filter.name !== undefined) where.name = filter.name;
     if (filter.bootable !== undefined) where.bootable = filter.bootable;
-    const rows = await findPage(this.model, where as WhereOptions, page);
+    const rows = await this.pages.find(where, page);
     return rows.map(toRecord);
   }
 
