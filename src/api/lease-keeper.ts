@@ -9,6 +9,8 @@ import type { Lease, LeaseManager } from '../core/lease.js';
 export interface LeaseKeeper {
   readonly lease: Lease;
   readonly signal: AbortSignal;
+  /** Stop renewing (the caller then releases the lease itself, e.g. inside its last transaction). */
+  stop(): Promise<void>;
   /** Stop renewing and release (unless lost). */
   release(): Promise<void>;
 }
@@ -27,12 +29,16 @@ export function keepLease(leases: LeaseManager, initial: Lease, ttlMs: number): 
     );
   }, Math.max(100, Math.floor(ttlMs / 3)));
   timer.unref();
+  const stop = async () => {
+    clearInterval(timer);
+    await renewing;
+  };
   return {
     get lease() { return lease; },
     signal: controller.signal,
+    stop,
     release: async () => {
-      clearInterval(timer);
-      await renewing;
+      await stop();
       if (!controller.signal.aborted) await leases.release(lease);
     },
   };

@@ -92,23 +92,37 @@ function progressReporter(deps: ServiceDeps, opId: string): (percent: number) =>
   };
 }
 
+/**
+ * The outcome and the lease release commit together: a client that sees the operation end can
+ * start the next one on the volume at once (no VOLUME_BUSY window), and it is one commit, not two.
+ */
 async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: OperationRecord, lease: Lease): Promise<void> {
   const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+  let released = false;
+  // A lost lease (keeper.signal aborted) is not ours any more: the conditional release is a no-op.
+  const finish = async (outcome: (t: Transaction) => Promise<void>) => {
+    await keeper.stop();
+    await inTransaction(deps.repos.db, async (t) => {
+      await outcome(t);
+      await deps.repos.leases.release(keeper.lease, t);
+    });
+    released = true;
+  };
   try {
     const record = await spec.work({ lease: keeper.lease, signal: keeper.signal, onProgress: progressReporter(deps, op.id) }, op);
     // The driver has written the info file; now the database, in one transaction.
-    await inTransaction(deps.repos.db, async (t) => {
+    await finish(async (t) => {
       await record(t);
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     });
   } catch (raw) {
     const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', (raw as Error)?.message ?? String(raw), { cause: raw });
     deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
-    await inTransaction(deps.repos.db, async (t) => {
+    await finish(async (t) => {
       await spec.onFailure(err, t);
       await deps.repos.operations.update(op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
     });
   } finally {
-    await keeper.release();
+    if (!released) await keeper.release();
   }
 }

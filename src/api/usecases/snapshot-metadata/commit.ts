@@ -13,16 +13,23 @@ import type { ServiceDeps } from '../../context.js';
 import { renewOperationLease, reportedOperation } from './operation-check.js';
 
 export async function requestCommit(deps: ServiceDeps, snap: SnapshotRecord, operationId: string, token: number): Promise<OperationRecord> {
-  const op = await reportedOperation(deps, snap, operationId, token);
+  return passCommitPoint(deps, await reportedOperation(deps, snap, operationId, token));
+}
+
+/** The grant itself, for an operation whose report was already checked (reportedOperation). */
+export async function passCommitPoint(deps: ServiceDeps, op: OperationRecord): Promise<OperationRecord> {
   if (op.commitPointPassed) return op;
   if (op.state !== 'running') throw new StorageError('CONFLICT', `operation ${op.id} already ended (${op.state})`);
   await renewOperationLease(deps, op);
+  // Rows matched, not changed (FOUND_ROWS, connection.ts): 1 means this call set the flag.
   const [n] = await deps.repos.db.models.Operation.update(
     { commitPointPassed: true },
     { where: { id: op.id, state: 'running', commitPointPassed: false } },
   );
+  if (n === 1) return { ...op, commitPointPassed: true };
+  // Lost the compare-and-set: either a concurrent grant (fine) or the reaper's abandon.
   const now = (await deps.repos.operations.get(op.id)) as OperationRecord;
-  if (n === 0 && !now.commitPointPassed) {
+  if (!now.commitPointPassed) {
     throw new StorageError('OPERATION_ABANDONED', `operation ${op.id} was abandoned before its commit point`);
   }
   return now;

@@ -56,17 +56,18 @@ export async function createSnapshotMetadata(deps: ServiceDeps, caller: Caller, 
   const opId = randomUUID();
   const lease = await acquireVolumeLease(deps, vol.id, opId);
   let op: OperationRecord;
+  let snapshot: SnapshotRecord;
   try {
-    op = await inTransaction(deps.repos.db, async (t) => {
+    ({ op, snapshot } = await inTransaction(deps.repos.db, async (t) => {
       await assertNothingCommitted(deps, vol.id, t);
       const cur = await deps.repos.volumes.get(vol.id, t);
       if (!cur || !(ALLOWED as readonly string[]).includes(cur.status)) throw invalidState('volume', vol.id, cur?.status ?? 'deleted', ALLOWED);
-      await deps.repos.snapshots.insert({
+      const snap = await deps.repos.snapshots.insert({
         id: snapshotId, volumeId: vol.id, projectId: vol.projectId, userId: caller.userId, name: input.name,
         description: input.description, sizeGiB: cur.sizeGiB, status: 'creating', progress: 0, metadata: input.metadata,
       }, t);
-      return deps.repos.operations.insert({ id: opId, kind: 'snapshot_metadata', volumeId: vol.id, projectId: vol.projectId, snapshotId, fencingToken: lease.token }, t);
-    });
+      return { snapshot: snap, op: await deps.repos.operations.insert({ id: opId, kind: 'snapshot_metadata', volumeId: vol.id, projectId: vol.projectId, snapshotId, fencingToken: lease.token }, t) };
+    }));
   } catch (err) {
     await deps.repos.leases.release(lease);
     throw err;
@@ -74,7 +75,7 @@ export async function createSnapshotMetadata(deps: ServiceDeps, caller: Caller, 
   try {
     const prepared = await support.prepareSnapshotOverlay({ id: snapshotId, volumeId: vol.id }, await volumeRefOf(deps, vol), { lease });
     await deps.repos.operations.update(opId, { overlayFile: prepared.newFile });
-    const snapshot = (await deps.repos.snapshots.get(snapshotId)) as SnapshotRecord;
+    // The snapshot row is as inserted (the driver does not touch the database): no read-back.
     return { snapshot, operation: { ...op, overlayFile: prepared.newFile }, newFile: prepared.newFile, expectedTop: prepared.expectedTop, leaseExpiresAt: lease.expiresAt };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

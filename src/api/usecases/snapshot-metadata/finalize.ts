@@ -16,7 +16,7 @@ import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../driver-adapter.js';
 import { volumeRefOf } from '../lookup.js';
 import { operationLease, releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
-import { requestCommit } from './commit.js';
+import { passCommitPoint } from './commit.js';
 
 export interface FinalizeInput {
   operationId: string;
@@ -34,16 +34,21 @@ function alreadyFinal(op: OperationRecord, status: FinalizeInput['status']): boo
   return true;
 }
 
-async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
+/** Info file first, then ONE transaction (the lease release included: one commit, not two). */
+async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<OperationRecord> {
   const ref = { id: snap.id, volumeId: vol.id };
   const created = await snapshotMetadataSupport(deps.driver).commitSnapshotOverlay(ref, await volumeRefOf(deps, vol), { lease: operationLease(op) });
+  const done = { state: 'succeeded', progress: 100, finishedAt: new Date() } as const;
   await inTransaction(deps.repos.db, async (t) => {
     await deps.repos.snapshots.update(snap.id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
     for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
       await deps.repos.attachments.update(a.id, { activeFile: input.activeFile ?? created.activeFile, format: input.format ?? a.format ?? vol.format }, t);
     }
-    await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    await deps.repos.operations.update(op.id, done, t);
+    await deps.repos.leases.release(operationLease(op), t);
   });
+  // The row is exactly what was written: no read-back.
+  return { ...op, ...done };
 }
 
 async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, op: OperationRecord, input: FinalizeInput): Promise<void> {
@@ -58,14 +63,10 @@ async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: Snapsho
 }
 
 export async function finalizeSnapshotMetadata(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, input: FinalizeInput): Promise<OperationRecord> {
-  let op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
+  const op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
   if (alreadyFinal(op, input.status)) return op;
-  if (input.status === 'available') {
-    if (!op.commitPointPassed) op = await requestCommit(deps, snap, op.id, input.fencingToken);
-    await finalizeAvailable(deps, vol, snap, op, input);
-  } else {
-    await finalizeError(deps, vol, snap, op, input);
-  }
+  if (input.status === 'available') return finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);
+  await finalizeError(deps, vol, snap, op, input);
   await releaseOperationLease(deps, op);
   return (await deps.repos.operations.get(op.id)) as OperationRecord;
 }
