@@ -10,6 +10,7 @@ import { constants } from 'node:fs';
 import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
+import { fsyncDir } from '../core/durable-file.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { MAX_OVERLAY_SIZE, overlayLayout, type OverlayLayout } from './qcow2-overlay-layout.js';
@@ -55,7 +56,7 @@ export async function writeNewImage(file: string, layout: OverlayLayout, o: Pick
     throw new StorageError('INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
   }
   await fh.close();
-  if (o.syncDirectory !== false) await syncDir(path.dirname(file));
+  if (o.syncDirectory !== false) await fsyncDir(path.dirname(file));
 }
 
 /** Validate the options and compute the bytes; pure. */
@@ -94,14 +95,5 @@ async function writeFully(fh: FileHandle, data: Buffer, offset: number): Promise
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
     done += bytesWritten;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
   }
 }
