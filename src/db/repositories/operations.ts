@@ -4,6 +4,7 @@ import type { OperationKind, OperationRecord, OperationState } from '../records.
 import { toBool, toDate, toDateOrNull } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
 import { rowReader, type RowReader } from './raw-select.js';
+import { rowWriter, type RowWriter } from './raw-write.js';
 
 export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'projectId'> &
   Partial<Pick<OperationRecord, 'snapshotId' | 'fencingToken' | 'overlayFile'>>;
@@ -25,10 +26,12 @@ function toRecord(r: Record<string, unknown>): OperationRecord {
 export class OperationRepository {
   private readonly rows: RowReader;
   private readonly pages: PageQuery;
+  private readonly writes: RowWriter;
 
   constructor(private readonly db: Database) {
     this.rows = rowReader(db, db.models.Operation);
     this.pages = pageQuery(db, db.models.Operation);
+    this.writes = rowWriter(db, db.models.Operation);
   }
 
   private get model() {
@@ -40,7 +43,7 @@ export class OperationRepository {
       snapshotId: null, fencingToken: null, overlayFile: null, ...o,
       state: 'running', progress: 0, commitPointPassed: false, error: null, startedAt: new Date(), finishedAt: null,
     };
-    await this.model.create({ ...rec }, { transaction: t });
+    await this.writes.insert({ ...rec }, t);
     return rec;
   }
 
@@ -67,13 +70,20 @@ export class OperationRepository {
   }
 
   async update(id: string, patch: OperationPatch, t?: Transaction): Promise<void> {
-    await this.model.update(patch, { where: { id }, transaction: t });
+    await this.writes.update(patch, 'id = ?', [id], t);
   }
 
   /** Compare-and-set: only a running operation changes; false when it had already ended. */
   async updateRunning(id: string, patch: OperationPatch, t?: Transaction): Promise<boolean> {
-    const [n] = await this.model.update(patch, { where: { id, state: 'running' }, transaction: t });
-    return n > 0;
+    return (await this.writes.update(patch, 'id = ? AND state = ?', [id, 'running'], t)) > 0;
+  }
+
+  /**
+   * Compare-and-set of the commit point: true when this call moved a running operation past it
+   * (rows matched: FOUND_ROWS, connection.ts); false when it had passed already or ended.
+   */
+  async passCommitPoint(id: string): Promise<boolean> {
+    return (await this.writes.update({ commitPointPassed: true }, 'id = ? AND state = ? AND commit_point_passed = ?', [id, 'running', false])) === 1;
   }
 
   /** Count of operations per state (for /metrics). */

@@ -4,6 +4,7 @@ import type { SnapshotRecord, SnapshotStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
 import { rowReader, type RowReader } from './raw-select.js';
+import { rowWriter, type RowWriter } from './raw-write.js';
 
 export type NewSnapshot = Omit<SnapshotRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'hidden'>;
 
@@ -37,10 +38,12 @@ function toRow(patch: SnapshotPatch): Record<string, unknown> {
 export class SnapshotRepository {
   private readonly rows: RowReader;
   private readonly pages: PageQuery;
+  private readonly writes: RowWriter;
 
   constructor(private readonly db: Database) {
     this.rows = rowReader(db, db.models.Snapshot);
     this.pages = pageQuery(db, db.models.Snapshot);
+    this.writes = rowWriter(db, db.models.Snapshot);
   }
 
   private get model() {
@@ -50,8 +53,7 @@ export class SnapshotRepository {
   async insert(s: NewSnapshot, t?: Transaction): Promise<SnapshotRecord> {
     // The row is exactly what was written (DATE(3) keeps the milliseconds of the JS dates), so it
     // is not read back: one round trip less inside the create transaction.
-    const created = await this.model.create({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, { transaction: t });
-    return toRecord(created.get({ plain: true }) as Record<string, unknown>);
+    return toRecord(await this.writes.insert({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, t));
   }
 
   /** Includes hidden snapshots (callers decide who may see them); excludes deleted ones. */
@@ -82,11 +84,12 @@ export class SnapshotRepository {
   }
 
   async update(id: string, patch: SnapshotPatch, t?: Transaction): Promise<void> {
-    await this.model.update(toRow(patch), { where: { id, deleted: false }, transaction: t });
+    await this.writes.update(toRow(patch), 'id = ? AND deleted = ?', [id, false], t);
   }
 
   async transition(id: string, from: readonly SnapshotStatus[], patch: SnapshotPatch, t?: Transaction): Promise<boolean> {
-    const [n] = await this.model.update(toRow(patch), { where: { id, deleted: false, status: { [Op.in]: [...from] } }, transaction: t });
+    if (from.length === 0) return false;
+    const n = await this.writes.update(toRow(patch), `id = ? AND deleted = ? AND status IN (${from.map(() => '?').join(', ')})`, [id, false, ...from], t);
     return n > 0;
   }
 

@@ -21,12 +21,7 @@ export async function passCommitPoint(deps: ServiceDeps, op: OperationRecord): P
   if (op.commitPointPassed) return op;
   if (op.state !== 'running') throw new StorageError('CONFLICT', `operation ${op.id} already ended (${op.state})`);
   await renewOperationLease(deps, op);
-  // Rows matched, not changed (FOUND_ROWS, connection.ts): 1 means this call set the flag.
-  const [n] = await deps.repos.db.models.Operation.update(
-    { commitPointPassed: true },
-    { where: { id: op.id, state: 'running', commitPointPassed: false } },
-  );
-  if (n === 1) return { ...op, commitPointPassed: true };
+  if (await deps.repos.operations.passCommitPoint(op.id)) return { ...op, commitPointPassed: true };
   // Lost the compare-and-set: either a concurrent grant (fine) or the reaper's abandon.
   const now = (await deps.repos.operations.get(op.id)) as OperationRecord;
   if (!now.commitPointPassed) {
