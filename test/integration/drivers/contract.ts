@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShareConfig } from '../../../src/core/config.js';
+import { isStorageError } from '../../../src/core/errors.js';
 import { shareHash } from '../../../src/core/share-hash.js';
 import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
@@ -67,6 +68,18 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
     async function unchanged(op: () => Promise<unknown>, code: string): Promise<void> {
       const before = await shareListing(dir);
       await expectCode(op(), code);
+      expect(await shareListing(dir)).to.deep.equal(before);
+    }
+    /**
+     * An attached volume's chain changes go to the coordinator of its attachment (ARCHITECTURE.md,
+     * "Who does what"), never to qemu-img here: with that coordinator unreachable the driver
+     * reports so (INTERNAL, flagged unreachable, naming the endpoint it asked) and changes nothing.
+     */
+    async function unchangedRoutedTo(endpoint: string, op: () => Promise<unknown>): Promise<void> {
+      const before = await shareListing(dir);
+      const err = await op().then(() => expect.fail('expected the coordinator to be asked'), (e: unknown) => e);
+      expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal('INTERNAL');
+      expect((err as { details: Record<string, unknown> }).details).to.include({ unreachable: true, endpoint });
       expect(await shareListing(dir)).to.deep.equal(before);
     }
     async function filesOf(id: string): Promise<string[]> {
@@ -163,12 +176,12 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         await verifyPattern(file(snap.activeFile), 'qcow2', 0, 2 * GiB - MiB, MiB);
       });
 
-      it('refuses shrink, oversize and attached volumes, changing nothing', async () => {
+      it('refuses shrink and oversize, routes an attached volume to its coordinator, changing nothing', async () => {
         const v = await newVolume(2);
         await unchanged(() => driver.extendVolume(v, 1), 'SIZE_OUT_OF_BOUNDS');
         await unchanged(() => driver.extendVolume(v, 65), 'SIZE_OUT_OF_BOUNDS');
-        const attachment = { instanceUuid: randomUUID(), host: 'compute-1', coordinatorEndpoint: 'http://compute-1:8777', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
-        await unchanged(() => driver.extendVolume({ ...v, attachment }, 3), 'INVALID_STATE');
+        const attachment = { instanceUuid: randomUUID(), host: 'compute-1', coordinatorEndpoint: 'http://127.0.0.1:1', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
+        await unchangedRoutedTo('http://127.0.0.1:1', () => driver.extendVolume({ ...v, attachment }, 3));
         await unchanged(() => driver.extendVolume({ ...v, id: randomUUID() }, 3), 'VOLUME_NOT_FOUND');
       });
     });
@@ -283,7 +296,7 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         expect(await driver.reconcile(v.id)).to.deep.equal([{ volumeId: v.id, action: 'none', details: 'consistent' }]);
       });
 
-      it('refuses snapshot operations while another holder has the lease or the volume is attached', async () => {
+      it('refuses snapshot operations while another holder has the lease; routes an attached volume to its coordinator', async () => {
         const v = await newVolume(1);
         const other = await h.leases.acquire(leaseResource(v.id), 'someone-else', 60_000);
         try {
@@ -293,8 +306,8 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         } finally {
           await h.leases.release(other);
         }
-        const attachment = { instanceUuid: randomUUID(), host: 'c', coordinatorEndpoint: 'http://c', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
-        await unchanged(() => driver.createSnapshot({ id: randomUUID(), volumeId: v.id }, { ...v, attachment }), 'INVALID_STATE');
+        const attachment = { instanceUuid: randomUUID(), host: 'c', coordinatorEndpoint: 'http://127.0.0.1:1', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
+        await unchangedRoutedTo('http://127.0.0.1:1', () => driver.createSnapshot({ id: randomUUID(), volumeId: v.id }, { ...v, attachment }));
         await unchanged(() => driver.createSnapshot({ id: 'nope', volumeId: v.id }, v), 'INVALID_ID');
       });
     });
