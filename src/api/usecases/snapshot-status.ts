@@ -8,7 +8,14 @@ import type { SnapshotRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState } from './lookup.js';
 
-export async function updateSnapshotStatusCinder(deps: ServiceDeps, snap: SnapshotRecord, status: 'creating' | 'available' | 'error', progress?: string): Promise<void> {
+type CinderStatus = 'creating' | 'available' | 'error' | 'deleting' | 'error_deleting';
+
+/** Cinder's allowed transitions: a creating snapshot reports creating/available/error, a deleting one deleting/error_deleting. */
+function allowedFrom(status: CinderStatus): 'creating' | 'deleting' {
+  return status === 'deleting' || status === 'error_deleting' ? 'deleting' : 'creating';
+}
+
+export async function updateSnapshotStatusCinder(deps: ServiceDeps, snap: SnapshotRecord, status: CinderStatus, progress?: string): Promise<void> {
   const owned = (await deps.repos.operations.running({ volumeId: snap.volumeId })).find((o) => o.snapshotId === snap.id && o.kind === 'snapshot_metadata');
   if (owned) {
     throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} belongs to operation ${owned.id}: report with operation_id and fencing_token`, {
@@ -16,6 +23,7 @@ export async function updateSnapshotStatusCinder(deps: ServiceDeps, snap: Snapsh
     });
   }
   const p = progress === undefined ? undefined : Number(progress.slice(0, -1));
-  const ok = await deps.repos.snapshots.transition(snap.id, ['creating'], { status, ...(p !== undefined ? { progress: p } : status === 'available' ? { progress: 100 } : {}) });
-  if (!ok) throw invalidState('snapshot', snap.id, snap.status, ['creating']);
+  const from = allowedFrom(status);
+  const ok = await deps.repos.snapshots.transition(snap.id, [from], { status, ...(p !== undefined ? { progress: p } : status === 'available' ? { progress: 100 } : {}) });
+  if (!ok) throw invalidState('snapshot', snap.id, snap.status, [from]);
 }

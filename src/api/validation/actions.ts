@@ -48,7 +48,7 @@ export const volumeActions = (maxGiB: number) => ({
 
 /** Cinder's form (Nova sends it) or ours, which carries the operation id and fencing token. */
 const cinderStatusUpdate = z.strictObject({
-  status: z.enum(['creating', 'available', 'error']),
+  status: z.enum(['creating', 'available', 'error', 'deleting', 'error_deleting']),
   progress: z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a percentage "0%".."100%"').optional(),
 });
 const reportStatusUpdate = z.strictObject({

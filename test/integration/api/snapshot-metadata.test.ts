@@ -111,6 +111,22 @@ for (const backend of BACKENDS) {
       expect(late.body.operation.state).to.equal('succeeded');
     });
 
+    it("accepts Cinder's status form with Cinder's transitions (creating -> available/error, deleting -> error_deleting)", async () => {
+      const vid = await createVolume(t);
+      const created = await t.http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid, name: 'nova-style' } });
+      expect(created.status, JSON.stringify(created.body)).to.equal(202);
+      const sid: string = created.body.snapshot.id;
+      const status = async () => (await t.http.get(`/v3/snapshots/${sid}`).set(auth('admin'))).body.snapshot.status as string;
+      await action(t, sid, { 'os-reset_status': { status: 'deleting' } }, 'admin').expect(202);
+      // A deleting snapshot cannot be reported available, only deleting or error_deleting.
+      expect((await action(t, sid, { 'os-update_snapshot_status': { status: 'available', progress: '100%' } })).status).to.equal(400);
+      expect(await status()).to.equal('deleting');
+      await action(t, sid, { 'os-update_snapshot_status': { status: 'error_deleting' } }).expect(202);
+      expect(await status()).to.equal('error_deleting');
+      // ... and a snapshot that is not creating cannot be reported deleted-in-progress by a member.
+      expect((await action(t, sid, { 'os-update_snapshot_status': { status: 'deleting' } }, 'alice')).status).to.equal(403);
+    });
+
     it('forgets snapshot metadata without touching storage (admin or service only)', async () => {
       const vid = await attachedVolume(t);
       const m = await begin(t, vid);
