@@ -3,12 +3,11 @@
  * The overlay is written first: until the info file names it, it is an orphan that reconcile
  * removes, so a crash at any point leaves either no snapshot or a complete one.
  */
-import { StorageError } from '../../../src/core/errors.js';
 import type { CreatedSnapshot } from '../../volume-driver.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
-import { applyCreate, assertDepthAllows, overlayName } from './plan-create.js';
+import { applyCreate, overlayForNewSnapshot } from './plan-create.js';
 import { loadSettledTree, stageTree, unlinkIfPresent } from './store.js';
 import { assertUuid, gib } from './ids.js';
 import { fileFormat } from './tree.js';
@@ -16,14 +15,7 @@ import { fileFormat } from './tree.js';
 export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string): Promise<CreatedSnapshot> {
   assertUuid(snapshotId, 'snapshot id');
   const tree = await loadSettledTree(loc);
-  if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
-  assertDepthAllows(tree, loc.maxChainDepth);
-  const overlay = overlayName(loc.volumeId, snapshotId);
-  // After a delete by pull the file named after an old snapshot can hold live data: a name the
-  // tree knows is never unlinked here, whatever snapshot id asks for it.
-  if (tree.files[overlay] !== undefined) {
-    throw new StorageError('CONFLICT', `volume ${loc.volumeId}: file ${overlay} is in use; snapshot id ${snapshotId} cannot be used`);
-  }
+  const overlay = overlayForNewSnapshot(tree, loc.volumeId, snapshotId, loc.maxChainDepth);
   // A file by this name that the tree does not know is an orphan of an earlier attempt.
   await unlinkIfPresent(loc, overlay);
   // The info file is staged (written and synced under a temp name) while the overlay is written;

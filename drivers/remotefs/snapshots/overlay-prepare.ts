@@ -19,7 +19,7 @@ import type { Intent, VolumeTree } from '../info-file.js';
 import { gib, assertUuid } from './ids.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
-import { applyCreate, assertDepthAllows, overlayName } from './plan-create.js';
+import { applyCreate, overlayForNewSnapshot, overlayName } from './plan-create.js';
 import { loadSettledTree, loadTree, newIntent, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 
@@ -42,14 +42,7 @@ export async function prepareOverlayOp(loc: VolumeLocation, snapshotId: string):
   const again = onlineCreateIntent(current, snapshotId);
   if (again) return { newFile: String(again.files.overlay), expectedTop: current.active, sizeBytes: current.sizeBytes };
   const tree = await loadSettledTree(loc);
-  if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
-  assertDepthAllows(tree, loc.maxChainDepth);
-  const overlay = overlayName(loc.volumeId, snapshotId);
-  // After a delete by pull the file named after an old snapshot can hold live data: a name the
-  // tree knows is never unlinked here, whatever snapshot id asks for it.
-  if (tree.files[overlay] !== undefined) {
-    throw new StorageError('CONFLICT', `volume ${loc.volumeId}: file ${overlay} is in use; snapshot id ${snapshotId} cannot be used`);
-  }
+  const overlay = overlayForNewSnapshot(tree, loc.volumeId, snapshotId, loc.maxChainDepth);
   await unlinkIfPresent(loc, overlay);
   // Overlay first: a crash before the intent leaves an orphan that reconcile removes.
   await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);

@@ -12,6 +12,21 @@ export function overlayName(volumeId: string, id: string): string {
   return `volume-${volumeId}.${id}`;
 }
 
+/**
+ * Every check before a snapshot's overlay is written (offline create and live prepare alike);
+ * returns the overlay's name. After a delete by pull the file named after an old snapshot can
+ * hold live data: a name the tree knows is refused, never unlinked.
+ */
+export function overlayForNewSnapshot(tree: VolumeTree, volumeId: string, snapshotId: string, maxChainDepth: number): string {
+  if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
+  assertDepthAllows(tree, maxChainDepth);
+  const overlay = overlayName(volumeId, snapshotId);
+  if (tree.files[overlay] !== undefined) {
+    throw new StorageError('CONFLICT', `volume ${volumeId}: file ${overlay} is in use; snapshot id ${snapshotId} cannot be used`);
+  }
+  return overlay;
+}
+
 /** Refuse a snapshot that would make the active chain deeper than maxChainDepth. */
 export function assertDepthAllows(tree: VolumeTree, maxChainDepth: number): void {
   const depth = chainDepth(tree, tree.active) + 1;
