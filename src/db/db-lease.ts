@@ -49,6 +49,15 @@ export class DbLeaseManager implements LeaseManager {
     }
   }
 
+  /**
+   * Inside a transaction a deadlock has already rolled the whole transaction back (InnoDB), so
+   * retrying the statement alone would run it, and what follows, outside any transaction: the
+   * error goes up to inTransaction, which retries the whole transaction.
+   */
+  private retryingOutside<T>(t: Transaction | undefined, work: () => Promise<T>): Promise<T> {
+    return t ? work() : this.retrying(work);
+  }
+
   /** One conditional UPDATE that takes a free or expired lease; the new token, or null if not taken. */
   private async take(resource: string, holder: string, now: number, expiresAt: number): Promise<number | null> {
     const values = [holder, expiresAt, resource, now];
@@ -89,7 +98,7 @@ export class DbLeaseManager implements LeaseManager {
   async renew(lease: Lease, ttlMs: number, t?: Transaction): Promise<Lease> {
     const now = this.now();
     const expiresAt = now + ttlMs;
-    const r = await this.retrying(() => execute(this.db, this.sql.renew, [expiresAt, lease.resource, lease.holder, lease.token, now], t));
+    const r = await this.retryingOutside(t, () => execute(this.db, this.sql.renew, [expiresAt, lease.resource, lease.holder, lease.token, now], t));
     if (r.affectedRows === 0) {
       const row = await this.read(lease.resource);
       throw new StorageError('LEASE_LOST', `lease on ${lease.resource} (token ${lease.token}) was lost`, {
@@ -101,7 +110,7 @@ export class DbLeaseManager implements LeaseManager {
 
   /** Inside `t` the release commits with the caller's other changes (one commit instead of two). */
   async release(lease: Lease, t?: Transaction): Promise<void> {
-    await this.retrying(() => execute(this.db, this.sql.release, [lease.resource, lease.holder, lease.token], t));
+    await this.retryingOutside(t, () => execute(this.db, this.sql.release, [lease.resource, lease.holder, lease.token], t));
   }
 
   async checkToken(resource: string, token: number): Promise<void> {
