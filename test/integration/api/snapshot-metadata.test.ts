@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { reapAbandoned } from '../../../src/api/usecases/snapshot-metadata/reaper.js';
 import { BACKENDS, auth, startTestService, type TestDb, type TestService } from './harness.js';
-import { createVolume, waitVolume } from './helpers.js';
+import { createVolume, waitSnapshot, waitVolume } from './helpers.js';
 
 async function attachedVolume(t: TestService): Promise<string> {
   const id = await createVolume(t);
@@ -117,6 +117,9 @@ for (const backend of BACKENDS) {
       expect(created.status, JSON.stringify(created.body)).to.equal(202);
       const sid: string = created.body.snapshot.id;
       const status = async () => (await t.http.get(`/v3/snapshots/${sid}`).set(auth('admin'))).body.snapshot.status as string;
+      // The create runs in the background; reset only after it ended, or its outcome can land
+      // after the reset and overwrite it.
+      await waitSnapshot(t, sid, 'available');
       await action(t, sid, { 'os-reset_status': { status: 'deleting' } }, 'admin').expect(202);
       // A deleting snapshot cannot be reported available, only deleting or error_deleting.
       expect((await action(t, sid, { 'os-update_snapshot_status': { status: 'available', progress: '100%' } })).status).to.equal(400);
