@@ -10,9 +10,8 @@
  * subclusters, encryption, external data files, reserved bits, misaligned or out-of-file
  * offsets, more runs than MAX_RUNS) is refused with a reason; callers then ask qemu-img map.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { StorageError } from '../core/errors.js';
+import type { FileHandle } from 'node:fs/promises';
+import { openImageFile, readAt } from './image-file.js';
 import { detectFormat } from './magic.js';
 import { headerBytesNeeded, parseQcow2Header, type Qcow2Header } from './qcow2-header.js';
 
@@ -50,7 +49,7 @@ const L2_ZERO = 1n;
 class Refused extends Error {}
 
 export async function readQcow2Allocation(file: string): Promise<AllocResult> {
-  const fh = await openRegular(file);
+  const { fh } = await openImageFile(file, 'read');
   try {
     const size = (await fh.stat()).size;
     const h = await readHeader(fh, size);
@@ -65,21 +64,6 @@ export async function readQcow2Allocation(file: string): Promise<AllocResult> {
   }
 }
 
-async function openRegular(file: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such image: ${file}`, { cause: err });
-    throw new StorageError('IMAGE_CORRUPT', `${file}: cannot open safely (${code ?? String(err)})`, { details: { file }, cause: err });
-  }
-  if (!(await fh.stat()).isFile()) {
-    await fh.close();
-    throw new StorageError('IMAGE_CORRUPT', `${file}: not a regular file`, { details: { file } });
-  }
-  return fh;
-}
 
 async function readHeader(fh: FileHandle, size: number): Promise<Qcow2Header> {
   let head = await readAt(fh, 0, Math.min(size, FIRST_READ));
@@ -168,16 +152,6 @@ class RunBuilder {
   }
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buf.subarray(0, done);
-}
 
 async function readExactly(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = await readAt(fh, position, length);

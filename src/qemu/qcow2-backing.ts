@@ -14,9 +14,9 @@
  * caller records anything. qemu-img writes the same bytes in one larger write of the whole
  * cluster, so this is at least as atomic on power loss as the tool it replaces.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { StorageError } from '../core/errors.js';
+import { openImageFile, readAt } from './image-file.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { headerBytesNeeded, parseQcow2Header, type Qcow2Header } from './qcow2-header.js';
@@ -95,7 +95,7 @@ export async function setBackingNative(file: string, backing: BackingRef | null)
     assertBareName(backing.name);
     assertImageFormat(backing.format, 'backing format');
   }
-  const fh = await openForUpdate(file);
+  const { fh } = await openImageFile(file, 'update');
   try {
     const { head, h } = await readHead(fh);
     const current = notCanonical(head, h);
@@ -114,28 +114,13 @@ export async function setBackingNative(file: string, backing: BackingRef | null)
   }
 }
 
-async function openForUpdate(file: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such image: ${file}`, { cause: err });
-    throw new StorageError('IMAGE_CORRUPT', `${file}: cannot open safely (${code ?? String(err)})`, { details: { file }, cause: err });
-  }
-  if (!(await fh.stat()).isFile()) {
-    await fh.close();
-    throw new StorageError('IMAGE_CORRUPT', `${file}: not a regular file`, { details: { file } });
-  }
-  return fh;
-}
 
 /** The whole header cluster (qemu rewrites all of it) and its parsed header. */
 async function readHead(fh: FileHandle): Promise<{ head: Buffer; h: Qcow2Header }> {
   const size = (await fh.stat()).size;
-  let head = await readAt(fh, Math.min(size, FIRST_READ));
+  let head = await readAt(fh, 0, Math.min(size, FIRST_READ));
   const needed = Math.min(size, headerBytesNeeded(head));
-  if (needed > head.length) head = await readAt(fh, needed);
+  if (needed > head.length) head = await readAt(fh, 0, needed);
   if (head.length < 4 || head.readUInt32BE(H.magic) !== QCOW2_MAGIC) {
     throw new StorageError('IMAGE_FORMAT_MISMATCH', 'not a qcow2 image', { details: { reason: 'magic' } });
   }
@@ -169,13 +154,3 @@ function notCanonical(head: Buffer, h: Qcow2Header): { reason: string } | { end:
   return { end };
 }
 
-async function readAt(fh: FileHandle, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buf.subarray(0, done);
-}
