@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   COMMIT_POINT_REFUSED: { http: 409, summary: 'The storage side refused permission to pass the commit point (operation abandoned or stale fencing token).' },
   BLOCK_JOB_FAILED: { http: 502, summary: 'A libvirt block job ended without producing the planned chain.' },
   METADATA_API_UNAVAILABLE: { http: 503, summary: 'The coordinator could not reach the metadata API (the report is kept and sent again).' },
+  COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
   INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
 } as const;
 

@@ -7,7 +7,7 @@
  *
  * Errors: an answer with an error body keeps the coordinator's own code and is flagged `refused`
  * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is
- * INTERNAL flagged `unreachable` (the job may or may not exist: never treated as a refusal).
+ * COORDINATOR_UNAVAILABLE, flagged `unreachable` (the job may or may not exist: never treated as a refusal).
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
 import type { MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
@@ -58,7 +58,7 @@ export class CoordinatorClient {
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
       });
     } catch (err) {
-      throw new StorageError('INTERNAL', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
+      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
         details: { unreachable: true, endpoint: url.origin }, cause: err,
       });
     }

@@ -73,12 +73,12 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
     /**
      * An attached volume's chain changes go to the coordinator of its attachment (ARCHITECTURE.md,
      * "Who does what"), never to qemu-img here: with that coordinator unreachable the driver
-     * reports so (INTERNAL, flagged unreachable, naming the endpoint it asked) and changes nothing.
+     * reports so (COORDINATOR_UNAVAILABLE, flagged unreachable, naming the endpoint it asked) and changes nothing.
      */
     async function unchangedRoutedTo(endpoint: string, op: () => Promise<unknown>): Promise<void> {
       const before = await shareListing(dir);
       const err = await op().then(() => expect.fail('expected the coordinator to be asked'), (e: unknown) => e);
-      expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal('INTERNAL');
+      expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal('COORDINATOR_UNAVAILABLE');
       expect((err as { details: Record<string, unknown> }).details).to.include({ unreachable: true, endpoint });
       expect(await shareListing(dir)).to.deep.equal(before);
     }
