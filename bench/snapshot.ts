@@ -5,9 +5,17 @@
  * with the smaller of the two merge candidates (the data each file holds by `qemu-img map`, not
  * the planner's native reader; the survivor may also grow by an L2 table).
  *
- *   npx tsx bench/snapshot.ts [iterations]
+ *   npx tsx bench/snapshot.ts [iterations] [GlusterFS iterations]
  *
- * Local share = os.tmpdir(). GlusterFS figures are not printed by this version.
+ * Two shares, measured the same way, the floor always on the same directory in the same run:
+ *   - local: os.tmpdir();
+ *   - GlusterFS: a real volume (test/fixtures/gluster.ts: glusterd on this machine, one brick in
+ *     a temp directory) mounted through FUSE, where every fsync and every open costs ms. It is
+ *     made before the local part (a broken glusterd fails the run in seconds, not minutes) and
+ *     destroyed at the end, on failure and on SIGINT/SIGTERM too. Fewer iterations there (default
+ *     8, 4 at the cap: a bare `qemu-img create -b` opens all 128 files through FUSE), so the run
+ *     stays within a few minutes; every line prints its n.
+ * A summary table at the end puts both shares' medians side by side.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,18 +24,37 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { run } from '../src/core/process.js';
 import { imgCreate } from '../src/qemu/img-create.js';
-import { qemuIo } from '../src/qemu/qemu-io.js';
 import { newTree, readInfo, writeInfo, type VolumeTree } from '../drivers/remotefs/info-file.js';
 import { createSnapshot, deleteSnapshot, type VolumeLocation } from '../drivers/remotefs/snapshots/index.js';
-import { allocatedInFileByMap } from '../drivers/remotefs/snapshots/qemu-views.js';
+import { allocatedInFileByMap, jsonName } from '../drivers/remotefs/snapshots/qemu-views.js';
+import { createGlusterVolume, type GlusterVolume } from '../test/fixtures/gluster.js';
 import { formatMs, summarize } from './lib/stats.js';
 
 const execFileP = promisify(execFile);
 const N = Number(process.argv[2] ?? 15);
+const N_GLUSTER = Number(process.argv[3] ?? 8);
+const CAP = 128;
+const N_GLUSTER_CAP = Math.min(N_GLUSTER, 4);
 const SIZE = 64 * 1024 * 1024;
 const CLUSTER = 64 * 1024;
-const DEPTHS = [1, 50, 128];
+const DEPTHS = [1, 50, CAP];
+
+/** Where one share's figures are measured, and how many iterations each depth gets there. */
+interface Site {
+  name: string;
+  dir: string;
+  rounds(depth: number): number;
+}
+
+/** Medians by share name, then by "depth|operation": the summary table's cells. */
+const results = new Map<string, Map<string, number>>();
+
+function record(site: Site, depth: number, op: string, xs: number[]): void {
+  if (!results.has(site.name)) results.set(site.name, new Map());
+  results.get(site.name)?.set(`${depth}|${op}`, summarize(xs).median);
+}
 
 async function tree(loc: VolumeLocation): Promise<VolumeTree> {
   const t = (await readInfo(loc.dir, loc.volumeId))?.tree;
@@ -35,11 +62,19 @@ async function tree(loc: VolumeLocation): Promise<VolumeTree> {
   return t;
 }
 
+/**
+ * One full cluster of data into the active file, opened WITHOUT its backing chain (a json: node
+ * with "backing": null; the header keeps its backing name): a whole aligned cluster needs no
+ * copy-on-write read from below, and opening 128 files through FUSE for every write would make
+ * building the chains take most of the run. Set-up only, never timed.
+ */
 let region = 0;
 async function writeCluster(loc: VolumeLocation, clusters = 1): Promise<void> {
   const t = await tree(loc);
   region = (region + clusters) % (SIZE / CLUSTER - 8);
-  await qemuIo(path.join(loc.dir, t.active), 'qcow2', [`write -P 7 ${region * CLUSTER} ${clusters * CLUSTER}`]);
+  const top = jsonName(loc.dir, [{ file: t.active, format: 'qcow2' }]);
+  const r = await run('qemu-io', ['-c', `write -P 7 ${region * CLUSTER} ${clusters * CLUSTER}`, top], { cwd: loc.dir });
+  if (!/^wrote /m.test(r.stdout)) throw new Error(`qemu-io wrote nothing: ${r.stdout}${r.stderr}`);
 }
 
 async function blocks(loc: VolumeLocation, file: string): Promise<number> {
@@ -52,7 +87,7 @@ async function volumeAtDepth(dir: string, depth: number): Promise<{ loc: VolumeL
   const file = `volume-${volumeId}`;
   await imgCreate({ path: path.join(dir, file), format: 'qcow2', sizeBytes: SIZE });
   await writeInfo(dir, newTree(volumeId, file, 'qcow2', SIZE));
-  const loc: VolumeLocation = { dir, volumeId, maxChainDepth: 128 };
+  const loc: VolumeLocation = { dir, volumeId, maxChainDepth: CAP };
   const ids: string[] = [];
   for (let i = 1; i < depth; i++) {
     await writeCluster(loc);
@@ -75,13 +110,27 @@ function line(label: string, xs: number[]): string {
   return `  ${label.padEnd(46)} median ${formatMs(s.median).padStart(10)}   min ${formatMs(s.min).padStart(10)}   n=${s.n}`;
 }
 
+const OPS = {
+  create: 'create snapshot (ours, native overlay + 1 info write)',
+  floorU: '  floor: bare qemu-img create -u (no chain open)',
+  floorB: '  floor: bare qemu-img create -b (opens chain)',
+  delNewest: 'delete newest (empty active committed)',
+  delCommit: 'delete older snapshot, 1-cluster deltas (commit)',
+  delPull: 'delete older snapshot, dependant 4x larger (pull)',
+} as const;
+
+function print(site: Site, depth: number, op: keyof typeof OPS, xs: number[]): void {
+  record(site, depth, op, xs);
+  console.log(line(OPS[op], xs));
+}
+
 /** create (ours) vs bare qemu-img create of the same overlay (-u and without), then delete newest. */
-async function createAndDeleteNewest(loc: VolumeLocation): Promise<void> {
+async function createAndDeleteNewest(site: Site, depth: number, loc: VolumeLocation): Promise<void> {
   const ours: number[] = [];
   const bareU: number[] = [];
   const bare: number[] = [];
   const delNewest: number[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < site.rounds(depth); i++) {
     const t = await tree(loc);
     const sid = randomUUID();
     const [c] = await timed(() => createSnapshot(loc, sid));
@@ -95,10 +144,10 @@ async function createAndDeleteNewest(loc: VolumeLocation): Promise<void> {
     const [d] = await timed(() => deleteSnapshot(loc, sid)); // newest: commit of the empty active
     delNewest.push(d);
   }
-  console.log(line('create snapshot (ours, native overlay + 1 info write)', ours));
-  console.log(line('  floor: bare qemu-img create -u (no chain open)', bareU));
-  console.log(line('  floor: bare qemu-img create -b (opens chain)', bare));
-  console.log(line('delete newest (empty active committed)', delNewest));
+  print(site, depth, 'create', ours);
+  print(site, depth, 'floorU', bareU);
+  print(site, depth, 'floorB', bare);
+  print(site, depth, 'delNewest', delNewest);
 }
 
 interface DeleteSample {
@@ -124,8 +173,8 @@ async function timedDelete(loc: VolumeLocation, older: string, dependantOwner: s
   return { ms, written, smaller: Math.min(mf, md), pulled: survivor === d };
 }
 
-function report(label: string, samples: DeleteSample[]): void {
-  console.log(line(label, samples.map((x) => x.ms)));
+function report(site: Site, depth: number, op: 'delCommit' | 'delPull', samples: DeleteSample[]): void {
+  print(site, depth, op, samples.map((x) => x.ms));
   const kib = (xs: number[]) => `${(summarize(xs).median / 1024).toFixed(0)} KiB`;
   const written = kib(samples.map((x) => x.written));
   console.log(`  ${'  bytes written (survivor st_blocks growth)'.padEnd(46)} median ${written.padStart(10)}   smaller candidate (qemu-img map data) ${kib(samples.map((x) => x.smaller))}`);
@@ -134,9 +183,9 @@ function report(label: string, samples: DeleteSample[]): void {
 }
 
 /** Older snapshot with a small delta: one cluster in each file, a tie -> commit. Depth stays. */
-async function deleteOlderCommit(loc: VolumeLocation): Promise<void> {
+async function deleteOlderCommit(site: Site, depth: number, loc: VolumeLocation): Promise<void> {
   const samples: DeleteSample[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < site.rounds(depth); i++) {
     const sid = randomUUID();
     await createSnapshot(loc, sid);
     await writeCluster(loc);
@@ -144,7 +193,7 @@ async function deleteOlderCommit(loc: VolumeLocation): Promise<void> {
     if (!older) throw new Error('no older snapshot');
     samples.push(await timedDelete(loc, older, sid));
   }
-  report('delete older snapshot, 1-cluster deltas (commit)', samples);
+  report(site, depth, 'delCommit', samples);
 }
 
 /**
@@ -152,9 +201,9 @@ async function deleteOlderCommit(loc: VolumeLocation): Promise<void> {
  * a fresh file (the active file accumulates earlier rounds); each round adds three files and
  * removes one timed; untimed deletes of b and x keep the depth.
  */
-async function deleteOlderPull(loc: VolumeLocation): Promise<void> {
+async function deleteOlderPull(site: Site, depth: number, loc: VolumeLocation): Promise<void> {
   const samples: DeleteSample[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < site.rounds(depth); i++) {
     const [x, a, b] = [randomUUID(), randomUUID(), randomUUID()];
     await createSnapshot(loc, x);
     await writeCluster(loc);
@@ -166,25 +215,71 @@ async function deleteOlderPull(loc: VolumeLocation): Promise<void> {
     await deleteSnapshot(loc, b);
     await deleteSnapshot(loc, x);
   }
-  report('delete older snapshot, dependant 4x larger (pull)', samples);
+  report(site, depth, 'delPull', samples);
 }
 
-async function main(): Promise<void> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'bench-snapshot-'));
+async function benchSite(site: Site): Promise<void> {
+  const started = performance.now();
+  const root = await mkdtemp(path.join(site.dir, 'bench-snapshot-'));
   try {
-    console.log(`snapshot engine on ${os.tmpdir()} (local), ${N} iterations, ${SIZE / 1024 ** 2} MiB volume, 64 KiB clusters`);
     for (const depth of DEPTHS) {
       const dir = await mkdtemp(path.join(root, `d${depth}-`));
       const { loc } = await volumeAtDepth(dir, Math.max(1, depth - 1));
-      console.log(`\nchain depth ${depth} (create makes the ${depth}${depth === 1 ? 'st' : 'th'} file...)`);
-      await createAndDeleteNewest(loc);
+      console.log(`\n[${site.name}] chain depth ${depth} (create makes the ${depth}${depth === 1 ? 'st' : 'th'} file...), ${site.rounds(depth)} iterations`);
+      await createAndDeleteNewest(site, depth, loc);
       const older = await volumeAtDepth(dir, Math.max(2, depth - 1));
-      await deleteOlderCommit(older.loc);
+      await deleteOlderCommit(site, depth, older.loc);
       const pulled = await volumeAtDepth(dir, Math.max(1, depth - 3));
-      await deleteOlderPull(pulled.loc);
+      await deleteOlderPull(site, depth, pulled.loc);
     }
+    console.log(`\n[${site.name}] done in ${((performance.now() - started) / 1000).toFixed(0)} s (chains built and measured)`);
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+function summaryTable(): void {
+  const names = [...results.keys()];
+  console.log(`\nsummary (medians, ms)  ${'depth'.padStart(5)}  ${names.map((n) => n.padStart(10)).join('  ')}`);
+  for (const depth of DEPTHS) {
+    for (const op of Object.keys(OPS) as (keyof typeof OPS)[]) {
+      const cells = names.map((n) => results.get(n)?.get(`${depth}|${op}`));
+      const shown = cells.map((ms) => (ms === undefined ? '-' : ms.toFixed(1)).padStart(10));
+      console.log(`  ${op.padEnd(20)} ${String(depth).padStart(5)}  ${shown.join('  ')}`);
+    }
+  }
+}
+
+/** Destroy the GlusterFS volume when the run is interrupted too (finally blocks do not run on a signal). */
+function destroyOnSignal(vol: GlusterVolume): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: destroying GlusterFS volume ${vol.name}`);
+    void vol.destroy().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`snapshot engine, ${SIZE / 1024 ** 2} MiB volume, 64 KiB clusters; floors on the same directory in the same run`);
+  const gluster = await createGlusterVolume({ mount: true });
+  const forgetSignal = destroyOnSignal(gluster);
+  try {
+    const local: Site = { name: 'local', dir: os.tmpdir(), rounds: () => N };
+    console.log(`local share: ${os.tmpdir()}, ${N} iterations at every depth`);
+    await benchSite(local);
+    const mount = gluster.mountPoint as string;
+    const glusterSite: Site = { name: 'GlusterFS', dir: mount, rounds: (d) => (d >= CAP ? N_GLUSTER_CAP : N_GLUSTER) };
+    console.log(`\nGlusterFS share: volume ${gluster.address} (1 brick), mounted through FUSE at ${mount}; ${N_GLUSTER} iterations, ${N_GLUSTER_CAP} at the cap`);
+    await benchSite(glusterSite);
+    summaryTable();
+  } finally {
+    forgetSignal();
+    await gluster.destroy();
   }
 }
 
