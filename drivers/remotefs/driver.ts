@@ -24,7 +24,7 @@ import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volum
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
 import * as engine from './snapshots/index.js';
-import { copyIntoNewVolume } from './volume-copy.js';
+import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
 import { deleteVolumeFiles } from './volume-delete.js';
 import { underLeases } from './volume-lease.js';
@@ -137,15 +137,19 @@ export class RemoteFsDriver implements VolumeDriver {
     assertVolumeId(src.id);
     if (req.id === src.id) throw new StorageError('INVALID_INPUT', 'a clone needs a new volume id');
     const sizeBytes = this.sizeBytes(req.sizeGiB);
-    return underLeases(this.env, [req.id, src.id], ctx, async (signal) => {
-      const site = await this.site(src);
-      const tree = await loadSettledTree(site);
-      const insp = await this.checkChain(site, tree, tree.active, signal);
-      const format = tree.files[tree.active]?.format ?? 'qcow2';
-      return copyIntoNewVolume(this.env,
-        { dir: site.dir, file: tree.active, format, sizeBytes: insp.virtualSize ?? tree.sizeBytes },
-        { volumeId: req.id, sizeBytes, format: this.format(req.format, format) }, { ...ctx, signal });
-    });
+    if (req.format !== undefined) assertImageFormat(req.format);
+    // The source is located and checked while copyIntoNewVolume prepares the target.
+    return underLeases(this.env, [req.id, src.id], ctx, (signal) =>
+      copyIntoNewVolume(this.env, this.activeSource(src, signal), { volumeId: req.id, sizeBytes, format: req.format }, { ...ctx, signal }));
+  }
+
+  /** The source's active file, checked with its chain (under the source's lease). */
+  private async activeSource(src: VolumeRef, signal: AbortSignal): Promise<CopySource> {
+    const site = await this.site(src);
+    const tree = await loadSettledTree(site);
+    const insp = await this.checkChain(site, tree, tree.active, signal);
+    const format = tree.files[tree.active]?.format ?? 'qcow2';
+    return { dir: site.dir, file: tree.active, format, sizeBytes: insp.virtualSize ?? tree.sizeBytes };
   }
 
   async createVolumeFromSnapshot(req: CreateVolumeRequest, snap: SnapshotRef, src: VolumeRef, ctx: OpContext = {}): Promise<CreatedVolume> {
@@ -154,15 +158,18 @@ export class RemoteFsDriver implements VolumeDriver {
     assertSnapshotId(snap.id);
     if (snap.volumeId !== src.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} belongs to volume ${snap.volumeId}, not ${src.id}`);
     const sizeBytes = this.sizeBytes(req.sizeGiB);
-    return underLeases(this.env, [req.id, src.id], ctx, async (signal) => {
-      const site = await this.site(src);
-      const tree = await loadSettledTree(site);
-      const point = await engine.snapshotPointFile(await locationOf(this.env, site), snap.id);
-      const insp = await this.checkChain(site, tree, point.file, signal);
-      return copyIntoNewVolume(this.env,
-        { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp.virtualSize ?? point.sizeBytes },
-        { volumeId: req.id, sizeBytes, format: this.format(req.format, point.format) }, { ...ctx, signal });
-    });
+    if (req.format !== undefined) assertImageFormat(req.format);
+    return underLeases(this.env, [req.id, src.id], ctx, (signal) =>
+      copyIntoNewVolume(this.env, this.snapshotSource(src, snap.id, signal), { volumeId: req.id, sizeBytes, format: req.format }, { ...ctx, signal }));
+  }
+
+  /** The file holding a snapshot's point in time, checked with its chain (under the source's lease). */
+  private async snapshotSource(src: VolumeRef, snapshotId: string, signal: AbortSignal): Promise<CopySource> {
+    const site = await this.site(src);
+    const tree = await loadSettledTree(site);
+    const point = await engine.snapshotPointFile(await locationOf(this.env, site), snapshotId);
+    const insp = await this.checkChain(site, tree, point.file, signal);
+    return { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp.virtualSize ?? point.sizeBytes };
   }
 
   /** Lease + location for the snapshot engine; an attached volume takes the online path. */

@@ -6,7 +6,9 @@
  */
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
+import { assertImageFormat } from '../../src/qemu/formats.js';
 import { imgConvert, imgResize } from '../../src/qemu/img.js';
+import type { Share } from '../shares/index.js';
 import type { CreatedVolume, OpContext, VolumeFormat } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';
@@ -25,21 +27,51 @@ export interface CopySource {
 export interface CopyTarget {
   volumeId: string;
   sizeBytes: number;
-  format: VolumeFormat;
+  /** Absent: the source's format. */
+  format?: VolumeFormat;
 }
 
-export async function copyIntoNewVolume(env: RemoteFsEnv, src: CopySource, dst: CopyTarget, ctx: OpContext): Promise<CreatedVolume> {
+/** The target's share, with no file of its id anywhere: needs the target's lease only, not the source. */
+async function prepareTarget(env: RemoteFsEnv, dst: CopyTarget): Promise<Share> {
+  const [, share] = await Promise.all([assertNoFiles(env.shares, dst.volumeId), placeVolume(env, dst.sizeBytes), env.perms()]);
+  return share;
+}
+
+function assertFits(src: CopySource, dst: CopyTarget): void {
   if (dst.sizeBytes < src.sizeBytes) {
     throw new StorageError('SIZE_OUT_OF_BOUNDS', `requested size ${dst.sizeBytes} is smaller than the source (${src.sizeBytes} bytes)`, {
       details: { requestedBytes: dst.sizeBytes, sourceBytes: src.sizeBytes },
     });
   }
-  const [, share] = await Promise.all([assertNoFiles(env.shares, dst.volumeId), placeVolume(env, dst.sizeBytes), env.perms()]);
-  return materializeVolume(env, { share, volumeId: dst.volumeId, format: dst.format, sizeBytes: dst.sizeBytes }, async (tmp) => {
+}
+
+/**
+ * Both settle before anything is thrown (no read left running once the caller's leases go), and
+ * refusals come in the order they had when these steps ran one after the other: the source's,
+ * the size, then the target's.
+ */
+async function bothReady(source: CopySource | Promise<CopySource>, target: Promise<Share>, dst: CopyTarget): Promise<[CopySource, Share]> {
+  const [s, t] = await Promise.allSettled([source, target]);
+  if (s.status === 'rejected') throw s.reason;
+  assertFits(s.value, dst);
+  if (t.status === 'rejected') throw t.reason;
+  return [s.value, t.value];
+}
+
+/**
+ * `source` may still be in the making (the caller locating and checking the source chain): the
+ * target's checks and placement run meanwhile, both under the leases the caller holds, so neither
+ * waits for the other. Nothing is written before both are done.
+ */
+export async function copyIntoNewVolume(env: RemoteFsEnv, source: CopySource | Promise<CopySource>, dst: CopyTarget, ctx: OpContext): Promise<CreatedVolume> {
+  const [src, share] = await bothReady(source, prepareTarget(env, dst), dst);
+  const format = dst.format ?? src.format;
+  assertImageFormat(format);
+  return materializeVolume(env, { share, volumeId: dst.volumeId, format, sizeBytes: dst.sizeBytes }, async (tmp) => {
     await imgConvert({
-      src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: dst.format,
+      src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: format,
       signal: ctx.signal, onProgress: ctx.onProgress,
     });
-    if (dst.sizeBytes > src.sizeBytes) await imgResize(tmp, dst.format, dst.sizeBytes, { signal: ctx.signal });
+    if (dst.sizeBytes > src.sizeBytes) await imgResize(tmp, format, dst.sizeBytes, { signal: ctx.signal });
   });
 }
