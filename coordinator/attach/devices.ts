@@ -3,7 +3,7 @@
  * LibvirtPort covers snapshots and block jobs; attaching never needs to queue behind those).
  * The connection is opened on first use and reopened after libvirtd restarts.
  */
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../src/libvirt/index.js';
 
 export class DomainDevices {
@@ -66,7 +66,17 @@ export class DomainDevices {
 
   async detach(uuid: string, diskXml: string): Promise<void> {
     const { c, d } = await this.domain(uuid);
-    await c.detachDevice(d, diskXml, await this.flags(c, d));
+    const flags = await this.flags(c, d);
+    const deadline = Date.now() + UNPLUG_BUSY_RETRY_MS;
+    for (;;) {
+      try {
+        await c.detachDevice(d, diskXml, flags);
+        return;
+      } catch (err) {
+        if (!guestSlotBusy(err) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   /** Live block resize of a running guest's disk (the guest sees the new capacity at once). */
@@ -84,4 +94,15 @@ export class DomainDevices {
     const c = this.conn ? await this.conn.catch(() => undefined) : undefined;
     await c?.close();
   }
+}
+
+/**
+ * A PCIe slot plugged a few seconds ago is still settling in the guest (its power indicator
+ * blinks for about 5 s under native PCIe hot-plug) and QEMU refuses device_del meanwhile with
+ * "guest is busy". That refusal is transient; anything else is not retried.
+ */
+const UNPLUG_BUSY_RETRY_MS = 15_000;
+
+export function guestSlotBusy(err: unknown): boolean {
+  return isStorageError(err, 'LIBVIRT_ERROR') && /guest is busy/i.test(String(err.details.libvirtMessage ?? err.message));
 }
