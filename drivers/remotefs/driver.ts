@@ -136,6 +136,12 @@ export class RemoteFsDriver implements VolumeDriver {
     assertVolumeId(req.id);
     assertVolumeId(src.id);
     if (req.id === src.id) throw new StorageError('INVALID_INPUT', 'a clone needs a new volume id');
+    // Never a copy of the file a guest is writing (the temporary assisted snapshot path is not built).
+    if (src.attachment) {
+      throw new StorageError('INVALID_STATE', `volume ${src.id} is attached: cloning an attached volume is not supported yet; clone one of its snapshots instead`, {
+        details: { reason: 'CLONE_OF_ATTACHED_VOLUME' },
+      });
+    }
     const sizeBytes = this.sizeBytes(req.sizeGiB);
     if (req.format !== undefined) assertImageFormat(req.format);
     // The source is located and checked while copyIntoNewVolume prepares the target.

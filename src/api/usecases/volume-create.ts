@@ -28,6 +28,7 @@ async function sourceOf(deps: ServiceDeps, caller: Caller, input: CreateVolumeIn
   }
   if (input.sourceVolumeId) {
     const vol = await visibleVolume(deps, caller, input.sourceVolumeId);
+    if (vol.attachStatus !== 'detached' || vol.status !== 'available') throw cloneOfAttachedRefused(vol.id, vol.status);
     if (input.sizeGiB < vol.sizeGiB) throw new StorageError('SIZE_OUT_OF_BOUNDS', `size must be at least the source's ${vol.sizeGiB} GiB`);
     return { kind: 'volume' as const, vol };
   }
@@ -63,4 +64,15 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
     onFailure: async (_err, t) => deps.repos.volumes.update(id, { status: 'error' }, t),
   });
   return { volume: inserted as VolumeRecord, operation };
+}
+
+/**
+ * A clone must never copy the file a guest is writing. The safe way (a temporary assisted
+ * snapshot, the copy made from its frozen file, then the snapshot merged away) is not built yet,
+ * so an attached or busy source is refused; a snapshot of it can be the source instead.
+ */
+function cloneOfAttachedRefused(volumeId: string, status: string): StorageError {
+  return new StorageError('INVALID_STATE', `volume ${volumeId} is ${status}: cloning an attached volume is not supported yet; create the volume from one of its snapshots, or detach it first`, {
+    details: { status, allowed: ['available'], reason: 'CLONE_OF_ATTACHED_VOLUME' },
+  });
 }

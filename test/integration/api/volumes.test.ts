@@ -128,6 +128,12 @@ for (const backend of BACKENDS) {
       expect((await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att })).status).to.equal(202);
       const v = await waitVolume(t, id, 'in-use');
       expect((v.attachments as Record<string, unknown>[])[0]).to.include({ server_id: att.instance_uuid, host_name: 'compute1', active_file: `volume-${id}` });
+      // Never a copy of the file the guest writes: a clone of an attached volume is refused, nothing created.
+      const before = (await t.http.get('/v3/volumes').set(auth('alice'))).body.volumes.length;
+      const clone = await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, source_volid: id } });
+      expect(clone.status).to.equal(400);
+      expect(clone.body.badRequest?.error_code).to.equal('INVALID_STATE');
+      expect((await t.http.get('/v3/volumes').set(auth('alice'))).body.volumes.length).to.equal(before);
       const again = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att });
       expect(again.body.badRequest?.error_code).to.equal('INVALID_STATE');
       const conn = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-initialize_connection': { connector: { host: 'compute1' } } });

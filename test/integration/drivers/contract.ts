@@ -187,6 +187,12 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
     });
 
     describe('clone and create from snapshot', () => {
+      it('refuses to clone an attached volume (never a copy of the file a guest writes), changing nothing', async () => {
+        const v = await newVolume(1);
+        const attachment = { instanceUuid: randomUUID(), host: 'compute-1', coordinatorEndpoint: 'http://127.0.0.1:1', activeFile: `volume-${v.id}`, format: 'qcow2' as const };
+        await unchanged(() => driver.createClonedVolume({ id: randomUUID(), sizeGiB: 1 }, { ...v, attachment }), 'INVALID_STATE');
+      });
+
       it('clones into an independent full copy, grown to the requested size', async () => {
         const src = await newVolume(1);
         const srcFile = file(`volume-${src.id}`);
