@@ -15,16 +15,9 @@ import type { DomainDevices } from '../attach/devices.js';
 import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
 import { isVolumeFile } from '../plans/names.js';
 import { diskSourceOf, withDiskSource } from './domain-source.js';
+import type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
 
-export interface DiskState {
-  instance_uuid: string;
-  volume_id: string;
-  running: boolean;
-  target: string;
-  /** Bare names, active first (a stopped guest's definition usually names only the active file). */
-  chain: (string | null)[];
-  format: string | null;
-}
+export type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
 
 export async function diskState(devices: DomainDevices, instance: string, volumeId: string): Promise<DiskState> {
   const running = await devices.isRunning(instance);

@@ -104,3 +104,14 @@ export function planIsCoherent(plan: MergePlan): string | null {
   if (plan.operation !== 'pull' && plan.base === null) return `${plan.operation} needs a base`;
   return null;
 }
+
+/** What the coordinator answers about one attached disk (GET/resize/source of /v1/instances/{uuid}/volumes/{id}/...). */
+export interface DiskState {
+  instance_uuid: string;
+  volume_id: string;
+  running: boolean;
+  target: string;
+  /** Bare names, active first (a stopped guest's definition usually names only the active file). */
+  chain: (string | null)[];
+  format: string | null;
+}

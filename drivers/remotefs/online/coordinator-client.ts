@@ -10,7 +10,7 @@
  * COORDINATOR_UNAVAILABLE, flagged `unreachable` (the job may or may not exist: never treated as a refusal).
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
-import type { MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
+import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -20,14 +20,7 @@ export interface CoordinatorJob {
   error?: string;
 }
 
-export interface DiskState {
-  instance_uuid: string;
-  volume_id: string;
-  running: boolean;
-  target: string;
-  chain: (string | null)[];
-  format: string | null;
-}
+export type { DiskState } from '../../../src/core/assisted-snapshot-protocol.js';
 
 export const FINAL_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
