@@ -21,7 +21,7 @@ import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { headerBytesNeeded, parseQcow2Header, type Qcow2Header } from './qcow2-header.js';
 import { EXT, H, QCOW2_MAGIC } from './qcow2-layout.js';
-import { overlayLayout } from './qcow2-overlay-layout.js';
+import { FEATURE_EXT, extension, pad8 } from './qcow2-overlay-layout.js';
 
 export interface BackingRef {
   name: string;
@@ -34,16 +34,6 @@ const HEADER_LENGTH = 112;
 /** One page: a single write of it is all-or-nothing for a process that dies. */
 const MAX_WRITE = 4096;
 const FIRST_READ = 64 * 1024;
-
-const pad8 = (n: number) => Math.ceil(n / 8) * 8;
-
-function extension(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc(8 + pad8(data.length));
-  b.writeUInt32BE(type, 0);
-  b.writeUInt32BE(data.length, 4);
-  data.copy(b, 8);
-  return b;
-}
 
 interface RawExtension {
   type: number;
@@ -64,14 +54,6 @@ function extensionsOf(buf: Buffer, start: number, limit: number): { exts: RawExt
   return null;
 }
 
-/** qemu 7.2's feature-name table extension, as the overlay writer (proven against qemu-img) has it. */
-const FEATURE_TABLE: Buffer = (() => {
-  const ref = overlayLayout('x', 'raw', 512).regions[0]?.data ?? Buffer.alloc(0);
-  const found = extensionsOf(ref, HEADER_LENGTH, ref.length)?.exts.find((e) => e.type === EXT.FEATURE_TABLE);
-  if (found === undefined) throw new Error('qcow2-backing: reference layout has no feature table');
-  return Buffer.from(found.bytes);
-})();
-
 /**
  * The header bytes qemu writes for `fixed` (the first 112 bytes) and `backing`. qemu leaves the
  * feature-name table out with clusters of 4 KiB and less (it would crowd out the backing name).
@@ -79,7 +61,7 @@ const FEATURE_TABLE: Buffer = (() => {
 export function canonicalHeader(fixed: Buffer, backing: BackingRef | null, clusterSize: number): Buffer {
   const exts = [
     ...(backing === null ? [] : [extension(EXT.BACKING_FORMAT, Buffer.from(backing.format, 'latin1'))]),
-    ...(clusterSize > 4096 ? [FEATURE_TABLE] : []),
+    ...(clusterSize > 4096 ? [FEATURE_EXT] : []),
     Buffer.alloc(8),
   ];
   const name = backing === null ? Buffer.alloc(0) : Buffer.from(backing.name, 'utf8');

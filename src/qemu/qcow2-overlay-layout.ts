@@ -39,9 +39,10 @@ export interface OverlayLayout {
   regions: Region[];
 }
 
-const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+export const pad8 = (n: number) => Math.ceil(n / 8) * 8;
 
-function extension(type: number, data: Buffer): Buffer {
+/** One header extension as qemu encodes it: type, length, data padded to 8 bytes. */
+export function extension(type: number, data: Buffer): Buffer {
   const b = Buffer.alloc(8 + pad8(data.length));
   b.writeUInt32BE(type, 0);
   b.writeUInt32BE(data.length, 4);
@@ -58,7 +59,8 @@ function featureTable(): Buffer {
   });
   return t;
 }
-const FEATURE_EXT = extension(EXT.FEATURE_TABLE, featureTable());
+/** qemu 7.2's feature-name table extension (proven against qemu-img by the writer's tests). */
+export const FEATURE_EXT = extension(EXT.FEATURE_TABLE, featureTable());
 
 export function l1Entries(virtualSize: number): number {
   return Math.ceil(virtualSize / L2_COVERAGE);
