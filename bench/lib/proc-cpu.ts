@@ -24,3 +24,16 @@ export async function listenerPid(port: number): Promise<number> {
   if (pid === undefined) throw new Error(`no process listens on port ${port}`);
   return Number(pid);
 }
+
+/** `pid` and its child processes (a supervisor and its workers), from /proc. */
+export async function withChildren(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return [pid, ...children.trim().split(/\s+/).filter((c) => c !== '').map(Number)];
+}
+
+/** Milliseconds of CPU used so far by all of `pids`. */
+export async function cpuMsOf(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const p of pids) total += await cpuMs(p);
+  return total;
+}

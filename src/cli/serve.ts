@@ -1,14 +1,26 @@
 /** `serve`: the storage service from the configuration (README's main command). */
+import cluster from 'node:cluster';
 import { loadConfig } from '../core/config.js';
 import { configureLogger } from '../core/logger.js';
 import { startService } from '../api/server.js';
+import { reportReady, superviseWorkers, workerIndex } from './workers.js';
 
 export async function serve(options: { config?: string }): Promise<void> {
   const config = loadConfig({ file: options.config });
-  const log = configureLogger(config.log.level).child({ component: 'api' });
-  const svc = await startService({ config, log });
-  // Logged on stderr; stdout carries the URL so scripts can read it.
-  process.stdout.write(`${svc.url}\n`);
+  const root = configureLogger(config.log.level);
+  // Logged on stderr; stdout carries the URL (once) so scripts can read it.
+  const announce = (url: string) => process.stdout.write(`${url}\n`);
+  if (config.api.workers > 1 && cluster.isPrimary) {
+    await superviseWorkers(config, root.child({ component: 'supervisor' }), announce);
+    return;
+  }
+  const worker = workerIndex();
+  const log = root.child({ component: 'api', ...(worker !== undefined ? { worker } : {}) });
+  // With several workers, the first one reconciles at start (the others would only find the
+  // volumes' leases taken or nothing left to do: reconcile runs under each volume's lease).
+  const svc = await startService({ config, log, reconcileOnStart: worker === undefined || worker === 0 });
+  if (worker === undefined) announce(svc.url);
+  else reportReady(svc.url);
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping');
     svc.stop().then(() => process.exit(0), (err: unknown) => { log.error({ err }, 'stop failed'); process.exit(1); });

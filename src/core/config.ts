@@ -70,6 +70,11 @@ const apiSchema = z.strictObject({
   auth: z.enum(['noauth', 'tokens']).default('noauth'),
   tokens: z.record(z.string(), tokenSchema).default({}),
   bodyLimit: z.string().default('64kb'),
+  /**
+   * Service processes sharing the port (like Cinder's osapi_volume_workers). More than one needs
+   * MySQL/MariaDB: every worker is a full service, kept apart from the others by database leases.
+   */
+  workers: z.number().int().min(1).max(64).default(1),
 });
 
 const coordinatorSchema = z.strictObject({
@@ -98,6 +103,10 @@ export const configSchema = z.strictObject({
   db: dbSchema.prefault({}),
   api: apiSchema.prefault({}),
   coordinator: coordinatorSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.api.workers > 1 && c.db.dialect === 'sqlite') {
+    ctx.addIssue({ code: 'custom', path: ['api', 'workers'], message: 'more than one worker needs db.dialect mysql or mariadb (SQLite serialises every writer)' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

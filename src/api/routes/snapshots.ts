@@ -19,15 +19,14 @@ async function listSnapshots(deps: ServiceDeps, req: Request, detail: boolean): 
   const privileged = seesAllProjects(callerOf(req));
   if (q.include_hidden && !privileged) throw new StorageError('FORBIDDEN', 'include_hidden needs the admin role');
   const page = pageOf(q);
-  const rows = await deps.repos.snapshots.list({
-    projectId: listScope(req, q), volumeId: q.volume_id, status: q.status, name: q.name, includeHidden: q.include_hidden ?? false,
-  }, page);
+  const filter = { projectId: listScope(req, q), volumeId: q.volume_id, status: q.status, name: q.name, includeHidden: q.include_hidden ?? false };
+  const rows = await deps.repos.snapshots.list(filter, page);
   const out: Record<string, unknown> = { snapshots: rows.map((s) => (detail ? snapshotDetail : snapshotSummary)(req, s, privileged)) };
   const last = rows[rows.length - 1];
   if (last && rows.length === page.limit) {
     out.snapshots_links = [{ rel: 'next', href: `${baseUrl(req)}${req.path}?limit=${page.limit}&marker=${last.id}` }];
   }
-  if (q.with_count) out.count = rows.length;
+  if (q.with_count) out.count = await deps.repos.snapshots.count(filter);
   return out;
 }
 

@@ -17,9 +17,8 @@ import type { RouteDef } from './route.js';
 async function listVolumes(deps: ServiceDeps, req: Request, detail: boolean): Promise<Record<string, unknown>> {
   const q = parse(volumeListQuery, req.query, 'query');
   const page = pageOf(q);
-  const rows = await deps.repos.volumes.list({
-    projectId: listScope(req, q), status: q.status, name: q.name ?? q.display_name, bootable: q.bootable,
-  }, page);
+  const filter = { projectId: listScope(req, q), status: q.status, name: q.name ?? q.display_name, bootable: q.bootable };
+  const rows = await deps.repos.volumes.list(filter, page);
   const admin = isAdmin(callerOf(req));
   const attachments = detail ? await deps.repos.attachments.activeOfMany(rows.map((v) => v.id)) : new Map();
   const out: Record<string, unknown> = {
@@ -29,7 +28,7 @@ async function listVolumes(deps: ServiceDeps, req: Request, detail: boolean): Pr
   if (last && rows.length === page.limit) {
     out.volumes_links = [{ rel: 'next', href: `${baseUrl(req)}${req.path}?limit=${page.limit}&marker=${last.id}` }];
   }
-  if (q.with_count) out.count = rows.length;
+  if (q.with_count) out.count = await deps.repos.volumes.count(filter);
   return out;
 }
 

@@ -23,5 +23,6 @@ export function links(req: Request, project: string, collection: string, id: str
 
 /** OpenStack timestamps: ISO 8601 with microseconds, no zone suffix. */
 export function ts(d: Date | null): string | null {
-  return d === null ? null : d.toISOString().replace('Z', '000');
+  // toISOString always ends in 'Z'; slicing it off is cheaper than a replace (200 calls a page).
+  return d === null ? null : `${d.toISOString().slice(0, -1)}000`;
 }

@@ -38,6 +38,8 @@ export function withIdTieBreak(sort: SortKey[]): SortKey[] {
 /** The SQL pieces of one model, built once per repository. */
 export interface PageQuery {
   find(base: PageFilter, page: PageRequest): Promise<Record<string, unknown>[]>;
+  /** How many rows match the filters, ignoring limit and marker (the API's `with_count`). */
+  count(base: PageFilter): Promise<number>;
 }
 
 export function pageQuery(db: Database, model: ModelStatic<Model>): PageQuery {
@@ -65,6 +67,11 @@ export function pageQuery(db: Database, model: ModelStatic<Model>): PageQuery {
       const ids = `SELECT ${col('id')} AS kid FROM ${table} WHERE ${where.join(' AND ') || '1=1'} ORDER BY ${order} LIMIT ?`;
       const sql = `SELECT ${columns} FROM ${table} JOIN (${ids}) k ON ${col('id')} = k.kid ORDER BY ${order}`;
       return selectRows(db, sql, [...values, page.limit]);
+    },
+    async count(base) {
+      const where = baseSql(base);
+      const rows = await selectRows(db, `SELECT COUNT(*) AS n FROM ${table} WHERE ${where.join(' AND ') || '1=1'}`, Object.values(base));
+      return Number(rows[0]?.n ?? 0);
     },
   };
 }

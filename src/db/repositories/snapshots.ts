@@ -35,6 +35,16 @@ function toRow(patch: SnapshotPatch): Record<string, unknown> {
   return row;
 }
 
+function listWhere(filter: SnapshotFilter): PageFilter {
+  const where: PageFilter = { deleted: false };
+  if (filter.projectId !== null) where.projectId = filter.projectId;
+  if (!filter.includeHidden) where.hidden = false;
+  if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
+  if (filter.status !== undefined) where.status = filter.status;
+  if (filter.name !== undefined) where.name = filter.name;
+  return where;
+}
+
 export class SnapshotRepository {
   private readonly rows: RowReader;
   private readonly pages: PageQuery;
@@ -63,14 +73,13 @@ export class SnapshotRepository {
   }
 
   async list(filter: SnapshotFilter, page: PageRequest): Promise<SnapshotRecord[]> {
-    const where: PageFilter = { deleted: false };
-    if (filter.projectId !== null) where.projectId = filter.projectId;
-    if (!filter.includeHidden) where.hidden = false;
-    if (filter.volumeId !== undefined) where.volumeId = filter.volumeId;
-    if (filter.status !== undefined) where.status = filter.status;
-    if (filter.name !== undefined) where.name = filter.name;
-    const rows = await this.pages.find(where, page);
+    const rows = await this.pages.find(listWhere(filter), page);
     return rows.map(toRecord);
+  }
+
+  /** Every snapshot `list` would return over all its pages. */
+  count(filter: SnapshotFilter): Promise<number> {
+    return this.pages.count(listWhere(filter));
   }
 
   /** Every live snapshot of a volume, hidden included (small: bounded by the chain-depth cap). */

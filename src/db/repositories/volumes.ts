@@ -35,6 +35,15 @@ function toRow(patch: VolumePatch): Record<string, unknown> {
   return row;
 }
 
+function listWhere(filter: VolumeFilter): PageFilter {
+  const where: PageFilter = { deleted: false };
+  if (filter.projectId !== null) where.projectId = filter.projectId;
+  if (filter.status !== undefined) where.status = filter.status;
+  if (filter.name !== undefined) where.name = filter.name;
+  if (filter.bootable !== undefined) where.bootable = filter.bootable;
+  return where;
+}
+
 export class VolumeRepository {
   private readonly rows: RowReader;
   private readonly pages: PageQuery;
@@ -60,13 +69,13 @@ export class VolumeRepository {
   }
 
   async list(filter: VolumeFilter, page: PageRequest): Promise<VolumeRecord[]> {
-    const where: PageFilter = { deleted: false };
-    if (filter.projectId !== null) where.projectId = filter.projectId;
-    if (filter.status !== undefined) where.status = filter.status;
-    if (filter.name !== undefined) where.name = filter.name;
-    if (filter.bootable !== undefined) where.bootable = filter.bootable;
-    const rows = await this.pages.find(where, page);
+    const rows = await this.pages.find(listWhere(filter), page);
     return rows.map(toRecord);
+  }
+
+  /** Every volume `list` would return over all its pages. */
+  count(filter: VolumeFilter): Promise<number> {
+    return this.pages.count(listWhere(filter));
   }
 
   async update(id: string, patch: VolumePatch, t?: Transaction): Promise<void> {

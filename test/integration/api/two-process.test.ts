@@ -6,26 +6,16 @@
  */
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
 import { run } from '../../../src/core/process.js';
+import { freePort } from '../../fixtures/free-port.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
 import { TOKENS, eventually } from './harness.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Call { method: string; volumeId: string; start: number; end: number; pid: number }
 

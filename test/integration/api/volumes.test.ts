@@ -48,6 +48,9 @@ for (const backend of BACKENDS) {
       expect(page1.body.volumes_links[0].rel).to.equal('next');
       const page2 = await t.http.get(`/v3/volumes/detail?limit=10&sort=size:asc&marker=${page1.body.volumes[1].id}`).set(auth('bob'));
       expect(page2.body.volumes.map((v: { size: number }) => v.size)).to.deep.equal([3, 4, 5]);
+      // with_count: every match, not the page's length (Cinder's meaning).
+      const counted = await t.http.get('/v3/volumes?limit=2&with_count=true').set(auth('bob'));
+      expect([counted.body.volumes.length, counted.body.count]).to.deep.equal([2, 5]);
       const summary = await t.http.get('/v3/volumes?name=b3').set(auth('bob'));
       expect(summary.body.volumes).to.have.length(1);
       expect(Object.keys(summary.body.volumes[0]).sort()).to.deep.equal(['id', 'links', 'name']);
@@ -117,6 +120,11 @@ for (const backend of BACKENDS) {
       expect(hidden.body.snapshot.hidden).to.equal(true);
       const listed = await t.http.get(`/v3/snapshots?volume_id=${id}&all_tenants=1&include_hidden=true`).set(auth('admin'));
       expect(listed.body.snapshots.map((s: { id: string }) => s.id).sort()).to.deep.equal([s1, s2].sort());
+      const counted = await t.http.get(`/v3/snapshots?volume_id=${id}&limit=1&with_count=true`).set(auth('alice'));
+      expect([counted.body.snapshots.length, counted.body.count]).to.deep.equal([1, 1]); // the hidden one is not the member's to count
+      const countedAdmin = await t.http.get(`/v3/snapshots?volume_id=${id}&all_tenants=1&include_hidden=true&limit=1&with_count=true`).set(auth('admin'));
+      expect([countedAdmin.body.snapshots.length, countedAdmin.body.count]).to.deep.equal([1, 2]);
+      expect(listed.body.snapshots[0]).to.not.have.property('links'); // as in Cinder: only volumes carry links
       await t.http.delete(`/v3/snapshots/${s2}`).set(auth('alice')).expect(202);
       await new Promise((r) => setTimeout(r, 300));
       expect((await t.http.get(`/v3/snapshots/${s1}`).set(auth('admin'))).status).to.equal(404);

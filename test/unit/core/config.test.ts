@@ -29,6 +29,13 @@ describe('config', () => {
     expect(() => parseConfig({ storage: { maxChainDepth: 500 } })).to.throw(/maxChainDepth/);
   });
 
+  it('allows several API workers only on MySQL/MariaDB', () => {
+    expect(parseConfig({}).api.workers).to.equal(1);
+    expect(() => parseConfig({ api: { workers: 2 } })).to.throw(/api\.workers: more than one worker needs db\.dialect mysql or mariadb/);
+    expect(parseConfig({ api: { workers: 2 }, db: { dialect: 'mariadb' } }).api.workers).to.equal(2);
+    expect(() => parseConfig({ api: { workers: 0 }, db: { dialect: 'mariadb' } })).to.throw(/api\.workers/);
+  });
+
   it('applies QCOWSHARE__section__key overrides, JSON-typed when they parse', () => {
     const out = applyEnvOverrides({ api: { port: 1 } }, { QCOWSHARE__api__port: '9000', QCOWSHARE__db__host: 'db.example', OTHER: 'x' });
     expect(out).to.deep.equal({ api: { port: 9000 }, db: { host: 'db.example' } });
