@@ -48,28 +48,31 @@ function connector(d: AttachDeps): Record<string, unknown> {
 export async function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
   const before = await d.devices.xml(instance);
   const ci = await d.storage.initializeConnection(volumeId, connector(d));
-  const dir = await d.mounts.ensureMounted(ci);
-  const existing = diskOfVolume(before, volumeId);
-  const file = path.join(dir, ci.data.name);
-  const disk: AttachedDisk = {
-    volume_id: volumeId, instance_uuid: instance, host: hostname(), target: existing?.target ?? freeTarget(before),
-    active_file: ci.data.name, format: ci.data.format, path: file,
-  };
-  if (existing) return { disk, created: false };
-  await checkChainForQemu(dir, ci.data.name);
-  await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
-  try {
-    await d.storage.attach(volumeId, {
-      instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host, coordinatorEndpoint: d.endpoint(),
-      activeFile: ci.data.name, format: ci.data.format,
-    });
-  } catch (err) {
-    d.log.warn({ err, volumeId, instance }, 'os-attach failed: unplugging the disk again');
-    await d.devices.detach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId)).catch(() => undefined);
-    throw err;
-  }
-  d.log.info({ volumeId, instance, target: disk.target, file: ci.data.name }, 'volume attached');
-  return { disk, created: true };
+  // The share stays mounted for this attach until the disk is in the domain XML (a concurrent
+  // detach of the share's last other volume then sees it there and leaves the mount alone).
+  return d.mounts.use(ci, async (dir) => {
+    const existing = diskOfVolume(before, volumeId);
+    const file = path.join(dir, ci.data.name);
+    const disk: AttachedDisk = {
+      volume_id: volumeId, instance_uuid: instance, host: hostname(), target: existing?.target ?? freeTarget(before),
+      active_file: ci.data.name, format: ci.data.format, path: file,
+    };
+    if (existing) return { disk, created: false };
+    await checkChainForQemu(dir, ci.data.name);
+    await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
+    try {
+      await d.storage.attach(volumeId, {
+        instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host, coordinatorEndpoint: d.endpoint(),
+        activeFile: ci.data.name, format: ci.data.format,
+      });
+    } catch (err) {
+      d.log.warn({ err, volumeId, instance }, 'os-attach failed: unplugging the disk again');
+      await d.devices.detach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId)).catch(() => undefined);
+      throw err;
+    }
+    d.log.info({ volumeId, instance, target: disk.target, file: ci.data.name }, 'volume attached');
+    return { disk, created: true };
+  });
 }
 
 async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
@@ -95,7 +98,7 @@ export async function detachVolume(d: AttachDeps, instance: string, volumeId: st
   });
   await d.storage.terminateConnection(volumeId, connector(d));
   if (disk?.file) {
-    const released = await d.mounts.releaseIfUnused(path.dirname(disk.file), await d.devices.allXml());
+    const released = await d.mounts.releaseIfUnused(path.dirname(disk.file), () => d.devices.allXml());
     if (released) d.log.info({ dir: path.dirname(disk.file) }, 'share unmounted: no domain uses it');
   }
   d.log.info({ volumeId, instance }, 'volume detached');

@@ -1,15 +1,23 @@
 /**
  * This host's mounts of the shares, at `<mountBase>/<md5 of the share>` (src/core/share-hash.ts,
- * the same directory the storage side and Cinder/Nova hosts use). Already mounted is fine: the
- * mount is then someone else's (the storage service on the same host, an operator), and only a
- * mount this coordinator made itself is ever unmounted, once no domain of the host uses it. The
- * mounts it made are recorded durably in its state directory, so a restart still knows them.
+ * the same directory the storage side and Cinder/Nova hosts use), made with the storage side's
+ * share classes (src/shares): the same validated `mount` command line (an export or option from
+ * the connection info can never be read as an option by mount(8)), the same check that a mount
+ * that exited 0 is listed and answers.
+ *
+ * Already mounted is fine: the mount is then someone else's (the storage service on the same
+ * host, an operator), and only a mount this coordinator made itself is ever unmounted, once no
+ * domain of the host uses it and no attach on this host is between mounting and hot-plugging.
+ * Mount and unmount of one directory never run at the same time (one queue per directory), so
+ * concurrent attaches mount once. The mounts it made are recorded durably in its state
+ * directory before mounting, so a restart (or a crash right after `mount`) still knows them.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { run } from '../../src/core/process.js';
-import { mountPointFor } from '../../src/core/share-hash.js';
+import { mountAt, readMounts } from '../../src/shares/proc-mounts.js';
+import { createShare, type Share } from '../../src/shares/index.js';
 import { writeJsonAtomic } from '../state/atomic-json.js';
 
 export interface ShareConnection {
@@ -17,49 +25,84 @@ export interface ShareConnection {
   data: { export: string; name: string; format: 'qcow2' | 'raw'; options: string[] | null };
 }
 
-/** /proc/mounts escapes blanks in paths as octal. */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 export async function isMountPoint(dir: string): Promise<boolean> {
-  const text = await readFile('/proc/mounts', 'utf8');
-  return text.split('\n').some((line) => unescapeMountPath(line.split(' ')[1] ?? '') === dir);
+  return mountAt(await readMounts(), dir) !== undefined;
 }
 
 export class HostMounts {
   private readonly file: string;
+  /** Per directory: the tail of its queue of mount/unmount steps. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per directory: attaches between "mounted" and "the disk is in the domain XML". */
+  private readonly inUse = new Map<string, number>();
 
   constructor(private readonly mountBase: string, stateDir: string) {
     this.file = path.join(stateDir, 'mounts.json');
   }
 
+  /** The share a connection info names; an invalid export or option is refused, nothing runs. */
+  private shareOf(conn: ShareConnection): Share {
+    try {
+      return createShare({ type: conn.driver_volume_type, address: conn.data.export, mountOptions: conn.data.options ?? [], backupVolfileServers: [] }, this.mountBase);
+    } catch (err) {
+      if (!isStorageError(err, 'CONFIG_INVALID')) throw err;
+      throw new StorageError('INVALID_INPUT', `connection info names an invalid share: ${err.message}`, { cause: err, details: { export: conn.data.export } });
+    }
+  }
+
   /** Directory holding the volume's files on this host. */
   directoryOf(conn: ShareConnection): string {
-    return conn.driver_volume_type === 'local' ? path.resolve(conn.data.export) : mountPointFor(this.mountBase, conn.data.export);
+    return this.shareOf(conn).mountPoint;
   }
 
-  async ensureMounted(conn: ShareConnection): Promise<string> {
-    const dir = this.directoryOf(conn);
-    if (conn.driver_volume_type === 'local' || await isMountPoint(dir)) return dir;
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const opts = conn.data.options && conn.data.options.length > 0 ? ['-o', conn.data.options.join(',')] : [];
-    // Recorded before mounting: a crash right after the mount still lets a later detach unmount it.
-    await this.record(dir, true);
-    await run('mount', ['-t', conn.driver_volume_type, ...opts, conn.data.export, dir], { timeoutMs: 60_000 }).catch(async (err: unknown) => {
-      await this.record(dir, false);
-      throw new StorageError('MOUNT_FAILED', `mount -t ${conn.driver_volume_type} ${conn.data.export} ${dir} failed`, { cause: err });
+  /**
+   * Mount the share if needed and run `work` with its directory; until `work` settles, no detach
+   * on this host unmounts it (work = checking the chain and hot-plugging the disk).
+   */
+  async use<T>(conn: ShareConnection, work: (dir: string) => Promise<T>): Promise<T> {
+    const share = this.shareOf(conn);
+    const dir = share.mountPoint;
+    await this.queued(dir, async () => {
+      if (share.type !== 'local' && !(await share.isMounted())) {
+        // Recorded before mounting: a crash right after the mount still lets a later detach unmount it.
+        await this.record(dir, true);
+        await share.ensureMounted().catch(async (err: unknown) => {
+          await this.record(dir, false);
+          throw err;
+        });
+      }
+      this.inUse.set(dir, (this.inUse.get(dir) ?? 0) + 1);
     });
-    return dir;
+    try {
+      return await work(dir);
+    } finally {
+      const n = (this.inUse.get(dir) ?? 1) - 1;
+      if (n === 0) this.inUse.delete(dir); else this.inUse.set(dir, n);
+    }
   }
 
-  /** Unmount `dir` if this coordinator mounted it and no domain XML names a file under it. */
-  async releaseIfUnused(dir: string, domainXmls: readonly string[]): Promise<boolean> {
-    if (!(await this.owned()).includes(dir)) return false;
-    if (domainXmls.some((x) => x.includes(`'${dir}/`) || x.includes(`"${dir}/`))) return false;
-    if (await isMountPoint(dir)) await run('umount', [dir], { timeoutMs: 60_000 });
-    await this.record(dir, false);
-    return true;
+  /**
+   * Unmount `dir` if this coordinator mounted it, no attach is using it, and no domain XML (read
+   * by `domainXmls` inside the directory's queue, after any mount in flight) names a file under it.
+   */
+  async releaseIfUnused(dir: string, domainXmls: () => Promise<readonly string[]>): Promise<boolean> {
+    return this.queued(dir, async () => {
+      if (!(await this.owned()).includes(dir) || (this.inUse.get(dir) ?? 0) > 0) return false;
+      const xmls = await domainXmls();
+      if (xmls.some((x) => x.includes(`'${dir}/`) || x.includes(`"${dir}/`))) return false;
+      // The share classes unmount by their address; here only the directory is known (from the XML).
+      if (await isMountPoint(dir)) await run('umount', [dir], { timeoutMs: 60_000 });
+      await this.record(dir, false);
+      return true;
+    });
+  }
+
+  private queued<T>(dir: string, step: () => Promise<T>): Promise<T> {
+    const result = (this.queues.get(dir) ?? Promise.resolve()).then(step, step);
+    const tail = result.catch(() => undefined);
+    this.queues.set(dir, tail);
+    void tail.then(() => { if (this.queues.get(dir) === tail) this.queues.delete(dir); });
+    return result;
   }
 
   private async owned(): Promise<string[]> {

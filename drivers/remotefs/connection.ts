@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { shareHash } from '../../src/core/share-hash.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import type { ConnectionInfo, VolumeFormat } from '../volume-driver.js';
 
 export function connectionInfo(share: Share, mountBase: string, activeFile: string, format: VolumeFormat): ConnectionInfo {

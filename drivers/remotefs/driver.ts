@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
-import { createShare } from '../shares/index.js';
+import { createShare } from '../../src/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,

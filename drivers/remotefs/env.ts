@@ -2,7 +2,7 @@
 import type { StorageConfig } from '../../src/core/config.js';
 import type { LeaseManager } from '../../src/core/lease.js';
 import type { Logger } from '../../src/core/logger.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import type { FilePerms } from './perms.js';
 
 export interface RemoteFsEnv {

@@ -16,7 +16,7 @@ import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
 import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';

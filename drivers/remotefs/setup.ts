@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { hasTool } from '../../src/core/process.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 
 /** Programs the driver runs per share type (mount helpers come with the client packages). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
 import { imgConvert, imgResize } from '../../src/qemu/img.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import type { CreatedVolume, OpContext, VolumeFormat } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
-import type { Share } from '../shares/index.js';
+import type { Share } from '../../src/shares/index.js';
 import type { VolumeLocation } from './snapshots/index.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
 import { baseFileName, listVolumeFiles } from './paths.js';

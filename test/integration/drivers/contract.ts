@@ -15,7 +15,7 @@ import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../..
 import { inspectImage } from '../../../src/qemu/inspector.js';
 import { readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
-import { createShare } from '../../../drivers/shares/index.js';
+import { createShare } from '../../../src/shares/index.js';
 import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { expectCode, GiB, makeHarness, MiB, TEST_GID, TEST_UID, type DriverHarness } from './harness.js';

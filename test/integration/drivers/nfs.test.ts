@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isStorageError, type StorageError } from '../../../src/core/errors.js';
 import { shareHash } from '../../../src/core/share-hash.js';
-import { nfsShare } from '../../../drivers/shares/nfs.js';
+import { nfsShare } from '../../../src/shares/nfs.js';
 import { makeHarness } from './harness.js';
 
 async function kernelHasNfs(): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { glusterMountArgs, glusterMountOptions, nfsMountArgs } from '../../../drivers/shares/mount-args.js';
-import { glusterShare } from '../../../drivers/shares/glusterfs.js';
-import { createShare } from '../../../drivers/shares/index.js';
+import { glusterMountArgs, glusterMountOptions, nfsMountArgs } from '../../../src/shares/mount-args.js';
+import { glusterShare } from '../../../src/shares/glusterfs.js';
+import { createShare } from '../../../src/shares/index.js';
 import { isStorageError } from '../../../src/core/errors.js';
 
 function code(fn: () => unknown): string {

@@ -1,5 +1,5 @@
 /** Shares from configuration. */
-import type { ShareConfig } from '../../src/core/config.js';
+import type { ShareConfig } from '../core/config.js';
 import { glusterShare } from './glusterfs.js';
 import { LocalShare } from './local.js';
 import { nfsShare } from './nfs.js';

@@ -3,7 +3,7 @@
  * without a kernel client. Arguments are an array (no shell); the address is validated so that a
  * configured value can never be read as an option by mount(8).
  */
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../core/errors.js';
 
 /** "host:/path": host name or IPv4 / bracketed IPv6, then an absolute path without spaces or commas. */
 const REMOTE_ADDRESS = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):\/[^\s,]*$/;

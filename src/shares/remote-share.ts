@@ -4,9 +4,9 @@
  * finds the same files at the same relative names.
  */
 import { mkdir, stat } from 'node:fs/promises';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { run, type RunResult } from '../../src/core/process.js';
-import { mountPointFor } from '../../src/core/share-hash.js';
+import { StorageError, isStorageError } from '../core/errors.js';
+import { run, type RunResult } from '../core/process.js';
+import { mountPointFor } from '../core/share-hash.js';
 import { mountAt, readMounts, type MountEntry } from './proc-mounts.js';
 import type { Share, ShareSpace, ShareType } from './share.js';
 import { shareSpace } from './statfs.js';
