@@ -9,6 +9,7 @@
  * Never the DELETE flag: the storage side rebases other dependants and unlinks files afterwards.
  */
 import path from 'node:path';
+import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { BlockCommitFlags, BlockRebaseFlags } from '../../src/libvirt/constants.js';
 import { chainNames, parseDomainXml, type LiveDisk } from '../domain/disks.js';
@@ -33,8 +34,10 @@ async function liveDisk(ctx: JobContext, job: MergeJob): Promise<LiveDisk> {
 async function permitStep(ctx: JobContext, job: MergeJob): Promise<void> {
   throwIfStopping(ctx);
   if (job.cancelRequested) return saveState(ctx, job, { state: 'cancelled', error: 'cancelled before the commit point' });
+  crashPoint(CRASH_POINTS.coordinatorBeforePermit);
   if (job.dialect === 'ours') await ctx.metadata.permit(job.plan.snapshot_id, job.plan.operation_id, job.plan.fencing_token);
   await saveState(ctx, job, { state: 'permitted' });
+  crashPoint(CRASH_POINTS.coordinatorAfterPermit);
   await reportStatus(ctx, job, 'committed', 0);
 }
 

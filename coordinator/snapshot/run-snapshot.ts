@@ -7,6 +7,7 @@
  *
  * Steps re-enter safely after a crash: the live XML says whether the snapshot already happened.
  */
+import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
 import { StorageError } from '../../src/core/errors.js';
 import { parseDomainXml, type LiveDomain } from '../domain/disks.js';
 import { StoppedError, saveState, throwIfStopping, type JobContext } from '../jobs/context.js';
@@ -31,10 +32,12 @@ function switched(dom: LiveDomain, job: SnapshotJob): Switched {
 async function permitStep(ctx: JobContext, job: SnapshotJob): Promise<void> {
   throwIfStopping(ctx);
   if (job.cancelRequested) return saveState(ctx, job, { state: 'cancelled', error: 'cancelled before the commit point' });
+  crashPoint(CRASH_POINTS.coordinatorBeforePermit);
   if (job.dialect === 'ours') {
     for (const v of job.volumes) await ctx.metadata.permit(v.snapshotId, v.operationId, v.fencingToken);
   }
   await saveState(ctx, job, { state: 'permitted' });
+  crashPoint(CRASH_POINTS.coordinatorAfterPermit);
 }
 
 async function takeSnapshot(ctx: JobContext, job: SnapshotJob, dom: LiveDomain): Promise<void> {

@@ -19,7 +19,7 @@ import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
-import { OnlinePath } from './online/index.js';
+import { OnlinePath, type InterruptedOperation } from './online/index.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
@@ -42,6 +42,23 @@ function assertDetached(vol: VolumeRef, what: string): void {
 /** An intent of an attached volume's operation (live merge, revert, live extend): its host settles it. */
 function onlineIntent(tree: VolumeTree): VolumeTree['intent'] {
   return tree.intent !== null && tree.intent.data.online === true ? tree.intent : null;
+}
+
+function assertAttached(vol: VolumeRef): void {
+  if (!vol.attachment) throw new StorageError('INVALID_STATE', `volume ${vol.id} is not attached: reconcile settles it`);
+}
+
+const SETTLE_OUTCOME = {
+  none: 'none', commit_create: 'committed', abandon_create: 'abandoned', finish_merge: 'merged', undo_merge: 'undone', wait: 'waiting', unsettled: 'unsettled',
+} as const;
+
+/** What settling an interrupted live operation answers (src/api/interrupted-support.ts declares the same shape). */
+interface SettledInterruption {
+  outcome: (typeof SETTLE_OUTCOME)[keyof typeof SETTLE_OUTCOME];
+  intent: { kind: string; snapshotId: string | null } | null;
+  reason?: string;
+  active: ActiveFile;
+  sizeGiB: number;
 }
 
 /** What a live snapshot's prepare answers (src/api/driver-adapter.ts declares the same shape). */
@@ -225,6 +242,27 @@ export class RemoteFsDriver implements VolumeDriver {
 
   abandonSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
     return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonOverlayOp(loc, snap.id));
+  }
+
+  /** The online intent of an attached volume's info file (read only), or null. */
+  async pendingOnlineIntent(vol: VolumeRef): Promise<{ kind: string; snapshotId: string | null } | null> {
+    assertVolumeId(vol.id);
+    const info = await readInfo((await this.site(vol)).dir, vol.id);
+    const i = info?.tree ? onlineIntent(info.tree) : null;
+    return i ? { kind: i.kind, snapshotId: i.snapshotId } : null;
+  }
+
+  /** An attached volume's interrupted live operation, settled from its host's facts (online/settle.ts). */
+  settleInterrupted(vol: VolumeRef, op: InterruptedOperation, ctx: OpContext = {}): Promise<SettledInterruption> {
+    assertVolumeId(vol.id);
+    assertAttached(vol);
+    return underLeases(this.env, [vol.id], ctx, async () => {
+      const r = await this.online.settle(await locationOf(this.env, await this.site(vol)), vol, op);
+      return {
+        outcome: SETTLE_OUTCOME[r.decision.kind], intent: r.intent, ...('reason' in r.decision ? { reason: r.decision.reason } : {}),
+        active: { file: r.activeFile, format: r.activeFormat }, sizeGiB: giBFromBytes(r.sizeBytes),
+      };
+    });
   }
 
   async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {

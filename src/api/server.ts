@@ -1,7 +1,7 @@
 /**
  * Start and stop the storage service: open and migrate the database, load and set up the driver
  * (through the registry), reconcile what a crash left (before listening), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
- * operations. stop() closes the listener, waits for background operations, closes the database.
+ * operations and the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts). stop() closes the listener, waits for background operations, closes the database.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -18,6 +18,7 @@ import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
+import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -61,12 +62,25 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const deps = await buildDeps(options);
-  if (options.reconcileOnStart ?? !options.driver) await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
+  if (options.reconcileOnStart ?? !options.driver) {
+    await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
+    // Attached volumes were left to their hosts: settle what a crash interrupted there, from their facts.
+    await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+  }
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
-  const reaper = period > 0 ? setInterval(() => { void reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed')); }, period) : undefined;
+  const sweep = async () => {
+    await reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed'));
+    await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+  };
+  let sweeping = false;
+  const reaper = period > 0 ? setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    void sweep().finally(() => { sweeping = false; });
+  }, period) : undefined;
   reaper?.unref();
   const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
   deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');

@@ -30,6 +30,8 @@ export interface CoordinatorClientOptions {
   /** Per request (a job is awaited by polling, never by one long request). */
   timeoutMs?: number;
   pollMs?: number;
+  /** How long waitJob keeps polling a coordinator that does not answer (default 60 s). */
+  unreachableGraceMs?: number;
 }
 
 /** True when the coordinator answered with an error: it validated and refused, nothing changed. */
@@ -73,12 +75,30 @@ export class CoordinatorClient {
     return (await this.call<{ job: CoordinatorJob }>('GET', `/v1/jobs/${encodeURIComponent(id)}`)).job;
   }
 
-  /** Poll until the job ends (the coordinator persists jobs, so a restart of it loses none). */
-  async waitJob(id: string, signal?: AbortSignal, onProgress?: (p: number) => void): Promise<CoordinatorJob> {
-    for (;;) {
+  /** The job, or null while the coordinator does not answer for at most unreachableGraceMs since `since`. */
+  private async jobOrNull(id: string, since: { at: number | null }): Promise<CoordinatorJob | null> {
+    try {
       const job = await this.job(id);
-      if (FINAL_JOB_STATES.has(job.state)) return job;
-      onProgress?.(job.progress);
+      since.at = null;
+      return job;
+    } catch (err) {
+      if (!(err instanceof StorageError && err.details.unreachable === true)) throw err;
+      since.at ??= Date.now();
+      if (Date.now() - since.at > (this.o.unreachableGraceMs ?? 60_000)) throw err;
+      return null;
+    }
+  }
+
+  /**
+   * Poll until the job ends. The coordinator persists jobs, so a restart of it loses none: while
+   * it does not answer (restarting), polling goes on for unreachableGraceMs before giving up.
+   */
+  async waitJob(id: string, signal?: AbortSignal, onProgress?: (p: number) => void): Promise<CoordinatorJob> {
+    const unreachable = { at: null as number | null };
+    for (;;) {
+      const job = await this.jobOrNull(id, unreachable);
+      if (job && FINAL_JOB_STATES.has(job.state)) return job;
+      if (job) onProgress?.(job.progress);
       if (signal?.aborted) throw new StorageError('LEASE_LOST', `stopped waiting for coordinator job ${id}: ${String(signal.reason)}`, { details: { job: id } });
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 200));
     }

@@ -16,6 +16,7 @@ import { CoordinatorClient } from './coordinator-client.js';
 import { createAttached } from './create.js';
 import { CoordinatorHost } from './host.js';
 import { OperationIds } from './operation-ids.js';
+import { settleWithHost, type InterruptedOperation } from './settle.js';
 
 export interface OnlineOptions {
   /** coordinator.serviceToken of the configuration. */
@@ -61,6 +62,12 @@ export class OnlinePath {
     return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat } };
   }
 
+  /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */
+  settle(loc: engine.VolumeLocation, vol: VolumeRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
+    if (!vol.attachment) throw new Error('OnlinePath used for a detached volume');
+    return settleWithHost(loc, this.client(vol.attachment), vol.attachment, op);
+  }
+
   async extend(loc: engine.VolumeLocation, vol: VolumeRef, sizeBytes: number, ctx: OpContext): Promise<void> {
     const { host } = await this.open(vol, ctx);
     if (host.running) await engine.extendLiveOp(loc, sizeBytes, (bytes) => host.resize(bytes));
@@ -68,4 +75,5 @@ export class OnlinePath {
   }
 }
 
+export type { InterruptedOperation } from './settle.js';
 export { CoordinatorClient, isRefusal, type CoordinatorJob, type DiskState } from './coordinator-client.js';

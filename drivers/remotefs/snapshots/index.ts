@@ -72,3 +72,5 @@ export { activeChain, type AttachedHost, type LiveMergeStep } from './attached-h
 export { deleteAttachedOp, type AttachedDeleteResult } from './delete-attached.js';
 export { revertAttachedOp } from './revert-attached.js';
 export { extendLiveOp } from './extend-attached.js';
+export { settleAttachedOp, type SettledAttached } from './settle-attached.js';
+export { decideSettle, type JobFact, type SettleDecision, type SettleFacts } from './settle-plan.js';

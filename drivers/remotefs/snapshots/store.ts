@@ -22,6 +22,12 @@ export async function loadTree(loc: VolumeLocation): Promise<VolumeTree> {
 /** A tree that an interrupted operation left behind must be reconciled before anything else. */
 export async function loadSettledTree(loc: VolumeLocation): Promise<VolumeTree> {
   const tree = await loadTree(loc);
+  if (tree.intent !== null && tree.intent.data.online === true) {
+    // An attached volume's live operation: the storage service settles it with the host (src/api/usecases/interrupted-attached.ts).
+    throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has an interrupted live ${tree.intent.kind}; it is settled with the coordinator of its host (retried periodically)`, {
+      details: { reason: 'INTERRUPTED_LIVE_OPERATION', intent: tree.intent.kind, step: tree.intent.step },
+    });
+  }
   if (tree.intent !== null) {
     throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has an unfinished ${tree.intent.kind}; reconcile it first`, {
       details: { intent: tree.intent.kind, step: tree.intent.step },

@@ -1,8 +1,10 @@
 /**
  * The coordinator as a separate process, for tests that kill it with SIGKILL. Same start as
  * coordinator/main.ts; with COORD_TEST_HOLD_FROZEN_MS set, each snapshotCreateXML waits that long
- * first, i.e. while the guest is frozen, so a test can kill the daemon inside the freeze window.
+ * first, i.e. while the guest is frozen, so a test can kill the daemon inside the freeze window;
+ * with QCOWSHARE_TEST_CRASH_AT it kills itself at that crash point (../crash-hook.ts).
  */
+import '../crash-hook.js';
 import { loadConfig } from '../../../src/core/config.js';
 import { configureLogger } from '../../../src/core/logger.js';
 import { LibvirtAdapter } from '../../../coordinator/libvirt/adapter.js';

@@ -7,6 +7,7 @@
  * past its commit point by compare-and-set, which races safely with the reaper's own
  * compare-and-set (abandon only what has not passed). Idempotent: asking again is granted again.
  */
+import { CRASH_POINTS, crashPoint } from '../../../core/crash-points.js';
 import { StorageError } from '../../../core/errors.js';
 import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
@@ -21,7 +22,11 @@ export async function passCommitPoint(deps: ServiceDeps, op: OperationRecord): P
   if (op.commitPointPassed) return op;
   if (op.state !== 'running') throw new StorageError('CONFLICT', `operation ${op.id} already ended (${op.state})`);
   await renewOperationLease(deps, op);
-  if (await deps.repos.operations.passCommitPoint(op.id)) return { ...op, commitPointPassed: true };
+  crashPoint(CRASH_POINTS.storageBeforeGrant);
+  if (await deps.repos.operations.passCommitPoint(op.id)) {
+    crashPoint(CRASH_POINTS.storageAfterGrant);
+    return { ...op, commitPointPassed: true };
+  }
   // Lost the compare-and-set: either a concurrent grant (fine) or the reaper's abandon.
   const now = (await deps.repos.operations.get(op.id)) as OperationRecord;
   if (!now.commitPointPassed) {

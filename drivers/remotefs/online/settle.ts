@@ -1,0 +1,33 @@
+/**
+ * The facts about an interrupted live operation, from the coordinator named by the attachment:
+ * the chain the disk runs on, and the state of the operation's job (its id is the storage
+ * operation's id). An unreachable coordinator is an error (COORDINATOR_UNAVAILABLE): nothing is
+ * settled without its answer, never by guessing.
+ */
+import { isStorageError } from '../../../src/core/errors.js';
+import type { AttachmentRef } from '../../volume-driver.js';
+import * as engine from '../snapshots/index.js';
+import { FINAL_JOB_STATES, type CoordinatorClient } from './coordinator-client.js';
+
+/** What the storage service knows of the interrupted operation (its database row). */
+export interface InterruptedOperation {
+  operationId: string | null;
+  commitPointPassed: boolean;
+}
+
+async function jobFact(client: CoordinatorClient, operationId: string | null): Promise<engine.JobFact> {
+  if (operationId === null) return 'unknown';
+  try {
+    return FINAL_JOB_STATES.has((await client.job(operationId)).state) ? 'ended' : 'running';
+  } catch (err) {
+    if (isStorageError(err, 'NOT_FOUND')) return 'absent';
+    throw err;
+  }
+}
+
+export function settleWithHost(loc: engine.VolumeLocation, client: CoordinatorClient, att: AttachmentRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
+  return engine.settleAttachedOp(loc, async () => {
+    const disk = await client.disk(att.instanceUuid, loc.volumeId);
+    return { chain: disk.chain, job: await jobFact(client, op.operationId), commitPointPassed: op.commitPointPassed };
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * The optional driver capability that settles an attached volume's live operation interrupted by
+ * a crash, from the facts of the coordinator of the attachment's host (the RemoteFS driver has it:
+ * drivers/remotefs/online/settle.ts). Declared here, like SnapshotMetadataSupport, because
+ * src/api reaches drivers only through the registry's contract.
+ */
+import type { OpContext, VolumeRef } from '../../drivers/volume-driver.js';
+import type { HostedDriver } from './driver-adapter.js';
+
+/** What the storage service knows of the interrupted operation (its database row), if anything. */
+export interface InterruptedOperationFacts {
+  operationId: string | null;
+  commitPointPassed: boolean;
+}
+
+export interface PendingOnlineIntent {
+  kind: string;
+  snapshotId: string | null;
+}
+
+export interface SettledInterruption {
+  /** committed/abandoned: a live create; merged/undone: a live merge; waiting: ask again later. */
+  outcome: 'none' | 'committed' | 'abandoned' | 'merged' | 'undone' | 'waiting' | 'unsettled';
+  intent: PendingOnlineIntent | null;
+  reason?: string;
+  active: { file: string; format: 'qcow2' | 'raw' };
+  sizeGiB: number;
+}
+
+export interface InterruptedSupport {
+  /** The online intent in an attached volume's info file (read only, no lease), or null. */
+  pendingOnlineIntent(vol: VolumeRef): Promise<PendingOnlineIntent | null>;
+  /** Settle it from the host's facts, under the caller's lease (ctx.lease). COORDINATOR_UNAVAILABLE when the host does not answer. */
+  settleInterrupted(vol: VolumeRef, op: InterruptedOperationFacts, ctx: OpContext): Promise<SettledInterruption>;
+}
+
+export function interruptedSupport(driver: HostedDriver & Partial<InterruptedSupport>): InterruptedSupport | null {
+  const { pendingOnlineIntent, settleInterrupted } = driver;
+  if (!pendingOnlineIntent || !settleInterrupted) return null;
+  return { pendingOnlineIntent: pendingOnlineIntent.bind(driver), settleInterrupted: settleInterrupted.bind(driver) };
+}

@@ -1,0 +1,115 @@
+/**
+ * Live operations on ATTACHED volumes that a crash interrupted (the storage service killed while
+ * its driver awaited the coordinator, or the coordinator killed while the driver waited for it):
+ * their online intent stays in the info file and, until settled, every chain change of the volume
+ * is refused with INVALID_STATE. Startup reconcile never touches an attached volume's files, so
+ * this pass settles them with the coordinator of the attachment's host (its endpoint is on the
+ * attachment), from facts only: the chain the disk runs on and the state of the operation's job.
+ *
+ * Per volume: take the volume's lease (a new fencing token: a late commit-point request of the
+ * interrupted operation is refused from now on; LEASE_HELD means someone still works on it, skip)
+ * → the driver settles the info file → ONE transaction: snapshot row, attachment's active file,
+ * operation row, lease release. An unreachable host changes nothing; the next pass retries.
+ * Runs after reconcile on start and then periodically, beside the reaper. A compute-initiated
+ * snapshot before its commit point is the reaper's (its host keeps the lease alive with reports).
+ */
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import { isStorageError } from '../../core/errors.js';
+import type { Lease } from '../../core/lease.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import { inTransaction } from '../../db/transaction.js';
+import type { ServiceDeps } from '../context.js';
+import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../interrupted-support.js';
+import { volumeRefOf } from './lookup.js';
+import { leaseHolder } from './operation-runner.js';
+
+export interface SettleReport {
+  volumeId: string;
+  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed';
+  details: string;
+}
+
+async function attachedVolumeIds(deps: ServiceDeps): Promise<string[]> {
+  const rows = await deps.repos.db.models.Attachment.findAll({ where: { status: ['attaching', 'attached'] }, attributes: ['volumeId'], raw: true }) as unknown as { volumeId: string }[];
+  return [...new Set(rows.map((r) => r.volumeId))].sort();
+}
+
+/** The operation that wrote the intent: the latest of the volume about its snapshot, else the latest running one. */
+async function operationOf(deps: ServiceDeps, volumeId: string, intent: PendingOnlineIntent): Promise<OperationRecord | null> {
+  const where = intent.snapshotId ? { volumeId, snapshotId: intent.snapshotId } : { volumeId, state: 'running', kind: { [Op.ne]: 'snapshot_metadata' } };
+  const row = await deps.repos.db.models.Operation.findOne({ where, order: [['startedAt', 'DESC']], attributes: ['id'], raw: true }) as unknown as { id: string } | null;
+  return row ? deps.repos.operations.get(row.id) : null;
+}
+
+const FAILED_REASON: Partial<Record<SettledInterruption['outcome'], string>> = {
+  abandoned: 'interrupted by a crash before the guest switched to the overlay; settled with its host',
+  undone: 'interrupted by a crash before the merge passed its commit point; settled with its host',
+};
+
+/** The database follows the info file the driver just settled; one transaction, the lease release included. */
+async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord | null, r: SettledInterruption, lease: Lease): Promise<void> {
+  const sid = r.intent?.snapshotId ?? null;
+  await inTransaction(deps.repos.db, async (t) => {
+    if (sid && r.outcome === 'committed') await deps.repos.snapshots.update(sid, { status: 'available', progress: 100, sizeGiB: r.sizeGiB }, t);
+    if (sid && r.outcome === 'abandoned') {
+      if (op?.kind === 'snapshot_metadata') await deps.repos.snapshots.markDeleted([sid], t);
+      else await deps.repos.snapshots.update(sid, { status: 'error' }, t);
+    }
+    if (sid && r.outcome === 'merged') await deps.repos.snapshots.markDeleted([sid], t);
+    if (sid && r.outcome === 'undone') await deps.repos.snapshots.transition(sid, ['deleting', 'error_deleting'], { status: 'available' }, t);
+    if (r.outcome === 'committed' || r.outcome === 'merged') {
+      for (const a of await deps.repos.attachments.activeOf(vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: r.active.file, format: r.active.format }, t);
+    }
+    const failed = FAILED_REASON[r.outcome];
+    if (op && (r.outcome === 'committed' || r.outcome === 'merged')) await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    if (op && failed) await deps.repos.operations.updateRunning(op.id, { state: 'failed', error: failed, finishedAt: new Date() }, t);
+    await deps.repos.leases.release(lease, t);
+  });
+}
+
+async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord): Promise<SettleReport | null> {
+  const ref = await volumeRefOf(deps, vol);
+  if (!ref.attachment) return null;
+  const intent = await support.pendingOnlineIntent(ref);
+  if (intent === null) return null;
+  const op = await operationOf(deps, vol.id, intent);
+  if (op?.kind === 'snapshot_metadata' && op.state === 'running' && !op.commitPointPassed) {
+    return { volumeId: vol.id, outcome: 'skipped', details: `operation ${op.id} before its commit point: its host or the reaper settles it` };
+  }
+  let lease: Lease;
+  try {
+    lease = await deps.repos.leases.acquire(vol.id, leaseHolder(`settle-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return { volumeId: vol.id, outcome: 'skipped', details: 'the volume is busy (its operation may still run)' };
+    throw err;
+  }
+  let r: SettledInterruption;
+  try {
+    r = await support.settleInterrupted(ref, { operationId: op?.id ?? null, commitPointPassed: op?.commitPointPassed ?? false }, { lease });
+  } catch (err) {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+    throw err;
+  }
+  await record(deps, vol, op, r, lease);
+  return { volumeId: vol.id, outcome: r.outcome, details: `${intent.kind} of snapshot ${intent.snapshotId ?? '?'}${r.reason ? `: ${r.reason}` : ''}` };
+}
+
+/** One pass over the attached volumes; a volume whose host does not answer is logged and retried next pass. */
+export async function settleInterruptedAttached(deps: ServiceDeps): Promise<SettleReport[]> {
+  const support = interruptedSupport(deps.driver);
+  if (support === null) return [];
+  const reports: SettleReport[] = [];
+  for (const id of await attachedVolumeIds(deps)) {
+    const vol = await deps.repos.volumes.get(id);
+    if (!vol) continue;
+    const report = await settleVolume(deps, support, vol).catch((err: unknown): SettleReport => ({
+      volumeId: id, outcome: 'failed', details: isStorageError(err) ? `${err.code}: ${err.message}` : String(err),
+    }));
+    if (report === null) continue;
+    reports.push(report);
+    if (report.outcome === 'failed' || report.outcome === 'unsettled') deps.log.warn(report, 'interrupted operation of an attached volume not settled; retried later');
+    else if (report.outcome !== 'skipped') deps.log.info(report, 'interrupted operation of an attached volume settled with its host');
+  }
+  return reports;
+}

@@ -1,0 +1,28 @@
+/**
+ * Named points around the commit point of live operations, for crash tests on the real stack:
+ * a test's child-process entry (test/e2e/*-entry.ts) sets a hook that SIGKILLs the process at the
+ * point it was told to. Production code never sets a hook, so crashPoint() is a no-op there.
+ */
+export const CRASH_POINTS = {
+  /** Storage service, os-request_commit: checks passed, the grant not yet recorded. */
+  storageBeforeGrant: 'storage.before_commit_grant',
+  /** Storage service, os-request_commit: the grant recorded (the answer is still being sent). */
+  storageAfterGrant: 'storage.after_commit_grant',
+  /** Coordinator: a job about to ask for the commit point. */
+  coordinatorBeforePermit: 'coordinator.before_permit',
+  /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */
+  coordinatorAfterPermit: 'coordinator.after_permit',
+} as const;
+
+export type CrashPoint = (typeof CRASH_POINTS)[keyof typeof CRASH_POINTS];
+
+let hook: ((point: CrashPoint) => void) | null = null;
+
+/** Tests only. */
+export function setCrashHook(fn: ((point: CrashPoint) => void) | null): void {
+  hook = fn;
+}
+
+export function crashPoint(point: CrashPoint): void {
+  hook?.(point);
+}

@@ -1,0 +1,345 @@
+/**
+ * SIGKILL at the commit point on the real stack: the storage service (MariaDB, RemoteFS driver on
+ * a real GlusterFS volume) and the coordinator run as CHILD processes (fixed ports, so the
+ * attachment's coordinator endpoint and the coordinator's metadata API stay valid across
+ * restarts); libvirtd runs the booted test guest (qemu-guest-agent). Each case makes one process
+ * kill itself at a named crash point (src/core/crash-points.ts, hook set by test/e2e/crash-hook.ts),
+ * restarts it, and checks the recovery: info file, database (API), the live domain and the data
+ * (guest writes byte patterns; the guest reads its disk with O_DIRECT; qemu-io reads every
+ * snapshot point, a file nobody writes any more, on the host).
+ *
+ * Covered, on one attached volume, in order:
+ *   1 compute-initiated snapshot, storage killed just after the commit grant   -> completes
+ *   2 compute-initiated snapshot, coordinator killed just before its permit     -> abandoned
+ *   3 storage-initiated snapshot, storage killed just before the commit grant   -> abandoned
+ *   4 storage-initiated snapshot, coordinator killed just after its permit      -> completes
+ *   5 live delete (merge), storage killed just after the commit grant           -> merged
+ *   6 live delete (merge), storage killed just before the commit grant          -> undone (available)
+ *   7 live delete (merge), coordinator killed just after its permit             -> merged
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { CRASH_POINTS, type CrashPoint } from '../../src/core/crash-points.js';
+import { run } from '../../src/core/process.js';
+import { mountPointFor } from '../../src/core/share-hash.js';
+import type { LibvirtConnection } from '../../src/libvirt/index.js';
+import { qemuIo } from '../../src/qemu/qemu-io.js';
+import { parseDomainXml } from '../../coordinator/domain/disks.js';
+import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
+import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from './coordinator/daemon-process.js';
+
+const SERVICE_TOKEN = `svc-${randomUUID()}`;
+const TOKENS = {
+  alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
+  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const] },
+};
+const K64 = 65536;
+const LEASE_TTL_MS = 3000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('SIGKILL at the commit point (storage service and coordinator as child processes, libvirtd guest, GlusterFS, MariaDB)', function () {
+  this.timeout(600_000);
+  let conn: LibvirtConnection;
+  let gv: GlusterVolume;
+  let db: TestDatabase;
+  let scratch: string;
+  let guest: TestGuest;
+  let svc: DaemonProcess | undefined;
+  let coord: DaemonProcess | undefined;
+  let svcUrl: string;
+  let coordPort: number;
+  let storage: Record<string, unknown>;
+  let vid: string;
+  let target: string;
+  /** Patterns written so far: [byte, 64 KiB block]. */
+  const written: [number, number][] = [];
+
+  const api = () => supertest(svcUrl);
+  const alice = { 'X-Auth-Token': 'alice' };
+  const svcAuth = { 'X-Auth-Token': SERVICE_TOKEN };
+  const coordUrl = () => `http://127.0.0.1:${coordPort}`;
+  const dir = () => mountPointFor(path.join(scratch, 'mnt'), gv.address);
+  const info = async () => JSON.parse(await readFile(path.join(dir(), `volume-${vid}.info`), 'utf8'));
+  const exists = (name: string) => stat(path.join(dir(), name)).then(() => true, () => false);
+  const liveChain = async () => parseDomainXml(await guest.liveXml()).disks.find((d) => d.serial === vid)?.chain.map((l) => l.name) ?? [];
+  const snapshotOf = async (sid: string) => (await api().get(`/v3/snapshots/${sid}`).set(alice));
+
+  async function startService(crashAt?: CrashPoint): Promise<void> {
+    const port = Number(new URL(svcUrl).port);
+    svc = await startChild(scratch, {
+      entry: SERVICE_ENTRY, logName: 'service.log', env: crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {},
+      config: { log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS }, storage, coordinator: { serviceToken: SERVICE_TOKEN } },
+    });
+  }
+
+  async function startCoordinator(crashAt?: CrashPoint): Promise<void> {
+    coord = await startDaemon(scratch, {
+      host: '127.0.0.1', port: coordPort, metadataApi: svcUrl, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'),
+      quiesce: 'prefer', pollIntervalMs: 100,
+    }, crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {});
+  }
+
+  /** Restart one side with a crash point armed. */
+  async function arm(side: 'service' | 'coordinator', point: CrashPoint): Promise<DaemonProcess> {
+    if (side === 'service') {
+      await svc?.kill();
+      await startService(point);
+      return svc as DaemonProcess;
+    }
+    await coord?.kill();
+    await startCoordinator(point);
+    return coord as DaemonProcess;
+  }
+
+  async function diedAt(p: DaemonProcess, point: CrashPoint, logName: string): Promise<void> {
+    await Promise.race([p.exited, new Promise((_, rej) => setTimeout(() => rej(new Error(`${logName}: did not crash at ${point}`)), 60_000))]);
+    expect(p.child.signalCode).to.equal('SIGKILL');
+    expect(await readFile(path.join(scratch, logName), 'utf8')).to.include(`{"crash_point":"${point}"}`);
+  }
+
+  /** In the guest, read with O_DIRECT: is the 64 KiB block all `byte`? */
+  async function guestHas(byte: number, block: number): Promise<boolean> {
+    const out = await guest.exec(`dd if=/dev/${target} bs=${K64} skip=${block} count=1 iflag=direct 2>/dev/null | tr -d '\\${byte.toString(8).padStart(3, '0')}' | wc -c`);
+    return out.trim() === '0';
+  }
+
+  async function write(byte: number, block: number): Promise<void> {
+    await guest.writeBlockPattern(target, byte, block * 64, 64);
+    written.push([byte, block]);
+  }
+
+  /** Every pattern written so far, as the guest sees it. */
+  async function guestSeesAll(): Promise<void> {
+    for (const [byte, block] of written) expect(await guestHas(byte, block), `guest block ${block} = ${byte.toString(16)}`).to.equal(true);
+  }
+
+  /** A snapshot point (a frozen file) on the host: `has` patterns present, `lacks` blocks still zero. */
+  async function pointHolds(file: string, has: [number, number][], lacks: number[]): Promise<void> {
+    const cmds = [...has.map(([b, k]) => `read -P ${b} ${k * K64} ${K64}`), ...lacks.map((k) => `read -P 0 ${k * K64} ${K64}`)];
+    await qemuIo(path.join(dir(), file), 'qcow2', cmds, { readOnly: true });
+  }
+
+  /** Info file, attachment (database) and the live domain agree on the active file; no intent left. */
+  async function consistent(): Promise<string> {
+    const t = await info();
+    expect(t.qcowshare.intent, 'no intent left').to.equal(null);
+    const chain = await liveChain();
+    expect(chain[0], 'the guest runs on the info file\'s active file').to.equal(t.active);
+    expect(chain, 'live chain = the tree\'s files').to.have.length(Object.keys(t.qcowshare.files).length);
+    const [att] = await query(`SELECT active_file FROM attachments WHERE volume_id = '${vid}' AND status = 'attached'`);
+    expect(att?.[0], 'the attachment\'s active file').to.equal(t.active);
+    return t.active as string;
+  }
+
+  /** Rows of a query on the test database (tab-separated columns), read with the mariadb client. */
+  async function query(sql: string): Promise<string[][]> {
+    const out = await run('mariadb', ['-uroot', '-N', '-B', db.name, '-e', sql]);
+    return out.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  }
+
+  before(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'qcs-cpcrash-'));
+    await chmod(scratch, 0o755);
+    gv = await createGlusterVolume();
+    db = await createTestDatabase();
+    storage = {
+      driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'mnt'),
+      leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660', leaseTtlMs: LEASE_TTL_MS,
+    };
+    svcUrl = `http://127.0.0.1:${await freePort()}`;
+    coordPort = await freePort();
+    await startService(); // mounts the share before the guest starts (its QEMU must see the mount)
+    await startCoordinator();
+    conn = await openTestConnection();
+    guest = await TestGuest.start(conn, { prefix: 'cpcrash', disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
+    await guest.waitForAgent();
+    const r = await api().post('/v3/volumes').set(alice).send({ volume: { size: 1, name: 'cpcrash' } }).expect(202);
+    vid = r.body.volume.id as string;
+    await until('volume available', async () => ((await api().get(`/v3/volumes/${vid}`).set(alice)).body.volume?.status === 'available' ? true : undefined));
+    const a = await supertest(coordUrl()).post(`/v1/instances/${guest.dom.uuid}/volumes/${vid}`).set(svcAuth);
+    expect(a.status, JSON.stringify(a.body)).to.equal(201);
+    target = await until('guest sees the disk', async () => {
+      const out = await guest.exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vid.slice(0, 20)}" ] && echo \${b##*/}; done; true`);
+      return out.trim() === '' ? undefined : out.trim();
+    });
+    await write(0x11, 0);
+  });
+
+  after(async () => {
+    await coord?.kill();
+    await svc?.kill();
+    await guest?.cleanup().catch(() => undefined);
+    await conn?.close().catch(() => undefined);
+    await db?.drop().catch(() => undefined);
+    await gv?.destroy().catch(() => undefined);
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  let s1 = '';
+  let s4 = '';
+
+  it('1 compute-initiated snapshot, storage service killed just after the commit grant: the snapshot completes', async () => {
+    const top = await consistent();
+    const dying = await arm('service', CRASH_POINTS.storageAfterGrant);
+    const r = await supertest(coordUrl()).post(`/v1/instances/${guest.dom.uuid}/snapshots`).set(svcAuth).send({ volumes: [vid], quiesce: 'prefer', name: 'cp-1' });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    await diedAt(dying, CRASH_POINTS.storageAfterGrant, 'service.log');
+    await startService();
+    const snaps = (await api().get(`/v3/snapshots?volume_id=${vid}`).set(alice).expect(200)).body.snapshots as { id: string }[];
+    expect(snaps).to.have.length(1);
+    s1 = (snaps[0] as { id: string }).id;
+    await until('snapshot 1 available', async () => ((await snapshotOf(s1)).body.snapshot?.status === 'available' ? true : undefined));
+    expect(await consistent()).to.equal(`volume-${vid}.${s1}`);
+    expect((await info()).qcowshare.snapshots[s1].file).to.equal(top);
+    await write(0x22, 1);
+    await pointHolds(top, [[0x11, 0]], [1]);
+    await guestSeesAll();
+  });
+
+  it('2 compute-initiated snapshot, coordinator killed just before its permit: abandoned (reaper), guest unchanged', async () => {
+    const before = await liveChain();
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorBeforePermit);
+    await supertest(coordUrl()).post(`/v1/instances/${guest.dom.uuid}/snapshots`).set(svcAuth).send({ volumes: [vid], quiesce: 'prefer', name: 'cp-2' }).catch(() => undefined);
+    await diedAt(dying, CRASH_POINTS.coordinatorBeforePermit, 'daemon.log');
+    const [row] = await until('the operation row', async () => {
+      const rows = await query(`SELECT id, snapshot_id FROM operations WHERE volume_id = '${vid}' AND kind = 'snapshot_metadata' AND snapshot_id <> '${s1}'`);
+      return rows.length > 0 ? rows : undefined;
+    });
+    const [opId, sid] = row as [string, string];
+    expect(sid).to.not.equal(s1);
+    // The host is gone: its lease lapses and the reaper abandons the operation and removes the overlay.
+    await until('operation abandoned', async () => {
+      const [o] = await query(`SELECT state FROM operations WHERE id = '${opId}'`);
+      return o?.[0] === 'abandoned' ? true : undefined;
+    });
+    await startCoordinator(); // its resumed job asks for the commit point and is refused
+    expect((await snapshotOf(sid)).status).to.equal(404);
+    expect(await exists(`volume-${vid}.${sid}`)).to.equal(false);
+    const job = await until('the resumed job ended', async () => {
+      const jobs = (await supertest(coordUrl()).get('/v1/jobs').set(svcAuth)).body.jobs as { state: string; volumes?: { snapshotId: string }[] }[];
+      const j = jobs.find((x) => x.volumes?.some((v) => v.snapshotId === sid));
+      return j && ['completed', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
+    });
+    expect(job.state).to.equal('failed');
+    expect(await liveChain()).to.deep.equal(before);
+    await consistent();
+    await guestSeesAll();
+  });
+
+  it('3 storage-initiated snapshot, storage service killed just before the commit grant: abandoned with the host\'s facts', async () => {
+    const before = await liveChain();
+    const dying = await arm('service', CRASH_POINTS.storageBeforeGrant);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-3', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const sid = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.storageBeforeGrant, 'service.log');
+    expect((await info()).qcowshare.intent?.kind).to.equal('create_snapshot'); // interrupted: refused until settled
+    await startService();
+    await until('snapshot 3 in error', async () => ((await snapshotOf(sid)).body.snapshot?.status === 'error' ? true : undefined));
+    expect(await exists(`volume-${vid}.${sid}`)).to.equal(false);
+    expect(await liveChain()).to.deep.equal(before);
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.match(/settled with its host/);
+    await consistent();
+    await guestSeesAll();
+  });
+
+  it('4 storage-initiated snapshot, coordinator killed just after its permit: the restarted coordinator finishes it', async () => {
+    const top = await consistent();
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorAfterPermit);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-4', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    s4 = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.coordinatorAfterPermit, 'daemon.log');
+    await startCoordinator();
+    await until('snapshot 4 available', async () => {
+      const st = (await snapshotOf(s4)).body.snapshot?.status;
+      if (st === 'error') throw new Error('snapshot 4 went to error');
+      return st === 'available' ? true : undefined;
+    });
+    expect(await consistent()).to.equal(`volume-${vid}.${s4}`);
+    await write(0x33, 2);
+    await pointHolds(top, [[0x11, 0], [0x22, 1]], [2]);
+    await guestSeesAll();
+  });
+
+  async function deleted(sid: string): Promise<void> {
+    await until(`snapshot ${sid} gone`, async () => {
+      const got = await snapshotOf(sid);
+      if (got.body.snapshot?.status === 'error_deleting') throw new Error('delete failed');
+      return got.status === 404 ? true : undefined;
+    });
+  }
+
+  it('5 live delete, storage service killed just after the commit grant: the merge completes and is recorded', async () => {
+    const victimCandidates = (await liveChain()).filter((f): f is string => f !== null);
+    const dying = await arm('service', CRASH_POINTS.storageAfterGrant);
+    await api().delete(`/v3/snapshots/${s4}`).set(alice).expect(202);
+    await diedAt(dying, CRASH_POINTS.storageAfterGrant, 'service.log');
+    await until('the live chain merged', async () => ((await liveChain()).length === victimCandidates.length - 1 ? true : undefined));
+    await startService();
+    await deleted(s4);
+    await consistent();
+    const t = await info();
+    expect(Object.keys(t.qcowshare.snapshots)).to.deep.equal([s1]);
+    const gone = victimCandidates.filter((f) => t.qcowshare.files[f] === undefined);
+    expect(gone).to.have.length(1);
+    expect(await exists(gone[0] as string)).to.equal(false);
+    await pointHolds(t.qcowshare.snapshots[s1].file, [[0x11, 0]], [1, 2]);
+    await guestSeesAll();
+  });
+
+  it('6 live delete, storage service killed just before the commit grant: undone, the snapshot is available again', async () => {
+    const before = await liveChain();
+    const dying = await arm('service', CRASH_POINTS.storageBeforeGrant);
+    await api().delete(`/v3/snapshots/${s1}`).set(alice).expect(202);
+    await diedAt(dying, CRASH_POINTS.storageBeforeGrant, 'service.log');
+    await startService();
+    await until('snapshot 1 available again', async () => ((await snapshotOf(s1)).body.snapshot?.status === 'available' ? true : undefined));
+    expect(await liveChain()).to.deep.equal(before);
+    await consistent();
+    await pointHolds((await info()).qcowshare.snapshots[s1].file, [[0x11, 0]], [1, 2]);
+    await guestSeesAll();
+  });
+
+  it('7 live delete, coordinator killed just after its permit: the restarted coordinator merges, the delete completes', async () => {
+    const before = await liveChain();
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorAfterPermit);
+    await api().delete(`/v3/snapshots/${s1}`).set(alice).expect(202);
+    await diedAt(dying, CRASH_POINTS.coordinatorAfterPermit, 'daemon.log');
+    await startCoordinator();
+    await deleted(s1);
+    await consistent();
+    const t = await info();
+    expect(Object.keys(t.qcowshare.snapshots)).to.deep.equal([]);
+    expect(await liveChain()).to.have.length(before.length - 1);
+    await write(0x44, 3);
+    await guestSeesAll();
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * The storage service as a separate process, for tests that kill it with SIGKILL: the start of
+ * src/cli/serve.ts (config from QCOWSHARE_CONFIG, reconcile, listen), plus the crash hook.
+ */
+import './crash-hook.js';
+import { loadConfig } from '../../src/core/config.js';
+import { configureLogger } from '../../src/core/logger.js';
+import { startService } from '../../src/api/server.js';
+
+const config = loadConfig();
+const log = configureLogger(config.log.level).child({ component: 'api' });
+const svc = await startService({ config, log });
+process.stdout.write(`${JSON.stringify({ listening: svc.url })}\n`);
