@@ -16,6 +16,7 @@ import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from './driver-adapter.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
+import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 
@@ -66,7 +67,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const server = await listen(app, options.config.api.host, options.config.api.port);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
-  const reaper = period > 0 ? setInterval(() => { void reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed')); }, period) : undefined;
+  // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
+  // go through a coordinator that calls this service back), then with the reaper.
+  const settleClones = () => deps.tasks.run('settle interrupted clones', async () => { await settleInterruptedClones(deps); });
+  if (options.reconcileOnStart ?? !options.driver) settleClones();
+  const reaper = period > 0 ? setInterval(() => {
+    void reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed'));
+    settleClones();
+  }, period) : undefined;
   reaper?.unref();
   const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
   deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');
