@@ -21,7 +21,15 @@ export type VolumeFormat = 'qcow2' | 'raw';
 
 export interface OpContext {
   lease?: Lease;
-  /** The storage service's operation id (a coordinator's commit-point request names it). */
+  /**
+   * Leases the caller also holds on the other volumes of the operation (a clone made from a
+   * temporary snapshot: the source's, held across all its steps); the driver takes none of these.
+   */
+  heldLeases?: readonly Lease[];
+  /**
+   * The storage service's operation id (a coordinator's commit-point request names it). As
+   * `<id>~<n>` it names the n-th job of that operation: the jobs of this call continue from there.
+   */
   operationId?: string;
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;

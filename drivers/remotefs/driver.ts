@@ -153,9 +153,10 @@ export class RemoteFsDriver implements VolumeDriver {
     assertVolumeId(req.id);
     assertVolumeId(src.id);
     if (req.id === src.id) throw new StorageError('INVALID_INPUT', 'a clone needs a new volume id');
-    // Never a copy of the file a guest is writing (the temporary assisted snapshot path is not built).
+    // Never a copy of the file a guest is writing: the storage service clones an attached volume
+    // from a temporary snapshot's frozen file (createVolumeFromSnapshot), never through here.
     if (src.attachment) {
-      throw new StorageError('INVALID_STATE', `volume ${src.id} is attached: cloning an attached volume is not supported yet; clone one of its snapshots instead`, {
+      throw new StorageError('INVALID_STATE', `volume ${src.id} is attached: its active file is not copied; clone it from a snapshot's frozen file`, {
         details: { reason: 'CLONE_OF_ATTACHED_VOLUME' },
       });
     }

@@ -10,7 +10,7 @@
  * is refused, those granted are released and the refusal of the first volume in `volumeIds`
  * order is thrown, whatever the timing. Releases run concurrently too, after the work settled.
  */
-import { withLease, type Lease } from '../../src/core/lease.js';
+import { withLease } from '../../src/core/lease.js';
 import type { OpContext } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 
@@ -27,11 +27,20 @@ function combine(signals: (AbortSignal | undefined)[]): AbortSignal {
   return present.length === 0 ? new AbortController().signal : AbortSignal.any(present);
 }
 
-/** Which of `volumeIds` the caller's lease covers: the one it names, else the first (primary) volume. */
-function coveredIndex(volumeIds: readonly string[], lease: Lease | undefined): number {
-  if (lease === undefined) return -1;
-  const i = volumeIds.findIndex((id) => leaseResource(id) === lease.resource);
-  return i >= 0 ? i : 0;
+/**
+ * Which of `volumeIds` the caller's leases cover: the one ctx.lease names, else the first
+ * (primary) volume; and every volume one of ctx.heldLeases names.
+ */
+function coveredIds(volumeIds: readonly string[], ctx: OpContext): Set<string> {
+  const covered = new Set<string>();
+  if (ctx.lease !== undefined) {
+    const named = volumeIds.find((id) => leaseResource(id) === ctx.lease?.resource);
+    covered.add(named ?? (volumeIds[0] as string));
+  }
+  for (const held of ctx.heldLeases ?? []) {
+    for (const id of volumeIds) if (leaseResource(id) === held.resource) covered.add(id);
+  }
+  return covered;
 }
 
 /** One lease held through withLease (renewal; its signal fires on LEASE_LOST) until `released` resolves. */
@@ -72,10 +81,10 @@ async function allReleased(holds: readonly HeldLease[]): Promise<void> {
 
 export async function underLeases<T>(env: RemoteFsEnv, volumeIds: readonly string[], ctx: OpContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ids = [...new Set(volumeIds)];
-  const covered = coveredIndex(ids, ctx.lease);
+  const covered = coveredIds(ids, ctx);
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => { release = resolve; });
-  const holds = ids.filter((_, i) => i !== covered).map((id) => holdLease(env, id, released));
+  const holds = ids.filter((id) => !covered.has(id)).map((id) => holdLease(env, id, released));
   try {
     const signals = await allGranted(holds);
     return await work(combine([...signals, ctx.signal]));

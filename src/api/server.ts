@@ -16,6 +16,7 @@ import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from './driver-adapter.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
+import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
@@ -71,11 +72,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const server = await listen(app, options.config.api.host, options.config.api.port);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
+  // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
+  // go through a coordinator that calls this service back), then with the periodic sweep.
+  const settleClones = () => settleInterruptedClones(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted clones failed'));
+  if (options.reconcileOnStart ?? !options.driver) deps.tasks.run('settle interrupted clones', async () => { await settleClones(); });
   const sweep = async () => {
     await reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed'));
     await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+    await settleClones();
   };
-  let sweeping = false;
+  let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up
   const reaper = period > 0 ? setInterval(() => {
     if (sweeping) return;
     sweeping = true;

@@ -16,7 +16,9 @@ export type OperationState = 'running' | 'succeeded' | 'failed' | 'abandoned';
 
 export type OperationKind =
   | 'create_volume' | 'delete_volume' | 'extend_volume' | 'revert_volume' | 'create_snapshot'
-  | 'delete_snapshot' | 'snapshot_metadata' | 'force_delete_volume';
+  | 'delete_snapshot' | 'snapshot_metadata' | 'force_delete_volume'
+  /** The source side of cloning an attached volume: its temporary snapshot, created and deleted live. */
+  | 'clone_source';
 
 export interface VolumeRecord {
   id: string;

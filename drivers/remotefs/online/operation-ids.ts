@@ -5,7 +5,9 @@
  * coordinator keeps one job per id. The fencing token is the volume lease's token.
  *
  * The operation id comes from the context, or else from the lease the storage service took for
- * the operation (holder `op:<operation id>`, src/api/usecases/operation-runner.ts).
+ * the operation (holder `op:<operation id>`, src/api/usecases/operation-runner.ts). A context id
+ * `<operation id>~<n>` continues an operation that already ran jobs through another call (a
+ * clone's temporary snapshot: created as `<id>`, deleted as `<id>~2`): jobs `~<n>`, `~<n+1>`, ...
  */
 import { randomUUID } from 'node:crypto';
 import type { OpContext } from '../../volume-driver.js';
@@ -17,7 +19,9 @@ export class OperationIds {
 
   constructor(ctx: OpContext) {
     const fromLease = /^op:([0-9a-f-]{36})$/.exec(ctx.lease?.holder ?? '')?.[1];
-    this.base = ctx.operationId ?? fromLease ?? randomUUID();
+    const continued = /^(.+)~(\d+)$/.exec(ctx.operationId ?? '');
+    this.base = continued?.[1] ?? ctx.operationId ?? fromLease ?? randomUUID();
+    if (continued) this.n = Math.max(1, Number(continued[2])) - 1;
     this.fencingToken = Math.max(0, ctx.lease?.token ?? 0);
   }
 

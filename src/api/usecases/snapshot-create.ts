@@ -4,7 +4,9 @@
  * updated in the same transaction (a stale active file makes a guest boot the wrong file).
  */
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { CreatedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
@@ -14,6 +16,15 @@ export interface CreateSnapshotInput {
   description: string | null;
   metadata: Record<string, string>;
   force: boolean;
+}
+
+/** The driver made the snapshot: it is available, and an attachment follows the new active file. */
+export async function recordCreatedSnapshot(deps: ServiceDeps, snap: SnapshotRef, created: CreatedSnapshot, t: Transaction): Promise<void> {
+  await deps.repos.snapshots.update(snap.id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
+  for (const a of await deps.repos.attachments.activeOf(snap.volumeId, t)) {
+    // The overlay is qcow2 whatever the file below it is.
+    await deps.repos.attachments.update(a.id, { activeFile: created.activeFile, format: 'qcow2' }, t);
+  }
 }
 
 export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: VolumeRecord, input: CreateSnapshotInput): Promise<{ snapshot: SnapshotRecord; operation: OperationRecord }> {
@@ -33,13 +44,7 @@ export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: Vol
     },
     work: async (ctx) => {
       const created = await deps.driver.createSnapshot({ id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
-      return async (t) => {
-        await deps.repos.snapshots.update(id, { status: 'available', progress: 100, sizeGiB: created.sizeGiB }, t);
-        for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
-          // The overlay is qcow2 whatever the file below it is.
-          await deps.repos.attachments.update(a.id, { activeFile: created.activeFile, format: 'qcow2' }, t);
-        }
-      };
+      return async (t) => recordCreatedSnapshot(deps, { id, volumeId: vol.id }, created, t);
     },
     onFailure: async (_err, t) => deps.repos.snapshots.update(id, { status: 'error' }, t),
   });

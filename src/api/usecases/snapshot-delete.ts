@@ -3,12 +3,25 @@
  * snapshot stays as a row flagged hidden (admins see it); snapshots the driver collected as a
  * consequence are marked deleted in the same transaction.
  */
+import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { DeletedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
 
 const DELETABLE = ['available', 'error', 'error_deleting'] as const;
+
+/** The driver deleted (or hid) the snapshot: rows of it and of what it collected; an attachment follows the active file. */
+export async function recordDeletedSnapshot(deps: ServiceDeps, snap: SnapshotRef, result: DeletedSnapshot, t: Transaction): Promise<void> {
+  if (result.hidden) await deps.repos.snapshots.update(snap.id, { hidden: true, status: 'available' }, t);
+  else await deps.repos.snapshots.markDeleted([snap.id], t);
+  await deps.repos.snapshots.markDeleted(result.collected, t);
+  // Attached: a live active commit makes the snapshot's file the one the guest writes.
+  for (const a of result.active ? await deps.repos.attachments.activeOf(snap.volumeId, t) : []) {
+    await deps.repos.attachments.update(a.id, { activeFile: result.active?.file, format: result.active?.format }, t);
+  }
+}
 
 export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
   return startOperation(deps, {
@@ -21,15 +34,7 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
     },
     work: async (ctx) => {
       const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
-      return async (t) => {
-        if (result.hidden) await deps.repos.snapshots.update(snap.id, { hidden: true, status: 'available' }, t);
-        else await deps.repos.snapshots.markDeleted([snap.id], t);
-        await deps.repos.snapshots.markDeleted(result.collected, t);
-        // Attached: a live active commit makes the snapshot's file the one the guest writes.
-        for (const a of result.active ? await deps.repos.attachments.activeOf(vol.id, t) : []) {
-          await deps.repos.attachments.update(a.id, { activeFile: result.active?.file, format: result.active?.format }, t);
-        }
-      };
+      return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
     onFailure: async (_err, t) => deps.repos.snapshots.update(snap.id, { status: 'error_deleting' }, t),
   });

@@ -2,9 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
-import type { CreatedVolume } from '../../../drivers/volume-driver.js';
+import type { CreatedVolume, OpContext } from '../../../drivers/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';
-import { visibleSnapshot, visibleVolume, volumeRefOf } from './lookup.js';
+import { cloneThroughTemporarySnapshot, type CloneRequest } from './clone-attached/run.js';
+import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';
+import { invalidState, visibleSnapshot, visibleVolume, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
 
 export interface CreateVolumeInput {
@@ -17,18 +19,22 @@ export interface CreateVolumeInput {
   sourceVolumeId: string | null;
 }
 
+const CLONABLE = ['available', 'in-use'];
+
 /** The source (snapshot or volume) is checked up front so a bad id is a 404/400 now, not an error later. */
 async function sourceOf(deps: ServiceDeps, caller: Caller, input: CreateVolumeInput) {
   if (input.snapshotId && input.sourceVolumeId) throw new StorageError('INVALID_INPUT', 'give snapshot_id or source_volid, not both');
   if (input.snapshotId) {
     const snap = await visibleSnapshot(deps, caller, input.snapshotId);
+    assertNotTemporary(snap, 'create a volume');
     if (snap.status !== 'available') throw new StorageError('INVALID_STATE', `snapshot ${snap.id} is ${snap.status}`);
     if (input.sizeGiB < snap.sizeGiB) throw new StorageError('SIZE_OUT_OF_BOUNDS', `size must be at least the snapshot's ${snap.sizeGiB} GiB`);
     return { kind: 'snapshot' as const, snap, vol: await visibleVolume(deps, caller, snap.volumeId) };
   }
   if (input.sourceVolumeId) {
     const vol = await visibleVolume(deps, caller, input.sourceVolumeId);
-    if (vol.attachStatus !== 'detached' || vol.status !== 'available') throw cloneOfAttachedRefused(vol.id, vol.status);
+    // Detached and available: a copy of its active file. In use: through a temporary snapshot.
+    if (!CLONABLE.includes(vol.status)) throw invalidState('volume', vol.id, vol.status, CLONABLE);
     if (input.sizeGiB < vol.sizeGiB) throw new StorageError('SIZE_OUT_OF_BOUNDS', `size must be at least the source's ${vol.sizeGiB} GiB`);
     return { kind: 'volume' as const, vol };
   }
@@ -49,13 +55,13 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
         status: 'creating', attachStatus: 'detached', providerLocation: null, format, metadata: input.metadata, bootable: input.bootable,
       }, t);
     },
-    work: async (ctx) => {
+    work: async (ctx, op) => {
       const req = { id, sizeGiB: input.sizeGiB, format };
       let created: CreatedVolume;
       if (source?.kind === 'snapshot') {
         created = await deps.driver.createVolumeFromSnapshot(req, { id: source.snap.id, volumeId: source.vol.id }, await volumeRefOf(deps, source.vol), ctx);
       } else if (source?.kind === 'volume') {
-        created = await deps.driver.createClonedVolume(req, await volumeRefOf(deps, source.vol), ctx);
+        created = await cloneVolume(deps, { req, operationId: op.id, userId: caller.userId }, source.vol.id, ctx);
       } else {
         created = await deps.driver.createVolume(req, ctx);
       }
@@ -67,12 +73,12 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
 }
 
 /**
- * A clone must never copy the file a guest is writing. The safe way (a temporary assisted
- * snapshot, the copy made from its frozen file, then the snapshot merged away) is not built yet,
- * so an attached or busy source is refused; a snapshot of it can be the source instead.
+ * A clone never copies the file a guest is writing: a source that is not detached now (its row
+ * read again, as the background work starts) is cloned through a temporary snapshot.
  */
-function cloneOfAttachedRefused(volumeId: string, status: string): StorageError {
-  return new StorageError('INVALID_STATE', `volume ${volumeId} is ${status}: cloning an attached volume is not supported yet; create the volume from one of its snapshots, or detach it first`, {
-    details: { status, allowed: ['available'], reason: 'CLONE_OF_ATTACHED_VOLUME' },
-  });
+async function cloneVolume(deps: ServiceDeps, clone: CloneRequest, sourceId: string, ctx: OpContext): Promise<CreatedVolume> {
+  const src = await deps.repos.volumes.get(sourceId);
+  if (!src) throw new StorageError('VOLUME_NOT_FOUND', `volume ${sourceId} could not be found`, { details: { volume_id: sourceId } });
+  if (src.status === 'available' && src.attachStatus === 'detached') return deps.driver.createClonedVolume(clone.req, await volumeRefOf(deps, src), ctx);
+  return cloneThroughTemporarySnapshot(deps, clone, src, ctx);
 }

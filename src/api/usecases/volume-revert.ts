@@ -8,6 +8,7 @@
 import { StorageError } from '../../core/errors.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
+import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
 
@@ -15,6 +16,7 @@ const REVERTIBLE = ['available', 'in-use'] as const;
 
 export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, mode: 'latest_only' | 'any'): Promise<OperationRecord> {
   if (snap.volumeId !== vol.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} is not a snapshot of volume ${vol.id}`);
+  assertNotTemporary(snap, 'revert');
   if (mode === 'latest_only' && snap.sizeGiB !== vol.sizeGiB) {
     throw new StorageError('INVALID_STATE', `snapshot size ${snap.sizeGiB} GiB differs from volume size ${vol.sizeGiB} GiB; use os-revert_to_snapshot`);
   }

@@ -10,7 +10,12 @@ import { parse } from './parse.js';
 const empty = z.union([z.null(), z.strictObject({})]);
 const connector = z.object({ host: z.string().min(1).max(255) }).catchall(z.unknown())
   .refine((c) => JSON.stringify(c).length <= 4096, 'connector too large');
-const operationId = uuid;
+/**
+ * The operation a coordinator reports on: its id, or `<id>~<n>` for a further job of the same
+ * operation (drivers/remotefs/online/operation-ids.ts: hidden snapshots collected after a live
+ * delete, a clone's temporary snapshot deleted after it was taken).
+ */
+const operationId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(~[1-9][0-9]{0,5})?$/, 'must be a UUID, optionally followed by ~<job number>');
 const fencingToken = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const volumeStatus = z.enum(['creating', 'available', 'in-use', 'attaching', 'detaching', 'deleting', 'error', 'error_deleting', 'extending', 'error_extending', 'reverting', 'maintenance']);

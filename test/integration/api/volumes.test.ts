@@ -136,16 +136,31 @@ for (const backend of BACKENDS) {
       expect((await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att })).status).to.equal(202);
       const v = await waitVolume(t, id, 'in-use');
       expect((v.attachments as Record<string, unknown>[])[0]).to.include({ server_id: att.instance_uuid, host_name: 'compute1', active_file: `volume-${id}` });
-      // Never a copy of the file the guest writes: a clone of an attached volume is refused, nothing created.
-      const before = (await t.http.get('/v3/volumes').set(auth('alice'))).body.volumes.length;
-      const clone = await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, source_volid: id } });
-      expect(clone.status).to.equal(400);
-      expect(clone.body.badRequest?.error_code).to.equal('INVALID_STATE');
-      expect((await t.http.get('/v3/volumes').set(auth('alice'))).body.volumes.length).to.equal(before);
+      // Never a copy of the file the guest writes: a clone of an attached volume goes through a
+      // temporary snapshot (hidden, marked temporary), copied from, then deleted.
+      const calls: string[] = [];
+      for (const m of ['createSnapshot', 'createVolumeFromSnapshot', 'deleteSnapshot', 'createClonedVolume'] as const) {
+        const orig = t.driver[m].bind(t.driver) as (...a: unknown[]) => Promise<unknown>;
+        (t.driver as unknown as Record<string, unknown>)[m] = async (...a: unknown[]) => { calls.push(m); return orig(...a); };
+      }
+      try {
+        const clone = await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, source_volid: id } });
+        expect(clone.status, JSON.stringify(clone.body)).to.equal(202);
+        expect((await waitOperation(t, clone.headers['x-operation-id'] as string)).state).to.equal('succeeded');
+        await waitVolume(t, clone.body.volume.id as string, 'available');
+      } finally {
+        for (const m of ['createSnapshot', 'createVolumeFromSnapshot', 'deleteSnapshot', 'createClonedVolume']) delete (t.driver as unknown as Record<string, unknown>)[m];
+      }
+      expect(calls).to.deep.equal(['createSnapshot', 'createVolumeFromSnapshot', 'deleteSnapshot']);
+      const left = await t.http.get(`/v3/snapshots?volume_id=${id}&all_tenants=1&include_hidden=true`).set(auth('admin'));
+      expect(left.body.snapshots).to.deep.equal([]);
+      expect(t.driver.volumes.get(id)?.snaps.size).to.equal(0);
+      expect((await t.http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume.status).to.equal('in-use');
       const again = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att });
       expect(again.body.badRequest?.error_code).to.equal('INVALID_STATE');
       const conn = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-initialize_connection': { connector: { host: 'compute1' } } });
-      expect(conn.body.connection_info.data.name).to.equal(`volume-${id}`);
+      // The clone's snapshot and merge left the fake's active file on the overlay (a merge by pull).
+      expect(conn.body.connection_info.data.name).to.equal(t.driver.volumes.get(id)?.active);
       expect((await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-detach': {} })).status).to.equal(202);
       await waitVolume(t, id, 'available');
     });

@@ -25,6 +25,16 @@ describe('api validation (unit)', () => {
     expect(parseSort('password:asc', undefined, undefined)).to.be.a('string');
   });
 
+  it('accepts a coordinator job id <operation>~<n> as the operation of a commit request, nothing else', () => {
+    const op = '2ae9e255-699a-43fa-88d1-7ea462e00998';
+    for (const id of [op, `${op}~2`, `${op}~17`]) {
+      expect(parseAction(snapshotActions, { 'os-request_commit': { operation_id: id, fencing_token: 3 } }).name).to.equal('os-request_commit');
+    }
+    for (const id of [`${op}~`, `${op}~0`, `${op}~2~3`, `x${op}`, 'op~2']) {
+      expect(thrown(() => parseAction(snapshotActions, { 'os-request_commit': { operation_id: id, fencing_token: 3 } })).code, id).to.equal('INVALID_INPUT');
+    }
+  });
+
   it('reports every field problem with its path and a stable code', () => {
     const err = thrown(() => parse(volumeCreateBody(100), { volume: { size: 101, name: 5 } }, 'body'));
     expect(err.code).to.equal('INVALID_INPUT');

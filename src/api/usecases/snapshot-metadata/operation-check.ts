@@ -14,9 +14,10 @@ import { leaseHolder } from '../operation-runner.js';
  * Operations whose driver sends explicit plans to a coordinator (attached volumes): the
  * coordinator asks for their commit point and reports on them like on a snapshot-metadata one.
  * Their jobs are `<operation id>` or `<operation id>~<n>` (one job per merge of the operation,
- * e.g. hidden snapshots collected after a delete); the snapshot may be any of the volume's.
+ * e.g. hidden snapshots collected after a delete; a clone's temporary snapshot: `<id>` creates it,
+ * `<id>~2`... delete it); the snapshot may be any of the volume's.
  */
-export const DRIVER_PLANNED_KINDS: ReadonlySet<string> = new Set(['create_snapshot', 'delete_snapshot', 'revert_volume']);
+export const DRIVER_PLANNED_KINDS: ReadonlySet<string> = new Set(['create_snapshot', 'delete_snapshot', 'revert_volume', 'clone_source']);
 
 function belongs(op: OperationRecord | null | undefined, snap: SnapshotRecord): op is OperationRecord {
   if (!op) return false;

@@ -1,0 +1,289 @@
+/**
+ * Clone of an ATTACHED volume on the real components (issue 7 item 4): libvirtd and a booted TCG
+ * guest running qemu-guest-agent, the volume on a real GlusterFS volume, the storage service (real
+ * RemoteFS driver) on MariaDB and the coordinator, both in-process, as in walkthrough.test.ts.
+ *
+ * The clone is made through a hidden temporary snapshot taken live through the coordinator, copied
+ * from its frozen file, then merged away live: the guest keeps running and keeps every write; the
+ * clone holds exactly the data at the temporary snapshot. Checked with qemu-io on the host (the
+ * clone, the source's active file), dd in the guest, the live chain, the info file, the API rows.
+ * Also: create-from-snapshot of the attached volume's own snapshot (a frozen file, copied as is),
+ * a clone of a detached volume (the direct copy, no temporary snapshot), and a copy failure
+ * injected at the driver boundary after the real copy ran (the half-made clone and the temporary
+ * snapshot are removed; the clone is `error`).
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { parseConfig, type Config } from '../../src/core/config.js';
+import { StorageError } from '../../src/core/errors.js';
+import { mountPointFor } from '../../src/core/share-hash.js';
+import type { LibvirtConnection } from '../../src/libvirt/index.js';
+import { qemuIo } from '../../src/qemu/qemu-io.js';
+import { startService, type RunningService } from '../../src/api/server.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { parseDomainXml } from '../../coordinator/domain/disks.js';
+import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
+import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+
+const SERVICE_TOKEN = `svc-${randomUUID()}`;
+const ADMIN_TOKEN = `admin-${randomUUID()}`;
+const TOKENS = {
+  alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
+  [ADMIN_TOKEN]: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin' as const] },
+  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const] },
+};
+const K64 = 65536;
+
+interface Snap { id: string; status: string; hidden?: boolean; metadata?: Record<string, string> }
+
+describe('clone of an attached volume: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
+  this.timeout(600_000);
+  let conn: LibvirtConnection;
+  let gv: GlusterVolume;
+  let db: TestDatabase;
+  let scratch: string;
+  let svc: RunningService;
+  let coord: RunningCoordinator;
+  let guest: TestGuest;
+  let api: ReturnType<typeof supertest>;
+  let coordHttp: ReturnType<typeof supertest>;
+  const src = { id: '', target: '' };
+
+  before(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'qcs-clone-'));
+    await chmod(scratch, 0o755); // QEMU (libvirt-qemu) traverses it to the compute host's mount
+    gv = await createGlusterVolume();
+    db = await createTestDatabase();
+    const storage = {
+      driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
+      leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
+    };
+    svc = await startService({ config: parseConfig({
+      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage,
+      coordinator: { serviceToken: SERVICE_TOKEN },
+    }) });
+    api = supertest(svc.url);
+    const coordConfig: Readonly<Config> = parseConfig({
+      log: { level: 'silent' }, storage,
+      coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
+    });
+    coord = await startCoordinator(coordConfig);
+    coordHttp = supertest(coord.url);
+    conn = await openTestConnection();
+    guest = await TestGuest.start(conn, { prefix: 'clone', disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
+    await guest.waitForAgent();
+  });
+
+  after(async () => {
+    await guest?.cleanup().catch(() => undefined);
+    await conn?.close().catch(() => undefined);
+    await coord?.stop().catch(() => undefined);
+    await svc?.stop().catch(() => undefined);
+    await db?.drop().catch(() => undefined);
+    await gv?.destroy().catch(() => undefined);
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  const as = (who: 'alice' | 'admin' | 'svc') => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : who === 'admin' ? ADMIN_TOKEN : SERVICE_TOKEN });
+  const storageDir = () => mountPointFor(path.join(scratch, 'storage-mnt'), gv.address);
+  const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
+  const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
+  const filesOf = async (vid: string) => (await readdir(storageDir())).filter((f) => f.startsWith(`volume-${vid}`));
+
+  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, stepMs = 200): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  }
+
+  const volumeOf = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume as { status: string; attachments: { active_file: string }[] } | undefined;
+  const operationOf = async (id: string) => (await api.get(`/v3/operations/${id}`).set(as('alice'))).body.operation as { state: string; error?: string } | undefined;
+  const operationEnded = (id: string) => until(`operation ${id} ended`, async () => {
+    const o = await operationOf(id);
+    return o && o.state !== 'running' ? o : undefined;
+  });
+  /** Every snapshot row of the volume, hidden ones included (admin). */
+  const allSnapshots = async (vid: string) => (await api.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(as('admin')).expect(200)).body.snapshots as Snap[];
+  const liveChain = async (vid: string) => parseDomainXml(await guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name);
+
+  async function guestHas(target: string, byte: number, offset: number): Promise<boolean> {
+    const out = await guest.exec(`dd if=/dev/${target} bs=${K64} skip=${offset / K64} count=1 iflag=direct 2>/dev/null | tr -d '\\${byte.toString(8).padStart(3, '0')}' | wc -c`);
+    return out.trim() === '0';
+  }
+
+  async function guestDiskOf(vid: string): Promise<string | undefined> {
+    const out = await guest.exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vid.slice(0, 20)}" ] && echo \${b##*/}; done; true`);
+    return out.trim() === '' ? undefined : out.trim();
+  }
+
+  async function createVolume(body: Record<string, unknown>): Promise<{ id: string; opId: string }> {
+    const r = await api.post('/v3/volumes').set(as('alice')).send({ volume: body });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    return { id: r.body.volume.id as string, opId: r.headers['x-operation-id'] as string };
+  }
+
+  /** The source as it must be between operations: in use, no snapshot row or chain entry left, the info file, the live chain and the attachment agree. */
+  async function expectSettled(depth: number): Promise<void> {
+    expect(await allSnapshots(src.id)).to.deep.equal([]);
+    const t = await info(src.id);
+    expect(t.qcowshare.intent).to.equal(null);
+    expect(Object.keys(t.qcowshare.snapshots)).to.deep.equal([]);
+    const chain = await liveChain(src.id);
+    expect(chain).to.have.length(depth);
+    expect(chain?.[0]).to.equal(t.active);
+    const vol = await volumeOf(src.id);
+    expect(vol?.status).to.equal('in-use');
+    expect(vol?.attachments[0]?.active_file).to.equal(t.active);
+  }
+
+  it('attaches a new volume to the RUNNING guest and writes pattern A in the guest', async () => {
+    const { id } = await createVolume({ size: 1, name: `clone-src-${randomUUID().slice(0, 8)}` });
+    src.id = id;
+    await until('source available', async () => ((await volumeOf(id))?.status === 'available' ? true : undefined));
+    const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set(as('svc'));
+    expect(a.status, JSON.stringify(a.body)).to.equal(201);
+    src.target = await until('guest sees the disk', () => guestDiskOf(id), 60_000);
+    await guest.writeBlockPattern(src.target, 0xa1, 0, 64);
+    await expectSettled(1);
+  });
+
+  it('clones it through a temporary snapshot while the guest writes B: the clone has A, the source B; nothing left behind', async () => {
+    // The copy is held at the driver boundary until the guest has written B: B is written WHILE the
+    // clone runs, after its temporary snapshot was taken, before the (real) copy reads anything.
+    const driver = svc.deps.driver;
+    const real = driver.createVolumeFromSnapshot.bind(driver);
+    let copyReached = false;
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { openGate = resolve; });
+    driver.createVolumeFromSnapshot = async (...args) => { copyReached = true; await gate; return real(...args); };
+    let cloneId = '';
+    let opId = '';
+    try {
+      ({ id: cloneId, opId } = await createVolume({ size: 1, source_volid: src.id, name: `clone-${randomUUID().slice(0, 8)}` }));
+      await until('the copy step reached', async () => {
+        if (copyReached) return true;
+        const o = await operationOf(opId);
+        if (o?.state !== 'running') throw new Error(`clone ended before its copy: ${JSON.stringify(o)}`);
+        return undefined;
+      });
+      const [tmp] = await allSnapshots(src.id);
+      expect(tmp?.hidden).to.equal(true);
+      expect(tmp?.status).to.equal('available');
+      expect(tmp?.metadata).to.include({ 'qcowshare:temporary': 'clone', 'qcowshare:clone_volume': cloneId });
+      // Hidden from its project: a member cannot see it.
+      expect((await api.get(`/v3/snapshots/${tmp?.id}`).set(as('alice'))).status).to.equal(404);
+      // The guest runs on the temporary snapshot's overlay; the source's file is frozen.
+      expect(await liveChain(src.id)).to.deep.equal([`volume-${src.id}.${tmp?.id}`, `volume-${src.id}`]);
+      await guest.writeBlockPattern(src.target, 0xb2, 0, 64);
+      await guest.writeBlockPattern(src.target, 0xb2, 64, 64);
+    } finally {
+      openGate();
+      delete (driver as unknown as Record<string, unknown>).createVolumeFromSnapshot;
+    }
+    const op = await operationEnded(opId);
+    expect(op.state, op.error).to.equal('succeeded');
+    expect((await volumeOf(cloneId))?.status).to.equal('available');
+
+    // The clone: exactly the data at the temporary snapshot (A, nothing of B).
+    expect((await filesOf(cloneId)).sort()).to.deep.equal([`volume-${cloneId}`, `volume-${cloneId}.info`].sort());
+    await hostRead(`volume-${cloneId}`, [`read -P 0xa1 0 ${K64}`, `read -P 0 ${K64} ${K64}`]);
+    const cloneInfo = await info(cloneId);
+    expect(cloneInfo.active).to.equal(`volume-${cloneId}`);
+    // The source: every write of the guest, in its active file and in the guest's view.
+    const t = await info(src.id);
+    await hostRead(t.active as string, [`read -P 0xb2 0 ${2 * K64}`]);
+    expect(await guestHas(src.target, 0xb2, 0)).to.equal(true);
+    expect(await guestHas(src.target, 0xb2, K64)).to.equal(true);
+    // The source side ran as its own operation (the coordinator's commit point was granted to it).
+    const ops = (await api.get(`/v3/operations?volume_id=${src.id}`).set(as('alice')).expect(200)).body.operations as { kind: string; state: string; commit_point_passed: boolean }[];
+    const sourceOps = ops.filter((o) => o.kind === 'clone_source');
+    expect(sourceOps).to.have.length(1);
+    expect(sourceOps[0]).to.include({ state: 'succeeded', commit_point_passed: true });
+    // No temporary snapshot remains, the chain is back to its depth, the attachment follows.
+    await expectSettled(1);
+  });
+
+  it('creates a volume from a snapshot of the attached volume (its frozen file, copied as is)', async () => {
+    await guest.writeBlockPattern(src.target, 0xc3, 128, 64);
+    const r = await api.post('/v3/snapshots').set(as('alice')).send({ snapshot: { volume_id: src.id, name: 'clone-point', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const sid = r.body.snapshot.id as string;
+    await until('snapshot available', async () => {
+      const s = (await api.get(`/v3/snapshots/${sid}`).set(as('alice'))).body.snapshot as { status: string };
+      if (s.status === 'error') throw new Error('snapshot went to error');
+      return s.status === 'available' ? true : undefined;
+    });
+    await guest.writeBlockPattern(src.target, 0xd4, 128, 64);
+    const { id: fromSnap, opId } = await createVolume({ size: 2, snapshot_id: sid });
+    const op = await operationEnded(opId);
+    expect(op.state, op.error).to.equal('succeeded');
+    await hostRead(`volume-${fromSnap}`, [`read -P 0xb2 0 ${2 * K64}`, `read -P 0xc3 ${2 * K64} ${K64}`]);
+    expect(await guestHas(src.target, 0xd4, 2 * K64)).to.equal(true);
+    // The user's snapshot goes live too; the chain is back to one file.
+    await api.delete(`/v3/snapshots/${sid}`).set(as('alice')).expect(202);
+    await until('snapshot gone', async () => ((await api.get(`/v3/snapshots/${sid}`).set(as('alice'))).status === 404 ? true : undefined));
+    await expectSettled(1);
+  });
+
+  it('a failed copy leaves nothing behind: no clone file, no temporary snapshot; the clone is error', async () => {
+    const driver = svc.deps.driver;
+    const real = driver.createVolumeFromSnapshot.bind(driver);
+    // The real copy runs, then fails: the half-made clone exists on the share when the error comes.
+    driver.createVolumeFromSnapshot = async (...args) => {
+      await real(...args);
+      throw new StorageError('INTERNAL', 'injected copy failure');
+    };
+    let cloneId = '';
+    try {
+      const c = await createVolume({ size: 1, source_volid: src.id });
+      cloneId = c.id;
+      const op = await operationEnded(c.opId);
+      expect(op.state).to.equal('failed');
+      expect(op.error).to.match(/injected copy failure/);
+    } finally {
+      delete (driver as unknown as Record<string, unknown>).createVolumeFromSnapshot;
+    }
+    expect((await volumeOf(cloneId))?.status).to.equal('error');
+    expect(await filesOf(cloneId)).to.deep.equal([]);
+    await guest.writeBlockPattern(src.target, 0xe5, 192, 64);
+    expect(await guestHas(src.target, 0xe5, 3 * K64)).to.equal(true);
+    await expectSettled(1);
+    await api.delete(`/v3/volumes/${cloneId}`).set(as('alice')).expect(202);
+  });
+
+  it('a size below the source is refused at once; nothing is created', async () => {
+    const before = (await api.get('/v3/volumes').set(as('alice'))).body.volumes.length as number;
+    const r = await api.post('/v3/volumes').set(as('alice')).send({ volume: { size: 0, source_volid: src.id } });
+    expect(r.status).to.equal(400);
+    expect((await api.get('/v3/volumes').set(as('alice'))).body.volumes.length).to.equal(before);
+    await expectSettled(1);
+  });
+
+  it('a detached volume is cloned by the direct copy (no temporary snapshot)', async () => {
+    const d = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${src.id}`).set(as('svc'));
+    expect(d.status, JSON.stringify(d.body)).to.equal(204);
+    const driver = svc.deps.driver;
+    const calls: string[] = [];
+    const realSnap = driver.createSnapshot.bind(driver);
+    driver.createSnapshot = async (...args) => { calls.push('createSnapshot'); return realSnap(...args); };
+    try {
+      const c = await createVolume({ size: 1, source_volid: src.id });
+      const op = await operationEnded(c.opId);
+      expect(op.state, op.error).to.equal('succeeded');
+      await hostRead(`volume-${c.id}`, [`read -P 0xb2 0 ${2 * K64}`, `read -P 0xd4 ${2 * K64} ${K64}`, `read -P 0xe5 ${3 * K64} ${K64}`]);
+    } finally {
+      delete (driver as unknown as Record<string, unknown>).createSnapshot;
+    }
+    expect(calls).to.deep.equal([]);
+    expect(await allSnapshots(src.id)).to.deep.equal([]);
+  });
+});
