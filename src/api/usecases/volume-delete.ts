@@ -1,8 +1,8 @@
 /**
  * Delete a volume (Cinder's rules): not attached, in a final status, no visible snapshots unless
  * cascade. Hidden snapshots go with it (the driver removes every file of the volume).
- * Force-delete (admin) skips the status checks, but never overtakes an operation past its commit
- * point (startOperation refuses with COMMIT_POINT_PASSED).
+ * Force-delete (admin) skips the status checks, but never deletes an attached volume and never
+ * overtakes an operation past its commit point (startOperation refuses with COMMIT_POINT_PASSED).
  */
 import { StorageError } from '../../core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
@@ -18,9 +18,12 @@ export async function deleteVolume(deps: ServiceDeps, vol: VolumeRecord, options
     prepare: async (t) => {
       const current = await deps.repos.volumes.get(vol.id, t);
       if (!current) throw new StorageError('VOLUME_NOT_FOUND', `volume ${vol.id} could not be found`);
+      // Force or not (as in Cinder): never the files a guest has open. Detach first.
+      if (current.attachStatus === 'attached') {
+        throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached; detach it first`, { details: { reason: 'VOLUME_ATTACHED' } });
+      }
       if (!options.force) {
         if (!(DELETABLE as readonly string[]).includes(current.status)) throw invalidState('volume', vol.id, current.status, DELETABLE);
-        if (current.attachStatus === 'attached') throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached`);
         const visible = await deps.repos.snapshots.countVisible(vol.id, t);
         if (visible > 0 && !options.cascade) {
           throw new StorageError('HAS_SNAPSHOTS', `volume ${vol.id} has ${visible} snapshot(s); delete them or ask cascade`, { details: { snapshots: visible } });

@@ -158,6 +158,11 @@ for (const backend of BACKENDS) {
       expect((await t.http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume.status).to.equal('in-use');
       const again = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att });
       expect(again.body.badRequest?.error_code).to.equal('INVALID_STATE');
+      // Deleting an attached volume is refused, force-delete too (as in Cinder): detach first.
+      const del = await t.http.delete(`/v3/volumes/${id}`).set(auth('alice'));
+      const force = await t.http.post(`/v3/volumes/${id}/action`).set(auth('admin')).send({ 'os-force_delete': {} });
+      for (const r of [del, force]) expect([r.status, r.body.badRequest?.error_code, r.body.badRequest?.reason]).to.deep.equal([400, 'INVALID_STATE', 'VOLUME_ATTACHED']);
+      expect((await t.http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume.status).to.equal('in-use');
       const conn = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-initialize_connection': { connector: { host: 'compute1' } } });
       // The clone's snapshot and merge left the fake's active file on the overlay (a merge by pull).
       expect(conn.body.connection_info.data.name).to.equal(t.driver.volumes.get(id)?.active);
