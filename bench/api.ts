@@ -37,8 +37,9 @@ const OVERLOAD = 64;
 /**
  * Service processes (api.workers): 1 as the reference, 2 as deployed on MariaDB on a 2-core host
  * (config/mysql-glusterfs.example.json; Cinder likewise runs one API worker per core).
+ * BENCH_API_WORKERS=2,1 changes the list or its order (the pair runs on the last one).
  */
-const WORKERS = [1, 2];
+const WORKERS = (process.env.BENCH_API_WORKERS ?? '1,2').split(',').map(Number);
 const SECONDS = 8;
 const VOLUMES = 50;
 const SNAPSHOTS = 1000;
