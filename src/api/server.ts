@@ -1,7 +1,7 @@
 /**
  * Start and stop the storage service: open and migrate the database, load and set up the driver
  * (through the registry), reconcile what a crash left (before listening), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
- * operations and the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts). stop() closes the listener, waits for background operations, closes the database.
+ * operations, the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts) and the repair of operations whose outcome only the info file holds (usecases/interrupted-outcomes.ts). stop() closes the listener, waits for background operations, closes the database.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -19,6 +19,7 @@ import { BackgroundTasks } from './tasks.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
+import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -66,6 +67,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     // Attached volumes were left to their hosts: settle what a crash interrupted there, from their facts.
     await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+    // What the info files record but a crash kept out of the database.
+    await repairInterruptedOutcomes(deps).catch((err: unknown) => deps.log.warn({ err }, 'repairing interrupted operations from the info files failed'));
   }
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
@@ -74,6 +77,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const sweep = async () => {
     await reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed'));
     await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+    // What the info files record but a crash kept out of the database.
+    await repairInterruptedOutcomes(deps).catch((err: unknown) => deps.log.warn({ err }, 'repairing interrupted operations from the info files failed'));
   };
   let sweeping = false;
   const reaper = period > 0 ? setInterval(() => {
