@@ -22,7 +22,8 @@
  *     or the info-file repair when the driver wrote the info file before the delayed kill)
  *  11 storage-initiated snapshot, coordinator killed just before its permit     -> completes: the
  *     restarted coordinator resumes its persisted job, the still-waiting driver grants the commit
- *     point (before it, either side MAY give up; here neither has to)
+ *     point (before it, either side MAY give up; here neither has to). The kill may land before
+ *     the job's 202 left: the driver sends the plan again (idempotent by operation id)
  *  12 live delete (merge), coordinator killed just before its permit            -> merged (resumed job)
  * and, between the info-file write and the operation's database transaction (nothing left to
  * settle from: the row stays `creating` unless the info file repairs it):
