@@ -112,6 +112,8 @@ export interface SnapshotTree {
   /** The snapshot whose file the active file sits on (null: no snapshot). */
   activeParent: string | null;
   snapshots: SnapshotNode[];
+  /** The unfinished operation the info file records (reconcile or the settle pass finishes it), or null. */
+  intent: { kind: string; snapshotId: string | null } | null;
 }
 
 export interface Connector {

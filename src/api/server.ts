@@ -1,7 +1,7 @@
 /**
  * Start and stop the storage service: open and migrate the database, load and set up the driver
  * (through the registry), reconcile what a crash left (before listening), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
- * operations and the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts). stop() closes the listener, waits for background operations, closes the database.
+ * operations, the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts) and the repair of operations whose outcome only the info file holds (usecases/interrupted-outcomes.ts). stop() closes the listener, waits for background operations, closes the database.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -20,6 +20,7 @@ import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
+import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -63,10 +64,19 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const deps = await buildDeps(options);
-  if (options.reconcileOnStart ?? !options.driver) {
+  const reconcile = options.reconcileOnStart ?? !options.driver;
+  // Recovery passes: each logs its own failure and never stops the others.
+  const pass = (what: string, fn: (d: ServiceDeps) => Promise<unknown>) => () => fn(deps).then(() => undefined, (err: unknown) => { deps.log.warn({ err }, `${what} failed`); });
+  const reap = pass('reaper', reapAbandoned);
+  // Attached volumes were left to their hosts: settle what a crash interrupted there, from their facts.
+  const settleAttached = pass('settling interrupted attached operations', settleInterruptedAttached);
+  // What the info files record but a crash kept out of the database.
+  const repairOutcomes = pass('repairing interrupted operations from the info files', repairInterruptedOutcomes);
+  const settleClones = pass('settling interrupted clones', settleInterruptedClones);
+  if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
-    // Attached volumes were left to their hosts: settle what a crash interrupted there, from their facts.
-    await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+    await settleAttached();
+    await repairOutcomes();
   }
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
@@ -74,11 +84,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
   // go through a coordinator that calls this service back), then with the periodic sweep.
-  const settleClones = () => settleInterruptedClones(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted clones failed'));
-  if (options.reconcileOnStart ?? !options.driver) deps.tasks.run('settle interrupted clones', async () => { await settleClones(); });
+  if (reconcile) deps.tasks.run('settle interrupted clones', settleClones);
   const sweep = async () => {
-    await reapAbandoned(deps).catch((err: unknown) => deps.log.warn({ err }, 'reaper failed'));
-    await settleInterruptedAttached(deps).catch((err: unknown) => deps.log.warn({ err }, 'settling interrupted attached operations failed'));
+    await reap();
+    await settleAttached();
+    await repairOutcomes();
     await settleClones();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up

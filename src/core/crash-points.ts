@@ -8,6 +8,8 @@ export const CRASH_POINTS = {
   storageBeforeGrant: 'storage.before_commit_grant',
   /** Storage service, os-request_commit: the grant recorded (the answer is still being sent). */
   storageAfterGrant: 'storage.after_commit_grant',
+  /** Storage service, any asynchronous operation: the driver's work done (info file written), its database transaction not yet run. */
+  storageBeforeOutcome: 'storage.before_outcome_transaction',
   /** Coordinator: a job about to ask for the commit point. */
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */

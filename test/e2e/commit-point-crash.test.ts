@@ -16,6 +16,19 @@
  *   5 live delete (merge), storage killed just after the commit grant           -> merged
  *   6 live delete (merge), storage killed just before the commit grant          -> undone (available)
  *   7 live delete (merge), coordinator killed just after its permit             -> merged
+ *   8 compute-initiated snapshot, storage killed just before the commit grant   -> abandoned
+ *   9 compute-initiated snapshot, coordinator killed just after its permit      -> completes
+ *  10 storage-initiated snapshot, storage killed just after the commit grant    -> completes (settle pass,
+ *     or the info-file repair when the driver wrote the info file before the delayed kill)
+ *  11 storage-initiated snapshot, coordinator killed just before its permit     -> completes: the
+ *     restarted coordinator resumes its persisted job, the still-waiting driver grants the commit
+ *     point (before it, either side MAY give up; here neither has to). The kill may land before
+ *     the job's 202 left: the driver sends the plan again (idempotent by operation id)
+ *  12 live delete (merge), coordinator killed just before its permit            -> merged (resumed job)
+ * and, between the info-file write and the operation's database transaction (nothing left to
+ * settle from: the row stays `creating` unless the info file repairs it):
+ *  13 storage-initiated snapshot of the attached volume                         -> available, attachment follows
+ *  14 snapshot of a second, detached volume                                     -> available
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -28,7 +41,7 @@ import { CRASH_POINTS, type CrashPoint } from '../../src/core/crash-points.js';
 import { run } from '../../src/core/process.js';
 import { mountPointFor } from '../../src/core/share-hash.js';
 import type { LibvirtConnection } from '../../src/libvirt/index.js';
-import { qemuIo } from '../../src/qemu/qemu-io.js';
+import { qemuIo, writePattern } from '../../src/qemu/qemu-io.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
 import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
@@ -341,5 +354,195 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
     expect(await liveChain()).to.have.length(before.length - 1);
     await write(0x44, 3);
     await guestSeesAll();
+  });
+  /** The newest snapshot-metadata operation of the volume that is not in `known`: [operation id, snapshot id]. */
+  async function newMetadataOp(known: Set<string>): Promise<[string, string]> {
+    const [row] = await until('the operation row', async () => {
+      const rows = await query(`SELECT id, snapshot_id FROM operations WHERE volume_id = '${vid}' AND kind = 'snapshot_metadata' ORDER BY started_at DESC LIMIT 1`);
+      return rows.length > 0 && !known.has(rows[0]?.[0] as string) ? rows : undefined;
+    });
+    return row as [string, string];
+  }
+
+  const operationIds = async () => new Set((await query(`SELECT id FROM operations WHERE volume_id = '${vid}'`)).map((r) => r[0] as string));
+
+  async function jobOf(sid: string): Promise<{ state: string }> {
+    return until('the job of the snapshot ended', async () => {
+      const jobs = (await supertest(coordUrl()).get('/v1/jobs').set(svcAuth)).body.jobs as { state: string; volumes?: { snapshotId: string }[] }[];
+      const j = jobs.find((x) => x.volumes?.some((v) => v.snapshotId === sid));
+      return j && ['completed', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
+    });
+  }
+
+  async function available(sid: string): Promise<void> {
+    await until(`snapshot ${sid} available`, async () => {
+      const st = (await snapshotOf(sid)).body.snapshot?.status;
+      if (st === 'error') throw new Error(`snapshot ${sid} went to error`);
+      return st === 'available' ? true : undefined;
+    });
+  }
+
+  let s9 = '';
+  let s10 = '';
+  let s11 = '';
+
+  it('8 compute-initiated snapshot, storage service killed just before the commit grant: abandoned, overlay removed, guest unchanged', async () => {
+    const before = await liveChain();
+    const known = await operationIds();
+    const dying = await arm('service', CRASH_POINTS.storageBeforeGrant);
+    const r = await supertest(coordUrl()).post(`/v1/instances/${guest.dom.uuid}/snapshots`).set(svcAuth).send({ volumes: [vid], quiesce: 'prefer', name: 'cp-8' });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const [opId, sid] = await newMetadataOp(known);
+    await diedAt(dying, CRASH_POINTS.storageBeforeGrant, 'service.log');
+    expect((await query(`SELECT commit_point_passed FROM operations WHERE id = '${opId}'`))[0]?.[0]).to.equal('0');
+    await startService();
+    // The permit failed: the job fails; its failed report or the reaper (lease lapsed) abandons the overlay.
+    expect((await jobOf(sid)).state).to.equal('failed');
+    const state = await until('operation ended', async () => {
+      const [o] = await query(`SELECT state FROM operations WHERE id = '${opId}'`);
+      return o?.[0] !== 'running' ? o?.[0] : undefined;
+    });
+    expect(state).to.be.oneOf(['failed', 'abandoned']);
+    const got = await snapshotOf(sid);
+    expect(got.status === 404 || got.body.snapshot?.status === 'error', `snapshot ${got.status} ${JSON.stringify(got.body)}`).to.equal(true);
+    await until('overlay removed', async () => (await exists(`volume-${vid}.${sid}`) ? undefined : true));
+    expect(await liveChain()).to.deep.equal(before);
+    await consistent();
+    await guestSeesAll();
+  });
+
+  it('9 compute-initiated snapshot, coordinator killed just after its permit: the restarted coordinator takes and finalizes it', async () => {
+    const top = await consistent();
+    const prior = [...written];
+    const known = await operationIds();
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorAfterPermit);
+    await supertest(coordUrl()).post(`/v1/instances/${guest.dom.uuid}/snapshots`).set(svcAuth).send({ volumes: [vid], quiesce: 'prefer', name: 'cp-9' }).catch(() => undefined);
+    await diedAt(dying, CRASH_POINTS.coordinatorAfterPermit, 'daemon.log');
+    const [opId, sid] = await newMetadataOp(known);
+    s9 = sid;
+    expect((await query(`SELECT commit_point_passed FROM operations WHERE id = '${opId}'`))[0]?.[0]).to.equal('1');
+    await startCoordinator();
+    await available(s9);
+    expect(await consistent()).to.equal(`volume-${vid}.${s9}`);
+    expect((await info()).qcowshare.snapshots[s9].file).to.equal(top);
+    await write(0x55, 4);
+    await pointHolds(top, prior, [4]);
+    await guestSeesAll();
+  });
+
+  it('10 storage-initiated snapshot, storage service killed just after the commit grant: the guest switched, the restarted service commits it', async () => {
+    const top = await consistent();
+    const prior = [...written];
+    const dying = await arm('service', CRASH_POINTS.storageAfterGrant);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-10', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    s10 = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.storageAfterGrant, 'service.log');
+    await until('the guest runs on the overlay', async () => ((await liveChain())[0] === `volume-${vid}.${s10}` ? true : undefined));
+    // The kill comes 300 ms after the grant: a quick snapshot lets the driver write the info file
+    // first (the row stays `creating`); otherwise the intent is left for the settle pass. Both
+    // must end the same way; the log says which repair ran.
+    // (A snapshot that quick may even have been recorded before the kill: then nothing is left to repair.)
+    const intentLeft = (await info()).qcowshare.intent !== null;
+    const row = (await query(`SELECT status FROM snapshots WHERE id = '${s10}'`))[0]?.[0];
+    await startService();
+    await available(s10);
+    const log = await readFile(path.join(scratch, 'service.log'), 'utf8');
+    if (intentLeft) expect(log).to.match(/settled with its host/);
+    else if (row === 'creating') expect(log).to.match(/recorded from the info file/);
+    else expect(row).to.equal('available');
+    expect(await consistent()).to.equal(`volume-${vid}.${s10}`);
+    expect((await info()).qcowshare.snapshots[s10].file).to.equal(top);
+    await write(0x66, 5);
+    await pointHolds(top, prior, [5]);
+    await guestSeesAll();
+  });
+
+  it('11 storage-initiated snapshot, coordinator killed just before its permit: the restarted coordinator resumes, the snapshot completes', async () => {
+    const top = await consistent();
+    const prior = [...written];
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorBeforePermit);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-11', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    s11 = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.coordinatorBeforePermit, 'daemon.log');
+    expect(await liveChain(), 'nothing switched before the permit').to.include(top);
+    expect((await liveChain())[0]).to.equal(top);
+    await startCoordinator();
+    await available(s11);
+    expect(await consistent()).to.equal(`volume-${vid}.${s11}`);
+    await write(0x77, 6);
+    await pointHolds(top, prior, [6]);
+    await guestSeesAll();
+  });
+
+  it('12 live delete, coordinator killed just before its permit: the restarted coordinator resumes the merge, the delete completes', async () => {
+    const before = await liveChain();
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorBeforePermit);
+    await api().delete(`/v3/snapshots/${s10}`).set(alice).expect(202);
+    await diedAt(dying, CRASH_POINTS.coordinatorBeforePermit, 'daemon.log');
+    expect(await liveChain(), 'nothing merged before the permit').to.deep.equal(before);
+    await startCoordinator();
+    await deleted(s10);
+    await consistent();
+    const t = await info();
+    expect(Object.keys(t.qcowshare.snapshots).sort()).to.deep.equal([s9, s11].sort());
+    expect(await liveChain()).to.have.length(before.length - 1);
+    const upTo = (last: number) => written.filter(([, k]) => k <= last);
+    // s9 froze blocks 0-3, s11 blocks 0-5 (s10's point folded away, its data kept where s11 reads it).
+    await pointHolds(t.qcowshare.snapshots[s9].file, upTo(3), [4, 5, 6]);
+    await pointHolds(t.qcowshare.snapshots[s11].file, upTo(5), [6]);
+    await guestSeesAll();
+  });
+
+  it('13 storage-initiated snapshot, storage service killed between the info file and the database: repaired from the info file', async () => {
+    const top = await consistent();
+    const prior = [...written];
+    const dying = await arm('service', CRASH_POINTS.storageBeforeOutcome);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-13', force: true } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const sid = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.storageBeforeOutcome, 'service.log');
+    const t = await info();
+    expect(t.qcowshare.intent, 'the info file is complete').to.equal(null);
+    expect(t.active).to.equal(`volume-${vid}.${sid}`);
+    expect((await query(`SELECT status FROM snapshots WHERE id = '${sid}'`))[0]?.[0], 'the database was not').to.equal('creating');
+    expect((await query(`SELECT active_file FROM attachments WHERE volume_id = '${vid}' AND status = 'attached'`))[0]?.[0]).to.equal(top);
+    await startService();
+    await available(sid);
+    expect(await consistent()).to.equal(`volume-${vid}.${sid}`);
+    expect((await query(`SELECT state FROM operations WHERE snapshot_id = '${sid}'`))[0]?.[0]).to.equal('succeeded');
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.match(/recorded from the info file/);
+    await write(0x88, 7);
+    await pointHolds(top, prior, [7]);
+    await guestSeesAll();
+  });
+
+  it('14 snapshot of a detached volume, storage service killed between the info file and the database: repaired from the info file', async () => {
+    const c = await api().post('/v3/volumes').set(alice).send({ volume: { size: 1, name: 'cpcrash-detached' } }).expect(202);
+    const v2 = c.body.volume.id as string;
+    await until('volume 2 available', async () => ((await api().get(`/v3/volumes/${v2}`).set(alice)).body.volume?.status === 'available' ? true : undefined));
+    const info2 = async () => JSON.parse(await readFile(path.join(dir(), `volume-${v2}.info`), 'utf8'));
+    const base = (await info2()).active as string;
+    await writePattern(path.join(dir(), base), 'qcow2', 0x9a, 0, K64);
+    const dying = await arm('service', CRASH_POINTS.storageBeforeOutcome);
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: v2, name: 'cp-14' } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const sid = r.body.snapshot.id as string;
+    await diedAt(dying, CRASH_POINTS.storageBeforeOutcome, 'service.log');
+    expect((await query(`SELECT status FROM snapshots WHERE id = '${sid}'`))[0]?.[0]).to.equal('creating');
+    await startService();
+    await available(sid);
+    const t = await info2();
+    expect(t.qcowshare.intent).to.equal(null);
+    expect(t.active).to.equal(`volume-${v2}.${sid}`);
+    expect(t.qcowshare.snapshots[sid].file).to.equal(base);
+    expect((await query(`SELECT state FROM operations WHERE snapshot_id = '${sid}'`))[0]?.[0]).to.equal('succeeded');
+    await writePattern(path.join(dir(), t.active), 'qcow2', 0x9b, K64, K64);
+    await qemuIo(path.join(dir(), base), 'qcow2', [`read -P 0x9a 0 ${K64}`, `read -P 0 ${K64} ${K64}`], { readOnly: true });
+    await qemuIo(path.join(dir(), t.active), 'qcow2', [`read -P 0x9a 0 ${K64}`, `read -P 0x9b ${K64} ${K64}`], { readOnly: true });
+    await api().delete(`/v3/snapshots/${sid}`).set(alice).expect(202);
+    await deleted(sid);
+    await api().delete(`/v3/volumes/${v2}`).set(alice).expect(202);
   });
 });

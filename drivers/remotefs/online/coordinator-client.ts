@@ -63,12 +63,30 @@ export class CoordinatorClient {
     return parsed as T;
   }
 
-  async submitSnapshot(plan: SnapshotCreatePlan): Promise<CoordinatorJob> {
-    return (await this.call<{ job: CoordinatorJob }>('POST', '/v1/snapshots', plan)).job;
+  /**
+   * Submit a plan. A coordinator killed just after it persisted the job may never send its
+   * answer; the plan is idempotent by operation id (200 with the known job), so it is sent again
+   * while the coordinator does not answer, for at most unreachableGraceMs, as waitJob polls.
+   */
+  private async submit(pathname: string, plan: SnapshotCreatePlan | MergePlan): Promise<CoordinatorJob> {
+    const since = Date.now();
+    for (;;) {
+      try {
+        return (await this.call<{ job: CoordinatorJob }>('POST', pathname, plan)).job;
+      } catch (err) {
+        if (!(err instanceof StorageError && err.details.unreachable === true)) throw err;
+        if (Date.now() - since > (this.o.unreachableGraceMs ?? 60_000)) throw err;
+        await new Promise((r) => setTimeout(r, this.o.pollMs ?? 200));
+      }
+    }
   }
 
-  async submitMerge(plan: MergePlan): Promise<CoordinatorJob> {
-    return (await this.call<{ job: CoordinatorJob }>('POST', '/v1/merges', plan)).job;
+  submitSnapshot(plan: SnapshotCreatePlan): Promise<CoordinatorJob> {
+    return this.submit('/v1/snapshots', plan);
+  }
+
+  submitMerge(plan: MergePlan): Promise<CoordinatorJob> {
+    return this.submit('/v1/merges', plan);
   }
 
   async job(id: string): Promise<CoordinatorJob> {

@@ -23,6 +23,7 @@ export async function treeView(loc: VolumeLocation): Promise<SnapshotTree> {
       createdAt: s.createdAt,
       settled: s.id !== busy,
     })),
+    intent: tree.intent && { kind: tree.intent.kind, snapshotId: tree.intent.snapshotId },
   };
 }
 

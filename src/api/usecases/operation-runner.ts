@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
+import { CRASH_POINTS, crashPoint } from '../../core/crash-points.js';
 import { StorageError, isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
@@ -110,7 +111,9 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
   };
   try {
     const record = await spec.work({ lease: keeper.lease, signal: keeper.signal, onProgress: progressReporter(deps, op.id) }, op);
-    // The driver has written the info file; now the database, in one transaction.
+    // The driver has written the info file; now the database, in one transaction (a crash in
+    // between is repaired from the info file: usecases/interrupted-outcomes.ts).
+    crashPoint(CRASH_POINTS.storageBeforeOutcome);
     await finish(async (t) => {
       await record(t);
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
