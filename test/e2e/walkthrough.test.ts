@@ -35,8 +35,9 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/ser
 import { isMountPoint } from '../../coordinator/attach/mounts.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
-import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { TestGuest, guestDiskOf as guestDiskOfFixture, guestHasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import { until } from '../fixtures/until.js';
 
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
@@ -101,29 +102,10 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
   const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
   const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
 
-  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
   const volumeStatus = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume?.status as string | undefined;
 
-  /** In the guest: is [offset, offset+64K) of the disk all `byte`? (read with O_DIRECT, not the cache). */
-  async function guestHas(target: string, byte: number, offset: number): Promise<boolean> {
-    const out = await guest.exec(`dd if=/dev/${target} bs=${K64} skip=${offset / K64} count=1 iflag=direct 2>/dev/null | tr -d '\\${byte.toString(8).padStart(3, '0')}' | wc -c`);
-    return out.trim() === '0';
-  }
-
-  /** The guest's disk whose serial is the volume id (virtio keeps 20 bytes), or undefined. */
-  async function guestDiskOf(vid: string): Promise<string | undefined> {
-    const out = await guest.exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vid.slice(0, 20)}" ] && echo \${b##*/}; done; true`);
-    return out.trim() === '' ? undefined : out.trim();
-  }
+  const guestHas = (target: string, byte: number, offset: number) => guestHasPattern(guest, target, byte, offset);
+  const guestDiskOf = (vid: string) => guestDiskOfFixture(guest, vid);
 
   it('creates two volumes through the API and attaches them to the RUNNING guest through the coordinator', async () => {
     for (let i = 0; i < 2; i += 1) {
