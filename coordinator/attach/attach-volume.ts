@@ -1,6 +1,11 @@
 /**
  * Attach and detach a volume to/from a domain of this host.
  *
+ * Attaches to one domain run one at a time (domainLocks): the free target name and "is this
+ * volume attached already" are read from the domain XML, so two concurrent attaches would
+ * otherwise both pick the same vdX (libvirt then refuses the second: "target vdb already exists")
+ * or both plug the same volume.
+ *
  * attach: connection info (os-initialize_connection, connector naming this host) → mount the
  *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
  *   live and persistent, serial = volume id → record the attachment (os-attach: instance, host,
@@ -13,6 +18,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
+import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
 import type { Logger } from '../../src/core/logger.js';
 import { checkChainForQemu } from './chain-access.js';
 import type { DomainDevices } from './devices.js';
@@ -29,6 +35,8 @@ export interface AttachDeps {
   endpoint(): string;
   /** How long an unplug may take the guest (it must acknowledge the hot-unplug). */
   unplugTimeoutMs: number;
+  /** Per domain uuid, shared with the snapshot jobs (coordinator/jobs/context.ts). */
+  domainLocks: KeyedMutex;
 }
 
 export interface AttachedDisk {
@@ -45,7 +53,11 @@ function connector(d: AttachDeps): Record<string, unknown> {
   return { host: hostname(), coordinator_endpoint: d.endpoint() };
 }
 
-export async function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
+export function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
+  return d.domainLocks.run(instance, () => attachLocked(d, instance, volumeId));
+}
+
+async function attachLocked(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
   const before = await d.devices.xml(instance);
   const ci = await d.storage.initializeConnection(volumeId, connector(d));
   const dir = await d.mounts.ensureMounted(ci);

@@ -58,6 +58,20 @@ describe('coordinator: instance snapshots and the engine', () => {
     expect(order).to.equal(4);
   });
 
+  it('two snapshot jobs on one guest at once: their freezes never overlap, both snapshots quiesced', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    const admitted = await Promise.all([[VOLS[0], VOLS[1]], [VOLS[2], VOLS[3]]].map((volumes, i) =>
+      uc.instanceSnapshot(DOM, { volumes: volumes as string[], quiesce: 'prefer', name: `group-${i}` })));
+    const done = await Promise.all(admitted.map((a) => engine.settle(a.job.id))) as SnapshotJob[];
+    for (const j of done) {
+      expect(j.state, j.error).to.equal('completed');
+      expect(j.quiesced, j.quiesceNote).to.equal(true);
+    }
+    const agent = h.libvirt.calls.filter((c) => c === 'freeze' || c === 'thaw' || c.startsWith('snapshot'));
+    const snap = `snapshot flags=${SNAPSHOT_FLAGS} frozen=true`;
+    expect(agent).to.deep.equal(['freeze', snap, 'thaw', 'freeze', snap, 'thaw']);
+  });
+
   it('agent missing under require: refused before anything is created', async () => {
     const { h, uc } = setup(fourDisks());
     h.libvirt.agent = false;
