@@ -164,6 +164,21 @@ describe('coordinator: instance snapshots and the engine', () => {
     expect(done?.state).to.equal('completed');
   });
 
+  it('a job that ended frees its volumes at once, while its final report is still on its way', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    let open!: () => void;
+    h.metadata.finalGate = new Promise((r) => { open = r; });
+    const first = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string], quiesce: 'off' });
+    for (let i = 0; i < 1000 && first.job.state !== 'completed'; i += 1) await new Promise((r) => setImmediate(r));
+    expect(first.job.state).to.equal('completed');
+    expect(first.job.reported).to.equal(false); // the runner still waits to deliver it
+    const second = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string], quiesce: 'off' });
+    expect(second.created).to.equal(true);
+    open();
+    const done = await Promise.all([first, second].map((a) => engine.settle(a.job.id))) as SnapshotJob[];
+    expect(done.map((j) => [j.state, j.reported])).to.deep.equal([['completed', true], ['completed', true]]);
+  });
+
   it('reconcile thaws a guest recorded as frozen before anything else, then finishes the snapshot', async () => {
     const store = new MemoryStore();
     const first = setup(fourDisks(), store);
