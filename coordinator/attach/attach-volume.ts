@@ -4,7 +4,10 @@
  * Attaches to one domain run one at a time (domainLocks): the free target name and "is this
  * volume attached already" are read from the domain XML, so two concurrent attaches would
  * otherwise both pick the same vdX (libvirt then refuses the second: "target vdb already exists")
- * or both plug the same volume.
+ * or both plug the same volume. Unplug requests take the same lock, but not the wait for the
+ * guest to release the disk: libvirt holds the domain's job for up to 5 s per unplug request, so
+ * ten concurrent requests made the later ones fail with "cannot acquire state change lock",
+ * while the guest releases several slots in parallel once asked.
  *
  * attach: connection info (os-initialize_connection, connector naming this host) → mount the
  *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
@@ -94,13 +97,18 @@ async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string):
   }
 }
 
+/** Ask for the unplug (under the domain's lock); the disk as it was, or null when not plugged. */
+function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promise<ReturnType<typeof diskOfVolume>> {
+  return d.domainLocks.run(instance, async () => {
+    const disk = diskOfVolume(await d.devices.xml(instance), volumeId);
+    if (disk !== null && disk.file !== null) await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
+    return disk;
+  });
+}
+
 export async function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
-  const xml = await d.devices.xml(instance);
-  const disk = diskOfVolume(xml, volumeId);
-  if (disk !== null && disk.file !== null) {
-    await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
-    await waitUnplugged(d, instance, volumeId);
-  }
+  const disk = await requestUnplug(d, instance, volumeId);
+  if (disk !== null && disk.file !== null) await waitUnplugged(d, instance, volumeId);
   await d.storage.detach(volumeId).catch((err: unknown) => {
     // Detached already (a resent request after a crash): nothing left to record.
     if (!(err instanceof StorageError && err.code === 'INVALID_STATE')) throw err;

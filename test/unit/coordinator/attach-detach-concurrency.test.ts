@@ -1,8 +1,11 @@
 /**
- * Concurrent attaches to one domain (coordinator/attach/attach-volume.ts): each must get a disk
- * name of its own, and the same volume attached twice at once is plugged once. The fake domain
- * behaves like libvirt 9.0: attaching a target that exists fails ("target vdb already exists"),
- * and every call takes a turn of the event loop, as a socket round trip does.
+ * Concurrent attaches and detaches on one domain (coordinator/attach/attach-volume.ts): each
+ * attach must get a disk name of its own, the same volume attached twice at once is plugged once,
+ * and concurrent unplug requests never overlap. The fake domain behaves like libvirt 9.0 with a
+ * native PCIe hot-plug guest: attaching a target that exists fails ("target vdb already exists");
+ * an unplug request holds the domain's job while it waits for the guest (another request meanwhile
+ * fails: "cannot acquire state change lock"), and the guest releases the disk a little later.
+ * Every call takes a turn of the event loop, as a socket round trip does.
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KeyedMutex } from '../../../src/core/keyed-mutex.js';
 import { run } from '../../../src/core/process.js';
-import { attachVolume, type AttachDeps } from '../../../coordinator/attach/attach-volume.js';
+import { attachVolume, detachVolume, type AttachDeps } from '../../../coordinator/attach/attach-volume.js';
 import type { DomainDevices } from '../../../coordinator/attach/devices.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
 import type { AttachRecord, StorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
@@ -22,6 +25,8 @@ const turn = () => new Promise((r) => setTimeout(r, 1));
 class FakeDomain {
   readonly disks = new Map<string, { file: string; serial: string }>();
   plugs = 0;
+  unplugs = 0;
+  private inJob = false;
 
   async xml(): Promise<string> {
     await turn();
@@ -37,9 +42,24 @@ class FakeDomain {
     this.plugs += 1;
     this.disks.set(target, { file: /<source file='([^']+)'/.exec(diskXml)?.[1] as string, serial: /<serial>([^<]+)</.exec(diskXml)?.[1] as string });
   }
+
+  async detach(_uuid: string, diskXml: string): Promise<void> {
+    if (this.inJob) throw new Error('Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainDetachDeviceFlags)');
+    this.inJob = true;
+    await turn();
+    await turn();
+    this.inJob = false;
+    this.unplugs += 1;
+    const target = /<target dev='([^']+)'/.exec(diskXml)?.[1] as string;
+    setTimeout(() => this.disks.delete(target), 20); // the guest acknowledges later
+  }
+
+  async allXml(): Promise<string[]> {
+    return [await this.xml()];
+  }
 }
 
-describe('coordinator attach: concurrent attaches to one domain', () => {
+describe('coordinator attach/detach: concurrent requests on one domain', () => {
   let dir: string;
   const records: AttachRecord[] = [];
 
@@ -56,12 +76,12 @@ describe('coordinator attach: concurrent attaches to one domain', () => {
         return { driver_volume_type: 'local', data: { export: dir, name: `volume-${vid}`, format: 'qcow2', options: null } };
       },
       attach: async (_vid, r) => { await turn(); records.push(r); },
-      detach: async () => undefined,
+      detach: async () => { await turn(); },
       terminateConnection: async () => undefined,
     };
     return {
       devices: domain as unknown as DomainDevices, mounts: new HostMounts(dir, dir), storage, log: silent,
-      endpoint: () => 'http://127.0.0.1:1', unplugTimeoutMs: 1000, domainLocks: new KeyedMutex(),
+      endpoint: () => 'http://127.0.0.1:1', unplugTimeoutMs: 5000, domainLocks: new KeyedMutex(),
     };
   }
 
@@ -93,6 +113,16 @@ describe('coordinator attach: concurrent attaches to one domain', () => {
     const results = await Promise.all([attachVolume(d, randomUUIDOf('dom'), id), attachVolume(d, randomUUIDOf('dom'), id)]);
     expect(results.map((r) => r.created).sort()).to.deep.equal([false, true]);
     expect(domain.plugs).to.equal(1);
+  });
+
+  it('ten detaches at once: the unplug requests never overlap, all ten disks released', async () => {
+    const domain = new FakeDomain();
+    const d = deps(domain);
+    const ids = await volumes(10);
+    await Promise.all(ids.map((id) => attachVolume(d, randomUUIDOf('dom'), id)));
+    await Promise.all(ids.map((id) => detachVolume(d, randomUUIDOf('dom'), id)));
+    expect(domain.unplugs).to.equal(10);
+    expect(domain.disks.size).to.equal(0);
   });
 });
 
