@@ -8,6 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
+import { withMountLock } from '../../src/core/mount-lock.js';
 import { run } from '../../src/core/process.js';
 import { mountPointFor } from '../../src/core/share-hash.js';
 import { writeJsonAtomic } from '../state/atomic-json.js';
@@ -21,6 +22,8 @@ export interface ShareConnection {
 function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
+
+const MOUNT_TIMEOUT_MS = 60_000;
 
 export async function isMountPoint(dir: string): Promise<boolean> {
   const text = await readFile('/proc/mounts', 'utf8');
@@ -44,11 +47,16 @@ export class HostMounts {
     if (conn.driver_volume_type === 'local' || await isMountPoint(dir)) return dir;
     await mkdir(dir, { recursive: true, mode: 0o755 });
     const opts = conn.data.options && conn.data.options.length > 0 ? ['-o', conn.data.options.join(',')] : [];
-    // Recorded before mounting: a crash right after the mount still lets a later detach unmount it.
-    await this.record(dir, true);
-    await run('mount', ['-t', conn.driver_volume_type, ...opts, conn.data.export, dir], { timeoutMs: 60_000 }).catch(async (err: unknown) => {
-      await this.record(dir, false);
-      throw new StorageError('MOUNT_FAILED', `mount -t ${conn.driver_volume_type} ${conn.data.export} ${dir} failed`, { cause: err });
+    // Checked again under the host's mount lock (src/core/mount-lock.ts): a storage service of
+    // this host may have mounted it meanwhile, and a second mount would stack on the first.
+    await withMountLock(dir, MOUNT_TIMEOUT_MS, async () => {
+      if (await isMountPoint(dir)) return;
+      // Recorded before mounting: a crash right after the mount still lets a later detach unmount it.
+      await this.record(dir, true);
+      await run('mount', ['-t', conn.driver_volume_type, ...opts, conn.data.export, dir], { timeoutMs: MOUNT_TIMEOUT_MS }).catch(async (err: unknown) => {
+        await this.record(dir, false);
+        throw new StorageError('MOUNT_FAILED', `mount -t ${conn.driver_volume_type} ${conn.data.export} ${dir} failed`, { cause: err });
+      });
     });
     return dir;
   }

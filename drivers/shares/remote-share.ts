@@ -5,6 +5,7 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { withMountLock } from '../../src/core/mount-lock.js';
 import { run, type RunResult } from '../../src/core/process.js';
 import { mountPointFor } from '../../src/core/share-hash.js';
 import { mountAt, readMounts, type MountEntry } from './proc-mounts.js';
@@ -59,15 +60,20 @@ export class RemoteShare implements Share {
   async ensureMounted(): Promise<void> {
     if (await this.mountedOrConflict()) return;
     await mkdir(this.mountPoint, { recursive: true });
-    let result: RunResult;
-    try {
-      result = await run('mount', this.mountCommand(), { timeoutMs: this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS });
-    } catch (err) {
-      // Another process may have mounted it between our check and our mount: that is success.
-      if (await this.isMounted()) return;
-      throw this.mountFailed(err);
-    }
-    await this.assertAlive(result);
+    const timeoutMs = this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS;
+    // Checked again under the host's mount lock: another process may have mounted it meanwhile.
+    await withMountLock(this.mountPoint, timeoutMs, async () => {
+      if (await this.mountedOrConflict()) return;
+      let result: RunResult;
+      try {
+        result = await run('mount', this.mountCommand(), { timeoutMs });
+      } catch (err) {
+        // Mounted by something that does not take our lock (an operator, another product): success.
+        if (await this.isMounted()) return;
+        throw this.mountFailed(err);
+      }
+      await this.assertAlive(result);
+    });
   }
 
   /**
