@@ -41,7 +41,11 @@ import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js'
 import { TestGuest, guestDiskOf, guestHasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
 import { startServiceProcess, type ServiceProcess } from '../fixtures/service-process.js';
+import { printLogWarnings } from '../fixtures/log-warnings.js';
+import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
+import { guestExec, guestWrite, whileFrozen } from './multi/guest-io.js';
+import { RacedPair, type Http } from './multi/raced-pair.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 const TOKENS = {
@@ -53,9 +57,6 @@ const K64 = 65536;
 const GIB = 1024 ** 3;
 const N = 20;
 const PER_GUEST = N / 2;
-
-type Http = ReturnType<typeof supertest>;
-type Res = Awaited<ReturnType<Http['get']>>;
 
 interface Vol {
   i: number;
@@ -72,32 +73,6 @@ interface Vol {
 const P0 = (i: number) => 0x10 + i;
 const P1 = (i: number) => 0x40 + i;
 const P2 = (i: number) => 0x70 + i;
-const errorCode = (r: Res) => String(Object.values(r.body as Record<string, { error_code?: string }>)[0]?.error_code);
-
-/** A guest command, retried while the agent refuses it because the guest is frozen by a snapshot elsewhere. */
-async function whileFrozen<T>(call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      return await call();
-    } catch (err) {
-      const frozen = /disabled|frozen|not allowed|state change lock/i.test(String((err as Error).message));
-      if (!frozen || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-}
-
-const guestExec = (g: TestGuest, script: string) => whileFrozen(() => g.exec(script));
-const guestWrite = (g: TestGuest, target: string, byte: number, offset: number) => whileFrozen(() => g.writeBlockPattern(target, byte, offset / 1024, 64));
-
-/** Warnings and errors from the processes' logs, for a post-mortem before the scratch directory goes. */
-async function printWarnings(dir: string): Promise<void> {
-  for (const f of (await readdir(dir)).filter((x) => x.endsWith('.log'))) {
-    const lines = (await readFile(path.join(dir, f), 'utf8')).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
-    if (lines.length > 0) console.log(`--- ${f}: ${lines.length} warnings/errors, the last 20:\n${lines.slice(-20).join('\n')}`);
-  }
-}
 
 describe('issue #7: two service processes + one coordinator, 20 volumes at once (MariaDB, GlusterFS, libvirtd)', function () {
   this.timeout(600_000);
@@ -114,7 +89,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
   let coordHttp: Http;
   let mountBase: string;
   const vols: Vol[] = [];
-  const tally = { pairs: 0, busy: 0, wonByA: 0, wonByB: 0 };
+  let race: RacedPair;
 
   before(async () => {
     scratch = await mkdtemp(path.join(tmpdir(), 'qcs-multi-'));
@@ -136,6 +111,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     services.push(...await Promise.all(['service-a', 'service-b'].map((n) => startServiceProcess(scratch, n, serviceConfig))));
     A = supertest((services[0] as ServiceProcess).url);
     B = supertest((services[1] as ServiceProcess).url);
+    race = new RacedPair(A, B);
     const coordLog = pino({ level: 'info', base: { pid: process.pid, component: 'coordinator' } }, pino.destination({ dest: path.join(scratch, 'coordinator.log'), sync: true }));
     coord = await startCoordinator(parseConfig({
       log: { level: 'silent' }, storage,
@@ -154,7 +130,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && scratch) await printWarnings(scratch);
+    if (this.currentTest?.state === 'failed' && scratch) await printLogWarnings(scratch);
   });
 
   after(async () => {
@@ -176,50 +152,17 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     { status: string; size: number; attachments: { active_file: string; server_id: string }[] } | undefined;
   const guestOf = (v: Vol) => guests[v.guest] as TestGuest;
 
-  /**
-   * The same request to both services at the same moment: exactly one is accepted (202), the
-   * other refused with 409 VOLUME_BUSY. Returns the accepted response.
-   */
-  async function raced(what: string, send: (http: Http) => Promise<Res>): Promise<Res> {
-    const results = await Promise.all([A, B].map(send));
-    const won = results.filter((r) => r.status === 202);
-    const lost = results.filter((r) => r.status !== 202);
-    expect(won.length, `${what}: ${JSON.stringify(results.map((r) => [r.status, r.body]))}`).to.equal(1);
-    expect(lost[0]?.status, `${what}: loser ${JSON.stringify(lost[0]?.body)}`).to.equal(409);
-    expect(errorCode(lost[0] as Res)).to.equal('VOLUME_BUSY');
-    tally.pairs += 1;
-    tally.busy += 1;
-    if (results[0]?.status === 202) tally.wonByA += 1; else tally.wonByB += 1;
-    return won[0] as Res;
-  }
-
-  async function snapshotAvailable(sid: string): Promise<void> {
-    await until(`snapshot ${sid} available`, async () => {
-      const st = (await B.get(`/v3/snapshots/${sid}`).set(alice)).body.snapshot?.status as string | undefined;
-      if (st === 'error') throw new Error(`snapshot ${sid} went to error`);
-      return st === 'available' ? true : undefined;
-    });
-  }
-
-  async function snapshotGone(sid: string): Promise<void> {
-    await until(`snapshot ${sid} deleted`, async () => {
-      const r = await A.get(`/v3/snapshots/${sid}`).set(alice);
-      if (r.body.snapshot?.status === 'error_deleting') throw new Error(`delete of snapshot ${sid} failed`);
-      return r.status === 404 ? true : undefined;
-    });
-  }
-
   async function snapshotRaced(v: Vol, name: string): Promise<string> {
-    const r = await raced(`snapshot ${name} of volume ${v.i}`, (http) => http.post('/v3/snapshots').set(alice)
+    const r = await race.send(`snapshot ${name} of volume ${v.i}`, (http) => http.post('/v3/snapshots').set(alice)
       .send({ snapshot: { volume_id: v.id, name: `${name}-${v.i}`, force: true } }));
     const sid = r.body.snapshot.id as string;
-    await snapshotAvailable(sid);
+    await snapshotAvailable(B, alice, sid);
     return sid;
   }
 
   async function deleteRaced(v: Vol, sid: string, name: string): Promise<void> {
-    await raced(`delete ${name} of volume ${v.i}`, (http) => http.delete(`/v3/snapshots/${sid}`).set(alice));
-    await snapshotGone(sid);
+    await race.send(`delete ${name} of volume ${v.i}`, (http) => http.delete(`/v3/snapshots/${sid}`).set(alice));
+    await snapshotDeleted(A, alice, sid);
   }
 
   it('creates 20 volumes, requests split between the two service processes, all at once', async () => {
@@ -293,7 +236,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
       v.s2 = await snapshotRaced(v, 's2');
       await guestWrite(g, v.target, P2(v.i), 2 * K64);
       if (v.extended) {
-        await raced(`extend of volume ${v.i}`, (http) => http.post(`/v3/volumes/${v.id}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }));
+        await race.send(`extend of volume ${v.i}`, (http) => http.post(`/v3/volumes/${v.id}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }));
         await until(`volume ${v.i} extended`, async () => {
           const vol = await volume(v.id);
           if (vol?.status === 'error_extending') throw new Error(`extend of volume ${v.i} failed`);
@@ -304,12 +247,12 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
       if (v.s2Deleted) await deleteRaced(v, v.s2, 's2');
     }));
     const expected = N * 2 + vols.filter((v) => v.extended).length + vols.filter((v) => v.s2Deleted).length;
-    expect(tally.pairs).to.equal(expected + vols.filter((v) => v.i % PER_GUEST >= 5).length);
+    expect(race.tally.pairs).to.equal(expected + vols.filter((v) => v.i % PER_GUEST >= 5).length);
     // The lease decides, not the order of sending: each service won some races.
-    expect(tally.wonByA, 'races won by service A').to.be.greaterThan(0);
-    expect(tally.wonByB, 'races won by service B').to.be.greaterThan(0);
-    console.log(`      pipeline of 20 volumes in ${Date.now() - t0} ms; ${tally.pairs} raced pairs so far (won by A ${tally.wonByA}, by B ${tally.wonByB}), ` +
-      `${tally.busy} refused with 409 VOLUME_BUSY`);
+    expect(race.tally.wonByA, 'races won by service A').to.be.greaterThan(0);
+    expect(race.tally.wonByB, 'races won by service B').to.be.greaterThan(0);
+    console.log(`      pipeline of 20 volumes in ${Date.now() - t0} ms; ${race.tally.pairs} raced pairs so far (won by A ${race.tally.wonByA}, by B ${race.tally.wonByB}), ` +
+      `${race.tally.busy} refused with 409 VOLUME_BUSY`);
   });
 
   /** Files of the volume's active chain, from the info file (active first). */
