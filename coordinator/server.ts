@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../src/core/config.js';
+import { KeyedMutex } from '../src/core/keyed-mutex.js';
 import { logger, type Logger } from '../src/core/logger.js';
 import { attachWiring } from './attach/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -56,8 +57,10 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const metadata = o.metadata ?? new HttpMetadataClient({ baseUrl: c.metadataApi, token: c.serviceToken, timeoutMs: c.metadataTimeoutMs });
   const metrics = new Metrics();
   const clock = o.clock ?? systemClock;
+  // Shared by snapshots (the engine) and attaches: both read a domain's disks, then change them.
+  const domainLocks = new KeyedMutex();
   const engine = new Engine({
-    port, clock, log, metadata, metrics, store: new JobStore(c.stateDir),
+    port, clock, log, metadata, metrics, store: new JobStore(c.stateDir), domainLocks,
     settings: {
       pollIntervalMs: c.pollIntervalMs, blockJobTimeoutMs: c.blockJobTimeoutMs, pivotSettleTimeoutMs: c.pivotSettleTimeoutMs,
       freezeTimeoutMs: c.freezeTimeoutMs, blockJobBandwidthMiBps: c.blockJobBandwidthMiBps,
@@ -67,7 +70,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   await engine.start();
   const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
   let url = '';
-  const attach = attachWiring(config, log, () => url);
+  const attach = attachWiring(config, log, () => url, domainLocks);
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, c.serviceToken, log));
   const server: Server = await new Promise((resolve, reject) => {

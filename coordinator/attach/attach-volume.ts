@@ -1,6 +1,14 @@
 /**
  * Attach and detach a volume to/from a domain of this host.
  *
+ * Attaches to one domain run one at a time (domainLocks): the free target name and "is this
+ * volume attached already" are read from the domain XML, so two concurrent attaches would
+ * otherwise both pick the same vdX (libvirt then refuses the second: "target vdb already exists")
+ * or both plug the same volume. Unplug requests take the same lock, but not the wait for the
+ * guest to release the disk: libvirt holds the domain's job for up to 5 s per unplug request, so
+ * ten concurrent requests made the later ones fail with "cannot acquire state change lock",
+ * while the guest releases several slots in parallel once asked.
+ *
  * attach: connection info (os-initialize_connection, connector naming this host) → mount the
  *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
  *   live and persistent, serial = volume id → record the attachment (os-attach: instance, host,
@@ -13,6 +21,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
+import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
 import type { Logger } from '../../src/core/logger.js';
 import { checkChainForQemu } from './chain-access.js';
 import type { DomainDevices } from './devices.js';
@@ -29,6 +38,8 @@ export interface AttachDeps {
   endpoint(): string;
   /** How long an unplug may take the guest (it must acknowledge the hot-unplug). */
   unplugTimeoutMs: number;
+  /** Per domain uuid, shared with the snapshot jobs (coordinator/jobs/context.ts). */
+  domainLocks: KeyedMutex;
 }
 
 export interface AttachedDisk {
@@ -45,7 +56,11 @@ function connector(d: AttachDeps): Record<string, unknown> {
   return { host: hostname(), coordinator_endpoint: d.endpoint() };
 }
 
-export async function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
+export function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
+  return d.domainLocks.run(instance, () => attachLocked(d, instance, volumeId));
+}
+
+async function attachLocked(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
   const before = await d.devices.xml(instance);
   const ci = await d.storage.initializeConnection(volumeId, connector(d));
   // The share stays mounted for this attach until the disk is in the domain XML (a concurrent
@@ -85,13 +100,18 @@ async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string):
   }
 }
 
+/** Ask for the unplug (under the domain's lock); the disk as it was, or null when not plugged. */
+function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promise<ReturnType<typeof diskOfVolume>> {
+  return d.domainLocks.run(instance, async () => {
+    const disk = diskOfVolume(await d.devices.xml(instance), volumeId);
+    if (disk !== null && disk.file !== null) await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
+    return disk;
+  });
+}
+
 export async function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
-  const xml = await d.devices.xml(instance);
-  const disk = diskOfVolume(xml, volumeId);
-  if (disk !== null && disk.file !== null) {
-    await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
-    await waitUnplugged(d, instance, volumeId);
-  }
+  const disk = await requestUnplug(d, instance, volumeId);
+  if (disk !== null && disk.file !== null) await waitUnplugged(d, instance, volumeId);
   await d.storage.detach(volumeId).catch((err: unknown) => {
     // Detached already (a resent request after a crash): nothing left to record.
     if (!(err instanceof StorageError && err.code === 'INVALID_STATE')) throw err;

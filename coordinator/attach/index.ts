@@ -5,6 +5,7 @@
  */
 import type { Express } from 'express';
 import type { Config } from '../../src/core/config.js';
+import { KeyedMutex } from '../../src/core/keyed-mutex.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { AttachDeps } from './attach-volume.js';
 import { DomainDevices } from './devices.js';
@@ -19,7 +20,7 @@ export interface AttachWiring {
   close(): Promise<void>;
 }
 
-export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: () => string): AttachWiring {
+export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: () => string, domainLocks = new KeyedMutex()): AttachWiring {
   const c = config.coordinator;
   const devices = new DomainDevices(c.libvirtUri);
   const deps: AttachDeps = {
@@ -29,6 +30,7 @@ export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: ()
     log: log.child({ component: 'attach' }),
     endpoint,
     unplugTimeoutMs: 60_000,
+    domainLocks,
   };
   return { deps, wrap: (app) => withAttachRoutes(app, deps, c.serviceToken, log), close: () => devices.close() };
 }

@@ -63,11 +63,11 @@ export class HostMounts {
     const share = this.shareOf(conn);
     const dir = share.mountPoint;
     await this.queued(dir, async () => {
-      if (share.type !== 'local' && !(await share.isMounted())) {
-        // Recorded before mounting: a crash right after the mount still lets a later detach unmount it.
-        await this.record(dir, true);
-        await share.ensureMounted().catch(async (err: unknown) => {
-          await this.record(dir, false);
+      if (share.type !== 'local') {
+        // Recorded (under the host's mount lock) right before mounting: a crash right after the
+        // mount still lets a later detach unmount it; a mount another process made is never ours.
+        await share.ensureMounted({ beforeMount: () => this.record(dir, true) }).catch(async (err: unknown) => {
+          if (!(await isMountPoint(dir))) await this.record(dir, false);
           throw err;
         });
       }

@@ -1,4 +1,5 @@
 /** Everything a running job needs, passed explicitly (no globals), so tests can swap each part. */
+import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { Clock } from '../clock.js';
 import type { LibvirtPort } from '../libvirt/port.js';
@@ -24,6 +25,13 @@ export interface JobContext {
   metadata: MetadataApi;
   metrics: Metrics;
   settings: JobSettings;
+  /**
+   * Per domain uuid: sections that read a domain's disks and then change them run one at a time
+   * (a snapshot with its freeze; an attach, which picks the next free disk name). Two freezes
+   * of one guest must not overlap: qemu-ga refuses the second ("agent is in frozen state"), and
+   * the thaw that follows such a refusal would end the first job's freeze under its snapshot.
+   */
+  domainLocks: KeyedMutex;
   /** Aborted when the daemon stops: jobs stay as persisted (not failed) for the next start. */
   stopping: AbortSignal;
 }

@@ -64,8 +64,20 @@ export class Engine {
     return { job, created: true };
   }
 
+  /**
+   * Is `v` held by someone other than `token`? A job that has ended holds nothing, even while its
+   * runner is still delivering the final report: the storage side may already have seen the end
+   * (it polls the job) and send the volume's next plan at once.
+   */
+  private heldByOther(v: string, token: string): boolean {
+    const holder = this.busy.get(v);
+    if (holder === undefined || holder === token) return false;
+    const job = this.jobs.get(holder);
+    return job === undefined || !isFinal(job);
+  }
+
   private reserve(volumeIds: string[], token: string): void {
-    const taken = volumeIds.filter((v) => this.busy.has(v) && this.busy.get(v) !== token);
+    const taken = volumeIds.filter((v) => this.heldByOther(v, token));
     if (taken.length > 0) {
       throw new StorageError('VOLUME_BUSY', `volume ${taken.join(', ')} already has a job running on this host`, {
         details: { volumes: taken, jobs: taken.map((v) => this.busy.get(v)) },

@@ -5,6 +5,7 @@
  * id on the storage side, so a resent one is harmless.
  */
 import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
+import { isStorageError } from '../../src/core/errors.js';
 import type { ReportTarget } from '../metadata/api.js';
 import { saveState, type JobContext } from './context.js';
 import type { Job, MergeJob, SnapshotJob, SnapshotVolume } from './job.js';
@@ -62,9 +63,21 @@ export async function reportStatus(ctx: JobContext, job: Job, status: Status, pr
   }
 }
 
+/**
+ * A delete whose snapshot the storage side no longer knows has been finished there: the driver
+ * polls the job, sees it end, completes the delete and removes the snapshot row, often before
+ * this report arrives. The report has nothing left to say, so it counts as delivered.
+ */
 async function deliverFinal(ctx: JobContext, job: Job): Promise<void> {
   const status: Status = job.state === 'completed' ? 'completed' : 'failed';
-  for (const [target, r] of reportsOf(job, status, job.state === 'completed' ? 100 : job.progress)) await ctx.metadata.report(target, r);
+  for (const [target, r] of reportsOf(job, status, job.state === 'completed' ? 100 : job.progress)) {
+    try {
+      await ctx.metadata.report(target, r);
+    } catch (err) {
+      if (!(target.kind === 'delete' && status === 'completed' && isStorageError(err, 'NOT_FOUND'))) throw err;
+      ctx.log.info({ job: job.id, snapshot: target.snapshotId }, 'final report: the storage side has already finished the delete');
+    }
+  }
 }
 
 /** Deliver the final report (a few tries now; reconcile retries later). */

@@ -53,8 +53,16 @@ async function takeSnapshot(ctx: JobContext, job: SnapshotJob, dom: LiveDomain):
   job.freezeMs = outcome.freezeMs;
 }
 
-/** Freeze, snapshot, thaw; then check the live XML. Skips the snapshot if it already happened. */
-async function snapshotStep(ctx: JobContext, job: SnapshotJob): Promise<void> {
+/**
+ * Freeze, snapshot, thaw; then check the live XML. Skips the snapshot if it already happened.
+ * Under the domain's lock: no other freeze of the guest, and no disk plugged between reading the
+ * XML (the snapshot XML lists every disk, the others with snapshot='no') and the snapshot.
+ */
+function snapshotStep(ctx: JobContext, job: SnapshotJob): Promise<void> {
+  return ctx.domainLocks.run(job.domainUuid, () => snapshotLocked(ctx, job));
+}
+
+async function snapshotLocked(ctx: JobContext, job: SnapshotJob): Promise<void> {
   throwIfStopping(ctx);
   let dom = parseDomainXml(await ctx.port.domainXml(job.domainUuid));
   let state = switched(dom, job);

@@ -15,8 +15,9 @@ export class LocalShare implements Share {
     this.mountPoint = path.resolve(address);
   }
 
-  async ensureMounted(): Promise<void> {
+  async ensureMounted(): Promise<boolean> {
     await mkdir(this.mountPoint, { recursive: true });
+    return false;
   }
 
   async unmount(): Promise<void> {

@@ -5,10 +5,11 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../core/errors.js';
+import { withMountLock } from '../core/mount-lock.js';
 import { run, type RunResult } from '../core/process.js';
 import { mountPointFor } from '../core/share-hash.js';
 import { mountAt, readMounts, type MountEntry } from './proc-mounts.js';
-import type { Share, ShareSpace, ShareType } from './share.js';
+import type { MountOptions, Share, ShareSpace, ShareType } from './share.js';
 import { shareSpace } from './statfs.js';
 
 export interface RemoteShareSpec {
@@ -56,18 +57,25 @@ export class RemoteShare implements Share {
     return e !== undefined && this.spec.fstypes.includes(e.fstype);
   }
 
-  async ensureMounted(): Promise<void> {
-    if (await this.mountedOrConflict()) return;
+  async ensureMounted(options: MountOptions = {}): Promise<boolean> {
+    if (await this.mountedOrConflict()) return false;
     await mkdir(this.mountPoint, { recursive: true });
-    let result: RunResult;
-    try {
-      result = await run('mount', this.mountCommand(), { timeoutMs: this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS });
-    } catch (err) {
-      // Another process may have mounted it between our check and our mount: that is success.
-      if (await this.isMounted()) return;
-      throw this.mountFailed(err);
-    }
-    await this.assertAlive(result);
+    const timeoutMs = this.spec.timeoutMs ?? MOUNT_TIMEOUT_MS;
+    // Checked again under the host's mount lock: another process may have mounted it meanwhile.
+    return withMountLock(this.mountPoint, timeoutMs, async () => {
+      if (await this.mountedOrConflict()) return false;
+      await options.beforeMount?.();
+      let result: RunResult;
+      try {
+        result = await run('mount', this.mountCommand(), { timeoutMs });
+      } catch (err) {
+        // Mounted by something that does not take our lock (an operator, another product): success.
+        if (await this.isMounted()) return false;
+        throw this.mountFailed(err);
+      }
+      await this.assertAlive(result);
+      return true;
+    });
   }
 
   /**

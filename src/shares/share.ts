@@ -11,6 +11,11 @@ export interface ShareSpace {
   freeBytes: number;
 }
 
+export interface MountOptions {
+  /** Runs right before `mount`, only when this call will mount (under the host's mount lock). */
+  beforeMount?: () => Promise<void>;
+}
+
 export interface Share {
   readonly type: ShareType;
   /** As configured: a directory (local), "host:/volume" (glusterfs), "host:/export" (nfs). */
@@ -19,8 +24,11 @@ export interface Share {
   readonly mountPoint: string;
   /** Mount options as given to `mount -o` (empty for local), reported to compute hosts. */
   readonly mountOptions: readonly string[];
-  /** Mount unless already mounted (checked in /proc/mounts). Idempotent. Throws MOUNT_FAILED. */
-  ensureMounted(): Promise<void>;
+  /**
+   * Mount unless already mounted (checked in /proc/mounts). Idempotent. Throws MOUNT_FAILED.
+   * true when this call mounted it (false: mounted already, or nothing to mount).
+   */
+  ensureMounted(options?: MountOptions): Promise<boolean>;
   /** Unmount when mounted. Idempotent. */
   unmount(): Promise<void>;
   isMounted(): Promise<boolean>;

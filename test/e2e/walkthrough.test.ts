@@ -35,8 +35,10 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/ser
 import { isMountPoint } from '../../coordinator/attach/mounts.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
-import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { TestGuest, guestDiskOf as guestDiskOfFixture, guestHasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
+import { until } from '../fixtures/until.js';
 
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
@@ -101,29 +103,10 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
   const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
   const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
 
-  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
   const volumeStatus = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume?.status as string | undefined;
 
-  /** In the guest: is [offset, offset+64K) of the disk all `byte`? (read with O_DIRECT, not the cache). */
-  async function guestHas(target: string, byte: number, offset: number): Promise<boolean> {
-    const out = await guest.exec(`dd if=/dev/${target} bs=${K64} skip=${offset / K64} count=1 iflag=direct 2>/dev/null | tr -d '\\${byte.toString(8).padStart(3, '0')}' | wc -c`);
-    return out.trim() === '0';
-  }
-
-  /** The guest's disk whose serial is the volume id (virtio keeps 20 bytes), or undefined. */
-  async function guestDiskOf(vid: string): Promise<string | undefined> {
-    const out = await guest.exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vid.slice(0, 20)}" ] && echo \${b##*/}; done; true`);
-    return out.trim() === '' ? undefined : out.trim();
-  }
+  const guestHas = (target: string, byte: number, offset: number) => guestHasPattern(guest, target, byte, offset);
+  const guestDiskOf = (vid: string) => guestDiskOfFixture(guest, vid);
 
   it('creates two volumes through the API and attaches them to the RUNNING guest through the coordinator', async () => {
     for (let i = 0; i < 2; i += 1) {
@@ -194,11 +177,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     const r = await api.post('/v3/snapshots').set(as('alice')).send({ snapshot: { volume_id: v.id, name: 'walk-storage', force: true } });
     expect(r.status, JSON.stringify(r.body)).to.equal(202);
     const sid = r.body.snapshot.id as string;
-    await until('snapshot available', async () => {
-      const s = (await api.get(`/v3/snapshots/${sid}`).set(as('alice'))).body.snapshot as { status: string };
-      if (s.status === 'error') throw new Error('snapshot went to error');
-      return s.status === 'available' ? true : undefined;
-    });
+    await snapshotAvailable(api, as('alice'), sid);
     const overlay = `volume-${v.id}.${sid}`;
     expect((await info(v.id)).active).to.equal(overlay);
     expect(await liveChain(v.id)).to.deep.equal([overlay, before, `volume-${v.id}`]);
@@ -246,11 +225,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     for (const name of ['walk-storage', 'walk-instance']) {
       const s = snaps.find((x) => x.name === name) as { id: string };
       await api.delete(`/v3/snapshots/${s.id}`).set(as('alice')).expect(202);
-      await until(`snapshot ${name} gone`, async () => {
-        const got = await api.get(`/v3/snapshots/${s.id}`).set(as('alice'));
-        if (got.body.snapshot?.status === 'error_deleting') throw new Error(`delete of ${name} failed`);
-        return got.status === 404 ? true : undefined;
-      });
+      await snapshotDeleted(api, as('alice'), s.id);
       const t = await info(v.id);
       expect(t.qcowshare.intent).to.equal(null);
       const chain = await liveChain(v.id);
@@ -266,14 +241,6 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
   const persistentSource = async (vid: string) => parseDomainXml(await conn.getXmlDesc(guest.dom, DomainXmlFlags.INACTIVE)).disks.find((x) => x.serial === vid)?.chain[0]?.name;
   const attachmentFile = async (vid: string) => (await svc.deps.repos.attachments.activeOf(vid)).map((a) => a.activeFile);
   const fileExists = (name: string) => readFile(path.join(storageDir(), name)).then(() => true, () => false);
-
-  async function snapshotEnded(sid: string): Promise<void> {
-    await until(`snapshot ${sid} available`, async () => {
-      const st = (await api.get(`/v3/snapshots/${sid}`).set(as('alice'))).body.snapshot?.status as string | undefined;
-      if (st === 'error') throw new Error(`snapshot ${sid} went to error`);
-      return st === 'available' ? true : undefined;
-    });
-  }
 
   it('guest stopped: reverts the second volume (new overlay on the snapshot; info, attachment and definition name it)', async () => {
     await conn.destroy(guest.dom);
@@ -305,7 +272,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     const r = await api.post('/v3/snapshots').set(as('alice')).send({ snapshot: { volume_id: v.id, name: 'walk-stopped', force: true } });
     expect(r.status, JSON.stringify(r.body)).to.equal(202);
     const sid = r.body.snapshot.id as string;
-    await snapshotEnded(sid);
+    await snapshotAvailable(api, as('alice'), sid);
     const overlay = `volume-${v.id}.${sid}`;
     expect((await info(v.id)).active).to.equal(overlay);
     expect(await persistentSource(v.id)).to.equal(overlay); // not the snapshot's now frozen file
@@ -315,11 +282,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     await hostRead(frozen, [`read -P 0xd4 ${3 * K64} ${K64}`, `read -P 0 ${4 * K64} ${K64}`]);
 
     await api.delete(`/v3/snapshots/${sid}`).set(as('alice')).expect(202);
-    await until('stopped-guest snapshot gone', async () => {
-      const got = await api.get(`/v3/snapshots/${sid}`).set(as('alice'));
-      if (got.body.snapshot?.status === 'error_deleting') throw new Error('delete failed');
-      return got.status === 404 ? true : undefined;
-    });
+    await snapshotDeleted(api, as('alice'), sid);
     const t = await info(v.id);
     expect(t.qcowshare.intent).to.equal(null);
     expect(Object.keys(t.qcowshare.snapshots)).to.deep.equal([]);

@@ -5,14 +5,13 @@
  * each process appends its calls, with times, to one shared journal).
  */
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
-import { run } from '../../../src/core/process.js';
-import { freePort } from '../../fixtures/free-port.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
+import { startServiceProcess, type ServiceProcess } from '../../fixtures/service-process.js';
 import { TOKENS, eventually } from './harness.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -23,36 +22,22 @@ describe('api: two service processes on one MariaDB', function () {
   this.timeout(120_000);
   let tdb: TestDatabase;
   let dir: string;
-  const stop = new AbortController();
-  const children: Promise<unknown>[] = [];
+  const services: ServiceProcess[] = [];
   const urls: string[] = [];
 
   before(async () => {
     tdb = await createTestDatabase();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-2proc-'));
-    for (let i = 0; i < 2; i++) {
-      const port = await freePort();
-      const config = {
-        log: { level: 'warn' }, db: tdb.config,
-        api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: path.join(repo, 'test/fixtures/fake-driver.ts'), leaseTtlMs: 5000, shares: [{ type: 'local', address: path.join(dir, 'share') }] },
-      };
-      const file = path.join(dir, `config-${i}.json`);
-      await writeFile(file, JSON.stringify(config));
-      children.push(run(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', file], {
-        cwd: repo, timeoutMs: 0, allowFailure: true, signal: stop.signal,
-        env: { FAKE_DRIVER_DELAY_MS: '150', FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') },
-      }).catch(() => undefined));
-      urls.push(`http://127.0.0.1:${port}`);
-    }
-    for (const url of urls) {
-      await eventually(async () => ((await supertest(url).get('/healthz').catch(() => null))?.status === 200 ? true : undefined), 60_000);
-    }
+    services.push(...await Promise.all([0, 1].map((i) => startServiceProcess(dir, `service-${i}`, {
+      log: { level: 'warn' }, db: tdb.config,
+      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
+      storage: { driver: path.join(repo, 'test/fixtures/fake-driver.ts'), leaseTtlMs: 5000, shares: [{ type: 'local', address: path.join(dir, 'share') }] },
+    }, { FAKE_DRIVER_DELAY_MS: '150', FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') }))));
+    urls.push(...services.map((s) => s.url));
   });
 
   after(async () => {
-    stop.abort();
-    await Promise.all(children);
+    await Promise.all(services.map((s) => s.stop()));
     await tdb?.drop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

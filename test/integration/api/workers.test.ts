@@ -5,59 +5,43 @@
  * config test covers it.)
  */
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
-import { run, type RunResult } from '../../../src/core/process.js';
-import { freePort } from '../../fixtures/free-port.js';
+import { REPO_ROOT } from '../../fixtures/guest/paths.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
+import { startServiceProcess, type ServiceProcess } from '../../fixtures/service-process.js';
 import { TOKENS, eventually } from './harness.js';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
   return text.trim().split(/\s+/).filter((p) => p !== '').map(Number);
 }
 
-async function listenerPid(port: number): Promise<number | undefined> {
-  const ss = await run('ss', ['-ltnpH', `sport = :${port}`]);
-  const pid = /pid=(\d+)/.exec(ss.stdout)?.[1];
-  return pid === undefined ? undefined : Number(pid);
-}
-
 describe('api: two workers behind one port (api.workers)', function () {
   this.timeout(120_000);
   let tdb: TestDatabase;
   let dir: string;
-  let port: number;
+  let svc: ServiceProcess;
   let supervisor: number;
-  let exited: Promise<RunResult | undefined>;
-  const stop = new AbortController();
-  const http = () => supertest(`http://127.0.0.1:${port}`);
+  const http = () => supertest(svc.url);
 
   before(async () => {
     tdb = await createTestDatabase();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-workers-'));
-    port = await freePort();
-    const file = path.join(dir, 'config.json');
-    await writeFile(file, JSON.stringify({
+    // The URL is printed once every worker listens (until then connections would all go to the first).
+    svc = await startServiceProcess(dir, 'workers', {
       log: { level: 'warn' }, db: tdb.config,
-      api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS, workers: 2 },
-      storage: { driver: path.join(repo, 'test/fixtures/fake-driver.ts'), shares: [{ type: 'local', address: path.join(dir, 'share') }] },
-    }));
-    exited = run(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'serve', '--config', file], {
-      cwd: repo, timeoutMs: 0, allowFailure: true, signal: stop.signal, env: { FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') },
-    }).catch(() => undefined);
-    await eventually(async () => ((await http().get('/healthz').catch(() => null))?.status === 200 ? true : undefined), 60_000);
-    supervisor = await eventually(() => listenerPid(port), 10_000);
+      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS, workers: 2 },
+      storage: { driver: path.join(REPO_ROOT, 'test/fixtures/fake-driver.ts'), shares: [{ type: 'local', address: path.join(dir, 'share') }] },
+    }, { FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') });
+    supervisor = svc.pid;
   });
 
   after(async () => {
-    stop.abort(); // kills the process group: supervisor and workers
-    await exited;
+    await svc?.stop(5000);
+    for (const w of await childrenOf(supervisor)) process.kill(w, 'SIGKILL');
     await tdb?.drop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -92,8 +76,7 @@ describe('api: two workers behind one port (api.workers)', function () {
   it('stops supervisor and workers on SIGTERM, exit code 0', async () => {
     const workers = await childrenOf(supervisor);
     process.kill(supervisor, 'SIGTERM');
-    const result = await exited;
-    expect(result?.exitCode).to.equal(0);
+    expect(await svc.exited).to.equal(0);
     for (const w of workers) expect(() => process.kill(w, 0), `worker ${w} still alive`).to.throw();
   });
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { mountPointFor } from '../../../src/core/share-hash.js';
 import { glusterShare } from '../../../src/shares/glusterfs.js';
 import { readMounts } from '../../../src/shares/proc-mounts.js';
+import type { RemoteShare } from '../../../src/shares/remote-share.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { describeDriverContract } from './contract.js';
 import { expectCode } from './harness.js';
@@ -53,6 +54,15 @@ describe('GlusterFS share mounting (real glusterd)', function () {
     await share.unmount();
     expect(await share.isMounted()).to.equal(false);
     await share.unmount();
+  });
+
+  it('two processes of one host mounting the same share at once: one mount, not two stacked', async () => {
+    // Two share objects stand for the two storage services (and a coordinator) sharing a mount base.
+    const shares = [0, 1, 2].map(() => glusterShare({ address: vol!.address, mountBase: base }));
+    await Promise.all(shares.map((s) => s.ensureMounted()));
+    expect(await countMounts((shares[0] as RemoteShare).mountPoint)).to.equal(1);
+    await (shares[0] as RemoteShare).unmount();
+    expect(await countMounts((shares[0] as RemoteShare).mountPoint)).to.equal(0);
   });
 
   it('reports a failed mount as MOUNT_FAILED carrying the command and stderr', async () => {

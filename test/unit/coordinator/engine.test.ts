@@ -58,6 +58,20 @@ describe('coordinator: instance snapshots and the engine', () => {
     expect(order).to.equal(4);
   });
 
+  it('two snapshot jobs on one guest at once: their freezes never overlap, both snapshots quiesced', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    const admitted = await Promise.all([[VOLS[0], VOLS[1]], [VOLS[2], VOLS[3]]].map((volumes, i) =>
+      uc.instanceSnapshot(DOM, { volumes: volumes as string[], quiesce: 'prefer', name: `group-${i}` })));
+    const done = await Promise.all(admitted.map((a) => engine.settle(a.job.id))) as SnapshotJob[];
+    for (const j of done) {
+      expect(j.state, j.error).to.equal('completed');
+      expect(j.quiesced, j.quiesceNote).to.equal(true);
+    }
+    const agent = h.libvirt.calls.filter((c) => c === 'freeze' || c === 'thaw' || c.startsWith('snapshot'));
+    const snap = `snapshot flags=${SNAPSHOT_FLAGS} frozen=true`;
+    expect(agent).to.deep.equal(['freeze', snap, 'thaw', 'freeze', snap, 'thaw']);
+  });
+
   it('agent missing under require: refused before anything is created', async () => {
     const { h, uc } = setup(fourDisks());
     h.libvirt.agent = false;
@@ -148,6 +162,21 @@ describe('coordinator: instance snapshots and the engine', () => {
     }
     const done = await engine.settle(first.job.id);
     expect(done?.state).to.equal('completed');
+  });
+
+  it('a job that ended frees its volumes at once, while its final report is still on its way', async () => {
+    const { h, engine, uc } = setup(fourDisks());
+    let open!: () => void;
+    h.metadata.finalGate = new Promise((r) => { open = r; });
+    const first = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string], quiesce: 'off' });
+    for (let i = 0; i < 1000 && first.job.state !== 'completed'; i += 1) await new Promise((r) => setImmediate(r));
+    expect(first.job.state).to.equal('completed');
+    expect(first.job.reported).to.equal(false); // the runner still waits to deliver it
+    const second = await uc.instanceSnapshot(DOM, { volumes: [VOLS[0] as string], quiesce: 'off' });
+    expect(second.created).to.equal(true);
+    open();
+    const done = await Promise.all([first, second].map((a) => engine.settle(a.job.id))) as SnapshotJob[];
+    expect(done.map((j) => [j.state, j.reported])).to.deep.equal([['completed', true], ['completed', true]]);
   });
 
   it('reconcile thaws a guest recorded as frozen before anything else, then finishes the snapshot', async () => {

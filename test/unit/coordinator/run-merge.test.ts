@@ -74,6 +74,25 @@ describe('coordinator: merge runner', () => {
     expect(h.metadata.reports.at(-1)?.report.status).to.equal('failed');
   });
 
+  it('the final report of a delete the storage side already finished (snapshot gone: 404) counts as delivered', async () => {
+    const h = harness([chainDisk(CHAIN)]);
+    h.metadata.gone.add(S1);
+    const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
+    await runMerge(h.ctx, job);
+    expect(job.state, job.error).to.equal('completed');
+    expect(job.reported).to.equal(true);
+  });
+
+  it('a failed delete whose snapshot is gone is still not delivered: the failure must reach someone', async () => {
+    const h = harness([chainDisk(CHAIN)]);
+    h.metadata.gone.add(S1);
+    h.metadata.refusePermit = true;
+    const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
+    await runMerge(h.ctx, job);
+    expect(job.state).to.equal('failed');
+    expect(job.reported).to.equal(false);
+  });
+
   it('refused permission: nothing started in libvirt, reported failed', async () => {
     const h = harness([chainDisk(CHAIN)]);
     h.metadata.refusePermit = true;

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { KeyedMutex } from '../../../../src/core/keyed-mutex.js';
 import type { JobContext, JobSettings } from '../../../../coordinator/jobs/context.js';
 import { Metrics } from '../../../../coordinator/metrics.js';
 import type { OverlayHeader } from '../../../../coordinator/plans/create-plan.js';
@@ -37,7 +38,7 @@ export function harness(disks: FakeDisk[], settings: Partial<JobSettings> = {}, 
   const stopper = new AbortController();
   const ctx: JobContext = {
     port: libvirt, clock, log: silent, store, metadata, metrics: new Metrics(),
-    settings: { ...SETTINGS, ...settings }, stopping: stopper.signal,
+    settings: { ...SETTINGS, ...settings }, stopping: stopper.signal, domainLocks: new KeyedMutex(),
   };
   return { ctx, clock, libvirt, metadata, store, stopper };
 }

@@ -197,6 +197,8 @@ export class FakeLibvirt implements LibvirtPort {
     this.calls.push('freeze');
     if (!this.agent || this.freeze === 'fail') throw new StorageError('LIBVIRT_ERROR', 'fake: agent unresponsive');
     if (this.freeze === 'hang') await this.clock.sleep(3_600_000);
+    // qemu-ga 7.2 answers a second freeze so (seen on the e2e guest).
+    if (this.frozen) throw new StorageError('LIBVIRT_ERROR', "fake: Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state");
     this.frozen = true;
     return 1;
   }

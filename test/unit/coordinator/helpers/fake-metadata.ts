@@ -9,6 +9,10 @@ export class FakeMetadata implements MetadataApi {
   readonly finalized: { snapshotId: string; request: FinalizeRequest }[] = [];
   refusePermit = false;
   failReports = 0;
+  /** Snapshots the storage side has already removed: a report on one answers 404 (NOT_FOUND). */
+  readonly gone = new Set<string>();
+  /** While set, final reports (completed | failed) wait for it. */
+  finalGate: Promise<void> | undefined;
   private n = 0;
 
   constructor(private readonly createOverlay: (volumeId: string, snapshotId: string) => Promise<string> = async (v, s) => `volume-${v}.${s}`) {}
@@ -27,6 +31,8 @@ export class FakeMetadata implements MetadataApi {
   }
 
   async report(target: ReportTarget, report: OperationReport): Promise<void> {
+    if (report.status === 'completed' || report.status === 'failed') await this.finalGate;
+    if (this.gone.has(target.snapshotId)) throw new StorageError('NOT_FOUND', `metadata API: snapshot ${target.snapshotId} could not be found`);
     if (this.failReports > 0) {
       this.failReports -= 1;
       throw new StorageError('METADATA_API_UNAVAILABLE', 'down');
