@@ -33,7 +33,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -43,6 +42,7 @@ import { mountPointFor } from '../../src/core/share-hash.js';
 import type { LibvirtConnection } from '../../src/libvirt/index.js';
 import { qemuIo, writePattern } from '../../src/qemu/qemu-io.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
+import { freePort } from '../fixtures/free-port.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
 import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
@@ -55,17 +55,6 @@ const TOKENS = {
 };
 const K64 = 65536;
 const LEASE_TTL_MS = 3000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,14 +1,27 @@
 /**
  * Imported by the child-process entries of crash tests: with QCOWSHARE_TEST_CRASH_AT=<point>
- * (a name from src/core/crash-points.ts) the process SIGKILLs itself at that point. The
+ * (a name from src/core/crash-points.ts) the process SIGKILLs itself at that point; with
+ * QCOWSHARE_TEST_CRASH_AT_STEPS=<step>,... at the first of those snapshot-engine steps. The
  * storage.after_commit_grant point dies 300 ms later instead, so that the grant's answer reaches
  * the coordinator first (a crash after the commit point, with the host acting on it).
  * Test-only: production never imports this module.
  */
 import { CRASH_POINTS, setCrashHook } from '../../src/core/crash-points.js';
+import { setStepHook } from '../../drivers/remotefs/snapshots/hooks.js';
 
 const at = process.env.QCOWSHARE_TEST_CRASH_AT;
 const die = () => process.kill(process.pid, 'SIGKILL');
+
+// The snapshot engine's step boundaries too (drivers/remotefs/snapshots/hooks.ts), any of a
+// comma-separated list: a test that does not know which merge direction the planner picks names both.
+const steps = new Set((process.env.QCOWSHARE_TEST_CRASH_AT_STEPS ?? '').split(',').filter((x) => x !== ''));
+if (steps.size > 0) {
+  setStepHook((step) => {
+    if (!steps.has(step)) return;
+    process.stderr.write(`\n{"crash_step":"${step}"}\n`);
+    die();
+  });
+}
 
 if (at) {
   setCrashHook((point) => {

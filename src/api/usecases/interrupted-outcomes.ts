@@ -18,6 +18,7 @@ import type { OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
+import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { leaseHolder } from './operation-runner.js';
 import { planOutcomeRepair, type RepairDecision, type SnapshotChange } from './outcome-repair-plan.js';
@@ -52,7 +53,14 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
   if (!vol) return null;
   // An intent is settled by reconcile or the settle pass first: no lease taken for it (a new
   // fencing token would refuse the commit point of an operation that may still be alive).
-  const pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
+  let pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
+  if (pending !== null && vol.attachStatus !== 'attached') {
+    // A detached volume's intent is the driver's reconcile to finish, under the volume's lease: it
+    // skips the volume while the operation's process still holds it. Not only at start: a process
+    // that died while others run leaves its intents to them.
+    await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+    pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
+  }
   if (pending !== null) return { operationId: opId, volumeId, outcome: 'waiting', details: `the info file still records an unfinished ${pending.kind}` };
   let lease: Lease;
   try {
