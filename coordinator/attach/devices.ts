@@ -85,6 +85,12 @@ export class DomainDevices {
     await c.blockResize(d, target, BigInt(bytes), BlockResizeFlags.BYTES);
   }
 
+  /** The virtual size of a running guest's disk as QEMU has it (bytes): the guest's view. */
+  async capacity(uuid: string, target: string): Promise<number> {
+    const { c, d } = await this.domain(uuid);
+    return Number((await c.getBlockInfo(d, target)).capacity);
+  }
+
   private async flags(c: LibvirtConnection, d: DomainRef): Promise<number> {
     const running = (await c.getState(d)).state === DomainState.RUNNING;
     return running ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;

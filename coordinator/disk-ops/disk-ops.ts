@@ -4,12 +4,14 @@
  *
  *   state   running or not, target, the chain libvirt shows (live XML of a running guest, the
  *           persistent definition of a stopped one), so the driver picks the live or the
- *           stopped path and can check the outcome of a failed job;
+ *           stopped path and can check the outcome of a failed job; a running guest's disk
+ *           capacity too (QEMU's view), the fact an interrupted live extend is settled from;
  *   resize  live block resize of a running guest's disk (QEMU grows the active file and the
  *           guest sees the new capacity at once); a stopped guest needs nothing here;
  *   source  STOPPED guest only: the persistent <source> of the disk moves to another file of
  *           the volume (a running guest changes files only through snapshots and block jobs).
  */
+import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
 import { StorageError } from '../../src/core/errors.js';
 import type { DomainDevices } from '../attach/devices.js';
 import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
@@ -22,15 +24,18 @@ export type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
 export async function diskState(devices: DomainDevices, instance: string, volumeId: string): Promise<DiskState> {
   const running = await devices.isRunning(instance);
   const disk = diskBySerial(parseDomainXml(await devices.xml(instance)), volumeId);
-  return { instance_uuid: instance, volume_id: volumeId, running, target: disk.target, chain: chainNames(disk), format: disk.chain[0]?.format ?? null };
+  const capacity = running ? await devices.capacity(instance, disk.target) : null;
+  return { instance_uuid: instance, volume_id: volumeId, running, target: disk.target, chain: chainNames(disk), format: disk.chain[0]?.format ?? null, capacity_bytes: capacity };
 }
 
 /** Grow a running guest's disk to `bytes` (refused for a stopped guest: the driver grows the file itself). */
 export async function resizeDisk(devices: DomainDevices, instance: string, volumeId: string, bytes: number): Promise<DiskState> {
   const state = await diskState(devices, instance, volumeId);
   if (!state.running) throw new StorageError('INVALID_STATE', `instance ${instance} is not running: grow the file offline`, { details: { running: false } });
+  crashPoint(CRASH_POINTS.coordinatorBeforeResize);
   await devices.resize(instance, state.target, bytes);
-  return state;
+  crashPoint(CRASH_POINTS.coordinatorAfterResize);
+  return { ...state, capacity_bytes: await devices.capacity(instance, state.target) };
 }
 
 export interface SourceChange {

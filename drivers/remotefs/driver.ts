@@ -50,6 +50,7 @@ function assertAttached(vol: VolumeRef): void {
 
 const SETTLE_OUTCOME = {
   none: 'none', commit_create: 'committed', abandon_create: 'abandoned', finish_merge: 'merged', undo_merge: 'undone', wait: 'waiting', unsettled: 'unsettled',
+  complete_extend: 'extended', rollback_extend: 'extend_rolled_back', complete_revert: 'reverted', rollback_revert: 'revert_rolled_back',
 } as const;
 
 /** What settling an interrupted live operation answers (src/api/interrupted-support.ts declares the same shape). */

@@ -19,8 +19,11 @@ export interface PendingOnlineIntent {
 }
 
 export interface SettledInterruption {
-  /** committed/abandoned: a live create; merged/undone: a live merge; waiting: ask again later. */
-  outcome: 'none' | 'committed' | 'abandoned' | 'merged' | 'undone' | 'waiting' | 'unsettled';
+  /**
+   * committed/abandoned: a live create; merged/undone: a live merge; extended/extend_rolled_back:
+   * a live extend; reverted/revert_rolled_back: a revert (guest stopped); waiting: ask again later.
+   */
+  outcome: 'none' | 'committed' | 'abandoned' | 'merged' | 'undone' | 'extended' | 'extend_rolled_back' | 'reverted' | 'revert_rolled_back' | 'waiting' | 'unsettled';
   intent: PendingOnlineIntent | null;
   reason?: string;
   active: { file: string; format: 'qcow2' | 'raw' };

@@ -114,4 +114,9 @@ export interface DiskState {
   /** Bare names, active first (a stopped guest's definition usually names only the active file). */
   chain: (string | null)[];
   format: string | null;
+  /**
+   * The disk's virtual size as the RUNNING guest sees it (libvirt's block info from QEMU): what
+   * settles an interrupted live extend. Null for a stopped guest, absent from older coordinators.
+   */
+  capacity_bytes?: number | null;
 }

@@ -14,6 +14,10 @@ export const CRASH_POINTS = {
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */
   coordinatorAfterPermit: 'coordinator.after_permit',
+  /** Coordinator, live extend: about to ask QEMU for the block resize. */
+  coordinatorBeforeResize: 'coordinator.before_resize',
+  /** Coordinator, live extend: QEMU grew the disk, the answer not yet sent. */
+  coordinatorAfterResize: 'coordinator.after_resize',
 } as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[keyof typeof CRASH_POINTS];

@@ -131,6 +131,8 @@ export class LibvirtConnection {
   blockResize(dom: DomainRef, disk: string, size: bigint, flags = 0): Promise<void> {
     return devices.blockResize(this.rpc, dom, disk, size, flags);
   }
+  /** Capacity (the guest's view), allocation and physical size of one disk, in bytes. */
+  getBlockInfo(dom: DomainRef, disk: string): Promise<devices.BlockInfo> { return devices.getBlockInfo(this.rpc, dom, disk); }
 
   // snapshots and block jobs
   /** `flags`: SnapshotCreateFlags. */

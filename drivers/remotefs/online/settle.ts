@@ -1,7 +1,7 @@
 /**
  * The facts about an interrupted live operation, from the coordinator named by the attachment:
  * the chain the disk runs on, and the state of the operation's job (its id is the storage
- * operation's id). An unreachable coordinator is an error (COORDINATOR_UNAVAILABLE): nothing is
+ * operation's id), whether the guest runs and its disk's capacity (QEMU's view: a live extend). An unreachable coordinator is an error (COORDINATOR_UNAVAILABLE): nothing is
  * settled without its answer, never by guessing.
  */
 import { isStorageError } from '../../../src/core/errors.js';
@@ -28,6 +28,9 @@ async function jobFact(client: CoordinatorClient, operationId: string | null): P
 export function settleWithHost(loc: engine.VolumeLocation, client: CoordinatorClient, att: AttachmentRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
   return engine.settleAttachedOp(loc, async () => {
     const disk = await client.disk(att.instanceUuid, loc.volumeId);
-    return { chain: disk.chain, job: await jobFact(client, op.operationId), commitPointPassed: op.commitPointPassed };
+    return {
+      chain: disk.chain, job: await jobFact(client, op.operationId), commitPointPassed: op.commitPointPassed,
+      running: disk.running, diskSizeBytes: disk.running ? disk.capacity_bytes ?? null : null,
+    };
   });
 }

@@ -4,9 +4,14 @@
  * records the size. Intent first, flagged online, so reconcile never grows the file under the
  * guest itself. A stopped guest's volume is extended like a detached one (extend.ts): its
  * definition holds no size.
+ *
+ * Interrupted (either side killed), the intent stays and the settle pass decides from the size
+ * the guest's disk has now (settle-plan.ts): the new size -> the info file records it; the old
+ * size -> the intent is cleared (rolled back).
  */
 import { StorageError } from '../../../src/core/errors.js';
 import { finishExtend } from './extend.js';
+import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
 
@@ -18,12 +23,14 @@ export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resiz
   if (sizeBytes === tree.sizeBytes) return { sizeBytes };
   const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes, online: true });
   const t = await recordStep(loc, tree, intent, 'resize_live', false);
+  stepBoundary(STEPS.extendLiveIntentWritten);
   try {
     await resizeLive(sizeBytes);
   } catch (err) {
     if (err instanceof StorageError && err.details.refused === true) await saveTree(loc, { ...t, intent: null });
     throw err;
   }
+  stepBoundary(STEPS.extendLiveResized);
   // The header now says sizeBytes (QEMU grew it); finishExtend only records it.
   await finishExtend(loc, t, sizeBytes);
   return { sizeBytes };

@@ -22,6 +22,14 @@ export const STEPS = {
   revertOldRemoved: 'revert.old_removed',
   extendIntentWritten: 'extend.intent_written',
   extendResized: 'extend.resized',
+  /** Live extend of an attached volume: the online intent written, the host not yet asked. */
+  extendLiveIntentWritten: 'extend_live.intent_written',
+  /** Live extend: the host grew the disk, the info file does not record it yet. */
+  extendLiveResized: 'extend_live.resized',
+  /** Revert of an attached volume (guest stopped): the online intent written, the definition unchanged. */
+  revertAttachedIntentWritten: 'revert_attached.intent_written',
+  /** Revert of an attached volume: the definition names the new active file, the info file not yet. */
+  revertAttachedSwitched: 'revert_attached.source_switched',
 } as const;
 
 export type StepName = (typeof STEPS)[keyof typeof STEPS];

@@ -8,11 +8,16 @@
  *   host: definition A -> N      the next boot opens N
  *   info: N active, A gone       commit point
  *   unlink A; collect hidden     (routed: the guest is stopped, so qemu-img here)
+ *
+ * Interrupted, the settle pass decides from the file the definition names (settle-plan.ts):
+ * N -> the info write and the unlink of A run (roll forward); A -> N is removed, the intent
+ * cleared (roll back).
  */
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../src/core/errors.js';
 import type { AttachedHost } from './attached-host.js';
 import { collectAttached } from './delete-attached.js';
+import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
@@ -25,6 +30,7 @@ export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, 
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
   const intent = newIntent('revert', snapshotId, { newActive: plan.newActive, oldActive: plan.oldActive }, { online: true });
   const t = await recordStep(loc, tree, intent, 'switch_source', false);
+  stepBoundary(STEPS.revertAttachedIntentWritten);
   try {
     await host.switchSource(plan.newActive, 'qcow2', plan.oldActive);
   } catch (err) {
@@ -35,6 +41,7 @@ export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, 
     }
     throw err;
   }
+  stepBoundary(STEPS.revertAttachedSwitched);
   const next = applyRevert({ ...t, intent: null }, plan);
   await saveTree(loc, next);
   await unlinkIfPresent(loc, plan.oldActive);

@@ -14,6 +14,13 @@
  *                                         -> undo     (nothing was written: clear the intent)
  *     guest on expected_chain otherwise   -> wait (job running) or unsettled (a commit that
  *                                            may have written into the base: an operator resumes it)
+ *   live extend  active A, to size S (the info file records the old size O)
+ *     the disk (guest's view; a stopped guest's: the header) is S  -> complete (the info file records S)
+ *     it is O                              -> roll back (clear the intent)
+ *     another size, unreported, or the disk not on A           -> unsettled
+ *   revert, guest stopped   A -> N over the snapshot's file
+ *     the definition (the guest's disk) names N  -> complete (info: N active, A unlinked)
+ *     it names A                                 -> roll back (unlink N, clear the intent)
  *   anything else (another chain, another kind of intent)   -> unsettled, with the reason
  */
 import type { Intent } from '../info-file.js';
@@ -27,6 +34,10 @@ export interface SettleFacts {
   chain: readonly (string | null)[];
   job: JobFact;
   commitPointPassed: boolean;
+  /** Whether the guest runs (live extend: whose view of the size counts). */
+  running?: boolean;
+  /** The disk's virtual size now: the running guest's view, else the active file's header; null when unknown. */
+  diskSizeBytes?: number | null;
 }
 
 export type SettleDecision =
@@ -35,6 +46,10 @@ export type SettleDecision =
   | { kind: 'abandon_create'; snapshotId: string }
   | { kind: 'finish_merge'; snapshotId: string }
   | { kind: 'undo_merge'; snapshotId: string }
+  | { kind: 'complete_extend'; sizeBytes: number }
+  | { kind: 'rollback_extend' }
+  | { kind: 'complete_revert'; snapshotId: string; newActive: string; oldActive: string }
+  | { kind: 'rollback_revert'; newActive: string }
   | { kind: 'wait'; reason: string }
   | { kind: 'unsettled'; reason: string };
 
@@ -64,9 +79,32 @@ function decideMerge(intent: Intent, f: SettleFacts): SettleDecision {
   return { kind: 'unsettled', reason: `the ${step.operation} passed its commit point but the chain is unchanged: resume the delete` };
 }
 
-export function decideSettle(intent: Intent | null, facts: SettleFacts): SettleDecision {
+function decideExtend(intent: Intent, f: SettleFacts, recordedSizeBytes: number | undefined): SettleDecision {
+  const active = String(intent.files.active);
+  const target = intent.data.sizeBytes;
+  if (typeof target !== 'number') return { kind: 'unsettled', reason: 'the extend intent carries no size' };
+  if (f.chain[0] !== active) return { kind: 'unsettled', reason: `the disk runs on ${String(f.chain[0])}, not ${active}` };
+  const size = f.diskSizeBytes;
+  if (size === undefined || size === null) return { kind: 'unsettled', reason: 'the host does not report the disk\'s size' };
+  if (size === target) return { kind: 'complete_extend', sizeBytes: target };
+  if (size === recordedSizeBytes) return { kind: 'rollback_extend' };
+  return { kind: 'unsettled', reason: `the disk is ${size} bytes, neither the new ${target} nor the recorded ${String(recordedSizeBytes)}` };
+}
+
+function decideRevert(intent: Intent, f: SettleFacts): SettleDecision {
+  const newActive = String(intent.files.newActive);
+  const oldActive = String(intent.files.oldActive);
+  if (f.chain[0] === newActive) return { kind: 'complete_revert', snapshotId: intent.snapshotId ?? '', newActive, oldActive };
+  if (f.chain[0] === oldActive) return { kind: 'rollback_revert', newActive };
+  return { kind: 'unsettled', reason: `the disk names ${String(f.chain[0])}, neither ${newActive} nor ${oldActive}` };
+}
+
+/** `recordedSizeBytes`: the size the info file records (what a rolled-back extend keeps). */
+export function decideSettle(intent: Intent | null, facts: SettleFacts, recordedSizeBytes?: number): SettleDecision {
   if (intent === null || intent.data.online !== true) return { kind: 'none' };
   if (intent.kind === 'create_snapshot') return decideCreate(intent, facts);
   if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return decideMerge(intent, facts);
+  if (intent.kind === 'extend') return decideExtend(intent, facts, recordedSizeBytes);
+  if (intent.kind === 'revert') return decideRevert(intent, facts);
   return { kind: 'unsettled', reason: `an interrupted ${intent.kind} of an attached volume is settled by an operator` };
 }

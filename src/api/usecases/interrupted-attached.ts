@@ -6,6 +6,10 @@
  * this pass settles them with the coordinator of the attachment's host (its endpoint is on the
  * attachment), from facts only: the chain the disk runs on and the state of the operation's job.
  *
+ * Live extends and reverts (guest stopped) of attached volumes too: the volume is back `in-use`
+ * at the size the settled info file records, whether its operation already failed (the
+ * coordinator died under the driver) or still runs (the storage service died).
+ *
  * Per volume: take the volume's lease (a new fencing token: a late commit-point request of the
  * interrupted operation is refused from now on; LEASE_HELD means someone still works on it, skip)
  * → the driver settles the info file → ONE transaction: snapshot row, attachment's active file,
@@ -45,7 +49,12 @@ async function operationOf(deps: ServiceDeps, volumeId: string, intent: PendingO
 const FAILED_REASON: Partial<Record<SettledInterruption['outcome'], string>> = {
   abandoned: 'interrupted by a crash before the guest switched to the overlay; settled with its host',
   undone: 'interrupted by a crash before the merge passed its commit point; settled with its host',
+  extend_rolled_back: 'interrupted by a crash before the guest\'s disk grew; rolled back with its host',
+  revert_rolled_back: 'interrupted by a crash before the definition named the new file; rolled back with its host',
 };
+const SUCCEEDED: ReadonlySet<SettledInterruption['outcome']> = new Set(['committed', 'merged', 'extended', 'reverted']);
+/** Outcomes of a whole-volume operation (extend, revert): the volume is in-use again, at the info file's size. */
+const VOLUME_OUTCOMES: ReadonlySet<SettledInterruption['outcome']> = new Set(['extended', 'extend_rolled_back', 'reverted', 'revert_rolled_back']);
 
 /** The database follows the info file the driver just settled; one transaction, the lease release included. */
 async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord | null, r: SettledInterruption, lease: Lease): Promise<void> {
@@ -58,11 +67,13 @@ async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord 
     }
     if (sid && r.outcome === 'merged') await deps.repos.snapshots.markDeleted([sid], t);
     if (sid && r.outcome === 'undone') await deps.repos.snapshots.transition(sid, ['deleting', 'error_deleting'], { status: 'available' }, t);
-    if (r.outcome === 'committed' || r.outcome === 'merged') {
+    if (sid && (r.outcome === 'reverted' || r.outcome === 'revert_rolled_back')) await deps.repos.snapshots.transition(sid, ['restoring'], { status: 'available' }, t);
+    if (VOLUME_OUTCOMES.has(r.outcome)) await deps.repos.volumes.update(vol.id, { status: 'in-use', sizeGiB: r.sizeGiB }, t);
+    if (r.outcome === 'committed' || r.outcome === 'merged' || r.outcome === 'reverted') {
       for (const a of await deps.repos.attachments.activeOf(vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: r.active.file, format: r.active.format }, t);
     }
     const failed = FAILED_REASON[r.outcome];
-    if (op && (r.outcome === 'committed' || r.outcome === 'merged')) await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    if (op && SUCCEEDED.has(r.outcome)) await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     if (op && failed) await deps.repos.operations.updateRunning(op.id, { state: 'failed', error: failed, finishedAt: new Date() }, t);
     await deps.repos.leases.release(lease, t);
   });
@@ -92,7 +103,8 @@ async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol:
     throw err;
   }
   await record(deps, vol, op, r, lease);
-  return { volumeId: vol.id, outcome: r.outcome, details: `${intent.kind} of snapshot ${intent.snapshotId ?? '?'}${r.reason ? `: ${r.reason}` : ''}` };
+  const what = intent.kind === 'extend' ? 'extend' : `${intent.kind} of snapshot ${intent.snapshotId ?? '?'}`;
+  return { volumeId: vol.id, outcome: r.outcome, details: `${what}${r.reason ? `: ${r.reason}` : ''}` };
 }
 
 /** One pass over the attached volumes; a volume whose host does not answer is logged and retried next pass. */

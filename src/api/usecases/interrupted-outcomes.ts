@@ -1,8 +1,8 @@
 /**
- * Snapshot operations a crash interrupted after the driver wrote the info file and before the
- * operation's transaction (snapshot row `creating`/`deleting`, operation `running`, nothing left
- * in the info file to settle from): the database is repaired from the info file
- * (outcome-repair-plan.ts decides). Detached and attached volumes alike: only the info file is
+ * Snapshot operations and volume extends a crash interrupted after the driver wrote the info
+ * file and before the operation's transaction (snapshot row `creating`/`deleting` or volume
+ * `extending`, operation `running`, nothing left in the info file to settle from): the database
+ * is repaired from the info file (outcome-repair-plan.ts decides). Detached and attached volumes alike: only the info file is
  * read, no file is touched.
  *
  * Per operation: take the volume's lease (LEASE_HELD: the operation's process still works on it,
@@ -38,9 +38,13 @@ async function applySnapshot(deps: ServiceDeps, sid: string, c: SnapshotChange, 
 
 async function record(deps: ServiceDeps, op: OperationRecord, d: Extract<RepairDecision, { kind: 'record' }>, tree: SnapshotTree, lease: Lease): Promise<void> {
   await inTransaction(deps.repos.db, async (t) => {
-    if (op.snapshotId) await applySnapshot(deps, op.snapshotId, d.snapshot, t);
-    for (const a of await deps.repos.attachments.activeOf(op.volumeId, t)) {
+    if (op.snapshotId && d.snapshot) await applySnapshot(deps, op.snapshotId, d.snapshot, t);
+    const attachments = await deps.repos.attachments.activeOf(op.volumeId, t);
+    for (const a of attachments) {
       await deps.repos.attachments.update(a.id, { activeFile: tree.activeFile, format: tree.format }, t);
+    }
+    if (d.volumeSizeGiB !== undefined) {
+      await deps.repos.volumes.update(op.volumeId, { status: attachments.length > 0 ? 'in-use' : 'available', sizeGiB: d.volumeSizeGiB }, t);
     }
     const error = d.operation === 'failed' ? { error: d.reason } : {};
     await deps.repos.operations.updateRunning(op.id, { state: d.operation, ...error, progress: 100, finishedAt: new Date() }, t);
@@ -75,13 +79,15 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
     if (op?.state !== 'running') return null;
     const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol));
     const snap = op.snapshotId ? await deps.repos.snapshots.get(op.snapshotId) : null;
-    const d = planOutcomeRepair(op, snap?.status ?? null, tree);
+    const current = await deps.repos.volumes.get(volumeId);
+    const d = planOutcomeRepair(op, snap?.status ?? null, tree, current ? { status: current.status, sizeGiB: current.sizeGiB } : undefined);
     const base = { operationId: op.id, volumeId };
     if (d.kind === 'wait') return { ...base, outcome: 'waiting', details: d.reason };
     if (d.kind === 'unsettled') return { ...base, outcome: 'unsettled', details: d.reason };
     await record(deps, op, d, tree, lease);
     released = true;
-    return { ...base, outcome: d.operation, details: `${op.kind} of snapshot ${op.snapshotId ?? '?'}: ${d.reason}` };
+    const what = op.snapshotId ? `${op.kind} of snapshot ${op.snapshotId}` : op.kind;
+    return { ...base, outcome: d.operation, details: `${what}: ${d.reason}` };
   } finally {
     if (!released) await deps.repos.leases.release(lease).catch(() => undefined);
   }
@@ -95,7 +101,7 @@ export async function repairInterruptedOutcomes(deps: ServiceDeps, minAgeMs = 10
   const rows = await deps.repos.db.models.Operation.findAll({
     where: {
       state: 'running', startedAt: { [Op.lt]: new Date(Date.now() - minAgeMs) },
-      [Op.or]: [{ kind: ['create_snapshot', 'delete_snapshot'] }, { kind: 'snapshot_metadata', commitPointPassed: true }],
+      [Op.or]: [{ kind: ['create_snapshot', 'delete_snapshot', 'extend_volume'] }, { kind: 'snapshot_metadata', commitPointPassed: true }],
     },
     attributes: ['id', 'volumeId'], order: [['startedAt', 'ASC']], raw: true,
   }) as unknown as { id: string; volumeId: string }[];

@@ -11,7 +11,11 @@
  *   delete: not in the tree                      -> deleted, operation succeeded
  *   delete: hidden in the tree                   -> hidden (available), operation succeeded
  *   delete: still visible                        -> available again, operation failed (rolled back)
- * In every recorded case the attachment's active file follows the tree's active file.
+ *   extend (volume `extending`): no intent left, so the info file's size is the outcome
+ *     larger than the volume's row            -> the row takes it, operation succeeded
+ *     the same                                -> operation failed (nothing grew)
+ * In every recorded case the attachment's active file follows the tree's active file, and the
+ * volume's status goes back to in-use/available.
  */
 import type { OperationRecord, SnapshotStatus } from '../../db/records.js';
 import type { SnapshotTree } from '../../../drivers/volume-driver.js';
@@ -26,10 +30,15 @@ export type SnapshotChange =
 export type RepairDecision =
   | { kind: 'wait'; reason: string }
   | { kind: 'unsettled'; reason: string }
-  | { kind: 'record'; operation: 'succeeded' | 'failed'; snapshot: SnapshotChange; reason: string };
+  | { kind: 'record'; operation: 'succeeded' | 'failed'; snapshot?: SnapshotChange; volumeSizeGiB?: number; reason: string };
 
 export type RepairOperation = Pick<OperationRecord, 'kind' | 'snapshotId' | 'commitPointPassed'>;
-export type RepairTree = Pick<SnapshotTree, 'intent' | 'snapshots'>;
+export type RepairTree = Pick<SnapshotTree, 'intent' | 'snapshots'> & { sizeBytes?: number };
+/** The volume's row, for a whole-volume operation. */
+export interface RepairVolume {
+  status: string;
+  sizeGiB: number;
+}
 
 function decideCreate(op: RepairOperation, sid: string, status: SnapshotStatus, tree: RepairTree): RepairDecision {
   if (op.kind === 'snapshot_metadata' && !op.commitPointPassed) return { kind: 'wait', reason: 'a compute-initiated snapshot before its commit point is the reaper\'s' };
@@ -48,9 +57,19 @@ function decideDelete(sid: string, status: SnapshotStatus, tree: RepairTree): Re
   return { kind: 'record', operation: 'failed', snapshot: { to: 'available' }, reason: 'interrupted; the info file still records the snapshot (rolled back)' };
 }
 
-/** `status`: the snapshot row's status, null when the row is gone. */
-export function planOutcomeRepair(op: RepairOperation, status: SnapshotStatus | null, tree: RepairTree): RepairDecision {
+function decideExtend(vol: RepairVolume | undefined, tree: RepairTree): RepairDecision {
+  if (vol === undefined || tree.sizeBytes === undefined) return { kind: 'unsettled', reason: 'an extend is repaired from the volume\'s row and the info file\'s size' };
+  const sizeGiB = Math.ceil(tree.sizeBytes / GiB);
+  if (vol.status !== 'extending') return { kind: 'unsettled', reason: `the volume is ${vol.status}, not extending` };
+  if (sizeGiB > vol.sizeGiB) return { kind: 'record', operation: 'succeeded', volumeSizeGiB: sizeGiB, reason: `the info file records ${sizeGiB} GiB` };
+  if (sizeGiB === vol.sizeGiB) return { kind: 'record', operation: 'failed', volumeSizeGiB: vol.sizeGiB, reason: 'interrupted; the info file keeps the old size' };
+  return { kind: 'unsettled', reason: `the info file records ${sizeGiB} GiB, less than the volume's ${vol.sizeGiB}` };
+}
+
+/** `status`: the snapshot row's status, null when the row is gone; `vol`: the volume's row (an extend). */
+export function planOutcomeRepair(op: RepairOperation, status: SnapshotStatus | null, tree: RepairTree, vol?: RepairVolume): RepairDecision {
   if (tree.intent !== null) return { kind: 'wait', reason: `the info file still records an unfinished ${tree.intent.kind}` };
+  if (op.kind === 'extend_volume') return decideExtend(vol, tree);
   const sid = op.snapshotId;
   if (sid === null) return { kind: 'unsettled', reason: `a ${op.kind} without a snapshot is not repaired from the info file` };
   if (status === null) return { kind: 'unsettled', reason: `snapshot ${sid} has no row` };

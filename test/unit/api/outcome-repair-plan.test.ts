@@ -51,4 +51,15 @@ describe('repair of an interrupted snapshot operation from the info file (planni
     expect(planOutcomeRepair({ kind: 'extend_volume', snapshotId: null, commitPointPassed: false }, null, tree([])).kind).to.equal('unsettled');
     expect(planOutcomeRepair({ kind: 'revert_volume', snapshotId: S, commitPointPassed: false }, 'restoring', tree([node()])).kind).to.equal('unsettled');
   });
+
+  it('extend: the info file\'s size decides (larger -> the row takes it; the same -> failed); an intent waits', () => {
+    const ext: RepairOperation = { kind: 'extend_volume', snapshotId: null, commitPointPassed: false };
+    const sized = (bytes: number, intent: RepairTree['intent'] = null): RepairTree => ({ snapshots: [], intent, sizeBytes: bytes });
+    expect(planOutcomeRepair(ext, null, sized(3 * GiB), { status: 'extending', sizeGiB: 2 })).to.deep.include({ kind: 'record', operation: 'succeeded', volumeSizeGiB: 3 });
+    expect(planOutcomeRepair(ext, null, sized(2 * GiB), { status: 'extending', sizeGiB: 2 })).to.deep.include({ kind: 'record', operation: 'failed', volumeSizeGiB: 2 });
+    expect(planOutcomeRepair(ext, null, sized(GiB), { status: 'extending', sizeGiB: 2 }).kind).to.equal('unsettled');
+    expect(planOutcomeRepair(ext, null, sized(3 * GiB), { status: 'in-use', sizeGiB: 2 }).kind).to.equal('unsettled');
+    const intent = { kind: 'extend' } as unknown as RepairTree['intent'];
+    expect(planOutcomeRepair(ext, null, sized(3 * GiB, intent), { status: 'extending', sizeGiB: 2 }).kind).to.equal('wait');
+  });
 });

@@ -36,6 +36,30 @@ describe('settle plan of an interrupted live operation (facts only)', () => {
   it('no intent, an offline intent, or another kind', () => {
     expect(decideSettle(null, facts(['A'], 'ended')).kind).to.equal('none');
     expect(decideSettle({ ...create, data: {} } as Intent, facts(['A'], 'ended')).kind).to.equal('none');
-    expect(decideSettle({ ...create, kind: 'revert' } as unknown as Intent, facts(['A'], 'ended')).kind).to.equal('unsettled');
+    expect(decideSettle({ ...create, kind: 'delete_volume' } as unknown as Intent, facts(['A'], 'ended')).kind).to.equal('unsettled');
+  });
+
+  const extend: Intent = { kind: 'extend', snapshotId: null, step: 'resize_live', committed: false, files: { active: 'A' }, data: { online: true, sizeBytes: 2048 } } as unknown as Intent;
+  const sized = (chain: string[], size: number | null | undefined, running = true): SettleFacts => ({ chain, job: 'unknown', commitPointPassed: false, running, diskSizeBytes: size });
+
+  it('live extend: the disk at the new size completes, at the recorded size rolls back', () => {
+    expect(decideSettle(extend, sized(['A'], 2048), 1024)).to.deep.equal({ kind: 'complete_extend', sizeBytes: 2048 });
+    expect(decideSettle(extend, sized(['A'], 1024), 1024)).to.deep.equal({ kind: 'rollback_extend' });
+    expect(decideSettle(extend, sized(['A'], 2048, false), 1024).kind).to.equal('complete_extend');
+  });
+
+  it('live extend: another size, no size reported, or another active file is never guessed at', () => {
+    expect(decideSettle(extend, sized(['A'], 1536), 1024).kind).to.equal('unsettled');
+    expect(decideSettle(extend, sized(['A'], null), 1024).kind).to.equal('unsettled');
+    expect(decideSettle(extend, sized(['A'], undefined), 1024).kind).to.equal('unsettled');
+    expect(decideSettle(extend, sized(['X'], 2048), 1024).kind).to.equal('unsettled');
+  });
+
+  const revert: Intent = { kind: 'revert', snapshotId: S, step: 'switch_source', committed: false, files: { newActive: 'N', oldActive: 'A' }, data: { online: true } } as unknown as Intent;
+
+  it('revert (guest stopped): the definition naming the new file completes, the old one rolls back, another is unsettled', () => {
+    expect(decideSettle(revert, facts(['N'], 'unknown'))).to.deep.equal({ kind: 'complete_revert', snapshotId: S, newActive: 'N', oldActive: 'A' });
+    expect(decideSettle(revert, facts(['A'], 'unknown'))).to.deep.equal({ kind: 'rollback_revert', newActive: 'N' });
+    expect(decideSettle(revert, facts(['X'], 'unknown')).kind).to.equal('unsettled');
   });
 });
