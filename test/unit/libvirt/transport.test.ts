@@ -91,6 +91,18 @@ describe('libvirt transport against a scripted daemon', () => {
     expect(await conn.getBlockJobInfo(dom, 'vda')).to.equal(null);
   });
 
+  it('asks a disk\'s block info by target and reads allocation, capacity and physical in that order', async () => {
+    fake.handler = () => Buffer.from(new XdrWriter().uhyper(5n).uhyper(3n << 30n).uhyper(7n).toBuffer());
+    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    expect(await conn.getBlockInfo(dom, 'vdb')).to.deep.equal({ allocation: 5n, capacity: 3n << 30n, physical: 7n });
+    const call = fake.received.at(-1) as ReceivedCall;
+    expect(call.header.procedure).to.equal(RemoteProc.DOMAIN_GET_BLOCK_INFO);
+    const r = new XdrReader(call.body);
+    r.string(); r.fixedOpaque(16); r.int();
+    expect(r.string()).to.equal('vdb');
+    expect(r.uint()).to.equal(0);
+  });
+
   it('encodes block commit with optional base/top and 64-bit bandwidth', async () => {
     conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
     await conn.blockCommit(dom, 'vda', { base: 'volume-1', top: null, bandwidth: 1n << 40n, flags: 4 | 8 });
