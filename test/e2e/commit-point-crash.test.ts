@@ -29,6 +29,12 @@
  * settle from: the row stays `creating` unless the info file repairs it):
  *  13 storage-initiated snapshot of the attached volume                         -> available, attachment follows
  *  14 snapshot of a second, detached volume                                     -> available
+ * the other online paths of the attached volume, settled from the host's facts:
+ *  15 live extend, storage killed after its intent, before the coordinator's resize -> rolled back
+ *  16 live extend, storage killed after the coordinator's resize                 -> completed
+ *  17 live extend, coordinator killed after QEMU grew the disk (no answer sent)   -> completed
+ *  18 revert with the guest STOPPED (last: the guest is not started again), storage killed after
+ *     the definition switched to the new file                                   -> completed
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -37,9 +43,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { CRASH_POINTS, type CrashPoint } from '../../src/core/crash-points.js';
+import { STEPS, type StepName } from '../../drivers/remotefs/snapshots/hooks.js';
 import { run } from '../../src/core/process.js';
 import { mountPointFor } from '../../src/core/share-hash.js';
-import type { LibvirtConnection } from '../../src/libvirt/index.js';
+import { DomainXmlFlags, type LibvirtConnection } from '../../src/libvirt/index.js';
 import { qemuIo, writePattern } from '../../src/qemu/qemu-io.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { freePort } from '../fixtures/free-port.js';
@@ -93,10 +100,11 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
   const liveChain = async () => parseDomainXml(await guest.liveXml()).disks.find((d) => d.serial === vid)?.chain.map((l) => l.name) ?? [];
   const snapshotOf = async (sid: string) => (await api().get(`/v3/snapshots/${sid}`).set(alice));
 
-  async function startService(crashAt?: CrashPoint): Promise<void> {
+  async function startService(crashAt?: CrashPoint, steps?: StepName[]): Promise<void> {
     const port = Number(new URL(svcUrl).port);
+    const env = { ...(crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {}), ...(steps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: steps.join(',') } : {}) };
     svc = await startChild(scratch, {
-      entry: SERVICE_ENTRY, logName: 'service.log', env: crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {},
+      entry: SERVICE_ENTRY, logName: 'service.log', env,
       config: { log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS }, storage, coordinator: { serviceToken: SERVICE_TOKEN } },
     });
   }
@@ -533,5 +541,111 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
     await api().delete(`/v3/snapshots/${sid}`).set(alice).expect(202);
     await deleted(sid);
     await api().delete(`/v3/volumes/${v2}`).set(alice).expect(202);
+  });
+
+  // ---- live extend and stopped-guest revert (the settle pass decides from the host's facts) ----
+  const GiB = 1024 ** 3;
+
+  async function armSteps(steps: StepName[]): Promise<DaemonProcess> {
+    await svc?.kill();
+    await startService(undefined, steps);
+    return svc as DaemonProcess;
+  }
+
+  async function diedAtStep(p: DaemonProcess, step: StepName): Promise<void> {
+    await Promise.race([p.exited, new Promise((_, rej) => setTimeout(() => rej(new Error(`service: did not crash at ${step}`)), 60_000))]);
+    expect(p.child.signalCode).to.equal('SIGKILL');
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.include(`{"crash_step":"${step}"}`);
+  }
+
+  const volumeRow = async () => (await api().get(`/v3/volumes/${vid}`).set(alice).expect(200)).body.volume as { status: string; size: number };
+  const guestSize = async () => Number((await guest.exec(`blockdev --getsize64 /dev/${target}`)).trim());
+  const latestOp = async (kind: string) => (await query(`SELECT id, state FROM operations WHERE volume_id = '${vid}' AND kind = '${kind}' ORDER BY started_at DESC LIMIT 1`))[0] as [string, string];
+
+  /** in-use again at `giB`: the database, the info file (no intent) and the guest's disk agree. */
+  async function sizeAgrees(giB: number): Promise<void> {
+    await until(`volume in-use at ${giB} GiB`, async () => {
+      const v = await volumeRow();
+      return v.status === 'in-use' && v.size === giB ? true : undefined;
+    });
+    const t = await info();
+    expect(t.qcowshare.intent, 'no intent left').to.equal(null);
+    expect(t.qcowshare.sizeBytes, 'the info file\'s size').to.equal(giB * GiB);
+    expect(await guestSize(), 'the guest\'s view').to.equal(giB * GiB);
+  }
+
+  it('15 live extend, storage service killed after its intent, before the coordinator\'s resize: rolled back', async () => {
+    await consistent();
+    const dying = await armSteps([STEPS.extendLiveIntentWritten]);
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await diedAtStep(dying, STEPS.extendLiveIntentWritten);
+    expect((await info()).qcowshare.intent?.kind, 'the intent is left').to.equal('extend');
+    await startService();
+    await sizeAgrees(1);
+    expect((await latestOp('extend_volume'))[1]).to.equal('failed');
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.match(/extend_rolled_back/);
+    await consistent();
+    await guestSeesAll();
+  });
+
+  it('16 live extend, storage service killed after the coordinator\'s resize: completed from the guest\'s size', async () => {
+    const dying = await armSteps([STEPS.extendLiveResized]);
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await diedAtStep(dying, STEPS.extendLiveResized);
+    expect((await info()).qcowshare.intent?.kind, 'the intent is left').to.equal('extend');
+    expect(await guestSize(), 'QEMU grew the disk').to.equal(2 * GiB);
+    await startService();
+    await sizeAgrees(2);
+    expect((await latestOp('extend_volume'))[1]).to.equal('succeeded');
+    await consistent();
+    await write(0x99, Math.floor(GiB / K64) + 1); // beyond the old end
+    await guestSeesAll();
+  });
+
+  it('17 live extend, coordinator killed after QEMU grew the disk, before it answered: completed once it is back', async () => {
+    const dying = await arm('coordinator', CRASH_POINTS.coordinatorAfterResize);
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-extend': { new_size: 3 } }).expect(202);
+    await diedAt(dying, CRASH_POINTS.coordinatorAfterResize, 'daemon.log');
+    // The driver got no answer: its operation fails, the intent stays for the settle pass.
+    await until('the extend failed', async () => ((await latestOp('extend_volume'))[1] === 'failed' ? true : undefined));
+    expect((await info()).qcowshare.intent?.kind).to.equal('extend');
+    await startCoordinator();
+    await sizeAgrees(3);
+    await consistent();
+    await write(0xaa, Math.floor((2 * GiB) / K64) + 1);
+    await guestSeesAll();
+  });
+
+  it('18 revert with the guest stopped, storage service killed after the definition switched: completed from the definition', async () => {
+    const prior = [...written];
+    const r = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-18', force: true } }).expect(202);
+    const sid = r.body.snapshot.id as string;
+    await available(sid);
+    const old = await consistent();
+    await write(0xbb, 9); // after the snapshot: the revert drops it
+    await conn.destroy(guest.dom); // the writes were fsync'ed by the guest
+    const definition = async () => parseDomainXml(await conn.getXmlDesc(guest.dom, DomainXmlFlags.INACTIVE)).disks.find((d) => d.serial === vid)?.chain[0]?.name;
+    expect(await definition()).to.equal(old);
+    const dying = await armSteps([STEPS.revertAttachedSwitched]);
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ revert: { snapshot_id: sid } }).expect(202);
+    await diedAtStep(dying, STEPS.revertAttachedSwitched);
+    const left = await info();
+    expect(left.qcowshare.intent?.kind, 'the intent is left').to.equal('revert');
+    const next = left.qcowshare.intent.files.newActive as string;
+    expect(await definition(), 'the definition names the new file').to.equal(next);
+    await startService();
+    await until('volume in-use again', async () => ((await volumeRow()).status === 'in-use' ? true : undefined));
+    expect((await snapshotOf(sid)).body.snapshot.status).to.equal('available');
+    const t = await info();
+    expect(t.qcowshare.intent).to.equal(null);
+    expect(t.active).to.equal(next);
+    expect(await exists(old), 'the old active file is gone').to.equal(false);
+    expect((await query(`SELECT active_file FROM attachments WHERE volume_id = '${vid}' AND status = 'attached'`))[0]?.[0]).to.equal(next);
+    expect((await latestOp('revert_volume'))[1]).to.equal('succeeded');
+    await pointHolds(next, prior, [9]);
+    // The volume takes new operations: a snapshot with the guest stopped, the definition follows.
+    const s = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-18b', force: true } }).expect(202);
+    await available(s.body.snapshot.id as string);
+    expect(await definition()).to.equal((await info()).active);
   });
 });
