@@ -34,7 +34,20 @@ function withOptions(type: string, options: readonly string[], address: string, 
   return args;
 }
 
-/** Options of a GlusterFS mount: backup volfile servers first (mount.glusterfs syntax), then the rest. */
+/**
+ * Every host opens a volume's files through its own FUSE client (the storage service, each compute
+ * host's QEMU). With the kernel's page cache on such a mount, a client re-reads what it cached
+ * even after another client rewrote the file and it reopened it (GlusterFS 10, checked): the
+ * storage side would merge or copy stale qcow2 tables of a file a guest wrote. direct-io-mode
+ * takes the page cache out of the mount; the GlusterFS caches are the volume's options (README).
+ */
+export const GLUSTER_COHERENT_OPTION = 'direct-io-mode=enable';
+
+/**
+ * Options of a GlusterFS mount: backup volfile servers first (mount.glusterfs syntax), then the
+ * rest, with direct-io-mode=enable unless the configuration chose a direct-io-mode itself.
+ * Idempotent (a compute host rebuilds them from the connection info's list).
+ */
 export function glusterMountOptions(mountOptions: readonly string[], backupVolfileServers: readonly string[]): string[] {
   for (const s of backupVolfileServers) {
     if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$|^\[[0-9A-Fa-f:.]+\]$/.test(s)) {
@@ -42,7 +55,8 @@ export function glusterMountOptions(mountOptions: readonly string[], backupVolfi
     }
   }
   const backup = backupVolfileServers.length > 0 ? [`backup-volfile-servers=${backupVolfileServers.join(':')}`] : [];
-  return [...backup, ...mountOptions];
+  const coherent = mountOptions.some((o) => o.startsWith('direct-io-mode')) ? [] : [GLUSTER_COHERENT_OPTION];
+  return [...backup, ...mountOptions, ...coherent];
 }
 
 /** argv of `mount -t glusterfs [-o backup-volfile-servers=a:b,<options>] host:/volume <mp>`. */

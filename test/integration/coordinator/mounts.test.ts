@@ -12,6 +12,7 @@ import path from 'node:path';
 import { isStorageError } from '../../../src/core/errors.js';
 import { run } from '../../../src/core/process.js';
 import { mountPointFor } from '../../../src/core/share-hash.js';
+import { glusterShare } from '../../../src/shares/glusterfs.js';
 import { readMounts } from '../../../src/shares/proc-mounts.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
@@ -76,6 +77,27 @@ describe('coordinator: its own share mounts (GlusterFS through FUSE)', function 
     expect(await new HostMounts(base, state).releaseIfUnused(dir, async () => [])).to.equal(true);
     expect(await mountsAt(dir)).to.equal(0);
     expect(await owned()).to.deep.equal([]);
+  });
+
+  it('two hosts\' mounts see each other\'s rewrites of a file (no stale page cache on reopen)', async () => {
+    // The storage side's mount (the share class, as the driver makes it) and a compute host's.
+    const storage = glusterShare({ address: gv.address, mountBase: path.join(scratch, 'storage-side') });
+    await storage.ensureMounted();
+    try {
+      const mounts = new HostMounts(base, state);
+      await mounts.use(conn(gv.address, [...storage.mountOptions]), async (dir) => {
+        const name = 'coherence-probe';
+        await writeFile(path.join(storage.mountPoint, name), 'X'.repeat(4096));
+        expect(await readFile(path.join(dir, name), 'utf8')).to.equal('X'.repeat(4096)); // cached now, where caching is on
+        await writeFile(path.join(storage.mountPoint, name), 'Y'.repeat(4096)); // same size: mtime alone tells
+        expect(await readFile(path.join(dir, name), 'utf8')).to.equal('Y'.repeat(4096));
+        await writeFile(path.join(dir, name), 'Z'.repeat(4096));
+        expect(await readFile(path.join(storage.mountPoint, name), 'utf8')).to.equal('Z'.repeat(4096));
+      });
+      expect(await mounts.releaseIfUnused(mountPointFor(base, gv.address), async () => [])).to.equal(true);
+    } finally {
+      await storage.unmount();
+    }
   });
 
   it('never unmounts a mount somebody else made', async () => {
