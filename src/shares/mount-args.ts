@@ -39,13 +39,16 @@ function withOptions(type: string, options: readonly string[], address: string, 
  * host's QEMU). With the kernel's page cache on such a mount, a client re-reads what it cached
  * even after another client rewrote the file and it reopened it (GlusterFS 10, checked): the
  * storage side would merge or copy stale qcow2 tables of a file a guest wrote. direct-io-mode
- * takes the page cache out of the mount; the GlusterFS caches are the volume's options (README).
+ * takes the page cache out of the mount. The kernel's attribute and entry caches (1 s by
+ * default) served the size a file had before a running guest's QEMU grew it through another
+ * client: the storage side read the new clusters as zeros for up to a second (seen end to end).
+ * The GlusterFS caches are the volume's options (README).
  */
-export const GLUSTER_COHERENT_OPTION = 'direct-io-mode=enable';
+export const GLUSTER_COHERENT_OPTIONS: readonly string[] = ['direct-io-mode=enable', 'attribute-timeout=0', 'entry-timeout=0'];
 
 /**
  * Options of a GlusterFS mount: backup volfile servers first (mount.glusterfs syntax), then the
- * rest, with direct-io-mode=enable unless the configuration chose a direct-io-mode itself.
+ * rest, then each coherence option the configuration did not set itself.
  * Idempotent (a compute host rebuilds them from the connection info's list).
  */
 export function glusterMountOptions(mountOptions: readonly string[], backupVolfileServers: readonly string[]): string[] {
@@ -55,7 +58,7 @@ export function glusterMountOptions(mountOptions: readonly string[], backupVolfi
     }
   }
   const backup = backupVolfileServers.length > 0 ? [`backup-volfile-servers=${backupVolfileServers.join(':')}`] : [];
-  const coherent = mountOptions.some((o) => o.startsWith('direct-io-mode')) ? [] : [GLUSTER_COHERENT_OPTION];
+  const coherent = GLUSTER_COHERENT_OPTIONS.filter((c) => !mountOptions.some((o) => o.split('=')[0] === c.split('=')[0]));
   return [...backup, ...mountOptions, ...coherent];
 }
 

@@ -68,8 +68,10 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
       coordinator: { serviceToken: SERVICE_TOKEN },
     }) });
     api = supertest(svc.url);
+    // The coordinator has its own mount of the share, as a compute host does: the clone is copied
+    // through the storage side's FUSE client from a file the guest wrote through another one.
     const coordConfig: Readonly<Config> = parseConfig({
-      log: { level: 'silent' }, storage,
+      log: { level: 'silent' }, storage: { ...storage, mountBase: path.join(scratch, 'compute-mnt') },
       coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
     });
     coord = await startCoordinator(coordConfig);

@@ -1,10 +1,12 @@
 /**
  * The walkthrough (docs/walkthrough.md) on the real components: libvirtd and a booted TCG guest
  * running qemu-guest-agent, volumes on a real GlusterFS volume, the storage service (real RemoteFS
- * driver) on MariaDB and the coordinator, both in-process, on one host: the coordinator finds the
- * share already mounted at `<mountBase>/<hash>` by the storage service and leaves that mount alone
- * on detach. (A FUSE mount made after the guest started is invisible to its QEMU here: without
- * systemd, / is a private mount and libvirt's per-domain mount namespace gets no propagation.)
+ * driver) on MariaDB and the coordinator, both in-process, on one host but with mount bases of
+ * their own, as on a storage host and a compute host: the coordinator mounts the share itself at
+ * the first attach (after the guest started: it reaches the guest's QEMU through mount
+ * propagation, / being rshared), the guest opens every file through that mount, the storage side
+ * reads what the guest wrote through its own (two FUSE clients: the coherence mount options are
+ * what make those reads exact), and the last detach unmounts the coordinator's mount only.
  * The guest writes byte patterns to its raw
  * volume disks; every snapshot point and the active file are read back on the host with qemu-io,
  * the guest's view with dd.
@@ -76,7 +78,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       coordinator: { serviceToken: SERVICE_TOKEN },
     }) });
     api = supertest(svc.url);
-    coordMountBase = storage.mountBase;
+    coordMountBase = path.join(scratch, 'compute-mnt'); // a compute host's own mount of the share
     const coordConfig: Readonly<Config> = parseConfig({
       log: { level: 'silent' }, storage: { ...storage, mountBase: coordMountBase },
       coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
@@ -125,8 +127,9 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       v.target = await until(`guest sees the disk of ${v.id}`, () => guestDiskOf(v.id), 60_000);
       expect(v.target).to.match(/^vd[a-z]+$/);
     }
-    // The share is mounted where both sides expect it, by the share hash.
-    expect(await isMountPoint(mountPointFor(coordMountBase, gv.address))).to.equal(true);
+    // The coordinator mounted the share itself, where its mount base and the share hash say.
+    const computeDir = mountPointFor(coordMountBase, gv.address);
+    expect(await isMountPoint(computeDir)).to.equal(true);
     const live = parseDomainXml(await guest.liveXml()).disks;
     const persistent = parseDomainXml(await conn.getXmlDesc(guest.dom, DomainXmlFlags.INACTIVE)).disks;
     for (const v of vols) {
@@ -134,6 +137,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       for (const disks of [live, persistent]) {
         const d = disks.find((x) => x.serial === v.id);
         expect(d?.chain[0]?.name).to.equal(`volume-${v.id}`);
+        expect(d?.chain[0]?.path).to.equal(path.join(computeDir, `volume-${v.id}`)); // through the compute host's mount
         expect(d?.chain[0]?.format).to.equal('qcow2');
       }
     }
@@ -306,7 +310,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     expect(await guestHas(v1.target, 0, K64)).to.equal(true);
   });
 
-  it('detaches both volumes from the running guest (hot-unplug); a share mount the coordinator did not make stays', async () => {
+  it('detaches both volumes from the running guest (hot-unplug); the last detach unmounts the coordinator\'s mount, not the storage service\'s', async () => {
     for (const v of vols) {
       const r = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${v.id}`).set(as('svc'));
       expect(r.status, JSON.stringify(r.body)).to.equal(204);
@@ -317,7 +321,8 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       const serials = parseDomainXml(xml).disks.map((d) => d.serial);
       for (const v of vols) expect(serials).to.not.include(v.id);
     }
-    expect(await isMountPoint(mountPointFor(coordMountBase, gv.address))).to.equal(true);
+    expect(await isMountPoint(mountPointFor(coordMountBase, gv.address))).to.equal(false);
+    expect(await isMountPoint(storageDir())).to.equal(true);
   });
 
   it('deletes the snapshot offline (merge on the share); the volume keeps its reverted data', async () => {

@@ -42,7 +42,7 @@ describe('GlusterFS share mounting (real glusterd)', function () {
   it('mounts at <base>/<md5 of address>, treats "already mounted" as success, unmounts', async () => {
     const share = glusterShare({ address: vol!.address, mountBase: base, mountOptions: ['log-level=WARNING'] });
     expect(share.mountPoint).to.equal(mountPointFor(base, vol!.address));
-    expect(share.mountCommand()).to.deep.equal(['-t', 'glusterfs', '-o', 'log-level=WARNING,direct-io-mode=enable', vol!.address, share.mountPoint]);
+    expect(share.mountCommand()).to.deep.equal(['-t', 'glusterfs', '-o', 'log-level=WARNING,direct-io-mode=enable,attribute-timeout=0,entry-timeout=0', vol!.address, share.mountPoint]);
     expect(await share.isMounted()).to.equal(false);
     await share.ensureMounted();
     await share.ensureMounted();

@@ -10,7 +10,7 @@ describe('connection info', () => {
     expect(ci).to.deep.equal({
       driver_volume_type: 'glusterfs',
       data: {
-        export: 'vm:/vol', name: 'volume-x.y', format: 'qcow2', options: ['backup-volfile-servers=b1'],
+        export: 'vm:/vol', name: 'volume-x.y', format: 'qcow2', options: ['backup-volfile-servers=b1', 'direct-io-mode=enable', 'attribute-timeout=0', 'entry-timeout=0'],
         mount_point_base: '/var/lib/q/mnt', share_hash: '4986b85aad5058bca89aa3a775680f22', qos_specs: null, access_mode: 'rw',
       },
     });

@@ -14,15 +14,15 @@ function code(fn: () => unknown): string {
 }
 
 describe('mount command lines', () => {
-  it('glusterfs: backup volfile servers first, then the configured options, then direct-io-mode unless chosen', () => {
+  it('glusterfs: backup volfile servers first, then the configured options, then the coherence options not chosen', () => {
     const opts = glusterMountOptions(['log-level=WARNING', 'acl'], ['gl2.example.org', 'gl3']);
-    expect(opts).to.deep.equal(['backup-volfile-servers=gl2.example.org:gl3', 'log-level=WARNING', 'acl', 'direct-io-mode=enable']);
+    expect(opts).to.deep.equal(['backup-volfile-servers=gl2.example.org:gl3', 'log-level=WARNING', 'acl', 'direct-io-mode=enable', 'attribute-timeout=0', 'entry-timeout=0']);
     expect(glusterMountArgs('gl1:/vols', '/m/x', opts)).to.deep.equal(
-      ['-t', 'glusterfs', '-o', 'backup-volfile-servers=gl2.example.org:gl3,log-level=WARNING,acl,direct-io-mode=enable', 'gl1:/vols', '/m/x']);
+      ['-t', 'glusterfs', '-o', 'backup-volfile-servers=gl2.example.org:gl3,log-level=WARNING,acl,direct-io-mode=enable,attribute-timeout=0,entry-timeout=0', 'gl1:/vols', '/m/x']);
     expect(glusterMountArgs('gl1:/vols', '/m/x', [])).to.deep.equal(['-t', 'glusterfs', 'gl1:/vols', '/m/x']);
     // A compute host rebuilds the options from the connection info's list: nothing is added twice.
     expect(glusterMountOptions(opts, [])).to.deep.equal(opts);
-    expect(glusterMountOptions(['direct-io-mode=disable'], [])).to.deep.equal(['direct-io-mode=disable']);
+    expect(glusterMountOptions(['direct-io-mode=disable', 'entry-timeout=2'], [])).to.deep.equal(['direct-io-mode=disable', 'entry-timeout=2', 'attribute-timeout=0']);
   });
 
   it('nfs: -o only when there are options', () => {
