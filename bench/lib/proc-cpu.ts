@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { run } from '../../src/core/process.js';
+import { childPids } from '../../test/fixtures/child-pids.js';
 
 let ticksPerSecond: number | undefined;
 
@@ -27,8 +28,7 @@ export async function listenerPid(port: number): Promise<number> {
 
 /** `pid` and its child processes (a supervisor and its workers), from /proc. */
 export async function withChildren(pid: number): Promise<number[]> {
-  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return [pid, ...children.trim().split(/\s+/).filter((c) => c !== '').map(Number)];
+  return [pid, ...await childPids(pid)];
 }
 
 /** Milliseconds of CPU used so far by all of `pids`. */

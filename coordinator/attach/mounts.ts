@@ -15,6 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { KeyedMutex } from '../../src/core/keyed-mutex.js';
 import { run } from '../../src/core/process.js';
 import { mountAt, readMounts } from '../../src/shares/proc-mounts.js';
 import { createShare, type Share } from '../../src/shares/index.js';
@@ -31,8 +32,8 @@ export async function isMountPoint(dir: string): Promise<boolean> {
 
 export class HostMounts {
   private readonly file: string;
-  /** Per directory: the tail of its queue of mount/unmount steps. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per directory: its mount and unmount steps, one at a time. */
+  private readonly steps = new KeyedMutex();
   /** Per directory: attaches between "mounted" and "the disk is in the domain XML". */
   private readonly inUse = new Map<string, number>();
 
@@ -50,11 +51,6 @@ export class HostMounts {
     }
   }
 
-  /** Directory holding the volume's files on this host. */
-  directoryOf(conn: ShareConnection): string {
-    return this.shareOf(conn).mountPoint;
-  }
-
   /**
    * Mount the share if needed and run `work` with its directory; until `work` settles, no detach
    * on this host unmounts it (work = checking the chain and hot-plugging the disk).
@@ -62,7 +58,7 @@ export class HostMounts {
   async use<T>(conn: ShareConnection, work: (dir: string) => Promise<T>): Promise<T> {
     const share = this.shareOf(conn);
     const dir = share.mountPoint;
-    await this.queued(dir, async () => {
+    await this.steps.run(dir, async () => {
       if (share.type !== 'local') {
         // Recorded (under the host's mount lock) right before mounting: a crash right after the
         // mount still lets a later detach unmount it; a mount another process made is never ours.
@@ -86,7 +82,7 @@ export class HostMounts {
    * by `domainXmls` inside the directory's queue, after any mount in flight) names a file under it.
    */
   async releaseIfUnused(dir: string, domainXmls: () => Promise<readonly string[]>): Promise<boolean> {
-    return this.queued(dir, async () => {
+    return this.steps.run(dir, async () => {
       if (!(await this.owned()).includes(dir) || (this.inUse.get(dir) ?? 0) > 0) return false;
       const xmls = await domainXmls();
       if (xmls.some((x) => x.includes(`'${dir}/`) || x.includes(`"${dir}/`))) return false;
@@ -95,14 +91,6 @@ export class HostMounts {
       await this.record(dir, false);
       return true;
     });
-  }
-
-  private queued<T>(dir: string, step: () => Promise<T>): Promise<T> {
-    const result = (this.queues.get(dir) ?? Promise.resolve()).then(step, step);
-    const tail = result.catch(() => undefined);
-    this.queues.set(dir, tail);
-    void tail.then(() => { if (this.queues.get(dir) === tail) this.queues.delete(dir); });
-    return result;
   }
 
   private async owned(): Promise<string[]> {

@@ -1,7 +1,8 @@
 /**
  * Clone of an ATTACHED volume on the real components (issue 7 item 4): libvirtd and a booted TCG
  * guest running qemu-guest-agent, the volume on a real GlusterFS volume, the storage service (real
- * RemoteFS driver) on MariaDB and the coordinator, both in-process, as in walkthrough.test.ts.
+ * RemoteFS driver) on MariaDB and the coordinator, both in-process with mounts of their own
+ * (attached-stack.ts, as the walkthrough).
  *
  * The clone is made through a hidden temporary snapshot taken live through the coordinator, copied
  * from its frozen file, then merged away live: the guest keeps running and keeps every write; the
@@ -14,21 +15,16 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import supertest from 'supertest';
-import { parseConfig, type Config } from '../../src/core/config.js';
+import type supertest from 'supertest';
 import { StorageError } from '../../src/core/errors.js';
-import { mountPointFor } from '../../src/core/share-hash.js';
-import type { LibvirtConnection } from '../../src/libvirt/index.js';
 import { qemuIo } from '../../src/qemu/qemu-io.js';
-import { startService, type RunningService } from '../../src/api/server.js';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import type { RunningService } from '../../src/api/server.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
-import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
-import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
-import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
+import { until } from '../fixtures/until.js';
+import { startAttachedStack, type AttachedStack } from './attached-stack.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 const ADMIN_TOKEN = `admin-${randomUUID()}`;
@@ -43,69 +39,27 @@ interface Snap { id: string; status: string; hidden?: boolean; metadata?: Record
 
 describe('clone of an attached volume: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
   this.timeout(600_000);
-  let conn: LibvirtConnection;
-  let gv: GlusterVolume;
-  let db: TestDatabase;
-  let scratch: string;
+  let stack: AttachedStack;
   let svc: RunningService;
-  let coord: RunningCoordinator;
   let guest: TestGuest;
   let api: ReturnType<typeof supertest>;
   let coordHttp: ReturnType<typeof supertest>;
   const src = { id: '', target: '' };
 
+  // The coordinator has its own mount of the share, as a compute host does: the clone is copied
+  // through the storage side's FUSE client from a file the guest wrote through another one.
   before(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'qcs-clone-'));
-    await chmod(scratch, 0o755); // QEMU (libvirt-qemu) traverses it to the compute host's mount
-    gv = await createGlusterVolume();
-    db = await createTestDatabase();
-    const storage = {
-      driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
-      leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
-    };
-    svc = await startService({ config: parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage,
-      coordinator: { serviceToken: SERVICE_TOKEN },
-    }) });
-    api = supertest(svc.url);
-    // The coordinator has its own mount of the share, as a compute host does: the clone is copied
-    // through the storage side's FUSE client from a file the guest wrote through another one.
-    const coordConfig: Readonly<Config> = parseConfig({
-      log: { level: 'silent' }, storage: { ...storage, mountBase: path.join(scratch, 'compute-mnt') },
-      coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
-    });
-    coord = await startCoordinator(coordConfig);
-    coordHttp = supertest(coord.url);
-    conn = await openTestConnection();
-    guest = await TestGuest.start(conn, { prefix: 'clone', disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
-    await guest.waitForAgent();
+    stack = await startAttachedStack({ prefix: 'clone', tokens: TOKENS, serviceToken: SERVICE_TOKEN });
+    ({ svc, guest, api, coordHttp } = stack);
   });
 
-  after(async () => {
-    await guest?.cleanup().catch(() => undefined);
-    await conn?.close().catch(() => undefined);
-    await coord?.stop().catch(() => undefined);
-    await svc?.stop().catch(() => undefined);
-    await db?.drop().catch(() => undefined);
-    await gv?.destroy().catch(() => undefined);
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
+  after(async () => { await stack?.stop(); });
 
   const as = (who: 'alice' | 'admin' | 'svc') => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : who === 'admin' ? ADMIN_TOKEN : SERVICE_TOKEN });
-  const storageDir = () => mountPointFor(path.join(scratch, 'storage-mnt'), gv.address);
+  const storageDir = () => stack.storageDir;
   const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
   const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
   const filesOf = async (vid: string) => (await readdir(storageDir())).filter((f) => f.startsWith(`volume-${vid}`));
-
-  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000, stepMs = 200): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
-      await new Promise((r) => setTimeout(r, stepMs));
-    }
-  }
 
   const volumeOf = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume as { status: string; attachments: { active_file: string }[] } | undefined;
   const operationOf = async (id: string) => (await api.get(`/v3/operations/${id}`).set(as('alice'))).body.operation as { state: string; error?: string } | undefined;
@@ -117,15 +71,8 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
   const allSnapshots = async (vid: string) => (await api.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(as('admin')).expect(200)).body.snapshots as Snap[];
   const liveChain = async (vid: string) => parseDomainXml(await guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name);
 
-  async function guestHas(target: string, byte: number, offset: number): Promise<boolean> {
-    const out = await guest.exec(`dd if=/dev/${target} bs=${K64} skip=${offset / K64} count=1 iflag=direct 2>/dev/null | tr -d '\\${byte.toString(8).padStart(3, '0')}' | wc -c`);
-    return out.trim() === '0';
-  }
-
-  async function guestDiskOf(vid: string): Promise<string | undefined> {
-    const out = await guest.exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vid.slice(0, 20)}" ] && echo \${b##*/}; done; true`);
-    return out.trim() === '' ? undefined : out.trim();
-  }
+  const guestHas = (target: string, byte: number, offset: number) => guestHasPattern(guest, target, byte, offset);
+  const guestDiskOf = (vid: string) => guestDiskOfFixture(guest, vid);
 
   async function createVolume(body: Record<string, unknown>): Promise<{ id: string; opId: string }> {
     const r = await api.post('/v3/volumes').set(as('alice')).send({ volume: body });

@@ -54,6 +54,7 @@ import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js'
 import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
 import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from './coordinator/daemon-process.js';
+import { until as untilReached } from '../fixtures/until.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 const TOKENS = {
@@ -63,14 +64,9 @@ const TOKENS = {
 const K64 = 65536;
 const LEASE_TTL_MS = 3000;
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls through restarts: a check that throws (its process is down) counts as not reached yet. */
+function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  return untilReached(what, () => check().catch(() => undefined), timeoutMs);
 }
 
 describe('SIGKILL at the commit point (storage service and coordinator as child processes, libvirtd guest, GlusterFS, MariaDB)', function () {

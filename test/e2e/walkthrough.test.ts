@@ -24,23 +24,20 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import supertest from 'supertest';
-import { parseConfig, type Config } from '../../src/core/config.js';
+import type supertest from 'supertest';
 import { mountPointFor } from '../../src/core/share-hash.js';
 import { DomainXmlFlags, type LibvirtConnection } from '../../src/libvirt/index.js';
 import { qemuIo } from '../../src/qemu/qemu-io.js';
-import { startService, type RunningService } from '../../src/api/server.js';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import type { RunningService } from '../../src/api/server.js';
 import { isMountPoint } from '../../coordinator/attach/mounts.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
-import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
-import { TestGuest, guestDiskOf as guestDiskOfFixture, guestHasPattern, openTestConnection } from '../fixtures/guest/index.js';
-import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import type { GlusterVolume } from '../fixtures/gluster.js';
+import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
+import { startAttachedStack, type AttachedStack } from './attached-stack.js';
 
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
@@ -51,12 +48,10 @@ const K64 = 65536;
 
 describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
   this.timeout(600_000);
+  let stack: AttachedStack;
   let conn: LibvirtConnection;
   let gv: GlusterVolume;
-  let db: TestDatabase;
-  let scratch: string;
   let svc: RunningService;
-  let coord: RunningCoordinator;
   let guest: TestGuest;
   let api: ReturnType<typeof supertest>;
   let coordHttp: ReturnType<typeof supertest>;
@@ -64,44 +59,15 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
   const vols: { id: string; target: string }[] = [];
 
   before(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'qcs-walk-'));
-    await chmod(scratch, 0o755); // QEMU (libvirt-qemu) traverses it to the compute host's mount
-    gv = await createGlusterVolume();
-    db = await createTestDatabase();
-    const storage = {
-      driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
-      leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
-    };
-    // coordinator.serviceToken: the driver authenticates to the coordinator of an attachment with it.
-    svc = await startService({ config: parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage,
-      coordinator: { serviceToken: SERVICE_TOKEN },
-    }) });
-    api = supertest(svc.url);
-    coordMountBase = path.join(scratch, 'compute-mnt'); // a compute host's own mount of the share
-    const coordConfig: Readonly<Config> = parseConfig({
-      log: { level: 'silent' }, storage: { ...storage, mountBase: coordMountBase },
-      coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
-    });
-    coord = await startCoordinator(coordConfig);
-    coordHttp = supertest(coord.url);
-    conn = await openTestConnection();
-    guest = await TestGuest.start(conn, { prefix: 'walk', disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
-    await guest.waitForAgent();
+    stack = await startAttachedStack({ prefix: 'walk', tokens: TOKENS, serviceToken: SERVICE_TOKEN });
+    ({ conn, gv, svc, guest, api, coordHttp } = stack);
+    coordMountBase = stack.computeMountBase;
   });
 
-  after(async () => {
-    await guest?.cleanup().catch(() => undefined);
-    await conn?.close().catch(() => undefined);
-    await coord?.stop().catch(() => undefined);
-    await svc?.stop().catch(() => undefined);
-    await db?.drop().catch(() => undefined);
-    await gv?.destroy().catch(() => undefined); // unmounts every mount of it, the coordinator's too
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
+  after(async () => { await stack?.stop(); });
 
   const as = (who: 'alice' | 'svc') => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : SERVICE_TOKEN });
-  const storageDir = () => mountPointFor(path.join(scratch, 'storage-mnt'), gv.address);
+  const storageDir = () => stack.storageDir;
   const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
   const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
 

@@ -25,19 +25,14 @@ import { bootGuest, type BootedGuest, type Volume } from './guest.js';
 import { ObservedPort } from './observed-port.js';
 import { mountShare, type MountedShare } from './share.js';
 import { StubMetadata } from './stub-metadata.js';
+import { until as untilReached } from '../../fixtures/until.js';
 
 const TOKEN = `svc-${randomUUID()}`;
 const SIZE = 64 * 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+/** Polls through restarts: a check that throws (its process is down) counts as not reached yet. */
+function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  return untilReached(what, () => check().catch(() => undefined), timeoutMs, 50);
 }
 
 describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', function () {

@@ -9,15 +9,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
+import { childPids } from '../../fixtures/child-pids.js';
 import { REPO_ROOT } from '../../fixtures/guest/paths.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
 import { startServiceProcess, type ServiceProcess } from '../../fixtures/service-process.js';
 import { TOKENS, eventually } from './harness.js';
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter((p) => p !== '').map(Number);
-}
 
 describe('api: two workers behind one port (api.workers)', function () {
   this.timeout(120_000);
@@ -41,13 +37,13 @@ describe('api: two workers behind one port (api.workers)', function () {
 
   after(async () => {
     await svc?.stop(5000);
-    for (const w of await childrenOf(supervisor)) process.kill(w, 'SIGKILL');
+    for (const w of await childPids(supervisor)) process.kill(w, 'SIGKILL');
     await tdb?.drop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('runs two worker processes under the supervisor, and both serve requests', async () => {
-    const workers = await childrenOf(supervisor);
+    const workers = await childPids(supervisor);
     expect(workers).to.have.length(2);
     // supertest opens a connection per request; the supervisor hands connections out round-robin.
     for (let i = 0; i < 8; i++) {
@@ -63,10 +59,10 @@ describe('api: two workers behind one port (api.workers)', function () {
   });
 
   it('replaces a worker killed with SIGKILL; the service keeps answering', async () => {
-    const [victim, survivor] = await childrenOf(supervisor) as [number, number];
+    const [victim, survivor] = await childPids(supervisor) as [number, number];
     process.kill(victim, 'SIGKILL');
     const replaced = await eventually(async () => {
-      const now = await childrenOf(supervisor);
+      const now = await childPids(supervisor);
       return now.length === 2 && !now.includes(victim) && now.includes(survivor) ? now : undefined;
     }, 30_000);
     expect(replaced).to.include(survivor);
@@ -74,7 +70,7 @@ describe('api: two workers behind one port (api.workers)', function () {
   });
 
   it('stops supervisor and workers on SIGTERM, exit code 0', async () => {
-    const workers = await childrenOf(supervisor);
+    const workers = await childPids(supervisor);
     process.kill(supervisor, 'SIGTERM');
     expect(await svc.exited).to.equal(0);
     for (const w of workers) expect(() => process.kill(w, 0), `worker ${w} still alive`).to.throw();

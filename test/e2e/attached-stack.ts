@@ -1,0 +1,91 @@
+/**
+ * What the attached-volume suites run on: a real GlusterFS volume, a MariaDB database, the storage
+ * service (real RemoteFS driver) and the coordinator, both in-process, with mount bases of their
+ * own, as on a storage host and a compute host (two FUSE clients of the volume; the coordinator
+ * mounts the share itself at the first attach), libvirtd and a booted guest running
+ * qemu-guest-agent. stop() removes all of it, also after a start that failed half way.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { parseConfig } from '../../src/core/config.js';
+import { mountPointFor } from '../../src/core/share-hash.js';
+import type { LibvirtConnection } from '../../src/libvirt/index.js';
+import { startService, type RunningService } from '../../src/api/server.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
+import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+
+type Role = 'admin' | 'member' | 'service';
+
+export interface AttachedStackOptions {
+  /** Names the scratch directory and the guest. */
+  prefix: string;
+  tokens: Record<string, { userId: string; projectId: string; roles: Role[] }>;
+  /** One of `tokens`, with the service role: the coordinator reports with it, the driver calls the coordinator with it. */
+  serviceToken: string;
+}
+
+export interface AttachedStack {
+  scratch: string;
+  gv: GlusterVolume;
+  db: TestDatabase;
+  svc: RunningService;
+  coord: RunningCoordinator;
+  conn: LibvirtConnection;
+  guest: TestGuest;
+  api: ReturnType<typeof supertest>;
+  coordHttp: ReturnType<typeof supertest>;
+  /** The storage service's mount of the share: where the tests read the files on the host. */
+  storageDir: string;
+  /** The coordinator's mount base (its mount of the share is `<base>/<share hash>`). */
+  computeMountBase: string;
+  stop(): Promise<void>;
+}
+
+async function stopAll(p: Partial<AttachedStack>): Promise<void> {
+  await p.guest?.cleanup().catch(() => undefined);
+  await p.conn?.close().catch(() => undefined);
+  await p.coord?.stop().catch(() => undefined);
+  await p.svc?.stop().catch(() => undefined);
+  await p.db?.drop().catch(() => undefined);
+  await p.gv?.destroy().catch(() => undefined); // unmounts every mount of it, the coordinator's too
+  if (p.scratch) await rm(p.scratch, { recursive: true, force: true });
+}
+
+export async function startAttachedStack(o: AttachedStackOptions): Promise<AttachedStack> {
+  const p: Partial<AttachedStack> = {};
+  try {
+    const scratch = p.scratch = await mkdtemp(path.join(tmpdir(), `qcs-${o.prefix}-`));
+    await chmod(scratch, 0o755); // QEMU (libvirt-qemu) traverses it to the compute host's mount
+    const gv = p.gv = await createGlusterVolume();
+    const db = p.db = await createTestDatabase();
+    const storage = {
+      driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
+      leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
+    };
+    // coordinator.serviceToken: the driver authenticates to the coordinator of an attachment with it.
+    const svc = p.svc = await startService({ config: parseConfig({
+      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: o.tokens }, storage,
+      coordinator: { serviceToken: o.serviceToken },
+    }) });
+    const computeMountBase = path.join(scratch, 'compute-mnt'); // a compute host's own mount of the share
+    const coord = p.coord = await startCoordinator(parseConfig({
+      log: { level: 'silent' }, storage: { ...storage, mountBase: computeMountBase },
+      coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: o.serviceToken, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
+    }));
+    const conn = p.conn = await openTestConnection();
+    const guest = p.guest = await TestGuest.start(conn, { prefix: o.prefix, disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
+    await guest.waitForAgent();
+    return {
+      scratch, gv, db, svc, coord, conn, guest, api: supertest(svc.url), coordHttp: supertest(coord.url),
+      storageDir: mountPointFor(storage.mountBase, gv.address), computeMountBase, stop: () => stopAll(p),
+    };
+  } catch (err) {
+    await stopAll(p);
+    throw err;
+  }
+}
