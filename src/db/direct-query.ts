@@ -2,8 +2,9 @@
  * Hand-written SQL for the hot paths, without sequelize's query pipeline (option cloning, hooks,
  * replacement escaping, result formatting, moment-based date parsing: ~40 % of the service's CPU
  * under load). On MySQL/MariaDB the statement goes straight to the pooled mysql2 connection (the
- * transaction's own connection inside `t`), with mysql2's native type casting: DATETIME as a UTC
- * Date (the connection's timezone is +00:00), BIGINT as a number. SQLite goes through
+ * transaction's own connection inside `t`), with mysql2's native type casting (the connection's
+ * typeCast is `true`, connection.ts): DATETIME as a UTC Date (the connection's timezone is
+ * +00:00), BIGINT as a number. SQLite goes through
  * sequelize.query: its cost there is small next to the database's own.
  *
  * Values are always bound by the driver, never written into the statement text: on MySQL/MariaDB
@@ -24,19 +25,8 @@ export interface ExecResult {
 }
 
 interface Mysql2Connection {
-  execute(options: { sql: string; values: unknown[]; typeCast: true; disableEval: true }, cb: (err: Error | null, result: unknown) => void): void;
+  execute(options: { sql: string; values: unknown[] }, cb: (err: Error | null, result: unknown) => void): void;
 }
-
-/*
- * Rows of a prepared statement come in the binary protocol. Its compiled row parser calls a
- * typeCast function through a fresh wrapper object per field and row whenever the connection has
- * one (sequelize sets one) and the query's own typeCast is not a function: a page of 100 rows cost
- * ~6 ms of CPU instead of ~0.6. The interpreted parser (disableEval) takes the query's
- * `typeCast: true` as given and reads each value natively (DATETIME as a UTC Date in the
- * connection's +00:00 timezone, BIGINT as a number): ~0.9 ms for the same page. (The text
- * protocol's typeCast trap, a parser-cache miss per query, does not apply here.)
- */
-const EXECUTE_OPTIONS = { typeCast: true, disableEval: true } as const;
 
 interface Pool {
   getConnection(options?: { type: 'read' | 'write' }): Promise<Mysql2Connection>;
@@ -97,7 +87,7 @@ function sqliteStatement(sql: string, values: unknown[]): { sql: string; bind: u
 
 function onConnection(c: Mysql2Connection, sql: string, values: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    c.execute({ sql, values: values.map(forMysql), ...EXECUTE_OPTIONS }, (err, result) => (err ? reject(err) : resolve(result)));
+    c.execute({ sql, values: values.map(forMysql) }, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
