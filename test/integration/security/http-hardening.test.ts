@@ -105,7 +105,7 @@ for (const api of [storage, coordinator]) {
     before(async () => { server = await api.start(SHORT); });
     after(async () => {
       await server?.stop();
-      if (api === coordinator && sqlite) { await sqlite.cleanup(); sqlite = undefined; }
+      if (sqlite) { await sqlite.cleanup(); sqlite = undefined; }
     });
 
     it('refuses undecodable and control-character paths with 400 MALFORMED_REQUEST', async () => {
