@@ -6,12 +6,14 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../src/core/config.js';
+import { startHttpServer } from '../src/core/http-server.js';
 import { KeyedMutex } from '../src/core/keyed-mutex.js';
 import { logger, type Logger } from '../src/core/logger.js';
 import { attachWiring } from './attach/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { withDiskOpsRoutes } from './disk-ops/routes.js';
 import { buildApp } from './http/app.js';
+import { errorJson } from './http/errors.js';
 import { inspectOverlay } from './inspect.js';
 import { Engine } from './jobs/engine.js';
 import type { Job } from './jobs/job.js';
@@ -71,12 +73,9 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
   let url = '';
   const attach = attachWiring(config, log, () => url, domainLocks);
-  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken });
+  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken, bodyLimit: c.bodyLimit });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, c.serviceToken, log));
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(c.port, c.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }) });
   const { port: bound } = server.address() as AddressInfo;
   log.info({ port: bound, stateDir: c.stateDir }, 'coordinator listening');
   url = `http://${c.host}:${bound}`;

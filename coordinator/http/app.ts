@@ -15,6 +15,8 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   serviceToken: string;
+  /** Largest JSON body read (config coordinator.bodyLimit). */
+  bodyLimit: string;
 }
 
 export function buildApp(d: AppDeps): Express {
@@ -34,7 +36,7 @@ export function buildApp(d: AppDeps): Express {
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok', jobsRunning: d.engine.activeCount }); });
   app.use(requireServiceToken(d.serviceToken));
   app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(d.metrics.render()); });
-  app.use(express.json({ limit: '64kb' }));
+  app.use(express.json({ limit: d.bodyLimit }));
   app.use(novaRoutes(d.useCases));
   app.use(v1Routes(d.useCases, d.engine));
   app.use((req, res) => { res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.path}` } }); });

@@ -1,7 +1,13 @@
-/** One error handler: StorageError → its HTTP status and {code, message, ...details}. */
+/**
+ * One error handler: StorageError → its HTTP status and {code, message, ...details}. Client
+ * mistakes that express raises (bad JSON, too large, an undecodable path param) are 4xx with a
+ * stable code (core/http-server.ts); an unexpected error answers a fixed message, never its own
+ * text (SQL, paths, a stack), which stays in the log.
+ */
 import type { NextFunction, Request, Response } from 'express';
 import type { ZodError } from 'zod';
 import { StorageError, toStorageError } from '../../src/core/errors.js';
+import { fromHttpError } from '../../src/core/http-server.js';
 import type { Logger } from '../../src/core/logger.js';
 
 export function invalidInput(err: ZodError): StorageError {
@@ -13,12 +19,16 @@ export function invalidInput(err: ZodError): StorageError {
 
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const body = err as { type?: string; status?: number };
-    const e = body.type === 'entity.parse.failed' || body.type === 'entity.too.large'
-      ? new StorageError('INVALID_INPUT', `unreadable request body (${body.type})`)
-      : toStorageError(err);
+    const e = fromHttpError(err) ?? toStorageError(err);
     if (e.httpStatus >= 500) log.error({ err, path: req.path }, 'request failed');
     else log.info({ code: e.code, path: req.path }, e.message);
-    res.status(e.httpStatus).json({ error: e.toJSON() });
+    if (res.headersSent) return;
+    res.status(e.httpStatus).json({ error: errorJson(e) });
   };
+}
+
+/** The body of a coordinator error reply. */
+export function errorJson(e: StorageError): Record<string, unknown> {
+  if (e.code === 'INTERNAL') return { code: e.code, message: 'unexpected internal error; the coordinator log has it' };
+  return e.toJSON();
 }

@@ -2,15 +2,17 @@
  * The one place that turns errors into responses, in OpenStack's fault shape:
  *   {"itemNotFound": {"message": "...", "code": 404, "error_code": "VOLUME_NOT_FOUND", ...details}}
  * `code` is the HTTP status as OpenStack has it; `error_code` is our stable code, which callers
- * should match on. Body-parser errors (bad JSON, too large, bad charset) are the client's fault.
+ * should match on. Body-parser and router errors (bad JSON, too large, bad charset, a path param
+ * that does not decode) are the client's fault: 4xx with a stable code (core/http-server.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
-import { StorageError, toStorageError, type ErrorCode } from '../core/errors.js';
+import { StorageError, toStorageError } from '../core/errors.js';
+import { fromHttpError } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 
 const FAULT_NAMES: Record<number, string> = {
   400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod',
-  409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 429: 'overLimit',
+  408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 431: 'overLimit',
   501: 'notImplemented', 503: 'serviceUnavailable',
 };
 
@@ -18,36 +20,29 @@ export function faultName(status: number): string {
   return FAULT_NAMES[status] ?? 'computeFault';
 }
 
-interface HttpParserError {
-  type?: string;
-  status?: number;
-  expose?: boolean;
-  message?: string;
-}
-
-/** body-parser errors carry `type` (entity.parse.failed, entity.too.large, ...) and a 4xx status. */
-function fromParserError(err: HttpParserError): StorageError | null {
-  if (typeof err?.type !== 'string' || typeof err.status !== 'number' || err.status >= 500) return null;
-  const code: ErrorCode = err.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'INVALID_INPUT';
-  const message = err.type === 'entity.parse.failed' ? 'request body is not valid JSON' : (err.message ?? 'bad request body');
-  return new StorageError(code, message, { details: { reason: err.type } });
-}
-
-export function faultBody(err: StorageError): Record<string, unknown> {
+/**
+ * An unexpected error (INTERNAL: anything that is not a StorageError, a database error among
+ * them) answers with a fixed message and the request id, never its own text: that would carry
+ * SQL, driver messages, file paths or a stack to the caller. The log has it under the same id.
+ */
+export function faultBody(err: StorageError, requestId?: string): Record<string, unknown> {
   const status = err.httpStatus;
-  // Internal errors keep their details in the log, not in the response.
-  const details = status >= 500 && err.code === 'INTERNAL' ? {} : err.details;
-  return { [faultName(status)]: { ...details, message: err.message, code: status, error_code: err.code } };
+  if (err.code === 'INTERNAL') {
+    const message = 'unexpected internal error; the service log has it under this request id';
+    return { [faultName(status)]: { message, code: status, error_code: err.code, ...(requestId ? { request_id: requestId } : {}) } };
+  }
+  return { [faultName(status)]: { ...err.details, message: err.message, code: status, error_code: err.code } };
 }
 
 export function errorHandler(log: Logger) {
   return (raw: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const err = fromParserError(raw as HttpParserError) ?? toStorageError(raw);
+    const err = fromHttpError(raw) ?? toStorageError(raw);
     const status = err.httpStatus;
-    if (status >= 500) log.error({ err: raw, method: req.method, url: req.originalUrl }, 'request failed');
-    else log.debug({ code: err.code, method: req.method, url: req.originalUrl }, err.message);
+    const requestId = String(res.getHeader('x-openstack-request-id') ?? '');
+    if (status >= 500) log.error({ err: raw, requestId, method: req.method, url: req.originalUrl }, 'request failed');
+    else log.debug({ code: err.code, requestId, method: req.method, url: req.originalUrl }, err.message);
     if (res.headersSent) return;
-    res.status(status).json(faultBody(err));
+    res.status(status).json(faultBody(err, requestId));
   };
 }
 

@@ -4,14 +4,15 @@
  * operations, the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts) and the repair of operations whose outcome only the info file holds (usecases/interrupted-outcomes.ts). stop() closes the listener, waits for background operations, closes the database.
  */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from '../core/config.js';
 import { logger as rootLogger, type Logger } from '../core/logger.js';
 import { openRepositories, type Repositories } from '../db/index.js';
 import { loadDriver } from '../../drivers/registry.js';
+import { startHttpServer } from '../core/http-server.js';
 import { createApp } from './app.js';
+import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from './driver-adapter.js';
 import { Metrics } from './metrics.js';
@@ -43,13 +44,6 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function listen(app: Express, host: string, port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.once('error', reject);
-  });
-}
-
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
@@ -79,7 +73,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairOutcomes();
   }
   const app = createApp(deps);
-  const server = await listen(app, options.config.api.host, options.config.api.port);
+  const { host: bindHost, port: bindPort } = options.config.api;
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e) });
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may

@@ -63,6 +63,25 @@ const tokenSchema = z.strictObject({
   roles: z.array(z.enum(['admin', 'member', 'service'])).min(1),
 });
 
+/**
+ * Limits of the node:http server under each API (storage service and coordinator; see
+ * core/http-server.ts). A client that stops sending is cut off: the header and whole-request
+ * time-outs are checked every quarter of the shorter one (at most every second), so a request
+ * announcing 10 MB and sending 21 bytes is closed within requestTimeoutMs plus that period.
+ */
+const httpLimits = {
+  /** Time to receive a request's line and headers (408 REQUEST_TIMEOUT, connection closed). */
+  headersTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
+  /** Time to receive a whole request, body included (408 REQUEST_TIMEOUT, connection closed). */
+  requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** A kept-alive connection idle this long between requests is closed. */
+  keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+  /** Concurrent connections; node closes any beyond it at once. */
+  maxConnections: z.number().int().min(1).max(100_000).default(1024),
+  /** Bytes of request line plus headers (431 HEADERS_TOO_LARGE beyond). */
+  maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+};
+
 const apiSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8776),
@@ -75,6 +94,7 @@ const apiSchema = z.strictObject({
    * MySQL/MariaDB: every worker is a full service, kept apart from the others by database leases.
    */
   workers: z.number().int().min(1).max(64).default(1),
+  ...httpLimits,
 });
 
 const coordinatorSchema = z.strictObject({
@@ -95,6 +115,9 @@ const coordinatorSchema = z.strictObject({
   blockJobBandwidthMiBps: z.number().int().min(0).default(0),
   /** Time limit of one HTTP call to the metadata API. */
   metadataTimeoutMs: z.number().int().min(100).default(15_000),
+  /** Largest request body the coordinator reads (413 PAYLOAD_TOO_LARGE beyond). */
+  bodyLimit: z.string().default('64kb'),
+  ...httpLimits,
 });
 
 export const configSchema = z.strictObject({

@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   OPERATION_ABANDONED: { http: 409, summary: 'The operation was abandoned before its commit point (its lease expired); reports for it are refused.' },
   COMMIT_POINT_PASSED: { http: 409, summary: 'An operation on the volume is past its commit point; it can only roll forward, so the request must wait for it to end.' },
   PAYLOAD_TOO_LARGE: { http: 413, summary: 'The request body exceeds api.bodyLimit.' },
+  MALFORMED_REQUEST: { http: 400, summary: 'The request cannot be read: a path that does not percent-decode or decodes to a control character, a malformed request line or header.' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'A request body that is not application/json.' },
+  REQUEST_TIMEOUT: { http: 408, summary: 'The request\'s headers or body did not arrive within the configured time-out; the connection is closed.' },
+  HEADERS_TOO_LARGE: { http: 431, summary: 'The request line and headers exceed maxHeaderBytes.' },
   // libvirt
   LIBVIRT_ERROR: { http: 502, summary: 'libvirt returned an error; libvirtCode/libvirtDomain carry its own codes.' },
   LIBVIRT_DISCONNECTED: { http: 503, summary: 'The connection to libvirtd closed.' },

@@ -2,9 +2,17 @@
  * Hand-written SQL for the hot paths, without sequelize's query pipeline (option cloning, hooks,
  * replacement escaping, result formatting, moment-based date parsing: ~40 % of the service's CPU
  * under load). On MySQL/MariaDB the statement goes straight to the pooled mysql2 connection (the
- * transaction's own connection inside `t`), with mysql2's native type casting: DATETIME as a UTC
- * Date (the connection's timezone is +00:00), BIGINT as a number. SQLite goes through
+ * transaction's own connection inside `t`), with mysql2's native type casting (the connection's
+ * typeCast is `true`, connection.ts): DATETIME as a UTC Date (the connection's timezone is
+ * +00:00), BIGINT as a number. SQLite goes through
  * sequelize.query: its cost there is small next to the database's own.
+ *
+ * Values are always bound by the driver, never written into the statement text: on MySQL/MariaDB
+ * a server-side prepared statement (mysql2 `execute`; each pooled connection keeps its statements
+ * in an LRU, so a hot statement is prepared once per connection), on SQLite sequelize's `bind`
+ * (`$1`, ... handed to sqlite3's own binding). Escaping into the text broke on a NUL in a name
+ * (SQLite ended the statement there: 500 "unrecognized token") and is one bug away from an
+ * injection; bound values are data whatever they contain.
  */
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from './connection.js';
@@ -17,28 +25,69 @@ export interface ExecResult {
 }
 
 interface Mysql2Connection {
-  query(options: { sql: string; values: unknown[]; typeCast: NativeCast }, cb: (err: Error | null, result: unknown) => void): void;
+  execute(options: { sql: string; values: unknown[] }, cb: (err: Error | null, result: unknown) => void): void;
 }
-
-type NativeCast = (field: unknown, next: () => unknown) => unknown;
-
-/**
- * mysql2's own conversion (next()). It must be a function: sequelize sets a typeCast function on
- * the connection, and mysql2 (3.24) then replaces any non-function per-query typeCast with it
- * while compiling the row parser, after it computed the parser's cache key. The cached entry
- * never matches again, so every query compiled a fresh parser and appended it to an ever longer
- * cache bucket (a quarter of the service's CPU after a few thousand requests).
- */
-const nativeCast: NativeCast = (_field, next) => next();
 
 interface Pool {
   getConnection(options?: { type: 'read' | 'write' }): Promise<Mysql2Connection>;
   releaseConnection(connection: Mysql2Connection): Promise<void>;
 }
 
+/**
+ * The binary protocol is typed: mysql2 sends every JS number as a DOUBLE, so `token = ?` on a
+ * BIGINT column would be a floating-point comparison. An integer goes as its decimal text, which
+ * the server converts to the column's (or LIMIT's) integer type exactly. Dates go as DATETIME in
+ * the connection's +00:00 timezone, booleans as TINY, null as NULL, strings as they are.
+ */
+function forMysql(v: unknown): unknown {
+  return typeof v === 'number' && Number.isInteger(v) ? String(v) : v;
+}
+
+/**
+ * SQLite: the callers' `?` placeholders as `$1`, `$2`, ... (what sequelize's bind takes), outside
+ * quoted literals and identifiers; Dates in the text form sequelize itself stores (sqlite3 would
+ * bind a Date as its epoch milliseconds, which then compares wrongly with the stored text).
+ */
+function forSqlite(sql: string, values: unknown[]): { sql: string; bind: unknown[] } {
+  let n = 0;
+  let quote: string | null = null;
+  let out = '';
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      out += ch;
+    } else if (ch === "'" || ch === '"' || ch === '`') {
+      quote = ch;
+      out += ch;
+    } else if (ch === '?') {
+      out += `$${++n}`;
+    } else {
+      out += ch;
+    }
+  }
+  if (n !== values.length) throw new Error(`statement has ${n} placeholders for ${values.length} values`);
+  return { sql: out, bind: values.map((v) => (v instanceof Date ? sqliteDate(v) : v)) };
+}
+
+/** '2026-01-02 03:04:05.678 +00:00', as sequelize writes a DATE on SQLite. */
+function sqliteDate(d: Date): string {
+  return `${d.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
+}
+
+const sqliteCache = new Map<string, string>();
+
+/** The placeholder rewrite once per distinct statement (the hot paths repeat a few dozen). */
+function sqliteStatement(sql: string, values: unknown[]): { sql: string; bind: unknown[] } {
+  const cached = sqliteCache.get(sql);
+  if (cached !== undefined) return { sql: cached, bind: values.map((v) => (v instanceof Date ? sqliteDate(v) : v)) };
+  const r = forSqlite(sql, values);
+  if (sqliteCache.size < 1000) sqliteCache.set(sql, r.sql);
+  return r;
+}
+
 function onConnection(c: Mysql2Connection, sql: string, values: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    c.query({ sql, values, typeCast: nativeCast }, (err, result) => (err ? reject(err) : resolve(result)));
+    c.execute({ sql, values: values.map(forMysql) }, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
@@ -57,7 +106,8 @@ async function mysqlQuery(db: Database, sql: string, values: unknown[], t?: Tran
 /** Rows of a SELECT (or of an UPDATE ... RETURNING on SQLite). `?` placeholders. */
 export async function selectRows(db: Database, sql: string, values: unknown[], t?: Transaction): Promise<Record<string, unknown>[]> {
   if (db.dialect === 'mysql') return (await mysqlQuery(db, sql, values, t)) as Record<string, unknown>[];
-  return db.sequelize.query<Record<string, unknown>>(sql, { type: QueryTypes.SELECT, replacements: values, transaction: t });
+  const s = sqliteStatement(sql, values);
+  return db.sequelize.query<Record<string, unknown>>(s.sql, { type: QueryTypes.SELECT, bind: s.bind, transaction: t });
 }
 
 /** An INSERT/UPDATE/DELETE; how many rows it matched. */
@@ -66,6 +116,7 @@ export async function execute(db: Database, sql: string, values: unknown[], t?: 
     const r = (await mysqlQuery(db, sql, values, t)) as { affectedRows: number; insertId: number };
     return { affectedRows: r.affectedRows, insertId: Number(r.insertId) };
   }
-  const [, changes] = await db.sequelize.query(sql, { type: QueryTypes.UPDATE, replacements: values, transaction: t });
+  const s = sqliteStatement(sql, values);
+  const [, changes] = await db.sequelize.query(s.sql, { type: QueryTypes.UPDATE, bind: s.bind, transaction: t });
   return { affectedRows: Number(changes), insertId: 0 };
 }

@@ -119,7 +119,9 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     });
   } catch (raw) {
-    const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', (raw as Error)?.message ?? String(raw), { cause: raw });
+    // The operation's recorded error is shown to the caller: an unexpected error (a database
+    // error among them) is recorded as a fixed text; its own text stays in the log below.
+    const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', `unexpected internal error; the service log has it under operation ${op.id}`, { cause: raw });
     deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
     await finish(async (t) => {
       await spec.onFailure(err, t);

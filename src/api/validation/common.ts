@@ -5,10 +5,18 @@ import type { SortKey } from '../../db/repositories/paging.js';
 export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
   .transform((s) => s.toLowerCase());
 
-export const name = z.string().max(255).nullable();
-export const description = z.string().max(255).nullable();
+/**
+ * Free text (names, descriptions, metadata): any Unicode text up to `max` characters is stored and
+ * returned exactly, a NUL and other control characters included (values are bound by the database
+ * driver, never part of the SQL text). Only a lone UTF-16 surrogate is refused: it has no UTF-8
+ * form, so either database would store U+FFFD instead of what was sent.
+ */
+export const text = (max: number) => z.string().max(max).refine((s) => !/[\ud800-\udfff]/u.test(s), 'must be valid Unicode (a lone surrogate has no UTF-8 form)');
 
-export const metadata = z.record(z.string().min(1).max(255), z.string().max(255))
+export const name = text(255).nullable();
+export const description = text(255).nullable();
+
+export const metadata = z.record(text(255).min(1), text(255))
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 metadata items');
 
 /** A size in whole GiB between 1 and the configured maximum. */
