@@ -26,12 +26,39 @@ export function leaseHolder(operationId: string): string {
   return `op:${operationId}`;
 }
 
+/** The passes that settle what a crash left (repair, reap, settle) hold a volume's lease only briefly. */
+export type RecoveryPass = 'repair' | 'reap' | 'settle';
+
+export function recoveryLeaseHolder(pass: RecoveryPass): string {
+  return leaseHolder(`${pass}-${randomUUID()}`);
+}
+
+const RECOVERY_HOLDER = /^op:(repair|reap|settle)-/;
+
+/** How long a request waits for a recovery pass's lease before it answers VOLUME_BUSY. */
+export const RECOVERY_WAIT_MS = 5000;
+const RECOVERY_POLL_MS = 25;
+
+/**
+ * Busy → VOLUME_BUSY at once, except while a recovery pass holds the lease: a pass that raced the
+ * end of an operation takes the lease of an idle volume, finds nothing to do and releases it a
+ * moment later; a client acting on `available` at once must not get 409 for that (issue 12,
+ * case 8). Such a holder is waited for, bounded; an operation's holder never is (it may run for
+ * minutes; the client retries).
+ */
 export async function acquireVolumeLease(deps: ServiceDeps, volumeId: string, operationId: string, ttlMs = deps.config.storage.leaseTtlMs): Promise<Lease> {
-  try {
-    return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
-  } catch (err) {
-    if (!isStorageError(err, 'LEASE_HELD')) throw err;
-    throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
+  const deadline = Date.now() + RECOVERY_WAIT_MS;
+  for (;;) {
+    try {
+      return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
+    } catch (err) {
+      if (!isStorageError(err, 'LEASE_HELD')) throw err;
+      const holder = typeof err.details.holder === 'string' ? err.details.holder : '';
+      if (!RECOVERY_HOLDER.test(holder) || Date.now() >= deadline) {
+        throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));
+    }
   }
 }
 
