@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
 import { CRASH_POINTS, crashPoint } from '../../core/crash-points.js';
-import { StorageError, isStorageError } from '../../core/errors.js';
+import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -146,7 +146,7 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     });
   } catch (raw) {
-    const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', (raw as Error)?.message ?? String(raw), { cause: raw });
+    const err = toStorageError(raw);
     deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
     await finish(async (t) => {
       await spec.onFailure(err, t);

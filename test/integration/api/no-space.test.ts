@@ -71,8 +71,8 @@ for (const backend of BACKENDS) {
     });
 
     const volume = async (id: string) => (await http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume as { status: string; size: number };
-    const operation = async (id: string) => eventually(async () => {
-      const op = (await http.get(`/v3/operations/${id}`).set(auth('admin'))).body.operation as { state: string; error: string | null };
+    const operation = async (id: string | undefined) => eventually(async () => {
+      const op = (await http.get(`/v3/operations/${String(id)}`).set(auth('admin'))).body.operation as { state: string; error: string | null };
       return op.state === 'running' ? undefined : op;
     }, 60_000);
 
