@@ -32,15 +32,15 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
       return async (t) => deps.repos.volumes.update(vol.id, { status: ref.attachment ? 'in-use' : 'available', sizeGiB: newSizeGiB }, t);
     },
     // A full share that changed nothing (the info file has the old size and no intent): the status it found.
-    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, { status: err.details.unchanged === true ? vol.status : 'error_extending' }, t),
+    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, { status: err.details.nothingChanged === true ? vol.status : 'error_extending' }, t),
   });
 }
 
-/** NO_SPACE, and the info file shows nothing changed: marked `unchanged` so the volume keeps its status. */
+/** NO_SPACE, and the info file shows nothing changed: marked `nothingChanged` so the volume keeps its status. */
 async function markedIfUnchanged(deps: ServiceDeps, vol: VolumeRecord, raw: unknown): Promise<unknown> {
   const err = toStorageError(raw);
   if (!isStorageError(err, 'NO_SPACE')) return raw;
   const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol)).catch(() => null);
   const unchanged = tree !== null && tree.intent === null && tree.sizeBytes <= vol.sizeGiB * 1024 ** 3;
-  return unchanged ? new StorageError('NO_SPACE', err.message, { cause: err.cause ?? err, details: { ...err.details, unchanged: true } }) : err;
+  return unchanged ? new StorageError('NO_SPACE', err.message, { cause: err.cause ?? err, details: { ...err.details, nothingChanged: true } }) : err;
 }

@@ -52,8 +52,8 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       };
     },
     onFailure: async (err, t) => {
-      // Refused before anything changed (the guest runs): the volume keeps its status.
-      const untouched = err.details.reason === 'GUEST_RUNNING';
+      // Refused before anything changed (the guest runs, or a space pre-check): the volume keeps its status.
+      const untouched = err.details.reason === 'GUEST_RUNNING' || err.details.nothingChanged === true;
       await deps.repos.volumes.update(vol.id, { status: untouched ? vol.status : 'error' }, t);
       await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
     },

@@ -5,7 +5,7 @@
  * once space returns the same operations succeed, with no admin action.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -103,6 +103,79 @@ for (const backend of BACKENDS) {
       const grown = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
       expect((await operation(grown.headers['x-operation-id'])).state).to.equal('succeeded');
       expect(await volume(vid)).to.include({ status: 'available', size: 2 });
+    });
+
+    /** The share's files of a volume (names and sizes) and its info file's bytes: what "nothing changed" compares. */
+    const filesOf = async (vid: string) => {
+      const out: string[] = [];
+      for (const e of await readdir(share, { withFileTypes: true, recursive: true })) {
+        if (!e.isFile() || !e.name.startsWith(`volume-${vid}`)) continue;
+        const f = path.join(e.parentPath, e.name);
+        out.push(`${path.relative(share, f)} ${(await stat(f)).size} ${e.name.endsWith('.info') ? (await readFile(f)).toString('base64') : ''}`);
+      }
+      return out.sort();
+    };
+    const activeFile = async (vid: string) => {
+      const tree = (await http.get(`/v3/volumes/${vid}/tree`).set(auth('admin'))).body.tree as { active_file: string };
+      for (const e of await readdir(share, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name === tree.active_file) return path.join(e.parentPath, e.name);
+      throw new Error(`active file ${tree.active_file} not found`);
+    };
+    const writePattern = (file: string, pattern: number, offset: string) => run('qemu-io', ['-f', 'qcow2', '-c', `write -P ${pattern} ${offset} 6M`, file]);
+    /** Leaves about `mib` MiB free on the share, whatever is on it now. */
+    const leaveFree = async (mib: number) => {
+      await fill(path.join(share, 'filler'));
+      const fh = await open(path.join(share, 'filler'), 'r+');
+      try {
+        await fh.truncate(Math.max(0, (await fh.stat()).size - mib * 1024 * 1024));
+      } finally {
+        await fh.close();
+      }
+    };
+    const freeAll = async () => {
+      await rm(path.join(share, 'filler'), { force: true });
+      await rm(path.join(share, 'filler.tail'), { force: true });
+    };
+
+    it('merge, create-from-snapshot and revert check the space they need first and refuse with NO_SPACE, changing nothing', async () => {
+      const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+      const vid = created.body.volume.id as string;
+      await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+      await writePattern(await activeFile(vid), 0x11, '0');
+      const s1 = await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid, name: 's1' } }).expect(202);
+      const sid = s1.body.snapshot.id as string;
+      expect((await operation(s1.headers['x-operation-id'])).state).to.equal('succeeded');
+      await writePattern(await activeFile(vid), 0x22, '64M');
+      // Deleting s1 merges 6 MiB (either way); a copy of s1 needs 6 MiB; a revert a new overlay.
+      await leaveFree(4);
+      const before = await filesOf(vid);
+
+      const del = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
+      const delOp = await operation(del.headers['x-operation-id']);
+      expect(delOp.error, 'merge pre-check').to.match(/^NO_SPACE: .*nothing was changed/);
+      expect((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot.status, 'the status it found').to.equal('available');
+
+      const copy = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, snapshot_id: sid } }).expect(202);
+      const copyOp = await operation(copy.headers['x-operation-id']);
+      expect(copyOp.error, 'create-from-snapshot pre-check').to.match(/^NO_SPACE: /);
+      expect(await filesOf(copy.body.volume.id as string), 'no file of the refused copy').to.deep.equal([]);
+
+      await freeAll();
+      await leaveFree(1);
+      const rev = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-revert_to_snapshot': { snapshot_id: sid } }).expect(202);
+      const revOp = await operation(rev.headers['x-operation-id']);
+      expect(revOp.error, 'revert pre-check').to.match(/^NO_SPACE: /);
+      expect((await volume(vid)).status, 'the status it found').to.equal('available');
+      expect((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot.status).to.equal('available');
+      expect(await filesOf(vid), 'nothing changed on the share').to.deep.equal(before);
+
+      // Space returns: the same delete succeeds and the data reads back.
+      await freeAll();
+      const again = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
+      expect((await operation(again.headers['x-operation-id'])).state).to.equal('succeeded');
+      const active = await activeFile(vid);
+      await run('qemu-io', ['-f', 'qcow2', '-r', '-U', '-c', 'read -P 0x11 0 6M', '-c', 'read -P 0x22 64M 6M', active]);
+      const check = await run('qemu-img', ['check', '-U', active], { allowFailure: true });
+      expect(check.exitCode, check.stdout).to.equal(0);
     });
   });
 }
