@@ -86,6 +86,8 @@ export interface OperationSpec {
   onFailure(err: StorageError, t: Transaction): Promise<void>;
   /** Called with the lease before the transaction, for checks that need the driver (tree shape). */
   precheck?(lease: Lease): Promise<void>;
+  /** The operation row's overlay_file, read after precheck (a revert: the active file it replaces). */
+  overlayFile?(): string | null;
 }
 
 export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Promise<OperationRecord> {
@@ -97,7 +99,7 @@ export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Pr
     op = await inTransaction(deps.repos.db, async (t) => {
       await assertNothingCommitted(deps, spec.volumeId, t);
       await spec.prepare(t);
-      return deps.repos.operations.insert({ id, kind: spec.kind, volumeId: spec.volumeId, projectId: spec.projectId, snapshotId: spec.snapshotId ?? null, fencingToken: lease.token }, t);
+      return deps.repos.operations.insert({ id, kind: spec.kind, volumeId: spec.volumeId, projectId: spec.projectId, snapshotId: spec.snapshotId ?? null, fencingToken: lease.token, overlayFile: spec.overlayFile?.() ?? null }, t);
     });
   } catch (err) {
     await deps.repos.leases.release(lease);
