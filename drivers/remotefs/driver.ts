@@ -120,6 +120,26 @@ export class RemoteFsDriver implements VolumeDriver {
     return underLeases(this.env, [req.id], ctx, (signal) => createEmptyVolume(this.env, req.id, format, sizeBytes, signal));
   }
 
+  /**
+   * A create a crash interrupted (its database outcome never written): its files are adopted only
+   * when complete: the info file's tree with just the base file, that file under its final name
+   * (materializeVolume renames it last) and its header checked (chain-check.ts). Else null.
+   */
+  async adoptInterruptedCreate(volumeId: string, ctx: OpContext = {}): Promise<CreatedVolume | null> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, async (signal) => {
+      const site = await findVolume(this.env.shares, volumeId);
+      const info = site ? await readInfo(site.dir, volumeId) : null;
+      const tree = info?.tree;
+      if (!site || !tree || tree.intent !== null || Object.keys(tree.snapshots).length > 0 || Object.keys(tree.files).length !== 1) return null;
+      const names = new Set(await readdir(site.dir));
+      // A temp image left beside it: the fill did not finish (or an older one crashed): not adopted.
+      if (!names.has(tree.active) || [...names].some((n) => n.startsWith(`.volume-${volumeId}.`))) return null;
+      await this.checkChain(site, tree, tree.active, signal);
+      return { providerLocation: site.share.address, format: tree.files[tree.active]?.format ?? 'qcow2', sizeGiB: giBFromBytes(tree.sizeBytes) };
+    });
+  }
+
   async deleteVolume(vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
     assertVolumeId(vol.id);
     assertDetached(vol, 'deletion');

@@ -12,8 +12,9 @@
  *            still that file -> not done: the volume as it was, operation failed (rolled back);
  *            nothing recorded (an operation started before this rule) -> the volume as its info
  *            file records it, operation failed.
- *   create   any file of the volume is removed; volume `error`, operation failed (an interrupted
- *            create is not adopted: the client creates it again).
+ *   create   files complete and valid (the driver's adoptInterruptedCreate checks them) ->
+ *            volume available, operation succeeded; else every file of the volume is removed,
+ *            volume `error`, operation failed (the client creates it again).
  *   delete   the delete runs again (idempotent): files gone -> rows deleted, operation succeeded;
  *            it fails -> volume `error_deleting`, operation failed with the reason.
  *
@@ -25,6 +26,7 @@ import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
+import { adoptSupport } from '../adopt-support.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
@@ -83,6 +85,18 @@ async function settleRevert(deps: ServiceDeps, op: OperationRecord, vol: VolumeR
 }
 
 async function settleCreate(deps: ServiceDeps, op: OperationRecord, vol: VolumeRecord, lease: Lease): Promise<Outcome> {
+  const adopted = await adoptSupport(deps.driver)?.adoptInterruptedCreate(vol.id, { lease }).catch((err: unknown) => {
+    deps.log.warn({ err, volumeId: vol.id }, 'files of an interrupted create not adopted');
+    return null;
+  }) ?? null;
+  if (adopted !== null) {
+    await inTransaction(deps.repos.db, async (t) => {
+      await deps.repos.volumes.transition(vol.id, ['creating'], { status: 'available', providerLocation: adopted.providerLocation, format: adopted.format, sizeGiB: adopted.sizeGiB }, t);
+      await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+      await deps.repos.leases.release(lease, t);
+    });
+    return { outcome: 'succeeded', details: 'interrupted after its files were complete; they were checked and adopted' };
+  }
   await deps.driver.deleteVolume(await volumeRefOf(deps, vol), { lease });
   return fail(deps, op, 'interrupted; the files it had written were removed: create the volume again', lease, async (t) => {
     await deps.repos.volumes.transition(vol.id, ['creating'], { status: 'error' }, t);

@@ -9,7 +9,8 @@
  * services are child processes (test/e2e/service-entry.ts).
  */
 import { expect } from 'chai';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -153,27 +154,39 @@ describe('storage service: a process killed mid-revert, mid-create or mid-delete
     await eventually(async () => ((await api0.get(`/v3/snapshots?volume_id=${doomed}`).set(auth('alice'))).body.snapshots.length === 0 ? true : undefined), 60_000);
     await setup.kill();
 
-    const createVictim = await start('create-victim', undefined, CRASH_POINTS.storageBeforeOutcome);
-    const created = await supertest(createVictim.url).post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
-    await createVictim.exited;
-    const vnew = created.body.volume.id as string;
+    // Two creates killed after the driver's work, before their transaction: one left complete, one
+    // put in the state a crash before materializeVolume's final rename leaves (the image still
+    // under its temp name beside the info file).
+    const creates: { vid: string; opId: string }[] = [];
+    for (const name of ['create-complete', 'create-unrenamed']) {
+      const victim = await start(name, undefined, CRASH_POINTS.storageBeforeOutcome);
+      const r = await supertest(victim.url).post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+      await victim.exited;
+      creates.push({ vid: r.body.volume.id as string, opId: r.headers['x-operation-id'] as string });
+    }
+    const [complete, unrenamed] = creates as [{ vid: string; opId: string }, { vid: string; opId: string }];
+    await rename(path.join(share, `volume-${unrenamed.vid}`), path.join(share, `.volume-${unrenamed.vid}.${randomUUID()}.tmp`));
     const deleteVictim = await start('delete-victim', undefined, CRASH_POINTS.storageBeforeOutcome);
     const del = await supertest(deleteVictim.url).delete(`/v3/volumes/${doomed}`).set(auth('alice')).expect(202);
     await deleteVictim.exited;
 
     const restarted = await start('vol-ops-restarted');
     const api = supertest(restarted.url);
-    const createOp = await eventually(async () => {
-      const op = (await api.get(`/v3/operations/${created.headers['x-operation-id'] as string}`).set(auth('admin'))).body.operation as { state: string; error: string | null };
+    const settled = (opId: string) => eventually(async () => {
+      const op = (await api.get(`/v3/operations/${opId}`).set(auth('admin'))).body.operation as { state: string; error: string | null };
       return op.state === 'running' ? undefined : op;
     }, CONVERGE_MS);
-    const status = (await api.get(`/v3/volumes/${vnew}`).set(auth('alice'))).body.volume.status as string;
-    // Interrupted creates are not adopted: the files go and the volume reads error (create it again).
-    expect([createOp.state, status]).to.deep.equal(['failed', 'error']);
-    expect(createOp.error).to.match(/interrupted/);
-    expect((await readdir(share)).filter((f) => f.startsWith(`volume-${vnew}`)), 'an interrupted create leaves no file').to.deep.equal([]);
+    expect((await settled(complete.opId)).state, 'complete files are adopted').to.equal('succeeded');
+    expect((await api.get(`/v3/volumes/${complete.vid}`).set(auth('alice'))).body.volume).to.include({ status: 'available', size: 1 });
+    await api.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: complete.vid } }).expect(202);
+
+    const failed = await settled(unrenamed.opId);
+    expect([failed.state, (await api.get(`/v3/volumes/${unrenamed.vid}`).set(auth('alice'))).body.volume.status]).to.deep.equal(['failed', 'error']);
+    expect(failed.error).to.match(/interrupted/);
+    const left = (await readdir(share)).filter((f) => f.includes(`volume-${unrenamed.vid}`));
+    expect(left, 'an incomplete create leaves no file').to.deep.equal([]);
     // The error volume deletes normally.
-    await api.delete(`/v3/volumes/${vnew}`).set(auth('alice')).expect(202);
+    await api.delete(`/v3/volumes/${unrenamed.vid}`).set(auth('alice')).expect(202);
 
     const delOp = await eventually(async () => {
       const op = (await api.get(`/v3/operations/${del.headers['x-operation-id'] as string}`).set(auth('admin'))).body.operation as { state: string };
