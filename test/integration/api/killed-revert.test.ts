@@ -124,6 +124,19 @@ describe('storage service: a process killed mid-revert, mid-create or mid-delete
     });
   }
 
+  it('killed while another process runs: its periodic pass settles the revert, no restart', async () => {
+    const survivor = await start('survivor');
+    const api = supertest(survivor.url);
+    const { vid, sid } = await prepared(api);
+    const victim = await start('victim-periodic', STEPS.revertInfoWritten);
+    const r = await revert(victim.url, vid, sid);
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    await victim.exited;
+    // The survivor was started before the crash: only its periodic sweep can settle this.
+    expect(await converged(api, r.headers['x-operation-id'] as string, vid, sid)).to.equal('succeeded');
+    await survivor.kill();
+  });
+
   it('killed at seeded random moments of a revert: every run converges after the restart', async () => {
     const random = seeded(12);
     let proc = await start('random-0');
