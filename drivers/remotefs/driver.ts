@@ -23,6 +23,7 @@ import { OnlinePath, type InterruptedOperation } from './online/index.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
+import { OVERLAY_BYTES, assertRoom, mergeNeeds } from './space-check.js';
 import * as engine from './snapshots/index.js';
 import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
@@ -117,6 +118,26 @@ export class RemoteFsDriver implements VolumeDriver {
     const sizeBytes = this.sizeBytes(req.sizeGiB);
     const format = this.format(req.format, this.env.storage.volumeFormat);
     return underLeases(this.env, [req.id], ctx, (signal) => createEmptyVolume(this.env, req.id, format, sizeBytes, signal));
+  }
+
+  /**
+   * A create a crash interrupted (its database outcome never written): its files are adopted only
+   * when complete: the info file's tree with just the base file, that file under its final name
+   * (materializeVolume renames it last) and its header checked (chain-check.ts). Else null.
+   */
+  async adoptInterruptedCreate(volumeId: string, ctx: OpContext = {}): Promise<CreatedVolume | null> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, async (signal) => {
+      const site = await findVolume(this.env.shares, volumeId);
+      const info = site ? await readInfo(site.dir, volumeId) : null;
+      const tree = info?.tree;
+      if (!site || !tree || tree.intent !== null || Object.keys(tree.snapshots).length > 0 || Object.keys(tree.files).length !== 1) return null;
+      const names = new Set(await readdir(site.dir));
+      // A temp image left beside it: the fill did not finish (or an older one crashed): not adopted.
+      if (!names.has(tree.active) || [...names].some((n) => n.startsWith(`.volume-${volumeId}.`))) return null;
+      await this.checkChain(site, tree, tree.active, signal);
+      return { providerLocation: site.share.address, format: tree.files[tree.active]?.format ?? 'qcow2', sizeGiB: giBFromBytes(tree.sizeBytes) };
+    });
   }
 
   async deleteVolume(vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
@@ -216,13 +237,19 @@ export class RemoteFsDriver implements VolumeDriver {
   }
 
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o),
+    return this.withEngine(vol, snap.id, ctx, async (loc, o) => {
+      await assertRoom(loc.dir, await mergeNeeds(loc, snap.id), `deleting snapshot ${snap.id} (a merge)`);
+      return engine.deleteSnapshot(loc, snap.id, o);
+    },
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
   async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number; active?: ActiveFile }> {
     const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile }>(vol, snap.id, ctx,
-      (loc, o) => engine.revertToSnapshot(loc, snap.id, o), (loc, c) => this.online.revert(loc, vol, snap.id, c));
+      async (loc, o) => {
+        await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id}`);
+        return engine.revertToSnapshot(loc, snap.id, o);
+      }, (loc, c) => this.online.revert(loc, vol, snap.id, c));
     return { sizeGiB: giBFromBytes(r.sizeBytes), ...(r.active ? { active: r.active } : {}) };
   }
 

@@ -13,6 +13,7 @@ import type { CreatedVolume, OpContext, VolumeFormat } from '../volume-driver.js
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';
 import { placeVolume } from './placement.js';
+import { assertRoom, copyNeeds } from './space-check.js';
 import { assertNoFiles } from './volume-site.js';
 
 export interface CopySource {
@@ -67,6 +68,8 @@ export async function copyIntoNewVolume(env: RemoteFsEnv, source: CopySource | P
   const [src, share] = await bothReady(source, prepareTarget(env, dst), dst);
   const format = dst.format ?? src.format;
   assertImageFormat(format);
+  // Before the target's first byte: a copy that cannot fit is refused, not left half-written.
+  await assertRoom(share.mountPoint, await copyNeeds(src.dir, src.file, src.format, format), `copying into volume ${dst.volumeId}`);
   return materializeVolume(env, { share, volumeId: dst.volumeId, format, sizeBytes: dst.sizeBytes }, async (tmp) => {
     await imgConvert({
       src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: format,

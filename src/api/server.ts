@@ -22,6 +22,7 @@ import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
+import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -67,10 +68,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // What the info files record but a crash kept out of the database.
   const repairOutcomes = pass('repairing interrupted operations from the info files', repairInterruptedOutcomes);
   const settleClones = pass('settling interrupted clones', settleInterruptedClones);
+  // Reverts, volume creates and deletes a crash interrupted (at start: whatever their age).
+  const settleVolumeOps = pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d));
   if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     await settleAttached();
     await repairOutcomes();
+    await pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d, 0))();
   }
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
@@ -84,6 +88,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await reap();
     await settleAttached();
     await repairOutcomes();
+    await settleVolumeOps();
     await settleClones();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CHAIN_TOO_DEEP: { http: 400, summary: 'The snapshot would make the chain deeper than max_chain_depth.' },
   HAS_SNAPSHOTS: { http: 400, summary: 'The volume has snapshots and cascade was not asked.' },
   NO_SHARE_SPACE: { http: 507, summary: 'No configured share has room for the request.' },
+  NO_SPACE: { http: 507, summary: 'The share ran out of space (ENOSPC or EDQUOT), or has not the space the operation needs (checked before it changes anything); the volume keeps the state it had.' },
   SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted or not writable.' },
   MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
   INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
@@ -97,9 +98,22 @@ export function isStorageError(err: unknown, code?: ErrorCode): err is StorageEr
   return err instanceof StorageError && (code === undefined || err.code === code);
 }
 
-/** Wrap anything thrown into a StorageError, keeping the original as `cause`. */
+/** A file-system error of a full share or an exhausted quota. */
+export function isNoSpaceErrno(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** What a child process prints when a write found the share full (qemu-img, qemu-io, cp). */
+export const NO_SPACE_STDERR = /No space left on device|Disk quota exceeded/i;
+
+/**
+ * Wrap anything thrown into a StorageError, keeping the original as `cause`; a full share
+ * (ENOSPC/EDQUOT from a file-system call) is NO_SPACE, whatever the fallback.
+ */
 export function toStorageError(err: unknown, fallback: ErrorCode = 'INTERNAL'): StorageError {
   if (err instanceof StorageError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (isNoSpaceErrno(err)) return new StorageError('NO_SPACE', `the share is full: ${message}`, { cause: err, details: { errno: (err as { code: string }).code } });
   return new StorageError(fallback, message, { cause: err });
 }

@@ -81,7 +81,7 @@ export interface OperationRecord {
   fencingToken: number | null;
   /** true once the host was granted its irreversible step: the storage side may only roll forward. */
   commitPointPassed: boolean;
-  /** The overlay a snapshot-metadata operation created (bare file name). */
+  /** Bare file name: the overlay a snapshot-metadata operation created; the active file a revert replaces. */
   overlayFile: string | null;
   error: string | null;
   startedAt: Date;

@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../core/errors.js';
+import { StorageError, isNoSpaceErrno } from '../core/errors.js';
 import { fsyncDir } from '../core/durable-file.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
@@ -53,7 +53,7 @@ export async function writeNewImage(file: string, layout: OverlayLayout, o: Pick
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(file).catch(() => undefined); // never leave a half-written image behind
-    throw new StorageError('INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
+    throw new StorageError(isNoSpaceErrno(err) ? 'NO_SPACE' : 'INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
   }
   await fh.close();
   if (o.syncDirectory !== false) await fsyncDir(path.dirname(file));

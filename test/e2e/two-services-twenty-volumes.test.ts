@@ -248,9 +248,9 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     }));
     const expected = N * 2 + vols.filter((v) => v.extended).length + vols.filter((v) => v.s2Deleted).length;
     expect(race.tally.pairs).to.equal(expected + vols.filter((v) => v.i % PER_GUEST >= 5).length);
-    // The lease decides, not the order of sending: each service won some races.
-    expect(race.tally.wonByA, 'races won by service A').to.be.greaterThan(0);
-    expect(race.tally.wonByB, 'races won by service B').to.be.greaterThan(0);
+    // The lease decides (RacedPair asserts one winner and one VOLUME_BUSY per pair); which service
+    // wins is nobody's to control (on a loaded machine one may win them all), so it is only reported.
+    expect(race.tally.wonByA + race.tally.wonByB).to.equal(race.tally.pairs);
     console.log(`      pipeline of 20 volumes in ${Date.now() - t0} ms; ${race.tally.pairs} raced pairs so far (won by A ${race.tally.wonByA}, by B ${race.tally.wonByB}), ` +
       `${race.tally.busy} refused with 409 VOLUME_BUSY`);
   });

@@ -17,7 +17,6 @@
  * Runs after reconcile on start and then periodically, beside the reaper. A compute-initiated
  * snapshot before its commit point is the reaper's (its host keeps the lease alive with reports).
  */
-import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
@@ -26,7 +25,7 @@ import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../interrupted-support.js';
 import { volumeRefOf } from './lookup.js';
-import { leaseHolder } from './operation-runner.js';
+import { recoveryLeaseHolder } from './operation-runner.js';
 
 export interface SettleReport {
   volumeId: string;
@@ -90,7 +89,7 @@ async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol:
   }
   let lease: Lease;
   try {
-    lease = await deps.repos.leases.acquire(vol.id, leaseHolder(`settle-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(vol.id, recoveryLeaseHolder('settle'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return { volumeId: vol.id, outcome: 'skipped', details: 'the volume is busy (its operation may still run)' };
     throw err;

@@ -10,7 +10,6 @@
  * attachments' active file (the tree's), operation row, lease release. Runs after reconcile and
  * the settle pass of attached volumes on start, then periodically beside them.
  */
-import { randomUUID } from 'node:crypto';
 import { Op, type Transaction } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
@@ -20,7 +19,7 @@ import type { SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
-import { leaseHolder } from './operation-runner.js';
+import { recoveryLeaseHolder } from './operation-runner.js';
 import { planOutcomeRepair, type RepairDecision, type SnapshotChange } from './outcome-repair-plan.js';
 
 export interface OutcomeRepairReport {
@@ -68,7 +67,7 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
   if (pending !== null) return { operationId: opId, volumeId, outcome: 'waiting', details: `the info file still records an unfinished ${pending.kind}` };
   let lease: Lease;
   try {
-    lease = await deps.repos.leases.acquire(volumeId, leaseHolder(`repair-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder('repair'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return null; // its process (or another) still works on the volume
     throw err;

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
 import { CRASH_POINTS, crashPoint } from '../../core/crash-points.js';
-import { StorageError, isStorageError } from '../../core/errors.js';
+import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
@@ -26,12 +26,39 @@ export function leaseHolder(operationId: string): string {
   return `op:${operationId}`;
 }
 
+/** The passes that settle what a crash left (repair, reap, settle) hold a volume's lease only briefly. */
+export type RecoveryPass = 'repair' | 'reap' | 'settle';
+
+export function recoveryLeaseHolder(pass: RecoveryPass): string {
+  return leaseHolder(`${pass}-${randomUUID()}`);
+}
+
+const RECOVERY_HOLDER = /^op:(repair|reap|settle)-/;
+
+/** How long a request waits for a recovery pass's lease before it answers VOLUME_BUSY. */
+export const RECOVERY_WAIT_MS = 5000;
+const RECOVERY_POLL_MS = 25;
+
+/**
+ * Busy → VOLUME_BUSY at once, except while a recovery pass holds the lease: a pass that raced the
+ * end of an operation takes the lease of an idle volume, finds nothing to do and releases it a
+ * moment later; a client acting on `available` at once must not get 409 for that (issue 12,
+ * case 8). Such a holder is waited for, bounded; an operation's holder never is (it may run for
+ * minutes; the client retries).
+ */
 export async function acquireVolumeLease(deps: ServiceDeps, volumeId: string, operationId: string, ttlMs = deps.config.storage.leaseTtlMs): Promise<Lease> {
-  try {
-    return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
-  } catch (err) {
-    if (!isStorageError(err, 'LEASE_HELD')) throw err;
-    throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
+  const deadline = Date.now() + RECOVERY_WAIT_MS;
+  for (;;) {
+    try {
+      return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
+    } catch (err) {
+      if (!isStorageError(err, 'LEASE_HELD')) throw err;
+      const holder = typeof err.details.holder === 'string' ? err.details.holder : '';
+      if (!RECOVERY_HOLDER.test(holder) || Date.now() >= deadline) {
+        throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));
+    }
   }
 }
 
@@ -59,6 +86,8 @@ export interface OperationSpec {
   onFailure(err: StorageError, t: Transaction): Promise<void>;
   /** Called with the lease before the transaction, for checks that need the driver (tree shape). */
   precheck?(lease: Lease): Promise<void>;
+  /** The operation row's overlay_file, read after precheck (a revert: the active file it replaces). */
+  overlayFile?(): string | null;
 }
 
 export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Promise<OperationRecord> {
@@ -70,7 +99,7 @@ export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Pr
     op = await inTransaction(deps.repos.db, async (t) => {
       await assertNothingCommitted(deps, spec.volumeId, t);
       await spec.prepare(t);
-      return deps.repos.operations.insert({ id, kind: spec.kind, volumeId: spec.volumeId, projectId: spec.projectId, snapshotId: spec.snapshotId ?? null, fencingToken: lease.token }, t);
+      return deps.repos.operations.insert({ id, kind: spec.kind, volumeId: spec.volumeId, projectId: spec.projectId, snapshotId: spec.snapshotId ?? null, fencingToken: lease.token, overlayFile: spec.overlayFile?.() ?? null }, t);
     });
   } catch (err) {
     await deps.repos.leases.release(lease);
@@ -119,9 +148,11 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     });
   } catch (raw) {
-    // The operation's recorded error is shown to the caller: an unexpected error (a database
-    // error among them) is recorded as a fixed text; its own text stays in the log below.
-    const err = raw instanceof StorageError ? raw : new StorageError('INTERNAL', `unexpected internal error; the service log has it under operation ${op.id}`, { cause: raw });
+    // The operation's recorded error is shown to the caller: a full share keeps its own code;
+    // any other unexpected error (a database error among them) is recorded as a fixed text, its
+    // own text stays in the log below.
+    const known = toStorageError(raw);
+    const err = raw instanceof StorageError || known.code !== 'INTERNAL' ? known : new StorageError('INTERNAL', `unexpected internal error; the service log has it under operation ${op.id}`, { cause: raw });
     deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
     await finish(async (t) => {
       await spec.onFailure(err, t);

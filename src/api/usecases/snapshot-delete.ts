@@ -36,6 +36,7 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
       const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
-    onFailure: async (_err, t) => deps.repos.snapshots.update(snap.id, { status: 'error_deleting' }, t),
+    // Refused before anything changed (a space pre-check): the status it found.
+    onFailure: async (err, t) => deps.repos.snapshots.update(snap.id, { status: err.details.nothingChanged === true ? snap.status : 'error_deleting' }, t),
   });
 }

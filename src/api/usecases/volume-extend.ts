@@ -1,5 +1,5 @@
 /** Grow a volume: available|in-use → extending → the same (or error_extending). */
-import { StorageError } from '../../core/errors.js';
+import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
@@ -24,9 +24,23 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
     },
     work: async (ctx) => {
       const ref = await volumeRefOf(deps, vol);
-      await deps.driver.extendVolume(ref, newSizeGiB, ctx);
+      try {
+        await deps.driver.extendVolume(ref, newSizeGiB, ctx);
+      } catch (err) {
+        throw await markedIfUnchanged(deps, vol, err);
+      }
       return async (t) => deps.repos.volumes.update(vol.id, { status: ref.attachment ? 'in-use' : 'available', sizeGiB: newSizeGiB }, t);
     },
-    onFailure: async (_err, t) => deps.repos.volumes.update(vol.id, { status: 'error_extending' }, t),
+    // A full share that changed nothing (the info file has the old size and no intent): the status it found.
+    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, { status: err.details.nothingChanged === true ? vol.status : 'error_extending' }, t),
   });
+}
+
+/** NO_SPACE, and the info file shows nothing changed: marked `nothingChanged` so the volume keeps its status. */
+async function markedIfUnchanged(deps: ServiceDeps, vol: VolumeRecord, raw: unknown): Promise<unknown> {
+  const err = toStorageError(raw);
+  if (!isStorageError(err, 'NO_SPACE')) return raw;
+  const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol)).catch(() => null);
+  const unchanged = tree !== null && tree.intent === null && tree.sizeBytes <= vol.sizeGiB * 1024 ** 3;
+  return unchanged ? new StorageError('NO_SPACE', err.message, { cause: err.cause ?? err, details: { ...err.details, nothingChanged: true } }) : err;
 }

@@ -20,11 +20,16 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
   if (mode === 'latest_only' && snap.sizeGiB !== vol.sizeGiB) {
     throw new StorageError('INVALID_STATE', `snapshot size ${snap.sizeGiB} GiB differs from volume size ${vol.sizeGiB} GiB; use os-revert_to_snapshot`);
   }
+  // The active file the revert replaces, in the operation row: after a crash, the info file's
+  // active file tells whether the revert was done (usecases/interrupted-volume-ops.ts).
+  let replaced: string | null = null;
   return startOperation(deps, {
     kind: 'revert_volume', volumeId: vol.id, projectId: vol.projectId, snapshotId: snap.id,
+    overlayFile: () => replaced,
     precheck: async () => {
-      if (mode !== 'latest_only') return;
       const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol));
+      replaced = tree.activeFile;
+      if (mode !== 'latest_only') return;
       if (tree.activeParent !== snap.id) {
         throw new StorageError('INVALID_STATE', `revert is only to the latest snapshot (${tree.activeParent ?? 'none'}); use os-revert_to_snapshot for ${snap.id}`, {
           details: { latest_snapshot_id: tree.activeParent },
@@ -52,8 +57,8 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       };
     },
     onFailure: async (err, t) => {
-      // Refused before anything changed (the guest runs): the volume keeps its status.
-      const untouched = err.details.reason === 'GUEST_RUNNING';
+      // Refused before anything changed (the guest runs, or a space pre-check): the volume keeps its status.
+      const untouched = err.details.reason === 'GUEST_RUNNING' || err.details.nothingChanged === true;
       await deps.repos.volumes.update(vol.id, { status: untouched ? vol.status : 'error' }, t);
       await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
     },

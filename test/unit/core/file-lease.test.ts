@@ -86,7 +86,9 @@ describe('file lease manager', () => {
       // Someone else takes over (as after an expiry): the renewal fails and the signal fires.
       await real.release(lease);
       await real.acquire('v4', 'intruder', 60_000);
-      await new Promise((r) => setTimeout(r, 400));
+      // Polled, not a fixed 400 ms: on a loaded machine the next renewal may come late.
+      const deadline = Date.now() + 10_000;
+      while (!signal.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       aborted = signal.reason;
     });
     expect(isStorageError(aborted, 'LEASE_LOST')).to.equal(true);

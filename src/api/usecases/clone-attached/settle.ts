@@ -11,7 +11,6 @@
  * for an admin to settle with the host. Runs after start and with the reaper, in every process;
  * the lease makes concurrent passes harmless.
  */
-import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../core/errors.js';
 import type { Lease } from '../../../core/lease.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
@@ -19,7 +18,7 @@ import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../driver-adapter.js';
 import { volumeRefOf } from '../lookup.js';
-import { leaseHolder } from '../operation-runner.js';
+import { recoveryLeaseHolder } from '../operation-runner.js';
 import { deleteSnapshot } from '../snapshot-delete.js';
 import { planCloneRecovery, type CloneRecoveryPlan } from './recovery-plan.js';
 import { temporaryOwner, type TemporaryOwner } from './temporary-snapshot.js';
@@ -58,7 +57,7 @@ async function settleRows(deps: ServiceDeps, op: OperationRecord, f: Found, leas
 async function settleOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
   let lease: Lease;
   try {
-    lease = await deps.repos.leases.acquire(op.volumeId, leaseHolder(`settle-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(op.volumeId, recoveryLeaseHolder('settle'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return false; // its process (or another operation) is alive
     throw err;

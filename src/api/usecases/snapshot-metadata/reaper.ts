@@ -6,14 +6,13 @@
  * and the `creating` row. Runs periodically in every service process; the lease makes concurrent
  * reapers harmless.
  */
-import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { isStorageError } from '../../../core/errors.js';
 import type { OperationRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../driver-adapter.js';
 import { volumeRefOf } from '../lookup.js';
-import { leaseHolder } from '../operation-runner.js';
+import { recoveryLeaseHolder } from '../operation-runner.js';
 
 async function abandon(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
   const [n] = await deps.repos.db.models.Operation.update(
@@ -26,7 +25,7 @@ async function abandon(deps: ServiceDeps, op: OperationRecord): Promise<boolean>
 async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
   let lease;
   try {
-    lease = await deps.repos.leases.acquire(op.volumeId, leaseHolder(`reap-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(op.volumeId, recoveryLeaseHolder('reap'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return false; // the host (or someone) is still alive
     throw err;
