@@ -13,7 +13,8 @@ import { StorageError } from '../core/errors.js';
 import type { Config } from '../core/config.js';
 import { authorize, ROLES, type Caller, type PolicyName, type Role } from './policy.js';
 
-const ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** User and project ids: Keystone's alphabet; never only dots (".." in a path is traversal, not a project). */
+const ID = /^(?!\.+$)[A-Za-z0-9_.@-]{1,64}$/;
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -15,7 +15,7 @@ export function operationRoutes(deps: ServiceDeps): RouteDef[] {
       method: 'get', path: '/operations', versioned: true, policy: 'qcowshare:operation:get_all', status: 200, summary: 'List operations (state, volume_id filters)',
       handler: async (req, res) => {
         const q = parse(operationListQuery, req.query, 'query');
-        const page = pageOf({ ...q, sort: q.sort ?? (q.sort_key ? undefined : 'created_at:desc') });
+        const page = pageOf({ ...q, sort: q.sort ?? (q.sort_key !== undefined ? undefined : 'created_at:desc') });
         // Operations sort by start time; "created_at" is accepted as its name.
         page.sort = page.sort.map((s) => (s.key === 'createdAt' || s.key === 'updatedAt' ? { ...s, key: 'startedAt' } : s));
         const rows = await deps.repos.operations.list({ projectId: listScope(req, q), state: q.state, volumeId: q.volume_id }, page);
