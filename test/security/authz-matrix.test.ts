@@ -14,6 +14,9 @@
 import { expect } from 'chai';
 import supertest from 'supertest';
 import { routeTable } from '../../src/api/app.js';
+import { startService, type RunningService } from '../../src/api/server.js';
+import { parseConfig } from '../../src/core/config.js';
+import { FakeDriver } from '../fixtures/fake-driver.js';
 import { allows, POLICY, SNAPSHOT_ACTION_POLICY, VOLUME_ACTION_POLICY, type Caller, type PolicyName, type Role } from '../../src/api/policy.js';
 import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';
 import { snapshotActions, volumeActions } from '../../src/api/validation/actions.js';
@@ -233,3 +236,34 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('security: roles in noauth mode (X-Roles)', function () {
+  this.timeout(120_000);
+  let db: TestDb;
+  let svc: RunningService;
+  let http: ReturnType<typeof supertest>;
+  before(async () => {
+    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    const config = parseConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
+    svc = await startService({ config, driver: new FakeDriver(), reaperIntervalMs: 0 });
+    http = supertest(svc.url);
+  });
+  after(async () => {
+    await svc?.stop();
+    await db?.cleanup();
+  });
+
+  it('gives a reader reads only, a caller with no known role nothing, and no header admin + member', async () => {
+    const as = (roles?: string) => ({ 'x-auth-token': 'u1:p1', ...(roles === undefined ? {} : { 'x-roles': roles }) });
+    await http.get('/v3/volumes').set(as('reader')).expect(200);
+    const refused = await http.post('/v3/volumes').set(as('reader')).send({ volume: { size: 1 } }).expect(403);
+    expect(refused.body.forbidden.error_code).to.equal('FORBIDDEN');
+    expect(refused.body.forbidden.policy).to.equal('volume:create');
+    await http.get('/v3/volumes').set(as('Reader, bogus')).expect(200);
+    await http.get('/v3/volumes').set(as('bogus')).expect(403);
+    await http.get('/v3/volumes').set(as('')).expect(403);
+    await http.get('/v3/volumes?all_tenants=true').set(as('member')).expect(403);
+    await http.get('/v3/volumes?all_tenants=true').set(as()).expect(200);
+    expect(JSON.parse(await fingerprint(svc))[0]).to.deep.equal([]);
+  });
+});
