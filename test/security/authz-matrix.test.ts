@@ -39,7 +39,7 @@ const bogusQuery = { invalid: () => ({ query: { bogus_key: '1' } }) };
 const ROUTE_PROBES: Record<string, Probe> = {
   'GET /volumes': { valid: () => ({}), foreign: 'list' },
   'GET /volumes/detail': { valid: () => ({}), foreign: 'list' },
-  'POST /volumes': { valid: () => ({ body: { volume: { size: 1 } } }), invalid: () => ({ body: { volume: { size: 0 } } }), foreign: 'none' },
+  'POST /volumes': { valid: () => ({ body: { volume: { size: 1 } } }), invalid: () => ({ body: { volume: { size: 1, bogus: 1 } } }), foreign: 'none' },
   'GET /volumes/:volume_id': { valid: () => ({}), foreign: 'lookup' },
   'PUT /volumes/:volume_id': { valid: () => ({ body: { volume: { name: 'changed' } } }), invalid: () => ({ body: { volume: { name: 7 } } }), foreign: 'lookup' },
   'GET /volumes/:volume_id/tree': { valid: () => ({}), foreign: 'lookup' },
@@ -57,7 +57,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
 /** Valid arguments per action (sent by refused callers) and invalid ones (sent by admitted callers). */
 const VOLUME_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: unknown }> = {
-  'os-extend': { valid: () => ({ new_size: 2 }), invalid: { new_size: 'two' } },
+  'os-extend': { valid: () => ({ new_size: 2 }), invalid: { new_size: 2, bogus: 1 } },
   'os-reset_status': { valid: () => ({ status: 'error' }), invalid: { status: 'bogus' } },
   'os-force_delete': { valid: () => ({}), invalid: { bogus: 1 } },
   'os-initialize_connection': { valid: () => ({ connector: { host: 'h1' } }), invalid: { connector: {} } },
@@ -79,6 +79,8 @@ const SNAPSHOT_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid
 
 const WHO: Who[] = ['admin', 'member', 'reader', 'service', 'badtoken', 'none'];
 const ROLES_OF: Record<Who, Role[]> = { admin: ['admin'], member: ['member'], reader: ['reader'], service: ['service'], other: ['member'], badtoken: [], none: [] };
+
+const CODES: Record<number, RegExp> = { 400: /^INVALID_INPUT$/, 401: /^UNAUTHORIZED$/, 403: /^FORBIDDEN$/, 404: /^(VOLUME|SNAPSHOT|OPERATION)_NOT_FOUND$/ };
 
 interface Cell { label: string; method: RouteDef['method']; path: string; sent: Sent; expect: number }
 
@@ -201,7 +203,10 @@ for (const backend of BACKENDS) {
         let req = http[c.method](c.path).set(tokenOf(c.label.split(' ')[0] as Who));
         if (c.sent.query) req = req.query(c.sent.query);
         const r = await (c.sent.body !== undefined ? req.send(c.sent.body as object) : req);
-        if (r.status !== c.expect) wrong.push(`${c.label} → ${r.status} (expected ${c.expect}) ${JSON.stringify(r.body).slice(0, 160)}`);
+        // The stable code too: refusals must say why, admitted callers must fail on validation.
+        const fault = Object.values(r.body as Record<string, { error_code?: string }>)[0]?.error_code ?? '';
+        const codeOk = c.expect === 200 || (CODES[c.expect] as RegExp).test(fault);
+        if (r.status !== c.expect || !codeOk) wrong.push(`${c.label} → ${r.status} ${fault} (expected ${c.expect}) ${JSON.stringify(r.body).slice(0, 160)}`);
         const now = await fingerprint(s.svc);
         if (now !== state) changed.push(`${c.label} → ${r.status}`);
         state = now;
