@@ -65,6 +65,10 @@ export const POLICY = {
   'qcowshare:snapshot_metadata:delete': { roles: ['admin', 'service'], description: 'os-delete_snapshot_metadata' },
   'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
   'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
+  // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).
+  'volume_extension:volume_manage': { roles: ADMIN, description: 'Adopt an existing file as a volume (manageable_volumes, os-volume-manage)' },
+  'volume_extension:list_manageable': { roles: ADMIN, description: 'List what could be adopted on each share' },
+  'volume_extension:volume_unmanage': { roles: ADMIN, description: 'os-unmanage' },
   'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
   'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },
 } as const satisfies Record<string, PolicyRule>;

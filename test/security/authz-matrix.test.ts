@@ -229,6 +229,7 @@ for (const backend of BACKENDS) {
         'snapshot_extension:snapshot_actions:update_snapshot_status': ['service'], 'qcowshare:snapshot_metadata:create': ['service'],
         'qcowshare:snapshot_metadata:request_commit': ['service'], 'qcowshare:snapshot_metadata:finalize': ['service'],
         'qcowshare:snapshot_metadata:delete': ['admin', 'service'], 'qcowshare:cross_project': ['admin', 'service'],
+        'volume_extension:volume_manage': ['admin'], 'volume_extension:list_manageable': ['admin'], 'volume_extension:volume_unmanage': ['admin'],
       };
       for (const [name, roles] of Object.entries(pinned)) expect([...(POLICY[name as PolicyName].roles ?? [])], name).to.deep.equal(roles);
     });
