@@ -5,7 +5,7 @@
  *   POST /v1/instances/{uuid}/snapshots {volumes, quiesce, name} → 202 {job}; ?wait=true → 200 when ended
  *   GET  /v1/jobs, /v1/jobs/{id};  POST /v1/jobs/{id}/cancel (only before the commit point)
  */
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { mergePlan, snapshotCreatePlan } from '../../src/core/assisted-snapshot-protocol.js';
 import { StorageError } from '../../src/core/errors.js';
@@ -26,6 +26,17 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
+/**
+ * No body means the defaults; a body that express.json did not read (not declared as JSON) is
+ * refused, never replaced by the defaults: they snapshot every volume with the default quiesce.
+ */
+function optionalBody(req: Request): unknown {
+  if (req.body !== undefined) return req.body ?? {};
+  const announced = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (announced) throw new StorageError('INVALID_INPUT', 'the request body must be JSON (Content-Type: application/json)');
+  return {};
+}
+
 function answer(res: Response, a: Admitted): void {
   res.status(a.created ? 202 : 200).json({ job: a.job });
 }
@@ -36,7 +47,7 @@ export function v1Routes(uc: UseCases, engine: Engine): Router {
   r.post('/v1/merges', async (req, res) => answer(res, await uc.planMerge(parse(mergePlan, req.body))));
   r.post('/v1/instances/:uuid/snapshots', async (req, res) => {
     const instance = parse(uuid, req.params.uuid);
-    const a = await uc.instanceSnapshot(instance, parse(instanceBody, req.body ?? {}));
+    const a = await uc.instanceSnapshot(instance, parse(instanceBody, optionalBody(req)));
     if (req.query.wait !== 'true') return answer(res, a);
     res.status(200).json({ job: (await engine.settle(a.job.id)) ?? a.job });
   });

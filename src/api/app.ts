@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { authenticate } from './auth.js';
+import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
@@ -28,7 +28,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
 }
 
 function openApiRoute(doc: Record<string, unknown>): RouteDef {
-  return { method: 'get', path: '/openapi.json', versioned: false, status: 200, summary: 'This OpenAPI document', handler: (_req, res) => { res.json(doc); } };
+  return { method: 'get', path: '/openapi.json', versioned: false, status: 200, policy: 'qcowshare:public', summary: 'This OpenAPI document', handler: (_req, res) => { res.json(doc); } };
 }
 
 function standardHeaders(req: Request, res: Response, next: NextFunction): void {
@@ -52,7 +52,7 @@ export function createApp(deps: ServiceDeps): Express {
     for (const r of table) {
       const path = expressPaths(r)[variant];
       if (path === undefined) continue;
-      const handlers = r.versioned ? [auth, r.handler] : [r.handler];
+      const handlers = r.versioned ? [auth, authorizeRoute(r.policy), r.handler] : [r.handler];
       app[r.method](path, ...handlers);
     }
   }

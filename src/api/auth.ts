@@ -2,17 +2,19 @@
  * Authentication. Two modes (config api.auth):
  * - "tokens": X-Auth-Token is looked up in api.tokens → user, project, roles;
  * - "noauth" (development; the cinder client's noauth plugin): X-Auth-Token "user:project", or
- *   the X-User-Id / X-Project-Id headers. Roles come from X-Roles when present, else admin +
- *   member, as Cinder's own noauth middleware grants an admin context.
- * Then: a project id in the path must be the caller's own, unless the caller is admin or service.
+ *   the X-User-Id / X-Project-Id headers. Roles come from X-Roles when present (unknown names
+ *   are dropped, so "X-Roles: bogus" has no role at all), else admin + member, as Cinder's own
+ *   noauth middleware grants an admin context.
+ * Then: a project id in the path must be the caller's own, unless the policy admits the caller
+ * across projects. Which roles may call what: policy.ts.
  */
 import type { NextFunction, Request, Response } from 'express';
 import { StorageError } from '../core/errors.js';
 import type { Config } from '../core/config.js';
-import type { Caller, Role } from './context.js';
+import { authorize, ROLES, type Caller, type PolicyName, type Role } from './policy.js';
 
-const ROLES: readonly Role[] = ['admin', 'member', 'service'];
-const ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** User and project ids: Keystone's alphabet; never only dots (".." in a path is traversal, not a project). */
+const ID = /^(?!\.+$)[A-Za-z0-9_.@-]{1,64}$/;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -34,7 +36,7 @@ function noauthCaller(req: Request): Caller {
     throw new StorageError('UNAUTHORIZED', 'noauth needs X-Auth-Token "user:project" (or X-User-Id and X-Project-Id)');
   }
   const asked = header(req, 'x-roles')?.split(',').map((r) => r.trim().toLowerCase()).filter((r): r is Role => (ROLES as string[]).includes(r));
-  const roles = new Set<Role>(asked && asked.length > 0 ? asked : ['admin', 'member']);
+  const roles = new Set<Role>(asked ?? ['admin', 'member']);
   return { userId, projectId, roles };
 }
 
@@ -57,10 +59,16 @@ export function callerOf(req: Request): Caller {
   return req.caller;
 }
 
-export function requireRole(caller: Caller, roles: readonly Role[], action: string): void {
-  if (!roles.some((r) => caller.roles.has(r))) {
-    throw new StorageError('FORBIDDEN', `${action} needs role ${roles.join(' or ')}`, { details: { required: roles } });
-  }
+/**
+ * The route's policy rule, then the path's project scope: before any body is read, so a refused
+ * caller learns nothing from validation errors.
+ */
+export function authorizeRoute(policy: PolicyName) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    authorize(callerOf(req), policy);
+    scopedProject(req);
+    next();
+  };
 }
 
 /**
@@ -71,7 +79,9 @@ export function scopedProject(req: Request): string {
   const caller = callerOf(req);
   const pathProject = typeof req.params.project_id === 'string' ? req.params.project_id : undefined;
   if (pathProject === undefined || pathProject === caller.projectId) return caller.projectId;
-  if (!caller.roles.has('admin') && !caller.roles.has('service')) {
+  try {
+    authorize(caller, 'qcowshare:cross_project');
+  } catch {
     throw new StorageError('FORBIDDEN', `project ${pathProject} in the path is not the caller's project`);
   }
   if (!ID.test(pathProject)) throw new StorageError('INVALID_INPUT', 'project id in the path is malformed');

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Repositories } from '../db/index.js';
 import type { HostedDriver } from './driver-adapter.js';
 import type { Metrics } from './metrics.js';
+import { allows, type Caller } from './policy.js';
 import type { BackgroundTasks } from './tasks.js';
 
 export interface ServiceDeps {
@@ -17,20 +18,13 @@ export interface ServiceDeps {
   holderId: string;
 }
 
-export type Role = 'admin' | 'member' | 'service';
-
-/** Who is calling, after authentication. */
-export interface Caller {
-  userId: string;
-  projectId: string;
-  roles: ReadonlySet<Role>;
-}
+export type { Caller, Role } from './policy.js';
 
 export function isAdmin(c: Caller): boolean {
   return c.roles.has('admin');
 }
 
-/** Admins and services (compute coordinators) act on any project's resources. */
+/** Admins and services (compute coordinators) act on any project's resources (policy qcowshare:cross_project). */
 export function seesAllProjects(c: Caller): boolean {
-  return c.roles.has('admin') || c.roles.has('service');
+  return allows(c, 'qcowshare:cross_project');
 }

@@ -60,7 +60,7 @@ const dbSchema = z.strictObject({
 const tokenSchema = z.strictObject({
   userId: z.string(),
   projectId: z.string(),
-  roles: z.array(z.enum(['admin', 'member', 'service'])).min(1),
+  roles: z.array(z.enum(['admin', 'member', 'reader', 'service'])).min(1),
 });
 
 /**

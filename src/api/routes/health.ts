@@ -4,14 +4,14 @@ import type { RouteDef } from './route.js';
 export function healthRoutes(deps: ServiceDeps): RouteDef[] {
   return [
     {
-      method: 'get', path: '/healthz', versioned: false, status: 200, summary: 'Liveness and database reachability',
+      method: 'get', path: '/healthz', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Liveness and database reachability',
       handler: async (_req, res) => {
         await deps.repos.db.sequelize.query('SELECT 1');
         res.json({ status: 'ok', background_tasks: deps.tasks.size });
       },
     },
     {
-      method: 'get', path: '/metrics', versioned: false, status: 200, summary: 'Prometheus metrics',
+      method: 'get', path: '/metrics', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Prometheus metrics',
       handler: async (_req, res) => {
         const byState = await deps.repos.operations.countByState();
         for (const s of ['running', 'succeeded', 'failed', 'abandoned']) byState[s] ??= 0;

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { StorageError } from '../../core/errors.js';
 import type { PageRequest } from '../../db/repositories/paging.js';
 import { callerOf, scopedProject } from '../auth.js';
-import { seesAllProjects } from '../context.js';
+import { authorize } from '../policy.js';
 import { parseSort } from '../validation/common.js';
 
 const DEFAULT_LIMIT = 1000;
@@ -18,6 +18,6 @@ export function pageOf(q: { limit?: number; marker?: string; sort?: string; sort
 export function listScope(req: Request, q: { all_tenants?: boolean; project_id?: string }): string | null {
   const project = scopedProject(req);
   if (!q.all_tenants) return project;
-  if (!seesAllProjects(callerOf(req))) throw new StorageError('FORBIDDEN', 'all_tenants needs the admin role');
+  authorize(callerOf(req), 'qcowshare:cross_project');
   return q.project_id ?? null;
 }

@@ -12,10 +12,10 @@ import type { RouteDef } from './route.js';
 export function operationRoutes(deps: ServiceDeps): RouteDef[] {
   return [
     {
-      method: 'get', path: '/operations', versioned: true, status: 200, summary: 'List operations (state, volume_id filters)',
+      method: 'get', path: '/operations', versioned: true, policy: 'qcowshare:operation:get_all', status: 200, summary: 'List operations (state, volume_id filters)',
       handler: async (req, res) => {
         const q = parse(operationListQuery, req.query, 'query');
-        const page = pageOf({ ...q, sort: q.sort ?? (q.sort_key ? undefined : 'created_at:desc') });
+        const page = pageOf({ ...q, sort: q.sort ?? (q.sort_key !== undefined ? undefined : 'created_at:desc') });
         // Operations sort by start time; "created_at" is accepted as its name.
         page.sort = page.sort.map((s) => (s.key === 'createdAt' || s.key === 'updatedAt' ? { ...s, key: 'startedAt' } : s));
         const rows = await deps.repos.operations.list({ projectId: listScope(req, q), state: q.state, volumeId: q.volume_id }, page);
@@ -23,7 +23,7 @@ export function operationRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'get', path: '/operations/:operation_id', versioned: true, status: 200, summary: 'Show an operation',
+      method: 'get', path: '/operations/:operation_id', versioned: true, policy: 'qcowshare:operation:get', status: 200, summary: 'Show an operation',
       handler: async (req, res) => {
         const { operation_id } = parse(pathIds.operation, req.params, 'path');
         res.json({ operation: operationView(await visibleOperation(deps, callerOf(req), operation_id)) });

@@ -4,6 +4,7 @@
  * noauth mode) first, then `/v3/:project_id/volumes` (older clients and other tools).
  */
 import type { Request, Response } from 'express';
+import type { PolicyName } from '../policy.js';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -13,6 +14,8 @@ export interface RouteDef {
   path: string;
   summary: string;
   versioned: boolean;
+  /** The rule of policy.ts this route is checked against (after authentication, before the handler). */
+  policy: PolicyName;
   /** Successful status, for the OpenAPI document. */
   status: number;
   handler: (req: Request, res: Response) => Promise<void> | void;

@@ -1,13 +1,13 @@
 /**
- * POST /v3/{project_id}/snapshots/{id}/action. Status reports and snapshot metadata are for the
- * service role only (Cinder lets any project member post os-update_snapshot_status, so a member
- * can fake Nova's "done"); resets and force-deletes for admins only.
+ * POST /v3/{project_id}/snapshots/{id}/action. Who may post which action: policy.ts (status
+ * reports and snapshot metadata for services only, resets and force-deletes for admins only).
  */
 import type { Request, Response } from 'express';
 import { StorageError } from '../../core/errors.js';
 import type { SnapshotRecord } from '../../db/records.js';
-import { callerOf, requireRole, scopedProject } from '../auth.js';
+import { callerOf, scopedProject } from '../auth.js';
 import type { Caller, ServiceDeps } from '../context.js';
+import { authorize, SNAPSHOT_ACTION_POLICY } from '../policy.js';
 import { resetSnapshotStatus } from '../usecases/admin.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
 import { deleteSnapshot } from '../usecases/snapshot-delete.js';
@@ -16,7 +16,7 @@ import { finalizeSnapshotMetadata } from '../usecases/snapshot-metadata/finalize
 import { forgetSnapshotMetadata } from '../usecases/snapshot-metadata/forget.js';
 import { driverPlannedOperation } from '../usecases/snapshot-metadata/planned-report.js';
 import { updateSnapshotStatusCinder } from '../usecases/snapshot-status.js';
-import { parseAction, snapshotActions } from '../validation/actions.js';
+import { actionNameOf, parseAction, snapshotActions } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { operationView } from '../views/operation-view.js';
@@ -52,23 +52,18 @@ async function dispatch(a: Action, ctx: Ctx): Promise<void> {
   const { deps, res, caller, snap } = ctx;
   switch (a.name) {
     case 'os-reset_status':
-      requireRole(caller, ['admin'], 'os-reset_status');
       await resetSnapshotStatus(deps, snap, a.args.status);
       return void res.status(202).end();
     case 'os-force_delete': {
-      requireRole(caller, ['admin'], 'os-force_delete');
       const vol = await visibleVolume(deps, caller, snap.volumeId);
       const op = await deleteSnapshot(deps, vol, snap, true);
       return void res.status(202).set('x-operation-id', op.id).end();
     }
     case 'os-update_snapshot_status':
-      requireRole(caller, ['service'], 'os-update_snapshot_status');
       return statusUpdate(a, ctx);
     case 'os-request_commit':
-      requireRole(caller, ['service'], 'os-request_commit');
       return void res.json({ commit: { granted: true }, operation: operationView(await requestCommit(deps, snap, a.args.operation_id, a.args.fencing_token)) });
     case 'os-finalize_snapshot_metadata': {
-      requireRole(caller, ['service'], 'os-finalize_snapshot_metadata');
       const vol = await visibleVolume(deps, caller, snap.volumeId);
       const op = await finalizeSnapshotMetadata(deps, vol, snap, {
         operationId: a.args.operation_id, fencingToken: a.args.fencing_token, status: a.args.status,
@@ -77,7 +72,6 @@ async function dispatch(a: Action, ctx: Ctx): Promise<void> {
       return void res.json({ operation: operationView(op) });
     }
     case 'os-delete_snapshot_metadata':
-      requireRole(caller, ['admin', 'service'], 'os-delete_snapshot_metadata');
       await forgetSnapshotMetadata(deps, snap);
       return void res.status(202).end();
     default:
@@ -87,14 +81,15 @@ async function dispatch(a: Action, ctx: Ctx): Promise<void> {
 
 export function snapshotActionRoutes(deps: ServiceDeps): RouteDef[] {
   return [{
-    method: 'post', path: '/snapshots/:snapshot_id/action', versioned: true, status: 202,
+    method: 'post', path: '/snapshots/:snapshot_id/action', versioned: true, policy: 'qcowshare:snapshot:action', status: 202,
     summary: `Snapshot actions: ${Object.keys(snapshotActions).join(', ')}`,
     handler: async (req, res) => {
       const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
       parse(noQuery, req.query, 'query');
+      const caller = callerOf(req);
+      authorize(caller, SNAPSHOT_ACTION_POLICY[actionNameOf(snapshotActions, req.body)]);
       const action = parseAction(snapshotActions, req.body);
       scopedProject(req);
-      const caller = callerOf(req);
       await dispatch(action, { deps, req, res, caller, snap: await visibleSnapshot(deps, caller, snapshot_id) });
     },
   }];

@@ -1,8 +1,8 @@
 /** /v3/{project_id}/snapshots: list, detail list, create, show, update, delete. */
 import type { Request } from 'express';
-import { StorageError } from '../../core/errors.js';
 import { callerOf, scopedProject } from '../auth.js';
 import { seesAllProjects, type ServiceDeps } from '../context.js';
+import { authorize } from '../policy.js';
 import { createSnapshot } from '../usecases/snapshot-create.js';
 import { deleteSnapshot } from '../usecases/snapshot-delete.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
@@ -17,7 +17,7 @@ import type { RouteDef } from './route.js';
 async function listSnapshots(deps: ServiceDeps, req: Request, detail: boolean): Promise<Record<string, unknown>> {
   const q = parse(snapshotListQuery, req.query, 'query');
   const privileged = seesAllProjects(callerOf(req));
-  if (q.include_hidden && !privileged) throw new StorageError('FORBIDDEN', 'include_hidden needs the admin role');
+  if (q.include_hidden) authorize(callerOf(req), 'qcowshare:snapshot:include_hidden');
   const page = pageOf(q);
   const filter = { projectId: listScope(req, q), volumeId: q.volume_id, status: q.status, name: q.name, includeHidden: q.include_hidden ?? false };
   const rows = await deps.repos.snapshots.list(filter, page);
@@ -33,10 +33,10 @@ async function listSnapshots(deps: ServiceDeps, req: Request, detail: boolean): 
 export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
   const show = async (req: Request, id: string) => ({ snapshot: snapshotDetail(req, await visibleSnapshot(deps, callerOf(req), id), seesAllProjects(callerOf(req))) });
   return [
-    { method: 'get', path: '/snapshots', versioned: true, status: 200, summary: 'List snapshots (summary)', handler: async (req, res) => { res.json(await listSnapshots(deps, req, false)); } },
-    { method: 'get', path: '/snapshots/detail', versioned: true, status: 200, summary: 'List snapshots with details', handler: async (req, res) => { res.json(await listSnapshots(deps, req, true)); } },
+    { method: 'get', path: '/snapshots', versioned: true, policy: 'volume:get_all_snapshots', status: 200, summary: 'List snapshots (summary)', handler: async (req, res) => { res.json(await listSnapshots(deps, req, false)); } },
+    { method: 'get', path: '/snapshots/detail', versioned: true, policy: 'volume:get_all_snapshots', status: 200, summary: 'List snapshots with details', handler: async (req, res) => { res.json(await listSnapshots(deps, req, true)); } },
     {
-      method: 'post', path: '/snapshots', versioned: true, status: 202, summary: 'Create a snapshot (asynchronous)',
+      method: 'post', path: '/snapshots', versioned: true, policy: 'volume:create_snapshot', status: 202, summary: 'Create a snapshot (asynchronous)',
       handler: async (req, res) => {
         const { snapshot: b } = parse(snapshotCreateBody, req.body, 'body');
         scopedProject(req);
@@ -50,7 +50,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'get', path: '/snapshots/:snapshot_id', versioned: true, status: 200, summary: 'Show a snapshot',
+      method: 'get', path: '/snapshots/:snapshot_id', versioned: true, policy: 'volume:get_snapshot', status: 200, summary: 'Show a snapshot',
       handler: async (req, res) => {
         const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
         scopedProject(req);
@@ -58,7 +58,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'put', path: '/snapshots/:snapshot_id', versioned: true, status: 200, summary: 'Update name or description',
+      method: 'put', path: '/snapshots/:snapshot_id', versioned: true, policy: 'volume:update_snapshot', status: 200, summary: 'Update name or description',
       handler: async (req, res) => {
         const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
         const { snapshot: b } = parse(snapshotUpdateBody, req.body, 'body');
@@ -71,7 +71,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'delete', path: '/snapshots/:snapshot_id', versioned: true, status: 202, summary: 'Delete a snapshot (merge, remove or hide by the tree rules)',
+      method: 'delete', path: '/snapshots/:snapshot_id', versioned: true, policy: 'volume:delete_snapshot', status: 202, summary: 'Delete a snapshot (merge, remove or hide by the tree rules)',
       handler: async (req, res) => {
         const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
         parse(noQuery, req.query, 'query');

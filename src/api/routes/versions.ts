@@ -15,6 +15,6 @@ function v3(req: Request): Record<string, unknown> {
 }
 
 export const versionRoutes: RouteDef[] = [
-  { method: 'get', path: '/', versioned: false, status: 300, summary: 'API versions', handler: (req, res) => { res.status(300).json({ versions: [v3(req)] }); } },
-  { method: 'get', path: '/v3', versioned: false, status: 200, summary: 'The v3 version document', handler: (req, res) => { res.json({ version: v3(req) }); } },
+  { method: 'get', path: '/', versioned: false, policy: 'qcowshare:public', status: 300, summary: 'API versions', handler: (req, res) => { res.status(300).json({ versions: [v3(req)] }); } },
+  { method: 'get', path: '/v3', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'The v3 version document', handler: (req, res) => { res.json({ version: v3(req) }); } },
 ];

@@ -1,9 +1,10 @@
-/** POST /v3/{project_id}/volumes/{id}/action: one action per body, each with its own schema and role. */
+/** POST /v3/{project_id}/volumes/{id}/action: one action per body, each with its own schema and policy rule. */
 import type { Request, Response } from 'express';
 import { StorageError } from '../../core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
-import { callerOf, requireRole, scopedProject } from '../auth.js';
+import { callerOf, scopedProject } from '../auth.js';
 import type { Caller, ServiceDeps } from '../context.js';
+import { authorize, VOLUME_ACTION_POLICY } from '../policy.js';
 import { resetVolumeStatus } from '../usecases/admin.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
 import { createSnapshotMetadata } from '../usecases/snapshot-metadata/create.js';
@@ -11,7 +12,7 @@ import { attachVolume, detachVolume, initializeConnection, terminateConnection }
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { extendVolume } from '../usecases/volume-extend.js';
 import { revertVolume } from '../usecases/volume-revert.js';
-import { parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
+import { actionNameOf, parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { operationView } from '../views/operation-view.js';
@@ -30,11 +31,9 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
     case 'os-extend':
       return accepted(res, (await extendVolume(deps, vol, a.args.new_size)).id);
     case 'os-reset_status':
-      requireRole(caller, ['admin'], 'os-reset_status');
       await resetVolumeStatus(deps, vol, a.args.status, a.args.attach_status);
       return void res.status(202).end();
     case 'os-force_delete':
-      requireRole(caller, ['admin'], 'os-force_delete');
       return accepted(res, (await deleteVolume(deps, vol, { cascade: true, force: true })).id);
     case 'os-initialize_connection':
       return void res.json({ connection_info: await initializeConnection(deps, vol, a.args.connector) });
@@ -56,7 +55,6 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       return accepted(res, (await revertVolume(deps, vol, snap, a.name === 'revert' ? 'latest_only' : 'any')).id);
     }
     case 'os-create_snapshot_metadata': {
-      requireRole(caller, ['service'], 'os-create_snapshot_metadata');
       const g = await createSnapshotMetadata(deps, caller, vol, {
         snapshotId: a.args.snapshot_id, name: a.args.name ?? null, description: a.args.description ?? null, metadata: a.args.metadata ?? {},
       });
@@ -78,14 +76,15 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
 export function volumeActionRoutes(deps: ServiceDeps): RouteDef[] {
   const schemas = volumeActions(deps.config.storage.maxVolumeSizeGiB);
   return [{
-    method: 'post', path: '/volumes/:volume_id/action', versioned: true, status: 202,
+    method: 'post', path: '/volumes/:volume_id/action', versioned: true, policy: 'qcowshare:volume:action', status: 202,
     summary: `Volume actions: ${Object.keys(schemas).join(', ')}`,
     handler: async (req, res) => {
       const { volume_id } = parse(pathIds.volume, req.params, 'path');
       parse(noQuery, req.query, 'query');
+      const caller = callerOf(req);
+      authorize(caller, VOLUME_ACTION_POLICY[actionNameOf(schemas, req.body)]);
       const action = parseAction(schemas, req.body);
       scopedProject(req);
-      const caller = callerOf(req);
       const vol = await visibleVolume(deps, caller, volume_id);
       await dispatch(action, { deps, req, res, caller, vol });
     },

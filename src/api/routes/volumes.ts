@@ -40,10 +40,10 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
   const maxGiB = deps.config.storage.maxVolumeSizeGiB;
   const createSchema = volumeCreateBody(maxGiB);
   return [
-    { method: 'get', path: '/volumes', versioned: true, status: 200, summary: 'List volumes (summary)', handler: async (req, res) => { res.json(await listVolumes(deps, req, false)); } },
-    { method: 'get', path: '/volumes/detail', versioned: true, status: 200, summary: 'List volumes with details', handler: async (req, res) => { res.json(await listVolumes(deps, req, true)); } },
+    { method: 'get', path: '/volumes', versioned: true, policy: 'volume:get_all', status: 200, summary: 'List volumes (summary)', handler: async (req, res) => { res.json(await listVolumes(deps, req, false)); } },
+    { method: 'get', path: '/volumes/detail', versioned: true, policy: 'volume:get_all', status: 200, summary: 'List volumes with details', handler: async (req, res) => { res.json(await listVolumes(deps, req, true)); } },
     {
-      method: 'post', path: '/volumes', versioned: true, status: 202, summary: 'Create a volume (asynchronous)',
+      method: 'post', path: '/volumes', versioned: true, policy: 'volume:create', status: 202, summary: 'Create a volume (asynchronous)',
       handler: async (req, res) => {
         const { volume: b } = parse(createSchema, req.body, 'body');
         const project = scopedProject(req);
@@ -55,7 +55,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'get', path: '/volumes/:volume_id', versioned: true, status: 200, summary: 'Show a volume',
+      method: 'get', path: '/volumes/:volume_id', versioned: true, policy: 'volume:get', status: 200, summary: 'Show a volume',
       handler: async (req, res) => {
         const { volume_id } = parse(pathIds.volume, req.params, 'path');
         scopedProject(req);
@@ -63,7 +63,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'put', path: '/volumes/:volume_id', versioned: true, status: 200, summary: 'Update name, description or metadata',
+      method: 'put', path: '/volumes/:volume_id', versioned: true, policy: 'volume:update', status: 200, summary: 'Update name, description or metadata',
       handler: async (req, res) => {
         const { volume_id } = parse(pathIds.volume, req.params, 'path');
         const { volume: b } = parse(volumeUpdateBody, req.body, 'body');
@@ -79,7 +79,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'get', path: '/volumes/:volume_id/tree', versioned: true, status: 200,
+      method: 'get', path: '/volumes/:volume_id/tree', versioned: true, policy: 'qcowshare:volume:get_tree', status: 200,
       summary: 'The volume snapshot tree as the info file records it (extension; hidden snapshots only for admins)',
       handler: async (req, res) => {
         const { volume_id } = parse(pathIds.volume, req.params, 'path');
@@ -96,7 +96,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'delete', path: '/volumes/:volume_id', versioned: true, status: 202, summary: 'Delete a volume (cascade=true deletes its snapshots)',
+      method: 'delete', path: '/volumes/:volume_id', versioned: true, policy: 'volume:delete', status: 202, summary: 'Delete a volume (cascade=true deletes its snapshots)',
       handler: async (req, res) => {
         const { volume_id } = parse(pathIds.volume, req.params, 'path');
         const q = parse(volumeDeleteQuery, req.query, 'query');

@@ -2,7 +2,7 @@
 import { StorageError } from '../../core/errors.js';
 import type { AttachmentRecord, OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import type { VolumeRef } from '../../../drivers/volume-driver.js';
-import { isAdmin, seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
+import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
 
 export async function visibleVolume(deps: ServiceDeps, caller: Caller, id: string): Promise<VolumeRecord> {
   const v = await deps.repos.volumes.get(id);
@@ -24,7 +24,7 @@ export async function visibleSnapshot(deps: ServiceDeps, caller: Caller, id: str
 
 export async function visibleOperation(deps: ServiceDeps, caller: Caller, id: string): Promise<OperationRecord> {
   const o = await deps.repos.operations.get(id);
-  if (!o || (!isAdmin(caller) && !caller.roles.has('service') && o.projectId !== caller.projectId)) {
+  if (!o || (!seesAllProjects(caller) && o.projectId !== caller.projectId)) {
     throw new StorageError('OPERATION_NOT_FOUND', `operation ${id} could not be found`, { details: { operation_id: id } });
   }
   return o;

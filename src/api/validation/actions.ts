@@ -86,8 +86,8 @@ export const snapshotActions = {
 export type VolumeActionSchemas = ReturnType<typeof volumeActions>;
 export type SnapshotActionSchemas = typeof snapshotActions;
 
-/** Split {"name": args} and validate args with that action's schema. */
-export function parseAction<T extends Record<string, z.ZodType>>(schemas: T, body: unknown): { [K in keyof T]: { name: K; args: z.infer<T[K]> } }[keyof T] {
+/** The action's name: the body's one key, which must be a known action (400 otherwise). */
+export function actionNameOf<T extends Record<string, z.ZodType>>(schemas: T, body: unknown): keyof T & string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new StorageError('INVALID_INPUT', 'action body must be a JSON object with one key', { details: { fields: [{ path: 'body', message: 'expected an object' }] } });
   }
@@ -98,6 +98,12 @@ export function parseAction<T extends Record<string, z.ZodType>>(schemas: T, bod
       details: { fields: [{ path: 'body', message: `unknown or missing action (${keys.slice(0, 3).join(', ') || 'none'})` }] },
     });
   }
+  return action;
+}
+
+/** Split {"name": args} and validate args with that action's schema. */
+export function parseAction<T extends Record<string, z.ZodType>>(schemas: T, body: unknown): { [K in keyof T]: { name: K; args: z.infer<T[K]> } }[keyof T] {
+  const action = actionNameOf(schemas, body);
   const args = parse(schemas[action] as z.ZodType, (body as Record<string, unknown>)[action], 'body');
   return { name: action, args } as never;
 }

@@ -66,7 +66,7 @@ export const listQueryBase = {
   sort_key: z.string().max(40).optional(),
   sort_dir: z.enum(['asc', 'desc']).optional(),
   all_tenants: looseBool.optional(),
-  project_id: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional(),
+  project_id: z.string().regex(/^(?!\.+$)[A-Za-z0-9_.@-]{1,64}$/).optional(),
   name: z.string().max(255).optional(),
   status: z.string().max(32).optional(),
   with_count: looseBool.optional(),

@@ -91,7 +91,7 @@ for (const backend of BACKENDS) {
       const reaped = await reapAbandoned(t.svc.deps);
       expect(reaped).to.include(m.operation_id);
       expect(t.driver.volumes.get(vid)?.pending.size).to.equal(0);
-      const late = await action(t, m.snapshot_id, { 'os-request_commit': { operation_id: m.operation_id, fencing_token: m.fencing_token } }, 'admin');
+      const late = await action(t, m.snapshot_id, { 'os-request_commit': { operation_id: m.operation_id, fencing_token: m.fencing_token } }, 'service');
       expect(late.status).to.equal(404); // the creating row is gone with the overlay
       const op = await t.http.get(`/v3/operations/${m.operation_id}`).set(auth('admin'));
       expect(op.body.operation.state).to.equal('abandoned');

@@ -1,0 +1,111 @@
+/**
+ * The one policy table: which roles may call each route and each action. Routes name their rule
+ * (RouteDef.policy), actions are mapped below, and the authorization test enumerates this table
+ * against the route table, so a route or action without a rule fails CI. Names are Cinder's where
+ * Cinder has the rule (its policy.yaml keys); `qcowshare:` names are this product's extensions.
+ *
+ * Project scope is not per rule: every caller acts on its own project, except those the
+ * `qcowshare:cross_project` rule admits (admins, and services acting for any tenant).
+ */
+import { StorageError } from '../core/errors.js';
+import type { SnapshotActionSchemas, VolumeActionSchemas } from './validation/actions.js';
+
+export type Role = 'admin' | 'member' | 'reader' | 'service';
+export const ROLES: readonly Role[] = ['admin', 'member', 'reader', 'service'];
+
+/** Who is calling, after authentication. */
+export interface Caller {
+  userId: string;
+  projectId: string;
+  roles: ReadonlySet<Role>;
+}
+
+export interface PolicyRule {
+  /** Roles any one of which admits the caller; null = public (no authentication at all). */
+  roles: readonly Role[] | null;
+  description: string;
+}
+
+/** Cinder's reader role: read-only, in its own project. */
+const READ: readonly Role[] = ['admin', 'member', 'reader', 'service'];
+const WRITE: readonly Role[] = ['admin', 'member', 'service'];
+const ADMIN: readonly Role[] = ['admin'];
+const SERVICE: readonly Role[] = ['service'];
+
+export const POLICY = {
+  'qcowshare:public': { roles: null, description: 'Version documents, health, metrics and the OpenAPI document' },
+  'volume:get_all': { roles: READ, description: 'List volumes' },
+  'volume:get': { roles: READ, description: 'Show a volume' },
+  'volume:create': { roles: WRITE, description: 'Create a volume' },
+  'volume:update': { roles: WRITE, description: 'Update a volume' },
+  'volume:delete': { roles: WRITE, description: 'Delete a volume' },
+  'qcowshare:volume:get_tree': { roles: READ, description: 'Show the snapshot tree of a volume' },
+  'qcowshare:volume:action': { roles: WRITE, description: 'Post a volume action (each action has its own rule too)' },
+  'volume:extend': { roles: WRITE, description: 'os-extend' },
+  'volume_extension:volume_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a volume' },
+  'volume_extension:volume_admin_actions:force_delete': { roles: ADMIN, description: 'os-force_delete of a volume' },
+  'volume_extension:volume_actions:initialize_connection': { roles: WRITE, description: 'os-initialize_connection' },
+  'volume_extension:volume_actions:terminate_connection': { roles: WRITE, description: 'os-terminate_connection' },
+  'volume_extension:volume_actions:attach': { roles: WRITE, description: 'os-attach' },
+  'volume_extension:volume_actions:detach': { roles: WRITE, description: 'os-detach' },
+  'volume:revert_to_snapshot': { roles: WRITE, description: 'revert, os-revert_to_snapshot' },
+  'qcowshare:snapshot_metadata:create': { roles: SERVICE, description: 'os-create_snapshot_metadata (compute-initiated snapshot)' },
+  'volume:get_all_snapshots': { roles: READ, description: 'List snapshots' },
+  'volume:get_snapshot': { roles: READ, description: 'Show a snapshot' },
+  'volume:create_snapshot': { roles: WRITE, description: 'Create a snapshot' },
+  'volume:update_snapshot': { roles: WRITE, description: 'Update a snapshot' },
+  'volume:delete_snapshot': { roles: WRITE, description: 'Delete a snapshot' },
+  'qcowshare:snapshot:action': { roles: WRITE, description: 'Post a snapshot action (each action has its own rule too)' },
+  'volume_extension:snapshot_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a snapshot' },
+  'volume_extension:snapshot_admin_actions:force_delete': { roles: ADMIN, description: 'os-force_delete of a snapshot' },
+  // Cinder lets any member post this, so a member could fake Nova's "done": here only services.
+  'snapshot_extension:snapshot_actions:update_snapshot_status': { roles: SERVICE, description: 'os-update_snapshot_status' },
+  'qcowshare:snapshot_metadata:request_commit': { roles: SERVICE, description: 'os-request_commit' },
+  'qcowshare:snapshot_metadata:finalize': { roles: SERVICE, description: 'os-finalize_snapshot_metadata' },
+  'qcowshare:snapshot_metadata:delete': { roles: ['admin', 'service'], description: 'os-delete_snapshot_metadata' },
+  'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
+  'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
+  // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).
+  'volume_extension:volume_manage': { roles: ADMIN, description: 'Adopt an existing file as a volume (manageable_volumes, os-volume-manage)' },
+  'volume_extension:list_manageable': { roles: ADMIN, description: 'List what could be adopted on each share' },
+  'volume_extension:volume_unmanage': { roles: ADMIN, description: 'os-unmanage' },
+  'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
+  'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },
+} as const satisfies Record<string, PolicyRule>;
+
+export type PolicyName = keyof typeof POLICY;
+
+export const VOLUME_ACTION_POLICY: Record<keyof VolumeActionSchemas, PolicyName> = {
+  'os-extend': 'volume:extend',
+  'os-reset_status': 'volume_extension:volume_admin_actions:reset_status',
+  'os-force_delete': 'volume_extension:volume_admin_actions:force_delete',
+  'os-initialize_connection': 'volume_extension:volume_actions:initialize_connection',
+  'os-terminate_connection': 'volume_extension:volume_actions:terminate_connection',
+  'os-attach': 'volume_extension:volume_actions:attach',
+  'os-detach': 'volume_extension:volume_actions:detach',
+  revert: 'volume:revert_to_snapshot',
+  'os-revert_to_snapshot': 'volume:revert_to_snapshot',
+  'os-create_snapshot_metadata': 'qcowshare:snapshot_metadata:create',
+};
+
+export const SNAPSHOT_ACTION_POLICY: Record<keyof SnapshotActionSchemas, PolicyName> = {
+  'os-reset_status': 'volume_extension:snapshot_admin_actions:reset_status',
+  'os-force_delete': 'volume_extension:snapshot_admin_actions:force_delete',
+  'os-update_snapshot_status': 'snapshot_extension:snapshot_actions:update_snapshot_status',
+  'os-request_commit': 'qcowshare:snapshot_metadata:request_commit',
+  'os-finalize_snapshot_metadata': 'qcowshare:snapshot_metadata:finalize',
+  'os-delete_snapshot_metadata': 'qcowshare:snapshot_metadata:delete',
+};
+
+export function allows(caller: Caller | undefined, name: PolicyName): boolean {
+  const roles: readonly Role[] | null = POLICY[name].roles;
+  if (roles === null) return true;
+  return caller !== undefined && roles.some((r) => caller.roles.has(r));
+}
+
+/** Throws FORBIDDEN naming the rule when the caller's roles do not satisfy it. */
+export function authorize(caller: Caller | undefined, name: PolicyName): void {
+  if (allows(caller, name)) return;
+  const required = POLICY[name].roles ?? [];
+  throw new StorageError('FORBIDDEN', `policy ${name} needs role ${required.join(' or ')}`, { details: { policy: name, required } });
+}

@@ -1,0 +1,183 @@
+/**
+ * The fuzzable routes of both APIs: for each, valid path ids, its query keys and the valid bodies
+ * it reads, with the kind of each field (hostile.ts breaks one thing of these). Storage routes
+ * come from the route table (both path forms) and the action schemas; a route or action missing
+ * here makes `storageRoutes` throw, so the suite cannot silently skip a new route. Coordinator
+ * routes are listed by hand and checked against the app's express router (coordinatorPaths).
+ */
+import { createRequire } from 'node:module';
+import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';
+import { snapshotActions, volumeActions } from '../../src/api/validation/actions.js';
+import type { BodyShape, FieldKind, FuzzRoute } from './hostile.js';
+
+export interface StorageIds { volume: string; snapshot: string; operation: string; project: string }
+
+const LIST_QUERY: Record<string, FieldKind> = {
+  limit: 'qlimit', marker: 'uuid', sort: 'qsort', sort_key: 'enum', sort_dir: 'enum', all_tenants: 'bool', project_id: 'qproject', name: 'long', status: 'long', with_count: 'bool',
+};
+
+const shape = (body: unknown, fields: [string, FieldKind][], innerStrict = true): BodyShape =>
+  ({ body, fields: fields.map(([p, kind]) => ({ path: p.split('.'), kind })), innerStrict });
+
+function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, FieldKind>; strictQuery: boolean; bodies: BodyShape[] }> {
+  const none = { query: {}, strictQuery: false, bodies: [] };
+  return {
+    'GET /': none, 'GET /v3': none, 'GET /healthz': none, 'GET /metrics': none, 'GET /openapi.json': none,
+    'GET /volumes': { query: { ...LIST_QUERY, bootable: 'bool', display_name: 'long' }, strictQuery: true, bodies: [] },
+    'GET /volumes/detail': { query: { ...LIST_QUERY, bootable: 'bool' }, strictQuery: true, bodies: [] },
+    'POST /volumes': {
+      query: {}, strictQuery: false, bodies: [shape({ volume: { size: 1, name: 'fuzz', metadata: { a: 'b' }, snapshot_id: null } }, [
+        ['volume.size', 'size'], ['volume.name', 'name'], ['volume.description', 'name'], ['volume.metadata', 'metadata'], ['volume.snapshot_id', 'uuid?'],
+        ['volume.source_volid', 'uuid?'], ['volume.bootable', 'bool'], ['volume.availability_zone', 'enum'], ['volume.imageRef', 'enum'],
+      ])],
+    },
+    'GET /volumes/:volume_id': none,
+    'PUT /volumes/:volume_id': { query: {}, strictQuery: false, bodies: [shape({ volume: { name: 'renamed' } }, [['volume.name', 'name'], ['volume.description', 'name'], ['volume.metadata', 'metadata']])] },
+    'GET /volumes/:volume_id/tree': none,
+    'DELETE /volumes/:volume_id': { query: { cascade: 'bool', force: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /snapshots': { query: { ...LIST_QUERY, volume_id: 'uuid', include_hidden: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /snapshots/detail': { query: { ...LIST_QUERY, volume_id: 'uuid' }, strictQuery: true, bodies: [] },
+    'POST /snapshots': {
+      query: {}, strictQuery: false, bodies: [shape({ snapshot: { volume_id: ids.volume, name: 'fuzz' } }, [
+        ['snapshot.volume_id', 'uuid'], ['snapshot.force', 'bool'], ['snapshot.name', 'name'], ['snapshot.metadata', 'metadata'],
+      ])],
+    },
+    'GET /snapshots/:snapshot_id': none,
+    'PUT /snapshots/:snapshot_id': { query: {}, strictQuery: false, bodies: [shape({ snapshot: { name: 'renamed' } }, [['snapshot.name', 'name'], ['snapshot.description', 'name']])] },
+    'DELETE /snapshots/:snapshot_id': { query: {}, strictQuery: true, bodies: [] },
+    'GET /operations': { query: { ...LIST_QUERY, volume_id: 'uuid', state: 'enum' }, strictQuery: true, bodies: [] },
+    'GET /operations/:operation_id': none,
+  };
+}
+
+const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
+
+function volumeActionShapes(ids: StorageIds): Record<string, BodyShape> {
+  return {
+    'os-extend': shape({ 'os-extend': { new_size: 2 } }, [['os-extend.new_size', 'size']]),
+    'os-reset_status': shape({ 'os-reset_status': { status: 'available' } }, [['os-reset_status.status', 'enum'], ['os-reset_status.attach_status', 'enum']]),
+    'os-force_delete': shape({ 'os-force_delete': {} }, []),
+    'os-initialize_connection': shape({ 'os-initialize_connection': { connector: { host: 'h1' } } }, [['os-initialize_connection.connector', 'connector']]),
+    'os-terminate_connection': shape({ 'os-terminate_connection': { connector: { host: 'h1' } } }, [['os-terminate_connection.connector', 'connector']]),
+    'os-attach': shape({ 'os-attach': { mountpoint: '/dev/vdb', instance_uuid: OP } }, [
+      ['os-attach.mountpoint', 'mountpoint'], ['os-attach.instance_uuid', 'uuid?'], ['os-attach.mode', 'enum'], ['os-attach.active_file', 'file?'], ['os-attach.format', 'enum'],
+    ]),
+    'os-detach': shape({ 'os-detach': {} }, [['os-detach.attachment_id', 'uuid?']]),
+    revert: shape({ revert: { snapshot_id: ids.snapshot } }, [['revert.snapshot_id', 'uuid']]),
+    'os-revert_to_snapshot': shape({ 'os-revert_to_snapshot': { snapshot_id: ids.snapshot } }, [['os-revert_to_snapshot.snapshot_id', 'uuid']]),
+    'os-create_snapshot_metadata': shape({ 'os-create_snapshot_metadata': { name: 'm' } }, [
+      ['os-create_snapshot_metadata.snapshot_id', 'uuid?'], ['os-create_snapshot_metadata.name', 'name'], ['os-create_snapshot_metadata.metadata', 'metadata'],
+    ]),
+  };
+}
+
+const SNAPSHOT_ACTION_SHAPES: Record<string, BodyShape> = {
+  'os-reset_status': shape({ 'os-reset_status': { status: 'available' } }, [['os-reset_status.status', 'enum']]),
+  'os-force_delete': shape({ 'os-force_delete': {} }, []),
+  'os-update_snapshot_status': shape({ 'os-update_snapshot_status': { status: 'available', progress: '50%' } }, [
+    ['os-update_snapshot_status.status', 'enum'], ['os-update_snapshot_status.progress', 'percent'],
+  ]),
+  'os-request_commit': shape({ 'os-request_commit': { operation_id: OP, fencing_token: 1 } }, [
+    ['os-request_commit.operation_id', 'uuid'], ['os-request_commit.fencing_token', 'fencing'],
+  ]),
+  'os-finalize_snapshot_metadata': shape({ 'os-finalize_snapshot_metadata': { operation_id: OP, fencing_token: 1, status: 'available' } }, [
+    ['os-finalize_snapshot_metadata.operation_id', 'uuid'], ['os-finalize_snapshot_metadata.fencing_token', 'fencing'],
+    ['os-finalize_snapshot_metadata.status', 'enum'], ['os-finalize_snapshot_metadata.active_file', 'file?'], ['os-finalize_snapshot_metadata.format', 'enum'],
+  ]),
+  'os-delete_snapshot_metadata': shape({ 'os-delete_snapshot_metadata': {} }, []),
+};
+
+/** Every route of the storage table, both path forms, with its valid ids, query keys and bodies. */
+export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<string, string>[]): FuzzRoute[] {
+  const specs = routeSpecs(ids);
+  const vActions = volumeActionShapes(ids);
+  for (const a of Object.keys(volumeActions(1024))) if (!vActions[a]) throw new Error(`hostile suite: no body shape for volume action ${a}`);
+  for (const a of Object.keys(snapshotActions)) if (!SNAPSHOT_ACTION_SHAPES[a]) throw new Error(`hostile suite: no body shape for snapshot action ${a}`);
+  const out: FuzzRoute[] = [];
+  for (const r of table) {
+    const key = `${r.method.toUpperCase()} ${r.path}`;
+    const spec = r.path === '/volumes/:volume_id/action' ? { query: {}, strictQuery: true, bodies: Object.values(vActions) }
+      : r.path === '/snapshots/:snapshot_id/action' ? { query: {}, strictQuery: true, bodies: Object.values(SNAPSHOT_ACTION_SHAPES) }
+        : specs[key];
+    if (!spec) throw new Error(`hostile suite: no spec for route ${key}`);
+    for (const template of expressPaths(r)) {
+      const params: Record<string, string> = {};
+      for (const [, n] of template.matchAll(/:([a-z_]+)/g)) {
+        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : ids.operation;
+      }
+      out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
+    }
+  }
+  return out;
+}
+
+export interface CoordinatorIds { dom: string; vol: string; snap: string; file: (s?: string) => string }
+
+export function coordinatorRoutes(c: CoordinatorIds, token: string): FuzzRoute[] {
+  const auth = [{ 'x-auth-token': token }];
+  const base = { api: 'coordinator' as const, query: {}, strictQuery: false, bodies: [], auth, params: {} };
+  const nova = shape({ snapshot: { volume_id: c.vol, create_info: { snapshot_id: c.snap, type: 'qcow2', new_file: c.file(c.snap) } } }, [
+    ['snapshot.volume_id', 'uuid'], ['snapshot.create_info', 'string'], ['snapshot.create_info.snapshot_id', 'uuid'], ['snapshot.create_info.type', 'enum'],
+    ['snapshot.create_info.new_file', 'file'], ['snapshot.create_info.id', 'string'],
+  ]);
+  const deleteInfo = encodeURIComponent(JSON.stringify({ type: 'qcow2', file_to_merge: c.file(c.snap), merge_target_file: c.file(), volume_id: c.vol }));
+  const plan = { operation_id: 'fuzz-op', fencing_token: 1, volume_id: c.vol, snapshot_id: c.snap };
+  const planFields: [string, FieldKind][] = [['operation_id', 'opid'], ['fencing_token', 'fencing'], ['volume_id', 'uuid'], ['snapshot_id', 'uuid']];
+  const create = shape({ ...plan, new_file: c.file(c.snap), expected_top: c.file(), quiesce: 'off' }, [...planFields, ['new_file', 'file'], ['expected_top', 'file'], ['quiesce', 'enum']], false);
+  const merge = shape({ ...plan, operation: 'pull', top: c.file(), base: null, expected_chain: [c.file()], result_chain: [c.file()] },
+    [...planFields, ['operation', 'enum'], ['top', 'file'], ['base', 'file?'], ['expected_chain', 'chain'], ['result_chain', 'chain']], false);
+  const ids = { uuid: c.dom, volumeId: c.vol };
+  const routes: FuzzRoute[] = [
+    { ...base, method: 'get', template: '/healthz', auth: [{}], open: true },
+    { ...base, method: 'get', template: '/metrics' },
+    ...['/os-assisted-volume-snapshots', '/v2.1/os-assisted-volume-snapshots', '/v2.1/p1/os-assisted-volume-snapshots'].flatMap((p): FuzzRoute[] => [
+      { ...base, method: 'post', template: p, bodies: [nova] },
+      { ...base, method: 'delete', template: `${p}/:snapshotId`, params: { snapshotId: c.snap }, query: { delete_info: 'deleteinfo' }, baseQuery: `delete_info=${deleteInfo}` },
+    ]),
+    { ...base, method: 'post', template: '/v1/snapshots', bodies: [create] },
+    { ...base, method: 'post', template: '/v1/merges', bodies: [merge] },
+    {
+      ...base, method: 'post', template: '/v1/instances/:uuid/snapshots', params: { uuid: c.dom }, bodyOptional: true,
+      bodies: [shape({ volumes: [c.vol], quiesce: 'off', name: 'n' }, [['volumes', 'volumes'], ['quiesce', 'enum'], ['name', 'mountpoint']], false)],
+    },
+    { ...base, method: 'get', template: '/v1/jobs' },
+    { ...base, method: 'get', template: '/v1/jobs/:id', params: { id: 'no-such-job' } },
+    { ...base, method: 'post', template: '/v1/jobs/:id/cancel', params: { id: 'no-such-job' } },
+    { ...base, method: 'post', template: '/v1/instances/:uuid/volumes/:volumeId', params: ids },
+    { ...base, method: 'delete', template: '/v1/instances/:uuid/volumes/:volumeId', params: ids },
+    { ...base, method: 'get', template: '/v1/instances/:uuid/volumes/:volumeId/disk', params: ids },
+    { ...base, method: 'post', template: '/v1/instances/:uuid/volumes/:volumeId/resize', params: ids, bodies: [shape({ size_bytes: 2 ** 30 }, [['size_bytes', 'bytes']], false)] },
+    {
+      ...base, method: 'put', template: '/v1/instances/:uuid/volumes/:volumeId/source', params: ids,
+      bodies: [shape({ file: c.file(c.snap), format: 'qcow2', expected_file: c.file() }, [['file', 'file'], ['format', 'enum'], ['expected_file', 'file']], false)],
+    },
+  ];
+  return routes;
+}
+
+interface RecordedRoute { path: string | string[]; methods: Record<string, boolean> }
+interface RouterProto { route(this: unknown, path: string | string[]): RecordedRoute }
+
+/**
+ * Records every route express registers while `build` runs (express 5 hides apps mounted with
+ * app.use(app) behind closures, so the built app cannot be walked afterwards): "METHOD path".
+ */
+export async function recordRoutes<T>(build: () => Promise<T>): Promise<{ built: T; routes: () => string[] }> {
+  const proto = (createRequire(import.meta.url)('router') as { prototype: RouterProto }).prototype;
+  const original = proto.route;
+  const seen: RecordedRoute[] = [];
+  proto.route = function route(this: unknown, p: string | string[]) {
+    const r = original.call(this, p);
+    seen.push(r);
+    return r;
+  };
+  try {
+    const built = await build();
+    return {
+      built,
+      routes: () => [...new Set(seen.flatMap((r) => [r.path].flat().flatMap((p) => Object.keys(r.methods).map((m) => `${m.toUpperCase()} ${p}`))))].sort(),
+    };
+  } finally {
+    proto.route = original;
+  }
+}
