@@ -11,7 +11,7 @@ import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../../src/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
-  ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
+  ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
 import { checkChain } from './chain-check.js';
@@ -220,10 +220,10 @@ export class RemoteFsDriver implements VolumeDriver {
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
-  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number; active?: ActiveFile }> {
-    const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile }>(vol, snap.id, ctx,
+  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<RevertedVolume> {
+    const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile; collected: string[] }>(vol, snap.id, ctx,
       (loc, o) => engine.revertToSnapshot(loc, snap.id, o), (loc, c) => this.online.revert(loc, vol, snap.id, c));
-    return { sizeGiB: giBFromBytes(r.sizeBytes), ...(r.active ? { active: r.active } : {}) };
+    return { sizeGiB: giBFromBytes(r.sizeBytes), collected: r.collected, ...(r.active ? { active: r.active } : {}) };
   }
 
   /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */

@@ -20,6 +20,7 @@ import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
+import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 
 export interface ServiceOptions {
@@ -73,10 +74,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // What the info files record but a crash kept out of the database.
   const repairOutcomes = pass('repairing interrupted operations from the info files', repairInterruptedOutcomes);
   const settleClones = pass('settling interrupted clones', settleInterruptedClones);
+  // Rows of snapshots the info files no longer have (and offline intents left by a failure).
+  const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
   if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     await settleAttached();
     await repairOutcomes();
+    await repairGhosts();
   }
   const app = createApp(deps);
   const server = await listen(app, options.config.api.host, options.config.api.port);
@@ -89,6 +93,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await reap();
     await settleAttached();
     await repairOutcomes();
+    await repairGhosts();
     await settleClones();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up

@@ -39,8 +39,8 @@ export function deleteSnapshot(loc: VolumeLocation, snapshotId: string, opts: Sn
   return deleteSnapshotOp(loc, snapshotId, opts);
 }
 
-/** A new overlay on S's file becomes active; the old active file is removed; size returns to S's. */
-export function revertToSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
+/** A new overlay on S's file becomes active; the old active file is removed; size returns to S's; `collected`: hidden snapshots merged away. */
+export function revertToSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; collected: string[] }> {
   return revertOp(loc, snapshotId, opts);
 }
 
