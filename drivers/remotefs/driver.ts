@@ -138,6 +138,7 @@ export class RemoteFsDriver implements VolumeDriver {
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
       if (vol.attachment) return this.online.extend(await locationOf(this.env, site), vol, toBytes, { ...ctx, signal });
+      await engine.settleUnfinished(await locationOf(this.env, site));
       const tree = await loadSettledTree(site);
       if (toBytes < tree.sizeBytes) {
         throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
@@ -206,6 +207,8 @@ export class RemoteFsDriver implements VolumeDriver {
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const loc = await locationOf(this.env, await this.site(vol));
       if (vol.attachment) return runOnline(loc, { ...ctx, signal });
+      // A failure past a commit point (ENOSPC mid-commit) left an intent: finished first, not refused.
+      await engine.settleUnfinished(loc);
       return run(loc, { signal, onProgress: ctx.onProgress });
     });
   }

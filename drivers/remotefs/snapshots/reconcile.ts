@@ -38,6 +38,19 @@ export async function reconcileOp(loc: VolumeLocation): Promise<ReconcileReport>
   return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent' };
 }
 
+/**
+ * Before an offline operation, under the same lease: an intent left by an operation that failed
+ * past its commit point (e.g. ENOSPC half-way through a commit), in this process or a dead one, is
+ * finished now instead of refusing the new operation until a restart. A live intent is left to
+ * its host (the operation then refuses it, as before).
+ */
+export async function settleBeforeOp(loc: VolumeLocation): Promise<ReconcileReport | null> {
+  const info = await readInfo(loc.dir, loc.volumeId);
+  const intent = info?.tree?.intent ?? null;
+  if (intent === null || intent.data.online === true) return null;
+  return reconcileOp(loc);
+}
+
 async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
   const intent = tree.intent;
   if (intent === null) return { tree, outcome: 'none' };
