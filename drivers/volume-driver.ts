@@ -247,6 +247,8 @@ export interface ReconcileReport {
   volumeId: string;
   action: 'none' | 'rolled_back' | 'rolled_forward' | 'removed_orphans' | 'left_to_host' | 'failed';
   details: string;
+  /** Hidden snapshots merged away: their rows are deleted (the service's ghost pass records them). */
+  collected?: string[];
 }
 
 export type VolumeDriverFactory = (ctx: DriverContext) => VolumeDriver;

@@ -33,9 +33,9 @@ export async function reconcileOp(loc: VolumeLocation): Promise<ReconcileReport>
   const { tree, collected } = await collectHidden(loc, settled.tree);
   if (collected.length > 0) notes.push(`collected hidden: ${collected.join(', ')}`);
   const missing = await missingFiles(loc, tree);
-  if (missing.length > 0) return { volumeId: loc.volumeId, action: 'failed', details: `files missing: ${missing.join(', ')}; ${notes.join('; ')}` };
+  if (missing.length > 0) return { volumeId: loc.volumeId, action: 'failed', details: `files missing: ${missing.join(', ')}; ${notes.join('; ')}`, ...withIds(collected) };
   const action = settled.outcome !== 'none' ? settled.outcome : orphans.length > 0 ? 'removed_orphans' : 'none';
-  return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent' };
+  return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent', ...withIds(collected) };
 }
 
 /**
@@ -49,6 +49,10 @@ export async function settleBeforeOp(loc: VolumeLocation): Promise<ReconcileRepo
   const intent = info?.tree?.intent ?? null;
   if (intent === null || intent.data.online === true) return null;
   return reconcileOp(loc);
+}
+
+function withIds(collected: string[]): { collected?: string[] } {
+  return collected.length > 0 ? { collected } : {};
 }
 
 async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {

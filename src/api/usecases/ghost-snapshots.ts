@@ -9,8 +9,10 @@
  * a detached volume whose info file still records an unfinished offline operation is reconciled
  * first (the driver takes the lease; a live process holding it makes that a no-op); then, only
  * when a ghost is suspected, under the volume's lease: re-read the rows and the tree and mark the
- * ghosts deleted in ONE transaction that also releases the lease. Volumes with a running
- * operation are left to it (or to the repair of interrupted outcomes).
+ * ghosts deleted in ONE transaction that also releases the lease. A running operation does not
+ * hold the pass back: a live one holds the lease (the volume is skipped until the next pass), and
+ * the row of a dead one's own snapshot is in a transitional status (creating, deleting,
+ * restoring), which this pass never touches.
  */
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
@@ -47,7 +49,6 @@ async function treeOf(deps: ServiceDeps, volumeId: string): Promise<SnapshotTree
 }
 
 async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostReport | null> {
-  if ((await deps.repos.operations.running({ volumeId })).length > 0) return null;
   let tree = await treeOf(deps, volumeId);
   if (tree === null) return null;
   const vol = await deps.repos.volumes.get(volumeId);
@@ -68,7 +69,6 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
   }
   let released = false;
   try {
-    if ((await deps.repos.operations.running({ volumeId })).length > 0) return null;
     const current = await treeOf(deps, volumeId);
     if (current === null) return null;
     const ghosts = ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), current);
