@@ -92,7 +92,8 @@ export async function repairGhostSnapshots(deps: ServiceDeps): Promise<GhostRepo
   const reports: GhostReport[] = [];
   for (const volumeId of [...new Set(rows.map((r) => r.volumeId))].sort()) {
     const report = await repairVolume(deps, volumeId).catch((err: unknown) => {
-      deps.log.warn({ err, volumeId }, 'ghost snapshot rows not repaired');
+      // No info file (the volume's files are gone or were never ours): nothing to compare with.
+      if (!isStorageError(err, 'VOLUME_NOT_FOUND')) deps.log.warn({ err, volumeId }, 'ghost snapshot rows not repaired');
       return null;
     });
     if (report === null) continue;
