@@ -28,6 +28,28 @@ import { leaseHolder } from './operation-runner.js';
 
 const SETTLED_STATUSES = ['available', 'error_deleting'] as const;
 
+/**
+ * A reconcile that failed (e.g. the share is still full, so the commit fails again) is retried
+ * after a doubling delay, not on every pass: re-running a large commit every few seconds on a
+ * full share would only add load. Per process, forgotten on success.
+ */
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 5 * 60_000;
+const retryAfter = new Map<string, { at: number; delayMs: number }>();
+
+async function reconcileWithBackoff(deps: ServiceDeps, volumeId: string): Promise<void> {
+  const wait = retryAfter.get(volumeId);
+  if (wait !== undefined && Date.now() < wait.at) return;
+  const reports = await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+  const failed = reports.some((r) => r.action === 'failed' && !/LEASE_HELD/.test(r.details));
+  if (!failed) {
+    retryAfter.delete(volumeId);
+    return;
+  }
+  const delayMs = wait === undefined ? RETRY_FIRST_MS : Math.min(wait.delayMs * 2, RETRY_MAX_MS);
+  retryAfter.set(volumeId, { at: Date.now() + delayMs, delayMs });
+}
+
 export interface GhostReport {
   volumeId: string;
   deleted: string[];
@@ -55,7 +77,7 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
   if (tree.intent !== null && vol?.attachStatus !== 'attached') {
     // An operation that failed past its commit point (e.g. ENOSPC mid-merge) left its intent:
     // finish it now, not at the next restart. The driver skips live intents and attached volumes.
-    await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+    await reconcileWithBackoff(deps, volumeId);
     tree = await treeOf(deps, volumeId);
     if (tree === null) return null;
   }
