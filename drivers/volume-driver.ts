@@ -87,6 +87,14 @@ export interface DeletedSnapshot {
   active?: ActiveFile;
 }
 
+export interface RevertedVolume {
+  sizeGiB: number;
+  /** Hidden snapshots the revert merged away (left with one dependant): the caller records them deleted. */
+  collected: string[];
+  /** Attached volume (guest stopped): the new active file the attachment follows. */
+  active?: ActiveFile;
+}
+
 /** The file a guest opens, and its format (an attachment records both). */
 export interface ActiveFile {
   file: string;
@@ -204,7 +212,7 @@ export interface VolumeDriver {
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<DeletedSnapshot>;
 
   /** Make a new overlay on the snapshot's file the active file; returns the volume's new size. */
-  revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx?: OpContext): Promise<{ sizeGiB: number; active?: ActiveFile }>;
+  revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx?: OpContext): Promise<RevertedVolume>;
 
   /** The snapshot tree as the info file records it (hidden snapshots included). */
   getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree>;
@@ -239,6 +247,8 @@ export interface ReconcileReport {
   volumeId: string;
   action: 'none' | 'rolled_back' | 'rolled_forward' | 'removed_orphans' | 'left_to_host' | 'failed';
   details: string;
+  /** Hidden snapshots merged away: their rows are deleted (the service's ghost pass records them). */
+  collected?: string[];
 }
 
 export type VolumeDriverFactory = (ctx: DriverContext) => VolumeDriver;

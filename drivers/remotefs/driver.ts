@@ -11,7 +11,7 @@ import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../../src/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
-  ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
+  ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
 import { checkChain } from './chain-check.js';
@@ -159,6 +159,7 @@ export class RemoteFsDriver implements VolumeDriver {
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
       if (vol.attachment) return this.online.extend(await locationOf(this.env, site), vol, toBytes, { ...ctx, signal });
+      await engine.settleUnfinished(await locationOf(this.env, site));
       const tree = await loadSettledTree(site);
       if (toBytes < tree.sizeBytes) {
         throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
@@ -227,6 +228,8 @@ export class RemoteFsDriver implements VolumeDriver {
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const loc = await locationOf(this.env, await this.site(vol));
       if (vol.attachment) return runOnline(loc, { ...ctx, signal });
+      // A failure past a commit point (ENOSPC mid-commit) left an intent: finished first, not refused.
+      await engine.settleUnfinished(loc);
       return run(loc, { signal, onProgress: ctx.onProgress });
     });
   }
@@ -244,13 +247,13 @@ export class RemoteFsDriver implements VolumeDriver {
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
-  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<{ sizeGiB: number; active?: ActiveFile }> {
-    const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile }>(vol, snap.id, ctx,
+  async revertToSnapshot(vol: VolumeRef, snap: SnapshotRef, ctx: OpContext = {}): Promise<RevertedVolume> {
+    const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile; collected: string[] }>(vol, snap.id, ctx,
       async (loc, o) => {
         await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id}`);
         return engine.revertToSnapshot(loc, snap.id, o);
       }, (loc, c) => this.online.revert(loc, vol, snap.id, c));
-    return { sizeGiB: giBFromBytes(r.sizeBytes), ...(r.active ? { active: r.active } : {}) };
+    return { sizeGiB: giBFromBytes(r.sizeBytes), collected: r.collected, ...(r.active ? { active: r.active } : {}) };
   }
 
   /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */

@@ -21,6 +21,7 @@ import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
+import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 
@@ -70,11 +71,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const settleClones = pass('settling interrupted clones', settleInterruptedClones);
   // Reverts, volume creates and deletes a crash interrupted (at start: whatever their age).
   const settleVolumeOps = pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d));
+  // Rows of snapshots the info files no longer have (and offline intents left by a failure).
+  const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
   if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     await settleAttached();
     await repairOutcomes();
     await pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d, 0))();
+    await repairGhosts();
   }
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
@@ -89,6 +93,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await settleAttached();
     await repairOutcomes();
     await settleVolumeOps();
+    await repairGhosts();
     await settleClones();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up

@@ -51,7 +51,7 @@ export class OnlinePath {
     return { hidden: r.hidden, collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
   }
 
-  async revert(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<{ sizeBytes: number; active: ActiveFile }> {
+  async revert(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<{ sizeBytes: number; active: ActiveFile; collected: string[] }> {
     const { host } = await this.open(vol, ctx);
     if (host.running) {
       throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to running instance ${vol.attachment?.instanceUuid ?? '?'}: stop the guest to revert it`, {
@@ -59,7 +59,7 @@ export class OnlinePath {
       });
     }
     const r = await engine.revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
-    return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat } };
+    return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat }, collected: r.collected };
   }
 
   /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */

@@ -14,7 +14,7 @@ import { deleteSnapshotOp } from './delete.js';
 import { extendOp } from './extend.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { pointFile, treeView } from './query.js';
-import { reconcileOp } from './reconcile.js';
+import { reconcileOp, settleBeforeOp } from './reconcile.js';
 import { revertOp } from './revert.js';
 
 export type { AdoptedVolume } from './adopt-cinder.js';
@@ -39,8 +39,8 @@ export function deleteSnapshot(loc: VolumeLocation, snapshotId: string, opts: Sn
   return deleteSnapshotOp(loc, snapshotId, opts);
 }
 
-/** A new overlay on S's file becomes active; the old active file is removed; size returns to S's. */
-export function revertToSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
+/** A new overlay on S's file becomes active; the old active file is removed; size returns to S's; `collected`: hidden snapshots merged away. */
+export function revertToSnapshot(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; collected: string[] }> {
   return revertOp(loc, snapshotId, opts);
 }
 
@@ -61,6 +61,11 @@ export function snapshotPointFile(loc: VolumeLocation, snapshotId: string): Prom
 /** Settle an interrupted operation and remove orphans. Must run under the volume lease. */
 export function reconcileVolume(loc: VolumeLocation): Promise<ReconcileReport> {
   return reconcileOp(loc);
+}
+
+/** Finish an offline operation an earlier failure left past its commit point (null: none). Under the lease. */
+export function settleUnfinished(loc: VolumeLocation): Promise<ReconcileReport | null> {
+  return settleBeforeOp(loc);
 }
 
 /** Manage a volume made by Cinder's NFS driver: owned file of S = backing file of Cinder's info[S]. */

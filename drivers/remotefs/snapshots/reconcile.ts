@@ -14,6 +14,7 @@ import type { ReconcileReport } from '../../volume-driver.js';
 import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';
 import { finishExtend } from './extend.js';
+import { repairLeaks } from './leak-repair.js';
 import type { VolumeLocation } from './location.js';
 import { commitFrom, settlePull } from './merge.js';
 import { onlineCreateIntent } from './overlay-prepare.js';
@@ -32,9 +33,26 @@ export async function reconcileOp(loc: VolumeLocation): Promise<ReconcileReport>
   const { tree, collected } = await collectHidden(loc, settled.tree);
   if (collected.length > 0) notes.push(`collected hidden: ${collected.join(', ')}`);
   const missing = await missingFiles(loc, tree);
-  if (missing.length > 0) return { volumeId: loc.volumeId, action: 'failed', details: `files missing: ${missing.join(', ')}; ${notes.join('; ')}` };
+  if (missing.length > 0) return { volumeId: loc.volumeId, action: 'failed', details: `files missing: ${missing.join(', ')}; ${notes.join('; ')}`, ...withIds(collected) };
   const action = settled.outcome !== 'none' ? settled.outcome : orphans.length > 0 ? 'removed_orphans' : 'none';
-  return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent' };
+  return { volumeId: loc.volumeId, action, details: notes.join('; ') || 'consistent', ...withIds(collected) };
+}
+
+/**
+ * Before an offline operation, under the same lease: an intent left by an operation that failed
+ * past its commit point (e.g. ENOSPC half-way through a commit), in this process or a dead one, is
+ * finished now instead of refusing the new operation until a restart. A live intent is left to
+ * its host (the operation then refuses it, as before).
+ */
+export async function settleBeforeOp(loc: VolumeLocation): Promise<ReconcileReport | null> {
+  const info = await readInfo(loc.dir, loc.volumeId);
+  const intent = info?.tree?.intent ?? null;
+  if (intent === null || intent.data.online === true) return null;
+  return reconcileOp(loc);
+}
+
+function withIds(collected: string[]): { collected?: string[] } {
+  return collected.length > 0 ? { collected } : {};
 }
 
 async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
@@ -47,7 +65,7 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
     notes.push('live snapshot pending: left to finalize or the reaper');
     return { tree, outcome: 'none' };
   }
-  if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent);
+  if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent, notes);
   if (intent.kind === 'extend' && intent.committed) {
     return { tree: await finishExtend(loc, tree, Number(intent.data.sizeBytes)), outcome: 'rolled_forward' };
   }
@@ -57,14 +75,26 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
   return { tree: back, outcome: 'rolled_back' };
 }
 
-async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent): Promise<{ tree: VolumeTree; outcome: Outcome }> {
+async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
   const plan = parseMergePlan(intent.data.plan);
+  let settled: { tree: VolumeTree; outcome: Outcome };
   if (plan.direction === 'commit') {
     // Past the commit point from the first step on: only forward.
     const from = intent.step === 'rebase' ? 'rebase' : 'commit';
-    return { tree: await commitFrom(loc, tree, intent, plan, from), outcome: 'rolled_forward' };
+    settled = { tree: await commitFrom(loc, tree, intent, plan, from), outcome: 'rolled_forward' };
+  } else {
+    settled = await settlePull(loc, tree, plan, intent.step);
   }
-  return settlePull(loc, tree, plan, intent.step);
+  // The interrupted copy wrote into the base (commit) or the dependant (pull), which survives
+  // either way; clusters it allocated without recording them are given back.
+  const written = plan.direction === 'commit' ? plan.base : plan.top;
+  const fmt = settled.tree.files[written]?.format;
+  if (fmt !== undefined) {
+    const r = await repairLeaks(loc, { file: written, format: fmt });
+    if (r.repaired > 0) notes.push(`repaired ${r.repaired} leaked clusters in ${written}`);
+    if (r.corruptions > 0) notes.push(`${written}: qemu-img check reports ${r.corruptions} corruptions (not repaired)`);
+  }
+  return settled;
 }
 
 /** A name is ours when it is volume-<vid>, volume-<vid>.<anything> or a temp of our info file. */
@@ -77,9 +107,9 @@ function isOurs(loc: VolumeLocation, name: string): boolean {
 
 async function removeOrphans(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {
   const names = await readdir(loc.dir);
+  // A file an intent still names (a live operation left to its host) is never an orphan.
   const pending = new Set(Object.values(tree.intent?.files ?? {}).filter((f): f is string => f !== null));
-  const live = onlineCreateIntent(tree) !== null;
-  const orphans = names.filter((n) => isOurs(loc, n) && tree.files[n] === undefined && !(live && pending.has(n))).sort();
+  const orphans = names.filter((n) => isOurs(loc, n) && tree.files[n] === undefined && !pending.has(n)).sort();
   for (const name of orphans) await unlinkIfPresent(loc, name);
   return orphans;
 }

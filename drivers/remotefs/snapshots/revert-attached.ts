@@ -24,7 +24,7 @@ import { applyRevert, overlayName, planRevert } from './plan-create.js';
 import { fileFormat } from './tree.js';
 import { loadSettledTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 
-export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; activeFile: string; activeFormat: 'qcow2' | 'raw'; collected: string[] }> {
   const tree = await loadSettledTree(loc);
   const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
@@ -45,6 +45,6 @@ export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, 
   const next = applyRevert({ ...t, intent: null }, plan);
   await saveTree(loc, next);
   await unlinkIfPresent(loc, plan.oldActive);
-  const { tree: after } = await collectAttached(loc, next, host, opts);
-  return { sizeBytes: plan.sizeBytes, activeFile: after.active, activeFormat: fileFormat(after, after.active) };
+  const { tree: after, ids } = await collectAttached(loc, next, host, opts);
+  return { sizeBytes: plan.sizeBytes, activeFile: after.active, activeFormat: fileFormat(after, after.active), collected: ids };
 }

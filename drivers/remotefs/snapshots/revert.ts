@@ -11,7 +11,7 @@ import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
 import { loadSettledTree, saveTree, unlinkIfPresent } from './store.js';
 
-export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number }> {
+export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; collected: string[] }> {
   const tree = await loadSettledTree(loc);
   const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
@@ -21,7 +21,8 @@ export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: Sn
   stepBoundary(STEPS.revertInfoWritten);
   await unlinkIfPresent(loc, plan.oldActive);
   stepBoundary(STEPS.revertOldRemoved);
-  // The old active file's parent may be a hidden snapshot now left with one dependant.
-  await collectHidden(loc, next, opts);
-  return { sizeBytes: plan.sizeBytes };
+  // The old active file's parent may be a hidden snapshot now left with one dependant; the
+  // caller records what was collected (the database must not keep a row the info file lost).
+  const { collected } = await collectHidden(loc, next, opts);
+  return { sizeBytes: plan.sizeBytes, collected };
 }

@@ -57,10 +57,12 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
   // An intent is settled by reconcile or the settle pass first: no lease taken for it (a new
   // fencing token would refuse the commit point of an operation that may still be alive).
   let pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
-  if (pending !== null && vol.attachStatus !== 'attached') {
+  if (vol.attachStatus !== 'attached') {
     // A detached volume's intent is the driver's reconcile to finish, under the volume's lease: it
     // skips the volume while the operation's process still holds it. Not only at start: a process
-    // that died while others run leaves its intents to them.
+    // that died while others run leaves its intents to them. Run even without an intent: a create
+    // killed before its info write leaves only an orphan overlay, and the reconcile on start
+    // skipped the volume while the dead process's lease had not expired yet.
     await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
     pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
   }

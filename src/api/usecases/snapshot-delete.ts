@@ -5,8 +5,10 @@
  */
 import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import { isStorageError } from '../../core/errors.js';
 import type { DeletedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
+import { isGhost } from './ghost-snapshots.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
 
@@ -33,7 +35,13 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
       }
     },
     work: async (ctx) => {
-      const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
+      const ref = await volumeRefOf(deps, vol);
+      const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, ref, ctx).catch(async (err: unknown) => {
+        // A row whose snapshot the info file no longer has (a ghost): already deleted on disk, so
+        // the delete converges to deleted instead of error_deleting. Checked under the lease.
+        if (isStorageError(err, 'SNAPSHOT_NOT_FOUND') && isGhost(await deps.driver.getSnapshotTree(ref), snap.id)) return { hidden: false, collected: [] };
+        throw err;
+      });
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
     // Refused before anything changed (a space pre-check): the status it found.

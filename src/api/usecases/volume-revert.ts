@@ -46,10 +46,12 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       }
     },
     work: async (ctx) => {
-      const { sizeGiB, active } = await deps.driver.revertToSnapshot(await volumeRefOf(deps, vol), { id: snap.id, volumeId: vol.id }, ctx);
+      const { sizeGiB, active, collected } = await deps.driver.revertToSnapshot(await volumeRefOf(deps, vol), { id: snap.id, volumeId: vol.id }, ctx);
       return async (t) => {
         await deps.repos.volumes.update(vol.id, { status: vol.status === 'in-use' ? 'in-use' : 'available', sizeGiB }, t);
         await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
+        // Hidden snapshots the revert merged away are gone from the info file: their rows too.
+        await deps.repos.snapshots.markDeleted(collected, t);
         // Attached (guest stopped): the attachment names the new active file, as the definition does.
         for (const a of active ? await deps.repos.attachments.activeOf(vol.id, t) : []) {
           await deps.repos.attachments.update(a.id, { activeFile: active?.file, format: active?.format }, t);

@@ -291,7 +291,7 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         const tree = await driver.getSnapshotTree(v);
         expect(tree.snapshots.map((s) => s.id)).to.deep.equal([s1]);
         expect(tree.activeFile).to.equal(snap.activeFile);
-        expect(await driver.revertToSnapshot(v, { id: s1, volumeId: v.id })).to.deep.equal({ sizeGiB: 1 });
+        expect(await driver.revertToSnapshot(v, { id: s1, volumeId: v.id })).to.deep.equal({ sizeGiB: 1, collected: [] });
         const reverted = (await driver.getSnapshotTree(v)).activeFile;
         expect(reverted).to.not.equal(snap.activeFile);
         await verifyPattern(file(reverted), 'qcow2', 0x61, 0, MiB);
