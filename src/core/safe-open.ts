@@ -103,7 +103,13 @@ export function openSafely(file: string, access: OpenAccess): Promise<SafeFile> 
  * descriptor, closed again. Returns the stats the descriptor saw.
  */
 export async function assertSafeFile(file: string): Promise<Stats> {
-  const { fh, stat: st } = await openSafely(file, 'read');
+  const abs = path.resolve(file);
+  return assertSafeInDir(path.dirname(abs), path.basename(abs));
+}
+
+/** assertSafeFile for a name that must be bare in `dir` (a name read from a header or an info file). */
+export async function assertSafeInDir(dir: string, name: string): Promise<Stats> {
+  const { fh, stat: st } = await openInDir(dir, name, 'read');
   await fh.close();
   return st;
 }

@@ -4,12 +4,21 @@
  * in-process reader and writer of image headers opens through here.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { openSafely } from '../core/safe-open.js';
+import { assertSafeInDir, openSafely } from '../core/safe-open.js';
 
 /** Opens `file` for reading, or for updating its header in place. */
 export async function openImageFile(file: string, mode: 'read' | 'update'): Promise<{ fh: FileHandle; size: number }> {
   const { fh, stat } = await openSafely(file, mode);
   return { fh, size: stat.size };
+}
+
+/**
+ * qemu-img and qemu-io open files by path: each file they will open is checked through a
+ * descriptor first (one lstat, one open and fstat each; a stat of the directory). `names` are
+ * bare names in `dir`; anything else is refused as FILE_UNSAFE.
+ */
+export async function assertImagesSafe(dir: string, names: readonly (string | null | undefined)[]): Promise<void> {
+  await Promise.all(names.filter((n): n is string => typeof n === 'string').map((n) => assertSafeInDir(dir, n)));
 }
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */

@@ -13,6 +13,8 @@ import {
   allocatedBytesInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
   imgResize, verifyPattern, writePattern,
 } from '../../../src/qemu/img.js';
+import { convertArgs } from '../../../src/qemu/img-convert.js';
+import { qemuImgJob } from '../../../src/qemu/tool.js';
 import { tempDir } from './tmp.js';
 
 const MiB = 1024 * 1024;
@@ -100,14 +102,20 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
   });
 
+  it('imgConvert refuses a FIFO as its source before qemu-img opens it (FILE_UNSAFE)', async () => {
+    const fifo = path.join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    await rejectsWith(imgConvert({ src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw' }), 'FILE_UNSAFE');
+  });
+
+  // The watchdog belongs to qemuImgJob: it is driven here with a FIFO, which the wrappers refuse.
   it('a job whose progress stops is killed by the stall watchdog (PROCESS_TIMEOUT)', async () => {
     const fifo = path.join(dir, 'fifo'); // reading a FIFO nobody writes blocks after "(0.00/100%)"
     await run('mkfifo', [fifo]);
     const seen: number[] = [];
     const t0 = Date.now();
-    await rejectsWith(imgConvert({
-      src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', stallTimeoutMs: 500, onProgress: (p) => seen.push(p),
-    }), 'PROCESS_TIMEOUT');
+    const o = { src: fifo, srcFormat: 'raw' as const, dst: path.join(dir, 'out'), dstFormat: 'raw' as const };
+    await rejectsWith(qemuImgJob(convertArgs(o), dir, { stallTimeoutMs: 500, onProgress: (p) => seen.push(p) }), 'PROCESS_TIMEOUT');
     expect(Date.now() - t0).to.be.lessThan(10_000);
     expect(seen).to.deep.equal([0]);
   });
@@ -117,7 +125,8 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await run('mkfifo', [fifo]);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    await rejectsWith(imgConvert({ src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', signal: ac.signal }), 'PROCESS_FAILED');
+    const o = { src: fifo, srcFormat: 'raw' as const, dst: path.join(dir, 'out'), dstFormat: 'raw' as const };
+    await rejectsWith(qemuImgJob(convertArgs(o), dir, { signal: ac.signal }), 'PROCESS_FAILED');
   });
 
   it('safe rebase keeps the guest view; rebase to none flattens', async () => {
