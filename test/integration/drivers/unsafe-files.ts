@@ -217,6 +217,23 @@ export function describeUnsafeFiles(label: string, makeShare: () => Promise<Unsa
         });
       }
 
+      for (const how of ['hard link', 'symlink'] as const) {
+        it(`a ${how} as a snapshot's frozen file: delete, revert and create-from-snapshot refuse with FILE_UNSAFE, the target unchanged`, async () => {
+          const v = await newVolume();
+          const s = randomUUID();
+          const snap = await driver.createSnapshot({ id: s, volumeId: v.id }, v);
+          await writePattern(file(snap.activeFile), 'qcow2', 0x4d, 0, MiB);
+          const frozen = file(snap.ownedFile);
+          const outside = await outsideFile();
+          await copyFile(frozen, outside.file);
+          await unlink(frozen);
+          if (how === 'hard link') await link(outside.file, frozen); else await symlink(outside.file, frozen);
+          await unchanged(() => driver.createVolumeFromSnapshot({ id: randomUUID(), sizeGiB: 1 }, { id: s, volumeId: v.id }, v), 'FILE_UNSAFE', outside);
+          await unchanged(() => driver.revertToSnapshot(v, { id: s, volumeId: v.id }), 'FILE_UNSAFE', outside);
+          await unchanged(() => driver.deleteSnapshot({ id: s, volumeId: v.id }, v), 'FILE_UNSAFE', outside);
+        });
+      }
+
       it('a hard-linked info file: operations refuse with FILE_UNSAFE', async () => {
         const v = await newVolume();
         const info = file(`volume-${v.id}.info`);
