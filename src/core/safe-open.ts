@@ -57,18 +57,24 @@ export interface SafeFile {
   stat: Stats;
 }
 
+/** The device of a share's directory, for callers that open many of its files (one stat, not one per file). */
+export async function dirDevice(dir: string): Promise<number> {
+  return (await stat(dir)).dev;
+}
+
 /**
  * Open `name` inside `dir` (a share's directory, trusted) for reading or updating in place.
  * ENOENT stays NOT_FOUND; everything that is not a lone regular file is FILE_UNSAFE.
+ * `dirDev` (from dirDevice) saves the directory's stat when many files are opened.
  */
-export async function openInDir(dir: string, name: string, access: OpenAccess): Promise<SafeFile> {
+export async function openInDir(dir: string, name: string, access: OpenAccess, options: { dirDev?: number } = {}): Promise<SafeFile> {
   const file = path.join(path.resolve(dir), name);
   assertBare(name, file);
-  const [dirSt, pre] = await Promise.all([stat(dir), lstat(file).catch((err: unknown) => {
+  const [dirDev, pre] = await Promise.all([options.dirDev ?? dirDevice(dir), lstat(file).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
     throw err;
   })]);
-  checkStats(file, pre, dirSt.dev);
+  checkStats(file, pre, dirDev);
   const flags = (access === 'read' ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
   let fh: FileHandle;
   try {
@@ -84,7 +90,7 @@ export async function openInDir(dir: string, name: string, access: OpenAccess): 
     const st = await fh.stat();
     // A file renamed over the name since the lstat (an info file's atomic replace) is fine when
     // it passes the same checks; the lstat only keeps devices and FIFOs from being opened at all.
-    checkStats(file, st, dirSt.dev);
+    checkStats(file, st, dirDev);
     return { fh, stat: st };
   } catch (err) {
     await fh.close();
@@ -108,8 +114,8 @@ export async function assertSafeFile(file: string): Promise<Stats> {
 }
 
 /** assertSafeFile for a name that must be bare in `dir` (a name read from a header or an info file). */
-export async function assertSafeInDir(dir: string, name: string): Promise<Stats> {
-  const { fh, stat: st } = await openInDir(dir, name, 'read');
+export async function assertSafeInDir(dir: string, name: string, options: { dirDev?: number } = {}): Promise<Stats> {
+  const { fh, stat: st } = await openInDir(dir, name, 'read', options);
   await fh.close();
   return st;
 }

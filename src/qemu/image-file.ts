@@ -4,7 +4,7 @@
  * in-process reader and writer of image headers opens through here.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { assertSafeInDir, openSafely } from '../core/safe-open.js';
+import { assertSafeInDir, dirDevice, openSafely } from '../core/safe-open.js';
 
 /** Opens `file` for reading, or for updating its header in place. */
 export async function openImageFile(file: string, mode: 'read' | 'update'): Promise<{ fh: FileHandle; size: number }> {
@@ -18,7 +18,10 @@ export async function openImageFile(file: string, mode: 'read' | 'update'): Prom
  * bare names in `dir`; anything else is refused as FILE_UNSAFE.
  */
 export async function assertImagesSafe(dir: string, names: readonly (string | null | undefined)[]): Promise<void> {
-  await Promise.all(names.filter((n): n is string => typeof n === 'string').map((n) => assertSafeInDir(dir, n)));
+  const wanted = names.filter((n): n is string => typeof n === 'string');
+  if (wanted.length === 0) return;
+  const dirDev = await dirDevice(dir);
+  await Promise.all(wanted.map((n) => assertSafeInDir(dir, n, { dirDev })));
 }
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */
