@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { link, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { run } from '../../../src/core/process.js';
 import path from 'node:path';
 import { isStorageError } from '../../../src/core/errors.js';
@@ -100,6 +100,24 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     expect(await allocatedBytesInTop(s2, 'qcow2')).to.equal(0);
     await verifyPattern(s2, 'qcow2', 0x33, 2 * MiB, K64); // now read from S1
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
+  });
+
+  it('each wrapper refuses a file (or a backing it writes) that is a hard link or symlink, before qemu-img opens it (FILE_UNSAFE)', async () => {
+    const outside = path.join(dir, 'outside');
+    await writeFile(outside, 'not an image');
+    await symlink(outside, `${base}.link`);
+    await rejectsWith(imgInfo(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    await rejectsWith(imgResize(`${base}.link`, 'raw', MiB), 'FILE_UNSAFE');
+    await rejectsWith(imgCheck(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    await rejectsWith(imgMap(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    // s2 commits into s1: s1 linked twice (its inode shared with a name elsewhere) stops the commit
+    const before = await readFile(s1);
+    await link(s1, path.join(dir, 'second-name'));
+    await rejectsWith(imgCommit(s2, 'qcow2'), 'FILE_UNSAFE');
+    await rejectsWith(imgRebase(s2, 'qcow2', { backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
+    await rejectsWith(imgCreate({ path: `${base}.new`, format: 'qcow2', backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
+    expect((await readFile(s1)).equals(before)).to.equal(true);
+    expect((await stat(outside)).size).to.equal('not an image'.length);
   });
 
   it('imgConvert refuses a FIFO as its source before qemu-img opens it (FILE_UNSAFE)', async () => {
