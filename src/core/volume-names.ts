@@ -22,6 +22,8 @@ export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`);
 
 /** Any volume's image name (the volume-agnostic form, for request schemas). */
 export const VOLUME_FILE_PATTERN = new RegExp(`^volume-${UUID_SOURCE}(?:\\.${UUID_SOURCE})?$`);
+/** Any volume's image name, group 1 the volume id. */
+const ANY_IMAGE_PATTERN = new RegExp(`^volume-(${UUID_SOURCE})(?:\\.${UUID_SOURCE})?$`);
 /** `volume-<uuid>`: the name a lone file to manage must have; group 1 is the id. */
 export const BASE_FILE_PATTERN = new RegExp(`^volume-(${UUID_SOURCE})$`);
 /** A base file or an info file; group 1 is the id (for listing the volumes of a share). */
@@ -67,6 +69,11 @@ export function infoFileName(volumeId: string): string {
 export function ownFilePattern(volumeId: string): RegExp {
   assertVolumeId(volumeId);
   return new RegExp(`^volume-${escapeRegExp(volumeId)}(?:\\.${UUID_SOURCE})?$`);
+}
+
+/** The volume id an image name belongs to (`volume-<vid>[.<uuid>]`), or null for any other name. */
+export function volumeIdOfFile(name: unknown): string | null {
+  return typeof name === 'string' ? ANY_IMAGE_PATTERN.exec(name)?.[1] ?? null : null;
 }
 
 export function isOwnFileName(name: unknown, volumeId: string): name is string {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { isStorageError } from '../../../src/core/errors.js';
 import {
   BASE_FILE_PATTERN, VOLUME_FILE_PATTERN, assertOwnFileName, assertUuid, belongsToVolume, infoFileName, isOwnFileName, isOwnOverlayName,
-  isUuid, overlayFileName, volumeIdsIn,
+  isUuid, overlayFileName, volumeIdOfFile, volumeIdsIn,
 } from '../../../src/core/volume-names.js';
 
 const VID = '0b7a4c36-2c55-4d0e-9d3c-8f5d1a2b3c4d';
@@ -110,6 +110,16 @@ describe('volume names: the one rule', () => {
       expect(VOLUME_FILE_PATTERN.test(name), why).to.equal(false);
       expect(BASE_FILE_PATTERN.test(name), why).to.equal(false);
     }
+  });
+
+  it('volumeIdOfFile: the volume an image name belongs to, null for anything else', () => {
+    expect(volumeIdOfFile(`volume-${VID}`)).to.equal(VID);
+    expect(volumeIdOfFile(`volume-${VID}.${SNAP}`)).to.equal(VID);
+    for (const [why, name] of HOSTILE) {
+      if (why.startsWith('another volume') || why.startsWith('own id as')) continue;
+      expect(volumeIdOfFile(name), why).to.equal(null);
+    }
+    expect(volumeIdOfFile(42)).to.equal(null);
   });
 
   it('belongsToVolume lists the volume\'s images, info file and temps, never another volume\'s', () => {
