@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../core/errors.js';
-import { assertOwnFileName } from '../../core/volume-names.js';
+import { assertOwnFileName, baseFileName } from '../../core/volume-names.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { AttachmentRecord, VolumeRecord } from '../../db/records.js';
 import type { ConnectionInfo, Connector } from '../../../drivers/volume-driver.js';
@@ -43,7 +43,7 @@ export async function attachVolume(deps: ServiceDeps, vol: VolumeRecord, input: 
     }
     return deps.repos.attachments.insert({
       id: randomUUID(), volumeId: vol.id, instanceUuid: input.instanceUuid, host: input.hostName, mountpoint: input.mountpoint,
-      coordinatorEndpoint: input.coordinatorEndpoint, activeFile: input.activeFile ?? `volume-${vol.id}`,
+      coordinatorEndpoint: input.coordinatorEndpoint, activeFile: input.activeFile ?? baseFileName(vol.id),
       format: input.format ?? vol.format, status: 'attached', attachedAt: new Date(),
     }, t);
   }));
