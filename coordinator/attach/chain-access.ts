@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { run } from '../../src/core/process.js';
+import { isOwnFileName, volumeIdOfFile } from '../../src/core/volume-names.js';
 import { inspectImage } from '../../src/qemu/index.js';
 
 const QEMU_USER = 'libvirt-qemu';
@@ -53,7 +54,8 @@ export async function checkChainForQemu(dir: string, active: string): Promise<st
     const want = name === active ? constants.R_OK | constants.W_OK : constants.R_OK;
     if (ids && !allowed(st, ids, want)) problems.push(`${name} (${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid})`);
     const backing = (await inspectImage(file)).qcow2?.backingFile;
-    if (backing !== undefined && (backing.includes('/') || !backing.startsWith(active.split('.')[0] as string))) {
+    const volumeId = volumeIdOfFile(active);
+    if (backing !== undefined && (volumeId === null || !isOwnFileName(backing, volumeId))) {
       throw new StorageError('IMAGE_UNSAFE_BACKING', `${name} names backing file ${JSON.stringify(backing)}, not a bare name of the same volume`);
     }
     name = backing;

@@ -15,7 +15,7 @@ import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
 import { StorageError } from '../../src/core/errors.js';
 import type { DomainDevices } from '../attach/devices.js';
 import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
-import { isVolumeFile } from '../plans/names.js';
+import { assertOwnFileName } from '../../src/core/volume-names.js';
 import { diskSourceOf, withDiskSource } from './domain-source.js';
 import type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
 
@@ -46,9 +46,7 @@ export interface SourceChange {
 }
 
 export async function setPersistentSource(devices: DomainDevices, instance: string, volumeId: string, change: SourceChange): Promise<DiskState> {
-  for (const name of [change.file, change.expected_file]) {
-    if (!isVolumeFile(volumeId, name)) throw new StorageError('IMAGE_UNSAFE_BACKING', `${JSON.stringify(name)} is not a file of volume ${volumeId}`);
-  }
+  for (const name of [change.file, change.expected_file]) assertOwnFileName(name, volumeId, { code: 'IMAGE_UNSAFE_BACKING' });
   if (await devices.isRunning(instance)) {
     throw new StorageError('INVALID_STATE', `instance ${instance} is running: its disk changes files only through snapshots and block jobs`, { details: { running: true } });
   }

@@ -7,11 +7,11 @@
 import { Router } from 'express';
 import { novaCreateRequest, novaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
 import { StorageError } from '../../src/core/errors.js';
+import { assertSnapshotId } from '../../src/core/volume-names.js';
 import type { UseCases } from '../use-cases.js';
 import { invalidInput } from './errors.js';
 
 const PREFIXES = ['/os-assisted-volume-snapshots', '/v2.1/os-assisted-volume-snapshots', '/v2.1/:projectId/os-assisted-volume-snapshots'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function parseDeleteInfo(raw: unknown): ReturnType<typeof novaDeleteInfo.parse> {
   if (typeof raw !== 'string') throw new StorageError('INVALID_INPUT', 'delete_info query parameter is required');
@@ -37,7 +37,7 @@ export function novaRoutes(uc: UseCases): Router {
   });
   r.delete(PREFIXES.map((p) => `${p}/:snapshotId`), async (req, res) => {
     const snapshotId = String(req.params.snapshotId);
-    if (!UUID.test(snapshotId)) throw new StorageError('INVALID_ID', `${snapshotId} is not a UUID`);
+    assertSnapshotId(snapshotId);
     await uc.novaDelete(snapshotId, parseDeleteInfo(req.query.delete_info));
     res.status(202).end();
   });

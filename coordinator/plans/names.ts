@@ -1,29 +1,19 @@
 /**
  * File names of a volume on its share (Cinder's convention): `volume-<vid>` for the file a volume
  * starts with, `volume-<vid>.<uuid>` for every overlay. Names are hostile input: a plan may only
- * name bare files of its own volume (OSSA 2014-033: Cinder's regex left the dot unescaped, so
- * `volume-<id>/x` passed).
+ * name bare files of its own volume. The rule is src/core/volume-names.ts; these are the
+ * coordinator's (volumeId, name) spellings of it.
  */
-import { StorageError } from '../../src/core/errors.js';
-
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const OVERLAY_SUFFIX = new RegExp(`^\\.${UUID}$`);
+import { assertOwnFileName, isOwnFileName, isOwnOverlayName, isUuid } from '../../src/core/volume-names.js';
 
 export function isVolumeFile(volumeId: string, name: string): boolean {
-  const prefix = `volume-${volumeId}`;
-  if (!name.startsWith(prefix)) return false;
-  const rest = name.slice(prefix.length);
-  return rest === '' || OVERLAY_SUFFIX.test(rest);
+  return isUuid(volumeId) && isOwnFileName(name, volumeId);
 }
 
 export function isOverlayName(volumeId: string, name: string): boolean {
-  return isVolumeFile(volumeId, name) && name !== `volume-${volumeId}`;
+  return isUuid(volumeId) && isOwnOverlayName(name, volumeId);
 }
 
 export function assertOverlayName(volumeId: string, name: string): void {
-  if (!isOverlayName(volumeId, name)) {
-    throw new StorageError('IMAGE_UNSAFE_BACKING', `${JSON.stringify(name)} is not an overlay name of volume ${volumeId}`, {
-      details: { volumeId, name },
-    });
-  }
+  assertOwnFileName(name, volumeId, { what: 'overlay', code: 'IMAGE_UNSAFE_BACKING', overlayOnly: true });
 }

@@ -14,6 +14,7 @@ import { describeError } from '../jobs/describe-error.js';
 import type { QuiescePolicy, SnapshotJob, SnapshotVolume } from '../jobs/job.js';
 import type { CreatedSnapshotMetadata, MetadataApi } from '../metadata/api.js';
 import { validateCreate } from '../plans/create-plan.js';
+import { isUuid } from '../../src/core/volume-names.js';
 
 export interface InstanceSnapshotRequest {
   volumes: 'all' | string[];
@@ -22,13 +23,11 @@ export interface InstanceSnapshotRequest {
   quiesceNote?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 interface Selection { eligible: LiveDisk[]; skipped: { volumeId: string; reason: string }[] }
 
 function select(dom: LiveDomain, wanted: 'all' | string[]): Selection {
   const disks = wanted === 'all'
-    ? dom.disks.filter((d) => d.device === 'disk' && d.serial !== null && UUID.test(d.serial))
+    ? dom.disks.filter((d) => d.device === 'disk' && isUuid(d.serial))
     : wanted.map((id) => dom.disks.find((d) => d.serial === id) ?? missing(dom, id));
   const out: Selection = { eligible: [], skipped: [] };
   for (const d of disks) {

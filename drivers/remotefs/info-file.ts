@@ -8,11 +8,12 @@
  * Written atomically: temp file in the same directory, fsync, rename, fsync of the directory.
  * A crash leaves either the old or the new file, never a torn one.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { writeFileAtomic } from '../../src/core/durable-file.js';
+import { openInDir } from '../../src/core/safe-open.js';
+import { assertOwnFileName, infoFileName } from '../../src/core/volume-names.js';
 
 export { fsyncDir } from '../../src/core/durable-file.js';
 
@@ -72,8 +73,22 @@ export type Intent = z.infer<typeof intentSchema>;
 
 export const OWN_KEY = 'qcowshare';
 
-export function infoFileName(volumeId: string): string {
-  return `volume-${volumeId}.info`;
+export { infoFileName };
+
+/**
+ * Every file name a tree holds (active, files and their backings, snapshot files, the intent's
+ * files) must be a bare name of the tree's own volume before anything opens it: an info file is
+ * as hostile as an image (a planted `"active": "../../../etc/passwd"`).
+ */
+export function assertTreeNames(tree: VolumeTree, where: string): void {
+  const check = (name: unknown, what: string) => assertOwnFileName(name, tree.volumeId, { what: `${where}: ${what}` });
+  check(tree.active, 'active');
+  for (const [name, rec] of Object.entries(tree.files)) {
+    check(name, 'file');
+    if (rec.backing !== null) check(rec.backing, `backing of ${name}`);
+  }
+  for (const s of Object.values(tree.snapshots)) check(s.file, `file of snapshot ${s.id}`);
+  for (const [role, name] of Object.entries(tree.intent?.files ?? {})) if (name !== null) check(name, `intent file ${role}`);
 }
 
 /**
@@ -118,19 +133,34 @@ export function parseInfo(text: string, where: string): { tree: VolumeTree | nul
   if (!parsed.success) {
     throw new StorageError('INFO_FILE_CORRUPT', `${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+  assertTreeNames(parsed.data, path.basename(where));
   return { tree: parsed.data, raw: raw as Record<string, unknown> };
 }
 
+/** Cinder's keys ("active" and "<snapshot id>": overlay) must name this volume's own files. */
+export function assertCinderNames(raw: Record<string, unknown>, volumeId: string): void {
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === OWN_KEY) continue;
+    assertOwnFileName(value, volumeId, { what: `Cinder info file entry ${JSON.stringify(key)}` });
+  }
+}
+
+/** An info file is opened like every file of a volume (src/core/safe-open.ts): never followed. */
 export async function readInfo(dir: string, volumeId: string): Promise<{ tree: VolumeTree | null; raw: Record<string, unknown> } | null> {
-  const file = path.join(dir, infoFileName(volumeId));
+  const name = infoFileName(volumeId);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const { fh } = await openInDir(dir, name, 'read');
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (isStorageError(err, 'NOT_FOUND')) return null;
     throw err;
   }
-  return parseInfo(text, file);
+  return parseInfo(text, path.join(dir, name));
 }
 
 /** Write the info file atomically (temp, fsync, rename, fsync dir). */

@@ -13,22 +13,21 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { BASE_FILE_PATTERN } from '../../src/core/volume-names.js';
 import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
 import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
 import type { Share } from '../../src/shares/index.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
-import { fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
+import { assertCinderNames, fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { applyPerms } from './perms.js';
 import { GiB, baseFileName, giBFromBytes } from './paths.js';
 import { adoptCinderVolume } from './snapshots/index.js';
 import { assertNoFiles, locationOf } from './volume-site.js';
 
-const SOURCE_NAME = /^volume-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
-
 export function sourceIdOf(ref: ManageRef): string {
-  const m = SOURCE_NAME.exec(ref.source_name ?? '');
+  const m = BASE_FILE_PATTERN.exec(ref.source_name ?? '');
   if (!m?.[1]) throw new StorageError('INVALID_INPUT', `source_name must be volume-<uuid>: ${JSON.stringify(ref.source_name)}`);
   return m[1];
 }
@@ -120,6 +119,7 @@ async function checkCinderChain(env: RemoteFsEnv, dir: string, volumeId: string,
 /** Cinder's info file: the snapshot engine translates the chain (owned file of S = backing of info[S]). */
 async function adoptCinder(env: RemoteFsEnv, share: Share, raw: Record<string, unknown>, sourceId: string, volumeId: string): Promise<CreatedVolume> {
   sameIdOnly(sourceId, volumeId, 'a volume with a Cinder info file');
+  assertCinderNames(raw, sourceId);
   await checkCinderChain(env, share.mountPoint, sourceId, raw['active']);
   const adopted = await adoptCinderVolume(await locationOf(env, { share, dir: share.mountPoint, volumeId }));
   return { providerLocation: share.address, format: adopted.format, sizeGiB: giBFromBytes(adopted.sizeBytes) };

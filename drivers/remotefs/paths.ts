@@ -10,24 +10,12 @@
 import { readdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../src/core/errors.js';
-import { assertVolumeId } from '../../src/qemu/safety.js';
+import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, volumeIdsIn } from '../../src/core/volume-names.js';
 
-export { assertVolumeId };
+// The name rules live in src/core/volume-names.ts; re-exported for the driver's modules.
+export { assertSnapshotId, assertVolumeId, baseFileName, volumeIdsIn };
 
 export const GiB = 1024 ** 3;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const VOLUME_NAME = /^volume-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\.info)?$/i;
-
-export function assertSnapshotId(id: string): void {
-  if (typeof id !== 'string' || !UUID.test(id)) {
-    throw new StorageError('INVALID_ID', `snapshot id is not a UUID: ${JSON.stringify(id)}`, { details: { snapshotId: id } });
-  }
-}
-
-export function baseFileName(volumeId: string): string {
-  return `volume-${volumeId}`;
-}
 
 /** A temp name that no other volume's pattern and no final name can match. */
 export function tempFileName(volumeId: string): string {
@@ -35,24 +23,9 @@ export function tempFileName(volumeId: string): string {
 }
 
 /** Every file that belongs to the volume: its images, its info file and temp files of both. */
-export function isVolumeFile(name: string, volumeId: string): boolean {
-  const base = baseFileName(volumeId);
-  return name === base || name.startsWith(`${base}.`) || name.startsWith(`.${base}.`);
-}
-
 export async function listVolumeFiles(dir: string, volumeId: string): Promise<string[]> {
   const names = await readdir(dir);
-  return names.filter((n) => isVolumeFile(n, volumeId)).sort();
-}
-
-/** Volume ids that have a base file or an info file in `dir`. */
-export function volumeIdsIn(names: readonly string[]): string[] {
-  const ids = new Set<string>();
-  for (const n of names) {
-    const m = VOLUME_NAME.exec(n);
-    if (m?.[1] !== undefined) ids.add(m[1]);
-  }
-  return [...ids].sort();
+  return names.filter((n) => belongsToVolume(n, volumeId)).sort();
 }
 
 /** Whole GiB from the API → bytes, refusing zero, fractions and sizes above the configured maximum. */

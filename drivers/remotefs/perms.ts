@@ -4,9 +4,9 @@
  * with getent) or numeric "uid:gid"; null leaves files as created (e.g. NFS with root squash,
  * or a Gluster volume with storage.owner-uid/gid set).
  */
-import { chmod, chown } from 'node:fs/promises';
 import { StorageError } from '../../src/core/errors.js';
 import { run } from '../../src/core/process.js';
+import { setOwnerAndMode } from '../../src/core/safe-open.js';
 
 export interface FilePerms {
   mode: number;
@@ -42,7 +42,10 @@ export async function resolvePerms(fileOwner: string | null, fileMode: string): 
   return { mode, owner: { uid: await resolveId('passwd', user), gid: await resolveId('group', group) } };
 }
 
+/**
+ * Through a checked descriptor (fchown/fchmod), never by path: a hard link or symlink planted
+ * under a volume's name would otherwise hand its target's inode to chmod (issue 11, reproduction 2).
+ */
 export async function applyPerms(file: string, perms: FilePerms): Promise<void> {
-  if (perms.owner) await chown(file, perms.owner.uid, perms.owner.gid);
-  await chmod(file, perms.mode);
+  await setOwnerAndMode(file, perms.mode, perms.owner);
 }

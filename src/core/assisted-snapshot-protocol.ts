@@ -10,10 +10,11 @@
  *   chain differs from the live one.
  */
 import { z } from 'zod';
+import { VOLUME_FILE_PATTERN } from './volume-names.js';
 
 const uuid = z.string().uuid();
-/** A bare file name of a volume: volume-<uuid> or volume-<uuid>.<uuid>; checked again per volume. */
-export const volumeFileName = z.string().regex(/^volume-[0-9a-f-]{36}(\.[0-9a-f-]{36})?$/);
+/** A bare file name of a volume: volume-<uuid> or volume-<uuid>.<uuid>; checked again per volume (volume-names.ts). */
+export const volumeFileName = z.string().regex(VOLUME_FILE_PATTERN);
 
 /** Nova: POST /os-assisted-volume-snapshots (extra fields forbidden, as Nova's schema does). */
 export const novaCreateRequest = z.strictObject({

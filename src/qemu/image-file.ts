@@ -1,37 +1,27 @@
 /**
- * Opening an image file that may be hostile: no symlinks (a planted link could point anywhere),
- * no devices or FIFOs (O_NONBLOCK so a FIFO cannot block the open), regular files only. Every
+ * Opening an image file that may be hostile: through src/core/safe-open.ts (no symlinks, no hard
+ * links, no devices or FIFOs, nothing on another file system; FILE_UNSAFE otherwise). Every
  * in-process reader and writer of image headers opens through here.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { StorageError } from '../core/errors.js';
-
-function refused(file: string, reason: string, cause?: unknown): StorageError {
-  return new StorageError('IMAGE_CORRUPT', `${file}: ${reason}; refusing to open it`, { details: { file, reason }, cause });
-}
+import type { FileHandle } from 'node:fs/promises';
+import { assertSafeInDir, dirDevice, openSafely } from '../core/safe-open.js';
 
 /** Opens `file` for reading, or for updating its header in place. */
 export async function openImageFile(file: string, mode: 'read' | 'update'): Promise<{ fh: FileHandle; size: number }> {
-  const abs = path.resolve(file);
-  const access = mode === 'read' ? constants.O_RDONLY : constants.O_RDWR;
-  let fh: FileHandle;
-  try {
-    fh = await open(abs, access | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such image: ${abs}`, { cause: err });
-    if (code === 'ELOOP') throw refused(abs, 'symlink', err);
-    if (code === 'EISDIR') throw refused(abs, 'not a regular file', err);
-    throw refused(abs, `cannot open (${code ?? String(err)})`, err);
-  }
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    await fh.close();
-    throw refused(abs, 'not a regular file');
-  }
-  return { fh, size: st.size };
+  const { fh, stat } = await openSafely(file, mode);
+  return { fh, size: stat.size };
+}
+
+/**
+ * qemu-img and qemu-io open files by path: each file they will open is checked through a
+ * descriptor first (one lstat, one open and fstat each; a stat of the directory). `names` are
+ * bare names in `dir`; anything else is refused as FILE_UNSAFE.
+ */
+export async function assertImagesSafe(dir: string, names: readonly (string | null | undefined)[]): Promise<void> {
+  const wanted = names.filter((n): n is string => typeof n === 'string');
+  if (wanted.length === 0) return;
+  const dirDev = await dirDevice(dir);
+  await Promise.all(wanted.map((n) => assertSafeInDir(dir, n, { dirDev })));
 }
 
 /** Reads up to `length` bytes at `position`; shorter only at the end of the file. */

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { StorageError } from '../core/errors.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
+import { assertImagesSafe } from './image-file.js';
+import { inspectImage } from './inspector.js';
 import { qemuImg, qemuImgJob, type LongJobOptions } from './tool.js';
 
 export interface CommitOptions extends LongJobOptions {
@@ -20,6 +22,9 @@ export async function imgCommit(file: string, format: ImageFormat, options: Comm
   assertImageFormat(format);
   const abs = path.resolve(file);
   const args = ['commit', '-f', format, '-p', ...(options.drop ? ['-d'] : []), abs];
+  // commit writes into the backing file: it must be a lone regular file of the share too.
+  const backing = (await inspectImage(abs)).qcow2?.backingFile;
+  await assertImagesSafe(path.dirname(abs), [backing]);
   await qemuImgJob(args, path.dirname(abs), options);
 }
 
@@ -47,7 +52,9 @@ export function rebaseArgs(abs: string, format: ImageFormat, o: RebaseOptions): 
 
 export async function imgRebase(file: string, format: ImageFormat, options: RebaseOptions): Promise<void> {
   const abs = path.resolve(file);
-  await qemuImgJob(rebaseArgs(abs, format, options), path.dirname(abs), options);
+  const args = rebaseArgs(abs, format, options);
+  await assertImagesSafe(path.dirname(abs), [path.basename(abs), options.unsafe ? null : options.backingFile]);
+  await qemuImgJob(args, path.dirname(abs), options);
 }
 
 export interface ResizeOptions {
@@ -63,5 +70,6 @@ export async function imgResize(file: string, format: ImageFormat, sizeBytes: nu
   }
   const abs = path.resolve(file);
   const args = ['resize', '-q', '-f', format, ...(options.shrink ? ['--shrink'] : []), abs, String(sizeBytes)];
+  await assertImagesSafe(path.dirname(abs), [path.basename(abs)]);
   await qemuImg(args, { cwd: path.dirname(abs), signal: options.signal });
 }

@@ -1,6 +1,7 @@
 /** qemu-img check and measure (JSON output, read-only, --force-share). */
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
+import { assertSafeFile } from '../core/safe-open.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { asObject, optSize, parseJson, reqSize, type JsonObject } from './json-fields.js';
 import { SCAN_LIMITS, qemuImg } from './tool.js';
@@ -26,6 +27,7 @@ const CHECK_UNSUPPORTED = 63;
 export async function imgCheck(file: string, format: ImageFormat, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CheckResult> {
   assertImageFormat(format);
   const abs = path.resolve(file);
+  await assertSafeFile(abs);
   const r = await qemuImg(['check', '-f', format, '--output=json', '--force-share', abs], {
     limits: SCAN_LIMITS,
     allowFailure: true,

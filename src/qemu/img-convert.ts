@@ -5,6 +5,7 @@
  * consistent copy at best).
  */
 import path from 'node:path';
+import { assertSafeFile } from '../core/safe-open.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { qemuImgJob, type LongJobOptions } from './tool.js';
 
@@ -27,5 +28,6 @@ export function convertArgs(o: ConvertOptions): string[] {
 }
 
 export async function imgConvert(o: ConvertOptions): Promise<void> {
+  await assertSafeFile(path.resolve(o.src));
   await qemuImgJob(convertArgs(o), path.dirname(path.resolve(o.src)), o);
 }

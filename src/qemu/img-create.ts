@@ -7,6 +7,7 @@ import path from 'node:path';
 import { StorageError } from '../core/errors.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
+import { assertImagesSafe } from './image-file.js';
 import { qemuImg } from './tool.js';
 
 export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
@@ -74,5 +75,7 @@ function invalid(message: string): StorageError {
 
 export async function imgCreate(o: CreateOptions): Promise<void> {
   const args = createArgs(o);
+  // qemu-img opens the backing file named next to the new image.
+  await assertImagesSafe(path.dirname(path.resolve(o.path)), [o.backingFile]);
   await qemuImg(args, { cwd: path.dirname(path.resolve(o.path)), signal: o.signal, timeoutMs: o.timeoutMs });
 }

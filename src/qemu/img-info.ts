@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
+import { assertSafeFile } from '../core/safe-open.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { asObject, optBool, optSize, optString, parseJson, reqSize, reqString, type JsonObject } from './json-fields.js';
 import { PARSE_LIMITS, qemuImg } from './tool.js';
@@ -26,6 +27,7 @@ export interface ImageInfo {
 export async function imgInfo(file: string, format: ImageFormat, options: { signal?: AbortSignal } = {}): Promise<ImageInfo> {
   assertImageFormat(format);
   const abs = path.resolve(file);
+  await assertSafeFile(abs);
   const r = await qemuImg(['info', '-f', format, '--output=json', '--force-share', abs], {
     limits: PARSE_LIMITS,
     signal: options.signal,

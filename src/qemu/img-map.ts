@@ -3,6 +3,7 @@
  * or pull moves the data allocated in one file, so pick the file holding fewer bytes).
  */
 import path from 'node:path';
+import { assertSafeFile } from '../core/safe-open.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { asArray, asObject, optSize, parseJson, reqBool, reqSize } from './json-fields.js';
 import { SCAN_LIMITS, qemuImg } from './tool.js';
@@ -21,6 +22,7 @@ export interface Extent {
 export async function imgMap(file: string, format: ImageFormat, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Extent[]> {
   assertImageFormat(format);
   const abs = path.resolve(file);
+  await assertSafeFile(abs);
   // The image directory as cwd: map opens the backing chain to report depths.
   const r = await qemuImg(['map', '-f', format, '--output=json', '--force-share', abs], {
     cwd: path.dirname(abs),

@@ -7,10 +7,11 @@
  *   before:  volume-V (active)            after:  volume-V <- volume-V.S (active, empty)
  */
 import { constants } from 'node:fs';
-import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isNoSpaceErrno } from '../core/errors.js';
+import { StorageError, isNoSpaceErrno, isStorageError } from '../core/errors.js';
 import { fsyncDir } from '../core/durable-file.js';
+import { assertSafeFile } from '../core/safe-open.js';
 import { assertBareName } from './bare-name.js';
 import { assertImageFormat, type ImageFormat } from './formats.js';
 import { MAX_OVERLAY_SIZE, overlayLayout, type OverlayLayout } from './qcow2-overlay-layout.js';
@@ -72,10 +73,15 @@ export function planOverlay(o: Pick<CreateOverlayOptions, 'backingName' | 'backi
   return overlayLayout(o.backingName, o.backingFormat, size);
 }
 
+/** The backing file exists and is a lone regular file of the share (safe-open.ts: FILE_UNSAFE otherwise). */
 async function assertBackingPresent(dir: string, name: string): Promise<void> {
-  const st = await lstat(path.join(dir, name)).catch(() => undefined);
-  if (!st?.isFile()) {
-    throw new StorageError('NOT_FOUND', `backing file ${name} is not a regular file in ${dir}`, { details: { backingFile: name } });
+  try {
+    await assertSafeFile(path.join(dir, name));
+  } catch (err) {
+    if (isStorageError(err, 'NOT_FOUND')) {
+      throw new StorageError('NOT_FOUND', `backing file ${name} is not a regular file in ${dir}`, { details: { backingFile: name }, cause: err });
+    }
+    throw err;
   }
 }
 

@@ -4,40 +4,17 @@
  */
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
+import { assertVolumeId, isOwnFileName, ownFilePattern } from '../core/volume-names.js';
 import type { ImageFormat } from './formats.js';
 import { inspectImage, type Inspection } from './inspector.js';
 import type { Qcow2Header } from './qcow2-header.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UUID_BODY = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+// The rule itself lives in src/core/volume-names.ts (one module for every name check).
+export { assertVolumeId, isOwnFileName, ownFilePattern };
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-}
-
-export function assertVolumeId(volumeId: string): void {
-  if (typeof volumeId !== 'string' || !UUID.test(volumeId)) {
-    throw new StorageError('INVALID_ID', `volume id is not a UUID: ${JSON.stringify(volumeId)}`, { details: { volumeId } });
-  }
-}
-
-/**
- * The only acceptable backing names: `volume-<vid>` or `volume-<vid>.<uuid>`, bare. The pattern is
- * anchored and built from an escaped id with an escaped dot (Cinder's OSSA 2014-033 regex left
- * the dot unescaped, so `volume-<vid>/x` matched). JavaScript's `$` without the m flag matches
- * only at the very end (Python's also matches before a trailing newline).
- */
-export function ownFilePattern(volumeId: string): RegExp {
-  assertVolumeId(volumeId);
-  return new RegExp(`^volume-${escapeRegExp(volumeId)}(?:\\.${UUID_BODY})?$`);
-}
-
-export function isOwnFileName(name: string, volumeId: string): boolean {
-  return ownFilePattern(volumeId).test(name);
-}
-
+/** A backing name from a header: `volume-<vid>` or `volume-<vid>.<uuid>`, bare (volume-names.ts). */
 export function validateBackingName(name: string, volumeId: string): void {
-  if (typeof name !== 'string' || !ownFilePattern(volumeId).test(name)) {
+  if (!isOwnFileName(name, volumeId)) {
     throw new StorageError('IMAGE_UNSAFE_BACKING', `backing file ${JSON.stringify(name)} is not a file of volume ${volumeId}`, {
       details: { backingFile: name, volumeId, reason: 'not-own-bare-name' },
     });

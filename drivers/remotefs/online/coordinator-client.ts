@@ -11,6 +11,7 @@
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
+import { assertOwnFileName } from '../../../src/core/volume-names.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -127,7 +128,7 @@ export class CoordinatorClient {
   }
 
   async disk(instance: string, volumeId: string): Promise<DiskState> {
-    return (await this.call<{ disk: DiskState }>('GET', this.diskPath(instance, volumeId, 'disk'))).disk;
+    return ownDisk((await this.call<{ disk: DiskState }>('GET', this.diskPath(instance, volumeId, 'disk'))).disk, volumeId);
   }
 
   async resize(instance: string, volumeId: string, bytes: number): Promise<DiskState> {
@@ -137,6 +138,19 @@ export class CoordinatorClient {
   async setSource(instance: string, volumeId: string, change: { file: string; format: 'qcow2' | 'raw'; expected_file: string }): Promise<DiskState> {
     return (await this.call<{ disk: DiskState }>('PUT', this.diskPath(instance, volumeId, 'source'), change)).disk;
   }
+}
+
+/**
+ * A coordinator's answer is hostile input too: every file its disk chain names must be one of the
+ * volume's own (volume-names.ts) before the engine compares or records it. (The disks answered to
+ * resize and source changes are not used by the driver.)
+ */
+function ownDisk(disk: DiskState, volumeId: string): DiskState {
+  if (typeof disk !== 'object' || disk === null || !Array.isArray(disk.chain)) {
+    throw new StorageError('INVALID_INPUT', `coordinator answered no disk chain for volume ${volumeId}`, { details: { volumeId } });
+  }
+  for (const name of disk.chain) if (name !== null) assertOwnFileName(name, volumeId, { what: 'a file of the disk chain the coordinator reports' });
+  return disk;
 }
 
 function refused(status: number, method: string, pathname: string, e: { code?: string; message?: string } | undefined): StorageError {

@@ -10,7 +10,10 @@
  * clone's temporary snapshot: created as `<id>`, deleted as `<id>~2`): jobs `~<n>`, `~<n+1>`, ...
  */
 import { randomUUID } from 'node:crypto';
+import { UUID_SOURCE } from '../../../src/core/volume-names.js';
 import type { OpContext } from '../../volume-driver.js';
+
+const LEASE_HOLDER = new RegExp(`^op:(${UUID_SOURCE})$`);
 
 export class OperationIds {
   private n = 0;
@@ -18,7 +21,7 @@ export class OperationIds {
   private readonly base: string;
 
   constructor(ctx: OpContext) {
-    const fromLease = /^op:([0-9a-f-]{36})$/.exec(ctx.lease?.holder ?? '')?.[1];
+    const fromLease = LEASE_HOLDER.exec(ctx.lease?.holder ?? '')?.[1];
     const continued = /^(.+)~(\d+)$/.exec(ctx.operationId ?? '');
     this.base = continued?.[1] ?? ctx.operationId ?? fromLease ?? randomUUID();
     if (continued) this.n = Math.max(1, Number(continued[2])) - 1;

@@ -6,7 +6,8 @@
  */
 import { StorageError } from '../../../src/core/errors.js';
 import { validateBackingName } from '../../../src/qemu/safety.js';
-import { newTree, readInfo, type VolumeTree } from '../info-file.js';
+import { baseFileName } from '../../../src/core/volume-names.js';
+import { assertCinderNames, newTree, readInfo, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 import { headerOf } from './qemu-views.js';
 import { saveTree } from './store.js';
@@ -23,7 +24,8 @@ export interface AdoptedVolume {
 export async function adoptOp(loc: VolumeLocation): Promise<AdoptedVolume> {
   const info = await readInfo(loc.dir, loc.volumeId);
   if (info?.tree) return summary(info.tree);
-  const raw = info?.raw ?? { active: `volume-${loc.volumeId}` };
+  const raw = info?.raw ?? { active: baseFileName(loc.volumeId) };
+  assertCinderNames(raw, loc.volumeId);
   const active = raw.active;
   if (typeof active !== 'string') throw new StorageError('INFO_FILE_CORRUPT', `Cinder info file of ${loc.volumeId} has no "active"`);
   const tree = await treeFromHeaders(loc, active);

@@ -13,9 +13,8 @@
  *   still exists and every cluster D gained equals what D reads through F, so re-pointing D at
  *   F is always exact: that is the roll-back.
  */
-import { open } from 'node:fs/promises';
-import path from 'node:path';
 import { StorageError } from '../../../src/core/errors.js';
+import { openInDir } from '../../../src/core/safe-open.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
@@ -129,7 +128,7 @@ export async function settlePull(
 
 /** Make what a copy wrote into `file` durable before anything relies on it. */
 async function syncFile(dir: string, file: string): Promise<void> {
-  const fh = await open(path.join(dir, file), 'r+');
+  const { fh } = await openInDir(dir, file, 'update');
   try {
     await fh.datasync();
   } finally {

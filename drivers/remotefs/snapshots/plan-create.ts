@@ -5,11 +5,12 @@
  *   revert S:   ... <- F_S <- ... <- A        =>  ... <- F_S <- N (new active); A removed
  */
 import { StorageError } from '../../../src/core/errors.js';
+import { overlayFileName } from '../../../src/core/volume-names.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeParent, chainDepth, dependantsOf } from './tree.js';
 
 export function overlayName(volumeId: string, id: string): string {
-  return `volume-${volumeId}.${id}`;
+  return overlayFileName(volumeId, id);
 }
 
 /**

@@ -17,6 +17,7 @@ import { StorageError } from '../../../src/core/errors.js';
 import { run } from '../../../src/core/process.js';
 import { chunked, type Range } from './pull-ranges.js';
 import { inspectImage } from '../../../src/qemu/inspector.js';
+import { assertImagesSafe } from '../../../src/qemu/image-file.js';
 import { readQcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
 import { setBackingNative } from '../../../src/qemu/qcow2-backing.js';
 import type { ImageFormat } from '../../../src/qemu/formats.js';
@@ -66,6 +67,7 @@ export async function holdsNothing(dir: string, layer: Layer): Promise<boolean> 
 
 /** The reference: `qemu-img map` of a view whose backing is not opened. */
 export async function allocatedInFileByMap(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
+  await assertImagesSafe(dir, [layer.file]);
   const r = await qemuImg(['map', '--output=json', '--force-share', jsonName(dir, [layer])], { cwd: dir, limits: SCAN_LIMITS, signal });
   // With the backing unopened every extent has depth 0; only the file's own data counts
   // (zero clusters move as write-zeroes, at no data cost).
@@ -98,6 +100,7 @@ const COMMIT_PIECE_BYTES = 64 * 1024;
  * depth but never at the price of data.
  */
 export async function commitTopOnly(dir: string, top: Layer, base: Layer, options: LongJobOptions): Promise<void> {
+  await assertImagesSafe(dir, [top.file, base.file]);
   if (await twoFileCommitIsSafe(dir, top, base)) {
     await qemuImgJob(['commit', '-p', '-d', jsonName(dir, [top, base])], dir, options);
     return;
@@ -116,6 +119,7 @@ export async function twoFileCommitIsSafe(dir: string, top: Layer, base: Layer):
 
 /** Grow a file, its backing unopened (raw files have no backing). */
 export async function growFile(dir: string, layer: Layer, sizeBytes: number, signal?: AbortSignal): Promise<void> {
+  await assertImagesSafe(dir, [layer.file]);
   const target = layer.format === 'qcow2' ? [jsonName(dir, [layer])] : ['-f', 'raw', path.join(dir, layer.file)];
   await qemuImg(['resize', '-q', ...target, String(sizeBytes)], { cwd: dir, signal });
 }
@@ -131,6 +135,7 @@ export async function rebaseUnsafe(dir: string, file: string, backing: Layer | n
   const native = await setBackingNative(path.join(dir, file), backing === null ? null : { name: backing.file, format: backing.format });
   if (native.ok) return;
   const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
+  await assertImagesSafe(dir, [file]);
   await qemuImg(['rebase', '-u', '-f', 'qcow2', ...target, path.join(dir, file)], { cwd: dir });
 }
 
@@ -139,6 +144,7 @@ export async function rebaseSafe(dir: string, file: string, backing: Layer | nul
   assertBareName(file, 'image');
   const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
   if (backing !== null) assertBareName(backing.file);
+  await assertImagesSafe(dir, [file, backing?.file]);
   await qemuImgJob(['rebase', '-p', '-f', 'qcow2', ...target, path.join(dir, file)], dir, options);
 }
 
@@ -155,6 +161,7 @@ const IO_FAILURE = /failed|^qemu-io: /m;
  * clusters of `top` (pull-ranges.ts): the truncated view is never read where it would lie.
  */
 export async function copyIntoTop(dir: string, top: Layer, below: Layer, ranges: readonly Range[], signal?: AbortSignal): Promise<void> {
+  await assertImagesSafe(dir, [top.file, below.file]);
   const reads = chunked(ranges, READ_CHUNK);
   for (let i = 0; i < reads.length; i += READS_PER_PROCESS) {
     const cmds = reads.slice(i, i + READS_PER_PROCESS).flatMap((r) => ['-c', `read -q ${r.start} ${r.length}`]);

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../core/errors.js';
+import { assertOwnFileName, baseFileName } from '../../core/volume-names.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { AttachmentRecord, VolumeRecord } from '../../db/records.js';
 import type { ConnectionInfo, Connector } from '../../../drivers/volume-driver.js';
@@ -33,6 +34,8 @@ export interface AttachInput {
 }
 
 export async function attachVolume(deps: ServiceDeps, vol: VolumeRecord, input: AttachInput): Promise<AttachmentRecord> {
+  // A caller-supplied file name must be one of this volume's own (volume-names.ts).
+  if (input.activeFile !== null) assertOwnFileName(input.activeFile, vol.id, { what: 'active_file' });
   return underLease(deps, vol.id, () => inTransaction(deps.repos.db, async (t) => {
     // No multiattach: one guest at a time (a second writer would corrupt the qcow2 chain).
     if (!(await deps.repos.volumes.transition(vol.id, ['available'], { status: 'in-use', attachStatus: 'attached' }, t))) {
@@ -40,7 +43,7 @@ export async function attachVolume(deps: ServiceDeps, vol: VolumeRecord, input: 
     }
     return deps.repos.attachments.insert({
       id: randomUUID(), volumeId: vol.id, instanceUuid: input.instanceUuid, host: input.hostName, mountpoint: input.mountpoint,
-      coordinatorEndpoint: input.coordinatorEndpoint, activeFile: input.activeFile ?? `volume-${vol.id}`,
+      coordinatorEndpoint: input.coordinatorEndpoint, activeFile: input.activeFile ?? baseFileName(vol.id),
       format: input.format ?? vol.format, status: 'attached', attachedAt: new Date(),
     }, t);
   }));

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../../core/errors.js';
+import { UUID_SOURCE } from '../../core/volume-names.js';
 import { format, metadata, name, description, sizeGiB, uuid, volumeFile } from './common.js';
 import { parse } from './parse.js';
 
@@ -15,7 +16,7 @@ const connector = z.object({ host: z.string().min(1).max(255) }).catchall(z.unkn
  * operation (drivers/remotefs/online/operation-ids.ts: hidden snapshots collected after a live
  * delete, a clone's temporary snapshot deleted after it was taken).
  */
-const operationId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(~[1-9][0-9]{0,5})?$/, 'must be a UUID, optionally followed by ~<job number>');
+const operationId = z.string().regex(new RegExp(`^${UUID_SOURCE}(~[1-9][0-9]{0,5})?$`), 'must be a UUID, optionally followed by ~<job number>');
 const fencingToken = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const volumeStatus = z.enum(['creating', 'available', 'in-use', 'attaching', 'detaching', 'deleting', 'error', 'error_deleting', 'extending', 'error_extending', 'reverting', 'maintenance']);

@@ -1,8 +1,9 @@
 /** Shared pieces of request schemas. Bounds are explicit so no input reaches the database unchecked. */
 import { z } from 'zod';
+import { UUID_PATTERN, VOLUME_FILE_PATTERN } from '../../core/volume-names.js';
 import type { SortKey } from '../../db/repositories/paging.js';
 
-export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
+export const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID')
   .transform((s) => s.toLowerCase());
 
 /**
@@ -26,8 +27,8 @@ export const sizeGiB = (maxGiB: number) => z.number().int('must be a whole numbe
 export const looseBool = z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False', '1', '0'])])
   .transform((v) => v === true || v === 'true' || v === 'True' || v === '1');
 
-/** A bare file name of a volume (what the coordinator reports as the active file). */
-export const volumeFile = z.string().regex(/^volume-[0-9a-f-]{36}(\.[0-9a-f-]{36})?$/, 'must be a bare volume file name');
+/** A bare file name of a volume (what the coordinator reports as the active file); checked again against the volume's own id. */
+export const volumeFile = z.string().regex(VOLUME_FILE_PATTERN, 'must be a bare volume file name');
 
 export const format = z.enum(['qcow2', 'raw']);
 

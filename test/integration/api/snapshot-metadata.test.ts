@@ -40,6 +40,28 @@ for (const backend of BACKENDS) {
       await db?.cleanup();
     });
 
+    it('refuses a host report naming a file that is not the volume\'s own (FILE_NAME_UNSAFE), changing nothing', async () => {
+      const vid = await attachedVolume(t);
+      const other = await createVolume(t);
+      // os-attach: the active file given by the caller
+      const att = await t.http.post(`/v3/volumes/${other}/action`).set(auth('alice')).send({
+        'os-attach': { instance_uuid: crypto.randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1', active_file: `volume-${vid}` },
+      });
+      expect(att.status, JSON.stringify(att.body)).to.equal(400);
+      expect(att.body.badRequest.error_code).to.equal('FILE_NAME_UNSAFE');
+      expect((await t.http.get(`/v3/volumes/${other}`).set(auth('alice'))).body.volume).to.include({ status: 'available' });
+      // finalize: the active file the host reports
+      const m = await begin(t, vid);
+      const fin = (file: string) => ({ 'os-finalize_snapshot_metadata': { operation_id: m.operation_id, fencing_token: m.fencing_token, status: 'available', active_file: file } });
+      const bad = await action(t, m.snapshot_id, fin(`volume-${other}.${m.snapshot_id}`));
+      expect(bad.status, JSON.stringify(bad.body)).to.equal(400);
+      expect(bad.body.badRequest.error_code).to.equal('FILE_NAME_UNSAFE');
+      expect((await t.http.get(`/v3/snapshots/${m.snapshot_id}`).set(auth('alice'))).body.snapshot.status).to.equal('creating');
+      expect((await t.http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume.attachments[0].active_file).to.equal(`volume-${vid}`);
+      expect(t.driver.volumes.get(vid)?.active).to.not.equal(m.new_file);
+      expect((await action(t, m.snapshot_id, fin(m.new_file))).status).to.equal(200);
+    });
+
     it('creates the overlay under a lease, grants the commit point, finalizes, and records the active file', async () => {
       const vid = await attachedVolume(t);
       const m = await begin(t, vid);

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { link, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { run } from '../../../src/core/process.js';
 import path from 'node:path';
 import { isStorageError } from '../../../src/core/errors.js';
@@ -13,6 +13,8 @@ import {
   allocatedBytesInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
   imgResize, verifyPattern, writePattern,
 } from '../../../src/qemu/img.js';
+import { convertArgs } from '../../../src/qemu/img-convert.js';
+import { qemuImgJob } from '../../../src/qemu/tool.js';
 import { tempDir } from './tmp.js';
 
 const MiB = 1024 * 1024;
@@ -100,14 +102,38 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
   });
 
+  it('each wrapper refuses a file (or a backing it writes) that is a hard link or symlink, before qemu-img opens it (FILE_UNSAFE)', async () => {
+    const outside = path.join(dir, 'outside');
+    await writeFile(outside, 'not an image');
+    await symlink(outside, `${base}.link`);
+    await rejectsWith(imgInfo(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    await rejectsWith(imgResize(`${base}.link`, 'raw', MiB), 'FILE_UNSAFE');
+    await rejectsWith(imgCheck(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    await rejectsWith(imgMap(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    // s2 commits into s1: s1 linked twice (its inode shared with a name elsewhere) stops the commit
+    const before = await readFile(s1);
+    await link(s1, path.join(dir, 'second-name'));
+    await rejectsWith(imgCommit(s2, 'qcow2'), 'FILE_UNSAFE');
+    await rejectsWith(imgRebase(s2, 'qcow2', { backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
+    await rejectsWith(imgCreate({ path: `${base}.new`, format: 'qcow2', backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
+    expect((await readFile(s1)).equals(before)).to.equal(true);
+    expect((await stat(outside)).size).to.equal('not an image'.length);
+  });
+
+  it('imgConvert refuses a FIFO as its source before qemu-img opens it (FILE_UNSAFE)', async () => {
+    const fifo = path.join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    await rejectsWith(imgConvert({ src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw' }), 'FILE_UNSAFE');
+  });
+
+  // The watchdog belongs to qemuImgJob: it is driven here with a FIFO, which the wrappers refuse.
   it('a job whose progress stops is killed by the stall watchdog (PROCESS_TIMEOUT)', async () => {
     const fifo = path.join(dir, 'fifo'); // reading a FIFO nobody writes blocks after "(0.00/100%)"
     await run('mkfifo', [fifo]);
     const seen: number[] = [];
     const t0 = Date.now();
-    await rejectsWith(imgConvert({
-      src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', stallTimeoutMs: 500, onProgress: (p) => seen.push(p),
-    }), 'PROCESS_TIMEOUT');
+    const o = { src: fifo, srcFormat: 'raw' as const, dst: path.join(dir, 'out'), dstFormat: 'raw' as const };
+    await rejectsWith(qemuImgJob(convertArgs(o), dir, { stallTimeoutMs: 500, onProgress: (p) => seen.push(p) }), 'PROCESS_TIMEOUT');
     expect(Date.now() - t0).to.be.lessThan(10_000);
     expect(seen).to.deep.equal([0]);
   });
@@ -117,7 +143,8 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await run('mkfifo', [fifo]);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    await rejectsWith(imgConvert({ src: fifo, srcFormat: 'raw', dst: path.join(dir, 'out'), dstFormat: 'raw', signal: ac.signal }), 'PROCESS_FAILED');
+    const o = { src: fifo, srcFormat: 'raw' as const, dst: path.join(dir, 'out'), dstFormat: 'raw' as const };
+    await rejectsWith(qemuImgJob(convertArgs(o), dir, { signal: ac.signal }), 'PROCESS_FAILED');
   });
 
   it('safe rebase keeps the guest view; rebase to none flattens', async () => {

@@ -175,8 +175,8 @@ describe('checkImage refuses hostile images (real qemu-img)', () => {
 
     it('refuses a symlink and a directory', async () => {
       await symlink(good, at('link'));
-      expect(await refusal(at('link'))).to.deep.equal({ code: 'IMAGE_CORRUPT', reason: 'symlink' });
-      expect(await refusal(dir)).to.deep.equal({ code: 'IMAGE_CORRUPT', reason: 'not a regular file' });
+      expect(await refusal(at('link'))).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'symlink' });
+      expect(await refusal(dir)).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'directory' });
     });
 
     it('a missing file is NOT_FOUND', async () => {

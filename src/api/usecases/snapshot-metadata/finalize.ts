@@ -10,6 +10,7 @@
  * A resent finalize with the same outcome answers the current state (idempotent).
  */
 import { StorageError } from '../../../core/errors.js';
+import { assertOwnFileName } from '../../../core/volume-names.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
@@ -63,6 +64,8 @@ async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: Snapsho
 }
 
 export async function finalizeSnapshotMetadata(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, input: FinalizeInput): Promise<OperationRecord> {
+  // The host's report names a file: one of this volume's own, or nothing is recorded (volume-names.ts).
+  if (input.activeFile !== undefined) assertOwnFileName(input.activeFile, vol.id, { what: 'active_file' });
   const op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
   if (alreadyFinal(op, input.status)) return op;
   if (input.status === 'available') return finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);

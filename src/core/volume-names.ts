@@ -1,0 +1,124 @@
+/**
+ * The one rule for ids and for the names of a volume's files on its share. Every name read from
+ * an info file (ours or Cinder's), a qcow2 header, a request or a coordinator's answer goes through
+ * here before it is used; nothing else in the tree writes a UUID pattern or a volume-name pattern.
+ *
+ *   volume-<vid>             the file a new volume starts with
+ *   volume-<vid>.<uuid>      overlays (snapshots, reverts)
+ *   volume-<vid>.info        the info file (not an image: never accepted as one)
+ *   .volume-<vid>.<...>.tmp  temp files: never visible under a final name
+ *
+ * Patterns are anchored and built from an escaped id with an escaped dot (Cinder's OSSA 2014-033
+ * regex left the dot unescaped, so `volume-<vid>/x` matched). JavaScript's `$` without the m flag
+ * matches only at the very end (Python's also matches before a trailing newline). Only ASCII hex
+ * digits match, so unicode look-alikes, `/`, `..`, NUL and protocol prefixes (json:, nbd:, file:)
+ * cannot.
+ */
+import { StorageError, type ErrorCode } from './errors.js';
+
+/** The UUID body, for composing other anchored patterns (operation ids, API schemas). */
+export const UUID_SOURCE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`);
+
+/** Any volume's image name (the volume-agnostic form, for request schemas). */
+export const VOLUME_FILE_PATTERN = new RegExp(`^volume-${UUID_SOURCE}(?:\\.${UUID_SOURCE})?$`);
+/** Any volume's image name, group 1 the volume id. */
+const ANY_IMAGE_PATTERN = new RegExp(`^volume-(${UUID_SOURCE})(?:\\.${UUID_SOURCE})?$`);
+/** `volume-<uuid>`: the name a lone file to manage must have; group 1 is the id. */
+export const BASE_FILE_PATTERN = new RegExp(`^volume-(${UUID_SOURCE})$`);
+/** A base file or an info file; group 1 is the id (for listing the volumes of a share). */
+const BASE_OR_INFO_PATTERN = new RegExp(`^volume-(${UUID_SOURCE})(?:\\.info)?$`);
+
+export function isUuid(id: unknown): id is string {
+  return typeof id === 'string' && UUID_PATTERN.test(id);
+}
+
+export function assertUuid(id: unknown, what: string): asserts id is string {
+  if (!isUuid(id)) throw new StorageError('INVALID_ID', `${what} is not a UUID: ${JSON.stringify(id)}`, { details: { id, what } });
+}
+
+export function assertVolumeId(volumeId: unknown): asserts volumeId is string {
+  if (!isUuid(volumeId)) {
+    throw new StorageError('INVALID_ID', `volume id is not a UUID: ${JSON.stringify(volumeId)}`, { details: { volumeId } });
+  }
+}
+
+export function assertSnapshotId(id: unknown): asserts id is string {
+  if (!isUuid(id)) throw new StorageError('INVALID_ID', `snapshot id is not a UUID: ${JSON.stringify(id)}`, { details: { snapshotId: id } });
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+export function baseFileName(volumeId: string): string {
+  assertVolumeId(volumeId);
+  return `volume-${volumeId}`;
+}
+
+export function overlayFileName(volumeId: string, id: string): string {
+  assertUuid(id, 'overlay id');
+  return `${baseFileName(volumeId)}.${id}`;
+}
+
+export function infoFileName(volumeId: string): string {
+  return `${baseFileName(volumeId)}.info`;
+}
+
+/** `volume-<vid>` or `volume-<vid>.<uuid>`, bare: the only names an image of this volume may have. */
+export function ownFilePattern(volumeId: string): RegExp {
+  assertVolumeId(volumeId);
+  return new RegExp(`^volume-${escapeRegExp(volumeId)}(?:\\.${UUID_SOURCE})?$`);
+}
+
+/** The volume id an image name belongs to (`volume-<vid>[.<uuid>]`), or null for any other name. */
+export function volumeIdOfFile(name: unknown): string | null {
+  return typeof name === 'string' ? ANY_IMAGE_PATTERN.exec(name)?.[1] ?? null : null;
+}
+
+export function isOwnFileName(name: unknown, volumeId: string): name is string {
+  return typeof name === 'string' && ownFilePattern(volumeId).test(name);
+}
+
+export function isOwnOverlayName(name: unknown, volumeId: string): name is string {
+  return isOwnFileName(name, volumeId) && name !== baseFileName(volumeId);
+}
+
+export interface NameCheck {
+  /** What the name is, for the message ("backing file", "info file entry active"...). */
+  what?: string;
+  /** The stable code of the refusal; IMAGE_UNSAFE_BACKING for header names, FILE_NAME_UNSAFE otherwise. */
+  code?: Extract<ErrorCode, 'IMAGE_UNSAFE_BACKING' | 'FILE_NAME_UNSAFE'>;
+  /** Only overlays (`volume-<vid>.<uuid>`), not the base name. */
+  overlayOnly?: boolean;
+}
+
+/** Refuse anything that is not a bare name of this volume's own images. */
+export function assertOwnFileName(name: unknown, volumeId: string, check: NameCheck = {}): asserts name is string {
+  const ok = check.overlayOnly ? isOwnOverlayName(name, volumeId) : isOwnFileName(name, volumeId);
+  if (ok) return;
+  const what = check.what ?? 'file name';
+  throw new StorageError(check.code ?? 'FILE_NAME_UNSAFE', `${what} ${JSON.stringify(name)} is not ${check.overlayOnly ? 'an overlay' : 'a file'} of volume ${volumeId}`, {
+    details: { name, volumeId, what, reason: 'not-own-bare-name' },
+  });
+}
+
+/**
+ * Every entry of a share directory that belongs to the volume: its images, its info file and the
+ * temp files of both (for listing and removing a volume's files, never for opening one as an image).
+ * The id is a fixed-length UUID, so no other volume's names can match.
+ */
+export function belongsToVolume(name: string, volumeId: string): boolean {
+  const base = baseFileName(volumeId);
+  return name === base || name.startsWith(`${base}.`) || name.startsWith(`.${base}.`);
+}
+
+/** Volume ids that have a base file or an info file among `names`. */
+export function volumeIdsIn(names: readonly string[]): string[] {
+  const ids = new Set<string>();
+  for (const n of names) {
+    const m = BASE_OR_INFO_PATTERN.exec(n);
+    if (m?.[1] !== undefined) ids.add(m[1]);
+  }
+  return [...ids].sort();
+}

@@ -1,0 +1,49 @@
+/** A coordinator's answer is hostile input: the files its disk chain names go through the one name rule. */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-client.js';
+import { isStorageError } from '../../../src/core/errors.js';
+
+async function answering(chain: unknown): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+      disk: { instance_uuid: 'i', volume_id: 'v', running: true, target: 'vdb', chain, format: 'qcow2' },
+    })));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('coordinator client: the disk chain a coordinator reports', () => {
+  const vid = randomUUID();
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await new Promise((r) => { s.closeAllConnections(); s.close(r); });
+  });
+
+  async function disk(chain: unknown): Promise<unknown> {
+    const s = await answering(chain);
+    servers.push(s.server);
+    const client = new CoordinatorClient({ endpoint: s.url, token: 't', pollMs: 10 });
+    return client.disk(randomUUID(), vid).then((d) => d, (e: unknown) => e);
+  }
+
+  it('accepts the volume\'s own files (and unnamed layers)', async () => {
+    const chain = [`volume-${vid}.${randomUUID()}`, null, `volume-${vid}`];
+    expect(((await disk(chain)) as { chain: unknown }).chain).to.deep.equal(chain);
+  });
+
+  for (const bad of ['../../../etc/passwd', '/etc/passwd', `volume-${randomUUID()}`, `json:{"file":"volume-${vid}"}`, `volume-${vid}/x`, 42]) {
+    it(`refuses a chain naming ${JSON.stringify(bad)} (FILE_NAME_UNSAFE)`, async () => {
+      const err = await disk([`volume-${vid}.${randomUUID()}`, bad]);
+      expect(isStorageError(err, 'FILE_NAME_UNSAFE'), String(err)).to.equal(true);
+    });
+  }
+
+  it('refuses an answer without a chain', async () => {
+    expect(isStorageError(await disk('volume-x'), 'INVALID_INPUT')).to.equal(true);
+  });
+});
