@@ -104,7 +104,9 @@ async function inspectCinder(env: RemoteFsEnv, dir: string, dev: number, volumeI
     if (key === 'active') continue;
     if (!isUuid(key) || typeof overlay !== 'string') throw new StorageError('INFO_FILE_CORRUPT', `unexpected Cinder info key ${JSON.stringify(key)}`);
     validateBackingName(overlay, volumeId);
-    if (!files.includes(overlay)) throw new StorageError('INFO_FILE_CORRUPT', `snapshot ${key}: ${overlay} is not on the chain`);
+    // Cinder's snapshot S owns the backing file of info[S]: the overlay must sit on another file.
+    const at = files.indexOf(overlay);
+    if (at < 0 || at === files.length - 1) throw new StorageError('INFO_FILE_CORRUPT', `snapshot ${key}: ${overlay} is not on the chain or has no backing`);
     snapshotIds.push(key.toLowerCase());
   }
   const t = top as { format: VolumeFormat; size: number };

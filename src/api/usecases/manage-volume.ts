@@ -29,10 +29,16 @@ export interface ManageInput {
   metadata: Record<string, string>;
 }
 
+/**
+ * The listing's reason as the refusal. What it found is input from whoever wrote the share, so a
+ * code that maps to a 5xx (INFO_FILE_CORRUPT of a foreign info file) answers INVALID_INPUT,
+ * naming the original code in details.reason.
+ */
 function refusal(c: ManageableVolume): StorageError {
   const p = c.problem as { code: string; message: string };
-  const code: ErrorCode = p.code in ERROR_CODES ? (p.code as ErrorCode) : 'INVALID_STATE';
-  return new StorageError(code, `${c.sourceName} on ${c.share} cannot be managed: ${p.message}`, { details: { source_name: c.sourceName, share: c.share } });
+  const known: ErrorCode = p.code in ERROR_CODES ? (p.code as ErrorCode) : 'INVALID_STATE';
+  const code: ErrorCode = ERROR_CODES[known].http >= 500 ? 'INVALID_INPUT' : known;
+  return new StorageError(code, `${c.sourceName} on ${c.share} cannot be managed: ${p.message}`, { details: { source_name: c.sourceName, share: c.share, reason: p.code } });
 }
 
 async function assertAdoptable(deps: ServiceDeps, c: ManageableVolume): Promise<void> {

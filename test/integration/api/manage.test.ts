@@ -319,6 +319,51 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       await unmanage().expect(202);
     });
 
+    it('a Cinder info file whose snapshot owns no file: listed INFO_FILE_CORRUPT, manage answers INVALID_INPUT, nothing changes', async () => {
+      const id = randomUUID();
+      const base = `volume-${id}`;
+      await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, base), String(MiB));
+      await writeFile(path.join(s.dir, `${base}.info`), JSON.stringify({ active: base, [randomUUID()]: base }));
+      const listed = await s.http.get('/v3/manageable_volumes/detail').set(auth('admin')).expect(200);
+      const e = (listed.body['manageable-volumes'] as Entry[]).find((x) => x.reference['source-name'] === base);
+      expect(e?.extra_info.code).to.equal('INFO_FILE_CORRUPT');
+      await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, base)), 400, 'INVALID_INPUT');
+      await rm(path.join(s.dir, `${base}.info`));
+      await rm(path.join(s.dir, base));
+    });
+
+    it('a file swapped after the request was checked: the driver refuses it under the lease, the volume goes to error, the share keeps the swapped file; unmanage removes the row', async () => {
+      const id = randomUUID();
+      const file = path.join(s.dir, `volume-${id}`);
+      await qemuImg('create', '-q', '-f', 'qcow2', file, String(MiB));
+      const driver = s.svc.deps.driver;
+      const real = driver.manageExisting.bind(driver);
+      let swapped: string[] = [];
+      // What a compute host with write access to the share could do between the check and the adoption.
+      driver.manageExisting = async (vol, ref, ctx) => {
+        await rm(file);
+        await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/passwd', '-F', 'raw', file, String(MiB));
+        swapped = await shareListing(s.dir);
+        return real(vol, ref, ctx);
+      };
+      try {
+        const r = await s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, `volume-${id}`)).expect(202);
+        await waitVolume(s, id, 'error');
+        const op = await s.http.get(`/v3/operations/${r.headers['x-operation-id'] as string}`).set(auth('admin')).expect(200);
+        expect(op.body.operation).to.include({ state: 'failed', kind: 'manage_volume' });
+        expect(op.body.operation.error).to.match(/^IMAGE_UNSAFE_BACKING: /);
+      } finally {
+        driver.manageExisting = real;
+      }
+      expect(await shareListing(s.dir)).to.deep.equal(swapped);
+      const snaps = await s.http.get(`/v3/snapshots?volume_id=${id}`).set(auth('admin')).expect(200);
+      expect(snaps.body.snapshots).to.deep.equal([]);
+      await s.http.post(`/v3/volumes/${id}/action`).set(auth('admin')).send({ 'os-unmanage': null }).expect(202);
+      await s.http.get(`/v3/volumes/${id}`).set(auth('admin')).expect(404);
+      expect(await shareListing(s.dir)).to.deep.equal(swapped);
+      await rm(file);
+    });
+
     it('manage refuses a snapshot id the service already has, and a file whose id a deleted volume had', async () => {
       const id = randomUUID();
       const sids = await cinderVolume(s, id, 1);
