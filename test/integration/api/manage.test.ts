@@ -364,6 +364,24 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       await rm(file);
     });
 
+    it('a manage whose process died (running, volume creating, lease expired) is ended by unmanage; manage again adopts the file', async () => {
+      const id = randomUUID();
+      await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, `volume-${id}`), String(MiB));
+      const repos = s.svc.deps.repos;
+      // What a crashed process leaves: the row and the operation, no lease (it expired).
+      await repos.volumes.insert({
+        id, projectId: 'p-admin', userId: 'u-admin', name: null, description: null, sizeGiB: 1, status: 'creating', attachStatus: 'detached',
+        providerLocation: s.address, format: 'qcow2', metadata: {}, bootable: false,
+      });
+      const op = await repos.operations.insert({ id: randomUUID(), kind: 'manage_volume', volumeId: id, projectId: 'p-admin', snapshotId: null, fencingToken: 1 });
+      await s.http.post(`/v3/volumes/${id}/action`).set(auth('admin')).send({ 'os-unmanage': null }).expect(202);
+      const ended = await s.http.get(`/v3/operations/${op.id}`).set(auth('admin')).expect(200);
+      expect(ended.body.operation.state).to.equal('failed');
+      expect(ended.body.operation.error).to.match(/^INTERRUPTED: /);
+      await s.http.get(`/v3/volumes/${id}`).set(auth('admin')).expect(404);
+      await manage(s, `volume-${id}`);
+    });
+
     it('manage refuses a snapshot id the service already has, and a file whose id a deleted volume had', async () => {
       const id = randomUUID();
       const sids = await cinderVolume(s, id, 1);
