@@ -102,12 +102,12 @@ async function inspectCinder(env: RemoteFsEnv, dir: string, dev: number, volumeI
   const snapshotIds: string[] = [];
   for (const [key, overlay] of Object.entries(raw)) {
     if (key === 'active') continue;
-    if (!isUuid(key) || typeof overlay !== 'string') throw new StorageError('INFO_FILE_CORRUPT', `unexpected Cinder info key ${JSON.stringify(key)}`);
+    if (!isUuid(key) || key !== key.toLowerCase() || typeof overlay !== 'string') throw new StorageError('INFO_FILE_CORRUPT', `unexpected Cinder info key ${JSON.stringify(key)}`);
     validateBackingName(overlay, volumeId);
     // Cinder's snapshot S owns the backing file of info[S]: the overlay must sit on another file.
     const at = files.indexOf(overlay);
     if (at < 0 || at === files.length - 1) throw new StorageError('INFO_FILE_CORRUPT', `snapshot ${key}: ${overlay} is not on the chain or has no backing`);
-    snapshotIds.push(key.toLowerCase());
+    snapshotIds.push(key);
   }
   const t = top as { format: VolumeFormat; size: number };
   return { sizeGiB: giBFromBytes(t.size), format: t.format, kind: 'cinder', snapshotIds: snapshotIds.sort(), files: files.sort() };

@@ -30,9 +30,10 @@ function entryView(e: ManageableEntry, detail: boolean): Record<string, unknown>
 }
 
 async function list(deps: ServiceDeps, req: Request, detail: boolean): Promise<Record<string, unknown>> {
-  const q = parse(manageableListQuery, req.query, 'query');
-  scopedProject(req);
+  // The role first: a member learns nothing about the shares, not even what a valid query is.
   requireRole(callerOf(req), ['admin'], 'list manageable volumes');
+  scopedProject(req);
+  const q = parse(manageableListQuery, req.query, 'query');
   const entries = await listManageable(deps, q.host === undefined ? undefined : shareOfHost(q.host));
   entries.sort((a, b) => a.share.localeCompare(b.share) || a.sourceName.localeCompare(b.sourceName));
   const offset = q.offset ?? 0;
@@ -42,10 +43,10 @@ async function list(deps: ServiceDeps, req: Request, detail: boolean): Promise<R
 
 export function manageRoutes(deps: ServiceDeps): RouteDef[] {
   const create: RouteDef['handler'] = async (req, res) => {
-    const { volume: b } = parse(manageBody, req.body, 'body');
-    const project = scopedProject(req);
     const caller = callerOf(req);
     requireRole(caller, ['admin'], 'manage a volume');
+    const project = scopedProject(req);
+    const { volume: b } = parse(manageBody, req.body, 'body');
     const { volume, operation } = await manageVolume(deps, caller, project, {
       share: shareOfHost(b.host), sourceName: b.ref['source-name'], name: b.name ?? null, description: b.description ?? null,
       bootable: b.bootable ?? false, metadata: b.metadata ?? {},

@@ -208,6 +208,10 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       const hard = randomUUID();
       await writeFile(path.join(s.dir, `.outside-${hard}`), 'x'.repeat(4096));
       await link(path.join(s.dir, `.outside-${hard}`), path.join(s.dir, `volume-${hard}`));
+      const device = randomUUID();
+      await run('mknod', [path.join(s.dir, `volume-${device}`), 'c', '1', '3']);
+      const directory = randomUUID();
+      await run('mkdir', [path.join(s.dir, `volume-${directory}`)]);
       const traversal = randomUUID();
       await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, `volume-${traversal}`), String(MiB));
       await writeFile(path.join(s.dir, `volume-${traversal}.info`), JSON.stringify({ active: '../../../etc/passwd' }));
@@ -215,6 +219,8 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       await waitVolume(s, managed, 'available');
 
       await refusedUnchanged(s, () => s.http.get('/v3/manageable_volumes').set(auth('alice')), 403, 'FORBIDDEN');
+      await refusedUnchanged(s, () => s.http.get('/v3/manageable_volumes/detail?bogus=1').set(auth('alice')), 403, 'FORBIDDEN');
+      await refusedUnchanged(s, () => s.http.get('/v3/manageable_volumes/detail?bogus=1').set(auth('admin')), 400, 'INVALID_INPUT');
       const summary = await s.http.get(`/v3/manageable_volumes?host=${encodeURIComponent(s.address)}`).set(auth('admin')).expect(200);
       const goodEntry = (summary.body['manageable-volumes'] as Record<string, unknown>[]).find((e) => (e.reference as Record<string, string>)['source-name'] === `volume-${good}`);
       expect(goodEntry).to.deep.equal({ reference: { 'source-name': `volume-${good}` }, size: 3, safe_to_manage: true });
@@ -238,6 +244,8 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       expectEntry(sym, 'FILE_UNSAFE');
       expectEntry(fifo, 'FILE_UNSAFE');
       expectEntry(hard, 'FILE_UNSAFE');
+      expectEntry(device, 'FILE_UNSAFE');
+      expectEntry(directory, 'FILE_UNSAFE');
       expectEntry(traversal, 'IMAGE_UNSAFE_BACKING');
       expectEntry(managed, 'VOLUME_ALREADY_MANAGED');
       expect(byName.get(`volume-${managed}`)?.cinder_id).to.equal(managed);
@@ -248,6 +256,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       const cases: [string, number, string][] = [
         [passwd, 400, 'IMAGE_UNSAFE_BACKING'], [json, 400, 'IMAGE_UNSAFE_BACKING'], [other, 400, 'IMAGE_UNSAFE_BACKING'],
         [dataFile, 400, 'IMAGE_DATA_FILE'], [sym, 400, 'FILE_UNSAFE'], [fifo, 400, 'FILE_UNSAFE'], [hard, 400, 'FILE_UNSAFE'],
+        [device, 400, 'FILE_UNSAFE'], [directory, 400, 'FILE_UNSAFE'],
         [traversal, 400, 'IMAGE_UNSAFE_BACKING'], [managed, 409, 'VOLUME_ALREADY_MANAGED'], [randomUUID(), 404, 'NOT_FOUND'],
       ];
       for (const [id, status, code] of cases) {
@@ -262,7 +271,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, `volume-${good}`, { volume_type: 'gold' })), 400, 'INVALID_INPUT');
       await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, `volume-${good}`, { host: 'storage@remotefs#nowhere:/x' })), 404, 'NOT_FOUND');
       // Clean the share for the next cases (the FIFO and links would stay listed).
-      for (const id of [passwd, json, other, dataFile, sym, fifo, hard, traversal]) await rm(path.join(s.dir, `volume-${id}`), { force: true });
+      for (const id of [passwd, json, other, dataFile, sym, fifo, hard, device, directory, traversal]) await rm(path.join(s.dir, `volume-${id}`), { force: true, recursive: true });
       await rm(path.join(s.dir, `volume-${traversal}.info`), { force: true });
       await rm(path.join(s.dir, `.outside-${hard}`), { force: true });
     });
