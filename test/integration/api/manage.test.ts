@@ -17,6 +17,7 @@ import { mountPointFor } from '../../../src/core/share-hash.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { shareListing } from '../../fixtures/shares.js';
+import { HOSTILE_BACKINGS } from '../drivers/hostile.js';
 import { BACKENDS, TOKENS, auth, eventually, type Backend, type TestDb } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -326,6 +327,26 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       await eventually(async () => ((await s.http.get(`/v3/snapshots/${snap.body.snapshot.id}`).set(auth('admin'))).status === 404 ? true : undefined), 120_000);
       await waitVolume(s, id, 'available');
       await unmanage().expect(202);
+    });
+
+    it('every hostile image of the driver suite, as a lone file and as the top of a Cinder chain: listed and refused with its code, nothing changed', async () => {
+      for (const kind of HOSTILE_BACKINGS) {
+        const lone = randomUUID();
+        await kind.make(path.join(s.dir, `volume-${lone}`), s.scratch, lone, MiB);
+        const chained = randomUUID();
+        const base = `volume-${chained}`;
+        const top = `${base}.${randomUUID()}`;
+        await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, base), String(MiB));
+        await kind.make(path.join(s.dir, top), s.scratch, chained, MiB);
+        await writeFile(path.join(s.dir, `${base}.info`), JSON.stringify({ active: top }));
+        const listed = await s.http.get('/v3/manageable_volumes/detail').set(auth('admin')).expect(200);
+        for (const id of [lone, chained]) {
+          const e = (listed.body['manageable-volumes'] as Entry[]).find((x) => x.reference['source-name'] === `volume-${id}`);
+          expect(e?.extra_info.code, `${kind.label} (${id === lone ? 'lone' : 'chain'})`).to.equal(kind.code);
+          await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, `volume-${id}`)), 400, kind.code);
+        }
+        for (const f of [`volume-${lone}`, base, top, `${base}.info`]) await rm(path.join(s.dir, f));
+      }
     });
 
     it('a Cinder info file whose snapshot owns no file: listed INFO_FILE_CORRUPT, manage answers INVALID_INPUT, nothing changes', async () => {
