@@ -32,7 +32,8 @@ export const manageBody = z.strictObject({
     bootable: looseBool.optional(),
     /** One zone: accepted and not recorded. */
     availability_zone: z.string().max(255).nullable().optional(),
-    metadata: metadata.optional(),
+    /** The cinder client sends null when no --metadata is given. */
+    metadata: metadata.nullable().optional(),
   }),
 });
 
