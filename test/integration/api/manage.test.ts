@@ -320,6 +320,12 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
         await s.svc.deps.repos.leases.release(lease);
       }
 
+      // An operation still running without the lease (a compute host's part of a live operation).
+      const ops = s.svc.deps.repos.operations;
+      const running = await ops.insert({ id: randomUUID(), kind: 'snapshot_metadata', volumeId: id, projectId: 'p-admin', snapshotId: randomUUID(), fencingToken: 1 });
+      await refusedUnchanged(s, unmanage, 409, 'VOLUME_BUSY');
+      await ops.update(running.id, { state: 'failed', error: 'test', finishedAt: new Date() });
+
       const snap = await s.http.post('/v3/snapshots').set(auth('admin')).send({ snapshot: { volume_id: id } }).expect(202);
       await eventually(async () => ((await s.http.get(`/v3/snapshots/${snap.body.snapshot.id}`).set(auth('admin'))).body.snapshot?.status === 'available' ? true : undefined), 120_000);
       await refusedUnchanged(s, unmanage, 400, 'HAS_SNAPSHOTS');
