@@ -50,8 +50,8 @@ export async function listManageable(deps: ServiceDeps, share: string | undefine
       out.push({ ...c, problem: { code: 'VOLUME_ALREADY_MANAGED', message }, cinderId: row.deleted ? null : c.volumeId });
       continue;
     }
-    const known = c.problem === null ? await knownToService(deps, c) : null;
-    out.push({ ...c, problem: known ? { code: known.code, message: known.message } : c.problem, cinderId: null });
+    const clash = c.problem === null ? await knownToService(deps, c) : null;
+    out.push({ ...c, problem: clash ? { code: clash.code, message: clash.message } : c.problem, cinderId: null });
   }
   return out;
 }
