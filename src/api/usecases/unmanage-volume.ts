@@ -6,7 +6,8 @@
  * any operation running (its lease is held, or a compute-side operation is unfinished), a
  * status other than available / error / error_extending (Cinder's list), and, as in Cinder, a
  * volume with visible snapshots (Cinder's unmanage is a delete that keeps the files, and a
- * delete without cascade refuses them). Hidden snapshots are part of the tree and come back with
+ * delete without cascade refuses them; Cinder's way out, unmanaging the snapshots first, does not
+ * exist here: a snapshot's file is part of its volume's tree). Hidden snapshots are part of the tree and come back with
  * it on the next manage. A manage whose process died (still `running`, the volume `creating`)
  * is ended by unmanage.
  */
