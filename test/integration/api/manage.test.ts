@@ -226,6 +226,11 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       const goodEntry = (summary.body['manageable-volumes'] as Record<string, unknown>[]).find((e) => (e.reference as Record<string, string>)['source-name'] === `volume-${good}`);
       expect(goodEntry).to.deep.equal({ reference: { 'source-name': `volume-${good}` }, size: 3, safe_to_manage: true });
 
+      const all = (summary.body['manageable-volumes'] as Entry[]).map((e) => e.reference['source-name']);
+      expect(all).to.deep.equal([...all].sort());
+      const page = await s.http.get('/v3/manageable_volumes?limit=2&offset=1').set(auth('admin')).expect(200);
+      expect((page.body['manageable-volumes'] as Entry[]).map((e) => e.reference['source-name'])).to.deep.equal(all.slice(1, 3));
+
       const before = await shareListing(s.dir);
       const detail = await s.http.get('/v3/manageable_volumes/detail').set(auth('admin')).expect(200);
       expect(await shareListing(s.dir)).to.deep.equal(before);
