@@ -7,8 +7,9 @@
  * Nothing here follows a link or opens anything but a regular file: every file is lstat'ed first
  * (a symlink, hard link, FIFO, device, directory or socket is reported FILE_UNSAFE and never
  * opened), so listing a share a compute host can write to cannot block on a FIFO or read
- * outside the share. A file swapped between the lstat and the read is caught by manage's own
- * checks, which open with O_NOFOLLOW.
+ * outside the share. A file swapped between the lstat and the read still cannot make the
+ * inspector follow a link or block (src/qemu/image-file.ts opens O_NOFOLLOW | O_NONBLOCK and
+ * checks the descriptor), and manage checks everything again under the volume's lease.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
