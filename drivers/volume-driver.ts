@@ -175,6 +175,49 @@ export interface ManageRef {
   share?: string;
 }
 
+/**
+ * One volume on a share that manage could adopt (Cinder's get_manageable_volumes), found by its
+ * base or info file: its whole chain inspected without following links, and the refusal manage
+ * would answer when it cannot be adopted.
+ */
+export interface ManageableVolume {
+  share: string;
+  /** volume-<uuid>: what a manage request names as ref["source-name"]. */
+  sourceName: string;
+  volumeId: string;
+  /** Virtual size in whole GiB (rounded up); 0 when unknown. */
+  sizeGiB: number;
+  format: VolumeFormat | null;
+  /** lone: one file; cinder: Cinder's info file and chain; own: our tree, unmanaged earlier. */
+  kind: 'lone' | 'cinder' | 'own' | null;
+  /** Snapshot ids the adopted volume would have (hidden ones of our own tree included). */
+  snapshotIds: string[];
+  /** Every file of the chain (bare names). */
+  files: string[];
+  /** null: safe to manage; else the stable code and reason manage refuses with. */
+  problem: { code: string; message: string } | null;
+}
+
+/**
+ * Optional capability (additive to VolumeDriver): list what manage could adopt. A driver
+ * without it answers the listing routes with NOT_IMPLEMENTED.
+ */
+export interface ManageableFilter {
+  share?: string;
+  known?: (volumeIds: readonly string[]) => Promise<ReadonlySet<string>>;
+}
+
+export interface ManageableListing {
+  /**
+   * `share`: one share address, or every configured share. `known` answers which of a share's
+   * candidate ids the service has already: those are listed but not inspected (their chains
+   * may be in the middle of an operation).
+   */
+  listManageableVolumes(filter: ManageableFilter): Promise<ManageableVolume[]>;
+  /** The same inspection for the one file a manage request names (NOT_FOUND when absent). */
+  describeManageable(ref: ManageRef): Promise<ManageableVolume>;
+}
+
 export interface DriverContext {
   config: Readonly<Config>;
   leases: LeaseManager;

@@ -11,7 +11,7 @@ import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../../src/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
-  ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
+  ManageableFilter, ManageableListing, ManageableVolume, ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
 import { checkChain } from './chain-check.js';
@@ -19,6 +19,7 @@ import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
+import { describeManageable, listManageable } from './manageable.js';
 import { OnlinePath, type InterruptedOperation } from './online/index.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
@@ -70,7 +71,7 @@ interface PreparedOverlay {
   sizeGiB: number;
 }
 
-export class RemoteFsDriver implements VolumeDriver {
+export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
@@ -323,6 +324,15 @@ export class RemoteFsDriver implements VolumeDriver {
     assertVolumeId(vol.id);
     const sourceId = sourceIdOf(ref);
     return underLeases(this.env, [vol.id, sourceId], ctx, () => manageExisting(this.env, vol.id, ref));
+  }
+
+  /** Read-only: takes no lease (manage checks everything again under it). */
+  listManageableVolumes(filter: ManageableFilter): Promise<ManageableVolume[]> {
+    return listManageable(this.env, filter);
+  }
+
+  describeManageable(ref: ManageRef): Promise<ManageableVolume> {
+    return describeManageable(this.env, ref);
   }
 
   /** The service forgets the volume; its files stay exactly as they are (Cinder's unmanage). */

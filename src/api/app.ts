@@ -12,6 +12,7 @@ import { openApiDocument } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
+import { manageRoutes } from './routes/manage.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
@@ -22,6 +23,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
     ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
+    ...manageRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -86,6 +86,7 @@ export const VOLUME_ACTION_POLICY: Record<keyof VolumeActionSchemas, PolicyName>
   revert: 'volume:revert_to_snapshot',
   'os-revert_to_snapshot': 'volume:revert_to_snapshot',
   'os-create_snapshot_metadata': 'qcowshare:snapshot_metadata:create',
+  'os-unmanage': 'volume_extension:volume_unmanage',
 };
 
 export const SNAPSHOT_ACTION_POLICY: Record<keyof SnapshotActionSchemas, PolicyName> = {

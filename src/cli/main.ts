@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
+import { manageCommands } from './commands/manage.js';
 import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
@@ -25,7 +26,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const out = (): Output => ({ json: opts().json ?? false, write });
   program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
     .option('--config <file>', 'configuration file').action(serve);
-  volumeCommands(program, client, out);
+  manageCommands(volumeCommands(program, client, out), client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
   return program;

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },
   NOT_FOUND: { http: 404, summary: 'No such resource.' },
   VOLUME_EXISTS: { http: 409, summary: 'A volume with this id already has files on a share.' },
+  VOLUME_ALREADY_MANAGED: { http: 409, summary: 'Manage named a file of a volume the service already has (or had: a deleted volume\'s id), or a snapshot id it already has.' },
   VOLUME_BUSY: { http: 409, summary: 'Another operation holds the volume lease.' },
   INVALID_STATE: { http: 400, summary: 'The resource is not in a status that allows this operation.' },
   CHAIN_TOO_DEEP: { http: 400, summary: 'The snapshot would make the chain deeper than max_chain_depth.' },

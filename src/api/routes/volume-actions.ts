@@ -10,6 +10,7 @@ import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
 import { createSnapshotMetadata } from '../usecases/snapshot-metadata/create.js';
 import { attachVolume, detachVolume, initializeConnection, terminateConnection } from '../usecases/volume-attach.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
+import { unmanageVolume } from '../usecases/unmanage-volume.js';
 import { extendVolume } from '../usecases/volume-extend.js';
 import { revertVolume } from '../usecases/volume-revert.js';
 import { actionNameOf, parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
@@ -35,6 +36,9 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       return void res.status(202).end();
     case 'os-force_delete':
       return accepted(res, (await deleteVolume(deps, vol, { cascade: true, force: true })).id);
+    case 'os-unmanage':
+      await unmanageVolume(deps, vol);
+      return void res.status(202).end();
     case 'os-initialize_connection':
       return void res.json({ connection_info: await initializeConnection(deps, vol, a.args.connector) });
     case 'os-terminate_connection':

@@ -30,6 +30,7 @@ export const volumeActions = (maxGiB: number) => ({
     migration_status: z.null().optional(),
   }).refine((v) => v.status !== undefined || v.attach_status !== undefined, 'status or attach_status is required'),
   'os-force_delete': empty,
+  'os-unmanage': empty,
   'os-initialize_connection': z.strictObject({ connector }),
   'os-terminate_connection': z.strictObject({ connector }),
   'os-attach': z.strictObject({

@@ -5,7 +5,7 @@ import { type Output, print, watchOperation } from './output.js';
 
 const COLUMNS = ['id', 'status', 'name', 'size', 'attach_status'];
 
-export function volumeCommands(program: Command, client: () => ApiClient, out: () => Output): void {
+export function volumeCommands(program: Command, client: () => ApiClient, out: () => Output): Command {
   const volume = program.command('volume').description('volumes');
   volume.command('list').description('list volumes').option('--all', 'all projects (admin)').action(async (o: { all?: boolean }) => {
     const { body } = await client().call<{ volumes: Record<string, unknown>[] }>('GET', `/v3/volumes/detail${o.all ? '?all_tenants=1' : ''}`);
@@ -39,6 +39,7 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
       const r = await client().call('POST', `/v3/volumes/${id}/action`, { [name]: { snapshot_id: snap } });
       await accepted(client(), out(), r.headers.get('x-operation-id'), o.wait);
     });
+  return volume;
 }
 
 async function accepted(client: ApiClient, out: Output, operationId: string | null, wait?: boolean): Promise<void> {

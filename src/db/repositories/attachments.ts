@@ -60,4 +60,9 @@ export class AttachmentRepository {
   async detachAll(volumeId: string, t?: Transaction): Promise<void> {
     await this.model.update({ status: 'detached', detachedAt: new Date() }, { where: { volumeId, status: ['attaching', 'attached'] }, transaction: t });
   }
+
+  /** Unmanage: the volume's (detached) attachment history goes with its row. */
+  async purgeOfVolume(volumeId: string, t?: Transaction): Promise<void> {
+    await this.model.destroy({ where: { volumeId }, transaction: t });
+  }
 }

@@ -107,6 +107,23 @@ export class SnapshotRepository {
     await this.model.update({ deleted: true, status: 'deleted' }, { where: { id: { [Op.in]: [...ids] } }, transaction: t });
   }
 
+  /** Which of `ids` have a row, deleted or not (ids are global: a managed tree must not reuse one). */
+  async existingIds(ids: readonly string[], t?: Transaction): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.model.findAll({ where: { id: { [Op.in]: [...ids] } }, attributes: ['id'], raw: true, transaction: t });
+    return rows.map((r) => String((r as unknown as Record<string, unknown>).id)).sort();
+  }
+
+  /** A managed tree's snapshot (visible or hidden), recorded as it is found on the share. */
+  async insertFound(s: NewSnapshot & { hidden: boolean }, t?: Transaction): Promise<void> {
+    await this.writes.insert({ ...s, metadata: JSON.stringify(s.metadata), deleted: false }, t);
+  }
+
+  /** Unmanage: every snapshot row of the volume goes with it (the files stay). */
+  async purgeOfVolume(volumeId: string, t?: Transaction): Promise<void> {
+    await this.model.destroy({ where: { volumeId }, transaction: t });
+  }
+
   async markDeletingOfVolume(volumeId: string, t?: Transaction): Promise<void> {
     await this.model.update({ status: 'deleting' }, { where: { volumeId, deleted: false }, transaction: t });
   }

@@ -92,6 +92,18 @@ export class VolumeRepository {
     await this.model.update({ deleted: true, status: 'deleted' }, { where: { id }, transaction: t });
   }
 
+  /** Which of `ids` have a row, deleted or not (manage must not reuse a deleted volume's id). */
+  async rowsOf(ids: readonly string[], t?: Transaction): Promise<Map<string, { deleted: boolean }>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.model.findAll({ where: { id: { [Op.in]: [...ids] } }, attributes: ['id', 'deleted'], raw: true, transaction: t });
+    return new Map(rows.map((r) => { const row = r as unknown as Record<string, unknown>; return [String(row.id), { deleted: toBool(row.deleted) }]; }));
+  }
+
+  /** Unmanage: the row goes (its files stay on the share), so the volume can be managed again under its id. */
+  async purge(id: string, t?: Transaction): Promise<void> {
+    await this.model.destroy({ where: { id }, transaction: t });
+  }
+
   async countByProject(projectId: string): Promise<number> {
     return this.model.count({ where: { projectId, deleted: false } });
   }

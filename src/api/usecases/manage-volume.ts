@@ -1,0 +1,93 @@
+/**
+ * Manage (adopt) a volume file made elsewhere, as Cinder's os-volume-manage: admin only.
+ *
+ *   request:    the file is inspected on its share (whole chain, no link followed) and checked
+ *               against the database (its id, its snapshot ids); any refusal answers now with
+ *               its stable code and changes nothing; then row `creating` + operation, 202
+ *   background: under the volume's lease, the driver checks everything again and adopts it
+ *               (a Cinder info file is translated into our tree); the adopted tree is inspected
+ *               once more, every file against the tree; then `available` with a row for each
+ *               snapshot found, or `error` (the share as it was: the driver writes nothing
+ *               before every check passed; unmanage removes the row)
+ *
+ * The volume keeps the id of its file (`volume-<uuid>` becomes volume `<uuid>`): a chain names
+ * its files by that id, so renaming would mean rewriting headers of files we did not make.
+ */
+import { StorageError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { ManageableVolume } from '../../../drivers/volume-driver.js';
+import type { Caller, ServiceDeps } from '../context.js';
+import { describeForManage, knownToService } from './manage-listing.js';
+import { startOperation } from './operation-runner.js';
+
+export interface ManageInput {
+  share: string;
+  sourceName: string;
+  name: string | null;
+  description: string | null;
+  bootable: boolean;
+  metadata: Record<string, string>;
+}
+
+/**
+ * The listing's reason as the refusal. What it found is input from whoever wrote the share, so a
+ * code that maps to a 5xx (INFO_FILE_CORRUPT of a foreign info file) answers INVALID_INPUT,
+ * naming the original code in details.reason.
+ */
+function refusal(c: ManageableVolume): StorageError {
+  const p = c.problem as { code: string; message: string };
+  const known: ErrorCode = p.code in ERROR_CODES ? (p.code as ErrorCode) : 'INVALID_STATE';
+  const code: ErrorCode = ERROR_CODES[known].http >= 500 ? 'INVALID_INPUT' : known;
+  return new StorageError(code, `${c.sourceName} on ${c.share} cannot be managed: ${p.message}`, { details: { source_name: c.sourceName, share: c.share, reason: p.code } });
+}
+
+async function assertAdoptable(deps: ServiceDeps, c: ManageableVolume): Promise<void> {
+  if (c.problem !== null) throw refusal(c);
+  const known = await knownToService(deps, c);
+  if (known) throw known;
+}
+
+export async function manageVolume(deps: ServiceDeps, caller: Caller, projectId: string, input: ManageInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
+  const ref = { source_name: input.sourceName, share: input.share };
+  const found = await describeForManage(deps, ref);
+  await assertAdoptable(deps, found);
+  const id = found.volumeId;
+  let inserted: VolumeRecord | undefined;
+  const operation = await startOperation(deps, {
+    kind: 'manage_volume', volumeId: id, projectId,
+    prepare: async (t) => {
+      // Again inside the transaction, under the lease: a manage of the same file that finished
+      // since the check above must not meet a primary-key violation.
+      if ((await deps.repos.volumes.rowsOf([id], t)).size > 0 || (await deps.repos.snapshots.existingIds(found.snapshotIds, t)).length > 0) {
+        throw new StorageError('VOLUME_ALREADY_MANAGED', `${input.sourceName} was managed meanwhile`, { details: { volume_id: id } });
+      }
+      inserted = await deps.repos.volumes.insert({
+        id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: Math.max(1, found.sizeGiB),
+        status: 'creating', attachStatus: 'detached', providerLocation: found.share, format: found.format ?? 'qcow2',
+        metadata: input.metadata, bootable: input.bootable,
+      }, t);
+    },
+    work: async (ctx) => {
+      ctx.onProgress?.(10);
+      const created = await deps.driver.manageExisting({ id }, ref, ctx);
+      ctx.onProgress?.(70);
+      // The adopted tree, every file against it (a Cinder chain was checked before translation;
+      // this checks what the translation wrote) before the volume may be opened by anyone.
+      const after = await describeForManage(deps, ref);
+      if (after.problem !== null || after.kind !== 'own') throw after.problem !== null ? refusal(after) : new StorageError('INVALID_STATE', `${input.sourceName}: no tree after adoption`);
+      const tree = await deps.driver.getSnapshotTree({ id, sizeGiB: created.sizeGiB, providerLocation: created.providerLocation });
+      ctx.onProgress?.(90);
+      return async (t) => {
+        for (const s of tree.snapshots) {
+          await deps.repos.snapshots.insertFound({
+            id: s.id, volumeId: id, projectId, userId: caller.userId, name: null, description: null, sizeGiB: Math.max(1, Math.ceil(s.sizeBytes / 2 ** 30)),
+            status: 'available', progress: 100, metadata: {}, hidden: s.hidden,
+          }, t);
+        }
+        await deps.repos.volumes.update(id, { status: 'available', providerLocation: created.providerLocation, format: created.format, sizeGiB: created.sizeGiB }, t);
+      };
+    },
+    onFailure: async (_err, t) => deps.repos.volumes.update(id, { status: 'error' }, t),
+  });
+  return { volume: inserted as VolumeRecord, operation };
+}
