@@ -36,6 +36,9 @@ interface Probe {
 const key = (r: { method: string; path: string }) => `${r.method.toUpperCase()} ${r.path}`;
 const bogusQuery = { invalid: () => ({ query: { bogus_key: '1' } }) };
 
+/** A manage request naming a share the service does not have: refused callers send it, nothing is adopted. */
+const MANAGE_BODY = { volume: { host: 'no-such-share', ref: { 'source-name': 'volume-0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2b' } } };
+
 const ROUTE_PROBES: Record<string, Probe> = {
   'GET /volumes': { valid: () => ({}), foreign: 'list' },
   'GET /volumes/detail': { valid: () => ({}), foreign: 'list' },
@@ -52,6 +55,12 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'DELETE /snapshots/:snapshot_id': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'GET /operations': { valid: () => ({}), foreign: 'list' },
   'GET /operations/:operation_id': { valid: () => ({}), foreign: 'lookup' },
+  'GET /manageable_volumes': { valid: () => ({}), foreign: 'none' },
+  'GET /manageable_volumes/detail': { valid: () => ({}), foreign: 'none' },
+  'POST /manageable_volumes': { valid: () => ({ body: MANAGE_BODY }), invalid: () => ({ body: { volume: { ...MANAGE_BODY.volume, bogus: 1 } } }), foreign: 'none' },
+  'GET /os-volume-manage': { valid: () => ({}), foreign: 'none' },
+  'GET /os-volume-manage/detail': { valid: () => ({}), foreign: 'none' },
+  'POST /os-volume-manage': { valid: () => ({ body: MANAGE_BODY }), invalid: () => ({ body: { volume: { ...MANAGE_BODY.volume, bogus: 1 } } }), foreign: 'none' },
 };
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
@@ -67,6 +76,7 @@ const VOLUME_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: 
   revert: { valid: (i) => ({ snapshot_id: i.snapshot }), invalid: { snapshot_id: '../x' } },
   'os-revert_to_snapshot': { valid: (i) => ({ snapshot_id: i.snapshot }), invalid: { snapshot_id: '../x' } },
   'os-create_snapshot_metadata': { valid: () => ({}), invalid: { bogus: 1 } },
+  'os-unmanage': { valid: () => ({}), invalid: { bogus: 1 } },
 };
 const SNAPSHOT_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: unknown }> = {
   'os-reset_status': { valid: () => ({ status: 'error' }), invalid: { status: 'bogus' } },

@@ -105,8 +105,8 @@ for (const backend of BACKENDS) {
     it('refuses a body it cannot read instead of snapshotting with the defaults (coordinator)', async () => {
       const r = await supertest(coordinator.url).post(`/v1/instances/${DOM}/snapshots`).set('x-auth-token', COORDINATOR_TOKEN)
         .set('content-type', 'text/plain').send(JSON.stringify({ volumes: [VOL], quiesce: 'off' }));
-      expect(r.status, r.text).to.equal(400);
-      expect(r.body.error.code).to.equal('INVALID_INPUT');
+      expect(r.status, r.text).to.equal(415);
+      expect(r.body.error.code).to.equal('UNSUPPORTED_MEDIA_TYPE');
       expect(coordinator.engine.list()).to.deep.equal([]);
       expect(h.libvirt.calls).to.deep.equal([]);
     });

@@ -47,10 +47,22 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'DELETE /snapshots/:snapshot_id': { query: {}, strictQuery: true, bodies: [] },
     'GET /operations': { query: { ...LIST_QUERY, volume_id: 'uuid', state: 'enum' }, strictQuery: true, bodies: [] },
     'GET /operations/:operation_id': none,
+    'GET /manageable_volumes': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
+    'GET /manageable_volumes/detail': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
+    'POST /manageable_volumes': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
+    'GET /os-volume-manage': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
+    'GET /os-volume-manage/detail': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
+    'POST /os-volume-manage': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
   };
 }
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
+
+const MANAGEABLE_QUERY: Record<string, FieldKind> = { host: 'long', limit: 'qlimit', offset: 'long' };
+const MANAGE_SHAPE = shape({ volume: { host: 'no-such-share', ref: { 'source-name': 'volume-0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2b' } } }, [
+  ['volume.host', 'string'], ['volume.ref.source-name', 'file'], ['volume.name', 'name'], ['volume.description', 'name'], ['volume.metadata', 'metadata'],
+  ['volume.bootable', 'bool'], ['volume.volume_type', 'string'],
+]);
 
 function volumeActionShapes(ids: StorageIds): Record<string, BodyShape> {
   return {
@@ -65,6 +77,7 @@ function volumeActionShapes(ids: StorageIds): Record<string, BodyShape> {
     'os-detach': shape({ 'os-detach': {} }, [['os-detach.attachment_id', 'uuid?']]),
     revert: shape({ revert: { snapshot_id: ids.snapshot } }, [['revert.snapshot_id', 'uuid']]),
     'os-revert_to_snapshot': shape({ 'os-revert_to_snapshot': { snapshot_id: ids.snapshot } }, [['os-revert_to_snapshot.snapshot_id', 'uuid']]),
+    'os-unmanage': shape({ 'os-unmanage': {} }, []),
     'os-create_snapshot_metadata': shape({ 'os-create_snapshot_metadata': { name: 'm' } }, [
       ['os-create_snapshot_metadata.snapshot_id', 'uuid?'], ['os-create_snapshot_metadata.name', 'name'], ['os-create_snapshot_metadata.metadata', 'metadata'],
     ]),

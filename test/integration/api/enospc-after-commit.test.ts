@@ -11,13 +11,16 @@
  * qemu-img/qemu-io; SQLite and MariaDB.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { statfsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { parseConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
+import { setStepHook, STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
 import { imgCheck } from '../../../src/qemu/img-check.js';
 import { qemuIo } from '../../../src/qemu/qemu-io.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
@@ -87,13 +90,25 @@ for (const backend of BACKENDS) {
       return { vid, s1 };
     }
 
-    /** Leave ~8 MiB free, delete s1: the commit fails with ENOSPC past its commit point. */
+    /**
+     * Delete s1 with room for the merge's space check, then leave ~8 MiB free once its intent is
+     * written (after the check, before the commit writes): the commit fails with ENOSPC past its
+     * commit point.
+     */
     async function failedMerge(vid: string, s1: string): Promise<string> {
       const filler = path.join(share, `filler-${vid}`);
-      const st = await statfs(share);
-      await run('fallocate', ['-l', String(st.bavail * st.bsize - 8 * MiB), filler]);
-      await http.delete(`/v3/snapshots/${s1}`).set(auth('alice')).expect(202);
-      await waitSnap(s1, 'error_deleting');
+      setStepHook((step) => {
+        if (step !== STEPS.commitIntentWritten) return;
+        setStepHook(null);
+        const st = statfsSync(share);
+        execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - 8 * MiB), filler]);
+      });
+      try {
+        await http.delete(`/v3/snapshots/${s1}`).set(auth('alice')).expect(202);
+        await waitSnap(s1, 'error_deleting');
+      } finally {
+        setStepHook(null);
+      }
       const t = await tree(vid);
       expect(t.intent, 'the failed commit left its intent').to.deep.include({ kind: 'delete_snapshot', committed: true });
       return filler;
