@@ -24,6 +24,8 @@ export interface Caller {
   userId: string;
   projectId: string;
   roles: ReadonlySet<Role>;
+  /** The compute host a service token is bound to (api.tokens[..].host); absent for every other caller. */
+  host?: string;
 }
 
 export function isAdmin(c: Caller): boolean {

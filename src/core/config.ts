@@ -61,6 +61,12 @@ const tokenSchema = z.strictObject({
   userId: z.string(),
   projectId: z.string(),
   roles: z.array(z.enum(['admin', 'member', 'service'])).min(1),
+  /**
+   * The compute host a `service` token belongs to (its coordinator's coordinator.hostName): with it
+   * the token may register that host only and record attachments on it only. Leave it out for a
+   * service token that is not a compute host's.
+   */
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/).optional(),
 });
 
 const apiSchema = z.strictObject({
