@@ -59,7 +59,9 @@ export class ComputeHostRepository {
   }
 
   /** Insert or replace the entry; whether it was new. A concurrent insert of the same name turns into an update. */
-  async register(hostName: string, address: CoordinatorAddress, now = new Date()): Promise<{ created: boolean }> {
+  async register(hostName: string, address: CoordinatorAddress, at = new Date()): Promise<{ created: boolean }> {
+    // SQLite's driver would bind a Date as a number; sequelize's own rows there hold ISO text.
+    const now = this.db.dialect === 'sqlite' ? at.toISOString() : at;
     for (let attempt = 0; ; attempt++) {
       if (await this.get(hostName)) {
         await this.write('UPDATE compute_hosts SET coordinator_endpoint = $1, credential = $2, updated_at = $3, last_heartbeat_at = $3 WHERE host_name = $4',
