@@ -7,6 +7,10 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildProgram } from '../../../src/cli/main.js';
 import { BACKENDS, auth, registerHost, startTestService, type TestDb, type TestService } from './harness.js';
 import { createVolume, waitVolume } from './helpers.js';
 
@@ -130,6 +134,27 @@ for (const backend of BACKENDS) {
       await waitVolume(t, vid, 'in-use');
       const v = (await t.http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume;
       expect(v.attachments[0]).to.include({ host_name: 'c1', coordinator_endpoint: 'http://127.0.0.1:18778/' });
+    });
+
+    it('the CLI registers from a credential file, lists, shows and removes, and never prints the credential', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'qcs-host-cli-'));
+      try {
+        const file = path.join(dir, 'inbound-token');
+        await writeFile(file, `${CRED}-cli\n`, { mode: 0o600 });
+        const printed: string[] = [];
+        const cli = (...args: string[]) => buildProgram((x) => printed.push(x)).parseAsync(['node', 'qcowshare', '--url', t.svc.url, '--token', 'admin', ...args]);
+        await cli('host', 'register', 'c8', '--endpoint', 'http://127.0.0.1:48777', '--credential-file', file);
+        expect(await t.svc.deps.repos.computeHosts.addressOf('c8')).to.deep.equal({ endpoint: 'http://127.0.0.1:48777/', credential: `${CRED}-cli` });
+        await cli('--json', 'host', 'list');
+        expect((JSON.parse(printed.at(-1) as string) as { compute_hosts: { host_name: string }[] }).compute_hosts.map((h) => h.host_name)).to.include('c8');
+        await cli('host', 'show', 'c8');
+        expect(printed.at(-1)).to.include('http://127.0.0.1:48777/');
+        await cli('host', 'remove', 'c8');
+        expect(await t.svc.deps.repos.computeHosts.addressOf('c8')).to.equal(null);
+        expect(printed.filter((x) => x.includes(CRED))).to.deep.equal([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('no reply carried the credential', () => {
