@@ -9,6 +9,7 @@
 import { assertCredential, assertHostName, normalEndpoint } from '../../core/compute-host-rules.js';
 import { StorageError } from '../../core/errors.js';
 import type { ComputeHostRecord, CoordinatorAddress } from '../../db/index.js';
+import { hostKey } from '../../db/repositories/compute-hosts.js';
 import { isAdmin, type Caller, type ServiceDeps } from '../context.js';
 
 export function requireAdmin(caller: Caller, action: string): void {
@@ -18,7 +19,7 @@ export function requireAdmin(caller: Caller, action: string): void {
 /** Admin, or the service token of this host. */
 export function requireHostAuthority(caller: Caller, hostName: string, action: string): void {
   if (isAdmin(caller)) return;
-  if (caller.roles.has('service') && caller.host === hostName) return;
+  if (caller.roles.has('service') && caller.host !== undefined && hostKey(caller.host) === hostKey(hostName)) return;
   throw new StorageError('FORBIDDEN', `${action} of compute host ${hostName} needs role admin or the service token of that host`, {
     details: { required: ['admin', 'service (own host)'], host_name: hostName },
   });

@@ -17,6 +17,7 @@ import type { AttachmentRecord, VolumeRecord } from '../../db/records.js';
 import type { ConnectionInfo, Connector } from '../../../drivers/volume-driver.js';
 import { normalEndpoint } from '../../core/compute-host-rules.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
+import { hostKey } from '../../db/repositories/compute-hosts.js';
 import { coordinatorOf } from './compute-hosts.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
@@ -61,7 +62,7 @@ async function attachmentEndpoint(deps: ServiceDeps, caller: Caller, input: Atta
     if (given !== null) throw endpointRefused('without host_name', null);
     return null;
   }
-  if (caller.host !== undefined && caller.host !== input.hostName && !caller.roles.has('admin')) {
+  if (caller.host !== undefined && hostKey(caller.host) !== hostKey(input.hostName) && !caller.roles.has('admin')) {
     throw new StorageError('FORBIDDEN', `the service token of host ${caller.host} may not record an attachment on host ${input.hostName}`, {
       details: { host_name: input.hostName },
     });

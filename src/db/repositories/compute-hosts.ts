@@ -3,6 +3,8 @@
  * values through the driver (sequelize `bind`: native parameters on SQLite, a prepared statement
  * on MySQL/MariaDB), never as text. The credential is read only by `addressOf` (what the driver
  * needs to call the host); listings and `get` leave it out, so no view can show it by mistake.
+ * Host names are stored and looked up in lower case (DNS names ignore case): MariaDB's default
+ * collation would otherwise match "C1" to the row of "c1" while SQLite would not.
  */
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
@@ -32,6 +34,11 @@ function toRecord(r: Record<string, unknown>): ComputeHostRecord {
   };
 }
 
+/** The registry's key of a host name. */
+export function hostKey(hostName: string): string {
+  return hostName.toLowerCase();
+}
+
 export class ComputeHostRepository {
   constructor(private readonly db: Database) {}
 
@@ -48,18 +55,19 @@ export class ComputeHostRepository {
   }
 
   async get(hostName: string, t?: Transaction): Promise<ComputeHostRecord | null> {
-    const rows = await this.select(`SELECT ${COLUMNS} FROM compute_hosts WHERE host_name = $1`, [hostName], t);
+    const rows = await this.select(`SELECT ${COLUMNS} FROM compute_hosts WHERE host_name = $1`, [hostKey(hostName)], t);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async addressOf(hostName: string): Promise<CoordinatorAddress | null> {
-    const rows = await this.select('SELECT coordinator_endpoint, credential FROM compute_hosts WHERE host_name = $1', [hostName]);
+    const rows = await this.select('SELECT coordinator_endpoint, credential FROM compute_hosts WHERE host_name = $1', [hostKey(hostName)]);
     const r = rows[0];
     return r ? { endpoint: String(r.coordinator_endpoint), credential: String(r.credential) } : null;
   }
 
   /** Insert or replace the entry; whether it was new. A concurrent insert of the same name turns into an update. */
-  async register(hostName: string, address: CoordinatorAddress, at = new Date()): Promise<{ created: boolean }> {
+  async register(name: string, address: CoordinatorAddress, at = new Date()): Promise<{ created: boolean }> {
+    const hostName = hostKey(name);
     // SQLite's driver would bind a Date as a number; sequelize's own rows there hold ISO text.
     const now = this.db.dialect === 'sqlite' ? at.toISOString() : at;
     for (let attempt = 0; ; attempt++) {
@@ -81,7 +89,7 @@ export class ComputeHostRepository {
   /** Whether a row was removed. */
   async remove(hostName: string): Promise<boolean> {
     if (!(await this.get(hostName))) return false;
-    await this.write('DELETE FROM compute_hosts WHERE host_name = $1', [hostName]);
+    await this.write('DELETE FROM compute_hosts WHERE host_name = $1', [hostKey(hostName)]);
     return true;
   }
 }

@@ -85,6 +85,13 @@ for (const backend of BACKENDS) {
       expect((await get('service-c1', '/c3')).status).to.equal(403);
       expect((await del('service-c1', 'c1')).status).to.equal(403);
       expect(await names()).to.include('c1');
+      // Host names ignore case (both databases alike): "C1" is c1, and another host's "C3" is not.
+      expect((await put('service-c1', 'C1', body('http://127.0.0.1:18778'))).status).to.equal(200);
+      await registerHost(t, 'c3', 'http://127.0.0.1:18780');
+      expect(codeOf(await put('service-c1', 'C3', body('http://127.0.0.1:1')))).to.equal('FORBIDDEN');
+      expect((await t.svc.deps.repos.computeHosts.addressOf('C3'))?.endpoint).to.equal('http://127.0.0.1:18780/');
+      expect(await names()).to.not.include('C1');
+      expect((await del('admin', 'c3')).status).to.equal(204);
     });
 
     it('an unbound service token, a member and a caller without a token may do nothing', async () => {
