@@ -35,6 +35,8 @@ import { median } from './lib/stats.js';
 const ROUNDS = Number(process.argv[2] ?? 7);
 const MERGE_ROUNDS = 3;
 const TOKEN = `bench-${randomUUID()}`;
+/** The coordinator's inbound token (what the storage side presents); TOKEN is its outbound one, what the stub accepts. */
+const COORD_TOKEN = `inbound-${randomUUID()}`;
 const SMALL = 64 * 1024 * 1024;
 const COUNTS = (process.env.BENCH_COUNTS ?? '1,4,8').split(',').map(Number);
 /** Where the coordinator keeps its jobs (default: beside the scratch files, on the same disk as the brick). */
@@ -76,7 +78,7 @@ async function oursSnapshot(env: Env, vols: Volume[]): Promise<Sample> {
   let freezeMs: number | undefined;
   const s = await withWriter(env, async () => {
     const res = await supertest(env.coord.url).post(`/v1/instances/${env.guest.dom.uuid}/snapshots?wait=true`)
-      .set('x-auth-token', TOKEN).send({ volumes: vols.map((v) => v.id), quiesce: 'require' });
+      .set('x-auth-token', COORD_TOKEN).send({ volumes: vols.map((v) => v.id), quiesce: 'require' });
     if (res.status !== 200 || res.body.job.state !== 'completed') throw new Error(`snapshot failed: ${JSON.stringify(res.body)}`);
     freezeMs = res.body.job.freezeMs as number;
   });
@@ -154,7 +156,7 @@ async function prepareDelta(env: Env, v: Volume): Promise<string[]> {
 async function oursMerge(env: Env, v: Volume, chain: string[]): Promise<number> {
   const opId = randomUUID();
   const t0 = performance.now();
-  await supertest(env.coord.url).post('/v1/merges').set('x-auth-token', TOKEN).send({
+  await supertest(env.coord.url).post('/v1/merges').set('x-auth-token', COORD_TOKEN).send({
     operation_id: opId, fencing_token: 1, volume_id: v.id, snapshot_id: randomUUID(), operation: 'active_commit',
     top: chain[0], base: chain[1], expected_chain: chain, result_chain: chain.slice(1),
   }).expect(202);
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
     guest = await bootGuest(conn, share.dir, 8, { blankMiB: 2048 });
     stub = new StubMetadata(TOKEN, share.dir, SMALL);
     await stub.start();
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: TOKEN, stateDir: path.join(STATE_BASE ?? scratch, `state-${process.pid}`), metadataApi: stub.url } });
+    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir: path.join(STATE_BASE ?? scratch, `state-${process.pid}`), metadataApi: stub.url } });
     coord = await startCoordinator(config, { log: pino({ level: 'silent' }) });
     const writerFile = `/mnt/${await guestDev(guest, guest.volumes[0] as Volume)}/writer.log`;
     const env: Env = { conn, share, guest, stub, coord, writerFile };

@@ -9,7 +9,7 @@ import { startCoordinator } from './server.js';
 
 const config = loadConfig();
 const log = configureLogger(config.log.level).child({ component: 'coordinator' });
-if (config.coordinator.serviceToken === '') log.warn('coordinator.serviceToken is empty: every request will be refused');
+if (config.coordinator.serviceToken === '') log.warn('coordinator.serviceToken is empty: the storage API will refuse this host\'s registration and reports');
 const running = await startCoordinator(config, { log });
 // Tests and supervisors read this line to learn the bound port.
 process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);

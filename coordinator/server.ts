@@ -9,11 +9,14 @@ import type { Config } from '../src/core/config.js';
 import { startHttpServer } from '../src/core/http-server.js';
 import { KeyedMutex } from '../src/core/keyed-mutex.js';
 import { logger, type Logger } from '../src/core/logger.js';
+import { hostname } from 'node:os';
 import { attachWiring } from './attach/index.js';
+import { startRegistration, type Registration } from './attach/registration.js';
 import { systemClock, type Clock } from './clock.js';
 import { withDiskOpsRoutes } from './disk-ops/routes.js';
 import { buildApp } from './http/app.js';
 import { errorJson } from './http/errors.js';
+import { resolveInboundToken } from './http/inbound-token.js';
 import { inspectOverlay } from './inspect.js';
 import { Engine } from './jobs/engine.js';
 import type { Job } from './jobs/job.js';
@@ -36,6 +39,10 @@ export interface CoordinatorOverrides {
 
 export interface RunningCoordinator {
   url: string;
+  /** This host's name in the registry of compute hosts. */
+  hostName: string;
+  /** Whether the first self-registration succeeded (false when selfRegister is off). */
+  registered: Promise<boolean>;
   engine: Engine;
   metrics: Metrics;
   stop(): Promise<void>;
@@ -72,18 +79,33 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   await engine.start();
   const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
   let url = '';
-  const attach = attachWiring(config, log, () => url, domainLocks);
-  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken, bodyLimit: c.bodyLimit });
-  const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, c.serviceToken, log));
+  // One credential per direction: `inbound` is what the storage service presents here (it is not
+  // a token of the storage API); c.serviceToken is only ever sent to the storage API.
+  const inbound = await resolveInboundToken(c);
+  const hostName = c.hostName === '' ? hostname() : c.hostName;
+  const attach = attachWiring(config, log, { hostName, inboundToken: inbound }, domainLocks);
+  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit });
+  const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }) });
   const { port: bound } = server.address() as AddressInfo;
   log.info({ port: bound, stateDir: c.stateDir }, 'coordinator listening');
-  url = `http://${c.host}:${bound}`;
+  url = c.advertisedEndpoint === '' ? `http://${c.host.includes(':') ? `[${c.host}]` : c.host}:${bound}` : c.advertisedEndpoint;
+  let registration: Registration | undefined;
+  if (c.selfRegister) {
+    registration = startRegistration({
+      metadataApi: c.metadataApi, serviceToken: c.serviceToken, hostName, endpoint: url, credential: inbound,
+      timeoutMs: c.metadataTimeoutMs, retryMs: 5000, log,
+    });
+    await registration.first;
+  }
   return {
     url,
+    hostName,
+    registered: registration?.first ?? Promise.resolve(false),
     engine,
     metrics,
     stop: async () => {
+      registration?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await engine.stop();

@@ -47,8 +47,13 @@ export interface VolumeRef {
 
 export interface AttachmentRef {
   instanceUuid: string;
+  /** The compute host; its coordinator is looked up in DriverContext.coordinators at every call. */
   host: string;
-  coordinatorEndpoint: string;
+  /**
+   * The endpoint recorded at attach time: shown, never called. A record is not trusted to name
+   * where a credential goes; only the registry of compute hosts is.
+   */
+  coordinatorEndpoint?: string;
   activeFile: string;
   format: VolumeFormat;
 }
@@ -218,12 +223,29 @@ export interface ManageableListing {
   describeManageable(ref: ManageRef): Promise<ManageableVolume>;
 }
 
+/** Where a compute host's coordinator listens and the credential it expects from the storage service. A secret: never logged. */
+export interface CoordinatorAddress {
+  endpoint: string;
+  credential: string;
+}
+
+/** The registry of compute hosts, as a driver sees it. */
+export interface CoordinatorDirectory {
+  /** The host's coordinator; throws COMPUTE_HOST_UNKNOWN when the host is not registered. */
+  lookup(hostName: string): Promise<CoordinatorAddress>;
+}
+
 export interface DriverContext {
   config: Readonly<Config>;
   leases: LeaseManager;
   logger: Logger;
   /** Identifies this process in lease records. */
   holderId: string;
+  /**
+   * The coordinators of compute hosts (the storage service's registry). Without it an attached
+   * volume's chain changes are refused (COMPUTE_HOST_UNKNOWN): nothing is sent anywhere.
+   */
+  coordinators?: CoordinatorDirectory;
 }
 
 export interface VolumeDriver {

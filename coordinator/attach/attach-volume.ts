@@ -12,13 +12,12 @@
  * attach: connection info (os-initialize_connection, connector naming this host) → mount the
  *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
  *   live and persistent, serial = volume id → record the attachment (os-attach: instance, host,
- *   this coordinator's endpoint, active file, format). If the record fails, the disk is unplugged
+ *   active file, format; the storage side knows this coordinator's endpoint from its registry). If the record fails, the disk is unplugged
  *   again, so the storage side never has a volume in a guest it does not know about.
  * detach: unplug (waiting until the guest released the disk) → os-detach →
  *   os-terminate_connection → unmount the share if this coordinator mounted it and no domain
  *   uses it any more.
  */
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
@@ -34,8 +33,8 @@ export interface AttachDeps {
   mounts: HostMounts;
   storage: StorageVolumeApi;
   log: Logger;
-  /** This coordinator's URL as the storage side must call it back. */
-  endpoint(): string;
+  /** This host's name in the registry of compute hosts: the storage side finds this coordinator by it. */
+  hostName: string;
   /** How long an unplug may take the guest (it must acknowledge the hot-unplug). */
   unplugTimeoutMs: number;
   /** Per domain uuid, shared with the snapshot jobs (coordinator/jobs/context.ts). */
@@ -53,7 +52,7 @@ export interface AttachedDisk {
 }
 
 function connector(d: AttachDeps): Record<string, unknown> {
-  return { host: hostname(), coordinator_endpoint: d.endpoint() };
+  return { host: d.hostName };
 }
 
 export function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
@@ -69,7 +68,7 @@ async function attachLocked(d: AttachDeps, instance: string, volumeId: string): 
     const existing = diskOfVolume(before, volumeId);
     const file = path.join(dir, ci.data.name);
     const disk: AttachedDisk = {
-      volume_id: volumeId, instance_uuid: instance, host: hostname(), target: existing?.target ?? freeTarget(before),
+      volume_id: volumeId, instance_uuid: instance, host: d.hostName, target: existing?.target ?? freeTarget(before),
       active_file: ci.data.name, format: ci.data.format, path: file,
     };
     if (existing) return { disk, created: false };
@@ -77,7 +76,7 @@ async function attachLocked(d: AttachDeps, instance: string, volumeId: string): 
     await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
     try {
       await d.storage.attach(volumeId, {
-        instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host, coordinatorEndpoint: d.endpoint(),
+        instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host,
         activeFile: ci.data.name, format: ci.data.format,
       });
     } catch (err) {

@@ -20,7 +20,14 @@ export interface AttachWiring {
   close(): Promise<void>;
 }
 
-export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: () => string, domainLocks = new KeyedMutex()): AttachWiring {
+export interface AttachIdentity {
+  /** This host's name in the registry of compute hosts. */
+  hostName: string;
+  /** The token the storage service presents here (never the outbound service token). */
+  inboundToken: string;
+}
+
+export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachIdentity, domainLocks = new KeyedMutex()): AttachWiring {
   const c = config.coordinator;
   const devices = new DomainDevices(c.libvirtUri);
   const deps: AttachDeps = {
@@ -28,11 +35,11 @@ export function attachWiring(config: Readonly<Config>, log: Logger, endpoint: ()
     mounts: new HostMounts(config.storage.mountBase, c.stateDir),
     storage: new HttpStorageVolumeApi({ baseUrl: c.metadataApi, token: c.serviceToken, timeoutMs: c.metadataTimeoutMs }),
     log: log.child({ component: 'attach' }),
-    endpoint,
+    hostName: id.hostName,
     unplugTimeoutMs: 60_000,
     domainLocks,
   };
-  return { deps, wrap: (app) => withAttachRoutes(app, deps, c.serviceToken, log), close: () => devices.close() };
+  return { deps, wrap: (app) => withAttachRoutes(app, deps, id.inboundToken, log), close: () => devices.close() };
 }
 
 export { attachVolume, detachVolume, type AttachDeps, type AttachedDisk } from './attach-volume.js';

@@ -2,9 +2,9 @@
  * The storage service's volume actions that attach and detach use (src/api routes):
  *   POST /v3/volumes/{id}/action {"os-initialize_connection": {connector}} → {connection_info}
  *                                {"os-attach": {instance_uuid, mountpoint, host_name,
- *                                   coordinator_endpoint, active_file, format}}
+ *                                   active_file, format}}  (no endpoint: the registry has it)
  *                                {"os-detach": {}}   {"os-terminate_connection": {connector}}
- * Authenticated with the coordinator's service token; faults keep the API's own error code.
+ * Authenticated with the coordinator's outbound service token (coordinator.serviceToken); faults keep the API's own error code.
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../src/core/errors.js';
 import type { ShareConnection } from './mounts.js';
@@ -13,7 +13,6 @@ export interface AttachRecord {
   instanceUuid: string;
   mountpoint: string;
   hostName: string;
-  coordinatorEndpoint: string;
   activeFile: string;
   format: 'qcow2' | 'raw';
 }
@@ -59,7 +58,7 @@ export class HttpStorageVolumeApi implements StorageVolumeApi {
     await this.action(volumeId, {
       'os-attach': {
         instance_uuid: r.instanceUuid, mountpoint: r.mountpoint, host_name: r.hostName,
-        coordinator_endpoint: r.coordinatorEndpoint, active_file: r.activeFile, format: r.format,
+        active_file: r.activeFile, format: r.format,
       },
     });
   }

@@ -79,7 +79,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   private readonly online: OnlinePath;
 
   constructor(ctx: DriverContext) {
-    this.online = new OnlinePath({ token: ctx.config.coordinator.serviceToken });
+    this.online = new OnlinePath({ coordinators: ctx.coordinators });
     const storage = ctx.config.storage;
     let perms: Promise<FilePerms> | undefined;
     this.env = {

@@ -9,6 +9,7 @@ import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { computeHostRoutes } from './routes/compute-hosts.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
@@ -24,6 +25,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
     ...manageRoutes(deps),
+    ...computeHostRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

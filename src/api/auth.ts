@@ -44,7 +44,7 @@ function tokenCaller(req: Request, tokens: Config['api']['tokens']): Caller {
   const token = header(req, 'x-auth-token');
   const entry = token !== undefined && Object.prototype.hasOwnProperty.call(tokens, token) ? tokens[token] : undefined;
   if (!entry) throw new StorageError('UNAUTHORIZED', 'missing or unknown X-Auth-Token');
-  return { userId: entry.userId, projectId: entry.projectId, roles: new Set(entry.roles) };
+  return { userId: entry.userId, projectId: entry.projectId, roles: new Set(entry.roles), ...(entry.host !== undefined ? { host: entry.host } : {}) };
 }
 
 export function authenticate(api: Config['api']) {

@@ -13,7 +13,7 @@ const fault = {
 
 function operation(r: RouteDef, path: string): Record<string, unknown> {
   const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({
-    name: m[1], in: 'path', required: true, schema: m[1] === 'project_id' ? { type: 'string' } : { type: 'string', format: 'uuid' },
+    name: m[1], in: 'path', required: true, schema: m[1] === 'project_id' || m[1] === 'host_name' ? { type: 'string' } : { type: 'string', format: 'uuid' },
   }));
   return {
     summary: r.summary,

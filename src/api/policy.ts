@@ -18,6 +18,8 @@ export interface Caller {
   userId: string;
   projectId: string;
   roles: ReadonlySet<Role>;
+  /** The compute host a service token is bound to (api.tokens[..].host); absent for every other caller. */
+  host?: string;
 }
 
 export interface PolicyRule {
@@ -69,6 +71,12 @@ export const POLICY = {
   'volume_extension:volume_manage': { roles: ADMIN, description: 'Adopt an existing file as a volume (manageable_volumes, os-volume-manage)' },
   'volume_extension:list_manageable': { roles: ADMIN, description: 'List what could be adopted on each share' },
   'volume_extension:volume_unmanage': { roles: ADMIN, description: 'os-unmanage' },
+  // The registry of compute hosts: a service token bound to a host may also show and register that
+  // host only (usecases/compute-hosts.ts checks the binding).
+  'qcowshare:compute_host:get_all': { roles: ADMIN, description: 'List registered compute hosts' },
+  'qcowshare:compute_host:get': { roles: ['admin', 'service'], description: 'Show a compute host (a service token: its own host only)' },
+  'qcowshare:compute_host:register': { roles: ['admin', 'service'], description: 'Register or update a compute host (a service token: its own host only)' },
+  'qcowshare:compute_host:delete': { roles: ADMIN, description: 'Remove a compute host from the registry' },
   'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
   'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },
 } as const satisfies Record<string, PolicyRule>;

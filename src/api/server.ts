@@ -17,6 +17,7 @@ import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from './driver-adapter.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
+import { coordinatorOf } from './usecases/compute-hosts.js';
 import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { reconcileOnStart } from './startup-reconcile.js';
@@ -53,7 +54,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const holderId = `svc-${randomUUID()}`;
   const driverLog = rootLogger('driver');
   if (!options.log) driverLog.level = options.config.log.level;
-  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId });
+  // The driver calls only the coordinators of registered hosts, with the credential stored for each.
+  const coordinators = { lookup: (hostName: string) => coordinatorOf({ repos }, hostName) };
+  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId, coordinators });
   if (!options.driver) await driver.doSetup();
   return { config: options.config, repos, driver, tasks: new BackgroundTasks(log), metrics: new Metrics(), log, holderId };
 }

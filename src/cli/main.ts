@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { manageCommands } from './commands/manage.js';
+import { hostCommands } from './commands/hosts.js';
 import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
@@ -29,6 +30,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   manageCommands(volumeCommands(program, client, out), client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
+  hostCommands(program, client, out);
   return program;
 }
 

@@ -61,6 +61,12 @@ const tokenSchema = z.strictObject({
   userId: z.string(),
   projectId: z.string(),
   roles: z.array(z.enum(['admin', 'member', 'reader', 'service'])).min(1),
+  /**
+   * The compute host a `service` token belongs to (its coordinator's coordinator.hostName): with it
+   * the token may register that host only and record attachments on it only. Leave it out for a
+   * service token that is not a compute host's.
+   */
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/).optional(),
 });
 
 /**
@@ -102,7 +108,20 @@ const coordinatorSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8777),
   libvirtUri: z.string().default('qemu:///system'),
   metadataApi: z.string().default('http://127.0.0.1:8776'),
+  /** Outbound: the `service` token this coordinator presents to the storage API (api.tokens; bind it to hostName there). */
   serviceToken: z.string().default(''),
+  /**
+   * Inbound: the only token this coordinator accepts (from the storage service). Not a token of
+   * the storage API, and never the serviceToken. Empty: generated once, kept in
+   * <stateDir>/inbound-token (mode 0600), and handed to the storage service by self-registration.
+   */
+  inboundToken: z.string().default('').refine((t) => t === '' || /^[\x21-\x7e]{16,255}$/.test(t), 'must be 16-255 printable ASCII characters without spaces'),
+  /** This compute host's name in the registry of compute hosts (os-compute-hosts); empty: the OS host name. */
+  hostName: z.string().regex(/^([A-Za-z0-9][A-Za-z0-9._-]{0,254})?$/).default(''),
+  /** The URL the storage service calls this coordinator at; empty: http://<host>:<bound port>. */
+  advertisedEndpoint: z.string().default(''),
+  /** At start, register this host (hostName, advertisedEndpoint, inboundToken) with the storage API using serviceToken; retried until it succeeds. */
+  selfRegister: z.boolean().default(true),
   stateDir: z.string().default('var/coordinator'),
   quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
   freezeTimeoutMs: z.number().int().min(100).default(10_000),
@@ -127,6 +146,9 @@ export const configSchema = z.strictObject({
   api: apiSchema.prefault({}),
   coordinator: coordinatorSchema.prefault({}),
 }).superRefine((c, ctx) => {
+  if (c.coordinator.inboundToken !== '' && c.coordinator.inboundToken === c.coordinator.serviceToken) {
+    ctx.addIssue({ code: 'custom', path: ['coordinator', 'inboundToken'], message: 'must differ from serviceToken: one credential per direction' });
+  }
   if (c.api.workers > 1 && c.db.dialect === 'sqlite') {
     ctx.addIssue({ code: 'custom', path: ['api', 'workers'], message: 'more than one worker needs db.dialect mysql or mariadb (SQLite serialises every writer)' });
   }

@@ -67,6 +67,8 @@ export const ERROR_CODES = {
   BLOCK_JOB_FAILED: { http: 502, summary: 'A libvirt block job ended without producing the planned chain.' },
   METADATA_API_UNAVAILABLE: { http: 503, summary: 'The coordinator could not reach the metadata API (the report is kept and sent again).' },
   COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
+  COMPUTE_HOST_UNKNOWN: { http: 400, summary: 'The compute host is not in the registry of compute hosts (os-compute-hosts); nothing was sent to it and nothing changed.' },
+  COORDINATOR_ENDPOINT_REFUSED: { http: 400, summary: 'A request named a coordinator endpoint; coordinators are taken from the registry of compute hosts only.' },
   INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
 } as const;
 

@@ -4,6 +4,7 @@ import { openDatabase, type Database } from './connection.js';
 import { DbLeaseManager } from './db-lease.js';
 import { migrate } from './migrate.js';
 import { AttachmentRepository } from './repositories/attachments.js';
+import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';
 import { SnapshotRepository } from './repositories/snapshots.js';
 import { VolumeRepository } from './repositories/volumes.js';
@@ -14,6 +15,7 @@ export interface Repositories {
   snapshots: SnapshotRepository;
   attachments: AttachmentRepository;
   operations: OperationRepository;
+  computeHosts: ComputeHostRepository;
   leases: DbLeaseManager;
 }
 
@@ -24,6 +26,7 @@ export function repositories(db: Database): Repositories {
     snapshots: new SnapshotRepository(db),
     attachments: new AttachmentRepository(db),
     operations: new OperationRepository(db),
+    computeHosts: new ComputeHostRepository(db),
     leases: new DbLeaseManager(db),
   };
 }
@@ -37,3 +40,4 @@ export async function openRepositories(config: Config['db']): Promise<Repositori
 
 export type { Database } from './connection.js';
 export * from './records.js';
+export type { ComputeHostRecord, CoordinatorAddress } from './repositories/compute-hosts.js';

@@ -6,8 +6,9 @@ import { SequelizeStorage, Umzug } from 'umzug';
 import type { QueryInterface } from 'sequelize';
 import type { Database } from './connection.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-compute-hosts.js';
 
-const MIGRATIONS = [{ name: '0001-initial', ...m0001 }];
+const MIGRATIONS = [{ name: '0001-initial', ...m0001 }, { name: '0002-compute-hosts', ...m0002 }];
 
 function umzug(db: Database): Umzug<QueryInterface> {
   return new Umzug({

@@ -24,8 +24,12 @@ type Role = 'admin' | 'member' | 'service';
 export interface AttachedStackOptions {
   /** Names the scratch directory and the guest. */
   prefix: string;
-  tokens: Record<string, { userId: string; projectId: string; roles: Role[] }>;
-  /** One of `tokens`, with the service role: the coordinator reports with it, the driver calls the coordinator with it. */
+  tokens: Record<string, { userId: string; projectId: string; roles: Role[]; host?: string }>;
+  /**
+   * One of `tokens`, with the service role: the coordinator's outbound token (it reports and
+   * registers itself with it). The stack binds it to the coordinator's host name. The driver
+   * calls the coordinator with the coordinator's own inbound token, from the registry.
+   */
   serviceToken: string;
 }
 
@@ -34,6 +38,10 @@ export interface AttachedStack {
   gv: GlusterVolume;
   db: TestDatabase;
   svc: RunningService;
+  /** The coordinator's name in the registry of compute hosts (the service token is bound to it). */
+  hostName: string;
+  /** The only token the coordinator accepts (its inbound token; the storage API does not accept it). */
+  coordToken: string;
   coord: RunningCoordinator;
   conn: LibvirtConnection;
   guest: TestGuest;
@@ -67,21 +75,29 @@ export async function startAttachedStack(o: AttachedStackOptions): Promise<Attac
       driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(scratch, 'storage-mnt'),
       leaseDir: path.join(scratch, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660',
     };
-    // coordinator.serviceToken: the driver authenticates to the coordinator of an attachment with it.
+    // The service token is bound to this compute host: with it the coordinator registers itself, and only itself.
+    const hostName = `${o.prefix}-compute-${randomUUID().slice(0, 8)}`;
+    const coordToken = `inbound-${randomUUID()}`;
+    const serviceEntry = o.tokens[o.serviceToken];
+    if (!serviceEntry) throw new Error('serviceToken must be one of tokens');
+    const tokens = { ...o.tokens, [o.serviceToken]: { ...serviceEntry, host: hostName } };
     const svc = p.svc = await startService({ config: parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: o.tokens }, storage,
-      coordinator: { serviceToken: o.serviceToken },
+      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens }, storage,
     }) });
     const computeMountBase = path.join(scratch, 'compute-mnt'); // a compute host's own mount of the share
     const coord = p.coord = await startCoordinator(parseConfig({
       log: { level: 'silent' }, storage: { ...storage, mountBase: computeMountBase },
-      coordinator: { host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: o.serviceToken, stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer' },
+      coordinator: {
+        host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: o.serviceToken, inboundToken: coordToken, hostName,
+        stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer',
+      },
     }));
+    if (!(await coord.registered)) throw new Error('the coordinator did not register itself with the storage service');
     const conn = p.conn = await openTestConnection();
     const guest = p.guest = await TestGuest.start(conn, { prefix: o.prefix, disks: [{ target: 'vda', serial: randomUUID(), content: 'ext4' }] });
     await guest.waitForAgent();
     return {
-      scratch, gv, db, svc, coord, conn, guest, api: supertest(svc.url), coordHttp: supertest(coord.url),
+      scratch, gv, db, svc, hostName, coordToken, coord, conn, guest, api: supertest(svc.url), coordHttp: supertest(coord.url),
       storageDir: mountPointFor(storage.mountBase, gv.address), computeMountBase, stop: () => stopAll(p),
     };
   } catch (err) {

@@ -98,7 +98,7 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
     const { id } = await createVolume({ size: 1, name: `clone-src-${randomUUID().slice(0, 8)}` });
     src.id = id;
     await until('source available', async () => ((await volumeOf(id))?.status === 'available' ? true : undefined));
-    const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set(as('svc'));
+    const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set({ 'X-Auth-Token': stack.coordToken });
     expect(a.status, JSON.stringify(a.body)).to.equal(201);
     src.target = await until('guest sees the disk', () => guestDiskOf(id), 60_000);
     await guest.writeBlockPattern(src.target, 0xa1, 0, 64);
@@ -218,7 +218,7 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
   });
 
   it('a detached volume is cloned by the direct copy (no temporary snapshot)', async () => {
-    const d = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${src.id}`).set(as('svc'));
+    const d = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${src.id}`).set({ 'X-Auth-Token': stack.coordToken });
     expect(d.status, JSON.stringify(d.body)).to.equal(204);
     const driver = svc.deps.driver;
     const calls: string[] = [];

@@ -57,9 +57,12 @@ import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from './co
 import { until as untilReached } from '../fixtures/until.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
+/** The coordinator's host in the registry of compute hosts, and its inbound token (what the storage service and the test present to it). */
+const HOST_NAME = `compute-${randomUUID().slice(0, 8)}`;
+const COORD_TOKEN = `inbound-${randomUUID()}`;
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
-  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const] },
+  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const], host: HOST_NAME },
 };
 const K64 = 65536;
 const LEASE_TTL_MS = 3000;
@@ -88,7 +91,7 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
 
   const api = () => supertest(svcUrl);
   const alice = { 'X-Auth-Token': 'alice' };
-  const svcAuth = { 'X-Auth-Token': SERVICE_TOKEN };
+  const svcAuth = { 'X-Auth-Token': COORD_TOKEN }; // the coordinator accepts its inbound token only
   const coordUrl = () => `http://127.0.0.1:${coordPort}`;
   const dir = () => mountPointFor(path.join(scratch, 'mnt'), gv.address);
   const info = async () => JSON.parse(await readFile(path.join(dir(), `volume-${vid}.info`), 'utf8'));
@@ -101,13 +104,13 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
     const env = { ...(crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {}), ...(steps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: steps.join(',') } : {}) };
     svc = await startChild(scratch, {
       entry: SERVICE_ENTRY, logName: 'service.log', env,
-      config: { log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS }, storage, coordinator: { serviceToken: SERVICE_TOKEN } },
+      config: { log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port, auth: 'tokens', tokens: TOKENS }, storage },
     });
   }
 
   async function startCoordinator(crashAt?: CrashPoint): Promise<void> {
     coord = await startDaemon(scratch, {
-      host: '127.0.0.1', port: coordPort, metadataApi: svcUrl, serviceToken: SERVICE_TOKEN, stateDir: path.join(scratch, 'coord-state'),
+      host: '127.0.0.1', port: coordPort, metadataApi: svcUrl, serviceToken: SERVICE_TOKEN, hostName: HOST_NAME, inboundToken: COORD_TOKEN, stateDir: path.join(scratch, 'coord-state'),
       quiesce: 'prefer', pollIntervalMs: 100,
     }, crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {});
   }

@@ -48,10 +48,13 @@ import { guestExec, guestWrite, whileFrozen } from './multi/guest-io.js';
 import { RacedPair, type Http } from './multi/raced-pair.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
+/** The coordinator's host in the registry of compute hosts, and its inbound token (what the storage service and the test present to it). */
+const HOST_NAME = `compute-${randomUUID().slice(0, 8)}`;
+const COORD_TOKEN = `inbound-${randomUUID()}`;
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member'] },
   admin: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin', 'member'] },
-  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service'] },
+  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service'], host: HOST_NAME },
 };
 const K64 = 65536;
 const GIB = 1024 ** 3;
@@ -105,7 +108,6 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     };
     const serviceConfig = {
       log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS }, storage,
-      coordinator: { serviceToken: SERVICE_TOKEN },
     };
     // Both at once: they mount the same share at the same mount point.
     services.push(...await Promise.all(['service-a', 'service-b'].map((n) => startServiceProcess(scratch, n, serviceConfig))));
@@ -116,7 +118,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     coord = await startCoordinator(parseConfig({
       log: { level: 'silent' }, storage,
       coordinator: {
-        host: '127.0.0.1', port: 0, metadataApi: (services[0] as ServiceProcess).url, serviceToken: SERVICE_TOKEN,
+        host: '127.0.0.1', port: 0, metadataApi: (services[0] as ServiceProcess).url, serviceToken: SERVICE_TOKEN, hostName: HOST_NAME, inboundToken: COORD_TOKEN,
         stateDir: path.join(scratch, 'coord-state'), quiesce: 'prefer',
       },
     }), { log: coordLog });
@@ -144,7 +146,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
   });
 
   const alice = { 'X-Auth-Token': 'alice' };
-  const svcAuth = { 'X-Auth-Token': SERVICE_TOKEN };
+  const svcAuth = { 'X-Auth-Token': COORD_TOKEN }; // the coordinator accepts its inbound token only
   const storageDir = () => mountPointFor(mountBase, gv.address);
   const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
   const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });

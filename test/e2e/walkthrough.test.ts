@@ -81,11 +81,11 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
       const r = await api.post('/v3/volumes').set(as('alice')).send({ volume: { size: 1, name: `walk-${i}` } }).expect(202);
       const id = r.body.volume.id as string;
       await until(`volume ${id} available`, async () => ((await volumeStatus(id)) === 'available' ? true : undefined));
-      const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set(as('svc'));
+      const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set({ 'X-Auth-Token': stack.coordToken });
       expect(a.status, JSON.stringify(a.body)).to.equal(201);
       expect(a.body.attachment).to.include({ active_file: `volume-${id}`, format: 'qcow2' });
       vols.push({ id, target: '' });
-      const again = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set(as('svc'));
+      const again = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set({ 'X-Auth-Token': stack.coordToken });
       expect(again.status).to.equal(200); // idempotent
     }
     for (const v of vols) {
@@ -111,7 +111,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
 
   it('writes in the guest, snapshots both volumes compute-initiated (one freeze), writes again: data at every point', async () => {
     for (const v of vols) await guest.writeBlockPattern(v.target, 0xa1, 0, 64);
-    const r = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/snapshots?wait=true`).set(as('svc'))
+    const r = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/snapshots?wait=true`).set({ 'X-Auth-Token': stack.coordToken })
       .send({ volumes: vols.map((v) => v.id), quiesce: 'prefer', name: 'walk-instance' });
     expect(r.status, JSON.stringify(r.body)).to.equal(200);
     expect(r.body.job.state, JSON.stringify(r.body.job)).to.equal('completed');
@@ -278,7 +278,7 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
 
   it('detaches both volumes from the running guest (hot-unplug); the last detach unmounts the coordinator\'s mount, not the storage service\'s', async () => {
     for (const v of vols) {
-      const r = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${v.id}`).set(as('svc'));
+      const r = await coordHttp.delete(`/v1/instances/${guest.dom.uuid}/volumes/${v.id}`).set({ 'X-Auth-Token': stack.coordToken });
       expect(r.status, JSON.stringify(r.body)).to.equal(204);
       expect(await volumeStatus(v.id)).to.equal('available');
       expect(await guestDiskOf(v.id)).to.equal(undefined); // the guest released it

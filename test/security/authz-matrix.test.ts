@@ -55,6 +55,13 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'DELETE /snapshots/:snapshot_id': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'GET /operations': { valid: () => ({}), foreign: 'list' },
   'GET /operations/:operation_id': { valid: () => ({}), foreign: 'lookup' },
+  'GET /os-compute-hosts': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-compute-hosts/:host_name': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'PUT /os-compute-hosts/:host_name': {
+    valid: () => ({ body: { compute_host: { coordinator_endpoint: 'http://127.0.0.1:1/', credential: 'c'.repeat(32) } } }),
+    invalid: () => ({ body: { compute_host: { coordinator_endpoint: 'http://127.0.0.1:1/' } } }), foreign: 'none',
+  },
+  'DELETE /os-compute-hosts/:host_name': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /manageable_volumes': { valid: () => ({}), foreign: 'none' },
   'GET /manageable_volumes/detail': { valid: () => ({}), foreign: 'none' },
   'POST /manageable_volumes': { valid: () => ({ body: MANAGE_BODY }), invalid: () => ({ body: { volume: { ...MANAGE_BODY.volume, bogus: 1 } } }), foreign: 'none' },
@@ -118,7 +125,7 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const caller = callerOf(who);
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
-              .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation);
+              .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host');
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
             const crossProject = allows(caller, 'qcowshare:cross_project');

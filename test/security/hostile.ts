@@ -23,7 +23,8 @@ const ODD_METHODS = ['PATCH', 'PROPFIND', 'TRACE', 'LOCK', 'MKCOL', 'SEARCH', 'P
 const BAD_TYPES: unknown[] = [5, -1, 1.5, 'x', '', true, [], [1, 2], {}, { a: 1 }];
 
 export type FieldKind = 'uuid' | 'uuid?' | 'size' | 'bytes' | 'name' | 'metadata' | 'enum' | 'file' | 'file?' | 'chain' | 'fencing' | 'opid' | 'mountpoint'
-  | 'connector' | 'bool' | 'progress' | 'percent' | 'string' | 'volumes' | 'qlimit' | 'qsort' | 'qproject' | 'long' | 'deleteinfo';
+  | 'connector' | 'bool' | 'progress' | 'percent' | 'string' | 'volumes' | 'qlimit' | 'qsort' | 'qproject' | 'long' | 'deleteinfo'
+  | 'endpoint' | 'credential';
 
 /** Project ids the service must refuse: not of its id alphabet, or only dots. */
 const badProject = (s: string) => !/^[A-Za-z0-9_.@-]{1,64}$/.test(s) || /^\.+$/.test(s);
@@ -56,6 +57,9 @@ function badValues(kind: FieldKind): unknown[] {
     case 'qsort': return ['name:sideways', 'bogus', 'a,b,c,d,e', 'x'.repeat(201), 'name:asc;drop', ''];
     case 'qproject': return HOSTILE.filter(badProject);
     case 'long': return ['x'.repeat(300)];
+    // A caller never chooses where a credential goes: no userinfo, no other scheme, no query.
+    case 'endpoint': return ['', 'ftp://h/', 'file:///etc/passwd', 'http://u:p@h/', 'http://h/?x=1', 'http://h/#f', 'javascript:alert(1)', 'x'.repeat(300), 5, null, []];
+    case 'credential': return ['', 'short', 'x'.repeat(256), 'with space inside it!', 'c\u0000'.repeat(10), 5, null, []];
     case 'deleteinfo': return ['{nope', '{}', '[]', 'null', JSON.stringify({ type: 'qcow2', file_to_merge: '../../etc/passwd', merge_target_file: null, volume_id: U }),
       JSON.stringify({ type: 'raw', file_to_merge: null, merge_target_file: null, volume_id: U }), JSON.stringify({ type: 'qcow2', file_to_merge: null, merge_target_file: null, volume_id: '..' })];
   }

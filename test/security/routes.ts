@@ -47,6 +47,14 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'DELETE /snapshots/:snapshot_id': { query: {}, strictQuery: true, bodies: [] },
     'GET /operations': { query: { ...LIST_QUERY, volume_id: 'uuid', state: 'enum' }, strictQuery: true, bodies: [] },
     'GET /operations/:operation_id': none,
+    'GET /os-compute-hosts': { query: {}, strictQuery: true, bodies: [] },
+    'GET /os-compute-hosts/:host_name': { query: {}, strictQuery: true, bodies: [] },
+    'PUT /os-compute-hosts/:host_name': {
+      query: {}, strictQuery: true, bodies: [shape({ compute_host: { coordinator_endpoint: 'http://127.0.0.1:1/', credential: 'c'.repeat(32) } }, [
+        ['compute_host.coordinator_endpoint', 'endpoint'], ['compute_host.credential', 'credential'],
+      ])],
+    },
+    'DELETE /os-compute-hosts/:host_name': { query: {}, strictQuery: true, bodies: [] },
     'GET /manageable_volumes': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
     'GET /manageable_volumes/detail': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
     'POST /manageable_volumes': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
@@ -116,7 +124,7 @@ export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<s
     for (const template of expressPaths(r)) {
       const params: Record<string, string> = {};
       for (const [, n] of template.matchAll(/:([a-z_]+)/g)) {
-        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : ids.operation;
+        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : ids.operation;
       }
       out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
     }

@@ -3,7 +3,8 @@
  *   POST /v1/snapshots  SnapshotCreatePlan → {job}     POST /v1/merges  MergePlan → {job}
  *   GET  /v1/jobs/{id}  → {job}   (job id = the plan's operation_id)
  *   GET  /v1/instances/{uuid}/volumes/{vid}/disk, POST .../resize, PUT .../source → {disk}
- * Authenticated with the service token of the configuration (coordinator.serviceToken).
+ * Authenticated with the credential the registry of compute hosts holds for that host (its
+ * coordinator's inbound token; not a token the storage API accepts).
  *
  * Errors: an answer with an error body keeps the coordinator's own code and is flagged `refused`
  * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is

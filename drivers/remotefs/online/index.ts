@@ -10,7 +10,7 @@
  *   extend   running: live block resize; stopped: as a detached volume.
  */
 import { StorageError } from '../../../src/core/errors.js';
-import type { ActiveFile, AttachmentRef, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../volume-driver.js';
+import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { createAttached } from './create.js';
@@ -19,22 +19,30 @@ import { OperationIds } from './operation-ids.js';
 import { settleWithHost, type InterruptedOperation } from './settle.js';
 
 export interface OnlineOptions {
-  /** coordinator.serviceToken of the configuration. */
-  token: string;
+  /** The registry of compute hosts; absent: every online call is refused. */
+  coordinators?: CoordinatorDirectory;
   pollMs?: number;
 }
 
 export class OnlinePath {
   constructor(private readonly o: OnlineOptions) {}
 
-  private client(att: AttachmentRef): CoordinatorClient {
-    return new CoordinatorClient({ endpoint: att.coordinatorEndpoint, token: this.o.token, pollMs: this.o.pollMs });
+  /**
+   * The client of the attachment's host, looked up in the registry at every call: the endpoint
+   * recorded with the attachment is never used, and a host removed from the registry gets nothing.
+   */
+  private async client(att: AttachmentRef): Promise<CoordinatorClient> {
+    if (!this.o.coordinators) {
+      throw new StorageError('COMPUTE_HOST_UNKNOWN', `no registry of compute hosts: the coordinator of ${att.host} is not called`, { details: { host_name: att.host } });
+    }
+    const { endpoint, credential } = await this.o.coordinators.lookup(att.host);
+    return new CoordinatorClient({ endpoint, token: credential, pollMs: this.o.pollMs });
   }
 
   private async open(vol: VolumeRef, ctx: OpContext): Promise<{ client: CoordinatorClient; host: CoordinatorHost; ids: OperationIds }> {
     const att = vol.attachment;
     if (!att) throw new Error('OnlinePath used for a detached volume');
-    const client = this.client(att);
+    const client = await this.client(att);
     const ids = new OperationIds(ctx);
     const host = await CoordinatorHost.open(client, att, vol.id, ids, { signal: ctx.signal, onProgress: ctx.onProgress });
     return { client, host, ids };
@@ -63,9 +71,9 @@ export class OnlinePath {
   }
 
   /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */
-  settle(loc: engine.VolumeLocation, vol: VolumeRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
+  async settle(loc: engine.VolumeLocation, vol: VolumeRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
     if (!vol.attachment) throw new Error('OnlinePath used for a detached volume');
-    return settleWithHost(loc, this.client(vol.attachment), vol.attachment, op);
+    return settleWithHost(loc, await this.client(vol.attachment), vol.attachment, op);
   }
 
   async extend(loc: engine.VolumeLocation, vol: VolumeRef, sizeBytes: number, ctx: OpContext): Promise<void> {

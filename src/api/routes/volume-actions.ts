@@ -45,7 +45,7 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       await terminateConnection(deps, vol, a.args.connector);
       return void res.status(202).end();
     case 'os-attach':
-      await attachVolume(deps, vol, {
+      await attachVolume(deps, caller, vol, {
         instanceUuid: a.args.instance_uuid ?? null, mountpoint: a.args.mountpoint, hostName: a.args.host_name ?? null,
         coordinatorEndpoint: a.args.coordinator_endpoint ?? null, activeFile: a.args.active_file ?? null, format: a.args.format ?? null,
       });

@@ -32,13 +32,14 @@ export async function visibleOperation(deps: ServiceDeps, caller: Caller, id: st
 
 /** What the driver needs of a volume: its row reduced, plus the attachment when complete. */
 export function volumeRef(v: VolumeRecord, attachments: AttachmentRecord[] = []): VolumeRef {
-  const a = attachments.find((x) => x.status === 'attached' && x.host && x.coordinatorEndpoint && x.activeFile);
+  // A host is enough: its coordinator comes from the registry when the driver calls it, never from the row.
+  const a = attachments.find((x) => x.status === 'attached' && x.host && x.activeFile);
   return {
     id: v.id,
     sizeGiB: v.sizeGiB,
     providerLocation: v.providerLocation,
     attachment: a ? {
-      instanceUuid: a.instanceUuid ?? '', host: a.host ?? '', coordinatorEndpoint: a.coordinatorEndpoint ?? '',
+      instanceUuid: a.instanceUuid ?? '', host: a.host ?? '', ...(a.coordinatorEndpoint ? { coordinatorEndpoint: a.coordinatorEndpoint } : {}),
       activeFile: a.activeFile ?? '', format: a.format ?? v.format,
     } : null,
   };

@@ -2,6 +2,11 @@
  * Attach / detach bookkeeping (os-attach, os-detach) and connection info. The coordinator of the
  * guest's host records where the volume is open and which file and format the guest uses; those
  * facts tell the driver to route chain changes through that coordinator.
+ * The coordinator is the registered one of `host_name` (os-compute-hosts), never one the request
+ * names: an unknown host is COMPUTE_HOST_UNKNOWN, an endpoint in the request that is not the
+ * registered one (or any endpoint from a caller that is neither admin nor service) is
+ * COORDINATOR_ENDPOINT_REFUSED, and a host-bound service token records attachments on its own
+ * host only. All of it is checked before anything changes.
  * Short, database-only changes, but still under the volume's lease so they never interleave
  * with a running operation.
  */
@@ -11,7 +16,10 @@ import { assertOwnFileName, baseFileName } from '../../core/volume-names.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { AttachmentRecord, VolumeRecord } from '../../db/records.js';
 import type { ConnectionInfo, Connector } from '../../../drivers/volume-driver.js';
-import type { ServiceDeps } from '../context.js';
+import { normalEndpoint } from '../../core/compute-host-rules.js';
+import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
+import { hostKey } from '../../db/repositories/compute-hosts.js';
+import { coordinatorOf } from './compute-hosts.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
 
@@ -33,7 +41,40 @@ export interface AttachInput {
   format: VolumeRecord['format'] | null;
 }
 
-export async function attachVolume(deps: ServiceDeps, vol: VolumeRecord, input: AttachInput): Promise<AttachmentRecord> {
+function endpointRefused(why: string, hostName: string | null): StorageError {
+  return new StorageError('COORDINATOR_ENDPOINT_REFUSED', `coordinator_endpoint ${why}: coordinators are taken from the registry of compute hosts by host_name`, {
+    details: { host_name: hostName },
+  });
+}
+
+function sameEndpoint(given: string, registered: string): boolean {
+  try {
+    return normalEndpoint(given) === registered;
+  } catch {
+    return false;
+  }
+}
+
+/** The registered endpoint of the attachment's host (null without a host), after every check of the request. */
+async function attachmentEndpoint(deps: ServiceDeps, caller: Caller, input: AttachInput): Promise<string | null> {
+  const given = input.coordinatorEndpoint;
+  if (given !== null && !seesAllProjects(caller)) throw endpointRefused('may not be named by a member', input.hostName);
+  if (input.hostName === null) {
+    if (given !== null) throw endpointRefused('without host_name', null);
+    return null;
+  }
+  if (caller.host !== undefined && hostKey(caller.host) !== hostKey(input.hostName) && !caller.roles.has('admin')) {
+    throw new StorageError('FORBIDDEN', `the service token of host ${caller.host} may not record an attachment on host ${input.hostName}`, {
+      details: { host_name: input.hostName },
+    });
+  }
+  const { endpoint } = await coordinatorOf(deps, input.hostName);
+  if (given !== null && !sameEndpoint(given, endpoint)) throw endpointRefused('is not the registered endpoint of the host', input.hostName);
+  return endpoint;
+}
+
+export async function attachVolume(deps: ServiceDeps, caller: Caller, vol: VolumeRecord, input: AttachInput): Promise<AttachmentRecord> {
+  const coordinatorEndpoint = await attachmentEndpoint(deps, caller, input);
   // A caller-supplied file name must be one of this volume's own (volume-names.ts).
   if (input.activeFile !== null) assertOwnFileName(input.activeFile, vol.id, { what: 'active_file' });
   return underLease(deps, vol.id, () => inTransaction(deps.repos.db, async (t) => {
@@ -43,7 +84,7 @@ export async function attachVolume(deps: ServiceDeps, vol: VolumeRecord, input: 
     }
     return deps.repos.attachments.insert({
       id: randomUUID(), volumeId: vol.id, instanceUuid: input.instanceUuid, host: input.hostName, mountpoint: input.mountpoint,
-      coordinatorEndpoint: input.coordinatorEndpoint, activeFile: input.activeFile ?? baseFileName(vol.id),
+      coordinatorEndpoint, activeFile: input.activeFile ?? baseFileName(vol.id),
       format: input.format ?? vol.format, status: 'attached', attachedAt: new Date(),
     }, t);
   }));

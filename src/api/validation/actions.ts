@@ -38,7 +38,8 @@ export const volumeActions = (maxGiB: number) => ({
     mountpoint: z.string().min(1).max(255),
     mode: z.enum(['rw', 'ro']).optional(),
     host_name: z.string().max(255).nullable().optional(),
-    coordinator_endpoint: z.url().max(255).optional(),
+    // Accepted only to refuse it with its own code (COORDINATOR_ENDPOINT_REFUSED): the registry names coordinators.
+    coordinator_endpoint: z.string().max(255).optional(),
     active_file: volumeFile.optional(),
     format: format.optional(),
   }),

@@ -28,6 +28,8 @@ import { StubMetadata } from './stub-metadata.js';
 import { until as untilReached } from '../../fixtures/until.js';
 
 const TOKEN = `svc-${randomUUID()}`;
+/** The coordinator's inbound token (what the storage side presents); TOKEN is its outbound one, what the stub accepts. */
+const COORD_TOKEN = `inbound-${randomUUID()}`;
 const SIZE = 64 * 1024 * 1024;
 
 /** Polls through restarts: a check that throws (its process is down) counts as not reached yet. */
@@ -61,7 +63,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
   const store = () => new JobStore(stateDir);
   const persisted = async (id: string): Promise<Job | undefined> => (await store().list()).find((j) => j.id === id);
   const coordinatorSettings = (extra: Record<string, unknown> = {}) => ({
-    port: 0, serviceToken: TOKEN, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'require', ...extra,
+    port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'require', ...extra,
   });
 
   async function startInProcess(extra: Record<string, unknown> = {}, port?: ObservedPort): Promise<RunningCoordinator> {
@@ -98,7 +100,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
     const newFile = `volume-${v.id}.${sid}`;
     await createOverlay(share.dir, top, newFile, SIZE);
     const opId = randomUUID();
-    await supertest(url).post('/v1/snapshots').set('x-auth-token', TOKEN)
+    await supertest(url).post('/v1/snapshots').set('x-auth-token', COORD_TOKEN)
       .send({ operation_id: opId, fencing_token: 1, volume_id: v.id, snapshot_id: sid, new_file: newFile, expected_top: top }).expect(202);
     await until('snapshot job', async () => ((await persisted(opId))?.state === 'completed' ? true : undefined));
     return live(v);
@@ -107,7 +109,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
   async function activeCommit(url: string, v: Volume): Promise<{ opId: string; result: string[] }> {
     const chain = await live(v);
     const opId = randomUUID();
-    await supertest(url).post('/v1/merges').set('x-auth-token', TOKEN).send({
+    await supertest(url).post('/v1/merges').set('x-auth-token', COORD_TOKEN).send({
       operation_id: opId, fencing_token: 9, volume_id: v.id, snapshot_id: randomUUID(), operation: 'active_commit',
       top: chain[0], base: chain[1], expected_chain: chain, result_chain: chain.slice(1),
     }).expect(202);
@@ -175,7 +177,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
     const newFile = `volume-${v.id}.${sid}`;
     await createOverlay(share.dir, top, newFile, SIZE);
     const opId = randomUUID();
-    await supertest(daemon.url).post('/v1/snapshots').set('x-auth-token', TOKEN)
+    await supertest(daemon.url).post('/v1/snapshots').set('x-auth-token', COORD_TOKEN)
       .send({ operation_id: opId, fencing_token: 1, volume_id: v.id, snapshot_id: sid, new_file: newFile, expected_top: top }).expect(202);
     await until('frozen recorded', async () => ((await persisted(opId)) as SnapshotJob | undefined)?.frozen ? true : undefined);
     await until('guest frozen', async () => ((await freezeStatus()) === 'frozen' ? true : undefined));

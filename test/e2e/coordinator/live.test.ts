@@ -34,6 +34,8 @@ import { mountShare, type MountedShare } from './share.js';
 import { StubMetadata } from './stub-metadata.js';
 
 const TOKEN = `svc-${randomUUID()}`;
+/** The coordinator's inbound token (what the storage side presents); TOKEN is its outbound one, what the stub accepts. */
+const COORD_TOKEN = `inbound-${randomUUID()}`;
 const SIZE = 64 * 1024 * 1024;
 
 describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
@@ -54,7 +56,7 @@ describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
   const points = new Map<string, { file: string; names: string[] }>();
 
   const live = async (v: Volume) => chainNames(parseDomainXml(await conn.getXmlDesc(guest.dom)).disks.find((d) => d.serial === v.id) ?? { chain: [] } as never);
-  const post = (url: string, body: unknown) => http.post(url).set('x-auth-token', TOKEN).send(body as object);
+  const post = (url: string, body: unknown) => http.post(url).set('x-auth-token', COORD_TOKEN).send(body as object);
 
   async function waitJob(id: string) {
     const job = await coord.engine.settle(id);
@@ -93,7 +95,7 @@ describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
     port = new ObservedPort(conn, 'qemu:///system');
     const config = parseConfig({
       log: { level: 'silent' },
-      coordinator: { port: 0, serviceToken: TOKEN, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'prefer' },
+      coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'prefer' },
     });
     coord = await startCoordinator(config, { port, log: pino({ level: 'silent' }) });
     http = supertest(coord.url);
@@ -224,7 +226,7 @@ describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
     // Nova: delete S5 (owns N2, the active file's backing) by pulling N2 into the active file.
     const s5 = randomUUID();
     const info = { type: 'qcow2', file_to_merge: r, merge_target_file: null, volume_id: A.id };
-    await http.delete(`/os-assisted-volume-snapshots/${s5}`).query({ delete_info: JSON.stringify(info) }).set('x-auth-token', TOKEN).expect(202);
+    await http.delete(`/os-assisted-volume-snapshots/${s5}`).query({ delete_info: JSON.stringify(info) }).set('x-auth-token', COORD_TOKEN).expect(202);
     expect((await waitJob(`nova-delete-${s5}`)).state).to.equal('completed');
     expect(await live(A)).to.deep.equal([n5, r]);
     points.delete('S5');

@@ -10,7 +10,7 @@ import { beginSourceOperation, endSourceOperation } from '../../../src/api/useca
 import { settleInterruptedClones } from '../../../src/api/usecases/clone-attached/settle.js';
 import { dropTemporarySnapshot, takeTemporarySnapshot } from '../../../src/api/usecases/clone-attached/temporary-steps.js';
 import type { VolumeRecord } from '../../../src/db/records.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from './harness.js';
 import { createVolume, waitOperation, waitVolume } from './helpers.js';
 
 const TTL = 1000;
@@ -31,7 +31,8 @@ for (const backend of BACKENDS) {
 
     async function attachedVolume(): Promise<string> {
       const id = await createVolume(t);
-      const att = { instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute1', coordinator_endpoint: 'http://compute1:8777', format: 'qcow2' };
+      await registerHost(t, 'compute1', 'http://compute1:8777');
+      const att = { instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute1', format: 'qcow2' };
       await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att }).expect(202);
       await waitVolume(t, id, 'in-use');
       return id;

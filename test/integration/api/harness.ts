@@ -48,7 +48,16 @@ export const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member'] as ('admin' | 'member' | 'service')[] },
   bob: { userId: 'u-bob', projectId: 'p-bob', roles: ['member'] as ('admin' | 'member' | 'service')[] },
   service: { userId: 'u-nova', projectId: 'p-service', roles: ['service'] as ('admin' | 'member' | 'service')[] },
+  /** A compute host's coordinator: a service token bound to host c1 (it may register c1 only). */
+  'service-c1': { userId: 'u-c1', projectId: 'p-service', roles: ['service'] as ('admin' | 'member' | 'service')[], host: 'c1' },
 };
+
+/** Register a compute host as admin (os-attach names hosts of the registry only). */
+export async function registerHost(t: { http: ReturnType<typeof supertest> }, hostName: string, endpoint: string): Promise<void> {
+  const r = await t.http.put(`/v3/os-compute-hosts/${hostName}`).set({ 'X-Auth-Token': 'admin' })
+    .send({ compute_host: { coordinator_endpoint: endpoint, credential: `test-credential-of-${hostName}-0123456789` } });
+  if (r.status !== 201 && r.status !== 200) throw new Error(`registering ${hostName}: ${r.status} ${r.text}`);
+}
 
 export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tokens'; leaseTtlMs?: number; bodyLimit?: string; driver?: string; shares?: unknown[] } = {}): Readonly<Config> {
   return parseConfig({

@@ -92,7 +92,6 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
       config: {
         log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseTtlMs: LEASE_TTL_MS, fileOwner: null },
-        coordinator: { serviceToken: SERVICE_TOKEN },
       },
     });
   }
@@ -130,8 +129,10 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
     await qemuIo(path.join(share, `volume-${vid}`), 'qcow2', [`write -P 0xa1 0 ${K64}`]);
     host.disks.set(vid, { running, active: `volume-${vid}`, capacity: GiB });
+    await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
+      .send({ compute_host: { coordinator_endpoint: host.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
     await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-attach': {
-      instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute-1', coordinator_endpoint: host.url,
+      instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute-1',
     } }).expect(202);
     await eventually(async () => ((await volume(vid)).status === 'in-use' ? true : undefined));
     return vid;

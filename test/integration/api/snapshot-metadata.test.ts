@@ -5,13 +5,14 @@
  */
 import { expect } from 'chai';
 import { reapAbandoned } from '../../../src/api/usecases/snapshot-metadata/reaper.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from './harness.js';
 import { createVolume, waitSnapshot, waitVolume } from './helpers.js';
 
 async function attachedVolume(t: TestService): Promise<string> {
   const id = await createVolume(t);
+  await registerHost(t, 'c1', 'http://c1:8777');
   await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({
-    'os-attach': { instance_uuid: crypto.randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1', coordinator_endpoint: 'http://c1:8777' },
+    'os-attach': { instance_uuid: crypto.randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1' },
   }).expect(202);
   await waitVolume(t, id, 'in-use');
   return id;

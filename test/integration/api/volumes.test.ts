@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BACKENDS, auth, eventually, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, eventually, registerHost, startTestService, type TestDb, type TestService } from './harness.js';
 import { createSnapshot, createVolume, waitOperation, waitVolume, waitVolumeGone } from './helpers.js';
 
 for (const backend of BACKENDS) {
@@ -131,7 +131,8 @@ for (const backend of BACKENDS) {
 
     it('attaches and detaches with the coordinator facts, refusing a second attach', async () => {
       const id = await createVolume(t);
-      const att = { instance_uuid: crypto.randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute1', coordinator_endpoint: 'http://compute1:8777', format: 'qcow2' };
+      await registerHost(t, 'compute1', 'http://compute1:8777');
+      const att = { instance_uuid: crypto.randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute1', format: 'qcow2' };
       expect((await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att })).status).to.equal(202);
       const v = await waitVolume(t, id, 'in-use');
       expect((v.attachments as Record<string, unknown>[])[0]).to.include({ server_id: att.instance_uuid, host_name: 'compute1', active_file: `volume-${id}` });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../src/core/errors.js';
 import { HttpMetadataClient } from '../../../coordinator/metadata/http-client.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../api/harness.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../api/harness.js';
 import { createVolume, waitVolume } from '../api/helpers.js';
 
 describe('coordinator metadata client against the real metadata API', function () {
@@ -28,8 +28,9 @@ describe('coordinator metadata client against the real metadata API', function (
 
   async function attached(): Promise<string> {
     const id = await createVolume(t);
+    await registerHost(t, 'c1', 'http://c1:8777');
     await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({
-      'os-attach': { instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1', coordinator_endpoint: 'http://c1:8777' },
+      'os-attach': { instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1' },
     }).expect(202);
     await waitVolume(t, id, 'in-use');
     return id;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, type Config, type ShareConfig } from '../../../src/core/config.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { StorageError, isStorageError } from '../../../src/core/errors.js';
 import { FileLeaseManager } from '../../../src/core/file-lease.js';
 import { loadDriver } from '../../../drivers/registry.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
@@ -44,7 +44,15 @@ export async function makeHarness(share: ShareConfig, storage: Partial<Config['s
     },
   });
   const leases = new FileLeaseManager(config.storage.leaseDir);
-  const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: `test-${randomUUID()}` });
+  // The registry of compute hosts: the contract's attached volumes name hosts "compute-1" and "c",
+  // whose coordinator does not listen (port 1): an online operation must try it and change nothing.
+  const coordinators = {
+    lookup: async (host: string) => {
+      if (host !== 'compute-1' && host !== 'c') throw new StorageError('COMPUTE_HOST_UNKNOWN', `compute host ${host} is not registered`);
+      return { endpoint: 'http://127.0.0.1:1', credential: 'contract-test-credential' };
+    },
+  };
+  const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: `test-${randomUUID()}`, coordinators });
   return { driver, config, leases, scratch, cleanup: () => rm(scratch, { recursive: true, force: true }) };
 }
 

@@ -81,7 +81,7 @@ describe('coordinator attach/detach: concurrent requests on one domain', () => {
     };
     return {
       devices: domain as unknown as DomainDevices, mounts: new HostMounts(dir, dir), storage, log: silent,
-      endpoint: () => 'http://127.0.0.1:1', unplugTimeoutMs: 5000, domainLocks: new KeyedMutex(),
+      hostName: 'compute-test', unplugTimeoutMs: 5000, domainLocks: new KeyedMutex(),
     };
   }
 

@@ -7,7 +7,8 @@ import { parseConfig } from '../../../src/core/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from './helpers/context.js';
 
-const TOKEN = 'svc-token-for-tests';
+/** The coordinator's inbound token (what the storage service presents); its outbound service token is another. */
+const TOKEN = 'inbound-token-for-tests';
 
 describe('coordinator: HTTP daemon', () => {
   let dir: string;
@@ -18,7 +19,7 @@ describe('coordinator: HTTP daemon', () => {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'coord-http-'));
     h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: TOKEN, stateDir: dir, pollIntervalMs: 10 } });
+    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: 'svc-outbound-token-for-tests', inboundToken: TOKEN, selfRegister: false, stateDir: dir, pollIntervalMs: 10 } });
     const inspect = headers({ [`${DIR}/${f(S3)}`]: { format: 'qcow2', backingFile: f(S2), backingFormat: 'qcow2', externalDataFile: false } });
     running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent, inspect });
     http = supertest(running.url);
@@ -35,6 +36,8 @@ describe('coordinator: HTTP daemon', () => {
     expect(none.body.error.code).to.equal('UNAUTHORIZED');
     const wrong = await http.get('/v1/jobs').set('x-auth-token', 'member-token').expect(403);
     expect(wrong.body.error.code).to.equal('FORBIDDEN');
+    // Its own outbound token (a token of the storage API) is not accepted here: one credential per direction.
+    await http.get('/v1/jobs').set('x-auth-token', 'svc-outbound-token-for-tests').expect(403);
     await http.get('/v1/jobs').set('x-auth-token', TOKEN).expect(200);
     const metrics = await http.get('/metrics').set('x-auth-token', TOKEN).expect(200);
     expect(metrics.text).to.match(/coordinator_http_requests_total\{/);

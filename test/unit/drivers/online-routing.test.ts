@@ -79,9 +79,15 @@ describe('RemoteFS driver: attached volumes go to the coordinator (fake coordina
     const config = parseConfig({
       log: { level: 'silent' },
       storage: { shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null },
-      coordinator: { serviceToken: TOKEN },
     });
-    driver = await loadDriver({ config, leases: new FileLeaseManager(config.storage.leaseDir), logger: pino({ level: 'silent' }), holderId: 'unit' });
+    // The registry of compute hosts as the driver sees it: h1 is the fake coordinator, with TOKEN as its credential.
+    const coordinators = {
+      lookup: async (host: string) => {
+        if (host !== 'h1') throw Object.assign(new Error(`compute host ${host} is not registered`), { code: 'COMPUTE_HOST_UNKNOWN', details: {} });
+        return { endpoint, credential: TOKEN };
+      },
+    };
+    driver = await loadDriver({ config, leases: new FileLeaseManager(config.storage.leaseDir), logger: pino({ level: 'silent' }), holderId: 'unit', coordinators });
     await driver.doSetup();
     server = await new Promise((resolve) => { const s = fakeCoordinator(state).listen(0, '127.0.0.1', () => resolve(s)); });
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -102,7 +108,8 @@ describe('RemoteFS driver: attached volumes go to the coordinator (fake coordina
     state.running = true;
     return {
       id, sizeGiB: 1, providerLocation: created.providerLocation,
-      attachment: { instanceUuid: randomUUID(), host: 'h1', coordinatorEndpoint: endpoint, activeFile: `volume-${id}`, format: 'qcow2' },
+      // The recorded endpoint is a decoy: the driver must call the registered one.
+      attachment: { instanceUuid: randomUUID(), host: 'h1', coordinatorEndpoint: 'http://127.0.0.1:1', activeFile: `volume-${id}`, format: 'qcow2' },
     };
   }
 
