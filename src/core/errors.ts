@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   IMAGE_FORMAT_MISMATCH: { http: 400, summary: 'The image format is not the recorded / expected one.' },
   IMAGE_SIZE_MISMATCH: { http: 400, summary: 'The image virtual size differs from the recorded size.' },
   IMAGE_CORRUPT: { http: 400, summary: 'The image header cannot be parsed or fails consistency checks.' },
+  IMAGE_DIFFERS_FROM_INFO: { http: 400, summary: "A file of a volume's chain differs from what its info file records (missing, not a regular file, or another backing)." },
   // volumes, snapshots, shares
   VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },
   SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },
