@@ -113,6 +113,16 @@ function assertTreeShape(tree: VolumeTree): void {
  * not a regular file), and changes nothing.
  */
 export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<VerifiedTree> {
+  try {
+    return await verify(dir, tree, headers, o);
+  } catch (err) {
+    // Nothing was written yet: the service puts the volume's status back (operation-runner.ts changedNothing).
+    if (err instanceof StorageError) err.details.changedNothing = true;
+    throw err;
+  }
+}
+
+async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal }): Promise<VerifiedTree> {
   assertTreeShape(tree);
   const maxSize = new Map<string, number>();
   for (const s of Object.values(tree.snapshots)) maxSize.set(s.file, s.sizeBytes);

@@ -4,11 +4,11 @@
  * consequence are marked deleted in the same transaction.
  */
 import type { Transaction } from 'sequelize';
-import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { OperationRecord, SnapshotRecord, SnapshotStatus, VolumeRecord } from '../../db/records.js';
 import type { DeletedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { startOperation } from './operation-runner.js';
+import { changedNothing, startOperation } from './operation-runner.js';
 
 const DELETABLE = ['available', 'error', 'error_deleting'] as const;
 
@@ -24,9 +24,11 @@ export async function recordDeletedSnapshot(deps: ServiceDeps, snap: SnapshotRef
 }
 
 export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
+  let before: SnapshotStatus = snap.status;
   return startOperation(deps, {
     kind: 'delete_snapshot', volumeId: vol.id, projectId: snap.projectId, snapshotId: snap.id,
     prepare: async (t) => {
+      before = (await deps.repos.snapshots.get(snap.id, t))?.status ?? snap.status;
       const from = force ? ['available', 'error', 'error_deleting', 'creating', 'deleting', 'restoring'] as const : DELETABLE;
       if (!(await deps.repos.snapshots.transition(snap.id, from, { status: 'deleting' }, t))) {
         throw invalidState('snapshot', snap.id, (await deps.repos.snapshots.get(snap.id, t))?.status ?? 'deleted', from);
@@ -36,6 +38,7 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
       const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, await volumeRefOf(deps, vol), ctx);
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
-    onFailure: async (_err, t) => deps.repos.snapshots.update(snap.id, { status: 'error_deleting' }, t),
+    // Refused before anything changed (the chain failed verification): the snapshot keeps its status.
+    onFailure: async (err, t) => deps.repos.snapshots.update(snap.id, { status: changedNothing(err) && (DELETABLE as readonly string[]).includes(before) ? before : 'error_deleting' }, t),
   });
 }

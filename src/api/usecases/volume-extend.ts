@@ -1,9 +1,9 @@
 /** Grow a volume: available|in-use → extending → the same (or error_extending). */
 import { StorageError } from '../../core/errors.js';
-import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { OperationRecord, VolumeRecord, VolumeStatus } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { startOperation } from './operation-runner.js';
+import { changedNothing, startOperation } from './operation-runner.js';
 
 const EXTENDABLE = ['available', 'in-use'] as const;
 
@@ -13,10 +13,12 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
       details: { fields: [{ path: 'body.new_size', message: `must be greater than ${vol.sizeGiB}` }] },
     });
   }
+  let before: VolumeStatus = vol.status;
   return startOperation(deps, {
     kind: 'extend_volume', volumeId: vol.id, projectId: vol.projectId,
     prepare: async (t) => {
       // in-use: the driver grows it live through the attachment's coordinator (Cinder refuses, bug 1870367).
+      before = (await deps.repos.volumes.get(vol.id, t))?.status ?? vol.status;
       if (!(await deps.repos.volumes.transition(vol.id, EXTENDABLE, { status: 'extending' }, t))) {
         const cur = await deps.repos.volumes.get(vol.id, t);
         throw invalidState('volume', vol.id, cur?.status ?? 'deleted', EXTENDABLE);
@@ -27,6 +29,10 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
       await deps.driver.extendVolume(ref, newSizeGiB, ctx);
       return async (t) => deps.repos.volumes.update(vol.id, { status: ref.attachment ? 'in-use' : 'available', sizeGiB: newSizeGiB }, t);
     },
-    onFailure: async (_err, t) => deps.repos.volumes.update(vol.id, { status: 'error_extending' }, t),
+    // Refused before anything changed (a chain that fails verification, a live resize the host
+    // refused): the volume keeps its status, no admin reset needed.
+    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, {
+      status: changedNothing(err) || err.details.refused === true ? before : 'error_extending',
+    }, t),
   });
 }
