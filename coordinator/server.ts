@@ -13,6 +13,7 @@ import { systemClock, type Clock } from './clock.js';
 import { withDiskOpsRoutes } from './disk-ops/routes.js';
 import { buildApp } from './http/app.js';
 import { inspectOverlay } from './inspect.js';
+import { verifyLiveChain, type VerifyLiveChain } from './snapshot/preflight.js';
 import { Engine } from './jobs/engine.js';
 import type { Job } from './jobs/job.js';
 import { LibvirtAdapter } from './libvirt/adapter.js';
@@ -29,6 +30,8 @@ export interface CoordinatorOverrides {
   metadata?: MetadataApi;
   clock?: Clock;
   inspect?: InspectOverlay;
+  /** Fake domains of unit tests have no files to check; production always uses verifyLiveChain. */
+  verifyChain?: VerifyLiveChain;
   log?: Logger;
 }
 
@@ -68,7 +71,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   });
   describeMetrics(metrics, engine);
   await engine.start();
-  const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
+  const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, verifyChain: o.verifyChain ?? verifyLiveChain, defaultQuiesce: c.quiesce });
   let url = '';
   const attach = attachWiring(config, log, () => url, domainLocks);
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: c.serviceToken });
