@@ -17,9 +17,8 @@
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
-import { checkImage } from '../../src/qemu/safety.js';
-import { isOwnFileName } from '../../src/qemu/safety.js';
-import { fileIdentity } from './file-identity.js';
+import { checkImage, checkInspection, isOwnFileName } from '../../src/qemu/safety.js';
+import { fileIdentity, inspectByDescriptor } from './file-identity.js';
 import type { VolumeTree } from './info-file.js';
 
 export interface ChainCheckOptions {
@@ -46,6 +45,13 @@ async function checkOne(dir: string, tree: VolumeTree, file: string, maxSize = r
   const insp = await checkImage(path.join(dir, file), {
     expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize,
   });
+  return matchesInfo(tree, file, insp);
+}
+
+/** The header must say what the info file says: backing name and backing format. */
+function matchesInfo(tree: VolumeTree, file: string, insp: Inspection): Inspection {
+  const rec = tree.files[file];
+  if (rec === undefined) throw corrupt(tree, `${file} is not a file of its info tree`, file);
   const backing = insp.qcow2?.backingFile ?? null;
   if (backing !== rec.backing) {
     throw unsafe(`${file}: header names backing ${JSON.stringify(backing)}, info file records ${JSON.stringify(rec.backing)}`, { file, backing, recorded: rec.backing });
@@ -129,21 +135,26 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   maxSize.set(tree.active, tree.sizeBytes);
   const mustRead = new Set([tree.active, ...headers]);
   const identities = new Map<string, string>();
-  const toRead: string[] = [];
-  for (const [file, rec] of Object.entries(tree.files)) {
-    const id = fileIdentity(dir, file);
-    if (id === undefined) {
-      throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `volume ${tree.volumeId}: ${file} is recorded in the info file but missing`, {
-        details: { file, reason: 'missing' },
-      });
-    }
-    identities.set(file, id);
-    if (mustRead.has(file) || rec.identity !== id) toRead.push(file);
-  }
   const inspections = new Map<string, Inspection>();
-  for (const file of toRead) {
+  const toRead: string[] = [];
+  const missing = (file: string) => new StorageError('IMAGE_DIFFERS_FROM_INFO', `volume ${tree.volumeId}: ${file} is recorded in the info file but missing`, {
+    details: { file, reason: 'missing' },
+  });
+  for (const [file, rec] of Object.entries(tree.files)) {
     o.signal?.throwIfAborted();
-    inspections.set(file, await checkOne(dir, tree, file, maxSize.get(file) ?? tree.sizeBytes));
+    if (!mustRead.has(file)) {
+      const id = fileIdentity(dir, file);
+      if (id === undefined) throw missing(file);
+      identities.set(file, id);
+      if (rec.identity === id) continue;
+    }
+    // Read by header: through one descriptor, so identity and header are of the same file.
+    const read = inspectByDescriptor(dir, file);
+    if (read === undefined) throw missing(file);
+    identities.set(file, read.identity);
+    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize.get(file) ?? tree.sizeBytes });
+    inspections.set(file, matchesInfo(tree, file, read.inspection));
+    toRead.push(file);
   }
   let next = tree;
   for (const file of toRead) {

@@ -4,22 +4,76 @@
  * chowned, chmodded or touched gets another ctime, which no caller can set back. So while the
  * identity recorded when the file froze still matches, its header is what was verified then.
  *
- * lstat, not stat: a symlink put in place of a file is seen as a symlink and refused, never
- * followed. Synchronous on purpose: one metadata call per file, at depth 128 a sync loop costs a
- * fraction of a millisecond where promise round trips through the thread pool cost several.
- * (Safe opens by descriptor, O_NOFOLLOW + fstat, can back this function later without changing
- * its callers.)
+ * Both calls here are synchronous on purpose: one metadata call, or one open + fstat + read of
+ * the header, costs microseconds, where each promise round trip through libuv's thread pool
+ * costs far more on a busy host (measured: ~0.2 ms per async header read against ~0.01 ms).
+ * Nothing is followed: lstat sees a symlink as a symlink, and the header is read through a
+ * descriptor opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO put in place never blocks the
+ * open) whose fstat must say "regular file". (The shared safe-open helpers can back these
+ * functions later without changing their callers.)
  */
-import { lstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
+import type { Inspection } from '../../src/qemu/inspector.js';
+import { detectFormat } from '../../src/qemu/magic.js';
+import { headerBytesNeeded, parseQcow2Header } from '../../src/qemu/qcow2-header.js';
+
+/** Enough for the header, extensions and backing name of every image with clusters <= 64 KiB (as the inspector). */
+const FIRST_READ = 64 * 1024;
+
+function notRegular(file: string): StorageError {
+  return new StorageError('IMAGE_DIFFERS_FROM_INFO', `${file} is not a regular file`, { details: { file, reason: 'not-regular-file' } });
+}
+
+function identityOf(st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.ctimeNs}`;
+}
 
 /** `undefined`: no such file. Throws IMAGE_DIFFERS_FROM_INFO for anything but a regular file. */
 export function fileIdentity(dir: string, file: string): string | undefined {
   const st = lstatSync(path.join(dir, file), { bigint: true, throwIfNoEntry: false });
   if (st === undefined) return undefined;
-  if (!st.isFile()) {
-    throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `${file} is not a regular file`, { details: { file, reason: 'not-regular-file' } });
+  if (!st.isFile()) throw notRegular(file);
+  return identityOf(st);
+}
+
+function readAt(fd: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, done);
+    if (n === 0) break;
+    done += n;
   }
-  return `${st.ino}:${st.size}:${st.ctimeNs}`;
+  return buf.subarray(0, done);
+}
+
+/** The file's identity and its header (what src/qemu/inspector.ts reads), through one descriptor. */
+export function inspectByDescriptor(dir: string, file: string): { identity: string; inspection: Inspection } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, file), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw notRegular(file);
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) throw notRegular(file);
+    const size = Number(st.size);
+    let head = readAt(fd, Math.min(size, FIRST_READ));
+    const format = detectFormat(head);
+    const identity = identityOf(st);
+    if (format === 'raw') return { identity, inspection: { format, fileSize: size, virtualSize: size } };
+    if (format !== 'qcow2') return { identity, inspection: { format, fileSize: size } };
+    const needed = Math.min(size, headerBytesNeeded(head));
+    if (needed > head.length) head = readAt(fd, needed);
+    const qcow2 = parseQcow2Header(head, size);
+    return { identity, inspection: { format, fileSize: size, virtualSize: qcow2.virtualSize, qcow2 } };
+  } finally {
+    closeSync(fd);
+  }
 }
