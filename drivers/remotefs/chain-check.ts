@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
-import { checkImage, checkInspection, isOwnFileName } from '../../src/qemu/safety.js';
+import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
 import { fileIdentity, inspectByDescriptor } from './file-identity.js';
 import type { VolumeTree } from './info-file.js';
 
@@ -98,14 +98,15 @@ function corrupt(tree: VolumeTree, message: string, file: string): StorageError 
 /** Names of the volume's own files only, every backing a file of the tree, no loop: O(files). */
 function assertTreeShape(tree: VolumeTree): void {
   if (tree.files[tree.active] === undefined) throw corrupt(tree, `active file ${tree.active} is not in its info tree`, tree.active);
+  const own = ownFilePattern(tree.volumeId);
   const done = new Set<string>();
   for (const [name, rec] of Object.entries(tree.files)) {
-    if (!isOwnFileName(name, tree.volumeId)) throw corrupt(tree, `${JSON.stringify(name)} is not a file name of this volume`, name);
+    if (!own.test(name)) throw corrupt(tree, `${JSON.stringify(name)} is not a file name of this volume`, name);
     if (rec.backing !== null && tree.files[rec.backing] === undefined) throw corrupt(tree, `${name} is backed by ${rec.backing}, not in its info tree`, name);
-    const walk: string[] = [];
+    const walk = new Set<string>();
     for (let cur: string | null = name; cur !== null && !done.has(cur); cur = tree.files[cur]?.backing ?? null) {
-      if (walk.includes(cur)) throw unsafe(`volume ${tree.volumeId}: backing loop at ${cur}`, { file: cur });
-      walk.push(cur);
+      if (walk.has(cur)) throw unsafe(`volume ${tree.volumeId}: backing loop at ${cur}`, { file: cur });
+      walk.add(cur);
     }
     for (const p of walk) done.add(p);
   }
