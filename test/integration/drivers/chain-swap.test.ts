@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { ShareConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { verifyPattern, writePattern } from '../../../src/qemu/img.js';
+import { verifyTree } from '../../../drivers/remotefs/chain-check.js';
 import { readInfo, OWN_KEY, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { createShare } from '../../../src/shares/index.js';
 import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
@@ -209,6 +210,26 @@ suite('local directory', async () => {
       await dataReadsBack(c, ch);
     });
   }
+
+  it('flat in depth: frozen files whose identity matches are not read by header; a frozen file rewritten with a sane header is read once and re-recorded', async () => {
+    const c = get();
+    const ch = await chain();
+    const tree = await treeOf(c, ch.vol.id);
+    const first = await verifyTree(c.dir, tree, []);
+    expect([...first.inspections.keys()]).to.deep.equal([tree.active]);
+    expect(first.recorded).to.equal(false);
+    expect([...first.identities.keys()].sort()).to.deep.equal(Object.keys(tree.files).sort());
+    // The same backing written again in place: a new ctime, a header that is right.
+    await run('qemu-img', ['rebase', '-q', '-u', '-f', 'qcow2', '-b', ch.at.base, '-F', 'qcow2', path.join(c.dir, ch.at.middle)]);
+    const second = await verifyTree(c.dir, tree, []);
+    expect([...second.inspections.keys()].sort()).to.deep.equal([tree.active, ch.at.middle].sort());
+    expect(second.recorded).to.equal(true);
+    expect(second.tree.files[ch.at.middle]?.identity).to.not.equal(tree.files[ch.at.middle]?.identity);
+    // A delete reads the snapshot's file and its dependant by their headers, whatever their identities.
+    const third = await verifyTree(c.dir, second.tree, [ch.at.base, ch.at.middle]);
+    expect([...third.inspections.keys()].sort()).to.deep.equal([tree.active, ch.at.base, ch.at.middle].sort());
+    expect(third.recorded).to.equal(false);
+  });
 
   it('an info file written before identities existed: headers read once, identities recorded by the next operation, a rewritten frozen file refused', async () => {
     const c = get();
