@@ -38,7 +38,9 @@ function identityOf(st: Stats): string {
 
 /** `undefined`: no such file. Throws IMAGE_DIFFERS_FROM_INFO for anything but a regular file. */
 export function fileIdentity(dir: string, file: string): string | undefined {
-  const st = lstatSync(path.join(dir, file), { throwIfNoEntry: false });
+  // Concatenated, not path.join: names are bare (checked against the volume's own-name pattern
+  // first), and at depth 128 the normalisation is a sixth of the cost of the lstats.
+  const st = lstatSync(`${dir}${path.sep}${file}`, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   if (!st.isFile()) throw notRegular(file);
   return identityOf(st);
