@@ -18,6 +18,7 @@ import { buildApp } from './http/app.js';
 import { errorJson } from './http/errors.js';
 import { resolveInboundToken } from './http/inbound-token.js';
 import { inspectOverlay } from './inspect.js';
+import { verifyLiveChain, type VerifyLiveChain } from './snapshot/preflight.js';
 import { Engine } from './jobs/engine.js';
 import type { Job } from './jobs/job.js';
 import { LibvirtAdapter } from './libvirt/adapter.js';
@@ -34,6 +35,8 @@ export interface CoordinatorOverrides {
   metadata?: MetadataApi;
   clock?: Clock;
   inspect?: InspectOverlay;
+  /** Fake domains of unit tests have no files to check; production always uses verifyLiveChain. */
+  verifyChain?: VerifyLiveChain;
   log?: Logger;
 }
 
@@ -77,7 +80,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   });
   describeMetrics(metrics, engine);
   await engine.start();
-  const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, defaultQuiesce: c.quiesce });
+  const useCases = new UseCases({ engine, metadata, log, port, clock, inspect: o.inspect ?? inspectOverlay, verifyChain: o.verifyChain ?? verifyLiveChain, defaultQuiesce: c.quiesce });
   let url = '';
   // One credential per direction: `inbound` is what the storage service presents here (it is not
   // a token of the storage API); c.serviceToken is only ever sent to the storage API.

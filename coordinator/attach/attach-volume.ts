@@ -72,7 +72,7 @@ async function attachLocked(d: AttachDeps, instance: string, volumeId: string): 
       active_file: ci.data.name, format: ci.data.format, path: file,
     };
     if (existing) return { disk, created: false };
-    await checkChainForQemu(dir, ci.data.name);
+    await checkChainForQemu(dir, ci.data.name, volumeId, ci.data.format);
     await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
     try {
       await d.storage.attach(volumeId, {

@@ -1,18 +1,20 @@
 /**
  * Before a disk is handed to QEMU: walk the volume's chain from the active file through the
- * headers (in-process inspector, no qemu-img), refuse a backing reference that is not a bare name
- * in the same directory (an absolute path would differ per host, and a foreign file is an
+ * headers (in-process inspector, no qemu-img) with the storage side's image rules
+ * (src/qemu/safety.ts checkImage: each file a regular file of the format its parent records, no
+ * external data file, a backing that is a bare name of this volume with an explicit format, no
+ * backing larger than the top; an absolute path would differ per host, and a foreign file is an
  * attack), and check that the QEMU user (libvirt-qemu on Debian) can read every file and write
  * the active one. A refusal names the files and the fix, rather than a guest that fails to open
  * its disk later (or opens it now and loses access at the next relabel).
  */
 import { constants } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { run } from '../../src/core/process.js';
-import { isOwnFileName, volumeIdOfFile } from '../../src/core/volume-names.js';
-import { inspectImage } from '../../src/qemu/index.js';
+import type { ImageFormat } from '../../src/qemu/formats.js';
+import { checkImage } from '../../src/qemu/safety.js';
 
 const QEMU_USER = 'libvirt-qemu';
 const MAX_LAYERS = 256;
@@ -40,25 +42,41 @@ async function untraversable(dir: string, ids: Ids): Promise<string[]> {
   }
 }
 
-/** The chain's bare names, active first. Throws IMAGE_UNSAFE_BACKING / INVALID_STATE. */
-export async function checkChainForQemu(dir: string, active: string): Promise<string[]> {
-  const ids = await qemuIds();
+/**
+ * Every file QEMU opens from `top` down, by its header (checkImage), each looked up without
+ * following a symlink. Returns the bare names, top first. Refuses with the IMAGE_* code of what
+ * is wrong (IMAGE_DIFFERS_FROM_INFO: not a regular file); INVALID_STATE when a file is missing
+ * on this host.
+ */
+export async function verifyChainHeaders(dir: string, volumeId: string, top: string, topFormat: ImageFormat): Promise<string[]> {
   const names: string[] = [];
-  const problems: string[] = [];
-  for (let name: string | undefined = active; name !== undefined; ) {
-    if (names.includes(name) || names.length >= MAX_LAYERS) throw new StorageError('IMAGE_UNSAFE_BACKING', `backing chain of ${active} loops or is too deep`);
+  let format = topFormat;
+  let maxSize: number | undefined;
+  for (let name: string | undefined = top; name !== undefined; ) {
+    if (names.includes(name) || names.length >= MAX_LAYERS) throw new StorageError('IMAGE_UNSAFE_BACKING', `backing chain of ${top} loops or is too deep`, { details: { file: name } });
     names.push(name);
     const file = path.join(dir, name);
-    const st = await stat(file).catch(() => null);
-    if (st === null) throw new StorageError('INVALID_STATE', `${file} (in the chain of ${active}) does not exist on this host`);
+    const st = await lstat(file).catch(() => null);
+    if (st === null) throw new StorageError('INVALID_STATE', `${file} (in the chain of ${top}) does not exist on this host`);
+    if (!st.isFile()) throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `${name} (in the chain of ${top}) is not a regular file`, { details: { file: name, reason: 'not-regular-file' } });
+    const insp = await checkImage(file, { expectedFormat: format, volumeId, expectedVirtualSize: maxSize });
+    // Sizes only grow along a branch: nothing below the top is larger than the top.
+    maxSize ??= insp.virtualSize;
+    name = insp.qcow2?.backingFile;
+    format = insp.qcow2?.backingFormat as ImageFormat;
+  }
+  return names;
+}
+
+/** The chain's bare names, active first. Throws IMAGE_* (checkImage) / INVALID_STATE. */
+export async function checkChainForQemu(dir: string, active: string, volumeId: string, format: ImageFormat): Promise<string[]> {
+  const ids = await qemuIds();
+  const names = await verifyChainHeaders(dir, volumeId, active, format);
+  const problems: string[] = [];
+  for (const name of names) {
+    const st = await stat(path.join(dir, name));
     const want = name === active ? constants.R_OK | constants.W_OK : constants.R_OK;
     if (ids && !allowed(st, ids, want)) problems.push(`${name} (${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid})`);
-    const backing = (await inspectImage(file)).qcow2?.backingFile;
-    const volumeId = volumeIdOfFile(active);
-    if (backing !== undefined && (volumeId === null || !isOwnFileName(backing, volumeId))) {
-      throw new StorageError('IMAGE_UNSAFE_BACKING', `${name} names backing file ${JSON.stringify(backing)}, not a bare name of the same volume`);
-    }
-    name = backing;
   }
   if (ids) problems.push(...await untraversable(dir, ids));
   if (problems.length > 0) {

@@ -4,6 +4,7 @@
  * PLAN_MISMATCH before the job exists.
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { MergePlan, NovaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
 import { StorageError } from '../../src/core/errors.js';
 import type { Clock } from '../clock.js';
@@ -11,12 +12,32 @@ import { diskBySerial, parseDomainXml, type LiveDisk, type LiveDomain } from '..
 import type { LibvirtPort } from '../libvirt/port.js';
 import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import { planFromNovaDelete, validateMergePlan } from '../plans/merge-plan.js';
+import type { VerifyLiveChain } from '../snapshot/preflight.js';
 import type { Dialect, MergeJob, QuiescePolicy, SnapshotJob, SnapshotVolume } from './job.js';
 
 export interface BuildDeps {
   port: LibvirtPort;
   clock: Clock;
   inspect: InspectOverlay;
+  /**
+   * The chain QEMU follows, checked by its headers before a live create or merge
+   * (snapshot/preflight.ts verifyLiveChain; always set by server.ts; unit tests of fake domains
+   * without files leave it out).
+   */
+  verifyChain?: VerifyLiveChain;
+}
+
+/** The live chain's names and the top's format (file-backed disks only, checked by the plan validators). */
+function liveChain(disk: LiveDisk): { names: string[]; format: 'qcow2' | 'raw' } {
+  const names = disk.chain.map((l) => l.name).filter((n): n is string => n !== null);
+  const format = disk.chain[0]?.format === 'raw' ? 'raw' : 'qcow2';
+  return { names, format };
+}
+
+/** Before a live create: the new overlay and the live chain below it, by their headers. */
+export async function verifyCreateChain(deps: BuildDeps, disk: LiveDisk, volumeId: string, newPath: string): Promise<void> {
+  const live = liveChain(disk).names;
+  await deps.verifyChain?.(path.dirname(newPath), volumeId, path.basename(newPath), 'qcow2', [path.basename(newPath), ...live]);
 }
 
 export interface Located {
@@ -43,6 +64,8 @@ function common(deps: BuildDeps, id: string, domainUuid: string) {
 export async function buildMergeJob(deps: BuildDeps, plan: MergePlan, dialect: Dialect, instanceUuid?: string): Promise<MergeJob> {
   const at = await locateVolume(deps.port, plan.volume_id, instanceUuid);
   const { dir } = validateMergePlan(plan, at.disk);
+  const live = liveChain(at.disk);
+  await deps.verifyChain?.(dir, plan.volume_id, live.names[0] as string, live.format, live.names);
   return { ...common(deps, plan.operation_id, at.domainUuid), kind: 'merge', dialect, plan, target: at.disk.target, dir, state: 'validated' };
 }
 
@@ -65,6 +88,7 @@ export interface AssistedCreate {
 export async function buildAssistedSnapshotJob(deps: BuildDeps, req: AssistedCreate, instanceUuid?: string): Promise<SnapshotJob> {
   const at = await locateVolume(deps.port, req.volumeId, instanceUuid);
   const v = await validateCreate({ volumeId: req.volumeId, newFile: req.newFile, expectedTop: req.expectedTop }, at.disk, deps.inspect);
+  await verifyCreateChain(deps, at.disk, req.volumeId, v.newPath);
   const volume: SnapshotVolume = {
     volumeId: req.volumeId, snapshotId: req.snapshotId, operationId: req.operationId, fencingToken: req.fencingToken,
     target: v.target, newFile: req.newFile, newPath: v.newPath, oldTop: v.oldTop,

@@ -9,7 +9,7 @@ import type { Logger } from '../../src/core/logger.js';
 import { StorageError } from '../../src/core/errors.js';
 import { parseDomainXml, type LiveDisk, type LiveDomain } from '../domain/disks.js';
 import { fileBacked } from '../domain/file-backed.js';
-import { newJobId, snapshotJob, type BuildDeps } from '../jobs/build-jobs.js';
+import { newJobId, snapshotJob, verifyCreateChain, type BuildDeps } from '../jobs/build-jobs.js';
 import { describeError } from '../jobs/describe-error.js';
 import type { QuiescePolicy, SnapshotJob, SnapshotVolume } from '../jobs/job.js';
 import type { CreatedSnapshotMetadata, MetadataApi } from '../metadata/api.js';
@@ -62,6 +62,7 @@ export async function buildInstanceSnapshotJob(
       const md = await deps.metadata.createSnapshotMetadata(d.serial as string, { instanceUuid, name: req.name });
       created.push(md);
       const v = await validateCreate({ volumeId: d.serial as string, newFile: md.newFile }, d, deps.inspect);
+      await verifyCreateChain(deps, d, d.serial as string, v.newPath);
       volumes.push({ volumeId: d.serial as string, ...md, target: v.target, newPath: v.newPath, oldTop: v.oldTop });
     }
   } catch (err) {

@@ -4,6 +4,8 @@
  * goes ahead unquiesced and says so on the snapshot.
  */
 import { StorageError } from '../../src/core/errors.js';
+import type { ImageFormat } from '../../src/qemu/formats.js';
+import { verifyChainHeaders } from '../attach/chain-access.js';
 import type { QuiescePolicy } from '../jobs/job.js';
 import type { LibvirtPort } from '../libvirt/port.js';
 
@@ -25,3 +27,23 @@ export async function resolveQuiesce(port: LibvirtPort, domainUuid: string, poli
     return { policy: 'off', note: why };
   }
 }
+
+/**
+ * Before a live snapshot switches the guest onto an overlay, or a live merge starts: QEMU will
+ * open (or already follows) every file from `top` down, so each is checked by its header with
+ * the storage side's image rules (attach/chain-access.ts verifyChainHeaders), and the chain the
+ * headers describe must begin with the one expected (the live chain, under the new overlay for a create).
+ * Nothing is changed before this passes. Production wiring: coordinator/server.ts.
+ */
+export type VerifyLiveChain = (dir: string, volumeId: string, top: string, topFormat: ImageFormat, expected: readonly string[]) => Promise<void>;
+
+export const verifyLiveChain: VerifyLiveChain = async (dir, volumeId, top, topFormat, expected) => {
+  const names = await verifyChainHeaders(dir, volumeId, top, topFormat);
+  // libvirt may report fewer layers than there are (an unprobed chain): the headers must begin
+  // with the expected chain; files below it were still checked by their headers.
+  if (names.length < expected.length || expected.some((n, i) => n !== names[i])) {
+    throw new StorageError('IMAGE_UNSAFE_BACKING', `the headers from ${top} describe ${names.join(' ← ')}, the live chain is ${expected.join(' ← ')}`, {
+      details: { reason: 'differs-from-live-chain', headers: names, expected: [...expected] },
+    });
+  }
+};

@@ -6,11 +6,19 @@
  * tree records was rewritten behind our back and is refused.
  *
  *   start (e.g. active) -> backing -> ... -> root        checked top-down, at most maxChainDepth files
+ *
+ * verifyTree is the check every operation of the snapshot engine and the driver runs before it
+ * opens a volume's files. It stays flat in chain depth: a frozen file cannot change
+ * legitimately, so its header is read only when the identity recorded when it was last verified
+ * (file-identity.ts: one lstat) no longer matches, or none was recorded (an older info file: the
+ * header is read once and the identity recorded, in the operation's own next info write). The
+ * active file and the files the operation merges are always read.
  */
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
-import { checkImage } from '../../src/qemu/safety.js';
+import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
+import { fileIdentity, inspectByDescriptor } from './file-identity.js';
 import type { VolumeTree } from './info-file.js';
 
 export interface ChainCheckOptions {
@@ -29,14 +37,21 @@ function unsafe(message: string, details: Record<string, unknown>): StorageError
   return new StorageError('IMAGE_UNSAFE_BACKING', message, { details: { reason: 'differs-from-info', ...details } });
 }
 
-async function checkOne(dir: string, tree: VolumeTree, file: string): Promise<Inspection> {
+async function checkOne(dir: string, tree: VolumeTree, file: string, maxSize = recordedSize(tree, file)): Promise<Inspection> {
   const rec = tree.files[file];
   if (rec === undefined) {
     throw new StorageError('INFO_FILE_CORRUPT', `volume ${tree.volumeId}: ${file} is not a file of its info tree`, { details: { file } });
   }
   const insp = await checkImage(path.join(dir, file), {
-    expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: recordedSize(tree, file),
+    expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize,
   });
+  return matchesInfo(tree, file, insp);
+}
+
+/** The header must say what the info file says: backing name and backing format. */
+function matchesInfo(tree: VolumeTree, file: string, insp: Inspection): Inspection {
+  const rec = tree.files[file];
+  if (rec === undefined) throw corrupt(tree, `${file} is not a file of its info tree`, file);
   const backing = insp.qcow2?.backingFile ?? null;
   if (backing !== rec.backing) {
     throw unsafe(`${file}: header names backing ${JSON.stringify(backing)}, info file records ${JSON.stringify(rec.backing)}`, { file, backing, recorded: rec.backing });
@@ -63,4 +78,91 @@ export async function checkChain(dir: string, tree: VolumeTree, start: string, o
     next = tree.files[next]?.backing ?? null;
   }
   return first;
+}
+
+export interface VerifiedTree {
+  /** The tree with the identities of the frozen files verified by header recorded (`tree` itself when none changed). */
+  tree: VolumeTree;
+  /** true when an identity was recorded: the operation's next info write keeps it (or the caller saves the tree). */
+  recorded: boolean;
+  /** What identifies each file now, the active file's included (create records it when that file freezes). */
+  identities: Map<string, string>;
+  /** Inspections of the files whose headers were read: the active file, `headers`, and frozen files whose identity differed. */
+  inspections: Map<string, Inspection>;
+}
+
+function corrupt(tree: VolumeTree, message: string, file: string): StorageError {
+  return new StorageError('INFO_FILE_CORRUPT', `volume ${tree.volumeId}: ${message}`, { details: { file } });
+}
+
+/** Names of the volume's own files only, every backing a file of the tree, no loop: O(files). */
+function assertTreeShape(tree: VolumeTree): void {
+  if (tree.files[tree.active] === undefined) throw corrupt(tree, `active file ${tree.active} is not in its info tree`, tree.active);
+  const own = ownFilePattern(tree.volumeId);
+  const done = new Set<string>();
+  for (const [name, rec] of Object.entries(tree.files)) {
+    if (!own.test(name)) throw corrupt(tree, `${JSON.stringify(name)} is not a file name of this volume`, name);
+    if (rec.backing !== null && tree.files[rec.backing] === undefined) throw corrupt(tree, `${name} is backed by ${rec.backing}, not in its info tree`, name);
+    const walk = new Set<string>();
+    for (let cur: string | null = name; cur !== null && !done.has(cur); cur = tree.files[cur]?.backing ?? null) {
+      if (walk.has(cur)) throw unsafe(`volume ${tree.volumeId}: backing loop at ${cur}`, { file: cur });
+      walk.add(cur);
+    }
+    for (const p of walk) done.add(p);
+  }
+}
+
+/**
+ * Before an operation opens any file of the volume: every file of the tree exists as a regular
+ * file; the active file and `headers` are checked by their headers (checkOne); every other file
+ * by its recorded identity, by its header when the identity is missing or differs. A refusal
+ * names the file, with the IMAGE_* code of what is wrong (IMAGE_DIFFERS_FROM_INFO: missing or
+ * not a regular file), and changes nothing.
+ */
+export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<VerifiedTree> {
+  try {
+    return await verify(dir, tree, headers, o);
+  } catch (err) {
+    // Nothing was written yet: the service puts the volume's status back (operation-runner.ts changedNothing).
+    if (err instanceof StorageError) err.details.changedNothing = true;
+    throw err;
+  }
+}
+
+async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal }): Promise<VerifiedTree> {
+  assertTreeShape(tree);
+  const maxSize = new Map<string, number>();
+  for (const s of Object.values(tree.snapshots)) maxSize.set(s.file, s.sizeBytes);
+  maxSize.set(tree.active, tree.sizeBytes);
+  const mustRead = new Set([tree.active, ...headers]);
+  const identities = new Map<string, string>();
+  const inspections = new Map<string, Inspection>();
+  const toRead: string[] = [];
+  const missing = (file: string) => new StorageError('IMAGE_DIFFERS_FROM_INFO', `volume ${tree.volumeId}: ${file} is recorded in the info file but missing`, {
+    details: { file, reason: 'missing' },
+  });
+  for (const [file, rec] of Object.entries(tree.files)) {
+    o.signal?.throwIfAborted();
+    if (!mustRead.has(file)) {
+      const id = fileIdentity(dir, file);
+      if (id === undefined) throw missing(file);
+      identities.set(file, id);
+      if (rec.identity === id) continue;
+    }
+    // Read by header: through one descriptor, so identity and header are of the same file.
+    const read = inspectByDescriptor(dir, file);
+    if (read === undefined) throw missing(file);
+    identities.set(file, read.identity);
+    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize.get(file) ?? tree.sizeBytes });
+    inspections.set(file, matchesInfo(tree, file, read.inspection));
+    toRead.push(file);
+  }
+  let next = tree;
+  for (const file of toRead) {
+    const id = identities.get(file);
+    if (file === tree.active || id === undefined || tree.files[file]?.identity === id) continue;
+    if (next === tree) next = structuredClone(tree);
+    (next.files[file] as { identity?: string }).identity = id;
+  }
+  return { tree: next, recorded: next !== tree, identities, inspections };
 }

@@ -14,10 +14,10 @@ import type {
   ManageableFilter, ManageableListing, ManageableVolume, ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
-import { checkChain } from './chain-check.js';
+import { verifyTree, type VerifiedTree } from './chain-check.js';
 import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
-import { readInfo, type VolumeTree } from './info-file.js';
+import { readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
 import { describeManageable, listManageable } from './manageable.js';
 import { OnlinePath, type InterruptedOperation } from './online/index.js';
@@ -106,8 +106,19 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
     return requireVolume(this.env.shares, vol.id, vol.providerLocation);
   }
 
-  private checkChain(site: VolumeSite, tree: VolumeTree, start: string, signal?: AbortSignal) {
-    return checkChain(site.dir, tree, start, { maxChainDepth: this.env.storage.maxChainDepth, signal });
+  /**
+   * Every file of the volume checked before anything opens one (chain-check.ts verifyTree):
+   * `headers` and the active file by their headers, frozen files by their recorded identities.
+   * Under the volume's lease (`save`), identities recorded on the way are written back, so the
+   * next verification of an older info file reads no header again.
+   */
+  private async verified(site: VolumeSite, tree: VolumeTree, headers: string[], o: { signal?: AbortSignal; save: boolean }): Promise<VerifiedTree> {
+    const v = await verifyTree(site.dir, tree, headers, { signal: o.signal });
+    if (v.recorded && o.save) {
+      const loc = await locationOf(this.env, site);
+      await writeInfo(site.dir, v.tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
+    }
+    return v;
   }
 
   doSetup(): Promise<void> {
@@ -124,7 +135,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   /**
    * A create a crash interrupted (its database outcome never written): its files are adopted only
    * when complete: the info file's tree with just the base file, that file under its final name
-   * (materializeVolume renames it last) and its header checked (chain-check.ts). Else null.
+   * (materializeVolume renames it last) and its header verified (chain-check.ts). Else null.
    */
   async adoptInterruptedCreate(volumeId: string, ctx: OpContext = {}): Promise<CreatedVolume | null> {
     assertVolumeId(volumeId);
@@ -136,7 +147,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
       const names = new Set(await readdir(site.dir));
       // A temp image left beside it: the fill did not finish (or an older one crashed): not adopted.
       if (!names.has(tree.active) || [...names].some((n) => n.startsWith(`.volume-${volumeId}.`))) return null;
-      await this.checkChain(site, tree, tree.active, signal);
+      await this.verified(site, tree, [], { signal, save: false });
       return { providerLocation: site.share.address, format: tree.files[tree.active]?.format ?? 'qcow2', sizeGiB: giBFromBytes(tree.sizeBytes) };
     });
   }
@@ -167,8 +178,8 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
           details: { currentBytes: tree.sizeBytes, requestedBytes: toBytes },
         });
       }
-      await this.checkChain(site, tree, tree.active, signal);
-      // Only the active file grows; the engine records the intent so reconcile can finish it.
+      // Only the active file grows; the engine verifies the chain (chain-check.ts) and records the
+      // intent so reconcile can finish it.
       await engine.extendWithSnapshots(await locationOf(this.env, site), toBytes);
     });
   }
@@ -195,9 +206,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   private async activeSource(src: VolumeRef, signal: AbortSignal): Promise<CopySource> {
     const site = await this.site(src);
     const tree = await loadSettledTree(site);
-    const insp = await this.checkChain(site, tree, tree.active, signal);
+    const insp = (await this.verified(site, tree, [], { signal, save: true })).inspections.get(tree.active);
     const format = tree.files[tree.active]?.format ?? 'qcow2';
-    return { dir: site.dir, file: tree.active, format, sizeBytes: insp.virtualSize ?? tree.sizeBytes };
+    return { dir: site.dir, file: tree.active, format, sizeBytes: insp?.virtualSize ?? tree.sizeBytes };
   }
 
   async createVolumeFromSnapshot(req: CreateVolumeRequest, snap: SnapshotRef, src: VolumeRef, ctx: OpContext = {}): Promise<CreatedVolume> {
@@ -216,8 +227,8 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
     const site = await this.site(src);
     const tree = await loadSettledTree(site);
     const point = await engine.snapshotPointFile(await locationOf(this.env, site), snapshotId);
-    const insp = await this.checkChain(site, tree, point.file, signal);
-    return { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp.virtualSize ?? point.sizeBytes };
+    const insp = (await this.verified(site, tree, [point.file], { signal, save: true })).inspections.get(point.file);
+    return { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp?.virtualSize ?? point.sizeBytes };
   }
 
   /** Lease + location for the snapshot engine; an attached volume takes the online path. */
@@ -308,7 +319,8 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
     const site = await this.site(vol);
     const tree = await loadSettledTree(site);
     // The compute host's QEMU opens this chain: the same checks as before our own qemu-img.
-    await this.checkChain(site, tree, tree.active);
+    // No lease is held here, so identities are compared but not written back.
+    await this.verified(site, tree, [], { save: false });
     return connectionInfo(site.share, this.env.storage.mountBase, tree.active, tree.files[tree.active]?.format ?? 'qcow2');
   }
 

@@ -25,6 +25,11 @@ const formatSchema = z.enum(['qcow2', 'raw']);
 const fileSchema = z.strictObject({
   format: formatSchema,
   backing: z.string().nullable(),
+  /**
+   * What identified the file when it was last verified frozen (chain-check.ts fileIdentity):
+   * while it still matches, the header is not read again. Absent on active files and old trees.
+   */
+  identity: z.string().max(200).optional(),
 });
 
 const snapshotSchema = z.strictObject({

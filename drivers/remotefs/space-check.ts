@@ -36,7 +36,7 @@ export async function assertRoom(dir: string, needBytes: number, what: string): 
   const { freeBytes } = await shareSpace(dir);
   if (freeBytes >= needBytes + SPACE_MARGIN_BYTES) return;
   throw new StorageError('NO_SPACE', `${what} needs about ${Math.ceil((needBytes + SPACE_MARGIN_BYTES) / MiB)} MiB on the share; ${Math.floor(freeBytes / MiB)} MiB are free; nothing was changed`, {
-    details: { needBytes: needBytes + SPACE_MARGIN_BYTES, freeBytes, nothingChanged: true },
+    details: { needBytes: needBytes + SPACE_MARGIN_BYTES, freeBytes, changedNothing: true },
   });
 }
 

@@ -31,8 +31,12 @@ export interface CheckImageOptions {
 /** Inspect `file` and refuse anything qemu must not open for this volume. Returns the inspection. */
 export async function checkImage(file: string, options: CheckImageOptions): Promise<Inspection> {
   assertVolumeId(options.volumeId);
-  const inspection = await inspectImage(file);
-  const where = path.basename(file);
+  return checkInspection(await inspectImage(file), path.basename(file), options);
+}
+
+/** The same rules on an inspection already made (e.g. read synchronously by descriptor); `where` names the file. */
+export function checkInspection(inspection: Inspection, where: string, options: CheckImageOptions): Inspection {
+  assertVolumeId(options.volumeId);
   if (inspection.format !== options.expectedFormat) {
     throw refuse('IMAGE_FORMAT_MISMATCH', `${where}: ${inspection.format} image, expected ${options.expectedFormat}`, 'format', {
       format: inspection.format, expected: options.expectedFormat,

@@ -4,6 +4,7 @@
  * removes, so a crash at any point leaves either no snapshot or a complete one.
  */
 import type { CreatedSnapshot } from '../../volume-driver.js';
+import { verifyTree } from '../chain-check.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
@@ -14,14 +15,21 @@ import { fileFormat } from './tree.js';
 
 export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string): Promise<CreatedSnapshot> {
   assertUuid(snapshotId, 'snapshot id');
-  const tree = await loadSettledTree(loc);
-  const overlay = overlayForNewSnapshot(tree, loc.volumeId, snapshotId, loc.maxChainDepth);
+  const settled = await loadSettledTree(loc);
+  const overlay = overlayForNewSnapshot(settled, loc.volumeId, snapshotId, loc.maxChainDepth);
+  // The active file becomes a backing file and a guest's QEMU follows the whole chain below it:
+  // the active file by its header, the frozen files by their recorded identities.
+  const { tree, identities } = await verifyTree(loc.dir, settled, []);
   // A file by this name that the tree does not know is an orphan of an earlier attempt.
   await unlinkIfPresent(loc, overlay);
   // The info file is staged (written and synced under a temp name) while the overlay is written;
   // it replaces the info file only once the overlay is durable, so the order of what a crash can
   // leave is unchanged: an orphan overlay (and temp file), or the complete snapshot.
   const next = applyCreate(tree, snapshotId, overlay, new Date().toISOString());
+  // The active file freezes here: what identifies it now is what later verifications compare.
+  const frozen = next.files[tree.active];
+  const id = identities.get(tree.active);
+  if (frozen !== undefined && id !== undefined) frozen.identity = id;
   const [written, staged] = await Promise.allSettled([
     writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes),
     stageTree(loc, next),

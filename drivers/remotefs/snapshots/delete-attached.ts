@@ -8,6 +8,7 @@
  * Hidden snapshots left with one dependant are collected by the same routing.
  */
 import { StorageError } from '../../../src/core/errors.js';
+import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost } from './attached-host.js';
 import { removeSnapshotFile } from './collect.js';
@@ -18,7 +19,7 @@ import { parseMergePlan } from './plan-schema.js';
 import { applyHide, decideDelete, nextHiddenToCollect, planMerge, type DeleteDecision } from './plan-delete.js';
 import { loadTree, saveTree } from './store.js';
 import type { LiveMergeStep } from './attached-host.js';
-import { fileFormat } from './tree.js';
+import { dependantsOf, fileFormat } from './tree.js';
 
 export interface AttachedDeleteResult {
   hidden: boolean;
@@ -65,6 +66,8 @@ export async function deleteAttachedOp(loc: VolumeLocation, snapshotId: string, 
   const s = tree.snapshots[snapshotId];
   if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
   if (s.hidden) return result(tree, true, []);
+  // As delete.ts: S's file and its dependants by their headers, the other files by identity.
+  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], opts)).tree;
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

@@ -4,17 +4,22 @@
  */
 import { StorageError } from '../../../src/core/errors.js';
 import type { DeletedSnapshot } from '../../volume-driver.js';
+import { verifyTree } from '../chain-check.js';
 import { collectHidden, removeSnapshotFile } from './collect.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { measureAndPlan, runMerge } from './merge.js';
 import { applyHide, decideDelete } from './plan-delete.js';
 import { loadSettledTree, saveTree } from './store.js';
+import { dependantsOf } from './tree.js';
 
 export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<DeletedSnapshot> {
   let tree = await loadSettledTree(loc);
   const s = tree.snapshots[snapshotId];
   if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
   if (s.hidden) return { hidden: true, collected: [] };
+  // A commit opens S's file and its dependant, a pull may open the chain below, a rebase the
+  // files above: S's file and its dependants by their headers, the others by their identities.
+  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], opts)).tree;
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

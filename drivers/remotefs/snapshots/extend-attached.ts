@@ -10,17 +10,20 @@
  * size -> the intent is cleared (rolled back).
  */
 import { StorageError } from '../../../src/core/errors.js';
+import { verifyTree } from '../chain-check.js';
 import { finishExtend } from './extend.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
 
 export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resizeLive: (bytes: number) => Promise<void>): Promise<{ sizeBytes: number }> {
-  const tree = await loadSettledTree(loc);
-  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes) {
-    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${tree.sizeBytes} to ${sizeBytes} bytes`);
+  const settled = await loadSettledTree(loc);
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < settled.sizeBytes) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${settled.sizeBytes} to ${sizeBytes} bytes`);
   }
-  if (sizeBytes === tree.sizeBytes) return { sizeBytes };
+  if (sizeBytes === settled.sizeBytes) return { sizeBytes };
+  // The host's QEMU grows the active file: checked, with the chain below, before it is asked.
+  const { tree } = await verifyTree(loc.dir, settled, []);
   const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes, online: true });
   const t = await recordStep(loc, tree, intent, 'resize_live', false);
   stepBoundary(STEPS.extendLiveIntentWritten);

@@ -3,6 +3,7 @@
  * taken; only the active point grows. Intent first, so reconcile finishes a half-done extend.
  */
 import { StorageError } from '../../../src/core/errors.js';
+import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
@@ -11,12 +12,14 @@ import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
 import { fileFormat } from './tree.js';
 
 export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<{ sizeBytes: number }> {
-  const tree = await loadSettledTree(loc);
+  const settled = await loadSettledTree(loc);
   // qemu refuses sizes that are not whole sectors; checked before an intent that would then stay unsettled.
-  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < tree.sizeBytes || sizeBytes % 512 !== 0) {
-    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${tree.sizeBytes} to ${sizeBytes} bytes`);
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < settled.sizeBytes || sizeBytes % 512 !== 0) {
+    throw new StorageError('SIZE_OUT_OF_BOUNDS', `cannot extend volume ${loc.volumeId} from ${settled.sizeBytes} to ${sizeBytes} bytes`);
   }
-  if (sizeBytes === tree.sizeBytes) return { sizeBytes };
+  if (sizeBytes === settled.sizeBytes) return { sizeBytes };
+  // qemu-img resize opens the active file; the chain below is checked as for any operation.
+  const { tree } = await verifyTree(loc.dir, settled, []);
   const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes });
   const t = await recordStep(loc, tree, intent, 'resize', true);
   stepBoundary(STEPS.extendIntentWritten);

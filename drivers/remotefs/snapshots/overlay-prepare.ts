@@ -15,6 +15,7 @@
  */
 import { StorageError } from '../../../src/core/errors.js';
 import type { CreatedSnapshot } from '../../volume-driver.js';
+import { verifyTree } from '../chain-check.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { gib, assertUuid } from './ids.js';
 import type { VolumeLocation } from './location.js';
@@ -41,8 +42,10 @@ export async function prepareOverlayOp(loc: VolumeLocation, snapshotId: string):
   const current = await loadTree(loc);
   const again = onlineCreateIntent(current, snapshotId);
   if (again) return { newFile: String(again.files.overlay), expectedTop: current.active, sizeBytes: current.sizeBytes };
-  const tree = await loadSettledTree(loc);
-  const overlay = overlayForNewSnapshot(tree, loc.volumeId, snapshotId, loc.maxChainDepth);
+  const settled = await loadSettledTree(loc);
+  const overlay = overlayForNewSnapshot(settled, loc.volumeId, snapshotId, loc.maxChainDepth);
+  // The guest's QEMU will open the overlay and follow the chain below it (as create.ts).
+  const { tree } = await verifyTree(loc.dir, settled, []);
   await unlinkIfPresent(loc, overlay);
   // Overlay first: a crash before the intent leaves an orphan that reconcile removes.
   await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);

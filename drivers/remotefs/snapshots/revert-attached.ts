@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../src/core/errors.js';
+import { verifyTree } from '../chain-check.js';
 import type { AttachedHost } from './attached-host.js';
 import { collectAttached } from './delete-attached.js';
 import { STEPS, stepBoundary } from './hooks.js';
@@ -25,8 +26,10 @@ import { fileFormat } from './tree.js';
 import { loadSettledTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 
 export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; activeFile: string; activeFormat: 'qcow2' | 'raw'; collected: string[] }> {
-  const tree = await loadSettledTree(loc);
-  const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  const settled = await loadSettledTree(loc);
+  const plan = planRevert(settled, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  // The guest is switched onto S's chain: checked as for a detached revert (revert.ts).
+  const { tree } = await verifyTree(loc.dir, settled, [plan.base], opts);
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
   const intent = newIntent('revert', snapshotId, { newActive: plan.newActive, oldActive: plan.oldActive }, { online: true });
   const t = await recordStep(loc, tree, intent, 'switch_source', false);

@@ -4,6 +4,7 @@
  * orphan; after it the old active file is (reconcile removes either).
  */
 import { randomUUID } from 'node:crypto';
+import { verifyTree } from '../chain-check.js';
 import { collectHidden } from './collect.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
@@ -12,8 +13,10 @@ import { applyRevert, overlayName, planRevert } from './plan-create.js';
 import { loadSettledTree, saveTree, unlinkIfPresent } from './store.js';
 
 export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; collected: string[] }> {
-  const tree = await loadSettledTree(loc);
-  const plan = planRevert(tree, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  const settled = await loadSettledTree(loc);
+  const plan = planRevert(settled, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  // The new overlay sits on S's file, and a guest's QEMU follows the chain below it.
+  const { tree } = await verifyTree(loc.dir, settled, [plan.base], opts);
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
   stepBoundary(STEPS.revertOverlayWritten);
   const next = applyRevert(tree, plan);

@@ -73,6 +73,15 @@ export async function assertNothingCommitted(deps: ServiceDeps, volumeId: string
   }
 }
 
+/**
+ * The driver refused before it changed anything (a chain that fails verification, flagged
+ * `changedNothing` in the error's details): the resource keeps the status it had, and the
+ * refusal is the operation's error.
+ */
+export function changedNothing(err: StorageError): boolean {
+  return err.details.changedNothing === true;
+}
+
 export interface OperationSpec {
   kind: OperationKind;
   volumeId: string;

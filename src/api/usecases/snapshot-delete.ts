@@ -4,13 +4,13 @@
  * consequence are marked deleted in the same transaction.
  */
 import type { Transaction } from 'sequelize';
-import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { OperationRecord, SnapshotRecord, SnapshotStatus, VolumeRecord } from '../../db/records.js';
 import { isStorageError } from '../../core/errors.js';
 import type { DeletedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { isGhost } from './ghost-snapshots.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { startOperation } from './operation-runner.js';
+import { changedNothing, startOperation } from './operation-runner.js';
 
 const DELETABLE = ['available', 'error', 'error_deleting'] as const;
 
@@ -26,9 +26,11 @@ export async function recordDeletedSnapshot(deps: ServiceDeps, snap: SnapshotRef
 }
 
 export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
+  let before: SnapshotStatus = snap.status;
   return startOperation(deps, {
     kind: 'delete_snapshot', volumeId: vol.id, projectId: snap.projectId, snapshotId: snap.id,
     prepare: async (t) => {
+      before = (await deps.repos.snapshots.get(snap.id, t))?.status ?? snap.status;
       const from = force ? ['available', 'error', 'error_deleting', 'creating', 'deleting', 'restoring'] as const : DELETABLE;
       if (!(await deps.repos.snapshots.transition(snap.id, from, { status: 'deleting' }, t))) {
         throw invalidState('snapshot', snap.id, (await deps.repos.snapshots.get(snap.id, t))?.status ?? 'deleted', from);
@@ -44,7 +46,7 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
       });
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
-    // Refused before anything changed (a space pre-check): the status it found.
-    onFailure: async (err, t) => deps.repos.snapshots.update(snap.id, { status: err.details.nothingChanged === true ? snap.status : 'error_deleting' }, t),
+    // Refused before anything changed (the chain failed verification): the snapshot keeps its status.
+    onFailure: async (err, t) => deps.repos.snapshots.update(snap.id, { status: changedNothing(err) && (DELETABLE as readonly string[]).includes(before) ? before : 'error_deleting' }, t),
   });
 }

@@ -1,9 +1,9 @@
 /** Grow a volume: available|in-use → extending → the same (or error_extending). */
 import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
-import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { OperationRecord, VolumeRecord, VolumeStatus } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { startOperation } from './operation-runner.js';
+import { changedNothing, startOperation } from './operation-runner.js';
 
 const EXTENDABLE = ['available', 'in-use'] as const;
 
@@ -13,10 +13,12 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
       details: { fields: [{ path: 'body.new_size', message: `must be greater than ${vol.sizeGiB}` }] },
     });
   }
+  let before: VolumeStatus = vol.status;
   return startOperation(deps, {
     kind: 'extend_volume', volumeId: vol.id, projectId: vol.projectId,
     prepare: async (t) => {
       // in-use: the driver grows it live through the attachment's coordinator (Cinder refuses, bug 1870367).
+      before = (await deps.repos.volumes.get(vol.id, t))?.status ?? vol.status;
       if (!(await deps.repos.volumes.transition(vol.id, EXTENDABLE, { status: 'extending' }, t))) {
         const cur = await deps.repos.volumes.get(vol.id, t);
         throw invalidState('volume', vol.id, cur?.status ?? 'deleted', EXTENDABLE);
@@ -31,16 +33,19 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
       }
       return async (t) => deps.repos.volumes.update(vol.id, { status: ref.attachment ? 'in-use' : 'available', sizeGiB: newSizeGiB }, t);
     },
-    // A full share that changed nothing (the info file has the old size and no intent): the status it found.
-    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, { status: err.details.nothingChanged === true ? vol.status : 'error_extending' }, t),
+    // Refused before anything changed (a chain that fails verification, a live resize the host
+    // refused): the volume keeps its status, no admin reset needed.
+    onFailure: async (err, t) => deps.repos.volumes.update(vol.id, {
+      status: changedNothing(err) || err.details.refused === true ? before : 'error_extending',
+    }, t),
   });
 }
 
-/** NO_SPACE, and the info file shows nothing changed: marked `nothingChanged` so the volume keeps its status. */
+/** NO_SPACE, and the info file shows nothing changed: marked `changedNothing` so the volume keeps its status. */
 async function markedIfUnchanged(deps: ServiceDeps, vol: VolumeRecord, raw: unknown): Promise<unknown> {
   const err = toStorageError(raw);
   if (!isStorageError(err, 'NO_SPACE')) return raw;
   const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol)).catch(() => null);
   const unchanged = tree !== null && tree.intent === null && tree.sizeBytes <= vol.sizeGiB * 1024 ** 3;
-  return unchanged ? new StorageError('NO_SPACE', err.message, { cause: err.cause ?? err, details: { ...err.details, nothingChanged: true } }) : err;
+  return unchanged ? new StorageError('NO_SPACE', err.message, { cause: err.cause ?? err, details: { ...err.details, changedNothing: true } }) : err;
 }

@@ -10,7 +10,7 @@ import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/rec
 import type { ServiceDeps } from '../context.js';
 import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { startOperation } from './operation-runner.js';
+import { changedNothing, startOperation } from './operation-runner.js';
 
 const REVERTIBLE = ['available', 'in-use'] as const;
 
@@ -59,8 +59,8 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       };
     },
     onFailure: async (err, t) => {
-      // Refused before anything changed (the guest runs, or a space pre-check): the volume keeps its status.
-      const untouched = err.details.reason === 'GUEST_RUNNING' || err.details.nothingChanged === true;
+      // Refused before anything changed (the guest runs, the chain failed verification): the volume keeps its status.
+      const untouched = err.details.reason === 'GUEST_RUNNING' || changedNothing(err);
       await deps.repos.volumes.update(vol.id, { status: untouched ? vol.status : 'error' }, t);
       await deps.repos.snapshots.update(snap.id, { status: 'available' }, t);
     },

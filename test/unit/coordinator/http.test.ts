@@ -21,7 +21,8 @@ describe('coordinator: HTTP daemon', () => {
     h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
     const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: 'svc-outbound-token-for-tests', inboundToken: TOKEN, selfRegister: false, stateDir: dir, pollIntervalMs: 10 } });
     const inspect = headers({ [`${DIR}/${f(S3)}`]: { format: 'qcow2', backingFile: f(S2), backingFormat: 'qcow2', externalDataFile: false } });
-    running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent, inspect });
+    // The fake domain's files do not exist: the chain preflight is tested on real files in chain-preflight.test.ts.
+    running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent, inspect, verifyChain: async () => undefined });
     http = supertest(running.url);
   });
 
