@@ -14,8 +14,11 @@ import type {
   ManageRef, OpContext, ReconcileReport, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
+import type { FactScope } from '../../src/api/check/driver-support.js';
+import type { StorageFacts } from '../../src/api/check/facts.js';
 import { checkChain } from './chain-check.js';
 import { connectionInfo } from './connection.js';
+import * as consistency from './consistency.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
@@ -75,8 +78,10 @@ export class RemoteFsDriver implements VolumeDriver {
   private readonly env: RemoteFsEnv;
   /** Attached volumes: chain changes through the coordinator of the attachment's host. */
   private readonly online: OnlinePath;
+  private readonly coordinatorToken: string;
 
   constructor(ctx: DriverContext) {
+    this.coordinatorToken = ctx.config.coordinator.serviceToken;
     this.online = new OnlinePath({ token: ctx.config.coordinator.serviceToken });
     const storage = ctx.config.storage;
     let perms: Promise<FilePerms> | undefined;
@@ -339,6 +344,23 @@ export class RemoteFsDriver implements VolumeDriver {
     const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
     return engine.reconcileVolume(await locationOf(this.env, site));
+  }
+
+  /** The consistency checker's facts (src/api/check): read-only. */
+  consistencyFacts(scope: FactScope): Promise<StorageFacts> {
+    return consistency.gatherStorageFacts(this.env, this.coordinatorToken, scope);
+  }
+
+  /** The checker's orphan repair, under the volume's lease (ctx.lease when the caller holds it). */
+  removeOrphanFile(volumeId: string, file: string, ctx: OpContext = {}): Promise<void> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, () => consistency.removeOrphanFile(this.env, volumeId, file));
+  }
+
+  /** The checker's leak repair (`qemu-img check -r leaks`), under the volume's lease. */
+  repairLeaks(volumeId: string, file: string, ctx: OpContext = {}): Promise<{ leaks: number }> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, (signal) => consistency.repairLeaks(this.env, volumeId, file, signal));
   }
 }
 

@@ -9,6 +9,7 @@ import { authenticate } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { checkRoutes } from './routes/check.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
@@ -21,7 +22,7 @@ import { volumeRoutes } from './routes/volumes.js';
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
     ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
-    ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
+    ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps), ...checkRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
+import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
@@ -28,6 +29,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   volumeCommands(program, client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
+  checkCommands(program, client, out);
   return program;
 }
 

@@ -1,0 +1,141 @@
+/**
+ * The RemoteFS side of the consistency checker (src/api/check): gathers the facts of every share
+ * (which files each volume has, its info tree, every tree file's header read in-process and its
+ * `qemu-img check`, bounded in time, with --force-share), asks the coordinator of each attached
+ * volume's host for the live chain, and runs the two safe repairs under the caller's lease.
+ * Gathering never writes: a read-only check leaves the shares byte-identical.
+ */
+import { readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { imgCheck, imgRepairLeaks } from '../../src/qemu/img.js';
+import { inspectImage } from '../../src/qemu/inspector.js';
+import type { AttachedVolume, FactScope } from '../../src/api/check/driver-support.js';
+import type { HostFact, ImageFact, StorageFacts, TreeFact, VolumeStorageFact } from '../../src/api/check/facts.js';
+import type { RemoteFsEnv } from './env.js';
+import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
+import { CoordinatorClient } from './online/coordinator-client.js';
+import { assertVolumeId } from './paths.js';
+import { findVolume } from './volume-site.js';
+
+/** volume-<vid>, volume-<vid>.<anything>, and temp files .volume-<vid>.<anything>. */
+const OWN_NAME = /^\.?volume-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\..+)?$/i;
+
+/** The volume a name belongs to by the own-name rule, or null. */
+export function ownerOfName(name: string): string | null {
+  const m = OWN_NAME.exec(name);
+  if (m?.[1] === undefined) return null;
+  // A temp name must keep the dot after the id; the bare `.volume-<vid>` is no name of ours.
+  return name.startsWith('.') && !name.includes('.', 1 + `volume-${m[1]}`.length) ? null : m[1].toLowerCase();
+}
+
+export function treeFact(tree: VolumeTree): TreeFact {
+  const snapshots: TreeFact['snapshots'] = {};
+  for (const s of Object.values(tree.snapshots)) snapshots[s.id] = { id: s.id, file: s.file, hidden: s.hidden, sizeBytes: s.sizeBytes };
+  const files: TreeFact['files'] = {};
+  for (const [name, f] of Object.entries(tree.files)) files[name] = { format: f.format, backing: f.backing };
+  const intent = tree.intent === null ? null : {
+    kind: tree.intent.kind, snapshotId: tree.intent.snapshotId,
+    files: Object.values(tree.intent.files).filter((f): f is string => f !== null),
+  };
+  return { active: tree.active, sizeBytes: tree.sizeBytes, files, snapshots, intent };
+}
+
+async function imageFact(file: string, format: 'qcow2' | 'raw', timeoutMs: number): Promise<ImageFact> {
+  try {
+    const insp = await inspectImage(file);
+    const fact: ImageFact = { format: insp.format, backing: insp.qcow2?.backingFile ?? null, virtualSize: insp.virtualSize ?? insp.fileSize };
+    if (insp.format === 'qcow2' && format === 'qcow2') {
+      const c = await imgCheck(file, 'qcow2', { timeoutMs });
+      fact.check = { leaks: c.leaks, corruptions: c.corruptions, errors: c.errors };
+    }
+    return fact;
+  } catch (err) {
+    return { format: 'unknown', backing: null, virtualSize: 0, error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+  }
+}
+
+async function volumeFact(dir: string, share: string, volumeId: string, names: string[], timeoutMs: number): Promise<VolumeStorageFact> {
+  let tree: VolumeStorageFact['tree'];
+  try {
+    const info = await readInfo(dir, volumeId);
+    tree = info === null ? null : info.tree === null ? 'foreign' : treeFact(info.tree);
+  } catch (err) {
+    tree = { error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+  }
+  const images: Record<string, ImageFact> = {};
+  if (tree !== null && tree !== 'foreign' && !('error' in tree)) {
+    for (const [file, f] of Object.entries(tree.files)) {
+      if (names.includes(file)) images[file] = await imageFact(path.join(dir, file), f.format, timeoutMs);
+    }
+  }
+  return { volumeId, share, names, tree, images };
+}
+
+async function hostFact(a: AttachedVolume, token: string): Promise<HostFact> {
+  const base = { volumeId: a.volumeId, instanceUuid: a.instanceUuid, host: a.host };
+  try {
+    const disk = await new CoordinatorClient({ endpoint: a.coordinatorEndpoint, token, timeoutMs: 10_000 }).disk(a.instanceUuid, a.volumeId);
+    return { ...base, chain: disk.chain, running: disk.running };
+  } catch (err) {
+    return { ...base, error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+  }
+}
+
+export async function gatherStorageFacts(env: RemoteFsEnv, coordinatorToken: string, scope: FactScope): Promise<StorageFacts> {
+  const facts: StorageFacts = { shares: [], volumes: [], hosts: [] };
+  const wanted = scope.volumeIds === null ? null : new Set(scope.volumeIds.map((v) => v.toLowerCase()));
+  const seen = new Set<string>();
+  for (const share of env.shares) {
+    const mounted = await share.isMounted();
+    facts.shares.push({ address: share.address, mounted });
+    if (!mounted) continue;
+    const byVolume = new Map<string, string[]>();
+    for (const n of (await readdir(share.mountPoint)).sort()) {
+      const vid = ownerOfName(n);
+      if (vid === null || (wanted !== null && !wanted.has(vid))) continue;
+      byVolume.set(vid, [...(byVolume.get(vid) ?? []), n]);
+    }
+    for (const [vid, names] of byVolume) {
+      // A volume with files on two shares: the first share's are compared, the others are reported by name.
+      if (seen.has(vid)) continue;
+      seen.add(vid);
+      facts.volumes.push(await volumeFact(share.mountPoint, share.address, vid, names, scope.checkTimeoutMs));
+    }
+  }
+  for (const a of scope.attached) {
+    if (wanted === null || wanted.has(a.volumeId)) facts.hosts.push(await hostFact(a, coordinatorToken));
+  }
+  return facts;
+}
+
+/** Unlink `file` of the volume once the info file, re-read now, still names it nowhere. */
+export async function removeOrphanFile(env: RemoteFsEnv, volumeId: string, file: string): Promise<void> {
+  assertVolumeId(volumeId);
+  const refuse = (why: string) => new StorageError('INVALID_STATE', `${file} of volume ${volumeId} is not an orphan: ${why}`, { details: { volumeId, file } });
+  if (path.basename(file) !== file || ownerOfName(file) !== volumeId.toLowerCase() || file === `volume-${volumeId}.info`) throw refuse('not one of its own names');
+  const site = await findVolume(env.shares, volumeId);
+  if (site === null) throw refuse('the volume has no info file');
+  const info = await readInfo(site.dir, volumeId);
+  if (info?.tree == null) throw refuse('the volume has no tree of ours');
+  const tree = info.tree;
+  if (tree.files[file] !== undefined || tree.active === file) throw refuse('the info file names it');
+  if (Object.values(tree.intent?.files ?? {}).includes(file)) throw refuse('the unfinished intent names it');
+  await unlink(path.join(site.dir, file)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+  await fsyncDir(site.dir);
+  env.log.info({ volumeId, file }, 'consistency check removed an orphan file');
+}
+
+/** `qemu-img check -r leaks` of a qcow2 file the volume's tree names. */
+export async function repairLeaks(env: RemoteFsEnv, volumeId: string, file: string, signal?: AbortSignal): Promise<{ leaks: number }> {
+  assertVolumeId(volumeId);
+  const site = await findVolume(env.shares, volumeId);
+  const info = site ? await readInfo(site.dir, volumeId) : null;
+  const f = info?.tree?.files[file];
+  if (!site || f === undefined || f.format !== 'qcow2') {
+    throw new StorageError('INVALID_STATE', `${file} is not a qcow2 file of volume ${volumeId}'s tree`, { details: { volumeId, file } });
+  }
+  const r = await imgRepairLeaks(path.join(site.dir, file), 'qcow2', { signal });
+  env.log.info({ volumeId, file, leaksLeft: r.leaks }, 'consistency check repaired leaked clusters');
+  return { leaks: r.leaks };
+}
