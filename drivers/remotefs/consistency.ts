@@ -12,6 +12,7 @@ import { imgCheck, imgRepairLeaks } from '../../src/qemu/img.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
 import type { AttachedVolume, FactScope } from '../../src/api/check/driver-support.js';
 import type { HostFact, ImageFact, StorageFacts, TreeFact, VolumeStorageFact } from '../../src/api/check/facts.js';
+import type { Share } from '../../src/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
 import { CoordinatorClient } from './online/coordinator-client.js';
@@ -82,11 +83,11 @@ async function hostFact(a: AttachedVolume, token: string): Promise<HostFact> {
   }
 }
 
-export async function gatherStorageFacts(env: RemoteFsEnv, coordinatorToken: string, scope: FactScope): Promise<StorageFacts> {
+export async function gatherStorageFacts(shares: readonly Share[], coordinatorToken: string, scope: FactScope): Promise<StorageFacts> {
   const facts: StorageFacts = { shares: [], volumes: [], hosts: [] };
   const wanted = scope.volumeIds === null ? null : new Set(scope.volumeIds.map((v) => v.toLowerCase()));
   const seen = new Set<string>();
-  for (const share of env.shares) {
+  for (const share of shares) {
     const mounted = await share.isMounted();
     facts.shares.push({ address: share.address, mounted });
     if (!mounted) continue;

@@ -348,7 +348,7 @@ export class RemoteFsDriver implements VolumeDriver {
 
   /** The consistency checker's facts (src/api/check): read-only. */
   consistencyFacts(scope: FactScope): Promise<StorageFacts> {
-    return consistency.gatherStorageFacts(this.env, this.coordinatorToken, scope);
+    return consistency.gatherStorageFacts(this.env.shares, this.coordinatorToken, scope);
   }
 
   /** The checker's orphan repair, under the volume's lease (ctx.lease when the caller holds it). */
