@@ -3,6 +3,7 @@
  * single disagreement gives exactly its code, with the repair the rules allow.
  */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { compareFacts, expectedChain } from '../../../src/api/check/compare.js';
 import { DIVERGENCE_CODES, type Divergence } from '../../../src/api/check/divergence.js';
 import type { CheckFacts, TreeFact, VolumeStorageFact } from '../../../src/api/check/facts.js';
@@ -277,5 +278,13 @@ describe('consistency check: the comparison (pure)', () => {
     const loop = cleanTree();
     loop.files[base] = { format: 'qcow2', backing: o2 };
     expect(expectedChain(loop)).to.deep.equal([o2, o1, base]);
+  });
+});
+
+describe('consistency check: the README table of divergence codes', () => {
+  it('documents every code, and nothing else', () => {
+    const section = readFileSync('README.md', 'utf8').split('## Consistency check')[1]?.split('\n## ')[0] ?? '';
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).to.deep.equal(Object.keys(DIVERGENCE_CODES).sort());
   });
 });
