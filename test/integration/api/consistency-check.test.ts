@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -15,9 +16,10 @@ import { parseConfig, type ShareConfig } from '../../../src/core/config.js';
 import { createShare } from '../../../src/shares/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { buildProgram } from '../../../src/cli/main.js';
-import { imgCheck, imgCreate } from '../../../src/qemu/img.js';
+import { imgCheck, imgCreate, writePattern } from '../../../src/qemu/img.js';
 import { qemuImgRaw } from '../qemu/craft.js';
 import { assertConsistent, databaseDump } from '../../fixtures/consistency.js';
+import { freePort } from '../../fixtures/free-port.js';
 import { createGlusterVolume } from '../../fixtures/gluster.js';
 import { corruptHeaderRefcount, leakOneCluster } from '../../fixtures/qcow2-damage.js';
 import { shareListing } from '../../fixtures/shares.js';
@@ -144,6 +146,46 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       expect(r.repairs.map((x) => `${x.code} ${x.result}`)).to.deep.equal(['LEAKED_CLUSTERS repaired']);
       expect(r.consistent).to.equal(true);
       expect(await imgCheck(f(), 'qcow2')).to.include({ leaks: 0, corruptions: 0 });
+    });
+
+    it('a qemu-img commit SIGKILLed mid-run: LEAKED_CLUSTERS exactly when qemu-img check finds leaks; --repair leaves none', async () => {
+      // Whether a given kill leaks is up to timing; the assertions hold either way.
+      const active = `volume-${vid}.${s2}`;
+      const target = f(`.${s1}`);
+      await writePattern(f(`.${s2}`), 'qcow2', 0x5a, 0, 96 * 1024 ** 2);
+      const sizeBefore = (await stat(target)).size;
+      const child = spawn('qemu-img', ['commit', '-d', '-f', 'qcow2', active], { cwd: shareDir, stdio: 'ignore' });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      let running = true;
+      void exited.then(() => { running = false; });
+      while (running && (await stat(target)).size < sizeBefore + 16 * 1024 ** 2) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGKILL');
+      await exited;
+      const leaks = (await imgCheck(target, 'qcow2')).leaks;
+      expect(codesOf(await check())).to.deep.equal(leaks > 0 ? [`LEAKED_CLUSTERS volume-${vid}.${s1}`] : []);
+      const r = await check(true);
+      expect(r.consistent).to.equal(true);
+      expect(await imgCheck(target, 'qcow2')).to.include({ leaks: 0, corruptions: 0 });
+    });
+
+    it('UNREACHABLE_HOST: an attachment whose coordinator does not answer is reported, not a crash; its orphan is not removed while attached', async () => {
+      const port = await freePort(); // nothing listens there
+      const attId = randomUUID();
+      await svc.deps.repos.attachments.insert({
+        id: attId, volumeId: vid, instanceUuid: randomUUID(), host: 'compute-gone', mountpoint: '/dev/vdb', coordinatorEndpoint: `http://127.0.0.1:${port}`,
+        activeFile: `volume-${vid}.${s2}`, format: 'qcow2', status: 'attached', attachedAt: new Date(),
+      });
+      await svc.deps.repos.volumes.update(vid, { status: 'in-use', attachStatus: 'attached' });
+      const orphan = `volume-${vid}.${randomUUID()}`;
+      await imgCreate({ path: path.join(shareDir, orphan), format: 'qcow2', sizeBytes: 1024 ** 2 });
+      const r = await check(true);
+      expect(codesOf(r)).to.deep.equal([`ORPHAN_FILE ${orphan}`, 'UNREACHABLE_HOST']);
+      expect(r.repairs).to.deep.equal([]);
+      expect(await readdir(shareDir)).to.include(orphan);
+      await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
+      await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
+      expect((await check(true)).consistent).to.equal(true);
+      expect(await readdir(shareDir)).to.not.include(orphan);
     });
 
     it('IMAGE_CORRUPT: reported, never repaired (the file is left byte for byte)', async () => {
