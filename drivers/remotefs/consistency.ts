@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { imgCheck, imgRepairLeaks } from '../../src/qemu/img.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
+import { checkImage } from '../../src/qemu/safety.js';
 import type { AttachedVolume, FactScope } from '../../src/api/check/driver-support.js';
 import type { HostFact, ImageFact, StorageFacts, TreeFact, VolumeStorageFact } from '../../src/api/check/facts.js';
 import type { Share } from '../../src/shares/index.js';
@@ -42,18 +43,59 @@ export function treeFact(tree: VolumeTree): TreeFact {
   return { active: tree.active, sizeBytes: tree.sizeBytes, files, snapshots, intent };
 }
 
-async function imageFact(file: string, format: 'qcow2' | 'raw', timeoutMs: number): Promise<ImageFact> {
+/** A tree file's header, read in-process; `refused` says why qemu-img must not open it (safety.ts rules). */
+async function headerFact(file: string, format: 'qcow2' | 'raw', volumeId: string): Promise<{ fact: ImageFact; refused: string | null }> {
   try {
     const insp = await inspectImage(file);
     const fact: ImageFact = { format: insp.format, backing: insp.qcow2?.backingFile ?? null, virtualSize: insp.virtualSize ?? insp.fileSize };
-    if (insp.format === 'qcow2' && format === 'qcow2') {
-      const c = await imgCheck(file, 'qcow2', { timeoutMs });
-      fact.check = { leaks: c.leaks, corruptions: c.corruptions, errors: c.errors };
-    }
-    return fact;
+    const refused = await checkImage(file, { expectedFormat: format, volumeId }).then(() => null, (err: unknown) => errText(err));
+    return { fact, refused };
   } catch (err) {
-    return { format: 'unknown', backing: null, virtualSize: 0, error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+    return { fact: { format: 'unknown', backing: null, virtualSize: 0, error: errText(err) }, refused: errText(err) };
   }
+}
+
+function errText(err: unknown): string {
+  return isStorageError(err) ? `${err.code}: ${err.message}` : String(err);
+}
+
+/**
+ * Images are hostile input: qemu-img check opens a file's whole backing chain, so it runs only on
+ * a file whose chain, header by header, is the one the info file records and passes the checks
+ * every qemu-img of the driver passes (bare backing names of the volume, no external data file).
+ */
+export function chainTrusted(file: string, tree: TreeFact, headers: Map<string, { fact: ImageFact; refused: string | null }>): boolean {
+  const seen = new Set<string>();
+  for (let f: string | null = file; f !== null; f = tree.files[f]?.backing ?? null) {
+    const h = headers.get(f);
+    if (seen.has(f) || h === undefined || h.refused !== null || h.fact.backing !== (tree.files[f]?.backing ?? null)) return false;
+    seen.add(f);
+  }
+  return true;
+}
+
+async function imageFacts(dir: string, volumeId: string, tree: TreeFact, names: readonly string[], timeoutMs: number): Promise<Record<string, ImageFact>> {
+  const headers = new Map<string, { fact: ImageFact; refused: string | null }>();
+  for (const [file, f] of Object.entries(tree.files)) {
+    if (names.includes(file)) headers.set(file, await headerFact(path.join(dir, file), f.format, volumeId));
+  }
+  const images: Record<string, ImageFact> = {};
+  for (const [file, h] of headers) {
+    const fact = { ...h.fact };
+    // A refusal the comparison cannot see in the header fields (an external data file...) is reported as such.
+    const visible = fact.format !== tree.files[file]?.format || fact.backing !== (tree.files[file]?.backing ?? null);
+    if (h.refused !== null && fact.error === undefined && !visible) fact.error = `not checked: ${h.refused}`;
+    if (fact.error === undefined && fact.format === 'qcow2' && tree.files[file]?.format === 'qcow2' && chainTrusted(file, tree, headers)) {
+      try {
+        const c = await imgCheck(path.join(dir, file), 'qcow2', { timeoutMs });
+        fact.check = { leaks: c.leaks, corruptions: c.corruptions, errors: c.errors };
+      } catch (err) {
+        fact.error = errText(err);
+      }
+    }
+    images[file] = fact;
+  }
+  return images;
 }
 
 async function volumeFact(dir: string, share: string, volumeId: string, names: string[], timeoutMs: number): Promise<VolumeStorageFact> {
@@ -62,14 +104,9 @@ async function volumeFact(dir: string, share: string, volumeId: string, names: s
     const info = await readInfo(dir, volumeId);
     tree = info === null ? null : info.tree === null ? 'foreign' : treeFact(info.tree);
   } catch (err) {
-    tree = { error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+    tree = { error: errText(err) };
   }
-  const images: Record<string, ImageFact> = {};
-  if (tree !== null && tree !== 'foreign' && !('error' in tree)) {
-    for (const [file, f] of Object.entries(tree.files)) {
-      if (names.includes(file)) images[file] = await imageFact(path.join(dir, file), f.format, timeoutMs);
-    }
-  }
+  const images = tree !== null && tree !== 'foreign' && !('error' in tree) ? await imageFacts(dir, volumeId, tree, names, timeoutMs) : {};
   return { volumeId, share, names, tree, images };
 }
 
@@ -79,7 +116,7 @@ async function hostFact(a: AttachedVolume, token: string): Promise<HostFact> {
     const disk = await new CoordinatorClient({ endpoint: a.coordinatorEndpoint, token, timeoutMs: 10_000 }).disk(a.instanceUuid, a.volumeId);
     return { ...base, chain: disk.chain, running: disk.running };
   } catch (err) {
-    return { ...base, error: isStorageError(err) ? `${err.code}: ${err.message}` : String(err) };
+    return { ...base, error: errText(err) };
   }
 }
 
