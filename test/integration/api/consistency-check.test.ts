@@ -18,6 +18,7 @@ import { startService, type RunningService } from '../../../src/api/server.js';
 import { buildProgram } from '../../../src/cli/main.js';
 import { imgCheck, imgCreate, writePattern } from '../../../src/qemu/img.js';
 import { qemuImgRaw } from '../qemu/craft.js';
+import { readInfo, writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { assertConsistent, databaseDump } from '../../fixtures/consistency.js';
 import { freePort } from '../../fixtures/free-port.js';
 import { createGlusterVolume } from '../../fixtures/gluster.js';
@@ -226,6 +227,16 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       expect(r.consistent).to.equal(true);
       expect((await svc.deps.repos.operations.get(opId))?.state).to.equal('failed');
       expect((await svc.deps.repos.snapshots.get(s2))?.status).to.equal('available');
+    });
+
+    it('UNFINISHED_INTENT: an intent nobody finishes is settled by the driver\'s reconcile (rolled back before its commit point)', async () => {
+      const info = await readInfo(shareDir, vid);
+      const tree = info?.tree as VolumeTree;
+      await writeInfo(shareDir, { ...tree, intent: { id: randomUUID(), kind: 'revert', step: 'start', snapshotId: s1, files: {}, committed: false, startedAt: new Date().toISOString(), data: {} } });
+      expect(codesOf(await check())).to.deep.equal([`UNFINISHED_INTENT ${s1}`]);
+      const r = await check(true);
+      expect(r.consistent).to.equal(true);
+      expect((await readInfo(shareDir, vid))?.tree?.intent).to.equal(null);
     });
 
     it('the helper for other suites: assertConsistent passes on the final state', async () => {
