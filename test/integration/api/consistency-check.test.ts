@@ -24,7 +24,7 @@ import { freePort } from '../../fixtures/free-port.js';
 import { createGlusterVolume } from '../../fixtures/gluster.js';
 import { corruptHeaderRefcount, leakOneCluster } from '../../fixtures/qcow2-damage.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, TOKENS, auth, eventually, type Backend, type TestDb } from './harness.js';
+import { BACKENDS, TOKENS, auth, eventually, startTestService, type Backend, type TestDb } from './harness.js';
 
 interface ShareUnderTest {
   config: Record<string, unknown>;
@@ -246,6 +246,21 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
 }
 
 const [sqlite, mariadb] = BACKENDS as [Backend, Backend];
+
+describe('consistency check: a driver without the consistency support', function () {
+  this.timeout(60_000);
+  it('answers 501 NOT_IMPLEMENTED and changes nothing', async () => {
+    const db = await sqlite.create();
+    const t = await startTestService(db.config);
+    try {
+      const r = await t.http.post('/v3/os-check').set(auth('admin')).send({ check: { repair: true } }).expect(501);
+      expect((Object.values(r.body as Record<string, { error_code?: string }>)[0])?.error_code).to.equal('NOT_IMPLEMENTED');
+    } finally {
+      await t.stop();
+      await db.cleanup();
+    }
+  });
+});
 const localShare = async (): Promise<ShareUnderTest> => {
   const d = await mkdtemp(path.join(tmpdir(), 'qcs-check-share-'));
   return { config: { type: 'local', address: d }, teardown: () => rm(d, { recursive: true, force: true }) };
