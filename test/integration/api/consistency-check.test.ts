@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -187,6 +188,39 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
       expect((await check(true)).consistent).to.equal(true);
       expect(await readdir(shareDir)).to.not.include(orphan);
+    });
+
+    it('ATTACHMENT_MISMATCH: the live chain the host\'s coordinator reports is compared with the info file', async () => {
+      // A stand-in for the coordinator's disk endpoint (its answer's shape: DiskState); the real
+      // coordinator answers it from libvirt in the e2e suites.
+      let chain: (string | null)[] = [];
+      const asked: string[] = [];
+      const server = createServer((req, res) => {
+        asked.push(`${req.method ?? ''} ${req.url ?? ''}`);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ disk: { instance_uuid: 'i', volume_id: vid, running: true, target: 'vdb', chain, format: 'qcow2', capacity_bytes: 1024 ** 3 } }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const instance = randomUUID();
+      const attId = randomUUID();
+      try {
+        await svc.deps.repos.attachments.insert({
+          id: attId, volumeId: vid, instanceUuid: instance, host: 'compute-1', mountpoint: '/dev/vdb',
+          coordinatorEndpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+          activeFile: `volume-${vid}.${s2}`, format: 'qcow2', status: 'attached', attachedAt: new Date(),
+        });
+        await svc.deps.repos.volumes.update(vid, { status: 'in-use', attachStatus: 'attached' });
+        chain = [`volume-${vid}.${s2}`, `volume-${vid}.${s1}`, `volume-${vid}`];
+        expect((await check()).consistent).to.equal(true);
+        expect(asked[0]).to.equal(`GET /v1/instances/${instance}/volumes/${vid}/disk`);
+        chain = [`volume-${vid}.${s1}`, `volume-${vid}`];
+        expect(codesOf(await check(true))).to.deep.equal(['ATTACHMENT_MISMATCH']);
+      } finally {
+        await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
+        await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
+        await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      }
+      expect((await check()).consistent).to.equal(true);
     });
 
     it('IMAGE_CORRUPT: reported, never repaired (the file is left byte for byte)', async () => {
