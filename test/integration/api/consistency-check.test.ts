@@ -124,9 +124,12 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       const ghost = randomUUID();
       await svc.deps.repos.snapshots.insert({ id: ghost, volumeId: vid, projectId: TOKENS.admin.projectId, userId: TOKENS.admin.userId, name: 'ghost', description: null, sizeGiB: 1, status: 'available', progress: 100, metadata: {} });
       expect(codesOf(await check())).to.deep.equal([`GHOST_SNAPSHOT ${ghost}`]);
-      const r = await check(true);
-      expect(r.repairs.map((x) => `${x.code} ${x.result}`)).to.deep.equal(['GHOST_SNAPSHOT repaired']);
-      expect(r.consistent).to.equal(true);
+      // Through the CLI: check --repair prints the repair and exits 0 once nothing remains.
+      const lines: string[] = [];
+      process.exitCode = undefined;
+      await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', 'check', '--repair', vid]);
+      expect(process.exitCode).to.equal(undefined);
+      expect(lines.join('\n')).to.match(/GHOST_SNAPSHOT .*repaired/).and.to.contain('consistent: 0 divergences');
       expect(await svc.deps.repos.snapshots.get(ghost)).to.equal(null); // deleted rows are not returned
     });
 
