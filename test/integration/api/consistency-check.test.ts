@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -223,6 +223,22 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
         await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
         await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       }
+      expect((await check()).consistent).to.equal(true);
+    });
+
+    it('MISSING_FILE, SIZE_MISMATCH, STATUS_MISMATCH: reported with an admin action; --repair changes nothing', async () => {
+      const aside = path.join(shareDir, 'kept-aside');
+      await rename(f(), aside);
+      await svc.deps.repos.volumes.update(vid, { sizeGiB: 3, status: 'error_extending' });
+      const rows = await databaseDump(svc.deps);
+      const listing = await shareListing(shareDir);
+      const r = await check(true);
+      expect(codesOf(r)).to.deep.equal([`MISSING_FILE volume-${vid}`, 'SIZE_MISMATCH', 'STATUS_MISMATCH']);
+      expect(r.divergences.every((d) => d.repair === null)).to.equal(true);
+      expect(await databaseDump(svc.deps)).to.deep.equal(rows);
+      expect(await shareListing(shareDir)).to.deep.equal(listing);
+      await rename(aside, f());
+      await svc.deps.repos.volumes.update(vid, { sizeGiB: 1, status: 'available' });
       expect((await check()).consistent).to.equal(true);
     });
 
