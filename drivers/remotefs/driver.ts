@@ -15,7 +15,9 @@ import type {
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
+import type { FactScope, StorageFacts } from '../consistency-support.js';
 import { connectionInfo } from './connection.js';
+import * as consistency from './consistency.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { manageExisting, sourceIdOf } from './manage.js';
@@ -77,8 +79,10 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   private readonly env: RemoteFsEnv;
   /** Attached volumes: chain changes through the coordinator of the attachment's host. */
   private readonly online: OnlinePath;
+  private readonly coordinators: DriverContext['coordinators'];
 
   constructor(ctx: DriverContext) {
+    this.coordinators = ctx.coordinators;
     this.online = new OnlinePath({ coordinators: ctx.coordinators });
     const storage = ctx.config.storage;
     let perms: Promise<FilePerms> | undefined;
@@ -391,6 +395,23 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
     const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
     return engine.reconcileVolume(await locationOf(this.env, site));
+  }
+
+  /** The consistency checker's facts (src/api/check): read-only. */
+  consistencyFacts(scope: FactScope): Promise<StorageFacts> {
+    return consistency.gatherStorageFacts(this.env.shares, this.coordinators, scope);
+  }
+
+  /** The checker's orphan repair, under the volume's lease (ctx.lease when the caller holds it). */
+  removeOrphanFile(volumeId: string, file: string, ctx: OpContext = {}): Promise<void> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, () => consistency.removeOrphanFile(this.env, volumeId, file));
+  }
+
+  /** The checker's leak repair (`qemu-img check -r leaks`), under the volume's lease. */
+  repairLeaks(volumeId: string, file: string, ctx: OpContext = {}): Promise<{ leaks: number }> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, (signal) => consistency.repairLeaks(this.env, volumeId, file, signal));
   }
 }
 

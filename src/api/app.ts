@@ -10,6 +10,7 @@ import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { computeHostRoutes } from './routes/compute-hosts.js';
+import { checkRoutes } from './routes/check.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
@@ -26,6 +27,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
     ...manageRoutes(deps),
     ...computeHostRoutes(deps),
+    ...checkRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

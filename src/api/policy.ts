@@ -77,6 +77,7 @@ export const POLICY = {
   'qcowshare:compute_host:get': { roles: ['admin', 'service'], description: 'Show a compute host (a service token: its own host only)' },
   'qcowshare:compute_host:register': { roles: ['admin', 'service'], description: 'Register or update a compute host (a service token: its own host only)' },
   'qcowshare:compute_host:delete': { roles: ADMIN, description: 'Remove a compute host from the registry' },
+  'qcowshare:os_check': { roles: ADMIN, description: 'Consistency check (and safe repairs) of the database, info files, shares and hosts' },
   'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
   'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },
 } as const satisfies Record<string, PolicyRule>;

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { manageCommands } from './commands/manage.js';
 import { hostCommands } from './commands/hosts.js';
+import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
@@ -31,6 +32,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);
+  checkCommands(program, client, out);
   return program;
 }
 

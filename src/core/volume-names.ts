@@ -113,6 +113,21 @@ export function belongsToVolume(name: string, volumeId: string): boolean {
   return name === base || name.startsWith(`${base}.`) || name.startsWith(`.${base}.`);
 }
 
+/** `volume-<vid>`, `volume-<vid>.<anything>`, `.volume-<vid>.<anything>`; group 1 the id (belongsToVolume's inverse). */
+const BELONGING_PATTERN = new RegExp(`^\\.?volume-(${UUID_SOURCE})(\\..+)?$`);
+
+/**
+ * The volume a share entry belongs to by belongsToVolume's rule (lower-case id), or null: for
+ * grouping a listing by volume, never for opening a file as an image.
+ */
+export function volumeOwningName(name: string): string | null {
+  const m = BELONGING_PATTERN.exec(name);
+  if (m?.[1] === undefined) return null;
+  // A temp name keeps the dot after the id: the bare `.volume-<vid>` is no name of ours.
+  if (name.startsWith('.') && m[2] === undefined) return null;
+  return m[1].toLowerCase();
+}
+
 /** Volume ids that have a base file or an info file among `names`. */
 export function volumeIdsIn(names: readonly string[]): string[] {
   const ids = new Set<string>();

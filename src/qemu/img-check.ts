@@ -92,3 +92,22 @@ export async function imgMeasure(input: MeasureInput, outFormat: ImageFormat, op
   const o: JsonObject = asObject(parseJson(r.stdout, what), what);
   return { required: reqSize(o, 'required', what), fullyAllocated: reqSize(o, 'fully-allocated', what) };
 }
+
+/**
+ * `qemu-img check -r leaks`: gives leaked clusters back, the one repair that cannot lose data
+ * (never `-r all`, which rewrites refcounts of referenced clusters). Takes the image's write lock,
+ * so it fails on a file a running QEMU holds. Returns the state after the repair.
+ */
+export async function imgRepairLeaks(file: string, format: ImageFormat, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CheckResult> {
+  assertImageFormat(format);
+  const abs = path.resolve(file);
+  const r = await qemuImg(['check', '-r', 'leaks', '-f', format, '--output=json', abs], {
+    limits: SCAN_LIMITS, allowFailure: true, signal: options.signal, timeoutMs: options.timeoutMs,
+  });
+  if (!CHECK_REPORTED.has(r.exitCode)) {
+    throw new StorageError('PROCESS_FAILED', `${r.command}: exit code ${r.exitCode}: ${r.stderr.trim()}`, {
+      details: { command: r.command, exitCode: r.exitCode, stderr: r.stderr.trim().slice(0, 4000) },
+    });
+  }
+  return parseCheck(r.stdout, abs);
+}

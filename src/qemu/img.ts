@@ -12,7 +12,7 @@ export { imgInfo, parseInfo, type ImageInfo } from './img-info.js';
 export { imgCreate, type CreateOptions, type Preallocation } from './img-create.js';
 export { imgCommit, imgRebase, imgResize, type CommitOptions, type RebaseOptions, type ResizeOptions } from './img-chain.js';
 export { imgConvert, type ConvertOptions } from './img-convert.js';
-export { imgCheck, imgMeasure, type CheckResult, type MeasureInput, type MeasureResult } from './img-check.js';
+export { imgCheck, imgMeasure, imgRepairLeaks, type CheckResult, type MeasureInput, type MeasureResult } from './img-check.js';
 export { imgMap, allocatedBytesInTop, allocatedInTop, type Extent } from './img-map.js';
 export { qemuIo, writePattern, verifyPattern, type QemuIoOptions } from './qemu-io.js';
 export { progressParser, type ProgressCallback } from './progress.js';

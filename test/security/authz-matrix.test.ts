@@ -55,6 +55,8 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'DELETE /snapshots/:snapshot_id': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'GET /operations': { valid: () => ({}), foreign: 'list' },
   'GET /operations/:operation_id': { valid: () => ({}), foreign: 'lookup' },
+  'POST /os-check': { valid: () => ({ body: { check: { repair: false } } }), invalid: () => ({ body: { check: { bogus: 1 } } }), foreign: 'none' },
+  'POST /volumes/:volume_id/os-check': { valid: () => ({ body: { check: { repair: false } } }), invalid: () => ({ body: { check: { bogus: 1 } } }), foreign: 'none' },
   'GET /os-compute-hosts': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /os-compute-hosts/:host_name': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'PUT /os-compute-hosts/:host_name': {

@@ -47,6 +47,8 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'DELETE /snapshots/:snapshot_id': { query: {}, strictQuery: true, bodies: [] },
     'GET /operations': { query: { ...LIST_QUERY, volume_id: 'uuid', state: 'enum' }, strictQuery: true, bodies: [] },
     'GET /operations/:operation_id': none,
+    'POST /os-check': { query: {}, strictQuery: true, bodies: [shape({ check: { repair: false } }, [['check.repair', 'bool']])] },
+    'POST /volumes/:volume_id/os-check': { query: {}, strictQuery: true, bodies: [shape({ check: { repair: false } }, [['check.repair', 'bool']])] },
     'GET /os-compute-hosts': { query: {}, strictQuery: true, bodies: [] },
     'GET /os-compute-hosts/:host_name': { query: {}, strictQuery: true, bodies: [] },
     'PUT /os-compute-hosts/:host_name': {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { parseConfig } from '../../../src/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
+import { assertConsistent } from '../../fixtures/consistency.js';
 import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
 
 async function findFiles(dir: string, prefix: string): Promise<string[]> {
@@ -72,9 +73,11 @@ describe('api with the real RemoteFS driver on a local share (SQLite)', function
     expect(JSON.parse(await readFile(info, 'utf8')).active).to.not.equal(`volume-${vid}.${sid}`);
 
     // The snapshot-metadata flow with this driver: remotefs-snapshot-metadata.test.ts.
+    await assertConsistent(svc.deps);
 
     await http.delete(`/v3/volumes/${vid}?cascade=true`).set(auth('alice')).expect(202);
     await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).status === 404 ? true : undefined), 60_000);
     expect(await findFiles(dir, `volume-${vid}`)).to.deep.equal([]);
+    await assertConsistent(svc.deps);
   });
 });

@@ -16,6 +16,7 @@ import { parseConfig, type Config } from '../../../src/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { attachmentLookup } from '../../../src/api/startup-reconcile.js';
 import { writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
+import { assertConsistent } from '../../fixtures/consistency.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 describe('storage service: reconcile on start (real RemoteFS driver, local share)', function () {
@@ -76,7 +77,12 @@ describe('storage service: reconcile on start (real RemoteFS driver, local share
     expect((await tree(vid)).intent).to.equal(null);
     const http = supertest(svc.url);
     await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
-    await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.size === 2 ? true : undefined), 60_000);
+    await eventually(async () => {
+      const v = (await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume;
+      return v?.size === 2 && v.status === 'available' ? true : undefined;
+    }, 60_000);
+    // Converged: the database, the info file and the share agree (the checker finds nothing).
+    await assertConsistent(svc.deps, vid);
   });
 
   it('leaves a volume alone while another holder has its lease', async () => {

@@ -10,6 +10,7 @@ import {
   revertToSnapshot,
   snapshotTree,
 } from '../../../drivers/remotefs/snapshots/index.js';
+import { assertShareConsistent } from '../../fixtures/consistency.js';
 import { MiB, REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
 async function snap(v: Vol, label: string): Promise<string> {
@@ -45,7 +46,11 @@ describe('snapshots: scenarios (real qemu-img)', function () {
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-  afterEach(async () => cleanup());
+  afterEach(async function () {
+    // Every scenario ends with the checker finding nothing on the share (orphans, leaks, headers).
+    if (this.currentTest?.state === 'passed') await assertShareConsistent(dir);
+    await cleanup();
+  });
 
   it('(a) s1..s5 with reverts, hidden snapshots and their collection', async () => {
     const v = await makeVolume(dir);
