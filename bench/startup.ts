@@ -133,6 +133,9 @@ async function main(): Promise<void> {
     const help = await interleave({
       compiled: () => firstByte([...PATHS.compiled, '--help']),
       tsx: () => firstByte([...PATHS.tsx, '--help']),
+      // The floor on this machine right now: node itself printing one byte. On a loaded machine
+      // all figures grow; the compiled CLI's cost is its distance from this line.
+      node: () => firstByte([process.execPath, '-e', 'process.stdout.write("x")']),
     }, RUNS);
     const svc = await startService('compiled', dir);
     let list: Record<string, Stats>;
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
       console.log(formatStats(`  ${label}: npx tsx src/cli/main.ts`, t, 48));
       console.log(formatRatio(`  ${label}: compiled vs tsx`, c, t, 48));
     }
+    console.log(formatStats('  floor: node -e (one byte, no CLI)', help.node as Stats, 48));
 
     console.log(`\nStorage service resident memory, whole process tree (median of ${MEM_RUNS})`);
     const mem: Record<string, { start: number[]; loaded: number[] }> = { compiled: { start: [], loaded: [] }, tsx: { start: [], loaded: [] } };
