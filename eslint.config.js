@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'var/**', '.cache/**'] },
+  { ignores: ['node_modules/**', 'var/**', '.cache/**', 'dist/**', 'dist.new/**', 'dist.old/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,7 @@
 /**
- * The coordinator daemon: `tsx coordinator/main.ts` (configuration as everywhere: QCOWSHARE_CONFIG
- * and QCOWSHARE__coordinator__<key> overrides). SIGTERM/SIGINT stop it cleanly; jobs in flight
- * stay persisted and are resumed by the next start.
+ * The coordinator daemon: `node dist/coordinator/main.js` after `npm run build` (configuration as
+ * everywhere: QCOWSHARE_CONFIG and QCOWSHARE__coordinator__<key> overrides). SIGTERM/SIGINT stop
+ * it cleanly; jobs in flight stay persisted and are resumed by the next start.
  */
 import { loadConfig } from '../src/core/config.js';
 import { configureLogger } from '../src/core/logger.js';

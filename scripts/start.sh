@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: installs what it needs (idempotent), then runs the storage
-# service with SQLite and a local-directory share under ./var. Extra arguments go to the CLI.
+# The main job on embedded defaults: installs what it needs (idempotent), builds when dist/ is
+# missing or older than the sources, then runs the storage service with SQLite and a
+# local-directory share under ./var. Extra arguments go to the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh base
+bash scripts/build.sh --if-stale
 mkdir -p var
-exec npx --no-install tsx src/cli/main.ts serve "$@"
+# exec: the pid this script had is node's, so SIGTERM to it stops the service itself.
+exec node dist/src/cli/main.js serve "$@"

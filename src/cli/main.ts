@@ -3,6 +3,8 @@
  * qcowshare: `serve` runs the storage service; the other commands are an admin client of its API
  * (--url, --token, or noauth --user/--project), with --json output.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { manageCommands } from './commands/manage.js';
@@ -12,7 +14,6 @@ import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
 import { volumeCommands } from './commands/volumes.js';
-import { serve } from './serve.js';
 
 export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
   const program = new Command('qcowshare')
@@ -27,7 +28,9 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const client = () => new ApiClient(opts());
   const out = (): Output => ({ json: opts().json ?? false, write });
   program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
-    .option('--config <file>', 'configuration file').action(serve);
+    // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second
+    // to import, which every admin command would otherwise pay before its first byte.
+    .option('--config <file>', 'configuration file').action(async (o: { config?: string }) => { await (await import('./serve.js')).serve(o); });
   manageCommands(volumeCommands(program, client, out), client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
@@ -46,4 +49,15 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) void main(process.argv);
+/** Run as a program (also through a bin symlink such as node_modules/.bin/qcs), not when imported. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) void main(process.argv);
