@@ -13,6 +13,7 @@ import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { run } from '../../src/core/process.js';
+import { checkStats } from '../../src/core/safe-open.js';
 import type { ImageFormat } from '../../src/qemu/formats.js';
 import { checkImage } from '../../src/qemu/safety.js';
 
@@ -45,11 +46,13 @@ async function untraversable(dir: string, ids: Ids): Promise<string[]> {
 /**
  * Every file QEMU opens from `top` down, by its header (checkImage), each looked up without
  * following a symlink. Returns the bare names, top first. Refuses with the IMAGE_* code of what
- * is wrong (IMAGE_DIFFERS_FROM_INFO: not a regular file); INVALID_STATE when a file is missing
+ * is wrong (FILE_UNSAFE: a symlink, hard link, FIFO, device or directory, safe-open.ts's rule);
+ * INVALID_STATE when a file is missing
  * on this host.
  */
 export async function verifyChainHeaders(dir: string, volumeId: string, top: string, topFormat: ImageFormat): Promise<string[]> {
   const names: string[] = [];
+  const dirDev = (await stat(dir)).dev;
   let format = topFormat;
   let maxSize: number | undefined;
   for (let name: string | undefined = top; name !== undefined; ) {
@@ -58,7 +61,7 @@ export async function verifyChainHeaders(dir: string, volumeId: string, top: str
     const file = path.join(dir, name);
     const st = await lstat(file).catch(() => null);
     if (st === null) throw new StorageError('INVALID_STATE', `${file} (in the chain of ${top}) does not exist on this host`);
-    if (!st.isFile()) throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `${name} (in the chain of ${top}) is not a regular file`, { details: { file: name, reason: 'not-regular-file' } });
+    checkStats(name, st, dirDev);
     const insp = await checkImage(file, { expectedFormat: format, volumeId, expectedVirtualSize: maxSize });
     // Sizes only grow along a branch: nothing below the top is larger than the top.
     maxSize ??= insp.virtualSize;

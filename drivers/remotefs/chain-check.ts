@@ -14,6 +14,7 @@
  * header is read once and the identity recorded, in the operation's own next info write). The
  * active file and the files the operation merges are always read.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
@@ -116,8 +117,9 @@ function assertTreeShape(tree: VolumeTree): void {
  * Before an operation opens any file of the volume: every file of the tree exists as a regular
  * file; the active file and `headers` are checked by their headers (checkOne); every other file
  * by its recorded identity, by its header when the identity is missing or differs. A refusal
- * names the file, with the IMAGE_* code of what is wrong (IMAGE_DIFFERS_FROM_INFO: missing or
- * not a regular file), and changes nothing.
+ * names the file, with the code of what is wrong (IMAGE_*; IMAGE_DIFFERS_FROM_INFO: missing;
+ * FILE_UNSAFE: a symlink, hard link, FIFO, device or directory, safe-open.ts's rule), and changes
+ * nothing.
  */
 export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<VerifiedTree> {
   try {
@@ -138,19 +140,20 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   const identities = new Map<string, string>();
   const inspections = new Map<string, Inspection>();
   const toRead: string[] = [];
+  const dirDev = statSync(dir).dev;
   const missing = (file: string) => new StorageError('IMAGE_DIFFERS_FROM_INFO', `volume ${tree.volumeId}: ${file} is recorded in the info file but missing`, {
     details: { file, reason: 'missing' },
   });
   for (const [file, rec] of Object.entries(tree.files)) {
     o.signal?.throwIfAborted();
     if (!mustRead.has(file)) {
-      const id = fileIdentity(dir, file);
+      const id = fileIdentity(dir, file, dirDev);
       if (id === undefined) throw missing(file);
       identities.set(file, id);
       if (rec.identity === id) continue;
     }
     // Read by header: through one descriptor, so identity and header are of the same file.
-    const read = inspectByDescriptor(dir, file);
+    const read = inspectByDescriptor(dir, file, dirDev);
     if (read === undefined) throw missing(file);
     identities.set(file, read.identity);
     checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize.get(file) ?? tree.sizeBytes });

@@ -26,7 +26,7 @@ import { OnlinePath, type InterruptedOperation } from './online/index.js';
 import { assertSnapshotId, assertVolumeId, giBFromBytes, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
-import { OVERLAY_BYTES, assertRoom, mergeNeeds } from './space-check.js';
+import { OVERLAY_BYTES, assertRoom } from './space-check.js';
 import * as engine from './snapshots/index.js';
 import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
@@ -256,10 +256,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
   }
 
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, async (loc, o) => {
-      await assertRoom(loc.dir, await mergeNeeds(loc, snap.id), `deleting snapshot ${snap.id} (a merge)`);
-      return engine.deleteSnapshot(loc, snap.id, o);
-    },
+    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o),
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 

@@ -7,7 +7,8 @@
  *
  *   merge (snapshot delete)      the smaller of the two files' own allocated data (the engine
  *                                copies that one: commit moves the dependant's, pull the snapshot
- *                                file's; clusters already allocated in the survivor need nothing)
+ *                                file's); checked by the delete once the chain is verified and the
+ *                                direction measured (snapshots/delete.ts), before any write
  *   clone, create-from-snapshot  `qemu-img measure` of the source point into the target format
  *   revert                       a new overlay's metadata
  * An extend only rewrites the active file's header (qemu-img resize, no preallocation), so it
@@ -18,12 +19,6 @@ import { StorageError } from '../../src/core/errors.js';
 import { imgMeasure } from '../../src/qemu/img.js';
 import { shareSpace } from '../../src/shares/statfs.js';
 import type { VolumeFormat } from '../volume-driver.js';
-import type { VolumeTree } from './info-file.js';
-import type { VolumeLocation } from './snapshots/location.js';
-import { decideDelete } from './snapshots/plan-delete.js';
-import { allocatedInFile } from './snapshots/qemu-views.js';
-import { loadSettledTree } from './snapshots/store.js';
-import { fileFormat } from './snapshots/tree.js';
 
 const MiB = 1024 * 1024;
 /** Kept free beyond every estimate: the info file's rewrites and qcow2 metadata (L2 and refcount tables). */
@@ -38,20 +33,6 @@ export async function assertRoom(dir: string, needBytes: number, what: string): 
   throw new StorageError('NO_SPACE', `${what} needs about ${Math.ceil((needBytes + SPACE_MARGIN_BYTES) / MiB)} MiB on the share; ${Math.floor(freeBytes / MiB)} MiB are free; nothing was changed`, {
     details: { needBytes: needBytes + SPACE_MARGIN_BYTES, freeBytes, changedNothing: true },
   });
-}
-
-/** What deleting `snapshotId` writes: 0 unless it is a merge (a hidden or missing snapshot is the engine's to answer). */
-export async function mergeNeeds(loc: VolumeLocation, snapshotId: string): Promise<number> {
-  const tree: VolumeTree = await loadSettledTree(loc);
-  const s = tree.snapshots[snapshotId];
-  if (s === undefined || s.hidden) return 0;
-  const d = decideDelete(tree, snapshotId);
-  if (d.kind !== 'merge') return 0;
-  const [top, base] = await Promise.all([
-    allocatedInFile(loc.dir, { file: d.top, format: fileFormat(tree, d.top) }),
-    allocatedInFile(loc.dir, { file: d.base, format: fileFormat(tree, d.base) }),
-  ]);
-  return Math.min(top, base);
 }
 
 /** What a flattened copy of `file` (and its chain) into a new image of `format` writes. */

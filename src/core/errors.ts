@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   IMAGE_CORRUPT: { http: 400, summary: 'The image header cannot be parsed or fails consistency checks.' },
   FILE_UNSAFE: { http: 400, summary: 'A file on the share is not a regular file with one link on the share\'s file system (symlink, hard link, FIFO, device, directory); it is neither opened nor changed.' },
   FILE_NAME_UNSAFE: { http: 400, summary: 'A file name (from an info file, a request or an answer) is not a bare name of the volume\'s own files.' },
-  IMAGE_DIFFERS_FROM_INFO: { http: 400, summary: "A file of a volume's chain differs from what its info file records (missing, not a regular file, or another backing)." },
+  IMAGE_DIFFERS_FROM_INFO: { http: 400, summary: "A file of a volume's chain is not what its info file records (a recorded file is missing)." },
   // volumes, snapshots, shares
   VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },
   SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },

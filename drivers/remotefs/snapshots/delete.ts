@@ -5,6 +5,7 @@
 import { StorageError } from '../../../src/core/errors.js';
 import type { DeletedSnapshot } from '../../volume-driver.js';
 import { verifyTree } from '../chain-check.js';
+import { assertRoom } from '../space-check.js';
 import { collectHidden, removeSnapshotFile } from './collect.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { measureAndPlan, runMerge } from './merge.js';
@@ -26,7 +27,11 @@ export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, 
     return { hidden: true, collected: [] };
   }
   if (d.kind === 'remove') tree = await removeSnapshotFile(loc, tree, d.snapshotId, d.file);
-  else tree = await runMerge(loc, tree, await measureAndPlan(loc, tree, d), 'delete_snapshot', opts);
+  else {
+    // Room for what the merge copies, checked after the chain was verified and before any write.
+    const plan = await measureAndPlan(loc, tree, d, (bytes) => assertRoom(loc.dir, bytes, `deleting snapshot ${snapshotId} (a merge)`));
+    tree = await runMerge(loc, tree, plan, 'delete_snapshot', opts);
+  }
   const { collected } = await collectHidden(loc, tree, opts);
   return { hidden: false, collected };
 }

@@ -29,11 +29,19 @@ function layer(tree: VolumeTree, file: string): Layer {
 }
 
 /** Measure both candidates from the two files' own allocation (never the chain) and plan. */
-export async function measureAndPlan(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<MergePlan> {
+/**
+ * The merge's direction from the two files' own allocation. `beforeChange` gets the bytes the
+ * chosen direction copies (the smaller of the two) before anything is written: the delete's
+ * space check refuses there (space-check.ts), so a full share changes nothing.
+ */
+export async function measureAndPlan(
+  loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }, beforeChange?: (bytesToCopy: number) => Promise<void>,
+): Promise<MergePlan> {
   const [commitBytes, pullBytes] = await Promise.all([
     allocatedInFile(loc.dir, layer(tree, d.top)),
     allocatedInFile(loc.dir, layer(tree, d.base)),
   ]);
+  await beforeChange?.(Math.min(commitBytes, pullBytes));
   return planMerge(tree, d, chooseDirection(commitBytes, pullBytes));
 }
 

@@ -31,7 +31,7 @@ const KINDS: HostileKind[] = [
     make: (file, scratch, _v, n) => run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${path.join(scratch, 'raw-data')},data_file_raw=on`, file, String(n)]).then(() => undefined),
   },
   { label: 'a 1 PiB virtual size below the top', code: 'IMAGE_SIZE_MISMATCH', make: (file) => run('qemu-img', ['create', '-q', '-f', 'qcow2', file, '1P']).then(() => undefined) },
-  { label: 'a symlink to /etc/passwd', code: 'IMAGE_DIFFERS_FROM_INFO', make: (file) => symlink('/etc/passwd', file) },
+  { label: 'a symlink to /etc/passwd', code: 'FILE_UNSAFE', make: (file) => symlink('/etc/passwd', file) },
 ];
 
 describe('coordinator: chain preflight before live create, live merge and attach (real qemu-img files)', function () {

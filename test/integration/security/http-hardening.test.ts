@@ -67,7 +67,7 @@ const coordinator: Api = {
   async start(limits) {
     const dir = await mkdtemp(path.join(tmpdir(), 'qcs-hardening-'));
     const h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f()] }]);
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: COORDINATOR_TOKEN, stateDir: dir, ...limits } });
+    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, inboundToken: COORDINATOR_TOKEN, serviceToken: 'outbound-token-not-accepted-here', selfRegister: false, stateDir: dir, ...limits } });
     const running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent });
     return {
       port: Number(new URL(running.url).port),
