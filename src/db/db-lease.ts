@@ -9,7 +9,7 @@
  * counter) only grows. Expiry uses this host's clock; hosts are expected to run NTP, and the TTL
  * (seconds) dwarfs normal skew.
  */
-import type { Model, ModelStatic, Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { StorageError } from '../core/errors.js';
 import type { Lease, LeaseManager } from '../core/lease.js';
 import type { Database } from './connection.js';
@@ -26,11 +26,9 @@ interface LeaseRow {
 const MAX_ATTEMPTS = 8;
 
 export class DbLeaseManager implements LeaseManager {
-  private readonly model: ModelStatic<Model>;
   private readonly sql: ReturnType<typeof statements>;
 
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {
-    this.model = db.models.Lease;
     this.sql = statements(db);
   }
 
@@ -80,7 +78,7 @@ export class DbLeaseManager implements LeaseManager {
       if (row && row.holder !== null && Number(row.expiresAt) > now) throw held(resource, row);
       if (!row) {
         try {
-          await this.model.create({ resource, holder, token: 1, expiresAt });
+          await execute(this.db, this.sql.insert, [resource, holder, 1, expiresAt]);
           return { resource, holder, token: 1, expiresAt };
         } catch (err) {
           if (!isUniqueViolation(err) && !isRetryable(err)) throw err;
@@ -134,6 +132,7 @@ function statements(db: Database) {
   const [table, resource, holder, token, expires] = ['leases', 'resource', 'holder', 'token', 'expires_at'].map(q) as [string, string, string, string, string];
   const free = `${resource} = ? AND (${holder} IS NULL OR ${expires} <= ?)`;
   return {
+    insert: `INSERT INTO ${table} (${resource}, ${holder}, ${token}, ${expires}) VALUES (?, ?, ?, ?)`,
     read: `SELECT ${resource} AS resource, ${holder} AS holder, ${token} AS token, ${expires} AS expiresAt FROM ${table} WHERE ${resource} = ?`,
     takeReturning: `UPDATE ${table} SET ${holder} = ?, ${expires} = ?, ${token} = ${token} + 1 WHERE ${free} RETURNING ${token} AS token`,
     takeLastInsertId: `UPDATE ${table} SET ${holder} = ?, ${expires} = ?, ${token} = LAST_INSERT_ID(${token} + 1) WHERE ${free}`,

@@ -25,8 +25,11 @@ export function isRetryable(err: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
 }
 
+/** sequelize's error (SQLite, through sequelize.query) or mysql2's own (direct-query.ts on MySQL). */
 export function isUniqueViolation(err: unknown): boolean {
-  return (err as { name?: string })?.name === 'SequelizeUniqueConstraintError';
+  if ((err as { name?: string })?.name === 'SequelizeUniqueConstraintError') return true;
+  const { errno, code } = errnoOf(err);
+  return errno === 1062 /* ER_DUP_ENTRY */ || code === 'ER_DUP_ENTRY';
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

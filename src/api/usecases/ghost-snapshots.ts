@@ -15,7 +15,6 @@
  * restoring), which this pass never touches.
  */
 import { randomUUID } from 'node:crypto';
-import { Op } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { SnapshotRecord } from '../../db/records.js';
@@ -107,12 +106,8 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
 
 /** One pass over every volume with a row in a settled status; runs on start and periodically. */
 export async function repairGhostSnapshots(deps: ServiceDeps): Promise<GhostReport[]> {
-  const rows = await deps.repos.db.models.Snapshot.findAll({
-    where: { deleted: false, status: { [Op.in]: [...SETTLED_STATUSES] } },
-    attributes: ['volumeId'], raw: true,
-  }) as unknown as { volumeId: string }[];
   const reports: GhostReport[] = [];
-  for (const volumeId of [...new Set(rows.map((r) => r.volumeId))].sort()) {
+  for (const volumeId of await deps.repos.snapshots.volumeIdsWithStatus(SETTLED_STATUSES)) {
     const report = await repairVolume(deps, volumeId).catch((err: unknown) => {
       // No info file (the volume's files are gone or were never ours): nothing to compare with.
       if (!isStorageError(err, 'VOLUME_NOT_FOUND')) deps.log.warn({ err, volumeId }, 'ghost snapshot rows not repaired');

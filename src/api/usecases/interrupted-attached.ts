@@ -17,7 +17,6 @@
  * Runs after reconcile on start and then periodically, beside the reaper. A compute-initiated
  * snapshot before its commit point is the reaper's (its host keeps the lease alive with reports).
  */
-import { Op } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
@@ -33,16 +32,11 @@ export interface SettleReport {
   details: string;
 }
 
-async function attachedVolumeIds(deps: ServiceDeps): Promise<string[]> {
-  const rows = await deps.repos.db.models.Attachment.findAll({ where: { status: ['attaching', 'attached'] }, attributes: ['volumeId'], raw: true }) as unknown as { volumeId: string }[];
-  return [...new Set(rows.map((r) => r.volumeId))].sort();
-}
-
 /** The operation that wrote the intent: the latest of the volume about its snapshot, else the latest running one. */
 async function operationOf(deps: ServiceDeps, volumeId: string, intent: PendingOnlineIntent): Promise<OperationRecord | null> {
-  const where = intent.snapshotId ? { volumeId, snapshotId: intent.snapshotId } : { volumeId, state: 'running', kind: { [Op.ne]: 'snapshot_metadata' } };
-  const row = await deps.repos.db.models.Operation.findOne({ where, order: [['startedAt', 'DESC']], attributes: ['id'], raw: true }) as unknown as { id: string } | null;
-  return row ? deps.repos.operations.get(row.id) : null;
+  return intent.snapshotId
+    ? deps.repos.operations.latestOfSnapshot(volumeId, intent.snapshotId)
+    : deps.repos.operations.latestRunningOf(volumeId, 'snapshot_metadata');
 }
 
 const FAILED_REASON: Partial<Record<SettledInterruption['outcome'], string>> = {
@@ -111,7 +105,7 @@ export async function settleInterruptedAttached(deps: ServiceDeps): Promise<Sett
   const support = interruptedSupport(deps.driver);
   if (support === null) return [];
   const reports: SettleReport[] = [];
-  for (const id of await attachedVolumeIds(deps)) {
+  for (const id of await deps.repos.attachments.attachedVolumeIds()) {
     const vol = await deps.repos.volumes.get(id);
     if (!vol) continue;
     const report = await settleVolume(deps, support, vol).catch((err: unknown): SettleReport => ({

@@ -10,7 +10,7 @@
  * attachments' active file (the tree's), operation row, lease release. Runs after reconcile and
  * the settle pass of attached volumes on start, then periodically beside them.
  */
-import { Op, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationRecord } from '../../db/records.js';
@@ -99,13 +99,9 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
  * past its commit point (before it, its host holds the lease with its reports, or the reaper acts).
  */
 export async function repairInterruptedOutcomes(deps: ServiceDeps, minAgeMs = 1000): Promise<OutcomeRepairReport[]> {
-  const rows = await deps.repos.db.models.Operation.findAll({
-    where: {
-      state: 'running', startedAt: { [Op.lt]: new Date(Date.now() - minAgeMs) },
-      [Op.or]: [{ kind: ['create_snapshot', 'delete_snapshot', 'extend_volume'] }, { kind: 'snapshot_metadata', commitPointPassed: true }],
-    },
-    attributes: ['id', 'volumeId'], order: [['startedAt', 'ASC']], raw: true,
-  }) as unknown as { id: string; volumeId: string }[];
+  const rows = await deps.repos.operations.runningStartedBefore(new Date(Date.now() - minAgeMs), [
+    { kinds: ['create_snapshot', 'delete_snapshot', 'extend_volume'] }, { kinds: ['snapshot_metadata'], commitPointPassed: true },
+  ]);
   const reports: OutcomeRepairReport[] = [];
   for (const row of rows) {
     const report = await repairOne(deps, row.id, row.volumeId).catch((err: unknown): OutcomeRepairReport => ({

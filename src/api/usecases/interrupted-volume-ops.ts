@@ -21,7 +21,7 @@
  * Runs at start after reconcile, and in the periodic sweep (a process that died while others run
  * leaves them its operations), only for operations older than `minAgeMs`.
  */
-import { Op, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
@@ -159,10 +159,7 @@ async function settleOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
 
 /** One pass over running reverts, volume creates and deletes older than `minAgeMs`. */
 export async function settleInterruptedVolumeOps(deps: ServiceDeps, minAgeMs = 1000): Promise<VolumeOpReport[]> {
-  const rows = await deps.repos.db.models.Operation.findAll({
-    where: { state: 'running', startedAt: { [Op.lt]: new Date(Date.now() - minAgeMs) }, kind: [...KINDS] },
-    attributes: ['id', 'volumeId'], order: [['startedAt', 'ASC']], raw: true,
-  }) as unknown as { id: string; volumeId: string }[];
+  const rows = await deps.repos.operations.runningStartedBefore(new Date(Date.now() - minAgeMs), [{ kinds: KINDS }]);
   const reports: VolumeOpReport[] = [];
   for (const row of rows) {
     const report = await settleOne(deps, row.id, row.volumeId).catch((err: unknown): VolumeOpReport => ({

@@ -1,9 +1,9 @@
-import { Op, fn, col, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { OperationKind, OperationRecord, OperationState } from '../records.js';
 import { toBool, toDate, toDateOrNull } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
-import { rowReader, type RowReader } from './raw-select.js';
+import { placeholders, rowReader, type RowReader } from './raw-select.js';
 import { rowWriter, type RowWriter } from './raw-write.js';
 
 export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'projectId'> &
@@ -11,6 +11,12 @@ export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'p
 
 export type OperationPatch = Partial<Pick<OperationRecord,
   'state' | 'progress' | 'fencingToken' | 'commitPointPassed' | 'overlayFile' | 'error' | 'finishedAt' | 'snapshotId'>>;
+
+/** Operations of some kinds, optionally only those before (false) or past (true) their commit point. */
+export interface KindMatch {
+  kinds: readonly OperationKind[];
+  commitPointPassed?: boolean;
+}
 
 function toRecord(r: Record<string, unknown>): OperationRecord {
   return {
@@ -28,14 +34,10 @@ export class OperationRepository {
   private readonly pages: PageQuery;
   private readonly writes: RowWriter;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.rows = rowReader(db, db.models.Operation);
     this.pages = pageQuery(db, db.models.Operation);
     this.writes = rowWriter(db, db.models.Operation);
-  }
-
-  private get model() {
-    return this.db.models.Operation;
   }
 
   async insert(o: NewOperation, t?: Transaction): Promise<OperationRecord> {
@@ -86,13 +88,49 @@ export class OperationRepository {
     return (await this.writes.update({ commitPointPassed: true }, 'id = ? AND state = ? AND commit_point_passed = ?', [id, 'running', false])) === 1;
   }
 
+  /**
+   * Compare-and-set before the commit point: only a running operation that has not passed it
+   * changes (the reaper abandoning a host's operation); false otherwise.
+   */
+  async updateBeforeCommitPoint(id: string, patch: OperationPatch): Promise<boolean> {
+    return (await this.writes.update(patch, 'id = ? AND state = ? AND commit_point_passed = ?', [id, 'running', false])) > 0;
+  }
+
+  /**
+   * Running operations started before `before` that match any of `matches`, oldest first (the
+   * recovery passes): ids and volumes only, the passes re-read each under its lease.
+   */
+  async runningStartedBefore(before: Date, matches: readonly KindMatch[]): Promise<{ id: string; volumeId: string }[]> {
+    const branches: string[] = [];
+    const values: unknown[] = ['running', before];
+    for (const m of matches) {
+      if (m.kinds.length === 0) continue;
+      branches.push(`(kind IN (${placeholders(m.kinds)})${m.commitPointPassed === undefined ? '' : ' AND commit_point_passed = ?'})`);
+      values.push(...m.kinds, ...(m.commitPointPassed === undefined ? [] : [m.commitPointPassed]));
+    }
+    if (branches.length === 0) return [];
+    const rows = await this.rows.some(['id', 'volumeId'], `state = ? AND started_at < ? AND (${branches.join(' OR ')}) ORDER BY started_at ASC, id ASC`, values);
+    return rows.map((r) => ({ id: String(r.id), volumeId: String(r.volumeId) }));
+  }
+
+  /** The latest operation of a volume about one snapshot, or null. */
+  async latestOfSnapshot(volumeId: string, snapshotId: string): Promise<OperationRecord | null> {
+    const row = await this.rows.one('volume_id = ? AND snapshot_id = ? ORDER BY started_at DESC, id DESC', [volumeId, snapshotId]);
+    return row ? toRecord(row) : null;
+  }
+
+  /** The latest running operation of a volume of another kind than `exceptKind`, or null. */
+  async latestRunningOf(volumeId: string, exceptKind: OperationKind): Promise<OperationRecord | null> {
+    const row = await this.rows.one('volume_id = ? AND state = ? AND kind <> ? ORDER BY started_at DESC, id DESC', [volumeId, 'running', exceptKind]);
+    return row ? toRecord(row) : null;
+  }
+
   /** Count of operations per state (for /metrics). */
   async countByState(): Promise<Record<string, number>> {
-    const rows = (await this.model.findAll({ attributes: ['state', [fn('COUNT', col('id')), 'n']], group: ['state'], raw: true })) as unknown as { state: string; n: number | string }[];
-    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    return Object.fromEntries(await this.rows.countBy('state'));
   }
 
   async finishedBefore(date: Date): Promise<number> {
-    return this.model.count({ where: { state: { [Op.ne]: 'running' }, finishedAt: { [Op.lt]: date } } });
+    return this.rows.count('state <> ? AND finished_at < ?', ['running', date]);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Hand-written INSERT and UPDATE for the write paths of operations (the snapshot-metadata pair
- * writes ~8 rows): Model.create/update cost more CPU (instance building, option cloning, lodash)
- * than the database spends on these one-row statements. Behaves as sequelize does for these
+ * Hand-written INSERT, UPDATE and DELETE: every write of the repositories. Values are bound by the
+ * driver (direct-query.ts): sequelize's Model.create/update/destroy write WHERE values into the
+ * SQL text, and cost more CPU (instance building, option cloning, lodash) than the database
+ * spends on these one-row statements (the snapshot-metadata pair writes ~8 rows). Behaves as sequelize does for these
  * models (no defaults, hooks or validators are declared): undefined values are left out, and a
  * model with timestamps gets updatedAt on every update and both stamps on insert.
  */
@@ -14,6 +15,8 @@ export interface RowWriter {
   insert(row: Record<string, unknown>, t?: Transaction): Promise<Record<string, unknown>>;
   /** UPDATE ... SET patch WHERE `where` (SQL with `?`); rows matched. */
   update(patch: Record<string, unknown>, where: string, values: unknown[], t?: Transaction): Promise<number>;
+  /** DELETE ... WHERE `where` (SQL with `?`); rows removed. */
+  remove(where: string, values: unknown[], t?: Transaction): Promise<number>;
 }
 
 export function rowWriter(db: Database, model: ModelStatic<Model>): RowWriter {
@@ -41,6 +44,9 @@ export function rowWriter(db: Database, model: ModelStatic<Model>): RowWriter {
       if (entries.length === 0) return 0;
       const sql = `UPDATE ${table} SET ${entries.map(([k]) => `${col(k)} = ?`).join(', ')} WHERE ${where}`;
       return (await execute(db, sql, [...entries.map(([, v]) => v), ...values], t)).affectedRows;
+    },
+    async remove(where, values, t) {
+      return (await execute(db, `DELETE FROM ${table} WHERE ${where}`, values, t)).affectedRows;
     },
   };
 }

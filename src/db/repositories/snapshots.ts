@@ -1,9 +1,9 @@
-import { Op, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { SnapshotRecord, SnapshotStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
-import { rowReader, type RowReader } from './raw-select.js';
+import { placeholders, rowReader, type RowReader } from './raw-select.js';
 import { rowWriter, type RowWriter } from './raw-write.js';
 
 export type NewSnapshot = Omit<SnapshotRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'hidden'>;
@@ -50,14 +50,10 @@ export class SnapshotRepository {
   private readonly pages: PageQuery;
   private readonly writes: RowWriter;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.rows = rowReader(db, db.models.Snapshot);
     this.pages = pageQuery(db, db.models.Snapshot);
     this.writes = rowWriter(db, db.models.Snapshot);
-  }
-
-  private get model() {
-    return this.db.models.Snapshot;
   }
 
   async insert(s: NewSnapshot, t?: Transaction): Promise<SnapshotRecord> {
@@ -84,12 +80,12 @@ export class SnapshotRepository {
 
   /** Every live snapshot of a volume, hidden included (small: bounded by the chain-depth cap). */
   async ofVolume(volumeId: string, t?: Transaction): Promise<SnapshotRecord[]> {
-    const rows = await this.model.findAll({ where: { volumeId, deleted: false }, order: [['createdAt', 'ASC'], ['id', 'ASC']], raw: true, transaction: t });
-    return rows.map((r) => toRecord(r as unknown as Record<string, unknown>));
+    const rows = await this.rows.all('volume_id = ? AND deleted = ? ORDER BY created_at ASC, id ASC', [volumeId, false], t);
+    return rows.map(toRecord);
   }
 
   async countVisible(volumeId: string, t?: Transaction): Promise<number> {
-    return this.model.count({ where: { volumeId, deleted: false, hidden: false }, transaction: t });
+    return this.rows.count('volume_id = ? AND deleted = ? AND hidden = ?', [volumeId, false, false], t);
   }
 
   async update(id: string, patch: SnapshotPatch, t?: Transaction): Promise<void> {
@@ -98,20 +94,20 @@ export class SnapshotRepository {
 
   async transition(id: string, from: readonly SnapshotStatus[], patch: SnapshotPatch, t?: Transaction): Promise<boolean> {
     if (from.length === 0) return false;
-    const n = await this.writes.update(toRow(patch), `id = ? AND deleted = ? AND status IN (${from.map(() => '?').join(', ')})`, [id, false, ...from], t);
+    const n = await this.writes.update(toRow(patch), `id = ? AND deleted = ? AND status IN (${placeholders(from)})`, [id, false, ...from], t);
     return n > 0;
   }
 
   async markDeleted(ids: readonly string[], t?: Transaction): Promise<void> {
     if (ids.length === 0) return;
-    await this.model.update({ deleted: true, status: 'deleted' }, { where: { id: { [Op.in]: [...ids] } }, transaction: t });
+    await this.writes.update({ deleted: true, status: 'deleted' }, `id IN (${placeholders(ids)})`, [...ids], t);
   }
 
   /** Which of `ids` have a row, deleted or not (ids are global: a managed tree must not reuse one). */
   async existingIds(ids: readonly string[], t?: Transaction): Promise<string[]> {
     if (ids.length === 0) return [];
-    const rows = await this.model.findAll({ where: { id: { [Op.in]: [...ids] } }, attributes: ['id'], raw: true, transaction: t });
-    return rows.map((r) => String((r as unknown as Record<string, unknown>).id)).sort();
+    const rows = await this.rows.some(['id'], `id IN (${placeholders(ids)})`, [...ids], { t });
+    return rows.map((r) => String(r.id)).sort();
   }
 
   /** A managed tree's snapshot (visible or hidden), recorded as it is found on the share. */
@@ -121,14 +117,21 @@ export class SnapshotRepository {
 
   /** Unmanage: every snapshot row of the volume goes with it (the files stay). */
   async purgeOfVolume(volumeId: string, t?: Transaction): Promise<void> {
-    await this.model.destroy({ where: { volumeId }, transaction: t });
+    await this.writes.remove('volume_id = ?', [volumeId], t);
   }
 
   async markDeletingOfVolume(volumeId: string, t?: Transaction): Promise<void> {
-    await this.model.update({ status: 'deleting' }, { where: { volumeId, deleted: false }, transaction: t });
+    await this.writes.update({ status: 'deleting' }, 'volume_id = ? AND deleted = ?', [volumeId, false], t);
   }
 
   async markDeletedOfVolume(volumeId: string, t?: Transaction): Promise<void> {
-    await this.model.update({ deleted: true, status: 'deleted' }, { where: { volumeId, deleted: false }, transaction: t });
+    await this.writes.update({ deleted: true, status: 'deleted' }, 'volume_id = ? AND deleted = ?', [volumeId, false], t);
+  }
+
+  /** Volumes with a live snapshot row in one of `statuses` (the ghost-row pass), sorted. */
+  async volumeIdsWithStatus(statuses: readonly SnapshotStatus[]): Promise<string[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.rows.some(['volumeId'], `deleted = ? AND status IN (${placeholders(statuses)}) ORDER BY volume_id`, [false, ...statuses], { distinct: true });
+    return rows.map((r) => String(r.volumeId));
   }
 }

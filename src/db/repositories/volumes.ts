@@ -1,9 +1,10 @@
-import { Op, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { AttachStatus, VolumeRecord, VolumeStatus } from '../records.js';
 import { parseMetadata, toBool, toDate } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
-import { rowReader, type RowReader } from './raw-select.js';
+import { placeholders, rowReader, type RowReader } from './raw-select.js';
+import { rowWriter, type RowWriter } from './raw-write.js';
 
 export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted'>;
 
@@ -47,19 +48,17 @@ function listWhere(filter: VolumeFilter): PageFilter {
 export class VolumeRepository {
   private readonly rows: RowReader;
   private readonly pages: PageQuery;
+  private readonly writes: RowWriter;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.rows = rowReader(db, db.models.Volume);
     this.pages = pageQuery(db, db.models.Volume);
-  }
-
-  private get model() {
-    return this.db.models.Volume;
+    this.writes = rowWriter(db, db.models.Volume);
   }
 
   async insert(v: NewVolume, t?: Transaction): Promise<VolumeRecord> {
-    await this.model.create({ ...v, metadata: JSON.stringify(v.metadata), deleted: false }, { transaction: t });
-    return (await this.get(v.id, t)) as VolumeRecord;
+    // The row is exactly what was written (DATE(3) keeps the milliseconds): not read back.
+    return toRecord(await this.writes.insert({ ...v, metadata: JSON.stringify(v.metadata), deleted: false }, t));
   }
 
   /** A volume that is not deleted, or null. `lock` takes a row lock (MySQL) inside `t`. */
@@ -79,32 +78,32 @@ export class VolumeRepository {
   }
 
   async update(id: string, patch: VolumePatch, t?: Transaction): Promise<void> {
-    await this.model.update(toRow(patch), { where: { id, deleted: false }, transaction: t });
+    await this.writes.update(toRow(patch), 'id = ? AND deleted = ?', [id, false], t);
   }
 
   /** Compare-and-set on status: true when the volume was in one of `from` and now has `patch`. */
   async transition(id: string, from: readonly VolumeStatus[], patch: VolumePatch, t?: Transaction): Promise<boolean> {
-    const [n] = await this.model.update(toRow(patch), { where: { id, deleted: false, status: { [Op.in]: [...from] } }, transaction: t });
-    return n > 0;
+    if (from.length === 0) return false;
+    return (await this.writes.update(toRow(patch), `id = ? AND deleted = ? AND status IN (${placeholders(from)})`, [id, false, ...from], t)) > 0;
   }
 
   async markDeleted(id: string, t?: Transaction): Promise<void> {
-    await this.model.update({ deleted: true, status: 'deleted' }, { where: { id }, transaction: t });
+    await this.writes.update({ deleted: true, status: 'deleted' }, 'id = ?', [id], t);
   }
 
   /** Which of `ids` have a row, deleted or not (manage must not reuse a deleted volume's id). */
   async rowsOf(ids: readonly string[], t?: Transaction): Promise<Map<string, { deleted: boolean }>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.model.findAll({ where: { id: { [Op.in]: [...ids] } }, attributes: ['id', 'deleted'], raw: true, transaction: t });
-    return new Map(rows.map((r) => { const row = r as unknown as Record<string, unknown>; return [String(row.id), { deleted: toBool(row.deleted) }]; }));
+    const rows = await this.rows.some(['id', 'deleted'], `id IN (${placeholders(ids)})`, [...ids], { t });
+    return new Map(rows.map((row) => [String(row.id), { deleted: toBool(row.deleted) }]));
   }
 
   /** Unmanage: the row goes (its files stay on the share), so the volume can be managed again under its id. */
   async purge(id: string, t?: Transaction): Promise<void> {
-    await this.model.destroy({ where: { id }, transaction: t });
+    await this.writes.remove('id = ?', [id], t);
   }
 
   async countByProject(projectId: string): Promise<number> {
-    return this.model.count({ where: { projectId, deleted: false } });
+    return this.rows.count('project_id = ? AND deleted = ?', [projectId, false]);
   }
 }

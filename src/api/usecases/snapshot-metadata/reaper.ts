@@ -6,7 +6,6 @@
  * and the `creating` row. Runs periodically in every service process; the lease makes concurrent
  * reapers harmless.
  */
-import { Op } from 'sequelize';
 import { isStorageError } from '../../../core/errors.js';
 import type { OperationRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
@@ -15,11 +14,7 @@ import { volumeRefOf } from '../lookup.js';
 import { recoveryLeaseHolder } from '../operation-runner.js';
 
 async function abandon(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
-  const [n] = await deps.repos.db.models.Operation.update(
-    { state: 'abandoned', error: 'lease expired before the commit point', finishedAt: new Date() },
-    { where: { id: op.id, state: 'running', commitPointPassed: false } },
-  );
-  return n > 0;
+  return deps.repos.operations.updateBeforeCommitPoint(op.id, { state: 'abandoned', error: 'lease expired before the commit point', finishedAt: new Date() });
 }
 
 async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
@@ -47,10 +42,7 @@ async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean>
 
 /** One pass; returns the ids of the operations it abandoned. */
 export async function reapAbandoned(deps: ServiceDeps): Promise<string[]> {
-  const rows = await deps.repos.db.models.Operation.findAll({
-    where: { kind: 'snapshot_metadata', state: 'running', commitPointPassed: false, startedAt: { [Op.lt]: new Date(Date.now() - 1000) } },
-    attributes: ['id'], raw: true,
-  }) as unknown as { id: string }[];
+  const rows = await deps.repos.operations.runningStartedBefore(new Date(Date.now() - 1000), [{ kinds: ['snapshot_metadata'], commitPointPassed: false }]);
   const reaped: string[] = [];
   for (const { id } of rows) {
     const op = await deps.repos.operations.get(id);
