@@ -12,6 +12,8 @@
  * legitimately, so its header is read only when the identity recorded when it was last verified
  * (file-identity.ts: one lstat) no longer matches, or none was recorded (an older info file: the
  * header is read once and the identity recorded, in the operation's own next info write). The
+ * recorded identity is sealed with the storage service's key (identity-seal.ts): the info file
+ * is on the share, and an identity whose MAC does not verify is treated as missing. The
  * active file and the files the operation merges are always read.
  */
 import path from 'node:path';
@@ -19,6 +21,7 @@ import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
 import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
 import { fileIdentity, inspectByDescriptor } from './file-identity.js';
+import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';
 
 export interface ChainCheckOptions {
@@ -85,7 +88,7 @@ export interface VerifiedTree {
   tree: VolumeTree;
   /** true when an identity was recorded: the operation's next info write keeps it (or the caller saves the tree). */
   recorded: boolean;
-  /** What identifies each file now, the active file's included (create records it when that file freezes). */
+  /** The sealed identity of each file now, the active file's included (create records it when that file freezes). */
   identities: Map<string, string>;
   /** Inspections of the files whose headers were read: the active file, `headers`, and frozen files whose identity differed. */
   inspections: Map<string, Inspection>;
@@ -119,7 +122,13 @@ function assertTreeShape(tree: VolumeTree): void {
  * names the file, with the IMAGE_* code of what is wrong (IMAGE_DIFFERS_FROM_INFO: missing or
  * not a regular file), and changes nothing.
  */
-export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<VerifiedTree> {
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /** The service's identity key (DriverContext.identityKey); none: this process's own (identity-seal.ts). */
+  identityKey?: Buffer;
+}
+
+export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions = {}): Promise<VerifiedTree> {
   try {
     return await verify(dir, tree, headers, o);
   } catch (err) {
@@ -129,8 +138,13 @@ export async function verifyTree(dir: string, tree: VolumeTree, headers: readonl
   }
 }
 
-async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal }): Promise<VerifiedTree> {
+async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions): Promise<VerifiedTree> {
   assertTreeShape(tree);
+  const key = o.identityKey ?? processIdentityKey();
+  const facts = (file: string, stat: string, rec: VolumeTree['files'][string]): IdentityFacts => ({
+    volumeId: tree.volumeId, file, stat, format: rec.format, backing: rec.backing,
+    backingFormat: rec.backing === null ? null : tree.files[rec.backing]?.format ?? null,
+  });
   const maxSize = new Map<string, number>();
   for (const s of Object.values(tree.snapshots)) maxSize.set(s.file, s.sizeBytes);
   maxSize.set(tree.active, tree.sizeBytes);
@@ -143,18 +157,23 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   });
   for (const [file, rec] of Object.entries(tree.files)) {
     o.signal?.throwIfAborted();
+    const sizeCap = maxSize.get(file) ?? tree.sizeBytes;
     if (!mustRead.has(file)) {
-      const id = fileIdentity(dir, file);
-      if (id === undefined) throw missing(file);
-      identities.set(file, id);
-      if (rec.identity === id) continue;
+      const stat = fileIdentity(dir, file);
+      if (stat === undefined) throw missing(file);
+      // The recorded identity vouches for this very file and header only under the service's key.
+      const virtualSize = openIdentity(key, rec.identity, facts(file, stat, rec));
+      if (virtualSize !== undefined && virtualSize <= sizeCap) {
+        identities.set(file, rec.identity!);
+        continue;
+      }
     }
     // Read by header: through one descriptor, so identity and header are of the same file.
     const read = inspectByDescriptor(dir, file);
     if (read === undefined) throw missing(file);
-    identities.set(file, read.identity);
-    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize.get(file) ?? tree.sizeBytes });
+    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: sizeCap });
     inspections.set(file, matchesInfo(tree, file, read.inspection));
+    identities.set(file, sealIdentity(key, facts(file, read.identity, rec), read.inspection.virtualSize ?? read.inspection.fileSize));
     toRead.push(file);
   }
   let next = tree;

@@ -15,6 +15,7 @@ import type {
   VolumeRef, VolumeStats,
 } from '../volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
+import { assertIdentityKey, processIdentityKey } from './identity-seal.js';
 import { connectionInfo } from './connection.js';
 import type { RemoteFsEnv } from './env.js';
 import { readInfo, writeInfo, type VolumeTree } from './info-file.js';
@@ -89,7 +90,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
       holderId: ctx.holderId,
       log: ctx.logger.child({ driver: DRIVER_NAME }),
       perms: () => (perms ??= resolvePerms(storage.fileOwner, storage.fileMode)),
+      identityKey: ctx.identityKey ?? processIdentityKey(),
     };
+    assertIdentityKey(this.env.identityKey);
   }
 
   private sizeBytes(sizeGiB: number): number {
@@ -113,7 +116,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
    * next verification of an older info file reads no header again.
    */
   private async verified(site: VolumeSite, tree: VolumeTree, headers: string[], o: { signal?: AbortSignal; save: boolean }): Promise<VerifiedTree> {
-    const v = await verifyTree(site.dir, tree, headers, { signal: o.signal });
+    const v = await verifyTree(site.dir, tree, headers, { signal: o.signal, identityKey: this.env.identityKey });
     if (v.recorded && o.save) {
       const loc = await locationOf(this.env, site);
       await writeInfo(site.dir, v.tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
