@@ -7,6 +7,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { isTempOfVolume } from '../../src/core/volume-names.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../../src/shares/index.js';
 import type {
@@ -149,7 +150,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
       if (!site || !tree || tree.intent !== null || Object.keys(tree.snapshots).length > 0 || Object.keys(tree.files).length !== 1) return null;
       const names = new Set(await readdir(site.dir));
       // A temp image left beside it: the fill did not finish (or an older one crashed): not adopted.
-      if (!names.has(tree.active) || [...names].some((n) => n.startsWith(`.volume-${volumeId}.`))) return null;
+      if (!names.has(tree.active) || [...names].some((n) => isTempOfVolume(n, volumeId))) return null;
       await this.verified(site, tree, [], { signal, save: false });
       return { providerLocation: site.share.address, format: tree.files[tree.active]?.format ?? 'qcow2', sizeGiB: giBFromBytes(tree.sizeBytes) };
     });
