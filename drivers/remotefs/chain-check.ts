@@ -20,7 +20,7 @@ import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
 import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
-import { fileIdentity, inspectByDescriptor } from './file-identity.js';
+import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
 import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';
 
@@ -115,19 +115,20 @@ function assertTreeShape(tree: VolumeTree): void {
   }
 }
 
-/**
- * Before an operation opens any file of the volume: every file of the tree exists as a regular
- * file; the active file and `headers` are checked by their headers (checkOne); every other file
- * by its recorded identity, by its header when the identity is missing or differs. A refusal
- * names the file, with the IMAGE_* code of what is wrong (IMAGE_DIFFERS_FROM_INFO: missing or
- * not a regular file), and changes nothing.
- */
 export interface VerifyOptions {
   signal?: AbortSignal;
   /** The service's identity key (DriverContext.identityKey); none: this process's own (identity-seal.ts). */
   identityKey?: Buffer;
 }
 
+/**
+ * Before an operation opens any file of the volume: every file of the tree exists as a regular
+ * file; the active file and `headers` are checked by their headers (checkOne); every other file
+ * by its recorded identity, by its header when the identity is missing or differs. A refusal
+ * names the file with a stable code (IMAGE_* for what its header says; IMAGE_DIFFERS_FROM_INFO:
+ * missing; FILE_UNSAFE: not a lone regular file on the share, by safe-open.ts's rule, as every
+ * other open judges it), and changes nothing.
+ */
 export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions = {}): Promise<VerifiedTree> {
   try {
     return await verify(dir, tree, headers, o);
@@ -141,6 +142,7 @@ export async function verifyTree(dir: string, tree: VolumeTree, headers: readonl
 async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions): Promise<VerifiedTree> {
   assertTreeShape(tree);
   const key = o.identityKey ?? processIdentityKey();
+  const dirDev = dirDeviceSync(dir);
   const facts = (file: string, stat: string, rec: VolumeTree['files'][string]): IdentityFacts => ({
     volumeId: tree.volumeId, file, stat, format: rec.format, backing: rec.backing,
     backingFormat: rec.backing === null ? null : tree.files[rec.backing]?.format ?? null,
@@ -159,7 +161,7 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
     o.signal?.throwIfAborted();
     const sizeCap = maxSize.get(file) ?? tree.sizeBytes;
     if (!mustRead.has(file)) {
-      const stat = fileIdentity(dir, file);
+      const stat = fileIdentity(dir, file, dirDev);
       if (stat === undefined) throw missing(file);
       // The recorded identity vouches for this very file and header only under the service's key.
       const virtualSize = openIdentity(key, rec.identity, facts(file, stat, rec));
@@ -169,7 +171,7 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
       }
     }
     // Read by header: through one descriptor, so identity and header are of the same file.
-    const read = inspectByDescriptor(dir, file);
+    const read = inspectByDescriptor(dir, file, dirDev);
     if (read === undefined) throw missing(file);
     checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: sizeCap });
     inspections.set(file, matchesInfo(tree, file, read.inspection));

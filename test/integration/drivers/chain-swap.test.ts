@@ -42,7 +42,7 @@ const MORE_KINDS: HostileKind[] = [
     make: (f, _s, v, n) => run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', `volume-${v}.${randomUUID()}`, '-F', 'qcow2', f, String(n)]).then(() => undefined),
   },
   { label: 'raw bytes where the info file records qcow2', code: 'IMAGE_FORMAT_MISMATCH', make: (f) => writeFile(f, Buffer.alloc(1024 * 1024)) },
-  { label: 'a symlink to /etc/passwd', code: 'IMAGE_DIFFERS_FROM_INFO', make: (f) => symlink('/etc/passwd', f) },
+  { label: 'a symlink to /etc/passwd', code: 'FILE_UNSAFE', make: (f) => symlink('/etc/passwd', f) },
 ];
 
 /** The same inode rewritten in place (qemu-img rebase -u): only the ctime tells, the identity check must catch it. */
