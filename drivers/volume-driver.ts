@@ -235,6 +235,9 @@ export interface CoordinatorDirectory {
   lookup(hostName: string): Promise<CoordinatorAddress>;
 }
 
+/** Length of DriverContext.identityKey, as the service makes it. */
+export const IDENTITY_KEY_BYTES = 32;
+
 export interface DriverContext {
   config: Readonly<Config>;
   leases: LeaseManager;
@@ -246,6 +249,13 @@ export interface DriverContext {
    * volume's chain changes are refused (COMPUTE_HOST_UNKNOWN): nothing is sent anywhere.
    */
   coordinators?: CoordinatorDirectory;
+  /**
+   * The storage service's key for frozen files' identities (remotefs identity-seal.ts): a secret
+   * the shares never see (the service keeps it in its database). Without it the driver uses a
+   * random key of its own process: safe, but identities recorded by another process are not
+   * trusted (their headers are read again).
+   */
+  identityKey?: Buffer;
 }
 
 export interface VolumeDriver {

@@ -12,14 +12,16 @@
  * legitimately, so its header is read only when the identity recorded when it was last verified
  * (file-identity.ts: one lstat) no longer matches, or none was recorded (an older info file: the
  * header is read once and the identity recorded, in the operation's own next info write). The
+ * recorded identity is sealed with the storage service's key (identity-seal.ts): the info file
+ * is on the share, and an identity whose MAC does not verify is treated as missing. The
  * active file and the files the operation merges are always read.
  */
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
 import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
-import { fileIdentity, inspectByDescriptor } from './file-identity.js';
+import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
+import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';
 
 export interface ChainCheckOptions {
@@ -86,7 +88,7 @@ export interface VerifiedTree {
   tree: VolumeTree;
   /** true when an identity was recorded: the operation's next info write keeps it (or the caller saves the tree). */
   recorded: boolean;
-  /** What identifies each file now, the active file's included (create records it when that file freezes). */
+  /** The sealed identity of each file now, the active file's included (create records it when that file freezes). */
   identities: Map<string, string>;
   /** Inspections of the files whose headers were read: the active file, `headers`, and frozen files whose identity differed. */
   inspections: Map<string, Inspection>;
@@ -113,15 +115,21 @@ function assertTreeShape(tree: VolumeTree): void {
   }
 }
 
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /** The service's identity key (DriverContext.identityKey); none: this process's own (identity-seal.ts). */
+  identityKey?: Buffer;
+}
+
 /**
  * Before an operation opens any file of the volume: every file of the tree exists as a regular
  * file; the active file and `headers` are checked by their headers (checkOne); every other file
  * by its recorded identity, by its header when the identity is missing or differs. A refusal
- * names the file, with the code of what is wrong (IMAGE_*; IMAGE_DIFFERS_FROM_INFO: missing;
- * FILE_UNSAFE: a symlink, hard link, FIFO, device or directory, safe-open.ts's rule), and changes
- * nothing.
+ * names the file with a stable code (IMAGE_* for what its header says; IMAGE_DIFFERS_FROM_INFO:
+ * missing; FILE_UNSAFE: not a lone regular file on the share, by safe-open.ts's rule, as every
+ * other open judges it), and changes nothing.
  */
-export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<VerifiedTree> {
+export async function verifyTree(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions = {}): Promise<VerifiedTree> {
   try {
     return await verify(dir, tree, headers, o);
   } catch (err) {
@@ -131,8 +139,14 @@ export async function verifyTree(dir: string, tree: VolumeTree, headers: readonl
   }
 }
 
-async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: { signal?: AbortSignal }): Promise<VerifiedTree> {
+async function verify(dir: string, tree: VolumeTree, headers: readonly string[], o: VerifyOptions): Promise<VerifiedTree> {
   assertTreeShape(tree);
+  const key = o.identityKey ?? processIdentityKey();
+  const dirDev = dirDeviceSync(dir);
+  const facts = (file: string, stat: string, rec: VolumeTree['files'][string]): IdentityFacts => ({
+    volumeId: tree.volumeId, file, stat, format: rec.format, backing: rec.backing,
+    backingFormat: rec.backing === null ? null : tree.files[rec.backing]?.format ?? null,
+  });
   const maxSize = new Map<string, number>();
   for (const s of Object.values(tree.snapshots)) maxSize.set(s.file, s.sizeBytes);
   maxSize.set(tree.active, tree.sizeBytes);
@@ -140,24 +154,28 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   const identities = new Map<string, string>();
   const inspections = new Map<string, Inspection>();
   const toRead: string[] = [];
-  const dirDev = statSync(dir).dev;
   const missing = (file: string) => new StorageError('IMAGE_DIFFERS_FROM_INFO', `volume ${tree.volumeId}: ${file} is recorded in the info file but missing`, {
     details: { file, reason: 'missing' },
   });
   for (const [file, rec] of Object.entries(tree.files)) {
     o.signal?.throwIfAborted();
+    const sizeCap = maxSize.get(file) ?? tree.sizeBytes;
     if (!mustRead.has(file)) {
-      const id = fileIdentity(dir, file, dirDev);
-      if (id === undefined) throw missing(file);
-      identities.set(file, id);
-      if (rec.identity === id) continue;
+      const stat = fileIdentity(dir, file, dirDev);
+      if (stat === undefined) throw missing(file);
+      // The recorded identity vouches for this very file and header only under the service's key.
+      const virtualSize = openIdentity(key, rec.identity, facts(file, stat, rec));
+      if (virtualSize !== undefined && virtualSize <= sizeCap) {
+        identities.set(file, rec.identity!);
+        continue;
+      }
     }
     // Read by header: through one descriptor, so identity and header are of the same file.
     const read = inspectByDescriptor(dir, file, dirDev);
     if (read === undefined) throw missing(file);
-    identities.set(file, read.identity);
-    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: maxSize.get(file) ?? tree.sizeBytes });
+    checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: sizeCap });
     inspections.set(file, matchesInfo(tree, file, read.inspection));
+    identities.set(file, sealIdentity(key, facts(file, read.identity, rec), read.inspection.virtualSize ?? read.inspection.fileSize));
     toRead.push(file);
   }
   let next = tree;

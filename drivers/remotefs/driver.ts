@@ -7,6 +7,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { isTempOfVolume } from '../../src/core/volume-names.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
 import { createShare } from '../../src/shares/index.js';
 import type {
@@ -16,6 +17,7 @@ import type {
 } from '../volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
 import type { FactScope, StorageFacts } from '../consistency-support.js';
+import { assertIdentityKey, processIdentityKey } from './identity-seal.js';
 import { connectionInfo } from './connection.js';
 import * as consistency from './consistency.js';
 import type { RemoteFsEnv } from './env.js';
@@ -93,7 +95,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
       holderId: ctx.holderId,
       log: ctx.logger.child({ driver: DRIVER_NAME }),
       perms: () => (perms ??= resolvePerms(storage.fileOwner, storage.fileMode)),
+      identityKey: ctx.identityKey ?? processIdentityKey(),
     };
+    assertIdentityKey(this.env.identityKey);
   }
 
   private sizeBytes(sizeGiB: number): number {
@@ -117,7 +121,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
    * next verification of an older info file reads no header again.
    */
   private async verified(site: VolumeSite, tree: VolumeTree, headers: string[], o: { signal?: AbortSignal; save: boolean }): Promise<VerifiedTree> {
-    const v = await verifyTree(site.dir, tree, headers, { signal: o.signal });
+    const v = await verifyTree(site.dir, tree, headers, { signal: o.signal, identityKey: this.env.identityKey });
     if (v.recorded && o.save) {
       const loc = await locationOf(this.env, site);
       await writeInfo(site.dir, v.tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
@@ -150,7 +154,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
       if (!site || !tree || tree.intent !== null || Object.keys(tree.snapshots).length > 0 || Object.keys(tree.files).length !== 1) return null;
       const names = new Set(await readdir(site.dir));
       // A temp image left beside it: the fill did not finish (or an older one crashed): not adopted.
-      if (!names.has(tree.active) || [...names].some((n) => n.startsWith(`.volume-${volumeId}.`))) return null;
+      if (!names.has(tree.active) || [...names].some((n) => isTempOfVolume(n, volumeId))) return null;
       await this.verified(site, tree, [], { signal, save: false });
       return { providerLocation: site.share.address, format: tree.files[tree.active]?.format ?? 'qcow2', sizeGiB: giBFromBytes(tree.sizeBytes) };
     });

@@ -13,4 +13,6 @@ export interface RemoteFsEnv {
   log: Logger;
   /** Owner and mode of created files (resolved once: names go through getent). */
   perms(): Promise<FilePerms>;
+  /** Seals frozen files' identities (identity-seal.ts); DriverContext.identityKey or this process's own. */
+  identityKey: Buffer;
 }

@@ -7,12 +7,13 @@
  * Both calls here are synchronous on purpose: one metadata call, or one open + fstat + read of
  * the header, costs microseconds, where each promise round trip through libuv's thread pool
  * costs far more on a busy host (measured: ~0.2 ms per async header read against ~0.01 ms).
- * Nothing is followed: lstat sees a symlink as a symlink, and the header is read through a
- * descriptor opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO put in place never blocks the
- * open) whose fstat must pass safe-open.ts's rule: a regular file, one link, on the share's
- * file system (FILE_UNSAFE otherwise).
+ * Nothing is followed, and a file is judged by the one rule of src/core/safe-open.ts (checkStats:
+ * a regular file, one link, on the share's file system; FILE_UNSAFE otherwise): lstat sees a
+ * symlink as a symlink and refuses a FIFO or device before anything opens it; the header is read
+ * through a descriptor opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO swapped in after the
+ * lstat never blocks the open) whose fstat passes the same check.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { checkStats, unsafeFile } from '../../src/core/safe-open.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
@@ -22,6 +23,10 @@ import { headerBytesNeeded, parseQcow2Header } from '../../src/qemu/qcow2-header
 /** Enough for the header, extensions and backing name of every image with clusters <= 64 KiB (as the inspector). */
 const FIRST_READ = 64 * 1024;
 
+/** The device of the volume's directory (safe-open.ts checkStats compares each file's with it): one stat per verification. */
+export function dirDeviceSync(dir: string): number {
+  return statSync(dir).dev;
+}
 
 /**
  * Plain (not bigint) stats: half the cost per call. ctimeMs keeps sub-microsecond digits; an
@@ -33,16 +38,14 @@ function identityOf(st: Stats): string {
   return `${st.ino.toString(36)}.${st.size.toString(36)}.${Math.round(st.ctimeMs * 1000).toString(36)}`;
 }
 
-/**
- * `undefined`: no such file. Throws FILE_UNSAFE (safe-open.ts's rule) for anything but a regular
- * file with one link on the directory's file system (`dirDev`).
- */
-export function fileIdentity(dir: string, file: string, dirDev: number): string | undefined {
+/** `undefined`: no such file. Throws FILE_UNSAFE for anything but a lone regular file on the directory's file system. */
+export function fileIdentity(dir: string, file: string, dirDev = dirDeviceSync(dir)): string | undefined {
   // Concatenated, not path.join: names are bare (checked against the volume's own-name pattern
   // first), and at depth 128 the normalisation is a sixth of the cost of the lstats.
-  const st = lstatSync(`${dir}${path.sep}${file}`, { throwIfNoEntry: false });
+  const abs = `${dir}${path.sep}${file}`;
+  const st = lstatSync(abs, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
-  checkStats(file, st, dirDev);
+  checkStats(abs, st, dirDev);
   return identityOf(st);
 }
 
@@ -58,19 +61,24 @@ function readAt(fd: number, length: number): Buffer {
 }
 
 /** The file's identity and its header (what src/qemu/inspector.ts reads), through one descriptor. */
-export function inspectByDescriptor(dir: string, file: string, dirDev: number): { identity: string; inspection: Inspection } | undefined {
+export function inspectByDescriptor(dir: string, file: string, dirDev = dirDeviceSync(dir)): { identity: string; inspection: Inspection } | undefined {
+  const abs = path.join(dir, file);
+  // lstat first, as safe-open.ts: a FIFO or device is refused before any open (opening a device can act on it).
+  const pre = lstatSync(abs, { throwIfNoEntry: false });
+  if (pre === undefined) return undefined;
+  checkStats(abs, pre, dirDev);
   let fd: number;
   try {
-    fd = openSync(path.join(dir, file), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw unsafeFile(file, 'symlink');
+    if (code === 'ELOOP') throw unsafeFile(abs, 'symlink', err);
     throw err;
   }
   try {
     const st = fstatSync(fd);
-    checkStats(file, st, dirDev);
+    checkStats(abs, st, dirDev);
     const size = st.size;
     let head = readAt(fd, Math.min(size, FIRST_READ));
     const format = detectFormat(head);

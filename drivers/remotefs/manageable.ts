@@ -4,16 +4,19 @@
  * share's directory; its whole chain is inspected with the checks manage applies (manage.ts runs
  * them again under the lease: this listing is advice, and the pre-check of a manage request).
  *
- * Nothing here follows a link or opens anything but a regular file: every file is lstat'ed first
- * (a symlink, hard link, FIFO, device, directory or socket is reported FILE_UNSAFE and never
- * opened), so listing a share a compute host can write to cannot block on a FIFO or read
- * outside the share. A file swapped between the lstat and the read still cannot make the
- * inspector follow a link or block (src/qemu/image-file.ts opens O_NOFOLLOW | O_NONBLOCK and
- * checks the descriptor), and manage checks everything again under the volume's lease.
+ * Nothing here follows a link or opens anything but a regular file: every file is judged by the
+ * one rule of src/core/safe-open.ts, as manage and every other open judge it (lstat first, so a
+ * FIFO, device or directory is reported FILE_UNSAFE and never opened; then an O_NOFOLLOW |
+ * O_NONBLOCK open whose descriptor must be a regular file with one link on the share's file
+ * system), so listing a share a compute host can write to cannot block on a FIFO or read outside
+ * the share. A file swapped between the check and the read still cannot make the inspector follow
+ * a link or block (src/qemu/image-file.ts opens the same way), and manage checks everything again
+ * under the volume's lease.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
+import { assertSafeInDir, dirDevice } from '../../src/core/safe-open.js';
 import { inspectImage } from '../../src/qemu/inspector.js';
 import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
 import type { Share } from '../../src/shares/index.js';
@@ -27,27 +30,14 @@ import { isUuid } from './snapshots/ids.js';
 
 type Inspected = Omit<ManageableVolume, 'share' | 'sourceName' | 'volumeId' | 'problem'>;
 
-function kindOf(mode: { isSymbolicLink(): boolean; isFIFO(): boolean; isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
-  if (mode.isSymbolicLink()) return 'symlink';
-  if (mode.isFIFO()) return 'fifo';
-  if (mode.isDirectory()) return 'directory';
-  if (mode.isCharacterDevice() || mode.isBlockDevice()) return 'device';
-  if (mode.isSocket()) return 'socket';
-  return 'not-regular';
-}
-
-/** lstat: a regular file with one link on the share's own file system, or FILE_UNSAFE. Absent: null. */
+/** A regular file with one link on the share's own file system (safe-open.ts), or FILE_UNSAFE. Absent: null. */
 async function plainFile(dir: string, shareDev: number, name: string): Promise<{ size: number } | null> {
-  const st = await lstat(path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
+  try {
+    return { size: (await assertSafeInDir(dir, name, { dirDev: shareDev })).size };
+  } catch (err) {
+    if (isStorageError(err) && err.code === 'NOT_FOUND') return null;
     throw err;
-  });
-  if (st === null) return null;
-  const unsafe = (reason: string, what: string) => new StorageError('FILE_UNSAFE', `${name} ${what}; it is not adopted`, { details: { file: name, reason } });
-  if (!st.isFile()) throw unsafe(kindOf(st), `is a ${kindOf(st)}`);
-  if (st.nlink !== 1) throw unsafe('hard-link', `has ${st.nlink} links (a hard link may reach a file outside the share)`);
-  if (st.dev !== shareDev) throw unsafe('other-file-system', 'is on another file system than the share');
-  return { size: st.size };
+  }
 }
 
 async function requirePlainFile(dir: string, shareDev: number, name: string): Promise<void> {
@@ -162,7 +152,7 @@ export async function listManageable(env: RemoteFsEnv, filter: ManageableFilter)
   const out: ManageableVolume[] = [];
   for (const share of sharesOf(env, filter.share)) {
     if (!(await share.isMounted())) continue;
-    const dev = (await lstat(share.mountPoint)).dev;
+    const dev = await dirDevice(share.mountPoint);
     const ids = volumeIdsIn(await readdir(share.mountPoint));
     const known = filter.known ? await filter.known(ids.map((id) => id.toLowerCase())) : new Set<string>();
     for (const id of ids) {
@@ -184,7 +174,7 @@ export async function describeManageable(env: RemoteFsEnv, ref: ManageRef): Prom
     if (!(await share.isMounted())) continue;
     const names = await readdir(share.mountPoint);
     if (!volumeIdsIn(names).includes(id)) continue;
-    const dev = (await lstat(share.mountPoint)).dev;
+    const dev = await dirDevice(share.mountPoint);
     return { ...(await inspectCandidate(env, share, dev, id)), volumeId: id.toLowerCase() };
   }
   throw new StorageError('NOT_FOUND', `no file ${ref.source_name} on ${ref.share ?? 'any configured share'}`, { details: { source_name: ref.source_name } });

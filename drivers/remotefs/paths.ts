@@ -8,19 +8,13 @@
  *   .volume-<vid>.<...>.tmp  temp files (ours and the info file's): never visible under a final name
  */
 import { readdir } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../src/core/errors.js';
-import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, volumeIdsIn } from '../../src/core/volume-names.js';
+import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, tempFileName, volumeIdsIn } from '../../src/core/volume-names.js';
 
 // The name rules live in src/core/volume-names.ts; re-exported for the driver's modules.
-export { assertSnapshotId, assertVolumeId, baseFileName, volumeIdsIn };
+export { assertSnapshotId, assertVolumeId, baseFileName, tempFileName, volumeIdsIn };
 
 export const GiB = 1024 ** 3;
-
-/** A temp name that no other volume's pattern and no final name can match. */
-export function tempFileName(volumeId: string): string {
-  return `.volume-${volumeId}.${randomUUID()}.tmp`;
-}
 
 /** Every file that belongs to the volume: its images, its info file and temp files of both. */
 export async function listVolumeFiles(dir: string, volumeId: string): Promise<string[]> {

@@ -73,5 +73,5 @@ export async function assertNoFiles(shares: readonly Share[], volumeId: string):
 
 export async function locationOf(env: RemoteFsEnv, site: VolumeSite): Promise<VolumeLocation> {
   const perms = await env.perms();
-  return { dir: site.dir, volumeId: site.volumeId, maxChainDepth: env.storage.maxChainDepth, fileMode: perms.mode, owner: perms.owner };
+  return { dir: site.dir, volumeId: site.volumeId, maxChainDepth: env.storage.maxChainDepth, fileMode: perms.mode, owner: perms.owner, identityKey: env.identityKey };
 }

@@ -10,6 +10,7 @@ import type { Config } from '../core/config.js';
 import { logger as rootLogger, type Logger } from '../core/logger.js';
 import { openRepositories, type Repositories } from '../db/index.js';
 import { loadDriver } from '../../drivers/registry.js';
+import { IDENTITY_KEY_BYTES } from '../../drivers/volume-driver.js';
 import { startHttpServer } from '../core/http-server.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
@@ -47,6 +48,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The service_secrets row of the key that seals frozen files' identities. */
+export const IDENTITY_KEY_SECRET = 'file-identity-key';
+
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
@@ -56,7 +60,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   if (!options.log) driverLog.level = options.config.log.level;
   // The driver calls only the coordinators of registered hosts, with the credential stored for each.
   const coordinators = { lookup: (hostName: string) => coordinatorOf({ repos }, hostName) };
-  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId, coordinators });
+  // Seals frozen files' identities in the info files on the shares: a key only the database holds.
+  const identityKey = options.driver ? undefined : await repos.secrets.getOrCreate(IDENTITY_KEY_SECRET, IDENTITY_KEY_BYTES);
+  const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId, coordinators, identityKey });
   if (!options.driver) await driver.doSetup();
   return { config: options.config, repos, driver, tasks: new BackgroundTasks(log), metrics: new Metrics(), log, holderId };
 }

@@ -14,6 +14,7 @@
  * digits match, so unicode look-alikes, `/`, `..`, NUL and protocol prefixes (json:, nbd:, file:)
  * cannot.
  */
+import { randomUUID } from 'node:crypto';
 import { StorageError, type ErrorCode } from './errors.js';
 
 /** The UUID body, for composing other anchored patterns (operation ids, API schemas). */
@@ -110,7 +111,22 @@ export function assertOwnFileName(name: unknown, volumeId: string, check: NameCh
  */
 export function belongsToVolume(name: string, volumeId: string): boolean {
   const base = baseFileName(volumeId);
-  return name === base || name.startsWith(`${base}.`) || name.startsWith(`.${base}.`);
+  return name === base || name.startsWith(`${base}.`) || isTempOfVolume(name, volumeId);
+}
+
+/** A temp name for a new image of the volume: no other volume's pattern and no final name can match it. */
+export function tempFileName(volumeId: string): string {
+  return `.${baseFileName(volumeId)}.${randomUUID()}.tmp`;
+}
+
+/** Any temp file of the volume (`.volume-<vid>.<...>`): an image's (tempFileName) or its info file's. */
+export function isTempOfVolume(name: string, volumeId: string): boolean {
+  return name.startsWith(`.${baseFileName(volumeId)}.`);
+}
+
+/** A temp of the volume's info file (`.volume-<vid>.info.<random>.tmp`, src/core/durable-file.ts). */
+export function isInfoTempOfVolume(name: string, volumeId: string): boolean {
+  return name.startsWith(`.${infoFileName(volumeId)}.`) && name.endsWith('.tmp');
 }
 
 /** `volume-<vid>`, `volume-<vid>.<anything>`, `.volume-<vid>.<anything>`; group 1 the id (belongsToVolume's inverse). */

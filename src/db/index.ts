@@ -6,6 +6,7 @@ import { migrate } from './migrate.js';
 import { AttachmentRepository } from './repositories/attachments.js';
 import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';
+import { ServiceSecretRepository } from './repositories/service-secrets.js';
 import { SnapshotRepository } from './repositories/snapshots.js';
 import { VolumeRepository } from './repositories/volumes.js';
 
@@ -16,6 +17,7 @@ export interface Repositories {
   attachments: AttachmentRepository;
   operations: OperationRepository;
   computeHosts: ComputeHostRepository;
+  secrets: ServiceSecretRepository;
   leases: DbLeaseManager;
 }
 
@@ -27,6 +29,7 @@ export function repositories(db: Database): Repositories {
     attachments: new AttachmentRepository(db),
     operations: new OperationRepository(db),
     computeHosts: new ComputeHostRepository(db),
+    secrets: new ServiceSecretRepository(db),
     leases: new DbLeaseManager(db),
   };
 }

@@ -19,7 +19,7 @@ export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string):
   const overlay = overlayForNewSnapshot(settled, loc.volumeId, snapshotId, loc.maxChainDepth);
   // The active file becomes a backing file and a guest's QEMU follows the whole chain below it:
   // the active file by its header, the frozen files by their recorded identities.
-  const { tree, identities } = await verifyTree(loc.dir, settled, []);
+  const { tree, identities } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
   // A file by this name that the tree does not know is an orphan of an earlier attempt.
   await unlinkIfPresent(loc, overlay);
   // The info file is staged (written and synced under a temp name) while the overlay is written;

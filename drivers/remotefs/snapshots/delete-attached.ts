@@ -67,7 +67,7 @@ export async function deleteAttachedOp(loc: VolumeLocation, snapshotId: string, 
   if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
   if (s.hidden) return result(tree, true, []);
   // As delete.ts: S's file and its dependants by their headers, the other files by identity.
-  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], opts)).tree;
+  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], { ...opts, identityKey: loc.identityKey })).tree;
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

@@ -20,7 +20,7 @@ export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, 
   if (s.hidden) return { hidden: true, collected: [] };
   // A commit opens S's file and its dependant, a pull may open the chain below, a rebase the
   // files above: S's file and its dependants by their headers, the others by their identities.
-  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], opts)).tree;
+  tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], { ...opts, identityKey: loc.identityKey })).tree;
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

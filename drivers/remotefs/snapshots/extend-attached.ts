@@ -23,7 +23,7 @@ export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resiz
   }
   if (sizeBytes === settled.sizeBytes) return { sizeBytes };
   // The host's QEMU grows the active file: checked, with the chain below, before it is asked.
-  const { tree } = await verifyTree(loc.dir, settled, []);
+  const { tree } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
   const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes, online: true });
   const t = await recordStep(loc, tree, intent, 'resize_live', false);
   stepBoundary(STEPS.extendLiveIntentWritten);

@@ -19,7 +19,7 @@ export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<
   }
   if (sizeBytes === settled.sizeBytes) return { sizeBytes };
   // qemu-img resize opens the active file; the chain below is checked as for any operation.
-  const { tree } = await verifyTree(loc.dir, settled, []);
+  const { tree } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
   const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes });
   const t = await recordStep(loc, tree, intent, 'resize', true);
   stepBoundary(STEPS.extendIntentWritten);

@@ -9,6 +9,8 @@ export interface VolumeLocation {
   fileMode?: number;
   /** Owner to give created files (null/undefined: leave as created). */
   owner?: { uid: number; gid: number } | null;
+  /** Seals frozen files' identities (../identity-seal.ts); none: this process's own key. */
+  identityKey?: Buffer;
 }
 
 export interface SnapshotOpOptions {

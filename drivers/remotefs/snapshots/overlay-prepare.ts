@@ -45,7 +45,7 @@ export async function prepareOverlayOp(loc: VolumeLocation, snapshotId: string):
   const settled = await loadSettledTree(loc);
   const overlay = overlayForNewSnapshot(settled, loc.volumeId, snapshotId, loc.maxChainDepth);
   // The guest's QEMU will open the overlay and follow the chain below it (as create.ts).
-  const { tree } = await verifyTree(loc.dir, settled, []);
+  const { tree } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
   await unlinkIfPresent(loc, overlay);
   // Overlay first: a crash before the intent leaves an orphan that reconcile removes.
   await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);

@@ -10,6 +10,7 @@
  * qemu-img children of a dead process died with it (process.ts: --pdeathsig), so none is at work.
  */
 import { readdir } from 'node:fs/promises';
+import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../src/core/volume-names.js';
 import type { ReconcileReport } from '../../volume-driver.js';
 import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';
@@ -97,12 +98,15 @@ async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent
   return settled;
 }
 
-/** A name is ours when it is volume-<vid>, volume-<vid>.<anything> or a temp of our info file. */
+/**
+ * A name reconcile may remove when the tree does not know it: a file of the volume by the names
+ * module's rule (belongsToVolume), never the info file itself, and of the temp files only the
+ * info file's (a rename that never happened). An image's temp (tempFileName) is left to the
+ * interrupted create it belongs to: the driver's adoption refuses a volume that still has one.
+ */
 function isOurs(loc: VolumeLocation, name: string): boolean {
-  const base = `volume-${loc.volumeId}`;
-  if (name === infoFileName(loc.volumeId)) return false;
-  if (name.startsWith(`.${infoFileName(loc.volumeId)}.`) && name.endsWith('.tmp')) return true;
-  return name === base || name.startsWith(`${base}.`);
+  if (!belongsToVolume(name, loc.volumeId) || name === infoFileName(loc.volumeId)) return false;
+  return !isTempOfVolume(name, loc.volumeId) || isInfoTempOfVolume(name, loc.volumeId);
 }
 
 async function removeOrphans(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {

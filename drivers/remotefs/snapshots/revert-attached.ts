@@ -29,7 +29,7 @@ export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, 
   const settled = await loadSettledTree(loc);
   const plan = planRevert(settled, snapshotId, overlayName(loc.volumeId, randomUUID()));
   // The guest is switched onto S's chain: checked as for a detached revert (revert.ts).
-  const { tree } = await verifyTree(loc.dir, settled, [plan.base], opts);
+  const { tree } = await verifyTree(loc.dir, settled, [plan.base], { ...opts, identityKey: loc.identityKey });
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
   const intent = newIntent('revert', snapshotId, { newActive: plan.newActive, oldActive: plan.oldActive }, { online: true });
   const t = await recordStep(loc, tree, intent, 'switch_source', false);

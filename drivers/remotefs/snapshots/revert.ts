@@ -16,7 +16,7 @@ export async function revertOp(loc: VolumeLocation, snapshotId: string, opts: Sn
   const settled = await loadSettledTree(loc);
   const plan = planRevert(settled, snapshotId, overlayName(loc.volumeId, randomUUID()));
   // The new overlay sits on S's file, and a guest's QEMU follows the chain below it.
-  const { tree } = await verifyTree(loc.dir, settled, [plan.base], opts);
+  const { tree } = await verifyTree(loc.dir, settled, [plan.base], { ...opts, identityKey: loc.identityKey });
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
   stepBoundary(STEPS.revertOverlayWritten);
   const next = applyRevert(tree, plan);

@@ -6,10 +6,14 @@
  * the last `#` is used (the service has one backend; its pools are the shares).
  */
 import { z } from 'zod';
+import { BASE_FILE_PATTERN } from '../../core/volume-names.js';
 import { description, listQueryBase, looseBool, metadata, name } from './common.js';
 
-/** Lowercase only: the id becomes the volume's id, and ids are compared as stored. */
-export const sourceName = z.string().regex(/^volume-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be volume-<lowercase uuid>');
+/**
+ * The name a file to manage has (the names module's one rule, src/core/volume-names.ts), in lower
+ * case only: the id becomes the volume's id, and ids are compared as stored.
+ */
+export const sourceName = z.string().max(255).refine((s) => BASE_FILE_PATTERN.test(s) && s === s.toLowerCase(), 'must be volume-<lowercase uuid>');
 
 const host = z.string().min(1).max(255).refine((h) => [...h].every((c) => c.charCodeAt(0) >= 0x20 && c !== '\x7f'), 'must not contain control characters');
 

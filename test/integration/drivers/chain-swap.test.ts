@@ -19,6 +19,7 @@ import type { ShareConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { verifyPattern, writePattern } from '../../../src/qemu/img.js';
 import { verifyTree } from '../../../drivers/remotefs/chain-check.js';
+import { fileIdentity } from '../../../drivers/remotefs/file-identity.js';
 import { readInfo, OWN_KEY, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { createShare } from '../../../src/shares/index.js';
 import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
@@ -229,6 +230,33 @@ suite('local directory', async () => {
     const third = await verifyTree(c.dir, second.tree, [ch.at.base, ch.at.middle]);
     expect([...third.inspections.keys()].sort()).to.deep.equal([tree.active, ch.at.base, ch.at.middle].sort());
     expect(third.recorded).to.equal(false);
+  });
+
+  it('a frozen file rewritten in place AND its identity forged in the info file (fresh lstat fields of the hostile file): refused by every operation', async () => {
+    const c = get();
+    const ch = await chain();
+    const infoPath = path.join(c.dir, `volume-${ch.vol.id}.info`);
+    const original = await readFile(infoPath, 'utf8');
+    const abs = path.join(c.dir, ch.at.middle);
+    const saved = path.join(c.dir, `saved-${randomUUID()}`);
+    await copyFile(abs, saved);
+    await IN_PLACE.make(abs, c.h.scratch, ch.vol.id, GiB);
+    // What someone who writes the share can compute: the file's own lstat fields, spliced into
+    // the recorded identity (whatever else it carries is copied as it was).
+    const raw = JSON.parse(original) as Record<string, VolumeTree>;
+    const rec = raw[OWN_KEY]!.files[ch.at.middle]!;
+    const fresh = fileIdentity(c.dir, ch.at.middle)!;
+    rec.identity = [...fresh.split('.'), ...rec.identity!.split('.').slice(3)].join('.');
+    await writeFile(infoPath, JSON.stringify(raw, null, 2));
+    const before = await shareListing(c.dir);
+    for (const [name, op] of operations(c, ch)) {
+      await expectCode(op(), IN_PLACE.code).catch((err: Error) => { throw new Error(`${name} with a forged identity: ${err.message}`); });
+      expect(await shareListing(c.dir), `${name} changed the share`).to.deep.equal(before);
+    }
+    await unlink(abs);
+    await rename(saved, abs);
+    await writeFile(infoPath, original);
+    await dataReadsBack(c, ch);
   });
 
   it('an info file written before identities existed: headers read once, identities recorded by the next operation, a rewritten frozen file refused', async () => {

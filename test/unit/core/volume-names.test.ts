@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { isStorageError } from '../../../src/core/errors.js';
 import {
   BASE_FILE_PATTERN, VOLUME_FILE_PATTERN, assertOwnFileName, assertUuid, belongsToVolume, infoFileName, isOwnFileName, isOwnOverlayName,
-  isUuid, overlayFileName, volumeIdOfFile, volumeIdsIn,
+  isInfoTempOfVolume, isTempOfVolume, isUuid, overlayFileName, tempFileName, volumeIdOfFile, volumeIdsIn,
 } from '../../../src/core/volume-names.js';
 
 const VID = '0b7a4c36-2c55-4d0e-9d3c-8f5d1a2b3c4d';
@@ -128,5 +128,18 @@ describe('volume names: the one rule', () => {
       expect(belongsToVolume(n, VID), n).to.equal(false);
     }
     expect(volumeIdsIn([`volume-${VID}`, `volume-${OTHER}.info`, `volume-${VID}.${SNAP}`, `../volume-${SNAP}`, `volume-${SNAP}\n`])).to.deep.equal([VID, OTHER].sort());
+  });
+  it('temp names: tempFileName makes a temp of the volume, never a final name; the info file\'s temps are told apart', () => {
+    const t = tempFileName(VID);
+    expect(isTempOfVolume(t, VID)).to.equal(true);
+    expect(belongsToVolume(t, VID)).to.equal(true);
+    expect(isInfoTempOfVolume(t, VID)).to.equal(false);
+    expect(volumeIdOfFile(t)).to.equal(null);
+    expect(VOLUME_FILE_PATTERN.test(t)).to.equal(false);
+    expect(isInfoTempOfVolume(`.volume-${VID}.info.0a1b.tmp`, VID)).to.equal(true);
+    for (const n of [`volume-${VID}`, `volume-${VID}.info`, `.volume-${VID}.info.0a1b`, `.volume-${OTHER}.info.0a1b.tmp`]) {
+      expect(isInfoTempOfVolume(n, VID), n).to.equal(false);
+    }
+    for (const n of [`volume-${VID}.${SNAP}`, `.volume-${OTHER}.${SNAP}.tmp`, `.volume-${VID}x.tmp`]) expect(isTempOfVolume(n, VID), n).to.equal(false);
   });
 });

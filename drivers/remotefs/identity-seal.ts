@@ -1,0 +1,75 @@
+/**
+ * A frozen file's identity, sealed by the storage service. The identity (file-identity.ts: inode,
+ * size, ctime) lives in the info file ON THE SHARE, which a compute host can write: recorded
+ * bare, a host that rewrote a frozen file could record the new file's identity as well, and the
+ * next operation would skip that file's header. So the recorded identity carries an HMAC-SHA256,
+ * with a key the share never sees (the service's database), over what it vouches for: the
+ * volume, the file name, the identity fields and the header facts verified when it was recorded
+ * (format, backing name and format, virtual size). An identity whose MAC does not verify is as
+ * good as none: the header is read again and the identity sealed afresh, so a forged one buys
+ * nothing and the check stays flat in depth (one HMAC of ~100 bytes per frozen file: ~1 µs).
+ *
+ *   recorded identity = <ino>.<size>.<ctime µs> . <virtual size> . <base64url HMAC>    (base 36 numbers)
+ */
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { IDENTITY_KEY_BYTES } from '../volume-driver.js';
+
+/** What a sealed identity vouches for. `stat`: file-identity.ts fileIdentity (three base 36 fields). */
+export interface IdentityFacts {
+  volumeId: string;
+  file: string;
+  stat: string;
+  format: string;
+  backing: string | null;
+  backingFormat: string | null;
+}
+
+let processKey: Buffer | undefined;
+
+/**
+ * The key of a driver given none (tests, the bench, code that calls the engine directly): random
+ * per process, so identities recorded by another process never verify (their headers are read
+ * again). Never weaker than the service's key, only slower after a restart.
+ */
+export function processIdentityKey(): Buffer {
+  return (processKey ??= randomBytes(IDENTITY_KEY_BYTES));
+}
+
+/** A shorter key than the service makes is refused: a wiring error, not a forgery. */
+export function assertIdentityKey(key: Buffer): void {
+  if (key.length < IDENTITY_KEY_BYTES) throw new TypeError(`the identity key must have at least ${IDENTITY_KEY_BYTES} bytes`);
+}
+
+/** One KeyObject per key: an HMAC from a KeyObject costs about two thirds of one from raw bytes (measured ~3 µs against ~4.7 µs). */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
+function mac(key: Buffer, f: IdentityFacts, virtualSize: number): Buffer {
+  let k = keyObjects.get(key);
+  if (k === undefined) keyObjects.set(key, (k = createSecretKey(key)));
+  // A JSON array: field boundaries no name can blur; a version tag, so another use of the key never collides.
+  const text = JSON.stringify(['qcowshare-identity-1', f.volumeId, f.file, f.stat, f.format, f.backing, f.backingFormat, virtualSize]);
+  return createHmac('sha256', k).update(text).digest();
+}
+
+/** The identity to record for a file whose header was just verified to say `f` and `virtualSize`. */
+export function sealIdentity(key: Buffer, f: IdentityFacts, virtualSize: number): string {
+  return `${f.stat}.${virtualSize.toString(36)}.${mac(key, f, virtualSize).toString('base64url')}`;
+}
+
+const SEALED = /^([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+)\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/;
+
+/**
+ * The virtual size `recorded` vouches for, when it is a sealed identity of exactly these facts
+ * under `key`; undefined otherwise (none, an older unsealed one, other lstat fields, other header
+ * facts, another key, a forged MAC): the caller reads the header then.
+ */
+export function openIdentity(key: Buffer, recorded: string | undefined, f: IdentityFacts): number | undefined {
+  if (recorded === undefined) return undefined;
+  const m = SEALED.exec(recorded);
+  if (m === null || m[1] !== f.stat) return undefined;
+  const virtualSize = parseInt(m[2]!, 36);
+  if (!Number.isSafeInteger(virtualSize)) return undefined;
+  const given = Buffer.from(m[3]!, 'base64url');
+  const expected = mac(key, f, virtualSize);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? virtualSize : undefined;
+}
