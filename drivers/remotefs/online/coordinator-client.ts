@@ -53,10 +53,19 @@ export class CoordinatorClient {
         headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
+        // The credential is for the registered endpoint only: fetch would resend it (a custom
+        // header, so not stripped) to wherever a redirect points.
+        redirect: 'manual',
       });
     } catch (err) {
       throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
         details: { unreachable: true, endpoint: url.origin }, cause: err,
+      });
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} answered ${method} ${url.pathname} with a redirect (HTTP ${res.status}), not followed: its credential goes to the registered endpoint only`, {
+        details: { refused: true, status: res.status, endpoint: url.origin },
       });
     }
     const text = await res.text();
