@@ -18,12 +18,13 @@ import { StorageError } from '../../src/core/errors.js';
 import { imgMeasure } from '../../src/qemu/img.js';
 import { shareSpace } from '../../src/shares/statfs.js';
 import type { VolumeFormat } from '../volume-driver.js';
+import { verifyTree } from './chain-check.js';
 import type { VolumeTree } from './info-file.js';
 import type { VolumeLocation } from './snapshots/location.js';
 import { decideDelete } from './snapshots/plan-delete.js';
 import { allocatedInFile } from './snapshots/qemu-views.js';
 import { loadSettledTree } from './snapshots/store.js';
-import { fileFormat } from './snapshots/tree.js';
+import { dependantsOf, fileFormat } from './snapshots/tree.js';
 
 const MiB = 1024 * 1024;
 /** Kept free beyond every estimate: the info file's rewrites and qcow2 metadata (L2 and refcount tables). */
@@ -47,6 +48,10 @@ export async function mergeNeeds(loc: VolumeLocation, snapshotId: string): Promi
   if (s === undefined || s.hidden) return 0;
   const d = decideDelete(tree, snapshotId);
   if (d.kind !== 'merge') return 0;
+  // Measuring opens the merge's files: verified first, as the engine's delete does (the same
+  // files), so a swapped file is refused with its IMAGE_* code and changes nothing, not left to
+  // fail in qemu-img map.
+  await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)]);
   const [top, base] = await Promise.all([
     allocatedInFile(loc.dir, { file: d.top, format: fileFormat(tree, d.top) }),
     allocatedInFile(loc.dir, { file: d.base, format: fileFormat(tree, d.base) }),
