@@ -79,3 +79,23 @@ describe('coordinator client: a redirecting coordinator', () => {
     });
   }
 });
+
+describe('coordinator client: an answer that is not a JSON object', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server) await new Promise((r) => { server!.closeAllConnections(); server!.close(r); });
+    server = undefined;
+  });
+
+  for (const [status, body] of [[502, '<html>Bad Gateway</html>'], [200, 'null'], [200, '[1]'], [200, '{"disk":'], [500, '"oops"']] as const) {
+    it(`HTTP ${status} ${JSON.stringify(body)}: COORDINATOR_UNAVAILABLE (unreachable: the job may or may not exist)`, async () => {
+      server = createServer((req, res) => { req.resume(); res.writeHead(status, { 'content-type': 'text/html' }).end(body); });
+      await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+      const client = new CoordinatorClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't', pollMs: 10 });
+      for (const err of [await client.disk(randomUUID(), randomUUID()).then(() => null, (e: unknown) => e), await client.job('j').then(() => null, (e: unknown) => e)]) {
+        expect(isStorageError(err, 'COORDINATOR_UNAVAILABLE'), String(err)).to.equal(true);
+        expect((err as { details: { unreachable?: boolean } }).details.unreachable).to.equal(true);
+      }
+    });
+  }
+});
