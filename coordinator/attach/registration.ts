@@ -26,6 +26,9 @@ export async function registerOnce(o: RegistrationOptions): Promise<boolean> {
   const url = new URL(`/v3/os-compute-hosts/${encodeURIComponent(o.hostName)}`, o.metadataApi);
   try {
     const res = await fetch(url, {
+      // The service token (and a registration's inbound token) go to the configured storage API
+      // only: fetch would resend both to wherever a redirect points.
+      redirect: 'manual',
       method: 'PUT', signal: AbortSignal.timeout(o.timeoutMs),
       headers: { 'content-type': 'application/json', 'x-auth-token': o.serviceToken },
       body: JSON.stringify({ compute_host: { coordinator_endpoint: o.endpoint, credential: o.credential } }),

@@ -32,6 +32,9 @@ export class HttpStorageVolumeApi implements StorageVolumeApi {
     let res: Response;
     try {
       res = await fetch(url, {
+        // The service token goes to the configured storage API only: fetch would resend it (a
+        // custom header) to wherever a redirect points.
+        redirect: 'manual',
         method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(this.o.timeoutMs),
         headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
       });

@@ -38,6 +38,9 @@ export class HttpMetadataClient implements MetadataApi {
     let res: Response;
     try {
       res = await fetch(url, {
+        // The service token goes to the configured storage API only: fetch would resend it (a
+        // custom header) to wherever a redirect points.
+        redirect: 'manual',
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token },
         body: JSON.stringify(body),

@@ -8,6 +8,7 @@
  * Written atomically: temp file in the same directory, fsync, rename, fsync of the directory.
  * A crash leaves either the old or the new file, never a torn one.
  */
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
@@ -150,14 +151,41 @@ export function assertCinderNames(raw: Record<string, unknown>, volumeId: string
   }
 }
 
+/**
+ * An info file is read whole into memory on every operation and on every listing of what could be
+ * managed, and anyone with write access to the share can write one: beyond this it is refused
+ * unread. A tree with thousands of snapshots stays far below it.
+ */
+export const MAX_INFO_BYTES = 8 * 1024 * 1024;
+
+function infoTooLarge(dir: string, name: string): StorageError {
+  return new StorageError('INFO_FILE_CORRUPT', `${path.join(dir, name)}: larger than ${MAX_INFO_BYTES} bytes; not read`, { details: { file: name } });
+}
+
+/** The whole file up to the bound (checked again while reading: it may have grown since the fstat). */
+async function readBounded(fh: FileHandle, size: number, dir: string, name: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    // Sized by the fstat, so the usual file takes one read plus the one that sees its end.
+    const chunk = Buffer.allocUnsafe(Math.max(size + 1 - total, 4096));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, total);
+    if (bytesRead === 0) return Buffer.concat(chunks, total).toString('utf8');
+    total += bytesRead;
+    if (total > MAX_INFO_BYTES) throw infoTooLarge(dir, name);
+    chunks.push(chunk.subarray(0, bytesRead));
+  }
+}
+
 /** An info file is opened like every file of a volume (src/core/safe-open.ts): never followed. */
 export async function readInfo(dir: string, volumeId: string): Promise<{ tree: VolumeTree | null; raw: Record<string, unknown> } | null> {
   const name = infoFileName(volumeId);
   let text: string;
   try {
-    const { fh } = await openInDir(dir, name, 'read');
+    const { fh, stat } = await openInDir(dir, name, 'read');
     try {
-      text = await fh.readFile('utf8');
+      if (stat.size > MAX_INFO_BYTES) throw infoTooLarge(dir, name);
+      text = await readBounded(fh, stat.size, dir, name);
     } finally {
       await fh.close();
     }

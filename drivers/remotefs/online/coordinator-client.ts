@@ -53,14 +53,29 @@ export class CoordinatorClient {
         headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
+        // The credential is for the registered endpoint only: fetch would resend it (a custom
+        // header, so not stripped) to wherever a redirect points.
+        redirect: 'manual',
       });
     } catch (err) {
       throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
         details: { unreachable: true, endpoint: url.origin }, cause: err,
       });
     }
-    const text = await res.text();
-    const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} answered ${method} ${url.pathname} with a redirect (HTTP ${res.status}), not followed: its credential goes to the registered endpoint only`, {
+        details: { refused: true, status: res.status, endpoint: url.origin },
+      });
+    }
+    const parsed = answerOf(await res.text());
+    if (parsed === null) {
+      // Not the coordinator's JSON (a proxy's error page, a truncated answer): as if it had not
+      // answered, since the job may or may not exist; never a TypeError past this point.
+      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} answered ${method} ${url.pathname} (HTTP ${res.status}) with no JSON object`, {
+        details: { unreachable: true, status: res.status, endpoint: url.origin },
+      });
+    }
     if (!res.ok) throw refused(res.status, method, url.pathname, parsed.error as { code?: string; message?: string } | undefined);
     return parsed as T;
   }
@@ -152,6 +167,17 @@ function ownDisk(disk: DiskState, volumeId: string): DiskState {
   }
   for (const name of disk.chain) if (name !== null) assertOwnFileName(name, volumeId, { what: 'a file of the disk chain the coordinator reports' });
   return disk;
+}
+
+/** The answer's JSON object (an empty body is {}), or null when it is not one. */
+function answerOf(text: string): Record<string, unknown> | null {
+  if (text === '') return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
 }
 
 function refused(status: number, method: string, pathname: string, e: { code?: string; message?: string } | undefined): StorageError {
