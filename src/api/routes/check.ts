@@ -2,7 +2,7 @@
  * The consistency check (extension, admin only):
  *   POST /v3/{project_id}/os-check                      every volume, every share
  *   POST /v3/{project_id}/volumes/{volume_id}/os-check  one volume (with or without a row)
- * Body (optional): {"check": {"repair": false}}. Answers 200 with the report; `divergences` is
+ * Body: {"check": {}} or {"check": {"repair": true}}. Answers 200 with the report; `divergences` is
  * what remains (after the repairs, with repair=true). Synchronous: the check is bounded by the
  * number of files and each qemu-img check's timeout.
  */
@@ -17,11 +17,8 @@ import { looseBool, noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import type { RouteDef } from './route.js';
 
-const checkBody = z.union([
-  z.undefined(),
-  z.strictObject({}),
-  z.strictObject({ check: z.strictObject({ repair: looseBool.optional() }).nullable() }),
-]);
+/** Required, as an action body is: a request that sends nothing is refused, not taken as a check. */
+const checkBody = z.strictObject({ check: z.strictObject({ repair: looseBool.optional() }) });
 
 function divergenceView(d: Divergence): Record<string, unknown> {
   return {
@@ -46,7 +43,7 @@ async function handle(deps: ServiceDeps, req: Request, res: Response, volumeId: 
   parse(noQuery, req.query, 'query');
   scopedProject(req);
   const body = parse(checkBody, req.body, 'body');
-  const repair = body && 'check' in body ? body.check?.repair === true : false;
+  const repair = body.check.repair === true;
   res.json({ check: checkView(await runCheck(deps, { volumeId, repair })) });
 }
 
