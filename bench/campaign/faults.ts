@@ -39,7 +39,7 @@ const OFFLINE: readonly OperationKind[] = ['volume-create', 'snapshot-create', '
 /** The storage service's process group, SIGKILLed at a seeded moment, then a new process. */
 export const serviceKill: Fault = {
   kind: 'service-kill', ops: OFFLINE,
-  async strike(env, rng, op, started) {
+  async strike(env, rng, op, _started) {
     const delay = rng.int(0, KILL_WINDOW_MS[op]);
     await sleep(delay);
     const at = Date.now();
@@ -133,7 +133,7 @@ export const enospc: Fault = {
 export function mariadbRestart(db: PrivateMariaDb): Fault {
   return {
     kind: 'mariadb-restart', ops: OFFLINE,
-    async strike(env, rng, op, started) {
+    async strike(env, rng, op, _started) {
       const delay = rng.int(0, KILL_WINDOW_MS[op]);
       const down = rng.int(200, 3000);
       await sleep(delay);
