@@ -174,6 +174,8 @@ export function glusterBrick(volume: string, brick: string): Fault {
     kind: 'gluster-brick', ops: ['delete-commit', 'delete-pull'],
     async strike(env, rng, op, started) {
       const delay = rng.int(0, KILL_WINDOW_MS[op]);
+      // Another test on the machine may have taken the brick down meanwhile: it starts up again first.
+      if ((await brickPid(volume, brick)) === null) await run('gluster', ['--mode=script', 'volume', 'start', volume, 'force'], { timeoutMs: 120_000 });
       const pid = await brickState(volume, brick, true) as number;
       await sleep(delay);
       const at = Date.now();
