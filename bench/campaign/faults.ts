@@ -3,6 +3,7 @@
  * after the operation was accepted and resolves with the moment of the fault (convergence is
  * timed from it) and whether the fault met the operation still running.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -158,11 +159,23 @@ async function brickPid(volume: string, brick: string): Promise<number | null> {
 }
 
 /** Waits until glusterd sees the brick down (a `start force` before that finds it "online" and does nothing) or up. */
-async function brickState(volume: string, brick: string, online: boolean): Promise<number | null> {
+async function brickState(volume: string, brick: string, online: boolean, timeoutMs = 120_000): Promise<number | null> {
   return until(`brick of ${volume} ${online ? 'online' : 'offline'}`, async () => {
     const pid = await brickPid(volume, brick);
     return (pid !== null) === online ? pid : undefined;
-  }, 120_000, 250);
+  }, timeoutMs, 250);
+}
+
+/**
+ * `start force` until the brick is online. Only once the killed process is reaped: while its pid
+ * still exists glusterd "discovers an already-running brick" and starts nothing.
+ */
+async function restartBrick(volume: string, brick: string, killed: number): Promise<void> {
+  await until(`brick process ${killed} reaped`, async () => (existsSync(`/proc/${killed}`) ? undefined : true), 60_000, 100);
+  await until(`brick of ${volume} started again`, async () => {
+    await run('gluster', ['--mode=script', 'volume', 'start', volume, 'force'], { timeoutMs: 120_000 });
+    return brickState(volume, brick, true, 10_000).then(() => true, () => undefined);
+  }, 120_000, 500);
 }
 
 /**
@@ -174,16 +187,13 @@ export function glusterBrick(volume: string, brick: string): Fault {
     kind: 'gluster-brick', ops: ['delete-commit', 'delete-pull'],
     async strike(env, rng, op, started) {
       const delay = rng.int(0, KILL_WINDOW_MS[op]);
-      // Another test on the machine may have taken the brick down meanwhile: it starts up again first.
-      if ((await brickPid(volume, brick)) === null) await run('gluster', ['--mode=script', 'volume', 'start', volume, 'force'], { timeoutMs: 120_000 });
       const pid = await brickState(volume, brick, true) as number;
       await sleep(delay);
       const at = Date.now();
       process.kill(pid, 'SIGKILL');
       const end = await until('the operation without its brick ends', async () => (await operationState(env.api(), started.opId)) ?? undefined, 120_000, 200).catch(() => null);
       await brickState(volume, brick, false);
-      await run('gluster', ['--mode=script', 'volume', 'start', volume, 'force'], { timeoutMs: 120_000 });
-      await brickState(volume, brick, true);
+      await restartBrick(volume, brick, pid);
       return { at, midOperation: null, note: `${delay} ms; ${end === null ? 'still running' : `${end.state}${end.error ? `: ${end.error.slice(0, 80)}` : ''}`}` };
     },
   };
