@@ -5,7 +5,8 @@
  * to `parallel`. Each run draws from its own generator (seed, kind, index), so a run is the same
  * whatever lane or order it runs in.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { run } from '../../src/core/process.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { until } from './api.js';
@@ -156,8 +157,13 @@ export async function runCampaign(o: CampaignOptions): Promise<{ results: RunRes
     lanes.push({
       name: 'gluster-brick', runs: byKind('gluster-brick'),
       open: async () => {
-        const volume: GlusterVolume = await createGlusterVolume({ mount: true });
-        const env = await openEnv({ dir: scratch, name: 'gluster-brick', db: await dbFor('gluster-brick'), gluster: { address: volume.address, mountPoint: volume.mountPoint as string } });
+        const volume: GlusterVolume = await createGlusterVolume();
+        // The campaign reads through a mount of its own with the options the service uses (no
+        // kernel page cache, no attribute cache): a cached header page would read stale.
+        const view = path.join(scratch, 'gluster-view');
+        await mkdir(view, { recursive: true });
+        await run('mount', ['-t', 'glusterfs', '-o', 'direct-io-mode=enable,attribute-timeout=0,entry-timeout=0', volume.address, view], { timeoutMs: 60_000 });
+        const env = await openEnv({ dir: scratch, name: 'gluster-brick', db: await dbFor('gluster-brick'), gluster: { address: volume.address, mountPoint: view } });
         return { env, fault: glusterBrick(volume.name, volume.brick), close: async () => { await env.close(); await volume.destroy(); } };
       },
     });
