@@ -66,10 +66,12 @@ const commOf = (pid: number) => readFile(`/proc/${pid}/comm`, 'utf8').then((s) =
  * few ms after it was seen; the service keeps running.
  */
 export const qemuImgKill: Fault = {
-  kind: 'qemu-img-kill', ops: OFFLINE,
+  // The operations that run qemu-img or qemu-io here (creates, snapshot creates and reverts write
+  // their qcow2 headers natively).
+  kind: 'qemu-img-kill', ops: ['delete-commit', 'delete-pull', 'extend', 'clone', 'create-from'],
   async strike(env, rng, _op, started) {
     const skip = rng.int(0, 1);
-    const delay = rng.int(0, 8);
+    const delay = rng.int(0, 3);
     const seen = new Set<number>();
     let ended = false;
     const watcher = (async () => {
