@@ -15,22 +15,22 @@ describe('fault campaign (reduced, seeded)', function () {
   this.timeout(900_000);
 
   it('plans the same runs for the same seed, covering every offline operation', () => {
-    const options = { faults: 20, others: 2, seed: 7, kinds: FAULT_KINDS, db: 'sqlite' as const, parallel: 2 };
+    const options = { faults: 24, others: 3, seed: 7, kinds: FAULT_KINDS, db: 'sqlite' as const, parallel: 2 };
     const a = plan(options, () => OPERATIONS);
     expect(a).to.deep.equal(plan(options, () => OPERATIONS));
     expect(a.filter((p) => p.kind === 'service-kill').map((p) => p.op)).to.include.members([...OPERATIONS]);
-    expect(a).to.have.length(26);
+    expect(a).to.have.length(33);
   });
 
-  it('26 faults across every kind: all converge, all data reads back, no orphan or leak', async () => {
+  it('33 faults across every kind: all converge, all data reads back, no orphan or leak', async () => {
     const lines: string[] = [];
-    const { results } = await runCampaign({ faults: 20, others: 2, seed: 7, kinds: FAULT_KINDS, db: 'sqlite', parallel: 2, log: (l) => lines.push(l) });
+    const { results } = await runCampaign({ faults: 24, others: 3, seed: 7, kinds: FAULT_KINDS, db: 'sqlite', parallel: 2, log: (l) => lines.push(l) });
     const rows = summarize(results);
     const table = formatTable(rows);
     const problems = results.filter((r) => r.problems.length > 0).map((r) => `${r.kind} #${r.index} ${r.op} (${r.note}): ${r.problems.join(' / ')}`);
     expect(problems, `${lines.join('\n')}\n${table}`).to.deep.equal([]);
     expect(rows.map((r) => r.kind)).to.deep.equal([...FAULT_KINDS]);
     expect(allGood(rows), table).to.equal(true);
-    expect(results).to.have.length(26);
+    expect(results).to.have.length(33);
   });
 });
