@@ -26,6 +26,7 @@ import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
+import { settleFailedExtends } from './usecases/failed-extends.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -82,12 +83,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const settleVolumeOps = pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d));
   // Rows of snapshots the info files no longer have (and offline intents left by a failure).
   const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
+  // Extends that failed past their commit point: the row follows the info file once its intent is finished.
+  const settleExtends = pass('settling failed extends', settleFailedExtends);
   if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     await settleAttached();
     await repairOutcomes();
     await pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d, 0))();
     await repairGhosts();
+    await settleExtends();
   }
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
@@ -103,6 +107,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairOutcomes();
     await settleVolumeOps();
     await repairGhosts();
+    await settleExtends();
     await settleClones();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up

@@ -110,6 +110,12 @@ export function isNoSpaceErrno(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
+/** A file-system error of a share that went away (a GlusterFS brick or an NFS server lost). */
+export function isShareGoneErrno(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOTCONN' || code === 'ESTALE' || code === 'EHOSTDOWN';
+}
+
 /** What a child process prints when a write found the share full (qemu-img, qemu-io, cp). */
 export const NO_SPACE_STDERR = /No space left on device|Disk quota exceeded/i;
 
@@ -121,5 +127,6 @@ export function toStorageError(err: unknown, fallback: ErrorCode = 'INTERNAL'): 
   if (err instanceof StorageError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (isNoSpaceErrno(err)) return new StorageError('NO_SPACE', `the share is full: ${message}`, { cause: err, details: { errno: (err as { code: string }).code } });
+  if (isShareGoneErrno(err)) return new StorageError('SHARE_UNAVAILABLE', `the share is not reachable: ${message}`, { cause: err, details: { errno: (err as { code: string }).code } });
   return new StorageError(fallback, message, { cause: err });
 }

@@ -5,8 +5,8 @@
  */
 import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, SnapshotStatus, VolumeRecord } from '../../db/records.js';
-import { isStorageError } from '../../core/errors.js';
-import type { DeletedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
+import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
+import type { DeletedSnapshot, SnapshotRef, SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { isGhost } from './ghost-snapshots.js';
 import { invalidState, volumeRefOf } from './lookup.js';
@@ -25,6 +25,18 @@ export async function recordDeletedSnapshot(deps: ServiceDeps, snap: SnapshotRef
   }
 }
 
+/**
+ * A merge that failed before its commit point was rolled back by the driver (a pull whose
+ * qemu-io was killed, a share that went away): the info file still has the snapshot, visible,
+ * and no intent. Nothing changed, so the snapshot keeps the status it had instead of
+ * `error_deleting` (found by the fault campaign); the operation carries the failure.
+ */
+function rolledBack(raw: unknown, tree: SnapshotTree | null, snapshotId: string): unknown {
+  if (tree === null || tree.intent !== null || !tree.snapshots.some((s) => s.id === snapshotId && !s.hidden)) return raw;
+  const err = toStorageError(raw);
+  return new StorageError(err.code, err.message, { cause: err.cause ?? err, details: { ...err.details, changedNothing: true } });
+}
+
 export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
   let before: SnapshotStatus = snap.status;
   return startOperation(deps, {
@@ -41,12 +53,13 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
       const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, ref, ctx).catch(async (err: unknown) => {
         // A row whose snapshot the info file no longer has (a ghost): already deleted on disk, so
         // the delete converges to deleted instead of error_deleting. Checked under the lease.
-        if (isStorageError(err, 'SNAPSHOT_NOT_FOUND') && isGhost(await deps.driver.getSnapshotTree(ref), snap.id)) return { hidden: false, collected: [] };
-        throw err;
+        const tree = await deps.driver.getSnapshotTree(ref).catch(() => null);
+        if (isStorageError(err, 'SNAPSHOT_NOT_FOUND') && tree !== null && isGhost(tree, snap.id)) return { hidden: false, collected: [] };
+        throw rolledBack(err, tree, snap.id);
       });
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },
-    // Refused before anything changed (the chain failed verification): the snapshot keeps its status.
+    // Refused before anything changed (the chain failed verification, a space check) or rolled back: the snapshot keeps its status.
     onFailure: async (err, t) => deps.repos.snapshots.update(snap.id, { status: changedNothing(err) && (DELETABLE as readonly string[]).includes(before) ? before : 'error_deleting' }, t),
   });
 }

@@ -103,6 +103,12 @@ export class VolumeRepository {
     await this.writes.remove('id = ?', [id], t);
   }
 
+  /** Ids of the volumes (not deleted) in `status`, for the recovery passes. */
+  async idsWithStatus(status: VolumeStatus): Promise<string[]> {
+    const rows = await this.rows.some(['id'], 'status = ? AND deleted = ? ORDER BY id', [status, false]);
+    return rows.map((r) => String(r.id));
+  }
+
   async countByProject(projectId: string): Promise<number> {
     return this.rows.count('project_id = ? AND deleted = ?', [projectId, false]);
   }

@@ -1,0 +1,59 @@
+/**
+ * npm run campaign -- --faults N --seed S [--kinds a,b] [--others M] [--db sqlite|mariadb] [--parallel P]
+ *
+ * Runs the seeded fault campaign on the real components and prints one line per run, then the
+ * table; exits 1 if any run did not converge, lost data or left an orphan or a leak.
+ */
+import { parseArgs } from 'node:util';
+import { runCampaign } from './campaign.js';
+import { FAULT_KINDS, type FaultKind } from './faults.js';
+import { allGood, formatTable, summarize } from './table.js';
+
+const HELP = `usage: npm run campaign -- [options]
+
+  --faults N     SIGKILLs: of the storage service's process group (3/5) and of its qemu-img
+                 children (2/5), at seeded moments of offline operations (default 200)
+  --others M     runs of each other kind: enospc, mariadb-restart, gluster-brick
+                 (default: max(3, faults/16))
+  --seed S       the campaign's seed (default 1); the same seed, the same runs
+  --kinds LIST   comma-separated subset of: ${FAULT_KINDS.join(', ')} (default: all)
+  --db D         sqlite (default) or mariadb (a private mariadbd the campaign starts)
+  --parallel P   lanes run side by side (default 1)
+  --keep         keep the scratch directory (service logs) even when every run passed
+  --help         this text
+`;
+
+const { values } = parseArgs({
+  options: {
+    faults: { type: 'string', default: '200' }, others: { type: 'string' }, seed: { type: 'string', default: '1' },
+    kinds: { type: 'string' }, db: { type: 'string', default: 'sqlite' }, parallel: { type: 'string', default: '1' },
+    keep: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+  },
+});
+
+function count(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: a non-negative integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+if (values.help) {
+  process.stdout.write(HELP);
+} else {
+  const faults = count('faults', values.faults);
+  const kinds = (values.kinds?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[];
+  for (const k of kinds) if (!FAULT_KINDS.includes(k)) throw new Error(`--kinds: unknown fault kind ${JSON.stringify(k)} (known: ${FAULT_KINDS.join(', ')})`);
+  if (values.db !== 'sqlite' && values.db !== 'mariadb') throw new Error(`--db: sqlite or mariadb, got ${JSON.stringify(values.db)}`);
+  const started = Date.now();
+  const { results, scratch } = await runCampaign({
+    faults, others: values.others === undefined ? Math.max(3, Math.round(faults / 16)) : count('others', values.others),
+    seed: count('seed', values.seed), kinds, db: values.db, parallel: Math.max(1, count('parallel', values.parallel)), keep: values.keep,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  const rows = summarize(results);
+  process.stdout.write(`\n${formatTable(rows)}\n\n${results.length} runs in ${((Date.now() - started) / 60_000).toFixed(1)} min (seed ${values.seed}, ${values.db})\n`);
+  if (!allGood(rows)) {
+    process.stdout.write(`FAILED; service logs kept in ${scratch}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Extends that failed past their commit point. The offline extend writes its intent (committed:
+ * it may only roll forward) before `qemu-img resize`; when the resize fails in-process (qemu-img
+ * killed, a share error) the operation ends failed and the row `error_extending`, and a later
+ * reconcile finishes the intent: the file grows and the info file records the new size, while the
+ * row kept the old size and an error status only an admin could reset (found by the fault
+ * campaign: qemu-img killed during `resize`). The info file is the truth once it records no
+ * intent: the row takes its size (never smaller than the row's) and goes back to available.
+ *
+ * Detached volumes only (an attached volume's size is also the guest's, settled with its host).
+ * Per volume: finish a left intent by the driver's reconcile (it takes the lease and skips a live
+ * one); then under the volume's lease, re-read row and tree and record both in ONE transaction
+ * that also releases the lease. Runs on start and with the periodic sweep.
+ */
+import { randomUUID } from 'node:crypto';
+import { isStorageError } from '../../core/errors.js';
+import type { Lease } from '../../core/lease.js';
+import { inTransaction } from '../../db/transaction.js';
+import type { ServiceDeps } from '../context.js';
+import { attachmentLookup } from '../startup-reconcile.js';
+import { volumeRefOf } from './lookup.js';
+import { leaseHolder } from './operation-runner.js';
+
+const GiB = 1024 ** 3;
+
+export interface FailedExtendReport {
+  volumeId: string;
+  sizeGiB: number;
+}
+
+async function treeOf(deps: ServiceDeps, volumeId: string) {
+  const vol = await deps.repos.volumes.get(volumeId);
+  return vol ? { vol, tree: await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol)) } : null;
+}
+
+async function settleOne(deps: ServiceDeps, volumeId: string): Promise<FailedExtendReport | null> {
+  let found = await treeOf(deps, volumeId);
+  if (found === null || found.vol.status !== 'error_extending' || found.vol.attachStatus === 'attached') return null;
+  if (found.tree.intent !== null) {
+    await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+    found = await treeOf(deps, volumeId);
+    if (found === null || found.tree.intent !== null) return null;
+  }
+  let lease: Lease;
+  try {
+    lease = await deps.repos.leases.acquire(volumeId, leaseHolder(`extend-settle-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return null; // an operation works on the volume: next pass
+    throw err;
+  }
+  let released = false;
+  try {
+    const current = await treeOf(deps, volumeId);
+    if (current === null || current.vol.status !== 'error_extending' || current.vol.attachStatus === 'attached' || current.tree.intent !== null) return null;
+    const sizeGiB = Math.max(current.vol.sizeGiB, Math.ceil(current.tree.sizeBytes / GiB));
+    await inTransaction(deps.repos.db, async (t) => {
+      await deps.repos.volumes.update(volumeId, { status: 'available', sizeGiB }, t);
+      await deps.repos.leases.release(lease, t);
+    });
+    released = true;
+    return { volumeId, sizeGiB };
+  } finally {
+    if (!released) await deps.repos.leases.release(lease).catch(() => undefined);
+  }
+}
+
+export async function settleFailedExtends(deps: ServiceDeps): Promise<FailedExtendReport[]> {
+  const reports: FailedExtendReport[] = [];
+  for (const id of await deps.repos.volumes.idsWithStatus('error_extending')) {
+    const report = await settleOne(deps, id).catch((err: unknown) => {
+      deps.log.warn({ err, volumeId: id }, 'failed extend not settled from the info file');
+      return null;
+    });
+    if (report === null) continue;
+    deps.log.info(report, 'failed extend settled from the info file');
+    reports.push(report);
+  }
+  return reports;
+}

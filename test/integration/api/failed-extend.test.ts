@@ -1,0 +1,90 @@
+/**
+ * An extend that fails in-process after its intent (its commit point: it may only roll forward)
+ * must not leave the volume `error_extending` with the old size while a reconcile later grows the
+ * file (found by the fault campaign: qemu-img killed during `resize`). The periodic sweep finishes
+ * the intent and the row follows the info file: available, the new size; no admin action. Real
+ * RemoteFS driver and qemu-img on a local share, in-process service; the failure is a throw at
+ * the extend's step boundary right after the intent is written.
+ */
+import { expect } from 'chai';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import supertest from 'supertest';
+import { parseConfig } from '../../../src/core/config.js';
+import { run } from '../../../src/core/process.js';
+import { startService, type RunningService } from '../../../src/api/server.js';
+import { STEPS, setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
+
+for (const backend of BACKENDS) {
+  describe(`api: an extend that failed past its commit point settles without an admin (${backend.name})`, function () {
+    this.timeout(180_000);
+    let db: TestDb;
+    let dir: string;
+    let share: string;
+    let svc: RunningService;
+    let http: ReturnType<typeof supertest>;
+
+    before(async () => {
+      db = await backend.create();
+      dir = await mkdtemp(path.join(tmpdir(), 'qcs-failed-extend-'));
+      share = path.join(dir, 'share');
+      await mkdir(share);
+      const config = parseConfig({
+        log: { level: 'silent' }, db: db.config,
+        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
+        storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), leaseTtlMs: 2000, fileOwner: null },
+      });
+      svc = await startService({ config, reaperIntervalMs: 500 });
+      http = supertest(svc.url);
+    });
+
+    after(async () => {
+      setStepHook(null);
+      await svc?.stop();
+      await db?.cleanup();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    const volume = async (id: string) => (await http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume as { status: string; size: number };
+
+    for (const withSnapshot of [false, true]) {
+      it(`${withSnapshot ? 'with' : 'without'} a snapshot: the row ends available with the grown size, as the file`, async () => {
+        const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+        await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+        if (withSnapshot) {
+          const sid = (await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
+          await eventually(async () => ((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
+        }
+        let thrown = false;
+        setStepHook((step) => {
+          if (step === STEPS.extendIntentWritten && !thrown) {
+            thrown = true;
+            throw new Error('simulated: qemu-img resize killed');
+          }
+        });
+        const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
+        const op = await eventually(async () => {
+          const o = (await http.get(`/v3/operations/${r.headers['x-operation-id'] as string}`).set(auth('admin'))).body.operation as { state: string };
+          return o.state === 'running' ? undefined : o;
+        }, 60_000);
+        setStepHook(null);
+        expect([thrown, op.state]).to.deep.equal([true, 'failed']);
+        // No admin action: the sweep finishes the intent and the row follows the info file.
+        const settled = await eventually(async () => {
+          const v = await volume(vid);
+          return v.status === 'available' ? v : undefined;
+        }, 30_000);
+        expect(settled.size).to.equal(2);
+        const info = JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')) as { active: string; qcowshare: { intent: unknown; sizeBytes: number } };
+        expect(info.qcowshare).to.include({ intent: null, sizeBytes: 2 * 1024 ** 3 });
+        const img = await run('qemu-img', ['info', '--output=json', path.join(share, info.active)]);
+        expect((JSON.parse(img.stdout) as { 'virtual-size': number })['virtual-size']).to.equal(2 * 1024 ** 3);
+        // And it takes new work at once.
+        await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 3 } }).expect(202);
+        await eventually(async () => ((await volume(vid)).size === 3 ? true : undefined), 60_000);
+      });
+    }
+  });
+}
