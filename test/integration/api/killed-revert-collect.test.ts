@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import { startKillableService } from '../../fixtures/killable-service.js';
 import { until } from '../../fixtures/until.js';
-import { BACKENDS, TOKENS, auth, type TestDb } from './harness.js';
+import { BACKENDS, auth, type TestDb } from './harness.js';
 
 const LEASE_TTL_MS = 2000;
 
@@ -37,13 +38,7 @@ for (const backend of BACKENDS) {
     });
 
     async function start(crashSteps?: string[]): Promise<ReturnType<typeof supertest>> {
-      svc = await startChild(scratch, {
-        entry: SERVICE_ENTRY, logName: 'service.log', env: crashSteps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: crashSteps.join(',') } : {},
-        config: {
-          log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-          storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, leaseTtlMs: LEASE_TTL_MS },
-        },
-      });
+      svc = await startKillableService({ db: db.config, scratch, share, leaseTtlMs: LEASE_TTL_MS, leaseDir: true, logName: 'service.log', crashAtSteps: crashSteps });
       return supertest(svc.url);
     }
 
