@@ -71,6 +71,38 @@ export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tok
   });
 }
 
+/**
+ * The service's configuration with the real RemoteFS driver on one local share, all under `dir`
+ * (share, mnt, leases); token auth with TOKENS unless `noauth` is asked.
+ */
+export function remotefsLocalConfig(db: Config['db'], dir: string, options: { auth?: 'noauth' | 'tokens' } = {}): Readonly<Config> {
+  return parseConfig({
+    log: { level: 'silent' }, db,
+    api: { host: '127.0.0.1', port: 0, ...(options.auth === 'noauth' ? { auth: 'noauth' } : { auth: 'tokens', tokens: TOKENS }) },
+    storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
+  });
+}
+
+/**
+ * Waits over the API for the suites with the real driver: a volume's or snapshot's body, its
+ * status reached, an operation ended, a snapshot taken and available. `http` is read at each call
+ * (a restarted service has a new one).
+ */
+export function apiWaits(http: () => ReturnType<typeof supertest>) {
+  const get = async (kind: 'volumes' | 'snapshots', id: string) => (await http().get(`/v3/${kind}/${id}`).set(auth('alice')).expect(200)).body[kind === 'volumes' ? 'volume' : 'snapshot'];
+  const settled = (kind: 'volumes' | 'snapshots', id: string, want: string) => eventually(async () => ((await get(kind, id)).status === want ? true : undefined), 60_000);
+  const operation = (id: string) => eventually(async () => {
+    const r = await http().get(`/v3/operations/${id}`).set(auth('admin'));
+    return r.status === 200 && r.body.operation.state !== 'running' ? r.body.operation as { state: string; error: string | null } : undefined;
+  }, 60_000);
+  const snapshot = async (vid: string) => {
+    const r = await http().post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
+    await settled('snapshots', r.body.snapshot.id, 'available');
+    return r.body.snapshot.id as string;
+  };
+  return { get, settled, operation, snapshot };
+}
+
 export interface TestService {
   svc: RunningService;
   driver: FakeDriver;

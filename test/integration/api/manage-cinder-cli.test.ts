@@ -8,11 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, eventually, type TestDb } from './harness.js';
+import { BACKENDS, eventually, remotefsLocalConfig, type TestDb } from './harness.js';
 
 describe('manage with the real cinder CLI (noauth, SQLite, local share)', function () {
   this.timeout(300_000);
@@ -25,10 +24,7 @@ describe('manage with the real cinder CLI (noauth, SQLite, local share)', functi
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     root = await mkdtemp(path.join(tmpdir(), 'qcs-manage-cinder-'));
     share = path.join(root, 'share');
-    const config = parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' },
-      storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(root, 'mnt'), leaseDir: path.join(root, 'leases'), fileOwner: null },
-    });
+    const config = remotefsLocalConfig(db.config, root, { auth: 'noauth' });
     svc = await startService({ config, reaperIntervalMs: 0 });
   });
   after(async () => {

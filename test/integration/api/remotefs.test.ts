@@ -7,10 +7,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { assertConsistent } from '../../fixtures/consistency.js';
-import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
+import { BACKENDS, eventually, auth, remotefsLocalConfig, type TestDb } from './harness.js';
 
 async function findFiles(dir: string, prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -30,11 +29,7 @@ describe('api with the real RemoteFS driver on a local share (SQLite)', function
   before(async () => {
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-remotefs-'));
-    const config = parseConfig({
-      log: { level: 'silent' }, db: db.config,
-      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-      storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-    });
+    const config = remotefsLocalConfig(db.config, dir);
     svc = await startService({ config, reaperIntervalMs: 0 });
     http = supertest(svc.url);
   });
