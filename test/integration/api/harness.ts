@@ -116,6 +116,34 @@ export async function startTestService(db: Config['db'], options: { auth?: 'noau
   return { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
 }
 
+/**
+ * Inside a describe: the in-process service (startTestService) on a fresh database of `backend`,
+ * started before the suite, stopped and its database removed after it. The object returned stands
+ * for the started service (its fields read the one the hook started).
+ */
+export function testServiceHooks(backend: Backend): TestService {
+  let db: TestDb | undefined;
+  let t: TestService | undefined;
+  before(async () => {
+    db = await backend.create();
+    t = await startTestService(db.config);
+  });
+  after(async () => {
+    await t?.stop();
+    await db?.cleanup();
+  });
+  const started = (): TestService => {
+    if (!t) throw new Error('the test service is not started (used outside its suite)');
+    return t;
+  };
+  return {
+    get svc() { return started().svc; },
+    get driver() { return started().driver; },
+    get http() { return started().http; },
+    stop: () => started().stop(),
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `check` returns a value (not undefined) or time runs out. */
