@@ -6,36 +6,20 @@
  * admin reset); with the file put back, the same extend succeeds.
  */
 import { expect } from 'chai';
-import { copyFile, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
 import { run } from '../../../src/core/process.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
 import { readInfo } from '../../../drivers/remotefs/info-file.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, apiWaits, auth, remotefsLocalConfig, type TestDb } from './harness.js';
+import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: a hostile file in a volume's chain is refused, statuses kept (${backend.name}, real RemoteFS)`, function () {
     this.timeout(180_000);
-    let db: TestDb;
     let dir: string;
-    let svc: RunningService;
     let http: ReturnType<typeof supertest>;
-
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-chain-refusal-'));
-      const config = remotefsLocalConfig(db.config, dir);
-      svc = await startService({ config, reaperIntervalMs: 0 });
-      http = supertest(svc.url);
-    });
-    after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    remotefsServiceHooks(backend, 'qcs-chain-refusal-', (s) => ({ dir, http } = s));
 
     const { get, settled, operation, snapshot } = apiWaits(() => http);
 

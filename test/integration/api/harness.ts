@@ -83,6 +83,35 @@ export function remotefsLocalConfig(db: Config['db'], dir: string, options: { au
   });
 }
 
+export interface RemotefsService {
+  /** The scratch directory: the share is `<dir>/share`. */
+  dir: string;
+  svc: RunningService;
+  http: ReturnType<typeof supertest>;
+}
+
+/**
+ * Inside a describe: a fresh database of `backend`, a scratch directory (prefix `scratchPrefix`)
+ * and the in-process service with the real RemoteFS driver on it (remotefsLocalConfig), started
+ * before the suite (`use` receives it); after it, the service stopped and both removed.
+ */
+export function remotefsServiceHooks(backend: Backend, scratchPrefix: string, use: (s: RemotefsService) => void, options: { auth?: 'noauth' | 'tokens' } = {}): void {
+  let db: TestDb | undefined;
+  let dir: string | undefined;
+  let svc: RunningService | undefined;
+  before(async () => {
+    db = await backend.create();
+    dir = await mkdtemp(path.join(tmpdir(), scratchPrefix));
+    svc = await startService({ config: remotefsLocalConfig(db.config, dir, options), reaperIntervalMs: 0 });
+    use({ dir, svc, http: supertest(svc.url) });
+  });
+  after(async () => {
+    await svc?.stop();
+    await db?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+}
+
 /**
  * Waits over the API for the suites with the real driver: a volume's or snapshot's body, its
  * status reached, an operation ended, a snapshot taken and available. `http` is read at each call
