@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { childPids } from '../test/fixtures/child-pids.js';
 import { freePort } from '../test/fixtures/free-port.js';
+import { printedLine } from '../test/fixtures/listen-url.js';
 import { formatRatio, formatStats, median, summarize, type Stats } from './lib/stats.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,15 +90,8 @@ async function startService(kind: keyof typeof PATHS, dir: string): Promise<Serv
   // detached: its own process group, so the stop reaches npx's whole tree.
   const child = spawn(argv[0] as string, argv.slice(1), { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /^(http:\/\/\S+)$/m.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`${kind} service exited (${code}) before listening`)));
-  });
+  const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await printedLine(child.stdout, exitCode, (code) => new Error(`${kind} service exited (${code}) before listening`));
   return {
     url, pid: child.pid as number,
     stop: async () => { process.kill(-(child.pid as number), 'SIGTERM'); await exited; },

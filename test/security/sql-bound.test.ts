@@ -18,7 +18,7 @@ import { settleInterruptedAttached } from '../../src/api/usecases/interrupted-at
 import { repairInterruptedOutcomes } from '../../src/api/usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from '../../src/api/usecases/interrupted-volume-ops.js';
 import { reapAbandoned } from '../../src/api/usecases/snapshot-metadata/reaper.js';
-import { BACKENDS, auth, eventually, registerHost, startTestService, type TestDb, type TestService } from '../integration/api/harness.js';
+import { BACKENDS, auth, eventually, registerHost, testServiceHooks, type TestService } from '../integration/api/harness.js';
 import { createVolume, waitOperation, waitSnapshot, waitVolume, waitVolumeGone } from '../integration/api/helpers.js';
 
 type Dialect = 'sqlite' | 'mysql';
@@ -114,18 +114,7 @@ describe('security: SQL values bound by the driver, the literal check itself', (
 for (const backend of BACKENDS) {
   describe(`security: every SQL value bound by the driver (${backend.name})`, function () {
     this.timeout(300_000);
-    let db: TestDb;
-    let t: TestService;
-
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config);
-    });
-
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend);
 
     it('binds every value of a representative workload: no literal from a value in any statement', async () => {
       const dialect: Dialect = t.svc.deps.repos.db.dialect;

@@ -12,24 +12,13 @@ import { leaseHolder } from '../../../src/api/usecases/operation-runner.js';
 import { repairInterruptedOutcomes } from '../../../src/api/usecases/interrupted-outcomes.js';
 import { reapAbandoned } from '../../../src/api/usecases/snapshot-metadata/reaper.js';
 import { settleInterruptedClones } from '../../../src/api/usecases/clone-attached/settle.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, testServiceHooks } from './harness.js';
 import { createVolume, waitSnapshot, waitVolume } from './helpers.js';
 
 for (const backend of BACKENDS) {
   describe(`api: available then busy (${backend.name})`, function () {
     this.timeout(120_000);
-    let db: TestDb;
-    let t: TestService;
-
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config);
-    });
-
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend);
 
     it('answers 202, not 409, while a recovery pass that raced the end of the last operation still holds the lease', async () => {
       const vid = await createVolume(t);

@@ -6,53 +6,22 @@
  * admin reset); with the file put back, the same extend succeeds.
  */
 import { expect } from 'chai';
-import { copyFile, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
 import { readInfo } from '../../../drivers/remotefs/info-file.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
+import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: a hostile file in a volume's chain is refused, statuses kept (${backend.name}, real RemoteFS)`, function () {
     this.timeout(180_000);
-    let db: TestDb;
     let dir: string;
-    let svc: RunningService;
     let http: ReturnType<typeof supertest>;
+    remotefsServiceHooks(backend, 'qcs-chain-refusal-', (s) => ({ dir, http } = s));
 
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-chain-refusal-'));
-      const config = parseConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-      });
-      svc = await startService({ config, reaperIntervalMs: 0 });
-      http = supertest(svc.url);
-    });
-    after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
-
-    const get = async (kind: 'volumes' | 'snapshots', id: string) => (await http.get(`/v3/${kind}/${id}`).set(auth('alice')).expect(200)).body[kind === 'volumes' ? 'volume' : 'snapshot'];
-    const settled = (kind: 'volumes' | 'snapshots', id: string, want: string) => eventually(async () => ((await get(kind, id)).status === want ? true : undefined), 60_000);
-    const operation = (id: string) => eventually(async () => {
-      const r = await http.get(`/v3/operations/${id}`).set(auth('admin'));
-      return r.status === 200 && r.body.operation.state !== 'running' ? r.body.operation as { state: string; error: string | null } : undefined;
-    }, 60_000);
-    const snapshot = async (vid: string) => {
-      const r = await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
-      await settled('snapshots', r.body.snapshot.id, 'available');
-      return r.body.snapshot.id as string;
-    };
+    const { get, settled, operation, snapshot } = apiWaits(() => http);
 
     it('extend, snapshot delete and revert: refused with IMAGE_UNSAFE_BACKING, nothing changed, statuses back; put back, extend runs', async () => {
       const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);

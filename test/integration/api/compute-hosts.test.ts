@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildProgram } from '../../../src/cli/main.js';
-import { BACKENDS, auth, registerHost, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, registerHost, testServiceHooks } from './harness.js';
 import { createVolume, waitVolume } from './helpers.js';
 
 const CRED = `cred-${randomUUID()}`;
@@ -20,17 +20,8 @@ const body = (endpoint: string, credential = CRED) => ({ compute_host: { coordin
 for (const backend of BACKENDS) {
   describe(`api compute-host registry (${backend.name})`, function () {
     this.timeout(60_000);
-    let db: TestDb;
-    let t: TestService;
+    const t = testServiceHooks(backend);
     const texts: string[] = [];
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config);
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
 
     type Who = Parameters<typeof auth>[0] | 'none';
     const as = (who: Who) => (who === 'none' ? {} : auth(who));

@@ -13,8 +13,9 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { qemuIo } from '../../../src/qemu/qemu-io.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
-import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
-import { TOKENS, auth, eventually } from './harness.js';
+import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import { startKillableService } from '../../fixtures/killable-service.js';
+import { auth, eventually } from './harness.js';
 
 const K64 = 65536;
 const LEASE_TTL_MS = 2000;
@@ -26,13 +27,8 @@ describe('storage service: a process dies mid-operation, another one finishes it
   let share: string;
   const children: DaemonProcess[] = [];
 
-  const config = () => ({
-    log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-    storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseTtlMs: LEASE_TTL_MS, fileOwner: null },
-  });
-
   async function start(name: string, crashAtSteps?: string): Promise<DaemonProcess> {
-    const p = await startChild(scratch, { entry: SERVICE_ENTRY, logName: `${name}.log`, config: config(), env: crashAtSteps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: crashAtSteps } : {} });
+    const p = await startKillableService({ db: db.config, scratch, share, leaseTtlMs: LEASE_TTL_MS, logName: `${name}.log`, crashAtSteps });
     children.push(p);
     return p;
   }

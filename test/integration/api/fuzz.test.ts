@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { QueryTypes } from 'sequelize';
 import { routeTable } from '../../../src/api/app.js';
 import { expressPaths } from '../../../src/api/routes/route.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, testServiceHooks, type TestService } from './harness.js';
 import { createSnapshot, createVolume } from './helpers.js';
 
 const REQUESTS = 2500;
@@ -51,16 +51,7 @@ function requests(paths: { method: FuzzRequest['method']; path: string }[], ids:
 for (const backend of BACKENDS) {
   describe(`api fuzz: malformed requests (${backend.name})`, function () {
     this.timeout(300_000);
-    let db: TestDb;
-    let t: TestService;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config);
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend);
 
     it(`answers ${REQUESTS} malformed requests without a 5xx and changes nothing`, async () => {
       const vid = await createVolume(t);

@@ -71,6 +71,67 @@ export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tok
   });
 }
 
+/**
+ * The service's configuration with the real RemoteFS driver on one local share, all under `dir`
+ * (share, mnt, leases); token auth with TOKENS unless `noauth` is asked.
+ */
+export function remotefsLocalConfig(db: Config['db'], dir: string, options: { auth?: 'noauth' | 'tokens' } = {}): Readonly<Config> {
+  return parseConfig({
+    log: { level: 'silent' }, db,
+    api: { host: '127.0.0.1', port: 0, ...(options.auth === 'noauth' ? { auth: 'noauth' } : { auth: 'tokens', tokens: TOKENS }) },
+    storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
+  });
+}
+
+export interface RemotefsService {
+  /** The scratch directory: the share is `<dir>/share`. */
+  dir: string;
+  svc: RunningService;
+  http: ReturnType<typeof supertest>;
+}
+
+/**
+ * Inside a describe: a fresh database of `backend`, a scratch directory (prefix `scratchPrefix`)
+ * and the in-process service with the real RemoteFS driver on it (remotefsLocalConfig), started
+ * before the suite (`use` receives it); after it, the service stopped and both removed.
+ */
+export function remotefsServiceHooks(backend: Backend, scratchPrefix: string, use: (s: RemotefsService) => void, options: { auth?: 'noauth' | 'tokens' } = {}): void {
+  let db: TestDb | undefined;
+  let dir: string | undefined;
+  let svc: RunningService | undefined;
+  before(async () => {
+    db = await backend.create();
+    dir = await mkdtemp(path.join(tmpdir(), scratchPrefix));
+    svc = await startService({ config: remotefsLocalConfig(db.config, dir, options), reaperIntervalMs: 0 });
+    use({ dir, svc, http: supertest(svc.url) });
+  });
+  after(async () => {
+    await svc?.stop();
+    await db?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * Waits over the API for the suites with the real driver: a volume's or snapshot's body, its
+ * status reached, an operation ended, a snapshot taken and available. `http` is read at each call
+ * (a restarted service has a new one).
+ */
+export function apiWaits(http: () => ReturnType<typeof supertest>) {
+  const get = async (kind: 'volumes' | 'snapshots', id: string) => (await http().get(`/v3/${kind}/${id}`).set(auth('alice')).expect(200)).body[kind === 'volumes' ? 'volume' : 'snapshot'];
+  const settled = (kind: 'volumes' | 'snapshots', id: string, want: string) => eventually(async () => ((await get(kind, id)).status === want ? true : undefined), 60_000);
+  const operation = (id: string) => eventually(async () => {
+    const r = await http().get(`/v3/operations/${id}`).set(auth('admin'));
+    return r.status === 200 && r.body.operation.state !== 'running' ? r.body.operation as { state: string; error: string | null } : undefined;
+  }, 60_000);
+  const snapshot = async (vid: string) => {
+    const r = await http().post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
+    await settled('snapshots', r.body.snapshot.id, 'available');
+    return r.body.snapshot.id as string;
+  };
+  return { get, settled, operation, snapshot };
+}
+
 export interface TestService {
   svc: RunningService;
   driver: FakeDriver;
@@ -82,6 +143,34 @@ export async function startTestService(db: Config['db'], options: { auth?: 'noau
   const driver = (options.driver ?? new FakeDriver()) as FakeDriver;
   const svc = await startService({ config: testConfig(db, { auth: options.auth, leaseTtlMs: options.leaseTtlMs, bodyLimit: options.bodyLimit }), driver, reaperIntervalMs: 0 });
   return { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
+}
+
+/**
+ * Inside a describe: the in-process service (startTestService) on a fresh database of `backend`,
+ * started before the suite, stopped and its database removed after it. The object returned stands
+ * for the started service (its fields read the one the hook started).
+ */
+export function testServiceHooks(backend: Backend): TestService {
+  let db: TestDb | undefined;
+  let t: TestService | undefined;
+  before(async () => {
+    db = await backend.create();
+    t = await startTestService(db.config);
+  });
+  after(async () => {
+    await t?.stop();
+    await db?.cleanup();
+  });
+  const started = (): TestService => {
+    if (!t) throw new Error('the test service is not started (used outside its suite)');
+    return t;
+  };
+  return {
+    get svc() { return started().svc; },
+    get driver() { return started().driver; },
+    get http() { return started().http; },
+    stop: () => started().stop(),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@ import { copyFile, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../src/core/config.js';
+import type { Config } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { IDENTITY_KEY_SECRET, startService, type RunningService } from '../../../src/api/server.js';
 import { IDENTITY_KEY_BYTES } from '../../../drivers/volume-driver.js';
@@ -19,7 +19,7 @@ import { fileIdentity } from '../../../drivers/remotefs/file-identity.js';
 import { openIdentity } from '../../../drivers/remotefs/identity-seal.js';
 import { OWN_KEY, readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
+import { BACKENDS, apiWaits, auth, remotefsLocalConfig, type TestDb } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: frozen files' identities sealed with the database's key (${backend.name}, real RemoteFS)`, function () {
@@ -37,11 +37,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       db = await backend.create();
       dir = await mkdtemp(path.join(tmpdir(), 'qcs-identity-key-'));
-      config = parseConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-      });
+      config = remotefsLocalConfig(db.config, dir);
       await start();
     });
     after(async () => {
@@ -50,17 +46,7 @@ for (const backend of BACKENDS) {
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    const get = async (kind: 'volumes' | 'snapshots', id: string) => (await http.get(`/v3/${kind}/${id}`).set(auth('alice')).expect(200)).body[kind === 'volumes' ? 'volume' : 'snapshot'];
-    const settled = (kind: 'volumes' | 'snapshots', id: string, want: string) => eventually(async () => ((await get(kind, id)).status === want ? true : undefined), 60_000);
-    const operation = (id: string) => eventually(async () => {
-      const r = await http.get(`/v3/operations/${id}`).set(auth('admin'));
-      return r.status === 200 && r.body.operation.state !== 'running' ? r.body.operation as { state: string; error: string | null } : undefined;
-    }, 60_000);
-    const snapshot = async (vid: string) => {
-      const r = await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
-      await settled('snapshots', r.body.snapshot.id, 'available');
-      return r.body.snapshot.id as string;
-    };
+    const { get, settled, operation, snapshot } = apiWaits(() => http);
     const extend = async (vid: string, size: number) => {
       const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: size } }).expect(202);
       return operation(r.headers['x-operation-id'] as string);

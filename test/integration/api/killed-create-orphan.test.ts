@@ -7,14 +7,13 @@
  * that kills itself at the engine's step `create.overlay_written`; real SQLite and MariaDB.
  */
 import { expect } from 'chai';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import supertest from 'supertest';
 import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import { killableServiceSuite } from '../../fixtures/killable-service.js';
 import { until } from '../../fixtures/until.js';
-import { BACKENDS, TOKENS, auth, type TestDb } from './harness.js';
+import { BACKENDS, auth } from './harness.js';
 
 // Long enough that the restarted service finds the dead process's lease still held at start (its
 // reconcile skips the volume), as with the default 30 s; the periodic pass runs every TTL/2.
@@ -23,43 +22,19 @@ const LEASE_TTL_MS = 15_000;
 for (const backend of BACKENDS) {
   describe(`a snapshot create killed after its overlay was written leaves no orphan (${backend.name})`, function () {
     this.timeout(300_000);
-    let db: TestDb;
-    let scratch: string;
-    let share: string;
-    let svc: DaemonProcess | undefined;
-
-    before(async () => {
-      db = await backend.create();
-      scratch = await mkdtemp(path.join(tmpdir(), 'qcs-orphan-'));
-      share = path.join(scratch, 'share');
-    });
-    after(async () => {
-      await svc?.kill();
-      await db?.cleanup();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    });
-
-    async function start(crashSteps?: string[]): Promise<ReturnType<typeof supertest>> {
-      svc = await startChild(scratch, {
-        entry: SERVICE_ENTRY, logName: 'service.log', env: crashSteps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: crashSteps.join(',') } : {},
-        config: {
-          log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-          storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, leaseTtlMs: LEASE_TTL_MS },
-        },
-      });
-      return supertest(svc.url);
-    }
+    const suite = killableServiceSuite(backend, 'qcs-orphan-', LEASE_TTL_MS);
+    const start = suite.start;
 
     it('the overlay is removed after the restart and the create is recorded failed', async () => {
       let http = await start([STEPS.createOverlayWritten]);
       const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
       await until('volume available', async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined), 60_000);
-      const dead = svc as DaemonProcess;
+      const dead = suite.svc as DaemonProcess;
       const sid = (await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
       await dead.exited;
       const overlay = `volume-${vid}.${sid}`;
-      const names = async () => (await readdir(share)).filter((n) => n.includes(vid)).sort();
-      const tree = async () => JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')).qcowshare as { files: Record<string, unknown>; snapshots: Record<string, unknown>; intent: unknown };
+      const names = async () => (await readdir(suite.share)).filter((n) => n.includes(vid)).sort();
+      const tree = async () => JSON.parse(await readFile(path.join(suite.share, `volume-${vid}.info`), 'utf8')).qcowshare as { files: Record<string, unknown>; snapshots: Record<string, unknown>; intent: unknown };
       // The crash left what the issue describes: the overlay, unknown to the info file.
       expect(await names()).to.include(overlay);
       expect((await tree()).files).to.not.have.property(overlay);
@@ -77,8 +52,7 @@ for (const backend of BACKENDS) {
       }, 60_000);
       expect(snap.status).to.equal('error');
       await until('the volume available', async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined), 60_000);
-      await svc?.kill();
-      svc = undefined;
+      await suite.kill();
     });
   });
 }

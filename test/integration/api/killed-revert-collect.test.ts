@@ -6,46 +6,22 @@
  * itself at the engine's step `revert.old_removed`; real SQLite and MariaDB.
  */
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
 import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import { killableServiceSuite } from '../../fixtures/killable-service.js';
 import { until } from '../../fixtures/until.js';
-import { BACKENDS, TOKENS, auth, type TestDb } from './harness.js';
+import { BACKENDS, auth } from './harness.js';
 
 const LEASE_TTL_MS = 2000;
 
 for (const backend of BACKENDS) {
   describe(`a revert killed before collecting a hidden snapshot: the row follows reconcile (${backend.name})`, function () {
     this.timeout(300_000);
-    let db: TestDb;
-    let scratch: string;
-    let share: string;
-    let svc: DaemonProcess | undefined;
-
-    before(async () => {
-      db = await backend.create();
-      scratch = await mkdtemp(path.join(tmpdir(), 'qcs-revcollect-'));
-      share = path.join(scratch, 'share');
-    });
-    after(async () => {
-      await svc?.kill();
-      await db?.cleanup();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    });
-
-    async function start(crashSteps?: string[]): Promise<ReturnType<typeof supertest>> {
-      svc = await startChild(scratch, {
-        entry: SERVICE_ENTRY, logName: 'service.log', env: crashSteps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: crashSteps.join(',') } : {},
-        config: {
-          log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-          storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, leaseTtlMs: LEASE_TTL_MS },
-        },
-      });
-      return supertest(svc.url);
-    }
+    const suite = killableServiceSuite(backend, 'qcs-revcollect-', LEASE_TTL_MS);
+    const start = suite.start;
 
     it('the hidden snapshot reconcile collects on start is recorded deleted', async () => {
       let http = await start();
@@ -65,13 +41,13 @@ for (const backend of BACKENDS) {
       await ok('reverted', async () => (await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available');
       await http.delete(`/v3/snapshots/${s1}`).set(auth('alice')).expect(202);
       await ok('s1 hidden', async () => (await snapOf(http, s1)).body.snapshot?.hidden === true);
-      await svc?.kill();
+      await suite.kill();
 
       http = await start([STEPS.revertOldRemoved]);
-      const dead = svc as DaemonProcess;
+      const dead = suite.svc as DaemonProcess;
       await revert(s2);
       await dead.exited;
-      const tree = async () => JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')).qcowshare as { snapshots: Record<string, { hidden: boolean }> };
+      const tree = async () => JSON.parse(await readFile(path.join(suite.share, `volume-${vid}.info`), 'utf8')).qcowshare as { snapshots: Record<string, { hidden: boolean }> };
       // Killed where the issue says: s1 hidden, left with one dependant, not collected yet.
       expect((await tree()).snapshots[s1]?.hidden).to.equal(true);
       // A dead process renews nothing: past its lease's TTL, the restart's reconcile takes the volume.
@@ -81,8 +57,7 @@ for (const backend of BACKENDS) {
       expect(Object.keys((await tree()).snapshots)).to.deep.equal([s2]);
       // startService returned after its repair passes: the row is already gone.
       expect((await snapOf(http, s1)).status).to.equal(404);
-      await svc?.kill();
-      svc = undefined;
+      await suite.kill();
     });
   });
 }

@@ -18,8 +18,9 @@ import { CRASH_POINTS } from '../../../src/core/crash-points.js';
 import { qemuIo } from '../../../src/qemu/qemu-io.js';
 import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
-import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
-import { TOKENS, auth, eventually } from './harness.js';
+import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
+import { startKillableService } from '../../fixtures/killable-service.js';
+import { auth, eventually } from './harness.js';
 
 const K64 = 65536;
 /** The bound: after a restart, everything settled within this time. */
@@ -44,15 +45,9 @@ describe('storage service: a process killed mid-revert, mid-create or mid-delete
   let share: string;
   const children: DaemonProcess[] = [];
 
-  const config = () => ({
-    log: { level: 'info' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-    // A short lease, so a restarted process does not wait long for the dead one's.
-    storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseTtlMs: 2000, fileOwner: null },
-  });
-
   async function start(name: string, crashAtSteps?: string, crashAt?: string): Promise<DaemonProcess> {
-    const env = { ...(crashAtSteps ? { QCOWSHARE_TEST_CRASH_AT_STEPS: crashAtSteps } : {}), ...(crashAt ? { QCOWSHARE_TEST_CRASH_AT: crashAt } : {}) };
-    const p = await startChild(scratch, { entry: SERVICE_ENTRY, logName: `${name}.log`, config: config(), env });
+    // A short lease, so a restarted process does not wait long for the dead one's.
+    const p = await startKillableService({ db: db.config, scratch, share, leaseTtlMs: 2000, logName: `${name}.log`, crashAtSteps, crashAt });
     children.push(p);
     return p;
   }

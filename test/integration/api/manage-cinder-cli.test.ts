@@ -5,37 +5,20 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
+import type { RunningService } from '../../../src/api/server.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, eventually, type TestDb } from './harness.js';
+import { BACKENDS, eventually, remotefsServiceHooks } from './harness.js';
 
 describe('manage with the real cinder CLI (noauth, SQLite, local share)', function () {
   this.timeout(300_000);
-  let db: TestDb;
-  let root: string;
   let share: string;
   let svc: RunningService;
-
-  before(async () => {
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    root = await mkdtemp(path.join(tmpdir(), 'qcs-manage-cinder-'));
-    share = path.join(root, 'share');
-    const config = parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' },
-      storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(root, 'mnt'), leaseDir: path.join(root, 'leases'), fileOwner: null },
-    });
-    svc = await startService({ config, reaperIntervalMs: 0 });
-  });
-  after(async () => {
-    await svc?.stop();
-    await db?.cleanup();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  remotefsServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], 'qcs-manage-cinder-', (s) => {
+    share = path.join(s.dir, 'share');
+    svc = s.svc;
+  }, { auth: 'noauth' });
 
   const cinder = async (...args: string[]): Promise<string> =>
     (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', 'ops', '--os-project-id', 'ops', '--os-endpoint', `${svc.url}/v3`, ...args], { timeoutMs: 60_000 })).stdout;

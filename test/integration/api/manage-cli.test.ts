@@ -5,38 +5,21 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
+import type { RunningService } from '../../../src/api/server.js';
 import { ApiError } from '../../../src/cli/client.js';
 import { buildProgram } from '../../../src/cli/main.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { BACKENDS, TOKENS, type TestDb } from './harness.js';
+import { BACKENDS, remotefsServiceHooks } from './harness.js';
 
 describe('CLI: volume manage / manageable / unmanage (SQLite, local share)', function () {
   this.timeout(300_000);
-  let db: TestDb;
-  let root: string;
   let share: string;
   let svc: RunningService;
-
-  before(async () => {
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    root = await mkdtemp(path.join(tmpdir(), 'qcs-manage-cli-'));
-    share = path.join(root, 'share');
-    const config = parseConfig({
-      log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-      storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(root, 'mnt'), leaseDir: path.join(root, 'leases'), fileOwner: null },
-    });
-    svc = await startService({ config, reaperIntervalMs: 0 });
-  });
-  after(async () => {
-    await svc?.stop();
-    await db?.cleanup();
-    if (root) await rm(root, { recursive: true, force: true });
+  remotefsServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], 'qcs-manage-cli-', (s) => {
+    share = path.join(s.dir, 'share');
+    svc = s.svc;
   });
 
   async function cli(token: string, ...args: string[]): Promise<unknown> {

@@ -3,14 +3,12 @@
  * share: files really appear, change and go away on the share, and the info file follows.
  */
 import { expect } from 'chai';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
+import type { RunningService } from '../../../src/api/server.js';
 import { assertConsistent } from '../../fixtures/consistency.js';
-import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
+import { BACKENDS, eventually, auth, remotefsServiceHooks } from './harness.js';
 
 async function findFiles(dir: string, prefix: string): Promise<string[]> {
   const out: string[] = [];
@@ -22,27 +20,10 @@ async function findFiles(dir: string, prefix: string): Promise<string[]> {
 
 describe('api with the real RemoteFS driver on a local share (SQLite)', function () {
   this.timeout(120_000);
-  let db: TestDb;
   let dir: string;
   let svc: RunningService;
   let http: ReturnType<typeof supertest>;
-
-  before(async () => {
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    dir = await mkdtemp(path.join(tmpdir(), 'qcs-remotefs-'));
-    const config = parseConfig({
-      log: { level: 'silent' }, db: db.config,
-      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-      storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-    });
-    svc = await startService({ config, reaperIntervalMs: 0 });
-    http = supertest(svc.url);
-  });
-  after(async () => {
-    await svc?.stop();
-    await db?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  remotefsServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], 'qcs-remotefs-', (s) => ({ dir, svc, http } = s));
 
   const status = async (kind: 'volumes' | 'snapshots', id: string, want: string) => eventually(async () => {
     const r = await http.get(`/v3/${kind}/${id}`).set(auth('alice'));

@@ -1,20 +1,11 @@
 import { expect } from 'chai';
-import { BACKENDS, auth, eventually, registerHost, startTestService, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, eventually, registerHost, testServiceHooks } from './harness.js';
 import { createSnapshot, createVolume, waitOperation, waitVolume, waitVolumeGone } from './helpers.js';
 
 for (const backend of BACKENDS) {
   describe(`api volumes (${backend.name})`, function () {
     this.timeout(60_000);
-    let db: TestDb;
-    let t: TestService;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config);
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend);
 
     it('serves the version documents at / and /v3/', async () => {
       const root = await t.http.get('/');

@@ -8,9 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { childPids } from '../../fixtures/child-pids.js';
 import { freePort } from '../../fixtures/free-port.js';
 import { REPO_ROOT } from '../../fixtures/guest/paths.js';
+import { LISTEN_URL, printedLine } from '../../fixtures/listen-url.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
 
 /** Start `argv`, resolve with the first stdout line matching `pattern` (its first group). */
@@ -19,15 +21,7 @@ function startAndRead(argv: string[], env: NodeJS.ProcessEnv, pattern: RegExp): 
   let log = '';
   child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const line = new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = pattern.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    void exited.then((e) => reject(new Error(`${argv.join(' ')} exited (${e.code ?? e.signal}) before it listened:\n${log}`)));
-  });
+  const line = printedLine(child.stdout as Readable, exited, (e) => new Error(`${argv.join(' ')} exited (${e.code ?? e.signal}) before it listened:\n${log}`), pattern);
   return { child, line, exited, log: () => log };
 }
 
@@ -67,7 +61,7 @@ describe('compiled build: processes run node on dist/ only', function () {
       api: { host: '127.0.0.1', port: await freePort(), auth: 'noauth', workers: 2 },
     }));
     const main = path.join(REPO_ROOT, 'dist/src/cli/main.js');
-    const svc = startAndRead([process.execPath, main, 'serve', '--config', config], { PATH: process.env.PATH }, /^(http:\/\/\S+)$/m);
+    const svc = startAndRead([process.execPath, main, 'serve', '--config', config], { PATH: process.env.PATH }, LISTEN_URL);
     try {
       const url = await svc.line;
       const res = await fetch(`${url}/healthz`);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../fixtures/free-port.js';
 import { REPO_ROOT } from '../../fixtures/guest/paths.js';
+import { printedLine } from '../../fixtures/listen-url.js';
 
 function build(): { status: number | null; log: string } {
   const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts/build.sh'), '--if-stale'], { encoding: 'utf8' });
@@ -77,15 +78,7 @@ describe('scripts/build.sh and scripts/start.sh', function () {
     child.stderr.on('data', (b: Buffer) => { log += b.toString(); });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          const m = /^(http:\/\/\S+)$/m.exec(out);
-          if (m?.[1]) resolve(m[1]);
-        });
-        void exited.then(() => reject(new Error(`start.sh exited before it listened:\n${log}`)));
-      });
+      const url = await printedLine(child.stdout, exited, () => new Error(`start.sh exited before it listened:\n${log}`));
       expect(url).to.equal(`http://127.0.0.1:${port}`);
       expect((await readFile(calls, 'utf8')).split('\n')).to.deep.equal(['setup base', 'build --if-stale', '']);
       // The pid start.sh was started as now runs node on the compiled CLI: exec, not a child.

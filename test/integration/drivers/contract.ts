@@ -8,7 +8,6 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ShareConfig } from '../../../src/core/config.js';
 import { isStorageError } from '../../../src/core/errors.js';
 import { shareHash } from '../../../src/core/share-hash.js';
 import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
@@ -18,13 +17,10 @@ import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
 import { createShare } from '../../../src/shares/index.js';
 import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { expectCode, GiB, makeHarness, MiB, TEST_GID, TEST_UID, type DriverHarness } from './harness.js';
+import { driverOnShareHooks, expectCode, GiB, MiB, TEST_GID, TEST_UID, type DriverHarness, type SuiteShare } from './harness.js';
 import { HOSTILE_BACKINGS } from './hostile.js';
 
-export interface ContractShare {
-  share: ShareConfig;
-  teardown(): Promise<void>;
-}
+export type ContractShare = SuiteShare;
 
 const K64 = 64 * 1024;
 
@@ -37,17 +33,7 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
     let dir: string;
     let created: VolumeRef[] = [];
 
-    before(async () => {
-      target = await makeShare();
-      h = await makeHarness(target.share);
-      driver = h.driver;
-      dir = createShare(target.share, h.config.storage.mountBase).mountPoint;
-      await driver.doSetup();
-    });
-    after(async () => {
-      await target?.teardown();
-      await h?.cleanup();
-    });
+    driverOnShareHooks(makeShare, (on) => ({ target, h, driver, dir } = on));
     afterEach(async () => {
       for (const v of created) await driver.deleteVolume({ ...v, attachment: null });
       created = [];

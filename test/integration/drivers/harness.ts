@@ -12,6 +12,7 @@ import { parseConfig, type Config, type ShareConfig } from '../../../src/core/co
 import { StorageError, isStorageError } from '../../../src/core/errors.js';
 import { FileLeaseManager } from '../../../src/core/file-lease.js';
 import { loadDriver } from '../../../drivers/registry.js';
+import { createShare } from '../../../src/shares/index.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
 
 export const MiB = 1024 * 1024;
@@ -65,4 +66,37 @@ export async function expectCode(p: Promise<unknown>, code: string): Promise<voi
   }
   if (err === undefined) expect.fail(`expected ${code}, but it succeeded`);
   expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal(code);
+}
+
+/** A share a suite factory runs on (local directory, GlusterFS volume...) and how to remove it. */
+export interface SuiteShare {
+  share: ShareConfig;
+  teardown(): Promise<void>;
+}
+
+export interface DriverOnShare<S extends SuiteShare> {
+  target: S;
+  h: DriverHarness;
+  driver: VolumeDriver;
+  /** The share's mount point. */
+  dir: string;
+}
+
+/**
+ * Inside a describe: before the suite, the share made, a driver harness on it (`use` receives
+ * them) and the driver set up; after it, the share torn down and the harness removed.
+ */
+export function driverOnShareHooks<S extends SuiteShare>(makeShare: () => Promise<S>, use: (on: DriverOnShare<S>) => void): void {
+  let target: S | undefined;
+  let h: DriverHarness | undefined;
+  before(async () => {
+    target = await makeShare();
+    h = await makeHarness(target.share);
+    use({ target, h, driver: h.driver, dir: createShare(target.share, h.config.storage.mountBase).mountPoint });
+    await h.driver.doSetup();
+  });
+  after(async () => {
+    await target?.teardown();
+    await h?.cleanup();
+  });
 }

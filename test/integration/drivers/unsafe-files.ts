@@ -9,18 +9,13 @@ import { expect } from 'chai';
 import { createHash, randomUUID } from 'node:crypto';
 import { chmod, chown, copyFile, link, mkdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ShareConfig } from '../../../src/core/config.js';
 import { run } from '../../../src/core/process.js';
 import { imgCreate, writePattern } from '../../../src/qemu/img.js';
-import { createShare } from '../../../src/shares/index.js';
 import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { expectCode, GiB, makeHarness, MiB, type DriverHarness } from './harness.js';
+import { driverOnShareHooks, expectCode, GiB, MiB, type DriverHarness, type SuiteShare } from './harness.js';
 
-export interface UnsafeFilesShare {
-  share: ShareConfig;
-  teardown(): Promise<void>;
-}
+export type UnsafeFilesShare = SuiteShare;
 
 interface Target {
   file: string;
@@ -31,24 +26,13 @@ interface Target {
 export function describeUnsafeFiles(label: string, makeShare: () => Promise<UnsafeFilesShare>): void {
   describe(`unsafe files on a share: ${label}`, function () {
     this.timeout(180_000);
-    let target: UnsafeFilesShare | undefined;
     let h: DriverHarness;
     let driver: VolumeDriver;
     let dir: string;
     let created: VolumeRef[] = [];
     let planted: string[] = [];
 
-    before(async () => {
-      target = await makeShare();
-      h = await makeHarness(target.share);
-      driver = h.driver;
-      dir = createShare(target.share, h.config.storage.mountBase).mountPoint;
-      await driver.doSetup();
-    });
-    after(async () => {
-      await target?.teardown();
-      await h?.cleanup();
-    });
+    driverOnShareHooks(makeShare, (on) => ({ h, driver, dir } = on));
     afterEach(async () => {
       for (const f of planted) await rm(f, { recursive: true, force: true });
       planted = [];

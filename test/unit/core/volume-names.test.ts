@@ -1,23 +1,10 @@
 /** The one rule for ids and a volume's file names, against hostile names. */
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { OTHER, SNAP, VID, codeOf } from '../../fixtures/code-of.js';
 import {
   BASE_FILE_PATTERN, VOLUME_FILE_PATTERN, assertOwnFileName, assertUuid, belongsToVolume, infoFileName, isOwnFileName, isOwnOverlayName,
   isInfoTempOfVolume, isTempOfVolume, isUuid, overlayFileName, tempFileName, volumeIdOfFile, volumeIdsIn,
 } from '../../../src/core/volume-names.js';
-
-const VID = '0b7a4c36-2c55-4d0e-9d3c-8f5d1a2b3c4d';
-const OTHER = '11111111-2222-4333-8444-555555555555';
-const SNAP = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isStorageError(err) ? err.code : `non-storage: ${String(err)}`;
-  }
-  return undefined;
-}
 
 const HOSTILE: [string, string][] = [
   ['parent traversal', `../volume-${VID}`],

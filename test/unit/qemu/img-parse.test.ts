@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { codeOf } from '../../fixtures/code-of.js';
 import { parseInfo } from '../../../src/qemu/img-info.js';
 import { parseCheck } from '../../../src/qemu/img-check.js';
 import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
@@ -8,15 +8,6 @@ import { rebaseArgs } from '../../../src/qemu/img-chain.js';
 import { convertArgs } from '../../../src/qemu/img-convert.js';
 import { progressParser } from '../../../src/qemu/progress.js';
 import { assertBareName } from '../../../src/qemu/bare-name.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isStorageError(err) ? err.code : `non-storage: ${String(err)}`;
-  }
-  return undefined;
-}
 
 const INFO = {
   'backing-filename-format': 'qcow2', 'virtual-size': 10485760, filename: 'ov', 'cluster-size': 65536,
