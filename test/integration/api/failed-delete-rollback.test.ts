@@ -7,47 +7,25 @@
  * first step boundary.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
 import { qemuIo } from '../../../src/qemu/qemu-io.js';
-import { startService, type RunningService } from '../../../src/api/server.js';
 import { STEPS, setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
+import { BACKENDS, auth, eventually, remotefsServiceHooks } from './harness.js';
 
 const K64 = 65536;
 
 for (const backend of BACKENDS) {
   describe(`api: a snapshot delete rolled back before its commit point keeps the snapshot available (${backend.name})`, function () {
     this.timeout(180_000);
-    let db: TestDb;
-    let dir: string;
     let share: string;
-    let svc: RunningService;
     let http: ReturnType<typeof supertest>;
-
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-delete-rollback-'));
-      share = path.join(dir, 'share');
-      await mkdir(share);
-      const config = parseConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), leaseTtlMs: 2000, fileOwner: null },
-      });
-      svc = await startService({ config, reaperIntervalMs: 500 });
-      http = supertest(svc.url);
-    });
-
-    after(async () => {
-      setStepHook(null);
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    remotefsServiceHooks(backend, 'qcs-delete-rollback-', (s) => {
+      share = path.join(s.dir, 'share');
+      http = s.http;
+    }, { leaseTtlMs: 2000, reaperIntervalMs: 500 });
+    afterEach(() => setStepHook(null));
 
     const info = async (vid: string) => JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')) as { active: string; qcowshare: { intent: unknown; snapshots: Record<string, { file: string }> } };
     const snapshot = async (sid: string) => (await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot as { status: string } | undefined;

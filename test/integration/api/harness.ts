@@ -75,11 +75,22 @@ export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tok
  * The service's configuration with the real RemoteFS driver on one local share, all under `dir`
  * (share, mnt, leases); token auth with TOKENS unless `noauth` is asked.
  */
-export function remotefsLocalConfig(db: Config['db'], dir: string, options: { auth?: 'noauth' | 'tokens' } = {}): Readonly<Config> {
+export interface RemotefsOptions {
+  auth?: 'noauth' | 'tokens';
+  /** storage.leaseTtlMs (the config's default when absent). */
+  leaseTtlMs?: number;
+  /** The service's periodic recovery sweep (0: none, the default here). */
+  reaperIntervalMs?: number;
+}
+
+export function remotefsLocalConfig(db: Config['db'], dir: string, options: RemotefsOptions = {}): Readonly<Config> {
   return parseConfig({
     log: { level: 'silent' }, db,
     api: { host: '127.0.0.1', port: 0, ...(options.auth === 'noauth' ? { auth: 'noauth' } : { auth: 'tokens', tokens: TOKENS }) },
-    storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
+    storage: {
+      driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null,
+      ...(options.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.leaseTtlMs }),
+    },
   });
 }
 
@@ -95,14 +106,14 @@ export interface RemotefsService {
  * and the in-process service with the real RemoteFS driver on it (remotefsLocalConfig), started
  * before the suite (`use` receives it); after it, the service stopped and both removed.
  */
-export function remotefsServiceHooks(backend: Backend, scratchPrefix: string, use: (s: RemotefsService) => void, options: { auth?: 'noauth' | 'tokens' } = {}): void {
+export function remotefsServiceHooks(backend: Backend, scratchPrefix: string, use: (s: RemotefsService) => void, options: RemotefsOptions = {}): void {
   let db: TestDb | undefined;
   let dir: string | undefined;
   let svc: RunningService | undefined;
   before(async () => {
     db = await backend.create();
     dir = await mkdtemp(path.join(tmpdir(), scratchPrefix));
-    svc = await startService({ config: remotefsLocalConfig(db.config, dir, options), reaperIntervalMs: 0 });
+    svc = await startService({ config: remotefsLocalConfig(db.config, dir, options), reaperIntervalMs: options.reaperIntervalMs ?? 0 });
     use({ dir, svc, http: supertest(svc.url) });
   });
   after(async () => {
