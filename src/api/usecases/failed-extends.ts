@@ -12,14 +12,13 @@
  * one); then under the volume's lease, re-read row and tree and record both in ONE transaction
  * that also releases the lease. Runs on start and with the periodic sweep.
  */
-import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
-import { leaseHolder } from './operation-runner.js';
+import { recoveryLeaseHolder } from './operation-runner.js';
 
 const GiB = 1024 ** 3;
 
@@ -43,7 +42,7 @@ async function settleOne(deps: ServiceDeps, volumeId: string): Promise<FailedExt
   }
   let lease: Lease;
   try {
-    lease = await deps.repos.leases.acquire(volumeId, leaseHolder(`extend-settle-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder('repair'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return null; // an operation works on the volume: next pass
     throw err;

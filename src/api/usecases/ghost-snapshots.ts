@@ -14,7 +14,6 @@
  * the row of a dead one's own snapshot is in a transitional status (creating, deleting,
  * restoring), which this pass never touches.
  */
-import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../core/errors.js';
 import type { Lease } from '../../core/lease.js';
 import type { SnapshotRecord } from '../../db/records.js';
@@ -23,7 +22,7 @@ import type { SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
-import { leaseHolder } from './operation-runner.js';
+import { recoveryLeaseHolder } from './operation-runner.js';
 
 const SETTLED_STATUSES = ['available', 'error_deleting'] as const;
 
@@ -83,7 +82,7 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
   if (ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), tree).length === 0) return null;
   let lease: Lease;
   try {
-    lease = await deps.repos.leases.acquire(volumeId, leaseHolder(`ghosts-${randomUUID()}`), deps.config.storage.leaseTtlMs);
+    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder('repair'), deps.config.storage.leaseTtlMs);
   } catch (err) {
     if (isStorageError(err, 'LEASE_HELD')) return null; // an operation works on the volume: next pass
     throw err;
