@@ -69,7 +69,25 @@ export function openIdentity(key: Buffer, recorded: string | undefined, f: Ident
   if (m === null || m[1] !== f.stat) return undefined;
   const virtualSize = parseInt(m[2]!, 36);
   if (!Number.isSafeInteger(virtualSize)) return undefined;
+  // A seal this process verified before, for exactly these facts, verifies again: skip the HMAC
+  // (the check of a deep chain is one lstat and one map lookup per frozen file).
+  const memo = verifiedSeals(key);
+  const memoKey = `${recorded}\n${f.volumeId}\n${f.file}\n${f.format}\n${f.backing ?? ''}\n${f.backingFormat ?? ''}`;
+  if (memo.get(memoKey) === virtualSize) return virtualSize;
   const given = Buffer.from(m[3]!, 'base64url');
   const expected = mac(key, f, virtualSize);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? virtualSize : undefined;
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(memoKey, virtualSize);
+  return virtualSize;
+}
+
+/** Bound on remembered seals per key (an entry is ~300 bytes); cleared whole when full. */
+const MEMO_LIMIT = 100_000;
+const memos = new WeakMap<Buffer, Map<string, number>>();
+
+function verifiedSeals(key: Buffer): Map<string, number> {
+  let m = memos.get(key);
+  if (m === undefined) memos.set(key, (m = new Map()));
+  return m;
 }
