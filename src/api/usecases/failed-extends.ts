@@ -12,13 +12,10 @@
  * one); then under the volume's lease, re-read row and tree and record both in ONE transaction
  * that also releases the lease. Runs on start and with the periodic sweep.
  */
-import { isStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
-import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
-import { recoveryLeaseHolder } from './operation-runner.js';
+import { underRecoveryLease } from './operation-runner.js';
 
 const GiB = 1024 ** 3;
 
@@ -40,27 +37,12 @@ async function settleOne(deps: ServiceDeps, volumeId: string): Promise<FailedExt
     found = await treeOf(deps, volumeId);
     if (found === null || found.tree.intent !== null) return null;
   }
-  let lease: Lease;
-  try {
-    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder('repair'), deps.config.storage.leaseTtlMs);
-  } catch (err) {
-    if (isStorageError(err, 'LEASE_HELD')) return null; // an operation works on the volume: next pass
-    throw err;
-  }
-  let released = false;
-  try {
+  return underRecoveryLease(deps, volumeId, 'repair', async () => {
     const current = await treeOf(deps, volumeId);
     if (current === null || current.vol.status !== 'error_extending' || current.vol.attachStatus === 'attached' || current.tree.intent !== null) return null;
     const sizeGiB = Math.max(current.vol.sizeGiB, Math.ceil(current.tree.sizeBytes / GiB));
-    await inTransaction(deps.repos.db, async (t) => {
-      await deps.repos.volumes.update(volumeId, { status: 'available', sizeGiB }, t);
-      await deps.repos.leases.release(lease, t);
-    });
-    released = true;
-    return { volumeId, sizeGiB };
-  } finally {
-    if (!released) await deps.repos.leases.release(lease).catch(() => undefined);
-  }
+    return { value: { volumeId, sizeGiB }, record: (t) => deps.repos.volumes.update(volumeId, { status: 'available', sizeGiB }, t) };
+  });
 }
 
 export async function settleFailedExtends(deps: ServiceDeps): Promise<FailedExtendReport[]> {

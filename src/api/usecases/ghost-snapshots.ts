@@ -15,14 +15,12 @@
  * restoring), which this pass never touches.
  */
 import { isStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
 import type { SnapshotRecord } from '../../db/records.js';
-import { inTransaction } from '../../db/transaction.js';
 import type { SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
-import { recoveryLeaseHolder } from './operation-runner.js';
+import { underRecoveryLease } from './operation-runner.js';
 
 const SETTLED_STATUSES = ['available', 'error_deleting'] as const;
 
@@ -80,27 +78,13 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
     if (tree === null) return null;
   }
   if (ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), tree).length === 0) return null;
-  let lease: Lease;
-  try {
-    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder('repair'), deps.config.storage.leaseTtlMs);
-  } catch (err) {
-    if (isStorageError(err, 'LEASE_HELD')) return null; // an operation works on the volume: next pass
-    throw err;
-  }
-  let released = false;
-  try {
+  const deleted = await underRecoveryLease(deps, volumeId, 'repair', async () => {
     const current = await treeOf(deps, volumeId);
     if (current === null) return null;
     const ghosts = ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), current);
-    await inTransaction(deps.repos.db, async (t) => {
-      await deps.repos.snapshots.markDeleted(ghosts, t);
-      await deps.repos.leases.release(lease, t);
-    });
-    released = true;
-    return ghosts.length > 0 ? { volumeId, deleted: ghosts } : null;
-  } finally {
-    if (!released) await deps.repos.leases.release(lease).catch(() => undefined);
-  }
+    return { value: ghosts, record: (t) => deps.repos.snapshots.markDeleted(ghosts, t) };
+  });
+  return deleted !== null && deleted.length > 0 ? { volumeId, deleted } : null;
 }
 
 /** One pass over every volume with a row in a settled status; runs on start and periodically. */

@@ -33,6 +33,38 @@ export function recoveryLeaseHolder(pass: RecoveryPass): string {
   return leaseHolder(`${pass}-${randomUUID()}`);
 }
 
+/**
+ * A recovery pass's step on one volume, under its lease held as a recovery pass (a request that
+ * meets it waits). `work` decides under the lease: null changes nothing; else its `record` writes
+ * the outcome in the same transaction that releases the lease. Null when someone holds the lease
+ * (an operation works on the volume: the next pass looks again).
+ */
+export async function underRecoveryLease<T>(
+  deps: ServiceDeps, volumeId: string, pass: RecoveryPass,
+  work: () => Promise<{ value: T; record: (t: Transaction) => Promise<void> } | null>,
+): Promise<T | null> {
+  let lease: Lease;
+  try {
+    lease = await deps.repos.leases.acquire(volumeId, recoveryLeaseHolder(pass), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return null;
+    throw err;
+  }
+  let released = false;
+  try {
+    const outcome = await work();
+    if (outcome === null) return null;
+    await inTransaction(deps.repos.db, async (t) => {
+      await outcome.record(t);
+      await deps.repos.leases.release(lease, t);
+    });
+    released = true;
+    return outcome.value;
+  } finally {
+    if (!released) await deps.repos.leases.release(lease).catch(() => undefined);
+  }
+}
+
 const RECOVERY_HOLDER = /^op:(repair|reap|settle)-/;
 
 /** How long a request waits for a recovery pass's lease before it answers VOLUME_BUSY. */
