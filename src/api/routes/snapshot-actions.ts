@@ -16,6 +16,7 @@ import { finalizeSnapshotMetadata } from '../usecases/snapshot-metadata/finalize
 import { forgetSnapshotMetadata } from '../usecases/snapshot-metadata/forget.js';
 import { driverPlannedOperation } from '../usecases/snapshot-metadata/planned-report.js';
 import { updateSnapshotStatusCinder } from '../usecases/snapshot-status.js';
+import { UNSUPPORTED_SNAPSHOT_ACTIONS } from '../validation/unsupported-actions.js';
 import { actionNameOf, parseAction, snapshotActions } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
@@ -87,8 +88,8 @@ export function snapshotActionRoutes(deps: ServiceDeps): RouteDef[] {
       const { snapshot_id } = parse(pathIds.snapshot, req.params, 'path');
       parse(noQuery, req.query, 'query');
       const caller = callerOf(req);
-      authorize(caller, SNAPSHOT_ACTION_POLICY[actionNameOf(snapshotActions, req.body)]);
-      const action = parseAction(snapshotActions, req.body);
+      authorize(caller, SNAPSHOT_ACTION_POLICY[actionNameOf(snapshotActions, req.body, UNSUPPORTED_SNAPSHOT_ACTIONS)]);
+      const action = parseAction(snapshotActions, req.body, UNSUPPORTED_SNAPSHOT_ACTIONS);
       scopedProject(req);
       await dispatch(action, { deps, req, res, caller, snap: await visibleSnapshot(deps, caller, snapshot_id) });
     },

@@ -13,6 +13,7 @@ import { deleteVolume } from '../usecases/volume-delete.js';
 import { unmanageVolume } from '../usecases/unmanage-volume.js';
 import { extendVolume } from '../usecases/volume-extend.js';
 import { revertVolume } from '../usecases/volume-revert.js';
+import { UNSUPPORTED_VOLUME_ACTIONS } from '../validation/unsupported-actions.js';
 import { actionNameOf, parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
@@ -35,7 +36,7 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       await resetVolumeStatus(deps, vol, a.args.status, a.args.attach_status);
       return void res.status(202).end();
     case 'os-force_delete':
-      return accepted(res, (await deleteVolume(deps, vol, { cascade: true, force: true })).id);
+      return accepted(res, (await deleteVolume(deps, vol, { cascade: false, force: true })).id);
     case 'os-unmanage':
       await unmanageVolume(deps, vol);
       return void res.status(202).end();
@@ -86,8 +87,8 @@ export function volumeActionRoutes(deps: ServiceDeps): RouteDef[] {
       const { volume_id } = parse(pathIds.volume, req.params, 'path');
       parse(noQuery, req.query, 'query');
       const caller = callerOf(req);
-      authorize(caller, VOLUME_ACTION_POLICY[actionNameOf(schemas, req.body)]);
-      const action = parseAction(schemas, req.body);
+      authorize(caller, VOLUME_ACTION_POLICY[actionNameOf(schemas, req.body, UNSUPPORTED_VOLUME_ACTIONS)]);
+      const action = parseAction(schemas, req.body, UNSUPPORTED_VOLUME_ACTIONS);
       scopedProject(req);
       const vol = await visibleVolume(deps, caller, volume_id);
       await dispatch(action, { deps, req, res, caller, vol });

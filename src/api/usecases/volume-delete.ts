@@ -1,7 +1,7 @@
 /**
  * Delete a volume (Cinder's rules): not attached, in a final status, no visible snapshots unless
  * cascade. Hidden snapshots go with it (the driver removes every file of the volume).
- * Force-delete (admin) skips the status checks, but never deletes an attached volume and never
+ * Force-delete (admin) skips the status checks, but never deletes an attached volume or its snapshots, and never
  * overtakes an operation past its commit point (startOperation refuses with COMMIT_POINT_PASSED).
  */
 import { StorageError } from '../../core/errors.js';
@@ -22,12 +22,12 @@ export async function deleteVolume(deps: ServiceDeps, vol: VolumeRecord, options
       if (current.attachStatus === 'attached') {
         throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached; detach it first`, { details: { reason: 'VOLUME_ATTACHED' } });
       }
-      if (!options.force) {
-        if (!(DELETABLE as readonly string[]).includes(current.status)) throw invalidState('volume', vol.id, current.status, DELETABLE);
-        const visible = await deps.repos.snapshots.countVisible(vol.id, t);
-        if (visible > 0 && !options.cascade) {
-          throw new StorageError('HAS_SNAPSHOTS', `volume ${vol.id} has ${visible} snapshot(s); delete them or ask cascade`, { details: { snapshots: visible } });
-        }
+      if (!options.force && !(DELETABLE as readonly string[]).includes(current.status)) throw invalidState('volume', vol.id, current.status, DELETABLE);
+      // Cinder's rule, force or not: a volume with snapshots goes only with cascade. os-force_delete
+      // has no cascade argument, so it refuses such a volume: delete (or force-delete) the snapshots first.
+      const visible = await deps.repos.snapshots.countVisible(vol.id, t);
+      if (visible > 0 && !options.cascade) {
+        throw new StorageError('HAS_SNAPSHOTS', `volume ${vol.id} has ${visible} snapshot(s); delete them or ask cascade`, { details: { snapshots: visible } });
       }
       await deps.repos.volumes.update(vol.id, { status: 'deleting' }, t);
       await deps.repos.snapshots.markDeletingOfVolume(vol.id, t);

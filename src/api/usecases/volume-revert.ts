@@ -14,11 +14,19 @@ import { changedNothing, startOperation } from './operation-runner.js';
 
 const REVERTIBLE = ['available', 'in-use'] as const;
 
+/**
+ * Cinder's `revert` (3.40) takes the latest snapshot of the same size only; the stock cinder CLI has
+ * no other form. The hint names both ways to the extension that reverts to any snapshot.
+ */
+const ANY_REVERT_HINT = 'to revert to any snapshot of the tree use `qcs volume revert --any` or the API action os-revert_to_snapshot (a qcowshare extension; the stock cinder CLI cannot send it)';
+
 export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, mode: 'latest_only' | 'any'): Promise<OperationRecord> {
   if (snap.volumeId !== vol.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} is not a snapshot of volume ${vol.id}`);
   assertNotTemporary(snap, 'revert');
   if (mode === 'latest_only' && snap.sizeGiB !== vol.sizeGiB) {
-    throw new StorageError('INVALID_STATE', `snapshot size ${snap.sizeGiB} GiB differs from volume size ${vol.sizeGiB} GiB; use os-revert_to_snapshot`);
+    throw new StorageError('INVALID_STATE', `snapshot size ${snap.sizeGiB} GiB differs from volume size ${vol.sizeGiB} GiB; ${ANY_REVERT_HINT}`, {
+      details: { reason: 'REVERT_SIZE_DIFFERS' },
+    });
   }
   // The active file the revert replaces, in the operation row: after a crash, the info file's
   // active file tells whether the revert was done (usecases/interrupted-volume-ops.ts).
@@ -31,8 +39,8 @@ export async function revertVolume(deps: ServiceDeps, vol: VolumeRecord, snap: S
       replaced = tree.activeFile;
       if (mode !== 'latest_only') return;
       if (tree.activeParent !== snap.id) {
-        throw new StorageError('INVALID_STATE', `revert is only to the latest snapshot (${tree.activeParent ?? 'none'}); use os-revert_to_snapshot for ${snap.id}`, {
-          details: { latest_snapshot_id: tree.activeParent },
+        throw new StorageError('INVALID_STATE', `revert is only to the latest snapshot (${tree.activeParent ?? 'none'}); ${ANY_REVERT_HINT}`, {
+          details: { reason: 'REVERT_NOT_LATEST', latest_snapshot_id: tree.activeParent },
         });
       }
     },

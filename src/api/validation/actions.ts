@@ -90,23 +90,31 @@ export type VolumeActionSchemas = ReturnType<typeof volumeActions>;
 export type SnapshotActionSchemas = typeof snapshotActions;
 
 /** The action's name: the body's one key, which must be a known action (400 otherwise). */
-export function actionNameOf<T extends Record<string, z.ZodType>>(schemas: T, body: unknown): keyof T & string {
+export function actionNameOf<T extends Record<string, z.ZodType>>(schemas: T, body: unknown, unsupported: readonly string[] = []): keyof T & string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new StorageError('INVALID_INPUT', 'action body must be a JSON object with one key', { details: { fields: [{ path: 'body', message: 'expected an object' }] } });
   }
   const keys = Object.keys(body);
   const [action] = keys;
-  if (keys.length !== 1 || action === undefined || !Object.prototype.hasOwnProperty.call(schemas, action)) {
-    throw new StorageError('INVALID_INPUT', `action body must have exactly one key among: ${Object.keys(schemas).join(', ')}`, {
-      details: { fields: [{ path: 'body', message: `unknown or missing action (${keys.slice(0, 3).join(', ') || 'none'})` }] },
+  if (keys.length !== 1 || action === undefined) {
+    throw new StorageError('INVALID_INPUT', `action body must have exactly one key (it has ${keys.length}) among: ${Object.keys(schemas).join(', ')}`, {
+      details: { fields: [{ path: 'body', message: `expected one action, got ${keys.length}` }] },
+    });
+  }
+  if (unsupported.includes(action)) {
+    throw new StorageError('ACTION_NOT_SUPPORTED', `action ${action} is not supported by this service`, { details: { action } });
+  }
+  if (!Object.prototype.hasOwnProperty.call(schemas, action)) {
+    throw new StorageError('INVALID_INPUT', `unknown action ${JSON.stringify(action.slice(0, 64))}; known: ${Object.keys(schemas).join(', ')}`, {
+      details: { fields: [{ path: 'body', message: 'unknown action' }] },
     });
   }
   return action;
 }
 
 /** Split {"name": args} and validate args with that action's schema. */
-export function parseAction<T extends Record<string, z.ZodType>>(schemas: T, body: unknown): { [K in keyof T]: { name: K; args: z.infer<T[K]> } }[keyof T] {
-  const action = actionNameOf(schemas, body);
+export function parseAction<T extends Record<string, z.ZodType>>(schemas: T, body: unknown, unsupported: readonly string[] = []): { [K in keyof T]: { name: K; args: z.infer<T[K]> } }[keyof T] {
+  const action = actionNameOf(schemas, body, unsupported);
   const args = parse(schemas[action] as z.ZodType, (body as Record<string, unknown>)[action], 'body');
   return { name: action, args } as never;
 }
