@@ -11,7 +11,9 @@ import { logger as rootLogger, type Logger } from '../core/logger.js';
 import { openRepositories, type Repositories } from '../db/index.js';
 import { loadDriver } from '../../drivers/registry.js';
 import { IDENTITY_KEY_BYTES } from '../../drivers/volume-driver.js';
+import type { Server as HttpsServer } from 'node:https';
 import { startHttpServer } from '../core/http-server.js';
+import { reloadOnSighup } from '../core/tls.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
@@ -95,7 +97,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
-  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e) });
+  const tls = options.config.api.tls;
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e), tls });
+  const stopReloading = tls ? reloadOnSighup(server as HttpsServer, tls, deps.log) : () => undefined;
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
@@ -120,8 +124,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
   deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');
   return {
-    url: `http://${host}:${port}`, port, app, deps,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`, port, app, deps,
     stop: async () => {
+      stopReloading();
       if (reaper) clearInterval(reaper);
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await deps.tasks.drain();
