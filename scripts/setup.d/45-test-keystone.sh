@@ -35,15 +35,16 @@ else
   echo "[setup] keystone packages present" >&2
 fi
 
-# One process, one thread: SQLite takes one writer at a time, and concurrent writes in Keystone
+# A plain --http-socket does not keep connections alive: "Connection: close" tells clients (the
+# cinder client's requests pool) not to reuse one, which uwsgi would reset. One process, one thread: SQLite takes one writer at a time, and concurrent writes in Keystone
 # fail with "database is locked" instead of waiting.
 args=(--plugin python3 --http-socket "127.0.0.1:$port" --wsgi-file /usr/bin/keystone-wsgi-public
       --env "OS_KEYSTONE_CONFIG_FILES=$state/keystone.conf" --processes 1 --threads 1 --master --die-on-term
-      --pidfile "$state/uwsgi.pid" --daemonize "$state/uwsgi.log")
+      --pidfile "$state/uwsgi.pid" --daemonize "$state/uwsgi.log" --add-header 'Connection: close')
 answers() { curl -fsS -m 3 "$url" >/dev/null 2>&1; }
 # Running with other arguments (an older version of this step): restarted below.
 # Bumped when the set-up below changes, so a machine set up by an older version runs it again.
-step_version=3
+step_version=4
 if answers && [ -s "$state/admin-password" ] && [ "$(cat "$state/uwsgi.args" 2>/dev/null)" = "${args[*]}" ] \
    && [ "$(cat "$state/step-version" 2>/dev/null)" = "$step_version" ]; then
   echo "[setup] Keystone answers at $url" >&2
