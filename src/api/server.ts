@@ -54,6 +54,12 @@ export interface RunningService {
 /** The service_secrets row of the key that seals frozen files' identities. */
 export const IDENTITY_KEY_SECRET = 'file-identity-key';
 
+/** The TLS files of calls to coordinators; undefined when none is configured (the system's CAs, no client certificate). */
+export function coordinatorTls(api: Config['api']): { caFile?: string; certFile?: string; keyFile?: string } | undefined {
+  const t = { ...(api.coordinatorCaFile ? { caFile: api.coordinatorCaFile } : {}), ...(api.coordinatorCertFile ? { certFile: api.coordinatorCertFile, keyFile: api.coordinatorKeyFile } : {}) };
+  return Object.keys(t).length > 0 ? t : undefined;
+}
+
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
@@ -62,7 +68,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const driverLog = rootLogger('driver');
   if (!options.log) driverLog.level = options.config.log.level;
   // The driver calls only the coordinators of registered hosts, with the credential stored for each.
-  const coordinators = { lookup: (hostName: string) => coordinatorOf({ repos }, hostName) };
+  // An https endpoint's certificate must chain to api.coordinatorCaFile (when set) and name its host.
+  const tls = coordinatorTls(options.config.api);
+  const coordinators = { lookup: async (hostName: string) => ({ ...(await coordinatorOf({ repos }, hostName)), ...(tls ? { tls } : {}) }) };
   // Seals frozen files' identities in the info files on the shares: a key only the database holds.
   const identityKey = options.driver ? undefined : await repos.secrets.getOrCreate(IDENTITY_KEY_SECRET, IDENTITY_KEY_BYTES);
   const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId, coordinators, identityKey });

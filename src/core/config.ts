@@ -144,6 +144,9 @@ const apiSchema = z.strictObject({
    * is https; '' = the system's. The certificate must also name the endpoint's host.
    */
   coordinatorCaFile: z.string().default(''),
+  /** Client certificate and key (PEM files) presented to coordinators whose tls.clientCaFile asks for one; '' = none. */
+  coordinatorCertFile: z.string().default(''),
+  coordinatorKeyFile: z.string().default(''),
   bodyLimit: z.string().default('64kb'),
   /**
    * Service processes sharing the port (like Cinder's osapi_volume_workers). More than one needs
