@@ -101,7 +101,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
-  const stopReloading = c.tls ? reloadOnSighup(server as HttpsServer, c.tls, log) : () => undefined;
+  const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);
   const { port: bound } = server.address() as AddressInfo;
   log.info({ port: bound, stateDir: c.stateDir }, 'coordinator listening');
   url = c.advertisedEndpoint === '' ? `${c.tls ? 'https' : 'http'}://${c.host.includes(':') ? `[${c.host}]` : c.host}:${bound}` : c.advertisedEndpoint;

@@ -107,7 +107,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
   const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e), tls });
-  const stopReloading = tls ? reloadOnSighup(server as HttpsServer, tls, deps.log) : () => undefined;
+  const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may

@@ -44,9 +44,17 @@ export function reloadTls(server: HttpsServer, files: TlsFiles): void {
   }
 }
 
-/** On SIGHUP, reload; returns the function that removes the handler (at stop). */
-export function reloadOnSighup(server: HttpsServer, files: TlsFiles, log: { info(o: object, m: string): void; error(o: object, m: string): void }): () => void {
+/**
+ * On SIGHUP, reload; returns the function that removes the handler (at stop). Installed for a
+ * plain-HTTP listener too (files null), so that a reload (systemd's ExecReload) never kills the
+ * process, as a signal without a handler would.
+ */
+export function reloadOnSighup(server: HttpsServer, files: TlsFiles | null, log: { info(o: object, m: string): void; error(o: object, m: string): void }): () => void {
   const onHup = () => {
+    if (!files) {
+      log.info({}, 'SIGHUP: no TLS configured, nothing to reload');
+      return;
+    }
     try {
       reloadTls(server, files);
       log.info({ cert_file: files.certFile }, 'TLS certificate reloaded');
