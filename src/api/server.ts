@@ -131,6 +131,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   reaper?.unref();
   const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
   deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');
+  if (options.config.api.auth === 'tokens') deps.log.warn('api.auth "tokens" (a static token map) is for tests only: use "keystone" in production');
   return {
     url: `${tls ? 'https' : 'http'}://${host}:${port}`, port, app, deps,
     stop: async () => {

@@ -8,7 +8,7 @@
  * libvirt is the unit tests' fake; SQLite.
  */
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../../src/core/config.js';
@@ -17,7 +17,8 @@ import { startService, coordinatorTls, type RunningService } from '../../../src/
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { CoordinatorClient, isRefusal } from '../../../drivers/remotefs/online/coordinator-client.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
-import { issueCert, makeCa, type TestCa } from '../../fixtures/tls.js';
+import { issueCert, makeCa, servedCertificate, type TestCa } from '../../fixtures/tls.js';
+import { until } from '../../fixtures/until.js';
 import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
 
 describe('TLS between the storage service and coordinators (per-host credentials kept)', function () {
@@ -87,6 +88,24 @@ describe('TLS between the storage service and coordinators (per-host credentials
     expect(refused).to.be.instanceOf(StorageError);
     expect((refused as StorageError).code).to.equal('COORDINATOR_UNAVAILABLE');
     expect(isRefusal(refused)).to.equal(false);
+  });
+
+  it('SIGHUP: the coordinator serves its renewed certificate on the same listener', async () => {
+    const first = await issueCert(ca, 'coordinator-reload-1', '5d01');
+    const live = { certFile: path.join(dir, 'coord-live.pem'), keyFile: path.join(dir, 'coord-live.key') };
+    await copyFile(first.certFile, live.certFile);
+    await copyFile(first.keyFile, live.keyFile);
+    const c = await coordinator('tls-c1', live);
+    const port = Number(new URL(c.url).port);
+    const caPem = (await readFile(ca.caFile)).toString();
+    expect((await servedCertificate(port, caPem)).serialNumber.toUpperCase()).to.equal('5D01');
+    const second = await issueCert(ca, 'coordinator-reload-2', '5d02');
+    await copyFile(second.certFile, live.certFile);
+    await copyFile(second.keyFile, live.keyFile);
+    process.kill(process.pid, 'SIGHUP');
+    await until('the renewed certificate is served', async () => ((await servedCertificate(port, caPem)).serialNumber.toUpperCase() === '5D02' ? true : undefined), 30_000, 100);
+    await c.stop();
+    running.splice(running.indexOf(c), 1);
   });
 
   it('a coordinator whose certificate another CA signed is not trusted: nothing is sent to it', async () => {
