@@ -43,8 +43,14 @@ function unavailable(why: string, cause?: unknown): StorageError {
   return new StorageError('IDENTITY_UNAVAILABLE', `Keystone ${why}: nothing is allowed until it answers`, cause === undefined ? {} : { cause });
 }
 
-function tokenInfo(body: TokenBody): TokenInfo {
-  const t = body.token;
+function tokenInfo(text: string): TokenInfo {
+  let body: TokenBody;
+  try {
+    body = JSON.parse(text) as TokenBody;
+  } catch {
+    throw unavailable('answered with a body that is not JSON');
+  }
+  const t = body?.token;
   const expiresAt = Date.parse(t?.expires_at ?? '');
   if (!t?.user?.id || Number.isNaN(expiresAt)) throw unavailable('answered a token validation without a user or an expiry');
   return {
@@ -87,7 +93,7 @@ export class KeystoneClient {
       // The reason (bad password, unknown user) is in the status; the body is not echoed.
       throw unavailable(`refused this service's own credentials (user ${this.c.username}: HTTP ${res.status})`);
     }
-    const info = tokenInfo(JSON.parse(text) as TokenBody);
+    const info = tokenInfo(text);
     this.own = { token, expiresAt: info.expiresAt };
     return token;
   }
@@ -107,7 +113,7 @@ export class KeystoneClient {
         headers: { 'x-auth-token': await this.serviceToken(retry), 'x-subject-token': subject },
       });
       const text = await res.text();
-      if (res.status === 200) return tokenInfo(JSON.parse(text) as TokenBody);
+      if (res.status === 200) return tokenInfo(text);
       // 404: unknown, expired or revoked; 400: not even a token's shape.
       if (res.status === 404 || res.status === 400) return null;
       // 401: our own token expired or was revoked early: one fresh token, then give up.
