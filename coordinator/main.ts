@@ -5,11 +5,11 @@
  */
 import { loadConfig } from '../src/core/config.js';
 import { configureLogger } from '../src/core/logger.js';
-import { startCoordinator } from './server.js';
+import { outboundServiceToken, startCoordinator } from './server.js';
 
 const config = loadConfig();
 const log = configureLogger(config.log.level).child({ component: 'coordinator' });
-if (config.coordinator.serviceToken === '') log.warn('coordinator.serviceToken is empty: the storage API will refuse this host\'s registration and reports');
+if (outboundServiceToken(config.coordinator) === '') log.warn('no coordinator service token (serviceTokenFile, QCOWSHARE_COORDINATOR_SERVICE_TOKEN or serviceToken): the storage API will refuse this host\'s registration and reports');
 const running = await startCoordinator(config, { log });
 // Tests and supervisors read this line to learn the bound port.
 process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);

@@ -5,10 +5,13 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Config } from '../src/core/config.js';
 import { startHttpServer } from '../src/core/http-server.js';
 import { KeyedMutex } from '../src/core/keyed-mutex.js';
 import { logger, type Logger } from '../src/core/logger.js';
+import { readSecret } from '../src/core/secrets.js';
+import { reloadOnSighup } from '../src/core/tls.js';
 import { hostname } from 'node:os';
 import { attachWiring } from './attach/index.js';
 import { startRegistration, type Registration } from './attach/registration.js';
@@ -60,13 +63,21 @@ function describeMetrics(m: Metrics, engine: Engine): void {
   m.gauge('coordinator_jobs_failed', () => engine.list().filter((j: Job) => j.state === 'failed').length);
 }
 
+/** coordinator.serviceTokenFile, else QCOWSHARE_COORDINATOR_SERVICE_TOKEN, else coordinator.serviceToken. */
+export function outboundServiceToken(c: Config['coordinator']): string {
+  return readSecret({ name: 'coordinator.serviceToken', file: c.serviceTokenFile, envVar: 'QCOWSHARE_COORDINATOR_SERVICE_TOKEN', inline: c.serviceToken });
+}
+
 export async function startCoordinator(config: Readonly<Config>, o: CoordinatorOverrides = {}): Promise<RunningCoordinator> {
   const c = config.coordinator;
   const log = o.log ?? logger('coordinator');
   const adapter = o.port ? undefined : new LibvirtAdapter({ uri: c.libvirtUri });
   const port = o.port ?? (adapter as LibvirtAdapter);
   await adapter?.warmUp();
-  const metadata = o.metadata ?? new HttpMetadataClient({ baseUrl: c.metadataApi, token: c.serviceToken, timeoutMs: c.metadataTimeoutMs });
+  // The outbound token from its file or the environment when set (a secret kept out of the main file).
+  const serviceToken = outboundServiceToken(c);
+  const caFile = c.metadataCaFile ? { caFile: c.metadataCaFile } : {};
+  const metadata = o.metadata ?? new HttpMetadataClient({ baseUrl: c.metadataApi, token: serviceToken, timeoutMs: c.metadataTimeoutMs, ...caFile });
   const metrics = new Metrics();
   const clock = o.clock ?? systemClock;
   // Shared by snapshots (the engine) and attaches: both read a domain's disks, then change them.
@@ -86,17 +97,18 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   // a token of the storage API); c.serviceToken is only ever sent to the storage API.
   const inbound = await resolveInboundToken(c);
   const hostName = c.hostName === '' ? hostname() : c.hostName;
-  const attach = attachWiring(config, log, { hostName, inboundToken: inbound }, domainLocks);
+  const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
-  const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }) });
+  const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
+  const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);
   const { port: bound } = server.address() as AddressInfo;
   log.info({ port: bound, stateDir: c.stateDir }, 'coordinator listening');
-  url = c.advertisedEndpoint === '' ? `http://${c.host.includes(':') ? `[${c.host}]` : c.host}:${bound}` : c.advertisedEndpoint;
+  url = c.advertisedEndpoint === '' ? `${c.tls ? 'https' : 'http'}://${c.host.includes(':') ? `[${c.host}]` : c.host}:${bound}` : c.advertisedEndpoint;
   let registration: Registration | undefined;
   if (c.selfRegister) {
     registration = startRegistration({
-      metadataApi: c.metadataApi, serviceToken: c.serviceToken, hostName, endpoint: url, credential: inbound,
+      metadataApi: c.metadataApi, serviceToken, hostName, endpoint: url, credential: inbound, ...caFile,
       timeoutMs: c.metadataTimeoutMs, retryMs: 5000, log,
     });
     await registration.first;
@@ -108,6 +120,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
     engine,
     metrics,
     stop: async () => {
+      stopReloading();
       registration?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

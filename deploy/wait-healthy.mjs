@@ -5,6 +5,7 @@
 // the compiled loader), so the port is never written twice.
 //   node wait-healthy.mjs api|coordinator [timeout-seconds]
 // Plain JavaScript on purpose: it runs from an installed build, with no TypeScript tooling.
+import { get } from 'node:https';
 import { loadConfig } from '../dist/src/core/config.js';
 
 const section = process.argv[2];
@@ -13,15 +14,27 @@ if (section !== 'api' && section !== 'coordinator') {
   process.stderr.write('usage: wait-healthy.mjs api|coordinator [timeout-seconds]\n');
   process.exit(2);
 }
-const { host, port } = loadConfig()[section];
+const { host, port, tls } = loadConfig()[section];
 // A wildcard listen address is reached on loopback.
 const target = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-const url = `http://${target.includes(':') ? `[${target}]` : target}:${port}/healthz`;
+const url = `${tls ? 'https' : 'http'}://${target.includes(':') ? `[${target}]` : target}:${port}/healthz`;
+// Over TLS the certificate is not checked: this asks our own process on loopback whether it
+// serves (the certificate names the public host, not 127.0.0.1) and sends no credential.
+function httpsStatus(u) {
+  return new Promise((resolve, reject) => {
+    const req = get(u, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode }));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+  });
+}
 const deadline = Date.now() + timeoutMs;
 let last = 'no answer yet';
 while (Date.now() < deadline) {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const res = tls ? await httpsStatus(url) : await fetch(url, { signal: AbortSignal.timeout(5000) });
     if (res.status === 200) {
       process.stdout.write(`healthy: ${url}\n`);
       process.exit(0);

@@ -227,6 +227,11 @@ export interface ManageableListing {
 export interface CoordinatorAddress {
   endpoint: string;
   credential: string;
+  /**
+   * For an https endpoint: the CA bundle its certificate must chain to (api.coordinatorCaFile) and
+   * the client certificate presented to it (api.coordinatorCertFile / coordinatorKeyFile); PEM files.
+   */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 /** The registry of compute hosts, as a driver sees it. */

@@ -25,6 +25,8 @@ export interface AttachIdentity {
   hostName: string;
   /** The token the storage service presents here (never the outbound service token). */
   inboundToken: string;
+  /** The outbound service token, read from its file or the environment (coordinator.serviceTokenFile); default coordinator.serviceToken. */
+  serviceToken?: string;
 }
 
 export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachIdentity, domainLocks = new KeyedMutex()): AttachWiring {
@@ -33,7 +35,7 @@ export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachId
   const deps: AttachDeps = {
     devices,
     mounts: new HostMounts(config.storage.mountBase, c.stateDir),
-    storage: new HttpStorageVolumeApi({ baseUrl: c.metadataApi, token: c.serviceToken, timeoutMs: c.metadataTimeoutMs }),
+    storage: new HttpStorageVolumeApi({ baseUrl: c.metadataApi, token: id.serviceToken ?? c.serviceToken, timeoutMs: c.metadataTimeoutMs, ...(c.metadataCaFile ? { caFile: c.metadataCaFile } : {}) }),
     log: log.child({ component: 'attach' }),
     hostName: id.hostName,
     unplugTimeoutMs: 60_000,

@@ -8,6 +8,7 @@
  * well, since an admin may fix the token entry meanwhile.
  */
 import type { Logger } from '../../src/core/logger.js';
+import { storageFetch } from '../http/storage-fetch.js';
 
 export interface RegistrationOptions {
   metadataApi: string;
@@ -18,6 +19,8 @@ export interface RegistrationOptions {
   credential: string;
   timeoutMs: number;
   retryMs: number;
+  /** CA bundle of an https storage API (coordinator.metadataCaFile). */
+  caFile?: string;
   log: Logger;
 }
 
@@ -25,11 +28,10 @@ export interface RegistrationOptions {
 export async function registerOnce(o: RegistrationOptions): Promise<boolean> {
   const url = new URL(`/v3/os-compute-hosts/${encodeURIComponent(o.hostName)}`, o.metadataApi);
   try {
-    const res = await fetch(url, {
-      // The service token (and a registration's inbound token) go to the configured storage API
-      // only: fetch would resend both to wherever a redirect points.
-      redirect: 'manual',
-      method: 'PUT', signal: AbortSignal.timeout(o.timeoutMs),
+    // The service token (and a registration's inbound token) go to the configured storage API
+    // only: no redirect is followed.
+    const res = await storageFetch(url, {
+      method: 'PUT', timeoutMs: o.timeoutMs, ...(o.caFile ? { caFile: o.caFile } : {}),
       headers: { 'content-type': 'application/json', 'x-auth-token': o.serviceToken },
       body: JSON.stringify({ compute_host: { coordinator_endpoint: o.endpoint, credential: o.credential } }),
     });

@@ -7,6 +7,7 @@
  * Authenticated with the coordinator's outbound service token (coordinator.serviceToken); faults keep the API's own error code.
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../src/core/errors.js';
+import { storageFetch } from '../http/storage-fetch.js';
 import type { ShareConnection } from './mounts.js';
 
 export interface AttachRecord {
@@ -25,17 +26,15 @@ export interface StorageVolumeApi {
 }
 
 export class HttpStorageVolumeApi implements StorageVolumeApi {
-  constructor(private readonly o: { baseUrl: string; token: string; timeoutMs: number }) {}
+  constructor(private readonly o: { baseUrl: string; token: string; timeoutMs: number; caFile?: string }) {}
 
   private async action(volumeId: string, body: unknown): Promise<unknown> {
     const url = new URL(`/v3/volumes/${volumeId}/action`, this.o.baseUrl);
     let res: Response;
     try {
-      res = await fetch(url, {
-        // The service token goes to the configured storage API only: fetch would resend it (a
-        // custom header) to wherever a redirect points.
-        redirect: 'manual',
-        method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(this.o.timeoutMs),
+      // The service token goes to the configured storage API only (no redirect is followed).
+      res = await storageFetch(url, {
+        method: 'POST', body: JSON.stringify(body), timeoutMs: this.o.timeoutMs, ...(this.o.caFile ? { caFile: this.o.caFile } : {}),
         headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
       });
     } catch (err) {

@@ -12,12 +12,15 @@
  */
 import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
 import { StorageError } from '../../src/core/errors.js';
+import { storageFetch } from '../http/storage-fetch.js';
 import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from './api.js';
 
 export interface HttpMetadataOptions {
   baseUrl: string;
   token: string;
   timeoutMs: number;
+  /** CA bundle of an https storage API (coordinator.metadataCaFile). */
+  caFile?: string;
 }
 
 type Fault = { error_code?: string; code?: string | number; message?: string };
@@ -37,14 +40,13 @@ export class HttpMetadataClient implements MetadataApi {
     const url = new URL(pathname, this.options.baseUrl);
     let res: Response;
     try {
-      res = await fetch(url, {
-        // The service token goes to the configured storage API only: fetch would resend it (a
-        // custom header) to wherever a redirect points.
-        redirect: 'manual',
+      // The service token goes to the configured storage API only (no redirect is followed).
+      res = await storageFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
+        ...(this.options.caFile ? { caFile: this.options.caFile } : {}),
       });
     } catch (err) {
       throw new StorageError('METADATA_API_UNAVAILABLE', `metadata API ${url.pathname} unreachable: ${(err as Error).message}`, { cause: err });

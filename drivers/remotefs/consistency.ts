@@ -111,8 +111,8 @@ async function hostFact(a: AttachedVolume, coordinators: CoordinatorDirectory | 
   const base = { volumeId: a.volumeId, instanceUuid: a.instanceUuid, host: a.host };
   try {
     if (!coordinators) throw new StorageError('COMPUTE_HOST_UNKNOWN', `no registry of compute hosts: host ${a.host} is not asked`);
-    const { endpoint, credential } = await coordinators.lookup(a.host);
-    const disk = await new CoordinatorClient({ endpoint, token: credential, timeoutMs: 10_000 }).disk(a.instanceUuid, a.volumeId);
+    const { endpoint, credential, tls } = await coordinators.lookup(a.host);
+    const disk = await new CoordinatorClient({ endpoint, token: credential, timeoutMs: 10_000, ...(tls ? { tls } : {}) }).disk(a.instanceUuid, a.volumeId);
     return { ...base, chain: disk.chain, running: disk.running };
   } catch (err) {
     return { ...base, error: errText(err) };

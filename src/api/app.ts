@@ -52,6 +52,8 @@ export function createApp(deps: ServiceDeps): Express {
   app.use(standardHeaders);
   app.use(express.json({ limit: deps.config.api.bodyLimit, strict: false }));
   const auth = authenticate(deps.config.api);
+  // The Keystone authenticator (its token cache), for tests and diagnostics; undefined in other modes.
+  app.locals.keystone = auth.keystone;
   // Project-less paths first: /v3/volumes must not be read as project "volumes".
   const table = routeTable(deps);
   for (const variant of [0, 1]) {

@@ -1,6 +1,8 @@
 /**
- * Authentication. Two modes (config api.auth):
- * - "tokens": X-Auth-Token is looked up in api.tokens → user, project, roles;
+ * Authentication. Three modes (config api.auth):
+ * - "keystone" (production): tokens validated by Keystone (keystone/authenticator.ts), plus the
+ *   compute-host credentials of api.tokens / api.tokensFile;
+ * - "tokens" (FOR TESTS ONLY): X-Auth-Token is looked up in api.tokens → user, project, roles;
  * - "noauth" (development; the cinder client's noauth plugin): X-Auth-Token "user:project", or
  *   the X-User-Id / X-Project-Id headers. Roles come from X-Roles when present (unknown names
  *   are dropped, so "X-Roles: bogus" has no role at all), else admin + member, as Cinder's own
@@ -10,7 +12,11 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { StorageError } from '../core/errors.js';
+import { readFileSync } from 'node:fs';
 import type { Config } from '../core/config.js';
+import { readSecret } from '../core/secrets.js';
+import { KeystoneClient } from './keystone/client.js';
+import { KeystoneAuthenticator } from './keystone/authenticator.js';
 import { authorize, ROLES, type Caller, type PolicyName, type Role } from './policy.js';
 
 /** User and project ids: Keystone's alphabet; never only dots (".." in a path is traversal, not a project). */
@@ -40,16 +46,76 @@ function noauthCaller(req: Request): Caller {
   return { userId, projectId, roles };
 }
 
-function tokenCaller(req: Request, tokens: Config['api']['tokens']): Caller {
-  const token = header(req, 'x-auth-token');
-  const entry = token !== undefined && Object.prototype.hasOwnProperty.call(tokens, token) ? tokens[token] : undefined;
-  if (!entry) throw new StorageError('UNAUTHORIZED', 'missing or unknown X-Auth-Token');
+type TokenEntry = Config['api']['tokens'][string];
+
+function callerOfEntry(entry: TokenEntry): Caller {
   return { userId: entry.userId, projectId: entry.projectId, roles: new Set(entry.roles), ...(entry.host !== undefined ? { host: entry.host } : {}) };
 }
 
-export function authenticate(api: Config['api']) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    req.caller = api.auth === 'noauth' ? noauthCaller(req) : tokenCaller(req, api.tokens);
+/** api.tokens plus the entries of api.tokensFile (a file kept out of the main configuration). */
+export function staticTokens(api: Config['api']): Map<string, Caller> {
+  const all = new Map<string, Caller>();
+  let fromFile: Record<string, TokenEntry> = {};
+  if (api.tokensFile) {
+    try {
+      fromFile = JSON.parse(readFileSync(api.tokensFile, 'utf8')) as Record<string, TokenEntry>;
+    } catch (err) {
+      throw new StorageError('CONFIG_INVALID', `cannot read api.tokensFile (${api.tokensFile}): ${(err as Error).name}`, { cause: err });
+    }
+  }
+  for (const [token, entry] of [...Object.entries(api.tokens), ...Object.entries(fromFile)]) {
+    if (typeof entry?.userId !== 'string' || typeof entry.projectId !== 'string' || !Array.isArray(entry.roles)) {
+      throw new StorageError('CONFIG_INVALID', 'an entry of api.tokens / api.tokensFile needs userId, projectId and roles');
+    }
+    all.set(token, callerOfEntry(entry));
+  }
+  return all;
+}
+
+function tokenCaller(req: Request, tokens: ReadonlyMap<string, Caller>): Caller {
+  const token = header(req, 'x-auth-token');
+  const caller = token !== undefined ? tokens.get(token) : undefined;
+  if (!caller) throw new StorageError('UNAUTHORIZED', 'missing or unknown X-Auth-Token');
+  return caller;
+}
+
+/** Under "keystone" the static entries may only be compute-host credentials (service role, bound to a host). */
+function hostCredentials(tokens: Map<string, Caller>): Map<string, Caller> {
+  for (const c of tokens.values()) {
+    if (c.host === undefined || c.roles.size !== 1 || !c.roles.has('service')) {
+      throw new StorageError('CONFIG_INVALID', `api.auth "keystone" accepts static tokens only as compute-host credentials (roles ["service"] and a host); user ${c.userId}'s is not`);
+    }
+  }
+  return tokens;
+}
+
+export function keystoneAuthenticator(api: Config['api']): KeystoneAuthenticator {
+  const k = api.keystone;
+  const password = readSecret({ name: 'the Keystone password (api.keystone.passwordFile)', file: k.passwordFile, envVar: 'QCOWSHARE_KEYSTONE_PASSWORD' });
+  if (password === '') throw new StorageError('CONFIG_INVALID', 'api.auth "keystone" needs api.keystone.passwordFile or QCOWSHARE_KEYSTONE_PASSWORD');
+  const client = new KeystoneClient({
+    url: k.url, username: k.username, password, userDomain: k.userDomain, project: k.project, projectDomain: k.projectDomain,
+    timeoutMs: k.timeoutMs, ...(k.caFile ? { tls: { caFile: k.caFile } } : {}),
+  });
+  return new KeystoneAuthenticator({ client, cacheSize: k.cacheSize, cacheTtlMs: k.cacheTtlMs, hostCredentials: hostCredentials(staticTokens(api)) });
+}
+
+export type Authenticate = ((req: Request, res: Response, next: NextFunction) => Promise<void>) & { keystone?: KeystoneAuthenticator };
+
+/** The authentication middleware of api.auth's mode, built once per service (the Keystone cache lives in it). */
+export function authenticate(api: Config['api']): Authenticate {
+  if (api.auth === 'keystone') {
+    const keystone = keystoneAuthenticator(api);
+    const mw: Authenticate = async (req, _res, next) => {
+      req.caller = await keystone.caller(header(req, 'x-auth-token'), header(req, 'x-service-token'));
+      next();
+    };
+    mw.keystone = keystone;
+    return mw;
+  }
+  const tokens = api.auth === 'tokens' ? staticTokens(api) : new Map<string, Caller>();
+  return async (req, _res, next) => {
+    req.caller = api.auth === 'noauth' ? noauthCaller(req) : tokenCaller(req, tokens);
     next();
   };
 }

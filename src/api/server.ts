@@ -11,7 +11,9 @@ import { logger as rootLogger, type Logger } from '../core/logger.js';
 import { openRepositories, type Repositories } from '../db/index.js';
 import { loadDriver } from '../../drivers/registry.js';
 import { IDENTITY_KEY_BYTES } from '../../drivers/volume-driver.js';
+import type { Server as HttpsServer } from 'node:https';
 import { startHttpServer } from '../core/http-server.js';
+import { reloadOnSighup } from '../core/tls.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
@@ -52,6 +54,12 @@ export interface RunningService {
 /** The service_secrets row of the key that seals frozen files' identities. */
 export const IDENTITY_KEY_SECRET = 'file-identity-key';
 
+/** The TLS files of calls to coordinators; undefined when none is configured (the system's CAs, no client certificate). */
+export function coordinatorTls(api: Config['api']): { caFile?: string; certFile?: string; keyFile?: string } | undefined {
+  const t = { ...(api.coordinatorCaFile ? { caFile: api.coordinatorCaFile } : {}), ...(api.coordinatorCertFile ? { certFile: api.coordinatorCertFile, keyFile: api.coordinatorKeyFile } : {}) };
+  return Object.keys(t).length > 0 ? t : undefined;
+}
+
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
@@ -60,7 +68,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const driverLog = rootLogger('driver');
   if (!options.log) driverLog.level = options.config.log.level;
   // The driver calls only the coordinators of registered hosts, with the credential stored for each.
-  const coordinators = { lookup: (hostName: string) => coordinatorOf({ repos }, hostName) };
+  // An https endpoint's certificate must chain to api.coordinatorCaFile (when set) and name its host.
+  const tls = coordinatorTls(options.config.api);
+  const coordinators = { lookup: async (hostName: string) => ({ ...(await coordinatorOf({ repos }, hostName)), ...(tls ? { tls } : {}) }) };
   // Seals frozen files' identities in the info files on the shares: a key only the database holds.
   const identityKey = options.driver ? undefined : await repos.secrets.getOrCreate(IDENTITY_KEY_SECRET, IDENTITY_KEY_BYTES);
   const driver = options.driver ?? await loadDriver({ config: options.config, leases: repos.leases, logger: driverLog, holderId, coordinators, identityKey });
@@ -95,7 +105,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
-  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e) });
+  const tls = options.config.api.tls;
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, errorBody: (e) => faultBody(e), tls });
+  const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
@@ -119,9 +131,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   reaper?.unref();
   const host = options.config.api.host.includes(':') ? `[${options.config.api.host}]` : options.config.api.host;
   deps.log.info({ port, driver: deps.driver.name, db: options.config.db.dialect }, 'storage service listening');
+  if (options.config.api.auth === 'tokens') deps.log.warn('api.auth "tokens" (a static token map) is for tests only: use "keystone" in production');
   return {
-    url: `http://${host}:${port}`, port, app, deps,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`, port, app, deps,
     stop: async () => {
+      stopReloading();
       if (reaper) clearInterval(reaper);
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await deps.tasks.drain();

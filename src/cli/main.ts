@@ -19,7 +19,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const program = new Command('qcowshare')
     .description('qcow2 volumes on shared file systems: storage service and admin CLI')
     .option('--url <url>', 'storage service URL', 'http://127.0.0.1:8776')
-    .option('--token <token>', 'X-Auth-Token (tokens mode)')
+    .option('--token <token>', 'X-Auth-Token (a Keystone token, or a static token in tokens mode)')
     .option('--user <id>', 'noauth user id', 'admin')
     .option('--project <id>', 'noauth project id', 'admin')
     .option('--json', 'JSON output')

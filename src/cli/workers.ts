@@ -105,4 +105,8 @@ export async function superviseWorkers(config: Readonly<Config>, log: Logger, on
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Reload (TLS certificates) is each worker's: the supervisor only passes the signal on.
+  process.on('SIGHUP', () => {
+    for (const w of slots.values()) if (w.process.exitCode === null && w.process.signalCode === null) w.process.kill('SIGHUP');
+  });
 }

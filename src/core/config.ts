@@ -52,7 +52,10 @@ const dbSchema = z.strictObject({
   port: z.number().int().default(3306),
   database: z.string().default('qcowshare'),
   username: z.string().default('qcowshare'),
+  /** Prefer passwordFile or QCOWSHARE_DB_PASSWORD: a secret does not belong in the main file. */
   password: z.string().default(''),
+  /** A file holding the database password (core/secrets.ts); wins over QCOWSHARE_DB_PASSWORD and `password`. */
+  passwordFile: z.string().optional(),
   socketPath: z.string().optional(),
   pool: z.number().int().min(1).default(10),
 });
@@ -88,12 +91,62 @@ const httpLimits = {
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
 };
 
+/** TLS of a listener: PEM files, read at start and again on SIGHUP (core/tls.ts). */
+const tlsSchema = z.strictObject({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  /** Clients must present a certificate signed by this CA (PEM); '' = no client certificates. */
+  clientCaFile: z.string().default(''),
+});
+
+/**
+ * Keystone (api.auth "keystone"): tokens are validated with GET /v3/auth/tokens using this
+ * service's own credentials; the password comes from passwordFile or QCOWSHARE_KEYSTONE_PASSWORD.
+ */
+const keystoneSchema = z.strictObject({
+  /** Identity API v3 base URL, e.g. https://keystone.example:5000/v3. */
+  url: z.string().default(''),
+  username: z.string().default('qcowshare'),
+  userDomain: z.string().default('Default'),
+  project: z.string().default('service'),
+  projectDomain: z.string().default('Default'),
+  passwordFile: z.string().default(''),
+  /** CA bundle (PEM) for an https Keystone; '' = the system's. */
+  caFile: z.string().default(''),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  /** Validated tokens kept (least recently used dropped first). */
+  cacheSize: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** How long a validation is trusted (never past the token's expiry): the delay before a revocation bites. */
+  cacheTtlMs: z.number().int().min(0).max(3_600_000).default(60_000),
+});
+
 const apiSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8776),
-  /** "noauth" (cinder client's noauth plugin: X-Auth-Token user:project) or "tokens". */
-  auth: z.enum(['noauth', 'tokens']).default('noauth'),
+  /**
+   * "noauth" (embedded default; the cinder client's noauth plugin: X-Auth-Token user:project),
+   * "keystone" (production), or "tokens" (a static token map: FOR TESTS ONLY).
+   */
+  auth: z.enum(['noauth', 'tokens', 'keystone']).default('noauth'),
+  /**
+   * Static tokens. Under "tokens" (tests only) every entry; under "keystone" only compute-host
+   * credentials (roles ["service"] with a host): they are checked here and never sent to Keystone.
+   * Prefer tokensFile: a secret does not belong in the main file.
+   */
   tokens: z.record(z.string(), tokenSchema).default({}),
+  /** A JSON file with more entries of the `tokens` shape (compute-host credentials). */
+  tokensFile: z.string().default(''),
+  keystone: keystoneSchema.prefault({}),
+  /** Serve HTTPS with these files; null = plain HTTP. */
+  tls: tlsSchema.nullable().default(null),
+  /**
+   * CA bundle (PEM) that coordinators' certificates must chain to when their registered endpoint
+   * is https; '' = the system's. The certificate must also name the endpoint's host.
+   */
+  coordinatorCaFile: z.string().default(''),
+  /** Client certificate and key (PEM files) presented to coordinators whose tls.clientCaFile asks for one; '' = none. */
+  coordinatorCertFile: z.string().default(''),
+  coordinatorKeyFile: z.string().default(''),
   bodyLimit: z.string().default('64kb'),
   /**
    * Service processes sharing the port (like Cinder's osapi_volume_workers). More than one needs
@@ -108,8 +161,14 @@ const coordinatorSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8777),
   libvirtUri: z.string().default('qemu:///system'),
   metadataApi: z.string().default('http://127.0.0.1:8776'),
-  /** Outbound: the `service` token this coordinator presents to the storage API (api.tokens; bind it to hostName there). */
+  /** Outbound: the `service` token this coordinator presents to the storage API (api.tokens; bind it to hostName there). Prefer serviceTokenFile. */
   serviceToken: z.string().default(''),
+  /** A file holding serviceToken (wins over QCOWSHARE_COORDINATOR_SERVICE_TOKEN and serviceToken). */
+  serviceTokenFile: z.string().default(''),
+  /** CA bundle (PEM) that verifies the storage API's certificate when metadataApi is https; '' = the system's. */
+  metadataCaFile: z.string().default(''),
+  /** Serve HTTPS with these files (clientCaFile: require the storage service's client certificate); null = plain HTTP. */
+  tls: tlsSchema.nullable().default(null),
   /**
    * Inbound: the only token this coordinator accepts (from the storage service). Not a token of
    * the storage API, and never the serviceToken. Empty: generated once, kept in
@@ -148,6 +207,9 @@ export const configSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   if (c.coordinator.inboundToken !== '' && c.coordinator.inboundToken === c.coordinator.serviceToken) {
     ctx.addIssue({ code: 'custom', path: ['coordinator', 'inboundToken'], message: 'must differ from serviceToken: one credential per direction' });
+  }
+  if (c.api.auth === 'keystone' && c.api.keystone.url === '') {
+    ctx.addIssue({ code: 'custom', path: ['api', 'keystone', 'url'], message: 'api.auth "keystone" needs the Identity API URL' });
   }
   if (c.api.workers > 1 && c.db.dialect === 'sqlite') {
     ctx.addIssue({ code: 'custom', path: ['api', 'workers'], message: 'more than one worker needs db.dialect mysql or mariadb (SQLite serialises every writer)' });

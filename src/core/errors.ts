@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   STALE_FENCING_TOKEN: { http: 409, summary: 'A request carried a fencing token older than the current grant.' },
   // api
   UNAUTHORIZED: { http: 401, summary: 'No or unknown token.' },
+  IDENTITY_UNAVAILABLE: { http: 503, summary: 'Keystone did not answer (or refused this service\'s own credentials): no request is allowed until it does.' },
   FORBIDDEN: { http: 403, summary: 'The caller lacks the role for this action.' },
   CONFLICT: { http: 409, summary: 'The request conflicts with the current state.' },
   NOT_IMPLEMENTED: { http: 501, summary: 'The operation is not supported by this driver or configuration.' },

@@ -13,8 +13,10 @@
  * and the connection is closed: never a 5xx, never an HTML page or a bare close.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { StorageError, type ErrorCode } from './errors.js';
+import { tlsOptions, type TlsFiles } from './tls.js';
 
 export interface HttpLimits {
   headersTimeoutMs: number;
@@ -32,6 +34,8 @@ export interface HttpServerOptions {
   bodyLimit: string;
   /** The API's error body for `err` (OpenStack fault on the storage service, {error} on the coordinator). */
   errorBody(err: StorageError): unknown;
+  /** Serve HTTPS with these files (core/tls.ts); absent or null: plain HTTP. */
+  tls?: TlsFiles | null;
 }
 
 // C0 controls and DEL. Nothing in a path of either API may contain them (ids are UUIDs, names
@@ -152,7 +156,7 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
   const requestTimeout = l.requestTimeoutMs;
   // node refuses a header time-out longer than the whole-request one.
   const headersTimeout = Math.min(l.headersTimeoutMs, requestTimeout);
-  const server = createServer({
+  const serverOptions = {
     requestTimeout,
     headersTimeout,
     keepAliveTimeout: l.keepAliveTimeoutMs,
@@ -160,7 +164,8 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
     // Node checks both time-outs only this often (default 30 s, which would let a stalled
     // client hold its connection for up to half a minute past the configured limit).
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
-  }, (req, res) => {
+  };
+  const listener: RequestListener = (req, res) => {
     const problem = requestProblem(req, bodyLimitBytes);
     if (!problem) {
       handler(req, res);
@@ -171,7 +176,9 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
     // The body (if any) is not read: closing is cheaper than draining it.
     res.setHeader('Connection', 'close');
     res.end(JSON.stringify(o.errorBody(problem)));
-  });
+  };
+  // An https.Server is an http.Server underneath (same limits, same clientError handling).
+  const server: Server = o.tls ? createHttpsServer({ ...serverOptions, ...tlsOptions(o.tls) }, listener) : createServer(serverOptions, listener);
   server.maxConnections = l.maxConnections;
   server.on('clientError', onClientError(o));
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@
  *   deadlocks between service processes (the code retries them anyway);
  * - max_connections >= db.pool x number of service processes, plus admin headroom.
  */
+import { readSecret } from '../core/secrets.js';
 import { Sequelize } from 'sequelize';
 import type { Config } from '../core/config.js';
 import { defineModels, type Models } from './models/index.js';
@@ -52,7 +53,9 @@ function createSequelize(db: DbConfig): Sequelize {
     setBusyTimeout(sequelize);
     return sequelize;
   }
-  return new Sequelize(db.database, db.username, db.password, {
+  // From db.passwordFile or QCOWSHARE_DB_PASSWORD when set (a secret kept out of the main file).
+  const password = readSecret({ name: 'db.password', file: db.passwordFile, envVar: 'QCOWSHARE_DB_PASSWORD', inline: db.password });
+  return new Sequelize(db.database, db.username, password, {
     dialect: 'mysql',
     host: db.host,
     port: db.port,

@@ -13,6 +13,7 @@
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
 import { assertOwnFileName } from '../../../src/core/volume-names.js';
+import { secureFetch, type FetchTls } from '../../../src/core/secure-fetch.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -29,6 +30,8 @@ export const FINAL_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'fail
 export interface CoordinatorClientOptions {
   endpoint: string;
   token: string;
+  /** For an https coordinator: its CA bundle (else the system's store) and our client certificate, PEM files. */
+  tls?: FetchTls;
   /** Per request (a job is awaited by polling, never by one long request). */
   timeoutMs?: number;
   pollMs?: number;
@@ -48,15 +51,20 @@ export class CoordinatorClient {
     const url = new URL(pathname, this.o.endpoint);
     let res: Response;
     try {
-      res = await fetch(url, {
-        method,
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
-        // The credential is for the registered endpoint only: fetch would resend it (a custom
-        // header, so not stripped) to wherever a redirect points.
-        redirect: 'manual',
-      });
+      const headers = { 'content-type': 'application/json', 'x-auth-token': this.o.token };
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const timeoutMs = this.o.timeoutMs ?? 30_000;
+      // With TLS files of its own (CA, client certificate), the certificate is checked against that CA (secureFetch never
+      // follows a redirect either); the credential only leaves after the handshake verified it.
+      res = url.protocol === 'https:' && this.o.tls
+        ? await secureFetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }), timeoutMs, tls: this.o.tls })
+        : await fetch(url, {
+          method, headers, body: payload,
+          signal: AbortSignal.timeout(timeoutMs),
+          // The credential is for the registered endpoint only: fetch would resend it (a custom
+          // header, so not stripped) to wherever a redirect points.
+          redirect: 'manual',
+        });
     } catch (err) {
       throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
         details: { unreachable: true, endpoint: url.origin }, cause: err,

@@ -35,8 +35,8 @@ export class OnlinePath {
     if (!this.o.coordinators) {
       throw new StorageError('COMPUTE_HOST_UNKNOWN', `no registry of compute hosts: the coordinator of ${att.host} is not called`, { details: { host_name: att.host } });
     }
-    const { endpoint, credential } = await this.o.coordinators.lookup(att.host);
-    return new CoordinatorClient({ endpoint, token: credential, pollMs: this.o.pollMs });
+    const { endpoint, credential, tls } = await this.o.coordinators.lookup(att.host);
+    return new CoordinatorClient({ endpoint, token: credential, pollMs: this.o.pollMs, ...(tls ? { tls } : {}) });
   }
 
   private async open(vol: VolumeRef, ctx: OpContext): Promise<{ client: CoordinatorClient; host: CoordinatorHost; ids: OperationIds }> {
