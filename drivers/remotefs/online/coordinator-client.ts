@@ -13,6 +13,7 @@
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
 import { assertOwnFileName } from '../../../src/core/volume-names.js';
+import { requestIdHeaders } from '../../../src/core/request-context.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -50,7 +51,8 @@ export class CoordinatorClient {
     try {
       res = await fetch(url, {
         method,
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
+        // The request id of the storage-side request this call serves: both logs name the same id.
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token, ...requestIdHeaders() },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
         // The credential is for the registered endpoint only: fetch would resend it (a custom

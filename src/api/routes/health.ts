@@ -1,3 +1,4 @@
+import { processRegistry } from '../../core/metrics-registry.js';
 import type { ServiceDeps } from '../context.js';
 import type { RouteDef } from './route.js';
 
@@ -15,9 +16,10 @@ export function healthRoutes(deps: ServiceDeps): RouteDef[] {
       handler: async (_req, res) => {
         const byState = await deps.repos.operations.countByState();
         for (const s of ['running', 'succeeded', 'failed', 'abandoned']) byState[s] ??= 0;
-        res.type('text/plain; version=0.0.4').send(deps.metrics.render({
+        const own = deps.metrics.render({
           qcowshare_operations: { help: 'Operations by state.', label: 'state', values: byState },
-        }));
+        });
+        res.type('text/plain; version=0.0.4').send(`${own}${await processRegistry.metrics()}`);
       },
     },
   ];
