@@ -29,6 +29,7 @@ import { Metrics } from './metrics.js';
 import type { InspectOverlay } from './plans/create-plan.js';
 import { JobStore } from './state/job-store.js';
 import { UseCases } from './use-cases.js';
+import { assertPortFree } from '../src/core/port-check.js';
 
 export interface CoordinatorOverrides {
   port?: LibvirtPort;
@@ -63,6 +64,8 @@ function describeMetrics(m: Metrics, engine: Engine): void {
 export async function startCoordinator(config: Readonly<Config>, o: CoordinatorOverrides = {}): Promise<RunningCoordinator> {
   const c = config.coordinator;
   const log = o.log ?? logger('coordinator');
+  // Before libvirt, the job store and the resumption of jobs: a taken port changes nothing.
+  await assertPortFree(c.host, c.port, { key: 'coordinator.port' });
   const adapter = o.port ? undefined : new LibvirtAdapter({ uri: c.libvirtUri });
   const port = o.port ?? (adapter as LibvirtAdapter);
   await adapter?.warmUp();

@@ -12,6 +12,7 @@ import { openRepositories, type Repositories } from '../db/index.js';
 import { loadDriver } from '../../drivers/registry.js';
 import { IDENTITY_KEY_BYTES } from '../../drivers/volume-driver.js';
 import { startHttpServer } from '../core/http-server.js';
+import { assertPortFree } from '../core/port-check.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
@@ -69,6 +70,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
+  // Before the database, the driver's set-up and any reconcile: a taken port changes nothing.
+  // (In a worker the probe goes through the supervisor's shared handle, as the listen will.)
+  await assertPortFree(options.config.api.host, options.config.api.port, { key: 'api.port' });
   const deps = await buildDeps(options);
   const reconcile = options.reconcileOnStart ?? !options.driver;
   // Recovery passes: each logs its own failure and never stops the others.
