@@ -22,7 +22,7 @@ const shape = (body: unknown, fields: [string, FieldKind][], innerStrict = true)
 function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, FieldKind>; strictQuery: boolean; bodies: BodyShape[] }> {
   const none = { query: {}, strictQuery: false, bodies: [] };
   return {
-    'GET /': none, 'GET /v3': none, 'GET /healthz': none, 'GET /metrics': none, 'GET /openapi.json': none,
+    'GET /': none, 'GET /v3': none, 'GET /healthz': none, 'GET /readyz': none, 'GET /metrics': none, 'GET /openapi.json': none,
     'GET /volumes': { query: { ...LIST_QUERY, bootable: 'bool', display_name: 'long' }, strictQuery: true, bodies: [] },
     'GET /volumes/detail': { query: { ...LIST_QUERY, bootable: 'bool' }, strictQuery: true, bodies: [] },
     'POST /volumes': {
