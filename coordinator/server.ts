@@ -30,6 +30,7 @@ import type { InspectOverlay } from './plans/create-plan.js';
 import { JobStore } from './state/job-store.js';
 import { UseCases } from './use-cases.js';
 import { assertPortFree } from '../src/core/port-check.js';
+import { coordinatorReadiness } from './http/readiness.js';
 
 export interface CoordinatorOverrides {
   port?: LibvirtPort;
@@ -90,7 +91,8 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const inbound = await resolveInboundToken(c);
   const hostName = c.hostName === '' ? hostname() : c.hostName;
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound }, domainLocks);
-  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit });
+  const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, timeoutMs: c.metadataTimeoutMs });
+  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }) });
   const { port: bound } = server.address() as AddressInfo;

@@ -17,7 +17,8 @@ export function operationEnded(deps: Pick<ServiceDeps, 'log'>, op: OperationReco
   deps.log.info({
     audit: {
       action: op.kind, operation: op.id, volume: op.volumeId, ...(op.snapshotId ? { snapshot: op.snapshotId } : {}),
-      project: op.projectId, outcome, durationMs: Math.round(seconds * 1000), ...actor, ...(err ? { errorCode: err.code } : {}),
+      // user/project/roles: who asked (as in the access line); ownerProject: whose volume it is (differs for an admin).
+      ownerProject: op.projectId, outcome, durationMs: Math.round(seconds * 1000), ...actor, ...(err ? { errorCode: err.code } : {}),
     },
   }, 'audit');
 }

@@ -56,7 +56,7 @@ export const IDENTITY_KEY_SECRET = 'file-identity-key';
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
-  const repos = options.repos ?? await openRepositories(options.config.db);
+  const repos = options.repos ?? await openRepositories(options.config.db, log);
   const holderId = `svc-${randomUUID()}`;
   const driverLog = rootLogger('driver');
   if (!options.log) driverLog.level = options.config.log.level;

@@ -42,7 +42,7 @@ const STOP_GRACE_MS = 60_000;
 
 export async function superviseWorkers(config: Readonly<Config>, log: Logger, onReady: (url: string) => void): Promise<void> {
   await assertPortFree(config.api.host, config.api.port, { key: 'api.port' }); // before migrations
-  const repos = await openRepositories(config.db); // migrations once, before any worker starts
+  const repos = await openRepositories(config.db, log); // migrations once, before any worker starts
   await repos.db.close();
   const count = config.api.workers;
   const slots = new Map<number, Worker>();

@@ -152,6 +152,7 @@ export function coordinatorRoutes(c: CoordinatorIds, token: string): FuzzRoute[]
   const ids = { uuid: c.dom, volumeId: c.vol };
   const routes: FuzzRoute[] = [
     { ...base, method: 'get', template: '/healthz', auth: [{}], open: true },
+    { ...base, method: 'get', template: '/readyz', auth: [{}], open: true },
     { ...base, method: 'get', template: '/metrics' },
     ...['/os-assisted-volume-snapshots', '/v2.1/os-assisted-volume-snapshots', '/v2.1/p1/os-assisted-volume-snapshots'].flatMap((p): FuzzRoute[] => [
       { ...base, method: 'post', template: p, bodies: [nova] },

@@ -64,7 +64,7 @@ describe('api: audit trail (access and audit lines, request ids)', function () {
     const r = await t.http.post('/v3/volumes').set({ ...auth('alice'), 'X-OpenStack-Request-ID': id }).send({ volume: { size: 1 } }).expect(202);
     const volumeId = r.body.volume.id as string;
     const done = await eventually(async () => lines().find((l) => l.requestId === id && l.audit?.action === 'create_volume'));
-    expect(done.audit).to.include({ outcome: 'succeeded', volume: volumeId, user: 'u-alice', project: 'p-alice' });
+    expect(done.audit).to.include({ outcome: 'succeeded', volume: volumeId, user: 'u-alice', project: 'p-alice', ownerProject: 'p-alice' });
     expect(done.time).to.match(ISO);
     const accepted = lines().find((l) => l.requestId === id && l.audit?.action === 'POST /v3/volumes');
     expect(accepted?.audit).to.include({ outcome: 'accepted', status: 202, user: 'u-alice' });
