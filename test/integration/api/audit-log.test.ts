@@ -10,7 +10,7 @@ import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-
 import { reenterRequest, requestId } from '../../../coordinator/http/request-id.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { capturedLog, type CapturedLog } from '../../fixtures/captured-log.js';
-import { BACKENDS, auth, eventually, testConfig, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, eventually, registerHost, testConfig, type TestDb, type TestService } from './harness.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -79,6 +79,22 @@ describe('api: audit trail (access and audit lines, request ids)', function () {
     // Logged deep in the background work without naming the request: the async context does.
     const warn = lines().find((l) => l.requestId === id && l.msg === 'operation failed');
     expect(warn?.level).to.equal('warn');
+  });
+
+  it('a compute-initiated snapshot (snapshot metadata) is audited when the host finalizes it', async () => {
+    const vid = (await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+    await eventually(async () => ((await t.http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume.status === 'available' ? true : undefined));
+    await registerHost(t, 'c1', 'http://c1:8777');
+    await t.http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-attach': { instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'c1' } }).expect(202);
+    await eventually(async () => ((await t.http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume.status === 'in-use' ? true : undefined));
+    const m = (await t.http.post(`/v3/volumes/${vid}/action`).set(auth('service')).send({ 'os-create_snapshot_metadata': { name: 'live' } }).expect(202)).body.snapshot_metadata;
+    const report = { operation_id: m.operation_id, fencing_token: m.fencing_token };
+    await t.http.post(`/v3/snapshots/${m.snapshot_id}/action`).set(auth('service')).send({ 'os-request_commit': report }).expect(200);
+    const id = `req-${randomUUID()}`;
+    await t.http.post(`/v3/snapshots/${m.snapshot_id}/action`).set({ ...auth('service'), 'X-OpenStack-Request-ID': id })
+      .send({ 'os-finalize_snapshot_metadata': { ...report, status: 'available', active_file: m.new_file } }).expect(200);
+    const done = lines().find((l) => l.requestId === id && l.audit?.action === 'snapshot_metadata');
+    expect(done?.audit).to.include({ outcome: 'succeeded', operation: m.operation_id, volume: vid, snapshot: m.snapshot_id, user: 'u-nova', ownerProject: 'p-alice' });
   });
 
   it('a refused request is audited with its error code', async () => {
