@@ -4,7 +4,8 @@
  * directory is removed makes it "degraded" (another share still takes volumes), both removed
  * make it "down" (503) and a create fails with SHARE_UNAVAILABLE naming the shares and the cause,
  * not NO_SHARE_SPACE. /metrics reports share capacity, operation durations by kind and outcome,
- * and bytes moved by merges and copies after real snapshot operations.
+ * and bytes moved by merges and copies after real snapshot operations. The same on a real
+ * GlusterFS share unmounted behind the service's back.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,9 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { parseConfig } from '../../../src/core/config.js';
 import { writePattern } from '../../../src/qemu/qemu-io.js';
+import { run } from '../../../src/core/process.js';
+import { mountPointFor } from '../../../src/core/share-hash.js';
+import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { BACKENDS, TOKENS, apiWaits, auth, type TestDb } from './harness.js';
 
@@ -121,3 +125,45 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('api: readiness and SHARE_UNAVAILABLE on a real GlusterFS share that gets unmounted (sqlite)', function () {
+  this.timeout(300_000);
+  let db: TestDb;
+  let dir: string;
+  let vol: GlusterVolume | undefined;
+  let svc: RunningService | undefined;
+  let http: ReturnType<typeof supertest>;
+  before(async () => {
+    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-gl-'));
+    vol = await createGlusterVolume();
+    const config = parseConfig({
+      log: { level: 'silent' }, db: db.config,
+      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
+      storage: { driver: 'remotefs', shares: [{ type: 'glusterfs', address: vol.address }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
+    });
+    svc = await startService({ config, reaperIntervalMs: 0 });
+    http = supertest(svc.url);
+  });
+  after(async () => {
+    await svc?.stop();
+    await vol?.destroy();
+    await db?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('mounted: ready; unmounted behind its back: down (503) "not mounted", and a create fails SHARE_UNAVAILABLE', async () => {
+    const name = `share:${(vol as GlusterVolume).address}`;
+    const ready = (await http.get('/readyz').expect(200)).body as Report;
+    expect(ready.status, JSON.stringify(ready)).to.equal('ready');
+    expect(ready.checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true });
+    const mountPoint = mountPointFor(path.join(dir, 'mnt'), (vol as GlusterVolume).address);
+    await run('umount', [mountPoint], { timeoutMs: 60_000 });
+    const down = (await http.get('/readyz').expect(503)).body as Report;
+    expect(down.status).to.equal('down');
+    expect(down.checks.find((c) => c.name === name)?.reason).to.equal(`not mounted at ${mountPoint}`);
+    const res = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+    const op = await apiWaits(() => http).operation(res.headers['x-operation-id'] as string);
+    expect(op.error).to.match(/^SHARE_UNAVAILABLE: /).and.contain(`${(vol as GlusterVolume).address} (not mounted at ${mountPoint})`);
+  });
+});
