@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { UseCases } from '../use-cases.js';
 import { requireServiceToken } from './auth.js';
 import { errorHandler } from './errors.js';
-import { reenterRequest, requestId } from './request-id.js';
+import { requestId } from './request-id.js';
 import type { CoordinatorReadiness } from './readiness.js';
 import { novaRoutes } from './routes-nova.js';
 import { v1Routes } from './routes-v1.js';
@@ -46,7 +46,6 @@ export function buildApp(d: AppDeps): Express {
   app.use(requireServiceToken(d.serviceToken));
   app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(d.metrics.render()); });
   app.use(express.json({ limit: d.bodyLimit }));
-  app.use(reenterRequest);
   app.use(novaRoutes(d.useCases));
   app.use(v1Routes(d.useCases, d.engine));
   app.use((req, res) => { res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.path}` } }); });

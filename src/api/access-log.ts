@@ -33,16 +33,12 @@ function outcomeOf(status: number): 'succeeded' | 'accepted' | 'refused' | 'fail
   return status < 500 ? 'refused' : 'failed';
 }
 
-const CONTEXT = Symbol('requestContext');
-type WithContext = Response & { [CONTEXT]?: RequestContext };
-
 /** First middleware: the request id, the access and audit lines at the end of the response. */
 export function requestTracking(log: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     res.set(REQUEST_ID_HEADER, requestId);
     const ctx: RequestContext = { requestId, actor: () => actorOf(req) };
-    (res as WithContext)[CONTEXT] = ctx;
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
@@ -56,14 +52,4 @@ export function requestTracking(log: Logger) {
     });
     runInRequest(ctx, next);
   };
-}
-
-/**
- * After the body parser: the parser finishes on the socket's stream events, outside the
- * request's async context, so the routes are entered in it again here.
- */
-export function reenterRequest(_req: Request, res: Response, next: NextFunction): void {
-  const ctx = (res as WithContext)[CONTEXT];
-  if (ctx) runInRequest(ctx, next);
-  else next();
 }

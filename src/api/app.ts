@@ -4,7 +4,7 @@
  * produces /openapi.json.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { reenterRequest, requestTracking } from './access-log.js';
+import { requestTracking } from './access-log.js';
 import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
@@ -51,7 +51,6 @@ export function createApp(deps: ServiceDeps): Express {
   app.use(deps.metrics.middleware());
   app.use(standardHeaders);
   app.use(express.json({ limit: deps.config.api.bodyLimit, strict: false }));
-  app.use(reenterRequest);
   const auth = authenticate(deps.config.api);
   // Project-less paths first: /v3/volumes must not be read as project "volumes".
   const table = routeTable(deps);

@@ -7,7 +7,7 @@ import { startService } from '../../../src/api/server.js';
 import { StorageError } from '../../../src/core/errors.js';
 import { runInRequest } from '../../../src/core/request-context.js';
 import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-client.js';
-import { reenterRequest, requestId } from '../../../coordinator/http/request-id.js';
+import { requestId } from '../../../coordinator/http/request-id.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { capturedLog, type CapturedLog } from '../../fixtures/captured-log.js';
 import { BACKENDS, auth, eventually, registerHost, testConfig, type TestDb, type TestService } from './harness.js';
@@ -111,7 +111,10 @@ describe('coordinator: the storage service request id travels on every call and 
     const app = express();
     app.use(requestId(cap.log));
     app.use(express.json());
-    app.use(reenterRequest);
+    app.post('/v1/merges', (req, res) => {
+      cap.log.info({ op: (req.body as { operation_id?: string }).operation_id }, 'merge submitted');
+      res.status(202).json({ job: { id: 'j2', kind: 'merge', state: 'running', progress: 0 } });
+    });
     app.get('/v1/jobs/:id', (req, res) => {
       cap.log.info({ job: req.params.id }, 'job looked up');
       res.json({ job: { id: req.params.id, kind: 'merge', state: 'completed', progress: 100 } });
@@ -125,6 +128,13 @@ describe('coordinator: the storage service request id travels on every call and 
       expect(job.state).to.equal('completed');
       const mine = cap.lines().filter((l) => l.requestId === id);
       expect(mine.map((l) => l.msg)).to.include.members(['job looked up', 'request']);
+      // A body: the route runs after the body parser, still in the request's context (express 5's
+      // parser keeps it); audited.
+      const id2 = `req-${randomUUID()}`;
+      await runInRequest({ requestId: id2, actor: () => undefined }, () => client.submitMerge({ operation_id: 'op-1' } as unknown as Parameters<typeof client.submitMerge>[0]));
+      const second = cap.lines().filter((l) => l.requestId === id2);
+      expect(second.map((l) => l.msg)).to.include.members(['merge submitted', 'request', 'audit']);
+      expect(second.find((l) => l.msg === 'audit')?.audit).to.include({ action: 'POST /v1/merges', outcome: 'accepted', status: 202 });
     } finally {
       server.close();
     }
