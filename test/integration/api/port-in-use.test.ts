@@ -1,7 +1,8 @@
 /**
  * A second instance on a taken port stops before it does anything: no database opened (so no
  * migration and no reconcile), no share set up; its message names the configuration key and the
- * environment variable that choose another port. In-process and through the real `serve`.
+ * environment variable that choose another port. In-process and through the real `serve`; the
+ * coordinator likewise.
  */
 import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { parseConfig } from '../../../src/core/config.js';
 import { startService } from '../../../src/api/server.js';
+import { startCoordinator } from '../../../coordinator/server.js';
+import { silent } from '../../unit/coordinator/helpers/context.js';
 import { REPO_ROOT } from '../../fixtures/guest/paths.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -45,6 +48,15 @@ describe('storage service: a port already in use fails before any start-up work'
     expect(await exists(path.join(dir, 'db.sqlite')), 'database opened').to.equal(false);
     expect(await exists(path.join(dir, 'share')), 'driver set up').to.equal(false);
     expect(await exists(path.join(dir, 'leases')), 'driver set up').to.equal(false);
+  });
+
+  it('the coordinator: PORT_IN_USE naming coordinator.port before libvirt or its job journal is touched', async () => {
+    const stateDir = path.join(dir, 'coordinator-state');
+    const config = parseConfig({ log: { level: 'silent' }, coordinator: { host: '127.0.0.1', port, libvirtUri: 'qemu:///system', selfRegister: false, stateDir } });
+    const err = await startCoordinator(config, { log: silent }).then((c) => c.stop().then(() => null), (e: unknown) => e as { code?: string; message: string });
+    expect(err?.code).to.equal('PORT_IN_USE');
+    expect(err?.message).to.contain('"coordinator.port"').and.contain('QCOWSHARE__coordinator__port=');
+    expect(await exists(stateDir), 'job journal opened').to.equal(false);
   });
 
   it('`serve`: exits 1 with that message on stderr, database untouched', async () => {
