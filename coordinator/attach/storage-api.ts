@@ -8,6 +8,7 @@
  */
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../src/core/errors.js';
 import type { ShareConnection } from './mounts.js';
+import { requestIdHeaders } from '../../src/core/request-context.js';
 
 export interface AttachRecord {
   instanceUuid: string;
@@ -36,7 +37,7 @@ export class HttpStorageVolumeApi implements StorageVolumeApi {
         // custom header) to wherever a redirect points.
         redirect: 'manual',
         method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(this.o.timeoutMs),
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token, ...requestIdHeaders() },
       });
     } catch (err) {
       throw new StorageError('METADATA_API_UNAVAILABLE', `storage API unreachable: ${(err as Error).message}`, { cause: err });

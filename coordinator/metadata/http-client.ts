@@ -13,6 +13,7 @@
 import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
 import { StorageError } from '../../src/core/errors.js';
 import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from './api.js';
+import { requestIdHeaders } from '../../src/core/request-context.js';
 
 export interface HttpMetadataOptions {
   baseUrl: string;
@@ -42,7 +43,8 @@ export class HttpMetadataClient implements MetadataApi {
         // custom header) to wherever a redirect points.
         redirect: 'manual',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token },
+        // The request id this work serves (the storage service's own, passed in): one id in both logs.
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token, ...requestIdHeaders() },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });

@@ -7,6 +7,7 @@ import { startService } from '../../../src/api/server.js';
 import { StorageError } from '../../../src/core/errors.js';
 import { runInRequest } from '../../../src/core/request-context.js';
 import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-client.js';
+import { HttpMetadataClient } from '../../../coordinator/metadata/http-client.js';
 import { requestId } from '../../../coordinator/http/request-id.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { capturedLog, type CapturedLog } from '../../fixtures/captured-log.js';
@@ -95,6 +96,15 @@ describe('api: audit trail (access and audit lines, request ids)', function () {
       .send({ 'os-finalize_snapshot_metadata': { ...report, status: 'available', active_file: m.new_file } }).expect(200);
     const done = lines().find((l) => l.requestId === id && l.audit?.action === 'snapshot_metadata');
     expect(done?.audit).to.include({ outcome: 'succeeded', operation: m.operation_id, volume: vid, snapshot: m.snapshot_id, user: 'u-nova', ownerProject: 'p-alice' });
+  });
+
+  it('calls of the coordinator to the storage service carry the request id they serve', async () => {
+    const client = new HttpMetadataClient({ baseUrl: t.svc.url, token: 'service', timeoutMs: 10_000 });
+    const id = `req-${randomUUID()}`;
+    const snapshotId = randomUUID();
+    await runInRequest({ requestId: id, actor: () => undefined }, () => client.permit(snapshotId, 'op', 1)).catch(() => undefined);
+    const access = lines().find((l) => l.requestId === id && l.access);
+    expect(access?.access).to.include({ method: 'POST', route: '/v3/snapshots/:snapshot_id/action', user: 'u-nova' });
   });
 
   it('a refused request is audited with its error code', async () => {
