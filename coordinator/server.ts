@@ -32,6 +32,8 @@ import { Metrics } from './metrics.js';
 import type { InspectOverlay } from './plans/create-plan.js';
 import { JobStore } from './state/job-store.js';
 import { UseCases } from './use-cases.js';
+import { assertPortFree } from '../src/core/port-check.js';
+import { coordinatorReadiness } from './http/readiness.js';
 
 export interface CoordinatorOverrides {
   port?: LibvirtPort;
@@ -71,6 +73,8 @@ export function outboundServiceToken(c: Config['coordinator']): string {
 export async function startCoordinator(config: Readonly<Config>, o: CoordinatorOverrides = {}): Promise<RunningCoordinator> {
   const c = config.coordinator;
   const log = o.log ?? logger('coordinator');
+  // Before libvirt, the job store and the resumption of jobs: a taken port changes nothing.
+  await assertPortFree(c.host, c.port, { key: 'coordinator.port' });
   const adapter = o.port ? undefined : new LibvirtAdapter({ uri: c.libvirtUri });
   const port = o.port ?? (adapter as LibvirtAdapter);
   await adapter?.warmUp();
@@ -98,7 +102,8 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const inbound = await resolveInboundToken(c);
   const hostName = c.hostName === '' ? hostname() : c.hostName;
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
-  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit });
+  const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, timeoutMs: c.metadataTimeoutMs });
+  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);

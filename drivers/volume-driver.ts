@@ -159,6 +159,19 @@ export interface ShareStats {
   mounted: boolean;
 }
 
+/** One share's readiness (optional driver method checkShares; the service's /readyz lists them). */
+export interface ShareCheck {
+  address: string;
+  type: 'local' | 'glusterfs' | 'nfs';
+  /** ok; degraded (usable, but low on space); down (not mounted, directory gone, not writable). */
+  status: 'ok' | 'degraded' | 'down';
+  mounted: boolean;
+  writable: boolean;
+  totalBytes: number;
+  freeBytes: number;
+  problem?: string;
+}
+
 export interface VolumeStats {
   volume_backend_name: string;
   vendor_name: string;
@@ -305,6 +318,9 @@ export interface VolumeDriver {
 
   /** Capacity as Cinder computes it (statvfs, thin provisioning, over-subscription, reserved %). */
   getVolumeStats(refresh?: boolean): Promise<VolumeStats>;
+
+  /** Each share mounted, writable, with room (readiness). Optional: a driver without it reports no shares. */
+  checkShares?(): Promise<ShareCheck[]>;
 
   /** Adopt an existing file (and, for a Cinder NFS volume, its chain and info file) as volume `vol.id`. */
   manageExisting(vol: { id: string }, ref: ManageRef, ctx?: OpContext): Promise<CreatedVolume>;

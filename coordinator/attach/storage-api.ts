@@ -9,6 +9,7 @@
 import { ERROR_CODES, StorageError, type ErrorCode } from '../../src/core/errors.js';
 import { storageFetch } from '../http/storage-fetch.js';
 import type { ShareConnection } from './mounts.js';
+import { requestIdHeaders } from '../../src/core/request-context.js';
 
 export interface AttachRecord {
   instanceUuid: string;
@@ -35,7 +36,7 @@ export class HttpStorageVolumeApi implements StorageVolumeApi {
       // The service token goes to the configured storage API only (no redirect is followed).
       res = await storageFetch(url, {
         method: 'POST', body: JSON.stringify(body), timeoutMs: this.o.timeoutMs, ...(this.o.caFile ? { caFile: this.o.caFile } : {}),
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token },
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.o.token, ...requestIdHeaders() },
       });
     } catch (err) {
       throw new StorageError('METADATA_API_UNAVAILABLE', `storage API unreachable: ${(err as Error).message}`, { cause: err });

@@ -6,6 +6,8 @@ import type { Metrics } from '../metrics.js';
 import type { UseCases } from '../use-cases.js';
 import { requireServiceToken } from './auth.js';
 import { errorHandler } from './errors.js';
+import { requestId } from './request-id.js';
+import type { CoordinatorReadiness } from './readiness.js';
 import { novaRoutes } from './routes-nova.js';
 import { v1Routes } from './routes-v1.js';
 
@@ -17,11 +19,14 @@ export interface AppDeps {
   serviceToken: string;
   /** Largest JSON body read (config coordinator.bodyLimit). */
   bodyLimit: string;
+  /** GET /readyz (readiness.ts); absent: the route answers as /healthz does. */
+  readiness?: () => Promise<CoordinatorReadiness>;
 }
 
 export function buildApp(d: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestId(d.log));
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -34,6 +39,10 @@ export function buildApp(d: AppDeps): Express {
     next();
   });
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok', jobsRunning: d.engine.activeCount }); });
+  app.get('/readyz', (_req, res, next) => {
+    const readiness = d.readiness ?? (() => Promise.resolve<CoordinatorReadiness>({ status: 'ready', reasons: [], checks: [] }));
+    readiness().then((r) => { res.status(r.status === 'down' ? 503 : 200).json(r); }, next);
+  });
   app.use(requireServiceToken(d.serviceToken));
   app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(d.metrics.render()); });
   app.use(express.json({ limit: d.bodyLimit }));

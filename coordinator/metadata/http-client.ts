@@ -14,6 +14,7 @@ import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.
 import { StorageError } from '../../src/core/errors.js';
 import { storageFetch } from '../http/storage-fetch.js';
 import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from './api.js';
+import { requestIdHeaders } from '../../src/core/request-context.js';
 
 export interface HttpMetadataOptions {
   baseUrl: string;
@@ -43,7 +44,8 @@ export class HttpMetadataClient implements MetadataApi {
       // The service token goes to the configured storage API only (no redirect is followed).
       res = await storageFetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token },
+        // The request id this work serves (the storage service's own, passed in): one id in both logs.
+        headers: { 'content-type': 'application/json', 'x-auth-token': this.options.token, ...requestIdHeaders() },
         body: JSON.stringify(body),
         timeoutMs: this.options.timeoutMs,
         ...(this.options.caFile ? { caFile: this.options.caFile } : {}),

@@ -13,7 +13,7 @@ import { createShare } from '../../src/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageableFilter, ManageableListing, ManageableVolume, ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
-  VolumeRef, VolumeStats,
+  VolumeRef, VolumeStats, ShareCheck,
 } from '../volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
 import type { FactScope, StorageFacts } from '../consistency-support.js';
@@ -36,6 +36,7 @@ import { deleteVolumeFiles } from './volume-delete.js';
 import { underLeases } from './volume-lease.js';
 import { findVolume, loadSettledTree, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
+import { checkShares } from './share-check.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -335,6 +336,10 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
 
   getVolumeStats(_refresh?: boolean): Promise<VolumeStats> {
     return volumeStats(this.env);
+  }
+
+  checkShares(): Promise<ShareCheck[]> {
+    return checkShares(this.env.shares);
   }
 
   async manageExisting(vol: { id: string }, ref: ManageRef, ctx: OpContext = {}): Promise<CreatedVolume> {

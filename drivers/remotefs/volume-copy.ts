@@ -15,6 +15,7 @@ import { materializeVolume } from './new-volume.js';
 import { placeVolume } from './placement.js';
 import { assertRoom, copyNeeds } from './space-check.js';
 import { assertNoFiles } from './volume-site.js';
+import { countMoved } from './moved-bytes.js';
 
 export interface CopySource {
   dir: string;
@@ -75,6 +76,7 @@ export async function copyIntoNewVolume(env: RemoteFsEnv, source: CopySource | P
       src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: format,
       signal: ctx.signal, onProgress: ctx.onProgress,
     });
+    await countMoved('copy', path.dirname(tmp), path.basename(tmp));
     if (dst.sizeBytes > src.sizeBytes) await imgResize(tmp, format, dst.sizeBytes, { signal: ctx.signal });
   });
 }

@@ -1,10 +1,10 @@
 /**
- * The express app: metrics → headers → JSON body (size-limited) → routes (auth on every /v3
+ * The express app: request id and access log → metrics → headers → JSON body (size-limited) → routes (auth on every /v3
  * route) → 404 → the one error handler. Routes come from one table (routes/*.ts) that also
  * produces /openapi.json.
  */
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { requestTracking } from './access-log.js';
 import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
@@ -38,7 +38,6 @@ function openApiRoute(doc: Record<string, unknown>): RouteDef {
 }
 
 function standardHeaders(req: Request, res: Response, next: NextFunction): void {
-  res.set('x-openstack-request-id', `req-${randomUUID()}`);
   res.set('OpenStack-API-Version', `volume ${MAX_VERSION}`);
   res.vary('OpenStack-API-Version');
   next();
@@ -48,6 +47,7 @@ export function createApp(deps: ServiceDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(requestTracking(deps.log));
   app.use(deps.metrics.middleware());
   app.use(standardHeaders);
   app.use(express.json({ limit: deps.config.api.bodyLimit, strict: false }));

@@ -41,6 +41,7 @@ export function errorHandler(log: Logger) {
     const requestId = String(res.getHeader('x-openstack-request-id') ?? '');
     if (status >= 500) log.error({ err: raw, requestId, method: req.method, url: req.originalUrl }, 'request failed');
     else log.debug({ code: err.code, requestId, method: req.method, url: req.originalUrl }, err.message);
+    res.locals.errorCode = err.code; // for the access and audit lines (access-log.ts)
     if (res.headersSent) return;
     res.status(status).json(faultBody(err, requestId));
   };

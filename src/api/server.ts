@@ -14,6 +14,7 @@ import { IDENTITY_KEY_BYTES } from '../../drivers/volume-driver.js';
 import type { Server as HttpsServer } from 'node:https';
 import { startHttpServer } from '../core/http-server.js';
 import { reloadOnSighup } from '../core/tls.js';
+import { assertPortFree } from '../core/port-check.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
@@ -63,7 +64,7 @@ export function coordinatorTls(api: Config['api']): { caFile?: string; certFile?
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');
   if (!options.log) log.level = options.config.log.level;
-  const repos = options.repos ?? await openRepositories(options.config.db);
+  const repos = options.repos ?? await openRepositories(options.config.db, log);
   const holderId = `svc-${randomUUID()}`;
   const driverLog = rootLogger('driver');
   if (!options.log) driverLog.level = options.config.log.level;
@@ -79,6 +80,9 @@ export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
+  // Before the database, the driver's set-up and any reconcile: a taken port changes nothing.
+  // (In a worker the probe goes through the supervisor's shared handle, as the listen will.)
+  await assertPortFree(options.config.api.host, options.config.api.port, { key: 'api.port' });
   const deps = await buildDeps(options);
   const reconcile = options.reconcileOnStart ?? !options.driver;
   // Recovery passes: each logs its own failure and never stops the others.

@@ -11,7 +11,7 @@ import { manageCommands } from './commands/manage.js';
 import { hostCommands } from './commands/hosts.js';
 import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
-import type { Output } from './commands/output.js';
+import { print, type Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
 import { volumeCommands } from './commands/volumes.js';
 
@@ -31,6 +31,17 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
     // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second
     // to import, which every admin command would otherwise pay before its first byte.
     .option('--config <file>', 'configuration file').action(async (o: { config?: string }) => { await (await import('./serve.js')).serve(o); });
+  const db = program.command('db').description('the database schema (upgrades: docs/operations/upgrades.md)');
+  db.command('migrate').description('apply pending schema migrations (serve also applies them at start)')
+    .option('--config <file>', 'configuration file').action(async (o: { config?: string }) => {
+      const r = await (await import('./db.js')).dbMigrate(o.config);
+      print(out(), r, () => (r.applied.length === 0 ? 'schema up to date: nothing to migrate' : `applied: ${r.applied.join(', ')}`));
+    });
+  db.command('status').description('list pending schema migrations (applies none)')
+    .option('--config <file>', 'configuration file').action(async (o: { config?: string }) => {
+      const r = await (await import('./db.js')).dbStatus(o.config);
+      print(out(), r, () => (r.pending.length === 0 ? 'schema up to date' : `pending: ${r.pending.join(', ')}`));
+    });
   manageCommands(volumeCommands(program, client, out), client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);

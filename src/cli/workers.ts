@@ -15,6 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { openRepositories } from '../db/index.js';
+import { assertPortFree } from '../core/port-check.js';
 
 /** Set by the supervisor in each worker's environment: 0 .. workers-1. */
 export const WORKER_INDEX_ENV = 'QCOWSHARE_WORKER_INDEX';
@@ -40,7 +41,8 @@ const HEALTHY_AFTER_MS = 60_000;
 const STOP_GRACE_MS = 60_000;
 
 export async function superviseWorkers(config: Readonly<Config>, log: Logger, onReady: (url: string) => void): Promise<void> {
-  const repos = await openRepositories(config.db); // migrations once, before any worker starts
+  await assertPortFree(config.api.host, config.api.port, { key: 'api.port' }); // before migrations
+  const repos = await openRepositories(config.db, log); // migrations once, before any worker starts
   await repos.db.close();
   const count = config.api.workers;
   const slots = new Map<number, Worker>();

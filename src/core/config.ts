@@ -15,6 +15,7 @@ import { StorageError } from './errors.js';
 const shareSchema = z.strictObject({
   /** local: a directory; glusterfs: "host:/volume"; nfs: "host:/export". */
   type: z.enum(['local', 'glusterfs', 'nfs']),
+  /** Where the share is: a directory (local), "host:/volume" (glusterfs), "host:/export" (nfs). Its mount point is derived from this exact string. */
   address: z.string().min(1),
   /** Extra mount options (-o). */
   mountOptions: z.array(z.string()).default([]),
@@ -23,21 +24,27 @@ const shareSchema = z.strictObject({
 });
 
 const storageSchema = z.strictObject({
+  /** The volume driver (drivers/registry.ts); remotefs keeps volumes as qcow2/raw files on the shares. */
   driver: z.string().default('remotefs'),
+  /** The shares volumes are placed on (the one with the most free space that fits, as Cinder's capacity filter decides). */
   shares: z.array(shareSchema).min(1).default([{ type: 'local', address: 'var/shares/local0', mountOptions: [], backupVolfileServers: [] }]),
-  /** Where remote shares are mounted: <mountBase>/<sha256 prefix of the share address>. */
+  /** Where remote shares are mounted: <mountBase>/<md5 hex of the share address> (as Cinder and Nova name them: core/share-hash.ts). */
   mountBase: z.string().default('var/mnt'),
   /** Default volume format. */
   volumeFormat: z.enum(['qcow2', 'raw']).default('qcow2'),
   /** Sparse by default; preallocation of new volumes. */
   preallocation: z.enum(['off', 'metadata', 'falloc', 'full']).default('off'),
+  /** Deepest snapshot chain (files) a volume may have; a snapshot beyond it is refused with CHAIN_TOO_DEEP. */
   maxChainDepth: z.number().int().min(2).max(200).default(128),
   /** Largest volume accepted, in GiB. */
   maxVolumeSizeGiB: z.number().int().min(1).max(65536).default(16384),
+  /** Thin provisioning limit, as Cinder's max_over_subscription_ratio: provisioned / total may not exceed it. */
   overSubscriptionRatio: z.number().min(1).default(20),
+  /** Percentage of each share kept free (Cinder's reserved_percentage). */
   reservedPercentage: z.number().min(0).max(100).default(0),
   /** Owner and mode of created files, so QEMU (libvirt-qemu) can open them. null: leave as is. */
   fileOwner: z.string().nullable().default(null),
+  /** Mode of created volume files (octal). */
   fileMode: z.string().regex(/^0?[0-7]{3}$/).default('0660'),
   /** Lease time to live for per-volume operations. */
   leaseTtlMs: z.number().int().min(1000).default(30_000),
@@ -46,23 +53,34 @@ const storageSchema = z.strictObject({
 });
 
 const dbSchema = z.strictObject({
+  /** sqlite (embedded, one process) or mysql/mariadb (production; needed for api.workers > 1 and several service hosts). */
   dialect: z.enum(['sqlite', 'mysql', 'mariadb']).default('sqlite'),
+  /** SQLite: the database file. */
   storage: z.string().default('var/qcowshare.sqlite'),
+  /** MySQL/MariaDB server host (ignored with socketPath). */
   host: z.string().default('127.0.0.1'),
+  /** MySQL/MariaDB server port. */
   port: z.number().int().default(3306),
+  /** MySQL/MariaDB database name (created beforehand: docs/operations/deployment.md). */
   database: z.string().default('qcowshare'),
+  /** MySQL/MariaDB user. */
   username: z.string().default('qcowshare'),
   /** Prefer passwordFile or QCOWSHARE_DB_PASSWORD: a secret does not belong in the main file. */
   password: z.string().default(''),
   /** A file holding the database password (core/secrets.ts); wins over QCOWSHARE_DB_PASSWORD and `password`. */
   passwordFile: z.string().optional(),
+  /** MySQL/MariaDB unix socket, instead of host and port. */
   socketPath: z.string().optional(),
+  /** Database connections per service process. */
   pool: z.number().int().min(1).default(10),
 });
 
 const tokenSchema = z.strictObject({
+  /** The user a request with this token acts as. */
   userId: z.string(),
+  /** The user's project. */
   projectId: z.string(),
+  /** The caller's roles (policy table: src/api/policy.ts). */
   roles: z.array(z.enum(['admin', 'member', 'reader', 'service'])).min(1),
   /**
    * The compute host a `service` token belongs to (its coordinator's coordinator.hostName): with it
@@ -121,7 +139,9 @@ const keystoneSchema = z.strictObject({
 });
 
 const apiSchema = z.strictObject({
+  /** Address the storage API listens on. */
   host: z.string().default('127.0.0.1'),
+  /** Port of the storage API (0: any free port). A port in use stops the start with PORT_IN_USE before any start-up work. */
   port: z.number().int().min(0).max(65535).default(8776),
   /**
    * "noauth" (embedded default; the cinder client's noauth plugin: X-Auth-Token user:project),
@@ -147,6 +167,7 @@ const apiSchema = z.strictObject({
   /** Client certificate and key (PEM files) presented to coordinators whose tls.clientCaFile asks for one; '' = none. */
   coordinatorCertFile: z.string().default(''),
   coordinatorKeyFile: z.string().default(''),
+  /** Largest request body read (413 PAYLOAD_TOO_LARGE beyond), body-parser notation. */
   bodyLimit: z.string().default('64kb'),
   /**
    * Service processes sharing the port (like Cinder's osapi_volume_workers). More than one needs
@@ -157,9 +178,13 @@ const apiSchema = z.strictObject({
 });
 
 const coordinatorSchema = z.strictObject({
+  /** Address the coordinator listens on. */
   host: z.string().default('127.0.0.1'),
+  /** Port of the coordinator (0: any free port). A port in use stops the start with PORT_IN_USE before libvirt is contacted or jobs are resumed. */
   port: z.number().int().min(0).max(65535).default(8777),
+  /** libvirtd to talk to (the project's own remote-protocol client; qemu:///system is the local system socket). */
   libvirtUri: z.string().default('qemu:///system'),
+  /** The storage service's URL (snapshot metadata, self-registration). */
   metadataApi: z.string().default('http://127.0.0.1:8776'),
   /** Outbound: the `service` token this coordinator presents to the storage API (api.tokens; bind it to hostName there). Prefer serviceTokenFile. */
   serviceToken: z.string().default(''),
@@ -181,9 +206,13 @@ const coordinatorSchema = z.strictObject({
   advertisedEndpoint: z.string().default(''),
   /** At start, register this host (hostName, advertisedEndpoint, inboundToken) with the storage API using serviceToken; retried until it succeeds. */
   selfRegister: z.boolean().default(true),
+  /** The coordinator's job journal and inbound token. */
   stateDir: z.string().default('var/coordinator'),
+  /** Guest filesystem freeze for live snapshots: require (fail without the guest agent), prefer (freeze when the agent answers), off. */
   quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
+  /** Longest a guest stays frozen for a live snapshot. */
   freezeTimeoutMs: z.number().int().min(100).default(10_000),
+  /** Longest a live merge (block job) may run. */
   blockJobTimeoutMs: z.number().int().min(1000).default(3_600_000),
   /** Block-job progress poll period: polling is the authority, events only wake the poll early. */
   pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
@@ -199,6 +228,7 @@ const coordinatorSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
+  /** Log level of the JSON logs (stderr; ISO times, level names). */
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   storage: storageSchema.prefault({}),
   db: dbSchema.prefault({}),

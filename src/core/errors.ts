@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   // configuration and environment
   CONFIG_INVALID: { http: 500, summary: 'The configuration failed validation at start.' },
+  PORT_IN_USE: { http: 500, summary: 'The configured port is taken (or may not be bound); the message names the configuration key and environment variable that choose another. Checked before any start-up work.' },
   TOOL_MISSING: { http: 500, summary: 'A required program (qemu-img, mount.glusterfs, ...) is not installed.' },
   // processes
   PROCESS_FAILED: { http: 500, summary: 'A child process exited non-zero; the error carries command, exit code and stderr.' },

@@ -1,13 +1,30 @@
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { currentRequest } from './request-context.js';
 
 /**
  * JSON logs on stderr (stdout stays free for CLI output). Level from LOG_LEVEL is read once by
  * config; tests default to "silent" unless LOG_LEVEL is set.
+ *
+ * Each line has an ISO time and the level's name (log shippers and people read them without a
+ * table), and, inside a request or the background work it started, its request id.
  */
 let root: Logger | undefined;
 
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    mixin: () => {
+      const ctx = currentRequest();
+      return ctx ? { requestId: ctx.requestId } : {};
+    },
+  };
+}
+
 export function configureLogger(level: string): Logger {
-  root = pino({ level, base: { pid: process.pid } }, pino.destination(2));
+  root = pino(loggerOptions(level), pino.destination(2));
   return root;
 }
 

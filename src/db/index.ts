@@ -3,6 +3,7 @@ import type { Config } from '../core/config.js';
 import { openDatabase, type Database } from './connection.js';
 import { DbLeaseManager } from './db-lease.js';
 import { migrate } from './migrate.js';
+import type { Logger } from '../core/logger.js';
 import { AttachmentRepository } from './repositories/attachments.js';
 import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';
@@ -35,9 +36,11 @@ export function repositories(db: Database): Repositories {
 }
 
 /** Open, migrate, and wrap: what `serve` and the tests call. */
-export async function openRepositories(config: Config['db']): Promise<Repositories> {
+export async function openRepositories(config: Config['db'], log?: Logger): Promise<Repositories> {
   const db = await openDatabase(config);
-  await migrate(db);
+  const applied = await migrate(db);
+  // Not silent: an upgrade's schema change shows in the log of the start that made it.
+  if (applied.length > 0) log?.info({ applied }, 'database schema migrated');
   return repositories(db);
 }
 

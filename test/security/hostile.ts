@@ -8,6 +8,7 @@
  * deep, content-type, missing-body, no-token.
  */
 import { Prng } from './prng.js';
+import { HOST_NAME } from '../../src/core/compute-host-rules.js';
 import type { RawRequest } from './raw-http.js';
 
 /** Strings that must never work as an id (and must not break anything as one). */
@@ -28,6 +29,8 @@ export type FieldKind = 'uuid' | 'uuid?' | 'size' | 'bytes' | 'name' | 'metadata
 
 /** Project ids the service must refuse: not of its id alphabet, or only dots. */
 const badProject = (s: string) => !/^[A-Za-z0-9_.@-]{1,64}$/.test(s) || /^\.+$/.test(s);
+// "true", "0", "-1"... are valid host names (a registry entry may be called that): not bad ids there.
+const badHost = (s: string) => !HOST_NAME.test(s);
 
 const U = '11111111-2222-4333-8444-555555555555';
 /** Bad values per kind of field: none of them is valid for that kind (null only where not nullable). */
@@ -151,7 +154,8 @@ export function generate(rng: Prng, r: FuzzRoute): Generated {
   switch (cls) {
     case 'bad-id': {
       const name = rng.pick(params);
-      path = fillPath(r, { name, raw: enc(rng.pick(name === 'project_id' ? HOSTILE.filter(badProject) : HOSTILE)) });
+      const pool = name === 'project_id' ? HOSTILE.filter(badProject) : name === 'host_name' ? HOSTILE.filter(badHost) : HOSTILE;
+      path = fillPath(r, { name, raw: enc(rng.pick(pool)) });
       break;
     }
     case 'bad-percent': {

@@ -22,7 +22,7 @@ const shape = (body: unknown, fields: [string, FieldKind][], innerStrict = true)
 function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, FieldKind>; strictQuery: boolean; bodies: BodyShape[] }> {
   const none = { query: {}, strictQuery: false, bodies: [] };
   return {
-    'GET /': none, 'GET /v3': none, 'GET /healthz': none, 'GET /metrics': none, 'GET /openapi.json': none,
+    'GET /': none, 'GET /v3': none, 'GET /healthz': none, 'GET /readyz': none, 'GET /metrics': none, 'GET /openapi.json': none,
     'GET /volumes': { query: { ...LIST_QUERY, bootable: 'bool', display_name: 'long' }, strictQuery: true, bodies: [] },
     'GET /volumes/detail': { query: { ...LIST_QUERY, bootable: 'bool' }, strictQuery: true, bodies: [] },
     'POST /volumes': {
@@ -152,6 +152,7 @@ export function coordinatorRoutes(c: CoordinatorIds, token: string): FuzzRoute[]
   const ids = { uuid: c.dom, volumeId: c.vol };
   const routes: FuzzRoute[] = [
     { ...base, method: 'get', template: '/healthz', auth: [{}], open: true },
+    { ...base, method: 'get', template: '/readyz', auth: [{}], open: true },
     { ...base, method: 'get', template: '/metrics' },
     ...['/os-assisted-volume-snapshots', '/v2.1/os-assisted-volume-snapshots', '/v2.1/p1/os-assisted-volume-snapshots'].flatMap((p): FuzzRoute[] => [
       { ...base, method: 'post', template: p, bodies: [nova] },

@@ -14,6 +14,7 @@ import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/err
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
 import { assertOwnFileName } from '../../../src/core/volume-names.js';
 import { secureFetch, type FetchTls } from '../../../src/core/secure-fetch.js';
+import { requestIdHeaders } from '../../../src/core/request-context.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -51,7 +52,8 @@ export class CoordinatorClient {
     const url = new URL(pathname, this.o.endpoint);
     let res: Response;
     try {
-      const headers = { 'content-type': 'application/json', 'x-auth-token': this.o.token };
+      // The request id of the storage-side request this call serves: both logs name the same id.
+      const headers = { 'content-type': 'application/json', 'x-auth-token': this.o.token, ...requestIdHeaders() };
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const timeoutMs = this.o.timeoutMs ?? 30_000;
       // With TLS files of its own (CA, client certificate), the certificate is checked against that CA (secureFetch never

@@ -23,6 +23,7 @@ import { pullInto } from './pull-fast.js';
 import { allocatedInFile, commitTopOnly, growFile, headerOf, holdsNothing, rebaseUnsafe, type Layer } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
+import { countMoved } from '../moved-bytes.js';
 
 function layer(tree: VolumeTree, file: string): Layer {
   return { file, format: fileFormat(tree, file) };
@@ -79,6 +80,7 @@ export async function commitFrom(
     // Deleting the newest snapshot commits an often empty active file: nothing to move, no spawn.
     if (!(await holdsNothing(loc.dir, layer(t, plan.top)))) {
       await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
+      await countMoved('merge', loc.dir, plan.top); // the top's data went into the base
     }
     stepBoundary(STEPS.commitDone);
   }
@@ -101,6 +103,7 @@ async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan:
   try {
     stepBoundary(STEPS.pullStarted);
     await pullInto(loc.dir, layer(t, plan.top), layer(t, plan.base), newBacking, opts);
+    await countMoved('merge', loc.dir, plan.base); // the base's data went into the top
     await syncFile(loc.dir, plan.top);
   } catch (err) {
     // Before "pulled" nothing is lost: settle now so the volume is not left pending.

@@ -1,5 +1,22 @@
+import { processRegistry } from '../../core/metrics-registry.js';
+import type { VolumeStats } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
+import { readiness } from '../readiness.js';
 import type { RouteDef } from './route.js';
+
+type Gauges = Parameters<ServiceDeps['metrics']['render']>[0];
+
+/** Share capacity as the scheduler sees it, per share (a share not mounted reports 0 and mounted 0). */
+function shareGauges(stats: VolumeStats | null): Gauges {
+  const per = (f: (s: VolumeStats['shares'][number]) => number) => Object.fromEntries((stats?.shares ?? []).map((s) => [s.address, f(s)]));
+  return {
+    qcowshare_share_total_bytes: { help: 'Size of the share file system (statfs).', label: 'share', values: per((s) => s.totalBytes) },
+    qcowshare_share_free_bytes: { help: 'Free bytes of the share file system available to the service (statfs f_bavail).', label: 'share', values: per((s) => s.freeBytes) },
+    qcowshare_share_provisioned_bytes: { help: 'Virtual sizes of the volumes (and hidden snapshots) on the share.', label: 'share', values: per((s) => s.provisionedBytes) },
+    qcowshare_share_oversubscription_ratio: { help: 'Provisioned / total bytes of the share (storage.overSubscriptionRatio is the limit).', label: 'share', values: per((s) => (s.totalBytes > 0 ? s.provisionedBytes / s.totalBytes : 0)) },
+    qcowshare_share_mounted: { help: '1 when the share is mounted (local: its directory exists), else 0.', label: 'share', values: per((s) => (s.mounted ? 1 : 0)) },
+  };
+}
 
 export function healthRoutes(deps: ServiceDeps): RouteDef[] {
   return [
@@ -11,13 +28,22 @@ export function healthRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
+      method: 'get', path: '/readyz', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Readiness: the database and every share (mounted, writable, space); 503 when down',
+      handler: async (_req, res) => {
+        const report = await readiness(deps);
+        res.status(report.status === 'down' ? 503 : 200).json(report);
+      },
+    },
+    {
       method: 'get', path: '/metrics', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Prometheus metrics',
       handler: async (_req, res) => {
         const byState = await deps.repos.operations.countByState();
         for (const s of ['running', 'succeeded', 'failed', 'abandoned']) byState[s] ??= 0;
-        res.type('text/plain; version=0.0.4').send(deps.metrics.render({
+        const own = deps.metrics.render({
           qcowshare_operations: { help: 'Operations by state.', label: 'state', values: byState },
-        }));
+          ...shareGauges(await deps.driver.getVolumeStats().catch(() => null)),
+        });
+        res.type('text/plain; version=0.0.4').send(`${own}${await processRegistry.metrics()}`);
       },
     },
   ];

@@ -21,6 +21,8 @@ import { inTransaction } from '../../db/transaction.js';
 import type { OpContext } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { keepLease } from '../lease-keeper.js';
+import { operationEnded } from '../operation-audit.js';
+import { recordLeaseEvent } from '../../core/metrics-registry.js';
 
 export function leaseHolder(operationId: string): string {
   return `op:${operationId}`;
@@ -80,6 +82,7 @@ const RECOVERY_POLL_MS = 25;
  */
 export async function acquireVolumeLease(deps: ServiceDeps, volumeId: string, operationId: string, ttlMs = deps.config.storage.leaseTtlMs): Promise<Lease> {
   const deadline = Date.now() + RECOVERY_WAIT_MS;
+  let waited = false;
   for (;;) {
     try {
       return await deps.repos.leases.acquire(volumeId, leaseHolder(operationId), ttlMs);
@@ -87,8 +90,11 @@ export async function acquireVolumeLease(deps: ServiceDeps, volumeId: string, op
       if (!isStorageError(err, 'LEASE_HELD')) throw err;
       const holder = typeof err.details.holder === 'string' ? err.details.holder : '';
       if (!RECOVERY_HOLDER.test(holder) || Date.now() >= deadline) {
+        recordLeaseEvent('conflict');
         throw new StorageError('VOLUME_BUSY', `volume ${volumeId} is busy with another operation`, { details: err.details, cause: err });
       }
+      if (!waited) recordLeaseEvent('wait'); // once per request that waits, not per poll
+      waited = true;
       await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));
     }
   }
@@ -188,6 +194,7 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
       await record(t);
       await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
     });
+    operationEnded(deps, op);
   } catch (raw) {
     // The operation's recorded error is shown to the caller: a full share keeps its own code;
     // any other unexpected error (a database error among them) is recorded as a fixed text, its
@@ -199,6 +206,7 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
       await spec.onFailure(err, t);
       await deps.repos.operations.update(op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
     });
+    operationEnded(deps, op, err);
   } finally {
     if (!released) await keeper.release();
   }

@@ -108,7 +108,7 @@ describe('the stock cinder client through Keystone, over TLS (SQLite)', function
 
   it('no secret of the run is in the service\'s log', async () => {
     const text = logged.text();
-    expect(logged.lines.length).to.be.greaterThan(0);
+    expect(logged.raw.length).to.be.greaterThan(0);
     expect(text).to.include('storage service listening');
     const userToken = await ks.token(user);
     for (const secret of [validator.password, user.password, userToken]) expect(text).to.not.include(secret);

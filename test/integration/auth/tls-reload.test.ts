@@ -30,7 +30,7 @@ describe('TLS on the storage API, reloaded on SIGHUP', function () {
   let svc: RunningService;
   let live: { certFile: string; keyFile: string };
   const logged = capturedLog('info');
-  const reloads = (msg: string) => logged.lines.filter((l) => l.includes(msg)).length;
+  const reloads = (msg: string) => logged.raw.filter((l) => l.includes(msg)).length;
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-tls-'));

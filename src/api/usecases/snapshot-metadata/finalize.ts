@@ -18,6 +18,7 @@ import { snapshotMetadataSupport } from '../../driver-adapter.js';
 import { volumeRefOf } from '../lookup.js';
 import { operationLease, releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
 import { passCommitPoint } from './commit.js';
+import { operationEnded } from '../../operation-audit.js';
 
 export interface FinalizeInput {
   operationId: string;
@@ -68,8 +69,13 @@ export async function finalizeSnapshotMetadata(deps: ServiceDeps, vol: VolumeRec
   if (input.activeFile !== undefined) assertOwnFileName(input.activeFile, vol.id, { what: 'active_file' });
   const op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
   if (alreadyFinal(op, input.status)) return op;
-  if (input.status === 'available') return finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);
+  if (input.status === 'available') {
+    const done = await finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);
+    operationEnded(deps, done);
+    return done;
+  }
   await finalizeError(deps, vol, snap, op, input);
+  operationEnded(deps, op, {}); // the host's report carries text, not a stable code
   await releaseOperationLease(deps, op);
   return (await deps.repos.operations.get(op.id)) as OperationRecord;
 }
