@@ -102,7 +102,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const inbound = await resolveInboundToken(c);
   const hostName = c.hostName === '' ? hostname() : c.hostName;
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
-  const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, timeoutMs: c.metadataTimeoutMs });
+  const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, ...(c.metadataCaFile ? { metadataCaFile: c.metadataCaFile } : {}), timeoutMs: c.metadataTimeoutMs });
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness });
   const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });

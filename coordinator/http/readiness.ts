@@ -4,6 +4,7 @@
  * within a time limit. libvirtd not answering: down (503), nothing live can be done; the metadata
  * API not answering: degraded (jobs run, but their outcome cannot be reported until it answers).
  */
+import { storageFetch } from './storage-fetch.js';
 import type { LibvirtPort } from '../libvirt/port.js';
 
 export interface CoordinatorCheck {
@@ -22,6 +23,8 @@ export interface CoordinatorReadiness {
 export interface ReadinessSources {
   libvirt: Pick<LibvirtPort, 'runningDomains'>;
   metadataApi: string;
+  /** CA of an https storage API (coordinator.metadataCaFile), as every other call to it uses. */
+  metadataCaFile?: string;
   timeoutMs: number;
 }
 
@@ -45,8 +48,8 @@ export function coordinatorOverall(checks: CoordinatorCheck[]): CoordinatorReadi
 export async function coordinatorReadiness(s: ReadinessSources): Promise<CoordinatorReadiness> {
   const checks = await Promise.all([
     timed('libvirt', s.timeoutMs, async () => { await s.libvirt.runningDomains(); }),
-    timed('metadata-api', s.timeoutMs, async (signal) => {
-      const res = await fetch(new URL('/healthz', s.metadataApi), { signal, redirect: 'manual' });
+    timed('metadata-api', s.timeoutMs, async () => {
+      const res = await storageFetch(new URL('/healthz', s.metadataApi), { method: 'GET', headers: {}, timeoutMs: s.timeoutMs, ...(s.metadataCaFile ? { caFile: s.metadataCaFile } : {}) });
       await res.body?.cancel();
       if (res.status !== 200) throw new Error(`GET /healthz answered ${res.status}`);
     }),
