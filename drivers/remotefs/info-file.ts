@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { writeFileAtomic } from '../../src/core/durable-file.js';
 import { openInDir } from '../../src/core/safe-open.js';
-import { assertOwnFileName, infoFileName } from '../../src/core/volume-names.js';
+import { assertOwnFileName, infoFileName, isOwnFileName } from '../../src/core/volume-names.js';
 
 export { fsyncDir } from '../../src/core/durable-file.js';
 
@@ -96,14 +96,17 @@ export { infoFileName };
  * as hostile as an image (a planted `"active": "../../../etc/passwd"`).
  */
 export function assertTreeNames(tree: VolumeTree, where: string): void {
-  const check = (name: unknown, what: string) => assertOwnFileName(name, tree.volumeId, { what: `${where}: ${what}` });
-  check(tree.active, 'active');
+  // The message is built only for a refusal: a deep tree has hundreds of names to test.
+  const check = (name: unknown, what: () => string) => {
+    if (!isOwnFileName(name, tree.volumeId)) assertOwnFileName(name, tree.volumeId, { what: `${where}: ${what()}` });
+  };
+  check(tree.active, () => 'active');
   for (const [name, rec] of Object.entries(tree.files)) {
-    check(name, 'file');
-    if (rec.backing !== null) check(rec.backing, `backing of ${name}`);
+    check(name, () => 'file');
+    if (rec.backing !== null) check(rec.backing, () => `backing of ${name}`);
   }
-  for (const s of Object.values(tree.snapshots)) check(s.file, `file of snapshot ${s.id}`);
-  for (const [role, name] of Object.entries(tree.intent?.files ?? {})) if (name !== null) check(name, `intent file ${role}`);
+  for (const s of Object.values(tree.snapshots)) check(s.file, () => `file of snapshot ${s.id}`);
+  for (const [role, name] of Object.entries(tree.intent?.files ?? {})) if (name !== null) check(name, () => `intent file ${role}`);
 }
 
 /**
@@ -183,6 +186,9 @@ async function readBounded(fh: FileHandle, size: number, dir: string, name: stri
     total += bytesRead;
     if (total > MAX_INFO_BYTES) throw infoTooLarge(dir, name);
     chunks.push(chunk.subarray(0, bytesRead));
+    // A read of a regular file stops short only at its end: exactly the fstat's size, asked for
+    // one byte more, is the whole file without a further read (one round trip per operation).
+    if (bytesRead < chunk.length && total === size) return Buffer.concat(chunks, total).toString('utf8');
   }
 }
 
