@@ -15,7 +15,7 @@
  * Owner and mode are changed through the checked descriptor (fchown/fchmod), never by path.
  */
 import { constants, lstatSync, statSync, type Stats } from 'node:fs';
-import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from './errors.js';
 
@@ -70,10 +70,12 @@ export async function dirDevice(dir: string): Promise<number> {
 export async function openInDir(dir: string, name: string, access: OpenAccess, options: { dirDev?: number } = {}): Promise<SafeFile> {
   const file = path.join(path.resolve(dir), name);
   assertBare(name, file);
-  const [dirDev, pre] = await Promise.all([options.dirDev ?? dirDevice(dir), lstat(file).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
-    throw err;
-  })]);
+  // The two metadata calls before the open are synchronous (as drivers/remotefs/file-identity.ts):
+  // each costs microseconds, where a promise round trip through libuv's thread pool costs far
+  // more on a busy host, and every operation opens several files (its info file first).
+  const pre = lstatSync(file, { throwIfNoEntry: false });
+  if (pre === undefined) throw new StorageError('NOT_FOUND', `no such file: ${file}`);
+  const dirDev = options.dirDev ?? statSync(dir).dev;
   checkStats(file, pre, dirDev);
   const flags = (access === 'read' ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
   let fh: FileHandle;
