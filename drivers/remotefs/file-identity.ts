@@ -13,9 +13,10 @@
  * through a descriptor opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO swapped in after the
  * lstat never blocks the open) whose fstat passes the same check.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { checkStats, unsafeFile } from '../../src/core/safe-open.js';
+import { isStorageError } from '../../src/core/errors.js';
+import { checkStats, openInDirSync } from '../../src/core/safe-open.js';
 import type { Inspection } from '../../src/qemu/inspector.js';
 import { detectFormat } from '../../src/qemu/magic.js';
 import { headerBytesNeeded, parseQcow2Header } from '../../src/qemu/qcow2-header.js';
@@ -50,7 +51,8 @@ export function fileIdentity(dir: string, file: string, dirDev = dirDeviceSync(d
 }
 
 function readAt(fd: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
+  // Not zero-filled (64 KiB of zeroes cost more than the read): only the bytes read are returned.
+  const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buf, done, length - done, done);
@@ -62,23 +64,16 @@ function readAt(fd: number, length: number): Buffer {
 
 /** The file's identity and its header (what src/qemu/inspector.ts reads), through one descriptor. */
 export function inspectByDescriptor(dir: string, file: string, dirDev = dirDeviceSync(dir)): { identity: string; inspection: Inspection } | undefined {
-  const abs = path.join(dir, file);
-  // lstat first, as safe-open.ts: a FIFO or device is refused before any open (opening a device can act on it).
-  const pre = lstatSync(abs, { throwIfNoEntry: false });
-  if (pre === undefined) return undefined;
-  checkStats(abs, pre, dirDev);
-  let fd: number;
+  // safe-open.ts's checks: lstat first (a FIFO or device is refused before any open), O_NOFOLLOW, fstat.
+  let opened: { fd: number; stat: Stats };
   try {
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    opened = openInDirSync(dir, file, 'read', { dirDev });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw unsafeFile(abs, 'symlink', err);
+    if (isStorageError(err, 'NOT_FOUND')) return undefined;
     throw err;
   }
+  const { fd, stat: st } = opened;
   try {
-    const st = fstatSync(fd);
-    checkStats(abs, st, dirDev);
     const size = st.size;
     let head = readAt(fd, Math.min(size, FIRST_READ));
     const format = detectFormat(head);

@@ -65,28 +65,39 @@ const SEALED = /^([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+)\.([0-9a-z]{1,11})\.([A-Za-z0-
  */
 export function openIdentity(key: Buffer, recorded: string | undefined, f: IdentityFacts): number | undefined {
   if (recorded === undefined) return undefined;
+  // A seal this process verified before, for exactly these facts, verifies again: skip the HMAC
+  // (the check of a deep chain is one lstat and one map lookup per frozen file). Keyed by the
+  // sealed text itself, the facts compared field by field: no key string built per file.
+  const memo = verifiedSeals(key);
+  const known = memo.get(recorded);
+  if (known !== undefined && sameFacts(known, f)) return known.virtualSize;
   const m = SEALED.exec(recorded);
   if (m === null || m[1] !== f.stat) return undefined;
   const virtualSize = parseInt(m[2]!, 36);
   if (!Number.isSafeInteger(virtualSize)) return undefined;
-  // A seal this process verified before, for exactly these facts, verifies again: skip the HMAC
-  // (the check of a deep chain is one lstat and one map lookup per frozen file).
-  const memo = verifiedSeals(key);
-  const memoKey = `${recorded}\n${f.volumeId}\n${f.file}\n${f.format}\n${f.backing ?? ''}\n${f.backingFormat ?? ''}`;
-  if (memo.get(memoKey) === virtualSize) return virtualSize;
   const given = Buffer.from(m[3]!, 'base64url');
   const expected = mac(key, f, virtualSize);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(memoKey, virtualSize);
+  memo.set(recorded, { ...f, virtualSize });
   return virtualSize;
 }
 
-/** Bound on remembered seals per key (an entry is ~300 bytes); cleared whole when full. */
-const MEMO_LIMIT = 100_000;
-const memos = new WeakMap<Buffer, Map<string, number>>();
+/** A verified seal: the facts its MAC was checked for, and the virtual size it vouches for. */
+interface VerifiedSeal extends IdentityFacts {
+  virtualSize: number;
+}
 
-function verifiedSeals(key: Buffer): Map<string, number> {
+function sameFacts(a: IdentityFacts, b: IdentityFacts): boolean {
+  return a.stat === b.stat && a.volumeId === b.volumeId && a.file === b.file && a.format === b.format
+    && a.backing === b.backing && a.backingFormat === b.backingFormat;
+}
+
+/** Bound on remembered seals per key (an entry is ~400 bytes); cleared whole when full. */
+const MEMO_LIMIT = 100_000;
+const memos = new WeakMap<Buffer, Map<string, VerifiedSeal>>();
+
+function verifiedSeals(key: Buffer): Map<string, VerifiedSeal> {
   let m = memos.get(key);
   if (m === undefined) memos.set(key, (m = new Map()));
   return m;

@@ -14,8 +14,8 @@
  *
  * Owner and mode are changed through the checked descriptor (fchown/fchmod), never by path.
  */
-import { constants, type Stats } from 'node:fs';
-import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, statSync, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from './errors.js';
 
@@ -68,23 +68,12 @@ export async function dirDevice(dir: string): Promise<number> {
  * `dirDev` (from dirDevice) saves the directory's stat when many files are opened.
  */
 export async function openInDir(dir: string, name: string, access: OpenAccess, options: { dirDev?: number } = {}): Promise<SafeFile> {
-  const file = path.join(path.resolve(dir), name);
-  assertBare(name, file);
-  const [dirDev, pre] = await Promise.all([options.dirDev ?? dirDevice(dir), lstat(file).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
-    throw err;
-  })]);
-  checkStats(file, pre, dirDev);
-  const flags = (access === 'read' ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+  const { file, dirDev } = checkBeforeOpen(dir, name, options.dirDev);
   let fh: FileHandle;
   try {
-    fh = await open(file, flags);
+    fh = await open(file, openFlags(access));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
-    if (code === 'ELOOP') throw unsafeFile(file, 'symlink', err);
-    if (code === 'EISDIR') throw unsafeFile(file, 'directory', err);
-    throw unsafeFile(file, `cannot open (${code ?? String(err)})`, err);
+    throw openRefusal(file, err);
   }
   try {
     const st = await fh.stat();
@@ -96,6 +85,72 @@ export async function openInDir(dir: string, name: string, access: OpenAccess, o
     await fh.close();
     throw err;
   }
+}
+
+/**
+ * openInDir, synchronous, for what is read on every operation (the info file, the chain check's
+ * headers): the same checks; a descriptor and its stats. The caller closes the descriptor.
+ */
+export function openInDirSync(dir: string, name: string, access: OpenAccess, options: { dirDev?: number } = {}): { fd: number; stat: Stats } {
+  const { file, dirDev } = checkBeforeOpen(dir, name, options.dirDev);
+  let fd: number;
+  try {
+    fd = openSync(file, openFlags(access));
+  } catch (err) {
+    throw openRefusal(file, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    checkStats(file, st, dirDev);
+    return { fd, stat: st };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/**
+ * The checks before any open: a bare name; lstat (NOT_FOUND when absent; a FIFO, device or
+ * directory is refused before it is opened). Synchronous (as drivers/remotefs/file-identity.ts):
+ * two metadata calls cost microseconds, where a promise round trip through libuv's thread pool
+ * costs far more on a busy host, and every operation opens several files.
+ */
+function checkBeforeOpen(dir: string, name: string, knownDirDev?: number): { file: string; dirDev: number } {
+  const file = path.join(path.resolve(dir), name);
+  assertBare(name, file);
+  const pre = lstatSync(file, { throwIfNoEntry: false });
+  if (pre === undefined) throw new StorageError('NOT_FOUND', `no such file: ${file}`);
+  const dirDev = knownDirDev ?? statSync(dir).dev;
+  checkStats(file, pre, dirDev);
+  return { file, dirDev };
+}
+
+function openFlags(access: OpenAccess): number {
+  return (access === 'read' ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+}
+
+function openRefusal(file: string, err: unknown): StorageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
+  if (code === 'ELOOP') return unsafeFile(file, 'symlink', err);
+  if (code === 'EISDIR') return unsafeFile(file, 'directory', err);
+  return unsafeFile(file, `cannot open (${code ?? String(err)})`, err);
+}
+
+/**
+ * For a file that is NAMED but not opened (the backing file an overlay's header names): the
+ * checks of openInDir that apply without a descriptor, i.e. the lstat's (a lone regular file on
+ * the directory's file system, not a symlink). Synchronous: two metadata calls cost microseconds,
+ * where each promise round trip through libuv's thread pool costs far more on a busy host.
+ * ENOENT stays NOT_FOUND.
+ */
+export function assertNamedFileSync(dir: string, name: string): Stats {
+  const file = path.join(path.resolve(dir), name);
+  assertBare(name, file);
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (st === undefined) throw new StorageError('NOT_FOUND', `no such file: ${file}`);
+  checkStats(file, st, statSync(dir).dev);
+  return st;
 }
 
 /** openInDir for a path: its directory is `path.dirname(file)`. */

@@ -66,10 +66,24 @@ export function infoFileName(volumeId: string): string {
   return `${baseFileName(volumeId)}.info`;
 }
 
+/**
+ * Compiled patterns by volume id: an info file's check tests every name of a deep tree (several
+ * hundred at the depth cap), and compiling the pattern anew for each cost more than the test
+ * (measured: ~1 ms of a ~1.3 ms parse at depth 128). The patterns have no g/y flag, so a shared
+ * one keeps no state between tests. Bounded; cleared whole when full.
+ */
+const ownPatterns = new Map<string, RegExp>();
+const OWN_PATTERNS_LIMIT = 1024;
+
 /** `volume-<vid>` or `volume-<vid>.<uuid>`, bare: the only names an image of this volume may have. */
 export function ownFilePattern(volumeId: string): RegExp {
+  const known = ownPatterns.get(volumeId);
+  if (known !== undefined) return known;
   assertVolumeId(volumeId);
-  return new RegExp(`^volume-${escapeRegExp(volumeId)}(?:\\.${UUID_SOURCE})?$`);
+  const pattern = new RegExp(`^volume-${escapeRegExp(volumeId)}(?:\\.${UUID_SOURCE})?$`);
+  if (ownPatterns.size >= OWN_PATTERNS_LIMIT) ownPatterns.clear();
+  ownPatterns.set(volumeId, pattern);
+  return pattern;
 }
 
 /** The volume id an image name belongs to (`volume-<vid>[.<uuid>]`), or null for any other name. */

@@ -6,7 +6,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { stageFile, type StagedFile } from '../../../src/core/durable-file.js';
 import { StorageError } from '../../../src/core/errors.js';
-import { infoFileName, readInfo, serializeInfo, treeSchema, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
+import { compiledTreeSchema, infoFileName, readInfo, serializeInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 
 export async function loadTree(loc: VolumeLocation): Promise<VolumeTree> {
@@ -47,7 +47,7 @@ export async function saveTree(loc: VolumeLocation, tree: VolumeTree): Promise<v
  * temp file a crash leaves.
  */
 export async function stageTree(loc: VolumeLocation, tree: VolumeTree): Promise<StagedFile> {
-  const parsed = treeSchema.parse(tree);
+  const parsed = compiledTreeSchema.parse(tree);
   return stageFile(path.join(loc.dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: loc.fileMode ?? 0o640 });
 }
 

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { isStorageError } from '../../../src/core/errors.js';
 import { run } from '../../../src/core/process.js';
-import { assertSafeFile, openInDir, setOwnerAndMode, type OpenAccess } from '../../../src/core/safe-open.js';
+import { closeSync } from 'node:fs';
+import { assertNamedFileSync, assertSafeFile, openInDir, openInDirSync, setOwnerAndMode, type OpenAccess } from '../../../src/core/safe-open.js';
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; reason?: unknown }> {
   try {
@@ -17,6 +18,16 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; reason?: un
   }
   throw new Error('expected a refusal, it was opened');
 }
+
+/** openInDirSync's answer as openInDir's: the size, or the refusal. */
+const openSyncAndClose = (dir: string, name: string, access: OpenAccess): Promise<number> => Promise.resolve().then(() => {
+  const { fd, stat: st } = openInDirSync(dir, name, access);
+  closeSync(fd);
+  return st.size;
+});
+
+/** The lstat-only check of a file that is named, never opened (an overlay's backing file). */
+const named = (dir: string, name: string): Promise<unknown> => Promise.resolve().then(() => assertNamedFileSync(dir, name));
 
 async function openAndClose(dir: string, name: string, access: OpenAccess): Promise<number> {
   const { fh, stat: st } = await openInDir(dir, name, access);
@@ -46,11 +57,16 @@ describe('safe open of a share\'s files (real files)', function () {
     await writeFile(at('f'), 'abc');
     expect(await openAndClose(dir, 'f', 'read')).to.equal(3);
     expect(await openAndClose(dir, 'f', 'update')).to.equal(3);
+    expect(await openSyncAndClose(dir, 'f', 'read')).to.equal(3);
+    expect(await openSyncAndClose(dir, 'f', 'update')).to.equal(3);
     expect((await assertSafeFile(at('f'))).nlink).to.equal(1);
+    expect(assertNamedFileSync(dir, 'f').size).to.equal(3);
   });
 
   it('a missing file is NOT_FOUND', async () => {
     expect((await refusal(openInDir(dir, 'nope', 'read'))).code).to.equal('NOT_FOUND');
+    expect((await refusal(named(dir, 'nope'))).code).to.equal('NOT_FOUND');
+    expect((await refusal(openSyncAndClose(dir, 'nope', 'read'))).code).to.equal('NOT_FOUND');
   });
 
   for (const access of ['read', 'update'] as const) {
@@ -69,6 +85,8 @@ describe('safe open of a share\'s files (real files)', function () {
         };
         for (const [name, reason] of Object.entries(expected)) {
           expect(await refusal(openInDir(dir, name, access)), name).to.deep.equal({ code: 'FILE_UNSAFE', reason });
+          expect(await refusal(named(dir, name)), `${name} (named)`).to.deep.equal({ code: 'FILE_UNSAFE', reason });
+          expect(await refusal(openSyncAndClose(dir, name, access)), `${name} (sync)`).to.deep.equal({ code: 'FILE_UNSAFE', reason });
         }
         // the outside file, now linked twice, is refused under its own name too
         expect(await refusal(assertSafeFile(outside))).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'hard link' });
@@ -82,6 +100,8 @@ describe('safe open of a share\'s files (real files)', function () {
     await writeFile(at('f'), 'abc');
     for (const name of ['../outside', 'sub/f', '/etc/passwd', '.', '..', '', 'f\0', `${'a'.repeat(256)}`]) {
       expect(await refusal(openInDir(dir, name, 'read')), JSON.stringify(name)).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'not a bare name' });
+      expect(await refusal(named(dir, name)), `${JSON.stringify(name)} (named)`).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'not a bare name' });
+      expect(await refusal(openSyncAndClose(dir, name, 'read')), `${JSON.stringify(name)} (sync)`).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'not a bare name' });
     }
   });
 
@@ -95,6 +115,8 @@ describe('safe open of a share\'s files (real files)', function () {
       await run('mount', ['--bind', path.join(tmpfs, 'x'), at('mounted')]);
       try {
         expect(await refusal(openInDir(dir, 'mounted', 'read'))).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'other file system' });
+        expect(await refusal(named(dir, 'mounted'))).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'other file system' });
+        expect(await refusal(openSyncAndClose(dir, 'mounted', 'read'))).to.deep.equal({ code: 'FILE_UNSAFE', reason: 'other file system' });
       } finally {
         await run('umount', [at('mounted')]);
       }

@@ -80,6 +80,16 @@ describe('volume names: the one rule', () => {
     expect(codeOf(() => overlayFileName(VID, '../x'))).to.equal('INVALID_ID');
   });
 
+  it('the compiled pattern kept per volume id is that volume\'s alone, and a refused id is refused every time', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(isOwnFileName(`volume-${VID}.${SNAP}`, VID)).to.equal(true);
+      expect(isOwnFileName(`volume-${OTHER}.${SNAP}`, OTHER)).to.equal(true);
+      expect(isOwnFileName(`volume-${OTHER}.${SNAP}`, VID)).to.equal(false);
+      expect(isOwnFileName(`volume-${VID}`, OTHER)).to.equal(false);
+      expect(codeOf(() => isOwnFileName(`volume-${VID}`, `${VID}|.*`))).to.equal('INVALID_ID');
+    }
+  });
+
   it('UUIDs: ASCII hex only, anchored', () => {
     expect(isUuid(VID)).to.equal(true);
     expect(isUuid(VID.toUpperCase())).to.equal(true);

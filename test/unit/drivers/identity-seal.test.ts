@@ -36,6 +36,18 @@ describe('identity seal', () => {
     expect(openIdentity(key, [...id.split('.').slice(0, 4), mac.toString('base64url')].join('.'), facts)).to.equal(undefined);
   });
 
+  it('a seal this process remembers as verified opens again only for exactly its facts and key', () => {
+    const id = sealIdentity(key, facts, VSIZE);
+    expect(openIdentity(key, id, facts)).to.equal(VSIZE);
+    expect(openIdentity(key, id, { ...facts })).to.equal(VSIZE); // equal facts, another object
+    for (const field of Object.keys(facts) as (keyof IdentityFacts)[]) {
+      const other = { ...facts, [field]: field === 'backing' || field === 'backingFormat' ? null : `${facts[field]}x` };
+      expect(openIdentity(key, id, other), field).to.equal(undefined);
+    }
+    expect(openIdentity(randomBytes(32), id, facts)).to.equal(undefined);
+    expect(openIdentity(key, id, facts)).to.equal(VSIZE);
+  });
+
   it('a forged identity: fresh lstat fields spliced into a recorded one do not open', () => {
     const recorded = sealIdentity(key, facts, VSIZE);
     const hostile = { ...facts, stat: 'k3x.2g0.lz4zzz' };
