@@ -13,6 +13,7 @@ import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
 import type { Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
+import { transferCommands } from './commands/transfer.js';
 import { volumeCommands } from './commands/volumes.js';
 
 export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
@@ -31,7 +32,9 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
     // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second
     // to import, which every admin command would otherwise pay before its first byte.
     .option('--config <file>', 'configuration file').action(async (o: { config?: string }) => { await (await import('./serve.js')).serve(o); });
-  manageCommands(volumeCommands(program, client, out), client, out);
+  const volume = volumeCommands(program, client, out);
+  manageCommands(volume, client, out);
+  transferCommands(volume, client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);
