@@ -161,7 +161,9 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
       if (settled) return;
       settled = true;
       source.unpipe(extract as unknown as NodeJS.WritableStream);
-      source.destroy();
+      // Drained, not destroyed: an HTTP request destroyed here would take the socket the
+      // refusal must still be answered on.
+      source.resume();
       extract.destroy(err as Error);
       reject(asRefusal(err));
     };
