@@ -32,6 +32,8 @@ export interface ReceiveOptions {
   onBytes?: (total: number) => void;
 }
 
+const WRITE_BATCH = 4 * 1024 * 1024;
+
 function unsafeEntry(name: string, reason: string): StorageError {
   return new StorageError('ARCHIVE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(name.slice(0, 200))}: ${reason}`, { details: { entry: name.slice(0, 200), reason } });
 }
@@ -71,13 +73,25 @@ async function writeEntry(entry: AsyncIterable<unknown>, file: string, signal: A
   const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     const hash = createHash('sha256');
+    // The extractor hands out small chunks: written in batches of a few MiB.
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      const all = batch.length === 1 ? batch[0] as Buffer : Buffer.concat(batch, batched);
+      for (let off = 0; off < all.length;) off += (await fh.write(all, off, all.length - off)).bytesWritten;
+      batch = [];
+      batched = 0;
+    };
     for await (const chunk of entry) {
       signal?.throwIfAborted();
       const buf = chunk as Buffer;
       hash.update(buf);
-      for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      batch.push(buf);
+      batched += buf.length;
       count(buf.length);
+      if (batched >= WRITE_BATCH) await flush();
     }
+    if (batched > 0) await flush();
     await fh.datasync();
     return hash.digest('hex');
   } finally {
