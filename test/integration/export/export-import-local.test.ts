@@ -89,6 +89,24 @@ describe('volume export and import (driver, local share)', function () {
     expect((await readdir(dir)).filter((n) => n.includes(newId))).to.deep.equal([]);
   });
 
+  it('an incremental export carries only the files outside the base snapshot\'s chain; a full import refuses it', async () => {
+    const full = await exportToBuffer(driver, h.leases, src.volumeId, address);
+    const inc = await exportToBuffer(driver, h.leases, src.volumeId, address, undefined, src.ids.s4 as string);
+    const s4 = inc.manifest.tree.snapshots.find((s) => s.id === src.ids.s4)!;
+    // s4's chain: its file, hidden s2's, s1's.
+    expect(Object.keys(inc.manifest.base?.files ?? {}).sort()).to.include(s4.file).and.have.length(3);
+    const file = path.join(tmp, 'inc.tar');
+    await writeFile(file, inc.archive);
+    const listed = (await run('tar', ['-tf', file])).stdout.trim().split('\n');
+    expect(listed.slice(1, -1).sort()).to.deep.equal(Object.keys(inc.manifest.tree.files).filter((f) => inc.manifest.base?.files[f] === undefined).sort());
+    expect(inc.archive.length).to.be.lessThan(full.archive.length);
+    const before = await shareListing(dir);
+    let code = '';
+    await importBuffer(driver, Readable.from([inc.archive])).catch((e: { code?: string }) => { code = e.code ?? String(e); });
+    expect(code).to.equal('INVALID_INPUT');
+    expect(await shareListing(dir)).to.deep.equal(before);
+  });
+
   it('keeps the original ids when asked', async () => {
     const { archive } = await exportToBuffer(driver, h.leases, src.volumeId, address);
     const copyDir = path.join(tmp, 'share1');
