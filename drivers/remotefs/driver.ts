@@ -39,6 +39,7 @@ import { findVolume, loadSettledTree, locationOf, requireVolume, type VolumeSite
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../export-support.js';
 import { openExport } from './export/export-volume.js';
+import { writeExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
@@ -410,6 +411,19 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, ExportSu
     // The attached path (a temporary assisted snapshot, as clones take) is not built yet.
     assertDetached(vol, 'exporting it');
     return underLeases(this.env, [vol.id], ctx, async (signal) => openExport(this.env, await this.site(vol), o, signal));
+  }
+
+  /** The archive written to `<share>/exports/<name>` (complete or absent), under the volume's lease. */
+  async exportToShare(vol: VolumeRef, o: ExportOptions, target: { share: string; name: string }, ctx: OpContext = {}): Promise<string> {
+    assertVolumeId(vol.id);
+    if (o.since) assertSnapshotId(o.since);
+    assertDetached(vol, 'exporting it');
+    const share = this.env.shares.find((s) => s.address === target.share);
+    if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${target.share} is not a configured share`, { details: { share: target.share } });
+    return underLeases(this.env, [vol.id], ctx, async (signal) => {
+      const opened = await openExport(this.env, await this.site(vol), o, signal);
+      return writeExportFile(share.mountPoint, target.name, opened, signal);
+    });
   }
 
   importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import type { ExportSupport } from '../../../drivers/export-support.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';
-import { MiB, exportToBuffer, importBuffer, makeBranchyTree, verifyPoints, type BranchyTree } from './tree-fixture.js';
+import { MiB, NO_RECORDS, exportToBuffer, importBuffer, makeBranchyTree, verifyPoints, type BranchyTree } from './tree-fixture.js';
 
 describe('volume export and import (driver, local share)', function () {
   this.timeout(300_000);
@@ -105,6 +106,25 @@ describe('volume export and import (driver, local share)', function () {
     await importBuffer(driver, Readable.from([inc.archive])).catch((e: { code?: string }) => { code = e.code ?? String(e); });
     expect(code).to.equal('INVALID_INPUT');
     expect(await shareListing(dir)).to.deep.equal(before);
+  });
+
+  it('exports to a file on a share (complete under its final name) that imports the same', async () => {
+    const before = await shareListing(dir);
+    const lease = await h.leases.acquire(src.volumeId, 'export-to-share-test', 60_000);
+    let file: string;
+    try {
+      file = await (driver as unknown as { exportToShare: (...a: unknown[]) => Promise<string> }).exportToShare(
+        { id: src.volumeId, sizeGiB: 1, providerLocation: address }, { records: NO_RECORDS }, { share: address, name: 'src.tar' }, { lease });
+    } finally {
+      await h.leases.release(lease);
+    }
+    expect(path.dirname(file)).to.equal(path.join(dir, 'exports'));
+    expect((await readdir(path.join(dir, 'exports')))).to.deep.equal(['src.tar']);
+    expect((await shareListing(dir)).filter((l) => !l.startsWith('exports'))).to.deep.equal(before.filter((l) => !l.startsWith('exports')));
+    const imported = await importBuffer(driver, createReadStream(file));
+    const ids = Object.fromEntries(Object.entries(src.ids).map(([n, id]) => [n, imported.ids.snapshots[id] as string]));
+    await verifyPoints(driver, dir, imported.ids.volumeId, address, src.points, ids);
+    await rm(path.join(dir, 'exports'), { recursive: true });
   });
 
   it('keeps the original ids when asked', async () => {
