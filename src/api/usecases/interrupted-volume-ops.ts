@@ -17,6 +17,8 @@
  *            volume `error`, operation failed (the client creates it again).
  *   delete   the delete runs again (idempotent): files gone -> rows deleted, operation succeeded;
  *            it fails -> volume `error_deleting`, operation failed with the reason.
+ *   import   still running means its commit (rows + success, one transaction) never happened:
+ *            every file of its new id is removed, operation failed (usecases/volume-import.ts).
  *
  * Runs at start after reconcile, and in the periodic sweep (a process that died while others run
  * leaves them its operations), only for operations older than `minAgeMs`.
