@@ -11,7 +11,7 @@ const vid = randomUUID();
 const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
 const f = (x?: string) => (x ? `volume-${vid}.${x}` : `volume-${vid}`);
 //   f() (a) <- f(a) (b, hidden) <- f(b) (c)
-//                              \\- f(c) active
+//                              \- f(c) active
 const tree: VolumeTree = {
   version: 1, volumeId: vid, active: f(c), sizeBytes: 1024, intent: null,
   files: { [f()]: { format: 'qcow2', backing: null }, [f(a)]: { format: 'qcow2', backing: f() }, [f(b)]: { format: 'qcow2', backing: f(a) }, [f(c)]: { format: 'qcow2', backing: f(a) } },
