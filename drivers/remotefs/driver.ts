@@ -6,6 +6,7 @@
  * the snapshot engine (./snapshots/index.ts), which relies on the lease taken here.
  */
 import { readdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { StorageError, isStorageError } from '../../src/core/errors.js';
 import { isTempOfVolume } from '../../src/core/volume-names.js';
 import { assertImageFormat } from '../../src/qemu/formats.js';
@@ -37,6 +38,10 @@ import { underLeases } from './volume-lease.js';
 import { findVolume, loadSettledTree, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
+import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../export-support.js';
+import { openExport } from './export/export-volume.js';
+import { writeExportFile } from './export/export-to-share.js';
+import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -76,7 +81,7 @@ interface PreparedOverlay {
   sizeGiB: number;
 }
 
-export class RemoteFsDriver implements VolumeDriver, ManageableListing {
+export class RemoteFsDriver implements VolumeDriver, ManageableListing, ExportSupport {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
@@ -401,6 +406,38 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing {
     const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
     return engine.reconcileVolume(await locationOf(this.env, site));
+  }
+
+  /** An export archive of a detached volume (export/), under the lease the caller holds across the stream. */
+  async openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport> {
+    assertVolumeId(vol.id);
+    if (o.since) assertSnapshotId(o.since);
+    if (ctx.lease === undefined) throw new StorageError('INVALID_INPUT', 'an export needs the caller to hold the volume\'s lease across the stream');
+    // The attached path (a temporary assisted snapshot, as clones take) is not built yet.
+    assertDetached(vol, 'exporting it');
+    return underLeases(this.env, [vol.id], ctx, async (signal) => openExport(this.env, await this.site(vol), o, signal));
+  }
+
+  /** The archive written to `<share>/exports/<name>` (complete or absent), under the volume's lease. */
+  async exportToShare(vol: VolumeRef, o: ExportOptions, target: { share: string; name: string }, ctx: OpContext = {}): Promise<string> {
+    assertVolumeId(vol.id);
+    if (o.since) assertSnapshotId(o.since);
+    assertDetached(vol, 'exporting it');
+    const share = this.env.shares.find((s) => s.address === target.share);
+    if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${target.share} is not a configured share`, { details: { share: target.share } });
+    return underLeases(this.env, [vol.id], ctx, async (signal) => {
+      const opened = await openExport(this.env, await this.site(vol), o, signal);
+      return writeExportFile(share.mountPoint, target.name, opened, signal);
+    });
+  }
+
+  importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
+    return importVolume(this.env, source, req, ctx);
+  }
+
+  async removeVolumeFiles(volumeId: string, ctx: OpContext = {}): Promise<number> {
+    assertVolumeId(volumeId);
+    return underLeases(this.env, [volumeId], ctx, () => deleteVolumeFiles(this.env.shares, volumeId));
   }
 
   /** The consistency checker's facts (src/api/check): read-only. */

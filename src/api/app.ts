@@ -20,6 +20,7 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { volumeTransferRoutes } from './routes/volume-transfer.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
@@ -28,6 +29,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...manageRoutes(deps),
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),
+    ...volumeTransferRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -42,6 +42,8 @@ export const POLICY = {
   'volume:update': { roles: WRITE, description: 'Update a volume' },
   'volume:delete': { roles: WRITE, description: 'Delete a volume' },
   'qcowshare:volume:get_tree': { roles: READ, description: 'Show the snapshot tree of a volume' },
+  'qcowshare:volume:export': { roles: WRITE, description: 'Export a volume with its snapshot tree (os-export; holds its lease while streaming)' },
+  'qcowshare:volume:import': { roles: WRITE, description: 'Import a volume with its snapshot tree from an archive (os-volume-import)' },
   'qcowshare:volume:action': { roles: WRITE, description: 'Post a volume action (each action has its own rule too)' },
   'volume:extend': { roles: WRITE, description: 'os-extend' },
   'volume_extension:volume_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a volume' },

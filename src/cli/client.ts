@@ -30,4 +30,12 @@ export class ApiClient {
     }
     return { status: r.status, body: parsed as T, headers: r.headers };
   }
+
+  /** A request whose body or answer is a stream (archives): the caller reads the response. */
+  raw(method: string, path: string, body?: ReadableStream, contentType?: string): Promise<Response> {
+    const headers: Record<string, string> = { ...this.headers(), accept: '*/*' };
+    if (contentType) headers['content-type'] = contentType;
+    else delete headers['content-type'];
+    return fetch(`${this.o.url.replace(/\/$/, '')}${path}`, { method, headers, ...(body ? { body, duplex: 'half' } : {}) } as RequestInit);
+  }
 }

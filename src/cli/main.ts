@@ -13,6 +13,7 @@ import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
 import { print, type Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
+import { transferCommands } from './commands/transfer.js';
 import { volumeCommands } from './commands/volumes.js';
 
 export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
@@ -42,7 +43,9 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
       const r = await (await import('./db.js')).dbStatus(o.config);
       print(out(), r, () => (r.pending.length === 0 ? 'schema up to date' : `pending: ${r.pending.join(', ')}`));
     });
-  manageCommands(volumeCommands(program, client, out), client, out);
+  const volume = volumeCommands(program, client, out);
+  manageCommands(volume, client, out);
+  transferCommands(volume, client, out);
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);

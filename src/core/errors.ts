@@ -25,6 +25,12 @@ export const ERROR_CODES = {
   FILE_UNSAFE: { http: 400, summary: 'A file on the share is not a regular file with one link on the share\'s file system (symlink, hard link, FIFO, device, directory); it is neither opened nor changed.' },
   FILE_NAME_UNSAFE: { http: 400, summary: 'A file name (from an info file, a request or an answer) is not a bare name of the volume\'s own files.' },
   IMAGE_DIFFERS_FROM_INFO: { http: 400, summary: "A file of a volume's chain is not what its info file records (a recorded file is missing)." },
+  // export archives (hostile input, like images)
+  ARCHIVE_CORRUPT: { http: 400, summary: 'An import archive is not a readable tar stream, is truncated, or its manifest is not valid JSON of the expected form.' },
+  ARCHIVE_UNSAFE_ENTRY: { http: 400, summary: 'An import archive holds an entry that is not a plain file with a bare name of the archive (`..`, absolute path, link, device, directory, duplicate or unknown name).' },
+  ARCHIVE_MANIFEST_MISMATCH: { http: 400, summary: "An import archive's manifest disagrees with its files (a file missing or extra, another size, format or backing name than the header says)." },
+  ARCHIVE_CHECKSUM_MISMATCH: { http: 400, summary: "A file of an import archive does not have the SHA-256 the archive's checksums name." },
+  IMPORT_BASE_MISMATCH: { http: 409, summary: 'An incremental archive does not apply to the target volume: it was not imported from the same source, or does not hold the base snapshot\'s files unchanged.' },
   // volumes, snapshots, shares
   VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },
   SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },

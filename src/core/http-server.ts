@@ -32,6 +32,11 @@ export interface HttpServerOptions {
   limits: HttpLimits;
   /** The largest body any route reads ("64kb"); a request announcing more is refused before it is read. */
   bodyLimit: string;
+  /**
+   * Requests whose body is streamed to the route as it is (an import archive), exempt from the
+   * JSON-only rule and from bodyLimit; the route reads and bounds it itself.
+   */
+  rawBody?: (req: IncomingMessage) => boolean;
   /** The API's error body for `err` (OpenStack fault on the storage service, {error} on the coordinator). */
   errorBody(err: StorageError): unknown;
   /** Serve HTTPS with these files (core/tls.ts); absent or null: plain HTTP. */
@@ -166,7 +171,7 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
   };
   const listener: RequestListener = (req, res) => {
-    const problem = requestProblem(req, bodyLimitBytes);
+    const problem = o.rawBody?.(req) ? pathProblem(req.url ?? '/') : requestProblem(req, bodyLimitBytes);
     if (!problem) {
       handler(req, res);
       return;

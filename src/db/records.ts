@@ -20,7 +20,9 @@ export type OperationKind =
   /** The source side of cloning an attached volume: its temporary snapshot, created and deleted live. */
   | 'clone_source'
   /** Adopting an existing file (and chain) on a share as a volume (os-volume-manage). */
-  | 'manage_volume';
+  | 'manage_volume'
+  /** A new volume from an export archive (its files are removed if the import never commits). */
+  | 'import_volume';
 
 export interface VolumeRecord {
   id: string;

@@ -70,6 +70,9 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /os-volume-manage': { valid: () => ({}), foreign: 'none' },
   'GET /os-volume-manage/detail': { valid: () => ({}), foreign: 'none' },
   'POST /os-volume-manage': { valid: () => ({ body: MANAGE_BODY }), invalid: () => ({ body: { volume: { ...MANAGE_BODY.volume, bogus: 1 } } }), foreign: 'none' },
+  // Export and import: admitted callers send a query that fails validation (nothing is read or streamed).
+  'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+  'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';

@@ -63,6 +63,8 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /os-volume-manage': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
     'GET /os-volume-manage/detail': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
     'POST /os-volume-manage': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
+    'GET /volumes/:volume_id/os-export': { query: { since: 'uuid' }, strictQuery: true, bodies: [] },
+    'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
   };
 }
 

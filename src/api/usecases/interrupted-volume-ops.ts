@@ -17,6 +17,8 @@
  *            volume `error`, operation failed (the client creates it again).
  *   delete   the delete runs again (idempotent): files gone -> rows deleted, operation succeeded;
  *            it fails -> volume `error_deleting`, operation failed with the reason.
+ *   import   still running means its commit (rows + success, one transaction) never happened:
+ *            every file of its new id is removed, operation failed (usecases/volume-import.ts).
  *
  * Runs at start after reconcile, and in the periodic sweep (a process that died while others run
  * leaves them its operations), only for operations older than `minAgeMs`.
@@ -31,9 +33,10 @@ import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
+import { settleInterruptedImport } from './volume-import.js';
 
 const GiB = 1024 ** 3;
-const KINDS = ['revert_volume', 'create_volume', 'delete_volume', 'force_delete_volume'] as const;
+const KINDS = ['revert_volume', 'create_volume', 'delete_volume', 'force_delete_volume', 'import_volume'] as const;
 
 export interface VolumeOpReport {
   operationId: string;
@@ -141,7 +144,10 @@ async function settleOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
     const op = await deps.repos.operations.get(opId);
     if (op?.state !== 'running') return null;
     const vol = await deps.repos.volumes.get(volumeId);
-    if (!vol) {
+    if (op.kind === 'import_volume') {
+      // Its volume row is written at its commit point, with the operation's success: running means not committed.
+      outcome = await fail(deps, op, await settleInterruptedImport(deps, op, lease), lease, async () => undefined);
+    } else if (!vol) {
       outcome = await fail(deps, op, 'interrupted; its volume no longer exists', lease, async () => undefined);
     } else if (op.kind === 'revert_volume') {
       outcome = await settleRevert(deps, op, vol, lease);

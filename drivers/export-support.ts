@@ -1,0 +1,49 @@
+/**
+ * Optional driver capability: a volume with its whole snapshot tree as one portable archive, and
+ * back (issue 15). Declared apart from the VolumeDriver contract, like the consistency checker's
+ * capability: a driver opts in by implementing the methods; the service answers NOT_IMPLEMENTED
+ * for one that does not. The archive format is the RemoteFS driver's (drivers/remotefs/export).
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { ExportRecords } from './remotefs/export/export-plan.js';
+import type { ImportRequest, ImportedVolume } from './remotefs/export/import-volume.js';
+import type { ExportManifest } from './remotefs/export/manifest.js';
+import type { OpContext, VolumeRef } from './volume-driver.js';
+
+export type { ExportManifest, ExportRecords, ImportRequest, ImportedVolume };
+
+export interface ExportOptions {
+  records: ExportRecords;
+  /** Incremental: only what changed since this snapshot (the target holds its chain). */
+  since?: string | null;
+}
+
+export interface OpenedVolumeExport {
+  manifest: ExportManifest;
+  /** Exact length of the archive in bytes. */
+  bytes: number;
+  /** Streams the archive; the volume's lease (ctx.lease of openExport) must be held until it resolves. */
+  writeTo(sink: Writable, o?: { signal?: AbortSignal; onBytes?: (total: number) => void }): Promise<Map<string, string>>;
+}
+
+export interface ExportSupport {
+  /**
+   * Checks the detached volume's tree (every file, as before any read) and plans the archive,
+   * under ctx.lease (required: the lease must outlive the stream). Nothing on the share changes.
+   * Throws INVALID_STATE (attached, or an unfinished operation), VOLUME_NOT_FOUND, IMAGE_*.
+   */
+  openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport>;
+  /**
+   * A new volume from an archive; ids from req.assign. Refuses a hostile or corrupt archive with
+   * ARCHIVE_* / IMAGE_* / FILE_NAME_UNSAFE / SIZE_OUT_OF_BOUNDS and leaves no file behind.
+   */
+  importVolume(source: Readable, req: ImportRequest, ctx?: OpContext): Promise<ImportedVolume>;
+  /** Every file of a volume id no row names (an import a crash interrupted). Idempotent. */
+  removeVolumeFiles(volumeId: string, ctx?: OpContext): Promise<number>;
+}
+
+export function exportSupport(driver: object): ExportSupport | null {
+  const d = driver as Partial<ExportSupport>;
+  if (!d.openExport || !d.importVolume || !d.removeVolumeFiles) return null;
+  return { openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), removeVolumeFiles: d.removeVolumeFiles.bind(driver) };
+}

@@ -1,0 +1,110 @@
+/**
+ * Writing an export archive: the manifest, every carried file of the tree read once from the
+ * share (checksummed on the way) and the trailing checksums, as one ustar stream into `sink`.
+ *
+ * The stream's length is known before its first byte (archiveBytes): ustar pads each entry to
+ * 512-byte blocks and every name here is shorter than ustar's 100, so no extension header is
+ * written. The HTTP route announces it as Content-Length and the CLI shows an ETA from it.
+ *
+ * Sparseness: the files are sent as they are. A qcow2 file only holds the clusters that were
+ * written (it is compact by construction), so no sparse tar format is used: GNU sparse entries
+ * would gain little and are not what every `tar` unpacks the same way.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { StorageError } from '../../../src/core/errors.js';
+import { openInDir } from '../../../src/core/safe-open.js';
+import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums, type ExportManifest } from './manifest.js';
+
+const BLOCK = 512;
+const MTIME = new Date(0);
+
+function entryBytes(size: number): number {
+  return BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+}
+
+function checksumsBytes(names: readonly string[]): number {
+  return names.reduce((n, name) => n + 64 + 2 + Buffer.byteLength(name) + 1, 0);
+}
+
+export function manifestText(m: ExportManifest): Buffer {
+  return Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
+}
+
+/** The archive's exact length: entries, each a header block plus padded data, then two zero blocks. */
+export function archiveBytes(m: ExportManifest): number {
+  const files = carriedFiles(m);
+  const data = files.reduce((n, f) => n + entryBytes(m.tree.files[f]?.bytes ?? 0), 0);
+  return entryBytes(manifestText(m).length) + data + entryBytes(checksumsBytes(files)) + 2 * BLOCK;
+}
+
+export interface ArchiveWriteOptions {
+  signal?: AbortSignal;
+  /** Bytes of the archive written so far (called as they leave). */
+  onBytes?: (total: number) => void;
+}
+
+function counter(onBytes?: (total: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      onBytes?.(total);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's pipeline. */
+async function fillEntry(entry: ReturnType<tar.Pack['entry']>, chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): Promise<void> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    if (!entry.write(chunk)) await once(entry, 'drain');
+  }
+  entry.end(undefined);
+}
+
+/** One file into its entry, hashed as it goes; refused when it is not the length the manifest says. */
+async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number, signal?: AbortSignal): Promise<string> {
+  const { fh, stat } = await openInDir(dir, name, 'read');
+  try {
+    if (stat.size !== bytes) {
+      throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `${name} changed while it was exported (${stat.size} bytes, expected ${bytes})`, { details: { file: name } });
+    }
+    const hash = createHash('sha256');
+    let done: (err?: Error | null) => void = () => undefined;
+    const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
+    const entry = pack.entry({ name, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
+    const chunks = bytes === 0 ? [] : fh.createReadStream({ start: 0, end: bytes - 1, autoClose: false, highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) });
+    await Promise.all([fillEntry(entry, chunks as AsyncIterable<Buffer>, hash), written]);
+    return hash.digest('hex');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes the archive of `m` (its carried files read from `dir`) into `sink`; returns the checksums.
+ * The caller holds the volume's lease, so no file of the tree changes meanwhile; a file that
+ * changed anyway (its length differs) aborts the stream.
+ */
+export async function writeArchive(dir: string, m: ExportManifest, sink: Writable, o: ArchiveWriteOptions = {}): Promise<Map<string, string>> {
+  const pack = tar.pack();
+  const out = pipeline(async function* packed() { for await (const chunk of pack) yield chunk as Buffer; }, counter(o.onBytes), sink, o.signal ? { signal: o.signal } : {});
+  const sums = new Map<string, string>();
+  const fill = (async () => {
+    const manifest = manifestText(m);
+    pack.entry({ name: MANIFEST_NAME, size: manifest.length, mode: 0o644, mtime: MTIME, type: 'file' }, manifest);
+    for (const name of carriedFiles(m)) sums.set(name, await packFile(pack, dir, name, m.tree.files[name]?.bytes ?? 0, o.signal));
+    const checksums = Buffer.from(formatChecksums(sums));
+    pack.entry({ name: CHECKSUMS_NAME, size: checksums.length, mode: 0o644, mtime: MTIME, type: 'file' }, checksums);
+    pack.finalize();
+  })();
+  const [filled, written] = await Promise.allSettled([fill.catch((err: unknown) => { pack.destroy(err as Error); throw err; }), out]);
+  if (filled.status === 'rejected') throw filled.reason;
+  if (written.status === 'rejected') throw written.reason;
+  return sums;
+}

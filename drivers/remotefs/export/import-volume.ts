@@ -1,0 +1,135 @@
+/**
+ * Importing an archive as a NEW volume. Nothing is visible under a final name until everything is
+ * proven:
+ *
+ *   manifest read and checked  -> ids assigned by the caller (its intent recorded), lease taken,
+ *                                 share chosen, no file of the new id anywhere, room checked
+ *   every file -> .volume-<new>.<uuid>.tmp, hashed while written; checksums matched
+ *   every header verified (inspector), backing names rewritten to the new names, verified again
+ *   temps renamed to their final names, then the info file written  <- the share's commit point
+ *
+ * The caller's database commit (rows of the volume and its snapshots) comes after; until then a
+ * crash leaves only files of an id no row names, which the caller's recovery removes with
+ * deleteVolumeFiles. A refusal removes what this call wrote before it is thrown.
+ */
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StorageError } from '../../../src/core/errors.js';
+import { tempFileName } from '../../../src/core/volume-names.js';
+import type { Share } from '../../../src/shares/index.js';
+import type { OpContext } from '../../volume-driver.js';
+import type { RemoteFsEnv } from '../env.js';
+import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
+import { giBFromBytes } from '../paths.js';
+import { applyPerms } from '../perms.js';
+import { placeVolume } from '../placement.js';
+import { assertRoom } from '../space-check.js';
+import { deleteVolumeFiles } from '../volume-delete.js';
+import { underLeases } from '../volume-lease.js';
+import { assertNoFiles } from '../volume-site.js';
+import { receiveArchive } from './archive-read.js';
+import { rebaseReceived, verifyReceived } from './import-files.js';
+import { assertSizesAllowed, importedTree, renameFile, type ImportIds } from './import-plan.js';
+import type { ExportManifest } from './manifest.js';
+
+export interface ImportRequest {
+  /**
+   * Called with the checked manifest before any file is written: the new volume's and snapshots'
+   * ids. The caller records its intent here (and may pass the new volume's lease back).
+   */
+  assign(m: ExportManifest): Promise<ImportIds & { lease?: OpContext['lease'] }>;
+  /** Share address to place the volume on; default: the share with the most room. */
+  share?: string | null;
+  /** Bytes received so far (progress). */
+  onBytes?: (total: number) => void;
+}
+
+export interface ImportedVolume {
+  providerLocation: string;
+  format: 'qcow2' | 'raw';
+  sizeGiB: number;
+  manifest: ExportManifest;
+  ids: ImportIds;
+  tree: VolumeTree;
+}
+
+async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
+  if (address === null || address === undefined) return placeVolume(env, sizeBytes);
+  const share = env.shares.find((s) => s.address === address);
+  if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });
+  if (!(await share.isMounted())) throw new StorageError('SHARE_UNAVAILABLE', `share ${address} is not mounted`, { details: { share: address } });
+  return share;
+}
+
+/** The new id's lease, held from the manifest to the end of the import (released by `end`). */
+function holdNewLease(env: RemoteFsEnv, ids: ImportIds & { lease?: OpContext['lease'] }, ctx: OpContext) {
+  let end: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => { end = resolve; });
+  let grant: (s: AbortSignal) => void = () => undefined;
+  const granted = new Promise<AbortSignal>((resolve) => { grant = resolve; });
+  const held = underLeases(env, [ids.volumeId], { ...ctx, ...(ids.lease ? { lease: ids.lease } : {}) }, async (signal) => {
+    grant(signal);
+    await ended;
+  });
+  return { signal: Promise.race([granted, held.then(() => granted)]), end: async () => { end(); await held; } };
+}
+
+interface Staging {
+  share: Share | null;
+  ids: ImportIds | null;
+  /** true once no file of the new id existed: from then on every file of it is ours to remove. */
+  owned: boolean;
+  temps: Map<string, string>;
+  lease: { signal: Promise<AbortSignal>; end: () => Promise<void> } | null;
+}
+
+async function prepare(env: RemoteFsEnv, m: ExportManifest, req: ImportRequest, ctx: OpContext, st: Staging): Promise<{ dir: string; tempName: () => string }> {
+  assertSizesAllowed(m, env.storage.maxVolumeSizeGiB * 1024 ** 3);
+  if (m.base !== null) {
+    throw new StorageError('INVALID_INPUT', `this is an incremental archive (since snapshot ${m.base.snapshotId}): import it onto the volume that holds that snapshot`);
+  }
+  const ids = await req.assign(m);
+  st.ids = ids;
+  st.lease = holdNewLease(env, ids, ctx);
+  await st.lease.signal;
+  await assertNoFiles(env.shares, ids.volumeId);
+  st.owned = true;
+  const share = await chooseShare(env, req.share, m.volume.sizeBytes);
+  st.share = share;
+  const total = Object.values(m.tree.files).reduce((n, f) => n + f.bytes, 0);
+  await assertRoom(share.mountPoint, total, `importing volume ${ids.volumeId}`);
+  return { dir: share.mountPoint, tempName: () => tempFileName(ids.volumeId) };
+}
+
+async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise<VolumeTree> {
+  const ids = st.ids as ImportIds;
+  const dir = (st.share as Share).mountPoint;
+  const tree = importedTree(m, ids);
+  const perms = await env.perms();
+  for (const temp of st.temps.values()) await applyPerms(temp, perms);
+  for (const [name, temp] of st.temps) await rename(temp, path.join(dir, renameFile(name, m.volume.id, ids.volumeId)));
+  await fsyncDir(dir);
+  await writeInfo(dir, tree, { mode: perms.mode });
+  return tree;
+}
+
+export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
+  const st: Staging = { share: null, ids: null, owned: false, temps: new Map(), lease: null };
+  try {
+    const { manifest } = await receiveArchive(source, {
+      onManifest: (m) => prepare(env, m, req, ctx, st), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes,
+    });
+    const ids = st.ids as ImportIds;
+    await verifyReceived(manifest, st.temps, ctx.signal);
+    await rebaseReceived(manifest, st.temps, ids.volumeId, ctx.signal);
+    const tree = await commit(env, manifest, st);
+    const format = manifest.tree.files[manifest.tree.active]?.format ?? 'qcow2';
+    return { providerLocation: (st.share as Share).address, format, sizeGiB: giBFromBytes(manifest.volume.sizeBytes), manifest, ids, tree };
+  } catch (err) {
+    if (st.owned && st.ids !== null) await deleteVolumeFiles(env.shares, st.ids.volumeId).catch(() => undefined);
+    throw err;
+  } finally {
+    await st.lease?.end();
+  }
+}

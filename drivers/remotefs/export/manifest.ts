@@ -1,0 +1,192 @@
+/**
+ * The manifest of a volume export archive: what the archive claims to hold. It is the first entry
+ * (`manifest.json`), so an importer knows every file, size, format and backing name before the
+ * first image byte arrives, and refuses anything the manifest did not announce.
+ *
+ * Archive layout (an ordinary ustar stream; `tar -tvf` lists it, `tar -x` unpacks it):
+ *
+ *   manifest.json            this document
+ *   volume-<vid>[.<uuid>]    every qcow2/raw file of the tree, as on the share, roots first
+ *   SHA256SUMS               "<sha256>  <name>" per file (sha256sum -c checks an unpacked archive)
+ *
+ * The checksums trail the files: they are computed while the files stream, so an export reads each
+ * file once (a manifest holding them would need a second read of the whole tree first).
+ *
+ * An incremental archive (`base` set) leaves out the files of the base snapshot's chain: the
+ * target must already hold them unchanged; their checksums are in `base.files`.
+ */
+import { z } from 'zod';
+import { StorageError } from '../../../src/core/errors.js';
+import { isOwnFileName, isUuid } from '../../../src/core/volume-names.js';
+
+export const MANIFEST_NAME = 'manifest.json';
+export const CHECKSUMS_NAME = 'SHA256SUMS';
+export const EXPORT_FORMAT = 'qcowshare-volume-export';
+export const EXPORT_VERSION = 1;
+/** A manifest is read whole into memory: beyond this it is refused unread. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const metadataSchema = z.record(z.string().max(255), z.string().max(255));
+const text = z.string().max(4096).nullable();
+
+const fileSchema = z.strictObject({
+  format: z.enum(['qcow2', 'raw']),
+  /** Bare name of the archive file this one is backed by (as the header says), or null. */
+  backing: z.string().nullable(),
+  /** Bytes of the file (its length on the share; the tar entry's size). */
+  bytes: z.number().int().nonnegative(),
+});
+
+const snapshotSchema = z.strictObject({
+  id: z.string().refine(isUuid, 'not a UUID'),
+  name: text,
+  description: text,
+  metadata: metadataSchema,
+  /** The file holding the snapshot's point in time. */
+  file: z.string(),
+  parent: z.string().refine(isUuid, 'not a UUID').nullable(),
+  hidden: z.boolean(),
+  sizeBytes: z.number().int().nonnegative(),
+  createdAt: z.string().max(64),
+});
+
+export const manifestSchema = z.strictObject({
+  format: z.literal(EXPORT_FORMAT),
+  version: z.literal(EXPORT_VERSION),
+  createdAt: z.string().max(64),
+  volume: z.strictObject({
+    id: z.string().refine(isUuid, 'not a UUID'),
+    name: text,
+    description: text,
+    metadata: metadataSchema,
+    bootable: z.boolean(),
+    sizeBytes: z.number().int().nonnegative(),
+  }),
+  tree: z.strictObject({
+    active: z.string(),
+    files: z.record(z.string(), fileSchema),
+    snapshots: z.array(snapshotSchema).max(100_000),
+  }),
+  /** Incremental archives: the snapshot the target must hold, and its chain's files with their checksums. */
+  base: z.strictObject({
+    snapshotId: z.string().refine(isUuid, 'not a UUID'),
+    files: z.record(z.string(), z.string().regex(SHA256)),
+  }).nullable(),
+  /**
+   * Reserved for an instance export (its definition and checkpoints, issue 14): null for a volume
+   * archive. An importer that meets anything else refuses it rather than dropping it silently.
+   */
+  instance: z.null(),
+});
+
+export type ExportManifest = z.infer<typeof manifestSchema>;
+export type ManifestFile = z.infer<typeof fileSchema>;
+export type ManifestSnapshot = z.infer<typeof snapshotSchema>;
+
+function mismatch(message: string, details: Record<string, unknown> = {}): StorageError {
+  return new StorageError('ARCHIVE_MANIFEST_MISMATCH', message, { details });
+}
+
+/** Files of the archive's tree that the stream itself carries (all but an incremental base's). */
+export function carriedFiles(m: ExportManifest): string[] {
+  return orderedFiles(m).filter((f) => m.base?.files[f] === undefined);
+}
+
+/** Every file of the tree, each after its backing file (roots first): the order of the archive. */
+export function orderedFiles(m: ExportManifest): string[] {
+  const out: string[] = [];
+  const placed = new Set<string>();
+  const place = (name: string, depth: number): void => {
+    if (placed.has(name)) return;
+    const backing = m.tree.files[name]?.backing ?? null;
+    if (depth > Object.keys(m.tree.files).length) throw mismatch('the manifest\'s backing names form a loop', { file: name });
+    if (backing !== null) place(backing, depth + 1);
+    placed.add(name);
+    out.push(name);
+  };
+  for (const name of Object.keys(m.tree.files).sort()) place(name, 0);
+  return out;
+}
+
+/**
+ * The manifest is as hostile as the files: every name a bare file name of the source volume,
+ * every backing and snapshot file one of the archive's own files, one owner per file, the active
+ * file owned by none, parents as the files say. Refusals: FILE_NAME_UNSAFE, IMAGE_UNSAFE_BACKING,
+ * ARCHIVE_MANIFEST_MISMATCH.
+ */
+export function assertManifestConsistent(m: ExportManifest): void {
+  const vid = m.volume.id;
+  const own = (name: string, what: string): void => {
+    if (!isOwnFileName(name, vid)) {
+      throw new StorageError('FILE_NAME_UNSAFE', `manifest: ${what} ${JSON.stringify(name)} is not a file of volume ${vid}`, { details: { name, what } });
+    }
+  };
+  for (const [name, f] of Object.entries(m.tree.files)) {
+    own(name, 'file');
+    if (f.backing !== null && m.tree.files[f.backing] === undefined) {
+      throw new StorageError('IMAGE_UNSAFE_BACKING', `manifest: ${name} is backed by ${JSON.stringify(f.backing)}, not a file of the archive`, {
+        details: { file: name, backingFile: f.backing, reason: 'outside-archive' },
+      });
+    }
+  }
+  if (m.tree.files[m.tree.active] === undefined) throw mismatch(`manifest: active file ${m.tree.active} is not among its files`);
+  orderedFiles(m);
+  const owners = new Map<string, string>();
+  const ids = new Set<string>();
+  for (const s of m.tree.snapshots) {
+    own(s.file, `file of snapshot ${s.id}`);
+    if (ids.has(s.id)) throw mismatch(`manifest: snapshot ${s.id} listed twice`);
+    ids.add(s.id);
+    if (m.tree.files[s.file] === undefined) throw mismatch(`manifest: snapshot ${s.id} owns ${s.file}, not a file of the archive`);
+    if (s.file === m.tree.active) throw mismatch(`manifest: snapshot ${s.id} owns the active file`);
+    if (owners.has(s.file)) throw mismatch(`manifest: ${s.file} owned by two snapshots`);
+    owners.set(s.file, s.id);
+  }
+  for (const s of m.tree.snapshots) {
+    const backing = m.tree.files[s.file]?.backing ?? null;
+    const expected = backing === null ? null : owners.get(backing) ?? null;
+    if (s.parent !== expected) throw mismatch(`manifest: snapshot ${s.id} names parent ${s.parent}, its file sits on ${expected}`);
+  }
+  for (const name of Object.keys(m.tree.files)) {
+    if (name !== m.tree.active && !owners.has(name)) throw mismatch(`manifest: ${name} is neither the active file nor a snapshot's`);
+  }
+  for (const name of Object.keys(m.base?.files ?? {})) {
+    if (m.tree.files[name] === undefined) throw mismatch(`manifest: base file ${name} is not a file of the tree`);
+  }
+}
+
+/** Parse and check a manifest's text (ARCHIVE_CORRUPT when it is not one). */
+export function parseManifest(raw: string): ExportManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} is not JSON`, { cause: err });
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME}: ${issues}`, { details: { reason: 'manifest-schema' } });
+  }
+  assertManifestConsistent(parsed.data);
+  return parsed.data;
+}
+
+/** `sha256sum` format: one "<hex>  <name>" line per file. */
+export function formatChecksums(sums: ReadonlyMap<string, string>): string {
+  return [...sums].map(([name, sum]) => `${sum}  ${name}\n`).join('');
+}
+
+export function parseChecksums(raw: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of raw.split('\n')) {
+    if (line === '') continue;
+    const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined || out.has(m[2])) {
+      throw new StorageError('ARCHIVE_CORRUPT', `${CHECKSUMS_NAME}: malformed line ${JSON.stringify(line.slice(0, 200))}`);
+    }
+    out.set(m[2], m[1]);
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * Export and import of a volume with its snapshot tree (issue 15): the archive travels as the
+ * response body (GET, Content-Length known up front) or as the request body (POST, streamed:
+ * application/x-tar, exempt from the JSON body rule and its size limit, see isArchiveUpload).
+ */
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { callerOf, scopedProject } from '../auth.js';
+import type { ServiceDeps } from '../context.js';
+import { visibleVolume } from '../usecases/lookup.js';
+import { openVolumeExport } from '../usecases/volume-export.js';
+import { importVolume } from '../usecases/volume-import.js';
+import { looseBool, name, pathIds, uuid } from '../validation/common.js';
+import { parse } from '../validation/parse.js';
+import { showVolume } from './volumes.js';
+import type { RouteDef } from './route.js';
+
+export const ARCHIVE_MEDIA_TYPE = 'application/x-tar';
+const IMPORT_PATH = /^\/v3(?:\/[^/?]+)?\/os-volume-import(?:\?|$)/;
+
+/** The one request whose body is not JSON: an import's archive (POST, application/x-tar). */
+export function isArchiveUpload(req: IncomingMessage): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && IMPORT_PATH.test(req.url ?? '');
+}
+
+const exportQuery = z.strictObject({ since: uuid.optional() });
+const importQuery = z.strictObject({ keep_ids: looseBool.optional(), name: name.optional(), share: z.string().max(1024).optional() });
+
+export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
+  return [
+    {
+      method: 'get', path: '/volumes/:volume_id/os-export', versioned: true, policy: 'qcowshare:volume:export', status: 200,
+      summary: 'Export the volume with its snapshot tree as a tar archive (since=<snapshot>: incremental)',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        const q = parse(exportQuery, req.query, 'query');
+        scopedProject(req);
+        const v = await visibleVolume(deps, callerOf(req), volume_id);
+        const stream = await openVolumeExport(deps, v, q.since ?? null);
+        res.status(200).set({
+          'content-type': ARCHIVE_MEDIA_TYPE, 'content-length': String(stream.opened.bytes),
+          'content-disposition': `attachment; filename="volume-${v.id}.tar"`,
+        });
+        // Past the headers an error can only cut the stream short: the client sees fewer bytes than announced.
+        await stream.run(res).catch((err: unknown) => {
+          deps.log.warn({ err, volumeId: v.id }, 'export stream ended early');
+          res.destroy();
+        });
+      },
+    },
+    {
+      method: 'post', path: '/os-volume-import', versioned: true, policy: 'qcowshare:volume:import', status: 201,
+      summary: 'Import a volume with its snapshot tree from a tar archive (body: application/x-tar)',
+      handler: async (req, res) => {
+        const q = parse(importQuery, req.query, 'query');
+        const project = scopedProject(req);
+        const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
+        res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+      },
+    },
+  ];
+}

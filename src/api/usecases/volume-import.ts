@@ -1,0 +1,131 @@
+/**
+ * Import of an export archive as a NEW volume (issue 15), from a streamed upload.
+ *
+ *   manifest checked (driver)  -> ids chosen (new ones, or the archive's when asked and free);
+ *                                 intent: an `import_volume` operation row, running, with the new
+ *                                 id's lease, in one transaction; no volume row yet
+ *   files written, verified, renamed, info file written (driver)
+ *   ONE transaction: the volume row (available) and its snapshot rows, the operation succeeded,
+ *   the lease released                                              <- the commit point
+ *
+ * A refusal: the driver removed its files; the operation is recorded failed. A crash before the
+ * commit: the operation stays running with no volume row; settleInterruptedImport (run by the
+ * interrupted-operations pass) removes every file of the id and records it failed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Transaction } from 'sequelize';
+import { StorageError, toStorageError } from '../../core/errors.js';
+import type { Lease } from '../../core/lease.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import { inTransaction } from '../../db/transaction.js';
+import type { ExportManifest, ImportedVolume } from '../../../drivers/export-support.js';
+import type { Caller, ServiceDeps } from '../context.js';
+import { keepLease, type LeaseKeeper } from '../lease-keeper.js';
+import { acquireVolumeLease } from './operation-runner.js';
+import { exportCapability } from './volume-export.js';
+
+export interface ImportInput {
+  /** Keep the archive's volume and snapshot ids (refused unless all are free). */
+  keepIds: boolean;
+  /** Name of the new volume; default: the archive's. */
+  name: string | null;
+  /** Share address; default: placement. */
+  share: string | null;
+}
+
+/** Metadata key recording which volume an imported volume was exported from. */
+export const IMPORT_SOURCE_KEY = 'qcowshare_import_source';
+
+async function assertIdsFree(deps: ServiceDeps, m: ExportManifest): Promise<void> {
+  const row = (await deps.repos.volumes.rowsOf([m.volume.id])).get(m.volume.id);
+  const taken = await deps.repos.snapshots.existingIds(m.tree.snapshots.map((s) => s.id));
+  if (row || taken.length > 0) {
+    throw new StorageError('CONFLICT', `the archive's ids are not free (volume ${row ? m.volume.id : 'free'}, snapshots taken: ${taken.length}): import with new ids`, {
+      details: { volume_id: m.volume.id, volume_taken: row !== undefined, snapshot_ids: taken },
+    });
+  }
+}
+
+interface Intent {
+  op: OperationRecord;
+  /** Renewed while the upload runs: an upload may last longer than a lease's TTL. */
+  keeper: LeaseKeeper;
+  lease: Lease;
+}
+
+async function recordIntent(deps: ServiceDeps, projectId: string, volumeId: string): Promise<Intent> {
+  const opId = randomUUID();
+  const lease = await acquireVolumeLease(deps, volumeId, opId);
+  try {
+    const op = await deps.repos.operations.insert({ id: opId, kind: 'import_volume', volumeId, projectId, snapshotId: null, fencingToken: lease.token, overlayFile: null });
+    const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+    return { op, keeper, get lease() { return keeper.lease; } };
+  } catch (err) {
+    await deps.repos.leases.release(lease);
+    throw err;
+  }
+}
+
+async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, input: ImportInput, got: ImportedVolume, intent: Intent): Promise<VolumeRecord> {
+  const m = got.manifest;
+  await intent.keeper.stop();
+  return inTransaction(deps.repos.db, async (t: Transaction) => {
+    const volume = await deps.repos.volumes.insert({
+      id: got.ids.volumeId, projectId, userId: caller.userId, name: input.name ?? m.volume.name, description: m.volume.description,
+      sizeGiB: got.sizeGiB, status: 'available', attachStatus: 'detached', providerLocation: got.providerLocation, format: got.format,
+      metadata: { ...m.volume.metadata, [IMPORT_SOURCE_KEY]: m.volume.id }, bootable: m.volume.bootable,
+    }, t);
+    for (const s of m.tree.snapshots) {
+      await deps.repos.snapshots.insertFound({
+        id: got.ids.snapshots[s.id] as string, volumeId: volume.id, projectId, userId: caller.userId, name: s.name, description: s.description,
+        sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: s.metadata, hidden: s.hidden,
+      }, t);
+    }
+    await deps.repos.operations.update(intent.op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    await deps.repos.leases.release(intent.lease, t);
+    return volume;
+  });
+}
+
+export async function importVolume(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: ImportInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
+  const support = exportCapability(deps);
+  let intent: Intent | null = null;
+  try {
+    const got = await support.importVolume(body, {
+      share: input.share,
+      assign: async (m) => {
+        if (input.keepIds) await assertIdsFree(deps, m);
+        const ids = input.keepIds
+          ? { volumeId: m.volume.id, snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, s.id])) }
+          : { volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) };
+        intent = await recordIntent(deps, projectId, ids.volumeId);
+        return { ...ids, lease: intent.lease };
+      },
+    });
+    const done = intent as Intent | null;
+    if (done === null) throw new StorageError('INTERNAL', 'import finished without recording its intent');
+    const volume = await commitRows(deps, caller, projectId, input, got, done);
+    return { volume, operation: { ...done.op, state: 'succeeded', progress: 100 } };
+  } catch (raw) {
+    const err = toStorageError(raw);
+    const open = intent as Intent | null;
+    if (open !== null) {
+      await open.keeper.stop();
+      await inTransaction(deps.repos.db, async (t) => {
+        await deps.repos.operations.update(open.op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
+        await deps.repos.leases.release(open.lease, t);
+      }).catch((e: unknown) => deps.log.warn({ err: e, operation: open.op.id }, 'failed import not recorded; the settle pass does it'));
+    }
+    throw err;
+  }
+}
+
+/**
+ * An import a crash interrupted (operation running, no volume row: the commit never happened):
+ * every file of its id is removed, under the lease the settle pass holds. Returns the reason.
+ */
+export async function settleInterruptedImport(deps: ServiceDeps, op: OperationRecord, lease: Lease): Promise<string> {
+  const removed = await exportCapability(deps).removeVolumeFiles(op.volumeId, { lease });
+  return `interrupted before its commit point; ${removed} file(s) it had written were removed: import the archive again`;
+}

@@ -1,0 +1,58 @@
+/**
+ * `volume export` and `volume import`: the archive streams between the service and a file (or
+ * stdout / stdin), with a progress bar on stderr.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { ApiError, type ApiClient } from '../client.js';
+import { progressBar } from '../progress-bar.js';
+import { type Output, print } from './output.js';
+
+function counting(onBytes: (n: number) => void): Transform {
+  let total = 0;
+  return new Transform({ transform(chunk: Buffer, _e, cb) { total += chunk.length; onBytes(total); cb(null, chunk); } });
+}
+
+async function fault(r: Response): Promise<ApiError> {
+  const parsed = (await r.json().catch(() => ({}))) as Record<string, { message?: string; error_code?: string }>;
+  const f = Object.values(parsed)[0];
+  return new ApiError(r.status, f?.error_code ?? `HTTP_${r.status}`, f?.message ?? `HTTP ${r.status}`);
+}
+
+export function transferCommands(volume: Command, client: () => ApiClient, out: () => Output, stderr: (s: string) => void = (s) => process.stderr.write(s)): void {
+  volume.command('export <id>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
+    .option('-o, --output <file>', 'write the archive here instead of stdout').option('--since <snapshot>', 'incremental: only what changed since this snapshot')
+    .option('--no-progress', 'no progress bar on stderr')
+    .action(async (id: string, o: { output?: string; since?: string; progress: boolean }) => {
+      const r = await client().raw('GET', `/v3/volumes/${id}/os-export${o.since ? `?since=${encodeURIComponent(o.since)}` : ''}`);
+      if (r.status !== 200 || r.body === null) throw await fault(r);
+      const total = Number(r.headers.get('content-length') ?? NaN);
+      const bar = progressBar(stderr, Number.isFinite(total) ? total : null);
+      let bytes = 0;
+      const sink: Writable = o.output ? createWriteStream(o.output, { flags: 'wx' }) : process.stdout;
+      await pipeline(Readable.fromWeb(r.body as never), counting((n) => { bytes = n; if (o.progress) bar.update(n); }), sink);
+      if (o.progress) bar.done(bytes);
+      if (Number.isFinite(total) && bytes !== total) throw new Error(`the export ended after ${bytes} of ${total} bytes: the archive is incomplete`);
+    });
+  volume.command('import <file>').description('import a volume with its snapshot tree from a tar archive (- : stdin)')
+    .option('--keep-ids', "keep the archive's volume and snapshot ids (refused unless free)").option('--name <name>').option('--share <address>')
+    .option('--no-progress', 'no progress bar on stderr')
+    .action(async (file: string, o: { keepIds?: boolean; name?: string; share?: string; progress: boolean }) => {
+      const q = new URLSearchParams();
+      if (o.keepIds) q.set('keep_ids', 'true');
+      if (o.name) q.set('name', o.name);
+      if (o.share) q.set('share', o.share);
+      const total = file === '-' ? null : (await stat(file)).size;
+      const bar = progressBar(stderr, total);
+      let bytes = 0;
+      const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (o.progress) bar.update(n); }));
+      const r = await client().raw('POST', `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`, Readable.toWeb(source) as never, 'application/x-tar');
+      if (o.progress) bar.done(bytes);
+      if (r.status >= 400) throw await fault(r);
+      const body = (await r.json()) as { volume: Record<string, unknown> };
+      print(out(), body, () => `volume ${String(body.volume.id)} ${String(body.volume.status)} imported`);
+    });
+}
