@@ -20,6 +20,8 @@ export interface VolumeExpectation {
   sizeGiB: number | null;
   /** Snapshot points; `mayBeGone` for the one an operation deleted (or that a failed create never made). */
   snapshots: { id: string; image: Image; mayBeGone: boolean }[];
+  /** The statuses the volume may settle in (default: available; an attached volume also in-use). */
+  statuses?: string[];
 }
 
 export interface Findings {
@@ -98,7 +100,7 @@ export async function verify(api: Api, share: string, expected: VolumeExpectatio
       continue;
     }
     if (v === null) { f.dataLoss.push(`${tag}: gone`); continue; }
-    if (v.status !== 'available') f.divergences.push(`${tag}: status ${v.status}`);
+    if (!(e.statuses ?? ['available']).includes(v.status)) f.divergences.push(`${tag}: status ${v.status}`);
     if (info === null) { f.dataLoss.push(`${tag}: no info file`); continue; }
     const tree = info.qcowshare;
     if (tree.intent !== null) f.divergences.push(`${tag}: intent ${tree.intent.kind} left`);
