@@ -53,7 +53,7 @@ export async function runLive(env: LiveEnv, fault: LiveFault, p: LivePlanned, se
       const left = await liveUnsettled(env, started.vid).catch((err: Error) => [`state unreadable: ${err.message}`]);
       if (left.length === 0) {
         const f = await verify(env.api(), env.share, [started.expect()]);
-        const live = await verifyLive(env, env.api(), started.vid).catch((err: Error) => [`live state unreadable: ${err.message}`]);
+        const live = await verifyLive(env, env.api(), started.vid, started.created).catch((err: Error) => [`live state unreadable: ${err.message}`]);
         last = [...f.divergences, ...live, ...f.orphans, ...f.leaks, ...f.dataLoss];
         result.dataVerified = f.dataLoss.length === 0;
         result.orphansLeaks = f.orphans.length + f.leaks.length;
