@@ -30,7 +30,7 @@ import { assertConsistent } from '../../fixtures/consistency.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
-describe('a GlusterFS brick lost at a merge\'s final unlink converges without a human', function () {
+describe('a GlusterFS brick lost during a snapshot delete converges without a human', function () {
   this.timeout(600_000);
   let gv: GlusterVolume;
   let db: TestDb;
@@ -105,7 +105,8 @@ describe('a GlusterFS brick lost at a merge\'s final unlink converges without a 
     await brickState(gv.name, gv.brick, false);
     await restartBrick(gv.name, gv.brick, pid);
     // The share answers again: the merge is recorded, only the victim's unlink is left, named by the intent.
-    const left = await readInfo(shareDir, vid);
+    // The share's FUSE client reconnects to the brick on its own time: polled, bounded.
+    const left = await eventually(() => readInfo(shareDir, vid).catch(() => undefined), 120_000);
     expect(left?.tree?.intent?.step, 'the intent left for the settle pass').to.equal('unlink');
     const victim = left?.tree?.intent?.files.victim as string;
     expect(before.has(victim), 'the victim was a file of the volume').to.equal(true);
@@ -114,7 +115,7 @@ describe('a GlusterFS brick lost at a merge\'s final unlink converges without a 
 
     // The periodic sweep's pass, as the running service runs it (no restart, no check --repair).
     await eventually(async () => {
-      await repairGhostSnapshots(svc.deps);
+      await repairGhostSnapshots(svc.deps).catch(() => undefined);
       return (await http.get(`/v3/snapshots/${s1.sid}`).set(auth('admin'))).status === 404 ? true : undefined;
     }, 120_000);
     const settled = await readInfo(shareDir, vid);
@@ -124,5 +125,40 @@ describe('a GlusterFS brick lost at a merge\'s final unlink converges without a 
     await verifyImage(path.join(shareDir, settled?.tree?.snapshots[s2.sid]?.file as string), s2.image);
     await verifyImage(await activeOf(vid), image);
     await assertConsistent(svc.deps);
+  });
+
+  it('a delete that failed without its brick before changing anything: the snapshot is available again once the brick is back', async () => {
+    const vid = (await http.post('/v3/volumes').set(auth('admin')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+    await status('volumes', vid, 'available');
+    await writeBlocks(await activeOf(vid), 0, 4, 0x61);
+    const image = written(new Map(), 0, 4, 0x61);
+    const sid = (await http.post('/v3/snapshots').set(auth('admin')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
+    await status('snapshots', sid, 'available');
+    await writeBlocks(await activeOf(vid), 2, 1, 0x62);
+
+    const pid = await brickState(gv.name, gv.brick, true) as number;
+    spawnSync('sh', ['-c', `kill -9 ${pid}; while [ -e /proc/${pid} ]; do sleep 0.05; done`]);
+    await brickState(gv.name, gv.brick, false);
+    const op = (await http.delete(`/v3/snapshots/${sid}`).set(auth('admin')).expect(202)).headers['x-operation-id'] as string;
+    const ended = await eventually(async () => {
+      const o = (await http.get(`/v3/operations/${op}`).set(auth('admin'))).body.operation as { state: string; error: string | null };
+      return o.state === 'running' ? undefined : o;
+    }, 120_000);
+    expect(ended.state).to.equal('failed');
+    // The tree was unreadable when the delete failed: it could not tell that nothing had changed.
+    expect((await http.get(`/v3/snapshots/${sid}`).set(auth('admin')).expect(200)).body.snapshot.status).to.equal('error_deleting');
+
+    await restartBrick(gv.name, gv.brick, pid);
+    await eventually(async () => {
+      await repairGhostSnapshots(svc.deps).catch(() => undefined);
+      return (await http.get(`/v3/snapshots/${sid}`).set(auth('admin'))).body.snapshot?.status === 'available' ? true : undefined;
+    }, 120_000);
+    const tree = (await readInfo(shareDir, vid))?.tree;
+    expect(tree?.intent).to.equal(null);
+    await verifyImage(path.join(shareDir, tree?.snapshots[sid]?.file as string), image);
+    await assertConsistent(svc.deps);
+    // And it can be deleted now.
+    await http.delete(`/v3/snapshots/${sid}`).set(auth('admin')).expect(202);
+    await eventually(async () => ((await http.get(`/v3/snapshots/${sid}`).set(auth('admin'))).status === 404 ? true : undefined), 120_000);
   });
 });
