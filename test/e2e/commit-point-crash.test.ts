@@ -657,6 +657,13 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
   // Issue 12: every end-to-end suite ends with the consistency checker (database, info files,
   // shares, attachments and the coordinators' live chains) reporting zero divergences.
   it('ends with the consistency checker reporting zero divergences', async () => {
+    // Case 3 leaves its abandoned snapshot `error` (Cinder's shape of a failed create): its owner
+    // deletes it, as a client does; the checker reports any error row until then.
+    const snaps = (await api().get(`/v3/snapshots?volume_id=${vid}`).set(alice).expect(200)).body.snapshots as { id: string; status: string }[];
+    for (const s of snaps.filter((x) => x.status === 'error')) {
+      await api().delete(`/v3/snapshots/${s.id}`).set(alice).expect(202);
+      await until(`failed snapshot ${s.id} deleted`, async () => ((await snapshotOf(s.id)).status === 404 ? true : undefined));
+    }
     await assertConsistentOverHttp(svcUrl, 'admin');
   });
 });
