@@ -19,12 +19,31 @@ import type { RunResult } from './table.js';
 import { CONVERGE_BOUND_MS, unsettled, verify, waitConverged, type Findings } from './verify.js';
 import { buildWorkload } from './workload.js';
 import { createGlusterVolume, type GlusterVolume } from '../../test/fixtures/gluster.js';
+import { openLiveEnv } from './live-env.js';
+import { LIVE_FAULTS, LIVE_FAULT_KINDS, type LiveFaultKind } from './live-faults.js';
+import { runLive, type LivePlanned } from './live-run.js';
+
+/** Every kind in table order: the offline kinds, then the live ones. */
+export const ALL_KINDS = [...FAULT_KINDS, ...LIVE_FAULT_KINDS] as const;
+
+/** The live runs: round robin over each kind's operations. */
+export function planLive(count: number, kinds: readonly LiveFaultKind[]): LivePlanned[] {
+  const out: LivePlanned[] = [];
+  for (const kind of kinds) {
+    const ops = LIVE_FAULTS[kind].ops;
+    for (let i = 0; i < count; i++) out.push({ index: i, kind, op: ops[i % ops.length] as LivePlanned['op'] });
+  }
+  return out;
+}
 
 export interface CampaignOptions {
   /** SIGKILLs (of the service and of qemu-img, 3:2). */
   faults: number;
   /** Runs of each other kind (ENOSPC, MariaDB restart, GlusterFS brick). */
   others: number;
+  /** Runs of each live kind (on the booted guest: one lane, runs one after another). */
+  live?: number;
+  liveKinds?: readonly LiveFaultKind[];
   seed: number;
   kinds: readonly FaultKind[];
   db: 'sqlite' | 'mariadb';
@@ -183,6 +202,33 @@ export async function runCampaign(o: CampaignOptions): Promise<{ results: RunRes
   }
 
   const results: RunResult[] = [];
+  const livePlanned = planLive(o.live ?? 0, o.liveKinds ?? LIVE_FAULT_KINDS);
+  // The live lane: one guest, runs one after another (a libvirtd restart touches every domain).
+  const liveLane = async () => {
+    if (livePlanned.length === 0) return;
+    let env: Awaited<ReturnType<typeof openLiveEnv>>;
+    try {
+      env = await openLiveEnv(scratch, 'live', await dbFor('live'));
+    } catch (err) {
+      log(`[live] could not be set up: ${(err as Error).message}`);
+      for (const p of livePlanned) results.push({ index: p.index, kind: p.kind, op: p.op, midOperation: false, note: '', convergeMs: null, dataVerified: false, orphansLeaks: 0, problems: [`lane set-up failed: ${(err as Error).message}`] });
+      return;
+    }
+    try {
+      for (const p of livePlanned) {
+        const t0 = Date.now();
+        const r = await runLive(env, LIVE_FAULTS[p.kind], p, o.seed).catch((err: Error): RunResult => ({
+          index: p.index, kind: p.kind, op: p.op, midOperation: false, note: '', convergeMs: null, dataVerified: false, orphansLeaks: 0,
+          problems: [`run failed: ${err.stack ?? err.message}`],
+        }));
+        results.push(r);
+        const status = r.problems.length === 0 ? 'ok' : `PROBLEM ${r.problems.join(' / ')}`;
+        log(`[live] ${p.kind} #${p.index} ${p.op} (${r.note}) mid-op=${r.midOperation} converged=${r.convergeMs ?? 'NO'} ms run=${Date.now() - t0} ms ${status}`);
+      }
+    } finally {
+      await env.close().catch((err: Error) => log(`[live] close: ${err.message}`));
+    }
+  };
   const runLane = async (lane: Lane) => {
     let opened: Awaited<ReturnType<Lane['open']>>;
     try {
@@ -212,14 +258,14 @@ export async function runCampaign(o: CampaignOptions): Promise<{ results: RunRes
     }
   };
   try {
-    const queue = [...lanes];
+    const queue: (() => Promise<void>)[] = [...(livePlanned.length > 0 ? [liveLane] : []), ...lanes.map((l) => () => runLane(l))];
     await Promise.all(Array.from({ length: Math.max(1, o.parallel) }, async () => {
-      for (let lane = queue.shift(); lane !== undefined; lane = queue.shift()) await runLane(lane);
+      for (let lane = queue.shift(); lane !== undefined; lane = queue.shift()) await lane();
     }));
   } finally {
     for (const c of closers) await c().catch(() => undefined);
     if (!o.keep && results.every((r) => r.problems.length === 0)) await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
   }
-  results.sort((a, b) => FAULT_KINDS.indexOf(a.kind) - FAULT_KINDS.indexOf(b.kind) || a.index - b.index);
+  results.sort((a, b) => ALL_KINDS.indexOf(a.kind) - ALL_KINDS.indexOf(b.kind) || a.index - b.index);
   return { results, scratch };
 }

@@ -150,7 +150,7 @@ export function mariadbRestart(db: PrivateMariaDb): Fault {
 }
 
 /** The brick's process id, or null while glusterd reports it offline. */
-async function brickPid(volume: string, brick: string): Promise<number | null> {
+export async function brickPid(volume: string, brick: string): Promise<number | null> {
   const r = await run('gluster', ['--mode=script', 'volume', 'status', volume, '--xml'], { timeoutMs: 60_000, allowFailure: true });
   for (const node of r.stdout.split('<node>').slice(1)) {
     if (!node.includes(`<path>${brick}</path>`)) continue;
@@ -161,7 +161,7 @@ async function brickPid(volume: string, brick: string): Promise<number | null> {
 }
 
 /** Waits until glusterd sees the brick down (a `start force` before that finds it "online" and does nothing) or up. */
-async function brickState(volume: string, brick: string, online: boolean, timeoutMs = 120_000): Promise<number | null> {
+export async function brickState(volume: string, brick: string, online: boolean, timeoutMs = 120_000): Promise<number | null> {
   return until(`brick of ${volume} ${online ? 'online' : 'offline'}`, async () => {
     const pid = await brickPid(volume, brick);
     return (pid !== null) === online ? pid : undefined;
@@ -172,7 +172,7 @@ async function brickState(volume: string, brick: string, online: boolean, timeou
  * `start force` until the brick is online. Only once the killed process is reaped: while its pid
  * still exists glusterd "discovers an already-running brick" and starts nothing.
  */
-async function restartBrick(volume: string, brick: string, killed: number): Promise<void> {
+export async function restartBrick(volume: string, brick: string, killed: number): Promise<void> {
   await until(`brick process ${killed} reaped`, async () => (existsSync(`/proc/${killed}`) ? undefined : true), 60_000, 100);
   await until(`brick of ${volume} started again`, async () => {
     await run('gluster', ['--mode=script', 'volume', 'start', volume, 'force'], { timeoutMs: 120_000 });

@@ -17,18 +17,23 @@ export function written(image: Image, start: number, count: number, pattern: num
   return next;
 }
 
-/** One qemu-io read per run of equal blocks: the whole data area, zeros included. */
-function readCommands(image: Image): string[] {
-  const commands: string[] = [];
+/** The data area as runs of equal blocks: [first block, count, pattern], zeros included. */
+export function runsOf(image: Image): [number, number, number][] {
+  const runs: [number, number, number][] = [];
   let runStart = 0;
   for (let b = 1; b <= DATA_BLOCKS; b++) {
     const at = (x: number) => image.get(x) ?? 0;
     if (b === DATA_BLOCKS || at(b) !== at(runStart)) {
-      commands.push(`read -P 0x${at(runStart).toString(16).padStart(2, '0')} ${runStart * BLOCK} ${(b - runStart) * BLOCK}`);
+      runs.push([runStart, b - runStart, at(runStart)]);
       runStart = b;
     }
   }
-  return commands;
+  return runs;
+}
+
+/** One qemu-io read per run of equal blocks: the whole data area, zeros included. */
+function readCommands(image: Image): string[] {
+  return runsOf(image).map(([start, count, p]) => `read -P 0x${p.toString(16).padStart(2, '0')} ${start * BLOCK} ${count * BLOCK}`);
 }
 
 /** Throws (PROCESS_FAILED with qemu-io's words) unless `file`'s chain reads exactly `image`. */

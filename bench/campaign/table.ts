@@ -1,9 +1,12 @@
 /** The campaign's summary: one row per fault kind. */
 import type { FaultKind } from './faults.js';
+import type { LiveFaultKind } from './live-faults.js';
+
+export type AnyFaultKind = FaultKind | LiveFaultKind;
 
 export interface RunResult {
   index: number;
-  kind: FaultKind;
+  kind: AnyFaultKind;
   op: string;
   midOperation: boolean;
   note: string;
@@ -15,7 +18,7 @@ export interface RunResult {
 }
 
 export interface Row {
-  kind: FaultKind;
+  kind: AnyFaultKind;
   runs: number;
   midOperation: number;
   converged: number;
@@ -25,7 +28,7 @@ export interface Row {
 }
 
 export function summarize(results: RunResult[]): Row[] {
-  const rows = new Map<FaultKind, Row>();
+  const rows = new Map<AnyFaultKind, Row>();
   for (const r of results) {
     const row = rows.get(r.kind) ?? { kind: r.kind, runs: 0, midOperation: 0, converged: 0, verified: 0, orphansLeaks: 0, longestMs: 0 };
     row.runs++;

@@ -24,6 +24,7 @@ import type { RunningService } from '../../src/api/server.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
+import { assertConsistent } from '../fixtures/consistency.js';
 import { startAttachedStack, type AttachedStack } from './attached-stack.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
@@ -234,5 +235,11 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
     }
     expect(calls).to.deep.equal([]);
     expect(await allSnapshots(src.id)).to.deep.equal([]);
+  });
+
+  // Issue 12: every end-to-end suite ends with the consistency checker (database, info files,
+  // shares, attachments and the coordinators' live chains) reporting zero divergences.
+  it('ends with the consistency checker reporting zero divergences', async () => {
+    await assertConsistent(svc.deps);
   });
 });

@@ -55,6 +55,7 @@ import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
 import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from './coordinator/daemon-process.js';
 import { until as untilReached } from '../fixtures/until.js';
+import { assertConsistentOverHttp } from '../fixtures/consistency.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 /** The coordinator's host in the registry of compute hosts, and its inbound token (what the storage service and the test present to it). */
@@ -62,6 +63,7 @@ const HOST_NAME = `compute-${randomUUID().slice(0, 8)}`;
 const COORD_TOKEN = `inbound-${randomUUID()}`;
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
+  admin: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin' as const, 'member' as const] },
   [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const], host: HOST_NAME },
 };
 const K64 = 65536;
@@ -650,5 +652,18 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
     const s = await api().post('/v3/snapshots').set(alice).send({ snapshot: { volume_id: vid, name: 'cp-18b', force: true } }).expect(202);
     await available(s.body.snapshot.id as string);
     expect(await definition()).to.equal((await info()).active);
+  });
+
+  // Issue 12: every end-to-end suite ends with the consistency checker (database, info files,
+  // shares, attachments and the coordinators' live chains) reporting zero divergences.
+  it('ends with the consistency checker reporting zero divergences', async () => {
+    // Case 3 leaves its abandoned snapshot `error` (Cinder's shape of a failed create): its owner
+    // deletes it, as a client does; the checker reports any error row until then.
+    const snaps = (await api().get(`/v3/snapshots?volume_id=${vid}`).set(alice).expect(200)).body.snapshots as { id: string; status: string }[];
+    for (const s of snaps.filter((x) => x.status === 'error')) {
+      await api().delete(`/v3/snapshots/${s.id}`).set(alice).expect(202);
+      await until(`failed snapshot ${s.id} deleted`, async () => ((await snapshotOf(s.id)).status === 404 ? true : undefined));
+    }
+    await assertConsistentOverHttp(svcUrl, 'admin');
   });
 });

@@ -3,7 +3,9 @@
  * (a name from src/core/crash-points.ts) the process SIGKILLs itself at that point; with
  * QCOWSHARE_TEST_CRASH_AT_STEPS=<step>,... at the first of those snapshot-engine steps. The
  * storage.after_commit_grant point dies 300 ms later instead, so that the grant's answer reaches
- * the coordinator first (a crash after the commit point, with the host acting on it).
+ * the coordinator first (a crash after the commit point, with the host acting on it). With
+ * QCOWSHARE_TEST_STOP_AT=<point> the process SIGSTOPs itself there instead, once: alive but
+ * unreachable until whoever watches it sends SIGCONT (the fault campaign's "unreachable" kind).
  * Test-only: production never imports this module.
  */
 import { CRASH_POINTS, setCrashHook } from '../../src/core/crash-points.js';
@@ -20,6 +22,18 @@ if (steps.size > 0) {
     if (!steps.has(step)) return;
     process.stderr.write(`\n{"crash_step":"${step}"}\n`);
     die();
+  });
+}
+
+const stopAt = process.env.QCOWSHARE_TEST_STOP_AT;
+let stopped = false;
+
+if (stopAt) {
+  setCrashHook((point) => {
+    if (point !== stopAt || stopped) return;
+    stopped = true;
+    process.stderr.write(`\n{"stop_point":"${point}"}\n`);
+    process.kill(process.pid, 'SIGSTOP');
   });
 }
 

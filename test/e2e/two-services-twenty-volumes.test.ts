@@ -41,6 +41,7 @@ import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js'
 import { TestGuest, guestDiskOf, guestHasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
 import { startServiceProcess, type ServiceProcess } from '../fixtures/service-process.js';
+import { assertConsistentOverHttp } from '../fixtures/consistency.js';
 import { printLogWarnings } from '../fixtures/log-warnings.js';
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
@@ -340,5 +341,11 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     })));
     expect((await readdir(storageDir())).filter((f) => f.startsWith('volume-'))).to.deep.equal([]);
     console.log(`      20 volumes detached and deleted in ${Date.now() - t0} ms`);
+  });
+
+  // Issue 12: every end-to-end suite ends with the consistency checker (database, info files,
+  // shares, attachments and the coordinators' live chains) reporting zero divergences.
+  it('ends with the consistency checker reporting zero divergences', async () => {
+    await assertConsistentOverHttp((services[0] as ServiceProcess).url, 'admin');
   });
 });

@@ -38,6 +38,7 @@ import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } fr
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
 import { startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { assertConsistent } from '../fixtures/consistency.js';
 
 const TOKENS = {
   alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
@@ -299,5 +300,11 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     const t = await info(v.id);
     expect(Object.keys(t.qcowshare.snapshots)).to.deep.equal([]);
     await hostRead(t.active as string, [`read -P 0xa1 0 ${K64}`, `read -P 0 ${K64} ${K64}`]);
+  });
+
+  // Issue 12: every end-to-end suite ends with the consistency checker (database, info files,
+  // shares, attachments and the coordinators' live chains) reporting zero divergences.
+  it('ends with the consistency checker reporting zero divergences', async () => {
+    await assertConsistent(svc.deps);
   });
 });

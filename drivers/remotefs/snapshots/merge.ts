@@ -147,11 +147,35 @@ async function syncFile(dir: string, file: string): Promise<void> {
   }
 }
 
-/** One atomic write settles the tree; the victim, now unknown to it, is unlinked after. */
+/**
+ * One atomic write settles the tree; the victim, now unknown to it, is unlinked after. The write
+ * keeps an intent at step `unlink` naming the victim, cleared once it is gone: a share that fails
+ * right at the unlink (a GlusterFS brick lost, ENOTCONN) leaves an intent that the settle pass
+ * finishes once the share answers again, instead of a file only a human would remove. The intent
+ * names exactly the file the merge emptied into its survivor, so nothing else is ever removed.
+ */
 async function finish(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan): Promise<VolumeTree> {
   const next = applyMerge({ ...tree, intent: null }, plan);
-  await saveTree(loc, next);
+  const intent = tree.intent;
+  const pending: VolumeTree = intent === null ? next : { ...next, intent: { ...intent, step: UNLINK_STEP, committed: true, files: { victim: plan.victim } } };
+  await saveTree(loc, pending);
   stepBoundary(STEPS.mergeInfoWritten);
   await unlinkIfPresent(loc, plan.victim);
+  if (pending !== next) await saveTree(loc, next);
+  return next;
+}
+
+/** The merge's last step: the victim is out of the tree, its file not yet unlinked. */
+export const UNLINK_STEP = 'unlink';
+
+/**
+ * Settle an intent at step `unlink`: remove the victim only while the tree does not name it (it
+ * cannot: the same write dropped it), then clear the intent.
+ */
+export async function finishUnlink(loc: VolumeLocation, tree: VolumeTree, intent: Intent): Promise<VolumeTree> {
+  const victim = intent.files.victim ?? null;
+  if (victim !== null && tree.files[victim] === undefined && tree.active !== victim) await unlinkIfPresent(loc, victim);
+  const next = { ...tree, intent: null };
+  await saveTree(loc, next);
   return next;
 }

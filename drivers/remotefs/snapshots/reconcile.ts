@@ -17,7 +17,7 @@ import { collectHidden } from './collect.js';
 import { finishExtend } from './extend.js';
 import { repairLeaks } from './leak-repair.js';
 import type { VolumeLocation } from './location.js';
-import { commitFrom, settlePull } from './merge.js';
+import { UNLINK_STEP, commitFrom, finishUnlink, settlePull } from './merge.js';
 import { onlineCreateIntent } from './overlay-prepare.js';
 import { parseMergePlan } from './plan-schema.js';
 import { saveTree, unlinkIfPresent } from './store.js';
@@ -77,6 +77,8 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
 }
 
 async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
+  // The merge was done and recorded; only its victim's unlink is left (the share failed there).
+  if (intent.step === UNLINK_STEP) return { tree: await finishUnlink(loc, tree, intent), outcome: 'rolled_forward' };
   const plan = parseMergePlan(intent.data.plan);
   let settled: { tree: VolumeTree; outcome: Outcome };
   if (plan.direction === 'commit') {

@@ -49,6 +49,8 @@ async function reconcileWithBackoff(deps: ServiceDeps, volumeId: string): Promis
 export interface GhostReport {
   volumeId: string;
   deleted: string[];
+  /** `error_deleting` rows of snapshots the failed delete left as they were: available again. */
+  restored?: string[];
 }
 
 /** True when the tree has no such snapshot and no unfinished operation that could still name it. */
@@ -58,6 +60,20 @@ export function isGhost(tree: Pick<SnapshotTree, 'snapshots' | 'intent'>, snapsh
 
 function ghostsOf(rows: readonly SnapshotRecord[], tree: SnapshotTree): string[] {
   return rows.filter((r) => (SETTLED_STATUSES as readonly string[]).includes(r.status) && isGhost(tree, r.id)).map((r) => r.id);
+}
+
+/**
+ * The converse: a row `error_deleting` whose snapshot the info file still has, visible, with no
+ * intent left. The delete changed nothing, or what it changed was rolled back (a merge past its
+ * commit point removes the snapshot from the tree in the same write that clears its intent), so
+ * the snapshot is as it was: `available` again, as the delete itself records when it can read
+ * the tree at its failure (snapshot-delete.ts). Found by the fault campaign: a GlusterFS brick
+ * lost before a merge started left the row `error_deleting` for good, the tree being unreadable
+ * at the failure.
+ */
+function untouchedOf(rows: readonly SnapshotRecord[], tree: SnapshotTree): string[] {
+  if (tree.intent !== null) return [];
+  return rows.filter((r) => r.status === 'error_deleting' && tree.snapshots.some((s) => s.id === r.id && !s.hidden)).map((r) => r.id);
 }
 
 async function treeOf(deps: ServiceDeps, volumeId: string): Promise<SnapshotTree | null> {
@@ -77,14 +93,24 @@ async function repairVolume(deps: ServiceDeps, volumeId: string): Promise<GhostR
     tree = await treeOf(deps, volumeId);
     if (tree === null) return null;
   }
-  if (ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), tree).length === 0) return null;
-  const deleted = await underRecoveryLease(deps, volumeId, 'repair', async () => {
+  const rows = await deps.repos.snapshots.ofVolume(volumeId);
+  if (ghostsOf(rows, tree).length === 0 && untouchedOf(rows, tree).length === 0) return null;
+  const outcome = await underRecoveryLease(deps, volumeId, 'repair', async () => {
     const current = await treeOf(deps, volumeId);
     if (current === null) return null;
-    const ghosts = ghostsOf(await deps.repos.snapshots.ofVolume(volumeId), current);
-    return { value: ghosts, record: (t) => deps.repos.snapshots.markDeleted(ghosts, t) };
+    const now = await deps.repos.snapshots.ofVolume(volumeId);
+    const ghosts = ghostsOf(now, current);
+    const untouched = untouchedOf(now, current);
+    return {
+      value: { deleted: ghosts, restored: untouched },
+      record: async (t) => {
+        await deps.repos.snapshots.markDeleted(ghosts, t);
+        for (const id of untouched) await deps.repos.snapshots.transition(id, ['error_deleting'], { status: 'available' }, t);
+      },
+    };
   });
-  return deleted !== null && deleted.length > 0 ? { volumeId, deleted } : null;
+  if (outcome === null || outcome.deleted.length + outcome.restored.length === 0) return null;
+  return { volumeId, deleted: outcome.deleted, ...(outcome.restored.length > 0 ? { restored: outcome.restored } : {}) };
 }
 
 /** One pass over every volume with a row in a settled status; runs on start and periodically. */
@@ -97,7 +123,7 @@ export async function repairGhostSnapshots(deps: ServiceDeps): Promise<GhostRepo
       return null;
     });
     if (report === null) continue;
-    deps.log.info(report, 'snapshot rows the info file no longer has recorded deleted');
+    deps.log.info(report, 'snapshot rows settled from the info file (ghosts deleted, untouched failed deletes available)');
     reports.push(report);
   }
   return reports;

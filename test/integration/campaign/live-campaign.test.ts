@@ -1,0 +1,44 @@
+/**
+ * Issue 12 item 4, the live paths, CI-sized: one run of each live fault kind (fixed seed) on the
+ * real stack: the storage service and the coordinator as child processes, a GlusterFS volume,
+ * libvirtd and the booted test guest. A SIGKILL of the service and of the coordinator, a libvirtd
+ * restart during a live merge's block job, the coordinator unreachable (stopped) at its commit
+ * point, a guest agent that hangs during a live snapshot. Every run must converge within the
+ * bound: rows, info file, files, the guest's definition and backing chain agree, the checker finds
+ * nothing, no job or status is left in flight, the guest is not frozen, and every snapshot point
+ * and the active image read back their byte patterns. The full live campaign runs on demand:
+ * `npm run campaign -- --live N`.
+ */
+import { expect } from 'chai';
+import { planLive, runCampaign } from '../../../bench/campaign/campaign.js';
+import { LIVE_FAULT_KINDS, LIVE_FAULTS } from '../../../bench/campaign/live-faults.js';
+import { allGood, formatTable, summarize } from '../../../bench/campaign/table.js';
+
+describe('fault campaign, live paths (one run per kind, seeded)', function () {
+  this.timeout(1_800_000);
+
+  it('plans every live kind over its operations, the same for the same count', () => {
+    const a = planLive(5, LIVE_FAULT_KINDS);
+    expect(a).to.deep.equal(planLive(5, LIVE_FAULT_KINDS));
+    for (const kind of LIVE_FAULT_KINDS) {
+      expect(a.filter((p) => p.kind === kind).map((p) => p.op)).to.include.members([...LIVE_FAULTS[kind].ops]);
+    }
+  });
+
+  it('one fault of each live kind: all converge, all data reads back, the guest agrees', async () => {
+    const lines: string[] = [];
+    const { results } = await runCampaign({
+      faults: 0, others: 0, live: 1, seed: 3, kinds: [], db: 'sqlite', parallel: 1, log: (l) => lines.push(l),
+    });
+    const rows = summarize(results);
+    const table = formatTable(rows);
+    const problems = results.filter((r) => r.problems.length > 0).map((r) => `${r.kind} #${r.index} ${r.op} (${r.note}): ${r.problems.join(' / ')}`);
+    expect(problems, `${lines.join('\n')}\n${table}`).to.deep.equal([]);
+    expect(rows.map((r) => r.kind)).to.deep.equal([...LIVE_FAULT_KINDS]);
+    expect(allGood(rows), table).to.equal(true);
+    // The faults that wait for their moment must have met the operation (not a kill after its end).
+    for (const kind of ['coordinator-unreachable', 'agent-hang'] as const) {
+      expect(results.find((r) => r.kind === kind)?.midOperation, `${kind} met the operation\n${lines.join('\n')}`).to.equal(true);
+    }
+  });
+});
