@@ -1,0 +1,257 @@
+/**
+ * Checkpoints (memory + disks) of a real booted guest (TCG, qemu-ga) with two product-named
+ * volumes, taken and reverted by coordinator/checkpoint against the real libvirtd.
+ *
+ * The guest's root is its initramfs, so /ram-state lives in RAM only: after a revert it can only
+ * hold the checkpoint's value if the memory really came back. Byte patterns on the volumes are
+ * checked in the guest (caches dropped) and on the host with qemu-io at every step.
+ *
+ *   c1: RAM "one",   vdb [A]        vdc [P]
+ *   c2: RAM "two",   vdb [A,B]      vdc [P]
+ *   then RAM "three", vdb [A,B,C]   vdc [Q]
+ *   revert c1 → c1's state; revert c2 → c2's state; delete c1; revert c2 again.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { isStorageError } from '../../../src/core/errors.js';
+import { DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../src/libvirt/index.js';
+import { parseDomainXml } from '../../../coordinator/domain/disks.js';
+import { SAVE_MAGIC, checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
+import { REVERT_INTENT_FILE, writeFileAtomic, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
+import {
+  deleteCheckpoint, planRevert, revertCheckpoint, settleRevert, takeCheckpoint, type CheckpointDeps,
+} from '../../../coordinator/checkpoint/runner.js';
+import {
+  createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPattern, openTestConnection,
+} from '../../fixtures/guest/index.js';
+import { makeRunDir } from '../../fixtures/guest/paths.js';
+
+const KiB = 256;
+const P = { A: [0xa1, 0], B: [0xb2, 1024], C: [0xc3, 2048], P: [0x51, 0], Q: [0x52, 0], Z: [0x00, 1024], Z2: [0x00, 2048] } as const;
+type Pat = readonly [number, number];
+
+describe('instance checkpoints with memory state on a booted guest', function () {
+  this.timeout(600_000);
+  let conn: LibvirtConnection;
+  let dir: string;
+  let dom: DomainRef;
+  let deps: CheckpointDeps;
+  const instance = randomUUID();
+  const v1 = randomUUID();
+  const v2 = randomUUID();
+  let c1: CheckpointRecord;
+  let c2: CheckpointRecord;
+  const progress: bigint[] = [];
+
+  const exec = (script: string) => execInGuest(conn, dom, script);
+  const tr = (b: number) => `\\${b.toString(8).padStart(3, '0')}`;
+  /** The guest's own name of a libvirt target: found by the volume id in its serial, not by order. */
+  async function guestDev(target: string): Promise<string> {
+    const serial = (target === 'vdb' ? v1 : v2).slice(0, 20);
+    const out = (await exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${serial}" ] && echo \${b##*/}; done; true`)).trim();
+    if (!/^vd[a-z]$/.test(out)) throw new Error(`the guest does not show ${target} (serial ${serial}): '${out}'`);
+    return out;
+  }
+  async function write(libvirtTarget: string, [byte, off]: Pat): Promise<void> {
+    const target = await guestDev(libvirtTarget);
+    await exec(`head -c ${KiB * 1024} /dev/zero | tr '\\000' '${tr(byte)}' | dd of=/dev/${target} bs=1024 seek=${off} count=${KiB} iflag=fullblock conv=fsync 2>/dev/null`);
+  }
+  async function guestHas(libvirtTarget: string, [byte, off]: Pat): Promise<boolean> {
+    const target = await guestDev(libvirtTarget);
+    const out = await exec(`sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/${target} bs=1024 skip=${off} count=${KiB} 2>/dev/null | od -An -v -tx1 | tr -s ' \\n' '\\n\\n' | sort -u | grep -v '^$'`);
+    return out.trim() === byte.toString(16).padStart(2, '0');
+  }
+  async function activeFile(target: string): Promise<string> {
+    const d = parseDomainXml(await conn.getXmlDesc(dom)).disks.find((x) => x.target === target);
+    return d?.chain[0]?.path as string;
+  }
+  async function waitForAgent(): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try { await conn.agent(dom, 'guest-ping', undefined, 2); return; } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  /** The whole state of one checkpoint point, in the guest and on the host. */
+  async function expectState(ram: string, vdb: Pat[], vdc: Pat[]): Promise<void> {
+    expect((await exec('cat /ram-state')).trim()).to.equal(ram);
+    for (const p of vdb) {
+      expect(await guestHas('vdb', p), `guest vdb ${p.join('@')}`).to.equal(true);
+      expect(await hasPattern(await activeFile('vdb'), p[0], p[1], KiB), `host vdb ${p.join('@')}`).to.equal(true);
+    }
+    for (const p of vdc) {
+      expect(await guestHas('vdc', p), `guest vdc ${p.join('@')}`).to.equal(true);
+      expect(await hasPattern(await activeFile('vdc'), p[0], p[1], KiB), `host vdc ${p.join('@')}`).to.equal(true);
+    }
+  }
+  async function revert(record: CheckpointRecord): Promise<void> {
+    await revertCheckpoint(deps, instance, record.id);
+    dom = await conn.lookupByUuid(instance);
+    await waitForAgent();
+  }
+
+  before(async function () {
+    this.timeout(300_000);
+    conn = await openTestConnection();
+    dir = makeRunDir('ckpt');
+    const vols = path.join(dir, 'vols');
+    fs.mkdirSync(vols, { mode: 0o755 });
+    const image = await guestImage();
+    const disks = [
+      { target: 'vdb', serial: v1, file: await createDisk(vols, `volume-${v1}`, 64 << 20, 'blank') },
+      { target: 'vdc', serial: v2, file: await createDisk(vols, `volume-${v2}`, 64 << 20, 'blank') },
+    ];
+    const xml = guestXml({ name: `ckpt-${instance.slice(0, 8)}`, ...image, disks, agent: true, consoleLog: path.join(dir, 'console.log') })
+      .replace('<name>', `<uuid>${instance}</uuid><name>`);
+    dom = await conn.defineXml(xml);
+    dom = await conn.create(dom);
+    await waitForAgent();
+    deps = {
+      libvirt: conn, shareMount: dir,
+      makeOverlay: async (d, backing, overlay, size) => { await createOverlay(d, backing, overlay, size); },
+    };
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    if (conn && dom) {
+      await conn.destroy(dom).catch(() => undefined);
+      await conn.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
+    }
+    await conn?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes c1 (consistent) in one call: memory file, definition with the CPU, record; the guest runs on new overlays', async () => {
+    await exec('echo one > /ram-state');
+    await write('vdb', P.A);
+    await write('vdc', P.P);
+    const before = { vdb: await activeFile('vdb'), vdc: await activeFile('vdc') };
+    c1 = await takeCheckpoint(deps, { instanceUuid: instance, name: 'c1', onProgress: (done) => progress.push(done), progressIntervalMs: 20 });
+    expect(c1.status).to.equal('available');
+    expect(c1.volumes.map((v) => [v.target, v.snapshotPoint])).to.deep.equal([['vdb', before.vdb], ['vdc', before.vdc]]);
+    const files = checkpointPaths(dir, instance, c1.id);
+    const mem = fs.readFileSync(files.memory).subarray(0, 16).toString('latin1');
+    expect(mem).to.equal(SAVE_MAGIC);
+    expect(fs.statSync(files.memory).size).to.equal(c1.memorySize);
+    expect(fs.statSync(files.memory).mode & 0o777).to.equal(0o600);
+    expect(fs.statSync(files.definition).mode & 0o777).to.equal(0o600);
+    expect(fs.readFileSync(files.definition, 'utf8')).to.match(/<cpu\b/);
+    expect(await activeFile('vdb')).to.not.equal(before.vdb);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+    // No job runs once the call returned; the reply decodes with all its counters.
+    expect((await conn.getJobInfo(dom)).type).to.equal(DomainJobType.NONE);
+    // The snapshot point holds c1's data, on the host.
+    expect(await hasPattern(before.vdb, P.A[0], P.A[1], KiB)).to.equal(true);
+    expect(await hasPattern(before.vdc, P.P[0], P.P[1], KiB)).to.equal(true);
+  });
+
+  it('takes c2 in live mode after RAM and disks changed', async () => {
+    await exec('echo two > /ram-state');
+    await write('vdb', P.B);
+    c2 = await takeCheckpoint(deps, { instanceUuid: instance, name: 'c2', mode: 'live' });
+    expect(c2.mode).to.equal('live');
+    await exec('echo three > /ram-state');
+    await write('vdb', P.C);
+    await write('vdc', P.Q);
+    await expectState('three', [P.A, P.B, P.C], [P.Q]);
+  });
+
+  it('refuses a revert to a checkpoint whose definition or memory file was replaced, before anything changes', async () => {
+    const files = checkpointPaths(dir, instance, c1.id);
+    const activeBefore = await activeFile('vdb');
+    const def = fs.readFileSync(files.definition);
+    fs.writeFileSync(files.definition, def.toString().replace(/<\/devices>/, `<disk type='file' device='disk'><source file='/etc/shadow'/><target dev='vdz'/></disk></devices>`));
+    const e1 = await revertCheckpoint(deps, instance, c1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(e1, 'CHECKPOINT_DEFINITION_UNSAFE'), String(e1)).to.equal(true);
+    fs.writeFileSync(files.definition, def);
+    fs.chmodSync(files.definition, 0o600);
+
+    const mem = fs.readFileSync(files.memory);
+    const swapped = `${files.memory}.orig`;
+    fs.renameSync(files.memory, swapped);
+    fs.writeFileSync(files.memory, mem.subarray(0, mem.length - 4096));
+    const e2 = await revertCheckpoint(deps, instance, c1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(e2, 'CHECKPOINT_MEMORY_UNSAFE'), String(e2)).to.equal(true);
+    fs.writeFileSync(files.memory, Buffer.concat([Buffer.from('QFI\xfb'), mem.subarray(4)]));
+    const e3 = await revertCheckpoint(deps, instance, c1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(e3, 'CHECKPOINT_MEMORY_UNSAFE'), String(e3)).to.equal(true);
+    fs.rmSync(files.memory);
+    fs.symlinkSync(swapped, files.memory);
+    const e4 = await revertCheckpoint(deps, instance, c1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(e4, 'CHECKPOINT_MEMORY_UNSAFE'), String(e4)).to.equal(true);
+    fs.rmSync(files.memory);
+    fs.renameSync(swapped, files.memory);
+
+    expect(await activeFile('vdb')).to.equal(activeBefore);
+    expect(fs.existsSync(path.join(path.dirname(files.dir), REVERT_INTENT_FILE))).to.equal(false);
+    await expectState('three', [P.A, P.B, P.C], [P.Q]);
+  });
+
+  it('reverts to c1: RAM and both volumes are exactly c1\'s and the guest runs on; c2 is kept', async () => {
+    await revert(c1);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+    await expectState('one', [P.A, P.Z, P.Z2], [P.P]);
+    const vdb = await activeFile('vdb');
+    expect(path.basename(vdb)).to.match(new RegExp(`^volume-${v1}\\.`));
+    expect(vdb).to.not.equal(c1.volumes[0]!.snapshotPoint);
+    expect(fs.existsSync(checkpointPaths(dir, instance, c2.id).memory)).to.equal(true);
+    // The persistent definition follows the restored guest.
+    const persistent = parseDomainXml(await conn.getXmlDesc(dom, 2));
+    expect(persistent.disks.find((d) => d.target === 'vdb')?.chain[0]?.path).to.equal(vdb);
+    // The guest keeps working on its branch.
+    await exec('echo one-b > /ram-state');
+    await write('vdb', P.C);
+  });
+
+  it('reverts to c2 (another branch): c2\'s RAM and disks', async () => {
+    await revert(c2);
+    await expectState('two', [P.A, P.B, P.Z2], [P.P]);
+  });
+
+  it('deletes c1 (its memory file and definition); reverting to c2 again still works', async () => {
+    await deleteCheckpoint(deps, instance, c1.id);
+    expect(fs.existsSync(checkpointPaths(dir, instance, c1.id).dir)).to.equal(false);
+    const gone = await revertCheckpoint(deps, instance, c1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(gone, 'NOT_FOUND'), String(gone)).to.equal(true);
+    await exec('echo four > /ram-state');
+    await revert(c2);
+    await expectState('two', [P.A, P.B, P.Z2], [P.P]);
+  });
+
+  it('settles a revert interrupted after the destroy and before the restore (restores c2 again)', async () => {
+    const plan = await planRevert(deps, instance, c2.id);
+    const intentFile = path.join(path.dirname(checkpointPaths(dir, instance, c2.id).dir), REVERT_INTENT_FILE);
+    await writeFileAtomic(intentFile, JSON.stringify({
+      checkpointId: c2.id, instanceUuid: instance, phase: 'destroyed', paused: false, started: new Date().toISOString(),
+      previousDefinition: await conn.getXmlDesc(dom, 2 | 1), overlays: plan.overlays,
+    }), 0o600);
+    await exec('echo five > /ram-state');
+    await conn.destroy(dom);
+    expect(await settleRevert(deps, instance)).to.equal('restored');
+    dom = await conn.lookupByUuid(instance);
+    await waitForAgent();
+    await expectState('two', [P.A, P.B, P.Z2], [P.P]);
+    expect(await activeFile('vdb')).to.equal(plan.overlays[0]!.path);
+    expect(fs.existsSync(intentFile)).to.equal(false);
+    expect(await settleRevert(deps, instance)).to.equal('none');
+  });
+
+  it('refuses a revert when a volume of the checkpoint is gone, before anything changes', async () => {
+    const point = c2.volumes[1]!.snapshotPoint;
+    const moved = `${point}.moved`;
+    fs.renameSync(point, moved);
+    try {
+      const active = await activeFile('vdb');
+      const e = await revertCheckpoint(deps, instance, c2.id).then(() => null, (x: unknown) => x);
+      expect(isStorageError(e, 'CHECKPOINT_VOLUME_GONE'), String(e)).to.equal(true);
+      expect(await activeFile('vdb')).to.equal(active);
+    } finally {
+      fs.renameSync(moved, point);
+    }
+  });
+});
