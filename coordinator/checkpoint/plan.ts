@@ -18,7 +18,8 @@ import { fileBacked } from '../domain/file-backed.js';
 import type { LiveDisk, LiveDomain } from '../domain/disks.js';
 import { escapeXml } from '../domain/xml.js';
 
-export type CheckpointMode = 'consistent' | 'live';
+/** disk-only: chosen for a stopped instance (no memory to save); revert leaves it stopped. */
+export type CheckpointMode = 'consistent' | 'live' | 'disk-only';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const MEMORY_FILE = 'memory.save';
@@ -89,10 +90,11 @@ export function selectDisks(dom: LiveDomain, exclude: readonly string[] = []): D
  */
 export function checkpointFlags(mode: CheckpointMode): number {
   const base = SnapshotCreateFlags.REUSE_EXT | SnapshotCreateFlags.NO_METADATA | SnapshotCreateFlags.ATOMIC;
+  if (mode === 'disk-only') return base | SnapshotCreateFlags.DISK_ONLY;
   return mode === 'live' ? base | SnapshotCreateFlags.LIVE : base;
 }
 
-export function checkpointXml(name: string, memoryPath: string, disks: readonly CheckpointDisk[], allTargets: readonly string[]): string {
+export function checkpointXml(name: string, memoryPath: string | null, disks: readonly CheckpointDisk[], allTargets: readonly string[]): string {
   const chosen = new Map(disks.map((d) => [d.target, d]));
   for (const t of chosen.keys()) if (!allTargets.includes(t)) throw new Error(`disk ${t} is not in the domain`);
   const lines = allTargets.map((t) => {
@@ -103,7 +105,7 @@ export function checkpointXml(name: string, memoryPath: string, disks: readonly 
   return [
     '<domainsnapshot>',
     `  <name>${escapeXml(name)}</name>`,
-    `  <memory snapshot='external' file='${escapeXml(memoryPath)}'/>`,
+    memoryPath === null ? `  <memory snapshot='no'/>` : `  <memory snapshot='external' file='${escapeXml(memoryPath)}'/>`,
     '  <disks>',
     ...lines,
     '  </disks>',

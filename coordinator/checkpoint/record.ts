@@ -41,6 +41,8 @@ export interface CheckpointRecord {
   memorySize: number;
   /** sha256 of domain.xml as written. */
   definitionSha256: string;
+  /** While `creating`: the new active file of each volume (same order), for the settle pass. */
+  overlays?: string[];
 }
 
 export interface RevertIntent {
@@ -80,14 +82,26 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
   try { o = JSON.parse(text) as Partial<CheckpointRecord>; } catch { throw bad('not JSON', file); }
   if (o.id !== expect.id || o.instanceUuid !== expect.instanceUuid) throw bad('it names another checkpoint or instance', file);
   if (!Array.isArray(o.volumes) || o.volumes.length === 0 || !Array.isArray(o.excluded)) throw bad('no volumes', file);
-  if (o.mode !== 'consistent' && o.mode !== 'live') throw bad('unknown mode', file);
+  if (o.mode !== 'consistent' && o.mode !== 'live' && o.mode !== 'disk-only') throw bad('unknown mode', file);
   if (!['creating', 'available', 'error', 'deleting'].includes(o.status as string)) throw bad('unknown status', file);
-  if (!Number.isSafeInteger(o.memorySize) || typeof o.definitionSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.definitionSha256)) throw bad('memory size or digest malformed', file);
+  if (!Number.isSafeInteger(o.memorySize) || (o.memorySize as number) < 0 || typeof o.definitionSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.definitionSha256)) throw bad('memory size or digest malformed', file);
   const volumes = o.volumes.map((v) => checkVolume(v, file));
   if (new Set(volumes.map((v) => v.target)).size !== volumes.length) throw bad('two volumes share a target', file);
   const excluded = o.excluded.filter((t): t is string => typeof t === 'string' && TARGET.test(t));
   if (excluded.length !== o.excluded.length) throw bad('an excluded target is malformed', file);
+  let overlays: string[] | undefined;
+  if (o.overlays !== undefined) {
+    if (!Array.isArray(o.overlays) || o.overlays.length !== volumes.length) throw bad('overlays do not match the volumes', file);
+    overlays = o.overlays.map((x: unknown, i) => {
+      const v = volumes[i] as CheckpointVolume;
+      if (typeof x !== 'string' || path.dirname(x) !== path.dirname(v.snapshotPoint) || !isVolumeFile(v.volumeId, path.basename(x)) || x === v.snapshotPoint) {
+        throw bad(`volume ${v.volumeId}: an overlay is not a new file of the volume`, file);
+      }
+      return x;
+    });
+  }
   return {
+    ...(overlays ? { overlays } : {}),
     id: o.id, instanceUuid: o.instanceUuid, name: String(o.name ?? ''), description: String(o.description ?? ''),
     created: String(o.created ?? ''), mode: o.mode, quiesced: o.quiesced === true, status: o.status as CheckpointStatus,
     volumes, excluded, memorySize: o.memorySize as number, definitionSha256: o.definitionSha256,

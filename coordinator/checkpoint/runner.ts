@@ -13,7 +13,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
-import { overlayFileName } from '../../src/core/volume-names.js';
+import { isUuid, overlayFileName } from '../../src/core/volume-names.js';
 import {
   DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
   type DomainJobInfo, type DomainRef, type DomainStateInfo,
@@ -58,7 +58,7 @@ export interface TakeRequest {
   instanceUuid: string;
   name?: string;
   description?: string;
-  mode?: CheckpointMode;
+  mode?: Exclude<CheckpointMode, 'disk-only'>;
   /** Freeze the guest's file systems around the call (thawed again after a revert). */
   quiesce?: boolean;
   /** Disk targets left out on purpose (refused otherwise when not product-managed). */
@@ -95,10 +95,12 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
   const dom = await libvirt.lookupByUuid(req.instanceUuid);
   const live = parseDomainXml(await libvirt.getXmlDesc(dom));
   const selection = selectDisks(live, req.exclude ?? []);
+  const { state } = await libvirt.getState(dom);
+  const running = state === DomainState.RUNNING || state === DomainState.PAUSED;
   const disks: (CheckpointDisk & { sizeBytes: number })[] = [];
   const record: CheckpointRecord = {
     id, instanceUuid: req.instanceUuid, name: req.name ?? '', description: req.description ?? '', created: new Date().toISOString(),
-    mode: req.mode ?? 'consistent', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
+    mode: running ? req.mode ?? 'consistent' : 'disk-only', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
     memorySize: 0, definitionSha256: '0'.repeat(64),
   };
   await fs.mkdir(paths.dir, { recursive: true, mode: 0o750 });
@@ -108,19 +110,21 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
       const volumeId = d.serial as string;
       const overlayPath = path.join(path.dirname(top), overlayFileName(volumeId, randomUUID()));
       const sizeBytes = Number((await libvirt.getBlockInfo(dom, d.target)).capacity);
-      await deps.makeOverlay(path.dirname(top), path.basename(top), path.basename(overlayPath), sizeBytes);
       disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath, sizeBytes });
     }
     record.volumes = disks.map((d): CheckpointVolume => ({ volumeId: d.volumeId, target: d.target, snapshotPoint: d.snapshotPoint, sizeBytes: d.sizeBytes }));
-    // The record is written before libvirt is asked: a crash leaves a `creating` checkpoint to settle.
+    record.overlays = disks.map((d) => d.overlayPath);
+    // The record names the overlays before they exist and before libvirt is asked: a crash at any
+    // point leaves a `creating` checkpoint that the settle pass finishes or removes.
     await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+    for (const d of disks) await deps.makeOverlay(path.dirname(d.snapshotPoint), path.basename(d.snapshotPoint), path.basename(d.overlayPath), d.sizeBytes);
     // The persistent definition, secrets included (hence 0600), and the CPU model as expanded now.
     const definition = await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE | DomainXmlFlags.UPDATE_CPU);
     await writeFileAtomic(paths.definition, definition, 0o600);
 
-    const xml = checkpointXml(id, paths.memory, disks, live.disks.map((d) => d.target));
+    const xml = checkpointXml(id, running ? paths.memory : null, disks, live.disks.map((d) => d.target));
     let frozen = false;
-    if (req.quiesce) { await libvirt.fsFreeze(dom); frozen = true; }
+    if (req.quiesce && running) { await libvirt.fsFreeze(dom); frozen = true; }
     try {
       const call = libvirt.snapshotCreateXml(dom, xml, checkpointFlags(record.mode));
       const progress = watchProgress(deps, dom, req, call);
@@ -129,10 +133,15 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     } finally {
       if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
     }
-    const st = await fs.lstat(paths.memory);
-    if (!st.isFile()) throw new StorageError('CHECKPOINT_MEMORY_UNSAFE', 'the memory file libvirt wrote is not a regular file');
-    await fs.chmod(paths.memory, 0o600);
-    Object.assign(record, { status: 'available', quiesced: frozen, memorySize: st.size, definitionSha256: sha256(definition) });
+    let memorySize = 0;
+    if (running) {
+      const st = await fs.lstat(paths.memory);
+      if (!st.isFile()) throw new StorageError('CHECKPOINT_MEMORY_UNSAFE', 'the memory file libvirt wrote is not a regular file');
+      await fs.chmod(paths.memory, 0o600);
+      memorySize = st.size;
+    }
+    Object.assign(record, { status: 'available', quiesced: frozen, memorySize, definitionSha256: sha256(definition) });
+    delete record.overlays;
     await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
     return record;
   } catch (err) {
@@ -204,7 +213,8 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   const record = await readCheckpoint(deps, instanceUuid, checkpointId);
   if (record.status !== 'available') throw new StorageError('CONFLICT', `checkpoint ${checkpointId} is ${record.status}, not available`);
   const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
-  await checkMemoryFile(paths.memory, record.memorySize);
+  const withMemory = record.mode !== 'disk-only';
+  if (withMemory) await checkMemoryFile(paths.memory, record.memorySize);
   const definition = await readSmallFile(paths.definition);
   if (sha256(definition) !== record.definitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
@@ -218,8 +228,7 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   const overlays = record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }));
   const byTarget = new Map<string, RewriteTarget>(record.volumes.map((v, i) => [v.target, { snapshotPoint: v.snapshotPoint, overlayPath: overlays[i]!.path }]));
   const keep = new Set(record.excluded);
-  const saved = await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE);
-  const restoreXml = rewriteDefinition(saved, byTarget, keep);
+  const restoreXml = withMemory ? rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, keep) : '';
   const persistentXml = rewriteDefinition(definition, byTarget, keep);
   return { record, restoreXml, persistentXml, overlays };
 }
@@ -228,7 +237,12 @@ function intentPath(deps: CheckpointDeps, instanceUuid: string): string {
   return path.join(path.dirname(checkpointPaths(deps.shareMount, instanceUuid, instanceUuid).dir), REVERT_INTENT_FILE);
 }
 
-export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string, options: RevertOptions = {}): Promise<void> {
+export interface RevertResult {
+  /** Volumes the instance had before the revert that the checkpoint does not: no longer attached. */
+  detachedVolumes: string[];
+}
+
+export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string, options: RevertOptions = {}): Promise<RevertResult> {
   const { libvirt } = deps;
   const plan = await planRevert(deps, instanceUuid, checkpointId);
   const intentFile = intentPath(deps, instanceUuid);
@@ -236,6 +250,9 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
     throw new StorageError('CONFLICT', `instance ${instanceUuid} has an unsettled revert; the settle pass must run first`);
   }
   const dom = await libvirt.lookupByUuid(instanceUuid);
+  const before = parseDomainXml(await libvirt.getXmlDesc(dom));
+  const kept = new Set(plan.record.volumes.map((v) => v.volumeId));
+  const detachedVolumes = before.disks.map((d) => d.serial).filter((s): s is string => isUuid(s) && !kept.has(s));
   const intent: RevertIntent = {
     checkpointId, instanceUuid, phase: 'prepared', paused: options.paused === true, started: new Date().toISOString(),
     previousDefinition: await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE),
@@ -254,6 +271,7 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
   await libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
   await finishRestore(deps, intentFile, intent, plan);
+  return { detachedVolumes };
 }
 
 async function undoPrepared(intentFile: string, intent: RevertIntent): Promise<void> {
@@ -268,6 +286,12 @@ function restoreFlagsOf(intent: RevertIntent): number {
 async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: RevertIntent, plan: RevertPlan): Promise<void> {
   const { libvirt } = deps;
   const paths = checkpointPaths(deps.shareMount, intent.instanceUuid, intent.checkpointId);
+  if (plan.record.mode === 'disk-only') {
+    // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
+    await libvirt.defineXml(plan.persistentXml);
+    await fs.rm(intentFile, { force: true });
+    return;
+  }
   try {
     await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
   } catch (err) {
@@ -331,7 +355,9 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     }
     await deps.libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
   }
-  plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, new Set(plan.record.excluded));
+  if (plan.record.mode !== 'disk-only') {
+    plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, new Set(plan.record.excluded));
+  }
   for (const [i, v] of plan.record.volumes.entries()) {
     const o = intent.overlays[i]!;
     if (!(await fs.lstat(o.path).catch(() => null))) await deps.makeOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(o.path), v.sizeBytes);
@@ -353,4 +379,39 @@ export async function deleteCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   await fs.rm(paths.memory, { force: true });
   await fs.rm(paths.definition, { force: true });
   await fs.rm(paths.dir, { recursive: true, force: true });
+}
+
+export type TakeSettleOutcome = 'finished' | 'undone';
+
+/**
+ * After a crash during a take: a `creating` checkpoint whose overlays are the instance's active
+ * files was taken by libvirt (the call is atomic), so it is finished from what is on the share;
+ * otherwise nothing of the guest changed and its overlays and directory go.
+ */
+export async function settleTake(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<TakeSettleOutcome | 'none'> {
+  const record = await readCheckpoint(deps, instanceUuid, checkpointId);
+  if (record.status !== 'creating') return 'none';
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  const overlays = record.overlays ?? [];
+  const dom = await deps.libvirt.lookupByUuid(instanceUuid);
+  const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
+  const taken = overlays.length === record.volumes.length && record.volumes.every((v, i) =>
+    live.disks.some((d) => d.target === v.target && d.chain[0]?.path === overlays[i]));
+  if (!taken) {
+    for (const o of overlays) await removeQuietly(o);
+    await fs.rm(paths.dir, { recursive: true, force: true });
+    return 'undone';
+  }
+  let memorySize = 0;
+  if (record.mode !== 'disk-only') {
+    const st = await fs.lstat(paths.memory);
+    await checkMemoryFile(paths.memory, st.size);
+    await fs.chmod(paths.memory, 0o600);
+    memorySize = st.size;
+  }
+  const definition = await readSmallFile(paths.definition);
+  Object.assign(record, { status: 'available', memorySize, definitionSha256: sha256(definition) });
+  delete record.overlays;
+  await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+  return 'finished';
 }

@@ -123,6 +123,8 @@ const coordinatorSchema = z.strictObject({
   /** At start, register this host (hostName, advertisedEndpoint, inboundToken) with the storage API using serviceToken; retried until it succeeds. */
   selfRegister: z.boolean().default(true),
   stateDir: z.string().default('var/coordinator'),
+  /** A share mounted on this host where instance checkpoints (memory + definition) live; empty: checkpoints off. */
+  checkpointDir: z.string().default(''),
   quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
   freezeTimeoutMs: z.number().int().min(100).default(10_000),
   blockJobTimeoutMs: z.number().int().min(1000).default(3_600_000),

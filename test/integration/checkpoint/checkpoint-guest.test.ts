@@ -14,17 +14,22 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import express from 'express';
+import { KeyedMutex } from '../../../src/core/keyed-mutex.js';
+import { logger } from '../../../src/core/logger.js';
+import { withCheckpointRoutes } from '../../../coordinator/checkpoint/routes.js';
 import { isStorageError } from '../../../src/core/errors.js';
-import { DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../src/libvirt/index.js';
+import { AffectFlags, DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../src/libvirt/index.js';
 import { parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { SAVE_MAGIC, checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
 import { REVERT_INTENT_FILE, writeFileAtomic, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
 import {
-  deleteCheckpoint, planRevert, revertCheckpoint, settleRevert, takeCheckpoint, type CheckpointDeps,
+  deleteCheckpoint, planRevert, readCheckpoint, revertCheckpoint, settleRevert, settleTake, takeCheckpoint, type CheckpointDeps,
 } from '../../../coordinator/checkpoint/runner.js';
 import {
-  createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPattern, openTestConnection,
+  createDisk, createOverlay, diskXml, execInGuest, guestImage, guestXml, hasPattern, openTestConnection,
 } from '../../fixtures/guest/index.js';
 import { makeRunDir } from '../../fixtures/guest/paths.js';
 
@@ -118,10 +123,13 @@ describe('instance checkpoints with memory state on a booted guest', function ()
 
   after(async function () {
     this.timeout(60_000);
-    if (conn && dom) {
-      await conn.destroy(dom).catch(() => undefined);
-      await conn.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
+    // A libvirtd restart mid-suite drops the suite's connection; the domain must still go.
+    const c = conn?.connected ? conn : await openTestConnection();
+    if (dom) {
+      await c.destroy(dom).catch(() => undefined);
+      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
     }
+    if (c !== conn) await c.close();
     await conn?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -241,6 +249,99 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     expect(await settleRevert(deps, instance)).to.equal('none');
   });
 
+  it('serves create / list / show / revert / delete over the coordinator\'s HTTP routes (token required, bad input refused)', async () => {
+    const token = randomUUID();
+    const app = withCheckpointRoutes(express(), deps, new KeyedMutex(), token, logger('test'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/instances/${instance}/checkpoints`;
+    const call = (method: string, url: string, body?: unknown, auth = true) => fetch(url, {
+      method, headers: { 'content-type': 'application/json', ...(auth ? { 'x-auth-token': token } : {}) }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    try {
+      expect((await call('GET', base, undefined, false)).status).to.equal(401);
+      const bad = await call('POST', base, { mode: 'sideways' });
+      expect(bad.status).to.equal(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).to.equal('INVALID_INPUT');
+      expect((await call('POST', base, { exclude: ['vdz'] })).status).to.equal(400);
+
+      await exec('echo http > /ram-state');
+      const created = await call('POST', base, { name: 'c3', description: 'over http' });
+      expect(created.status).to.equal(201);
+      const c3 = ((await created.json()) as { checkpoint: CheckpointRecord }).checkpoint;
+      expect(c3).to.include({ name: 'c3', description: 'over http', status: 'available', instanceUuid: instance });
+      const list = ((await (await call('GET', base)).json()) as { checkpoints: { id: string }[] }).checkpoints.map((x) => x.id);
+      expect(list).to.have.members([c2.id, c3.id]);
+      expect(((await (await call('GET', `${base}/${c3.id}`)).json()) as { checkpoint: CheckpointRecord }).checkpoint.memorySize).to.equal(c3.memorySize);
+      expect((await call('GET', `${base}/${randomUUID()}`)).status).to.equal(404);
+      expect((await call('GET', `${base}/not-a-uuid`)).status).to.equal(400);
+
+      await exec('echo later > /ram-state');
+      const reverted = await call('POST', `${base}/${c3.id}/revert`, { paused: true });
+      expect(reverted.status).to.equal(200);
+      dom = await conn.lookupByUuid(instance);
+      expect((await conn.getState(dom)).state).to.equal(DomainState.PAUSED);
+      await conn.resume(dom);
+      await waitForAgent();
+      expect((await exec('cat /ram-state')).trim()).to.equal('http');
+      expect((await call('DELETE', `${base}/${c3.id}`)).status).to.equal(204);
+      expect(fs.existsSync(checkpointPaths(dir, instance, c3.id).dir)).to.equal(false);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a volume hot-plugged after the checkpoint is gone after the revert (definition, live domain and guest agree; reported as detached)', async () => {
+    const v3 = randomUUID();
+    const file = await createDisk(path.join(dir, 'vols'), `volume-${v3}`, 16 << 20, 'blank');
+    await conn.attachDevice(dom, diskXml({ target: 'vdd', serial: v3, file }), AffectFlags.LIVE | AffectFlags.CONFIG);
+    const serials = (xml: string) => parseDomainXml(xml).disks.map((d) => d.serial);
+    expect(serials(await conn.getXmlDesc(dom))).to.include(v3);
+    const result = await revertCheckpoint(deps, instance, c2.id);
+    dom = await conn.lookupByUuid(instance);
+    await waitForAgent();
+    expect(result.detachedVolumes).to.deep.equal([v3]);
+    expect(serials(await conn.getXmlDesc(dom))).to.not.include(v3);
+    expect(serials(await conn.getXmlDesc(dom, 2))).to.not.include(v3);
+    const seen = await exec(`cat /sys/block/vd*/serial 2>/dev/null; true`);
+    expect(seen).to.not.include(v3.slice(0, 20));
+    await expectState('two', [P.A, P.B, P.Z2], [P.P]);
+  });
+
+  it('settles takes a crash interrupted: finished when libvirt took it, removed when it did not', async () => {
+    // A crash right after libvirt's atomic call: the record is still `creating`.
+    const crashing = { ...deps, libvirt: Object.assign(Object.create(conn) as LibvirtConnection, {
+      snapshotCreateXml: async (d: DomainRef, xml: string, flags: number) => { await conn.snapshotCreateXml(d, xml, flags); throw new Error('crash after the call'); },
+    }) };
+    await exec('echo taken > /ram-state');
+    const err = await takeCheckpoint(crashing, { instanceUuid: instance, name: 'c4' }).then(() => null, (e: unknown) => e);
+    expect(String(err)).to.match(/crash after the call/);
+    const root = path.join(dir, 'checkpoints', instance);
+    const ids = fs.readdirSync(root).filter((n) => n !== REVERT_INTENT_FILE);
+    const c4 = ids.find((id) => JSON.parse(fs.readFileSync(path.join(root, id, 'checkpoint.json'), 'utf8')).status === 'creating') as string;
+    expect(c4).to.be.a('string');
+    expect(await settleTake(deps, instance, c4)).to.equal('finished');
+    const rec = await readCheckpoint(deps, instance, c4);
+    expect(rec.status).to.equal('available');
+    expect(rec.memorySize).to.equal(fs.statSync(checkpointPaths(dir, instance, c4).memory).size);
+    await planRevert(deps, instance, c4);
+
+    // A crash before the call: its overlays exist but the guest never used them.
+    const c5 = randomUUID();
+    const files = checkpointPaths(dir, instance, c5);
+    fs.mkdirSync(files.dir, { mode: 0o750 });
+    const point = await activeFile('vdb');
+    const overlay = path.join(path.dirname(point), `volume-${v1}.${randomUUID()}`);
+    await createOverlay(path.dirname(point), path.basename(point), path.basename(overlay), 64 << 20);
+    await writeFileAtomic(path.join(files.dir, 'checkpoint.json'), JSON.stringify({
+      ...rec, id: c5, status: 'creating', volumes: [{ ...rec.volumes[0], snapshotPoint: point }], overlays: [overlay],
+    }));
+    expect(await settleTake(deps, instance, c5)).to.equal('undone');
+    expect(fs.existsSync(overlay)).to.equal(false);
+    expect(fs.existsSync(files.dir)).to.equal(false);
+    expect(await activeFile('vdb')).to.equal(point);
+  });
+
   it('refuses a revert when a volume of the checkpoint is gone, before anything changes', async () => {
     const point = c2.volumes[1]!.snapshotPoint;
     const moved = `${point}.moved`;
@@ -253,5 +354,30 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     } finally {
       fs.renameSync(moved, point);
     }
+  });
+
+  it('takes a disk-only checkpoint of the stopped instance; its revert restores volumes and definition and leaves it stopped', async () => {
+    await conn.destroy(dom);
+    const stoppedOn = await activeFile('vdb');
+    const { run } = await import('../../../src/core/process.js');
+    const qemuWrite = (file: string, [byte, off]: Pat) => run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x${byte.toString(16)} ${off}k ${KiB}k`, file]);
+    await qemuWrite(stoppedOn, P.C);
+    const d1 = await takeCheckpoint(deps, { instanceUuid: instance, name: 'd1' });
+    expect(d1).to.include({ mode: 'disk-only', memorySize: 0, status: 'available' });
+    expect(fs.existsSync(checkpointPaths(dir, instance, d1.id).memory)).to.equal(false);
+    expect(d1.volumes[0]!.snapshotPoint).to.equal(stoppedOn);
+    const after = await activeFile('vdb');
+    expect(after).to.not.equal(stoppedOn);
+    await qemuWrite(after, P.Q);
+    expect(await hasPattern(after, P.Q[0], P.Q[1], KiB)).to.equal(true);
+
+    await revertCheckpoint(deps, instance, d1.id);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.SHUTOFF);
+    const reverted = await activeFile('vdb');
+    expect(reverted).to.not.equal(after);
+    expect(reverted).to.not.equal(stoppedOn);
+    expect(await hasPattern(reverted, P.C[0], P.C[1], KiB)).to.equal(true);
+    expect(await hasPattern(reverted, P.A[0], P.A[1], KiB)).to.equal(true);
+    expect(await hasPattern(after, P.Q[0], P.Q[1], KiB), 'the later branch is kept').to.equal(true);
   });
 });
