@@ -13,7 +13,7 @@
 import path from 'node:path';
 import { StorageError } from '../../src/core/errors.js';
 import { SnapshotCreateFlags } from '../../src/libvirt/constants.js';
-import { assertUuid, isUuid } from '../../src/core/volume-names.js';
+import { VOLUME_FILE_PATTERN as VOLUME_FILE, assertUuid, isUuid } from '../../src/core/volume-names.js';
 import { fileBacked } from '../domain/file-backed.js';
 import type { LiveDisk, LiveDomain } from '../domain/disks.js';
 import { escapeXml } from '../domain/xml.js';
@@ -169,7 +169,22 @@ const DISK_BLOCK = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
  * file) is refused before anything changes. <backingStore> elements are dropped; QEMU reads the
  * chain from the overlay's header.
  */
-export function rewriteDefinition(xml: string, byTarget: ReadonlyMap<string, RewriteTarget>, keep: ReadonlySet<string> = new Set()): string {
+export interface RewriteOptions {
+  /** Targets of excluded disks, kept as they are. */
+  keep?: ReadonlySet<string>;
+  /** Names the document in errors. */
+  source?: string;
+  /**
+   * The persistent definition of a running guest may name a later file of the same volume (its
+   * config followed earlier snapshots differently than the live one): accept any own file of the
+   * volume in the snapshot point's directory, never a file of anything else.
+   */
+  anyFileOfVolume?: ReadonlyMap<string, string>;
+}
+
+export function rewriteDefinition(xml: string, byTarget: ReadonlyMap<string, RewriteTarget>, options: RewriteOptions = {}): string {
+  const keep = options.keep ?? new Set<string>();
+  const source = options.source ?? 'definition';
   const seen = new Set<string>();
   const out = xml.replace(DISK_BLOCK, (block) => {
     const target = /<target\b[^>]*\bdev=['"]([^'"]+)['"]/.exec(block)?.[1];
@@ -186,8 +201,12 @@ export function rewriteDefinition(xml: string, byTarget: ReadonlyMap<string, Rew
       throw unsafeDefinition(`disk ${target} is not one of the checkpoint's volumes`, { target });
     }
     const file = top ? fileAttr(top) : undefined;
-    if (file === undefined || decode(file) !== plan.snapshotPoint) {
-      throw unsafeDefinition(`disk ${target} names ${file ?? 'no file'}, not its recorded snapshot point`, { target });
+    const volumeId = options.anyFileOfVolume?.get(target);
+    const named = file === undefined ? undefined : decode(file);
+    const sameVolume = volumeId !== undefined && named !== undefined && path.dirname(named) === path.dirname(plan.snapshotPoint)
+      && path.normalize(named) === named && VOLUME_FILE.test(path.basename(named)) && path.basename(named).startsWith(`volume-${volumeId}`);
+    if (named !== plan.snapshotPoint && !sameVolume) {
+      throw unsafeDefinition(`${source}: disk ${target} names ${file ?? 'no file'}, not its recorded snapshot point`, { target, source });
     }
     seen.add(target);
     const newTop = (top as string).replace(/\bfile=(['"])[^'"]*\1/, `file='${escapeXml(plan.overlayPath)}'`);

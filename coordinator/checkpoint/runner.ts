@@ -21,7 +21,7 @@ import {
 import { parseDomainXml } from '../domain/disks.js';
 import {
   SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,
-  type CheckpointDisk, type CheckpointMode, type RewriteTarget,
+  type CheckpointDisk, type CheckpointMode, type RewriteOptions, type RewriteTarget,
 } from './plan.js';
 import {
   RECORD_FILE, REVERT_INTENT_FILE, parseIntent, parseRecord, sha256, writeFileAtomic,
@@ -228,9 +228,15 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   const overlays = record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }));
   const byTarget = new Map<string, RewriteTarget>(record.volumes.map((v, i) => [v.target, { snapshotPoint: v.snapshotPoint, overlayPath: overlays[i]!.path }]));
   const keep = new Set(record.excluded);
-  const restoreXml = withMemory ? rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, keep) : '';
-  const persistentXml = rewriteDefinition(definition, byTarget, keep);
+  const restoreXml = withMemory
+    ? rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, { keep, source: 'the memory file\'s definition' })
+    : '';
+  const persistentXml = rewriteDefinition(definition, byTarget, persistentOptions(record, keep));
   return { record, restoreXml, persistentXml, overlays };
+}
+
+function persistentOptions(record: CheckpointRecord, keep: ReadonlySet<string>): RewriteOptions {
+  return { keep, source: 'domain.xml', anyFileOfVolume: new Map(record.volumes.map((v) => [v.target, v.volumeId])) };
 }
 
 function intentPath(deps: CheckpointDeps, instanceUuid: string): string {
@@ -344,7 +350,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     snapshotPoint: v.snapshotPoint, overlayPath: intent.overlays.find((o) => o.target === v.target)?.path ?? '',
   }]));
   const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
-  plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, new Set(plan.record.excluded));
+  plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
   if (running) {
     const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));
@@ -356,7 +362,8 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     await deps.libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
   }
   if (plan.record.mode !== 'disk-only') {
-    plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, new Set(plan.record.excluded));
+    plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget,
+      { keep: new Set(plan.record.excluded), source: 'the memory file\'s definition' });
   }
   for (const [i, v] of plan.record.volumes.entries()) {
     const o = intent.overlays[i]!;

@@ -100,9 +100,19 @@ describe('checkpoint plan', () => {
       expect(errCode(() => rewriteDefinition(domain(), plan))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
     });
 
+    it('accepts another own file of the volume in a persistent definition, never a foreign one', () => {
+      const later = `/mnt/a/volume-${V1}.cccccccc-cccc-4ccc-8ccc-cccccccccccc`;
+      const opts = { anyFileOfVolume: new Map([['vda', V1]]) };
+      expect(rewriteDefinition(domain(disk('vda', V1, later)), plan, opts)).to.include(`<source file='${overlay}'/>`);
+      expect(errCode(() => rewriteDefinition(domain(disk('vda', V1, later)), plan))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+      for (const f of [`/mnt/a/volume-${V2}`, `/mnt/b/volume-${V1}`, `/mnt/a/../a/volume-${V1}`, `/mnt/a/volume-${V1}.x`]) {
+        expect(errCode(() => rewriteDefinition(domain(disk('vda', V1, f)), plan, opts)), f).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+      }
+    });
+
     it('keeps an excluded disk as it is, and an empty CD-ROM', () => {
       const cd = `<disk type='file' device='cdrom'><target dev='sda' bus='sata'/></disk>`;
-      const out = rewriteDefinition(domain(disk('vda', V1, point), disk('vdb', null, '/srv/scratch.qcow2'), cd), plan, new Set(['vdb']));
+      const out = rewriteDefinition(domain(disk('vda', V1, point), disk('vdb', null, '/srv/scratch.qcow2'), cd), plan, { keep: new Set(['vdb']) });
       expect(out).to.include(`<source file='/srv/scratch.qcow2'/>`).and.to.include(cd);
     });
   });
