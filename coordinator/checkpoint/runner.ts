@@ -103,7 +103,9 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     mode: running ? req.mode ?? 'consistent' : 'disk-only', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
     memorySize: 0, definitionSha256: '0'.repeat(64),
   };
+  await assertRealDirs(deps.shareMount, paths.dir);
   await fs.mkdir(paths.dir, { recursive: true, mode: 0o750 });
+  await assertRealDirs(deps.shareMount, paths.dir);
   try {
     for (const d of selection.managed) {
       const top = d.chain[0]!.path as string;
@@ -156,8 +158,25 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
   }
 }
 
+/**
+ * Every directory from <share>/checkpoints down to `dir` must be a real directory: a symlink
+ * planted on the share would make libvirt write the memory, or this code read a record,
+ * elsewhere. Missing ones are fine (created by a take, NOT_FOUND for a read).
+ */
+async function assertRealDirs(shareMount: string, dir: string): Promise<void> {
+  const rel = path.relative(shareMount, dir).split(path.sep);
+  let at = shareMount;
+  for (const part of rel) {
+    at = path.join(at, part);
+    const st = await fs.lstat(at).catch(() => null);
+    if (st === null) return;
+    if (!st.isDirectory()) throw new StorageError('FILE_UNSAFE', `${part}: not a real directory on the share (${st.isSymbolicLink() ? 'symlink' : 'not a directory'}); refusing to use it`, { details: { file: part } });
+  }
+}
+
 export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<CheckpointRecord> {
   const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  await assertRealDirs(deps.shareMount, paths.dir);
   const file = path.join(paths.dir, RECORD_FILE);
   const text = await readSmallFile(file).catch((err: unknown) => {
     if ((err as { code?: string }).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no checkpoint ${checkpointId} of instance ${instanceUuid}`);
