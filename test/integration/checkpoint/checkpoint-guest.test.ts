@@ -249,6 +249,27 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     expect(await settleRevert(deps, instance)).to.equal('none');
   });
 
+  it('settles an intent whose restore already happened (finished, guest untouched) and one never destroyed (undone)', async () => {
+    const intentFile = path.join(path.dirname(checkpointPaths(dir, instance, c2.id).dir), REVERT_INTENT_FILE);
+    const running = [{ volumeId: v1, target: 'vdb', path: await activeFile('vdb') }, { volumeId: v2, target: 'vdc', path: await activeFile('vdc') }];
+    const intent = (phase: string, overlays: unknown[]) => writeFileAtomic(intentFile, JSON.stringify({
+      checkpointId: c2.id, instanceUuid: instance, phase, paused: false, started: '', previousDefinition: '<domain/>', overlays,
+    }), 0o600);
+    await exec('echo untouched > /ram-state');
+    await intent('destroyed', running);
+    expect(await settleRevert(deps, instance)).to.equal('finished');
+    expect((await exec('cat /ram-state')).trim()).to.equal('untouched');
+    expect(fs.existsSync(intentFile)).to.equal(false);
+
+    const plan = await planRevert(deps, instance, c2.id);
+    for (const [i, v] of c2.volumes.entries()) await createOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(plan.overlays[i]!.path), v.sizeBytes);
+    await intent('prepared', plan.overlays);
+    expect(await settleRevert(deps, instance)).to.equal('undone');
+    for (const o of plan.overlays) expect(fs.existsSync(o.path), o.path).to.equal(false);
+    expect((await exec('cat /ram-state')).trim()).to.equal('untouched');
+    expect(await activeFile('vdb')).to.equal(running[0]!.path);
+  });
+
   it('serves create / list / show / revert / delete over the coordinator\'s HTTP routes (token required, bad input refused)', async () => {
     const token = randomUUID();
     const app = withCheckpointRoutes(express(), deps, new KeyedMutex(), token, logger('test'));
