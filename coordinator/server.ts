@@ -17,6 +17,7 @@ import { attachWiring } from './attach/index.js';
 import { startRegistration, type Registration } from './attach/registration.js';
 import { systemClock, type Clock } from './clock.js';
 import { withDiskOpsRoutes } from './disk-ops/routes.js';
+import { checkpointWiring, withCheckpointRoutes } from './checkpoint/wiring.js';
 import { buildApp } from './http/app.js';
 import { errorJson } from './http/errors.js';
 import { resolveInboundToken } from './http/inbound-token.js';
@@ -104,7 +105,9 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
   const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, ...(c.metadataCaFile ? { metadataCaFile: c.metadataCaFile } : {}), timeoutMs: c.metadataTimeoutMs });
   const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness });
-  const app = attach.wrap(withDiskOpsRoutes(inner, attach.deps.devices, inbound, log));
+  const checkpoints = await checkpointWiring(c, log);
+  const withCheckpoints = checkpoints ? withCheckpointRoutes(inner, checkpoints.deps, domainLocks, inbound, log) : inner;
+  const app = attach.wrap(withDiskOpsRoutes(withCheckpoints, attach.deps.devices, inbound, log));
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);
   const { port: bound } = server.address() as AddressInfo;
@@ -131,6 +134,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
       server.closeAllConnections();
       await engine.stop();
       await attach.close();
+      await checkpoints?.close();
       if (!o.port) await port.close();
     },
   };

@@ -208,6 +208,8 @@ const coordinatorSchema = z.strictObject({
   selfRegister: z.boolean().default(true),
   /** The coordinator's job journal and inbound token. */
   stateDir: z.string().default('var/coordinator'),
+  /** A share mounted on this host where instance checkpoints (memory + definition) live; empty: checkpoints off. */
+  checkpointDir: z.string().default(''),
   /** Guest filesystem freeze for live snapshots: require (fail without the guest agent), prefer (freeze when the agent answers), off. */
   quiesce: z.enum(['require', 'prefer', 'off']).default('prefer'),
   /** Longest a guest stays frozen for a live snapshot. */

@@ -79,6 +79,11 @@ export const ERROR_CODES = {
   COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
   COMPUTE_HOST_UNKNOWN: { http: 400, summary: 'The compute host is not in the registry of compute hosts (os-compute-hosts); nothing was sent to it and nothing changed.' },
   COORDINATOR_ENDPOINT_REFUSED: { http: 400, summary: 'A request named a coordinator endpoint; coordinators are taken from the registry of compute hosts only.' },
+  // instance checkpoints (memory + disks)
+  CHECKPOINT_UNMANAGED_DISK: { http: 409, summary: 'The instance has a disk this product does not manage (not a file-backed volume); a checkpoint needs it excluded explicitly. Nothing was changed.' },
+  CHECKPOINT_MEMORY_UNSAFE: { http: 400, summary: "A checkpoint's memory file is not the complete libvirt save image recorded when it was taken (wrong header, size or a partial image); refused before anything changed." },
+  CHECKPOINT_DEFINITION_UNSAFE: { http: 400, summary: "A checkpoint's saved definition names a file that is not one of the checkpoint's recorded snapshot points, or lacks one of its disks; refused before anything changed." },
+  CHECKPOINT_VOLUME_GONE: { http: 409, summary: 'A volume that was attached at the checkpoint is gone (its snapshot point is missing); the revert was refused before anything changed.' },
   INTERNAL: { http: 500, summary: 'An unexpected internal error.' },
 } as const;
 

@@ -20,6 +20,7 @@ import * as devices from './procedures/devices.js';
 import * as domain from './procedures/domain.js';
 import * as events from './procedures/events.js';
 import * as agent from './procedures/guest-agent.js';
+import * as saveRestore from './procedures/save-restore.js';
 import * as snapshot from './procedures/snapshot.js';
 import { RpcConnection } from './transport/connection.js';
 import { DEFAULT_KEEPALIVE, type KeepaliveOptions, type KeepaliveStats } from './transport/keepalive.js';
@@ -122,6 +123,17 @@ export class LibvirtConnection {
   destroy(dom: DomainRef): Promise<void> { return domain.destroy(this.rpc, dom); }
   /** `flags`: UndefineFlags. */
   undefine(dom: DomainRef, flags = 0): Promise<void> { return domain.undefine(this.rpc, dom, flags); }
+
+  suspend(dom: DomainRef): Promise<void> { return saveRestore.suspend(this.rpc, dom); }
+  resume(dom: DomainRef): Promise<void> { return saveRestore.resume(this.rpc, dom); }
+
+  // saved state (memory files of saves and external memory snapshots)
+  /** Start a domain from a memory file; `xml` replaces its saved definition. `flags`: SaveRestoreFlags. */
+  restoreFlags(file: string, xml: string | null, flags = 0): Promise<void> { return saveRestore.restoreFlags(this.rpc, file, xml, flags); }
+  /** The definition stored in a memory file. `flags`: SaveImageXmlFlags. */
+  saveImageGetXmlDesc(file: string, flags = 0): Promise<string> { return saveRestore.saveImageGetXmlDesc(this.rpc, file, flags); }
+  /** Progress of the domain's current job (type NONE when there is none). */
+  getJobInfo(dom: DomainRef): Promise<saveRestore.DomainJobInfo> { return saveRestore.getJobInfo(this.rpc, dom); }
 
   // devices
   /** `flags`: AffectFlags, e.g. LIVE | CONFIG. */

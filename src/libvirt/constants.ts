@@ -120,3 +120,12 @@ export const AgentTimeout = { BLOCK: -2, DEFAULT: -1, NOWAIT: 0 } as const;
 
 /** virDomainDestroyFlagsValues */
 export const DestroyFlags = { DEFAULT: 0, GRACEFUL: 1 } as const;
+
+/** virDomainSaveRestoreFlags: RUNNING and PAUSED override the state recorded in the file. */
+export const SaveRestoreFlags = { BYPASS_CACHE: 1, RUNNING: 2, PAUSED: 4, RESET_NVRAM: 8 } as const;
+
+/** virDomainSaveImageXMLFlags */
+export const SaveImageXmlFlags = { SECURE: 1 } as const;
+
+/** virDomainJobType */
+export const DomainJobType = { NONE: 0, BOUNDED: 1, UNBOUNDED: 2, COMPLETED: 3, FAILED: 4, CANCELLED: 5 } as const;

@@ -10,4 +10,5 @@ export {
 export type { DomainStateInfo } from './procedures/domain.js';
 export type { BlockCommitOptions, BlockRebaseOptions, BlockJobInfo } from './procedures/block-jobs.js';
 export type { SnapshotRef } from './procedures/snapshot.js';
+export type { DomainJobInfo } from './procedures/save-restore.js';
 export type { KeepaliveOptions, KeepaliveStats } from './transport/keepalive.js';

@@ -1,0 +1,144 @@
+/**
+ * The checkpoint record (checkpoint.json, next to the memory file) and the revert intent
+ * (revert.json in the instance's checkpoint directory). Both live on the share so that any host
+ * mounting it can restore or settle; both are read as hostile input: every field is checked
+ * before it is used, and names must be ids and each volume's own files.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError } from '../../src/core/errors.js';
+import { isUuid } from '../../src/core/volume-names.js';
+import { isVolumeFile } from '../plans/names.js';
+import type { CheckpointMode } from './plan.js';
+
+export const RECORD_FILE = 'checkpoint.json';
+export const REVERT_INTENT_FILE = 'revert.json';
+
+export interface CheckpointVolume {
+  volumeId: string;
+  target: string;
+  /** Absolute path of the volume's file that holds the disk at the checkpoint. */
+  snapshotPoint: string;
+  /** Virtual size in bytes (a revert's overlay gets the same). */
+  sizeBytes: number;
+}
+
+export type CheckpointStatus = 'creating' | 'available' | 'error' | 'deleting';
+
+export interface CheckpointRecord {
+  id: string;
+  instanceUuid: string;
+  name: string;
+  description: string;
+  created: string;
+  mode: CheckpointMode;
+  quiesced: boolean;
+  status: CheckpointStatus;
+  volumes: CheckpointVolume[];
+  /** Targets the caller excluded (kept as they are on revert). */
+  excluded: string[];
+  memorySize: number;
+  /** sha256 of domain.xml as written. */
+  definitionSha256: string;
+  /** While `creating`: the new active file of each volume (same order), for the settle pass. */
+  overlays?: string[];
+}
+
+export interface RevertIntent {
+  checkpointId: string;
+  instanceUuid: string;
+  /** prepared: overlays may exist, the guest still runs; destroyed: the guest is down. */
+  phase: 'prepared' | 'destroyed';
+  /** The persistent definition before the revert: what an undo defines again. */
+  previousDefinition: string;
+  /** New overlays of this revert, one per checkpoint volume. */
+  overlays: { volumeId: string; target: string; path: string }[];
+  paused: boolean;
+  started: string;
+}
+
+export function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function bad(what: string, file: string): StorageError {
+  return new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `${path.basename(file)}: ${what}`, { details: { file: path.basename(file), reason: what } });
+}
+
+const TARGET = /^[a-z]{2,4}[a-z0-9]{0,4}$/;
+
+function checkVolume(v: unknown, file: string): CheckpointVolume {
+  const o = v as Partial<CheckpointVolume> | null;
+  if (!o || !isUuid(o.volumeId) || typeof o.target !== 'string' || !TARGET.test(o.target)) throw bad('a volume entry is malformed', file);
+  if (typeof o.snapshotPoint !== 'string' || !path.isAbsolute(o.snapshotPoint) || path.normalize(o.snapshotPoint) !== o.snapshotPoint
+    || !isVolumeFile(o.volumeId, path.basename(o.snapshotPoint))) throw bad(`volume ${o.volumeId}: the snapshot point is not a file of the volume`, file);
+  if (!Number.isSafeInteger(o.sizeBytes) || (o.sizeBytes as number) <= 0) throw bad('a volume size is not a positive integer', file);
+  return { volumeId: o.volumeId, target: o.target, snapshotPoint: o.snapshotPoint, sizeBytes: o.sizeBytes as number };
+}
+
+export function parseRecord(text: string, file: string, expect: { id: string; instanceUuid: string }): CheckpointRecord {
+  let o: Partial<CheckpointRecord>;
+  try { o = JSON.parse(text) as Partial<CheckpointRecord>; } catch { throw bad('not JSON', file); }
+  if (o.id !== expect.id || o.instanceUuid !== expect.instanceUuid) throw bad('it names another checkpoint or instance', file);
+  if (!Array.isArray(o.volumes) || o.volumes.length === 0 || !Array.isArray(o.excluded)) throw bad('no volumes', file);
+  if (o.mode !== 'consistent' && o.mode !== 'live' && o.mode !== 'disk-only') throw bad('unknown mode', file);
+  if (!['creating', 'available', 'error', 'deleting'].includes(o.status as string)) throw bad('unknown status', file);
+  if (!Number.isSafeInteger(o.memorySize) || (o.memorySize as number) < 0 || typeof o.definitionSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.definitionSha256)) throw bad('memory size or digest malformed', file);
+  const volumes = o.volumes.map((v) => checkVolume(v, file));
+  if (new Set(volumes.map((v) => v.target)).size !== volumes.length) throw bad('two volumes share a target', file);
+  const excluded = o.excluded.filter((t): t is string => typeof t === 'string' && TARGET.test(t));
+  if (excluded.length !== o.excluded.length) throw bad('an excluded target is malformed', file);
+  let overlays: string[] | undefined;
+  if (o.overlays !== undefined) {
+    if (!Array.isArray(o.overlays) || o.overlays.length !== volumes.length) throw bad('overlays do not match the volumes', file);
+    overlays = o.overlays.map((x: unknown, i) => {
+      const v = volumes[i] as CheckpointVolume;
+      if (typeof x !== 'string' || path.dirname(x) !== path.dirname(v.snapshotPoint) || !isVolumeFile(v.volumeId, path.basename(x)) || x === v.snapshotPoint) {
+        throw bad(`volume ${v.volumeId}: an overlay is not a new file of the volume`, file);
+      }
+      return x;
+    });
+  }
+  return {
+    ...(overlays ? { overlays } : {}),
+    id: o.id, instanceUuid: o.instanceUuid, name: String(o.name ?? ''), description: String(o.description ?? ''),
+    created: String(o.created ?? ''), mode: o.mode, quiesced: o.quiesced === true, status: o.status as CheckpointStatus,
+    volumes, excluded, memorySize: o.memorySize as number, definitionSha256: o.definitionSha256,
+  };
+}
+
+/** Write through a temporary name and rename, so a reader (or a crash) never sees half a file. */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o640): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await fs.open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+/** revert.json as hostile input: overlays must be fresh files of the checkpoint's own volumes. */
+export function parseIntent(text: string, file: string, instanceUuid: string, record?: CheckpointRecord): RevertIntent {
+  let o: Partial<RevertIntent>;
+  try { o = JSON.parse(text) as Partial<RevertIntent>; } catch { throw bad('not JSON', file); }
+  if (o.instanceUuid !== instanceUuid || !isUuid(o.checkpointId)) throw bad('it names another instance or no checkpoint', file);
+  if (o.phase !== 'prepared' && o.phase !== 'destroyed') throw bad('unknown phase', file);
+  if (typeof o.previousDefinition !== 'string' || !Array.isArray(o.overlays)) throw bad('malformed', file);
+  const overlays = o.overlays.map((x: unknown) => {
+    const v = x as { volumeId?: unknown; target?: unknown; path?: unknown } | null;
+    const own = record?.volumes.find((r) => r.volumeId === v?.volumeId && r.target === v?.target);
+    if (!v || !isUuid(v.volumeId) || typeof v.path !== 'string' || (record && !own)) throw bad('an overlay is not of a checkpoint volume', file);
+    if (!isVolumeFile(v.volumeId, path.basename(v.path)) || (own && path.dirname(own.snapshotPoint) !== path.dirname(v.path))) {
+      throw bad('an overlay is not a file in its volume\'s directory', file);
+    }
+    return { volumeId: v.volumeId, target: String(v.target), path: v.path };
+  });
+  return {
+    checkpointId: o.checkpointId, instanceUuid, phase: o.phase, previousDefinition: o.previousDefinition, overlays,
+    paused: o.paused === true, started: String(o.started ?? ''),
+  };
+}

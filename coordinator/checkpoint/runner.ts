@@ -1,0 +1,443 @@
+/**
+ * Runs checkpoints on this compute host: take (one atomic memory + disks snapshot), revert (to
+ * any checkpoint, branches kept: new overlays on the checkpoint's snapshot points, restore from
+ * the memory file with the saved definition rewritten to them) and the settle pass for a revert
+ * that a crash interrupted. Planning is in plan.ts; the files' shapes in record.ts.
+ *
+ * Crash safety of a revert: revert.json is written before the first overlay and updated to
+ * `destroyed` before the destroy. The guest's persistent definition is never undefined, so after
+ * any crash the domain can be started from what revert.json names (`settleRevert`).
+ */
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { StorageError } from '../../src/core/errors.js';
+import { isUuid, overlayFileName } from '../../src/core/volume-names.js';
+import {
+  DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
+  type DomainJobInfo, type DomainRef, type DomainStateInfo,
+} from '../../src/libvirt/index.js';
+import { parseDomainXml } from '../domain/disks.js';
+import {
+  SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,
+  type CheckpointDisk, type CheckpointMode, type RewriteOptions, type RewriteTarget,
+} from './plan.js';
+import {
+  RECORD_FILE, REVERT_INTENT_FILE, parseIntent, parseRecord, sha256, writeFileAtomic,
+  type CheckpointRecord, type CheckpointVolume, type RevertIntent,
+} from './record.js';
+
+/** The slice of the libvirt client a checkpoint needs (LibvirtConnection satisfies it). */
+export interface CheckpointLibvirt {
+  lookupByUuid(uuid: string): Promise<DomainRef>;
+  getXmlDesc(dom: DomainRef, flags?: number): Promise<string>;
+  getState(dom: DomainRef): Promise<DomainStateInfo>;
+  getBlockInfo(dom: DomainRef, disk: string): Promise<{ capacity: bigint }>;
+  snapshotCreateXml(dom: DomainRef, xml: string, flags: number): Promise<unknown>;
+  getJobInfo(dom: DomainRef): Promise<DomainJobInfo>;
+  fsFreeze(dom: DomainRef): Promise<number>;
+  fsThaw(dom: DomainRef): Promise<number>;
+  destroy(dom: DomainRef): Promise<void>;
+  defineXml(xml: string): Promise<DomainRef>;
+  saveImageGetXmlDesc(file: string, flags?: number): Promise<string>;
+  restoreFlags(file: string, xml: string | null, flags?: number): Promise<void>;
+}
+
+/** Creates a qcow2 overlay `overlayName` on `backingName` (bare names, one directory), owned for QEMU. */
+export type OverlayMaker = (dir: string, backingName: string, overlayName: string, sizeBytes: number) => Promise<void>;
+
+export interface CheckpointDeps {
+  libvirt: CheckpointLibvirt;
+  /** Where the checkpoint directories live (a share mounted on this host). */
+  shareMount: string;
+  makeOverlay: OverlayMaker;
+}
+
+export interface TakeRequest {
+  instanceUuid: string;
+  name?: string;
+  description?: string;
+  mode?: Exclude<CheckpointMode, 'disk-only'>;
+  /** Freeze the guest's file systems around the call (thawed again after a revert). */
+  quiesce?: boolean;
+  /** Disk targets left out on purpose (refused otherwise when not product-managed). */
+  exclude?: string[];
+  /** Called with libvirt's job statistics while the memory is written. */
+  onProgress?: (processed: bigint, total: bigint) => void;
+  progressIntervalMs?: number;
+}
+
+const gone = [VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID];
+
+async function removeQuietly(file: string): Promise<void> {
+  await fs.rm(file, { force: true }).catch(() => undefined);
+}
+
+/** Poll job statistics until `done` settles; progress is a report only, never a decision. */
+function watchProgress(deps: CheckpointDeps, dom: DomainRef, req: TakeRequest, done: Promise<unknown>): Promise<void> {
+  if (!req.onProgress) return Promise.resolve();
+  let finished = false;
+  void done.finally(() => { finished = true; }).catch(() => undefined);
+  return (async () => {
+    while (!finished) {
+      const info = await deps.libvirt.getJobInfo(dom).catch(() => null);
+      if (info && info.memTotal > 0n) req.onProgress?.(info.memProcessed, info.memTotal);
+      await new Promise((r) => setTimeout(r, req.progressIntervalMs ?? 200));
+    }
+  })();
+}
+
+export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Promise<CheckpointRecord> {
+  const { libvirt } = deps;
+  const id = randomUUID();
+  const paths = checkpointPaths(deps.shareMount, req.instanceUuid, id);
+  const dom = await libvirt.lookupByUuid(req.instanceUuid);
+  const live = parseDomainXml(await libvirt.getXmlDesc(dom));
+  const selection = selectDisks(live, req.exclude ?? []);
+  const { state } = await libvirt.getState(dom);
+  const running = state === DomainState.RUNNING || state === DomainState.PAUSED;
+  const disks: (CheckpointDisk & { sizeBytes: number })[] = [];
+  const record: CheckpointRecord = {
+    id, instanceUuid: req.instanceUuid, name: req.name ?? '', description: req.description ?? '', created: new Date().toISOString(),
+    mode: running ? req.mode ?? 'consistent' : 'disk-only', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
+    memorySize: 0, definitionSha256: '0'.repeat(64),
+  };
+  await assertRealDirs(deps.shareMount, paths.dir);
+  await fs.mkdir(paths.dir, { recursive: true, mode: 0o750 });
+  await assertRealDirs(deps.shareMount, paths.dir);
+  try {
+    for (const d of selection.managed) {
+      const top = d.chain[0]!.path as string;
+      const volumeId = d.serial as string;
+      const overlayPath = path.join(path.dirname(top), overlayFileName(volumeId, randomUUID()));
+      const sizeBytes = Number((await libvirt.getBlockInfo(dom, d.target)).capacity);
+      disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath, sizeBytes });
+    }
+    record.volumes = disks.map((d): CheckpointVolume => ({ volumeId: d.volumeId, target: d.target, snapshotPoint: d.snapshotPoint, sizeBytes: d.sizeBytes }));
+    record.overlays = disks.map((d) => d.overlayPath);
+    // The record names the overlays before they exist and before libvirt is asked: a crash at any
+    // point leaves a `creating` checkpoint that the settle pass finishes or removes.
+    await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+    for (const d of disks) await deps.makeOverlay(path.dirname(d.snapshotPoint), path.basename(d.snapshotPoint), path.basename(d.overlayPath), d.sizeBytes);
+    // The persistent definition, secrets included (hence 0600), and the CPU model as expanded now.
+    const definition = await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE | DomainXmlFlags.UPDATE_CPU);
+    await writeFileAtomic(paths.definition, definition, 0o600);
+
+    const xml = checkpointXml(id, running ? paths.memory : null, disks, live.disks.map((d) => d.target));
+    let frozen = false;
+    if (req.quiesce && running) { await libvirt.fsFreeze(dom); frozen = true; }
+    try {
+      const call = libvirt.snapshotCreateXml(dom, xml, checkpointFlags(record.mode));
+      const progress = watchProgress(deps, dom, req, call);
+      await call;
+      await progress;
+    } finally {
+      if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
+    }
+    let memorySize = 0;
+    if (running) {
+      const st = await fs.lstat(paths.memory);
+      if (!st.isFile()) throw new StorageError('CHECKPOINT_MEMORY_UNSAFE', 'the memory file libvirt wrote is not a regular file');
+      await fs.chmod(paths.memory, 0o600);
+      memorySize = st.size;
+    }
+    Object.assign(record, { status: 'available', quiesced: frozen, memorySize, definitionSha256: sha256(definition) });
+    delete record.overlays;
+    await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+    return record;
+  } catch (err) {
+    // Before the atomic call nothing of the guest changed: drop the overlays and the directory.
+    const liveNow = parseDomainXml(await libvirt.getXmlDesc(dom).catch(() => '<domain/>'));
+    const inUse = new Set(liveNow.disks.map((d) => d.chain[0]?.path));
+    if (!disks.some((d) => inUse.has(d.overlayPath))) {
+      for (const d of disks) await removeQuietly(d.overlayPath);
+      await fs.rm(paths.dir, { recursive: true, force: true });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Every directory from <share>/checkpoints down to `dir` must be a real directory: a symlink
+ * planted on the share would make libvirt write the memory, or this code read a record,
+ * elsewhere. Missing ones are fine (created by a take, NOT_FOUND for a read).
+ */
+async function assertRealDirs(shareMount: string, dir: string): Promise<void> {
+  const rel = path.relative(shareMount, dir).split(path.sep);
+  let at = shareMount;
+  for (const part of rel) {
+    at = path.join(at, part);
+    const st = await fs.lstat(at).catch(() => null);
+    if (st === null) return;
+    if (!st.isDirectory()) throw new StorageError('FILE_UNSAFE', `${part}: not a real directory on the share (${st.isSymbolicLink() ? 'symlink' : 'not a directory'}); refusing to use it`, { details: { file: part } });
+  }
+}
+
+export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<CheckpointRecord> {
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  await assertRealDirs(deps.shareMount, paths.dir);
+  const file = path.join(paths.dir, RECORD_FILE);
+  const text = await readSmallFile(file).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no checkpoint ${checkpointId} of instance ${instanceUuid}`);
+    throw err;
+  });
+  return parseRecord(text, file, { id: checkpointId, instanceUuid });
+}
+
+/** A regular file, opened without following links, of bounded size. */
+async function readSmallFile(file: string, limit = 4 * 1024 * 1024): Promise<string> {
+  const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1 || st.size > limit) {
+      throw new StorageError('FILE_UNSAFE', `${path.basename(file)}: not a regular single-link file of at most ${limit} bytes`);
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The memory file's header and size, checked against the record before libvirt reads it. */
+async function checkMemoryFile(file: string, recordedSize: number): Promise<void> {
+  const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
+    throw new StorageError('CHECKPOINT_MEMORY_UNSAFE', `checkpoint memory file refused: cannot open it (${(err as Error).message})`);
+  });
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1) throw new StorageError('CHECKPOINT_MEMORY_UNSAFE', 'checkpoint memory file refused: not a regular single-link file');
+    const head = Buffer.alloc(SAVE_HEADER_BYTES);
+    const { bytesRead } = await fh.read(head, 0, SAVE_HEADER_BYTES, 0);
+    checkSaveHeader(head.subarray(0, bytesRead), st.size, recordedSize);
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface RevertOptions {
+  /** Leave the restored guest paused (default: as it was at the checkpoint). */
+  paused?: boolean;
+}
+
+export interface RevertPlan {
+  record: CheckpointRecord;
+  restoreXml: string;
+  persistentXml: string;
+  overlays: RevertIntent['overlays'];
+}
+
+/** Every check of a revert, before anything changes (files, digest, definitions, volumes). */
+export async function planRevert(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<RevertPlan> {
+  const record = await readCheckpoint(deps, instanceUuid, checkpointId);
+  if (record.status !== 'available') throw new StorageError('CONFLICT', `checkpoint ${checkpointId} is ${record.status}, not available`);
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  const withMemory = record.mode !== 'disk-only';
+  if (withMemory) await checkMemoryFile(paths.memory, record.memorySize);
+  const definition = await readSmallFile(paths.definition);
+  if (sha256(definition) !== record.definitionSha256) {
+    throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
+  }
+  for (const v of record.volumes) {
+    const st = await fs.lstat(v.snapshotPoint).catch(() => null);
+    if (!st?.isFile()) {
+      throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${v.volumeId} of the checkpoint is gone (${path.basename(v.snapshotPoint)} missing); nothing was changed`, { details: { volumeId: v.volumeId } });
+    }
+  }
+  const overlays = record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }));
+  const byTarget = new Map<string, RewriteTarget>(record.volumes.map((v, i) => [v.target, { snapshotPoint: v.snapshotPoint, overlayPath: overlays[i]!.path }]));
+  const keep = new Set(record.excluded);
+  const restoreXml = withMemory
+    ? rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, { keep, source: 'the memory file\'s definition' })
+    : '';
+  const persistentXml = rewriteDefinition(definition, byTarget, persistentOptions(record, keep));
+  return { record, restoreXml, persistentXml, overlays };
+}
+
+function persistentOptions(record: CheckpointRecord, keep: ReadonlySet<string>): RewriteOptions {
+  return { keep, source: 'domain.xml', anyFileOfVolume: new Map(record.volumes.map((v) => [v.target, v.volumeId])) };
+}
+
+function intentPath(deps: CheckpointDeps, instanceUuid: string): string {
+  return path.join(path.dirname(checkpointPaths(deps.shareMount, instanceUuid, instanceUuid).dir), REVERT_INTENT_FILE);
+}
+
+export interface RevertResult {
+  /** Volumes the instance had before the revert that the checkpoint does not: no longer attached. */
+  detachedVolumes: string[];
+}
+
+export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string, options: RevertOptions = {}): Promise<RevertResult> {
+  const { libvirt } = deps;
+  const plan = await planRevert(deps, instanceUuid, checkpointId);
+  const intentFile = intentPath(deps, instanceUuid);
+  if (await fs.lstat(intentFile).catch(() => null)) {
+    throw new StorageError('CONFLICT', `instance ${instanceUuid} has an unsettled revert; the settle pass must run first`);
+  }
+  const dom = await libvirt.lookupByUuid(instanceUuid);
+  const before = parseDomainXml(await libvirt.getXmlDesc(dom));
+  const kept = new Set(plan.record.volumes.map((v) => v.volumeId));
+  const detachedVolumes = before.disks.map((d) => d.serial).filter((s): s is string => isUuid(s) && !kept.has(s));
+  const intent: RevertIntent = {
+    checkpointId, instanceUuid, phase: 'prepared', paused: options.paused === true, started: new Date().toISOString(),
+    previousDefinition: await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE),
+    overlays: plan.overlays,
+  };
+  await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
+  try {
+    for (const [i, v] of plan.record.volumes.entries()) {
+      await deps.makeOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(plan.overlays[i]!.path), v.sizeBytes);
+    }
+  } catch (err) {
+    await undoPrepared(intentFile, intent);
+    throw err;
+  }
+  intent.phase = 'destroyed';
+  await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
+  await libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
+  await finishRestore(deps, intentFile, intent, plan);
+  return { detachedVolumes };
+}
+
+async function undoPrepared(intentFile: string, intent: RevertIntent): Promise<void> {
+  for (const o of intent.overlays) await removeQuietly(o.path);
+  await fs.rm(intentFile, { force: true });
+}
+
+function restoreFlagsOf(intent: RevertIntent): number {
+  return intent.paused ? SaveRestoreFlags.PAUSED : 0;
+}
+
+async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: RevertIntent, plan: RevertPlan): Promise<void> {
+  const { libvirt } = deps;
+  const paths = checkpointPaths(deps.shareMount, intent.instanceUuid, intent.checkpointId);
+  if (plan.record.mode === 'disk-only') {
+    // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
+    await libvirt.defineXml(plan.persistentXml);
+    await fs.rm(intentFile, { force: true });
+    return;
+  }
+  try {
+    await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
+  } catch (err) {
+    // The previous overlays and definition were never touched: the guest can start from them.
+    await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
+    for (const o of intent.overlays) await removeQuietly(o.path);
+    await fs.rm(intentFile, { force: true });
+    throw new StorageError('CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is stopped with its definition and disks as before the revert`, {
+      cause: err, details: { checkpointId: intent.checkpointId, previousState: 'stopped, definition and overlays as before the revert' },
+    });
+  }
+  // The persistent definition follows the restored guest (its disks are the new overlays).
+  await libvirt.defineXml(plan.persistentXml);
+  await fs.rm(intentFile, { force: true });
+  if (plan.record.quiesced) {
+    const dom = await libvirt.lookupByUuid(intent.instanceUuid);
+    await libvirt.fsThaw(dom).catch(() => undefined);
+  }
+}
+
+export type SettleOutcome = 'none' | 'undone' | 'finished' | 'restored';
+
+/**
+ * After a crash: a `prepared` revert never touched the guest (its overlays go); a `destroyed` one
+ * is finished when the guest already runs on the new overlays, or restored again, or undone.
+ */
+export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): Promise<SettleOutcome> {
+  const intentFile = intentPath(deps, instanceUuid);
+  const text = await readSmallFile(intentFile).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'ENOENT') return null;
+    throw err;
+  });
+  if (text === null) return 'none';
+  const loose = parseIntent(text, intentFile, instanceUuid);
+  const intent = parseIntent(text, intentFile, instanceUuid, await readCheckpoint(deps, instanceUuid, loose.checkpointId));
+  const dom = await deps.libvirt.lookupByUuid(instanceUuid);
+  const state = await deps.libvirt.getState(dom);
+  const running = state.state === DomainState.RUNNING || state.state === DomainState.PAUSED;
+  if (intent.phase === 'prepared' && !running) {
+    // The crash came between the intent update and the destroy: treat as destroyed.
+    intent.phase = 'destroyed';
+  }
+  if (intent.phase === 'prepared') {
+    await undoPrepared(intentFile, intent);
+    return 'undone';
+  }
+  const plan = await planRevert(deps, instanceUuid, intent.checkpointId);
+  plan.overlays.splice(0, plan.overlays.length, ...intent.overlays);
+  const byTarget = new Map<string, RewriteTarget>(plan.record.volumes.map((v) => [v.target, {
+    snapshotPoint: v.snapshotPoint, overlayPath: intent.overlays.find((o) => o.target === v.target)?.path ?? '',
+  }]));
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
+  plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
+  if (running) {
+    const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
+    const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));
+    if (onNew) {
+      await deps.libvirt.defineXml(plan.persistentXml);
+      await fs.rm(intentFile, { force: true });
+      return 'finished';
+    }
+    await deps.libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
+  }
+  if (plan.record.mode !== 'disk-only') {
+    plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget,
+      { keep: new Set(plan.record.excluded), source: 'the memory file\'s definition' });
+  }
+  for (const [i, v] of plan.record.volumes.entries()) {
+    const o = intent.overlays[i]!;
+    if (!(await fs.lstat(o.path).catch(() => null))) await deps.makeOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(o.path), v.sizeBytes);
+  }
+  await finishRestore(deps, intentFile, intent, plan);
+  return 'restored';
+}
+
+/**
+ * Remove a checkpoint's own files (memory, definition, record). Its per-volume snapshot points
+ * stay: they are ordinary snapshot files in their volumes' chains (later overlays are built on
+ * them), removed or merged by the storage side's snapshot-tree rules.
+ */
+export async function deleteCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<void> {
+  const record = await readCheckpoint(deps, instanceUuid, checkpointId);
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  record.status = 'deleting';
+  await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+  await fs.rm(paths.memory, { force: true });
+  await fs.rm(paths.definition, { force: true });
+  await fs.rm(paths.dir, { recursive: true, force: true });
+}
+
+export type TakeSettleOutcome = 'finished' | 'undone';
+
+/**
+ * After a crash during a take: a `creating` checkpoint whose overlays are the instance's active
+ * files was taken by libvirt (the call is atomic), so it is finished from what is on the share;
+ * otherwise nothing of the guest changed and its overlays and directory go.
+ */
+export async function settleTake(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<TakeSettleOutcome | 'none'> {
+  const record = await readCheckpoint(deps, instanceUuid, checkpointId);
+  if (record.status !== 'creating') return 'none';
+  const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
+  const overlays = record.overlays ?? [];
+  const dom = await deps.libvirt.lookupByUuid(instanceUuid);
+  const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
+  const taken = overlays.length === record.volumes.length && record.volumes.every((v, i) =>
+    live.disks.some((d) => d.target === v.target && d.chain[0]?.path === overlays[i]));
+  if (!taken) {
+    for (const o of overlays) await removeQuietly(o);
+    await fs.rm(paths.dir, { recursive: true, force: true });
+    return 'undone';
+  }
+  let memorySize = 0;
+  if (record.mode !== 'disk-only') {
+    const st = await fs.lstat(paths.memory);
+    await checkMemoryFile(paths.memory, st.size);
+    await fs.chmod(paths.memory, 0o600);
+    memorySize = st.size;
+  }
+  const definition = await readSmallFile(paths.definition);
+  Object.assign(record, { status: 'available', memorySize, definitionSha256: sha256(definition) });
+  delete record.overlays;
+  await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
+  return 'finished';
+}
