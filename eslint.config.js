@@ -9,7 +9,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', {
-        paths: [{ name: 'execa', message: 'Run processes only through src/core/process.ts' }],
+        paths: [{ name: 'execa', message: 'Run processes only through lib/core/process.ts' }],
       }],
       'no-console': 'off',
     },
@@ -21,7 +21,7 @@ export default tseslint.config(
     // bound helpers (src/db/repositories/raw-*.ts, paging.ts, src/db/direct-query.ts). The
     // operator and literal builders only serve those methods. test/security/sql-bound.test.ts
     // checks the statements themselves.
-    files: ['src/**/*.ts', 'coordinator/**/*.ts', 'drivers/**/*.ts'],
+    files: ['lib/**/*.ts', 'src/**/*.ts', 'coordinator/**/*.ts', 'drivers/**/*.ts'],
     ignores: ['src/db/migrations/**'],
     rules: {
       'no-restricted-syntax': ['error',
@@ -40,7 +40,7 @@ export default tseslint.config(
       ],
       'no-restricted-imports': ['error', {
         paths: [
-          { name: 'execa', message: 'Run processes only through src/core/process.ts' },
+          { name: 'execa', message: 'Run processes only through lib/core/process.ts' },
           { name: 'sequelize', importNames: ['Op', 'literal', 'fn', 'col', 'where', 'cast', 'json'], message: 'These build model queries, whose values end up in the SQL text; use the bound helpers (src/db/repositories/raw-*.ts).' },
         ],
       }],
@@ -48,22 +48,22 @@ export default tseslint.config(
   },
   {
     // Only the repositories (and the lease manager) touch the models, to read their column lists.
-    files: ['src/**/*.ts', 'coordinator/**/*.ts', 'drivers/**/*.ts'],
+    files: ['lib/**/*.ts', 'src/**/*.ts', 'coordinator/**/*.ts', 'drivers/**/*.ts'],
     ignores: ['src/db/**'],
     rules: {
       'no-restricted-properties': ['error', { property: 'models', message: 'Use a repository method: only src/db reaches the models.' }],
     },
   },
   {
-    files: ['src/core/process.ts'],
+    files: ['lib/core/process.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {
     files: ['drivers/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use src/core/process.ts' }], patterns: [{ group: ['**/coordinator/**'], message: 'drivers/ never imports coordinator/' }] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use lib/core/process.ts' }], patterns: [{ group: ['**/coordinator/**'], message: 'drivers/ never imports coordinator/' }] }] },
   },
   {
     files: ['coordinator/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use src/core/process.ts' }], patterns: [{ group: ['**/drivers/**'], message: 'coordinator/ never imports drivers/' }] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use lib/core/process.ts' }], patterns: [{ group: ['**/drivers/**'], message: 'coordinator/ never imports drivers/' }] }] },
   },
 );

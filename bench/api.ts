@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { run } from '../src/core/process.js';
+import { run } from '../lib/core/process.js';
 import { openRepositories } from '../src/db/index.js';
 import { freePort } from '../test/fixtures/free-port.js';
 import { createTestDatabase } from '../test/fixtures/mariadb.js';

@@ -19,11 +19,11 @@ import { pino } from 'pino';
 import { loadDriver } from '../drivers/registry.js';
 import type { ExportSupport } from '../drivers/export-support.js';
 import type { VolumeDriver } from '../drivers/volume-driver.js';
-import { parseConfig } from '../src/core/config.js';
-import { FileLeaseManager } from '../src/core/file-lease.js';
-import { run } from '../src/core/process.js';
-import { createShare } from '../src/shares/index.js';
-import { qemuIo } from '../src/qemu/img.js';
+import { parseConfig } from '../lib/core/config.js';
+import { FileLeaseManager } from '../lib/core/file-lease.js';
+import { run } from '../lib/core/process.js';
+import { createShare } from '../lib/shares/index.js';
+import { qemuIo } from '../lib/qemu/img.js';
 import { formatStats, timeInterleaved, type Stats } from './lib/stats.js';
 
 const MiB = 1024 * 1024;

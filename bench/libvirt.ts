@@ -9,8 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { run } from '../src/core/process.js';
-import { LibvirtConnection, type DomainRef } from '../src/libvirt/index.js';
+import { run } from '../lib/core/process.js';
+import { LibvirtConnection, type DomainRef } from '../lib/libvirt/index.js';
 import { median } from './lib/stats.js';
 
 const URI = 'qemu:///system';

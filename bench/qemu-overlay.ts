@@ -14,10 +14,10 @@ import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { run } from '../src/core/process.js';
-import { imgCreate, imgInfo } from '../src/qemu/img.js';
-import { inspectImage } from '../src/qemu/inspector.js';
-import { createOverlay } from '../src/qemu/qcow2-writer.js';
+import { run } from '../lib/core/process.js';
+import { imgCreate, imgInfo } from '../lib/qemu/img.js';
+import { inspectImage } from '../lib/qemu/inspector.js';
+import { createOverlay } from '../lib/qemu/qcow2-writer.js';
 import { formatRatio, formatStats, timeInterleaved } from './lib/stats.js';
 
 const execFileP = promisify(execFile);

@@ -1,5 +1,5 @@
-/** Overlay headers read in-process by src/qemu's inspector (no qemu-img spawn on the hot path). */
-import { inspectImage } from '../src/qemu/inspector.js';
+/** Overlay headers read in-process by lib/qemu's inspector (no qemu-img spawn on the hot path). */
+import { inspectImage } from '../lib/qemu/inspector.js';
 import type { OverlayHeader } from './plans/create-plan.js';
 
 export async function inspectOverlay(absPath: string): Promise<OverlayHeader> {

@@ -3,8 +3,8 @@
  * everywhere: QCOWSHARE_CONFIG and QCOWSHARE__coordinator__<key> overrides). SIGTERM/SIGINT stop
  * it cleanly; jobs in flight stay persisted and are resumed by the next start.
  */
-import { loadConfig } from '../src/core/config.js';
-import { configureLogger } from '../src/core/logger.js';
+import { loadConfig } from '../lib/core/config.js';
+import { configureLogger } from '../lib/core/logger.js';
 import { outboundServiceToken, startCoordinator } from './server.js';
 
 const config = loadConfig();

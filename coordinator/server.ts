@@ -6,12 +6,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Config } from '../src/core/config.js';
-import { startHttpServer } from '../src/core/http-server.js';
-import { KeyedMutex } from '../src/core/keyed-mutex.js';
-import { logger, type Logger } from '../src/core/logger.js';
-import { readSecret } from '../src/core/secrets.js';
-import { reloadOnSighup } from '../src/core/tls.js';
+import type { Config } from '../lib/core/config.js';
+import { startHttpServer } from '../lib/core/http-server.js';
+import { KeyedMutex } from '../lib/core/keyed-mutex.js';
+import { logger, type Logger } from '../lib/core/logger.js';
+import { readSecret } from '../lib/core/secrets.js';
+import { reloadOnSighup } from '../lib/core/tls.js';
 import { hostname } from 'node:os';
 import { attachWiring } from './attach/index.js';
 import { startRegistration, type Registration } from './attach/registration.js';
@@ -33,7 +33,7 @@ import { Metrics } from './metrics.js';
 import type { InspectOverlay } from './plans/create-plan.js';
 import { JobStore } from './state/job-store.js';
 import { UseCases } from './use-cases.js';
-import { assertPortFree } from '../src/core/port-check.js';
+import { assertPortFree } from '../lib/core/port-check.js';
 import { coordinatorReadiness } from './http/readiness.js';
 
 export interface CoordinatorOverrides {

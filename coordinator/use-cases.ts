@@ -2,8 +2,8 @@
  * What the routes call: each request shape becomes a validated job admitted by the engine.
  * Routes stay thin (parse, call, answer); the rules live in plans/ and the runners.
  */
-import type { MergePlan, NovaCreateRequest, NovaDeleteInfo, SnapshotCreatePlan } from '../src/core/assisted-snapshot-protocol.js';
-import type { Logger } from '../src/core/logger.js';
+import type { MergePlan, NovaCreateRequest, NovaDeleteInfo, SnapshotCreatePlan } from '../lib/protocol/assisted-snapshot.js';
+import type { Logger } from '../lib/core/logger.js';
 import { parseDomainXml } from './domain/disks.js';
 import { buildAssistedSnapshotJob, buildMergeJob, buildNovaMergeJob, locateVolume, type BuildDeps } from './jobs/build-jobs.js';
 import type { Engine } from './jobs/engine.js';

@@ -6,7 +6,7 @@
 //   node wait-healthy.mjs api|coordinator [timeout-seconds]
 // Plain JavaScript on purpose: it runs from an installed build, with no TypeScript tooling.
 import { get } from 'node:https';
-import { loadConfig } from '../dist/src/core/config.js';
+import { loadConfig } from '../dist/lib/core/config.js';
 
 const section = process.argv[2];
 const timeoutMs = Number(process.argv[3] ?? 90) * 1000;

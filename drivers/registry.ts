@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { StorageError } from '../src/core/errors.js';
+import { StorageError } from '../lib/core/errors.js';
 import type { DriverContext, VolumeDriver, VolumeDriverFactory } from './volume-driver.js';
 
 const BUILT_IN: Record<string, () => Promise<VolumeDriverFactory>> = {

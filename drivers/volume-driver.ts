@@ -5,7 +5,7 @@
  * Conventions for every method:
  * - sizes are whole GiB at this boundary (as in the OpenStack API); drivers use bytes inside;
  * - ids are UUIDs, validated by the driver as well (it is the last line before the share);
- * - errors are StorageError with a stable code (src/core/errors.ts);
+ * - errors are StorageError with a stable code (lib/core/errors.ts);
  * - `ctx.lease`: when the caller already holds the volume's lease it passes it and the driver
  *   does not take another; otherwise the driver takes the lease itself for every method that
  *   changes a volume, and throws VOLUME_BUSY / LEASE_HELD when another holder has it;
@@ -13,9 +13,9 @@
  * - `ctx.signal` aborts the operation (e.g. the lease was lost); a step past its commit point
  *   is finished regardless.
  */
-import type { Lease, LeaseManager } from '../src/core/lease.js';
-import type { Config } from '../src/core/config.js';
-import type { Logger } from '../src/core/logger.js';
+import type { Lease, LeaseManager } from '../lib/core/lease.js';
+import type { Config } from '../lib/core/config.js';
+import type { Logger } from '../lib/core/logger.js';
 
 export type VolumeFormat = 'qcow2' | 'raw';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The compiled build: src/, drivers/ and coordinator/ to dist/ (JavaScript + source maps).
+# The compiled build: lib/, src/, drivers/ and coordinator/ to dist/ (JavaScript + source maps).
 #   scripts/build.sh          build (always)
 #   scripts/build.sh --if-stale   build only when dist/ is missing or older than a source
 # Compiles into a fresh directory and swaps it in, so a service running from dist/ never sees a
@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=dist/.built
-inputs=(src drivers coordinator package.json package-lock.json tsconfig.json tsconfig.build.json)
+inputs=(lib src drivers coordinator package.json package-lock.json tsconfig.json tsconfig.build.json)
 if [ "${1:-}" = --if-stale ] && [ -f "$stamp" ]; then
   # One find over the sources, stopping at the first newer file: cheap enough for every start.
   if [ -z "$(find "${inputs[@]}" -newer "$stamp" -print -quit 2>/dev/null)" ]; then exit 0; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rewrites the README's table of error codes from src/core/errors.ts (a unit test keeps them equal).
+# Rewrites the README's table of error codes from lib/core/errors.ts (a unit test keeps them equal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 table="$(npx --no-install tsx scripts/error-table.ts 2>/dev/null)"

@@ -6,7 +6,7 @@
  * whatever lane or order it runs in.
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sleep, until } from './api.js';

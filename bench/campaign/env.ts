@@ -4,7 +4,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import { Api } from './api.js';
 import { startService, type ServiceHandle } from './service.js';
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import { sleep, until } from './api.js';
 import type { Env } from './env.js';
 import { KILL_WINDOW_MS, operationState, type OperationKind, type Started } from './operations.js';

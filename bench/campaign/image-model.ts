@@ -3,7 +3,7 @@
  * The campaign keeps one per snapshot point and one for the active file, and checks every one of
  * them with qemu-io after each fault.
  */
-import { qemuIo } from '../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../lib/qemu/qemu-io.js';
 
 export const BLOCK = 65536;
 /** Blocks the workload writes into (16 MiB); everything above reads zeros and is not checked. */

@@ -5,8 +5,8 @@
  * time strike() resolves, except the hanging guest agent, which comes back by itself later (the
  * product must not wait for it, nor leave the guest frozen when it does).
  */
-import { run } from '../../src/core/process.js';
-import { CRASH_POINTS } from '../../src/core/crash-points.js';
+import { run } from '../../lib/core/process.js';
+import { CRASH_POINTS } from '../../lib/core/crash-points.js';
 import { ensureLibvirtd } from '../../test/fixtures/guest/index.js';
 import { sleep, until } from './api.js';
 import { procState, type LiveEnv } from './live-env.js';

@@ -7,7 +7,7 @@ import { mkdir, chmod } from 'node:fs/promises';
 import { openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import { sleep } from './api.js';
 import { freePort } from '../../test/fixtures/free-port.js';
 

@@ -5,8 +5,8 @@
  * on every file and reads every snapshot point and the active file back with qemu-io.
  */
 import path from 'node:path';
-import { run } from '../../src/core/process.js';
-import { QEMU_IMG } from '../../src/qemu/tool.js';
+import { run } from '../../lib/core/process.js';
+import { QEMU_IMG } from '../../lib/qemu/tool.js';
 import { until, type Api } from './api.js';
 import { verifyImage, type Image } from './image-model.js';
 import { entriesOf, readInfo } from './share-files.js';

@@ -4,7 +4,7 @@
  * with the machine's load.
  */
 import { readFile } from 'node:fs/promises';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import { childPids } from '../../test/fixtures/child-pids.js';
 
 let ticksPerSecond: number | undefined;

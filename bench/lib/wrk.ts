@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 
 export interface WrkResult {
   requests: number;

@@ -19,9 +19,9 @@
  *   uses it any more.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
-import type { Logger } from '../../src/core/logger.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { KeyedMutex } from '../../lib/core/keyed-mutex.js';
+import type { Logger } from '../../lib/core/logger.js';
 import { checkChainForQemu } from './chain-access.js';
 import type { DomainDevices } from './devices.js';
 import { diskOfVolume, freeTarget, volumeDiskXml } from './disk-xml.js';

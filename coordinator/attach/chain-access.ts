@@ -1,7 +1,7 @@
 /**
  * Before a disk is handed to QEMU: walk the volume's chain from the active file through the
  * headers (in-process inspector, no qemu-img) with the storage side's image rules
- * (src/qemu/safety.ts checkImage: each file a regular file of the format its parent records, no
+ * (lib/qemu/safety.ts checkImage: each file a regular file of the format its parent records, no
  * external data file, a backing that is a bare name of this volume with an explicit format, no
  * backing larger than the top; an absolute path would differ per host, and a foreign file is an
  * attack), and check that the QEMU user (libvirt-qemu on Debian) can read every file and write
@@ -11,11 +11,11 @@
 import { constants } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { run } from '../../src/core/process.js';
-import { checkStats } from '../../src/core/safe-open.js';
-import type { ImageFormat } from '../../src/qemu/formats.js';
-import { checkImage } from '../../src/qemu/safety.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { run } from '../../lib/core/process.js';
+import { checkStats } from '../../lib/core/safe-open.js';
+import type { ImageFormat } from '../../lib/qemu/formats.js';
+import { checkImage } from '../../lib/qemu/safety.js';
 
 const QEMU_USER = 'libvirt-qemu';
 const MAX_LAYERS = 256;

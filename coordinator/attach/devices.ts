@@ -3,8 +3,8 @@
  * LibvirtPort covers snapshots and block jobs; attaching never needs to queue behind those).
  * The connection is opened on first use and reopened after libvirtd restarts.
  */
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../src/libvirt/index.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../lib/libvirt/index.js';
 
 export class DomainDevices {
   private conn: Promise<LibvirtConnection> | undefined;

@@ -4,7 +4,7 @@
  * what the guest sees). Only the active file is named: QEMU follows the backing chain from the
  * headers, which hold bare names, so the chain resolves inside the same directory on any host.
  */
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { parseDomainXml } from '../domain/disks.js';
 
 function esc(s: string): string {

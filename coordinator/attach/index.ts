@@ -4,9 +4,9 @@
  * the storage side uses) and the storage service's volume actions.
  */
 import type { Express } from 'express';
-import type { Config } from '../../src/core/config.js';
-import { KeyedMutex } from '../../src/core/keyed-mutex.js';
-import type { Logger } from '../../src/core/logger.js';
+import type { Config } from '../../lib/core/config.js';
+import { KeyedMutex } from '../../lib/core/keyed-mutex.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { AttachDeps } from './attach-volume.js';
 import { DomainDevices } from './devices.js';
 import { HostMounts } from './mounts.js';

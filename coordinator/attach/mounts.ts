@@ -1,7 +1,7 @@
 /**
- * This host's mounts of the shares, at `<mountBase>/<md5 of the share>` (src/core/share-hash.ts,
+ * This host's mounts of the shares, at `<mountBase>/<md5 of the share>` (lib/core/share-hash.ts,
  * the same directory the storage side and Cinder/Nova hosts use), made with the storage side's
- * share classes (src/shares): the same validated `mount` command line (an export or option from
+ * share classes (lib/shares): the same validated `mount` command line (an export or option from
  * the connection info can never be read as an option by mount(8)), the same check that a mount
  * that exited 0 is listed and answers.
  *
@@ -14,11 +14,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { KeyedMutex } from '../../src/core/keyed-mutex.js';
-import { run } from '../../src/core/process.js';
-import { mountAt, readMounts } from '../../src/shares/proc-mounts.js';
-import { createShare, type Share } from '../../src/shares/index.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { KeyedMutex } from '../../lib/core/keyed-mutex.js';
+import { run } from '../../lib/core/process.js';
+import { mountAt, readMounts } from '../../lib/shares/proc-mounts.js';
+import { createShare, type Share } from '../../lib/shares/index.js';
 import { writeJsonAtomic } from '../state/atomic-json.js';
 
 export interface ShareConnection {

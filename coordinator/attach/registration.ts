@@ -7,7 +7,7 @@
  * coordinator stops; a refusal (403: the token is not bound to this host) is logged and retried as
  * well, since an admin may fix the token entry meanwhile.
  */
-import type { Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 import { storageFetch } from '../http/storage-fetch.js';
 
 export interface RegistrationOptions {

@@ -5,7 +5,7 @@
  */
 import express, { Router, type Express } from 'express';
 import { z } from 'zod';
-import type { Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';
 import { attachVolume, detachVolume, type AttachDeps } from './attach-volume.js';

@@ -6,10 +6,10 @@
  *                                {"os-detach": {}}   {"os-terminate_connection": {connector}}
  * Authenticated with the coordinator's outbound service token (coordinator.serviceToken); faults keep the API's own error code.
  */
-import { ERROR_CODES, StorageError, type ErrorCode } from '../../src/core/errors.js';
+import { ERROR_CODES, StorageError, type ErrorCode } from '../../lib/core/errors.js';
 import { storageFetch } from '../http/storage-fetch.js';
 import type { ShareConnection } from './mounts.js';
-import { requestIdHeaders } from '../../src/core/request-context.js';
+import { requestIdHeaders } from '../../lib/core/request-context.js';
 
 export interface AttachRecord {
   instanceUuid: string;

@@ -4,7 +4,7 @@
  * `-u`: the running QEMU holds the backing file's lock; the size is given, not read from it.
  * libvirt relabels the file for QEMU when the snapshot or the restore starts using it.
  */
-import { run } from '../../src/core/process.js';
+import { run } from '../../lib/core/process.js';
 import type { OverlayMaker } from './runner.js';
 
 export const qemuImgOverlay: OverlayMaker = async (dir, backingName, overlayName, sizeBytes) => {

@@ -11,9 +11,9 @@
  * volume's own directory: the checkpoint only names them.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { SnapshotCreateFlags } from '../../src/libvirt/constants.js';
-import { VOLUME_FILE_PATTERN as VOLUME_FILE, assertUuid, isUuid } from '../../src/core/volume-names.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { SnapshotCreateFlags } from '../../lib/libvirt/constants.js';
+import { VOLUME_FILE_PATTERN as VOLUME_FILE, assertUuid, isUuid } from '../../lib/core/volume-names.js';
 import { fileBacked } from '../domain/file-backed.js';
 import type { LiveDisk, LiveDomain } from '../domain/disks.js';
 import { escapeXml } from '../domain/xml.js';

@@ -7,8 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { isUuid } from '../../src/core/volume-names.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { isUuid } from '../../lib/core/volume-names.js';
 import { isVolumeFile } from '../plans/names.js';
 import type { CheckpointMode } from './plan.js';
 

@@ -12,12 +12,12 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { isUuid, overlayFileName } from '../../src/core/volume-names.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { isUuid, overlayFileName } from '../../lib/core/volume-names.js';
 import {
   DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
   type DomainJobInfo, type DomainRef, type DomainStateInfo,
-} from '../../src/libvirt/index.js';
+} from '../../lib/libvirt/index.js';
 import { parseDomainXml } from '../domain/disks.js';
 import {
   SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,

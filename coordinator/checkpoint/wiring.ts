@@ -4,8 +4,8 @@
  * hold up the snapshot engine's calls), reopened when libvirtd restarted. At start, the settle
  * pass finishes or undoes any revert a crash interrupted.
  */
-import type { Logger } from '../../src/core/logger.js';
-import { LibvirtConnection, type DomainRef } from '../../src/libvirt/index.js';
+import type { Logger } from '../../lib/core/logger.js';
+import { LibvirtConnection, type DomainRef } from '../../lib/libvirt/index.js';
 import { qemuImgOverlay } from './overlay.js';
 import { settleAllReverts } from './routes.js';
 import type { CheckpointDeps, CheckpointLibvirt } from './runner.js';

@@ -11,15 +11,15 @@
  *   source  STOPPED guest only: the persistent <source> of the disk moves to another file of
  *           the volume (a running guest changes files only through snapshots and block jobs).
  */
-import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
-import { StorageError } from '../../src/core/errors.js';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { DomainDevices } from '../attach/devices.js';
 import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
-import { assertOwnFileName } from '../../src/core/volume-names.js';
+import { assertOwnFileName } from '../../lib/core/volume-names.js';
 import { diskSourceOf, withDiskSource } from './domain-source.js';
-import type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
+import type { DiskState } from '../../lib/protocol/assisted-snapshot.js';
 
-export type { DiskState } from '../../src/core/assisted-snapshot-protocol.js';
+export type { DiskState } from '../../lib/protocol/assisted-snapshot.js';
 
 export async function diskState(devices: DomainDevices, instance: string, volumeId: string): Promise<DiskState> {
   const running = await devices.isRunning(instance);

@@ -6,7 +6,7 @@
  * is the volume id; everything else of the XML stays byte for byte.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 
 const DISK = /<disk\b[^>]*>[\s\S]*?<\/disk>/g;
 

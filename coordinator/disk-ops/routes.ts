@@ -6,8 +6,8 @@
  */
 import express, { Router, type Express } from 'express';
 import { z } from 'zod';
-import { volumeFileName } from '../../src/core/assisted-snapshot-protocol.js';
-import type { Logger } from '../../src/core/logger.js';
+import { volumeFileName } from '../../lib/protocol/assisted-snapshot.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { DomainDevices } from '../attach/devices.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';

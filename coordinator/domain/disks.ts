@@ -12,7 +12,7 @@
  *     <target dev='vdb' bus='virtio'/>  <serial>V</serial>
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { child, children, parseXml, type XmlElement } from './xml.js';
 
 export interface ChainLayer {

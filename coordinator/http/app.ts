@@ -1,6 +1,6 @@
 /** The express app: JSON body, request metrics, /healthz (open), auth for everything else. */
 import express, { type Express } from 'express';
-import type { Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { Engine } from '../jobs/engine.js';
 import type { Metrics } from '../metrics.js';
 import type { UseCases } from '../use-cases.js';

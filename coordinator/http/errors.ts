@@ -6,9 +6,9 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { ZodError } from 'zod';
-import { StorageError, toStorageError } from '../../src/core/errors.js';
-import { fromHttpError } from '../../src/core/http-server.js';
-import type { Logger } from '../../src/core/logger.js';
+import { StorageError, toStorageError } from '../../lib/core/errors.js';
+import { fromHttpError } from '../../lib/core/http-server.js';
+import type { Logger } from '../../lib/core/logger.js';
 
 export function invalidInput(err: ZodError): StorageError {
   const problems = err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CREDENTIAL } from '../../src/core/compute-host-rules.js';
-import { writeFileAtomic } from '../../src/core/durable-file.js';
-import { StorageError } from '../../src/core/errors.js';
+import { CREDENTIAL } from '../../lib/core/compute-host-rules.js';
+import { writeFileAtomic } from '../../lib/core/durable-file.js';
+import { StorageError } from '../../lib/core/errors.js';
 
 export async function resolveInboundToken(c: { inboundToken: string; stateDir: string }): Promise<string> {
   if (c.inboundToken !== '') return c.inboundToken;

@@ -4,8 +4,8 @@
  * names it: core/logger.ts), one access line per request and an audit line per state-changing one.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { Logger } from '../../src/core/logger.js';
-import { REQUEST_ID_HEADER, requestIdFrom, runInRequest, type RequestContext } from '../../src/core/request-context.js';
+import type { Logger } from '../../lib/core/logger.js';
+import { REQUEST_ID_HEADER, requestIdFrom, runInRequest, type RequestContext } from '../../lib/core/request-context.js';
 
 const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -5,9 +5,9 @@
  *   DELETE .../os-assisted-volume-snapshots/{id}?delete_info=<json>  → 202
  */
 import { Router } from 'express';
-import { novaCreateRequest, novaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../src/core/errors.js';
-import { assertSnapshotId } from '../../src/core/volume-names.js';
+import { novaCreateRequest, novaDeleteInfo } from '../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { assertSnapshotId } from '../../lib/core/volume-names.js';
 import type { UseCases } from '../use-cases.js';
 import { invalidInput } from './errors.js';
 

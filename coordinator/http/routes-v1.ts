@@ -7,8 +7,8 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { mergePlan, snapshotCreatePlan } from '../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../src/core/errors.js';
+import { mergePlan, snapshotCreatePlan } from '../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { Engine } from '../jobs/engine.js';
 import type { Admitted, UseCases } from '../use-cases.js';
 import { invalidInput } from './errors.js';

@@ -3,7 +3,7 @@
  * the service token goes to the configured metadataApi only, so a redirect is never followed; an
  * https storage API with coordinator.metadataCaFile set is verified against that CA alone.
  */
-import { secureFetch } from '../../src/core/secure-fetch.js';
+import { secureFetch } from '../../lib/core/secure-fetch.js';
 
 export interface StorageFetchInit {
   method: string;

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { MergePlan, NovaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../src/core/errors.js';
+import type { MergePlan, NovaDeleteInfo } from '../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { Clock } from '../clock.js';
 import { diskBySerial, parseDomainXml, type LiveDisk, type LiveDomain } from '../domain/disks.js';
 import type { LibvirtPort } from '../libvirt/port.js';

@@ -1,6 +1,6 @@
 /** Everything a running job needs, passed explicitly (no globals), so tests can swap each part. */
-import type { KeyedMutex } from '../../src/core/keyed-mutex.js';
-import type { Logger } from '../../src/core/logger.js';
+import type { KeyedMutex } from '../../lib/core/keyed-mutex.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { Clock } from '../clock.js';
 import type { LibvirtPort } from '../libvirt/port.js';
 import type { MetadataApi } from '../metadata/api.js';

@@ -1,4 +1,4 @@
-import { isStorageError } from '../../src/core/errors.js';
+import { isStorageError } from '../../lib/core/errors.js';
 
 /** "CODE: message" for a StorageError, the message otherwise: what a failed job records. */
 export function describeError(err: unknown): string {

@@ -2,7 +2,7 @@
  * The job engine: admits jobs (one job per volume at a time, idempotent by job id), persists each
  * before it touches libvirt, runs it, and reconciles persisted jobs on start.
  */
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { runMerge } from '../merge/run-merge.js';
 import { runSnapshot } from '../snapshot/run-snapshot.js';
 import type { JobContext } from './context.js';

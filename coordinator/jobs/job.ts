@@ -22,7 +22,7 @@
  *   finalizing    the live XML shows every overlay active; telling the storage side.
  *   completed / failed.
  */
-import type { MergePlan, OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
+import type { MergePlan, OperationReport } from '../../lib/protocol/assisted-snapshot.js';
 
 export type Dialect = 'ours' | 'nova';
 export type QuiescePolicy = 'require' | 'prefer' | 'off';

@@ -7,7 +7,7 @@
  *   3. resend final reports that were not delivered;
  *   4. forget ended, reported jobs older than the retention.
  */
-import { isStorageError } from '../../src/core/errors.js';
+import { isStorageError } from '../../lib/core/errors.js';
 import { thawGuest } from '../snapshot/quiesce.js';
 import { saveState, type JobContext } from './context.js';
 import { isFinal, type Job, type SnapshotJob } from './job.js';

@@ -4,8 +4,8 @@
  * that crashed before delivering it sends it again on start. Reports are idempotent by operation
  * id on the storage side, so a resent one is harmless.
  */
-import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
-import { isStorageError } from '../../src/core/errors.js';
+import type { OperationReport } from '../../lib/protocol/assisted-snapshot.js';
+import { isStorageError } from '../../lib/core/errors.js';
 import type { ReportTarget } from '../metadata/api.js';
 import { saveState, type JobContext } from './context.js';
 import type { Job, MergeJob, SnapshotJob, SnapshotVolume } from './job.js';

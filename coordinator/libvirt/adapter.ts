@@ -1,13 +1,13 @@
 /**
- * LibvirtPort over src/libvirt. Two connections: the main one (calls and block-job events) and
+ * LibvirtPort over lib/libvirt. Two connections: the main one (calls and block-job events) and
  * one kept only for thaw, so a thaw never waits behind a slow snapshot or a queue of calls
  * (libvirtd serves 5 calls per client at a time). A connection that dropped (libvirtd restarted)
  * is reopened on the next call; events are registered again on the new connection.
  */
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import {
   BlockJobAbortFlags, DomainEventId, LibvirtConnection, ListDomainsFlags, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef,
-} from '../../src/libvirt/index.js';
+} from '../../lib/libvirt/index.js';
 import type { BlockJobHint, BlockJobProgress, LibvirtPort } from './port.js';
 
 export interface AdapterOptions {

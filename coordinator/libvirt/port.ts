@@ -1,7 +1,7 @@
 /**
  * The narrow slice of libvirt the coordinator uses (VDSM's style): domains by UUID, the live XML,
  * one snapshot call, the block-job calls, freeze/thaw, an agent ping and block-job events. Unit
- * tests implement it with a fake domain driven by XML documents; production wraps src/libvirt.
+ * tests implement it with a fake domain driven by XML documents; production wraps lib/libvirt.
  */
 export interface BlockJobProgress {
   /** A BlockJobType value. */

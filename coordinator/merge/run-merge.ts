@@ -9,9 +9,9 @@
  * Never the DELETE flag: the storage side rebases other dependants and unlinks files afterwards.
  */
 import path from 'node:path';
-import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { BlockCommitFlags, BlockRebaseFlags } from '../../src/libvirt/constants.js';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { BlockCommitFlags, BlockRebaseFlags } from '../../lib/libvirt/constants.js';
 import { chainNames, parseDomainXml, type LiveDisk } from '../domain/disks.js';
 import { StoppedError, saveState, throwIfStopping, type JobContext } from '../jobs/context.js';
 import { describeError } from '../jobs/describe-error.js';

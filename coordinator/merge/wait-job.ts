@@ -5,8 +5,8 @@
  * <mirror ready='yes'> (cur == end alone lied: bz1442266). Past the time limit the job is reported
  * overdue and still awaited: a timeout never turns a running job into "failed".
  */
-import { isStorageError } from '../../src/core/errors.js';
-import type { Logger } from '../../src/core/logger.js';
+import { isStorageError } from '../../lib/core/errors.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { Clock } from '../clock.js';
 import { StoppedError } from '../jobs/context.js';
 import { parseDomainXml } from '../domain/disks.js';

@@ -2,7 +2,7 @@
  * What the coordinator needs from the storage side's metadata API. Behind an interface so the
  * flows can be unit-tested; the HTTP client (http-client.ts) maps each call onto the API's routes.
  */
-import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
+import type { OperationReport } from '../../lib/protocol/assisted-snapshot.js';
 import type { Dialect } from '../jobs/job.js';
 
 export interface CreatedSnapshotMetadata {

@@ -10,11 +10,11 @@
  * token (X-Auth-Token). Faults come in OpenStack's shape {"<fault>": {code, error_code, message}};
  * a 409 at the commit point (abandoned operation, stale fencing token) is COMMIT_POINT_REFUSED.
  */
-import type { OperationReport } from '../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../src/core/errors.js';
+import type { OperationReport } from '../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { storageFetch } from '../http/storage-fetch.js';
 import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from './api.js';
-import { requestIdHeaders } from '../../src/core/request-context.js';
+import { requestIdHeaders } from '../../lib/core/request-context.js';
 
 export interface HttpMetadataOptions {
   baseUrl: string;

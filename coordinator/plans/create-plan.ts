@@ -9,7 +9,7 @@
  * would be switched onto data that is not its own.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { chainNames, type LiveDisk } from '../domain/disks.js';
 import { fileBacked } from '../domain/file-backed.js';
 import { assertOverlayName } from './names.js';
@@ -21,7 +21,7 @@ export interface OverlayHeader {
   externalDataFile: boolean;
 }
 
-/** Reads an image header (in production src/qemu's in-process inspector). */
+/** Reads an image header (in production lib/qemu's in-process inspector). */
 export type InspectOverlay = (absPath: string) => Promise<OverlayHeader>;
 
 export interface CreateRequest {

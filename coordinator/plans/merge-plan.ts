@@ -7,8 +7,8 @@
  *   commit         [A, S2, S1, R] top=S2 base=S1 →  [A, S1, R]     (S2 written into S1, A rebased)
  *   active_commit  [A, S2, S1, R] top=A base=S2  →  [S2, S1, R]    (A written into S2, then pivot)
  */
-import { planIsCoherent, type MergePlan, type NovaDeleteInfo } from '../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../src/core/errors.js';
+import { planIsCoherent, type MergePlan, type NovaDeleteInfo } from '../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { chainNames, type LiveDisk } from '../domain/disks.js';
 import { fileBacked } from '../domain/file-backed.js';
 

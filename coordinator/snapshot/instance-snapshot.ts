@@ -5,8 +5,8 @@
  * Until the commit point nothing is left behind: a failure finalizes every created snapshot as
  * `error`, and the storage side removes its overlay.
  */
-import type { Logger } from '../../src/core/logger.js';
-import { StorageError } from '../../src/core/errors.js';
+import type { Logger } from '../../lib/core/logger.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { parseDomainXml, type LiveDisk, type LiveDomain } from '../domain/disks.js';
 import { fileBacked } from '../domain/file-backed.js';
 import { newJobId, snapshotJob, verifyCreateChain, type BuildDeps } from '../jobs/build-jobs.js';
@@ -14,7 +14,7 @@ import { describeError } from '../jobs/describe-error.js';
 import type { QuiescePolicy, SnapshotJob, SnapshotVolume } from '../jobs/job.js';
 import type { CreatedSnapshotMetadata, MetadataApi } from '../metadata/api.js';
 import { validateCreate } from '../plans/create-plan.js';
-import { isUuid } from '../../src/core/volume-names.js';
+import { isUuid } from '../../lib/core/volume-names.js';
 
 export interface InstanceSnapshotRequest {
   volumes: 'all' | string[];

@@ -3,8 +3,8 @@
  * refuses the request up front (nothing created, nothing changed); under `prefer` the snapshot
  * goes ahead unquiesced and says so on the snapshot.
  */
-import { StorageError } from '../../src/core/errors.js';
-import type { ImageFormat } from '../../src/qemu/formats.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { ImageFormat } from '../../lib/qemu/formats.js';
 import { verifyChainHeaders } from '../attach/chain-access.js';
 import type { QuiescePolicy } from '../jobs/job.js';
 import type { LibvirtPort } from '../libvirt/port.js';

@@ -9,8 +9,8 @@
  * - thaw runs in `finally`, on the port's own thaw connection, and is retried;
  * - a freeze call that answers after we gave up on it is thawed again.
  */
-import { StorageError } from '../../src/core/errors.js';
-import type { Logger } from '../../src/core/logger.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { Clock } from '../clock.js';
 import type { QuiescePolicy } from '../jobs/job.js';
 import type { LibvirtPort } from '../libvirt/port.js';

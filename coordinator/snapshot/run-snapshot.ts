@@ -7,8 +7,8 @@
  *
  * Steps re-enter safely after a crash: the live XML says whether the snapshot already happened.
  */
-import { CRASH_POINTS, crashPoint } from '../../src/core/crash-points.js';
-import { StorageError } from '../../src/core/errors.js';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { parseDomainXml, type LiveDomain } from '../domain/disks.js';
 import { StoppedError, saveState, throwIfStopping, type JobContext } from '../jobs/context.js';
 import { describeError } from '../jobs/describe-error.js';

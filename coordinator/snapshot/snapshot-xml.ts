@@ -3,7 +3,7 @@
  * reusing overlays the storage side created (REUSE_EXT). Every other disk of the domain is listed
  * with snapshot='no': left out, libvirt would give it an external snapshot with a generated name.
  */
-import { SnapshotCreateFlags } from '../../src/libvirt/constants.js';
+import { SnapshotCreateFlags } from '../../lib/libvirt/constants.js';
 import { escapeXml } from '../domain/xml.js';
 
 export interface SnapshotDisk {

@@ -5,9 +5,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../src/core/durable-file.js';
+import { writeFileAtomic } from '../../lib/core/durable-file.js';
 
-export { removeDurably } from '../../src/core/durable-file.js';
+export { removeDurably } from '../../lib/core/durable-file.js';
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });

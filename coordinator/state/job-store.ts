@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { Job } from '../jobs/job.js';
 import { removeDurably, writeJsonAtomic } from './atomic-json.js';
 

@@ -7,7 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readInfo, type VolumeTree } from './info-file.js';
-import type { Share } from '../../src/shares/index.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { ShareCapacity } from './capacity.js';
 import { baseFileName, volumeIdsIn } from './paths.js';
 

@@ -1,6 +1,6 @@
 /**
  * Before qemu-img opens a volume's file, every file it will open is checked in-process
- * (src/qemu/safety.ts checkImage: format by magic, no external data file, backing name a bare
+ * (lib/qemu/safety.ts checkImage: format by magic, no external data file, backing name a bare
  * name of this volume with an explicit format, virtual size not above the recorded one), and each
  * header must say what the info file says: a header that names another backing file than the
  * tree records was rewritten behind our back and is refused.
@@ -17,9 +17,9 @@
  * active file and the files the operation merges are always read.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import type { Inspection } from '../../src/qemu/inspector.js';
-import { checkImage, checkInspection, ownFilePattern } from '../../src/qemu/safety.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Inspection } from '../../lib/qemu/inspector.js';
+import { checkImage, checkInspection, ownFilePattern } from '../../lib/qemu/safety.js';
 import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
 import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';

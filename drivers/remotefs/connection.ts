@@ -4,8 +4,8 @@
  * `name` there with the explicit `format`. A local share (embedded mode) is the directory `export`.
  */
 import path from 'node:path';
-import { shareHash } from '../../src/core/share-hash.js';
-import type { Share } from '../../src/shares/index.js';
+import { shareHash } from '../../lib/core/share-hash.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { ConnectionInfo, VolumeFormat } from '../volume-driver.js';
 
 export function connectionInfo(share: Share, mountBase: string, activeFile: string, format: VolumeFormat): ConnectionInfo {

@@ -7,21 +7,21 @@
  */
 import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { volumeOwningName } from '../../src/core/volume-names.js';
-import { imgCheck, imgRepairLeaks } from '../../src/qemu/img.js';
-import { inspectImage } from '../../src/qemu/inspector.js';
-import { checkImage } from '../../src/qemu/safety.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { volumeOwningName } from '../../lib/core/volume-names.js';
+import { imgCheck, imgRepairLeaks } from '../../lib/qemu/img.js';
+import { inspectImage } from '../../lib/qemu/inspector.js';
+import { checkImage } from '../../lib/qemu/safety.js';
 import type { AttachedVolume, FactScope, HostFact, ImageFact, StorageFacts, TreeFact, VolumeStorageFact } from '../consistency-support.js';
 import type { CoordinatorDirectory } from '../volume-driver.js';
-import type { Share } from '../../src/shares/index.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
 import { CoordinatorClient } from './online/coordinator-client.js';
 import { assertVolumeId } from './paths.js';
 import { findVolume } from './volume-site.js';
 
-/** The volume a name belongs to by the own-name rule (src/core/volume-names.ts), or null. */
+/** The volume a name belongs to by the own-name rule (lib/core/volume-names.ts), or null. */
 export const ownerOfName = volumeOwningName;
 
 export function treeFact(tree: VolumeTree): TreeFact {

@@ -7,10 +7,10 @@
  */
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { isTempOfVolume } from '../../src/core/volume-names.js';
-import { assertImageFormat } from '../../src/qemu/formats.js';
-import { createShare } from '../../src/shares/index.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { isTempOfVolume } from '../../lib/core/volume-names.js';
+import { assertImageFormat } from '../../lib/qemu/formats.js';
+import { createShare } from '../../lib/shares/index.js';
 import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageableFilter, ManageableListing, ManageableVolume, ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,

@@ -1,8 +1,8 @@
 /** What every operation module of the RemoteFS driver needs, built once by the driver. */
-import type { StorageConfig } from '../../src/core/config.js';
-import type { LeaseManager } from '../../src/core/lease.js';
-import type { Logger } from '../../src/core/logger.js';
-import type { Share } from '../../src/shares/index.js';
+import type { StorageConfig } from '../../lib/core/config.js';
+import type { LeaseManager } from '../../lib/core/lease.js';
+import type { Logger } from '../../lib/core/logger.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { FilePerms } from './perms.js';
 
 export interface RemoteFsEnv {

@@ -7,7 +7,7 @@
  * Both calls here are synchronous on purpose: one metadata call, or one open + fstat + read of
  * the header, costs microseconds, where each promise round trip through libuv's thread pool
  * costs far more on a busy host (measured: ~0.2 ms per async header read against ~0.01 ms).
- * Nothing is followed, and a file is judged by the one rule of src/core/safe-open.ts (checkStats:
+ * Nothing is followed, and a file is judged by the one rule of lib/core/safe-open.ts (checkStats:
  * a regular file, one link, on the share's file system; FILE_UNSAFE otherwise): lstat sees a
  * symlink as a symlink and refuses a FIFO or device before anything opens it; the header is read
  * through a descriptor opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO swapped in after the
@@ -15,11 +15,11 @@
  */
 import { closeSync, lstatSync, readSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { isStorageError } from '../../src/core/errors.js';
-import { checkStats, openInDirSync } from '../../src/core/safe-open.js';
-import type { Inspection } from '../../src/qemu/inspector.js';
-import { detectFormat } from '../../src/qemu/magic.js';
-import { headerBytesNeeded, parseQcow2Header } from '../../src/qemu/qcow2-header.js';
+import { isStorageError } from '../../lib/core/errors.js';
+import { checkStats, openInDirSync } from '../../lib/core/safe-open.js';
+import type { Inspection } from '../../lib/qemu/inspector.js';
+import { detectFormat } from '../../lib/qemu/magic.js';
+import { headerBytesNeeded, parseQcow2Header } from '../../lib/qemu/qcow2-header.js';
 
 /** Enough for the header, extensions and backing name of every image with clusters <= 64 KiB (as the inspector). */
 const FIRST_READ = 64 * 1024;
@@ -62,7 +62,7 @@ function readAt(fd: number, length: number): Buffer {
   return buf.subarray(0, done);
 }
 
-/** The file's identity and its header (what src/qemu/inspector.ts reads), through one descriptor. */
+/** The file's identity and its header (what lib/qemu/inspector.ts reads), through one descriptor. */
 export function inspectByDescriptor(dir: string, file: string, dirDev = dirDeviceSync(dir)): { identity: string; inspection: Inspection } | undefined {
   // safe-open.ts's checks: lstat first (a FIFO or device is refused before any open), O_NOFOLLOW, fstat.
   let opened: { fd: number; stat: Stats };

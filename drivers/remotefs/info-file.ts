@@ -11,12 +11,12 @@
 import { closeSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { writeFileAtomic } from '../../src/core/durable-file.js';
-import { openInDirSync } from '../../src/core/safe-open.js';
-import { assertOwnFileName, infoFileName, isOwnFileName } from '../../src/core/volume-names.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { writeFileAtomic } from '../../lib/core/durable-file.js';
+import { openInDirSync } from '../../lib/core/safe-open.js';
+import { assertOwnFileName, infoFileName, isOwnFileName } from '../../lib/core/volume-names.js';
 
-export { fsyncDir } from '../../src/core/durable-file.js';
+export { fsyncDir } from '../../lib/core/durable-file.js';
 
 export const INFO_VERSION = 1;
 
@@ -197,7 +197,7 @@ function readBounded(fd: number, size: number, dir: string, name: string): strin
   }
 }
 
-/** An info file is opened like every file of a volume (src/core/safe-open.ts): never followed. */
+/** An info file is opened like every file of a volume (lib/core/safe-open.ts): never followed. */
 export async function readInfo(dir: string, volumeId: string): Promise<{ tree: VolumeTree | null; raw: Record<string, unknown> } | null> {
   const name = infoFileName(volumeId);
   let text: string;

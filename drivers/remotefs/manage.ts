@@ -12,12 +12,12 @@
  */
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { BASE_FILE_PATTERN } from '../../src/core/volume-names.js';
-import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
-import { inspectImage } from '../../src/qemu/inspector.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { BASE_FILE_PATTERN } from '../../lib/core/volume-names.js';
+import { checkImage, validateBackingName } from '../../lib/qemu/safety.js';
+import { inspectImage } from '../../lib/qemu/inspector.js';
 import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
-import type { Share } from '../../src/shares/index.js';
+import type { Share } from '../../lib/shares/index.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { assertCinderNames, fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';

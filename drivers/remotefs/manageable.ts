@@ -5,21 +5,21 @@
  * them again under the lease: this listing is advice, and the pre-check of a manage request).
  *
  * Nothing here follows a link or opens anything but a regular file: every file is judged by the
- * one rule of src/core/safe-open.ts, as manage and every other open judge it (lstat first, so a
+ * one rule of lib/core/safe-open.ts, as manage and every other open judge it (lstat first, so a
  * FIFO, device or directory is reported FILE_UNSAFE and never opened; then an O_NOFOLLOW |
  * O_NONBLOCK open whose descriptor must be a regular file with one link on the share's file
  * system), so listing a share a compute host can write to cannot block on a FIFO or read outside
  * the share. A file swapped between the check and the read still cannot make the inspector follow
- * a link or block (src/qemu/image-file.ts opens the same way), and manage checks everything again
+ * a link or block (lib/qemu/image-file.ts opens the same way), and manage checks everything again
  * under the volume's lease.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isStorageError } from '../../src/core/errors.js';
-import { assertSafeInDir, dirDevice } from '../../src/core/safe-open.js';
-import { inspectImage } from '../../src/qemu/inspector.js';
-import { checkImage, validateBackingName } from '../../src/qemu/safety.js';
-import type { Share } from '../../src/shares/index.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
+import { assertSafeInDir, dirDevice } from '../../lib/core/safe-open.js';
+import { inspectImage } from '../../lib/qemu/inspector.js';
+import { checkImage, validateBackingName } from '../../lib/qemu/safety.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { ManageableFilter, ManageableVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';

@@ -5,7 +5,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { recordBytesMoved, type MovedKind } from '../../src/core/metrics-registry.js';
+import { recordBytesMoved, type MovedKind } from '../../lib/core/metrics-registry.js';
 
 export async function countMoved(kind: MovedKind, dir: string, file: string): Promise<void> {
   const st = await lstat(path.join(dir, file)).catch(() => null);

@@ -8,10 +8,10 @@
  *   .volume-<vid>.<...>.tmp  temp files (ours and the info file's): never visible under a final name
  */
 import { readdir } from 'node:fs/promises';
-import { StorageError } from '../../src/core/errors.js';
-import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, tempFileName, volumeIdsIn } from '../../src/core/volume-names.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, tempFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
 
-// The name rules live in src/core/volume-names.ts; re-exported for the driver's modules.
+// The name rules live in lib/core/volume-names.ts; re-exported for the driver's modules.
 export { assertSnapshotId, assertVolumeId, baseFileName, tempFileName, volumeIdsIn };
 
 export const GiB = 1024 ** 3;

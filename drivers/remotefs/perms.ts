@@ -4,9 +4,9 @@
  * with getent) or numeric "uid:gid"; null leaves files as created (e.g. NFS with root squash,
  * or a Gluster volume with storage.owner-uid/gid set).
  */
-import { StorageError } from '../../src/core/errors.js';
-import { run } from '../../src/core/process.js';
-import { setOwnerAndMode } from '../../src/core/safe-open.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { run } from '../../lib/core/process.js';
+import { setOwnerAndMode } from '../../lib/core/safe-open.js';
 
 export interface FilePerms {
   mode: number;

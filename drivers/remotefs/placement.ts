@@ -1,6 +1,6 @@
 /** Which share a new volume goes to: the one with the most room that fits (capacity.ts). */
-import { StorageError } from '../../src/core/errors.js';
-import type { Share } from '../../src/shares/index.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Share } from '../../lib/shares/index.js';
 import { chooseShare, isThin, type ShareCapacity } from './capacity.js';
 import { shareCapacity } from './capacity-scan.js';
 import type { RemoteFsEnv } from './env.js';

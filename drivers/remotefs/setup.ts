@@ -6,9 +6,9 @@
 import { open, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { hasTool } from '../../src/core/process.js';
-import type { Share } from '../../src/shares/index.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { hasTool } from '../../lib/core/process.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 
 /** Programs the driver runs per share type (mount helpers come with the client packages). */

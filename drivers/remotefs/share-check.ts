@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Share } from '../../src/shares/index.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { ShareCheck } from '../volume-driver.js';
 
 /** Below this fraction of the share's size free, the share is "degraded": creates soon fail. */

@@ -15,9 +15,9 @@
  * needs no more than the margin.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { imgMeasure } from '../../src/qemu/img.js';
-import { shareSpace } from '../../src/shares/statfs.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { imgMeasure } from '../../lib/qemu/img.js';
+import { shareSpace } from '../../lib/shares/statfs.js';
 import type { VolumeFormat } from '../volume-driver.js';
 
 const MiB = 1024 * 1024;

@@ -5,10 +5,10 @@
  * the source can never break it. Grown afterwards when the request is larger.
  */
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import { assertImageFormat } from '../../src/qemu/formats.js';
-import { imgConvert, imgResize } from '../../src/qemu/img.js';
-import type { Share } from '../../src/shares/index.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { assertImageFormat } from '../../lib/qemu/formats.js';
+import { imgConvert, imgResize } from '../../lib/qemu/img.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { CreatedVolume, OpContext, VolumeFormat } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';

@@ -1,7 +1,7 @@
 /** An empty volume: sparse unless storage.preallocation says otherwise. */
-import { imgCreate, type Preallocation } from '../../src/qemu/img.js';
-import { createBaseImage } from '../../src/qemu/qcow2-base-writer.js';
-import { createSparseRaw } from '../../src/qemu/raw-writer.js';
+import { imgCreate, type Preallocation } from '../../lib/qemu/img.js';
+import { createBaseImage } from '../../lib/qemu/qcow2-base-writer.js';
+import { createSparseRaw } from '../../lib/qemu/raw-writer.js';
 import type { CreatedVolume, VolumeFormat } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';

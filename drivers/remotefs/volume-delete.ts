@@ -5,7 +5,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Share } from '../../src/shares/index.js';
+import type { Share } from '../../lib/shares/index.js';
 import { fsyncDir, infoFileName } from './info-file.js';
 import { listVolumeFiles } from './paths.js';
 

@@ -10,7 +10,7 @@
  * is refused, those granted are released and the refusal of the first volume in `volumeIds`
  * order is thrown, whatever the timing. Releases run concurrently too, after the work settled.
  */
-import { withLease } from '../../src/core/lease.js';
+import { withLease } from '../../lib/core/lease.js';
 import type { OpContext } from '../volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 

@@ -5,8 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../src/core/errors.js';
-import type { Share } from '../../src/shares/index.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Share } from '../../lib/shares/index.js';
 import type { VolumeLocation } from './snapshots/index.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
 import { baseFileName, listVolumeFiles } from './paths.js';

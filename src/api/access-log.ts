@@ -11,8 +11,8 @@
  *           "status":202,"user":"u1","project":"p1","roles":["member"]},"msg":"audit"}
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { Logger } from '../core/logger.js';
-import { REQUEST_ID_HEADER, requestIdFrom, runInRequest, type Actor, type RequestContext } from '../core/request-context.js';
+import type { Logger } from '../../lib/core/logger.js';
+import { REQUEST_ID_HEADER, requestIdFrom, runInRequest, type Actor, type RequestContext } from '../../lib/core/request-context.js';
 
 const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -11,10 +11,10 @@
  * across projects. Which roles may call what: policy.ts.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import { readFileSync } from 'node:fs';
-import type { Config } from '../core/config.js';
-import { readSecret } from '../core/secrets.js';
+import type { Config } from '../../lib/core/config.js';
+import { readSecret } from '../../lib/core/secrets.js';
 import { KeystoneClient } from './keystone/client.js';
 import { KeystoneAuthenticator } from './keystone/authenticator.js';
 import { authorize, ROLES, type Caller, type PolicyName, type Role } from './policy.js';

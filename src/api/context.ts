@@ -1,6 +1,6 @@
 /** Everything a use case may touch, built once per service instance (no module-level state). */
-import type { Config } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Config } from '../../lib/core/config.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { Repositories } from '../db/index.js';
 import type { HostedDriver } from './driver-adapter.js';
 import type { Metrics } from './metrics.js';

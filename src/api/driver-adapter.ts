@@ -5,7 +5,7 @@
  * info file told that the overlay is active. A driver opts in by implementing these methods;
  * without them the actions answer 501 NOT_IMPLEMENTED.
  */
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { CreatedSnapshot, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from '../../drivers/volume-driver.js';
 
 export interface PreparedOverlay {

@@ -6,9 +6,9 @@
  * that does not decode) are the client's fault: 4xx with a stable code (core/http-server.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
-import { StorageError, toStorageError } from '../core/errors.js';
-import { fromHttpError } from '../core/http-server.js';
-import type { Logger } from '../core/logger.js';
+import { StorageError, toStorageError } from '../../lib/core/errors.js';
+import { fromHttpError } from '../../lib/core/http-server.js';
+import type { Logger } from '../../lib/core/logger.js';
 
 const FAULT_NAMES: Record<number, string> = {
   400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod',

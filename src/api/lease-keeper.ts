@@ -3,8 +3,8 @@
  * the operation runs after the 202. If a renewal fails, `signal` aborts (reason LEASE_LOST) so
  * the driver stops writing; a step past its commit point finishes regardless (driver contract).
  */
-import { StorageError } from '../core/errors.js';
-import type { Lease, LeaseManager } from '../core/lease.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Lease, LeaseManager } from '../../lib/core/lease.js';
 
 export interface LeaseKeeper {
   readonly lease: Lease;

@@ -2,7 +2,7 @@
  * The OpenAPI document, generated from the same route table that express registers, so the two
  * cannot drift; a test compares it with express's own router stack.
  */
-import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_CODES } from '../../lib/core/errors.js';
 import { expressPaths, openApiPath, type RouteDef } from './routes/route.js';
 import { MAX_VERSION } from './routes/versions.js';
 

@@ -3,8 +3,8 @@
  * its outcome (under the request id of the request that started it, carried by the async
  * context) and its duration by kind and outcome.
  */
-import { recordOperationDuration } from '../core/metrics-registry.js';
-import { currentRequest } from '../core/request-context.js';
+import { recordOperationDuration } from '../../lib/core/metrics-registry.js';
+import { currentRequest } from '../../lib/core/request-context.js';
 import type { OperationRecord } from '../db/records.js';
 import type { ServiceDeps } from './context.js';
 

@@ -7,7 +7,7 @@
  * Project scope is not per rule: every caller acts on its own project, except those the
  * `qcowshare:cross_project` rule admits (admins, and services acting for any tenant).
  */
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { SnapshotActionSchemas, VolumeActionSchemas } from './validation/actions.js';
 
 export type Role = 'admin' | 'member' | 'reader' | 'service';

@@ -7,7 +7,7 @@
  * learns from the database's attachment rows which volumes those are and leaves them to the
  * coordinator of the attachment's host.
  */
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 import type { AttachmentRecord } from '../db/records.js';
 import type { AttachmentLookup, ReconcileReport } from '../../drivers/volume-driver.js';
 import type { HostedDriver } from './driver-adapter.js';

@@ -4,7 +4,7 @@
  * shutdowns should not). A task never throws into the event loop: failures are recorded by the
  * task itself on its operation row; what escapes is logged.
  */
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 
 export class BackgroundTasks {
   private readonly running = new Set<Promise<void>>();

@@ -4,7 +4,7 @@
  * stopped, makes the schema change a separate, visible step (and one that can be backed up
  * before). Loaded only when run, as `serve` is.
  */
-import { loadConfig } from '../core/config.js';
+import { loadConfig } from '../../lib/core/config.js';
 import { openDatabase } from '../db/connection.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 

@@ -1,7 +1,7 @@
 /** `serve`: the storage service from the configuration (README's main command). */
 import cluster from 'node:cluster';
-import { loadConfig } from '../core/config.js';
-import { configureLogger } from '../core/logger.js';
+import { loadConfig } from '../../lib/core/config.js';
+import { configureLogger } from '../../lib/core/logger.js';
 import { startService } from '../api/server.js';
 import { reportReady, superviseWorkers, workerIndex } from './workers.js';
 

@@ -12,10 +12,10 @@
  * configuration or database problem must not turn into a restart loop nobody sees.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Config } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Config } from '../../lib/core/config.js';
+import type { Logger } from '../../lib/core/logger.js';
 import { openRepositories } from '../db/index.js';
-import { assertPortFree } from '../core/port-check.js';
+import { assertPortFree } from '../../lib/core/port-check.js';
 
 /** Set by the supervisor in each worker's environment: 0 .. workers-1. */
 export const WORKER_INDEX_ENV = 'QCOWSHARE_WORKER_INDEX';

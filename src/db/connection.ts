@@ -12,9 +12,9 @@
  *   deadlocks between service processes (the code retries them anyway);
  * - max_connections >= db.pool x number of service processes, plus admin headroom.
  */
-import { readSecret } from '../core/secrets.js';
+import { readSecret } from '../../lib/core/secrets.js';
 import { Sequelize } from 'sequelize';
-import type { Config } from '../core/config.js';
+import type { Config } from '../../lib/core/config.js';
 import { defineModels, type Models } from './models/index.js';
 
 export type DbConfig = Config['db'];

@@ -1,5 +1,5 @@
 /**
- * The database implementation of the LeaseManager (src/core/lease.ts), for several storage
+ * The database implementation of the LeaseManager (lib/core/lease.ts), for several storage
  * service processes on one MySQL/MariaDB (or several processes on one SQLite file).
  *
  * Every change is ONE conditional UPDATE (compare-and-set on holder/token/expiry), atomic on
@@ -10,8 +10,8 @@
  * (seconds) dwarfs normal skew.
  */
 import type { Transaction } from 'sequelize';
-import { StorageError } from '../core/errors.js';
-import type { Lease, LeaseManager } from '../core/lease.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { Lease, LeaseManager } from '../../lib/core/lease.js';
 import type { Database } from './connection.js';
 import { execute, selectRows } from './direct-query.js';
 import { isRetryable, isUniqueViolation } from './transaction.js';

@@ -1,9 +1,9 @@
 /** The data layer as the API sees it: one bundle of repositories and the lease manager. */
-import type { Config } from '../core/config.js';
+import type { Config } from '../../lib/core/config.js';
 import { openDatabase, type Database } from './connection.js';
 import { DbLeaseManager } from './db-lease.js';
 import { migrate } from './migrate.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
 import { AttachmentRepository } from './repositories/attachments.js';
 import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';

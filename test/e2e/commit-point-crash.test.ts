@@ -3,7 +3,7 @@
  * a real GlusterFS volume) and the coordinator run as CHILD processes (fixed ports, so the
  * attachment's coordinator endpoint and the coordinator's metadata API stay valid across
  * restarts); libvirtd runs the booted test guest (qemu-guest-agent). Each case makes one process
- * kill itself at a named crash point (src/core/crash-points.ts, hook set by test/e2e/crash-hook.ts),
+ * kill itself at a named crash point (lib/core/crash-points.ts, hook set by test/e2e/crash-hook.ts),
  * restarts it, and checks the recovery: info file, database (API), the live domain and the data
  * (guest writes byte patterns; the guest reads its disk with O_DIRECT; qemu-io reads every
  * snapshot point, a file nobody writes any more, on the host).
@@ -42,12 +42,12 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { CRASH_POINTS, type CrashPoint } from '../../src/core/crash-points.js';
+import { CRASH_POINTS, type CrashPoint } from '../../lib/core/crash-points.js';
 import { STEPS, type StepName } from '../../drivers/remotefs/snapshots/hooks.js';
-import { run } from '../../src/core/process.js';
-import { mountPointFor } from '../../src/core/share-hash.js';
-import { DomainXmlFlags, type LibvirtConnection } from '../../src/libvirt/index.js';
-import { qemuIo, writePattern } from '../../src/qemu/qemu-io.js';
+import { run } from '../../lib/core/process.js';
+import { mountPointFor } from '../../lib/core/share-hash.js';
+import { DomainXmlFlags, type LibvirtConnection } from '../../lib/libvirt/index.js';
+import { qemuIo, writePattern } from '../../lib/qemu/qemu-io.js';
 import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { freePort } from '../fixtures/free-port.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';

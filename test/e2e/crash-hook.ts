@@ -1,6 +1,6 @@
 /**
  * Imported by the child-process entries of crash tests: with QCOWSHARE_TEST_CRASH_AT=<point>
- * (a name from src/core/crash-points.ts) the process SIGKILLs itself at that point; with
+ * (a name from lib/core/crash-points.ts) the process SIGKILLs itself at that point; with
  * QCOWSHARE_TEST_CRASH_AT_STEPS=<step>,... at the first of those snapshot-engine steps. The
  * storage.after_commit_grant point dies 300 ms later instead, so that the grant's answer reaches
  * the coordinator first (a crash after the commit point, with the host acting on it). With
@@ -8,7 +8,7 @@
  * unreachable until whoever watches it sends SIGCONT (the fault campaign's "unreachable" kind).
  * Test-only: production never imports this module.
  */
-import { CRASH_POINTS, setCrashHook } from '../../src/core/crash-points.js';
+import { CRASH_POINTS, setCrashHook } from '../../lib/core/crash-points.js';
 import { setStepHook } from '../../drivers/remotefs/snapshots/hooks.js';
 
 const at = process.env.QCOWSHARE_TEST_CRASH_AT;

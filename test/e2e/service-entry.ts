@@ -3,8 +3,8 @@
  * src/cli/serve.ts (config from QCOWSHARE_CONFIG, reconcile, listen), plus the crash hook.
  */
 import './crash-hook.js';
-import { loadConfig } from '../../src/core/config.js';
-import { configureLogger } from '../../src/core/logger.js';
+import { loadConfig } from '../../lib/core/config.js';
+import { configureLogger } from '../../lib/core/logger.js';
 import { startService } from '../../src/api/server.js';
 
 const config = loadConfig();

@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { routeTable } from '../../src/api/app.js';
 import { startService, type RunningService } from '../../src/api/server.js';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../lib/core/config.js';
 import { FakeDriver } from '../fixtures/fake-driver.js';
 import { allows, POLICY, SNAPSHOT_ACTION_POLICY, VOLUME_ACTION_POLICY, type Caller, type PolicyName, type Role } from '../../src/api/policy.js';
 import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';

@@ -16,7 +16,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { routeTable } from '../../src/api/app.js';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../lib/core/config.js';
 import { shareListing } from '../fixtures/shares.js';
 import { BACKENDS, eventually, type TestDb } from '../integration/api/harness.js';
 import { DIR, DOM, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../unit/coordinator/helpers/context.js';

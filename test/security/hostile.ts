@@ -8,7 +8,7 @@
  * deep, content-type, missing-body, no-token.
  */
 import { Prng } from './prng.js';
-import { HOST_NAME } from '../../src/core/compute-host-rules.js';
+import { HOST_NAME } from '../../lib/core/compute-host-rules.js';
 import type { RawRequest } from './raw-http.js';
 
 /** Strings that must never work as an id (and must not break anything as one). */

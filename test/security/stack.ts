@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { QueryTypes } from 'sequelize';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../lib/core/config.js';
 import { startService, type RunningService } from '../../src/api/server.js';
 import { FakeDriver } from '../fixtures/fake-driver.js';
 import type { TestDb } from '../integration/api/harness.js';

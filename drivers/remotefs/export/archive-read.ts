@@ -14,7 +14,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { StorageError, isNoSpaceErrno, toStorageError } from '../../../src/core/errors.js';
+import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest, type ExportManifest } from './manifest.js';
 
 export interface ReceiveTarget {

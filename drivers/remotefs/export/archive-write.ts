@@ -15,8 +15,8 @@ import { once } from 'node:events';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { StorageError } from '../../../src/core/errors.js';
-import { openInDir } from '../../../src/core/safe-open.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { openInDir } from '../../../lib/core/safe-open.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums, type ExportManifest } from './manifest.js';
 
 const BLOCK = 512;

@@ -9,7 +9,7 @@
  *   base  <-  s1  <-  A   <-  s4  <-  active        carried: s4's file, the active file
  *                         \-  s3                                  and s3's file
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../info-file.js';
 import { EXPORT_FORMAT, EXPORT_VERSION, assertManifestConsistent, type ExportManifest } from './manifest.js';
 

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { StorageError } from '../../../src/core/errors.js';
-import { openInDir } from '../../../src/core/safe-open.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { openInDir } from '../../../lib/core/safe-open.js';
 import { verifyTree } from '../chain-check.js';
 import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';

@@ -6,11 +6,11 @@
  * (`qemu-img rebase -u` semantics: header only; the data is the same since the renamed file is
  * the same file) and verified again.
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { inspectImage } from '../../../src/qemu/inspector.js';
-import { imgRebase } from '../../../src/qemu/img.js';
-import { setBackingNative } from '../../../src/qemu/qcow2-backing.js';
-import { checkInspection } from '../../../src/qemu/safety.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { inspectImage } from '../../../lib/qemu/inspector.js';
+import { imgRebase } from '../../../lib/qemu/img.js';
+import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
+import { checkInspection } from '../../../lib/qemu/safety.js';
 import type { ExportManifest } from './manifest.js';
 import { pointSizeOf, renameFile } from './import-plan.js';
 

@@ -4,8 +4,8 @@
  * and an incremental import finds the files of an earlier import of the same source by name.
  * Snapshots take the ids the caller assigns (new ones by default).
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { baseFileName } from '../../../src/core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { baseFileName } from '../../../lib/core/volume-names.js';
 import { INFO_VERSION, type VolumeTree } from '../info-file.js';
 import { treeProblems } from '../snapshots/tree.js';
 import type { ExportManifest } from './manifest.js';

@@ -15,9 +15,9 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { StorageError } from '../../../src/core/errors.js';
-import { tempFileName } from '../../../src/core/volume-names.js';
-import type { Share } from '../../../src/shares/index.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { tempFileName } from '../../../lib/core/volume-names.js';
+import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';

@@ -16,8 +16,8 @@
  * target must already hold them unchanged; their checksums are in `base.files`.
  */
 import { z } from 'zod';
-import { StorageError } from '../../../src/core/errors.js';
-import { isOwnFileName, isUuid } from '../../../src/core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const CHECKSUMS_NAME = 'SHA256SUMS';

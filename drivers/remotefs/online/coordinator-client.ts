@@ -10,11 +10,11 @@
  * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is
  * COORDINATOR_UNAVAILABLE, flagged `unreachable` (the job may or may not exist: never treated as a refusal).
  */
-import { ERROR_CODES, StorageError, type ErrorCode } from '../../../src/core/errors.js';
-import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../src/core/assisted-snapshot-protocol.js';
-import { assertOwnFileName } from '../../../src/core/volume-names.js';
-import { secureFetch, type FetchTls } from '../../../src/core/secure-fetch.js';
-import { requestIdHeaders } from '../../../src/core/request-context.js';
+import { ERROR_CODES, StorageError, type ErrorCode } from '../../../lib/core/errors.js';
+import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../lib/protocol/assisted-snapshot.js';
+import { assertOwnFileName } from '../../../lib/core/volume-names.js';
+import { secureFetch, type FetchTls } from '../../../lib/core/secure-fetch.js';
+import { requestIdHeaders } from '../../../lib/core/request-context.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -24,7 +24,7 @@ export interface CoordinatorJob {
   error?: string;
 }
 
-export type { DiskState } from '../../../src/core/assisted-snapshot-protocol.js';
+export type { DiskState } from '../../../lib/protocol/assisted-snapshot.js';
 
 export const FINAL_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 

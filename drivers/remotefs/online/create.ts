@@ -8,7 +8,7 @@
  *   commit (engine)    ... <- A (owned by S) <- N (active)   one info write
  *   on failure before the guest (or definition) switched: abandon (intent cleared, N unlinked)
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { CreatedSnapshot, OpContext } from '../../volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import type { CoordinatorClient } from './coordinator-client.js';

@@ -4,8 +4,8 @@
  * decided the direction); the operation id and fencing token are the storage operation's own,
  * so the coordinator's commit-point request is checked against the volume's lease.
  */
-import type { MergePlan } from '../../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../../src/core/errors.js';
+import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRef } from '../../volume-driver.js';
 import type { AttachedHost, LiveMergeStep } from '../snapshots/index.js';
 import { isRefusal, type CoordinatorClient, type DiskState } from './coordinator-client.js';

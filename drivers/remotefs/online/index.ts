@@ -9,7 +9,7 @@
  *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
  *   extend   running: live block resize; stopped: as a detached volume.
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import { CoordinatorClient } from './coordinator-client.js';

@@ -10,7 +10,7 @@
  * clone's temporary snapshot: created as `<id>`, deleted as `<id>~2`): jobs `~<n>`, `~<n+1>`, ...
  */
 import { randomUUID } from 'node:crypto';
-import { UUID_SOURCE } from '../../../src/core/volume-names.js';
+import { UUID_SOURCE } from '../../../lib/core/volume-names.js';
 import type { OpContext } from '../../volume-driver.js';
 
 const LEASE_HOLDER = new RegExp(`^op:(${UUID_SOURCE})$`);

@@ -4,7 +4,7 @@
  * operation's id), whether the guest runs and its disk's capacity (QEMU's view: a live extend). An unreachable coordinator is an error (COORDINATOR_UNAVAILABLE): nothing is
  * settled without its answer, never by guessing.
  */
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRef } from '../../volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import { FINAL_JOB_STATES, type CoordinatorClient } from './coordinator-client.js';

@@ -4,9 +4,9 @@
  * info[S]. The chain is read from the headers once here (not a hot path) and every name is
  * checked to be a bare file of this volume before anything trusts it.
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { validateBackingName } from '../../../src/qemu/safety.js';
-import { baseFileName } from '../../../src/core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { validateBackingName } from '../../../lib/qemu/safety.js';
+import { baseFileName } from '../../../lib/core/volume-names.js';
 import { assertCinderNames, newTree, readInfo, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 import { headerOf } from './qemu-views.js';

@@ -7,7 +7,7 @@
  *     file (its name is in the domain's definition): a dependant that is active is merged by pull.
  * Hidden snapshots left with one dependant are collected by the same routing.
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost } from './attached-host.js';

@@ -2,7 +2,7 @@
  * Delete snapshot S by the tree rules (plan-delete.ts decides; merge.ts / collect.ts execute).
  * Deleting a hidden snapshot again is a no-op: to users it is already gone.
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { DeletedSnapshot } from '../../volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import { assertRoom } from '../space-check.js';

@@ -9,7 +9,7 @@
  * the guest's disk has now (settle-plan.ts): the new size -> the info file records it; the old
  * size -> the intent is cleared (rolled back).
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
 import { finishExtend } from './extend.js';
 import { STEPS, stepBoundary } from './hooks.js';

@@ -2,7 +2,7 @@
  * Grow the active file with snapshots present. Each snapshot keeps the size recorded when it was
  * taken; only the active point grows. Intent first, so reconcile finishes a half-done extend.
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';

@@ -1,5 +1,5 @@
-// The UUID rule lives in src/core/volume-names.ts.
-export { assertUuid, isUuid } from '../../../src/core/volume-names.js';
+// The UUID rule lives in lib/core/volume-names.ts.
+export { assertUuid, isUuid } from '../../../lib/core/volume-names.js';
 
 /** Whole GiB at the driver boundary (rounded up: a size is never under-reported). */
 export function gib(bytes: number): number {

@@ -9,9 +9,9 @@
  * corruption is reported, not "fixed" by guesswork. The file is opened through a json: view
  * without its backing, so the chain below is not opened (and not locked).
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { parseCheck } from '../../../src/qemu/img-check.js';
-import { SCAN_LIMITS, qemuImg } from '../../../src/qemu/tool.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { parseCheck } from '../../../lib/qemu/img-check.js';
+import { SCAN_LIMITS, qemuImg } from '../../../lib/qemu/tool.js';
 import type { VolumeLocation } from './location.js';
 import { jsonName, type Layer } from './qemu-views.js';
 

@@ -11,7 +11,7 @@
  * After the host reports the result chain, the other dependants of the victim (branches the
  * guest does not open) are rebased onto the survivor BEFORE the victim is unlinked.
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost, type LiveMergeStep } from './attached-host.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';

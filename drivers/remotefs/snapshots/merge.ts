@@ -13,8 +13,8 @@
  *   still exists and every cluster D gained equals what D reads through F, so re-pointing D at
  *   F is always exact: that is the roll-back.
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { openInDir } from '../../../src/core/safe-open.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { openInDir } from '../../../lib/core/safe-open.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';

@@ -13,7 +13,7 @@
  * An online intent is never settled by touching files (the guest may already write into the
  * overlay): the storage service settles it with the host (finalize, or the reaper's abandon).
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { CreatedSnapshot } from '../../volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import type { Intent, VolumeTree } from '../info-file.js';

@@ -4,8 +4,8 @@
  *   create S:   ... <- A (active)            =>  ... <- A (owned by S, frozen) <- volume-<vid>.<S> (active)
  *   revert S:   ... <- F_S <- ... <- A        =>  ... <- F_S <- N (new active); A removed
  */
-import { StorageError } from '../../../src/core/errors.js';
-import { overlayFileName } from '../../../src/core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { overlayFileName } from '../../../lib/core/volume-names.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeParent, chainDepth, dependantsOf } from './tree.js';
 

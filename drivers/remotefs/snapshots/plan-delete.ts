@@ -7,7 +7,7 @@
  *   exactly one D  -> merge F and D, by commit or by pull (whichever moves fewer bytes)
  *   two or more    -> hide S; merged once one dependant remains
  */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../info-file.js';
 import { dependantsOf, ownerOf, pointSize } from './tree.js';
 

@@ -1,6 +1,6 @@
 /** Runtime check of a MergePlan read back from an intent (the info file is input like any other). */
 import { z } from 'zod';
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { MergePlan } from './plan-delete.js';
 
 const fmt = z.enum(['qcow2', 'raw']);

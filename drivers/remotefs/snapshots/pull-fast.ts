@@ -14,7 +14,7 @@
  * qemu-img process at work) exercise; for them the chain open is small next to the copy.
  */
 import path from 'node:path';
-import { readQcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
+import { readQcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions } from './location.js';
 import { fastPullRefusal, rangesToCopy, totalBytes, type Range } from './pull-ranges.js';

@@ -13,7 +13,7 @@
  * clusters are no smaller than D's (both are powers of two, aligned at 0). Past F's end D read
  * zeros before the switch; it still does after only if B is no larger than F.
  */
-import type { AllocRun, Qcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
+import type { AllocRun, Qcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
 
 export interface Range {
   start: number;

@@ -10,17 +10,17 @@
  * (verified: it then copies zeros into the image). Pull therefore uses a plain safe rebase.
  */
 import path from 'node:path';
-import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
-import { assertBareName } from '../../../src/qemu/bare-name.js';
-import { QEMU_IO, SCAN_LIMITS, SHORT_TIMEOUT_MS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../src/qemu/tool.js';
-import { StorageError } from '../../../src/core/errors.js';
-import { run } from '../../../src/core/process.js';
+import { allocatedInTop, parseMap } from '../../../lib/qemu/img-map.js';
+import { assertBareName } from '../../../lib/qemu/bare-name.js';
+import { QEMU_IO, SCAN_LIMITS, SHORT_TIMEOUT_MS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../lib/qemu/tool.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { run } from '../../../lib/core/process.js';
 import { chunked, type Range } from './pull-ranges.js';
-import { inspectImage } from '../../../src/qemu/inspector.js';
-import { assertImagesSafe } from '../../../src/qemu/image-file.js';
-import { readQcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
-import { setBackingNative } from '../../../src/qemu/qcow2-backing.js';
-import type { ImageFormat } from '../../../src/qemu/formats.js';
+import { inspectImage } from '../../../lib/qemu/inspector.js';
+import { assertImagesSafe } from '../../../lib/qemu/image-file.js';
+import { readQcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
+import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
+import type { ImageFormat } from '../../../lib/qemu/formats.js';
 
 export interface Layer {
   file: string;

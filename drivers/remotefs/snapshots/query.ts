@@ -1,5 +1,5 @@
 /** Read-only views of the tree for the driver. */
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { SnapshotTree } from '../../volume-driver.js';
 import type { VolumeLocation } from './location.js';
 import { loadTree } from './store.js';

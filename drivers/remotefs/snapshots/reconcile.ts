@@ -10,7 +10,7 @@
  * qemu-img children of a dead process died with it (process.ts: --pdeathsig), so none is at work.
  */
 import { readdir } from 'node:fs/promises';
-import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../src/core/volume-names.js';
+import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../lib/core/volume-names.js';
 import type { ReconcileReport } from '../../volume-driver.js';
 import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';

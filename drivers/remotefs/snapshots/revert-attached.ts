@@ -14,7 +14,7 @@
  * cleared (roll back).
  */
 import { randomUUID } from 'node:crypto';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
 import type { AttachedHost } from './attached-host.js';
 import { collectAttached } from './delete-attached.js';

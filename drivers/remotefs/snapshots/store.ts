@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { stageFile, type StagedFile } from '../../../src/core/durable-file.js';
-import { StorageError } from '../../../src/core/errors.js';
+import { stageFile, type StagedFile } from '../../../lib/core/durable-file.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { compiledTreeSchema, infoFileName, readInfo, serializeInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 

@@ -4,7 +4,7 @@
  * file repairs that are provably safe. A driver opts in by implementing these methods; without
  * them the check answers 501 NOT_IMPLEMENTED.
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { HostedDriver } from '../driver-adapter.js';
 import type { ConsistencySupport } from '../../../drivers/consistency-support.js';
 

@@ -5,7 +5,7 @@
  * the reaper and the clone settle), which take their own leases; the file and row repairs run
  * under a lease the checker takes, after re-reading what they depend on.
  */
-import { isStorageError } from '../../core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { settleInterruptedClones } from '../usecases/clone-attached/settle.js';

@@ -9,7 +9,7 @@
  *   and never forwarded to Keystone (issue 11: per-host, per-direction credentials).
  * Keystone unreachable: IDENTITY_UNAVAILABLE (503), never an allow.
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { ROLES, type Caller, type Role } from '../policy.js';
 import type { KeystoneClient, TokenInfo } from './client.js';
 import { TokenCache } from './token-cache.js';

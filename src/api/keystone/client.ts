@@ -5,8 +5,8 @@
  * the service's own credentials is IDENTITY_UNAVAILABLE (503): a caller is never let in because
  * Keystone could not be asked.
  */
-import { StorageError } from '../../core/errors.js';
-import { secureFetch, type FetchTls } from '../../core/secure-fetch.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { secureFetch, type FetchTls } from '../../../lib/core/secure-fetch.js';
 
 export interface KeystoneCredentials {
   url: string;

@@ -1,4 +1,4 @@
-import { processRegistry } from '../../core/metrics-registry.js';
+import { processRegistry } from '../../../lib/core/metrics-registry.js';
 import type { VolumeStats } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { readiness } from '../readiness.js';

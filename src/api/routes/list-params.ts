@@ -1,6 +1,6 @@
 /** limit/marker/sort and the project scope of a list request. */
 import type { Request } from 'express';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { PageRequest } from '../../db/repositories/paging.js';
 import { callerOf, scopedProject } from '../auth.js';
 import { authorize } from '../policy.js';

@@ -3,7 +3,7 @@
  * reports and snapshot metadata for services only, resets and force-deletes for admins only).
  */
 import type { Request, Response } from 'express';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { SnapshotRecord } from '../../db/records.js';
 import { callerOf, scopedProject } from '../auth.js';
 import type { Caller, ServiceDeps } from '../context.js';

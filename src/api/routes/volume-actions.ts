@@ -1,6 +1,6 @@
 /** POST /v3/{project_id}/volumes/{id}/action: one action per body, each with its own schema and policy rule. */
 import type { Request, Response } from 'express';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
 import { callerOf, scopedProject } from '../auth.js';
 import type { Caller, ServiceDeps } from '../context.js';

@@ -6,8 +6,8 @@
  *                            a coordinator registers itself, never another host.
  * The credential is stored, never returned and never logged.
  */
-import { assertCredential, assertHostName, normalEndpoint } from '../../core/compute-host-rules.js';
-import { StorageError } from '../../core/errors.js';
+import { assertCredential, assertHostName, normalEndpoint } from '../../../lib/core/compute-host-rules.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { ComputeHostRecord, CoordinatorAddress } from '../../db/index.js';
 import { hostKey } from '../../db/repositories/compute-hosts.js';
 import { isAdmin, type Caller, type ServiceDeps } from '../context.js';

@@ -14,7 +14,7 @@
  * the row of a dead one's own snapshot is in a transitional status (creating, deleting,
  * restoring), which this pass never touches.
  */
-import { isStorageError } from '../../core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import type { SnapshotRecord } from '../../db/records.js';
 import type { SnapshotTree } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';

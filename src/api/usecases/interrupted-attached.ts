@@ -17,8 +17,8 @@
  * Runs after reconcile on start and then periodically, beside the reaper. A compute-initiated
  * snapshot before its commit point is the reaper's (its host keeps the lease alive with reports).
  */
-import { isStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';

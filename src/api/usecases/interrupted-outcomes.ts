@@ -11,8 +11,8 @@
  * the settle pass of attached volumes on start, then periodically beside them.
  */
 import type { Transaction } from 'sequelize';
-import { isStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { SnapshotTree } from '../../../drivers/volume-driver.js';

@@ -24,8 +24,8 @@
  * leaves them its operations), only for operations older than `minAgeMs`.
  */
 import type { Transaction } from 'sequelize';
-import { isStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import { adoptSupport } from '../adopt-support.js';

@@ -1,5 +1,5 @@
 /** Finding resources as the caller may see them; anything invisible is "not found", never "forbidden". */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRecord, OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import type { VolumeRef } from '../../../drivers/volume-driver.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';

@@ -3,7 +3,7 @@
  * only the database knows added (a file of a volume the service already has is not safe to
  * manage, and names that volume as Cinder's `cinder_id`).
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { ManageableListing, ManageableVolume, ManageRef } from '../../../drivers/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 

@@ -13,7 +13,7 @@
  * The volume keeps the id of its file (`volume-<uuid>` becomes volume `<uuid>`): a chain names
  * its files by that id, so renaming would mean rewriting headers of files we did not make.
  */
-import { StorageError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import { StorageError, ERROR_CODES, type ErrorCode } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { ManageableVolume } from '../../../drivers/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';

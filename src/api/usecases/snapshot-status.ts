@@ -3,7 +3,7 @@
  * snapshot-metadata operation owns (e.g. a Nova-style caller). A snapshot owned by such an
  * operation must be reported with the operation id and fencing token instead.
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { SnapshotRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState } from './lookup.js';

@@ -12,7 +12,7 @@
  * is ended by unmanage.
  */
 import { randomUUID } from 'node:crypto';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';

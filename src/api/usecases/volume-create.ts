@@ -1,6 +1,6 @@
 /** Create a volume: row `creating` + operation, 202; the driver creates the file; `available` or `error`. */
 import { randomUUID } from 'node:crypto';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { CreatedVolume, OpContext } from '../../../drivers/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';

@@ -4,7 +4,7 @@
  * Force-delete (admin) skips the status checks, but never deletes an attached volume or its snapshots, and never
  * overtakes an operation past its commit point (startOperation refuses with COMMIT_POINT_PASSED).
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';

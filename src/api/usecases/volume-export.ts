@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
 import { exportSupport, type ExportRecords, type ExportSupport, type OpenedVolumeExport } from '../../../drivers/export-support.js';
 import type { ServiceDeps } from '../context.js';

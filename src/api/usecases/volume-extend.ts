@@ -1,5 +1,5 @@
 /** Grow a volume: available|in-use → extending → the same (or error_extending). */
-import { StorageError, isStorageError, toStorageError } from '../../core/errors.js';
+import { StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord, VolumeStatus } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';

@@ -15,8 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Transaction } from 'sequelize';
-import { StorageError, toStorageError } from '../../core/errors.js';
-import type { Lease } from '../../core/lease.js';
+import { StorageError, toStorageError } from '../../../lib/core/errors.js';
+import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ExportManifest, ImportedVolume } from '../../../drivers/export-support.js';

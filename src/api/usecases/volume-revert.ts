@@ -5,7 +5,7 @@
  * - `os-revert_to_snapshot` (extension): any snapshot of the tree; the volume takes its size.
  * In both, a new overlay on the snapshot's file becomes active (see ARCHITECTURE, tree rules).
  */
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';

@@ -3,8 +3,8 @@
  * an unknown name is a 400 listing the known ones.
  */
 import { z } from 'zod';
-import { StorageError } from '../../core/errors.js';
-import { UUID_SOURCE } from '../../core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { UUID_SOURCE } from '../../../lib/core/volume-names.js';
 import { format, metadata, name, description, sizeGiB, uuid, volumeFile } from './common.js';
 import { parse } from './parse.js';
 

@@ -1,6 +1,6 @@
 /** Shared pieces of request schemas. Bounds are explicit so no input reaches the database unchecked. */
 import { z } from 'zod';
-import { UUID_PATTERN, VOLUME_FILE_PATTERN } from '../../core/volume-names.js';
+import { UUID_PATTERN, VOLUME_FILE_PATTERN } from '../../../lib/core/volume-names.js';
 import type { SortKey } from '../../db/repositories/paging.js';
 
 export const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID')

@@ -6,11 +6,11 @@
  * the last `#` is used (the service has one backend; its pools are the shares).
  */
 import { z } from 'zod';
-import { BASE_FILE_PATTERN } from '../../core/volume-names.js';
+import { BASE_FILE_PATTERN } from '../../../lib/core/volume-names.js';
 import { description, listQueryBase, looseBool, metadata, name } from './common.js';
 
 /**
- * The name a file to manage has (the names module's one rule, src/core/volume-names.ts), in lower
+ * The name a file to manage has (the names module's one rule, lib/core/volume-names.ts), in lower
  * case only: the id becomes the volume's id, and ids are compared as stored.
  */
 export const sourceName = z.string().max(255).refine((s) => BASE_FILE_PATTERN.test(s) && s === s.toLowerCase(), 'must be volume-<lowercase uuid>');

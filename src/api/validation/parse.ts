@@ -3,7 +3,7 @@
  * SIZE_OUT_OF_BOUNDS, anything else → INVALID_INPUT; every issue is listed in details.fields.
  */
 import type { z } from 'zod';
-import { StorageError, type ErrorCode } from '../../core/errors.js';
+import { StorageError, type ErrorCode } from '../../../lib/core/errors.js';
 
 export type Where = 'body' | 'query' | 'path';
 

@@ -7,7 +7,7 @@
  * cost more CPU in query generation and per-row date parsing than the database spent on it.
  */
 import type { Model, ModelStatic } from 'sequelize';
-import { StorageError } from '../../core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { Database } from '../connection.js';
 import { selectRows } from '../direct-query.js';
 import { selectList } from './raw-select.js';

@@ -5,8 +5,8 @@
  * with QCOWSHARE_TEST_CRASH_AT it kills itself at that crash point (../crash-hook.ts).
  */
 import '../crash-hook.js';
-import { loadConfig } from '../../../src/core/config.js';
-import { configureLogger } from '../../../src/core/logger.js';
+import { loadConfig } from '../../../lib/core/config.js';
+import { configureLogger } from '../../../lib/core/logger.js';
 import { LibvirtAdapter } from '../../../coordinator/libvirt/adapter.js';
 import { startCoordinator } from '../../../coordinator/server.js';
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { run, runBinary } from '../../../src/core/process.js';
+import { run, runBinary } from '../../../lib/core/process.js';
 import type { BootedGuest, Volume } from './guest.js';
 
 /** virtio-blk keeps the first 20 bytes of the serial. */

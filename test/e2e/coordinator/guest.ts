@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { UndefineFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError, type DomainRef, type LibvirtConnection } from '../../../src/libvirt/index.js';
+import { UndefineFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError, type DomainRef, type LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { createDisk, execInGuest, guestImage, guestXml } from '../../fixtures/guest/index.js';
 
 export interface Volume {

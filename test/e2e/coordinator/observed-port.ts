@@ -3,7 +3,7 @@
  * snapshotCreateXML asks the agent (on a connection of the test's own) whether the guest file
  * systems are frozen — the proof that the freeze is real, taken without any timing assumption.
  */
-import type { DomainRef, LibvirtConnection } from '../../../src/libvirt/index.js';
+import type { DomainRef, LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { LibvirtAdapter } from '../../../coordinator/libvirt/adapter.js';
 
 export class ObservedPort extends LibvirtAdapter {

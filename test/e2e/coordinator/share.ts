@@ -1,13 +1,13 @@
 /**
  * A GlusterFS volume mounted where the coordinator and the driver expect it:
- * `<mountBase>/<md5 of the share address>` (src/core/share-hash.ts). Cleanup unmounts and
+ * `<mountBase>/<md5 of the share address>` (lib/core/share-hash.ts). Cleanup unmounts and
  * destroys the volume, also after a failure.
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
-import { mountPointFor } from '../../../src/core/share-hash.js';
+import { run } from '../../../lib/core/process.js';
+import { mountPointFor } from '../../../lib/core/share-hash.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 
 export interface MountedShare {

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { copyFile, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { readInfo } from '../../../drivers/remotefs/info-file.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';

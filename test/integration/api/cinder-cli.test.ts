@@ -3,7 +3,7 @@
  * version negotiation at `/`, project-less paths, field names and status values as it expects.
  */
 import { expect } from 'chai';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { BACKENDS, eventually, startTestService, type TestDb, type TestService } from './harness.js';
 
 describe('api with the real cinder CLI (noauth, SQLite)', function () {

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { beginSourceOperation, endSourceOperation } from '../../../src/api/usecases/clone-attached/source-operation.js';
 import { settleInterruptedClones } from '../../../src/api/usecases/clone-attached/settle.js';
 import { dropTemporarySnapshot, takeTemporarySnapshot } from '../../../src/api/usecases/clone-attached/temporary-steps.js';

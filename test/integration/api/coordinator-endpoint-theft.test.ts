@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { openRepositories, type Repositories } from '../../../src/db/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { coordinatorOf } from '../../../src/api/usecases/compute-hosts.js';

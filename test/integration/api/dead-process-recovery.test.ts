@@ -11,7 +11,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/mariadb.js';
 import type { DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
 import { startKillableService } from '../../fixtures/killable-service.js';

@@ -17,12 +17,12 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
-import { run } from '../../../src/core/process.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { run } from '../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { setStepHook, STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { imgCheck } from '../../../src/qemu/img-check.js';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { imgCheck } from '../../../lib/qemu/img-check.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 const MiB = 1024 * 1024;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
 import { buildProgram } from '../../../src/cli/main.js';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
 
 describe('cli: volume export and import (real driver, SQLite)', function () {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
 import { settleInterruptedVolumeOps } from '../../../src/api/usecases/interrupted-volume-ops.js';
-import { verifyPattern, writePattern } from '../../../src/qemu/img.js';
+import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
 

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { STEPS, setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
 import { BACKENDS, auth, eventually, remotefsServiceHooks } from './harness.js';
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../src/core/config.js';
+import { parseConfig, type Config } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import type { HostedDriver } from '../../../src/api/driver-adapter.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../src/core/config.js';
+import { parseConfig, type Config } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { deleteSnapshot as engineDelete } from '../../../drivers/remotefs/snapshots/index.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';

@@ -11,8 +11,8 @@ import { copyFile, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import type { Config } from '../../../src/core/config.js';
-import { run } from '../../../src/core/process.js';
+import type { Config } from '../../../lib/core/config.js';
+import { run } from '../../../lib/core/process.js';
 import { IDENTITY_KEY_SECRET, startService, type RunningService } from '../../../src/api/server.js';
 import { IDENTITY_KEY_BYTES } from '../../../drivers/volume-driver.js';
 import { fileIdentity } from '../../../drivers/remotefs/file-identity.js';

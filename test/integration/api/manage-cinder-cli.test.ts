@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import type { RunningService } from '../../../src/api/server.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { BACKENDS, eventually, remotefsServiceHooks } from './harness.js';

@@ -11,9 +11,9 @@ import { link, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
-import { run } from '../../../src/core/process.js';
-import { mountPointFor } from '../../../src/core/share-hash.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { run } from '../../../lib/core/process.js';
+import { mountPointFor } from '../../../lib/core/share-hash.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { shareListing } from '../../fixtures/shares.js';

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, unlink } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
-import { run } from '../../../src/core/process.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { run } from '../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
 

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startService } from '../../../src/api/server.js';
 import { startCoordinator } from '../../../coordinator/server.js';
 import { silent } from '../../unit/coordinator/helpers/context.js';

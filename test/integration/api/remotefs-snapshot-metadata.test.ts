@@ -9,10 +9,10 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { reapAbandoned } from '../../../src/api/usecases/snapshot-metadata/reaper.js';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 const K64 = 65536;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../src/core/config.js';
+import { parseConfig, type Config } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { attachmentLookup } from '../../../src/api/startup-reconcile.js';
 import { writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';

@@ -174,7 +174,7 @@ for (const backend of BACKENDS) {
     });
 
     it('records a failed driver operation with its error and the error status', async () => {
-      const { StorageError } = await import('../../../src/core/errors.js');
+      const { StorageError } = await import('../../../lib/core/errors.js');
       t.driver.failNext.set('createVolume', new StorageError('NO_SHARE_SPACE', 'no room'));
       const r = await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } });
       const op = await waitOperation(t, r.headers['x-operation-id'] as string);

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { freePort } from '../../fixtures/free-port.js';
 import { REPO_ROOT } from '../../fixtures/guest/paths.js';
 import { TestKeystone, type KeystoneUser } from '../../fixtures/keystone.js';

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import type { KeystoneAuthenticator } from '../../../src/api/keystone/authenticator.js';
 import { freePort } from '../../fixtures/free-port.js';

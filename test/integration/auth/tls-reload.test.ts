@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'node:https';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { capturedLog } from '../../fixtures/captured-log.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';

@@ -17,11 +17,11 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { KeyedMutex } from '../../../src/core/keyed-mutex.js';
-import { logger } from '../../../src/core/logger.js';
+import { KeyedMutex } from '../../../lib/core/keyed-mutex.js';
+import { logger } from '../../../lib/core/logger.js';
 import { withCheckpointRoutes } from '../../../coordinator/checkpoint/routes.js';
-import { isStorageError } from '../../../src/core/errors.js';
-import { AffectFlags, DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../src/libvirt/index.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { AffectFlags, DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { SAVE_MAGIC, checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
 import { REVERT_INTENT_FILE, writeFileAtomic, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
@@ -380,7 +380,7 @@ describe('instance checkpoints with memory state on a booted guest', function ()
   it('takes a disk-only checkpoint of the stopped instance; its revert restores volumes and definition and leaves it stopped', async () => {
     await conn.destroy(dom);
     const stoppedOn = await activeFile('vdb');
-    const { run } = await import('../../../src/core/process.js');
+    const { run } = await import('../../../lib/core/process.js');
     const qemuWrite = (file: string, [byte, off]: Pat) => run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x${byte.toString(16)} ${off}k ${KiB}k`, file]);
     await qemuWrite(stoppedOn, P.C);
     const d1 = await takeCheckpoint(deps, { instanceUuid: instance, name: 'd1' });

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { HttpMetadataClient } from '../../../coordinator/metadata/http-client.js';
 import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../api/harness.js';
 import { createVolume, waitVolume } from '../api/helpers.js';

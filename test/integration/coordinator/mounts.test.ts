@@ -9,11 +9,11 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isStorageError } from '../../../src/core/errors.js';
-import { run } from '../../../src/core/process.js';
-import { mountPointFor } from '../../../src/core/share-hash.js';
-import { glusterShare } from '../../../src/shares/glusterfs.js';
-import { readMounts } from '../../../src/shares/proc-mounts.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { run } from '../../../lib/core/process.js';
+import { mountPointFor } from '../../../lib/core/share-hash.js';
+import { glusterShare } from '../../../lib/shares/glusterfs.js';
+import { readMounts } from '../../../lib/shares/proc-mounts.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
 import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../api/harness.js';

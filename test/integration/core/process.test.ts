@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { formatCommand, run, wrappedArgv } from '../../../src/core/process.js';
-import { isStorageError, type StorageError } from '../../../src/core/errors.js';
+import { formatCommand, run, wrappedArgv } from '../../../lib/core/process.js';
+import { isStorageError, type StorageError } from '../../../lib/core/errors.js';
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid));
 function readStatus(pid: number): string {

@@ -4,10 +4,10 @@ import { chmod, link, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { isStorageError } from '../../../src/core/errors.js';
-import { run } from '../../../src/core/process.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { run } from '../../../lib/core/process.js';
 import { closeSync } from 'node:fs';
-import { assertNamedFileSync, assertSafeFile, openInDir, openInDirSync, setOwnerAndMode, type OpenAccess } from '../../../src/core/safe-open.js';
+import { assertNamedFileSync, assertSafeFile, openInDir, openInDirSync, setOwnerAndMode, type OpenAccess } from '../../../lib/core/safe-open.js';
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; reason?: unknown }> {
   try {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { openRepositories, type Repositories } from '../../../src/db/index.js';
 import type { SortKey } from '../../../src/db/repositories/paging.js';
 import type { SnapshotRecord } from '../../../src/db/records.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { BACKENDS, type TestDb } from '../api/harness.js';
 
 const SORTS: SortKey[][] = [

@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { parseConfig, type Config, type ShareConfig } from '../../../src/core/config.js';
-import { StorageError, isStorageError } from '../../../src/core/errors.js';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
+import { parseConfig, type Config, type ShareConfig } from '../../../lib/core/config.js';
+import { StorageError, isStorageError } from '../../../lib/core/errors.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 import { loadDriver } from '../../../drivers/registry.js';
-import { createShare } from '../../../src/shares/index.js';
+import { createShare } from '../../../lib/shares/index.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
 
 export const MiB = 1024 * 1024;

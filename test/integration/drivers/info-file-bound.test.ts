@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_INFO_BYTES, readInfo } from '../../../drivers/remotefs/info-file.js';
-import { infoFileName } from '../../../src/core/volume-names.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { infoFileName } from '../../../lib/core/volume-names.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 /** Valid JSON (a Cinder-style info file) of exactly `bytes` bytes. */
 function cinderInfo(volumeId: string, bytes: number): string {

@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isStorageError, type StorageError } from '../../../src/core/errors.js';
-import { shareHash } from '../../../src/core/share-hash.js';
-import { nfsShare } from '../../../src/shares/nfs.js';
+import { isStorageError, type StorageError } from '../../../lib/core/errors.js';
+import { shareHash } from '../../../lib/core/share-hash.js';
+import { nfsShare } from '../../../lib/shares/nfs.js';
 import { makeHarness } from './harness.js';
 
 async function kernelHasNfs(): Promise<boolean> {

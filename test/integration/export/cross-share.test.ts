@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createShare } from '../../../src/shares/index.js';
+import { createShare } from '../../../lib/shares/index.js';
 import type { ExportSupport } from '../../../drivers/export-support.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';

@@ -9,8 +9,8 @@ import { pino } from 'pino';
 import { loadDriver } from '../../../drivers/registry.js';
 import type { ExportSupport } from '../../../drivers/export-support.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
-import { parseConfig } from '../../../src/core/config.js';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 
 const [configJson, volumeId, providerLocation] = process.argv.slice(2) as [string, string, string];
 const config = parseConfig(JSON.parse(configJson));

@@ -8,11 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import path from 'node:path';
-import { verifyPattern, writePattern } from '../../../src/qemu/img.js';
+import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import type { ExportRecords, ExportSupport, ImportedVolume } from '../../../drivers/export-support.js';
 import type { ImportIds } from '../../../drivers/remotefs/export/import-plan.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
-import type { LeaseManager } from '../../../src/core/lease.js';
+import type { LeaseManager } from '../../../lib/core/lease.js';
 import type { VolumeDriver } from '../../../drivers/volume-driver.js';
 
 export const MiB = 1024 * 1024;

@@ -20,7 +20,7 @@ import {
   AffectFlags, AgentLifecycleState, BlockCommitFlags, BlockJobAbortFlags, BlockJobStatus, BlockJobType,
   BlockRebaseFlags, BlockResizeFlags, DomainEventId, DomainXmlFlags, LifecycleEventType, SnapshotCreateFlags,
   VIR_ERR_AGENT_UNRESPONSIVE, isLibvirtError, type BlockJobEvent, type DomainEvent, type LibvirtConnection,
-} from '../../../src/libvirt/index.js';
+} from '../../../lib/libvirt/index.js';
 import {
   TestGuest, backingOf, createDisk, createOverlay, diskXml, escapeXml, ext4NeedsRecovery, hasPattern, openTestConnection,
 } from '../../fixtures/guest/index.js';

@@ -6,11 +6,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import {
   DomainEventId, DomainState, LibvirtConnection, LifecycleEventType, ListDomainsFlags, type LifecycleEvent, SnapshotCreateFlags,
   VIR_ERR_ARGUMENT_UNSUPPORTED, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef,
-} from '../../../src/libvirt/index.js';
+} from '../../../lib/libvirt/index.js';
 import { ensureLibvirtd, guestImage, guestXml } from '../../fixtures/guest/index.js';
 import { makeRunDir } from '../../fixtures/guest/paths.js';
 

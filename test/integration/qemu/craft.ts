@@ -1,6 +1,6 @@
 /** Crafting hostile images for tests: real qemu-img output, then byte patches. */
 import { open, readFile, writeFile } from 'node:fs/promises';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 
 export async function qemuImgRaw(args: string[], cwd?: string): Promise<void> {
   await run('qemu-img', args, { cwd, timeoutMs: 30_000 });

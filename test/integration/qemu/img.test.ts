@@ -6,15 +6,15 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { link, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import path from 'node:path';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import {
   allocatedBytesInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
   imgResize, verifyPattern, writePattern,
-} from '../../../src/qemu/img.js';
-import { convertArgs } from '../../../src/qemu/img-convert.js';
-import { qemuImgJob } from '../../../src/qemu/tool.js';
+} from '../../../lib/qemu/img.js';
+import { convertArgs } from '../../../lib/qemu/img-convert.js';
+import { qemuImgJob } from '../../../lib/qemu/tool.js';
 import { tempDir } from './tmp.js';
 
 const MiB = 1024 * 1024;

@@ -6,12 +6,12 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isStorageError } from '../../../src/core/errors.js';
-import { run } from '../../../src/core/process.js';
-import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../src/qemu/img.js';
-import { createOverlay } from '../../../src/qemu/qcow2-writer.js';
-import { MAX_OVERLAY_SIZE } from '../../../src/qemu/qcow2-overlay-layout.js';
-import { checkImage } from '../../../src/qemu/safety.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { run } from '../../../lib/core/process.js';
+import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../lib/qemu/img.js';
+import { createOverlay } from '../../../lib/qemu/qcow2-writer.js';
+import { MAX_OVERLAY_SIZE } from '../../../lib/qemu/qcow2-overlay-layout.js';
+import { checkImage } from '../../../lib/qemu/safety.js';
 import { tempDir } from './tmp.js';
 
 const KiB = 1024;

@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFile, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isStorageError } from '../../../src/core/errors.js';
-import { imgCreate } from '../../../src/qemu/img.js';
-import { checkImage, type CheckImageOptions } from '../../../src/qemu/safety.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { imgCreate } from '../../../lib/qemu/img.js';
+import { checkImage, type CheckImageOptions } from '../../../lib/qemu/safety.js';
 import { extensionOffset, patch, qemuImgRaw, truncateTo, u32, u64 } from './craft.js';
 import { tempDir } from './tmp.js';
 

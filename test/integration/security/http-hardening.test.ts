@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import { parseConfig, type Config } from '../../../src/core/config.js';
+import { parseConfig, type Config } from '../../../lib/core/config.js';
 import { startService } from '../../../src/api/server.js';
 import { startCoordinator } from '../../../coordinator/server.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';

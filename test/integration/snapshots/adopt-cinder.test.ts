@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { infoFileName, readInfo } from '../../../drivers/remotefs/info-file.js';
 import { adoptCinderVolume, createSnapshot, deleteSnapshot, revertToSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
 import { MiB, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';

@@ -19,7 +19,7 @@ import {
   STEPS,
   type StepName,
 } from '../../../drivers/remotefs/snapshots/index.js';
-import { imgCheck } from '../../../src/qemu/img-check.js';
+import { imgCheck } from '../../../lib/qemu/img-check.js';
 import type { ChildJob } from './crash-child.js';
 import { MiB, REGION, clonePoint, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Point, type Vol } from './harness.js';
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { expect } from 'chai';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { createSnapshot, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
 import { holdsNothing } from '../../../drivers/remotefs/snapshots/qemu-views.js';
 import { REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';

@@ -7,10 +7,10 @@
 import { expect } from 'chai';
 import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
-import { setBackingNative, type BackingRef } from '../../../src/qemu/qcow2-backing.js';
-import { createOverlay } from '../../../src/qemu/qcow2-writer.js';
-import { imgCheck, verifyPattern } from '../../../src/qemu/img.js';
+import { run } from '../../../lib/core/process.js';
+import { setBackingNative, type BackingRef } from '../../../lib/qemu/qcow2-backing.js';
+import { createOverlay } from '../../../lib/qemu/qcow2-writer.js';
+import { imgCheck, verifyPattern } from '../../../lib/qemu/img.js';
 import { patch } from '../qemu/craft.js';
 import { tempDir } from './harness.js';
 

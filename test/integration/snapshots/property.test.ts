@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import fc from 'fast-check';
-import { qemuIo } from '../../../src/qemu/qemu-io.js';
+import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import {
   createSnapshot,
   deleteSnapshot,

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { tempFileName } from '../../../src/core/volume-names.js';
+import { tempFileName } from '../../../lib/core/volume-names.js';
 import { createSnapshot, prepareOverlayOp, reconcileVolume } from '../../../drivers/remotefs/snapshots/index.js';
 import { MiB, currentTree, makeVolume, model, tempDir, writeStep } from './harness.js';
 

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { run } from '../../../src/core/process.js';
+import { run } from '../../../lib/core/process.js';
 import { infoFileName } from '../../../drivers/remotefs/info-file.js';
 import { adoptCinderVolume, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
 import { measureAndPlan } from '../../../drivers/remotefs/snapshots/merge.js';

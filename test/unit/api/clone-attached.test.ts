@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import type { SnapshotStatus, VolumeStatus } from '../../../src/db/records.js';
 import { planCloneRecovery } from '../../../src/api/usecases/clone-attached/recovery-plan.js';
 import { assertNotTemporary, temporaryOwner, temporarySnapshotFields } from '../../../src/api/usecases/clone-attached/temporary-snapshot.js';

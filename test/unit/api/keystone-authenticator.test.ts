@@ -4,7 +4,7 @@
  * tokens are sent to Keystone at all, and what each answer makes of the caller.
  */
 import { expect } from 'chai';
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { KeystoneAuthenticator } from '../../../src/api/keystone/authenticator.js';
 import type { TokenInfo } from '../../../src/api/keystone/client.js';
 import type { Caller } from '../../../src/api/policy.js';

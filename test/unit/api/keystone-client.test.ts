@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StorageError } from '../../../src/core/errors.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import { KeystoneClient } from '../../../src/api/keystone/client.js';
 
 const future = () => new Date(Date.now() + 3_600_000).toISOString();

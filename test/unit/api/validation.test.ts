@@ -4,7 +4,7 @@ import { parseAction, snapshotActions, volumeActions } from '../../../src/api/va
 import { parseSort } from '../../../src/api/validation/common.js';
 import { parse } from '../../../src/api/validation/parse.js';
 import { volumeCreateBody } from '../../../src/api/validation/volumes.js';
-import { StorageError, isStorageError } from '../../../src/core/errors.js';
+import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import { renderTree, progressBar } from '../../../src/cli/render.js';
 
 function thrown(fn: () => unknown): StorageError {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { readCheckpoint, type CheckpointDeps, type CheckpointLibvirt } from '../../../coordinator/checkpoint/runner.js';
 
 describe('checkpoint directories on the share', () => {

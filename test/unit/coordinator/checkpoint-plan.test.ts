@@ -1,7 +1,7 @@
 /** Pure checkpoint planning: disk selection, the snapshot document, save-image and definition checks. */
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
-import { SnapshotCreateFlags as S } from '../../../src/libvirt/constants.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { SnapshotCreateFlags as S } from '../../../lib/libvirt/constants.js';
 import { parseDomainXml } from '../../../coordinator/domain/disks.js';
 import {
   SAVE_HEADER_BYTES, SAVE_MAGIC, SAVE_PARTIAL_MAGIC, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml,

@@ -1,6 +1,6 @@
 /** checkpoint.json and revert.json are read from the share as hostile input. */
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { parseIntent, parseRecord, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
 
 const V1 = '11111111-1111-4111-8111-111111111111';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { DIR, VOL, f, harness, silent } from './helpers/context.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { Engine } from '../../../coordinator/jobs/engine.js';
 import type { SnapshotJob } from '../../../coordinator/jobs/job.js';
 import type { OverlayHeader } from '../../../coordinator/plans/create-plan.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from './helpers/context.js';
 

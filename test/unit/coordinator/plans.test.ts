@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { MergePlan } from '../../../src/core/assisted-snapshot-protocol.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { parseDomainXml, type LiveDisk } from '../../../coordinator/domain/disks.js';
 import { validateCreate } from '../../../coordinator/plans/create-plan.js';
 import { planFromNovaDelete, resultChainOf, validateMergePlan } from '../../../coordinator/plans/merge-plan.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { withQuiesce, type QuiesceContext } from '../../../coordinator/snapshot/quiesce.js';
 import { chainDisk, f, harness, silent, DOM } from './helpers/context.js';
 

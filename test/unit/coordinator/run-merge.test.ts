@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import type { MergePlan } from '../../../src/core/assisted-snapshot-protocol.js';
-import { BlockCommitFlags, BlockRebaseFlags } from '../../../src/libvirt/constants.js';
+import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
+import { BlockCommitFlags, BlockRebaseFlags } from '../../../lib/libvirt/constants.js';
 import type { MergeJob } from '../../../coordinator/jobs/job.js';
 import { runMerge } from '../../../coordinator/merge/run-merge.js';
 import { resultChainOf } from '../../../coordinator/plans/merge-plan.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { child, children, parseXml } from '../../../coordinator/domain/xml.js';
 import { SNAPSHOT_FLAGS, snapshotXml } from '../../../coordinator/snapshot/snapshot-xml.js';
-import { SnapshotCreateFlags } from '../../../src/libvirt/constants.js';
+import { SnapshotCreateFlags } from '../../../lib/libvirt/constants.js';
 
 describe('coordinator: snapshot XML', () => {
   it('is disk-only, external, reuses overlays, atomic, without metadata, and never QUIESCE', () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { chainNames, diskBySerial, parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { fileBacked } from '../../../coordinator/domain/file-backed.js';
 import { decodeEntities, escapeXml, parseXml } from '../../../coordinator/domain/xml.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import { domainXml } from './helpers/fake-libvirt.js';
 import { DIR, DOM, VOL, f, S1, S2 } from './helpers/context.js';
 

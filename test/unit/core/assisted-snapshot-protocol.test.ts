@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mergePlan, novaCreateRequest, novaDeleteInfo, planIsCoherent, type MergePlan } from '../../../src/core/assisted-snapshot-protocol.js';
+import { mergePlan, novaCreateRequest, novaDeleteInfo, planIsCoherent, type MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
 
 const vid = randomUUID();
 const f = (s?: string) => (s ? `volume-${vid}.${s}` : `volume-${vid}`);

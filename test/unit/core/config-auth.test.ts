@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseConfig } from '../../../src/core/config.js';
+import { parseConfig } from '../../../lib/core/config.js';
 
 describe('configuration of authentication, TLS and secrets', () => {
   it('api.auth "keystone" needs the Identity API URL', () => {

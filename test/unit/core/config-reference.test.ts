@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { REFERENCE_FILE, renderConfigReference } from '../../../scripts/config-reference.js';
-import { parseConfig } from '../../../src/core/config.js';
-import { mountPointFor } from '../../../src/core/share-hash.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { mountPointFor } from '../../../lib/core/share-hash.js';
 
 describe('docs: the configuration reference is generated from the schema', () => {
   it('docs/operations/configuration.md is up to date (else: npx tsx scripts/config-reference.ts)', () => {
@@ -37,7 +37,7 @@ describe('docs: the configuration reference is generated from the schema', () =>
     expect(text).to.match(/\| `api\.port` \|.*storage API/);
     expect(text).to.match(/\| `coordinator\.port` \|.*coordinator/);
     // A changed comment changes the reference: it is read from the source, not copied.
-    const edited = readFileSync(new URL('../../../src/core/config.ts', import.meta.url), 'utf8').replace('Default volume format.', 'Default volume format (edited).');
+    const edited = readFileSync(new URL('../../../lib/core/config.ts', import.meta.url), 'utf8').replace('Default volume format.', 'Default volume format (edited).');
     expect(renderConfigReference(edited)).to.contain('Default volume format (edited).');
   });
 });

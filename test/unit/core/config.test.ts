@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { applyEnvOverrides, loadConfig, parseConfig } from '../../../src/core/config.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { applyEnvOverrides, loadConfig, parseConfig } from '../../../lib/core/config.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 describe('config', () => {
   it('fills defaults for an empty file and freezes the result', () => {

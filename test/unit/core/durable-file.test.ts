@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { removeDurably, stageFile, writeFileAtomic } from '../../../src/core/durable-file.js';
+import { removeDurably, stageFile, writeFileAtomic } from '../../../lib/core/durable-file.js';
 
 describe('durable file replacement', () => {
   let dir: string;

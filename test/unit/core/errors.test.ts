@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { ERROR_CODES, StorageError, isStorageError, toStorageError } from '../../../src/core/errors.js';
+import { ERROR_CODES, StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
 
 describe('errors', () => {
   it('carries code, details, cause and an HTTP status', () => {

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
-import { withLease } from '../../../src/core/lease.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
+import { withLease } from '../../../lib/core/lease.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
   try {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { StorageError } from '../../../src/core/errors.js';
-import { fromHttpError, parseByteSize, pathProblem } from '../../../src/core/http-server.js';
+import { StorageError } from '../../../lib/core/errors.js';
+import { fromHttpError, parseByteSize, pathProblem } from '../../../lib/core/http-server.js';
 import { faultBody } from '../../../src/api/error-handler.js';
 import { errorJson } from '../../../coordinator/http/errors.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KeyedMutex } from '../../../src/core/keyed-mutex.js';
+import { KeyedMutex } from '../../../lib/core/keyed-mutex.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
-import { withMountLock } from '../../../src/core/mount-lock.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
+import { withMountLock } from '../../../lib/core/mount-lock.js';
 
 describe('mount lock (host-wide, file lease next to the mount points)', () => {
   let base: string;

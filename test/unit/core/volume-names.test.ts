@@ -4,7 +4,7 @@ import { OTHER, SNAP, VID, codeOf } from '../../fixtures/code-of.js';
 import {
   BASE_FILE_PATTERN, VOLUME_FILE_PATTERN, assertOwnFileName, assertUuid, belongsToVolume, infoFileName, isOwnFileName, isOwnOverlayName,
   isInfoTempOfVolume, isTempOfVolume, isUuid, overlayFileName, tempFileName, volumeIdOfFile, volumeIdsIn,
-} from '../../../src/core/volume-names.js';
+} from '../../../lib/core/volume-names.js';
 
 const HOSTILE: [string, string][] = [
   ['parent traversal', `../volume-${VID}`],

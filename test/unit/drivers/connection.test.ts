@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connectionInfo } from '../../../drivers/remotefs/connection.js';
-import { glusterShare } from '../../../src/shares/glusterfs.js';
-import { LocalShare } from '../../../src/shares/local.js';
+import { glusterShare } from '../../../lib/shares/glusterfs.js';
+import { LocalShare } from '../../../lib/shares/local.js';
 
 describe('connection info', () => {
   it('glusterfs: Cinder shape with options and the md5 share hash', () => {

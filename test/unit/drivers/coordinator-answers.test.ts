@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-client.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 async function answering(chain: unknown): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {

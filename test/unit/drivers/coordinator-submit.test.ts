@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoordinatorClient } from '../../../drivers/remotefs/online/coordinator-client.js';
-import type { MergePlan } from '../../../src/core/assisted-snapshot-protocol.js';
+import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
 
 const plan = { operation_id: 'op-1' } as unknown as MergePlan;
 

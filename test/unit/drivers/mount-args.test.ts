@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { glusterMountArgs, glusterMountOptions, nfsMountArgs } from '../../../src/shares/mount-args.js';
-import { glusterShare } from '../../../src/shares/glusterfs.js';
-import { createShare } from '../../../src/shares/index.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { glusterMountArgs, glusterMountOptions, nfsMountArgs } from '../../../lib/shares/mount-args.js';
+import { glusterShare } from '../../../lib/shares/glusterfs.js';
+import { createShare } from '../../../lib/shares/index.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 function code(fn: () => unknown): string {
   try {

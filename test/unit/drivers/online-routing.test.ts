@@ -14,8 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import { pino } from 'pino';
-import { parseConfig } from '../../../src/core/config.js';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 import { loadDriver } from '../../../drivers/registry.js';
 import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { deletionOrder } from '../../../drivers/remotefs/volume-delete.js';
 import { GiB, giBFromBytes, sizeBytesFromGiB, tempFileName, volumeIdsIn } from '../../../drivers/remotefs/paths.js';
-import { belongsToVolume as isVolumeFile } from '../../../src/core/volume-names.js';
+import { belongsToVolume as isVolumeFile } from '../../../lib/core/volume-names.js';
 import { preallocationFor } from '../../../drivers/remotefs/volume-create.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 const V = '6f1c2b1e-7d7a-4d55-9a55-0c4f0d1b2a11';
 const W = '6f1c2b1e-7d7a-4d55-9a55-0c4f0d1b2a12';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseMode, resolvePerms, splitOwner } from '../../../drivers/remotefs/perms.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 describe('file owner and mode', () => {
   it('parses octal modes', () => {

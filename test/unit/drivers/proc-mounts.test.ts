@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mountAt, parseProcMounts } from '../../../src/shares/proc-mounts.js';
+import { mountAt, parseProcMounts } from '../../../lib/shares/proc-mounts.js';
 
 describe('/proc/mounts parsing', () => {
   const text = [

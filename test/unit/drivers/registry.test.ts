@@ -3,9 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { isModulePath, loadDriver } from '../../../drivers/registry.js';
-import { parseConfig } from '../../../src/core/config.js';
-import { isStorageError } from '../../../src/core/errors.js';
-import { FileLeaseManager } from '../../../src/core/file-lease.js';
+import { parseConfig } from '../../../lib/core/config.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

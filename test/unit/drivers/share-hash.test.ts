@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { mountPointFor, shareHash } from '../../../src/core/share-hash.js';
+import { mountPointFor, shareHash } from '../../../lib/core/share-hash.js';
 
 describe('share hash (Cinder / os-brick mount point naming)', () => {
   // Expected values computed independently: python3 -c "import hashlib; print(hashlib.md5(b'...').hexdigest())",

@@ -1,7 +1,7 @@
 /** Pure planners of export and import: manifest from a tree, its checks, the imported tree. */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { chainOf, planManifest } from '../../../drivers/remotefs/export/export-plan.js';
 import { importedTree, renameFile } from '../../../drivers/remotefs/export/import-plan.js';

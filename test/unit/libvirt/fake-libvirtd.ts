@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { FrameReader, decodePacket, encodePacket, type PacketHeader } from '../../../src/libvirt/packet.js';
-import { MessageStatus, MessageType, Program, RemoteProc } from '../../../src/libvirt/protocol.js';
-import { XdrWriter } from '../../../src/libvirt/xdr.js';
+import { FrameReader, decodePacket, encodePacket, type PacketHeader } from '../../../lib/libvirt/packet.js';
+import { MessageStatus, MessageType, Program, RemoteProc } from '../../../lib/libvirt/protocol.js';
+import { XdrWriter } from '../../../lib/libvirt/xdr.js';
 
 export interface ReceivedCall {
   header: PacketHeader;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { FrameReader, decodePacket, encodePacket, MAX_PACKET_BYTES } from '../../../src/libvirt/packet.js';
-import { MessageStatus, MessageType, Program, RemoteProc } from '../../../src/libvirt/protocol.js';
+import { FrameReader, decodePacket, encodePacket, MAX_PACKET_BYTES } from '../../../lib/libvirt/packet.js';
+import { MessageStatus, MessageType, Program, RemoteProc } from '../../../lib/libvirt/protocol.js';
 
 const header = { program: Program.REMOTE, version: 1, procedure: RemoteProc.CONNECT_OPEN, type: MessageType.CALL, serial: 7, status: MessageStatus.OK };
 

@@ -1,9 +1,9 @@
 /** Wire encoding of the saved-state procedures against the scripted daemon. */
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
-import { DomainJobType, LibvirtConnection, SaveRestoreFlags } from '../../../src/libvirt/index.js';
-import { RemoteProc } from '../../../src/libvirt/protocol.js';
-import { XdrReader, XdrWriter } from '../../../src/libvirt/xdr.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { DomainJobType, LibvirtConnection, SaveRestoreFlags } from '../../../lib/libvirt/index.js';
+import { RemoteProc } from '../../../lib/libvirt/protocol.js';
+import { XdrReader, XdrWriter } from '../../../lib/libvirt/xdr.js';
 import { FakeLibvirtd, type ReceivedCall } from './fake-libvirtd.js';
 
 const dom = { name: 'g1', uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', id: 3 };

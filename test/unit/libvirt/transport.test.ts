@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 import {
   BlockJobStatus, BlockJobType, LibvirtConnection, VIR_ERR_NO_DOMAIN, VIR_FROM, isLibvirtError,
-} from '../../../src/libvirt/index.js';
-import { KeepaliveProc, Program, RemoteProc } from '../../../src/libvirt/protocol.js';
-import { XdrReader, XdrWriter } from '../../../src/libvirt/xdr.js';
+} from '../../../lib/libvirt/index.js';
+import { KeepaliveProc, Program, RemoteProc } from '../../../lib/libvirt/protocol.js';
+import { XdrReader, XdrWriter } from '../../../lib/libvirt/xdr.js';
 import { FakeLibvirtd, writeRemoteError, type ReceivedCall } from './fake-libvirtd.js';
 
 const dom = { name: 'g1', uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', id: 3 };

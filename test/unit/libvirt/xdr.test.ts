@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { XdrReader, XdrWriter } from '../../../src/libvirt/xdr.js';
-import { isStorageError } from '../../../src/core/errors.js';
+import { XdrReader, XdrWriter } from '../../../lib/libvirt/xdr.js';
+import { isStorageError } from '../../../lib/core/errors.js';
 
 function hex(w: XdrWriter): string {
   return w.toBuffer().toString('hex');

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { codeOf } from '../../fixtures/code-of.js';
-import { parseInfo } from '../../../src/qemu/img-info.js';
-import { parseCheck } from '../../../src/qemu/img-check.js';
-import { allocatedInTop, parseMap } from '../../../src/qemu/img-map.js';
-import { createArgs } from '../../../src/qemu/img-create.js';
-import { rebaseArgs } from '../../../src/qemu/img-chain.js';
-import { convertArgs } from '../../../src/qemu/img-convert.js';
-import { progressParser } from '../../../src/qemu/progress.js';
-import { assertBareName } from '../../../src/qemu/bare-name.js';
+import { parseInfo } from '../../../lib/qemu/img-info.js';
+import { parseCheck } from '../../../lib/qemu/img-check.js';
+import { allocatedInTop, parseMap } from '../../../lib/qemu/img-map.js';
+import { createArgs } from '../../../lib/qemu/img-create.js';
+import { rebaseArgs } from '../../../lib/qemu/img-chain.js';
+import { convertArgs } from '../../../lib/qemu/img-convert.js';
+import { progressParser } from '../../../lib/qemu/progress.js';
+import { assertBareName } from '../../../lib/qemu/bare-name.js';
 
 const INFO = {
   'backing-filename-format': 'qcow2', 'virtual-size': 10485760, filename: 'ov', 'cluster-size': 65536,

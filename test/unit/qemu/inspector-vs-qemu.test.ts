@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
-import { imgInfo } from '../../../src/qemu/img.js';
-import { inspectImage } from '../../../src/qemu/inspector.js';
+import { run } from '../../../lib/core/process.js';
+import { imgInfo } from '../../../lib/qemu/img.js';
+import { inspectImage } from '../../../lib/qemu/inspector.js';
 
 interface Variant {
   size: number;

@@ -8,9 +8,9 @@ import { expect } from 'chai';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../../../src/core/process.js';
-import { allocatedBytesInTop, type Extent } from '../../../src/qemu/img-map.js';
-import { readQcow2Allocation, type AllocRun } from '../../../src/qemu/qcow2-alloc.js';
+import { run } from '../../../lib/core/process.js';
+import { allocatedBytesInTop, type Extent } from '../../../lib/qemu/img-map.js';
+import { readQcow2Allocation, type AllocRun } from '../../../lib/qemu/qcow2-alloc.js';
 import { patch, u64 } from '../../integration/qemu/craft.js';
 
 const KiB = 1024;

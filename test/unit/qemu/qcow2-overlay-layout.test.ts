@@ -1,9 +1,9 @@
 /** The overlay layout read back by the header parser (no qemu needed; qemu equality is an integration test). */
 import { expect } from 'chai';
-import { isStorageError } from '../../../src/core/errors.js';
-import { MAX_OVERLAY_SIZE, l1Entries, overlayLayout } from '../../../src/qemu/qcow2-overlay-layout.js';
-import { parseQcow2Header } from '../../../src/qemu/qcow2-header.js';
-import { planOverlay } from '../../../src/qemu/qcow2-writer.js';
+import { isStorageError } from '../../../lib/core/errors.js';
+import { MAX_OVERLAY_SIZE, l1Entries, overlayLayout } from '../../../lib/qemu/qcow2-overlay-layout.js';
+import { parseQcow2Header } from '../../../lib/qemu/qcow2-header.js';
+import { planOverlay } from '../../../lib/qemu/qcow2-writer.js';
 
 const GiB = 1024 ** 3;
 

@@ -1,7 +1,7 @@
 /** Pure tests of the fast pull's range planning, against a brute-force model over clusters. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { AllocRun, Qcow2Allocation } from '../../../src/qemu/qcow2-alloc.js';
+import type { AllocRun, Qcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
 import { chunked, fastPullRefusal, rangesToCopy, totalBytes } from '../../../drivers/remotefs/snapshots/pull-ranges.js';
 
 const C = 64 * 1024;

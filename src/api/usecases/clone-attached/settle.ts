@@ -11,8 +11,8 @@
  * for an admin to settle with the host. Runs after start and with the reaper, in every process;
  * the lease makes concurrent passes harmless.
  */
-import { isStorageError } from '../../../core/errors.js';
-import type { Lease } from '../../../core/lease.js';
+import { isStorageError } from '../../../../lib/core/errors.js';
+import type { Lease } from '../../../../lib/core/lease.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';

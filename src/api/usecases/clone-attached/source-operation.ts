@@ -7,7 +7,7 @@
  * one transaction before anything touches the source.
  */
 import { randomUUID } from 'node:crypto';
-import { isStorageError } from '../../../core/errors.js';
+import { isStorageError } from '../../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';

@@ -3,7 +3,7 @@
  * see it), and marked in its metadata as owned by the clone, so that nobody else builds on it
  * (create-from-snapshot and revert refuse it) and an interrupted clone's leftover is recognised.
  */
-import { StorageError } from '../../../core/errors.js';
+import { StorageError } from '../../../../lib/core/errors.js';
 import type { SnapshotRecord } from '../../../db/records.js';
 
 export const TEMPORARY_KEY = 'qcowshare:temporary';

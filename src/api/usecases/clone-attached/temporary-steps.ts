@@ -4,7 +4,7 @@
  * snapshot use cases record them (info file first, then one transaction).
  */
 import type { DeletedSnapshot, OpContext, SnapshotRef } from '../../../../drivers/volume-driver.js';
-import { isStorageError } from '../../../core/errors.js';
+import { isStorageError } from '../../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';

@@ -7,8 +7,8 @@
  * past its commit point by compare-and-set, which races safely with the reaper's own
  * compare-and-set (abandon only what has not passed). Idempotent: asking again is granted again.
  */
-import { CRASH_POINTS, crashPoint } from '../../../core/crash-points.js';
-import { StorageError } from '../../../core/errors.js';
+import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
+import { StorageError } from '../../../../lib/core/errors.js';
 import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { renewOperationLease, reportedOperation } from './operation-check.js';

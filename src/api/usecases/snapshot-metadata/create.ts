@@ -10,7 +10,7 @@
  * Resending with the same snapshot_id returns the same answer (idempotent) while it runs.
  */
 import { randomUUID } from 'node:crypto';
-import { StorageError } from '../../../core/errors.js';
+import { StorageError } from '../../../../lib/core/errors.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { Caller, ServiceDeps } from '../../context.js';

@@ -9,8 +9,8 @@
  *   it the overlay stays (the guest may be using it) and reconcile settles the chain.
  * A resent finalize with the same outcome answers the current state (idempotent).
  */
-import { StorageError } from '../../../core/errors.js';
-import { assertOwnFileName } from '../../../core/volume-names.js';
+import { StorageError } from '../../../../lib/core/errors.js';
+import { assertOwnFileName } from '../../../../lib/core/volume-names.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';

@@ -4,8 +4,8 @@
  * STALE_FENCING_TOKEN); it was not abandoned (OPERATION_ABANDONED). Before the commit point the
  * token must also still be the volume lease's current, unexpired token.
  */
-import { StorageError } from '../../../core/errors.js';
-import type { Lease } from '../../../core/lease.js';
+import { StorageError } from '../../../../lib/core/errors.js';
+import type { Lease } from '../../../../lib/core/lease.js';
 import type { OperationRecord, SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { leaseHolder } from '../operation-runner.js';

@@ -6,7 +6,7 @@
  * and the `creating` row. Runs periodically in every service process; the lease makes concurrent
  * reapers harmless.
  */
-import { isStorageError } from '../../../core/errors.js';
+import { isStorageError } from '../../../../lib/core/errors.js';
 import type { OperationRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../driver-adapter.js';

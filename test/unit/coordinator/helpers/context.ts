@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { KeyedMutex } from '../../../../src/core/keyed-mutex.js';
+import { KeyedMutex } from '../../../../lib/core/keyed-mutex.js';
 import type { JobContext, JobSettings } from '../../../../coordinator/jobs/context.js';
 import { Metrics } from '../../../../coordinator/metrics.js';
 import type { OverlayHeader } from '../../../../coordinator/plans/create-plan.js';

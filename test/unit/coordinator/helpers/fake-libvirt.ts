@@ -5,8 +5,8 @@
  * the mirror is ready, and the old chain still in the XML for a moment after a pivot.
  */
 import path from 'node:path';
-import { StorageError } from '../../../../src/core/errors.js';
-import { BlockCommitFlags, BlockJobStatus, BlockJobType } from '../../../../src/libvirt/constants.js';
+import { StorageError } from '../../../../lib/core/errors.js';
+import { BlockCommitFlags, BlockJobStatus, BlockJobType } from '../../../../lib/libvirt/constants.js';
 import type { Clock } from '../../../../coordinator/clock.js';
 import { children, child, parseXml } from '../../../../coordinator/domain/xml.js';
 import type { BlockJobHint, BlockJobProgress, LibvirtPort } from '../../../../coordinator/libvirt/port.js';

@@ -1,5 +1,5 @@
-import type { OperationReport } from '../../../../src/core/assisted-snapshot-protocol.js';
-import { StorageError } from '../../../../src/core/errors.js';
+import type { OperationReport } from '../../../../lib/protocol/assisted-snapshot.js';
+import { StorageError } from '../../../../lib/core/errors.js';
 import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from '../../../../coordinator/metadata/api.js';
 
 /** Records every call; `refusePermit` and `createOverlay` shape its answers. */

@@ -138,7 +138,7 @@ export function isTempOfVolume(name: string, volumeId: string): boolean {
   return name.startsWith(`.${baseFileName(volumeId)}.`);
 }
 
-/** A temp of the volume's info file (`.volume-<vid>.info.<random>.tmp`, src/core/durable-file.ts). */
+/** A temp of the volume's info file (`.volume-<vid>.info.<random>.tmp`, lib/core/durable-file.ts). */
 export function isInfoTempOfVolume(name: string, volumeId: string): boolean {
   return name.startsWith(`.${infoFileName(volumeId)}.`) && name.endsWith('.tmp');
 }

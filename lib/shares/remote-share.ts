@@ -1,6 +1,6 @@
 /**
  * A share reached through `mount -t <type>`: GlusterFS (FUSE) or NFS. The mount point is
- * `<mountBase>/<md5 of address>` (src/core/share-hash.ts) so that every host, Cinder's included,
+ * `<mountBase>/<md5 of address>` (lib/core/share-hash.ts) so that every host, Cinder's included,
  * finds the same files at the same relative names.
  */
 import { mkdir, stat } from 'node:fs/promises';

@@ -10,7 +10,7 @@
  *   chain differs from the live one.
  */
 import { z } from 'zod';
-import { VOLUME_FILE_PATTERN } from './volume-names.js';
+import { VOLUME_FILE_PATTERN } from '../core/volume-names.js';
 
 const uuid = z.string().uuid();
 /** A bare file name of a volume: volume-<uuid> or volume-<uuid>.<uuid>; checked again per volume (volume-names.ts). */

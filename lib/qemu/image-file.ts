@@ -1,5 +1,5 @@
 /**
- * Opening an image file that may be hostile: through src/core/safe-open.ts (no symlinks, no hard
+ * Opening an image file that may be hostile: through lib/core/safe-open.ts (no symlinks, no hard
  * links, no devices or FIFOs, nothing on another file system; FILE_UNSAFE otherwise). Every
  * in-process reader and writer of image headers opens through here.
  */

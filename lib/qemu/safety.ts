@@ -9,7 +9,7 @@ import type { ImageFormat } from './formats.js';
 import { inspectImage, type Inspection } from './inspector.js';
 import type { Qcow2Header } from './qcow2-header.js';
 
-// The rule itself lives in src/core/volume-names.ts (one module for every name check).
+// The rule itself lives in lib/core/volume-names.ts (one module for every name check).
 export { assertVolumeId, isOwnFileName, ownFilePattern };
 
 /** A backing name from a header: `volume-<vid>` or `volume-<vid>.<uuid>`, bare (volume-names.ts). */
