@@ -33,8 +33,8 @@ import { pino } from 'pino';
 import { parseConfig } from '../lib/core/config.js';
 import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { writePattern } from '../lib/qemu/img.js';
-import { loadDriver } from '../drivers/registry.js';
-import type { VolumeDriver, VolumeRef } from '../drivers/volume-driver.js';
+import { loadDriver } from '../drivers/contract/registry.js';
+import type { VolumeDriver, VolumeRef } from '../drivers/contract/volume-driver.js';
 import { formatStats, timeInterleaved, type Stats } from './lib/stats.js';
 
 const execFileP = promisify(execFile);

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ExportRecords } from './remotefs/export/export-plan.js';
 import type { ImportRequest, ImportedVolume } from './remotefs/export/import-volume.js';
 import type { ExportManifest } from './remotefs/export/manifest.js';
-import type { OpContext, VolumeRef } from './volume-driver.js';
+import type { OpContext, VolumeRef } from './contract/volume-driver.js';
 
 export type { ExportManifest, ExportRecords, ImportRequest, ImportedVolume };
 

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { shareHash } from '../../lib/core/share-hash.js';
 import type { Share } from '../../lib/shares/index.js';
-import type { ConnectionInfo, VolumeFormat } from '../volume-driver.js';
+import type { ConnectionInfo, VolumeFormat } from '../contract/volume-driver.js';
 
 export function connectionInfo(share: Share, mountBase: string, activeFile: string, format: VolumeFormat): ConnectionInfo {
   return {

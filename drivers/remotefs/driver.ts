@@ -15,9 +15,9 @@ import type {
   ActiveFile, AttachmentLookup, Connector, ConnectionInfo, CreatedSnapshot, CreatedVolume, CreateVolumeRequest, DeletedSnapshot, DriverContext,
   ManageableFilter, ManageableListing, ManageableVolume, ManageRef, OpContext, ReconcileReport, RevertedVolume, SnapshotRef, SnapshotTree, VolumeDriver, VolumeDriverFactory, VolumeFormat,
   VolumeRef, VolumeStats, ShareCheck,
-} from '../volume-driver.js';
+} from '../contract/volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
-import type { FactScope, StorageFacts } from '../consistency-support.js';
+import type { FactScope, StorageFacts } from '../contract/consistency-support.js';
 import { assertIdentityKey, processIdentityKey } from './identity-seal.js';
 import { connectionInfo } from './connection.js';
 import * as consistency from './consistency.js';
@@ -65,7 +65,7 @@ const SETTLE_OUTCOME = {
   complete_extend: 'extended', rollback_extend: 'extend_rolled_back', complete_revert: 'reverted', rollback_revert: 'revert_rolled_back',
 } as const;
 
-/** What settling an interrupted live operation answers (src/api/interrupted-support.ts declares the same shape). */
+/** What settling an interrupted live operation answers (drivers/contract/interrupted-support.ts declares the same shape). */
 interface SettledInterruption {
   outcome: (typeof SETTLE_OUTCOME)[keyof typeof SETTLE_OUTCOME];
   intent: { kind: string; snapshotId: string | null } | null;

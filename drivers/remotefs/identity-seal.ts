@@ -12,7 +12,7 @@
  *   recorded identity = <ino>.<size>.<ctime µs> . <virtual size> . <base64url HMAC>    (base 36 numbers)
  */
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { IDENTITY_KEY_BYTES } from '../volume-driver.js';
+import { IDENTITY_KEY_BYTES } from '../contract/volume-driver.js';
 
 /** What a sealed identity vouches for. `stat`: file-identity.ts fileIdentity (three base 36 fields). */
 export interface IdentityFacts {

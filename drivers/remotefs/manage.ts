@@ -16,7 +16,7 @@ import { StorageError, isStorageError } from '../../lib/core/errors.js';
 import { BASE_FILE_PATTERN } from '../../lib/core/volume-names.js';
 import { checkImage, validateBackingName } from '../../lib/qemu/safety.js';
 import { inspectImage } from '../../lib/qemu/inspector.js';
-import type { CreatedVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
+import type { CreatedVolume, ManageRef, VolumeFormat } from '../contract/volume-driver.js';
 import type { Share } from '../../lib/shares/index.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';

@@ -20,7 +20,7 @@ import { assertSafeInDir, dirDevice } from '../../lib/core/safe-open.js';
 import { inspectImage } from '../../lib/qemu/inspector.js';
 import { checkImage, validateBackingName } from '../../lib/qemu/safety.js';
 import type { Share } from '../../lib/shares/index.js';
-import type { ManageableFilter, ManageableVolume, ManageRef, VolumeFormat } from '../volume-driver.js';
+import type { ManageableFilter, ManageableVolume, ManageRef, VolumeFormat } from '../contract/volume-driver.js';
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';

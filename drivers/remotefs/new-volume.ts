@@ -9,7 +9,7 @@
 import { rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Share } from '../../lib/shares/index.js';
-import type { CreatedVolume, VolumeFormat } from '../volume-driver.js';
+import type { CreatedVolume, VolumeFormat } from '../contract/volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, infoFileName, newTree, writeInfo } from './info-file.js';
 import { applyPerms } from './perms.js';

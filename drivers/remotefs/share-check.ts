@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Share } from '../../lib/shares/index.js';
-import type { ShareCheck } from '../volume-driver.js';
+import type { ShareCheck } from '../contract/volume-driver.js';
 
 /** Below this fraction of the share's size free, the share is "degraded": creates soon fail. */
 export const LOW_SPACE_FRACTION = 0.05;

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import { imgMeasure } from '../../lib/qemu/img.js';
 import { shareSpace } from '../../lib/shares/statfs.js';
-import type { VolumeFormat } from '../volume-driver.js';
+import type { VolumeFormat } from '../contract/volume-driver.js';
 
 const MiB = 1024 * 1024;
 /** Kept free beyond every estimate: the info file's rewrites and qcow2 metadata (L2 and refcount tables). */

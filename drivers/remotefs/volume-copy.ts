@@ -9,7 +9,7 @@ import { StorageError } from '../../lib/core/errors.js';
 import { assertImageFormat } from '../../lib/qemu/formats.js';
 import { imgConvert, imgResize } from '../../lib/qemu/img.js';
 import type { Share } from '../../lib/shares/index.js';
-import type { CreatedVolume, OpContext, VolumeFormat } from '../volume-driver.js';
+import type { CreatedVolume, OpContext, VolumeFormat } from '../contract/volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';
 import { placeVolume } from './placement.js';

@@ -2,7 +2,7 @@
 import { imgCreate, type Preallocation } from '../../lib/qemu/img.js';
 import { createBaseImage } from '../../lib/qemu/qcow2-base-writer.js';
 import { createSparseRaw } from '../../lib/qemu/raw-writer.js';
-import type { CreatedVolume, VolumeFormat } from '../volume-driver.js';
+import type { CreatedVolume, VolumeFormat } from '../contract/volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { materializeVolume } from './new-volume.js';
 import { placeVolume } from './placement.js';

@@ -11,7 +11,7 @@
  * order is thrown, whatever the timing. Releases run concurrently too, after the work settled.
  */
 import { withLease } from '../../lib/core/lease.js';
-import type { OpContext } from '../volume-driver.js';
+import type { OpContext } from '../contract/volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 
 /**

@@ -1,5 +1,5 @@
 /** Backend capacity report in Cinder's shape (get_volume_stats), summed over the shares. */
-import type { ShareStats, VolumeStats } from '../volume-driver.js';
+import type { ShareStats, VolumeStats } from '../contract/volume-driver.js';
 import { sumCapacity, toGiB } from './capacity.js';
 import type { RemoteFsEnv } from './env.js';
 import { shareCapacities } from './placement.js';

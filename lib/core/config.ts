@@ -24,7 +24,7 @@ const shareSchema = z.strictObject({
 });
 
 const storageSchema = z.strictObject({
-  /** The volume driver (drivers/registry.ts); remotefs keeps volumes as qcow2/raw files on the shares. */
+  /** The volume driver (drivers/contract/registry.ts); remotefs keeps volumes as qcow2/raw files on the shares. */
   driver: z.string().default('remotefs'),
   /** The shares volumes are placed on (the one with the most free space that fits, as Cinder's capacity filter decides). */
   shares: z.array(shareSchema).min(1).default([{ type: 'local', address: 'var/shares/local0', mountOptions: [], backupVolfileServers: [] }]),

@@ -6,7 +6,7 @@
  * without them the actions answer 501 NOT_IMPLEMENTED.
  */
 import { StorageError } from '../../lib/core/errors.js';
-import type { CreatedSnapshot, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from '../../drivers/volume-driver.js';
+import type { CreatedSnapshot, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from '../../drivers/contract/volume-driver.js';
 
 export interface PreparedOverlay {
   /** The overlay the host must use (bare name, volume-<vid>.<sid>), backed by `expectedTop`. */

@@ -6,7 +6,7 @@
  * Overall: down (503) when the database does not answer or no share is usable; degraded (200)
  * when a share is down or low on space but another can take volumes; ready (200) otherwise.
  */
-import type { ShareCheck } from '../../drivers/volume-driver.js';
+import type { ShareCheck } from '../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from './context.js';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../lib/core/logger.js';
 import type { AttachmentRecord } from '../db/records.js';
-import type { AttachmentLookup, ReconcileReport } from '../../drivers/volume-driver.js';
+import type { AttachmentLookup, ReconcileReport } from '../../drivers/contract/volume-driver.js';
 import type { HostedDriver } from './driver-adapter.js';
 
 /** The part of the attachment repository reconcile needs. */

@@ -2,7 +2,7 @@
  * Plain typed records that repositories return. Nothing outside src/db sees a sequelize model
  * instance: use cases work on these values, so they cannot lazily touch the database.
  */
-import type { VolumeFormat } from '../../drivers/volume-driver.js';
+import type { VolumeFormat } from '../../drivers/contract/volume-driver.js';
 
 export type VolumeStatus =
   | 'creating' | 'available' | 'in-use' | 'attaching' | 'detaching' | 'deleting' | 'error'

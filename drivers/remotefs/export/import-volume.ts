@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { tempFileName } from '../../../lib/core/volume-names.js';
 import type { Share } from '../../../lib/shares/index.js';
-import type { OpContext } from '../../volume-driver.js';
+import type { OpContext } from '../../contract/volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
 import { giBFromBytes } from '../paths.js';

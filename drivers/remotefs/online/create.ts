@@ -9,7 +9,7 @@
  *   on failure before the guest (or definition) switched: abandon (intent cleared, N unlinked)
  */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { CreatedSnapshot, OpContext } from '../../volume-driver.js';
+import type { CreatedSnapshot, OpContext } from '../../contract/volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { isRefusal, type CoordinatorHost } from './host.js';

@@ -10,7 +10,7 @@
  *   extend   running: live block resize; stopped: as a detached volume.
  */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../volume-driver.js';
+import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { createAttached } from './create.js';

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { UUID_SOURCE } from '../../../lib/core/volume-names.js';
-import type { OpContext } from '../../volume-driver.js';
+import type { OpContext } from '../../contract/volume-driver.js';
 
 const LEASE_HOLDER = new RegExp(`^op:(${UUID_SOURCE})$`);
 

@@ -5,7 +5,7 @@
  * settled without its answer, never by guessing.
  */
 import { isStorageError } from '../../../lib/core/errors.js';
-import type { AttachmentRef } from '../../volume-driver.js';
+import type { AttachmentRef } from '../../contract/volume-driver.js';
 import * as engine from '../snapshots/index.js';
 import { FINAL_JOB_STATES, type CoordinatorClient } from './coordinator-client.js';
 

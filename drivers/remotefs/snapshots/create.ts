@@ -3,7 +3,7 @@
  * The overlay is written first: until the info file names it, it is an orphan that reconcile
  * removes, so a crash at any point leaves either no snapshot or a complete one.
  */
-import type { CreatedSnapshot } from '../../volume-driver.js';
+import type { CreatedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';

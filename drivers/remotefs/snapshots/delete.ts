@@ -3,7 +3,7 @@
  * Deleting a hidden snapshot again is a no-op: to users it is already gone.
  */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { DeletedSnapshot } from '../../volume-driver.js';
+import type { DeletedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import { assertRoom } from '../space-check.js';
 import { collectHidden, removeSnapshotFile } from './collect.js';

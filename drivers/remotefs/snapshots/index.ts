@@ -7,7 +7,7 @@
  * Every mutating call refuses (INVALID_STATE) a volume whose info file holds an unfinished
  * operation: reconcile it first.
  */
-import type { CreatedSnapshot, DeletedSnapshot, ReconcileReport, SnapshotTree } from '../../volume-driver.js';
+import type { CreatedSnapshot, DeletedSnapshot, ReconcileReport, SnapshotTree } from '../../contract/volume-driver.js';
 import { adoptOp, type AdoptedVolume } from './adopt-cinder.js';
 import { createSnapshotOp } from './create.js';
 import { deleteSnapshotOp } from './delete.js';

@@ -14,7 +14,7 @@
  * overlay): the storage service settles it with the host (finalize, or the reaper's abandon).
  */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { CreatedSnapshot } from '../../volume-driver.js';
+import type { CreatedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { gib, assertUuid } from './ids.js';

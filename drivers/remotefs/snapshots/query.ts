@@ -1,6 +1,6 @@
 /** Read-only views of the tree for the driver. */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { SnapshotTree } from '../../volume-driver.js';
+import type { SnapshotTree } from '../../contract/volume-driver.js';
 import type { VolumeLocation } from './location.js';
 import { loadTree } from './store.js';
 import { activeParent, fileFormat } from './tree.js';

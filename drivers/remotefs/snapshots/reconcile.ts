@@ -11,7 +11,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../lib/core/volume-names.js';
-import type { ReconcileReport } from '../../volume-driver.js';
+import type { ReconcileReport } from '../../contract/volume-driver.js';
 import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';
 import { finishExtend } from './extend.js';

@@ -6,7 +6,7 @@
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { HostedDriver } from '../driver-adapter.js';
-import type { ConsistencySupport } from '../../../drivers/consistency-support.js';
+import type { ConsistencySupport } from '../../../drivers/contract/consistency-support.js';
 
 export function consistencySupport(driver: HostedDriver): ConsistencySupport {
   const d = driver as HostedDriver & Partial<ConsistencySupport>;
@@ -17,4 +17,4 @@ export function consistencySupport(driver: HostedDriver): ConsistencySupport {
   return { consistencyFacts: consistencyFacts.bind(d), removeOrphanFile: removeOrphanFile.bind(d), repairLeaks: repairLeaks.bind(d) };
 }
 
-export type { AttachedVolume, ConsistencySupport, FactScope } from '../../../drivers/consistency-support.js';
+export type { AttachedVolume, ConsistencySupport, FactScope } from '../../../drivers/contract/consistency-support.js';

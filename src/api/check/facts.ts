@@ -56,5 +56,5 @@ export interface CheckFacts {
   volumeId: string | null;
 }
 
-export type { HostFact, ImageFact, ShareFact, StorageFacts, TreeFact, TreeFileFact, TreeSnapshotFact, VolumeStorageFact } from '../../../drivers/consistency-support.js';
-import type { StorageFacts } from '../../../drivers/consistency-support.js';
+export type { HostFact, ImageFact, ShareFact, StorageFacts, TreeFact, TreeFileFact, TreeSnapshotFact, VolumeStorageFact } from '../../../drivers/contract/consistency-support.js';
+import type { StorageFacts } from '../../../drivers/contract/consistency-support.js';

@@ -1,5 +1,5 @@
 import { processRegistry } from '../../../lib/core/metrics-registry.js';
-import type { VolumeStats } from '../../../drivers/volume-driver.js';
+import type { VolumeStats } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { readiness } from '../readiness.js';
 import type { RouteDef } from './route.js';

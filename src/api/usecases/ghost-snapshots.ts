@@ -16,7 +16,7 @@
  */
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { SnapshotRecord } from '../../db/records.js';
-import type { SnapshotTree } from '../../../drivers/volume-driver.js';
+import type { SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';

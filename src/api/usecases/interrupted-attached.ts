@@ -22,7 +22,7 @@ import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
-import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../interrupted-support.js';
+import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../../../drivers/contract/interrupted-support.js';
 import { volumeRefOf } from './lookup.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 

@@ -15,7 +15,7 @@ import { isStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
-import type { SnapshotTree } from '../../../drivers/volume-driver.js';
+import type { SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';

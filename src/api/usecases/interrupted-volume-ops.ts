@@ -28,7 +28,7 @@ import { isStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
-import { adoptSupport } from '../adopt-support.js';
+import { adoptSupport } from '../../../drivers/contract/adopt-support.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';

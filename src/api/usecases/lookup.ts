@@ -1,7 +1,7 @@
 /** Finding resources as the caller may see them; anything invisible is "not found", never "forbidden". */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRecord, OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
-import type { VolumeRef } from '../../../drivers/volume-driver.js';
+import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
 
 export async function visibleVolume(deps: ServiceDeps, caller: Caller, id: string): Promise<VolumeRecord> {

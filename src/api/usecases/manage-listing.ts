@@ -4,7 +4,7 @@
  * manage, and names that volume as Cinder's `cinder_id`).
  */
 import { StorageError } from '../../../lib/core/errors.js';
-import type { ManageableListing, ManageableVolume, ManageRef } from '../../../drivers/volume-driver.js';
+import type { ManageableListing, ManageableVolume, ManageRef } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 
 export function manageableListing(deps: ServiceDeps): ManageableListing {

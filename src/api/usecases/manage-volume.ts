@@ -15,7 +15,7 @@
  */
 import { StorageError, ERROR_CODES, type ErrorCode } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
-import type { ManageableVolume } from '../../../drivers/volume-driver.js';
+import type { ManageableVolume } from '../../../drivers/contract/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { describeForManage, knownToService } from './manage-listing.js';
 import { startOperation } from './operation-runner.js';

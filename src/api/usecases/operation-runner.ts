@@ -18,7 +18,7 @@ import { StorageError, isStorageError, toStorageError } from '../../../lib/core/
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
-import type { OpContext } from '../../../drivers/volume-driver.js';
+import type { OpContext } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { keepLease } from '../lease-keeper.js';
 import { operationEnded } from '../operation-audit.js';

@@ -18,7 +18,7 @@
  * volume's status goes back to in-use/available.
  */
 import type { OperationRecord, SnapshotStatus } from '../../db/records.js';
-import type { SnapshotTree } from '../../../drivers/volume-driver.js';
+import type { SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 
 const GiB = 1024 ** 3;
 

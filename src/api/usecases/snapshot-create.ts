@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
-import type { CreatedSnapshot, SnapshotRef } from '../../../drivers/volume-driver.js';
+import type { CreatedSnapshot, SnapshotRef } from '../../../drivers/contract/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';

@@ -6,7 +6,7 @@
 import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, SnapshotStatus, VolumeRecord } from '../../db/records.js';
 import { StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
-import type { DeletedSnapshot, SnapshotRef, SnapshotTree } from '../../../drivers/volume-driver.js';
+import type { DeletedSnapshot, SnapshotRef, SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { isGhost } from './ghost-snapshots.js';
 import { invalidState, volumeRefOf } from './lookup.js';

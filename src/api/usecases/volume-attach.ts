@@ -15,7 +15,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { assertOwnFileName, baseFileName } from '../../../lib/core/volume-names.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { AttachmentRecord, VolumeRecord } from '../../db/records.js';
-import type { ConnectionInfo, Connector } from '../../../drivers/volume-driver.js';
+import type { ConnectionInfo, Connector } from '../../../drivers/contract/volume-driver.js';
 import { normalEndpoint } from '../../../lib/core/compute-host-rules.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../context.js';
 import { hostKey } from '../../db/repositories/compute-hosts.js';

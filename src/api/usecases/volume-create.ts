@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
-import type { CreatedVolume, OpContext } from '../../../drivers/volume-driver.js';
+import type { CreatedVolume, OpContext } from '../../../drivers/contract/volume-driver.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { cloneThroughTemporarySnapshot, type CloneRequest } from './clone-attached/run.js';
 import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';

@@ -23,7 +23,7 @@ import { parseConfig } from '../../../lib/core/config.js';
 import { openRepositories, type Repositories } from '../../../src/db/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { coordinatorOf } from '../../../src/api/usecases/compute-hosts.js';
-import { loadDriver } from '../../../drivers/registry.js';
+import { loadDriver } from '../../../drivers/contract/registry.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 /** A listener that records every request it gets and answers each with a refusal. */

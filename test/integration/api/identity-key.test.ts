@@ -14,7 +14,7 @@ import supertest from 'supertest';
 import type { Config } from '../../../lib/core/config.js';
 import { run } from '../../../lib/core/process.js';
 import { IDENTITY_KEY_SECRET, startService, type RunningService } from '../../../src/api/server.js';
-import { IDENTITY_KEY_BYTES } from '../../../drivers/volume-driver.js';
+import { IDENTITY_KEY_BYTES } from '../../../drivers/contract/volume-driver.js';
 import { fileIdentity } from '../../../drivers/remotefs/file-identity.js';
 import { openIdentity } from '../../../drivers/remotefs/identity-seal.js';
 import { OWN_KEY, readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';

@@ -22,7 +22,7 @@ import { verifyTree } from '../../../drivers/remotefs/chain-check.js';
 import { fileIdentity } from '../../../drivers/remotefs/file-identity.js';
 import { readInfo, OWN_KEY, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { createShare } from '../../../lib/shares/index.js';
-import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver, VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { createGlusterVolume } from '../../fixtures/gluster.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { expectCode, GiB, makeHarness, type DriverHarness } from './harness.js';

@@ -15,7 +15,7 @@ import { inspectImage } from '../../../lib/qemu/inspector.js';
 import { readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
 import { createShare } from '../../../lib/shares/index.js';
-import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/volume-driver.js';
+import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { driverOnShareHooks, expectCode, GiB, MiB, TEST_GID, TEST_UID, type DriverHarness, type SuiteShare } from './harness.js';
 import { HOSTILE_BACKINGS } from './hostile.js';

@@ -11,9 +11,9 @@ import { pino } from 'pino';
 import { parseConfig, type Config, type ShareConfig } from '../../../lib/core/config.js';
 import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
-import { loadDriver } from '../../../drivers/registry.js';
+import { loadDriver } from '../../../drivers/contract/registry.js';
 import { createShare } from '../../../lib/shares/index.js';
-import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

@@ -11,7 +11,7 @@ import { chmod, chown, copyFile, link, mkdir, readFile, rm, stat, symlink, unlin
 import path from 'node:path';
 import { run } from '../../../lib/core/process.js';
 import { imgCreate, writePattern } from '../../../lib/qemu/img.js';
-import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver, VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { driverOnShareHooks, expectCode, GiB, MiB, type DriverHarness, type SuiteShare } from './harness.js';
 

@@ -14,7 +14,7 @@ import { run } from '../../../lib/core/process.js';
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import { createShare } from '../../../lib/shares/index.js';
 import type { ExportSupport } from '../../../drivers/export-support.js';
-import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';
 import { MiB, NO_RECORDS, exportToBuffer, importBuffer, makeBranchyTree, verifyPoints, type BranchyTree } from './tree-fixture.js';

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { createShare } from '../../../lib/shares/index.js';
 import type { ExportSupport } from '../../../drivers/export-support.js';
-import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';
 import { exportToBuffer, importBuffer, makeBranchyTree, verifyPoints } from './tree-fixture.js';

@@ -14,7 +14,7 @@ import { createShare } from '../../../lib/shares/index.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { ExportSupport } from '../../../drivers/export-support.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
-import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';
 import { exportToBuffer, importBuffer, makeBranchyTree } from './tree-fixture.js';

@@ -13,7 +13,7 @@ import type { ExportRecords, ExportSupport, ImportedVolume } from '../../../driv
 import type { ImportIds } from '../../../drivers/remotefs/export/import-plan.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
 import type { LeaseManager } from '../../../lib/core/lease.js';
-import type { VolumeDriver } from '../../../drivers/volume-driver.js';
+import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 
 export const MiB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { planOutcomeRepair, type RepairOperation, type RepairTree } from '../../../src/api/usecases/outcome-repair-plan.js';
-import type { SnapshotNode } from '../../../drivers/volume-driver.js';
+import type { SnapshotNode } from '../../../drivers/contract/volume-driver.js';
 
 const S = '11111111-1111-4111-8111-111111111111';
 const GiB = 1024 ** 3;

@@ -16,8 +16,8 @@ import express from 'express';
 import { pino } from 'pino';
 import { parseConfig } from '../../../lib/core/config.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
-import { loadDriver } from '../../../drivers/registry.js';
-import type { VolumeDriver, VolumeRef } from '../../../drivers/volume-driver.js';
+import { loadDriver } from '../../../drivers/contract/registry.js';
+import type { VolumeDriver, VolumeRef } from '../../../drivers/contract/volume-driver.js';
 
 const TOKEN = `svc-${randomUUID()}`;
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { isModulePath, loadDriver } from '../../../drivers/registry.js';
+import { isModulePath, loadDriver } from '../../../drivers/contract/registry.js';
 import { parseConfig } from '../../../lib/core/config.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';

@@ -14,7 +14,7 @@
  * clone available and T hidden, temporary and `error_deleting` (logged; an admin deletes it).
  * A process that dies in between leaves C running: settle.ts finishes it.
  */
-import type { CreatedVolume, CreateVolumeRequest, OpContext } from '../../../../drivers/volume-driver.js';
+import type { CreatedVolume, CreateVolumeRequest, OpContext } from '../../../../drivers/contract/volume-driver.js';
 import type { VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { volumeRefOf } from '../lookup.js';

@@ -3,7 +3,7 @@
  * driver's explicit plan to the coordinator of the attachment's host) and then recorded as the
  * snapshot use cases record them (info file first, then one transaction).
  */
-import type { DeletedSnapshot, OpContext, SnapshotRef } from '../../../../drivers/volume-driver.js';
+import type { DeletedSnapshot, OpContext, SnapshotRef } from '../../../../drivers/contract/volume-driver.js';
 import { isStorageError } from '../../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';

@@ -4,8 +4,8 @@
  * drivers/remotefs/online/settle.ts). Declared here, like SnapshotMetadataSupport, because
  * src/api reaches drivers only through the registry's contract.
  */
-import type { OpContext, VolumeRef } from '../../drivers/volume-driver.js';
-import type { HostedDriver } from './driver-adapter.js';
+import type { OpContext, VolumeRef } from './volume-driver.js';
+import type { HostedDriver } from '../../src/api/driver-adapter.js';
 
 /** What the storage service knows of the interrupted operation (its database row), if anything. */
 export interface InterruptedOperationFacts {

@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { StorageError } from '../lib/core/errors.js';
+import { StorageError } from '../../lib/core/errors.js';
 import type { DriverContext, VolumeDriver, VolumeDriverFactory } from './volume-driver.js';
 
 const BUILT_IN: Record<string, () => Promise<VolumeDriverFactory>> = {
-  remotefs: async () => (await import('./remotefs/driver.js')).createRemoteFsDriver,
+  remotefs: async () => (await import('../remotefs/driver.js')).createRemoteFsDriver,
 };
 
 /** Methods every driver must have; checked once at load so a bad plugin fails at start. */

@@ -5,8 +5,8 @@
  * reaches drivers only through the registry's contract; without it an interrupted create's files
  * are removed.
  */
-import type { CreatedVolume, OpContext } from '../../drivers/volume-driver.js';
-import type { HostedDriver } from './driver-adapter.js';
+import type { CreatedVolume, OpContext } from './volume-driver.js';
+import type { HostedDriver } from '../../src/api/driver-adapter.js';
 
 export interface AdoptSupport {
   /** The created volume when its files are complete and valid (info file, image, chain checked), else null. Under ctx.lease. */

@@ -1,6 +1,6 @@
 /**
  * The volume-driver contract (Cinder-style). The storage service (src/api) reaches drivers only
- * through this interface and the registry (drivers/registry.ts).
+ * through this interface and the registry (drivers/contract/registry.ts).
  *
  * Conventions for every method:
  * - sizes are whole GiB at this boundary (as in the OpenStack API); drivers use bytes inside;
@@ -13,9 +13,9 @@
  * - `ctx.signal` aborts the operation (e.g. the lease was lost); a step past its commit point
  *   is finished regardless.
  */
-import type { Lease, LeaseManager } from '../lib/core/lease.js';
-import type { Config } from '../lib/core/config.js';
-import type { Logger } from '../lib/core/logger.js';
+import type { Lease, LeaseManager } from '../../lib/core/lease.js';
+import type { Config } from '../../lib/core/config.js';
+import type { Logger } from '../../lib/core/logger.js';
 
 export type VolumeFormat = 'qcow2' | 'raw';
 
