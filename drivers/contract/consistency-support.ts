@@ -4,7 +4,8 @@
  * and checks, hosts' live chains) and the two file repairs that are provably safe. The service
  * compares them with the database (src/api/check); a driver opts in by implementing the methods.
  */
-import type { OpContext } from './volume-driver.js';
+import { StorageError } from '../../lib/core/errors.js';
+import type { OpContext, VolumeDriver } from './volume-driver.js';
 
 /** An attached volume whose host's coordinator is asked for the live chain. */
 export interface AttachedVolume {
@@ -93,4 +94,13 @@ export interface StorageFacts {
   /** Every volume with files on a mounted share, plus every volume asked about. */
   volumes: VolumeStorageFact[];
   hosts: HostFact[];
+}
+
+/** The driver's consistency capability; NOT_IMPLEMENTED (501) when it has none. */
+export function consistencySupport(driver: VolumeDriver & Partial<ConsistencySupport>): ConsistencySupport {
+  const { consistencyFacts, removeOrphanFile, repairLeaks } = driver;
+  if (!consistencyFacts || !removeOrphanFile || !repairLeaks) {
+    throw new StorageError('NOT_IMPLEMENTED', `driver ${driver.name} does not support the consistency check`);
+  }
+  return { consistencyFacts: consistencyFacts.bind(driver), removeOrphanFile: removeOrphanFile.bind(driver), repairLeaks: repairLeaks.bind(driver) };
 }

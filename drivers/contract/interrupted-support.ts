@@ -1,11 +1,9 @@
 /**
  * The optional driver capability that settles an attached volume's live operation interrupted by
  * a crash, from the facts of the coordinator of the attachment's host (the RemoteFS driver has it:
- * drivers/remotefs/online/settle.ts). Declared here, like SnapshotMetadataSupport, because
- * src/api reaches drivers only through the registry's contract.
+ * drivers/remotefs/online/settle.ts). src/api reaches drivers only through drivers/contract/.
  */
-import type { OpContext, VolumeRef } from './volume-driver.js';
-import type { HostedDriver } from '../../src/api/driver-adapter.js';
+import type { OpContext, VolumeDriver, VolumeRef } from './volume-driver.js';
 
 /** What the storage service knows of the interrupted operation (its database row), if anything. */
 export interface InterruptedOperationFacts {
@@ -37,7 +35,7 @@ export interface InterruptedSupport {
   settleInterrupted(vol: VolumeRef, op: InterruptedOperationFacts, ctx: OpContext): Promise<SettledInterruption>;
 }
 
-export function interruptedSupport(driver: HostedDriver & Partial<InterruptedSupport>): InterruptedSupport | null {
+export function interruptedSupport(driver: VolumeDriver & Partial<InterruptedSupport>): InterruptedSupport | null {
   const { pendingOnlineIntent, settleInterrupted } = driver;
   if (!pendingOnlineIntent || !settleInterrupted) return null;
   return { pendingOnlineIntent: pendingOnlineIntent.bind(driver), settleInterrupted: settleInterrupted.bind(driver) };

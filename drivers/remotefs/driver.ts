@@ -17,7 +17,10 @@ import type {
   VolumeRef, VolumeStats, ShareCheck,
 } from '../contract/volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
-import type { FactScope, StorageFacts } from '../contract/consistency-support.js';
+import type { AdoptSupport } from '../contract/adopt-support.js';
+import type { ConsistencySupport, FactScope, StorageFacts } from '../contract/consistency-support.js';
+import type { InterruptedSupport, PendingOnlineIntent, SettledInterruption } from '../contract/interrupted-support.js';
+import type { PreparedOverlay, SnapshotMetadataSupport } from '../contract/snapshot-metadata-support.js';
 import { assertIdentityKey, processIdentityKey } from './identity-seal.js';
 import { connectionInfo } from './connection.js';
 import * as consistency from './consistency.js';
@@ -65,23 +68,7 @@ const SETTLE_OUTCOME = {
   complete_extend: 'extended', rollback_extend: 'extend_rolled_back', complete_revert: 'reverted', rollback_revert: 'revert_rolled_back',
 } as const;
 
-/** What settling an interrupted live operation answers (drivers/contract/interrupted-support.ts declares the same shape). */
-interface SettledInterruption {
-  outcome: (typeof SETTLE_OUTCOME)[keyof typeof SETTLE_OUTCOME];
-  intent: { kind: string; snapshotId: string | null } | null;
-  reason?: string;
-  active: ActiveFile;
-  sizeGiB: number;
-}
-
-/** What a live snapshot's prepare answers (src/api/driver-adapter.ts declares the same shape). */
-interface PreparedOverlay {
-  newFile: string;
-  expectedTop: string;
-  sizeGiB: number;
-}
-
-export class RemoteFsDriver implements VolumeDriver, ManageableListing, ExportSupport {
+export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
@@ -300,7 +287,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, ExportSu
   }
 
   /** The online intent of an attached volume's info file (read only), or null. */
-  async pendingOnlineIntent(vol: VolumeRef): Promise<{ kind: string; snapshotId: string | null } | null> {
+  async pendingOnlineIntent(vol: VolumeRef): Promise<PendingOnlineIntent | null> {
     assertVolumeId(vol.id);
     const info = await readInfo((await this.site(vol)).dir, vol.id);
     const i = info?.tree ? onlineIntent(info.tree) : null;

@@ -2,7 +2,7 @@
 import type { Config } from '../../lib/core/config.js';
 import type { Logger } from '../../lib/core/logger.js';
 import type { Repositories } from '../db/index.js';
-import type { HostedDriver } from './driver-adapter.js';
+import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
 import type { Metrics } from './metrics.js';
 import { allows, type Caller } from './policy.js';
 import type { BackgroundTasks } from './tasks.js';

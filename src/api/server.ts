@@ -18,7 +18,7 @@ import { assertPortFree } from '../../lib/core/port-check.js';
 import { createApp } from './app.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
-import type { HostedDriver } from './driver-adapter.js';
+import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
 import { coordinatorOf } from './usecases/compute-hosts.js';

@@ -10,7 +10,7 @@
 import type { Logger } from '../../lib/core/logger.js';
 import type { AttachmentRecord } from '../db/records.js';
 import type { AttachmentLookup, ReconcileReport } from '../../drivers/contract/volume-driver.js';
-import type { HostedDriver } from './driver-adapter.js';
+import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
 
 /** The part of the attachment repository reconcile needs. */
 export interface ActiveAttachments {

@@ -5,7 +5,7 @@
  */
 import type { AttachmentRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
-import type { AttachedVolume } from './driver-support.js';
+import type { AttachedVolume } from '../../../drivers/contract/consistency-support.js';
 import type { DbFacts } from './facts.js';
 
 const PAGE = 500;

@@ -14,7 +14,7 @@ import { repairInterruptedOutcomes } from '../usecases/interrupted-outcomes.js';
 import { acquireVolumeLease } from '../usecases/operation-runner.js';
 import { reapAbandoned } from '../usecases/snapshot-metadata/reaper.js';
 import type { Divergence } from './divergence.js';
-import type { ConsistencySupport } from './driver-support.js';
+import type { ConsistencySupport } from '../../../drivers/contract/consistency-support.js';
 
 export interface RepairOutcome {
   code: Divergence['code'];

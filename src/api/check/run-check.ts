@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceDeps } from '../context.js';
 import { compareFacts, type Comparison } from './compare.js';
 import type { Divergence } from './divergence.js';
-import { consistencySupport, type ConsistencySupport } from './driver-support.js';
+import { consistencySupport, type ConsistencySupport } from '../../../drivers/contract/consistency-support.js';
 import { gatherDbFacts } from './gather-db.js';
 import { repairDivergences, settleWithRecoveryPasses, type RepairOutcome } from './repair.js';
 

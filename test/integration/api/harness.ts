@@ -8,7 +8,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { parseConfig, type Config } from '../../../lib/core/config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
-import type { HostedDriver } from '../../../src/api/driver-adapter.js';
+import type { HostedDriver } from '../../../drivers/contract/hosted-driver.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { createTestDatabase } from '../../fixtures/mariadb.js';
 

@@ -16,7 +16,7 @@ import type { Lease } from '../../../../lib/core/lease.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
-import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { volumeRefOf } from '../lookup.js';
 import { recoveryLeaseHolder } from '../operation-runner.js';
 import { deleteSnapshot } from '../snapshot-delete.js';

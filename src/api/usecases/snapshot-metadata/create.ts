@@ -14,7 +14,7 @@ import { StorageError } from '../../../../lib/core/errors.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { Caller, ServiceDeps } from '../../context.js';
-import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { invalidState, volumeRefOf } from '../lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from '../operation-runner.js';
 

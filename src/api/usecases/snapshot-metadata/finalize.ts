@@ -14,7 +14,7 @@ import { assertOwnFileName } from '../../../../lib/core/volume-names.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
-import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { volumeRefOf } from '../lookup.js';
 import { operationLease, releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
 import { passCommitPoint } from './commit.js';

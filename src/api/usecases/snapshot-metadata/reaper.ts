@@ -9,7 +9,7 @@
 import { isStorageError } from '../../../../lib/core/errors.js';
 import type { OperationRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
-import { snapshotMetadataSupport } from '../../driver-adapter.js';
+import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { volumeRefOf } from '../lookup.js';
 import { recoveryLeaseHolder } from '../operation-runner.js';
 

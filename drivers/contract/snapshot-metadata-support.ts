@@ -1,12 +1,12 @@
 /**
- * What the snapshot-metadata flow (compute-initiated live snapshots) needs from a driver beyond
- * the VolumeDriver contract: the contract's createSnapshot does an offline snapshot in one go,
+ * Optional driver capability: what the snapshot-metadata flow (compute-initiated live snapshots)
+ * needs from a driver beyond the VolumeDriver contract: the contract's createSnapshot does an offline snapshot in one go,
  * but here the overlay is created first, the host switches the guest to it, and only then is the
  * info file told that the overlay is active. A driver opts in by implementing these methods;
  * without them the actions answer 501 NOT_IMPLEMENTED.
  */
 import { StorageError } from '../../lib/core/errors.js';
-import type { CreatedSnapshot, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from '../../drivers/contract/volume-driver.js';
+import type { CreatedSnapshot, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from './volume-driver.js';
 
 export interface PreparedOverlay {
   /** The overlay the host must use (bare name, volume-<vid>.<sid>), backed by `expectedTop`. */
@@ -25,9 +25,7 @@ export interface SnapshotMetadataSupport {
   abandonSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<void>;
 }
 
-export type HostedDriver = VolumeDriver & Partial<SnapshotMetadataSupport>;
-
-export function snapshotMetadataSupport(driver: HostedDriver): SnapshotMetadataSupport {
+export function snapshotMetadataSupport(driver: VolumeDriver & Partial<SnapshotMetadataSupport>): SnapshotMetadataSupport {
   const { prepareSnapshotOverlay, commitSnapshotOverlay, abandonSnapshotOverlay } = driver;
   if (!prepareSnapshotOverlay || !commitSnapshotOverlay || !abandonSnapshotOverlay) {
     throw new StorageError('NOT_IMPLEMENTED', `driver ${driver.name} does not support snapshot metadata (overlay prepare/commit/abandon)`);
