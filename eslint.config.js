@@ -54,16 +54,34 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { property: 'models', message: 'Use a repository method: only src/db reaches the models.' }],
     },
   },
-  {
-    files: ['lib/core/process.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
-  {
-    files: ['drivers/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use lib/core/process.ts' }], patterns: [{ group: ['**/coordinator/**'], message: 'drivers/ never imports coordinator/' }] }] },
-  },
-  {
-    files: ['coordinator/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use lib/core/process.ts' }], patterns: [{ group: ['**/drivers/**'], message: 'coordinator/ never imports drivers/' }] }] },
-  },
+  // The dependency rule the folders show (README, Layout): lib/ <- drivers/ <- src/; lib/ <- coordinator/.
+  // Each folder's block repeats the process and SQL restrictions, because a later block's
+  // no-restricted-imports replaces an earlier one for the files it matches.
+  ...boundaries(),
 );
+
+/** no-restricted-imports per top-level folder: execa, the SQL builders, and the folders it must not import. */
+function boundaries() {
+  const execa = { name: 'execa', message: 'Run processes only through lib/core/process.ts' };
+  const sql = { name: 'sequelize', importNames: ['Op', 'literal', 'fn', 'col', 'where', 'cast', 'json'], message: 'These build model queries, whose values end up in the SQL text; use the bound helpers (src/db/repositories/raw-*.ts).' };
+  const not = (folder, who) => ({ group: [`**/${folder}/**`], message: `${who} never imports ${folder}/ (lib/ <- drivers/ <- src/; lib/ <- coordinator/)` });
+  const rule = (paths, patterns) => ({ 'no-restricted-imports': ['error', { paths, patterns }] });
+  // A gitignore pattern cannot re-include a file under an excluded folder, hence a regex.
+  const driversBeyondContract = { regex: '(^|/)drivers/(?!contract/)', message: 'src/ reaches drivers only through drivers/contract/ (the contract, its capabilities and the registry)' };
+  const lib = [not('src', 'lib/'), not('drivers', 'lib/'), not('coordinator', 'lib/'), not('bench', 'lib/'), not('test', 'lib/')];
+  return [
+    { files: ['lib/**/*.ts'], rules: rule([execa, sql], lib) },
+    { files: ['lib/core/process.ts'], rules: rule([sql], lib) },
+    { files: ['drivers/**/*.ts'], rules: rule([execa, sql], [not('src', 'drivers/'), not('coordinator', 'drivers/')]) },
+    {
+      files: ['src/**/*.ts'],
+      rules: rule([execa, sql], [
+        driversBeyondContract,
+        not('coordinator', 'src/'),
+      ]),
+    },
+    // The migrations are DDL: the SQL builders are theirs to use.
+    { files: ['src/db/migrations/**/*.ts'], rules: rule([execa], [driversBeyondContract, not('coordinator', 'src/')]) },
+    { files: ['coordinator/**/*.ts'], rules: rule([execa, sql], [not('src', 'coordinator/'), not('drivers', 'coordinator/')]) },
+  ];
+}

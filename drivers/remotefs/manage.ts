@@ -22,7 +22,8 @@ import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { assertCinderNames, fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { applyPerms } from './perms.js';
-import { GiB, baseFileName, giBFromBytes } from './paths.js';
+import { GiB, giBFromBytes } from '../../lib/core/gib.js';
+import { baseFileName } from './paths.js';
 import { adoptCinderVolume } from './snapshots/index.js';
 import { assertNoFiles, locationOf } from './volume-site.js';
 

@@ -24,7 +24,8 @@ import type { ManageableFilter, ManageableVolume, ManageRef, VolumeFormat } from
 import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
-import { GiB, baseFileName, giBFromBytes, volumeIdsIn } from './paths.js';
+import { GiB, giBFromBytes } from '../../lib/core/gib.js';
+import { baseFileName, volumeIdsIn } from './paths.js';
 import { sourceIdOf } from './manage.js';
 import { isUuid } from './snapshots/ids.js';
 

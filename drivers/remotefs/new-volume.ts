@@ -13,7 +13,8 @@ import type { CreatedVolume, VolumeFormat } from '../contract/volume-driver.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, infoFileName, newTree, writeInfo } from './info-file.js';
 import { applyPerms } from './perms.js';
-import { baseFileName, giBFromBytes, tempFileName } from './paths.js';
+import { giBFromBytes } from '../../lib/core/gib.js';
+import { baseFileName, tempFileName } from './paths.js';
 
 export interface NewVolumeSpec {
   share: Share;

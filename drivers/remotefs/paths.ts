@@ -9,12 +9,11 @@
  */
 import { readdir } from 'node:fs/promises';
 import { StorageError } from '../../lib/core/errors.js';
+import { GiB } from '../../lib/core/gib.js';
 import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, tempFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
 
 // The name rules live in lib/core/volume-names.ts; re-exported for the driver's modules.
 export { assertSnapshotId, assertVolumeId, baseFileName, tempFileName, volumeIdsIn };
-
-export const GiB = 1024 ** 3;
 
 /** Every file that belongs to the volume: its images, its info file and temp files of both. */
 export async function listVolumeFiles(dir: string, volumeId: string): Promise<string[]> {
@@ -30,9 +29,4 @@ export function sizeBytesFromGiB(sizeGiB: number, maxGiB: number): number {
     });
   }
   return sizeGiB * GiB;
-}
-
-/** GiB as reported to the API for a byte size (rounded up, as Cinder does for managed volumes). */
-export function giBFromBytes(sizeBytes: number): number {
-  return Math.ceil(sizeBytes / GiB);
 }

@@ -3,7 +3,7 @@
  * A volume whose lease a live holder has is in the middle of an operation: its facts may be
  * half-changed by design, so it is listed as busy and not compared (a later check will).
  */
-import { giBFromBytes } from '../../../drivers/remotefs/paths.js';
+import { giBFromBytes } from '../../../lib/core/gib.js';
 import type { Divergence } from './divergence.js';
 import type { CheckFacts, DbFacts, DbVolumeFact, HostFact, TreeFact, VolumeStorageFact } from './facts.js';
 
