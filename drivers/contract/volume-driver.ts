@@ -301,7 +301,11 @@ export interface VolumeDriver {
   /** Take an offline snapshot. Throws CHAIN_TOO_DEEP, INVALID_STATE. Not idempotent (the same id twice: CONFLICT). */
   createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<CreatedSnapshot>;
 
-  /** Delete by the tree rules (remove / merge / hide). Idempotent: an unknown snapshot is success. */
+  /**
+   * Delete by the tree rules (remove / merge / hide). Idempotent: a snapshot the volume's tree
+   * does not know is success (`{ hidden: false, collected: [] }`), a hidden one answers
+   * `{ hidden: true }`; neither changes anything.
+   */
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx?: OpContext): Promise<DeletedSnapshot>;
 
   /** Make a new overlay on the snapshot's file the active file; returns the volume's new size. */

@@ -64,7 +64,8 @@ async function resumeLiveMerge(loc: VolumeLocation, tree: VolumeTree, host: Atta
 export async function deleteAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<AttachedDeleteResult> {
   let tree = await resumeLiveMerge(loc, await loadTree(loc), host, opts);
   const s = tree.snapshots[snapshotId];
-  if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
+  // Unknown to the settled tree (resumeLiveMerge left no intent): already gone, as delete.ts.
+  if (s === undefined) return result(tree, false, []);
   if (s.hidden) return result(tree, true, []);
   // As delete.ts: S's file and its dependants by their headers, the other files by identity.
   tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], { ...opts, identityKey: loc.identityKey })).tree;

@@ -1,8 +1,7 @@
 /**
  * Delete snapshot S by the tree rules (plan-delete.ts decides; merge.ts / collect.ts execute).
- * Deleting a hidden snapshot again is a no-op: to users it is already gone.
+ * Deleting a hidden or an unknown snapshot again is a no-op: to users it is already gone.
  */
-import { StorageError } from '../../../lib/core/errors.js';
 import type { DeletedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import { assertRoom } from '../space-check.js';
@@ -16,7 +15,9 @@ import { dependantsOf } from './tree.js';
 export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, opts: SnapshotOpOptions = {}): Promise<DeletedSnapshot> {
   let tree = await loadSettledTree(loc);
   const s = tree.snapshots[snapshotId];
-  if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);
+  // The contract's idempotence (as Cinder's RemoteFS driver): a snapshot the settled tree does not
+  // know is already gone (a repeated delete, a create refused and rolled back): nothing to do.
+  if (s === undefined) return { hidden: false, collected: [] };
   if (s.hidden) return { hidden: true, collected: [] };
   // A commit opens S's file and its dependant, a pull may open the chain below, a rebase the
   // files above: S's file and its dependants by their headers, the others by their identities.

@@ -5,10 +5,9 @@
  */
 import type { Transaction } from 'sequelize';
 import type { OperationRecord, SnapshotRecord, SnapshotStatus, VolumeRecord } from '../../db/records.js';
-import { StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
+import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import type { DeletedSnapshot, SnapshotRef, SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
-import { isGhost } from './ghost-snapshots.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { changedNothing, startOperation } from './operation-runner.js';
 
@@ -50,12 +49,10 @@ export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap:
     },
     work: async (ctx) => {
       const ref = await volumeRefOf(deps, vol);
+      // A row whose snapshot the info file no longer has (a ghost) is already deleted on disk: the
+      // driver's delete succeeds (the contract's idempotence), so the row converges to deleted.
       const result = await deps.driver.deleteSnapshot({ id: snap.id, volumeId: vol.id }, ref, ctx).catch(async (err: unknown) => {
-        // A row whose snapshot the info file no longer has (a ghost): already deleted on disk, so
-        // the delete converges to deleted instead of error_deleting. Checked under the lease.
-        const tree = await deps.driver.getSnapshotTree(ref).catch(() => null);
-        if (isStorageError(err, 'SNAPSHOT_NOT_FOUND') && tree !== null && isGhost(tree, snap.id)) return { hidden: false, collected: [] };
-        throw rolledBack(err, tree, snap.id);
+        throw rolledBack(err, await deps.driver.getSnapshotTree(ref).catch(() => null), snap.id);
       });
       return async (t) => recordDeletedSnapshot(deps, { id: snap.id, volumeId: vol.id }, result, t);
     },

@@ -288,6 +288,18 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         expect(await driver.reconcile(v.id)).to.deep.equal([{ volumeId: v.id, action: 'none', details: 'consistent' }]);
       });
 
+      it('deleting a snapshot the volume does not know (again, or never taken) is success and changes nothing', async () => {
+        const v = await newVolume(1);
+        const s1 = randomUUID();
+        await driver.createSnapshot({ id: s1, volumeId: v.id }, v);
+        expect(await driver.deleteSnapshot({ id: s1, volumeId: v.id }, v)).to.deep.include({ hidden: false });
+        for (const id of [s1, randomUUID()]) {
+          const before = await shareListing(dir);
+          expect(await driver.deleteSnapshot({ id, volumeId: v.id }, v)).to.deep.equal({ hidden: false, collected: [] });
+          expect(await shareListing(dir)).to.deep.equal(before);
+        }
+      });
+
       it('refuses snapshot operations while another holder has the lease; routes an attached volume to its coordinator', async () => {
         const v = await newVolume(1);
         const other = await h.leases.acquire(leaseResource(v.id), 'someone-else', 60_000);

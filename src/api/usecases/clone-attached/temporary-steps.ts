@@ -3,16 +3,13 @@
  * driver's explicit plan to the coordinator of the attachment's host) and then recorded as the
  * snapshot use cases record them (info file first, then one transaction).
  */
-import type { DeletedSnapshot, OpContext, SnapshotRef } from '../../../../drivers/contract/volume-driver.js';
-import { isStorageError } from '../../../../lib/core/errors.js';
+import type { OpContext, SnapshotRef } from '../../../../drivers/contract/volume-driver.js';
 import type { VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
 import { volumeRefOf } from '../lookup.js';
 import { recordCreatedSnapshot } from '../snapshot-create.js';
 import { recordDeletedSnapshot } from '../snapshot-delete.js';
-
-const NOTHING_DELETED: DeletedSnapshot = { hidden: false, collected: [] };
 
 /** Take it (live on a running guest: freeze, snapshotCreateXML, thaw); the source then writes into the new overlay. */
 export async function takeTemporarySnapshot(deps: ServiceDeps, src: VolumeRecord, snap: SnapshotRef, ctx: OpContext): Promise<void> {
@@ -28,9 +25,8 @@ export async function takeTemporarySnapshot(deps: ServiceDeps, src: VolumeRecord
 export async function dropTemporarySnapshot(deps: ServiceDeps, src: VolumeRecord, snap: SnapshotRef, ctx: OpContext): Promise<void> {
   await deps.repos.snapshots.update(snap.id, { status: 'deleting' });
   try {
-    // Unknown to the chain (its creation was refused and rolled back): nothing to merge.
-    const result = await deps.driver.deleteSnapshot(snap, await volumeRefOf(deps, src), ctx)
-      .catch((err: unknown) => { if (isStorageError(err, 'SNAPSHOT_NOT_FOUND')) return NOTHING_DELETED; throw err; });
+    // Unknown to the chain (its creation was refused and rolled back): the driver deletes nothing.
+    const result = await deps.driver.deleteSnapshot(snap, await volumeRefOf(deps, src), ctx);
     await inTransaction(deps.repos.db, (t) => recordDeletedSnapshot(deps, snap, result, t));
   } catch (err) {
     await deps.repos.snapshots.update(snap.id, { status: 'error_deleting' });
