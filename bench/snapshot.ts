@@ -28,7 +28,8 @@ import { run } from '../lib/core/process.js';
 import { imgCreate } from '../lib/qemu/img-create.js';
 import { newTree, readInfo, writeInfo, type VolumeTree } from '../drivers/remotefs/info-file.js';
 import { createSnapshot, deleteSnapshot, type VolumeLocation } from '../drivers/remotefs/snapshots/index.js';
-import { allocatedInFileByMap, jsonName } from '../drivers/remotefs/snapshots/qemu-views.js';
+import { jsonName } from '../lib/qemu/img-target.js';
+import { allocatedInFileByMap } from '../drivers/remotefs/snapshots/qemu-views.js';
 import { createGlusterVolume, type GlusterVolume } from '../test/fixtures/gluster.js';
 import { formatMs, summarize } from './lib/stats.js';
 

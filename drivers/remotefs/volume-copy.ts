@@ -77,6 +77,6 @@ export async function copyIntoNewVolume(env: RemoteFsEnv, source: CopySource | P
       signal: ctx.signal, onProgress: ctx.onProgress,
     });
     await countMoved('copy', path.dirname(tmp), path.basename(tmp));
-    if (dst.sizeBytes > src.sizeBytes) await imgResize(tmp, format, dst.sizeBytes, { signal: ctx.signal });
+    if (dst.sizeBytes > src.sizeBytes) await imgResize(path.dirname(tmp), { file: path.basename(tmp), format }, dst.sizeBytes, { signal: ctx.signal });
   });
 }

@@ -2,9 +2,8 @@
  * qemu-img map: which ranges of the guest disk each layer provides. Used to plan merges (commit
  * or pull moves the data allocated in one file, so pick the file holding fewer bytes).
  */
-import path from 'node:path';
-import { assertSafeFile } from '../core/safe-open.js';
-import { assertImageFormat, type ImageFormat } from './formats.js';
+import { assertImagesSafe } from './image-file.js';
+import { targetArgs, targetFiles, type ImageTarget } from './img-target.js';
 import { asArray, asObject, optSize, parseJson, reqBool, reqSize } from './json-fields.js';
 import { SCAN_LIMITS, qemuImg } from './tool.js';
 
@@ -19,18 +18,17 @@ export interface Extent {
   offset?: number;
 }
 
-export async function imgMap(file: string, format: ImageFormat, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Extent[]> {
-  assertImageFormat(format);
-  const abs = path.resolve(file);
-  await assertSafeFile(abs);
-  // The image directory as cwd: map opens the backing chain to report depths.
-  const r = await qemuImg(['map', '-f', format, '--output=json', '--force-share', abs], {
-    cwd: path.dirname(abs),
+/** The extents of the target: a file with its chain (depths), or a view (its backing unopened: depth 0 only). */
+export async function imgMap(dir: string, target: ImageTarget, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Extent[]> {
+  await assertImagesSafe(dir, targetFiles(target));
+  // The image directory as cwd: map opens the backing chain (by name) to report depths.
+  const r = await qemuImg(['map', '--output=json', '--force-share', ...targetArgs(dir, target)], {
+    cwd: dir,
     limits: SCAN_LIMITS,
     signal: options.signal,
     timeoutMs: options.timeoutMs,
   });
-  return parseMap(r.stdout, abs);
+  return parseMap(r.stdout, targetFiles(target)[0]);
 }
 
 export function parseMap(stdout: string, file = ''): Extent[] {
@@ -54,8 +52,4 @@ export function parseMap(stdout: string, file = ''): Extent[] {
 /** Bytes whose data lives in the top file itself (depth 0 and data). */
 export function allocatedInTop(extents: readonly Extent[]): number {
   return extents.reduce((sum, e) => (e.depth === 0 && e.data ? sum + e.length : sum), 0);
-}
-
-export async function allocatedBytesInTop(file: string, format: ImageFormat): Promise<number> {
-  return allocatedInTop(await imgMap(file, format));
 }

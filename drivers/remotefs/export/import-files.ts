@@ -6,6 +6,7 @@
  * (`qemu-img rebase -u` semantics: header only; the data is the same since the renamed file is
  * the same file) and verified again.
  */
+import path from 'node:path';
 import { StorageError } from '../../../lib/core/errors.js';
 import { inspectImage } from '../../../lib/qemu/inspector.js';
 import { imgRebase } from '../../../lib/qemu/img.js';
@@ -47,7 +48,7 @@ export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<strin
     const backingFormat = m.tree.files[f.backing]?.format ?? 'qcow2';
     if (backing === f.backing) continue;
     const native = await setBackingNative(temp, { name: backing, format: backingFormat });
-    if (!native.ok) await imgRebase(temp, 'qcow2', { backingFile: backing, backingFormat, unsafe: true, signal });
+    if (!native.ok) await imgRebase(path.dirname(temp), { file: path.basename(temp), format: 'qcow2' }, { backing: { file: backing, format: backingFormat }, unsafe: true, ...(signal ? { signal } : {}) });
   }
   for (const [name, temp] of temps) {
     const b = m.tree.files[name]?.backing ?? null;

@@ -21,7 +21,7 @@ import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../contract/volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
-import { giBFromBytes } from '../paths.js';
+import { giBFromBytes } from '../../../lib/core/gib.js';
 import { applyPerms } from '../perms.js';
 import { placeVolume } from '../placement.js';
 import { assertRoom } from '../space-check.js';

@@ -13,7 +13,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { parseCheck } from '../../../lib/qemu/img-check.js';
 import { SCAN_LIMITS, qemuImg } from '../../../lib/qemu/tool.js';
 import type { VolumeLocation } from './location.js';
-import { jsonName, type Layer } from './qemu-views.js';
+import { jsonName, type Layer } from '../../../lib/qemu/img-target.js';
 
 /** Exit codes of qemu-img check: 0 consistent (now), 2 corrupted, 3 leaks left. */
 const REPORTED = new Set([0, 2, 3]);

@@ -1,18 +1,21 @@
 /**
- * qemu-img calls whose cost does not grow with chain depth.
+ * qemu-img calls whose cost does not grow with chain depth, through lib/qemu's verbs.
  *
  * Any qemu-img that opens an image by name opens its whole backing chain: at depth 128 that alone
- * costs ~180 ms. These helpers open exactly the files they need through `json:` node
- * descriptions whose lowest node has `"backing": null`, or use `-u` where only a header changes.
+ * costs ~180 ms. These helpers open exactly the files they need through views (img-target.ts:
+ * `json:` node descriptions whose lowest node has `"backing": null`), or use `-u` where only a
+ * header changes.
  *
  * A safe rebase is NOT done through such a view: qemu-img rebase compares the old view with the
  * new backing opened by name, and a truncated old view reads zeros where the chain has data
  * (verified: it then copies zeros into the image). Pull therefore uses a plain safe rebase.
  */
 import path from 'node:path';
-import { allocatedInTop, parseMap } from '../../../lib/qemu/img-map.js';
+import { imgCommit, imgRebase, imgResize } from '../../../lib/qemu/img-chain.js';
+import { allocatedInTop, imgMap } from '../../../lib/qemu/img-map.js';
+import { jsonName, type Layer } from '../../../lib/qemu/img-target.js';
 import { assertBareName } from '../../../lib/qemu/bare-name.js';
-import { QEMU_IO, SCAN_LIMITS, SHORT_TIMEOUT_MS, qemuImg, qemuImgJob, type LongJobOptions } from '../../../lib/qemu/tool.js';
+import { QEMU_IO, SHORT_TIMEOUT_MS, type LongJobOptions } from '../../../lib/qemu/tool.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import { run } from '../../../lib/core/process.js';
 import { chunked, type Range } from './pull-ranges.js';
@@ -20,26 +23,8 @@ import { inspectImage } from '../../../lib/qemu/inspector.js';
 import { assertImagesSafe } from '../../../lib/qemu/image-file.js';
 import { readQcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
 import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
-import type { ImageFormat } from '../../../lib/qemu/formats.js';
 
-export interface Layer {
-  file: string;
-  format: ImageFormat;
-}
-
-/** A node description of `layers` (top first), the last one opened without its backing. */
-export function nodeSpec(dir: string, layers: readonly Layer[]): Record<string, unknown> {
-  const [first, ...rest] = layers;
-  if (first === undefined) throw new Error('nodeSpec: no layers');
-  assertBareName(first.file, 'image');
-  const node: Record<string, unknown> = { driver: first.format, file: { driver: 'file', filename: path.join(dir, first.file) } };
-  if (first.format === 'qcow2') node.backing = rest.length > 0 ? nodeSpec(dir, rest) : null;
-  return node;
-}
-
-export function jsonName(dir: string, layers: readonly Layer[]): string {
-  return `json:${JSON.stringify(nodeSpec(dir, layers))}`;
-}
+export type { Layer };
 
 /**
  * Bytes of data `file` itself holds, its backing unopened: read natively from its L1/L2 tables;
@@ -67,11 +52,9 @@ export async function holdsNothing(dir: string, layer: Layer): Promise<boolean> 
 
 /** The reference: `qemu-img map` of a view whose backing is not opened. */
 export async function allocatedInFileByMap(dir: string, layer: Layer, signal?: AbortSignal): Promise<number> {
-  await assertImagesSafe(dir, [layer.file]);
-  const r = await qemuImg(['map', '--output=json', '--force-share', jsonName(dir, [layer])], { cwd: dir, limits: SCAN_LIMITS, signal });
   // With the backing unopened every extent has depth 0; only the file's own data counts
   // (zero clusters move as write-zeroes, at no data cost).
-  return allocatedInTop(parseMap(r.stdout, layer.file));
+  return allocatedInTop(await imgMap(dir, { view: [layer] }, { signal }));
 }
 
 /** Header facts of one file, parsed in-process (no qemu-img, no backing chain opened). */
@@ -101,12 +84,8 @@ const COMMIT_PIECE_BYTES = 64 * 1024;
  */
 export async function commitTopOnly(dir: string, top: Layer, base: Layer, options: LongJobOptions): Promise<void> {
   await assertImagesSafe(dir, [top.file, base.file]);
-  if (await twoFileCommitIsSafe(dir, top, base)) {
-    await qemuImgJob(['commit', '-p', '-d', jsonName(dir, [top, base])], dir, options);
-    return;
-  }
-  assertBareName(top.file, 'image');
-  await qemuImgJob(['commit', '-p', '-d', '-f', top.format, path.join(dir, top.file)], dir, options);
+  const target = (await twoFileCommitIsSafe(dir, top, base)) ? { view: [top, base] } : top;
+  await imgCommit(dir, target, { ...options, drop: true });
 }
 
 export async function twoFileCommitIsSafe(dir: string, top: Layer, base: Layer): Promise<boolean> {
@@ -119,9 +98,7 @@ export async function twoFileCommitIsSafe(dir: string, top: Layer, base: Layer):
 
 /** Grow a file, its backing unopened (raw files have no backing). */
 export async function growFile(dir: string, layer: Layer, sizeBytes: number, signal?: AbortSignal): Promise<void> {
-  await assertImagesSafe(dir, [layer.file]);
-  const target = layer.format === 'qcow2' ? [jsonName(dir, [layer])] : ['-f', 'raw', path.join(dir, layer.file)];
-  await qemuImg(['resize', '-q', ...target, String(sizeBytes)], { cwd: dir, signal });
+  await imgResize(dir, layer.format === 'qcow2' ? { view: [layer] } : layer, sizeBytes, { signal });
 }
 
 /**
@@ -134,18 +111,12 @@ export async function rebaseUnsafe(dir: string, file: string, backing: Layer | n
   if (backing !== null) assertBareName(backing.file);
   const native = await setBackingNative(path.join(dir, file), backing === null ? null : { name: backing.file, format: backing.format });
   if (native.ok) return;
-  const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
-  await assertImagesSafe(dir, [file]);
-  await qemuImg(['rebase', '-u', '-f', 'qcow2', ...target, path.join(dir, file)], { cwd: dir });
+  await imgRebase(dir, { file, format: 'qcow2' }, { backing, unsafe: true });
 }
 
 /** Safe rebase (pull): `file` gains what differs between its old backing and `backing`. */
 export async function rebaseSafe(dir: string, file: string, backing: Layer | null, options: LongJobOptions): Promise<void> {
-  assertBareName(file, 'image');
-  const target = backing === null ? ['-b', ''] : ['-b', backing.file, '-F', backing.format];
-  if (backing !== null) assertBareName(backing.file);
-  await assertImagesSafe(dir, [file, backing?.file]);
-  await qemuImgJob(['rebase', '-p', '-f', 'qcow2', ...target, path.join(dir, file)], dir, options);
+  await imgRebase(dir, { file, format: 'qcow2' }, { ...options, backing });
 }
 
 /** One qemu-io read is one buffer of this size; this many reads per qemu-io process. */

@@ -10,8 +10,8 @@ import { run } from '../../../lib/core/process.js';
 import path from 'node:path';
 import { isStorageError } from '../../../lib/core/errors.js';
 import {
-  allocatedBytesInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
-  imgResize, verifyPattern, writePattern,
+  allocatedInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
+  imgResize, verifyPattern, writePattern, type Layer,
 } from '../../../lib/qemu/img.js';
 import { convertArgs } from '../../../lib/qemu/img-convert.js';
 import { qemuImgJob } from '../../../lib/qemu/tool.js';
@@ -19,6 +19,8 @@ import { tempDir } from './tmp.js';
 
 const MiB = 1024 * 1024;
 const K64 = 64 * 1024;
+/** A file of the test directory as a qemu-img target (opened by name, with its chain). */
+const L = (file: string): Layer => ({ file: path.basename(file), format: 'qcow2' });
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   try {
@@ -77,18 +79,24 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     expect(asRaw.backingFile).to.equal(undefined);
   });
 
-  it('map / allocatedBytesInTop count only the top file', async () => {
-    expect(await allocatedBytesInTop(s2, 'qcow2')).to.equal(K64);
-    const map = await imgMap(s2, 'qcow2');
+  it('map of a view opens only its layers: every extent at depth 0, only the data of the top file itself', async () => {
+    const extents = await imgMap(dir, { view: [L(s2)] });
+    expect(extents.every((e) => e.depth === 0)).to.equal(true);
+    expect(allocatedInTop(extents)).to.equal(K64);
+  });
+
+  it('map / allocatedInTop count only the top file', async () => {
+    expect(allocatedInTop(await imgMap(dir, L(s2)))).to.equal(K64);
+    const map = await imgMap(dir, L(s2));
     expect(map.find((e) => e.start === 0 && e.data)?.depth).to.equal(2);
     expect(map.find((e) => e.start === MiB && e.data)?.depth).to.equal(1);
     await writePattern(s2, 'qcow2', 0x55, 4 * MiB, 3 * K64);
-    expect(await allocatedBytesInTop(s2, 'qcow2')).to.equal(4 * K64);
+    expect(allocatedInTop(await imgMap(dir, L(s2)))).to.equal(4 * K64);
   });
 
   it('commit -d with progress moves the top data into its backing file', async () => {
     const seen: number[] = [];
-    await imgCommit(s2, 'qcow2', { drop: true, onProgress: (p) => seen.push(p) });
+    await imgCommit(dir, L(s2), { drop: true, onProgress: (p) => seen.push(p) });
     expect(seen.at(-1)).to.equal(100);
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
     await verifyPattern(s1, 'qcow2', 0x22, MiB, K64);
@@ -96,8 +104,8 @@ describe('qemu-img wrappers (real qemu-img)', () => {
   });
 
   it('commit without -d empties the top file', async () => {
-    await imgCommit(s2, 'qcow2');
-    expect(await allocatedBytesInTop(s2, 'qcow2')).to.equal(0);
+    await imgCommit(dir, L(s2));
+    expect(allocatedInTop(await imgMap(dir, L(s2)))).to.equal(0);
     await verifyPattern(s2, 'qcow2', 0x33, 2 * MiB, K64); // now read from S1
     await verifyPattern(s1, 'qcow2', 0x33, 2 * MiB, K64);
   });
@@ -107,14 +115,14 @@ describe('qemu-img wrappers (real qemu-img)', () => {
     await writeFile(outside, 'not an image');
     await symlink(outside, `${base}.link`);
     await rejectsWith(imgInfo(`${base}.link`, 'raw'), 'FILE_UNSAFE');
-    await rejectsWith(imgResize(`${base}.link`, 'raw', MiB), 'FILE_UNSAFE');
+    await rejectsWith(imgResize(dir, { file: `${path.basename(base)}.link`, format: 'raw' }, MiB), 'FILE_UNSAFE');
     await rejectsWith(imgCheck(`${base}.link`, 'raw'), 'FILE_UNSAFE');
-    await rejectsWith(imgMap(`${base}.link`, 'raw'), 'FILE_UNSAFE');
+    await rejectsWith(imgMap(dir, { file: `${path.basename(base)}.link`, format: 'raw' }), 'FILE_UNSAFE');
     // s2 commits into s1: s1 linked twice (its inode shared with a name elsewhere) stops the commit
     const before = await readFile(s1);
     await link(s1, path.join(dir, 'second-name'));
-    await rejectsWith(imgCommit(s2, 'qcow2'), 'FILE_UNSAFE');
-    await rejectsWith(imgRebase(s2, 'qcow2', { backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
+    await rejectsWith(imgCommit(dir, L(s2)), 'FILE_UNSAFE');
+    await rejectsWith(imgRebase(dir, L(s2), { backing: L(s1) }), 'FILE_UNSAFE');
     await rejectsWith(imgCreate({ path: `${base}.new`, format: 'qcow2', backingFile: path.basename(s1), backingFormat: 'qcow2' }), 'FILE_UNSAFE');
     expect((await readFile(s1)).equals(before)).to.equal(true);
     expect((await stat(outside)).size).to.equal('not an image'.length);
@@ -148,19 +156,23 @@ describe('qemu-img wrappers (real qemu-img)', () => {
   });
 
   it('safe rebase keeps the guest view; rebase to none flattens', async () => {
-    await imgRebase(s2, 'qcow2', { backingFile: path.basename(base), backingFormat: 'qcow2' });
+    await imgRebase(dir, L(s2), { backing: L(base) });
     expect((await imgInfo(s2, 'qcow2')).backingFile).to.equal(path.basename(base));
     await verifyPattern(s2, 'qcow2', 0x22, MiB, K64); // copied from the old backing S1
     const seen: number[] = [];
-    await imgRebase(s2, 'qcow2', { backingFile: null, onProgress: (p) => seen.push(p) });
+    await imgRebase(dir, L(s2), { backing: null, onProgress: (p) => seen.push(p) });
     const info = await imgInfo(s2, 'qcow2');
     expect(info.backingFile).to.equal(undefined);
     await verifyPattern(s2, 'qcow2', 0x11, 0, K64);
     await verifyPattern(s2, 'qcow2', 0x33, 2 * MiB, K64);
   });
 
+  it('rebase refuses a backing that is not a bare name (IMAGE_UNSAFE_BACKING)', async () => {
+    await rejectsWith(imgRebase(dir, L(s2), { backing: { file: 'a/b', format: 'qcow2' }, unsafe: true }), 'IMAGE_UNSAFE_BACKING');
+  });
+
   it('unsafe rebase only rewrites the header', async () => {
-    await imgRebase(s2, 'qcow2', { backingFile: path.basename(base), backingFormat: 'qcow2', unsafe: true });
+    await imgRebase(dir, L(s2), { backing: L(base), unsafe: true });
     await verifyPattern(s2, 'qcow2', 0x00, MiB, K64); // S1's data is no longer visible
   });
 
@@ -178,10 +190,10 @@ describe('qemu-img wrappers (real qemu-img)', () => {
   });
 
   it('resize grows, and shrinks only when asked', async () => {
-    await imgResize(s2, 'qcow2', 16 * MiB);
+    await imgResize(dir, L(s2), 16 * MiB);
     expect((await imgInfo(s2, 'qcow2')).virtualSize).to.equal(16 * MiB);
-    await rejectsWith(imgResize(s2, 'qcow2', 4 * MiB), 'PROCESS_FAILED');
-    await imgResize(s2, 'qcow2', 4 * MiB, { shrink: true });
+    await rejectsWith(imgResize(dir, L(s2), 4 * MiB), 'PROCESS_FAILED');
+    await imgResize(dir, L(s2), 4 * MiB, { shrink: true });
     expect((await imgInfo(s2, 'qcow2')).virtualSize).to.equal(4 * MiB);
   });
 

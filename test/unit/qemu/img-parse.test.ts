@@ -4,7 +4,6 @@ import { parseInfo } from '../../../lib/qemu/img-info.js';
 import { parseCheck } from '../../../lib/qemu/img-check.js';
 import { allocatedInTop, parseMap } from '../../../lib/qemu/img-map.js';
 import { createArgs } from '../../../lib/qemu/img-create.js';
-import { rebaseArgs } from '../../../lib/qemu/img-chain.js';
 import { convertArgs } from '../../../lib/qemu/img-convert.js';
 import { progressParser } from '../../../lib/qemu/progress.js';
 import { assertBareName } from '../../../lib/qemu/bare-name.js';
@@ -70,13 +69,6 @@ describe('qemu argument building', () => {
     expect(c({ sizeBytes: 1.5 })).to.equal('SIZE_OUT_OF_BOUNDS');
     expect(c({ sizeBytes: 1024, clusterSize: 3000 })).to.equal('INVALID_INPUT');
     expect(c({ sizeBytes: 1024, format: 'vmdk' })).to.equal('INVALID_INPUT');
-  });
-
-  it('rebase is safe unless asked, and -b "" removes the backing file', () => {
-    expect(rebaseArgs('/d/v', 'qcow2', { backingFile: null })).to.deep.equal(['rebase', '-f', 'qcow2', '-p', '-b', '', '/d/v']);
-    expect(rebaseArgs('/d/v', 'qcow2', { backingFile: 'volume-x', backingFormat: 'qcow2', unsafe: true }))
-      .to.deep.equal(['rebase', '-f', 'qcow2', '-p', '-u', '-b', 'volume-x', '-F', 'qcow2', '/d/v']);
-    expect(codeOf(() => rebaseArgs('/d/v', 'qcow2', { backingFile: 'a/b', backingFormat: 'qcow2' }))).to.equal('IMAGE_UNSAFE_BACKING');
   });
 
   it('convert reads with force-share and explicit formats', () => {

@@ -1,5 +1,5 @@
 /**
- * The native allocation reader must agree with qemu-img map at depth 0 (allocatedBytesInTop, and
+ * The native allocation reader must agree with qemu-img map at depth 0 (imgMap, and
  * the data/zero ranges themselves) on images qemu itself wrote: many sizes, cluster sizes and
  * versions, with written, zeroed, unmapped, discarded and compressed ranges, with and without a
  * backing file. What it does not model it must refuse, never guess.
@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../../lib/core/process.js';
-import { allocatedBytesInTop, type Extent } from '../../../lib/qemu/img-map.js';
+import { allocatedInTop, imgMap, type Extent } from '../../../lib/qemu/img-map.js';
 import { readQcow2Allocation, type AllocRun } from '../../../lib/qemu/qcow2-alloc.js';
 import { patch, u64 } from '../../integration/qemu/craft.js';
 
@@ -131,7 +131,7 @@ describe('qcow2-alloc: native allocation vs qemu-img map depth 0', function () {
       await run('qemu-io', ['-f', 'qcow2', ...ops.flatMap((c) => ['-c', c]), file], { cwd: dir });
       const mine = await readQcow2Allocation(file);
       if (!mine.ok) expect.fail(`refused: ${mine.reason}`);
-      expect(mine.alloc.dataBytes).to.equal(await allocatedBytesInTop(file, 'qcow2'));
+      expect(mine.alloc.dataBytes).to.equal(allocatedInTop(await imgMap(dir, { file: path.basename(file), format: 'qcow2' })));
       expect(mine.alloc.runs).to.deep.equal(mapRuns(await rawMap(file)));
       expect(mine.alloc.runs.length, 'the script allocated something').to.be.greaterThan(0);
     });
@@ -144,7 +144,7 @@ describe('qcow2-alloc: native allocation vs qemu-img map depth 0', function () {
     const mine = await readQcow2Allocation(file);
     if (!mine.ok) expect.fail(mine.reason);
     expect(mine.alloc.dataBytes).to.equal(128 * KiB);
-    expect(mine.alloc.dataBytes).to.equal(await allocatedBytesInTop(file, 'qcow2'));
+    expect(mine.alloc.dataBytes).to.equal(allocatedInTop(await imgMap(dir, { file: path.basename(file), format: 'qcow2' })));
   });
 
   it('preallocated metadata (clusters backed by holes) counts as data, as map says', async () => {
@@ -153,7 +153,7 @@ describe('qcow2-alloc: native allocation vs qemu-img map depth 0', function () {
     const mine = await readQcow2Allocation(file);
     if (!mine.ok) expect.fail(mine.reason);
     expect(mine.alloc.dataBytes).to.equal(5 * MiB + 512);
-    expect(mine.alloc.dataBytes).to.equal(await allocatedBytesInTop(file, 'qcow2'));
+    expect(mine.alloc.dataBytes).to.equal(allocatedInTop(await imgMap(dir, { file: path.basename(file), format: 'qcow2' })));
   });
 });
 
