@@ -115,9 +115,3 @@ export function diskBySerial(dom: LiveDomain, volumeId: string): LiveDisk {
 export function chainNames(disk: LiveDisk): (string | null)[] {
   return disk.chain.map((l) => l.name);
 }
-
-/** Directory of the active layer: every file of a volume lives there (bare backing names). */
-export function diskDirectory(disk: LiveDisk): string | null {
-  const top = disk.chain[0]?.path;
-  return top ? path.dirname(top) : null;
-}

@@ -111,8 +111,3 @@ export function isLibvirtError(err: unknown, code?: number | readonly number[]):
   const actual = err.details.libvirtCode;
   return Array.isArray(code) ? code.includes(actual as number) : actual === code;
 }
-
-/** The virErrorNumber of a libvirt error, or undefined for anything else. */
-export function libvirtCodeOf(err: unknown): number | undefined {
-  return isLibvirtError(err) ? (err.details.libvirtCode as number) : undefined;
-}

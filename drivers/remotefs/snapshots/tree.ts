@@ -52,11 +52,6 @@ export function fileFormat(tree: VolumeTree, file: string): 'qcow2' | 'raw' {
   return f.format;
 }
 
-/** A deep copy, so that planners can return a new tree without touching their input. */
-export function cloneTree(tree: VolumeTree): VolumeTree {
-  return structuredClone(tree);
-}
-
 /**
  * Structural invariants every settled tree keeps; returns the violations (empty: consistent).
  * Used by reconcile before it trusts a tree and by the tests after every step.
