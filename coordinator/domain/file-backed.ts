@@ -5,7 +5,7 @@
  * skipped with the reason, never touched.
  */
 import path from 'node:path';
-import { isVolumeFile } from '../plans/names.js';
+import { isOwnFileName, isUuid } from '../../lib/core/volume-names.js';
 import type { LiveDisk } from './disks.js';
 
 export type FileBacked = { ok: true; dir: string } | { ok: false; reason: string };
@@ -19,7 +19,7 @@ export function fileBacked(disk: LiveDisk, volumeId: string): FileBacked {
   for (const layer of disk.chain) {
     if (layer.type !== 'file' || !layer.path) return { ok: false, reason: `a backing layer is of type ${layer.type}` };
     if (path.dirname(layer.path) !== dir) return { ok: false, reason: `layer ${layer.path} is not in ${dir}` };
-    if (!isVolumeFile(volumeId, layer.name ?? '')) return { ok: false, reason: `layer ${layer.name} is not a file of volume ${volumeId}` };
+    if (!isUuid(volumeId) || !isOwnFileName(layer.name, volumeId)) return { ok: false, reason: `layer ${layer.name} is not a file of volume ${volumeId}` };
   }
   return { ok: true, dir };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import { chainNames, type LiveDisk } from '../domain/disks.js';
 import { fileBacked } from '../domain/file-backed.js';
-import { assertOverlayName } from './names.js';
+import { assertOwnFileName } from '../../lib/core/volume-names.js';
 
 export interface OverlayHeader {
   format: string;
@@ -55,7 +55,7 @@ function checkHeader(h: OverlayHeader, top: { name: string; format: string | nul
 }
 
 export async function validateCreate(req: CreateRequest, disk: LiveDisk, inspect: InspectOverlay): Promise<ValidatedCreate> {
-  assertOverlayName(req.volumeId, req.newFile);
+  assertOwnFileName(req.newFile, req.volumeId, { what: 'overlay', code: 'IMAGE_UNSAFE_BACKING', overlayOnly: true });
   const fb = fileBacked(disk, req.volumeId);
   if (!fb.ok) throw mismatch(`disk ${disk.target} cannot be snapshotted: ${fb.reason}`, { target: disk.target });
   if (disk.mirror) throw new StorageError('CONFLICT', `disk ${disk.target} has a block job running (${disk.mirror.job})`);

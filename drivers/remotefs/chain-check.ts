@@ -19,7 +19,8 @@
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import type { Inspection } from '../../lib/qemu/inspector.js';
-import { checkImage, checkInspection, ownFilePattern } from '../../lib/qemu/safety.js';
+import { ownFilePattern } from '../../lib/core/volume-names.js';
+import { checkImage, checkInspection } from '../../lib/qemu/safety.js';
 import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
 import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';

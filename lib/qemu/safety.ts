@@ -4,13 +4,12 @@
  */
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
-import { assertVolumeId, isOwnFileName, ownFilePattern } from '../core/volume-names.js';
+import { assertVolumeId, isOwnFileName } from '../core/volume-names.js';
 import type { ImageFormat } from './formats.js';
 import { inspectImage, type Inspection } from './inspector.js';
 import type { Qcow2Header } from './qcow2-header.js';
 
 // The rule itself lives in lib/core/volume-names.ts (one module for every name check).
-export { assertVolumeId, isOwnFileName, ownFilePattern };
 
 /** A backing name from a header: `volume-<vid>` or `volume-<vid>.<uuid>`, bare (volume-names.ts). */
 export function validateBackingName(name: string, volumeId: string): void {

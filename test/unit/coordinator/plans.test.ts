@@ -4,7 +4,7 @@ import { isStorageError } from '../../../lib/core/errors.js';
 import { parseDomainXml, type LiveDisk } from '../../../coordinator/domain/disks.js';
 import { validateCreate } from '../../../coordinator/plans/create-plan.js';
 import { planFromNovaDelete, resultChainOf, validateMergePlan } from '../../../coordinator/plans/merge-plan.js';
-import { isOverlayName, isVolumeFile } from '../../../coordinator/plans/names.js';
+import { isOwnFileName, isOwnOverlayName } from '../../../lib/core/volume-names.js';
 import { domainXml, type FakeDisk } from './helpers/fake-libvirt.js';
 import { DIR, DOM, OP, S1, S2, S3, VOL, f, headers } from './helpers/context.js';
 
@@ -33,11 +33,11 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string):
 
 describe('coordinator: volume file names', () => {
   it('accepts only bare names of the volume itself', () => {
-    expect(isVolumeFile(VOL, f())).to.equal(true);
-    expect(isOverlayName(VOL, f(S1))).to.equal(true);
-    expect(isOverlayName(VOL, f())).to.equal(false);
+    expect(isOwnFileName(f(), VOL)).to.equal(true);
+    expect(isOwnOverlayName(f(S1), VOL)).to.equal(true);
+    expect(isOwnOverlayName(f(), VOL)).to.equal(false);
     for (const bad of [`volume-${VOL}/x`, `volume-${VOL}.${S1}/../x`, `volume-${VOL}x${S1}`, `volume-${S1}.${S2}`, `../${f(S1)}`, `${f(S1)}.tmp`]) {
-      expect(isVolumeFile(VOL, bad), bad).to.equal(false);
+      expect(isOwnFileName(bad, VOL), bad).to.equal(false);
     }
   });
 });

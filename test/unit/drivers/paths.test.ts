@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { deletionOrder } from '../../../drivers/remotefs/volume-delete.js';
 import { GiB, giBFromBytes } from '../../../lib/core/gib.js';
 import { sizeBytesFromGiB, tempFileName, volumeIdsIn } from '../../../drivers/remotefs/paths.js';
-import { belongsToVolume as isVolumeFile } from '../../../lib/core/volume-names.js';
+import { belongsToVolume } from '../../../lib/core/volume-names.js';
 import { preallocationFor } from '../../../drivers/remotefs/volume-create.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 
@@ -12,10 +12,10 @@ const W = '6f1c2b1e-7d7a-4d55-9a55-0c4f0d1b2a12';
 describe('volume file names and sizes', () => {
   it('every file of a volume, and only its own', () => {
     for (const n of [`volume-${V}`, `volume-${V}.info`, `volume-${V}.${W}`, `.volume-${V}.info.x.tmp`, tempFileName(V)]) {
-      expect(isVolumeFile(n, V), n).to.equal(true);
+      expect(belongsToVolume(n, V), n).to.equal(true);
     }
     for (const n of [`volume-${W}`, `volume-${V}x`, `xvolume-${V}`, `volume-${V.slice(0, -1)}`, `.qcowshare-probe-${V}.tmp`]) {
-      expect(isVolumeFile(n, V), n).to.equal(false);
+      expect(belongsToVolume(n, V), n).to.equal(false);
     }
   });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { OTHER, SNAP, VID, codeOf } from '../../fixtures/code-of.js';
-import { isOwnFileName, validateBackingName } from '../../../lib/qemu/safety.js';
+import { isOwnFileName } from '../../../lib/core/volume-names.js';
+import { validateBackingName } from '../../../lib/qemu/safety.js';
 
 describe('validateBackingName', () => {
   it('accepts the volume file and its overlays, bare', () => {
