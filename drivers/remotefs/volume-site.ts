@@ -8,7 +8,7 @@ import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import type { Share } from '../../lib/shares/index.js';
 import type { VolumeLocation } from './snapshots/index.js';
-import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
+import { infoFileName } from './info-file.js';
 import { baseFileName, listVolumeFiles } from './paths.js';
 import type { RemoteFsEnv } from './env.js';
 
@@ -42,23 +42,6 @@ export async function requireVolume(shares: readonly Share[], volumeId: string, 
   const site = await findVolume(shares, volumeId, providerLocation);
   if (site === null) throw new StorageError('VOLUME_NOT_FOUND', `volume ${volumeId} has no files on any configured share`, { details: { volumeId } });
   return site;
-}
-
-/** The volume's tree; refuses volumes without one and volumes with an operation in flight. */
-export async function loadSettledTree(site: VolumeSite): Promise<VolumeTree> {
-  const info = await readInfo(site.dir, site.volumeId);
-  if (info === null) {
-    throw new StorageError('INVALID_STATE', `volume ${site.volumeId} has no info file on ${site.share.address} (half-created, or made elsewhere: manage it)`);
-  }
-  if (info.tree === null) {
-    throw new StorageError('INVALID_STATE', `volume ${site.volumeId} has an info file without our tree (made by Cinder: manage it first)`);
-  }
-  if (info.tree.intent !== null) {
-    throw new StorageError('INVALID_STATE', `volume ${site.volumeId} has an unfinished ${info.tree.intent.kind}; run reconcile`, {
-      details: { intent: info.tree.intent.kind, step: info.tree.intent.step },
-    });
-  }
-  return info.tree;
 }
 
 /** Refuse to create a volume whose id already has files anywhere (a crash leftover included). */

@@ -9,18 +9,25 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { compiledTreeSchema, infoFileName, readInfo, serializeInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 
-export async function loadTree(loc: VolumeLocation): Promise<VolumeTree> {
+/** Where a volume's info file is: a VolumeLocation or the driver's VolumeSite. */
+type TreePlace = Pick<VolumeLocation, 'dir' | 'volumeId'>;
+
+export async function loadTree(loc: TreePlace): Promise<VolumeTree> {
   const info = await readInfo(loc.dir, loc.volumeId);
   if (info === null || info.tree === null) {
-    throw new StorageError('VOLUME_NOT_FOUND', `volume ${loc.volumeId} has no tree in ${loc.dir} (adopt a Cinder volume first)`, {
+    const why = info === null ? 'no info file (half-created, or made elsewhere: manage it)' : 'an info file without our tree (made by Cinder: manage it first)';
+    throw new StorageError('VOLUME_NOT_FOUND', `volume ${loc.volumeId} has ${why} in ${loc.dir}`, {
       details: { volumeId: loc.volumeId },
     });
   }
   return info.tree;
 }
 
-/** A tree that an interrupted operation left behind must be reconciled before anything else. */
-export async function loadSettledTree(loc: VolumeLocation): Promise<VolumeTree> {
+/**
+ * The one loader of a settled tree (the driver's and the engine's): a tree that an interrupted
+ * operation left behind must be reconciled before anything else.
+ */
+export async function loadSettledTree(loc: TreePlace): Promise<VolumeTree> {
   const tree = await loadTree(loc);
   if (tree.intent !== null && tree.intent.data.online === true) {
     // An attached volume's live operation: the storage service settles it with the host (src/api/usecases/interrupted-attached.ts).
