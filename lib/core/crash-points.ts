@@ -22,13 +22,21 @@ export const CRASH_POINTS = {
 
 export type CrashPoint = (typeof CRASH_POINTS)[keyof typeof CRASH_POINTS];
 
-let hook: ((point: CrashPoint) => void) | null = null;
-
-/** Tests only. */
-export function setCrashHook(fn: ((point: CrashPoint) => void) | null): void {
-  hook = fn;
+/**
+ * The one registry shape of named points a test may hook (these crash points; the snapshot
+ * engine's step boundaries): one hook per kind, and reaching a point is a no-op without one.
+ */
+export interface PointHooks<P extends string> {
+  /** Tests only. */
+  set(fn: ((point: P) => void) | null): void;
+  at(point: P): void;
 }
 
-export function crashPoint(point: CrashPoint): void {
-  hook?.(point);
+export function pointHooks<P extends string>(): PointHooks<P> {
+  let hook: ((point: P) => void) | null = null;
+  return { set: (fn) => { hook = fn; }, at: (point) => hook?.(point) };
 }
+
+const crashHooks = pointHooks<CrashPoint>();
+export const setCrashHook = crashHooks.set;
+export const crashPoint = crashHooks.at;

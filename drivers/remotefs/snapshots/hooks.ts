@@ -2,6 +2,8 @@
  * Step boundaries of every operation, named, so that crash tests can kill the process exactly
  * there. Production code never sets a hook; the crash-test child script does.
  */
+import { pointHooks } from '../../../lib/core/crash-points.js';
+
 export const STEPS = {
   createOverlayWritten: 'create.overlay_written',
   createInfoWritten: 'create.info_written',
@@ -34,13 +36,7 @@ export const STEPS = {
 
 export type StepName = (typeof STEPS)[keyof typeof STEPS];
 
-let hook: ((step: StepName) => void) | null = null;
-
+const stepHooks = pointHooks<StepName>();
 /** For tests only: called at every step boundary (a crash test kills its own process here). */
-export function setStepHook(fn: ((step: StepName) => void) | null): void {
-  hook = fn;
-}
-
-export function stepBoundary(step: StepName): void {
-  hook?.(step);
-}
+export const setStepHook = stepHooks.set;
+export const stepBoundary = stepHooks.at;
