@@ -8,8 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
-import { isUuid } from '../../lib/core/volume-names.js';
-import { isVolumeFile } from '../plans/names.js';
+import { isOwnFileName, isUuid } from '../../lib/core/volume-names.js';
 import type { CheckpointMode } from './plan.js';
 
 export const RECORD_FILE = 'checkpoint.json';
@@ -72,7 +71,7 @@ function checkVolume(v: unknown, file: string): CheckpointVolume {
   const o = v as Partial<CheckpointVolume> | null;
   if (!o || !isUuid(o.volumeId) || typeof o.target !== 'string' || !TARGET.test(o.target)) throw bad('a volume entry is malformed', file);
   if (typeof o.snapshotPoint !== 'string' || !path.isAbsolute(o.snapshotPoint) || path.normalize(o.snapshotPoint) !== o.snapshotPoint
-    || !isVolumeFile(o.volumeId, path.basename(o.snapshotPoint))) throw bad(`volume ${o.volumeId}: the snapshot point is not a file of the volume`, file);
+    || !(isUuid(o.volumeId) && isOwnFileName(path.basename(o.snapshotPoint), o.volumeId))) throw bad(`volume ${o.volumeId}: the snapshot point is not a file of the volume`, file);
   if (!Number.isSafeInteger(o.sizeBytes) || (o.sizeBytes as number) <= 0) throw bad('a volume size is not a positive integer', file);
   return { volumeId: o.volumeId, target: o.target, snapshotPoint: o.snapshotPoint, sizeBytes: o.sizeBytes as number };
 }
@@ -94,7 +93,7 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
     if (!Array.isArray(o.overlays) || o.overlays.length !== volumes.length) throw bad('overlays do not match the volumes', file);
     overlays = o.overlays.map((x: unknown, i) => {
       const v = volumes[i] as CheckpointVolume;
-      if (typeof x !== 'string' || path.dirname(x) !== path.dirname(v.snapshotPoint) || !isVolumeFile(v.volumeId, path.basename(x)) || x === v.snapshotPoint) {
+      if (typeof x !== 'string' || path.dirname(x) !== path.dirname(v.snapshotPoint) || !(isUuid(v.volumeId) && isOwnFileName(path.basename(x), v.volumeId)) || x === v.snapshotPoint) {
         throw bad(`volume ${v.volumeId}: an overlay is not a new file of the volume`, file);
       }
       return x;
@@ -132,7 +131,7 @@ export function parseIntent(text: string, file: string, instanceUuid: string, re
     const v = x as { volumeId?: unknown; target?: unknown; path?: unknown } | null;
     const own = record?.volumes.find((r) => r.volumeId === v?.volumeId && r.target === v?.target);
     if (!v || !isUuid(v.volumeId) || typeof v.path !== 'string' || (record && !own)) throw bad('an overlay is not of a checkpoint volume', file);
-    if (!isVolumeFile(v.volumeId, path.basename(v.path)) || (own && path.dirname(own.snapshotPoint) !== path.dirname(v.path))) {
+    if (!(isUuid(v.volumeId) && isOwnFileName(path.basename(v.path), v.volumeId)) || (own && path.dirname(own.snapshotPoint) !== path.dirname(v.path))) {
       throw bad('an overlay is not a file in its volume\'s directory', file);
     }
     return { volumeId: v.volumeId, target: String(v.target), path: v.path };

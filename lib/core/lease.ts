@@ -36,9 +36,52 @@ export interface WithLeaseOptions {
   renewFraction?: number;
 }
 
+/** A held lease renewed in the background until stopped; `signal` fires (reason LEASE_LOST) when a renewal fails. */
+export interface LeaseKeeper {
+  readonly lease: Lease;
+  readonly signal: AbortSignal;
+  /** Stop renewing (the caller then releases the lease itself, e.g. inside its last transaction). */
+  stop(): Promise<void>;
+  /** Stop renewing and release (unless lost). */
+  release(): Promise<void>;
+}
+
 /**
- * Run `work` while holding the lease, renewing it in the background. If a renewal fails, the
- * AbortSignal passed to `work` fires (reason: LEASE_LOST) so long jobs stop writing.
+ * The one renewal loop: renews `initial` every ttl/renewFraction (default 3). If a renewal fails,
+ * `signal` aborts so the holder stops writing; a step past its commit point finishes regardless.
+ */
+export function keepLease(leases: LeaseManager, initial: Lease, ttlMs: number, renewFraction = 3): LeaseKeeper {
+  let lease = initial;
+  const controller = new AbortController();
+  let renewing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    renewing = leases.renew(lease, ttlMs).then(
+      (l) => { lease = l; },
+      (err: unknown) => {
+        clearInterval(timer);
+        controller.abort(err instanceof StorageError ? err : new StorageError('LEASE_LOST', `lease on ${lease.resource} lost`, { cause: err }));
+      },
+    );
+  }, Math.max(100, Math.floor(ttlMs / renewFraction)));
+  timer.unref();
+  const stop = async () => {
+    clearInterval(timer);
+    await renewing;
+  };
+  return {
+    get lease() { return lease; },
+    signal: controller.signal,
+    stop,
+    release: async () => {
+      await stop();
+      if (!controller.signal.aborted) await leases.release(lease);
+    },
+  };
+}
+
+/**
+ * Run `work` while holding the lease, renewing it in the background (keepLease). If a renewal
+ * fails, the AbortSignal passed to `work` fires (reason: LEASE_LOST) so long jobs stop writing.
  */
 export async function withLease<T>(
   leases: LeaseManager,
@@ -47,25 +90,11 @@ export async function withLease<T>(
   options: WithLeaseOptions,
   work: (lease: Lease, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  let lease = await leases.acquire(resource, holder, options.ttlMs);
-  const controller = new AbortController();
-  const period = Math.max(100, Math.floor(options.ttlMs / (options.renewFraction ?? 3)));
-  let renewing: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    renewing = leases.renew(lease, options.ttlMs).then(
-      (l) => { lease = l; },
-      (err: unknown) => {
-        clearInterval(timer);
-        controller.abort(err instanceof StorageError ? err : new StorageError('LEASE_LOST', `lease on ${resource} lost`, { cause: err }));
-      },
-    );
-  }, period);
-  timer.unref();
+  const lease = await leases.acquire(resource, holder, options.ttlMs);
+  const keeper = keepLease(leases, lease, options.ttlMs, options.renewFraction);
   try {
-    return await work(lease, controller.signal);
+    return await work(lease, keeper.signal);
   } finally {
-    clearInterval(timer);
-    await renewing;
-    if (!controller.signal.aborted) await leases.release(lease);
+    await keeper.release();
   }
 }

@@ -12,7 +12,7 @@ import { openInDir } from '../../../lib/core/safe-open.js';
 import { verifyTree } from '../chain-check.js';
 import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
-import { loadSettledTree } from '../volume-site.js';
+import { loadSettledTree } from '../snapshots/store.js';
 import { archiveBytes, writeArchive, type ArchiveWriteOptions } from './archive-write.js';
 import { chainOf, planManifest, type ExportRecords } from './export-plan.js';
 import type { ExportManifest } from './manifest.js';

@@ -15,12 +15,11 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
 import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
 import { StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
-import type { Lease } from '../../../lib/core/lease.js';
+import { keepLease, type Lease } from '../../../lib/core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { OpContext } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
-import { keepLease } from '../lease-keeper.js';
 import { operationEnded } from '../operation-audit.js';
 import { recordLeaseEvent } from '../../../lib/core/metrics-registry.js';
 

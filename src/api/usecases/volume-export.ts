@@ -10,7 +10,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
 import { exportSupport, type ExportRecords, type ExportSupport, type OpenedVolumeExport } from '../../../drivers/export-support.js';
 import type { ServiceDeps } from '../context.js';
-import { keepLease } from '../lease-keeper.js';
+import { keepLease } from '../../../lib/core/lease.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease } from './operation-runner.js';
 

@@ -21,7 +21,7 @@ import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ExportManifest, ImportedVolume } from '../../../drivers/export-support.js';
 import type { Caller, ServiceDeps } from '../context.js';
-import { keepLease, type LeaseKeeper } from '../lease-keeper.js';
+import { keepLease, type LeaseKeeper } from '../../../lib/core/lease.js';
 import { acquireVolumeLease } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 

@@ -11,7 +11,7 @@ import { isStorageError } from '../../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
-import { keepLease, type LeaseKeeper } from '../../lease-keeper.js';
+import { keepLease, type LeaseKeeper } from '../../../../lib/core/lease.js';
 import { invalidState } from '../lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from '../operation-runner.js';
 import { temporarySnapshotFields, type TemporaryOwner } from './temporary-snapshot.js';
