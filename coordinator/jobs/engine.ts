@@ -3,7 +3,7 @@
  * before it touches libvirt, runs it, and reconciles persisted jobs on start.
  */
 import { StorageError } from '../../lib/core/errors.js';
-import { runMerge } from '../merge/run-merge.js';
+import { runMergeJob } from '../merge/run-merge.js';
 import { runSnapshot } from '../snapshot/run-snapshot.js';
 import type { JobContext } from './context.js';
 import { isFinal, volumesOf, type Job } from './job.js';
@@ -96,7 +96,7 @@ export class Engine {
     if (isFinal(job)) return;
     this.reserve(volumesOf(job), job.id);
     this.ctx.metrics.inc('coordinator_jobs_started_total', { kind: job.kind });
-    const run = job.kind === 'merge' ? runMerge(this.ctx, job) : runSnapshot(this.ctx, job);
+    const run = job.kind === 'merge' ? runMergeJob(this.ctx, job) : runSnapshot(this.ctx, job);
     this.running.set(job.id, run.catch((err: unknown) => this.ctx.log.error({ err, job: job.id }, 'job runner crashed')).finally(() => {
       this.running.delete(job.id);
       if (isFinal(job)) this.release(job.id);

@@ -133,7 +133,7 @@ async function runStep(ctx: JobContext, job: MergeJob, step: (c: JobContext, j: 
   }
 }
 
-export async function runMerge(ctx: JobContext, job: MergeJob): Promise<void> {
+export async function runMergeJob(ctx: JobContext, job: MergeJob): Promise<void> {
   try {
     while (!isFinal(job)) {
       const step = STEPS[job.state as keyof typeof STEPS];

@@ -5,7 +5,7 @@
 import type { VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
-import { measureAndPlan, runMerge } from './merge.js';
+import { measureAndPlan, runFileMerge } from './merge.js';
 import { applyRemove, nextHiddenToCollect } from './plan-delete.js';
 import { saveTree, unlinkIfPresent } from './store.js';
 
@@ -23,7 +23,7 @@ export async function collectHidden(loc: VolumeLocation, tree: VolumeTree, opts:
   const collected: string[] = [];
   for (let d = nextHiddenToCollect(t); d !== null; d = nextHiddenToCollect(t)) {
     if (d.kind === 'remove') t = await removeSnapshotFile(loc, t, d.snapshotId, d.file);
-    else if (d.kind === 'merge') t = await runMerge(loc, t, await measureAndPlan(loc, t, d), 'merge_hidden', opts);
+    else if (d.kind === 'merge') t = await runFileMerge(loc, t, await measureAndPlan(loc, t, d), 'merge_hidden', opts);
     collected.push(d.snapshotId);
   }
   return { tree: t, collected };

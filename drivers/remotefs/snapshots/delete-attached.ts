@@ -14,8 +14,8 @@ import { activeChain, type AttachedHost } from './attached-host.js';
 import { removeSnapshotFile } from './collect.js';
 import { planLiveMerge, runLiveMerge, finishLiveMerge } from './live-merge.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
-import { measureAndPlan, runMerge } from './merge.js';
-import { parseMergePlan } from './plan-schema.js';
+import { measureAndPlan, runFileMerge } from './merge.js';
+import { parseFileMergePlan } from './plan-schema.js';
 import { applyHide, decideDelete, nextHiddenToCollect, planMerge, type DeleteDecision } from './plan-delete.js';
 import { loadTree, saveTree } from './store.js';
 import type { LiveMergeStep } from './attached-host.js';
@@ -38,10 +38,10 @@ type Kind = 'delete_snapshot' | 'merge_hidden';
 async function settleOne(loc: VolumeLocation, tree: VolumeTree, d: DeleteDecision, kind: Kind, host: AttachedHost, opts: SnapshotOpOptions): Promise<VolumeTree> {
   if (d.kind === 'hide') return tree;
   if (d.kind === 'remove') return removeSnapshotFile(loc, tree, d.snapshotId, d.file);
-  if (!activeChain(tree).includes(d.base)) return runMerge(loc, tree, await measureAndPlan(loc, tree, d), kind, opts);
+  if (!activeChain(tree).includes(d.base)) return runFileMerge(loc, tree, await measureAndPlan(loc, tree, d), kind, opts);
   if (host.running) return runLiveMerge(loc, tree, await planLiveMerge(loc, tree, d), kind, host, opts);
   const plan = d.top === tree.active ? planMerge(tree, d, 'pull') : await measureAndPlan(loc, tree, d);
-  return runMerge(loc, tree, plan, kind, opts);
+  return runFileMerge(loc, tree, plan, kind, opts);
 }
 
 /**
@@ -54,7 +54,7 @@ async function resumeLiveMerge(loc: VolumeLocation, tree: VolumeTree, host: Atta
   if (intent.data.online !== true || (intent.kind !== 'delete_snapshot' && intent.kind !== 'merge_hidden') || !host.running) {
     throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has an unfinished ${intent.kind}; reconcile it first`, { details: { intent: intent.kind, step: intent.step } });
   }
-  const plan = parseMergePlan(intent.data.plan);
+  const plan = parseFileMergePlan(intent.data.plan);
   const step = intent.data.live as LiveMergeStep;
   const outcome = await host.merge(step);
   if (outcome === 'completed') return finishLiveMerge(loc, tree, plan, step);

@@ -7,7 +7,7 @@ import { verifyTree } from '../chain-check.js';
 import { assertRoom } from '../space-check.js';
 import { collectHidden, removeSnapshotFile } from './collect.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
-import { measureAndPlan, runMerge } from './merge.js';
+import { measureAndPlan, runFileMerge } from './merge.js';
 import { applyHide, decideDelete } from './plan-delete.js';
 import { loadSettledTree, saveTree } from './store.js';
 import { dependantsOf } from './tree.js';
@@ -31,7 +31,7 @@ export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, 
   else {
     // Room for what the merge copies, checked after the chain was verified and before any write.
     const plan = await measureAndPlan(loc, tree, d, (bytes) => assertRoom(loc.dir, bytes, `deleting snapshot ${snapshotId} (a merge)`));
-    tree = await runMerge(loc, tree, plan, 'delete_snapshot', opts);
+    tree = await runFileMerge(loc, tree, plan, 'delete_snapshot', opts);
   }
   const { collected } = await collectHidden(loc, tree, opts);
   return { hidden: false, collected };

@@ -16,13 +16,13 @@ import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost, type LiveMergeStep } from './attached-host.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { measureAndPlan } from './merge.js';
-import { applyMerge, planMerge, type MergePlan } from './plan-delete.js';
+import { applyMerge, planMerge, type FileMergePlan } from './plan-delete.js';
 import { rebaseUnsafe } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 
 /** The coordinator's form of an engine plan over the guest's chain `chain`. */
-export function liveStepOf(chain: string[], plan: MergePlan, active: string): LiveMergeStep {
+export function liveStepOf(chain: string[], plan: FileMergePlan, active: string): LiveMergeStep {
   const below = (f: string | null) => (f === null ? [] : chain.slice(chain.indexOf(f)));
   const common = { snapshotId: plan.snapshotId, expected_chain: chain };
   if (plan.direction === 'pull') {
@@ -35,13 +35,13 @@ export function liveStepOf(chain: string[], plan: MergePlan, active: string): Li
 }
 
 /** Commit or pull by bytes moved, except that an intermediate dependant is committed. */
-export async function planLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<MergePlan> {
+export async function planLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<FileMergePlan> {
   const measured = await measureAndPlan(loc, tree, d);
   return measured.direction === 'pull' && d.top !== tree.active ? planMerge(tree, d, 'commit') : measured;
 }
 
 export async function runLiveMerge(
-  loc: VolumeLocation, tree: VolumeTree, plan: MergePlan, kind: 'delete_snapshot' | 'merge_hidden', host: AttachedHost, _opts: SnapshotOpOptions = {},
+  loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan, kind: 'delete_snapshot' | 'merge_hidden', host: AttachedHost, _opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
   const step = liveStepOf(activeChain(tree), plan, tree.active);
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
@@ -60,7 +60,7 @@ export async function runLiveMerge(
 }
 
 /** The guest runs on result_chain: re-point off-chain dependants, one info write, then unlink. */
-export async function finishLiveMerge(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan, step: LiveMergeStep): Promise<VolumeTree> {
+export async function finishLiveMerge(loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan, step: LiveMergeStep): Promise<VolumeTree> {
   for (const child of plan.rebaseOnto) {
     // libvirt already rewrote the header of the chain's own child (RELATIVE); only branches here.
     if (!step.result_chain.includes(child)) await rebaseUnsafe(loc.dir, child, { file: plan.base, format: fileFormat(tree, plan.base) });

@@ -1,5 +1,5 @@
 /**
- * Runs a MergePlan step by step, recording each step in the info file before it runs.
+ * Runs a FileMergePlan step by step, recording each step in the info file before it runs.
  *
  * commit (commit point: before the commit starts writing into F; afterwards only forward):
  *   B <- F <- D <- C...   --commit -d D into F-->   F holds D's point
@@ -18,7 +18,7 @@ import { openInDir } from '../../../lib/core/safe-open.js';
 import type { Intent, VolumeTree } from '../info-file.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
-import { applyMerge, chooseDirection, planMerge, type MergePlan } from './plan-delete.js';
+import { applyMerge, chooseDirection, planMerge, type FileMergePlan } from './plan-delete.js';
 import { pullInto } from './pull-fast.js';
 import { allocatedInFile, commitTopOnly, growFile, headerOf, holdsNothing, rebaseUnsafe, type Layer } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
@@ -37,7 +37,7 @@ function layer(tree: VolumeTree, file: string): Layer {
  */
 export async function measureAndPlan(
   loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }, beforeChange?: (bytesToCopy: number) => Promise<void>,
-): Promise<MergePlan> {
+): Promise<FileMergePlan> {
   const [commitBytes, pullBytes] = await Promise.all([
     allocatedInFile(loc.dir, layer(tree, d.top)),
     allocatedInFile(loc.dir, layer(tree, d.base)),
@@ -46,10 +46,10 @@ export async function measureAndPlan(
   return planMerge(tree, d, chooseDirection(commitBytes, pullBytes));
 }
 
-export async function runMerge(
+export async function runFileMerge(
   loc: VolumeLocation,
   tree: VolumeTree,
-  plan: MergePlan,
+  plan: FileMergePlan,
   kind: 'delete_snapshot' | 'merge_hidden',
   opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
@@ -64,7 +64,7 @@ export async function commitFrom(
   loc: VolumeLocation,
   tree: VolumeTree,
   intent: Intent,
-  plan: MergePlan,
+  plan: FileMergePlan,
   from: 'commit' | 'rebase',
   opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
@@ -95,7 +95,7 @@ export async function commitFrom(
   return finish(loc, t, plan);
 }
 
-async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: MergePlan, opts: SnapshotOpOptions): Promise<VolumeTree> {
+async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: FileMergePlan, opts: SnapshotOpOptions): Promise<VolumeTree> {
   opts.signal?.throwIfAborted(); // a holder that lost the lease starts nothing
   const t = await recordStep(loc, tree, intent, 'pull', false);
   stepBoundary(STEPS.pullIntentWritten);
@@ -119,7 +119,7 @@ async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan:
 export async function settlePull(
   loc: VolumeLocation,
   tree: VolumeTree,
-  plan: MergePlan,
+  plan: FileMergePlan,
   step: string,
 ): Promise<{ tree: VolumeTree; outcome: 'rolled_back' | 'rolled_forward' }> {
   if (step === 'pulled') return { tree: await finish(loc, tree, plan), outcome: 'rolled_forward' };
@@ -154,7 +154,7 @@ async function syncFile(dir: string, file: string): Promise<void> {
  * finishes once the share answers again, instead of a file only a human would remove. The intent
  * names exactly the file the merge emptied into its survivor, so nothing else is ever removed.
  */
-async function finish(loc: VolumeLocation, tree: VolumeTree, plan: MergePlan): Promise<VolumeTree> {
+async function finish(loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan): Promise<VolumeTree> {
   const next = applyMerge({ ...tree, intent: null }, plan);
   const intent = tree.intent;
   const pending: VolumeTree = intent === null ? next : { ...next, intent: { ...intent, step: UNLINK_STEP, committed: true, files: { victim: plan.victim } } };

@@ -20,8 +20,11 @@ export type MergeDirection = 'commit' | 'pull';
  *            D's data is committed into F; D goes away; F takes D's role (active or T's file).
  *   pull:    B <- F <- D                       =>  B <- D
  *            D is rebased safely onto B (gains what F provided); F goes away.
+ *
+ * The engine's plan of merging two files of the tree; the wire plan sent to a coordinator is
+ * lib/protocol's MergePlan.
  */
-export interface MergePlan {
+export interface FileMergePlan {
   snapshotId: string;
   direction: MergeDirection;
   /** S's file (commit: the survivor). */
@@ -61,7 +64,7 @@ export function chooseDirection(commitBytes: number, pullBytes: number): MergeDi
   return commitBytes <= pullBytes ? 'commit' : 'pull';
 }
 
-export function planMerge(tree: VolumeTree, decision: { snapshotId: string; base: string; top: string }, direction: MergeDirection): MergePlan {
+export function planMerge(tree: VolumeTree, decision: { snapshotId: string; base: string; top: string }, direction: MergeDirection): FileMergePlan {
   const s = tree.snapshots[decision.snapshotId];
   if (s === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${decision.snapshotId} is not in the tree`);
   const survivorSize = pointSize(tree, decision.top);
@@ -92,7 +95,7 @@ export function planMerge(tree: VolumeTree, decision: { snapshotId: string; base
 }
 
 /** The tree after a merge: S gone, the survivor holds D's point, the victim gone. */
-export function applyMerge(tree: VolumeTree, plan: MergePlan): VolumeTree {
+export function applyMerge(tree: VolumeTree, plan: FileMergePlan): VolumeTree {
   const next = structuredClone(tree);
   const s = next.snapshots[plan.snapshotId];
   if (s === undefined) throw new Error(`applyMerge: snapshot ${plan.snapshotId} missing`);

@@ -1,7 +1,7 @@
-/** Runtime check of a MergePlan read back from an intent (the info file is input like any other). */
+/** Runtime check of a FileMergePlan read back from an intent (the info file is input like any other). */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
-import type { MergePlan } from './plan-delete.js';
+import type { FileMergePlan } from './plan-delete.js';
 
 const fmt = z.enum(['qcow2', 'raw']);
 const planSchema = z.strictObject({
@@ -18,7 +18,7 @@ const planSchema = z.strictObject({
   growBaseTo: z.number().int().positive().nullable(),
 });
 
-export function parseMergePlan(value: unknown): MergePlan {
+export function parseFileMergePlan(value: unknown): FileMergePlan {
   const r = planSchema.safeParse(value);
   if (!r.success) throw new StorageError('INFO_FILE_CORRUPT', `merge intent without a valid plan: ${r.error.message}`);
   return r.data;

@@ -19,7 +19,7 @@ import { repairLeaks } from './leak-repair.js';
 import type { VolumeLocation } from './location.js';
 import { UNLINK_STEP, commitFrom, finishUnlink, settlePull } from './merge.js';
 import { onlineCreateIntent } from './overlay-prepare.js';
-import { parseMergePlan } from './plan-schema.js';
+import { parseFileMergePlan } from './plan-schema.js';
 import { saveTree, unlinkIfPresent } from './store.js';
 
 type Outcome = 'none' | 'rolled_back' | 'rolled_forward';
@@ -79,7 +79,7 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
 async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
   // The merge was done and recorded; only its victim's unlink is left (the share failed there).
   if (intent.step === UNLINK_STEP) return { tree: await finishUnlink(loc, tree, intent), outcome: 'rolled_forward' };
-  const plan = parseMergePlan(intent.data.plan);
+  const plan = parseFileMergePlan(intent.data.plan);
   let settled: { tree: VolumeTree; outcome: Outcome };
   if (plan.direction === 'commit') {
     // Past the commit point from the first step on: only forward.

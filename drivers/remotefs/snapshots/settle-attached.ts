@@ -15,7 +15,7 @@ import { finishLiveMerge } from './live-merge.js';
 import type { VolumeLocation } from './location.js';
 import { abandonOverlayOp, commitOverlayOp } from './overlay-prepare.js';
 import { applyRevert, planRevert } from './plan-create.js';
-import { parseMergePlan } from './plan-schema.js';
+import { parseFileMergePlan } from './plan-schema.js';
 import { headerOf } from './qemu-views.js';
 import { decideSettle, type SettleDecision, type SettleFacts } from './settle-plan.js';
 import { loadTree, saveTree, unlinkIfPresent } from './store.js';
@@ -48,7 +48,7 @@ async function apply(loc: VolumeLocation, intent: Intent, d: SettleDecision): Pr
     await unlinkIfPresent(loc, d.newActive);
   } else if (d.kind === 'commit_create') await commitOverlayOp(loc, d.snapshotId);
   else if (d.kind === 'abandon_create') await abandonOverlayOp(loc, d.snapshotId);
-  else if (d.kind === 'finish_merge') await finishLiveMerge(loc, await loadTree(loc), parseMergePlan(intent.data.plan), intent.data.live as LiveMergeStep);
+  else if (d.kind === 'finish_merge') await finishLiveMerge(loc, await loadTree(loc), parseFileMergePlan(intent.data.plan), intent.data.live as LiveMergeStep);
   else if (d.kind === 'undo_merge') await saveTree(loc, { ...(await loadTree(loc)), intent: null });
 }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
 import { BlockCommitFlags, BlockRebaseFlags } from '../../../lib/libvirt/constants.js';
 import type { MergeJob } from '../../../coordinator/jobs/job.js';
-import { runMerge } from '../../../coordinator/merge/run-merge.js';
+import { runMergeJob } from '../../../coordinator/merge/run-merge.js';
 import { resultChainOf } from '../../../coordinator/plans/merge-plan.js';
 import { DIR, DOM, OP, S1, S2, S3, VOL, chainDisk, f, harness, type Harness } from './helpers/context.js';
 
@@ -25,7 +25,7 @@ describe('coordinator: merge runner', () => {
   it('active commit: permission, RELATIVE|ACTIVE, waits for the XML mirror ready after cur == end, pivots, waits for the new chain', async () => {
     const h = harness([chainDisk(CHAIN)]);
     const job = mergeJob(h, { operation: 'active_commit', top: f(S3), base: f(S2) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(chainOf(h)).to.deep.equal([f(S2), f(S1), f()]);
     const calls = h.libvirt.calls;
@@ -48,7 +48,7 @@ describe('coordinator: merge runner', () => {
   it('intermediate commit: RELATIVE only, never DELETE, and the chain verified', async () => {
     const h = harness([chainDisk(CHAIN)]);
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(chainOf(h)).to.deep.equal([f(S3), f(S1), f()]);
     expect(h.libvirt.calls).to.include(`commit vdb top=${f(S2)} base=${f(S1)} flags=${BlockCommitFlags.RELATIVE}`);
@@ -58,7 +58,7 @@ describe('coordinator: merge runner', () => {
   it('pull: blockRebase onto the new base with RELATIVE', async () => {
     const h = harness([chainDisk(CHAIN)]);
     const job = mergeJob(h, { operation: 'pull', top: f(S3), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(chainOf(h)).to.deep.equal([f(S3), f(S1), f()]);
     expect(h.libvirt.calls).to.include(`pull vdb base=${f(S1)} flags=${BlockRebaseFlags.RELATIVE}`);
@@ -68,7 +68,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk(CHAIN)], { pivotSettleTimeoutMs: 1_000 });
     h.libvirt.jobFails = true;
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state).to.equal('failed');
     expect(job.error).to.match(/BLOCK_JOB_FAILED: the block job ended without changing the chain/);
     expect(h.metadata.reports.at(-1)?.report.status).to.equal('failed');
@@ -78,7 +78,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk(CHAIN)]);
     h.metadata.gone.add(S1);
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(job.reported).to.equal(true);
   });
@@ -88,7 +88,7 @@ describe('coordinator: merge runner', () => {
     h.metadata.gone.add(S1);
     h.metadata.refusePermit = true;
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state).to.equal('failed');
     expect(job.reported).to.equal(false);
   });
@@ -97,7 +97,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk(CHAIN)]);
     h.metadata.refusePermit = true;
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state).to.equal('failed');
     expect(job.error).to.match(/COMMIT_POINT_REFUSED/);
     expect(h.libvirt.calls.some((c) => c.startsWith('commit'))).to.equal(false);
@@ -108,7 +108,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk(CHAIN)], { blockJobTimeoutMs: 1_000, pollIntervalMs: 600 });
     h.libvirt.jobStep = 5n;
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(job.overdueSince).to.be.a('number');
     expect(h.store.history.some((s) => s.state === 'running')).to.equal(true);
@@ -118,7 +118,7 @@ describe('coordinator: merge runner', () => {
   it('rides out libvirtd going away while polling', async () => {
     const h = harness([chainDisk(CHAIN)]);
     const job = mergeJob(h, { operation: 'active_commit', top: f(S3), base: f(S2) });
-    const run = runMerge(h.ctx, job);
+    const run = runMergeJob(h.ctx, job);
     await new Promise((r) => setImmediate(r));
     h.libvirt.disconnectCalls = 3;
     await run;
@@ -130,7 +130,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk(CHAIN)]);
     h.libvirt.jobStep = 10n;
     const job = mergeJob(h, { operation: 'active_commit', top: f(S3), base: f(S2) });
-    const run = runMerge(h.ctx, job);
+    const run = runMergeJob(h.ctx, job);
     while (h.libvirt.calls.filter((c) => c === 'info vdb').length < 3) await new Promise((r) => setImmediate(r));
     h.stopper.abort();
     await run;
@@ -139,7 +139,7 @@ describe('coordinator: merge runner', () => {
     const again = harness([chainDisk(CHAIN)], {}, h.store);
     again.libvirt.disks = h.libvirt.disks;
     again.libvirt.job = h.libvirt.job;
-    await runMerge(again.ctx, persisted);
+    await runMergeJob(again.ctx, persisted);
     expect(persisted.state, persisted.error).to.equal('completed');
     expect(again.libvirt.calls.some((c) => c.startsWith('commit'))).to.equal(false);
     expect(again.libvirt.disks[0]?.chain).to.deep.equal([f(S2), f(S1), f()]);
@@ -150,7 +150,7 @@ describe('coordinator: merge runner', () => {
     const job = mergeJob(h, { operation: 'active_commit', top: f(S3), base: f(S2) });
     await h.ctx.port.blockCommit(DOM, 'vdb', `${DIR}/${f(S3)}`, `${DIR}/${f(S2)}`, BlockCommitFlags.ACTIVE | BlockCommitFlags.RELATIVE);
     job.state = 'pivoting';
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(h.store.history.map((s) => s.state)).to.include.members(['running', 'pivoting', 'verifying']);
     expect(chainOf(h)).to.deep.equal([f(S2), f(S1), f()]);
@@ -160,7 +160,7 @@ describe('coordinator: merge runner', () => {
     const h = harness([chainDisk([f(S3), f(S1), f()])]);
     const job = mergeJob(h, { operation: 'commit', top: f(S2), base: f(S1) });
     job.state = 'permitted';
-    await runMerge(h.ctx, job);
+    await runMergeJob(h.ctx, job);
     expect(job.state, job.error).to.equal('completed');
     expect(h.libvirt.calls.some((c) => c.startsWith('commit'))).to.equal(false);
   });
