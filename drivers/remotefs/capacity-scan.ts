@@ -9,7 +9,7 @@ import path from 'node:path';
 import { readInfo, type VolumeTree } from './info-file.js';
 import type { Share } from '../../lib/shares/index.js';
 import type { ShareCapacity } from './capacity.js';
-import { baseFileName, volumeIdsIn } from './paths.js';
+import { baseFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
 
 export function treeProvisionedBytes(tree: VolumeTree): number {
   let bytes = tree.sizeBytes;

@@ -8,7 +8,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { volumeOwningName } from '../../lib/core/volume-names.js';
+import { assertVolumeId, volumeOwningName } from '../../lib/core/volume-names.js';
 import { imgCheck, imgRepairLeaks } from '../../lib/qemu/img.js';
 import { inspectImage } from '../../lib/qemu/inspector.js';
 import { checkImage } from '../../lib/qemu/safety.js';
@@ -18,7 +18,6 @@ import type { Share } from '../../lib/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
 import { CoordinatorClient } from './online/coordinator-client.js';
-import { assertVolumeId } from './paths.js';
 import { findVolume } from './volume-site.js';
 
 /** The volume a name belongs to by the own-name rule (lib/core/volume-names.ts), or null. */

@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { isTempOfVolume } from '../../lib/core/volume-names.js';
+import { assertSnapshotId, assertVolumeId, isTempOfVolume, volumeIdsIn } from '../../lib/core/volume-names.js';
 import { assertImageFormat } from '../../lib/qemu/formats.js';
 import { createShare } from '../../lib/shares/index.js';
 import type {
@@ -30,7 +30,7 @@ import { manageExisting, sourceIdOf } from './manage.js';
 import { describeManageable, listManageable } from './manageable.js';
 import { OnlinePath, type InterruptedOperation } from './online/index.js';
 import { giBFromBytes } from '../../lib/core/gib.js';
-import { assertSnapshotId, assertVolumeId, sizeBytesFromGiB, volumeIdsIn } from './paths.js';
+import { sizeBytesFromGiB } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
 import { OVERLAY_BYTES, assertRoom } from './space-check.js';

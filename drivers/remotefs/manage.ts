@@ -13,7 +13,7 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { BASE_FILE_PATTERN } from '../../lib/core/volume-names.js';
+import { BASE_FILE_PATTERN, baseFileName } from '../../lib/core/volume-names.js';
 import { checkImage, validateBackingName } from '../../lib/qemu/safety.js';
 import { inspectImage } from '../../lib/qemu/inspector.js';
 import type { CreatedVolume, ManageRef, VolumeFormat } from '../contract/volume-driver.js';
@@ -23,7 +23,6 @@ import type { RemoteFsEnv } from './env.js';
 import { assertCinderNames, fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { applyPerms } from './perms.js';
 import { GiB, giBFromBytes } from '../../lib/core/gib.js';
-import { baseFileName } from './paths.js';
 import { adoptCinderVolume } from './snapshots/index.js';
 import { assertNoFiles, locationOf } from './volume-site.js';
 

@@ -25,7 +25,7 @@ import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
 import { GiB, giBFromBytes } from '../../lib/core/gib.js';
-import { baseFileName, volumeIdsIn } from './paths.js';
+import { baseFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
 import { sourceIdOf } from './manage.js';
 import { isUuid } from './snapshots/ids.js';
 

@@ -14,7 +14,7 @@ import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, infoFileName, newTree, writeInfo } from './info-file.js';
 import { applyPerms } from './perms.js';
 import { giBFromBytes } from '../../lib/core/gib.js';
-import { baseFileName, tempFileName } from './paths.js';
+import { baseFileName, tempFileName } from '../../lib/core/volume-names.js';
 
 export interface NewVolumeSpec {
   share: Share;

@@ -10,10 +10,9 @@
 import { readdir } from 'node:fs/promises';
 import { StorageError } from '../../lib/core/errors.js';
 import { GiB } from '../../lib/core/gib.js';
-import { assertSnapshotId, assertVolumeId, baseFileName, belongsToVolume, tempFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
+import { belongsToVolume } from '../../lib/core/volume-names.js';
 
-// The name rules live in lib/core/volume-names.ts; re-exported for the driver's modules.
-export { assertSnapshotId, assertVolumeId, baseFileName, tempFileName, volumeIdsIn };
+// The name rules themselves live in lib/core/volume-names.ts.
 
 /** Every file that belongs to the volume: its images, its info file and temp files of both. */
 export async function listVolumeFiles(dir: string, volumeId: string): Promise<string[]> {

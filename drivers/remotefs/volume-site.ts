@@ -9,7 +9,8 @@ import { StorageError } from '../../lib/core/errors.js';
 import type { Share } from '../../lib/shares/index.js';
 import type { VolumeLocation } from './snapshots/index.js';
 import { infoFileName } from './info-file.js';
-import { baseFileName, listVolumeFiles } from './paths.js';
+import { baseFileName } from '../../lib/core/volume-names.js';
+import { listVolumeFiles } from './paths.js';
 import type { RemoteFsEnv } from './env.js';
 
 export interface VolumeSite {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { deletionOrder } from '../../../drivers/remotefs/volume-delete.js';
 import { GiB, giBFromBytes } from '../../../lib/core/gib.js';
-import { sizeBytesFromGiB, tempFileName, volumeIdsIn } from '../../../drivers/remotefs/paths.js';
-import { belongsToVolume } from '../../../lib/core/volume-names.js';
+import { sizeBytesFromGiB } from '../../../drivers/remotefs/paths.js';
+import { belongsToVolume, tempFileName, volumeIdsIn } from '../../../lib/core/volume-names.js';
 import { preallocationFor } from '../../../drivers/remotefs/volume-create.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 
