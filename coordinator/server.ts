@@ -16,8 +16,8 @@ import { hostname } from 'node:os';
 import { attachWiring } from './attach/index.js';
 import { startRegistration, type Registration } from './attach/registration.js';
 import { systemClock, type Clock } from './clock.js';
-import { withDiskOpsRoutes } from './disk-ops/routes.js';
-import { checkpointWiring, withCheckpointRoutes } from './checkpoint/wiring.js';
+import { diskOpsMount } from './disk-ops/routes.js';
+import { checkpointMount, checkpointWiring } from './checkpoint/wiring.js';
 import { buildApp } from './http/app.js';
 import { errorJson } from './http/errors.js';
 import { resolveInboundToken } from './http/inbound-token.js';
@@ -104,10 +104,12 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const hostName = c.hostName === '' ? hostname() : c.hostName;
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
   const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, ...(c.metadataCaFile ? { metadataCaFile: c.metadataCaFile } : {}), timeoutMs: c.metadataTimeoutMs });
-  const inner = buildApp({ useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness });
   const checkpoints = await checkpointWiring(c, log);
-  const withCheckpoints = checkpoints ? withCheckpointRoutes(inner, checkpoints.deps, domainLocks, inbound, log) : inner;
-  const app = attach.wrap(withDiskOpsRoutes(withCheckpoints, attach.deps.devices, inbound, log));
+  // One app: the attach, disk-operation (and checkpoint) groups first, all behind the request metrics.
+  const app = buildApp({
+    useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness,
+    mounts: [attach.mount, diskOpsMount(attach.deps.devices, inbound), ...(checkpoints ? [checkpointMount(checkpoints.deps, domainLocks, inbound)] : [])],
+  });
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);
   const { port: bound } = server.address() as AddressInfo;

@@ -3,20 +3,20 @@
  * base: storage.mountBase of the same configuration, i.e. the same `<base>/<hash>` directories
  * the storage side uses) and the storage service's volume actions.
  */
-import type { Express } from 'express';
 import type { Config } from '../../lib/core/config.js';
 import { KeyedMutex } from '../../lib/core/keyed-mutex.js';
 import type { Logger } from '../../lib/core/logger.js';
 import type { AttachDeps } from './attach-volume.js';
 import { DomainDevices } from './devices.js';
 import { HostMounts } from './mounts.js';
-import { withAttachRoutes } from './routes.js';
+import type { RouteMount } from '../http/app.js';
+import { attachMount } from './routes.js';
 import { HttpStorageVolumeApi } from './storage-api.js';
 
 export interface AttachWiring {
   deps: AttachDeps;
-  /** The daemon's app with the attach routes in front. */
-  wrap(app: Express): Express;
+  /** The attach routes, a group of the daemon's app. */
+  mount: RouteMount;
   close(): Promise<void>;
 }
 
@@ -41,7 +41,7 @@ export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachId
     unplugTimeoutMs: 60_000,
     domainLocks,
   };
-  return { deps, wrap: (app) => withAttachRoutes(app, deps, id.inboundToken, log), close: () => devices.close() };
+  return { deps, mount: attachMount(deps, id.inboundToken), close: () => devices.close() };
 }
 
 export { attachVolume, detachVolume, type AttachDeps, type AttachedDisk } from './attach-volume.js';

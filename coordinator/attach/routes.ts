@@ -3,11 +3,11 @@
  *   POST   /v1/instances/{uuid}/volumes/{volume_id}  → 201 {attachment} (200 when already attached)
  *   DELETE /v1/instances/{uuid}/volumes/{volume_id}  → 204
  */
-import express, { Router, type Express } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
-import type { Logger } from '../../lib/core/logger.js';
+import type { RouteMount } from '../http/app.js';
 import { requireServiceToken } from '../http/auth.js';
-import { errorHandler, invalidInput } from '../http/errors.js';
+import { invalidInput } from '../http/errors.js';
 import { attachVolume, detachVolume, type AttachDeps } from './attach-volume.js';
 
 const uuid = z.string().uuid();
@@ -34,14 +34,7 @@ export function attachRoutes(d: AttachDeps): Router {
   return r;
 }
 
-/** An app serving the attach routes first and everything else from `inner`. */
-export function withAttachRoutes(inner: Express, d: AttachDeps, serviceToken: string, log: Logger): Express {
-  const outer = express();
-  outer.disable('x-powered-by');
-  const paths = '/v1/instances/:uuid/volumes/:volumeId';
-  outer.use(paths, requireServiceToken(serviceToken));
-  outer.use(attachRoutes(d));
-  outer.use(paths, errorHandler(log));
-  outer.use(inner);
-  return outer;
+/** The attach routes as a group of the daemon's app (http/app.ts). */
+export function attachMount(d: AttachDeps, serviceToken: string): RouteMount {
+  return { paths: '/v1/instances/:uuid/volumes/:volumeId', use: [requireServiceToken(serviceToken)], router: attachRoutes(d) };
 }

@@ -8,6 +8,7 @@
  * Calls run to the end before answering (no job record yet); one at a time per instance, shared
  * with snapshots and attaches through the domain lock.
  */
+import type { RouteMount } from '../http/app.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import express, { Router, type Express } from 'express';
@@ -75,14 +76,20 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex): Route
 }
 
 /** An app serving these routes first and everything else from `inner`. */
+/** The checkpoint routes as a group of the coordinator's one app (http/app.ts). */
+export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string): RouteMount {
+  // use() matches by prefix: this also covers /{id} and /{id}/revert.
+  return { paths: ['/v1/instances/:uuid/checkpoints'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks) };
+}
+
+/** The group alone in an app of its own, with the coordinator's error answers (tests drive the routes this way). */
 export function withCheckpointRoutes(inner: Express, deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log: Logger): Express {
   const outer = express();
   outer.disable('x-powered-by');
-  // use() matches by prefix: this also covers /{id} and /{id}/revert.
-  const paths = ['/v1/instances/:uuid/checkpoints'];
-  outer.use(paths, requireServiceToken(serviceToken), express.json({ limit: '16kb' }));
-  outer.use(checkpointRoutes(deps, locks));
-  outer.use(paths, errorHandler(log));
+  const m = checkpointMount(deps, locks, serviceToken);
+  outer.use(m.paths, ...m.use);
+  outer.use(m.router);
+  outer.use(m.paths, errorHandler(log));
   outer.use(inner);
   return outer;
 }

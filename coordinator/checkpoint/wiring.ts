@@ -10,7 +10,7 @@ import { qemuImgOverlay } from './overlay.js';
 import { settleAllReverts } from './routes.js';
 import type { CheckpointDeps, CheckpointLibvirt } from './runner.js';
 
-export { withCheckpointRoutes } from './routes.js';
+export { checkpointMount } from './routes.js';
 
 class ReconnectingLibvirt implements CheckpointLibvirt {
   private current: Promise<LibvirtConnection> | undefined;

@@ -4,13 +4,13 @@
  *   POST /v1/instances/{uuid}/volumes/{volume_id}/resize {size_bytes}           → 200 {disk}
  *   PUT  /v1/instances/{uuid}/volumes/{volume_id}/source {file, format, expected_file} → 200 {disk}
  */
-import express, { Router, type Express } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { volumeFileName } from '../../lib/protocol/assisted-snapshot.js';
-import type { Logger } from '../../lib/core/logger.js';
 import type { DomainDevices } from '../attach/devices.js';
+import type { RouteMount } from '../http/app.js';
 import { requireServiceToken } from '../http/auth.js';
-import { errorHandler, invalidInput } from '../http/errors.js';
+import { invalidInput } from '../http/errors.js';
 import { diskState, resizeDisk, setPersistentSource } from './disk-ops.js';
 
 const ids = z.object({ uuid: z.string().uuid(), volumeId: z.string().uuid() });
@@ -41,14 +41,8 @@ export function diskOpsRoutes(devices: DomainDevices): Router {
   return r;
 }
 
-/** An app serving these routes first and everything else from `inner`. */
-export function withDiskOpsRoutes(inner: Express, devices: DomainDevices, serviceToken: string, log: Logger): Express {
-  const outer = express();
-  outer.disable('x-powered-by');
+/** These routes as a group of the daemon's app (http/app.ts). */
+export function diskOpsMount(devices: DomainDevices, serviceToken: string): RouteMount {
   const paths = ['/v1/instances/:uuid/volumes/:volumeId/disk', '/v1/instances/:uuid/volumes/:volumeId/resize', '/v1/instances/:uuid/volumes/:volumeId/source'];
-  outer.use(paths, requireServiceToken(serviceToken), express.json({ limit: '16kb' }));
-  outer.use(diskOpsRoutes(devices));
-  outer.use(paths, errorHandler(log));
-  outer.use(inner);
-  return outer;
+  return { paths, use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: diskOpsRoutes(devices) };
 }

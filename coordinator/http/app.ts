@@ -1,5 +1,9 @@
-/** The express app: JSON body, request metrics, /healthz (open), auth for everything else. */
-import express, { type Express } from 'express';
+/**
+ * The daemon's one express app: request metrics for every route, /healthz (open), then the
+ * mounted route groups (attach, disk operations) with their own auth and body limits, then auth,
+ * JSON body and the snapshot / merge routes for everything else.
+ */
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../lib/core/logger.js';
 import type { Engine } from '../jobs/engine.js';
 import type { Metrics } from '../metrics.js';
@@ -21,6 +25,15 @@ export interface AppDeps {
   bodyLimit: string;
   /** GET /readyz (readiness.ts); absent: the route answers as /healthz does. */
   readiness?: () => Promise<CoordinatorReadiness>;
+  /** Route groups served before the rest, in this order. */
+  mounts?: readonly RouteMount[];
+}
+
+/** A route group: its path-scoped middleware (auth, body parser), its router; errors answered by the app's handler. */
+export interface RouteMount {
+  paths: string | string[];
+  use: RequestHandler[];
+  router: Router;
 }
 
 export function buildApp(d: AppDeps): Express {
@@ -43,6 +56,11 @@ export function buildApp(d: AppDeps): Express {
     const readiness = d.readiness ?? (() => Promise.resolve<CoordinatorReadiness>({ status: 'ready', reasons: [], checks: [] }));
     readiness().then((r) => { res.status(r.status === 'down' ? 503 : 200).json(r); }, next);
   });
+  for (const m of d.mounts ?? []) {
+    app.use(m.paths, ...m.use);
+    app.use(m.router);
+    app.use(m.paths, errorHandler(d.log));
+  }
   app.use(requireServiceToken(d.serviceToken));
   app.get('/metrics', (_req, res) => { res.type('text/plain; version=0.0.4').send(d.metrics.render()); });
   app.use(express.json({ limit: d.bodyLimit }));

@@ -44,6 +44,15 @@ describe('coordinator: HTTP daemon', () => {
     expect(metrics.text).to.match(/coordinator_http_requests_total\{/);
   });
 
+  it('one app: attach and disk-operation requests pass the request metrics too', async () => {
+    // Refused by their own id checks (no libvirt needed): each is still counted under its route.
+    await http.delete('/v1/instances/not-a-uuid/volumes/nor-this').set('x-auth-token', TOKEN).expect(400);
+    await http.get('/v1/instances/not-a-uuid/volumes/nor-this/disk').set('x-auth-token', TOKEN).expect(400);
+    const metrics = (await http.get('/metrics').set('x-auth-token', TOKEN).expect(200)).text;
+    expect(metrics).to.include('route="/v1/instances/:uuid/volumes/:volumeId",status="400"');
+    expect(metrics).to.include('route="/v1/instances/:uuid/volumes/:volumeId/disk",status="400"');
+  });
+
   it("accepts Nova's create shape verbatim and rejects extra fields", async () => {
     const body = { snapshot: { volume_id: VOL, create_info: { snapshot_id: S3, type: 'qcow2', new_file: f(S3) } } };
     const res = await http.post('/v2.1/os-assisted-volume-snapshots').set('x-auth-token', TOKEN).send(body).expect(200);
