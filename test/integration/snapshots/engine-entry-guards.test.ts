@@ -1,5 +1,5 @@
 /**
- * REVIEW: guards the snapshot engine's own entry points lack (index.ts is a public API; each
+ * Guards the snapshot engine's own entry points lack (index.ts is a public API; each
  * case below destroys data or wedges the volume when the engine is called as documented).
  *
  * 1. createSnapshot / prepareOverlayOp unlink `volume-<vid>.<sid>` BEFORE checking whether the

@@ -1,5 +1,5 @@
 /**
- * REVIEW: the safe pull (qemu-img rebase, used for every pull of more than 64 MiB and whenever
+ * The safe pull (qemu-img rebase, used for every pull of more than 64 MiB and whenever
  * the fast pull is refused) writes D's new header BEFORE it writes back the L2 and refcount
  * tables of the clusters it copied (qemu 7.2: qcow2_update_header from bdrv_change_backing_file,
  * the metadata cache is flushed only at close). If qemu-img dies between the two (SIGKILL from

@@ -1,5 +1,5 @@
 /**
- * REVIEW: a delete by commit runs `qemu-img commit -d` through a view whose base F is opened
+ * A delete by commit runs `qemu-img commit -d` through a view whose base F is opened
  * WITHOUT its backing (qemu-views.ts commitTopOnly). When F has a backing and clusters larger than
  * the commit's 64 KiB write granularity, a write into an unallocated cluster of F copies the rest
  * of that cluster from F's backing (copy-on-write), and in the truncated view that backing reads
