@@ -43,7 +43,7 @@ import { loadSettledTree } from './snapshots/store.js';
 import { findVolume, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
-import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../export-support.js';
+import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../contract/export-support.js';
 import { openExport } from './export/export-volume.js';
 import { writeExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeRecord } from '../../db/records.js';
-import { exportSupport, type ExportRecords, type ExportSupport, type OpenedVolumeExport } from '../../../drivers/export-support.js';
+import { exportSupport, type ExportRecords, type ExportSupport, type OpenedVolumeExport } from '../../../drivers/contract/export-support.js';
 import type { ServiceDeps } from '../context.js';
 import { keepLease } from '../../../lib/core/lease.js';
 import { invalidState, volumeRefOf } from './lookup.js';

@@ -19,7 +19,7 @@ import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
-import type { ExportManifest, ImportedVolume } from '../../../drivers/export-support.js';
+import type { ExportManifest, ImportedVolume } from '../../../drivers/contract/export-support.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { keepLease, type LeaseKeeper } from '../../../lib/core/lease.js';
 import { acquireVolumeLease } from './operation-runner.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createShare } from '../../../lib/shares/index.js';
-import type { ExportSupport } from '../../../drivers/export-support.js';
+import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
 import { shareListing } from '../../fixtures/shares.js';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadDriver } from '../../../drivers/contract/registry.js';
-import type { ExportSupport } from '../../../drivers/export-support.js';
+import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { parseConfig } from '../../../lib/core/config.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';

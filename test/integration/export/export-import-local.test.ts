@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { run } from '../../../lib/core/process.js';
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import { createShare } from '../../../lib/shares/index.js';
-import type { ExportSupport } from '../../../drivers/export-support.js';
+import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { createShare } from '../../../lib/shares/index.js';
-import type { ExportSupport } from '../../../drivers/export-support.js';
+import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import path from 'node:path';
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
-import type { ExportRecords, ExportSupport, ImportedVolume } from '../../../drivers/export-support.js';
+import type { ExportRecords, ExportSupport, ImportedVolume } from '../../../drivers/contract/export-support.js';
 import type { ImportIds } from '../../../drivers/remotefs/export/import-plan.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
 import type { LeaseManager } from '../../../lib/core/lease.js';

@@ -5,10 +5,10 @@
  * for one that does not. The archive format is the RemoteFS driver's (drivers/remotefs/export).
  */
 import type { Readable, Writable } from 'node:stream';
-import type { ExportRecords } from './remotefs/export/export-plan.js';
-import type { ImportRequest, ImportedVolume } from './remotefs/export/import-volume.js';
-import type { ExportManifest } from './remotefs/export/manifest.js';
-import type { OpContext, VolumeRef } from './contract/volume-driver.js';
+import type { ExportRecords } from '../remotefs/export/export-plan.js';
+import type { ImportRequest, ImportedVolume } from '../remotefs/export/import-volume.js';
+import type { ExportManifest } from '../remotefs/export/manifest.js';
+import type { OpContext, VolumeRef } from './volume-driver.js';
 
 export type { ExportManifest, ExportRecords, ImportRequest, ImportedVolume };
 
