@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { BACKENDS, auth, testServiceHooks } from './harness.js';
-import { createSnapshot, createVolume, waitVolume, waitVolumeGone } from './helpers.js';
+import { createSnapshot, createVolume, waitOperation, waitVolume, waitVolumeGone } from './helpers.js';
 
 for (const backend of BACKENDS) {
   describe(`api Cinder rules (${backend.name})`, function () {
@@ -25,7 +25,9 @@ for (const backend of BACKENDS) {
       const r = await t.http.post(`/v3/volumes/${vid}/action`).set(auth('admin')).send({ 'os-force_delete': {} });
       expect([r.status, r.body.badRequest?.error_code]).to.deep.equal([400, 'HAS_SNAPSHOTS']);
       expect(await state(vid, [sid])).to.deep.equal(before);
-      await t.http.post(`/v3/snapshots/${sid}/action`).set(auth('admin')).send({ 'os-force_delete': {} }).expect(202);
+      const snapDelete = await t.http.post(`/v3/snapshots/${sid}/action`).set(auth('admin')).send({ 'os-force_delete': {} }).expect(202);
+      // The snapshot's delete holds the volume until it ends: wait for its operation, then the volume goes.
+      expect((await waitOperation(t, snapDelete.headers['x-operation-id'] as string)).state).to.equal('succeeded');
       await t.http.post(`/v3/volumes/${vid}/action`).set(auth('admin')).send({ 'os-force_delete': {} }).expect(202);
       await waitVolumeGone(t, vid);
     });

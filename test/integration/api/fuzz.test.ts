@@ -67,7 +67,10 @@ for (const backend of BACKENDS) {
           if (s.token) req = req.set(auth(s.token as 'admin'));
           const r = await (s.body !== undefined ? req.send(s.body) : req);
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-          if (r.status >= 500) failures.push(`${s.method} ${s.path} ${s.body ?? ''} → ${r.status} ${JSON.stringify(r.body)}`);
+          // 501 NOT_IMPLEMENTED is the honest answer of the fake driver, which has no export/import
+          // capability; any other 5xx is a crash.
+          const notImplemented = r.status === 501 && (r.body as { notImplemented?: { error_code?: string } }).notImplemented?.error_code === 'NOT_IMPLEMENTED';
+          if (r.status >= 500 && !notImplemented) failures.push(`${s.method} ${s.path} ${s.body ?? ''} → ${r.status} ${JSON.stringify(r.body)}`);
         }));
       }
       expect(failures, failures.slice(0, 5).join('\n')).to.deep.equal([]);
