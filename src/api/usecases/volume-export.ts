@@ -4,6 +4,7 @@
  * no operation changes the tree meanwhile, and nothing on the share is written. Only detached,
  * available volumes: an attached one would first need a temporary assisted snapshot (not built).
  */
+import { recordBytesMoved } from '../../../lib/core/metrics-registry.js';
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -46,9 +47,13 @@ export async function openVolumeExport(deps: ServiceDeps, v: VolumeRecord, since
     return {
       opened,
       run: async (sink, onBytes) => {
+        let written = 0;
+        const counted = (total: number): void => { written = total; onBytes?.(total); };
         try {
-          await opened.writeTo(sink, { signal: keeper.signal, ...(onBytes ? { onBytes } : {}) });
+          await opened.writeTo(sink, { signal: keeper.signal, onBytes: counted });
         } finally {
+          // The bytes that left, finished or not (qcowshare_bytes_moved_total{kind="export"}).
+          recordBytesMoved('export', written);
           await keeper.release();
         }
       },

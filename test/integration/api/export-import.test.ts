@@ -60,9 +60,17 @@ for (const backend of BACKENDS) {
       return r.body as Buffer;
     }
 
+    async function exportedBytes(): Promise<number> {
+      const text = (await http.get('/metrics').expect(200)).text;
+      return Number(/^qcowshare_bytes_moved_total\{kind="export"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    }
+
     it('exports, imports as a new volume with the same tree, names and data; the source is untouched', async () => {
       const before = await shareListing(share());
+      const counted = await exportedBytes();
       const archive = await exportArchive(source);
+      // /metrics counts every byte the export sent.
+      expect(await exportedBytes() - counted).to.equal(archive.length);
       expect(await shareListing(share())).to.deep.equal(before);
       const r = await http.post('/v3/os-volume-import').query({ name: 'copy' }).set(auth('alice')).set('content-type', 'application/x-tar').send(archive).expect(201);
       const vid = r.body.volume.id as string;
