@@ -14,15 +14,16 @@
  *   then the files of the old tree the new one no longer names are removed
  *
  * A refusal or a crash before the commit point leaves the target's tree as it was; what this call
- * wrote is removed on a refusal (a crash leaves files no tree names: temps, which reconcile removes,
- * or fresh names for the checker's orphan repair).
+ * wrote is removed on a refusal. A crash leaves files no tree names (temps, fresh names): the next
+ * import onto the volume removes them first (removeLeftovers), as reconcile and the consistency
+ * checker's orphan repair do for the fresh names.
  */
 import { randomUUID } from 'node:crypto';
-import { rename, unlink } from 'node:fs/promises';
+import { readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
-import { overlayFileName, tempFileName } from '../../../lib/core/volume-names.js';
+import { belongsToVolume, infoFileName, isInfoTempOfVolume, overlayFileName, tempFileName } from '../../../lib/core/volume-names.js';
 import type { OpContext, VolumeRef } from '../../contract/volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
@@ -95,10 +96,23 @@ async function planOnto(dir: string, tree: VolumeTree, m: ExportManifest, snapsh
   return { manifest: m, snapshots, names };
 }
 
+/**
+ * What an earlier import onto this volume left when it was killed before its commit point: image
+ * temps of the volume and files of it the settled tree does not name. Under the volume's lease,
+ * with no intent in the tree, no live operation can own them.
+ */
+async function removeLeftovers(dir: string, tree: VolumeTree): Promise<void> {
+  const names = await readdir(dir);
+  const stale = names.filter((n) => belongsToVolume(n, tree.volumeId) && n !== infoFileName(tree.volumeId) && !isInfoTempOfVolume(n, tree.volumeId) && tree.files[n] === undefined);
+  for (const n of stale) await unlink(path.join(dir, n)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+  if (stale.length > 0) await fsyncDir(dir);
+}
+
 export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {
   return underLeases(env, [target.id], ctx, async (signal) => {
     const site = await requireVolume(env.shares, target.id, target.providerLocation);
     const old = await loadSettledTree(site);
+    await removeLeftovers(site.dir, old);
     const temps = new Map<string, string>();
     const written: string[] = [];
     let plan: Plan | null = null;

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -100,9 +100,20 @@ describe('incremental import onto an earlier import of the same source (driver, 
     const files = (await readdir(dir)).filter((n) => n.includes(copyA.volumeId)).sort();
     expect(files).to.deep.equal([...Object.keys(got.tree.files), `volume-${copyA.volumeId}.info`].sort());
     // And the copy still takes operations: a snapshot and a revert to the imported s5.
-    await driver.createSnapshot({ id: randomUUID(), volumeId: copyA.volumeId }, ref);
+    const own = randomUUID();
+    await driver.createSnapshot({ id: own, volumeId: copyA.volumeId }, ref);
     await driver.revertToSnapshot(ref, { id: ids.s5 as string, volumeId: copyA.volumeId });
     await verifyPoints(driver, dir, copyA.volumeId, address, points.filter((p) => p.name === 's5').map((p) => ({ ...p, name: 'active' })), ids);
+
+    // What a killed import onto the copy would leave (a temp, a fresh-named file no tree names) is
+    // removed by the next one; importing the same archive again brings the copy back to the
+    // source's tree: the copy's own snapshot is dropped, every point is the source's again.
+    await writeFile(path.join(dir, `.volume-${copyA.volumeId}.${randomUUID()}.tmp`), 'half');
+    await writeFile(path.join(dir, `volume-${copyA.volumeId}.${randomUUID()}`), 'renamed');
+    const again = await driver.importOnto(ref, Readable.from([incremental.archive]), { assign: async (m) => Object.fromEntries(m.tree.snapshots.map((s) => [s.id, got.snapshots[s.id] as string])) });
+    expect(again.dropped).to.deep.equal([own]);
+    await verifyPoints(driver, dir, copyA.volumeId, address, points, ids);
+    expect((await readdir(dir)).filter((n) => n.includes(copyA.volumeId)).sort()).to.deep.equal([...Object.keys(again.tree.files), `volume-${copyA.volumeId}.info`].sort());
   });
 
   it('refuses a target that does not hold the base: another volume, or a base file changed', async () => {
