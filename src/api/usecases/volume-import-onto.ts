@@ -22,7 +22,7 @@ import { inTransaction } from '../../db/transaction.js';
 import type { ExportManifest } from '../../../drivers/contract/export-support.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
-import { acquireVolumeLease } from './operation-runner.js';
+import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 import { IMPORT_SOURCE_KEY } from './volume-import.js';
 
@@ -47,10 +47,14 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
   const lease = await acquireVolumeLease(deps, v.id, `import-onto-${randomUUID()}`);
   const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
   try {
+    // Read again under the lease: an operation that ended between the check above and the lease may have changed it.
+    await assertNothingCommitted(deps, v.id);
+    const cur = await deps.repos.volumes.get(v.id);
+    if (cur === null || cur.status !== 'available' || cur.attachStatus !== 'detached') throw invalidState('volume', v.id, cur?.status ?? 'deleted', ['available (detached)']);
     const rows = await deps.repos.snapshots.ofVolume(v.id);
-    const got = await support.importOnto(await volumeRefOf(deps, v), body, {
+    const got = await support.importOnto(await volumeRefOf(deps, cur), body, {
       assign: async (m) => {
-        assertSameSource(v, m);
+        assertSameSource(cur, m);
         return pairSnapshots(m, rows);
       },
     }, { lease: keeper.lease, signal: keeper.signal });
