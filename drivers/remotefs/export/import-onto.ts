@@ -137,6 +137,11 @@ export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Re
       await verifyReceived(manifest, temps, signal);
       await rebaseReceived(manifest, temps, target.id, signal, map);
       const tree = importedTree(manifest, { volumeId: target.id, snapshots: p.snapshots }, map);
+      // The base files are the target's own, unchanged: they keep the identities verified before.
+      for (const [name, f] of Object.entries(tree.files)) {
+        const was = old.files[name];
+        if (was?.identity !== undefined && was.backing === f.backing && was.format === f.format) f.identity = was.identity;
+      }
       const perms = await env.perms();
       for (const [name, temp] of temps) {
         await applyPerms(temp, perms);
