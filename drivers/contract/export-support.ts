@@ -7,10 +7,11 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ExportRecords } from '../remotefs/export/export-plan.js';
 import type { ImportRequest, ImportedVolume } from '../remotefs/export/import-volume.js';
+import type { ImportOntoRequest, ImportedOnto } from '../remotefs/export/import-onto.js';
 import type { ExportManifest } from '../remotefs/export/manifest.js';
 import type { OpContext, VolumeRef } from './volume-driver.js';
 
-export type { ExportManifest, ExportRecords, ImportRequest, ImportedVolume };
+export type { ExportManifest, ExportRecords, ImportOntoRequest, ImportRequest, ImportedOnto, ImportedVolume };
 
 export interface ExportOptions {
   records: ExportRecords;
@@ -38,12 +39,22 @@ export interface ExportSupport {
    * ARCHIVE_* / IMAGE_* / FILE_NAME_UNSAFE / SIZE_OUT_OF_BOUNDS and leaves no file behind.
    */
   importVolume(source: Readable, req: ImportRequest, ctx?: OpContext): Promise<ImportedVolume>;
+  /**
+   * An incremental archive onto a detached volume that holds its base snapshot's files unchanged
+   * (an earlier import of the same source): the volume becomes the archive's tree. Refuses with
+   * IMPORT_BASE_MISMATCH (nothing written) when the target does not hold the base; a refusal
+   * leaves the target as it was.
+   */
+  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx?: OpContext): Promise<ImportedOnto>;
   /** Every file of a volume id no row names (an import a crash interrupted). Idempotent. */
   removeVolumeFiles(volumeId: string, ctx?: OpContext): Promise<number>;
 }
 
 export function exportSupport(driver: object): ExportSupport | null {
   const d = driver as Partial<ExportSupport>;
-  if (!d.openExport || !d.importVolume || !d.removeVolumeFiles) return null;
-  return { openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), removeVolumeFiles: d.removeVolumeFiles.bind(driver) };
+  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeVolumeFiles) return null;
+  return {
+    openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), importOnto: d.importOnto.bind(driver),
+    removeVolumeFiles: d.removeVolumeFiles.bind(driver),
+  };
 }

@@ -47,6 +47,7 @@ import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../contra
 import { openExport } from './export/export-volume.js';
 import { writeExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
+import { importOnto, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -422,6 +423,13 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
 
   importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
     return importVolume(this.env, source, req, ctx);
+  }
+
+  /** An incremental archive onto a detached volume holding its base (export/import-onto.ts), under its lease. */
+  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {
+    assertVolumeId(target.id);
+    assertDetached(target, 'importing onto it');
+    return importOnto(this.env, target, source, req, ctx);
   }
 
   async removeVolumeFiles(volumeId: string, ctx: OpContext = {}): Promise<number> {

@@ -73,6 +73,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   // Export and import: admitted callers send a query that fails validation (nothing is read or streamed).
   'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /volumes/:volume_id/os-import': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
 };
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';

@@ -65,6 +65,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'POST /os-volume-manage': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
     'GET /volumes/:volume_id/os-export': { query: { since: 'uuid' }, strictQuery: true, bodies: [] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
+    'POST /volumes/:volume_id/os-import': { query: {}, strictQuery: true, bodies: [] },
   };
 }
 

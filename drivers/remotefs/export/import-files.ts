@@ -13,7 +13,7 @@ import { imgRebase } from '../../../lib/qemu/img.js';
 import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
 import { checkInspection } from '../../../lib/qemu/safety.js';
 import type { ExportManifest } from './manifest.js';
-import { pointSizeOf, renameFile } from './import-plan.js';
+import { pointSizeOf, renameFile, type FileNameMap } from './import-plan.js';
 
 function mismatch(file: string, message: string): StorageError {
   return new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${file}: ${message}`, { details: { file } });
@@ -40,11 +40,12 @@ export async function verifyReceived(m: ExportManifest, temps: ReadonlyMap<strin
 }
 
 /** Backing names to the new volume's names, then every header verified again as a file of that volume. */
-export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<string, string>, volumeId: string, signal?: AbortSignal): Promise<void> {
+export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<string, string>, volumeId: string, signal?: AbortSignal, names?: FileNameMap): Promise<void> {
+  const map = names ?? ((n: string) => renameFile(n, m.volume.id, volumeId));
   for (const [name, temp] of temps) {
     const f = m.tree.files[name];
     if (f?.backing === null || f === undefined) continue;
-    const backing = renameFile(f.backing, m.volume.id, volumeId);
+    const backing = map(f.backing);
     const backingFormat = m.tree.files[f.backing]?.format ?? 'qcow2';
     if (backing === f.backing) continue;
     const native = await setBackingNative(temp, { name: backing, format: backingFormat });
@@ -52,6 +53,6 @@ export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<strin
   }
   for (const [name, temp] of temps) {
     const b = m.tree.files[name]?.backing ?? null;
-    await verifyOne(m, name, temp, volumeId, b === null ? null : renameFile(b, m.volume.id, volumeId));
+    await verifyOne(m, name, temp, volumeId, b === null ? null : map(b));
   }
 }

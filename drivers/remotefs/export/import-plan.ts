@@ -39,10 +39,17 @@ export function pointSizeOf(m: ExportManifest, file: string): number {
   return m.tree.snapshots.find((s) => s.file === file)?.sizeBytes ?? m.volume.sizeBytes;
 }
 
-/** The imported volume's tree; refused when it would not be a settled tree (treeProblems). */
-export function importedTree(m: ExportManifest, ids: ImportIds): VolumeTree {
+/** An archive file's name on the target: by default its renamed name (renameFile). */
+export type FileNameMap = (archiveName: string) => string;
+
+/**
+ * The imported volume's tree; refused when it would not be a settled tree (treeProblems). An
+ * incremental import passes `names`: the base files keep the target's names, the carried ones
+ * take fresh names (import-onto.ts).
+ */
+export function importedTree(m: ExportManifest, ids: ImportIds, names?: FileNameMap): VolumeTree {
   const src = m.volume.id;
-  const map = (n: string) => renameFile(n, src, ids.volumeId);
+  const map = names ?? ((n: string) => renameFile(n, src, ids.volumeId));
   const sid = (id: string) => {
     const to = ids.snapshots[id];
     if (to === undefined) throw new Error(`no id assigned to snapshot ${id}`);

@@ -10,6 +10,7 @@ import type { ServiceDeps } from '../context.js';
 import { visibleVolume } from '../usecases/lookup.js';
 import { openVolumeExport } from '../usecases/volume-export.js';
 import { importVolume } from '../usecases/volume-import.js';
+import { importOntoVolume } from '../usecases/volume-import-onto.js';
 import { looseBool, name, pathIds, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { showVolume } from './volumes.js';
@@ -17,14 +18,17 @@ import type { RouteDef } from './route.js';
 
 export const ARCHIVE_MEDIA_TYPE = 'application/x-tar';
 const IMPORT_PATH = /^\/v3(?:\/[^/?]+)?\/os-volume-import(?:\?|$)/;
+/** The incremental import onto an existing volume. */
+const IMPORT_ONTO_PATH = /^\/v3(?:\/[^/?]+)?\/volumes\/[^/?]+\/os-import(?:\?|$)/;
 
 /** The one request whose body is not JSON: an import's archive (POST, application/x-tar). */
 export function isArchiveUpload(req: IncomingMessage): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && IMPORT_PATH.test(req.url ?? '');
+  return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && (IMPORT_PATH.test(req.url ?? '') || IMPORT_ONTO_PATH.test(req.url ?? ''));
 }
 
 const exportQuery = z.strictObject({ since: uuid.optional() });
+const importOntoQuery = z.strictObject({});
 const importQuery = z.strictObject({ keep_ids: looseBool.optional(), name: name.optional(), share: z.string().max(1024).optional() });
 
 export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
@@ -57,6 +61,18 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         const project = scopedProject(req);
         const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
         res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+      },
+    },
+    {
+      method: 'post', path: '/volumes/:volume_id/os-import', versioned: true, policy: 'qcowshare:volume:import', status: 200,
+      summary: 'Import an incremental archive onto this volume (an earlier import of the same source holding the base snapshot; body: application/x-tar)',
+      handler: async (req, res) => {
+        const { volume_id } = parse(pathIds.volume, req.params, 'path');
+        parse(importOntoQuery, req.query, 'query');
+        scopedProject(req);
+        const v = await visibleVolume(deps, callerOf(req), volume_id);
+        const volume = await importOntoVolume(deps, callerOf(req), v, req);
+        res.status(200).json(await showVolume(deps, req, volume));
       },
     },
   ];

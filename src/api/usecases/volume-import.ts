@@ -34,7 +34,11 @@ export interface ImportInput {
   share: string | null;
 }
 
-/** Metadata key recording which volume an imported volume was exported from. */
+/**
+ * Metadata key recording which volume an imported volume was exported from, and on each imported
+ * snapshot which snapshot of the source it is: an incremental import onto the volume finds the
+ * base snapshot's counterpart by it (volume-import-onto.ts).
+ */
 export const IMPORT_SOURCE_KEY = 'qcowshare_import_source';
 
 async function assertIdsFree(deps: ServiceDeps, m: ExportManifest): Promise<void> {
@@ -79,7 +83,7 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
     for (const s of m.tree.snapshots) {
       await deps.repos.snapshots.insertFound({
         id: got.ids.snapshots[s.id] as string, volumeId: volume.id, projectId, userId: caller.userId, name: s.name, description: s.description,
-        sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: s.metadata, hidden: s.hidden,
+        sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id }, hidden: s.hidden,
       }, t);
     }
     await deps.repos.operations.update(intent.op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);

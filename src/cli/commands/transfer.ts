@@ -39,8 +39,10 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
     });
   volume.command('import <file>').description('import a volume with its snapshot tree from a tar archive (- : stdin)')
     .option('--keep-ids', "keep the archive's volume and snapshot ids (refused unless free)").option('--name <name>').option('--share <address>')
+    .option('--onto <volume>', 'an incremental archive (export --since): onto this earlier import of the same source')
     .option('--no-progress', 'no progress bar on stderr')
-    .action(async (file: string, o: { keepIds?: boolean; name?: string; share?: string; progress: boolean }) => {
+    .action(async (file: string, o: { keepIds?: boolean; name?: string; share?: string; onto?: string; progress: boolean }) => {
+      if (o.onto !== undefined && (o.keepIds || o.name || o.share)) throw new ApiError(400, 'INVALID_INPUT', '--onto imports into an existing volume: --keep-ids, --name and --share do not apply');
       const q = new URLSearchParams();
       if (o.keepIds) q.set('keep_ids', 'true');
       if (o.name) q.set('name', o.name);
@@ -49,10 +51,11 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       const bar = progressBar(stderr, total);
       let bytes = 0;
       const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (o.progress) bar.update(n); }));
-      const r = await client().raw('POST', `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`, Readable.toWeb(source) as never, 'application/x-tar');
+      const url = o.onto !== undefined ? `/v3/volumes/${encodeURIComponent(o.onto)}/os-import` : `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`;
+      const r = await client().raw('POST', url, Readable.toWeb(source) as never, 'application/x-tar');
       if (o.progress) bar.done(bytes);
       if (r.status >= 400) throw await fault(r);
       const body = (await r.json()) as { volume: Record<string, unknown> };
-      print(out(), body, () => `volume ${String(body.volume.id)} ${String(body.volume.status)} imported`);
+      print(out(), body, () => `volume ${String(body.volume.id)} ${String(body.volume.status)} ${o.onto !== undefined ? 'updated from the incremental archive' : 'imported'}`);
     });
 }

@@ -42,6 +42,26 @@ describe('cli: volume export and import (real driver, SQLite)', function () {
     expect(tree.snapshots).to.have.length(1);
   });
 
+  it('imports an incremental archive onto an earlier import (--onto); onto another volume: IMPORT_BASE_MISMATCH', async () => {
+    const r = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'cli-incr' } }).expect(202);
+    const vid = r.body.volume.id as string;
+    await waits.settled('volumes', vid, 'available');
+    const first = await waits.snapshot(vid);
+    const full = path.join(tmp, 'full.tar');
+    await cli('volume', 'export', vid, '-o', full, '--no-progress');
+    const copy = (JSON.parse((await cli('volume', 'import', full, '--no-progress')).join('\n')) as { volume: { id: string } }).volume.id;
+    await waits.snapshot(vid);
+    const inc = path.join(tmp, 'inc.tar');
+    await cli('volume', 'export', vid, '--since', first, '-o', inc, '--no-progress');
+    let code = '';
+    await cli('volume', 'import', inc, '--onto', vid, '--no-progress').catch((e: { code?: string }) => { code = e.code ?? String(e); });
+    expect(code).to.equal('IMPORT_BASE_MISMATCH');
+    const out = JSON.parse((await cli('volume', 'import', inc, '--onto', copy, '--no-progress')).join('\n')) as { volume: { id: string; status: string } };
+    expect(out.volume).to.include({ id: copy, status: 'available' });
+    const tree = (await http.get(`/v3/volumes/${copy}/tree`).set(auth('alice')).expect(200)).body.tree;
+    expect(tree.snapshots).to.have.length(2);
+  });
+
   it('a refused import exits with the stable code', async () => {
     const file = path.join(tmp, 'junk.tar');
     await run('sh', ['-c', `head -c 8192 /dev/zero | tr '\\0' A > ${file}`]);

@@ -86,7 +86,7 @@ for (const backend of BACKENDS) {
       const s2 = t.snapshots.find((s) => s.name === 's2')!;
       expect(s2.parent).to.equal(s1.id);
       const snapRow = (await http.get(`/v3/snapshots/${s2.id}`).set(auth('alice')).expect(200)).body.snapshot;
-      expect(snapRow.metadata).to.deep.equal({ n: '2' });
+      expect(snapRow.metadata).to.deep.equal({ n: '2', qcowshare_import_source: snaps[1] });
       await verifyPattern(path.join(share(), s1.owned_file), 'qcow2', 0x21, 0, MiB);
       await verifyPattern(path.join(share(), s1.owned_file), 'qcow2', 0, 4 * MiB, MiB);
       await verifyPattern(path.join(share(), s2.owned_file), 'qcow2', 0x42, 4 * MiB, MiB);
@@ -133,6 +133,47 @@ for (const backend of BACKENDS) {
       expect((await readdir(share())).filter((n) => n.includes(vid))).to.deep.equal([]);
       expect((await deps.repos.operations.get(opId))?.state).to.equal('failed');
       expect(await deps.repos.volumes.get(vid)).to.equal(null);
+    });
+
+    it('an incremental archive imports onto an earlier import of the same source; a volume that does not hold the base is refused', async () => {
+      const full = await exportArchive(source);
+      const r = await http.post('/v3/os-volume-import').query({ name: 'incr-copy' }).set(auth('alice')).set('content-type', 'application/x-tar').send(full).expect(201);
+      const copy = r.body.volume.id as string;
+      // The source moves on: a write, a snapshot s3, another write.
+      await writePattern(path.join(share(), (await tree(source)).active_file), 'qcow2', 0x74, 12 * MiB, MiB);
+      const s3 = await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: source, name: 's3', metadata: { n: '3' } } }).expect(202);
+      await waits.settled('snapshots', s3.body.snapshot.id, 'available');
+      await writePattern(path.join(share(), (await tree(source)).active_file), 'qcow2', 0x85, 16 * MiB, MiB);
+      const inc = (await http.get(`/v3/volumes/${source}/os-export`).query({ since: snaps[1] }).set(auth('alice')).buffer(true).parse(binary).expect(200)).body as Buffer;
+      expect(inc.length).to.be.lessThan(full.length);
+
+      // Onto a volume not imported from this source (the source itself): refused, nothing changed.
+      const before = await shareListing(share());
+      const refused = await http.post(`/v3/volumes/${source}/os-import`).set(auth('alice')).set('content-type', 'application/x-tar').send(inc).expect(409);
+      expect(JSON.stringify(refused.body)).to.match(/IMPORT_BASE_MISMATCH/);
+      expect(await shareListing(share())).to.deep.equal(before);
+
+      const done = await http.post(`/v3/volumes/${copy}/os-import`).set(auth('alice')).set('content-type', 'application/x-tar').send(inc).expect(200);
+      expect(done.body.volume.status).to.equal('available');
+      const t = await tree(copy);
+      expect(t.snapshots.map((s) => s.name).sort()).to.deep.equal(['s1', 's2', 's3']);
+      const byName = (n: string) => t.snapshots.find((s) => s.name === n)!;
+      expect(byName('s3').parent).to.equal(byName('s2').id);
+      const row = (await http.get(`/v3/snapshots/${byName('s3').id}`).set(auth('alice')).expect(200)).body.snapshot;
+      expect(row.metadata).to.deep.equal({ n: '3', qcowshare_import_source: s3.body.snapshot.id });
+      const at = async (file: string, pattern: number, offset: number) => verifyPattern(path.join(share(), file), 'qcow2', pattern, offset, MiB);
+      await at(byName('s1').owned_file, 0x21, 0);
+      await at(byName('s1').owned_file, 0, 4 * MiB);
+      await at(byName('s2').owned_file, 0x42, 4 * MiB);
+      await at(byName('s2').owned_file, 0, 8 * MiB);
+      await at(byName('s3').owned_file, 0x63, 8 * MiB);
+      await at(byName('s3').owned_file, 0x74, 12 * MiB);
+      await at(byName('s3').owned_file, 0, 16 * MiB);
+      await at(t.active_file, 0x74, 12 * MiB);
+      await at(t.active_file, 0x85, 16 * MiB);
+      // Only the new tree's files (and the info file) are left of the copy.
+      const files = (await readdir(share())).filter((n) => n.includes(copy)).sort();
+      expect(files).to.deep.equal([...new Set([...t.snapshots.map((s) => s.owned_file), t.active_file])].concat(`volume-${copy}.info`).sort());
     });
   });
 }
