@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buildProgram } from '../../../src/cli/main.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from './harness.js';
 import { createVolume, waitSnapshot, waitVolume } from './helpers.js';
 
@@ -138,6 +139,27 @@ for (const backend of BACKENDS) {
       expect(codeOf(await t.http.post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: {} }).expect(400))).to.equal('INVALID_STATE');
       await t.http.delete(`/v3/os-checkpoints/${id}`).set(auth('alice')).expect(202);
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id)) === null ? true : undefined), 30_000);
+    });
+
+    it('CLI: checkpoint create/list/show/revert/delete with --wait', async () => {
+      const printed: string[] = [];
+      const cli = (...args: string[]) => buildProgram((x) => printed.push(x)).parseAsync(['node', 'qcowshare', '--url', t.svc.url, '--token', 'alice', '--json', ...args]);
+      const last = () => JSON.parse(printed[printed.length - 1] as string) as Record<string, Record<string, unknown>>;
+      await cli('checkpoint', 'create', instance, '--name', 'from-cli', '--mode', 'consistent', '--wait');
+      const made = last().checkpoint as Record<string, unknown>;
+      expect(made).to.include({ status: 'available', name: 'from-cli', instance_uuid: instance });
+      const id = String(made.id);
+      await cli('checkpoint', 'list', '--instance', instance);
+      expect((last().checkpoints as unknown as { id: string }[]).map((c) => c.id)).to.include(id);
+      await cli('checkpoint', 'show', id);
+      expect(last().checkpoint?.memory_size).to.equal(123456);
+      await cli('checkpoint', 'revert', id, '--paused', '--wait');
+      expect(last().checkpoint?.status).to.equal('available');
+      await cli('checkpoint', 'delete', id, '--wait');
+      expect(await t.svc.deps.repos.checkpoints.get(id)).to.equal(null);
+      // A refusal surfaces with its stable code.
+      const refused = await cli('checkpoint', 'create', randomUUID()).then(() => null, (err: { code?: string }) => err);
+      expect(refused?.code).to.equal('CHECKPOINT_INSTANCE_UNKNOWN');
     });
 
     it('refuses deleting a member snapshot alone while its checkpoint exists (CHECKPOINT_MEMBER), then allows it', async () => {
