@@ -37,7 +37,7 @@ function standIn(): { server: http.Server; seen: Seen[]; refuse: { next: boolean
         }
         return answer(201, { checkpoint: record(m[1] as string) });
       }
-      if (req.method === 'POST' && m[3]) return answer(200, { checkpoint: record(m[1] as string), detached_volumes: [] });
+      if (req.method === 'POST' && m[3]) return answer(200, { checkpoint: record(m[1] as string), detached_volumes: detachOnRevert.splice(0) });
       if (req.method === 'DELETE') { res.writeHead(204); return res.end(); }
       return answer(405, { error: { code: 'INVALID_INPUT', message: 'not here' } });
     });
@@ -45,6 +45,8 @@ function standIn(): { server: http.Server; seen: Seen[]; refuse: { next: boolean
   return { server, seen, refuse, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
+/** Volumes the stand-in's next revert reports as detached (attached after the checkpoint). */
+const detachOnRevert: string[] = [];
 /** The volumes the stand-in reports as the instance's (set once the test attached one). */
 let lastVolumes: string[] = [];
 const CK = randomUUID();
@@ -116,10 +118,19 @@ for (const backend of BACKENDS) {
       expect((await t.http.get(`/v3/os-checkpoints?instance_uuid=${randomUUID()}`).set(auth('alice'))).body.checkpoints).to.deep.equal([]);
       expect(codeOf(await t.http.get(`/v3/os-checkpoints/${id}`).set(auth('bob')).expect(404))).to.equal('CHECKPOINT_NOT_FOUND');
 
+      // A volume hot-plugged after the checkpoint: the revert reports it detached, the metadata follows.
+      const late = await createVolume(t, 'alice');
+      await waitVolume(t, late, 'available');
+      await t.http.post(`/v3/volumes/${late}/action`).set(auth('alice')).send({ 'os-attach': { instance_uuid: instance, mountpoint: '/dev/vdc', host_name: 'ck1' } }).expect(202);
+      await waitVolume(t, late, 'in-use');
+      detachOnRevert.push(late);
       await t.http.post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: { paused: true } }).expect(202);
       await eventually(async () => (coord.seen.some((s) => s.url === `/v1/instances/${instance}/checkpoints/${CK}/revert`) ? true : undefined), 30_000);
       expect(coord.seen.find((s) => s.url.endsWith('/revert'))?.body).to.deep.equal({ paused: true });
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id))?.status === 'available' ? true : undefined), 30_000);
+      await waitVolume(t, late, 'available');
+      expect(await t.svc.deps.repos.attachments.activeOf(late)).to.deep.equal([]);
+      expect((await t.svc.deps.repos.attachments.activeOf(vol)).length, 'the checkpoint\'s own volume stays attached').to.equal(1);
 
       await t.http.delete(`/v3/os-checkpoints/${id}`).set(auth('alice')).expect(202);
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id)) === null ? true : undefined), 30_000);

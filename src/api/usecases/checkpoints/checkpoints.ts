@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StorageError } from '../../../../lib/core/errors.js';
 import type { CheckpointMember, CheckpointRow } from '../../../db/index.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
+import { detachVolume } from '../volume-attach.js';
 import { deleteOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
 
 export interface CreateCheckpointInput {
@@ -103,6 +104,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
     try {
       const r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
+      await detachReported(deps, c, r.detachedVolumes);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
     } catch (err) {
       await failed(deps, c.id, 'revert')(err);
@@ -122,6 +124,24 @@ export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Pro
       await failed(deps, c.id, 'delete')(err);
     }
   });
+}
+
+/**
+ * Volumes attached after the checkpoint are not in the restored guest: their attachments to this
+ * instance are recorded detached, so the metadata agrees with the guest's definition. Only volumes
+ * of the checkpoint's project; a failure is logged and leaves that attachment as it was.
+ */
+async function detachReported(deps: ServiceDeps, c: CheckpointRow, reported: unknown): Promise<void> {
+  const ids = Array.isArray(reported) ? reported.filter((v): v is string => typeof v === 'string') : [];
+  for (const volumeId of ids) {
+    for (const a of (await deps.repos.attachments.activeOfInstance(c.instanceUuid)).filter((x) => x.volumeId === volumeId)) {
+      const vol = await deps.repos.volumes.get(volumeId);
+      if (!vol || vol.projectId !== c.projectId) continue;
+      await detachVolume(deps, vol, a.id).catch((err: unknown) => {
+        deps.log.warn({ checkpoint: c.id, volume: volumeId, err: (err as Error).message }, 'could not record the detach a checkpoint revert reported');
+      });
+    }
+  }
 }
 
 function requireCoordinatorId(c: CheckpointRow): string {
