@@ -9,6 +9,7 @@ import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { checkpointRoutes } from './routes/checkpoints.js';
 import { computeHostRoutes } from './routes/compute-hosts.js';
 import { checkRoutes } from './routes/check.js';
 import { healthRoutes } from './routes/health.js';
@@ -30,6 +31,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
+    ...checkpointRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -79,6 +79,12 @@ export const POLICY = {
   'qcowshare:compute_host:get': { roles: ['admin', 'service'], description: 'Show a compute host (a service token: its own host only)' },
   'qcowshare:compute_host:register': { roles: ['admin', 'service'], description: 'Register or update a compute host (a service token: its own host only)' },
   'qcowshare:compute_host:delete': { roles: ADMIN, description: 'Remove a compute host from the registry' },
+  // Checkpoints of instances (os-checkpoints): the instance's host is found from the project's attachments.
+  'qcowshare:checkpoint:get_all': { roles: READ, description: 'List checkpoints' },
+  'qcowshare:checkpoint:get': { roles: READ, description: 'Show a checkpoint' },
+  'qcowshare:checkpoint:create': { roles: WRITE, description: 'Take a checkpoint of an instance (memory + volumes)' },
+  'qcowshare:checkpoint:delete': { roles: WRITE, description: 'Delete a checkpoint' },
+  'qcowshare:checkpoint:revert': { roles: WRITE, description: 'Revert an instance to a checkpoint (action revert)' },
   'qcowshare:os_check': { roles: ADMIN, description: 'Consistency check (and safe repairs) of the database, info files, shares and hosts' },
   'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
   'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },

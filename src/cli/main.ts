@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { manageCommands } from './commands/manage.js';
+import { checkpointCommands } from './commands/checkpoints.js';
 import { hostCommands } from './commands/hosts.js';
 import { checkCommands } from './commands/check.js';
 import { operationCommands } from './commands/operations.js';
@@ -49,6 +50,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   snapshotCommands(program, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);
+  checkpointCommands(program, client, out);
   checkCommands(program, client, out);
   return program;
 }

@@ -5,6 +5,7 @@ import { DbLeaseManager } from './db-lease.js';
 import { migrate } from './migrate.js';
 import type { Logger } from '../../lib/core/logger.js';
 import { AttachmentRepository } from './repositories/attachments.js';
+import { CheckpointRepository } from './repositories/checkpoints.js';
 import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';
 import { ServiceSecretRepository } from './repositories/service-secrets.js';
@@ -19,6 +20,7 @@ export interface Repositories {
   operations: OperationRepository;
   computeHosts: ComputeHostRepository;
   secrets: ServiceSecretRepository;
+  checkpoints: CheckpointRepository;
   leases: DbLeaseManager;
 }
 
@@ -31,6 +33,7 @@ export function repositories(db: Database): Repositories {
     operations: new OperationRepository(db),
     computeHosts: new ComputeHostRepository(db),
     secrets: new ServiceSecretRepository(db),
+    checkpoints: new CheckpointRepository(db),
     leases: new DbLeaseManager(db),
   };
 }
@@ -47,3 +50,4 @@ export async function openRepositories(config: Config['db'], log?: Logger): Prom
 export type { Database } from './connection.js';
 export * from './records.js';
 export type { ComputeHostRecord, CoordinatorAddress } from './repositories/compute-hosts.js';
+export type { CheckpointMember, CheckpointRow, CheckpointRowStatus } from './repositories/checkpoints.js';

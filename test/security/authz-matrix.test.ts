@@ -70,6 +70,12 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /os-volume-manage': { valid: () => ({}), foreign: 'none' },
   'GET /os-volume-manage/detail': { valid: () => ({}), foreign: 'none' },
   'POST /os-volume-manage': { valid: () => ({ body: MANAGE_BODY }), invalid: () => ({ body: { volume: { ...MANAGE_BODY.volume, bogus: 1 } } }), foreign: 'none' },
+  // Checkpoints: admitted callers send what fails validation (nothing is sent to a host); show and list are plain reads.
+  'POST /os-checkpoints': { valid: () => ({ body: { checkpoint: { instance_uuid: OP } } }), invalid: () => ({ body: { checkpoint: { instance_uuid: OP, bogus: 1 } } }), foreign: 'none' },
+  'GET /os-checkpoints': { valid: () => ({}), foreign: 'list' },
+  'GET /os-checkpoints/:checkpoint_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'DELETE /os-checkpoints/:checkpoint_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /os-checkpoints/:checkpoint_id/action': { valid: () => ({ body: { revert: {} } }), invalid: () => ({ body: { revert: { paused: 3 } } }), foreign: 'none' },
   // Export and import: admitted callers send a query that fails validation (nothing is read or streamed).
   'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
@@ -131,7 +137,8 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const caller = callerOf(who);
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
-              .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host');
+              .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
+              .replace(':checkpoint_id', OP);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
             const crossProject = allows(caller, 'qcowshare:cross_project');

@@ -64,6 +64,15 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /os-volume-manage/detail': { query: MANAGEABLE_QUERY, strictQuery: true, bodies: [] },
     'POST /os-volume-manage': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
     'GET /volumes/:volume_id/os-export': { query: { since: 'uuid' }, strictQuery: true, bodies: [] },
+    'POST /os-checkpoints': {
+      query: {}, strictQuery: true, bodies: [shape({ checkpoint: { instance_uuid: OP, name: 'fuzz' } }, [
+        ['checkpoint.instance_uuid', 'uuid'], ['checkpoint.name', 'name'], ['checkpoint.description', 'name'], ['checkpoint.mode', 'enum'],
+      ])],
+    },
+    'GET /os-checkpoints': { query: { instance_uuid: 'uuid', all_tenants: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /os-checkpoints/:checkpoint_id': { query: {}, strictQuery: true, bodies: [] },
+    'DELETE /os-checkpoints/:checkpoint_id': { query: {}, strictQuery: true, bodies: [] },
+    'POST /os-checkpoints/:checkpoint_id/action': { query: {}, strictQuery: true, bodies: [shape({ revert: { paused: false } }, [['revert.paused', 'bool']])] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
     'POST /volumes/:volume_id/os-import': { query: {}, strictQuery: true, bodies: [] },
   };

@@ -196,6 +196,21 @@ for (const backend of BACKENDS) {
         expect([...(await r.attachments.activeOfMany([c, a])).keys()]).to.deep.equal([c]);
         expect(await r.attachments.attachedVolumeIds()).to.include(c);
         await r.attachments.detachAll(c);
+        // Checkpoint rows (os-checkpoints) and the instance lookup that finds their host.
+        expect((await r.attachments.activeOfInstance(instance)).map((x) => x.volumeId)).to.not.include(c);
+        const ck = randomUUID();
+        ids.push(ck);
+        await r.checkpoints.insert({
+          id: ck, projectId: `${tag}-proj`, instanceUuid: instance, hostName: host, name, description, mode: 'consistent', status: 'creating',
+          memorySize: null, definitionSha256: null, volumes: [{ volumeId: c, target: 'vdb', snapshotPoint: `volume-${c}.${tag}`, snapshotId: null }],
+        });
+        await r.checkpoints.bindCoordinatorId(ck, randomUUID());
+        await r.checkpoints.update(ck, { status: 'available', memorySize: 4096, definitionSha256: `${tag}-digest'`, error: `${tag}-err'` });
+        expect(await r.checkpoints.transition(ck, ['available', 'error'], 'deleting')).to.equal(true);
+        expect((await r.checkpoints.list(`${tag}-proj`, instance)).map((x) => [x.id, x.name, x.status])).to.deep.equal([[ck, name, 'deleting']]);
+        expect(await r.checkpoints.exists(ck)).to.equal(true);
+        await r.checkpoints.remove(ck);
+        expect(await r.checkpoints.get(ck)).to.equal(null);
         await r.snapshots.insertFound({ id: randomUUID(), volumeId: c, projectId: `${tag}-proj`, userId: `${tag}-user`, name: null, description: null, sizeGiB: 5, status: 'available', progress: 100, metadata: {}, hidden: true }, undefined);
         expect(await r.snapshots.countVisible(c)).to.equal(0);
         expect((await r.snapshots.ofVolume(c)).length).to.equal(1);

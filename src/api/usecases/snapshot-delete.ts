@@ -36,7 +36,23 @@ function rolledBack(raw: unknown, tree: SnapshotTree | null, snapshotId: string)
   return new StorageError(err.code, err.message, { cause: err.cause ?? err, details: { ...err.details, changedNothing: true } });
 }
 
+/** Metadata key marking a snapshot as the snapshot point of a volume in a checkpoint (os-checkpoints). */
+export const CHECKPOINT_METADATA_KEY = 'checkpoint_id';
+
+/**
+ * A checkpoint's member snapshot goes only with its checkpoint: deleting it alone would leave the
+ * checkpoint's memory state pointing at disks that are gone. Refused before anything changes.
+ */
+export async function refuseCheckpointMember(deps: ServiceDeps, snap: SnapshotRecord): Promise<void> {
+  const checkpointId = snap.metadata[CHECKPOINT_METADATA_KEY];
+  if (checkpointId === undefined || !(await deps.repos.checkpoints.exists(checkpointId))) return;
+  throw new StorageError('CHECKPOINT_MEMBER', `snapshot ${snap.id} belongs to checkpoint ${checkpointId}: delete the checkpoint, not the snapshot alone`, {
+    details: { snapshot_id: snap.id, checkpoint_id: checkpointId },
+  });
+}
+
 export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
+  await refuseCheckpointMember(deps, snap);
   let before: SnapshotStatus = snap.status;
   return startOperation(deps, {
     kind: 'delete_snapshot', volumeId: vol.id, projectId: snap.projectId, snapshotId: snap.id,

@@ -54,6 +54,12 @@ export class AttachmentRepository {
     return out;
   }
 
+  /** Active attachments to one instance (a checkpoint finds its host from them), oldest first. */
+  async activeOfInstance(instanceUuid: string, t?: Transaction): Promise<AttachmentRecord[]> {
+    const rows = await this.rows.all(`instance_uuid = ? AND status IN (${placeholders(ACTIVE)}) ORDER BY attached_at ASC, id ASC`, [instanceUuid, ...ACTIVE], t);
+    return rows.map(toRecord);
+  }
+
   async update(id: string, patch: AttachmentPatch, t?: Transaction): Promise<void> {
     await this.writes.update(patch, 'id = ?', [id], t);
   }
