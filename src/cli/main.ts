@@ -7,6 +7,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
+import { CliError } from './cli-error.js';
+import { DEFAULT_URL, resolveConnection, type ConnectionFlags } from './environment.js';
 import { manageCommands } from './commands/manage.js';
 import { hostCommands } from './commands/hosts.js';
 import { checkCommands } from './commands/check.js';
@@ -16,17 +18,17 @@ import { snapshotCommands } from './commands/snapshots.js';
 import { transferCommands } from './commands/transfer.js';
 import { volumeCommands } from './commands/volumes.js';
 
-export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
+export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`), env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('qcowshare')
     .description('qcow2 volumes on shared file systems: storage service and admin CLI')
-    .option('--url <url>', 'storage service URL', 'http://127.0.0.1:8776')
-    .option('--token <token>', 'X-Auth-Token (a Keystone token, or a static token in tokens mode)')
-    .option('--user <id>', 'noauth user id', 'admin')
-    .option('--project <id>', 'noauth project id', 'admin')
-    .option('--json', 'JSON output')
+    .option('--url <url>', `storage service URL (env: QCS_URL, OS_VOLUME_API_URL, OS_ENDPOINT; default ${DEFAULT_URL})`)
+    .option('--token <token>', 'X-Auth-Token, a Keystone token or a static token in tokens mode (env: QCS_TOKEN, OS_AUTH_TOKEN, OS_TOKEN)')
+    .option('--user <id>', 'noauth user id (env: QCS_USER, OS_USER_ID; default admin)')
+    .option('--project <id>', 'noauth project id (env: QCS_PROJECT, OS_PROJECT_ID; default admin)')
+    .option('--json', 'JSON output (errors too, on stderr)')
     .showHelpAfterError();
-  const opts = () => program.opts<{ url: string; token?: string; user: string; project: string; json?: boolean }>();
-  const client = () => new ApiClient(opts());
+  const opts = () => program.opts<ConnectionFlags & { json?: boolean }>();
+  const client = () => new ApiClient(resolveConnection(opts(), env));
   const out = (): Output => ({ json: opts().json ?? false, write });
   program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
     // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second
@@ -53,13 +55,24 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   return program;
 }
 
+/** An error as the user sees it: one line, or with --json one object { error: { code, message, status } }. */
+export function describeError(err: unknown, json: boolean): { text: string; exitCode: number } {
+  const e = err instanceof ApiError ? { code: err.code, message: err.message, status: err.status as number | null, exitCode: 1 }
+    : err instanceof CliError ? { code: err.code, message: err.message, status: null, exitCode: err.exitCode, ...(err.details ? { details: err.details } : {}) }
+      : { code: 'CLI_ERROR', message: (err as Error).message, status: null, exitCode: 1 };
+  const { exitCode, ...body } = e;
+  if (json) return { text: JSON.stringify({ error: body }), exitCode };
+  return { text: e.status === null ? `error ${e.code}: ${e.message}` : `error ${e.status} ${e.code}: ${e.message}`, exitCode };
+}
+
 export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    const msg = err instanceof ApiError ? `error ${err.status} ${err.code}: ${err.message}` : (err as Error).message;
-    process.stderr.write(`${msg}\n`);
-    process.exitCode = 1;
+    const { text, exitCode } = describeError(err, program.opts<{ json?: boolean }>().json ?? false);
+    process.stderr.write(`${text}\n`);
+    process.exitCode = exitCode;
   }
 }
 
