@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_URL, resolveConnection, type ConnectionFlags } from './environment.js';
+import { adminCommands } from './commands/admin.js';
 import { manageCommands } from './commands/manage.js';
 import { hostCommands } from './commands/hosts.js';
 import { checkCommands } from './commands/check.js';
@@ -48,7 +49,8 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const volume = volumeCommands(program, client, out);
   manageCommands(volume, client, out);
   transferCommands(volume, client, out);
-  snapshotCommands(program, client, out);
+  const snapshot = snapshotCommands(program, client, out);
+  adminCommands(volume, snapshot, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);
   checkCommands(program, client, out);

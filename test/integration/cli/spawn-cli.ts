@@ -38,3 +38,10 @@ export function jsonOf<T = Record<string, unknown>>(r: CliRun): T {
   if (r.code !== 0) throw new Error(`qcs exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/** Every JSON document of a successful --json run (--wait prints the answer, then the operation's end). */
+export function jsonDocs(r: CliRun): Record<string, Record<string, unknown>>[] {
+  if (r.code !== 0) throw new Error(`qcs exited ${r.code}: ${r.stderr}`);
+  // Documents are pretty-printed: only a document's own first line starts with "{".
+  return r.stdout.trim().split(/\n(?=\{)/).map((d) => JSON.parse(d) as Record<string, Record<string, unknown>>);
+}
