@@ -54,6 +54,10 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   operationCommands(program, client, out);
   hostCommands(program, client, out);
   checkCommands(program, client, out);
+  program.command('completion <shell>').description('print a shell completion script (bash): source <(qcs completion bash)').action(async (shell: string) => {
+    if (shell !== 'bash') throw new CliError('INVALID_ARGUMENT', `completion for ${JSON.stringify(shell)} is not available (bash is)`);
+    write((await import('./completion.js')).bashCompletion(program, ['qcs', 'qcowshare']));
+  });
   return program;
 }
 

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
-import { confirm } from '../confirm.js';
 import { renderTree, sizedRows, table, withAllocated, type TreeSnapshot } from '../render.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print, watchOperation } from './output.js';
@@ -69,7 +68,8 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
         c.call<{ volume: { size: number } }>('GET', `/v3/volumes/${id}`), c.call<{ snapshot: { size: number } }>('GET', `/v3/snapshots/${snap}`),
       ]);
       // The volume takes the snapshot's size: what was written past it (after an extend) is lost.
-      if (s.snapshot.size < v.volume.size) await confirm(`reverting volume ${id} to snapshot ${snap} shrinks it from ${v.volume.size} GiB to ${s.snapshot.size} GiB`, o.yes);
+      // (confirm is imported here only: most commands never ask.)
+      if (s.snapshot.size < v.volume.size) await (await import('../confirm.js')).confirm(`reverting volume ${id} to snapshot ${snap} shrinks it from ${v.volume.size} GiB to ${s.snapshot.size} GiB`, o.yes);
       const name = o.any ? 'os-revert_to_snapshot' : 'revert';
       const r = await c.call('POST', `/v3/volumes/${id}/action`, { [name]: { snapshot_id: snap } });
       await accepted(c, out(), r.headers.get('x-operation-id'), o.wait);
