@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../api/harness.js';
-import { jsonDocs, jsonOf, runCli, type CliRun } from './spawn-cli.js';
+import { jsonDocs, jsonOf, runCli, runCliOnTerminal, type CliRun } from './spawn-cli.js';
 
 describe('cli: names, sizes, tree, shrinking revert, admin commands (process, SQLite)', function () {
   this.timeout(300_000);
@@ -87,6 +87,19 @@ describe('cli: names, sizes, tree, shrinking revert, admin commands (process, SQ
     expect(errorOf(refused).message).to.include('from 2 GiB to 1 GiB');
     expect(await volumeOf(web)).to.include({ size: 2, status: 'available' });
     expect(jsonDocs(await alice('--json', 'volume', 'revert', 'web', 's1', '--any', '--yes', '--wait'))[1]?.operation?.state).to.equal('succeeded');
+    expect(await volumeOf(web)).to.include({ size: 1, status: 'available' });
+  });
+
+  it('on a terminal the shrinking revert asks: "n" changes nothing, "y" reverts', async () => {
+    expect(jsonDocs(await alice('--json', 'volume', 'extend', 'web', '2', '--wait'))[1]?.operation?.state).to.equal('succeeded');
+    const env = { QCS_URL: svc.url, QCS_TOKEN: 'alice' };
+    const no = await runCliOnTerminal(['volume', 'revert', 'web', 's1', '--any'], env, 'n\n');
+    expect(no.code).to.equal(2);
+    expect(no.stdout).to.include('shrinks it from 2 GiB to 1 GiB; continue? [y/N]').and.include('CONFIRMATION_REQUIRED');
+    expect(await volumeOf(web)).to.include({ size: 2, status: 'available' });
+    const yes = await runCliOnTerminal(['volume', 'revert', 'web', 's1', '--any', '--wait'], env, 'y\n');
+    expect(yes.code, yes.stdout).to.equal(0);
+    expect(yes.stdout).to.include('succeeded');
     expect(await volumeOf(web)).to.include({ size: 1, status: 'available' });
   });
 

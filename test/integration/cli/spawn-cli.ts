@@ -45,3 +45,23 @@ export function jsonDocs(r: CliRun): Record<string, Record<string, unknown>>[] {
   // Documents are pretty-printed: only a document's own first line starts with "{".
   return r.stdout.trim().split(/\n(?=\{)/).map((d) => JSON.parse(d) as Record<string, Record<string, unknown>>);
 }
+
+/**
+ * The CLI on a terminal: run under util-linux `script`, which gives it a pseudo-terminal and
+ * types `input` there (the terminal keeps it until the CLI reads). Output is the terminal's:
+ * stdout and stderr together, with the echo of what was typed.
+ */
+export function runCliOnTerminal(args: string[], env: Record<string, string>, input: string): Promise<CliRun> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
