@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
+import { CliError } from '../cli-error.js';
 import { renderTree, sizedRows, table, withAllocated, type TreeSnapshot } from '../render.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print, watchOperation } from './output.js';
@@ -37,7 +38,7 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
       const snapshot = o.fromSnapshot === undefined ? null : await snapshotId(c, o.fromSnapshot);
       let size = o.size;
       if (size === undefined && snapshot !== null) size = (await c.call<{ snapshot: { size: number } }>('GET', `/v3/snapshots/${snapshot}`)).body.snapshot.size;
-      if (size === undefined) throw new Error('--size is required (unless --from-snapshot)');
+      if (size === undefined) throw new CliError('INVALID_ARGUMENT', '--size is required (unless --from-snapshot)');
       await created(c, out(), await c.call('POST', '/v3/volumes', { volume: { size, name: o.name ?? null, ...(snapshot ? { snapshot_id: snapshot } : {}) } }), o.wait);
     });
   volume.command('clone <source>').description('create a volume as a copy of another (its current content)').option('--name <name>')

@@ -113,7 +113,10 @@ describe('cli: names, sizes, tree, shrinking revert, admin commands (process, SQ
     expect((await volumeOf(web)).metadata).to.deep.equal({ b: 'x=y' });
   });
 
-  it('create --from-snapshot and clone, by names', async () => {
+  it('create --from-snapshot and clone, by names; create with neither --size nor a snapshot refused', async () => {
+    const bare = await alice('--json', 'volume', 'create', '--name', 'sizeless');
+    expect(bare.code).to.equal(2);
+    expect(errorOf(bare).code).to.equal('INVALID_ARGUMENT');
     const [fromSnap, d1] = jsonDocs(await alice('--json', 'volume', 'create', '--from-snapshot', 's1', '--name', 'from-s1', '--wait'));
     expect(d1?.operation?.state).to.equal('succeeded');
     expect(await volumeOf(fromSnap?.volume?.id as string)).to.include({ size: 1, status: 'available', name: 'from-s1' });
