@@ -2,10 +2,10 @@
  * Errors the CLI reports itself (before or instead of an answer of the service), with stable codes
  * and exit codes scripts can test:
  *   1  the service refused the request (its error code, HTTP status);
- *   2  the command cannot be run as given (NAME_NOT_FOUND, NAME_AMBIGUOUS, CONFIRMATION_REQUIRED, INVALID_ARGUMENT);
+ *   2  the command cannot be run as given (USAGE, NAME_NOT_FOUND, NAME_AMBIGUOUS, CONFIRMATION_REQUIRED, INVALID_ARGUMENT);
  *   3  the service cannot be reached (SERVICE_UNREACHABLE).
  */
-export type CliErrorCode = 'SERVICE_UNREACHABLE' | 'NAME_NOT_FOUND' | 'NAME_AMBIGUOUS' | 'CONFIRMATION_REQUIRED' | 'INVALID_ARGUMENT';
+export type CliErrorCode = 'USAGE' | 'SERVICE_UNREACHABLE' | 'NAME_NOT_FOUND' | 'NAME_AMBIGUOUS' | 'CONFIRMATION_REQUIRED' | 'INVALID_ARGUMENT';
 
 export class CliError extends Error {
   constructor(readonly code: CliErrorCode, message: string, readonly details?: Record<string, unknown>) {

@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { CliError } from './cli-error.js';
 import { DEFAULT_URL, resolveConnection, type ConnectionFlags } from './environment.js';
@@ -71,12 +71,33 @@ export function describeError(err: unknown, json: boolean): { text: string; exit
   return { text: e.status === null ? `error ${e.code}: ${e.message}` : `error ${e.status} ${e.code}: ${e.message}`, exitCode };
 }
 
+/**
+ * Usage errors (an unknown option, a missing argument) end like the others: exit 2, and with
+ * --json as a JSON object instead of commander's text. --help still exits 0.
+ */
+function usageErrorsThrown(cmd: Command, json: boolean): void {
+  // writeErr also carries the help shown after an error (showHelpAfterError): JSON callers get the object alone.
+  cmd.exitOverride().configureOutput(json ? { outputError: () => undefined, writeErr: () => undefined } : {});
+  for (const c of cmd.commands) usageErrorsThrown(c, json);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // Known before parsing: a usage error can come before commander has read --json.
+  const json = argv.includes('--json');
+  usageErrorsThrown(program, json);
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    const { text, exitCode } = describeError(err, program.opts<{ json?: boolean }>().json ?? false);
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return;
+      // commander.help: no command given (the help was the answer; its message is a placeholder).
+      const message = err.code === 'commander.help' ? 'a command is required (see --help)' : err.message.replace(/^error: /, '');
+      if (json) process.stderr.write(`${describeError(new CliError('USAGE', message), true).text}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const { text, exitCode } = describeError(err, json || (program.opts<{ json?: boolean }>().json ?? false));
     process.stderr.write(`${text}\n`);
     process.exitCode = exitCode;
   }

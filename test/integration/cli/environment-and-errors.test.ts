@@ -57,6 +57,18 @@ describe('cli: connection from the environment, errors, exit codes (process, SQL
     expect(human.stderr.trim()).to.match(/^error 404 VOLUME_NOT_FOUND: /);
   });
 
+  it('a usage error: exit 2, with --json as an object with code USAGE; --help exits 0', async () => {
+    const human = await runCli(['volume', 'show'], { QCS_URL: svc.url });
+    expect(human.code).to.equal(2);
+    expect(human.stderr).to.include("missing required argument 'volume'");
+    const json = await runCli(['--json', 'volume', 'show'], { QCS_URL: svc.url });
+    expect(json.code).to.equal(2);
+    expect(JSON.parse(json.stderr)).to.deep.equal({ error: { code: 'USAGE', message: "missing required argument 'volume'", status: null } });
+    const help = await runCli(['volume', 'revert', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.include('--yes');
+  });
+
   it('an unreachable service: exit 3, the message names the URL and the cause', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const human = await runCli(['volume', 'list'], { QCS_URL: url });
