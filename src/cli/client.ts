@@ -1,10 +1,8 @@
 /** A small HTTP client of the storage service for the admin CLI (fetch, JSON, OpenStack faults). */
-export interface ClientOptions {
-  url: string;
-  token?: string;
-  user: string;
-  project: string;
-}
+import { unreachable } from './cli-error.js';
+import type { Connection } from './environment.js';
+
+export type ClientOptions = Connection;
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -20,10 +18,26 @@ export class ApiClient {
     return { 'content-type': 'application/json', accept: 'application/json', 'x-auth-token': this.o.token ?? `${this.o.user}:${this.o.project}` };
   }
 
+  /** fetch, with a failure to connect named for the URL and its cause rather than "fetch failed". */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    const base = this.o.url.replace(/\/$/, '');
+    try {
+      return await fetch(`${base}${path}`, init);
+    } catch (err) {
+      throw unreachable(base, err);
+    }
+  }
+
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
-    const r = await fetch(`${this.o.url.replace(/\/$/, '')}${path}`, { method, headers: this.headers(), body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await this.send(path, { method, headers: this.headers(), body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
-    const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    } catch {
+      // Not the storage service (a proxy's error page, another program on the port).
+      throw new ApiError(r.status, `HTTP_${r.status}`, `${this.o.url} answered ${r.status} with a body that is not JSON: ${text.slice(0, 120)}`);
+    }
     if (r.status >= 400) {
       const fault = Object.values(parsed)[0] as { message?: string; error_code?: string } | undefined;
       throw new ApiError(r.status, fault?.error_code ?? 'HTTP_' + r.status, fault?.message ?? `HTTP ${r.status}`);
@@ -36,6 +50,6 @@ export class ApiClient {
     const headers: Record<string, string> = { ...this.headers(), accept: '*/*' };
     if (contentType) headers['content-type'] = contentType;
     else delete headers['content-type'];
-    return fetch(`${this.o.url.replace(/\/$/, '')}${path}`, { method, headers, ...(body ? { body, duplex: 'half' } : {}) } as RequestInit);
+    return this.send(path, { method, headers, ...(body ? { body, duplex: 'half' } : {}) } as RequestInit);
   }
 }

@@ -5,8 +5,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ApiClient, ApiError } from './client.js';
+import { CliError } from './cli-error.js';
+import { DEFAULT_URL, resolveConnection, type ConnectionFlags } from './environment.js';
+import { adminCommands } from './commands/admin.js';
 import { manageCommands } from './commands/manage.js';
 import { checkpointCommands } from './commands/checkpoints.js';
 import { hostCommands } from './commands/hosts.js';
@@ -17,17 +20,17 @@ import { snapshotCommands } from './commands/snapshots.js';
 import { transferCommands } from './commands/transfer.js';
 import { volumeCommands } from './commands/volumes.js';
 
-export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
+export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`), env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('qcowshare')
     .description('qcow2 volumes on shared file systems: storage service and admin CLI')
-    .option('--url <url>', 'storage service URL', 'http://127.0.0.1:8776')
-    .option('--token <token>', 'X-Auth-Token (a Keystone token, or a static token in tokens mode)')
-    .option('--user <id>', 'noauth user id', 'admin')
-    .option('--project <id>', 'noauth project id', 'admin')
-    .option('--json', 'JSON output')
+    .option('--url <url>', `storage service URL (env: QCS_URL, OS_VOLUME_API_URL, OS_ENDPOINT; default ${DEFAULT_URL})`)
+    .option('--token <token>', 'X-Auth-Token, a Keystone token or a static token in tokens mode (env: QCS_TOKEN, OS_AUTH_TOKEN, OS_TOKEN)')
+    .option('--user <id>', 'noauth user id (env: QCS_USER, OS_USER_ID; default admin)')
+    .option('--project <id>', 'noauth project id (env: QCS_PROJECT, OS_PROJECT_ID; default admin)')
+    .option('--json', 'JSON output (errors too, on stderr)')
     .showHelpAfterError();
-  const opts = () => program.opts<{ url: string; token?: string; user: string; project: string; json?: boolean }>();
-  const client = () => new ApiClient(opts());
+  const opts = () => program.opts<ConnectionFlags & { json?: boolean }>();
+  const client = () => new ApiClient(resolveConnection(opts(), env));
   const out = (): Output => ({ json: opts().json ?? false, write });
   program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
     // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second
@@ -47,21 +50,58 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const volume = volumeCommands(program, client, out);
   manageCommands(volume, client, out);
   transferCommands(volume, client, out);
-  snapshotCommands(program, client, out);
+  const snapshot = snapshotCommands(program, client, out);
+  adminCommands(volume, snapshot, client, out);
   operationCommands(program, client, out);
   hostCommands(program, client, out);
   checkpointCommands(program, client, out);
   checkCommands(program, client, out);
+  program.command('completion <shell>').description('print a shell completion script (bash): source <(qcs completion bash)').action(async (shell: string) => {
+    if (shell !== 'bash') throw new CliError('INVALID_ARGUMENT', `completion for ${JSON.stringify(shell)} is not available (bash is)`);
+    write((await import('./completion.js')).bashCompletion(program, ['qcs', 'qcowshare']));
+  });
   return program;
 }
 
+/** An error as the user sees it: one line, or with --json one object { error: { code, message, status } }. */
+export function describeError(err: unknown, json: boolean): { text: string; exitCode: number } {
+  const e = err instanceof ApiError ? { code: err.code, message: err.message, status: err.status as number | null, exitCode: 1 }
+    : err instanceof CliError ? { code: err.code, message: err.message, status: null, exitCode: err.exitCode, ...(err.details ? { details: err.details } : {}) }
+      : { code: 'CLI_ERROR', message: (err as Error).message, status: null, exitCode: 1 };
+  const { exitCode, ...body } = e;
+  if (json) return { text: JSON.stringify({ error: body }), exitCode };
+  return { text: e.status === null ? `error ${e.code}: ${e.message}` : `error ${e.status} ${e.code}: ${e.message}`, exitCode };
+}
+
+/**
+ * Usage errors (an unknown option, a missing argument) end like the others: exit 2, and with
+ * --json as a JSON object instead of commander's text. --help still exits 0.
+ */
+function usageErrorsThrown(cmd: Command, json: boolean): void {
+  // writeErr also carries the help shown after an error (showHelpAfterError): JSON callers get the object alone.
+  cmd.exitOverride().configureOutput(json ? { outputError: () => undefined, writeErr: () => undefined } : {});
+  for (const c of cmd.commands) usageErrorsThrown(c, json);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  // Known before parsing: a usage error can come before commander has read --json.
+  const json = argv.includes('--json');
+  usageErrorsThrown(program, json);
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    const msg = err instanceof ApiError ? `error ${err.status} ${err.code}: ${err.message}` : (err as Error).message;
-    process.stderr.write(`${msg}\n`);
-    process.exitCode = 1;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return;
+      // commander.help: no command given (the help was the answer; its message is a placeholder).
+      const message = err.code === 'commander.help' ? 'a command is required (see --help)' : err.message.replace(/^error: /, '');
+      if (json) process.stderr.write(`${describeError(new CliError('USAGE', message), true).text}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const { text, exitCode } = describeError(err, json || (program.opts<{ json?: boolean }>().json ?? false));
+    process.stderr.write(`${text}\n`);
+    process.exitCode = exitCode;
   }
 }
 

@@ -1,4 +1,33 @@
 /** Output: JSON (--json) or human tables, trees and a progress bar. Output goes to stdout; logs to stderr. */
+import { humanBytes } from './progress-bar.js';
+
+/** A size the API gives in whole GiB, with its unit. */
+export function gib(size: unknown): string | null {
+  return typeof size === 'number' ? `${size} GiB` : null;
+}
+
+/**
+ * Rows of volumes or snapshots for a table: size with its unit, and an `allocated` column (bytes
+ * used on the share, human) where the API gives `allocated_bytes`.
+ */
+export function sizedRows(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  return rows.map((r) => ({
+    ...r, size: gib(r.size),
+    ...(typeof r.allocated_bytes === 'number' ? { allocated: humanBytes(r.allocated_bytes) } : {}),
+  }));
+}
+
+/** The columns, with `allocated` after `size` when any row has it. */
+export function withAllocated(rows: Record<string, unknown>[], columns: string[]): string[] {
+  if (!rows.some((r) => r.allocated !== undefined)) return columns;
+  const i = columns.indexOf('size');
+  return [...columns.slice(0, i + 1), 'allocated', ...columns.slice(i + 1)];
+}
+
+/** An ISO date as `YYYY-MM-DD HH:MM` (UTC), short enough for a tree line. */
+export function shortDate(iso: unknown): string {
+  return typeof iso === 'string' && iso.length >= 16 ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '';
+}
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
@@ -13,11 +42,14 @@ export interface TreeSnapshot {
   hidden: boolean;
   size: number;
   status: string | null;
+  created_at?: string | null;
+  /** Bytes the snapshot's own file takes on the share, where the API gives it. */
+  allocated_bytes?: number;
 }
 
 /**
  * The snapshot tree, roots first; the active file appears under the snapshot it sits on:
- *   ├─ s1 (name) 1 GiB
+ *   ├─ s1 (name) 1 GiB (allocated 12.5 MiB) 2026-01-02 10:00 available
  *   │  └─ s2 ...
  *   └─ * active: volume-<id>.<uuid>
  */
@@ -32,7 +64,7 @@ export function renderTree(snapshots: TreeSnapshot[], activeParent: string | nul
     kids.forEach((k, i) => {
       const last = i === kids.length - 1;
       const s = byId.get(k);
-      const label = s ? `${s.id} ${s.name ?? ''}${s.hidden ? ' [hidden]' : ''} ${s.size} GiB ${s.status ?? ''}`.replace(/\s+/g, ' ').trim() : `* active: ${activeFile}`;
+      const label = s ? `${s.id} ${s.name ?? ''}${s.hidden ? ' [hidden]' : ''} ${s.size} GiB${s.allocated_bytes === undefined ? '' : ` (allocated ${humanBytes(s.allocated_bytes)})`} ${shortDate(s.created_at)} ${s.status ?? ''}`.replace(/\s+/g, ' ').trim() : `* active: ${activeFile}`;
       lines.push(`${prefix}${last ? '└─ ' : '├─ '}${label}`);
       if (s) walk(s.id, `${prefix}${last ? '   ' : '│  '}`);
     });

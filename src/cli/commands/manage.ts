@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { table } from '../render.js';
+import { volumeId } from '../resolve.js';
 import { type Output, print, watchOperation } from './output.js';
 
 interface Manageable {
@@ -54,8 +55,10 @@ export function manageCommands(volume: Command, client: () => ApiClient, out: ()
         reason: m.reason_not_safe ?? '', cinder_id: m.cinder_id ?? '',
       })), ['source-name', 'host', 'size', 'safe', 'reason', 'cinder_id']));
     });
-  volume.command('unmanage <id>').description('forget a volume, leaving its files on the share (admin)').action(async (id: string) => {
-    await client().call('POST', `/v3/volumes/${id}/action`, { 'os-unmanage': null });
+  volume.command('unmanage <id>').description('forget a volume, leaving its files on the share (admin)').action(async (ref: string) => {
+    const c = client();
+    const id = await volumeId(c, ref);
+    await c.call('POST', `/v3/volumes/${id}/action`, { 'os-unmanage': null });
     print(out(), { volume_id: id, unmanaged: true }, () => `volume ${id} unmanaged; its files stay on the share`);
   });
 }

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { ApiError, type ApiClient } from '../client.js';
 import { progressBar } from '../progress-bar.js';
+import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print } from './output.js';
 
 function counting(onBytes: (n: number) => void): Transform {
@@ -26,8 +27,11 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
   volume.command('export <id>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
     .option('-o, --output <file>', 'write the archive here instead of stdout').option('--since <snapshot>', 'incremental: only what changed since this snapshot')
     .option('--no-progress', 'no progress bar on stderr')
-    .action(async (id: string, o: { output?: string; since?: string; progress: boolean }) => {
-      const r = await client().raw('GET', `/v3/volumes/${id}/os-export${o.since ? `?since=${encodeURIComponent(o.since)}` : ''}`);
+    .action(async (ref: string, o: { output?: string; since?: string; progress: boolean }) => {
+      const c = client();
+      const id = await volumeId(c, ref);
+      const since = o.since === undefined ? undefined : await snapshotId(c, o.since, id);
+      const r = await c.raw('GET', `/v3/volumes/${id}/os-export${since ? `?since=${encodeURIComponent(since)}` : ''}`);
       if (r.status !== 200 || r.body === null) throw await fault(r);
       const total = Number(r.headers.get('content-length') ?? NaN);
       const bar = progressBar(stderr, Number.isFinite(total) ? total : null);
