@@ -23,12 +23,13 @@ import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../../../drivers/contract/interrupted-support.js';
+import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { volumeRefOf } from './lookup.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 
 export interface SettleReport {
   volumeId: string;
-  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed';
+  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed' | 'temps_removed';
   details: string;
 }
 
@@ -72,11 +73,33 @@ async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord 
   });
 }
 
+/**
+ * No intent, but temporaries of the info file a killed write left (a live delete killed while it
+ * saved the tree): removed under the volume's lease, so no write of the info file runs meanwhile.
+ * Startup reconcile leaves an attached volume's files alone, so this pass is where they go.
+ */
+async function removeInfoTemps(deps: ServiceDeps, support: InterruptedSupport, ref: VolumeRef): Promise<SettleReport | null> {
+  if ((await support.infoTemps(ref)).length === 0) return null;
+  let lease: Lease;
+  try {
+    lease = await deps.repos.leases.acquire(ref.id, recoveryLeaseHolder('settle'), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return { volumeId: ref.id, outcome: 'skipped', details: 'the volume is busy (a write of its info file may still run)' };
+    throw err;
+  }
+  try {
+    const removed = await support.removeInfoTemps(ref, { lease });
+    return { volumeId: ref.id, outcome: 'temps_removed', details: `removed info-file temporaries: ${removed.join(', ') || 'none left'}` };
+  } finally {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+  }
+}
+
 async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord): Promise<SettleReport | null> {
   const ref = await volumeRefOf(deps, vol);
   if (!ref.attachment) return null;
   const intent = await support.pendingOnlineIntent(ref);
-  if (intent === null) return null;
+  if (intent === null) return removeInfoTemps(deps, support, ref);
   const op = await operationOf(deps, vol.id, intent);
   if (op?.kind === 'snapshot_metadata' && op.state === 'running' && !op.commitPointPassed) {
     return { volumeId: vol.id, outcome: 'skipped', details: `operation ${op.id} before its commit point: its host or the reaper settles it` };

@@ -8,10 +8,10 @@
  * test/e2e/commit-point-crash.test.ts (cases 15-18).
  */
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -240,6 +240,25 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     expect(await serviceLog()).to.match(/"outcome":"revert_rolled_back"/);
     expect((await api().get(`/v3/snapshots/${sid}`).set(alice)).body.snapshot.status).to.equal('available');
     await read(old, [`read -P 0xa1 0 ${K64}`, `read -P 0xb3 ${K64} ${K64}`]);
+  });
+
+  it('an info-file temporary a killed write left next to an attached volume: the periodic pass removes it, and only it', async () => {
+    await start();
+    const vid = await attachedVolume(true);
+    const before = await readFile(path.join(share, `volume-${vid}.info`), 'utf8');
+    // What a SIGKILL between writing the temp and renaming it leaves (lib/core/durable-file.ts's name).
+    const temp = `.volume-${vid}.info.${randomBytes(8).toString('hex')}.tmp`;
+    await writeFile(path.join(share, temp), before.slice(0, 40));
+    // Not ours to remove: another volume's info temp, an image temp of this volume, a look-alike without `.tmp`.
+    const other = `.volume-${randomUUID()}.info.${randomBytes(8).toString('hex')}.tmp`;
+    const decoys = [other, `.volume-${vid}.${randomUUID()}.tmp`, `.volume-${vid}.info.keep`];
+    for (const d of decoys) await writeFile(path.join(share, d), 'x');
+    await eventually(async () => ((await exists(temp)) ? undefined : true), 60_000);
+    for (const d of decoys) expect(await exists(d), d).to.equal(true);
+    expect(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')).to.equal(before);
+    expect((await volume(vid)).status).to.equal('in-use');
+    expect(await serviceLog()).to.match(/"outcome":"temps_removed"/);
+    for (const d of decoys) await rm(path.join(share, d));
   });
 
   it('extend of a detached volume, killed between the info file and the database: the size is repaired from the info file', async () => {
