@@ -37,13 +37,15 @@ export interface InterruptedSupport {
   infoTemps(vol: VolumeRef): Promise<string[]>;
   /** Remove them under the caller's lease (ctx.lease); only the info file's own temp pattern. Names removed. */
   removeInfoTemps(vol: VolumeRef, ctx: OpContext): Promise<string[]>;
+  /** Whether the attachment's guest still has the volume's disk; false only on its host's own answer. */
+  guestHasDisk(vol: VolumeRef): Promise<boolean>;
 }
 
 export function interruptedSupport(driver: VolumeDriver & Partial<InterruptedSupport>): InterruptedSupport | null {
-  const { pendingOnlineIntent, settleInterrupted, infoTemps, removeInfoTemps } = driver;
-  if (!pendingOnlineIntent || !settleInterrupted || !infoTemps || !removeInfoTemps) return null;
+  const { pendingOnlineIntent, settleInterrupted, infoTemps, removeInfoTemps, guestHasDisk } = driver;
+  if (!pendingOnlineIntent || !settleInterrupted || !infoTemps || !removeInfoTemps || !guestHasDisk) return null;
   return {
     pendingOnlineIntent: pendingOnlineIntent.bind(driver), settleInterrupted: settleInterrupted.bind(driver),
-    infoTemps: infoTemps.bind(driver), removeInfoTemps: removeInfoTemps.bind(driver),
+    infoTemps: infoTemps.bind(driver), removeInfoTemps: removeInfoTemps.bind(driver), guestHasDisk: guestHasDisk.bind(driver),
   };
 }

@@ -296,6 +296,13 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return i ? { kind: i.kind, snapshotId: i.snapshotId } : null;
   }
 
+  /** Whether the attachment's guest still has the disk (its coordinator's answer; unreachable throws). */
+  guestHasDisk(vol: VolumeRef): Promise<boolean> {
+    assertVolumeId(vol.id);
+    assertAttached(vol);
+    return this.online.guestHasDisk(vol);
+  }
+
   /** The info file's temporaries next to the volume (a write killed before its rename), read only. */
   async infoTemps(vol: VolumeRef): Promise<string[]> {
     assertVolumeId(vol.id);

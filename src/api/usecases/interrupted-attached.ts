@@ -25,11 +25,12 @@ import type { ServiceDeps } from '../context.js';
 import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../../../drivers/contract/interrupted-support.js';
 import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { volumeRefOf } from './lookup.js';
+import { detachVolume } from './volume-attach.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 
 export interface SettleReport {
   volumeId: string;
-  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed' | 'temps_removed';
+  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed' | 'temps_removed' | 'detached';
   details: string;
 }
 
@@ -74,6 +75,27 @@ async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord 
 }
 
 /**
+ * A detach interrupted after its host unplugged the disk (the storage service died before
+ * os-detach reached it): the attachment stays `attached` with no disk in the guest. The host's own
+ * answer that the guest has no disk of the volume completes the detach in the database, as
+ * os-detach would have (under the lease). Only a single attachment that reached `attached` (an
+ * attach in progress has no disk yet by design); an unreachable host decides nothing.
+ */
+async function detachIfUnplugged(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord, ref: VolumeRef): Promise<SettleReport | null> {
+  const active = await deps.repos.attachments.activeOf(vol.id);
+  const only = active.length === 1 ? active[0] : undefined;
+  if (vol.status !== 'in-use' || only === undefined || only.status !== 'attached') return null;
+  if (await support.guestHasDisk(ref)) return null;
+  try {
+    await detachVolume(deps, vol, only.id);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD') || isStorageError(err, 'VOLUME_BUSY')) return { volumeId: vol.id, outcome: 'skipped', details: 'the volume is busy (its detach may still run)' };
+    throw err;
+  }
+  return { volumeId: vol.id, outcome: 'detached', details: `attachment ${only.id}: instance ${only.instanceUuid} on ${only.host ?? '?'} no longer has the disk; detach completed` };
+}
+
+/**
  * No intent, but temporaries of the info file a killed write left (a live delete killed while it
  * saved the tree): removed under the volume's lease, so no write of the info file runs meanwhile.
  * Startup reconcile leaves an attached volume's files alone, so this pass is where they go.
@@ -99,7 +121,7 @@ async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol:
   const ref = await volumeRefOf(deps, vol);
   if (!ref.attachment) return null;
   const intent = await support.pendingOnlineIntent(ref);
-  if (intent === null) return removeInfoTemps(deps, support, ref);
+  if (intent === null) return (await detachIfUnplugged(deps, support, vol, ref)) ?? removeInfoTemps(deps, support, ref);
   const op = await operationOf(deps, vol.id, intent);
   if (op?.kind === 'snapshot_metadata' && op.state === 'running' && !op.commitPointPassed) {
     return { volumeId: vol.id, outcome: 'skipped', details: `operation ${op.id} before its commit point: its host or the reaper settles it` };

@@ -261,6 +261,37 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     for (const d of decoys) await rm(path.join(share, d));
   });
 
+  it('a detach whose os-detach never came after the host unplugged the disk: the periodic pass completes it from the host\'s answer', async () => {
+    await start();
+    const vid = await attachedVolume(true);
+    // The host unplugged the disk (its guest has none now; it answers 404 NOT_FOUND for it), then
+    // the storage service was not there for os-detach: nothing else will ever call it.
+    host.disks.delete(vid);
+    await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+    const att = (await run('mariadb', ['-uroot', '-N', '-B', db.name, '-e', `SELECT status FROM attachments WHERE volume_id = '${vid}'`])).stdout.trim();
+    expect(att).to.equal('detached');
+    expect(await serviceLog()).to.match(/"outcome":"detached"/);
+    await read(`volume-${vid}`, [`read -P 0xa1 0 ${K64}`]);
+    // The volume takes operations again as a detached one.
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await settledAt(vid, 'available', 2);
+  });
+
+  it('a host that cannot be reached decides nothing: the attachment stays', async () => {
+    const vid = await attachedVolume(true);
+    await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
+      .send({ compute_host: { coordinator_endpoint: 'http://127.0.0.1:9', credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+    host.disks.delete(vid);
+    try {
+      // Several periodic passes (period = lease TTL / 2) ask the unreachable host and change nothing.
+      await eventually(async () => ((await serviceLog()).split('\n').filter((l) => l.includes(vid) && l.includes('"outcome":"failed"')).length >= 3 ? true : undefined), 60_000);
+      expect((await volume(vid)).status).to.equal('in-use');
+    } finally {
+      await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
+        .send({ compute_host: { coordinator_endpoint: host.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+    }
+  });
+
   it('extend of a detached volume, killed between the info file and the database: the size is repaired from the info file', async () => {
     await start();
     const vid = (await api().post('/v3/volumes').set(alice).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
