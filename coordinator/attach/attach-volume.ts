@@ -117,8 +117,14 @@ export async function detachVolume(d: AttachDeps, instance: string, volumeId: st
   });
   await d.storage.terminateConnection(volumeId, connector(d));
   if (disk?.file) {
-    const released = await d.mounts.releaseIfUnused(path.dirname(disk.file), () => d.devices.allXml());
-    if (released) d.log.info({ dir: path.dirname(disk.file) }, 'share unmounted: no domain uses it');
+    const dir = path.dirname(disk.file);
+    // A busy mount is released later (mounts.ts): the disk is out of the guest, the detach is done.
+    const released = await d.mounts.releaseIfUnused(dir, () => d.devices.allXml(), (later, err) => {
+      if (later) d.log.info({ dir }, 'share unmounted on retry: no domain uses it');
+      else if (err !== undefined) d.log.warn({ dir, err }, 'share not unmounted on retry; a later detach tries again');
+    });
+    if (released) d.log.info({ dir }, 'share unmounted: no domain uses it');
+    else if (d.mounts.pendingReleases().includes(dir)) d.log.warn({ dir }, 'share busy: unmount deferred');
   }
   d.log.info({ volumeId, instance }, 'volume detached');
 }

@@ -11,6 +11,12 @@
  * Mount and unmount of one directory never run at the same time (one queue per directory), so
  * concurrent attaches mount once. The mounts it made are recorded durably in its state
  * directory before mounting, so a restart (or a crash right after `mount`) still knows them.
+ *
+ * An unmount the kernel refuses because the mount is busy (a process of this host still has a
+ * file or its working directory on the share, e.g. a qemu-img a killed coordinator left running)
+ * never fails the detach that asked for it: the disk is already out of the guest. The mount stays
+ * recorded as ours and the release is tried again later (never lazily: a lazy unmount would pull
+ * the share from under whoever still uses it).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +32,9 @@ export interface ShareConnection {
   data: { export: string; name: string; format: 'qcow2' | 'raw'; options: string[] | null };
 }
 
+/** umount(8)'s answer when a process still uses the mount (EBUSY). */
+const BUSY = /target is busy|device is busy|EBUSY/i;
+
 export async function isMountPoint(dir: string): Promise<boolean> {
   return mountAt(await readMounts(), dir) !== undefined;
 }
@@ -36,8 +45,11 @@ export class HostMounts {
   private readonly steps = new KeyedMutex();
   /** Per directory: attaches between "mounted" and "the disk is in the domain XML". */
   private readonly inUse = new Map<string, number>();
+  /** Per directory: the deferred retry of a release the kernel refused as busy. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly mountBase: string, stateDir: string) {
+  /** busyRetryMs: how long to wait before trying again an unmount refused as busy. */
+  constructor(private readonly mountBase: string, stateDir: string, private readonly busyRetryMs = 30_000) {
     this.file = path.join(stateDir, 'mounts.json');
   }
 
@@ -80,17 +92,49 @@ export class HostMounts {
   /**
    * Unmount `dir` if this coordinator mounted it, no attach is using it, and no domain XML (read
    * by `domainXmls` inside the directory's queue, after any mount in flight) names a file under it.
+   * A mount the kernel reports busy is kept (false) and released by a later retry, with the same
+   * checks then (`onRetry` hears its outcome).
    */
-  async releaseIfUnused(dir: string, domainXmls: () => Promise<readonly string[]>): Promise<boolean> {
+  async releaseIfUnused(dir: string, domainXmls: () => Promise<readonly string[]>, onRetry?: (released: boolean, err?: unknown) => void): Promise<boolean> {
+    const pending = this.retries.get(dir);
+    if (pending) { clearTimeout(pending); this.retries.delete(dir); }
     return this.steps.run(dir, async () => {
       if (!(await this.owned()).includes(dir) || (this.inUse.get(dir) ?? 0) > 0) return false;
       const xmls = await domainXmls();
       if (xmls.some((x) => x.includes(`'${dir}/`) || x.includes(`"${dir}/`))) return false;
       // The share classes unmount by their address; here only the directory is known (from the XML).
-      if (await isMountPoint(dir)) await run('umount', [dir], { timeoutMs: 60_000 });
+      if (await isMountPoint(dir)) {
+        const r = await run('umount', [dir], { timeoutMs: 60_000, allowFailure: true });
+        if (r.exitCode !== 0) {
+          if (!BUSY.test(r.stderr)) throw new StorageError('PROCESS_FAILED', `${r.command}: exit code ${r.exitCode}: ${r.stderr.trim()}`, { details: { command: r.command, exitCode: r.exitCode, stderr: r.stderr.trim().slice(0, 4000) } });
+          this.retryLater(dir, domainXmls, onRetry);
+          return false;
+        }
+      }
       await this.record(dir, false);
       return true;
     });
+  }
+
+  /** Try the release again later; a newer release of the directory replaces this one. */
+  private retryLater(dir: string, domainXmls: () => Promise<readonly string[]>, onRetry?: (released: boolean, err?: unknown) => void): void {
+    const timer = setTimeout(() => {
+      this.retries.delete(dir);
+      this.releaseIfUnused(dir, domainXmls, onRetry).then((released) => onRetry?.(released), (err: unknown) => onRetry?.(false, err));
+    }, this.busyRetryMs);
+    timer.unref(); // a pending retry never keeps the process alive
+    this.retries.set(dir, timer);
+  }
+
+  /** Directories whose release waits for a retry (the mount was busy). */
+  pendingReleases(): string[] {
+    return [...this.retries.keys()].sort();
+  }
+
+  /** Drop the pending retries (shutdown); the mounts stay recorded, a later detach releases them. */
+  close(): void {
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
   }
 
   private async owned(): Promise<string[]> {

@@ -87,7 +87,9 @@ export interface ShareFact {
 /** The live disk of an attached volume as its host's coordinator reports it, or why not. */
 export type HostFact =
   | { volumeId: string; instanceUuid: string; host: string; chain: (string | null)[]; running: boolean }
-  | { volumeId: string; instanceUuid: string; host: string; error: string };
+  | { volumeId: string; instanceUuid: string; host: string; error: string }
+  /** The host answered that the guest has no disk of the volume (a detach interrupted after the unplug). */
+  | { volumeId: string; instanceUuid: string; host: string; absent: true };
 
 export interface StorageFacts {
   shares: ShareFact[];

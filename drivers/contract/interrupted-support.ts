@@ -33,10 +33,19 @@ export interface InterruptedSupport {
   pendingOnlineIntent(vol: VolumeRef): Promise<PendingOnlineIntent | null>;
   /** Settle it from the host's facts, under the caller's lease (ctx.lease). COORDINATOR_UNAVAILABLE when the host does not answer. */
   settleInterrupted(vol: VolumeRef, op: InterruptedOperationFacts, ctx: OpContext): Promise<SettledInterruption>;
+  /** Temporaries of the volume's info file a killed write left (read only, no lease): names, sorted. */
+  infoTemps(vol: VolumeRef): Promise<string[]>;
+  /** Remove them under the caller's lease (ctx.lease); only the info file's own temp pattern. Names removed. */
+  removeInfoTemps(vol: VolumeRef, ctx: OpContext): Promise<string[]>;
+  /** Whether the attachment's guest still has the volume's disk; false only on its host's own answer. */
+  guestHasDisk(vol: VolumeRef): Promise<boolean>;
 }
 
 export function interruptedSupport(driver: VolumeDriver & Partial<InterruptedSupport>): InterruptedSupport | null {
-  const { pendingOnlineIntent, settleInterrupted } = driver;
-  if (!pendingOnlineIntent || !settleInterrupted) return null;
-  return { pendingOnlineIntent: pendingOnlineIntent.bind(driver), settleInterrupted: settleInterrupted.bind(driver) };
+  const { pendingOnlineIntent, settleInterrupted, infoTemps, removeInfoTemps, guestHasDisk } = driver;
+  if (!pendingOnlineIntent || !settleInterrupted || !infoTemps || !removeInfoTemps || !guestHasDisk) return null;
+  return {
+    pendingOnlineIntent: pendingOnlineIntent.bind(driver), settleInterrupted: settleInterrupted.bind(driver),
+    infoTemps: infoTemps.bind(driver), removeInfoTemps: removeInfoTemps.bind(driver), guestHasDisk: guestHasDisk.bind(driver),
+  };
 }

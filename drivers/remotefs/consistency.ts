@@ -17,7 +17,7 @@ import type { CoordinatorDirectory } from '../contract/volume-driver.js';
 import type { Share } from '../../lib/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
-import { CoordinatorClient } from './online/coordinator-client.js';
+import { CoordinatorClient, isDiskAbsent } from './online/coordinator-client.js';
 import { findVolume } from './volume-site.js';
 
 /** The volume a name belongs to by the own-name rule (lib/core/volume-names.ts), or null. */
@@ -114,6 +114,8 @@ async function hostFact(a: AttachedVolume, coordinators: CoordinatorDirectory | 
     const disk = await new CoordinatorClient({ endpoint, token: credential, timeoutMs: 10_000, ...(tls ? { tls } : {}) }).disk(a.instanceUuid, a.volumeId);
     return { ...base, chain: disk.chain, running: disk.running };
   } catch (err) {
+    // The host's own answer that the guest has no such disk is a fact about the guest, not silence.
+    if (isDiskAbsent(err)) return { ...base, absent: true };
     return { ...base, error: errText(err) };
   }
 }

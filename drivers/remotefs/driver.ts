@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { assertSnapshotId, assertVolumeId, isTempOfVolume, volumeIdsIn } from '../../lib/core/volume-names.js';
+import { assertSnapshotId, assertVolumeId, isInfoTempOfVolume, isTempOfVolume, volumeIdsIn } from '../../lib/core/volume-names.js';
 import { assertImageFormat } from '../../lib/qemu/formats.js';
 import { createShare } from '../../lib/shares/index.js';
 import type {
@@ -295,6 +295,28 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     const info = await readInfo((await this.site(vol)).dir, vol.id);
     const i = info?.tree ? onlineIntent(info.tree) : null;
     return i ? { kind: i.kind, snapshotId: i.snapshotId } : null;
+  }
+
+  /** Whether the attachment's guest still has the disk (its coordinator's answer; unreachable throws). */
+  guestHasDisk(vol: VolumeRef): Promise<boolean> {
+    assertVolumeId(vol.id);
+    assertAttached(vol);
+    return this.online.guestHasDisk(vol);
+  }
+
+  /** The info file's temporaries next to the volume (a write killed before its rename), read only. */
+  async infoTemps(vol: VolumeRef): Promise<string[]> {
+    assertVolumeId(vol.id);
+    return (await readdir((await this.site(vol)).dir)).filter((n) => isInfoTempOfVolume(n, vol.id)).sort();
+  }
+
+  /**
+   * Remove them, under the volume's lease: no write of the info file runs then, so every such temp
+   * is a dead one. Attached volumes too (startup reconcile leaves their files alone).
+   */
+  removeInfoTemps(vol: VolumeRef, ctx: OpContext = {}): Promise<string[]> {
+    assertVolumeId(vol.id);
+    return underLeases(this.env, [vol.id], ctx, async () => engine.removeInfoTempsOp(await locationOf(this.env, await this.site(vol))));
   }
 
   /** An attached volume's interrupted live operation, settled from its host's facts (online/settle.ts). */

@@ -10,7 +10,7 @@
  * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is
  * COORDINATOR_UNAVAILABLE, flagged `unreachable` (the job may or may not exist: never treated as a refusal).
  */
-import { ERROR_CODES, StorageError, type ErrorCode } from '../../../lib/core/errors.js';
+import { ERROR_CODES, StorageError, isStorageError, type ErrorCode } from '../../../lib/core/errors.js';
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../lib/protocol/assisted-snapshot.js';
 import { assertOwnFileName } from '../../../lib/core/volume-names.js';
 import { secureFetch, type FetchTls } from '../../../lib/core/secure-fetch.js';
@@ -193,4 +193,10 @@ function answerOf(text: string): Record<string, unknown> | null {
 function refused(status: number, method: string, pathname: string, e: { code?: string; message?: string } | undefined): StorageError {
   const code: ErrorCode = e?.code !== undefined && e.code in ERROR_CODES ? e.code as ErrorCode : 'INTERNAL';
   return new StorageError(code, `coordinator ${method} ${pathname}: ${e?.message ?? `HTTP ${status}`}`, { details: { refused: true, status } });
+}
+
+/** The coordinator's own answer that the domain has no disk of the volume (not a transport failure). */
+export function isDiskAbsent(err: unknown): boolean {
+  return isStorageError(err, 'NOT_FOUND') && (err.details as { refused?: unknown; status?: unknown } | undefined)?.status === 404
+    && (err.details as { refused?: unknown }).refused === true;
 }

@@ -12,7 +12,7 @@
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
 import * as engine from '../snapshots/index.js';
-import { CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
 import { CoordinatorHost } from './host.js';
 import { OperationIds } from './operation-ids.js';
@@ -37,6 +37,22 @@ export class OnlinePath {
     }
     const { endpoint, credential, tls } = await this.o.coordinators.lookup(att.host);
     return new CoordinatorClient({ endpoint, token: credential, pollMs: this.o.pollMs, ...(tls ? { tls } : {}) });
+  }
+
+  /**
+   * Whether the guest of the attachment still has the volume's disk: false only on the host's own
+   * answer that it has none (404 NOT_FOUND); an unreachable host throws (nothing is decided).
+   */
+  async guestHasDisk(vol: VolumeRef): Promise<boolean> {
+    const att = vol.attachment;
+    if (!att) throw new Error('OnlinePath used for a detached volume');
+    try {
+      await (await this.client(att)).disk(att.instanceUuid, vol.id);
+      return true;
+    } catch (err) {
+      if (isDiskAbsent(err)) return false;
+      throw err;
+    }
   }
 
   private async open(vol: VolumeRef, ctx: OpContext): Promise<{ client: CoordinatorClient; host: CoordinatorHost; ids: OperationIds }> {

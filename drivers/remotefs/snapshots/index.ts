@@ -15,6 +15,8 @@ import { extendOp } from './extend.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { pointFile, treeView } from './query.js';
 import { reconcileOp, settleBeforeOp } from './reconcile.js';
+
+export { removeInfoTempsOp } from './reconcile.js';
 import { revertOp } from './revert.js';
 
 export type { AdoptedVolume } from './adopt-cinder.js';

@@ -120,6 +120,17 @@ async function removeOrphans(loc: VolumeLocation, tree: VolumeTree): Promise<str
   return orphans;
 }
 
+/**
+ * The info file's temporaries (a write killed before its rename), removed: the one part of
+ * reconcile that also runs on an attached volume without an intent (its settle pass), under the
+ * lease. Only that pattern (isInfoTempOfVolume), never another file of the share.
+ */
+export async function removeInfoTempsOp(loc: VolumeLocation): Promise<string[]> {
+  const temps = (await readdir(loc.dir)).filter((n) => isInfoTempOfVolume(n, loc.volumeId)).sort();
+  for (const name of temps) await unlinkIfPresent(loc, name);
+  return temps;
+}
+
 async function missingFiles(loc: VolumeLocation, tree: VolumeTree): Promise<string[]> {
   const names = new Set(await readdir(loc.dir));
   return Object.keys(tree.files).filter((f) => !names.has(f));

@@ -205,6 +205,10 @@ function attachmentDivergences(id: string, db: VolumeDb, tree: TreeFact, hosts: 
       out.push({ code: 'UNREACHABLE_HOST', volumeId: id, message: `coordinator of host ${h.host} (instance ${h.instanceUuid}) did not answer: ${h.error}`, repair: null, action: 'bring the coordinator back, then check again' });
       continue;
     }
+    if ('absent' in h) {
+      out.push({ code: 'DISK_NOT_IN_GUEST', volumeId: id, message: `instance ${h.instanceUuid} on ${h.host} has no disk of the volume (a detach interrupted after the unplug)`, repair: 'settle', action: 'the recovery passes complete the detach; if it stays, run os-detach' });
+      continue;
+    }
     const wrong = h.chain.findIndex((f, i) => f !== null && f !== want[i]);
     if (wrong >= 0 || h.chain.length > want.length) {
       out.push({ code: 'ATTACHMENT_MISMATCH', volumeId: id, message: `instance ${h.instanceUuid} on ${h.host} runs on chain ${h.chain.map((f) => f ?? '?').join(' <- ')}; the info file says ${want.join(' <- ')}`, repair: null, action: 'settle the volume with its host (recovery passes), or fix the guest\'s definition' });

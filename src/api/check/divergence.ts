@@ -22,6 +22,7 @@ export const DIVERGENCE_CODES = {
   STATUS_MISMATCH: 'a status that no running operation or attachment explains',
   ATTACHMENT_MISMATCH: 'the active file differs between the attachment, the info file and the live chain',
   UNREACHABLE_HOST: "the coordinator of the attachment's host did not answer",
+  DISK_NOT_IN_GUEST: "an attachment whose guest no longer has the volume's disk (its host says so)",
   SHARE_UNAVAILABLE: 'a configured share is not mounted',
 } as const;
 

@@ -23,12 +23,14 @@ import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../../../drivers/contract/interrupted-support.js';
+import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { volumeRefOf } from './lookup.js';
+import { detachVolume } from './volume-attach.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 
 export interface SettleReport {
   volumeId: string;
-  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed';
+  outcome: SettledInterruption['outcome'] | 'skipped' | 'failed' | 'temps_removed' | 'detached';
   details: string;
 }
 
@@ -72,11 +74,54 @@ async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord 
   });
 }
 
+/**
+ * A detach interrupted after its host unplugged the disk (the storage service died before
+ * os-detach reached it): the attachment stays `attached` with no disk in the guest. The host's own
+ * answer that the guest has no disk of the volume completes the detach in the database, as
+ * os-detach would have (under the lease). Only a single attachment that reached `attached` (an
+ * attach in progress has no disk yet by design); an unreachable host decides nothing.
+ */
+async function detachIfUnplugged(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord, ref: VolumeRef): Promise<SettleReport | null> {
+  const active = await deps.repos.attachments.activeOf(vol.id);
+  const only = active.length === 1 ? active[0] : undefined;
+  if (vol.status !== 'in-use' || only === undefined || only.status !== 'attached') return null;
+  if (await support.guestHasDisk(ref)) return null;
+  try {
+    await detachVolume(deps, vol, only.id);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD') || isStorageError(err, 'VOLUME_BUSY')) return { volumeId: vol.id, outcome: 'skipped', details: 'the volume is busy (its detach may still run)' };
+    throw err;
+  }
+  return { volumeId: vol.id, outcome: 'detached', details: `attachment ${only.id}: instance ${only.instanceUuid} on ${only.host ?? '?'} no longer has the disk; detach completed` };
+}
+
+/**
+ * No intent, but temporaries of the info file a killed write left (a live delete killed while it
+ * saved the tree): removed under the volume's lease, so no write of the info file runs meanwhile.
+ * Startup reconcile leaves an attached volume's files alone, so this pass is where they go.
+ */
+async function removeInfoTemps(deps: ServiceDeps, support: InterruptedSupport, ref: VolumeRef): Promise<SettleReport | null> {
+  if ((await support.infoTemps(ref)).length === 0) return null;
+  let lease: Lease;
+  try {
+    lease = await deps.repos.leases.acquire(ref.id, recoveryLeaseHolder('settle'), deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (isStorageError(err, 'LEASE_HELD')) return { volumeId: ref.id, outcome: 'skipped', details: 'the volume is busy (a write of its info file may still run)' };
+    throw err;
+  }
+  try {
+    const removed = await support.removeInfoTemps(ref, { lease });
+    return { volumeId: ref.id, outcome: 'temps_removed', details: `removed info-file temporaries: ${removed.join(', ') || 'none left'}` };
+  } finally {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+  }
+}
+
 async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord): Promise<SettleReport | null> {
   const ref = await volumeRefOf(deps, vol);
   if (!ref.attachment) return null;
   const intent = await support.pendingOnlineIntent(ref);
-  if (intent === null) return null;
+  if (intent === null) return (await detachIfUnplugged(deps, support, vol, ref)) ?? removeInfoTemps(deps, support, ref);
   const op = await operationOf(deps, vol.id, intent);
   if (op?.kind === 'snapshot_metadata' && op.state === 'running' && !op.commitPointPassed) {
     return { volumeId: vol.id, outcome: 'skipped', details: `operation ${op.id} before its commit point: its host or the reaper settles it` };

@@ -228,6 +228,40 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       expect((await check()).consistent).to.equal(true);
     });
 
+    it('DISK_NOT_IN_GUEST: the host answers 404 for the disk (a detach interrupted after the unplug): reported as such, not as an unreachable host; --repair completes the detach', async () => {
+      // A stand-in for the coordinator's disk endpoint answering as the real one does for a disk
+      // the domain does not have (coordinator/disk-ops: NOT_FOUND, 404).
+      const server = createServer((req, res) => {
+        res.statusCode = 404;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `the domain has no disk with serial ${vid}` } }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      await registerHost({ http }, 'compute-1', endpoint);
+      const attId = randomUUID();
+      try {
+        await svc.deps.repos.attachments.insert({
+          id: attId, volumeId: vid, instanceUuid: randomUUID(), host: 'compute-1', mountpoint: '/dev/vdb', coordinatorEndpoint: endpoint,
+          activeFile: `volume-${vid}.${s2}`, format: 'qcow2', status: 'attached', attachedAt: new Date(),
+        });
+        await svc.deps.repos.volumes.update(vid, { status: 'in-use', attachStatus: 'attached' });
+        const r = await check();
+        expect(codesOf(r)).to.deep.equal(['DISK_NOT_IN_GUEST']);
+        expect(r.divergences[0]?.repair).to.equal('settle');
+        await check(true);
+        expect((await svc.deps.repos.volumes.get(vid))?.status).to.equal('available');
+        expect(await svc.deps.repos.attachments.activeOf(vid)).to.deep.equal([]);
+      } finally {
+        if ((await svc.deps.repos.attachments.activeOf(vid)).length > 0) {
+          await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
+          await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
+        }
+        await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      }
+      expect((await check()).consistent).to.equal(true);
+    });
+
     it('MISSING_FILE, SIZE_MISMATCH, STATUS_MISMATCH: reported with an admin action; --repair changes nothing', async () => {
       const aside = path.join(shareDir, 'kept-aside');
       await rename(f(), aside);

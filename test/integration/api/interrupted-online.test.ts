@@ -8,10 +8,10 @@
  * test/e2e/commit-point-crash.test.ts (cases 15-18).
  */
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -240,6 +240,56 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     expect(await serviceLog()).to.match(/"outcome":"revert_rolled_back"/);
     expect((await api().get(`/v3/snapshots/${sid}`).set(alice)).body.snapshot.status).to.equal('available');
     await read(old, [`read -P 0xa1 0 ${K64}`, `read -P 0xb3 ${K64} ${K64}`]);
+  });
+
+  it('an info-file temporary a killed write left next to an attached volume: the periodic pass removes it, and only it', async () => {
+    await start();
+    const vid = await attachedVolume(true);
+    const before = await readFile(path.join(share, `volume-${vid}.info`), 'utf8');
+    // What a SIGKILL between writing the temp and renaming it leaves (lib/core/durable-file.ts's name).
+    const temp = `.volume-${vid}.info.${randomBytes(8).toString('hex')}.tmp`;
+    await writeFile(path.join(share, temp), before.slice(0, 40));
+    // Not ours to remove: another volume's info temp, an image temp of this volume, a look-alike without `.tmp`.
+    const other = `.volume-${randomUUID()}.info.${randomBytes(8).toString('hex')}.tmp`;
+    const decoys = [other, `.volume-${vid}.${randomUUID()}.tmp`, `.volume-${vid}.info.keep`];
+    for (const d of decoys) await writeFile(path.join(share, d), 'x');
+    await eventually(async () => ((await exists(temp)) ? undefined : true), 60_000);
+    for (const d of decoys) expect(await exists(d), d).to.equal(true);
+    expect(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')).to.equal(before);
+    expect((await volume(vid)).status).to.equal('in-use');
+    expect(await serviceLog()).to.match(/"outcome":"temps_removed"/);
+    for (const d of decoys) await rm(path.join(share, d));
+  });
+
+  it('a detach whose os-detach never came after the host unplugged the disk: the periodic pass completes it from the host\'s answer', async () => {
+    await start();
+    const vid = await attachedVolume(true);
+    // The host unplugged the disk (its guest has none now; it answers 404 NOT_FOUND for it), then
+    // the storage service was not there for os-detach: nothing else will ever call it.
+    host.disks.delete(vid);
+    await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+    const att = (await run('mariadb', ['-uroot', '-N', '-B', db.name, '-e', `SELECT status FROM attachments WHERE volume_id = '${vid}'`])).stdout.trim();
+    expect(att).to.equal('detached');
+    expect(await serviceLog()).to.match(/"outcome":"detached"/);
+    await read(`volume-${vid}`, [`read -P 0xa1 0 ${K64}`]);
+    // The volume takes operations again as a detached one.
+    await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }).expect(202);
+    await settledAt(vid, 'available', 2);
+  });
+
+  it('a host that cannot be reached decides nothing: the attachment stays', async () => {
+    const vid = await attachedVolume(true);
+    await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
+      .send({ compute_host: { coordinator_endpoint: 'http://127.0.0.1:9', credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+    host.disks.delete(vid);
+    try {
+      // Several periodic passes (period = lease TTL / 2) ask the unreachable host and change nothing.
+      await eventually(async () => ((await serviceLog()).split('\n').filter((l) => l.includes(vid) && l.includes('"outcome":"failed"')).length >= 3 ? true : undefined), 60_000);
+      expect((await volume(vid)).status).to.equal('in-use');
+    } finally {
+      await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
+        .send({ compute_host: { coordinator_endpoint: host.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+    }
   });
 
   it('extend of a detached volume, killed between the info file and the database: the size is repaired from the info file', async () => {

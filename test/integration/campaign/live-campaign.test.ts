@@ -15,13 +15,11 @@ import { LIVE_FAULT_KINDS, LIVE_FAULTS } from '../../../bench/campaign/live-faul
 import { allGood, formatTable, summarize } from '../../../bench/campaign/table.js';
 
 /**
- * The kinds CI runs. A SIGKILL of the storage service or of the coordinator can still land on one
- * of the open bugs the README's campaign section lists (a detach interrupted after the unplug, an
- * info-file temporary of an attached volume, a busy unmount after a coordinator kill), depending on
- * when the kill lands: a CI test must not depend on that, so those two kinds run on demand
- * (`npm run campaign -- --live N`) until the bugs are fixed.
+ * The kinds CI runs: every live kind. A SIGKILL of the storage service or of the coordinator converges wherever it lands since the three bugs the
+ * README's campaign section lists were fixed (a detach interrupted after the unplug, an info-file
+ * temporary of an attached volume, a busy unmount after a coordinator kill).
  */
-const CI_LIVE_KINDS = LIVE_FAULT_KINDS.filter((k) => k !== 'live-service-kill' && k !== 'coordinator-kill');
+const CI_LIVE_KINDS = LIVE_FAULT_KINDS;
 
 describe('fault campaign, live paths (one run per kind, seeded)', function () {
   this.timeout(1_800_000);

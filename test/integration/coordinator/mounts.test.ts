@@ -3,9 +3,11 @@
  * real GlusterFS volume through FUSE: concurrent attaches mount once; a mount stays while an
  * attach is between mounting and hot-plugging or a domain names a file on it; only the
  * coordinator's own mount is ever unmounted, also after a restart; an invalid export or option
- * from the connection info is refused before anything runs; a failed mount is not recorded.
+ * from the connection info is refused before anything runs; a failed mount is not recorded; a
+ * mount the kernel reports busy does not fail the release, stays ours and is released on a retry.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,6 +79,34 @@ describe('coordinator: its own share mounts (GlusterFS through FUSE)', function 
     expect(await new HostMounts(base, state).releaseIfUnused(dir, async () => [])).to.equal(true);
     expect(await mountsAt(dir)).to.equal(0);
     expect(await owned()).to.deep.equal([]);
+  });
+
+  it('a busy mount does not fail the release: it stays ours and a later retry unmounts it once free', async () => {
+    const mounts = new HostMounts(base, state, 200);
+    const dir = await mounts.use(conn(gv.address), async (d) => d);
+    // A process of this host with its working directory on the share: umount(8) answers "target is busy".
+    const holder = spawn('sleep', ['600'], { cwd: dir, stdio: 'ignore' });
+    const gone = new Promise((r) => holder.once('exit', r));
+    try {
+      const outcomes: boolean[] = [];
+      expect(await mounts.releaseIfUnused(dir, async () => [], (released) => outcomes.push(released))).to.equal(false);
+      expect(await mountsAt(dir)).to.equal(1);
+      expect(await owned()).to.deep.equal([dir]);
+      expect(mounts.pendingReleases()).to.deep.equal([dir]);
+      holder.kill('SIGKILL');
+      await gone;
+      const deadline = Date.now() + 60_000;
+      while (!outcomes.includes(true)) {
+        if (Date.now() > deadline) throw new Error(`the deferred release never unmounted (outcomes: ${outcomes.join(',')})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await mountsAt(dir)).to.equal(0);
+      expect(await owned()).to.deep.equal([]);
+      expect(mounts.pendingReleases()).to.deep.equal([]);
+    } finally {
+      holder.kill('SIGKILL');
+      mounts.close();
+    }
   });
 
   it('two hosts\' mounts see each other\'s rewrites of a file (no stale page cache on reopen)', async () => {

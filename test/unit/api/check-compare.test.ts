@@ -246,6 +246,13 @@ describe('consistency check: the comparison (pure)', () => {
     expect(only(f).map((d) => [d.code, d.repair])).to.deep.equal([['UNREACHABLE_HOST', null]]);
   });
 
+  it('DISK_NOT_IN_GUEST: the host answered that the guest has no disk of the volume (not an unreachable host); settled by the passes', () => {
+    const f = clean();
+    attach(f);
+    f.storage.hosts.push({ volumeId: V, instanceUuid: 'inst-1', host: 'compute-1', absent: true });
+    expect(only(f).map((d) => [d.code, d.repair])).to.deep.equal([['DISK_NOT_IN_GUEST', 'settle']]);
+  });
+
   it('SHARE_UNAVAILABLE: an unmounted share; its volumes are not reported missing', () => {
     const f = clean();
     f.storage.shares[0]!.mounted = false;
