@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
+import { metadataRoutes } from './routes/metadata.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
@@ -30,6 +31,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
+    ...metadataRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -65,10 +65,28 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'POST /os-volume-manage': { query: {}, strictQuery: false, bodies: [MANAGE_SHAPE] },
     'GET /volumes/:volume_id/os-export': { query: { since: 'uuid' }, strictQuery: true, bodies: [] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
+    ...metadataSpecs('/volumes/:volume_id'),
+    ...metadataSpecs('/snapshots/:snapshot_id'),
   };
 }
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
+
+/**
+ * Metadata bodies are maps of free keys: an extra inner key is a valid item, so only the top level
+ * is strict. The path's {key} is one no fixture has: a read or delete of it is 404, and a set whose
+ * path key was broken no longer matches the body's key (400).
+ */
+function metadataSpecs(base: string): Record<string, { query: Record<string, FieldKind>; strictQuery: boolean; bodies: BodyShape[] }> {
+  const none = { query: {}, strictQuery: true, bodies: [] };
+  const set = { query: {}, strictQuery: true, bodies: [shape({ metadata: { fuzz: 'x' } }, [['metadata', 'metadata'], ['metadata.fuzz', 'name']], false)] };
+  return {
+    [`GET ${base}/metadata`]: none, [`POST ${base}/metadata`]: set, [`PUT ${base}/metadata`]: set,
+    [`GET ${base}/metadata/:key`]: none, [`DELETE ${base}/metadata/:key`]: none,
+    [`PUT ${base}/metadata/:key`]: { query: {}, strictQuery: true, bodies: [shape({ meta: { [METADATA_KEY]: 'x' } }, [['meta', 'metadata'], [`meta.${METADATA_KEY}`, 'name']], false)] },
+  };
+}
+export const METADATA_KEY = 'fuzz-key';
 
 const MANAGEABLE_QUERY: Record<string, FieldKind> = { host: 'long', limit: 'qlimit', offset: 'long' };
 const MANAGE_SHAPE = shape({ volume: { host: 'no-such-share', ref: { 'source-name': 'volume-0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2b' } } }, [
@@ -128,7 +146,7 @@ export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<s
     for (const template of expressPaths(r)) {
       const params: Record<string, string> = {};
       for (const [, n] of template.matchAll(/:([a-z_]+)/g)) {
-        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : ids.operation;
+        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : n === 'key' ? METADATA_KEY : ids.operation;
       }
       out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
     }
