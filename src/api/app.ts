@@ -9,6 +9,7 @@ import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { availabilityZoneRoutes } from './routes/availability-zones.js';
 import { computeHostRoutes } from './routes/compute-hosts.js';
 import { checkRoutes } from './routes/check.js';
 import { healthRoutes } from './routes/health.js';
@@ -32,6 +33,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
     ...metadataRoutes(deps),
+    ...availabilityZoneRoutes,
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -74,6 +74,7 @@ export const POLICY = {
   'qcowshare:snapshot_metadata:request_commit': { roles: SERVICE, description: 'os-request_commit' },
   'qcowshare:snapshot_metadata:finalize': { roles: SERVICE, description: 'os-finalize_snapshot_metadata' },
   'qcowshare:snapshot_metadata:delete': { roles: ['admin', 'service'], description: 'os-delete_snapshot_metadata' },
+  'volume_extension:availability_zone_list': { roles: READ, description: 'List availability zones' },
   'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
   'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
   // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).

@@ -78,6 +78,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   // Metadata sub-resources: admitted callers send an item of the wrong type or an unknown query key.
   ...metadataProbes('/volumes/:volume_id'),
   ...metadataProbes('/snapshots/:snapshot_id'),
+  'GET /os-availability-zone': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {

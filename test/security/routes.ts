@@ -67,6 +67,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
     ...metadataSpecs('/volumes/:volume_id'),
     ...metadataSpecs('/snapshots/:snapshot_id'),
+    'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
   };
 }
 
