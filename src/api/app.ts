@@ -17,6 +17,7 @@ import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
@@ -34,6 +35,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...volumeTransferRoutes(deps),
     ...metadataRoutes(deps),
     ...availabilityZoneRoutes,
+    ...schedulerStatsRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -68,6 +68,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     ...metadataSpecs('/volumes/:volume_id'),
     ...metadataSpecs('/snapshots/:snapshot_id'),
     'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
+    'GET /scheduler-stats/get_pools': { query: { detail: 'bool' }, strictQuery: true, bodies: [] },
   };
 }
 
