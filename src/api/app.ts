@@ -18,6 +18,7 @@ import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
+import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
@@ -36,6 +37,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...metadataRoutes(deps),
     ...availabilityZoneRoutes,
     ...schedulerStatsRoutes(deps),
+    ...serviceRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -76,6 +76,7 @@ export const POLICY = {
   'qcowshare:snapshot_metadata:delete': { roles: ['admin', 'service'], description: 'os-delete_snapshot_metadata' },
   'volume_extension:availability_zone_list': { roles: READ, description: 'List availability zones' },
   'scheduler_extension:scheduler_stats:get_pools': { roles: ADMIN, description: 'List pools (one per share) with their capacity' },
+  'volume_extension:services:index': { roles: ADMIN, description: 'List services (this storage service and the registered coordinators)' },
   'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
   'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
   // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).

@@ -80,6 +80,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   ...metadataProbes('/snapshots/:snapshot_id'),
   'GET /os-availability-zone': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /scheduler-stats/get_pools': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-services': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {

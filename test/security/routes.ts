@@ -69,6 +69,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     ...metadataSpecs('/snapshots/:snapshot_id'),
     'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
     'GET /scheduler-stats/get_pools': { query: { detail: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /os-services': { query: { host: 'long', binary: 'long' }, strictQuery: true, bodies: [] },
   };
 }
 
