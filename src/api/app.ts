@@ -24,11 +24,12 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { volumeSummaryRoutes } from './routes/volume-summary.js';
 import { volumeTransferRoutes } from './routes/volume-transfer.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
-    ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
+    ...versionRoutes, ...healthRoutes(deps), ...volumeSummaryRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
     ...manageRoutes(deps),
     ...computeHostRoutes(deps),

@@ -45,6 +45,7 @@ export const POLICY = {
   'volume:create_volume_metadata': { roles: WRITE, description: 'Add or change metadata items of a volume (merge)' },
   'volume:update_volume_metadata': { roles: WRITE, description: 'Replace all metadata of a volume, or set one key' },
   'volume:delete_volume_metadata': { roles: WRITE, description: 'Delete one metadata item of a volume' },
+  'volume:get_volume_summary': { roles: READ, description: 'Summary (count, size, metadata) of the volumes' },
   'qcowshare:volume:get_tree': { roles: READ, description: 'Show the snapshot tree of a volume' },
   'qcowshare:volume:export': { roles: WRITE, description: 'Export a volume with its snapshot tree (os-export; holds its lease while streaming)' },
   'qcowshare:volume:import': { roles: WRITE, description: 'Import a volume with its snapshot tree from an archive (os-volume-import)' },

@@ -81,6 +81,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /os-availability-zone': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /scheduler-stats/get_pools': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /os-services': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /volumes/summary': { valid: () => ({}), foreign: 'list' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {

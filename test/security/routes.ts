@@ -70,6 +70,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
     'GET /scheduler-stats/get_pools': { query: { detail: 'bool' }, strictQuery: true, bodies: [] },
     'GET /os-services': { query: { host: 'long', binary: 'long' }, strictQuery: true, bodies: [] },
+    'GET /volumes/summary': { query: { all_tenants: 'bool', project_id: 'qproject' }, strictQuery: true, bodies: [] },
   };
 }
 
