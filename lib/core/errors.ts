@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },
   SNAPSHOT_NOT_FOUND: { http: 404, summary: 'No such snapshot (or not visible to the caller).' },
   NOT_FOUND: { http: 404, summary: 'No such resource.' },
+  METADATA_KEY_NOT_FOUND: { http: 404, summary: 'The volume or snapshot has no metadata item with this key.' },
+  METADATA_CHANGED: { http: 412, summary: "A metadata write carried If-Match and the item set changed since that ETag was read (cinder's `metadata unset` sends it); nothing was written." },
   VOLUME_EXISTS: { http: 409, summary: 'A volume with this id already has files on a share.' },
   VOLUME_ALREADY_MANAGED: { http: 409, summary: 'Manage named a file of a volume the service already has (or had: a deleted volume\'s id), or a snapshot id it already has.' },
   VOLUME_BUSY: { http: 409, summary: 'Another operation holds the volume lease.' },

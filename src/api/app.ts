@@ -10,28 +10,37 @@ import type { ServiceDeps } from './context.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
+import { availabilityZoneRoutes } from './routes/availability-zones.js';
 import { computeHostRoutes } from './routes/compute-hosts.js';
 import { checkRoutes } from './routes/check.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
+import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { volumeSummaryRoutes } from './routes/volume-summary.js';
 import { volumeTransferRoutes } from './routes/volume-transfer.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
-    ...versionRoutes, ...healthRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
+    ...versionRoutes, ...healthRoutes(deps), ...volumeSummaryRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
     ...manageRoutes(deps),
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
     ...checkpointRoutes(deps),
+    ...metadataRoutes(deps),
+    ...availabilityZoneRoutes,
+    ...schedulerStatsRoutes(deps),
+    ...serviceRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

@@ -35,6 +35,8 @@ interface Probe {
 
 const key = (r: { method: string; path: string }) => `${r.method.toUpperCase()} ${r.path}`;
 const bogusQuery = { invalid: () => ({ query: { bogus_key: '1' } }) };
+/** The {key} of the metadata item routes (no resource has it, so a refused DELETE could not have removed anything anyway). */
+const METADATA_KEY = 'matrix-key';
 
 /** A manage request naming a share the service does not have: refused callers send it, nothing is adopted. */
 const MANAGE_BODY = { volume: { host: 'no-such-share', ref: { 'source-name': 'volume-0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2b' } } };
@@ -80,7 +82,26 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'POST /volumes/:volume_id/os-import': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+  // Metadata sub-resources: admitted callers send an item of the wrong type or an unknown query key.
+  ...metadataProbes('/volumes/:volume_id'),
+  ...metadataProbes('/snapshots/:snapshot_id'),
+  'GET /os-availability-zone': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /scheduler-stats/get_pools': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-services': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /volumes/summary': { valid: () => ({}), foreign: 'list' },
 };
+
+function metadataProbes(base: string): Record<string, Probe> {
+  const set = { valid: () => ({ body: { metadata: { matrix: 'x' } } }), invalid: () => ({ body: { metadata: { matrix: 7 } } }), foreign: 'lookup' as const };
+  return {
+    [`GET ${base}/metadata`]: { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+    [`POST ${base}/metadata`]: set,
+    [`PUT ${base}/metadata`]: set,
+    [`GET ${base}/metadata/:key`]: { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+    [`PUT ${base}/metadata/:key`]: { valid: () => ({ body: { meta: { [METADATA_KEY]: 'x' } } }), invalid: () => ({ body: { meta: {} } }), foreign: 'lookup' },
+    [`DELETE ${base}/metadata/:key`]: { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+  };
+}
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
 /** Valid arguments per action (sent by refused callers) and invalid ones (sent by admitted callers). */
@@ -138,7 +159,7 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
               .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
-              .replace(':checkpoint_id', OP);
+              .replace(':checkpoint_id', OP).replace(':key', METADATA_KEY);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
             const crossProject = allows(caller, 'qcowshare:cross_project');

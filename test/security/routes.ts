@@ -75,10 +75,32 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'POST /os-checkpoints/:checkpoint_id/action': { query: {}, strictQuery: true, bodies: [shape({ revert: { paused: false } }, [['revert.paused', 'bool']])] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
     'POST /volumes/:volume_id/os-import': { query: {}, strictQuery: true, bodies: [] },
+    ...metadataSpecs('/volumes/:volume_id'),
+    ...metadataSpecs('/snapshots/:snapshot_id'),
+    'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
+    'GET /scheduler-stats/get_pools': { query: { detail: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /os-services': { query: { host: 'long', binary: 'long' }, strictQuery: true, bodies: [] },
+    'GET /volumes/summary': { query: { all_tenants: 'bool', project_id: 'qproject' }, strictQuery: true, bodies: [] },
   };
 }
 
 const OP = '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a';
+
+/**
+ * Metadata bodies are maps of free keys: an extra inner key is a valid item, so only the top level
+ * is strict. The path's {key} is one no fixture has: a read or delete of it is 404, and a set whose
+ * path key was broken no longer matches the body's key (400).
+ */
+function metadataSpecs(base: string): Record<string, { query: Record<string, FieldKind>; strictQuery: boolean; bodies: BodyShape[] }> {
+  const none = { query: {}, strictQuery: true, bodies: [] };
+  const set = { query: {}, strictQuery: true, bodies: [shape({ metadata: { fuzz: 'x' } }, [['metadata', 'metadata'], ['metadata.fuzz', 'name']], false)] };
+  return {
+    [`GET ${base}/metadata`]: none, [`POST ${base}/metadata`]: set, [`PUT ${base}/metadata`]: set,
+    [`GET ${base}/metadata/:key`]: none, [`DELETE ${base}/metadata/:key`]: none,
+    [`PUT ${base}/metadata/:key`]: { query: {}, strictQuery: true, bodies: [shape({ meta: { [METADATA_KEY]: 'x' } }, [['meta', 'metadata'], [`meta.${METADATA_KEY}`, 'name']], false)] },
+  };
+}
+export const METADATA_KEY = 'fuzz-key';
 
 const MANAGEABLE_QUERY: Record<string, FieldKind> = { host: 'long', limit: 'qlimit', offset: 'long' };
 const MANAGE_SHAPE = shape({ volume: { host: 'no-such-share', ref: { 'source-name': 'volume-0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2b' } } }, [
@@ -138,7 +160,7 @@ export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<s
     for (const template of expressPaths(r)) {
       const params: Record<string, string> = {};
       for (const [, n] of template.matchAll(/:([a-z_]+)/g)) {
-        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : ids.operation;
+        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : n === 'key' ? METADATA_KEY : ids.operation;
       }
       out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
     }

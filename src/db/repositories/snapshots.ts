@@ -62,9 +62,9 @@ export class SnapshotRepository {
     return toRecord(await this.writes.insert({ ...s, metadata: JSON.stringify(s.metadata), hidden: false, deleted: false }, t));
   }
 
-  /** Includes hidden snapshots (callers decide who may see them); excludes deleted ones. */
-  async get(id: string, t?: Transaction): Promise<SnapshotRecord | null> {
-    const row = await this.rows.one('id = ? AND deleted = ?', [id, false], t);
+  /** Includes hidden snapshots (callers decide who may see them); excludes deleted ones. `lock` takes a row lock (MySQL) inside `t`. */
+  async get(id: string, t?: Transaction, lock = false): Promise<SnapshotRecord | null> {
+    const row = await this.rows.one('id = ? AND deleted = ?', [id, false], t, lock);
     return row ? toRecord(row) : null;
   }
 
