@@ -34,7 +34,33 @@ export function isUniqueViolation(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * SQLite has one writer at a time, and sequelize opens a connection per transaction: concurrent
+ * IMMEDIATE transactions of one process would only meet at the file lock and succeed through
+ * SQLITE_BUSY retries (or exhaust them under load). They take turns in the process instead (SQLite
+ * serves one service process; several workers need MySQL/MariaDB). Transactions never nest.
+ */
+const sqliteTurns = new WeakMap<Database, Promise<void>>();
+
+async function oneWriterAtATime<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  const previous = sqliteTurns.get(db) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => { release = resolve; });
+  sqliteTurns.set(db, previous.then(() => mine));
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 export async function inTransaction<T>(db: Database, work: (t: Transaction) => Promise<T>): Promise<T> {
+  if (db.dialect === 'sqlite') return oneWriterAtATime(db, () => transactionWithRetries(db, work));
+  return transactionWithRetries(db, work);
+}
+
+async function transactionWithRetries<T>(db: Database, work: (t: Transaction) => Promise<T>): Promise<T> {
   const options = db.dialect === 'sqlite' ? { type: Transaction.TYPES.IMMEDIATE } : {};
   for (let attempt = 1; ; attempt++) {
     try {
