@@ -1,7 +1,7 @@
 /** os-availability-zone: the service's one zone, as the API answers it and as `cinder availability-zone-list` shows it. */
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
-import { BACKENDS, auth, startTestService, testServiceHooks, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, testServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: availability zones (${backend.name})`, function () {
@@ -20,16 +20,7 @@ for (const backend of BACKENDS) {
 
   describe(`api: availability-zone-list with the real cinder CLI (noauth, ${backend.name})`, function () {
     this.timeout(120_000);
-    let db: TestDb;
-    let t: TestService;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config, { auth: 'noauth' });
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend, { auth: 'noauth' });
 
     it('shows the zone as available', async () => {
       const out = (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', 'u-az', '--os-project-id', 'p-az', '--os-endpoint', `${t.svc.url}/v3`, 'availability-zone-list'], { timeoutMs: 60_000 })).stdout;

@@ -161,12 +161,12 @@ export async function startTestService(db: Config['db'], options: { auth?: 'noau
  * started before the suite, stopped and its database removed after it. The object returned stands
  * for the started service (its fields read the one the hook started).
  */
-export function testServiceHooks(backend: Backend): TestService {
+export function testServiceHooks(backend: Backend, options: { auth?: 'noauth' | 'tokens' } = {}): TestService {
   let db: TestDb | undefined;
   let t: TestService | undefined;
   before(async () => {
     db = await backend.create();
-    t = await startTestService(db.config);
+    t = await startTestService(db.config, options);
   });
   after(async () => {
     await t?.stop();

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
-import { BACKENDS, auth, eventually, startTestService, testServiceHooks, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, eventually, testServiceHooks } from './harness.js';
 import { createSnapshot, createVolume } from './helpers.js';
 
 /** Errors come in Cinder's shape: `{ "<fault>": { message, code, error_code } }`. */
@@ -100,18 +100,9 @@ for (const backend of BACKENDS) {
 
   describe(`api: metadata with the real cinder CLI (noauth, ${backend.name})`, function () {
     this.timeout(300_000);
-    let db: TestDb;
-    let t: TestService;
     const user = `u${Date.now()}`;
     const project = `p${Date.now()}`;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config, { auth: 'noauth' });
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend, { auth: 'noauth' });
     const cinder = async (...args: string[]): Promise<string> =>
       (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', user, '--os-project-id', project, '--os-endpoint', `${t.svc.url}/v3`, ...args], { timeoutMs: 60_000 })).stdout;
     const field = (out: string, name: string) => new RegExp(`^\\|\\s*${name}\\s*\\|\\s*(\\S+)`, 'm').exec(out)?.[1];

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
-import { BACKENDS, auth, registerHost, startTestService, testServiceHooks, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, registerHost, testServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: os-services (${backend.name})`, function () {
@@ -34,16 +34,7 @@ for (const backend of BACKENDS) {
 
   describe(`api: cinder service-list (noauth, ${backend.name})`, function () {
     this.timeout(120_000);
-    let db: TestDb;
-    let t: TestService;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config, { auth: 'noauth' });
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend, { auth: 'noauth' });
 
     it('shows the storage service up and a registered coordinator', async () => {
       const reg = await t.http.put('/v3/os-compute-hosts/svc-cli-host').set({ 'X-Auth-Token': 'u-svc:p-svc' })

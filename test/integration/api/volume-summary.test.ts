@@ -1,7 +1,7 @@
 /** volumes/summary (3.12, metadata 3.36) on both databases, through the API and `cinder summary`. */
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
-import { BACKENDS, auth, eventually, startTestService, testServiceHooks, type TestDb, type TestService } from './harness.js';
+import { BACKENDS, auth, eventually, testServiceHooks } from './harness.js';
 import { createVolume } from './helpers.js';
 
 const sortedValues = (m: Record<string, string[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, [...v].sort()]));
@@ -31,16 +31,7 @@ for (const backend of BACKENDS) {
 
   describe(`api: cinder summary (noauth, ${backend.name})`, function () {
     this.timeout(120_000);
-    let db: TestDb;
-    let t: TestService;
-    before(async () => {
-      db = await backend.create();
-      t = await startTestService(db.config, { auth: 'noauth' });
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const t = testServiceHooks(backend, { auth: 'noauth' });
 
     it('shows count and size (no longer "must be a UUID")', async () => {
       const h = { 'X-Auth-Token': 'u-sum:p-sum' };
