@@ -6,8 +6,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { run } from '../../../lib/core/process.js';
@@ -17,7 +16,7 @@ import type { ExportSupport } from '../../../drivers/contract/export-support.js'
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { makeHarness, type DriverHarness } from '../drivers/harness.js';
-import { MiB, NO_RECORDS, exportToBuffer, importBuffer, makeBranchyTree, verifyPoints, type BranchyTree } from './tree-fixture.js';
+import { type BranchyTree, exportToBuffer, importBuffer, localExportShare, makeBranchyTree, MiB, NO_RECORDS, verifyPoints } from './tree-fixture.js';
 
 describe('volume export and import (driver, local share)', function () {
   this.timeout(300_000);
@@ -29,12 +28,7 @@ describe('volume export and import (driver, local share)', function () {
   let src: BranchyTree;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'export-local-'));
-    address = path.join(tmp, 'share0');
-    h = await makeHarness({ type: 'local', address, mountOptions: [], backupVolfileServers: [] });
-    driver = h.driver as VolumeDriver & ExportSupport;
-    await driver.doSetup();
-    dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
+    ({ tmp, h, driver, dir, address } = await localExportShare('export-local-'));
     src = await makeBranchyTree(driver, () => dir);
   });
   after(async () => {

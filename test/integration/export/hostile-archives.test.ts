@@ -4,20 +4,18 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { imgCreate } from '../../../lib/qemu/img.js';
-import { createShare } from '../../../lib/shares/index.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { makeHarness, type DriverHarness } from '../drivers/harness.js';
-import { exportToBuffer, importBuffer, makeBranchyTree } from './tree-fixture.js';
+import type { DriverHarness } from '../drivers/harness.js';
+import { exportToBuffer, importBuffer, localExportShare, makeBranchyTree } from './tree-fixture.js';
 
 interface Entry {
   name: string;
@@ -71,12 +69,9 @@ describe('hostile import archives are refused and leave nothing', function () {
   let manifest: ExportManifest;
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'export-hostile-'));
-    const address = path.join(tmp, 'share0');
-    h = await makeHarness({ type: 'local', address, mountOptions: [], backupVolfileServers: [] }, { maxVolumeSizeGiB: 4 });
-    driver = h.driver as VolumeDriver & ExportSupport;
-    await driver.doSetup();
-    dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
+    const share = await localExportShare('export-hostile-', { maxVolumeSizeGiB: 4 });
+    ({ tmp, h, driver, dir } = share);
+    const { address } = share;
     const src = await makeBranchyTree(driver, () => dir);
     const out = await exportToBuffer(driver, h.leases, src.volumeId, address);
     manifest = out.manifest;

@@ -7,18 +7,16 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { writePattern } from '../../../lib/qemu/img.js';
-import { createShare } from '../../../lib/shares/index.js';
 import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
 import { shareListing } from '../../fixtures/shares.js';
-import { makeHarness, type DriverHarness } from '../drivers/harness.js';
-import { MiB, exportToBuffer, importBuffer, makeBranchyTree, verifyPoints, type BranchyTree, type Point } from './tree-fixture.js';
+import type { DriverHarness } from '../drivers/harness.js';
+import { type BranchyTree, exportToBuffer, importBuffer, localExportShare, makeBranchyTree, MiB, type Point, verifyPoints } from './tree-fixture.js';
 
 const at = (n: number) => n * 4 * MiB;
 
@@ -48,12 +46,7 @@ describe('incremental import onto an earlier import of the same source (driver, 
   const s5 = randomUUID();
 
   before(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'import-onto-'));
-    address = path.join(tmp, 'share0');
-    h = await makeHarness({ type: 'local', address, mountOptions: [], backupVolfileServers: [] });
-    driver = h.driver as VolumeDriver & ExportSupport;
-    await driver.doSetup();
-    dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
+    ({ tmp, h, driver, dir, address } = await localExportShare('import-onto-'));
     src = await makeBranchyTree(driver, () => dir);
     const full = await exportToBuffer(driver, h.leases, src.volumeId, address);
     const a = await importBuffer(driver, Readable.from([full.archive]));

@@ -6,6 +6,8 @@
  *                          \- s4 (0x44) <- active (0x55)
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import path from 'node:path';
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
@@ -14,6 +16,9 @@ import type { ImportIds } from '../../../drivers/remotefs/export/import-plan.js'
 import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
 import type { LeaseManager } from '../../../lib/core/lease.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
+import type { Config } from '../../../lib/core/config.js';
+import { createShare } from '../../../lib/shares/index.js';
+import { makeHarness, type DriverHarness } from '../drivers/harness.js';
 
 export const MiB = 1024 * 1024;
 
@@ -100,4 +105,24 @@ export function freshIds(m: ExportManifest): ImportIds {
 
 export function importBuffer(driver: ExportSupport, source: Readable, share?: string, ids?: (m: ExportManifest) => ImportIds): Promise<ImportedVolume> {
   return driver.importVolume(source, { assign: async (m) => (ids ?? freshIds)(m), share: share ?? null });
+}
+
+/** A RemoteFS driver set up on a fresh local-directory share under a new temporary directory. */
+export interface LocalExportShare {
+  tmp: string;
+  h: DriverHarness;
+  driver: VolumeDriver & ExportSupport;
+  /** The share's address, and the directory the driver's volumes are in. */
+  address: string;
+  dir: string;
+}
+
+export async function localExportShare(prefix: string, storage: Partial<Config['storage']> = {}): Promise<LocalExportShare> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const address = path.join(tmp, 'share0');
+  const h = await makeHarness({ type: 'local', address, mountOptions: [], backupVolfileServers: [] }, storage);
+  const driver = h.driver as VolumeDriver & ExportSupport;
+  await driver.doSetup();
+  const dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
+  return { tmp, h, driver, address, dir };
 }
