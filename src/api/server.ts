@@ -3,6 +3,7 @@
  * (through the registry), reconcile what a crash left (before listening), listen (port 0 in tests), run the reaper of abandoned snapshot-metadata
  * operations, the settling of attached volumes' interrupted operations (usecases/interrupted-attached.ts) and the repair of operations whose outcome only the info file holds (usecases/interrupted-outcomes.ts). stop() closes the listener, waits for background operations, closes the database.
  */
+import { coordinatorTls } from './coordinator-tls.js';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -55,12 +56,6 @@ export interface RunningService {
 
 /** The service_secrets row of the key that seals frozen files' identities. */
 export const IDENTITY_KEY_SECRET = 'file-identity-key';
-
-/** The TLS files of calls to coordinators; undefined when none is configured (the system's CAs, no client certificate). */
-export function coordinatorTls(api: Config['api']): { caFile?: string; certFile?: string; keyFile?: string } | undefined {
-  const t = { ...(api.coordinatorCaFile ? { caFile: api.coordinatorCaFile } : {}), ...(api.coordinatorCertFile ? { certFile: api.coordinatorCertFile, keyFile: api.coordinatorKeyFile } : {}) };
-  return Object.keys(t).length > 0 ? t : undefined;
-}
 
 export async function buildDeps(options: ServiceOptions): Promise<ServiceDeps> {
   const log = options.log ?? rootLogger('api');

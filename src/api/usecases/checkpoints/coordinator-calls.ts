@@ -9,7 +9,7 @@ import { ERROR_CODES, StorageError, type ErrorCode } from '../../../../lib/core/
 import { requestIdHeaders } from '../../../../lib/core/request-context.js';
 import { secureFetch } from '../../../../lib/core/secure-fetch.js';
 import type { ServiceDeps } from '../../context.js';
-import { coordinatorTls } from '../../server.js';
+import { coordinatorTls } from '../../coordinator-tls.js';
 import { coordinatorOf } from '../compute-hosts.js';
 
 /** What the coordinator answers of a checkpoint (coordinator/checkpoint/record.ts), as far as the service reads it. */
