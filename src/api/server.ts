@@ -17,20 +17,13 @@ import { startHttpServer } from '../../lib/core/http-server.js';
 import { reloadOnSighup } from '../../lib/core/tls.js';
 import { assertPortFree } from '../../lib/core/port-check.js';
 import { createApp } from './app.js';
+import { runRecovery } from './recovery.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
 import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
 import { coordinatorOf } from './usecases/compute-hosts.js';
-import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
-import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
-import { reconcileOnStart } from './startup-reconcile.js';
-import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
-import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
-import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
-import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
-import { settleFailedExtends } from './usecases/failed-extends.js';
 import { isArchiveUpload } from './routes/volume-transfer.js';
 
 export interface ServiceOptions {
@@ -81,28 +74,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   await assertPortFree(options.config.api.host, options.config.api.port, { key: 'api.port' });
   const deps = await buildDeps(options);
   const reconcile = options.reconcileOnStart ?? !options.driver;
-  // Recovery passes: each logs its own failure and never stops the others.
-  const pass = (what: string, fn: (d: ServiceDeps) => Promise<unknown>) => () => fn(deps).then(() => undefined, (err: unknown) => { deps.log.warn({ err }, `${what} failed`); });
-  const reap = pass('reaper', reapAbandoned);
-  // Attached volumes were left to their hosts: settle what a crash interrupted there, from their facts.
-  const settleAttached = pass('settling interrupted attached operations', settleInterruptedAttached);
-  // What the info files record but a crash kept out of the database.
-  const repairOutcomes = pass('repairing interrupted operations from the info files', repairInterruptedOutcomes);
-  const settleClones = pass('settling interrupted clones', settleInterruptedClones);
-  // Reverts, volume creates and deletes a crash interrupted (at start: whatever their age).
-  const settleVolumeOps = pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d));
-  // Rows of snapshots the info files no longer have (and offline intents left by a failure).
-  const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
-  // Extends that failed past their commit point: the row follows the info file once its intent is finished.
-  const settleExtends = pass('settling failed extends', settleFailedExtends);
-  if (reconcile) {
-    await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
-    await settleAttached();
-    await repairOutcomes();
-    await pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d, 0))();
-    await repairGhosts();
-    await settleExtends();
-  }
+  if (reconcile) await runRecovery(deps, 'start');
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
@@ -110,18 +82,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
-  // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
-  // go through a coordinator that calls this service back), then with the periodic sweep.
-  if (reconcile) deps.tasks.run('settle interrupted clones', settleClones);
-  const sweep = async () => {
-    await reap();
-    await settleAttached();
-    await repairOutcomes();
-    await settleVolumeOps();
-    await repairGhosts();
-    await settleExtends();
-    await settleClones();
-  };
+  if (reconcile) deps.tasks.run('recovery once listening', () => runRecovery(deps, 'listening'));
+  const sweep = () => runRecovery(deps, 'sweep');
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up
   const reaper = period > 0 ? setInterval(() => {
     if (sweeping) return;

@@ -1,0 +1,89 @@
+/**
+ * Every recovery pass of the storage service in one table, in the order they run, and the one
+ * entry point that runs them: at start (before the service listens, so no request meets a
+ * half-done state), once listening, and in the periodic sweep. A new kind of interrupted work
+ * gets its pass here, or nothing runs it.
+ *
+ * Each pass settles one kind of leftover from the facts (info files, rows, the hosts' answers),
+ * under the volume's lease (recoveryLeaseHolder / underRecoveryLease), so a pass never races a
+ * live operation of another process; each logs its own failure and never stops the others.
+ */
+import type { ServiceDeps } from './context.js';
+import { reconcileOnStart } from './startup-reconcile.js';
+import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
+import { settleFailedExtends } from './usecases/failed-extends.js';
+import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
+import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
+import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
+import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
+import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
+
+/** When a pass runs: before listening, just after listening (in the background), in each sweep. */
+export type RecoveryPhase = 'start' | 'listening' | 'sweep';
+
+export interface RecoveryPass {
+  name: string;
+  /** What it settles (the log says it when the pass fails). */
+  settles: string;
+  phases: readonly RecoveryPhase[];
+  /** A failure at start stops the start (the service must not serve volumes it could not settle). */
+  required?: boolean;
+  run(deps: ServiceDeps, phase: RecoveryPhase): Promise<unknown>;
+}
+
+export const RECOVERY_PASSES: readonly RecoveryPass[] = [
+  {
+    name: 'reconcile', phases: ['start'], required: true,
+    settles: 'half-done operations of detached volumes rolled back or forward from their info-file intents; orphan files removed',
+    run: (d) => reconcileOnStart(d.driver, d.log, d.repos.attachments),
+  },
+  {
+    name: 'reaper', phases: ['sweep'],
+    settles: 'compute-initiated snapshots whose host stopped answering, and leases whose holder died',
+    run: (d) => reapAbandoned(d),
+  },
+  {
+    name: 'interrupted-attached', phases: ['start', 'sweep'],
+    settles: 'operations of attached volumes a crash interrupted, from the host\'s facts',
+    run: (d) => settleInterruptedAttached(d),
+  },
+  {
+    name: 'interrupted-outcomes', phases: ['start', 'sweep'],
+    settles: 'outcomes the info files record but a crash kept out of the database',
+    run: (d) => repairInterruptedOutcomes(d),
+  },
+  {
+    name: 'interrupted-volume-ops', phases: ['start', 'sweep'],
+    settles: 'reverts, volume creates and deletes a crash interrupted (at start whatever their age)',
+    run: (d, phase) => (phase === 'start' ? settleInterruptedVolumeOps(d, 0) : settleInterruptedVolumeOps(d)),
+  },
+  {
+    name: 'ghost-snapshots', phases: ['start', 'sweep'],
+    settles: 'rows of snapshots the info files no longer have, and offline intents a failure left',
+    run: (d) => repairGhostSnapshots(d),
+  },
+  {
+    name: 'failed-extends', phases: ['start', 'sweep'],
+    settles: 'extends that failed past their commit point: the row follows the info file once its intent is finished',
+    run: (d) => settleFailedExtends(d),
+  },
+  {
+    // Once listening: the temporary snapshot's delete may go through a coordinator that calls this service back.
+    name: 'interrupted-clones', phases: ['listening', 'sweep'],
+    settles: 'clones of attached volumes a crash interrupted, and their temporary snapshots',
+    run: (d) => settleInterruptedClones(d),
+  },
+];
+
+/** Runs every pass of `phase` in the table's order; a failing pass is logged and the next one runs (a required one stops the start). */
+export async function runRecovery(deps: ServiceDeps, phase: RecoveryPhase, passes: readonly RecoveryPass[] = RECOVERY_PASSES): Promise<void> {
+  for (const p of passes) {
+    if (!p.phases.includes(phase)) continue;
+    try {
+      await p.run(deps, phase);
+    } catch (err) {
+      if (p.required === true && phase === 'start') throw err;
+      deps.log.warn({ err, pass: p.name, phase }, `recovery pass ${p.name} failed (${p.settles})`);
+    }
+  }
+}
