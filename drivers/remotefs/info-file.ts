@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
 import { writeFileAtomic } from '../../lib/core/durable-file.js';
 import { openInDirSync } from '../../lib/core/safe-open.js';
+import { intentSchema } from './intents.js';
 import { assertOwnFileName, infoFileName, isOwnFileName } from '../../lib/core/volume-names.js';
 
 export { fsyncDir } from '../../lib/core/durable-file.js';
@@ -45,23 +46,6 @@ const snapshotSchema = z.strictObject({
   createdAt: z.string(),
 });
 
-/** An operation in flight: recorded before its first destructive step, cleared when done. */
-const intentSchema = z.strictObject({
-  id: z.string(),
-  kind: z.enum(['create_snapshot', 'delete_snapshot', 'revert', 'extend', 'merge_hidden', 'delete_volume']),
-  /** The step about to run (or running); reconcile resumes from here. */
-  step: z.string(),
-  /** Snapshot concerned, when any. */
-  snapshotId: z.string().uuid().nullable(),
-  /** Files the operation reads, writes or removes; named by role. */
-  files: z.record(z.string(), z.string().nullable()),
-  /** true once the operation passed its commit point: reconcile may only roll forward. */
-  committed: z.boolean(),
-  startedAt: z.string(),
-  /** Free-form facts the step needs to be replayed (merge direction, sizes...). */
-  data: z.record(z.string(), z.unknown()).default({}),
-});
-
 export const treeSchema = z.strictObject({
   version: z.literal(INFO_VERSION),
   volumeId: z.string().uuid(),
@@ -84,7 +68,7 @@ export const compiledTreeSchema = z.compile(treeSchema, { strict: true });
 export type VolumeTree = z.infer<typeof treeSchema>;
 export type TreeSnapshot = z.infer<typeof snapshotSchema>;
 export type TreeFile = z.infer<typeof fileSchema>;
-export type Intent = z.infer<typeof intentSchema>;
+export type { Intent } from './intents.js';
 
 export const OWN_KEY = 'qcowshare';
 

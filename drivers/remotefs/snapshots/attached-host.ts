@@ -5,15 +5,9 @@
  */
 import type { VolumeTree } from '../info-file.js';
 
-/** One live merge as the coordinator executes it (chains are bare names, active first). */
-export interface LiveMergeStep {
-  snapshotId: string;
-  operation: 'pull' | 'commit' | 'active_commit';
-  top: string;
-  base: string | null;
-  expected_chain: string[];
-  result_chain: string[];
-}
+/** One live merge as the coordinator executes it (chains are bare names, active first): declared with the merge intent that records it. */
+export type { LiveMergeStep } from '../intents.js';
+import type { LiveMergeStep } from '../intents.js';
 
 export interface AttachedHost {
   /** The guest runs: chain changes are live (snapshots, block jobs); otherwise qemu-img here. */

@@ -15,10 +15,8 @@ import { removeSnapshotFile } from './collect.js';
 import { planLiveMerge, runLiveMerge, finishLiveMerge } from './live-merge.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { measureAndPlan, runFileMerge } from './merge.js';
-import { parseFileMergePlan } from './plan-schema.js';
 import { applyHide, decideDelete, nextHiddenToCollect, planMerge, type DeleteDecision } from './plan-delete.js';
 import { loadTree, saveTree } from './store.js';
-import type { LiveMergeStep } from './attached-host.js';
 import { dependantsOf, fileFormat } from './tree.js';
 
 export interface AttachedDeleteResult {
@@ -54,8 +52,8 @@ async function resumeLiveMerge(loc: VolumeLocation, tree: VolumeTree, host: Atta
   if (intent.data.online !== true || (intent.kind !== 'delete_snapshot' && intent.kind !== 'merge_hidden') || !host.running) {
     throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has an unfinished ${intent.kind}; reconcile it first`, { details: { intent: intent.kind, step: intent.step } });
   }
-  const plan = parseFileMergePlan(intent.data.plan);
-  const step = intent.data.live as LiveMergeStep;
+  const { plan, live: step } = intent.data;
+  if (step === undefined) throw new StorageError('INFO_FILE_CORRUPT', `volume ${loc.volumeId}: the live merge intent carries no live step`);
   const outcome = await host.merge(step);
   if (outcome === 'completed') return finishLiveMerge(loc, tree, plan, step);
   return runLiveMerge(loc, { ...tree, intent: null }, plan, intent.kind, host, opts);

@@ -15,6 +15,7 @@ import { finishExtend } from './extend.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { VolumeLocation } from './location.js';
 import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
+import type { ExtendIntent } from '../intents.js';
 
 export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resizeLive: (bytes: number) => Promise<void>): Promise<{ sizeBytes: number }> {
   const settled = await loadSettledTree(loc);
@@ -24,7 +25,7 @@ export async function extendLiveOp(loc: VolumeLocation, sizeBytes: number, resiz
   if (sizeBytes === settled.sizeBytes) return { sizeBytes };
   // The host's QEMU grows the active file: checked, with the chain below, before it is asked.
   const { tree } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
-  const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes, online: true });
+  const intent = newIntent<ExtendIntent>({ kind: 'extend', step: 'resize_live', snapshotId: null, files: { active: tree.active }, data: { sizeBytes, online: true } });
   const t = await recordStep(loc, tree, intent, 'resize_live', false);
   stepBoundary(STEPS.extendLiveIntentWritten);
   try {

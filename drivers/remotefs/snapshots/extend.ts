@@ -10,6 +10,7 @@ import type { VolumeLocation } from './location.js';
 import { growFile, headerOf } from './qemu-views.js';
 import { loadSettledTree, newIntent, recordStep, saveTree } from './store.js';
 import { fileFormat } from './tree.js';
+import type { ExtendIntent } from '../intents.js';
 
 export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<{ sizeBytes: number }> {
   const settled = await loadSettledTree(loc);
@@ -20,7 +21,7 @@ export async function extendOp(loc: VolumeLocation, sizeBytes: number): Promise<
   if (sizeBytes === settled.sizeBytes) return { sizeBytes };
   // qemu-img resize opens the active file; the chain below is checked as for any operation.
   const { tree } = await verifyTree(loc.dir, settled, [], { identityKey: loc.identityKey });
-  const intent = newIntent('extend', null, { active: tree.active }, { sizeBytes });
+  const intent = newIntent<ExtendIntent>({ kind: 'extend', step: 'resize', snapshotId: null, files: { active: tree.active }, data: { sizeBytes } });
   const t = await recordStep(loc, tree, intent, 'resize', true);
   stepBoundary(STEPS.extendIntentWritten);
   await finishExtend(loc, t, sizeBytes);

@@ -20,6 +20,7 @@ import { applyMerge, planMerge, type FileMergePlan } from './plan-delete.js';
 import { rebaseUnsafe } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
+import type { MergeIntent } from '../intents.js';
 
 /** The coordinator's form of an engine plan over the guest's chain `chain`. */
 export function liveStepOf(chain: string[], plan: FileMergePlan, active: string): LiveMergeStep {
@@ -46,7 +47,7 @@ export async function runLiveMerge(
   const step = liveStepOf(activeChain(tree), plan, tree.active);
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
   // online: reconcile leaves this intent to the host (re-running qemu-img under a live guest is never safe).
-  const intent = newIntent(kind, plan.snapshotId, files, { plan, online: true, live: step });
+  const intent = newIntent<MergeIntent>({ kind, step: 'live_merge', snapshotId: plan.snapshotId, files, data: { plan, online: true, live: step } });
   const t = await recordStep(loc, tree, intent, 'live_merge', plan.direction === 'commit');
   const outcome = await host.merge(step);
   if (outcome === 'unchanged') {

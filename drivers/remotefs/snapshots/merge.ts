@@ -24,6 +24,7 @@ import { allocatedInFile, commitTopOnly, growFile, headerOf, holdsNothing, rebas
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 import { countMoved } from '../moved-bytes.js';
+import { isMergeIntent, type MergeIntent } from '../intents.js';
 
 function layer(tree: VolumeTree, file: string): Layer {
   return { file, format: fileFormat(tree, file) };
@@ -54,7 +55,7 @@ export async function runFileMerge(
   opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
-  const intent = newIntent(kind, plan.snapshotId, files, { plan });
+  const intent = newIntent<MergeIntent>({ kind, step: plan.direction === 'commit' ? 'commit' : 'pull', snapshotId: plan.snapshotId, files, data: { plan } });
   if (plan.direction === 'commit') return commitFrom(loc, tree, intent, plan, 'commit', opts);
   return pull(loc, tree, intent, plan, opts);
 }
@@ -157,7 +158,7 @@ async function syncFile(dir: string, file: string): Promise<void> {
 async function finish(loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan): Promise<VolumeTree> {
   const next = applyMerge({ ...tree, intent: null }, plan);
   const intent = tree.intent;
-  const pending: VolumeTree = intent === null ? next : { ...next, intent: { ...intent, step: UNLINK_STEP, committed: true, files: { victim: plan.victim } } };
+  const pending: VolumeTree = intent === null || !isMergeIntent(intent) ? next : { ...next, intent: { ...intent, step: UNLINK_STEP, committed: true, files: { victim: plan.victim } } };
   await saveTree(loc, pending);
   stepBoundary(STEPS.mergeInfoWritten);
   await unlinkIfPresent(loc, plan.victim);
@@ -166,14 +167,14 @@ async function finish(loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan
 }
 
 /** The merge's last step: the victim is out of the tree, its file not yet unlinked. */
-export const UNLINK_STEP = 'unlink';
+export const UNLINK_STEP = 'unlink' satisfies MergeIntent['step'];
 
 /**
  * Settle an intent at step `unlink`: remove the victim only while the tree does not name it (it
  * cannot: the same write dropped it), then clear the intent.
  */
-export async function finishUnlink(loc: VolumeLocation, tree: VolumeTree, intent: Intent): Promise<VolumeTree> {
-  const victim = intent.files.victim ?? null;
+export async function finishUnlink(loc: VolumeLocation, tree: VolumeTree, intent: MergeIntent): Promise<VolumeTree> {
+  const victim = intent.files.victim;
   if (victim !== null && tree.files[victim] === undefined && tree.active !== victim) await unlinkIfPresent(loc, victim);
   const next = { ...tree, intent: null };
   await saveTree(loc, next);

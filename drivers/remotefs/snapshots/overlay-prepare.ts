@@ -16,13 +16,14 @@
 import { StorageError } from '../../../lib/core/errors.js';
 import type { CreatedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
-import type { Intent, VolumeTree } from '../info-file.js';
+import type { VolumeTree } from '../info-file.js';
 import { gib, assertUuid } from './ids.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyCreate, overlayForNewSnapshot, overlayName } from './plan-create.js';
 import { loadSettledTree, loadTree, newIntent, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
+import type { CreateSnapshotIntent } from '../intents.js';
 
 export interface PreparedOverlayFile {
   newFile: string;
@@ -31,9 +32,9 @@ export interface PreparedOverlayFile {
 }
 
 /** The online create intent of `snapshotId`, when the tree holds one. */
-export function onlineCreateIntent(tree: VolumeTree, snapshotId?: string): Intent | null {
+export function onlineCreateIntent(tree: VolumeTree, snapshotId?: string): CreateSnapshotIntent | null {
   const i = tree.intent;
-  if (i === null || i.kind !== 'create_snapshot' || i.data.online !== true) return null;
+  if (i === null || i.kind !== 'create_snapshot') return null;
   return snapshotId === undefined || i.snapshotId === snapshotId ? i : null;
 }
 
@@ -49,8 +50,8 @@ export async function prepareOverlayOp(loc: VolumeLocation, snapshotId: string):
   await unlinkIfPresent(loc, overlay);
   // Overlay first: a crash before the intent leaves an orphan that reconcile removes.
   await writeOverlay(loc, overlay, { file: tree.active, format: fileFormat(tree, tree.active) }, tree.sizeBytes);
-  const intent = newIntent('create_snapshot', snapshotId, { overlay, top: tree.active }, { online: true, sizeBytes: tree.sizeBytes });
-  await saveTree(loc, { ...tree, intent: { ...intent, step: 'overlay_written' } });
+  const intent = newIntent<CreateSnapshotIntent>({ kind: 'create_snapshot', step: 'overlay_written', snapshotId, files: { overlay, top: tree.active }, data: { online: true, sizeBytes: tree.sizeBytes } });
+  await saveTree(loc, { ...tree, intent });
   return { newFile: overlay, expectedTop: tree.active, sizeBytes: tree.sizeBytes };
 }
 

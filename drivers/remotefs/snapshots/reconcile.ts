@@ -12,15 +12,15 @@
 import { readdir } from 'node:fs/promises';
 import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../lib/core/volume-names.js';
 import type { ReconcileReport } from '../../contract/volume-driver.js';
-import { infoFileName, readInfo, type Intent, type VolumeTree } from '../info-file.js';
+import { infoFileName, readInfo, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';
 import { finishExtend } from './extend.js';
 import { repairLeaks } from './leak-repair.js';
 import type { VolumeLocation } from './location.js';
 import { UNLINK_STEP, commitFrom, finishUnlink, settlePull } from './merge.js';
 import { onlineCreateIntent } from './overlay-prepare.js';
-import { parseFileMergePlan } from './plan-schema.js';
 import { saveTree, unlinkIfPresent } from './store.js';
+import type { MergeIntent } from '../intents.js';
 
 type Outcome = 'none' | 'rolled_back' | 'rolled_forward';
 
@@ -68,7 +68,7 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
   }
   if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent, notes);
   if (intent.kind === 'extend' && intent.committed) {
-    return { tree: await finishExtend(loc, tree, Number(intent.data.sizeBytes)), outcome: 'rolled_forward' };
+    return { tree: await finishExtend(loc, tree, intent.data.sizeBytes), outcome: 'rolled_forward' };
   }
   // Other kinds write no intent before a destructive step: nothing to undo.
   const back = { ...tree, intent: null };
@@ -76,10 +76,10 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
   return { tree: back, outcome: 'rolled_back' };
 }
 
-async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: Intent, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
+async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: MergeIntent, notes: string[]): Promise<{ tree: VolumeTree; outcome: Outcome }> {
   // The merge was done and recorded; only its victim's unlink is left (the share failed there).
   if (intent.step === UNLINK_STEP) return { tree: await finishUnlink(loc, tree, intent), outcome: 'rolled_forward' };
-  const plan = parseFileMergePlan(intent.data.plan);
+  const plan = intent.data.plan;
   let settled: { tree: VolumeTree; outcome: Outcome };
   if (plan.direction === 'commit') {
     // Past the commit point from the first step on: only forward.

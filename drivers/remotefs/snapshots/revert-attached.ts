@@ -24,6 +24,7 @@ import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
 import { fileFormat } from './tree.js';
 import { loadSettledTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
+import type { RevertIntent } from '../intents.js';
 
 export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, host: AttachedHost, opts: SnapshotOpOptions = {}): Promise<{ sizeBytes: number; activeFile: string; activeFormat: 'qcow2' | 'raw'; collected: string[] }> {
   const settled = await loadSettledTree(loc);
@@ -31,7 +32,7 @@ export async function revertAttachedOp(loc: VolumeLocation, snapshotId: string, 
   // The guest is switched onto S's chain: checked as for a detached revert (revert.ts).
   const { tree } = await verifyTree(loc.dir, settled, [plan.base], { ...opts, identityKey: loc.identityKey });
   await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
-  const intent = newIntent('revert', snapshotId, { newActive: plan.newActive, oldActive: plan.oldActive }, { online: true });
+  const intent = newIntent<RevertIntent>({ kind: 'revert', step: 'switch_source', snapshotId, files: { newActive: plan.newActive, oldActive: plan.oldActive }, data: { online: true } });
   const t = await recordStep(loc, tree, intent, 'switch_source', false);
   stepBoundary(STEPS.revertAttachedIntentWritten);
   try {

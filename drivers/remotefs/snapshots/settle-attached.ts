@@ -9,13 +9,11 @@
  * finishing a revert the definition already names, or removing the overlay it never named.
  */
 import type { Intent, VolumeTree } from '../info-file.js';
-import type { LiveMergeStep } from './attached-host.js';
 import { finishExtend } from './extend.js';
 import { finishLiveMerge } from './live-merge.js';
 import type { VolumeLocation } from './location.js';
 import { abandonOverlayOp, commitOverlayOp } from './overlay-prepare.js';
 import { applyRevert, planRevert } from './plan-create.js';
-import { parseFileMergePlan } from './plan-schema.js';
 import { headerOf } from './qemu-views.js';
 import { decideSettle, type SettleDecision, type SettleFacts } from './settle-plan.js';
 import { loadTree, saveTree, unlinkIfPresent } from './store.js';
@@ -48,7 +46,7 @@ async function apply(loc: VolumeLocation, intent: Intent, d: SettleDecision): Pr
     await unlinkIfPresent(loc, d.newActive);
   } else if (d.kind === 'commit_create') await commitOverlayOp(loc, d.snapshotId);
   else if (d.kind === 'abandon_create') await abandonOverlayOp(loc, d.snapshotId);
-  else if (d.kind === 'finish_merge') await finishLiveMerge(loc, await loadTree(loc), parseFileMergePlan(intent.data.plan), intent.data.live as LiveMergeStep);
+  else if (d.kind === 'finish_merge' && intent.kind !== 'create_snapshot' && 'plan' in intent.data && intent.data.live !== undefined) await finishLiveMerge(loc, await loadTree(loc), intent.data.plan, intent.data.live);
   else if (d.kind === 'undo_merge') await saveTree(loc, { ...(await loadTree(loc)), intent: null });
 }
 

@@ -23,8 +23,7 @@
  *     it names A                                 -> roll back (unlink N, clear the intent)
  *   anything else (another chain, another kind of intent)   -> unsettled, with the reason
  */
-import type { Intent } from '../info-file.js';
-import type { LiveMergeStep } from './attached-host.js';
+import type { CreateSnapshotIntent, ExtendIntent, Intent, MergeIntent, RevertIntent } from '../intents.js';
 
 /** The coordinator's job of the operation: still running, ended, unknown to it, or not asked. */
 export type JobFact = 'running' | 'ended' | 'absent' | 'unknown';
@@ -57,19 +56,18 @@ function same(a: readonly (string | null)[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function decideCreate(intent: Intent, f: SettleFacts): SettleDecision {
+function decideCreate(intent: CreateSnapshotIntent, f: SettleFacts): SettleDecision {
   const sid = intent.snapshotId ?? '';
-  const overlay = String(intent.files.overlay);
-  const top = String(intent.files.top);
+  const { overlay, top } = intent.files;
   if (f.chain[0] === overlay) return { kind: 'commit_create', snapshotId: sid };
   if (f.chain[0] !== top) return { kind: 'unsettled', reason: `the disk runs on ${String(f.chain[0])}, neither the overlay ${overlay} nor ${top}` };
   if (f.job === 'ended' || f.job === 'absent') return { kind: 'abandon_create', snapshotId: sid };
   return { kind: 'wait', reason: `the disk still runs on ${top} and the host's job is ${f.job === 'running' ? 'still running' : 'unknown'}` };
 }
 
-function decideMerge(intent: Intent, f: SettleFacts): SettleDecision {
+function decideMerge(intent: MergeIntent, f: SettleFacts): SettleDecision {
   const sid = intent.snapshotId ?? '';
-  const step = intent.data.live as LiveMergeStep | undefined;
+  const step = intent.data.live;
   if (step === undefined) return { kind: 'unsettled', reason: 'the merge intent carries no live step' };
   if (same(f.chain, step.result_chain)) return { kind: 'finish_merge', snapshotId: sid };
   if (!same(f.chain, step.expected_chain)) return { kind: 'unsettled', reason: `the disk runs on ${f.chain.join(' <- ')}, neither the expected nor the result chain` };
@@ -79,10 +77,9 @@ function decideMerge(intent: Intent, f: SettleFacts): SettleDecision {
   return { kind: 'unsettled', reason: `the ${step.operation} passed its commit point but the chain is unchanged: resume the delete` };
 }
 
-function decideExtend(intent: Intent, f: SettleFacts, recordedSizeBytes: number | undefined): SettleDecision {
-  const active = String(intent.files.active);
+function decideExtend(intent: ExtendIntent, f: SettleFacts, recordedSizeBytes: number | undefined): SettleDecision {
+  const active = intent.files.active;
   const target = intent.data.sizeBytes;
-  if (typeof target !== 'number') return { kind: 'unsettled', reason: 'the extend intent carries no size' };
   if (f.chain[0] !== active) return { kind: 'unsettled', reason: `the disk runs on ${String(f.chain[0])}, not ${active}` };
   const size = f.diskSizeBytes;
   if (size === undefined || size === null) return { kind: 'unsettled', reason: 'the host does not report the disk\'s size' };
@@ -91,9 +88,8 @@ function decideExtend(intent: Intent, f: SettleFacts, recordedSizeBytes: number 
   return { kind: 'unsettled', reason: `the disk is ${size} bytes, neither the new ${target} nor the recorded ${String(recordedSizeBytes)}` };
 }
 
-function decideRevert(intent: Intent, f: SettleFacts): SettleDecision {
-  const newActive = String(intent.files.newActive);
-  const oldActive = String(intent.files.oldActive);
+function decideRevert(intent: RevertIntent, f: SettleFacts): SettleDecision {
+  const { newActive, oldActive } = intent.files;
   if (f.chain[0] === newActive) return { kind: 'complete_revert', snapshotId: intent.snapshotId ?? '', newActive, oldActive };
   if (f.chain[0] === oldActive) return { kind: 'rollback_revert', newActive };
   return { kind: 'unsettled', reason: `the disk names ${String(f.chain[0])}, neither ${newActive} nor ${oldActive}` };

@@ -6,6 +6,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { stageFile, type StagedFile } from '../../../lib/core/durable-file.js';
 import { StorageError } from '../../../lib/core/errors.js';
+import { logger, type Logger } from '../../../lib/core/logger.js';
 import { compiledTreeSchema, infoFileName, readInfo, serializeInfo, writeInfo, type Intent, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 
@@ -43,8 +44,22 @@ export async function loadSettledTree(loc: TreePlace): Promise<VolumeTree> {
   return tree;
 }
 
+let stateLog: Logger | undefined;
+
+/** Every state change of a tree is one info-file write: logged (debug) with the intent it records, if any. */
+function logStateChange(tree: VolumeTree): void {
+  stateLog ??= logger('remotefs-tree');
+  if (!stateLog.isLevelEnabled('debug')) return;
+  const i = tree.intent;
+  stateLog.debug({
+    volumeId: tree.volumeId, active: tree.active, sizeBytes: tree.sizeBytes, snapshots: Object.keys(tree.snapshots).length,
+    intent: i === null ? null : { kind: i.kind, step: i.step, committed: i.committed, snapshotId: i.snapshotId },
+  }, i === null ? 'tree written' : `tree written with intent ${i.kind} at step ${i.step}`);
+}
+
 export async function saveTree(loc: VolumeLocation, tree: VolumeTree): Promise<void> {
   await writeInfo(loc.dir, tree, loc.fileMode === undefined ? {} : { mode: loc.fileMode });
+  logStateChange(tree);
 }
 
 /**
@@ -55,16 +70,18 @@ export async function saveTree(loc: VolumeLocation, tree: VolumeTree): Promise<v
  */
 export async function stageTree(loc: VolumeLocation, tree: VolumeTree): Promise<StagedFile> {
   const parsed = compiledTreeSchema.parse(tree);
-  return stageFile(path.join(loc.dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: loc.fileMode ?? 0o640 });
+  const staged = await stageFile(path.join(loc.dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: loc.fileMode ?? 0o640 });
+  return { commit: async () => { await staged.commit(); logStateChange(parsed); }, discard: () => staged.discard() };
 }
 
-export function newIntent(kind: Intent['kind'], snapshotId: string | null, files: Record<string, string | null>, data: Record<string, unknown>): Intent {
-  return { id: randomUUID(), kind, step: 'start', snapshotId, files, committed: false, startedAt: new Date().toISOString(), data };
+/** A new intent of one kind (intents.ts declares each), at the first step it will record. */
+export function newIntent<I extends Intent>(fields: Pick<I, 'kind' | 'step' | 'snapshotId' | 'files' | 'data'>): I {
+  return { ...fields, id: randomUUID(), committed: false, startedAt: new Date().toISOString() } as I;
 }
 
 /** Record `step` (and whether the commit point is passed) durably before running it. */
-export async function recordStep(loc: VolumeLocation, tree: VolumeTree, intent: Intent, step: string, committed: boolean): Promise<VolumeTree> {
-  const next: VolumeTree = { ...tree, intent: { ...intent, step, committed: intent.committed || committed } };
+export async function recordStep<I extends Intent>(loc: VolumeLocation, tree: VolumeTree, intent: I, step: I['step'], committed: boolean): Promise<VolumeTree> {
+  const next: VolumeTree = { ...tree, intent: { ...intent, step, committed: intent.committed || committed } as Intent };
   await saveTree(loc, next);
   return next;
 }

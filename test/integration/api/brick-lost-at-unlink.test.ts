@@ -108,7 +108,7 @@ describe('a GlusterFS brick lost during a snapshot delete converges without a hu
     // The share's FUSE client reconnects to the brick on its own time: polled, bounded.
     const left = await eventually(() => readInfo(shareDir, vid).catch(() => undefined), 120_000);
     expect(left?.tree?.intent?.step, 'the intent left for the settle pass').to.equal('unlink');
-    const victim = left?.tree?.intent?.files.victim as string;
+    const victim = (left?.tree?.intent?.files as { victim?: string } | undefined)?.victim as string;
     expect(before.has(victim), 'the victim was a file of the volume').to.equal(true);
     expect(left?.tree?.files[victim], 'the tree no longer names the victim').to.equal(undefined);
     expect((await readdir(shareDir)).includes(victim), 'the victim is still on the share').to.equal(true);

@@ -21,6 +21,7 @@ import { imgCheck, imgCreate, writePattern } from '../../../lib/qemu/img.js';
 import { qemuImgRaw } from '../qemu/craft.js';
 import { readInfo, writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { assertConsistent, databaseDump } from '../../fixtures/consistency.js';
+import { interruptedPullIntent } from '../../fixtures/intents.js';
 import { freePort } from '../../fixtures/free-port.js';
 import { createGlusterVolume } from '../../fixtures/gluster.js';
 import { corruptHeaderRefcount, leakOneCluster } from '../../fixtures/qcow2-damage.js';
@@ -321,7 +322,7 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
     it('UNFINISHED_INTENT: an intent nobody finishes is settled by the driver\'s reconcile (rolled back before its commit point)', async () => {
       const info = await readInfo(shareDir, vid);
       const tree = info?.tree as VolumeTree;
-      await writeInfo(shareDir, { ...tree, intent: { id: randomUUID(), kind: 'revert', step: 'start', snapshotId: s1, files: {}, committed: false, startedAt: new Date().toISOString(), data: {} } });
+      await writeInfo(shareDir, { ...tree, intent: interruptedPullIntent(tree, s1) });
       expect(codesOf(await check())).to.deep.equal([`UNFINISHED_INTENT ${s1}`]);
       const r = await check(true);
       expect(r.consistent).to.equal(true);

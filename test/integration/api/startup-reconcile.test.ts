@@ -17,6 +17,7 @@ import { startService, type RunningService } from '../../../src/api/server.js';
 import { attachmentLookup } from '../../../src/api/startup-reconcile.js';
 import { writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { assertConsistent } from '../../fixtures/consistency.js';
+import { interruptedPullIntent } from '../../fixtures/intents.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 describe('storage service: reconcile on start (real RemoteFS driver, local share)', function () {
@@ -58,19 +59,18 @@ describe('storage service: reconcile on start (real RemoteFS driver, local share
     return { vid, sid };
   }
 
-  /** What a crash leaves: an overlay the info file does not know, and an unfinished revert's intent. */
-  async function crashLeftovers(vid: string): Promise<string> {
+  /** What a crash leaves: an overlay the info file does not know, and an unfinished merge's intent. */
+  async function crashLeftovers(vid: string, sid: string): Promise<string> {
     const orphan = `volume-${vid}.${randomUUID()}`;
     await writeFile(path.join(share, orphan), 'half-written overlay');
     const t = await tree(vid);
-    const intent = { id: randomUUID(), kind: 'revert' as const, step: 'start', snapshotId: null, files: {}, committed: false, startedAt: new Date().toISOString(), data: {} };
-    await writeInfo(share, { ...t, intent });
+    await writeInfo(share, { ...t, intent: interruptedPullIntent(t, sid) });
     return orphan;
   }
 
   it('settles crash leftovers before the first request is answered', async () => {
-    const { vid } = await volumeWithSnapshot();
-    const orphan = await crashLeftovers(vid);
+    const { vid, sid } = await volumeWithSnapshot();
+    const orphan = await crashLeftovers(vid, sid);
     svc = await startService({ config, reaperIntervalMs: 0 });
     // No request has been made yet: startService returned after reconcile.
     expect(await exists(orphan)).to.equal(false);
@@ -86,8 +86,8 @@ describe('storage service: reconcile on start (real RemoteFS driver, local share
   });
 
   it('leaves a volume alone while another holder has its lease', async () => {
-    const { vid } = await volumeWithSnapshot();
-    const orphan = await crashLeftovers(vid);
+    const { vid, sid } = await volumeWithSnapshot();
+    const orphan = await crashLeftovers(vid, sid);
     const probe = await startService({ config, reaperIntervalMs: 0, reconcileOnStart: false });
     const lease = await probe.deps.repos.leases.acquire(vid, 'op:still-working', 60_000);
     try {

@@ -32,7 +32,10 @@ function validTree(withIntent: boolean): VolumeTree {
       [s2]: { id: s2, file: f1, parent: s1, hidden: true, sizeBytes: 64 * 1024 ** 2, createdAt: '2026-01-02T00:00:00.000Z' },
     },
     intent: withIntent
-      ? { id: randomUUID(), kind: 'delete_snapshot', step: 'commit', snapshotId: s2, files: { base, top: f1, gone: null }, committed: true, startedAt: 'x', data: { plan: { direction: 'commit' } } }
+      ? {
+        id: randomUUID(), kind: 'delete_snapshot', step: 'commit', snapshotId: s2, files: { base: f1, top: f2, victim: f2, survivor: f1 }, committed: true, startedAt: 'x',
+        data: { plan: { snapshotId: s2, direction: 'commit', base: f1, top: f2, victim: f2, survivor: f1, newBacking: null, newBackingFormat: null, rebaseOnto: [], survivorSize: 64 * 1024 ** 2, growBaseTo: null } },
+      }
       : null,
   };
 }
@@ -67,7 +70,7 @@ function same(input: unknown): void {
 }
 
 describe('compiled info tree schema', () => {
-  it('accepts valid trees with the same data (intent and default data included)', () => {
+  it('accepts valid trees with the same data (intent included); an intent without its data is refused by both', () => {
     for (const withIntent of [false, true]) {
       const t = validTree(withIntent);
       same(t);
@@ -76,7 +79,7 @@ describe('compiled info tree schema', () => {
     const noData = validTree(true) as unknown as { intent: Record<string, unknown> };
     delete noData.intent['data'];
     same(noData);
-    expect((compiledTreeSchema.parse(noData) as VolumeTree).intent?.data).to.deep.equal({});
+    expect(compiledTreeSchema.safeParse(noData).success).to.equal(false);
   });
 
   it('answers as the declared schema for every field replaced, removed or joined by an unknown key', () => {
