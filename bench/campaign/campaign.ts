@@ -22,15 +22,17 @@ import { createGlusterVolume, type GlusterVolume } from '../../test/fixtures/glu
 import { openLiveEnv } from './live-env.js';
 import { LIVE_FAULTS, LIVE_FAULT_KINDS, type LiveFaultKind } from './live-faults.js';
 import { runLive, type LivePlanned } from './live-run.js';
+import type { LiveOperation } from './live.js';
 
 /** Every kind in table order: the offline kinds, then the live ones. */
 export const ALL_KINDS = [...FAULT_KINDS, ...LIVE_FAULT_KINDS] as const;
 
-/** The live runs: round robin over each kind's operations. */
-export function planLive(count: number, kinds: readonly LiveFaultKind[]): LivePlanned[] {
+/** The live runs: round robin over each kind's operations (only `onlyOps` of them when given). */
+export function planLive(count: number, kinds: readonly LiveFaultKind[], onlyOps?: readonly LiveOperation[]): LivePlanned[] {
   const out: LivePlanned[] = [];
   for (const kind of kinds) {
-    const ops = LIVE_FAULTS[kind].ops;
+    const ops = LIVE_FAULTS[kind].ops.filter((op) => onlyOps === undefined || onlyOps.includes(op));
+    if (ops.length === 0) continue;
     for (let i = 0; i < count; i++) out.push({ index: i, kind, op: ops[i % ops.length] as LivePlanned['op'] });
   }
   return out;
@@ -44,6 +46,8 @@ export interface CampaignOptions {
   /** Runs of each live kind (on the booted guest: one lane, runs one after another). */
   live?: number;
   liveKinds?: readonly LiveFaultKind[];
+  /** Only these live operations (default: every operation of each live kind). */
+  liveOps?: readonly LiveOperation[];
   seed: number;
   kinds: readonly FaultKind[];
   db: 'sqlite' | 'mariadb';
@@ -202,7 +206,7 @@ export async function runCampaign(o: CampaignOptions): Promise<{ results: RunRes
   }
 
   const results: RunResult[] = [];
-  const livePlanned = planLive(o.live ?? 0, o.liveKinds ?? LIVE_FAULT_KINDS);
+  const livePlanned = planLive(o.live ?? 0, o.liveKinds ?? LIVE_FAULT_KINDS, o.liveOps);
   // The live lane: one guest, runs one after another (a libvirtd restart touches every domain).
   const liveLane = async () => {
     if (livePlanned.length === 0) return;

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { runCampaign } from './campaign.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
 import { LIVE_FAULT_KINDS, type LiveFaultKind } from './live-faults.js';
+import { LIVE_OPERATIONS, type LiveOperation } from './live.js';
 import { allGood, formatTable, summarize } from './table.js';
 
 const HELP = `usage: npm run campaign -- [options]
@@ -17,9 +18,11 @@ const HELP = `usage: npm run campaign -- [options]
   --others M     runs of each other kind: enospc, mariadb-restart, gluster-brick
                  (default: max(3, faults/16))
   --live L       runs of each live kind, on the booted test guest (attach, detach, live
-                 snapshot, live delete by commit and by pull): ${LIVE_FAULT_KINDS.join(', ')}
+                 snapshot, live delete by commit and by pull, live extend): ${LIVE_FAULT_KINDS.join(', ')}
                  (default: max(1, faults/40))
   --live-kinds LIST  comma-separated subset of the live kinds (default: all)
+  --live-ops LIST    comma-separated subset of the live operations: ${LIVE_OPERATIONS.join(', ')}
+                 (default: all that each live kind strikes)
   --seed S       the campaign's seed (default 1); the same seed, the same runs
   --kinds LIST   comma-separated subset of: ${FAULT_KINDS.join(', ')} (default: all)
   --db D         sqlite (default) or mariadb (a private mariadbd the campaign starts)
@@ -30,7 +33,7 @@ const HELP = `usage: npm run campaign -- [options]
 
 const { values } = parseArgs({
   options: {
-    faults: { type: 'string', default: '200' }, others: { type: 'string' }, live: { type: 'string' }, 'live-kinds': { type: 'string' }, seed: { type: 'string', default: '1' },
+    faults: { type: 'string', default: '200' }, others: { type: 'string' }, live: { type: 'string' }, 'live-kinds': { type: 'string' }, 'live-ops': { type: 'string' }, seed: { type: 'string', default: '1' },
     kinds: { type: 'string' }, db: { type: 'string', default: 'sqlite' }, parallel: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
   },
@@ -50,11 +53,13 @@ if (values.help) {
   for (const k of kinds) if (!FAULT_KINDS.includes(k)) throw new Error(`--kinds: unknown fault kind ${JSON.stringify(k)} (known: ${FAULT_KINDS.join(', ')})`);
   const liveKinds = (values['live-kinds']?.split(',').map((k) => k.trim()) ?? [...LIVE_FAULT_KINDS]) as LiveFaultKind[];
   for (const k of liveKinds) if (!LIVE_FAULT_KINDS.includes(k)) throw new Error(`--live-kinds: unknown live fault kind ${JSON.stringify(k)} (known: ${LIVE_FAULT_KINDS.join(', ')})`);
+  const liveOps = values['live-ops']?.split(',').map((k) => k.trim()) as LiveOperation[] | undefined;
+  for (const k of liveOps ?? []) if (!LIVE_OPERATIONS.includes(k)) throw new Error(`--live-ops: unknown live operation ${JSON.stringify(k)} (known: ${LIVE_OPERATIONS.join(', ')})`);
   if (values.db !== 'sqlite' && values.db !== 'mariadb') throw new Error(`--db: sqlite or mariadb, got ${JSON.stringify(values.db)}`);
   const started = Date.now();
   const { results, scratch } = await runCampaign({
     faults, others: values.others === undefined ? Math.max(3, Math.round(faults / 16)) : count('others', values.others),
-    live: values.live === undefined ? Math.max(1, Math.round(faults / 40)) : count('live', values.live), liveKinds,
+    live: values.live === undefined ? Math.max(1, Math.round(faults / 40)) : count('live', values.live), liveKinds, ...(liveOps ? { liveOps } : {}),
     seed: count('seed', values.seed), kinds, db: values.db, parallel: Math.max(1, count('parallel', values.parallel)), keep: values.keep,
     log: (line) => process.stdout.write(`${line}\n`),
   });

@@ -30,8 +30,8 @@ export interface LiveFault {
 
 // Both kill kinds cover every live operation, in orders that put a different one first (a
 // one-run-per-kind campaign then kills a merge and a snapshot, not two attaches).
-const FOR_SERVICE_KILL: readonly LiveOperation[] = ['live-delete-commit', 'live-snapshot', 'detach', 'live-delete-pull', 'attach'];
-const FOR_COORDINATOR_KILL: readonly LiveOperation[] = ['live-snapshot', 'live-delete-pull', 'attach', 'live-delete-commit', 'detach'];
+const FOR_SERVICE_KILL: readonly LiveOperation[] = ['live-delete-commit', 'live-snapshot', 'detach', 'live-delete-pull', 'attach', 'live-extend'];
+const FOR_COORDINATOR_KILL: readonly LiveOperation[] = ['live-snapshot', 'live-delete-pull', 'attach', 'live-delete-commit', 'detach', 'live-extend'];
 const MERGES: readonly LiveOperation[] = ['live-delete-commit', 'live-delete-pull'];
 
 /** Null while the operation runs (or, for attach/detach, while the request is unanswered). */

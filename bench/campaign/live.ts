@@ -17,12 +17,12 @@ import { readInfo } from './share-files.js';
 import { unsettled, type VolumeExpectation } from './verify.js';
 import { newVolume, waitStatus, type Shape } from './workload.js';
 
-export const LIVE_OPERATIONS = ['attach', 'detach', 'live-snapshot', 'live-delete-commit', 'live-delete-pull'] as const;
+export const LIVE_OPERATIONS = ['attach', 'detach', 'live-snapshot', 'live-delete-commit', 'live-delete-pull', 'live-extend'] as const;
 export type LiveOperation = (typeof LIVE_OPERATIONS)[number];
 
 /** How long after the request each live operation still runs here (loaded machine, TCG guest, merges throttled). */
 export const LIVE_WINDOW_MS: Record<LiveOperation, number> = {
-  attach: 1500, detach: 1500, 'live-snapshot': 1500, 'live-delete-commit': 3000, 'live-delete-pull': 3000,
+  attach: 1500, detach: 1500, 'live-snapshot': 1500, 'live-delete-commit': 3000, 'live-delete-pull': 3000, 'live-extend': 1500,
 };
 
 export interface LiveWorkload {
@@ -136,6 +136,12 @@ export async function startLive(env: LiveEnv, op: LiveOperation, w: LiveWorkload
         expect: () => ({ ...unchanged(), snapshots: [...unchanged().snapshots, { id: sid, image: w.active, mayBeGone: true }] }),
       };
     }
+    case 'live-extend': {
+      // 1 -> 2 GiB while the guest runs: it ends at either size (rolled back or completed), the
+      // same in the row, the info file and the guest's view (verifyLive), the data unchanged.
+      const r = await env.api().ok('POST', `/v3/volumes/${w.vid}/action`, { 'os-extend': { new_size: 2 } });
+      return { opId: opIdOf(r), vid: w.vid, created: null, answered: Promise.resolve('202'), expect: () => unchanged({ sizeGiB: null }) };
+    }
     case 'live-delete-commit':
     case 'live-delete-pull': {
       const r = await env.api().ok('DELETE', `/v3/snapshots/${target.id}`);
@@ -168,6 +174,15 @@ export async function liveUnsettled(env: LiveEnv, vid: string): Promise<string[]
   return out;
 }
 
+/** An attached volume's size: the row (GiB), the info file (bytes) and the guest's block device agree. */
+async function sizesAgree(env: LiveEnv, vid: string, rowGiB: number | undefined, infoBytes: number | undefined): Promise<string[]> {
+  const dev = await guestDevice(env, vid);
+  if (dev === undefined) return [`volume ${vid}: in-use but the guest has no device with its serial`];
+  const guestBytes = Number((await env.guest.exec(`cat /sys/block/${dev}/size`)).trim()) * 512;
+  const sizes = { row: (rowGiB ?? -1) * 1024 ** 3, info: infoBytes ?? -1, guest: guestBytes };
+  return sizes.row === sizes.info && sizes.info === sizes.guest ? [] : [`volume ${vid}: sizes disagree ${JSON.stringify(sizes)}`];
+}
+
 /** The info file's chain from its active file down to the base (file names). */
 function infoChain(tree: { files: Record<string, { backing: string | null }> }, active: string): string[] {
   const chain: string[] = [];
@@ -189,6 +204,7 @@ export async function verifyLive(env: LiveEnv, api: Api, vid: string, failedCrea
   const disk = parseDomainXml(xml).disks.find((d) => d.serial === vid);
   const info = await readInfo(env.share, vid);
   if (status === 'in-use') {
+    problems.push(...(await sizesAgree(env, vid, v.body?.volume?.size as number | undefined, info?.qcowshare.sizeBytes)));
     if (disk === undefined) problems.push(`volume ${vid}: in-use but not in the guest's definition`);
     else if (info !== null) {
       const live = chainNames(disk).map((n) => n ?? '?');

@@ -48,4 +48,18 @@ describe('fault campaign, live paths (one run per kind, seeded)', function () {
       expect(results.find((r) => r.kind === kind)?.midOperation, `${kind} met the operation\n${lines.join('\n')}`).to.equal(true);
     }
   });
+
+  it('a live extend under a SIGKILL of the service and of the coordinator: converges at one size everywhere (row, info file, guest), data intact', async () => {
+    const lines: string[] = [];
+    const { results } = await runCampaign({
+      faults: 0, others: 0, live: 1, liveKinds: ['live-service-kill', 'coordinator-kill'], liveOps: ['live-extend'], seed: 3, kinds: [], db: 'sqlite', parallel: 1,
+      log: (l) => lines.push(l),
+    });
+    const rows = summarize(results);
+    const table = formatTable(rows);
+    expect(results.map((r) => `${r.kind} ${r.op}`)).to.deep.equal(['live-service-kill live-extend', 'coordinator-kill live-extend']);
+    const problems = results.filter((r) => r.problems.length > 0).map((r) => `${r.kind} #${r.index} ${r.op} (${r.note}): ${r.problems.join(' / ')}`);
+    expect(problems, `${lines.join('\n')}\n${table}`).to.deep.equal([]);
+    expect(allGood(rows), table).to.equal(true);
+  });
 });
