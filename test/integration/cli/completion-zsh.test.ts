@@ -13,7 +13,6 @@ import { runCli } from './spawn-cli.js';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-
 const ESC = String.fromCharCode(27);
 const BEL = String.fromCharCode(7);
 /** Escape sequences, carriage returns and bells out: the terminal's text as a reader sees it. */
