@@ -38,8 +38,8 @@ export interface OpContext {
 }
 
 /**
- * The step a long operation is in, for its progress report: a merge says which way data moves,
- * into which file and how many bytes, so a client can show bytes, rate and ETA. A step without a
+ * The step a long operation is in, for its progress report: a merge or a copy says which way
+ * data moves, into which file and how many bytes, so a client can show bytes, rate and ETA. A step without a
  * measure (`measured: false`: a rebase, the info write) is shown by its name, not as a percentage
  * that would sit still.
  */
@@ -48,8 +48,8 @@ export interface ProgressPhase {
   name: string;
   /** True when ctx.onProgress reports this step's percentage (from 0 again). */
   measured: boolean;
-  /** A merge: the direction, the file the data goes into and the bytes it moves (allocated, not virtual). */
-  merge?: { direction: 'commit' | 'pull'; into: string; bytes: number };
+  /** A merge or a copy: the direction, the file the data goes into and the bytes it moves (allocated, not virtual). */
+  moves?: { direction: 'commit' | 'pull' | 'copy'; into: string; bytes: number };
 }
 
 /** What the service knows of a volume (its database row, reduced). */

@@ -15,7 +15,7 @@ import { progressBar } from './render.js';
 export interface PhaseView {
   name: string;
   measured: boolean;
-  direction: 'commit' | 'pull' | null;
+  direction: 'commit' | 'pull' | 'copy' | null;
   into: string | null;
   bytes_total: number | null;
   bytes_done: number | null;
@@ -67,7 +67,7 @@ function what(p: PhaseView, withBytes: boolean): string {
   return withBytes && p.bytes_total !== null ? `${where}, ${humanBytes(p.bytes_total)}` : where;
 }
 
-/** The step after a merge's copy: named with the merge it ends. */
+/** The step after the copy of a merge or a clone: named with what it ends. */
 function finishing(p: PhaseView): string {
   return p.direction === null ? 'finish' : `finish (${what(p, false)}${p.bytes_total === null ? '' : `, ${humanBytes(p.bytes_total)} copied`})`;
 }
@@ -92,7 +92,7 @@ export function phaseLine(op: OperationView): string {
   return p === null ? `${op.kind}: running` : `${op.kind}: ${p.name === 'finish' ? finishing(p) : what(p, true)}`;
 }
 
-/** The one line an ended operation gets: its state, the merge it did (bytes, time, rate), or its error. */
+/** The one line an ended operation gets: its state, the merge or copy it did (bytes, time, rate), or its error. */
 export function finalLine(op: OperationView): string {
   const p = op.phase ?? null;
   const started = Date.parse(op.started_at ?? '');

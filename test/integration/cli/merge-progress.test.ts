@@ -3,7 +3,8 @@
  * RemoteFS driver, on SQLite and MariaDB: `snapshot delete --wait` reports the merge's direction,
  * the file the data goes into and its bytes, one line per phase when stderr is not a terminal,
  * and its end state exactly once (also on a terminal, where the progress line is cleared). The
- * operations API carries the same (phase: direction, into, bytes_total, bytes_done).
+ * operations API carries the same (phase: direction, into, bytes_total, bytes_done). A clone's copy
+ * is reported the same way.
  * Which running phases a poll happens to see depends on the machine's pace: the assertions hold
  * for any of them (each line seen is well formed, never 100% before the end).
  */
@@ -79,6 +80,17 @@ for (const backend of BACKENDS) {
       const redraws = r.stdout.split('\r').filter((x) => x.startsWith('\x1b[K'));
       expect(redraws.at(-1)?.slice(3)).to.match(/^delete_snapshot \[#{30}\] 100% succeeded: /);
       for (const d of redraws.slice(0, -1)) expect(d).to.not.include('100%', 'a running operation shown at 100%');
+    });
+
+    it('a clone reports its copy the same way: into the new volume\'s file, with its bytes', async () => {
+      const { vid } = await volumeWithSnapshot('clone-me', 12, 3);
+      const r = await runCli(['volume', 'clone', vid, '--name', 'the-clone', '--wait'], env());
+      expect(r.code, r.stderr).to.equal(0);
+      const [created, end, ...rest] = r.stdout.trim().split('\n');
+      expect(rest).to.deep.equal([]);
+      const clone = /^volume ([0-9a-f-]{36}) /.exec(created ?? '')?.[1] as string;
+      expect(end).to.match(new RegExp(`^create_volume \\[#{30}\\] 100% succeeded: copy into volume-${clone}, [0-9.]+ MiB in \\d+:\\d\\d`));
+      for (const l of r.stderr.trim().split('\n').filter((x) => x !== '')) expect(l).to.match(new RegExp(`^create_volume: (copy into volume-${clone}, [0-9.]+ MiB|finish \\(copy into .+ copied\\))$`));
     });
 
     it('--json --wait: the operation with its phase, no progress on stderr', async () => {
