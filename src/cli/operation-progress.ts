@@ -39,9 +39,12 @@ export interface PhaseClock {
   bytesAtStart: number;
 }
 
-/** The clock after one more poll: kept while the phase is the same, restarted when it changes. */
+/**
+ * The clock after one more poll: kept while the phase is the same, restarted when it changes (a
+ * phase is its name and target: a delete that then merges a hidden snapshot commits twice).
+ */
 export function tick(clock: PhaseClock | null, op: OperationView, now: number): PhaseClock {
-  const phase = op.phase?.name ?? null;
+  const phase = op.phase ? `${op.phase.name} ${op.phase.into ?? ''}`.trim() : null;
   if (clock !== null && clock.phase === phase) return clock;
   return { phase, since: now, bytesAtStart: op.phase?.bytes_done ?? 0 };
 }

@@ -42,8 +42,8 @@ export async function watchOperation(client: ApiClient, out: Output, id: string,
       if (sink.isTTY) {
         sink.write(`${CLEAR_LINE}${runningLine(op, clock, Date.now())}`);
         drawn = true;
-      } else if (op.phase && op.phase.name !== lastPhase) {
-        lastPhase = op.phase.name;
+      } else if (clock.phase !== null && clock.phase !== lastPhase) {
+        lastPhase = clock.phase;
         sink.write(`${phaseLine(op)}\n`);
       }
     }

@@ -17,7 +17,7 @@ function op(state: string, progress: number, phase: Partial<PhaseView> | null, e
 describe('cli operation progress (pure)', () => {
   it('rate and ETA come from the bytes moved since the phase was first seen', () => {
     let clock = tick(null, op('running', 25, { bytes_done: GiB / 4 }), 10_000);
-    expect(clock).to.deep.equal({ phase: 'commit', since: 10_000, bytesAtStart: GiB / 4 });
+    expect(clock).to.deep.equal({ phase: `commit ${INTO}`, since: 10_000, bytesAtStart: GiB / 4 });
     expect(rate(clock, GiB / 4, 10_000)).to.equal(null); // no time, no bytes yet: no rate, not a division by zero
     clock = tick(clock, op('running', 50, { bytes_done: GiB / 2 }), 14_000);
     expect(clock.since).to.equal(10_000); // same phase: the clock is kept
@@ -26,7 +26,9 @@ describe('cli operation progress (pure)', () => {
     expect(runningLine(op('running', 50, { bytes_done: GiB / 2 }), clock, 14_000))
       .to.equal(`delete_snapshot: commit into ${INTO} [###############...............]  50% 512.0 MiB / 1.0 GiB  64.0 MiB/s  ETA 0:08`);
     // A new phase restarts the clock.
-    expect(tick(clock, op('running', 0, { name: 'finish', measured: false, bytes_done: GiB }), 15_000)).to.deep.equal({ phase: 'finish', since: 15_000, bytesAtStart: GiB });
+    expect(tick(clock, op('running', 0, { name: 'finish', measured: false, bytes_done: GiB }), 15_000)).to.deep.equal({ phase: `finish ${INTO}`, since: 15_000, bytesAtStart: GiB });
+    // Another merge of the same kind (a hidden snapshot collected next): a new clock.
+    expect(tick(clock, op('running', 5, { into: 'volume-v.s2', bytes_done: 0 }), 16_000).since).to.equal(16_000);
   });
 
   it('before any byte moved: rate and ETA unknown', () => {
