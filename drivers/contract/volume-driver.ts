@@ -33,6 +33,23 @@ export interface OpContext {
   operationId?: string;
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;
+  /** The step a long operation starts now (see ProgressPhase); ctx.onProgress then measures that step. */
+  onPhase?: (phase: ProgressPhase) => void;
+}
+
+/**
+ * The step a long operation is in, for its progress report: a merge or a copy says which way
+ * data moves, into which file and how many bytes, so a client can show bytes, rate and ETA. A step without a
+ * measure (`measured: false`: a rebase, the info write) is shown by its name, not as a percentage
+ * that would sit still.
+ */
+export interface ProgressPhase {
+  /** 'commit', 'pull', 'finish'...: what runs now. */
+  name: string;
+  /** True when ctx.onProgress reports this step's percentage (from 0 again). */
+  measured: boolean;
+  /** A merge or a copy: the direction, the file the data goes into and the bytes it moves (allocated, not virtual). */
+  moves?: { direction: 'commit' | 'pull' | 'copy'; into: string; bytes: number };
 }
 
 /** What the service knows of a volume (its database row, reduced). */

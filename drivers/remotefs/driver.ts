@@ -246,7 +246,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
       if (vol.attachment) return runOnline(loc, { ...ctx, signal });
       // A failure past a commit point (ENOSPC mid-commit) left an intent: finished first, not refused.
       await engine.settleUnfinished(loc);
-      return run(loc, { signal, onProgress: ctx.onProgress });
+      return run(loc, { signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
     });
   }
 

@@ -70,12 +70,17 @@ export async function copyIntoNewVolume(env: RemoteFsEnv, source: CopySource | P
   const format = dst.format ?? src.format;
   assertImageFormat(format);
   // Before the target's first byte: a copy that cannot fit is refused, not left half-written.
-  await assertRoom(share.mountPoint, await copyNeeds(src.dir, src.file, src.format, format), `copying into volume ${dst.volumeId}`);
+  const bytes = await copyNeeds(src.dir, src.file, src.format, format);
+  await assertRoom(share.mountPoint, bytes, `copying into volume ${dst.volumeId}`);
+  // The progress report's copy: qemu-img's percentages measure it; what follows (resize, rename) is shown by name.
+  const moves = { direction: 'copy' as const, into: `volume-${dst.volumeId}`, bytes };
   return materializeVolume(env, { share, volumeId: dst.volumeId, format, sizeBytes: dst.sizeBytes }, async (tmp) => {
+    ctx.onPhase?.({ name: 'copy', measured: true, moves });
     await imgConvert({
       src: path.join(src.dir, src.file), srcFormat: src.format, dst: tmp, dstFormat: format,
       signal: ctx.signal, onProgress: ctx.onProgress,
     });
+    ctx.onPhase?.({ name: 'finish', measured: false, moves });
     await countMoved('copy', path.dirname(tmp), path.basename(tmp));
     if (dst.sizeBytes > src.sizeBytes) await imgResize(path.dirname(tmp), { file: path.basename(tmp), format }, dst.sizeBytes, { signal: ctx.signal });
   });

@@ -56,10 +56,14 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   hostCommands(program, client, out);
   checkpointCommands(program, client, out);
   checkCommands(program, client, out);
-  program.command('completion <shell>').description('print a shell completion script (bash): source <(qcs completion bash)').action(async (shell: string) => {
-    if (shell !== 'bash') throw new CliError('INVALID_ARGUMENT', `completion for ${JSON.stringify(shell)} is not available (bash is)`);
-    write((await import('./completion.js')).bashCompletion(program, ['qcs', 'qcowshare']));
-  });
+  program.command('completion <shell>').description('print a shell completion script (bash or zsh): source <(qcs completion bash)')
+    .action(async (shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new CliError('INVALID_ARGUMENT', `completion for ${JSON.stringify(shell)} is not available (bash and zsh are)`);
+      // Loaded only here: no other command pays for the generators.
+      const table = (await import('./completion/command-table.js')).commandTable(program);
+      const names = ['qcs', 'qcowshare'];
+      write(shell === 'bash' ? (await import('./completion/bash.js')).bashCompletion(table, names) : (await import('./completion/zsh.js')).zshCompletion(table, names));
+    });
   return program;
 }
 

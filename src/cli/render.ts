@@ -43,29 +43,45 @@ export interface TreeSnapshot {
   size: number;
   status: string | null;
   created_at?: string | null;
-  /** Bytes the snapshot's own file takes on the share, where the API gives it. */
-  allocated_bytes?: number;
+  /** Bytes the snapshot's own file takes on the share (null: not measured; absent: an older service). */
+  allocated_size?: number | null;
+}
+
+/** The tree as GET /v3/volumes/{id}/tree gives it; the allocated sizes only from services that measure them. */
+export interface TreeView {
+  snapshots: TreeSnapshot[];
+  active_parent: string | null;
+  active_file: string;
+  active_allocated_size?: number | null;
+}
+
+const allocated = (bytes: number | null | undefined): string => (typeof bytes === 'number' ? `(allocated ${humanBytes(bytes)})` : '');
+
+function snapshotLabel(s: TreeSnapshot): string {
+  return [s.id, s.name ?? '', s.hidden ? '[hidden]' : '', `${s.size} GiB`, allocated(s.allocated_size), shortDate(s.created_at), s.status ?? '']
+    .filter((part) => part !== '').join(' ');
 }
 
 /**
  * The snapshot tree, roots first; the active file appears under the snapshot it sits on:
  *   ├─ s1 (name) 1 GiB (allocated 12.5 MiB) 2026-01-02 10:00 available
  *   │  └─ s2 ...
- *   └─ * active: volume-<id>.<uuid>
+ *   └─ * active: volume-<id>.<uuid> (allocated 3.0 MiB)
+ * Sizes and dates the answer lacks are left out, not shown as zero.
  */
-export function renderTree(snapshots: TreeSnapshot[], activeParent: string | null, activeFile: string): string {
+export function renderTree(tree: TreeView): string {
   const children = new Map<string | null, string[]>();
-  for (const s of snapshots) children.set(s.parent, [...(children.get(s.parent) ?? []), s.id]);
-  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  for (const s of tree.snapshots) children.set(s.parent, [...(children.get(s.parent) ?? []), s.id]);
+  const byId = new Map(tree.snapshots.map((s) => [s.id, s]));
+  const activeLabel = `* active: ${tree.active_file} ${allocated(tree.active_allocated_size)}`.trim();
   const lines: string[] = [];
   const walk = (parent: string | null, prefix: string): void => {
     const kids: string[] = [...(children.get(parent) ?? [])];
-    if (activeParent === parent) kids.push('*active*');
+    if (tree.active_parent === parent) kids.push('*active*');
     kids.forEach((k, i) => {
       const last = i === kids.length - 1;
       const s = byId.get(k);
-      const label = s ? `${s.id} ${s.name ?? ''}${s.hidden ? ' [hidden]' : ''} ${s.size} GiB${s.allocated_bytes === undefined ? '' : ` (allocated ${humanBytes(s.allocated_bytes)})`} ${shortDate(s.created_at)} ${s.status ?? ''}`.replace(/\s+/g, ' ').trim() : `* active: ${activeFile}`;
-      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${label}`);
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${s ? snapshotLabel(s) : activeLabel}`);
       if (s) walk(s.id, `${prefix}${last ? '   ' : '│  '}`);
     });
   };

@@ -2,7 +2,7 @@
  * Plain typed records that repositories return. Nothing outside src/db sees a sequelize model
  * instance: use cases work on these values, so they cannot lazily touch the database.
  */
-import type { VolumeFormat } from '../../drivers/contract/volume-driver.js';
+import type { ProgressPhase, VolumeFormat } from '../../drivers/contract/volume-driver.js';
 
 export type VolumeStatus =
   | 'creating' | 'available' | 'in-use' | 'attaching' | 'detaching' | 'deleting' | 'error'
@@ -90,4 +90,6 @@ export interface OperationRecord {
   error: string | null;
   startedAt: Date;
   finishedAt: Date | null;
+  /** The step it is in, as the driver last reported it (a merge: direction, target, bytes); null: none reported. */
+  phase: ProgressPhase | null;
 }

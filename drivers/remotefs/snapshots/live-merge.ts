@@ -37,7 +37,8 @@ export function liveStepOf(chain: string[], plan: FileMergePlan, active: string)
 
 /** Commit or pull by bytes moved, except that an intermediate dependant is committed. */
 export async function planLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<FileMergePlan> {
-  const measured = await measureAndPlan(loc, tree, d);
+  // The plan goes into the intent as it is, read back by a strict schema: the measure stays out.
+  const { bytesToMove: _measure, ...measured } = await measureAndPlan(loc, tree, d);
   return measured.direction === 'pull' && d.top !== tree.active ? planMerge(tree, d, 'commit') : measured;
 }
 

@@ -1,3 +1,5 @@
+import type { ProgressPhase } from '../../contract/volume-driver.js';
+
 /** Where a volume lives and the limits that apply to it. */
 export interface VolumeLocation {
   /** Directory on the mounted share holding volume-<vid>* files. */
@@ -16,4 +18,5 @@ export interface VolumeLocation {
 export interface SnapshotOpOptions {
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;
+  onPhase?: (phase: ProgressPhase) => void;
 }

@@ -25,39 +25,59 @@ import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 import { fileFormat } from './tree.js';
 import { countMoved } from '../moved-bytes.js';
 import { isMergeIntent, type MergeIntent } from '../intents.js';
+import type { ProgressPhase } from '../../contract/volume-driver.js';
 
 function layer(tree: VolumeTree, file: string): Layer {
   return { file, format: fileFormat(tree, file) };
 }
 
-/** Measure both candidates from the two files' own allocation (never the chain) and plan. */
+/** A plan with the bytes its direction moves, as measured (for the progress report; never recorded). */
+export type MeasuredMergePlan = FileMergePlan & { bytesToMove?: number };
+
 /**
- * The merge's direction from the two files' own allocation. `beforeChange` gets the bytes the
- * chosen direction copies (the smaller of the two) before anything is written: the delete's
- * space check refuses there (space-check.ts), so a full share changes nothing.
+ * The merge's direction from the two files' own allocation (never the chain). `beforeChange` gets
+ * the bytes the chosen direction copies (the smaller of the two) before anything is written: the
+ * delete's space check refuses there (space-check.ts), so a full share changes nothing.
  */
 export async function measureAndPlan(
   loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }, beforeChange?: (bytesToCopy: number) => Promise<void>,
-): Promise<FileMergePlan> {
+): Promise<MeasuredMergePlan> {
   const [commitBytes, pullBytes] = await Promise.all([
     allocatedInFile(loc.dir, layer(tree, d.top)),
     allocatedInFile(loc.dir, layer(tree, d.base)),
   ]);
   await beforeChange?.(Math.min(commitBytes, pullBytes));
-  return planMerge(tree, d, chooseDirection(commitBytes, pullBytes));
+  const plan = planMerge(tree, d, chooseDirection(commitBytes, pullBytes));
+  return { ...plan, bytesToMove: plan.direction === 'commit' ? commitBytes : pullBytes };
+}
+
+/** The merge's own step for the progress report: which way, into which file, how many bytes. */
+function mergePhase(plan: MeasuredMergePlan, measured: boolean): ProgressPhase {
+  const into = plan.direction === 'commit' ? plan.base : plan.top;
+  return { name: plan.direction, measured, ...(plan.bytesToMove === undefined ? {} : { moves: { direction: plan.direction, into, bytes: plan.bytesToMove } }) };
 }
 
 export async function runFileMerge(
   loc: VolumeLocation,
   tree: VolumeTree,
-  plan: FileMergePlan,
+  measured: MeasuredMergePlan,
   kind: 'delete_snapshot' | 'merge_hidden',
   opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
+  const { bytesToMove: _measure, ...plan } = measured;
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
   const intent = newIntent<MergeIntent>({ kind, step: plan.direction === 'commit' ? 'commit' : 'pull', snapshotId: plan.snapshotId, files, data: { plan } });
-  if (plan.direction === 'commit') return commitFrom(loc, tree, intent, plan, 'commit', opts);
-  return pull(loc, tree, intent, plan, opts);
+  const report = { ...opts, phase: mergePhase(measured, true) };
+  if (plan.direction === 'commit') return commitFrom(loc, tree, intent, plan, 'commit', report);
+  return pull(loc, tree, intent, plan, report);
+}
+
+/** What the merge runners also take: the phase to report when its copy starts. */
+type MergeOptions = SnapshotOpOptions & { phase?: ProgressPhase };
+
+/** The copy is over; the rest (rebases, info writes, the unlink) has no measure: shown by name. */
+function finishing(opts: MergeOptions): void {
+  opts.onPhase?.({ ...(opts.phase ?? { name: 'merge' }), name: 'finish', measured: false });
 }
 
 /** Runs (or resumes, from `from`) a commit; past the commit point, so no abort signal. */
@@ -67,7 +87,7 @@ export async function commitFrom(
   intent: Intent,
   plan: FileMergePlan,
   from: 'commit' | 'rebase',
-  opts: SnapshotOpOptions = {},
+  opts: MergeOptions = {},
 ): Promise<VolumeTree> {
   let t = tree;
   if (from === 'commit') {
@@ -80,6 +100,7 @@ export async function commitFrom(
     stepBoundary(STEPS.commitStarted);
     // Deleting the newest snapshot commits an often empty active file: nothing to move, no spawn.
     if (!(await holdsNothing(loc.dir, layer(t, plan.top)))) {
+      if (opts.phase) opts.onPhase?.(opts.phase);
       await commitTopOnly(loc.dir, layer(t, plan.top), layer(t, plan.base), { onProgress: opts.onProgress });
       await countMoved('merge', loc.dir, plan.top); // the top's data went into the base
     }
@@ -88,6 +109,7 @@ export async function commitFrom(
   // No intent write before the rebases: an intent still at 'commit' re-runs the commit, which is
   // idempotent (D is unchanged until unlinked, so F receives the same bytes again) and leaves
   // children already re-pointed at F reading the same. That saves an info write (two fsyncs).
+  finishing(opts);
   stepBoundary(STEPS.rebaseIntentWritten);
   for (const child of plan.rebaseOnto) {
     await rebaseUnsafe(loc.dir, child, layer(t, plan.base));
@@ -96,7 +118,7 @@ export async function commitFrom(
   return finish(loc, t, plan);
 }
 
-async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: FileMergePlan, opts: SnapshotOpOptions): Promise<VolumeTree> {
+async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: FileMergePlan, opts: MergeOptions): Promise<VolumeTree> {
   opts.signal?.throwIfAborted(); // a holder that lost the lease starts nothing
   const t = await recordStep(loc, tree, intent, 'pull', false);
   stepBoundary(STEPS.pullIntentWritten);
@@ -111,6 +133,7 @@ async function pull(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan:
     await settlePull(loc, t, plan, 'pull');
     throw err;
   }
+  finishing(opts);
   const pulled = await recordStep(loc, t, intent, 'pulled', true);
   stepBoundary(STEPS.pullDone);
   return finish(loc, pulled, plan);

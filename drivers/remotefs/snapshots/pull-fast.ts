@@ -17,6 +17,7 @@ import path from 'node:path';
 import { readQcow2Allocation } from '../../../lib/qemu/qcow2-alloc.js';
 import { STEPS, stepBoundary } from './hooks.js';
 import type { SnapshotOpOptions } from './location.js';
+import type { ProgressPhase } from '../../contract/volume-driver.js';
 import { fastPullRefusal, rangesToCopy, totalBytes, type Range } from './pull-ranges.js';
 import { copyIntoTop, headerOf, rebaseSafe, rebaseUnsafe, type Layer } from './qemu-views.js';
 
@@ -39,8 +40,10 @@ export async function routePull(dir: string, top: Layer, victim: Layer, newBacki
 }
 
 /** Leaves D holding its point on `newBacking`; D's header switch is the commit point either way. */
-export async function pullInto(dir: string, top: Layer, victim: Layer, newBacking: Layer | null, opts: SnapshotOpOptions): Promise<void> {
+export async function pullInto(dir: string, top: Layer, victim: Layer, newBacking: Layer | null, opts: SnapshotOpOptions & { phase?: ProgressPhase }): Promise<void> {
   const route = await routePull(dir, top, victim, newBacking);
+  // qemu-img rebase reports percentages; the fast copy does not (its phase is shown by name).
+  if (opts.phase) opts.onPhase?.({ ...opts.phase, measured: route.kind === 'safe' });
   if (route.kind === 'safe') {
     await rebaseSafe(dir, top.file, newBacking, { onProgress: opts.onProgress, signal: opts.signal });
     return;

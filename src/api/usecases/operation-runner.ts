@@ -17,6 +17,7 @@ import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
 import { StorageError, isStorageError, toStorageError } from '../../../lib/core/errors.js';
 import { keepLease, type Lease } from '../../../lib/core/lease.js';
 import type { OperationKind, OperationRecord } from '../../db/records.js';
+import type { OperationPatch } from '../../db/repositories/operations.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { OpContext } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
@@ -155,16 +156,31 @@ export async function startOperation(deps: ServiceDeps, spec: OperationSpec): Pr
   return op;
 }
 
-function progressReporter(deps: ServiceDeps, opId: string): (percent: number) => void {
+/**
+ * The driver's progress, written to the operation's row. Writes go one after the other (a later
+ * report never lands before an earlier one); a new phase restarts the percentage, which then
+ * measures that phase.
+ */
+function progressReporter(deps: ServiceDeps, opId: string): Pick<OpContext, 'onProgress' | 'onPhase'> {
   let last = -1;
   let lastAt = 0;
-  return (percent) => {
-    const p = Math.max(0, Math.min(100, Math.floor(percent)));
-    // Throttled: a progress row write at most every 5 % or every second.
-    if (p <= last || (p - last < 5 && Date.now() - lastAt < 1000)) return;
-    last = p;
-    lastAt = Date.now();
-    void deps.repos.operations.updateRunning(opId, { progress: p }).catch(() => undefined);
+  let queue: Promise<unknown> = Promise.resolve();
+  const write = (patch: OperationPatch) => {
+    queue = queue.then(() => deps.repos.operations.updateRunning(opId, patch)).catch(() => undefined);
+  };
+  return {
+    onProgress: (percent) => {
+      const p = Math.max(0, Math.min(100, Math.floor(percent)));
+      // Throttled: a progress row write at most every 5 % or every second.
+      if (p <= last || (p - last < 5 && Date.now() - lastAt < 1000)) return;
+      last = p;
+      lastAt = Date.now();
+      write({ progress: p });
+    },
+    onPhase: (phase) => {
+      last = phase.measured ? 0 : last;
+      write(phase.measured ? { phase, progress: 0 } : { phase });
+    },
   };
 }
 
@@ -185,7 +201,7 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
     released = true;
   };
   try {
-    const record = await spec.work({ lease: keeper.lease, signal: keeper.signal, onProgress: progressReporter(deps, op.id) }, op);
+    const record = await spec.work({ lease: keeper.lease, signal: keeper.signal, ...progressReporter(deps, op.id) }, op);
     // The driver has written the info file; now the database, in one transaction (a crash in
     // between is repaired from the info file: usecases/interrupted-outcomes.ts).
     crashPoint(CRASH_POINTS.storageBeforeOutcome);

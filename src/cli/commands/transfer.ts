@@ -23,7 +23,7 @@ async function fault(r: Response): Promise<ApiError> {
   return new ApiError(r.status, f?.error_code ?? `HTTP_${r.status}`, f?.message ?? `HTTP ${r.status}`);
 }
 
-export function transferCommands(volume: Command, client: () => ApiClient, out: () => Output, stderr: (s: string) => void = (s) => process.stderr.write(s)): void {
+export function transferCommands(volume: Command, client: () => ApiClient, out: () => Output, stderr: (s: string) => void = (s) => process.stderr.write(s), tty = process.stderr.isTTY === true): void {
   volume.command('export <id>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
     .option('-o, --output <file>', 'write the archive here instead of stdout').option('--since <snapshot>', 'incremental: only what changed since this snapshot')
     .option('--no-progress', 'no progress bar on stderr')
@@ -34,12 +34,17 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       const r = await c.raw('GET', `/v3/volumes/${id}/os-export${since ? `?since=${encodeURIComponent(since)}` : ''}`);
       if (r.status !== 200 || r.body === null) throw await fault(r);
       const total = Number(r.headers.get('content-length') ?? NaN);
-      const bar = progressBar(stderr, Number.isFinite(total) ? total : null);
+      const bar = progressBar(stderr, Number.isFinite(total) ? total : null, { tty, label: 'exported' });
       let bytes = 0;
       const sink: Writable = o.output ? createWriteStream(o.output, { flags: 'wx' }) : process.stdout;
-      await pipeline(Readable.fromWeb(r.body as never), counting((n) => { bytes = n; if (o.progress) bar.update(n); }), sink);
+      try {
+        await pipeline(Readable.fromWeb(r.body as never), counting((n) => { bytes = n; if (o.progress) bar.update(n); }), sink);
+        if (Number.isFinite(total) && bytes !== total) throw new Error(`the export ended after ${bytes} of ${total} bytes: the archive is incomplete`);
+      } catch (err) {
+        if (o.progress) bar.cancel();
+        throw err;
+      }
       if (o.progress) bar.done(bytes);
-      if (Number.isFinite(total) && bytes !== total) throw new Error(`the export ended after ${bytes} of ${total} bytes: the archive is incomplete`);
     });
   volume.command('import <file>').description('import a volume with its snapshot tree from a tar archive (- : stdin)')
     .option('--keep-ids', "keep the archive's volume and snapshot ids (refused unless free)").option('--name <name>').option('--share <address>')
@@ -52,13 +57,16 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       if (o.name) q.set('name', o.name);
       if (o.share) q.set('share', o.share);
       const total = file === '-' ? null : (await stat(file)).size;
-      const bar = progressBar(stderr, total);
+      const bar = progressBar(stderr, total, { tty, label: o.onto === undefined ? 'imported' : 'imported (incremental)', afterSent: 'the service checks and writes the volume' });
       let bytes = 0;
       const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (o.progress) bar.update(n); }));
       const url = o.onto !== undefined ? `/v3/volumes/${encodeURIComponent(o.onto)}/os-import` : `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`;
       const r = await client().raw('POST', url, Readable.toWeb(source) as never, 'application/x-tar');
+      if (r.status >= 400) {
+        if (o.progress) bar.cancel();
+        throw await fault(r);
+      }
       if (o.progress) bar.done(bytes);
-      if (r.status >= 400) throw await fault(r);
       const body = (await r.json()) as { volume: Record<string, unknown> };
       print(out(), body, () => `volume ${String(body.volume.id)} ${String(body.volume.status)} ${o.onto !== undefined ? 'updated from the incremental archive' : 'imported'}`);
     });

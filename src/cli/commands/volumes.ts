@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../cli-error.js';
-import { renderTree, sizedRows, table, withAllocated, type TreeSnapshot } from '../render.js';
+import { renderTree, sizedRows, table, withAllocated, type TreeView } from '../render.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print, watchOperation } from './output.js';
 
@@ -27,8 +27,8 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
   volume.command('tree <volume>').description("show a volume's snapshot tree (sizes, dates, hidden snapshots, the active file)").action(async (ref: string) => {
     const c = client();
     const id = await volumeId(c, ref);
-    const { body } = await c.call<{ tree: { snapshots: TreeSnapshot[]; active_parent: string | null; active_file: string } }>('GET', `/v3/volumes/${id}/tree`);
-    print(out(), body, () => `volume ${id}\n${renderTree(body.tree.snapshots, body.tree.active_parent, body.tree.active_file)}`);
+    const { body } = await c.call<{ tree: TreeView }>('GET', `/v3/volumes/${id}/tree`);
+    print(out(), body, () => `volume ${id}\n${renderTree(body.tree)}`);
   });
   volume.command('create').description('create a volume: empty (--size), from a snapshot (--from-snapshot) or see `volume clone`')
     .option('--size <gib>', 'size in GiB (from a snapshot: its size when absent)', Number).option('--name <name>')

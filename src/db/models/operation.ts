@@ -16,5 +16,7 @@ export function defineOperation(sequelize: Sequelize): ModelStatic<Model> {
     error: { type: DataTypes.TEXT, allowNull: true },
     startedAt: { type: DataTypes.DATE(3), allowNull: false },
     finishedAt: { type: DataTypes.DATE(3), allowNull: true },
+    /** JSON of the step it is in (ProgressPhase); null: none reported. */
+    phase: { type: DataTypes.TEXT, allowNull: true },
   }, { tableName: 'operations', underscored: true, timestamps: false });
 }

@@ -1,5 +1,6 @@
 import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
+import type { ProgressPhase } from '../../../drivers/contract/volume-driver.js';
 import type { OperationKind, OperationRecord, OperationState } from '../records.js';
 import { toBool, toDate, toDateOrNull } from './convert.js';
 import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './paging.js';
@@ -10,7 +11,23 @@ export type NewOperation = Pick<OperationRecord, 'id' | 'kind' | 'volumeId' | 'p
   Partial<Pick<OperationRecord, 'snapshotId' | 'fencingToken' | 'overlayFile'>>;
 
 export type OperationPatch = Partial<Pick<OperationRecord,
-  'state' | 'progress' | 'fencingToken' | 'commitPointPassed' | 'overlayFile' | 'error' | 'finishedAt' | 'snapshotId'>>;
+  'state' | 'progress' | 'fencingToken' | 'commitPointPassed' | 'overlayFile' | 'error' | 'finishedAt' | 'snapshotId' | 'phase'>>;
+
+/** The row's phase JSON; anything unreadable is no phase (it is a progress report, never a decision). */
+function parsePhase(v: unknown): ProgressPhase | null {
+  if (typeof v !== 'string' || v === '') return null;
+  try {
+    const p = JSON.parse(v) as ProgressPhase;
+    return typeof p?.name === 'string' && typeof p.measured === 'boolean' ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The patch as columns: the phase stored as JSON. */
+function columns(patch: OperationPatch): Record<string, unknown> {
+  return patch.phase === undefined ? patch : { ...patch, phase: patch.phase === null ? null : JSON.stringify(patch.phase) };
+}
 
 /** Operations of some kinds, optionally only those before (false) or past (true) their commit point. */
 export interface KindMatch {
@@ -26,6 +43,7 @@ function toRecord(r: Record<string, unknown>): OperationRecord {
     fencingToken: r.fencingToken === null || r.fencingToken === undefined ? null : Number(r.fencingToken),
     commitPointPassed: toBool(r.commitPointPassed), overlayFile: (r.overlayFile as string | null) ?? null,
     error: (r.error as string | null) ?? null, startedAt: toDate(r.startedAt), finishedAt: toDateOrNull(r.finishedAt),
+    phase: parsePhase(r.phase),
   };
 }
 
@@ -43,7 +61,7 @@ export class OperationRepository {
   async insert(o: NewOperation, t?: Transaction): Promise<OperationRecord> {
     const rec: OperationRecord = {
       snapshotId: null, fencingToken: null, overlayFile: null, ...o,
-      state: 'running', progress: 0, commitPointPassed: false, error: null, startedAt: new Date(), finishedAt: null,
+      state: 'running', progress: 0, commitPointPassed: false, error: null, startedAt: new Date(), finishedAt: null, phase: null,
     };
     await this.writes.insert({ ...rec }, t);
     return rec;
@@ -72,12 +90,12 @@ export class OperationRepository {
   }
 
   async update(id: string, patch: OperationPatch, t?: Transaction): Promise<void> {
-    await this.writes.update(patch, 'id = ?', [id], t);
+    await this.writes.update(columns(patch), 'id = ?', [id], t);
   }
 
   /** Compare-and-set: only a running operation changes; false when it had already ended. */
   async updateRunning(id: string, patch: OperationPatch, t?: Transaction): Promise<boolean> {
-    return (await this.writes.update(patch, 'id = ? AND state = ?', [id, 'running'], t)) > 0;
+    return (await this.writes.update(columns(patch), 'id = ? AND state = ?', [id, 'running'], t)) > 0;
   }
 
   /**

@@ -60,10 +60,10 @@ describe('api validation (unit)', () => {
   });
 
   it('draws a snapshot tree with the active file under its snapshot, and a progress bar', () => {
-    const tree = renderTree([
+    const tree = renderTree({ snapshots: [
       { id: 's1', parent: null, name: 'a', hidden: false, size: 1, status: 'available' },
       { id: 's2', parent: 's1', name: 'b', hidden: false, size: 1, status: 'available' },
-    ], 's1', 'volume-x.y');
+    ], active_parent: 's1', active_file: 'volume-x.y' });
     expect(tree.split('\n')).to.deep.equal(['└─ s1 a 1 GiB available', '   ├─ s2 b 1 GiB available', '   └─ * active: volume-x.y']);
     expect(progressBar(50, 10)).to.equal('[#####.....]  50%');
   });

@@ -39,6 +39,7 @@ describe('cli: bash completion', function () {
 
   it('another shell is refused with a stable code', async () => {
     const r = await runCli(['--json', 'completion', 'tcsh']);
+    expect(r.stdout).to.equal('');
     expect(r.code).to.equal(2);
     expect((JSON.parse(r.stderr) as { error: { code: string } }).error.code).to.equal('INVALID_ARGUMENT');
   });
