@@ -3,7 +3,9 @@
  * response body (GET, Content-Length known up front) or as the request body (POST, streamed:
  * application/x-tar, exempt from the JSON body rule and its size limit, see isArchiveUpload).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseByteSize } from '../../../lib/core/http-server.js';
+import { acceptUpload, settleRefusedUpload } from '../../../lib/core/upload-refusal.js';
 import { z } from 'zod';
 import { callerOf, scopedProject } from '../auth.js';
 import type { ServiceDeps } from '../context.js';
@@ -25,6 +27,12 @@ const IMPORT_ONTO_PATH = /^\/v3(?:\/[^/?]+)?\/volumes\/[^/?]+\/os-import(?:\?|$)
 export function isArchiveUpload(req: IncomingMessage): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && (IMPORT_PATH.test(req.url ?? '') || IMPORT_ONTO_PATH.test(req.url ?? ''));
+}
+
+/** The error handler's hook: a refused import's unread archive is drained (bounded) or held back, see upload-refusal.ts. */
+export function refusedUploadSettler(drainLimit: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> | void {
+  const bytes = parseByteSize(drainLimit);
+  return (req, res) => (isArchiveUpload(req) ? settleRefusedUpload(req, res, bytes) : undefined);
 }
 
 const exportQuery = z.strictObject({ since: uuid.optional() });
@@ -59,6 +67,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
       handler: async (req, res) => {
         const q = parse(importQuery, req.query, 'query');
         const project = scopedProject(req);
+        acceptUpload(req, res);
         const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
         res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
       },
@@ -71,7 +80,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         parse(importOntoQuery, req.query, 'query');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
-        const volume = await importOntoVolume(deps, callerOf(req), v, req);
+        const volume = await importOntoVolume(deps, callerOf(req), v, req, () => acceptUpload(req, res));
         res.status(200).json(await showVolume(deps, req, volume));
       },
     },
