@@ -17,6 +17,12 @@ export interface ExportOptions {
   records: ExportRecords;
   /** Incremental: only what changed since this snapshot (the target holds its chain). */
   since?: string | null;
+  /**
+   * The tree as at this snapshot, which must be the volume's newest (a temporary snapshot the
+   * caller took of an attached volume): its file stands as the active file; it and the live file
+   * above it stay out of the archive. Required for an attached volume.
+   */
+  frozenAt?: string | null;
 }
 
 export interface OpenedVolumeExport {
@@ -29,9 +35,9 @@ export interface OpenedVolumeExport {
 
 export interface ExportSupport {
   /**
-   * Checks the detached volume's tree (every file, as before any read) and plans the archive,
-   * under ctx.lease (required: the lease must outlive the stream). Nothing on the share changes.
-   * Throws INVALID_STATE (attached, or an unfinished operation), VOLUME_NOT_FOUND, IMAGE_*.
+   * Checks the volume's tree (every file, as before any read) and plans the archive, under
+   * ctx.lease (required: the lease must outlive the stream). Nothing on the share changes.
+   * Throws INVALID_STATE (attached without o.frozenAt, or an unfinished operation), VOLUME_NOT_FOUND, IMAGE_*.
    */
   openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport>;
   /**

@@ -420,13 +420,17 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return engine.reconcileVolume(await locationOf(this.env, site));
   }
 
-  /** An export archive of a detached volume (export/), under the lease the caller holds across the stream. */
+  /**
+   * An export archive (export/), under the lease the caller holds across the stream. An attached
+   * volume only as at a temporary snapshot the caller took (o.frozenAt): its file is frozen, the
+   * guest writes above it, and the live file is never read.
+   */
   async openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport> {
     assertVolumeId(vol.id);
     if (o.since) assertSnapshotId(o.since);
+    if (o.frozenAt) assertSnapshotId(o.frozenAt);
     if (ctx.lease === undefined) throw new StorageError('INVALID_INPUT', 'an export needs the caller to hold the volume\'s lease across the stream');
-    // The attached path (a temporary assisted snapshot, as clones take) is not built yet.
-    assertDetached(vol, 'exporting it');
+    if (!o.frozenAt) assertDetached(vol, 'exporting it');
     return underLeases(this.env, [vol.id], ctx, async (signal) => openExport(this.env, await this.site(vol), o, signal));
   }
 

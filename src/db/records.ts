@@ -17,7 +17,7 @@ export type OperationState = 'running' | 'succeeded' | 'failed' | 'abandoned';
 export type OperationKind =
   | 'create_volume' | 'delete_volume' | 'extend_volume' | 'revert_volume' | 'create_snapshot'
   | 'delete_snapshot' | 'snapshot_metadata' | 'force_delete_volume'
-  /** The source side of cloning an attached volume: its temporary snapshot, created and deleted live. */
+  /** The source side of cloning or exporting an attached volume: its temporary snapshot, created and deleted live. */
   | 'clone_source'
   /** Adopting an existing file (and chain) on a share as a volume (os-volume-manage). */
   | 'manage_volume'

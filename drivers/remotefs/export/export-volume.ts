@@ -14,13 +14,15 @@ import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
 import { loadSettledTree } from '../snapshots/store.js';
 import { archiveBytes, writeArchive, type ArchiveWriteOptions } from './archive-write.js';
-import { chainOf, planManifest, type ExportRecords } from './export-plan.js';
+import { chainOf, planManifest, treeAtSnapshot, type ExportRecords } from './export-plan.js';
 import type { ExportManifest } from './manifest.js';
 
 export interface ExportRequest {
   records: ExportRecords;
   /** Incremental: leave out the chain of this snapshot (the target holds it). */
   since?: string | null;
+  /** Export the tree as at this snapshot, the newest (an attached volume's temporary one): export-plan.ts treeAtSnapshot. */
+  frozenAt?: string | null;
 }
 
 export interface OpenedExport {
@@ -49,7 +51,9 @@ async function sha256Of(dir: string, name: string, signal?: AbortSignal): Promis
 }
 
 export async function openExport(env: RemoteFsEnv, site: VolumeSite, req: ExportRequest, signal?: AbortSignal): Promise<OpenedExport> {
-  const tree = await loadSettledTree(site);
+  const settled = await loadSettledTree(site);
+  // The live file (an attached guest writes it) is never opened: the view leaves it out before any check.
+  const tree = req.frozenAt ? treeAtSnapshot(settled, req.frozenAt) : settled;
   await verifyTree(site.dir, tree, [], { signal, identityKey: env.identityKey });
   const lengths = new Map<string, number>();
   for (const name of Object.keys(tree.files)) lengths.set(name, await fileLength(site.dir, name));

@@ -49,7 +49,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         const q = parse(exportQuery, req.query, 'query');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
-        const stream = await openVolumeExport(deps, v, q.since ?? null);
+        const stream = await openVolumeExport(deps, v, q.since ?? null, callerOf(req).userId);
         res.status(200).set({
           'content-type': ARCHIVE_MEDIA_TYPE, 'content-length': String(stream.opened.bytes),
           'content-disposition': `attachment; filename="volume-${v.id}.tar"`,
