@@ -22,7 +22,9 @@ export type OperationKind =
   /** Adopting an existing file (and chain) on a share as a volume (os-volume-manage). */
   | 'manage_volume'
   /** A new volume from an export archive (its files are removed if the import never commits). */
-  | 'import_volume';
+  | 'import_volume'
+  /** An export written to a file on a share (os-export-to-share): its temp is removed if it never commits. */
+  | 'export_volume';
 
 export interface VolumeRecord {
   id: string;

@@ -12,8 +12,9 @@ import type { ServiceDeps } from '../context.js';
 import { visibleVolume } from '../usecases/lookup.js';
 import { openVolumeExport } from '../usecases/volume-export.js';
 import { importVolume } from '../usecases/volume-import.js';
+import { importFromShare } from '../usecases/volume-export-to-share.js';
 import { importOntoVolume } from '../usecases/volume-import-onto.js';
-import { looseBool, name, pathIds, uuid } from '../validation/common.js';
+import { looseBool, name, noQuery, pathIds, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { showVolume } from './volumes.js';
 import type { RouteDef } from './route.js';
@@ -37,6 +38,10 @@ export function refusedUploadSettler(drainLimit: string): (req: IncomingMessage,
 
 const exportQuery = z.strictObject({ since: uuid.optional() });
 const importOntoQuery = z.strictObject({});
+/** `file`: a bare name in the share's exports directory (the driver's rule); `to_share`: where the new volume goes (default: placement). */
+const importFromShareBody = z.strictObject({
+  import: z.strictObject({ share: z.string().min(1).max(1024), file: z.string().min(1).max(255), name: name.optional(), keep_ids: looseBool.optional(), to_share: z.string().max(1024).optional() }),
+});
 const importQuery = z.strictObject({ keep_ids: looseBool.optional(), name: name.optional(), share: z.string().max(1024).optional() });
 
 export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
@@ -69,6 +74,17 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         const project = scopedProject(req);
         acceptUpload(req, res);
         const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
+        res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+      },
+    },
+    {
+      method: 'post', path: '/os-volume-import-from-share', versioned: true, policy: 'qcowshare:volume:import_from_share', status: 201,
+      summary: 'Import a volume with its snapshot tree from an export archive file on a share (admin; body: {"import": {share, file, ...}})',
+      handler: async (req, res) => {
+        parse(noQuery, req.query, 'query');
+        const { import: b } = parse(importFromShareBody, req.body, 'body');
+        const project = scopedProject(req);
+        const { volume, operation } = await importFromShare(deps, callerOf(req), project, { share: b.share, name: b.file }, { keepIds: b.keep_ids ?? false, name: b.name ?? null, share: b.to_share ?? null });
         res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
       },
     },

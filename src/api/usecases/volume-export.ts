@@ -32,8 +32,11 @@ async function recordsOf(deps: ServiceDeps, v: VolumeRecord): Promise<ExportReco
 
 export interface ExportStream {
   opened: OpenedVolumeExport;
-  /** Streams the archive into `sink`, then releases the lease (also on failure). */
-  run(sink: Writable, onBytes?: (total: number) => void): Promise<void>;
+  /**
+   * Streams the archive into `sink`, then releases the lease (also on failure); `afterWrite`
+   * runs once the sink has finished, still under the lease (an outcome recorded before it goes).
+   */
+  run(sink: Writable, onBytes?: (total: number) => void, afterWrite?: () => Promise<void>): Promise<void>;
   /** Releases the lease without streaming (the caller gave up before the first byte). */
   cancel(): Promise<void>;
 }
@@ -63,12 +66,13 @@ export async function openVolumeExport(deps: ServiceDeps, v: VolumeRecord, since
   else throw invalidState('volume', v.id, v.status, EXPORTABLE);
   return {
     opened: held.opened,
-    run: async (sink, onBytes) => {
+    run: async (sink, onBytes, afterWrite) => {
       let written = 0;
       let failure: unknown = null;
       const counted = (total: number): void => { written = total; onBytes?.(total); };
       try {
         await held.opened.writeTo(sink, { signal: held.signal, onBytes: counted });
+        await afterWrite?.();
       } catch (err) {
         failure = err;
         throw err;
