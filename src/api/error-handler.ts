@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/core/logger.js';
 
 const FAULT_NAMES: Record<number, string> = {
   400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod',
-  408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 431: 'overLimit',
+  408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 416: 'rangeNotSatisfiable', 429: 'overLimit', 431: 'overLimit',
   501: 'notImplemented', 503: 'serviceUnavailable',
 };
 

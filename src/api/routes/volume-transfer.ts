@@ -4,6 +4,7 @@
  * application/x-tar, exempt from the JSON body rule and its size limit, see isArchiveUpload).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StorageError } from '../../../lib/core/errors.js';
 import { parseByteSize } from '../../../lib/core/http-server.js';
 import { acceptUpload, settleRefusedUpload } from '../../../lib/core/upload-refusal.js';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { importOntoVolume } from '../usecases/volume-import-onto.js';
 import { looseBool, name, noQuery, pathIds, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { showVolume } from './volumes.js';
+import { RangeDone, rangeSink, wantedRange } from './byte-range.js';
 import type { RouteDef } from './route.js';
 
 export const ARCHIVE_MEDIA_TYPE = 'application/x-tar';
@@ -55,12 +57,27 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
         const stream = await openVolumeExport(deps, v, q.since ?? null, callerOf(req).userId);
-        res.status(200).set({
-          'content-type': ARCHIVE_MEDIA_TYPE, 'content-length': String(stream.opened.bytes),
-          'content-disposition': `attachment; filename="volume-${v.id}.tar"`,
-        });
-        // Past the headers an error can only cut the stream short: the client sees fewer bytes than announced.
-        await stream.run(res).catch((err: unknown) => {
+        const total = stream.opened.bytes;
+        // Resumable only when the bytes are the same on the next request: a full export of a
+        // detached volume (an attached one's temporary snapshot is new each time).
+        const resumable = q.since === undefined && v.attachStatus === 'detached';
+        const etag = `"${stream.opened.validator}"`;
+        const wanted = resumable ? wantedRange(req, total, etag) : { kind: 'whole' as const };
+        if (wanted.kind === 'unsatisfiable') {
+          await stream.cancel();
+          res.set('content-range', `bytes */${total}`);
+          throw new StorageError('RANGE_NOT_SATISFIABLE', `the range starts at or past the end of the archive (${total} bytes)`, { details: { length: total } });
+        }
+        res.set({ 'content-type': ARCHIVE_MEDIA_TYPE, 'content-disposition': `attachment; filename="volume-${v.id}.tar"` });
+        if (resumable) res.set({ 'accept-ranges': 'bytes', etag });
+        const [start, end] = wanted.kind === 'part' ? [wanted.start, wanted.end] : [0, total - 1];
+        if (wanted.kind === 'part') res.status(206).set('content-range', `bytes ${start}-${end}/${total}`);
+        else res.status(200);
+        res.set('content-length', String(end - start + 1));
+        // The body ends once the export let go of the lease (rangeSink); past the headers an
+        // error can only cut it short: the client sees fewer bytes than announced.
+        await stream.run(rangeSink(res, start, end)).then(() => res.end(), (err: unknown) => {
+          if (err instanceof RangeDone) return void res.end();
           deps.log.warn({ err, volumeId: v.id }, 'export stream ended early');
           res.destroy();
         });
