@@ -143,4 +143,22 @@ describe('export of an attached volume: API + coordinator + libvirtd guest + Glu
     await hostRead(s1.owned_file, [`read -P 0xa1 0 ${K64}`, `read -P 0 ${K64} ${2 * K64}`]);
     await hostRead(t.active_file, [`read -P 0xa1 0 ${K64}`, `read -P 0xb2 ${K64} ${K64}`, `read -P 0 ${2 * K64} ${K64}`]);
   });
+
+  it('exports the attached volume to a file on the share (admin operation) that imports with every write so far', async () => {
+    await guest.writeBlockPattern(src.target, 0xd4, 192, 64);
+    const r = await api.post(`/v3/volumes/${src.id}/action`).set(as('admin')).send({ 'os-export-to-share': { share: stack.gv.address, name: 'attached.tar' } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    const op = await until('export operation ended', async () => {
+      const o = (await api.get(`/v3/operations/${String(r.headers['x-operation-id'])}`).set(as('admin'))).body.operation as { state: string; error: string | null } | undefined;
+      return o && o.state !== 'running' ? o : undefined;
+    });
+    expect(op.state, op.error ?? '').to.equal('succeeded');
+    await until('temporary snapshot gone', async () => ((await allSnapshots(src.id)).length === 1 ? true : undefined));
+    const imp = await api.post('/v3/os-volume-import-from-share').set(as('admin')).send({ import: { share: stack.gv.address, file: 'attached.tar' } });
+    expect(imp.status, JSON.stringify(imp.body)).to.equal(201);
+    const t = await tree(imp.body.volume.id as string);
+    await hostRead(t.active_file, [`read -P 0xa1 0 ${K64}`, `read -P 0xb2 ${K64} ${K64}`, `read -P 0xc3 ${2 * K64} ${K64}`, `read -P 0xd4 ${3 * K64} ${K64}`]);
+    expect(await liveChain(src.id)).to.have.length(2);
+    expect(await guestHasPattern(guest, src.target, 0xd4, 3 * K64)).to.equal(true);
+  });
 });
