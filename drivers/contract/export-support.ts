@@ -9,29 +9,41 @@ import type { ExportRecords } from '../remotefs/export/export-plan.js';
 import type { ImportRequest, ImportedVolume } from '../remotefs/export/import-volume.js';
 import type { ImportOntoRequest, ImportedOnto } from '../remotefs/export/import-onto.js';
 import type { ExportManifest } from '../remotefs/export/manifest.js';
+import type { ExportFile } from '../remotefs/export/export-to-share.js';
 import type { OpContext, VolumeRef } from './volume-driver.js';
 
-export type { ExportManifest, ExportRecords, ImportOntoRequest, ImportRequest, ImportedOnto, ImportedVolume };
+export type { ExportFile, ExportManifest, ExportRecords, ImportOntoRequest, ImportRequest, ImportedOnto, ImportedVolume };
 
 export interface ExportOptions {
   records: ExportRecords;
   /** Incremental: only what changed since this snapshot (the target holds its chain). */
   since?: string | null;
+  /**
+   * The tree as at this snapshot, which must be the volume's newest (a temporary snapshot the
+   * caller took of an attached volume): its file stands as the active file; it and the live file
+   * above it stay out of the archive. Required for an attached volume.
+   */
+  frozenAt?: string | null;
 }
 
 export interface OpenedVolumeExport {
   manifest: ExportManifest;
   /** Exact length of the archive in bytes. */
   bytes: number;
+  /**
+   * Equal for two opens exactly when the archive's bytes are (same tree, no file changed since):
+   * a strong ETag, so that a download can resume by Range.
+   */
+  validator: string;
   /** Streams the archive; the volume's lease (ctx.lease of openExport) must be held until it resolves. */
   writeTo(sink: Writable, o?: { signal?: AbortSignal; onBytes?: (total: number) => void }): Promise<Map<string, string>>;
 }
 
 export interface ExportSupport {
   /**
-   * Checks the detached volume's tree (every file, as before any read) and plans the archive,
-   * under ctx.lease (required: the lease must outlive the stream). Nothing on the share changes.
-   * Throws INVALID_STATE (attached, or an unfinished operation), VOLUME_NOT_FOUND, IMAGE_*.
+   * Checks the volume's tree (every file, as before any read) and plans the archive, under
+   * ctx.lease (required: the lease must outlive the stream). Nothing on the share changes.
+   * Throws INVALID_STATE (attached without o.frozenAt, or an unfinished operation), VOLUME_NOT_FOUND, IMAGE_*.
    */
   openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport>;
   /**
@@ -48,13 +60,31 @@ export interface ExportSupport {
   importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx?: OpContext): Promise<ImportedOnto>;
   /** Every file of a volume id no row names (an import a crash interrupted). Idempotent. */
   removeVolumeFiles(volumeId: string, ctx?: OpContext): Promise<number>;
+  /**
+   * A new archive file `<share>/exports/<name>`: write the archive into `sink`; its end commits
+   * (the name then holds the complete archive); destroyed, nothing is left. Refuses a name that
+   * is not a bare `*.tar` name (FILE_NAME_UNSAFE), a share not configured (INVALID_INPUT), a
+   * name that exists (CONFLICT: never overwritten). `tag` (the operation id) names the temp.
+   */
+  createExportFile(target: ShareFileRef, tag: string): Promise<ExportFile>;
+  /** A stored archive file, opened by the safe-open rules (FILE_UNSAFE, NOT_FOUND). */
+  openExportFile(target: ShareFileRef): Promise<{ stream: Readable; bytes: number }>;
+  /** Temps of the export tagged `tag` (a crash before its commit), on every share. Idempotent. */
+  removeExportTemps(tag: string): Promise<number>;
+}
+
+/** An archive file on a share: the share's address and a bare name in its `exports` directory. */
+export interface ShareFileRef {
+  share: string;
+  name: string;
 }
 
 export function exportSupport(driver: object): ExportSupport | null {
   const d = driver as Partial<ExportSupport>;
-  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeVolumeFiles) return null;
+  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeVolumeFiles || !d.createExportFile || !d.openExportFile || !d.removeExportTemps) return null;
   return {
     openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), importOnto: d.importOnto.bind(driver),
-    removeVolumeFiles: d.removeVolumeFiles.bind(driver),
+    removeVolumeFiles: d.removeVolumeFiles.bind(driver), createExportFile: d.createExportFile.bind(driver),
+    openExportFile: d.openExportFile.bind(driver), removeExportTemps: d.removeExportTemps.bind(driver),
   };
 }

@@ -43,9 +43,9 @@ import { loadSettledTree } from './snapshots/store.js';
 import { findVolume, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
-import type { ExportOptions, ExportSupport, OpenedVolumeExport } from '../contract/export-support.js';
+import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef } from '../contract/export-support.js';
 import { openExport } from './export/export-volume.js';
-import { writeExportFile } from './export/export-to-share.js';
+import { createExportFile, openExportFile, removeExportTemps, writeExportFile, type ExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
 import { importOnto, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
 
@@ -420,27 +420,50 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return engine.reconcileVolume(await locationOf(this.env, site));
   }
 
-  /** An export archive of a detached volume (export/), under the lease the caller holds across the stream. */
+  /**
+   * An export archive (export/), under the lease the caller holds across the stream. An attached
+   * volume only as at a temporary snapshot the caller took (o.frozenAt): its file is frozen, the
+   * guest writes above it, and the live file is never read.
+   */
   async openExport(vol: VolumeRef, o: ExportOptions, ctx: OpContext): Promise<OpenedVolumeExport> {
     assertVolumeId(vol.id);
     if (o.since) assertSnapshotId(o.since);
+    if (o.frozenAt) assertSnapshotId(o.frozenAt);
     if (ctx.lease === undefined) throw new StorageError('INVALID_INPUT', 'an export needs the caller to hold the volume\'s lease across the stream');
-    // The attached path (a temporary assisted snapshot, as clones take) is not built yet.
-    assertDetached(vol, 'exporting it');
+    if (!o.frozenAt) assertDetached(vol, 'exporting it');
     return underLeases(this.env, [vol.id], ctx, async (signal) => openExport(this.env, await this.site(vol), o, signal));
   }
 
   /** The archive written to `<share>/exports/<name>` (complete or absent), under the volume's lease. */
-  async exportToShare(vol: VolumeRef, o: ExportOptions, target: { share: string; name: string }, ctx: OpContext = {}): Promise<string> {
+  async exportToShare(vol: VolumeRef, o: ExportOptions, target: ShareFileRef, ctx: OpContext = {}): Promise<string> {
     assertVolumeId(vol.id);
     if (o.since) assertSnapshotId(o.since);
     assertDetached(vol, 'exporting it');
-    const share = this.env.shares.find((s) => s.address === target.share);
-    if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${target.share} is not a configured share`, { details: { share: target.share } });
+    const share = this.exportShare(target.share);
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const opened = await openExport(this.env, await this.site(vol), o, signal);
       return writeExportFile(share.mountPoint, target.name, opened, signal);
     });
+  }
+
+  private exportShare(address: string): { mountPoint: string } {
+    const share = this.env.shares.find((s) => s.address === address);
+    if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });
+    return share;
+  }
+
+  createExportFile(target: ShareFileRef, tag: string): Promise<ExportFile> {
+    return createExportFile(this.exportShare(target.share).mountPoint, target.name, tag);
+  }
+
+  openExportFile(target: ShareFileRef): Promise<{ stream: Readable; bytes: number }> {
+    return openExportFile(this.exportShare(target.share).mountPoint, target.name);
+  }
+
+  async removeExportTemps(tag: string): Promise<number> {
+    let removed = 0;
+    for (const share of this.env.shares) removed += await removeExportTemps(share.mountPoint, tag);
+    return removed;
   }
 
   importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {

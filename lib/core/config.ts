@@ -170,6 +170,12 @@ const apiSchema = z.strictObject({
   /** Largest request body read (413 PAYLOAD_TOO_LARGE beyond), body-parser notation. */
   bodyLimit: z.string().default('64kb'),
   /**
+   * An import upload refused before its archive was read (busy volume, denied): up to this much
+   * of the body still arriving is read and discarded so the client gets the answer, not a reset;
+   * beyond it the connection is closed. Clients sending Expect: 100-continue never send the body.
+   */
+  refusedUploadDrain: z.string().default('8mb'),
+  /**
    * Service processes sharing the port (like Cinder's osapi_volume_workers). More than one needs
    * MySQL/MariaDB: every worker is a full service, kept apart from the others by database leases.
    */

@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   MALFORMED_REQUEST: { http: 400, summary: 'The request cannot be read: a path that does not percent-decode or decodes to a control character, a malformed request line or header.' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'A request body that is not application/json.' },
   REQUEST_TIMEOUT: { http: 408, summary: 'The request\'s headers or body did not arrive within the configured time-out; the connection is closed.' },
+  RANGE_NOT_SATISFIABLE: { http: 416, summary: 'A Range on an export that starts at or past its end (Content-Range: bytes */<length> says the length).' },
   HEADERS_TOO_LARGE: { http: 431, summary: 'The request line and headers exceed maxHeaderBytes.' },
   // libvirt
   LIBVIRT_ERROR: { http: 502, summary: 'libvirt returned an error; libvirtCode/libvirtDomain carry its own codes.' },

@@ -186,6 +186,13 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
   const server: Server = o.tls ? createHttpsServer({ ...serverOptions, ...tlsOptions(o.tls) }, listener) : createServer(serverOptions, listener);
   server.maxConnections = l.maxConnections;
   server.on('clientError', onClientError(o));
+  // With a listener here node no longer answers `Expect: 100-continue` itself. An upload route
+  // sends 100 Continue once it will read the body (upload-refusal.ts acceptUpload), so a refusal
+  // (busy volume, denied) reaches the client before it sends an archive; other requests as node would.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!o.rawBody?.(req)) res.writeContinue();
+    listener(req, res);
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

@@ -26,7 +26,7 @@ import { MAX_VERSION, versionRoutes } from './routes/versions.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { volumeSummaryRoutes } from './routes/volume-summary.js';
-import { volumeTransferRoutes } from './routes/volume-transfer.js';
+import { refusedUploadSettler, volumeTransferRoutes } from './routes/volume-transfer.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
@@ -78,6 +78,6 @@ export function createApp(deps: ServiceDeps): Express {
     }
   }
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, refusedUploadSettler(deps.config.api.refusedUploadDrain)));
   return app;
 }

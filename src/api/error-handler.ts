@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/core/logger.js';
 
 const FAULT_NAMES: Record<number, string> = {
   400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod',
-  408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 431: 'overLimit',
+  408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 416: 'rangeNotSatisfiable', 429: 'overLimit', 431: 'overLimit',
   501: 'notImplemented', 503: 'serviceUnavailable',
 };
 
@@ -34,7 +34,11 @@ export function faultBody(err: StorageError, requestId?: string): Record<string,
   return { [faultName(status)]: { ...err.details, message: err.message, code: status, error_code: err.code } };
 }
 
-export function errorHandler(log: Logger) {
+/**
+ * `beforeAnswer`: the connection's last word before an error answer goes out; the answer waits
+ * for the promise it returns (a refused upload's unread body drained first).
+ */
+export function errorHandler(log: Logger, beforeAnswer?: (req: Request, res: Response) => Promise<void> | void) {
   return (raw: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const err = fromHttpError(raw) ?? toStorageError(raw);
     const status = err.httpStatus;
@@ -43,7 +47,12 @@ export function errorHandler(log: Logger) {
     else log.debug({ code: err.code, requestId, method: req.method, url: req.originalUrl }, err.message);
     res.locals.errorCode = err.code; // for the access and audit lines (access-log.ts)
     if (res.headersSent) return;
-    res.status(status).json(faultBody(err, requestId));
+    const answer = (): void => {
+      if (!res.headersSent && !res.destroyed) res.status(status).json(faultBody(err, requestId));
+    };
+    const pending = beforeAnswer?.(req, res);
+    if (pending) void pending.then(answer, answer);
+    else answer();
   };
 }
 

@@ -49,6 +49,8 @@ export const POLICY = {
   'qcowshare:volume:get_tree': { roles: READ, description: 'Show the snapshot tree of a volume' },
   'qcowshare:volume:export': { roles: WRITE, description: 'Export a volume with its snapshot tree (os-export; holds its lease while streaming)' },
   'qcowshare:volume:import': { roles: WRITE, description: 'Import a volume with its snapshot tree from an archive (os-volume-import)' },
+  'qcowshare:volume:export_to_share': { roles: ADMIN, description: 'os-export-to-share: write the export archive to a file on a share (an operation)' },
+  'qcowshare:volume:import_from_share': { roles: ADMIN, description: 'Import a volume from an export archive file on a share (os-volume-import-from-share)' },
   'qcowshare:volume:action': { roles: WRITE, description: 'Post a volume action (each action has its own rule too)' },
   'volume:extend': { roles: WRITE, description: 'os-extend' },
   'volume_extension:volume_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a volume' },
@@ -115,6 +117,7 @@ export const VOLUME_ACTION_POLICY: Record<keyof VolumeActionSchemas, PolicyName>
   'os-revert_to_snapshot': 'volume:revert_to_snapshot',
   'os-create_snapshot_metadata': 'qcowshare:snapshot_metadata:create',
   'os-unmanage': 'volume_extension:volume_unmanage',
+  'os-export-to-share': 'qcowshare:volume:export_to_share',
 };
 
 export const SNAPSHOT_ACTION_POLICY: Record<keyof SnapshotActionSchemas, PolicyName> = {

@@ -17,12 +17,14 @@ export type OperationState = 'running' | 'succeeded' | 'failed' | 'abandoned';
 export type OperationKind =
   | 'create_volume' | 'delete_volume' | 'extend_volume' | 'revert_volume' | 'create_snapshot'
   | 'delete_snapshot' | 'snapshot_metadata' | 'force_delete_volume'
-  /** The source side of cloning an attached volume: its temporary snapshot, created and deleted live. */
+  /** The source side of cloning or exporting an attached volume: its temporary snapshot, created and deleted live. */
   | 'clone_source'
   /** Adopting an existing file (and chain) on a share as a volume (os-volume-manage). */
   | 'manage_volume'
   /** A new volume from an export archive (its files are removed if the import never commits). */
-  | 'import_volume';
+  | 'import_volume'
+  /** An export written to a file on a share (os-export-to-share): its temp is removed if it never commits. */
+  | 'export_volume';
 
 export interface VolumeRecord {
   id: string;

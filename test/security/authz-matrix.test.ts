@@ -82,6 +82,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'POST /volumes/:volume_id/os-import': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+  'POST /os-volume-import-from-share': { valid: () => ({ body: { import: { share: 's', file: 'x.tar' } } }), invalid: () => ({ body: { import: { share: 's', file: 'x.tar', bogus: 1 } } }), foreign: 'none' },
   // Metadata sub-resources: admitted callers send an item of the wrong type or an unknown query key.
   ...metadataProbes('/volumes/:volume_id'),
   ...metadataProbes('/snapshots/:snapshot_id'),
@@ -117,6 +118,7 @@ const VOLUME_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: 
   'os-revert_to_snapshot': { valid: (i) => ({ snapshot_id: i.snapshot }), invalid: { snapshot_id: '../x' } },
   'os-create_snapshot_metadata': { valid: () => ({}), invalid: { bogus: 1 } },
   'os-unmanage': { valid: () => ({}), invalid: { bogus: 1 } },
+  'os-export-to-share': { valid: () => ({ share: 's', name: 'x.tar' }), invalid: { share: 's', name: 'x.tar', bogus: 1 } },
 };
 const SNAPSHOT_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: unknown }> = {
   'os-reset_status': { valid: () => ({ status: 'error' }), invalid: { status: 'bogus' } },

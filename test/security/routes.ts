@@ -75,6 +75,11 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'POST /os-checkpoints/:checkpoint_id/action': { query: {}, strictQuery: true, bodies: [shape({ revert: { paused: false } }, [['revert.paused', 'bool']])] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
     'POST /volumes/:volume_id/os-import': { query: {}, strictQuery: true, bodies: [] },
+    'POST /os-volume-import-from-share': {
+      query: {}, strictQuery: true, bodies: [shape({ import: { share: 'no-such-share', file: 'x.tar' } }, [
+        ['import.share', 'string'], ['import.file', 'file'], ['import.name', 'name'], ['import.keep_ids', 'bool'], ['import.to_share', 'long'],
+      ])],
+    },
     ...metadataSpecs('/volumes/:volume_id'),
     ...metadataSpecs('/snapshots/:snapshot_id'),
     'GET /os-availability-zone': { query: {}, strictQuery: true, bodies: [] },
@@ -122,6 +127,9 @@ function volumeActionShapes(ids: StorageIds): Record<string, BodyShape> {
     revert: shape({ revert: { snapshot_id: ids.snapshot } }, [['revert.snapshot_id', 'uuid']]),
     'os-revert_to_snapshot': shape({ 'os-revert_to_snapshot': { snapshot_id: ids.snapshot } }, [['os-revert_to_snapshot.snapshot_id', 'uuid']]),
     'os-unmanage': shape({ 'os-unmanage': {} }, []),
+    'os-export-to-share': shape({ 'os-export-to-share': { share: 'no-such-share', name: 'x.tar' } }, [
+      ['os-export-to-share.share', 'string'], ['os-export-to-share.name', 'file'], ['os-export-to-share.since', 'uuid?'],
+    ]),
     'os-create_snapshot_metadata': shape({ 'os-create_snapshot_metadata': { name: 'm' } }, [
       ['os-create_snapshot_metadata.snapshot_id', 'uuid?'], ['os-create_snapshot_metadata.name', 'name'], ['os-create_snapshot_metadata.metadata', 'metadata'],
     ]),

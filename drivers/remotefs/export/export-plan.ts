@@ -38,6 +38,29 @@ export function chainOf(tree: VolumeTree, snapshotId: string): string[] {
   return out;
 }
 
+/**
+ * The tree as it stood when snapshot `frozenAt` was taken (an attached volume's export: the
+ * caller took it as a temporary snapshot, so its file is frozen while the guest writes above it):
+ *
+ *   ... <- T's file <- active (the guest's)      becomes      ... <- T's file (active)
+ *
+ * T must be the newest point: its file's only dependant is the active file. T and the live file
+ * are left out; nothing else changes. Pure.
+ */
+export function treeAtSnapshot(tree: VolumeTree, frozenAt: string): VolumeTree {
+  const t = tree.snapshots[frozenAt];
+  if (t === undefined) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${frozenAt} is not in the tree of volume ${tree.volumeId}`, { details: { snapshotId: frozenAt } });
+  const dependants = Object.entries(tree.files).filter(([, f]) => f.backing === t.file).map(([name]) => name);
+  if (dependants.length !== 1 || dependants[0] !== tree.active) {
+    throw new StorageError('INVALID_STATE', `snapshot ${frozenAt} is not the newest point of volume ${tree.volumeId}: its file's dependants are ${dependants.join(', ') || 'none'}`, {
+      details: { snapshotId: frozenAt, dependants },
+    });
+  }
+  const files = Object.fromEntries(Object.entries(tree.files).filter(([name]) => name !== tree.active));
+  const snapshots = Object.fromEntries(Object.entries(tree.snapshots).filter(([id]) => id !== frozenAt));
+  return { ...tree, active: t.file, sizeBytes: t.sizeBytes, files, snapshots, intent: null };
+}
+
 export function planManifest(tree: VolumeTree, records: ExportRecords, fileBytes: ReadonlyMap<string, number>,
   base: { snapshotId: string; sums: ReadonlyMap<string, string> } | null, now = new Date()): ExportManifest {
   const files: ExportManifest['tree']['files'] = {};

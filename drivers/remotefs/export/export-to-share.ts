@@ -1,39 +1,132 @@
 /**
- * An export written to a file on a share (`<share>/exports/<name>.tar`) instead of a client: the
- * archive is written under a temp name in the same directory, fsynced, then renamed, so the final
- * name only ever holds a complete archive. The name is a bare name chosen by the caller.
+ * Export archives as files on a share (`<share>/exports/<name>.tar`) instead of a client's stream.
+ *
+ * Written: under a temp name `.<name>.<tag>.tmp` created exclusively (O_EXCL: nothing planted
+ * under it, a symlink included, is followed), fsynced, then hard-linked to the final name, which
+ * fails if the name exists (an export never overwrites a file), the temp unlinked, the directory
+ * fsynced. So the final name only ever holds a complete archive, and a name taken meanwhile is
+ * refused at the end as at the start. `tag` is the caller's operation id: a crash leaves a temp
+ * its recovery finds by it (removeExportTemps).
+ * Read: opened by the safe-open rules (a lone regular file, no link followed).
+ * The name is a bare name chosen by the caller; `exports` must be a real directory on the share.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { lstat, link, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
+import { openInDir } from '../../../lib/core/safe-open.js';
 import { fsyncDir } from '../info-file.js';
 import type { OpenedExport } from './export-volume.js';
 
 export const EXPORTS_DIR = 'exports';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.tar$/;
+const TAG = /^[A-Za-z0-9-]{1,64}$/;
 
-export async function writeExportFile(mountPoint: string, name: string, opened: OpenedExport, signal?: AbortSignal): Promise<string> {
+export function assertExportFileName(name: string): void {
   if (!NAME.test(name)) throw new StorageError('FILE_NAME_UNSAFE', `export file name ${JSON.stringify(name)} is not a bare name ending in .tar`, { details: { name } });
+}
+
+function exists(name: string): StorageError {
+  return new StorageError('CONFLICT', `export file ${name} exists: exports never overwrite a file; choose another name`, { details: { name, reason: 'EXPORT_FILE_EXISTS' } });
+}
+
+/** The share's `exports` directory, made if absent; refused when it is anything but a directory (a planted symlink). */
+async function exportsDir(mountPoint: string, create: boolean): Promise<string> {
   const dir = path.join(mountPoint, EXPORTS_DIR);
-  await mkdir(dir, { recursive: true, mode: 0o750 });
-  const final = path.join(dir, name);
-  const temp = path.join(dir, `.${name}.${randomUUID()}.tmp`);
+  if (create) await mkdir(dir, { mode: 0o750 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+  const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new StorageError('NOT_FOUND', `the share has no ${EXPORTS_DIR} directory`, { details: { file: EXPORTS_DIR } });
+    throw err;
+  });
+  if (!st.isDirectory()) throw new StorageError('FILE_UNSAFE', `${EXPORTS_DIR} on the share is not a directory; refusing to use it`, { details: { file: EXPORTS_DIR, reason: 'not a directory' } });
+  return dir;
+}
+
+/** A sink whose end (final) is the commit: fsync, link to the final name, unlink the temp. */
+class ExportFileSink extends Writable {
+  committed: string | null = null;
+
+  constructor(private readonly fh: FileHandle, private readonly dir: string, private readonly temp: string, private readonly name: string) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.fh.write(chunk).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    void (async () => {
+      await this.fh.sync();
+      await this.fh.close();
+      await link(path.join(this.dir, this.temp), path.join(this.dir, this.name)).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'EEXIST' ? exists(this.name) : err;
+      });
+      await unlink(path.join(this.dir, this.temp));
+      await fsyncDir(this.dir);
+      this.committed = path.join(this.dir, this.name);
+    })().then(() => cb(), (err: Error) => cb(err));
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.committed !== null) return cb(err);
+    void this.fh.close().catch(() => undefined)
+      .then(() => unlink(path.join(this.dir, this.temp)).catch(() => undefined))
+      .then(() => cb(err));
+  }
+}
+
+export interface ExportFile {
+  /** Write the archive here; its successful end is the commit (final name linked). Destroyed: temp removed. */
+  sink: Writable;
+  /** The final path once committed. */
+  committed(): string | null;
+}
+
+export async function createExportFile(mountPoint: string, name: string, tag: string = randomUUID()): Promise<ExportFile> {
+  assertExportFileName(name);
+  if (!TAG.test(tag)) throw new StorageError('INVALID_INPUT', 'bad export temp tag');
+  const dir = await exportsDir(mountPoint, true);
+  // Refused before any byte (the link refuses a name taken meanwhile at the end).
+  if (await lstat(path.join(dir, name)).then(() => true, () => false)) throw exists(name);
+  const temp = `.${name}.${tag}.tmp`;
+  const fh = await open(path.join(dir, temp), 'wx', 0o640);
+  const sink = new ExportFileSink(fh, dir, temp, name);
+  return { sink, committed: () => sink.committed };
+}
+
+/** A stored export archive, opened by the safe-open rules, as a stream (closes the file at its end). */
+export async function openExportFile(mountPoint: string, name: string): Promise<{ stream: Readable; bytes: number }> {
+  assertExportFileName(name);
+  const dir = await exportsDir(mountPoint, false);
+  const { fh, stat } = await openInDir(dir, name, 'read');
+  return { stream: fh.createReadStream({ highWaterMark: 1024 * 1024 }), bytes: stat.size };
+}
+
+/** Temps an export tagged `tag` left (a crash before its commit). Idempotent; returns how many were removed. */
+export async function removeExportTemps(mountPoint: string, tag: string): Promise<number> {
+  if (!TAG.test(tag)) return 0;
+  const dir = path.join(mountPoint, EXPORTS_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const n of names) {
+    if (!n.startsWith('.') || !n.endsWith(`.${tag}.tmp`)) continue;
+    await unlink(path.join(dir, n)).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+/** The whole export written to a share file under the caller's lease (complete or absent); its path. */
+export async function writeExportFile(mountPoint: string, name: string, opened: OpenedExport, signal?: AbortSignal): Promise<string> {
+  const file = await createExportFile(mountPoint, name);
   try {
-    // 'wx': O_EXCL, so nothing planted under the temp name (a symlink included) is followed.
-    await opened.writeTo(createWriteStream(temp, { flags: 'wx', mode: 0o640 }), signal ? { signal } : {});
-    const fh = await open(temp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, final);
-    await fsyncDir(dir);
-    return final;
+    await opened.writeTo(file.sink, signal ? { signal } : {});
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
+    file.sink.destroy();
     throw err;
   }
+  const done = file.committed();
+  if (done === null) throw new StorageError('INTERNAL', `export file ${name} was not committed`);
+  return done;
 }

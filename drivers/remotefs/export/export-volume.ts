@@ -14,27 +14,44 @@ import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
 import { loadSettledTree } from '../snapshots/store.js';
 import { archiveBytes, writeArchive, type ArchiveWriteOptions } from './archive-write.js';
-import { chainOf, planManifest, type ExportRecords } from './export-plan.js';
+import { chainOf, planManifest, treeAtSnapshot, type ExportRecords } from './export-plan.js';
 import type { ExportManifest } from './manifest.js';
 
 export interface ExportRequest {
   records: ExportRecords;
   /** Incremental: leave out the chain of this snapshot (the target holds it). */
   since?: string | null;
+  /** Export the tree as at this snapshot, the newest (an attached volume's temporary one): export-plan.ts treeAtSnapshot. */
+  frozenAt?: string | null;
 }
 
 export interface OpenedExport {
   manifest: ExportManifest;
   /** Exact length of the archive. */
   bytes: number;
+  /** Changes whenever the archive's bytes would (an ETag for a resumed download). */
+  validator: string;
   /** Stream the archive; the caller's lease must still be held. Resolves with the files' checksums. */
   writeTo(sink: Writable, o?: ArchiveWriteOptions): Promise<Map<string, string>>;
 }
 
-async function fileLength(dir: string, name: string): Promise<number> {
+interface FileFacts { size: number; mtimeMs: number; ino: number }
+
+async function fileFacts(dir: string, name: string): Promise<FileFacts> {
   const { fh, stat } = await openInDir(dir, name, 'read');
   await fh.close();
-  return stat.size;
+  return { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+}
+
+/**
+ * What the archive's bytes follow from: the manifest and each carried file's identity and last
+ * change. Two opens of an unchanged tree give the same value and the same bytes (createdAt is the
+ * newest change, not the clock), so a download can resume by Range with If-Range.
+ */
+function validatorOf(m: ExportManifest, facts: ReadonlyMap<string, FileFacts>): string {
+  const h = createHash('sha256').update(JSON.stringify(m));
+  for (const [name, f] of [...facts.entries()].sort((a, b) => a[0].localeCompare(b[0]))) h.update(`\n${name} ${f.size} ${f.mtimeMs} ${f.ino}`);
+  return h.digest('hex').slice(0, 32);
 }
 
 async function sha256Of(dir: string, name: string, signal?: AbortSignal): Promise<string> {
@@ -49,10 +66,14 @@ async function sha256Of(dir: string, name: string, signal?: AbortSignal): Promis
 }
 
 export async function openExport(env: RemoteFsEnv, site: VolumeSite, req: ExportRequest, signal?: AbortSignal): Promise<OpenedExport> {
-  const tree = await loadSettledTree(site);
+  const settled = await loadSettledTree(site);
+  // The live file (an attached guest writes it) is never opened: the view leaves it out before any check.
+  const tree = req.frozenAt ? treeAtSnapshot(settled, req.frozenAt) : settled;
   await verifyTree(site.dir, tree, [], { signal, identityKey: env.identityKey });
-  const lengths = new Map<string, number>();
-  for (const name of Object.keys(tree.files)) lengths.set(name, await fileLength(site.dir, name));
+  const facts = new Map<string, FileFacts>();
+  for (const name of Object.keys(tree.files)) facts.set(name, await fileFacts(site.dir, name));
+  const lengths = new Map([...facts].map(([name, f]) => [name, f.size]));
+  const newest = new Date(Math.max(0, ...[...facts.values()].map((f) => f.mtimeMs)));
   let base: { snapshotId: string; sums: Map<string, string> } | null = null;
   if (req.since) {
     if (tree.snapshots[req.since]?.hidden) {
@@ -62,10 +83,11 @@ export async function openExport(env: RemoteFsEnv, site: VolumeSite, req: Export
     for (const f of chainOf(tree, req.since)) sums.set(f, await sha256Of(site.dir, f, signal));
     base = { snapshotId: req.since, sums };
   }
-  const manifest = planManifest(tree, req.records, lengths, base);
+  const manifest = planManifest(tree, req.records, lengths, base, newest);
   return {
     manifest,
     bytes: archiveBytes(manifest),
+    validator: validatorOf(manifest, facts),
     writeTo: (sink, o = {}) => writeArchive(site.dir, manifest, sink, { ...o, signal: o.signal ?? signal }),
   };
 }

@@ -12,6 +12,7 @@ import { attachVolume, detachVolume, initializeConnection, terminateConnection }
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { unmanageVolume } from '../usecases/unmanage-volume.js';
 import { extendVolume } from '../usecases/volume-extend.js';
+import { exportToShare } from '../usecases/volume-export-to-share.js';
 import { revertVolume } from '../usecases/volume-revert.js';
 import { UNSUPPORTED_VOLUME_ACTIONS } from '../validation/unsupported-actions.js';
 import { actionNameOf, parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
@@ -73,6 +74,8 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
         operation: operationView(g.operation),
       });
     }
+    case 'os-export-to-share':
+      return accepted(res, (await exportToShare(deps, caller, vol, { share: a.args.share, name: a.args.name }, a.args.since ?? null)).id);
     default:
       throw new StorageError('INVALID_INPUT', 'unknown action');
   }

@@ -3,17 +3,22 @@
  * response body (GET, Content-Length known up front) or as the request body (POST, streamed:
  * application/x-tar, exempt from the JSON body rule and its size limit, see isArchiveUpload).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StorageError } from '../../../lib/core/errors.js';
+import { parseByteSize } from '../../../lib/core/http-server.js';
+import { acceptUpload, settleRefusedUpload } from '../../../lib/core/upload-refusal.js';
 import { z } from 'zod';
 import { callerOf, scopedProject } from '../auth.js';
 import type { ServiceDeps } from '../context.js';
 import { visibleVolume } from '../usecases/lookup.js';
 import { openVolumeExport } from '../usecases/volume-export.js';
 import { importVolume } from '../usecases/volume-import.js';
+import { importFromShare } from '../usecases/volume-export-to-share.js';
 import { importOntoVolume } from '../usecases/volume-import-onto.js';
-import { looseBool, name, pathIds, uuid } from '../validation/common.js';
+import { looseBool, name, noQuery, pathIds, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { showVolume } from './volumes.js';
+import { RangeDone, rangeSink, wantedRange } from './byte-range.js';
 import type { RouteDef } from './route.js';
 
 export const ARCHIVE_MEDIA_TYPE = 'application/x-tar';
@@ -27,8 +32,18 @@ export function isArchiveUpload(req: IncomingMessage): boolean {
   return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && (IMPORT_PATH.test(req.url ?? '') || IMPORT_ONTO_PATH.test(req.url ?? ''));
 }
 
+/** The error handler's hook: a refused import's unread archive is drained (bounded) or held back, see upload-refusal.ts. */
+export function refusedUploadSettler(drainLimit: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> | void {
+  const bytes = parseByteSize(drainLimit);
+  return (req, res) => (isArchiveUpload(req) ? settleRefusedUpload(req, res, bytes) : undefined);
+}
+
 const exportQuery = z.strictObject({ since: uuid.optional() });
 const importOntoQuery = z.strictObject({});
+/** `file`: a bare name in the share's exports directory (the driver's rule); `to_share`: where the new volume goes (default: placement). */
+const importFromShareBody = z.strictObject({
+  import: z.strictObject({ share: z.string().min(1).max(1024), file: z.string().min(1).max(255), name: name.optional(), keep_ids: looseBool.optional(), to_share: z.string().max(1024).optional() }),
+});
 const importQuery = z.strictObject({ keep_ids: looseBool.optional(), name: name.optional(), share: z.string().max(1024).optional() });
 
 export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
@@ -41,13 +56,28 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         const q = parse(exportQuery, req.query, 'query');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
-        const stream = await openVolumeExport(deps, v, q.since ?? null);
-        res.status(200).set({
-          'content-type': ARCHIVE_MEDIA_TYPE, 'content-length': String(stream.opened.bytes),
-          'content-disposition': `attachment; filename="volume-${v.id}.tar"`,
-        });
-        // Past the headers an error can only cut the stream short: the client sees fewer bytes than announced.
-        await stream.run(res).catch((err: unknown) => {
+        const stream = await openVolumeExport(deps, v, q.since ?? null, callerOf(req).userId);
+        const total = stream.opened.bytes;
+        // Resumable only when the bytes are the same on the next request: a full export of a
+        // detached volume (an attached one's temporary snapshot is new each time).
+        const resumable = q.since === undefined && v.attachStatus === 'detached';
+        const etag = `"${stream.opened.validator}"`;
+        const wanted = resumable ? wantedRange(req, total, etag) : { kind: 'whole' as const };
+        if (wanted.kind === 'unsatisfiable') {
+          await stream.cancel();
+          res.set('content-range', `bytes */${total}`);
+          throw new StorageError('RANGE_NOT_SATISFIABLE', `the range starts at or past the end of the archive (${total} bytes)`, { details: { length: total } });
+        }
+        res.set({ 'content-type': ARCHIVE_MEDIA_TYPE, 'content-disposition': `attachment; filename="volume-${v.id}.tar"` });
+        if (resumable) res.set({ 'accept-ranges': 'bytes', etag });
+        const [start, end] = wanted.kind === 'part' ? [wanted.start, wanted.end] : [0, total - 1];
+        if (wanted.kind === 'part') res.status(206).set('content-range', `bytes ${start}-${end}/${total}`);
+        else res.status(200);
+        res.set('content-length', String(end - start + 1));
+        // The body ends once the export let go of the lease (rangeSink); past the headers an
+        // error can only cut it short: the client sees fewer bytes than announced.
+        await stream.run(rangeSink(res, start, end)).then(() => res.end(), (err: unknown) => {
+          if (err instanceof RangeDone) return void res.end();
           deps.log.warn({ err, volumeId: v.id }, 'export stream ended early');
           res.destroy();
         });
@@ -59,7 +89,19 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
       handler: async (req, res) => {
         const q = parse(importQuery, req.query, 'query');
         const project = scopedProject(req);
+        acceptUpload(req, res);
         const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
+        res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+      },
+    },
+    {
+      method: 'post', path: '/os-volume-import-from-share', versioned: true, policy: 'qcowshare:volume:import_from_share', status: 201,
+      summary: 'Import a volume with its snapshot tree from an export archive file on a share (admin; body: {"import": {share, file, ...}})',
+      handler: async (req, res) => {
+        parse(noQuery, req.query, 'query');
+        const { import: b } = parse(importFromShareBody, req.body, 'body');
+        const project = scopedProject(req);
+        const { volume, operation } = await importFromShare(deps, callerOf(req), project, { share: b.share, name: b.file }, { keepIds: b.keep_ids ?? false, name: b.name ?? null, share: b.to_share ?? null });
         res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
       },
     },
@@ -71,7 +113,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         parse(importOntoQuery, req.query, 'query');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
-        const volume = await importOntoVolume(deps, callerOf(req), v, req);
+        const volume = await importOntoVolume(deps, callerOf(req), v, req, () => acceptUpload(req, res));
         res.status(200).json(await showVolume(deps, req, volume));
       },
     },

@@ -33,10 +33,11 @@ import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
+import { settleInterruptedExport } from './volume-export-to-share.js';
 import { settleInterruptedImport } from './volume-import.js';
 
 const GiB = 1024 ** 3;
-const KINDS = ['revert_volume', 'create_volume', 'delete_volume', 'force_delete_volume', 'import_volume'] as const;
+const KINDS = ['revert_volume', 'create_volume', 'delete_volume', 'force_delete_volume', 'import_volume', 'export_volume'] as const;
 
 export interface VolumeOpReport {
   operationId: string;
@@ -147,6 +148,9 @@ async function settleOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
     if (op.kind === 'import_volume') {
       // Its volume row is written at its commit point, with the operation's success: running means not committed.
       outcome = await fail(deps, op, await settleInterruptedImport(deps, op, lease), lease, async () => undefined);
+    } else if (op.kind === 'export_volume') {
+      // Its outcome is recorded under its lease: running with the lease free means it never finished.
+      outcome = await fail(deps, op, await settleInterruptedExport(deps, op, lease), lease, async () => undefined);
     } else if (!vol) {
       outcome = await fail(deps, op, 'interrupted; its volume no longer exists', lease, async () => undefined);
     } else if (op.kind === 'revert_volume') {

@@ -1,8 +1,8 @@
 /**
  * Export of a volume with its snapshot tree as one archive (issue 15), streamed to the client.
  * The volume's lease is held (and renewed) from before the tree is read to the end of the stream:
- * no operation changes the tree meanwhile, and nothing on the share is written. Only detached,
- * available volumes: an attached one would first need a temporary assisted snapshot (not built).
+ * no operation changes the tree meanwhile, and nothing on the share is written. An attached
+ * volume is exported as at a temporary snapshot (volume-export-attached.ts).
  */
 import { recordBytesMoved } from '../../../lib/core/metrics-registry.js';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +14,7 @@ import type { ServiceDeps } from '../context.js';
 import { keepLease } from '../../../lib/core/lease.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease } from './operation-runner.js';
+import { openAttachedExport, type HeldExport } from './volume-export-attached.js';
 
 export function exportCapability(deps: ServiceDeps): ExportSupport {
   const support = exportSupport(deps.driver);
@@ -31,36 +32,56 @@ async function recordsOf(deps: ServiceDeps, v: VolumeRecord): Promise<ExportReco
 
 export interface ExportStream {
   opened: OpenedVolumeExport;
-  /** Streams the archive into `sink`, then releases the lease (also on failure). */
-  run(sink: Writable, onBytes?: (total: number) => void): Promise<void>;
+  /**
+   * Streams the archive into `sink`, then releases the lease (also on failure); `afterWrite`
+   * runs once the sink has finished, still under the lease (an outcome recorded before it goes).
+   */
+  run(sink: Writable, onBytes?: (total: number) => void, afterWrite?: () => Promise<void>): Promise<void>;
   /** Releases the lease without streaming (the caller gave up before the first byte). */
   cancel(): Promise<void>;
 }
 
-export async function openVolumeExport(deps: ServiceDeps, v: VolumeRecord, since: string | null): Promise<ExportStream> {
-  const support = exportCapability(deps);
-  if (v.status !== 'available' || v.attachStatus !== 'detached') throw invalidState('volume', v.id, v.status, ['available (detached)']);
+/** The export of a detached volume under its lease (renewed until the end). */
+async function openDetachedExport(deps: ServiceDeps, support: ExportSupport, v: VolumeRecord, o: { since: string | null; records: ExportRecords }): Promise<HeldExport> {
   const lease = await acquireVolumeLease(deps, v.id, `export-${randomUUID()}`);
   const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
   try {
-    const opened = await support.openExport(await volumeRefOf(deps, v), { records: await recordsOf(deps, v), since }, { lease: keeper.lease, signal: keeper.signal });
-    return {
-      opened,
-      run: async (sink, onBytes) => {
-        let written = 0;
-        const counted = (total: number): void => { written = total; onBytes?.(total); };
-        try {
-          await opened.writeTo(sink, { signal: keeper.signal, onBytes: counted });
-        } finally {
-          // The bytes that left, finished or not (qcowshare_bytes_moved_total{kind="export"}).
-          recordBytesMoved('export', written);
-          await keeper.release();
-        }
-      },
-      cancel: () => keeper.release(),
-    };
+    const opened = await support.openExport(await volumeRefOf(deps, v), o, { lease: keeper.lease, signal: keeper.signal });
+    return { opened, signal: keeper.signal, end: () => keeper.release() };
   } catch (err) {
     await keeper.release();
     throw err;
   }
+}
+
+const EXPORTABLE = ['available (detached)', 'in-use (attached: through a temporary snapshot)'];
+
+/** `userId`: the caller (an attached volume's temporary snapshot row names them). */
+export async function openVolumeExport(deps: ServiceDeps, v: VolumeRecord, since: string | null, userId = v.userId): Promise<ExportStream> {
+  const support = exportCapability(deps);
+  const o = { since, records: await recordsOf(deps, v) };
+  let held: HeldExport;
+  if (v.status === 'available' && v.attachStatus === 'detached') held = await openDetachedExport(deps, support, v, o);
+  else if (v.status === 'in-use' && v.attachStatus === 'attached') held = await openAttachedExport(deps, support, v, { ...o, userId });
+  else throw invalidState('volume', v.id, v.status, EXPORTABLE);
+  return {
+    opened: held.opened,
+    run: async (sink, onBytes, afterWrite) => {
+      let written = 0;
+      let failure: unknown = null;
+      const counted = (total: number): void => { written = total; onBytes?.(total); };
+      try {
+        await held.opened.writeTo(sink, { signal: held.signal, onBytes: counted });
+        await afterWrite?.();
+      } catch (err) {
+        failure = err;
+        throw err;
+      } finally {
+        // The bytes that left, finished or not (qcowshare_bytes_moved_total{kind="export"}).
+        recordBytesMoved('export', written);
+        await held.end(failure);
+      }
+    },
+    cancel: () => held.end(null),
+  };
 }

@@ -41,7 +41,8 @@ function assertSameSource(v: VolumeRecord, m: ExportManifest): void {
   }
 }
 
-export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: VolumeRecord, body: Readable): Promise<VolumeRecord> {
+/** `accept`: called once the volume is the caller's to change, right before the body is read (a client waiting for 100 Continue sends it then). */
+export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: VolumeRecord, body: Readable, accept: () => void = () => undefined): Promise<VolumeRecord> {
   const support = exportCapability(deps);
   if (v.status !== 'available' || v.attachStatus !== 'detached') throw invalidState('volume', v.id, v.status, ['available (detached)']);
   const lease = await acquireVolumeLease(deps, v.id, `import-onto-${randomUUID()}`);
@@ -52,6 +53,7 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
     const cur = await deps.repos.volumes.get(v.id);
     if (cur === null || cur.status !== 'available' || cur.attachStatus !== 'detached') throw invalidState('volume', v.id, cur?.status ?? 'deleted', ['available (detached)']);
     const rows = await deps.repos.snapshots.ofVolume(v.id);
+    accept();
     const got = await support.importOnto(await volumeRefOf(deps, cur), body, {
       assign: async (m) => {
         assertSameSource(cur, m);

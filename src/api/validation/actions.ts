@@ -52,6 +52,8 @@ export const volumeActions = (maxGiB: number) => ({
     description: description.optional(),
     metadata: metadata.optional(),
   }),
+  // The file name's rule is the driver's (a bare *.tar name in the share's exports directory: FILE_NAME_UNSAFE).
+  'os-export-to-share': z.strictObject({ share: z.string().min(1).max(1024), name: z.string().min(1).max(255), since: uuid.optional() }),
 });
 
 /** Cinder's form (Nova sends it) or ours, which carries the operation id and fencing token. */

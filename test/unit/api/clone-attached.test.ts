@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { SnapshotStatus, VolumeStatus } from '../../../src/db/records.js';
 import { planCloneRecovery } from '../../../src/api/usecases/clone-attached/recovery-plan.js';
-import { assertNotTemporary, temporaryOwner, temporarySnapshotFields } from '../../../src/api/usecases/clone-attached/temporary-snapshot.js';
+import { assertNotTemporary, temporaryFieldsOf, temporaryOwner, temporarySnapshotFields } from '../../../src/api/usecases/clone-attached/temporary-snapshot.js';
 import { OperationIds } from '../../../drivers/remotefs/online/operation-ids.js';
 
 describe('clone of an attached volume: planning', () => {
@@ -21,6 +21,16 @@ describe('clone of an attached volume: planning', () => {
       try { assertNotTemporary({ id: 's1', metadata: fields.metadata }, 'revert'); } catch (err) { thrown = err; }
       expect(isStorageError(thrown, 'INVALID_STATE')).to.equal(true);
       expect((thrown as { details: { reason: string } }).details.reason).to.equal('TEMPORARY_SNAPSHOT');
+    });
+
+    it('an export\'s temporary snapshot is refused too, and has no clone to settle', () => {
+      const fields = temporaryFieldsOf({ exportId: 'e1' });
+      expect(fields.name).to.equal('export-e1');
+      expect(temporaryOwner(fields)).to.equal(null);
+      let thrown: unknown;
+      try { assertNotTemporary({ id: 's1', metadata: fields.metadata }, 'create a volume'); } catch (err) { thrown = err; }
+      expect(isStorageError(thrown, 'INVALID_STATE')).to.equal(true);
+      expect((thrown as { details: { reason: string; export_id: string } }).details).to.include({ reason: 'TEMPORARY_SNAPSHOT', export_id: 'e1' });
     });
 
     it('does not mistake a user snapshot for a temporary one (partial or foreign metadata)', () => {

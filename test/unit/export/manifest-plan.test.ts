@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../../../drivers/remotefs/info-file.js';
-import { chainOf, planManifest } from '../../../drivers/remotefs/export/export-plan.js';
+import { chainOf, planManifest, treeAtSnapshot } from '../../../drivers/remotefs/export/export-plan.js';
 import { importedTree, renameFile } from '../../../drivers/remotefs/export/import-plan.js';
 import { carriedFiles, orderedFiles, parseChecksums, parseManifest } from '../../../drivers/remotefs/export/manifest.js';
 
@@ -39,6 +39,21 @@ describe('export planning', () => {
     const sums = new Map(chainOf(tree, b).map((n) => [n, '0'.repeat(64)]));
     const m = planManifest(tree, records, lengths, { snapshotId: b, sums });
     expect(carriedFiles(m).sort()).to.deep.equal([f(b), f(c)].sort());
+  });
+
+  it('an attached volume\'s view as at its temporary snapshot: the live file and the snapshot left out', () => {
+    const t = randomUUID();
+    // The temporary snapshot t taken over the tree above: f(c) frozen, the guest writes f(t).
+    const live: VolumeTree = structuredClone(tree);
+    live.files[f(t)] = { format: 'qcow2', backing: f(c) };
+    live.snapshots[t] = { id: t, file: f(c), parent: c, hidden: true, sizeBytes: 1024, createdAt: '2026-01-04T00:00:00Z' };
+    live.active = f(t);
+    expect(treeAtSnapshot(live, t)).to.deep.equal(tree);
+    // Not the newest point (its file has another dependant than the live file): refused.
+    let err: unknown;
+    try { treeAtSnapshot(live, a); } catch (e) { err = e; }
+    expect(isStorageError(err, 'INVALID_STATE')).to.equal(true);
+    expect(() => treeAtSnapshot(live, randomUUID())).to.throw(/not in the tree/);
   });
 
   it('refuses a manifest whose parents disagree with the files', () => {

@@ -1,6 +1,6 @@
 /**
- * The source side of a clone of an attached volume, as an operation of its own on the SOURCE
- * volume (kind clone_source): its lease (holder `op:<id>`, renewed) is held from the temporary
+ * The source side of a clone (or an export) of an attached volume, as an operation of its own on
+ * the SOURCE volume (kind clone_source, for both): its lease (holder `op:<id>`, renewed) is held from the temporary
  * snapshot's creation to its deletion, so no other chain change of the source runs in between;
  * the coordinator's commit-point requests and reports name this operation and its token. Its row
  * and the temporary snapshot's row (hidden, marked temporary) are the recorded intent, written in
@@ -14,7 +14,7 @@ import type { ServiceDeps } from '../../context.js';
 import { keepLease, type LeaseKeeper } from '../../../../lib/core/lease.js';
 import { invalidState } from '../lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from '../operation-runner.js';
-import { temporarySnapshotFields, type TemporaryOwner } from './temporary-snapshot.js';
+import { temporaryFieldsOf, type TemporaryPurpose } from './temporary-snapshot.js';
 
 /** A source in-use (attached) or available (detached meanwhile: the same steps, offline). */
 const SOURCE_STATUSES = ['in-use', 'available'] as const;
@@ -26,7 +26,7 @@ export interface SourceOperation {
   keeper: LeaseKeeper;
 }
 
-export async function beginSourceOperation(deps: ServiceDeps, src: VolumeRecord, owner: TemporaryOwner, userId: string): Promise<SourceOperation> {
+export async function beginSourceOperation(deps: ServiceDeps, src: VolumeRecord, purpose: TemporaryPurpose, userId: string): Promise<SourceOperation> {
   const id = randomUUID();
   const snapshotId = randomUUID();
   const lease = await acquireVolumeLease(deps, src.id, id);
@@ -36,7 +36,7 @@ export async function beginSourceOperation(deps: ServiceDeps, src: VolumeRecord,
       const cur = await deps.repos.volumes.get(src.id, t);
       if (!cur || !(SOURCE_STATUSES as readonly string[]).includes(cur.status)) throw invalidState('volume', src.id, cur?.status ?? 'deleted', SOURCE_STATUSES);
       await deps.repos.snapshots.insert({
-        id: snapshotId, volumeId: src.id, projectId: src.projectId, userId, ...temporarySnapshotFields(owner),
+        id: snapshotId, volumeId: src.id, projectId: src.projectId, userId, ...temporaryFieldsOf(purpose),
         sizeGiB: cur.sizeGiB, status: 'creating', progress: 0,
       }, t);
       await deps.repos.snapshots.update(snapshotId, { hidden: true }, t);

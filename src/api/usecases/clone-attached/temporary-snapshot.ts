@@ -17,6 +17,26 @@ export interface TemporaryOwner {
   cloneOperationId: string;
 }
 
+/** An export of an attached volume reading the snapshot's frozen file (volume-export-attached.ts). */
+export interface TemporaryExport {
+  exportId: string;
+}
+
+const EXPORT_KEY = 'qcowshare:export';
+
+/** Who a temporary snapshot is taken for: a clone, or an export. */
+export type TemporaryPurpose = TemporaryOwner | TemporaryExport;
+
+/** Name, description and metadata of the temporary snapshot taken for `p`. */
+export function temporaryFieldsOf(p: TemporaryPurpose): Pick<SnapshotRecord, 'name' | 'description' | 'metadata'> {
+  if ('cloneVolumeId' in p) return temporarySnapshotFields(p);
+  return {
+    name: `export-${p.exportId}`,
+    description: `temporary: the frozen point export ${p.exportId} reads; deleted once the archive is sent`,
+    metadata: { [TEMPORARY_KEY]: 'export', [EXPORT_KEY]: p.exportId },
+  };
+}
+
 /** Name, description and metadata of a clone's temporary snapshot. */
 export function temporarySnapshotFields(owner: TemporaryOwner): Pick<SnapshotRecord, 'name' | 'description' | 'metadata'> {
   return {
@@ -35,8 +55,14 @@ export function temporaryOwner(snap: Pick<SnapshotRecord, 'metadata'>): Temporar
   return { cloneVolumeId, cloneOperationId };
 }
 
-/** Refuse to build on a clone's temporary snapshot (it is merged away when the clone is made). */
+/** Refuse to build on a temporary snapshot (it is merged away when the clone is made or the export sent). */
 export function assertNotTemporary(snap: Pick<SnapshotRecord, 'id' | 'metadata'>, what: string): void {
+  const exportId = snap.metadata[TEMPORARY_KEY] === 'export' ? snap.metadata[EXPORT_KEY] : undefined;
+  if (exportId !== undefined) {
+    throw new StorageError('INVALID_STATE', `snapshot ${snap.id} is the temporary snapshot of export ${exportId}: it cannot be used to ${what}`, {
+      details: { reason: 'TEMPORARY_SNAPSHOT', export_id: exportId },
+    });
+  }
   const owner = temporaryOwner(snap);
   if (owner === null) return;
   throw new StorageError('INVALID_STATE', `snapshot ${snap.id} is the temporary snapshot of clone ${owner.cloneVolumeId}: it cannot be used to ${what}`, {

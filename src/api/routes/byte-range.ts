@@ -1,0 +1,58 @@
+/**
+ * One byte range of a response body (RFC 9110 §14): which part of an export archive a resumed
+ * download asks for, and a sink that passes only that part on.
+ *
+ * Only a single range is served; several ranges, a malformed header, or an If-Range that is not
+ * the current ETag are answered with the whole body (200), as the RFC allows a server to. A range
+ * that starts at or past the end is unsatisfiable (416).
+ */
+import type { Request, Response } from 'express';
+import { Writable } from 'node:stream';
+
+export type RangeAnswer = { kind: 'whole' } | { kind: 'part'; start: number; end: number } | { kind: 'unsatisfiable' };
+
+export function wantedRange(req: Request, total: number, etag: string): RangeAnswer {
+  if (req.headers.range === undefined) return { kind: 'whole' };
+  const ifRange = req.headers['if-range'];
+  if (ifRange !== undefined && ifRange !== etag) return { kind: 'whole' };
+  const ranges = req.range(total, { combine: true });
+  if (ranges === -1) return { kind: 'unsatisfiable' };
+  if (ranges === -2 || ranges === undefined || ranges.type !== 'bytes' || ranges.length !== 1) return { kind: 'whole' };
+  const [r] = ranges;
+  return r === undefined ? { kind: 'whole' } : { kind: 'part', start: r.start, end: r.end };
+}
+
+/** The archive's later bytes are not wanted: rangeSink stops the stream with this. */
+export class RangeDone extends Error {
+  constructor() {
+    super('the requested range has been sent');
+  }
+}
+
+/**
+ * Writes into `res` only the bytes [start, end] of what it is given, with `res`'s backpressure,
+ * and stops the stream (RangeDone) once they are sent. It never ends `res`: the route ends it
+ * after the export has let go of the volume's lease, so a client that resumes at once does not
+ * find the volume still busy with its previous request.
+ */
+export function rangeSink(res: Response, start: number, end: number): Writable {
+  let at = 0;
+  let closed = false;
+  res.once('close', () => { closed = true; });
+  return new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      if (at > end) return cb(new RangeDone());
+      const from = at;
+      at += chunk.length;
+      const lo = Math.max(start, from);
+      const hi = Math.min(end + 1, at);
+      if (lo >= hi) return cb();
+      if (closed) return cb(new Error('the client closed the connection'));
+      if (res.write(chunk.subarray(lo - from, hi - from))) return cb();
+      const settle = (): void => { res.off('drain', settle); res.off('close', settle); cb(closed ? new Error('the client closed the connection') : null); };
+      res.on('drain', settle);
+      res.on('close', settle);
+    },
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Export of a volume to a file on a share, and import from such a file (admin; issue 15).
+ *
+ * Export, an asynchronous operation (kind export_volume, with progress):
+ *   request:    the archive file created under a temp name tagged with the operation id (name
+ *               checked, an existing name refused); the export opened (the volume's lease taken:
+ *               busy → 409; attached: its temporary snapshot taken); the operation row; 202
+ *   background: the archive written; its end links the final name (complete or absent), all
+ *               before the lease is let go; the operation's outcome
+ * A crash leaves the operation running and a temp: the interrupted-operations pass (once the
+ * lease has expired) removes the temp and records the operation failed.
+ *
+ * Import reads the file as the upload import reads its body (volume-import.ts), synchronously.
+ */
+import { randomUUID } from 'node:crypto';
+import { toStorageError } from '../../../lib/core/errors.js';
+import type { Lease } from '../../../lib/core/lease.js';
+import type { ShareFileRef } from '../../../drivers/contract/export-support.js';
+import type { OperationRecord, VolumeRecord } from '../../db/records.js';
+import type { Caller, ServiceDeps } from '../context.js';
+import { exportCapability, openVolumeExport } from './volume-export.js';
+import { importVolume, type ImportInput } from './volume-import.js';
+
+/** Progress is written at most every this many percent (each is a database write). */
+const PROGRESS_STEP = 5;
+
+export async function exportToShare(deps: ServiceDeps, caller: Caller, v: VolumeRecord, target: ShareFileRef, since: string | null): Promise<OperationRecord> {
+  const support = exportCapability(deps);
+  const opId = randomUUID();
+  const file = await support.createExportFile(target, opId);
+  let op: OperationRecord;
+  let stream: Awaited<ReturnType<typeof openVolumeExport>>;
+  try {
+    stream = await openVolumeExport(deps, v, since, caller.userId);
+    try {
+      op = await deps.repos.operations.insert({ id: opId, kind: 'export_volume', volumeId: v.id, projectId: v.projectId });
+    } catch (err) {
+      await stream.cancel();
+      throw err;
+    }
+  } catch (err) {
+    file.sink.destroy();
+    throw err;
+  }
+  const total = Math.max(1, stream.opened.bytes);
+  let shown = 0;
+  const onBytes = (bytes: number): void => {
+    const pct = Math.min(99, Math.floor((bytes * 100) / total));
+    if (pct < shown + PROGRESS_STEP) return;
+    shown = pct;
+    void deps.repos.operations.updateRunning(opId, { progress: pct }).catch(() => undefined);
+  };
+  void (async () => {
+    try {
+      await stream.run(file.sink, onBytes, async () => {
+        await deps.repos.operations.updateRunning(opId, { state: 'succeeded', progress: 100, finishedAt: new Date() });
+      });
+    } catch (raw) {
+      file.sink.destroy();
+      const err = toStorageError(raw);
+      deps.log.warn({ err: raw, operation: opId, volumeId: v.id }, 'export to a share failed');
+      await deps.repos.operations.updateRunning(opId, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() })
+        .catch((e: unknown) => deps.log.warn({ err: e, operation: opId }, 'failed export not recorded; the settle pass does it'));
+    }
+  })();
+  return op;
+}
+
+/** An export_volume operation a crash interrupted: its temp removed (the final name is only ever complete). */
+export async function settleInterruptedExport(deps: ServiceDeps, op: OperationRecord, _lease: Lease): Promise<string> {
+  const removed = await exportCapability(deps).removeExportTemps(op.id);
+  return `interrupted before its file was complete; ${removed} temp file(s) removed: export again`;
+}
+
+export async function importFromShare(deps: ServiceDeps, caller: Caller, projectId: string, source: ShareFileRef, input: ImportInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
+  const { stream } = await exportCapability(deps).openExportFile(source);
+  try {
+    return await importVolume(deps, caller, projectId, stream, input);
+  } finally {
+    stream.destroy();
+  }
+}
