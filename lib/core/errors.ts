@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   CONFLICT: { http: 409, summary: 'The request conflicts with the current state.' },
   NOT_IMPLEMENTED: { http: 501, summary: 'The operation is not supported by this driver or configuration.' },
   OPERATION_NOT_FOUND: { http: 404, summary: 'No such operation (or not visible to the caller).' },
+  MESSAGE_NOT_FOUND: { http: 404, summary: 'No such user message (expired, deleted, or not visible to the caller).' },
   OPERATION_ABANDONED: { http: 409, summary: 'The operation was abandoned before its commit point (its lease expired); reports for it are refused.' },
   COMMIT_POINT_PASSED: { http: 409, summary: 'An operation on the volume is past its commit point; it can only roll forward, so the request must wait for it to end.' },
   PAYLOAD_TOO_LARGE: { http: 413, summary: 'The request body exceeds api.bodyLimit.' },

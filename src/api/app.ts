@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
+import { messageRoutes } from './routes/messages.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
 import { serviceRoutes } from './routes/services.js';
@@ -41,6 +42,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...availabilityZoneRoutes,
     ...schedulerStatsRoutes(deps),
     ...serviceRoutes(deps),
+    ...messageRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

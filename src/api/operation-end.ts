@@ -1,9 +1,10 @@
 /**
  * The one way an operation ends, whoever ends it: its own runner, a request that reports or
  * settles it (a host's finalize, an operator's forget or unmanage), or a recovery pass after a
- * crash. The row changes in the caller's transaction and, once that commits, exactly one audit
- * line is written (operation-audit.ts) with the outcome and who ended it: a pass's line says
- * "recovered by <pass>", so no path ends an operation without a trace.
+ * crash. The row changes in the caller's transaction, with the user message of a failure
+ * (user-messages/); once that commits, exactly one audit line is written (operation-audit.ts)
+ * with the outcome and who ended it: a pass's line says "recovered by <pass>", so no path ends an
+ * operation without a trace.
  *
  * The guard is the compare-and-set the site needs: `running` (the default: recovery passes and
  * reports, which must not overwrite an end another process recorded), `before_commit_point` (the
@@ -14,6 +15,7 @@ import type { OperationRecord } from '../db/records.js';
 import type { OperationPatch } from '../db/repositories/operations.js';
 import type { ServiceDeps } from './context.js';
 import { operationEnded, type EndedBy } from './operation-audit.js';
+import { leaveUserMessage } from './user-messages/record.js';
 
 export type { EndedBy } from './operation-audit.js';
 
@@ -54,6 +56,7 @@ export async function endOperation(
   const before = typeof op === 'string' || guard === 'any' ? await deps.repos.operations.get(id, t) : op;
   if (before === null) return false;
   if (!(await write(deps, id, patchOf(end), guard, t))) return false;
+  await leaveUserMessage(deps, before, { state: end.state, code: end.code, recovered: 'recovery' in end.by }, t);
   const audit = () => operationEnded(deps, before, end, before.state === 'running' ? undefined : before.state);
   if (t) t.afterCommit(audit);
   else audit();

@@ -30,6 +30,7 @@ import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
+import { purgeExpiredMessages } from './user-messages/purge.js';
 import { settleFailedExtends } from './usecases/failed-extends.js';
 import { isArchiveUpload } from './routes/volume-transfer.js';
 
@@ -93,6 +94,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const settleVolumeOps = pass('settling interrupted volume operations', (d) => settleInterruptedVolumeOps(d));
   // Rows of snapshots the info files no longer have (and offline intents left by a failure).
   const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
+  const purgeMessages = pass('purging expired user messages', purgeExpiredMessages);
   // Extends that failed past their commit point: the row follows the info file once its intent is finished.
   const settleExtends = pass('settling failed extends', settleFailedExtends);
   if (reconcile) {
@@ -121,6 +123,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairGhosts();
     await settleExtends();
     await settleClones();
+    await purgeMessages();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up
   const reaper = period > 0 ? setInterval(() => {

@@ -1,7 +1,8 @@
 /**
  * Every end of an operation is audited, recovery included: a crash leaves revert operations
  * `running` (what a killed process leaves: the rows, no lease), the service starts, its settle pass
- * ends them from the info files, and each ends with exactly one audit line that names the pass.
+ * ends them from the info files, and each ends with exactly one audit line that names the pass;
+ * the one that failed leaves its project a user message.
  * Real RemoteFS driver on a local share, SQLite and MariaDB.
  */
 import { randomUUID } from 'node:crypto';
@@ -75,6 +76,9 @@ for (const backend of BACKENDS) {
         });
         expect((await again.get(`/v3/volumes/${vid}`).set(auth('alice')).expect(200)).body.volume.status).to.equal('available');
       }
+      // The failed one leaves its project a user message that says what happened; the other none.
+      const messages = (await again.get('/v3/messages').set(auth('alice')).expect(200)).body.messages as Record<string, unknown>[];
+      expect(messages.map((m) => [m.resource_uuid, m.event_id])).to.deep.equal([[notDone, 'VOLUME_VOLUME_101_107']]);
     });
   });
 }
