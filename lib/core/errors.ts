@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   PROCESS_TIMEOUT: { http: 504, summary: 'A child process exceeded its time limit and was killed.' },
   // input
   INVALID_INPUT: { http: 400, summary: 'A request body, parameter or argument failed validation.' },
+  MICROVERSION_UNSUPPORTED: { http: 406, summary: 'The OpenStack-API-Version asked for is outside the advertised range; the message names the minimum and maximum.' },
+  MICROVERSION_TOO_LOW: { http: 404, summary: 'The route or action needs a later microversion than the request asked for (as Cinder answers 404); the message names the version it needs.' },
   ACTION_NOT_SUPPORTED: { http: 400, summary: 'The body names a Cinder action this service does not implement (retype, migrate, upload-to-image, ...); the message names it.' },
   INVALID_ID: { http: 400, summary: 'An identifier is not a UUID.' },
   SIZE_OUT_OF_BOUNDS: { http: 400, summary: 'A size is zero, negative, not an integer or above the configured maximum.' },
