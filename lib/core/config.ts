@@ -180,6 +180,11 @@ const apiSchema = z.strictObject({
    * MySQL/MariaDB: every worker is a full service, kept apart from the others by database leases.
    */
   workers: z.number().int().min(1).max(64).default(1),
+  /**
+   * How long a user message (/messages: why an asynchronous operation failed) is kept, in seconds
+   * (Cinder's message_ttl); expired ones are purged by the periodic sweep.
+   */
+  messageTtlSeconds: z.number().int().min(60).default(2_592_000),
   ...httpLimits,
 });
 

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   PROCESS_TIMEOUT: { http: 504, summary: 'A child process exceeded its time limit and was killed.' },
   // input
   INVALID_INPUT: { http: 400, summary: 'A request body, parameter or argument failed validation.' },
+  MICROVERSION_UNSUPPORTED: { http: 406, summary: 'The OpenStack-API-Version asked for is outside the advertised range; the message names the minimum and maximum.' },
+  MICROVERSION_TOO_LOW: { http: 404, summary: 'The route or action needs a later microversion than the request asked for (as Cinder answers 404); the message names the version it needs.' },
   ACTION_NOT_SUPPORTED: { http: 400, summary: 'The body names a Cinder action this service does not implement (retype, migrate, upload-to-image, ...); the message names it.' },
   INVALID_ID: { http: 400, summary: 'An identifier is not a UUID.' },
   SIZE_OUT_OF_BOUNDS: { http: 400, summary: 'A size is zero, negative, not an integer or above the configured maximum.' },
@@ -59,6 +61,7 @@ export const ERROR_CODES = {
   CONFLICT: { http: 409, summary: 'The request conflicts with the current state.' },
   NOT_IMPLEMENTED: { http: 501, summary: 'The operation is not supported by this driver or configuration.' },
   OPERATION_NOT_FOUND: { http: 404, summary: 'No such operation (or not visible to the caller).' },
+  MESSAGE_NOT_FOUND: { http: 404, summary: 'No such user message (expired, deleted, or not visible to the caller).' },
   OPERATION_ABANDONED: { http: 409, summary: 'The operation was abandoned before its commit point (its lease expired); reports for it are refused.' },
   COMMIT_POINT_PASSED: { http: 409, summary: 'An operation on the volume is past its commit point; it can only roll forward, so the request must wait for it to end.' },
   PAYLOAD_TOO_LARGE: { http: 413, summary: 'The request body exceeds api.bodyLimit.' },

@@ -41,6 +41,6 @@ export function recordLeaseEvent(event: 'wait' | 'conflict'): void {
   leaseEvents.inc({ event });
 }
 
-export function recordOperationDuration(kind: string, outcome: 'succeeded' | 'failed', seconds: number): void {
+export function recordOperationDuration(kind: string, outcome: 'succeeded' | 'failed' | 'abandoned', seconds: number): void {
   operationDuration.observe({ kind, outcome }, Math.max(0, seconds));
 }

@@ -17,12 +17,16 @@ import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
+import { messageRoutes } from './routes/messages.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
 import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
-import { MAX_VERSION, versionRoutes } from './routes/versions.js';
+import { versionRoutes } from './routes/versions.js';
+import { assertMicroversion, negotiateMicroversion } from './microversions/negotiate.js';
+import { routeSince } from './microversions/version.js';
+import { refuseUnsupportedResources } from './microversions/unsupported-resources.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { volumeSummaryRoutes } from './routes/volume-summary.js';
@@ -41,6 +45,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...availabilityZoneRoutes,
     ...schedulerStatsRoutes(deps),
     ...serviceRoutes(deps),
+    ...messageRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];
@@ -50,10 +55,13 @@ function openApiRoute(doc: Record<string, unknown>): RouteDef {
   return { method: 'get', path: '/openapi.json', versioned: false, status: 200, policy: 'qcowshare:public', summary: 'This OpenAPI document', handler: (_req, res) => { res.json(doc); } };
 }
 
-function standardHeaders(req: Request, res: Response, next: NextFunction): void {
-  res.set('OpenStack-API-Version', `volume ${MAX_VERSION}`);
-  res.vary('OpenStack-API-Version');
-  next();
+/** A route newer than the request's microversion is refused (microversions/history.ts). */
+function microversionGate(r: RouteDef): (req: Request, res: Response, next: NextFunction) => void {
+  const since = routeSince(`${r.method.toUpperCase()} ${r.path}`);
+  return (_req, res, next) => {
+    assertMicroversion(res, since, `${r.method.toUpperCase()} ${r.path}`);
+    next();
+  };
 }
 
 export function createApp(deps: ServiceDeps): Express {
@@ -62,7 +70,7 @@ export function createApp(deps: ServiceDeps): Express {
   app.set('etag', false);
   app.use(requestTracking(deps.log));
   app.use(deps.metrics.middleware());
-  app.use(standardHeaders);
+  app.use(negotiateMicroversion);
   app.use(express.json({ limit: deps.config.api.bodyLimit, strict: false }));
   const auth = authenticate(deps.config.api);
   // The Keystone authenticator (its token cache), for tests and diagnostics; undefined in other modes.
@@ -73,10 +81,11 @@ export function createApp(deps: ServiceDeps): Express {
     for (const r of table) {
       const path = expressPaths(r)[variant];
       if (path === undefined) continue;
-      const handlers = r.versioned ? [auth, authorizeRoute(r.policy), r.handler] : [r.handler];
+      const handlers = r.versioned ? [auth, authorizeRoute(r.policy), microversionGate(r), r.handler] : [r.handler];
       app[r.method](path, ...handlers);
     }
   }
+  app.use(refuseUnsupportedResources(auth));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log, refusedUploadSettler(deps.config.api.refusedUploadDrain)));
   return app;

@@ -80,6 +80,10 @@ export const POLICY = {
   'volume_extension:availability_zone_list': { roles: READ, description: 'List availability zones' },
   'scheduler_extension:scheduler_stats:get_pools': { roles: ADMIN, description: 'List pools (one per share) with their capacity' },
   'volume_extension:services:index': { roles: ADMIN, description: 'List services (this storage service and the registered coordinators)' },
+  // User messages (Cinder's /messages): a member's project's, an admin's any; written only by the service.
+  'message:get_all': { roles: READ, description: 'List user messages (why asynchronous operations failed)' },
+  'message:get': { roles: READ, description: 'Show a user message' },
+  'message:delete': { roles: WRITE, description: 'Delete a user message' },
   'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
   'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
   // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).

@@ -17,6 +17,7 @@ import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
+import { purgeExpiredMessages } from './user-messages/purge.js';
 
 /** When a pass runs: before listening, just after listening (in the background), in each sweep. */
 export type RecoveryPhase = 'start' | 'listening' | 'sweep';
@@ -72,6 +73,12 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'interrupted-clones', phases: ['listening', 'sweep'],
     settles: 'clones of attached volumes a crash interrupted, and their temporary snapshots',
     run: (d) => settleInterruptedClones(d),
+  },
+  {
+    // Not a repair: housekeeping that must run as long as the service does, so it rides the sweep.
+    name: 'purge-messages', phases: ['sweep'],
+    settles: 'user messages past their expiry (api.messageTtlSeconds)',
+    run: (d) => purgeExpiredMessages(d),
   },
 ];
 

@@ -10,6 +10,7 @@ import { ComputeHostRepository } from './repositories/compute-hosts.js';
 import { OperationRepository } from './repositories/operations.js';
 import { ServiceSecretRepository } from './repositories/service-secrets.js';
 import { SnapshotRepository } from './repositories/snapshots.js';
+import { UserMessageRepository } from './repositories/user-messages.js';
 import { VolumeRepository } from './repositories/volumes.js';
 
 export interface Repositories {
@@ -21,6 +22,7 @@ export interface Repositories {
   computeHosts: ComputeHostRepository;
   secrets: ServiceSecretRepository;
   checkpoints: CheckpointRepository;
+  userMessages: UserMessageRepository;
   leases: DbLeaseManager;
 }
 
@@ -34,6 +36,7 @@ export function repositories(db: Database): Repositories {
     computeHosts: new ComputeHostRepository(db),
     secrets: new ServiceSecretRepository(db),
     checkpoints: new CheckpointRepository(db),
+    userMessages: new UserMessageRepository(db),
     leases: new DbLeaseManager(db),
   };
 }

@@ -90,6 +90,10 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /scheduler-stats/get_pools': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /os-services': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /volumes/summary': { valid: () => ({}), foreign: 'list' },
+  // User messages: the list is a plain read; show and delete name no message, so admitted callers send an unknown query key.
+  'GET /messages': { valid: () => ({}), foreign: 'list' },
+  'GET /messages/:message_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'DELETE /messages/:message_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {
@@ -161,7 +165,7 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
               .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
-              .replace(':checkpoint_id', OP).replace(':key', METADATA_KEY);
+              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':key', METADATA_KEY);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
             const crossProject = allows(caller, 'qcowshare:cross_project');

@@ -86,6 +86,12 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /scheduler-stats/get_pools': { query: { detail: 'bool' }, strictQuery: true, bodies: [] },
     'GET /os-services': { query: { host: 'long', binary: 'long' }, strictQuery: true, bodies: [] },
     'GET /volumes/summary': { query: { all_tenants: 'bool', project_id: 'qproject' }, strictQuery: true, bodies: [] },
+    'GET /messages': {
+      query: { limit: 'qlimit', marker: 'uuid', all_tenants: 'bool', project_id: 'qproject', resource_uuid: 'uuid', resource_type: 'enum', event_id: 'long', request_id: 'long', message_level: 'enum' },
+      strictQuery: true, bodies: [],
+    },
+    'GET /messages/:message_id': { query: {}, strictQuery: true, bodies: [] },
+    'DELETE /messages/:message_id': { query: {}, strictQuery: true, bodies: [] },
   };
 }
 

@@ -3,8 +3,9 @@ import type { Request } from 'express';
 import { baseUrl } from '../views/links.js';
 import type { RouteDef } from './route.js';
 
-export const MIN_VERSION = '3.0';
-export const MAX_VERSION = '3.70';
+import { MAX_VERSION, MIN_VERSION } from '../microversions/version.js';
+
+export { MAX_VERSION, MIN_VERSION };
 
 function v3(req: Request): Record<string, unknown> {
   return {

@@ -14,6 +14,8 @@ import { unmanageVolume } from '../usecases/unmanage-volume.js';
 import { extendVolume } from '../usecases/volume-extend.js';
 import { exportToShare } from '../usecases/volume-export-to-share.js';
 import { revertVolume } from '../usecases/volume-revert.js';
+import { assertMicroversion } from '../microversions/negotiate.js';
+import { actionSince } from '../microversions/version.js';
 import { UNSUPPORTED_VOLUME_ACTIONS } from '../validation/unsupported-actions.js';
 import { actionNameOf, parseAction, volumeActions, type VolumeActionSchemas } from '../validation/actions.js';
 import { noQuery, pathIds } from '../validation/common.js';
@@ -92,6 +94,7 @@ export function volumeActionRoutes(deps: ServiceDeps): RouteDef[] {
       const caller = callerOf(req);
       authorize(caller, VOLUME_ACTION_POLICY[actionNameOf(schemas, req.body, UNSUPPORTED_VOLUME_ACTIONS)]);
       const action = parseAction(schemas, req.body, UNSUPPORTED_VOLUME_ACTIONS);
+      assertMicroversion(res, actionSince(action.name), `action ${action.name}`);
       scopedProject(req);
       const vol = await visibleVolume(deps, caller, volume_id);
       await dispatch(action, { deps, req, res, caller, vol });

@@ -26,6 +26,7 @@ import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, 
 import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { volumeRefOf } from './lookup.js';
 import { detachVolume } from './volume-attach.js';
+import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 
 export interface SettleReport {
@@ -68,8 +69,9 @@ async function record(deps: ServiceDeps, vol: VolumeRecord, op: OperationRecord 
       for (const a of await deps.repos.attachments.activeOf(vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: r.active.file, format: r.active.format }, t);
     }
     const failed = FAILED_REASON[r.outcome];
-    if (op && SUCCEEDED.has(r.outcome)) await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
-    if (op && failed) await deps.repos.operations.updateRunning(op.id, { state: 'failed', error: failed, finishedAt: new Date() }, t);
+    const by = { recovery: 'the settle pass of attached volumes' };
+    if (op && SUCCEEDED.has(r.outcome)) await endOperation(deps, op, { state: 'succeeded', by }, t);
+    if (op && failed) await endOperation(deps, op, { state: 'failed', error: failed, by }, t);
     await deps.repos.leases.release(lease, t);
   });
 }

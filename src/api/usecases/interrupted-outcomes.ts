@@ -19,6 +19,7 @@ import type { SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
+import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 import { planOutcomeRepair, type RepairDecision, type SnapshotChange } from './outcome-repair-plan.js';
 
@@ -45,8 +46,7 @@ async function record(deps: ServiceDeps, op: OperationRecord, d: Extract<RepairD
     if (d.volumeSizeGiB !== undefined) {
       await deps.repos.volumes.update(op.volumeId, { status: attachments.length > 0 ? 'in-use' : 'available', sizeGiB: d.volumeSizeGiB }, t);
     }
-    const error = d.operation === 'failed' ? { error: d.reason } : {};
-    await deps.repos.operations.updateRunning(op.id, { state: d.operation, ...error, progress: 100, finishedAt: new Date() }, t);
+    await endOperation(deps, op, { state: d.operation, error: d.reason, by: { recovery: 'the repair of interrupted outcomes' } }, t);
     await deps.repos.leases.release(lease, t);
   });
 }

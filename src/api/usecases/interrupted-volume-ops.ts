@@ -32,11 +32,13 @@ import { adoptSupport } from '../../../drivers/contract/adopt-support.js';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
+import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 import { settleInterruptedExport } from './volume-export-to-share.js';
 import { settleInterruptedImport } from './volume-import.js';
 
 const GiB = 1024 ** 3;
+const SETTLE = { recovery: 'the settle pass of interrupted volume operations' };
 const KINDS = ['revert_volume', 'create_volume', 'delete_volume', 'force_delete_volume', 'import_volume', 'export_volume'] as const;
 
 export interface VolumeOpReport {
@@ -55,7 +57,7 @@ function errorText(err: unknown): string {
 async function fail(deps: ServiceDeps, op: OperationRecord, reason: string, lease: Lease, rows: (t: Transaction) => Promise<void>): Promise<Outcome> {
   await inTransaction(deps.repos.db, async (t) => {
     await rows(t);
-    await deps.repos.operations.updateRunning(op.id, { state: 'failed', error: reason.slice(0, 4000), finishedAt: new Date() }, t);
+    await endOperation(deps, op, { state: 'failed', error: reason, by: SETTLE }, t);
     await deps.repos.leases.release(lease, t);
   });
   return { outcome: 'failed', details: reason };
@@ -82,7 +84,7 @@ async function settleRevert(deps: ServiceDeps, op: OperationRecord, vol: VolumeR
   }
   await inTransaction(deps.repos.db, async (t) => {
     await rows(t);
-    await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    await endOperation(deps, op, { state: 'succeeded', by: SETTLE }, t);
     await deps.repos.leases.release(lease, t);
   });
   return { outcome: 'succeeded', details: `interrupted after its commit point; the info file records the new active file ${tree.activeFile}` };
@@ -96,7 +98,7 @@ async function settleCreate(deps: ServiceDeps, op: OperationRecord, vol: VolumeR
   if (adopted !== null) {
     await inTransaction(deps.repos.db, async (t) => {
       await deps.repos.volumes.transition(vol.id, ['creating'], { status: 'available', providerLocation: adopted.providerLocation, format: adopted.format, sizeGiB: adopted.sizeGiB }, t);
-      await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+      await endOperation(deps, op, { state: 'succeeded', by: SETTLE }, t);
       await deps.repos.leases.release(lease, t);
     });
     return { outcome: 'succeeded', details: 'interrupted after its files were complete; they were checked and adopted' };
@@ -119,7 +121,7 @@ async function settleDelete(deps: ServiceDeps, op: OperationRecord, vol: VolumeR
     await deps.repos.snapshots.markDeletedOfVolume(vol.id, t);
     await deps.repos.attachments.detachAll(vol.id, t);
     await deps.repos.volumes.markDeleted(vol.id, t);
-    await deps.repos.operations.updateRunning(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    await endOperation(deps, op, { state: 'succeeded', by: SETTLE }, t);
     await deps.repos.leases.release(lease, t);
   });
   return { outcome: 'succeeded', details: 'interrupted; the delete was finished' };

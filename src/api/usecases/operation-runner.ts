@@ -21,7 +21,7 @@ import type { OperationPatch } from '../../db/repositories/operations.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { OpContext } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
-import { operationEnded } from '../operation-audit.js';
+import { endOperation } from '../operation-end.js';
 import { recordLeaseEvent } from '../../../lib/core/metrics-registry.js';
 
 export function leaseHolder(operationId: string): string {
@@ -207,9 +207,8 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
     crashPoint(CRASH_POINTS.storageBeforeOutcome);
     await finish(async (t) => {
       await record(t);
-      await deps.repos.operations.update(op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+      await endOperation(deps, op, { state: 'succeeded', by: { runner: true } }, t, 'any');
     });
-    operationEnded(deps, op);
   } catch (raw) {
     // The operation's recorded error is shown to the caller: a full share keeps its own code;
     // any other unexpected error (a database error among them) is recorded as a fixed text, its
@@ -219,9 +218,8 @@ async function runInBackground(deps: ServiceDeps, spec: OperationSpec, op: Opera
     deps.log.warn({ err: raw, operation: op.id, kind: op.kind }, 'operation failed');
     await finish(async (t) => {
       await spec.onFailure(err, t);
-      await deps.repos.operations.update(op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
+      await endOperation(deps, op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
     });
-    operationEnded(deps, op, err);
   } finally {
     if (!released) await keeper.release();
   }

@@ -17,6 +17,7 @@ import type { VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
+import { endOperation } from '../operation-end.js';
 import { acquireVolumeLease } from './operation-runner.js';
 
 const UNMANAGEABLE = ['available', 'error', 'error_extending'] as const;
@@ -44,7 +45,7 @@ export async function unmanageVolume(deps: ServiceDeps, vol: VolumeRecord): Prom
         throw new StorageError('HAS_SNAPSHOTS', `volume ${vol.id} has ${visible} snapshot(s); Cinder's unmanage refuses them too`, { details: { snapshots: visible } });
       }
       for (const o of deadManage) {
-        await deps.repos.operations.update(o.id, { state: 'failed', error: 'INTERRUPTED: the manage lost its process; the volume was unmanaged', finishedAt: new Date() }, t);
+        await endOperation(deps, o, { state: 'failed', error: 'INTERRUPTED: the manage lost its process; the volume was unmanaged', by: { request: 'os-unmanage' } }, t);
       }
       await deps.repos.snapshots.purgeOfVolume(vol.id, t);
       await deps.repos.attachments.purgeOfVolume(vol.id, t);

@@ -20,6 +20,7 @@ import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { exportCapability, openVolumeExport } from './volume-export.js';
 import { importVolume, type ImportInput } from './volume-import.js';
+import { endOperation } from '../operation-end.js';
 
 /** Progress is written at most every this many percent (each is a database write). */
 const PROGRESS_STEP = 5;
@@ -53,13 +54,13 @@ export async function exportToShare(deps: ServiceDeps, caller: Caller, v: Volume
   void (async () => {
     try {
       await stream.run(file.sink, onBytes, async () => {
-        await deps.repos.operations.updateRunning(opId, { state: 'succeeded', progress: 100, finishedAt: new Date() });
+        await endOperation(deps, op, { state: 'succeeded', by: { runner: true } });
       });
     } catch (raw) {
       file.sink.destroy();
       const err = toStorageError(raw);
       deps.log.warn({ err: raw, operation: opId, volumeId: v.id }, 'export to a share failed');
-      await deps.repos.operations.updateRunning(opId, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() })
+      await endOperation(deps, op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } })
         .catch((e: unknown) => deps.log.warn({ err: e, operation: opId }, 'failed export not recorded; the settle pass does it'));
     }
   })();

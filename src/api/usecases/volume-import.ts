@@ -22,6 +22,7 @@ import { inTransaction } from '../../db/transaction.js';
 import type { ExportManifest, ImportedVolume } from '../../../drivers/contract/export-support.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { keepLease, type LeaseKeeper } from '../../../lib/core/lease.js';
+import { endOperation } from '../operation-end.js';
 import { acquireVolumeLease } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 
@@ -86,7 +87,7 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
         sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id }, hidden: s.hidden,
       }, t);
     }
-    await deps.repos.operations.update(intent.op.id, { state: 'succeeded', progress: 100, finishedAt: new Date() }, t);
+    await endOperation(deps, intent.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
     await deps.repos.leases.release(intent.lease, t);
     return volume;
   });
@@ -117,7 +118,7 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
     if (open !== null) {
       await open.keeper.stop();
       await inTransaction(deps.repos.db, async (t) => {
-        await deps.repos.operations.update(open.op.id, { state: 'failed', error: `${err.code}: ${err.message}`.slice(0, 4000), finishedAt: new Date() }, t);
+        await endOperation(deps, open.op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
         await deps.repos.leases.release(open.lease, t);
       }).catch((e: unknown) => deps.log.warn({ err: e, operation: open.op.id }, 'failed import not recorded; the settle pass does it'));
     }

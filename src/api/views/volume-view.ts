@@ -24,7 +24,7 @@ export function volumeDetail(req: Request, v: VolumeRecord, attachments: Attachm
     snapshot_id: null, source_volid: null, metadata: v.metadata, links: links(req, v.projectId, 'volumes', v.id),
     user_id: v.userId, bootable: String(v.bootable), encrypted: false, replication_status: null,
     consistencygroup_id: null, multiattach: false, migration_status: null, group_id: null,
-    provider_id: null, shared_targets: false, service_uuid: null, cluster_name: null, consumes_quota: true,
+    provider_id: null, shared_targets: false, service_uuid: null, cluster_name: null, consumes_quota: true, encryption_key_id: null,
     'os-vol-tenant-attr:tenant_id': v.projectId, 'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null,
     attach_status: v.attachStatus, format: v.format,
   };

@@ -110,8 +110,8 @@ export class OperationRepository {
    * Compare-and-set before the commit point: only a running operation that has not passed it
    * changes (the reaper abandoning a host's operation); false otherwise.
    */
-  async updateBeforeCommitPoint(id: string, patch: OperationPatch): Promise<boolean> {
-    return (await this.writes.update(patch, 'id = ? AND state = ? AND commit_point_passed = ?', [id, 'running', false])) > 0;
+  async updateBeforeCommitPoint(id: string, patch: OperationPatch, t?: Transaction): Promise<boolean> {
+    return (await this.writes.update(patch, 'id = ? AND state = ? AND commit_point_passed = ?', [id, 'running', false], t)) > 0;
   }
 
   /**

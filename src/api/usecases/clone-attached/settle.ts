@@ -18,11 +18,13 @@ import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { volumeRefOf } from '../lookup.js';
+import { endOperation } from '../../operation-end.js';
 import { recoveryLeaseHolder } from '../operation-runner.js';
 import { deleteSnapshot } from '../snapshot-delete.js';
 import { planCloneRecovery, type CloneRecoveryPlan } from './recovery-plan.js';
 import { temporaryOwner, type TemporaryOwner } from './temporary-snapshot.js';
 
+const SETTLE = { recovery: 'the settle pass of clones of attached volumes' };
 const INTERRUPTED = 'INTERRUPTED: the process running the clone of an attached volume stopped';
 
 interface Found {
@@ -47,10 +49,10 @@ async function settleRows(deps: ServiceDeps, op: OperationRecord, f: Found, leas
     await deps.repos.snapshots.markDeleted([f.snap.id]);
   }
   await inTransaction(deps.repos.db, async (t) => {
-    await deps.repos.operations.updateRunning(op.id, { state: 'failed', error: INTERRUPTED, finishedAt: new Date() }, t);
+    await endOperation(deps, op, { state: 'failed', error: INTERRUPTED, by: SETTLE }, t);
     if (!f.plan.failClone || !f.owner) return;
     await deps.repos.volumes.update(f.owner.cloneVolumeId, { status: 'error' }, t);
-    await deps.repos.operations.updateRunning(f.owner.cloneOperationId, { state: 'failed', error: INTERRUPTED, finishedAt: new Date() }, t);
+    await endOperation(deps, f.owner.cloneOperationId, { state: 'failed', error: INTERRUPTED, by: SETTLE }, t);
   });
 }
 

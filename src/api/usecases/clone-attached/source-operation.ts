@@ -12,6 +12,7 @@ import type { OperationRecord, VolumeRecord } from '../../../db/records.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { ServiceDeps } from '../../context.js';
 import { keepLease, type LeaseKeeper } from '../../../../lib/core/lease.js';
+import { endOperation } from '../../operation-end.js';
 import { invalidState } from '../lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from '../operation-runner.js';
 import { temporaryFieldsOf, type TemporaryPurpose } from './temporary-snapshot.js';
@@ -53,8 +54,12 @@ export async function beginSourceOperation(deps: ServiceDeps, src: VolumeRecord,
 export async function endSourceOperation(deps: ServiceDeps, so: SourceOperation, failure: unknown): Promise<void> {
   await so.keeper.stop();
   const error = failure === null ? null : isStorageError(failure) ? `${failure.code}: ${failure.message}` : String((failure as Error)?.message ?? failure);
+  const by = { runner: true } as const;
+  const end = error === null
+    ? { state: 'succeeded' as const, by }
+    : { state: 'failed' as const, error, ...(isStorageError(failure) ? { code: failure.code } : {}), by };
   await inTransaction(deps.repos.db, async (t) => {
-    await deps.repos.operations.update(so.op.id, { state: error === null ? 'succeeded' : 'failed', progress: 100, error: error?.slice(0, 4000) ?? null, finishedAt: new Date() }, t);
+    await endOperation(deps, so.op, end, t, 'any');
     if (!so.keeper.signal.aborted) await deps.repos.leases.release(so.keeper.lease, t);
   });
 }

@@ -15,6 +15,7 @@ import { inTransaction } from '../../../db/transaction.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../../db/records.js';
 import type { Caller, ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
+import { endOperation } from '../../operation-end.js';
 import { invalidState, volumeRefOf } from '../lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from '../operation-runner.js';
 
@@ -81,7 +82,7 @@ export async function createSnapshotMetadata(deps: ServiceDeps, caller: Caller, 
     const message = err instanceof Error ? err.message : String(err);
     await inTransaction(deps.repos.db, async (t) => {
       await deps.repos.snapshots.markDeleted([snapshotId], t);
-      await deps.repos.operations.update(opId, { state: 'failed', error: message.slice(0, 4000), finishedAt: new Date() }, t);
+      await endOperation(deps, op, { state: 'failed', error: message, by: { runner: true } }, t, 'any');
     });
     await deps.repos.leases.release(lease);
     throw err;

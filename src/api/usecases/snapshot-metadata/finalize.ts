@@ -18,7 +18,7 @@ import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-m
 import { volumeRefOf } from '../lookup.js';
 import { operationLease, releaseOperationLease, renewOperationLease, reportedOperation } from './operation-check.js';
 import { passCommitPoint } from './commit.js';
-import { operationEnded } from '../../operation-audit.js';
+import { endOperation } from '../../operation-end.js';
 
 export interface FinalizeInput {
   operationId: string;
@@ -28,6 +28,8 @@ export interface FinalizeInput {
   format?: VolumeRecord['format'];
   error?: string;
 }
+
+const FINALIZE = { request: 'os-finalize_snapshot_metadata' };
 
 function alreadyFinal(op: OperationRecord, status: FinalizeInput['status']): boolean {
   if (op.state === 'running') return false;
@@ -46,7 +48,7 @@ async function finalizeAvailable(deps: ServiceDeps, vol: VolumeRecord, snap: Sna
     for (const a of await deps.repos.attachments.activeOf(vol.id, t)) {
       await deps.repos.attachments.update(a.id, { activeFile: input.activeFile ?? created.activeFile, format: input.format ?? a.format ?? vol.format }, t);
     }
-    await deps.repos.operations.update(op.id, done, t);
+    await endOperation(deps, op, { state: 'succeeded', by: FINALIZE }, t, 'any');
     await deps.repos.leases.release(operationLease(op), t);
   });
   // The row is exactly what was written: no read-back.
@@ -60,7 +62,8 @@ async function finalizeError(deps: ServiceDeps, vol: VolumeRecord, snap: Snapsho
   }
   await inTransaction(deps.repos.db, async (t) => {
     await deps.repos.snapshots.update(snap.id, { status: 'error' }, t);
-    await deps.repos.operations.update(op.id, { state: 'failed', error: (input.error ?? 'reported failed by the host').slice(0, 4000), finishedAt: new Date() }, t);
+    // The host's report carries text, not a stable code.
+    await endOperation(deps, op, { state: 'failed', error: input.error ?? 'reported failed by the host', by: FINALIZE }, t, 'any');
   });
 }
 
@@ -70,12 +73,9 @@ export async function finalizeSnapshotMetadata(deps: ServiceDeps, vol: VolumeRec
   const op = await reportedOperation(deps, snap, input.operationId, input.fencingToken);
   if (alreadyFinal(op, input.status)) return op;
   if (input.status === 'available') {
-    const done = await finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);
-    operationEnded(deps, done);
-    return done;
+    return finalizeAvailable(deps, vol, snap, await passCommitPoint(deps, op), input);
   }
   await finalizeError(deps, vol, snap, op, input);
-  operationEnded(deps, op, {}); // the host's report carries text, not a stable code
   await releaseOperationLease(deps, op);
   return (await deps.repos.operations.get(op.id)) as OperationRecord;
 }

@@ -6,13 +6,14 @@
 import { inTransaction } from '../../../db/transaction.js';
 import type { SnapshotRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
+import { endOperation } from '../../operation-end.js';
 import { releaseOperationLease } from './operation-check.js';
 
 export async function forgetSnapshotMetadata(deps: ServiceDeps, snap: SnapshotRecord): Promise<void> {
   const ops = (await deps.repos.operations.running({ volumeId: snap.volumeId })).filter((o) => o.snapshotId === snap.id);
   await inTransaction(deps.repos.db, async (t) => {
     for (const op of ops) {
-      await deps.repos.operations.updateRunning(op.id, { state: 'abandoned', error: 'snapshot metadata deleted', finishedAt: new Date() }, t);
+      await endOperation(deps, op, { state: 'abandoned', error: 'snapshot metadata deleted', by: { request: 'os-delete_snapshot_metadata' } }, t);
     }
     await deps.repos.snapshots.markDeleted([snap.id], t);
   });

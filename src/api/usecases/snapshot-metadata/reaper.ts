@@ -11,10 +11,11 @@ import type { OperationRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { snapshotMetadataSupport } from '../../../../drivers/contract/snapshot-metadata-support.js';
 import { volumeRefOf } from '../lookup.js';
+import { endOperation } from '../../operation-end.js';
 import { recoveryLeaseHolder } from '../operation-runner.js';
 
 async function abandon(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
-  return deps.repos.operations.updateBeforeCommitPoint(op.id, { state: 'abandoned', error: 'lease expired before the commit point', finishedAt: new Date() });
+  return endOperation(deps, op, { state: 'abandoned', error: 'lease expired before the commit point', by: { recovery: 'the reaper of snapshot-metadata operations' } }, undefined, 'before_commit_point');
 }
 
 async function reapOne(deps: ServiceDeps, op: OperationRecord): Promise<boolean> {
