@@ -21,6 +21,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
 import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
+import { snapshotDeletePreviewRoutes } from './routes/snapshot-delete-preview.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { MAX_VERSION, versionRoutes } from './routes/versions.js';
 import { volumeActionRoutes } from './routes/volume-actions.js';
@@ -41,6 +42,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...availabilityZoneRoutes,
     ...schedulerStatsRoutes(deps),
     ...serviceRoutes(deps),
+    ...snapshotDeletePreviewRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];
