@@ -174,6 +174,8 @@ const apiSchema = z.strictObject({
    * MySQL/MariaDB: every worker is a full service, kept apart from the others by database leases.
    */
   workers: z.number().int().min(1).max(64).default(1),
+  /** The web console under /console (same authentication and policy as the API); false: not mounted (404). */
+  console: z.boolean().default(true),
   ...httpLimits,
 });
 
