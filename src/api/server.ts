@@ -32,6 +32,7 @@ import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 import { settleFailedExtends } from './usecases/failed-extends.js';
 import { isArchiveUpload } from './routes/volume-transfer.js';
+import { isConsoleForm } from '../console/router.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -106,7 +107,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
-  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, errorBody: (e) => faultBody(e), tls });
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, formBody: isConsoleForm, errorBody: (e) => faultBody(e), tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);

@@ -4,6 +4,7 @@
  * Every answer carries a CSP that allows only this service's own script, style and forms.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { StorageError, toStorageError } from '../../lib/core/errors.js';
 import type { Authenticate } from '../api/auth.js';
@@ -19,6 +20,9 @@ import { authenticateToken, csrfOf, endSession, requireCsrf, requireSession, sta
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+// Referrer-Policy same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null"
+// with the console's own form posts, and the CSRF check could no longer tell them from another site's.
+
 /** The two static files, read once at start (they ship next to this module, in the source and in dist/). */
 const STATIC: Record<string, { type: string; body: string }> = {
   'console.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./static/console.js', import.meta.url), 'utf8') },
@@ -27,7 +31,7 @@ const STATIC: Record<string, { type: string; body: string }> = {
 
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.set({
-    'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store',
+    'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'DENY', 'Cache-Control': 'no-store',
   });
   next();
 }
@@ -41,6 +45,11 @@ function uuidOf(value: unknown, name: string): string {
   return r.data;
 }
 const idParam = (req: Request, name: string): string => uuidOf(req.params[name], name);
+
+/** The console's forms post application/x-www-form-urlencoded (the API takes JSON only). */
+export function isConsoleForm(req: IncomingMessage): boolean {
+  return req.method === 'POST' && (req.url ?? '').startsWith('/console/');
+}
 
 export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
   const r = express.Router();

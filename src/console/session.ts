@@ -78,7 +78,7 @@ export function requireSession(auth: Authenticate) {
 export function requireCsrf(req: Request, _res: Response, next: NextFunction): void {
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `${req.protocol}://${req.headers.host ?? ''}`) {
-    return next(new StorageError('FORBIDDEN', 'console: a form posted from another origin'));
+    return next(new StorageError('FORBIDDEN', `console: a form posted from another origin (${origin})`));
   }
   const expected = Buffer.from(csrfOf(req));
   const sent = Buffer.from(typeof req.body?.csrf === 'string' ? (req.body.csrf as string) : '');
