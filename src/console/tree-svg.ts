@@ -17,9 +17,14 @@ export interface SvgOptions {
   activeAllocated: number | null;
 }
 
+/** A file name that fits the node's width: its head and tail (the label has it whole). */
+function fit(name: string, max = 27): string {
+  return name.length <= max ? name : `${name.slice(0, 12)}…${name.slice(-(max - 13))}`;
+}
+
 function lines(n: LayoutNode, o: SvgOptions): { title: string; rows: string[]; label: string } {
   if (n.kind === 'active') {
-    const rows = [`virtual ${o.activeSizeGiB} GiB · allocated ${bytes(o.activeAllocated)}`, o.activeFile];
+    const rows = [`virtual ${o.activeSizeGiB} GiB · allocated ${bytes(o.activeAllocated)}`, fit(o.activeFile)];
     return { title: 'active file (the volume)', rows, label: `Active file ${o.activeFile}, owned by the volume, virtual size ${o.activeSizeGiB} GiB, allocated ${bytes(o.activeAllocated)}` };
   }
   if (n.kind === 'elided' || n.snapshot === null) {

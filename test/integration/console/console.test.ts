@@ -61,6 +61,9 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
     await waits.settled('volumes', vid, 'available');
     await write(vid, 0x33, 4 * MiB);
     ids.s3 = await waits.snapshot(vid);
+    for (const [k, name] of [['s1', 'base-install'], ['s2', 'app-v1'], ['s3', 'app-v2']] as const) {
+      await http.put(`/v3/snapshots/${ids[k]}`).set(auth('alice')).send({ snapshot: { name } }).expect(200);
+    }
     const del = await http.delete(`/v3/snapshots/${ids.s1}`).set(auth('alice')).expect(202);
     expect((await waits.operation(del.headers['x-operation-id'] as string)).state).to.equal('succeeded');
     browser = await openBrowser();
