@@ -24,6 +24,8 @@ export interface VolumeRow {
   share: string | null;
 }
 
+const VOLUME_PAGE = 200;
+
 const scopeOf = (caller: Caller): string | null => (seesAllProjects(caller) ? null : caller.projectId);
 
 async function treeOf(deps: ServiceDeps, caller: Caller, v: VolumeRecord): Promise<TreeView | null> {
@@ -41,7 +43,8 @@ async function allocatedOf(deps: ServiceDeps, v: VolumeRecord): Promise<number |
 
 export async function volumeRows(deps: ServiceDeps, caller: Caller): Promise<VolumeRow[]> {
   authorize(caller, 'volume:get_all');
-  const rows = await deps.repos.volumes.list({ projectId: scopeOf(caller) }, pageOf({ sort: 'created_at:desc' }));
+  // The newest 200: each row reads its volume's info file for the allocated bytes.
+  const rows = await deps.repos.volumes.list({ projectId: scopeOf(caller) }, pageOf({ sort: 'created_at:desc', limit: VOLUME_PAGE }));
   const attachments = await deps.repos.attachments.activeOfMany(rows.map((v) => v.id));
   return Promise.all(rows.map(async (v) => ({
     volume: v, attachments: attachments.get(v.id) ?? [], allocated: await allocatedOf(deps, v), share: isAdmin(caller) ? v.providerLocation : null,

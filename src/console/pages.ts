@@ -59,7 +59,7 @@ export function volumesBody(rows: VolumeRow[]): string {
   const tr = rows.map((r) => `<tr data-volume-id="${h(r.volume.id)}"><td><a href="/console/volumes/${h(r.volume.id)}">${h(r.volume.name ?? shortId(r.volume.id))}</a></td>
 <td>${h(r.volume.status)}</td><td>${r.volume.sizeGiB} GiB</td><td>${h(bytes(r.allocated))}</td><td>${h(r.share ?? '—')}</td>
 <td>${h(attachmentText(r))}</td><td>${h(r.volume.projectId)}</td></tr>`).join('\n');
-  return `<table class="volumes"><caption>Volumes you can see</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
+  return `<table class="volumes"><caption>Volumes you can see (the newest 200)</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
 <th scope="col">Allocated</th><th scope="col">Share</th><th scope="col">Attachment</th><th scope="col">Project</th></tr></thead><tbody>${tr}</tbody></table>`;
 }
 
