@@ -16,6 +16,8 @@ echo "[build] compiling to dist/" >&2
 start=$SECONDS
 rm -rf dist.new
 npx --no-install tsc -p tsconfig.build.json --outDir dist.new
+# The console's static files (not TypeScript) ship next to its compiled module.
+cp -r src/console/static dist.new/src/console/static
 touch dist.new/.built
 rm -rf dist.old
 [ -d dist ] && mv dist dist.old

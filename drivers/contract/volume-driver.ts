@@ -132,6 +132,8 @@ export interface SnapshotNode {
   createdAt: string;
   /** false while an operation on it is unfinished (e.g. a commit that must roll forward). */
   settled: boolean;
+  /** Bytes the owned file takes on the share (allocated, not apparent); null: unreadable. Absent: the driver does not say. */
+  allocatedBytes?: number | null;
 }
 
 export interface SnapshotTree {
@@ -141,6 +143,8 @@ export interface SnapshotTree {
   sizeBytes: number;
   /** The snapshot whose file the active file sits on (null: no snapshot). */
   activeParent: string | null;
+  /** Bytes the active file takes on the share; null: unreadable. Absent: the driver does not say. */
+  activeAllocatedBytes?: number | null;
   snapshots: SnapshotNode[];
   /** The unfinished operation the info file records (reconcile or the settle pass finishes it), or null. */
   intent: { kind: string; snapshotId: string | null } | null;

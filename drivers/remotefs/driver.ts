@@ -44,6 +44,8 @@ import { findVolume, locationOf, requireVolume, type VolumeSite } from './volume
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
 import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef } from '../contract/export-support.js';
+import type { DeletePreview, DeletePreviewSupport } from '../contract/delete-preview-support.js';
+import { previewDeleteOp } from './snapshots/delete-preview.js';
 import { openExport } from './export/export-volume.js';
 import { createExportFile, openExportFile, removeExportTemps, writeExportFile, type ExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
@@ -71,7 +73,7 @@ const SETTLE_OUTCOME = {
   complete_extend: 'extended', rollback_extend: 'extend_rolled_back', complete_revert: 'reverted', rollback_revert: 'revert_rolled_back',
 } as const;
 
-export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport {
+export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport, DeletePreviewSupport {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
@@ -335,6 +337,12 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {
     assertVolumeId(vol.id);
     return engine.snapshotTree(await locationOf(this.env, await this.site(vol)));
+  }
+
+  /** Read-only: the offline delete's own decision and measurement (delete-preview.ts). */
+  async previewSnapshotDelete(snap: SnapshotRef, vol: VolumeRef): Promise<DeletePreview> {
+    assertVolumeId(vol.id);
+    return previewDeleteOp(await locationOf(this.env, await this.site(vol)), snap.id);
   }
 
   async initializeConnection(vol: VolumeRef, _connector: Connector): Promise<ConnectionInfo> {

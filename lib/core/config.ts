@@ -185,6 +185,8 @@ const apiSchema = z.strictObject({
    * (Cinder's message_ttl); expired ones are purged by the periodic sweep.
    */
   messageTtlSeconds: z.number().int().min(60).default(2_592_000),
+  /** The web console under /console (same authentication and policy as the API); false: not mounted (404). */
+  console: z.boolean().default(true),
   ...httpLimits,
 });
 

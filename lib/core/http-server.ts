@@ -37,6 +37,8 @@ export interface HttpServerOptions {
    * JSON-only rule and from bodyLimit; the route reads and bounds it itself.
    */
   rawBody?: (req: IncomingMessage) => boolean;
+  /** Requests whose body may also be an HTML form (application/x-www-form-urlencoded): the web console's posts. */
+  formBody?: (req: IncomingMessage) => boolean;
   /** The API's error body for `err` (OpenStack fault on the storage service, {error} on the coordinator). */
   errorBody(err: StorageError): unknown;
   /** Serve HTTPS with these files (core/tls.ts); absent or null: plain HTTP. */
@@ -89,10 +91,14 @@ export function parseByteSize(limit: string): number {
   return Math.floor(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
 }
 
-export function requestProblem(req: IncomingMessage, bodyLimitBytes: number): StorageError | null {
+function isForm(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+export function requestProblem(req: IncomingMessage, bodyLimitBytes: number, formAllowed = false): StorageError | null {
   const bad = pathProblem(req.url ?? '/');
   if (bad) return bad;
-  if (hasBody(req) && !isJson(req.headers['content-type'])) {
+  if (hasBody(req) && !isJson(req.headers['content-type']) && !(formAllowed && isForm(req.headers['content-type']))) {
     return new StorageError('UNSUPPORTED_MEDIA_TYPE', 'a request body must be application/json');
   }
   // body-parser would refuse it too, but only after reading the whole announced body off the
@@ -171,7 +177,7 @@ export function startHttpServer(handler: RequestListener, o: HttpServerOptions):
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
   };
   const listener: RequestListener = (req, res) => {
-    const problem = o.rawBody?.(req) ? pathProblem(req.url ?? '/') : requestProblem(req, bodyLimitBytes);
+    const problem = o.rawBody?.(req) ? pathProblem(req.url ?? '/') : requestProblem(req, bodyLimitBytes, o.formBody?.(req) ?? false);
     if (!problem) {
       handler(req, res);
       return;

@@ -7,6 +7,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { requestTracking } from './access-log.js';
 import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
+import { consoleRouter } from '../console/router.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
@@ -22,6 +23,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
 import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
+import { snapshotDeletePreviewRoutes } from './routes/snapshot-delete-preview.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { versionRoutes } from './routes/versions.js';
 import { assertMicroversion, negotiateMicroversion } from './microversions/negotiate.js';
@@ -46,6 +48,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...schedulerStatsRoutes(deps),
     ...serviceRoutes(deps),
     ...messageRoutes(deps),
+    ...snapshotDeletePreviewRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];
@@ -77,6 +80,8 @@ export function createApp(deps: ServiceDeps): Express {
   app.locals.keystone = auth.keystone;
   // Project-less paths first: /v3/volumes must not be read as project "volumes".
   const table = routeTable(deps);
+  // The web console: HTML pages behind the same authentication and policy (src/console).
+  if (deps.config.api.console) app.use('/console', consoleRouter(deps, auth));
   for (const variant of [0, 1]) {
     for (const r of table) {
       const path = expressPaths(r)[variant];

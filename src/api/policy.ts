@@ -66,6 +66,7 @@ export const POLICY = {
   'volume:create_snapshot': { roles: WRITE, description: 'Create a snapshot' },
   'volume:update_snapshot': { roles: WRITE, description: 'Update a snapshot' },
   'volume:delete_snapshot': { roles: WRITE, description: 'Delete a snapshot' },
+  'qcowshare:snapshot:delete_preview': { roles: READ, description: 'Show what deleting a snapshot would do (changes nothing)' },
   'volume:get_snapshot_metadata': { roles: READ, description: 'Show the metadata of a snapshot (all items or one key)' },
   'volume:update_snapshot_metadata': { roles: WRITE, description: 'Add, change or replace metadata items of a snapshot' },
   'volume:delete_snapshot_metadata': { roles: WRITE, description: 'Delete one metadata item of a snapshot' },

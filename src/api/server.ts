@@ -25,6 +25,7 @@ import { Metrics } from './metrics.js';
 import { BackgroundTasks } from './tasks.js';
 import { coordinatorOf } from './usecases/compute-hosts.js';
 import { isArchiveUpload } from './routes/volume-transfer.js';
+import { isConsoleForm } from '../console/router.js';
 
 export interface ServiceOptions {
   config: Readonly<Config>;
@@ -78,7 +79,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
-  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, errorBody: (e) => faultBody(e), tls });
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, formBody: isConsoleForm, errorBody: (e) => faultBody(e), tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);

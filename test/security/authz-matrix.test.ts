@@ -55,6 +55,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /snapshots/:snapshot_id': { valid: () => ({}), foreign: 'lookup' },
   'PUT /snapshots/:snapshot_id': { valid: () => ({ body: { snapshot: { name: 'changed' } } }), invalid: () => ({ body: { snapshot: {} } }), foreign: 'lookup' },
   'DELETE /snapshots/:snapshot_id': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
+  'GET /snapshots/:snapshot_id/delete-preview': { valid: () => ({}), foreign: 'lookup' },
   'GET /operations': { valid: () => ({}), foreign: 'list' },
   'GET /operations/:operation_id': { valid: () => ({}), foreign: 'lookup' },
   'POST /os-check': { valid: () => ({ body: { check: { repair: false } } }), invalid: () => ({ body: { check: { bogus: 1 } } }), foreign: 'none' },

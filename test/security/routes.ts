@@ -45,6 +45,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /snapshots/:snapshot_id': none,
     'PUT /snapshots/:snapshot_id': { query: {}, strictQuery: false, bodies: [shape({ snapshot: { name: 'renamed' } }, [['snapshot.name', 'name'], ['snapshot.description', 'name']])] },
     'DELETE /snapshots/:snapshot_id': { query: {}, strictQuery: true, bodies: [] },
+    'GET /snapshots/:snapshot_id/delete-preview': none,
     'GET /operations': { query: { ...LIST_QUERY, volume_id: 'uuid', state: 'enum' }, strictQuery: true, bodies: [] },
     'GET /operations/:operation_id': none,
     'POST /os-check': { query: {}, strictQuery: true, bodies: [shape({ check: { repair: false } }, [['check.repair', 'bool']])] },

@@ -1,6 +1,7 @@
 /** Read-only views of the tree for the driver. */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { SnapshotTree } from '../../contract/volume-driver.js';
+import { allocatedSize } from '../allocated-size.js';
 import type { VolumeLocation } from './location.js';
 import { loadTree } from './store.js';
 import { activeParent, fileFormat } from './tree.js';
@@ -8,13 +9,16 @@ import { activeParent, fileFormat } from './tree.js';
 export async function treeView(loc: VolumeLocation): Promise<SnapshotTree> {
   const tree = await loadTree(loc);
   const busy = tree.intent?.snapshotId ?? null;
+  const snaps = Object.values(tree.snapshots);
+  const [activeAllocatedBytes, ...allocated] = await Promise.all([tree.active, ...snaps.map((s) => s.file)].map((f) => allocatedSize(loc.dir, f)));
   return {
     volumeId: tree.volumeId,
     activeFile: tree.active,
     format: fileFormat(tree, tree.active),
     sizeBytes: tree.sizeBytes,
     activeParent: activeParent(tree),
-    snapshots: Object.values(tree.snapshots).map((s) => ({
+    activeAllocatedBytes: activeAllocatedBytes ?? null,
+    snapshots: snaps.map((s, i) => ({
       id: s.id,
       ownedFile: s.file,
       parent: s.parent,
@@ -22,6 +26,7 @@ export async function treeView(loc: VolumeLocation): Promise<SnapshotTree> {
       sizeBytes: s.sizeBytes,
       createdAt: s.createdAt,
       settled: s.id !== busy,
+      allocatedBytes: allocated[i] ?? null,
     })),
     intent: tree.intent && { kind: tree.intent.kind, snapshotId: tree.intent.snapshotId },
   };

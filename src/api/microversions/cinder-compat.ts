@@ -41,6 +41,7 @@ export const EXTENSIONS: readonly CompatRow[] = [
   { resource: 'Health, readiness, metrics, OpenAPI', routes: ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'], note: 'not under /v3' },
   { resource: 'Operations (progress of asynchronous work)', routes: ['GET /operations', 'GET /operations/:operation_id'], note: '' },
   { resource: 'Snapshot tree of a volume', routes: ['GET /volumes/:volume_id/tree'], note: '' },
+  { resource: 'What deleting a snapshot would do (merge direction, bytes)', routes: ['GET /snapshots/:snapshot_id/delete-preview'], note: '' },
   { resource: 'Export / import of a volume with its tree', routes: ['GET /volumes/:volume_id/os-export', 'POST /os-volume-import', 'POST /volumes/:volume_id/os-import', 'POST /os-volume-import-from-share'], note: 'export to a share: the volume action os-export-to-share (admin)' },
   { resource: 'Consistency check', routes: ['POST /os-check', 'POST /volumes/:volume_id/os-check'], note: 'admin only' },
   { resource: 'Compute-host registry', routes: ['GET /os-compute-hosts', 'GET /os-compute-hosts/:host_name', 'PUT /os-compute-hosts/:host_name', 'DELETE /os-compute-hosts/:host_name'], note: '' },

@@ -2,7 +2,7 @@
 import type { Request } from 'express';
 import type { VolumeRecord } from '../../db/records.js';
 import { callerOf, scopedProject } from '../auth.js';
-import { isAdmin, seesAllProjects, type ServiceDeps } from '../context.js';
+import { isAdmin, type ServiceDeps } from '../context.js';
 import { createVolume } from '../usecases/volume-create.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { visibleVolume, volumeRefOf } from '../usecases/lookup.js';
@@ -10,6 +10,7 @@ import { pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { volumeCreateBody, volumeDeleteQuery, volumeListQuery, volumeUpdateBody } from '../validation/volumes.js';
 import { baseUrl } from '../views/links.js';
+import { treeView } from '../views/tree-view.js';
 import { volumeDetail, volumeSummary } from '../views/volume-view.js';
 import { listScope, pageOf } from './list-params.js';
 import type { RouteDef } from './route.js';
@@ -87,12 +88,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
         const caller = callerOf(req);
         const v = await visibleVolume(deps, caller, volume_id);
         const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, v));
-        const names = new Map((await deps.repos.snapshots.ofVolume(v.id)).map((s) => [s.id, s]));
-        const snapshots = tree.snapshots.filter((s) => !s.hidden || seesAllProjects(caller)).map((s) => ({
-          id: s.id, parent: s.parent, hidden: s.hidden, owned_file: s.ownedFile, size: Math.ceil(s.sizeBytes / 2 ** 30),
-          name: names.get(s.id)?.name ?? null, status: names.get(s.id)?.status ?? null, created_at: s.createdAt,
-        }));
-        res.json({ tree: { volume_id: v.id, active_file: tree.activeFile, active_parent: tree.activeParent, format: tree.format, snapshots } });
+        res.json({ tree: treeView(caller, v, tree, await deps.repos.snapshots.ofVolume(v.id)) });
       },
     },
     {

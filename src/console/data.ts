@@ -1,0 +1,123 @@
+/**
+ * What each console page shows, read for one caller through the API's own rules: the policy rule
+ * of the route that serves the same data (authorize), the same visibility lookups (visibleVolume,
+ * visibleSnapshot: members their projects, admins all) and the same views. No rule of its own.
+ */
+import { hostname } from 'node:os';
+import type { AttachmentRecord, OperationRecord, SnapshotRecord, VolumeRecord } from '../db/records.js';
+import { isAdmin, seesAllProjects, type Caller, type ServiceDeps } from '../api/context.js';
+import { allows, authorize } from '../api/policy.js';
+import { readiness, type ReadinessReport } from '../api/readiness.js';
+import { pageOf } from '../api/routes/list-params.js';
+import { poolsOf } from '../api/routes/scheduler-stats.js';
+import { visibleSnapshot, visibleVolume, volumeRefOf } from '../api/usecases/lookup.js';
+import { CHECKPOINT_METADATA_KEY } from '../api/usecases/snapshot-delete.js';
+import { previewSnapshotDelete, type DeletePreviewView } from '../api/usecases/snapshot-delete-preview.js';
+import { treeView, type TreeView } from '../api/views/tree-view.js';
+
+export interface VolumeRow {
+  volume: VolumeRecord;
+  attachments: AttachmentRecord[];
+  /** Bytes all the volume's files take on the share (null: unreadable). */
+  allocated: number | null;
+  /** The share (admins only, as the API's os-vol-host-attr:host). */
+  share: string | null;
+}
+
+const VOLUME_PAGE = 200;
+
+const scopeOf = (caller: Caller): string | null => (seesAllProjects(caller) ? null : caller.projectId);
+
+async function treeOf(deps: ServiceDeps, caller: Caller, v: VolumeRecord): Promise<TreeView | null> {
+  const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, v)).catch(() => null);
+  return tree && treeView(caller, v, tree, await deps.repos.snapshots.ofVolume(v.id));
+}
+
+/** The volume's files, hidden ones included: what it costs on the share whoever looks. */
+async function allocatedOf(deps: ServiceDeps, v: VolumeRecord): Promise<number | null> {
+  const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, v)).catch(() => null);
+  if (tree === null) return null;
+  const sizes = [tree.activeAllocatedBytes, ...tree.snapshots.map((s) => s.allocatedBytes)];
+  return sizes.some((s) => s === null || s === undefined) ? null : sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+export async function volumeRows(deps: ServiceDeps, caller: Caller): Promise<VolumeRow[]> {
+  authorize(caller, 'volume:get_all');
+  // The newest 200: each row reads its volume's info file for the allocated bytes.
+  const rows = await deps.repos.volumes.list({ projectId: scopeOf(caller) }, pageOf({ sort: 'created_at:desc', limit: VOLUME_PAGE }));
+  const attachments = await deps.repos.attachments.activeOfMany(rows.map((v) => v.id));
+  return Promise.all(rows.map(async (v) => ({
+    volume: v, attachments: attachments.get(v.id) ?? [], allocated: await allocatedOf(deps, v), share: isAdmin(caller) ? v.providerLocation : null,
+  })));
+}
+
+export interface VolumePage {
+  row: VolumeRow;
+  tree: TreeView | null;
+  snapshots: SnapshotRecord[];
+  checkpointOf: Map<string, string>;
+  selected: SnapshotRecord | null;
+  preview: DeletePreviewView | null;
+  operations: OperationRecord[];
+}
+
+export async function volumePage(deps: ServiceDeps, caller: Caller, volumeId: string, selectedId: string | null): Promise<VolumePage> {
+  authorize(caller, 'volume:get');
+  const v = await visibleVolume(deps, caller, volumeId);
+  const snapshots = (await deps.repos.snapshots.ofVolume(v.id)).filter((s) => !s.hidden || seesAllProjects(caller));
+  const tree = allows(caller, 'qcowshare:volume:get_tree') ? await treeOf(deps, caller, v) : null;
+  const checkpointOf = new Map(snapshots.flatMap((s) => (s.metadata[CHECKPOINT_METADATA_KEY] ? [[s.id, s.metadata[CHECKPOINT_METADATA_KEY] as string] as const] : [])));
+  let selected: SnapshotRecord | null = null;
+  let preview: DeletePreviewView | null = null;
+  if (selectedId !== null) {
+    authorize(caller, 'volume:get_snapshot');
+    selected = await visibleSnapshot(deps, caller, selectedId);
+    if (selected.volumeId !== v.id) selected = null;
+    else if (allows(caller, 'qcowshare:snapshot:delete_preview')) preview = await previewSnapshotDelete(deps, caller, selected);
+  }
+  const operations = allows(caller, 'qcowshare:operation:get_all')
+    ? await deps.repos.operations.list({ projectId: scopeOf(caller), volumeId: v.id }, { ...pageOf({ sort: 'created_at:desc' }), sort: [{ key: 'startedAt', dir: 'desc' }], limit: 10 })
+    : [];
+  const attachments = await deps.repos.attachments.activeOf(v.id);
+  return {
+    row: { volume: v, attachments, allocated: await allocatedOf(deps, v), share: isAdmin(caller) ? v.providerLocation : null },
+    tree, snapshots, checkpointOf, selected, preview, operations,
+  };
+}
+
+export interface OperationsPage {
+  running: OperationRecord[];
+  failed: OperationRecord[];
+}
+
+export async function operationsPage(deps: ServiceDeps, caller: Caller): Promise<OperationsPage> {
+  authorize(caller, 'qcowshare:operation:get_all');
+  const page = (limit: number) => ({ ...pageOf({}), sort: [{ key: 'startedAt', dir: 'desc' as const }], limit });
+  const [running, failed] = await Promise.all([
+    deps.repos.operations.list({ projectId: scopeOf(caller), state: 'running' }, page(200)),
+    deps.repos.operations.list({ projectId: scopeOf(caller), state: 'failed' }, page(20)),
+  ]);
+  return { running, failed };
+}
+
+/** For the live updates: the running operations and the most recent ones of any state (they show how a running one ended). */
+export async function liveOperations(deps: ServiceDeps, caller: Caller): Promise<OperationRecord[]> {
+  authorize(caller, 'qcowshare:operation:get_all');
+  const page = { ...pageOf({}), sort: [{ key: 'startedAt', dir: 'desc' as const }], limit: 200 };
+  const [running, recent] = await Promise.all([
+    deps.repos.operations.list({ projectId: scopeOf(caller), state: 'running' }, page),
+    deps.repos.operations.list({ projectId: scopeOf(caller) }, { ...page, limit: 50 }),
+  ]);
+  return [...new Map([...running, ...recent].map((o) => [o.id, o])).values()];
+}
+
+export interface SystemPage {
+  /** null: the caller may not see capacity (scheduler_stats:get_pools is an admin rule). */
+  pools: Record<string, unknown>[] | null;
+  health: ReadinessReport;
+}
+
+export async function systemPage(deps: ServiceDeps, caller: Caller): Promise<SystemPage> {
+  const pools = allows(caller, 'scheduler_extension:scheduler_stats:get_pools') ? poolsOf(await deps.driver.getVolumeStats(true), hostname(), true) : null;
+  return { pools, health: await readiness(deps) };
+}
