@@ -19,6 +19,8 @@ import { expressPaths, type RouteDef } from './routes/route.js';
 import { manageRoutes } from './routes/manage.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
+import { volumeTypeRoutes } from './routes/volume-types.js';
+import { quotaRoutes } from './routes/quotas.js';
 import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotRoutes } from './routes/snapshots.js';
@@ -41,6 +43,8 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...availabilityZoneRoutes,
     ...schedulerStatsRoutes(deps),
     ...serviceRoutes(deps),
+    ...volumeTypeRoutes(deps),
+    ...quotaRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

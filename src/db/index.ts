@@ -11,6 +11,8 @@ import { OperationRepository } from './repositories/operations.js';
 import { ServiceSecretRepository } from './repositories/service-secrets.js';
 import { SnapshotRepository } from './repositories/snapshots.js';
 import { VolumeRepository } from './repositories/volumes.js';
+import { VolumeTypeRepository } from './repositories/volume-types.js';
+import { QuotaRepository } from './repositories/quotas.js';
 
 export interface Repositories {
   db: Database;
@@ -21,6 +23,8 @@ export interface Repositories {
   computeHosts: ComputeHostRepository;
   secrets: ServiceSecretRepository;
   checkpoints: CheckpointRepository;
+  volumeTypes: VolumeTypeRepository;
+  quotas: QuotaRepository;
   leases: DbLeaseManager;
 }
 
@@ -34,6 +38,8 @@ export function repositories(db: Database): Repositories {
     computeHosts: new ComputeHostRepository(db),
     secrets: new ServiceSecretRepository(db),
     checkpoints: new CheckpointRepository(db),
+    volumeTypes: new VolumeTypeRepository(db),
+    quotas: new QuotaRepository(db),
     leases: new DbLeaseManager(db),
   };
 }
