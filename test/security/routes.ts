@@ -98,7 +98,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /os-quota-sets/:tenant_id': { query: { usage: 'bool' }, strictQuery: true, bodies: [] },
     'GET /os-quota-sets/:tenant_id/defaults': { query: {}, strictQuery: true, bodies: [] },
     'PUT /os-quota-sets/:tenant_id': {
-      query: {}, strictQuery: true, bodies: [shape({ quota_set: { volumes: 100 } }, [['quota_set.volumes', 'limit'], ['quota_set.snapshots', 'limit'], ['quota_set.gigabytes', 'limit']])],
+      query: { skip_validation: 'bool' }, strictQuery: true, bodies: [shape({ quota_set: { volumes: 100 } }, [['quota_set.volumes', 'limit'], ['quota_set.snapshots', 'limit'], ['quota_set.gigabytes', 'limit']])],
     },
     'DELETE /os-quota-sets/:tenant_id': { query: {}, strictQuery: true, bodies: [] },
     'GET /limits': { query: {}, strictQuery: true, bodies: [] },

@@ -12,7 +12,7 @@ import { authorize } from '../policy.js';
 import { defaultLimits, limitsOf } from '../usecases/quota/quotas.js';
 import { noQuery } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
-import { quotaPath, quotaShowQuery, quotaUpdateBody } from '../validation/volume-types.js';
+import { quotaPath, quotaShowQuery, quotaUpdateBody, quotaUpdateQuery } from '../validation/volume-types.js';
 import type { RouteDef } from './route.js';
 
 /** The project of the path's tenant_id: the caller's own, or any for admins and services. */
@@ -36,6 +36,17 @@ function quotaSet(projectId: string, limits: QuotaNumbers, usage?: QuotaNumbers)
   return out;
 }
 
+/** As Cinder with skip_validation=false: a limit may not be set below what the project already uses. */
+async function assertNotBelowUsage(deps: ServiceDeps, project: string, limits: Partial<QuotaNumbers>): Promise<void> {
+  const used = await deps.repos.quotas.usageOf(project);
+  for (const r of QUOTA_RESOURCES) {
+    const l = limits[r];
+    if (l !== undefined && l >= 0 && l < used[r]) {
+      throw new StorageError('INVALID_INPUT', `quota ${r} of project ${project} may not be set to ${l}: it already uses ${used[r]}`, { details: { resource: r, limit: l, in_use: used[r] } });
+    }
+  }
+}
+
 export function quotaRoutes(deps: ServiceDeps): RouteDef[] {
   return [
     {
@@ -57,13 +68,14 @@ export function quotaRoutes(deps: ServiceDeps): RouteDef[] {
     {
       method: 'put', path: '/os-quota-sets/:tenant_id', versioned: true, policy: 'volume_extension:quotas:update', status: 200, summary: 'Set a project\'s quotas (admin; -1: unlimited)',
       handler: async (req, res) => {
-        parse(noQuery, req.query, 'query');
+        const q = parse(quotaUpdateQuery, req.query, 'query');
         const { quota_set: b } = parse(quotaUpdateBody, req.body, 'body');
         const project = tenantOf(req);
         if (b.tenant_id !== undefined && b.tenant_id !== project) throw new StorageError('INVALID_INPUT', `quota_set.tenant_id ${b.tenant_id} is not the path's project ${project}`);
         const limits: Partial<QuotaNumbers> = {};
         for (const r of QUOTA_RESOURCES) if (b[r] !== undefined) limits[r] = b[r];
         if (Object.keys(limits).length === 0) throw new StorageError('INVALID_INPUT', `give at least one of ${QUOTA_RESOURCES.join(', ')}`);
+        if (q.skip_validation === false) await assertNotBelowUsage(deps, project, limits);
         await deps.repos.quotas.setLimits(project, limits);
         res.json({ quota_set: quotaSet(project, await limitsOf(deps, project)) });
       },

@@ -35,6 +35,8 @@ const limit = z.number().int().min(-1, 'a limit is -1 (unlimited) or more').max(
 
 export const quotaPath = z.strictObject({ project_id: z.string().optional(), tenant_id: z.string().regex(/^(?!\.+$)[A-Za-z0-9_.@-]{1,64}$/, 'must be a project id') });
 export const quotaShowQuery = z.strictObject({ usage: looseBool.optional() });
+/** skip_validation=false (what `cinder quota-update` sends): a limit below what the project uses is refused. */
+export const quotaUpdateQuery = z.strictObject({ skip_validation: looseBool.optional() });
 
 /** Only the resources enforced here; others (backups, groups, per-type keys) are refused, not ignored. */
 export const quotaUpdateBody = z.strictObject({
