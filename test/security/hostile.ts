@@ -156,7 +156,7 @@ export function generate(rng: Prng, r: FuzzRoute): Generated {
   switch (cls) {
     case 'bad-id': {
       const name = rng.pick(params);
-      const pool = name === 'project_id' ? HOSTILE.filter(badProject) : name === 'host_name' ? HOSTILE.filter(badHost) : HOSTILE;
+      const pool = name === 'project_id' || name === 'tenant_id' ? HOSTILE.filter(badProject) : name === 'host_name' ? HOSTILE.filter(badHost) : HOSTILE;
       path = fillPath(r, { name, raw: enc(rng.pick(pool)) });
       break;
     }
