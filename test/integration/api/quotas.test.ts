@@ -118,5 +118,18 @@ for (const backend of BACKENDS) {
       }
       expect((await s.http.get(`/v3/os-quota-sets/${PROJECT}`).set(ADMIN).expect(200)).body.quota_set).to.deep.equal({ id: PROJECT, volumes: 10, snapshots: 10, gigabytes: 1000 });
     });
+
+    it('an extend counts its growth against gigabytes: beyond the quota it is refused and the volume keeps its size', async () => {
+      const vid = (await s.http.post('/v3/volumes').set(ADMIN).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+      await settled('volumes', vid);
+      const used = (await s.http.get(`/v3/os-quota-sets/${PROJECT}?usage=true`).set(ADMIN).expect(200)).body.quota_set.gigabytes.in_use as number;
+      await s.http.put(`/v3/os-quota-sets/${PROJECT}`).set(ADMIN).send({ quota_set: { gigabytes: used + 1 } }).expect(200);
+      const over = await s.http.post(`/v3/volumes/${vid}/action`).set(ADMIN).send({ 'os-extend': { new_size: 3 } });
+      expect([over.status, over.body.overLimit?.error_code, over.body.overLimit?.requested]).to.deep.equal([413, 'OVER_QUOTA', 2]);
+      expect((await s.http.get(`/v3/volumes/${vid}`).set(ADMIN).expect(200)).body.volume).to.include({ size: 1, status: 'available' });
+      await s.http.post(`/v3/volumes/${vid}/action`).set(ADMIN).send({ 'os-extend': { new_size: 2 } }).expect(202);
+      await eventually(async () => ((await s.http.get(`/v3/volumes/${vid}`).set(ADMIN)).body.volume.size === 2 ? true : undefined), 120_000);
+      await cinder('quota-delete', PROJECT);
+    });
   });
 }
