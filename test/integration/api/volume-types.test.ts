@@ -73,7 +73,11 @@ for (const backend of BACKENDS) {
       const created = (await cinder('type-create', 'gold', '--description', 'raw, preallocated, on share b')).stdout;
       const goldId = /\|\s*([0-9a-f-]{36})\s*\|\s*gold\s*\|/.exec(created)?.[1];
       expect(goldId, created).to.match(/^[0-9a-f-]{36}$/);
-      await cinder('type-key', 'gold', 'set', 'qcowshare:format=raw', 'qcowshare:preallocation=full', `qcowshare:share=*share-b`, 'volume_backend_name=remotefs');
+      await cinder('type-key', 'gold', 'set', 'qcowshare:preallocation=full', `qcowshare:share=*share-b`, 'volume_backend_name=remotefs');
+      await cinder('type-key', 'gold', 'set', 'qcowshare:format=qcow2');
+      await cinder('type-key', 'gold', 'unset', 'qcowshare:format');
+      expect((await http.get(`/v3/types/${goldId}/extra_specs`).set(ADMIN).expect(200)).body.extra_specs).to.not.have.property('qcowshare:format');
+      await cinder('type-key', 'gold', 'set', 'qcowshare:format=raw');
       const specs = (await cinder('extra-specs-list')).stdout;
       expect(specs).to.match(/gold.*qcowshare:format.*raw/s);
       expect(specs).to.include('qcowshare:preallocation').and.to.include('full');
