@@ -84,6 +84,10 @@ export interface CreateVolumeRequest {
   id: string;
   sizeGiB: number;
   format?: VolumeFormat;
+  /** An empty volume's preallocation (a volume type's); absent: the driver's configured one. Copies refuse anything but 'off'. */
+  preallocation?: 'off' | 'metadata' | 'falloc' | 'full';
+  /** Place the volume only on a share whose address matches (lib/shares/share-pattern.ts); absent: any share. */
+  sharePattern?: string;
 }
 
 export interface CreatedVolume {

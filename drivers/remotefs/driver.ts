@@ -73,6 +73,15 @@ const SETTLE_OUTCOME = {
   complete_extend: 'extended', rollback_extend: 'extend_rolled_back', complete_revert: 'reverted', rollback_revert: 'revert_rolled_back',
 } as const;
 
+/** qemu-img convert writes the copy: a preallocation asked of it would be silently dropped. */
+function assertCopyPreallocation(req: CreateVolumeRequest): void {
+  if (req.preallocation !== undefined && req.preallocation !== 'off') {
+    throw new StorageError('VOLUME_TYPE_SPEC_UNSUPPORTED', `preallocation ${req.preallocation} applies to new empty volumes only, not to clones or volumes from snapshots`, {
+      details: { spec: 'qcowshare:preallocation', value: req.preallocation },
+    });
+  }
+}
+
 export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport, DeletePreviewSupport {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
@@ -135,7 +144,8 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     assertVolumeId(req.id);
     const sizeBytes = this.sizeBytes(req.sizeGiB);
     const format = this.format(req.format, this.env.storage.volumeFormat);
-    return underLeases(this.env, [req.id], ctx, (signal) => createEmptyVolume(this.env, req.id, format, sizeBytes, signal));
+    const spec = { format, sizeBytes, preallocation: req.preallocation, sharePattern: req.sharePattern };
+    return underLeases(this.env, [req.id], ctx, (signal) => createEmptyVolume(this.env, req.id, spec, signal));
   }
 
   /**
@@ -203,9 +213,10 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     }
     const sizeBytes = this.sizeBytes(req.sizeGiB);
     if (req.format !== undefined) assertImageFormat(req.format);
+    assertCopyPreallocation(req);
     // The source is located and checked while copyIntoNewVolume prepares the target.
     return underLeases(this.env, [req.id, src.id], ctx, (signal) =>
-      copyIntoNewVolume(this.env, this.activeSource(src, signal), { volumeId: req.id, sizeBytes, format: req.format }, { ...ctx, signal }));
+      copyIntoNewVolume(this.env, this.activeSource(src, signal), { volumeId: req.id, sizeBytes, format: req.format, sharePattern: req.sharePattern }, { ...ctx, signal }));
   }
 
   /** The source's active file, checked with its chain (under the source's lease). */
@@ -224,8 +235,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     if (snap.volumeId !== src.id) throw new StorageError('INVALID_INPUT', `snapshot ${snap.id} belongs to volume ${snap.volumeId}, not ${src.id}`);
     const sizeBytes = this.sizeBytes(req.sizeGiB);
     if (req.format !== undefined) assertImageFormat(req.format);
+    assertCopyPreallocation(req);
     return underLeases(this.env, [req.id, src.id], ctx, (signal) =>
-      copyIntoNewVolume(this.env, this.snapshotSource(src, snap.id, signal), { volumeId: req.id, sizeBytes, format: req.format }, { ...ctx, signal }));
+      copyIntoNewVolume(this.env, this.snapshotSource(src, snap.id, signal), { volumeId: req.id, sizeBytes, format: req.format, sharePattern: req.sharePattern }, { ...ctx, signal }));
   }
 
   /** The file holding a snapshot's point in time, checked with its chain (under the source's lease). */

@@ -1,10 +1,14 @@
-/** Which share a new volume goes to: the one with the most room that fits (capacity.ts). */
+/**
+ * Which share a new volume goes to: the one with the most room that fits (capacity.ts), among
+ * those the volume type's share selection admits.
+ */
 import { StorageError } from '../../lib/core/errors.js';
 import type { Share } from '../../lib/shares/index.js';
 import { chooseShare, isThin, type ShareCapacity } from './capacity.js';
 import { shareCapacity } from './capacity-scan.js';
 import type { RemoteFsEnv } from './env.js';
 import { unavailableCause } from './share-check.js';
+import { sharePatternMatches } from '../../lib/shares/share-pattern.js';
 
 type Placed = ShareCapacity & { share: Share };
 interface Unavailable { address: string; cause: string }
@@ -23,8 +27,9 @@ async function capacityOf(env: RemoteFsEnv, share: Share): Promise<Placed | Unav
 const isPlaced = (c: Placed | Unavailable): c is Placed => 'share' in c;
 
 /** The capacities of the shares that answer, and why the others do not. */
-export async function shareCapacitiesAndProblems(env: RemoteFsEnv): Promise<{ caps: Placed[]; unavailable: Unavailable[] }> {
-  const all = await Promise.all(env.shares.map((share) => capacityOf(env, share)));
+export async function shareCapacitiesAndProblems(env: RemoteFsEnv, sharePattern?: string): Promise<{ caps: Placed[]; unavailable: Unavailable[] }> {
+  const shares = sharePattern === undefined ? env.shares : env.shares.filter((s) => sharePatternMatches(sharePattern, s.address));
+  const all = await Promise.all(shares.map((share) => capacityOf(env, share)));
   return { caps: all.filter(isPlaced), unavailable: all.filter((c): c is Unavailable => !isPlaced(c)) };
 }
 
@@ -41,8 +46,14 @@ export async function shareCapacities(env: RemoteFsEnv): Promise<Placed[]> {
  * No share fits: when a share could not even be asked (not mounted, its directory gone), that is
  * the cause the caller must see (SHARE_UNAVAILABLE, naming each such share and why), not "no room".
  */
-export async function placeVolume(env: RemoteFsEnv, sizeBytes: number): Promise<Share> {
-  const { caps, unavailable } = await shareCapacitiesAndProblems(env);
+export async function placeVolume(env: RemoteFsEnv, sizeBytes: number, sharePattern?: string): Promise<Share> {
+  const { caps, unavailable } = await shareCapacitiesAndProblems(env, sharePattern);
+  if (caps.length === 0 && unavailable.length === 0) {
+    // The volume type's share selection names no configured share: never placed elsewhere.
+    throw new StorageError('VOLUME_TYPE_SPEC_UNSUPPORTED', `no configured share matches the volume type's share selection ${JSON.stringify(sharePattern)}`, {
+      details: { spec: 'qcowshare:share', value: sharePattern },
+    });
+  }
   const policy = { overSubscriptionRatio: env.storage.overSubscriptionRatio, reservedPercentage: env.storage.reservedPercentage, thin: isThin(env.storage.preallocation) };
   const best = chooseShare(caps, sizeBytes, policy);
   if (best === null && unavailable.length > 0) {

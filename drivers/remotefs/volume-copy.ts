@@ -31,11 +31,13 @@ export interface CopyTarget {
   sizeBytes: number;
   /** Absent: the source's format. */
   format?: VolumeFormat;
+  /** The volume type's share selection (placement.ts); absent: any share. */
+  sharePattern?: string;
 }
 
 /** The target's share, with no file of its id anywhere: needs the target's lease only, not the source. */
 async function prepareTarget(env: RemoteFsEnv, dst: CopyTarget): Promise<Share> {
-  const [, share] = await Promise.all([assertNoFiles(env.shares, dst.volumeId), placeVolume(env, dst.sizeBytes), env.perms()]);
+  const [, share] = await Promise.all([assertNoFiles(env.shares, dst.volumeId), placeVolume(env, dst.sizeBytes, dst.sharePattern), env.perms()]);
   return share;
 }
 

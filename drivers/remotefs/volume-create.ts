@@ -1,4 +1,4 @@
-/** An empty volume: sparse unless storage.preallocation says otherwise. */
+/** An empty volume: sparse unless its volume type or storage.preallocation says otherwise. */
 import { imgCreate, type Preallocation } from '../../lib/qemu/img.js';
 import { createBaseImage } from '../../lib/qemu/qcow2-base-writer.js';
 import { createSparseRaw } from '../../lib/qemu/raw-writer.js';
@@ -33,8 +33,17 @@ function fillEmpty(format: VolumeFormat, sizeBytes: number, preallocation: Preal
   return (tmp) => imgCreate({ path: tmp, format, sizeBytes, preallocation, signal, timeoutMs: createTimeoutMs(sizeBytes, preallocation) });
 }
 
-export async function createEmptyVolume(env: RemoteFsEnv, volumeId: string, format: VolumeFormat, sizeBytes: number, signal?: AbortSignal): Promise<CreatedVolume> {
-  const [, share] = await Promise.all([assertNoFiles(env.shares, volumeId), placeVolume(env, sizeBytes), env.perms()]);
-  const preallocation = preallocationFor(format, env.storage.preallocation);
+export interface EmptyVolumeSpec {
+  format: VolumeFormat;
+  sizeBytes: number;
+  /** The volume type's; absent: storage.preallocation. */
+  preallocation?: Preallocation;
+  sharePattern?: string;
+}
+
+export async function createEmptyVolume(env: RemoteFsEnv, volumeId: string, spec: EmptyVolumeSpec, signal?: AbortSignal): Promise<CreatedVolume> {
+  const { format, sizeBytes } = spec;
+  const [, share] = await Promise.all([assertNoFiles(env.shares, volumeId), placeVolume(env, sizeBytes, spec.sharePattern), env.perms()]);
+  const preallocation = preallocationFor(format, spec.preallocation ?? env.storage.preallocation);
   return materializeVolume(env, { share, volumeId, format, sizeBytes }, fillEmpty(format, sizeBytes, preallocation, signal));
 }

@@ -242,6 +242,20 @@ const coordinatorSchema = z.strictObject({
   ...httpLimits,
 });
 
+/**
+ * Per-project quotas (Cinder's quota_volumes, quota_snapshots, quota_gigabytes): the limits of a
+ * project without its own (os-quota-sets PUT). -1: unlimited. Gigabytes counts the volumes' sizes
+ * and the virtual sizes of their snapshots, hidden ones included (usecases/quota/usage.ts).
+ */
+const quotasSchema = z.strictObject({
+  /** Volumes a project may have (not deleted, whatever their status). */
+  volumes: z.number().int().min(-1).default(10),
+  /** Snapshots a project may have (visible ones: a hidden snapshot was deleted by its owner). */
+  snapshots: z.number().int().min(-1).default(10),
+  /** GiB of volumes plus snapshots (hidden ones included) a project may have. */
+  gigabytes: z.number().int().min(-1).default(1000),
+});
+
 export const configSchema = z.strictObject({
   /** Log level of the JSON logs (stderr; ISO times, level names). */
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
@@ -249,6 +263,7 @@ export const configSchema = z.strictObject({
   db: dbSchema.prefault({}),
   api: apiSchema.prefault({}),
   coordinator: coordinatorSchema.prefault({}),
+  quotas: quotasSchema.prefault({}),
 }).superRefine((c, ctx) => {
   if (c.coordinator.inboundToken !== '' && c.coordinator.inboundToken === c.coordinator.serviceToken) {
     ctx.addIssue({ code: 'custom', path: ['coordinator', 'inboundToken'], message: 'must differ from serviceToken: one credential per direction' });
@@ -264,6 +279,7 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ShareConfig = z.infer<typeof shareSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
+export type QuotaConfig = z.infer<typeof quotasSchema>;
 
 const ENV_PREFIX = 'QCOWSHARE__';
 

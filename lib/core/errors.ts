@@ -50,6 +50,12 @@ export const ERROR_CODES = {
   SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted or not writable.' },
   MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
   INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
+  // volume types and quotas
+  VOLUME_TYPE_NOT_FOUND: { http: 404, summary: 'No such volume type (by name or id), or a private type the caller may not use.' },
+  VOLUME_TYPE_EXISTS: { http: 409, summary: 'A volume type with this name already exists.' },
+  VOLUME_TYPE_IN_USE: { http: 400, summary: 'The volume type is the default type, or volumes (not deleted) still have it; nothing was deleted.' },
+  VOLUME_TYPE_SPEC_UNSUPPORTED: { http: 400, summary: "An extra spec this service cannot honour (unknown key, unsupported value, another backend's volume_backend_name, a share pattern no share matches); refused when set and when a create would apply it." },
+  OVER_QUOTA: { http: 413, summary: "The create would exceed the project's quota (volumes, snapshots or gigabytes); Cinder's overLimit shape, nothing created. Details name the resource, its limit, use and the request." },
   // leases and fencing
   LEASE_HELD: { http: 409, summary: 'The volume lease is held by another holder.' },
   LEASE_LOST: { http: 409, summary: 'The lease expired or was taken over; the holder must stop.' },

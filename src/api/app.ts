@@ -21,6 +21,8 @@ import { manageRoutes } from './routes/manage.js';
 import { messageRoutes } from './routes/messages.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { schedulerStatsRoutes } from './routes/scheduler-stats.js';
+import { volumeTypeRoutes } from './routes/volume-types.js';
+import { quotaRoutes } from './routes/quotas.js';
 import { serviceRoutes } from './routes/services.js';
 import { snapshotActionRoutes } from './routes/snapshot-actions.js';
 import { snapshotDeletePreviewRoutes } from './routes/snapshot-delete-preview.js';
@@ -49,6 +51,8 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...serviceRoutes(deps),
     ...messageRoutes(deps),
     ...snapshotDeletePreviewRoutes(deps),
+    ...volumeTypeRoutes(deps),
+    ...quotaRoutes(deps),
   ];
   const doc = openApiDocument([...routes, openApiRoute({})]);
   return [...routes, openApiRoute(doc)];

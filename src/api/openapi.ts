@@ -11,9 +11,12 @@ const fault = {
   content: { 'application/json': { schema: { type: 'object', additionalProperties: { $ref: '#/components/schemas/Fault' } } } },
 };
 
+/** Path parameters that are names, not UUIDs (a type is shown by id or name, as the cinder client looks it up). */
+const TEXT_PARAMS = new Set(['project_id', 'host_name', 'type_id', 'key', 'tenant_id']);
+
 function operation(r: RouteDef, path: string): Record<string, unknown> {
   const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({
-    name: m[1], in: 'path', required: true, schema: m[1] === 'project_id' || m[1] === 'host_name' ? { type: 'string' } : { type: 'string', format: 'uuid' },
+    name: m[1], in: 'path', required: true, schema: TEXT_PARAMS.has(m[1] as string) ? { type: 'string' } : { type: 'string', format: 'uuid' },
   }));
   return {
     summary: r.summary,

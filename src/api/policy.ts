@@ -85,6 +85,21 @@ export const POLICY = {
   'message:get_all': { roles: READ, description: 'List user messages (why asynchronous operations failed)' },
   'message:get': { roles: READ, description: 'Show a user message' },
   'message:delete': { roles: WRITE, description: 'Delete a user message' },
+  // Volume types (Cinder's rule names): members read public types; admins manage them.
+  'volume_extension:type_get_all': { roles: READ, description: 'List volume types (private ones: admins only)' },
+  'volume_extension:type_get': { roles: READ, description: 'Show a volume type (and the default type)' },
+  'volume_extension:type_create': { roles: ADMIN, description: 'Create a volume type' },
+  'volume_extension:type_delete': { roles: ADMIN, description: 'Delete a volume type' },
+  'volume_extension:types_extra_specs:index': { roles: READ, description: 'List the extra specs of a volume type' },
+  'volume_extension:types_extra_specs:show': { roles: READ, description: 'Show one extra spec of a volume type' },
+  'volume_extension:types_extra_specs:create': { roles: ADMIN, description: 'Set extra specs of a volume type' },
+  'volume_extension:types_extra_specs:update': { roles: ADMIN, description: 'Set one extra spec of a volume type' },
+  'volume_extension:types_extra_specs:delete': { roles: ADMIN, description: 'Unset one extra spec of a volume type' },
+  // Quotas: a member reads its own project's (the route checks the project), admins set any.
+  'volume_extension:quotas:show': { roles: READ, description: "Show a project's quotas, usage and defaults (own project; admins any)" },
+  'volume_extension:quotas:update': { roles: ADMIN, description: "Set a project's quotas" },
+  'volume_extension:quotas:delete': { roles: ADMIN, description: "Reset a project's quotas to the defaults" },
+  'limits_extension:used_limits': { roles: READ, description: "Absolute limits and usage of the caller's project" },
   'qcowshare:operation:get_all': { roles: READ, description: 'List operations' },
   'qcowshare:operation:get': { roles: READ, description: 'Show an operation' },
   // For the manage routes and the os-unmanage action (Cinder's names; admin only, as in Cinder).

@@ -12,6 +12,8 @@ import { ServiceSecretRepository } from './repositories/service-secrets.js';
 import { SnapshotRepository } from './repositories/snapshots.js';
 import { UserMessageRepository } from './repositories/user-messages.js';
 import { VolumeRepository } from './repositories/volumes.js';
+import { VolumeTypeRepository } from './repositories/volume-types.js';
+import { QuotaRepository } from './repositories/quotas.js';
 
 export interface Repositories {
   db: Database;
@@ -23,6 +25,8 @@ export interface Repositories {
   secrets: ServiceSecretRepository;
   checkpoints: CheckpointRepository;
   userMessages: UserMessageRepository;
+  volumeTypes: VolumeTypeRepository;
+  quotas: QuotaRepository;
   leases: DbLeaseManager;
 }
 
@@ -37,6 +41,8 @@ export function repositories(db: Database): Repositories {
     secrets: new ServiceSecretRepository(db),
     checkpoints: new CheckpointRepository(db),
     userMessages: new UserMessageRepository(db),
+    volumeTypes: new VolumeTypeRepository(db),
+    quotas: new QuotaRepository(db),
     leases: new DbLeaseManager(db),
   };
 }

@@ -39,6 +39,8 @@ export interface VolumeRecord {
   format: VolumeFormat;
   metadata: Record<string, string>;
   bootable: boolean;
+  /** volume_types.id (null: the default type). */
+  volumeTypeId: string | null;
   createdAt: Date;
   updatedAt: Date;
   deleted: boolean;

@@ -95,6 +95,22 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'GET /messages': { valid: () => ({}), foreign: 'list' },
   'GET /messages/:message_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'DELETE /messages/:message_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  // Volume types (the path's type is the default one) and quotas (the path's tenant is the scope's project).
+  'GET /types': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /types/default': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /types/:type_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /types': { valid: () => ({ body: { volume_type: { name: 'matrix-type' } } }), invalid: () => ({ body: { volume_type: { name: 'matrix-type', bogus: 1 } } }), foreign: 'none' },
+  'DELETE /types/:type_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /types/:type_id/extra_specs': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /types/:type_id/extra_specs': { valid: () => ({ body: { extra_specs: { 'qcowshare:format': 'raw' } } }), invalid: () => ({ body: { extra_specs: {} } }), foreign: 'none' },
+  'GET /types/:type_id/extra_specs/:key': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'PUT /types/:type_id/extra_specs/:key': { valid: () => ({ body: { [METADATA_KEY]: 'x' } }), invalid: () => ({ body: {} }), foreign: 'none' },
+  'DELETE /types/:type_id/extra_specs/:key': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-quota-sets/:tenant_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-quota-sets/:tenant_id/defaults': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'PUT /os-quota-sets/:tenant_id': { valid: () => ({ body: { quota_set: { volumes: 1 } } }), invalid: () => ({ body: { quota_set: { volumes: -2 } } }), foreign: 'none' },
+  'DELETE /os-quota-sets/:tenant_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /limits': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {
@@ -166,7 +182,8 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
               .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
-              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':key', METADATA_KEY);
+              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':key', METADATA_KEY)
+              .replace(':type_id', '__DEFAULT__').replace(':tenant_id', ids.project);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
             const crossProject = allows(caller, 'qcowshare:cross_project');

@@ -25,7 +25,7 @@ const BAD_TYPES: unknown[] = [5, -1, 1.5, 'x', '', true, [], [1, 2], {}, { a: 1 
 
 export type FieldKind = 'uuid' | 'uuid?' | 'size' | 'bytes' | 'name' | 'metadata' | 'enum' | 'file' | 'file?' | 'chain' | 'fencing' | 'opid' | 'mountpoint'
   | 'connector' | 'bool' | 'progress' | 'percent' | 'string' | 'volumes' | 'qlimit' | 'qsort' | 'qproject' | 'long' | 'deleteinfo'
-  | 'endpoint' | 'credential';
+  | 'endpoint' | 'credential' | 'limit';
 
 /** Project ids the service must refuse: not of its id alphabet, or only dots. */
 const badProject = (s: string) => !/^[A-Za-z0-9_.@-]{1,64}$/.test(s) || /^\.+$/.test(s);
@@ -62,6 +62,8 @@ function badValues(kind: FieldKind): unknown[] {
     case 'long': return ['x'.repeat(300)];
     // A caller never chooses where a credential goes: no userinfo, no other scheme, no query.
     case 'endpoint': return ['', 'ftp://h/', 'file:///etc/passwd', 'http://u:p@h/', 'http://h/?x=1', 'http://h/#f', 'javascript:alert(1)', 'x'.repeat(300), 5, null, []];
+    // A quota limit: -1 (unlimited) and up are valid.
+    case 'limit': return [-2, 1.5, '1', null, [], {}, true, 2 ** 31, 1e308];
     case 'credential': return ['', 'short', 'x'.repeat(256), 'with space inside it!', 'c\u0000'.repeat(10), 5, null, []];
     case 'deleteinfo': return ['{nope', '{}', '[]', 'null', JSON.stringify({ type: 'qcow2', file_to_merge: '../../etc/passwd', merge_target_file: null, volume_id: U }),
       JSON.stringify({ type: 'raw', file_to_merge: null, merge_target_file: null, volume_id: U }), JSON.stringify({ type: 'qcow2', file_to_merge: null, merge_target_file: null, volume_id: '..' })];
@@ -154,7 +156,7 @@ export function generate(rng: Prng, r: FuzzRoute): Generated {
   switch (cls) {
     case 'bad-id': {
       const name = rng.pick(params);
-      const pool = name === 'project_id' ? HOSTILE.filter(badProject) : name === 'host_name' ? HOSTILE.filter(badHost) : HOSTILE;
+      const pool = name === 'project_id' || name === 'tenant_id' ? HOSTILE.filter(badProject) : name === 'host_name' ? HOSTILE.filter(badHost) : HOSTILE;
       path = fillPath(r, { name, raw: enc(rng.pick(pool)) });
       break;
     }

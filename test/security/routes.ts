@@ -93,6 +93,27 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     },
     'GET /messages/:message_id': { query: {}, strictQuery: true, bodies: [] },
     'DELETE /messages/:message_id': { query: {}, strictQuery: true, bodies: [] },
+    'GET /types': { query: { is_public: 'enum', name: 'long' }, strictQuery: true, bodies: [] },
+    'GET /types/default': { query: {}, strictQuery: true, bodies: [] },
+    'GET /types/:type_id': { query: {}, strictQuery: true, bodies: [] },
+    'POST /types': {
+      query: {}, strictQuery: true, bodies: [shape({ volume_type: { name: 'fuzz-type', extra_specs: { 'qcowshare:format': 'raw' } } }, [
+        ['volume_type.name', 'name'], ['volume_type.description', 'name'], ['volume_type.is_public', 'bool'], ['volume_type.extra_specs', 'metadata'],
+      ])],
+    },
+    'DELETE /types/:type_id': { query: {}, strictQuery: true, bodies: [] },
+    'GET /types/:type_id/extra_specs': { query: {}, strictQuery: true, bodies: [] },
+    'POST /types/:type_id/extra_specs': { query: {}, strictQuery: true, bodies: [shape({ extra_specs: { 'qcowshare:format': 'raw' } }, [['extra_specs', 'metadata']], false)] },
+    'GET /types/:type_id/extra_specs/:key': { query: {}, strictQuery: true, bodies: [] },
+    'PUT /types/:type_id/extra_specs/:key': { query: {}, strictQuery: true, bodies: [shape({ [METADATA_KEY]: 'x' }, [[METADATA_KEY, 'name']], false)] },
+    'DELETE /types/:type_id/extra_specs/:key': { query: {}, strictQuery: true, bodies: [] },
+    'GET /os-quota-sets/:tenant_id': { query: { usage: 'bool' }, strictQuery: true, bodies: [] },
+    'GET /os-quota-sets/:tenant_id/defaults': { query: {}, strictQuery: true, bodies: [] },
+    'PUT /os-quota-sets/:tenant_id': {
+      query: { skip_validation: 'bool' }, strictQuery: true, bodies: [shape({ quota_set: { volumes: 100 } }, [['quota_set.volumes', 'limit'], ['quota_set.snapshots', 'limit'], ['quota_set.gigabytes', 'limit']])],
+    },
+    'DELETE /os-quota-sets/:tenant_id': { query: {}, strictQuery: true, bodies: [] },
+    'GET /limits': { query: {}, strictQuery: true, bodies: [] },
   };
 }
 
@@ -175,7 +196,8 @@ export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<s
     for (const template of expressPaths(r)) {
       const params: Record<string, string> = {};
       for (const [, n] of template.matchAll(/:([a-z_]+)/g)) {
-        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : n === 'key' ? METADATA_KEY : ids.operation;
+        params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : n === 'key' ? METADATA_KEY
+          : n === 'type_id' ? 'fuzz-type' : n === 'tenant_id' ? ids.project : ids.operation;
       }
       out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
     }

@@ -34,6 +34,13 @@ export const SERVED: readonly CompatRow[] = [
   { resource: 'Services', routes: ['GET /os-services'], note: 'storage-service processes and registered coordinators; set-log / get-log refused (log.level)' },
   { resource: 'Back-end storage pools', routes: ['GET /scheduler-stats/get_pools'], note: 'one pool per share; admin only' },
   { resource: 'User messages', routes: ['GET /messages', 'GET /messages/:message_id', 'DELETE /messages/:message_id'], note: '3.3, filters and pages 3.5' },
+  {
+    resource: 'Volume types and extra specs',
+    routes: ['GET /types', 'GET /types/default', 'GET /types/:type_id', 'POST /types', 'DELETE /types/:type_id', 'GET /types/:type_id/extra_specs', 'POST /types/:type_id/extra_specs', 'GET /types/:type_id/extra_specs/:key', 'PUT /types/:type_id/extra_specs/:key', 'DELETE /types/:type_id/extra_specs/:key'],
+    note: 'specs volume_backend_name, qcowshare:format, qcowshare:preallocation, qcowshare:share; no type update (PUT), no access lists',
+  },
+  { resource: 'Quotas', routes: ['GET /os-quota-sets/:tenant_id', 'GET /os-quota-sets/:tenant_id/defaults', 'PUT /os-quota-sets/:tenant_id', 'DELETE /os-quota-sets/:tenant_id'], note: 'volumes, snapshots, gigabytes (hidden snapshots count); manage and import are not counted yet' },
+  { resource: 'Limits', routes: ['GET /limits'], note: 'absolute limits of the caller\'s project' },
 ];
 
 /** This service's own routes (not Cinder's), listed so that every route has a row. */

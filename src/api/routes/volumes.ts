@@ -4,6 +4,7 @@ import type { VolumeRecord } from '../../db/records.js';
 import { callerOf, scopedProject } from '../auth.js';
 import { isAdmin, type ServiceDeps } from '../context.js';
 import { createVolume } from '../usecases/volume-create.js';
+import { typeNamesOf } from '../usecases/volume-types/types.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { visibleVolume, volumeRefOf } from '../usecases/lookup.js';
 import { pathIds } from '../validation/common.js';
@@ -22,8 +23,9 @@ async function listVolumes(deps: ServiceDeps, req: Request, detail: boolean): Pr
   const rows = await deps.repos.volumes.list(filter, page);
   const admin = isAdmin(callerOf(req));
   const attachments = detail ? await deps.repos.attachments.activeOfMany(rows.map((v) => v.id)) : new Map();
+  const typeOf = await typeNamesOf(deps, detail ? rows.map((v) => v.volumeTypeId) : []);
   const out: Record<string, unknown> = {
-    volumes: rows.map((v) => (detail ? volumeDetail(req, v, attachments.get(v.id) ?? [], admin) : volumeSummary(req, v))),
+    volumes: rows.map((v) => (detail ? volumeDetail(req, v, attachments.get(v.id) ?? [], admin, typeOf(v.volumeTypeId)) : volumeSummary(req, v))),
   };
   const last = rows[rows.length - 1];
   if (last && rows.length === page.limit) {
@@ -34,7 +36,8 @@ async function listVolumes(deps: ServiceDeps, req: Request, detail: boolean): Pr
 }
 
 export async function showVolume(deps: ServiceDeps, req: Request, v: VolumeRecord): Promise<Record<string, unknown>> {
-  return { volume: volumeDetail(req, v, await deps.repos.attachments.activeOf(v.id), isAdmin(callerOf(req))) };
+  const typeOf = await typeNamesOf(deps, [v.volumeTypeId]);
+  return { volume: volumeDetail(req, v, await deps.repos.attachments.activeOf(v.id), isAdmin(callerOf(req)), typeOf(v.volumeTypeId)) };
 }
 
 export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
@@ -51,6 +54,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
         const { volume, operation } = await createVolume(deps, callerOf(req), project, {
           sizeGiB: b.size, name: b.name ?? b.display_name ?? null, description: b.description ?? b.display_description ?? null,
           metadata: b.metadata ?? {}, bootable: b.bootable ?? false, snapshotId: b.snapshot_id ?? null, sourceVolumeId: b.source_volid ?? null,
+          volumeType: b.volume_type ?? null,
         });
         res.status(202).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
       },

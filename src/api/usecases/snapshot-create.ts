@@ -10,6 +10,7 @@ import type { CreatedSnapshot, SnapshotRef } from '../../../drivers/contract/vol
 import type { Caller, ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
 
 export interface CreateSnapshotInput {
   name: string | null;
@@ -32,11 +33,14 @@ export async function createSnapshot(deps: ServiceDeps, caller: Caller, vol: Vol
   // Cinder: an in-use volume only with force (the driver then goes through the coordinator).
   const allowed = input.force ? ['available', 'in-use'] : ['available'];
   let inserted: SnapshotRecord | undefined;
+  await prepareQuota(deps, vol.projectId);
   const operation = await startOperation(deps, {
     kind: 'create_snapshot', volumeId: vol.id, projectId: vol.projectId, snapshotId: id,
     prepare: async (t) => {
       const cur = await deps.repos.volumes.get(vol.id, t);
       if (!cur || !allowed.includes(cur.status)) throw invalidState('volume', vol.id, cur?.status ?? 'deleted', allowed);
+      // A snapshot counts its volume's (virtual) size, as Cinder counts it.
+      await checkQuota(deps, vol.projectId, { snapshots: 1, gigabytes: cur.sizeGiB }, t);
       inserted = await deps.repos.snapshots.insert({
         id, volumeId: vol.id, projectId: vol.projectId, userId: caller.userId, name: input.name, description: input.description,
         sizeGiB: cur.sizeGiB, status: 'creating', progress: 0, metadata: input.metadata,

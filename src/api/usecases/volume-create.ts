@@ -1,4 +1,8 @@
-/** Create a volume: row `creating` + operation, 202; the driver creates the file; `available` or `error`. */
+/**
+ * Create a volume: row `creating` + operation, 202; the driver creates the file; `available` or
+ * `error`. The volume type's specs shape the request (or refuse it); the project's quota is
+ * checked in the transaction that inserts the row.
+ */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
@@ -8,6 +12,8 @@ import { cloneThroughTemporarySnapshot, type CloneRequest } from './clone-attach
 import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';
 import { invalidState, visibleSnapshot, visibleVolume, volumeRefOf } from './lookup.js';
 import { startOperation } from './operation-runner.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
+import { typeForCreate } from './volume-types/types.js';
 
 export interface CreateVolumeInput {
   sizeGiB: number;
@@ -17,6 +23,8 @@ export interface CreateVolumeInput {
   bootable: boolean;
   snapshotId: string | null;
   sourceVolumeId: string | null;
+  /** A volume type's name or id; null: the default type. */
+  volumeType: string | null;
 }
 
 const CLONABLE = ['available', 'in-use'];
@@ -43,20 +51,32 @@ async function sourceOf(deps: ServiceDeps, caller: Caller, input: CreateVolumeIn
 
 export async function createVolume(deps: ServiceDeps, caller: Caller, projectId: string, input: CreateVolumeInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
   const source = await sourceOf(deps, caller, input);
+  const { type, applied } = await typeForCreate(deps, caller, input.volumeType);
+  if (source && applied.preallocation !== undefined && applied.preallocation !== 'off') {
+    throw new StorageError('VOLUME_TYPE_SPEC_UNSUPPORTED', `volume type ${type.name} asks for preallocation ${applied.preallocation}, which applies to new empty volumes only (not clones or volumes from snapshots)`, {
+      details: { spec: 'qcowshare:preallocation', value: applied.preallocation, volume_type: type.name },
+    });
+  }
   const id = randomUUID();
-  const format = deps.config.storage.volumeFormat;
+  const format = applied.format ?? deps.config.storage.volumeFormat;
+  await prepareQuota(deps, projectId);
   // The answer shows the row as inserted (creating), even if the driver is already done.
   let inserted: VolumeRecord | undefined;
   const operation = await startOperation(deps, {
     kind: 'create_volume', volumeId: id, projectId,
     prepare: async (t) => {
+      await checkQuota(deps, projectId, { volumes: 1, gigabytes: input.sizeGiB }, t);
+      if (!(await deps.repos.volumeTypes.stillThere(type.id, t))) {
+        throw new StorageError('VOLUME_TYPE_NOT_FOUND', `volume type ${type.name} was deleted meanwhile`, { details: { volume_type: type.id } });
+      }
       inserted = await deps.repos.volumes.insert({
         id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: input.sizeGiB,
         status: 'creating', attachStatus: 'detached', providerLocation: null, format, metadata: input.metadata, bootable: input.bootable,
+        volumeTypeId: type.id,
       }, t);
     },
     work: async (ctx, op) => {
-      const req = { id, sizeGiB: input.sizeGiB, format };
+      const req = { id, sizeGiB: input.sizeGiB, format, preallocation: applied.preallocation, sharePattern: applied.sharePattern };
       let created: CreatedVolume;
       if (source?.kind === 'snapshot') {
         created = await deps.driver.createVolumeFromSnapshot(req, { id: source.snap.id, volumeId: source.vol.id }, await volumeRefOf(deps, source.vol), ctx);

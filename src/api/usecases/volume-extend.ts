@@ -4,6 +4,7 @@ import type { OperationRecord, VolumeRecord, VolumeStatus } from '../../db/recor
 import type { ServiceDeps } from '../context.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { changedNothing, startOperation } from './operation-runner.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
 
 const EXTENDABLE = ['available', 'in-use'] as const;
 
@@ -14,9 +15,12 @@ export async function extendVolume(deps: ServiceDeps, vol: VolumeRecord, newSize
     });
   }
   let before: VolumeStatus = vol.status;
+  await prepareQuota(deps, vol.projectId);
   return startOperation(deps, {
     kind: 'extend_volume', volumeId: vol.id, projectId: vol.projectId,
     prepare: async (t) => {
+      // The growth counts against the project's gigabytes, as Cinder reserves it.
+      await checkQuota(deps, vol.projectId, { gigabytes: newSizeGiB - ((await deps.repos.volumes.get(vol.id, t))?.sizeGiB ?? vol.sizeGiB) }, t);
       // in-use: the driver grows it live through the attachment's coordinator (Cinder refuses, bug 1870367).
       before = (await deps.repos.volumes.get(vol.id, t))?.status ?? vol.status;
       if (!(await deps.repos.volumes.transition(vol.id, EXTENDABLE, { status: 'extending' }, t))) {

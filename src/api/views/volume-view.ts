@@ -16,11 +16,14 @@ export function volumeSummary(req: Request, v: VolumeRecord): Record<string, unk
   return { id: v.id, name: v.name, links: links(req, v.projectId, 'volumes', v.id) };
 }
 
-export function volumeDetail(req: Request, v: VolumeRecord, attachments: AttachmentRecord[], admin: boolean): Record<string, unknown> {
+/** A volume's type as the view names it; a row without one has the default type. */
+export interface TypeName { id: string | null; name: string }
+
+export function volumeDetail(req: Request, v: VolumeRecord, attachments: AttachmentRecord[], admin: boolean, type: TypeName = { id: null, name: '__DEFAULT__' }): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: v.id, name: v.name, description: v.description, status: v.status, size: v.sizeGiB,
     availability_zone: 'nova', created_at: ts(v.createdAt), updated_at: ts(v.updatedAt),
-    attachments: attachments.map(attachmentView), volume_type: '__DEFAULT__', volume_type_id: null,
+    attachments: attachments.map(attachmentView), volume_type: type.name, volume_type_id: type.id,
     snapshot_id: null, source_volid: null, metadata: v.metadata, links: links(req, v.projectId, 'volumes', v.id),
     user_id: v.userId, bootable: String(v.bootable), encrypted: false, replication_status: null,
     consistencygroup_id: null, multiattach: false, migration_status: null, group_id: null,

@@ -15,6 +15,8 @@ export function defineVolume(sequelize: Sequelize): ModelStatic<Model> {
     format: { type: DataTypes.STRING(16), allowNull: false },
     metadata: { type: DataTypes.TEXT, allowNull: false },
     bootable: { type: DataTypes.BOOLEAN, allowNull: false },
+    /** volume_types.id; null for rows that never had one (the view shows the default type). */
+    volumeTypeId: { type: DataTypes.STRING(36), allowNull: true },
     deleted: { type: DataTypes.BOOLEAN, allowNull: false },
     createdAt: { type: DataTypes.DATE(3), allowNull: false },
     updatedAt: { type: DataTypes.DATE(3), allowNull: false },

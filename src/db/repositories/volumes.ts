@@ -6,7 +6,8 @@ import { pageQuery, type PageFilter, type PageQuery, type PageRequest } from './
 import { placeholders, rowReader, type RowReader } from './raw-select.js';
 import { rowWriter, type RowWriter } from './raw-write.js';
 
-export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted'>;
+/** volumeTypeId may be left out (imports, manage): the default type. */
+export type NewVolume = Omit<VolumeRecord, 'createdAt' | 'updatedAt' | 'deleted' | 'volumeTypeId'> & { volumeTypeId?: string | null };
 
 export interface VolumeFilter {
   /** null: every project (admin with all_tenants). */
@@ -25,7 +26,7 @@ function toRecord(r: Record<string, unknown>): VolumeRecord {
     name: (r.name as string | null) ?? null, description: (r.description as string | null) ?? null,
     sizeGiB: Number(r.sizeGiB), status: r.status as VolumeStatus, attachStatus: r.attachStatus as AttachStatus,
     providerLocation: (r.providerLocation as string | null) ?? null, format: r.format as VolumeRecord['format'],
-    metadata: parseMetadata(r.metadata), bootable: toBool(r.bootable),
+    metadata: parseMetadata(r.metadata), bootable: toBool(r.bootable), volumeTypeId: (r.volumeTypeId as string | null) ?? null,
     createdAt: toDate(r.createdAt), updatedAt: toDate(r.updatedAt), deleted: toBool(r.deleted),
   };
 }
@@ -58,7 +59,7 @@ export class VolumeRepository {
 
   async insert(v: NewVolume, t?: Transaction): Promise<VolumeRecord> {
     // The row is exactly what was written (DATE(3) keeps the milliseconds): not read back.
-    return toRecord(await this.writes.insert({ ...v, metadata: JSON.stringify(v.metadata), deleted: false }, t));
+    return toRecord(await this.writes.insert({ ...v, volumeTypeId: v.volumeTypeId ?? null, metadata: JSON.stringify(v.metadata), deleted: false }, t));
   }
 
   /** A volume that is not deleted, or null. `lock` takes a row lock (MySQL) inside `t`. */
