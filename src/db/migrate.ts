@@ -27,11 +27,32 @@ function umzug(db: Database): Umzug<QueryInterface> {
   });
 }
 
+/** The named lock (MySQL/MariaDB GET_LOCK) that makes processes migrating one database take turns. */
+const MIGRATE_LOCK = 'qcowshare_schema_migrate';
+const MIGRATE_LOCK_WAIT_S = 600;
+
 /**
- * Apply pending migrations. Two processes starting together may race on the bookkeeping row;
- * the loser retries and then finds nothing pending.
+ * Apply pending migrations. On MySQL/MariaDB two processes starting together on one fresh
+ * database take turns under a named lock (a DDL statement commits on its own, so no transaction
+ * could order them: without the lock both ran 0004's CREATE INDEX, and one failed); the second
+ * finds nothing pending. The lock is held by a connection pinned for the time (a named lock
+ * belongs to its connection) and goes with it if the process dies. On SQLite the file's own lock
+ * orders the writers; a loser of the bookkeeping row retries.
  */
 export async function migrate(db: Database): Promise<string[]> {
+  if (db.dialect !== 'mysql') return migrateWithRetries(db);
+  return db.sequelize.transaction(async (t) => {
+    const [rows] = await db.sequelize.query('SELECT GET_LOCK($1, $2) AS got', { bind: [MIGRATE_LOCK, MIGRATE_LOCK_WAIT_S], transaction: t });
+    if (Number((rows as { got: unknown }[])[0]?.got) !== 1) throw new Error(`could not take the migration lock ${MIGRATE_LOCK} within ${MIGRATE_LOCK_WAIT_S} s`);
+    try {
+      return await migrateWithRetries(db);
+    } finally {
+      await db.sequelize.query('SELECT RELEASE_LOCK($1)', { bind: [MIGRATE_LOCK], transaction: t });
+    }
+  });
+}
+
+async function migrateWithRetries(db: Database): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       const done = await umzug(db).up();
