@@ -10,6 +10,10 @@ export const CRASH_POINTS = {
   storageAfterGrant: 'storage.after_commit_grant',
   /** Storage service, any asynchronous operation: the driver's work done (info file written), its database transaction not yet run. */
   storageBeforeOutcome: 'storage.before_outcome_transaction',
+  /** Storage service, checkpoint take: the row recorded `creating`, nothing sent to the host yet. */
+  storageCheckpointBeforeTake: 'storage.checkpoint_before_take',
+  /** Storage service, checkpoint take: the host answered that it took it, the row not yet updated. */
+  storageCheckpointTaken: 'storage.checkpoint_taken',
   /** Coordinator: a job about to ask for the commit point. */
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */

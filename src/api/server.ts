@@ -31,6 +31,7 @@ import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 import { settleFailedExtends } from './usecases/failed-extends.js';
+import { settleStuckCheckpoints } from './usecases/checkpoints/settle.js';
 import { isArchiveUpload } from './routes/volume-transfer.js';
 
 export interface ServiceOptions {
@@ -95,6 +96,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const repairGhosts = pass('repairing ghost snapshot rows', repairGhostSnapshots);
   // Extends that failed past their commit point: the row follows the info file once its intent is finished.
   const settleExtends = pass('settling failed extends', settleFailedExtends);
+  // Checkpoint rows a crash left creating / reverting / deleting: their host says how it ended.
+  const settleCheckpoints = pass('settling stuck checkpoints', settleStuckCheckpoints);
   if (reconcile) {
     await reconcileOnStart(deps.driver, deps.log, deps.repos.attachments);
     await settleAttached();
@@ -103,6 +106,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairGhosts();
     await settleExtends();
   }
+  // Whatever the driver: checkpoint rows only need the database and the registered hosts.
+  await settleCheckpoints();
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
@@ -121,6 +126,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairGhosts();
     await settleExtends();
     await settleClones();
+    await settleCheckpoints();
   };
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up
   const reaper = period > 0 ? setInterval(() => {
