@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
 import { isUuid, overlayFileName } from '../../lib/core/volume-names.js';
 import {
@@ -140,6 +141,7 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     } finally {
       if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
     }
+    crashPoint(CRASH_POINTS.coordinatorCheckpointTaken);
     let memorySize = 0;
     if (running) {
       const st = await fs.lstat(paths.memory);

@@ -18,6 +18,8 @@ export const CRASH_POINTS = {
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */
   coordinatorAfterPermit: 'coordinator.after_permit',
+  /** Coordinator, checkpoint take: libvirt took it (memory and overlays), the record still says creating. */
+  coordinatorCheckpointTaken: 'coordinator.checkpoint_taken',
   /** Coordinator, live extend: about to ask QEMU for the block resize. */
   coordinatorBeforeResize: 'coordinator.before_resize',
   /** Coordinator, live extend: QEMU grew the disk, the answer not yet sent. */

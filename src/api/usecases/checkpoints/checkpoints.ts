@@ -117,6 +117,12 @@ export function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]):
 function failed(deps: ServiceDeps, id: string, what: string) {
   return async (err: unknown) => {
     const message = (err as Error).message.slice(0, 1000);
+    if (isStorageError(err, 'COORDINATOR_UNAVAILABLE') && err.details.refused !== true) {
+      // The host may have done it (or still does): its job says so once it answers again, and
+      // the recovery pass (settle.ts) settles the row from it, or to error after the bound.
+      deps.log.warn({ checkpoint: id, err: message }, `checkpoint ${what}: no answer from the host; the recovery pass settles it`);
+      return;
+    }
     deps.log.warn({ checkpoint: id, err: message }, `checkpoint ${what} failed`);
     await deps.repos.checkpoints.update(id, { status: 'error', error: message });
   };
