@@ -106,8 +106,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await repairGhosts();
     await settleExtends();
   }
-  // Whatever the driver: checkpoint rows only need the database and the registered hosts.
-  await settleCheckpoints();
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
@@ -118,6 +116,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // Interrupted clones of attached volumes: once listening (their temporary snapshot's delete may
   // go through a coordinator that calls this service back), then with the periodic sweep.
   if (reconcile) deps.tasks.run('settle interrupted clones', settleClones);
+  // Checkpoint rows a crash left transitional: once listening, whatever the driver (they only need
+  // the database and the registered hosts; a host that does not answer must not hold up the start).
+  deps.tasks.run('settle stuck checkpoints', settleCheckpoints);
   const sweep = async () => {
     await reap();
     await settleAttached();

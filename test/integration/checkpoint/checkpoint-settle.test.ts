@@ -4,7 +4,7 @@
  * real coordinator process (test/e2e/coordinator/daemon-entry.ts) whose checkpoint share holds
  * what its take / revert / delete left (records and jobs written with the coordinator's own
  * modules); a second host is registered at a port nothing listens on. Then the storage service
- * is started on that database: its start pass asks the coordinator (GET .../checkpoints/{id} and
+ * is started on that database: its start pass (once it listens) asks the coordinator (GET .../checkpoints/{id} and
  * .../job) and settles each row to available, error with a reason, or gone; a row of the
  * unreachable host waits until it has had no news for storage.checkpointSettleBoundMs, then goes
  * to error with the reason.
@@ -21,7 +21,7 @@ import { RECORD_FILE, writeFileAtomic, type CheckpointRecord } from '../../../co
 import type { CheckpointRowStatus } from '../../../src/db/index.js';
 import { settleStuckCheckpoints } from '../../../src/api/usecases/checkpoints/settle.js';
 import { startDaemon, type DaemonProcess } from '../../e2e/coordinator/daemon-process.js';
-import { BACKENDS, startTestService, type TestService } from '../api/harness.js';
+import { BACKENDS, eventually, startTestService, type TestService } from '../api/harness.js';
 
 const BOUND_MS = 15 * 60_000; // the default of storage.checkpointSettleBoundMs
 
@@ -99,6 +99,14 @@ for (const backend of BACKENDS) {
       // The crashed service's leases are gone with it; the new process starts its pass.
       await t.stop();
       t = await startTestService(db.config);
+      // The start pass runs once the service listens: wait until only the rows that must wait are left transitional.
+      const repos2 = t.svc.deps.repos;
+      const waiting = [rows.get('take-running'), rows.get('host-gone-fresh')].sort();
+      await eventually(async () => {
+        const left = (await repos2.checkpoints.list(null)).filter((c) => ['creating', 'reverting', 'deleting'].includes(c.status)).map((c) => c.id).sort();
+        const running = await repos2.checkpoints.get(rows.get('take-running') as string);
+        return JSON.stringify(left) === JSON.stringify(waiting) && running?.progress === 40 ? true : undefined;
+      }, 60_000);
     });
 
     after(async () => {
