@@ -14,6 +14,8 @@ export const CRASH_POINTS = {
   storageCheckpointBeforeTake: 'storage.checkpoint_before_take',
   /** Storage service, checkpoint take: the host answered that it took it, the row not yet updated. */
   storageCheckpointTaken: 'storage.checkpoint_taken',
+  /** Storage service, checkpoint revert: the host answered that it reverted, the row still says reverting. */
+  storageCheckpointReverted: 'storage.checkpoint_reverted',
   /** Coordinator: a job about to ask for the commit point. */
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */

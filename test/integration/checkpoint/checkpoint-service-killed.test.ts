@@ -10,6 +10,9 @@
  *     brings the guest's RAM and bytes back (checked in the guest and with qemu-io).
  *   killed before anything was sent (storage.checkpoint_before_take): the host has nothing, the
  *     row becomes error with the reason, and no checkpoint directory is left on the share.
+ *   killed after the host reverted (storage.checkpoint_reverted): the row says reverting; the
+ *     pass reads the host's revert job and the row becomes available; the guest runs with the
+ *     checkpoint's RAM and bytes.
  *
  * And the coordinator SIGKILLed mid-take (coordinator.checkpoint_taken: libvirt took it, the
  * record still says creating): the service's call loses its answer and leaves the row creating;
@@ -84,14 +87,26 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
       if (r.status !== 200 && r.status !== 201) throw new Error(`registering the coordinator: ${r.status} ${r.text}`);
     });
   }
+  /** One service at a time on the database: the previous one is killed first. */
   async function startService(crashAt?: string): Promise<void> {
+    await svc?.kill();
+    svc = undefined;
     svc = await startKillableService({
       db: (db as TestDb).config, scratch, share: path.join(scratch, 'share'), leaseTtlMs: LEASE_TTL_MS, leaseDir: true, logName: 'service.log', ...(crashAt ? { crashAt } : {}),
     });
   }
+  /** The process's exit, or `message` after `ms` (the timer is cleared either way: no timer outlives the suite). */
+  async function exitedWithin(p: DaemonProcess, ms: number, message: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([p.exited, new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(message)), ms); })]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   async function diedAt(point: string): Promise<void> {
     const p = svc as DaemonProcess;
-    await Promise.race([p.exited, new Promise((_, rej) => setTimeout(() => rej(new Error(`did not crash at ${point}`)), 120_000))]);
+    await exitedWithin(p, 120_000, `did not crash at ${point}`);
     expect(p.child.signalCode).to.equal('SIGKILL');
     expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.include(`"crash_point":"${point}"`);
     svc = undefined;
@@ -196,7 +211,7 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     await exec('echo three > /ram-state');
     const id = (await api().post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'coord-killed' } }).expect(202)).body.checkpoint.id as string;
     const dying = coord as DaemonProcess;
-    await Promise.race([dying.exited, new Promise((_, rej) => setTimeout(() => rej(new Error('the coordinator did not crash')), 180_000))]);
+    await exitedWithin(dying, 180_000, 'the coordinator did not crash');
     expect(dying.child.signalCode).to.equal('SIGKILL');
     const jobFile = path.join(scratch, 'ckshare', 'checkpoints', instance, 'jobs', `${id}.json`);
     expect(JSON.parse(fs.readFileSync(jobFile, 'utf8')).state, 'the job as the crash left it').to.equal('running');
@@ -209,5 +224,24 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     expect(c.status, String(c.error)).to.equal('available');
     expect(c.memory_size).to.be.a('number').and.greaterThan(0);
     expect(c.progress).to.equal('100%');
+  });
+
+  it('killed after the host reverted: the row becomes available from the host\'s revert job; the guest has the checkpoint\'s RAM and bytes', async () => {
+    await exec('echo four > /ram-state');
+    await write(0xc3);
+    const id = (await api().post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'c4' } }).expect(202)).body.checkpoint.id as string;
+    expect((await settled(id)).status).to.equal('available');
+    await exec('echo five > /ram-state');
+    await write(0xd4);
+    await startService(CRASH_POINTS.storageCheckpointReverted);
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: {} }).catch(() => undefined);
+    await diedAt(CRASH_POINTS.storageCheckpointReverted);
+    await startService();
+    const c = await settled(id);
+    expect(c.status, String(c.error)).to.equal('available');
+    dom = await conn.lookupByUuid(instance);
+    await waitForAgent();
+    expect((await exec('cat /ram-state')).trim()).to.equal('four');
+    expect(await guestHas(0xc3)).to.equal(true);
   });
 });

@@ -182,6 +182,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
       const r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused);
+      crashPoint(CRASH_POINTS.storageCheckpointReverted);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, r.detachedVolumes);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
