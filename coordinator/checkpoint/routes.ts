@@ -1,23 +1,29 @@
 /**
  * Checkpoints of an instance on this host (service-token auth like every route):
- *   POST   /v1/instances/{uuid}/checkpoints  {name?, description?, mode?, quiesce?, exclude?} → 201 {checkpoint}
+ *   POST   /v1/instances/{uuid}/checkpoints  {id?, name?, description?, mode?, quiesce?, exclude?} → 201 {checkpoint}
  *   GET    /v1/instances/{uuid}/checkpoints                      → 200 {checkpoints}
  *   GET    /v1/instances/{uuid}/checkpoints/{id}                 → 200 {checkpoint}
+ *   GET    /v1/instances/{uuid}/checkpoints/{id}/job             → 200 {job} (the latest take/revert/delete)
  *   POST   /v1/instances/{uuid}/checkpoints/{id}/revert {paused?} → 200 {checkpoint, detached_volumes}
  *   DELETE /v1/instances/{uuid}/checkpoints/{id}                 → 204
- * Calls run to the end before answering (no job record yet); one at a time per instance, shared
- * with snapshots and attaches through the domain lock.
+ * Calls run to the end before answering; each is also a job persisted on the share (jobs.ts), so a
+ * caller that lost the answer asks for the job. One at a time per instance, shared with snapshots
+ * and attaches through the domain lock. The caller may name a take (`id`): the storage service
+ * gives its row's id, so it can find the checkpoint after a crash on either side.
  */
 import type { RouteMount } from '../http/app.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import express, { Router, type Express } from 'express';
 import { z } from 'zod';
+import { StorageError } from '../../lib/core/errors.js';
 import type { KeyedMutex } from '../../lib/core/keyed-mutex.js';
-import type { Logger } from '../../lib/core/logger.js';
+import { logger as rootLogger, type Logger } from '../../lib/core/logger.js';
 import { isUuid } from '../../lib/core/volume-names.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';
+import { readJob, runJob, settleJobs, type InstanceSettle } from './jobs.js';
 import { CHECKPOINTS_DIR } from './plan.js';
 import {
   deleteCheckpoint, readCheckpoint, revertCheckpoint, settleRevert, settleTake, takeCheckpoint, type CheckpointDeps,
@@ -25,6 +31,7 @@ import {
 
 const target = z.string().regex(/^[a-z]{2,4}[a-z0-9]{0,4}$/);
 const createBody = z.strictObject({
+  id: z.string().uuid().optional(),
   name: z.string().max(255).optional(),
   description: z.string().max(1024).optional(),
   mode: z.enum(['consistent', 'live']).optional(),
@@ -40,13 +47,22 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
-export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex): Router {
+export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: Logger = rootLogger('checkpoint')): Router {
   const r = Router();
   const base = '/v1/instances/:uuid/checkpoints';
   r.post(base, async (req, res) => {
     const instanceUuid = parse(uuid, req.params.uuid);
     const body = parse(createBody, req.body ?? {});
-    const checkpoint = await locks.run(instanceUuid, () => takeCheckpoint(deps, { instanceUuid, ...body }));
+    const id = (body.id ?? randomUUID()).toLowerCase();
+    const checkpoint = await locks.run(instanceUuid, async () => {
+      // A named take that exists (or ran) already is refused before its job would be overwritten.
+      if (body.id !== undefined && (await readJob(deps, instanceUuid, id)) !== null) {
+        throw new StorageError('CONFLICT', `checkpoint ${id} of instance ${instanceUuid} was taken already`, { details: { checkpointId: id } });
+      }
+      return runJob(deps, log, instanceUuid, id, 'take', (job) => takeCheckpoint(deps, {
+        instanceUuid, ...body, id, onProgress: (done, total) => job.progress(Number((done * 100n) / (total > 0n ? total : 1n))),
+      }));
+    });
     res.status(201).json({ checkpoint });
   });
   r.get(base, async (req, res) => {
@@ -60,16 +76,25 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex): Route
   r.get(`${base}/:id`, async (req, res) => {
     res.json({ checkpoint: await readCheckpoint(deps, parse(uuid, req.params.uuid), parse(uuid, req.params.id)) });
   });
+  r.get(`${base}/:id/job`, async (req, res) => {
+    const instanceUuid = parse(uuid, req.params.uuid);
+    const id = parse(uuid, req.params.id);
+    const job = await readJob(deps, instanceUuid, id);
+    if (job === null) throw new StorageError('NOT_FOUND', `no job of checkpoint ${id} of instance ${instanceUuid}`);
+    res.json({ job });
+  });
   r.post(`${base}/:id/revert`, async (req, res) => {
     const instanceUuid = parse(uuid, req.params.uuid);
     const id = parse(uuid, req.params.id);
     const body = parse(revertBody, req.body ?? {});
-    const result = await locks.run(instanceUuid, () => revertCheckpoint(deps, instanceUuid, id, body));
+    const result = await locks.run(instanceUuid, () => runJob(deps, log, instanceUuid, id, 'revert',
+      () => revertCheckpoint(deps, instanceUuid, id, body), (r) => ({ detachedVolumes: r.detachedVolumes })));
     res.json({ checkpoint: await readCheckpoint(deps, instanceUuid, id), detached_volumes: result.detachedVolumes });
   });
   r.delete(`${base}/:id`, async (req, res) => {
     const instanceUuid = parse(uuid, req.params.uuid);
-    await locks.run(instanceUuid, () => deleteCheckpoint(deps, instanceUuid, parse(uuid, req.params.id)));
+    const id = parse(uuid, req.params.id);
+    await locks.run(instanceUuid, () => runJob(deps, log, instanceUuid, id, 'delete', () => deleteCheckpoint(deps, instanceUuid, id)));
     res.status(204).end();
   });
   return r;
@@ -77,16 +102,16 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex): Route
 
 /** An app serving these routes first and everything else from `inner`. */
 /** The checkpoint routes as a group of the coordinator's one app (http/app.ts). */
-export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string): RouteMount {
+export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log?: Logger): RouteMount {
   // use() matches by prefix: this also covers /{id} and /{id}/revert.
-  return { paths: ['/v1/instances/:uuid/checkpoints'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks) };
+  return { paths: ['/v1/instances/:uuid/checkpoints'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
 }
 
 /** The group alone in an app of its own, with the coordinator's error answers (tests drive the routes this way). */
 export function withCheckpointRoutes(inner: Express, deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log: Logger): Express {
   const outer = express();
   outer.disable('x-powered-by');
-  const m = checkpointMount(deps, locks, serviceToken);
+  const m = checkpointMount(deps, locks, serviceToken, log);
   outer.use(m.paths, ...m.use);
   outer.use(m.router);
   outer.use(m.paths, errorHandler(log));
@@ -94,7 +119,7 @@ export function withCheckpointRoutes(inner: Express, deps: CheckpointDeps, locks
   return outer;
 }
 
-/** The settle pass at start: interrupted takes and reverts are finished or undone. */
+/** The settle pass at start: interrupted takes and reverts are finished or undone, then the jobs they interrupted get their outcome. */
 export async function settleAllReverts(deps: CheckpointDeps, log: Logger): Promise<void> {
   const root = path.join(deps.shareMount, CHECKPOINTS_DIR);
   const instances = (await fs.readdir(root).catch(() => [] as string[])).filter(isUuid);
@@ -108,11 +133,14 @@ export async function settleAllReverts(deps: CheckpointDeps, log: Logger): Promi
         log.error({ instance: instanceUuid, checkpoint: id, err: (err as Error).message }, 'could not settle an interrupted checkpoint take');
       }
     }
+    const settled: InstanceSettle = { instanceUuid, revert: 'none' };
     try {
-      const outcome = await settleRevert(deps, instanceUuid);
-      if (outcome !== 'none') log.warn({ instance: instanceUuid, outcome }, 'settled an interrupted checkpoint revert');
+      settled.revert = await settleRevert(deps, instanceUuid);
+      if (settled.revert !== 'none') log.warn({ instance: instanceUuid, outcome: settled.revert }, 'settled an interrupted checkpoint revert');
     } catch (err) {
+      settled.revert = 'failed';
       log.error({ instance: instanceUuid, err: (err as Error).message }, 'could not settle an interrupted checkpoint revert; the instance keeps its previous definition');
     }
+    await settleJobs(deps, settled, log);
   }
 }

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
 import { isUuid, overlayFileName } from '../../lib/core/volume-names.js';
 import {
@@ -56,6 +57,8 @@ export interface CheckpointDeps {
 
 export interface TakeRequest {
   instanceUuid: string;
+  /** The caller's id for it (the storage service's row id), so it can ask after a lost answer; default a new one. */
+  id?: string;
   name?: string;
   description?: string;
   mode?: Exclude<CheckpointMode, 'disk-only'>;
@@ -90,8 +93,11 @@ function watchProgress(deps: CheckpointDeps, dom: DomainRef, req: TakeRequest, d
 
 export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Promise<CheckpointRecord> {
   const { libvirt } = deps;
-  const id = randomUUID();
+  const id = req.id?.toLowerCase() ?? randomUUID();
   const paths = checkpointPaths(deps.shareMount, req.instanceUuid, id);
+  if (await fs.lstat(paths.dir).catch(() => null)) {
+    throw new StorageError('CONFLICT', `checkpoint ${id} of instance ${req.instanceUuid} exists already`, { details: { checkpointId: id } });
+  }
   const dom = await libvirt.lookupByUuid(req.instanceUuid);
   const live = parseDomainXml(await libvirt.getXmlDesc(dom));
   const selection = selectDisks(live, req.exclude ?? []);
@@ -135,6 +141,7 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     } finally {
       if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
     }
+    crashPoint(CRASH_POINTS.coordinatorCheckpointTaken);
     let memorySize = 0;
     if (running) {
       const st = await fs.lstat(paths.memory);
@@ -163,7 +170,7 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
  * planted on the share would make libvirt write the memory, or this code read a record,
  * elsewhere. Missing ones are fine (created by a take, NOT_FOUND for a read).
  */
-async function assertRealDirs(shareMount: string, dir: string): Promise<void> {
+export async function assertRealDirs(shareMount: string, dir: string): Promise<void> {
   const rel = path.relative(shareMount, dir).split(path.sep);
   let at = shareMount;
   for (const part of rel) {
@@ -186,7 +193,7 @@ export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string,
 }
 
 /** A regular file, opened without following links, of bounded size. */
-async function readSmallFile(file: string, limit = 4 * 1024 * 1024): Promise<string> {
+export async function readSmallFile(file: string, limit = 4 * 1024 * 1024): Promise<string> {
   const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();

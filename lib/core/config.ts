@@ -50,6 +50,11 @@ const storageSchema = z.strictObject({
   leaseTtlMs: z.number().int().min(1000).default(30_000),
   /** Directory for the embedded lease files. */
   leaseDir: z.string().default('var/leases'),
+  /**
+   * A checkpoint left creating / reverting / deleting by a crash goes to error after this long
+   * without news from its host (unreachable, or a job with no progress); retried until then.
+   */
+  checkpointSettleBoundMs: z.number().int().min(1000).default(15 * 60_000),
 });
 
 const dbSchema = z.strictObject({

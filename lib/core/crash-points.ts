@@ -10,10 +10,18 @@ export const CRASH_POINTS = {
   storageAfterGrant: 'storage.after_commit_grant',
   /** Storage service, any asynchronous operation: the driver's work done (info file written), its database transaction not yet run. */
   storageBeforeOutcome: 'storage.before_outcome_transaction',
+  /** Storage service, checkpoint take: the row recorded `creating`, nothing sent to the host yet. */
+  storageCheckpointBeforeTake: 'storage.checkpoint_before_take',
+  /** Storage service, checkpoint take: the host answered that it took it, the row not yet updated. */
+  storageCheckpointTaken: 'storage.checkpoint_taken',
+  /** Storage service, checkpoint revert: the host answered that it reverted, the row still says reverting. */
+  storageCheckpointReverted: 'storage.checkpoint_reverted',
   /** Coordinator: a job about to ask for the commit point. */
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */
   coordinatorAfterPermit: 'coordinator.after_permit',
+  /** Coordinator, checkpoint take: libvirt took it (memory and overlays), the record still says creating. */
+  coordinatorCheckpointTaken: 'coordinator.checkpoint_taken',
   /** Coordinator, live extend: about to ask QEMU for the block resize. */
   coordinatorBeforeResize: 'coordinator.before_resize',
   /** Coordinator, live extend: QEMU grew the disk, the answer not yet sent. */

@@ -18,6 +18,7 @@ import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { purgeExpiredMessages } from './user-messages/purge.js';
+import { settleStuckCheckpoints } from './usecases/checkpoints/settle.js';
 
 /** When a pass runs: before listening, just after listening (in the background), in each sweep. */
 export type RecoveryPhase = 'start' | 'listening' | 'sweep';
@@ -29,6 +30,11 @@ export interface RecoveryPass {
   phases: readonly RecoveryPhase[];
   /** A failure at start stops the start (the service must not serve volumes it could not settle). */
   required?: boolean;
+  /**
+   * Runs once listening even in a process that does not reconcile (a worker other than the first,
+   * an injected driver): it needs only the database and the registered hosts, under its own lease.
+   */
+  withoutReconcile?: boolean;
   run(deps: ServiceDeps, phase: RecoveryPhase): Promise<unknown>;
 }
 
@@ -73,6 +79,12 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'interrupted-clones', phases: ['listening', 'sweep'],
     settles: 'clones of attached volumes a crash interrupted, and their temporary snapshots',
     run: (d) => settleInterruptedClones(d),
+  },
+  {
+    // Once listening: a host that does not answer must not hold up the start.
+    name: 'stuck-checkpoints', phases: ['listening', 'sweep'], withoutReconcile: true,
+    settles: 'checkpoint rows a crash left creating / reverting / deleting, from their host\'s answer (error after storage.checkpointSettleBoundMs without one)',
+    run: (d) => settleStuckCheckpoints(d),
   },
   {
     // Not a repair: housekeeping that must run as long as the service does, so it rides the sweep.

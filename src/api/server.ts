@@ -17,7 +17,7 @@ import { startHttpServer } from '../../lib/core/http-server.js';
 import { reloadOnSighup } from '../../lib/core/tls.js';
 import { assertPortFree } from '../../lib/core/port-check.js';
 import { createApp } from './app.js';
-import { runRecovery } from './recovery.js';
+import { RECOVERY_PASSES, runRecovery } from './recovery.js';
 import { faultBody } from './error-handler.js';
 import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
@@ -83,7 +83,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);
-  if (reconcile) deps.tasks.run('recovery once listening', () => runRecovery(deps, 'listening'));
+  deps.tasks.run('recovery once listening', () => runRecovery(deps, 'listening', RECOVERY_PASSES.filter((p) => reconcile || p.withoutReconcile === true)));
   const sweep = () => runRecovery(deps, 'sweep');
   let sweeping = false; // one sweep at a time: a slow coordinator must not pile them up
   const reaper = period > 0 ? setInterval(() => {

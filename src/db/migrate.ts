@@ -12,11 +12,12 @@ import * as m0004 from './migrations/0004-checkpoints.js';
 import * as m0005 from './migrations/0005-operation-phase.js';
 import * as m0006 from './migrations/0006-user-messages.js';
 import * as m0007 from './migrations/0007-volume-types-quotas.js';
+import * as m0008 from './migrations/0008-checkpoint-progress.js';
 
 const MIGRATIONS = [{ name: '0001-initial', ...m0001 }, { name: '0002-compute-hosts', ...m0002 },
   { name: '0003-service-secrets', ...m0003 }, { name: '0004-checkpoints', ...m0004 },
   { name: '0005-operation-phase', ...m0005 }, { name: '0006-user-messages', ...m0006 },
-  { name: '0007-volume-types-quotas', ...m0007 }];
+  { name: '0007-volume-types-quotas', ...m0007 }, { name: '0008-checkpoint-progress', ...m0008 }];
 
 function umzug(db: Database): Umzug<QueryInterface> {
   return new Umzug({

@@ -8,6 +8,7 @@ export function checkpointView(c: CheckpointRow): Record<string, unknown> {
     name: c.name,
     description: c.description,
     status: c.status,
+    progress: `${c.status === 'available' ? 100 : c.progress}%`,
     mode: c.mode,
     memory_size: c.memorySize,
     definition_sha256: c.definitionSha256,

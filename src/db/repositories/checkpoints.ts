@@ -34,11 +34,13 @@ export interface CheckpointRow {
   definitionSha256: string | null;
   volumes: CheckpointMember[];
   error: string | null;
+  /** 0..100, from the coordinator's job while a take runs; 100 once available. */
+  progress: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const COLUMNS = 'id, project_id, instance_uuid, host_name, coordinator_id, name, description, mode, status, memory_size, definition_sha256, volumes, error, created_at, updated_at';
+const COLUMNS = 'id, project_id, instance_uuid, host_name, coordinator_id, name, description, mode, status, memory_size, definition_sha256, volumes, error, progress, created_at, updated_at';
 
 function members(text: unknown): CheckpointMember[] {
   const parsed = JSON.parse(String(text)) as unknown;
@@ -52,11 +54,11 @@ function toRow(r: Record<string, unknown>): CheckpointRow {
     name: (r.name as string | null) ?? null, description: (r.description as string | null) ?? null, mode: String(r.mode),
     status: r.status as CheckpointRowStatus, memorySize: r.memory_size === null || r.memory_size === undefined ? null : Number(r.memory_size),
     definitionSha256: (r.definition_sha256 as string | null) ?? null, volumes: members(r.volumes), error: (r.error as string | null) ?? null,
-    createdAt: toDate(r.created_at), updatedAt: toDate(r.updated_at),
+    progress: Number(r.progress ?? 0), createdAt: toDate(r.created_at), updatedAt: toDate(r.updated_at),
   };
 }
 
-export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error'>>;
+export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error' | 'progress'>>;
 
 export class CheckpointRepository {
   constructor(private readonly db: Database) {}
@@ -74,9 +76,10 @@ export class CheckpointRepository {
     await this.db.sequelize.query(sql, { type: QueryTypes.RAW, bind, transaction: t });
   }
 
-  async insert(row: Omit<CheckpointRow, 'createdAt' | 'updatedAt' | 'error' | 'coordinatorId'>, at = new Date(), t?: Transaction): Promise<void> {
-    await this.write(`INSERT INTO checkpoints (${COLUMNS}) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $12)`, [
-      row.id, row.projectId, row.instanceUuid, row.hostName, row.name, row.description, row.mode, row.status,
+  /** `coordinatorId`: the id the take is sent with (the row's own), so a lost answer can be asked for. */
+  async insert(row: Omit<CheckpointRow, 'createdAt' | 'updatedAt' | 'error' | 'coordinatorId' | 'progress'> & { coordinatorId?: string | null }, at = new Date(), t?: Transaction): Promise<void> {
+    await this.write(`INSERT INTO checkpoints (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $13)`, [
+      row.id, row.projectId, row.instanceUuid, row.hostName, row.coordinatorId ?? null, row.name, row.description, row.mode, row.status,
       row.memorySize, row.definitionSha256, JSON.stringify(row.volumes), this.when(at),
     ], t);
   }
@@ -99,7 +102,7 @@ export class CheckpointRepository {
   async update(id: string, patch: CheckpointPatch, at = new Date(), t?: Transaction): Promise<void> {
     const cols: Record<string, unknown> = {
       status: patch.status, mode: patch.mode, memory_size: patch.memorySize, definition_sha256: patch.definitionSha256,
-      volumes: patch.volumes === undefined ? undefined : JSON.stringify(patch.volumes), error: patch.error,
+      volumes: patch.volumes === undefined ? undefined : JSON.stringify(patch.volumes), error: patch.error, progress: patch.progress,
     };
     const sets: string[] = [];
     const bind: unknown[] = [];
@@ -119,6 +122,12 @@ export class CheckpointRepository {
     const r = await execute(this.db, `UPDATE checkpoints SET status = ?, updated_at = ? WHERE id = ? AND status IN (${placeholders(from)})`,
       [to, this.when(new Date()), id, ...from], t);
     return r.affectedRows > 0;
+  }
+
+  /** Ids of the rows in one of `statuses` (the recovery pass's candidates). */
+  async idsWithStatus(statuses: readonly CheckpointRowStatus[]): Promise<string[]> {
+    const rows = await this.select(`SELECT id FROM checkpoints WHERE status IN (${statuses.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY created_at ASC, id ASC`, [...statuses]);
+    return rows.map((r) => String(r.id));
   }
 
   async bindCoordinatorId(id: string, coordinatorId: string, t?: Transaction): Promise<void> {

@@ -111,7 +111,8 @@ for (const backend of BACKENDS) {
       expect(shown.volumes).to.deep.equal([{ volume_id: vol, target: 'vdb', snapshot_point: `volume-${vol}.${CK}`, snapshot_id: null }]);
       const take = coord.seen.find((s) => s.method === 'POST' && s.url === `/v1/instances/${instance}/checkpoints`);
       expect(take?.token).to.equal(CREDENTIAL);
-      expect(take?.body).to.deep.equal({ name: 'c1', mode: 'live', exclude: ['vdc'] });
+      // The take carries the row's id: after a crash here the recovery pass asks the host for it.
+      expect(take?.body).to.deep.equal({ id, name: 'c1', mode: 'live', exclude: ['vdc'] });
       // Listing: alice sees it, bob does not, the instance filter works.
       expect((await t.http.get('/v3/os-checkpoints').set(auth('alice'))).body.checkpoints.map((c: { id: string }) => c.id)).to.include(id);
       expect((await t.http.get('/v3/os-checkpoints').set(auth('bob'))).body.checkpoints.map((c: { id: string }) => c.id)).to.not.include(id);
@@ -125,7 +126,7 @@ for (const backend of BACKENDS) {
       await waitVolume(t, late, 'in-use');
       detachOnRevert.push(late);
       await t.http.post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: { paused: true } }).expect(202);
-      await eventually(async () => (coord.seen.some((s) => s.url === `/v1/instances/${instance}/checkpoints/${CK}/revert`) ? true : undefined), 30_000);
+      await eventually(async () => (coord.seen.some((s) => s.url === `/v1/instances/${instance}/checkpoints/${id}/revert`) ? true : undefined), 30_000);
       expect(coord.seen.find((s) => s.url.endsWith('/revert'))?.body).to.deep.equal({ paused: true });
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id))?.status === 'available' ? true : undefined), 30_000);
       await waitVolume(t, late, 'available');
@@ -134,7 +135,7 @@ for (const backend of BACKENDS) {
 
       await t.http.delete(`/v3/os-checkpoints/${id}`).set(auth('alice')).expect(202);
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id)) === null ? true : undefined), 30_000);
-      expect(coord.seen.some((s) => s.method === 'DELETE' && s.url === `/v1/instances/${instance}/checkpoints/${CK}`)).to.equal(true);
+      expect(coord.seen.some((s) => s.method === 'DELETE' && s.url === `/v1/instances/${instance}/checkpoints/${id}`)).to.equal(true);
       expect(codeOf(await t.http.get(`/v3/os-checkpoints/${id}`).set(auth('alice')).expect(404))).to.equal('CHECKPOINT_NOT_FOUND');
     });
 

@@ -4,14 +4,22 @@
  * to it); its coordinator comes from the registry of compute hosts. Create, revert and delete
  * answer at once (202) with the row in creating / reverting / deleting and run the coordinator's
  * call in the background; the row then becomes available (or error), or goes away after a delete.
+ *
+ * The take is sent with the row's id, so the host's checkpoint and job carry it: after a crash
+ * of this service the recovery pass (settle.ts) asks the host how it ended. The background work
+ * holds the lease `checkpoint:<id>` (renewed) from the request on; the pass only looks at rows
+ * whose lease is free.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { StorageError } from '../../../../lib/core/errors.js';
+import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
+import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
+import { keepLease, type Lease } from '../../../../lib/core/lease.js';
 import type { CheckpointMember, CheckpointRow } from '../../../db/index.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
 import { detachVolume } from '../volume-attach.js';
-import { deleteOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
+import { acquireVolumeLease } from '../operation-runner.js';
+import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -49,7 +57,57 @@ async function hostOfInstance(deps: ServiceDeps, projectId: string, instanceUuid
   return [...hosts][0] as string;
 }
 
-function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]): CheckpointMember[] {
+/** The lease a checkpoint's background work holds (and the recovery pass takes to settle it). */
+export function checkpointLeaseKey(id: string): string {
+  return `checkpoint:${id}`;
+}
+
+/** The checkpoint's lease for a request; a recovery pass holding it briefly is waited for, anything else is a conflict. */
+async function acquireCheckpointLease(deps: ServiceDeps, id: string, work: string): Promise<Lease> {
+  try {
+    return await acquireVolumeLease(deps, checkpointLeaseKey(id), `checkpoint-${work}-${randomUUID()}`);
+  } catch (err) {
+    if (!isStorageError(err, 'VOLUME_BUSY')) throw err;
+    throw new StorageError('INVALID_STATE', `checkpoint ${id} is busy with another operation`, { details: { checkpoint_id: id } });
+  }
+}
+
+/** Runs `work` in the background under the checkpoint's lease (renewed), released at the end. */
+function inBackground(deps: ServiceDeps, name: string, lease: Lease, work: () => Promise<void>): void {
+  const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+  deps.tasks.run(name, async () => {
+    try {
+      await work();
+    } finally {
+      await keeper.release();
+    }
+  });
+}
+
+/**
+ * While the host takes it, its persisted job's progress is copied to the row (a report only,
+ * never a decision; a failed question is skipped). Ends when `done` settles.
+ */
+async function copyProgress(deps: ServiceDeps, c: { id: string; hostName: string; instanceUuid: string }, done: Promise<unknown>, intervalMs = 1000): Promise<void> {
+  let finished = false;
+  let wake = () => undefined as void;
+  void done.finally(() => { finished = true; wake(); }).catch(() => undefined);
+  let last = 0;
+  while (!finished) {
+    await new Promise<void>((r) => {
+      const timer = setTimeout(r, intervalMs);
+      wake = () => { clearTimeout(timer); r(); };
+    });
+    if (finished) break;
+    const job = await jobOnHost(deps, c.hostName, c.instanceUuid, c.id).catch(() => null);
+    if (job?.op === 'take' && job.state === 'running' && job.progress > last && !finished) {
+      last = job.progress;
+      await deps.repos.checkpoints.update(c.id, { progress: job.progress }).catch(() => undefined);
+    }
+  }
+}
+
+export function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]): CheckpointMember[] {
   return c.volumes.map((v) => ({
     volumeId: v.volumeId, target: v.target, snapshotPoint: path.basename(v.snapshotPoint),
     snapshotId: before.find((b) => b.volumeId === v.volumeId)?.snapshotId ?? null,
@@ -59,6 +117,12 @@ function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]): Checkp
 function failed(deps: ServiceDeps, id: string, what: string) {
   return async (err: unknown) => {
     const message = (err as Error).message.slice(0, 1000);
+    if (isStorageError(err, 'COORDINATOR_UNAVAILABLE') && err.details.refused !== true) {
+      // The host may have done it (or still does): its job says so once it answers again, and
+      // the recovery pass (settle.ts) settles the row from it, or to error after the bound.
+      deps.log.warn({ checkpoint: id, err: message }, `checkpoint ${what}: no answer from the host; the recovery pass settles it`);
+      return;
+    }
     deps.log.warn({ checkpoint: id, err: message }, `checkpoint ${what} failed`);
     await deps.repos.checkpoints.update(id, { status: 'error', error: message });
   };
@@ -67,21 +131,31 @@ function failed(deps: ServiceDeps, id: string, what: string) {
 export async function createCheckpoint(deps: ServiceDeps, caller: Caller, projectId: string, input: CreateCheckpointInput): Promise<CheckpointRow> {
   const hostName = await hostOfInstance(deps, projectId, input.instanceUuid);
   const id = randomUUID();
-  await deps.repos.checkpoints.insert({
-    id, projectId, instanceUuid: input.instanceUuid, hostName, name: input.name ?? null, description: input.description ?? null,
-    mode: input.mode ?? 'consistent', status: 'creating', memorySize: null, definitionSha256: null, volumes: [],
-  });
+  const lease = await acquireCheckpointLease(deps, id, 'take');
+  try {
+    // The host's checkpoint gets the row's id: after a crash here, the recovery pass asks for it.
+    await deps.repos.checkpoints.insert({
+      id, projectId, instanceUuid: input.instanceUuid, hostName, coordinatorId: id, name: input.name ?? null, description: input.description ?? null,
+      mode: input.mode ?? 'consistent', status: 'creating', memorySize: null, definitionSha256: null, volumes: [],
+    });
+  } catch (err) {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+    throw err;
+  }
   deps.log.info({ checkpoint: id, instance: input.instanceUuid, host_name: hostName, by: caller.userId }, 'checkpoint requested');
-  deps.tasks.run(`checkpoint ${id}`, async () => {
+  inBackground(deps, `checkpoint ${id}`, lease, async () => {
     try {
-      // The coordinator names the checkpoint itself; its id is kept in the row's members by instance.
-      const c = await takeOnHost(deps, hostName, input.instanceUuid, {
-        ...(input.name ? { name: input.name } : {}), ...(input.description ? { description: input.description } : {}),
+      crashPoint(CRASH_POINTS.storageCheckpointBeforeTake);
+      const call = takeOnHost(deps, hostName, input.instanceUuid, {
+        id, ...(input.name ? { name: input.name } : {}), ...(input.description ? { description: input.description } : {}),
         ...(input.mode ? { mode: input.mode } : {}), ...(input.exclude ? { exclude: input.exclude } : {}),
       });
-      await deps.repos.checkpoints.bindCoordinatorId(id, c.id);
+      const progress = copyProgress(deps, { id, hostName, instanceUuid: input.instanceUuid }, call);
+      const c = await call;
+      await progress;
+      crashPoint(CRASH_POINTS.storageCheckpointTaken);
       await deps.repos.checkpoints.update(id, {
-        status: 'available', mode: c.mode, memorySize: c.memorySize, definitionSha256: c.definitionSha256, volumes: membersOf(c, []),
+        status: 'available', mode: c.mode, memorySize: c.memorySize, definitionSha256: c.definitionSha256, volumes: membersOf(c, []), progress: 100,
       });
     } catch (err) {
       await failed(deps, id, 'take')(err);
@@ -99,10 +173,16 @@ function requireStatus(c: CheckpointRow, allowed: readonly CheckpointRow['status
 export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined): Promise<void> {
   requireStatus(c, ['available']);
   const remote = requireCoordinatorId(c);
-  if (!(await deps.repos.checkpoints.transition(c.id, ['available'], 'reverting'))) requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available']);
-  deps.tasks.run(`checkpoint revert ${c.id}`, async () => {
+  const lease = await acquireCheckpointLease(deps, c.id, 'revert');
+  if (!(await deps.repos.checkpoints.transition(c.id, ['available'], 'reverting'))) {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available']);
+    throw new StorageError('INVALID_STATE', `checkpoint ${c.id} changed while the request was checked; try again`, { details: { checkpoint_id: c.id } });
+  }
+  inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
       const r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused);
+      crashPoint(CRASH_POINTS.storageCheckpointReverted);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, r.detachedVolumes);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
@@ -114,11 +194,20 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
 
 export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Promise<void> {
   requireStatus(c, ['available', 'error']);
-  if (!(await deps.repos.checkpoints.transition(c.id, ['available', 'error'], 'deleting'))) requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available', 'error']);
-  deps.tasks.run(`checkpoint delete ${c.id}`, async () => {
+  const lease = await acquireCheckpointLease(deps, c.id, 'delete');
+  if (!(await deps.repos.checkpoints.transition(c.id, ['available', 'error'], 'deleting'))) {
+    await deps.repos.leases.release(lease).catch(() => undefined);
+    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available', 'error']);
+    throw new StorageError('INVALID_STATE', `checkpoint ${c.id} changed while the request was checked; try again`, { details: { checkpoint_id: c.id } });
+  }
+  inBackground(deps, `checkpoint delete ${c.id}`, lease, async () => {
     try {
-      // A take that failed before the coordinator answered has nothing there to delete.
-      if (c.coordinatorId !== null) await deleteOnHost(deps, c.hostName, c.instanceUuid, c.coordinatorId);
+      // A take that never reached its host has nothing there to delete (NOT_FOUND there too).
+      if (c.coordinatorId !== null) {
+        await deleteOnHost(deps, c.hostName, c.instanceUuid, c.coordinatorId).catch((err: unknown) => {
+          if (!isStorageError(err, 'NOT_FOUND')) throw err;
+        });
+      }
       await deps.repos.checkpoints.remove(c.id);
     } catch (err) {
       await failed(deps, c.id, 'delete')(err);
@@ -131,7 +220,7 @@ export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Pro
  * instance are recorded detached, so the metadata agrees with the guest's definition. Only volumes
  * of the checkpoint's project; a failure is logged and leaves that attachment as it was.
  */
-async function detachReported(deps: ServiceDeps, c: CheckpointRow, reported: unknown): Promise<void> {
+export async function detachReported(deps: ServiceDeps, c: CheckpointRow, reported: unknown): Promise<void> {
   const ids = Array.isArray(reported) ? reported.filter((v): v is string => typeof v === 'string') : [];
   for (const volumeId of ids) {
     for (const a of (await deps.repos.attachments.activeOfInstance(c.instanceUuid)).filter((x) => x.volumeId === volumeId)) {
