@@ -10,11 +10,11 @@
  * (the coordinator validated and changed nothing, e.g. PLAN_MISMATCH); no answer at all is
  * COORDINATOR_UNAVAILABLE, flagged `unreachable` (the job may or may not exist: never treated as a refusal).
  */
-import { ERROR_CODES, StorageError, isStorageError, type ErrorCode } from '../../../lib/core/errors.js';
+import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import type { DiskState, MergePlan, SnapshotCreatePlan } from '../../../lib/protocol/assisted-snapshot.js';
 import { assertOwnFileName } from '../../../lib/core/volume-names.js';
-import { secureFetch, type FetchTls } from '../../../lib/core/secure-fetch.js';
-import { requestIdHeaders } from '../../../lib/core/request-context.js';
+import type { FetchTls } from '../../../lib/core/secure-fetch.js';
+import { coordinatorCall } from '../../../lib/protocol/coordinator-call.js';
 
 export interface CoordinatorJob {
   id: string;
@@ -49,45 +49,10 @@ export class CoordinatorClient {
   constructor(private readonly o: CoordinatorClientOptions) {}
 
   private async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
-    const url = new URL(pathname, this.o.endpoint);
-    let res: Response;
-    try {
-      // The request id of the storage-side request this call serves: both logs name the same id.
-      const headers = { 'content-type': 'application/json', 'x-auth-token': this.o.token, ...requestIdHeaders() };
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const timeoutMs = this.o.timeoutMs ?? 30_000;
-      // With TLS files of its own (CA, client certificate), the certificate is checked against that CA (secureFetch never
-      // follows a redirect either); the credential only leaves after the handshake verified it.
-      res = url.protocol === 'https:' && this.o.tls
-        ? await secureFetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }), timeoutMs, tls: this.o.tls })
-        : await fetch(url, {
-          method, headers, body: payload,
-          signal: AbortSignal.timeout(timeoutMs),
-          // The credential is for the registered endpoint only: fetch would resend it (a custom
-          // header, so not stripped) to wherever a redirect points.
-          redirect: 'manual',
-        });
-    } catch (err) {
-      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, {
-        details: { unreachable: true, endpoint: url.origin }, cause: err,
-      });
-    }
-    if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel();
-      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} answered ${method} ${url.pathname} with a redirect (HTTP ${res.status}), not followed: its credential goes to the registered endpoint only`, {
-        details: { refused: true, status: res.status, endpoint: url.origin },
-      });
-    }
-    const parsed = answerOf(await res.text());
-    if (parsed === null) {
-      // Not the coordinator's JSON (a proxy's error page, a truncated answer): as if it had not
-      // answered, since the job may or may not exist; never a TypeError past this point.
-      throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator ${url.origin} answered ${method} ${url.pathname} (HTTP ${res.status}) with no JSON object`, {
-        details: { unreachable: true, status: res.status, endpoint: url.origin },
-      });
-    }
-    if (!res.ok) throw refused(res.status, method, url.pathname, parsed.error as { code?: string; message?: string } | undefined);
-    return parsed as T;
+    return await coordinatorCall({
+      endpoint: this.o.endpoint, token: this.o.token, ...(this.o.tls ? { tls: this.o.tls } : {}),
+      method, pathname, body, timeoutMs: this.o.timeoutMs ?? 30_000,
+    }) as T;
   }
 
   /**
@@ -177,22 +142,6 @@ function ownDisk(disk: DiskState, volumeId: string): DiskState {
   }
   for (const name of disk.chain) if (name !== null) assertOwnFileName(name, volumeId, { what: 'a file of the disk chain the coordinator reports' });
   return disk;
-}
-
-/** The answer's JSON object (an empty body is {}), or null when it is not one. */
-function answerOf(text: string): Record<string, unknown> | null {
-  if (text === '') return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
-  } catch {
-    return null;
-  }
-}
-
-function refused(status: number, method: string, pathname: string, e: { code?: string; message?: string } | undefined): StorageError {
-  const code: ErrorCode = e?.code !== undefined && e.code in ERROR_CODES ? e.code as ErrorCode : 'INTERNAL';
-  return new StorageError(code, `coordinator ${method} ${pathname}: ${e?.message ?? `HTTP ${status}`}`, { details: { refused: true, status } });
 }
 
 /** The coordinator's own answer that the domain has no disk of the volume (not a transport failure). */

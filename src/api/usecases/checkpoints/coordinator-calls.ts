@@ -5,9 +5,8 @@
  * the credential only goes to the registered endpoint. The coordinator answers when the work is
  * done, so the time-out is long; the storage side runs these calls in the background.
  */
-import { ERROR_CODES, StorageError, isStorageError, type ErrorCode } from '../../../../lib/core/errors.js';
-import { requestIdHeaders } from '../../../../lib/core/request-context.js';
-import { secureFetch } from '../../../../lib/core/secure-fetch.js';
+import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
+import { coordinatorCall } from '../../../../lib/protocol/coordinator-call.js';
 import type { ServiceDeps } from '../../context.js';
 import { coordinatorTls } from '../../coordinator-tls.js';
 import { coordinatorOf } from '../compute-hosts.js';
@@ -35,44 +34,18 @@ const CALL_TIMEOUT_MS = 30 * 60_000;
 /** A question about a checkpoint's state (not a piece of work) gets a short time-out. */
 const QUERY_TIMEOUT_MS = 30_000;
 
-async function call(deps: ServiceDeps, hostName: string, method: string, pathname: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<Record<string, unknown> | null> {
+async function call(deps: ServiceDeps, hostName: string, method: string, pathname: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<Record<string, unknown>> {
   const address = await coordinatorOf(deps, hostName);
   const tls = coordinatorTls(deps.config.api);
-  const url = new URL(pathname, address.endpoint);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  let res: Response;
-  try {
-    res = await secureFetch(url, {
-      method, headers: { 'content-type': 'application/json', 'x-auth-token': address.credential, ...requestIdHeaders() },
-      ...(payload === undefined ? {} : { body: payload }), timeoutMs, ...(tls ? { tls } : {}),
-    });
-  } catch (err) {
-    throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} unreachable (${method} ${url.pathname}): ${(err as Error).message}`, { cause: err, details: { host_name: hostName } });
-  }
-  if (res.status === 204) return null;
-  const text = await res.text();
-  let parsed: Record<string, unknown> | null = null;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) parsed = v as Record<string, unknown>;
-  } catch { /* handled below */ }
-  if (parsed === null) {
-    throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} answered ${method} ${url.pathname} (HTTP ${res.status}) with no JSON object`, { details: { host_name: hostName, status: res.status } });
-  }
-  if (!res.ok) {
-    // The coordinator's own stable code when it gave one (CHECKPOINT_UNMANAGED_DISK, ...).
-    const e = (parsed.error ?? {}) as { code?: string; message?: string };
-    const code: ErrorCode = typeof e.code === 'string' && isKnownCode(e.code) ? e.code : 'COORDINATOR_UNAVAILABLE';
-    throw new StorageError(code, `coordinator of ${hostName}: ${typeof e.message === 'string' ? e.message.slice(0, 500) : `HTTP ${res.status}`}`, { details: { host_name: hostName, status: res.status, refused: true } });
-  }
-  return parsed;
+  return coordinatorCall({
+    endpoint: address.endpoint, token: address.credential, ...(tls ? { tls } : {}), method, pathname, body, timeoutMs,
+    label: `coordinator of ${hostName}`, details: { host_name: hostName },
+    // The coordinator's own stable codes (CHECKPOINT_UNMANAGED_DISK, ...) are kept; another is the host's failure.
+    unknownCode: 'COORDINATOR_UNAVAILABLE',
+  });
 }
 
-function isKnownCode(code: string): code is ErrorCode {
-  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
-}
-
-function checkpointOf(answer: Record<string, unknown> | null, hostName: string): CoordinatorCheckpoint {
+function checkpointOf(answer: Record<string, unknown>, hostName: string): CoordinatorCheckpoint {
   const c = answer?.checkpoint as Partial<CoordinatorCheckpoint> | undefined;
   if (!c || typeof c.id !== 'string' || !Array.isArray(c.volumes)) {
     throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} answered without a checkpoint record`, { details: { host_name: hostName } });
@@ -96,7 +69,7 @@ export async function deleteOnHost(deps: ServiceDeps, hostName: string, instance
 }
 
 /** null when the host answers 404 (no such checkpoint or job). */
-async function queryOrAbsent(deps: ServiceDeps, hostName: string, pathname: string): Promise<Record<string, unknown> | null | 'absent'> {
+async function queryOrAbsent(deps: ServiceDeps, hostName: string, pathname: string): Promise<Record<string, unknown> | 'absent'> {
   try {
     return await call(deps, hostName, 'GET', pathname, undefined, QUERY_TIMEOUT_MS);
   } catch (err) {
@@ -105,7 +78,7 @@ async function queryOrAbsent(deps: ServiceDeps, hostName: string, pathname: stri
   }
 }
 
-function jobOf(answer: Record<string, unknown> | null, hostName: string): CoordinatorJob {
+function jobOf(answer: Record<string, unknown>, hostName: string): CoordinatorJob {
   const j = answer?.job as Partial<CoordinatorJob> | undefined;
   if (!j || !['take', 'revert', 'delete'].includes(j.op as string) || !['running', 'succeeded', 'failed'].includes(j.state as string) || typeof j.progress !== 'number') {
     throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} answered without a job record`, { details: { host_name: hostName } });
