@@ -1,6 +1,6 @@
 /**
  * The driver's live paths and the service's checkpoint calls read a coordinator's answer by the one rule of
- * lib/protocol/coordinator-call.ts (as the driver's live paths do): no redirect followed with the
+ * lib/protocol/coordinator-call.ts: no redirect followed with the
  * host's credential, a non-JSON answer is "no answer", a refusal keeps the coordinator's own code.
  */
 import { expect } from 'chai';
