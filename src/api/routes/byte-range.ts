@@ -31,15 +31,18 @@ export class RangeDone extends Error {
 
 /**
  * Writes into `res` only the bytes [start, end] of what it is given, with `res`'s backpressure,
- * and stops the stream (RangeDone) once they are sent. It never ends `res`: the route ends it
- * after the export has let go of the volume's lease, so a client that resumes at once does not
- * find the volume still busy with its previous request.
+ * and stops the stream (RangeDone) once they are sent. It never ends `res`, and it keeps the
+ * range's last byte back until finishBody(): a client counting the announced length would otherwise see
+ * the body complete before the export let go of the volume's lease, and a resume at once would
+ * find the volume still busy with the request it just finished. The route calls finishBody()
+ * after the release.
  */
-export function rangeSink(res: Response, start: number, end: number): Writable {
+export function rangeSink(res: Response, start: number, end: number): Writable & { finishBody(): void; rangeSent(): boolean } {
   let at = 0;
   let closed = false;
+  let tail: Buffer | null = null;
   res.once('close', () => { closed = true; });
-  return new Writable({
+  const sink = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _enc, cb) {
       if (at > end) return cb(new RangeDone());
@@ -49,10 +52,16 @@ export function rangeSink(res: Response, start: number, end: number): Writable {
       const hi = Math.min(end + 1, at);
       if (lo >= hi) return cb();
       if (closed) return cb(new Error('the client closed the connection'));
-      if (res.write(chunk.subarray(lo - from, hi - from))) return cb();
+      let part = chunk.subarray(lo - from, hi - from);
+      if (hi === end + 1) {
+        tail = part.subarray(part.length - 1);
+        part = part.subarray(0, part.length - 1);
+      }
+      if (part.length === 0 || res.write(part)) return cb();
       const settle = (): void => { res.off('drain', settle); res.off('close', settle); cb(closed ? new Error('the client closed the connection') : null); };
       res.on('drain', settle);
       res.on('close', settle);
     },
   });
+  return Object.assign(sink, { finishBody: () => { res.end(tail ?? undefined); }, rangeSent: () => at > end }) as Writable & { finishBody(): void; rangeSent(): boolean };
 }

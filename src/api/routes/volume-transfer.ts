@@ -76,8 +76,11 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         res.set('content-length', String(end - start + 1));
         // The body ends once the export let go of the lease (rangeSink); past the headers an
         // error can only cut it short: the client sees fewer bytes than announced.
-        await stream.run(rangeSink(res, start, end)).then(() => res.end(), (err: unknown) => {
-          if (err instanceof RangeDone) return void res.end();
+        const sink = rangeSink(res, start, end);
+        await stream.run(sink).then(() => sink.finishBody(), (err: unknown) => {
+          // Stopping the archive once the range is out surfaces as RangeDone or as the error of
+          // whichever stream of the pipeline noticed first (tar-stream's "entry destroyed").
+          if (err instanceof RangeDone || sink.rangeSent()) return void sink.finishBody();
           deps.log.warn({ err, volumeId: v.id }, 'export stream ended early');
           res.destroy();
         });
