@@ -12,14 +12,9 @@
 import { humanBytes } from './progress-bar.js';
 import { progressBar } from './render.js';
 
-export interface PhaseView {
-  name: string;
-  measured: boolean;
-  direction: 'commit' | 'pull' | 'copy' | null;
-  into: string | null;
-  bytes_total: number | null;
-  bytes_done: number | null;
-}
+/** The wire shape of an operation's phase, as the API declares it (a type only: nothing of the API is loaded). */
+export type { PhaseView } from '../api/views/operation-phase-view.js';
+import type { PhaseView } from '../api/views/operation-phase-view.js';
 
 export interface OperationView {
   kind: string;

@@ -21,6 +21,7 @@ import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { guestDiskOf, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
 import { startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { binary } from '../fixtures/binary-body.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 const ADMIN_TOKEN = `admin-${randomUUID()}`;
@@ -33,13 +34,6 @@ const K64 = 65536;
 
 interface Snap { id: string; name: string | null; status: string; hidden?: boolean; metadata?: Record<string, string> }
 type Tree = { active_file: string; snapshots: { id: string; name: string | null; owned_file: string }[] };
-
-function binary(res: supertest.Response, cb: (err: Error | null, body: Buffer) => void): void {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  stream.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 describe('export of an attached volume: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
   this.timeout(600_000);

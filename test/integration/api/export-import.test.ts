@@ -16,15 +16,9 @@ import { settleInterruptedVolumeOps } from '../../../src/api/usecases/interrupte
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
+import { binary } from '../../fixtures/binary-body.js';
 
 const MiB = 1024 * 1024;
-
-function binary(res: supertest.Response, cb: (err: Error | null, body: Buffer) => void): void {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  stream.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 for (const backend of BACKENDS) {
   describe(`api: volume export and import with the real driver (${backend.name})`, function () {

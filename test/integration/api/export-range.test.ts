@@ -12,16 +12,10 @@ import path from 'node:path';
 import type supertest from 'supertest';
 import { writePattern } from '../../../lib/qemu/img.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
+import { binary } from '../../fixtures/binary-body.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function binary(res: supertest.Response, cb: (err: Error | null, body: Buffer) => void): void {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  stream.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 for (const backend of BACKENDS) {
   describe(`api: export download resumed by Range (${backend.name})`, function () {

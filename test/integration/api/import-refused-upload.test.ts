@@ -13,17 +13,11 @@ import type { RunningService } from '../../../src/api/server.js';
 import { writePattern } from '../../../lib/qemu/img.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from './harness.js';
+import { binary } from '../../fixtures/binary-body.js';
 
 const MiB = 1024 * 1024;
 
 interface Answer { status: number; body: Record<string, { error_code?: string } | undefined>; continued: boolean }
-
-function binary(res: supertest.Response, cb: (err: Error | null, body: Buffer) => void): void {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  stream.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 
 /**
  * POST `archive` on a fresh connection (node's client: `Connection: close`, after which the
