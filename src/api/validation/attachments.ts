@@ -1,6 +1,6 @@
 /** Request schemas of the attachments API (Cinder 3.27; mode from 3.54). */
 import { z } from 'zod';
-import { looseBool, uuid } from './common.js';
+import { listQueryBase, uuid } from './common.js';
 
 /** A connector as os-brick builds it: `host` is what matters here (the registry's key); the rest is passed through, bounded. */
 export const connector = z.object({ host: z.string().min(1).max(255) }).catchall(z.unknown())
@@ -21,11 +21,11 @@ export const attachmentUpdate = z.strictObject({ attachment: z.strictObject({ co
 export const attachmentAction = z.strictObject({ 'os-complete': z.union([z.null(), z.strictObject({})]) });
 
 export const attachmentListQuery = z.strictObject({
-  all_tenants: looseBool.optional(),
-  project_id: z.string().max(64).optional(),
+  all_tenants: listQueryBase.all_tenants,
+  project_id: listQueryBase.project_id,
   volume_id: uuid.optional(),
   instance_id: uuid.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: listQueryBase.limit,
 });
 
 export const attachmentPath = z.strictObject({ project_id: z.string().optional(), attachment_id: uuid });

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
-import { StorageError } from '../../../../lib/core/errors.js';
+import { isStorageError, StorageError } from '../../../../lib/core/errors.js';
 import { inTransaction } from '../../../db/transaction.js';
 import type { AttachmentRecord, VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
@@ -24,8 +24,32 @@ export interface StepContext {
   t: Transaction;
 }
 
+/** Lease holders of attachment steps: `op:attach-<uuid>` (operation-runner's leaseHolder). */
+const STEP_HOLDER = /^op:attach-/;
+/**
+ * How long a step waits for another attachment step's lease. Those are short (database rows and
+ * the driver's connection info), and two Nova requests for one volume at once must get the
+ * answer the state machine gives the second (e.g. MULTIATTACH_NOT_SUPPORTED), not VOLUME_BUSY
+ * depending on timing. A chain operation's lease is never waited for.
+ */
+const STEP_WAIT_MS = 30_000;
+const STEP_POLL_MS = 25;
+
+async function acquireStepLease(deps: ServiceDeps, volumeId: string) {
+  const deadline = Date.now() + STEP_WAIT_MS;
+  for (;;) {
+    try {
+      return await acquireVolumeLease(deps, volumeId, `attach-${randomUUID()}`);
+    } catch (err) {
+      const holder = isStorageError(err, 'VOLUME_BUSY') ? String(err.details.holder ?? '') : '';
+      if (!STEP_HOLDER.test(holder) || Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, STEP_POLL_MS));
+    }
+  }
+}
+
 export async function underLease<T>(deps: ServiceDeps, volumeId: string, work: () => Promise<T>): Promise<T> {
-  const lease = await acquireVolumeLease(deps, volumeId, randomUUID());
+  const lease = await acquireStepLease(deps, volumeId);
   try {
     return await work();
   } finally {
