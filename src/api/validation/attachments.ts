@@ -11,7 +11,8 @@ export const attachmentCreate = (withMode: boolean) => z.strictObject({
     volume_uuid: uuid,
     // Optional in Cinder's schema (python-cinderclient leaves it out when it has none); Nova always sends it.
     instance_uuid: uuid.nullable().optional(),
-    connector: connector.nullable().optional(),
+    // `cinder attachment-create` without --connect sends {}: no connector, as Cinder reads it.
+    connector: z.union([z.strictObject({}).transform(() => null), connector]).nullable().optional(),
     ...(withMode ? { mode: z.enum(['rw', 'ro']).optional() } : {}),
   }),
 });
