@@ -84,7 +84,7 @@ export class AttachmentRepository {
     if (filter.volumeId !== undefined) { where.push('volume_id = ?'); values.push(filter.volumeId); }
     if (filter.instanceUuid !== undefined) { where.push('instance_uuid = ?'); values.push(filter.instanceUuid); }
     const limit = Math.max(1, Math.min(1000, Math.trunc(filter.limit)));
-    const rows = await this.rows.all(`${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${limit}`, values);
+    const rows = await this.rows.all(`${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, [...values, limit]);
     return rows.map(toRecord);
   }
 

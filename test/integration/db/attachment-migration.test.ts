@@ -51,6 +51,9 @@ for (const backend of BACKENDS) {
       const made = await repos.attachments.openOf(orphan);
       expect(made).to.have.length(1);
       expect(made[0]).to.include({ volumeId: orphan, status: 'attached', attachMode: 'rw', instanceUuid: null, host: null });
+      // Stamped in the form the dialect stores dates in (a bound JS Date must not become epoch text on SQLite).
+      const stamped = made[0]?.createdAt.getTime() ?? NaN;
+      expect(Math.abs(stamped - Date.now()), `created_at ${String(made[0]?.createdAt)}`).to.be.lessThan(10 * 60_000);
       expect(await repos.attachments.openOf(idle)).to.deep.equal([]);
       // The rows the volume view shows (active ones) are the same rows.
       expect((await repos.attachments.activeOf(orphan)).map((a) => a.id)).to.deep.equal([made[0]?.id]);
