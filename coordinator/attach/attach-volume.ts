@@ -9,14 +9,15 @@
  * ten concurrent requests made the later ones fail with "cannot acquire state change lock",
  * while the guest releases several slots in parallel once asked.
  *
- * attach: connection info (os-initialize_connection, connector naming this host) → mount the
- *   share here (already mounted is fine) → check the chain QEMU will open → hot-plug the disk,
- *   live and persistent, serial = volume id → record the attachment (os-attach: instance, host,
- *   active file, format; the storage side knows this coordinator's endpoint from its registry). If the record fails, the disk is unplugged
- *   again, so the storage side never has a volume in a guest it does not know about.
- * detach: unplug (waiting until the guest released the disk) → os-detach →
- *   os-terminate_connection → unmount the share if this coordinator mounted it and no domain
- *   uses it any more.
+ * attach, through the storage service's attachments API as a compute service does: attachment
+ *   create with a connector naming this host (the volume reserved for the instance, and the
+ *   connection info; the storage side knows this coordinator's endpoint from its registry) →
+ *   mount the share here (already mounted is fine) → check the chain QEMU will open → hot-plug
+ *   the disk, live and persistent, serial = volume id → os-complete. If a step after the
+ *   reservation fails, the disk is unplugged and the attachment deleted again, so the storage
+ *   side never has a volume in a guest it does not know about, nor a reservation nobody uses.
+ * detach: unplug (waiting until the guest released the disk) → attachment delete → unmount the
+ *   share if this coordinator mounted it and no domain uses it any more.
  */
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
@@ -51,8 +52,9 @@ export interface AttachedDisk {
   path: string;
 }
 
-function connector(d: AttachDeps): Record<string, unknown> {
-  return { host: d.hostName };
+function connector(d: AttachDeps, target: string): Record<string, unknown> {
+  // Nova sends the guest's device name as the connector's mountpoint (the attachment's device).
+  return { host: d.hostName, mountpoint: `/dev/${target}` };
 }
 
 export function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
@@ -61,32 +63,46 @@ export function attachVolume(d: AttachDeps, instance: string, volumeId: string):
 
 async function attachLocked(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
   const before = await d.devices.xml(instance);
-  const ci = await d.storage.initializeConnection(volumeId, connector(d));
-  // The share stays mounted for this attach until the disk is in the domain XML (a concurrent
-  // detach of the share's last other volume then sees it there and leaves the mount alone).
-  return d.mounts.use(ci, async (dir) => {
-    const existing = diskOfVolume(before, volumeId);
-    const file = path.join(dir, ci.data.name);
+  const existing = diskOfVolume(before, volumeId);
+  if (existing?.file) {
+    // Plugged already (a resent request): the domain says what it opened; nothing to record again.
     const disk: AttachedDisk = {
-      volume_id: volumeId, instance_uuid: instance, host: d.hostName, target: existing?.target ?? freeTarget(before),
-      active_file: ci.data.name, format: ci.data.format, path: file,
+      volume_id: volumeId, instance_uuid: instance, host: d.hostName, target: existing.target,
+      active_file: path.basename(existing.file), format: existing.format, path: existing.file,
     };
-    if (existing) return { disk, created: false };
-    await checkChainForQemu(dir, ci.data.name, volumeId, ci.data.format);
-    await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
-    try {
-      await d.storage.attach(volumeId, {
-        instanceUuid: instance, mountpoint: `/dev/${disk.target}`, hostName: disk.host,
-        activeFile: ci.data.name, format: ci.data.format,
-      });
-    } catch (err) {
-      d.log.warn({ err, volumeId, instance }, 'os-attach failed: unplugging the disk again');
-      await d.devices.detach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId)).catch(() => undefined);
-      throw err;
-    }
-    d.log.info({ volumeId, instance, target: disk.target, file: ci.data.name }, 'volume attached');
-    return { disk, created: true };
-  });
+    return { disk, created: false };
+  }
+  const target = freeTarget(before);
+  const { attachmentId, connection: ci } = await d.storage.reserve(volumeId, instance, connector(d, target));
+  const giveUp = async (err: unknown, what: string) => {
+    d.log.warn({ err, volumeId, instance, attachmentId }, `${what} failed: deleting the attachment again`);
+    await d.storage.release(attachmentId).catch((e: unknown) => d.log.warn({ err: e, attachmentId }, 'attachment delete failed'));
+  };
+  try {
+    // The share stays mounted for this attach until the disk is in the domain XML (a concurrent
+    // detach of the share's last other volume then sees it there and leaves the mount alone).
+    return await d.mounts.use(ci, async (dir) => {
+      const file = path.join(dir, ci.data.name);
+      const disk: AttachedDisk = {
+        volume_id: volumeId, instance_uuid: instance, host: d.hostName, target,
+        active_file: ci.data.name, format: ci.data.format, path: file,
+      };
+      await checkChainForQemu(dir, ci.data.name, volumeId, ci.data.format);
+      await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
+      try {
+        await d.storage.complete(attachmentId);
+      } catch (err) {
+        d.log.warn({ err, volumeId, instance }, 'os-complete failed: unplugging the disk again');
+        await d.devices.detach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId)).catch(() => undefined);
+        throw err;
+      }
+      d.log.info({ volumeId, instance, target: disk.target, file: ci.data.name, attachmentId }, 'volume attached');
+      return { disk, created: true };
+    });
+  } catch (err) {
+    await giveUp(err, 'attach');
+    throw err;
+  }
 }
 
 async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
@@ -111,11 +127,8 @@ function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promi
 export async function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
   const disk = await requestUnplug(d, instance, volumeId);
   if (disk !== null && disk.file !== null) await waitUnplugged(d, instance, volumeId);
-  await d.storage.detach(volumeId).catch((err: unknown) => {
-    // Detached already (a resent request after a crash): nothing left to record.
-    if (!(err instanceof StorageError && err.code === 'INVALID_STATE')) throw err;
-  });
-  await d.storage.terminateConnection(volumeId, connector(d));
+  // A resent detach finds no attachment left: nothing to record.
+  await d.storage.detach(volumeId, instance);
   if (disk?.file) {
     const dir = path.dirname(disk.file);
     // A busy mount is released later (mounts.ts): the disk is out of the guest, the detach is done.

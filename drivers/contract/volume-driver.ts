@@ -171,7 +171,8 @@ export interface ConnectionInfo {
     mount_point_base: string;
     share_hash: string;
     qos_specs: null;
-    access_mode: 'rw';
+    /** 'ro' when the attachment asked for it (attachments API mode, 3.54); the driver answers 'rw'. */
+    access_mode: 'rw' | 'ro';
   };
 }
 

@@ -91,6 +91,9 @@ export const ERROR_CODES = {
   COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
   COMPUTE_HOST_UNKNOWN: { http: 400, summary: 'The compute host is not in the registry of compute hosts (os-compute-hosts); nothing was sent to it and nothing changed.' },
   COORDINATOR_ENDPOINT_REFUSED: { http: 400, summary: 'A request named a coordinator endpoint; coordinators are taken from the registry of compute hosts only.' },
+  // attachments (Cinder 3.27+ attachments API and the legacy attach actions)
+  ATTACHMENT_NOT_FOUND: { http: 404, summary: 'No such attachment (or its volume is not visible to the caller).' },
+  MULTIATTACH_NOT_SUPPORTED: { http: 400, summary: 'The volume already has an attachment (reserved, attaching, attached or detaching) and volumes here are never multi-attach: a second writer would corrupt the qcow2 chain. Nothing was changed.' },
   // instance checkpoints (memory + disks)
   CHECKPOINT_UNMANAGED_DISK: { http: 409, summary: 'The instance has a disk this product does not manage (not a file-backed volume); a checkpoint needs it excluded explicitly. Nothing was changed.' },
   CHECKPOINT_MEMORY_UNSAFE: { http: 400, summary: "A checkpoint's memory file is not the complete libvirt save image recorded when it was taken (wrong header, size or a partial image); refused before anything changed." },

@@ -10,6 +10,7 @@ import type { ServiceDeps } from './context.js';
 import { consoleRouter } from '../console/router.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { availabilityZoneRoutes } from './routes/availability-zones.js';
 import { computeHostRoutes } from './routes/compute-hosts.js';
@@ -40,6 +41,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
     ...versionRoutes, ...healthRoutes(deps), ...volumeSummaryRoutes(deps), ...volumeRoutes(deps), ...volumeActionRoutes(deps),
     ...snapshotRoutes(deps), ...snapshotActionRoutes(deps), ...operationRoutes(deps),
+    ...attachmentRoutes(deps),
     ...manageRoutes(deps),
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),

@@ -70,7 +70,7 @@ function forSqlite(sql: string, values: unknown[]): { sql: string; bind: unknown
 }
 
 /** '2026-01-02 03:04:05.678 +00:00', as sequelize writes a DATE on SQLite. */
-function sqliteDate(d: Date): string {
+export function sqliteDate(d: Date): string {
   return `${d.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
 }
 

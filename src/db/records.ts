@@ -5,10 +5,10 @@
 import type { ProgressPhase, VolumeFormat } from '../../drivers/contract/volume-driver.js';
 
 export type VolumeStatus =
-  | 'creating' | 'available' | 'in-use' | 'attaching' | 'detaching' | 'deleting' | 'error'
+  | 'creating' | 'available' | 'reserved' | 'in-use' | 'attaching' | 'detaching' | 'deleting' | 'error'
   | 'error_deleting' | 'extending' | 'error_extending' | 'reverting' | 'maintenance';
 
-export type AttachStatus = 'detached' | 'attaching' | 'attached' | 'detaching';
+export type AttachStatus = 'detached' | 'reserved' | 'attaching' | 'attached' | 'detaching';
 
 export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'error' | 'error_deleting' | 'restoring';
 
@@ -73,10 +73,18 @@ export interface AttachmentRecord {
   coordinatorEndpoint: string | null;
   activeFile: string | null;
   format: VolumeFormat | null;
-  status: 'attaching' | 'attached' | 'detached';
+  status: AttachmentStatus;
   attachedAt: Date | null;
   detachedAt: Date | null;
+  /** What the compute host sent with attachment update / os-initialize_connection; null while reserved. */
+  connector: Record<string, unknown> | null;
+  attachMode: 'rw' | 'ro';
+  createdAt: Date;
+  updatedAt: Date;
 }
+
+/** Cinder's attach statuses of an attachment (its state machine: api/usecases/attachments/state-machine.ts). */
+export type AttachmentStatus = 'reserved' | 'attaching' | 'attached' | 'detaching' | 'detached';
 
 export interface OperationRecord {
   id: string;

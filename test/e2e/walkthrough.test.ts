@@ -101,6 +101,10 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     const persistent = parseDomainXml(await conn.getXmlDesc(guest.dom, DomainXmlFlags.INACTIVE)).disks;
     for (const v of vols) {
       expect(await volumeStatus(v.id)).to.equal('in-use');
+      // The coordinator attached through the attachments API, as a compute service does.
+      const listed = await api.get('/v3/attachments').query({ volume_id: v.id }).set(as('alice')).set('OpenStack-API-Version', 'volume 3.44').expect(200);
+      expect(listed.body.attachments).to.have.length(1);
+      expect(listed.body.attachments[0]).to.include({ status: 'attached', instance: guest.dom.uuid, volume_id: v.id });
       for (const disks of [live, persistent]) {
         const d = disks.find((x) => x.serial === v.id);
         expect(d?.chain[0]?.name).to.equal(`volume-${v.id}`);

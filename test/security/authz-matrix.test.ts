@@ -111,6 +111,17 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'PUT /os-quota-sets/:tenant_id': { valid: () => ({ body: { quota_set: { volumes: 1 } } }), invalid: () => ({ body: { quota_set: { volumes: -2 } } }), foreign: 'none' },
   'DELETE /os-quota-sets/:tenant_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /limits': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  // Attachments (sent at the advertised microversion): admitted callers send a body or query that fails validation.
+  'POST /attachments': {
+    valid: (i) => ({ body: { attachment: { volume_uuid: i.volume, instance_uuid: OP } } }),
+    invalid: (i) => ({ body: { attachment: { volume_uuid: i.volume, instance_uuid: OP, bogus: 1 } } }), foreign: 'none',
+  },
+  'GET /attachments': { valid: () => ({}), foreign: 'list' },
+  'GET /attachments/detail': { valid: () => ({}), foreign: 'list' },
+  'GET /attachments/:attachment_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'PUT /attachments/:attachment_id': { valid: () => ({ body: { attachment: { connector: { host: 'matrix-host' } } } }), invalid: () => ({ body: { attachment: { connector: {} } } }), foreign: 'none' },
+  'POST /attachments/:attachment_id/action': { valid: () => ({ body: { 'os-complete': null } }), invalid: () => ({ body: { 'os-complete': { bogus: 1 } } }), foreign: 'none' },
+  'DELETE /attachments/:attachment_id': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
 };
 
 function metadataProbes(base: string): Record<string, Probe> {
@@ -135,6 +146,10 @@ const VOLUME_ACTION_ARGS: Record<string, { valid: (i: Ids) => unknown; invalid: 
   'os-terminate_connection': { valid: () => ({ connector: { host: 'h1' } }), invalid: { connector: {} } },
   'os-attach': { valid: () => ({ mountpoint: '/dev/vdb' }), invalid: { mountpoint: '' } },
   'os-detach': { valid: () => ({}), invalid: { attachment_id: 'x' } },
+  'os-reserve': { valid: () => ({}), invalid: { bogus: 1 } },
+  'os-unreserve': { valid: () => ({}), invalid: { bogus: 1 } },
+  'os-begin_detaching': { valid: () => ({}), invalid: { bogus: 1 } },
+  'os-roll_detaching': { valid: () => ({}), invalid: { bogus: 1 } },
   revert: { valid: (i) => ({ snapshot_id: i.snapshot }), invalid: { snapshot_id: '../x' } },
   'os-revert_to_snapshot': { valid: (i) => ({ snapshot_id: i.snapshot }), invalid: { snapshot_id: '../x' } },
   'os-create_snapshot_metadata': { valid: () => ({}), invalid: { bogus: 1 } },
@@ -182,7 +197,7 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
               .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
-              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':key', METADATA_KEY)
+              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':attachment_id', OP).replace(':key', METADATA_KEY)
               .replace(':type_id', '__DEFAULT__').replace(':tenant_id', ids.project);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));
@@ -275,7 +290,8 @@ for (const backend of BACKENDS) {
       const changed: string[] = [];
       let state = await fingerprint(s.svc);
       for (const c of all) {
-        let req = http[c.method](c.path).set(tokenOf(c.label.split(' ')[0] as Who));
+        // At the advertised microversion, so that routes gated on one (attachments, 3.27+) are reached.
+        let req = http[c.method](c.path).set(tokenOf(c.label.split(' ')[0] as Who)).set('OpenStack-API-Version', 'volume 3.70');
         if (c.sent.query) req = req.query(c.sent.query);
         const r = await (c.sent.body !== undefined ? req.send(c.sent.body as object) : req);
         // The stable code too: refusals must say why, admitted callers must fail on validation.

@@ -114,6 +114,19 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     },
     'DELETE /os-quota-sets/:tenant_id': { query: {}, strictQuery: true, bodies: [] },
     'GET /limits': { query: {}, strictQuery: true, bodies: [] },
+    'POST /attachments': {
+      // The connector is fuzzed on PUT: here null is valid (python-cinderclient sends it when it has none), and a
+      // valid create would reserve the volume.
+      query: {}, strictQuery: true, bodies: [shape({ attachment: { volume_uuid: ids.volume, instance_uuid: OP, mode: 'rw' } }, [
+        ['attachment.volume_uuid', 'uuid'], ['attachment.instance_uuid', 'uuid?'], ['attachment.mode', 'enum'],
+      ])],
+    },
+    'GET /attachments': { query: { all_tenants: 'bool', project_id: 'qproject', volume_id: 'uuid', instance_id: 'uuid', limit: 'qlimit' }, strictQuery: true, bodies: [] },
+    'GET /attachments/detail': { query: { all_tenants: 'bool', project_id: 'qproject', volume_id: 'uuid', instance_id: 'uuid', limit: 'qlimit' }, strictQuery: true, bodies: [] },
+    'GET /attachments/:attachment_id': { query: {}, strictQuery: true, bodies: [] },
+    'PUT /attachments/:attachment_id': { query: {}, strictQuery: true, bodies: [shape({ attachment: { connector: { host: 'fuzz-host' } } }, [['attachment.connector', 'connector']])] },
+    'POST /attachments/:attachment_id/action': { query: {}, strictQuery: true, bodies: [shape({ 'os-complete': {} }, [])] },
+    'DELETE /attachments/:attachment_id': { query: {}, strictQuery: true, bodies: [] },
   };
 }
 
@@ -152,6 +165,10 @@ function volumeActionShapes(ids: StorageIds): Record<string, BodyShape> {
       ['os-attach.mountpoint', 'mountpoint'], ['os-attach.instance_uuid', 'uuid?'], ['os-attach.mode', 'enum'], ['os-attach.active_file', 'file?'], ['os-attach.format', 'enum'],
     ]),
     'os-detach': shape({ 'os-detach': {} }, [['os-detach.attachment_id', 'uuid?']]),
+    'os-reserve': shape({ 'os-reserve': {} }, []),
+    'os-unreserve': shape({ 'os-unreserve': {} }, []),
+    'os-begin_detaching': shape({ 'os-begin_detaching': {} }, []),
+    'os-roll_detaching': shape({ 'os-roll_detaching': {} }, []),
     revert: shape({ revert: { snapshot_id: ids.snapshot } }, [['revert.snapshot_id', 'uuid']]),
     'os-revert_to_snapshot': shape({ 'os-revert_to_snapshot': { snapshot_id: ids.snapshot } }, [['os-revert_to_snapshot.snapshot_id', 'uuid']]),
     'os-unmanage': shape({ 'os-unmanage': {} }, []),
@@ -199,7 +216,9 @@ export function storageRoutes(table: RouteDef[], ids: StorageIds, auth: Record<s
         params[n as string] = n === 'project_id' ? ids.project : n === 'volume_id' ? ids.volume : n === 'snapshot_id' ? ids.snapshot : n === 'host_name' ? 'fuzz-host' : n === 'key' ? METADATA_KEY
           : n === 'type_id' ? 'fuzz-type' : n === 'tenant_id' ? ids.project : ids.operation;
       }
-      out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? auth : [{}], open: !r.versioned });
+      // The attachments API exists from microversion 3.27: sent at the advertised one, or every request would be a 404.
+      const versioned = r.path.startsWith('/attachments') ? auth.map((h) => ({ ...h, 'openstack-api-version': 'volume 3.70' })) : auth;
+      out.push({ api: 'storage', method: r.method, template, params, ...spec, auth: r.versioned ? versioned : [{}], open: !r.versioned });
     }
   }
   return out;

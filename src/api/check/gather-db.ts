@@ -40,12 +40,13 @@ export async function gatherDbFacts(deps: ServiceDeps, volumeId: string | null, 
     snapshots: snapshots.map((s) => ({ id: s.id, volumeId: s.volumeId, status: s.status, hidden: s.hidden })),
     operations: operations.map((o) => ({ id: o.id, kind: o.kind, volumeId: o.volumeId, snapshotId: o.snapshotId })),
     attachments: attachments.filter((a) => a.status !== 'detached').map((a) => ({
-      id: a.id, volumeId: a.volumeId, instanceUuid: a.instanceUuid, host: a.host, activeFile: a.activeFile, status: a.status as 'attaching' | 'attached',
+      // Detaching (os-begin_detaching): the guest still has the disk open, so it counts as attached.
+      id: a.id, volumeId: a.volumeId, instanceUuid: a.instanceUuid, host: a.host, activeFile: a.activeFile, status: a.status === 'attaching' ? 'attaching' as const : 'attached' as const,
     })),
     leased,
   };
   const attached = attachments
-    .filter((a) => a.status === 'attached' && a.instanceUuid && a.host)
+    .filter((a) => (a.status === 'attached' || a.status === 'detaching') && a.instanceUuid && a.host)
     .map((a) => ({ volumeId: a.volumeId, instanceUuid: a.instanceUuid as string, host: a.host as string }));
   return { facts, attached };
 }

@@ -41,6 +41,11 @@ export const SERVED: readonly CompatRow[] = [
   },
   { resource: 'Quotas', routes: ['GET /os-quota-sets/:tenant_id', 'GET /os-quota-sets/:tenant_id/defaults', 'PUT /os-quota-sets/:tenant_id', 'DELETE /os-quota-sets/:tenant_id'], note: 'volumes, snapshots, gigabytes (hidden snapshots count); manage and import are not counted yet' },
   { resource: 'Limits', routes: ['GET /limits'], note: 'absolute limits of the caller\'s project' },
+  {
+    resource: 'Attachments',
+    routes: ['POST /attachments', 'GET /attachments', 'GET /attachments/detail', 'GET /attachments/:attachment_id', 'PUT /attachments/:attachment_id', 'POST /attachments/:attachment_id/action', 'DELETE /attachments/:attachment_id'],
+    note: '3.27; os-complete 3.44; mode 3.54; the connector\'s host must be a registered compute host; multiattach refused',
+  },
 ];
 
 /** This service's own routes (not Cinder's), listed so that every route has a row. */

@@ -9,10 +9,8 @@
  * routes; requests naming a lower microversion get MICROVERSION_TOO_LOW for them, as Cinder
  * answers 404 for a method its requested version does not have. `actions`: the same for actions.
  *
- * Others add features here with one-line edits: a row goes from `refused` to `served` when its
- * routes land, naming them (attachments: 3.27 `routes: ['POST /attachments', ...]`, 3.44 and 3.54
- * served; volume types: 3.52, 3.62; limits: 3.39), and the resource leaves
- * unsupported-resources.ts.
+ * A feature lands here with a one-line edit: its row goes from `refused` to `served`, naming
+ * the routes it brings, and its resource leaves unsupported-resources.ts.
  */
 import { REASONS } from './unsupported-resources.js';
 
@@ -78,7 +76,7 @@ export const HISTORY: readonly Microversion[] = [
   { version: '3.24', feature: 'workers/cleanup', status: 'refused', reason: 'crash recovery runs by itself at start and periodically; there is nothing to clean up by request', probe: { method: 'post', path: '/workers/cleanup', body: {}, code: 'NOT_IMPLEMENTED' } },
   { version: '3.25', feature: 'volumes field of groups', status: 'refused', reason: GROUPS, probe: route('/groups/detail') },
   { version: '3.26', feature: 'cluster failover and filters', status: 'refused', reason: CLUSTERS, probe: route('/clusters/detail') },
-  { version: '3.27', feature: 'attachments API', status: 'refused', reason: REASONS.attachments, probe: route('/attachments') },
+  { version: '3.27', feature: 'attachments API', status: 'served', routes: ['POST /attachments', 'GET /attachments', 'GET /attachments/detail', 'GET /attachments/:attachment_id', 'PUT /attachments/:attachment_id', 'DELETE /attachments/:attachment_id'] },
   { version: '3.28', feature: 'filters of get_pools', status: 'served' },
   { version: '3.29', feature: 'filters, sort and pages of group snapshots', status: 'refused', reason: GROUPS, probe: route('/group_snapshots/detail') },
   { version: '3.30', feature: 'snapshot list sorted by name', status: 'served' },
@@ -95,7 +93,7 @@ export const HISTORY: readonly Microversion[] = [
   { version: '3.41', feature: 'user_id in snapshots', status: 'served' },
   { version: '3.42', feature: 'extend of an in-use volume', status: 'served' },
   { version: '3.43', feature: 'backup metadata', status: 'refused', reason: BACKUPS, probe: route('/backups') },
-  { version: '3.44', feature: 'attachment complete', status: 'refused', reason: REASONS.attachments, probe: { method: 'post', path: '/attachments/0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a/action', body: { os_complete: {} }, code: 'NOT_IMPLEMENTED' } },
+  { version: '3.44', feature: 'attachment complete', status: 'served', routes: ['POST /attachments/:attachment_id/action'] },
   { version: '3.45', feature: 'count in volume and snapshot lists (with_count)', status: 'served' },
   { version: '3.46', feature: 'create a volume from a Nova 0-size image', status: 'refused', reason: 'imageRef is refused with INVALID_INPUT (no image service)', probe: { method: 'post', path: '/volumes', body: { volume: { size: 1, imageRef: '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a' } }, code: 'INVALID_INPUT' } },
   { version: '3.47', feature: 'create a volume from a backup', status: 'refused', reason: BACKUPS, probe: { method: 'post', path: '/volumes', body: { volume: { size: 1, backup_id: '0b5c3f44-6a51-4c7e-9d2b-7f6e5d4c3b2a' } }, code: 'INVALID_INPUT' } },
@@ -105,7 +103,7 @@ export const HISTORY: readonly Microversion[] = [
   { version: '3.51', feature: 'cross-AZ backups', status: 'refused', reason: BACKUPS, probe: route('/backups') },
   { version: '3.52', feature: 'availability zones of volume types, type filter by extra_specs', status: 'refused', reason: 'types are listed whole (filters is_public and name); the extra_specs filter is refused with INVALID_INPUT', probe: filter('/types?extra_specs=%7B%7D') },
   { version: '3.53', feature: 'strict request schemas', status: 'served' },
-  { version: '3.54', feature: 'mode of attachment-create', status: 'refused', reason: REASONS.attachments, probe: { method: 'post', path: '/attachments', body: { attachment: { mode: 'ro' } }, code: 'NOT_IMPLEMENTED' } },
+  { version: '3.54', feature: 'mode of attachment-create', status: 'served' },
   { version: '3.55', feature: 'transfer a volume with its snapshots', status: 'refused', reason: TRANSFERS, probe: route('/volume-transfers') },
   { version: '3.56', feature: 'user_id of backups', status: 'refused', reason: BACKUPS, probe: route('/backups/detail') },
   { version: '3.57', feature: 'transfer fields', status: 'refused', reason: TRANSFERS, probe: route('/volume-transfers') },

@@ -62,3 +62,17 @@ export function assertMicroversion(res: Response, since: Version | undefined, wh
     details: { needed: versionText(since), requested: versionText(asked) },
   });
 }
+
+/** Whether the request's version (negotiated by the rule above) is `version` or later. */
+export function atLeast(req: Request, version: string): boolean {
+  return compareVersions(requestedVersion(req), parseVersion(version) as Version) >= 0;
+}
+
+/** Refuses `what` (404 MICROVERSION_TOO_LOW, as Cinder answers) when the request asks for a version below `version`. */
+export function requireVersion(req: Request, version: string, what: string): void {
+  if (atLeast(req, version)) return;
+  const asked = versionText(requestedVersion(req));
+  throw new StorageError('MICROVERSION_TOO_LOW', `${what} needs microversion ${version} or later (OpenStack-API-Version: volume ${version}); the request asked for ${asked}`, {
+    details: { needed: version, requested: asked },
+  });
+}

@@ -8,7 +8,7 @@ import { authorize, VOLUME_ACTION_POLICY } from '../policy.js';
 import { resetVolumeStatus } from '../usecases/admin.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
 import { createSnapshotMetadata } from '../usecases/snapshot-metadata/create.js';
-import { attachVolume, detachVolume, initializeConnection, terminateConnection } from '../usecases/volume-attach.js';
+import { attachVolume, detachVolume, initializeConnection, reserveVolume, stepVolumeAttachment, terminateConnection } from '../usecases/volume-attach.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { unmanageVolume } from '../usecases/unmanage-volume.js';
 import { extendVolume } from '../usecases/volume-extend.js';
@@ -44,7 +44,7 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       await unmanageVolume(deps, vol);
       return void res.status(202).end();
     case 'os-initialize_connection':
-      return void res.json({ connection_info: await initializeConnection(deps, vol, a.args.connector) });
+      return void res.json({ connection_info: await initializeConnection(deps, caller, vol, a.args.connector) });
     case 'os-terminate_connection':
       await terminateConnection(deps, vol, a.args.connector);
       return void res.status(202).end();
@@ -56,6 +56,18 @@ async function dispatch(a: Action, { deps, req, res, caller, vol }: Ctx): Promis
       return void res.status(202).end();
     case 'os-detach':
       await detachVolume(deps, vol, a.args?.attachment_id ?? null);
+      return void res.status(202).end();
+    case 'os-reserve':
+      await reserveVolume(deps, vol);
+      return void res.status(202).end();
+    case 'os-unreserve':
+      await stepVolumeAttachment(deps, vol, 'unreserve');
+      return void res.status(202).end();
+    case 'os-begin_detaching':
+      await stepVolumeAttachment(deps, vol, 'begin_detach');
+      return void res.status(202).end();
+    case 'os-roll_detaching':
+      await stepVolumeAttachment(deps, vol, 'roll_detach');
       return void res.status(202).end();
     case 'revert':
     case 'os-revert_to_snapshot': {

@@ -44,6 +44,11 @@ export const volumeActions = (maxGiB: number) => ({
     format: format.optional(),
   }),
   'os-detach': z.union([z.null(), z.strictObject({ attachment_id: uuid.nullable().optional() })]),
+  // The legacy reservation steps (Cinder's volume_actions), on the attachment records.
+  'os-reserve': empty,
+  'os-unreserve': empty,
+  'os-begin_detaching': empty,
+  'os-roll_detaching': empty,
   revert: z.strictObject({ snapshot_id: uuid }),
   'os-revert_to_snapshot': z.strictObject({ snapshot_id: uuid }),
   'os-create_snapshot_metadata': z.strictObject({

@@ -6,7 +6,7 @@
 export const UNSUPPORTED_VOLUME_ACTIONS: readonly string[] = [
   'os-retype', 'os-migrate_volume', 'os-migrate_volume_completion', 'os-volume_upload_image',
   'os-set_bootable', 'os-update_readonly_flag', 'os-set_image_metadata', 'os-unset_image_metadata',
-  'os-show_image_metadata', 'os-reserve', 'os-unreserve', 'os-begin_detaching', 'os-roll_detaching',
+  'os-show_image_metadata',
   'os-reimage', 'os-extend_volume_completion', 'os-enable_replication', 'os-disable_replication',
   'os-failover_replication', 'os-list_replication_targets',
 ];

@@ -1,6 +1,9 @@
 import { DataTypes, Model, type ModelStatic, type Sequelize } from 'sequelize';
 
-/** attachments: where a volume is open, and which file/format the guest uses (the coordinator reports it). */
+/**
+ * attachments: Cinder's attachment records (reserved → attaching → attached → detaching → detached):
+ * where a volume is open, the connector of that host, and which file/format the guest uses.
+ */
 export function defineAttachment(sequelize: Sequelize): ModelStatic<Model> {
   return sequelize.define('Attachment', {
     id: { type: DataTypes.STRING(36), primaryKey: true },
@@ -14,5 +17,8 @@ export function defineAttachment(sequelize: Sequelize): ModelStatic<Model> {
     status: { type: DataTypes.STRING(32), allowNull: false },
     attachedAt: { type: DataTypes.DATE(3), allowNull: true },
     detachedAt: { type: DataTypes.DATE(3), allowNull: true },
-  }, { tableName: 'attachments', underscored: true, timestamps: false });
+    /** JSON of the connector the compute host sent (attachment update, os-initialize_connection). */
+    connector: { type: DataTypes.TEXT, allowNull: true },
+    attachMode: { type: DataTypes.STRING(4), allowNull: true },
+  }, { tableName: 'attachments', underscored: true, timestamps: true });
 }

@@ -1,14 +1,33 @@
 import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
 import type { AttachmentRecord } from '../records.js';
-import { toDateOrNull } from './convert.js';
+import { toDate, toDateOrNull } from './convert.js';
 import { placeholders, rowReader, type RowReader } from './raw-select.js';
 import { rowWriter, type RowWriter } from './raw-write.js';
 
-export type NewAttachment = Omit<AttachmentRecord, 'detachedAt'>;
-export type AttachmentPatch = Partial<Omit<AttachmentRecord, 'id' | 'volumeId'>>;
+/** A new row; without a connector or mode it has none yet and is read-write. */
+export type NewAttachment = Omit<AttachmentRecord, 'detachedAt' | 'createdAt' | 'updatedAt' | 'connector' | 'attachMode'>
+  & Partial<Pick<AttachmentRecord, 'connector' | 'attachMode'>>;
+export type AttachmentPatch = Partial<Omit<AttachmentRecord, 'id' | 'volumeId' | 'createdAt' | 'updatedAt'>>;
 
-const ACTIVE = ['attaching', 'attached'] as const;
+/**
+ * Active: a compute host has (or is about to have) the volume open, so chain changes go through
+ * its coordinator. A reserved attachment has no host yet; it only holds the volume.
+ */
+const ACTIVE = ['attaching', 'attached', 'detaching'] as const;
+/** Open: not detached (a reservation included): what a second attach would collide with. */
+const OPEN = ['reserved', ...ACTIVE] as const;
+
+function parseConnector(v: unknown): Record<string, unknown> | null {
+  if (v === null || v === undefined) return null;
+  const parsed: unknown = JSON.parse(String(v));
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed as Record<string, unknown> : null;
+}
+
+function toRow(patch: AttachmentPatch): Record<string, unknown> {
+  const { connector, ...rest } = patch;
+  return connector === undefined ? rest : { ...rest, connector: connector === null ? null : JSON.stringify(connector) };
+}
 
 function toRecord(r: Record<string, unknown>): AttachmentRecord {
   return {
@@ -19,6 +38,8 @@ function toRecord(r: Record<string, unknown>): AttachmentRecord {
     activeFile: (r.activeFile as string | null) ?? null, format: (r.format as AttachmentRecord['format']) ?? null,
     status: r.status as AttachmentRecord['status'],
     attachedAt: toDateOrNull(r.attachedAt), detachedAt: toDateOrNull(r.detachedAt),
+    connector: parseConnector(r.connector), attachMode: r.attachMode === 'ro' ? 'ro' : 'rw',
+    createdAt: toDate(r.createdAt ?? r.attachedAt ?? r.detachedAt), updatedAt: toDate(r.updatedAt ?? r.createdAt ?? r.attachedAt),
   };
 }
 
@@ -32,8 +53,39 @@ export class AttachmentRepository {
   }
 
   async insert(a: NewAttachment, t?: Transaction): Promise<AttachmentRecord> {
-    await this.writes.insert({ ...a, detachedAt: null }, t);
-    return { ...a, detachedAt: null };
+    const full = { ...a, connector: a.connector ?? null, attachMode: a.attachMode ?? 'rw' as const };
+    const row = await this.writes.insert({ ...toRow(full), detachedAt: null }, t);
+    return { ...full, detachedAt: null, createdAt: toDate(row.createdAt), updatedAt: toDate(row.updatedAt) };
+  }
+
+  /** One attachment by id, detached ones included (Cinder shows them until deleted). */
+  async get(id: string, t?: Transaction): Promise<AttachmentRecord | null> {
+    const row = await this.rows.one('id = ?', [id], t);
+    return row ? toRecord(row) : null;
+  }
+
+  /** Attachments that are not detached, reservations included, oldest first. */
+  async openOf(volumeId: string, t?: Transaction): Promise<AttachmentRecord[]> {
+    const rows = await this.rows.all(`volume_id = ? AND status IN (${placeholders(OPEN)}) ORDER BY created_at ASC, id ASC`, [volumeId, ...OPEN], t);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Open attachments (not detached) of the volumes of one project, or of every project (null),
+   * optionally of one volume or one instance; newest first, at most `limit`.
+   */
+  async listOpen(filter: { projectId: string | null; volumeId?: string; instanceUuid?: string; limit: number }): Promise<AttachmentRecord[]> {
+    const where = [`status IN (${placeholders(OPEN)})`];
+    const values: unknown[] = [...OPEN];
+    if (filter.projectId !== null) {
+      where.push('volume_id IN (SELECT id FROM volumes WHERE project_id = ? AND deleted = ?)');
+      values.push(filter.projectId, false);
+    }
+    if (filter.volumeId !== undefined) { where.push('volume_id = ?'); values.push(filter.volumeId); }
+    if (filter.instanceUuid !== undefined) { where.push('instance_uuid = ?'); values.push(filter.instanceUuid); }
+    const limit = Math.max(1, Math.min(1000, Math.trunc(filter.limit)));
+    const rows = await this.rows.all(`${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, [...values, limit]);
+    return rows.map(toRecord);
   }
 
   /** Attachments that are not detached, oldest first. Hot: read twice per snapshot-metadata pair. */
@@ -61,11 +113,12 @@ export class AttachmentRepository {
   }
 
   async update(id: string, patch: AttachmentPatch, t?: Transaction): Promise<void> {
-    await this.writes.update(patch, 'id = ?', [id], t);
+    await this.writes.update(toRow(patch), 'id = ?', [id], t);
   }
 
+  /** Every open attachment (reservations too) of the volume becomes detached. */
   async detachAll(volumeId: string, t?: Transaction): Promise<void> {
-    await this.writes.update({ status: 'detached', detachedAt: new Date() }, `volume_id = ? AND status IN (${placeholders(ACTIVE)})`, [volumeId, ...ACTIVE], t);
+    await this.writes.update({ status: 'detached', detachedAt: new Date() }, `volume_id = ? AND status IN (${placeholders(OPEN)})`, [volumeId, ...OPEN], t);
   }
 
   /** Volumes with an attachment that is not detached (the recovery passes of attached volumes), sorted. */

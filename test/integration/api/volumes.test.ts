@@ -148,7 +148,7 @@ for (const backend of BACKENDS) {
       expect(t.driver.volumes.get(id)?.snaps.size).to.equal(0);
       expect((await t.http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume.status).to.equal('in-use');
       const again = await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-attach': att });
-      expect(again.body.badRequest?.error_code).to.equal('INVALID_STATE');
+      expect(again.body.badRequest?.error_code).to.equal('MULTIATTACH_NOT_SUPPORTED');
       // Deleting an attached volume is refused, force-delete too (as in Cinder): detach first.
       const del = await t.http.delete(`/v3/volumes/${id}`).set(auth('alice'));
       const force = await t.http.post(`/v3/volumes/${id}/action`).set(auth('admin')).send({ 'os-force_delete': {} });

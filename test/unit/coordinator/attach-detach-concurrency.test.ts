@@ -17,7 +17,7 @@ import { run } from '../../../lib/core/process.js';
 import { attachVolume, detachVolume, type AttachDeps } from '../../../coordinator/attach/attach-volume.js';
 import type { DomainDevices } from '../../../coordinator/attach/devices.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
-import type { AttachRecord, StorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
+import type { StorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
 import { silent } from './helpers/context.js';
 
 const turn = () => new Promise((r) => setTimeout(r, 1));
@@ -61,7 +61,8 @@ class FakeDomain {
 
 describe('coordinator attach/detach: concurrent requests on one domain', () => {
   let dir: string;
-  const records: AttachRecord[] = [];
+  /** What the attachments API was told: each reservation's connector, and the completed ones. */
+  const records: { attachmentId: string; mountpoint: string; completed: boolean }[] = [];
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-attach-'));
@@ -71,13 +72,20 @@ describe('coordinator attach/detach: concurrent requests on one domain', () => {
 
   function deps(domain: FakeDomain): AttachDeps {
     const storage: StorageVolumeApi = {
-      initializeConnection: async (vid): Promise<ShareConnection> => {
+      reserve: async (vid, _instance, connector) => {
         await turn();
-        return { driver_volume_type: 'local', data: { export: dir, name: `volume-${vid}`, format: 'qcow2', options: null } };
+        const attachmentId = randomUUID();
+        records.push({ attachmentId, mountpoint: String(connector.mountpoint), completed: false });
+        const connection: ShareConnection = { driver_volume_type: 'local', data: { export: dir, name: `volume-${vid}`, format: 'qcow2', options: null } };
+        return { attachmentId, connection };
       },
-      attach: async (_vid, r) => { await turn(); records.push(r); },
+      complete: async (id) => {
+        await turn();
+        const r = records.find((x) => x.attachmentId === id);
+        if (r) r.completed = true;
+      },
+      release: async () => undefined,
       detach: async () => { await turn(); },
-      terminateConnection: async () => undefined,
     };
     return {
       devices: domain as unknown as DomainDevices, mounts: new HostMounts(dir, dir), storage, log: silent,
@@ -103,6 +111,7 @@ describe('coordinator attach/detach: concurrent requests on one domain', () => {
     expect(results.every((r) => r.created)).to.equal(true);
     expect(new Set(results.map((r) => r.disk.target)).size).to.equal(10);
     expect(domain.plugs).to.equal(10);
+    expect(records.every((r) => r.completed)).to.equal(true);
     expect(records.map((r) => r.mountpoint).sort()).to.deep.equal(results.map((r) => `/dev/${r.disk.target}`).sort());
   });
 

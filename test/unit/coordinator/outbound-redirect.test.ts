@@ -48,7 +48,7 @@ describe('coordinator: outbound calls to the storage API do not follow redirects
     it(`a volume action answered ${status}: refused, nothing sent elsewhere`, async () => {
       const { api, seen } = await redirectingApi(status);
       const client = new HttpStorageVolumeApi({ baseUrl: api, token: 'svc-token', timeoutMs: 5000 });
-      const err = await client.detach(randomUUID()).then(() => null, (e: unknown) => e);
+      const err = await client.detach(randomUUID(), randomUUID()).then(() => null, (e: unknown) => e);
       expect(err).to.be.instanceOf(Error);
       expect(seen).to.deep.equal([]);
     });
