@@ -249,16 +249,18 @@ const coordinatorSchema = z.strictObject({
 
 /**
  * Per-project quotas (Cinder's quota_volumes, quota_snapshots, quota_gigabytes): the limits of a
- * project without its own (os-quota-sets PUT). -1: unlimited. Gigabytes counts the volumes' sizes
+ * project without its own (os-quota-sets PUT). -1: unlimited, the default: a service that was
+ * installed without quotas keeps accepting what it accepted (Cinder's own defaults are 10, 10 and
+ * 1000; set them here to enforce them for every project). Gigabytes counts the volumes' sizes
  * and the virtual sizes of their snapshots, hidden ones included (usecases/quota/usage.ts).
  */
 const quotasSchema = z.strictObject({
   /** Volumes a project may have (not deleted, whatever their status). */
-  volumes: z.number().int().min(-1).default(10),
+  volumes: z.number().int().min(-1).default(-1),
   /** Snapshots a project may have (visible ones: a hidden snapshot was deleted by its owner). */
-  snapshots: z.number().int().min(-1).default(10),
+  snapshots: z.number().int().min(-1).default(-1),
   /** GiB of volumes plus snapshots (hidden ones included) a project may have. */
-  gigabytes: z.number().int().min(-1).default(1000),
+  gigabytes: z.number().int().min(-1).default(-1),
 });
 
 export const configSchema = z.strictObject({

@@ -81,6 +81,8 @@ export interface RemotefsOptions {
   leaseTtlMs?: number;
   /** The service's periodic recovery sweep (0: none, the default here). */
   reaperIntervalMs?: number;
+  /** Default per-project quotas (the config's: unlimited). */
+  quotas?: Partial<Config['quotas']>;
 }
 
 export function remotefsLocalConfig(db: Config['db'], dir: string, options: RemotefsOptions = {}): Readonly<Config> {
@@ -91,6 +93,7 @@ export function remotefsLocalConfig(db: Config['db'], dir: string, options: Remo
       driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null,
       ...(options.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.leaseTtlMs }),
     },
+    ...(options.quotas ? { quotas: options.quotas } : {}),
   });
 }
 

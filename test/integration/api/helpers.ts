@@ -28,11 +28,11 @@ export async function createVolume(t: TestService, who: Who = 'alice', body: Rec
   return id;
 }
 
-export async function waitSnapshot(t: TestService, id: string, status: string, who: Who = 'admin'): Promise<Record<string, unknown>> {
+export async function waitSnapshot(t: TestService, id: string, status: string, who: Who = 'admin', timeoutMs?: number): Promise<Record<string, unknown>> {
   return eventually(async () => {
     const r = await t.http.get(`/v3/snapshots/${id}`).set(auth(who));
     return r.status === 200 && r.body.snapshot.status === status ? (r.body.snapshot as Record<string, unknown>) : undefined;
-  });
+  }, timeoutMs);
 }
 
 export async function createSnapshot(t: TestService, volumeId: string, who: Who = 'alice', name = 'snap'): Promise<string> {

@@ -20,7 +20,8 @@ for (const backend of BACKENDS) {
   describe(`api: quotas and limits with the cinder CLI (noauth, ${backend.name})`, function () {
     this.timeout(300_000);
     let s: RemotefsService;
-    remotefsServiceHooks(backend, 'qcs-quota-', (x) => { s = x; }, { auth: 'noauth' });
+    // Cinder's default quotas, configured (the service's own default is unlimited).
+    remotefsServiceHooks(backend, 'qcs-quota-', (x) => { s = x; }, { auth: 'noauth', quotas: { volumes: 10, snapshots: 10, gigabytes: 1000 } });
 
     const cinder = async (...args: string[]) => (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', 'u-quota', '--os-project-id', PROJECT,
       '--os-endpoint', `${s.svc.url}/v3`, ...args], { timeoutMs: 60_000 })).stdout;
