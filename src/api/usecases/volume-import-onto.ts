@@ -66,7 +66,10 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
     const rows = await deps.repos.snapshots.ofVolume(v.id);
     const ref = await volumeRefOf(deps, cur);
     // The intent: the active file the import starts from tells the settle pass whether the info file was replaced.
-    const from = (await deps.driver.getSnapshotTree(ref)).activeFile;
+    const was = await deps.driver.getSnapshotTree(ref);
+    // An unfinished operation in the info file is reconcile's first (the driver would refuse it anyway): no operation recorded.
+    if (was.intent !== null) throw new StorageError('INVALID_STATE', `volume ${v.id} has an unfinished ${was.intent.kind}; try again once it is settled`, { details: { intent: was.intent.kind } });
+    const from = was.activeFile;
     op = await deps.repos.operations.insert({ id: opId, kind: 'import_volume', volumeId: v.id, projectId: v.projectId, snapshotId: null, fencingToken: lease.token, overlayFile: from });
     const opened = op;
     accept();
