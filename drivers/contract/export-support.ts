@@ -58,6 +58,11 @@ export interface ExportSupport {
    * leaves the target as it was.
    */
   importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx?: OpContext): Promise<ImportedOnto>;
+  /**
+   * What an import onto the volume killed before its commit point left (image temps, files its
+   * settled tree does not name); the tree is untouched. Under ctx.lease. Idempotent; the count removed.
+   */
+  removeImportLeftovers(target: VolumeRef, ctx?: OpContext): Promise<number>;
   /** Every file of a volume id no row names (an import a crash interrupted). Idempotent. */
   removeVolumeFiles(volumeId: string, ctx?: OpContext): Promise<number>;
   /**
@@ -81,9 +86,10 @@ export interface ShareFileRef {
 
 export function exportSupport(driver: object): ExportSupport | null {
   const d = driver as Partial<ExportSupport>;
-  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeVolumeFiles || !d.createExportFile || !d.openExportFile || !d.removeExportTemps) return null;
+  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeImportLeftovers || !d.removeVolumeFiles || !d.createExportFile || !d.openExportFile || !d.removeExportTemps) return null;
   return {
     openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), importOnto: d.importOnto.bind(driver),
+    removeImportLeftovers: d.removeImportLeftovers.bind(driver),
     removeVolumeFiles: d.removeVolumeFiles.bind(driver), createExportFile: d.createExportFile.bind(driver),
     openExportFile: d.openExportFile.bind(driver), removeExportTemps: d.removeExportTemps.bind(driver),
   };

@@ -49,7 +49,7 @@ import { previewDeleteOp } from './snapshots/delete-preview.js';
 import { openExport } from './export/export-volume.js';
 import { createExportFile, openExportFile, removeExportTemps, writeExportFile, type ExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
-import { importOnto, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
+import { importOnto, removeImportLeftovers, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -495,6 +495,12 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     assertVolumeId(target.id);
     assertDetached(target, 'importing onto it');
     return importOnto(this.env, target, source, req, ctx);
+  }
+
+  /** The settle pass's rollback of an import onto the volume that never committed (export/import-onto.ts). */
+  removeImportLeftovers(target: VolumeRef, ctx: OpContext = {}): Promise<number> {
+    assertVolumeId(target.id);
+    return removeImportLeftovers(this.env, target, ctx);
   }
 
   async removeVolumeFiles(volumeId: string, ctx: OpContext = {}): Promise<number> {

@@ -61,7 +61,7 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
   },
   {
     name: 'interrupted-volume-ops', phases: ['start', 'sweep'],
-    settles: 'reverts, volume creates and deletes a crash interrupted (at start whatever their age)',
+    settles: 'reverts, volume creates and deletes, imports (of a new volume or onto one) a crash interrupted (at start whatever their age)',
     run: (d, phase) => (phase === 'start' ? settleInterruptedVolumeOps(d, 0) : settleInterruptedVolumeOps(d)),
   },
   {

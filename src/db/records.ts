@@ -97,7 +97,7 @@ export interface OperationRecord {
   fencingToken: number | null;
   /** true once the host was granted its irreversible step: the storage side may only roll forward. */
   commitPointPassed: boolean;
-  /** Bare file name: the overlay a snapshot-metadata operation created; the active file a revert replaces. */
+  /** Bare file name: the overlay a snapshot-metadata operation created; the active file a revert replaces, or an import onto a volume starts from. */
   overlayFile: string | null;
   error: string | null;
   startedAt: Date;

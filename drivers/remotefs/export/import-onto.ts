@@ -101,11 +101,20 @@ async function planOnto(dir: string, tree: VolumeTree, m: ExportManifest, snapsh
  * temps of the volume and files of it the settled tree does not name. Under the volume's lease,
  * with no intent in the tree, no live operation can own them.
  */
-async function removeLeftovers(dir: string, tree: VolumeTree): Promise<void> {
+async function removeLeftovers(dir: string, tree: VolumeTree): Promise<number> {
   const names = await readdir(dir);
   const stale = names.filter((n) => belongsToVolume(n, tree.volumeId) && n !== infoFileName(tree.volumeId) && !isInfoTempOfVolume(n, tree.volumeId) && tree.files[n] === undefined);
   for (const n of stale) await unlink(path.join(dir, n)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   if (stale.length > 0) await fsyncDir(dir);
+  return stale.length;
+}
+
+/** The settle pass's rollback of an import killed before its commit point: what removeLeftovers removes, under the volume's lease. */
+export async function removeImportLeftovers(env: RemoteFsEnv, target: VolumeRef, ctx: OpContext = {}): Promise<number> {
+  return underLeases(env, [target.id], ctx, async () => {
+    const site = await requireVolume(env.shares, target.id, target.providerLocation);
+    return removeLeftovers(site.dir, await loadSettledTree(site));
+  });
 }
 
 export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {

@@ -17,8 +17,11 @@
  *            volume `error`, operation failed (the client creates it again).
  *   delete   the delete runs again (idempotent): files gone -> rows deleted, operation succeeded;
  *            it fails -> volume `error_deleting`, operation failed with the reason.
- *   import   still running means its commit (rows + success, one transaction) never happened:
- *            every file of its new id is removed, operation failed (usecases/volume-import.ts).
+ *   import   of a new volume (no volume row): still running means its commit (rows + success, one
+ *            transaction) never happened: every file of its new id is removed, operation failed
+ *            (usecases/volume-import.ts). Onto an existing volume (its row exists): the info file
+ *            shows whether it committed; if so its recorded rows are written, operation succeeded,
+ *            else its leftovers are removed, operation failed (usecases/import-onto-settle.ts).
  *
  * Runs at start after reconcile, and in the periodic sweep (a process that died while others run
  * leaves them its operations), only for operations older than `minAgeMs`.
@@ -36,6 +39,7 @@ import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
 import { settleInterruptedExport } from './volume-export-to-share.js';
 import { settleInterruptedImport } from './volume-import.js';
+import { settleOntoImport } from './import-onto-settle.js';
 
 const GiB = 1024 ** 3;
 const SETTLE = { recovery: 'the settle pass of interrupted volume operations' };
@@ -147,7 +151,10 @@ async function settleOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
     const op = await deps.repos.operations.get(opId);
     if (op?.state !== 'running') return null;
     const vol = await deps.repos.volumes.get(volumeId);
-    if (op.kind === 'import_volume') {
+    if (op.kind === 'import_volume' && vol) {
+      // An import onto an existing volume (a new volume's row is written only with its operation's success).
+      outcome = await settleOntoImport(deps, op, vol, lease, SETTLE);
+    } else if (op.kind === 'import_volume') {
       // Its volume row is written at its commit point, with the operation's success: running means not committed.
       outcome = await fail(deps, op, await settleInterruptedImport(deps, op, lease), lease, async () => undefined);
     } else if (op.kind === 'export_volume') {

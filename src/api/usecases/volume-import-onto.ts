@@ -6,21 +6,30 @@
  * unchanged before any byte is written (IMPORT_BASE_MISMATCH otherwise, nothing changed).
  *
  *   volume's lease taken (renewed while the upload runs); detached and available
+ *   an `import_volume` operation, running, recording the active file it starts from
+ *   manifest read: the rows to write planned and recorded as the operation's payload
  *   driver: files written, verified, info file written            <- the share's commit point
  *   ONE transaction: new snapshot rows, the archive's names/metadata/hidden flags on the existing
- *   ones, the rows of snapshots the source had deleted marked deleted, the volume's size
+ *   ones, the rows of snapshots the source had deleted marked deleted, the volume's size,
+ *   the operation succeeded
+ *
+ * A crash between the info file and that transaction is settled at start (import-onto-settle.ts):
+ * the info file shows whether the import committed; the recorded rows are written if it did.
  *
  * Synchronous like the import of a new volume: the archive is the request body.
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { StorageError } from '../../../lib/core/errors.js';
+import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
+import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import { keepLease } from '../../../lib/core/lease.js';
-import { giBFromBytes } from '../../../lib/core/gib.js';
-import type { SnapshotRecord, VolumeRecord } from '../../db/records.js';
+import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { ExportManifest } from '../../../drivers/contract/export-support.js';
 import type { Caller, ServiceDeps } from '../context.js';
+import { endOperation } from '../operation-end.js';
+import { applyOntoRows, encodeOntoRows, planOntoRows } from './import-onto-rows.js';
+import { settleOntoImport } from './import-onto-settle.js';
 import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
@@ -45,41 +54,60 @@ function assertSameSource(v: VolumeRecord, m: ExportManifest): void {
 export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: VolumeRecord, body: Readable, accept: () => void = () => undefined): Promise<VolumeRecord> {
   const support = exportCapability(deps);
   if (v.status !== 'available' || v.attachStatus !== 'detached') throw invalidState('volume', v.id, v.status, ['available (detached)']);
-  const lease = await acquireVolumeLease(deps, v.id, `import-onto-${randomUUID()}`);
+  const opId = randomUUID();
+  const lease = await acquireVolumeLease(deps, v.id, `import-onto-${opId}`);
   const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+  let op: OperationRecord | null = null;
   try {
     // Read again under the lease: an operation that ended between the check above and the lease may have changed it.
     await assertNothingCommitted(deps, v.id);
     const cur = await deps.repos.volumes.get(v.id);
     if (cur === null || cur.status !== 'available' || cur.attachStatus !== 'detached') throw invalidState('volume', v.id, cur?.status ?? 'deleted', ['available (detached)']);
     const rows = await deps.repos.snapshots.ofVolume(v.id);
+    const ref = await volumeRefOf(deps, cur);
+    // The intent: the active file the import starts from tells the settle pass whether the info file was replaced.
+    const was = await deps.driver.getSnapshotTree(ref);
+    // An unfinished operation in the info file is reconcile's first (the driver would refuse it anyway): no operation recorded.
+    if (was.intent !== null) throw new StorageError('INVALID_STATE', `volume ${v.id} has an unfinished ${was.intent.kind}; try again once it is settled`, { details: { intent: was.intent.kind } });
+    const from = was.activeFile;
+    op = await deps.repos.operations.insert({ id: opId, kind: 'import_volume', volumeId: v.id, projectId: v.projectId, snapshotId: null, fencingToken: lease.token, overlayFile: from });
+    const opened = op;
     accept();
-    const got = await support.importOnto(await volumeRefOf(deps, cur), body, {
+    const got = await support.importOnto(ref, body, {
       assign: async (m) => {
         assertSameSource(cur, m);
-        return pairSnapshots(m, rows);
+        const ids = pairSnapshots(m, rows);
+        // Recorded before any byte is written, so before the info file: a crash past it still knows the rows.
+        const planned = planOntoRows(m, ids, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });
+        await deps.repos.operations.setPayload(opened.id, encodeOntoRows(planned));
+        return ids;
       },
     }, { lease: keeper.lease, signal: keeper.signal });
-    const m = got.manifest;
     await keeper.stop();
-    const known = new Set(rows.map((r) => r.id));
+    const planned = planOntoRows(got.manifest, got.snapshots, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });
+    crashPoint(CRASH_POINTS.storageBeforeOutcome);
     return await inTransaction(deps.repos.db, async (t) => {
-      for (const s of m.tree.snapshots) {
-        const id = got.snapshots[s.id] as string;
-        const text = { name: s.name, description: s.description, metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id }, hidden: s.hidden, sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3) };
-        if (known.has(id)) {
-          await deps.repos.snapshots.update(id, text, t);
-        } else {
-          await deps.repos.snapshots.insertFound({ id, volumeId: v.id, projectId: v.projectId, userId: caller.userId, status: 'available', progress: 100, ...text }, t);
-        }
-      }
-      await deps.repos.snapshots.markDeleted(got.dropped, t);
-      await deps.repos.volumes.update(v.id, { sizeGiB: giBFromBytes(m.volume.sizeBytes) }, t);
+      await applyOntoRows(deps, planned, t);
+      await endOperation(deps, opened, { state: 'succeeded', by: { runner: true } }, t);
       await deps.repos.leases.release(keeper.lease, t);
       const after = await deps.repos.volumes.get(v.id, t);
       if (after === null) throw new StorageError('INTERNAL', `volume ${v.id} vanished during the import`);
       return after;
     });
+  } catch (raw) {
+    const err = toStorageError(raw);
+    const open = op as OperationRecord | null;
+    if (open === null) throw err;
+    // The info file decides how it ended (an error may come after the commit point): the settle pass's rule, under this lease.
+    await keeper.stop();
+    const settled = await settleOntoImport(deps, open, v, keeper.lease, { runner: true }, { error: `${err.code}: ${err.message}`, code: err.code }).catch((e: unknown) => {
+      deps.log.warn({ err: e, operation: open.id }, 'failed import onto a volume not recorded; the settle pass does it');
+      return null;
+    });
+    if (settled?.outcome !== 'succeeded') throw err;
+    const after = await deps.repos.volumes.get(v.id);
+    if (after === null) throw err;
+    return after;
   } finally {
     await keeper.release();
   }

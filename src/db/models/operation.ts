@@ -18,5 +18,7 @@ export function defineOperation(sequelize: Sequelize): ModelStatic<Model> {
     finishedAt: { type: DataTypes.DATE(3), allowNull: true },
     /** JSON of the step it is in (ProgressPhase); null: none reported. */
     phase: { type: DataTypes.TEXT, allowNull: true },
+    /** JSON its recovery pass reads (validated there; repositories/operations.ts payloadOf); null: none. */
+    payload: { type: DataTypes.TEXT, allowNull: true },
   }, { tableName: 'operations', underscored: true, timestamps: false });
 }

@@ -67,6 +67,20 @@ export class OperationRepository {
     return rec;
   }
 
+  /**
+   * The operation's payload, as text: what its recovery pass needs that nothing else records. Kept
+   * apart from the record (no API view or report carries it); the reader validates it like input.
+   */
+  async setPayload(id: string, payload: string, t?: Transaction): Promise<void> {
+    await this.writes.update({ payload }, 'id = ?', [id], t);
+  }
+
+  async payloadOf(id: string, t?: Transaction): Promise<string | null> {
+    const row = await this.rows.one('id = ?', [id], t);
+    const v = row?.payload;
+    return typeof v === 'string' ? v : null;
+  }
+
   async get(id: string, t?: Transaction): Promise<OperationRecord | null> {
     const row = await this.rows.one('id = ?', [id], t);
     return row ? toRecord(row) : null;

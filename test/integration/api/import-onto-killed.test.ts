@@ -1,8 +1,8 @@
 /**
  * SIGKILL of the service during an incremental import onto a volume (issue 15): the upload stalls
  * part way with a file of the archive on the share under a temp name, the service is killed. The
- * target's tree is as it was (every point still reads back), and once restarted the same import
- * succeeds and leaves no temp behind.
+ * target's tree is as it was (every point still reads back); once restarted, the settle pass rolls
+ * the import back (its operation failed, its temp removed), and the same import then succeeds.
  */
 import { expect } from 'chai';
 import http from 'node:http';
@@ -64,6 +64,14 @@ for (const backend of BACKENDS) {
       api = await suite.start();
       expect(await tree(copy)).to.deep.equal(before);
       expect((await filesOfCopy()).filter((n) => !n.endsWith('.tmp'))).to.deep.equal(listed);
+      // The settle pass (at start, or the sweep once the dead process's lease expired) rolls the
+      // import back without it running again: its operation failed, its temp removed.
+      const ops = async () => (await api.get(`/v3/operations?volume_id=${copy}&all_tenants=1`).set(auth('admin')).expect(200)).body.operations as { kind: string; state: string; error: string | null }[];
+      const ended = await eventually(async () => (await ops()).find((o) => o.kind === 'import_volume' && o.state !== 'running'), 60_000);
+      expect(ended.state, JSON.stringify(ended)).to.equal('failed');
+      expect(ended.error).to.match(/rolled back/);
+      expect(await filesOfCopy()).to.deep.equal(listed);
+      expect(await tree(copy)).to.deep.equal(before);
       await verifyPattern(path.join(suite.share, before.active_file), 'qcow2', 0x31, 0, MiB);
       await verifyPattern(path.join(suite.share, before.active_file), 'qcow2', 0, 4 * MiB, MiB);
 
