@@ -10,6 +10,11 @@
  *   ONE transaction: new snapshot rows, the archive's names/metadata/hidden flags on the existing
  *   ones, the rows of snapshots the source had deleted marked deleted, the volume's size
  *
+ * Quota: what the volume's tree will hold minus what it holds now is checked once the manifest is
+ * read, before any byte is written, under the project's lock. Not again at the rows' commit: the
+ * share's commit point (the info file) comes first and cannot be undone, so a refusal there would
+ * leave share and rows disagreeing; a create racing the upload may thus be counted without it.
+ *
  * Synchronous like the import of a new volume: the archive is the request body.
  */
 import { randomUUID } from 'node:crypto';
@@ -25,6 +30,8 @@ import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 import { IMPORT_SOURCE_KEY } from './volume-import.js';
+import { importOntoQuotaRequest } from './quota/import-request.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
 
 /** Source snapshot id -> the target's: by the recorded source id, or the same id (imported keeping ids). */
 export function pairSnapshots(m: ExportManifest, rows: readonly SnapshotRecord[]): Record<string, string> {
@@ -53,10 +60,12 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
     const cur = await deps.repos.volumes.get(v.id);
     if (cur === null || cur.status !== 'available' || cur.attachStatus !== 'detached') throw invalidState('volume', v.id, cur?.status ?? 'deleted', ['available (detached)']);
     const rows = await deps.repos.snapshots.ofVolume(v.id);
+    await prepareQuota(deps, cur.projectId);
     accept();
     const got = await support.importOnto(await volumeRefOf(deps, cur), body, {
       assign: async (m) => {
         assertSameSource(cur, m);
+        await inTransaction(deps.repos.db, (t) => checkQuota(deps, cur.projectId, importOntoQuotaRequest(m, cur.sizeGiB, rows), t));
         return pairSnapshots(m, rows);
       },
     }, { lease: keeper.lease, signal: keeper.signal });
