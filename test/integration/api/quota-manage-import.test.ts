@@ -4,11 +4,16 @@
  * from an archive, an incremental archive onto a volume) over quota answers 413 in Cinder's
  * overLimit shape with OVER_QUOTA, adopts/imports nothing and leaves the share as it was (every
  * entry, content hashed); within quota it goes through and its volume, snapshots and gigabytes
- * (the snapshots' included) show in the usage.
+ * (the snapshots' included) show in the usage. The import from an archive file on a share counts
+ * the same; an import whose quota is taken while it uploads (the early check passed) is refused by
+ * the check in its commit's transaction, its written files removed.
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
+import type { RunningService } from '../../../src/api/server.js';
 import supertest from 'supertest';
 import { run } from '../../../lib/core/process.js';
 import { shareListing } from '../../fixtures/shares.js';
@@ -20,7 +25,8 @@ for (const backend of BACKENDS) {
     this.timeout(300_000);
     let dir: string;
     let http: ReturnType<typeof supertest>;
-    remotefsServiceHooks(backend, 'qcs-quota-mi-', (s) => ({ dir, http } = s));
+    let svc: RunningService;
+    remotefsServiceHooks(backend, 'qcs-quota-mi-', (s) => ({ dir, http, svc } = s));
     const waits = apiWaits(() => http);
     const share = () => path.join(dir, 'share');
 
@@ -29,8 +35,10 @@ for (const backend of BACKENDS) {
     };
     const usage = async (project: string) => {
       const b = (await http.get(`/v3/os-quota-sets/${project}`).query({ usage: 'true' }).set(auth('admin')).expect(200)).body.quota_set as Record<string, { in_use: number }>;
-      return { volumes: b.volumes?.in_use, snapshots: b.snapshots?.in_use, gigabytes: b.gigabytes?.in_use };
+      return { volumes: Number(b.volumes?.in_use), snapshots: Number(b.snapshots?.in_use), gigabytes: Number(b.gigabytes?.in_use) };
     };
+    const availableAs = (who: 'admin' | 'bob', id: string) =>
+      eventually(async () => ((await http.get(`/v3/volumes/${id}`).set(auth(who)).expect(200)).body.volume.status === 'available' ? true : undefined), 120_000);
     /** The database as the API shows it and every entry of the share. */
     const state = async () => ({
       volumes: (await http.get('/v3/volumes/detail?all_tenants=true').set(auth('admin')).expect(200)).body.volumes,
@@ -60,7 +68,7 @@ for (const backend of BACKENDS) {
       await setQuota('p-admin', { gigabytes: 2 });
       const r = await manage();
       expect(r.status, r.text).to.equal(202);
-      await eventually(async () => ((await http.get(`/v3/volumes/${id}`).set(auth('admin')).expect(200)).body.volume.status === 'available' ? true : undefined), 120_000);
+      await availableAs('admin', id);
       expect(await usage('p-admin')).to.deep.equal({ volumes: 1, snapshots: 0, gigabytes: 2 });
     });
 
@@ -100,6 +108,45 @@ for (const backend of BACKENDS) {
       const done = await onto();
       expect(done.status, done.text).to.equal(200);
       expect(await usage('p-alice')).to.deep.equal({ volumes: 2, snapshots: 4, gigabytes: 6 });
+
+      // From an archive file on a share (admin, into the admin's project): the same count.
+      await mkdir(path.join(share(), 'exports'), { recursive: true });
+      await writeFile(path.join(share(), 'exports', 'full.tar'), full);
+      const fromShare = () => http.post('/v3/os-volume-import-from-share').set(auth('admin')).send({ import: { share: share(), file: 'full.tar' } });
+      const adminUse = await usage('p-admin');
+      await setQuota('p-admin', { volumes: -1, snapshots: -1, gigabytes: adminUse.gigabytes + 1 });
+      expect(await overQuota(fromShare, 'gigabytes')).to.include({ in_use: adminUse.gigabytes, requested: 2 });
+      await setQuota('p-admin', { gigabytes: adminUse.gigabytes + 2 });
+      expect((await fromShare()).status).to.equal(201);
+      expect(await usage('p-admin')).to.deep.equal({ volumes: adminUse.volumes + 1, snapshots: adminUse.snapshots + 1, gigabytes: adminUse.gigabytes + 2 });
+    });
+
+    it('an import whose quota was taken while it uploaded is refused at its commit: its files removed, no row', async () => {
+      const src = (await http.post('/v3/volumes').set(auth('bob')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+      await availableAs('bob', src);
+      const archive = (await http.get(`/v3/volumes/${src}/os-export`).set(auth('bob')).buffer(true).parse(binary).expect(200)).body as Buffer;
+      await setQuota('p-bob', { volumes: -1, snapshots: -1, gigabytes: 2 });
+      const before = await state();
+
+      // The manifest entry first (the early check passes: 1 + 1 <= 2), then, once the import has
+      // recorded its intent, the quota is taken down and the rest of the archive sent.
+      const manifestEnd = 512 + Math.ceil(parseInt(archive.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8) / 512) * 512;
+      const url = new URL('/v3/os-volume-import', svc.url);
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(url, { method: 'POST', headers: { ...auth('bob'), 'content-type': 'application/x-tar', 'content-length': String(archive.length) } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.write(archive.subarray(0, manifestEnd));
+        void eventually(async () => ((await svc.deps.repos.operations.running({ kind: 'import_volume' })).length > 0 ? true : undefined), 60_000)
+          .then(() => setQuota('p-bob', { gigabytes: 1 }))
+          .then(() => req.end(archive.subarray(manifestEnd)), (err: unknown) => { req.destroy(); reject(err); });
+      });
+      const r = await answer;
+      expect(r.status, r.body).to.equal(413);
+      expect((JSON.parse(r.body) as { overLimit: Record<string, unknown> }).overLimit).to.include({ error_code: 'OVER_QUOTA', resource: 'gigabytes', limit: 1, in_use: 1, requested: 1 });
+      expect(await state()).to.deep.equal(before);
     });
   });
 }
