@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { RunningService } from '../../../src/api/server.js';
 import supertest from 'supertest';
 import { run } from '../../../lib/core/process.js';
+import { cinderVolume } from '../../fixtures/cinder-chain.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { binary } from '../../fixtures/binary-body.js';
 import { BACKENDS, apiWaits, auth, eventually, remotefsServiceHooks } from './harness.js';
@@ -70,6 +71,21 @@ for (const backend of BACKENDS) {
       expect(r.status, r.text).to.equal(202);
       await availableAs('admin', id);
       expect(await usage('p-admin')).to.deep.equal({ volumes: 1, snapshots: 0, gigabytes: 2 });
+    });
+
+    it('manage of a Cinder chain counts the volume, each snapshot and the volume\'s size per snapshot', async () => {
+      const id = randomUUID();
+      await cinderVolume(share(), id, 2, 1024 ** 3);
+      const manage = () => http.post('/v3/manageable_volumes').set(auth('admin')).send({ volume: { host: `storage@remotefs#${share()}`, ref: { 'source-name': `volume-${id}` } } });
+      const u = await usage('p-admin');
+      await setQuota('p-admin', { volumes: -1, snapshots: u.snapshots + 1, gigabytes: -1 });
+      expect(await overQuota(manage, 'snapshots')).to.include({ requested: 2 });
+      await setQuota('p-admin', { snapshots: -1, gigabytes: u.gigabytes + 2 });
+      expect(await overQuota(manage, 'gigabytes')).to.include({ in_use: u.gigabytes, requested: 3 });
+      await setQuota('p-admin', { gigabytes: u.gigabytes + 3 });
+      expect((await manage()).status).to.equal(202);
+      await availableAs('admin', id);
+      expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots + 2, gigabytes: u.gigabytes + 3 });
     });
 
     it('import of an archive and an incremental import onto it: refused over quota with the share unchanged; imported within it', async () => {
