@@ -55,7 +55,7 @@ export const ERROR_CODES = {
   VOLUME_TYPE_EXISTS: { http: 409, summary: 'A volume type with this name already exists.' },
   VOLUME_TYPE_IN_USE: { http: 400, summary: 'The volume type is the default type, or volumes (not deleted) still have it; nothing was deleted.' },
   VOLUME_TYPE_SPEC_UNSUPPORTED: { http: 400, summary: "An extra spec this service cannot honour (unknown key, unsupported value, another backend's volume_backend_name, a share pattern no share matches); refused when set and when a create would apply it." },
-  OVER_QUOTA: { http: 413, summary: "The create would exceed the project's quota (volumes, snapshots or gigabytes); Cinder's overLimit shape, nothing created. Details name the resource, its limit, use and the request." },
+  OVER_QUOTA: { http: 413, summary: "The create, manage or import would exceed the project's quota (volumes, snapshots or gigabytes); Cinder's overLimit shape, nothing created, adopted or imported. Details name the resource, its limit, use and the request." },
   // leases and fencing
   LEASE_HELD: { http: 409, summary: 'The volume lease is held by another holder.' },
   LEASE_LOST: { http: 409, summary: 'The lease expired or was taken over; the holder must stop.' },

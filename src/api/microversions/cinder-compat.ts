@@ -39,7 +39,7 @@ export const SERVED: readonly CompatRow[] = [
     routes: ['GET /types', 'GET /types/default', 'GET /types/:type_id', 'POST /types', 'DELETE /types/:type_id', 'GET /types/:type_id/extra_specs', 'POST /types/:type_id/extra_specs', 'GET /types/:type_id/extra_specs/:key', 'PUT /types/:type_id/extra_specs/:key', 'DELETE /types/:type_id/extra_specs/:key'],
     note: 'specs volume_backend_name, qcowshare:format, qcowshare:preallocation, qcowshare:share; no type update (PUT), no access lists',
   },
-  { resource: 'Quotas', routes: ['GET /os-quota-sets/:tenant_id', 'GET /os-quota-sets/:tenant_id/defaults', 'PUT /os-quota-sets/:tenant_id', 'DELETE /os-quota-sets/:tenant_id'], note: 'volumes, snapshots, gigabytes (hidden snapshots count); manage and import are not counted yet' },
+  { resource: 'Quotas', routes: ['GET /os-quota-sets/:tenant_id', 'GET /os-quota-sets/:tenant_id/defaults', 'PUT /os-quota-sets/:tenant_id', 'DELETE /os-quota-sets/:tenant_id'], note: 'volumes, snapshots, gigabytes (hidden snapshots count); manage and import count' },
   { resource: 'Limits', routes: ['GET /limits'], note: 'absolute limits of the caller\'s project' },
   {
     resource: 'Attachments',

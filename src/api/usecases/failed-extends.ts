@@ -11,17 +11,25 @@
  * Per volume: finish a left intent by the driver's reconcile (it takes the lease and skips a live
  * one); then under the volume's lease, re-read row and tree and record both in ONE transaction
  * that also releases the lease. Runs on start and with the periodic sweep.
+ *
+ * The user message the failed extend left ("extend volume: …") is withdrawn in that transaction:
+ * the volume did get its size (see user-messages/withdraw.ts for why not a second message). The
+ * failed extend is the volume's latest extend operation: an `error_extending` volume takes no other.
  */
+import type { Transaction } from 'sequelize';
 import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { underRecoveryLease } from './operation-runner.js';
+import { withdrawUserMessages } from '../user-messages/withdraw.js';
 
 const GiB = 1024 ** 3;
 
 export interface FailedExtendReport {
   volumeId: string;
   sizeGiB: number;
+  /** User messages of the failed extend withdrawn. */
+  withdrawnMessages: number;
 }
 
 async function treeOf(deps: ServiceDeps, volumeId: string) {
@@ -41,7 +49,15 @@ async function settleOne(deps: ServiceDeps, volumeId: string): Promise<FailedExt
     const current = await treeOf(deps, volumeId);
     if (current === null || current.vol.status !== 'error_extending' || current.vol.attachStatus === 'attached' || current.tree.intent !== null) return null;
     const sizeGiB = Math.max(current.vol.sizeGiB, Math.ceil(current.tree.sizeBytes / GiB));
-    return { value: { volumeId, sizeGiB }, record: (t) => deps.repos.volumes.update(volumeId, { status: 'available', sizeGiB }, t) };
+    const report: FailedExtendReport = { volumeId, sizeGiB, withdrawnMessages: 0 };
+    return {
+      value: report,
+      record: async (t: Transaction) => {
+        await deps.repos.volumes.update(volumeId, { status: 'available', sizeGiB }, t);
+        const failed = await deps.repos.operations.latestOfKind(volumeId, 'extend_volume', t);
+        if (failed?.state === 'failed') report.withdrawnMessages = await withdrawUserMessages(deps, failed, t);
+      },
+    };
   });
 }
 

@@ -10,6 +10,12 @@
  *               snapshot found, or `error` (the share as it was: the driver writes nothing
  *               before every check passed; unmanage removes the row)
  *
+ * Quota: the volume, its snapshots and their gigabytes count against the project's quota in the
+ * transaction that inserts the volume row (before anything is adopted: over quota answers 413 and
+ * the share is untouched). A snapshot's size is known only once adopted, so each counts the
+ * volume's size, which bounds it (a volume only grows). The snapshot rows come in at the adoption's
+ * commit: a create racing between the two is counted without them (accepted: adoption is admin-only).
+ *
  * The volume keeps the id of its file (`volume-<uuid>` becomes volume `<uuid>`): a chain names
  * its files by that id, so renaming would mean rewriting headers of files we did not make.
  */
@@ -19,6 +25,16 @@ import type { ManageableVolume } from '../../../drivers/contract/volume-driver.j
 import type { Caller, ServiceDeps } from '../context.js';
 import { describeForManage, knownToService } from './manage-listing.js';
 import { startOperation } from './operation-runner.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
+
+/**
+ * What adopting `c` asks of the quota (see above). The listing does not say which snapshots of an
+ * unmanaged tree of ours are hidden, so each counts as a snapshot: a refusal errs on the strict side.
+ */
+export function manageQuotaRequest(c: ManageableVolume): { volumes: number; snapshots: number; gigabytes: number } {
+  const sizeGiB = Math.max(1, c.sizeGiB);
+  return { volumes: 1, snapshots: c.snapshotIds.length, gigabytes: sizeGiB * (1 + c.snapshotIds.length) };
+}
 
 export interface ManageInput {
   share: string;
@@ -52,6 +68,7 @@ export async function manageVolume(deps: ServiceDeps, caller: Caller, projectId:
   const found = await describeForManage(deps, ref);
   await assertAdoptable(deps, found);
   const id = found.volumeId;
+  await prepareQuota(deps, projectId);
   let inserted: VolumeRecord | undefined;
   const operation = await startOperation(deps, {
     kind: 'manage_volume', volumeId: id, projectId,
@@ -61,6 +78,7 @@ export async function manageVolume(deps: ServiceDeps, caller: Caller, projectId:
       if ((await deps.repos.volumes.rowsOf([id], t)).size > 0 || (await deps.repos.snapshots.existingIds(found.snapshotIds, t)).length > 0) {
         throw new StorageError('VOLUME_ALREADY_MANAGED', `${input.sourceName} was managed meanwhile`, { details: { volume_id: id } });
       }
+      await checkQuota(deps, projectId, manageQuotaRequest(found), t);
       inserted = await deps.repos.volumes.insert({
         id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: Math.max(1, found.sizeGiB),
         status: 'creating', attachStatus: 'detached', providerLocation: found.share, format: found.format ?? 'qcow2',

@@ -16,6 +16,11 @@
  * A crash between the info file and that transaction is settled at start (import-onto-settle.ts):
  * the info file shows whether the import committed; the recorded rows are written if it did.
  *
+ * Quota: what the volume's tree will hold minus what it holds now is checked once the manifest is
+ * read, before any byte is written, under the project's lock. Not again at the rows' commit: the
+ * share's commit point (the info file) comes first and cannot be undone, so a refusal there would
+ * leave share and rows disagreeing; a create racing the upload may thus be counted without it.
+ *
  * Synchronous like the import of a new volume: the archive is the request body.
  */
 import { randomUUID } from 'node:crypto';
@@ -34,6 +39,8 @@ import { invalidState, volumeRefOf } from './lookup.js';
 import { acquireVolumeLease, assertNothingCommitted } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 import { IMPORT_SOURCE_KEY } from './volume-import.js';
+import { importOntoQuotaRequest } from './quota/import-request.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
 
 /** Source snapshot id -> the target's: by the recorded source id, or the same id (imported keeping ids). */
 export function pairSnapshots(m: ExportManifest, rows: readonly SnapshotRecord[]): Record<string, string> {
@@ -72,10 +79,12 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
     const from = was.activeFile;
     op = await deps.repos.operations.insert({ id: opId, kind: 'import_volume', volumeId: v.id, projectId: v.projectId, snapshotId: null, fencingToken: lease.token, overlayFile: from });
     const opened = op;
+    await prepareQuota(deps, cur.projectId);
     accept();
     const got = await support.importOnto(ref, body, {
       assign: async (m) => {
         assertSameSource(cur, m);
+        await inTransaction(deps.repos.db, (t) => checkQuota(deps, cur.projectId, importOntoQuotaRequest(m, cur.sizeGiB, rows), t));
         const ids = pairSnapshots(m, rows);
         // Recorded before any byte is written, so before the info file: a crash past it still knows the rows.
         const planned = planOntoRows(m, ids, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });

@@ -8,6 +8,11 @@
  *   ONE transaction: the volume row (available) and its snapshot rows, the operation succeeded,
  *   the lease released                                              <- the commit point
  *
+ * Quota (volumes, snapshots, gigabytes of everything the archive brings): checked once the manifest
+ * is read, before any file is written, and again in the commit's transaction before the rows go
+ * in (the check that holds: a concurrent create counts before or after). Over quota at the commit:
+ * the files just written are removed under the lease, then the operation is recorded failed.
+ *
  * A refusal: the driver removed its files; the operation is recorded failed. A crash before the
  * commit: the operation stays running with no volume row; settleInterruptedImport (run by the
  * interrupted-operations pass) removes every file of the id and records it failed.
@@ -25,6 +30,8 @@ import { keepLease, type LeaseKeeper } from '../../../lib/core/lease.js';
 import { endOperation } from '../operation-end.js';
 import { acquireVolumeLease } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
+import { importQuotaRequest } from './quota/import-request.js';
+import { checkQuota, prepareQuota } from './quota/quotas.js';
 
 export interface ImportInput {
   /** Keep the archive's volume and snapshot ids (refused unless all are free). */
@@ -76,6 +83,7 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
   const m = got.manifest;
   await intent.keeper.stop();
   return inTransaction(deps.repos.db, async (t: Transaction) => {
+    await checkQuota(deps, projectId, importQuotaRequest(m), t);
     const volume = await deps.repos.volumes.insert({
       id: got.ids.volumeId, projectId, userId: caller.userId, name: input.name ?? m.volume.name, description: m.volume.description,
       sizeGiB: got.sizeGiB, status: 'available', attachStatus: 'detached', providerLocation: got.providerLocation, format: got.format,
@@ -93,14 +101,24 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
   });
 }
 
+/** The commit refused (over quota): no row will own the files the driver wrote; the share as before. */
+async function removeWritten(deps: ServiceDeps, got: ImportedVolume, intent: Intent): Promise<void> {
+  await exportCapability(deps).removeVolumeFiles(got.ids.volumeId, { lease: intent.lease })
+    .catch((e: unknown) => deps.log.warn({ err: e, volumeId: got.ids.volumeId }, 'files of an import refused at its commit not removed'));
+}
+
 export async function importVolume(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: ImportInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
   const support = exportCapability(deps);
   let intent: Intent | null = null;
+  let written: ImportedVolume | null = null;
+  await prepareQuota(deps, projectId);
   try {
     const got = await support.importVolume(body, {
       share: input.share,
       assign: async (m) => {
         if (input.keepIds) await assertIdsFree(deps, m);
+        // Early, before a byte is written (the commit checks again, under the project's lock).
+        await inTransaction(deps.repos.db, (t) => checkQuota(deps, projectId, importQuotaRequest(m), t));
         const ids = input.keepIds
           ? { volumeId: m.volume.id, snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, s.id])) }
           : { volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) };
@@ -108,6 +126,7 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
         return { ...ids, lease: intent.lease };
       },
     });
+    written = got;
     const done = intent as Intent | null;
     if (done === null) throw new StorageError('INTERNAL', 'import finished without recording its intent');
     const volume = await commitRows(deps, caller, projectId, input, got, done);
@@ -117,6 +136,7 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
     const open = intent as Intent | null;
     if (open !== null) {
       await open.keeper.stop();
+      if (written !== null && err.code === 'OVER_QUOTA') await removeWritten(deps, written, open);
       await inTransaction(deps.repos.db, async (t) => {
         await endOperation(deps, open.op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
         await deps.repos.leases.release(open.lease, t);

@@ -151,6 +151,12 @@ export class OperationRepository {
     return row ? toRecord(row) : null;
   }
 
+  /** The latest operation of a volume of one kind, or null. */
+  async latestOfKind(volumeId: string, kind: OperationKind, t?: Transaction): Promise<OperationRecord | null> {
+    const row = await this.rows.one('volume_id = ? AND kind = ? ORDER BY started_at DESC, id DESC', [volumeId, kind], t);
+    return row ? toRecord(row) : null;
+  }
+
   /** The latest running operation of a volume of another kind than `exceptKind`, or null. */
   async latestRunningOf(volumeId: string, exceptKind: OperationKind): Promise<OperationRecord | null> {
     const row = await this.rows.one('volume_id = ? AND state = ? AND kind <> ? ORDER BY started_at DESC, id DESC', [volumeId, 'running', exceptKind]);

@@ -100,6 +100,11 @@ export class UserMessageRepository {
     return (await execute(this.db, 'DELETE FROM user_messages WHERE id = ?', [id])).affectedRows > 0;
   }
 
+  /** Removes the messages an operation's end left; how many. */
+  async removeOfOperation(operationId: string, t?: Transaction): Promise<number> {
+    return (await execute(this.db, 'DELETE FROM user_messages WHERE operation_id = ?', [operationId], t)).affectedRows;
+  }
+
   /** Removes the messages expired at `now`; how many. */
   async purgeExpired(now = new Date()): Promise<number> {
     return (await execute(this.db, 'DELETE FROM user_messages WHERE expires_at <= ?', [this.when(now)])).affectedRows;

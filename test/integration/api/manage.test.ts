@@ -16,6 +16,7 @@ import { run } from '../../../lib/core/process.js';
 import { mountPointFor } from '../../../lib/core/share-hash.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { createGlusterVolume, type GlusterVolume } from '../../fixtures/gluster.js';
+import { cinderVolume } from '../../fixtures/cinder-chain.js';
 import { shareListing } from '../../fixtures/shares.js';
 import { HOSTILE_BACKINGS } from '../drivers/hostile.js';
 import { BACKENDS, TOKENS, auth, eventually, type Backend, type TestDb } from './harness.js';
@@ -103,27 +104,6 @@ async function refusedUnchanged(s: Stack, send: () => supertest.Test, status: nu
   expect(await stateOf(s)).to.deep.equal(before);
 }
 
-/** A Cinder NFS-style chain (absolute -b, then rebase -u to the bare name) and its info file; returns the snapshot ids. */
-async function cinderVolume(s: Stack, id: string, snapshots: number): Promise<string[]> {
-  const base = `volume-${id}`;
-  await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, base), String(MiB));
-  await qemuIo('qcow2', path.join(s.dir, base), 'write -P 0x11 0 64k');
-  const info: Record<string, string> = { active: base };
-  const ids: string[] = [];
-  for (let i = 0; i < snapshots; i++) {
-    const sid = randomUUID();
-    const overlay = `${base}.${sid}`;
-    await qemuImg('create', '-q', '-f', 'qcow2', '-b', path.join(s.dir, info.active as string), '-F', 'qcow2', path.join(s.dir, overlay));
-    await qemuImg('rebase', '-u', '-b', info.active as string, '-F', 'qcow2', path.join(s.dir, overlay));
-    await qemuIo('qcow2', path.join(s.dir, overlay), `write -P 0x${(0x21 + i).toString(16)} ${(i + 1) * 65536} 64k`);
-    info[sid] = overlay;
-    info.active = overlay;
-    ids.push(sid);
-  }
-  await writeFile(path.join(s.dir, `volume-${id}.info`), JSON.stringify(info));
-  return ids;
-}
-
 /** One item of a detail listing, as the test reads it. */
 interface Entry {
   reference: Record<string, string>;
@@ -175,7 +155,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
 
     it('adopts a Cinder NFS chain with its info file: snapshot rows, data of the chain', async () => {
       const id = randomUUID();
-      const sids = await cinderVolume(s, id, 2);
+      const sids = await cinderVolume(s.dir, id, 2);
       await manage(s, `volume-${id}`);
       const snaps = await s.http.get(`/v3/snapshots?volume_id=${id}`).set(auth('admin')).expect(200);
       expect((snaps.body.snapshots as { id: string; status: string }[]).map((x) => [x.id, x.status]).sort())
@@ -425,7 +405,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
 
     it('manage refuses a snapshot id the service already has, and a file whose id a deleted volume had', async () => {
       const id = randomUUID();
-      const sids = await cinderVolume(s, id, 1);
+      const sids = await cinderVolume(s.dir, id, 1);
       const first = await manage(s, `volume-${id}`);
       expect(first.id).to.equal(id);
       // A second Cinder volume reusing the first one's snapshot id.
