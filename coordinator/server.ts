@@ -119,7 +119,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   if (c.selfRegister) {
     registration = startRegistration({
       metadataApi: c.metadataApi, serviceToken, hostName, endpoint: url, credential: inbound, ...caFile,
-      timeoutMs: c.metadataTimeoutMs, retryMs: 5000, log,
+      timeoutMs: c.metadataTimeoutMs, retryMs: 5000, heartbeatMs: c.heartbeatMs, log,
     });
     await registration.first;
   }

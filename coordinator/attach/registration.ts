@@ -5,7 +5,9 @@
  * service calls this host only at the registered endpoint, with that token.
  * A storage service that does not answer yet is asked again every retryMs until it accepts or the
  * coordinator stops; a refusal (403: the token is not bound to this host) is logged and retried as
- * well, since an admin may fix the token entry meanwhile.
+ * well, since an admin may fix the token entry meanwhile. Once accepted, the registration is
+ * renewed every heartbeatMs: the storage service's os-services shows this host up while its
+ * heartbeats arrive and down once they stop (a stopped coordinator, a lost network).
  */
 import type { Logger } from '../../lib/core/logger.js';
 import { storageFetch } from '../http/storage-fetch.js';
@@ -19,13 +21,15 @@ export interface RegistrationOptions {
   credential: string;
   timeoutMs: number;
   retryMs: number;
+  /** Renewal period once registered (0: register once, no heartbeat). */
+  heartbeatMs?: number;
   /** CA bundle of an https storage API (coordinator.metadataCaFile). */
   caFile?: string;
   log: Logger;
 }
 
-/** One attempt; resolves true when the storage service stored the entry. */
-export async function registerOnce(o: RegistrationOptions): Promise<boolean> {
+/** One attempt; resolves true when the storage service stored the entry. `quiet`: a heartbeat's success logs at debug only. */
+export async function registerOnce(o: RegistrationOptions, quiet = false): Promise<boolean> {
   const url = new URL(`/v3/os-compute-hosts/${encodeURIComponent(o.hostName)}`, o.metadataApi);
   try {
     // The service token (and a registration's inbound token) go to the configured storage API
@@ -37,7 +41,8 @@ export async function registerOnce(o: RegistrationOptions): Promise<boolean> {
     });
     const text = await res.text();
     if (res.ok) {
-      o.log.info({ host_name: o.hostName, endpoint: o.endpoint }, 'registered with the storage service');
+      if (quiet) o.log.debug({ host_name: o.hostName }, 'registration renewed (heartbeat)');
+      else o.log.info({ host_name: o.hostName, endpoint: o.endpoint }, 'registered with the storage service');
       return true;
     }
     o.log.warn({ host_name: o.hostName, status: res.status, answer: text.slice(0, 300) }, 'the storage service refused the registration of this host');
@@ -56,10 +61,14 @@ export interface Registration {
 export function startRegistration(o: RegistrationOptions): Registration {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let registered = false;
   const attempt = async (): Promise<boolean> => {
-    const ok = await registerOnce(o);
-    if (!ok && !stopped) {
-      timer = setTimeout(() => { void attempt(); }, o.retryMs);
+    const ok = await registerOnce(o, registered);
+    // A failed heartbeat is retried as a failed first registration is; the next success logs again at info.
+    registered = ok;
+    const next = ok ? (o.heartbeatMs ?? 0) : o.retryMs;
+    if (!stopped && next > 0) {
+      timer = setTimeout(() => { void attempt(); }, next);
       timer.unref();
     }
     return ok;

@@ -149,6 +149,11 @@ const apiSchema = z.strictObject({
   /** Port of the storage API (0: any free port). A port in use stops the start with PORT_IN_USE before any start-up work. */
   port: z.number().int().min(0).max(65535).default(8776),
   /**
+   * A registered coordinator whose last heartbeat (coordinator.heartbeatMs) is older than this is
+   * `down` in os-services (Cinder's service_down_time); never heard of: down as well.
+   */
+  serviceDownMs: z.number().int().min(1000).max(86_400_000).default(90_000),
+  /**
    * "noauth" (embedded default; the cinder client's noauth plugin: X-Auth-Token user:project),
    * "keystone" (production), or "tokens" (a static token map: FOR TESTS ONLY).
    */
@@ -224,6 +229,8 @@ const coordinatorSchema = z.strictObject({
   advertisedEndpoint: z.string().default(''),
   /** At start, register this host (hostName, advertisedEndpoint, inboundToken) with the storage API using serviceToken; retried until it succeeds. */
   selfRegister: z.boolean().default(true),
+  /** Once registered, the registration is renewed this often: the heartbeat the storage service's os-services reads (up/down). */
+  heartbeatMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** The coordinator's job journal and inbound token. */
   stateDir: z.string().default('var/coordinator'),
   /** A share mounted on this host where instance checkpoints (memory + definition) live; empty: checkpoints off. */

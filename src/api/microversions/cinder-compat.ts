@@ -31,7 +31,7 @@ export const SERVED: readonly CompatRow[] = [
   { resource: 'Snapshot actions', routes: ['POST /snapshots/:snapshot_id/action'], note: 'each action below' },
   { resource: 'Volume manage (manageable_volumes, os-volume-manage)', routes: ['GET /manageable_volumes', 'GET /manageable_volumes/detail', 'POST /manageable_volumes', 'GET /os-volume-manage', 'GET /os-volume-manage/detail', 'POST /os-volume-manage'], note: '3.8; admin only' },
   { resource: 'Availability zones', routes: ['GET /os-availability-zone'], note: 'the one zone nova' },
-  { resource: 'Services', routes: ['GET /os-services'], note: 'storage-service processes and registered coordinators; set-log / get-log refused (log.level)' },
+  { resource: 'Services', routes: ['GET /os-services'], note: 'this storage-service process and each registered coordinator, up or down from its heartbeats (coordinator.heartbeatMs, api.serviceDownMs); set-log / get-log refused (log.level)' },
   { resource: 'Back-end storage pools', routes: ['GET /scheduler-stats/get_pools'], note: 'one pool per share; admin only' },
   { resource: 'User messages', routes: ['GET /messages', 'GET /messages/:message_id', 'DELETE /messages/:message_id'], note: '3.3, filters and pages 3.5' },
   {

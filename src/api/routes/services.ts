@@ -1,9 +1,9 @@
 /**
  * /v3/{project_id}/os-services (admin, as Cinder's policy): this storage-service process, up
- * because it answers, and each compute host of the registry with its coordinator. The registry
- * records when a host last registered, not periodic heartbeats, so a coordinator's state is
- * "unknown" rather than an up/down the service cannot know; updated_at is that registration.
- * Other storage-service processes are not registered anywhere, so they are not listed.
+ * because it answers, and each compute host of the registry with its coordinator: up while its
+ * heartbeats (the coordinator renews its registration every coordinator.heartbeatMs) are younger
+ * than api.serviceDownMs, down otherwise (Cinder's service_down_time rule); updated_at is the last
+ * heartbeat. Other storage-service processes are not registered anywhere, so they are not listed.
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -21,16 +21,17 @@ export const COORDINATOR_BINARY = 'qcowshare-coordinator';
 const servicesQuery = z.strictObject({ host: text(255).optional(), binary: text(255).optional() });
 
 interface ServiceRow {
-  binary: string; host: string; zone: string; status: 'enabled'; state: 'up' | 'unknown';
+  binary: string; host: string; zone: string; status: 'enabled'; state: 'up' | 'down';
   updated_at: string | null; disabled_reason: null;
 }
 
 /** Pure: the rows, filtered as Cinder filters (exact host and binary). */
-export function serviceRows(selfHost: string, now: Date, hosts: ComputeHostRecord[], filter: { host?: string; binary?: string }): ServiceRow[] {
+export function serviceRows(selfHost: string, now: Date, hosts: ComputeHostRecord[], filter: { host?: string; binary?: string }, downAfterMs: number): ServiceRow[] {
+  const up = (h: ComputeHostRecord) => h.lastHeartbeatAt !== null && now.getTime() - h.lastHeartbeatAt.getTime() <= downAfterMs;
   const rows: ServiceRow[] = [
     { binary: STORAGE_BINARY, host: selfHost, zone: AVAILABILITY_ZONE, status: 'enabled', state: 'up', updated_at: now.toISOString(), disabled_reason: null },
     ...hosts.map((h): ServiceRow => ({
-      binary: COORDINATOR_BINARY, host: h.hostName, zone: AVAILABILITY_ZONE, status: 'enabled', state: 'unknown',
+      binary: COORDINATOR_BINARY, host: h.hostName, zone: AVAILABILITY_ZONE, status: 'enabled', state: up(h) ? 'up' : 'down',
       updated_at: h.lastHeartbeatAt?.toISOString() ?? null, disabled_reason: null,
     })),
   ];
@@ -41,11 +42,11 @@ export function serviceRoutes(deps: ServiceDeps): RouteDef[] {
   return [
     {
       method: 'get', path: '/os-services', versioned: true, policy: 'volume_extension:services:index', status: 200,
-      summary: 'List services: this storage service (up) and each registered coordinator (state unknown: the registry has no heartbeats) (admin)',
+      summary: 'List services: this storage service (up) and each registered coordinator (up or down from its heartbeats) (admin)',
       handler: async (req, res) => {
         const q = parse(servicesQuery, req.query, 'query');
         scopedProject(req);
-        res.json({ services: serviceRows(hostname(), new Date(), await deps.repos.computeHosts.list(), q) });
+        res.json({ services: serviceRows(hostname(), new Date(), await deps.repos.computeHosts.list(), q, deps.config.api.serviceDownMs) });
       },
     },
   ];

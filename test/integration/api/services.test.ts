@@ -1,6 +1,8 @@
 /**
- * os-services on both databases: this storage service (up) and each registered coordinator
- * (state unknown, updated_at its registration); admin only; filters; `cinder service-list`.
+ * os-services on both databases: this storage service (up) and each registered coordinator (up:
+ * registered just now; down once its last heartbeat is older than api.serviceDownMs; updated_at
+ * the last heartbeat); admin only; filters; `cinder service-list`. The coordinator's own heartbeats:
+ * test/integration/coordinator/heartbeat.test.ts.
  */
 import { hostname } from 'node:os';
 import { expect } from 'chai';
@@ -19,7 +21,7 @@ for (const backend of BACKENDS) {
       expect(r.status, r.text).to.equal(200);
       const services = r.body.services as Record<string, unknown>[];
       expect(services.map((s) => [s.binary, s.host, s.state])).to.deep.equal([
-        ['qcowshare-storage', hostname(), 'up'], ['qcowshare-coordinator', 'svc-host-1', 'unknown'],
+        ['qcowshare-storage', hostname(), 'up'], ['qcowshare-coordinator', 'svc-host-1', 'up'],
       ]);
       expect(services[1]).to.include({ zone: 'nova', status: 'enabled', updated_at: reg.last_heartbeat_at });
       const only = await t.http.get('/v3/os-services?binary=qcowshare-coordinator&host=svc-host-1').set(auth('admin'));
@@ -42,7 +44,7 @@ for (const backend of BACKENDS) {
       expect(reg.status, reg.text).to.be.oneOf([200, 201]);
       const out = (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', 'u-svc', '--os-project-id', 'p-svc', '--os-endpoint', `${t.svc.url}/v3`, 'service-list'], { timeoutMs: 60_000 })).stdout;
       expect(out).to.match(new RegExp(`\\|\\s*qcowshare-storage\\s*\\|\\s*${hostname().replace(/[.-]/g, '\\$&')}\\s*\\|\\s*nova\\s*\\|\\s*enabled\\s*\\|\\s*up\\s*\\|`));
-      expect(out).to.match(/\|\s*qcowshare-coordinator\s*\|\s*svc-cli-host\s*\|\s*nova\s*\|\s*enabled\s*\|\s*unknown\s*\|/);
+      expect(out).to.match(/\|\s*qcowshare-coordinator\s*\|\s*svc-cli-host\s*\|\s*nova\s*\|\s*enabled\s*\|\s*up\s*\|/);
     });
   });
 }
