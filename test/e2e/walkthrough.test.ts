@@ -199,10 +199,17 @@ describe('walkthrough: API + coordinator + libvirtd guest + GlusterFS + MariaDB'
     // The newest first (its file is under the active one), then the oldest.
     for (const name of ['walk-storage', 'walk-instance']) {
       const s = snaps.find((x) => x.name === name) as { id: string };
-      await api.delete(`/v3/snapshots/${s.id}`).set(as('alice')).expect(202);
+      const del = await api.delete(`/v3/snapshots/${s.id}`).set(as('alice')).expect(202);
       await snapshotDeleted(api, as('alice'), s.id);
       const t = await info(v.id);
       expect(t.qcowshare.intent).to.equal(null);
+      // The live merge's phase as the CLI renders it: its direction, the file the data went into, all its bytes.
+      const op = (await api.get(`/v3/operations/${del.headers['x-operation-id'] as string}`).set(as('alice'))).body.operation as { state: string; phase: { name: string; direction: string | null; into: string | null; bytes_total: number | null; bytes_done: number | null } | null };
+      expect(op.state).to.equal('succeeded');
+      expect(op.phase?.name, JSON.stringify(op.phase)).to.equal('finish');
+      expect(op.phase?.direction).to.be.oneOf(['commit', 'pull']);
+      expect(op.phase?.into).to.match(new RegExp(`^volume-${v.id}`));
+      if (op.phase?.bytes_total !== null) expect(op.phase?.bytes_done).to.equal(op.phase?.bytes_total);
       const chain = await liveChain(v.id);
       expect(chain?.[0]).to.equal(t.active);
       expect(chain).to.have.length(Object.keys(t.qcowshare.snapshots).length + 1);

@@ -71,7 +71,7 @@ export class OnlinePath {
 
   async deleteSnapshot(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<DeletedSnapshot> {
     const { host } = await this.open(vol, ctx);
-    const r = await engine.deleteAttachedOp(loc, snapshotId, host, { signal: ctx.signal, onProgress: ctx.onProgress });
+    const r = await engine.deleteAttachedOp(loc, snapshotId, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
     return { hidden: r.hidden, collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
   }
 

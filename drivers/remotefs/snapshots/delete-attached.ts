@@ -12,7 +12,7 @@ import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost } from './attached-host.js';
 import { removeSnapshotFile } from './collect.js';
-import { planLiveMerge, runLiveMerge, finishLiveMerge } from './live-merge.js';
+import { measureLiveMerge, runLiveMerge, finishLiveMerge } from './live-merge.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { measureAndPlan, runFileMerge } from './merge.js';
 import { applyHide, decideDelete, nextHiddenToCollect, planMerge, type DeleteDecision } from './plan-delete.js';
@@ -37,7 +37,7 @@ async function settleOne(loc: VolumeLocation, tree: VolumeTree, d: DeleteDecisio
   if (d.kind === 'hide') return tree;
   if (d.kind === 'remove') return removeSnapshotFile(loc, tree, d.snapshotId, d.file);
   if (!activeChain(tree).includes(d.base)) return runFileMerge(loc, tree, await measureAndPlan(loc, tree, d), kind, opts);
-  if (host.running) return runLiveMerge(loc, tree, await planLiveMerge(loc, tree, d), kind, host, opts);
+  if (host.running) return runLiveMerge(loc, tree, await measureLiveMerge(loc, tree, d), kind, host, opts);
   const plan = d.top === tree.active ? planMerge(tree, d, 'pull') : await measureAndPlan(loc, tree, d);
   return runFileMerge(loc, tree, plan, kind, opts);
 }

@@ -15,7 +15,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../info-file.js';
 import { activeChain, type AttachedHost, type LiveMergeStep } from './attached-host.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
-import { measureAndPlan } from './merge.js';
+import { measureAndPlan, mergePhase, type MeasuredMergePlan } from './merge.js';
 import { applyMerge, planMerge, type FileMergePlan } from './plan-delete.js';
 import { rebaseUnsafe } from './qemu-views.js';
 import { newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
@@ -35,22 +35,35 @@ export function liveStepOf(chain: string[], plan: FileMergePlan, active: string)
   return { ...common, operation, top: plan.top, base: plan.base, result_chain: [...above, ...below(plan.base)] };
 }
 
-/** Commit or pull by bytes moved, except that an intermediate dependant is committed. */
-export async function planLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<FileMergePlan> {
-  // The plan goes into the intent as it is, read back by a strict schema: the measure stays out.
-  const { bytesToMove: _measure, ...measured } = await measureAndPlan(loc, tree, d);
+/**
+ * Commit or pull by bytes moved, except that an intermediate dependant is committed; with the
+ * bytes the chosen direction moves when it is the measured one (for the progress report only).
+ */
+export async function measureLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<MeasuredMergePlan> {
+  const measured = await measureAndPlan(loc, tree, d);
   return measured.direction === 'pull' && d.top !== tree.active ? planMerge(tree, d, 'commit') : measured;
 }
 
+/** The plan as a live merge records it in its intent (read back by a strict schema: the measure stays out). */
+export async function planLiveMerge(loc: VolumeLocation, tree: VolumeTree, d: { snapshotId: string; base: string; top: string }): Promise<FileMergePlan> {
+  const { bytesToMove: _measure, ...plan } = await measureLiveMerge(loc, tree, d);
+  return plan;
+}
+
 export async function runLiveMerge(
-  loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan, kind: 'delete_snapshot' | 'merge_hidden', host: AttachedHost, _opts: SnapshotOpOptions = {},
+  loc: VolumeLocation, tree: VolumeTree, measured: MeasuredMergePlan, kind: 'delete_snapshot' | 'merge_hidden', host: AttachedHost, opts: SnapshotOpOptions = {},
 ): Promise<VolumeTree> {
+  const { bytesToMove: _measure, ...plan } = measured;
   const step = liveStepOf(activeChain(tree), plan, tree.active);
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
   // online: reconcile leaves this intent to the host (re-running qemu-img under a live guest is never safe).
   const intent = newIntent<MergeIntent>({ kind, step: 'live_merge', snapshotId: plan.snapshotId, files, data: { plan, online: true, live: step } });
   const t = await recordStep(loc, tree, intent, 'live_merge', plan.direction === 'commit');
+  // The host's block job reports its percentage (the operation's progress); the phase says what moves where.
+  const phase = mergePhase(measured, true);
+  opts.onPhase?.(phase);
   const outcome = await host.merge(step);
+  if (outcome === 'completed') opts.onPhase?.({ ...phase, name: 'finish', measured: false });
   if (outcome === 'unchanged') {
     // A pull that never switched a header changed nothing visible; a commit may have written into F.
     if (plan.direction === 'pull') await saveTree(loc, { ...t, intent: null });

@@ -52,7 +52,7 @@ export async function measureAndPlan(
 }
 
 /** The merge's own step for the progress report: which way, into which file, how many bytes. */
-function mergePhase(plan: MeasuredMergePlan, measured: boolean): ProgressPhase {
+export function mergePhase(plan: MeasuredMergePlan, measured: boolean): ProgressPhase {
   const into = plan.direction === 'commit' ? plan.base : plan.top;
   return { name: plan.direction, measured, ...(plan.bytesToMove === undefined ? {} : { moves: { direction: plan.direction, into, bytes: plan.bytesToMove } }) };
 }
