@@ -22,6 +22,7 @@ import { createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPatter
 import { makeRunDir } from '../../fixtures/guest/paths.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from '../api/harness.js';
 import { createVolume, waitVolume } from '../api/helpers.js';
+import { guestVolumeBytes } from '../../fixtures/guest/volume-bytes.js';
 
 const KiB = 256;
 
@@ -37,19 +38,9 @@ describe('os-checkpoints through the storage service against the real coordinato
   let vol = '';
 
   const exec = (script: string) => execInGuest(conn, dom, script);
-  const tr = (b: number) => `\\${b.toString(8).padStart(3, '0')}`;
-  async function guestDev(): Promise<string> {
-    const out = (await exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vol.slice(0, 20)}" ] && echo \${b##*/}; done; true`)).trim();
-    if (!/^vd[a-z]$/.test(out)) throw new Error(`the guest does not show the volume: '${out}'`);
-    return out;
-  }
-  async function write(byte: number): Promise<void> {
-    await exec(`head -c ${KiB * 1024} /dev/zero | tr '\\000' '${tr(byte)}' | dd of=/dev/${await guestDev()} bs=1024 count=${KiB} iflag=fullblock conv=fsync 2>/dev/null`);
-  }
-  async function guestHas(byte: number): Promise<boolean> {
-    const out = await exec(`sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/${await guestDev()} bs=1024 count=${KiB} 2>/dev/null | od -An -v -tx1 | tr -s ' \\n' '\\n\\n' | sort -u | grep -v '^$'`);
-    return out.trim() === byte.toString(16).padStart(2, '0');
-  }
+  const bytes = guestVolumeBytes(exec, () => vol, KiB);
+  const { write } = bytes;
+  const guestHas = bytes.has;
   async function activeFile(): Promise<string> {
     return parseDomainXml(await conn.getXmlDesc(dom)).disks.find((x) => x.target === 'vdb')?.chain[0]?.path as string;
   }

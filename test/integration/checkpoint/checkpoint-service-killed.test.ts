@@ -33,6 +33,7 @@ import { startDaemon, type DaemonProcess } from '../../e2e/coordinator/daemon-pr
 import { startKillableService } from '../../fixtures/killable-service.js';
 import { createDisk, execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../fixtures/guest/index.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../api/harness.js';
+import { guestVolumeBytes } from '../../fixtures/guest/volume-bytes.js';
 
 const KiB = 256;
 const LEASE_TTL_MS = 3000;
@@ -52,19 +53,9 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
 
   const api = () => supertest((svc as DaemonProcess).url);
   const exec = (script: string) => execInGuest(conn, dom as DomainRef, script);
-  const tr = (b: number) => `\\${b.toString(8).padStart(3, '0')}`;
-  async function guestDev(): Promise<string> {
-    const out = (await exec(`for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "${vol.slice(0, 20)}" ] && echo \${b##*/}; done; true`)).trim();
-    if (!/^vd[a-z]$/.test(out)) throw new Error(`the guest does not show the volume: '${out}'`);
-    return out;
-  }
-  async function write(byte: number): Promise<void> {
-    await exec(`head -c ${KiB * 1024} /dev/zero | tr '\\000' '${tr(byte)}' | dd of=/dev/${await guestDev()} bs=1024 count=${KiB} iflag=fullblock conv=fsync 2>/dev/null`);
-  }
-  async function guestHas(byte: number): Promise<boolean> {
-    const out = await exec(`sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/${await guestDev()} bs=1024 count=${KiB} 2>/dev/null | od -An -v -tx1 | tr -s ' \\n' '\\n\\n' | sort -u | grep -v '^$'`);
-    return out.trim() === byte.toString(16).padStart(2, '0');
-  }
+  const bytes = guestVolumeBytes(exec, () => vol, KiB);
+  const { write } = bytes;
+  const guestHas = bytes.has;
   async function activeFile(): Promise<string> {
     return parseDomainXml(await conn.getXmlDesc(dom as DomainRef)).disks.find((x) => x.target === 'vdb')?.chain[0]?.path as string;
   }
