@@ -27,8 +27,8 @@ export class QuotaRepository {
   }
 
   /** The project's own limits (those an admin set); the others come from the configuration. */
-  async limitsOf(projectId: string): Promise<Partial<QuotaNumbers>> {
-    const rows = await this.select('SELECT resource, hard_limit FROM quotas WHERE project_id = $1', [projectId]);
+  async limitsOf(projectId: string, t?: Transaction): Promise<Partial<QuotaNumbers>> {
+    const rows = await this.select('SELECT resource, hard_limit FROM quotas WHERE project_id = $1', [projectId], t);
     const out: Partial<QuotaNumbers> = {};
     for (const r of rows) if ((QUOTA_RESOURCES as readonly string[]).includes(String(r.resource))) out[r.resource as QuotaResource] = Number(r.hard_limit);
     return out;

@@ -12,8 +12,9 @@ export function defaultLimits(deps: ServiceDeps): QuotaNumbers {
   return { volumes: q.volumes, snapshots: q.snapshots, gigabytes: q.gigabytes };
 }
 
-export async function limitsOf(deps: ServiceDeps, projectId: string): Promise<QuotaNumbers> {
-  const own = await deps.repos.quotas.limitsOf(projectId);
+/** `t`: inside a transaction, on its connection (a second connection per create could exhaust the pool: every create would hold one and wait for another). */
+export async function limitsOf(deps: ServiceDeps, projectId: string, t?: Transaction): Promise<QuotaNumbers> {
+  const own = await deps.repos.quotas.limitsOf(projectId, t);
   const out = defaultLimits(deps);
   for (const r of QUOTA_RESOURCES) out[r] = own[r] ?? out[r];
   return out;
@@ -30,7 +31,7 @@ export function prepareQuota(deps: ServiceDeps, projectId: string): Promise<void
  * this one's rows are in, or before it started. Throws OVER_QUOTA (nothing is written).
  */
 export async function checkQuota(deps: ServiceDeps, projectId: string, request: Partial<QuotaNumbers>, t: Transaction): Promise<void> {
-  const limits = await limitsOf(deps, projectId);
+  const limits = await limitsOf(deps, projectId, t);
   await deps.repos.quotas.lockProject(projectId, t);
   const exceeded = firstExceeded(limits, await deps.repos.quotas.usageOf(projectId, t), request);
   if (exceeded) throw overQuota(projectId, exceeded);
