@@ -49,6 +49,9 @@ for (const backend of BACKENDS) {
       const before = await tree(copy);
       const filesOfCopy = async () => (await readdir(suite.share)).filter((n) => n.includes(copy)).sort();
       const listed = await filesOfCopy();
+      // The operations of the copy so far (its own import as a new volume): the killed import's is the one not among them.
+      const opsOf = async () => (await api.get(`/v3/operations?volume_id=${copy}&all_tenants=1`).set(auth('admin')).expect(200)).body.operations as { id: string; kind: string; state: string; error: string | null }[];
+      const earlier = new Set((await opsOf()).map((o) => o.id));
 
       // Most of the archive, then nothing: the import waits for the rest with a temp of the copy written.
       const req = http.request(new URL(`${suite.svc!.url}/v3/volumes/${copy}/os-import`), { method: 'POST', headers: { ...auth('alice'), 'content-type': 'application/x-tar', 'content-length': String(inc.length) } });
@@ -66,8 +69,7 @@ for (const backend of BACKENDS) {
       expect((await filesOfCopy()).filter((n) => !n.endsWith('.tmp'))).to.deep.equal(listed);
       // The settle pass (at start, or the sweep once the dead process's lease expired) rolls the
       // import back without it running again: its operation failed, its temp removed.
-      const ops = async () => (await api.get(`/v3/operations?volume_id=${copy}&all_tenants=1`).set(auth('admin')).expect(200)).body.operations as { kind: string; state: string; error: string | null }[];
-      const ended = await eventually(async () => (await ops()).find((o) => o.kind === 'import_volume' && o.state !== 'running'), 60_000);
+      const ended = await eventually(async () => (await opsOf()).find((o) => !earlier.has(o.id) && o.kind === 'import_volume' && o.state !== 'running'), 60_000);
       expect(ended.state, JSON.stringify(ended)).to.equal('failed');
       expect(ended.error).to.match(/rolled back/);
       expect(await filesOfCopy()).to.deep.equal(listed);
