@@ -11,6 +11,7 @@
  *                    backing names to the target's names, verified again
  *   temps renamed to FRESH overlay names (never a name the target's tree uses, so until the next
  *   step the target's tree is untouched), then the info file written   <- the share's commit point
+ *   (inside the caller's commit, req.commit: the service's quota check and rows' transaction)
  *   then the files of the old tree the new one no longer names are removed
  *
  * A refusal or a crash before the commit point leaves the target's tree as it was; what this call
@@ -44,6 +45,13 @@ export interface ImportOntoRequest {
    * snapshot of the archive (those owning base files: the target's existing ones; the rest new).
    */
   assign(m: ExportManifest): Promise<Readonly<Record<string, string>>>;
+  /**
+   * The caller's commit, called once every file is written and verified: it runs `commitShare`
+   * (the info file written: the share's commit point) inside what must agree with it, e.g. the
+   * transaction that checks the quota and writes the rows. Thrown before `commitShare` ran, the
+   * target is left as it was (what this call wrote removed). Without it, the info file is written.
+   */
+  commit?: (commitShare: () => Promise<void>) => Promise<void>;
   onBytes?: (total: number) => void;
 }
 
@@ -160,8 +168,16 @@ export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Re
         written.push(final);
       }
       await fsyncDir(site.dir);
-      await writeInfo(site.dir, tree, { mode: perms.mode });
-      written.length = 0;
+      let committed = false;
+      // Idempotent: a caller's transaction retried after a deadlock runs it again.
+      const commitShare = async (): Promise<void> => {
+        if (committed) return;
+        await writeInfo(site.dir, tree, { mode: perms.mode });
+        committed = true;
+        written.length = 0;
+      };
+      await (req.commit ?? ((c) => c()))(commitShare);
+      if (!committed) throw new StorageError('INTERNAL', `the import onto volume ${target.id} was not committed by its caller`);
       // Past the commit point: the old tree's files the new one does not name.
       for (const f of Object.keys(old.files).filter((f) => tree.files[f] === undefined)) {
         await unlink(path.join(site.dir, f)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });

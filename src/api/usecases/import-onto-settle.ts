@@ -4,7 +4,8 @@
  *
  *   committed    the info file's active file is no longer the one the import started from
  *                (the operation's overlay_file) and every snapshot the import planned is in it
- *                -> the recorded rows written (import-onto-rows.ts, idempotent), operation succeeded
+ *                -> the files the old tree named and the new one does not removed, the recorded
+ *                rows written (import-onto-rows.ts, idempotent), operation succeeded
  *   not          -> what the import left on the share removed (the tree is untouched), operation failed
  *   no record    the import died before it planned its rows (nothing of the archive written yet):
  *                rolled back as above; were the tree changed, its rows cannot be known: the
@@ -44,6 +45,8 @@ export async function settleOntoImport(deps: ServiceDeps, op: OperationRecord, v
     return { outcome: state, details };
   };
   if (planned !== null && planned.volumeId === vol.id && moved && planned.rows.every((r) => ids.has(r.id))) {
+    // The info file was written inside the rows' transaction, before the old tree's files were removed: those go now.
+    await exportCapability(deps).removeImportLeftovers(ref, { lease });
     return end('succeeded', `the info file holds the import's tree (active file ${tree.activeFile}); its ${planned.rows.length} recorded snapshot row(s) written`, (t) => applyOntoRows(deps, planned, t));
   }
   if (planned === null && moved) {

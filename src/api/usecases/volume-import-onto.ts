@@ -8,18 +8,20 @@
  *   volume's lease taken (renewed while the upload runs); detached and available
  *   an `import_volume` operation, running, recording the active file it starts from
  *   manifest read: the rows to write planned and recorded as the operation's payload
- *   driver: files written, verified, info file written            <- the share's commit point
- *   ONE transaction: new snapshot rows, the archive's names/metadata/hidden flags on the existing
- *   ones, the rows of snapshots the source had deleted marked deleted, the volume's size,
- *   the operation succeeded
+ *   driver: files written, verified
+ *   ONE transaction: the quota checked again (project's lock row held to the commit), the info
+ *   file written (the driver's commitShare: the share's commit point), new snapshot rows, the
+ *   archive's names/metadata/hidden flags on the existing ones, the rows of snapshots the source
+ *   had deleted marked deleted, the volume's size, the operation succeeded
  *
- * A crash between the info file and that transaction is settled at start (import-onto-settle.ts):
- * the info file shows whether the import committed; the recorded rows are written if it did.
+ * A crash between the info file and that transaction's commit is settled at start
+ * (import-onto-settle.ts): the info file shows whether the import committed; the recorded rows are
+ * written if it did.
  *
  * Quota: what the volume's tree will hold minus what it holds now is checked once the manifest is
- * read, before any byte is written, under the project's lock. Not again at the rows' commit: the
- * share's commit point (the info file) comes first and cannot be undone, so a refusal there would
- * leave share and rows disagreeing; a create racing the upload may thus be counted without it.
+ * read, before any byte is written, and again in the rows' transaction before the info file is
+ * written: a create that took the quota while the archive uploaded makes the import 413 with
+ * nothing changed (the driver removes what it wrote; the target's tree and rows as they were).
  *
  * Synchronous like the import of a new volume: the archive is the request body.
  */
@@ -65,6 +67,8 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
   const lease = await acquireVolumeLease(deps, v.id, `import-onto-${opId}`);
   const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
   let op: OperationRecord | null = null;
+  /** The rows' transaction committed: the import succeeded, whatever fails after it. */
+  let recorded = false;
   try {
     // Read again under the lease: an operation that ended between the check above and the lease may have changed it.
     await assertNothingCommitted(deps, v.id);
@@ -81,32 +85,50 @@ export async function importOntoVolume(deps: ServiceDeps, caller: Caller, v: Vol
     const opened = op;
     await prepareQuota(deps, cur.projectId);
     accept();
-    const got = await support.importOnto(ref, body, {
+    let planned: ReturnType<typeof planOntoRows> | null = null;
+    let asked: ReturnType<typeof importOntoQuotaRequest> | null = null;
+    await support.importOnto(ref, body, {
       assign: async (m) => {
         assertSameSource(cur, m);
-        await inTransaction(deps.repos.db, (t) => checkQuota(deps, cur.projectId, importOntoQuotaRequest(m, cur.sizeGiB, rows), t));
+        asked = importOntoQuotaRequest(m, cur.sizeGiB, rows);
+        const request = asked;
+        await inTransaction(deps.repos.db, (t) => checkQuota(deps, cur.projectId, request, t));
         const ids = pairSnapshots(m, rows);
         // Recorded before any byte is written, so before the info file: a crash past it still knows the rows.
-        const planned = planOntoRows(m, ids, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });
+        planned = planOntoRows(m, ids, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });
         await deps.repos.operations.setPayload(opened.id, encodeOntoRows(planned));
         return ids;
       },
+      commit: async (commitShare) => {
+        const rowsToWrite = planned as ReturnType<typeof planOntoRows> | null;
+        const request = asked as ReturnType<typeof importOntoQuotaRequest> | null;
+        if (rowsToWrite === null || request === null) throw new StorageError('INTERNAL', 'import committed before its manifest was planned');
+        // The renewal stops before the transaction (on SQLite it would wait for it); the lease outlives it by its TTL.
+        await keeper.stop();
+        await inTransaction(deps.repos.db, async (t) => {
+          await checkQuota(deps, cur.projectId, request, t);
+          await commitShare();
+          crashPoint(CRASH_POINTS.storageBeforeOutcome);
+          await applyOntoRows(deps, rowsToWrite, t);
+          await endOperation(deps, opened, { state: 'succeeded', by: { runner: true } }, t);
+        });
+        recorded = true;
+      },
     }, { lease: keeper.lease, signal: keeper.signal });
-    await keeper.stop();
-    const planned = planOntoRows(got.manifest, got.snapshots, rows.map((r) => r.id), { volumeId: v.id, projectId: v.projectId, userId: caller.userId });
-    crashPoint(CRASH_POINTS.storageBeforeOutcome);
-    return await inTransaction(deps.repos.db, async (t) => {
-      await applyOntoRows(deps, planned, t);
-      await endOperation(deps, opened, { state: 'succeeded', by: { runner: true } }, t);
-      await deps.repos.leases.release(keeper.lease, t);
-      const after = await deps.repos.volumes.get(v.id, t);
-      if (after === null) throw new StorageError('INTERNAL', `volume ${v.id} vanished during the import`);
-      return after;
-    });
+    const after = await deps.repos.volumes.get(v.id);
+    if (after === null) throw new StorageError('INTERNAL', `volume ${v.id} vanished during the import`);
+    return after;
   } catch (raw) {
     const err = toStorageError(raw);
     const open = op as OperationRecord | null;
     if (open === null) throw err;
+    // Committed and recorded; what failed after it (removing the old tree's files) is the next import's or the checker's to finish.
+    if (recorded) {
+      deps.log.warn({ err, operation: open.id }, 'import onto a volume succeeded; removing the files its old tree named failed');
+      const after = await deps.repos.volumes.get(v.id);
+      if (after !== null) return after;
+      throw err;
+    }
     // The info file decides how it ended (an error may come after the commit point): the settle pass's rule, under this lease.
     await keeper.stop();
     const settled = await settleOntoImport(deps, open, v, keeper.lease, { runner: true }, { error: `${err.code}: ${err.message}`, code: err.code }).catch((e: unknown) => {

@@ -6,7 +6,8 @@
  * entry, content hashed); within quota it goes through and its volume, snapshots and gigabytes
  * (the snapshots' included) show in the usage. The import from an archive file on a share counts
  * the same; an import whose quota is taken while it uploads (the early check passed) is refused by
- * the check in its commit's transaction, its written files removed.
+ * the check in its commit's transaction, its written files removed; so is an import onto a volume
+ * (the check and the info file in the rows' transaction), its target's tree, rows and share unchanged.
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
@@ -137,6 +138,23 @@ for (const backend of BACKENDS) {
       expect(await usage('p-admin')).to.deep.equal({ volumes: adminUse.volumes + 1, snapshots: adminUse.snapshots + 1, gigabytes: adminUse.gigabytes + 2 });
     });
 
+    /**
+     * Posts `archive` in two writes: its manifest entry (the first), then, once `held` resolved (it
+     * waits for the import to have recorded what it will do, then takes the quota), the rest.
+     */
+    const postHeld = (urlPath: string, who: 'alice' | 'bob', archive: Buffer, held: () => Promise<unknown>) => {
+      const manifestEnd = 512 + Math.ceil(parseInt(archive.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8) / 512) * 512;
+      return new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(new URL(urlPath, svc.url), { method: 'POST', headers: { ...auth(who), 'content-type': 'application/x-tar', 'content-length': String(archive.length) } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.write(archive.subarray(0, manifestEnd));
+        void held().then(() => req.end(archive.subarray(manifestEnd)), (err: unknown) => { req.destroy(); reject(err); });
+      });
+    };
+
     it('an import whose quota was taken while it uploaded is refused at its commit: its files removed, no row', async () => {
       const src = (await http.post('/v3/volumes').set(auth('bob')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
       await availableAs('bob', src);
@@ -146,23 +164,53 @@ for (const backend of BACKENDS) {
 
       // The manifest entry first (the early check passes: 1 + 1 <= 2), then, once the import has
       // recorded its intent, the quota is taken down and the rest of the archive sent.
-      const manifestEnd = 512 + Math.ceil(parseInt(archive.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8) / 512) * 512;
-      const url = new URL('/v3/os-volume-import', svc.url);
-      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(url, { method: 'POST', headers: { ...auth('bob'), 'content-type': 'application/x-tar', 'content-length': String(archive.length) } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('error', reject);
-        req.write(archive.subarray(0, manifestEnd));
-        void eventually(async () => ((await svc.deps.repos.operations.running({ kind: 'import_volume' })).length > 0 ? true : undefined), 60_000)
-          .then(() => setQuota('p-bob', { gigabytes: 1 }))
-          .then(() => req.end(archive.subarray(manifestEnd)), (err: unknown) => { req.destroy(); reject(err); });
+      const r = await postHeld('/v3/os-volume-import', 'bob', archive, async () => {
+        await eventually(async () => ((await svc.deps.repos.operations.running({ kind: 'import_volume' })).length > 0 ? true : undefined), 60_000);
+        await setQuota('p-bob', { gigabytes: 1 });
       });
-      const r = await answer;
       expect(r.status, r.body).to.equal(413);
       expect((JSON.parse(r.body) as { overLimit: Record<string, unknown> }).overLimit).to.include({ error_code: 'OVER_QUOTA', resource: 'gigabytes', limit: 1, in_use: 1, requested: 1 });
       expect(await state()).to.deep.equal(before);
+    });
+
+    it('an import onto a volume whose quota was taken while it uploaded is refused at its commit: the target\'s tree, rows and share as they were', async () => {
+      // bob's second source with s1, imported whole as a copy; then s2 and its incremental archive.
+      await setQuota('p-bob', { volumes: -1, snapshots: -1, gigabytes: -1 });
+      const src = (await http.post('/v3/volumes').set(auth('bob')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+      await availableAs('bob', src);
+      const snap = async (name: string) => {
+        const id = (await http.post('/v3/snapshots').set(auth('bob')).send({ snapshot: { volume_id: src, name } }).expect(202)).body.snapshot.id as string;
+        await eventually(async () => ((await http.get(`/v3/snapshots/${id}`).set(auth('bob')).expect(200)).body.snapshot.status === 'available' ? true : undefined), 120_000);
+        return id;
+      };
+      const exportOf = async (query: Record<string, string>) => (await http.get(`/v3/volumes/${src}/os-export`).query(query).set(auth('bob')).buffer(true).parse(binary).expect(200)).body as Buffer;
+      const s1 = await snap('s1');
+      const copy = (await http.post('/v3/os-volume-import').set(auth('bob')).set('content-type', 'application/x-tar').send(await exportOf({})).expect(201)).body.volume.id as string;
+      await snap('s2');
+      const inc = await exportOf({ since: s1 });
+      const u = await usage('p-bob');
+      // The archive adds s2 (1 snapshot, 1 GiB): the early check passes with exactly that room.
+      await setQuota('p-bob', { snapshots: u.snapshots + 1, gigabytes: u.gigabytes + 1 });
+      const before = { ...(await state()), tree: (await http.get(`/v3/volumes/${copy}/tree`).set(auth('admin')).expect(200)).body.tree };
+
+      const r = await postHeld(`/v3/volumes/${copy}/os-import`, 'bob', inc, async () => {
+        // Held once the import planned its rows (after the manifest's quota check, before any byte is written).
+        await eventually(async () => {
+          const [op] = await svc.deps.repos.operations.running({ kind: 'import_volume', volumeId: copy });
+          return op !== undefined && (await svc.deps.repos.operations.payloadOf(op.id)) !== null ? true : undefined;
+        }, 60_000);
+        await setQuota('p-bob', { gigabytes: u.gigabytes });
+      });
+      expect(r.status, r.body).to.equal(413);
+      expect((JSON.parse(r.body) as { overLimit: Record<string, unknown> }).overLimit).to.include({ error_code: 'OVER_QUOTA', resource: 'gigabytes', limit: u.gigabytes, in_use: u.gigabytes, requested: 1 });
+      expect({ ...(await state()), tree: (await http.get(`/v3/volumes/${copy}/tree`).set(auth('admin')).expect(200)).body.tree }).to.deep.equal(before);
+      expect(await usage('p-bob')).to.deep.equal(u);
+
+      // With the room given back the same archive imports.
+      await setQuota('p-bob', { gigabytes: u.gigabytes + 1 });
+      const done = await http.post(`/v3/volumes/${copy}/os-import`).set(auth('bob')).set('content-type', 'application/x-tar').send(inc);
+      expect(done.status, done.text).to.equal(200);
+      expect(await usage('p-bob')).to.deep.equal({ ...u, snapshots: u.snapshots + 1, gigabytes: u.gigabytes + 1 });
     });
   });
 }
