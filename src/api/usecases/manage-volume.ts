@@ -10,11 +10,13 @@
  *               snapshot found, or `error` (the share as it was: the driver writes nothing
  *               before every check passed; unmanage removes the row)
  *
- * Quota: the volume, its snapshots and their gigabytes count against the project's quota in the
- * transaction that inserts the volume row (before anything is adopted: over quota answers 413 and
- * the share is untouched). A snapshot's size is known only once adopted, so each counts the
- * volume's size, which bounds it (a volume only grows). The snapshot rows come in at the adoption's
- * commit: a create racing between the two is counted without them (accepted: adoption is admin-only).
+ * Quota: the volume, its snapshots and their gigabytes count against the project's quota in ONE
+ * transaction under the project's lock row, the one that inserts the volume row AND a row for each
+ * snapshot the listing found (`creating`, each the volume's size, which bounds it: a volume only
+ * grows), before anything is adopted: over quota answers 413 and the share is untouched; a create
+ * racing the adoption counts them. The adoption's commit sets each row as adopted (its size, hidden
+ * flag, available); a tree whose snapshots are not the ones counted fails the manage. A failed
+ * manage marks its snapshot rows deleted (the volume `error`; unmanage purges both).
  *
  * The volume keeps the id of its file (`volume-<uuid>` becomes volume `<uuid>`): a chain names
  * its files by that id, so renaming would mean rewriting headers of files we did not make.
@@ -34,6 +36,17 @@ import { checkQuota, prepareQuota } from './quota/quotas.js';
 export function manageQuotaRequest(c: ManageableVolume): { volumes: number; snapshots: number; gigabytes: number } {
   const sizeGiB = Math.max(1, c.sizeGiB);
   return { volumes: 1, snapshots: c.snapshotIds.length, gigabytes: sizeGiB * (1 + c.snapshotIds.length) };
+}
+
+/** The adopted tree holds exactly the snapshots whose rows were counted and inserted (the file changed between the listing and the adoption otherwise). */
+export function assertSnapshotsCounted(sourceName: string, counted: readonly string[], adopted: readonly string[]): void {
+  const want = [...counted].sort();
+  const got = [...adopted].sort();
+  if (want.length !== got.length || want.some((x, i) => x !== got[i])) {
+    throw new StorageError('INVALID_STATE', `${sourceName} changed between its check and its adoption: its snapshots are not the ones counted`, {
+      details: { counted: want, adopted: got },
+    });
+  }
 }
 
 export interface ManageInput {
@@ -84,6 +97,12 @@ export async function manageVolume(deps: ServiceDeps, caller: Caller, projectId:
         status: 'creating', attachStatus: 'detached', providerLocation: found.share, format: found.format ?? 'qcow2',
         metadata: input.metadata, bootable: input.bootable,
       }, t);
+      for (const sid of found.snapshotIds) {
+        await deps.repos.snapshots.insert({
+          id: sid, volumeId: id, projectId, userId: caller.userId, name: null, description: null, sizeGiB: Math.max(1, found.sizeGiB),
+          status: 'creating', progress: 0, metadata: {},
+        }, t);
+      }
     },
     work: async (ctx) => {
       ctx.onProgress?.(10);
@@ -95,17 +114,18 @@ export async function manageVolume(deps: ServiceDeps, caller: Caller, projectId:
       if (after.problem !== null || after.kind !== 'own') throw after.problem !== null ? refusal(after) : new StorageError('INVALID_STATE', `${input.sourceName}: no tree after adoption`);
       const tree = await deps.driver.getSnapshotTree({ id, sizeGiB: created.sizeGiB, providerLocation: created.providerLocation });
       ctx.onProgress?.(90);
+      assertSnapshotsCounted(input.sourceName, found.snapshotIds, tree.snapshots.map((s) => s.id));
       return async (t) => {
         for (const s of tree.snapshots) {
-          await deps.repos.snapshots.insertFound({
-            id: s.id, volumeId: id, projectId, userId: caller.userId, name: null, description: null, sizeGiB: Math.max(1, Math.ceil(s.sizeBytes / 2 ** 30)),
-            status: 'available', progress: 100, metadata: {}, hidden: s.hidden,
-          }, t);
+          await deps.repos.snapshots.update(s.id, { sizeGiB: Math.max(1, Math.ceil(s.sizeBytes / 2 ** 30)), status: 'available', progress: 100, hidden: s.hidden }, t);
         }
         await deps.repos.volumes.update(id, { status: 'available', providerLocation: created.providerLocation, format: created.format, sizeGiB: created.sizeGiB }, t);
       };
     },
-    onFailure: async (_err, t) => deps.repos.volumes.update(id, { status: 'error' }, t),
+    onFailure: async (_err, t) => {
+      await deps.repos.snapshots.markDeleted(found.snapshotIds, t);
+      await deps.repos.volumes.update(id, { status: 'error' }, t);
+    },
   });
   return { volume: inserted as VolumeRecord, operation };
 }

@@ -40,7 +40,10 @@ export async function unmanageVolume(deps: ServiceDeps, vol: VolumeRecord): Prom
       }
       const allowed: readonly string[] = deadManage.length > 0 ? [...UNMANAGEABLE, 'creating'] : UNMANAGEABLE;
       if (!allowed.includes(current.status)) throw invalidState('volume', vol.id, current.status, allowed);
-      const visible = await deps.repos.snapshots.countVisible(vol.id, t);
+      // A dead manage's own snapshot rows (still `creating`, counted at its start) go with it.
+      const visible = deadManage.length > 0
+        ? (await deps.repos.snapshots.ofVolume(vol.id, t)).filter((s) => !s.hidden && s.status !== 'creating').length
+        : await deps.repos.snapshots.countVisible(vol.id, t);
       if (visible > 0) {
         throw new StorageError('HAS_SNAPSHOTS', `volume ${vol.id} has ${visible} snapshot(s); Cinder's unmanage refuses them too`, { details: { snapshots: visible } });
       }

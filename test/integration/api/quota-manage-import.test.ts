@@ -89,6 +89,77 @@ for (const backend of BACKENDS) {
       expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots + 2, gigabytes: u.gigabytes + 3 });
     });
 
+    /** The driver's adoption held until `release` (entered resolves once it is called); `fail` makes it throw once released. */
+    const holdAdoption = (fail = false) => {
+      const driver = svc.deps.driver as { manageExisting: (...a: unknown[]) => Promise<unknown> };
+      const real = driver.manageExisting;
+      let release = (): void => undefined;
+      const gate = new Promise<void>((r) => { release = r; });
+      let entered = (): void => undefined;
+      const reached = new Promise<void>((r) => { entered = r; });
+      driver.manageExisting = async function (this: unknown, ...a: unknown[]) {
+        entered();
+        await gate;
+        if (fail) throw new Error('adoption failed (test)');
+        return real.apply(this, a);
+      };
+      return { reached, release, restore: () => { driver.manageExisting = real; } };
+    };
+
+    it('manage counts its snapshots in the transaction that checked the quota: a snapshot taken while it adopts is refused', async () => {
+      await setQuota('p-admin', { volumes: -1, snapshots: -1, gigabytes: -1 });
+      const vol = (await http.post('/v3/volumes').set(auth('admin')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+      await availableAs('admin', vol);
+      const id = randomUUID();
+      const sids = await cinderVolume(share(), id, 2, 1024 ** 3);
+      const u = await usage('p-admin');
+      // Room for exactly the manage's two snapshots.
+      await setQuota('p-admin', { volumes: -1, snapshots: u.snapshots + 2, gigabytes: -1 });
+      const held = holdAdoption();
+      try {
+        const r = await http.post('/v3/manageable_volumes').set(auth('admin')).send({ volume: { host: `storage@remotefs#${share()}`, ref: { 'source-name': `volume-${id}` } } });
+        expect(r.status, r.text).to.equal(202);
+        await held.reached;
+        // Held before anything is adopted: the volume and both snapshots are counted already.
+        expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots + 2, gigabytes: u.gigabytes + 3 });
+        const snap = await http.post('/v3/snapshots').set(auth('admin')).send({ snapshot: { volume_id: vol } });
+        expect(snap.status, snap.text).to.equal(413);
+        expect(snap.body.overLimit).to.include({ error_code: 'OVER_QUOTA', resource: 'snapshots' });
+      } finally {
+        held.release();
+        held.restore();
+      }
+      await availableAs('admin', id);
+      const rows = (await http.get('/v3/snapshots/detail').query({ volume_id: id }).set(auth('admin')).expect(200)).body.snapshots as { id: string; status: string }[];
+      expect(rows.map((x) => [x.id, x.status]).sort()).to.deep.equal(sids.map((x) => [x, 'available']).sort());
+      // The snapshots' sizes as adopted (1 GiB each: the volume's), never over the limit.
+      expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots + 2, gigabytes: u.gigabytes + 3 });
+    });
+
+    it('a failed manage gives back what it counted: its snapshot rows deleted, unmanage and a second manage go through', async () => {
+      const id = randomUUID();
+      await cinderVolume(share(), id, 1, 1024 ** 3);
+      const u = await usage('p-admin');
+      await setQuota('p-admin', { volumes: -1, snapshots: -1, gigabytes: -1 });
+      const manage = () => http.post('/v3/manageable_volumes').set(auth('admin')).send({ volume: { host: `storage@remotefs#${share()}`, ref: { 'source-name': `volume-${id}` } } });
+      const held = holdAdoption(true);
+      try {
+        expect((await manage()).status).to.equal(202);
+        await held.reached;
+      } finally {
+        held.release();
+        held.restore();
+      }
+      await eventually(async () => ((await http.get(`/v3/volumes/${id}`).set(auth('admin')).expect(200)).body.volume.status === 'error' ? true : undefined), 120_000);
+      // The volume in error still counts (as Cinder's does), its snapshot does not.
+      expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots, gigabytes: u.gigabytes + 1 });
+      await http.post(`/v3/volumes/${id}/action`).set(auth('admin')).send({ 'os-unmanage': null }).expect(202);
+      expect(await usage('p-admin')).to.deep.equal(u);
+      expect((await manage()).status).to.equal(202);
+      await availableAs('admin', id);
+      expect(await usage('p-admin')).to.deep.equal({ volumes: u.volumes + 1, snapshots: u.snapshots + 1, gigabytes: u.gigabytes + 2 });
+    });
+
     it('import of an archive and an incremental import onto it: refused over quota with the share unchanged; imported within it', async () => {
       // alice's source: 1 GiB with snapshot s1; exported whole.
       const src = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
