@@ -54,6 +54,9 @@ export const ERROR_CODES = {
   VOLUME_TYPE_NOT_FOUND: { http: 404, summary: 'No such volume type (by name or id), or a private type the caller may not use.' },
   VOLUME_TYPE_EXISTS: { http: 409, summary: 'A volume type with this name already exists.' },
   VOLUME_TYPE_IN_USE: { http: 400, summary: 'The volume type is the default type, or volumes (not deleted) still have it; nothing was deleted.' },
+  VOLUME_TYPE_ACCESS_EXISTS: { http: 409, summary: 'The project already has access to this private volume type; nothing changed.' },
+  VOLUME_TYPE_ACCESS_NOT_FOUND: { http: 404, summary: "The project has no access to this private volume type to remove, or the type is public (a public type has no access list, as in Cinder)." },
+  VOLUME_TYPE_PUBLIC: { http: 400, summary: 'Project access is given to private volume types only; this one is public. Nothing changed.' },
   VOLUME_TYPE_SPEC_UNSUPPORTED: { http: 400, summary: "An extra spec this service cannot honour (unknown key, unsupported value, another backend's volume_backend_name, a share pattern no share matches); refused when set and when a create would apply it." },
   OVER_QUOTA: { http: 413, summary: "The create, manage or import would exceed the project's quota (volumes, snapshots or gigabytes); Cinder's overLimit shape, nothing created, adopted or imported. Details name the resource, its limit, use and the request." },
   // leases and fencing

@@ -102,6 +102,16 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
       ])],
     },
     'DELETE /types/:type_id': { query: {}, strictQuery: true, bodies: [] },
+    'PUT /types/:type_id': {
+      query: {}, strictQuery: true, bodies: [shape({ volume_type: { description: 'fuzz' } }, [['volume_type.name', 'name'], ['volume_type.description', 'name'], ['volume_type.is_public', 'bool']])],
+    },
+    'GET /types/:type_id/os-volume-type-access': { query: {}, strictQuery: true, bodies: [] },
+    'POST /types/:type_id/action': {
+      query: {}, strictQuery: true, bodies: [
+        shape({ addProjectAccess: { project: 'p-fuzz' } }, [['addProjectAccess.project', 'qproject']]),
+        shape({ removeProjectAccess: { project: 'p-fuzz' } }, [['removeProjectAccess.project', 'qproject']]),
+      ],
+    },
     'GET /types/:type_id/extra_specs': { query: {}, strictQuery: true, bodies: [] },
     'POST /types/:type_id/extra_specs': { query: {}, strictQuery: true, bodies: [shape({ extra_specs: { 'qcowshare:format': 'raw' } }, [['extra_specs', 'metadata']], false)] },
     'GET /types/:type_id/extra_specs/:key': { query: {}, strictQuery: true, bodies: [] },

@@ -59,7 +59,7 @@ export async function startStack(db: TestDb, kind: 'fake' | 'remotefs'): Promise
   };
 }
 
-const TABLES = ['volumes', 'snapshots', 'attachments', 'operations', 'leases', 'volume_types', 'volume_type_extra_specs', 'quotas'];
+const TABLES = ['volumes', 'snapshots', 'attachments', 'operations', 'leases', 'volume_types', 'volume_type_extra_specs', 'quotas', 'volume_type_projects'];
 
 export async function fingerprint(svc: RunningService): Promise<string> {
   const parts: unknown[] = [];

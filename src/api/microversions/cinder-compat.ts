@@ -36,8 +36,13 @@ export const SERVED: readonly CompatRow[] = [
   { resource: 'User messages', routes: ['GET /messages', 'GET /messages/:message_id', 'DELETE /messages/:message_id'], note: '3.3, filters and pages 3.5' },
   {
     resource: 'Volume types and extra specs',
-    routes: ['GET /types', 'GET /types/default', 'GET /types/:type_id', 'POST /types', 'DELETE /types/:type_id', 'GET /types/:type_id/extra_specs', 'POST /types/:type_id/extra_specs', 'GET /types/:type_id/extra_specs/:key', 'PUT /types/:type_id/extra_specs/:key', 'DELETE /types/:type_id/extra_specs/:key'],
-    note: 'specs volume_backend_name, qcowshare:format, qcowshare:preallocation, qcowshare:share; no type update (PUT), no access lists',
+    routes: ['GET /types', 'GET /types/default', 'GET /types/:type_id', 'POST /types', 'PUT /types/:type_id', 'DELETE /types/:type_id', 'GET /types/:type_id/extra_specs', 'POST /types/:type_id/extra_specs', 'GET /types/:type_id/extra_specs/:key', 'PUT /types/:type_id/extra_specs/:key', 'DELETE /types/:type_id/extra_specs/:key'],
+    note: 'specs volume_backend_name, qcowshare:format, qcowshare:preallocation, qcowshare:share; update of name, description, is_public (the default type keeps its name and stays public)',
+  },
+  {
+    resource: 'Volume type access (os-volume-type-access)',
+    routes: ['GET /types/:type_id/os-volume-type-access', 'POST /types/:type_id/action'],
+    note: 'addProjectAccess, removeProjectAccess; admin only; a private type is seen and used by admins and the projects given access',
   },
   { resource: 'Quotas', routes: ['GET /os-quota-sets/:tenant_id', 'GET /os-quota-sets/:tenant_id/defaults', 'PUT /os-quota-sets/:tenant_id', 'DELETE /os-quota-sets/:tenant_id'], note: 'volumes, snapshots, gigabytes (hidden snapshots count); manage and import count' },
   { resource: 'Limits', routes: ['GET /limits'], note: 'absolute limits of the caller\'s project' },

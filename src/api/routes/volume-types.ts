@@ -1,14 +1,16 @@
 /**
- * /v3/{project_id}/types: volume types and their extra specs (Cinder's routes). Members list and
- * show public types; admins see private ones too and create, delete and change them.
+ * /v3/{project_id}/types: volume types, their extra specs and per-project access to private ones
+ * (Cinder's routes, os-volume-type-access). Members list and show public types and the private
+ * ones their project was given; admins see all and create, update, delete and change them.
  */
 import type { Request } from 'express';
 import { callerOf, scopedProject } from '../auth.js';
 import { isAdmin, type ServiceDeps } from '../context.js';
-import { createType, defaultType, deleteType, setExtraSpecs, unsetExtraSpec, visibleType } from '../usecases/volume-types/types.js';
+import { addTypeAccess, removeTypeAccess, typeAccessList } from '../usecases/volume-types/type-access.js';
+import { createType, defaultType, deleteType, setExtraSpecs, unsetExtraSpec, updateType, visibleType } from '../usecases/volume-types/types.js';
 import { noQuery } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
-import { specBody, specPath, specsBody, typeCreateBody, typeListQuery, typePath } from '../validation/volume-types.js';
+import { specBody, specPath, specsBody, typeActionBody, typeCreateBody, typeListQuery, typePath, typeUpdateBody } from '../validation/volume-types.js';
 import { volumeTypeView } from '../views/volume-type-view.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { RouteDef } from './route.js';
@@ -24,10 +26,11 @@ async function typeOfPath(deps: ServiceDeps, req: Request) {
 async function listTypes(deps: ServiceDeps, req: Request): Promise<Record<string, unknown>> {
   const q = parse(typeListQuery, req.query, 'query');
   scopedProject(req);
-  const admin = isAdmin(callerOf(req));
+  const caller = callerOf(req);
+  const admin = isAdmin(caller);
   // As Cinder: is_public=false lists private types (admins), None (or absent) every type the caller may see.
   const wanted = q.is_public === undefined || /^none$/i.test(q.is_public) ? 'all' : /^(1|true)$/i.test(q.is_public) ? 'public' : 'private';
-  const types = (await deps.repos.volumeTypes.list({ includePrivate: admin }))
+  const types = (await deps.repos.volumeTypes.list({ includePrivate: admin, accessOf: caller.projectId }))
     .filter((t) => wanted === 'all' || (wanted === 'public') === t.isPublic)
     .filter((t) => q.name === undefined || t.name.toLowerCase() === q.name.toLowerCase());
   return { volume_types: types.map(volumeTypeView) };
@@ -58,6 +61,36 @@ export function volumeTypeRoutes(deps: ServiceDeps): RouteDef[] {
           name: b.name, description: b.description ?? null, isPublic: b['os-volume-type-access:is_public'] ?? b.is_public ?? true, extraSpecs: b.extra_specs ?? {},
         });
         res.json({ volume_type: volumeTypeView(type) });
+      },
+    },
+    {
+      method: 'put', path: '/types/:type_id', versioned: true, policy: 'volume_extension:type_update', status: 200, summary: 'Update a volume type: name, description, is_public (admin; the default type keeps its name and stays public)',
+      handler: async (req, res) => {
+        const { volume_type: b } = parse(typeUpdateBody, req.body, 'body');
+        const type = await typeOfPath(deps, req);
+        const updated = await updateType(deps, type, {
+          name: b.name ?? undefined, description: b.description ?? undefined, isPublic: b.is_public ?? undefined,
+        });
+        res.json({ volume_type: volumeTypeView(updated) });
+      },
+    },
+    {
+      method: 'get', path: '/types/:type_id/os-volume-type-access', versioned: true, policy: 'volume_extension:volume_type_access:get_all_for_type', status: 200,
+      summary: 'List the projects given access to a private volume type (admin; a public type has no list: 404)',
+      handler: async (req, res) => {
+        const access = await typeAccessList(deps, await typeOfPath(deps, req));
+        res.json({ volume_type_access: access.map((a) => ({ volume_type_id: a.volumeTypeId, project_id: a.projectId })) });
+      },
+    },
+    {
+      method: 'post', path: '/types/:type_id/action', versioned: true, policy: 'volume_extension:volume_type_access:project_access', status: 202,
+      summary: 'addProjectAccess / removeProjectAccess of a private volume type (admin)',
+      handler: async (req, res) => {
+        const body = parse(typeActionBody, req.body, 'body');
+        const type = await typeOfPath(deps, req);
+        if ('addProjectAccess' in body) await addTypeAccess(deps, type, body.addProjectAccess.project);
+        else await removeTypeAccess(deps, type, body.removeProjectAccess.project);
+        res.status(202).end();
       },
     },
     {

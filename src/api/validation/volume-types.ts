@@ -26,6 +26,27 @@ export const typeCreateBody = z.strictObject({
   }),
 });
 
+/**
+ * `cinder type-update`: at least one of name, description, is_public (as Cinder asks). The client
+ * sends null for what was not given: null leaves it unchanged, as in Cinder.
+ */
+export const typeUpdateBody = z.strictObject({
+  volume_type: z.strictObject({
+    name: text(255).min(1).refine((s) => s.trim() !== '', 'must not be blank').nullable().optional(),
+    description: description.optional(),
+    is_public: looseBool.nullable().optional(),
+  }).refine((b) => (b.name ?? b.description ?? b.is_public ?? null) !== null, 'give the volume type name, description, is_public or a combination of them'),
+});
+
+/** A project id as the quota routes take it (the column's 64 characters, no path tricks). */
+const projectId = z.string().regex(/^(?!\.+$)[A-Za-z0-9_.@-]{1,64}$/, 'must be a project id');
+
+/** Cinder's volume-type actions: exactly one of them. */
+export const typeActionBody = z.union([
+  z.strictObject({ addProjectAccess: z.strictObject({ project: projectId }) }),
+  z.strictObject({ removeProjectAccess: z.strictObject({ project: projectId }) }),
+]);
+
 export const specsBody = z.strictObject({ extra_specs: extraSpecs.refine((m) => Object.keys(m).length > 0, 'no extra spec given') });
 
 /** PUT .../extra_specs/{key}: exactly that key. */

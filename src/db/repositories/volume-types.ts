@@ -1,6 +1,6 @@
 /**
- * Volume types and their extra specs (tables volume_types, volume_type_extra_specs, migration
- * 0005). Values bound by the driver, never pasted into SQL. Names are matched without regard to
+ * Volume types, their extra specs and the projects given access to private ones (tables
+ * volume_types, volume_type_extra_specs, volume_type_projects). Values bound by the driver, never pasted into SQL. Names are matched without regard to
  * case on both databases (MariaDB's collation would, SQLite's would not): "Gold" and "gold" are
  * one type everywhere.
  */
@@ -49,9 +49,78 @@ export class VolumeTypeRepository {
     }));
   }
 
-  async list(options: { includePrivate: boolean }): Promise<VolumeTypeRecord[]> {
-    const where = options.includePrivate ? '' : ' WHERE is_public = $1';
-    return this.withSpecs(await this.select(`SELECT ${COLUMNS} FROM volume_types${where} ORDER BY name`, options.includePrivate ? [] : [true]));
+  /** `accessOf`: private types that project was given access to are listed too. */
+  async list(options: { includePrivate: boolean; accessOf?: string }): Promise<VolumeTypeRecord[]> {
+    if (options.includePrivate) return this.withSpecs(await this.select(`SELECT ${COLUMNS} FROM volume_types ORDER BY name`, []));
+    if (options.accessOf === undefined) return this.withSpecs(await this.select(`SELECT ${COLUMNS} FROM volume_types WHERE is_public = $1 ORDER BY name`, [true]));
+    return this.withSpecs(await this.select(
+      `SELECT ${COLUMNS} FROM volume_types WHERE is_public = $1 OR id IN (SELECT volume_type_id FROM volume_type_projects WHERE project_id = $2) ORDER BY name`,
+      [true, options.accessOf]));
+  }
+
+  /** The projects given access to the type, sorted. */
+  async accessOf(typeId: string): Promise<string[]> {
+    const rows = await this.select('SELECT project_id FROM volume_type_projects WHERE volume_type_id = $1 ORDER BY project_id', [typeId]);
+    return rows.map((r) => String(r.project_id));
+  }
+
+  async hasAccess(typeId: string, projectId: string): Promise<boolean> {
+    return (await this.select('SELECT project_id FROM volume_type_projects WHERE volume_type_id = $1 AND project_id = $2', [typeId, projectId])).length > 0;
+  }
+
+  /**
+   * 'added', 'exists', or 'absent' (no such type, or it is public: the caller checked, this is the
+   * transaction's own check against a concurrent update or delete).
+   */
+  async addAccess(typeId: string, projectId: string, at = new Date()): Promise<'added' | 'exists' | 'absent'> {
+    try {
+      return await inTransaction(this.db, async (t) => {
+        const lock = this.db.dialect === 'mysql' ? ' FOR UPDATE' : '';
+        const [row] = await this.select(`SELECT is_public FROM volume_types WHERE id = $1${lock}`, [typeId], t);
+        if (row === undefined || toBool(row.is_public)) return 'absent';
+        if ((await this.select('SELECT project_id FROM volume_type_projects WHERE volume_type_id = $1 AND project_id = $2', [typeId, projectId], t)).length > 0) return 'exists';
+        await this.write('INSERT INTO volume_type_projects (volume_type_id, project_id, created_at) VALUES ($1, $2, $3)', [typeId, projectId, this.at(at)], t);
+        return 'added';
+      });
+    } catch (err) {
+      // Two adds of one project at once on MariaDB: the primary key decides.
+      if (isUniqueViolation(err)) return 'exists';
+      throw err;
+    }
+  }
+
+  /** Whether the project had access. */
+  async removeAccess(typeId: string, projectId: string): Promise<boolean> {
+    return inTransaction(this.db, async (t) => {
+      if ((await this.select('SELECT project_id FROM volume_type_projects WHERE volume_type_id = $1 AND project_id = $2', [typeId, projectId], t)).length === 0) return false;
+      await this.write('DELETE FROM volume_type_projects WHERE volume_type_id = $1 AND project_id = $2', [typeId, projectId], t);
+      return true;
+    });
+  }
+
+  /**
+   * Name, description and is_public as given (undefined: unchanged). False when another type has
+   * the new name (any case); 'absent' when the type is gone.
+   */
+  async update(typeId: string, patch: { name?: string; description?: string | null; isPublic?: boolean }, at = new Date()): Promise<'updated' | 'name-taken' | 'absent'> {
+    try {
+      return await inTransaction(this.db, async (t) => {
+        const lock = this.db.dialect === 'mysql' ? ' FOR UPDATE' : '';
+        if ((await this.select(`SELECT id FROM volume_types WHERE id = $1${lock}`, [typeId], t)).length === 0) return 'absent';
+        if (patch.name !== undefined) {
+          const other = await this.byName(patch.name, t);
+          if (other !== null && other.id !== typeId) return 'name-taken';
+          await this.write('UPDATE volume_types SET name = $1 WHERE id = $2', [patch.name, typeId], t);
+        }
+        if (patch.description !== undefined) await this.write('UPDATE volume_types SET description = $1 WHERE id = $2', [patch.description, typeId], t);
+        if (patch.isPublic !== undefined) await this.write('UPDATE volume_types SET is_public = $1 WHERE id = $2', [patch.isPublic, typeId], t);
+        await this.write('UPDATE volume_types SET updated_at = $1 WHERE id = $2', [this.at(at), typeId], t);
+        return 'updated';
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) return 'name-taken';
+      throw err;
+    }
   }
 
   async get(id: string, t?: Transaction): Promise<VolumeTypeRecord | null> {
@@ -122,6 +191,7 @@ export class VolumeTypeRepository {
       const used = await this.select('SELECT COUNT(*) AS n FROM volumes WHERE volume_type_id = $1 AND deleted = $2', [typeId, false], t);
       if (Number(used[0]?.n ?? 0) > 0) return 'in-use';
       await this.write('DELETE FROM volume_type_extra_specs WHERE volume_type_id = $1', [typeId], t);
+      await this.write('DELETE FROM volume_type_projects WHERE volume_type_id = $1', [typeId], t);
       await this.write('DELETE FROM volume_types WHERE id = $1', [typeId], t);
       return 'removed';
     });

@@ -3,7 +3,9 @@
  * driver on two local shares: type-list / type-create / type-key / extra-specs-list, a create with
  * --volume-type that really gets the type's format, preallocation and share (qemu-img info on
  * the file), refusals with stable codes that change nothing (unknown type, a spec this service
- * cannot honour, deleting a type in use or the default type), and who may see and change types.
+ * cannot honour, deleting a type in use or the default type), type-update and type-access-add /
+ * remove / list (a private type seen and used only by the projects given access), and who may see
+ * and change types.
  */
 import { expect } from 'chai';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -135,6 +137,73 @@ for (const backend of BACKENDS) {
       // The CLI's create with an unknown type is refused, not given the default type.
       expect(await cinderFails('create', '1', '--volume-type', 'lvm')).to.match(/lvm/);
       expect(JSON.stringify(await volumeRows())).to.equal(before);
+    });
+
+    it('type-update and per-project access: a private type is seen and used only by projects given access (admin only)', async () => {
+      const OTHER = { 'X-Auth-Token': 'u-other:p-other', 'X-Roles': 'member' };
+      const id = /\|\s*([0-9a-f-]{36})\s*\|\s*bronze\s*\|/.exec((await cinder('type-create', 'bronze')).stdout)?.[1] as string;
+      expect(id).to.match(/^[0-9a-f-]{36}$/);
+      // type-update: the CLI sends null for what it was not given; each change alone.
+      await cinder('type-update', id, '--description', 'cheap tier');
+      await cinder('type-update', id, '--name', 'copper');
+      await cinder('type-update', id, '--is-public', 'false');
+      expect((await http.get(`/v3/types/${id}`).set(ADMIN).expect(200)).body.volume_type)
+        .to.include({ name: 'copper', description: 'cheap tier', is_public: false, 'os-volume-type-access:is_public': false });
+      const names = async (who: Record<string, string>) => (await http.get('/v3/types?is_public=None').set(who).expect(200)).body.volume_types.map((t: { name: string }) => t.name) as string[];
+      expect(await names(MEMBER)).to.not.include('copper');
+      const refused = await http.post('/v3/volumes').set(MEMBER).send({ volume: { size: 1, volume_type: 'copper' } });
+      expect([refused.status, refused.body.itemNotFound?.error_code]).to.deep.equal([404, 'VOLUME_TYPE_NOT_FOUND']);
+
+      // Access for p-member: it sees and uses the type; p-other still does not.
+      await cinder('type-access-add', '--volume-type', id, '--project-id', 'p-member');
+      expect((await cinder('type-access-list', '--volume-type', id)).stdout).to.match(new RegExp(`\\|\\s*${id}\\s*\\|\\s*p-member\\s*\\|`));
+      expect((await http.get(`/v3/types/${id}/os-volume-type-access`).set(ADMIN).expect(200)).body).to.deep.equal({ volume_type_access: [{ volume_type_id: id, project_id: 'p-member' }] });
+      expect(await names(MEMBER)).to.include('copper');
+      expect(await names(OTHER)).to.not.include('copper');
+      expect((await http.get('/v3/types/copper').set(MEMBER).expect(200)).body.volume_type.id).to.equal(id);
+      expect((await http.get('/v3/types/copper').set(OTHER)).status).to.equal(404);
+      const vid = (await http.post('/v3/volumes').set(MEMBER).send({ volume: { size: 1, volume_type: 'copper' } }).expect(202)).body.volume.id as string;
+      expect((await available(vid) as unknown as { volume_type: string }).volume_type).to.equal('copper');
+      const other = await http.post('/v3/volumes').set(OTHER).send({ volume: { size: 1, volume_type: id } });
+      expect([other.status, other.body.itemNotFound?.error_code]).to.deep.equal([404, 'VOLUME_TYPE_NOT_FOUND']);
+
+      // Refusals with stable codes that change nothing; members may do none of it.
+      const before = JSON.stringify([(await http.get(`/v3/types/${id}`).set(ADMIN)).body, (await http.get(`/v3/types/${id}/os-volume-type-access`).set(ADMIN)).body]);
+      const refusals: [string, () => supertest.Test, number, string][] = [
+        ['access given twice', () => http.post(`/v3/types/${id}/action`).set(ADMIN).send({ addProjectAccess: { project: 'p-member' } }), 409, 'VOLUME_TYPE_ACCESS_EXISTS'],
+        ['removing access a project lacks', () => http.post(`/v3/types/${id}/action`).set(ADMIN).send({ removeProjectAccess: { project: 'p-other' } }), 404, 'VOLUME_TYPE_ACCESS_NOT_FOUND'],
+        ['access to a public type', () => http.post('/v3/types/__DEFAULT__/action').set(ADMIN).send({ addProjectAccess: { project: 'p-other' } }), 400, 'VOLUME_TYPE_PUBLIC'],
+        ['the access list of a public type', () => http.get('/v3/types/__DEFAULT__/os-volume-type-access').set(ADMIN), 404, 'VOLUME_TYPE_ACCESS_NOT_FOUND'],
+        ['a project id with a slash', () => http.post(`/v3/types/${id}/action`).set(ADMIN).send({ addProjectAccess: { project: '../x' } }), 400, 'INVALID_INPUT'],
+        ['two actions at once', () => http.post(`/v3/types/${id}/action`).set(ADMIN).send({ addProjectAccess: { project: 'a' }, removeProjectAccess: { project: 'b' } }), 400, 'INVALID_INPUT'],
+        ['an update with nothing', () => http.put(`/v3/types/${id}`).set(ADMIN).send({ volume_type: { name: null, description: null } }), 400, 'INVALID_INPUT'],
+        ['a name another type has', () => http.put(`/v3/types/${id}`).set(ADMIN).send({ volume_type: { name: '__default__' } }), 409, 'VOLUME_TYPE_EXISTS'],
+        ['renaming the default type', () => http.put('/v3/types/__DEFAULT__').set(ADMIN).send({ volume_type: { name: 'other' } }), 400, 'INVALID_INPUT'],
+        ['the default type made private', () => http.put('/v3/types/__DEFAULT__').set(ADMIN).send({ volume_type: { is_public: false } }), 400, 'INVALID_INPUT'],
+        ['a member updating', () => http.put(`/v3/types/${id}`).set(MEMBER).send({ volume_type: { description: 'x' } }), 403, 'FORBIDDEN'],
+        ['a member giving access', () => http.post(`/v3/types/${id}/action`).set(MEMBER).send({ addProjectAccess: { project: 'p-other' } }), 403, 'FORBIDDEN'],
+        ['a member reading the access list', () => http.get(`/v3/types/${id}/os-volume-type-access`).set(MEMBER), 403, 'FORBIDDEN'],
+      ];
+      for (const [what, send, status, code] of refusals) {
+        const r = await send();
+        expect([r.status, (Object.values(r.body as object)[0] as { error_code?: string })?.error_code], `${what}: ${r.text}`).to.deep.equal([status, code]);
+      }
+      expect(JSON.stringify([(await http.get(`/v3/types/${id}`).set(ADMIN)).body, (await http.get(`/v3/types/${id}/os-volume-type-access`).set(ADMIN)).body])).to.equal(before);
+      expect((await http.get('/v3/types/__DEFAULT__').set(ADMIN).expect(200)).body.volume_type).to.include({ name: '__DEFAULT__', is_public: true });
+
+      // Access removed: the type is gone for p-member again (its volume keeps it), and the type,
+      // once its volume is deleted, deletes with its access list.
+      await cinder('type-access-remove', '--volume-type', id, '--project-id', 'p-member');
+      expect((await cinder('type-access-list', '--volume-type', id)).stdout).to.not.include('p-member');
+      expect(await names(MEMBER)).to.not.include('copper');
+      expect((await http.get(`/v3/volumes/${vid}`).set(MEMBER).expect(200)).body.volume.volume_type).to.equal('copper');
+      await cinder('type-access-add', '--volume-type', id, '--project-id', 'p-other');
+      await http.delete(`/v3/volumes/${vid}`).set(MEMBER).expect(202);
+      await eventually(async () => ((await volumeRows()).some((v) => v.id === vid) ? undefined : true), 120_000);
+      await cinder('type-delete', id);
+      expect(await names(OTHER)).to.not.include('copper');
+      await cinder('type-create', 'copper', '--is-public', 'false');
+      expect(await names(OTHER), 'a new type of the same name does not inherit the old access').to.not.include('copper');
     });
 
     it('members list and show public types only, and may not change them', async () => {

@@ -1,7 +1,8 @@
 /**
  * Volume types: find one by name or id as the caller may see it, create, delete, and change its
- * extra specs. Specs are checked by extra-specs.ts before anything is written. Private types (no
- * access lists here) are seen and used by admins only.
+ * extra specs, update its name, description and visibility. Specs are checked by extra-specs.ts
+ * before anything is written. Private types are seen and used by admins and by the projects given
+ * access (type-access.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../../lib/core/errors.js';
@@ -23,11 +24,35 @@ function notFound(ref: string): StorageError {
   return new StorageError('VOLUME_TYPE_NOT_FOUND', `volume type ${ref} could not be found`, { details: { volume_type: ref } });
 }
 
-/** By id, else by name (what `cinder create --volume-type` sends); a private type is not found for non-admins. */
+/**
+ * By id, else by name (what `cinder create --volume-type` sends); a private type is not found
+ * for a non-admin whose project was not given access to it (type-access.ts).
+ */
 export async function visibleType(deps: ServiceDeps, caller: Caller, ref: string): Promise<VolumeTypeRecord> {
   const t = (await deps.repos.volumeTypes.get(ref)) ?? (await deps.repos.volumeTypes.byName(ref));
-  if (!t || (!t.isPublic && !isAdmin(caller))) throw notFound(ref);
+  if (!t || (!t.isPublic && !isAdmin(caller) && !(await deps.repos.volumeTypes.hasAccess(t.id, caller.projectId)))) throw notFound(ref);
   return t;
+}
+
+/** What `cinder type-update` may change; undefined: unchanged. */
+export interface TypeUpdate {
+  name?: string;
+  description?: string | null;
+  isPublic?: boolean;
+}
+
+/**
+ * The default type keeps its name and stays public (it is found by name, and every project uses
+ * it); another type's name taken (any case) is VOLUME_TYPE_EXISTS. Nothing changes on a refusal.
+ */
+export async function updateType(deps: ServiceDeps, type: VolumeTypeRecord, patch: TypeUpdate): Promise<VolumeTypeRecord> {
+  if (type.name === DEFAULT_TYPE_NAME && ((patch.name !== undefined && patch.name !== type.name) || patch.isPublic === false)) {
+    throw new StorageError('INVALID_INPUT', `the default volume type ${DEFAULT_TYPE_NAME} keeps its name and stays public`, { details: { volume_type_id: type.id, reason: 'DEFAULT_TYPE' } });
+  }
+  const outcome = await deps.repos.volumeTypes.update(type.id, patch);
+  if (outcome === 'absent') throw notFound(type.id);
+  if (outcome === 'name-taken') throw new StorageError('VOLUME_TYPE_EXISTS', `a volume type named ${patch.name ?? ''} already exists`, { details: { name: patch.name ?? null } });
+  return (await deps.repos.volumeTypes.get(type.id)) ?? (() => { throw notFound(type.id); })();
 }
 
 export async function defaultType(deps: ServiceDeps): Promise<VolumeTypeRecord> {
