@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import type { CreatedVolume, OpContext } from '../../../drivers/contract/volume-driver.js';
-import type { Caller, ServiceDeps } from '../context.js';
+import { isAdmin, type Caller, type ServiceDeps } from '../context.js';
 import { cloneThroughTemporarySnapshot, type CloneRequest } from './clone-attached/run.js';
 import { assertNotTemporary } from './clone-attached/temporary-snapshot.js';
 import { invalidState, visibleSnapshot, visibleVolume, volumeRefOf } from './lookup.js';
@@ -66,8 +66,10 @@ export async function createVolume(deps: ServiceDeps, caller: Caller, projectId:
     kind: 'create_volume', volumeId: id, projectId,
     prepare: async (t) => {
       await checkQuota(deps, projectId, { volumes: 1, gigabytes: input.sizeGiB }, t);
-      if (!(await deps.repos.volumeTypes.stillThere(type.id, t))) {
-        throw new StorageError('VOLUME_TYPE_NOT_FOUND', `volume type ${type.name} was deleted meanwhile`, { details: { volume_type: type.id } });
+      const usable = await deps.repos.volumeTypes.stillUsable(type.id, isAdmin(caller) ? null : caller.projectId, t);
+      if (usable !== 'ok') {
+        const why = usable === 'absent' ? 'was deleted meanwhile' : `is no longer shared with project ${caller.projectId}`;
+        throw new StorageError('VOLUME_TYPE_NOT_FOUND', `volume type ${type.name} ${why}`, { details: { volume_type: type.id } });
       }
       inserted = await deps.repos.volumes.insert({
         id, projectId, userId: caller.userId, name: input.name, description: input.description, sizeGiB: input.sizeGiB,

@@ -148,12 +148,18 @@ export class VolumeTypeRepository {
   }
 
   /**
-   * Inside a create's transaction: the type still exists, its row share-locked (MySQL) until the
-   * volume row is committed, so removeUnlessInUse cannot delete it in between.
+   * Inside a create's transaction: the type still exists and, when `projectId` is given (a
+   * non-admin caller), is public or still shared with that project; the rows read are
+   * share-locked (MySQL) until the volume row is committed, so an update making it private or an
+   * access removal waits for the create, or the create sees it.
    */
-  async stillThere(typeId: string, t: Transaction): Promise<boolean> {
+  async stillUsable(typeId: string, projectId: string | null, t: Transaction): Promise<'ok' | 'absent' | 'no-access'> {
     const lock = this.db.dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
-    return (await this.select(`SELECT id FROM volume_types WHERE id = $1${lock}`, [typeId], t)).length > 0;
+    const [row] = await this.select(`SELECT is_public FROM volume_types WHERE id = $1${lock}`, [typeId], t);
+    if (row === undefined) return 'absent';
+    if (projectId === null || toBool(row.is_public)) return 'ok';
+    const access = await this.select(`SELECT project_id FROM volume_type_projects WHERE volume_type_id = $1 AND project_id = $2${lock}`, [typeId, projectId], t);
+    return access.length > 0 ? 'ok' : 'no-access';
   }
 
   private insertSpec(typeId: string, key: string, value: string, t: Transaction): Promise<void> {

@@ -206,6 +206,28 @@ for (const backend of BACKENDS) {
       expect(await names(OTHER), 'a new type of the same name does not inherit the old access').to.not.include('copper');
     });
 
+    it('a create whose project lost access after its type was checked is refused in its transaction, nothing created', async () => {
+      const t = (await http.post('/v3/types').set(ADMIN).send({ volume_type: { name: 'tin', is_public: false } }).expect(200)).body.volume_type as { id: string };
+      await http.post(`/v3/types/${t.id}/action`).set(ADMIN).send({ addProjectAccess: { project: 'p-member' } }).expect(202);
+      const before = JSON.stringify(await volumeRows());
+      // The access is removed right after the create's lookup saw it (the repository's own check, then the removal).
+      const repo = svc.deps.repos.volumeTypes;
+      const real = repo.hasAccess.bind(repo);
+      repo.hasAccess = async (typeId, projectId) => {
+        const had = await real(typeId, projectId);
+        if (had) await repo.removeAccess(typeId, projectId);
+        return had;
+      };
+      try {
+        const r = await http.post('/v3/volumes').set(MEMBER).send({ volume: { size: 1, volume_type: 'tin' } });
+        expect([r.status, r.body.itemNotFound?.error_code, r.body.itemNotFound?.message], r.text).to.deep.equal([404, 'VOLUME_TYPE_NOT_FOUND', 'volume type tin is no longer shared with project p-member']);
+      } finally {
+        repo.hasAccess = real;
+      }
+      expect(JSON.stringify(await volumeRows())).to.equal(before);
+      await http.delete(`/v3/types/${t.id}`).set(ADMIN).expect(202);
+    });
+
     it('members list and show public types only, and may not change them', async () => {
       await http.post('/v3/types').set(ADMIN).send({ volume_type: { name: 'hidden-tier', 'os-volume-type-access:is_public': false } }).expect(200);
       const listed = (await http.get('/v3/types?is_public=None').set(MEMBER).expect(200)).body.volume_types.map((t: { name: string }) => t.name);
