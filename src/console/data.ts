@@ -14,6 +14,7 @@ import { visibleSnapshot, visibleVolume, volumeRefOf } from '../api/usecases/loo
 import { CHECKPOINT_METADATA_KEY } from '../api/usecases/snapshot-delete.js';
 import { previewSnapshotDelete, type DeletePreviewView } from '../api/usecases/snapshot-delete-preview.js';
 import { treeView, type TreeView } from '../api/views/tree-view.js';
+import type { VolumeListQuery } from './volume-list-query.js';
 
 export interface VolumeRow {
   volume: VolumeRecord;
@@ -23,8 +24,6 @@ export interface VolumeRow {
   /** The share (admins only, as the API's os-vol-host-attr:host). */
   share: string | null;
 }
-
-const VOLUME_PAGE = 200;
 
 const scopeOf = (caller: Caller): string | null => (seesAllProjects(caller) ? null : caller.projectId);
 
@@ -41,14 +40,33 @@ async function allocatedOf(deps: ServiceDeps, v: VolumeRecord): Promise<number |
   return sizes.some((s) => s === null || s === undefined) ? null : sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
 }
 
-export async function volumeRows(deps: ServiceDeps, caller: Caller): Promise<VolumeRow[]> {
+export interface VolumeList {
+  rows: VolumeRow[];
+  /** The marker of the next page (the last row's id), or null on the last page. */
+  next: string | null;
+  /** How many volumes match the filters over all pages. */
+  total: number;
+}
+
+/** The project a list is narrowed to: the caller's own, or (admins) every project or the one asked for. */
+function listProject(caller: Caller, q: VolumeListQuery): string | null {
+  if (q.project === undefined || q.project === caller.projectId) return scopeOf(caller) ?? q.project ?? null;
+  authorize(caller, 'qcowshare:cross_project');
+  return q.project;
+}
+
+export async function volumeRows(deps: ServiceDeps, caller: Caller, q: VolumeListQuery): Promise<VolumeList> {
   authorize(caller, 'volume:get_all');
-  // The newest 200: each row reads its volume's info file for the allocated bytes.
-  const rows = await deps.repos.volumes.list({ projectId: scopeOf(caller) }, pageOf({ sort: 'created_at:desc', limit: VOLUME_PAGE }));
-  const attachments = await deps.repos.attachments.activeOfMany(rows.map((v) => v.id));
-  return Promise.all(rows.map(async (v) => ({
+  const filter = { projectId: listProject(caller, q), name: q.name, status: q.status };
+  // One row more than the page tells whether a next page exists (no empty last page to click to).
+  // Each shown row reads its volume's info file for the allocated bytes.
+  const found = await deps.repos.volumes.list(filter, { ...pageOf({ sort: 'created_at:desc', limit: q.limit + 1 }), marker: q.marker });
+  const shown = found.slice(0, q.limit);
+  const attachments = await deps.repos.attachments.activeOfMany(shown.map((v) => v.id));
+  const rows = await Promise.all(shown.map(async (v) => ({
     volume: v, attachments: attachments.get(v.id) ?? [], allocated: await allocatedOf(deps, v), share: isAdmin(caller) ? v.providerLocation : null,
   })));
+  return { rows, next: found.length > q.limit ? (shown[shown.length - 1]?.id ?? null) : null, total: await deps.repos.volumes.count(filter) };
 }
 
 export interface VolumePage {

@@ -7,10 +7,11 @@
 import escapeHtml from 'escape-html';
 import type { OperationRecord } from '../db/records.js';
 import type { Caller } from '../api/context.js';
-import type { OperationsPage, SystemPage, VolumePage, VolumeRow } from './data.js';
+import type { OperationsPage, SystemPage, VolumeList, VolumePage, VolumeRow } from './data.js';
 import { bytes, shortId, when } from './format.js';
 import { layoutTree } from './tree-layout.js';
 import { treeSvg } from './tree-svg.js';
+import { DEFAULT_PAGE, VOLUME_STATUSES, volumeListHref, type VolumeListQuery } from './volume-list-query.js';
 
 const h = escapeHtml;
 
@@ -54,13 +55,33 @@ function attachmentText(r: VolumeRow): string {
   return r.attachments.map((a) => `${a.host ?? '?'}${a.instanceUuid ? ` (${shortId(a.instanceUuid)})` : ''}`).join(', ');
 }
 
-export function volumesBody(rows: VolumeRow[]): string {
-  if (rows.length === 0) return '<p>No volumes.</p>';
-  const tr = rows.map((r) => `<tr data-volume-id="${h(r.volume.id)}"><td><a href="/console/volumes/${h(r.volume.id)}">${h(r.volume.name ?? shortId(r.volume.id))}</a></td>
+/** The filter form: a GET form (the filters are in the address, so a filtered page can be bookmarked). */
+function volumeFilterForm(q: VolumeListQuery, projectFilter: boolean): string {
+  const options = ['', ...VOLUME_STATUSES].map((st) => `<option value="${h(st)}"${(q.status ?? '') === st ? ' selected' : ''}>${st === '' ? 'any' : h(st)}</option>`).join('');
+  return `<form method="get" action="/console/volumes" class="filters" role="search" aria-label="Filter the volumes">
+<label for="f-name">Name (exact)</label> <input id="f-name" name="name" maxlength="255" value="${h(q.name ?? '')}">
+<label for="f-status">Status</label> <select id="f-status" name="status">${options}</select>
+${projectFilter ? `<label for="f-project">Project</label> <input id="f-project" name="project" maxlength="255" value="${h(q.project ?? '')}">` : ''}
+${q.limit !== DEFAULT_PAGE ? `<input type="hidden" name="limit" value="${q.limit}">` : ''}<button type="submit">Filter</button>
+${q.name !== undefined || q.status !== undefined || q.project !== undefined ? ' <a href="/console/volumes">Clear the filters</a>' : ''}</form>`;
+}
+
+function pager(list: VolumeList, q: VolumeListQuery): string {
+  const first = q.marker !== undefined ? `<a href="${h(volumeListHref(q))}" rel="first">First page</a>` : '';
+  const next = list.next !== null ? `<a href="${h(volumeListHref(q, list.next))}" rel="next">Next page</a>` : '';
+  return first || next ? `<nav class="pager" aria-label="Pages of volumes">${first} ${next}</nav>` : '';
+}
+
+/** `projectFilter`: the caller may list other projects (admins). */
+export function volumesBody(list: VolumeList, q: VolumeListQuery, projectFilter: boolean): string {
+  const form = volumeFilterForm(q, projectFilter);
+  if (list.rows.length === 0) return `${form}<p>No volumes${list.total === 0 && q.marker === undefined ? '' : ' on this page'}.</p>${pager(list, q)}`;
+  const tr = list.rows.map((r) => `<tr data-volume-id="${h(r.volume.id)}"><td><a href="/console/volumes/${h(r.volume.id)}">${h(r.volume.name ?? shortId(r.volume.id))}</a></td>
 <td>${h(r.volume.status)}</td><td>${r.volume.sizeGiB} GiB</td><td>${h(bytes(r.allocated))}</td><td>${h(r.share ?? '—')}</td>
 <td>${h(attachmentText(r))}</td><td>${h(r.volume.projectId)}</td></tr>`).join('\n');
-  return `<table class="volumes"><caption>Volumes you can see (the newest 200)</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
-<th scope="col">Allocated</th><th scope="col">Share</th><th scope="col">Attachment</th><th scope="col">Project</th></tr></thead><tbody>${tr}</tbody></table>`;
+  const caption = `Volumes you can see, newest first: ${list.rows.length} on this page of ${list.total} matching`;
+  return `${form}<table class="volumes" data-total="${list.total}"><caption>${h(caption)}</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
+<th scope="col">Allocated</th><th scope="col">Share</th><th scope="col">Attachment</th><th scope="col">Project</th></tr></thead><tbody>${tr}</tbody></table>${pager(list, q)}`;
 }
 
 function previewText(p: NonNullable<VolumePage['preview']>): string {

@@ -16,6 +16,7 @@ import { uuid } from '../api/validation/common.js';
 import { deleteSnapshotAction, deleteVolumeAction, extendAction, revertAction, snapshotAction, type ActionOutcome } from './actions.js';
 import { liveOperations, operationsPage, systemPage, volumePage, volumeRows } from './data.js';
 import { confirmBody, errorBody, loginBody, operationsBody, page, systemBody, volumeBody, volumesBody } from './pages.js';
+import { parseVolumeListQuery } from './volume-list-query.js';
 import { authenticateToken, csrfOf, endSession, requireCsrf, requireSession, startSession } from './session.js';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -86,7 +87,11 @@ export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
 
   const session = requireSession(auth);
   r.get('/', session, (_req, res) => res.redirect(303, '/console/volumes'));
-  r.get('/volumes', session, wrap(async (req, res) => send(req, res, 'Volumes', volumesBody(await volumeRows(deps, callerOf(req))), 'volumes')));
+  r.get('/volumes', session, wrap(async (req, res) => {
+    const caller = callerOf(req);
+    const q = parseVolumeListQuery(req.query);
+    send(req, res, 'Volumes', volumesBody(await volumeRows(deps, caller, q), q, allows(caller, 'qcowshare:cross_project')), 'volumes');
+  }));
   r.get('/volumes/:volume_id', session, wrap(async (req, res) => {
     const caller = callerOf(req);
     const selected = req.query.snapshot === undefined ? null : uuidOf(req.query.snapshot, 'snapshot');
