@@ -4,6 +4,7 @@
  * visibleSnapshot: members their projects, admins all) and the same views. No rule of its own.
  */
 import { hostname } from 'node:os';
+import type { CheckpointRow } from '../db/index.js';
 import type { AttachmentRecord, OperationRecord, SnapshotRecord, VolumeRecord } from '../db/records.js';
 import { isAdmin, seesAllProjects, type Caller, type ServiceDeps } from '../api/context.js';
 import { allows, authorize } from '../api/policy.js';
@@ -14,6 +15,7 @@ import { visibleSnapshot, visibleVolume, volumeRefOf } from '../api/usecases/loo
 import { CHECKPOINT_METADATA_KEY } from '../api/usecases/snapshot-delete.js';
 import { previewSnapshotDelete, type DeletePreviewView } from '../api/usecases/snapshot-delete-preview.js';
 import { treeView, type TreeView } from '../api/views/tree-view.js';
+import { checkpointMembersInTree } from './checkpoint-members.js';
 import type { VolumeListQuery } from './volume-list-query.js';
 
 export interface VolumeRow {
@@ -74,6 +76,8 @@ export interface VolumePage {
   tree: TreeView | null;
   snapshots: SnapshotRecord[];
   checkpointOf: Map<string, string>;
+  /** The checkpoints this volume is a member of (null: the caller may not list checkpoints). */
+  checkpoints: CheckpointRow[] | null;
   selected: SnapshotRecord | null;
   preview: DeletePreviewView | null;
   operations: OperationRecord[];
@@ -84,7 +88,8 @@ export async function volumePage(deps: ServiceDeps, caller: Caller, volumeId: st
   const v = await visibleVolume(deps, caller, volumeId);
   const snapshots = (await deps.repos.snapshots.ofVolume(v.id)).filter((s) => !s.hidden || seesAllProjects(caller));
   const tree = allows(caller, 'qcowshare:volume:get_tree') ? await treeOf(deps, caller, v) : null;
-  const checkpointOf = new Map(snapshots.flatMap((s) => (s.metadata[CHECKPOINT_METADATA_KEY] ? [[s.id, s.metadata[CHECKPOINT_METADATA_KEY] as string] as const] : [])));
+  const checkpoints = allows(caller, 'qcowshare:checkpoint:get_all') ? await deps.repos.checkpoints.list(scopeOf(caller)) : null;
+  const checkpointOf = checkpointMembersInTree(v.id, tree, checkpoints ?? [], snapshots, CHECKPOINT_METADATA_KEY);
   let selected: SnapshotRecord | null = null;
   let preview: DeletePreviewView | null = null;
   if (selectedId !== null) {
@@ -100,12 +105,25 @@ export async function volumePage(deps: ServiceDeps, caller: Caller, volumeId: st
   return {
     row: { volume: v, attachments, allocated: await allocatedOf(deps, v), share: isAdmin(caller) ? v.providerLocation : null },
     tree, snapshots, checkpointOf, selected, preview, operations,
+    checkpoints: checkpoints?.filter((c) => c.volumes.some((m) => m.volumeId === v.id) || [...checkpointOf.values()].includes(c.id)) ?? null,
   };
 }
 
 export interface OperationsPage {
   running: OperationRecord[];
   failed: OperationRecord[];
+  /** Checkpoints being taken, reverted or deleted (their own rows, not operations); null: not allowed to list them. */
+  checkpoints: CheckpointRow[] | null;
+}
+
+const CHECKPOINT_BUSY = new Set(['creating', 'reverting', 'deleting']);
+
+/** The caller's checkpoints in flight, and (`recent`) the newest others: how a running one ended. */
+async function liveCheckpoints(deps: ServiceDeps, caller: Caller, recent: number): Promise<CheckpointRow[] | null> {
+  if (!allows(caller, 'qcowshare:checkpoint:get_all')) return null;
+  const all = await deps.repos.checkpoints.list(scopeOf(caller));
+  const busy = all.filter((c) => CHECKPOINT_BUSY.has(c.status));
+  return [...busy, ...all.filter((c) => !CHECKPOINT_BUSY.has(c.status)).slice(0, recent)];
 }
 
 export async function operationsPage(deps: ServiceDeps, caller: Caller): Promise<OperationsPage> {
@@ -115,18 +133,18 @@ export async function operationsPage(deps: ServiceDeps, caller: Caller): Promise
     deps.repos.operations.list({ projectId: scopeOf(caller), state: 'running' }, page(200)),
     deps.repos.operations.list({ projectId: scopeOf(caller), state: 'failed' }, page(20)),
   ]);
-  return { running, failed };
+  return { running, failed, checkpoints: (await liveCheckpoints(deps, caller, 0)) };
 }
 
-/** For the live updates: the running operations and the most recent ones of any state (they show how a running one ended). */
-export async function liveOperations(deps: ServiceDeps, caller: Caller): Promise<OperationRecord[]> {
+/** For the live updates: running operations and checkpoints, and the most recent ones of any state (they show how a running one ended). */
+export async function liveProgress(deps: ServiceDeps, caller: Caller): Promise<{ operations: OperationRecord[]; checkpoints: CheckpointRow[] }> {
   authorize(caller, 'qcowshare:operation:get_all');
   const page = { ...pageOf({}), sort: [{ key: 'startedAt', dir: 'desc' as const }], limit: 200 };
   const [running, recent] = await Promise.all([
     deps.repos.operations.list({ projectId: scopeOf(caller), state: 'running' }, page),
     deps.repos.operations.list({ projectId: scopeOf(caller) }, { ...page, limit: 50 }),
   ]);
-  return [...new Map([...running, ...recent].map((o) => [o.id, o])).values()];
+  return { operations: [...new Map([...running, ...recent].map((o) => [o.id, o])).values()], checkpoints: (await liveCheckpoints(deps, caller, 20)) ?? [] };
 }
 
 export interface SystemPage {
