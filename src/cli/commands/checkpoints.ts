@@ -1,11 +1,12 @@
 /**
- * Checkpoints of instances (os-checkpoints): `checkpoint create <instance>`, `list`, `show <id>`,
- * `revert <id> [--paused]`, `delete <id>`; `--wait` polls the checkpoint until its host is done
+ * Checkpoints of instances (os-checkpoints): `checkpoint create <instance>`, `list`, `show <checkpoint>`,
+ * `revert <checkpoint> [--paused]`, `delete <checkpoint>` (an id or an exact name); `--wait` polls the checkpoint until its host is done
  * (creating / reverting → available or error; deleting → gone) and fails when it ends in error.
  */
 import type { Command } from 'commander';
 import { ApiError, type ApiClient } from '../client.js';
 import { table } from '../render.js';
+import { checkpointId } from '../resolve.js';
 import { type Output, print } from './output.js';
 
 const COLUMNS = ['id', 'instance_uuid', 'name', 'status', 'mode', 'memory_size', 'created_at'];
@@ -53,18 +54,21 @@ export function checkpointCommands(program: Command, client: () => ApiClient, ou
     const { body } = await client().call<{ checkpoints: Row[] }>('GET', `/v3/os-checkpoints${o.instance ? `?instance_uuid=${encodeURIComponent(o.instance)}` : ''}`);
     print(out(), body, () => table(body.checkpoints, COLUMNS));
   });
-  cp.command('show <id>').description('show a checkpoint with its volumes').action(async (id: string) => {
+  cp.command('show <checkpoint>').description('show a checkpoint with its volumes').action(async (ref: string) => {
+    const id = await checkpointId(client(), ref);
     const { body } = await client().call<{ checkpoint: Row }>('GET', checkpointPath(id));
     print(out(), body, () => `${table([body.checkpoint], [...COLUMNS, 'definition_sha256'])}\n${table(body.checkpoint.volumes as Row[], ['volume_id', 'target', 'snapshot_point', 'snapshot_id'])}`);
   });
-  cp.command('revert <id>').description('revert the instance to the checkpoint (later checkpoints are kept)')
+  cp.command('revert <checkpoint>').description('revert the instance to the checkpoint (later checkpoints are kept)')
     .option('--paused', 'leave the restored guest paused').option('--wait', 'wait until the host is done')
-    .action(async (id: string, o: { paused?: boolean; wait?: boolean }) => {
+    .action(async (ref: string, o: { paused?: boolean; wait?: boolean }) => {
+      const id = await checkpointId(client(), ref);
       await client().call('POST', `${checkpointPath(id)}/action`, { revert: o.paused ? { paused: true } : {} });
       const row = o.wait ? await waitSettled(client(), id) : null;
       print(out(), { reverted: id, checkpoint: row }, () => (o.wait ? `reverted to ${id}` : `revert of ${id} started`));
     });
-  cp.command('delete <id>').description('delete a checkpoint').option('--wait', 'wait until it is gone').action(async (id: string, o: { wait?: boolean }) => {
+  cp.command('delete <checkpoint>').description('delete a checkpoint').option('--wait', 'wait until it is gone').action(async (ref: string, o: { wait?: boolean }) => {
+    const id = await checkpointId(client(), ref);
     await client().call('DELETE', checkpointPath(id));
     if (o.wait) await waitSettled(client(), id);
     print(out(), { deleted: id }, () => (o.wait ? `deleted ${id}` : `delete of ${id} started`));

@@ -20,7 +20,8 @@ import { parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../fixtures/guest/index.js';
 import { makeRunDir } from '../../fixtures/guest/paths.js';
-import { BACKENDS, auth, eventually, testServiceHooks } from '../api/harness.js';
+import { BACKENDS, TOKENS, auth, eventually, testServiceHooks } from '../api/harness.js';
+import { jsonOf, runCli } from '../cli/spawn-cli.js';
 import { createVolume, waitVolume } from '../api/helpers.js';
 import { guestVolumeBytes } from '../../fixtures/guest/volume-bytes.js';
 import { requestGate } from '../../fixtures/console/request-gate.js';
@@ -39,6 +40,7 @@ describe('os-checkpoints through the storage service against the real coordinato
   let server: ReturnType<ReturnType<typeof express>['listen']> | undefined;
   let vol = '';
   // The console's check (last test): a take held on its way to the host while the page shows it.
+  let consoleCheckpoint = '';
   const takeGate = requestGate((req) => req.method === 'POST' && /^\/v1\/instances\/[^/]+\/checkpoints\/?$/.test(req.path));
 
   const exec = (script: string) => execInGuest(conn, dom, script);
@@ -154,6 +156,7 @@ describe('os-checkpoints through the storage service against the real coordinato
       takeGate.arm();
       const r = await t.http.post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'c2' } }).expect(202);
       const id = r.body.checkpoint.id as string;
+      consoleCheckpoint = id;
       await eventually(async () => (takeGate.held() > 0 ? true : undefined), 60_000);
       await page.goto(`${base}/console/operations`);
       const row = `table[data-live="checkpoints"] tr[data-checkpoint-id="${id}"]`;
@@ -198,5 +201,32 @@ describe('os-checkpoints through the storage service against the real coordinato
       takeGate.release();
       await browser.close();
     }
+  });
+  // Issue 18, the CLI: a checkpoint's exact name where its id goes (the process, the real service
+  // and coordinator); a name two checkpoints share is refused listing both, nothing deleted.
+  it('the CLI takes the checkpoint\'s name for its id, refuses an ambiguous one, and deletes by name', async () => {
+    const id = consoleCheckpoint;
+    if (id === '') throw new Error('the console test above took no checkpoint');
+    const cli = (...args: string[]) => runCli(args, { QCS_URL: t.svc.url, QCS_TOKEN: 'alice' });
+    expect(jsonOf<{ checkpoint: { id: string } }>(await cli('--json', 'checkpoint', 'show', 'c2')).checkpoint.id).to.equal(id);
+    // A second row of that name, as a failed take leaves one.
+    const twin = randomUUID();
+    await t.svc.deps.repos.checkpoints.insert({
+      id: twin, projectId: TOKENS.alice.projectId, instanceUuid: instance, hostName: 'ckapi-host', name: 'c2', description: null,
+      mode: 'consistent', status: 'error', memorySize: null, definitionSha256: null, volumes: [],
+    });
+    try {
+      const r = await cli('--json', 'checkpoint', 'delete', 'c2', '--wait');
+      expect(r.code).to.equal(2);
+      const err = (JSON.parse(r.stderr) as { error: { code: string; details?: { candidates?: { id: string }[] } } }).error;
+      expect(err.code).to.equal('NAME_AMBIGUOUS');
+      expect(err.details?.candidates?.map((c) => c.id).sort()).to.deep.equal([id, twin].sort());
+      expect((await status(id))?.status).to.equal('available');
+    } finally {
+      await t.svc.deps.repos.checkpoints.remove(twin);
+    }
+    const gone = await cli('--json', 'checkpoint', 'delete', 'c2', '--wait');
+    expect(gone.code, gone.stderr).to.equal(0);
+    expect(await t.svc.deps.repos.checkpoints.get(id)).to.equal(null);
   });
 });
