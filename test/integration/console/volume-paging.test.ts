@@ -1,6 +1,7 @@
 /**
  * Issue 18: the console's volume list in pages, and its filters, in a real browser (Debian
- * chromium through playwright-core) on the real service (SQLite, RemoteFS on a local share).
+ * chromium through playwright-core) on the real service (SQLite and MariaDB: the keyset paging and
+ * the filters are the database's; RemoteFS on a local share).
  * More volumes than a page (1 GiB sparse qcow2 files, made through the API): walking the pages by
  * their "Next page" links reaches every volume the API lists for the caller, once each, also when a
  * volume is created between two pages; a member's pages hold their project's volumes only; an
@@ -14,17 +15,14 @@ import type supertest from 'supertest';
 import { BACKENDS, TOKENS, auth, eventually, remotefsServiceHooks } from '../api/harness.js';
 import { CHROMIUM, openBrowser, screenshot, type Browser } from './browser.js';
 
-const sqlite = BACKENDS.find((b) => b.name === 'sqlite');
-if (!sqlite) throw new Error('no sqlite backend');
-
 const PAGE = 4;
 
-describe('web console: volume list pages and filters in headless chromium (sqlite, remotefs)', function () {
+for (const backend of BACKENDS) describe(`web console: volume list pages and filters in headless chromium (${backend.name}, remotefs)`, function () {
   this.timeout(600_000);
   let http: ReturnType<typeof supertest>;
   let base = '';
   let browser: Browser | undefined;
-  remotefsServiceHooks(sqlite, 'qcs-console-paging-', (s) => { http = s.http; base = s.svc.url; });
+  remotefsServiceHooks(backend, 'qcs-console-paging-', (s) => { http = s.http; base = s.svc.url; });
   const page = (): Page => { if (!browser) throw new Error('no browser'); return browser.page; };
 
   async function login(token: string): Promise<void> {
@@ -92,7 +90,7 @@ describe('web console: volume list pages and filters in headless chromium (sqlit
     expect(again.sort()).to.deep.equal((await apiIds('admin')).sort());
     expect(again).to.include(late);
     expect(Number(await page().getAttribute('table.volumes', 'data-total'))).to.equal(again.length);
-    await screenshot(page(), 'volumes-last-page');
+    await screenshot(page(), `volumes-last-page-${backend.name}`);
   });
 
   it('a member\'s pages hold exactly the volumes of their project; the project filter is refused to them', async () => {
@@ -131,7 +129,7 @@ describe('web console: volume list pages and filters in headless chromium (sqlit
     await page().fill('#f-name', 'pg-a5');
     await Promise.all([page().waitForURL(/name=pg-a5/), page().click('form.filters button[type=submit]')]);
     expect(await shownIds()).to.deep.equal([alices[5]]);
-    await screenshot(page(), 'volumes-filtered');
+    await screenshot(page(), `volumes-filtered-${backend.name}`);
   });
 
   it('refuses a bad page size, marker or status, and an unknown marker, with INVALID_INPUT', async () => {
