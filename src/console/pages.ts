@@ -147,16 +147,17 @@ function checkpointsOfVolume(p: VolumePage): string {
   const drawn = new Map<string, string[]>();
   for (const [snap, c] of p.checkpointOf) drawn.set(c, [...(drawn.get(c) ?? []), snap]);
   const rows = p.checkpoints.map((c) => {
-    const m = c.volumes.find((x) => x.volumeId === v.id);
+    const points = c.volumes.filter((x) => x.volumeId === v.id).map((x) => `<code>${h(x.snapshotPoint)}</code>`);
+    const progress = c.status === 'available' ? 100 : c.progress;
     const at = drawn.get(c.id) ?? [];
     const where = at.length > 0 ? at.map((id) => `<a href="/console/volumes/${h(v.id)}?snapshot=${h(id)}#selection">${h(shortId(id))}</a>`).join(', ') : 'not in the tree';
     return `<tr data-checkpoint-id="${h(c.id)}" data-state="${h(c.status)}" data-drawn="${h(at.join(' '))}"><td>${h(c.name ?? shortId(c.id))}</td><td>${h(c.status)}</td>
-<td><progress max="100" value="${c.progress}" aria-label="progress of checkpoint ${h(c.name ?? shortId(c.id))}">${c.progress}%</progress> <span class="pct">${c.progress}%</span></td>
-<td>${m ? `<code>${h(m.snapshotPoint)}</code>` : '—'}</td><td>${where}</td><td>${h(when(c.createdAt.toISOString()))}</td></tr>`;
+<td><progress max="100" value="${progress}" aria-label="progress of checkpoint ${h(c.name ?? shortId(c.id))}">${progress}%</progress> <span class="pct">${progress}%</span></td>
+<td>${points.length > 0 ? points.join('<br>') : '—'}</td><td>${where}</td><td>${h(when(c.createdAt.toISOString()))}</td></tr>`;
   }).join('\n');
   return `<section aria-labelledby="checkpoints-title"><h2 id="checkpoints-title">Checkpoints of its instance</h2>
 <table class="checkpoints"><caption>Checkpoints (memory and disks) this volume is a member of, newest first</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th>
-<th scope="col">Progress</th><th scope="col">This volume's point</th><th scope="col">In the tree</th><th scope="col">Taken</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+<th scope="col">Progress</th><th scope="col">This volume's points</th><th scope="col">In the tree</th><th scope="col">Taken</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 export function confirmBody(question: string, warnings: string[], action: string, fields: Record<string, string>, csrf: string, back: string): string {
