@@ -16,22 +16,36 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Row = Record<string, unknown>;
 
-/** Poll until the checkpoint leaves its transitional status (null: it is gone, as a delete ends). */
+/** The line redrawn on a terminal while the host works: status, a bar and the row's progress. */
+export function checkpointLine(row: Row): string {
+  const pct = Math.max(0, Math.min(100, Number.parseInt(String(row.progress ?? '0'), 10) || 0));
+  const width = 20;
+  const done = Math.round((pct * width) / 100);
+  return `checkpoint ${String(row.name ?? row.id)} ${String(row.status)} [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${pct}%`;
+}
+
+/**
+ * Poll until the checkpoint leaves its transitional status (null: it is gone, as a delete ends).
+ * On a terminal one line is redrawn, and erased at the end: the end state is printed once, by the caller.
+ */
 async function waitSettled(client: ApiClient, id: string, intervalMs = 500): Promise<Row | null> {
+  const tty = process.stderr.isTTY === true;
+  const clear = () => { if (tty) process.stderr.write('\r\x1b[K'); };
   for (;;) {
     let row: Row;
     try {
       row = (await client.call<{ checkpoint: Row }>('GET', checkpointPath(id))).body.checkpoint;
     } catch (err) {
+      clear();
       if (err instanceof ApiError && err.code === 'CHECKPOINT_NOT_FOUND') return null;
       throw err;
     }
-    if (process.stderr.isTTY) process.stderr.write(`\rcheckpoint ${id} ${String(row.status)}   `);
     if (!TRANSITIONAL.has(String(row.status))) {
-      if (process.stderr.isTTY) process.stderr.write('\n');
+      clear();
       if (row.status === 'error') throw new Error(`checkpoint ${id} ended in error: ${String(row.error ?? 'no reason recorded')}`);
       return row;
     }
+    if (tty) process.stderr.write(`\r\x1b[K${checkpointLine(row)}`);
     await sleep(intervalMs);
   }
 }

@@ -21,7 +21,7 @@ import { UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../
 import { createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../fixtures/guest/index.js';
 import { makeRunDir } from '../../fixtures/guest/paths.js';
 import { BACKENDS, TOKENS, auth, eventually, testServiceHooks } from '../api/harness.js';
-import { jsonOf, runCli } from '../cli/spawn-cli.js';
+import { jsonOf, runCli, runCliOnTerminal } from '../cli/spawn-cli.js';
 import { createVolume, waitVolume } from '../api/helpers.js';
 import { guestVolumeBytes } from '../../fixtures/guest/volume-bytes.js';
 import { requestGate } from '../../fixtures/console/request-gate.js';
@@ -228,5 +228,36 @@ describe('os-checkpoints through the storage service against the real coordinato
     const gone = await cli('--json', 'checkpoint', 'delete', 'c2', '--wait');
     expect(gone.code, gone.stderr).to.equal(0);
     expect(await t.svc.deps.repos.checkpoints.get(id)).to.equal(null);
+  });
+  // Issue 18, the CLI on a terminal: `checkpoint create --wait` redraws one line with the row's
+  // status and progress while the host works (the take held by the gate until the line is on
+  // the terminal), erases it at the end and prints the end state once; `delete --wait` likewise.
+  it('the CLI\'s --wait on a terminal shows the take in progress, then ends cleanly with the end state once', async () => {
+    /** What the terminal shows at the end: a \\r returns to the line's start, ESC[K there erases the line. */
+    const ERASE = '\u001b[K';
+    const screen = (raw: string) => raw.split('\n').map((line) => line.replace(/\r$/, '').split('\r').reduce((shown, part) => {
+      const text = part.split(ERASE).join('');
+      return part.startsWith(ERASE) ? text : text + shown.slice(text.length);
+    }, '')).join('\n');
+    const env = { QCS_URL: t.svc.url, QCS_TOKEN: 'alice' };
+    takeGate.arm();
+    let drawn = false;
+    const run = runCliOnTerminal(['checkpoint', 'create', instance, '--name', 'c3', '--wait'], env, '', (out) => {
+      if (!drawn && /checkpoint c3 creating \[\.+\] \d+%/.test(out)) { drawn = true; takeGate.release(); }
+    });
+    // A deadline, not a wait: a CLI that never draws the line must not hold the take for ever.
+    const deadline = setTimeout(() => takeGate.release(), 120_000);
+    const done = await run.finally(() => { clearTimeout(deadline); takeGate.release(); });
+    expect(drawn, done.stdout).to.equal(true);
+    expect(done.code, done.stdout).to.equal(0);
+    const shown = screen(done.stdout);
+    expect(shown).to.not.include('creating');
+    expect(shown.match(/ c3 +available/g), shown).to.have.length(1);
+    const gone = await runCliOnTerminal(['checkpoint', 'delete', 'c3', '--wait'], env, '');
+    expect(gone.code, gone.stdout).to.equal(0);
+    const lines = screen(gone.stdout).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    expect(lines, gone.stdout).to.have.length(1);
+    expect(lines[0]).to.match(/^deleted [0-9a-f-]{36}$/);
+    expect((await t.http.get('/v3/os-checkpoints').set(auth('alice')).expect(200)).body.checkpoints.map((c: { name: string }) => c.name)).to.not.include('c3');
   });
 });
