@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ApiClient, ApiError } from './client.js';
 import { CliError } from './cli-error.js';
-import { DEFAULT_URL, resolveConnection, type ConnectionFlags } from './environment.js';
+import { DEFAULT_URL, resolveConnection, serviceRoot, type ConnectionFlags } from './environment.js';
+import { keystoneLogin } from './keystone-login.js';
 import { adminCommands } from './commands/admin.js';
 import { manageCommands } from './commands/manage.js';
 import { checkpointCommands } from './commands/checkpoints.js';
@@ -24,13 +25,28 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const program = new Command('qcowshare')
     .description('qcow2 volumes on shared file systems: storage service and admin CLI')
     .option('--url <url>', `storage service URL (env: QCS_URL, OS_VOLUME_API_URL, OS_ENDPOINT; default ${DEFAULT_URL})`)
-    .option('--token <token>', 'X-Auth-Token, a Keystone token or a static token in tokens mode (env: QCS_TOKEN, OS_AUTH_TOKEN, OS_TOKEN)')
+    .option('--token <token>', 'X-Auth-Token, a Keystone token or a static token in tokens mode (env: QCS_TOKEN, OS_AUTH_TOKEN, OS_TOKEN; or an openrc: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME logs in to Keystone)')
     .option('--user <id>', 'noauth user id (env: QCS_USER, OS_USER_ID; default admin)')
     .option('--project <id>', 'noauth project id (env: QCS_PROJECT, OS_PROJECT_ID; default admin)')
     .option('--json', 'JSON output (errors too, on stderr)')
     .showHelpAfterError();
   const opts = () => program.opts<ConnectionFlags & { json?: boolean }>();
-  const client = () => new ApiClient(resolveConnection(opts(), env));
+  // A Keystone password login (openrc) happens once per run, at the first request.
+  let session: Promise<{ token: string; url: string }> | undefined;
+  const client = () => {
+    const c = resolveConnection(opts(), env);
+    const login = c.login;
+    if (login === undefined) return new ApiClient(c);
+    session ??= keystoneLogin(login).then((s) => {
+      if (c.urlGiven) return { token: s.token, url: c.url };
+      if (s.endpoint === null) {
+        throw new CliError('INVALID_ARGUMENT', `Keystone's catalog (${login.authUrl}) has no block-storage endpoint on interface ${login.interface}${login.region ? ` in region ${login.region}` : ''}: set --url, QCS_URL or OS_VOLUME_API_URL`);
+      }
+      return { token: s.token, url: serviceRoot(s.endpoint) };
+    });
+    const ready = session;
+    return new ApiClient({ ...c, session: () => ready });
+  };
   const out = (): Output => ({ json: opts().json ?? false, write });
   program.command('serve').description('run the storage service (config: --config or QCOWSHARE_CONFIG)')
     // Loaded only when serving: the service (express, sequelize, drivers) takes most of a second

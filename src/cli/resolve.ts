@@ -1,6 +1,6 @@
 /**
  * Names wherever ids are: a UUID is taken as an id as it is (the service says whether it
- * exists); anything else must be the exact name of one volume (or snapshot) the caller sees,
+ * exists); anything else must be the exact name of one volume (snapshot, checkpoint) the caller sees,
  * found through the list API. Several with that name: refused, listing them, rather than guessed.
  */
 import type { ApiClient } from './client.js';
@@ -26,7 +26,7 @@ async function listAll(client: ApiClient, path: string, key: string, query: URLS
   }
 }
 
-function pick(kind: 'volume' | 'snapshot', ref: string, items: Named[]): string {
+function pick(kind: 'volume' | 'snapshot' | 'checkpoint', ref: string, items: Named[]): string {
   const matches = items.filter((i) => i.name === ref);
   if (matches.length === 1) return (matches[0] as Named).id;
   if (matches.length === 0) throw new CliError('NAME_NOT_FOUND', `no ${kind} named ${JSON.stringify(ref)} (nor is it a UUID)`, { name: ref });
@@ -46,4 +46,11 @@ export async function volumeId(client: ApiClient, ref: string): Promise<string> 
 export async function snapshotId(client: ApiClient, ref: string, volume?: string): Promise<string> {
   if (UUID.test(ref)) return ref;
   return pick('snapshot', ref, await listAll(client, '/v3/snapshots/detail', 'snapshots', new URLSearchParams(volume ? { volume_id: volume } : {})));
+}
+
+/** Checkpoints are listed whole (os-checkpoints has no pages), of the caller's project. */
+export async function checkpointId(client: ApiClient, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref;
+  const { body } = await client.call<{ checkpoints: Named[] }>('GET', '/v3/os-checkpoints');
+  return pick('checkpoint', ref, body.checkpoints ?? []);
 }

@@ -5,12 +5,14 @@
  * and is not needed for anything else: forms, links and confirmations work without it.
  */
 import escapeHtml from 'escape-html';
+import type { CheckpointRow } from '../db/index.js';
 import type { OperationRecord } from '../db/records.js';
 import type { Caller } from '../api/context.js';
-import type { OperationsPage, SystemPage, VolumePage, VolumeRow } from './data.js';
+import type { OperationsPage, SystemPage, VolumeList, VolumePage, VolumeRow } from './data.js';
 import { bytes, shortId, when } from './format.js';
 import { layoutTree } from './tree-layout.js';
 import { treeSvg } from './tree-svg.js';
+import { DEFAULT_PAGE, VOLUME_STATUSES, volumeListHref, type VolumeListQuery } from './volume-list-query.js';
 
 const h = escapeHtml;
 
@@ -54,13 +56,33 @@ function attachmentText(r: VolumeRow): string {
   return r.attachments.map((a) => `${a.host ?? '?'}${a.instanceUuid ? ` (${shortId(a.instanceUuid)})` : ''}`).join(', ');
 }
 
-export function volumesBody(rows: VolumeRow[]): string {
-  if (rows.length === 0) return '<p>No volumes.</p>';
-  const tr = rows.map((r) => `<tr data-volume-id="${h(r.volume.id)}"><td><a href="/console/volumes/${h(r.volume.id)}">${h(r.volume.name ?? shortId(r.volume.id))}</a></td>
+/** The filter form: a GET form (the filters are in the address, so a filtered page can be bookmarked). */
+function volumeFilterForm(q: VolumeListQuery, projectFilter: boolean): string {
+  const options = ['', ...VOLUME_STATUSES].map((st) => `<option value="${h(st)}"${(q.status ?? '') === st ? ' selected' : ''}>${st === '' ? 'any' : h(st)}</option>`).join('');
+  return `<form method="get" action="/console/volumes" class="filters" role="search" aria-label="Filter the volumes">
+<label for="f-name">Name (exact)</label> <input id="f-name" name="name" maxlength="255" value="${h(q.name ?? '')}">
+<label for="f-status">Status</label> <select id="f-status" name="status">${options}</select>
+${projectFilter ? `<label for="f-project">Project</label> <input id="f-project" name="project" maxlength="255" value="${h(q.project ?? '')}">` : ''}
+${q.limit !== DEFAULT_PAGE ? `<input type="hidden" name="limit" value="${q.limit}">` : ''}<button type="submit">Filter</button>
+${q.name !== undefined || q.status !== undefined || q.project !== undefined ? ' <a href="/console/volumes">Clear the filters</a>' : ''}</form>`;
+}
+
+function pager(list: VolumeList, q: VolumeListQuery): string {
+  const first = q.marker !== undefined ? `<a href="${h(volumeListHref(q))}" rel="first">First page</a>` : '';
+  const next = list.next !== null ? `<a href="${h(volumeListHref(q, list.next))}" rel="next">Next page</a>` : '';
+  return first || next ? `<nav class="pager" aria-label="Pages of volumes">${first} ${next}</nav>` : '';
+}
+
+/** `projectFilter`: the caller may list other projects (admins). */
+export function volumesBody(list: VolumeList, q: VolumeListQuery, projectFilter: boolean): string {
+  const form = volumeFilterForm(q, projectFilter);
+  if (list.rows.length === 0) return `${form}<p>No volumes${list.total === 0 && q.marker === undefined ? '' : ' on this page'}.</p>${pager(list, q)}`;
+  const tr = list.rows.map((r) => `<tr data-volume-id="${h(r.volume.id)}"><td><a href="/console/volumes/${h(r.volume.id)}">${h(r.volume.name ?? shortId(r.volume.id))}</a></td>
 <td>${h(r.volume.status)}</td><td>${r.volume.sizeGiB} GiB</td><td>${h(bytes(r.allocated))}</td><td>${h(r.share ?? '—')}</td>
 <td>${h(attachmentText(r))}</td><td>${h(r.volume.projectId)}</td></tr>`).join('\n');
-  return `<table class="volumes"><caption>Volumes you can see (the newest 200)</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
-<th scope="col">Allocated</th><th scope="col">Share</th><th scope="col">Attachment</th><th scope="col">Project</th></tr></thead><tbody>${tr}</tbody></table>`;
+  const caption = `Volumes you can see, newest first: ${list.rows.length} on this page of ${list.total} matching`;
+  return `${form}<table class="volumes" data-total="${list.total}"><caption>${h(caption)}</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Size</th>
+<th scope="col">Allocated</th><th scope="col">Share</th><th scope="col">Attachment</th><th scope="col">Project</th></tr></thead><tbody>${tr}</tbody></table>${pager(list, q)}`;
 }
 
 function previewText(p: NonNullable<VolumePage['preview']>): string {
@@ -115,7 +137,27 @@ ${forms}</section>`;
 <form method="post" action="/console/volumes/${h(v.id)}/extend">${csrfField(csrf)}<label for="new-size">New size (GiB)</label> <input id="new-size" name="new_size" type="number" min="${v.sizeGiB + 1}" required> <button type="submit">Extend…</button></form>
 <form method="post" action="/console/volumes/${h(v.id)}/delete">${csrfField(csrf)}<button type="submit">Delete volume…</button></form></section>` : '';
   const ops = p.operations.length > 0 ? `<section aria-labelledby="ops-title"><h2 id="ops-title">Recent operations</h2>${operationTable(p.operations, 'Operations on this volume', true)}</section>` : '';
-  return `${facts}${picture}${selection}${actions}${ops}`;
+  return `${facts}${picture}${checkpointsOfVolume(p)}${selection}${actions}${ops}`;
+}
+
+/** The volume's checkpoints: each one's point of this volume, and whether the picture draws it. */
+function checkpointsOfVolume(p: VolumePage): string {
+  if (p.checkpoints === null || p.checkpoints.length === 0) return '';
+  const v = p.row.volume;
+  const drawn = new Map<string, string[]>();
+  for (const [snap, c] of p.checkpointOf) drawn.set(c, [...(drawn.get(c) ?? []), snap]);
+  const rows = p.checkpoints.map((c) => {
+    const points = c.volumes.filter((x) => x.volumeId === v.id).map((x) => `<code>${h(x.snapshotPoint)}</code>`);
+    const progress = c.status === 'available' ? 100 : c.progress;
+    const at = drawn.get(c.id) ?? [];
+    const where = at.length > 0 ? at.map((id) => `<a href="/console/volumes/${h(v.id)}?snapshot=${h(id)}#selection">${h(shortId(id))}</a>`).join(', ') : 'not in the tree';
+    return `<tr data-checkpoint-id="${h(c.id)}" data-state="${h(c.status)}" data-drawn="${h(at.join(' '))}"><td>${h(c.name ?? shortId(c.id))}</td><td>${h(c.status)}</td>
+<td><progress max="100" value="${progress}" aria-label="progress of checkpoint ${h(c.name ?? shortId(c.id))}">${progress}%</progress> <span class="pct">${progress}%</span></td>
+<td>${points.length > 0 ? points.join('<br>') : '—'}</td><td>${where}</td><td>${h(when(c.createdAt.toISOString()))}</td></tr>`;
+  }).join('\n');
+  return `<section aria-labelledby="checkpoints-title"><h2 id="checkpoints-title">Checkpoints of its instance</h2>
+<table class="checkpoints"><caption>Checkpoints (memory and disks) this volume is a member of, newest first</caption><thead><tr><th scope="col">Name</th><th scope="col">Status</th>
+<th scope="col">Progress</th><th scope="col">This volume's points</th><th scope="col">In the tree</th><th scope="col">Taken</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 export function confirmBody(question: string, warnings: string[], action: string, fields: Record<string, string>, csrf: string, back: string): string {
@@ -125,9 +167,24 @@ export function confirmBody(question: string, warnings: string[], action: string
 <button type="submit" class="danger" autofocus>Confirm</button> <a href="${h(back)}">Cancel</a></form>`;
 }
 
+/** Checkpoints (taken, reverted, deleted by the instance's host) with their own progress, updated live. */
+function checkpointTable(cs: CheckpointRow[]): string {
+  const what: Record<string, string> = { creating: 'take', reverting: 'revert', deleting: 'delete' };
+  const rows = cs.map((c) => {
+    const progress = c.status === 'available' ? 100 : c.progress;
+    return `<tr data-checkpoint-id="${h(c.id)}" data-state="${h(c.status)}"><td>${h(what[c.status] ?? '—')}</td><td>${h(c.name ?? shortId(c.id))}</td><td>${h(shortId(c.instanceUuid))}</td>
+<td class="state">${h(c.status)}</td><td><progress max="100" value="${progress}" aria-label="progress of checkpoint ${h(c.name ?? shortId(c.id))}">${progress}%</progress> <span class="pct">${progress}%</span></td>
+<td>${h(when(c.updatedAt.toISOString()))}</td><td class="message">${h(c.status === 'error' ? c.error ?? '' : '')}</td></tr>`;
+  }).join('\n');
+  return `<table class="checkpoints" data-live="checkpoints"><caption>Checkpoints of instances being taken, reverted or deleted (updated live)</caption><thead><tr><th scope="col">Work</th><th scope="col">Checkpoint</th>
+<th scope="col">Instance</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col">Since</th><th scope="col">Message</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export function operationsBody(p: OperationsPage): string {
   return `<section aria-labelledby="running-title"><h2 id="running-title">Running</h2>${operationTable(p.running, 'Running operations (updated live)', true)}
 ${p.running.length === 0 ? '<p class="empty">Nothing is running.</p>' : ''}</section>
+${p.checkpoints === null ? '' : `<section aria-labelledby="checkpoints-title"><h2 id="checkpoints-title">Checkpoints in progress</h2>${checkpointTable(p.checkpoints)}
+${p.checkpoints.length === 0 ? '<p class="empty">No checkpoint is being taken, reverted or deleted.</p>' : ''}</section>`}
 <section aria-labelledby="failed-title"><h2 id="failed-title">Recent failures</h2>${operationTable(p.failed, 'The 20 most recent failed operations, with their messages', false)}</section>`;
 }
 

@@ -14,8 +14,9 @@ import { allows } from '../api/policy.js';
 import { operationView } from '../api/views/operation-view.js';
 import { uuid } from '../api/validation/common.js';
 import { deleteSnapshotAction, deleteVolumeAction, extendAction, revertAction, snapshotAction, type ActionOutcome } from './actions.js';
-import { liveOperations, operationsPage, systemPage, volumePage, volumeRows } from './data.js';
+import { liveProgress, operationsPage, systemPage, volumePage, volumeRows } from './data.js';
 import { confirmBody, errorBody, loginBody, operationsBody, page, systemBody, volumeBody, volumesBody } from './pages.js';
+import { parseVolumeListQuery } from './volume-list-query.js';
 import { authenticateToken, csrfOf, endSession, requireCsrf, requireSession, startSession } from './session.js';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -86,7 +87,11 @@ export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
 
   const session = requireSession(auth);
   r.get('/', session, (_req, res) => res.redirect(303, '/console/volumes'));
-  r.get('/volumes', session, wrap(async (req, res) => send(req, res, 'Volumes', volumesBody(await volumeRows(deps, callerOf(req))), 'volumes')));
+  r.get('/volumes', session, wrap(async (req, res) => {
+    const caller = callerOf(req);
+    const q = parseVolumeListQuery(req.query);
+    send(req, res, 'Volumes', volumesBody(await volumeRows(deps, caller, q), q, allows(caller, 'qcowshare:cross_project')), 'volumes');
+  }));
   r.get('/volumes/:volume_id', session, wrap(async (req, res) => {
     const caller = callerOf(req);
     const selected = req.query.snapshot === undefined ? null : uuidOf(req.query.snapshot, 'snapshot');
@@ -94,9 +99,13 @@ export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
     send(req, res, `Volume ${p.row.volume.name ?? p.row.volume.id}`, volumeBody(p, csrfOf(req), allows(caller, 'volume:create_snapshot')), 'volumes');
   }));
   r.get('/operations', session, wrap(async (req, res) => send(req, res, 'Operations', operationsBody(await operationsPage(deps, callerOf(req))), 'operations')));
-  // For console.js: running and recent operations, as the API's operation view.
+  // For console.js: running and recent operations, as the API's operation view, and checkpoints' progress.
   r.get('/operations.json', session, wrap(async (req, res) => {
-    res.json({ operations: (await liveOperations(deps, callerOf(req))).map(operationView) });
+    const live = await liveProgress(deps, callerOf(req));
+    res.json({
+      operations: live.operations.map(operationView),
+      checkpoints: live.checkpoints.map((c) => ({ id: c.id, status: c.status, progress: c.status === 'available' ? 100 : c.progress, error: c.status === 'error' ? c.error : null })),
+    });
   }));
   r.get('/system', session, wrap(async (req, res) => send(req, res, 'Capacity and health', systemBody(await systemPage(deps, callerOf(req))), 'system')));
 

@@ -44,7 +44,7 @@ export function treeSvg(layout: TreeLayout, o: SvgOptions): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="tree" role="group" aria-label="Snapshot tree" width="${layout.width}" height="${layout.height}" viewBox="0 0 ${layout.width} ${layout.height}">`);
   for (const g of layout.groups) {
-    out.push(`<g class="checkpoint" data-checkpoint-id="${escapeHtml(g.checkpointId)}"><rect x="${g.x}" y="${g.y}" width="${g.width}" height="${g.height}" rx="10"/>`
+    out.push(`<g class="checkpoint" data-checkpoint-id="${escapeHtml(g.checkpointId)}" data-members="${escapeHtml(g.members.join(' '))}"><rect x="${g.x}" y="${g.y}" width="${g.width}" height="${g.height}" rx="10"/>`
       + `<text x="${g.x + 8}" y="${g.y - 2}" class="checkpoint-label">checkpoint ${escapeHtml(shortId(g.checkpointId))}</text></g>`);
   }
   for (const e of layout.edges) {

@@ -55,7 +55,7 @@ export function manageCommands(volume: Command, client: () => ApiClient, out: ()
         reason: m.reason_not_safe ?? '', cinder_id: m.cinder_id ?? '',
       })), ['source-name', 'host', 'size', 'safe', 'reason', 'cinder_id']));
     });
-  volume.command('unmanage <id>').description('forget a volume, leaving its files on the share (admin)').action(async (ref: string) => {
+  volume.command('unmanage <volume>').description('forget a volume, leaving its files on the share (admin)').action(async (ref: string) => {
     const c = client();
     const id = await volumeId(c, ref);
     await c.call('POST', `/v3/volumes/${id}/action`, { 'os-unmanage': null });

@@ -24,7 +24,7 @@ async function fault(r: Response): Promise<ApiError> {
 }
 
 export function transferCommands(volume: Command, client: () => ApiClient, out: () => Output, stderr: (s: string) => void = (s) => process.stderr.write(s), tty = process.stderr.isTTY === true): void {
-  volume.command('export <id>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
+  volume.command('export <volume>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
     .option('-o, --output <file>', 'write the archive here instead of stdout').option('--since <snapshot>', 'incremental: only what changed since this snapshot')
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (ref: string, o: { output?: string; since?: string; progress: boolean }) => {
@@ -56,11 +56,13 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       if (o.keepIds) q.set('keep_ids', 'true');
       if (o.name) q.set('name', o.name);
       if (o.share) q.set('share', o.share);
+      // The volume to import onto, by id or name, found before any byte is sent.
+      const onto = o.onto === undefined ? undefined : await volumeId(client(), o.onto);
       const total = file === '-' ? null : (await stat(file)).size;
-      const bar = progressBar(stderr, total, { tty, label: o.onto === undefined ? 'imported' : 'imported (incremental)', afterSent: 'the service checks and writes the volume' });
+      const bar = progressBar(stderr, total, { tty, label: onto === undefined ? 'imported' : 'imported (incremental)', afterSent: 'the service checks and writes the volume' });
       let bytes = 0;
       const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (o.progress) bar.update(n); }));
-      const url = o.onto !== undefined ? `/v3/volumes/${encodeURIComponent(o.onto)}/os-import` : `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`;
+      const url = onto !== undefined ? `/v3/volumes/${encodeURIComponent(onto)}/os-import` : `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`;
       const r = await client().raw('POST', url, Readable.toWeb(source) as never, 'application/x-tar');
       if (r.status >= 400) {
         if (o.progress) bar.cancel();

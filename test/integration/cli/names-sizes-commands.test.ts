@@ -2,10 +2,13 @@
  * The CLI run as a separate process against the service (real driver, SQLite): names where ids
  * go (ambiguous and unknown names refused), sizes with units, the tree with dates, the question
  * before a shrinking revert, and the commands clone, create --from-snapshot, rename, metadata,
- * reset-state and force-delete.
+ * reset-state and force-delete; export and import by names.
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../api/harness.js';
@@ -135,5 +138,29 @@ describe('cli: names, sizes, tree, shrinking revert, admin commands (process, SQ
     expect(jsonOf<{ volume: { status: string } }>(await admin('--json', 'volume', 'reset-state', id, '--state', 'error')).volume.status).to.equal('error');
     expect(jsonDocs(await admin('--json', 'volume', 'force-delete', id, '--wait'))[1]?.operation?.state).to.equal('succeeded');
     await http.get(`/v3/volumes/${id}`).set(auth('alice')).expect(404);
+  });
+  it('export and import by names: the volume, --since a snapshot, --onto the earlier import; an unknown --onto refused before sending', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'qcs-cli-xfer-'));
+    try {
+      expect(jsonDocs(await alice('--json', 'volume', 'create', '--size', '1', '--name', 'xfer', '--wait'))[1]?.operation?.state).to.equal('succeeded');
+      await waits.settled('snapshots', jsonDocs(await alice('--json', 'snapshot', 'create', 'xfer', '--name', 'x1', '--wait'))[0]?.snapshot?.id as string, 'available');
+      const full = path.join(tmp, 'full.tar');
+      expect((await alice('--json', 'volume', 'export', 'xfer', '-o', full, '--no-progress')).code).to.equal(0);
+      const copy = jsonOf<{ volume: { id: string } }>(await alice('--json', 'volume', 'import', full, '--name', 'xfer-copy', '--no-progress')).volume.id;
+      await waits.settled('snapshots', jsonDocs(await alice('--json', 'snapshot', 'create', 'xfer', '--name', 'x2', '--wait'))[0]?.snapshot?.id as string, 'available');
+      const inc = path.join(tmp, 'inc.tar');
+      const exported = await alice('--json', 'volume', 'export', 'xfer', '--since', 'x1', '-o', inc, '--no-progress');
+      expect(exported.code, exported.stderr).to.equal(0);
+      const snapshotsOfCopy = async () => (await http.get(`/v3/volumes/${copy}/tree`).set(auth('alice')).expect(200)).body.tree.snapshots as unknown[];
+      const unknown = await alice('--json', 'volume', 'import', inc, '--onto', 'no-such-volume', '--no-progress');
+      expect(unknown.code).to.equal(2);
+      expect(errorOf(unknown).code).to.equal('NAME_NOT_FOUND');
+      expect(await snapshotsOfCopy()).to.have.length(1);
+      const onto = jsonOf<{ volume: { id: string; status: string } }>(await alice('--json', 'volume', 'import', inc, '--onto', 'xfer-copy', '--no-progress'));
+      expect(onto.volume).to.include({ id: copy, status: 'available' });
+      expect(await snapshotsOfCopy()).to.have.length(2);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

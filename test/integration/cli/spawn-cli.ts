@@ -51,14 +51,15 @@ export function jsonDocs(r: CliRun): Record<string, Record<string, unknown>>[] {
  * types `input` there (the terminal keeps it until the CLI reads). Output is the terminal's:
  * stdout and stderr together, with the echo of what was typed.
  */
-export function runCliOnTerminal(args: string[], env: Record<string, string>, input: string): Promise<CliRun> {
+export function runCliOnTerminal(args: string[], env: Record<string, string>, input: string, seen?: (terminal: string) => void): Promise<CliRun> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const command = [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    // `seen`: the terminal's output so far, at each piece (a test waits for a line before acting).
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); seen?.(stdout); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));

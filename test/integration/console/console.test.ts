@@ -8,6 +8,7 @@
  * a member does not see another project's volume. Screenshots: test-artifacts/console/.
  */
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type supertest from 'supertest';
 import { writePattern } from '../../../lib/qemu/img.js';
-import { BACKENDS, apiWaits, auth, eventually, remotefsServiceHooks } from '../api/harness.js';
+import { BACKENDS, TOKENS, apiWaits, auth, eventually, remotefsServiceHooks, type RemotefsService } from '../api/harness.js';
 import { ARTIFACTS, CHROMIUM, openBrowser, screenshot, type Browser } from './browser.js';
 
 const MiB = 1024 ** 2;
@@ -31,7 +32,8 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
   let base = '';
   let share = '';
   let browser: Browser | undefined;
-  remotefsServiceHooks(sqlite, 'qcs-console-', (s) => { http = s.http; base = s.svc.url; share = path.join(s.dir, 'share'); });
+  let svc: RemotefsService['svc'] | undefined;
+  remotefsServiceHooks(sqlite, 'qcs-console-', (s) => { http = s.http; base = s.svc.url; share = path.join(s.dir, 'share'); svc = s.svc; });
   const waits = apiWaits(() => http);
   const tree = async (who: 'alice' | 'admin', vid: string): Promise<ApiTree> => (await http.get(`/v3/volumes/${vid}/tree`).set(auth(who)).expect(200)).body.tree;
   const write = async (vid: string, pattern: number, bytes: number) => writePattern(path.join(share, (await tree('admin', vid)).active_file), 'qcow2', pattern, 0, bytes);
@@ -186,5 +188,42 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
     }
     // The gate is removed once the merge ended (its qemu-img was released above).
     await rm(gate, { recursive: true, force: true });
+  });
+  // The picture's checkpoint groups on the real tree: a checkpoint row whose members name two of
+  // this tree's snapshots (one by its snapshot id, one by the file it owns), as os-checkpoints
+  // lists them. The booted-guest test takes a real checkpoint (checkpoint-api-guest.test.ts).
+  it('draws a checkpoint\'s group around exactly the tree points os-checkpoints lists for it', async () => {
+    if (!svc) throw new Error('no service');
+    const api = await tree('admin', vid);
+    const s3 = api.snapshots.find((s) => s.id === ids.s3);
+    const s2 = api.snapshots.find((s) => s.id === ids.s2);
+    if (!s2 || !s3) throw new Error('the tree lost s2 or s3');
+    const ck = randomUUID();
+    await svc.deps.repos.checkpoints.insert({
+      id: ck, projectId: TOKENS.alice.projectId, instanceUuid: randomUUID(), hostName: 'nowhere', name: 'grouped', description: null, mode: 'consistent',
+      status: 'available', memorySize: 1, definitionSha256: null,
+      volumes: [{ volumeId: vid, target: 'vdb', snapshotPoint: 'not-this-file', snapshotId: ids.s2 as string }, { volumeId: vid, target: 'vdc', snapshotPoint: s3.owned_file, snapshotId: null }],
+    });
+    try {
+      const listed = (await http.get(`/v3/os-checkpoints/${ck}`).set(auth('alice')).expect(200)).body.checkpoint as { snapshot_ids: string[]; volumes: { snapshot_point: string }[] };
+      const want = api.snapshots.filter((s) => listed.snapshot_ids.includes(s.id) || listed.volumes.some((m) => m.snapshot_point === s.owned_file)).map((s) => s.id).sort();
+      expect(want).to.deep.equal([ids.s2, ids.s3].sort());
+      await login('alice');
+      await page().goto(`${base}/console/volumes/${vid}`);
+      const group = `svg.tree g.checkpoint[data-checkpoint-id="${ck}"]`;
+      expect(((await page().getAttribute(group, 'data-members')) ?? '').split(' ').sort()).to.deep.equal(want);
+      const box = await page().locator(`${group} rect`).boundingBox();
+      const inside = async (id: string) => {
+        const n = await page().locator(`svg.tree [data-node-id="${id}"] rect`).boundingBox();
+        return !!(box && n && n.x >= box.x && n.y >= box.y && n.x + n.width <= box.x + box.width && n.y + n.height <= box.y + box.height);
+      };
+      for (const id of want) expect(await inside(id), id).to.equal(true);
+      // The active file is outside the group (it is in no checkpoint).
+      expect(await inside('active')).to.equal(false);
+      expect(await page().getAttribute(`table.checkpoints tr[data-checkpoint-id="${ck}"]`, 'data-drawn')).to.satisfy((d: string) => d.split(' ').sort().join(' ') === want.join(' '));
+      await screenshot(page(), 'checkpoint-group');
+    } finally {
+      await svc.deps.repos.checkpoints.remove(ck);
+    }
   });
 });
