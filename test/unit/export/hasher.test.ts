@@ -23,7 +23,7 @@ describe('export entry hash (worker for large entries)', function () {
   it('gives the inline SHA-256 for small and large entries, odd chunk sizes, past the in-flight bound', async () => {
     const small = randomBytes(100_000);
     expect(await hashInChunks(small, 4096)).to.equal(createHash('sha256').update(small).digest('hex'));
-    // 40 MiB: beyond the worker's 32 MiB in-flight bound, so update() has to wait for it.
+    // 40 MiB: more than the worker's ring (16 MiB), so update() waits for room and the ring wraps.
     const large = randomBytes(40 * MiB);
     const want = createHash('sha256').update(large).digest('hex');
     expect(await hashInChunks(large, 1_000_003)).to.equal(want);
