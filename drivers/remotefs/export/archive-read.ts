@@ -34,8 +34,12 @@ export interface ReceiveOptions {
 
 /** Bytes gathered before one write; large aligned writes, few system calls. */
 const WRITE_BATCH = 4 * 1024 * 1024;
-/** Batches written at once per file (libuv has four threads; one is left for a datasync). */
-const WRITES_IN_FLIGHT = 3;
+/**
+ * Batches written at once per file: one being written, the next ready (writes to one file take its
+ * inode's lock in turn anyway); libuv's other two threads stay free for the archive's reads and
+ * the previous file's datasync.
+ */
+const WRITES_IN_FLIGHT = 2;
 
 function unsafeEntry(name: string, reason: string): StorageError {
   return new StorageError('ARCHIVE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(name.slice(0, 200))}: ${reason}`, { details: { entry: name.slice(0, 200), reason } });
