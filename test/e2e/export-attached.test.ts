@@ -149,8 +149,13 @@ describe('export of an attached volume: API + coordinator + libvirtd guest + Glu
     expect(op.state, op.error ?? '').to.equal('succeeded');
     await until('temporary snapshot gone', async () => ((await allSnapshots(src.id)).length === 1 ? true : undefined));
     const imp = await api.post('/v3/os-volume-import-from-share').set(as('admin')).send({ import: { share: stack.gv.address, file: 'attached.tar' } });
-    expect(imp.status, JSON.stringify(imp.body)).to.equal(201);
-    const t = await tree(imp.body.volume.id as string);
+    expect(imp.status, JSON.stringify(imp.body)).to.equal(202);
+    const impOp = await until('import operation ended', async () => {
+      const o = (await api.get(`/v3/operations/${String(imp.headers['x-operation-id'])}`).set(as('admin'))).body.operation as { state: string; error: string | null; volume_id: string } | undefined;
+      return o && o.state !== 'running' ? o : undefined;
+    });
+    expect(impOp.state, impOp.error ?? '').to.equal('succeeded');
+    const t = await tree(impOp.volume_id);
     await hostRead(t.active_file, [`read -P 0xa1 0 ${K64}`, `read -P 0xb2 ${K64} ${K64}`, `read -P 0xc3 ${2 * K64} ${K64}`, `read -P 0xd4 ${3 * K64} ${K64}`]);
     expect(await liveChain(src.id)).to.have.length(2);
     expect(await guestHasPattern(guest, src.target, 0xd4, 3 * K64)).to.equal(true);

@@ -8,13 +8,13 @@
  * ARCHIVE_MANIFEST_MISMATCH, ARCHIVE_CHECKSUM_MISMATCH. The caller removes the temp files on any
  * refusal (`temps` lists them as soon as each is created).
  */
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
+import { entryHash } from './hasher.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest, type ExportManifest } from './manifest.js';
 
 export interface ReceiveTarget {
@@ -32,7 +32,14 @@ export interface ReceiveOptions {
   onBytes?: (total: number) => void;
 }
 
+/** Bytes gathered before one write; large aligned writes, few system calls. */
 const WRITE_BATCH = 4 * 1024 * 1024;
+/**
+ * Batches written at once per file: one being written, the next ready (writes to one file take its
+ * inode's lock in turn anyway); libuv's other two threads stay free for the archive's reads and
+ * the previous file's datasync.
+ */
+const WRITES_IN_FLIGHT = 2;
 
 function unsafeEntry(name: string, reason: string): StorageError {
   return new StorageError('ARCHIVE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(name.slice(0, 200))}: ${reason}`, { details: { entry: name.slice(0, 200), reason } });
@@ -66,36 +73,74 @@ async function readSmall(entry: AsyncIterable<unknown>, limit: number, name: str
 
 /**
  * Writes one entry into a new temp file (never an existing one: O_EXCL, no symlink followed); its
- * sha256. Chunks are written through the handle directly: node's pipeline into a write stream
- * that must not close the handle never settles.
+ * sha256. The extractor hands out small chunks: they are gathered into batches written with one
+ * positional writev each (no copy), several batches in flight, so that parsing and hashing on this
+ * thread overlap the writes on libuv's. The file's datasync is returned unawaited (`synced`), so it
+ * overlaps the next entry; it starts once the previous file's has ended (`afterSync`): one datasync
+ * at a time, since each holds one of libuv's four threads for as long as the disk takes, and
+ * several at once starved the archive's reads and the next file's writes (a 2 GiB import ran at
+ * half the speed of a 512 MiB one). The caller awaits the last before the checksums are judged and
+ * anything is renamed.
  */
-async function writeEntry(entry: AsyncIterable<unknown>, file: string, signal: AbortSignal | undefined, count: (n: number) => void): Promise<string> {
+async function writeEntry(entry: AsyncIterable<unknown>, file: string, size: number, afterSync: Promise<void>, signal: AbortSignal | undefined, count: (n: number) => void): Promise<{ sum: string; synced: Promise<void> }> {
   const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const inFlight: Promise<void>[] = [];
+  const hash = entryHash(size);
   try {
-    const hash = createHash('sha256');
-    // The extractor hands out small chunks: written in batches of a few MiB.
     let batch: Buffer[] = [];
     let batched = 0;
+    let position = 0;
     const flush = async () => {
-      const all = batch.length === 1 ? batch[0] as Buffer : Buffer.concat(batch, batched);
-      for (let off = 0; off < all.length;) off += (await fh.write(all, off, all.length - off)).bytesWritten;
+      const bufs = batch;
+      const at = position;
+      position += batched;
       batch = [];
       batched = 0;
+      const written = writeAll(fh, bufs, at);
+      // Awaited below (its failure is thrown there); never an unhandled rejection meanwhile.
+      written.catch(() => undefined);
+      inFlight.push(written);
+      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
     };
     for await (const chunk of entry) {
       signal?.throwIfAborted();
       const buf = chunk as Buffer;
-      hash.update(buf);
+      await hash.update(buf);
       batch.push(buf);
       batched += buf.length;
       count(buf.length);
       if (batched >= WRITE_BATCH) await flush();
     }
     if (batched > 0) await flush();
-    await fh.datasync();
-    return hash.digest('hex');
-  } finally {
+    while (inFlight.length > 0) await inFlight.shift();
+    const sum = await hash.digest();
+    const synced = afterSync.then(() => fh.datasync()).finally(() => fh.close());
+    // Observed by the caller; never an unhandled rejection meanwhile.
+    synced.catch(() => undefined);
+    return { sum, synced };
+  } catch (err) {
+    // Ends the hash too (a worker's is otherwise left open).
+    await Promise.allSettled([...inFlight, hash.digest()]);
     await fh.close();
+    throw err;
+  }
+}
+
+/** Every byte of `bufs` at `position`: writev may write less than asked. */
+async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let rest = bufs;
+  let at = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) { skip -= b.length; continue; }
+      next.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    rest = next;
   }
 }
 
@@ -106,6 +151,8 @@ interface ReadState {
   announced: Map<string, string> | null;
   seen: Set<string>;
   bytes: number;
+  /** Every written file's datasync, started as its entry ended. */
+  syncs: Promise<void>[];
 }
 
 type Entry = AsyncIterable<unknown> & { header: tar.Header };
@@ -136,7 +183,9 @@ async function onEntry(entry: Entry, st: ReadState, o: ReceiveOptions): Promise<
   const target = st.target as ReceiveTarget;
   const temp = path.join(target.dir, target.tempName());
   o.temps.set(h.name, temp);
-  st.sums.set(h.name, await writeEntry(entry, temp, o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); }));
+  const { sum, synced } = await writeEntry(entry, temp, h.size ?? 0, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
+  st.sums.set(h.name, sum);
+  st.syncs.push(synced);
 }
 
 function finalCheck(st: ReadState): { manifest: ExportManifest; sums: Map<string, string> } {
@@ -168,7 +217,7 @@ function asRefusal(err: unknown): StorageError {
  */
 export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ manifest: ExportManifest; sums: Map<string, string> }> {
   const extract = tar.extract();
-  const st: ReadState = { manifest: null, target: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0 };
+  const st: ReadState = { manifest: null, target: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [] };
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: unknown): void => {
@@ -188,14 +237,14 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
     });
     extract.on('finish', () => {
       if (settled) return;
-      try {
+      // Every file on disk before the checksums are judged (and before the caller renames any).
+      Promise.all(st.syncs).then(() => {
+        if (settled) return;
         const done = finalCheck(st);
         settled = true;
         o.signal?.removeEventListener('abort', abort);
         resolve(done);
-      } catch (err) {
-        fail(err);
-      }
+      }).catch(fail);
     });
     extract.on('error', fail);
     source.on('error', fail);

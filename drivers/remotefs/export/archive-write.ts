@@ -10,13 +10,13 @@
  * written (it is compact by construction), so no sparse tar format is used: GNU sparse entries
  * would gain little and are not what every `tar` unpacks the same way.
  */
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
+import { entryHash, type EntryHash } from './hasher.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums, type ExportManifest } from './manifest.js';
 
 const BLOCK = 512;
@@ -59,9 +59,9 @@ function counter(onBytes?: (total: number) => void): Transform {
 }
 
 /** tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's pipeline. */
-async function fillEntry(entry: ReturnType<tar.Pack['entry']>, chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): Promise<void> {
+async function fillEntry(entry: ReturnType<tar.Pack['entry']>, chunks: AsyncIterable<Buffer>, hash: EntryHash): Promise<void> {
   for await (const chunk of chunks) {
-    hash.update(chunk);
+    await hash.update(chunk);
     if (!entry.write(chunk)) await once(entry, 'drain');
   }
   entry.end(undefined);
@@ -74,13 +74,19 @@ async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number
     if (stat.size !== bytes) {
       throw new StorageError('IMAGE_DIFFERS_FROM_INFO', `${name} changed while it was exported (${stat.size} bytes, expected ${bytes})`, { details: { file: name } });
     }
-    const hash = createHash('sha256');
+    const hash = entryHash(bytes);
     let done: (err?: Error | null) => void = () => undefined;
     const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
     const entry = pack.entry({ name, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
     const chunks = bytes === 0 ? [] : fh.createReadStream({ start: 0, end: bytes - 1, autoClose: false, highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) });
-    await Promise.all([fillEntry(entry, chunks as AsyncIterable<Buffer>, hash), written]);
-    return hash.digest('hex');
+    try {
+      await Promise.all([fillEntry(entry, chunks as AsyncIterable<Buffer>, hash), written]);
+    } catch (err) {
+      // Ended all the same: a worker's hash is otherwise left open.
+      await hash.digest().catch(() => undefined);
+      throw err;
+    }
+    return await hash.digest();
   } finally {
     await fh.close();
   }

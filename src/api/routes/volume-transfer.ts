@@ -18,6 +18,7 @@ import { importOntoVolume } from '../usecases/volume-import-onto.js';
 import { looseBool, name, noQuery, pathIds, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { showVolume } from './volumes.js';
+import { operationView } from '../views/operation-view.js';
 import { RangeDone, rangeSink, wantedRange } from './byte-range.js';
 import type { RouteDef } from './route.js';
 
@@ -98,14 +99,15 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'post', path: '/os-volume-import-from-share', versioned: true, policy: 'qcowshare:volume:import_from_share', status: 201,
-      summary: 'Import a volume with its snapshot tree from an export archive file on a share (admin; body: {"import": {share, file, ...}})',
+      method: 'post', path: '/os-volume-import-from-share', versioned: true, policy: 'qcowshare:volume:import_from_share', status: 202,
+      summary: 'Import a volume with its snapshot tree from an export archive file on a share, as an operation (admin; body: {"import": {share, file, ...}}; 202 with the import_volume operation)',
       handler: async (req, res) => {
         parse(noQuery, req.query, 'query');
         const { import: b } = parse(importFromShareBody, req.body, 'body');
         const project = scopedProject(req);
-        const { volume, operation } = await importFromShare(deps, callerOf(req), project, { share: b.share, name: b.file }, { keepIds: b.keep_ids ?? false, name: b.name ?? null, share: b.to_share ?? null });
-        res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
+        const operation = await importFromShare(deps, callerOf(req), project, { share: b.share, name: b.file }, { keepIds: b.keep_ids ?? false, name: b.name ?? null, share: b.to_share ?? null });
+        // The volume (operation.volume_id) appears, available, with the operation's success.
+        res.status(202).set('x-operation-id', operation.id).json({ operation: operationView(operation) });
       },
     },
     {

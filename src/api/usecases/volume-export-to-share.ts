@@ -10,7 +10,13 @@
  * A crash leaves the operation running and a temp: the interrupted-operations pass (once the
  * lease has expired) removes the temp and records the operation failed.
  *
- * Import reads the file as the upload import reads its body (volume-import.ts), synchronously.
+ * Import from such a file, an asynchronous operation (kind import_volume, with progress): the file
+ * opened by the safe-open rules and its manifest read and checked in the request; a refusal up to
+ * the recorded intent (the operation row) is the request's answer and changes nothing. Once the
+ * intent is recorded the answer is 202 with the operation, and the import goes on as the upload
+ * import does (volume-import.ts): the volume row appears, available, with the operation's success;
+ * a failure after the 202 ends the operation failed with its user message; a crash leaves the
+ * operation running and the interrupted-operations pass removes the files (settleInterruptedImport).
  */
 import { randomUUID } from 'node:crypto';
 import { toStorageError } from '../../../lib/core/errors.js';
@@ -73,11 +79,23 @@ export async function settleInterruptedExport(deps: ServiceDeps, op: OperationRe
   return `interrupted before its file was complete; ${removed} temp file(s) removed: export again`;
 }
 
-export async function importFromShare(deps: ServiceDeps, caller: Caller, projectId: string, source: ShareFileRef, input: ImportInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
-  const { stream } = await exportCapability(deps).openExportFile(source);
-  try {
-    return await importVolume(deps, caller, projectId, stream, input);
-  } finally {
-    stream.destroy();
-  }
+export async function importFromShare(deps: ServiceDeps, caller: Caller, projectId: string, source: ShareFileRef, input: ImportInput): Promise<OperationRecord> {
+  const { stream, bytes } = await exportCapability(deps).openExportFile(source);
+  const total = Math.max(1, bytes);
+  let opId: string | null = null;
+  let shown = 0;
+  const onBytes = (n: number): void => {
+    const pct = Math.min(99, Math.floor((n * 100) / total));
+    if (opId === null || pct < shown + PROGRESS_STEP) return;
+    shown = pct;
+    void deps.repos.operations.updateRunning(opId, { progress: pct }).catch(() => undefined);
+  };
+  let started: (op: OperationRecord) => void = () => undefined;
+  const intent = new Promise<OperationRecord>((resolve) => { started = resolve; });
+  const run = importVolume(deps, caller, projectId, stream, input, { onIntent: (op) => { opId = op.id; started(op); }, onBytes })
+    .finally(() => stream.destroy());
+  // After the 202 the operation row carries the outcome (importVolume recorded it); only logged here.
+  run.catch((err: unknown) => { if (opId !== null) deps.log.warn({ err, operation: opId }, 'import from a share file failed'); });
+  // Refused before its intent (the file, the manifest, ids taken, quota): the request's answer.
+  return Promise.race([intent, run.then(({ operation }) => operation)]);
 }

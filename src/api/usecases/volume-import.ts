@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Transaction } from 'sequelize';
+import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
 import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
@@ -107,7 +108,15 @@ async function removeWritten(deps: ServiceDeps, got: ImportedVolume, intent: Int
     .catch((e: unknown) => deps.log.warn({ err: e, volumeId: got.ids.volumeId }, 'files of an import refused at its commit not removed'));
 }
 
-export async function importVolume(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: ImportInput): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
+/** What a caller that answers before the import ends (the import from a share file) follows. */
+export interface ImportHooks {
+  /** The intent is recorded (the operation row, running): from here on, the operation carries the outcome. */
+  onIntent?(op: OperationRecord): void;
+  /** File bytes received so far. */
+  onBytes?(total: number): void;
+}
+
+export async function importVolume(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: ImportInput, hooks: ImportHooks = {}): Promise<{ volume: VolumeRecord; operation: OperationRecord }> {
   const support = exportCapability(deps);
   let intent: Intent | null = null;
   let written: ImportedVolume | null = null;
@@ -123,12 +132,16 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
           ? { volumeId: m.volume.id, snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, s.id])) }
           : { volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) };
         intent = await recordIntent(deps, projectId, ids.volumeId);
+        hooks.onIntent?.(intent.op);
         return { ...ids, lease: intent.lease };
       },
+      ...(hooks.onBytes ? { onBytes: hooks.onBytes } : {}),
     });
     written = got;
     const done = intent as Intent | null;
     if (done === null) throw new StorageError('INTERNAL', 'import finished without recording its intent');
+    // Files under their final names and the info file written; no row yet (crash tests stop here).
+    crashPoint(CRASH_POINTS.storageBeforeOutcome);
     const volume = await commitRows(deps, caller, projectId, input, got, done);
     return { volume, operation: { ...done.op, state: 'succeeded', progress: 100 } };
   } catch (raw) {

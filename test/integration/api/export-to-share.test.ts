@@ -9,7 +9,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
@@ -58,13 +58,45 @@ for (const backend of BACKENDS) {
         .parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200);
       expect((await stat(path.join(exportsDir(), 'full.tar'))).size).to.equal((streamed.body as Buffer).length);
 
+      // An operation: 202 with it (running, the new volume's id); the volume appears with its success.
       const imp = await api.post('/v3/os-volume-import-from-share').set(auth('admin')).send({ import: { share: share(), file: 'full.tar', name: 'from-file' } });
-      expect(imp.status, JSON.stringify(imp.body)).to.equal(201);
+      expect(imp.status, JSON.stringify(imp.body)).to.equal(202);
+      expect(imp.body.operation).to.include({ id: String(imp.headers['x-operation-id']), kind: 'import_volume' });
+      const newId = imp.body.operation.volume_id as string;
       expect((await waits.operation(String(imp.headers['x-operation-id']))).state).to.equal('succeeded');
-      const t = await tree(imp.body.volume.id as string);
+      const done = (await api.get(`/v3/operations/${String(imp.headers['x-operation-id'])}`).set(auth('admin')).expect(200)).body.operation;
+      expect(done).to.include({ kind: 'import_volume', progress: 100, volume_id: newId });
+      const vol = (await api.get(`/v3/volumes/${newId}`).set(auth('admin')).expect(200)).body.volume;
+      expect(vol).to.include({ name: 'from-file', status: 'available' });
+      const t = await tree(newId);
       expect(t.snapshots).to.have.length(1);
       await verifyPattern(path.join(share(), t.snapshots[0]!.owned_file), 'qcow2', 0x5a, 0, 3 * MiB);
       await verifyPattern(path.join(share(), t.active_file), 'qcow2', 0x6b, 4 * MiB, MiB);
+    });
+
+    it('an import refused after its 202 (a flipped byte: checksum) ends failed with a user message; nothing is left', async () => {
+      const archive = await readFile(path.join(exportsDir(), 'full.tar'));
+      // The first entry is manifest.json; the second, a volume file, starts after it: flip a byte of its data.
+      const manifestBytes = parseInt(archive.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8);
+      const secondData = 512 + Math.ceil(manifestBytes / 512) * 512 + 512;
+      const bad = Buffer.from(archive);
+      bad[secondData + 1000]! ^= 0xff;
+      await writeFile(path.join(exportsDir(), 'flipped.tar'), bad);
+      const before = (await shareListing(share())).filter((n) => !n.includes('flipped.tar'));
+      const volumesBefore = (await api.get('/v3/volumes').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.volumes.length as number;
+      const r = await api.post('/v3/os-volume-import-from-share').set(auth('admin')).send({ import: { share: share(), file: 'flipped.tar' } });
+      expect(r.status, JSON.stringify(r.body)).to.equal(202);
+      const opId = String(r.headers['x-operation-id']);
+      const op = await waits.operation(opId);
+      expect(op.state).to.equal('failed');
+      expect(op.error).to.match(/^ARCHIVE_CHECKSUM_MISMATCH/);
+      const messages = (await api.get('/v3/messages').set(auth('admin')).expect(200)).body.messages as { request_id: string; event_id: string; user_message: string; resource_uuid: string }[];
+      const mine = messages.filter((m) => m.resource_uuid === r.body.operation.volume_id);
+      expect(mine, JSON.stringify(messages)).to.have.length(1);
+      expect(mine[0]!.user_message).to.match(/import volume/);
+      expect((await api.get('/v3/volumes').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.volumes.length).to.equal(volumesBefore);
+      expect((await shareListing(share())).filter((n) => !n.includes('flipped.tar'))).to.deep.equal(before);
+      await rm(path.join(exportsDir(), 'flipped.tar'));
     });
 
     it('never overwrites a file, refuses unsafe names and a busy volume, each leaving nothing behind', async () => {

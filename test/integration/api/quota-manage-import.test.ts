@@ -205,7 +205,9 @@ for (const backend of BACKENDS) {
       await setQuota('p-admin', { volumes: -1, snapshots: -1, gigabytes: adminUse.gigabytes + 1 });
       expect(await overQuota(fromShare, 'gigabytes')).to.include({ in_use: adminUse.gigabytes, requested: 2 });
       await setQuota('p-admin', { gigabytes: adminUse.gigabytes + 2 });
-      expect((await fromShare()).status).to.equal(201);
+      const accepted = await fromShare();
+      expect(accepted.status, accepted.text).to.equal(202);
+      expect((await waits.operation(String(accepted.headers['x-operation-id']))).state).to.equal('succeeded');
       expect(await usage('p-admin')).to.deep.equal({ volumes: adminUse.volumes + 1, snapshots: adminUse.snapshots + 1, gigabytes: adminUse.gigabytes + 2 });
     });
 
