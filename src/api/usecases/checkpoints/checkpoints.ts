@@ -19,7 +19,10 @@ import type { CheckpointMember, CheckpointRow } from '../../../db/index.js';
 import { seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
 import { detachVolume } from '../volume-attach.js';
 import { acquireVolumeLease } from '../operation-runner.js';
+import { isUuid } from '../../../../lib/core/volume-names.js';
 import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
+import { deleteMemberSnapshots } from './member-snapshots.js';
+import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -110,7 +113,8 @@ async function copyProgress(deps: ServiceDeps, c: { id: string; hostName: string
 export function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]): CheckpointMember[] {
   return c.volumes.map((v) => ({
     volumeId: v.volumeId, target: v.target, snapshotPoint: path.basename(v.snapshotPoint),
-    snapshotId: before.find((b) => b.volumeId === v.volumeId)?.snapshotId ?? null,
+    // The host recorded each snapshot point as the volume's own snapshot through the metadata API.
+    snapshotId: (isUuid(v.snapshotId) ? v.snapshotId.toLowerCase() : null) ?? before.find((b) => b.volumeId === v.volumeId)?.snapshotId ?? null,
   }));
 }
 
@@ -181,8 +185,17 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
   }
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
-      const r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused);
+      // The volumes' new overlays by their tree rules (null: the host makes its own).
+      const members = await prepareMemberReverts(deps, c);
+      let r: Awaited<ReturnType<typeof revertOnHost>>;
+      try {
+        r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused, members?.overlays);
+      } catch (err) {
+        await (hostChangedNothing(err) ? members?.abandon() : members?.release());
+        throw err;
+      }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
+      await members?.commit();
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, r.detachedVolumes);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
@@ -208,6 +221,9 @@ export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Pro
           if (!isStorageError(err, 'NOT_FOUND')) throw err;
         });
       }
+      // Its per-volume snapshots go by the tree rules (merge / hide / collect), as deletes of
+      // their own; each is an operation of its volume, started before the row goes.
+      await deleteMemberSnapshots(deps, c);
       await deps.repos.checkpoints.remove(c.id);
     } catch (err) {
       await failed(deps, c.id, 'delete')(err);
