@@ -59,6 +59,7 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
   let scratch = '';
   let db: TestDb | undefined;
   let coord: DaemonProcess | undefined;
+  let coordB: DaemonProcess | undefined;
   let svc: DaemonProcess | undefined;
   let conn: LibvirtConnection;
   let dom: DomainRef | undefined;
@@ -185,6 +186,7 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     this.timeout(120_000);
     await svc?.kill();
     await coord?.kill();
+    await coordB?.kill();
     const c = conn?.connected ? conn : await openTestConnection();
     if (dom) {
       await c.destroy(dom).catch(() => undefined);
@@ -300,6 +302,44 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     await consistent('after the interrupted revert settled');
   });
 
+  it('restores on another registered compute host (admin only); the metadata then names that host as the instance\'s', async () => {
+    // A second coordinator under another host name, against the same libvirtd and checkpoint share.
+    const tokenB = `inbound-b-${randomUUID()}`;
+    coordB = await startDaemon(scratch, {
+      host: '127.0.0.1', port: 0, metadataApi: (svc as DaemonProcess).url, serviceToken: 'service', selfRegister: false, inboundToken: tokenB,
+      hostName: 'ckkill-host-b', stateDir: path.join(scratch, 'coord-state-b'), checkpointDir: path.join(scratch, 'ckshare'),
+    }, {}, 'coordinator-b.log');
+    await api().put('/v3/os-compute-hosts/ckkill-host-b').set(auth('admin')).send({ compute_host: { coordinator_endpoint: `${coordB.url}/`, credential: tokenB } }).expect(201);
+    await exec('echo six > /ram-state');
+    await write(0xe5);
+    const id = (await api().post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'c6' } }).expect(202)).body.checkpoint.id as string;
+    expect((await settled(id)).status).to.equal('available');
+    await exec('echo seven > /ram-state');
+    await write(0xf6);
+
+    // Naming another host is an administrator's decision: refused for the owner, nothing changes.
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: { host: 'ckkill-host-b' } }).expect(403);
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('admin')).send({ revert: { host: 'no-such-host' } }).expect(400);
+    expect((await row(id)).status).to.equal('available');
+    expect((await exec('cat /ram-state')).trim()).to.equal('seven');
+
+    // The instance's own host is down: only host b can run the restore (and every call after it).
+    await coord?.kill();
+    coord = undefined;
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('admin')).send({ revert: { host: 'ckkill-host-b' } }).expect(202);
+    const c = await settled(id);
+    expect(c.status, String(c.error)).to.equal('available');
+    dom = await conn.lookupByUuid(instance);
+    await waitForAgent();
+    expect((await exec('cat /ram-state')).trim()).to.equal('six');
+    expect(await guestHas(0xe5)).to.equal(true);
+    const attachments = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume.attachments as { host_name: string }[];
+    expect(attachments.map((a) => a.host_name), 'the attachment names the new host').to.deep.equal(['ckkill-host-b']);
+    const t = await tree();
+    expect(path.join(vols, t.active_file)).to.equal(await activeFile());
+    await consistent('after the restore on host b');
+  });
+
   it('deleting the checkpoints deletes their per-volume snapshots by the tree rules; the guest keeps its data', async () => {
     const rows = (await api().get('/v3/os-checkpoints').set(auth('alice')).expect(200)).body.checkpoints as { id: string }[];
     const members: string[] = [];
@@ -318,8 +358,8 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     const t = await tree();
     expect(t.snapshots.filter((n) => members.includes(n.id) && !n.hidden), 'no member is a visible point any more').to.deep.equal([]);
     expect(path.join(vols, t.active_file)).to.equal(await activeFile());
-    expect(await guestHas(0xc3)).to.equal(true);
-    expect(await hasPattern(await activeFile(), 0xc3, 0, KiB), 'the active chain reads the guest\'s bytes (qemu-io)').to.equal(true);
+    expect(await guestHas(0xe5)).to.equal(true);
+    expect(await hasPattern(await activeFile(), 0xe5, 0, KiB), 'the active chain reads the guest\'s bytes (qemu-io)').to.equal(true);
     await consistent('after the deletes');
   });
 });
