@@ -10,9 +10,9 @@
  *   abandon S:  the host did not switch: intent cleared, then N unlinked
  *
  * The intent is the one a stopped-guest revert records (revert-attached.ts): an interrupted one is
- * settled from the file the guest's persistent definition names (N forward, A back). Hidden
- * snapshots the revert leaves with one dependant are not merged here, since the guest runs on
- * the chain; the next operation on the volume collects them.
+ * settled from the file the guest's persistent definition names (N forward, A back). A hidden
+ * snapshot the revert leaves with one dependant is not merged here: the guest runs on that chain,
+ * and an offline merge would change files under it.
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';

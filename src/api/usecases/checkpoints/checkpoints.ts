@@ -225,6 +225,7 @@ export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Pro
           if (!isStorageError(err, 'NOT_FOUND')) throw err;
         });
       }
+      crashPoint(CRASH_POINTS.storageCheckpointDeletedOnHost);
       // Its per-volume snapshots go by the tree rules (merge / hide / collect), as deletes of
       // their own; each is an operation of its volume, started before the row goes.
       await deleteMemberSnapshots(deps, c);
