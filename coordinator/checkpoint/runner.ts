@@ -384,8 +384,6 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   intent.phase = 'destroyed';
   await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
   await libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
-  // The guest is down (QEMU released its pflash): the checkpoint's firmware store goes back.
-  if (plan.record.nvram) await restoreNvram(plan.record.nvram, checkpointPaths(deps.shareMount, instanceUuid, checkpointId).dir, path.dirname(intentFile));
   await finishRestore(deps, intentFile, intent, plan);
   return { detachedVolumes };
 }
@@ -403,15 +401,16 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
   const { libvirt } = deps;
   const paths = checkpointPaths(deps.shareMount, intent.instanceUuid, intent.checkpointId);
   const instanceDir = path.dirname(intentFile);
-  if (plan.record.mode === 'disk-only') {
-    // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
-    await libvirt.defineXml(plan.persistentXml);
-    await dropPreviousNvram(instanceDir);
-    await fs.rm(intentFile, { force: true });
-    return;
-  }
   try {
-    await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
+    // The guest is down (QEMU released its pflash): the checkpoint's firmware store goes back
+    // first. Idempotent: the store kept before the first attempt stays what an undo puts back.
+    if (plan.record.nvram) await restoreNvram(plan.record.nvram, paths.dir, instanceDir);
+    if (plan.record.mode === 'disk-only') {
+      // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
+      await libvirt.defineXml(plan.persistentXml);
+    } else {
+      await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
+    }
   } catch (err) {
     // The previous overlays and definition were never touched: the guest can start from them.
     await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
@@ -422,11 +421,13 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
       cause: err, details: { checkpointId: intent.checkpointId, previousState: 'stopped, definition and overlays as before the revert' },
     });
   }
-  // The persistent definition follows the restored guest (its disks are the new overlays).
-  await libvirt.defineXml(plan.persistentXml);
+  if (plan.record.mode !== 'disk-only') {
+    // The persistent definition follows the restored guest (its disks are the new overlays).
+    await libvirt.defineXml(plan.persistentXml);
+  }
   await dropPreviousNvram(instanceDir);
   await fs.rm(intentFile, { force: true });
-  if (plan.record.quiesced) {
+  if (plan.record.quiesced && plan.record.mode !== 'disk-only') {
     const dom = await libvirt.lookupByUuid(intent.instanceUuid);
     await libvirt.fsThaw(dom).catch(() => undefined);
   }
@@ -484,8 +485,6 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     const o = intent.overlays[i]!;
     if (!(await fs.lstat(o.path).catch(() => null))) await deps.makeOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(o.path), v.sizeBytes);
   }
-  // Idempotent: the store kept before the first attempt stays the one an undo puts back.
-  if (plan.record.nvram) await restoreNvram(plan.record.nvram, paths.dir, path.dirname(intentFile));
   await finishRestore(deps, intentFile, intent, plan);
   return 'restored';
 }

@@ -105,7 +105,17 @@ export async function prepareMemberReverts(deps: ServiceDeps, c: CheckpointRow):
   };
 }
 
-/** Whether the host's failure means it changed nothing (its own refusal), so the overlays can go. */
+/**
+ * The coordinator's answers that mean the guest still uses its previous files: refused before
+ * anything changed, or a restore that failed and was undone (CONFLICT). Only then are the
+ * overlays abandoned here; any other failure leaves them to the settle pass, which decides from
+ * the file the guest's definition names.
+ */
+const NOTHING_CHANGED = [
+  'CHECKPOINT_MEMORY_UNSAFE', 'CHECKPOINT_DEFINITION_UNSAFE', 'CHECKPOINT_VOLUME_GONE', 'INVALID_INPUT', 'INVALID_ID', 'IMAGE_UNSAFE_BACKING',
+  'NOT_FOUND', 'CONFLICT', 'FILE_UNSAFE',
+] as const;
+
 export function hostChangedNothing(err: unknown): boolean {
-  return !isStorageError(err, 'COORDINATOR_UNAVAILABLE') || err.details.refused === true;
+  return NOTHING_CHANGED.some((code) => isStorageError(err, code));
 }
