@@ -7,8 +7,9 @@
  *       memory.save     the guest's RAM and device state (libvirt's save format)
  *       domain.xml      the full definition at the checkpoint (CPU model included)
  *
- * The per-volume snapshot points are ordinary files of each volume (volume-V.S), in the
- * volume's own directory: the checkpoint only names them.
+ * The per-volume snapshot points are files of each volume, in the volume's own directory; with
+ * the storage service's metadata API each is owned by an ordinary snapshot of the volume
+ * (volume-snapshots.ts), otherwise the checkpoint only names them.
  */
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import { isOwnFileName, isUuid } from '../../lib/core/volume-names.js';
+import type { NvramRecord } from './nvram.js';
 import type { CheckpointMode } from './plan.js';
 
 export const RECORD_FILE = 'checkpoint.json';
@@ -21,6 +22,19 @@ export interface CheckpointVolume {
   snapshotPoint: string;
   /** Virtual size in bytes (a revert's overlay gets the same). */
   sizeBytes: number;
+  /**
+   * The storage side's snapshot of the volume that owns the snapshot point (recorded through the
+   * snapshot-metadata actions, marked with the checkpoint's id); absent when the coordinator has
+   * no metadata API and made the overlays itself.
+   */
+  snapshotId?: string;
+}
+
+/** A snapshot-metadata operation of a take in flight (what a finalize needs after a crash). */
+export interface SnapshotOperationRef {
+  snapshotId: string;
+  operationId: string;
+  fencingToken: number;
 }
 
 export type CheckpointStatus = 'creating' | 'available' | 'error' | 'deleting';
@@ -42,6 +56,10 @@ export interface CheckpointRecord {
   definitionSha256: string;
   /** While `creating`: the new active file of each volume (same order), for the settle pass. */
   overlays?: string[];
+  /** While `creating`, with a metadata API: each volume's snapshot-metadata operation (same order). */
+  operations?: SnapshotOperationRef[];
+  /** The guest's UEFI variable store saved with it (nvram.fd), when its definition names one. */
+  nvram?: NvramRecord;
 }
 
 export interface RevertIntent {
@@ -73,7 +91,8 @@ function checkVolume(v: unknown, file: string): CheckpointVolume {
   if (typeof o.snapshotPoint !== 'string' || !path.isAbsolute(o.snapshotPoint) || path.normalize(o.snapshotPoint) !== o.snapshotPoint
     || !(isUuid(o.volumeId) && isOwnFileName(path.basename(o.snapshotPoint), o.volumeId))) throw bad(`volume ${o.volumeId}: the snapshot point is not a file of the volume`, file);
   if (!Number.isSafeInteger(o.sizeBytes) || (o.sizeBytes as number) <= 0) throw bad('a volume size is not a positive integer', file);
-  return { volumeId: o.volumeId, target: o.target, snapshotPoint: o.snapshotPoint, sizeBytes: o.sizeBytes as number };
+  if (o.snapshotId !== undefined && !isUuid(o.snapshotId)) throw bad(`volume ${o.volumeId}: the snapshot id is not an id`, file);
+  return { volumeId: o.volumeId, target: o.target, snapshotPoint: o.snapshotPoint, sizeBytes: o.sizeBytes as number, ...(o.snapshotId ? { snapshotId: o.snapshotId } : {}) };
 }
 
 export function parseRecord(text: string, file: string, expect: { id: string; instanceUuid: string }): CheckpointRecord {
@@ -99,8 +118,28 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
       return x;
     });
   }
+  let operations: SnapshotOperationRef[] | undefined;
+  if (o.operations !== undefined) {
+    if (!Array.isArray(o.operations) || o.operations.length !== volumes.length) throw bad('operations do not match the volumes', file);
+    operations = o.operations.map((x: unknown, i) => {
+      const op = x as Partial<SnapshotOperationRef> | null;
+      if (!op || !isUuid(op.snapshotId) || op.snapshotId !== volumes[i]?.snapshotId || !isUuid(op.operationId) || !Number.isSafeInteger(op.fencingToken)) {
+        throw bad('a snapshot operation is malformed', file);
+      }
+      return { snapshotId: op.snapshotId, operationId: op.operationId, fencingToken: op.fencingToken as number };
+    });
+  }
+  let nvram: NvramRecord | undefined;
+  if (o.nvram !== undefined) {
+    const n = o.nvram as Partial<NvramRecord> | null;
+    if (!n || typeof n.path !== 'string' || !path.isAbsolute(n.path) || path.normalize(n.path) !== n.path || !Number.isSafeInteger(n.size) || (n.size as number) < 0
+      || typeof n.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(n.sha256)) throw bad('the firmware store entry is malformed', file);
+    nvram = { path: n.path, size: n.size as number, sha256: n.sha256 };
+  }
   return {
     ...(overlays ? { overlays } : {}),
+    ...(operations ? { operations } : {}),
+    ...(nvram ? { nvram } : {}),
     id: o.id, instanceUuid: o.instanceUuid, name: String(o.name ?? ''), description: String(o.description ?? ''),
     created: String(o.created ?? ''), mode: o.mode, quiesced: o.quiesced === true, status: o.status as CheckpointStatus,
     volumes, excluded, memorySize: o.memorySize as number, definitionSha256: o.definitionSha256,

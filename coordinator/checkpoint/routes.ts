@@ -38,7 +38,11 @@ const createBody = z.strictObject({
   quiesce: z.boolean().optional(),
   exclude: z.array(target).max(64).optional(),
 });
-const revertBody = z.strictObject({ paused: z.boolean().optional() });
+// overlays: the storage side's new overlay of each volume (bare names; written on the snapshot's file by its tree rules).
+const revertBody = z.strictObject({
+  paused: z.boolean().optional(),
+  overlays: z.array(z.strictObject({ volume_id: z.string().uuid(), file: z.string().min(1).max(255) })).max(64).optional(),
+});
 const uuid = z.string().uuid();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -88,7 +92,10 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
     const id = parse(uuid, req.params.id);
     const body = parse(revertBody, req.body ?? {});
     const result = await locks.run(instanceUuid, () => runJob(deps, log, instanceUuid, id, 'revert',
-      () => revertCheckpoint(deps, instanceUuid, id, body), (r) => ({ detachedVolumes: r.detachedVolumes })));
+      () => revertCheckpoint(deps, instanceUuid, id, {
+        ...(body.paused === undefined ? {} : { paused: body.paused }),
+        ...(body.overlays ? { overlays: body.overlays.map((o) => ({ volumeId: o.volume_id.toLowerCase(), file: o.file })) } : {}),
+      }), (r) => ({ detachedVolumes: r.detachedVolumes })));
     res.json({ checkpoint: await readCheckpoint(deps, instanceUuid, id), detached_volumes: result.detachedVolumes });
   });
   r.delete(`${base}/:id`, async (req, res) => {

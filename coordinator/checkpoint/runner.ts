@@ -14,20 +14,23 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
-import { isUuid, overlayFileName } from '../../lib/core/volume-names.js';
+import { assertOwnFileName, isOwnFileName, isUuid, overlayFileName } from '../../lib/core/volume-names.js';
 import {
   DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
   type DomainJobInfo, type DomainRef, type DomainStateInfo,
 } from '../../lib/libvirt/index.js';
 import { parseDomainXml } from '../domain/disks.js';
+import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import {
   SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,
   type CheckpointDisk, type CheckpointMode, type RewriteOptions, type RewriteTarget,
 } from './plan.js';
 import {
   RECORD_FILE, REVERT_INTENT_FILE, parseIntent, parseRecord, sha256, writeFileAtomic,
-  type CheckpointRecord, type CheckpointVolume, type RevertIntent,
+  type CheckpointRecord, type CheckpointVolume, type RevertIntent, type SnapshotOperationRef,
 } from './record.js';
+import { checkNvram, dropPreviousNvram, restoreNvram, saveNvram, undoNvram } from './nvram.js';
+import { abandonAll, finalizeAll, operationRef, permitAll, requestSnapshot, type CheckpointSnapshotsApi } from './volume-snapshots.js';
 
 /** The slice of the libvirt client a checkpoint needs (LibvirtConnection satisfies it). */
 export interface CheckpointLibvirt {
@@ -53,6 +56,14 @@ export interface CheckpointDeps {
   /** Where the checkpoint directories live (a share mounted on this host). */
   shareMount: string;
   makeOverlay: OverlayMaker;
+  /**
+   * The storage service's snapshot-metadata actions: with them a take's per-volume snapshot points
+   * become ordinary snapshots of their volumes (rows and info-file points, volume-snapshots.ts);
+   * without them (a host with no metadata API) the coordinator makes the overlays itself.
+   */
+  snapshots?: CheckpointSnapshotsApi;
+  /** Reads a prepared overlay's header before the guest is switched onto it. */
+  inspect?: InspectOverlay;
 }
 
 export interface TakeRequest {
@@ -103,7 +114,8 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
   const selection = selectDisks(live, req.exclude ?? []);
   const { state } = await libvirt.getState(dom);
   const running = state === DomainState.RUNNING || state === DomainState.PAUSED;
-  const disks: (CheckpointDisk & { sizeBytes: number })[] = [];
+  const disks: (CheckpointDisk & { sizeBytes: number; snapshotId?: string })[] = [];
+  const operations: SnapshotOperationRef[] = [];
   const record: CheckpointRecord = {
     id, instanceUuid: req.instanceUuid, name: req.name ?? '', description: req.description ?? '', created: new Date().toISOString(),
     mode: running ? req.mode ?? 'consistent' : 'disk-only', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
@@ -112,36 +124,60 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
   await assertRealDirs(deps.shareMount, paths.dir);
   await fs.mkdir(paths.dir, { recursive: true, mode: 0o750 });
   await assertRealDirs(deps.shareMount, paths.dir);
+  let taken = false;
   try {
     for (const d of selection.managed) {
       const top = d.chain[0]!.path as string;
       const volumeId = d.serial as string;
-      const overlayPath = path.join(path.dirname(top), overlayFileName(volumeId, randomUUID()));
       const sizeBytes = Number((await libvirt.getBlockInfo(dom, d.target)).capacity);
-      disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath, sizeBytes });
+      if (deps.snapshots) {
+        // The storage side writes the overlay volume-V.S over the active file (an intent in the
+        // volume's info file): S will own the snapshot point, an ordinary snapshot of the volume.
+        const md = await requestSnapshot(deps.snapshots, volumeId, { instanceUuid: req.instanceUuid, checkpointId: id, name: record.name });
+        operations.push(operationRef(md));
+        const overlayPath = path.join(path.dirname(top), md.newFile);
+        if (deps.inspect) await validateCreate({ volumeId, newFile: md.newFile }, d, deps.inspect);
+        disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath, sizeBytes, snapshotId: md.snapshotId });
+      } else {
+        disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath: path.join(path.dirname(top), overlayFileName(volumeId, randomUUID())), sizeBytes });
+      }
     }
-    record.volumes = disks.map((d): CheckpointVolume => ({ volumeId: d.volumeId, target: d.target, snapshotPoint: d.snapshotPoint, sizeBytes: d.sizeBytes }));
+    record.volumes = disks.map((d): CheckpointVolume => ({
+      volumeId: d.volumeId, target: d.target, snapshotPoint: d.snapshotPoint, sizeBytes: d.sizeBytes, ...(d.snapshotId ? { snapshotId: d.snapshotId } : {}),
+    }));
     record.overlays = disks.map((d) => d.overlayPath);
+    if (deps.snapshots) record.operations = operations;
     // The record names the overlays before they exist and before libvirt is asked: a crash at any
     // point leaves a `creating` checkpoint that the settle pass finishes or removes.
     await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
-    for (const d of disks) await deps.makeOverlay(path.dirname(d.snapshotPoint), path.basename(d.snapshotPoint), path.basename(d.overlayPath), d.sizeBytes);
+    if (!deps.snapshots) {
+      for (const d of disks) await deps.makeOverlay(path.dirname(d.snapshotPoint), path.basename(d.snapshotPoint), path.basename(d.overlayPath), d.sizeBytes);
+    }
     // The persistent definition, secrets included (hence 0600), and the CPU model as expanded now.
     const definition = await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE | DomainXmlFlags.UPDATE_CPU);
     await writeFileAtomic(paths.definition, definition, 0o600);
 
     const xml = checkpointXml(id, running ? paths.memory : null, disks, live.disks.map((d) => d.target));
+    if (deps.snapshots) await permitAll(deps.snapshots, operations);
     let frozen = false;
     if (req.quiesce && running) { await libvirt.fsFreeze(dom); frozen = true; }
     try {
       const call = libvirt.snapshotCreateXml(dom, xml, checkpointFlags(record.mode));
       const progress = watchProgress(deps, dom, req, call);
       await call;
+      taken = true;
       await progress;
     } finally {
       if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
     }
     crashPoint(CRASH_POINTS.coordinatorCheckpointTaken);
+    // The guest writes to the overlays now: the storage side records them (idempotent, so the
+    // settle pass can repeat it after a crash here).
+    if (deps.snapshots) await finalizeAll(deps.snapshots, operations, record.overlays);
+    // The firmware's variable store as it is now (the guest may write a variable after the
+    // memory was saved; UEFI writes them rarely at run time, and a stopped guest not at all).
+    const nvram = await saveNvram(definition, paths.dir);
+    if (nvram) record.nvram = nvram;
     let memorySize = 0;
     if (running) {
       const st = await fs.lstat(paths.memory);
@@ -151,14 +187,16 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     }
     Object.assign(record, { status: 'available', quiesced: frozen, memorySize, definitionSha256: sha256(definition) });
     delete record.overlays;
+    delete record.operations;
     await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
     return record;
   } catch (err) {
     // Before the atomic call nothing of the guest changed: drop the overlays and the directory.
     const liveNow = parseDomainXml(await libvirt.getXmlDesc(dom).catch(() => '<domain/>'));
     const inUse = new Set(liveNow.disks.map((d) => d.chain[0]?.path));
-    if (!disks.some((d) => inUse.has(d.overlayPath))) {
-      for (const d of disks) await removeQuietly(d.overlayPath);
+    if (!taken && !disks.some((d) => inUse.has(d.overlayPath))) {
+      if (deps.snapshots) await abandonAll(deps.snapshots, operations, err);
+      else for (const d of disks) await removeQuietly(d.overlayPath);
       await fs.rm(paths.dir, { recursive: true, force: true });
     }
     throw err;
@@ -225,6 +263,12 @@ async function checkMemoryFile(file: string, recordedSize: number): Promise<void
 export interface RevertOptions {
   /** Leave the restored guest paused (default: as it was at the checkpoint). */
   paused?: boolean;
+  /**
+   * The storage side's new overlay of each volume (a bare name, one per volume of the checkpoint):
+   * written on the file the volume's snapshot owns by its tree rules and recorded as an intent in
+   * its info file. The coordinator then makes none itself and checks each one's header.
+   */
+  overlays?: { volumeId: string; file: string }[];
 }
 
 export interface RevertPlan {
@@ -235,7 +279,7 @@ export interface RevertPlan {
 }
 
 /** Every check of a revert, before anything changes (files, digest, definitions, volumes). */
-export async function planRevert(deps: CheckpointDeps, instanceUuid: string, checkpointId: string): Promise<RevertPlan> {
+export async function planRevert(deps: CheckpointDeps, instanceUuid: string, checkpointId: string, given?: RevertOptions['overlays']): Promise<RevertPlan> {
   const record = await readCheckpoint(deps, instanceUuid, checkpointId);
   if (record.status !== 'available') throw new StorageError('CONFLICT', `checkpoint ${checkpointId} is ${record.status}, not available`);
   const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
@@ -245,13 +289,21 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   if (sha256(definition) !== record.definitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
   }
-  for (const v of record.volumes) {
+  // With the storage side's overlays the volume's tree rules placed them (a merge may have
+  // renamed the file the snapshot owns); otherwise the snapshot point itself must be there.
+  for (const v of given === undefined ? record.volumes : []) {
     const st = await fs.lstat(v.snapshotPoint).catch(() => null);
     if (!st?.isFile()) {
       throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${v.volumeId} of the checkpoint is gone (${path.basename(v.snapshotPoint)} missing); nothing was changed`, { details: { volumeId: v.volumeId } });
     }
   }
-  const overlays = record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }));
+  if (record.nvram) {
+    const dom = await deps.libvirt.lookupByUuid(instanceUuid);
+    await checkNvram(record.nvram, paths.dir, await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
+  }
+  const overlays = given === undefined
+    ? record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }))
+    : await givenOverlays(deps, record, given);
   const byTarget = new Map<string, RewriteTarget>(record.volumes.map((v, i) => [v.target, { snapshotPoint: v.snapshotPoint, overlayPath: overlays[i]!.path }]));
   const keep = new Set(record.excluded);
   const restoreXml = withMemory
@@ -259,6 +311,35 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
     : '';
   const persistentXml = rewriteDefinition(definition, byTarget, persistentOptions(record, keep));
   return { record, restoreXml, persistentXml, overlays };
+}
+
+/**
+ * The storage side's overlays: exactly one per volume of the checkpoint, each a fresh own file of
+ * that volume in its directory, qcow2 on the volume's own file (its header read, never trusted).
+ */
+async function givenOverlays(deps: CheckpointDeps, record: CheckpointRecord, given: NonNullable<RevertOptions['overlays']>): Promise<RevertIntent['overlays']> {
+  if (given.length !== record.volumes.length || new Set(given.map((g) => g.volumeId)).size !== given.length) {
+    throw new StorageError('INVALID_INPUT', 'the revert\'s overlays must name each volume of the checkpoint once', { details: { volumes: record.volumes.map((v) => v.volumeId) } });
+  }
+  const out: RevertIntent['overlays'] = [];
+  for (const v of record.volumes) {
+    const g = given.find((x) => x.volumeId === v.volumeId);
+    if (!g) throw new StorageError('INVALID_INPUT', `the revert names no overlay for volume ${v.volumeId}`, { details: { volumeId: v.volumeId } });
+    assertOwnFileName(g.file, v.volumeId, { what: 'overlay', code: 'IMAGE_UNSAFE_BACKING', overlayOnly: true });
+    const file = path.join(path.dirname(v.snapshotPoint), g.file);
+    const st = await fs.lstat(file).catch(() => null);
+    if (!st?.isFile() || file === v.snapshotPoint) {
+      throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${v.volumeId}: the revert's overlay ${g.file} is not a file of the volume; nothing was changed`, { details: { volumeId: v.volumeId } });
+    }
+    if (deps.inspect) {
+      const h = await deps.inspect(file);
+      if (h.format !== 'qcow2' || h.externalDataFile || !h.backingFile || !isOwnFileName(h.backingFile, v.volumeId) || h.backingFile.includes('/')) {
+        throw new StorageError('IMAGE_UNSAFE_BACKING', `volume ${v.volumeId}: the revert's overlay ${g.file} is not a qcow2 overlay on a file of the volume`, { details: { volumeId: v.volumeId } });
+      }
+    }
+    out.push({ volumeId: v.volumeId, target: v.target, path: file });
+  }
+  return out;
 }
 
 function persistentOptions(record: CheckpointRecord, keep: ReadonlySet<string>): RewriteOptions {
@@ -276,7 +357,7 @@ export interface RevertResult {
 
 export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: string, checkpointId: string, options: RevertOptions = {}): Promise<RevertResult> {
   const { libvirt } = deps;
-  const plan = await planRevert(deps, instanceUuid, checkpointId);
+  const plan = await planRevert(deps, instanceUuid, checkpointId, options.overlays);
   const intentFile = intentPath(deps, instanceUuid);
   if (await fs.lstat(intentFile).catch(() => null)) {
     throw new StorageError('CONFLICT', `instance ${instanceUuid} has an unsettled revert; the settle pass must run first`);
@@ -293,6 +374,7 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
   try {
     for (const [i, v] of plan.record.volumes.entries()) {
+      if (options.overlays) break;
       await deps.makeOverlay(path.dirname(v.snapshotPoint), path.basename(v.snapshotPoint), path.basename(plan.overlays[i]!.path), v.sizeBytes);
     }
   } catch (err) {
@@ -318,27 +400,34 @@ function restoreFlagsOf(intent: RevertIntent): number {
 async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: RevertIntent, plan: RevertPlan): Promise<void> {
   const { libvirt } = deps;
   const paths = checkpointPaths(deps.shareMount, intent.instanceUuid, intent.checkpointId);
-  if (plan.record.mode === 'disk-only') {
-    // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
-    await libvirt.defineXml(plan.persistentXml);
-    await fs.rm(intentFile, { force: true });
-    return;
-  }
+  const instanceDir = path.dirname(intentFile);
   try {
-    await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
+    // The guest is down (QEMU released its pflash): the checkpoint's firmware store goes back
+    // first. Idempotent: the store kept before the first attempt stays what an undo puts back.
+    if (plan.record.nvram) await restoreNvram(plan.record.nvram, paths.dir, instanceDir);
+    if (plan.record.mode === 'disk-only') {
+      // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
+      await libvirt.defineXml(plan.persistentXml);
+    } else {
+      await libvirt.restoreFlags(paths.memory, plan.restoreXml, restoreFlagsOf(intent));
+    }
   } catch (err) {
     // The previous overlays and definition were never touched: the guest can start from them.
     await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
+    if (plan.record.nvram) await undoNvram(plan.record.nvram, instanceDir).catch(() => undefined);
     for (const o of intent.overlays) await removeQuietly(o.path);
     await fs.rm(intentFile, { force: true });
     throw new StorageError('CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is stopped with its definition and disks as before the revert`, {
       cause: err, details: { checkpointId: intent.checkpointId, previousState: 'stopped, definition and overlays as before the revert' },
     });
   }
-  // The persistent definition follows the restored guest (its disks are the new overlays).
-  await libvirt.defineXml(plan.persistentXml);
+  if (plan.record.mode !== 'disk-only') {
+    // The persistent definition follows the restored guest (its disks are the new overlays).
+    await libvirt.defineXml(plan.persistentXml);
+  }
+  await dropPreviousNvram(instanceDir);
   await fs.rm(intentFile, { force: true });
-  if (plan.record.quiesced) {
+  if (plan.record.quiesced && plan.record.mode !== 'disk-only') {
     const dom = await libvirt.lookupByUuid(intent.instanceUuid);
     await libvirt.fsThaw(dom).catch(() => undefined);
   }
@@ -382,6 +471,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));
     if (onNew) {
       await deps.libvirt.defineXml(plan.persistentXml);
+      await dropPreviousNvram(path.dirname(intentFile));
       await fs.rm(intentFile, { force: true });
       return 'finished';
     }
@@ -431,10 +521,12 @@ export async function settleTake(deps: CheckpointDeps, instanceUuid: string, che
   const taken = overlays.length === record.volumes.length && record.volumes.every((v, i) =>
     live.disks.some((d) => d.target === v.target && d.chain[0]?.path === overlays[i]));
   if (!taken) {
-    for (const o of overlays) await removeQuietly(o);
+    if (deps.snapshots && record.operations) await abandonAll(deps.snapshots, record.operations, new Error('the checkpoint take was interrupted before libvirt switched the disks'));
+    else for (const o of overlays) await removeQuietly(o);
     await fs.rm(paths.dir, { recursive: true, force: true });
     return 'undone';
   }
+  if (deps.snapshots && record.operations) await finalizeAll(deps.snapshots, record.operations, overlays);
   let memorySize = 0;
   if (record.mode !== 'disk-only') {
     const st = await fs.lstat(paths.memory);
@@ -445,6 +537,7 @@ export async function settleTake(deps: CheckpointDeps, instanceUuid: string, che
   const definition = await readSmallFile(paths.definition);
   Object.assign(record, { status: 'available', memorySize, definitionSha256: sha256(definition) });
   delete record.overlays;
+  delete record.operations;
   await writeFileAtomic(path.join(paths.dir, RECORD_FILE), JSON.stringify(record, null, 2));
   return 'finished';
 }

@@ -9,6 +9,8 @@ import { LibvirtConnection, type DomainRef } from '../../lib/libvirt/index.js';
 import { qemuImgOverlay } from './overlay.js';
 import { settleAllReverts } from './routes.js';
 import type { CheckpointDeps, CheckpointLibvirt } from './runner.js';
+import type { InspectOverlay } from '../plans/create-plan.js';
+import type { CheckpointSnapshotsApi } from './volume-snapshots.js';
 
 export { checkpointMount } from './routes.js';
 
@@ -47,12 +49,16 @@ export interface CheckpointWiring {
   close(): Promise<void>;
 }
 
+/**
+ * `volumes`: the storage service's snapshot-metadata actions (the per-volume snapshots become
+ * ordinary snapshots of their volumes) and the overlay header reader.
+ */
 export async function checkpointWiring(
-  c: { checkpointDir: string; libvirtUri: string }, log: Logger,
+  c: { checkpointDir: string; libvirtUri: string }, log: Logger, volumes: { snapshots?: CheckpointSnapshotsApi; inspect?: InspectOverlay } = {},
 ): Promise<CheckpointWiring | undefined> {
   if (c.checkpointDir === '') return undefined;
   const libvirt = new ReconnectingLibvirt(c.libvirtUri);
-  const deps: CheckpointDeps = { libvirt, shareMount: c.checkpointDir, makeOverlay: qemuImgOverlay };
+  const deps: CheckpointDeps = { libvirt, shareMount: c.checkpointDir, makeOverlay: qemuImgOverlay, ...volumes };
   await settleAllReverts(deps, log);
   return { deps, close: () => libvirt.close() };
 }

@@ -29,9 +29,16 @@ export interface FinalizeRequest {
   error?: string;
 }
 
+export interface SnapshotMetadataRequest {
+  instanceUuid: string;
+  name: string;
+  /** The snapshot row's metadata (a checkpoint marks its per-volume snapshots with checkpoint_id). */
+  metadata?: Record<string, string>;
+}
+
 export interface MetadataApi {
   /** os-create_snapshot_metadata on a volume: lease, overlay, snapshot row in `creating`. */
-  createSnapshotMetadata(volumeId: string, request: { instanceUuid: string; name: string }): Promise<CreatedSnapshotMetadata>;
+  createSnapshotMetadata(volumeId: string, request: SnapshotMetadataRequest): Promise<CreatedSnapshotMetadata>;
   /** Ask to pass the commit point; throws COMMIT_POINT_REFUSED. Once granted, only roll forward. */
   permit(snapshotId: string, operationId: string, fencingToken: number): Promise<void>;
   /** os-update_snapshot_status; idempotent by operation id. A final one (completed | failed) finalizes. */

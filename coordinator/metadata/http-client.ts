@@ -13,7 +13,7 @@
 import type { OperationReport } from '../../lib/protocol/assisted-snapshot.js';
 import { StorageError } from '../../lib/core/errors.js';
 import { storageFetch } from '../http/storage-fetch.js';
-import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget } from './api.js';
+import type { CreatedSnapshotMetadata, FinalizeRequest, MetadataApi, ReportTarget, SnapshotMetadataRequest } from './api.js';
 import { requestIdHeaders } from '../../lib/core/request-context.js';
 
 export interface HttpMetadataOptions {
@@ -68,9 +68,9 @@ export class HttpMetadataClient implements MetadataApi {
     return new StorageError(status === 401 || status === 403 ? 'FORBIDDEN' : 'INTERNAL', `metadata API ${pathname}: ${message}`, { details });
   }
 
-  async createSnapshotMetadata(volumeId: string, request: { instanceUuid: string; name: string }): Promise<CreatedSnapshotMetadata> {
+  async createSnapshotMetadata(volumeId: string, request: SnapshotMetadataRequest): Promise<CreatedSnapshotMetadata> {
     const out = (await this.post(`/v3/volumes/${volumeId}/action`, {
-      'os-create_snapshot_metadata': { name: request.name },
+      'os-create_snapshot_metadata': { name: request.name, ...(request.metadata ? { metadata: request.metadata } : {}) },
     })) as { snapshot_metadata?: { snapshot_id?: string; new_file?: string; operation_id?: string; fencing_token?: number } };
     const s = out.snapshot_metadata;
     if (!s?.snapshot_id || !s.new_file || !s.operation_id || typeof s.fencing_token !== 'number') {

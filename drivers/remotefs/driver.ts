@@ -303,6 +303,22 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonOverlayOp(loc, snap.id));
   }
 
+  prepareCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ newFile: string }> {
+    return this.underVolume(vol, snap.id, ctx, async (loc) => {
+      await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id} to a checkpoint`);
+      return { newFile: (await engine.prepareCheckpointRevertOp(loc, snap.id)).newFile };
+    });
+  }
+
+  async commitCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ activeFile: string; sizeGiB: number }> {
+    const r = await this.underVolume(vol, snap.id, ctx, (loc) => engine.commitCheckpointRevertOp(loc, snap.id));
+    return { activeFile: r.activeFile, sizeGiB: giBFromBytes(r.sizeBytes) };
+  }
+
+  abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
+    return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonCheckpointRevertOp(loc, snap.id));
+  }
+
   /** The online intent of an attached volume's info file (read only), or null. */
   async pendingOnlineIntent(vol: VolumeRef): Promise<PendingOnlineIntent | null> {
     assertVolumeId(vol.id);

@@ -16,6 +16,8 @@ export const CRASH_POINTS = {
   storageCheckpointTaken: 'storage.checkpoint_taken',
   /** Storage service, checkpoint revert: the host answered that it reverted, the row still says reverting. */
   storageCheckpointReverted: 'storage.checkpoint_reverted',
+  /** Storage service, checkpoint delete: the host deleted its files, the member snapshots not yet started, the row still says deleting. */
+  storageCheckpointDeletedOnHost: 'storage.checkpoint_deleted_on_host',
   /** Coordinator: a job about to ask for the commit point. */
   coordinatorBeforePermit: 'coordinator.before_permit',
   /** Coordinator: the commit point granted and recorded in the job, the irreversible step not yet run. */

@@ -4,7 +4,7 @@ set -euo pipefail
 base=(qemu-utils util-linux ca-certificates)
 test=(qemu-system-x86 qemu-block-extra libvirt-daemon-system libvirt-clients qemu-guest-agent
       glusterfs-server glusterfs-client mariadb-server busybox-static python3-cinderclient cpio
-      gcc libc6-dev systemd)
+      gcc libc6-dev systemd ovmf)
 want=("${base[@]}")
 [ "${SETUP_MODE:-base}" = test ] && want+=("${test[@]}")
 missing=()

@@ -73,7 +73,7 @@ function routeSpecs(ids: StorageIds): Record<string, { query: Record<string, Fie
     'GET /os-checkpoints': { query: { instance_uuid: 'uuid', all_tenants: 'bool' }, strictQuery: true, bodies: [] },
     'GET /os-checkpoints/:checkpoint_id': { query: {}, strictQuery: true, bodies: [] },
     'DELETE /os-checkpoints/:checkpoint_id': { query: {}, strictQuery: true, bodies: [] },
-    'POST /os-checkpoints/:checkpoint_id/action': { query: {}, strictQuery: true, bodies: [shape({ revert: { paused: false } }, [['revert.paused', 'bool']])] },
+    'POST /os-checkpoints/:checkpoint_id/action': { query: {}, strictQuery: true, bodies: [shape({ revert: { paused: false } }, [['revert.paused', 'bool'], ['revert.host', 'string']])] },
     'POST /os-volume-import': { query: { keep_ids: 'bool', name: 'long', share: 'long' }, strictQuery: true, bodies: [] },
     'POST /volumes/:volume_id/os-import': { query: {}, strictQuery: true, bodies: [] },
     'POST /os-volume-import-from-share': {

@@ -78,6 +78,7 @@ export function adoptCinderVolume(loc: VolumeLocation): Promise<AdoptedVolume> {
 export { activeChain, type AttachedHost, type LiveMergeStep } from './attached-host.js';
 export { deleteAttachedOp, type AttachedDeleteResult } from './delete-attached.js';
 export { revertAttachedOp } from './revert-attached.js';
+export { abandonCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp } from './revert-checkpoint.js';
 export { extendLiveOp } from './extend-attached.js';
 export { settleAttachedOp, type SettledAttached } from './settle-attached.js';
 export { decideSettle, type JobFact, type SettleDecision, type SettleFacts } from './settle-plan.js';

@@ -23,7 +23,8 @@ const createBody = z.strictObject({
     exclude: z.array(target).max(64).optional(),
   }),
 });
-const actionBody = z.strictObject({ revert: z.strictObject({ paused: z.boolean().optional() }) });
+// host: restore on another registered compute host that mounts the share (admin only; the instance then belongs to it).
+const actionBody = z.strictObject({ revert: z.strictObject({ paused: z.boolean().optional(), host: z.string().min(1).max(255).optional() }) });
 const listQuery = z.strictObject({ instance_uuid: uuid.optional(), all_tenants: z.enum(['true', 'false', '1', '0']).optional() });
 const checkpointPath = z.strictObject({ project_id: z.string().optional(), checkpoint_id: uuid });
 
@@ -75,13 +76,14 @@ export function checkpointRoutes(deps: ServiceDeps): RouteDef[] {
     },
     {
       method: 'post', path: '/os-checkpoints/:checkpoint_id/action', versioned: true, policy: 'qcowshare:checkpoint:revert', status: 202,
-      summary: 'Revert the instance to the checkpoint: {"revert": {"paused"?: bool}} (later checkpoints are kept)',
+      summary: 'Revert the instance to the checkpoint: {"revert": {"paused"?: bool, "host"?: compute host (admin)}} (later checkpoints are kept)',
       handler: async (req, res) => {
         const { checkpoint_id } = parse(checkpointPath, req.params, 'path');
         parse(noQuery, req.query, 'query');
         const body = parse(actionBody, req.body, 'body');
         scopedProject(req);
-        await revertToCheckpoint(deps, await visibleCheckpoint(deps, callerOf(req), checkpoint_id), body.revert.paused);
+        const caller = callerOf(req);
+        await revertToCheckpoint(deps, await visibleCheckpoint(deps, caller, checkpoint_id), body.revert.paused, body.revert.host === undefined ? {} : { host: body.revert.host, caller });
         res.status(202).end();
       },
     },

@@ -51,8 +51,9 @@ export async function refuseCheckpointMember(deps: ServiceDeps, snap: SnapshotRe
   });
 }
 
-export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean): Promise<OperationRecord> {
-  await refuseCheckpointMember(deps, snap);
+/** asCheckpointMember: the delete of its checkpoint deletes it (the member guard does not apply). */
+export async function deleteSnapshot(deps: ServiceDeps, vol: VolumeRecord, snap: SnapshotRecord, force: boolean, options: { asCheckpointMember?: boolean } = {}): Promise<OperationRecord> {
+  if (options.asCheckpointMember !== true) await refuseCheckpointMember(deps, snap);
   let before: SnapshotStatus = snap.status;
   return startOperation(deps, {
     kind: 'delete_snapshot', volumeId: vol.id, projectId: snap.projectId, snapshotId: snap.id,

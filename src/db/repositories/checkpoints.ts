@@ -58,7 +58,7 @@ function toRow(r: Record<string, unknown>): CheckpointRow {
   };
 }
 
-export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error' | 'progress'>>;
+export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error' | 'progress' | 'hostName'>>;
 
 export class CheckpointRepository {
   constructor(private readonly db: Database) {}
@@ -103,6 +103,7 @@ export class CheckpointRepository {
     const cols: Record<string, unknown> = {
       status: patch.status, mode: patch.mode, memory_size: patch.memorySize, definition_sha256: patch.definitionSha256,
       volumes: patch.volumes === undefined ? undefined : JSON.stringify(patch.volumes), error: patch.error, progress: patch.progress,
+      host_name: patch.hostName,
     };
     const sets: string[] = [];
     const bind: unknown[] = [];

@@ -56,6 +56,6 @@ export async function startChild(scratch: string, o: ChildOptions): Promise<Daem
   };
 }
 
-export function startDaemon(scratch: string, coordinator: Record<string, unknown>, env: Record<string, string> = {}): Promise<DaemonProcess> {
-  return startChild(scratch, { entry: ENTRY, config: { log: { level: 'info' }, coordinator }, env, logName: 'daemon.log' });
+export function startDaemon(scratch: string, coordinator: Record<string, unknown>, env: Record<string, string> = {}, logName = 'daemon.log'): Promise<DaemonProcess> {
+  return startChild(scratch, { entry: ENTRY, config: { log: { level: 'info' }, coordinator }, env, logName });
 }

@@ -21,9 +21,10 @@ import { KeyedMutex } from '../../../lib/core/keyed-mutex.js';
 import { logger } from '../../../lib/core/logger.js';
 import { withCheckpointRoutes } from '../../../coordinator/checkpoint/routes.js';
 import { isStorageError } from '../../../lib/core/errors.js';
-import { AffectFlags, DomainJobType, DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../lib/libvirt/index.js';
+import { AffectFlags, DomainJobType, DomainState, DomainXmlFlags, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { SAVE_MAGIC, checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
+import { NVRAM_FILE, NVRAM_PREVIOUS_FILE, nvramPathOf } from '../../../coordinator/checkpoint/nvram.js';
 import { REVERT_INTENT_FILE, writeFileAtomic, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
 import {
   deleteCheckpoint, planRevert, readCheckpoint, revertCheckpoint, settleRevert, settleTake, takeCheckpoint, type CheckpointDeps,
@@ -127,7 +128,8 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     const c = conn?.connected ? conn : await openTestConnection();
     if (dom) {
       await c.destroy(dom).catch(() => undefined);
-      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
+      // KEEP_NVRAM: the firmware store of the NVRAM case lives in the run directory, removed below.
+      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM).catch(() => undefined);
     }
     if (c !== conn) await c.close();
     await conn?.close();
@@ -400,5 +402,45 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     expect(await hasPattern(reverted, P.C[0], P.C[1], KiB)).to.equal(true);
     expect(await hasPattern(reverted, P.A[0], P.A[1], KiB)).to.equal(true);
     expect(await hasPattern(after, P.Q[0], P.Q[1], KiB), 'the later branch is kept').to.equal(true);
+  });
+
+  it('saves the UEFI variable store (NVRAM) with a checkpoint and puts it back on revert, though it changed in between', async () => {
+    // The stopped instance gets OVMF firmware with its own variable store (Debian's ovmf package).
+    const store = path.join(dir, 'nvram', `${instance}_VARS.fd`);
+    fs.mkdirSync(path.dirname(store), { mode: 0o755 });
+    fs.copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', store);
+    const firmware = `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader><nvram>${store}</nvram></os>`;
+    const inactive = await conn.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE);
+    // UEFI on x86 needs ACPI in the definition (libvirt refuses it otherwise); the guest stays stopped here.
+    const withAcpi = inactive.includes('<acpi/>') ? inactive : inactive.replace('</os>', '</os><features><acpi/></features>');
+    dom = await conn.defineXml(withAcpi.replace('</os>', firmware));
+    expect(nvramPathOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE)), 'libvirt keeps the store in the definition').to.equal(store);
+    const atCheckpoint = fs.readFileSync(store);
+
+    const n1 = await takeCheckpoint(deps, { instanceUuid: instance, name: 'n1' });
+    expect(n1.nvram).to.deep.include({ path: store, size: atCheckpoint.length });
+    const saved = path.join(checkpointPaths(dir, instance, n1.id).dir, NVRAM_FILE);
+    expect(fs.readFileSync(saved).equals(atCheckpoint), 'the store saved with the checkpoint').to.equal(true);
+    expect(fs.statSync(saved).mode & 0o777).to.equal(0o600);
+
+    // The store changes while the guest is stopped (as a variable set from the guest would).
+    const changed = Buffer.from(atCheckpoint);
+    changed.write('qcowshare variable changed after the checkpoint', 0x1000, 'latin1');
+    fs.writeFileSync(store, changed);
+    const activeBefore = await activeFile('vdb');
+
+    // A saved copy replaced on the share is refused before anything changes.
+    fs.writeFileSync(saved, changed, { mode: 0o600 });
+    const err = await revertCheckpoint(deps, instance, n1.id).then(() => null, (e: unknown) => e);
+    expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+    expect(fs.readFileSync(store).equals(changed), 'the store untouched by the refused revert').to.equal(true);
+    expect(await activeFile('vdb')).to.equal(activeBefore);
+    fs.writeFileSync(saved, atCheckpoint, { mode: 0o600 });
+
+    await revertCheckpoint(deps, instance, n1.id);
+    expect(fs.readFileSync(store).equals(atCheckpoint), 'the store as at the checkpoint').to.equal(true);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.SHUTOFF);
+    expect(nvramPathOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE))).to.equal(store);
+    expect(fs.existsSync(path.join(dir, 'checkpoints', instance, NVRAM_PREVIOUS_FILE)), 'the kept copy goes once the revert ended').to.equal(false);
   });
 });

@@ -16,10 +16,15 @@ import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
 import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
 import { keepLease, type Lease } from '../../../../lib/core/lease.js';
 import type { CheckpointMember, CheckpointRow } from '../../../db/index.js';
-import { seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
+import { isAdmin, seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
+import { inTransaction } from '../../../db/transaction.js';
+import { coordinatorOf } from '../compute-hosts.js';
 import { detachVolume } from '../volume-attach.js';
 import { acquireVolumeLease } from '../operation-runner.js';
+import { isUuid } from '../../../../lib/core/volume-names.js';
 import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
+import { deleteMemberSnapshots } from './member-snapshots.js';
+import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -110,7 +115,8 @@ async function copyProgress(deps: ServiceDeps, c: { id: string; hostName: string
 export function membersOf(c: CoordinatorCheckpoint, before: CheckpointMember[]): CheckpointMember[] {
   return c.volumes.map((v) => ({
     volumeId: v.volumeId, target: v.target, snapshotPoint: path.basename(v.snapshotPoint),
-    snapshotId: before.find((b) => b.volumeId === v.volumeId)?.snapshotId ?? null,
+    // The host recorded each snapshot point as the volume's own snapshot through the metadata API.
+    snapshotId: (isUuid(v.snapshotId) ? v.snapshotId.toLowerCase() : null) ?? before.find((b) => b.volumeId === v.volumeId)?.snapshotId ?? null,
   }));
 }
 
@@ -170,9 +176,10 @@ function requireStatus(c: CheckpointRow, allowed: readonly CheckpointRow['status
   }
 }
 
-export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined): Promise<void> {
+export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined, to: { host?: string; caller?: Caller } = {}): Promise<void> {
   requireStatus(c, ['available']);
   const remote = requireCoordinatorId(c);
+  const hostName = await revertHost(deps, c, to);
   const lease = await acquireCheckpointLease(deps, c.id, 'revert');
   if (!(await deps.repos.checkpoints.transition(c.id, ['available'], 'reverting'))) {
     await deps.repos.leases.release(lease).catch(() => undefined);
@@ -181,8 +188,18 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
   }
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
-      const r = await revertOnHost(deps, c.hostName, c.instanceUuid, remote, paused);
+      // The volumes' new overlays by their tree rules (null: the host makes its own).
+      const members = await prepareMemberReverts(deps, c);
+      let r: Awaited<ReturnType<typeof revertOnHost>>;
+      try {
+        r = await revertOnHost(deps, hostName, c.instanceUuid, remote, paused, members?.overlays);
+      } catch (err) {
+        await (hostChangedNothing(err) ? members?.abandon() : members?.release());
+        throw err;
+      }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
+      await members?.commit();
+      if (hostName !== c.hostName) await moveInstance(deps, c, hostName);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, r.detachedVolumes);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
@@ -208,6 +225,10 @@ export async function deleteCheckpoint(deps: ServiceDeps, c: CheckpointRow): Pro
           if (!isStorageError(err, 'NOT_FOUND')) throw err;
         });
       }
+      crashPoint(CRASH_POINTS.storageCheckpointDeletedOnHost);
+      // Its per-volume snapshots go by the tree rules (merge / hide / collect), as deletes of
+      // their own; each is an operation of its volume, started before the row goes.
+      await deleteMemberSnapshots(deps, c);
       await deps.repos.checkpoints.remove(c.id);
     } catch (err) {
       await failed(deps, c.id, 'delete')(err);
@@ -231,6 +252,40 @@ export async function detachReported(deps: ServiceDeps, c: CheckpointRow, report
       });
     }
   }
+}
+
+/**
+ * The host that runs the revert: the instance's own, or (admin only) another registered compute
+ * host; the checkpoint's memory file and definition are on the share, so any host mounting it can
+ * restore them. Refused before anything changes when the host is not registered.
+ */
+async function revertHost(deps: ServiceDeps, c: CheckpointRow, to: { host?: string; caller?: Caller }): Promise<string> {
+  if (to.host === undefined || to.host === c.hostName) return c.hostName;
+  if (!to.caller || !isAdmin(to.caller)) {
+    throw new StorageError('FORBIDDEN', 'only an administrator may restore an instance on another compute host', { details: { checkpoint_id: c.id } });
+  }
+  await coordinatorOf(deps, to.host);
+  return to.host;
+}
+
+/**
+ * After a restore on another host the metadata says which host owns the instance: its active
+ * attachments and its checkpoints (later calls go to the new host).
+ */
+async function moveInstance(deps: ServiceDeps, c: CheckpointRow, hostName: string): Promise<void> {
+  const checkpoints = await deps.repos.checkpoints.list(c.projectId, c.instanceUuid);
+  // Live operations on the volumes go to the attachment's endpoint: the new host's registered one.
+  const { endpoint } = await coordinatorOf(deps, hostName);
+  await inTransaction(deps.repos.db, async (t) => {
+    for (const a of await deps.repos.attachments.activeOfInstance(c.instanceUuid, t)) {
+      const vol = await deps.repos.volumes.get(a.volumeId, t);
+      if (vol && vol.projectId === c.projectId) await deps.repos.attachments.update(a.id, { host: hostName, coordinatorEndpoint: endpoint }, t);
+    }
+    for (const other of checkpoints) {
+      await deps.repos.checkpoints.update(other.id, { hostName }, new Date(), t);
+    }
+  });
+  deps.log.info({ checkpoint: c.id, instance: c.instanceUuid, host_name: hostName }, 'instance restored on another compute host; its attachments and checkpoints follow');
 }
 
 function requireCoordinatorId(c: CheckpointRow): string {

@@ -18,7 +18,8 @@ export interface CoordinatorCheckpoint {
   status: string;
   memorySize: number;
   definitionSha256: string;
-  volumes: { volumeId: string; target: string; snapshotPoint: string; sizeBytes: number }[];
+  /** snapshotId: the volume's own snapshot that owns the snapshot point (when the host recorded it through the metadata API). */
+  volumes: { volumeId: string; target: string; snapshotPoint: string; sizeBytes: number; snapshotId?: string }[];
 }
 
 /** What the coordinator answers of a checkpoint's latest job (coordinator/checkpoint/job-record.ts). */
@@ -59,8 +60,11 @@ export async function takeOnHost(deps: ServiceDeps, hostName: string, instanceUu
   return checkpointOf(await call(deps, hostName, 'POST', base(instanceUuid), body), hostName);
 }
 
-export async function revertOnHost(deps: ServiceDeps, hostName: string, instanceUuid: string, id: string, paused: boolean | undefined): Promise<{ checkpoint: CoordinatorCheckpoint; detachedVolumes: unknown }> {
-  const answer = await call(deps, hostName, 'POST', `${base(instanceUuid)}/${encodeURIComponent(id)}/revert`, paused === undefined ? {} : { paused });
+export async function revertOnHost(
+  deps: ServiceDeps, hostName: string, instanceUuid: string, id: string, paused: boolean | undefined, overlays?: { volume_id: string; file: string }[],
+): Promise<{ checkpoint: CoordinatorCheckpoint; detachedVolumes: unknown }> {
+  const body = { ...(paused === undefined ? {} : { paused }), ...(overlays ? { overlays } : {}) };
+  const answer = await call(deps, hostName, 'POST', `${base(instanceUuid)}/${encodeURIComponent(id)}/revert`, body);
   return { checkpoint: checkpointOf(answer, hostName), detachedVolumes: answer?.detached_volumes ?? [] };
 }
 

@@ -15,6 +15,7 @@ import type { ServiceDeps } from '../../context.js';
 import { underRecoveryLease } from '../operation-runner.js';
 import { checkpointLeaseKey, detachReported, membersOf } from './checkpoints.js';
 import { checkpointOnHost, deleteOnHost, jobOnHost } from './coordinator-calls.js';
+import { deleteMemberSnapshots } from './member-snapshots.js';
 import { STUCK_STATUSES, isStuck, planSettle, type HostView, type SettleStep } from './settle-plan.js';
 
 export interface CheckpointSettleReport {
@@ -77,8 +78,11 @@ async function settleOne(deps: ServiceDeps, id: string): Promise<CheckpointSettl
           const reason = step.reason.slice(0, 1000);
           return { value: report(step, reason), record: (t) => deps.repos.checkpoints.update(id, { status: 'error', error: reason }, new Date(), t) };
         }
+        // The member snapshots the interrupted delete did not start yet (a failure: next pass).
+        await deleteMemberSnapshots(deps, c);
         return { value: report({ kind: 'remove' }), record: (t) => deps.repos.checkpoints.remove(id, t) };
       case 'remove':
+        if (c.status === 'deleting') await deleteMemberSnapshots(deps, c);
         return { value: report(step), record: (t) => deps.repos.checkpoints.remove(id, t) };
     }
   });

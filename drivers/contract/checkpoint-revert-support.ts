@@ -1,0 +1,28 @@
+/**
+ * Optional driver capability: the revert of an instance checkpoint's volumes. The host restores
+ * the guest from the checkpoint's memory onto a new overlay of each volume, so the overlay is
+ * made first (on the file the volume's snapshot owns, by its tree rules, with an intent recorded),
+ * the host switches, and only then is the volume's tree told the overlay is active. A driver opts
+ * in by implementing these methods; without them a checkpoint revert lets the host make its own
+ * overlays (volumes the driver does not track as files).
+ */
+import type { OpContext, SnapshotRef, VolumeDriver, VolumeRef } from './volume-driver.js';
+
+export interface CheckpointRevertSupport {
+  /** Write the new overlay on `snap`'s file and record the intent; the active file is unchanged. Idempotent. */
+  prepareCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ newFile: string }>;
+  /** The host runs on the overlay: make it active, the old active file goes. Idempotent. */
+  commitCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ activeFile: string; sizeGiB: number }>;
+  /** The host never switched: the intent and the overlay go. Idempotent. */
+  abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<void>;
+}
+
+export function checkpointRevertSupport(driver: VolumeDriver & Partial<CheckpointRevertSupport>): CheckpointRevertSupport | null {
+  const { prepareCheckpointRevert, commitCheckpointRevert, abandonCheckpointRevert } = driver;
+  if (!prepareCheckpointRevert || !commitCheckpointRevert || !abandonCheckpointRevert) return null;
+  return {
+    prepareCheckpointRevert: prepareCheckpointRevert.bind(driver),
+    commitCheckpointRevert: commitCheckpointRevert.bind(driver),
+    abandonCheckpointRevert: abandonCheckpointRevert.bind(driver),
+  };
+}

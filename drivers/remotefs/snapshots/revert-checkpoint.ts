@@ -1,0 +1,75 @@
+/**
+ * Revert of an attached volume whose guest is being restored from an instance checkpoint: the
+ * same tree change as revert.ts (a new overlay on the snapshot's file becomes active, the old
+ * active file goes, later snapshots stay), in two halves around the host's restore, like the
+ * compute-initiated create (overlay-prepare.ts):
+ *
+ *   prepare S:  write N on S's file; intent {revert, online}     (the host may use N from here on)
+ *   (the coordinator destroys the guest and restores it from the checkpoint's memory onto N)
+ *   commit S:   info: N active, A gone (one atomic write); unlink A
+ *   abandon S:  the host did not switch: intent cleared, then N unlinked
+ *
+ * The intent is the one a stopped-guest revert records (revert-attached.ts): an interrupted one is
+ * settled from the file the guest's persistent definition names (N forward, A back). A hidden
+ * snapshot the revert leaves with one dependant is not merged here: the guest runs on that chain,
+ * and an offline merge would change files under it.
+ */
+import { randomUUID } from 'node:crypto';
+import { StorageError } from '../../../lib/core/errors.js';
+import { verifyTree } from '../chain-check.js';
+import type { VolumeTree } from '../info-file.js';
+import type { RevertIntent } from '../intents.js';
+import { assertUuid } from './ids.js';
+import type { VolumeLocation } from './location.js';
+import { writeOverlay } from './overlay.js';
+import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { loadSettledTree, loadTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
+
+function revertIntentOf(tree: VolumeTree, snapshotId: string): RevertIntent | null {
+  const i = tree.intent;
+  return i !== null && i.kind === 'revert' && i.snapshotId === snapshotId ? i : null;
+}
+
+/** Idempotent: a prepare already recorded for S answers its overlay. */
+export async function prepareCheckpointRevertOp(loc: VolumeLocation, snapshotId: string): Promise<{ newFile: string; oldActive: string }> {
+  assertUuid(snapshotId, 'snapshot id');
+  const again = revertIntentOf(await loadTree(loc), snapshotId);
+  if (again) return { newFile: again.files.newActive, oldActive: again.files.oldActive };
+  const settled = await loadSettledTree(loc);
+  const plan = planRevert(settled, snapshotId, overlayName(loc.volumeId, randomUUID()));
+  // The restored guest's QEMU follows the chain below S's file: checked as for any revert.
+  const { tree } = await verifyTree(loc.dir, settled, [plan.base], { identityKey: loc.identityKey });
+  await writeOverlay(loc, plan.newActive, { file: plan.base, format: plan.baseFormat }, plan.sizeBytes);
+  const intent = newIntent<RevertIntent>({ kind: 'revert', step: 'switch_source', snapshotId, files: { newActive: plan.newActive, oldActive: plan.oldActive }, data: { online: true } });
+  await recordStep(loc, tree, intent, 'switch_source', false);
+  return { newFile: plan.newActive, oldActive: plan.oldActive };
+}
+
+/** Idempotent: once committed, answers the active file (the revert's overlay). */
+export async function commitCheckpointRevertOp(loc: VolumeLocation, snapshotId: string): Promise<{ activeFile: string; sizeBytes: number }> {
+  assertUuid(snapshotId, 'snapshot id');
+  const tree = await loadTree(loc);
+  const intent = revertIntentOf(tree, snapshotId);
+  if (intent === null) {
+    const s = tree.snapshots[snapshotId];
+    if (s === undefined || tree.files[tree.active]?.backing !== s.file) {
+      throw new StorageError('INVALID_STATE', `volume ${loc.volumeId} has no prepared revert to snapshot ${snapshotId}`, { details: { snapshotId } });
+    }
+    return { activeFile: tree.active, sizeBytes: tree.sizeBytes };
+  }
+  const plan = { ...planRevert({ ...tree, intent: null }, snapshotId, intent.files.newActive), oldActive: intent.files.oldActive };
+  const next = applyRevert({ ...tree, intent: null }, plan);
+  await saveTree(loc, next);
+  await unlinkIfPresent(loc, plan.oldActive);
+  return { activeFile: next.active, sizeBytes: next.sizeBytes };
+}
+
+/** Idempotent: the host never switched to N. */
+export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId: string): Promise<void> {
+  assertUuid(snapshotId, 'snapshot id');
+  const tree = await loadTree(loc);
+  const intent = revertIntentOf(tree, snapshotId);
+  if (intent === null) return;
+  await saveTree(loc, { ...tree, intent: null });
+  await unlinkIfPresent(loc, intent.files.newActive);
+}
