@@ -20,7 +20,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../lib/core/config.js';
+import { parseServiceConfig } from '../src/api/service-config.js';
 import { run } from '../lib/core/process.js';
 import type { LibvirtConnection } from '../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../coordinator/domain/disks.js';
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     guest = await bootGuest(conn, share.dir, 8, { blankMiB: 2048 });
     stub = new StubMetadata(TOKEN, share.dir, SMALL);
     await stub.start();
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir: path.join(STATE_BASE ?? scratch, `state-${process.pid}`), metadataApi: stub.url } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir: path.join(STATE_BASE ?? scratch, `state-${process.pid}`), metadataApi: stub.url } });
     coord = await startCoordinator(config, { log: pino({ level: 'silent' }) });
     const writerFile = `/mnt/${await guestDev(guest, guest.volumes[0] as Volume)}/writer.log`;
     const env: Env = { conn, share, guest, stub, coord, writerFile };

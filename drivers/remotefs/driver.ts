@@ -17,6 +17,7 @@ import type {
   VolumeRef, VolumeStats, ShareCheck,
 } from '../contract/volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
+import { remotefsOptionsOf } from './options.js';
 import type { AdoptSupport } from '../contract/adopt-support.js';
 import type { ConsistencySupport, FactScope, StorageFacts } from '../contract/consistency-support.js';
 import type { InterruptedSupport, PendingOnlineIntent, SettledInterruption } from '../contract/interrupted-support.js';
@@ -93,7 +94,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   constructor(ctx: DriverContext) {
     this.coordinators = ctx.coordinators;
     this.online = new OnlinePath({ coordinators: ctx.coordinators });
-    const storage = ctx.config.storage;
+    const storage = { ...ctx.config.storage, ...remotefsOptionsOf(ctx.config.storage) };
     let perms: Promise<FilePerms> | undefined;
     this.env = {
       storage,

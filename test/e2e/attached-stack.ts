@@ -10,7 +10,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { mountPointFor } from '../../lib/core/share-hash.js';
 import type { LibvirtConnection } from '../../lib/libvirt/index.js';
 import { startService, type RunningService } from '../../src/api/server.js';
@@ -81,11 +81,11 @@ export async function startAttachedStack(o: AttachedStackOptions): Promise<Attac
     const serviceEntry = o.tokens[o.serviceToken];
     if (!serviceEntry) throw new Error('serviceToken must be one of tokens');
     const tokens = { ...o.tokens, [o.serviceToken]: { ...serviceEntry, host: hostName } };
-    const svc = p.svc = await startService({ config: parseConfig({
+    const svc = p.svc = await startService({ config: parseServiceConfig({
       log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens }, storage,
     }) });
     const computeMountBase = path.join(scratch, 'compute-mnt'); // a compute host's own mount of the share
-    const coord = p.coord = await startCoordinator(parseConfig({
+    const coord = p.coord = await startCoordinator(parseServiceConfig({
       log: { level: 'silent' }, storage: { ...storage, mountBase: computeMountBase },
       coordinator: {
         host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: o.serviceToken, inboundToken: coordToken, hostName,

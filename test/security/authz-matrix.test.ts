@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { routeTable } from '../../src/api/app.js';
 import { startService, type RunningService } from '../../src/api/server.js';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { FakeDriver } from '../fixtures/fake-driver.js';
 import { allows, POLICY, SNAPSHOT_ACTION_POLICY, VOLUME_ACTION_POLICY, type Caller, type PolicyName, type Role } from '../../src/api/policy.js';
 import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';
@@ -341,7 +341,7 @@ describe('security: roles in noauth mode (X-Roles)', function () {
   let http: ReturnType<typeof supertest>;
   before(async () => {
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    const config = parseConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
     svc = await startService({ config, driver: new FakeDriver(), reaperIntervalMs: 0 });
     http = supertest(svc.url);
   });

@@ -16,7 +16,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { routeTable } from '../../src/api/app.js';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { shareListing } from '../fixtures/shares.js';
 import { BACKENDS, eventually, type TestDb } from '../integration/api/harness.js';
 import { DIR, DOM, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../unit/coordinator/helpers/context.js';
@@ -69,7 +69,7 @@ for (const backend of BACKENDS) {
       s = await startStack(db, 'remotefs');
       stateDir = await mkdtemp(path.join(tmpdir(), 'qcs-sec-coord-'));
       h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' },
         coordinator: { port: 0, serviceToken: COORDINATOR_TOKEN, stateDir, pollIntervalMs: 10, libvirtUri: 'test:///default', metadataApi: 'http://127.0.0.1:9' },
         storage: { mountBase: path.join(stateDir, 'mnt') },

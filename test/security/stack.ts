@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { QueryTypes } from 'sequelize';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { startService, type RunningService } from '../../src/api/server.js';
 import { FakeDriver } from '../fixtures/fake-driver.js';
 import type { TestDb } from '../integration/api/harness.js';
@@ -43,7 +43,7 @@ export async function startStack(db: TestDb, kind: 'fake' | 'remotefs'): Promise
   const storage = dir
     ? { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null }
     : { leaseTtlMs: 30_000 };
-  const config = parseConfig({
+  const config = parseServiceConfig({
     log: { level: 'silent' }, db: db.config,
     api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS, bodyLimit: '64kb' },
     storage: { maxVolumeSizeGiB: 1024, ...storage },

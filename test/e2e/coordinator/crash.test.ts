@@ -11,7 +11,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import type { DomainRef, LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../../../coordinator/domain/disks.js';
@@ -67,7 +67,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
   });
 
   async function startInProcess(extra: Record<string, unknown> = {}, port?: ObservedPort): Promise<RunningCoordinator> {
-    inproc = await startCoordinator(parseConfig({ log: { level: 'silent' }, coordinator: coordinatorSettings(extra) }), { port, log: pino({ level: 'silent' }) });
+    inproc = await startCoordinator(parseServiceConfig({ log: { level: 'silent' }, coordinator: coordinatorSettings(extra) }), { port, log: pino({ level: 'silent' }) });
     return inproc;
   }
 

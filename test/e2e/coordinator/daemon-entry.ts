@@ -5,7 +5,7 @@
  * with QCOWSHARE_TEST_CRASH_AT it kills itself at that crash point (../crash-hook.ts).
  */
 import '../crash-hook.js';
-import { loadConfig } from '../../../lib/core/config.js';
+import { composeConfigSchema, loadConfig } from '../../../lib/core/config.js';
 import { configureLogger } from '../../../lib/core/logger.js';
 import { LibvirtAdapter } from '../../../coordinator/libvirt/adapter.js';
 import { startCoordinator } from '../../../coordinator/server.js';
@@ -19,7 +19,7 @@ class HoldingAdapter extends LibvirtAdapter {
   }
 }
 
-const config = loadConfig();
+const config = loadConfig({ schema: composeConfigSchema({}, 'ignore') });
 const log = configureLogger(config.log.level).child({ component: 'coordinator' });
 const port = new HoldingAdapter({ uri: config.coordinator.libvirtUri });
 await port.warmUp();

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import type { LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../../../coordinator/domain/disks.js';
 import type { SnapshotJob } from '../../../coordinator/jobs/job.js';
@@ -93,7 +93,7 @@ describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
     stub = new StubMetadata(TOKEN, share.dir, SIZE);
     await stub.start();
     port = new ObservedPort(conn, 'qemu:///system');
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' },
       coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'prefer' },
     });

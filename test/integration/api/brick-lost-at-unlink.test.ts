@@ -18,7 +18,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type ShareConfig } from '../../../lib/core/config.js';
+import { type ShareConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { createShare } from '../../../lib/shares/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { repairGhostSnapshots } from '../../../src/api/usecases/ghost-snapshots.js';
@@ -49,7 +50,7 @@ describe('a GlusterFS brick lost during a snapshot delete converges without a hu
     gv = await createGlusterVolume();
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-brick-unlink-'));
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' }, db: db.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },

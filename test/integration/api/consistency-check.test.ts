@@ -13,7 +13,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type ShareConfig } from '../../../lib/core/config.js';
+import { type ShareConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { createShare } from '../../../lib/shares/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { buildProgram } from '../../../src/cli/main.js';
@@ -63,7 +64,7 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       db = await backend.create();
       dir = await mkdtemp(path.join(tmpdir(), 'qcs-check-'));
       share = await makeShare();
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: { driver: 'remotefs', shares: [share.config], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { openRepositories, type Repositories } from '../../../src/db/index.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { coordinatorOf } from '../../../src/api/usecases/compute-hosts.js';
@@ -67,7 +67,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       db = await backend.create();
       scratch = await mkdtemp(path.join(tmpdir(), 'qcs-theft-'));
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'debug' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(scratch, 'share') }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null },

@@ -17,7 +17,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { setStepHook, STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
@@ -56,7 +56,7 @@ for (const backend of BACKENDS) {
     });
 
     async function start(periodMs: number): Promise<void> {
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: {

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../lib/core/config.js';
+import { type Config } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import type { HostedDriver } from '../../../drivers/contract/hosted-driver.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
@@ -60,7 +61,7 @@ export async function registerHost(t: { http: ReturnType<typeof supertest> }, ho
 }
 
 export function testConfig(db: Config['db'], overrides: { auth?: 'noauth' | 'tokens'; leaseTtlMs?: number; bodyLimit?: string; driver?: string; shares?: unknown[] } = {}): Readonly<Config> {
-  return parseConfig({
+  return parseServiceConfig({
     log: { level: 'silent' },
     db,
     api: { host: '127.0.0.1', port: 0, auth: overrides.auth ?? 'tokens', tokens: TOKENS, bodyLimit: overrides.bodyLimit ?? '64kb' },
@@ -86,7 +87,7 @@ export interface RemotefsOptions {
 }
 
 export function remotefsLocalConfig(db: Config['db'], dir: string, options: RemotefsOptions = {}): Readonly<Config> {
-  return parseConfig({
+  return parseServiceConfig({
     log: { level: 'silent' }, db,
     api: { host: '127.0.0.1', port: 0, ...(options.auth === 'noauth' ? { auth: 'noauth' } : { auth: 'tokens', tokens: TOKENS }) },
     storage: {

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../lib/core/config.js';
+import { type Config } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { deleteSnapshot as engineDelete } from '../../../drivers/remotefs/snapshots/index.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
@@ -23,7 +24,7 @@ for (const backend of BACKENDS) {
     let svc: RunningService | undefined;
     let http: ReturnType<typeof supertest>;
 
-    const configOf = (periodMs: number): Readonly<Config> => parseConfig({
+    const configOf = (periodMs: number): Readonly<Config> => parseServiceConfig({
       log: { level: 'silent' }, db: db.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null, leaseTtlMs: Math.max(periodMs * 2, 2000) },

@@ -11,7 +11,7 @@ import { link, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import { mountPointFor } from '../../../lib/core/share-hash.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
@@ -41,7 +41,7 @@ async function startStack(db: TestDb, share: ShareKind, root: string): Promise<S
   const shareCfg = share.kind === 'local'
     ? { type: 'local', address }
     : { type: 'glusterfs', address, mountOptions: [], backupVolfileServers: [] };
-  const config = parseConfig({
+  const config = parseServiceConfig({
     log: { level: 'silent' }, db: db.config,
     api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
     storage: { driver: 'remotefs', shares: [shareCfg], mountBase, leaseDir: path.join(root, 'leases'), fileOwner: null, maxVolumeSizeGiB: 1024 },

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, unlink } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { BACKENDS, TOKENS, eventually, auth, type TestDb } from './harness.js';
@@ -54,7 +54,7 @@ for (const backend of BACKENDS) {
       // A 32 MiB file system of its own: filling it disturbs nothing else on the machine.
       await run('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0755', `qcs-nospace-${path.basename(dir)}`, share]);
       mounted = true;
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null, reservedPercentage: 0, overSubscriptionRatio: 1000 },

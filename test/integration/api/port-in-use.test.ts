@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService } from '../../../src/api/server.js';
 import { startCoordinator } from '../../../coordinator/server.js';
 import { silent } from '../../unit/coordinator/helpers/context.js';
@@ -42,7 +42,7 @@ describe('storage service: a port already in use fails before any start-up work'
   });
 
   it('in process: PORT_IN_USE naming api.port and QCOWSHARE__api__port; nothing opened or set up', async () => {
-    const err = await startService({ config: parseConfig(raw), reaperIntervalMs: 0 }).then(() => null, (e: unknown) => e as { code?: string; message: string });
+    const err = await startService({ config: parseServiceConfig(raw), reaperIntervalMs: 0 }).then(() => null, (e: unknown) => e as { code?: string; message: string });
     expect(err?.code).to.equal('PORT_IN_USE');
     expect(err?.message).to.contain(`port ${port}`).and.contain('"api.port"').and.contain('QCOWSHARE__api__port=');
     expect(await exists(path.join(dir, 'db.sqlite')), 'database opened').to.equal(false);
@@ -52,7 +52,7 @@ describe('storage service: a port already in use fails before any start-up work'
 
   it('the coordinator: PORT_IN_USE naming coordinator.port before libvirt or its job journal is touched', async () => {
     const stateDir = path.join(dir, 'coordinator-state');
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { host: '127.0.0.1', port, libvirtUri: 'qemu:///system', selfRegister: false, stateDir } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, coordinator: { host: '127.0.0.1', port, libvirtUri: 'qemu:///system', selfRegister: false, stateDir } });
     const err = await startCoordinator(config, { log: silent }).then((c) => c.stop().then(() => null), (e: unknown) => e as { code?: string; message: string });
     expect(err?.code).to.equal('PORT_IN_USE');
     expect(err?.message).to.contain('"coordinator.port"').and.contain('QCOWSHARE__coordinator__port=');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { writePattern } from '../../../lib/qemu/qemu-io.js';
 import { run } from '../../../lib/core/process.js';
 import { mountPointFor } from '../../../lib/core/share-hash.js';
@@ -43,7 +43,7 @@ for (const backend of BACKENDS) {
       dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-'));
       shareA = path.join(dir, 'share-a');
       shareB = path.join(dir, 'share-b');
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
         storage: { driver: 'remotefs', shares: [{ type: 'local', address: shareA }, { type: 'local', address: shareB }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
@@ -137,7 +137,7 @@ describe('api: readiness and SHARE_UNAVAILABLE on a real GlusterFS share that ge
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-gl-'));
     vol = await createGlusterVolume();
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' }, db: db.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: 'remotefs', shares: [{ type: 'glusterfs', address: vol.address }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },

@@ -9,7 +9,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { reapAbandoned } from '../../../src/api/usecases/snapshot-metadata/reaper.js';
 import { qemuIo } from '../../../lib/qemu/qemu-io.js';
@@ -29,7 +29,7 @@ describe('snapshot metadata with the real RemoteFS driver (local share, SQLite)'
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-smd-'));
     const share = path.join(dir, 'share');
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' }, db: db.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null, leaseTtlMs: 1000 },

@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig, type Config } from '../../../lib/core/config.js';
+import { type Config } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { attachmentLookup } from '../../../src/api/startup-reconcile.js';
 import { writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
@@ -32,7 +33,7 @@ describe('storage service: reconcile on start (real RemoteFS driver, local share
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-rstart-'));
     share = path.join(dir, 'share');
-    config = parseConfig({
+    config = parseServiceConfig({
       log: { level: 'silent' }, db: db.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: 'remotefs', shares: [{ type: 'local', address: share }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { purgeExpiredMessages } from '../../../src/api/user-messages/purge.js';
@@ -34,7 +34,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       db = await backend.create();
       dir = await mkdtemp(path.join(tmpdir(), 'qcs-messages-'));
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' }, db: db.config,
         api: { host: '127.0.0.1', port: 0, auth: 'noauth', messageTtlSeconds: TTL_SECONDS },
         // Every byte of the share reserved: placement finds no room, as on a full share.

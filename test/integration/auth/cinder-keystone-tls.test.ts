@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../../lib/core/process.js';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { capturedLog } from '../../fixtures/captured-log.js';
 import { TestKeystone, type KeystoneUser } from '../../fixtures/keystone.js';
@@ -39,7 +39,7 @@ describe('the stock cinder client through Keystone, over TLS (SQLite)', function
     user = await ks.user('cli-member', project, ['member']);
     const passwordFile = path.join(dir, 'keystone-password');
     await writeFile(passwordFile, `${validator.password}\n`, { mode: 0o600 });
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'trace' },
       db: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite') },
       api: {

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { coordinatorTls } from '../../../src/api/coordinator-tls.js';
@@ -37,7 +37,7 @@ describe('TLS between the storage service and coordinators (per-host credentials
     const client = await issueCert(ca, 'storage-client', '5a02');
     const tokensFile = path.join(dir, 'host-credentials.json');
     await writeFile(tokensFile, JSON.stringify({ [HOST_TOKEN]: { userId: 'coordinator-tls-c1', projectId: 'service', roles: ['service'], host: 'tls-c1' } }), { mode: 0o600 });
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' }, db: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite') },
       api: {
         host: '127.0.0.1', port: 0, auth: 'tokens', tokensFile, tls: { certFile: api.certFile, keyFile: api.keyFile },
@@ -58,7 +58,7 @@ describe('TLS between the storage service and coordinators (per-host credentials
     const serviceTokenFile = path.join(dir, `${hostName}-service-token`);
     await writeFile(serviceTokenFile, `${HOST_TOKEN}\n`, { mode: 0o600 });
     const h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f()] }]);
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' },
       coordinator: {
         host: '127.0.0.1', port: 0, metadataApi: svc.url, metadataCaFile: ca.caFile, serviceTokenFile, hostName, stateDir, pollIntervalMs: 10,

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import type { KeystoneAuthenticator } from '../../../src/api/keystone/authenticator.js';
 import { freePort } from '../../fixtures/free-port.js';
@@ -40,7 +40,7 @@ describe('Keystone authentication (real Keystone)', function () {
   const codeOf = (r: Reply) => ((Object.values(r.body)[0] ?? {}) as { error_code?: string }).error_code;
 
   function config(overrides: { keystone?: Record<string, unknown>; api?: Record<string, unknown> } = {}) {
-    return parseConfig({
+    return parseServiceConfig({
       log: { level: 'silent' },
       db: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite') },
       api: { host: '127.0.0.1', port: 0, auth: 'keystone', keystone: { url: ks.url, username: users.validator?.name, project: users.validator?.projectName, passwordFile: validatorPasswordFile, cacheTtlMs: 60_000, timeoutMs: 60_000, ...overrides.keystone }, ...overrides.api },

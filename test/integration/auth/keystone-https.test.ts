@@ -12,7 +12,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer, type Server } from 'node:tls';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { TestKeystone, type KeystoneUser } from '../../fixtures/keystone.js';
 import { issueCert, makeCa, type TestCa } from '../../fixtures/tls.js';
@@ -52,7 +52,7 @@ describe('Keystone over https (real Keystone behind a TLS front)', function () {
   const services: RunningService[] = [];
 
   async function start(keystone: Record<string, unknown>, name: string): Promise<RunningService> {
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' },
       db: { dialect: 'sqlite', storage: path.join(dir, `${name}.sqlite`) },
       api: {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService } from '../../../src/api/server.js';
 import { readSecret } from '../../../lib/core/secrets.js';
 import { capturedLog } from '../../fixtures/captured-log.js';
@@ -31,7 +31,7 @@ describe('secrets from files or the environment (real MariaDB)', function () {
 
   async function serveWith(dbConfig: Record<string, unknown>): Promise<string> {
     const logged = capturedLog('trace');
-    const config = parseConfig({ log: { level: 'trace' }, db: { ...db.config, password: '', ...dbConfig }, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
+    const config = parseServiceConfig({ log: { level: 'trace' }, db: { ...db.config, password: '', ...dbConfig }, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
     const svc = await startService({ config, driver: new FakeDriver(), reaperIntervalMs: 0, log: logged.log });
     try {
       const res = await fetch(`${svc.url}/v3/volumes`, { headers: { 'x-auth-token': 'u:p' } });

@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'node:https';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { capturedLog } from '../../fixtures/captured-log.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
@@ -40,7 +40,7 @@ describe('TLS on the storage API, reloaded on SIGHUP', function () {
     live = { certFile: path.join(dir, 'live.pem'), keyFile: path.join(dir, 'live.key') };
     await copyFile(first.certFile, live.certFile);
     await copyFile(first.keyFile, live.keyFile);
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' }, db: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite') },
       api: { host: '127.0.0.1', port: 0, auth: 'noauth', tls: { certFile: live.certFile, keyFile: live.keyFile } },
     });

@@ -14,6 +14,7 @@ import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../..
 import { inspectImage } from '../../../lib/qemu/inspector.js';
 import { readInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
 import { leaseResource } from '../../../drivers/remotefs/volume-lease.js';
+import { remotefsOptionsOf } from '../../../drivers/remotefs/options.js';
 import { createShare } from '../../../lib/shares/index.js';
 import type { CreatedVolume, VolumeDriver, VolumeFormat, VolumeRef } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
@@ -364,7 +365,7 @@ export function describeDriverContract(label: string, makeShare: () => Promise<C
         const s1 = await driver.getVolumeStats(true);
         const share1 = s1.shares.find((s) => s.address === target!.share.address);
         expect(share1!.provisionedBytes - share0!.provisionedBytes).to.equal(3 * GiB);
-        expect(s1).to.deep.include({ max_over_subscription_ratio: h.config.storage.overSubscriptionRatio, thin_provisioning_support: true });
+        expect(s1).to.deep.include({ max_over_subscription_ratio: remotefsOptionsOf(h.config.storage).overSubscriptionRatio, thin_provisioning_support: true });
       });
     });
 

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { parseConfig, type Config, type ShareConfig } from '../../../lib/core/config.js';
+import { type Config, type ShareConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 import { loadDriver } from '../../../drivers/contract/registry.js';
@@ -32,7 +33,7 @@ export interface DriverHarness {
 
 export async function makeHarness(share: ShareConfig, storage: Partial<Config['storage']> = {}): Promise<DriverHarness> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'driver-contract-'));
-  const config = parseConfig({
+  const config = parseServiceConfig({
     log: { level: 'silent' },
     storage: {
       shares: [share],

@@ -9,11 +9,11 @@ import { pino } from 'pino';
 import { loadDriver } from '../../../drivers/contract/registry.js';
 import type { ExportSupport } from '../../../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 
 const [configJson, volumeId, providerLocation] = process.argv.slice(2) as [string, string, string];
-const config = parseConfig(JSON.parse(configJson));
+const config = parseServiceConfig(JSON.parse(configJson));
 const leases = new FileLeaseManager(config.storage.leaseDir);
 const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: `export-child-${randomUUID()}` }) as VolumeDriver & ExportSupport;
 const lease = await leases.acquire(volumeId, `export-child-${randomUUID()}`, config.storage.leaseTtlMs);

@@ -13,7 +13,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import { parseConfig, type Config } from '../../../lib/core/config.js';
+import { type Config } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService } from '../../../src/api/server.js';
 import { startCoordinator } from '../../../coordinator/server.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
@@ -67,7 +68,7 @@ const coordinator: Api = {
   async start(limits) {
     const dir = await mkdtemp(path.join(tmpdir(), 'qcs-hardening-'));
     const h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f()] }]);
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, inboundToken: COORDINATOR_TOKEN, serviceToken: 'outbound-token-not-accepted-here', selfRegister: false, stateDir: dir, ...limits } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, coordinator: { port: 0, inboundToken: COORDINATOR_TOKEN, serviceToken: 'outbound-token-not-accepted-here', selfRegister: false, stateDir: dir, ...limits } });
     const running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent });
     return {
       port: Number(new URL(running.url).port),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { routeTable } from '../../../src/api/app.js';
 import type { ServiceDeps } from '../../../src/api/context.js';
 import { EXTENSIONS, SERVED, actionRows } from '../../../src/api/microversions/cinder-compat.js';
@@ -8,7 +8,7 @@ import { UNSUPPORTED_RESOURCES } from '../../../src/api/microversions/unsupporte
 import { README, withSection } from '../../../scripts/compat-table.js';
 
 // The route table only reads the configuration while it is built.
-const routes = routeTable({ config: parseConfig({}) } as unknown as ServiceDeps);
+const routes = routeTable({ config: parseServiceConfig({}) } as unknown as ServiceDeps);
 const keys = routes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
 
 describe('README: the Cinder API compatibility table', () => {

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import { pino } from 'pino';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 import { loadDriver } from '../../../drivers/contract/registry.js';
 import type { VolumeDriver, VolumeRef } from '../../../drivers/contract/volume-driver.js';
@@ -76,7 +76,7 @@ describe('RemoteFS driver: attached volumes go to the coordinator (fake coordina
   before(async () => {
     scratch = await mkdtemp(path.join(os.tmpdir(), 'online-routing-'));
     share = path.join(scratch, 'share');
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' },
       storage: { shares: [{ type: 'local', address: share }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null },
     });

@@ -3,14 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { isModulePath, loadDriver } from '../../../drivers/contract/registry.js';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { FileLeaseManager } from '../../../lib/core/file-lease.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function ctx(driver: string) {
-  const config = parseConfig({ storage: { driver } });
+  const config = parseServiceConfig({ storage: { driver } });
   return { config, leases: new FileLeaseManager('/nonexistent-lease-dir'), logger: pino({ level: 'silent' }), holderId: 'test' };
 }
 
