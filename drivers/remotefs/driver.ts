@@ -3,7 +3,7 @@
  * volumes and NFS exports. Each method validates its arguments (ids, sizes), takes the lease of
  * every volume it changes or reads a chain of, checks every file qemu-img will open
  * (chain-check.ts), then runs one small operation module. Snapshot operations are delegated to
- * the snapshot engine (./snapshots/index.ts), which relies on the lease taken here.
+ * the snapshot engine (./snapshots/: one module per operation), which relies on the lease taken here.
  */
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -35,7 +35,14 @@ import { sizeBytesFromGiB } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
 import { OVERLAY_BYTES, assertRoom } from './space-check.js';
-import * as engine from './snapshots/index.js';
+import { createSnapshotOp } from './snapshots/create.js';
+import { deleteSnapshotOp } from './snapshots/delete.js';
+import { extendOp } from './snapshots/extend.js';
+import type { VolumeLocation, SnapshotOpOptions } from './snapshots/location.js';
+import { prepareOverlayOp, commitOverlayOp, abandonOverlayOp, onlineCreateIntent } from './snapshots/overlay-prepare.js';
+import { pointFile, treeView } from './snapshots/query.js';
+import { settleBeforeOp, removeInfoTempsOp, reconcileOp } from './snapshots/reconcile.js';
+import { revertOp } from './snapshots/revert.js';
 import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
 import { deleteVolumeFiles } from './volume-delete.js';
@@ -188,7 +195,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
       if (vol.attachment) return this.online.extend(await locationOf(this.env, site), vol, toBytes, { ...ctx, signal });
-      await engine.settleUnfinished(await locationOf(this.env, site));
+      await settleBeforeOp(await locationOf(this.env, site));
       const tree = await loadSettledTree(site);
       if (toBytes < tree.sizeBytes) {
         throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
@@ -197,7 +204,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
       }
       // Only the active file grows; the engine verifies the chain (chain-check.ts) and records the
       // intent so reconcile can finish it.
-      await engine.extendWithSnapshots(await locationOf(this.env, site), toBytes);
+      await extendOp(await locationOf(this.env, site), toBytes);
     });
   }
 
@@ -245,33 +252,33 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   private async snapshotSource(src: VolumeRef, snapshotId: string, signal: AbortSignal): Promise<CopySource> {
     const site = await this.site(src);
     const tree = await loadSettledTree(site);
-    const point = await engine.snapshotPointFile(await locationOf(this.env, site), snapshotId);
+    const point = await pointFile(await locationOf(this.env, site), snapshotId);
     const insp = (await this.verified(site, tree, [point.file], { signal, save: true })).inspections.get(point.file);
     return { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp?.virtualSize ?? point.sizeBytes };
   }
 
   /** Lease + location for the snapshot engine; an attached volume takes the online path. */
   private async withEngine<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext,
-    run: (loc: engine.VolumeLocation, opts: engine.SnapshotOpOptions) => Promise<T>,
-    runOnline: (loc: engine.VolumeLocation, ctx: OpContext) => Promise<T>): Promise<T> {
+    run: (loc: VolumeLocation, opts: SnapshotOpOptions) => Promise<T>,
+    runOnline: (loc: VolumeLocation, ctx: OpContext) => Promise<T>): Promise<T> {
     assertVolumeId(vol.id);
     assertSnapshotId(snapshotId);
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const loc = await locationOf(this.env, await this.site(vol));
       if (vol.attachment) return runOnline(loc, { ...ctx, signal });
       // A failure past a commit point (ENOSPC mid-commit) left an intent: finished first, not refused.
-      await engine.settleUnfinished(loc);
+      await settleBeforeOp(loc);
       return run(loc, { signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
     });
   }
 
   createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.createSnapshot(loc, snap.id, o),
+    return this.withEngine(vol, snap.id, ctx, (loc) => createSnapshotOp(loc, snap.id),
       (loc, c) => this.online.createSnapshot(loc, vol, snap.id, c));
   }
 
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o),
+    return this.withEngine(vol, snap.id, ctx, (loc, o) => deleteSnapshotOp(loc, snap.id, o),
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
@@ -279,29 +286,29 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile; collected: string[] }>(vol, snap.id, ctx,
       async (loc, o) => {
         await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id}`);
-        return engine.revertToSnapshot(loc, snap.id, o);
+        return revertOp(loc, snap.id, o);
       }, (loc, c) => this.online.revert(loc, vol, snap.id, c));
     return { sizeGiB: giBFromBytes(r.sizeBytes), collected: r.collected, ...(r.active ? { active: r.active } : {}) };
   }
 
   /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */
-  private underVolume<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext, run: (loc: engine.VolumeLocation) => Promise<T>): Promise<T> {
+  private underVolume<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext, run: (loc: VolumeLocation) => Promise<T>): Promise<T> {
     assertVolumeId(vol.id);
     assertSnapshotId(snapshotId);
     return underLeases(this.env, [vol.id], ctx, async () => run(await locationOf(this.env, await this.site(vol))));
   }
 
   async prepareSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<PreparedOverlay> {
-    const p = await this.underVolume(vol, snap.id, ctx, (loc) => engine.prepareOverlayOp(loc, snap.id));
+    const p = await this.underVolume(vol, snap.id, ctx, (loc) => prepareOverlayOp(loc, snap.id));
     return { newFile: p.newFile, expectedTop: p.expectedTop, sizeGiB: giBFromBytes(p.sizeBytes) };
   }
 
   commitSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
-    return this.underVolume(vol, snap.id, ctx, (loc) => engine.commitOverlayOp(loc, snap.id));
+    return this.underVolume(vol, snap.id, ctx, (loc) => commitOverlayOp(loc, snap.id));
   }
 
   abandonSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
-    return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonOverlayOp(loc, snap.id));
+    return this.underVolume(vol, snap.id, ctx, (loc) => abandonOverlayOp(loc, snap.id));
   }
 
   /** The online intent of an attached volume's info file (read only), or null. */
@@ -331,7 +338,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
    */
   removeInfoTemps(vol: VolumeRef, ctx: OpContext = {}): Promise<string[]> {
     assertVolumeId(vol.id);
-    return underLeases(this.env, [vol.id], ctx, async () => engine.removeInfoTempsOp(await locationOf(this.env, await this.site(vol))));
+    return underLeases(this.env, [vol.id], ctx, async () => removeInfoTempsOp(await locationOf(this.env, await this.site(vol))));
   }
 
   /** An attached volume's interrupted live operation, settled from its host's facts (online/settle.ts). */
@@ -349,7 +356,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
 
   async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {
     assertVolumeId(vol.id);
-    return engine.snapshotTree(await locationOf(this.env, await this.site(vol)));
+    return treeView(await locationOf(this.env, await this.site(vol)));
   }
 
   /** Read-only: the offline delete's own decision and measurement (delete-preview.ts). */
@@ -436,9 +443,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     // A live snapshot between prepare and commit: the guest may already write into the overlay,
     // so only the storage service, with the host's report (finalize) or its reaper, settles it.
     const info = await readInfo(site.dir, volumeId);
-    const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
+    const pending = info?.tree ? onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
-    return engine.reconcileVolume(await locationOf(this.env, site));
+    return reconcileOp(await locationOf(this.env, site));
   }
 
   /**

@@ -12,7 +12,7 @@ import supertest from 'supertest';
 import { type Config } from '../../../lib/core/config.js';
 import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
-import { deleteSnapshot as engineDelete } from '../../../drivers/remotefs/snapshots/index.js';
+import { deleteSnapshotOp as engineDelete } from '../../../drivers/remotefs/snapshots/delete.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from './harness.js';
 
 for (const backend of BACKENDS) {

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
 import { infoFileName, readInfo } from '../../../drivers/remotefs/info-file.js';
-import { adoptCinderVolume, createSnapshot, deleteSnapshot, revertToSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
+import { adoptOp } from '../../../drivers/remotefs/snapshots/adopt-cinder.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 import { MiB, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
 async function cinderSnapshot(v: Vol, info: Record<string, string>, activeFile: string): Promise<string> {
@@ -53,7 +56,7 @@ describe('snapshots: adopting a volume made by Cinder NFS', function () {
       active = info.active as string;
       await write(active, i);
     }
-    const adopted = await adoptCinderVolume(v.loc);
+    const adopted = await adoptOp(v.loc);
     expect(adopted.activeFile).to.equal(active);
     expect(adopted.snapshots.sort()).to.deep.equal([...ids].sort());
     const tree = await verifyAll(v, 'after adoption');
@@ -63,15 +66,15 @@ describe('snapshots: adopting a volume made by Cinder NFS', function () {
     const raw = (await readInfo(dir, volumeId))?.raw ?? {};
     for (const sid of ids) expect(raw[sid], `Cinder key ${sid}`).to.equal(info[sid]);
     // adoption is idempotent, and the adopted volume supports the whole engine
-    expect((await adoptCinderVolume(v.loc)).snapshots).to.have.length(4);
-    await deleteSnapshot(v.loc, ids[1] as string);
+    expect((await adoptOp(v.loc)).snapshots).to.have.length(4);
+    await deleteSnapshotOp(v.loc, ids[1] as string);
     model.remove(v, ids[1] as string);
     await verifyAll(v, 'delete after adoption');
-    await revertToSnapshot(v.loc, ids[0] as string);
+    await revertOp(v.loc, ids[0] as string);
     model.revert(v, ids[0] as string);
     await writeStep(v);
     const s5 = randomUUID();
-    await createSnapshot(v.loc, s5);
+    await createSnapshotOp(v.loc, s5);
     model.create(v, s5);
     await verifyAll(v, 'revert and create after adoption');
   });
@@ -80,7 +83,7 @@ describe('snapshots: adopting a volume made by Cinder NFS', function () {
     const volumeId = randomUUID();
     await run('qemu-img', ['create', '-f', 'qcow2', path.join(dir, 'evil'), String(MiB)]);
     await run('qemu-img', ['create', '-f', 'qcow2', '-u', '-b', 'evil', '-F', 'qcow2', path.join(dir, `volume-${volumeId}`), String(MiB)]);
-    const err = await adoptCinderVolume({ dir, volumeId, maxChainDepth: 128 }).then(() => null, (e: unknown) => e);
+    const err = await adoptOp({ dir, volumeId, maxChainDepth: 128 }).then(() => null, (e: unknown) => e);
     expect(err).to.have.property('code', 'IMAGE_UNSAFE_BACKING');
   });
 });

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
 import { infoFileName } from '../../../drivers/remotefs/info-file.js';
-import { adoptCinderVolume, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
+import { adoptOp } from '../../../drivers/remotefs/snapshots/adopt-cinder.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
 import { measureAndPlan } from '../../../drivers/remotefs/snapshots/merge.js';
 import { decideDelete } from '../../../drivers/remotefs/snapshots/plan-delete.js';
 import { MiB, clonePoint, currentTree, tempDir, verifyAll, type Vol } from './harness.js';
@@ -48,13 +49,13 @@ describe('REVIEW: delete by commit into a base with clusters larger than 64 KiB'
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', f, '-F', 'qcow2', d, String(MiB)], { cwd: dir });
     await write(d, 0); // half of F's first 128 KiB cluster; the other half is the root's data
     await writeFile(path.join(dir, infoFileName(volumeId)), JSON.stringify({ active: d, [s0]: f, [s1]: d }));
-    await adoptCinderVolume(v.loc);
+    await adoptOp(v.loc);
     await verifyAll(v, 'adopted');
 
     const t = await currentTree(v);
     const plan = await measureAndPlan(v.loc, t, decideDelete(t, s1) as { snapshotId: string; base: string; top: string });
     expect(plan.direction, 'D holds less than F: commit').to.equal('commit');
-    await deleteSnapshot(v.loc, s1);
+    await deleteSnapshotOp(v.loc, s1);
     v.snaps.delete(s1);
     await verifyAll(v, 'after the commit');
   });

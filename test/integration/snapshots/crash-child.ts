@@ -5,15 +5,12 @@
  *
  *   npx tsx test/integration/snapshots/crash-child.ts '<json>'
  */
-import {
-  createSnapshot,
-  deleteSnapshot,
-  extendWithSnapshots,
-  revertToSnapshot,
-  setStepHook,
-  type StepName,
-  type VolumeLocation,
-} from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { extendOp } from '../../../drivers/remotefs/snapshots/extend.js';
+import { setStepHook, type StepName } from '../../../drivers/remotefs/snapshots/hooks.js';
+import type { VolumeLocation } from '../../../drivers/remotefs/snapshots/location.js';
+import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 
 export interface ChildJob {
   loc: VolumeLocation;
@@ -31,10 +28,10 @@ async function main(): Promise<void> {
     if (step === job.crashAt) process.kill(process.pid, 'SIGKILL');
   });
   const sid = job.snapshotId ?? '';
-  if (job.op === 'create') await createSnapshot(job.loc, sid);
-  else if (job.op === 'delete') await deleteSnapshot(job.loc, sid);
-  else if (job.op === 'revert') await revertToSnapshot(job.loc, sid);
-  else await extendWithSnapshots(job.loc, job.sizeBytes ?? 0);
+  if (job.op === 'create') await createSnapshotOp(job.loc, sid);
+  else if (job.op === 'delete') await deleteSnapshotOp(job.loc, sid);
+  else if (job.op === 'revert') await revertOp(job.loc, sid);
+  else await extendOp(job.loc, job.sizeBytes ?? 0);
   process.stdout.write('DONE\n');
 }
 

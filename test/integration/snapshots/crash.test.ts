@@ -11,14 +11,11 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import {
-  createSnapshot,
-  deleteSnapshot,
-  reconcileVolume,
-  revertToSnapshot,
-  STEPS,
-  type StepName,
-} from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { STEPS, type StepName } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
+import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 import { imgCheck } from '../../../lib/qemu/img-check.js';
 import type { ChildJob } from './crash-child.js';
 import { MiB, REGION, clonePoint, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Point, type Vol } from './harness.js';
@@ -114,7 +111,7 @@ function snapshotModel(v: Vol): { active: Point; snaps: Map<string, Point> } {
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
-  await createSnapshot(v.loc, sid);
+  await createSnapshotOp(v.loc, sid);
   model.create(v, sid);
   return sid;
 }
@@ -185,10 +182,10 @@ const CASES: Case[] = [
       await writeStep(v, 1);
       const s2 = await snap(v);
       await writeStep(v, 2);
-      await revertToSnapshot(v.loc, s1);
+      await revertOp(v.loc, s1);
       model.revert(v, s1);
       await writeStep(v, 3, 3 * REGION);
-      await deleteSnapshot(v.loc, s1); // hidden
+      await deleteSnapshotOp(v.loc, s1); // hidden
       model.remove(v, s1);
       return { job: { op: 'delete', snapshotId: s2 }, after: () => model.remove(v, s2) };
     },
@@ -211,7 +208,7 @@ const CASES: Case[] = [
 ];
 
 async function settleAndVerify(v: Vol, expected: 'before' | 'after', label: string): Promise<void> {
-  const report = await reconcileVolume(v.loc);
+  const report = await reconcileOp(v.loc);
   expect(report.action, `${label}: ${report.details}`).to.not.equal('failed');
   await verifyAll(v, `${label} (${expected})`);
   // the volume works again afterwards
@@ -271,7 +268,7 @@ describe('snapshots: crash at random moments while qemu-img runs', function () {
         expect(r.sawQemuImg, 'qemu-img was running when the child was killed').to.equal(true);
         expect(r.signal).to.equal('SIGKILL');
         await assertNoQemuImgSurvives(dir);
-        const report = await reconcileVolume(v.loc);
+        const report = await reconcileOp(v.loc);
         expect(report.action).to.not.equal('failed');
         const gone = (await currentTree(v)).snapshots[s1] === undefined;
         // a commit is past its commit point once started: it must have rolled forward

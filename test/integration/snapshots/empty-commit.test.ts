@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { expect } from 'chai';
 import { qemuIo } from '../../../lib/qemu/qemu-io.js';
-import { createSnapshot, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
 import { holdsNothing } from '../../../drivers/remotefs/snapshots/qemu-views.js';
 import { REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
-  await createSnapshot(v.loc, sid);
+  await createSnapshotOp(v.loc, sid);
   model.create(v, sid);
   return sid;
 }
@@ -37,7 +38,7 @@ describe('snapshots: delete of the newest snapshot over an empty or zero-only ac
     await writeStep(v, 4);
     const s2 = await snap(v);
     expect(await activeIsEmpty(v)).to.equal(true);
-    await deleteSnapshot(v.loc, s2);
+    await deleteSnapshotOp(v.loc, s2);
     model.remove(v, s2);
     await verifyAll(v, 'after deleting the newest');
     await writeStep(v, 5);
@@ -52,7 +53,7 @@ describe('snapshots: delete of the newest snapshot over an empty or zero-only ac
     await qemuIo(path.join(v.loc.dir, t.active), 'qcow2', [`write -z ${3 * REGION} ${REGION}`]);
     v.active.data.set(3, 0);
     expect(await activeIsEmpty(v)).to.equal(false);
-    await deleteSnapshot(v.loc, s1);
+    await deleteSnapshotOp(v.loc, s1);
     model.remove(v, s1);
     await verifyAll(v, 'zero committed');
   });

@@ -1,5 +1,5 @@
 /**
- * Guards the snapshot engine's own entry points lack (index.ts is a public API; each
+ * Guards the snapshot engine's own entry points lack (each operation module is callable; each
  * case below destroys data or wedges the volume when the engine is called as documented).
  *
  * 1. createSnapshot / prepareOverlayOp unlink `volume-<vid>.<sid>` BEFORE checking whether the
@@ -23,13 +23,11 @@ import { randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import {
-  createSnapshot,
-  deleteSnapshot,
-  extendWithSnapshots,
-  prepareOverlayOp,
-  reconcileVolume,
-} from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { extendOp } from '../../../drivers/remotefs/snapshots/extend.js';
+import { prepareOverlayOp } from '../../../drivers/remotefs/snapshots/overlay-prepare.js';
+import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
 import { MiB, currentTree, makeVolume, model, tempDir, verifyAll, writeStep } from './harness.js';
 
 describe('REVIEW: snapshot engine entry-point guards', function () {
@@ -43,16 +41,16 @@ describe('REVIEW: snapshot engine entry-point guards', function () {
     const v = await makeVolume(dir, MiB);
     await writeStep(v, 0);
     const s1 = randomUUID();
-    await createSnapshot(v.loc, s1);
+    await createSnapshotOp(v.loc, s1);
     model.create(v, s1);
     for (const r of [2, 3, 4, 5]) await writeStep(v, r); // the overlay holds more than the root: pull
-    await deleteSnapshot(v.loc, s1);
+    await deleteSnapshotOp(v.loc, s1);
     model.remove(v, s1);
     const t = await currentTree(v);
     expect(t.active, 'after the pull the overlay named after s1 is the active root').to.equal(`volume-${v.loc.volumeId}.${s1}`);
     await verifyAll(v, 'after the pull');
     // Same id again (a retried or replayed request): refusing is fine, destroying the volume is not.
-    await createSnapshot(v.loc, s1).catch(() => undefined);
+    await createSnapshotOp(v.loc, s1).catch(() => undefined);
     const present = await access(path.join(dir, t.active)).then(() => true, () => false);
     expect(present, `active file ${t.active} still on the share`).to.equal(true);
   });
@@ -63,7 +61,7 @@ describe('REVIEW: snapshot engine entry-point guards', function () {
     const sid = randomUUID();
     const p = await prepareOverlayOp(v.loc, sid);
     // (the host would now switch the guest to p.newFile and the guest would write into it)
-    const report = await reconcileVolume(v.loc);
+    const report = await reconcileOp(v.loc);
     const present = await access(path.join(dir, p.newFile)).then(() => true, () => false);
     expect(present, `prepared overlay ${p.newFile} after reconcile (${report.action}: ${report.details})`).to.equal(true);
   });
@@ -72,12 +70,12 @@ describe('REVIEW: snapshot engine entry-point guards', function () {
     const v = await makeVolume(dir, MiB);
     for (const r of [0, 1, 2]) await writeStep(v, r);
     const s1 = randomUUID();
-    await createSnapshot(v.loc, s1);
+    await createSnapshotOp(v.loc, s1);
     model.create(v, s1);
     await writeStep(v, 5); // less than the root holds: commit
     const lost = new AbortController();
     lost.abort(new Error('lease lost'));
-    const outcome = await deleteSnapshot(v.loc, s1, { signal: lost.signal }).then(() => 'completed', (e: Error) => `refused: ${e.message}`);
+    const outcome = await deleteSnapshotOp(v.loc, s1, { signal: lost.signal }).then(() => 'completed', (e: Error) => `refused: ${e.message}`);
     const t = await currentTree(v);
     expect(t.snapshots[s1] !== undefined && t.intent === null, `snapshot untouched without the lease (delete ${outcome})`).to.equal(true);
   });
@@ -86,8 +84,8 @@ describe('REVIEW: snapshot engine entry-point guards', function () {
     const v = await makeVolume(dir, MiB);
     await writeStep(v, 0);
     const bad = MiB + 100;
-    await extendWithSnapshots(v.loc, bad).catch(() => undefined);
-    const report = await reconcileVolume(v.loc).catch((err: Error) => ({ action: 'threw', details: err.message }));
+    await extendOp(v.loc, bad).catch(() => undefined);
+    const report = await reconcileOp(v.loc).catch((err: Error) => ({ action: 'threw', details: err.message }));
     const t = await currentTree(v);
     expect(t.intent, `intent after reconcile (${report.action}: ${report.details})`).to.equal(null);
   });

@@ -14,7 +14,10 @@ import { imgCheck } from '../../../lib/qemu/img.js';
 import { imgCreate } from '../../../lib/qemu/img-create.js';
 import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { newTree, writeInfo } from '../../../drivers/remotefs/info-file.js';
-import { createSnapshot, deleteSnapshot, reconcileVolume, STEPS } from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
 import { routePull } from '../../../drivers/remotefs/snapshots/pull-fast.js';
 import type { ChildJob } from './crash-child.js';
 import { MiB, REGION, clonePoint, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
@@ -23,7 +26,7 @@ const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-chi
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
-  await createSnapshot(v.loc, sid);
+  await createSnapshotOp(v.loc, sid);
   model.create(v, sid);
   return sid;
 }
@@ -88,7 +91,7 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
     const v = await makeVolume(dir, 4 * MiB);
     const s2 = await layered(v);
     expect(await route(v, s2)).to.equal('fast');
-    await deleteSnapshot(v.loc, s2);
+    await deleteSnapshotOp(v.loc, s2);
     model.remove(v, s2);
     await verifyAll(v, 'after the pull');
     await checkClean(v);
@@ -102,7 +105,7 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
     for (const r of [0, 1, 2, 3, 9, 10, 11]) await writeStep(v, r);
     await snap(v);
     expect(await route(v, s1)).to.equal('fast');
-    await deleteSnapshot(v.loc, s1);
+    await deleteSnapshotOp(v.loc, s1);
     model.remove(v, s1);
     await verifyAll(v, 'root pulled');
   });
@@ -118,7 +121,7 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
     for (const r of [0, 1, 2, 4]) await writeStep(v, r);
     await snap(v);
     expect(await route(v, s1)).to.equal('safe');
-    await deleteSnapshot(v.loc, s1);
+    await deleteSnapshotOp(v.loc, s1);
     model.remove(v, s1);
     await verifyAll(v, 'safe pull');
   });
@@ -129,11 +132,11 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
     const before = { active: clonePoint(v.active), snaps: new Map([...v.snaps].map(([k, p]) => [k, clonePoint(p)])) };
     const r = await runChild({ loc: v.loc, op: 'delete', snapshotId: s2, crashAt: STEPS.pullCopied });
     expect(r.signal, r.stderr).to.equal('SIGKILL');
-    const report = await reconcileVolume(v.loc);
+    const report = await reconcileOp(v.loc);
     expect(report.action, report.details).to.equal('rolled_back');
     Object.assign(v, before);
     await verifyAll(v, 'rolled back after the copy');
-    await deleteSnapshot(v.loc, s2);
+    await deleteSnapshotOp(v.loc, s2);
     model.remove(v, s2);
     await verifyAll(v, 'pulled after the rollback');
   });
@@ -150,7 +153,7 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
       const r = await runChild({ loc: v.loc, op: 'delete', snapshotId: s1, announce: STEPS.pullStarted }, delay);
       expect(r.signal).to.equal('SIGKILL');
       expect(r.sawQemuIo, 'qemu-io was copying when the child was killed').to.equal(true);
-      const report = await reconcileVolume(v.loc);
+      const report = await reconcileOp(v.loc);
       expect(report.action, report.details).to.not.equal('failed');
       if ((await currentTree(v)).snapshots[s1] === undefined) model.remove(v, s1);
       else Object.assign(v, before);

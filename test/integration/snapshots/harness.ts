@@ -12,7 +12,8 @@ import { expect } from 'chai';
 import { imgCreate } from '../../../lib/qemu/img-create.js';
 import { qemuIo } from '../../../lib/qemu/qemu-io.js';
 import { newTree, readInfo, writeInfo, type VolumeTree } from '../../../drivers/remotefs/info-file.js';
-import { snapshotPointFile, type VolumeLocation } from '../../../drivers/remotefs/snapshots/index.js';
+import type { VolumeLocation } from '../../../drivers/remotefs/snapshots/location.js';
+import { pointFile } from '../../../drivers/remotefs/snapshots/query.js';
 import { headerOf } from '../../../drivers/remotefs/snapshots/qemu-views.js';
 import { treeProblems } from '../../../drivers/remotefs/snapshots/tree.js';
 
@@ -107,7 +108,7 @@ export async function verifyAll(v: Vol, label = ''): Promise<VolumeTree> {
   const visible = Object.values(tree.snapshots).filter((s) => !s.hidden).map((s) => s.id).sort();
   expect(visible, `${label}: visible snapshots`).to.deep.equal([...v.snaps.keys()].sort());
   for (const [sid, p] of v.snaps) {
-    const point = await snapshotPointFile(v.loc, sid);
+    const point = await pointFile(v.loc, sid);
     expect(point.sizeBytes, `${label}: recorded size of ${sid}`).to.equal(p.size);
     await verifyPoint(v, point.file, point.format, p, `${label} snapshot ${sid}`);
   }

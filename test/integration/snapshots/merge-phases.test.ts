@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { ProgressPhase } from '../../../drivers/contract/volume-driver.js';
-import { createSnapshot, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
 import { planLiveMerge } from '../../../drivers/remotefs/snapshots/live-merge.js';
 import { decideDelete } from '../../../drivers/remotefs/snapshots/plan-delete.js';
 import { fileMergePlanSchema } from '../../../drivers/remotefs/snapshots/plan-schema.js';
@@ -14,7 +15,7 @@ import { REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, 
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
-  await createSnapshot(v.loc, sid);
+  await createSnapshotOp(v.loc, sid);
   model.create(v, sid);
   return sid;
 }
@@ -34,7 +35,7 @@ describe('snapshots: a merge reports its phases', function () {
     const t = await currentTree(v);
     const base = t.snapshots[s1]?.file as string;
     const phases: ProgressPhase[] = [];
-    await deleteSnapshot(v.loc, s1, { onPhase: (p) => phases.push(p) });
+    await deleteSnapshotOp(v.loc, s1, { onPhase: (p) => phases.push(p) });
     model.remove(v, s1);
     await verifyAll(v, 'after the commit');
     expect(phases.map((p) => [p.name, p.measured])).to.deep.equal([['commit', true], ['finish', false]]);
@@ -50,7 +51,7 @@ describe('snapshots: a merge reports its phases', function () {
     for (let r = 1; r < 12; r++) await writeStep(v, r);
     const t = await currentTree(v);
     const phases: ProgressPhase[] = [];
-    await deleteSnapshot(v.loc, s1, { onPhase: (p) => phases.push(p) });
+    await deleteSnapshotOp(v.loc, s1, { onPhase: (p) => phases.push(p) });
     model.remove(v, s1);
     await verifyAll(v, 'after the pull');
     expect(phases.map((p) => p.name)).to.deep.equal(['pull', 'finish']);

@@ -7,12 +7,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import fc from 'fast-check';
 import { qemuIo } from '../../../lib/qemu/qemu-io.js';
-import {
-  createSnapshot,
-  deleteSnapshot,
-  extendWithSnapshots,
-  revertToSnapshot,
-} from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { extendOp } from '../../../drivers/remotefs/snapshots/extend.js';
+import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 import { REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
 type Op =
@@ -50,21 +48,21 @@ async function zeroStep(v: Vol, region: number): Promise<void> {
 async function apply(v: Vol, op: Op): Promise<void> {
   if (op.t === 'create') {
     const sid = randomUUID();
-    await createSnapshot(v.loc, sid);
+    await createSnapshotOp(v.loc, sid);
     model.create(v, sid);
   } else if (op.t === 'delete' || op.t === 'revert') {
     const sid = pick(v, op.i);
     if (sid === null) return;
     if (op.t === 'delete') {
-      await deleteSnapshot(v.loc, sid);
+      await deleteSnapshotOp(v.loc, sid);
       model.remove(v, sid);
     } else {
-      await revertToSnapshot(v.loc, sid);
+      await revertOp(v.loc, sid);
       model.revert(v, sid);
     }
   } else if (op.t === 'extend') {
     const size = Math.min(MAX, v.active.size + 4 * REGION);
-    await extendWithSnapshots(v.loc, size);
+    await extendOp(v.loc, size);
     model.extend(v, size);
   } else if (op.t === 'write') {
     const regions = v.active.size / REGION;

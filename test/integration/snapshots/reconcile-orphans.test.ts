@@ -9,7 +9,9 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { tempFileName } from '../../../lib/core/volume-names.js';
-import { createSnapshot, prepareOverlayOp, reconcileVolume } from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { prepareOverlayOp } from '../../../drivers/remotefs/snapshots/overlay-prepare.js';
+import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
 import { MiB, currentTree, makeVolume, model, tempDir, writeStep } from './harness.js';
 
 describe('reconcile: orphans by the one name rule', function () {
@@ -24,7 +26,7 @@ describe('reconcile: orphans by the one name rule', function () {
     const vid = v.loc.volumeId;
     await writeStep(v, 0);
     const s1 = randomUUID();
-    await createSnapshot(v.loc, s1);
+    await createSnapshotOp(v.loc, s1);
     model.create(v, s1);
     await writeStep(v, 1);
     // A live create prepared (its intent names the new overlay) and left to its host.
@@ -37,7 +39,7 @@ describe('reconcile: orphans by the one name rule', function () {
     ];
     for (const n of [...removed, ...kept]) await writeFile(path.join(dir, n), 'planted');
     const tree = await currentTree(v);
-    const report = await reconcileVolume(v.loc);
+    const report = await reconcileOp(v.loc);
     const names = new Set(await readdir(dir));
     for (const n of removed) expect(names.has(n), `${n} removed (${report.details})`).to.equal(false);
     for (const n of [...kept, prepared.newFile, `volume-${vid}.info`, ...Object.keys(tree.files)]) expect(names.has(n), `${n} kept (${report.details})`).to.equal(true);

@@ -20,7 +20,8 @@ import { expect } from 'chai';
 import { run } from '../../../lib/core/process.js';
 import { imgCreate } from '../../../lib/qemu/img-create.js';
 import { newTree, writeInfo } from '../../../drivers/remotefs/info-file.js';
-import { createSnapshot, deleteSnapshot } from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
 import { routePull } from '../../../drivers/remotefs/snapshots/pull-fast.js';
 import { MiB, currentTree, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
@@ -82,11 +83,11 @@ describe('REVIEW: safe pull killed between its header write and its metadata flu
     await writeStep(v, 3);
     await writeStep(v, 10);
     const s1 = randomUUID();
-    await createSnapshot(v.loc, s1);
+    await createSnapshotOp(v.loc, s1);
     model.create(v, s1);
     for (const r of [0, 1, 2, 4, 5]) await writeStep(v, r); // D holds more than F: pull
     const s2 = randomUUID();
-    await createSnapshot(v.loc, s2);
+    await createSnapshotOp(v.loc, s2);
     model.create(v, s2);
     await verifyAll(v, 'before');
 
@@ -98,7 +99,7 @@ describe('REVIEW: safe pull killed between its header write and its metadata flu
     process.env.LD_PRELOAD = shim;
     let outcome = 'resolved';
     try {
-      await deleteSnapshot(v.loc, s1);
+      await deleteSnapshotOp(v.loc, s1);
     } catch (err) {
       outcome = `threw ${(err as Error).message}`;
     } finally {

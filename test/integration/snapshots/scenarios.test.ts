@@ -3,19 +3,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import {
-  createSnapshot,
-  deleteSnapshot,
-  extendWithSnapshots,
-  revertToSnapshot,
-  snapshotTree,
-} from '../../../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
+import { extendOp } from '../../../drivers/remotefs/snapshots/extend.js';
+import { treeView } from '../../../drivers/remotefs/snapshots/query.js';
+import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 import { assertShareConsistent } from '../../fixtures/consistency.js';
 import { MiB, REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
 async function snap(v: Vol, label: string): Promise<string> {
   const sid = randomUUID();
-  await createSnapshot(v.loc, sid);
+  await createSnapshotOp(v.loc, sid);
   model.create(v, sid);
   await writeStep(v);
   await verifyAll(v, `create ${label}`);
@@ -23,14 +21,14 @@ async function snap(v: Vol, label: string): Promise<string> {
 }
 
 async function del(v: Vol, sid: string, label: string): Promise<{ hidden: boolean; collected: string[] }> {
-  const r = await deleteSnapshot(v.loc, sid);
+  const r = await deleteSnapshotOp(v.loc, sid);
   model.remove(v, sid);
   await verifyAll(v, `delete ${label}`);
   return r;
 }
 
 async function revert(v: Vol, sid: string, label: string): Promise<void> {
-  await revertToSnapshot(v.loc, sid);
+  await revertOp(v.loc, sid);
   model.revert(v, sid);
   await verifyAll(v, `revert ${label}`);
   await writeStep(v);
@@ -38,7 +36,7 @@ async function revert(v: Vol, sid: string, label: string): Promise<void> {
 }
 
 async function hiddenIds(v: Vol): Promise<string[]> {
-  return (await snapshotTree(v.loc)).snapshots.filter((s) => s.hidden).map((s) => s.id);
+  return (await treeView(v.loc)).snapshots.filter((s) => s.hidden).map((s) => s.id);
 }
 
 describe('snapshots: scenarios (real qemu-img)', function () {
@@ -82,7 +80,7 @@ describe('snapshots: scenarios (real qemu-img)', function () {
     const s2 = await snap(v, 's2');
     await revert(v, s1, 's1');
     expect((await del(v, s1, 's1')).hidden).to.equal(true);
-    await revertToSnapshot(v.loc, s2);
+    await revertOp(v.loc, s2);
     model.revert(v, s2);
     await verifyAll(v, 'revert s2');
     expect(await hiddenIds(v)).to.deep.equal([]);
@@ -103,12 +101,12 @@ describe('snapshots: scenarios (real qemu-img)', function () {
     const v = await makeVolume(dir);
     await writeStep(v, 0);
     const s1 = await snap(v, 's1');
-    await extendWithSnapshots(v.loc, 2 * MiB);
+    await extendOp(v.loc, 2 * MiB);
     model.extend(v, 2 * MiB);
     await writeStep(v, 20); // past s1's end
     await verifyAll(v, 'extend 1');
     const s2 = await snap(v, 's2');
-    await extendWithSnapshots(v.loc, 3 * MiB);
+    await extendOp(v.loc, 3 * MiB);
     model.extend(v, 3 * MiB);
     await writeStep(v, 40);
     await verifyAll(v, 'extend 2');
@@ -125,7 +123,7 @@ describe('snapshots: scenarios (real qemu-img)', function () {
     const v = await makeVolume(dir);
     await writeStep(v, 1, 4 * REGION); // S's own delta is big -> commit is cheaper
     const s1 = await snap(v, 's1');
-    await extendWithSnapshots(v.loc, 2 * MiB);
+    await extendOp(v.loc, 2 * MiB);
     model.extend(v, 2 * MiB);
     await writeStep(v, 30);
     await del(v, s1, 's1');
@@ -157,7 +155,7 @@ describe('snapshots: scenarios (real qemu-img)', function () {
     const v = await makeVolume(dir, MiB, 'qcow2', 3);
     await snap(v, 's1');
     await snap(v, 's2');
-    const err = await createSnapshot(v.loc, randomUUID()).then(() => null, (e: unknown) => e);
+    const err = await createSnapshotOp(v.loc, randomUUID()).then(() => null, (e: unknown) => e);
     expect(err).to.have.property('code', 'CHAIN_TOO_DEEP');
     await verifyAll(v, 'after refusal');
   });
