@@ -51,13 +51,13 @@ import { loadSettledTree } from './snapshots/store.js';
 import { findVolume, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
-import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef } from '../contract/export-support.js';
+import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef, ExportFile, ImportOntoRequest, ImportRequest } from '../contract/export-support.js';
 import type { DeletePreview, DeletePreviewSupport } from '../contract/delete-preview-support.js';
 import { previewDeleteOp } from './snapshots/delete-preview.js';
 import { openExport } from './export/export-volume.js';
-import { createExportFile, openExportFile, removeExportTemps, writeExportFile, type ExportFile } from './export/export-to-share.js';
-import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
-import { importOnto, removeImportLeftovers, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
+import { createExportFile, openExportFile, removeExportTemps, writeExportFile } from './export/export-to-share.js';
+import { importVolume, type ImportedVolumeTree } from './export/import-volume.js';
+import { importOnto, removeImportLeftovers, type ImportedOntoTree } from './export/import-onto.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -494,12 +494,12 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return removed;
   }
 
-  importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
+  importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {
     return importVolume(this.env, source, req, ctx);
   }
 
   /** An incremental archive onto a detached volume holding its base (export/import-onto.ts), under its lease. */
-  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {
+  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOntoTree> {
     assertVolumeId(target.id);
     assertDetached(target, 'importing onto it');
     return importOnto(this.env, target, source, req, ctx);

@@ -11,7 +11,7 @@ import tar from 'tar-stream';
 import { imgCreate } from '../../../lib/qemu/img.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { ExportSupport } from '../../../drivers/contract/export-support.js';
-import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
+import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import { shareListing } from '../../fixtures/shares.js';
 import type { DriverHarness } from '../drivers/harness.js';

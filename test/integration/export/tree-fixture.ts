@@ -11,9 +11,9 @@ import os from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import path from 'node:path';
 import { verifyPattern, writePattern } from '../../../lib/qemu/img.js';
-import type { ExportRecords, ExportSupport, ImportedVolume } from '../../../drivers/contract/export-support.js';
-import type { ImportIds } from '../../../drivers/remotefs/export/import-plan.js';
-import type { ExportManifest } from '../../../drivers/remotefs/export/manifest.js';
+import type { ExportSupport, ImportedVolume } from '../../../drivers/contract/export-support.js';
+import type { ExportManifest, ExportRecords, ImportIds } from '../../../drivers/contract/export-manifest.js';
+import type { RemoteFsDriver } from '../../../drivers/remotefs/driver.js';
 import type { LeaseManager } from '../../../lib/core/lease.js';
 import type { VolumeDriver } from '../../../drivers/contract/volume-driver.js';
 import type { Config } from '../../../lib/core/config.js';
@@ -111,7 +111,7 @@ export function importBuffer(driver: ExportSupport, source: Readable, share?: st
 export interface LocalExportShare {
   tmp: string;
   h: DriverHarness;
-  driver: VolumeDriver & ExportSupport;
+  driver: RemoteFsDriver;
   /** The share's address, and the directory the driver's volumes are in. */
   address: string;
   dir: string;
@@ -121,7 +121,8 @@ export async function localExportShare(prefix: string, storage: Partial<Config['
   const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
   const address = path.join(tmp, 'share0');
   const h = await makeHarness({ type: 'local', address, mountOptions: [], backupVolfileServers: [] }, storage);
-  const driver = h.driver as VolumeDriver & ExportSupport;
+  // The RemoteFS driver's own results (the tree an import wrote) are what these tests check.
+  const driver = h.driver as RemoteFsDriver;
   await driver.doSetup();
   const dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
   return { tmp, h, driver, address, dir };

@@ -5,7 +5,7 @@
  * guesses from a damaged record).
  */
 import { expect } from 'chai';
-import type { ExportManifest } from '../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import { encodeOntoRows, MAX_ONTO_PAYLOAD_CHARS, parseOntoRows, planOntoRows } from '../../../src/api/usecases/import-onto-rows.js';
 import { IMPORT_SOURCE_KEY } from '../../../src/api/usecases/volume-import.js';
 

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import type { ExportManifest } from '../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import { importOntoQuotaRequest, importQuotaRequest } from '../../../src/api/usecases/quota/import-request.js';
 
 const GiB = 1024 ** 3;
