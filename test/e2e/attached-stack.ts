@@ -3,21 +3,26 @@
  * service (real RemoteFS driver) and the coordinator, both in-process, with mount bases of their
  * own, as on a storage host and a compute host (two FUSE clients of the volume; the coordinator
  * mounts the share itself at the first attach), libvirtd and a booted guest running
- * qemu-guest-agent. stop() removes all of it, also after a start that failed half way.
+ * qemu-guest-agent. stop() removes all of it, also after a start that failed half way. Also what
+ * the suites share on it: their callers, their reads of rows, files and the live chain, the attach.
  */
+import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import { parseServiceConfig } from '../../src/api/service-config.js';
 import { mountPointFor } from '../../lib/core/share-hash.js';
 import type { LibvirtConnection } from '../../lib/libvirt/index.js';
+import { qemuIo } from '../../lib/qemu/qemu-io.js';
 import { startService, type RunningService } from '../../src/api/server.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { parseDomainXml } from '../../coordinator/domain/disks.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
-import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
+import { TestGuest, guestDiskOf, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
+import { until } from '../fixtures/until.js';
 
 type Role = 'admin' | 'member' | 'service';
 
@@ -104,4 +109,49 @@ export async function startAttachedStack(o: AttachedStackOptions): Promise<Attac
     await stopAll(p);
     throw err;
   }
+}
+
+/** Bytes of one block the guest writes a pattern into (guest.writeBlockPattern counts in 64 KiB blocks). */
+export const K64 = 65536;
+
+/** The callers the attached suites act as: alice (a member), an admin, the coordinator's service token. Fresh tokens per process. */
+export function attachedTokens(): { tokens: AttachedStackOptions['tokens']; serviceToken: string; adminToken: string } {
+  const serviceToken = `svc-${randomUUID()}`;
+  const adminToken = `admin-${randomUUID()}`;
+  return {
+    serviceToken,
+    adminToken,
+    tokens: {
+      alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member'] },
+      [adminToken]: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin'] },
+      [serviceToken]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service'] },
+    },
+  };
+}
+
+export type Caller = 'alice' | 'admin' | 'svc';
+
+/** What the attached suites read of a running stack: the API rows, the files on the storage side's mount, the guest's live chain. */
+export function stackReads(stack: () => AttachedStack, t: { serviceToken: string; adminToken: string }) {
+  const as = (who: Caller) => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : who === 'admin' ? t.adminToken : t.serviceToken });
+  const dir = () => stack().storageDir;
+  return {
+    as,
+    info: async (vid: string) => JSON.parse(await readFile(path.join(dir(), `volume-${vid}.info`), 'utf8')),
+    hostRead: (file: string, cmds: string[]) => qemuIo(path.join(dir(), file), 'qcow2', cmds, { readOnly: true }),
+    filesOf: async (vid: string) => (await readdir(dir())).filter((f) => f.startsWith(`volume-${vid}`)),
+    volumeOf: async (vid: string) => (await stack().api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume as { status: string; attachments: { active_file: string }[] } | undefined,
+    /** Every snapshot row of the volume, hidden ones included (admin). */
+    allSnapshots: async (vid: string) => (await stack().api.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(as('admin')).expect(200)).body.snapshots as StackSnapshot[],
+    liveChain: async (vid: string) => parseDomainXml(await stack().guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name),
+  };
+}
+
+export interface StackSnapshot { id: string; name: string | null; status: string; hidden?: boolean; metadata?: Record<string, string> }
+
+/** Attaches the available volume to the running guest through the coordinator; the guest's device for it once the guest sees it. */
+export async function attachToGuest(stack: AttachedStack, volumeId: string): Promise<string> {
+  const a = await stack.coordHttp.post(`/v1/instances/${stack.guest.dom.uuid}/volumes/${volumeId}`).set({ 'X-Auth-Token': stack.coordToken });
+  expect(a.status, JSON.stringify(a.body)).to.equal(201);
+  return until('guest sees the disk', () => guestDiskOf(stack.guest, volumeId), 60_000);
 }

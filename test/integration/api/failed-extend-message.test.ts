@@ -11,8 +11,9 @@ import { randomUUID } from 'node:crypto';
 import supertest from 'supertest';
 import type { RunningService } from '../../../src/api/server.js';
 import { settleFailedExtends } from '../../../src/api/usecases/failed-extends.js';
-import { STEPS, setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
-import { BACKENDS, auth, eventually, remotefsServiceHooks } from './harness.js';
+import { setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { availableVolume, extendFailingPastCommit, volumeRow } from '../../fixtures/api/failed-extend.js';
+import { BACKENDS, auth, remotefsServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: a failed extend completed by recovery withdraws its user message (${backend.name})`, function () {
@@ -22,39 +23,19 @@ for (const backend of BACKENDS) {
     remotefsServiceHooks(backend, 'qcs-extend-msg-', (s) => ({ svc, http } = s), { leaseTtlMs: 2000 });
     afterEach(() => setStepHook(null));
 
-    const volume = async (id: string) => (await http.get(`/v3/volumes/${id}`).set(auth('alice')).expect(200)).body.volume as { status: string; size: number };
+    const volume = (id: string) => volumeRow(http, id);
     const messagesOf = async (id: string) => ((await http.get('/v3/messages').query({ resource_uuid: id }).set(auth('alice')).expect(200)).body.messages as { event_id: string }[]).map((m) => m.event_id);
-    const available = async () => {
-      const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
-      await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
-      return vid;
-    };
-    /** An extend to 2 GiB that fails right after its intent: the volume error_extending, the operation failed. */
-    const failedExtend = async (vid: string) => {
-      let thrown = false;
-      setStepHook((step) => {
-        if (step === STEPS.extendIntentWritten && !thrown) {
-          thrown = true;
-          throw new Error('simulated: qemu-img resize killed');
-        }
-      });
-      const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
-      const op = await eventually(async () => {
-        const o = (await http.get(`/v3/operations/${r.headers['x-operation-id'] as string}`).set(auth('admin'))).body.operation as { state: string };
-        return o.state === 'running' ? undefined : o;
-      }, 60_000);
-      setStepHook(null);
-      expect([thrown, op.state, (await volume(vid)).status]).to.deep.equal([true, 'failed', 'error_extending']);
-    };
 
     it('the message stands while the extend is failed and goes when the pass completes it; an earlier failure\'s stays', async () => {
-      const vid = await available();
+      const vid = await availableVolume(http);
       // An earlier failure of this volume that nothing made good (as an extend refused before it
       // changed anything leaves): its message is another operation's and must stay.
       const earlier = { id: randomUUID(), projectId: 'p-alice', requestId: `req-${randomUUID()}`, eventId: 'VOLUME_VOLUME_007_103', messageLevel: 'ERROR' as const,
         userMessage: 'extend volume: refused', resourceType: 'VOLUME', resourceUuid: vid, operationId: randomUUID(), createdAt: new Date(Date.now() - 60_000), expiresAt: new Date(Date.now() + 3_600_000) };
       await svc.deps.repos.userMessages.insert(earlier);
-      await failedExtend(vid);
+      // An extend to 2 GiB failing right after its intent: the operation failed, the volume error_extending.
+      expect(await extendFailingPastCommit(http, vid)).to.deep.equal({ thrown: true, state: 'failed' });
+      expect((await volume(vid)).status).to.equal('error_extending');
       expect((await messagesOf(vid)).sort()).to.deep.equal(['VOLUME_VOLUME_007_010', 'VOLUME_VOLUME_007_103']);
 
       const reports = await settleFailedExtends(svc.deps);

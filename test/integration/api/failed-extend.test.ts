@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
 import { run } from '../../../lib/core/process.js';
-import { STEPS, setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { setStepHook } from '../../../drivers/remotefs/snapshots/hooks.js';
+import { availableVolume, extendFailingPastCommit, volumeRow } from '../../fixtures/api/failed-extend.js';
 import { BACKENDS, auth, eventually, remotefsServiceHooks } from './harness.js';
 
 for (const backend of BACKENDS) {
@@ -25,30 +26,16 @@ for (const backend of BACKENDS) {
     }, { leaseTtlMs: 2000, reaperIntervalMs: 500 });
     afterEach(() => setStepHook(null));
 
-    const volume = async (id: string) => (await http.get(`/v3/volumes/${id}`).set(auth('alice'))).body.volume as { status: string; size: number };
+    const volume = (id: string) => volumeRow(http, id);
 
     for (const withSnapshot of [false, true]) {
       it(`${withSnapshot ? 'with' : 'without'} a snapshot: the row ends available with the grown size, as the file`, async () => {
-        const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
-        await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+        const vid = await availableVolume(http);
         if (withSnapshot) {
           const sid = (await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
           await eventually(async () => ((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
         }
-        let thrown = false;
-        setStepHook((step) => {
-          if (step === STEPS.extendIntentWritten && !thrown) {
-            thrown = true;
-            throw new Error('simulated: qemu-img resize killed');
-          }
-        });
-        const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
-        const op = await eventually(async () => {
-          const o = (await http.get(`/v3/operations/${r.headers['x-operation-id'] as string}`).set(auth('admin'))).body.operation as { state: string };
-          return o.state === 'running' ? undefined : o;
-        }, 60_000);
-        setStepHook(null);
-        expect([thrown, op.state]).to.deep.equal([true, 'failed']);
+        expect(await extendFailingPastCommit(http, vid)).to.deep.equal({ thrown: true, state: 'failed' });
         // No admin action: the sweep finishes the intent and the row follows the info file.
         const settled = await eventually(async () => {
           const v = await volume(vid);
