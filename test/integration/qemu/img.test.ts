@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { link, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { run } from '../../../lib/core/process.js';
 import path from 'node:path';
-import { isStorageError } from '../../../lib/core/errors.js';
 import {
   allocatedInTop, imgCheck, imgCommit, imgConvert, imgCreate, imgInfo, imgMap, imgMeasure, imgRebase,
   imgResize, verifyPattern, writePattern, type Layer,
@@ -16,21 +15,12 @@ import {
 import { convertArgs } from '../../../lib/qemu/img-convert.js';
 import { qemuImgJob } from '../../../lib/qemu/tool.js';
 import { tempDir } from './tmp.js';
+import { rejectsWith } from '../../fixtures/code-of.js';
 
 const MiB = 1024 * 1024;
 const K64 = 64 * 1024;
 /** A file of the test directory as a qemu-img target (opened by name, with its chain). */
 const L = (file: string): Layer => ({ file: path.basename(file), format: 'qcow2' });
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isStorageError(err) ? err.code : String(err)).to.equal(code);
-    return;
-  }
-  expect.fail(`expected ${code}`);
-}
 
 describe('qemu-img wrappers (real qemu-img)', () => {
   let dir: string;

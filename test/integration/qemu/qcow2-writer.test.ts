@@ -6,13 +6,13 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isStorageError } from '../../../lib/core/errors.js';
 import { run } from '../../../lib/core/process.js';
 import { imgCheck, imgCreate, imgInfo, verifyPattern, writePattern } from '../../../lib/qemu/img.js';
 import { createOverlay } from '../../../lib/qemu/qcow2-writer.js';
 import { MAX_OVERLAY_SIZE } from '../../../lib/qemu/qcow2-overlay-layout.js';
 import { checkImage } from '../../../lib/qemu/safety.js';
 import { tempDir } from './tmp.js';
+import { rejectsWith } from '../../fixtures/code-of.js';
 
 const KiB = 1024;
 const MiB = KiB * KiB;
@@ -25,16 +25,6 @@ const SIZES: [string, number][] = [
   ['4 TiB (one full L1 cluster)', 4 * TiB], ['4 TiB + 512 (two L1 clusters)', 4 * TiB + 512], ['16 TiB', 16 * TiB],
   ['100 TiB + 512', 100 * TiB + 512], ['2 PiB (largest; 512 L1 clusters)', MAX_OVERLAY_SIZE],
 ];
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isStorageError(err) ? err.code : String(err)).to.equal(code);
-    return;
-  }
-  expect.fail(`expected ${code}`);
-}
 
 function firstDifference(a: Buffer, b: Buffer): number {
   const n = Math.min(a.length, b.length);

@@ -4,12 +4,9 @@
  * point, the file set and the tree are verified against the model of the state before or after
  * the operation, whichever the commit point says. No qemu-img of the killed child may survive.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { createSnapshotOp } from '../../../drivers/remotefs/snapshots/create.js';
 import { deleteSnapshotOp } from '../../../drivers/remotefs/snapshots/delete.js';
@@ -18,16 +15,9 @@ import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
 import { revertOp } from '../../../drivers/remotefs/snapshots/revert.js';
 import { imgCheck } from '../../../lib/qemu/img-check.js';
 import type { ChildJob } from './crash-child.js';
+import { runCrashChild } from '../../fixtures/snapshots/crash-runner.js';
 import { MiB, REGION, clonePoint, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Point, type Vol } from './harness.js';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-child.ts');
-
-interface ChildRun {
-  signal: NodeJS.Signals | null;
-  code: number | null;
-  stderr: string;
-  sawQemuImg: boolean;
-}
 
 /** qemu-img processes whose command line names something in `dir`. */
 async function qemuImgsIn(dir: string): Promise<number[]> {
@@ -39,43 +29,11 @@ async function qemuImgsIn(dir: string): Promise<number[]> {
   return found;
 }
 
-/** Whether a direct child of `pid` is a qemu-img at work (fast enough to poll every few µs). */
-function qemuImgChildOf(pid: number): boolean {
-  try {
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return kids.some((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0')[0]?.endsWith('qemu-img') === true);
-  } catch {
-    return false;
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Run the child; with `killAfterMs`, kill it that long after qemu-img shows up past `announce`. */
-function runChild(job: ChildJob, killAfterMs?: number): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let sawQemuImg = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      if (killAfterMs === undefined || !d.toString().includes('AT ')) return;
-      void (async () => {
-        const pid = child.pid ?? -1;
-        const deadline = Date.now() + 2000;
-        while (!sawQemuImg && Date.now() < deadline) sawQemuImg = qemuImgChildOf(pid);
-        if (killAfterMs > 0) await sleep(killAfterMs);
-        // still at work at the moment of the kill?
-        sawQemuImg = sawQemuImg && qemuImgChildOf(pid);
-        child.kill('SIGKILL');
-      })();
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr, sawQemuImg }));
-  });
-}
+const runChild = (job: ChildJob, killAfterMs?: number) => runCrashChild(job, 'qemu-img', killAfterMs);
 
 async function assertNoQemuImgSurvives(dir: string): Promise<void> {
   let left: number[] = [];
@@ -265,7 +223,7 @@ describe('snapshots: crash at random moments while qemu-img runs', function () {
         await big(v, (m.baseMiB * MiB) / REGION, m.topMiB);
         const before = snapshotModel(v);
         const r = await runChild({ loc: v.loc, op: 'delete', snapshotId: s1, announce: m.announce }, delay);
-        expect(r.sawQemuImg, 'qemu-img was running when the child was killed').to.equal(true);
+        expect(r.sawTool, 'qemu-img was running when the child was killed').to.equal(true);
         expect(r.signal).to.equal('SIGKILL');
         await assertNoQemuImgSurvives(dir);
         const report = await reconcileOp(v.loc);

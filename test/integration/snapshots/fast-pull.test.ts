@@ -4,11 +4,8 @@
  * (the trap: a truncated view must never put zeros over real data, nor lose a zero that hides
  * data), and kills at its new step boundary and while qemu-io copies.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { imgCheck } from '../../../lib/qemu/img.js';
 import { imgCreate } from '../../../lib/qemu/img-create.js';
@@ -20,9 +17,9 @@ import { STEPS } from '../../../drivers/remotefs/snapshots/hooks.js';
 import { reconcileOp } from '../../../drivers/remotefs/snapshots/reconcile.js';
 import { routePull } from '../../../drivers/remotefs/snapshots/pull-fast.js';
 import type { ChildJob } from './crash-child.js';
+import { runCrashChild } from '../../fixtures/snapshots/crash-runner.js';
 import { MiB, REGION, clonePoint, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from './harness.js';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-child.ts');
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
@@ -152,7 +149,7 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
       const before = { active: clonePoint(v.active), snaps: new Map([...v.snaps].map(([k, p]) => [k, clonePoint(p)])) };
       const r = await runChild({ loc: v.loc, op: 'delete', snapshotId: s1, announce: STEPS.pullStarted }, delay);
       expect(r.signal).to.equal('SIGKILL');
-      expect(r.sawQemuIo, 'qemu-io was copying when the child was killed').to.equal(true);
+      expect(r.sawTool, 'qemu-io was copying when the child was killed').to.equal(true);
       const report = await reconcileOp(v.loc);
       expect(report.action, report.details).to.not.equal('failed');
       if ((await currentTree(v)).snapshots[s1] === undefined) model.remove(v, s1);
@@ -163,34 +160,4 @@ describe('snapshots: fast pull (copy-on-read + native header switch)', function 
   }
 });
 
-function qemuIoChildOf(pid: number): boolean {
-  try {
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return kids.some((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0')[0]?.endsWith('qemu-io') === true);
-  } catch {
-    return false;
-  }
-}
-
-/** As crash.test.ts's runner, watching for qemu-io (the fast pull's copy) instead of qemu-img. */
-function runChild(job: ChildJob, killAfterMs?: number): Promise<{ signal: NodeJS.Signals | null; stderr: string; sawQemuIo: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let sawQemuIo = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      if (killAfterMs === undefined || !d.toString().includes('AT ')) return;
-      void (async () => {
-        const pid = child.pid ?? -1;
-        const deadline = Date.now() + 2000;
-        while (!sawQemuIo && Date.now() < deadline) sawQemuIo = qemuIoChildOf(pid);
-        if (killAfterMs > 0) await new Promise((r) => setTimeout(r, killAfterMs));
-        sawQemuIo = sawQemuIo && qemuIoChildOf(pid);
-        child.kill('SIGKILL');
-      })();
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve({ signal, stderr, sawQemuIo }));
-  });
-}
+const runChild = (job: ChildJob, killAfterMs?: number) => runCrashChild(job, 'qemu-io', killAfterMs);
