@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ENTRY = path.join(HERE, 'daemon-entry.ts');
-export const SERVICE_ENTRY = path.join(HERE, '..', 'service-entry.ts');
+const ENTRY = path.join(HERE, './daemon-entry.ts');
+export const SERVICE_ENTRY = path.join(HERE, '../service-entry.ts');
 
 export interface DaemonProcess {
   url: string;

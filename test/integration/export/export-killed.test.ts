@@ -37,7 +37,7 @@ describe('SIGKILL during an export', function () {
     const dir = createShare(h.config.storage.shares[0]!, h.config.storage.mountBase).mountPoint;
     const src = await makeBranchyTree(driver, () => dir);
     const before = await shareListing(dir);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'export-child.ts'), JSON.stringify(h.config), src.volumeId, address], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, './export-child.ts'), JSON.stringify(h.config), src.volumeId, address], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('streaming')) resolve(); });

@@ -35,7 +35,7 @@ describe('driver registry', () => {
   });
 
   it('loads a driver module by path (createDriver export)', async () => {
-    const rel = path.relative(process.cwd(), path.join(here, 'fixtures', 'fake-driver.ts'));
+    const rel = path.relative(process.cwd(), path.join(here, './fixtures/fake-driver.ts'));
     const d = await loadDriver(ctx(`./${rel}`));
     expect(d.name).to.equal('fake');
     expect(await codeOf(d.createVolume({ id: 'x', sizeGiB: 1 }))).to.equal('NOT_IMPLEMENTED');
@@ -44,7 +44,7 @@ describe('driver registry', () => {
   it('refuses unknown names, missing modules and incomplete drivers with CONFIG_INVALID', async () => {
     expect(await codeOf(loadDriver(ctx('nosuchdriver')))).to.equal('CONFIG_INVALID');
     expect(await codeOf(loadDriver(ctx('./no/such/module.ts')))).to.equal('CONFIG_INVALID');
-    expect(await codeOf(loadDriver(ctx(path.join(here, 'fixtures', 'incomplete-driver.ts'))))).to.equal('CONFIG_INVALID');
+    expect(await codeOf(loadDriver(ctx(path.join(here, './fixtures/incomplete-driver.ts'))))).to.equal('CONFIG_INVALID');
   });
 
   it('tells names from paths', () => {
