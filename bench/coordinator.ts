@@ -26,10 +26,10 @@ import type { LibvirtConnection } from '../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../coordinator/domain/disks.js';
 import { startCoordinator, type RunningCoordinator } from '../coordinator/server.js';
 import { GuestWriter, createOverlay, openTestConnection } from '../test/fixtures/guest/index.js';
-import { guestDev } from '../test/e2e/coordinator/data.js';
-import { bootGuest, type BootedGuest, type Volume } from '../test/e2e/coordinator/guest.js';
-import { mountShare, type MountedShare } from '../test/e2e/coordinator/share.js';
-import { StubMetadata } from '../test/e2e/coordinator/stub-metadata.js';
+import { guestDev } from '../test/fixtures/e2e/coordinator/data.js';
+import { bootGuest, type BootedGuest, type Volume } from '../test/fixtures/e2e/coordinator/guest.js';
+import { mountShare, type MountedShare } from '../test/fixtures/e2e/coordinator/share.js';
+import { StubMetadata } from '../test/fixtures/e2e/coordinator/stub-metadata.js';
 import { median } from './lib/stats.js';
 
 const ROUNDS = Number(process.argv[2] ?? 7);

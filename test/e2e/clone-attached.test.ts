@@ -21,7 +21,7 @@ import type { RunningService } from '../../src/api/server.js';
 import { guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
 import { assertConsistent } from '../fixtures/consistency.js';
-import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from '../fixtures/e2e/attached-stack.js';
 
 const CALLERS = attachedTokens();
 

@@ -17,7 +17,7 @@ import type supertest from 'supertest';
 import type { RunningService } from '../../src/api/server.js';
 import { guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
-import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from '../fixtures/e2e/attached-stack.js';
 import { binary } from '../fixtures/binary-body.js';
 
 const CALLERS = attachedTokens();

@@ -45,8 +45,8 @@ import { assertConsistentOverHttp } from '../fixtures/consistency.js';
 import { printLogWarnings } from '../fixtures/log-warnings.js';
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
-import { guestExec, guestWrite, whileFrozen } from './multi/guest-io.js';
-import { RacedPair, type Http } from './multi/raced-pair.js';
+import { guestExec, guestWrite, whileFrozen } from '../fixtures/e2e/multi/guest-io.js';
+import { RacedPair, type Http } from '../fixtures/e2e/multi/raced-pair.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 /** The coordinator's host in the registry of compute hosts, and its inbound token (what the storage service and the test present to it). */

@@ -20,8 +20,8 @@ import { FakeDriver } from '../fixtures/fake-driver.js';
 import { allows, POLICY, SNAPSHOT_ACTION_POLICY, VOLUME_ACTION_POLICY, type Caller, type PolicyName, type Role } from '../../src/api/policy.js';
 import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';
 import { snapshotActions, volumeActions } from '../../src/api/validation/actions.js';
-import { BACKENDS, eventually, type TestDb } from '../integration/api/harness.js';
-import { fingerprint, OTHER, OWN, startStack, tokenOf, type SecurityStack, type Who } from './stack.js';
+import { BACKENDS, eventually, type TestDb } from '../fixtures/api/harness.js';
+import { fingerprint, OTHER, OWN, startStack, tokenOf, type SecurityStack, type Who } from '../fixtures/security/stack.js';
 
 interface Ids { volume: string; snapshot: string; operation: string; project: string }
 interface Sent { query?: Record<string, string>; body?: unknown }

@@ -19,12 +19,12 @@ import type { Job, SnapshotJob } from '../../../coordinator/jobs/job.js';
 import { JobStore } from '../../../coordinator/state/job-store.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { createOverlay, ensureLibvirtd, openTestConnection } from '../../fixtures/guest/index.js';
-import { filesAtPoint, guestDev, guestSha, writeData } from './data.js';
-import { startDaemon, type DaemonProcess } from './daemon-process.js';
-import { bootGuest, type BootedGuest, type Volume } from './guest.js';
-import { ObservedPort } from './observed-port.js';
-import { mountShare, type MountedShare } from './share.js';
-import { StubMetadata } from './stub-metadata.js';
+import { filesAtPoint, guestDev, guestSha, writeData } from '../../fixtures/e2e/coordinator/data.js';
+import { startDaemon, type DaemonProcess } from '../../fixtures/e2e/coordinator/daemon-process.js';
+import { bootGuest, type BootedGuest, type Volume } from '../../fixtures/e2e/coordinator/guest.js';
+import { ObservedPort } from '../../fixtures/e2e/coordinator/observed-port.js';
+import { mountShare, type MountedShare } from '../../fixtures/e2e/coordinator/share.js';
+import { StubMetadata } from '../../fixtures/e2e/coordinator/stub-metadata.js';
 import { until as untilReached } from '../../fixtures/until.js';
 
 const TOKEN = `svc-${randomUUID()}`;

@@ -27,11 +27,11 @@ import { chainNames, parseDomainXml } from '../../../coordinator/domain/disks.js
 import type { SnapshotJob } from '../../../coordinator/jobs/job.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { GuestWriter, createOverlay, ext4NeedsRecovery, openTestConnection } from '../../fixtures/guest/index.js';
-import { filesAtPoint, guestDev, guestSha, patternSha, writeData } from './data.js';
-import { bootGuest, type BootedGuest, type Volume } from './guest.js';
-import { ObservedPort } from './observed-port.js';
-import { mountShare, type MountedShare } from './share.js';
-import { StubMetadata } from './stub-metadata.js';
+import { filesAtPoint, guestDev, guestSha, patternSha, writeData } from '../../fixtures/e2e/coordinator/data.js';
+import { bootGuest, type BootedGuest, type Volume } from '../../fixtures/e2e/coordinator/guest.js';
+import { ObservedPort } from '../../fixtures/e2e/coordinator/observed-port.js';
+import { mountShare, type MountedShare } from '../../fixtures/e2e/coordinator/share.js';
+import { StubMetadata } from '../../fixtures/e2e/coordinator/stub-metadata.js';
 
 const TOKEN = `svc-${randomUUID()}`;
 /** The coordinator's inbound token (what the storage side presents); TOKEN is its outbound one, what the stub accepts. */

@@ -13,8 +13,8 @@ import { startCoordinator, type RunningCoordinator } from '../../../coordinator/
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { until } from '../../fixtures/until.js';
-import { silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, TOKENS, testConfig, type TestDb } from '../api/harness.js';
+import { silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, TOKENS, testConfig, type TestDb } from '../../fixtures/api/harness.js';
 
 const DOWN_AFTER_MS = 4000;
 

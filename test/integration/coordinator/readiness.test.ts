@@ -12,8 +12,8 @@ import supertest from 'supertest';
 import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, startTestService, type TestDb, type TestService } from '../api/harness.js';
+import { DIR, VOL, f, harness, silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, startTestService, type TestDb, type TestService } from '../../fixtures/api/harness.js';
 
 interface Report { status: string; reasons: string[]; checks: { name: string; status: string; reason?: string }[] }
 

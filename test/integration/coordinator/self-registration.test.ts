@@ -12,8 +12,8 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../api/harness.js';
+import { DIR, VOL, f, harness, silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../../fixtures/api/harness.js';
 
 for (const backend of BACKENDS) {
   describe(`coordinator self-registration with the storage service (${backend.name})`, function () {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from './helpers/context.js';
+import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../../fixtures/coordinator/context.js';
 
 /** The coordinator's inbound token (what the storage service presents); its outbound service token is another. */
 const TOKEN = 'inbound-token-for-tests';
