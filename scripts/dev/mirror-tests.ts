@@ -17,6 +17,9 @@
  *    import(), require, `new URL(..., import.meta.url)`, path pieces) in the moved files and in
  *    every file that names a moved one (tests, bench/, scripts/), and every repository-relative
  *    mention (`test/unit/core/x.test.ts`) in text files (package.json, scripts, docs, READMEs).
+ * Every move made is recorded in scripts/dev/mirror-tests.moves.json, so a later run also mends
+ * a reference to a file's old path written meanwhile (a test from another branch importing
+ * `./harness.js` beside it, a doc naming `test/integration/api/x.test.ts`).
  * A second run finds every file in place and changes nothing. test/unit/layout/test-layout.test.ts
  * fails when a file sits outside this layout.
  */
@@ -216,25 +219,43 @@ function mapperOf(moves: ReadonlyMap<string, string>, all: readonly string[]) {
 
 const TS_TWIN: Record<string, string> = { '.js': '.ts', '.mjs': '.mts', '.cjs': '.cts' };
 
+/** Every move made so far (old -> new path), kept with the script. */
+const LOG_FILE = 'scripts/dev/mirror-tests.moves.json';
+
+function readLog(): Record<string, string> {
+  const file = path.join(ROOT, LOG_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+}
+
+/** The log with this run's moves added; a path moved twice keeps only its latest place. */
+function mergedLog(log: Record<string, string>, moves: ReadonlyMap<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [from, to] of Object.entries(log)) out[from] = moves.get(to) ?? to;
+  for (const [from, to] of moves) out[from] = to;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /**
  * Rewrites relative path strings of one file (at `oldFile`, becoming `newFile`): a string that
  * names a repository file or folder is pointed at its new place, from the file's new place.
  */
-function rewriteRelative(text: string, oldFile: string, newFile: string, map: (p: string) => string | null | undefined, exists: (p: string) => boolean, warnings: string[]): string {
+function rewriteRelative(text: string, oldFile: string, newFile: string, map: (p: string) => string | null | undefined, exists: (p: string) => boolean, log: Record<string, string>, warnings: string[]): string {
   return text.replace(/(['"`])(\.\.?\/[^'"`\n$]*?)\1/g, (whole, quote: string, spec: string) => {
     const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(oldFile), spec));
     const ext = path.posix.extname(resolved);
     const twin = TS_TWIN[ext] !== undefined ? resolved.slice(0, -ext.length) + TS_TWIN[ext] : null;
-    const target = exists(resolved) ? resolved : twin !== null && exists(twin) ? twin : null;
-    if (target === null) return whole;
+    const named = [resolved, twin].find((c): c is string => c !== null && (exists(c) || (log[c] !== undefined && exists(log[c] as string))));
+    if (named === undefined) return whole;
+    // A path that moved in an earlier run (a reference written meanwhile): its recorded place.
+    const target = exists(named) ? named : log[named] as string;
     const to = map(target);
     if (to === null) {
       warnings.push(`${oldFile}: ${spec} names a folder whose files move apart; left as it is`);
       return whole;
     }
     let moved = to ?? target;
-    if (moved === target && oldFile === newFile) return whole;
-    if (target !== resolved) moved = moved.slice(0, -path.posix.extname(moved).length) + ext;
+    if (moved === named && oldFile === newFile) return whole;
+    if (named !== resolved) moved = moved.slice(0, -path.posix.extname(moved).length) + ext;
     const trailing = spec.endsWith('/') ? '/' : '';
     let rel = path.posix.relative(path.posix.dirname(newFile), moved) + trailing;
     if (!rel.startsWith('.')) rel = `./${rel}`;
@@ -262,12 +283,9 @@ function main(): void {
     process.stderr.write(`mirror-tests: cannot place every file; nothing changed:\n  ${problems.join('\n  ')}\n`);
     process.exit(1);
   }
-  if (moves.size === 0) {
-    process.stdout.write('mirror-tests: every test and fixture is in place; nothing to do\n');
-    return;
-  }
   for (const [from, to] of moves) process.stdout.write(`${from} -> ${to}\n`);
   if (dryRun) return;
+  const log = readLog();
 
   const oldSet = new Set(all);
   const exists = (p: string) => oldSet.has(p) || isDir(p);
@@ -280,6 +298,8 @@ function main(): void {
     const to = map(d);
     if (typeof to === 'string') mentions.push([`${d}/`, `${to}/`], [d, to]);
   }
+  // Old paths of earlier runs that someone named again meanwhile.
+  for (const [from, to] of Object.entries(log)) if (!exists(from) && !moves.has(from)) mentions.push([from, moves.get(to) ?? to]);
   mentions.sort((a, b) => b[0].length - a[0].length);
 
   // Rewrite first (every file read at its old place), then move.
@@ -289,7 +309,7 @@ function main(): void {
     if (!(TEXT.test(file) || file.startsWith('.ci/')) || file === 'package-lock.json' || file.startsWith('scripts/dev/mirror-tests')) continue;
     const before = readFileSync(path.join(ROOT, file), 'utf8');
     const newFile = moves.get(file) ?? file;
-    let after = /\.[cm]?[jt]s$/.test(file) ? rewriteRelative(before, file, newFile, map, exists, warnings) : before;
+    let after = /\.[cm]?[jt]s$/.test(file) ? rewriteRelative(before, file, newFile, map, exists, log, warnings) : before;
     after = rewriteMentions(after, mentions);
     if (after !== before) written.set(file, after);
   }
@@ -299,8 +319,11 @@ function main(): void {
     if (tracked.has(from)) execFileSync('git', ['mv', from, to], { cwd: ROOT });
     else renameSync(path.join(ROOT, from), path.join(ROOT, to));
   }
+  if (moves.size > 0) writeFileSync(path.join(ROOT, LOG_FILE), `${JSON.stringify(mergedLog(log, moves), null, 2)}\n`);
   for (const w of warnings) process.stderr.write(`mirror-tests: warning: ${w}\n`);
-  process.stdout.write(`mirror-tests: moved ${moves.size} files, rewrote ${written.size}\n`);
+  process.stdout.write(moves.size === 0 && written.size === 0
+    ? 'mirror-tests: every test and fixture is in place; nothing to do\n'
+    : `mirror-tests: moved ${moves.size} files, rewrote ${written.size}\n`);
 }
 
 function isEntryPoint(): boolean {

@@ -30,12 +30,12 @@ describe('layout: tests mirror the source tree, fixtures live in test/fixtures',
   });
 
   it('the check sees a file at an old place, a helper beside tests and a test it cannot place (it can fail)', () => {
-    expect(isPlacedTest('test/unit/core/config.test.ts')).to.equal(false);
-    expect(isPlacedTest('test/unit/lib/core/config.test.ts')).to.equal(true);
+    expect(isPlacedTest('test/unit/core/not-yet-placed.test.ts')).to.equal(false);
+    expect(isPlacedTest('test/unit/lib/core/not-yet-placed.test.ts')).to.equal(true);
     expect(isPlacedTest('test/unit/drivers/x.test.ts'), 'drivers/ holds only folders').to.equal(false);
     expect(isPlacedFixture('test/integration/src/api/harness.ts')).to.equal(false);
-    const plan = planMoves(['test/unit/core/config.test.ts', 'test/integration/src/api/harness.ts', 'test/unit/nowhere-like-this/x.test.ts', 'test/stray.ts', 'lib/core/config.ts']);
-    expect(plan.moves.get('test/unit/core/config.test.ts')).to.equal('test/unit/lib/core/config.test.ts');
+    const plan = planMoves(['test/unit/core/not-yet-placed.test.ts', 'test/integration/src/api/harness.ts', 'test/unit/nowhere-like-this/x.test.ts', 'test/stray.ts', 'lib/core/config.ts']);
+    expect(plan.moves.get('test/unit/core/not-yet-placed.test.ts')).to.equal('test/unit/lib/core/not-yet-placed.test.ts');
     expect(plan.moves.get('test/integration/src/api/harness.ts')).to.equal('test/fixtures/src/api/harness.ts');
     expect(plan.problems.map((p) => p.split(':')[0])).to.deep.equal(['test/unit/nowhere-like-this/x.test.ts', 'test/stray.ts']);
   });
