@@ -73,6 +73,12 @@ function boundaries() {
     { files: ['lib/**/*.ts'], rules: rule([execa, sql], lib) },
     { files: ['lib/core/process.ts'], rules: rule([sql], lib) },
     { files: ['drivers/**/*.ts'], rules: rule([execa, sql], [not('src', 'drivers/'), not('coordinator', 'drivers/')]) },
+    // The contract declares every shape it exposes; only the registry reaches a driver (to load it).
+    {
+      files: ['drivers/contract/**/*.ts'],
+      ignores: ['drivers/contract/registry.ts'],
+      rules: rule([execa, sql], [not('src', 'drivers/'), not('coordinator', 'drivers/'), { regex: '(^|/)remotefs/', message: 'the driver contract declares its own types; a driver imports them, not the other way round' }]),
+    },
     {
       files: ['src/**/*.ts'],
       rules: rule([execa, sql], [

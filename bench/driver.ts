@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { parseConfig } from '../lib/core/config.js';
+import { parseServiceConfig } from '../src/api/service-config.js';
 import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { writePattern } from '../lib/qemu/img.js';
 import { loadDriver } from '../drivers/contract/registry.js';
@@ -53,7 +53,7 @@ function ratioLine(label: string, candidate: Stats, baseline: Stats): string {
 
 async function makeDriver(root: string): Promise<{ driver: VolumeDriver; share: string }> {
   const share = path.join(root, 'share');
-  const config = parseConfig({ log: { level: 'silent' }, storage: { shares: [{ type: 'local', address: share }], leaseDir: path.join(root, 'leases'), mountBase: path.join(root, 'mnt') } });
+  const config = parseServiceConfig({ log: { level: 'silent' }, storage: { shares: [{ type: 'local', address: share }], leaseDir: path.join(root, 'leases'), mountBase: path.join(root, 'mnt') } });
   const driver = await loadDriver({ config, leases: new FileLeaseManager(config.storage.leaseDir), logger: pino({ level: 'silent' }), holderId: 'bench' });
   await driver.doSetup();
   return { driver, share };

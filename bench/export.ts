@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import { loadDriver } from '../drivers/contract/registry.js';
 import type { ExportSupport } from '../drivers/contract/export-support.js';
 import type { VolumeDriver } from '../drivers/contract/volume-driver.js';
-import { parseConfig } from '../lib/core/config.js';
+import { parseServiceConfig } from '../src/api/service-config.js';
 import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { run } from '../lib/core/process.js';
 import { createShare } from '../lib/shares/index.js';
@@ -35,7 +35,7 @@ const SNAPSHOTS = 10;
 async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-export-'));
   try {
-    const config = parseConfig({ log: { level: 'silent' }, storage: { shares: [{ type: 'local', address: path.join(scratch, 'share') }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, maxVolumeSizeGiB: 64 } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, storage: { shares: [{ type: 'local', address: path.join(scratch, 'share') }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, maxVolumeSizeGiB: 64 } });
     const leases = new FileLeaseManager(config.storage.leaseDir);
     const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: 'bench' }) as VolumeDriver & ExportSupport;
     await driver.doSetup();

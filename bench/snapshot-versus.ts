@@ -49,7 +49,13 @@ interface Loc {
 /** Loaded by path, so each checkout runs its own modules (and keeps its own per-process state). */
 async function engineAt(root: string, label: string): Promise<Engine> {
   const load = (rel: string) => import(path.join(root, rel)) as Promise<Record<string, (...a: unknown[]) => Promise<unknown>>>;
-  const snap = await load('drivers/remotefs/snapshots/index.ts');
+  // Older checkouts have the engine behind snapshots/index.ts; newer ones import each operation's module.
+  const legacy = existsSync(path.join(root, 'drivers/remotefs/snapshots/index.ts'));
+  const snap = legacy ? await load('drivers/remotefs/snapshots/index.ts') : {
+    createSnapshot: (await load('drivers/remotefs/snapshots/create.ts'))['createSnapshotOp'],
+    revertToSnapshot: (await load('drivers/remotefs/snapshots/revert.ts'))['revertOp'],
+    deleteSnapshot: (await load('drivers/remotefs/snapshots/delete.ts'))['deleteSnapshotOp'],
+  } as Record<string, (...a: unknown[]) => Promise<unknown>>;
   const info = await load('drivers/remotefs/info-file.ts');
   const img = await load('lib/qemu/img-create.ts');
   const call = (m: Record<string, (...a: unknown[]) => Promise<unknown>>, name: string) => {
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
     return;
   }
   const otherRoot = path.resolve(other);
-  if (!existsSync(path.join(otherRoot, 'drivers/remotefs/snapshots/index.ts'))) throw new Error(`${otherRoot} is not a checkout of this project`);
+  if (!existsSync(path.join(otherRoot, 'drivers/remotefs/snapshots/create.ts'))) throw new Error(`${otherRoot} is not a checkout of this project`);
   const n = Number(process.argv[3] ?? 31);
   const depths = (process.argv[4] ?? `1,50,${CAP}`).split(',').map(Number);
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -27,7 +27,9 @@ import { promisify } from 'node:util';
 import { run } from '../lib/core/process.js';
 import { imgCreate } from '../lib/qemu/img-create.js';
 import { newTree, readInfo, writeInfo, type VolumeTree } from '../drivers/remotefs/info-file.js';
-import { createSnapshot, deleteSnapshot, type VolumeLocation } from '../drivers/remotefs/snapshots/index.js';
+import { createSnapshotOp } from '../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../drivers/remotefs/snapshots/delete.js';
+import type { VolumeLocation } from '../drivers/remotefs/snapshots/location.js';
 import { jsonName } from '../lib/qemu/img-target.js';
 import { allocatedInFileByMap } from '../drivers/remotefs/snapshots/qemu-views.js';
 import { createGlusterVolume, type GlusterVolume } from '../test/fixtures/gluster.js';
@@ -93,7 +95,7 @@ async function volumeAtDepth(dir: string, depth: number): Promise<{ loc: VolumeL
   for (let i = 1; i < depth; i++) {
     await writeCluster(loc);
     const sid = randomUUID();
-    await createSnapshot(loc, sid);
+    await createSnapshotOp(loc, sid);
     ids.push(sid);
   }
   await writeCluster(loc);
@@ -134,7 +136,7 @@ async function createAndDeleteNewest(site: Site, depth: number, loc: VolumeLocat
   for (let i = 0; i < site.rounds(depth); i++) {
     const t = await tree(loc);
     const sid = randomUUID();
-    const [c] = await timed(() => createSnapshot(loc, sid));
+    const [c] = await timed(() => createSnapshotOp(loc, sid));
     ours.push(c);
     for (const [arr, extra] of [[bareU, ['-u']], [bare, []]] as const) {
       const f = path.join(loc.dir, `floor-${randomUUID()}`);
@@ -142,7 +144,7 @@ async function createAndDeleteNewest(site: Site, depth: number, loc: VolumeLocat
       arr.push(b);
       await rm(f);
     }
-    const [d] = await timed(() => deleteSnapshot(loc, sid)); // newest: commit of the empty active
+    const [d] = await timed(() => deleteSnapshotOp(loc, sid)); // newest: commit of the empty active
     delNewest.push(d);
   }
   print(site, depth, 'create', ours);
@@ -167,7 +169,7 @@ async function timedDelete(loc: VolumeLocation, older: string, dependantOwner: s
   // Candidates measured by qemu-img map (not the planner's native reader): data each file holds.
   const layer = (file: string) => ({ file, format: t.files[file]?.format ?? 'qcow2' });
   const [mf, md] = [await allocatedInFileByMap(loc.dir, layer(f)), await allocatedInFileByMap(loc.dir, layer(d))];
-  const [ms] = await timed(() => deleteSnapshot(loc, older));
+  const [ms] = await timed(() => deleteSnapshotOp(loc, older));
   const after = await tree(loc);
   const survivor = after.files[f] ? f : d;
   const written = (await blocks(loc, survivor)) - (survivor === f ? bf : bd);
@@ -188,7 +190,7 @@ async function deleteOlderCommit(site: Site, depth: number, loc: VolumeLocation)
   const samples: DeleteSample[] = [];
   for (let i = 0; i < site.rounds(depth); i++) {
     const sid = randomUUID();
-    await createSnapshot(loc, sid);
+    await createSnapshotOp(loc, sid);
     await writeCluster(loc);
     const older = (await tree(loc)).snapshots[sid]?.parent;
     if (!older) throw new Error('no older snapshot');
@@ -206,15 +208,15 @@ async function deleteOlderPull(site: Site, depth: number, loc: VolumeLocation): 
   const samples: DeleteSample[] = [];
   for (let i = 0; i < site.rounds(depth); i++) {
     const [x, a, b] = [randomUUID(), randomUUID(), randomUUID()];
-    await createSnapshot(loc, x);
+    await createSnapshotOp(loc, x);
     await writeCluster(loc);
-    await createSnapshot(loc, a);
+    await createSnapshotOp(loc, a);
     await writeCluster(loc, 4);
-    await createSnapshot(loc, b);
+    await createSnapshotOp(loc, b);
     await writeCluster(loc);
     samples.push(await timedDelete(loc, a, b));
-    await deleteSnapshot(loc, b);
-    await deleteSnapshot(loc, x);
+    await deleteSnapshotOp(loc, b);
+    await deleteSnapshotOp(loc, x);
   }
   report(site, depth, 'delPull', samples);
 }

@@ -1,8 +1,10 @@
 /**
- * The configuration reference (docs/operations/configuration.md), generated from the schema in
- * lib/core/config.ts: every key with its type, limits and default from the zod schema itself, and
- * its description from the comment above it in that file (read with the TypeScript parser, so a
- * comment and its key cannot drift apart). A unit test fails when the file is out of date.
+ * The configuration reference (docs/operations/configuration.md), generated from the storage
+ * service's schema (lib/core/config.ts with the built-in drivers' storage options composed in:
+ * src/api/service-config.ts): every key with its type, limits and default from the zod schema
+ * itself, and its description from the comment above it in the file that declares it (read with
+ * the TypeScript parser, so a comment and its key cannot drift apart). A unit test fails when the
+ * file is out of date.
  *
  *   npx tsx scripts/config-reference.ts            # rewrite the file
  *   npx tsx scripts/config-reference.ts --check    # exit 1 when it differs
@@ -11,11 +13,18 @@ import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { configSchema } from '../lib/core/config.js';
+import { serviceConfigSchema } from '../src/api/service-config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CONFIG_SOURCE = path.join(ROOT, 'lib/core/config.ts');
 export const REFERENCE_FILE = path.join(ROOT, 'docs/operations/configuration.md');
+/**
+ * The built-in drivers' storage options (drivers/contract/registry.ts composes the same ones):
+ * their comments stand for the `driverStorageOptions` the core schema spreads into storage.
+ */
+const DRIVER_OPTION_SOURCES = [{ file: path.join(ROOT, 'drivers/remotefs/options.ts'), variable: 'remotefsStorageOptions' }];
+/** The function in lib/core/config.ts whose returned object lists the sections. */
+const SECTIONS_OWNER = 'composeConfigSchema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- zod's internal definitions are walked generically */
 type Def = { type: string; [k: string]: any };
@@ -72,6 +81,7 @@ function readSource(text: string): SourceFacts {
   };
   const visit = (n: ts.Node, owner: string | undefined) => {
     if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name)) owner = n.name.text;
+    if (ts.isFunctionDeclaration(n) && n.name) owner = n.name.text;
     if (owner !== undefined && ts.isObjectLiteralExpression(n)) {
       visitObject(owner, n);
       return;
@@ -90,6 +100,17 @@ function commentFor(facts: SourceFacts, owner: string, field: string): string {
     if (c) return c;
   }
   return '';
+}
+
+/** Which variable a field's value is built from, through spreads like commentFor. */
+function childFor(facts: SourceFacts, owner: string, field: string): string | undefined {
+  const own = facts.children.get(owner)?.get(field);
+  if (own !== undefined) return own;
+  for (const spread of facts.spreads.get(owner) ?? []) {
+    const c = childFor(facts, spread, field);
+    if (c !== undefined) return c;
+  }
+  return undefined;
 }
 
 function unwrap(schema: any): { inner: any; def?: unknown; optional: boolean; nullable: boolean } {
@@ -143,7 +164,7 @@ function rowsOf(schema: any, prefix: string, owner: string, facts: SourceFacts, 
     const key = `${prefix}${field}`;
     const u = unwrap(raw);
     const d = defOf(u.inner);
-    const child = facts.children.get(owner)?.get(field);
+    const child = childFor(facts, owner, field);
     const description = commentFor(facts, owner, field);
     if (d.type === 'object' && child !== undefined) {
       // A whole group that may be absent (tls: null = plain HTTP) gets its own row too.
@@ -168,13 +189,26 @@ function rowsOf(schema: any, prefix: string, owner: string, facts: SourceFacts, 
   }
 }
 
+/** The drivers' options' comments, under the name the core schema spreads them by. */
+function addDriverOptionComments(facts: SourceFacts): void {
+  const merged = facts.comments.get('driverStorageOptions') ?? new Map<string, string>();
+  for (const source of DRIVER_OPTION_SOURCES) {
+    const own = readSource(readFileSync(source.file, 'utf8')).comments.get(source.variable);
+    if (own === undefined) throw new Error(`${path.relative(ROOT, source.file)} declares no ${source.variable}`);
+    for (const [field, text] of own) merged.set(field, text);
+  }
+  facts.comments.set('driverStorageOptions', merged);
+}
+
 export function renderConfigReference(sourceText = readFileSync(CONFIG_SOURCE, 'utf8')): string {
   const facts = readSource(sourceText);
-  const sections = (configSchema as unknown as { shape: Record<string, unknown> }).shape;
+  addDriverOptionComments(facts);
+  const sections = (serviceConfigSchema as unknown as { shape: Record<string, unknown> }).shape;
   const lines: string[] = [
     '# Configuration reference',
     '',
-    '<!-- Generated by scripts/config-reference.ts from lib/core/config.ts: do not edit by hand;',
+    '<!-- Generated by scripts/config-reference.ts from lib/core/config.ts and the drivers\' options',
+    '     (drivers/remotefs/options.ts): do not edit by hand;',
     '     run `npx tsx scripts/config-reference.ts` after changing the schema (a test checks it). -->',
     '',
     'One JSON file per deployment: `QCOWSHARE_CONFIG=<path>` (default `config/embedded.json`). Any',
@@ -188,11 +222,11 @@ export function renderConfigReference(sourceText = readFileSync(CONFIG_SOURCE, '
   ];
   for (const [section, raw] of Object.entries(sections)) {
     const inner = unwrap(raw).inner;
-    const owner = facts.children.get('configSchema')?.get(section) ?? `configSchema.${section}`;
+    const owner = facts.children.get(SECTIONS_OWNER)?.get(section) ?? `${SECTIONS_OWNER}.${section}`;
     const rows: Row[] = [];
     const nested: { key: string; schema: any; owner: string }[] = [];
     rowsOf(inner, `${section}.`, owner, facts, rows, nested);
-    const sectionDoc = commentFor(facts, 'configSchema', section);
+    const sectionDoc = commentFor(facts, SECTIONS_OWNER, section);
     lines.push(`## \`${section}\``, '');
     if (sectionDoc) lines.push(sectionDoc, '');
     const table = (rs: Row[]) => {

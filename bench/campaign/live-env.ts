@@ -20,8 +20,8 @@ import { TestGuest, openTestConnection } from '../../test/fixtures/guest/index.j
 import { Api, TOKENS } from './api.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SERVICE_ENTRY = path.join(REPO_ROOT, 'test/e2e/service-entry.ts');
-const COORDINATOR_ENTRY = path.join(REPO_ROOT, 'test/e2e/coordinator/daemon-entry.ts');
+const SERVICE_ENTRY = path.join(REPO_ROOT, 'test/fixtures/e2e/service-entry.ts');
+const COORDINATOR_ENTRY = path.join(REPO_ROOT, 'test/fixtures/e2e/coordinator/daemon-entry.ts');
 /** Short lease: a restarted service takes over a dead one's volumes within seconds. */
 const LEASE_TTL_MS = 3000;
 /** Live merges throttled so that a fault seeded inside the window meets the block job running. */

@@ -2,17 +2,64 @@
  * Optional driver capability: a volume with its whole snapshot tree as one portable archive, and
  * back (issue 15). Declared apart from the VolumeDriver contract, like the consistency checker's
  * capability: a driver opts in by implementing the methods; the service answers NOT_IMPLEMENTED
- * for one that does not. The archive format is the RemoteFS driver's (drivers/remotefs/export).
+ * for one that does not. The manifest's types are the contract's (export-manifest.ts); the
+ * archive format and its validation are the RemoteFS driver's (drivers/remotefs/export).
  */
 import type { Readable, Writable } from 'node:stream';
-import type { ExportRecords } from '../remotefs/export/export-plan.js';
-import type { ImportRequest, ImportedVolume } from '../remotefs/export/import-volume.js';
-import type { ImportOntoRequest, ImportedOnto } from '../remotefs/export/import-onto.js';
-import type { ExportManifest } from '../remotefs/export/manifest.js';
-import type { ExportFile } from '../remotefs/export/export-to-share.js';
+import type { ExportManifest, ExportRecords, ImportIds } from './export-manifest.js';
 import type { OpContext, VolumeRef } from './volume-driver.js';
 
-export type { ExportFile, ExportManifest, ExportRecords, ImportOntoRequest, ImportRequest, ImportedOnto, ImportedVolume };
+export interface ImportRequest {
+  /**
+   * Called with the checked manifest before any file is written: the new volume's and snapshots'
+   * ids. The caller records its intent here (and may pass the new volume's lease back).
+   */
+  assign(m: ExportManifest): Promise<ImportIds & { lease?: OpContext['lease'] }>;
+  /** Share address to place the volume on; default: the share with the most room. */
+  share?: string | null;
+  /** Bytes received so far (progress). */
+  onBytes?: (total: number) => void;
+}
+
+export interface ImportedVolume {
+  providerLocation: string;
+  format: 'qcow2' | 'raw';
+  sizeGiB: number;
+  manifest: ExportManifest;
+  ids: ImportIds;
+}
+
+export interface ImportOntoRequest {
+  /**
+   * Called with the checked manifest: source snapshot id -> the target's snapshot id, for every
+   * snapshot of the archive (those owning base files: the target's existing ones; the rest new).
+   */
+  assign(m: ExportManifest): Promise<Readonly<Record<string, string>>>;
+  /**
+   * The caller's commit, called once every file is written and verified: it runs `commitShare`
+   * (the info file written: the share's commit point) inside what must agree with it, e.g. the
+   * transaction that checks the quota and writes the rows. Thrown before `commitShare` ran, the
+   * target is left as it was (what this call wrote removed). Without it, the info file is written.
+   */
+  commit?: (commitShare: () => Promise<void>) => Promise<void>;
+  onBytes?: (total: number) => void;
+}
+
+export interface ImportedOnto {
+  manifest: ExportManifest;
+  /** Source snapshot id -> target snapshot id. */
+  snapshots: Readonly<Record<string, string>>;
+  /** Target snapshots the new tree no longer holds (the source had deleted them). */
+  dropped: string[];
+}
+
+/** An archive file being written on a share (createExportFile). */
+export interface ExportFile {
+  /** Write the archive here; its successful end is the commit (final name linked). Destroyed: temp removed. */
+  sink: Writable;
+  /** The final path once committed. */
+  committed(): string | null;
+}
 
 export interface ExportOptions {
   records: ExportRecords;

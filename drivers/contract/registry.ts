@@ -6,11 +6,20 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StorageError } from '../../lib/core/errors.js';
+import type { z } from 'zod';
+import { remotefsStorageOptions } from '../remotefs/options.js';
 import type { DriverContext, VolumeDriver, VolumeDriverFactory } from './volume-driver.js';
 
 const BUILT_IN: Record<string, () => Promise<VolumeDriverFactory>> = {
   remotefs: async () => (await import('../remotefs/driver.js')).createRemoteFsDriver,
 };
+
+/**
+ * The storage options of the built-in drivers, composed into the service's configuration
+ * whichever driver is chosen: a file written for one keeps validating when storage.driver
+ * changes. A driver loaded from a module path reads no options of its own from the file.
+ */
+export const BUILT_IN_STORAGE_OPTIONS: z.ZodRawShape = { ...remotefsStorageOptions };
 
 /** Methods every driver must have; checked once at load so a bad plugin fails at start. */
 const REQUIRED_METHODS = [

@@ -3,7 +3,7 @@
  * volumes and NFS exports. Each method validates its arguments (ids, sizes), takes the lease of
  * every volume it changes or reads a chain of, checks every file qemu-img will open
  * (chain-check.ts), then runs one small operation module. Snapshot operations are delegated to
- * the snapshot engine (./snapshots/index.ts), which relies on the lease taken here.
+ * the snapshot engine (./snapshots/: one module per operation), which relies on the lease taken here.
  */
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -17,6 +17,7 @@ import type {
   VolumeRef, VolumeStats, ShareCheck,
 } from '../contract/volume-driver.js';
 import { verifyTree, type VerifiedTree } from './chain-check.js';
+import { remotefsOptionsOf } from './options.js';
 import type { AdoptSupport } from '../contract/adopt-support.js';
 import type { ConsistencySupport, FactScope, StorageFacts } from '../contract/consistency-support.js';
 import type { InterruptedSupport, PendingOnlineIntent, SettledInterruption } from '../contract/interrupted-support.js';
@@ -34,7 +35,15 @@ import { sizeBytesFromGiB } from './paths.js';
 import { resolvePerms, type FilePerms } from './perms.js';
 import { setupShares } from './setup.js';
 import { OVERLAY_BYTES, assertRoom } from './space-check.js';
-import * as engine from './snapshots/index.js';
+import { createSnapshotOp } from './snapshots/create.js';
+import { deleteSnapshotOp } from './snapshots/delete.js';
+import { extendOp } from './snapshots/extend.js';
+import type { VolumeLocation, SnapshotOpOptions } from './snapshots/location.js';
+import { prepareOverlayOp, commitOverlayOp, abandonOverlayOp, onlineCreateIntent } from './snapshots/overlay-prepare.js';
+import { pointFile, treeView } from './snapshots/query.js';
+import { settleBeforeOp, removeInfoTempsOp, reconcileOp } from './snapshots/reconcile.js';
+import { revertOp } from './snapshots/revert.js';
+import { abandonCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp } from './snapshots/revert-checkpoint.js';
 import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
 import { deleteVolumeFiles } from './volume-delete.js';
@@ -43,13 +52,13 @@ import { loadSettledTree } from './snapshots/store.js';
 import { findVolume, locationOf, requireVolume, type VolumeSite } from './volume-site.js';
 import { DRIVER_NAME, DRIVER_VERSION, volumeStats } from './volume-stats.js';
 import { checkShares } from './share-check.js';
-import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef } from '../contract/export-support.js';
+import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef, ExportFile, ImportOntoRequest, ImportRequest } from '../contract/export-support.js';
 import type { DeletePreview, DeletePreviewSupport } from '../contract/delete-preview-support.js';
 import { previewDeleteOp } from './snapshots/delete-preview.js';
 import { openExport } from './export/export-volume.js';
-import { createExportFile, openExportFile, removeExportTemps, writeExportFile, type ExportFile } from './export/export-to-share.js';
-import { importVolume, type ImportRequest, type ImportedVolume } from './export/import-volume.js';
-import { importOnto, removeImportLeftovers, type ImportOntoRequest, type ImportedOnto } from './export/import-onto.js';
+import { createExportFile, openExportFile, removeExportTemps, writeExportFile } from './export/export-to-share.js';
+import { importVolume, type ImportedVolumeTree } from './export/import-volume.js';
+import { importOnto, removeImportLeftovers, type ImportedOntoTree } from './export/import-onto.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -93,7 +102,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   constructor(ctx: DriverContext) {
     this.coordinators = ctx.coordinators;
     this.online = new OnlinePath({ coordinators: ctx.coordinators });
-    const storage = ctx.config.storage;
+    const storage = { ...ctx.config.storage, ...remotefsOptionsOf(ctx.config.storage) };
     let perms: Promise<FilePerms> | undefined;
     this.env = {
       storage,
@@ -187,7 +196,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     await underLeases(this.env, [vol.id], ctx, async (signal) => {
       const site = await this.site(vol);
       if (vol.attachment) return this.online.extend(await locationOf(this.env, site), vol, toBytes, { ...ctx, signal });
-      await engine.settleUnfinished(await locationOf(this.env, site));
+      await settleBeforeOp(await locationOf(this.env, site));
       const tree = await loadSettledTree(site);
       if (toBytes < tree.sizeBytes) {
         throw new StorageError('SIZE_OUT_OF_BOUNDS', `volume ${vol.id}: cannot shrink from ${tree.sizeBytes} to ${toBytes} bytes`, {
@@ -196,7 +205,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
       }
       // Only the active file grows; the engine verifies the chain (chain-check.ts) and records the
       // intent so reconcile can finish it.
-      await engine.extendWithSnapshots(await locationOf(this.env, site), toBytes);
+      await extendOp(await locationOf(this.env, site), toBytes);
     });
   }
 
@@ -244,33 +253,33 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   private async snapshotSource(src: VolumeRef, snapshotId: string, signal: AbortSignal): Promise<CopySource> {
     const site = await this.site(src);
     const tree = await loadSettledTree(site);
-    const point = await engine.snapshotPointFile(await locationOf(this.env, site), snapshotId);
+    const point = await pointFile(await locationOf(this.env, site), snapshotId);
     const insp = (await this.verified(site, tree, [point.file], { signal, save: true })).inspections.get(point.file);
     return { dir: site.dir, file: point.file, format: point.format, sizeBytes: insp?.virtualSize ?? point.sizeBytes };
   }
 
   /** Lease + location for the snapshot engine; an attached volume takes the online path. */
   private async withEngine<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext,
-    run: (loc: engine.VolumeLocation, opts: engine.SnapshotOpOptions) => Promise<T>,
-    runOnline: (loc: engine.VolumeLocation, ctx: OpContext) => Promise<T>): Promise<T> {
+    run: (loc: VolumeLocation, opts: SnapshotOpOptions) => Promise<T>,
+    runOnline: (loc: VolumeLocation, ctx: OpContext) => Promise<T>): Promise<T> {
     assertVolumeId(vol.id);
     assertSnapshotId(snapshotId);
     return underLeases(this.env, [vol.id], ctx, async (signal) => {
       const loc = await locationOf(this.env, await this.site(vol));
       if (vol.attachment) return runOnline(loc, { ...ctx, signal });
       // A failure past a commit point (ENOSPC mid-commit) left an intent: finished first, not refused.
-      await engine.settleUnfinished(loc);
+      await settleBeforeOp(loc);
       return run(loc, { signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
     });
   }
 
   createSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.createSnapshot(loc, snap.id, o),
+    return this.withEngine(vol, snap.id, ctx, (loc) => createSnapshotOp(loc, snap.id),
       (loc, c) => this.online.createSnapshot(loc, vol, snap.id, c));
   }
 
   deleteSnapshot(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<DeletedSnapshot> {
-    return this.withEngine(vol, snap.id, ctx, (loc, o) => engine.deleteSnapshot(loc, snap.id, o),
+    return this.withEngine(vol, snap.id, ctx, (loc, o) => deleteSnapshotOp(loc, snap.id, o),
       (loc, c) => this.online.deleteSnapshot(loc, vol, snap.id, c));
   }
 
@@ -278,45 +287,45 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     const r = await this.withEngine<{ sizeBytes: number; active?: ActiveFile; collected: string[] }>(vol, snap.id, ctx,
       async (loc, o) => {
         await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id}`);
-        return engine.revertToSnapshot(loc, snap.id, o);
+        return revertOp(loc, snap.id, o);
       }, (loc, c) => this.online.revert(loc, vol, snap.id, c));
     return { sizeGiB: giBFromBytes(r.sizeBytes), collected: r.collected, ...(r.active ? { active: r.active } : {}) };
   }
 
   /** Lease + location, attached volumes allowed (the two-phase live create is made for them). */
-  private underVolume<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext, run: (loc: engine.VolumeLocation) => Promise<T>): Promise<T> {
+  private underVolume<T>(vol: VolumeRef, snapshotId: string, ctx: OpContext, run: (loc: VolumeLocation) => Promise<T>): Promise<T> {
     assertVolumeId(vol.id);
     assertSnapshotId(snapshotId);
     return underLeases(this.env, [vol.id], ctx, async () => run(await locationOf(this.env, await this.site(vol))));
   }
 
   async prepareSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<PreparedOverlay> {
-    const p = await this.underVolume(vol, snap.id, ctx, (loc) => engine.prepareOverlayOp(loc, snap.id));
+    const p = await this.underVolume(vol, snap.id, ctx, (loc) => prepareOverlayOp(loc, snap.id));
     return { newFile: p.newFile, expectedTop: p.expectedTop, sizeGiB: giBFromBytes(p.sizeBytes) };
   }
 
   commitSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<CreatedSnapshot> {
-    return this.underVolume(vol, snap.id, ctx, (loc) => engine.commitOverlayOp(loc, snap.id));
+    return this.underVolume(vol, snap.id, ctx, (loc) => commitOverlayOp(loc, snap.id));
   }
 
   abandonSnapshotOverlay(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
-    return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonOverlayOp(loc, snap.id));
+    return this.underVolume(vol, snap.id, ctx, (loc) => abandonOverlayOp(loc, snap.id));
   }
 
   prepareCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ newFile: string }> {
     return this.underVolume(vol, snap.id, ctx, async (loc) => {
       await assertRoom(loc.dir, OVERLAY_BYTES, `reverting volume ${vol.id} to a checkpoint`);
-      return { newFile: (await engine.prepareCheckpointRevertOp(loc, snap.id)).newFile };
+      return { newFile: (await prepareCheckpointRevertOp(loc, snap.id)).newFile };
     });
   }
 
   async commitCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ activeFile: string; sizeGiB: number }> {
-    const r = await this.underVolume(vol, snap.id, ctx, (loc) => engine.commitCheckpointRevertOp(loc, snap.id));
+    const r = await this.underVolume(vol, snap.id, ctx, (loc) => commitCheckpointRevertOp(loc, snap.id));
     return { activeFile: r.activeFile, sizeGiB: giBFromBytes(r.sizeBytes) };
   }
 
   abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
-    return this.underVolume(vol, snap.id, ctx, (loc) => engine.abandonCheckpointRevertOp(loc, snap.id));
+    return this.underVolume(vol, snap.id, ctx, (loc) => abandonCheckpointRevertOp(loc, snap.id));
   }
 
   /** The online intent of an attached volume's info file (read only), or null. */
@@ -346,7 +355,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
    */
   removeInfoTemps(vol: VolumeRef, ctx: OpContext = {}): Promise<string[]> {
     assertVolumeId(vol.id);
-    return underLeases(this.env, [vol.id], ctx, async () => engine.removeInfoTempsOp(await locationOf(this.env, await this.site(vol))));
+    return underLeases(this.env, [vol.id], ctx, async () => removeInfoTempsOp(await locationOf(this.env, await this.site(vol))));
   }
 
   /** An attached volume's interrupted live operation, settled from its host's facts (online/settle.ts). */
@@ -364,7 +373,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
 
   async getSnapshotTree(vol: VolumeRef): Promise<SnapshotTree> {
     assertVolumeId(vol.id);
-    return engine.snapshotTree(await locationOf(this.env, await this.site(vol)));
+    return treeView(await locationOf(this.env, await this.site(vol)));
   }
 
   /** Read-only: the offline delete's own decision and measurement (delete-preview.ts). */
@@ -451,9 +460,9 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     // A live snapshot between prepare and commit: the guest may already write into the overlay,
     // so only the storage service, with the host's report (finalize) or its reaper, settles it.
     const info = await readInfo(site.dir, volumeId);
-    const pending = info?.tree ? engine.onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
+    const pending = info?.tree ? onlineCreateIntent(info.tree) ?? onlineIntent(info.tree) : null;
     if (pending) return { volumeId, action: 'none', details: `live snapshot ${pending.snapshotId ?? '?'} pending with its host; settled by finalize or the reaper` };
-    return engine.reconcileVolume(await locationOf(this.env, site));
+    return reconcileOp(await locationOf(this.env, site));
   }
 
   /**
@@ -502,12 +511,12 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return removed;
   }
 
-  importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
+  importVolume(source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {
     return importVolume(this.env, source, req, ctx);
   }
 
   /** An incremental archive onto a detached volume holding its base (export/import-onto.ts), under its lease. */
-  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {
+  importOnto(target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOntoTree> {
     assertVolumeId(target.id);
     assertDetached(target, 'importing onto it');
     return importOnto(this.env, target, source, req, ctx);

@@ -3,10 +3,12 @@ import type { StorageConfig } from '../../lib/core/config.js';
 import type { LeaseManager } from '../../lib/core/lease.js';
 import type { Logger } from '../../lib/core/logger.js';
 import type { Share } from '../../lib/shares/index.js';
+import type { RemoteFsOptions } from './options.js';
 import type { FilePerms } from './perms.js';
 
 export interface RemoteFsEnv {
-  storage: Readonly<StorageConfig>;
+  /** The storage section with this driver's own options (options.ts). */
+  storage: Readonly<StorageConfig & RemoteFsOptions>;
   shares: readonly Share[];
   leases: LeaseManager;
   holderId: string;

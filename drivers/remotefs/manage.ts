@@ -23,7 +23,7 @@ import type { RemoteFsEnv } from './env.js';
 import { assertCinderNames, fsyncDir, newTree, readInfo, writeInfo, type VolumeTree } from './info-file.js';
 import { applyPerms } from './perms.js';
 import { GiB, giBFromBytes } from '../../lib/core/gib.js';
-import { adoptCinderVolume } from './snapshots/index.js';
+import { adoptOp } from './snapshots/adopt-cinder.js';
 import { assertNoFiles, locationOf } from './volume-site.js';
 
 export function sourceIdOf(ref: ManageRef): string {
@@ -121,7 +121,7 @@ async function adoptCinder(env: RemoteFsEnv, share: Share, raw: Record<string, u
   sameIdOnly(sourceId, volumeId, 'a volume with a Cinder info file');
   assertCinderNames(raw, sourceId);
   await checkCinderChain(env, share.mountPoint, sourceId, raw['active']);
-  const adopted = await adoptCinderVolume(await locationOf(env, { share, dir: share.mountPoint, volumeId }));
+  const adopted = await adoptOp(await locationOf(env, { share, dir: share.mountPoint, volumeId }));
   return { providerLocation: share.address, format: adopted.format, sizeGiB: giBFromBytes(adopted.sizeBytes) };
 }
 

@@ -25,9 +25,8 @@ import { checkChain } from './chain-check.js';
 import type { RemoteFsEnv } from './env.js';
 import { infoFileName, readInfo, type VolumeTree } from './info-file.js';
 import { GiB, giBFromBytes } from '../../lib/core/gib.js';
-import { baseFileName, volumeIdsIn } from '../../lib/core/volume-names.js';
+import { baseFileName, isUuid, volumeIdsIn } from '../../lib/core/volume-names.js';
 import { sourceIdOf } from './manage.js';
-import { isUuid } from './snapshots/ids.js';
 
 type Inspected = Omit<ManageableVolume, 'share' | 'sourceName' | 'volumeId' | 'problem'>;
 

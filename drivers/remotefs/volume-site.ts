@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import type { Share } from '../../lib/shares/index.js';
-import type { VolumeLocation } from './snapshots/index.js';
+import type { VolumeLocation } from './snapshots/location.js';
 import { infoFileName } from './info-file.js';
 import { baseFileName } from '../../lib/core/volume-names.js';
 import { listVolumeFiles } from './paths.js';

@@ -23,7 +23,11 @@ const shareSchema = z.strictObject({
   backupVolfileServers: z.array(z.string()).default([]),
 });
 
-const storageSchema = z.strictObject({
+/**
+ * The storage section's keys every part reads. A driver's own options (drivers/remotefs/options.ts)
+ * are declared beside the driver and composed in by composeConfigSchema.
+ */
+const storageFields = {
   /** The volume driver (drivers/contract/registry.ts); remotefs keeps volumes as qcow2/raw files on the shares. */
   driver: z.string().default('remotefs'),
   /** The shares volumes are placed on (the one with the most free space that fits, as Cinder's capacity filter decides). */
@@ -32,20 +36,8 @@ const storageSchema = z.strictObject({
   mountBase: z.string().default('var/mnt'),
   /** Default volume format. */
   volumeFormat: z.enum(['qcow2', 'raw']).default('qcow2'),
-  /** Sparse by default; preallocation of new volumes. */
-  preallocation: z.enum(['off', 'metadata', 'falloc', 'full']).default('off'),
-  /** Deepest snapshot chain (files) a volume may have; a snapshot beyond it is refused with CHAIN_TOO_DEEP. */
-  maxChainDepth: z.number().int().min(2).max(200).default(128),
   /** Largest volume accepted, in GiB. */
   maxVolumeSizeGiB: z.number().int().min(1).max(65536).default(16384),
-  /** Thin provisioning limit, as Cinder's max_over_subscription_ratio: provisioned / total may not exceed it. */
-  overSubscriptionRatio: z.number().min(1).default(20),
-  /** Percentage of each share kept free (Cinder's reserved_percentage). */
-  reservedPercentage: z.number().min(0).max(100).default(0),
-  /** Owner and mode of created files, so QEMU (libvirt-qemu) can open them. null: leave as is. */
-  fileOwner: z.string().nullable().default(null),
-  /** Mode of created volume files (octal). */
-  fileMode: z.string().regex(/^0?[0-7]{3}$/).default('0660'),
   /** Lease time to live for per-volume operations. */
   leaseTtlMs: z.number().int().min(1000).default(30_000),
   /** Directory for the embedded lease files. */
@@ -55,7 +47,7 @@ const storageSchema = z.strictObject({
    * without news from its host (unreachable, or a job with no progress); retried until then.
    */
   checkpointSettleBoundMs: z.number().int().min(1000).default(15 * 60_000),
-});
+};
 
 const dbSchema = z.strictObject({
   /** sqlite (embedded, one process) or mysql/mariadb (production; needed for api.workers > 1 and several service hosts). */
@@ -270,29 +262,51 @@ const quotasSchema = z.strictObject({
   gigabytes: z.number().int().min(-1).default(-1),
 });
 
-export const configSchema = z.strictObject({
-  /** Log level of the JSON logs (stderr; ISO times, level names). */
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-  storage: storageSchema.prefault({}),
-  db: dbSchema.prefault({}),
-  api: apiSchema.prefault({}),
-  coordinator: coordinatorSchema.prefault({}),
-  quotas: quotasSchema.prefault({}),
-}).superRefine((c, ctx) => {
-  if (c.coordinator.inboundToken !== '' && c.coordinator.inboundToken === c.coordinator.serviceToken) {
-    ctx.addIssue({ code: 'custom', path: ['coordinator', 'inboundToken'], message: 'must differ from serviceToken: one credential per direction' });
-  }
-  if (c.api.auth === 'keystone' && c.api.keystone.url === '') {
-    ctx.addIssue({ code: 'custom', path: ['api', 'keystone', 'url'], message: 'api.auth "keystone" needs the Identity API URL' });
-  }
-  if (c.api.workers > 1 && c.db.dialect === 'sqlite') {
-    ctx.addIssue({ code: 'custom', path: ['api', 'workers'], message: 'more than one worker needs db.dialect mysql or mariadb (SQLite serialises every writer)' });
-  }
-});
+/**
+ * What to do with storage keys the composed schema does not declare: reject them (the storage
+ * service, which composes its drivers' options), or ignore them (a compute host's coordinator,
+ * which reads the same file but none of the drivers' options: the service validates those).
+ */
+export type OtherStorageKeys = 'reject' | 'ignore';
+
+/** The storage section: the core keys and a driver's own. */
+const storageSection = (driverStorageOptions: z.ZodRawShape, otherStorageKeys: OtherStorageKeys) => (otherStorageKeys === 'reject'
+  ? z.strictObject({ ...storageFields, ...driverStorageOptions })
+  : z.object({ ...storageFields, ...driverStorageOptions }));
+
+/** The one configuration schema, with a driver's storage options composed into the storage section. */
+export function composeConfigSchema(driverStorageOptions: z.ZodRawShape = {}, otherStorageKeys: OtherStorageKeys = 'reject') {
+  return z.strictObject({
+    /** Log level of the JSON logs (stderr; ISO times, level names). */
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+    storage: storageSection(driverStorageOptions, otherStorageKeys).prefault({}),
+    db: dbSchema.prefault({}),
+    api: apiSchema.prefault({}),
+    coordinator: coordinatorSchema.prefault({}),
+    quotas: quotasSchema.prefault({}),
+  }).superRefine((c, ctx) => {
+    if (c.coordinator.inboundToken !== '' && c.coordinator.inboundToken === c.coordinator.serviceToken) {
+      ctx.addIssue({ code: 'custom', path: ['coordinator', 'inboundToken'], message: 'must differ from serviceToken: one credential per direction' });
+    }
+    if (c.api.auth === 'keystone' && c.api.keystone.url === '') {
+      ctx.addIssue({ code: 'custom', path: ['api', 'keystone', 'url'], message: 'api.auth "keystone" needs the Identity API URL' });
+    }
+    if (c.api.workers > 1 && c.db.dialect === 'sqlite') {
+      ctx.addIssue({ code: 'custom', path: ['api', 'workers'], message: 'more than one worker needs db.dialect mysql or mariadb (SQLite serialises every writer)' });
+    }
+  });
+}
+
+/** The core schema alone: no driver's options. */
+export const configSchema = composeConfigSchema();
+
+/** A schema parseConfig accepts: the core one or one composed from it. */
+export type ConfigSchema = z.ZodType<Config, unknown>;
 
 export type Config = z.infer<typeof configSchema>;
 export type ShareConfig = z.infer<typeof shareSchema>;
-export type StorageConfig = z.infer<typeof storageSchema>;
+/** The core keys of the storage section (a driver's own options: its options module). */
+export type StorageConfig = Config['storage'];
 export type QuotaConfig = z.infer<typeof quotasSchema>;
 
 const ENV_PREFIX = 'QCOWSHARE__';
@@ -331,8 +345,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Validate a raw object; throws CONFIG_INVALID listing every problem with its path. */
-export function parseConfig(raw: unknown): Readonly<Config> {
-  const result = configSchema.safeParse(raw);
+export function parseConfig(raw: unknown, schema: ConfigSchema = configSchema): Readonly<Config> {
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new StorageError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
@@ -341,7 +355,7 @@ export function parseConfig(raw: unknown): Readonly<Config> {
 }
 
 /** Read the deployment file plus environment overrides, validate, freeze. */
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Readonly<Config> {
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; schema?: ConfigSchema } = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const file = options.file ?? env.QCOWSHARE_CONFIG ?? path.join('config', 'embedded.json');
   let raw: Record<string, unknown>;
@@ -350,5 +364,5 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
   } catch (err) {
     throw new StorageError('CONFIG_INVALID', `cannot read configuration file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(applyEnvOverrides(raw, env));
+  return parseConfig(applyEnvOverrides(raw, env), options.schema);
 }

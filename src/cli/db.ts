@@ -4,7 +4,7 @@
  * stopped, makes the schema change a separate, visible step (and one that can be backed up
  * before). Loaded only when run, as `serve` is.
  */
-import { loadConfig } from '../../lib/core/config.js';
+import { loadServiceConfig } from '../api/service-config.js';
 import { openDatabase } from '../db/connection.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 
@@ -14,7 +14,7 @@ export interface DbResult {
 }
 
 async function withDatabase<T>(configFile: string | undefined, fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
-  const config = loadConfig({ file: configFile });
+  const config = loadServiceConfig({ file: configFile });
   const db = await openDatabase(config.db);
   try {
     return await fn(db);

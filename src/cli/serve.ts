@@ -1,12 +1,12 @@
 /** `serve`: the storage service from the configuration (README's main command). */
 import cluster from 'node:cluster';
-import { loadConfig } from '../../lib/core/config.js';
+import { loadServiceConfig } from '../api/service-config.js';
 import { configureLogger } from '../../lib/core/logger.js';
 import { startService } from '../api/server.js';
 import { reportReady, superviseWorkers, workerIndex } from './workers.js';
 
 export async function serve(options: { config?: string }): Promise<void> {
-  const config = loadConfig({ file: options.config });
+  const config = loadServiceConfig({ file: options.config });
   const root = configureLogger(config.log.level);
   // Logged on stderr; stdout carries the URL (once) so scripts can read it.
   const announce = (url: string) => process.stdout.write(`${url}\n`);

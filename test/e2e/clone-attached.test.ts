@@ -15,28 +15,15 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type supertest from 'supertest';
 import { StorageError } from '../../lib/core/errors.js';
-import { qemuIo } from '../../lib/qemu/qemu-io.js';
 import type { RunningService } from '../../src/api/server.js';
-import { parseDomainXml } from '../../coordinator/domain/disks.js';
-import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
+import { guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
 import { assertConsistent } from '../fixtures/consistency.js';
-import { startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from '../fixtures/e2e/attached-stack.js';
 
-const SERVICE_TOKEN = `svc-${randomUUID()}`;
-const ADMIN_TOKEN = `admin-${randomUUID()}`;
-const TOKENS = {
-  alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
-  [ADMIN_TOKEN]: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin' as const] },
-  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const] },
-};
-const K64 = 65536;
-
-interface Snap { id: string; status: string; hidden?: boolean; metadata?: Record<string, string> }
+const CALLERS = attachedTokens();
 
 describe('clone of an attached volume: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
   this.timeout(600_000);
@@ -50,30 +37,20 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
   // The coordinator has its own mount of the share, as a compute host does: the clone is copied
   // through the storage side's FUSE client from a file the guest wrote through another one.
   before(async () => {
-    stack = await startAttachedStack({ prefix: 'clone', tokens: TOKENS, serviceToken: SERVICE_TOKEN });
+    stack = await startAttachedStack({ prefix: 'clone', tokens: CALLERS.tokens, serviceToken: CALLERS.serviceToken });
     ({ svc, guest, api, coordHttp } = stack);
   });
 
   after(async () => { await stack?.stop(); });
 
-  const as = (who: 'alice' | 'admin' | 'svc') => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : who === 'admin' ? ADMIN_TOKEN : SERVICE_TOKEN });
-  const storageDir = () => stack.storageDir;
-  const info = async (vid: string) => JSON.parse(await readFile(path.join(storageDir(), `volume-${vid}.info`), 'utf8'));
-  const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(storageDir(), file), 'qcow2', cmds, { readOnly: true });
-  const filesOf = async (vid: string) => (await readdir(storageDir())).filter((f) => f.startsWith(`volume-${vid}`));
-
-  const volumeOf = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume as { status: string; attachments: { active_file: string }[] } | undefined;
+  const { as, info, hostRead, filesOf, volumeOf, allSnapshots, liveChain } = stackReads(() => stack, CALLERS);
   const operationOf = async (id: string) => (await api.get(`/v3/operations/${id}`).set(as('alice'))).body.operation as { state: string; error?: string } | undefined;
   const operationEnded = (id: string) => until(`operation ${id} ended`, async () => {
     const o = await operationOf(id);
     return o && o.state !== 'running' ? o : undefined;
   });
-  /** Every snapshot row of the volume, hidden ones included (admin). */
-  const allSnapshots = async (vid: string) => (await api.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(as('admin')).expect(200)).body.snapshots as Snap[];
-  const liveChain = async (vid: string) => parseDomainXml(await guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name);
 
   const guestHas = (target: string, byte: number, offset: number) => guestHasPattern(guest, target, byte, offset);
-  const guestDiskOf = (vid: string) => guestDiskOfFixture(guest, vid);
 
   async function createVolume(body: Record<string, unknown>): Promise<{ id: string; opId: string }> {
     const r = await api.post('/v3/volumes').set(as('alice')).send({ volume: body });
@@ -99,9 +76,7 @@ describe('clone of an attached volume: API + coordinator + libvirtd guest + Glus
     const { id } = await createVolume({ size: 1, name: `clone-src-${randomUUID().slice(0, 8)}` });
     src.id = id;
     await until('source available', async () => ((await volumeOf(id))?.status === 'available' ? true : undefined));
-    const a = await coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${id}`).set({ 'X-Auth-Token': stack.coordToken });
-    expect(a.status, JSON.stringify(a.body)).to.equal(201);
-    src.target = await until('guest sees the disk', () => guestDiskOf(id), 60_000);
+    src.target = await attachToGuest(stack, id);
     await guest.writeBlockPattern(src.target, 0xa1, 0, 64);
     await expectSettled(1);
   });

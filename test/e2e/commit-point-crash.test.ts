@@ -3,7 +3,7 @@
  * a real GlusterFS volume) and the coordinator run as CHILD processes (fixed ports, so the
  * attachment's coordinator endpoint and the coordinator's metadata API stay valid across
  * restarts); libvirtd runs the booted test guest (qemu-guest-agent). Each case makes one process
- * kill itself at a named crash point (lib/core/crash-points.ts, hook set by test/e2e/crash-hook.ts),
+ * kill itself at a named crash point (lib/core/crash-points.ts, hook set by test/fixtures/e2e/crash-hook.ts),
  * restarts it, and checks the recovery: info file, database (API), the live domain and the data
  * (guest writes byte patterns; the guest reads its disk with O_DIRECT; qemu-io reads every
  * snapshot point, a file nobody writes any more, on the host).
@@ -53,7 +53,7 @@ import { freePort } from '../fixtures/free-port.js';
 import { createGlusterVolume, type GlusterVolume } from '../fixtures/gluster.js';
 import { TestGuest, openTestConnection } from '../fixtures/guest/index.js';
 import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
-import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from './coordinator/daemon-process.js';
+import { SERVICE_ENTRY, startChild, startDaemon, type DaemonProcess } from '../fixtures/e2e/coordinator/daemon-process.js';
 import { until as untilReached } from '../fixtures/until.js';
 import { assertConsistentOverHttp } from '../fixtures/consistency.js';
 

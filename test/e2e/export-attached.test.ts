@@ -12,27 +12,15 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import type supertest from 'supertest';
-import { qemuIo } from '../../lib/qemu/qemu-io.js';
 import type { RunningService } from '../../src/api/server.js';
-import { parseDomainXml } from '../../coordinator/domain/disks.js';
-import { guestDiskOf, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
+import { guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { until } from '../fixtures/until.js';
-import { startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { K64, attachToGuest, attachedTokens, stackReads, startAttachedStack, type AttachedStack } from '../fixtures/e2e/attached-stack.js';
 import { binary } from '../fixtures/binary-body.js';
 
-const SERVICE_TOKEN = `svc-${randomUUID()}`;
-const ADMIN_TOKEN = `admin-${randomUUID()}`;
-const TOKENS = {
-  alice: { userId: 'u-alice', projectId: 'p-alice', roles: ['member' as const] },
-  [ADMIN_TOKEN]: { userId: 'u-admin', projectId: 'p-admin', roles: ['admin' as const] },
-  [SERVICE_TOKEN]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service' as const] },
-};
-const K64 = 65536;
-
-interface Snap { id: string; name: string | null; status: string; hidden?: boolean; metadata?: Record<string, string> }
+const CALLERS = attachedTokens();
 type Tree = { active_file: string; snapshots: { id: string; name: string | null; owned_file: string }[] };
 
 describe('export of an attached volume: API + coordinator + libvirtd guest + GlusterFS + MariaDB', function () {
@@ -44,19 +32,14 @@ describe('export of an attached volume: API + coordinator + libvirtd guest + Glu
   const src = { id: '', target: '' };
 
   before(async () => {
-    stack = await startAttachedStack({ prefix: 'export', tokens: TOKENS, serviceToken: SERVICE_TOKEN });
+    stack = await startAttachedStack({ prefix: 'export', tokens: CALLERS.tokens, serviceToken: CALLERS.serviceToken });
     ({ svc, guest, api } = stack);
   });
 
   after(async () => { await stack?.stop(); });
 
-  const as = (who: 'alice' | 'admin') => ({ 'X-Auth-Token': who === 'alice' ? 'alice' : ADMIN_TOKEN });
+  const { as, info, hostRead, volumeOf, allSnapshots, liveChain } = stackReads(() => stack, CALLERS);
   const dir = () => stack.storageDir;
-  const info = async (vid: string) => JSON.parse(await readFile(path.join(dir(), `volume-${vid}.info`), 'utf8'));
-  const hostRead = (file: string, cmds: string[]) => qemuIo(path.join(dir(), file), 'qcow2', cmds, { readOnly: true });
-  const volumeOf = async (vid: string) => (await api.get(`/v3/volumes/${vid}`).set(as('alice'))).body.volume as { status: string; attachments: { active_file: string }[] } | undefined;
-  const allSnapshots = async (vid: string) => (await api.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(as('admin')).expect(200)).body.snapshots as Snap[];
-  const liveChain = async (vid: string) => parseDomainXml(await guest.liveXml()).disks.find((x) => x.serial === vid)?.chain.map((l) => l.name);
   const tree = async (vid: string) => (await api.get(`/v3/volumes/${vid}/tree`).set(as('admin')).expect(200)).body.tree as Tree;
 
   it('attaches a volume to the RUNNING guest; the guest writes A, a snapshot s1 is taken live, the guest writes B', async () => {
@@ -64,9 +47,7 @@ describe('export of an attached volume: API + coordinator + libvirtd guest + Glu
     expect(r.status, JSON.stringify(r.body)).to.equal(202);
     src.id = r.body.volume.id as string;
     await until('source available', async () => ((await volumeOf(src.id))?.status === 'available' ? true : undefined));
-    const a = await stack.coordHttp.post(`/v1/instances/${guest.dom.uuid}/volumes/${src.id}`).set({ 'X-Auth-Token': stack.coordToken });
-    expect(a.status, JSON.stringify(a.body)).to.equal(201);
-    src.target = await until('guest sees the disk', () => guestDiskOf(guest, src.id), 60_000);
+    src.target = await attachToGuest(stack, src.id);
     await guest.writeBlockPattern(src.target, 0xa1, 0, 64);
     const s = await api.post('/v3/snapshots').set(as('alice')).send({ snapshot: { volume_id: src.id, name: 's1', force: true } });
     expect(s.status, JSON.stringify(s.body)).to.equal(202);

@@ -30,7 +30,7 @@ import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { run } from '../../lib/core/process.js';
 import { mountPointFor } from '../../lib/core/share-hash.js';
 import { DomainXmlFlags, type LibvirtConnection } from '../../lib/libvirt/index.js';
@@ -45,8 +45,8 @@ import { assertConsistentOverHttp } from '../fixtures/consistency.js';
 import { printLogWarnings } from '../fixtures/log-warnings.js';
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
-import { guestExec, guestWrite, whileFrozen } from './multi/guest-io.js';
-import { RacedPair, type Http } from './multi/raced-pair.js';
+import { guestExec, guestWrite, whileFrozen } from '../fixtures/e2e/multi/guest-io.js';
+import { RacedPair, type Http } from '../fixtures/e2e/multi/raced-pair.js';
 
 const SERVICE_TOKEN = `svc-${randomUUID()}`;
 /** The coordinator's host in the registry of compute hosts, and its inbound token (what the storage service and the test present to it). */
@@ -116,7 +116,7 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     B = supertest((services[1] as ServiceProcess).url);
     race = new RacedPair(A, B);
     const coordLog = pino({ level: 'info', base: { pid: process.pid, component: 'coordinator' } }, pino.destination({ dest: path.join(scratch, 'coordinator.log'), sync: true }));
-    coord = await startCoordinator(parseConfig({
+    coord = await startCoordinator(parseServiceConfig({
       log: { level: 'silent' }, storage,
       coordinator: {
         host: '127.0.0.1', port: 0, metadataApi: (services[0] as ServiceProcess).url, serviceToken: SERVICE_TOKEN, hostName: HOST_NAME, inboundToken: COORD_TOKEN,

@@ -37,7 +37,7 @@ import type { GlusterVolume } from '../fixtures/gluster.js';
 import { guestDiskOf as guestDiskOfFixture, guestHasPattern, type TestGuest } from '../fixtures/guest/index.js';
 import { snapshotAvailable, snapshotDeleted } from '../fixtures/snapshot-waits.js';
 import { until } from '../fixtures/until.js';
-import { startAttachedStack, type AttachedStack } from './attached-stack.js';
+import { startAttachedStack, type AttachedStack } from '../fixtures/e2e/attached-stack.js';
 import { assertConsistent } from '../fixtures/consistency.js';
 
 const TOKENS = {

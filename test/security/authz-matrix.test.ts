@@ -15,13 +15,13 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { routeTable } from '../../src/api/app.js';
 import { startService, type RunningService } from '../../src/api/server.js';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { FakeDriver } from '../fixtures/fake-driver.js';
 import { allows, POLICY, SNAPSHOT_ACTION_POLICY, VOLUME_ACTION_POLICY, type Caller, type PolicyName, type Role } from '../../src/api/policy.js';
 import { expressPaths, type RouteDef } from '../../src/api/routes/route.js';
 import { snapshotActions, volumeActions } from '../../src/api/validation/actions.js';
-import { BACKENDS, eventually, type TestDb } from '../integration/api/harness.js';
-import { fingerprint, OTHER, OWN, startStack, tokenOf, type SecurityStack, type Who } from './stack.js';
+import { BACKENDS, eventually, type TestDb } from '../fixtures/api/harness.js';
+import { fingerprint, OTHER, OWN, startStack, tokenOf, type SecurityStack, type Who } from '../fixtures/security/stack.js';
 
 interface Ids { volume: string; snapshot: string; operation: string; project: string }
 interface Sent { query?: Record<string, string>; body?: unknown }
@@ -344,7 +344,7 @@ describe('security: roles in noauth mode (X-Roles)', function () {
   let http: ReturnType<typeof supertest>;
   before(async () => {
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    const config = parseConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' } });
     svc = await startService({ config, driver: new FakeDriver(), reaperIntervalMs: 0 });
     http = supertest(svc.url);
   });

@@ -16,15 +16,15 @@ import path from 'node:path';
 import supertest from 'supertest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { routeTable } from '../../src/api/app.js';
-import { parseConfig } from '../../lib/core/config.js';
+import { parseServiceConfig } from '../../src/api/service-config.js';
 import { shareListing } from '../fixtures/shares.js';
-import { BACKENDS, eventually, type TestDb } from '../integration/api/harness.js';
-import { DIR, DOM, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../unit/coordinator/helpers/context.js';
-import { generate, type Generated } from './hostile.js';
-import { fuzzSettings, Prng } from './prng.js';
-import { keepAliveAgent, send } from './raw-http.js';
-import { coordinatorRoutes, recordRoutes, storageRoutes } from './routes.js';
-import { fingerprint, OWN, startStack, tokenOf, type SecurityStack, type Who } from './stack.js';
+import { BACKENDS, eventually, type TestDb } from '../fixtures/api/harness.js';
+import { DIR, DOM, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../fixtures/coordinator/context.js';
+import { generate, type Generated } from '../fixtures/security/hostile.js';
+import { fuzzSettings, Prng } from '../fixtures/security/prng.js';
+import { keepAliveAgent, send } from '../fixtures/security/raw-http.js';
+import { coordinatorRoutes, recordRoutes, storageRoutes } from '../fixtures/security/routes.js';
+import { fingerprint, OWN, startStack, tokenOf, type SecurityStack, type Who } from '../fixtures/security/stack.js';
 
 const COORDINATOR_TOKEN = 'coordinator-token-for-hostile-requests';
 const CONCURRENCY = 16;
@@ -69,7 +69,7 @@ for (const backend of BACKENDS) {
       s = await startStack(db, 'remotefs');
       stateDir = await mkdtemp(path.join(tmpdir(), 'qcs-sec-coord-'));
       h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' },
         coordinator: { port: 0, serviceToken: COORDINATOR_TOKEN, stateDir, pollIntervalMs: 10, libvirtUri: 'test:///default', metadataApi: 'http://127.0.0.1:9' },
         storage: { mountBase: path.join(stateDir, 'mnt') },

@@ -18,8 +18,8 @@ import { settleInterruptedAttached } from '../../src/api/usecases/interrupted-at
 import { repairInterruptedOutcomes } from '../../src/api/usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from '../../src/api/usecases/interrupted-volume-ops.js';
 import { reapAbandoned } from '../../src/api/usecases/snapshot-metadata/reaper.js';
-import { BACKENDS, auth, eventually, registerHost, testServiceHooks, type TestService } from '../integration/api/harness.js';
-import { createVolume, waitOperation, waitSnapshot, waitVolume, waitVolumeGone } from '../integration/api/helpers.js';
+import { BACKENDS, auth, eventually, registerHost, testServiceHooks, type TestService } from '../fixtures/api/harness.js';
+import { createVolume, waitOperation, waitSnapshot, waitVolume, waitVolumeGone } from '../fixtures/api/helpers.js';
 
 type Dialect = 'sqlite' | 'mysql';
 

@@ -15,7 +15,8 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
 import { entryHash } from './hasher.js';
-import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest, type ExportManifest } from './manifest.js';
+import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest } from './manifest.js';
+import type { ExportManifest } from '../../contract/export-manifest.js';
 
 export interface ReceiveTarget {
   dir: string;

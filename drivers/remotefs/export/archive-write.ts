@@ -17,7 +17,8 @@ import tar from 'tar-stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
 import { entryHash, type EntryHash } from './hasher.js';
-import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums, type ExportManifest } from './manifest.js';
+import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums } from './manifest.js';
+import type { ExportManifest } from '../../contract/export-manifest.js';
 
 const BLOCK = 512;
 const MTIME = new Date(0);

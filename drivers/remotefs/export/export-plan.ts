@@ -10,20 +10,10 @@
  *                         \-  s3                                  and s3's file
  */
 import { StorageError } from '../../../lib/core/errors.js';
+import type { ExportRecords, RecordText, ExportManifest } from '../../contract/export-manifest.js';
 import type { VolumeTree } from '../info-file.js';
-import { EXPORT_FORMAT, EXPORT_VERSION, assertManifestConsistent, type ExportManifest } from './manifest.js';
+import { EXPORT_FORMAT, EXPORT_VERSION, assertManifestConsistent } from './manifest.js';
 
-export interface RecordText {
-  name: string | null;
-  description: string | null;
-  metadata: Record<string, string>;
-}
-
-/** What the service's database knows of the volume and its snapshots (hidden ones may be absent). */
-export interface ExportRecords {
-  volume: RecordText & { bootable: boolean };
-  snapshots: Record<string, RecordText>;
-}
 
 const EMPTY: RecordText = { name: null, description: null, metadata: {} };
 

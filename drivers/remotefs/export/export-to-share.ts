@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
 import { fsyncDir } from '../info-file.js';
+import type { ExportFile } from '../../contract/export-support.js';
 import type { OpenedExport } from './export-volume.js';
 
 export const EXPORTS_DIR = 'exports';
@@ -74,13 +75,6 @@ class ExportFileSink extends Writable {
       .then(() => unlink(path.join(this.dir, this.temp)).catch(() => undefined))
       .then(() => cb(err));
   }
-}
-
-export interface ExportFile {
-  /** Write the archive here; its successful end is the commit (final name linked). Destroyed: temp removed. */
-  sink: Writable;
-  /** The final path once committed. */
-  committed(): string | null;
 }
 
 export async function createExportFile(mountPoint: string, name: string, tag: string = randomUUID()): Promise<ExportFile> {

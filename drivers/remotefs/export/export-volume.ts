@@ -14,8 +14,8 @@ import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
 import { loadSettledTree } from '../snapshots/store.js';
 import { archiveBytes, writeArchive, type ArchiveWriteOptions } from './archive-write.js';
-import { chainOf, planManifest, treeAtSnapshot, type ExportRecords } from './export-plan.js';
-import type { ExportManifest } from './manifest.js';
+import { chainOf, planManifest, treeAtSnapshot } from './export-plan.js';
+import type { ExportRecords, ExportManifest } from '../../contract/export-manifest.js';
 
 export interface ExportRequest {
   records: ExportRecords;

@@ -12,7 +12,7 @@ import { inspectImage } from '../../../lib/qemu/inspector.js';
 import { imgRebase } from '../../../lib/qemu/img.js';
 import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
 import { checkInspection } from '../../../lib/qemu/safety.js';
-import type { ExportManifest } from './manifest.js';
+import type { ExportManifest } from '../../contract/export-manifest.js';
 import { pointSizeOf, renameFile, type FileNameMap } from './import-plan.js';
 
 function mismatch(file: string, message: string): StorageError {

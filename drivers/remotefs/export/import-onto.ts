@@ -37,32 +37,12 @@ import { receiveArchive } from './archive-read.js';
 import { baseMismatch, sha256AsSource } from './base-check.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree } from './import-plan.js';
-import { carriedFiles, orderedFiles, type ExportManifest } from './manifest.js';
+import { carriedFiles, orderedFiles } from './manifest.js';
+import type { ExportManifest } from '../../contract/export-manifest.js';
+import type { ImportOntoRequest, ImportedOnto } from '../../contract/export-support.js';
 
-export interface ImportOntoRequest {
-  /**
-   * Called with the checked manifest: source snapshot id -> the target's snapshot id, for every
-   * snapshot of the archive (those owning base files: the target's existing ones; the rest new).
-   */
-  assign(m: ExportManifest): Promise<Readonly<Record<string, string>>>;
-  /**
-   * The caller's commit, called once every file is written and verified: it runs `commitShare`
-   * (the info file written: the share's commit point) inside what must agree with it, e.g. the
-   * transaction that checks the quota and writes the rows. Thrown before `commitShare` ran, the
-   * target is left as it was (what this call wrote removed). Without it, the info file is written.
-   */
-  commit?: (commitShare: () => Promise<void>) => Promise<void>;
-  onBytes?: (total: number) => void;
-}
-
-export interface ImportedOnto {
-  manifest: ExportManifest;
-  /** Source snapshot id -> target snapshot id. */
-  snapshots: Readonly<Record<string, string>>;
-  /** Target snapshots the new tree no longer holds (the source had deleted them). */
-  dropped: string[];
-  tree: VolumeTree;
-}
+/** The contract's result, with the tree the import wrote. */
+export type ImportedOntoTree = ImportedOnto & { tree: VolumeTree };
 
 interface Plan {
   manifest: ExportManifest;
@@ -125,7 +105,7 @@ export async function removeImportLeftovers(env: RemoteFsEnv, target: VolumeRef,
   });
 }
 
-export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOnto> {
+export async function importOnto(env: RemoteFsEnv, target: VolumeRef, source: Readable, req: ImportOntoRequest, ctx: OpContext = {}): Promise<ImportedOntoTree> {
   return underLeases(env, [target.id], ctx, async (signal) => {
     const site = await requireVolume(env.shares, target.id, target.providerLocation);
     const old = await loadSettledTree(site);

@@ -8,13 +8,10 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { baseFileName } from '../../../lib/core/volume-names.js';
 import { INFO_VERSION, type VolumeTree } from '../info-file.js';
 import { treeProblems } from '../snapshots/tree.js';
-import type { ExportManifest } from './manifest.js';
+import type { ExportManifest, ImportIds } from '../../contract/export-manifest.js';
 
-export interface ImportIds {
-  volumeId: string;
-  /** Source snapshot id -> the imported snapshot's id. */
-  snapshots: Readonly<Record<string, string>>;
-}
+export type { ImportIds };
+
 
 /** `volume-<src>[.<x>]` -> `volume-<dst>[.<x>]` (names already checked as own names of the source). */
 export function renameFile(name: string, srcVolumeId: string, dstVolumeId: string): string {

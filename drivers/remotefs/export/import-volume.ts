@@ -30,29 +30,12 @@ import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
 import { receiveArchive } from './archive-read.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
-import { assertSizesAllowed, importedTree, renameFile, type ImportIds } from './import-plan.js';
-import type { ExportManifest } from './manifest.js';
+import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
+import type { ExportManifest, ImportIds } from '../../contract/export-manifest.js';
+import type { ImportRequest, ImportedVolume } from '../../contract/export-support.js';
 
-export interface ImportRequest {
-  /**
-   * Called with the checked manifest before any file is written: the new volume's and snapshots'
-   * ids. The caller records its intent here (and may pass the new volume's lease back).
-   */
-  assign(m: ExportManifest): Promise<ImportIds & { lease?: OpContext['lease'] }>;
-  /** Share address to place the volume on; default: the share with the most room. */
-  share?: string | null;
-  /** Bytes received so far (progress). */
-  onBytes?: (total: number) => void;
-}
-
-export interface ImportedVolume {
-  providerLocation: string;
-  format: 'qcow2' | 'raw';
-  sizeGiB: number;
-  manifest: ExportManifest;
-  ids: ImportIds;
-  tree: VolumeTree;
-}
+/** The contract's result, with the tree the import wrote (tests and the driver read it). */
+export type ImportedVolumeTree = ImportedVolume & { tree: VolumeTree };
 
 async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
   if (address === null || address === undefined) return placeVolume(env, sizeBytes);
@@ -114,7 +97,7 @@ async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise
   return tree;
 }
 
-export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolume> {
+export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {
   const st: Staging = { share: null, ids: null, owned: false, temps: new Map(), lease: null };
   try {
     const { manifest } = await receiveArchive(source, {

@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import type { ExportManifest, ManifestFile, ManifestSnapshot } from '../../contract/export-manifest.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const CHECKSUMS_NAME = 'SHA256SUMS';
@@ -80,9 +81,21 @@ export const manifestSchema = z.strictObject({
   instance: z.null(),
 });
 
-export type ExportManifest = z.infer<typeof manifestSchema>;
-export type ManifestFile = z.infer<typeof fileSchema>;
-export type ManifestSnapshot = z.infer<typeof snapshotSchema>;
+/*
+ * The contract declares the manifest's types (drivers/contract/export-manifest.ts); the schema
+ * must parse to exactly them. A field added to one and not the other fails the type check here.
+ */
+/** Exactly the same type (an optional or extra field on either side makes it false). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+/** Each assignable to the other, with the same keys (nested object types are compared this way). */
+type Alike<A, B> = [A] extends [B] ? ([B] extends [A] ? Same<keyof A, keyof B> : false) : false;
+type Parsed = z.infer<typeof manifestSchema>;
+const manifestMatchesContract: [
+  Alike<Parsed, ExportManifest>, Alike<Parsed['volume'], ExportManifest['volume']>, Alike<Parsed['tree'], ExportManifest['tree']>,
+  Alike<NonNullable<Parsed['base']>, NonNullable<ExportManifest['base']>>,
+  Same<z.infer<typeof fileSchema>, ManifestFile>, Same<z.infer<typeof snapshotSchema>, ManifestSnapshot>,
+] = [true, true, true, true, true, true];
+void manifestMatchesContract;
 
 function mismatch(message: string, details: Record<string, unknown> = {}): StorageError {
   return new StorageError('ARCHIVE_MANIFEST_MISMATCH', message, { details });

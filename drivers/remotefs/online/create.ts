@@ -10,7 +10,8 @@
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { CreatedSnapshot, OpContext } from '../../contract/volume-driver.js';
-import * as engine from '../snapshots/index.js';
+import type { VolumeLocation } from '../snapshots/location.js';
+import { prepareOverlayOp, abandonOverlayOp, commitOverlayOp } from '../snapshots/overlay-prepare.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { isRefusal, type CoordinatorHost } from './host.js';
 import type { OperationIds } from './operation-ids.js';
@@ -31,15 +32,15 @@ async function switchGuest(client: CoordinatorClient, host: CoordinatorHost, ids
   throw new StorageError('BLOCK_JOB_FAILED', `live snapshot ${sid} ${job.state}: ${job.error ?? 'no reason given'}`, { details: { job: job.id, refused: true } });
 }
 
-export async function createAttached(loc: engine.VolumeLocation, client: CoordinatorClient, host: CoordinatorHost, ids: OperationIds, sid: string, ctx: OpContext): Promise<CreatedSnapshot> {
-  const p = await engine.prepareOverlayOp(loc, sid);
+export async function createAttached(loc: VolumeLocation, client: CoordinatorClient, host: CoordinatorHost, ids: OperationIds, sid: string, ctx: OpContext): Promise<CreatedSnapshot> {
+  const p = await prepareOverlayOp(loc, sid);
   try {
     await switchGuest(client, host, ids, loc.volumeId, sid, p, ctx);
   } catch (err) {
     // Refused or failed before the switch: nothing uses N. Unknown (no answer): keep the intent,
     // the guest may already write into N (reconcile leaves it to the host).
-    if (isRefusal(err)) await engine.abandonOverlayOp(loc, sid);
+    if (isRefusal(err)) await abandonOverlayOp(loc, sid);
     throw err;
   }
-  return engine.commitOverlayOp(loc, sid);
+  return commitOverlayOp(loc, sid);
 }

@@ -7,7 +7,7 @@
 import type { MergePlan } from '../../../lib/protocol/assisted-snapshot.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRef } from '../../contract/volume-driver.js';
-import type { AttachedHost, LiveMergeStep } from '../snapshots/index.js';
+import type { AttachedHost, LiveMergeStep } from '../snapshots/attached-host.js';
 import { isRefusal, type CoordinatorClient, type DiskState } from './coordinator-client.js';
 import type { OperationIds } from './operation-ids.js';
 

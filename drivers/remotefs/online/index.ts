@@ -11,7 +11,12 @@
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
-import * as engine from '../snapshots/index.js';
+import { deleteAttachedOp } from '../snapshots/delete-attached.js';
+import { extendOp } from '../snapshots/extend.js';
+import { extendLiveOp } from '../snapshots/extend-attached.js';
+import type { VolumeLocation } from '../snapshots/location.js';
+import { revertAttachedOp } from '../snapshots/revert-attached.js';
+import type { SettledAttached } from '../snapshots/settle-attached.js';
 import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
 import { CoordinatorHost } from './host.js';
@@ -64,38 +69,38 @@ export class OnlinePath {
     return { client, host, ids };
   }
 
-  async createSnapshot(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<CreatedSnapshot> {
+  async createSnapshot(loc: VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<CreatedSnapshot> {
     const { client, host, ids } = await this.open(vol, ctx);
     return createAttached(loc, client, host, ids, snapshotId, ctx);
   }
 
-  async deleteSnapshot(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<DeletedSnapshot> {
+  async deleteSnapshot(loc: VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<DeletedSnapshot> {
     const { host } = await this.open(vol, ctx);
-    const r = await engine.deleteAttachedOp(loc, snapshotId, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
+    const r = await deleteAttachedOp(loc, snapshotId, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
     return { hidden: r.hidden, collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
   }
 
-  async revert(loc: engine.VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<{ sizeBytes: number; active: ActiveFile; collected: string[] }> {
+  async revert(loc: VolumeLocation, vol: VolumeRef, snapshotId: string, ctx: OpContext): Promise<{ sizeBytes: number; active: ActiveFile; collected: string[] }> {
     const { host } = await this.open(vol, ctx);
     if (host.running) {
       throw new StorageError('INVALID_STATE', `volume ${vol.id} is attached to running instance ${vol.attachment?.instanceUuid ?? '?'}: stop the guest to revert it`, {
         details: { reason: 'GUEST_RUNNING', instance_uuid: vol.attachment?.instanceUuid },
       });
     }
-    const r = await engine.revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
+    const r = await revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
     return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat }, collected: r.collected };
   }
 
   /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */
-  async settle(loc: engine.VolumeLocation, vol: VolumeRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
+  async settle(loc: VolumeLocation, vol: VolumeRef, op: InterruptedOperation): Promise<SettledAttached> {
     if (!vol.attachment) throw new Error('OnlinePath used for a detached volume');
     return settleWithHost(loc, await this.client(vol.attachment), vol.attachment, op);
   }
 
-  async extend(loc: engine.VolumeLocation, vol: VolumeRef, sizeBytes: number, ctx: OpContext): Promise<void> {
+  async extend(loc: VolumeLocation, vol: VolumeRef, sizeBytes: number, ctx: OpContext): Promise<void> {
     const { host } = await this.open(vol, ctx);
-    if (host.running) await engine.extendLiveOp(loc, sizeBytes, (bytes) => host.resize(bytes));
-    else await engine.extendWithSnapshots(loc, sizeBytes);
+    if (host.running) await extendLiveOp(loc, sizeBytes, (bytes) => host.resize(bytes));
+    else await extendOp(loc, sizeBytes);
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import { isStorageError } from '../../../lib/core/errors.js';
 import type { AttachmentRef } from '../../contract/volume-driver.js';
-import * as engine from '../snapshots/index.js';
+import type { VolumeLocation } from '../snapshots/location.js';
+import { type SettledAttached, settleAttachedOp } from '../snapshots/settle-attached.js';
+import type { JobFact } from '../snapshots/settle-plan.js';
 import { FINAL_JOB_STATES, type CoordinatorClient } from './coordinator-client.js';
 
 /** What the storage service knows of the interrupted operation (its database row). */
@@ -15,7 +17,7 @@ export interface InterruptedOperation {
   commitPointPassed: boolean;
 }
 
-async function jobFact(client: CoordinatorClient, operationId: string | null): Promise<engine.JobFact> {
+async function jobFact(client: CoordinatorClient, operationId: string | null): Promise<JobFact> {
   if (operationId === null) return 'unknown';
   try {
     return FINAL_JOB_STATES.has((await client.job(operationId)).state) ? 'ended' : 'running';
@@ -25,8 +27,8 @@ async function jobFact(client: CoordinatorClient, operationId: string | null): P
   }
 }
 
-export function settleWithHost(loc: engine.VolumeLocation, client: CoordinatorClient, att: AttachmentRef, op: InterruptedOperation): Promise<engine.SettledAttached> {
-  return engine.settleAttachedOp(loc, async () => {
+export function settleWithHost(loc: VolumeLocation, client: CoordinatorClient, att: AttachmentRef, op: InterruptedOperation): Promise<SettledAttached> {
+  return settleAttachedOp(loc, async () => {
     const disk = await client.disk(att.instanceUuid, loc.volumeId);
     return {
       chain: disk.chain, job: await jobFact(client, op.operationId), commitPointPassed: op.commitPointPassed,

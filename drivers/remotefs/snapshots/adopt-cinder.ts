@@ -6,12 +6,11 @@
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import { validateBackingName } from '../../../lib/qemu/safety.js';
-import { baseFileName } from '../../../lib/core/volume-names.js';
+import { baseFileName, isUuid } from '../../../lib/core/volume-names.js';
 import { assertCinderNames, newTree, readInfo, type VolumeTree } from '../info-file.js';
 import type { VolumeLocation } from './location.js';
 import { headerOf } from './qemu-views.js';
 import { saveTree } from './store.js';
-import { isUuid } from './ids.js';
 import { ownerOf, treeProblems } from './tree.js';
 
 export interface AdoptedVolume {

@@ -10,7 +10,8 @@ import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyCreate, overlayForNewSnapshot } from './plan-create.js';
 import { loadSettledTree, stageTree, unlinkIfPresent } from './store.js';
-import { assertUuid, gib } from './ids.js';
+import { giBFromBytes } from '../../../lib/core/gib.js';
+import { assertUuid } from '../../../lib/core/volume-names.js';
 import { fileFormat } from './tree.js';
 
 export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string): Promise<CreatedSnapshot> {
@@ -41,5 +42,5 @@ export async function createSnapshotOp(loc: VolumeLocation, snapshotId: string):
   stepBoundary(STEPS.createOverlayWritten);
   await staged.value.commit();
   stepBoundary(STEPS.createInfoWritten);
-  return { ownedFile: tree.active, activeFile: overlay, sizeGiB: gib(tree.sizeBytes) };
+  return { ownedFile: tree.active, activeFile: overlay, sizeGiB: giBFromBytes(tree.sizeBytes) };
 }

@@ -17,7 +17,8 @@ import { StorageError } from '../../../lib/core/errors.js';
 import type { CreatedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
-import { gib, assertUuid } from './ids.js';
+import { giBFromBytes } from '../../../lib/core/gib.js';
+import { assertUuid } from '../../../lib/core/volume-names.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyCreate, overlayForNewSnapshot, overlayName } from './plan-create.js';
@@ -67,7 +68,7 @@ export async function commitOverlayOp(loc: VolumeLocation, snapshotId: string): 
   }
   const next = applyCreate({ ...tree, intent: null }, snapshotId, overlay, new Date().toISOString());
   await saveTree(loc, next);
-  return { ownedFile: tree.active, activeFile: overlay, sizeGiB: gib(tree.sizeBytes) };
+  return { ownedFile: tree.active, activeFile: overlay, sizeGiB: giBFromBytes(tree.sizeBytes) };
 }
 
 function alreadyCommitted(tree: VolumeTree, volumeId: string, snapshotId: string): CreatedSnapshot {
@@ -76,7 +77,7 @@ function alreadyCommitted(tree: VolumeTree, volumeId: string, snapshotId: string
   if (s === undefined || tree.files[overlay]?.backing !== s.file) {
     throw new StorageError('SNAPSHOT_NOT_FOUND', `volume ${volumeId} has no prepared overlay for snapshot ${snapshotId}`);
   }
-  return { ownedFile: s.file, activeFile: overlay, sizeGiB: gib(s.sizeBytes) };
+  return { ownedFile: s.file, activeFile: overlay, sizeGiB: giBFromBytes(s.sizeBytes) };
 }
 
 /** Idempotent: removes the overlay of a prepare that never became a snapshot. */

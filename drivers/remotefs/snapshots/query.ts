@@ -33,7 +33,14 @@ export async function treeView(loc: VolumeLocation): Promise<SnapshotTree> {
 }
 
 /** The file holding snapshot S's point in time (read it through its chain), e.g. to clone from. */
-export async function pointFile(loc: VolumeLocation, snapshotId: string): Promise<{ file: string; format: 'qcow2' | 'raw'; sizeBytes: number }> {
+export interface SnapshotPoint {
+  file: string;
+  format: 'qcow2' | 'raw';
+  sizeBytes: number;
+}
+
+/** Where snapshot S's point in time is: its owned file, its format and its recorded size. */
+export async function pointFile(loc: VolumeLocation, snapshotId: string): Promise<SnapshotPoint> {
   const tree = await loadTree(loc);
   const s = tree.snapshots[snapshotId];
   if (s === undefined || s.hidden) throw new StorageError('SNAPSHOT_NOT_FOUND', `snapshot ${snapshotId} is not in volume ${loc.volumeId}`);

@@ -19,7 +19,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import type { RevertIntent } from '../intents.js';
-import { assertUuid } from './ids.js';
+import { assertUuid } from '../../../lib/core/volume-names.js';
 import type { VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';

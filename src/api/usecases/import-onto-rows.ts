@@ -9,7 +9,7 @@ import type { Transaction } from 'sequelize';
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { giBFromBytes } from '../../../lib/core/gib.js';
-import type { ExportManifest } from '../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import type { ServiceDeps } from '../context.js';
 import { IMPORT_SOURCE_KEY } from './volume-import.js';
 

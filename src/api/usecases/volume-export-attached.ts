@@ -18,7 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { OpContext } from '../../../drivers/contract/volume-driver.js';
-import type { ExportRecords, ExportSupport, OpenedVolumeExport } from '../../../drivers/contract/export-support.js';
+import type { ExportSupport, OpenedVolumeExport } from '../../../drivers/contract/export-support.js';
+import type { ExportRecords } from '../../../drivers/contract/export-manifest.js';
 import type { VolumeRecord } from '../../db/records.js';
 import type { ServiceDeps } from '../context.js';
 import { volumeRefOf } from './lookup.js';

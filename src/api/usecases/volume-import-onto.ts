@@ -32,7 +32,7 @@ import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import { keepLease } from '../../../lib/core/lease.js';
 import type { OperationRecord, SnapshotRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
-import type { ExportManifest } from '../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import type { Caller, ServiceDeps } from '../context.js';
 import { endOperation } from '../operation-end.js';
 import { applyOntoRows, encodeOntoRows, planOntoRows } from './import-onto-rows.js';

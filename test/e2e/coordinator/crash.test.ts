@@ -11,7 +11,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { run } from '../../../lib/core/process.js';
 import type { DomainRef, LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../../../coordinator/domain/disks.js';
@@ -19,12 +19,12 @@ import type { Job, SnapshotJob } from '../../../coordinator/jobs/job.js';
 import { JobStore } from '../../../coordinator/state/job-store.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { createOverlay, ensureLibvirtd, openTestConnection } from '../../fixtures/guest/index.js';
-import { filesAtPoint, guestDev, guestSha, writeData } from './data.js';
-import { startDaemon, type DaemonProcess } from './daemon-process.js';
-import { bootGuest, type BootedGuest, type Volume } from './guest.js';
-import { ObservedPort } from './observed-port.js';
-import { mountShare, type MountedShare } from './share.js';
-import { StubMetadata } from './stub-metadata.js';
+import { filesAtPoint, guestDev, guestSha, writeData } from '../../fixtures/e2e/coordinator/data.js';
+import { startDaemon, type DaemonProcess } from '../../fixtures/e2e/coordinator/daemon-process.js';
+import { bootGuest, type BootedGuest, type Volume } from '../../fixtures/e2e/coordinator/guest.js';
+import { ObservedPort } from '../../fixtures/e2e/coordinator/observed-port.js';
+import { mountShare, type MountedShare } from '../../fixtures/e2e/coordinator/share.js';
+import { StubMetadata } from '../../fixtures/e2e/coordinator/stub-metadata.js';
 import { until as untilReached } from '../../fixtures/until.js';
 
 const TOKEN = `svc-${randomUUID()}`;
@@ -67,7 +67,7 @@ describe('coordinator crash safety on libvirtd + a booted guest + GlusterFS', fu
   });
 
   async function startInProcess(extra: Record<string, unknown> = {}, port?: ObservedPort): Promise<RunningCoordinator> {
-    inproc = await startCoordinator(parseConfig({ log: { level: 'silent' }, coordinator: coordinatorSettings(extra) }), { port, log: pino({ level: 'silent' }) });
+    inproc = await startCoordinator(parseServiceConfig({ log: { level: 'silent' }, coordinator: coordinatorSettings(extra) }), { port, log: pino({ level: 'silent' }) });
     return inproc;
   }
 

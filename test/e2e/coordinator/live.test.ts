@@ -21,17 +21,17 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import type { LibvirtConnection } from '../../../lib/libvirt/index.js';
 import { chainNames, parseDomainXml } from '../../../coordinator/domain/disks.js';
 import type { SnapshotJob } from '../../../coordinator/jobs/job.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { GuestWriter, createOverlay, ext4NeedsRecovery, openTestConnection } from '../../fixtures/guest/index.js';
-import { filesAtPoint, guestDev, guestSha, patternSha, writeData } from './data.js';
-import { bootGuest, type BootedGuest, type Volume } from './guest.js';
-import { ObservedPort } from './observed-port.js';
-import { mountShare, type MountedShare } from './share.js';
-import { StubMetadata } from './stub-metadata.js';
+import { filesAtPoint, guestDev, guestSha, patternSha, writeData } from '../../fixtures/e2e/coordinator/data.js';
+import { bootGuest, type BootedGuest, type Volume } from '../../fixtures/e2e/coordinator/guest.js';
+import { ObservedPort } from '../../fixtures/e2e/coordinator/observed-port.js';
+import { mountShare, type MountedShare } from '../../fixtures/e2e/coordinator/share.js';
+import { StubMetadata } from '../../fixtures/e2e/coordinator/stub-metadata.js';
 
 const TOKEN = `svc-${randomUUID()}`;
 /** The coordinator's inbound token (what the storage side presents); TOKEN is its outbound one, what the stub accepts. */
@@ -93,7 +93,7 @@ describe('coordinator on libvirtd + a booted guest + GlusterFS', function () {
     stub = new StubMetadata(TOKEN, share.dir, SIZE);
     await stub.start();
     port = new ObservedPort(conn, 'qemu:///system');
-    const config = parseConfig({
+    const config = parseServiceConfig({
       log: { level: 'silent' },
       coordinator: { port: 0, serviceToken: TOKEN, inboundToken: COORD_TOKEN, selfRegister: false, stateDir, metadataApi: stub.url, pollIntervalMs: 100, quiesce: 'prefer' },
     });

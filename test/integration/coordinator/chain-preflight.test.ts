@@ -16,11 +16,11 @@ import { checkChainForQemu } from '../../../coordinator/attach/chain-access.js';
 import { inspectOverlay } from '../../../coordinator/inspect.js';
 import { buildAssistedSnapshotJob, buildMergeJob, type BuildDeps } from '../../../coordinator/jobs/build-jobs.js';
 import { verifyLiveChain } from '../../../coordinator/snapshot/preflight.js';
-import { expectCode } from '../drivers/harness.js';
-import { HOSTILE_BACKINGS, type HostileKind } from '../drivers/hostile.js';
-import { FakeClock } from '../../unit/coordinator/helpers/fake-clock.js';
-import { FakeLibvirt } from '../../unit/coordinator/helpers/fake-libvirt.js';
-import { DOM, OP, S1, S2, S3, VOL, f } from '../../unit/coordinator/helpers/context.js';
+import { expectCode } from '../../fixtures/drivers/harness.js';
+import { HOSTILE_BACKINGS, type HostileKind } from '../../fixtures/drivers/hostile.js';
+import { FakeClock } from '../../fixtures/coordinator/fake-clock.js';
+import { FakeLibvirt } from '../../fixtures/coordinator/fake-libvirt.js';
+import { DOM, OP, S1, S2, S3, VOL, f } from '../../fixtures/coordinator/context.js';
 
 const SIZE = 64 * 1024 * 1024;
 

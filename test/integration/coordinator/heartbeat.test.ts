@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { until } from '../../fixtures/until.js';
-import { silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, TOKENS, testConfig, type TestDb } from '../api/harness.js';
+import { silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, TOKENS, testConfig, type TestDb } from '../../fixtures/api/harness.js';
 
 const DOWN_AFTER_MS = 4000;
 
@@ -42,7 +42,7 @@ describe('coordinator heartbeats: os-services up while they arrive, down once th
   const state = async () => ((await supertest(svc.url).get('/v3/os-services?host=c1').set(admin)).body.services as { state: string; updated_at: string }[])[0];
 
   it('renews the registration while it runs (up), and is down once it stopped', async () => {
-    coordinator = await startCoordinator(parseConfig({
+    coordinator = await startCoordinator(parseServiceConfig({
       log: { level: 'silent' },
       coordinator: {
         host: '127.0.0.1', port: 0, libvirtUri: 'qemu:///system', metadataApi: svc.url, serviceToken: 'service-c1', hostName: 'c1',

@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { HttpMetadataClient } from '../../../coordinator/metadata/http-client.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../api/harness.js';
-import { createVolume, waitVolume } from '../api/helpers.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../../fixtures/api/harness.js';
+import { createVolume, waitVolume } from '../../fixtures/api/helpers.js';
 
 describe('coordinator metadata client against the real metadata API', function () {
   this.timeout(60_000);

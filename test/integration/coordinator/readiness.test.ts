@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { StorageError } from '../../../lib/core/errors.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, startTestService, type TestDb, type TestService } from '../api/harness.js';
+import { DIR, VOL, f, harness, silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, startTestService, type TestDb, type TestService } from '../../fixtures/api/harness.js';
 
 interface Report { status: string; reasons: string[]; checks: { name: string; status: string; reason?: string }[] }
 
@@ -34,7 +34,7 @@ describe('coordinator: /readyz checks libvirtd and the metadata API', function (
     await db?.cleanup();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-  const config = (stateDir: string, metadataApi: string) => parseConfig({
+  const config = (stateDir: string, metadataApi: string) => parseServiceConfig({
     log: { level: 'silent' },
     coordinator: { host: '127.0.0.1', port: 0, libvirtUri: 'qemu:///system', metadataApi, serviceToken: 'service-c1', inboundToken: 'inbound-token-of-the-test-0123', selfRegister: false, stateDir, metadataTimeoutMs: 2000 },
   });

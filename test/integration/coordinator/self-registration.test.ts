@@ -10,10 +10,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, VOL, f, harness, silent } from '../../unit/coordinator/helpers/context.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../api/harness.js';
+import { DIR, VOL, f, harness, silent } from '../../fixtures/coordinator/context.js';
+import { BACKENDS, auth, startTestService, type TestDb, type TestService } from '../../fixtures/api/harness.js';
 
 for (const backend of BACKENDS) {
   describe(`coordinator self-registration with the storage service (${backend.name})`, function () {
@@ -37,7 +37,7 @@ for (const backend of BACKENDS) {
 
     async function coordinator(hostName: string, dir: string): Promise<RunningCoordinator> {
       const h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f()] }]);
-      const config = parseConfig({
+      const config = parseServiceConfig({
         log: { level: 'silent' },
         coordinator: { host: '127.0.0.1', port: 0, metadataApi: t.svc.url, serviceToken: 'service-c1', hostName, stateDir: dir, pollIntervalMs: 10 },
       });
@@ -89,7 +89,7 @@ for (const backend of BACKENDS) {
     });
 
     it('the configuration refuses one token for both directions', () => {
-      expect(() => parseConfig({ coordinator: { serviceToken: 'same-token-0123456789', inboundToken: 'same-token-0123456789' } }))
+      expect(() => parseServiceConfig({ coordinator: { serviceToken: 'same-token-0123456789', inboundToken: 'same-token-0123456789' } }))
         .to.throw(/inboundToken: must differ from serviceToken/);
     });
   });

@@ -18,7 +18,7 @@ import { attachVolume, detachVolume, type AttachDeps } from '../../../coordinato
 import type { DomainDevices } from '../../../coordinator/attach/devices.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
 import type { StorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
-import { silent } from './helpers/context.js';
+import { silent } from '../../fixtures/coordinator/context.js';
 
 const turn = () => new Promise((r) => setTimeout(r, 1));
 

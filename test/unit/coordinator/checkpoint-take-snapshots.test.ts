@@ -13,7 +13,7 @@ import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import { DomainState, type DomainRef } from '../../../lib/libvirt/index.js';
 import { checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
 import { takeCheckpoint, type CheckpointLibvirt } from '../../../coordinator/checkpoint/runner.js';
-import { FakeMetadata } from './helpers/fake-metadata.js';
+import { FakeMetadata } from '../../fixtures/coordinator/fake-metadata.js';
 
 const V1 = '11111111-1111-4111-8111-111111111111';
 const V2 = '22222222-2222-4222-8222-222222222222';

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { parseConfig } from '../../../lib/core/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, VOL, f, harness, silent } from './helpers/context.js';
+import { DIR, VOL, f, harness, silent } from '../../fixtures/coordinator/context.js';
 
 const TOKEN = 'inbound-token-for-tests';
 

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import type { DomainDevices } from '../../../coordinator/attach/devices.js';
 import { diskState, resizeDisk } from '../../../coordinator/disk-ops/disk-ops.js';
 import { isStorageError } from '../../../lib/core/errors.js';
-import { domainXml } from './helpers/fake-libvirt.js';
-import { DIR, DOM, VOL, f } from './helpers/context.js';
+import { domainXml } from '../../fixtures/coordinator/fake-libvirt.js';
+import { DIR, DOM, VOL, f } from '../../fixtures/coordinator/context.js';
 
 const GiB = 1024 ** 3;
 

@@ -5,9 +5,9 @@ import type { SnapshotJob } from '../../../coordinator/jobs/job.js';
 import type { OverlayHeader } from '../../../coordinator/plans/create-plan.js';
 import { SNAPSHOT_FLAGS } from '../../../coordinator/snapshot/snapshot-xml.js';
 import { UseCases } from '../../../coordinator/use-cases.js';
-import { DIR, DOM, S1, S2, VOL, f, harness, silent, type Harness } from './helpers/context.js';
-import type { FakeDisk } from './helpers/fake-libvirt.js';
-import { MemoryStore } from './helpers/memory-store.js';
+import { DIR, DOM, S1, S2, VOL, f, harness, silent, type Harness } from '../../fixtures/coordinator/context.js';
+import type { FakeDisk } from '../../fixtures/coordinator/fake-libvirt.js';
+import { MemoryStore } from '../../fixtures/coordinator/memory-store.js';
 
 const VOLS = ['11111111-aaaa-4bbb-8ccc-000000000001', '11111111-aaaa-4bbb-8ccc-000000000002', '11111111-aaaa-4bbb-8ccc-000000000003', '11111111-aaaa-4bbb-8ccc-000000000004'];
 

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
-import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from './helpers/context.js';
+import { DIR, DOM, OP, S1, S2, S3, VOL, f, harness, headers, silent, type Harness } from '../../fixtures/coordinator/context.js';
 
 /** The coordinator's inbound token (what the storage service presents); its outbound service token is another. */
 const TOKEN = 'inbound-token-for-tests';
@@ -19,7 +19,7 @@ describe('coordinator: HTTP daemon', () => {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'coord-http-'));
     h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
-    const config = parseConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: 'svc-outbound-token-for-tests', inboundToken: TOKEN, selfRegister: false, stateDir: dir, pollIntervalMs: 10 } });
+    const config = parseServiceConfig({ log: { level: 'silent' }, coordinator: { port: 0, serviceToken: 'svc-outbound-token-for-tests', inboundToken: TOKEN, selfRegister: false, stateDir: dir, pollIntervalMs: 10 } });
     const inspect = headers({ [`${DIR}/${f(S3)}`]: { format: 'qcow2', backingFile: f(S2), backingFormat: 'qcow2', externalDataFile: false } });
     // The fake domain's files do not exist: the chain preflight is tested on real files in chain-preflight.test.ts.
     running = await startCoordinator(config, { port: h.libvirt, metadata: h.metadata, log: silent, inspect, verifyChain: async () => undefined });

@@ -8,7 +8,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registerOnce } from '../../../coordinator/attach/registration.js';
 import { HttpStorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
-import { silent } from './helpers/context.js';
+import { silent } from '../../fixtures/coordinator/context.js';
 
 describe('coordinator: outbound calls to the storage API do not follow redirects', () => {
   const servers: Server[] = [];

@@ -5,8 +5,8 @@ import { parseDomainXml, type LiveDisk } from '../../../coordinator/domain/disks
 import { validateCreate } from '../../../coordinator/plans/create-plan.js';
 import { planFromNovaDelete, resultChainOf, validateMergePlan } from '../../../coordinator/plans/merge-plan.js';
 import { isOwnFileName, isOwnOverlayName } from '../../../lib/core/volume-names.js';
-import { domainXml, type FakeDisk } from './helpers/fake-libvirt.js';
-import { DIR, DOM, OP, S1, S2, S3, VOL, f, headers } from './helpers/context.js';
+import { domainXml, type FakeDisk } from '../../fixtures/coordinator/fake-libvirt.js';
+import { DIR, DOM, OP, S1, S2, S3, VOL, f, headers } from '../../fixtures/coordinator/context.js';
 
 function disk(chain: string[], extra: Partial<FakeDisk> = {}): LiveDisk {
   return parseDomainXml(domainXml(DOM, 'g', [{ target: 'vdb', serial: VOL, dir: DIR, chain, ...extra }])).disks[0] as LiveDisk;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { withQuiesce, type QuiesceContext } from '../../../coordinator/snapshot/quiesce.js';
-import { chainDisk, f, harness, silent, DOM } from './helpers/context.js';
+import { chainDisk, f, harness, silent, DOM } from '../../fixtures/coordinator/context.js';
 
 function setup(policy: 'require' | 'prefer' | 'off', freezeTimeoutMs = 10_000) {
   const h = harness([chainDisk([f()])]);

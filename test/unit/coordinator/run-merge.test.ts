@@ -4,7 +4,7 @@ import { BlockCommitFlags, BlockRebaseFlags } from '../../../lib/libvirt/constan
 import type { MergeJob } from '../../../coordinator/jobs/job.js';
 import { runMergeJob } from '../../../coordinator/merge/run-merge.js';
 import { resultChainOf } from '../../../coordinator/plans/merge-plan.js';
-import { DIR, DOM, OP, S1, S2, S3, VOL, chainDisk, f, harness, type Harness } from './helpers/context.js';
+import { DIR, DOM, OP, S1, S2, S3, VOL, chainDisk, f, harness, type Harness } from '../../fixtures/coordinator/context.js';
 
 const CHAIN = [f(S3), f(S2), f(S1), f()];
 

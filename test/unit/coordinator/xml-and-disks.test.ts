@@ -4,8 +4,8 @@ import { chainNames, diskBySerial, parseDomainXml } from '../../../coordinator/d
 import { fileBacked } from '../../../coordinator/domain/file-backed.js';
 import { decodeEntities, escapeXml, parseXml } from '../../../coordinator/domain/xml.js';
 import { isStorageError } from '../../../lib/core/errors.js';
-import { domainXml } from './helpers/fake-libvirt.js';
-import { DIR, DOM, VOL, f, S1, S2 } from './helpers/context.js';
+import { domainXml } from '../../fixtures/coordinator/fake-libvirt.js';
+import { DIR, DOM, VOL, f, S1, S2 } from '../../fixtures/coordinator/context.js';
 
 describe('coordinator: XML reader', () => {
   it('reads elements, attributes in both quote styles, text and entities', () => {
@@ -31,7 +31,7 @@ describe('coordinator: XML reader', () => {
 
 describe('coordinator: live domain disks', () => {
   it('parses a domain XML captured from libvirt 9.0 (chain, formats, serials, mirror)', () => {
-    const dom = parseDomainXml(readFileSync(new URL('./fixtures/libvirt-9.0-active-commit.xml', import.meta.url), 'utf8'));
+    const dom = parseDomainXml(readFileSync(new URL('../../fixtures/coordinator/libvirt-9.0-active-commit.xml', import.meta.url), 'utf8'));
     const vdb = dom.disks.find((d) => d.target === 'vdb');
     expect(vdb).to.not.equal(undefined);
     expect(vdb?.serial).to.match(/^[0-9a-f-]{36}$/);

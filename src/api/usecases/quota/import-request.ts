@@ -7,7 +7,7 @@
  */
 import { giBFromBytes } from '../../../../lib/core/gib.js';
 import type { QuotaNumbers } from '../../../db/repositories/quotas.js';
-import type { ExportManifest } from '../../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../../drivers/contract/export-manifest.js';
 
 interface Counted { sizeGiB: number; hidden: boolean }
 

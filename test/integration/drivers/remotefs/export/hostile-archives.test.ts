@@ -1,0 +1,173 @@
+/**
+ * Every hostile or broken archive of issue 15 item 2, built with tar-stream from a genuine export,
+ * is refused with its stable code, and nothing is left on the share (the listing is unchanged).
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { imgCreate } from '../../../../../lib/qemu/img.js';
+import { isStorageError } from '../../../../../lib/core/errors.js';
+import type { ExportSupport } from '../../../../../drivers/contract/export-support.js';
+import type { ExportManifest } from '../../../../../drivers/contract/export-manifest.js';
+import type { VolumeDriver } from '../../../../../drivers/contract/volume-driver.js';
+import { shareListing } from '../../../../fixtures/shares.js';
+import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
+import { exportToBuffer, importBuffer, localExportShare, makeBranchyTree } from '../../../../fixtures/export/tree.js';
+
+interface Entry {
+  name: string;
+  type?: tar.Header['type'];
+  linkname?: string;
+  data?: Buffer;
+}
+
+async function packEntries(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const data = e.data ?? Buffer.alloc(0);
+    const isFile = e.type === undefined || e.type === 'file';
+    const header = { name: e.name, type: e.type ?? 'file', size: isFile ? data.length : 0, ...(e.linkname ? { linkname: e.linkname } : {}) };
+    if (isFile) pack.entry(header, data);
+    else pack.entry(header).end(undefined);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function unpack(archive: Buffer): Promise<Entry[]> {
+  const extract = tar.extract();
+  const out: Entry[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+      stream.on('end', () => { out.push({ name: h.name, data: Buffer.concat(chunks) }); next(); });
+    });
+    extract.on('finish', () => resolve());
+    extract.on('error', reject);
+  });
+  Readable.from([archive]).pipe(extract as unknown as NodeJS.WritableStream);
+  await done;
+  return out;
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const sums = (entries: Entry[]) => Buffer.from(entries.filter((e) => e.name !== 'manifest.json' && e.name !== 'SHA256SUMS').map((e) => `${sha(e.data as Buffer)}  ${e.name}\n`).join(''));
+
+describe('hostile import archives are refused and leave nothing', function () {
+  this.timeout(300_000);
+  let tmp: string;
+  let h: DriverHarness;
+  let driver: VolumeDriver & ExportSupport;
+  let dir: string;
+  let entries: Entry[];
+  let manifest: ExportManifest;
+
+  before(async () => {
+    const share = await localExportShare('export-hostile-', { maxVolumeSizeGiB: 4 });
+    ({ tmp, h, driver, dir } = share);
+    const { address } = share;
+    const src = await makeBranchyTree(driver, () => dir);
+    const out = await exportToBuffer(driver, h.leases, src.volumeId, address);
+    manifest = out.manifest;
+    entries = await unpack(out.archive);
+  });
+  after(async () => {
+    await h?.cleanup();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  const withManifest = (change: (m: ExportManifest) => void): Entry[] => {
+    const m = structuredClone(manifest);
+    change(m);
+    return entries.map((e) => (e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(JSON.stringify(m)) } : e));
+  };
+  const files = () => entries.filter((e) => e.name.startsWith('volume-'));
+  const first = () => files()[0] as Entry;
+  const withSums = (list: Entry[]) => [...list.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(list) }];
+
+  async function expectRefused(archive: Buffer, code: string): Promise<void> {
+    const before = await shareListing(dir);
+    let err: unknown;
+    try {
+      await importBuffer(driver, Readable.from([archive]));
+    } catch (e) {
+      err = e;
+    }
+    expect(err, 'import succeeded').to.not.equal(undefined);
+    expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal(code);
+    expect(await shareListing(dir)).to.deep.equal(before);
+  }
+
+  it('the genuine archive imports (the cases below differ from it in one thing)', async () => {
+    const v = await importBuffer(driver, Readable.from([await packEntries(entries)]));
+    await driver.deleteVolume({ id: v.ids.volumeId, sizeGiB: 1, providerLocation: v.providerLocation });
+  });
+
+  const cases: [string, () => Promise<Buffer>, string][] = [
+    ['an entry with ..', async () => packEntries([...entries.slice(0, -1), { name: '../evil', data: Buffer.from('x') }, entries.at(-1)!]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['an absolute path', async () => packEntries([entries[0]!, { name: '/etc/evil', data: Buffer.from('x') }, ...entries.slice(1)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a symlink', async () => packEntries([entries[0]!, { name: first().name, type: 'symlink', linkname: '/etc/passwd' }, ...entries.slice(2)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a hard link', async () => packEntries([entries[0]!, { name: first().name, type: 'link', linkname: 'manifest.json' }, ...entries.slice(2)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a device', async () => packEntries([entries[0]!, { name: first().name, type: 'character-device' }, ...entries.slice(2)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a directory', async () => packEntries([entries[0]!, { name: 'sub', type: 'directory' }, ...entries.slice(1)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a duplicate name', async () => packEntries([entries[0]!, first(), ...entries.slice(1)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a file the manifest does not announce', async () => packEntries([entries[0]!, { name: first().name.replace(/.{12}$/, '000000000000'), data: first().data! }, ...entries.slice(1)]), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['no manifest first', async () => packEntries([...entries.slice(1), entries[0]!]), 'ARCHIVE_CORRUPT'],
+    ['not a tar stream', async () => Buffer.alloc(4096, 0x41), 'ARCHIVE_CORRUPT'],
+    ['a truncated stream', async () => (await packEntries(entries)).subarray(0, 2 * 1024 * 1024), 'ARCHIVE_CORRUPT'],
+    ['a wrong checksum', async () => packEntries(entries.map((e) => (e.name === 'SHA256SUMS' ? { name: e.name, data: Buffer.from(e.data!.toString().replace(/^[0-9a-f]/, (c) => (c === '0' ? '1' : '0'))) } : e))), 'ARCHIVE_CHECKSUM_MISMATCH'],
+    ['a flipped byte in a file', async () => packEntries(entries.map((e) => {
+      if (e.name !== first().name) return e;
+      const d = Buffer.from(e.data!);
+      d.writeUInt8(d.readUInt8(d.length - 1) ^ 0xff, d.length - 1);
+      return { name: e.name, data: d };
+    })), 'ARCHIVE_CHECKSUM_MISMATCH'],
+    ['a manifest announcing a file that is missing', async () => packEntries(withSums(entries.filter((e) => e.name !== files()[1]!.name))), 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a manifest with another size than the file', async () => packEntries(withManifest((m) => { m.tree.files[first().name]!.bytes += 512; })), 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a manifest with another backing than the header', async () => packEntries(withManifest((m) => {
+      const [a, b] = Object.entries(m.tree.files).filter(([, f]) => f.backing !== null);
+      if (a && b) [a[1].backing, b[1].backing] = [b[1].backing, a[1].backing];
+    })), 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a backing name outside the archive', async () => packEntries(withManifest((m) => {
+      const f = Object.values(m.tree.files).find((x) => x.backing !== null)!;
+      f.backing = `volume-${m.volume.id}.00000000-0000-4000-8000-000000000000`;
+    })), 'IMAGE_UNSAFE_BACKING'],
+    ['a file name of another volume', async () => packEntries(withManifest((m) => {
+      const name = Object.keys(m.tree.files)[0]!;
+      m.tree.files['volume-00000000-0000-4000-8000-000000000000'] = m.tree.files[name]!;
+    })), 'FILE_NAME_UNSAFE'],
+    ['an oversize image (manifest beyond the maximum)', async () => packEntries(withManifest((m) => { m.volume.sizeBytes = 1024 ** 5; })), 'SIZE_OUT_OF_BOUNDS'],
+    ['an instance section (not importable as a volume)', async () => packEntries(withManifest((m) => { (m as { instance: unknown }).instance = { domain: 'x' }; })), 'ARCHIVE_CORRUPT'],
+  ];
+  for (const [what, make, code] of cases) {
+    it(`${what}: ${code}`, async () => expectRefused(await make(), code));
+  }
+
+  it('a raw data file posing as a qcow2 image: IMAGE_FORMAT_MISMATCH', async () => {
+    const base = manifest.tree.files[first().name]!;
+    const raw = Buffer.alloc(base.bytes, 0x5a);
+    const list = withSums(entries.map((e) => (e.name === first().name ? { name: e.name, data: raw } : e)));
+    await expectRefused(await packEntries(list), 'IMAGE_FORMAT_MISMATCH');
+  });
+
+  it('an image whose header claims more than the manifest: IMAGE_SIZE_MISMATCH', async () => {
+    // The same base file made again with a virtual size of 3 GiB (within the maximum, beyond the point's 1 GiB).
+    const big = path.join(tmp, 'big.qcow2');
+    await imgCreate({ path: big, format: 'qcow2', sizeBytes: 3 * 1024 ** 3 });
+    const data = await readFile(big);
+    const name = first().name;
+    const list = withSums(entries.map((e) => (e.name === name ? { name, data } : e)).map((e) => {
+      if (e.name !== 'manifest.json') return e;
+      const m = JSON.parse(e.data!.toString()) as ExportManifest;
+      m.tree.files[name]!.bytes = data.length;
+      return { name: e.name, data: Buffer.from(JSON.stringify(m)) };
+    }));
+    await expectRefused(await packEntries(list), 'IMAGE_SIZE_MISMATCH');
+  });
+});

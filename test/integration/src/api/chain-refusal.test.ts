@@ -1,0 +1,73 @@
+/**
+ * Issue 11, reproduction 4 through the API, with the REAL RemoteFS driver on a local share and
+ * both databases: a frozen file of a volume's chain rewritten to back onto /etc/passwd. Extend,
+ * snapshot delete and revert are refused with the stable code as the operation's error, the share
+ * is unchanged, and the volume and snapshot keep their status (no error_extending needing an
+ * admin reset); with the file put back, the same extend succeeds.
+ */
+import { expect } from 'chai';
+import { copyFile, readdir, rename } from 'node:fs/promises';
+import path from 'node:path';
+import supertest from 'supertest';
+import { run } from '../../../../lib/core/process.js';
+import { readInfo } from '../../../../drivers/remotefs/info-file.js';
+import { shareListing } from '../../../fixtures/shares.js';
+import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+
+for (const backend of BACKENDS) {
+  describe(`api: a hostile file in a volume's chain is refused, statuses kept (${backend.name}, real RemoteFS)`, function () {
+    this.timeout(180_000);
+    let dir: string;
+    let http: ReturnType<typeof supertest>;
+    remotefsServiceHooks(backend, 'qcs-chain-refusal-', (s) => ({ dir, http } = s));
+
+    const { get, settled, operation, snapshot } = apiWaits(() => http);
+
+    it('extend, snapshot delete and revert: refused with IMAGE_UNSAFE_BACKING, nothing changed, statuses back; put back, extend runs', async () => {
+      const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+      const vid = created.body.volume.id as string;
+      await settled('volumes', vid, 'available');
+      const s1 = await snapshot(vid);
+      const s2 = await snapshot(vid);
+      const volDir = await dirOf(dir, vid);
+      const tree = (await readInfo(volDir, vid))?.tree;
+      const middle = path.join(volDir, tree!.snapshots[s2]!.file);
+      const saved = path.join(volDir, `saved-${vid}`); // not a volume's name: no operation touches it
+      await copyFile(middle, saved);
+      // The same inode, rewritten in place: only its ctime tells it changed.
+      await run('qemu-img', ['rebase', '-q', '-u', '-f', 'qcow2', '-b', '/etc/passwd', '-F', 'raw', middle]);
+      const before = await shareListing(volDir);
+
+      const refusals: [string, () => Promise<supertest.Response>][] = [
+        ['extend', () => http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } })],
+        ['snapshot delete', () => http.delete(`/v3/snapshots/${s1}`).set(auth('alice'))],
+        ['revert', () => http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ revert: { snapshot_id: s2 } })],
+      ];
+      for (const [name, send] of refusals) {
+        const r = await send();
+        expect(r.status, `${name}: ${JSON.stringify(r.body)}`).to.equal(202);
+        const op = await operation(r.headers['x-operation-id'] as string);
+        expect(op.state, name).to.equal('failed');
+        expect(op.error, name).to.match(/^IMAGE_UNSAFE_BACKING: /);
+        const v = await get('volumes', vid);
+        expect(v.status, name).to.equal('available');
+        expect(v.size, name).to.equal(1);
+        for (const s of [s1, s2]) expect((await get('snapshots', s)).status, `${name}: snapshot ${s}`).to.equal('available');
+        expect(await shareListing(volDir), `${name} changed the share`).to.deep.equal(before);
+      }
+
+      await rename(saved, middle);
+      const ok = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
+      expect((await operation(ok.headers['x-operation-id'] as string)).state).to.equal('succeeded');
+      expect((await get('volumes', vid)).size).to.equal(2);
+    });
+  });
+}
+
+/** The directory holding volume `vid`'s info file (under the share's hashed mount point). */
+async function dirOf(root: string, vid: string): Promise<string> {
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name === `volume-${vid}.info`) return e.parentPath;
+  }
+  throw new Error(`no info file of ${vid} under ${root}`);
+}

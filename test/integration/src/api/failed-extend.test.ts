@@ -1,0 +1,55 @@
+/**
+ * An extend that fails in-process after its intent (its commit point: it may only roll forward)
+ * must not leave the volume `error_extending` with the old size while a reconcile later grows the
+ * file (found by the fault campaign: qemu-img killed during `resize`). The periodic sweep finishes
+ * the intent and the row follows the info file: available, the new size; no admin action. Real
+ * RemoteFS driver and qemu-img on a local share, in-process service; the failure is a throw at
+ * the extend's step boundary right after the intent is written.
+ */
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import supertest from 'supertest';
+import { run } from '../../../../lib/core/process.js';
+import { setStepHook } from '../../../../drivers/remotefs/snapshots/hooks.js';
+import { availableVolume, extendFailingPastCommit, volumeRow } from '../../../fixtures/api/failed-extend.js';
+import { BACKENDS, auth, eventually, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+
+for (const backend of BACKENDS) {
+  describe(`api: an extend that failed past its commit point settles without an admin (${backend.name})`, function () {
+    this.timeout(180_000);
+    let share: string;
+    let http: ReturnType<typeof supertest>;
+    remotefsServiceHooks(backend, 'qcs-failed-extend-', (s) => {
+      share = path.join(s.dir, 'share');
+      http = s.http;
+    }, { leaseTtlMs: 2000, reaperIntervalMs: 500 });
+    afterEach(() => setStepHook(null));
+
+    const volume = (id: string) => volumeRow(http, id);
+
+    for (const withSnapshot of [false, true]) {
+      it(`${withSnapshot ? 'with' : 'without'} a snapshot: the row ends available with the grown size, as the file`, async () => {
+        const vid = await availableVolume(http);
+        if (withSnapshot) {
+          const sid = (await http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202)).body.snapshot.id as string;
+          await eventually(async () => ((await http.get(`/v3/snapshots/${sid}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
+        }
+        expect(await extendFailingPastCommit(http, vid)).to.deep.equal({ thrown: true, state: 'failed' });
+        // No admin action: the sweep finishes the intent and the row follows the info file.
+        const settled = await eventually(async () => {
+          const v = await volume(vid);
+          return v.status === 'available' ? v : undefined;
+        }, 30_000);
+        expect(settled.size).to.equal(2);
+        const info = JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')) as { active: string; qcowshare: { intent: unknown; sizeBytes: number } };
+        expect(info.qcowshare).to.include({ intent: null, sizeBytes: 2 * 1024 ** 3 });
+        const img = await run('qemu-img', ['info', '--output=json', path.join(share, info.active)]);
+        expect((JSON.parse(img.stdout) as { 'virtual-size': number })['virtual-size']).to.equal(2 * 1024 ** 3);
+        // And it takes new work at once.
+        await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 3 } }).expect(202);
+        await eventually(async () => ((await volume(vid)).size === 3 ? true : undefined), 60_000);
+      });
+    }
+  });
+}
