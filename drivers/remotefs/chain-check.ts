@@ -21,8 +21,8 @@ import { StorageError } from '../../lib/core/errors.js';
 import type { Inspection } from '../../lib/qemu/inspector.js';
 import { ownFilePattern } from '../../lib/core/volume-names.js';
 import { checkImage, checkInspection } from '../../lib/qemu/safety.js';
-import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
-import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
+import { dirDeviceSync, frozenStatSync, inspectByDescriptor } from './file-identity.js';
+import { openIdentityOfStats, processIdentityKey, sealIdentity, type HeaderFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';
 
 export interface ChainCheckOptions {
@@ -144,8 +144,8 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   assertTreeShape(tree);
   const key = o.identityKey ?? processIdentityKey();
   const dirDev = dirDeviceSync(dir);
-  const facts = (file: string, stat: string, rec: VolumeTree['files'][string]): IdentityFacts => ({
-    volumeId: tree.volumeId, file, stat, format: rec.format, backing: rec.backing,
+  const facts = (file: string, rec: VolumeTree['files'][string]): HeaderFacts => ({
+    volumeId: tree.volumeId, file, format: rec.format, backing: rec.backing,
     backingFormat: rec.backing === null ? null : tree.files[rec.backing]?.format ?? null,
   });
   const maxSize = new Map<string, number>();
@@ -162,10 +162,10 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
     o.signal?.throwIfAborted();
     const sizeCap = maxSize.get(file) ?? tree.sizeBytes;
     if (!mustRead.has(file)) {
-      const stat = fileIdentity(dir, file, dirDev);
-      if (stat === undefined) throw missing(file);
+      const st = frozenStatSync(dir, file, dirDev);
+      if (st === undefined) throw missing(file);
       // The recorded identity vouches for this very file and header only under the service's key.
-      const virtualSize = openIdentity(key, rec.identity, facts(file, stat, rec));
+      const virtualSize = openIdentityOfStats(key, rec.identity, facts(file, rec), st);
       if (virtualSize !== undefined && virtualSize <= sizeCap) {
         identities.set(file, rec.identity!);
         continue;
@@ -176,7 +176,7 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
     if (read === undefined) throw missing(file);
     checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: sizeCap });
     inspections.set(file, matchesInfo(tree, file, read.inspection));
-    identities.set(file, sealIdentity(key, facts(file, read.identity, rec), read.inspection.virtualSize ?? read.inspection.fileSize));
+    identities.set(file, sealIdentity(key, { ...facts(file, rec), stat: read.identity }, read.inspection.virtualSize ?? read.inspection.fileSize, read.stat));
     toRead.push(file);
   }
   let next = tree;
