@@ -24,6 +24,7 @@ import { checkImage, checkInspection } from '../../lib/qemu/safety.js';
 import { dirDeviceSync, frozenStatSync, inspectByDescriptor } from './file-identity.js';
 import { openIdentityOfStats, processIdentityKey, sealIdentity, type HeaderFacts } from './identity-seal.js';
 import type { VolumeTree } from './info-file.js';
+import { cloneTree } from './tree-clone.js';
 
 export interface ChainCheckOptions {
   maxChainDepth: number;
@@ -183,7 +184,7 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   for (const file of toRead) {
     const id = identities.get(file);
     if (file === tree.active || id === undefined || tree.files[file]?.identity === id) continue;
-    if (next === tree) next = structuredClone(tree);
+    if (next === tree) next = cloneTree(tree);
     (next.files[file] as { identity?: string }).identity = id;
   }
   return { tree: next, recorded: next !== tree, identities, inspections };
