@@ -57,7 +57,8 @@ async function engineAt(root: string, label: string): Promise<Engine> {
     deleteSnapshot: (await load('drivers/remotefs/snapshots/delete.ts'))['deleteSnapshotOp'],
   } as Record<string, (...a: unknown[]) => Promise<unknown>>;
   const info = await load('drivers/remotefs/info-file.ts');
-  const img = await load('lib/qemu/img-create.ts');
+  // The shared libraries moved from src/ to lib/ after d968a73: take whichever the checkout has.
+  const img = await load(existsSync(path.join(root, 'lib/qemu/img-create.ts')) ? 'lib/qemu/img-create.ts' : 'src/qemu/img-create.ts');
   const call = (m: Record<string, (...a: unknown[]) => Promise<unknown>>, name: string) => {
     const fn = m[name];
     if (typeof fn !== 'function') throw new Error(`${root}: no ${name}`);

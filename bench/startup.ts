@@ -4,7 +4,8 @@
  *      service: `node dist/src/cli/main.js` vs `npx tsx src/cli/main.ts` (what the README used);
  *   2. the storage service's resident memory (VmRSS from /proc, summed over its process tree:
  *      the tsx path is npx -> sh -> tsx -> node) once it prints its URL, and again after a few
- *      hundred requests: `node dist/src/cli/main.js serve` vs `npx tsx src/cli/main.ts serve`.
+ *      hundred requests: `node dist/src/cli/main.js serve` (with the unit's NODE_OPTIONS, as the
+ *      unit and scripts/start.sh run it) vs `npx tsx src/cli/main.ts serve`.
  * Medians over BENCH_STARTUP_RUNS runs (default 10; memory: a third of that), interleaved so the
  * machine's load affects both alike. Targets: CLI ≤ 0.3 s, service RSS ≤ 120 MB.
  * Builds dist/ first when it is stale (scripts/build.sh --if-stale).
@@ -77,6 +78,12 @@ async function treeRssMb(pid: number): Promise<number> {
 
 interface Service { url: string; pid: number; stop(): Promise<void> }
 
+/** NODE_OPTIONS as the storage service's unit sets it (deploy/systemd/qcowshare-api.service), '' when it sets none. */
+async function unitNodeOptions(): Promise<string> {
+  const unit = await readFile(path.join(repo, 'deploy/systemd/qcowshare-api.service'), 'utf8');
+  return /^Environment=NODE_OPTIONS=(\S+)$/m.exec(unit)?.[1] ?? '';
+}
+
 async function startService(kind: keyof typeof PATHS, dir: string): Promise<Service> {
   const port = await freePort();
   const config = path.join(dir, `${kind}-${port}.json`);
@@ -87,8 +94,10 @@ async function startService(kind: keyof typeof PATHS, dir: string): Promise<Serv
     api: { host: '127.0.0.1', port, auth: 'noauth' },
   }));
   const argv = [...PATHS[kind], 'serve', '--config', config];
+  // The compiled service runs as the unit runs it, with the unit's NODE_OPTIONS.
+  const env = kind === 'compiled' ? { ...process.env, NODE_OPTIONS: await unitNodeOptions() } : process.env;
   // detached: its own process group, so the stop reaches npx's whole tree.
-  const child = spawn(argv[0] as string, argv.slice(1), { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const child = spawn(argv[0] as string, argv.slice(1), { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], detached: true, env });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await printedLine(child.stdout, exitCode, (code) => new Error(`${kind} service exited (${code}) before listening`));

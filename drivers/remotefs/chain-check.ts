@@ -21,9 +21,10 @@ import { StorageError } from '../../lib/core/errors.js';
 import type { Inspection } from '../../lib/qemu/inspector.js';
 import { ownFilePattern } from '../../lib/core/volume-names.js';
 import { checkImage, checkInspection } from '../../lib/qemu/safety.js';
-import { dirDeviceSync, fileIdentity, inspectByDescriptor } from './file-identity.js';
-import { openIdentity, processIdentityKey, sealIdentity, type IdentityFacts } from './identity-seal.js';
-import type { VolumeTree } from './info-file.js';
+import { dirDeviceSync, frozenStatSync, inspectByDescriptor } from './file-identity.js';
+import { openIdentityOfStats, processIdentityKey, sealIdentity, type HeaderFacts } from './identity-seal.js';
+import type { TreeFile, VolumeTree } from './info-file.js';
+import { cloneTree } from './tree-clone.js';
 
 export interface ChainCheckOptions {
   maxChainDepth: number;
@@ -99,20 +100,34 @@ function corrupt(tree: VolumeTree, message: string, file: string): StorageError 
   return new StorageError('INFO_FILE_CORRUPT', `volume ${tree.volumeId}: ${message}`, { details: { file } });
 }
 
-/** Names of the volume's own files only, every backing a file of the tree, no loop: O(files). */
+/** Where a file stands in assertTreeShape's walk: on the walk in progress, or known to reach a root. */
+const ON_WALK = 1;
+const REACHES_ROOT = 2;
+
+/**
+ * Names of the volume's own files only, every backing a file of the tree, no loop: O(files), each
+ * file walked once (one map of states and one reused path, not a set per file: at the depth cap
+ * the sets cost more than the walk).
+ */
 function assertTreeShape(tree: VolumeTree): void {
-  if (tree.files[tree.active] === undefined) throw corrupt(tree, `active file ${tree.active} is not in its info tree`, tree.active);
+  const files = tree.files;
+  if (files[tree.active] === undefined) throw corrupt(tree, `active file ${tree.active} is not in its info tree`, tree.active);
   const own = ownFilePattern(tree.volumeId);
-  const done = new Set<string>();
-  for (const [name, rec] of Object.entries(tree.files)) {
+  const state = new Map<string, number>();
+  const walk: string[] = [];
+  for (const name of Object.keys(files)) {
+    const backing = (files[name] as TreeFile).backing;
     if (!own.test(name)) throw corrupt(tree, `${JSON.stringify(name)} is not a file name of this volume`, name);
-    if (rec.backing !== null && tree.files[rec.backing] === undefined) throw corrupt(tree, `${name} is backed by ${rec.backing}, not in its info tree`, name);
-    const walk = new Set<string>();
-    for (let cur: string | null = name; cur !== null && !done.has(cur); cur = tree.files[cur]?.backing ?? null) {
-      if (walk.has(cur)) throw unsafe(`volume ${tree.volumeId}: backing loop at ${cur}`, { file: cur });
-      walk.add(cur);
+    if (backing !== null && files[backing] === undefined) throw corrupt(tree, `${name} is backed by ${backing}, not in its info tree`, name);
+    let cur: string | null = name;
+    for (let s = state.get(cur); cur !== null && s !== REACHES_ROOT; s = cur === null ? undefined : state.get(cur)) {
+      if (s === ON_WALK) throw unsafe(`volume ${tree.volumeId}: backing loop at ${cur}`, { file: cur });
+      state.set(cur, ON_WALK);
+      walk.push(cur);
+      cur = files[cur]?.backing ?? null;
     }
-    for (const p of walk) done.add(p);
+    for (const p of walk) state.set(p, REACHES_ROOT);
+    walk.length = 0;
   }
 }
 
@@ -144,8 +159,8 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
   assertTreeShape(tree);
   const key = o.identityKey ?? processIdentityKey();
   const dirDev = dirDeviceSync(dir);
-  const facts = (file: string, stat: string, rec: VolumeTree['files'][string]): IdentityFacts => ({
-    volumeId: tree.volumeId, file, stat, format: rec.format, backing: rec.backing,
+  const facts = (file: string, rec: VolumeTree['files'][string]): HeaderFacts => ({
+    volumeId: tree.volumeId, file, format: rec.format, backing: rec.backing,
     backingFormat: rec.backing === null ? null : tree.files[rec.backing]?.format ?? null,
   });
   const maxSize = new Map<string, number>();
@@ -162,10 +177,10 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
     o.signal?.throwIfAborted();
     const sizeCap = maxSize.get(file) ?? tree.sizeBytes;
     if (!mustRead.has(file)) {
-      const stat = fileIdentity(dir, file, dirDev);
-      if (stat === undefined) throw missing(file);
+      const st = frozenStatSync(dir, file, dirDev);
+      if (st === undefined) throw missing(file);
       // The recorded identity vouches for this very file and header only under the service's key.
-      const virtualSize = openIdentity(key, rec.identity, facts(file, stat, rec));
+      const virtualSize = openIdentityOfStats(key, rec.identity, facts(file, rec), st);
       if (virtualSize !== undefined && virtualSize <= sizeCap) {
         identities.set(file, rec.identity!);
         continue;
@@ -176,14 +191,14 @@ async function verify(dir: string, tree: VolumeTree, headers: readonly string[],
     if (read === undefined) throw missing(file);
     checkInspection(read.inspection, file, { expectedFormat: rec.format, volumeId: tree.volumeId, expectedVirtualSize: sizeCap });
     inspections.set(file, matchesInfo(tree, file, read.inspection));
-    identities.set(file, sealIdentity(key, facts(file, read.identity, rec), read.inspection.virtualSize ?? read.inspection.fileSize));
+    identities.set(file, sealIdentity(key, { ...facts(file, rec), stat: read.identity }, read.inspection.virtualSize ?? read.inspection.fileSize, read.stat));
     toRead.push(file);
   }
   let next = tree;
   for (const file of toRead) {
     const id = identities.get(file);
     if (file === tree.active || id === undefined || tree.files[file]?.identity === id) continue;
-    if (next === tree) next = structuredClone(tree);
+    if (next === tree) next = cloneTree(tree);
     (next.files[file] as { identity?: string }).identity = id;
   }
   return { tree: next, recorded: next !== tree, identities, inspections };

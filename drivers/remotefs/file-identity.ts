@@ -34,25 +34,42 @@ export function dirDeviceSync(dir: string): number {
  * inode above 2^53 (GlusterFS derives them from 128-bit gfids) loses low bits but always maps to
  * the same number, and a replacement would still have to match size and ctime.
  */
-function identityOf(st: Stats): string {
+export function identityOf(st: Stats): string {
   // Base 36, ctime in microseconds: short, since every frozen file of a deep chain carries one in the info file.
   return `${st.ino.toString(36)}.${st.size.toString(36)}.${Math.round(st.ctimeMs * 1000).toString(36)}`;
 }
 
-/** `undefined`: no such file. Throws FILE_UNSAFE for anything but a lone regular file on the directory's file system. */
-export function fileIdentity(dir: string, file: string, dirDev = dirDeviceSync(dir)): string | undefined {
+/**
+ * The one lstat of a frozen file. `undefined`: no such file. Throws FILE_UNSAFE for anything but a
+ * lone regular file on the directory's file system.
+ */
+export function frozenStatSync(dir: string, file: string, dirDev: number): Stats | undefined {
   // Concatenated, not path.join: names are bare (checked against the volume's own-name pattern
   // first), and at depth 128 the normalisation is a sixth of the cost of the lstats.
   const abs = `${dir}${path.sep}${file}`;
   const st = lstatSync(abs, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   checkStats(abs, st, dirDev);
-  return identityOf(st);
+  return st;
 }
+
+/** frozenStatSync's identity text. */
+export function fileIdentity(dir: string, file: string, dirDev = dirDeviceSync(dir)): string | undefined {
+  const st = frozenStatSync(dir, file, dirDev);
+  return st === undefined ? undefined : identityOf(st);
+}
+
+/**
+ * The buffer of the first read, reused: every operation reads at least the active file's header,
+ * and a fresh 64 KiB buffer each time cost more than the read itself. Safe to share: the reads and
+ * the parse run synchronously, and the inspection keeps no view of the bytes (names are decoded
+ * to strings).
+ */
+let firstReadBuffer: Buffer | undefined;
 
 function readAt(fd: number, length: number): Buffer {
   // Not zero-filled (64 KiB of zeroes cost more than the read): only the bytes read are returned.
-  const buf = Buffer.allocUnsafe(length);
+  const buf = length <= FIRST_READ ? (firstReadBuffer ??= Buffer.allocUnsafe(FIRST_READ)) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, buf, done, length - done, done);
@@ -63,7 +80,7 @@ function readAt(fd: number, length: number): Buffer {
 }
 
 /** The file's identity and its header (what lib/qemu/inspector.ts reads), through one descriptor. */
-export function inspectByDescriptor(dir: string, file: string, dirDev = dirDeviceSync(dir)): { identity: string; inspection: Inspection } | undefined {
+export function inspectByDescriptor(dir: string, file: string, dirDev = dirDeviceSync(dir)): { identity: string; stat: Stats; inspection: Inspection } | undefined {
   // safe-open.ts's checks: lstat first (a FIFO or device is refused before any open), O_NOFOLLOW, fstat.
   let opened: { fd: number; stat: Stats };
   try {
@@ -78,12 +95,12 @@ export function inspectByDescriptor(dir: string, file: string, dirDev = dirDevic
     let head = readAt(fd, Math.min(size, FIRST_READ));
     const format = detectFormat(head);
     const identity = identityOf(st);
-    if (format === 'raw') return { identity, inspection: { format, fileSize: size, virtualSize: size } };
-    if (format !== 'qcow2') return { identity, inspection: { format, fileSize: size } };
+    if (format === 'raw') return { identity, stat: st, inspection: { format, fileSize: size, virtualSize: size } };
+    if (format !== 'qcow2') return { identity, stat: st, inspection: { format, fileSize: size } };
     const needed = Math.min(size, headerBytesNeeded(head));
     if (needed > head.length) head = readAt(fd, needed);
     const qcow2 = parseQcow2Header(head, size);
-    return { identity, inspection: { format, fileSize: size, virtualSize: qcow2.virtualSize, qcow2 } };
+    return { identity, stat: st, inspection: { format, fileSize: size, virtualSize: qcow2.virtualSize, qcow2 } };
   } finally {
     closeSync(fd);
   }

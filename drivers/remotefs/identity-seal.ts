@@ -12,7 +12,9 @@
  *   recorded identity = <ino>.<size>.<ctime µs> . <virtual size> . <base64url HMAC>    (base 36 numbers)
  */
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { IDENTITY_KEY_BYTES } from '../contract/volume-driver.js';
+import { identityOf } from './file-identity.js';
 
 /** What a sealed identity vouches for. `stat`: file-identity.ts fileIdentity (three base 36 fields). */
 export interface IdentityFacts {
@@ -51,9 +53,15 @@ function mac(key: Buffer, f: IdentityFacts, virtualSize: number): Buffer {
   return createHmac('sha256', k).update(text).digest();
 }
 
-/** The identity to record for a file whose header was just verified to say `f` and `virtualSize`. */
-export function sealIdentity(key: Buffer, f: IdentityFacts, virtualSize: number): string {
-  return `${f.stat}.${virtualSize.toString(36)}.${mac(key, f, virtualSize).toString('base64url')}`;
+/**
+ * The identity to record for a file whose header was just verified to say `f` and `virtualSize`.
+ * `st`: the stats `f.stat` was made from; given, the seal is remembered as verified (it is, by
+ * construction), so the next check of the file, frozen by then, needs no HMAC.
+ */
+export function sealIdentity(key: Buffer, f: IdentityFacts, virtualSize: number, st?: Stats): string {
+  const sealed = `${f.stat}.${virtualSize.toString(36)}.${mac(key, f, virtualSize).toString('base64url')}`;
+  if (st !== undefined && identityOf(st) === f.stat) remember(key, sealed, { ...f, virtualSize, ...statFields(st) });
+  return sealed;
 }
 
 const SEALED = /^([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+)\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{43})$/;
@@ -78,19 +86,66 @@ export function openIdentity(key: Buffer, recorded: string | undefined, f: Ident
   const given = Buffer.from(m[3]!, 'base64url');
   const expected = mac(key, f, virtualSize);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(recorded, { ...f, virtualSize });
+  remember(key, recorded, { ...f, virtualSize });
   return virtualSize;
 }
 
-/** A verified seal: the facts its MAC was checked for, and the virtual size it vouches for. */
+/** What headers say about a file, without its lstat fields: IdentityFacts less `stat`. */
+export type HeaderFacts = Omit<IdentityFacts, 'stat'>;
+
+/**
+ * openIdentity for a file whose one lstat is `st`, with the same answer. The check of a deep
+ * chain runs this for every frozen file on every operation: when this process verified the seal
+ * before, the lstat's fields are compared as numbers with the ones it was verified for, and the
+ * identity text (three base 36 conversions per file) is built only when they differ or the seal
+ * is new. Equal numbers make equal text (identityOf is a function of them), so nothing is accepted
+ * that openIdentity would refuse.
+ */
+export function openIdentityOfStats(key: Buffer, recorded: string | undefined, f: HeaderFacts, st: Stats): number | undefined {
+  if (recorded === undefined) return undefined;
+  const known = verifiedSeals(key).get(recorded);
+  if (known?.ino !== undefined && known.ino === st.ino && known.size === st.size && known.ctimeUs === ctimeUs(st) && sameHeaderFacts(known, f)) {
+    return known.virtualSize;
+  }
+  const stat = identityOf(st);
+  const virtualSize = openIdentity(key, recorded, { ...f, stat });
+  if (virtualSize !== undefined) {
+    // Verified for this stat text: its numbers are the ones above from now on.
+    const entry = verifiedSeals(key).get(recorded);
+    if (entry !== undefined && entry.stat === stat) Object.assign(entry, statFields(st));
+  }
+  return virtualSize;
+}
+
+/** ctime in microseconds, as identityOf rounds it. */
+function ctimeUs(st: Stats): number {
+  return Math.round(st.ctimeMs * 1000);
+}
+
+function statFields(st: Stats): { ino: number; size: number; ctimeUs: number } {
+  return { ino: st.ino, size: st.size, ctimeUs: ctimeUs(st) };
+}
+
+/** A verified seal: the facts its MAC was checked for, the virtual size it vouches for, and (once seen) its lstat fields as numbers. */
 interface VerifiedSeal extends IdentityFacts {
   virtualSize: number;
+  ino?: number;
+  size?: number;
+  ctimeUs?: number;
+}
+
+function remember(key: Buffer, recorded: string, seal: VerifiedSeal): void {
+  const memo = verifiedSeals(key);
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(recorded, seal);
+}
+
+function sameHeaderFacts(a: HeaderFacts, b: HeaderFacts): boolean {
+  return a.volumeId === b.volumeId && a.file === b.file && a.format === b.format && a.backing === b.backing && a.backingFormat === b.backingFormat;
 }
 
 function sameFacts(a: IdentityFacts, b: IdentityFacts): boolean {
-  return a.stat === b.stat && a.volumeId === b.volumeId && a.file === b.file && a.format === b.format
-    && a.backing === b.backing && a.backingFormat === b.backingFormat;
+  return a.stat === b.stat && sameHeaderFacts(a, b);
 }
 
 /** Bound on remembered seals per key (an entry is ~400 bytes); cleared whole when full. */

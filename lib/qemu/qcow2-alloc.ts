@@ -49,9 +49,9 @@ const L2_ZERO = 1n;
 class Refused extends Error {}
 
 export async function readQcow2Allocation(file: string): Promise<AllocResult> {
-  const { fh } = await openImageFile(file, 'read');
+  // The size from the safe open's own fstat: a second one is a second round trip through the thread pool.
+  const { fh, size } = await openImageFile(file, 'read');
   try {
-    const size = (await fh.stat()).size;
     const h = await readHeader(fh, size);
     const policy = unsupported(h);
     if (policy !== null) return { ok: false, reason: policy };

@@ -1,7 +1,8 @@
 /**
  * The audit trail of the HTTP API: the request id (kept from the client when well formed,
  * answered in X-OpenStack-Request-ID, carried through the request's work: core/request-context.ts),
- * one access line per request, and one audit line per state-changing request with its outcome.
+ * one access line per request, and one audit line per state-changing request with its outcome
+ * (a request that changed nothing, e.g. a coordinator's heartbeat, sets res.locals.stateUnchanged).
  * Asynchronous operations add their own audit line when they end (operation-audit.ts), under the
  * same request id.
  *
@@ -46,7 +47,8 @@ export function requestTracking(log: Logger) {
       const route = routePattern(req);
       const errorCode = typeof res.locals.errorCode === 'string' ? { errorCode: res.locals.errorCode } : {};
       log.info({ requestId, access: { method: req.method, route, status: res.statusCode, durationMs, ...actor, ...errorCode } }, 'request');
-      if (!READ_ONLY.has(req.method) && route !== 'unmatched') {
+      // res.locals.stateUnchanged: a handler that found nothing to change (a coordinator's heartbeat).
+      if (!READ_ONLY.has(req.method) && route !== 'unmatched' && res.locals.stateUnchanged !== true) {
         log.info({ requestId, audit: { action: `${req.method} ${route}`, target: { ...req.params }, outcome: outcomeOf(res.statusCode), status: res.statusCode, ...actor, ...errorCode } }, 'audit');
       }
     });

@@ -68,8 +68,31 @@ export async function runFileMerge(
   const files = { base: plan.base, top: plan.top, victim: plan.victim, survivor: plan.survivor };
   const intent = newIntent<MergeIntent>({ kind, step: plan.direction === 'commit' ? 'commit' : 'pull', snapshotId: plan.snapshotId, files, data: { plan } });
   const report = { ...opts, phase: mergePhase(measured, true) };
+  if (plan.direction === 'commit' && await commitsNothing(loc, tree, plan)) return finishEmptyCommit(loc, tree, intent, plan, report);
   if (plan.direction === 'commit') return commitFrom(loc, tree, intent, plan, 'commit', report);
   return pull(loc, tree, intent, plan, report);
+}
+
+/**
+ * A commit that writes no file: the top holds nothing of its own (deleting the newest snapshot
+ * of a volume not written since), the base needs no growing and no child is rebased.
+ */
+async function commitsNothing(loc: VolumeLocation, tree: VolumeTree, plan: FileMergePlan): Promise<boolean> {
+  if (plan.rebaseOnto.length > 0 || plan.growBaseTo !== null) return false;
+  return holdsNothing(loc.dir, layer(tree, plan.top));
+}
+
+/**
+ * Such a commit needs no intent at its commit point: that intent exists so that a crash after
+ * the copy into the base started is rolled forward, and here nothing is copied or rewritten. The
+ * old tree stays valid until finish's one atomic write, which records the result with the
+ * victim to unlink (step `unlink`), as after a copying commit. One info write (two fsyncs) less.
+ */
+async function finishEmptyCommit(loc: VolumeLocation, tree: VolumeTree, intent: Intent, plan: FileMergePlan, opts: MergeOptions): Promise<VolumeTree> {
+  // finish's write passes the commit point: a holder that lost the lease must not get there.
+  opts.signal?.throwIfAborted();
+  finishing(opts);
+  return finish(loc, { ...tree, intent: { ...intent, committed: true } as Intent }, plan);
 }
 
 /** What the merge runners also take: the phase to report when its copy starts. */

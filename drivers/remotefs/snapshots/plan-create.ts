@@ -7,6 +7,7 @@
 import { StorageError } from '../../../lib/core/errors.js';
 import { overlayFileName } from '../../../lib/core/volume-names.js';
 import type { VolumeTree } from '../info-file.js';
+import { cloneTree } from '../tree-clone.js';
 import { activeParent, chainDepth, dependantsOf } from './tree.js';
 
 export function overlayName(volumeId: string, id: string): string {
@@ -41,7 +42,7 @@ export function assertDepthAllows(tree: VolumeTree, maxChainDepth: number): void
 export function applyCreate(tree: VolumeTree, snapshotId: string, overlay: string, createdAt: string): VolumeTree {
   if (tree.snapshots[snapshotId] !== undefined) throw new StorageError('CONFLICT', `snapshot ${snapshotId} already exists`);
   if (tree.files[overlay] !== undefined) throw new StorageError('CONFLICT', `file ${overlay} already in the tree`);
-  const next = structuredClone(tree);
+  const next = cloneTree(tree);
   next.snapshots[snapshotId] = {
     id: snapshotId,
     file: tree.active,
@@ -76,7 +77,7 @@ export function planRevert(tree: VolumeTree, snapshotId: string, newActive: stri
 
 /** One atomic write makes the revert: new active file in, old active file out, size back. */
 export function applyRevert(tree: VolumeTree, plan: RevertPlan): VolumeTree {
-  const next = structuredClone(tree);
+  const next = cloneTree(tree);
   delete next.files[plan.oldActive];
   next.files[plan.newActive] = { format: 'qcow2', backing: plan.base };
   next.active = plan.newActive;

@@ -9,6 +9,7 @@
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { VolumeTree } from '../info-file.js';
+import { cloneTree } from '../tree-clone.js';
 import { dependantsOf, ownerOf, pointSize } from './tree.js';
 
 export type MergeDirection = 'commit' | 'pull';
@@ -96,7 +97,7 @@ export function planMerge(tree: VolumeTree, decision: { snapshotId: string; base
 
 /** The tree after a merge: S gone, the survivor holds D's point, the victim gone. */
 export function applyMerge(tree: VolumeTree, plan: FileMergePlan): VolumeTree {
-  const next = structuredClone(tree);
+  const next = cloneTree(tree);
   const s = next.snapshots[plan.snapshotId];
   if (s === undefined) throw new Error(`applyMerge: snapshot ${plan.snapshotId} missing`);
   const topOwner = ownerOf(next, plan.top);
@@ -121,7 +122,7 @@ export function applyMerge(tree: VolumeTree, plan: FileMergePlan): VolumeTree {
 
 /** The tree after removing a snapshot with no dependants, and its file. */
 export function applyRemove(tree: VolumeTree, snapshotId: string): VolumeTree {
-  const next = structuredClone(tree);
+  const next = cloneTree(tree);
   const s = next.snapshots[snapshotId];
   if (s === undefined) throw new Error(`applyRemove: snapshot ${snapshotId} missing`);
   if (dependantsOf(next, s.file).length > 0) throw new Error(`applyRemove: ${s.file} has dependants`);
@@ -131,7 +132,7 @@ export function applyRemove(tree: VolumeTree, snapshotId: string): VolumeTree {
 }
 
 export function applyHide(tree: VolumeTree, snapshotId: string): VolumeTree {
-  const next = structuredClone(tree);
+  const next = cloneTree(tree);
   const s = next.snapshots[snapshotId];
   if (s === undefined) throw new Error(`applyHide: snapshot ${snapshotId} missing`);
   s.hidden = true;

@@ -46,6 +46,8 @@ export function computeHostRoutes(deps: ServiceDeps): RouteDef[] {
         const body = parse(registerBody, req.body, 'body').compute_host;
         scopedProject(req);
         const r = await registerComputeHost(deps, callerOf(req), host_name, { endpoint: body.coordinator_endpoint, credential: body.credential });
+        // A heartbeat that changes nothing gets its access line, not an audit line (access-log.ts).
+        if (!r.changed) res.locals.stateUnchanged = true;
         res.status(r.created ? 201 : 200).json({ compute_host: computeHostView(r.host) });
       },
     },

@@ -11,6 +11,7 @@ import { StorageError } from '../../../lib/core/errors.js';
 import type { ComputeHostRecord, CoordinatorAddress } from '../../db/index.js';
 import { hostKey } from '../../db/repositories/compute-hosts.js';
 import { isAdmin, type Caller, type ServiceDeps } from '../context.js';
+import { registrationChange } from './registration-change.js';
 
 export function requireAdmin(caller: Caller, action: string): void {
   if (!isAdmin(caller)) throw new StorageError('FORBIDDEN', `${action} needs role admin`, { details: { required: ['admin'] } });
@@ -33,14 +34,20 @@ export async function showComputeHost(deps: ServiceDeps, caller: Caller, hostNam
   return host;
 }
 
-export async function registerComputeHost(deps: ServiceDeps, caller: Caller, hostName: string, input: { endpoint: string; credential: string }): Promise<{ host: ComputeHostRecord; created: boolean }> {
+/** `changed`: false for a renewal that changes nothing (a heartbeat): the route writes no audit line for it. */
+export async function registerComputeHost(
+  deps: ServiceDeps, caller: Caller, hostName: string, input: { endpoint: string; credential: string },
+): Promise<{ host: ComputeHostRecord; created: boolean; changed: boolean }> {
   assertHostName(hostName);
   requireHostAuthority(caller, hostName, 'registering');
   const address: CoordinatorAddress = { endpoint: normalEndpoint(input.endpoint), credential: input.credential };
   assertCredential(address.credential);
-  const { created } = await deps.repos.computeHosts.register(hostName, address);
-  deps.log.info({ host_name: hostName, endpoint: address.endpoint, created, by: caller.userId }, 'compute host registered');
-  return { host: (await deps.repos.computeHosts.get(hostName)) as ComputeHostRecord, created };
+  const { created, before } = await deps.repos.computeHosts.register(hostName, address);
+  const change = registrationChange(before, address);
+  // A coordinator's heartbeat renews an unchanged entry every 30 s: not a state change (registration-change.ts).
+  if (change === 'unchanged') deps.log.debug({ host_name: hostName, by: caller.userId }, 'compute host registration renewed (unchanged)');
+  else deps.log.info({ host_name: hostName, endpoint: address.endpoint, created, change, by: caller.userId }, 'compute host registered');
+  return { host: (await deps.repos.computeHosts.get(hostName)) as ComputeHostRecord, created, changed: change !== 'unchanged' };
 }
 
 export async function removeComputeHost(deps: ServiceDeps, caller: Caller, hostName: string): Promise<void> {

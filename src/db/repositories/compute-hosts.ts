@@ -2,7 +2,7 @@
  * The registry of compute hosts (table compute_hosts, migration 0002). Every statement binds its
  * values through the driver (sequelize `bind`: native parameters on SQLite, a prepared statement
  * on MySQL/MariaDB), never as text. The credential is read only by `addressOf` (what the driver
- * needs to call the host); listings and `get` leave it out, so no view can show it by mistake.
+ * needs to call the host, and what `register` compares to tell a heartbeat from a change); listings and `get` leave it out, so no view can show it by mistake.
  * Host names are stored and looked up in lower case (DNS names ignore case): MariaDB's default
  * collation would otherwise match "C1" to the row of "c1" while SQLite would not.
  */
@@ -65,21 +65,26 @@ export class ComputeHostRepository {
     return r ? { endpoint: String(r.coordinator_endpoint), credential: String(r.credential) } : null;
   }
 
-  /** Insert or replace the entry; whether it was new. A concurrent insert of the same name turns into an update. */
-  async register(name: string, address: CoordinatorAddress, at = new Date()): Promise<{ created: boolean }> {
+  /**
+   * Insert or replace the entry; whether it was new, and what it held before (null: nothing), so
+   * that the caller can tell a heartbeat that changes nothing from a change. A concurrent insert
+   * of the same name turns into an update.
+   */
+  async register(name: string, address: CoordinatorAddress, at = new Date()): Promise<{ created: boolean; before: CoordinatorAddress | null }> {
     const hostName = hostKey(name);
     // SQLite's driver would bind a Date as a number; sequelize's own rows there hold ISO text.
     const now = this.db.dialect === 'sqlite' ? at.toISOString() : at;
     for (let attempt = 0; ; attempt++) {
-      if (await this.get(hostName)) {
+      const before = await this.addressOf(hostName);
+      if (before) {
         await this.write('UPDATE compute_hosts SET coordinator_endpoint = $1, credential = $2, updated_at = $3, last_heartbeat_at = $3 WHERE host_name = $4',
           [address.endpoint, address.credential, now, hostName]);
-        return { created: false };
+        return { created: false, before };
       }
       try {
         await this.write('INSERT INTO compute_hosts (host_name, coordinator_endpoint, credential, created_at, updated_at, last_heartbeat_at) VALUES ($1, $2, $3, $4, $4, $4)',
           [hostName, address.endpoint, address.credential, now]);
-        return { created: true };
+        return { created: true, before: null };
       } catch (err) {
         if (!isUniqueViolation(err) || attempt > 0) throw err;
       }

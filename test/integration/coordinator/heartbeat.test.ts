@@ -1,7 +1,8 @@
 /**
  * A real coordinator's heartbeats: once registered it renews its registration every
  * coordinator.heartbeatMs, and the storage service's os-services shows it up while they arrive and
- * down once they stop (api.serviceDownMs without one), as Cinder's service-list does.
+ * down once they stop (api.serviceDownMs without one), as Cinder's service-list does. Only its
+ * first registration is audited: a renewal that changes nothing is not a state change.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import supertest from 'supertest';
 import { parseServiceConfig } from '../../../src/api/service-config.js';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/server.js';
 import { startService, type RunningService } from '../../../src/api/server.js';
+import { capturedLog, type CapturedLog } from '../../fixtures/captured-log.js';
 import { FakeDriver } from '../../fixtures/fake-driver.js';
 import { until } from '../../fixtures/until.js';
 import { silent } from '../../fixtures/coordinator/context.js';
@@ -24,10 +26,12 @@ describe('coordinator heartbeats: os-services up while they arrive, down once th
   let svc: RunningService;
   let coordinator: RunningCoordinator | undefined;
   let dir: string;
+  let cap: CapturedLog;
   before(async () => {
+    cap = capturedLog();
     db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     const base = testConfig(db.config);
-    svc = await startService({ config: { ...base, api: { ...base.api, tokens: TOKENS, serviceDownMs: DOWN_AFTER_MS } }, driver: new FakeDriver(), reaperIntervalMs: 0 });
+    svc = await startService({ config: { ...base, api: { ...base.api, tokens: TOKENS, serviceDownMs: DOWN_AFTER_MS } }, driver: new FakeDriver(), reaperIntervalMs: 0, log: cap.log });
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-heartbeat-'));
   });
   after(async () => {
@@ -58,6 +62,13 @@ describe('coordinator heartbeats: os-services up while they arrive, down once th
       last = await until('a newer heartbeat', async () => { const h = await heartbeat(); return h !== undefined && h > last ? h : undefined; }, 60_000, 200);
     }
     expect((await state())?.state).to.equal('up');
+    // Three registrations of c1 reached the service (the first and two renewals; their access
+    // lines are written when each response finishes): one audit line, the first's.
+    type Line = { access?: { method?: string; route?: string }; audit?: { action?: string; target?: { host_name?: string } } };
+    const puts = (l: Line) => l.access?.method === 'PUT' && l.access.route === '/v3/os-compute-hosts/:host_name';
+    await until('three registrations logged', async () => ((cap.lines() as Line[]).filter(puts).length >= 3 ? true : undefined), 60_000, 100);
+    const audits = (cap.lines() as Line[]).filter((l) => l.audit?.action === 'PUT /v3/os-compute-hosts/:host_name' && l.audit.target?.host_name === 'c1');
+    expect(audits).to.have.length(1);
     await coordinator.stop();
     coordinator = undefined;
     const stoppedAt = await heartbeat();

@@ -1,7 +1,9 @@
 /** The rule that seals frozen files' identities (drivers/remotefs/identity-seal.ts). */
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { assertIdentityKey, openIdentity, sealIdentity, type IdentityFacts } from '../../../../drivers/remotefs/identity-seal.js';
+import type { Stats } from 'node:fs';
+import { identityOf } from '../../../../drivers/remotefs/file-identity.js';
+import { assertIdentityKey, openIdentity, openIdentityOfStats, sealIdentity, type IdentityFacts } from '../../../../drivers/remotefs/identity-seal.js';
 
 const key = randomBytes(32);
 const vid = randomUUID();
@@ -59,6 +61,41 @@ describe('identity seal', () => {
     for (const r of [undefined, '', facts.stat, `${facts.stat}.x`, `${facts.stat}.${VSIZE.toString(36)}.short`, `${sealIdentity(key, facts, VSIZE)}.x`]) {
       expect(openIdentity(key, r, facts), String(r)).to.equal(undefined);
     }
+  });
+
+  it('by lstat fields: the same answer as by identity text, from the first check (HMAC) and from the remembered one (numbers)', () => {
+    // What identityOf reads of an lstat; a 2^60 inode (GlusterFS) as well as a small one.
+    const stats = (ino: number, size: number, ctimeMs: number) => ({ ino, size, ctimeMs }) as Stats;
+    const { stat: _, ...header } = facts;
+    for (const st of [stats(0x3c1f, 196_608, 1_765_000_000_123.456), stats(2 ** 60 + 2 ** 9, 2 ** 40, 1_765_000_000_000.25)]) {
+      const k = randomBytes(32);
+      const id = sealIdentity(k, { ...header, stat: identityOf(st) }, VSIZE);
+      // Twice: the first verifies the MAC, the second compares the remembered numbers.
+      for (let i = 0; i < 2; i++) expect(openIdentityOfStats(k, id, header, st), `check ${i}`).to.equal(VSIZE);
+      // Any lstat field changed (a replaced or rewritten file), to any amount the identity can tell: refused, as by text.
+      for (const other of [stats(st.ino + 2 ** 11, st.size, st.ctimeMs), stats(st.ino, st.size + 1, st.ctimeMs), stats(st.ino, st.size, st.ctimeMs + 0.001)]) {
+        expect(openIdentity(k, id, { ...header, stat: identityOf(other) })).to.equal(undefined);
+        expect(openIdentityOfStats(k, id, header, other)).to.equal(undefined);
+      }
+      // Other header facts, another key: refused, remembered or not.
+      expect(openIdentityOfStats(k, id, { ...header, backing: null }, st)).to.equal(undefined);
+      expect(openIdentityOfStats(k, id, { ...header, format: 'raw' }, st)).to.equal(undefined);
+      expect(openIdentityOfStats(randomBytes(32), id, header, st)).to.equal(undefined);
+      expect(openIdentityOfStats(k, undefined, header, st)).to.equal(undefined);
+      expect(openIdentityOfStats(k, id, header, st)).to.equal(VSIZE);
+    }
+  });
+
+  it('a seal made with the stats it was made from is remembered as verified: a forged MAC spliced in still does not open', () => {
+    const st = { ino: 77, size: 4096, ctimeMs: 1_765_000_000_001 } as Stats;
+    const { stat: _, ...header } = facts;
+    const k = randomBytes(32);
+    const id = sealIdentity(k, { ...header, stat: identityOf(st) }, VSIZE, st);
+    expect(openIdentityOfStats(k, id, header, st)).to.equal(VSIZE);
+    const parts = id.split('.');
+    const mac = Buffer.from(parts[4]!, 'base64url');
+    mac[0]! ^= 1;
+    expect(openIdentityOfStats(k, [...parts.slice(0, 4), mac.toString('base64url')].join('.'), header, st)).to.equal(undefined);
   });
 
   it('a key shorter than 32 bytes is refused', () => {

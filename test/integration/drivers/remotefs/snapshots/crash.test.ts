@@ -116,6 +116,17 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'delete of the newest snapshot over an empty active file (nothing copied: no commit intent)',
+    setup: async (v) => {
+      await writeStep(v, 0);
+      await snap(v);
+      await writeStep(v, 3);
+      const s2 = await snap(v);
+      return { job: { op: 'delete', snapshotId: s2 }, after: () => model.remove(v, s2) };
+    },
+    steps: { [STEPS.mergeInfoWritten]: 'after' },
+  },
+  {
     name: 'delete by pull',
     setup: async (v) => {
       await writeStep(v, 0);

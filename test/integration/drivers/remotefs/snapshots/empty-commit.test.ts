@@ -1,7 +1,8 @@
 /**
  * Deleting the newest snapshot commits the active file into the snapshot's file; an active file
- * holding nothing of its own is not handed to qemu-img at all. One holding only zero clusters
- * must still be committed: its zeros hide the data below.
+ * holding nothing of its own is not handed to qemu-img at all, and no intent is recorded for a
+ * commit point that nothing passes. One holding only zero clusters must still be committed: its
+ * zeros hide the data below.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { createSnapshotOp } from '../../../../../drivers/remotefs/snapshots/crea
 import { deleteSnapshotOp } from '../../../../../drivers/remotefs/snapshots/delete.js';
 import { holdsNothing } from '../../../../../drivers/remotefs/snapshots/qemu-views.js';
 import { REGION, currentTree, makeVolume, model, tempDir, verifyAll, writeStep, type Vol } from '../../../../fixtures/snapshots/harness.js';
+import { STEPS, setStepHook } from '../../../../../drivers/remotefs/snapshots/hooks.js';
 
 async function snap(v: Vol): Promise<string> {
   const sid = randomUUID();
@@ -38,7 +40,17 @@ describe('snapshots: delete of the newest snapshot over an empty or zero-only ac
     await writeStep(v, 4);
     const s2 = await snap(v);
     expect(await activeIsEmpty(v)).to.equal(true);
-    await deleteSnapshotOp(v.loc, s2);
+    // Nothing is written into a file, so no intent is recorded for a commit point: the one
+    // write records the result with the victim to unlink (crash.test.ts kills it there).
+    const steps: string[] = [];
+    setStepHook((step) => { steps.push(step); });
+    try {
+      await deleteSnapshotOp(v.loc, s2);
+    } finally {
+      setStepHook(null);
+    }
+    expect(steps).to.include(STEPS.mergeInfoWritten).and.not.include(STEPS.commitIntentWritten);
+    expect((await currentTree(v)).intent).to.equal(null);
     model.remove(v, s2);
     await verifyAll(v, 'after deleting the newest');
     await writeStep(v, 5);
