@@ -33,7 +33,7 @@ export const LIVE_WINDOW_MS: Record<LiveOperation, number> = {
   // Two snapshot-metadata calls to the storage side, one freeze, one libvirt snapshot, two finalizes.
   'instance-snapshot': 2500,
   // Overlay, intent, the definition switched through the coordinator, info file, unlink.
-  'attached-revert': 1000,
+  'attached-revert': 500,
 };
 
 export interface LiveVolume {
