@@ -71,7 +71,11 @@ export async function runLive(env: LiveEnv, fault: LiveFault, p: LivePlanned, se
         last = [...f.divergences, ...live, ...f.orphans, ...f.leaks, ...f.dataLoss];
         result.dataVerified = f.dataLoss.length === 0;
         result.orphansLeaks = f.orphans.length + f.leaks.length;
-        if (last.length === 0) { result.convergeMs = Date.now() - strike.at; break; }
+        if (last.length === 0) {
+          result.convergeMs = Date.now() - strike.at;
+          if (started.outcome) result.note += `; ${started.outcome()}`;
+          break;
+        }
       } else {
         last = [`not settled${resume ? ' (guest stopped)' : ''}: ${left.join('; ')}`];
       }

@@ -61,6 +61,8 @@ export interface LiveStarted {
   expect(): Promise<VolumeExpectation[]>;
   /** Invariants across the volumes (an instance snapshot is all or nothing); [] when they hold. */
   across?(): Promise<string[]>;
+  /** The outcome as verified (for the run's note), once converged. */
+  outcome?(): string;
   /**
    * The guest was stopped for the operation: started again once the storage side has settled,
    * before the guest-side invariants are checked (and in any case before the lane continues).
@@ -145,13 +147,17 @@ function guestReader(env: LiveEnv, vid: string): (image: Image) => Promise<'read
   };
 }
 
-/** The first candidate the guest reads back wholly; throws naming each mismatch when none does. */
-function guestReaderOf(env: LiveEnv, vid: string, candidates: readonly Image[]): (image: Image) => Promise<'read' | 'host'> {
+/** The first candidate the guest reads back wholly (its index into `matched`); throws naming each mismatch when none does. */
+function guestReaderOf(env: LiveEnv, vid: string, candidates: readonly Image[], matched: { index: number }): (image: Image) => Promise<'read' | 'host'> {
   const read = guestReader(env, vid);
   return async () => {
     const misses: string[] = [];
-    for (const c of candidates) {
-      try { return await read(c); } catch (err) { misses.push((err as Error).message); }
+    for (const [i, c] of candidates.entries()) {
+      try {
+        const how = await read(c);
+        matched.index = i;
+        return how;
+      } catch (err) { misses.push((err as Error).message); }
     }
     throw new Error(`none of the ${candidates.length} possible images: ${misses.join(' / ')}`);
   };
@@ -225,6 +231,7 @@ export async function startLive(env: LiveEnv, op: LiveOperation, w: LiveWorkload
       }).then(async (r) => `instance snapshot ${r.status}${r.ok ? ` ${((await r.json()) as { job: { state: string } }).job.state}` : ` ${(await r.text()).slice(0, 120)}`}`)
         .catch((e: Error) => e.message);
       const created = async () => (await Promise.all(vols.map((v) => newSnapshotsOf(env, v)))).flat();
+      let kept: number[] = [];
       return {
         opId: null, vids: vols.map((v) => v.vid), created, answered,
         // Each volume's new snapshot (if any) freezes its active image: no write followed it.
@@ -234,12 +241,13 @@ export async function startLive(env: LiveEnv, op: LiveOperation, w: LiveWorkload
         })),
         // One libvirt snapshot covers both disks: either both volumes have the new point or neither.
         across: async () => {
-          const kept = await Promise.all(vols.map(async (v) => {
+          kept = await Promise.all(vols.map(async (v) => {
             const info = await readInfo(env.share, v.vid);
             return (await newSnapshotsOf(env, v)).filter((id) => info?.qcowshare.snapshots[id] !== undefined).length;
           }));
           return kept.every((k) => k === kept[0]) && (kept[0] ?? 0) <= 1 ? [] : [`instance snapshot not all-or-nothing: new points per volume ${JSON.stringify(kept)}`];
         },
+        outcome: () => (kept[0] === 1 ? 'both points kept' : 'no point kept'),
       };
     }
     case 'attached-revert': {
@@ -249,15 +257,18 @@ export async function startLive(env: LiveEnv, op: LiveOperation, w: LiveWorkload
       await (await env.conn()).destroy(env.guest.dom);
       const r = await env.api().ok('POST', `/v3/volumes/${w.vid}/action`, { 'os-revert_to_snapshot': { snapshot_id: target.id } });
       const opId = opIdOf(r);
+      const matched = { index: -1 };
+      let succeeded = false;
       return {
         ...base, opId, answered: Promise.resolve('202'),
         // Succeeded: the snapshot's point. Failed or settled by a recovery pass (its outcome may
         // be "not known"): wholly one of the two, the snapshot's point or the image it replaced.
         expect: async () => {
-          const state = await operationState(env.api(), opId);
-          const candidates = state?.state === 'succeeded' ? [target.image] : [w.active, target.image];
-          return [unchanged({ active: candidates[0] as Image, readActive: guestReaderOf(env, w.vid, candidates) })];
+          succeeded = (await operationState(env.api(), opId))?.state === 'succeeded';
+          const candidates = succeeded ? [target.image] : [w.active, target.image];
+          return [unchanged({ active: candidates[0] as Image, readActive: guestReaderOf(env, w.vid, candidates, matched) })];
         },
+        outcome: () => `revert ${succeeded ? 'succeeded' : 'failed'}, the guest reads ${matched.index === -1 ? '?' : (succeeded || matched.index === 1) ? 'the snapshot' : 'the image it replaced'}`,
         resume: () => startGuest(env, [w.vid]),
       };
     }

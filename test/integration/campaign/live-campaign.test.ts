@@ -3,7 +3,8 @@
  * real stack: the storage service and the coordinator as child processes, a GlusterFS volume,
  * libvirtd and the booted test guest. A SIGKILL of the service and of the coordinator, a libvirtd
  * restart during a live merge's block job, the coordinator unreachable (stopped) at its commit
- * point, a guest agent that hangs during a live snapshot. Every run must converge within the
+ * point, a guest agent that hangs during a live snapshot; then one compute-initiated snapshot of
+ * two volumes and one attached revert (guest stopped) under a kill, and a live extend under both. Every run must converge within the
  * bound: rows, info file, files, the guest's definition and backing chain agree, the checker finds
  * nothing, no job or status is left in flight, the guest is not frozen, and every snapshot point
  * and the active image read back their byte patterns. The full live campaign runs on demand:
