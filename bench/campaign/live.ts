@@ -255,7 +255,8 @@ export async function startLive(env: LiveEnv, op: LiveOperation, w: LiveWorkload
       // the guest is stopped first (not under the fault; the guest's writes were fsync'ed), the
       // revert then switches the domain's persistent definition through the coordinator.
       await (await env.conn()).destroy(env.guest.dom);
-      const r = await env.api().ok('POST', `/v3/volumes/${w.vid}/action`, { 'os-revert_to_snapshot': { snapshot_id: target.id } });
+      const r = await env.api().ok('POST', `/v3/volumes/${w.vid}/action`, { 'os-revert_to_snapshot': { snapshot_id: target.id } })
+        .catch(async (err: unknown) => { await startGuest(env, [w.vid]); throw err; });
       const opId = opIdOf(r);
       const matched = { index: -1 };
       let succeeded = false;
