@@ -1,10 +1,10 @@
 /**
  * One run of the live lane: a fresh attached volume with its snapshots (seeded; two volumes for an
- * instance snapshot), one live operation, one fault; then a bounded wait until nothing is in flight anywhere (storage,
- * coordinator, guest) and every invariant holds: verify.ts's (rows, info file, files, qemu-img
- * check, every snapshot point and the active image read back their byte patterns) and
- * live.ts's (the guest's definition and chain, the checker). Then the volumes are detached and
- * deleted.
+ * instance snapshot), one live operation, one fault; then a bounded wait until nothing is in
+ * flight anywhere (storage, coordinator, guest) and every invariant holds: verify.ts's (rows,
+ * info file, files, qemu-img check, every snapshot point and the active image read back their
+ * byte patterns) and live.ts's (the guest's definition and chain, the checker). A guest the
+ * operation stopped is started again first. Then the volumes are detached and deleted.
  */
 import { sleep, until } from './api.js';
 import type { LiveEnv } from './live-env.js';
