@@ -135,11 +135,11 @@ export const coordinatorUnreachable: LiveFault = {
 /**
  * A guest agent that hangs: inside the guest, qemu-ga is SIGSTOPped for a seeded 8-30 s (past the
  * coordinator's 5 s freeze bound) by a background job that resumes it afterwards; a live snapshot
- * runs meanwhile. It must complete (unquiesced) or fail clearly, and the guest must not stay frozen
+ * or an instance snapshot of two volumes (one freeze for both) runs meanwhile. It must complete (unquiesced) or fail clearly, and the guest must not stay frozen
  * once the agent answers again (the freeze request it queued is answered late).
  */
 export const agentHang: LiveFault = {
-  kind: 'agent-hang', ops: ['live-snapshot'],
+  kind: 'agent-hang', ops: ['live-snapshot', 'instance-snapshot'],
   async prepare(env, rng) {
     const hold = rng.int(8, 30);
     await env.guest.exec(`(sleep 1; kill -STOP $(pidof qemu-ga); sleep ${hold}; kill -CONT $(pidof qemu-ga)) </dev/null >/dev/null 2>&1 &`);
