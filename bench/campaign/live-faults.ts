@@ -106,7 +106,7 @@ let stopPoint = '';
  * then continues. The storage service must neither wait forever nor act on what it cannot know.
  */
 export const coordinatorUnreachable: LiveFault = {
-  kind: 'coordinator-unreachable', ops: ['live-snapshot', ...MERGES],
+  kind: 'coordinator-unreachable', ops: ['live-snapshot', ...MERGES, 'instance-snapshot'],
   async prepare(env, rng) {
     stopPoint = rng.pick(STOP_POINTS);
     await env.restartCoordinator({ QCOWSHARE_TEST_STOP_AT: stopPoint });
