@@ -18,7 +18,9 @@ const HELP = `usage: npm run campaign -- [options]
   --others M     runs of each other kind: enospc, mariadb-restart, gluster-brick
                  (default: max(3, faults/16))
   --live L       runs of each live kind, on the booted test guest (attach, detach, live
-                 snapshot, live delete by commit and by pull, live extend): ${LIVE_FAULT_KINDS.join(', ')}
+                 snapshot, live delete by commit and by pull, live extend, an instance
+                 snapshot of two volumes, an attached revert with the guest stopped):
+                 ${LIVE_FAULT_KINDS.join(', ')}
                  (default: max(1, faults/40))
   --live-kinds LIST  comma-separated subset of the live kinds (default: all)
   --live-ops LIST    comma-separated subset of the live operations: ${LIVE_OPERATIONS.join(', ')}

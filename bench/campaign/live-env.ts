@@ -16,7 +16,7 @@ import { run } from '../../lib/core/process.js';
 import type { LibvirtConnection } from '../../lib/libvirt/index.js';
 import { createGlusterVolume, type GlusterVolume } from '../../test/fixtures/gluster.js';
 import { freePort } from '../../test/fixtures/free-port.js';
-import { TestGuest, openTestConnection } from '../../test/fixtures/guest/index.js';
+import { TestGuest, ensureLibvirtd, openTestConnection } from '../../test/fixtures/guest/index.js';
 import { Api, TOKENS } from './api.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -119,6 +119,9 @@ export async function openLiveEnv(scratch: string, name: string, db: Record<stri
     };
     let svc = await startEntry(dir, SERVICE_ENTRY, 'service', svcConfig, {});
     cleanups.push(() => svc.kill());
+    // The coordinator connects to libvirtd as it starts: the daemon is started first when it is
+    // not running (these machines have no systemd; the guest fixture would start it only later).
+    await ensureLibvirtd();
     let coord = await startEntry(dir, COORDINATOR_ENTRY, 'coordinator', coordConfig, {});
     cleanups.push(() => coord.kill());
     let conn = await openTestConnection();

@@ -1,6 +1,6 @@
 /**
  * The live fault kinds: each strikes while an operation that involves the guest runs (attach,
- * detach, live snapshot, live delete), and resolves with the moment of the fault and whether it
+ * detach, live snapshot, live delete, live extend, instance snapshot, attached revert), and resolves with the moment of the fault and whether it
  * met the operation still running. Whatever a fault stopped or stopped answering is back by the
  * time strike() resolves, except the hanging guest agent, which comes back by itself later (the
  * product must not wait for it, nor leave the guest frozen when it does).
@@ -29,9 +29,15 @@ export interface LiveFault {
 }
 
 // Both kill kinds cover every live operation, in orders that put a different one first (a
-// one-run-per-kind campaign then kills a merge and a snapshot, not two attaches).
-const FOR_SERVICE_KILL: readonly LiveOperation[] = ['live-delete-commit', 'live-snapshot', 'detach', 'live-delete-pull', 'attach', 'live-extend'];
-const FOR_COORDINATOR_KILL: readonly LiveOperation[] = ['live-snapshot', 'live-delete-pull', 'attach', 'live-delete-commit', 'detach', 'live-extend'];
+// one-run-per-kind campaign then kills a merge and a snapshot, not two attaches) and the instance
+// snapshot and the attached revert next (two runs per kind meet both, one of each per kind; a
+// run restricted to those two operations meets the other pair).
+const FOR_SERVICE_KILL: readonly LiveOperation[] = [
+  'live-delete-commit', 'instance-snapshot', 'attached-revert', 'live-snapshot', 'detach', 'live-delete-pull', 'attach', 'live-extend',
+];
+const FOR_COORDINATOR_KILL: readonly LiveOperation[] = [
+  'live-snapshot', 'attached-revert', 'instance-snapshot', 'live-delete-pull', 'attach', 'live-delete-commit', 'detach', 'live-extend',
+];
 const MERGES: readonly LiveOperation[] = ['live-delete-commit', 'live-delete-pull'];
 
 /** Null while the operation runs (or, for attach/detach, while the request is unanswered). */
@@ -72,7 +78,7 @@ export const coordinatorKill: LiveFault = {
 export const libvirtdRestart: LiveFault = {
   kind: 'libvirtd-restart', ops: MERGES,
   async strike(env, rng, _op, started) {
-    const dev = await guestDevice(env, started.vid);
+    const dev = await guestDevice(env, started.vids[0] as string);
     const delay = rng.int(0, 400);
     // The job seen running in libvirt first (a throttled merge of at least 1.5 MiB runs for seconds).
     const job = await until('the block job running', async () => {
@@ -100,7 +106,7 @@ let stopPoint = '';
  * then continues. The storage service must neither wait forever nor act on what it cannot know.
  */
 export const coordinatorUnreachable: LiveFault = {
-  kind: 'coordinator-unreachable', ops: ['live-snapshot', ...MERGES],
+  kind: 'coordinator-unreachable', ops: ['live-snapshot', ...MERGES, 'instance-snapshot'],
   async prepare(env, rng) {
     stopPoint = rng.pick(STOP_POINTS);
     await env.restartCoordinator({ QCOWSHARE_TEST_STOP_AT: stopPoint });
@@ -129,11 +135,11 @@ export const coordinatorUnreachable: LiveFault = {
 /**
  * A guest agent that hangs: inside the guest, qemu-ga is SIGSTOPped for a seeded 8-30 s (past the
  * coordinator's 5 s freeze bound) by a background job that resumes it afterwards; a live snapshot
- * runs meanwhile. It must complete (unquiesced) or fail clearly, and the guest must not stay frozen
+ * or an instance snapshot of two volumes (one freeze for both) runs meanwhile. It must complete (unquiesced) or fail clearly, and the guest must not stay frozen
  * once the agent answers again (the freeze request it queued is answered late).
  */
 export const agentHang: LiveFault = {
-  kind: 'agent-hang', ops: ['live-snapshot'],
+  kind: 'agent-hang', ops: ['live-snapshot', 'instance-snapshot'],
   async prepare(env, rng) {
     const hold = rng.int(8, 30);
     await env.guest.exec(`(sleep 1; kill -STOP $(pidof qemu-ga); sleep ${hold}; kill -CONT $(pidof qemu-ga)) </dev/null >/dev/null 2>&1 &`);

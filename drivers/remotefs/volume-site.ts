@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from '../../lib/core/errors.js';
+import { StorageError, isStorageError, shareGoneError } from '../../lib/core/errors.js';
 import type { Share } from '../../lib/shares/index.js';
 import type { VolumeLocation } from './snapshots/location.js';
 import { infoFileName } from './info-file.js';
@@ -19,8 +19,16 @@ export interface VolumeSite {
   volumeId: string;
 }
 
+/** Absent is false; a share that does not answer is not "absent" (SHARE_UNAVAILABLE is thrown). */
 async function exists(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => null)) !== null;
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    const gone = shareGoneError(err, `stat ${file}`);
+    if (gone) throw gone;
+    return false;
+  }
 }
 
 function searchOrder(shares: readonly Share[], providerLocation: string | null): Share[] {
@@ -28,14 +36,28 @@ function searchOrder(shares: readonly Share[], providerLocation: string | null):
   return [...first, ...shares.filter((s) => s.address !== providerLocation)];
 }
 
-/** The share holding the volume's info file or base file; null when none does. */
+/**
+ * The share holding the volume's info file or base file; null when none does. A share that does
+ * not answer (a brick lost) cannot tell: found elsewhere, the volume is there; else
+ * SHARE_UNAVAILABLE, never null (a caller would take "no files" for "gone": adopt nothing, delete
+ * the row, report the volume missing).
+ */
 export async function findVolume(shares: readonly Share[], volumeId: string, providerLocation: string | null = null): Promise<VolumeSite | null> {
+  let unreachable: StorageError | null = null;
   for (const share of searchOrder(shares, providerLocation)) {
     const dir = share.mountPoint;
-    if (await exists(path.join(dir, infoFileName(volumeId))) || await exists(path.join(dir, baseFileName(volumeId)))) {
-      return { share, dir, volumeId };
+    try {
+      if (await exists(path.join(dir, infoFileName(volumeId))) || await exists(path.join(dir, baseFileName(volumeId)))) {
+        return { share, dir, volumeId };
+      }
+    } catch (err) {
+      if (!isStorageError(err, 'SHARE_UNAVAILABLE')) throw err;
+      unreachable ??= new StorageError('SHARE_UNAVAILABLE', `volume ${volumeId}: share ${share.address} is not reachable (${String(err.details.errno)}); its files cannot be looked up`, {
+        cause: err, details: { volumeId, share: share.address, errno: err.details.errno },
+      });
     }
   }
+  if (unreachable) throw unreachable;
   return null;
 }
 

@@ -47,7 +47,7 @@ export const ERROR_CODES = {
   HAS_SNAPSHOTS: { http: 400, summary: 'The volume has snapshots and cascade was not asked.' },
   NO_SHARE_SPACE: { http: 507, summary: 'No configured share has room for the request.' },
   NO_SPACE: { http: 507, summary: 'The share ran out of space (ENOSPC or EDQUOT), or has not the space the operation needs (checked before it changes anything); the volume keeps the state it had.' },
-  SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted or not writable.' },
+  SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted, not writable or not reachable (ENOTCONN, EIO, ESTALE or EHOSTDOWN from a call on the share, or a child process reporting one: a GlusterFS brick or an NFS server lost); nothing is concluded about the volume\'s files, so the operation can be retried once the share is back.' },
   MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
   INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
   // volume types and quotas
@@ -145,10 +145,23 @@ export function isNoSpaceErrno(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** A file-system error of a share that went away (a GlusterFS brick or an NFS server lost). */
+/**
+ * A file-system error of a share that went away (a GlusterFS brick or an NFS server lost). EIO is
+ * one too: a GlusterFS client answers it for a file whose only brick is down.
+ */
 export function isShareGoneErrno(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOTCONN' || code === 'ESTALE' || code === 'EHOSTDOWN';
+  return code === 'ENOTCONN' || code === 'ESTALE' || code === 'EHOSTDOWN' || code === 'EIO';
+}
+
+/** What a child process prints when a call on the share met it gone (the errnos of isShareGoneErrno). */
+export const SHARE_GONE_STDERR = /Transport endpoint is not connected|Stale file handle|Host is down|Input\/output error/i;
+
+/** SHARE_UNAVAILABLE for a share-gone errno (the original kept as cause), else null. */
+export function shareGoneError(err: unknown, what: string): StorageError | null {
+  if (!isShareGoneErrno(err)) return null;
+  const errno = (err as { code: string }).code;
+  return new StorageError('SHARE_UNAVAILABLE', `the share is not reachable (${errno}): ${what}`, { cause: err, details: { errno } });
 }
 
 /** What a child process prints when a write found the share full (qemu-img, qemu-io, cp). */
@@ -162,6 +175,7 @@ export function toStorageError(err: unknown, fallback: ErrorCode = 'INTERNAL'): 
   if (err instanceof StorageError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (isNoSpaceErrno(err)) return new StorageError('NO_SPACE', `the share is full: ${message}`, { cause: err, details: { errno: (err as { code: string }).code } });
-  if (isShareGoneErrno(err)) return new StorageError('SHARE_UNAVAILABLE', `the share is not reachable: ${message}`, { cause: err, details: { errno: (err as { code: string }).code } });
+  const gone = shareGoneError(err, message);
+  if (gone) return gone;
   return new StorageError(fallback, message, { cause: err });
 }

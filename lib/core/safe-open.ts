@@ -17,7 +17,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError } from './errors.js';
+import { StorageError, shareGoneError } from './errors.js';
 
 export type OpenAccess = 'read' | 'update';
 
@@ -132,6 +132,9 @@ function openFlags(access: OpenAccess): number {
 function openRefusal(file: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new StorageError('NOT_FOUND', `no such file: ${file}`, { cause: err });
+  // A share that went away is not an unsafe file: the caller retries once it is back.
+  const gone = shareGoneError(err, `cannot open ${file}`);
+  if (gone) return gone;
   if (code === 'ELOOP') return unsafeFile(file, 'symlink', err);
   if (code === 'EISDIR') return unsafeFile(file, 'directory', err);
   return unsafeFile(file, `cannot open (${code ?? String(err)})`, err);

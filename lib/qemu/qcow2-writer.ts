@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { StorageError, isNoSpaceErrno, isStorageError } from '../core/errors.js';
+import { StorageError, isNoSpaceErrno, isStorageError, shareGoneError } from '../core/errors.js';
 import { fsyncDir } from '../core/durable-file.js';
 import { assertNamedFileSync } from '../core/safe-open.js';
 import { assertBareName } from './bare-name.js';
@@ -54,7 +54,8 @@ export async function writeNewImage(file: string, layout: OverlayLayout, o: Pick
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(file).catch(() => undefined); // never leave a half-written image behind
-    throw new StorageError(isNoSpaceErrno(err) ? 'NO_SPACE' : 'INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
+    throw shareGoneError(err, `writing image ${file}: ${String(err)}`)
+      ?? new StorageError(isNoSpaceErrno(err) ? 'NO_SPACE' : 'INTERNAL', `writing image ${file}: ${String(err)}`, { cause: err });
   }
   await fh.close();
   if (o.syncDirectory !== false) await fsyncDir(path.dirname(file));

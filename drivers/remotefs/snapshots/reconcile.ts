@@ -68,7 +68,11 @@ async function settleIntent(loc: VolumeLocation, tree: VolumeTree, notes: string
   }
   if (intent.kind === 'delete_snapshot' || intent.kind === 'merge_hidden') return settleMerge(loc, tree, intent, notes);
   if (intent.kind === 'extend' && intent.committed) {
-    return { tree: await finishExtend(loc, tree, intent.data.sizeBytes), outcome: 'rolled_forward' };
+    const next = await finishExtend(loc, tree, intent.data.sizeBytes);
+    // A qemu-img resize killed half-way may have allocated clusters (a grown L1 table, refcount
+    // blocks) it never referenced: found by the fault campaign (qemu-img-kill, extend).
+    await giveBackLeaks(loc, next, next.active, notes);
+    return { tree: next, outcome: 'rolled_forward' };
   }
   // Other kinds write no intent before a destructive step: nothing to undo.
   const back = { ...tree, intent: null };
@@ -90,14 +94,17 @@ async function settleMerge(loc: VolumeLocation, tree: VolumeTree, intent: MergeI
   }
   // The interrupted copy wrote into the base (commit) or the dependant (pull), which survives
   // either way; clusters it allocated without recording them are given back.
-  const written = plan.direction === 'commit' ? plan.base : plan.top;
-  const fmt = settled.tree.files[written]?.format;
-  if (fmt !== undefined) {
-    const r = await repairLeaks(loc, { file: written, format: fmt });
-    if (r.repaired > 0) notes.push(`repaired ${r.repaired} leaked clusters in ${written}`);
-    if (r.corruptions > 0) notes.push(`${written}: qemu-img check reports ${r.corruptions} corruptions (not repaired)`);
-  }
+  await giveBackLeaks(loc, settled.tree, plan.direction === 'commit' ? plan.base : plan.top, notes);
   return settled;
+}
+
+/** Leaked clusters of `written` (the file an interrupted qemu-img wrote) repaired, under the lease reconcile holds. */
+async function giveBackLeaks(loc: VolumeLocation, tree: VolumeTree, written: string, notes: string[]): Promise<void> {
+  const fmt = tree.files[written]?.format;
+  if (fmt === undefined) return;
+  const r = await repairLeaks(loc, { file: written, format: fmt });
+  if (r.repaired > 0) notes.push(`repaired ${r.repaired} leaked clusters in ${written}`);
+  if (r.corruptions > 0) notes.push(`${written}: qemu-img check reports ${r.corruptions} corruptions (not repaired)`);
 }
 
 /**

@@ -6,7 +6,9 @@
  * intent at step `unlink` naming the victim; once the brick is back, the periodic ghost-snapshot
  * pass reconciles the volume, which removes exactly that file (never one the tree names) and
  * clears the intent; the delete's `error_deleting` row is then recorded deleted. No restart, no
- * `check --repair`.
+ * `check --repair`. Both deletes fail with SHARE_UNAVAILABLE (503), not INTERNAL: the share's
+ * errno (ENOTCONN) has its own code, and a lookup that cannot reach the share says so instead of
+ * concluding that the volume has no files (VOLUME_NOT_FOUND, before).
  *
  * Real components: a single-brick GlusterFS volume (the brick process SIGKILLed from the engine's
  * step hook, synchronously, before the unlink), the storage service with the RemoteFS driver on
@@ -102,6 +104,7 @@ describe('a GlusterFS brick lost during a snapshot delete converges without a hu
     setStepHook(null);
     expect(struck, 'the merge reached its final unlink').to.equal(true);
     expect(ended.state, 'the unlink failed without its brick').to.equal('failed');
+    expect(ended.error, 'a share error, not INTERNAL').to.match(/^SHARE_UNAVAILABLE: /);
 
     await brickState(gv.name, gv.brick, false);
     await restartBrick(gv.name, gv.brick, pid);
@@ -146,6 +149,7 @@ describe('a GlusterFS brick lost during a snapshot delete converges without a hu
       return o.state === 'running' ? undefined : o;
     }, 120_000);
     expect(ended.state).to.equal('failed');
+    expect(ended.error, 'a share error, not INTERNAL').to.match(/^SHARE_UNAVAILABLE: /);
     // The tree was unreadable when the delete failed: it could not tell that nothing had changed.
     expect((await http.get(`/v3/snapshots/${sid}`).set(auth('admin')).expect(200)).body.snapshot.status).to.equal('error_deleting');
 

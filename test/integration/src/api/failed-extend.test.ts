@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
 import { run } from '../../../../lib/core/process.js';
-import { setStepHook } from '../../../../drivers/remotefs/snapshots/hooks.js';
+import { STEPS, setStepHook } from '../../../../drivers/remotefs/snapshots/hooks.js';
+import { leakOneCluster } from '../../../fixtures/qcow2-damage.js';
 import { availableVolume, extendFailingPastCommit, volumeRow } from '../../../fixtures/api/failed-extend.js';
 import { BACKENDS, auth, eventually, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 
@@ -51,5 +52,31 @@ for (const backend of BACKENDS) {
         await eventually(async () => ((await volume(vid)).size === 3 ? true : undefined), 60_000);
       });
     }
+
+    it('a killed resize\'s leaked clusters in the active file are given back when the intent is finished (qemu-img check clean)', async () => {
+      // Found by the fault campaign: qemu-img resize SIGKILLed 2 ms in left a leak that the
+      // roll-forward never repaired. Whether a kill leaks is timing; the leak is made by hand here
+      // (a cluster with a refcount nothing references), before the extend that fails past its intent.
+      const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+      await eventually(async () => ((await volume(vid)).status === 'available' ? true : undefined), 60_000);
+      const active = path.join(share, (JSON.parse(await readFile(path.join(share, `volume-${vid}.info`), 'utf8')) as { active: string }).active);
+      await leakOneCluster(active);
+      expect((await run('qemu-img', ['check', '-U', active], { allowFailure: true })).exitCode, 'leaked before').to.equal(3);
+      let thrown = false;
+      setStepHook((step) => {
+        if (step === STEPS.extendIntentWritten && !thrown) {
+          thrown = true;
+          throw new Error('simulated: qemu-img resize killed');
+        }
+      });
+      await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
+      await eventually(async () => {
+        const v = await volume(vid);
+        return v.status === 'available' && v.size === 2 ? true : undefined;
+      }, 60_000);
+      setStepHook(null);
+      expect(thrown).to.equal(true);
+      expect((await run('qemu-img', ['check', '-U', active], { allowFailure: true })).exitCode, 'no leak after the roll-forward').to.equal(0);
+    });
   });
 }

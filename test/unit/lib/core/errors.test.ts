@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, StorageError, isStorageError, toStorageError } from '../../../../lib/core/errors.js';
+import { run } from '../../../../lib/core/process.js';
+
+const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
 
 describe('errors', () => {
   it('carries code, details, cause and an HTTP status', () => {
@@ -19,6 +22,29 @@ describe('errors', () => {
     const w = toStorageError(orig);
     expect(w.code).to.equal('INTERNAL');
     expect(w.cause).to.equal(orig);
+  });
+
+  it('a share that went away (ENOTCONN, EIO, ESTALE, EHOSTDOWN) is SHARE_UNAVAILABLE (503), not INTERNAL', () => {
+    for (const code of ['ENOTCONN', 'EIO', 'ESTALE', 'EHOSTDOWN']) {
+      const orig = errno(code, `${code}: stat volume-x.info`);
+      const w = toStorageError(orig);
+      expect(w.code, code).to.equal('SHARE_UNAVAILABLE');
+      expect(w.httpStatus).to.equal(503);
+      expect(w.details.errno).to.equal(code);
+      expect(w.cause).to.equal(orig);
+    }
+    expect(toStorageError(errno('ENOSPC', 'full')).code).to.equal('NO_SPACE');
+    expect(toStorageError(errno('EACCES', 'denied')).code, 'other errnos stay the fallback').to.equal('INTERNAL');
+  });
+
+  it('a child process that met the share gone fails SHARE_UNAVAILABLE; other failures stay PROCESS_FAILED', async () => {
+    const fail = (stderr: string) => run('sh', ['-c', `echo "${stderr}" >&2; exit 1`]).then(() => null, (e: unknown) => e);
+    const gone = await fail('qemu-img: Could not open volume-x: Transport endpoint is not connected');
+    expect(isStorageError(gone, 'SHARE_UNAVAILABLE'), String(gone)).to.equal(true);
+    expect((gone as StorageError).message).to.contain('Transport endpoint is not connected');
+    expect(isStorageError(await fail('qemu-img: error while reading: Input/output error'), 'SHARE_UNAVAILABLE')).to.equal(true);
+    expect(isStorageError(await fail('qemu-img: Could not open volume-x: Stale file handle'), 'SHARE_UNAVAILABLE')).to.equal(true);
+    expect(isStorageError(await fail('qemu-img: Image is corrupt'), 'PROCESS_FAILED')).to.equal(true);
   });
 
   it('documents every code in the README table, and nothing else', () => {
