@@ -6,7 +6,7 @@
 //   node wait-healthy.mjs api|coordinator [timeout-seconds]
 // Plain JavaScript on purpose: it runs from an installed build, with no TypeScript tooling.
 import { get } from 'node:https';
-import { loadConfig } from '../dist/lib/core/config.js';
+import { composeConfigSchema, loadConfig } from '../dist/lib/core/config.js';
 
 const section = process.argv[2];
 const timeoutMs = Number(process.argv[3] ?? 90) * 1000;
@@ -14,7 +14,8 @@ if (section !== 'api' && section !== 'coordinator') {
   process.stderr.write('usage: wait-healthy.mjs api|coordinator [timeout-seconds]\n');
   process.exit(2);
 }
-const { host, port, tls } = loadConfig()[section];
+// Only the listen address is read here: the drivers' storage options are the service's to check.
+const { host, port, tls } = loadConfig({ schema: composeConfigSchema({}, 'ignore') })[section];
 // A wildcard listen address is reached on loopback.
 const target = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
 const url = `${tls ? 'https' : 'http'}://${target.includes(':') ? `[${target}]` : target}:${port}/healthz`;

@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { parseConfig } from '../../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { run } from '../../../../lib/core/process.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { TestKeystone, type KeystoneUser } from '../../../fixtures/keystone.js';
@@ -49,7 +49,7 @@ for (const backend of SQLITE) {
       const passwordFile = path.join(dir, 'keystone-password');
       await writeFile(passwordFile, `${validator.password}\n`, { mode: 0o600 });
       svc = await startService({
-        config: parseConfig({
+        config: parseServiceConfig({
           log: { level: 'silent' }, db: db.config,
           api: { host: '127.0.0.1', port: 0, auth: 'keystone', keystone: { url: ks.url, username: validator.name, project: validator.projectName, passwordFile, timeoutMs: 60_000 } },
           storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },

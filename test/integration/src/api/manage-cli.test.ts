@@ -32,7 +32,7 @@ describe('CLI: volume manage / manageable / unmanage (SQLite, local share)', fun
   it('documents the three commands in --help', () => {
     const volume = buildProgram().commands.find((c) => c.name() === 'volume');
     const help = volume?.helpInformation() ?? '';
-    for (const cmd of ['manage [options] <host> <source-name>', 'manageable [options]', 'unmanage <id>']) expect(help).to.include(cmd);
+    for (const cmd of ['manage [options] <host> <source-name>', 'manageable [options]', 'unmanage <volume>']) expect(help).to.include(cmd);
   });
 
   it('lists, manages (--wait), unmanages; a member is refused', async () => {

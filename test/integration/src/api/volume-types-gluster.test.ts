@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
-import { parseConfig } from '../../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { run } from '../../../../lib/core/process.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
@@ -37,7 +37,7 @@ describe('api: a volume type\'s share pattern picks a GlusterFS share (cinder CL
     dir = await mkdtemp(path.join(tmpdir(), 'qcs-types-gl-'));
     gl = await createGlusterVolume();
     svc = await startService({
-      config: parseConfig({
+      config: parseServiceConfig({
         log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' },
         storage: {
           driver: 'remotefs', mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null,

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '../../../../lib/core/config.js';
+import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { freePort } from '../../../fixtures/free-port.js';
 import { TestKeystone, type KeystoneUser } from '../../../fixtures/keystone.js';
@@ -39,7 +39,7 @@ describe('cli: an openrc\'s password login to a real Keystone, the URL from its 
     const passwordFile = path.join(dir, 'keystone-password');
     await writeFile(passwordFile, `${validator.password}\n`, { mode: 0o600 });
     svc = await startService({
-      config: parseConfig({
+      config: parseServiceConfig({
         log: { level: 'silent' },
         db: { dialect: 'sqlite', storage: path.join(dir, 'db.sqlite') },
         api: { host: '127.0.0.1', port: 0, auth: 'keystone', keystone: { url: ks.url, username: validator.name, project: validator.projectName, passwordFile, cacheTtlMs: 60_000, timeoutMs: 60_000 } },
