@@ -30,6 +30,7 @@ import { tempFileName } from '../../../lib/core/volume-names.js';
 import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../contract/volume-driver.js';
 import type { ImportIds } from '../../contract/export-manifest.js';
+import type { ImportedInstanceArchive, InstanceImportIds, InstanceImportRequest } from '../../contract/instance-export-support.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
 import { applyPerms } from '../perms.js';
@@ -54,26 +55,8 @@ export const INSTANCE_NVRAM_FILE = 'nvram.fd';
 /** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */
 const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', record: 'checkpoint.json' };
 
-export interface InstanceImportIds {
-  instanceUuid: string;
-  /** Source volume id -> the new volume's ids (ImportIds of the volume import). */
-  volumes: Readonly<Record<string, ImportIds>>;
-  /** Source checkpoint id -> new id. */
-  checkpoints: Readonly<Record<string, string>>;
-}
-
-export interface InstanceImportRequest {
-  /** Called with the checked manifest before any file is written: the new ids. The caller records its intent here. */
-  assign(m: InstanceManifest): Promise<InstanceImportIds & { lease?: OpContext['lease'] }>;
-  share?: string | null;
-  onBytes?: (total: number) => void;
-}
-
-export interface ImportedInstance {
+export interface ImportedInstance extends ImportedInstanceArchive {
   manifest: InstanceManifest;
-  ids: InstanceImportIds;
-  /** The share's address (every volume's provider location) and its mount here. */
-  share: string;
   /** The new instance's directory: its checkpoints' files and the imported definition. */
   instanceDir: string;
   trees: Map<string, VolumeTree>;
@@ -162,7 +145,8 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
     if (body === undefined) throw new Error(`${name} is not a file of the archive`);
     return renameFile(name, body.volume.id, ids.volumes[body.volume.id]?.volumeId as string);
   };
-  return rewriteImported(xml, dir, byName, nvram).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
+  const newId = (id: string): string => ids.volumes[id]?.volumeId ?? id;
+  return rewriteImported(xml, dir, byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
 }
 
 /** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
