@@ -21,7 +21,8 @@ export interface InstanceArchiveManifest {
 }
 
 export interface InstanceExportInput {
-  instance: { uuid: string; name: string; definition: string; disks: { volumeId: string; target: string }[] };
+  /** The persistent definition as its host gave it: its disks (by serial) must be exactly `volumes`. */
+  instance: { uuid: string; name: string; definition: string };
   volumes: { ref: VolumeRef; records: ExportRecords }[];
   /** The checkpoints' rows: the coordinator's id names its directory on the share. */
   checkpoints: { id: string; coordinatorId: string; name: string | null; description: string | null; volumes: { volumeId: string; target: string; snapshotId: string }[] }[];
@@ -44,9 +45,19 @@ export interface InstanceImportIds {
 
 export interface InstanceImportRequest {
   /** Called with the checked manifest before any file is written; the caller records its intent here. */
-  assign(m: InstanceArchiveManifest): Promise<InstanceImportIds & { lease?: OpContext['lease'] }>;
+  assign(m: InstanceArchiveManifest): Promise<InstanceImportIds & { lease?: OpContext['lease']; heldLeases?: OpContext['heldLeases'] }>;
   share?: string | null;
   onBytes?: (total: number) => void;
+}
+
+/** An imported checkpoint as its record on the share says (the service's row copies it). */
+export interface ImportedCheckpoint {
+  /** The new id (also the directory's: the coordinator's id). */
+  id: string;
+  memorySize: number;
+  definitionSha256: string;
+  /** Per volume: the new ids and the bare name of the file holding the disk at the checkpoint. */
+  volumes: { volumeId: string; target: string; snapshotPoint: string; snapshotId: string }[];
 }
 
 export interface ImportedInstanceArchive {
@@ -54,6 +65,9 @@ export interface ImportedInstanceArchive {
   ids: InstanceImportIds;
   /** The share's address: every new volume's provider location. */
   share: string;
+  /** New volume id -> the format of its active file. */
+  formats: Readonly<Record<string, 'qcow2' | 'raw'>>;
+  checkpoints: ImportedCheckpoint[];
 }
 
 export interface InstanceExportSupport {

@@ -16,6 +16,7 @@ import { openInDir } from '../../../lib/core/safe-open.js';
 import type { ExportRecords } from '../../contract/export-manifest.js';
 import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
+import { checkDefinition } from './definition-check.js';
 import { openExport } from './export-volume.js';
 import { CHECKPOINTS_DIR } from './import-instance.js';
 import { instanceArchiveBytes, writeInstanceArchive, type InstanceArchiveSources } from './instance-archive-write.js';
@@ -33,7 +34,7 @@ export interface CheckpointRowFacts {
 }
 
 export interface InstanceExportRequest {
-  instance: { uuid: string; name: string; definition: string; disks: { volumeId: string; target: string }[] };
+  instance: { uuid: string; name: string; definition: string };
   volumes: { site: VolumeSite; records: ExportRecords }[];
   checkpoints: CheckpointRowFacts[];
 }
@@ -100,6 +101,13 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
     throw new StorageError('INVALID_STATE', `the instance's volumes are on ${shares.size} shares; an instance export needs them (and its checkpoints) on one`, { details: { instance_uuid: req.instance.uuid } });
   }
   const mount = [...shares][0] as string;
+  // The definition is checked as its import will check it; its disks are the instance's disks.
+  const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
+  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own);
+  const disks = [...facts.disks].map(([target, volumeId]) => ({ volumeId, target }));
+  if (disks.length !== req.volumes.length) {
+    throw new StorageError('INVALID_STATE', `the instance's definition names ${disks.length} disk(s) of the exported volumes, ${req.volumes.length} were given`, { details: { instance_uuid: req.instance.uuid } });
+  }
   const definition = Buffer.from(req.instance.definition);
   const texts = new Map<string, Buffer>([[INSTANCE_DEFINITION_NAME, definition]]);
   const files = new Map<string, { dir: string; name: string }>();
@@ -113,7 +121,7 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
     if (c.nvram) files.set(names.nvram, { dir, name: 'nvram.fd' });
     checkpoints.push(c.facts);
   }
-  const manifest = planInstanceManifest(opened.map((o) => o.manifest), { uuid: req.instance.uuid.toLowerCase(), name: req.instance.name, definitionBytes: definition.length, disks: req.instance.disks }, checkpoints);
+  const manifest = planInstanceManifest(opened.map((o) => o.manifest), { uuid: req.instance.uuid.toLowerCase(), name: req.instance.name, definitionBytes: definition.length, disks }, checkpoints);
   const sources: InstanceArchiveSources = { volumeDirs: new Map(req.volumes.map((v) => [v.site.volumeId, v.site.dir])), texts, files };
   return {
     manifest,

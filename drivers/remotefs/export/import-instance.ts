@@ -30,7 +30,7 @@ import { tempFileName } from '../../../lib/core/volume-names.js';
 import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../contract/volume-driver.js';
 import type { ImportIds } from '../../contract/export-manifest.js';
-import type { ImportedInstanceArchive, InstanceImportIds, InstanceImportRequest } from '../../contract/instance-export-support.js';
+import type { ImportedCheckpoint, ImportedInstanceArchive, InstanceImportIds, InstanceImportRequest } from '../../contract/instance-export-support.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
 import { applyPerms } from '../perms.js';
@@ -98,9 +98,9 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   const maxBytes = env.storage.maxVolumeSizeGiB * 1024 ** 3;
   for (const body of m.volumes) assertSizesAllowed(volumeManifestOf(m, body), maxBytes);
   const ids = await req.assign(m);
-  st.ids = ids;
   const newIds = m.volumes.map((b) => ids.volumes[b.volume.id]?.volumeId as string);
-  st.lease = holdLeases(env, newIds, { ...ctx, ...(ids.lease ? { lease: ids.lease } : {}) });
+  st.lease = holdLeases(env, newIds, { ...ctx, ...(ids.lease ? { lease: ids.lease } : {}), ...(ids.heldLeases ? { heldLeases: ids.heldLeases } : {}) });
+  st.ids = { instanceUuid: ids.instanceUuid, volumes: ids.volumes, checkpoints: ids.checkpoints };
   await st.lease?.granted;
   for (const id of newIds) await assertNoFiles(env.shares, id);
   st.owned = newIds;
@@ -169,7 +169,8 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
 }
 
 /** Definitions checked, rewritten and placed with each checkpoint's files and record in the staging dir. */
-async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string): Promise<void> {
+async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string): Promise<ImportedCheckpoint[]> {
+  const placedCheckpoints: ImportedCheckpoint[] = [];
   const files: VolumeFiles = new Map(m.volumes.map((b) => [b.volume.id, new Set(Object.keys(b.tree.files))]));
   const s = m.instance;
   const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
@@ -206,10 +207,16 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       await rename(path.join(staging, c.nvram.file), path.join(dir, CHECKPOINT_FILES.nvram));
       nvram = { path: storePath, data: await readFile(path.join(dir, CHECKPOINT_FILES.nvram)) };
     }
-    await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(recordOf(c, m, ids, share.mountPoint, placed, nvram), null, 2)}\n`);
+    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram);
+    await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
+    placedCheckpoints.push({
+      id: record.id as string, memorySize: record.memorySize, definitionSha256: record.definitionSha256,
+      volumes: record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, snapshotPoint: path.basename(v.snapshotPoint), snapshotId: v.snapshotId as string })),
+    });
   }
   await fsyncDir(staging);
+  return placedCheckpoints;
 }
 
 async function commitVolumes(env: RemoteFsEnv, m: InstanceManifest, st: Staging): Promise<Map<string, VolumeTree>> {
@@ -245,12 +252,13 @@ export async function importInstance(env: RemoteFsEnv, source: Readable, req: In
       await rebaseReceived(vm, temps, (ids.volumes[body.volume.id] as ImportIds).volumeId, ctx.signal);
     }
     const share = st.share as Share;
-    await placeSection(m, ids, share, st.staging as string);
+    const checkpoints = await placeSection(m, ids, share, st.staging as string);
     const trees = await commitVolumes(env, m, st);
     const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
     await rename(st.staging as string, instanceDir);
     await fsyncDir(path.dirname(instanceDir));
-    return { manifest: m, ids, share: share.address, instanceDir, trees };
+    const formats = Object.fromEntries([...trees].map(([id, t]) => [id, t.files[t.active]?.format ?? 'qcow2']));
+    return { manifest: m, ids, share: share.address, instanceDir, trees, formats, checkpoints };
   } catch (err) {
     for (const id of st.owned) await deleteVolumeFiles(env.shares, id).catch(() => undefined);
     if (st.staging !== null) await rm(st.staging, { recursive: true, force: true }).catch(() => undefined);

@@ -71,7 +71,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const lease = await h.leases.acquire(volumeId, `export-test-${randomUUID()}`, 60_000);
     try {
       const opened = await driver.openInstanceExport({
-        instance: { uuid: instanceUuid, name: 'instexp-guest', definition: definition(instanceUuid, path.join(dir, active), volumeId), disks: [{ volumeId, target: 'vda' }] },
+        instance: { uuid: instanceUuid, name: 'instexp-guest', definition: definition(instanceUuid, path.join(dir, active), volumeId) },
         volumes: [{ ref, records: NO_RECORDS }],
         checkpoints: [{ id: cpId, coordinatorId: cpId, name: 'c1', description: null, volumes: [{ volumeId, target: 'vda', snapshotId: snapId }] }],
       }, { lease });
