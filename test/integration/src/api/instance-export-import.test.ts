@@ -5,16 +5,18 @@
  * the registry holds); the checkpoint is a row and its files as a take leaves them. A running
  * instance is refused; a shut-off one exports; the import makes new volumes, snapshot rows (their
  * checkpoint marks follow the new checkpoint), the checkpoint row and its files; a hostile archive
- * is refused with nothing left; members and admins only as the policy says.
+ * is refused with nothing left; members and admins only as the policy says; an import a crash
+ * interrupted is settled by the interrupted-operations pass.
  */
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import supertest from 'supertest';
 import type { RunningService } from '../../../../src/api/server.js';
+import { settleInterruptedVolumeOps } from '../../../../src/api/usecases/interrupted-volume-ops.js';
 import { verifyPattern, writePattern } from '../../../../lib/qemu/img.js';
 import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
@@ -141,6 +143,28 @@ for (const backend of BACKENDS) {
       expect(codeOf(r), JSON.stringify(r.body)).to.equal('ARCHIVE_CHECKSUM_MISMATCH');
       expect(await shareListing(share())).to.deep.equal(before);
       expect((await api.get('/v3/volumes?all_tenants=1').set(auth('admin')).expect(200)).body.volumes.length).to.equal(volumes);
+    });
+
+    it('an instance import a crash interrupted is settled: volume files, staging and instance directories removed, operations failed', async () => {
+      const deps = svc.deps;
+      const newInstance = randomUUID();
+      const [v1, v2] = [randomUUID(), randomUUID()];
+      const ops = [randomUUID(), randomUUID()];
+      // What a killed import leaves: its intents (running, leases expired), temps, a renamed file, the staging and the placed directory.
+      for (const [i, vid] of [v1, v2].entries()) {
+        await deps.repos.operations.insert({ id: ops[i]!, kind: 'import_volume', volumeId: vid, projectId: 'alice-project', snapshotId: null, fencingToken: null, overlayFile: `instance:${newInstance}` });
+      }
+      await writeFile(path.join(share(), `.volume-${v1}.${randomUUID()}.tmp`), 'half');
+      await writeFile(path.join(share(), `volume-${v2}`), 'renamed');
+      await mkdir(path.join(share(), 'checkpoints', `.import-${newInstance}.tmp`, randomUUID()), { recursive: true });
+      await mkdir(path.join(share(), 'checkpoints', newInstance, randomUUID()), { recursive: true });
+      const reports = await settleInterruptedVolumeOps(deps, 0);
+      for (const op of ops) {
+        expect(reports.find((x) => x.operationId === op)?.outcome, JSON.stringify(reports)).to.equal('failed');
+        expect((await deps.repos.operations.get(op))?.state).to.equal('failed');
+      }
+      const left = [...await readdir(share()), ...await readdir(path.join(share(), 'checkpoints'))];
+      expect(left.filter((n) => n.includes(v1) || n.includes(v2) || n.includes(newInstance))).to.deep.equal([]);
     });
   });
 }
