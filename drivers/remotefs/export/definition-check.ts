@@ -12,8 +12,10 @@
  *   <loader readonly='yes'>, <nvram template=...>, <emulator>
  *                                          system files: under /usr/ (firmware, the emulator)
  *
- * Anything else naming a path (kernel, initrd, a serial log, a filesystem passthrough, a block
- * or network disk, a disk without a serial) is refused, as is a DOCTYPE or entity declaration.
+ * Anything else naming a path (kernel, initrd, a serial log, a block or network disk, a disk
+ * without a serial) is refused, as are host passthrough (<hostdev>, <filesystem>, ...), any
+ * namespaced element (<qemu:commandline> passes raw QEMU arguments) and a DOCTYPE or entity
+ * declaration.
  * Pure: the XML reader is the coordinator's (lib/libvirt/xml.ts). Refusals: CHECKPOINT_DEFINITION_UNSAFE.
  */
 import path from 'node:path';
@@ -79,6 +81,17 @@ function checkDisk(disk: XmlElement, files: VolumeFiles, what: string, facts: De
 const PATH_ATTRS = new Set(['file', 'path', 'dir', 'socket', 'template']);
 const PATH_ELEMENTS = new Set(['kernel', 'initrd', 'dtb', 'loader', 'nvram', 'emulator']);
 
+/**
+ * Elements that hand the guest a host resource or QEMU raw arguments, whatever their attributes:
+ * refused outright (a namespaced element, e.g. <qemu:commandline>, can pass any argument).
+ */
+const REFUSED_ELEMENTS = new Set(['hostdev', 'redirdev', 'smartcard', 'shmem', 'filesystem']);
+
+function refusedElement(el: XmlElement, what: string): void {
+  if (el.name.includes(':') || REFUSED_ELEMENTS.has(el.name)) throw unsafe(what, `<${el.name}> is not allowed in an imported definition`);
+  for (const c of el.children) refusedElement(c, what);
+}
+
 /** Every attribute value and text that is or looks like a host path, with the element holding it. */
 function pathsIn(el: XmlElement, out: { el: XmlElement; where: string; value: string }[]): void {
   for (const [k, v] of Object.entries(el.attrs)) if (PATH_ATTRS.has(k) || v.trim().startsWith('/')) out.push({ el, where: `<${el.name} ${k}>`, value: v });
@@ -100,6 +113,7 @@ export function checkDefinition(xml: string, what: string, uuid: string, files: 
   }
   if (root.name !== 'domain') throw unsafe(what, `the root element is <${root.name}>, not <domain>`);
   if ((child(root, 'uuid')?.text.trim().toLowerCase() ?? '') !== uuid.toLowerCase()) throw unsafe(what, `it is not the definition of instance ${uuid}`);
+  refusedElement(root, what);
   const facts: DefinitionFacts = { disks: new Map(), nvram: null };
   const allowed = new Set<XmlElement>();
   const devices = child(root, 'devices');

@@ -52,7 +52,9 @@ describe('export: an imported definition is checked as hostile XML', () => {
     refusedWith(domain('', `<kernel>/boot/vmlinuz</kernel>`), /kernel/);
     refusedWith(domain('', `<loader readonly='no'>/usr/share/OVMF/OVMF_CODE.fd</loader>`), /loader/);
     refusedWith(domain('', `<nvram>relative.fd</nvram>`), /nvram/);
-    refusedWith(domain(`<filesystem type='mount'><source dir='/'/><target dir='root'/></filesystem>`), /source dir/);
+    refusedWith(domain(`<filesystem type='mount'><source dir='/'/><target dir='root'/></filesystem>`), /<filesystem> is not allowed/);
+    refusedWith(domain(`<hostdev mode='subsystem' type='pci'><source><address bus='0x01' slot='0x00'/></source></hostdev>`), /<hostdev> is not allowed/);
+    refusedWith(domain('').replace('</domain>', `<qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=etc/shadow'/></qemu:commandline></domain>`), /<qemu:commandline> is not allowed/);
     refusedWith(`<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>${domain('')}`, /DOCTYPE/);
     refusedWith(domain('').replace(uuid, randomUUID()), /not the definition of instance/);
     refusedWith('<domain><uuid>', /well-formed/);
