@@ -18,7 +18,7 @@ import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
 import { checkDefinition } from './definition-check.js';
 import { openExport } from './export-volume.js';
-import { CHECKPOINTS_DIR } from './import-instance.js';
+import { CHECKPOINTS_DIR, assertRealDirs } from './import-instance.js';
 import { instanceArchiveBytes, writeInstanceArchive, type InstanceArchiveSources } from './instance-archive-write.js';
 import { planInstanceManifest, type CheckpointFacts, type InstanceManifest } from './instance-manifest.js';
 import { INSTANCE_DEFINITION_NAME, MAX_DEFINITION_BYTES, checkpointFileNames } from './instance-section.js';
@@ -113,7 +113,9 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
   const files = new Map<string, { dir: string; name: string }>();
   const checkpoints: CheckpointFacts[] = [];
   for (const row of req.checkpoints) {
-    const dir = path.join(mount, CHECKPOINTS_DIR, req.instance.uuid.toLowerCase(), row.coordinatorId.toLowerCase());
+    const parts = [CHECKPOINTS_DIR, req.instance.uuid.toLowerCase(), row.coordinatorId.toLowerCase()];
+    await assertRealDirs(mount, parts);
+    const dir = path.join(mount, ...parts);
     const c = await checkpointOf(dir, row, req.instance.uuid.toLowerCase());
     const names = checkpointFileNames(row.id);
     texts.set(names.definition, c.definition);

@@ -21,7 +21,7 @@
  * this call wrote before it is thrown.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -111,6 +111,7 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   await assertRoom(share.mountPoint, total, `importing instance ${ids.instanceUuid}`);
   const root = path.join(share.mountPoint, CHECKPOINTS_DIR);
   await mkdir(root, { recursive: true, mode: 0o750 });
+  await assertRealDirs(share.mountPoint, [CHECKPOINTS_DIR]);
   if (await stat(path.join(root, ids.instanceUuid.toLowerCase())).catch(() => null)) {
     throw new StorageError('CONFLICT', `instance ${ids.instanceUuid} already has a directory on share ${share.address}`, { details: { instance_uuid: ids.instanceUuid } });
   }
@@ -121,6 +122,22 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   return (f: { name: string; volumeId: string | null }) => (f.volumeId === null
     ? path.join(staging, f.name)
     : path.join(share.mountPoint, tempFileName(ids.volumes[f.volumeId]?.volumeId as string)));
+}
+
+/**
+ * Each of `parts` under `base` a real directory, never a symlink (the share is shared: a planted
+ * link would send the reads or writes elsewhere). FILE_UNSAFE otherwise; NOT_FOUND when absent.
+ */
+export async function assertRealDirs(base: string, parts: readonly string[]): Promise<void> {
+  let at = base;
+  for (const p of parts) {
+    at = path.join(at, p);
+    const st = await lstat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new StorageError('NOT_FOUND', `${path.relative(base, at)} does not exist on the share`, { details: { path: path.relative(base, at) } });
+      throw err;
+    });
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new StorageError('FILE_UNSAFE', `${path.relative(base, at)} on the share is not a plain directory`, { details: { path: path.relative(base, at) } });
+  }
 }
 
 function sha256(data: string | Buffer): string {

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { isStorageError } from '../../../../../lib/core/errors.js';
@@ -172,4 +172,19 @@ describe('instance archives: export, import with new ids, hostile archives refus
   for (const [what, build, code] of cases) {
     it(`refuses ${what} (${code}) and leaves nothing`, async () => expectRefused(await build(), code));
   }
+
+  it('refuses a share whose checkpoints directory is a planted symlink (FILE_UNSAFE): nothing written through it', async () => {
+    const elsewhere = path.join(tmp, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(path.join(dir, 'checkpoints'), { recursive: true });
+    await rename(path.join(dir, 'checkpoints'), path.join(dir, 'checkpoints.real'));
+    await symlink(elsewhere, path.join(dir, 'checkpoints'));
+    try {
+      await expectRefused(await packEntries(entries), 'FILE_UNSAFE');
+      expect(await readdir(elsewhere)).to.deep.equal([]);
+    } finally {
+      await rm(path.join(dir, 'checkpoints'));
+      await rename(path.join(dir, 'checkpoints.real'), path.join(dir, 'checkpoints'));
+    }
+  });
 });
