@@ -12,11 +12,14 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
 import type { RunningService } from '../../../../src/api/server.js';
 import { settleInterruptedVolumeOps } from '../../../../src/api/usecases/interrupted-volume-ops.js';
+import { buildProgram } from '../../../../src/cli/main.js';
+import { run } from '../../../../lib/core/process.js';
 import { verifyPattern, writePattern } from '../../../../lib/qemu/img.js';
 import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
@@ -128,6 +131,27 @@ for (const backend of BACKENDS) {
       const point = t.snapshots.find((x) => x.id === member.id)!.owned_file;
       await verifyPattern(path.join(share(), point), 'qcow2', 0x31, 0, MiB);
       await verifyPattern(path.join(share(), t.active_file), 'qcow2', 0x32, 4 * MiB, MiB);
+    });
+
+    it('the CLI: export-instance to a file that tar lists, import-instance of it', async () => {
+      const out = await mkdtemp(path.join(os.tmpdir(), 'qcs-instexp-cli-'));
+      try {
+        const cli = async (...args: string[]) => {
+          const lines: string[] = [];
+          await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcowshare', '--url', svc.url, '--token', 'admin', '--json', ...args]);
+          return lines.join('\n');
+        };
+        const file = path.join(out, 'vm.tar');
+        await cli('export-instance', instance, '-o', file, '--no-progress');
+        const listed = (await run('tar', ['-tf', file])).stdout.trim().split('\n');
+        expect(listed[0]).to.equal('manifest.json');
+        expect(listed.at(-1)).to.equal('SHA256SUMS');
+        const got = JSON.parse(await cli('import-instance', file, '--no-progress')) as { instance_import: { instance_uuid: string; volumes: unknown[]; checkpoints: unknown[] } };
+        expect(got.instance_import.volumes).to.have.length(1);
+        expect(got.instance_import.checkpoints).to.have.length(1);
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
     });
 
     it('refuses a hostile archive (a flipped memory byte) with nothing left: no row, no file', async () => {
