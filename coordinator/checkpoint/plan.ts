@@ -17,7 +17,7 @@ import { SnapshotCreateFlags } from '../../lib/libvirt/constants.js';
 import { VOLUME_FILE_PATTERN as VOLUME_FILE, assertUuid, isUuid } from '../../lib/core/volume-names.js';
 import { fileBacked } from '../domain/file-backed.js';
 import type { LiveDisk, LiveDomain } from '../domain/disks.js';
-import { escapeXml } from '../domain/xml.js';
+import { escapeXml } from '../../lib/libvirt/xml.js';
 
 /** disk-only: chosen for a stopped instance (no memory to save); revert leaves it stopped. */
 export type CheckpointMode = 'consistent' | 'live' | 'disk-only';

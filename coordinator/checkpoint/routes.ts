@@ -6,6 +6,7 @@
  *   GET    /v1/instances/{uuid}/checkpoints/{id}/job             → 200 {job} (the latest take/revert/delete)
  *   POST   /v1/instances/{uuid}/checkpoints/{id}/revert {paused?} → 200 {checkpoint, detached_volumes}
  *   DELETE /v1/instances/{uuid}/checkpoints/{id}                 → 204
+ *   GET    /v1/instances/{uuid}/definition                       → 200 {instance: {uuid, state, definition}} (instance export)
  * Calls run to the end before answering; each is also a job persisted on the share (jobs.ts), so a
  * caller that lost the answer asks for the job. One at a time per instance, shared with snapshots
  * and attaches through the domain lock. The caller may name a take (`id`): the storage service
@@ -21,6 +22,7 @@ import { StorageError } from '../../lib/core/errors.js';
 import type { KeyedMutex } from '../../lib/core/keyed-mutex.js';
 import { logger as rootLogger, type Logger } from '../../lib/core/logger.js';
 import { isUuid } from '../../lib/core/volume-names.js';
+import { DomainState, DomainXmlFlags } from '../../lib/libvirt/constants.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';
 import { readJob, runJob, settleJobs, type InstanceSettle } from './jobs.js';
@@ -77,6 +79,15 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
     for (const id of names.filter(isUuid)) checkpoints.push(await readCheckpoint(deps, instanceUuid, id).catch(() => ({ id, status: 'error' })));
     res.json({ checkpoints });
   });
+  // The instance's persistent definition and state, for the storage side's instance export (it
+  // exports only a shut-off instance: its disks are then not written). Never the SECURE form.
+  r.get('/v1/instances/:uuid/definition', async (req, res) => {
+    const instanceUuid = parse(uuid, req.params.uuid);
+    const dom = await deps.libvirt.lookupByUuid(instanceUuid);
+    const { state } = await deps.libvirt.getState(dom);
+    const definition = await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE);
+    res.json({ instance: { uuid: instanceUuid.toLowerCase(), state: state === DomainState.SHUTOFF ? 'shutoff' : 'active', definition } });
+  });
   r.get(`${base}/:id`, async (req, res) => {
     res.json({ checkpoint: await readCheckpoint(deps, parse(uuid, req.params.uuid), parse(uuid, req.params.id)) });
   });
@@ -111,7 +122,7 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
 /** The checkpoint routes as a group of the coordinator's one app (http/app.ts). */
 export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log?: Logger): RouteMount {
   // use() matches by prefix: this also covers /{id} and /{id}/revert.
-  return { paths: ['/v1/instances/:uuid/checkpoints'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
+  return { paths: ['/v1/instances/:uuid/checkpoints', '/v1/instances/:uuid/definition'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
 }
 
 /** The group alone in an app of its own, with the coordinator's error answers (tests drive the routes this way). */

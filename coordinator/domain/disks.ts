@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
-import { child, children, parseXml, type XmlElement } from './xml.js';
+import { child, children, parseXml, type XmlElement } from '../../lib/libvirt/xml.js';
 
 export interface ChainLayer {
   /** Absolute path as libvirt resolved it; null for a non-file source. */

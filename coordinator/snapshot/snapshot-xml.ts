@@ -4,7 +4,7 @@
  * with snapshot='no': left out, libvirt would give it an external snapshot with a generated name.
  */
 import { SnapshotCreateFlags } from '../../lib/libvirt/constants.js';
-import { escapeXml } from '../domain/xml.js';
+import { escapeXml } from '../../lib/libvirt/xml.js';
 
 export interface SnapshotDisk {
   /** Target dev (vdb). */

@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { assertSnapshotId, assertVolumeId, isInfoTempOfVolume, isTempOfVolume, volumeIdsIn } from '../../lib/core/volume-names.js';
+import { assertSnapshotId, assertUuid, assertVolumeId, isInfoTempOfVolume, isTempOfVolume, volumeIdsIn } from '../../lib/core/volume-names.js';
 import { assertImageFormat } from '../../lib/qemu/formats.js';
 import { createShare } from '../../lib/shares/index.js';
 import type {
@@ -59,6 +59,9 @@ import { openExport } from './export/export-volume.js';
 import { createExportFile, openExportFile, removeExportTemps, writeExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportedVolumeTree } from './export/import-volume.js';
 import { importOnto, removeImportLeftovers, type ImportedOntoTree } from './export/import-onto.js';
+import type { InstanceExportInput, InstanceExportSupport, InstanceImportRequest, OpenedInstanceArchive } from '../contract/instance-export-support.js';
+import { openInstanceExport } from './export/export-instance.js';
+import { importInstance, removeInstanceImport, type ImportedInstance } from './export/import-instance.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -91,7 +94,7 @@ function assertCopyPreallocation(req: CreateVolumeRequest): void {
   }
 }
 
-export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport, DeletePreviewSupport {
+export class RemoteFsDriver implements VolumeDriver, ManageableListing, SnapshotMetadataSupport, InterruptedSupport, AdoptSupport, ConsistencySupport, ExportSupport, InstanceExportSupport, DeletePreviewSupport {
   readonly name = DRIVER_NAME;
   readonly version = DRIVER_VERSION;
   private readonly env: RemoteFsEnv;
@@ -526,6 +529,30 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   removeImportLeftovers(target: VolumeRef, ctx: OpContext = {}): Promise<number> {
     assertVolumeId(target.id);
     return removeImportLeftovers(this.env, target, ctx);
+  }
+
+  /**
+   * An instance's archive (export/export-instance.ts), its volumes read as they are: the caller
+   * has made sure the instance is shut off and holds every volume's lease across the stream.
+   */
+  async openInstanceExport(input: InstanceExportInput, ctx: OpContext): Promise<OpenedInstanceArchive> {
+    for (const v of input.volumes) assertVolumeId(v.ref.id);
+    if (ctx.lease === undefined) throw new StorageError('INVALID_INPUT', 'an instance export needs the caller to hold its volumes\' leases across the stream');
+    return underLeases(this.env, input.volumes.map((v) => v.ref.id), ctx, async (signal) => {
+      const volumes = [];
+      for (const v of input.volumes) volumes.push({ site: await this.site(v.ref), records: v.records });
+      return openInstanceExport(this.env, { instance: input.instance, volumes, checkpoints: input.checkpoints }, signal);
+    });
+  }
+
+  importInstance(source: Readable, req: InstanceImportRequest, ctx: OpContext = {}): Promise<ImportedInstance> {
+    return importInstance(this.env, source, req, ctx);
+  }
+
+  async removeInstanceImport(ids: { instanceUuid: string; volumeIds: readonly string[] }, ctx: OpContext = {}): Promise<number> {
+    assertUuid(ids.instanceUuid, 'instance uuid');
+    for (const id of ids.volumeIds) assertVolumeId(id);
+    return underLeases(this.env, ids.volumeIds, ctx, () => removeInstanceImport(this.env, ids));
   }
 
   async removeVolumeFiles(volumeId: string, ctx: OpContext = {}): Promise<number> {

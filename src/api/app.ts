@@ -36,6 +36,7 @@ import { volumeActionRoutes } from './routes/volume-actions.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { volumeSummaryRoutes } from './routes/volume-summary.js';
 import { refusedUploadSettler, volumeTransferRoutes } from './routes/volume-transfer.js';
+import { instanceTransferRoutes } from './routes/instance-transfer.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
@@ -46,6 +47,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...computeHostRoutes(deps),
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
+    ...instanceTransferRoutes(deps),
     ...checkpointRoutes(deps),
     ...metadataRoutes(deps),
     ...availabilityZoneRoutes,

@@ -51,6 +51,8 @@ export const POLICY = {
   'qcowshare:volume:import': { roles: WRITE, description: 'Import a volume with its snapshot tree from an archive (os-volume-import)' },
   'qcowshare:volume:export_to_share': { roles: ADMIN, description: 'os-export-to-share: write the export archive to a file on a share (an operation)' },
   'qcowshare:volume:import_from_share': { roles: ADMIN, description: 'Import a volume from an export archive file on a share (os-volume-import-from-share)' },
+  'qcowshare:instance:export': { roles: ADMIN, description: 'Export a shut-off instance with its volumes and checkpoints as one archive (os-instances/{uuid}/os-export)' },
+  'qcowshare:instance:import': { roles: ADMIN, description: 'Import an instance archive: new volumes, checkpoint rows and files (os-instance-import)' },
   'qcowshare:volume:action': { roles: WRITE, description: 'Post a volume action (each action has its own rule too)' },
   'volume:extend': { roles: WRITE, description: 'os-extend' },
   'volume_extension:volume_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a volume' },

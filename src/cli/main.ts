@@ -19,6 +19,7 @@ import { operationCommands } from './commands/operations.js';
 import { print, type Output } from './commands/output.js';
 import { snapshotCommands } from './commands/snapshots.js';
 import { transferCommands } from './commands/transfer.js';
+import { instanceTransferCommands } from './commands/instance-transfer.js';
 import { volumeCommands } from './commands/volumes.js';
 
 export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(`${t}\n`), env: NodeJS.ProcessEnv = process.env): Command {
@@ -66,6 +67,7 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
   const volume = volumeCommands(program, client, out);
   manageCommands(volume, client, out);
   transferCommands(volume, client, out);
+  instanceTransferCommands(program, client, out);
   const snapshot = snapshotCommands(program, client, out);
   adminCommands(volume, snapshot, client, out);
   operationCommands(program, client, out);

@@ -82,6 +82,8 @@ const ROUTE_PROBES: Record<string, Probe> = {
   // Export and import: admitted callers send a query that fails validation (nothing is read or streamed).
   'GET /volumes/:volume_id/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'GET /os-instances/:instance_uuid/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /os-instance-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'POST /volumes/:volume_id/os-import': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import-from-share': { valid: () => ({ body: { import: { share: 's', file: 'x.tar' } } }), invalid: () => ({ body: { import: { share: 's', file: 'x.tar', bogus: 1 } } }), foreign: 'none' },
   // Metadata sub-resources: admitted callers send an item of the wrong type or an unknown query key.
@@ -200,7 +202,7 @@ function cells(routes: RouteDef[], own: Ids, other: Ids): Cell[] {
             const ids = scope === 'own' ? own : other;
             const path = template.replace(':project_id', ids.project).replace(':volume_id', ids.volume)
               .replace(':snapshot_id', ids.snapshot).replace(':operation_id', ids.operation).replace(':host_name', 'matrix-host')
-              .replace(':checkpoint_id', OP).replace(':message_id', OP).replace(':attachment_id', OP).replace(':key', METADATA_KEY)
+              .replace(':checkpoint_id', OP).replace(':instance_uuid', OP).replace(':message_id', OP).replace(':attachment_id', OP).replace(':key', METADATA_KEY)
               .replace(':type_id', '__DEFAULT__').replace(':tenant_id', ids.project);
             const label = `${who} ${scope} ${r.method.toUpperCase()} ${path}${action ? ` ${action.name}` : ''}`;
             const admitted = caller !== undefined && rules.every((p) => allows(caller, p));

@@ -42,7 +42,7 @@ const WRITE_BATCH = 4 * 1024 * 1024;
  */
 const WRITES_IN_FLIGHT = 2;
 
-function unsafeEntry(name: string, reason: string): StorageError {
+export function unsafeEntry(name: string, reason: string): StorageError {
   return new StorageError('ARCHIVE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(name.slice(0, 200))}: ${reason}`, { details: { entry: name.slice(0, 200), reason } });
 }
 
@@ -54,14 +54,14 @@ function nameProblem(name: string): string | null {
   return null;
 }
 
-function assertPlainFile(header: tar.Header): void {
+export function assertPlainFile(header: tar.Header): void {
   const type = header.type ?? 'file';
   if (type !== 'file' && type !== 'contiguous-file') throw unsafeEntry(header.name, `a ${type}, not a plain file`);
   const problem = nameProblem(header.name);
   if (problem !== null) throw unsafeEntry(header.name, problem);
 }
 
-async function readSmall(entry: AsyncIterable<unknown>, limit: number, name: string): Promise<string> {
+export async function readSmall(entry: AsyncIterable<unknown>, limit: number, name: string): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of entry) {
@@ -83,7 +83,7 @@ async function readSmall(entry: AsyncIterable<unknown>, limit: number, name: str
  * half the speed of a 512 MiB one). The caller awaits the last before the checksums are judged and
  * anything is renamed.
  */
-async function writeEntry(entry: AsyncIterable<unknown>, file: string, size: number, afterSync: Promise<void>, signal: AbortSignal | undefined, count: (n: number) => void): Promise<{ sum: string; synced: Promise<void> }> {
+export async function writeEntry(entry: AsyncIterable<unknown>, file: string, size: number, afterSync: Promise<void>, signal: AbortSignal | undefined, count: (n: number) => void): Promise<{ sum: string; synced: Promise<void> }> {
   const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   const inFlight: Promise<void>[] = [];
   const hash = entryHash(size);
@@ -206,7 +206,7 @@ function finalCheck(st: ReadState): { manifest: ExportManifest; sums: Map<string
 }
 
 /** Anything that is not already a refusal of ours is a stream that could not be read (truncated, not tar). */
-function asRefusal(err: unknown): StorageError {
+export function asRefusal(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
   if (isNoSpaceErrno(err)) return toStorageError(err);
   return new StorageError('ARCHIVE_CORRUPT', `the archive cannot be read: ${(err as Error)?.message ?? String(err)}`, { cause: err });

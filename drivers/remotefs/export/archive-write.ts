@@ -23,11 +23,11 @@ import type { ExportManifest } from '../../contract/export-manifest.js';
 const BLOCK = 512;
 const MTIME = new Date(0);
 
-function entryBytes(size: number): number {
+export function entryBytes(size: number): number {
   return BLOCK + Math.ceil(size / BLOCK) * BLOCK;
 }
 
-function checksumsBytes(names: readonly string[]): number {
+export function checksumsBytes(names: readonly string[]): number {
   return names.reduce((n, name) => n + 64 + 2 + Buffer.byteLength(name) + 1, 0);
 }
 
@@ -68,8 +68,8 @@ async function fillEntry(entry: ReturnType<tar.Pack['entry']>, chunks: AsyncIter
   entry.end(undefined);
 }
 
-/** One file into its entry, hashed as it goes; refused when it is not the length the manifest says. */
-async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number, signal?: AbortSignal): Promise<string> {
+/** One file into its entry (named `entryName`, default its own name), hashed as it goes; refused when it is not the length the manifest says. */
+export async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number, signal?: AbortSignal, entryName = name): Promise<string> {
   const { fh, stat } = await openInDir(dir, name, 'read');
   try {
     if (stat.size !== bytes) {
@@ -78,7 +78,7 @@ async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number
     const hash = entryHash(bytes);
     let done: (err?: Error | null) => void = () => undefined;
     const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
-    const entry = pack.entry({ name, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
+    const entry = pack.entry({ name: entryName, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
     const chunks = bytes === 0 ? [] : fh.createReadStream({ start: 0, end: bytes - 1, autoClose: false, highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) });
     try {
       await Promise.all([fillEntry(entry, chunks as AsyncIterable<Buffer>, hash), written]);

@@ -1,7 +1,7 @@
 /**
- * The instance section of an export archive (issue 15 item 4): DESIGN SEAM, not wired yet. A volume
- * archive (manifest.ts) keeps `instance: null` and refuses anything else; an instance archive
- * would be its own format (INSTANCE_EXPORT_FORMAT), one ordinary tar stream as well:
+ * The instance section of an export archive (issue 15 item 4). A volume archive (manifest.ts) keeps
+ * `instance: null` and refuses anything else; an instance archive is its own format
+ * (INSTANCE_EXPORT_FORMAT, instance-manifest.ts), one ordinary tar stream as well:
  *
  *   manifest.json                      format qcowshare-instance-export: `volumes` (one volume
  *                                      manifest body per volume: volume, tree, no base) and
@@ -18,7 +18,7 @@
  * Every checkpoint names, per volume, the snapshot of that volume's tree holding its disk at the
  * checkpoint (a checkpoint is ordinary snapshot rows: issue 14), so the volumes' trees carry the
  * disks and this section only the memory, definitions and NVRAM. What the section must satisfy
- * is checked here, purely; reading and writing it is what is missing (see the README).
+ * is checked here, purely; the definitions' contents are checked by definition-check.ts.
  */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -31,10 +31,13 @@ export const MAX_DEFINITION_BYTES = 1024 * 1024;
 
 const uuid = z.string().refine(isUuid, 'not a UUID');
 const text = z.string().max(4096).nullable();
-const SHA256 = /^[0-9a-f]{64}$/;
 
-/** A file of the section: its bare name in the archive, its length and checksum (SHA256SUMS agrees). */
-const carried = z.strictObject({ file: z.string().max(255), bytes: z.number().int().nonnegative(), sha256: z.string().regex(SHA256) });
+/**
+ * A file of the section: its bare name in the archive and its length. Its checksum is in the
+ * trailing SHA256SUMS like every volume file's: a memory file is as large as the guest's RAM, and
+ * a checksum up front would cost a second read of it at the export.
+ */
+const carried = z.strictObject({ file: z.string().max(255), bytes: z.number().int().nonnegative() });
 
 const checkpointSchema = z.strictObject({
   id: uuid,

@@ -23,7 +23,7 @@ import { RangeDone, rangeSink, wantedRange } from './byte-range.js';
 import type { RouteDef } from './route.js';
 
 export const ARCHIVE_MEDIA_TYPE = 'application/x-tar';
-const IMPORT_PATH = /^\/v3(?:\/[^/?]+)?\/os-volume-import(?:\?|$)/;
+const IMPORT_PATH = /^\/v3(?:\/[^/?]+)?\/os-(?:volume|instance)-import(?:\?|$)/;
 /** The incremental import onto an existing volume. */
 const IMPORT_ONTO_PATH = /^\/v3(?:\/[^/?]+)?\/volumes\/[^/?]+\/os-import(?:\?|$)/;
 

@@ -34,6 +34,7 @@ import { acquireVolumeLease } from './operation-runner.js';
 import { exportCapability } from './volume-export.js';
 import { importQuotaRequest } from './quota/import-request.js';
 import { checkQuota, prepareQuota } from './quota/quotas.js';
+import { removeInterruptedInstance } from './instances/instance-import.js';
 
 export interface ImportInput {
   /** Keep the archive's volume and snapshot ids (refused unless all are free). */
@@ -166,5 +167,7 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
  */
 export async function settleInterruptedImport(deps: ServiceDeps, op: OperationRecord, lease: Lease): Promise<string> {
   const removed = await exportCapability(deps).removeVolumeFiles(op.volumeId, { lease });
-  return `interrupted before its commit point; ${removed} file(s) it had written were removed: import the archive again`;
+  // An instance import's volume: the instance's directory (staging or placed) goes too.
+  const instance = await removeInterruptedInstance(deps, op, lease);
+  return `interrupted before its commit point; ${removed + instance} file(s) it had written were removed: import the archive again`;
 }

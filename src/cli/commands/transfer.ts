@@ -12,12 +12,12 @@ import { progressBar } from '../progress-bar.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print } from './output.js';
 
-function counting(onBytes: (n: number) => void): Transform {
+export function counting(onBytes: (n: number) => void): Transform {
   let total = 0;
   return new Transform({ transform(chunk: Buffer, _e, cb) { total += chunk.length; onBytes(total); cb(null, chunk); } });
 }
 
-async function fault(r: Response): Promise<ApiError> {
+export async function fault(r: Response): Promise<ApiError> {
   const parsed = (await r.json().catch(() => ({}))) as Record<string, { message?: string; error_code?: string }>;
   const f = Object.values(parsed)[0];
   return new ApiError(r.status, f?.error_code ?? `HTTP_${r.status}`, f?.message ?? `HTTP ${r.status}`);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { child, children, parseXml } from '../../../coordinator/domain/xml.js';
+import { child, children, parseXml } from '../../../lib/libvirt/xml.js';
 import { SNAPSHOT_FLAGS, snapshotXml } from '../../../coordinator/snapshot/snapshot-xml.js';
 import { SnapshotCreateFlags } from '../../../lib/libvirt/constants.js';
 

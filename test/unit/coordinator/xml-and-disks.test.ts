@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { chainNames, diskBySerial, parseDomainXml } from '../../../coordinator/domain/disks.js';
 import { fileBacked } from '../../../coordinator/domain/file-backed.js';
-import { decodeEntities, escapeXml, parseXml } from '../../../coordinator/domain/xml.js';
+import { decodeEntities, escapeXml, parseXml } from '../../../lib/libvirt/xml.js';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { domainXml } from '../../fixtures/coordinator/fake-libvirt.js';
 import { DIR, DOM, VOL, f, S1, S2 } from '../../fixtures/coordinator/context.js';

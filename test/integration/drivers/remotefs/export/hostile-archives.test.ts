@@ -3,11 +3,9 @@
  * is refused with its stable code, and nothing is left on the share (the listing is unchanged).
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { imgCreate } from '../../../../../lib/qemu/img.js';
 import { isStorageError } from '../../../../../lib/core/errors.js';
 import type { ExportSupport } from '../../../../../drivers/contract/export-support.js';
@@ -16,48 +14,7 @@ import type { VolumeDriver } from '../../../../../drivers/contract/volume-driver
 import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { exportToBuffer, importBuffer, localExportShare, makeBranchyTree } from '../../../../fixtures/export/tree.js';
-
-interface Entry {
-  name: string;
-  type?: tar.Header['type'];
-  linkname?: string;
-  data?: Buffer;
-}
-
-async function packEntries(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const e of entries) {
-    const data = e.data ?? Buffer.alloc(0);
-    const isFile = e.type === undefined || e.type === 'file';
-    const header = { name: e.name, type: e.type ?? 'file', size: isFile ? data.length : 0, ...(e.linkname ? { linkname: e.linkname } : {}) };
-    if (isFile) pack.entry(header, data);
-    else pack.entry(header).end(undefined);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function unpack(archive: Buffer): Promise<Entry[]> {
-  const extract = tar.extract();
-  const out: Entry[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-      stream.on('end', () => { out.push({ name: h.name, data: Buffer.concat(chunks) }); next(); });
-    });
-    extract.on('finish', () => resolve());
-    extract.on('error', reject);
-  });
-  Readable.from([archive]).pipe(extract as unknown as NodeJS.WritableStream);
-  await done;
-  return out;
-}
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const sums = (entries: Entry[]) => Buffer.from(entries.filter((e) => e.name !== 'manifest.json' && e.name !== 'SHA256SUMS').map((e) => `${sha(e.data as Buffer)}  ${e.name}\n`).join(''));
+import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
 
 describe('hostile import archives are refused and leave nothing', function () {
   this.timeout(300_000);

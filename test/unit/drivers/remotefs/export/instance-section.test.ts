@@ -4,17 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { isStorageError, type ErrorCode } from '../../../../../lib/core/errors.js';
 import { assertInstanceSection, checkpointFileNames, instanceSectionSchema, sectionFiles, type InstanceSection } from '../../../../../drivers/remotefs/export/instance-section.js';
 
-const sum = 'a'.repeat(64);
 const [v1, v2, s1, s2, cp] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
 const volumes = [{ volumeId: v1, snapshotIds: new Set([s1]) }, { volumeId: v2, snapshotIds: new Set([s2]) }];
 const good = (): InstanceSection => ({
-  uuid: randomUUID(), name: 'vm', definition: { file: 'instance.domain.xml', bytes: 900, sha256: sum },
+  uuid: randomUUID(), name: 'vm', definition: { file: 'instance.domain.xml', bytes: 900 },
   disks: [{ volumeId: v1, target: 'vda' }, { volumeId: v2, target: 'vdb' }],
   checkpoints: [{
     id: cp, name: 'c', description: null, created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false,
     volumes: [{ volumeId: v1, target: 'vda', snapshotId: s1 }, { volumeId: v2, target: 'vdb', snapshotId: s2 }], excluded: [],
-    memory: { file: checkpointFileNames(cp).memory, bytes: 1 << 20, sha256: sum },
-    definition: { file: checkpointFileNames(cp).definition, bytes: 1000, sha256: sum },
+    memory: { file: checkpointFileNames(cp).memory, bytes: 1 << 20 },
+    definition: { file: checkpointFileNames(cp).definition, bytes: 1000 },
     nvram: null,
   }],
 });

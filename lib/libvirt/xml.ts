@@ -1,5 +1,5 @@
 /**
- * A minimal XML reader for libvirt's domain XML: elements, attributes, text, the five named
+ * A minimal XML reader for libvirt's domain XML (the coordinator's, and the storage side's check of an imported definition): elements, attributes, text, the five named
  * entities and numeric references. libvirt writes well-formed XML without DTDs, so this is all
  * the coordinator needs, and it keeps a dependency out of the hot path. Malformed input throws
  * (the caller turns it into LIBVIRT_ERROR context): we never guess at a chain.

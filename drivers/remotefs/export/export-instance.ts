@@ -1,0 +1,133 @@
+/**
+ * Exporting an instance: every volume's tree checked and planned by the volume export's rules
+ * (export-volume.ts openExport: the tree verified before any read, the manifest planned), each
+ * checkpoint's files found in the instance's directory on the volumes' share and checked against
+ * its record, then one archive (instance-archive-write.ts).
+ *
+ * The instance must be shut off (the caller asks its host): its volumes' active files are then
+ * not written, so they are read as they are, like a detached volume's; no temporary snapshot is
+ * needed, and the archive's disks and definition are of one moment. The caller holds every
+ * volume's lease from open to the end of the stream; nothing on the share is written.
+ */
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { StorageError } from '../../../lib/core/errors.js';
+import { openInDir } from '../../../lib/core/safe-open.js';
+import type { ExportRecords } from '../../contract/export-manifest.js';
+import type { RemoteFsEnv } from '../env.js';
+import type { VolumeSite } from '../volume-site.js';
+import { checkDefinition } from './definition-check.js';
+import { openExport } from './export-volume.js';
+import { CHECKPOINTS_DIR, assertRealDirs } from './import-instance.js';
+import { instanceArchiveBytes, writeInstanceArchive, type InstanceArchiveSources } from './instance-archive-write.js';
+import { planInstanceManifest, type CheckpointFacts, type InstanceManifest } from './instance-manifest.js';
+import { INSTANCE_DEFINITION_NAME, MAX_DEFINITION_BYTES, checkpointFileNames } from './instance-section.js';
+
+/** What the service knows of a checkpoint (its row): the record on the share says the rest. */
+export interface CheckpointRowFacts {
+  id: string;
+  /** The coordinator's id: the checkpoint's directory under the instance's. */
+  coordinatorId: string;
+  name: string | null;
+  description: string | null;
+  volumes: { volumeId: string; target: string; snapshotId: string }[];
+}
+
+export interface InstanceExportRequest {
+  instance: { uuid: string; name: string; definition: string };
+  volumes: { site: VolumeSite; records: ExportRecords }[];
+  checkpoints: CheckpointRowFacts[];
+}
+
+export interface OpenedInstanceExport {
+  manifest: InstanceManifest;
+  bytes: number;
+  writeTo(sink: Writable, o?: { signal?: AbortSignal; onBytes?: (total: number) => void }): Promise<Map<string, string>>;
+}
+
+function unsafeRecord(id: string, reason: string): StorageError {
+  return new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint ${id}: ${reason}`, { details: { checkpoint_id: id, reason } });
+}
+
+/** A file's length, opened by the safe-open rules (a lone regular file, no link followed). */
+async function lengthOf(dir: string, name: string): Promise<number> {
+  const { fh, stat } = await openInDir(dir, name, 'read');
+  await fh.close();
+  return stat.size;
+}
+
+async function readSmall(dir: string, name: string, limit: number): Promise<Buffer> {
+  const { fh, stat } = await openInDir(dir, name, 'read');
+  try {
+    if (stat.size > limit) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${name} is ${stat.size} bytes, more than ${limit}`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The record's facts the archive carries, read as hostile (the share is shared). */
+async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: string): Promise<{ facts: CheckpointFacts; definition: Buffer; nvram: boolean }> {
+  let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown };
+  try {
+    record = JSON.parse((await readSmall(dir, 'checkpoint.json', 1024 * 1024)).toString('utf8')) as typeof record;
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    throw unsafeRecord(row.id, 'its record is not JSON');
+  }
+  if (record.id !== row.coordinatorId || record.instanceUuid !== instanceUuid) throw unsafeRecord(row.id, 'its record names another checkpoint or instance');
+  if (record.status !== 'available') throw new StorageError('INVALID_STATE', `checkpoint ${row.id} is ${String(record.status)} on the share; only available checkpoints are exported`, { details: { checkpoint_id: row.id } });
+  if (record.mode !== 'consistent' && record.mode !== 'live') throw new StorageError('INVALID_STATE', `checkpoint ${row.id} has no memory state (mode ${String(record.mode)}): not exported`, { details: { checkpoint_id: row.id } });
+  const memoryBytes = await lengthOf(dir, 'memory.save');
+  if (memoryBytes !== record.memorySize) throw unsafeRecord(row.id, `its memory file is ${memoryBytes} bytes, its record says ${String(record.memorySize)}`);
+  const definition = await readSmall(dir, 'domain.xml', MAX_DEFINITION_BYTES);
+  const nvram = record.nvram !== undefined;
+  const excluded = Array.isArray(record.excluded) ? record.excluded.filter((t): t is string => typeof t === 'string') : [];
+  return {
+    facts: {
+      id: row.id, name: row.name, description: row.description, created: String(record.created ?? ''), mode: record.mode, quiesced: record.quiesced === true,
+      volumes: row.volumes, excluded, memoryBytes, definitionBytes: definition.length, nvramBytes: nvram ? await lengthOf(dir, 'nvram.fd') : null,
+    },
+    definition,
+    nvram,
+  };
+}
+
+export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRequest, signal?: AbortSignal): Promise<OpenedInstanceExport> {
+  const opened = [];
+  for (const v of req.volumes) opened.push(await openExport(env, v.site, { records: v.records }, signal));
+  const shares = new Set(req.volumes.map((v) => v.site.share.mountPoint));
+  if (shares.size !== 1) {
+    throw new StorageError('INVALID_STATE', `the instance's volumes are on ${shares.size} shares; an instance export needs them (and its checkpoints) on one`, { details: { instance_uuid: req.instance.uuid } });
+  }
+  const mount = [...shares][0] as string;
+  // The definition is checked as its import will check it; its disks are the instance's disks.
+  const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
+  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own);
+  const disks = [...facts.disks].map(([target, volumeId]) => ({ volumeId, target }));
+  if (disks.length !== req.volumes.length) {
+    throw new StorageError('INVALID_STATE', `the instance's definition names ${disks.length} disk(s) of the exported volumes, ${req.volumes.length} were given`, { details: { instance_uuid: req.instance.uuid } });
+  }
+  const definition = Buffer.from(req.instance.definition);
+  const texts = new Map<string, Buffer>([[INSTANCE_DEFINITION_NAME, definition]]);
+  const files = new Map<string, { dir: string; name: string }>();
+  const checkpoints: CheckpointFacts[] = [];
+  for (const row of req.checkpoints) {
+    const parts = [CHECKPOINTS_DIR, req.instance.uuid.toLowerCase(), row.coordinatorId.toLowerCase()];
+    await assertRealDirs(mount, parts);
+    const dir = path.join(mount, ...parts);
+    const c = await checkpointOf(dir, row, req.instance.uuid.toLowerCase());
+    const names = checkpointFileNames(row.id);
+    texts.set(names.definition, c.definition);
+    files.set(names.memory, { dir, name: 'memory.save' });
+    if (c.nvram) files.set(names.nvram, { dir, name: 'nvram.fd' });
+    checkpoints.push(c.facts);
+  }
+  const manifest = planInstanceManifest(opened.map((o) => o.manifest), { uuid: req.instance.uuid.toLowerCase(), name: req.instance.name, definitionBytes: definition.length, disks }, checkpoints);
+  const sources: InstanceArchiveSources = { volumeDirs: new Map(req.volumes.map((v) => [v.site.volumeId, v.site.dir])), texts, files };
+  return {
+    manifest,
+    bytes: instanceArchiveBytes(manifest),
+    writeTo: (sink, o = {}) => writeInstanceArchive(manifest, sources, sink, { ...o, ...(o.signal ?? signal ? { signal: o.signal ?? signal } : {}) }),
+  };
+}

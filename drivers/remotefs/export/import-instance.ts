@@ -1,0 +1,306 @@
+/**
+ * Importing an instance archive: its volumes (new ids by default) and its checkpoints' files, on
+ * one share (a checkpoint's record names its volumes' files by path, so they share the mount).
+ * Nothing is visible under a final name until everything is proven:
+ *
+ *   manifest read and checked   -> ids assigned by the caller (its intent recorded), every new
+ *                                  volume's lease taken, no file of any new id anywhere, room
+ *                                  checked, a fresh staging directory
+ *                                  <share>/checkpoints/.import-<new uuid>.tmp created (O_EXCL)
+ *   volume files -> .volume-<new>.<uuid>.tmp in the share; section files -> the staging dir;
+ *   all hashed while written, checksums matched
+ *   every image header verified (inspector), backing names rewritten, verified again (the volume
+ *   import's rules, import-files.ts)
+ *   every definition parsed and checked as hostile XML (definition-check.ts), then rewritten to
+ *   the new paths and uuid; each checkpoint's record written in the staging dir
+ *   volumes: temps renamed, info files written; then the staging dir renamed to
+ *   <share>/checkpoints/<new uuid>                          <- the share's commit point
+ *
+ * The caller's database commit (volume, snapshot and checkpoint rows) comes after; a crash before
+ * it leaves files of ids no row names, removed by removeInstanceImport. A refusal removes what
+ * this call wrote before it is thrown.
+ */
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StorageError } from '../../../lib/core/errors.js';
+import { tempFileName } from '../../../lib/core/volume-names.js';
+import type { Share } from '../../../lib/shares/index.js';
+import type { OpContext } from '../../contract/volume-driver.js';
+import type { ImportIds } from '../../contract/export-manifest.js';
+import type { ImportedCheckpoint, ImportedInstanceArchive, InstanceImportIds, InstanceImportRequest } from '../../contract/instance-export-support.js';
+import type { RemoteFsEnv } from '../env.js';
+import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
+import { applyPerms } from '../perms.js';
+import { placeVolume } from '../placement.js';
+import { assertRoom } from '../space-check.js';
+import { deleteVolumeFiles } from '../volume-delete.js';
+import { underLeases } from '../volume-lease.js';
+import { assertNoFiles } from '../volume-site.js';
+import { checkDefinition, rewriteImported, type VolumeFiles } from './definition-check.js';
+import { rebaseReceived, verifyReceived } from './import-files.js';
+import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
+import { receiveInstanceArchive } from './instance-archive-read.js';
+import { volumeManifestOf, type InstanceManifest } from './instance-manifest.js';
+import type { InstanceCheckpoint } from './instance-section.js';
+
+/** The share directory of instances' checkpoint files (the coordinator's CHECKPOINTS_DIR). */
+export const CHECKPOINTS_DIR = 'checkpoints';
+/** In an imported instance's directory: its definition as imported, for the step that defines it. */
+export const IMPORTED_DEFINITION_FILE = 'imported.domain.xml';
+/** The instance's own firmware store, where the imported definitions put it (a revert writes the checkpoint's copy there). */
+export const INSTANCE_NVRAM_FILE = 'nvram.fd';
+/** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */
+const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', record: 'checkpoint.json' };
+
+export interface ImportedInstance extends ImportedInstanceArchive {
+  manifest: InstanceManifest;
+  /** The new instance's directory: its checkpoints' files and the imported definition. */
+  instanceDir: string;
+  trees: Map<string, VolumeTree>;
+}
+
+export function stagingDirName(instanceUuid: string): string {
+  return `.import-${instanceUuid.toLowerCase()}.tmp`;
+}
+
+async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
+  if (address === null || address === undefined) return placeVolume(env, sizeBytes);
+  const share = env.shares.find((s) => s.address === address);
+  if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });
+  if (!(await share.isMounted())) throw new StorageError('SHARE_UNAVAILABLE', `share ${address} is not mounted`, { details: { share: address } });
+  return share;
+}
+
+interface Staging {
+  ids: InstanceImportIds | null;
+  /** Volume ids whose files are ours to remove (none existed when the import began). */
+  owned: string[];
+  share: Share | null;
+  staging: string | null;
+  temps: Map<string, string>;
+  lease: { granted: Promise<void>; end: () => Promise<void> } | null;
+}
+
+/** Every new volume's lease, held from the manifest to the end of the import. */
+function holdLeases(env: RemoteFsEnv, volumeIds: string[], ctx: OpContext): Staging['lease'] {
+  let end: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => { end = resolve; });
+  let grant: () => void = () => undefined;
+  const granted = new Promise<void>((resolve) => { grant = resolve; });
+  const held = underLeases(env, volumeIds, ctx, async () => { grant(); await ended; });
+  return { granted: Promise.race([granted, held.then(() => granted)]), end: async () => { end(); await held; } };
+}
+
+async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImportRequest, ctx: OpContext, st: Staging) {
+  const maxBytes = env.storage.maxVolumeSizeGiB * 1024 ** 3;
+  for (const body of m.volumes) assertSizesAllowed(volumeManifestOf(m, body), maxBytes);
+  const ids = await req.assign(m);
+  const newIds = m.volumes.map((b) => ids.volumes[b.volume.id]?.volumeId as string);
+  st.lease = holdLeases(env, newIds, { ...ctx, ...(ids.lease ? { lease: ids.lease } : {}), ...(ids.heldLeases ? { heldLeases: ids.heldLeases } : {}) });
+  st.ids = { instanceUuid: ids.instanceUuid, volumes: ids.volumes, checkpoints: ids.checkpoints };
+  await st.lease?.granted;
+  for (const id of newIds) await assertNoFiles(env.shares, id);
+  st.owned = newIds;
+  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0])]
+    .reduce((n, b) => n + b, 0);
+  const share = await chooseShare(env, req.share, total);
+  st.share = share;
+  await assertRoom(share.mountPoint, total, `importing instance ${ids.instanceUuid}`);
+  const root = path.join(share.mountPoint, CHECKPOINTS_DIR);
+  await mkdir(root, { recursive: true, mode: 0o750 });
+  await assertRealDirs(share.mountPoint, [CHECKPOINTS_DIR]);
+  if (await stat(path.join(root, ids.instanceUuid.toLowerCase())).catch(() => null)) {
+    throw new StorageError('CONFLICT', `instance ${ids.instanceUuid} already has a directory on share ${share.address}`, { details: { instance_uuid: ids.instanceUuid } });
+  }
+  // Created fresh (never an existing one): from here on it is ours to remove.
+  await mkdir(path.join(root, stagingDirName(ids.instanceUuid)), { mode: 0o750 });
+  st.staging = path.join(root, stagingDirName(ids.instanceUuid));
+  const staging = st.staging;
+  return (f: { name: string; volumeId: string | null }) => (f.volumeId === null
+    ? path.join(staging, f.name)
+    : path.join(share.mountPoint, tempFileName(ids.volumes[f.volumeId]?.volumeId as string)));
+}
+
+/**
+ * Each of `parts` under `base` a real directory, never a symlink (the share is shared: a planted
+ * link would send the reads or writes elsewhere). FILE_UNSAFE otherwise; NOT_FOUND when absent.
+ */
+export async function assertRealDirs(base: string, parts: readonly string[]): Promise<void> {
+  let at = base;
+  for (const p of parts) {
+    at = path.join(at, p);
+    const st = await lstat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new StorageError('NOT_FOUND', `${path.relative(base, at)} does not exist on the share`, { details: { path: path.relative(base, at) } });
+      throw err;
+    });
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new StorageError('FILE_UNSAFE', `${path.relative(base, at)} on the share is not a plain directory`, { details: { path: path.relative(base, at) } });
+  }
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** A file of the staging dir, created fresh (O_EXCL, no link followed) and synced. */
+async function writeNew(file: string, data: string | Buffer): Promise<void> {
+  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o640);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The new uuid in the definition's <uuid>; everything else by rewriteImported. */
+function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dir: string, nvram: string | null): string {
+  const byName = (name: string): string => {
+    const body = m.volumes.find((b) => Object.hasOwn(b.tree.files, name));
+    if (body === undefined) throw new Error(`${name} is not a file of the archive`);
+    return renameFile(name, body.volume.id, ids.volumes[body.volume.id]?.volumeId as string);
+  };
+  const newId = (id: string): string => ids.volumes[id]?.volumeId ?? id;
+  return rewriteImported(xml, dir, byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
+}
+
+/** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
+function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null) {
+  return {
+    id: ids.checkpoints[c.id], instanceUuid: ids.instanceUuid, name: c.name ?? '', description: c.description ?? '', created: c.created, mode: c.mode,
+    quiesced: c.quiesced, status: 'available',
+    volumes: c.volumes.map((v) => {
+      const body = m.volumes.find((b) => b.volume.id === v.volumeId) as InstanceManifest['volumes'][number];
+      const snap = body.tree.snapshots.find((s) => s.id === v.snapshotId) as InstanceManifest['volumes'][number]['tree']['snapshots'][number];
+      const newVol = ids.volumes[v.volumeId] as ImportIds;
+      return {
+        volumeId: newVol.volumeId, target: v.target, snapshotPoint: path.join(dir, renameFile(snap.file, v.volumeId, newVol.volumeId)),
+        sizeBytes: snap.sizeBytes, snapshotId: newVol.snapshots[v.snapshotId],
+      };
+    }),
+    excluded: c.excluded, memorySize: c.memory.bytes, definitionSha256: sha256(definition),
+    ...(nvram ? { nvram: { path: nvram.path, size: nvram.data.length, sha256: sha256(nvram.data) } } : {}),
+  };
+}
+
+/** Definitions checked, rewritten and placed with each checkpoint's files and record in the staging dir. */
+async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string): Promise<ImportedCheckpoint[]> {
+  const placedCheckpoints: ImportedCheckpoint[] = [];
+  const files: VolumeFiles = new Map(m.volumes.map((b) => [b.volume.id, new Set(Object.keys(b.tree.files))]));
+  const s = m.instance;
+  const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
+  const storePath = path.join(instanceDir, INSTANCE_NVRAM_FILE);
+  const read = (name: string) => readFile(path.join(staging, name), 'utf8');
+  const instanceXml = await read(s.definition.file);
+  const facts = checkDefinition(instanceXml, 'the instance definition', s.uuid, files);
+  if (facts.disks.size !== s.disks.length) {
+    throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: ${s.disks.length} disk(s), the definition names ${facts.disks.size}`);
+  }
+  for (const d of s.disks) {
+    if (facts.disks.get(d.target) !== d.volumeId) {
+      throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: disk ${d.target} is volume ${d.volumeId}, the definition says ${facts.disks.get(d.target) ?? 'nothing'}`, { details: { target: d.target } });
+    }
+  }
+  await writeNew(path.join(staging, IMPORTED_DEFINITION_FILE), placedDefinition(instanceXml, m, ids, share.mountPoint, facts.nvram === null ? null : storePath));
+  await rm(path.join(staging, s.definition.file));
+  for (const c of s.checkpoints) {
+    const what = `checkpoint ${c.id}'s definition`;
+    const xml = await read(c.definition.file);
+    const cf = checkDefinition(xml, what, s.uuid, files);
+    for (const v of c.volumes) {
+      if (cf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
+    }
+    if ((cf.nvram === null) !== (c.nvram === null)) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: it ${cf.nvram === null ? 'names no' : 'names an'} NVRAM store, the archive ${c.nvram === null ? 'carries none' : 'carries one'}`);
+    const dir = path.join(staging, ids.checkpoints[c.id] as string);
+    await mkdir(dir, { mode: 0o750 });
+    const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath);
+    await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
+    await rm(path.join(staging, c.definition.file));
+    await rename(path.join(staging, c.memory.file), path.join(dir, CHECKPOINT_FILES.memory));
+    let nvram: { path: string; data: Buffer } | null = null;
+    if (c.nvram) {
+      await rename(path.join(staging, c.nvram.file), path.join(dir, CHECKPOINT_FILES.nvram));
+      nvram = { path: storePath, data: await readFile(path.join(dir, CHECKPOINT_FILES.nvram)) };
+    }
+    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram);
+    await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
+    await fsyncDir(dir);
+    placedCheckpoints.push({
+      id: record.id as string, memorySize: record.memorySize, definitionSha256: record.definitionSha256,
+      volumes: record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, snapshotPoint: path.basename(v.snapshotPoint), snapshotId: v.snapshotId as string })),
+    });
+  }
+  await fsyncDir(staging);
+  return placedCheckpoints;
+}
+
+async function commitVolumes(env: RemoteFsEnv, m: InstanceManifest, st: Staging): Promise<Map<string, VolumeTree>> {
+  const ids = st.ids as InstanceImportIds;
+  const dir = (st.share as Share).mountPoint;
+  const perms = await env.perms();
+  const trees = new Map<string, VolumeTree>();
+  for (const body of m.volumes) {
+    const vm = volumeManifestOf(m, body);
+    const vids = ids.volumes[body.volume.id] as ImportIds;
+    const tree = importedTree(vm, vids);
+    for (const name of Object.keys(body.tree.files)) {
+      const temp = st.temps.get(name) as string;
+      await applyPerms(temp, perms);
+      await rename(temp, path.join(dir, renameFile(name, body.volume.id, vids.volumeId)));
+    }
+    await fsyncDir(dir);
+    await writeInfo(dir, tree, { mode: perms.mode });
+    trees.set(vids.volumeId, tree);
+  }
+  return trees;
+}
+
+export async function importInstance(env: RemoteFsEnv, source: Readable, req: InstanceImportRequest, ctx: OpContext = {}): Promise<ImportedInstance> {
+  const st: Staging = { ids: null, owned: [], share: null, staging: null, temps: new Map(), lease: null };
+  try {
+    const { manifest: m } = await receiveInstanceArchive(source, { onManifest: (x) => prepare(env, x, req, ctx, st), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes });
+    const ids = st.ids as InstanceImportIds;
+    for (const body of m.volumes) {
+      const vm = volumeManifestOf(m, body);
+      const temps = new Map([...st.temps].filter(([name]) => Object.hasOwn(body.tree.files, name)));
+      await verifyReceived(vm, temps, ctx.signal);
+      await rebaseReceived(vm, temps, (ids.volumes[body.volume.id] as ImportIds).volumeId, ctx.signal);
+    }
+    const share = st.share as Share;
+    const checkpoints = await placeSection(m, ids, share, st.staging as string);
+    const trees = await commitVolumes(env, m, st);
+    const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
+    await rename(st.staging as string, instanceDir);
+    await fsyncDir(path.dirname(instanceDir));
+    const formats = Object.fromEntries([...trees].map(([id, t]) => [id, t.files[t.active]?.format ?? 'qcow2']));
+    return { manifest: m, ids, share: share.address, instanceDir, trees, formats, checkpoints };
+  } catch (err) {
+    for (const id of st.owned) await deleteVolumeFiles(env.shares, id).catch(() => undefined);
+    if (st.staging !== null) await rm(st.staging, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  } finally {
+    await st.lease?.end();
+  }
+}
+
+/**
+ * What an import a crash interrupted left (its rows never committed): every file of the new
+ * volume ids, the staging directory and the instance's directory on every share. Idempotent.
+ */
+export async function removeInstanceImport(env: RemoteFsEnv, ids: { instanceUuid: string; volumeIds: readonly string[] }): Promise<number> {
+  let removed = 0;
+  for (const id of ids.volumeIds) removed += await deleteVolumeFiles(env.shares, id);
+  for (const share of env.shares) {
+    if (!(await share.isMounted())) continue;
+    for (const name of [stagingDirName(ids.instanceUuid), ids.instanceUuid.toLowerCase()]) {
+      const dir = path.join(share.mountPoint, CHECKPOINTS_DIR, name);
+      if (await stat(dir).catch(() => null)) {
+        await rm(dir, { recursive: true, force: true });
+        removed += 1;
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,176 @@
+/**
+ * Import of an instance archive (issue 15 item 4), from a streamed upload (admin):
+ *
+ *   manifest checked (driver)  -> new ids for the instance, every volume, snapshot and checkpoint;
+ *                                 quota checked; intent: one `import_volume` operation row per
+ *                                 new volume (running, with its lease, naming the instance in
+ *                                 overlay_file), no volume row yet
+ *   files written and verified, definitions checked as hostile XML, volumes and the instance's
+ *   directory placed on the share (driver)
+ *   ONE transaction: volume rows (available), snapshot rows (their checkpoint marks follow the new
+ *   checkpoint ids), checkpoint rows (available, on no host yet: a revert names one), the
+ *   operations succeeded, the leases released                            <- the commit point
+ *
+ * A refusal: the driver removed its files; the operations are recorded failed. A crash before the
+ * commit: the operations stay running with no volume rows; the interrupted-operations pass
+ * (settleInterruptedImport) removes every file of each id and the instance's directory.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Transaction } from 'sequelize';
+import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
+import { StorageError, toStorageError } from '../../../../lib/core/errors.js';
+import { keepLease, type Lease, type LeaseKeeper } from '../../../../lib/core/lease.js';
+import type { ExportManifest } from '../../../../drivers/contract/export-manifest.js';
+import type { ImportedInstanceArchive, InstanceArchiveManifest, InstanceImportIds } from '../../../../drivers/contract/instance-export-support.js';
+import type { OperationRecord } from '../../../db/records.js';
+import { inTransaction } from '../../../db/transaction.js';
+import type { Caller, ServiceDeps } from '../../context.js';
+import { endOperation } from '../../operation-end.js';
+import { acquireVolumeLease } from '../operation-runner.js';
+import { importQuotaRequest } from '../quota/import-request.js';
+import { checkQuota, prepareQuota } from '../quota/quotas.js';
+import { CHECKPOINT_METADATA_KEY } from '../snapshot-delete.js';
+import { IMPORT_SOURCE_KEY } from '../volume-import.js';
+import { instanceExportCapability } from './instance-export.js';
+
+/** overlay_file of an instance import's operations: the instance whose directory a settle removes too. */
+export const INSTANCE_IMPORT_TAG = 'instance:';
+
+export interface ImportedInstanceResult {
+  instanceUuid: string;
+  volumes: { id: string; sourceId: string }[];
+  checkpoints: { id: string; sourceId: string; name: string | null }[];
+  operations: string[];
+}
+
+/** The quota an archive asks: each volume as a volume import asks. */
+function quotaOf(m: InstanceArchiveManifest) {
+  const total = { volumes: 0, snapshots: 0, gigabytes: 0 };
+  for (const b of m.volumes) {
+    const q = importQuotaRequest({ volume: b.volume, tree: { snapshots: b.tree.snapshots } } as ExportManifest);
+    total.volumes += q.volumes;
+    total.snapshots += q.snapshots;
+    total.gigabytes += q.gigabytes;
+  }
+  return total;
+}
+
+interface Intent { op: OperationRecord; keeper: LeaseKeeper; lease: Lease }
+
+async function recordIntents(deps: ServiceDeps, projectId: string, instanceUuid: string, volumeIds: string[]): Promise<Intent[]> {
+  const out: Intent[] = [];
+  try {
+    for (const volumeId of volumeIds) {
+      const opId = randomUUID();
+      const lease = await acquireVolumeLease(deps, volumeId, opId);
+      const op = await deps.repos.operations.insert({
+        id: opId, kind: 'import_volume', volumeId, projectId, snapshotId: null, fencingToken: lease.token, overlayFile: `${INSTANCE_IMPORT_TAG}${instanceUuid}`,
+      }).catch(async (err: unknown) => { await deps.repos.leases.release(lease); throw err; });
+      const keeper = keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+      out.push({ op, keeper, get lease() { return keeper.lease; } });
+    }
+    return out;
+  } catch (err) {
+    await endIntents(deps, out, err);
+    throw err;
+  }
+}
+
+async function endIntents(deps: ServiceDeps, intents: Intent[], raw: unknown): Promise<void> {
+  const err = toStorageError(raw);
+  for (const i of intents) await i.keeper.stop();
+  await inTransaction(deps.repos.db, async (t) => {
+    for (const i of intents) {
+      await endOperation(deps, i.op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
+      await deps.repos.leases.release(i.lease, t);
+    }
+  }).catch((e: unknown) => deps.log.warn({ err: e }, 'failed instance import not recorded; the settle pass does it'));
+}
+
+async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, got: ImportedInstanceArchive, intents: Intent[]): Promise<void> {
+  const m = got.manifest;
+  const ids = got.ids;
+  for (const i of intents) await i.keeper.stop();
+  const newCheckpoint = (old: string | undefined) => (old !== undefined ? ids.checkpoints[old] ?? old : undefined);
+  await inTransaction(deps.repos.db, async (t: Transaction) => {
+    await checkQuota(deps, projectId, quotaOf(m), t);
+    for (const b of m.volumes) {
+      const nv = ids.volumes[b.volume.id] as InstanceImportIds['volumes'][string];
+      await deps.repos.volumes.insert({
+        id: nv.volumeId, projectId, userId: caller.userId, name: b.volume.name, description: b.volume.description,
+        sizeGiB: Math.ceil(b.volume.sizeBytes / 1024 ** 3), status: 'available', attachStatus: 'detached', providerLocation: got.share,
+        format: got.formats[nv.volumeId] ?? 'qcow2', metadata: { ...b.volume.metadata, [IMPORT_SOURCE_KEY]: b.volume.id }, bootable: b.volume.bootable,
+      }, t);
+      for (const s of b.tree.snapshots) {
+        const mark = newCheckpoint(s.metadata[CHECKPOINT_METADATA_KEY]);
+        await deps.repos.snapshots.insertFound({
+          id: nv.snapshots[s.id] as string, volumeId: nv.volumeId, projectId, userId: caller.userId, name: s.name, description: s.description,
+          sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, hidden: s.hidden,
+          metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id, ...(mark !== undefined ? { [CHECKPOINT_METADATA_KEY]: mark } : {}) },
+        }, t);
+      }
+    }
+    for (const c of m.instance.checkpoints) {
+      const placed = got.checkpoints.find((p) => p.id === ids.checkpoints[c.id]);
+      if (placed === undefined) throw new StorageError('INTERNAL', `checkpoint ${c.id} was not placed`);
+      await deps.repos.checkpoints.insert({
+        id: placed.id, coordinatorId: placed.id, projectId, instanceUuid: ids.instanceUuid, hostName: '', name: c.name, description: c.description, mode: c.mode,
+        status: 'available', memorySize: placed.memorySize, definitionSha256: placed.definitionSha256, volumes: placed.volumes,
+      }, new Date(), t);
+    }
+    for (const i of intents) {
+      await endOperation(deps, i.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
+      await deps.repos.leases.release(i.lease, t);
+    }
+  });
+}
+
+export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null }): Promise<ImportedInstanceResult> {
+  const support = instanceExportCapability(deps);
+  let intents: Intent[] = [];
+  let got: ImportedInstanceArchive | null = null;
+  await prepareQuota(deps, projectId);
+  try {
+    got = await support.importInstance(body, {
+      share: input.share,
+      assign: async (m) => {
+        await inTransaction(deps.repos.db, (t) => checkQuota(deps, projectId, quotaOf(m), t));
+        const ids: InstanceImportIds = {
+          instanceUuid: randomUUID(),
+          volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: randomUUID(), snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, randomUUID()])) }])),
+          checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, randomUUID()])),
+        };
+        intents = await recordIntents(deps, projectId, ids.instanceUuid, Object.values(ids.volumes).map((v) => v.volumeId));
+        const [first, ...rest] = intents as [Intent, ...Intent[]];
+        return { ...ids, lease: first.lease, heldLeases: rest.map((i) => i.lease) };
+      },
+    }, {});
+    // Files under their final names, the instance's directory placed; no row yet (crash tests stop here).
+    crashPoint(CRASH_POINTS.storageBeforeOutcome);
+    await commitRows(deps, caller, projectId, got, intents);
+    const done = got;
+    return {
+      instanceUuid: done.ids.instanceUuid,
+      volumes: done.manifest.volumes.map((b) => ({ id: (done.ids.volumes[b.volume.id] as { volumeId: string }).volumeId, sourceId: b.volume.id })),
+      checkpoints: done.manifest.instance.checkpoints.map((c) => ({ id: done.ids.checkpoints[c.id] as string, sourceId: c.id, name: c.name })),
+      operations: intents.map((i) => i.op.id),
+    };
+  } catch (raw) {
+    const err = toStorageError(raw);
+    if (got !== null && intents.length > 0) {
+      const written = got;
+      await support.removeInstanceImport({ instanceUuid: written.ids.instanceUuid, volumeIds: Object.values(written.ids.volumes).map((v) => v.volumeId) }, { lease: intents[0]!.lease, heldLeases: intents.slice(1).map((i) => i.lease) })
+        .catch((e: unknown) => deps.log.warn({ err: e }, 'files of an instance import refused at its commit not removed; the settle pass does it'));
+    }
+    if (intents.length > 0) await endIntents(deps, intents, err);
+    throw err;
+  }
+}
+
+/** The settle pass's part for an interrupted instance import's operation: the instance's directory too. */
+export async function removeInterruptedInstance(deps: ServiceDeps, op: OperationRecord, lease: Lease): Promise<number> {
+  const tag = op.overlayFile ?? '';
+  if (!tag.startsWith(INSTANCE_IMPORT_TAG)) return 0;
+  return instanceExportCapability(deps).removeInstanceImport({ instanceUuid: tag.slice(INSTANCE_IMPORT_TAG.length), volumeIds: [op.volumeId] }, { lease });
+}

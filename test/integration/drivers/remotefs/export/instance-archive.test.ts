@@ -1,0 +1,190 @@
+/**
+ * An instance archive on real qemu-img (issue 15 item 4): a volume with a checkpoint's snapshot
+ * and the checkpoint's files in the instance's directory exported, the source removed, imported
+ * with new ids (volume points, memory, definitions rewritten, the coordinator's record); and
+ * hostile instance archives built from the genuine one, each refused with nothing left.
+ */
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { isStorageError } from '../../../../../lib/core/errors.js';
+import { verifyPattern, writePattern } from '../../../../../lib/qemu/img.js';
+import { parseRecord } from '../../../../../coordinator/checkpoint/record.js';
+import type { InstanceArchiveManifest, InstanceImportIds } from '../../../../../drivers/contract/instance-export-support.js';
+import type { RemoteFsDriver } from '../../../../../drivers/remotefs/driver.js';
+import type { InstanceManifest } from '../../../../../drivers/remotefs/export/instance-manifest.js';
+import { shareListing } from '../../../../fixtures/shares.js';
+import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
+import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
+import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
+
+const definition = (uuid: string, file: string, volumeId: string) => `<domain type='kvm'>
+  <name>instexp-guest</name>
+  <uuid>${uuid}</uuid>
+  <memory unit='KiB'>65536</memory>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='vda' bus='virtio'/><serial>${volumeId}</serial></disk>
+  </devices>
+</domain>
+`;
+
+const freshIds = (m: InstanceArchiveManifest): InstanceImportIds => ({
+  instanceUuid: randomUUID(),
+  volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: randomUUID(), snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, randomUUID()])) }])),
+  checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, randomUUID()])),
+});
+
+describe('instance archives: export, import with new ids, hostile archives refused', function () {
+  this.timeout(300_000);
+  let tmp: string;
+  let h: DriverHarness;
+  let driver: RemoteFsDriver;
+  let dir: string;
+  let entries: Entry[];
+  let manifest: InstanceManifest;
+  const [instanceUuid, volumeId, snapId, cpId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const memory = randomBytes(256 * 1024);
+
+  before(async () => {
+    ({ tmp, h, driver, dir } = await localExportShare('instexp-', { maxVolumeSizeGiB: 4 }));
+    const created = await driver.createVolume({ id: volumeId, sizeGiB: 1, format: 'qcow2' });
+    const ref = { id: volumeId, sizeGiB: 1, providerLocation: created.providerLocation };
+    await writePattern(path.join(dir, `volume-${volumeId}`), 'qcow2', 0x11, 0, MiB);
+    await driver.createSnapshot({ id: snapId, volumeId }, ref);
+    const active = (await driver.getSnapshotTree(ref)).activeFile;
+    await writePattern(path.join(dir, active), 'qcow2', 0x22, 4 * MiB, MiB);
+    // The checkpoint's files as the coordinator leaves them (coordinator/checkpoint/runner.ts).
+    const cpDir = path.join(dir, 'checkpoints', instanceUuid, cpId);
+    await mkdir(cpDir, { recursive: true });
+    const cpDefinition = definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId);
+    await writeFile(path.join(cpDir, 'memory.save'), memory);
+    await writeFile(path.join(cpDir, 'domain.xml'), cpDefinition);
+    await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
+      id: cpId, instanceUuid, name: 'c1', description: '', created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false, status: 'available',
+      volumes: [{ volumeId, target: 'vda', snapshotPoint: path.join(dir, `volume-${volumeId}`), sizeBytes: 1024 ** 3, snapshotId: snapId }],
+      excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64),
+    }));
+    const lease = await h.leases.acquire(volumeId, `export-test-${randomUUID()}`, 60_000);
+    try {
+      const opened = await driver.openInstanceExport({
+        instance: { uuid: instanceUuid, name: 'instexp-guest', definition: definition(instanceUuid, path.join(dir, active), volumeId) },
+        volumes: [{ ref, records: NO_RECORDS }],
+        checkpoints: [{ id: cpId, coordinatorId: cpId, name: 'c1', description: null, volumes: [{ volumeId, target: 'vda', snapshotId: snapId }] }],
+      }, { lease });
+      const sink = new PassThrough();
+      const chunks: Buffer[] = [];
+      sink.on('data', (c: Buffer) => chunks.push(c));
+      await opened.writeTo(sink);
+      const archive = Buffer.concat(chunks);
+      expect(archive.length).to.equal(opened.bytes);
+      manifest = opened.manifest as InstanceManifest;
+      entries = await unpack(archive);
+    } finally {
+      await h.leases.release(lease);
+    }
+    // "Another host": the source instance's volume and directory are gone.
+    await driver.deleteVolume(ref);
+    await rm(path.join(dir, 'checkpoints', instanceUuid), { recursive: true });
+  });
+  after(async () => {
+    await h?.cleanup();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  const importArchive = (archive: Buffer) => driver.importInstance(Readable.from([archive]), { assign: async (m) => freshIds(m) });
+  const withSums = (list: Entry[]) => [...list.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(list) }];
+  const replaced = (name: string, data: Buffer, change: (m: InstanceManifest) => void = () => undefined): Entry[] => {
+    const m = structuredClone(manifest);
+    change(m);
+    return withSums(entries.map((e) => (e.name === name ? { name, data } : e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(JSON.stringify(m)) } : e)));
+  };
+
+  it('lists the archive as the layout says: manifest, volume files, definitions, memory, SHA256SUMS', () => {
+    expect(entries.map((e) => e.name)).to.deep.equal([
+      'manifest.json', `volume-${volumeId}`, ...Object.keys(manifest.volumes[0]!.tree.files).filter((n) => n !== `volume-${volumeId}`),
+      'instance.domain.xml', `checkpoint-${cpId}.domain.xml`, `checkpoint-${cpId}.memory`, 'SHA256SUMS',
+    ]);
+  });
+
+  it('imports with new ids: the volume\'s points, the memory file, rewritten definitions and the coordinator\'s record', async () => {
+    const got = await importArchive(await packEntries(entries));
+    const ids = got.ids;
+    const nv = ids.volumes[volumeId]!;
+    const ref = { id: nv.volumeId, sizeGiB: 1, providerLocation: got.share };
+    const tree = await driver.getSnapshotTree(ref);
+    const snapFile = tree.snapshots.find((s) => s.id === nv.snapshots[snapId])?.ownedFile as string;
+    await verifyPattern(path.join(dir, snapFile), 'qcow2', 0x11, 0, MiB);
+    await verifyPattern(path.join(dir, snapFile), 'qcow2', 0, 4 * MiB, MiB);
+    await verifyPattern(path.join(dir, tree.activeFile), 'qcow2', 0x22, 4 * MiB, MiB);
+    const instDir = path.join(dir, 'checkpoints', ids.instanceUuid);
+    const newCp = ids.checkpoints[cpId]!;
+    expect(await readFile(path.join(instDir, newCp, 'memory.save'))).to.deep.equal(memory);
+    const cpXml = await readFile(path.join(instDir, newCp, 'domain.xml'), 'utf8');
+    expect(cpXml).to.include(`<source file='${path.join(dir, snapFile)}'/>`).and.include(`<uuid>${ids.instanceUuid}</uuid>`).and.not.include(volumeId);
+    const xml = await readFile(path.join(instDir, 'imported.domain.xml'), 'utf8');
+    expect(xml).to.include(`<source file='${path.join(dir, tree.activeFile)}'/>`).and.include(`<uuid>${ids.instanceUuid}</uuid>`);
+    const record = parseRecord(await readFile(path.join(instDir, newCp, 'checkpoint.json'), 'utf8'), 'checkpoint.json', { id: newCp, instanceUuid: ids.instanceUuid });
+    expect(record.volumes).to.deep.equal([{ volumeId: nv.volumeId, target: 'vda', snapshotPoint: path.join(dir, snapFile), sizeBytes: 1024 ** 3, snapshotId: nv.snapshots[snapId] }]);
+    expect(record.memorySize).to.equal(memory.length);
+    expect(record.status).to.equal('available');
+    expect(await stat(path.join(dir, 'checkpoints', `.import-${ids.instanceUuid}.tmp`)).catch(() => null)).to.equal(null);
+    await driver.removeInstanceImport({ instanceUuid: ids.instanceUuid, volumeIds: [nv.volumeId] });
+    expect(await stat(instDir).catch(() => null)).to.equal(null);
+    expect(await driver.getSnapshotTree(ref).catch((e: unknown) => e)).to.satisfy((e: unknown) => isStorageError(e));
+  });
+
+  async function expectRefused(archive: Buffer, code: string): Promise<void> {
+    const before = await shareListing(dir);
+    let err: unknown;
+    try {
+      await importArchive(archive);
+    } catch (e) {
+      err = e;
+    }
+    expect(err, 'import succeeded').to.not.equal(undefined);
+    expect(isStorageError(err) ? err.code : String(err), String((err as Error).message)).to.equal(code);
+    expect(await shareListing(dir)).to.deep.equal(before);
+  }
+
+  const evilDefinition = () => Buffer.from(definition(instanceUuid, '/etc/shadow', volumeId));
+  const cases: [string, () => Promise<Buffer>, string][] = [
+    ['an instance definition naming a file outside the archive', async () => packEntries(replaced('instance.domain.xml', evilDefinition(), (m) => { m.instance.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a checkpoint definition naming a file outside the archive', async () => packEntries(replaced(`checkpoint-${cpId}.domain.xml`, evilDefinition(), (m) => { m.instance.checkpoints[0]!.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a memory entry with ..', async () => packEntries(entries.map((e) => (e.name === `checkpoint-${cpId}.memory` ? { name: `../checkpoint-${cpId}.memory`, data: e.data! } : e))), 'ARCHIVE_UNSAFE_ENTRY'],
+    ['a manifest naming the memory file with ..', async () => packEntries(replaced('none', Buffer.alloc(0), (m) => { m.instance.checkpoints[0]!.memory.file = '../memory'; })), 'FILE_NAME_UNSAFE'],
+    ['a checksum mismatch (a flipped memory byte)', async () => packEntries(entries.map((e) => {
+      if (e.name !== `checkpoint-${cpId}.memory`) return e;
+      const d = Buffer.from(e.data!);
+      d[0] = d[0]! ^ 0xff;
+      return { name: e.name, data: d };
+    })), 'ARCHIVE_CHECKSUM_MISMATCH'],
+    ['a checkpoint naming a snapshot the volumes do not have', async () => packEntries(replaced('none', Buffer.alloc(0), (m) => { m.instance.checkpoints[0]!.volumes[0]!.snapshotId = randomUUID(); })), 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a definition whose disks disagree with the section', async () => {
+      const other = Buffer.from(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId).replace("dev='vda'", "dev='vdb'"));
+      return packEntries(replaced('instance.domain.xml', other, (m) => { m.instance.definition.bytes = other.length; }));
+    }, 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a truncated stream', async () => (await packEntries(entries)).subarray(0, 600 * 1024), 'ARCHIVE_CORRUPT'],
+  ];
+  for (const [what, build, code] of cases) {
+    it(`refuses ${what} (${code}) and leaves nothing`, async () => expectRefused(await build(), code));
+  }
+
+  it('refuses a share whose checkpoints directory is a planted symlink (FILE_UNSAFE): nothing written through it', async () => {
+    const elsewhere = path.join(tmp, 'elsewhere');
+    await mkdir(elsewhere);
+    await mkdir(path.join(dir, 'checkpoints'), { recursive: true });
+    await rename(path.join(dir, 'checkpoints'), path.join(dir, 'checkpoints.real'));
+    await symlink(elsewhere, path.join(dir, 'checkpoints'));
+    try {
+      await expectRefused(await packEntries(entries), 'FILE_UNSAFE');
+      expect(await readdir(elsewhere)).to.deep.equal([]);
+    } finally {
+      await rm(path.join(dir, 'checkpoints'));
+      await rename(path.join(dir, 'checkpoints.real'), path.join(dir, 'checkpoints'));
+    }
+  });
+});

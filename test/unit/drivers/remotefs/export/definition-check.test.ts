@@ -1,0 +1,71 @@
+/** An imported domain definition is hostile XML: only the archive's own volume files, the NVRAM store and system files. */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { isStorageError } from '../../../../../lib/core/errors.js';
+import { checkDefinition, rewriteImported } from '../../../../../drivers/remotefs/export/definition-check.js';
+
+const [uuid, v1, s1] = [randomUUID(), randomUUID(), randomUUID()];
+const files = new Map([[v1, new Set([`volume-${v1}`, `volume-${v1}.${s1}`])]]);
+
+const domain = (devices: string, os = '') => `<domain type='kvm'>
+  <name>vm</name>
+  <uuid>${uuid}</uuid>
+  <os><type arch='x86_64'>hvm</type>${os}</os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    ${devices}
+  </devices>
+</domain>`;
+const disk = (file: string, serial = v1, type = 'file') => `<disk type='${type}' device='disk'><driver name='qemu' type='qcow2'/>
+  <source file='${file}'/><target dev='vda' bus='virtio'/><serial>${serial}</serial></disk>`;
+
+const refusedWith = (xml: string, pattern: RegExp) => {
+  try {
+    checkDefinition(xml, 'test', uuid, files);
+  } catch (err) {
+    expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+    expect((err as Error).message).to.match(pattern);
+    return;
+  }
+  expect.fail('accepted');
+};
+
+describe('export: an imported definition is checked as hostile XML', () => {
+  it('accepts disks on the archive\'s own files, the NVRAM store and system firmware; reports disks and NVRAM', () => {
+    const xml = domain(disk(`/mnt/share/volume-${v1}.${s1}`),
+      `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS.fd'>/var/lib/libvirt/qemu/nvram/vm_VARS.fd</nvram>`);
+    const facts = checkDefinition(xml, 'test', uuid, files);
+    expect([...facts.disks]).to.deep.equal([['vda', v1]]);
+    expect(facts.nvram).to.equal('/var/lib/libvirt/qemu/nvram/vm_VARS.fd');
+  });
+
+  it('refuses files outside the archive, other disk types, other path-bearing elements, DTDs and other instances', () => {
+    refusedWith(domain(disk('/etc/shadow')), /not a file of volume/);
+    refusedWith(domain(disk(`/mnt/share/volume-${randomUUID()}`)), /not a file of volume/);
+    refusedWith(domain(disk(`/mnt/share/volume-${v1}.${randomUUID()}`)), /not a file of volume/);
+    refusedWith(domain(disk(`/mnt/share/../share/volume-${v1}`)), /absolute file path/);
+    refusedWith(domain(disk(`volume-${v1}`)), /absolute file path/);
+    refusedWith(domain(disk(`/mnt/share/volume-${v1}`, randomUUID())), /not a volume of the archive/);
+    refusedWith(domain(disk('/dev/sda', v1, 'block').replace('file=', 'dev=')), /type block/);
+    refusedWith(domain(`<serial type='file'><source path='/root/.ssh/authorized_keys'/></serial>`), /authorized_keys/);
+    refusedWith(domain(`<serial type='file'><source path='relative.log'/></serial>`), /relative.log/);
+    refusedWith(domain('', `<kernel>/boot/vmlinuz</kernel>`), /kernel/);
+    refusedWith(domain('', `<loader readonly='no'>/usr/share/OVMF/OVMF_CODE.fd</loader>`), /loader/);
+    refusedWith(domain('', `<nvram>relative.fd</nvram>`), /nvram/);
+    refusedWith(domain(`<filesystem type='mount'><source dir='/'/><target dir='root'/></filesystem>`), /<filesystem> is not allowed/);
+    refusedWith(domain(`<hostdev mode='subsystem' type='pci'><source><address bus='0x01' slot='0x00'/></source></hostdev>`), /<hostdev> is not allowed/);
+    refusedWith(domain('').replace('</domain>', `<qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=etc/shadow'/></qemu:commandline></domain>`), /<qemu:commandline> is not allowed/);
+    refusedWith(`<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>${domain('')}`, /DOCTYPE/);
+    refusedWith(domain('').replace(uuid, randomUUID()), /not the definition of instance/);
+    refusedWith('<domain><uuid>', /well-formed/);
+    refusedWith(`<network><uuid>${uuid}</uuid></network>`, /not <domain>/);
+  });
+
+  it('rewrites disk sources to the new names and directory, the NVRAM to the new store, nothing else', () => {
+    const xml = domain(disk(`/mnt/a/volume-${v1}.${s1}`), `<nvram>/var/lib/libvirt/qemu/nvram/vm_VARS.fd</nvram>`);
+    const out = rewriteImported(xml, '/mnt/b', (n) => n.replace(v1, 'NEW'), '/mnt/b/checkpoints/i/nvram.fd');
+    expect(out).to.include(`<source file='/mnt/b/volume-NEW.${s1}'/>`);
+    expect(out).to.include('<nvram>/mnt/b/checkpoints/i/nvram.fd</nvram>');
+    expect(out.replace(`/mnt/b/volume-NEW.${s1}`, `/mnt/a/volume-${v1}.${s1}`).replace('/mnt/b/checkpoints/i/nvram.fd', '/var/lib/libvirt/qemu/nvram/vm_VARS.fd')).to.equal(xml);
+  });
+});
