@@ -4,7 +4,7 @@
  * The connection is opened on first use and reopened after libvirtd restarts.
  */
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../lib/libvirt/index.js';
+import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_DEVICE_MISSING, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../lib/libvirt/index.js';
 
 export class DomainDevices {
   private conn: Promise<LibvirtConnection> | undefined;
@@ -66,7 +66,20 @@ export class DomainDevices {
 
   async detach(uuid: string, diskXml: string): Promise<void> {
     const { c, d } = await this.domain(uuid);
-    const flags = await this.flags(c, d);
+    await this.detachWithFlags(c, d, diskXml, await this.flags(c, d));
+  }
+
+  /**
+   * Unplug from the running guest only (`live`), or remove from the persistent definition only
+   * (`config`): a detach that finds the disk in one of the two and not the other (an earlier
+   * unplug still pending in the guest) asks for exactly what is left.
+   */
+  async detachFrom(uuid: string, diskXml: string, where: 'live' | 'config'): Promise<void> {
+    const { c, d } = await this.domain(uuid);
+    await this.detachWithFlags(c, d, diskXml, where === 'live' ? AffectFlags.LIVE : AffectFlags.CONFIG);
+  }
+
+  private async detachWithFlags(c: LibvirtConnection, d: DomainRef, diskXml: string, flags: number): Promise<void> {
     const deadline = Date.now() + UNPLUG_BUSY_RETRY_MS;
     for (;;) {
       try {
@@ -111,4 +124,17 @@ const UNPLUG_BUSY_RETRY_MS = 15_000;
 
 export function guestSlotBusy(err: unknown): boolean {
   return isStorageError(err, 'LIBVIRT_ERROR') && /guest is busy/i.test(String(err.details.libvirtMessage ?? err.message));
+}
+
+/** libvirt's answer that the device is not there (any more): "no target device vdb", "disk vdb not found". */
+export function deviceMissing(err: unknown): boolean {
+  return isLibvirtError(err, VIR_ERR_DEVICE_MISSING) || (isStorageError(err, 'LIBVIRT_ERROR') && /no target device|disk \S+ not found/i.test(String(err.details.libvirtMessage ?? err.message)));
+}
+
+/**
+ * QEMU's answer to a device_del for a device whose unplug it already asked of the guest (an
+ * earlier request, e.g. of a coordinator killed since): the guest has not released it yet.
+ */
+export function unplugAlreadyPending(err: unknown): boolean {
+  return isStorageError(err, 'LIBVIRT_ERROR') && /already in the process of unplug|unplug.*(already|in progress)/i.test(String(err.details.libvirtMessage ?? err.message));
 }
