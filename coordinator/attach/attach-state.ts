@@ -20,14 +20,14 @@ export async function attachState(d: Pick<AttachDeps, 'devices' | 'inFlight'>, i
   // storage side's attachment (its reservation would be refused while that one is open).
   const inProgress = d.inFlight.has(instance, volumeId);
   const base = { instance_uuid: instance, volume_id: volumeId, in_progress: inProgress };
-  let running: boolean;
+  let active: boolean;
   try {
-    running = await d.devices.isRunning(instance);
+    active = await d.devices.isActive(instance);
   } catch (err) {
-    if (isStorageError(err, 'NOT_FOUND')) return { ...base, domain: false, running: false, live: null, persistent: null };
+    if (isStorageError(err, 'NOT_FOUND')) return { ...base, domain: false, active: false, live: null, persistent: null };
     throw err;
   }
-  const live = running ? plugged(await d.devices.xml(instance), volumeId) : null;
+  const live = active ? plugged(await d.devices.xml(instance), volumeId) : null;
   const persistent = plugged(await d.devices.inactiveXml(instance), volumeId);
-  return { ...base, domain: true, running, live, persistent };
+  return { ...base, domain: true, active, live, persistent };
 }

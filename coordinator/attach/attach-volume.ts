@@ -139,8 +139,9 @@ type PlugState = NonNullable<ReturnType<typeof diskOfVolume>>;
  */
 function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promise<PlugState | null> {
   return d.domainLocks.run(instance, async () => {
-    const running = await d.devices.isRunning(instance);
-    const live = running ? diskOfVolume(await d.devices.xml(instance), volumeId) : null;
+    // A paused guest has live devices too (its pending unplugs wait for it to run again).
+    const active = await d.devices.isActive(instance);
+    const live = active ? diskOfVolume(await d.devices.xml(instance), volumeId) : null;
     const persistent = diskOfVolume(await d.devices.inactiveXml(instance), volumeId);
     const disk = live ?? persistent;
     if (disk === null || disk.file === null) return disk;

@@ -33,6 +33,15 @@ export class DomainDevices {
     return (await c.getState(d)).state === DomainState.RUNNING;
   }
 
+  /**
+   * Whether the domain runs a QEMU (running or PAUSED: a paused guest keeps its live devices, and
+   * a detach must unplug from them as from a running one's).
+   */
+  async isActive(uuid: string): Promise<boolean> {
+    const { c, d } = await this.domain(uuid);
+    return isActiveState((await c.getState(d)).state);
+  }
+
   /** The live XML of a running guest, the persistent one of a stopped guest. */
   async xml(uuid: string): Promise<string> {
     const { c, d } = await this.domain(uuid);
@@ -58,7 +67,7 @@ export class DomainDevices {
     return Promise.all(doms.map((d) => c.getXmlDesc(d, 0).catch(() => '')));
   }
 
-  /** Live and persistent for a running guest (it keeps the disk after a restart); persistent only otherwise. */
+  /** Live and persistent for an active guest (it keeps the disk after a restart); persistent only for a stopped one. */
   async attach(uuid: string, diskXml: string): Promise<void> {
     const { c, d } = await this.domain(uuid);
     await c.attachDevice(d, diskXml, await this.flags(c, d));
@@ -105,14 +114,18 @@ export class DomainDevices {
   }
 
   private async flags(c: LibvirtConnection, d: DomainRef): Promise<number> {
-    const running = (await c.getState(d)).state === DomainState.RUNNING;
-    return running ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;
+    return isActiveState((await c.getState(d)).state) ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;
   }
 
   async close(): Promise<void> {
     const c = this.conn ? await this.conn.catch(() => undefined) : undefined;
     await c?.close();
   }
+}
+
+/** A domain with a QEMU behind it: anything but shut off (a paused guest included). */
+function isActiveState(state: number): boolean {
+  return state !== DomainState.SHUTOFF && state !== DomainState.NOSTATE;
 }
 
 /**

@@ -18,10 +18,11 @@ export interface AttachState {
   volume_id: string;
   /** False: the host has no such domain (its guest cannot have the disk). */
   domain: boolean;
-  running: boolean;
+  /** The domain runs a QEMU (running or paused): it has a live XML. */
+  active: boolean;
   /** An attach or detach of the volume to this instance runs in the coordinator now. */
   in_progress: boolean;
-  /** The disk in the running guest (live XML); null when absent or the guest is stopped. */
+  /** The disk in the active guest (live XML); null when absent or the guest is shut off. */
   live: PluggedDisk | null;
   /** The disk in the persistent definition (what the next boot opens); null when absent. */
   persistent: PluggedDisk | null;
@@ -40,10 +41,10 @@ export function parseAttachState(answer: Record<string, unknown>, hostName: stri
   const s = answer.attach_state as Record<string, unknown> | undefined;
   const live = diskOf(s?.live);
   const persistent = diskOf(s?.persistent);
-  if (!s || typeof s.domain !== 'boolean' || typeof s.running !== 'boolean' || typeof s.in_progress !== 'boolean' || live === undefined || persistent === undefined) {
+  if (!s || typeof s.domain !== 'boolean' || typeof s.active !== 'boolean' || typeof s.in_progress !== 'boolean' || live === undefined || persistent === undefined) {
     throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} answered without an attach state`, { details: { host_name: hostName } });
   }
   return {
-    instance_uuid: String(s.instance_uuid), volume_id: String(s.volume_id), domain: s.domain, running: s.running, in_progress: s.in_progress, live, persistent,
+    instance_uuid: String(s.instance_uuid), volume_id: String(s.volume_id), domain: s.domain, active: s.active, in_progress: s.in_progress, live, persistent,
   };
 }

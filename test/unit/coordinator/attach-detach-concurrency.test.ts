@@ -31,7 +31,7 @@ class FakeDomain {
   unplugs = 0;
   private inJob = false;
 
-  async isRunning(): Promise<boolean> {
+  async isActive(): Promise<boolean> {
     await turn();
     return true;
   }

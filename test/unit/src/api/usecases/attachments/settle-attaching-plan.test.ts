@@ -10,7 +10,7 @@ const T0 = Date.parse('2026-12-07T10:00:00Z');
 const bounds = { graceMs: 5000, boundMs: 60_000 };
 const a: AttachingFacts = { id: 'att-1', host: 'compute-1', instanceUuid: 'inst-1', activeFile: 'volume-v1', updatedAt: new Date(T0) };
 const state = (s: Partial<AttachState>): AttachState => ({
-  instance_uuid: 'inst-1', volume_id: 'v1', domain: true, running: true, in_progress: false, live: null, persistent: null, ...s,
+  instance_uuid: 'inst-1', volume_id: 'v1', domain: true, active: true, in_progress: false, live: null, persistent: null, ...s,
 });
 const seen = (s: Partial<AttachState>) => ({ kind: 'seen' as const, state: state(s) });
 
@@ -28,13 +28,13 @@ describe('settle plan of an attachment left attaching', () => {
   it('completes when the guest has the disk on the connected file (live, or only in the definition)', () => {
     const both = { target: 'vdb', file: 'volume-v1' };
     expect(planAttachingSettle(a, seen({ live: both, persistent: both }), T0 + 10_000, bounds).kind).to.equal('complete');
-    expect(planAttachingSettle(a, seen({ running: false, persistent: both }), T0 + 10_000, bounds).kind).to.equal('complete');
+    expect(planAttachingSettle(a, seen({ active: false, persistent: both }), T0 + 10_000, bounds).kind).to.equal('complete');
     expect(planAttachingSettle(a, seen({ live: both }), T0 + 10_000, bounds).kind).to.equal('complete');
   });
 
   it('releases when the guest has no disk of the volume, or the host has no such domain', () => {
     expect(planAttachingSettle(a, seen({}), T0 + 10_000, bounds).kind).to.equal('release');
-    expect(planAttachingSettle(a, seen({ domain: false, running: false }), T0 + 10_000, bounds).kind).to.equal('release');
+    expect(planAttachingSettle(a, seen({ domain: false, active: false }), T0 + 10_000, bounds).kind).to.equal('release');
   });
 
   it('leaves a disk on another file to an operator (ATTACH_UNSETTLED with its action)', () => {
