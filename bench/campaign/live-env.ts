@@ -106,6 +106,9 @@ export async function openLiveEnv(scratch: string, name: string, db: Record<stri
       driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(dir, 'storage-mnt'),
       leaseDir: path.join(dir, 'leases'), fileOwner: 'libvirt-qemu:libvirt-qemu', fileMode: '0660', leaseTtlMs: LEASE_TTL_MS,
       reservedPercentage: 0, overSubscriptionRatio: 1000,
+      // An attachment a killed attach left `attaching` is settled once this old (an attach still
+      // running on the host is never settled, whatever its age): well inside the live bound.
+      attachSettleGraceMs: 5000,
     };
     const tokens = { ...TOKENS, [serviceToken]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service'], host: hostName } };
     const svcConfig = { log: { level: 'info' }, db, api: { host: '127.0.0.1', port: svcPort, auth: 'tokens', tokens }, storage };

@@ -17,15 +17,22 @@
  *   reservation fails, the disk is unplugged and the attachment deleted again, so the storage
  *   side never has a volume in a guest it does not know about, nor a reservation nobody uses.
  * detach: unplug (waiting until the guest released the disk) → attachment delete → unmount the
- *   share if this coordinator mounted it and no domain uses it any more.
+ *   share if this coordinator mounted it and no domain uses it any more. Idempotent: an unplug
+ *   asked earlier (by a coordinator killed since) may still be pending in the guest, with the disk
+ *   already gone from the persistent definition but still in the live XML; the detach then asks
+ *   only for what is left and waits for the guest like any other unplug.
+ * Both run under InFlight: the storage side's settle pass of an attachment left `attaching` never
+ * decides while an attach of that volume runs here.
  */
 import path from 'node:path';
+import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
 import type { KeyedMutex } from '../../lib/core/keyed-mutex.js';
 import type { Logger } from '../../lib/core/logger.js';
 import { checkChainForQemu } from './chain-access.js';
-import type { DomainDevices } from './devices.js';
+import { deviceMissing, unplugAlreadyPending, type DomainDevices } from './devices.js';
 import { diskOfVolume, freeTarget, volumeDiskXml } from './disk-xml.js';
+import type { InFlight } from './in-flight.js';
 import type { HostMounts } from './mounts.js';
 import type { StorageVolumeApi } from './storage-api.js';
 
@@ -40,6 +47,8 @@ export interface AttachDeps {
   unplugTimeoutMs: number;
   /** Per domain uuid, shared with the snapshot jobs (coordinator/jobs/context.ts). */
   domainLocks: KeyedMutex;
+  /** The attaches and detaches running in this process (what attach-state.ts reports). */
+  inFlight: InFlight;
 }
 
 export interface AttachedDisk {
@@ -58,7 +67,7 @@ function connector(d: AttachDeps, target: string): Record<string, unknown> {
 }
 
 export function attachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
-  return d.domainLocks.run(instance, () => attachLocked(d, instance, volumeId));
+  return d.inFlight.run(instance, volumeId, () => d.domainLocks.run(instance, () => attachLocked(d, instance, volumeId)));
 }
 
 async function attachLocked(d: AttachDeps, instance: string, volumeId: string): Promise<{ disk: AttachedDisk; created: boolean }> {
@@ -74,6 +83,7 @@ async function attachLocked(d: AttachDeps, instance: string, volumeId: string): 
   }
   const target = freeTarget(before);
   const { attachmentId, connection: ci } = await d.storage.reserve(volumeId, instance, connector(d, target));
+  crashPoint(CRASH_POINTS.coordinatorAttachReserved);
   const giveUp = async (err: unknown, what: string) => {
     d.log.warn({ err, volumeId, instance, attachmentId }, `${what} failed: deleting the attachment again`);
     await d.storage.release(attachmentId).catch((e: unknown) => d.log.warn({ err: e, attachmentId }, 'attachment delete failed'));
@@ -89,6 +99,7 @@ async function attachLocked(d: AttachDeps, instance: string, volumeId: string): 
       };
       await checkChainForQemu(dir, ci.data.name, volumeId, ci.data.format);
       await d.devices.attach(instance, volumeDiskXml(file, ci.data.format, disk.target, volumeId));
+      crashPoint(CRASH_POINTS.coordinatorAttachPlugged);
       try {
         await d.storage.complete(attachmentId);
       } catch (err) {
@@ -115,18 +126,59 @@ async function waitUnplugged(d: AttachDeps, instance: string, volumeId: string):
   }
 }
 
-/** Ask for the unplug (under the domain's lock); the disk as it was, or null when not plugged. */
-function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promise<ReturnType<typeof diskOfVolume>> {
+type PlugState = NonNullable<ReturnType<typeof diskOfVolume>>;
+
+/**
+ * Ask for the unplug (under the domain's lock) wherever the disk still is; the disk as it was, or
+ * null when it is in neither the live XML nor the definition. A running guest with the disk in
+ * both gets one request for both (libvirt's usual detach). One in the live XML only had an
+ * unplug asked already (libvirt drops it from the definition once the live request was sent):
+ * asking again may meet QEMU's "already in the process of unplug", which is that pending unplug,
+ * waited for like ours. One in the definition only is removed from it. A part libvirt answers
+ * "no target device" for went meanwhile: done.
+ */
+function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promise<PlugState | null> {
   return d.domainLocks.run(instance, async () => {
-    const disk = diskOfVolume(await d.devices.xml(instance), volumeId);
-    if (disk !== null && disk.file !== null) await d.devices.detach(instance, volumeDiskXml(disk.file, disk.format, disk.target, volumeId));
+    // A paused guest has live devices too (its pending unplugs wait for it to run again).
+    const active = await d.devices.isActive(instance);
+    const live = active ? diskOfVolume(await d.devices.xml(instance), volumeId) : null;
+    const persistent = diskOfVolume(await d.devices.inactiveXml(instance), volumeId);
+    const disk = live ?? persistent;
+    if (disk === null || disk.file === null) return disk;
+    const xmlOf = (p: PlugState) => volumeDiskXml(p.file ?? disk.file as string, p.format, p.target, volumeId);
+    const tolerate = (what: 'live' | 'config') => (err: unknown) => {
+      if (deviceMissing(err)) return;
+      if (what === 'live' && unplugAlreadyPending(err)) {
+        d.log.info({ volumeId, instance }, 'an earlier unplug of the disk is still pending in the guest: waiting for it');
+        return;
+      }
+      throw err;
+    };
+    if (live !== null && persistent !== null) {
+      await d.devices.detach(instance, xmlOf(live)).catch(async (err: unknown) => {
+        // A live-only unplug asked earlier is pending: what is left is the definition's part.
+        if (!unplugAlreadyPending(err)) throw err;
+        tolerate('live')(err);
+        await d.devices.detachFrom(instance, xmlOf(persistent), 'config').catch(tolerate('config'));
+      });
+    }
+    else if (live !== null) await d.devices.detachFrom(instance, xmlOf(live), 'live').catch(tolerate('live'));
+    else if (persistent !== null) await d.devices.detachFrom(instance, xmlOf(persistent), 'config').catch(tolerate('config'));
     return disk;
   });
 }
 
-export async function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
+export function detachVolume(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
+  return d.inFlight.run(instance, volumeId, () => detachRunning(d, instance, volumeId));
+}
+
+async function detachRunning(d: AttachDeps, instance: string, volumeId: string): Promise<void> {
   const disk = await requestUnplug(d, instance, volumeId);
-  if (disk !== null && disk.file !== null) await waitUnplugged(d, instance, volumeId);
+  crashPoint(CRASH_POINTS.coordinatorUnplugRequested);
+  if (disk !== null && disk.file !== null) {
+    d.log.info({ volumeId, instance, target: disk.target }, 'unplug requested: waiting for the guest to release the disk');
+    await waitUnplugged(d, instance, volumeId);
+  }
   // A resent detach finds no attachment left: nothing to record.
   await d.storage.detach(volumeId, instance);
   if (disk?.file) {

@@ -4,7 +4,7 @@
  * The connection is opened on first use and reopened after libvirtd restarts.
  */
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../lib/libvirt/index.js';
+import { AffectFlags, BlockResizeFlags, DomainState, DomainXmlFlags, LibvirtConnection, VIR_ERR_DEVICE_MISSING, VIR_ERR_NO_DOMAIN, isLibvirtError, type DomainRef } from '../../lib/libvirt/index.js';
 
 export class DomainDevices {
   private conn: Promise<LibvirtConnection> | undefined;
@@ -33,6 +33,15 @@ export class DomainDevices {
     return (await c.getState(d)).state === DomainState.RUNNING;
   }
 
+  /**
+   * Whether the domain runs a QEMU (running or PAUSED: a paused guest keeps its live devices, and
+   * a detach must unplug from them as from a running one's).
+   */
+  async isActive(uuid: string): Promise<boolean> {
+    const { c, d } = await this.domain(uuid);
+    return isActiveState((await c.getState(d)).state);
+  }
+
   /** The live XML of a running guest, the persistent one of a stopped guest. */
   async xml(uuid: string): Promise<string> {
     const { c, d } = await this.domain(uuid);
@@ -58,7 +67,7 @@ export class DomainDevices {
     return Promise.all(doms.map((d) => c.getXmlDesc(d, 0).catch(() => '')));
   }
 
-  /** Live and persistent for a running guest (it keeps the disk after a restart); persistent only otherwise. */
+  /** Live and persistent for an active guest (it keeps the disk after a restart); persistent only for a stopped one. */
   async attach(uuid: string, diskXml: string): Promise<void> {
     const { c, d } = await this.domain(uuid);
     await c.attachDevice(d, diskXml, await this.flags(c, d));
@@ -66,7 +75,20 @@ export class DomainDevices {
 
   async detach(uuid: string, diskXml: string): Promise<void> {
     const { c, d } = await this.domain(uuid);
-    const flags = await this.flags(c, d);
+    await this.detachWithFlags(c, d, diskXml, await this.flags(c, d));
+  }
+
+  /**
+   * Unplug from the running guest only (`live`), or remove from the persistent definition only
+   * (`config`): a detach that finds the disk in one of the two and not the other (an earlier
+   * unplug still pending in the guest) asks for exactly what is left.
+   */
+  async detachFrom(uuid: string, diskXml: string, where: 'live' | 'config'): Promise<void> {
+    const { c, d } = await this.domain(uuid);
+    await this.detachWithFlags(c, d, diskXml, where === 'live' ? AffectFlags.LIVE : AffectFlags.CONFIG);
+  }
+
+  private async detachWithFlags(c: LibvirtConnection, d: DomainRef, diskXml: string, flags: number): Promise<void> {
     const deadline = Date.now() + UNPLUG_BUSY_RETRY_MS;
     for (;;) {
       try {
@@ -92,14 +114,18 @@ export class DomainDevices {
   }
 
   private async flags(c: LibvirtConnection, d: DomainRef): Promise<number> {
-    const running = (await c.getState(d)).state === DomainState.RUNNING;
-    return running ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;
+    return isActiveState((await c.getState(d)).state) ? AffectFlags.LIVE | AffectFlags.CONFIG : AffectFlags.CONFIG;
   }
 
   async close(): Promise<void> {
     const c = this.conn ? await this.conn.catch(() => undefined) : undefined;
     await c?.close();
   }
+}
+
+/** A domain with a QEMU behind it: anything but shut off (a paused guest included). */
+function isActiveState(state: number): boolean {
+  return state !== DomainState.SHUTOFF && state !== DomainState.NOSTATE;
 }
 
 /**
@@ -111,4 +137,17 @@ const UNPLUG_BUSY_RETRY_MS = 15_000;
 
 export function guestSlotBusy(err: unknown): boolean {
   return isStorageError(err, 'LIBVIRT_ERROR') && /guest is busy/i.test(String(err.details.libvirtMessage ?? err.message));
+}
+
+/** libvirt's answer that the device is not there (any more): "no target device vdb", "disk vdb not found". */
+export function deviceMissing(err: unknown): boolean {
+  return isLibvirtError(err, VIR_ERR_DEVICE_MISSING) || (isStorageError(err, 'LIBVIRT_ERROR') && /no target device|disk \S+ not found/i.test(String(err.details.libvirtMessage ?? err.message)));
+}
+
+/**
+ * QEMU's answer to a device_del for a device whose unplug it already asked of the guest (an
+ * earlier request, e.g. of a coordinator killed since): the guest has not released it yet.
+ */
+export function unplugAlreadyPending(err: unknown): boolean {
+  return isStorageError(err, 'LIBVIRT_ERROR') && /already in the process of unplug|unplug.*(already|in progress)/i.test(String(err.details.libvirtMessage ?? err.message));
 }

@@ -8,6 +8,7 @@ import { KeyedMutex } from '../../lib/core/keyed-mutex.js';
 import type { Logger } from '../../lib/core/logger.js';
 import type { AttachDeps } from './attach-volume.js';
 import { DomainDevices } from './devices.js';
+import { InFlight } from './in-flight.js';
 import { HostMounts } from './mounts.js';
 import type { RouteMount } from '../http/app.js';
 import { attachMount } from './routes.js';
@@ -40,6 +41,7 @@ export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachId
     hostName: id.hostName,
     unplugTimeoutMs: 60_000,
     domainLocks,
+    inFlight: new InFlight(),
   };
   return { deps, mount: attachMount(deps, id.inboundToken), close: () => devices.close() };
 }

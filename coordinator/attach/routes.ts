@@ -2,12 +2,15 @@
  * Attach / detach routes, in front of the daemon's app (same service-token auth):
  *   POST   /v1/instances/{uuid}/volumes/{volume_id}  → 201 {attachment} (200 when already attached)
  *   DELETE /v1/instances/{uuid}/volumes/{volume_id}  → 204
+ *   GET    /v1/instances/{uuid}/volumes/{volume_id}  → 200 {attach_state} (attach-state.ts: what the
+ *          storage side settles an attachment left `attaching` from)
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import type { RouteMount } from '../http/app.js';
 import { requireServiceToken } from '../http/auth.js';
 import { invalidInput } from '../http/errors.js';
+import { attachState } from './attach-state.js';
 import { attachVolume, detachVolume, type AttachDeps } from './attach-volume.js';
 
 const uuid = z.string().uuid();
@@ -25,6 +28,10 @@ export function attachRoutes(d: AttachDeps): Router {
     const { instance, volumeId } = ids(req.params);
     const { disk, created } = await attachVolume(d, instance, volumeId);
     res.status(created ? 201 : 200).json({ attachment: disk });
+  });
+  r.get(route, async (req, res) => {
+    const { instance, volumeId } = ids(req.params);
+    res.json({ attach_state: await attachState(d, instance, volumeId) });
   });
   r.delete(route, async (req, res) => {
     const { instance, volumeId } = ids(req.params);

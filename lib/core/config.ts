@@ -47,6 +47,15 @@ const storageFields = {
    * without news from its host (unreachable, or a job with no progress); retried until then.
    */
   checkpointSettleBoundMs: z.number().int().min(1000).default(15 * 60_000),
+  /**
+   * An attachment left `attaching` this long (its attach's coordinator died or never answered) is
+   * settled with its host: completed when the guest has the disk, released when it has not. An
+   * attach that still runs on its host is never settled; the wait also covers a compute service
+   * that attaches without the coordinator.
+   */
+  attachSettleGraceMs: z.number().int().min(0).default(60_000),
+  /** An attachment whose host has not answered this long after it was left `attaching` is reported ATTACH_UNSETTLED for an operator (asked again every pass). */
+  attachSettleBoundMs: z.number().int().min(1000).default(15 * 60_000),
 };
 
 const dbSchema = z.strictObject({

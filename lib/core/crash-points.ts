@@ -28,6 +28,12 @@ export const CRASH_POINTS = {
   coordinatorBeforeResize: 'coordinator.before_resize',
   /** Coordinator, live extend: QEMU grew the disk, the answer not yet sent. */
   coordinatorAfterResize: 'coordinator.after_resize',
+  /** Coordinator, attach: the storage side reserved the attachment (volume `attaching`), nothing plugged yet. */
+  coordinatorAttachReserved: 'coordinator.attach_reserved',
+  /** Coordinator, attach: the disk is in the domain (live and persistent), os-complete not yet sent. */
+  coordinatorAttachPlugged: 'coordinator.attach_plugged',
+  /** Coordinator, detach: the unplug was asked of libvirt, the guest may not have released the disk yet. */
+  coordinatorUnplugRequested: 'coordinator.unplug_requested',
 } as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[keyof typeof CRASH_POINTS];

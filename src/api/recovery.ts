@@ -19,6 +19,7 @@ import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js
 import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { purgeExpiredMessages } from './user-messages/purge.js';
 import { settleStuckCheckpoints } from './usecases/checkpoints/settle.js';
+import { settleAttaching } from './usecases/attachments/settle-attaching.js';
 
 /** When a pass runs: before listening, just after listening (in the background), in each sweep. */
 export type RecoveryPhase = 'start' | 'listening' | 'sweep';
@@ -85,6 +86,12 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'stuck-checkpoints', phases: ['listening', 'sweep'], withoutReconcile: true,
     settles: 'checkpoint rows a crash left creating / reverting / deleting, from their host\'s answer (error after storage.checkpointSettleBoundMs without one)',
     run: (d) => settleStuckCheckpoints(d),
+  },
+  {
+    // Once listening: a host that does not answer must not hold up the start.
+    name: 'interrupted-attaches', phases: ['listening', 'sweep'], withoutReconcile: true,
+    settles: 'attachments an attach left attaching (its coordinator died or never answered): completed or released from their host\'s answer (ATTACH_UNSETTLED after storage.attachSettleBoundMs without one)',
+    run: (d) => settleAttaching(d),
   },
   {
     // Not a repair: housekeeping that must run as long as the service does, so it rides the sweep.

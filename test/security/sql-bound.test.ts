@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import mysql2 from 'mysql2';
 import { repairGhostSnapshots } from '../../src/api/usecases/ghost-snapshots.js';
 import { settleInterruptedAttached } from '../../src/api/usecases/interrupted-attached.js';
+import { settleAttaching } from '../../src/api/usecases/attachments/settle-attaching.js';
 import { repairInterruptedOutcomes } from '../../src/api/usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from '../../src/api/usecases/interrupted-volume-ops.js';
 import { reapAbandoned } from '../../src/api/usecases/snapshot-metadata/reaper.js';
@@ -180,6 +181,7 @@ for (const backend of BACKENDS) {
         await settleInterruptedVolumeOps(deps, 0);
         await reapAbandoned(deps);
         await settleInterruptedAttached(deps);
+        await settleAttaching(deps);
         await repairGhostSnapshots(deps);
         // Repository methods this workload does not reach through the API (manage, unmanage, metrics).
         const r = deps.repos;

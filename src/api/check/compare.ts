@@ -94,6 +94,12 @@ function statusDivergences(db: VolumeDb): Divergence[] {
   if (VOLUME_ERROR.has(vol.status)) {
     out.push({ code: 'STATUS_MISMATCH', volumeId: vol.id, message: `volume ${vol.id} is ${vol.status}`, repair: null, action: RESET });
   }
+  for (const a of db.attachments.filter((x) => x.stale === true)) {
+    out.push({
+      code: 'ATTACH_UNSETTLED', volumeId: vol.id, message: `attachment ${a.id} (instance ${a.instanceUuid ?? '?'} on ${a.host ?? '?'}) is still attaching: its attach was interrupted`, repair: 'settle',
+      action: `the recovery passes settle it with its host; if the host never answers, make sure the guest has no disk of the volume, then DELETE /v3/attachments/${a.id} (or os-complete it if the guest has it)`,
+    });
+  }
   const attached = db.attachments.some((a) => a.status === 'attached');
   if (vol.status === 'in-use' && db.attachments.length === 0) {
     out.push({ code: 'STATUS_MISMATCH', volumeId: vol.id, message: `volume ${vol.id} is in-use without an attachment`, repair: null, action: 'os-reset_status to available (attach_status detached) once no guest uses it' });

@@ -34,6 +34,8 @@ export interface DbAttachmentFact {
   host: string | null;
   activeFile: string | null;
   status: 'attaching' | 'attached';
+  /** Left `attaching` longer than storage.attachSettleGraceMs: no attach is expected to still run it. */
+  stale?: boolean;
 }
 
 export interface DbFacts {

@@ -42,6 +42,7 @@ export async function gatherDbFacts(deps: ServiceDeps, volumeId: string | null, 
     attachments: attachments.filter((a) => a.status !== 'detached').map((a) => ({
       // Detaching (os-begin_detaching): the guest still has the disk open, so it counts as attached.
       id: a.id, volumeId: a.volumeId, instanceUuid: a.instanceUuid, host: a.host, activeFile: a.activeFile, status: a.status === 'attaching' ? 'attaching' as const : 'attached' as const,
+      ...(a.status === 'attaching' && now - a.updatedAt.getTime() >= deps.config.storage.attachSettleGraceMs ? { stale: true } : {}),
     })),
     leased,
   };

@@ -10,6 +10,7 @@ import type { ServiceDeps } from '../context.js';
 import { attachmentLookup } from '../startup-reconcile.js';
 import { settleInterruptedClones } from '../usecases/clone-attached/settle.js';
 import { settleInterruptedAttached } from '../usecases/interrupted-attached.js';
+import { settleAttaching } from '../usecases/attachments/settle-attaching.js';
 import { repairInterruptedOutcomes } from '../usecases/interrupted-outcomes.js';
 import { acquireVolumeLease } from '../usecases/operation-runner.js';
 import { reapAbandoned } from '../usecases/snapshot-metadata/reaper.js';
@@ -38,7 +39,7 @@ export async function settleWithRecoveryPasses(deps: ServiceDeps, volumeIds: rea
   }
   const passes: [string, (d: ServiceDeps) => Promise<unknown>][] = [
     ['settle attached', settleInterruptedAttached], ['repair outcomes', (d) => repairInterruptedOutcomes(d, 0)],
-    ['reaper', reapAbandoned], ['settle clones', settleInterruptedClones],
+    ['reaper', reapAbandoned], ['settle clones', settleInterruptedClones], ['settle attaches', settleAttaching],
   ];
   for (const [what, pass] of passes) {
     await pass(deps).catch((err: unknown) => { notes.push(`${what}: ${errText(err)}`); });

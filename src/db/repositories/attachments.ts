@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import type { Database } from '../connection.js';
-import type { AttachmentRecord } from '../records.js';
+import type { AttachmentRecord, AttachmentStatus } from '../records.js';
 import { toDate, toDateOrNull } from './convert.js';
 import { placeholders, rowReader, type RowReader } from './raw-select.js';
 import { rowWriter, type RowWriter } from './raw-write.js';
@@ -127,7 +127,13 @@ export class AttachmentRepository {
     return rows.map((r) => String(r.volumeId));
   }
 
-  /** Unmanage: the volume's (detached) attachment history goes with its row. */
+  /** Every attachment in `status` (the settle pass of attaches left `attaching`), oldest change first. */
+  async withStatus(status: AttachmentStatus): Promise<AttachmentRecord[]> {
+    const rows = await this.rows.all('status = ? ORDER BY updated_at ASC, id ASC', [status]);
+    return rows.map(toRecord);
+  }
+
+    /** Unmanage: the volume's (detached) attachment history goes with its row. */
   async purgeOfVolume(volumeId: string, t?: Transaction): Promise<void> {
     await this.writes.remove('volume_id = ?', [volumeId], t);
   }

@@ -16,6 +16,7 @@ import { KeyedMutex } from '../../../lib/core/keyed-mutex.js';
 import { run } from '../../../lib/core/process.js';
 import { attachVolume, detachVolume, type AttachDeps } from '../../../coordinator/attach/attach-volume.js';
 import type { DomainDevices } from '../../../coordinator/attach/devices.js';
+import { InFlight } from '../../../coordinator/attach/in-flight.js';
 import { HostMounts, type ShareConnection } from '../../../coordinator/attach/mounts.js';
 import type { StorageVolumeApi } from '../../../coordinator/attach/storage-api.js';
 import { silent } from '../../fixtures/coordinator/context.js';
@@ -24,13 +25,28 @@ const turn = () => new Promise((r) => setTimeout(r, 1));
 
 class FakeDomain {
   readonly disks = new Map<string, { file: string; serial: string }>();
+  /** The persistent definition's disks: an unplug request drops the disk here at once (as libvirt does). */
+  readonly defined = new Map<string, { file: string; serial: string }>();
   plugs = 0;
   unplugs = 0;
   private inJob = false;
 
-  async xml(): Promise<string> {
+  async isActive(): Promise<boolean> {
     await turn();
-    const disks = [...this.disks].map(([target, d]) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>` +
+    return true;
+  }
+
+  async xml(): Promise<string> {
+    return this.render(this.disks);
+  }
+
+  async inactiveXml(): Promise<string> {
+    return this.render(this.defined);
+  }
+
+  private async render(from: Map<string, { file: string; serial: string }>): Promise<string> {
+    await turn();
+    const disks = [...from].map(([target, d]) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>` +
       `<source file='${d.file}'/><target dev='${target}' bus='virtio'/><serial>${d.serial}</serial></disk>`);
     return `<domain type='qemu'><name>fake</name><devices>${disks.join('')}</devices></domain>`;
   }
@@ -40,7 +56,9 @@ class FakeDomain {
     const target = /<target dev='([^']+)'/.exec(diskXml)?.[1] as string;
     if (this.disks.has(target)) throw new Error(`Requested operation is not valid: target ${target} already exists`);
     this.plugs += 1;
-    this.disks.set(target, { file: /<source file='([^']+)'/.exec(diskXml)?.[1] as string, serial: /<serial>([^<]+)</.exec(diskXml)?.[1] as string });
+    const disk = { file: /<source file='([^']+)'/.exec(diskXml)?.[1] as string, serial: /<serial>([^<]+)</.exec(diskXml)?.[1] as string };
+    this.disks.set(target, disk);
+    this.defined.set(target, disk);
   }
 
   async detach(_uuid: string, diskXml: string): Promise<void> {
@@ -51,6 +69,7 @@ class FakeDomain {
     this.inJob = false;
     this.unplugs += 1;
     const target = /<target dev='([^']+)'/.exec(diskXml)?.[1] as string;
+    this.defined.delete(target);
     setTimeout(() => this.disks.delete(target), 20); // the guest acknowledges later
   }
 
@@ -89,7 +108,7 @@ describe('coordinator attach/detach: concurrent requests on one domain', () => {
     };
     return {
       devices: domain as unknown as DomainDevices, mounts: new HostMounts(dir, dir), storage, log: silent,
-      hostName: 'compute-test', unplugTimeoutMs: 5000, domainLocks: new KeyedMutex(),
+      hostName: 'compute-test', unplugTimeoutMs: 5000, domainLocks: new KeyedMutex(), inFlight: new InFlight(),
     };
   }
 

@@ -239,6 +239,18 @@ describe('consistency check: the comparison (pure)', () => {
     expect(codes(only(h))).to.deep.equal(['ATTACHMENT_MISMATCH']);
   });
 
+  it('ATTACH_UNSETTLED: an attachment left attaching past the settle grace (not one within it)', () => {
+    const f = clean();
+    f.db.volumes[0]!.status = 'attaching';
+    f.db.volumes[0]!.attachStatus = 'attaching';
+    f.db.attachments.push({ id: 'att-1', volumeId: V, instanceUuid: 'inst-1', host: 'compute-1', activeFile: o2, status: 'attaching' });
+    expect(codes(only(f)), 'an attach may still run').to.deep.equal([]);
+    (f.db.attachments[0] as { stale?: boolean }).stale = true;
+    const [d] = only(f);
+    expect([d?.code, d?.repair]).to.deep.equal(['ATTACH_UNSETTLED', 'settle']);
+    expect(d?.action).to.include('/v3/attachments/att-1');
+  });
+
   it('UNREACHABLE_HOST: the coordinator did not answer (a divergence, not a crash)', () => {
     const f = clean();
     attach(f);
