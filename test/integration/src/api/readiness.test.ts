@@ -18,7 +18,7 @@ import { run } from '../../../../lib/core/process.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
 import { createGlusterVolume, type GlusterVolume } from '../../../fixtures/gluster.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
-import { BACKENDS, TOKENS, apiWaits, auth, type TestDb } from '../../../fixtures/api/harness.js';
+import { BACKENDS, TOKENS, apiWaits, auth, remotefsServiceHooks, type TestDb } from '../../../fixtures/api/harness.js';
 
 interface Check { name: string; status: string; reason?: string; mounted?: boolean; writable?: boolean }
 interface Report { status: string; reasons: string[]; checks: Check[] }
@@ -32,30 +32,14 @@ function sample(text: string, series: string): number {
 for (const backend of BACKENDS) {
   describe(`api: readiness, SHARE_UNAVAILABLE and metrics (real RemoteFS, two local shares, ${backend.name})`, function () {
     this.timeout(180_000);
-    let db: TestDb;
-    let dir: string;
-    let svc: RunningService;
     let http: ReturnType<typeof supertest>;
     let shareA: string;
     let shareB: string;
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-'));
-      shareA = path.join(dir, 'share-a');
-      shareB = path.join(dir, 'share-b');
-      const config = parseServiceConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: shareA }, { type: 'local', address: shareB }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-      });
-      svc = await startService({ config, reaperIntervalMs: 0 });
-      http = supertest(svc.url);
-    });
-    after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    remotefsServiceHooks(backend, 'qcs-ready-', (s) => {
+      http = s.http;
+      shareA = path.join(s.dir, 'share-a');
+      shareB = path.join(s.dir, 'share-b');
+    }, { shares: ['share-a', 'share-b'] });
     const waits = apiWaits(() => http);
     const ready = async (status: number) => (await http.get('/readyz').expect(status)).body as Report;
     const check = (r: Report, name: string) => r.checks.find((c) => c.name === name);
