@@ -33,8 +33,8 @@ describe('coordinator: persisted checkpoint jobs', () => {
     let seenWhileRunning: unknown;
     const value = await runJob(deps, log, instance, id, 'revert', async (job) => {
       job.progress(42);
-      // Progress writes are serialized behind the first; wait for it to land.
-      for (let i = 0; i < 200 && (await readJob(deps, instance, id))?.progress !== 42; i++) await new Promise((r) => setTimeout(r, 5));
+      // Progress writes are serialized behind the first; wait for it to land (a loaded machine's deadline).
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && (await readJob(deps, instance, id))?.progress !== 42;) await new Promise((r) => setTimeout(r, 5));
       seenWhileRunning = await readJob(deps, instance, id);
       return { detachedVolumes: [randomUUID()] };
     }, (r) => ({ detachedVolumes: r.detachedVolumes }), 0);

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 describe('file lease manager across processes', () => {
   it('never lets two processes hold one volume lease at once', async function () {
-    this.timeout(60000);
+    this.timeout(300_000);
     const dir = mkdtempSync(path.join(tmpdir(), 'qcs-lease-mp-'));
     const log = path.join(dir, 'log');
     writeFileSync(log, '');

@@ -36,7 +36,7 @@ async function openAndClose(dir: string, name: string, access: OpenAccess): Prom
 }
 
 describe('safe open of a share\'s files (real files)', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let outside: string;
   const at = (n: string) => path.join(dir, n);

@@ -65,7 +65,9 @@ describe('libvirt client on the real daemon (qemu:///system)', function () {
   });
 
   it('gets PONGs from libvirtd for its own keepalive pings', async () => {
-    const c = await LibvirtConnection.connect({ keepalive: { intervalMs: 100, count: 5 } });
+    // Pings after 100 ms of silence; given up only after 100 unanswered ones (10 s), so that a
+    // libvirtd slowed by a loaded machine is not declared dead while the test waits for a PONG.
+    const c = await LibvirtConnection.connect({ keepalive: { intervalMs: 100, count: 100 } });
     try {
       // Polled, not a fixed sleep: on a loaded machine the first PONG may take longer than a few periods.
       const deadline = Date.now() + 30_000;

@@ -2,38 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import supertest from 'supertest';
-import { startService } from '../../../../src/api/server.js';
 import { StorageError } from '../../../../lib/core/errors.js';
 import { runInRequest } from '../../../../lib/core/request-context.js';
 import { CoordinatorClient } from '../../../../drivers/remotefs/online/coordinator-client.js';
 import { HttpMetadataClient } from '../../../../coordinator/metadata/http-client.js';
 import { requestId } from '../../../../coordinator/http/request-id.js';
-import { FakeDriver } from '../../../fixtures/fake-driver.js';
-import { capturedLog, type CapturedLog } from '../../../fixtures/captured-log.js';
-import { BACKENDS, auth, eventually, registerHost, testConfig, type TestDb, type TestService } from '../../../fixtures/api/harness.js';
+import { capturedLog } from '../../../fixtures/captured-log.js';
+import { BACKENDS, auth, eventually, registerHost, testServiceHooks } from '../../../fixtures/api/harness.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-type Line = Record<string, unknown> & { access?: Record<string, unknown>; audit?: Record<string, unknown> };
-
 describe('api: audit trail (access and audit lines, request ids)', function () {
   this.timeout(60_000);
-  let db: TestDb;
-  let t: TestService;
-  let cap: CapturedLog;
-  before(async () => {
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    cap = capturedLog();
-    const driver = new FakeDriver();
-    const svc = await startService({ config: testConfig(db.config), driver, reaperIntervalMs: 0, log: cap.log });
-    t = { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
-  });
-  after(async () => {
-    await t?.stop();
-    await db?.cleanup();
-  });
-  const lines = (): Line[] => cap.lines() as Line[];
+  const cap = capturedLog();
+  const t = testServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], { log: cap.log });
+  const lines = () => cap.lines();
 
   it('keeps a well-formed X-OpenStack-Request-ID, answers it and logs one access line with the caller', async () => {
     const id = `req-${randomUUID()}`;

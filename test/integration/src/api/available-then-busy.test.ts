@@ -8,12 +8,19 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { processRegistry } from '../../../../lib/core/metrics-registry.js';
 import { leaseHolder } from '../../../../src/api/usecases/operation-runner.js';
 import { repairInterruptedOutcomes } from '../../../../src/api/usecases/interrupted-outcomes.js';
 import { reapAbandoned } from '../../../../src/api/usecases/snapshot-metadata/reaper.js';
 import { settleInterruptedClones } from '../../../../src/api/usecases/clone-attached/settle.js';
-import { BACKENDS, auth, testServiceHooks } from '../../../fixtures/api/harness.js';
+import { BACKENDS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { createVolume, waitSnapshot, waitVolume } from '../../../fixtures/api/helpers.js';
+
+/** Requests that waited for a recovery pass's lease, in this process (the services of a test run share the counter; the tests read its change). */
+async function leaseWaits(): Promise<number> {
+  const metric = await processRegistry.getSingleMetric('qcowshare_volume_lease_events_total')?.get();
+  return metric?.values.find((v) => v.labels.event === 'wait')?.value ?? 0;
+}
 
 for (const backend of BACKENDS) {
   describe(`api: available then busy (${backend.name})`, function () {
@@ -26,12 +33,18 @@ for (const backend of BACKENDS) {
       await waitSnapshot(t, r.body.snapshot.id as string, 'available');
       // The moment the window is about: the operation ended (lease released with its outcome), a
       // recovery pass took the free lease (the holder the repair pass uses) and releases it soon.
-      // Held for a second, so the next request meets it whatever the machine's load.
+      // Released only once the request is seen waiting for it (the service's wait counter), so the
+      // request meets it whatever the machine's load (a fixed hold could end before it arrives).
       const pass = await t.svc.deps.repos.leases.acquire(vid, leaseHolder(`repair-${randomUUID()}`), 30_000);
-      const releasing = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => t.svc.deps.repos.leases.release(pass));
-      const next = await t.http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } });
-      await releasing;
+      const waitsBefore = await leaseWaits();
+      let answered = false;
+      const pending = t.http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } })
+        .then((res) => { answered = true; return res; });
+      await eventually(async () => ((await leaseWaits()) > waitsBefore || answered ? true : undefined), 60_000);
+      await t.svc.deps.repos.leases.release(pass);
+      const next = await pending;
       expect(next.status, JSON.stringify(next.body)).to.equal(202);
+      expect(await leaseWaits() - waitsBefore, 'the request waited for the pass').to.equal(1);
       await waitVolume(t, vid, 'available');
     });
 
@@ -39,12 +52,13 @@ for (const backend of BACKENDS) {
       const vid = await createVolume(t);
       const op = await t.svc.deps.repos.leases.acquire(vid, leaseHolder(randomUUID()), 30_000);
       try {
-        const started = Date.now();
+        const waitsBefore = await leaseWaits();
         const next = await t.http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } });
         expect(next.status).to.equal(409);
         expect(next.body.conflictingRequest.error_code).to.equal('VOLUME_BUSY');
-        // No waiting for an operation's lease (it may run for minutes).
-        expect(Date.now() - started).to.be.below(5000);
+        // No waiting for an operation's lease (it may run for minutes): read from the service's
+        // wait counter, not from a stopwatch (a loaded machine is slow either way).
+        expect(await leaseWaits() - waitsBefore).to.equal(0);
       } finally {
         await t.svc.deps.repos.leases.release(op);
       }

@@ -16,29 +16,24 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import supertest from 'supertest';
+import type supertest from 'supertest';
 import { type ShareConfig } from '../../../../lib/core/config.js';
-import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { createShare } from '../../../../lib/shares/index.js';
-import { startService, type RunningService } from '../../../../src/api/server.js';
 import { repairGhostSnapshots } from '../../../../src/api/usecases/ghost-snapshots.js';
 import { STEPS, setStepHook } from '../../../../drivers/remotefs/snapshots/hooks.js';
 import { readInfo } from '../../../../drivers/remotefs/info-file.js';
 import { brickState, restartBrick } from '../../../../bench/campaign/faults.js';
 import { verifyImage, writeBlocks, written, type Image } from '../../../../bench/campaign/image-model.js';
 import { assertConsistent } from '../../../fixtures/consistency.js';
-import { createGlusterVolume, type GlusterVolume } from '../../../fixtures/gluster.js';
-import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../fixtures/api/harness.js';
+import type { GlusterVolume } from '../../../fixtures/gluster.js';
+import { BACKENDS, auth, eventually, remotefsServiceHooks, type RemotefsService } from '../../../fixtures/api/harness.js';
 
 describe('a GlusterFS brick lost during a snapshot delete converges without a human', function () {
   this.timeout(600_000);
   let gv: GlusterVolume;
-  let db: TestDb;
-  let dir: string;
-  let svc: RunningService;
+  let svc: RemotefsService['svc'];
   let http: ReturnType<typeof supertest>;
   let shareDir: string;
 
@@ -48,28 +43,14 @@ describe('a GlusterFS brick lost during a snapshot delete converges without a hu
   }, 120_000);
   const activeOf = async (vid: string) => path.join(shareDir, (await readInfo(shareDir, vid))?.tree?.active as string);
 
-  before(async () => {
-    gv = await createGlusterVolume();
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    dir = await mkdtemp(path.join(tmpdir(), 'qcs-brick-unlink-'));
-    const config = parseServiceConfig({
-      log: { level: 'silent' }, db: db.config,
-      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-      storage: { driver: 'remotefs', shares: [{ type: 'glusterfs', address: gv.address }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-    });
-    // No periodic sweep of its own: the test runs the pass itself, after the brick is back.
-    svc = await startService({ config, reaperIntervalMs: 0 });
-    http = supertest(svc.url);
-    shareDir = createShare(config.storage.shares[0] as ShareConfig, config.storage.mountBase).mountPoint;
-  });
-
-  after(async () => {
-    setStepHook(null);
-    await svc?.stop();
-    await gv?.destroy().catch(() => undefined);
-    await db?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  // Registered first, so that it runs first: no step hook left when the service stops.
+  after(() => setStepHook(null));
+  // No periodic sweep of its own (the hooks' default): the test runs the pass itself, after the brick is back.
+  remotefsServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], 'qcs-brick-unlink-', (s) => {
+    ({ svc, http } = s);
+    gv = s.gluster as GlusterVolume;
+    shareDir = createShare(svc.deps.config.storage.shares[0] as ShareConfig, svc.deps.config.storage.mountBase).mountPoint;
+  }, { shares: [], glusterfs: true });
 
   it('the victim is unlinked by the periodic pass once the brick is back; rows, info file and share agree', async () => {
     const vid = (await http.post('/v3/volumes').set(auth('admin')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;

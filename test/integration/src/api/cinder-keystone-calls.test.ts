@@ -71,11 +71,7 @@ for (const backend of SQLITE) {
       const u = users[who];
       return run('cinder', args, {
         allowFailure: true, timeoutMs: 120_000,
-        env: {
-          OS_AUTH_URL: ks.url, OS_AUTH_TYPE: 'password', OS_IDENTITY_API_VERSION: '3',
-          OS_USERNAME: u.name, OS_PASSWORD: u.password, OS_PROJECT_NAME: u.projectName,
-          OS_USER_DOMAIN_ID: 'default', OS_PROJECT_DOMAIN_ID: 'default', OS_REGION_NAME: region, OS_VOLUME_API_VERSION: '3.54',
-        },
+        env: ks.cinderClientEnv(u, region, { OS_VOLUME_API_VERSION: '3.54' }),
       });
     };
     const ok = async (who: Who, ...args: string[]) => {

@@ -13,9 +13,8 @@ import { run } from '../../../../lib/core/process.js';
 import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { capturedLog } from '../../../fixtures/captured-log.js';
-import { TestKeystone, type KeystoneUser } from '../../../fixtures/keystone.js';
+import { TestKeystone, cinderClient, type KeystoneUser } from '../../../fixtures/keystone.js';
 import { issueCert, makeCa, type TestCa } from '../../../fixtures/tls.js';
-import { until } from '../../../fixtures/until.js';
 
 describe('the stock cinder client through Keystone, over TLS (SQLite)', function () {
   this.timeout(900_000);
@@ -59,48 +58,19 @@ describe('the stock cinder client through Keystone, over TLS (SQLite)', function
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function cinder(...args: string[]): Promise<string> {
-    const r = await run('cinder', args, {
-      timeoutMs: 120_000,
-      env: {
-        OS_AUTH_URL: ks.url, OS_AUTH_TYPE: 'password', OS_IDENTITY_API_VERSION: '3',
-        OS_USERNAME: user.name, OS_PASSWORD: user.password, OS_PROJECT_NAME: user.projectName,
-        OS_USER_DOMAIN_ID: 'default', OS_PROJECT_DOMAIN_ID: 'default', OS_REGION_NAME: region,
-        OS_CACERT: ca.caFile, OS_VOLUME_API_VERSION: '3.0',
-      },
-    });
-    return r.stdout;
-  }
-  const field = (out: string, name: string) => new RegExp(`^\\|\\s*${name}\\s*\\|\\s*(\\S+)`, 'm').exec(out)?.[1];
-  const untilListed = (args: string[], id: string, status: string) =>
-    until(`${id} ${status}`, async () => ((await cinder(...args)).split('\n').some((l) => l.includes(id) && l.includes(` ${status} `)) ? true : undefined), 300_000, 500);
-  const untilGone = (args: string[], id: string) =>
-    until(`${id} gone`, async () => (!(await cinder(...args)).includes(id) ? true : undefined), 300_000, 500);
+  const { cinder, field, lifeCycle } = cinderClient(() => ks.cinderClientEnv(user, region, { OS_CACERT: ca.caFile, OS_VOLUME_API_VERSION: '3.0' }));
 
   it('create volume → create snapshot → delete snapshot → delete volume', async () => {
-    const created = await cinder('create', '1', '--name', 'ks-tls-vol');
-    const vid = field(created, 'id') as string;
-    expect(vid).to.match(/^[0-9a-f-]{36}$/);
-    await untilListed(['list'], vid, 'available');
-    expect(field(await cinder('show', vid), 'os-vol-tenant-attr:tenant_id')).to.equal(user.projectId);
-
-    const sid = field(await cinder('snapshot-create', '--name', 'ks-tls-snap', vid), 'id') as string;
-    expect(sid).to.match(/^[0-9a-f-]{36}$/);
-    await untilListed(['snapshot-list'], sid, 'available');
-    await cinder('snapshot-delete', sid);
-    await untilGone(['snapshot-list'], sid);
-    await cinder('delete', vid);
-    await untilGone(['list'], vid);
+    await lifeCycle('ks-tls', async (vid) => {
+      expect(field(await cinder('show', vid), 'os-vol-tenant-attr:tenant_id')).to.equal(user.projectId);
+    });
   });
 
   it('a wrong CA makes the client refuse the service (the certificate is really checked)', async () => {
     const other = await makeCa(await mkdtemp(path.join(dir, 'other-')), 'another CA');
     const r = await run('cinder', ['list'], {
       allowFailure: true, timeoutMs: 120_000,
-      env: {
-        OS_AUTH_URL: ks.url, OS_USERNAME: user.name, OS_PASSWORD: user.password, OS_PROJECT_NAME: user.projectName,
-        OS_USER_DOMAIN_ID: 'default', OS_PROJECT_DOMAIN_ID: 'default', OS_REGION_NAME: region, OS_CACERT: other.caFile,
-      },
+      env: ks.cinderClientEnv(user, region, { OS_CACERT: other.caFile }),
     });
     expect(r.exitCode).to.not.equal(0);
     expect(`${r.stdout}${r.stderr}`).to.match(/SSL|certificate/i);

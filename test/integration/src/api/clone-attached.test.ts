@@ -10,14 +10,16 @@ import { beginSourceOperation, endSourceOperation } from '../../../../src/api/us
 import { settleInterruptedClones } from '../../../../src/api/usecases/clone-attached/settle.js';
 import { dropTemporarySnapshot, takeTemporarySnapshot } from '../../../../src/api/usecases/clone-attached/temporary-steps.js';
 import type { VolumeRecord } from '../../../../src/db/records.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../../../fixtures/api/harness.js';
+import { BACKENDS, auth, eventually, startTestService, type TestDb, type TestService, registerHost } from '../../../fixtures/api/harness.js';
 import { createVolume, waitOperation, waitVolume } from '../../../fixtures/api/helpers.js';
 
-const TTL = 1000;
+// Long enough that a lease renewed just before its keeper stops is still current at the next
+// line on a loaded machine; the tests poll for its expiry rather than sleeping past it.
+const TTL = 10_000;
 
 for (const backend of BACKENDS) {
   describe(`api clone of an attached volume (${backend.name})`, function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     let db: TestDb;
     let t: TestService;
     before(async () => {
@@ -37,6 +39,11 @@ for (const backend of BACKENDS) {
       await waitVolume(t, id, 'in-use');
       return id;
     }
+    /** The settle pass, run until the dead process's lease has expired and it settles something. */
+    const settledOnceExpired = () => eventually(async () => {
+      const settled = await settleInterruptedClones(t.svc.deps);
+      return settled.length > 0 ? settled : undefined;
+    }, TTL + 60_000);
     const allSnapshots = async (vid: string) => (await t.http.get(`/v3/snapshots?volume_id=${vid}&all_tenants=1&include_hidden=true`).set(auth('admin'))).body.snapshots as { id: string; status: string }[];
     const operationsOf = async (vid: string) => (await t.http.get(`/v3/operations?volume_id=${vid}&all_tenants=1`).set(auth('admin'))).body.operations as { kind: string; state: string; error: string | null }[];
 
@@ -99,11 +106,11 @@ for (const backend of BACKENDS) {
       await takeTemporarySnapshot(t.svc.deps, vol, { id: so.snapshotId, volumeId: src }, { lease: so.keeper.lease });
       await so.keeper.stop(); // the process dies: no renewal, no release
       expect(await settleInterruptedClones(t.svc.deps)).to.deep.equal([]); // its lease is still current
-      await new Promise((r) => setTimeout(r, TTL + 200));
-      expect(await settleInterruptedClones(t.svc.deps)).to.deep.equal([so.op.id]);
+      expect(await settledOnceExpired()).to.deep.equal([so.op.id]);
       await waitVolume(t, cloneId, 'error');
       expect((await waitOperation(t, cloneOp)).state).to.equal('failed');
-      for (let i = 0; i < 100 && (await allSnapshots(src)).length > 0; i += 1) await new Promise((r) => setTimeout(r, 50));
+      // The temporary snapshot is dropped after the operation ends: polled with a deadline.
+      await eventually(async () => ((await allSnapshots(src)).length === 0 ? true : undefined), 60_000).catch(() => undefined);
       expect(await allSnapshots(src)).to.deep.equal([]);
       expect(t.driver.volumes.get(src)?.snaps.size).to.equal(0);
       expect((await operationsOf(src)).find((o) => o.kind === 'clone_source')).to.include({ state: 'failed' });
@@ -115,8 +122,7 @@ for (const backend of BACKENDS) {
       const vol = (await t.svc.deps.repos.volumes.get(src)) as VolumeRecord;
       const so = await beginSourceOperation(t.svc.deps, vol, { cloneVolumeId: randomUUID(), cloneOperationId: randomUUID() }, 'u-alice');
       await so.keeper.stop();
-      await new Promise((r) => setTimeout(r, TTL + 200));
-      expect(await settleInterruptedClones(t.svc.deps)).to.deep.equal([so.op.id]);
+      expect(await settledOnceExpired()).to.deep.equal([so.op.id]);
       expect(await allSnapshots(src)).to.deep.equal([]);
       // The source is free again: a clone now goes through.
       const r = await t.http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, source_volid: src } });

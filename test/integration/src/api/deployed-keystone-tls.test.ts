@@ -14,7 +14,7 @@ import path from 'node:path';
 import { run } from '../../../../lib/core/process.js';
 import { freePort } from '../../../fixtures/free-port.js';
 import { REPO_ROOT } from '../../../fixtures/guest/paths.js';
-import { TestKeystone, type KeystoneUser } from '../../../fixtures/keystone.js';
+import { TestKeystone, cinderClient, type KeystoneUser } from '../../../fixtures/keystone.js';
 import { issueCert, makeCa, servedCertificate, type TestCa } from '../../../fixtures/tls.js';
 import { until } from '../../../fixtures/until.js';
 
@@ -85,31 +85,10 @@ describe('deployed from the build with the unit\'s command lines: Keystone, TLS,
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function cinder(...args: string[]): Promise<string> {
-    const r = await run('cinder', args, {
-      timeoutMs: 120_000,
-      env: {
-        OS_AUTH_URL: ks.url, OS_USERNAME: user.name, OS_PASSWORD: user.password, OS_PROJECT_NAME: user.projectName,
-        OS_USER_DOMAIN_ID: 'default', OS_PROJECT_DOMAIN_ID: 'default', OS_REGION_NAME: region, OS_CACERT: ca.caFile, OS_VOLUME_API_VERSION: '3.0',
-      },
-    });
-    return r.stdout;
-  }
-  const field = (out: string, name: string) => new RegExp(`^\\|\\s*${name}\\s*\\|\\s*(\\S+)`, 'm').exec(out)?.[1];
-  const listed = (args: string[], id: string, status: string) =>
-    until(`${id} ${status}`, async () => ((await cinder(...args)).split('\n').some((l) => l.includes(id) && l.includes(` ${status} `)) ? true : undefined), 300_000, 500);
-  const gone = (args: string[], id: string) => until(`${id} gone`, async () => (!(await cinder(...args)).includes(id) ? true : undefined), 300_000, 500);
+  const { lifeCycle } = cinderClient(() => ks.cinderClientEnv(user, region, { OS_CACERT: ca.caFile, OS_VOLUME_API_VERSION: '3.0' }));
 
   it('the cinder client: create volume → create snapshot → delete snapshot → delete volume', async () => {
-    const vid = field(await cinder('create', '1', '--name', 'deployed-vol'), 'id') as string;
-    expect(vid).to.match(/^[0-9a-f-]{36}$/);
-    await listed(['list'], vid, 'available');
-    const sid = field(await cinder('snapshot-create', '--name', 'deployed-snap', vid), 'id') as string;
-    await listed(['snapshot-list'], sid, 'available');
-    await cinder('snapshot-delete', sid);
-    await gone(['snapshot-list'], sid);
-    await cinder('delete', vid);
-    await gone(['list'], vid);
+    await lifeCycle('deployed');
   });
 
   it('SIGHUP (the unit\'s ExecReload) serves the renewed certificate on the same port', async () => {

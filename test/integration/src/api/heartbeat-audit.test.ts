@@ -8,32 +8,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import supertest from 'supertest';
-import { startService } from '../../../../src/api/server.js';
-import { FakeDriver } from '../../../fixtures/fake-driver.js';
-import { capturedLog, type CapturedLog } from '../../../fixtures/captured-log.js';
+import { capturedLog } from '../../../fixtures/captured-log.js';
 import { until } from '../../../fixtures/until.js';
-import { BACKENDS, auth, testConfig, type TestDb, type TestService } from '../../../fixtures/api/harness.js';
-
-type Line = Record<string, unknown> & { access?: Record<string, unknown>; audit?: Record<string, unknown>; msg?: string };
+import { BACKENDS, auth, testServiceHooks } from '../../../fixtures/api/harness.js';
 
 for (const backend of BACKENDS) {
   describe(`api: a heartbeat that changes nothing is not audited (${backend.name})`, function () {
     this.timeout(60_000);
-    let db: TestDb;
-    let t: TestService;
-    let cap: CapturedLog;
-    before(async () => {
-      db = await backend.create();
-      cap = capturedLog('debug');
-      const driver = new FakeDriver();
-      const svc = await startService({ config: testConfig(db.config), driver, reaperIntervalMs: 0, log: cap.log });
-      t = { svc, driver, http: supertest(svc.url), stop: () => svc.stop() };
-    });
-    after(async () => {
-      await t?.stop();
-      await db?.cleanup();
-    });
+    const cap = capturedLog('debug');
+    const t = testServiceHooks(backend, { log: cap.log });
 
     const host = `hb-${randomUUID().slice(0, 8)}`;
     const put = async (who: 'admin' | 'service-c1', name: string, endpoint: string, credential: string) => {
@@ -42,8 +25,8 @@ for (const backend of BACKENDS) {
         .send({ compute_host: { coordinator_endpoint: endpoint, credential } });
       expect(r.status, r.text).to.be.oneOf([200, 201]);
       // The access line is written when the response finishes: wait for it (bounded), then read the request's lines.
-      await until('the access line', async () => cap.lines().some((l) => (l as Line).requestId === id && (l as Line).access) || undefined, 10_000, 20);
-      const lines = (cap.lines() as Line[]).filter((l) => l.requestId === id);
+      await until('the access line', async () => cap.lines().some((l) => l.requestId === id && l.access) || undefined, 60_000, 20);
+      const lines = cap.lines().filter((l) => l.requestId === id);
       return { status: r.status, audit: lines.filter((l) => l.audit), lines, heartbeat: r.body.compute_host.last_heartbeat_at as string };
     };
     const CRED = `credential-${randomUUID()}`;
@@ -95,7 +78,7 @@ for (const backend of BACKENDS) {
       const r = await t.http.put(`/v3/os-compute-hosts/${host}`).set({ ...auth('service-c1'), 'X-OpenStack-Request-ID': id })
         .send({ compute_host: { coordinator_endpoint: 'http://127.0.0.1:9999', credential: CRED } });
       expect(r.status).to.equal(403);
-      const audit = await until('the refusal audited', async () => (cap.lines() as Line[]).find((l) => l.requestId === id && l.audit), 10_000, 20);
+      const audit = await until('the refusal audited', async () => cap.lines().find((l) => l.requestId === id && l.audit), 60_000, 20);
       expect(audit.audit).to.include({ outcome: 'refused', status: 403 });
       expect((await t.svc.deps.repos.computeHosts.addressOf(host))?.endpoint).to.equal('http://127.0.0.1:8778/');
     });

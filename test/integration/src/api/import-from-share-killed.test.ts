@@ -12,6 +12,7 @@ import { CRASH_POINTS } from '../../../../lib/core/crash-points.js';
 import { shareListing } from '../../../fixtures/shares.js';
 import { killableServiceSuite } from '../../../fixtures/killable-service.js';
 import { BACKENDS, auth, eventually } from '../../../fixtures/api/harness.js';
+import { volumeWithSnapshot } from '../../../fixtures/api/helpers.js';
 
 const LEASE_TTL_MS = 2000;
 
@@ -24,11 +25,7 @@ for (const backend of BACKENDS) {
 
     it('leaves nothing visible; the restarted service removes the files and fails the operation', async () => {
       let api = await suite.start();
-      const r = await api.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'src' } }).expect(202);
-      const vid = r.body.volume.id as string;
-      await eventually(async () => ((await api.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined), 60_000);
-      const s = await api.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
-      await eventually(async () => ((await api.get(`/v3/snapshots/${s.body.snapshot.id}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
+      const { volumeId: vid } = await volumeWithSnapshot(api);
       const ops = async () => (await api.get('/v3/operations').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.operations as Op[];
       const exp = await api.post(`/v3/volumes/${vid}/action`).set(auth('admin')).send({ 'os-export-to-share': { share: suite.share, name: 'full.tar' } }).expect(202);
       const exported = await eventually(async () => (await ops()).find((o) => o.id === String(exp.headers['x-operation-id']) && o.state !== 'running'), 60_000);

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { killableServiceSuite } from '../../../fixtures/killable-service.js';
 import { BACKENDS, auth, eventually } from '../../../fixtures/api/harness.js';
+import { volumeWithSnapshot } from '../../../fixtures/api/helpers.js';
 
 const LEASE_TTL_MS = 2000;
 
@@ -19,11 +20,7 @@ for (const backend of BACKENDS) {
 
     it('leaves nothing visible; the restarted service removes the files and fails the operation', async () => {
       let api = await suite.start();
-      const r = await api.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'src' } }).expect(202);
-      const vid = r.body.volume.id as string;
-      await eventually(async () => ((await api.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined), 60_000);
-      const s = await api.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vid } }).expect(202);
-      await eventually(async () => ((await api.get(`/v3/snapshots/${s.body.snapshot.id}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 60_000);
+      const { volumeId: vid } = await volumeWithSnapshot(api);
       const archive = (await api.get(`/v3/volumes/${vid}/os-export`).set(auth('alice')).buffer(true)
         .parse((res, cb) => { const c: Buffer[] = []; res.on('data', (d: Buffer) => c.push(d)); res.on('end', () => cb(null, Buffer.concat(c))); }).expect(200)).body as Buffer;
       const volumesBefore = (await api.get('/v3/volumes').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.volumes.length as number;

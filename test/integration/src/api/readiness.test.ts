@@ -7,18 +7,15 @@
  * and bytes moved by merges and copies after real snapshot operations. The same on a real
  * GlusterFS share unmounted behind the service's back.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import supertest from 'supertest';
-import { parseServiceConfig } from '../../../../src/api/service-config.js';
+import type supertest from 'supertest';
 import { writePattern } from '../../../../lib/qemu/qemu-io.js';
 import { run } from '../../../../lib/core/process.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
-import { createGlusterVolume, type GlusterVolume } from '../../../fixtures/gluster.js';
-import { startService, type RunningService } from '../../../../src/api/server.js';
-import { BACKENDS, TOKENS, apiWaits, auth, type TestDb } from '../../../fixtures/api/harness.js';
+import type { GlusterVolume } from '../../../fixtures/gluster.js';
+import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 
 interface Check { name: string; status: string; reason?: string; mounted?: boolean; writable?: boolean }
 interface Report { status: string; reasons: string[]; checks: Check[] }
@@ -32,30 +29,14 @@ function sample(text: string, series: string): number {
 for (const backend of BACKENDS) {
   describe(`api: readiness, SHARE_UNAVAILABLE and metrics (real RemoteFS, two local shares, ${backend.name})`, function () {
     this.timeout(180_000);
-    let db: TestDb;
-    let dir: string;
-    let svc: RunningService;
     let http: ReturnType<typeof supertest>;
     let shareA: string;
     let shareB: string;
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-'));
-      shareA = path.join(dir, 'share-a');
-      shareB = path.join(dir, 'share-b');
-      const config = parseServiceConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: shareA }, { type: 'local', address: shareB }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-      });
-      svc = await startService({ config, reaperIntervalMs: 0 });
-      http = supertest(svc.url);
-    });
-    after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    remotefsServiceHooks(backend, 'qcs-ready-', (s) => {
+      http = s.http;
+      shareA = path.join(s.dir, 'share-a');
+      shareB = path.join(s.dir, 'share-b');
+    }, { shares: ['share-a', 'share-b'] });
     const waits = apiWaits(() => http);
     const ready = async (status: number) => (await http.get('/readyz').expect(status)).body as Report;
     const check = (r: Report, name: string) => r.checks.find((c) => c.name === name);
@@ -128,42 +109,26 @@ for (const backend of BACKENDS) {
 
 describe('api: readiness and SHARE_UNAVAILABLE on a real GlusterFS share that gets unmounted (sqlite)', function () {
   this.timeout(300_000);
-  let db: TestDb;
   let dir: string;
-  let vol: GlusterVolume | undefined;
-  let svc: RunningService | undefined;
+  let vol: GlusterVolume;
   let http: ReturnType<typeof supertest>;
-  before(async () => {
-    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
-    dir = await mkdtemp(path.join(tmpdir(), 'qcs-ready-gl-'));
-    vol = await createGlusterVolume();
-    const config = parseServiceConfig({
-      log: { level: 'silent' }, db: db.config,
-      api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
-      storage: { driver: 'remotefs', shares: [{ type: 'glusterfs', address: vol.address }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null },
-    });
-    svc = await startService({ config, reaperIntervalMs: 0 });
-    http = supertest(svc.url);
-  });
-  after(async () => {
-    await svc?.stop();
-    await vol?.destroy();
-    await db?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  remotefsServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number], 'qcs-ready-gl-', (s) => {
+    ({ dir, http } = s);
+    vol = s.gluster as GlusterVolume;
+  }, { shares: [], glusterfs: true });
 
   it('mounted: ready; unmounted behind its back: down (503) "not mounted", and a create fails SHARE_UNAVAILABLE', async () => {
-    const name = `share:${(vol as GlusterVolume).address}`;
+    const name = `share:${vol.address}`;
     const ready = (await http.get('/readyz').expect(200)).body as Report;
     expect(ready.status, JSON.stringify(ready)).to.equal('ready');
     expect(ready.checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true });
-    const mountPoint = mountPointFor(path.join(dir, 'mnt'), (vol as GlusterVolume).address);
+    const mountPoint = mountPointFor(path.join(dir, 'mnt'), vol.address);
     await run('umount', [mountPoint], { timeoutMs: 60_000 });
     const down = (await http.get('/readyz').expect(503)).body as Report;
     expect(down.status).to.equal('down');
     expect(down.checks.find((c) => c.name === name)?.reason).to.equal(`not mounted at ${mountPoint}`);
     const res = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
     const op = await apiWaits(() => http).operation(res.headers['x-operation-id'] as string);
-    expect(op.error).to.match(/^SHARE_UNAVAILABLE: /).and.contain(`${(vol as GlusterVolume).address} (not mounted at ${mountPoint})`);
+    expect(op.error).to.match(/^SHARE_UNAVAILABLE: /).and.contain(`${vol.address} (not mounted at ${mountPoint})`);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { reapAbandoned } from '../../../../src/api/usecases/snapshot-metadata/reaper.js';
-import { BACKENDS, auth, startTestService, type TestDb, type TestService, registerHost } from '../../../fixtures/api/harness.js';
+import { BACKENDS, auth, eventually, startTestService, type TestDb, type TestService, registerHost } from '../../../fixtures/api/harness.js';
 import { createVolume, waitSnapshot, waitVolume } from '../../../fixtures/api/helpers.js';
 
 async function attachedVolume(t: TestService): Promise<string> {
@@ -110,8 +110,12 @@ for (const backend of BACKENDS) {
     it('abandons an operation whose host vanished before the commit point and refuses its late reports', async () => {
       const vid = await attachedVolume(t);
       const m = await begin(t, vid);
-      await new Promise((r) => setTimeout(r, 1300));
-      const reaped = await reapAbandoned(t.svc.deps);
+      // The operation's lease (TTL 1 s here) lapses because no report keeps it alive: the reaper is
+      // run until it takes it (not once after a fixed pause).
+      const reaped = await eventually(async () => {
+        const r = await reapAbandoned(t.svc.deps);
+        return r.includes(m.operation_id) ? r : undefined;
+      }, 60_000);
       expect(reaped).to.include(m.operation_id);
       expect(t.driver.volumes.get(vid)?.pending.size).to.equal(0);
       const late = await action(t, m.snapshot_id, { 'os-request_commit': { operation_id: m.operation_id, fencing_token: m.fencing_token } }, 'service');

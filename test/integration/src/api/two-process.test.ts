@@ -19,7 +19,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 interface Call { method: string; volumeId: string; start: number; end: number; pid: number }
 
 describe('api: two service processes on one MariaDB', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let tdb: TestDatabase;
   let dir: string;
   const services: ServiceProcess[] = [];
@@ -32,7 +32,10 @@ describe('api: two service processes on one MariaDB', function () {
       log: { level: 'warn' }, db: tdb.config,
       api: { host: '127.0.0.1', port: 0, auth: 'tokens', tokens: TOKENS },
       storage: { driver: path.join(repo, 'test/fixtures/fake-driver.ts'), leaseTtlMs: 5000, shares: [{ type: 'local', address: path.join(dir, 'share') }] },
-    }, { FAKE_DRIVER_DELAY_MS: '150', FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') }))));
+    // Each driver call lasts 2 s, so the winner of a pair still holds the lease when the other
+    // request of the pair arrives, however late a loaded machine schedules the other process
+    // (with 150 ms, a late loser could find the volume free again and win too).
+    }, { FAKE_DRIVER_DELAY_MS: '2000', FAKE_DRIVER_JOURNAL: path.join(dir, 'journal.jsonl') }))));
     urls.push(...services.map((s) => s.url));
   });
 

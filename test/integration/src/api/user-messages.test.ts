@@ -5,25 +5,18 @@
  * shows and deletes it; expired ones are hidden and purged. SQLite and MariaDB.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
-import supertest from 'supertest';
-import { parseServiceConfig } from '../../../../src/api/service-config.js';
+import type supertest from 'supertest';
 import { run } from '../../../../lib/core/process.js';
-import { startService, type RunningService } from '../../../../src/api/server.js';
 import { purgeExpiredMessages } from '../../../../src/api/user-messages/purge.js';
-import { BACKENDS, eventually, type TestDb } from '../../../fixtures/api/harness.js';
+import { BACKENDS, eventually, remotefsServiceHooks, type RemotefsService } from '../../../fixtures/api/harness.js';
 
 const TTL_SECONDS = 3600;
 
 for (const backend of BACKENDS) {
   describe(`api: user messages of asynchronous failures (${backend.name})`, function () {
     this.timeout(180_000);
-    let db: TestDb;
-    let dir: string;
-    let svc: RunningService;
+    let svc: RemotefsService['svc'];
     let http: ReturnType<typeof supertest>;
     const project = `p-msg-${randomUUID().slice(0, 8)}`;
     const as = (user: string, proj: string, roles = 'member') => ({ 'X-Auth-Token': `${user}:${proj}`, 'X-Roles': roles });
@@ -31,22 +24,9 @@ for (const backend of BACKENDS) {
     const bob = as('bob', `${project}-other`);
     const admin = as('root', 'p-admin', 'admin,member');
 
-    before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-messages-'));
-      const config = parseServiceConfig({
-        log: { level: 'silent' }, db: db.config,
-        api: { host: '127.0.0.1', port: 0, auth: 'noauth', messageTtlSeconds: TTL_SECONDS },
-        // Every byte of the share reserved: placement finds no room, as on a full share.
-        storage: { driver: 'remotefs', shares: [{ type: 'local', address: path.join(dir, 'share') }], mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null, reservedPercentage: 100 },
-      });
-      svc = await startService({ config, reaperIntervalMs: 0 });
-      http = supertest(svc.url);
-    });
-    after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
+    // Every byte of the share reserved: placement finds no room, as on a full share.
+    remotefsServiceHooks(backend, 'qcs-messages-', (s) => ({ svc, http } = s), {
+      auth: 'noauth', api: { messageTtlSeconds: TTL_SECONDS }, storage: { reservedPercentage: 100 },
     });
 
     let vid: string;

@@ -6,16 +6,13 @@
  * share places it there. Stock `cinder` CLI (noauth), real RemoteFS driver, SQLite.
  */
 import { expect } from 'chai';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import supertest from 'supertest';
-import { parseServiceConfig } from '../../../../src/api/service-config.js';
+import type supertest from 'supertest';
 import { run } from '../../../../lib/core/process.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
-import { startService, type RunningService } from '../../../../src/api/server.js';
-import { createGlusterVolume, type GlusterVolume } from '../../../fixtures/gluster.js';
-import { BACKENDS, eventually, type TestDb } from '../../../fixtures/api/harness.js';
+import type { GlusterVolume } from '../../../fixtures/gluster.js';
+import { BACKENDS, eventually, remotefsServiceHooks, type RemotefsService } from '../../../fixtures/api/harness.js';
 
 const USER = 'u-types-gl';
 const PROJECT = 'p-types-gl';
@@ -24,36 +21,16 @@ const backend = BACKENDS.find((b) => b.name === 'sqlite');
 
 describe('api: a volume type\'s share pattern picks a GlusterFS share (cinder CLI, sqlite)', function () {
   this.timeout(600_000);
-  let db: TestDb;
   let dir: string;
   let gl: GlusterVolume;
-  let svc: RunningService;
+  let svc: RemotefsService['svc'];
   let http: ReturnType<typeof supertest>;
   const local = () => path.join(dir, 'share-local');
-
-  before(async () => {
-    if (backend === undefined) throw new Error('no sqlite backend in the harness');
-    db = await backend.create();
-    dir = await mkdtemp(path.join(tmpdir(), 'qcs-types-gl-'));
-    gl = await createGlusterVolume();
-    svc = await startService({
-      config: parseServiceConfig({
-        log: { level: 'silent' }, db: db.config, api: { host: '127.0.0.1', port: 0, auth: 'noauth' },
-        storage: {
-          driver: 'remotefs', mountBase: path.join(dir, 'mnt'), leaseDir: path.join(dir, 'leases'), fileOwner: null,
-          shares: [{ type: 'local', address: local() }, { type: 'glusterfs', address: gl.address, mountOptions: [], backupVolfileServers: [] }],
-        },
-      }),
-      reaperIntervalMs: 0,
-    });
-    http = supertest(svc.url);
-  });
-  after(async () => {
-    await svc?.stop();
-    await gl?.destroy();
-    await db?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  if (backend === undefined) throw new Error('no sqlite backend in the harness');
+  remotefsServiceHooks(backend, 'qcs-types-gl-', (s) => {
+    ({ dir, svc, http } = s);
+    gl = s.gluster as GlusterVolume;
+  }, { auth: 'noauth', shares: ['share-local'], glusterfs: true });
 
   const cinder = async (...args: string[]) => (await run('cinder', ['--os-auth-type', 'noauth', '--os-user-id', USER, '--os-project-id', PROJECT, '--os-endpoint', `${svc.url}/v3`, ...args], { timeoutMs: 120_000 })).stdout;
   const field = (out: string, name: string) => new RegExp(`^\\|\\s*${name}\\s*\\|\\s*(\\S+)`, 'm').exec(out)?.[1];

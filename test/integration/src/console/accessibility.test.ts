@@ -8,14 +8,12 @@
  * cancelled) with the keyboard alone. Screenshots: test-artifacts/console/a11y-*.png.
  */
 import { expect } from 'chai';
-import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import type supertest from 'supertest';
 import { writePattern } from '../../../../lib/qemu/img.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 import { focusOrderProblems, structureProblems, tabTo } from '../../../fixtures/console/a11y.js';
-import { CHROMIUM, openBrowser, screenshot, type Browser } from '../../../fixtures/console/browser.js';
+import { consoleBrowserHooks, screenshot } from '../../../fixtures/console/browser.js';
 
 const sqlite = BACKENDS.find((b) => b.name === 'sqlite');
 if (!sqlite) throw new Error('no sqlite backend');
@@ -25,10 +23,10 @@ describe('web console: accessibility of every page, every action by keyboard (sq
   let http: ReturnType<typeof supertest>;
   let base = '';
   let share = '';
-  let browser: Browser | undefined;
   remotefsServiceHooks(sqlite, 'qcs-console-a11y-', (s) => { http = s.http; base = s.svc.url; share = path.join(s.dir, 'share'); });
   const waits = apiWaits(() => http);
-  const page = (): Page => { if (!browser) throw new Error('no browser'); return browser.page; };
+  const ui = consoleBrowserHooks(() => base);
+  const page = ui.page;
   const volumeOf = async (id: string) => (await http.get(`/v3/volumes/${id}`).set(auth('alice')).expect(200)).body.volume as { size: number; status: string };
   const snapshotsOf = async (id: string) => ((await http.get(`/v3/snapshots?volume_id=${id}`).set(auth('alice')).expect(200)).body.snapshots as { id: string; name: string | null }[]);
 
@@ -40,7 +38,7 @@ describe('web console: accessibility of every page, every action by keyboard (sq
   }
 
   async function login(token: string): Promise<void> {
-    await browser?.context.clearCookies();
+    await page().context().clearCookies();
     await page().goto(`${base}/console/login`);
     await checkPage('login');
     // By keyboard: the token field, typed, Enter submits.
@@ -57,7 +55,7 @@ describe('web console: accessibility of every page, every action by keyboard (sq
   let vid = '';
   let s1 = '';
   before(async () => {
-    await access(CHROMIUM).catch(() => { throw new Error(`${CHROMIUM} is missing: run bash scripts/setup.sh test (scripts/setup.d/47-test-chromium.sh)`); });
+    await ui.requireChromium();
     vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'a11y' } }).expect(202)).body.volume.id as string;
     await waits.settled('volumes', vid, 'available');
     const active = async () => (await http.get(`/v3/volumes/${vid}/tree`).set(auth('alice')).expect(200)).body.tree.active_file as string;
@@ -70,9 +68,8 @@ describe('web console: accessibility of every page, every action by keyboard (sq
       const id = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name } }).expect(202)).body.volume.id as string;
       await waits.settled('volumes', id, 'available');
     }
-    browser = await openBrowser();
+    await ui.open();
   });
-  after(async () => { await browser?.close(); });
 
   it('every page an admin sees passes the checks', async () => {
     await login('admin');

@@ -10,14 +10,13 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import type supertest from 'supertest';
 import { writePattern } from '../../../../lib/qemu/img.js';
 import { BACKENDS, TOKENS, apiWaits, auth, eventually, remotefsServiceHooks, type RemotefsService } from '../../../fixtures/api/harness.js';
-import { ARTIFACTS, CHROMIUM, openBrowser, screenshot, type Browser } from '../../../fixtures/console/browser.js';
+import { ARTIFACTS, consoleBrowserHooks, screenshot } from '../../../fixtures/console/browser.js';
 
 const MiB = 1024 ** 2;
 const sqlite = BACKENDS.find((b) => b.name === 'sqlite');
@@ -31,20 +30,15 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
   let http: ReturnType<typeof supertest>;
   let base = '';
   let share = '';
-  let browser: Browser | undefined;
   let svc: RemotefsService['svc'] | undefined;
   remotefsServiceHooks(sqlite, 'qcs-console-', (s) => { http = s.http; base = s.svc.url; share = path.join(s.dir, 'share'); svc = s.svc; });
   const waits = apiWaits(() => http);
   const tree = async (who: 'alice' | 'admin', vid: string): Promise<ApiTree> => (await http.get(`/v3/volumes/${vid}/tree`).set(auth(who)).expect(200)).body.tree;
   const write = async (vid: string, pattern: number, bytes: number) => writePattern(path.join(share, (await tree('admin', vid)).active_file), 'qcow2', pattern, 0, bytes);
-  const page = (): Page => { if (!browser) throw new Error('no browser'); return browser.page; };
+  const ui = consoleBrowserHooks(() => base);
+  const page = ui.page;
 
-  async function login(token: string): Promise<void> {
-    await browser?.context.clearCookies();
-    await page().goto(`${base}/console/login`);
-    await page().fill('#token', token);
-    await Promise.all([page().waitForURL(`${base}/console/volumes`), page().click('button[type=submit]')]);
-  }
+  const login = ui.login;
 
   async function volume(name: string): Promise<string> {
     const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name } }).expect(202)).body.volume.id as string;
@@ -56,7 +50,7 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
   let vid = '';
   const ids: Record<string, string> = {};
   before(async () => {
-    await access(CHROMIUM).catch(() => { throw new Error(`${CHROMIUM} is missing: run bash scripts/setup.sh test (scripts/setup.d/47-test-chromium.sh)`); });
+    await ui.requireChromium();
     vid = await volume('web');
     await write(vid, 0x11, 8 * MiB);
     ids.s1 = await waits.snapshot(vid);
@@ -71,9 +65,8 @@ describe('web console in headless chromium (sqlite, remotefs on a local share)',
     }
     const del = await http.delete(`/v3/snapshots/${ids.s1}`).set(auth('alice')).expect(202);
     expect((await waits.operation(del.headers['x-operation-id'] as string)).state).to.equal('succeeded');
-    browser = await openBrowser();
+    await ui.open();
   });
-  after(async () => { await browser?.close(); });
 
   it('draws the API tree: one node per snapshot and the active file, its edges, hidden and active marked, every node labelled', async () => {
     await login('admin');

@@ -9,11 +9,9 @@
  * with its code. Screenshots: test-artifacts/console/.
  */
 import { expect } from 'chai';
-import { access } from 'node:fs/promises';
-import type { Page } from 'playwright-core';
 import type supertest from 'supertest';
 import { BACKENDS, TOKENS, auth, eventually, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
-import { CHROMIUM, openBrowser, screenshot, type Browser } from '../../../fixtures/console/browser.js';
+import { consoleBrowserHooks, screenshot } from '../../../fixtures/console/browser.js';
 
 const PAGE = 4;
 
@@ -21,16 +19,11 @@ for (const backend of BACKENDS) describe(`web console: volume list pages and fil
   this.timeout(600_000);
   let http: ReturnType<typeof supertest>;
   let base = '';
-  let browser: Browser | undefined;
   remotefsServiceHooks(backend, 'qcs-console-paging-', (s) => { http = s.http; base = s.svc.url; });
-  const page = (): Page => { if (!browser) throw new Error('no browser'); return browser.page; };
+  const ui = consoleBrowserHooks(() => base);
+  const page = ui.page;
 
-  async function login(token: string): Promise<void> {
-    await browser?.context.clearCookies();
-    await page().goto(`${base}/console/login`);
-    await page().fill('#token', token);
-    await Promise.all([page().waitForURL(`${base}/console/volumes`), page().click('button[type=submit]')]);
-  }
+  const login = ui.login;
 
   async function volume(who: 'alice' | 'bob', name: string): Promise<string> {
     const id = (await http.post('/v3/volumes').set(auth(who)).send({ volume: { size: 1, name } }).expect(202)).body.volume.id as string;
@@ -65,13 +58,12 @@ for (const backend of BACKENDS) describe(`web console: volume list pages and fil
   const alices: string[] = [];
   const bobs: string[] = [];
   before(async () => {
-    await access(CHROMIUM).catch(() => { throw new Error(`${CHROMIUM} is missing: run bash scripts/setup.sh test (scripts/setup.d/47-test-chromium.sh)`); });
+    await ui.requireChromium();
     // 9 of alice's (three pages of 4 and one short) and 3 of bob's.
     for (let i = 0; i < 9; i++) alices.push(await volume('alice', `pg-a${i}`));
     for (let i = 0; i < 3; i++) bobs.push(await volume('bob', `pg-b${i}`));
-    browser = await openBrowser();
+    await ui.open();
   });
-  after(async () => { await browser?.close(); });
 
   it('an admin reaches every volume of every project through the pages, each once, also with a volume created between two pages', async () => {
     await login('admin');

@@ -46,8 +46,17 @@ describe('migrate: two processes on one fresh MariaDB database', function () {
     await holder.sequelize.transaction(async (tx) => {
       await holder.sequelize.query("SELECT GET_LOCK('qcowshare_schema_migrate', 10)", { transaction: tx });
       running = migrate(a).then((done) => { finished = true; return done; });
-      // Given time it would need to finish without the lock (it needs under a second here), it must not have.
-      await new Promise((r) => setTimeout(r, 3000));
+      // Seen from the server, not guessed from a pause: the other pool's session waits on the
+      // named lock (a pause proves nothing on a loaded machine, where migrate may not have started).
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const [waiting] = await holder.sequelize.query(
+          "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE state = 'User lock' AND db = DATABASE() AND id <> CONNECTION_ID()", { transaction: tx });
+        if (Number((waiting as { n: unknown }[])[0]?.n) > 0) break;
+        expect(finished, 'migrate ran while another held the lock').to.equal(false);
+        if (Date.now() > deadline) throw new Error('migrate never waited on the migration lock');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect(finished, 'migrate ran while another held the lock').to.equal(false);
       const [tables] = await holder.sequelize.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'volumes'", { transaction: tx });
       expect(Number((tables as { n: unknown }[])[0]?.n), 'no table made under another holder\'s lock').to.equal(0);

@@ -35,7 +35,7 @@ function compare(a: Row, b: Row, sort: SortKey[]): number {
 
 for (const backend of BACKENDS) {
   describe(`db paging (${backend.name})`, function () {
-    this.timeout(60_000);
+    this.timeout(300_000);
     let tdb: TestDb;
     let repos: Repositories;
     const mine: Row[] = [];

@@ -9,7 +9,7 @@ import { BACKENDS, type TestDb } from '../../../fixtures/api/harness.js';
 
 for (const backend of BACKENDS) {
   describe(`service secrets (${backend.name})`, function () {
-    this.timeout(60_000);
+    this.timeout(300_000);
     let tdb: TestDb;
     let a: Repositories;
     let b: Repositories;

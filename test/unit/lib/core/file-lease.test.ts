@@ -73,8 +73,10 @@ describe('file lease manager', () => {
 
   it('withLease renews while work runs and aborts the work when the lease is lost', async () => {
     const real = new FileLeaseManager(dir);
-    const result = await withLease(real, 'v3', 'w', { ttlMs: 1000, renewFraction: 10 }, async (lease) => {
-      await new Promise((r) => setTimeout(r, 1500));
+    // Renewed every 100 ms; a TTL of 3 s so that an event loop stalled for a second or two on a
+    // loaded machine does not let it lapse between two renewals.
+    const result = await withLease(real, 'v3', 'w', { ttlMs: 3000, renewFraction: 30 }, async (lease) => {
+      await new Promise((r) => setTimeout(r, 4500));
       await real.checkToken('v3', lease.token); // still ours after more than one TTL
       return 'done';
     });

@@ -32,7 +32,10 @@ describe('mount lock (host-wide, file lease next to the mount points)', () => {
     await Promise.all(['aa', 'bb'].map((d) => withMountLock(path.join(base, d), 1000, async () => {
       inside += 1;
       most = Math.max(most, inside);
-      await new Promise((r) => setTimeout(r, 20));
+      // Stay until the other section is inside too (bounded), not a fixed 20 ms that a slow
+      // acquire on a loaded machine outlasts: were the two mount points one lock, it never would be.
+      const deadline = Date.now() + 10_000;
+      while (most < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       inside -= 1;
     })));
     expect(most).to.equal(2);

@@ -5,17 +5,13 @@ import {
 } from '../../../../lib/libvirt/index.js';
 import { KeepaliveProc, Program, RemoteProc } from '../../../../lib/libvirt/protocol.js';
 import { XdrReader, XdrWriter } from '../../../../lib/libvirt/xdr.js';
-import { FakeLibvirtd, writeRemoteError, type ReceivedCall } from '../../../fixtures/libvirt/fake-libvirtd.js';
+import { SCRIPTED_DOMAIN, scriptedDaemonHooks, scriptedDomainBody, writeRemoteError, type ReceivedCall } from '../../../fixtures/libvirt/fake-libvirtd.js';
 
-const dom = { name: 'g1', uuid: '6695eb01-f6a4-8304-79aa-97f2502e193f', id: 3 };
+const dom = SCRIPTED_DOMAIN;
+const domainBody = scriptedDomainBody;
 
-function domainBody(extra?: (w: XdrWriter) => void): Buffer {
-  const w = new XdrWriter().string(dom.name).fixedOpaque(Buffer.from(dom.uuid.replaceAll('-', ''), 'hex'), 16).int(dom.id);
-  extra?.(w);
-  return Buffer.from(w.toBuffer());
-}
-
-function until(check: () => boolean, ms = 2000): Promise<void> {
+/** Poll `check` every few ms; a loaded machine's deadline (what is awaited is a local socket's round trip). */
+function until(check: () => boolean, ms = 30_000): Promise<void> {
   const start = Date.now();
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {
@@ -25,55 +21,43 @@ function until(check: () => boolean, ms = 2000): Promise<void> {
 }
 
 describe('libvirt transport against a scripted daemon', () => {
-  let fake: FakeLibvirtd;
-  let conn: LibvirtConnection | undefined;
-
-  beforeEach(async () => {
-    fake = new FakeLibvirtd();
-    await fake.listen();
-  });
-
-  afterEach(async () => {
-    await conn?.close();
-    conn = undefined;
-    await fake.close();
-  });
+  const daemon = scriptedDaemonHooks();
 
   it('does AUTH_LIST, CONNECT_OPEN with the URI, then asks about keepalive, in that order', async () => {
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath, uri: 'test:///default' });
-    const procs = fake.received.map((c) => c.header.procedure);
+    await daemon.connect({ uri: 'test:///default' });
+    const procs = daemon.fake.received.map((c) => c.header.procedure);
     expect(procs).to.deep.equal([RemoteProc.AUTH_LIST, RemoteProc.CONNECT_OPEN, RemoteProc.CONNECT_SUPPORTS_FEATURE]);
-    const open = new XdrReader((fake.received[1] as ReceivedCall).body);
+    const open = new XdrReader((daemon.fake.received[1] as ReceivedCall).body);
     expect(open.optional((r) => r.string())).to.equal('test:///default');
   });
 
   it('runs AUTH_POLKIT when the socket asks for polkit, and refuses SASL with a clear code', async () => {
-    fake.authTypes = [2];
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
-    expect(fake.received.map((c) => c.header.procedure).slice(0, 3)).to.deep.equal([RemoteProc.AUTH_LIST, RemoteProc.AUTH_POLKIT, RemoteProc.CONNECT_OPEN]);
-    fake.authTypes = [1];
-    const err = await LibvirtConnection.connect({ socketPath: fake.socketPath }).then(() => undefined, (e: unknown) => e);
+    daemon.fake.authTypes = [2];
+    await daemon.connect();
+    expect(daemon.fake.received.map((c) => c.header.procedure).slice(0, 3)).to.deep.equal([RemoteProc.AUTH_LIST, RemoteProc.AUTH_POLKIT, RemoteProc.CONNECT_OPEN]);
+    daemon.fake.authTypes = [1];
+    const err = await LibvirtConnection.connect({ socketPath: daemon.fake.socketPath }).then(() => undefined, (e: unknown) => e);
     expect(isStorageError(err, 'LIBVIRT_AUTH_UNSUPPORTED')).to.equal(true);
   });
 
   it('matches replies to calls by serial even when they come back out of order', async () => {
     const held: ReceivedCall[] = [];
-    fake.handler = (c) => { held.push(c); return 'hold'; };
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    daemon.fake.handler = (c) => { held.push(c); return 'hold'; };
+    const conn = await daemon.connect();
     const calls = [conn.lookupByName('a'), conn.lookupByName('b'), conn.lookupByName('c')];
     await until(() => held.length === 3);
-    const socket = [...(fake as unknown as { clients: Set<import('node:net').Socket> }).clients][0]!;
+    const socket = [...(daemon.fake as unknown as { clients: Set<import('node:net').Socket> }).clients][0]!;
     for (const c of [...held].reverse()) {
       const name = new XdrReader(c.body).string();
-      fake.reply(socket, c.header, Buffer.from(new XdrWriter().string(name).fixedOpaque(Buffer.alloc(16), 16).int(-1).toBuffer()));
+      daemon.fake.reply(socket, c.header, Buffer.from(new XdrWriter().string(name).fixedOpaque(Buffer.alloc(16), 16).int(-1).toBuffer()));
     }
     expect((await Promise.all(calls)).map((d) => d.name)).to.deep.equal(['a', 'b', 'c']);
     expect(new Set(held.map((c) => c.header.serial)).size).to.equal(3);
   });
 
   it('decodes remote_error into LIBVIRT_ERROR with libvirt code, domain and message', async () => {
-    fake.handler = () => ({ error: (w) => writeRemoteError(w, VIR_ERR_NO_DOMAIN, VIR_FROM.QEMU, "Domain not found: no domain with matching name 'x'") });
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    daemon.fake.handler = () => ({ error: (w) => writeRemoteError(w, VIR_ERR_NO_DOMAIN, VIR_FROM.QEMU, "Domain not found: no domain with matching name 'x'") });
+    const conn = await daemon.connect();
     const err = await conn.lookupByName('x').then(() => undefined, (e: unknown) => e);
     expect(isLibvirtError(err, VIR_ERR_NO_DOMAIN)).to.equal(true);
     expect(isLibvirtError(err, [1, 2])).to.equal(false);
@@ -84,18 +68,18 @@ describe('libvirt transport against a scripted daemon', () => {
   it('returns block-job progress above 2^53 exactly', async () => {
     const cur = (1n << 60n) + 1n;
     const end = (1n << 62n) + 3n;
-    fake.handler = () => Buffer.from(new XdrWriter().int(1).int(BlockJobType.ACTIVE_COMMIT).uhyper(7n).uhyper(cur).uhyper(end).toBuffer());
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    daemon.fake.handler = () => Buffer.from(new XdrWriter().int(1).int(BlockJobType.ACTIVE_COMMIT).uhyper(7n).uhyper(cur).uhyper(end).toBuffer());
+    const conn = await daemon.connect();
     expect(await conn.getBlockJobInfo(dom, 'vda')).to.deep.equal({ type: BlockJobType.ACTIVE_COMMIT, bandwidth: 7n, cur, end });
-    fake.handler = () => Buffer.from(new XdrWriter().int(0).int(0).uhyper(0n).uhyper(0n).uhyper(0n).toBuffer());
+    daemon.fake.handler = () => Buffer.from(new XdrWriter().int(0).int(0).uhyper(0n).uhyper(0n).uhyper(0n).toBuffer());
     expect(await conn.getBlockJobInfo(dom, 'vda')).to.equal(null);
   });
 
   it('asks a disk\'s block info by target and reads allocation, capacity and physical in that order', async () => {
-    fake.handler = () => Buffer.from(new XdrWriter().uhyper(5n).uhyper(3n << 30n).uhyper(7n).toBuffer());
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    daemon.fake.handler = () => Buffer.from(new XdrWriter().uhyper(5n).uhyper(3n << 30n).uhyper(7n).toBuffer());
+    const conn = await daemon.connect();
     expect(await conn.getBlockInfo(dom, 'vdb')).to.deep.equal({ allocation: 5n, capacity: 3n << 30n, physical: 7n });
-    const call = fake.received.at(-1) as ReceivedCall;
+    const call = daemon.fake.received.at(-1) as ReceivedCall;
     expect(call.header.procedure).to.equal(RemoteProc.DOMAIN_GET_BLOCK_INFO);
     const r = new XdrReader(call.body);
     r.string(); r.fixedOpaque(16); r.int();
@@ -104,9 +88,9 @@ describe('libvirt transport against a scripted daemon', () => {
   });
 
   it('encodes block commit with optional base/top and 64-bit bandwidth', async () => {
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    const conn = await daemon.connect();
     await conn.blockCommit(dom, 'vda', { base: 'volume-1', top: null, bandwidth: 1n << 40n, flags: 4 | 8 });
-    const call = fake.received.at(-1) as ReceivedCall;
+    const call = daemon.fake.received.at(-1) as ReceivedCall;
     expect(call.header.procedure).to.equal(RemoteProc.DOMAIN_BLOCK_COMMIT);
     const r = new XdrReader(call.body);
     r.string(); r.fixedOpaque(16); r.int();
@@ -116,37 +100,41 @@ describe('libvirt transport against a scripted daemon', () => {
   });
 
   it('sends the agent command on the QEMU program', async () => {
-    fake.handler = () => Buffer.from(new XdrWriter().optional('{"return":{}}', (w, v) => w.string(v)).toBuffer());
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    daemon.fake.handler = () => Buffer.from(new XdrWriter().optional('{"return":{}}', (w, v) => w.string(v)).toBuffer());
+    const conn = await daemon.connect();
     expect(await conn.agent(dom, 'guest-ping')).to.deep.equal({});
-    const call = fake.received.at(-1) as ReceivedCall;
+    const call = daemon.fake.received.at(-1) as ReceivedCall;
     expect([call.header.program, call.header.procedure]).to.deep.equal([Program.QEMU, 3]);
   });
 
   it('answers a keepalive PING with a PONG', async () => {
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
-    fake.push(Program.KEEPALIVE, KeepaliveProc.PING);
-    await until(() => fake.received.some((c) => c.header.program === Program.KEEPALIVE && c.header.procedure === KeepaliveProc.PONG));
+    const conn = await daemon.connect();
+    daemon.fake.push(Program.KEEPALIVE, KeepaliveProc.PING);
+    await until(() => daemon.fake.received.some((c) => c.header.program === Program.KEEPALIVE && c.header.procedure === KeepaliveProc.PONG));
     expect(conn.keepaliveStats.pingsReceived).to.equal(1);
   });
 
   it('pings a silent daemon and gives up with LIBVIRT_DISCONNECTED when nothing comes back', async () => {
-    fake.handler = () => 'hold';
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath, keepalive: { intervalMs: 20, count: 2 } });
+    daemon.fake.handler = () => 'hold';
+    const conn = await daemon.connect({ keepalive: { intervalMs: 20, count: 2 } });
     const pending = conn.lookupByName('x');
     const err = await pending.then(() => undefined, (e: unknown) => e);
     expect(isStorageError(err, 'LIBVIRT_DISCONNECTED')).to.equal(true);
-    expect(fake.received.filter((c) => c.header.procedure === KeepaliveProc.PING && c.header.program === Program.KEEPALIVE)).to.have.length(2);
+    expect(conn.keepaliveStats.pingsSent).to.equal(2);
+    // The client gave up after its second ping; the daemon reads it in its own turn of the event loop.
+    const pings = () => daemon.fake.received.filter((c) => c.header.procedure === KeepaliveProc.PING && c.header.program === Program.KEEPALIVE);
+    await until(() => pings().length >= 2);
+    expect(pings()).to.have.length(2);
   });
 
   it('fails every pending and every later call with LIBVIRT_DISCONNECTED when the daemon goes away', async () => {
-    fake.handler = () => 'hold';
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath, keepalive: false });
+    daemon.fake.handler = () => 'hold';
+    const conn = await daemon.connect({ keepalive: false });
     let notified = 0;
     conn.onDisconnect(() => notified++);
-    const pending = Array.from({ length: 20 }, (_, i) => conn!.lookupByName(`d${i}`).then(() => undefined, (e: unknown) => e));
-    await until(() => fake.received.length >= 23);
-    fake.dropClients();
+    const pending = Array.from({ length: 20 }, (_, i) => conn.lookupByName(`d${i}`).then(() => undefined, (e: unknown) => e));
+    await until(() => daemon.fake.received.length >= 23);
+    daemon.fake.dropClients();
     for (const err of await Promise.all(pending)) expect(isStorageError(err, 'LIBVIRT_DISCONNECTED')).to.equal(true);
     const later = await conn.getVersion().then(() => undefined, (e: unknown) => e);
     expect(isStorageError(later, 'LIBVIRT_DISCONNECTED')).to.equal(true);
@@ -155,25 +143,25 @@ describe('libvirt transport against a scripted daemon', () => {
   });
 
   it('delivers typed block-job events and rejects waiters when the connection drops', async () => {
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
-    const waiting = conn.events.waitFor((e) => e.kind === 'blockJob' && e.status === BlockJobStatus.READY, 2000);
-    fake.push(Program.REMOTE, RemoteProc.DOMAIN_EVENT_BLOCK_JOB_2,
+    const conn = await daemon.connect();
+    const waiting = conn.events.waitFor((e) => e.kind === 'blockJob' && e.status === BlockJobStatus.READY, 30_000);
+    daemon.fake.push(Program.REMOTE, RemoteProc.DOMAIN_EVENT_BLOCK_JOB_2,
       Buffer.from(new XdrWriter().int(5).fixedOpaque(domainBody(), domainBody().length).string('vdb').int(BlockJobType.ACTIVE_COMMIT).int(BlockJobStatus.READY).toBuffer()));
     expect(await waiting).to.deep.equal({ kind: 'blockJob', callbackId: 5, domain: dom, disk: 'vdb', type: 4, status: 3 });
-    const never = conn.events.waitFor(() => false, 5000).then(() => undefined, (e: unknown) => e);
-    fake.dropClients();
+    const never = conn.events.waitFor(() => false, 60_000).then(() => undefined, (e: unknown) => e);
+    daemon.fake.dropClients();
     expect(isStorageError(await never, 'LIBVIRT_DISCONNECTED')).to.equal(true);
   });
 
   it('close() says CONNECT_CLOSE and is idempotent', async () => {
-    conn = await LibvirtConnection.connect({ socketPath: fake.socketPath });
+    const conn = await daemon.connect();
     await Promise.all([conn.close(), conn.close()]);
-    expect(fake.received.filter((c) => c.header.procedure === RemoteProc.CONNECT_CLOSE)).to.have.length(1);
+    expect(daemon.fake.received.filter((c) => c.header.procedure === RemoteProc.CONNECT_CLOSE)).to.have.length(1);
     expect(conn.connected).to.equal(false);
   });
 
   it('reports an unreachable socket as LIBVIRT_DISCONNECTED', async () => {
-    const err = await LibvirtConnection.connect({ socketPath: `${fake.socketPath}.missing` }).then(() => undefined, (e: unknown) => e);
+    const err = await LibvirtConnection.connect({ socketPath: `${daemon.fake.socketPath}.missing` }).then(() => undefined, (e: unknown) => e);
     expect(isStorageError(err, 'LIBVIRT_DISCONNECTED')).to.equal(true);
   });
 });

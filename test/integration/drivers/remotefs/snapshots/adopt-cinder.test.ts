@@ -29,7 +29,7 @@ async function cinderSnapshot(v: Vol, info: Record<string, string>, activeFile: 
 }
 
 describe('snapshots: adopting a volume made by Cinder NFS', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir('snap-cinder-')));

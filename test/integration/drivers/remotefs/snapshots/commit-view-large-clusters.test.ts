@@ -21,7 +21,7 @@ import { decideDelete } from '../../../../../drivers/remotefs/snapshots/plan-del
 import { MiB, clonePoint, currentTree, tempDir, verifyAll, type Vol } from '../../../../fixtures/snapshots/harness.js';
 
 describe('REVIEW: delete by commit into a base with clusters larger than 64 KiB', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir('review-commit-cluster-')));

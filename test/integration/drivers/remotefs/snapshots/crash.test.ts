@@ -37,7 +37,8 @@ const runChild = (job: ChildJob, killAfterMs?: number) => runCrashChild(job, 'qe
 
 async function assertNoQemuImgSurvives(dir: string): Promise<void> {
   let left: number[] = [];
-  for (let i = 0; i < 100; i++) {
+  // Its death follows the child's (parent-death signal), later on a loaded machine: a deadline, not a count.
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     left = await qemuImgsIn(dir);
     if (left.length === 0) return;
     await sleep(20);

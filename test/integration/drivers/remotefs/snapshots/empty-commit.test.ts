@@ -27,7 +27,7 @@ async function activeIsEmpty(v: Vol): Promise<boolean> {
 }
 
 describe('snapshots: delete of the newest snapshot over an empty or zero-only active file', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir('empty-commit-')));

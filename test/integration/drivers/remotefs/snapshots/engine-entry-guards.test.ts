@@ -31,7 +31,7 @@ import { reconcileOp } from '../../../../../drivers/remotefs/snapshots/reconcile
 import { MiB, currentTree, makeVolume, model, tempDir, verifyAll, writeStep } from '../../../../fixtures/snapshots/harness.js';
 
 describe('REVIEW: snapshot engine entry-point guards', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir('review-guards-')));

@@ -15,7 +15,7 @@ import { reconcileOp } from '../../../../../drivers/remotefs/snapshots/reconcile
 import { MiB, currentTree, makeVolume, model, tempDir, writeStep } from '../../../../fixtures/snapshots/harness.js';
 
 describe('reconcile: orphans by the one name rule', function () {
-  this.timeout(60_000);
+  this.timeout(300_000);
   let dir: string;
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir('reconcile-orphans-')));
