@@ -76,3 +76,12 @@ export async function moveInstance(deps: ServiceDeps, c: CheckpointRow, move: Ho
   });
   deps.log.info({ checkpoint: c.id, instance: c.instanceUuid, host_name: move.to, from: move.from, old_host: move.oldHost }, 'instance restored on another compute host; its attachments and checkpoints follow');
 }
+
+/**
+ * Whether a revert is moving the instance to another host right now (or a crash left such a move
+ * for the recovery pass): its attachments name the old host, which released the instance, so
+ * that host's answer about the guest's disks says nothing until the move has settled.
+ */
+export async function instanceMoving(deps: ServiceDeps, instanceUuid: string): Promise<boolean> {
+  return (await deps.repos.checkpoints.list(null, instanceUuid)).some((c) => c.status === 'reverting' && c.hostMove?.state === 'intended');
+}

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { settleStuckCheckpoints } from '../../../../src/api/usecases/checkpoints/settle.js';
+import { instanceMoving } from '../../../../src/api/usecases/checkpoints/host-move.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { createVolume, waitVolume } from '../../../fixtures/api/helpers.js';
 
@@ -162,11 +163,15 @@ for (const backend of BACKENDS) {
       a.present = false;
       b.job = { op: 'revert', state: 'succeeded', progress: 100 };
       await repos.checkpoints.update(id, { status: 'reverting', hostMove: intended('released') });
+      // Meanwhile host a (it released the instance) would answer that the guest has no disk of
+      // the volume: the attached-volume pass skips the instance while the move is open.
+      expect(await instanceMoving(t.svc.deps, instance), 'a move is open').to.equal(true);
       const moved = await settleStuckCheckpoints(t.svc.deps);
       expect(moved.map((r) => [r.checkpointId, r.step])).to.deep.equal([[id, 'available']]);
       expect(await hosts()).to.deep.equal(['mv-b']);
       expect((await repos.checkpoints.get(id))?.hostMove).to.deep.include({ to: 'mv-b', state: 'done' });
       expect((await repos.checkpoints.list(null, instance)).map((x) => x.hostName)).to.deep.equal(['mv-b']);
+      expect(await instanceMoving(t.svc.deps, instance), 'the move settled').to.equal(false);
 
       // Interrupted while the old host was asked to release it, and it still has it: nothing moved.
       await repos.checkpoints.update(id, { hostName: 'mv-a' });
