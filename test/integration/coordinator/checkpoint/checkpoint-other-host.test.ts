@@ -64,7 +64,11 @@ describe('a checkpoint restored on another compute host (GlusterFS share, two co
     const deadline = Date.now() + 180_000;
     for (;;) {
       try { await conn.agent(dom as DomainRef, 'guest-ping', undefined, 2); return; } catch (err) {
-        if (Date.now() > deadline) throw err;
+        const { state } = await conn.getState(dom as DomainRef);
+        if (state !== DomainState.RUNNING || Date.now() > deadline) {
+          const tail = await readFile(path.join(scratch, 'console.log'), 'utf8').catch(() => '');
+          throw new Error(`the guest's agent did not answer (domain state ${state}): ${(err as Error).message}; console tail: ${tail.slice(-2000)}`);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     }
