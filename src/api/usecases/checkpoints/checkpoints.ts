@@ -184,14 +184,24 @@ export interface RevertTarget {
   oldHostFenced?: boolean;
 }
 
+/**
+ * A revert may start from `available`, or from the `error` a failed move to another host left
+ * (the old host released the instance and the target did not restore it: the checkpoint's files
+ * are intact, and reverting again is how the instance runs anywhere).
+ */
+function revertableFrom(c: CheckpointRow): CheckpointRow['status'][] {
+  return c.hostMove?.state === 'abandoned' ? ['available', 'error'] : ['available'];
+}
+
 export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined, to: RevertTarget = {}): Promise<void> {
-  requireStatus(c, ['available']);
+  const from = revertableFrom(c);
+  requireStatus(c, from);
   const remote = requireCoordinatorId(c);
   const hostName = await revertHost(deps, c, to);
   const lease = await acquireCheckpointLease(deps, c.id, 'revert');
-  if (!(await deps.repos.checkpoints.transition(c.id, ['available'], 'reverting'))) {
+  if (!(await deps.repos.checkpoints.transition(c.id, from, 'reverting'))) {
     await deps.repos.leases.release(lease).catch(() => undefined);
-    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available']);
+    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, from);
     throw new StorageError('INVALID_STATE', `checkpoint ${c.id} changed while the request was checked; try again`, { details: { checkpoint_id: c.id } });
   }
   let move: HostMove | null = null;
@@ -200,7 +210,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       move = await stopOldHost(deps, c, hostName, to.caller?.userId ?? 'unknown', to.oldHostFenced === true);
     } catch (err) {
       // The target was not asked and the old host still has the instance: the row as it was.
-      await deps.repos.checkpoints.update(c.id, { status: 'available', hostMove: c.hostMove });
+      await deps.repos.checkpoints.update(c.id, { status: c.status, hostMove: c.hostMove });
       await deps.repos.leases.release(lease).catch(() => undefined);
       throw err;
     }
@@ -217,7 +227,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
         // The old host released the instance already: the target's refusal leaves it on no host.
         if (move && hostChangedNothing(err)) await deps.repos.checkpoints.update(c.id, { hostMove: { ...move, state: 'abandoned' } });
         throw move && hostChangedNothing(err) ? new StorageError('INVALID_STATE',
-          `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}, so it runs on no host (the checkpoint's files are intact on the share)`) : err;
+          `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}, so it runs on no host (the checkpoint's files are intact on the share: revert again)`) : err;
       }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
       await members?.commit();

@@ -198,6 +198,11 @@ for (const backend of BACKENDS) {
       const row = await repos.checkpoints.get(id);
       expect(row?.error).to.match(/host mv-b does not have the instance: restore refused by libvirt; host mv-a released it, so it runs on no host/);
       expect(await hosts()).to.deep.equal(['mv-a']);
+      // Reverting again is how it runs anywhere: allowed from that error (and only from it).
+      await revert({ host: 'mv-b' }).expect(202);
+      const again = await settled();
+      expect([again.status, again.hostName, again.hostMove?.state]).to.deep.equal(['available', 'mv-b', 'done']);
+      expect(await hosts()).to.deep.equal(['mv-b']);
     });
   });
 }
