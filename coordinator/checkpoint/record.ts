@@ -67,12 +67,20 @@ export interface RevertIntent {
   instanceUuid: string;
   /** prepared: overlays may exist, the guest still runs; destroyed: the guest is down. */
   phase: 'prepared' | 'destroyed';
-  /** The persistent definition before the revert: what an undo defines again. */
-  previousDefinition: string;
+  /**
+   * The persistent definition before the revert: what an undo defines again. null: this host had
+   * no definition of the instance (a restore on another host after the old one released it).
+   */
+  previousDefinition: string | null;
   /** New overlays of this revert, one per checkpoint volume. */
   overlays: { volumeId: string; target: string; path: string }[];
   paused: boolean;
   started: string;
+  /**
+   * The compute host running the revert (the checkpoint share is mounted by every host): another
+   * host's coordinator must never settle it, or two hosts could run the same instance.
+   */
+  host?: string;
 }
 
 export function sha256(text: string | Buffer): string {
@@ -165,7 +173,7 @@ export function parseIntent(text: string, file: string, instanceUuid: string, re
   try { o = JSON.parse(text) as Partial<RevertIntent>; } catch { throw bad('not JSON', file); }
   if (o.instanceUuid !== instanceUuid || !isUuid(o.checkpointId)) throw bad('it names another instance or no checkpoint', file);
   if (o.phase !== 'prepared' && o.phase !== 'destroyed') throw bad('unknown phase', file);
-  if (typeof o.previousDefinition !== 'string' || !Array.isArray(o.overlays)) throw bad('malformed', file);
+  if ((typeof o.previousDefinition !== 'string' && o.previousDefinition !== null) || !Array.isArray(o.overlays)) throw bad('malformed', file);
   const overlays = o.overlays.map((x: unknown) => {
     const v = x as { volumeId?: unknown; target?: unknown; path?: unknown } | null;
     const own = record?.volumes.find((r) => r.volumeId === v?.volumeId && r.target === v?.target);
@@ -177,6 +185,6 @@ export function parseIntent(text: string, file: string, instanceUuid: string, re
   });
   return {
     checkpointId: o.checkpointId, instanceUuid, phase: o.phase, previousDefinition: o.previousDefinition, overlays,
-    paused: o.paused === true, started: String(o.started ?? ''),
+    paused: o.paused === true, started: String(o.started ?? ''), ...(typeof o.host === 'string' && o.host !== '' ? { host: o.host } : {}),
   };
 }

@@ -7,6 +7,9 @@
  *   POST   /v1/instances/{uuid}/checkpoints/{id}/revert {paused?} → 200 {checkpoint, detached_volumes}
  *   DELETE /v1/instances/{uuid}/checkpoints/{id}                 → 204
  *   GET    /v1/instances/{uuid}/definition                       → 200 {instance: {uuid, state, definition}} (instance export)
+ *   GET    /v1/instances/{uuid}/presence → 200 {instance: {present, active, disks}} (whether this host has it)
+ *   POST   /v1/instances/{uuid}/release  → 200 {released: {present, active, disks}} (destroyed and
+ *          undefined here, files kept, before another host restores it; host-release.ts)
  * Calls run to the end before answering; each is also a job persisted on the share (jobs.ts), so a
  * caller that lost the answer asks for the job. One at a time per instance, shared with snapshots
  * and attaches through the domain lock. The caller may name a take (`id`): the storage service
@@ -25,6 +28,7 @@ import { isUuid } from '../../lib/core/volume-names.js';
 import { DomainState, DomainXmlFlags } from '../../lib/libvirt/constants.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';
+import { presenceOf, releaseInstance } from './host-release.js';
 import { readJob, runJob, settleJobs, type InstanceSettle } from './jobs.js';
 import { CHECKPOINTS_DIR } from './plan.js';
 import {
@@ -109,6 +113,15 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
       }), (r) => ({ detachedVolumes: r.detachedVolumes })));
     res.json({ checkpoint: await readCheckpoint(deps, instanceUuid, id), detached_volumes: result.detachedVolumes });
   });
+  r.get('/v1/instances/:uuid/presence', async (req, res) => {
+    res.json({ instance: await presenceOf(deps.libvirt, parse(uuid, req.params.uuid)) });
+  });
+  r.post('/v1/instances/:uuid/release', async (req, res) => {
+    const instanceUuid = parse(uuid, req.params.uuid);
+    const was = await locks.run(instanceUuid, () => releaseInstance(deps.libvirt, instanceUuid));
+    log.warn({ instance: instanceUuid, was_active: was.active, was_present: was.present }, 'instance released: another host restores it');
+    res.json({ released: was });
+  });
   r.delete(`${base}/:id`, async (req, res) => {
     const instanceUuid = parse(uuid, req.params.uuid);
     const id = parse(uuid, req.params.id);
@@ -122,7 +135,7 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
 /** The checkpoint routes as a group of the coordinator's one app (http/app.ts). */
 export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log?: Logger): RouteMount {
   // use() matches by prefix: this also covers /{id} and /{id}/revert.
-  return { paths: ['/v1/instances/:uuid/checkpoints', '/v1/instances/:uuid/definition'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
+  return { paths: ['/v1/instances/:uuid/checkpoints', '/v1/instances/:uuid/definition', '/v1/instances/:uuid/presence', '/v1/instances/:uuid/release'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
 }
 
 /** The group alone in an app of its own, with the coordinator's error answers (tests drive the routes this way). */
@@ -154,6 +167,8 @@ export async function settleAllReverts(deps: CheckpointDeps, log: Logger): Promi
     const settled: InstanceSettle = { instanceUuid, revert: 'none' };
     try {
       settled.revert = await settleRevert(deps, instanceUuid);
+      // Another host's revert: its jobs are that host's to resolve.
+      if (settled.revert === 'elsewhere') continue;
       if (settled.revert !== 'none') log.warn({ instance: instanceUuid, outcome: settled.revert }, 'settled an interrupted checkpoint revert');
     } catch (err) {
       settled.revert = 'failed';

@@ -44,6 +44,8 @@ export interface CheckpointLibvirt {
   fsThaw(dom: DomainRef): Promise<number>;
   destroy(dom: DomainRef): Promise<void>;
   defineXml(xml: string): Promise<DomainRef>;
+  /** Removes the persistent definition (files kept: the flags say which firmware stores stay). */
+  undefine(dom: DomainRef, flags?: number): Promise<void>;
   saveImageGetXmlDesc(file: string, flags?: number): Promise<string>;
   restoreFlags(file: string, xml: string | null, flags?: number): Promise<void>;
 }
@@ -64,6 +66,8 @@ export interface CheckpointDeps {
   snapshots?: CheckpointSnapshotsApi;
   /** Reads a prepared overlay's header before the guest is switched onto it. */
   inspect?: InspectOverlay;
+  /** This compute host's name: written into a revert's intent, so only this host settles it. */
+  hostName?: string;
 }
 
 export interface TakeRequest {
@@ -298,8 +302,9 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
     }
   }
   if (record.nvram) {
-    const dom = await deps.libvirt.lookupByUuid(instanceUuid);
-    await checkNvram(record.nvram, paths.dir, await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
+    // A host without the instance defined restores it from the checkpoint's definition.
+    const dom = await lookupDefined(deps.libvirt, instanceUuid);
+    await checkNvram(record.nvram, paths.dir, dom ? await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE) : definition);
   }
   const overlays = given === undefined
     ? record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }))
@@ -362,14 +367,16 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   if (await fs.lstat(intentFile).catch(() => null)) {
     throw new StorageError('CONFLICT', `instance ${instanceUuid} has an unsettled revert; the settle pass must run first`);
   }
-  const dom = await libvirt.lookupByUuid(instanceUuid);
-  const before = parseDomainXml(await libvirt.getXmlDesc(dom));
+  // null: this host does not have the instance defined (restored here from the share; its old
+  // host released it): the restore creates it and the checkpoint's definition makes it persistent.
+  const dom = await lookupDefined(libvirt, instanceUuid);
+  const before = dom ? parseDomainXml(await libvirt.getXmlDesc(dom)) : { disks: [] };
   const kept = new Set(plan.record.volumes.map((v) => v.volumeId));
   const detachedVolumes = before.disks.map((d) => d.serial).filter((s): s is string => isUuid(s) && !kept.has(s));
   const intent: RevertIntent = {
     checkpointId, instanceUuid, phase: 'prepared', paused: options.paused === true, started: new Date().toISOString(),
-    previousDefinition: await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE),
-    overlays: plan.overlays,
+    previousDefinition: dom ? await libvirt.getXmlDesc(dom, DomainXmlFlags.SECURE | DomainXmlFlags.INACTIVE) : null,
+    overlays: plan.overlays, ...(deps.hostName ? { host: deps.hostName } : {}),
   };
   await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
   try {
@@ -383,7 +390,7 @@ export async function revertCheckpoint(deps: CheckpointDeps, instanceUuid: strin
   }
   intent.phase = 'destroyed';
   await writeFileAtomic(intentFile, JSON.stringify(intent, null, 2), 0o600);
-  await libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
+  if (dom) await libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
   await finishRestore(deps, intentFile, intent, plan);
   return { detachedVolumes };
 }
@@ -413,12 +420,15 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     }
   } catch (err) {
     // The previous overlays and definition were never touched: the guest can start from them.
-    await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
+    if (intent.previousDefinition !== null) await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
     if (plan.record.nvram) await undoNvram(plan.record.nvram, instanceDir).catch(() => undefined);
     for (const o of intent.overlays) await removeQuietly(o.path);
     await fs.rm(intentFile, { force: true });
-    throw new StorageError('CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is stopped with its definition and disks as before the revert`, {
-      cause: err, details: { checkpointId: intent.checkpointId, previousState: 'stopped, definition and overlays as before the revert' },
+    const previousState = intent.previousDefinition !== null
+      ? 'stopped, definition and overlays as before the revert'
+      : 'not defined on this host (it had no definition before the revert); the disks are as before the revert';
+    throw new StorageError('CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is ${previousState}`, {
+      cause: err, details: { checkpointId: intent.checkpointId, previousState },
     });
   }
   if (plan.record.mode !== 'disk-only') {
@@ -433,7 +443,18 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
   }
 }
 
-export type SettleOutcome = 'none' | 'undone' | 'finished' | 'restored';
+/** The instance's domain on this host's libvirt; null when it has none defined (nor running). */
+export async function lookupDefined(libvirt: Pick<CheckpointLibvirt, 'lookupByUuid'>, instanceUuid: string): Promise<DomainRef | null> {
+  try {
+    return await libvirt.lookupByUuid(instanceUuid);
+  } catch (err) {
+    if (isLibvirtError(err, [VIR_ERR_NO_DOMAIN])) return null;
+    throw err;
+  }
+}
+
+/** elsewhere: the interrupted revert is another host's (its coordinator settles it). */
+export type SettleOutcome = 'none' | 'undone' | 'finished' | 'restored' | 'elsewhere';
 
 /**
  * After a crash: a `prepared` revert never touched the guest (its overlays go); a `destroyed` one
@@ -447,9 +468,11 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
   });
   if (text === null) return 'none';
   const loose = parseIntent(text, intentFile, instanceUuid);
+  if (loose.host !== undefined && deps.hostName !== undefined && loose.host !== deps.hostName) return 'elsewhere';
   const intent = parseIntent(text, intentFile, instanceUuid, await readCheckpoint(deps, instanceUuid, loose.checkpointId));
-  const dom = await deps.libvirt.lookupByUuid(instanceUuid);
-  const state = await deps.libvirt.getState(dom);
+  // Not defined here: a restore on this host from the share that a crash interrupted.
+  const dom = await lookupDefined(deps.libvirt, instanceUuid);
+  const state = dom ? await deps.libvirt.getState(dom) : { state: DomainState.NOSTATE };
   const running = state.state === DomainState.RUNNING || state.state === DomainState.PAUSED;
   if (intent.phase === 'prepared' && !running) {
     // The crash came between the intent update and the destroy: treat as destroyed.
@@ -466,7 +489,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
   }]));
   const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
   plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
-  if (running) {
+  if (running && dom) {
     const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));
     if (onNew) {

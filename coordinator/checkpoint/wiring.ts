@@ -40,6 +40,7 @@ class ReconnectingLibvirt implements CheckpointLibvirt {
   async fsThaw(dom: DomainRef) { return (await this.conn()).fsThaw(dom); }
   async destroy(dom: DomainRef) { return (await this.conn()).destroy(dom); }
   async defineXml(xml: string) { return (await this.conn()).defineXml(xml); }
+  async undefine(dom: DomainRef, flags?: number) { return (await this.conn()).undefine(dom, flags); }
   async saveImageGetXmlDesc(file: string, flags?: number) { return (await this.conn()).saveImageGetXmlDesc(file, flags); }
   async restoreFlags(file: string, xml: string | null, flags?: number) { return (await this.conn()).restoreFlags(file, xml, flags); }
 }
@@ -54,7 +55,7 @@ export interface CheckpointWiring {
  * ordinary snapshots of their volumes) and the overlay header reader.
  */
 export async function checkpointWiring(
-  c: { checkpointDir: string; libvirtUri: string }, log: Logger, volumes: { snapshots?: CheckpointSnapshotsApi; inspect?: InspectOverlay } = {},
+  c: { checkpointDir: string; libvirtUri: string }, log: Logger, volumes: { snapshots?: CheckpointSnapshotsApi; inspect?: InspectOverlay; hostName?: string } = {},
 ): Promise<CheckpointWiring | undefined> {
   if (c.checkpointDir === '') return undefined;
   const libvirt = new ReconnectingLibvirt(c.libvirtUri);

@@ -93,6 +93,7 @@ export const ERROR_CODES = {
   METADATA_API_UNAVAILABLE: { http: 503, summary: 'The coordinator could not reach the metadata API (the report is kept and sent again).' },
   COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
   COMPUTE_HOST_UNKNOWN: { http: 400, summary: 'The compute host is not in the registry of compute hosts (os-compute-hosts); nothing was sent to it and nothing changed.' },
+  OLD_HOST_UNREACHABLE: { http: 409, summary: 'A restore on another compute host was refused: the coordinator of the instance\'s current host did not answer when asked to stop and undefine the instance, so it may still run there; nothing changed. Retry once it answers, or state that the host is down and fenced (old_host_fenced: true).' },
   COORDINATOR_ENDPOINT_REFUSED: { http: 400, summary: 'A request named a coordinator endpoint; coordinators are taken from the registry of compute hosts only.' },
   // attachments (Cinder 3.27+ attachments API and the legacy attach actions)
   ATTACHMENT_NOT_FOUND: { http: 404, summary: 'No such attachment (or its volume is not visible to the caller).' },

@@ -59,4 +59,4 @@ export async function openRepositories(config: Config['db'], log?: Logger): Prom
 export type { Database } from './connection.js';
 export * from './records.js';
 export type { ComputeHostRecord, CoordinatorAddress } from './repositories/compute-hosts.js';
-export type { CheckpointMember, CheckpointRow, CheckpointRowStatus } from './repositories/checkpoints.js';
+export type { CheckpointMember, CheckpointRow, CheckpointRowStatus, HostMove } from './repositories/checkpoints.js';

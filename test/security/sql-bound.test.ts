@@ -208,6 +208,9 @@ for (const backend of BACKENDS) {
         });
         await r.checkpoints.bindCoordinatorId(ck, randomUUID());
         await r.checkpoints.update(ck, { status: 'available', memorySize: 4096, definitionSha256: `${tag}-digest'`, error: `${tag}-err'` });
+        const move = { from: host, to: `${tag}-to'`, oldHost: 'declared-down' as const, by: `${tag}-by'`, at: `${tag}-at'`, state: 'intended' as const };
+        await r.checkpoints.update(ck, { hostMove: move });
+        expect((await r.checkpoints.get(ck))?.hostMove).to.deep.equal(move);
         expect(await r.checkpoints.transition(ck, ['available', 'error'], 'deleting')).to.equal(true);
         expect((await r.checkpoints.list(`${tag}-proj`, instance)).map((x) => [x.id, x.name, x.status])).to.deep.equal([[ck, name, 'deleting']]);
         expect(await r.checkpoints.exists(ck)).to.equal(true);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { callerOf, scopedProject } from '../auth.js';
-import { seesAllProjects, type ServiceDeps } from '../context.js';
+import { isAdmin, seesAllProjects, type ServiceDeps } from '../context.js';
 import { authorize } from '../policy.js';
 import { createCheckpoint, deleteCheckpoint, revertToCheckpoint, visibleCheckpoint } from '../usecases/checkpoints/checkpoints.js';
 import { noQuery, uuid } from '../validation/common.js';
@@ -24,7 +24,10 @@ const createBody = z.strictObject({
   }),
 });
 // host: restore on another registered compute host that mounts the share (admin only; the instance then belongs to it).
-const actionBody = z.strictObject({ revert: z.strictObject({ paused: z.boolean().optional(), host: z.string().min(1).max(255).optional() }) });
+// old_host_fenced: with host, the current host is down and fenced: restore even when it cannot be asked to release the instance.
+const actionBody = z.strictObject({
+  revert: z.strictObject({ paused: z.boolean().optional(), host: z.string().min(1).max(255).optional(), old_host_fenced: z.boolean().optional() }),
+});
 const listQuery = z.strictObject({ instance_uuid: uuid.optional(), all_tenants: z.enum(['true', 'false', '1', '0']).optional() });
 const checkpointPath = z.strictObject({ project_id: z.string().optional(), checkpoint_id: uuid });
 
@@ -51,7 +54,7 @@ export function checkpointRoutes(deps: ServiceDeps): RouteDef[] {
         const all = q.all_tenants === 'true' || q.all_tenants === '1';
         if (all && !seesAllProjects(callerOf(req))) authorize(callerOf(req), 'qcowshare:cross_project');
         const rows = await deps.repos.checkpoints.list(all ? null : project, q.instance_uuid?.toLowerCase());
-        res.json({ checkpoints: rows.map(checkpointView) });
+        res.json({ checkpoints: rows.map((c) => checkpointView(c)) });
       },
     },
     {
@@ -60,7 +63,8 @@ export function checkpointRoutes(deps: ServiceDeps): RouteDef[] {
         const { checkpoint_id } = parse(checkpointPath, req.params, 'path');
         parse(noQuery, req.query, 'query');
         scopedProject(req);
-        res.json({ checkpoint: checkpointView(await visibleCheckpoint(deps, callerOf(req), checkpoint_id)) });
+        const caller = callerOf(req);
+        res.json({ checkpoint: checkpointView(await visibleCheckpoint(deps, caller, checkpoint_id), { admin: isAdmin(caller) }) });
       },
     },
     {
@@ -76,14 +80,17 @@ export function checkpointRoutes(deps: ServiceDeps): RouteDef[] {
     },
     {
       method: 'post', path: '/os-checkpoints/:checkpoint_id/action', versioned: true, policy: 'qcowshare:checkpoint:revert', status: 202,
-      summary: 'Revert the instance to the checkpoint: {"revert": {"paused"?: bool, "host"?: compute host (admin)}} (later checkpoints are kept)',
+      summary: 'Revert the instance to the checkpoint: {"revert": {"paused"?: bool, "host"?: compute host (admin), "old_host_fenced"?: bool (with host)}} (later checkpoints are kept)',
       handler: async (req, res) => {
         const { checkpoint_id } = parse(checkpointPath, req.params, 'path');
         parse(noQuery, req.query, 'query');
         const body = parse(actionBody, req.body, 'body');
         scopedProject(req);
         const caller = callerOf(req);
-        await revertToCheckpoint(deps, await visibleCheckpoint(deps, caller, checkpoint_id), body.revert.paused, body.revert.host === undefined ? {} : { host: body.revert.host, caller });
+        const { host, old_host_fenced: oldHostFenced } = body.revert;
+        await revertToCheckpoint(deps, await visibleCheckpoint(deps, caller, checkpoint_id), body.revert.paused, {
+          ...(host === undefined ? {} : { host }), ...(oldHostFenced === undefined ? {} : { oldHostFenced }), caller,
+        });
         res.status(202).end();
       },
     },

@@ -24,6 +24,7 @@ import { inTransaction } from '../../db/transaction.js';
 import type { ServiceDeps } from '../context.js';
 import { interruptedSupport, type InterruptedSupport, type PendingOnlineIntent, type SettledInterruption } from '../../../drivers/contract/interrupted-support.js';
 import type { VolumeRef } from '../../../drivers/contract/volume-driver.js';
+import { instanceMoving } from './checkpoints/host-move.js';
 import { volumeRefOf } from './lookup.js';
 import { detachVolume } from './volume-attach.js';
 import { endOperation } from '../operation-end.js';
@@ -122,6 +123,9 @@ async function removeInfoTemps(deps: ServiceDeps, support: InterruptedSupport, r
 async function settleVolume(deps: ServiceDeps, support: InterruptedSupport, vol: VolumeRecord): Promise<SettleReport | null> {
   const ref = await volumeRefOf(deps, vol);
   if (!ref.attachment) return null;
+  if (await instanceMoving(deps, ref.attachment.instanceUuid)) {
+    return { volumeId: vol.id, outcome: 'skipped', details: `instance ${ref.attachment.instanceUuid} is being restored on another host: settled once the checkpoint's move has` };
+  }
   const intent = await support.pendingOnlineIntent(ref);
   if (intent === null) return (await detachIfUnplugged(deps, support, vol, ref)) ?? removeInfoTemps(deps, support, ref);
   const op = await operationOf(deps, vol.id, intent);

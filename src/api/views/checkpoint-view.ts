@@ -1,8 +1,14 @@
-/** The API's view of a checkpoint row (os-checkpoints); the host stays out (it is the registry's business). */
+/**
+ * The API's view of a checkpoint row (os-checkpoints); the host stays out (it is the registry's
+ * business), except for an administrator: the last move of the instance to another host by a
+ * revert to it (`host_move`: from, to, how the old host was stopped, by whom, when, its state).
+ */
 import type { CheckpointRow } from '../../db/index.js';
 
-export function checkpointView(c: CheckpointRow): Record<string, unknown> {
+export function checkpointView(c: CheckpointRow, o: { admin?: boolean } = {}): Record<string, unknown> {
+  const m = c.hostMove;
   return {
+    ...(o.admin ? { host_move: m ? { from: m.from, to: m.to, old_host: m.oldHost, by: m.by, at: m.at, state: m.state } : null } : {}),
     id: c.id,
     instance_uuid: c.instanceUuid,
     name: c.name,

@@ -1,6 +1,6 @@
 /**
  * Checkpoints of instances (os-checkpoints): `checkpoint create <instance>`, `list`, `show <checkpoint>`,
- * `revert <checkpoint> [--paused]`, `delete <checkpoint>` (an id or an exact name); `--wait` polls the checkpoint until its host is done
+ * `revert <checkpoint> [--paused] [--host H [--old-host-fenced]]`, `delete <checkpoint>` (an id or an exact name); `--wait` polls the checkpoint until its host is done
  * (creating / reverting → available or error; deleting → gone) and fails when it ends in error.
  */
 import type { Command } from 'commander';
@@ -75,9 +75,12 @@ export function checkpointCommands(program: Command, client: () => ApiClient, ou
   });
   cp.command('revert <checkpoint>').description('revert the instance to the checkpoint (later checkpoints are kept)')
     .option('--paused', 'leave the restored guest paused').option('--wait', 'wait until the host is done')
-    .action(async (ref: string, o: { paused?: boolean; wait?: boolean }) => {
+    .option('--host <compute-host>', 'restore on another registered compute host (admin); its current host is asked to release the instance first')
+    .option('--old-host-fenced', 'with --host: the current host is down and fenced, restore even when it cannot be asked')
+    .action(async (ref: string, o: { paused?: boolean; wait?: boolean; host?: string; oldHostFenced?: boolean }) => {
       const id = await checkpointId(client(), ref);
-      await client().call('POST', `${checkpointPath(id)}/action`, { revert: o.paused ? { paused: true } : {} });
+      const revert = { ...(o.paused ? { paused: true } : {}), ...(o.host ? { host: o.host } : {}), ...(o.oldHostFenced ? { old_host_fenced: true } : {}) };
+      await client().call('POST', `${checkpointPath(id)}/action`, { revert });
       const row = o.wait ? await waitSettled(client(), id) : null;
       print(out(), { reverted: id, checkpoint: row }, () => (o.wait ? `reverted to ${id}` : `revert of ${id} started`));
     });

@@ -19,6 +19,21 @@ export interface CheckpointMember {
   snapshotId: string | null;
 }
 
+/**
+ * A revert of the checkpoint on another compute host: `intended` is written before the target
+ * host is asked (and before the old one is stopped); `done` once the metadata names the target.
+ */
+export interface HostMove {
+  from: string;
+  to: string;
+  /** How the old host was made to run nothing: its coordinator released the instance, or an admin declared the host down (fenced). */
+  oldHost: 'pending' | 'released' | 'declared-down';
+  /** The caller who asked for the move. */
+  by: string;
+  at: string;
+  state: 'intended' | 'done' | 'abandoned';
+}
+
 export interface CheckpointRow {
   id: string;
   projectId: string;
@@ -36,15 +51,23 @@ export interface CheckpointRow {
   error: string | null;
   /** 0..100, from the coordinator's job while a take runs; 100 once available. */
   progress: number;
+  /** The last move of the instance to another host by a revert to this checkpoint (null: none). */
+  hostMove: HostMove | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const COLUMNS = 'id, project_id, instance_uuid, host_name, coordinator_id, name, description, mode, status, memory_size, definition_sha256, volumes, error, progress, created_at, updated_at';
+const COLUMNS = 'id, project_id, instance_uuid, host_name, coordinator_id, name, description, mode, status, memory_size, definition_sha256, volumes, error, progress, host_move, created_at, updated_at';
 
 function members(text: unknown): CheckpointMember[] {
   const parsed = JSON.parse(String(text)) as unknown;
   return Array.isArray(parsed) ? parsed as CheckpointMember[] : [];
+}
+
+function hostMoveOf(text: unknown): HostMove | null {
+  if (text === null || text === undefined || text === '') return null;
+  const o = JSON.parse(String(text)) as Partial<HostMove> | null;
+  return o && typeof o.from === 'string' && typeof o.to === 'string' ? o as HostMove : null;
 }
 
 function toRow(r: Record<string, unknown>): CheckpointRow {
@@ -54,11 +77,11 @@ function toRow(r: Record<string, unknown>): CheckpointRow {
     name: (r.name as string | null) ?? null, description: (r.description as string | null) ?? null, mode: String(r.mode),
     status: r.status as CheckpointRowStatus, memorySize: r.memory_size === null || r.memory_size === undefined ? null : Number(r.memory_size),
     definitionSha256: (r.definition_sha256 as string | null) ?? null, volumes: members(r.volumes), error: (r.error as string | null) ?? null,
-    progress: Number(r.progress ?? 0), createdAt: toDate(r.created_at), updatedAt: toDate(r.updated_at),
+    progress: Number(r.progress ?? 0), hostMove: hostMoveOf(r.host_move), createdAt: toDate(r.created_at), updatedAt: toDate(r.updated_at),
   };
 }
 
-export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error' | 'progress' | 'hostName'>>;
+export type CheckpointPatch = Partial<Pick<CheckpointRow, 'status' | 'mode' | 'memorySize' | 'definitionSha256' | 'volumes' | 'error' | 'progress' | 'hostName' | 'hostMove'>>;
 
 export class CheckpointRepository {
   constructor(private readonly db: Database) {}
@@ -77,8 +100,8 @@ export class CheckpointRepository {
   }
 
   /** `coordinatorId`: the id the take is sent with (the row's own), so a lost answer can be asked for. */
-  async insert(row: Omit<CheckpointRow, 'createdAt' | 'updatedAt' | 'error' | 'coordinatorId' | 'progress'> & { coordinatorId?: string | null }, at = new Date(), t?: Transaction): Promise<void> {
-    await this.write(`INSERT INTO checkpoints (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, $13, $13)`, [
+  async insert(row: Omit<CheckpointRow, 'createdAt' | 'updatedAt' | 'error' | 'coordinatorId' | 'progress' | 'hostMove'> & { coordinatorId?: string | null }, at = new Date(), t?: Transaction): Promise<void> {
+    await this.write(`INSERT INTO checkpoints (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, 0, NULL, $13, $13)`, [
       row.id, row.projectId, row.instanceUuid, row.hostName, row.coordinatorId ?? null, row.name, row.description, row.mode, row.status,
       row.memorySize, row.definitionSha256, JSON.stringify(row.volumes), this.when(at),
     ], t);
@@ -103,7 +126,7 @@ export class CheckpointRepository {
     const cols: Record<string, unknown> = {
       status: patch.status, mode: patch.mode, memory_size: patch.memorySize, definition_sha256: patch.definitionSha256,
       volumes: patch.volumes === undefined ? undefined : JSON.stringify(patch.volumes), error: patch.error, progress: patch.progress,
-      host_name: patch.hostName,
+      host_name: patch.hostName, host_move: patch.hostMove === undefined ? undefined : JSON.stringify(patch.hostMove),
     };
     const sets: string[] = [];
     const bind: unknown[] = [];

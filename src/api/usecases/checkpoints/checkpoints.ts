@@ -15,14 +15,14 @@ import path from 'node:path';
 import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
 import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
 import { keepLease, type Lease } from '../../../../lib/core/lease.js';
-import type { CheckpointMember, CheckpointRow } from '../../../db/index.js';
+import type { CheckpointMember, CheckpointRow, HostMove } from '../../../db/index.js';
 import { isAdmin, seesAllProjects, type Caller, type ServiceDeps } from '../../context.js';
-import { inTransaction } from '../../../db/transaction.js';
 import { coordinatorOf } from '../compute-hosts.js';
 import { detachVolume } from '../volume-attach.js';
 import { acquireVolumeLease } from '../operation-runner.js';
 import { isUuid } from '../../../../lib/core/volume-names.js';
 import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorCheckpoint } from './coordinator-calls.js';
+import { moveInstance, stopOldHost, volumesLeftOut } from './host-move.js';
 import { deleteMemberSnapshots } from './member-snapshots.js';
 import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
 
@@ -176,15 +176,44 @@ function requireStatus(c: CheckpointRow, allowed: readonly CheckpointRow['status
   }
 }
 
-export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined, to: { host?: string; caller?: Caller } = {}): Promise<void> {
-  requireStatus(c, ['available']);
+export interface RevertTarget {
+  /** Another registered compute host to restore on (admin only). */
+  host?: string;
+  caller?: Caller;
+  /** With `host`: the instance's current host is down and fenced; restore without its release when it does not answer. */
+  oldHostFenced?: boolean;
+}
+
+/**
+ * A revert may start from `available`, or from the `error` a failed move to another host left
+ * (the old host released the instance and the target did not restore it: the checkpoint's files
+ * are intact, and reverting again is how the instance runs anywhere).
+ */
+function revertableFrom(c: CheckpointRow): CheckpointRow['status'][] {
+  return c.hostMove?.state === 'abandoned' ? ['available', 'error'] : ['available'];
+}
+
+export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, paused: boolean | undefined, to: RevertTarget = {}): Promise<void> {
+  const from = revertableFrom(c);
+  requireStatus(c, from);
   const remote = requireCoordinatorId(c);
   const hostName = await revertHost(deps, c, to);
   const lease = await acquireCheckpointLease(deps, c.id, 'revert');
-  if (!(await deps.repos.checkpoints.transition(c.id, ['available'], 'reverting'))) {
+  if (!(await deps.repos.checkpoints.transition(c.id, from, 'reverting'))) {
     await deps.repos.leases.release(lease).catch(() => undefined);
-    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, ['available']);
+    requireStatus((await deps.repos.checkpoints.get(c.id)) ?? c, from);
     throw new StorageError('INVALID_STATE', `checkpoint ${c.id} changed while the request was checked; try again`, { details: { checkpoint_id: c.id } });
+  }
+  let move: HostMove | null = null;
+  if (hostName !== c.hostName) {
+    try {
+      move = await stopOldHost(deps, c, hostName, to.caller?.userId ?? 'unknown', to.oldHostFenced === true);
+    } catch (err) {
+      // The target was not asked and the old host still has the instance: the row as it was.
+      await deps.repos.checkpoints.update(c.id, { status: c.status, hostMove: c.hostMove });
+      await deps.repos.leases.release(lease).catch(() => undefined);
+      throw err;
+    }
   }
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
@@ -195,13 +224,18 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
         r = await revertOnHost(deps, hostName, c.instanceUuid, remote, paused, members?.overlays);
       } catch (err) {
         await (hostChangedNothing(err) ? members?.abandon() : members?.release());
-        throw err;
+        // The old host released the instance already: the target's refusal leaves it on no host.
+        if (move && hostChangedNothing(err)) await deps.repos.checkpoints.update(c.id, { hostMove: { ...move, state: 'abandoned' } });
+        throw move && hostChangedNothing(err) ? new StorageError('INVALID_STATE',
+          `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}, so it runs on no host (the checkpoint's files are intact on the share: revert again)`) : err;
       }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
       await members?.commit();
-      if (hostName !== c.hostName) await moveInstance(deps, c, hostName);
+      // A host that had no definition of the instance reports nothing left out: the attachments say.
+      const leftOut = move ? await volumesLeftOut(deps, c) : [];
+      if (move) await moveInstance(deps, c, move);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
-      await detachReported(deps, c, r.detachedVolumes);
+      await detachReported(deps, c, [...new Set([...(Array.isArray(r.detachedVolumes) ? r.detachedVolumes : []), ...leftOut])]);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
     } catch (err) {
       await failed(deps, c.id, 'revert')(err);
@@ -259,33 +293,18 @@ export async function detachReported(deps: ServiceDeps, c: CheckpointRow, report
  * host; the checkpoint's memory file and definition are on the share, so any host mounting it can
  * restore them. Refused before anything changes when the host is not registered.
  */
-async function revertHost(deps: ServiceDeps, c: CheckpointRow, to: { host?: string; caller?: Caller }): Promise<string> {
-  if (to.host === undefined || to.host === c.hostName) return c.hostName;
+async function revertHost(deps: ServiceDeps, c: CheckpointRow, to: RevertTarget): Promise<string> {
+  if (to.host === undefined || to.host === c.hostName) {
+    if (to.oldHostFenced !== undefined) {
+      throw new StorageError('INVALID_INPUT', 'old_host_fenced is for a restore on another host: name that host (host)', { details: { checkpoint_id: c.id } });
+    }
+    return c.hostName;
+  }
   if (!to.caller || !isAdmin(to.caller)) {
     throw new StorageError('FORBIDDEN', 'only an administrator may restore an instance on another compute host', { details: { checkpoint_id: c.id } });
   }
   await coordinatorOf(deps, to.host);
   return to.host;
-}
-
-/**
- * After a restore on another host the metadata says which host owns the instance: its active
- * attachments and its checkpoints (later calls go to the new host).
- */
-async function moveInstance(deps: ServiceDeps, c: CheckpointRow, hostName: string): Promise<void> {
-  const checkpoints = await deps.repos.checkpoints.list(c.projectId, c.instanceUuid);
-  // Live operations on the volumes go to the attachment's endpoint: the new host's registered one.
-  const { endpoint } = await coordinatorOf(deps, hostName);
-  await inTransaction(deps.repos.db, async (t) => {
-    for (const a of await deps.repos.attachments.activeOfInstance(c.instanceUuid, t)) {
-      const vol = await deps.repos.volumes.get(a.volumeId, t);
-      if (vol && vol.projectId === c.projectId) await deps.repos.attachments.update(a.id, { host: hostName, coordinatorEndpoint: endpoint }, t);
-    }
-    for (const other of checkpoints) {
-      await deps.repos.checkpoints.update(other.id, { hostName }, new Date(), t);
-    }
-  });
-  deps.log.info({ checkpoint: c.id, instance: c.instanceUuid, host_name: hostName }, 'instance restored on another compute host; its attachments and checkpoints follow');
 }
 
 function requireCoordinatorId(c: CheckpointRow): string {

@@ -105,3 +105,32 @@ export async function checkpointOnHost(deps: ServiceDeps, hostName: string, inst
   const answer = await queryOrAbsent(deps, hostName, `${base(instanceUuid)}/${encodeURIComponent(id)}`);
   return answer === 'absent' ? null : checkpointOf(answer, hostName);
 }
+
+/** Whether a host has the instance (coordinator/checkpoint/host-release.ts). */
+export interface HostPresence {
+  present: boolean;
+  active: boolean;
+  disks: { target: string; file: string | null }[];
+}
+
+function presenceOfAnswer(answer: unknown, hostName: string): HostPresence {
+  const p = answer as Partial<HostPresence> | undefined;
+  if (!p || typeof p.present !== 'boolean' || typeof p.active !== 'boolean' || !Array.isArray(p.disks)) {
+    throw new StorageError('COORDINATOR_UNAVAILABLE', `coordinator of ${hostName} answered without the instance's presence`, { details: { host_name: hostName } });
+  }
+  return { present: p.present, active: p.active, disks: p.disks };
+}
+
+const instancePath = (instanceUuid: string) => `/v1/instances/${encodeURIComponent(instanceUuid)}`;
+
+/** Whether `hostName`'s libvirt has the instance, and on which files. */
+export async function presenceOnHost(deps: ServiceDeps, hostName: string, instanceUuid: string): Promise<HostPresence> {
+  const answer = await call(deps, hostName, 'GET', `${instancePath(instanceUuid)}/presence`, undefined, QUERY_TIMEOUT_MS);
+  return presenceOfAnswer(answer?.instance, hostName);
+}
+
+/** Stop (destroy) and undefine the instance on `hostName`, its files kept; answers what was there. */
+export async function releaseOnHost(deps: ServiceDeps, hostName: string, instanceUuid: string): Promise<HostPresence> {
+  const answer = await call(deps, hostName, 'POST', `${instancePath(instanceUuid)}/release`, {}, QUERY_TIMEOUT_MS * 4);
+  return presenceOfAnswer(answer?.released, hostName);
+}

@@ -16,6 +16,7 @@ import { underRecoveryLease } from '../operation-runner.js';
 import { checkpointLeaseKey, detachReported, membersOf } from './checkpoints.js';
 import { checkpointOnHost, deleteOnHost, jobOnHost } from './coordinator-calls.js';
 import { deleteMemberSnapshots } from './member-snapshots.js';
+import { settleHostMove } from './settle-host-move.js';
 import { STUCK_STATUSES, isStuck, planSettle, type HostView, type SettleStep } from './settle-plan.js';
 
 export interface CheckpointSettleReport {
@@ -46,6 +47,13 @@ async function settleOne(deps: ServiceDeps, id: string): Promise<CheckpointSettl
   return underRecoveryLease(deps, checkpointLeaseKey(id), 'settle', async () => {
     const c = await deps.repos.checkpoints.get(id);
     if (c === null || !isStuck(c.status)) return null;
+    if (c.status === 'reverting' && c.hostMove?.state === 'intended') {
+      // A restore on another host: the hosts say which one has the instance.
+      const moved = await settleHostMove(deps, c, c.hostMove);
+      if (moved.record === null) return null;
+      const reason = moved.step.kind === 'error' ? moved.step.reason.slice(0, 1000) : moved.step.kind === 'stayed' ? moved.step.note : undefined;
+      return { value: { checkpointId: id, step: moved.step.kind === 'error' ? 'error' : 'available', ...(reason ? { reason } : {}) }, record: moved.record };
+    }
     let step = planSettle(c, await askHost(deps, c), Date.now(), deps.config.storage.checkpointSettleBoundMs);
     const report = (s: SettleStep, reason?: string) => ({ checkpointId: id, step: s.kind, ...(reason ? { reason } : {}) });
     switch (step.kind) {

@@ -324,9 +324,12 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     expect((await exec('cat /ram-state')).trim()).to.equal('seven');
 
     // The instance's own host is down: only host b can run the restore (and every call after it).
+    // Its coordinator cannot be asked to release the instance: refused unless the admin declares
+    // it fenced (checkpoint-other-host.test.ts covers the release and the refusal).
     await coord?.kill();
     coord = undefined;
-    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('admin')).send({ revert: { host: 'ckkill-host-b' } }).expect(202);
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('admin')).send({ revert: { host: 'ckkill-host-b' } }).expect(409);
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('admin')).send({ revert: { host: 'ckkill-host-b', old_host_fenced: true } }).expect(202);
     const c = await settled(id);
     expect(c.status, String(c.error)).to.equal('available');
     dom = await conn.lookupByUuid(instance);

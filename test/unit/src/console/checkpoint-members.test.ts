@@ -10,7 +10,7 @@ const tree: TreeView = { volume_id: 'v', active_file: 'volume-v.a', active_paren
 function checkpoint(id: string, volumes: { volumeId: string; snapshotPoint: string; snapshotId: string | null }[]): CheckpointRow {
   return {
     id, projectId: 'p', instanceUuid: 'i', hostName: 'h', coordinatorId: id, name: null, description: null, mode: 'consistent', status: 'available',
-    memorySize: 1, definitionSha256: null, volumes: volumes.map((m) => ({ ...m, target: 'vdb' })), error: null, progress: 100, createdAt: new Date(0), updatedAt: new Date(0),
+    memorySize: 1, definitionSha256: null, volumes: volumes.map((m) => ({ ...m, target: 'vdb' })), error: null, progress: 100, hostMove: null, createdAt: new Date(0), updatedAt: new Date(0),
   };
 }
 const snap = (id: string, metadata: Record<string, string>) => ({ id, metadata }) as unknown as SnapshotRecord;

@@ -1,0 +1,54 @@
+/**
+ * The recovery pass's step for a revert on another compute host that a crash interrupted (row
+ * `reverting`, its move `intended`): ask the target and the old host whether they have the
+ * instance (host-move-plan.ts decides), then converge the metadata to the answer: the
+ * attachments, checkpoints and owner name the host that has it.
+ */
+import type { Transaction } from 'sequelize';
+import type { CheckpointRow, HostMove } from '../../../db/index.js';
+import type { ServiceDeps } from '../../context.js';
+import { detachReported } from './checkpoints.js';
+import { jobOnHost, presenceOnHost } from './coordinator-calls.js';
+import { moveInstance, volumesLeftOut } from './host-move.js';
+import { planHostMove, type HostAnswer, type MoveStep } from './host-move-plan.js';
+
+async function ask(deps: ServiceDeps, hostName: string, c: CheckpointRow, withJob: boolean): Promise<HostAnswer> {
+  try {
+    const presence = await presenceOnHost(deps, hostName, c.instanceUuid);
+    const job = withJob && c.coordinatorId !== null ? await jobOnHost(deps, hostName, c.instanceUuid, c.coordinatorId) : null;
+    return { kind: 'seen', presence, job };
+  } catch (err) {
+    return { kind: 'unreachable', reason: (err as Error).message.slice(0, 500) };
+  }
+}
+
+export interface MoveSettled {
+  step: MoveStep;
+  record: ((t: Transaction) => Promise<void>) | null;
+}
+
+export async function settleHostMove(deps: ServiceDeps, c: CheckpointRow, move: HostMove): Promise<MoveSettled> {
+  const target = move.oldHost === 'pending' ? null : await ask(deps, move.to, c, true);
+  const old = move.oldHost === 'pending' || (target?.kind === 'seen' && !target.presence.present) ? await ask(deps, move.from, c, false) : null;
+  const boundMs = deps.config.storage.checkpointSettleBoundMs;
+  const stale = Date.now() - c.updatedAt.getTime() > boundMs;
+  const step = planHostMove(move, target, old, stale, `${Math.round(boundMs / 1000)} s`);
+  const abandoned: HostMove = { ...move, state: 'abandoned' };
+  switch (step.kind) {
+    case 'wait':
+      return { step, record: null };
+    case 'moved': {
+      const leftOut = await volumesLeftOut(deps, c);
+      await moveInstance(deps, c, move);
+      await detachReported(deps, c, [...new Set([...step.detachedVolumes, ...leftOut])]);
+      deps.log.warn({ checkpoint: c.id, instance: c.instanceUuid, host_name: move.to, from: move.from }, 'an interrupted restore on another host converged: the target has the instance');
+      return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'available', error: null, progress: 100 }, new Date(), t) };
+    }
+    case 'stayed':
+      return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'available', error: step.note, hostMove: abandoned, progress: 100 }, new Date(), t) };
+    case 'error': {
+      const reason = step.reason.slice(0, 1000);
+      return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'error', error: reason, hostMove: abandoned }, new Date(), t) };
+    }
+  }
+}
