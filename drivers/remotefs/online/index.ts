@@ -7,7 +7,9 @@
  *   delete   merges on the guest's chain live (running) or by qemu-img keeping the active name
  *            (stopped); branches off the chain here;
  *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
- *   extend   running: live block resize; stopped: as a detached volume.
+ *   extend   running: live block resize; stopped: as a detached volume;
+ *   collect  after a checkpoint revert: routed as delete's collection (hidden snapshots left with
+ *            one dependant merged live on the restored guest's chain).
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
@@ -16,6 +18,7 @@ import { extendOp } from '../snapshots/extend.js';
 import { extendLiveOp } from '../snapshots/extend-attached.js';
 import type { VolumeLocation } from '../snapshots/location.js';
 import { revertAttachedOp } from '../snapshots/revert-attached.js';
+import { collectAfterCheckpointRevertOp } from '../snapshots/revert-checkpoint.js';
 import type { SettledAttached } from '../snapshots/settle-attached.js';
 import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
@@ -89,6 +92,12 @@ export class OnlinePath {
     }
     const r = await revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
     return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat }, collected: r.collected };
+  }
+
+  /** After a checkpoint revert's commit: hidden snapshots collected, merges on the restored guest's chain live. */
+  async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+    const { host } = await this.open(vol, ctx);
+    return collectAfterCheckpointRevertOp(loc, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
   }
 
   /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */

@@ -10,9 +10,16 @@
  *   abandon S:  the host did not switch: intent cleared, then N unlinked
  *
  * The intent is the one a stopped-guest revert records (revert-attached.ts): an interrupted one is
- * settled from the file the guest's persistent definition names (N forward, A back). A hidden
- * snapshot the revert leaves with one dependant is not merged here: the guest runs on that chain,
- * and an offline merge would change files under it.
+ * settled from the file the guest's persistent definition names (N forward, A back).
+ *
+ * A hidden snapshot the revert leaves with fewer than two dependants (A's parent, once A is gone)
+ * is collected after the commit by the rule every revert and delete applies, routed as for any
+ * attached volume (collectAttached): the restored guest runs on that chain, so a merge on it runs
+ * live on the host, a merge off it here; a detached volume's by collectHidden, as revert.ts.
+ *
+ *   H hidden, dependants F(S) and A:   ... <- F(H) <- F(S) <- N      (N active)
+ *                                                 \- A            (A gone at the commit)
+ *   then F(H) has one dependant:       merged with F(S); H's row goes
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -20,9 +27,13 @@ import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import type { RevertIntent } from '../intents.js';
 import { assertUuid } from '../../../lib/core/volume-names.js';
-import type { VolumeLocation } from './location.js';
+import type { AttachedHost } from './attached-host.js';
+import { collectHidden } from './collect.js';
+import { collectAttached } from './delete-attached.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { fileFormat } from './tree.js';
 import { loadSettledTree, loadTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 
 function revertIntentOf(tree: VolumeTree, snapshotId: string): RevertIntent | null {
@@ -72,4 +83,17 @@ export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId:
   if (intent === null) return;
   await saveTree(loc, { ...tree, intent: null });
   await unlinkIfPresent(loc, intent.files.newActive);
+}
+
+/**
+ * After the commit: hidden snapshots left with fewer than two dependants are collected (merged
+ * or removed) by the tree rules; `host` is the attachment's (null: a detached volume, here).
+ * Idempotent: nothing left to collect answers no ids. The caller records the ids in the database.
+ */
+export async function collectAfterCheckpointRevertOp(
+  loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {},
+): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+  const tree = await loadSettledTree(loc);
+  const r = host ? await collectAttached(loc, tree, host, opts) : await collectHidden(loc, tree, opts).then((x) => ({ tree: x.tree, ids: x.collected }));
+  return { collected: r.ids, activeFile: r.tree.active, activeFormat: fileFormat(r.tree, r.tree.active) };
 }
