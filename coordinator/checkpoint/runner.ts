@@ -311,7 +311,7 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   if (record.nvram || record.tpm) {
     const current = await deps.libvirt.getXmlDesc(await deps.libvirt.lookupByUuid(instanceUuid), DomainXmlFlags.INACTIVE);
     if (record.nvram) await checkNvram(record.nvram, paths.dir, current);
-    if (record.tpm) await checkTpm(record.tpm, paths.dir, current, swtpmRoot(deps), instanceUuid);
+    if (record.tpm) await checkTpm(record.tpm, paths.dir, current, swtpmRoot(deps), instanceUuid, withMemory);
   }
   const overlays = given === undefined
     ? record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }))

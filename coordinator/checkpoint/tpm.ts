@@ -78,24 +78,36 @@ export async function saveTpm(definition: string, root: string, instanceUuid: st
   return { version, ...await saveStateFile(state, path.join(checkpointDir, TPM_FILE), KIND) };
 }
 
+/** Whether libvirt made the instance's swtpm state directory on this host (the TPM ran here). */
+async function stateDirOnHost(root: string, instanceUuid: string): Promise<boolean> {
+  return (await fs.lstat(path.join(root, instanceUuid)).catch(() => null)) !== null;
+}
+
 /**
  * Before anything changes: the saved copy is the recorded one, the instance still has an emulated
  * TPM of that version, and its state directory is a real directory (swtpm's, made by libvirt at
- * the TPM's first start; a link there would send the write elsewhere).
+ * the TPM's first start; a link there would send the write elsewhere). On a host where the TPM
+ * never ran there is no directory: a restore with memory needs none (libvirt makes it, and QEMU
+ * hands swtpm the stream's state); a disk-only revert there would lose the state, so it is refused.
  */
-export async function checkTpm(record: TpmRecord, checkpointDir: string, currentDefinition: string, root: string, instanceUuid: string): Promise<void> {
+export async function checkTpm(record: TpmRecord, checkpointDir: string, currentDefinition: string, root: string, instanceUuid: string, withMemory: boolean): Promise<void> {
   await checkSavedCopy(path.join(checkpointDir, TPM_FILE), record, KIND);
   const now = tpmVersionOf(currentDefinition);
   if (now !== record.version) throw refused(`the instance's TPM is ${now === null ? 'gone' : `version ${now}`}, not version ${record.version} as at the checkpoint`);
+  if (withMemory && !(await stateDirOnHost(root, instanceUuid))) return;
   const dir = path.dirname(tpmStatePath(root, instanceUuid, record.version));
   for (const d of [path.dirname(dir), dir]) {
     const st = await fs.lstat(d).catch(() => null);
-    if (!st?.isDirectory()) throw refused(`${d} is ${st === null ? 'missing' : 'not a real directory'}; the TPM state was not written`);
+    if (!st?.isDirectory()) throw refused(`${d} is ${st === null ? 'missing (the TPM never ran on this host)' : 'not a real directory'}; the TPM state was not written`);
   }
 }
 
-/** The guest is down (its swtpm stopped with it): the checkpoint's state over the instance's. */
+/**
+ * The guest is down (its swtpm stopped with it): the checkpoint's state over the instance's. No
+ * state directory on this host (allowed by checkTpm for a restore with memory): nothing to write.
+ */
 export async function restoreTpm(record: TpmRecord, checkpointDir: string, instanceDir: string, root: string, instanceUuid: string): Promise<void> {
+  if (!(await stateDirOnHost(root, instanceUuid))) return;
   await putBackStateFile(tpmStatePath(root, instanceUuid, record.version), path.join(checkpointDir, TPM_FILE), path.join(instanceDir, TPM_PREVIOUS_FILE), KIND);
 }
 

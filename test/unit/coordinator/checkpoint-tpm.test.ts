@@ -9,7 +9,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { isStorageError } from '../../../lib/core/errors.js';
 import { parseRecord, type CheckpointRecord } from '../../../coordinator/checkpoint/record.js';
-import { checkTpm, tpmStatePath, tpmVersionOf } from '../../../coordinator/checkpoint/tpm.js';
+import { checkTpm, restoreTpm, tpmStatePath, tpmVersionOf } from '../../../coordinator/checkpoint/tpm.js';
 import { checkSavedCopy, putBackStateFile, saveStateFile, undoPutBack } from '../../../coordinator/checkpoint/state-file.js';
 
 const V1 = '11111111-1111-4111-8111-111111111111';
@@ -93,18 +93,25 @@ describe('checkpoint TPM state', () => {
     expect(fs.existsSync(previous)).to.equal(false);
   });
 
-  it('refuses a revert when the instance lost its TPM or its state directory is a link', async () => {
+  it('refuses a revert when the instance lost its TPM or its state directory is a link; no directory: only a restore with memory', async () => {
     const cpDir = path.join(dir, 'cp');
     fs.mkdirSync(cpDir);
     fs.mkdirSync(path.join(dir, 'swtpm', INST, 'tpm2'), { recursive: true });
     fs.writeFileSync(tpmStatePath(path.join(dir, 'swtpm'), INST, '2.0'), 'tpm');
     const record = { version: '2.0' as const, ...await saveStateFile(tpmStatePath(path.join(dir, 'swtpm'), INST, '2.0'), path.join(cpDir, 'tpm.permall'), KIND) };
     const withTpm = emulator(`<backend type='emulator' version='2.0'/>`);
-    await checkTpm(record, cpDir, withTpm, path.join(dir, 'swtpm'), INST);
-    expect(await codeOf(checkTpm(record, cpDir, '<domain/>', path.join(dir, 'swtpm'), INST))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
-    expect(await codeOf(checkTpm({ ...record, version: '1.2' }, cpDir, withTpm, path.join(dir, 'swtpm'), INST))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
-    fs.renameSync(path.join(dir, 'swtpm', INST, 'tpm2'), path.join(dir, 'elsewhere'));
-    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'swtpm', INST, 'tpm2'));
-    expect(await codeOf(checkTpm(record, cpDir, withTpm, path.join(dir, 'swtpm'), INST))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    const root = path.join(dir, 'swtpm');
+    await checkTpm(record, cpDir, withTpm, root, INST, false);
+    expect(await codeOf(checkTpm(record, cpDir, '<domain/>', root, INST, true))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    expect(await codeOf(checkTpm({ ...record, version: '1.2' }, cpDir, withTpm, root, INST, true))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    fs.renameSync(path.join(root, INST, 'tpm2'), path.join(dir, 'elsewhere'));
+    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(root, INST, 'tpm2'));
+    for (const withMemory of [true, false]) expect(await codeOf(checkTpm(record, cpDir, withTpm, root, INST, withMemory))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    // A host where the TPM never ran: the memory file's stream restores it; a disk-only revert cannot.
+    fs.rmSync(path.join(root, INST), { recursive: true });
+    await checkTpm(record, cpDir, withTpm, root, INST, true);
+    await restoreTpm(record, cpDir, dir, root, INST);
+    expect(fs.existsSync(path.join(root, INST)), 'nothing made where libvirt makes the directory').to.equal(false);
+    expect(await codeOf(checkTpm(record, cpDir, withTpm, root, INST, false))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
   });
 });
