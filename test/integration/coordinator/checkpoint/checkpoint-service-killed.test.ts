@@ -238,6 +238,8 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     const afterRevert = await memberInTree(member, 0xa1);
     expect(afterRevert.active_parent).to.equal(member.snapshot_id);
     expect(path.join(vols, afterRevert.active_file)).to.equal(await activeFile());
+    // The collection after the commit asked the guest's host (attached volume) and found nothing to collect.
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.not.include('could not collect the hidden snapshots');
     await consistent('after the revert');
   });
 
