@@ -14,8 +14,9 @@
  *
  * A hidden snapshot the revert leaves with fewer than two dependants (A's parent, once A is gone)
  * is collected after the commit by the rule every revert and delete applies, routed as for any
- * attached volume (collectAttached): the restored guest runs on that chain, so a merge on it runs
- * live on the host, a merge off it here; a detached volume's by collectHidden, as revert.ts.
+ * attached volume (collectAttached: guest stopped, qemu-img here keeping the active name); a
+ * detached volume's by collectHidden, as revert.ts. Not yet while the restored guest runs (see
+ * collectAfterCheckpointRevertOp).
  *
  *   H hidden, dependants F(S) and A:   ... <- F(H) <- F(S) <- N      (N active)
  *                                                 \- A            (A gone at the commit)
@@ -89,11 +90,18 @@ export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId:
  * After the commit: hidden snapshots left with fewer than two dependants are collected (merged
  * or removed) by the tree rules; `host` is the attachment's (null: a detached volume, here).
  * Idempotent: nothing left to collect answers no ids. The caller records the ids in the database.
+ *
+ * Not while the restored guest runs: a live merge's host asks the storage service for its commit
+ * point under the volume operation that planned it, and a checkpoint revert's volume halves run
+ * under leases without an operation row, so the host would refuse it (measured: the block job
+ * never starts). The hidden snapshot then stays hidden, as before, and the next delete on the
+ * volume collects it by the same rule.
  */
 export async function collectAfterCheckpointRevertOp(
   loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {},
 ): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
   const tree = await loadSettledTree(loc);
+  if (host?.running) return { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) };
   const r = host ? await collectAttached(loc, tree, host, opts) : await collectHidden(loc, tree, opts).then((x) => ({ tree: x.tree, ids: x.collected }));
   return { collected: r.ids, activeFile: r.tree.active, activeFormat: fileFormat(r.tree, r.tree.active) };
 }

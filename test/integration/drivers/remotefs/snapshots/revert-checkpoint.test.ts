@@ -131,4 +131,19 @@ describe('checkpoint revert of a volume in two halves (tree rules)', function ()
       expect((await collectAfterCheckpointRevertOp(v.loc, host)).collected, 'nothing left on a second call').to.deep.equal([]);
     });
   }
+
+  it('leaves the hidden snapshot to a later collection while the restored guest runs (a live merge needs a volume operation), changing nothing', async () => {
+    const { v, h, c } = await hiddenLeftWithOneDependant();
+    await prepareCheckpointRevertOp(v.loc, c);
+    await commitCheckpointRevertOp(v.loc, c);
+    model.revert(v, c);
+    const committed = await currentTree(v);
+    const runningHost: AttachedHost = { ...stoppedHost, running: true };
+    const r = await collectAfterCheckpointRevertOp(v.loc, runningHost);
+    expect(r).to.deep.equal({ collected: [], activeFile: committed.active, activeFormat: 'qcow2' });
+    expect(await currentTree(v), 'the info file unchanged (H hidden, a tree problem the collection below settles)').to.deep.equal(committed);
+    // The next delete on the volume collects it by the same rule (here: the guest stopped again).
+    expect((await collectAfterCheckpointRevertOp(v.loc, stoppedHost)).collected).to.deep.equal([h]);
+    await verifyAll(v, 'after the later collection');
+  });
 });
