@@ -17,8 +17,9 @@ export interface CheckpointRevertSupport {
   abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<void>;
   /**
    * After the commit: hidden snapshots the revert left with fewer than two dependants are
-   * collected by the tree rules, as after any revert (merges on the running guest's chain live on
-   * its host). Answers their ids (their rows go) and the active file afterwards. Idempotent.
+   * collected by the tree rules, as after any revert (none while the restored guest runs: its
+   * host's live merge needs a volume operation). Answers their ids (their rows go) and the active
+   * file afterwards. Idempotent.
    */
   collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; active: ActiveFile }>;
 }

@@ -328,7 +328,7 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     return this.underVolume(vol, snap.id, ctx, (loc) => abandonCheckpointRevertOp(loc, snap.id));
   }
 
-  /** Routed like every attached operation: the attachment's host runs merges on its guest's chain. */
+  /** Routed like every attached operation: the attachment's host says whether its guest runs. */
   async collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ collected: string[]; active: ActiveFile }> {
     const r = await this.underVolume(vol, snap.id, ctx, async (loc) => (vol.attachment
       ? this.online.collectAfterCheckpointRevert(loc, vol, ctx)

@@ -8,8 +8,8 @@
  *            (stopped); branches off the chain here;
  *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
  *   extend   running: live block resize; stopped: as a detached volume;
- *   collect  after a checkpoint revert: routed as delete's collection (hidden snapshots left with
- *            one dependant merged live on the restored guest's chain).
+ *   collect  after a checkpoint revert: as delete's collection with the guest stopped; none while
+ *            the restored guest runs (revert-checkpoint.ts says why).
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
@@ -94,7 +94,7 @@ export class OnlinePath {
     return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat }, collected: r.collected };
   }
 
-  /** After a checkpoint revert's commit: hidden snapshots collected, merges on the restored guest's chain live. */
+  /** After a checkpoint revert's commit: hidden snapshots collected (the host tells whether the guest runs). */
   async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
     const { host } = await this.open(vol, ctx);
     return collectAfterCheckpointRevertOp(loc, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
