@@ -18,7 +18,7 @@ import { extendOp } from '../snapshots/extend.js';
 import { extendLiveOp } from '../snapshots/extend-attached.js';
 import type { VolumeLocation } from '../snapshots/location.js';
 import { revertAttachedOp } from '../snapshots/revert-attached.js';
-import { collectAfterCheckpointRevertOp } from '../snapshots/revert-checkpoint.js';
+import { collectAfterCheckpointRevertOp, nothingToCollect } from '../snapshots/revert-checkpoint.js';
 import type { SettledAttached } from '../snapshots/settle-attached.js';
 import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
@@ -96,6 +96,8 @@ export class OnlinePath {
 
   /** After a checkpoint revert's commit: hidden snapshots collected (the host tells whether the guest runs). */
   async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+    const idle = await nothingToCollect(loc);
+    if (idle) return idle;
     const { host } = await this.open(vol, ctx);
     return collectAfterCheckpointRevertOp(loc, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
   }

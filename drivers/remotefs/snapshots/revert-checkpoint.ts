@@ -34,6 +34,7 @@ import { collectAttached } from './delete-attached.js';
 import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { nextHiddenToCollect } from './plan-delete.js';
 import { fileFormat } from './tree.js';
 import { loadSettledTree, loadTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 
@@ -97,6 +98,12 @@ export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId:
  * never starts). The hidden snapshot then stays hidden, as before, and the next delete on the
  * volume collects it by the same rule.
  */
+/** The answer when nothing is left to collect (then the host need not be asked at all), or null. */
+export async function nothingToCollect(loc: VolumeLocation): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' } | null> {
+  const tree = await loadSettledTree(loc);
+  return nextHiddenToCollect(tree) === null ? { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) } : null;
+}
+
 export async function collectAfterCheckpointRevertOp(
   loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {},
 ): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
