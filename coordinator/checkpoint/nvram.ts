@@ -7,13 +7,12 @@
  *
  * Only the file the definition names as text of <nvram> is handled (what libvirt 9.0 writes); a
  * revert writes only to the path that BOTH the saved and the current definition name, never to a
- * path the share's files alone would choose.
+ * path the share's files alone would choose. The copy's rules are those of state-file.ts.
  */
-import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
-import { sha256, writeFileAtomic } from './record.js';
+import { checkSavedCopy, putBackStateFile, saveStateFile, undoPutBack, type StateFileKind } from './state-file.js';
 
 export const NVRAM_FILE = 'nvram.fd';
 export const NVRAM_PREVIOUS_FILE = 'nvram.previous';
@@ -43,75 +42,32 @@ export function nvramPathOf(definition: string): string | null {
   return text;
 }
 
-/** A regular single-link file of bounded size, read without following links. */
-async function readStore(file: string): Promise<Buffer> {
-  const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.nlink !== 1 || st.size > NVRAM_LIMIT) {
-      throw new StorageError('FILE_UNSAFE', `${path.basename(file)}: not a regular single-link file of at most ${NVRAM_LIMIT} bytes`);
-    }
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
-}
+const KIND: StateFileKind = { reason: 'nvram', label: 'checkpoint firmware store', limit: NVRAM_LIMIT };
 
 /** At the take: copy the store the definition names into the checkpoint's directory. */
 export async function saveNvram(definition: string, checkpointDir: string): Promise<NvramRecord | undefined> {
   const store = nvramPathOf(definition);
   if (store === null) return undefined;
-  const bytes = await readStore(store);
-  await writeFileAtomic(path.join(checkpointDir, NVRAM_FILE), bytes, 0o600);
-  return { path: store, size: bytes.length, sha256: sha256(bytes) };
+  return { path: store, ...await saveStateFile(store, path.join(checkpointDir, NVRAM_FILE), KIND) };
 }
 
 /** Before anything changes: the saved copy is the recorded one, and it goes where the instance keeps its store now. */
-export async function checkNvram(record: NvramRecord, checkpointDir: string, currentDefinition: string): Promise<Buffer> {
-  const copy = await readStore(path.join(checkpointDir, NVRAM_FILE)).catch((err: unknown) => {
-    throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint firmware store refused: ${(err as Error).message}`, { details: { reason: 'nvram' } });
-  });
-  if (copy.length !== record.size || sha256(copy) !== record.sha256) {
-    throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint firmware store refused: nvram.fd differs from the digest recorded when it was taken', { details: { reason: 'nvram' } });
-  }
+export async function checkNvram(record: NvramRecord, checkpointDir: string, currentDefinition: string): Promise<void> {
+  await checkSavedCopy(path.join(checkpointDir, NVRAM_FILE), record, KIND);
   const now = nvramPathOf(currentDefinition);
   if (now !== record.path) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint firmware store refused: the instance keeps its store at ${now ?? 'no path'}, not at ${record.path} as at the checkpoint`, { details: { reason: 'nvram' } });
   }
-  return copy;
 }
 
-/** Replace the store's bytes through a temporary file in its directory, keeping its owner and mode. */
-async function replaceStore(store: string, bytes: Buffer): Promise<void> {
-  const st = await fs.lstat(store).catch(() => null);
-  if (st !== null && !st.isFile()) throw new StorageError('FILE_UNSAFE', `${path.basename(store)}: not a regular file; the firmware store was not written`);
-  const tmp = path.join(path.dirname(store), `.${path.basename(store)}.checkpoint.tmp`);
-  await fs.rm(tmp, { force: true });
-  await writeFileAtomic(tmp, bytes, st === null ? 0o600 : st.mode & 0o777);
-  if (st !== null) await fs.chown(tmp, st.uid, st.gid);
-  await fs.rename(tmp, store);
-}
-
-/**
- * The guest is down: keep the current store (once: a settle pass repeating this keeps the first
- * copy), then write the checkpoint's over it.
- */
+/** The guest is down: the checkpoint's store over the instance's (the current one kept for an undo). */
 export async function restoreNvram(record: NvramRecord, checkpointDir: string, instanceDir: string): Promise<void> {
-  const copy = await readStore(path.join(checkpointDir, NVRAM_FILE));
-  const previous = path.join(instanceDir, NVRAM_PREVIOUS_FILE);
-  if (!(await fs.lstat(previous).catch(() => null))) {
-    const current = await readStore(record.path).catch(() => null);
-    if (current !== null) await writeFileAtomic(previous, current, 0o600);
-  }
-  await replaceStore(record.path, copy);
+  await putBackStateFile(record.path, path.join(checkpointDir, NVRAM_FILE), path.join(instanceDir, NVRAM_PREVIOUS_FILE), KIND);
 }
 
 /** The restore failed: the store as before the revert. */
 export async function undoNvram(record: NvramRecord, instanceDir: string): Promise<void> {
-  const previous = path.join(instanceDir, NVRAM_PREVIOUS_FILE);
-  const bytes = await readStore(previous).catch(() => null);
-  if (bytes !== null) await replaceStore(record.path, bytes);
-  await fs.rm(previous, { force: true });
+  await undoPutBack(record.path, path.join(instanceDir, NVRAM_PREVIOUS_FILE), KIND);
 }
 
 /** The revert ended (restored or undone): the kept copy goes. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StorageError } from '../../lib/core/errors.js';
 import { isOwnFileName, isUuid } from '../../lib/core/volume-names.js';
 import type { NvramRecord } from './nvram.js';
+import type { TpmRecord } from './tpm.js';
 import type { CheckpointMode } from './plan.js';
 
 export const RECORD_FILE = 'checkpoint.json';
@@ -60,6 +61,8 @@ export interface CheckpointRecord {
   operations?: SnapshotOperationRef[];
   /** The guest's UEFI variable store saved with it (nvram.fd), when its definition names one. */
   nvram?: NvramRecord;
+  /** The emulated TPM's persistent state saved with it (tpm.permall), when the guest has one that ran. */
+  tpm?: TpmRecord;
 }
 
 export interface RevertIntent {
@@ -144,10 +147,18 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
       || typeof n.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(n.sha256)) throw bad('the firmware store entry is malformed', file);
     nvram = { path: n.path, size: n.size as number, sha256: n.sha256 };
   }
+  let tpm: TpmRecord | undefined;
+  if (o.tpm !== undefined) {
+    const t = o.tpm as Partial<TpmRecord> | null;
+    if (!t || (t.version !== '1.2' && t.version !== '2.0') || !Number.isSafeInteger(t.size) || (t.size as number) < 0
+      || typeof t.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(t.sha256)) throw bad('the TPM state entry is malformed', file);
+    tpm = { version: t.version, size: t.size as number, sha256: t.sha256 };
+  }
   return {
     ...(overlays ? { overlays } : {}),
     ...(operations ? { operations } : {}),
     ...(nvram ? { nvram } : {}),
+    ...(tpm ? { tpm } : {}),
     id: o.id, instanceUuid: o.instanceUuid, name: String(o.name ?? ''), description: String(o.description ?? ''),
     created: String(o.created ?? ''), mode: o.mode, quiesced: o.quiesced === true, status: o.status as CheckpointStatus,
     volumes, excluded, memorySize: o.memorySize as number, definitionSha256: o.definitionSha256,

@@ -30,6 +30,7 @@ import {
   type CheckpointRecord, type CheckpointVolume, type RevertIntent, type SnapshotOperationRef,
 } from './record.js';
 import { checkNvram, dropPreviousNvram, restoreNvram, saveNvram, undoNvram } from './nvram.js';
+import { SWTPM_STATE_ROOT, checkTpm, dropPreviousTpm, restoreTpm, saveTpm, undoTpm } from './tpm.js';
 import { abandonAll, finalizeAll, operationRef, permitAll, requestSnapshot, type CheckpointSnapshotsApi } from './volume-snapshots.js';
 
 /** The slice of the libvirt client a checkpoint needs (LibvirtConnection satisfies it). */
@@ -68,6 +69,12 @@ export interface CheckpointDeps {
   inspect?: InspectOverlay;
   /** This compute host's name: written into a revert's intent, so only this host settles it. */
   hostName?: string;
+  /** libvirt's swtpm state directory on this host (default SWTPM_STATE_ROOT, libvirt's own). */
+  swtpmStateRoot?: string;
+}
+
+function swtpmRoot(deps: CheckpointDeps): string {
+  return deps.swtpmStateRoot ?? SWTPM_STATE_ROOT;
 }
 
 export interface TakeRequest {
@@ -182,6 +189,10 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     // memory was saved; UEFI writes them rarely at run time, and a stopped guest not at all).
     const nvram = await saveNvram(definition, paths.dir);
     if (nvram) record.nvram = nvram;
+    // The TPM's state file likewise; with memory, the stream holds the TPM's state at the very
+    // moment the memory was saved as well, and a restore ends with that one (tpm.ts).
+    const tpm = await saveTpm(definition, swtpmRoot(deps), req.instanceUuid, paths.dir);
+    if (tpm) record.tpm = tpm;
     let memorySize = 0;
     if (running) {
       const st = await fs.lstat(paths.memory);
@@ -301,10 +312,12 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
       throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${v.volumeId} of the checkpoint is gone (${path.basename(v.snapshotPoint)} missing); nothing was changed`, { details: { volumeId: v.volumeId } });
     }
   }
-  if (record.nvram) {
+  if (record.nvram || record.tpm) {
     // A host without the instance defined restores it from the checkpoint's definition.
     const dom = await lookupDefined(deps.libvirt, instanceUuid);
-    await checkNvram(record.nvram, paths.dir, dom ? await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE) : definition);
+    const current = dom ? await deps.libvirt.getXmlDesc(dom, DomainXmlFlags.INACTIVE) : definition;
+    if (record.nvram) await checkNvram(record.nvram, paths.dir, current);
+    if (record.tpm) await checkTpm(record.tpm, paths.dir, current, swtpmRoot(deps), instanceUuid, withMemory);
   }
   const overlays = given === undefined
     ? record.volumes.map((v) => ({ volumeId: v.volumeId, target: v.target, path: path.join(path.dirname(v.snapshotPoint), overlayFileName(v.volumeId, randomUUID())) }))
@@ -412,6 +425,9 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     // The guest is down (QEMU released its pflash): the checkpoint's firmware store goes back
     // first. Idempotent: the store kept before the first attempt stays what an undo puts back.
     if (plan.record.nvram) await restoreNvram(plan.record.nvram, paths.dir, instanceDir);
+    // Likewise the TPM's state (its swtpm stopped with the guest); on a restore with memory
+    // QEMU then hands swtpm the same TPM's state from the stream.
+    if (plan.record.tpm) await restoreTpm(plan.record.tpm, paths.dir, instanceDir, swtpmRoot(deps), intent.instanceUuid);
     if (plan.record.mode === 'disk-only') {
       // No memory: the checkpoint's definition on the new overlays, and the instance stays stopped.
       await libvirt.defineXml(plan.persistentXml);
@@ -422,6 +438,7 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     // The previous overlays and definition were never touched: the guest can start from them.
     if (intent.previousDefinition !== null) await libvirt.defineXml(intent.previousDefinition).catch(() => undefined);
     if (plan.record.nvram) await undoNvram(plan.record.nvram, instanceDir).catch(() => undefined);
+    if (plan.record.tpm) await undoTpm(plan.record.tpm, instanceDir, swtpmRoot(deps), intent.instanceUuid).catch(() => undefined);
     for (const o of intent.overlays) await removeQuietly(o.path);
     await fs.rm(intentFile, { force: true });
     const previousState = intent.previousDefinition !== null
@@ -436,6 +453,7 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     await libvirt.defineXml(plan.persistentXml);
   }
   await dropPreviousNvram(instanceDir);
+  await dropPreviousTpm(instanceDir);
   await fs.rm(intentFile, { force: true });
   if (plan.record.quiesced && plan.record.mode !== 'disk-only') {
     const dom = await libvirt.lookupByUuid(intent.instanceUuid);
@@ -495,6 +513,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     if (onNew) {
       await deps.libvirt.defineXml(plan.persistentXml);
       await dropPreviousNvram(path.dirname(intentFile));
+      await dropPreviousTpm(path.dirname(intentFile));
       await fs.rm(intentFile, { force: true });
       return 'finished';
     }
@@ -558,6 +577,11 @@ export async function settleTake(deps: CheckpointDeps, instanceUuid: string, che
     memorySize = st.size;
   }
   const definition = await readSmallFile(paths.definition);
+  // The firmware store and TPM state as the take would have saved them (it ended before that).
+  const nvram = await saveNvram(definition, paths.dir);
+  if (nvram) record.nvram = nvram;
+  const tpm = await saveTpm(definition, swtpmRoot(deps), instanceUuid, paths.dir);
+  if (tpm) record.tpm = tpm;
   Object.assign(record, { status: 'available', memorySize, definitionSha256: sha256(definition) });
   delete record.overlays;
   delete record.operations;

@@ -6,7 +6,7 @@
  * in by implementing these methods; without them a checkpoint revert lets the host make its own
  * overlays (volumes the driver does not track as files).
  */
-import type { OpContext, SnapshotRef, VolumeDriver, VolumeRef } from './volume-driver.js';
+import type { ActiveFile, OpContext, SnapshotRef, VolumeDriver, VolumeRef } from './volume-driver.js';
 
 export interface CheckpointRevertSupport {
   /** Write the new overlay on `snap`'s file and record the intent; the active file is unchanged. Idempotent. */
@@ -15,14 +15,22 @@ export interface CheckpointRevertSupport {
   commitCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ activeFile: string; sizeGiB: number }>;
   /** The host never switched: the intent and the overlay go. Idempotent. */
   abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<void>;
+  /**
+   * After the commit: hidden snapshots the revert left with fewer than two dependants are
+   * collected by the tree rules, as after any revert (none while the restored guest runs: its
+   * host's live merge needs a volume operation). Answers their ids (their rows go) and the active
+   * file afterwards. Idempotent.
+   */
+  collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; active: ActiveFile }>;
 }
 
 export function checkpointRevertSupport(driver: VolumeDriver & Partial<CheckpointRevertSupport>): CheckpointRevertSupport | null {
-  const { prepareCheckpointRevert, commitCheckpointRevert, abandonCheckpointRevert } = driver;
-  if (!prepareCheckpointRevert || !commitCheckpointRevert || !abandonCheckpointRevert) return null;
+  const { prepareCheckpointRevert, commitCheckpointRevert, abandonCheckpointRevert, collectAfterCheckpointRevert } = driver;
+  if (!prepareCheckpointRevert || !commitCheckpointRevert || !abandonCheckpointRevert || !collectAfterCheckpointRevert) return null;
   return {
     prepareCheckpointRevert: prepareCheckpointRevert.bind(driver),
     commitCheckpointRevert: commitCheckpointRevert.bind(driver),
     abandonCheckpointRevert: abandonCheckpointRevert.bind(driver),
+    collectAfterCheckpointRevert: collectAfterCheckpointRevert.bind(driver),
   };
 }

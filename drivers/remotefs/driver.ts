@@ -43,7 +43,7 @@ import { prepareOverlayOp, commitOverlayOp, abandonOverlayOp, onlineCreateIntent
 import { pointFile, treeView } from './snapshots/query.js';
 import { settleBeforeOp, removeInfoTempsOp, reconcileOp } from './snapshots/reconcile.js';
 import { revertOp } from './snapshots/revert.js';
-import { abandonCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp } from './snapshots/revert-checkpoint.js';
+import { abandonCheckpointRevertOp, collectAfterCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp } from './snapshots/revert-checkpoint.js';
 import { copyIntoNewVolume, type CopySource } from './volume-copy.js';
 import { createEmptyVolume } from './volume-create.js';
 import { deleteVolumeFiles } from './volume-delete.js';
@@ -329,6 +329,14 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
 
   abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<void> {
     return this.underVolume(vol, snap.id, ctx, (loc) => abandonCheckpointRevertOp(loc, snap.id));
+  }
+
+  /** Routed like every attached operation: the attachment's host says whether its guest runs. */
+  async collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ collected: string[]; active: ActiveFile }> {
+    const r = await this.underVolume(vol, snap.id, ctx, async (loc) => (vol.attachment
+      ? this.online.collectAfterCheckpointRevert(loc, vol, ctx)
+      : collectAfterCheckpointRevertOp(loc, null, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase })));
+    return { collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
   }
 
   /** The online intent of an attached volume's info file (read only), or null. */

@@ -7,7 +7,9 @@
  *   delete   merges on the guest's chain live (running) or by qemu-img keeping the active name
  *            (stopped); branches off the chain here;
  *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
- *   extend   running: live block resize; stopped: as a detached volume.
+ *   extend   running: live block resize; stopped: as a detached volume;
+ *   collect  after a checkpoint revert: as delete's collection with the guest stopped; none while
+ *            the restored guest runs (revert-checkpoint.ts says why).
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
@@ -16,6 +18,7 @@ import { extendOp } from '../snapshots/extend.js';
 import { extendLiveOp } from '../snapshots/extend-attached.js';
 import type { VolumeLocation } from '../snapshots/location.js';
 import { revertAttachedOp } from '../snapshots/revert-attached.js';
+import { collectAfterCheckpointRevertOp, nothingToCollect } from '../snapshots/revert-checkpoint.js';
 import type { SettledAttached } from '../snapshots/settle-attached.js';
 import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
@@ -89,6 +92,14 @@ export class OnlinePath {
     }
     const r = await revertAttachedOp(loc, snapshotId, host, { signal: ctx.signal });
     return { sizeBytes: r.sizeBytes, active: { file: r.activeFile, format: r.activeFormat }, collected: r.collected };
+  }
+
+  /** After a checkpoint revert's commit: hidden snapshots collected (the host tells whether the guest runs). */
+  async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+    const idle = await nothingToCollect(loc);
+    if (idle) return idle;
+    const { host } = await this.open(vol, ctx);
+    return collectAfterCheckpointRevertOp(loc, host, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase });
   }
 
   /** An interrupted live operation, settled from the host's facts (settle.ts); the caller holds the lease. */

@@ -10,9 +10,17 @@
  *   abandon S:  the host did not switch: intent cleared, then N unlinked
  *
  * The intent is the one a stopped-guest revert records (revert-attached.ts): an interrupted one is
- * settled from the file the guest's persistent definition names (N forward, A back). A hidden
- * snapshot the revert leaves with one dependant is not merged here: the guest runs on that chain,
- * and an offline merge would change files under it.
+ * settled from the file the guest's persistent definition names (N forward, A back).
+ *
+ * A hidden snapshot the revert leaves with fewer than two dependants (A's parent, once A is gone)
+ * is collected after the commit by the rule every revert and delete applies, routed as for any
+ * attached volume (collectAttached: guest stopped, qemu-img here keeping the active name); a
+ * detached volume's by collectHidden, as revert.ts. Not yet while the restored guest runs (see
+ * collectAfterCheckpointRevertOp).
+ *
+ *   H hidden, dependants F(S) and A:   ... <- F(H) <- F(S) <- N      (N active)
+ *                                                 \- A            (A gone at the commit)
+ *   then F(H) has one dependant:       merged with F(S); H's row goes
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -20,9 +28,14 @@ import { verifyTree } from '../chain-check.js';
 import type { VolumeTree } from '../info-file.js';
 import type { RevertIntent } from '../intents.js';
 import { assertUuid } from '../../../lib/core/volume-names.js';
-import type { VolumeLocation } from './location.js';
+import type { AttachedHost } from './attached-host.js';
+import { collectHidden } from './collect.js';
+import { collectAttached } from './delete-attached.js';
+import type { SnapshotOpOptions, VolumeLocation } from './location.js';
 import { writeOverlay } from './overlay.js';
 import { applyRevert, overlayName, planRevert } from './plan-create.js';
+import { nextHiddenToCollect } from './plan-delete.js';
+import { fileFormat } from './tree.js';
 import { loadSettledTree, loadTree, newIntent, recordStep, saveTree, unlinkIfPresent } from './store.js';
 
 function revertIntentOf(tree: VolumeTree, snapshotId: string): RevertIntent | null {
@@ -72,4 +85,30 @@ export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId:
   if (intent === null) return;
   await saveTree(loc, { ...tree, intent: null });
   await unlinkIfPresent(loc, intent.files.newActive);
+}
+
+/**
+ * After the commit: hidden snapshots left with fewer than two dependants are collected (merged
+ * or removed) by the tree rules; `host` is the attachment's (null: a detached volume, here).
+ * Idempotent: nothing left to collect answers no ids. The caller records the ids in the database.
+ *
+ * Not while the restored guest runs: a live merge's host asks the storage service for its commit
+ * point under the volume operation that planned it, and a checkpoint revert's volume halves run
+ * under leases without an operation row, so the host would refuse it (measured: the block job
+ * never starts). The hidden snapshot then stays hidden, as before, and the next delete on the
+ * volume collects it by the same rule.
+ */
+/** The answer when nothing is left to collect (then the host need not be asked at all), or null. */
+export async function nothingToCollect(loc: VolumeLocation): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' } | null> {
+  const tree = await loadSettledTree(loc);
+  return nextHiddenToCollect(tree) === null ? { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) } : null;
+}
+
+export async function collectAfterCheckpointRevertOp(
+  loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {},
+): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+  const tree = await loadSettledTree(loc);
+  if (host?.running) return { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) };
+  const r = host ? await collectAttached(loc, tree, host, opts) : await collectHidden(loc, tree, opts).then((x) => ({ tree: x.tree, ids: x.collected }));
+  return { collected: r.ids, activeFile: r.tree.active, activeFormat: fileFormat(r.tree, r.tree.active) };
 }

@@ -2,7 +2,8 @@
  * A checkpoint revert by the volumes' tree rules: before the host restores the guest, each member
  * volume gets its new overlay from the driver (on the file its snapshot owns, an intent in its
  * info file); the host restores onto exactly those overlays; then each volume's tree makes its
- * overlay active (later snapshots and checkpoints stay). The volumes' leases are held (renewed)
+ * overlay active (later snapshots and checkpoints stay), and the hidden snapshots the revert left
+ * with one dependant are collected as after any revert (their rows go). The volumes' leases are held (renewed)
  * from the prepare to the commit, so no other operation and no recovery pass touches them
  * meanwhile.
  *
@@ -58,6 +59,25 @@ async function abandonAll(deps: ServiceDeps, support: CheckpointRevertSupport, p
 }
 
 /**
+ * After a volume's commit: the hidden snapshots the revert left with one dependant are collected
+ * by the tree rules, as after any revert, and their rows go. The revert itself is done: a failure
+ * here is logged and left to the settle, reconcile and ghost-row passes (the merge's intent is in
+ * the info file), never reported as a failed revert.
+ */
+async function collectLeft(deps: ServiceDeps, support: CheckpointRevertSupport, p: Prepared): Promise<void> {
+  try {
+    const c = await support.collectAfterCheckpointRevert({ id: p.snapshotId, volumeId: p.vol.id }, await volumeRefOf(deps, p.vol), ctxOf(p));
+    await inTransaction(deps.repos.db, async (t) => {
+      await deps.repos.snapshots.markDeleted(c.collected, t);
+      for (const a of await deps.repos.attachments.activeOf(p.vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: c.active.file, format: c.active.format }, t);
+    });
+    if (c.collected.length > 0) deps.log.info({ volume: p.vol.id, collected: c.collected }, 'hidden snapshots collected after a checkpoint revert');
+  } catch (err) {
+    deps.log.warn({ volume: p.vol.id, snapshot: p.snapshotId, err: (err as Error).message }, 'could not collect the hidden snapshots a checkpoint revert left; the recovery passes will');
+  }
+}
+
+/**
  * null when the host makes its own overlays: the driver has no such capability, or a member has
  * no snapshot of its volume (taken by a host without the metadata API).
  */
@@ -92,6 +112,7 @@ export async function prepareMemberReverts(deps: ServiceDeps, c: CheckpointRow):
             await deps.repos.volumes.update(p.vol.id, { sizeGiB: r.sizeGiB }, t);
             for (const a of await deps.repos.attachments.activeOf(p.vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: r.activeFile, format: 'qcow2' }, t);
           });
+          await collectLeft(deps, support, p);
         }
       } finally {
         await releaseAll(deps, prepared);

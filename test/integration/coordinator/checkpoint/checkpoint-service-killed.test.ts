@@ -29,6 +29,7 @@ import supertest from 'supertest';
 import { CRASH_POINTS } from '../../../../lib/core/crash-points.js';
 import { parseDomainXml } from '../../../../coordinator/domain/disks.js';
 import { UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
+import { run } from '../../../../lib/core/process.js';
 import { startDaemon, type DaemonProcess } from '../../../fixtures/e2e/coordinator/daemon-process.js';
 import { freePort } from '../../../fixtures/free-port.js';
 import { startKillableService } from '../../../fixtures/killable-service.js';
@@ -238,6 +239,8 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     const afterRevert = await memberInTree(member, 0xa1);
     expect(afterRevert.active_parent).to.equal(member.snapshot_id);
     expect(path.join(vols, afterRevert.active_file)).to.equal(await activeFile());
+    // The collection after the commit asked the guest's host (attached volume) and found nothing to collect.
+    expect(await readFile(path.join(scratch, 'service.log'), 'utf8')).to.not.include('could not collect the hidden snapshots');
     await consistent('after the revert');
   });
 
@@ -341,6 +344,47 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     const t = await tree();
     expect(path.join(vols, t.active_file)).to.equal(await activeFile());
     await consistent('after the restore on host b');
+  });
+
+  it('a checkpoint revert of the stopped instance collects the hidden snapshot it left with one dependant; its row is deleted', async () => {
+    //   guest stopped: H, disk-only checkpoint C, revert to H, delete H (hidden: F(C) and B
+    //   depend on F(H)); revert to C: N on F(C), B gone, F(H) with one dependant: merged by the
+    //   tree rules (qemu-img on the storage side, the active name kept), H's row recorded deleted.
+    const failedCollections = async () => (await readFile(path.join(scratch, 'service.log'), 'utf8')).split('\n').filter((x) => x.includes('could not collect the hidden snapshots'));
+    const failedBefore = (await failedCollections()).length;
+    await conn.destroy(dom as DomainRef);
+    const qemuWrite = async (byte: number) => run('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x${byte.toString(16)} 0 ${KiB}k`, await activeFile()]);
+    const h = (await api().post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vol, force: true } }).expect(202)).body.snapshot.id as string;
+    await eventually(async () => ((await api().get(`/v3/snapshots/${h}`).set(auth('alice'))).body.snapshot?.status === 'available' ? true : undefined), 120_000);
+    await qemuWrite(0xc7);
+    const id = (await api().post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'c-collect' } }).expect(202)).body.checkpoint.id as string;
+    const taken = await settled(id);
+    expect([taken.status, taken.mode]).to.deep.equal(['available', 'disk-only']);
+    await qemuWrite(0xd8);
+    const r = await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-revert_to_snapshot': { snapshot_id: h } }).expect(202);
+    const op = r.headers['x-operation-id'] as string;
+    await eventually(async () => {
+      const o = (await api().get(`/v3/operations/${op}`).set(auth('admin'))).body.operation;
+      if (o?.state === 'failed') throw new Error(`revert to H failed: ${String(o.error)}`);
+      return o?.state === 'succeeded' ? true : undefined;
+    }, 120_000);
+    await api().delete(`/v3/snapshots/${h}`).set(auth('alice')).expect(202);
+    await eventually(async () => ((await tree()).snapshots.find((n) => n.id === h)?.hidden === true ? true : undefined), 120_000);
+
+    await api().post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: {} }).expect(202);
+    const c = await settled(id);
+    expect(c.status, String(c.error)).to.equal('available');
+    expect((await failedCollections()).slice(failedBefore)).to.deep.equal([]);
+    const t = await tree();
+    expect(t.snapshots.map((n) => n.id), 'H is gone from the tree').to.not.include(h);
+    expect((await api().get(`/v3/snapshots/${h}`).set(auth('admin'))).status, 'H\'s row is recorded deleted').to.equal(404);
+    expect(path.join(vols, t.active_file), 'the definition names the active file').to.equal(await activeFile());
+    expect(await hasPattern(await activeFile(), 0xc7, 0, KiB), 'the active chain reads the checkpoint\'s bytes (qemu-io)').to.equal(true);
+    await consistent('after the collection');
+    dom = await conn.create(dom as DomainRef);
+    await waitForAgent();
+    expect(await guestHas(0xc7)).to.equal(true);
+    await write(0xe5); // the bytes the next case expects the guest to keep
   });
 
   it('deleting the checkpoints deletes their per-volume snapshots by the tree rules (one delete\'s service killed midway); the guest keeps its data', async () => {

@@ -2,16 +2,20 @@
  * The two-halved revert a checkpoint restore uses (revert-checkpoint.ts), on real qcow2 files:
  * prepare writes the overlay on the snapshot's file with an online intent and changes nothing
  * else; commit makes it active by the tree rules (the old active file goes, later snapshots stay);
- * abandon leaves the tree as before; both halves are idempotent.
+ * abandon leaves the tree as before; both halves are idempotent. A hidden snapshot the revert
+ * leaves with one dependant is collected afterwards by the tree rules, as after any revert.
  */
 import { randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import {
-  abandonCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp,
+  abandonCheckpointRevertOp, collectAfterCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp,
 } from '../../../../../drivers/remotefs/snapshots/revert-checkpoint.js';
+import type { AttachedHost } from '../../../../../drivers/remotefs/snapshots/attached-host.js';
 import { createSnapshotOp as createSnapshot } from '../../../../../drivers/remotefs/snapshots/create.js';
+import { deleteSnapshotOp } from '../../../../../drivers/remotefs/snapshots/delete.js';
+import { revertOp } from '../../../../../drivers/remotefs/snapshots/revert.js';
 import { MiB, currentTree, makeVolume, model, tempDir, verifyAll, writeStep } from '../../../../fixtures/snapshots/harness.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -71,5 +75,75 @@ describe('checkpoint revert of a volume in two halves (tree rules)', function ()
     const err = await commitCheckpointRevertOp(v.loc, s1).then(() => null, (e: unknown) => e as { code?: string });
     expect(err?.code).to.equal('INVALID_STATE');
     await verifyAll(v, 'after the refused commit');
+  });
+
+  /**
+   *   H, then C (the checkpoint's snapshot), revert to H, delete H (hidden: F(C) and B depend on it):
+   *     F(H) <- F(C)          then the checkpoint revert to C:   F(H) <- F(C) <- N
+   *         \- B (active)                                         (B gone: F(H) has one dependant)
+   */
+  async function hiddenLeftWithOneDependant() {
+    const v = await makeVolume(dir, MiB);
+    await writeStep(v, 0);
+    const h = randomUUID();
+    await createSnapshot(v.loc, h);
+    model.create(v, h);
+    await writeStep(v, 1);
+    const c = randomUUID();
+    await createSnapshot(v.loc, c);
+    model.create(v, c);
+    await writeStep(v, 2);
+    await revertOp(v.loc, h);
+    model.revert(v, h);
+    await writeStep(v, 3);
+    expect((await deleteSnapshotOp(v.loc, h)).hidden, 'H is hidden: two files depend on it').to.equal(true);
+    model.remove(v, h);
+    const hFile = (await currentTree(v)).snapshots[h]?.file as string;
+    return { v, h, c, hFile };
+  }
+
+  /** A stopped guest's host: the collection runs here with qemu-img; the host is never asked. */
+  const stoppedHost: AttachedHost = {
+    running: false,
+    merge: () => Promise.reject(new Error('a stopped guest\'s host runs no live merge')),
+    switchSource: () => Promise.reject(new Error('the collection keeps the active file\'s name')),
+  };
+
+  for (const host of [null, stoppedHost]) {
+    it(`collects the hidden snapshot the checkpoint revert left with one dependant (${host ? 'attached, guest stopped' : 'detached'})`, async () => {
+      const { v, h, c, hFile } = await hiddenLeftWithOneDependant();
+      await prepareCheckpointRevertOp(v.loc, c);
+      await commitCheckpointRevertOp(v.loc, c);
+      model.revert(v, c);
+      const committed = await currentTree(v);
+      expect(committed.snapshots[h]?.hidden, 'the commit alone leaves H hidden').to.equal(true);
+
+      const r = await collectAfterCheckpointRevertOp(v.loc, host);
+      expect(r.collected).to.deep.equal([h]);
+      expect(r.activeFile, 'the active file keeps its name (a guest\'s definition names it)').to.equal(committed.active);
+      const after = await verifyAll(v, 'after the collection');
+      expect(after.snapshots[h], 'H is gone from the tree').to.equal(undefined);
+      expect(Object.keys(after.snapshots)).to.deep.equal([c]);
+      // F(H) and F(C) became one file (merged one way or the other), under N.
+      expect(Object.keys(after.files)).to.have.length(2);
+      expect(after.files[after.active]?.backing).to.equal(after.snapshots[c]?.file);
+      if (after.snapshots[c]?.file !== hFile) expect(await exists(path.join(dir, hFile)), 'F(H) is gone from the share').to.equal(false);
+      expect((await collectAfterCheckpointRevertOp(v.loc, host)).collected, 'nothing left on a second call').to.deep.equal([]);
+    });
+  }
+
+  it('leaves the hidden snapshot to a later collection while the restored guest runs (a live merge needs a volume operation), changing nothing', async () => {
+    const { v, h, c } = await hiddenLeftWithOneDependant();
+    await prepareCheckpointRevertOp(v.loc, c);
+    await commitCheckpointRevertOp(v.loc, c);
+    model.revert(v, c);
+    const committed = await currentTree(v);
+    const runningHost: AttachedHost = { ...stoppedHost, running: true };
+    const r = await collectAfterCheckpointRevertOp(v.loc, runningHost);
+    expect(r).to.deep.equal({ collected: [], activeFile: committed.active, activeFormat: 'qcow2' });
+    expect(await currentTree(v), 'the info file unchanged (H hidden, a tree problem the collection below settles)').to.deep.equal(committed);
+    // The next delete on the volume collects it by the same rule (here: the guest stopped again).
+    expect((await collectAfterCheckpointRevertOp(v.loc, stoppedHost)).collected).to.deep.equal([h]);
+    await verifyAll(v, 'after the later collection');
   });
 });
