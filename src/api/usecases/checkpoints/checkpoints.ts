@@ -230,10 +230,12 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
           `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}, so it runs on no host (the checkpoint's files are intact on the share: revert again)`) : err;
       }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
-      await members?.commit();
       // A host that had no definition of the instance reports nothing left out: the attachments say.
       const leftOut = move ? await volumesLeftOut(deps, c) : [];
+      // The instance runs on the new host from here: the metadata says so before the volumes'
+      // commit, whose collection of hidden snapshots asks the attachments' host.
       if (move) await moveInstance(deps, c, move);
+      await members?.commit();
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, [...new Set([...(Array.isArray(r.detachedVolumes) ? r.detachedVolumes : []), ...leftOut])]);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
