@@ -4,7 +4,10 @@
  * against `tar` of the same files (to a file on the same file system) and `qemu-img convert` of
  * the active chain, interleaved in the same run. Import against `tar -x` of the same archive.
  *
- *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3]
+ *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3] [--phases]
+ *
+ * --phases: also where the time goes, per timed run (drivers/remotefs/export/phases.ts): the
+ * steps on the event loop and what it waited for (the hashing worker, the writes, the syncs).
  *
  * Prints medians, ratios (target: export >= 0.9x tar, import >= 0.8x tar -x, verification
  * included; also against tar -x followed by an fsync of each file, the durability the import
@@ -25,12 +28,48 @@ import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { run } from '../lib/core/process.js';
 import { createShare } from '../lib/shares/index.js';
 import { qemuIo } from '../lib/qemu/img.js';
-import { formatStats, timeInterleaved, type Stats } from './lib/stats.js';
+import { PhaseTotals, recordPhasesInto, timed } from '../drivers/remotefs/export/phases.js';
+import { formatStats, summarize, timeInterleaved, type Stats } from './lib/stats.js';
 
 const MiB = 1024 * 1024;
-const SIZE_MIB = Number(process.argv[2] ?? 2048);
-const N = Number(process.argv[3] ?? 3);
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const PHASES = process.argv.includes('--phases');
+const SIZE_MIB = Number(args[0] ?? 2048);
+const N = Number(args[1] ?? 3);
 const SNAPSHOTS = 10;
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** Phases of the timed runs only (warm-up runs have i < 0). */
+async function withPhases(into: PhaseTotals, i: number, fn: () => Promise<void>): Promise<void> {
+  recordPhasesInto(PHASES && i >= 0 ? into : null);
+  try {
+    await fn();
+  } finally {
+    recordPhasesInto(null);
+  }
+}
+
+/** CPU seconds (user + system) per timed run: this process's threads (the worker, libuv's), or tar's. */
+const cpu: Record<string, number[]> = {};
+async function cpuOf<T>(label: string, i: number, fn: () => Promise<T>): Promise<T> {
+  const c0 = process.cpuUsage();
+  const out = await fn();
+  const c = process.cpuUsage(c0);
+  if (i >= 0) (cpu[label] ??= []).push((c.user + c.system) / 1e6);
+  return out;
+}
+
+/** tar, with its own CPU time (bash's `times`: the second line is the children's user and system time). */
+async function tarWithCpu(label: string, i: number, args: string[]): Promise<void> {
+  const r = await run('bash', ['-c', 'tar "$@" && times', 'bash', ...args], { timeoutMs: 3_600_000 });
+  const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(r.stdout);
+  if (m === null) throw new Error(`no times from bash: ${r.stdout.slice(-200)}`);
+  if (i >= 0) (cpu[label] ??= []).push(Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]));
+}
+
+function printPhases(totals: PhaseTotals, runs: number): void {
+  for (const [k, t] of [...totals.totals].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${k.padEnd(28)} ${(t.ms / runs).toFixed(0).padStart(7)} ms/run`);
+}
 
 async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-export-'));
@@ -60,34 +99,37 @@ async function main(): Promise<void> {
     const archive = path.join(scratch, 'archive.tar');
     const tarOut = path.join(scratch, 'plain.tar');
     const converted = path.join(scratch, 'converted.qcow2');
-    const exportOnce = async () => {
+    const exportPhases = new PhaseTotals();
+    const exportOnce = async (i = -1) => withPhases(exportPhases, i, async () => {
       await rm(archive, { force: true });
       const lease = await leases.acquire(vid, `bench-${randomUUID()}`, 600_000);
       try {
         const opened = await driver.openExport(ref, { records: { volume: { name: null, description: null, metadata: {}, bootable: false }, snapshots: {} } }, { lease });
-        await opened.writeTo(createWriteStream(archive));
+        await cpuOf('export', i, () => timed('export.stream', () => opened.writeTo(createWriteStream(archive))));
       } finally {
         await leases.release(lease);
       }
-    };
+    });
     const active = path.join(dir, (await driver.getSnapshotTree(ref)).activeFile);
+    const loadBefore = load();
     const exp = await timeInterleaved(N, {
       export: exportOnce,
-      tar: async () => { await rm(tarOut, { force: true }); await run('tar', ['-cf', tarOut, '-C', dir, ...files], { timeoutMs: 3_600_000 }); },
+      tar: async (i) => { await rm(tarOut, { force: true }); await tarWithCpu('tar -c', i, ['-cf', tarOut, '-C', dir, ...files]); },
       convert: async () => { await rm(converted, { force: true }); await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', active, converted], { timeoutMs: 3_600_000 }); },
     }, { warmup: 1 });
     await exportOnce();
     const archiveBytes = (await stat(archive)).size;
     const untar = path.join(scratch, 'untar');
     const imported: string[] = [];
+    const importPhases = new PhaseTotals();
     const imp = await timeInterleaved(N, {
-      import: async () => {
+      import: async (i) => withPhases(importPhases, i, async () => {
         // Read as the import from a file on a share reads it (1 MiB chunks).
-        const got = await driver.importVolume(createReadStream(archive, { highWaterMark: MiB }), { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) });
+        const got = await cpuOf('import', i, () => timed('import.total', () => driver.importVolume(createReadStream(archive, { highWaterMark: MiB }), { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) })));
         imported.push(got.ids.volumeId);
-        await driver.deleteVolume({ id: got.ids.volumeId, sizeGiB, providerLocation: got.providerLocation });
-      },
-      'tar -x': async () => { await rm(untar, { recursive: true, force: true }); await run('mkdir', ['-p', untar]); await run('tar', ['-xf', archive, '-C', untar], { timeoutMs: 3_600_000 }); },
+        await timed('bench.delete-after', () => driver.deleteVolume({ id: got.ids.volumeId, sizeGiB, providerLocation: got.providerLocation }));
+      }),
+      'tar -x': async (i) => { await rm(untar, { recursive: true, force: true }); await run('mkdir', ['-p', untar]); await tarWithCpu('tar -x', i, ['-xf', archive, '-C', untar]); },
       // The import makes every file durable before its commit; tar -x leaves them in the page cache.
       // This comparator fsyncs each extracted file (coreutils sync with file arguments) to show that share.
       'tar -x + fsync': async () => {
@@ -110,8 +152,16 @@ async function main(): Promise<void> {
     console.log(`export speed vs qemu-img convert: ${ratio(exp.export, exp.convert)}x`);
     console.log(`import speed vs tar -x:         ${ratio(imp.import, imp['tar -x'])}x (target >= 0.8)`);
     console.log(`import speed vs tar -x + fsync: ${ratio(imp.import, imp['tar -x + fsync'])}x`);
-    console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    const cpuMedian = (k: string) => summarize(cpu[k] ?? []).median.toFixed(2);
+    console.log(`CPU per run (user + system, median; on a loaded machine the ratios follow these): export ${cpuMedian('export')} s, tar -cf ${cpuMedian('tar -c')} s; import ${cpuMedian('import')} s, tar -xf ${cpuMedian('tar -x')} s`);
+    console.log(`load average (1, 5, 15 min) before the timed runs: ${loadBefore}; at the end: ${load()}`);
     console.log(`archive ${(archiveBytes / MiB).toFixed(1)} MiB, files allocated ${(allocated / MiB).toFixed(1)} MiB (ratio ${(archiveBytes / allocated).toFixed(3)})`);
+    if (PHASES) {
+      console.log('export phases (mean of the timed runs; …-wait: the event loop waited for it; hash.worker-busy: the worker thread):');
+      printPhases(exportPhases, N);
+      console.log('import phases (import.prepare is inside import.receive):');
+      printPhases(importPhases, N);
+    }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

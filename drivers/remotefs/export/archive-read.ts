@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
 import { entryHash } from './hasher.js';
+import { addPhase, phaseStart } from './phases.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest } from './manifest.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 
@@ -103,18 +104,29 @@ export async function writeEntry(entry: AsyncIterable<unknown>, file: string, si
       inFlight.push(written);
       if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
     };
+    let t = phaseStart();
     for await (const chunk of entry) {
+      addPhase('import.input-wait', t);
       signal?.throwIfAborted();
       const buf = chunk as Buffer;
+      t = phaseStart();
       await hash.update(buf);
+      addPhase('import.hash-feed', t);
       batch.push(buf);
       batched += buf.length;
       count(buf.length);
+      t = phaseStart();
       if (batched >= WRITE_BATCH) await flush();
+      addPhase('import.write-wait', t);
+      t = phaseStart();
     }
+    t = phaseStart();
     if (batched > 0) await flush();
     while (inFlight.length > 0) await inFlight.shift();
+    addPhase('import.write-wait', t);
+    t = phaseStart();
     const sum = await hash.digest();
+    addPhase('import.hash-wait', t);
     const synced = afterSync.then(() => fh.datasync()).finally(() => fh.close());
     // Observed by the caller; never an unhandled rejection meanwhile.
     synced.catch(() => undefined);
@@ -239,7 +251,9 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
     extract.on('finish', () => {
       if (settled) return;
       // Every file on disk before the checksums are judged (and before the caller renames any).
+      const t = phaseStart();
       Promise.all(st.syncs).then(() => {
+        addPhase('import.sync-wait', t);
         if (settled) return;
         const done = finalCheck(st);
         settled = true;

@@ -11,12 +11,14 @@
  * would gain little and are not what every `tar` unpacks the same way.
  */
 import { once } from 'node:events';
-import { Transform, type Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
 import { entryHash, type EntryHash } from './hasher.js';
+import { addPhase, phaseStart } from './phases.js';
+import { readAhead } from './read-ahead.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums } from './manifest.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 
@@ -48,23 +50,32 @@ export interface ArchiveWriteOptions {
   onBytes?: (total: number) => void;
 }
 
-function counter(onBytes?: (total: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      total += chunk.length;
-      onBytes?.(total);
-      cb(null, chunk);
-    },
-  });
-}
+/** Pieces handed to the hashing worker and not hashed yet, at most (each READ_BYTES of read-ahead.ts). */
+const HASH_AHEAD = 4;
 
-/** tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's pipeline. */
-async function fillEntry(entry: ReturnType<tar.Pack['entry']>, chunks: AsyncIterable<Buffer>, hash: EntryHash): Promise<void> {
-  for await (const chunk of chunks) {
-    await hash.update(chunk);
-    if (!entry.write(chunk)) await once(entry, 'drain');
+/**
+ * tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's
+ * pipeline. Each piece goes to the hash (in place, read-ahead.ts) and to the entry at once.
+ */
+async function fillEntry(entry: ReturnType<tar.Pack['entry']>, pieces: AsyncIterable<Buffer>, hash: EntryHash): Promise<void> {
+  // Pieces are never reused (fresh memory per read): a failure need not wait for their hashes.
+  const hashing: Promise<void>[] = [];
+  let t = phaseStart();
+  for await (const piece of pieces) {
+    addPhase('export.read-wait', t);
+    const hashed = hash.updateShared(piece);
+    // Awaited in turn; never an unhandled rejection meanwhile.
+    hashed.catch(() => undefined);
+    hashing.push(hashed);
+    t = phaseStart();
+    if (hashing.length > HASH_AHEAD) await hashing.shift();
+    addPhase('export.hash-wait', t);
+    t = phaseStart();
+    if (!entry.write(piece)) await once(entry, 'drain');
+    addPhase('export.sink-wait', t);
+    t = phaseStart();
   }
+  await Promise.all(hashing);
   entry.end(undefined);
 }
 
@@ -79,15 +90,17 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
     let done: (err?: Error | null) => void = () => undefined;
     const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
     const entry = pack.entry({ name: entryName, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
-    const chunks = bytes === 0 ? [] : fh.createReadStream({ start: 0, end: bytes - 1, autoClose: false, highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) });
     try {
-      await Promise.all([fillEntry(entry, chunks as AsyncIterable<Buffer>, hash), written]);
+      await Promise.all([fillEntry(entry, readAhead(fh, name, bytes, signal), hash), written]);
     } catch (err) {
       // Ended all the same: a worker's hash is otherwise left open.
       await hash.digest().catch(() => undefined);
       throw err;
     }
-    return await hash.digest();
+    const t = phaseStart();
+    const sum = await hash.digest();
+    addPhase('export.hash-wait', t);
+    return sum;
   } finally {
     await fh.close();
   }
@@ -100,7 +113,15 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
  */
 export async function writeArchive(dir: string, m: ExportManifest, sink: Writable, o: ArchiveWriteOptions = {}): Promise<Map<string, string>> {
   const pack = tar.pack();
-  const out = pipeline(async function* packed() { for await (const chunk of pack) yield chunk as Buffer; }, counter(o.onBytes), sink, o.signal ? { signal: o.signal } : {});
+  let total = 0;
+  const packed = async function* packed() {
+    for await (const chunk of pack) {
+      total += (chunk as Buffer).length;
+      o.onBytes?.(total);
+      yield chunk as Buffer;
+    }
+  };
+  const out = pipeline(packed, sink, o.signal ? { signal: o.signal } : {});
   const sums = new Map<string, string>();
   const fill = (async () => {
     const manifest = manifestText(m);

@@ -15,6 +15,7 @@ import type { VolumeSite } from '../volume-site.js';
 import { loadSettledTree } from '../snapshots/store.js';
 import { archiveBytes, writeArchive, type ArchiveWriteOptions } from './archive-write.js';
 import { chainOf, planManifest, treeAtSnapshot } from './export-plan.js';
+import { timed } from './phases.js';
 import type { ExportRecords, ExportManifest } from '../../contract/export-manifest.js';
 
 export interface ExportRequest {
@@ -66,6 +67,10 @@ async function sha256Of(dir: string, name: string, signal?: AbortSignal): Promis
 }
 
 export async function openExport(env: RemoteFsEnv, site: VolumeSite, req: ExportRequest, signal?: AbortSignal): Promise<OpenedExport> {
+  return timed('export.open', () => openVerified(env, site, req, signal));
+}
+
+async function openVerified(env: RemoteFsEnv, site: VolumeSite, req: ExportRequest, signal?: AbortSignal): Promise<OpenedExport> {
   const settled = await loadSettledTree(site);
   // The live file (an attached guest writes it) is never opened: the view leaves it out before any check.
   const tree = req.frozenAt ? treeAtSnapshot(settled, req.frozenAt) : settled;

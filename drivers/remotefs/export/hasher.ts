@@ -16,6 +16,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { addPhaseMs } from './phases.js';
 
 /** Entries at least this long are hashed by the worker. */
 const WORKER_MIN_BYTES = 8 * 1024 * 1024;
@@ -32,8 +33,9 @@ parentPort.on('message', (m) => {
   let h = open.get(m.id);
   if (h === undefined) { h = createHash('sha256'); open.set(m.id, h); }
   if (m.ring !== undefined) {
+    const t0 = performance.now();
     h.update(new Uint8Array(m.ring, m.start, m.length));
-    parentPort.postMessage({ id: m.id, hashed: m.length });
+    parentPort.postMessage({ id: m.id, hashed: m.length, ms: performance.now() - t0 });
   }
   if (m.end) { open.delete(m.id); parentPort.postMessage({ id: m.id, sum: h.digest('hex') }); }
 });
@@ -47,7 +49,7 @@ parentPort.on('message', (m) => {
 const freeRings: SharedArrayBuffer[] = [];
 
 interface Pending {
-  onHashed(n: number): void;
+  onHashed(n: number, ms: number): void;
   onSum(sum: string): void;
   onError(err: Error): void;
 }
@@ -69,10 +71,10 @@ function theWorker(): Worker {
   // execArgv empty: the parent's flags (a TypeScript loader, --input-type=module) would change how
   // the source is evaluated and slow the worker's start.
   const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-  w.on('message', (m: { id: number; hashed?: number; sum?: string }) => {
+  w.on('message', (m: { id: number; hashed?: number; ms?: number; sum?: string }) => {
     const p = pending.get(m.id);
     if (p === undefined) return;
-    if (m.hashed !== undefined) p.onHashed(m.hashed);
+    if (m.hashed !== undefined) p.onHashed(m.hashed, m.ms ?? 0);
     if (m.sum !== undefined) {
       pending.delete(m.id);
       p.onSum(m.sum);
@@ -85,15 +87,21 @@ function theWorker(): Worker {
   return w;
 }
 
-/** One running hash: update() with every byte in order (awaited: it may wait for the worker), then digest() once. */
+/**
+ * One running hash: update() or updateShared() with every byte in order, then digest() once.
+ * update() copies (awaited: it may wait for room in the ring); updateShared() takes a view of
+ * shared memory (read-ahead.ts) that the worker hashes in place, without a copy: the caller must not
+ * change those bytes before the returned promise resolves.
+ */
 export interface EntryHash {
   update(buf: Buffer): Promise<void> | void;
+  updateShared(view: Buffer): Promise<void>;
   digest(): Promise<string>;
 }
 
 function inlineHash(): EntryHash {
   const h: Hash = createHash('sha256');
-  return { update: (buf) => { h.update(buf); }, digest: async () => h.digest('hex') };
+  return { update: (buf) => { h.update(buf); }, updateShared: async (view) => { h.update(view); }, digest: async () => h.digest('hex') };
 }
 
 function workerHash(): EntryHash {
@@ -102,9 +110,11 @@ function workerHash(): EntryHash {
   if (busy++ === 0) w.ref();
   const ring = freeRings.pop() ?? new SharedArrayBuffer(IN_FLIGHT_BYTES);
   const view = Buffer.from(ring);
-  /** Next byte of the ring to fill, and bytes filled but not hashed yet. */
+  /** Next byte of the ring to fill, and bytes of the ring filled but not hashed yet. */
   let head = 0;
   let queued = 0;
+  /** Every piece posted and not hashed yet, in order: the worker answers in order. */
+  const acks: { ring: boolean; n: number; done?: () => void }[] = [];
   let ended = false;
   let failed: Error | null = null;
   let wake: (() => void) | null = null;
@@ -115,15 +125,26 @@ function workerHash(): EntryHash {
     if (--busy === 0) worker?.unref();
     if (reuse) freeRings.push(ring);
   };
+  const fail = (err: Error) => {
+    failed = err;
+    for (const a of acks.splice(0)) a.done?.();
+  };
   const waitForRoom = async (n: number) => {
     while (queued + n > IN_FLIGHT_BYTES && failed === null) await new Promise<void>((resolve) => { wake = resolve; });
     if (failed) throw failed;
   };
   pending.set(id, {
-    onHashed: (n) => { queued -= n; wake?.(); wake = null; },
+    onHashed: (_n, ms) => {
+      addPhaseMs('hash.worker-busy', ms);
+      const a = acks.shift();
+      if (a?.ring) queued -= a.n;
+      a?.done?.();
+      wake?.();
+      wake = null;
+    },
     onSum: (sum) => { release(true); settle?.resolve(sum); },
     // The worker may still read the ring: it is not reused.
-    onError: (err) => { failed = err; release(false); wake?.(); wake = null; settle?.reject(err); },
+    onError: (err) => { fail(err); release(false); wake?.(); wake = null; settle?.reject(err); },
   });
   return {
     async update(buf) {
@@ -134,10 +155,19 @@ function workerHash(): EntryHash {
         await waitForRoom(n);
         buf.copy(view, head, off, off + n);
         w.postMessage({ id, ring, start: head, length: n });
+        acks.push({ ring: true, n });
         queued += n;
         head = (head + n) % IN_FLIGHT_BYTES;
         off += n;
       }
+    },
+    updateShared(view) {
+      if (failed) return Promise.reject(failed);
+      if (!(view.buffer instanceof SharedArrayBuffer)) return Promise.reject(new Error('updateShared needs a view of shared memory'));
+      return new Promise<void>((resolve, reject) => {
+        w.postMessage({ id, ring: view.buffer, start: view.byteOffset, length: view.length });
+        acks.push({ ring: false, n: view.length, done: () => (failed ? reject(failed) : resolve()) });
+      });
     },
     digest() {
       if (failed === null && !ended) w.postMessage({ id, end: true });

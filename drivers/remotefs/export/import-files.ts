@@ -14,6 +14,7 @@ import { setBackingNative } from '../../../lib/qemu/qcow2-backing.js';
 import { checkInspection } from '../../../lib/qemu/safety.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 import { pointSizeOf, renameFile, type FileNameMap } from './import-plan.js';
+import { addPhase, phaseStart } from './phases.js';
 
 function mismatch(file: string, message: string): StorageError {
   return new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${file}: ${message}`, { details: { file } });
@@ -33,15 +34,18 @@ async function verifyOne(m: ExportManifest, name: string, temp: string, volumeId
 
 /** Every received file, as the source volume's file it claims to be. */
 export async function verifyReceived(m: ExportManifest, temps: ReadonlyMap<string, string>, signal?: AbortSignal): Promise<void> {
+  const t = phaseStart();
   for (const [name, temp] of temps) {
     signal?.throwIfAborted();
     await verifyOne(m, name, temp, m.volume.id, m.tree.files[name]?.backing ?? null);
   }
+  addPhase('import.verify', t);
 }
 
 /** Backing names to the new volume's names, then every header verified again as a file of that volume. */
 export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<string, string>, volumeId: string, signal?: AbortSignal, names?: FileNameMap): Promise<void> {
   const map = names ?? ((n: string) => renameFile(n, m.volume.id, volumeId));
+  let t = phaseStart();
   for (const [name, temp] of temps) {
     const f = m.tree.files[name];
     if (f?.backing === null || f === undefined) continue;
@@ -51,8 +55,11 @@ export async function rebaseReceived(m: ExportManifest, temps: ReadonlyMap<strin
     const native = await setBackingNative(temp, { name: backing, format: backingFormat });
     if (!native.ok) await imgRebase(path.dirname(temp), { file: path.basename(temp), format: 'qcow2' }, { backing: { file: backing, format: backingFormat }, unsafe: true, ...(signal ? { signal } : {}) });
   }
+  addPhase('import.rebase', t);
+  t = phaseStart();
   for (const [name, temp] of temps) {
     const b = m.tree.files[name]?.backing ?? null;
     await verifyOne(m, name, temp, volumeId, b === null ? null : map(b));
   }
+  addPhase('import.reverify', t);
 }

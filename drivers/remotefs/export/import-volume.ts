@@ -29,6 +29,7 @@ import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
 import { receiveArchive } from './archive-read.js';
+import { timed } from './phases.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
 import type { ExportManifest, ImportIds } from '../../contract/export-manifest.js';
@@ -100,13 +101,13 @@ async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise
 export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {
   const st: Staging = { share: null, ids: null, owned: false, temps: new Map(), lease: null };
   try {
-    const { manifest } = await receiveArchive(source, {
-      onManifest: (m) => prepare(env, m, req, ctx, st), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes,
-    });
+    const { manifest } = await timed('import.receive', () => receiveArchive(source, {
+      onManifest: (m) => timed('import.prepare', () => prepare(env, m, req, ctx, st)), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes,
+    }));
     const ids = st.ids as ImportIds;
     await verifyReceived(manifest, st.temps, ctx.signal);
     await rebaseReceived(manifest, st.temps, ids.volumeId, ctx.signal);
-    const tree = await commit(env, manifest, st);
+    const tree = await timed('import.commit', () => commit(env, manifest, st));
     const format = manifest.tree.files[manifest.tree.active]?.format ?? 'qcow2';
     return { providerLocation: (st.share as Share).address, format, sizeGiB: giBFromBytes(manifest.volume.sizeBytes), manifest, ids, tree };
   } catch (err) {

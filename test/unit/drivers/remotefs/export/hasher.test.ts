@@ -32,6 +32,32 @@ describe('export entry hash (worker for large entries)', function () {
     expect(await hashInChunks(flipped, 4 * MiB)).to.not.equal(want);
   });
 
+  it('hashes views of shared slots in place, mixed with copied updates, in order', async () => {
+    const data = randomBytes(21 * MiB + 5);
+    const h = entryHash(data.length);
+    const slots: Promise<void>[] = [];
+    let off = 0;
+    for (let i = 0; off < data.length; i++) {
+      const n = Math.min(data.length - off, i % 2 === 0 ? 4 * MiB : 1_000_003);
+      if (i % 2 === 0) {
+        // Not awaited: several pieces with the worker at once, as the export has them.
+        const piece = Buffer.from(new SharedArrayBuffer(n));
+        data.copy(piece, 0, off, off + n);
+        slots.push(h.updateShared(piece));
+      } else {
+        await h.update(data.subarray(off, off + n));
+      }
+      off += n;
+    }
+    await Promise.all(slots);
+    expect(await h.digest()).to.equal(createHash('sha256').update(data).digest('hex'));
+    // The worker can only read shared memory: anything else is refused, not copied quietly.
+    const other = entryHash(64 * MiB);
+    const refused = await other.updateShared(Buffer.alloc(1)).then(() => null, (e: Error) => e);
+    expect(refused?.message).to.match(/shared memory/);
+    await other.digest();
+  });
+
   it('keeps concurrent hashes apart', async () => {
     const a = randomBytes(12 * MiB);
     const b = randomBytes(9 * MiB);
