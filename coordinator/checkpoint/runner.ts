@@ -31,7 +31,8 @@ import {
 } from './record.js';
 import { checkNvram, dropPreviousNvram, restoreNvram, saveNvram, undoNvram } from './nvram.js';
 import { SWTPM_STATE_ROOT, checkTpm, dropPreviousTpm, restoreTpm, saveTpm, undoTpm } from './tpm.js';
-import { abandonAll, finalizeAll, operationRef, permitAll, requestSnapshot, type CheckpointSnapshotsApi } from './volume-snapshots.js';
+import { abandonAll, finalizeAll, keepAliveInterval, keepLeasesAlive, operationRef, permitAll, requestSnapshot, type CheckpointSnapshotsApi } from './volume-snapshots.js';
+import type { CreatedSnapshotMetadata } from '../metadata/api.js';
 
 /** The slice of the libvirt client a checkpoint needs (LibvirtConnection satisfies it). */
 export interface CheckpointLibvirt {
@@ -67,6 +68,8 @@ export interface CheckpointDeps {
   snapshots?: CheckpointSnapshotsApi;
   /** Reads a prepared overlay's header before the guest is switched onto it. */
   inspect?: InspectOverlay;
+  /** How often a take renews its volumes' operation leases during the libvirt call (default: keepAliveInterval of the leases granted). */
+  leaseKeepAliveMs?: number;
   /** This compute host's name: written into a revert's intent, so only this host settles it. */
   hostName?: string;
   /** libvirt's swtpm state directory on this host (default SWTPM_STATE_ROOT, libvirt's own). */
@@ -127,6 +130,7 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
   const running = state === DomainState.RUNNING || state === DomainState.PAUSED;
   const disks: (CheckpointDisk & { sizeBytes: number; snapshotId?: string })[] = [];
   const operations: SnapshotOperationRef[] = [];
+  const granted: CreatedSnapshotMetadata[] = [];
   const record: CheckpointRecord = {
     id, instanceUuid: req.instanceUuid, name: req.name ?? '', description: req.description ?? '', created: new Date().toISOString(),
     mode: running ? req.mode ?? 'consistent' : 'disk-only', quiesced: false, status: 'creating', volumes: [], excluded: selection.excluded,
@@ -146,6 +150,7 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
         // volume's info file): S will own the snapshot point, an ordinary snapshot of the volume.
         const md = await requestSnapshot(deps.snapshots, volumeId, { instanceUuid: req.instanceUuid, checkpointId: id, name: record.name });
         operations.push(operationRef(md));
+        granted.push(md);
         const overlayPath = path.join(path.dirname(top), md.newFile);
         if (deps.inspect) await validateCreate({ volumeId, newFile: md.newFile }, d, deps.inspect);
         disks.push({ volumeId, target: d.target, snapshotPoint: top, overlayPath, sizeBytes, snapshotId: md.snapshotId });
@@ -171,15 +176,20 @@ export async function takeCheckpoint(deps: CheckpointDeps, req: TakeRequest): Pr
     const xml = checkpointXml(id, running ? paths.memory : null, disks, live.disks.map((d) => d.target));
     if (deps.snapshots) await permitAll(deps.snapshots, operations);
     let frozen = false;
-    if (req.quiesce && running) { await libvirt.fsFreeze(dom); frozen = true; }
+    let percent = 0;
+    const stopKeepAlive = deps.snapshots ? keepLeasesAlive(deps.snapshots, operations, deps.leaseKeepAliveMs ?? keepAliveInterval(granted), () => percent) : null;
     try {
+      if (req.quiesce && running) { await libvirt.fsFreeze(dom); frozen = true; }
       const call = libvirt.snapshotCreateXml(dom, xml, checkpointFlags(record.mode));
-      const progress = watchProgress(deps, dom, req, call);
+      // The memory saved so far is also the volumes' progress in the lease renewals.
+      const watched = running ? { ...req, onProgress: (done: bigint, total: bigint) => { percent = Number((done * 100n) / total); req.onProgress?.(done, total); } } : req;
+      const progress = watchProgress(deps, dom, watched, call);
       await call;
       taken = true;
       await progress;
     } finally {
       if (frozen) await libvirt.fsThaw(dom).catch(() => undefined);
+      await stopKeepAlive?.();
     }
     crashPoint(CRASH_POINTS.coordinatorCheckpointTaken);
     // The guest writes to the overlays now: the storage side records them (idempotent, so the

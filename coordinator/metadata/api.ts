@@ -11,6 +11,8 @@ export interface CreatedSnapshotMetadata {
   newFile: string;
   operationId: string;
   fencingToken: number;
+  /** When the operation's lease expires unless renewed (the storage side's clock; a hint for the renewal interval). */
+  leaseExpiresAt?: number;
 }
 
 export interface ReportTarget {

@@ -71,12 +71,14 @@ export class HttpMetadataClient implements MetadataApi {
   async createSnapshotMetadata(volumeId: string, request: SnapshotMetadataRequest): Promise<CreatedSnapshotMetadata> {
     const out = (await this.post(`/v3/volumes/${volumeId}/action`, {
       'os-create_snapshot_metadata': { name: request.name, ...(request.metadata ? { metadata: request.metadata } : {}) },
-    })) as { snapshot_metadata?: { snapshot_id?: string; new_file?: string; operation_id?: string; fencing_token?: number } };
+    })) as { snapshot_metadata?: { snapshot_id?: string; new_file?: string; operation_id?: string; fencing_token?: number; lease_expires_at?: string | null } };
     const s = out.snapshot_metadata;
     if (!s?.snapshot_id || !s.new_file || !s.operation_id || typeof s.fencing_token !== 'number') {
       throw new StorageError('INTERNAL', 'os-create_snapshot_metadata answered without snapshot_id, new_file, operation_id, fencing_token');
     }
-    return { snapshotId: s.snapshot_id, newFile: s.new_file, operationId: s.operation_id, fencingToken: s.fencing_token };
+    // A hint only (another host's clock): how often a long step renews the lease.
+    const expires = typeof s.lease_expires_at === 'string' ? Date.parse(s.lease_expires_at) : Number.NaN;
+    return { snapshotId: s.snapshot_id, newFile: s.new_file, operationId: s.operation_id, fencingToken: s.fencing_token, ...(Number.isFinite(expires) ? { leaseExpiresAt: expires } : {}) };
   }
 
   async permit(snapshotId: string, operationId: string, fencingToken: number): Promise<void> {

@@ -3,7 +3,8 @@
  * stand-in of libvirt and of the metadata API: the order of the calls (create per volume, the
  * commit point of every volume before the atomic call, finalize after it), the record naming each
  * volume's snapshot, and a failure before the call abandoning every snapshot (the storage side
- * then removes the overlays) with no checkpoint directory left.
+ * then removes the overlays) with no checkpoint directory left; the volumes' operation leases
+ * kept alive by running reports while the call runs, and none sent after it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { StorageError, isStorageError } from '../../../lib/core/errors.js';
 import { DomainState, type DomainRef } from '../../../lib/libvirt/index.js';
 import { checkpointPaths } from '../../../coordinator/checkpoint/plan.js';
 import { takeCheckpoint, type CheckpointLibvirt } from '../../../coordinator/checkpoint/runner.js';
+import { keepAliveInterval, LEASE_KEEPALIVE_MS } from '../../../coordinator/checkpoint/volume-snapshots.js';
 import { FakeMetadata } from '../../fixtures/coordinator/fake-metadata.js';
 
 const V1 = '11111111-1111-4111-8111-111111111111';
@@ -81,5 +83,38 @@ describe('checkpoint take through the snapshot-metadata actions', () => {
     expect(metadata.calls).to.not.include('libvirt:snapshot');
     expect(metadata.finalized.map((f) => f.request.status)).to.deep.equal(['error', 'error']);
     expect(fs.existsSync(checkpointPaths(dir, INST, CP).dir)).to.equal(false);
+  });
+  it('renews every volume\'s operation lease with running reports while the call runs, none after it', async () => {
+    const metadata = new FakeMetadata();
+    // The call ends only once two renewals of each volume arrived: no timing is assumed.
+    const untilRenewed = async () => {
+      const deadline = Date.now() + 60_000;
+      while (metadata.reports.length < 4) {
+        if (Date.now() > deadline) throw new Error(`only ${metadata.reports.length} renewals in 60 s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const deps = { libvirt: fakeLibvirt(dir, metadata.calls, untilRenewed), shareMount: dir, makeOverlay: async () => undefined, snapshots: metadata, leaseKeepAliveMs: 20 };
+    const r = await takeCheckpoint(deps, { instanceUuid: INST, id: CP });
+    const ids = r.volumes.map((v) => v.snapshotId as string);
+    expect(new Set(metadata.reports.map((x) => x.target.snapshotId))).to.deep.equal(new Set(ids));
+    for (const x of metadata.reports) {
+      expect(x.report.status).to.equal('running');
+      expect(x.target.kind).to.equal('create');
+    }
+    const calls = metadata.calls;
+    const firstRenewal = calls.findIndex((c) => c.startsWith('report:'));
+    const lastRenewal = calls.map((c) => c.startsWith('report:')).lastIndexOf(true);
+    expect(firstRenewal).to.be.greaterThan(calls.indexOf(`permit:${ids[1]}`));
+    expect(lastRenewal).to.be.lessThan(calls.indexOf(`finalize:${ids[0]}:available`));
+  });
+  it('renews at a third of the shortest lease announced, within bounds', () => {
+    const now = 1_000_000;
+    expect(keepAliveInterval([], now)).to.equal(LEASE_KEEPALIVE_MS);
+    expect(keepAliveInterval([{}], now)).to.equal(LEASE_KEEPALIVE_MS);
+    expect(keepAliveInterval([{ leaseExpiresAt: now + 3000 }, { leaseExpiresAt: now + 30_000 }], now)).to.equal(1000);
+    expect(keepAliveInterval([{ leaseExpiresAt: now + 600_000 }], now)).to.equal(LEASE_KEEPALIVE_MS);
+    // Another host's clock far ahead: renew often, but not in a busy loop.
+    expect(keepAliveInterval([{ leaseExpiresAt: now - 10_000 }], now)).to.equal(250);
   });
 });
