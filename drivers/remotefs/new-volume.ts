@@ -15,6 +15,7 @@ import { fsyncDir, infoFileName, newTree, writeInfo } from './info-file.js';
 import { applyPerms } from './perms.js';
 import { giBFromBytes } from '../../lib/core/gib.js';
 import { baseFileName, tempFileName } from '../../lib/core/volume-names.js';
+import { removeTemp } from '../../lib/core/leftover-temps.js';
 
 export interface NewVolumeSpec {
   share: Share;
@@ -41,7 +42,7 @@ export async function materializeVolume(env: RemoteFsEnv, spec: NewVolumeSpec, f
     renamed = true;
     await fsyncDir(dir);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await removeTemp(tmp);
     if (renamed) await unlink(final).catch(() => undefined);
     // No info file existed before (assertNoFiles ran under the lease): whatever is there is ours.
     await unlink(path.join(dir, infoFileName(spec.volumeId))).catch(() => undefined);

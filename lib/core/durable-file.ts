@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { removeTemp } from './leftover-temps.js';
 
 /** fsync a directory so that a rename, create or unlink in it is durable. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -44,8 +45,8 @@ export async function stageFile(file: string, content: string | Uint8Array, opti
     await fh.writeFile(content);
     await fh.sync();
   } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    await removeTemp(tmp);
     throw err;
   }
   await fh.close();
@@ -54,12 +55,12 @@ export async function stageFile(file: string, content: string | Uint8Array, opti
       try {
         await rename(tmp, file);
       } catch (err) {
-        await unlink(tmp).catch(() => undefined);
+        await removeTemp(tmp);
         throw err;
       }
       await fsyncDir(path.dirname(file));
     },
-    discard: () => unlink(tmp).catch(() => undefined),
+    discard: () => removeTemp(tmp),
   };
 }
 

@@ -20,6 +20,7 @@ import { reapAbandoned } from './usecases/snapshot-metadata/reaper.js';
 import { purgeExpiredMessages } from './user-messages/purge.js';
 import { settleStuckCheckpoints } from './usecases/checkpoints/settle.js';
 import { settleAttaching } from './usecases/attachments/settle-attaching.js';
+import { removeLeftoverTemps } from './usecases/leftover-temps.js';
 
 /** When a pass runs: before listening, just after listening (in the background), in each sweep. */
 export type RecoveryPhase = 'start' | 'listening' | 'sweep';
@@ -92,6 +93,12 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'interrupted-attaches', phases: ['listening', 'sweep'], withoutReconcile: true,
     settles: 'attachments an attach left attaching (its coordinator died or never answered): completed or released from their host\'s answer (ATTACH_UNSETTLED after storage.attachSettleBoundMs without one)',
     run: (d) => settleAttaching(d),
+  },
+  {
+    // Each process retries its own temporaries (the sweep runs in every process).
+    name: 'leftover-temps', phases: ['sweep'],
+    settles: 'temporary files this process could not remove because their share stopped answering, removed once it answers',
+    run: (d) => removeLeftoverTemps(d),
   },
   {
     // Not a repair: housekeeping that must run as long as the service does, so it rides the sweep.
