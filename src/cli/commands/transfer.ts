@@ -23,6 +23,38 @@ export async function fault(r: Response): Promise<ApiError> {
   return new ApiError(r.status, f?.error_code ?? `HTTP_${r.status}`, f?.message ?? `HTTP ${r.status}`);
 }
 
+/** The archive an export answered, streamed to `output` (or stdout) with the bar; a short stream is an error. */
+export async function saveArchive(r: Response, output: string | undefined, progress: boolean, stderr: (s: string) => void, tty: boolean): Promise<void> {
+  if (r.status !== 200 || r.body === null) throw await fault(r);
+  const total = Number(r.headers.get('content-length') ?? NaN);
+  const bar = progressBar(stderr, Number.isFinite(total) ? total : null, { tty, label: 'exported' });
+  let bytes = 0;
+  const sink: Writable = output ? createWriteStream(output, { flags: 'wx' }) : process.stdout;
+  try {
+    await pipeline(Readable.fromWeb(r.body as never), counting((n) => { bytes = n; if (progress) bar.update(n); }), sink);
+    if (Number.isFinite(total) && bytes !== total) throw new Error(`the export ended after ${bytes} of ${total} bytes: the archive is incomplete`);
+  } catch (err) {
+    if (progress) bar.cancel();
+    throw err;
+  }
+  if (progress) bar.done(bytes);
+}
+
+/** An archive file (- : stdin) posted to `url` with the bar; a refusal is thrown as the service's error. */
+export async function sendArchive(c: ApiClient, url: string, file: string, bar: { progress: boolean; label: string; afterSent: string; stderr: (s: string) => void; tty: boolean }): Promise<Response> {
+  const total = file === '-' ? null : (await stat(file)).size;
+  const drawn = progressBar(bar.stderr, total, { tty: bar.tty, label: bar.label, afterSent: bar.afterSent });
+  let bytes = 0;
+  const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (bar.progress) drawn.update(n); }));
+  const r = await c.raw('POST', url, Readable.toWeb(source) as never, 'application/x-tar');
+  if (r.status >= 400) {
+    if (bar.progress) drawn.cancel();
+    throw await fault(r);
+  }
+  if (bar.progress) drawn.done(bytes);
+  return r;
+}
+
 export function transferCommands(volume: Command, client: () => ApiClient, out: () => Output, stderr: (s: string) => void = (s) => process.stderr.write(s), tty = process.stderr.isTTY === true): void {
   volume.command('export <volume>').description('export a volume with its snapshot tree as a tar archive (to stdout, or -o FILE)')
     .option('-o, --output <file>', 'write the archive here instead of stdout').option('--since <snapshot>', 'incremental: only what changed since this snapshot')
@@ -31,20 +63,7 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       const c = client();
       const id = await volumeId(c, ref);
       const since = o.since === undefined ? undefined : await snapshotId(c, o.since, id);
-      const r = await c.raw('GET', `/v3/volumes/${id}/os-export${since ? `?since=${encodeURIComponent(since)}` : ''}`);
-      if (r.status !== 200 || r.body === null) throw await fault(r);
-      const total = Number(r.headers.get('content-length') ?? NaN);
-      const bar = progressBar(stderr, Number.isFinite(total) ? total : null, { tty, label: 'exported' });
-      let bytes = 0;
-      const sink: Writable = o.output ? createWriteStream(o.output, { flags: 'wx' }) : process.stdout;
-      try {
-        await pipeline(Readable.fromWeb(r.body as never), counting((n) => { bytes = n; if (o.progress) bar.update(n); }), sink);
-        if (Number.isFinite(total) && bytes !== total) throw new Error(`the export ended after ${bytes} of ${total} bytes: the archive is incomplete`);
-      } catch (err) {
-        if (o.progress) bar.cancel();
-        throw err;
-      }
-      if (o.progress) bar.done(bytes);
+      await saveArchive(await c.raw('GET', `/v3/volumes/${id}/os-export${since ? `?since=${encodeURIComponent(since)}` : ''}`), o.output, o.progress, stderr, tty);
     });
   volume.command('import <file>').description('import a volume with its snapshot tree from a tar archive (- : stdin)')
     .option('--keep-ids', "keep the archive's volume and snapshot ids (refused unless free)").option('--name <name>').option('--share <address>')
@@ -58,17 +77,8 @@ export function transferCommands(volume: Command, client: () => ApiClient, out: 
       if (o.share) q.set('share', o.share);
       // The volume to import onto, by id or name, found before any byte is sent.
       const onto = o.onto === undefined ? undefined : await volumeId(client(), o.onto);
-      const total = file === '-' ? null : (await stat(file)).size;
-      const bar = progressBar(stderr, total, { tty, label: onto === undefined ? 'imported' : 'imported (incremental)', afterSent: 'the service checks and writes the volume' });
-      let bytes = 0;
-      const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (o.progress) bar.update(n); }));
       const url = onto !== undefined ? `/v3/volumes/${encodeURIComponent(onto)}/os-import` : `/v3/os-volume-import${q.size > 0 ? `?${q.toString()}` : ''}`;
-      const r = await client().raw('POST', url, Readable.toWeb(source) as never, 'application/x-tar');
-      if (r.status >= 400) {
-        if (o.progress) bar.cancel();
-        throw await fault(r);
-      }
-      if (o.progress) bar.done(bytes);
+      const r = await sendArchive(client(), url, file, { progress: o.progress, label: onto === undefined ? 'imported' : 'imported (incremental)', afterSent: 'the service checks and writes the volume', stderr, tty });
       const body = (await r.json()) as { volume: Record<string, unknown> };
       print(out(), body, () => `volume ${String(body.volume.id)} ${String(body.volume.status)} ${o.onto !== undefined ? 'updated from the incremental archive' : 'imported'}`);
     });
