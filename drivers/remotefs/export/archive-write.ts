@@ -112,6 +112,17 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
  * changed anyway (its length differs) aborts the stream.
  */
 export async function writeArchive(dir: string, m: ExportManifest, sink: Writable, o: ArchiveWriteOptions = {}): Promise<Map<string, string>> {
+  return streamArchive(manifestText(m), sink, o, async (pack, sums) => {
+    for (const name of carriedFiles(m)) sums.set(name, await packFile(pack, dir, name, m.tree.files[name]?.bytes ?? 0, o.signal));
+  });
+}
+
+/**
+ * One archive into `sink`, a volume's or an instance's: the manifest first, the entries `fill`
+ * packs (recording each checksum in `sums`), then SHA256SUMS over them. A failure on either side
+ * (a file that changed, a sink that went away) ends both and is thrown; returns the checksums.
+ */
+export async function streamArchive(manifest: Buffer, sink: Writable, o: ArchiveWriteOptions, fill: (pack: tar.Pack, sums: Map<string, string>) => Promise<void>): Promise<Map<string, string>> {
   const pack = tar.pack();
   let total = 0;
   const packed = async function* packed() {
@@ -123,16 +134,15 @@ export async function writeArchive(dir: string, m: ExportManifest, sink: Writabl
   };
   const out = pipeline(packed, sink, o.signal ? { signal: o.signal } : {});
   const sums = new Map<string, string>();
-  const fill = (async () => {
-    const manifest = manifestText(m);
+  const filled = (async () => {
     pack.entry({ name: MANIFEST_NAME, size: manifest.length, mode: 0o644, mtime: MTIME, type: 'file' }, manifest);
-    for (const name of carriedFiles(m)) sums.set(name, await packFile(pack, dir, name, m.tree.files[name]?.bytes ?? 0, o.signal));
+    await fill(pack, sums);
     const checksums = Buffer.from(formatChecksums(sums));
     pack.entry({ name: CHECKSUMS_NAME, size: checksums.length, mode: 0o644, mtime: MTIME, type: 'file' }, checksums);
     pack.finalize();
   })();
-  const [filled, written] = await Promise.allSettled([fill.catch((err: unknown) => { pack.destroy(err as Error); throw err; }), out]);
-  if (filled.status === 'rejected') throw filled.reason;
+  const [f, written] = await Promise.allSettled([filled.catch((err: unknown) => { pack.destroy(err as Error); throw err; }), out]);
+  if (f.status === 'rejected') throw f.reason;
   if (written.status === 'rejected') throw written.reason;
   return sums;
 }

@@ -34,7 +34,7 @@ import type { ImportedCheckpoint, ImportedInstanceArchive, InstanceImportIds, In
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
 import { applyPerms } from '../perms.js';
-import { placeVolume } from '../placement.js';
+import { chooseShare } from './import-volume.js';
 import { assertRoom } from '../space-check.js';
 import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
@@ -64,14 +64,6 @@ export interface ImportedInstance extends ImportedInstanceArchive {
 
 export function stagingDirName(instanceUuid: string): string {
   return `.import-${instanceUuid.toLowerCase()}.tmp`;
-}
-
-async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
-  if (address === null || address === undefined) return placeVolume(env, sizeBytes);
-  const share = env.shares.find((s) => s.address === address);
-  if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });
-  if (!(await share.isMounted())) throw new StorageError('SHARE_UNAVAILABLE', `share ${address} is not mounted`, { details: { share: address } });
-  return share;
 }
 
 interface Staging {

@@ -38,7 +38,8 @@ import type { ImportRequest, ImportedVolume } from '../../contract/export-suppor
 /** The contract's result, with the tree the import wrote (tests and the driver read it). */
 export type ImportedVolumeTree = ImportedVolume & { tree: VolumeTree };
 
-async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
+/** The share an import writes to: the one named (configured and mounted), or the placement's choice. */
+export async function chooseShare(env: RemoteFsEnv, address: string | null | undefined, sizeBytes: number): Promise<Share> {
   if (address === null || address === undefined) return placeVolume(env, sizeBytes);
   const share = env.shares.find((s) => s.address === address);
   if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });

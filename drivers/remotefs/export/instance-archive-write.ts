@@ -4,14 +4,12 @@
  * instance's definition, each checkpoint's definition, memory file and NVRAM, then SHA256SUMS.
  * The length is known before the first byte (instanceArchiveBytes), as for a volume archive.
  */
-import { Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type { Writable } from 'node:stream';
+import type tar from 'tar-stream';
 import { StorageError } from '../../../lib/core/errors.js';
-import { checksumsBytes, entryBytes, packFile } from './archive-write.js';
+import { checksumsBytes, entryBytes, packFile, streamArchive, type ArchiveWriteOptions } from './archive-write.js';
 import { entryHash } from './hasher.js';
 import { instanceArchiveFiles, type InstanceManifest } from './instance-manifest.js';
-import { CHECKSUMS_NAME, MANIFEST_NAME, formatChecksums } from './manifest.js';
 
 const MTIME = new Date(0);
 
@@ -44,19 +42,9 @@ async function packText(pack: tar.Pack, name: string, data: Buffer, bytes: numbe
   return hash.digest();
 }
 
-function counter(onBytes?: (total: number) => void): Transform {
-  let total = 0;
-  return new Transform({ transform(chunk: Buffer, _enc, cb) { total += chunk.length; onBytes?.(total); cb(null, chunk); } });
-}
-
 /** Streams the archive into `sink`; the caller holds every volume's lease until it resolves. Returns the checksums. */
-export async function writeInstanceArchive(m: InstanceManifest, src: InstanceArchiveSources, sink: Writable, o: { signal?: AbortSignal; onBytes?: (total: number) => void } = {}): Promise<Map<string, string>> {
-  const pack = tar.pack();
-  const out = pipeline(async function* packed() { for await (const chunk of pack) yield chunk as Buffer; }, counter(o.onBytes), sink, o.signal ? { signal: o.signal } : {});
-  const sums = new Map<string, string>();
-  const fill = (async () => {
-    const manifest = instanceManifestText(m);
-    pack.entry({ name: MANIFEST_NAME, size: manifest.length, mode: 0o644, mtime: MTIME, type: 'file' }, manifest);
+export async function writeInstanceArchive(m: InstanceManifest, src: InstanceArchiveSources, sink: Writable, o: ArchiveWriteOptions = {}): Promise<Map<string, string>> {
+  return streamArchive(instanceManifestText(m), sink, o, async (pack, sums) => {
     for (const f of instanceArchiveFiles(m)) {
       o.signal?.throwIfAborted();
       let sum: string;
@@ -73,12 +61,5 @@ export async function writeInstanceArchive(m: InstanceManifest, src: InstanceArc
       }
       sums.set(f.name, sum);
     }
-    const checksums = Buffer.from(formatChecksums(sums));
-    pack.entry({ name: CHECKSUMS_NAME, size: checksums.length, mode: 0o644, mtime: MTIME, type: 'file' }, checksums);
-    pack.finalize();
-  })();
-  const [filled, written] = await Promise.allSettled([fill.catch((err: unknown) => { pack.destroy(err as Error); throw err; }), out]);
-  if (filled.status === 'rejected') throw filled.reason;
-  if (written.status === 'rejected') throw written.reason;
-  return sums;
+  });
 }

@@ -23,7 +23,8 @@ export function exportCapability(deps: ServiceDeps): ExportSupport {
   return support;
 }
 
-async function recordsOf(deps: ServiceDeps, v: VolumeRecord): Promise<ExportRecords> {
+/** What an archive carries of a volume's rows (a volume's export and an instance's alike). */
+export async function recordsOf(deps: ServiceDeps, v: VolumeRecord): Promise<ExportRecords> {
   const snaps = await deps.repos.snapshots.ofVolume(v.id);
   return {
     volume: { name: v.name, description: v.description, metadata: v.metadata, bootable: v.bootable },

@@ -15,25 +15,17 @@ import type { Writable } from 'node:stream';
 import { StorageError } from '../../../../lib/core/errors.js';
 import { keepLease, type LeaseKeeper } from '../../../../lib/core/lease.js';
 import { instanceExportSupport, type InstanceExportSupport, type OpenedInstanceArchive } from '../../../../drivers/contract/instance-export-support.js';
-import type { ExportRecords } from '../../../../drivers/contract/export-manifest.js';
 import type { VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { volumeRefOf } from '../lookup.js';
 import { acquireVolumeLease } from '../operation-runner.js';
 import { definitionOnHost } from './coordinator-definition.js';
+import { recordsOf } from '../volume-export.js';
 
 export function instanceExportCapability(deps: ServiceDeps): InstanceExportSupport {
   const support = instanceExportSupport(deps.driver);
   if (support === null) throw new StorageError('NOT_IMPLEMENTED', `driver ${deps.driver.name} cannot export or import instances`);
   return support;
-}
-
-async function recordsOf(deps: ServiceDeps, v: VolumeRecord): Promise<ExportRecords> {
-  const snaps = await deps.repos.snapshots.ofVolume(v.id);
-  return {
-    volume: { name: v.name, description: v.description, metadata: v.metadata, bootable: v.bootable },
-    snapshots: Object.fromEntries(snaps.map((s) => [s.id, { name: s.name, description: s.description, metadata: s.metadata }])),
-  };
 }
 
 /** The instance's volumes and its one host, from its active attachments. */
