@@ -157,9 +157,22 @@ async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promi
   }
 }
 
-interface ReadState {
-  manifest: ExportManifest | null;
-  target: ReceiveTarget | null;
+/**
+ * What one kind of archive (a volume's, an instance's) tells the one reader: its manifest, the
+ * files that manifest announces with their lengths, and, once the manifest is checked, where each
+ * announced file's temporary goes.
+ */
+export interface ArchiveKind<M> {
+  parseManifest(text: string): M;
+  announced(m: M): ReadonlyMap<string, number>;
+  /** Before any file is written: the temporary (absolute path) for each announced archive name. */
+  place(m: M): Promise<(name: string) => string>;
+}
+
+interface ReadState<M> {
+  manifest: M | null;
+  files: ReadonlyMap<string, number>;
+  place: ((name: string) => string) | null;
   sums: Map<string, string>;
   announced: Map<string, string> | null;
   seen: Set<string>;
@@ -170,14 +183,22 @@ interface ReadState {
 
 type Entry = AsyncIterable<unknown> & { header: tar.Header };
 
-async function onEntry(entry: Entry, st: ReadState, o: ReceiveOptions): Promise<void> {
+interface ReadOptions {
+  temps: Map<string, string>;
+  signal?: AbortSignal;
+  onBytes?: (total: number) => void;
+}
+
+async function onEntry<M>(entry: Entry, st: ReadState<M>, kind: ArchiveKind<M>, o: ReadOptions): Promise<void> {
   const h = entry.header;
   assertPlainFile(h);
   if (st.manifest === null) {
     if (h.name !== MANIFEST_NAME) throw new StorageError('ARCHIVE_CORRUPT', `the archive must start with ${MANIFEST_NAME}, not ${JSON.stringify(h.name.slice(0, 200))}`);
-    st.manifest = parseManifest(await readSmall(entry, MAX_MANIFEST_BYTES, MANIFEST_NAME));
+    const m = kind.parseManifest(await readSmall(entry, MAX_MANIFEST_BYTES, MANIFEST_NAME));
+    st.manifest = m;
+    st.files = kind.announced(m);
     st.seen.add(MANIFEST_NAME);
-    st.target = await o.onManifest(st.manifest);
+    st.place = await kind.place(m);
     return;
   }
   if (st.seen.has(h.name)) throw unsafeEntry(h.name, 'duplicate entry');
@@ -187,24 +208,22 @@ async function onEntry(entry: Entry, st: ReadState, o: ReceiveOptions): Promise<
     st.announced = parseChecksums(await readSmall(entry, MAX_MANIFEST_BYTES, CHECKSUMS_NAME));
     return;
   }
-  const carried = carriedFiles(st.manifest);
-  if (!carried.includes(h.name)) throw unsafeEntry(h.name, 'not a file the manifest announces');
-  const expected = st.manifest.tree.files[h.name]?.bytes;
+  const expected = st.files.get(h.name);
+  if (expected === undefined) throw unsafeEntry(h.name, 'not a file the manifest announces');
   if (h.size !== expected) {
     throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${h.name}: ${h.size ?? '?'} bytes in the archive, ${expected} in the manifest`, { details: { file: h.name } });
   }
-  const target = st.target as ReceiveTarget;
-  const temp = path.join(target.dir, target.tempName());
+  const temp = (st.place as (name: string) => string)(h.name);
   o.temps.set(h.name, temp);
-  const { sum, synced } = await writeEntry(entry, temp, h.size ?? 0, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
+  const { sum, synced } = await writeEntry(entry, temp, expected, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
   st.sums.set(h.name, sum);
   st.syncs.push(synced);
 }
 
-function finalCheck(st: ReadState): { manifest: ExportManifest; sums: Map<string, string> } {
+function finalCheck<M>(st: ReadState<M>): { manifest: M; sums: Map<string, string> } {
   if (st.manifest === null) throw new StorageError('ARCHIVE_CORRUPT', `the archive holds no ${MANIFEST_NAME}`);
-  const missing = carriedFiles(st.manifest).filter((f) => !st.sums.has(f));
-  if (missing.length > 0) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `files the manifest announces are not in the archive: ${missing.slice(0, 5).join(', ')}`, { details: { missing } });
+  const missing = [...st.files.keys()].filter((f) => !st.sums.has(f));
+  if (missing.length > 0) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `files the manifest announces are not in the archive: ${missing.slice(0, 5).join(', ')}`, { details: { missing: missing.slice(0, 20) } });
   if (st.announced === null) throw new StorageError('ARCHIVE_CORRUPT', `the archive ends without ${CHECKSUMS_NAME} (truncated?)`);
   for (const [name, sum] of st.sums) {
     const want = st.announced.get(name);
@@ -224,13 +243,27 @@ export function asRefusal(err: unknown): StorageError {
   return new StorageError('ARCHIVE_CORRUPT', `the archive cannot be read: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-/**
- * tar-stream's extractor is a streamx stream: the source is piped into it (node's pipe handles its
- * backpressure) and its entries are taken one at a time; a refusal destroys both streams.
- */
+/** A volume's archive: the tree's carried files, each into a fresh temp of the target's directory. */
 export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ manifest: ExportManifest; sums: Map<string, string> }> {
+  return receiveTar(source, {
+    parseManifest,
+    announced: (m) => new Map(carriedFiles(m).map((name) => [name, m.tree.files[name]?.bytes ?? 0])),
+    place: async (m) => {
+      const target = await o.onManifest(m);
+      return () => path.join(target.dir, target.tempName());
+    },
+  }, o);
+}
+
+/**
+ * The one reader of our archives. tar-stream's extractor is a streamx stream: the source is piped
+ * into it (node's pipe handles its backpressure) and its entries are taken one at a time; a
+ * refusal destroys both streams, once every temp written so far is closed (the caller removes
+ * them).
+ */
+export function receiveTar<M>(source: Readable, kind: ArchiveKind<M>, o: ReadOptions): Promise<{ manifest: M; sums: Map<string, string> }> {
   const extract = tar.extract();
-  const st: ReadState = { manifest: null, target: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [] };
+  const st: ReadState<M> = { manifest: null, files: new Map(), place: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [] };
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: unknown): void => {
@@ -241,12 +274,12 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
       // refusal must still be answered on.
       source.resume();
       extract.destroy(err as Error);
-      reject(asRefusal(err));
+      void Promise.allSettled(st.syncs).then(() => reject(asRefusal(err)));
     };
     const abort = (): void => fail(o.signal?.reason ?? new Error('aborted'));
     o.signal?.addEventListener('abort', abort, { once: true });
     extract.on('entry', (header, stream, next) => {
-      onEntry(Object.assign(stream, { header }), st, o).then(() => next(), fail);
+      onEntry(Object.assign(stream, { header }), st, kind, o).then(() => next(), fail);
     });
     extract.on('finish', () => {
       if (settled) return;
