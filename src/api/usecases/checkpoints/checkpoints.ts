@@ -149,6 +149,8 @@ export async function createCheckpoint(deps: ServiceDeps, caller: Caller, projec
     throw err;
   }
   deps.log.info({ checkpoint: id, instance: input.instanceUuid, host_name: hostName, by: caller.userId }, 'checkpoint requested');
+  // The 202 describes the request as accepted: read before the take starts, which may end first.
+  const accepted = (await deps.repos.checkpoints.get(id)) as CheckpointRow;
   inBackground(deps, `checkpoint ${id}`, lease, async () => {
     try {
       crashPoint(CRASH_POINTS.storageCheckpointBeforeTake);
@@ -167,7 +169,7 @@ export async function createCheckpoint(deps: ServiceDeps, caller: Caller, projec
       await failed(deps, id, 'take')(err);
     }
   });
-  return (await deps.repos.checkpoints.get(id)) as CheckpointRow;
+  return accepted;
 }
 
 function requireStatus(c: CheckpointRow, allowed: readonly CheckpointRow['status'][]): void {
