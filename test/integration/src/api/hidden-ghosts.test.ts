@@ -14,6 +14,7 @@ import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { deleteSnapshotOp as engineDelete } from '../../../../drivers/remotefs/snapshots/delete.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../fixtures/api/harness.js';
+import { revertAndSettle } from '../../../fixtures/api/helpers.js';
 
 for (const backend of BACKENDS) {
   describe(`hidden snapshots collected by a revert, and ghost rows, converge (${backend.name})`, function () {
@@ -61,16 +62,7 @@ for (const backend of BACKENDS) {
       await waitSnap(sid, 'available');
       return sid;
     }
-    async function revert(vid: string, sid: string): Promise<void> {
-      const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-revert_to_snapshot': { snapshot_id: sid } }).expect(202);
-      const op = r.headers['x-operation-id'] as string;
-      await settled(async () => {
-        const o = (await http.get(`/v3/operations/${op}`).set(auth('admin'))).body.operation;
-        const v = (await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume;
-        if (o?.state === 'failed') throw new Error(`revert failed: ${String(o.error)}`);
-        return o?.state === 'succeeded' && v?.status === 'available' ? true : undefined;
-      });
-    }
+    const revert = (vid: string, sid: string) => revertAndSettle(http, vid, sid, 60_000);
     /** A row the info file no longer knows: the snapshot is removed from the share behind the service's back. */
     async function ghost(vid: string): Promise<string> {
       const sid = await snapshot(vid);

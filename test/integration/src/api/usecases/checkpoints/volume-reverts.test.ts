@@ -20,6 +20,7 @@ import { parseServiceConfig } from '../../../../../../src/api/service-config.js'
 import { startService, type RunningService } from '../../../../../../src/api/server.js';
 import { prepareMemberReverts } from '../../../../../../src/api/usecases/checkpoints/volume-reverts.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../../../fixtures/api/harness.js';
+import { revertAndSettle } from '../../../../../fixtures/api/helpers.js';
 import { hasPattern } from '../../../../../fixtures/guest/index.js';
 
 interface Tree { active: string; snapshots: Record<string, { file: string; hidden?: boolean }>; files: Record<string, { backing: string | null }> }
@@ -64,16 +65,7 @@ for (const backend of BACKENDS) {
       await settled(async () => ((await snapshotOf(sid)).body.snapshot?.status === 'available' ? true : undefined));
       return sid;
     }
-    async function revert(vid: string, sid: string): Promise<void> {
-      const r = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-revert_to_snapshot': { snapshot_id: sid } }).expect(202);
-      const op = r.headers['x-operation-id'] as string;
-      await settled(async () => {
-        const o = (await http.get(`/v3/operations/${op}`).set(auth('admin'))).body.operation;
-        const v = (await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume;
-        if (o?.state === 'failed') throw new Error(`revert failed: ${String(o.error)}`);
-        return o?.state === 'succeeded' && v?.status === 'available' ? true : undefined;
-      });
-    }
+    const revert = (vid: string, sid: string) => revertAndSettle(http, vid, sid, 120_000);
 
     it('collects H after the commit: its row is deleted, the data is C\'s, the tree is C alone', async () => {
       const deps = (svc as RunningService).deps;
