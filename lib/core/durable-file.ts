@@ -40,7 +40,14 @@ export interface StagedFile {
  */
 export async function stageFile(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<StagedFile> {
   const tmp = tempNameFor(file);
-  const fh = await open(tmp, 'wx', options.mode ?? 0o640);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', options.mode ?? 0o640);
+  } catch (err) {
+    // A create whose reply was lost (the share went away) may have made the file all the same.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await removeTemp(tmp);
+    throw err;
+  }
   try {
     await fh.writeFile(content);
     await fh.sync();
@@ -49,7 +56,12 @@ export async function stageFile(file: string, content: string | Uint8Array, opti
     await removeTemp(tmp);
     throw err;
   }
-  await fh.close();
+  try {
+    await fh.close();
+  } catch (err) {
+    await removeTemp(tmp);
+    throw err;
+  }
   return {
     commit: async () => {
       try {

@@ -50,6 +50,28 @@ describe('leftover temporaries (a share that stopped answering)', () => {
     expect(await retryLeftoverTemps()).to.deep.equal({ removed: [f], left: 0 });
   });
 
+  it('does not believe an ENOENT while the directory still lists the temporary (a brick lost mid-call)', async () => {
+    const f = path.join(dir, '.volume-w.info.0044.tmp');
+    fs.writeFileSync(f, 'x');
+    const lies = async () => { throw errno('ENOENT'); };
+    await removeTemp(f, lies);
+    expect(leftoverTemps()).to.deep.equal([f]);
+    expect(await retryLeftoverTemps(lies)).to.deep.equal({ removed: [], left: 1 });
+    expect(await retryLeftoverTemps()).to.deep.equal({ removed: [f], left: 0 });
+    expect(fs.existsSync(f)).to.equal(false);
+  });
+
+  it('keeps a temporary whose directory cannot be read to confirm an ENOENT; an absent directory holds none', async () => {
+    const parent = path.join(dir, 'not-a-dir');
+    fs.writeFileSync(parent, '');
+    const f = path.join(parent, '.volume-v.info.0055.tmp');
+    await removeTemp(f, async () => { throw errno('ENOENT'); });
+    expect(leftoverTemps()).to.deep.equal([f]);
+    expect(await retryLeftoverTemps()).to.deep.equal({ removed: [], left: 1 });
+    fs.rmSync(parent);
+    expect(await retryLeftoverTemps()).to.deep.equal({ removed: [f], left: 0 });
+  });
+
   it('a staged file that is discarded goes through the same clean-up (nothing left in the directory)', async () => {
     const staged = await stageFile(path.join(dir, 'volume-a.info'), '{}');
     expect(fs.readdirSync(dir)).to.have.length(1);
