@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { MergePlan, NovaDeleteInfo } from '../../lib/protocol/assisted-snapshot.js';
-import { StorageError } from '../../lib/core/errors.js';
+import { StorageError, isStorageError } from '../../lib/core/errors.js';
 import type { Clock } from '../clock.js';
 import { diskBySerial, parseDomainXml, type LiveDisk, type LiveDomain } from '../domain/disks.js';
 import type { LibvirtPort } from '../libvirt/port.js';
@@ -50,7 +50,15 @@ export interface Located {
 export async function locateVolume(port: LibvirtPort, volumeId: string, instanceUuid?: string): Promise<Located> {
   const candidates = instanceUuid ? [instanceUuid] : await port.runningDomains();
   for (const uuid of candidates) {
-    const dom = parseDomainXml(await port.domainXml(uuid));
+    let xml: string;
+    try {
+      xml = await port.domainXml(uuid);
+    } catch (err) {
+      // Guests come and go on a compute host: one destroyed since the list holds no disk of ours.
+      if (!instanceUuid && isStorageError(err, 'NOT_FOUND')) continue;
+      throw err;
+    }
+    const dom = parseDomainXml(xml);
     if (instanceUuid || dom.disks.some((d) => d.serial === volumeId)) return { domainUuid: dom.uuid || uuid, dom, disk: diskBySerial(dom, volumeId) };
   }
   throw new StorageError('NOT_FOUND', `no running domain on this host has a disk with serial ${volumeId}`, { details: { volumeId } });

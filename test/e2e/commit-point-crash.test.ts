@@ -210,7 +210,8 @@ describe('SIGKILL at the commit point (storage service and coordinator as child 
     await conn?.close().catch(() => undefined);
     await db?.drop().catch(() => undefined);
     await gv?.destroy().catch(() => undefined);
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    // QCS_KEEP_SCRATCH=1 keeps the service's and the coordinator's logs for a post-mortem.
+    if (scratch && process.env.QCS_KEEP_SCRATCH !== '1') await rm(scratch, { recursive: true, force: true });
   });
 
   let s1 = '';

@@ -24,6 +24,11 @@ export interface CoordinatorJob {
   error?: string;
 }
 
+/** A job as the host lists it: a snapshot job names the storage operation of each of its volumes. */
+export interface ListedCoordinatorJob extends CoordinatorJob {
+  volumes?: readonly { operationId?: string }[];
+}
+
 export type { DiskState } from '../../../lib/protocol/assisted-snapshot.js';
 
 export const FINAL_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
@@ -83,6 +88,11 @@ export class CoordinatorClient {
 
   async job(id: string): Promise<CoordinatorJob> {
     return (await this.call<{ job: CoordinatorJob }>('GET', `/v1/jobs/${encodeURIComponent(id)}`)).job;
+  }
+
+  /** Every job the host keeps (GET /v1/jobs). */
+  async jobs(): Promise<ListedCoordinatorJob[]> {
+    return (await this.call<{ jobs: ListedCoordinatorJob[] }>('GET', '/v1/jobs')).jobs;
   }
 
   /** The job, or null while the coordinator does not answer for at most unreachableGraceMs since `since`. */

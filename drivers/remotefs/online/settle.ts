@@ -17,14 +17,23 @@ export interface InterruptedOperation {
   commitPointPassed: boolean;
 }
 
-async function jobFact(client: CoordinatorClient, operationId: string | null): Promise<JobFact> {
+const stateOf = (job: { state: string }): JobFact => (FINAL_JOB_STATES.has(job.state) ? 'ended' : 'running');
+
+/**
+ * The host's job of the operation. A job the storage service started carries the operation's id;
+ * a compute-initiated snapshot's job has the host's own id and names the operation per volume, so
+ * a miss by id is looked up in the host's job list before it counts as absent (a restarted host
+ * resuming such a job past its commit point must not see its snapshot abandoned under it).
+ */
+export async function jobFact(client: Pick<CoordinatorClient, 'job' | 'jobs'>, operationId: string | null): Promise<JobFact> {
   if (operationId === null) return 'unknown';
   try {
-    return FINAL_JOB_STATES.has((await client.job(operationId)).state) ? 'ended' : 'running';
+    return stateOf(await client.job(operationId));
   } catch (err) {
-    if (isStorageError(err, 'NOT_FOUND')) return 'absent';
-    throw err;
+    if (!isStorageError(err, 'NOT_FOUND')) throw err;
   }
+  const named = (await client.jobs()).find((j) => j.volumes?.some((v) => v.operationId === operationId));
+  return named ? stateOf(named) : 'absent';
 }
 
 export function settleWithHost(loc: VolumeLocation, client: CoordinatorClient, att: AttachmentRef, op: InterruptedOperation): Promise<SettledAttached> {
