@@ -137,6 +137,8 @@ for (const backend of BACKENDS) {
       const left = await tree(vid);
       expect(left.snapshots[h]?.hidden, 'H left hidden').to.equal(true);
       expect(Object.values(left.files).filter((f) => f.backing === left.snapshots[h]?.file), 'with one dependant').to.have.length(1);
+      const preview = (await http.get(`/v3/snapshots/${h}/delete-preview`).set(auth('admin')).expect(200)).body.delete_preview as { action: string };
+      expect(preview.action, 'deleting it would merge it').to.equal('merge');
 
       await collectLeftLive(deps, [{ volumeId: vid, snapshotId: h }]);
       const op = await deps.repos.operations.latestOfSnapshot(vid, h);
