@@ -6,9 +6,9 @@
  * for its commit point under that operation; the operation's intent, lease and recovery passes
  * are a delete's (the interrupted-attached and interrupted-outcomes passes settle a crash).
  *
- * A volume busy with another operation at that moment keeps its hidden snapshot, as consistent as
- * before (the consistency check reports nothing): logged, and the next delete on the volume
- * collects it by the same rule.
+ * A volume busy with another operation at that moment (the sweep's own collection among them:
+ * collectible-hidden.ts) keeps its hidden snapshot, as consistent as before (the consistency check
+ * reports nothing) until that pass's next sweep collects it.
  */
 import { isStorageError } from '../../../../lib/core/errors.js';
 import type { ServiceDeps } from '../../context.js';
@@ -27,8 +27,11 @@ export async function collectLeftLive(deps: ServiceDeps, left: readonly LeftHidd
       const op = await deleteSnapshot(deps, vol, snap, false);
       deps.log.info({ volume: vol.id, snapshot: snap.id, operation: op.id }, 'collecting a hidden snapshot a checkpoint revert left while the guest runs');
     } catch (err) {
-      const why = isStorageError(err, 'VOLUME_BUSY') ? 'the volume is busy; the next delete on it collects it' : (err as Error).message;
-      deps.log.warn({ volume: l.volumeId, snapshot: l.snapshotId, err: why }, 'could not start the collection of a hidden snapshot a checkpoint revert left');
+      if (isStorageError(err, 'VOLUME_BUSY') || isStorageError(err, 'INVALID_STATE')) {
+        deps.log.info({ volume: l.volumeId, snapshot: l.snapshotId, reason: (err as Error).message }, 'the collection of a hidden snapshot a checkpoint revert left waits for the volume (the sweep collects it)');
+      } else {
+        deps.log.warn({ volume: l.volumeId, snapshot: l.snapshotId, err: (err as Error).message }, 'could not start the collection of a hidden snapshot a checkpoint revert left; the sweep will');
+      }
     }
   }
 }

@@ -23,6 +23,7 @@ import { parseServiceConfig } from '../../../../../../src/api/service-config.js'
 import { startService, type RunningService } from '../../../../../../src/api/server.js';
 import { prepareMemberReverts } from '../../../../../../src/api/usecases/checkpoints/volume-reverts.js';
 import { collectLeftLive } from '../../../../../../src/api/usecases/checkpoints/collect-live.js';
+import { collectLeftHidden } from '../../../../../../src/api/usecases/collectible-hidden.js';
 import { volumeRefOf } from '../../../../../../src/api/usecases/lookup.js';
 import { checkpointRevertSupport, type CheckpointRevertSupport } from '../../../../../../drivers/contract/checkpoint-revert-support.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../../../fixtures/api/harness.js';
@@ -155,6 +156,29 @@ for (const backend of BACKENDS) {
       // Named again (a resent collection): the row is gone, no operation starts.
       await collectLeftLive(deps, [{ volumeId: vid, snapshotId: h }]);
       expect((await deps.repos.operations.latestOfSnapshot(vid, h))?.id).to.equal(op?.id);
+    });
+
+    it('the sweep\'s pass collects a hidden snapshot nothing collected (a crash before the revert\'s own delete started): one delete operation, then nothing', async () => {
+      const deps = (svc as RunningService).deps;
+      const { vid, h, c } = await hiddenH();
+      const other = await hiddenH(); // two dependants: the pass leaves it alone
+      const support = checkpointRevertSupport(deps.driver) as CheckpointRevertSupport;
+      const ref = await volumeRefOf(deps, (await deps.repos.volumes.get(vid))!);
+      await support.prepareCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+      await support.commitCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+
+      const started = await collectLeftHidden(deps);
+      expect(started.map((x) => [x.volumeId, x.snapshotId])).to.deep.equal([[vid, h]]);
+      await settled(async () => ((await snapshotOf(h)).status === 404 ? true : undefined));
+      const ended = await settled(async () => {
+        const o = await deps.repos.operations.get(started[0]?.operationId as string);
+        return o?.state === 'running' ? undefined : o;
+      });
+      expect([ended?.kind, ended?.state], String(ended?.error)).to.deep.equal(['delete_snapshot', 'succeeded']);
+      expect(Object.keys((await tree(vid)).snapshots)).to.deep.equal([c]);
+      await readsAsC(vid);
+      expect(await collectLeftHidden(deps), 'nothing left: no operation').to.deep.equal([]);
+      expect((await snapshotOf(other.h)).body.snapshot.hidden, 'a hidden snapshot with two dependants stays').to.equal(true);
     });
   });
 }
