@@ -17,11 +17,13 @@ export interface CheckpointRevertSupport {
   abandonCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<void>;
   /**
    * After the commit: hidden snapshots the revert left with fewer than two dependants are
-   * collected by the tree rules, as after any revert (none while the restored guest runs: its
-   * host's live merge needs a volume operation). Answers their ids (their rows go) and the active
-   * file afterwards. Idempotent.
+   * collected by the tree rules, as after any revert. Answers their ids (their rows go) and the
+   * active file afterwards. While the restored guest runs none is collected here (its host's live
+   * merge needs a volume operation): `left` names one for the caller to delete as an operation of
+   * its own (deleting a hidden snapshot collects it once it has fewer than two dependants).
+   * Idempotent.
    */
-  collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; active: ActiveFile }>;
+  collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; left?: string[]; active: ActiveFile }>;
 }
 
 export function checkpointRevertSupport(driver: VolumeDriver & Partial<CheckpointRevertSupport>): CheckpointRevertSupport | null {

@@ -332,11 +332,11 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
   }
 
   /** Routed like every attached operation: the attachment's host says whether its guest runs. */
-  async collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ collected: string[]; active: ActiveFile }> {
+  async collectAfterCheckpointRevert(snap: SnapshotRef, vol: VolumeRef, ctx: OpContext = {}): Promise<{ collected: string[]; left: string[]; active: ActiveFile }> {
     const r = await this.underVolume(vol, snap.id, ctx, async (loc) => (vol.attachment
       ? this.online.collectAfterCheckpointRevert(loc, vol, ctx)
       : collectAfterCheckpointRevertOp(loc, null, { signal: ctx.signal, onProgress: ctx.onProgress, onPhase: ctx.onPhase })));
-    return { collected: r.collected, active: { file: r.activeFile, format: r.activeFormat } };
+    return { collected: r.collected, left: r.left, active: { file: r.activeFile, format: r.activeFormat } };
   }
 
   /** The online intent of an attached volume's info file (read only), or null. */

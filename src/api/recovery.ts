@@ -13,6 +13,7 @@ import { reconcileOnStart } from './startup-reconcile.js';
 import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { settleFailedExtends } from './usecases/failed-extends.js';
 import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
+import { collectLeftHidden } from './usecases/collectible-hidden.js';
 import { settleInterruptedAttached } from './usecases/interrupted-attached.js';
 import { repairInterruptedOutcomes } from './usecases/interrupted-outcomes.js';
 import { settleInterruptedVolumeOps } from './usecases/interrupted-volume-ops.js';
@@ -70,6 +71,12 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'ghost-snapshots', phases: ['start', 'sweep'],
     settles: 'rows of snapshots the info files no longer have, and offline intents a failure left',
     run: (d) => repairGhostSnapshots(d),
+  },
+  {
+    // Once listening: the delete it starts may merge live through a coordinator that calls this service back.
+    name: 'collectible-hidden', phases: ['listening', 'sweep'],
+    settles: 'hidden snapshots left with fewer than two dependants (a checkpoint revert whose restored guest ran, a revert settled forward): deleted by an operation of their own',
+    run: (d) => collectLeftHidden(d),
   },
   {
     name: 'failed-extends', phases: ['start', 'sweep'],

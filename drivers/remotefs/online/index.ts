@@ -8,8 +8,8 @@
  *            (stopped); branches off the chain here;
  *   revert   only with the guest stopped (INVALID_STATE, reason GUEST_RUNNING, otherwise);
  *   extend   running: live block resize; stopped: as a detached volume;
- *   collect  after a checkpoint revert: as delete's collection with the guest stopped; none while
- *            the restored guest runs (revert-checkpoint.ts says why).
+ *   collect  after a checkpoint revert: as delete's collection with the guest stopped; while the
+ *            restored guest runs, left to a delete operation of its own (revert-checkpoint.ts).
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ActiveFile, AttachmentRef, CoordinatorDirectory, CreatedSnapshot, DeletedSnapshot, OpContext, VolumeRef } from '../../contract/volume-driver.js';
@@ -18,7 +18,7 @@ import { extendOp } from '../snapshots/extend.js';
 import { extendLiveOp } from '../snapshots/extend-attached.js';
 import type { VolumeLocation } from '../snapshots/location.js';
 import { revertAttachedOp } from '../snapshots/revert-attached.js';
-import { collectAfterCheckpointRevertOp, nothingToCollect } from '../snapshots/revert-checkpoint.js';
+import { collectAfterCheckpointRevertOp, nothingToCollect, type CheckpointCollection } from '../snapshots/revert-checkpoint.js';
 import type { SettledAttached } from '../snapshots/settle-attached.js';
 import { CoordinatorClient, isDiskAbsent } from './coordinator-client.js';
 import { createAttached } from './create.js';
@@ -95,7 +95,7 @@ export class OnlinePath {
   }
 
   /** After a checkpoint revert's commit: hidden snapshots collected (the host tells whether the guest runs). */
-  async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
+  async collectAfterCheckpointRevert(loc: VolumeLocation, vol: VolumeRef, ctx: OpContext): Promise<CheckpointCollection> {
     const idle = await nothingToCollect(loc);
     if (idle) return idle;
     const { host } = await this.open(vol, ctx);

@@ -5,7 +5,8 @@
  *   - a merge on the chain, guest running: the host runs it live (live-merge.ts);
  *   - a merge on the chain, guest stopped: here with qemu-img, but never renaming the active
  *     file (its name is in the domain's definition): a dependant that is active is merged by pull.
- * Hidden snapshots left with one dependant are collected by the same routing.
+ * Hidden snapshots left with one dependant are collected by the same routing; deleting a hidden
+ * snapshot collects it once it has one.
  */
 import { StorageError } from '../../../lib/core/errors.js';
 import { verifyTree } from '../chain-check.js';
@@ -64,9 +65,16 @@ export async function deleteAttachedOp(loc: VolumeLocation, snapshotId: string, 
   const s = tree.snapshots[snapshotId];
   // Unknown to the settled tree (resumeLiveMerge left no intent): already gone, as delete.ts.
   if (s === undefined) return result(tree, false, []);
-  if (s.hidden) return result(tree, true, []);
+  // A hidden snapshot is already deleted to users; deleting it again collects it once it has
+  // fewer than two dependants (a checkpoint revert whose restored guest runs leaves one so, for
+  // this operation to merge live: revert-checkpoint.ts), else it stays hidden.
+  if (s.hidden && decideDelete(tree, snapshotId).kind === 'hide') return result(tree, true, []);
   // As delete.ts: S's file and its dependants by their headers, the other files by identity.
   tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], { ...opts, identityKey: loc.identityKey })).tree;
+  if (s.hidden) {
+    const c = await collectAttached(loc, tree, host, opts);
+    return result(c.tree, !c.ids.includes(snapshotId), c.ids.filter((id) => id !== snapshotId));
+  }
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

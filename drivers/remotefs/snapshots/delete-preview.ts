@@ -14,8 +14,10 @@ export async function previewDeleteOp(loc: VolumeLocation, snapshotId: string): 
   const tree = await loadTree(loc);
   const s = tree.snapshots[snapshotId];
   const none: DeletePreview = { snapshotId, action: 'none', direction: null, bytesToMove: null, fileRemoved: null };
-  if (s === undefined || s.hidden) return none;
+  if (s === undefined) return none;
   const d = decideDelete(tree, snapshotId);
+  // A hidden one stays as it is until a delete can collect it (fewer than two dependants).
+  if (s.hidden && d.kind === 'hide') return none;
   if (d.kind === 'hide') return { ...none, action: 'hide' };
   if (d.kind === 'remove') return { ...none, action: 'remove', fileRemoved: d.file };
   let bytes = 0;

@@ -1,6 +1,7 @@
 /**
  * Delete snapshot S by the tree rules (plan-delete.ts decides; merge.ts / collect.ts execute).
- * Deleting a hidden or an unknown snapshot again is a no-op: to users it is already gone.
+ * Deleting an unknown snapshot again is a no-op; a hidden one (to users already gone) is collected
+ * if it has fewer than two dependants (the tree rule), else it stays hidden.
  */
 import type { DeletedSnapshot } from '../../contract/volume-driver.js';
 import { verifyTree } from '../chain-check.js';
@@ -18,10 +19,15 @@ export async function deleteSnapshotOp(loc: VolumeLocation, snapshotId: string, 
   // The contract's idempotence (as Cinder's RemoteFS driver): a snapshot the settled tree does not
   // know is already gone (a repeated delete, a create refused and rolled back): nothing to do.
   if (s === undefined) return { hidden: false, collected: [] };
-  if (s.hidden) return { hidden: true, collected: [] };
+  // Hidden: already deleted to users; collected by this delete once it has fewer than two dependants.
+  if (s.hidden && decideDelete(tree, snapshotId).kind === 'hide') return { hidden: true, collected: [] };
   // A commit opens S's file and its dependant, a pull may open the chain below, a rebase the
   // files above: S's file and its dependants by their headers, the others by their identities.
   tree = (await verifyTree(loc.dir, tree, [s.file, ...dependantsOf(tree, s.file)], { ...opts, identityKey: loc.identityKey })).tree;
+  if (s.hidden) {
+    const { collected } = await collectHidden(loc, tree, opts);
+    return { hidden: !collected.includes(snapshotId), collected: collected.filter((id) => id !== snapshotId) };
+  }
   const d = decideDelete(tree, snapshotId);
   if (d.kind === 'hide') {
     await saveTree(loc, applyHide(tree, snapshotId));

@@ -15,8 +15,8 @@
  * A hidden snapshot the revert leaves with fewer than two dependants (A's parent, once A is gone)
  * is collected after the commit by the rule every revert and delete applies, routed as for any
  * attached volume (collectAttached: guest stopped, qemu-img here keeping the active name); a
- * detached volume's by collectHidden, as revert.ts. Not yet while the restored guest runs (see
- * collectAfterCheckpointRevertOp).
+ * detached volume's by collectHidden, as revert.ts. While the restored guest runs it is named
+ * (`left`) for a live operation of its own (see collectAfterCheckpointRevertOp).
  *
  *   H hidden, dependants F(S) and A:   ... <- F(H) <- F(S) <- N      (N active)
  *                                                 \- A            (A gone at the commit)
@@ -87,28 +87,46 @@ export async function abandonCheckpointRevertOp(loc: VolumeLocation, snapshotId:
   await unlinkIfPresent(loc, intent.files.newActive);
 }
 
+/** What a collection after a checkpoint revert did, and what it left to a live operation. */
+export interface CheckpointCollection {
+  collected: string[];
+  /**
+   * Hidden snapshots left with fewer than two dependants because the restored guest runs: the
+   * first of them, for the caller to delete as an operation of its own (deleting a hidden
+   * snapshot collects it and every other one left so: delete-attached.ts).
+   */
+  left: string[];
+  activeFile: string;
+  activeFormat: 'qcow2' | 'raw';
+}
+
+/** The answer when nothing is left to collect (then the host need not be asked at all), or null. */
+export async function nothingToCollect(loc: VolumeLocation): Promise<CheckpointCollection | null> {
+  const tree = await loadSettledTree(loc);
+  return nextHiddenToCollect(tree) === null ? { collected: [], left: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) } : null;
+}
+
 /**
  * After the commit: hidden snapshots left with fewer than two dependants are collected (merged
  * or removed) by the tree rules; `host` is the attachment's (null: a detached volume, here).
  * Idempotent: nothing left to collect answers no ids. The caller records the ids in the database.
  *
- * Not while the restored guest runs: a live merge's host asks the storage service for its commit
- * point under the volume operation that planned it, and a checkpoint revert's volume halves run
- * under leases without an operation row, so the host would refuse it (measured: the block job
- * never starts). The hidden snapshot then stays hidden, as before, and the next delete on the
- * volume collects it by the same rule.
+ * Not here while the restored guest runs: the merge is then a live one (the hidden snapshot's one
+ * dependant is the checkpoint's own point P, below the guest's active overlay, so libvirt commits
+ * P into it and P owns its file afterwards, as any delete by commit), and the host asks the
+ * storage service for its commit point under the volume operation that planned it; the volume
+ * halves of a checkpoint revert run under leases without an operation row. So the snapshot is
+ * answered in `left` and the caller deletes it as an ordinary operation. The checkpoint does not
+ * mind P's file changing its name: its revert asks the volume's tree for the file P owns, and its
+ * saved definitions, which name the point as it was taken, are checked against the record and
+ * rewritten to the revert's overlay (coordinator/checkpoint/runner.ts).
  */
-/** The answer when nothing is left to collect (then the host need not be asked at all), or null. */
-export async function nothingToCollect(loc: VolumeLocation): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' } | null> {
+export async function collectAfterCheckpointRevertOp(loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {}): Promise<CheckpointCollection> {
   const tree = await loadSettledTree(loc);
-  return nextHiddenToCollect(tree) === null ? { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) } : null;
-}
-
-export async function collectAfterCheckpointRevertOp(
-  loc: VolumeLocation, host: AttachedHost | null, opts: SnapshotOpOptions = {},
-): Promise<{ collected: string[]; activeFile: string; activeFormat: 'qcow2' | 'raw' }> {
-  const tree = await loadSettledTree(loc);
-  if (host?.running) return { collected: [], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) };
+  if (host?.running) {
+    const next = nextHiddenToCollect(tree);
+    return { collected: [], left: next === null ? [] : [next.snapshotId], activeFile: tree.active, activeFormat: fileFormat(tree, tree.active) };
+  }
   const r = host ? await collectAttached(loc, tree, host, opts) : await collectHidden(loc, tree, opts).then((x) => ({ tree: x.tree, ids: x.collected }));
-  return { collected: r.ids, activeFile: r.tree.active, activeFormat: fileFormat(r.tree, r.tree.active) };
+  return { collected: r.ids, left: [], activeFile: r.tree.active, activeFormat: fileFormat(r.tree, r.tree.active) };
 }

@@ -129,6 +129,12 @@ export class SnapshotRepository {
   }
 
   /** Volumes with a live snapshot row in one of `statuses` (the ghost-row pass), sorted. */
+  /** Volumes with a live hidden snapshot row in `available` (the pass that collects hidden snapshots looks at them). */
+  async volumeIdsWithHidden(): Promise<string[]> {
+    const rows = await this.rows.some(['volumeId'], 'deleted = ? AND hidden = ? AND status = ? ORDER BY volume_id', [false, true, 'available'], { distinct: true });
+    return rows.map((r) => String(r.volumeId));
+  }
+
   async volumeIdsWithStatus(statuses: readonly SnapshotStatus[]): Promise<string[]> {
     if (statuses.length === 0) return [];
     const rows = await this.rows.some(['volumeId'], `deleted = ? AND status IN (${placeholders(statuses)}) ORDER BY volume_id`, [false, ...statuses], { distinct: true });

@@ -3,7 +3,8 @@
  * volume gets its new overlay from the driver (on the file its snapshot owns, an intent in its
  * info file); the host restores onto exactly those overlays; then each volume's tree makes its
  * overlay active (later snapshots and checkpoints stay), and the hidden snapshots the revert left
- * with one dependant are collected as after any revert (their rows go). The volumes' leases are held (renewed)
+ * with one dependant are collected as after any revert (their rows go; while the restored guest
+ * runs, by a delete operation of their own once the leases are released: collect-live.ts). The volumes' leases are held (renewed)
  * from the prepare to the commit, so no other operation and no recovery pass touches them
  * meanwhile.
  *
@@ -22,6 +23,7 @@ import type { VolumeRecord } from '../../../db/records.js';
 import type { ServiceDeps } from '../../context.js';
 import { volumeRefOf } from '../lookup.js';
 import { acquireVolumeLease } from '../operation-runner.js';
+import { collectLeftLive, type LeftHidden } from './collect-live.js';
 
 interface Prepared {
   vol: VolumeRecord;
@@ -64,7 +66,7 @@ async function abandonAll(deps: ServiceDeps, support: CheckpointRevertSupport, p
  * here is logged and left to the settle, reconcile and ghost-row passes (the merge's intent is in
  * the info file), never reported as a failed revert.
  */
-async function collectLeft(deps: ServiceDeps, support: CheckpointRevertSupport, p: Prepared): Promise<void> {
+async function collectLeft(deps: ServiceDeps, support: CheckpointRevertSupport, p: Prepared): Promise<LeftHidden[]> {
   try {
     const c = await support.collectAfterCheckpointRevert({ id: p.snapshotId, volumeId: p.vol.id }, await volumeRefOf(deps, p.vol), ctxOf(p));
     await inTransaction(deps.repos.db, async (t) => {
@@ -72,8 +74,10 @@ async function collectLeft(deps: ServiceDeps, support: CheckpointRevertSupport, 
       for (const a of await deps.repos.attachments.activeOf(p.vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: c.active.file, format: c.active.format }, t);
     });
     if (c.collected.length > 0) deps.log.info({ volume: p.vol.id, collected: c.collected }, 'hidden snapshots collected after a checkpoint revert');
+    return (c.left ?? []).map((snapshotId) => ({ volumeId: p.vol.id, snapshotId }));
   } catch (err) {
     deps.log.warn({ volume: p.vol.id, snapshot: p.snapshotId, err: (err as Error).message }, 'could not collect the hidden snapshots a checkpoint revert left; the recovery passes will');
+    return [];
   }
 }
 
@@ -105,6 +109,7 @@ export async function prepareMemberReverts(deps: ServiceDeps, c: CheckpointRow):
   return {
     overlays: prepared.map((p) => ({ volume_id: p.vol.id, file: p.newFile as string })),
     commit: async () => {
+      const left: LeftHidden[] = [];
       try {
         for (const p of prepared) {
           const r = await support.commitCheckpointRevert({ id: p.snapshotId, volumeId: p.vol.id }, await volumeRefOf(deps, p.vol), ctxOf(p));
@@ -112,11 +117,13 @@ export async function prepareMemberReverts(deps: ServiceDeps, c: CheckpointRow):
             await deps.repos.volumes.update(p.vol.id, { sizeGiB: r.sizeGiB }, t);
             for (const a of await deps.repos.attachments.activeOf(p.vol.id, t)) await deps.repos.attachments.update(a.id, { activeFile: r.activeFile, format: 'qcow2' }, t);
           });
-          await collectLeft(deps, support, p);
+          left.push(...await collectLeft(deps, support, p));
         }
       } finally {
         await releaseAll(deps, prepared);
       }
+      // The restored guest runs: its hidden snapshots go by operations of their own, under the volumes' leases.
+      await collectLeftLive(deps, left);
     },
     abandon: async () => {
       await abandonAll(deps, support, prepared);

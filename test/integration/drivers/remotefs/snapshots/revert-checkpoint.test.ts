@@ -3,7 +3,8 @@
  * prepare writes the overlay on the snapshot's file with an online intent and changes nothing
  * else; commit makes it active by the tree rules (the old active file goes, later snapshots stay);
  * abandon leaves the tree as before; both halves are idempotent. A hidden snapshot the revert
- * leaves with one dependant is collected afterwards by the tree rules, as after any revert.
+ * leaves with one dependant is collected afterwards by the tree rules, as after any revert; while
+ * the restored guest runs it is named for a delete of its own, which merges it live.
  */
 import { randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
@@ -12,7 +13,10 @@ import { expect } from 'chai';
 import {
   abandonCheckpointRevertOp, collectAfterCheckpointRevertOp, commitCheckpointRevertOp, prepareCheckpointRevertOp,
 } from '../../../../../drivers/remotefs/snapshots/revert-checkpoint.js';
-import type { AttachedHost } from '../../../../../drivers/remotefs/snapshots/attached-host.js';
+import type { AttachedHost, LiveMergeStep } from '../../../../../drivers/remotefs/snapshots/attached-host.js';
+import { deleteAttachedOp } from '../../../../../drivers/remotefs/snapshots/delete-attached.js';
+import { rebaseUnsafe } from '../../../../../drivers/remotefs/snapshots/qemu-views.js';
+import { run } from '../../../../../lib/core/process.js';
 import { createSnapshotOp as createSnapshot } from '../../../../../drivers/remotefs/snapshots/create.js';
 import { deleteSnapshotOp } from '../../../../../drivers/remotefs/snapshots/delete.js';
 import { revertOp } from '../../../../../drivers/remotefs/snapshots/revert.js';
@@ -132,18 +136,54 @@ describe('checkpoint revert of a volume in two halves (tree rules)', function ()
     });
   }
 
-  it('leaves the hidden snapshot to a later collection while the restored guest runs (a live merge needs a volume operation), changing nothing', async () => {
-    const { v, h, c } = await hiddenLeftWithOneDependant();
+  it('names the hidden snapshot for a live operation while the restored guest runs, changing nothing; deleting it then commits C\'s point into it live', async () => {
+    const { v, h, c, hFile } = await hiddenLeftWithOneDependant();
     await prepareCheckpointRevertOp(v.loc, c);
     await commitCheckpointRevertOp(v.loc, c);
     model.revert(v, c);
     const committed = await currentTree(v);
-    const runningHost: AttachedHost = { ...stoppedHost, running: true };
+    const cFile = committed.snapshots[c]?.file as string;
+    // The host of a running guest, as libvirt does an intermediate block commit (top C's point,
+    // base H's file, no pivot): the top's data into the base, the active overlay re-pointed.
+    const steps: LiveMergeStep[] = [];
+    const runningHost: AttachedHost = {
+      running: true,
+      merge: async (step) => {
+        steps.push(step);
+        if (step.base === null) throw new Error('a commit has a base');
+        await run('qemu-img', ['commit', '-f', 'qcow2', '-d', '-b', path.join(dir, step.base), path.join(dir, step.top)]);
+        const above = step.expected_chain[step.expected_chain.indexOf(step.top) - 1] as string;
+        await rebaseUnsafe(dir, above, { file: step.base, format: 'qcow2' });
+        return 'completed';
+      },
+      switchSource: () => Promise.reject(new Error('a live merge keeps the active file\'s name')),
+    };
     const r = await collectAfterCheckpointRevertOp(v.loc, runningHost);
-    expect(r).to.deep.equal({ collected: [], activeFile: committed.active, activeFormat: 'qcow2' });
-    expect(await currentTree(v), 'the info file unchanged (H hidden, a tree problem the collection below settles)').to.deep.equal(committed);
-    // The next delete on the volume collects it by the same rule (here: the guest stopped again).
-    expect((await collectAfterCheckpointRevertOp(v.loc, stoppedHost)).collected).to.deep.equal([h]);
-    await verifyAll(v, 'after the later collection');
+    expect(r).to.deep.equal({ collected: [], left: [h], activeFile: committed.active, activeFormat: 'qcow2' });
+    expect(steps, 'the host was not asked').to.deep.equal([]);
+    expect(await currentTree(v), 'the info file unchanged (H hidden, a tree problem the delete below settles)').to.deep.equal(committed);
+
+    // The delete of H (an operation of its own): a live commit of C's point into F(H); C owns F(H).
+    const d = await deleteAttachedOp(v.loc, h, runningHost);
+    expect(d).to.deep.equal({ hidden: false, collected: [], activeFile: committed.active, activeFormat: 'qcow2' });
+    expect(steps.map((x) => [x.operation, x.snapshotId, x.top, x.base])).to.deep.equal([['commit', h, cFile, hFile]]);
+    const after = await verifyAll(v, 'after the live collection');
+    expect(after.snapshots[h], 'H is gone from the tree').to.equal(undefined);
+    expect(after.snapshots[c]?.file, 'C owns the file its point was committed into').to.equal(hFile);
+    expect(after.files[after.active]?.backing).to.equal(hFile);
+    expect(await exists(path.join(dir, cFile)), 'C\'s former file is gone').to.equal(false);
+    expect(await deleteAttachedOp(v.loc, h, runningHost), 'a resent delete: nothing left').to.deep.equal({ hidden: false, collected: [], activeFile: committed.active, activeFormat: 'qcow2' });
+  });
+
+  it('deleting a hidden snapshot that still has two dependants leaves it hidden; once it has one, the delete collects it (detached)', async () => {
+    const { v, h, c } = await hiddenLeftWithOneDependant();
+    const before = await currentTree(v);
+    expect(await deleteSnapshotOp(v.loc, h), 'two dependants: still hidden').to.deep.equal({ hidden: true, collected: [] });
+    expect(await currentTree(v)).to.deep.equal(before);
+    await prepareCheckpointRevertOp(v.loc, c);
+    await commitCheckpointRevertOp(v.loc, c);
+    model.revert(v, c);
+    expect(await deleteSnapshotOp(v.loc, h)).to.deep.equal({ hidden: false, collected: [] });
+    expect((await verifyAll(v, 'after the delete')).snapshots[h]).to.equal(undefined);
   });
 });

@@ -3,7 +3,10 @@
  * RemoteFS driver on a local share, SQLite and MariaDB: a hidden snapshot the revert leaves with
  * one dependant is collected by the tree rules, as any revert does, and its row is recorded
  * deleted. The host's restore between prepare and commit is not run here (the guest tests do);
- * the volume is detached, so the collection runs here.
+ * the volume is detached, so the collection runs here. A hidden snapshot the revert left for a
+ * live operation (a running restored guest's) goes by a delete operation of its own
+ * (collect-live.ts): here on the detached volume, for the rows; on the guest in
+ * checkpoint-service-killed.test.ts.
  *
  *   H, C (the checkpoint's member), revert to H, delete H (hidden, F(C) and B depend on it):
  *     F(H) <- F(C)         checkpoint revert to C:   F(H) <- F(C) <- N   (B gone)
@@ -19,6 +22,10 @@ import { run } from '../../../../../../lib/core/process.js';
 import { parseServiceConfig } from '../../../../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../../../../src/api/server.js';
 import { prepareMemberReverts } from '../../../../../../src/api/usecases/checkpoints/volume-reverts.js';
+import { collectLeftLive } from '../../../../../../src/api/usecases/checkpoints/collect-live.js';
+import { collectLeftHidden } from '../../../../../../src/api/usecases/collectible-hidden.js';
+import { volumeRefOf } from '../../../../../../src/api/usecases/lookup.js';
+import { checkpointRevertSupport, type CheckpointRevertSupport } from '../../../../../../drivers/contract/checkpoint-revert-support.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../../../fixtures/api/harness.js';
 import { revertAndSettle } from '../../../../../fixtures/api/helpers.js';
 import { hasPattern } from '../../../../../fixtures/guest/index.js';
@@ -67,7 +74,8 @@ for (const backend of BACKENDS) {
     }
     const revert = (vid: string, sid: string) => revertAndSettle(http, vid, sid, 120_000);
 
-    it('collects H after the commit: its row is deleted, the data is C\'s, the tree is C alone', async () => {
+    /** H, C, revert to H, delete H: H hidden, F(C) and the active file depend on F(H). */
+    async function hiddenH(): Promise<{ vid: string; projectId: string; h: string; c: string }> {
       const deps = (svc as RunningService).deps;
       const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
       await settled(async () => ((await http.get(`/v3/volumes/${vid}`).set(auth('alice'))).body.volume?.status === 'available' ? true : undefined));
@@ -81,6 +89,20 @@ for (const backend of BACKENDS) {
       await http.delete(`/v3/snapshots/${h}`).set(auth('alice')).expect(202);
       await settled(async () => ((await snapshotOf(h)).body.snapshot?.hidden === true ? true : undefined));
       expect((await tree(vid)).snapshots[h]?.hidden, 'H is hidden in the info file').to.equal(true);
+      return { vid, projectId, h, c };
+    }
+
+    /** The volume reads as at C: H's and C's writes, not the later branch's. */
+    async function readsAsC(vid: string): Promise<void> {
+      const active = path.join(share, (await tree(vid)).active);
+      expect(await hasPattern(active, 0xa1, 0, 64)).to.equal(true);
+      expect(await hasPattern(active, 0xb2, 1024, 64)).to.equal(true);
+      expect(await hasPattern(active, 0x00, 2048, 64)).to.equal(true);
+    }
+
+    it('collects H after the commit: its row is deleted, the data is C\'s, the tree is C alone', async () => {
+      const deps = (svc as RunningService).deps;
+      const { vid, projectId, h, c } = await hiddenH();
 
       const id = randomUUID();
       const cFile = (await tree(vid)).snapshots[c]?.file as string;
@@ -102,11 +124,61 @@ for (const backend of BACKENDS) {
       expect((await snapshotOf(c)).body.snapshot.status).to.equal('available');
       const listed = await http.get(`/v3/snapshots/detail?all_tenants=true&include_hidden=true&volume_id=${vid}`).set(auth('admin')).expect(200);
       expect((listed.body.snapshots as { id: string }[]).map((s) => s.id)).to.deep.equal([c]);
-      // The volume reads as at C: H's and C's writes, not the later branch's.
-      const active = path.join(share, after.active);
-      expect(await hasPattern(active, 0xa1, 0, 64)).to.equal(true);
-      expect(await hasPattern(active, 0xb2, 1024, 64)).to.equal(true);
-      expect(await hasPattern(active, 0x00, 2048, 64)).to.equal(true);
+      await readsAsC(vid);
+    });
+
+    it('a hidden snapshot left for a live operation (the restored guest runs) goes by a delete operation of its own: its row deleted, the operation recorded', async () => {
+      const deps = (svc as RunningService).deps;
+      const { vid, h, c } = await hiddenH();
+      // The revert's volume halves without the collection (what a running guest's revert leaves).
+      const support = checkpointRevertSupport(deps.driver) as CheckpointRevertSupport;
+      const ref = await volumeRefOf(deps, (await deps.repos.volumes.get(vid))!);
+      await support.prepareCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+      await support.commitCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+      const left = await tree(vid);
+      expect(left.snapshots[h]?.hidden, 'H left hidden').to.equal(true);
+      expect(Object.values(left.files).filter((f) => f.backing === left.snapshots[h]?.file), 'with one dependant').to.have.length(1);
+      const preview = (await http.get(`/v3/snapshots/${h}/delete-preview`).set(auth('admin')).expect(200)).body.delete_preview as { action: string };
+      expect(preview.action, 'deleting it would merge it').to.equal('merge');
+
+      await collectLeftLive(deps, [{ volumeId: vid, snapshotId: h }]);
+      const op = await deps.repos.operations.latestOfSnapshot(vid, h);
+      expect([op?.kind, op?.projectId]).to.deep.equal(['delete_snapshot', (await deps.repos.volumes.get(vid))?.projectId]);
+      await settled(async () => ((await snapshotOf(h)).status === 404 ? true : undefined));
+      const ended = await settled(async () => {
+        const o = await deps.repos.operations.get(op?.id as string);
+        return o?.state === 'running' ? undefined : o;
+      });
+      expect(ended?.state, String(ended?.error)).to.equal('succeeded');
+      expect(Object.keys((await tree(vid)).snapshots), 'H is gone from the info file').to.deep.equal([c]);
+      expect((await snapshotOf(c)).body.snapshot.status).to.equal('available');
+      await readsAsC(vid);
+      // Named again (a resent collection): the row is gone, no operation starts.
+      await collectLeftLive(deps, [{ volumeId: vid, snapshotId: h }]);
+      expect((await deps.repos.operations.latestOfSnapshot(vid, h))?.id).to.equal(op?.id);
+    });
+
+    it('the sweep\'s pass collects a hidden snapshot nothing collected (a crash before the revert\'s own delete started): one delete operation, then nothing', async () => {
+      const deps = (svc as RunningService).deps;
+      const { vid, h, c } = await hiddenH();
+      const other = await hiddenH(); // two dependants: the pass leaves it alone
+      const support = checkpointRevertSupport(deps.driver) as CheckpointRevertSupport;
+      const ref = await volumeRefOf(deps, (await deps.repos.volumes.get(vid))!);
+      await support.prepareCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+      await support.commitCheckpointRevert({ id: c, volumeId: vid }, ref, {});
+
+      const started = await collectLeftHidden(deps);
+      expect(started.map((x) => [x.volumeId, x.snapshotId])).to.deep.equal([[vid, h]]);
+      await settled(async () => ((await snapshotOf(h)).status === 404 ? true : undefined));
+      const ended = await settled(async () => {
+        const o = await deps.repos.operations.get(started[0]?.operationId as string);
+        return o?.state === 'running' ? undefined : o;
+      });
+      expect([ended?.kind, ended?.state], String(ended?.error)).to.deep.equal(['delete_snapshot', 'succeeded']);
+      expect(Object.keys((await tree(vid)).snapshots)).to.deep.equal([c]);
+      await readsAsC(vid);
+      expect(await collectLeftHidden(deps), 'nothing left: no operation').to.deep.equal([]);
+      expect((await snapshotOf(other.h)).body.snapshot.hidden, 'a hidden snapshot with two dependants stays').to.equal(true);
     });
   });
 }

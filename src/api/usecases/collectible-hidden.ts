@@ -1,0 +1,39 @@
+/**
+ * Hidden snapshots left with fewer than two dependants that nothing collected: a checkpoint
+ * revert whose restored guest runs hands its one to a delete operation of its own
+ * (checkpoints/collect-live.ts), but a crash between the revert and that operation's start, a
+ * volume busy at that moment, or a revert of an attached volume settled forward after a crash
+ * leaves it hidden. Each sweep finds them from the tree (hidden-collect-plan.ts) and starts that
+ * delete operation (one per volume: it collects every such snapshot of the volume); a volume
+ * busy with an operation is looked at again at the next sweep. The operation is an ordinary
+ * delete: its lease, intent and recovery passes are a delete's, and a running guest's host is
+ * granted its live merge's commit point under it.
+ */
+import { isStorageError } from '../../../lib/core/errors.js';
+import type { ServiceDeps } from '../context.js';
+import { hiddenToCollect } from './hidden-collect-plan.js';
+import { volumeRefOf } from './lookup.js';
+import { deleteSnapshot } from './snapshot-delete.js';
+
+/** Busy, a checkpoint still owning the snapshot, a status that changed: nothing to do this time. */
+const NOT_NOW = ['VOLUME_BUSY', 'CHECKPOINT_MEMBER', 'INVALID_STATE', 'COMMIT_POINT_PASSED'] as const;
+
+export async function collectLeftHidden(deps: ServiceDeps): Promise<{ volumeId: string; snapshotId: string; operationId: string }[]> {
+  const started: { volumeId: string; snapshotId: string; operationId: string }[] = [];
+  for (const volumeId of await deps.repos.snapshots.volumeIdsWithHidden()) {
+    try {
+      const vol = await deps.repos.volumes.get(volumeId);
+      if (!vol) continue;
+      const id = hiddenToCollect(await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol)), await deps.repos.snapshots.ofVolume(volumeId));
+      const snap = id === null ? null : await deps.repos.snapshots.get(id);
+      if (!snap) continue;
+      const op = await deleteSnapshot(deps, vol, snap, false);
+      deps.log.info({ volume: volumeId, snapshot: snap.id, operation: op.id }, 'collecting a hidden snapshot left with fewer than two dependants');
+      started.push({ volumeId, snapshotId: snap.id, operationId: op.id });
+    } catch (err) {
+      if (NOT_NOW.some((code) => isStorageError(err, code)) || isStorageError(err, 'VOLUME_NOT_FOUND')) continue;
+      deps.log.warn({ err, volumeId }, 'could not start the collection of a hidden snapshot');
+    }
+  }
+  return started;
+}
