@@ -103,7 +103,7 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
   const mount = [...shares][0] as string;
   // The definition is checked as its import will check it; its disks are the instance's disks.
   const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
-  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own);
+  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own, env.storage.importBootDirs);
   const disks = [...facts.disks].map(([target, volumeId]) => ({ volumeId, target }));
   if (disks.length !== req.volumes.length) {
     throw new StorageError('INVALID_STATE', `the instance's definition names ${disks.length} disk(s) of the exported volumes, ${req.volumes.length} were given`, { details: { instance_uuid: req.instance.uuid } });

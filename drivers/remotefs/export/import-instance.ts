@@ -40,6 +40,7 @@ import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
 import { checkDefinition, rewriteImported, type VolumeFiles } from './definition-check.js';
+import { readSaveImageDefinition } from './memory-definition.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
 import { receiveInstanceArchive } from './instance-archive-read.js';
@@ -178,7 +179,7 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
 }
 
 /** Definitions checked, rewritten and placed with each checkpoint's files and record in the staging dir. */
-async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string): Promise<ImportedCheckpoint[]> {
+async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string, bootDirs: readonly string[]): Promise<ImportedCheckpoint[]> {
   const placedCheckpoints: ImportedCheckpoint[] = [];
   const files: VolumeFiles = new Map(m.volumes.map((b) => [b.volume.id, new Set(Object.keys(b.tree.files))]));
   const s = m.instance;
@@ -186,7 +187,7 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
   const storePath = path.join(instanceDir, INSTANCE_NVRAM_FILE);
   const read = (name: string) => readFile(path.join(staging, name), 'utf8');
   const instanceXml = await read(s.definition.file);
-  const facts = checkDefinition(instanceXml, 'the instance definition', s.uuid, files);
+  const facts = checkDefinition(instanceXml, 'the instance definition', s.uuid, files, bootDirs);
   if (facts.disks.size !== s.disks.length) {
     throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: ${s.disks.length} disk(s), the definition names ${facts.disks.size}`);
   }
@@ -200,7 +201,13 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
   for (const c of s.checkpoints) {
     const what = `checkpoint ${c.id}'s definition`;
     const xml = await read(c.definition.file);
-    const cf = checkDefinition(xml, what, s.uuid, files);
+    const cf = checkDefinition(xml, what, s.uuid, files, bootDirs);
+    // A restore hands libvirt the memory file's own definition (disks rewritten): same rules, same disks.
+    const inMemory = `checkpoint ${c.id}'s memory file definition`;
+    const mf = checkDefinition(await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory), inMemory, s.uuid, files, bootDirs);
+    for (const v of c.volumes) {
+      if (mf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${inMemory}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
+    }
     for (const v of c.volumes) {
       if (cf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
     }
@@ -261,7 +268,7 @@ export async function importInstance(env: RemoteFsEnv, source: Readable, req: In
       await rebaseReceived(vm, temps, (ids.volumes[body.volume.id] as ImportIds).volumeId, ctx.signal);
     }
     const share = st.share as Share;
-    const checkpoints = await placeSection(m, ids, share, st.staging as string);
+    const checkpoints = await placeSection(m, ids, share, st.staging as string, env.storage.importBootDirs);
     const trees = await commitVolumes(env, m, st);
     const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
     await rename(st.staging as string, instanceDir);

@@ -25,6 +25,7 @@ import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 import { binary } from '../../../fixtures/binary-body.js';
 import { packEntries, unpack } from '../../../fixtures/export/tar-entries.js';
+import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
 
 const MiB = 1024 * 1024;
 
@@ -53,7 +54,7 @@ for (const backend of BACKENDS) {
     const coord = standIn();
     const CREDENTIAL = `instexp-credential-${randomUUID()}`;
     const [instance, cp] = [randomUUID(), randomUUID()];
-    const memory = randomBytes(128 * 1024);
+    let memory: Buffer;
     let vol: string;
     let snap: string;
     const tree = async (vid: string) => (await api.get(`/v3/volumes/${vid}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string; snapshots: { id: string; owned_file: string }[] };
@@ -78,6 +79,8 @@ for (const backend of BACKENDS) {
       const point = (await tree(vol)).snapshots.find((x) => x.id === snap)!.owned_file;
       const cpDir = path.join(share(), 'checkpoints', instance, cp);
       await mkdir(cpDir, { recursive: true });
+      // The memory file's own definition names the disk as the saved one does: the snapshot point.
+      memory = fakeSaveImage(domain(path.join(share(), point), vol), randomBytes(128 * 1024));
       await writeFile(path.join(cpDir, 'memory.save'), memory);
       await writeFile(path.join(cpDir, 'domain.xml'), domain(path.join(share(), point), vol));
       await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({

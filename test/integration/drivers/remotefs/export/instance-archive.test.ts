@@ -19,6 +19,7 @@ import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
 import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
+import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
 
 const definition = (uuid: string, file: string, volumeId: string) => `<domain type='kvm'>
   <name>instexp-guest</name>
@@ -47,7 +48,8 @@ describe('instance archives: export, import with new ids, hostile archives refus
   let entries: Entry[];
   let manifest: InstanceManifest;
   const [instanceUuid, volumeId, snapId, cpId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-  const memory = randomBytes(256 * 1024);
+  // The memory file's own definition names the disk at the checkpoint, as the saved one does.
+  const memory = fakeSaveImage(definition(instanceUuid, `/mnt/elsewhere/volume-${volumeId}`, volumeId), randomBytes(256 * 1024));
 
   before(async () => {
     ({ tmp, h, driver, dir } = await localExportShare('instexp-', { maxVolumeSizeGiB: 4 }));
@@ -151,6 +153,8 @@ describe('instance archives: export, import with new ids, hostile archives refus
   }
 
   const evilDefinition = () => Buffer.from(definition(instanceUuid, '/etc/shadow', volumeId));
+  const memoryOf = (data: Buffer) => packEntries(replaced(`checkpoint-${cpId}.memory`, data, (m) => { m.instance.checkpoints[0]!.memory.bytes = data.length; }));
+  const withKernel = (xml: string) => xml.replace("<type arch='x86_64'>hvm</type>", "<type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>");
   const cases: [string, () => Promise<Buffer>, string][] = [
     ['an instance definition naming a file outside the archive', async () => packEntries(replaced('instance.domain.xml', evilDefinition(), (m) => { m.instance.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
     ['a checkpoint definition naming a file outside the archive', async () => packEntries(replaced(`checkpoint-${cpId}.domain.xml`, evilDefinition(), (m) => { m.instance.checkpoints[0]!.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
@@ -167,6 +171,13 @@ describe('instance archives: export, import with new ids, hostile archives refus
       const other = Buffer.from(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId).replace("dev='vda'", "dev='vdb'"));
       return packEntries(replaced('instance.domain.xml', other, (m) => { m.instance.definition.bytes = other.length; }));
     }, 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a memory file whose own definition names a file outside the archive', async () => memoryOf(fakeSaveImage(evilDefinition().toString(), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a memory file whose own definition boots a host kernel', async () => memoryOf(fakeSaveImage(withKernel(definition(instanceUuid, `/x/volume-${volumeId}`, volumeId)), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a memory file that is not a save image', async () => memoryOf(randomBytes(4096)), 'CHECKPOINT_MEMORY_UNSAFE'],
+    ['an instance definition with a kernel outside the allowed directories', async () => {
+      const k = Buffer.from(withKernel(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId)));
+      return packEntries(replaced('instance.domain.xml', k, (m) => { m.instance.definition.bytes = k.length; }));
+    }, 'CHECKPOINT_DEFINITION_UNSAFE'],
     ['a truncated stream', async () => (await packEntries(entries)).subarray(0, 600 * 1024), 'ARCHIVE_CORRUPT'],
   ];
   for (const [what, build, code] of cases) {

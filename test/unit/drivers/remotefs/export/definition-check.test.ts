@@ -68,4 +68,34 @@ describe('export: an imported definition is checked as hostile XML', () => {
     expect(out).to.include('<nvram>/mnt/b/checkpoints/i/nvram.fd</nvram>');
     expect(out.replace(`/mnt/b/volume-NEW.${s1}`, `/mnt/a/volume-${v1}.${s1}`).replace('/mnt/b/checkpoints/i/nvram.fd', '/var/lib/libvirt/qemu/nvram/vm_VARS.fd')).to.equal(xml);
   });
+
+  it('accepts a kernel, initrd or read-only loader only directly in a directory the operator allows', () => {
+    const boot = `<kernel>/srv/guest-boot/vmlinuz-6.1</kernel><initrd>/srv/guest-boot/initrd.img</initrd>`;
+    const check = (os: string, dirs: string[]) => checkDefinition(domain(disk(`/mnt/share/volume-${v1}`), os), 'test', uuid, files, dirs);
+    expect(check(boot, ['/srv/guest-boot']).disks.size).to.equal(1);
+    expect(check(boot, ['/srv/guest-boot/']).disks.size).to.equal(1);
+    expect(check(`<loader readonly='yes' type='pflash'>/srv/fw/CODE.fd</loader>`, ['/srv/fw']).disks.size).to.equal(1);
+    const refusedIn = (os: string, dirs: string[], pattern: RegExp) => {
+      try {
+        check(os, dirs);
+      } catch (err) {
+        expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+        expect((err as Error).message).to.match(pattern);
+        return;
+      }
+      expect.fail(`accepted with ${JSON.stringify(dirs)}`);
+    };
+    refusedIn(boot, [], /kernel/);
+    refusedIn(boot, ['/srv'], /kernel/);
+    refusedIn('<kernel>/srv/guest-boot/../../etc/shadow</kernel>', ['/srv/guest-boot'], /kernel/);
+    refusedIn('<kernel>/srv/guest-boot/sub/vmlinuz</kernel>', ['/srv/guest-boot'], /kernel/);
+    refusedIn(`<loader readonly='no'>/srv/fw/CODE.fd</loader>`, ['/srv/fw'], /loader/);
+    // The allow-list is for boot files only: a serial log there is still a file libvirt would write as root.
+    try {
+      checkDefinition(domain(`<serial type='file'><source path='/srv/guest-boot/console.log'/></serial>`), 'test', uuid, files, ['/srv/guest-boot']);
+      expect.fail('accepted');
+    } catch (err) {
+      expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+    }
+  });
 });
