@@ -54,7 +54,7 @@ export const IMPORTED_DEFINITION_FILE = 'imported.domain.xml';
 /** The instance's own firmware store, where the imported definitions put it (a revert writes the checkpoint's copy there). */
 export const INSTANCE_NVRAM_FILE = 'nvram.fd';
 /** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */
-const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', record: 'checkpoint.json' };
+const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', tpm: 'tpm.permall', record: 'checkpoint.json' };
 
 export interface ImportedInstance extends ImportedInstanceArchive {
   manifest: InstanceManifest;
@@ -97,7 +97,7 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   await st.lease?.granted;
   for (const id of newIds) await assertNoFiles(env.shares, id);
   st.owned = newIds;
-  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0])]
+  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0, c.tpm?.bytes ?? 0])]
     .reduce((n, b) => n + b, 0);
   const share = await chooseShare(env, req.share, total);
   st.share = share;
@@ -160,7 +160,7 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
 }
 
 /** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
-function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null) {
+function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null, tpm: Buffer | null) {
   return {
     id: ids.checkpoints[c.id], instanceUuid: ids.instanceUuid, name: c.name ?? '', description: c.description ?? '', created: c.created, mode: c.mode,
     quiesced: c.quiesced, status: 'available',
@@ -175,6 +175,7 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
     }),
     excluded: c.excluded, memorySize: c.memory.bytes, definitionSha256: sha256(definition),
     ...(nvram ? { nvram: { path: nvram.path, size: nvram.data.length, sha256: sha256(nvram.data) } } : {}),
+    ...(tpm && c.tpm ? { tpm: { version: c.tpm.version, size: tpm.length, sha256: sha256(tpm) } } : {}),
   };
 }
 
@@ -223,7 +224,16 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       await rename(path.join(staging, c.nvram.file), path.join(dir, CHECKPOINT_FILES.nvram));
       nvram = { path: storePath, data: await readFile(path.join(dir, CHECKPOINT_FILES.nvram)) };
     }
-    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram);
+    let tpm: Buffer | null = null;
+    if (c.tpm) {
+      // Its digest travels in the section as in the record it came from: a replaced copy is refused.
+      await rename(path.join(staging, c.tpm.file), path.join(dir, CHECKPOINT_FILES.tpm));
+      tpm = await readFile(path.join(dir, CHECKPOINT_FILES.tpm));
+      if (sha256(tpm) !== c.tpm.sha256) {
+        throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `checkpoint ${c.id}'s TPM state differs from the digest recorded when it was taken`, { details: { checkpoint_id: c.id, reason: 'tpm' } });
+      }
+    }
+    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm);
     await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
     placedCheckpoints.push({

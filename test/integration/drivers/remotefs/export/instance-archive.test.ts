@@ -5,7 +5,7 @@
  * hostile instance archives built from the genuine one, each refused with nothing left.
  */
 import { expect } from 'chai';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -49,6 +49,8 @@ describe('instance archives: export, import with new ids, hostile archives refus
   let manifest: InstanceManifest;
   const [instanceUuid, volumeId, snapId, cpId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   // The memory file's own definition names the disk at the checkpoint, as the saved one does.
+  const tpmState = randomBytes(9000);
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const memory = fakeSaveImage(definition(instanceUuid, `/mnt/elsewhere/volume-${volumeId}`, volumeId), randomBytes(256 * 1024));
 
   before(async () => {
@@ -65,10 +67,11 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const cpDefinition = definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId);
     await writeFile(path.join(cpDir, 'memory.save'), memory);
     await writeFile(path.join(cpDir, 'domain.xml'), cpDefinition);
+    await writeFile(path.join(cpDir, 'tpm.permall'), tpmState);
     await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
       id: cpId, instanceUuid, name: 'c1', description: '', created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false, status: 'available',
       volumes: [{ volumeId, target: 'vda', snapshotPoint: path.join(dir, `volume-${volumeId}`), sizeBytes: 1024 ** 3, snapshotId: snapId }],
-      excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64),
+      excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64), tpm: { version: '2.0', size: tpmState.length, sha256: sha256(tpmState) },
     }));
     const lease = await h.leases.acquire(volumeId, `export-test-${randomUUID()}`, 60_000);
     try {
@@ -108,7 +111,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
   it('lists the archive as the layout says: manifest, volume files, definitions, memory, SHA256SUMS', () => {
     expect(entries.map((e) => e.name)).to.deep.equal([
       'manifest.json', `volume-${volumeId}`, ...Object.keys(manifest.volumes[0]!.tree.files).filter((n) => n !== `volume-${volumeId}`),
-      'instance.domain.xml', `checkpoint-${cpId}.domain.xml`, `checkpoint-${cpId}.memory`, 'SHA256SUMS',
+      'instance.domain.xml', `checkpoint-${cpId}.domain.xml`, `checkpoint-${cpId}.memory`, `checkpoint-${cpId}.tpm`, 'SHA256SUMS',
     ]);
   });
 
@@ -133,6 +136,9 @@ describe('instance archives: export, import with new ids, hostile archives refus
     expect(record.volumes).to.deep.equal([{ volumeId: nv.volumeId, target: 'vda', snapshotPoint: path.join(dir, snapFile), sizeBytes: 1024 ** 3, snapshotId: nv.snapshots[snapId] }]);
     expect(record.memorySize).to.equal(memory.length);
     expect(record.status).to.equal('available');
+    // The saved TPM state travelled: placed beside the memory, its record entry as at the take.
+    expect(await readFile(path.join(instDir, newCp, 'tpm.permall'))).to.deep.equal(tpmState);
+    expect(record.tpm).to.deep.equal({ version: '2.0', size: tpmState.length, sha256: sha256(tpmState) });
     expect(await stat(path.join(dir, 'checkpoints', `.import-${ids.instanceUuid}.tmp`)).catch(() => null)).to.equal(null);
     await driver.removeInstanceImport({ instanceUuid: ids.instanceUuid, volumeIds: [nv.volumeId] });
     expect(await stat(instDir).catch(() => null)).to.equal(null);
@@ -178,6 +184,12 @@ describe('instance archives: export, import with new ids, hostile archives refus
       const k = Buffer.from(withKernel(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId)));
       return packEntries(replaced('instance.domain.xml', k, (m) => { m.instance.definition.bytes = k.length; }));
     }, 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a replaced TPM state (its checksum in SHA256SUMS, not the digest recorded at the take)', async () => packEntries(withSums(entries.map((e) => {
+      if (e.name !== `checkpoint-${cpId}.tpm`) return e;
+      const d = Buffer.from(e.data!);
+      d[100] = d[100]! ^ 0x01;
+      return { name: e.name, data: d };
+    }))), 'ARCHIVE_MANIFEST_MISMATCH'],
     ['a truncated stream', async () => (await packEntries(entries)).subarray(0, 600 * 1024), 'ARCHIVE_CORRUPT'],
   ];
   for (const [what, build, code] of cases) {
