@@ -11,6 +11,7 @@
  *                                          with the store in the new instance's directory
  *   <loader readonly='yes'>, <nvram template=...>, <emulator>
  *                                          system files: under /usr/ (firmware, the emulator)
+ *   <resource><partition>                  libvirt's default cgroup partition /machine only
  *   <kernel>, <initrd>, <loader readonly='yes'>
  *                                          also a file directly in one of the directories the
  *                                          operator allows (storage.importBootDirs, default none):
@@ -44,6 +45,7 @@ function unsafe(what: string, reason: string): StorageError {
 }
 
 const SYSTEM_FILE = /^\/usr\/[A-Za-z0-9._+/-]+$/;
+const DEFAULT_PARTITION = '/machine';
 
 function isNormalAbsolute(p: string): boolean {
   return path.isAbsolute(p) && path.normalize(p) === p && !p.endsWith('/');
@@ -139,6 +141,8 @@ export function checkDefinition(xml: string, what: string, uuid: string, files: 
     if (p.el === nvram && p.where === '<nvram template>' && isSystemFile(p.value)) continue;
     if (os && p.el.name === 'loader' && os.children.includes(p.el) && p.el.attrs.readonly === 'yes' && p.where === '<loader>' && isSystemFile(p.value)) continue;
     if (devices && p.el.name === 'emulator' && devices.children.includes(p.el) && isSystemFile(p.value)) continue;
+    // libvirt's default cgroup partition, which a running domain's definition (a memory file's) names: not a file.
+    if (p.el.name === 'partition' && p.where === '<partition>' && p.value === DEFAULT_PARTITION && child(root, 'resource')?.children.includes(p.el)) continue;
     if (os && os.children.includes(p.el) && p.where === `<${p.el.name}>` && isBootFile(p.value, bootDirs)
       && (p.el.name === 'kernel' || p.el.name === 'initrd' || (p.el.name === 'loader' && p.el.attrs.readonly === 'yes'))) continue;
     throw unsafe(what, `${p.where} names ${JSON.stringify(p.value.slice(0, 200))}: not a file an imported instance may name`);

@@ -34,7 +34,7 @@ describe('export: an imported definition is checked as hostile XML', () => {
   it('accepts disks on the archive\'s own files, the NVRAM store and system firmware; reports disks and NVRAM', () => {
     const xml = domain(disk(`/mnt/share/volume-${v1}.${s1}`),
       `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS.fd'>/var/lib/libvirt/qemu/nvram/vm_VARS.fd</nvram>`);
-    const facts = checkDefinition(xml, 'test', uuid, files);
+    const facts = checkDefinition(xml.replace('<os>', '<resource><partition>/machine</partition></resource><os>'), 'test', uuid, files);
     expect([...facts.disks]).to.deep.equal([['vda', v1]]);
     expect(facts.nvram).to.equal('/var/lib/libvirt/qemu/nvram/vm_VARS.fd');
   });
@@ -50,6 +50,7 @@ describe('export: an imported definition is checked as hostile XML', () => {
     refusedWith(domain(`<serial type='file'><source path='/root/.ssh/authorized_keys'/></serial>`), /authorized_keys/);
     refusedWith(domain(`<serial type='file'><source path='relative.log'/></serial>`), /relative.log/);
     refusedWith(domain('', `<kernel>/boot/vmlinuz</kernel>`), /kernel/);
+    refusedWith(domain('').replace('<os>', '<resource><partition>/machine/../../etc</partition></resource><os>'), /partition/);
     refusedWith(domain('', `<loader readonly='no'>/usr/share/OVMF/OVMF_CODE.fd</loader>`), /loader/);
     refusedWith(domain('', `<nvram>relative.fd</nvram>`), /nvram/);
     refusedWith(domain(`<filesystem type='mount'><source dir='/'/><target dir='root'/></filesystem>`), /<filesystem> is not allowed/);
