@@ -22,6 +22,13 @@ export const remotefsStorageOptions = {
   fileOwner: z.string().nullable().default(null),
   /** Mode of created volume files (octal). */
   fileMode: z.string().regex(/^0?[0-7]{3}$/).default('0660'),
+  /**
+   * Directories whose files an imported instance's definition may name as its kernel, initrd or
+   * read-only firmware loader (absolute; files directly in them). Default none: such an
+   * instance archive is refused (CHECKPOINT_DEFINITION_UNSAFE), since libvirt on the compute host
+   * would open whatever path the archive names.
+   */
+  importBootDirs: z.array(z.string().max(1024).regex(/^\/(?!.*(^|\/)\.\.?(\/|$))[^\0]*$/, 'an absolute path without . or .. parts')).max(16).default([]),
 };
 
 /** Not strict: it picks its own keys out of the whole storage section. */

@@ -11,9 +11,16 @@
  *                                          with the store in the new instance's directory
  *   <loader readonly='yes'>, <nvram template=...>, <emulator>
  *                                          system files: under /usr/ (firmware, the emulator)
+ *   <resource><partition>                  libvirt's default cgroup partition /machine only
+ *   <kernel>, <initrd>, <loader readonly='yes'>
+ *                                          also a file directly in one of the directories the
+ *                                          operator allows (storage.importBootDirs, default none):
+ *                                          direct kernel boot reads files the host provides, and
+ *                                          only the operator knows which host files are meant
+ *                                          for guests
  *
- * Anything else naming a path (kernel, initrd, a serial log, a block or network disk, a disk
- * without a serial) is refused, as are host passthrough (<hostdev>, <filesystem>, ...), any
+ * Anything else naming a path (a kernel elsewhere, a serial or console log file: libvirt would
+ * create or append to it as root, a block or network disk, a disk without a serial) is refused, as are host passthrough (<hostdev>, <filesystem>, ...), any
  * namespaced element (<qemu:commandline> passes raw QEMU arguments) and a DOCTYPE or entity
  * declaration.
  * Pure: the XML reader is the coordinator's (lib/libvirt/xml.ts). Refusals: CHECKPOINT_DEFINITION_UNSAFE.
@@ -38,6 +45,7 @@ function unsafe(what: string, reason: string): StorageError {
 }
 
 const SYSTEM_FILE = /^\/usr\/[A-Za-z0-9._+/-]+$/;
+const DEFAULT_PARTITION = '/machine';
 
 function isNormalAbsolute(p: string): boolean {
   return path.isAbsolute(p) && path.normalize(p) === p && !p.endsWith('/');
@@ -45,6 +53,11 @@ function isNormalAbsolute(p: string): boolean {
 
 function isSystemFile(p: string): boolean {
   return isNormalAbsolute(p) && SYSTEM_FILE.test(p);
+}
+
+/** A file directly in one of the allowed directories (no subdirectory: nothing below is implied). */
+function isBootFile(p: string, bootDirs: readonly string[]): boolean {
+  return isNormalAbsolute(p) && /^[A-Za-z0-9._+-]+$/.test(path.basename(p)) && bootDirs.some((d) => path.dirname(p) === path.normalize(d).replace(/\/+$/, ''));
 }
 
 /** Every disk source along the chain (<source>, then each <backingStore>'s). */
@@ -101,9 +114,9 @@ function pathsIn(el: XmlElement, out: { el: XmlElement; where: string; value: st
 
 /**
  * Checks a definition as above; `uuid` is the instance's (the definition must be of it). Returns
- * its disks and NVRAM path.
+ * its disks and NVRAM path. `bootDirs`: the operator's directories of kernels, initrds and loaders.
  */
-export function checkDefinition(xml: string, what: string, uuid: string, files: VolumeFiles): DefinitionFacts {
+export function checkDefinition(xml: string, what: string, uuid: string, files: VolumeFiles, bootDirs: readonly string[] = []): DefinitionFacts {
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) throw unsafe(what, 'a DOCTYPE or entity declaration');
   let root: XmlElement;
   try {
@@ -128,6 +141,10 @@ export function checkDefinition(xml: string, what: string, uuid: string, files: 
     if (p.el === nvram && p.where === '<nvram template>' && isSystemFile(p.value)) continue;
     if (os && p.el.name === 'loader' && os.children.includes(p.el) && p.el.attrs.readonly === 'yes' && p.where === '<loader>' && isSystemFile(p.value)) continue;
     if (devices && p.el.name === 'emulator' && devices.children.includes(p.el) && isSystemFile(p.value)) continue;
+    // libvirt's default cgroup partition, which a running domain's definition (a memory file's) names: not a file.
+    if (p.el.name === 'partition' && p.where === '<partition>' && p.value === DEFAULT_PARTITION && child(root, 'resource')?.children.includes(p.el)) continue;
+    if (os && os.children.includes(p.el) && p.where === `<${p.el.name}>` && isBootFile(p.value, bootDirs)
+      && (p.el.name === 'kernel' || p.el.name === 'initrd' || (p.el.name === 'loader' && p.el.attrs.readonly === 'yes'))) continue;
     throw unsafe(what, `${p.where} names ${JSON.stringify(p.value.slice(0, 200))}: not a file an imported instance may name`);
   }
   return facts;

@@ -9,6 +9,7 @@
  * needed, and the archive's disks and definition are of one moment. The caller holds every
  * volume's lease from open to the end of the stream; nothing on the share is written.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -21,7 +22,10 @@ import { openExport } from './export-volume.js';
 import { CHECKPOINTS_DIR, assertRealDirs } from './import-instance.js';
 import { instanceArchiveBytes, writeInstanceArchive, type InstanceArchiveSources } from './instance-archive-write.js';
 import { planInstanceManifest, type CheckpointFacts, type InstanceManifest } from './instance-manifest.js';
-import { INSTANCE_DEFINITION_NAME, MAX_DEFINITION_BYTES, checkpointFileNames } from './instance-section.js';
+import { INSTANCE_DEFINITION_NAME, MAX_DEFINITION_BYTES, MAX_TPM_BYTES, checkpointFileNames } from './instance-section.js';
+
+/** The coordinator's name of a checkpoint's saved TPM state (coordinator/checkpoint/tpm.ts TPM_FILE). */
+export const TPM_FILE_NAME = 'tpm.permall';
 
 /** What the service knows of a checkpoint (its row): the record on the share says the rest. */
 export interface CheckpointRowFacts {
@@ -67,8 +71,23 @@ async function readSmall(dir: string, name: string, limit: number): Promise<Buff
 }
 
 /** The record's facts the archive carries, read as hostile (the share is shared). */
+/**
+ * The saved TPM state as its record says (version, size, digest), its file read and checked
+ * against them: a copy replaced on the share is refused, never exported as the checkpoint's.
+ */
+async function tpmOf(dir: string, id: string, recorded: unknown): Promise<CheckpointFacts['tpm']> {
+  if (recorded === undefined) return null;
+  const t = recorded as { version?: unknown; size?: unknown; sha256?: unknown } | null;
+  if (!t || (t.version !== '1.2' && t.version !== '2.0') || typeof t.size !== 'number' || typeof t.sha256 !== 'string') throw unsafeRecord(id, 'its record\'s TPM entry is malformed');
+  const data = await readSmall(dir, TPM_FILE_NAME, MAX_TPM_BYTES);
+  if (data.length !== t.size || createHash('sha256').update(data).digest('hex') !== t.sha256) {
+    throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint ${id}: its saved TPM state differs from the size and digest recorded when it was taken`, { details: { checkpoint_id: id, reason: 'tpm' } });
+  }
+  return { bytes: data.length, version: t.version, sha256: t.sha256 };
+}
+
 async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: string): Promise<{ facts: CheckpointFacts; definition: Buffer; nvram: boolean }> {
-  let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown };
+  let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown; tpm?: unknown };
   try {
     record = JSON.parse((await readSmall(dir, 'checkpoint.json', 1024 * 1024)).toString('utf8')) as typeof record;
   } catch (err) {
@@ -87,6 +106,7 @@ async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: 
     facts: {
       id: row.id, name: row.name, description: row.description, created: String(record.created ?? ''), mode: record.mode, quiesced: record.quiesced === true,
       volumes: row.volumes, excluded, memoryBytes, definitionBytes: definition.length, nvramBytes: nvram ? await lengthOf(dir, 'nvram.fd') : null,
+      tpm: await tpmOf(dir, row.id, record.tpm),
     },
     definition,
     nvram,
@@ -103,7 +123,7 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
   const mount = [...shares][0] as string;
   // The definition is checked as its import will check it; its disks are the instance's disks.
   const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
-  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own);
+  const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own, env.storage.importBootDirs);
   const disks = [...facts.disks].map(([target, volumeId]) => ({ volumeId, target }));
   if (disks.length !== req.volumes.length) {
     throw new StorageError('INVALID_STATE', `the instance's definition names ${disks.length} disk(s) of the exported volumes, ${req.volumes.length} were given`, { details: { instance_uuid: req.instance.uuid } });
@@ -121,6 +141,7 @@ export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRe
     texts.set(names.definition, c.definition);
     files.set(names.memory, { dir, name: 'memory.save' });
     if (c.nvram) files.set(names.nvram, { dir, name: 'nvram.fd' });
+    if (c.facts.tpm) files.set(names.tpm, { dir, name: TPM_FILE_NAME });
     checkpoints.push(c.facts);
   }
   const manifest = planInstanceManifest(opened.map((o) => o.manifest), { uuid: req.instance.uuid.toLowerCase(), name: req.instance.name, definitionBytes: definition.length, disks }, checkpoints);

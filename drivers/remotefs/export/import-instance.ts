@@ -40,6 +40,7 @@ import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
 import { checkDefinition, rewriteImported, type VolumeFiles } from './definition-check.js';
+import { readSaveImageDefinition } from './memory-definition.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
 import { receiveInstanceArchive } from './instance-archive-read.js';
@@ -53,7 +54,7 @@ export const IMPORTED_DEFINITION_FILE = 'imported.domain.xml';
 /** The instance's own firmware store, where the imported definitions put it (a revert writes the checkpoint's copy there). */
 export const INSTANCE_NVRAM_FILE = 'nvram.fd';
 /** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */
-const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', record: 'checkpoint.json' };
+const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', tpm: 'tpm.permall', record: 'checkpoint.json' };
 
 export interface ImportedInstance extends ImportedInstanceArchive {
   manifest: InstanceManifest;
@@ -96,7 +97,7 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   await st.lease?.granted;
   for (const id of newIds) await assertNoFiles(env.shares, id);
   st.owned = newIds;
-  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0])]
+  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0, c.tpm?.bytes ?? 0])]
     .reduce((n, b) => n + b, 0);
   const share = await chooseShare(env, req.share, total);
   st.share = share;
@@ -159,7 +160,7 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
 }
 
 /** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
-function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null) {
+function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null, tpm: Buffer | null) {
   return {
     id: ids.checkpoints[c.id], instanceUuid: ids.instanceUuid, name: c.name ?? '', description: c.description ?? '', created: c.created, mode: c.mode,
     quiesced: c.quiesced, status: 'available',
@@ -174,11 +175,12 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
     }),
     excluded: c.excluded, memorySize: c.memory.bytes, definitionSha256: sha256(definition),
     ...(nvram ? { nvram: { path: nvram.path, size: nvram.data.length, sha256: sha256(nvram.data) } } : {}),
+    ...(tpm && c.tpm ? { tpm: { version: c.tpm.version, size: tpm.length, sha256: sha256(tpm) } } : {}),
   };
 }
 
 /** Definitions checked, rewritten and placed with each checkpoint's files and record in the staging dir. */
-async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string): Promise<ImportedCheckpoint[]> {
+async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string, bootDirs: readonly string[]): Promise<ImportedCheckpoint[]> {
   const placedCheckpoints: ImportedCheckpoint[] = [];
   const files: VolumeFiles = new Map(m.volumes.map((b) => [b.volume.id, new Set(Object.keys(b.tree.files))]));
   const s = m.instance;
@@ -186,7 +188,7 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
   const storePath = path.join(instanceDir, INSTANCE_NVRAM_FILE);
   const read = (name: string) => readFile(path.join(staging, name), 'utf8');
   const instanceXml = await read(s.definition.file);
-  const facts = checkDefinition(instanceXml, 'the instance definition', s.uuid, files);
+  const facts = checkDefinition(instanceXml, 'the instance definition', s.uuid, files, bootDirs);
   if (facts.disks.size !== s.disks.length) {
     throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: ${s.disks.length} disk(s), the definition names ${facts.disks.size}`);
   }
@@ -200,7 +202,13 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
   for (const c of s.checkpoints) {
     const what = `checkpoint ${c.id}'s definition`;
     const xml = await read(c.definition.file);
-    const cf = checkDefinition(xml, what, s.uuid, files);
+    const cf = checkDefinition(xml, what, s.uuid, files, bootDirs);
+    // A restore hands libvirt the memory file's own definition (disks rewritten): same rules, same disks.
+    const inMemory = `checkpoint ${c.id}'s memory file definition`;
+    const mf = checkDefinition(await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory), inMemory, s.uuid, files, bootDirs);
+    for (const v of c.volumes) {
+      if (mf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${inMemory}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
+    }
     for (const v of c.volumes) {
       if (cf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
     }
@@ -216,7 +224,16 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       await rename(path.join(staging, c.nvram.file), path.join(dir, CHECKPOINT_FILES.nvram));
       nvram = { path: storePath, data: await readFile(path.join(dir, CHECKPOINT_FILES.nvram)) };
     }
-    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram);
+    let tpm: Buffer | null = null;
+    if (c.tpm) {
+      // Its digest travels in the section as in the record it came from: a replaced copy is refused.
+      await rename(path.join(staging, c.tpm.file), path.join(dir, CHECKPOINT_FILES.tpm));
+      tpm = await readFile(path.join(dir, CHECKPOINT_FILES.tpm));
+      if (sha256(tpm) !== c.tpm.sha256) {
+        throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `checkpoint ${c.id}'s TPM state differs from the digest recorded when it was taken`, { details: { checkpoint_id: c.id, reason: 'tpm' } });
+      }
+    }
+    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm);
     await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
     placedCheckpoints.push({
@@ -261,7 +278,7 @@ export async function importInstance(env: RemoteFsEnv, source: Readable, req: In
       await rebaseReceived(vm, temps, (ids.volumes[body.volume.id] as ImportIds).volumeId, ctx.signal);
     }
     const share = st.share as Share;
-    const checkpoints = await placeSection(m, ids, share, st.staging as string);
+    const checkpoints = await placeSection(m, ids, share, st.staging as string, env.storage.importBootDirs);
     const trees = await commitVolumes(env, m, st);
     const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
     await rename(st.staging as string, instanceDir);

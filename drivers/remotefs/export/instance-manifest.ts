@@ -91,6 +91,8 @@ export interface CheckpointFacts {
   memoryBytes: number;
   definitionBytes: number;
   nvramBytes: number | null;
+  /** The saved TPM state's length, version and digest (as its record says), or null. */
+  tpm: { bytes: number; version: '1.2' | '2.0'; sha256: string } | null;
 }
 
 /** The manifest of an export: the volumes' manifests (full trees) and the instance's facts. Pure; checked as an import would. */
@@ -105,6 +107,7 @@ export function planInstanceManifest(
       id: c.id, name: c.name, description: c.description, created: c.created, mode: c.mode, quiesced: c.quiesced, volumes: c.volumes, excluded: c.excluded,
       memory: { file: names(c.id).memory, bytes: c.memoryBytes }, definition: { file: names(c.id).definition, bytes: c.definitionBytes },
       nvram: c.nvramBytes === null ? null : { file: names(c.id).nvram, bytes: c.nvramBytes },
+      tpm: c.tpm === null ? null : { file: names(c.id).tpm, ...c.tpm },
     })),
   };
   for (const v of volumes) {

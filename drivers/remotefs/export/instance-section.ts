@@ -13,6 +13,9 @@
  *   checkpoint-<cid>.domain.xml        each checkpoint's saved definition (domain.xml)
  *   checkpoint-<cid>.memory            each checkpoint's memory file (libvirt save image)
  *   checkpoint-<cid>.nvram             each checkpoint's NVRAM, when it has one
+ *   checkpoint-<cid>.tpm               each checkpoint's saved TPM state (tpm.permall), when it
+ *                                      has one; its version and digest are in the section, as
+ *                                      in the coordinator's record (coordinator/checkpoint/tpm.ts)
  *   SHA256SUMS                         every file above
  *
  * Every checkpoint names, per volume, the snapshot of that volume's tree holding its disk at the
@@ -53,7 +56,12 @@ const checkpointSchema = z.strictObject({
   memory: carried,
   definition: carried,
   nvram: carried.nullable(),
+  /** The emulated TPM's saved state: absent in archives written before it travelled. */
+  tpm: z.strictObject({ file: z.string().max(255), bytes: z.number().int().nonnegative(), version: z.enum(['1.2', '2.0']), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).nullable().default(null),
 });
+
+/** swtpm's permanent state is tens of KiB; larger is not one (the coordinator's limit too). */
+export const MAX_TPM_BYTES = 16 * 1024 * 1024;
 
 export const instanceSectionSchema = z.strictObject({
   uuid,
@@ -74,8 +82,8 @@ export interface CarriedVolume {
 }
 
 /** The bare archive name of each file a checkpoint brings. */
-export function checkpointFileNames(id: string): { memory: string; definition: string; nvram: string } {
-  return { memory: `checkpoint-${id}.memory`, definition: `checkpoint-${id}.domain.xml`, nvram: `checkpoint-${id}.nvram` };
+export function checkpointFileNames(id: string): { memory: string; definition: string; nvram: string; tpm: string } {
+  return { memory: `checkpoint-${id}.memory`, definition: `checkpoint-${id}.domain.xml`, nvram: `checkpoint-${id}.nvram`, tpm: `checkpoint-${id}.tpm` };
 }
 
 function mismatch(message: string, details: Record<string, unknown> = {}): StorageError {
@@ -89,6 +97,7 @@ export function sectionFiles(s: InstanceSection): Map<string, number> {
     out.set(c.definition.file, c.definition.bytes);
     out.set(c.memory.file, c.memory.bytes);
     if (c.nvram) out.set(c.nvram.file, c.nvram.bytes);
+    if (c.tpm) out.set(c.tpm.file, c.tpm.bytes);
   }
   return out;
 }
@@ -125,6 +134,10 @@ export function assertInstanceSection(s: InstanceSection, volumes: readonly Carr
     named(c.definition.file, names.definition, `checkpoint ${c.id}'s definition`);
     definitionSize(c.definition.bytes, `checkpoint ${c.id}'s definition`);
     if (c.nvram) named(c.nvram.file, names.nvram, `checkpoint ${c.id}'s NVRAM`);
+    if (c.tpm) {
+      named(c.tpm.file, names.tpm, `checkpoint ${c.id}'s TPM state`);
+      if (c.tpm.bytes > MAX_TPM_BYTES) throw mismatch(`checkpoint ${c.id}'s TPM state is ${c.tpm.bytes} bytes, more than ${MAX_TPM_BYTES}`);
+    }
     for (const v of c.volumes) {
       const vol = byId.get(v.volumeId);
       if (!vol) throw mismatch(`checkpoint ${c.id} names volume ${v.volumeId}, not a volume of the archive`);

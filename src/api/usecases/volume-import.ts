@@ -52,7 +52,7 @@ export interface ImportInput {
  */
 export const IMPORT_SOURCE_KEY = 'qcowshare_import_source';
 
-async function assertIdsFree(deps: ServiceDeps, m: ExportManifest): Promise<void> {
+export async function assertIdsFree(deps: ServiceDeps, m: ExportManifest): Promise<void> {
   const row = (await deps.repos.volumes.rowsOf([m.volume.id])).get(m.volume.id);
   const taken = await deps.repos.snapshots.existingIds(m.tree.snapshots.map((s) => s.id));
   if (row || taken.length > 0) {

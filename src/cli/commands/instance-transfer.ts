@@ -16,9 +16,13 @@ export function instanceTransferCommands(program: Command, client: () => ApiClie
       await saveArchive(await client().raw('GET', `/v3/os-instances/${instance.toLowerCase()}/os-export`), o.output, o.progress, stderr, tty);
     });
   program.command('import-instance <file>').description('import an instance archive (- : stdin): new volumes, checkpoint rows and files (admin)')
-    .option('--share <address>').option('--no-progress', 'no progress bar on stderr')
-    .action(async (file: string, o: { share?: string; progress: boolean }) => {
-      const q = o.share ? `?share=${encodeURIComponent(o.share)}` : '';
+    .option('--share <address>').option('--keep-ids', "keep the archive's instance, volume, snapshot and checkpoint ids (refused unless free; needed to restore a checkpoint's memory state)")
+    .option('--no-progress', 'no progress bar on stderr')
+    .action(async (file: string, o: { share?: string; keepIds?: boolean; progress: boolean }) => {
+      const params = new URLSearchParams();
+      if (o.share) params.set('share', o.share);
+      if (o.keepIds) params.set('keep_ids', 'true');
+      const q = params.size > 0 ? `?${params.toString()}` : '';
       const r = await sendArchive(client(), `/v3/os-instance-import${q}`, file, { progress: o.progress, label: 'imported', afterSent: 'the service checks and writes the instance', stderr, tty });
       const body = (await r.json()) as { instance_import: { instance_uuid: string; volumes: unknown[]; checkpoints: unknown[] } };
       const i = body.instance_import;

@@ -25,6 +25,7 @@ import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorChec
 import { moveInstance, stopOldHost, volumesLeftOut } from './host-move.js';
 import { deleteMemberSnapshots } from './member-snapshots.js';
 import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
+import { attachRestored, firstPlacement, onNoHost, placementHost } from './first-placement.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -207,7 +208,11 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
     throw new StorageError('INVALID_STATE', `checkpoint ${c.id} changed while the request was checked; try again`, { details: { checkpoint_id: c.id } });
   }
   let move: HostMove | null = null;
-  if (hostName !== c.hostName) {
+  if (onNoHost(c)) {
+    // An imported instance: nothing runs anywhere, no old host to release.
+    move = firstPlacement(hostName, to.caller?.userId ?? 'unknown');
+    await deps.repos.checkpoints.update(c.id, { hostMove: move });
+  } else if (hostName !== c.hostName) {
     try {
       move = await stopOldHost(deps, c, hostName, to.caller?.userId ?? 'unknown', to.oldHostFenced === true);
     } catch (err) {
@@ -229,7 +234,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
         // The old host released the instance already: the target's refusal leaves it on no host.
         if (move && hostChangedNothing(err)) await deps.repos.checkpoints.update(c.id, { hostMove: { ...move, state: 'abandoned' } });
         throw move && hostChangedNothing(err) ? new StorageError('INVALID_STATE',
-          `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}, so it runs on no host (the checkpoint's files are intact on the share: revert again)`) : err;
+          `host ${hostName} did not restore the instance (${(err as Error).message.slice(0, 500)}); ${move.from === '' ? 'it was on no host (imported)' : `host ${move.from} ${move.oldHost === 'released' ? 'released it' : 'was declared down'}`}, so it runs on no host (the checkpoint's files are intact on the share: revert again)`) : err;
       }
       crashPoint(CRASH_POINTS.storageCheckpointReverted);
       // A host that had no definition of the instance reports nothing left out: the attachments say.
@@ -238,6 +243,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       // commit, whose collection of hidden snapshots asks the attachments' host.
       if (move) await moveInstance(deps, c, move);
       await members?.commit();
+      if (move?.from === '' && to.caller) await attachRestored(deps, to.caller, c, hostName, members?.overlays ?? []);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, [...new Set([...(Array.isArray(r.detachedVolumes) ? r.detachedVolumes : []), ...leftOut])]);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
@@ -298,6 +304,7 @@ export async function detachReported(deps: ServiceDeps, c: CheckpointRow, report
  * restore them. Refused before anything changes when the host is not registered.
  */
 async function revertHost(deps: ServiceDeps, c: CheckpointRow, to: RevertTarget): Promise<string> {
+  if (onNoHost(c)) placementHost(c, to.host);
   if (to.host === undefined || to.host === c.hostName) {
     if (to.oldHostFenced !== undefined) {
       throw new StorageError('INVALID_INPUT', 'old_host_fenced is for a restore on another host: name that host (host)', { details: { checkpoint_id: c.id } });

@@ -11,6 +11,12 @@
  *   checkpoint ids), checkpoint rows (available, on no host yet: a revert names one), the
  *   operations succeeded, the leases released                            <- the commit point
  *
+ * With keep_ids the archive's ids are kept (refused with CONFLICT unless every one is free): a
+ * checkpoint's memory state can only be restored into the instance it was taken of, since the
+ * domain's uuid, name and every disk's serial (the volume id) are part of the state libvirt
+ * checks on restore. With new ids the volumes and disk-only use of the files work; a restore of
+ * such a checkpoint is refused by the compute host before anything changes.
+ *
  * A refusal: the driver removed its files; the operations are recorded failed. A crash before the
  * commit: the operations stay running with no volume rows; the interrupted-operations pass
  * (settleInterruptedImport) removes every file of each id and the instance's directory.
@@ -31,7 +37,7 @@ import { acquireVolumeLease } from '../operation-runner.js';
 import { importQuotaRequest } from '../quota/import-request.js';
 import { checkQuota, prepareQuota } from '../quota/quotas.js';
 import { CHECKPOINT_METADATA_KEY } from '../snapshot-delete.js';
-import { IMPORT_SOURCE_KEY } from '../volume-import.js';
+import { IMPORT_SOURCE_KEY, assertIdsFree } from '../volume-import.js';
 import { instanceExportCapability } from './instance-export.js';
 
 /** overlay_file of an instance import's operations: the instance whose directory a settle removes too. */
@@ -126,7 +132,38 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
   });
 }
 
-export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null }): Promise<ImportedInstanceResult> {
+/** keep_ids: every id of the archive free (volumes, snapshots, checkpoints; the instance has no attachment or checkpoint). */
+async function assertInstanceIdsFree(deps: ServiceDeps, m: InstanceArchiveManifest): Promise<void> {
+  for (const b of m.volumes) await assertIdsFree(deps, { volume: b.volume, tree: { snapshots: b.tree.snapshots } } as ExportManifest);
+  const uuid = m.instance.uuid.toLowerCase();
+  const attached = await deps.repos.attachments.activeOfInstance(uuid);
+  const checkpoints = (await deps.repos.checkpoints.list(null, uuid)).length;
+  const taken = [];
+  for (const c of m.instance.checkpoints) if (await deps.repos.checkpoints.exists(c.id)) taken.push(c.id);
+  if (attached.length > 0 || checkpoints > 0 || taken.length > 0) {
+    throw new StorageError('CONFLICT', `the archive's ids are not free (instance ${uuid}: ${attached.length} attachment(s), ${checkpoints} checkpoint(s); checkpoint ids taken: ${taken.length}): import with new ids`, {
+      details: { instance_uuid: uuid, attachments: attached.length, checkpoints, checkpoint_ids: taken },
+    });
+  }
+}
+
+function keptIds(m: InstanceArchiveManifest): InstanceImportIds {
+  return {
+    instanceUuid: m.instance.uuid.toLowerCase(),
+    volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: b.volume.id, snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, s.id])) }])),
+    checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, c.id])),
+  };
+}
+
+function freshIds(m: InstanceArchiveManifest): InstanceImportIds {
+  return {
+    instanceUuid: randomUUID(),
+    volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: randomUUID(), snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, randomUUID()])) }])),
+    checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, randomUUID()])),
+  };
+}
+
+export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null; keepIds?: boolean }): Promise<ImportedInstanceResult> {
   const support = instanceExportCapability(deps);
   let intents: Intent[] = [];
   let got: ImportedInstanceArchive | null = null;
@@ -135,12 +172,9 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
     got = await support.importInstance(body, {
       share: input.share,
       assign: async (m) => {
+        if (input.keepIds === true) await assertInstanceIdsFree(deps, m);
         await inTransaction(deps.repos.db, (t) => checkQuota(deps, projectId, quotaOf(m), t));
-        const ids: InstanceImportIds = {
-          instanceUuid: randomUUID(),
-          volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: randomUUID(), snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, randomUUID()])) }])),
-          checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, randomUUID()])),
-        };
+        const ids = input.keepIds === true ? keptIds(m) : freshIds(m);
         intents = await recordIntents(deps, projectId, ids.instanceUuid, Object.values(ids.volumes).map((v) => v.volumeId));
         const [first, ...rest] = intents as [Intent, ...Intent[]];
         return { ...ids, lease: first.lease, heldLeases: rest.map((i) => i.lease) };

@@ -159,6 +159,35 @@ for (const backend of BACKENDS) {
       expect(c.hostMove).to.deep.include({ from: 'mv-b', to: 'mv-a', oldHost: 'declared-down', state: 'done' });
     });
 
+    it('an imported instance (its checkpoint on no host): a host must be named; restored there, no other host asked, its volume attached there', async () => {
+      const imported = randomUUID();
+      const cid = randomUUID();
+      const v = await createVolume(t, 'alice');
+      await waitVolume(t, v, 'available');
+      const project = (await t.svc.deps.repos.volumes.get(v))?.projectId as string;
+      // As an instance import writes it (instance-import.ts): available, on no host.
+      await t.svc.deps.repos.checkpoints.insert({
+        id: cid, coordinatorId: cid, projectId: project, instanceUuid: imported, hostName: '', name: 'c1', description: null, mode: 'consistent',
+        status: 'available', memorySize: 123456, definitionSha256: 'a'.repeat(64), volumes: [{ volumeId: v, target: 'vdb', snapshotPoint: `volume-${v}`, snapshotId: null }],
+      });
+      const bare = await t.http.post(`/v3/os-checkpoints/${cid}/action`).set(auth('admin')).send({ revert: {} });
+      expect(bare.status, bare.text).to.equal(400);
+      expect(codeOf(bare)).to.equal('INVALID_INPUT');
+      const sent = seen.length;
+      await t.http.post(`/v3/os-checkpoints/${cid}/action`).set(auth('admin')).send({ revert: { host: 'mv-b' } }).expect(202);
+      const c = await eventually(async () => {
+        const x = await t.svc.deps.repos.checkpoints.get(cid);
+        return x && x.status !== 'reverting' ? x : undefined;
+      }, 30_000);
+      expect(c.status, String(c.error)).to.equal('available');
+      const calls = seen.slice(sent).map((x) => `${x.host} ${x.method} ${x.url.replace(imported, 'I').replace(cid, 'ID')}`);
+      expect(calls, 'only the named host was asked').to.deep.equal(['mv-b POST /v1/instances/I/checkpoints/ID/revert']);
+      expect([c.hostName, c.hostMove?.from, c.hostMove?.to, c.hostMove?.state]).to.deep.equal(['mv-b', '', 'mv-b', 'done']);
+      const att = await t.svc.deps.repos.attachments.activeOf(v);
+      expect(att.map((x) => [x.instanceUuid, x.host, x.mountpoint, x.status])).to.deep.equal([[imported, 'mv-b', '/dev/vdb', 'attached']]);
+      await waitVolume(t, v, 'in-use');
+    });
+
     it('a move a crash interrupted converges to the host that has the instance (recovery pass)', async () => {
       const repos = t.svc.deps.repos;
       const intended = (oldHost: 'released' | 'pending') => ({ from: 'mv-a', to: 'mv-b', oldHost, by: 'u-admin', at: new Date().toISOString(), state: 'intended' as const });

@@ -9,7 +9,7 @@
  * interrupted is settled by the interrupted-operations pass.
  */
 import { expect } from 'chai';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +25,7 @@ import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 import { binary } from '../../../fixtures/binary-body.js';
 import { packEntries, unpack } from '../../../fixtures/export/tar-entries.js';
+import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
 
 const MiB = 1024 * 1024;
 
@@ -53,7 +54,8 @@ for (const backend of BACKENDS) {
     const coord = standIn();
     const CREDENTIAL = `instexp-credential-${randomUUID()}`;
     const [instance, cp] = [randomUUID(), randomUUID()];
-    const memory = randomBytes(128 * 1024);
+    let memory: Buffer;
+    const tpmState = randomBytes(5000);
     let vol: string;
     let snap: string;
     const tree = async (vid: string) => (await api.get(`/v3/volumes/${vid}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string; snapshots: { id: string; owned_file: string }[] };
@@ -78,11 +80,15 @@ for (const backend of BACKENDS) {
       const point = (await tree(vol)).snapshots.find((x) => x.id === snap)!.owned_file;
       const cpDir = path.join(share(), 'checkpoints', instance, cp);
       await mkdir(cpDir, { recursive: true });
+      // The memory file's own definition names the disk as the saved one does: the snapshot point.
+      memory = fakeSaveImage(domain(path.join(share(), point), vol), randomBytes(128 * 1024));
       await writeFile(path.join(cpDir, 'memory.save'), memory);
+      await writeFile(path.join(cpDir, 'tpm.permall'), tpmState);
       await writeFile(path.join(cpDir, 'domain.xml'), domain(path.join(share(), point), vol));
       await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
         id: cp, instanceUuid: instance, name: 'c1', description: '', created: new Date().toISOString(), mode: 'consistent', quiesced: false, status: 'available',
         volumes: [{ volumeId: vol, target: 'vdb', snapshotPoint: path.join(share(), point), sizeBytes: 1024 ** 3, snapshotId: snap }], excluded: [], memorySize: memory.length, definitionSha256: 'a'.repeat(64),
+        tpm: { version: '2.0', size: tpmState.length, sha256: createHash('sha256').update(tpmState).digest('hex') },
       }));
       const project = (await api.get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume['os-vol-tenant-attr:tenant_id'] as string;
       await svc.deps.repos.checkpoints.insert({
@@ -103,13 +109,27 @@ for (const backend of BACKENDS) {
       expect((await api.get(`/v3/os-instances/${instance}/os-export`).set(auth('alice'))).status).to.equal(403);
     });
 
+    it('refuses an export whose saved TPM state on the share is not the one recorded at the take', async () => {
+      coord.answer.state = 'shutoff';
+      const file = path.join(share(), 'checkpoints', instance, cp, 'tpm.permall');
+      const replaced = Buffer.from(tpmState);
+      replaced[0] = replaced[0]! ^ 0xff;
+      await writeFile(file, replaced);
+      try {
+        const r = await api.get(`/v3/os-instances/${instance}/os-export`).set(auth('admin'));
+        expect(codeOf(r), JSON.stringify(r.body)).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+      } finally {
+        await writeFile(file, tpmState);
+      }
+    });
+
     it('exports a shut-off instance: volume files, definitions, memory; the share untouched', async () => {
       coord.answer.state = 'shutoff';
       const before = await shareListing(share());
       const r = await api.get(`/v3/os-instances/${instance}/os-export`).set(auth('admin')).buffer(true).parse(binary).expect(200);
       archive = r.body as Buffer;
       expect(Number(r.headers['content-length'])).to.equal(archive.length);
-      expect((await unpack(archive)).map((e) => e.name)).to.include.members(['manifest.json', 'instance.domain.xml', `checkpoint-${cp}.memory`, `checkpoint-${cp}.domain.xml`, 'SHA256SUMS']);
+      expect((await unpack(archive)).map((e) => e.name)).to.include.members(['manifest.json', 'instance.domain.xml', `checkpoint-${cp}.memory`, `checkpoint-${cp}.domain.xml`, `checkpoint-${cp}.tpm`, 'SHA256SUMS']);
       expect(await shareListing(share())).to.deep.equal(before);
     });
 
@@ -127,10 +147,20 @@ for (const backend of BACKENDS) {
       const c = (await api.get(`/v3/os-checkpoints/${ncp}`).set(auth('admin')).expect(200)).body.checkpoint as Record<string, unknown>;
       expect(c).to.include({ status: 'available', instance_uuid: got.instance_uuid, name: 'c1', description: 'before the upgrade' });
       expect(await readFile(path.join(share(), 'checkpoints', got.instance_uuid, ncp, 'memory.save'))).to.deep.equal(memory);
+      expect(await readFile(path.join(share(), 'checkpoints', got.instance_uuid, ncp, 'tpm.permall'))).to.deep.equal(tpmState);
       const t = await tree(nv);
       const point = t.snapshots.find((x) => x.id === member.id)!.owned_file;
       await verifyPattern(path.join(share(), point), 'qcow2', 0x31, 0, MiB);
       await verifyPattern(path.join(share(), t.active_file), 'qcow2', 0x32, 4 * MiB, MiB);
+    });
+
+    it('keep_ids while the archive\'s ids are taken (the source still exists): CONFLICT, nothing left', async () => {
+      const before = await shareListing(share());
+      const volumes = (await api.get('/v3/volumes?all_tenants=1').set(auth('admin')).expect(200)).body.volumes.length as number;
+      const r = await api.post('/v3/os-instance-import?keep_ids=true').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+      expect(codeOf(r), JSON.stringify(r.body)).to.equal('CONFLICT');
+      expect(await shareListing(share())).to.deep.equal(before);
+      expect((await api.get('/v3/volumes?all_tenants=1').set(auth('admin')).expect(200)).body.volumes.length).to.equal(volumes);
     });
 
     it('the CLI: export-instance to a file that tar lists, import-instance of it', async () => {

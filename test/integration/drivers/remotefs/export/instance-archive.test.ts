@@ -5,7 +5,7 @@
  * hostile instance archives built from the genuine one, each refused with nothing left.
  */
 import { expect } from 'chai';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -19,6 +19,7 @@ import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
 import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
+import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
 
 const definition = (uuid: string, file: string, volumeId: string) => `<domain type='kvm'>
   <name>instexp-guest</name>
@@ -47,7 +48,10 @@ describe('instance archives: export, import with new ids, hostile archives refus
   let entries: Entry[];
   let manifest: InstanceManifest;
   const [instanceUuid, volumeId, snapId, cpId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-  const memory = randomBytes(256 * 1024);
+  // The memory file's own definition names the disk at the checkpoint, as the saved one does.
+  const tpmState = randomBytes(9000);
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const memory = fakeSaveImage(definition(instanceUuid, `/mnt/elsewhere/volume-${volumeId}`, volumeId), randomBytes(256 * 1024));
 
   before(async () => {
     ({ tmp, h, driver, dir } = await localExportShare('instexp-', { maxVolumeSizeGiB: 4 }));
@@ -63,10 +67,11 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const cpDefinition = definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId);
     await writeFile(path.join(cpDir, 'memory.save'), memory);
     await writeFile(path.join(cpDir, 'domain.xml'), cpDefinition);
+    await writeFile(path.join(cpDir, 'tpm.permall'), tpmState);
     await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
       id: cpId, instanceUuid, name: 'c1', description: '', created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false, status: 'available',
       volumes: [{ volumeId, target: 'vda', snapshotPoint: path.join(dir, `volume-${volumeId}`), sizeBytes: 1024 ** 3, snapshotId: snapId }],
-      excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64),
+      excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64), tpm: { version: '2.0', size: tpmState.length, sha256: sha256(tpmState) },
     }));
     const lease = await h.leases.acquire(volumeId, `export-test-${randomUUID()}`, 60_000);
     try {
@@ -106,7 +111,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
   it('lists the archive as the layout says: manifest, volume files, definitions, memory, SHA256SUMS', () => {
     expect(entries.map((e) => e.name)).to.deep.equal([
       'manifest.json', `volume-${volumeId}`, ...Object.keys(manifest.volumes[0]!.tree.files).filter((n) => n !== `volume-${volumeId}`),
-      'instance.domain.xml', `checkpoint-${cpId}.domain.xml`, `checkpoint-${cpId}.memory`, 'SHA256SUMS',
+      'instance.domain.xml', `checkpoint-${cpId}.domain.xml`, `checkpoint-${cpId}.memory`, `checkpoint-${cpId}.tpm`, 'SHA256SUMS',
     ]);
   });
 
@@ -131,6 +136,9 @@ describe('instance archives: export, import with new ids, hostile archives refus
     expect(record.volumes).to.deep.equal([{ volumeId: nv.volumeId, target: 'vda', snapshotPoint: path.join(dir, snapFile), sizeBytes: 1024 ** 3, snapshotId: nv.snapshots[snapId] }]);
     expect(record.memorySize).to.equal(memory.length);
     expect(record.status).to.equal('available');
+    // The saved TPM state travelled: placed beside the memory, its record entry as at the take.
+    expect(await readFile(path.join(instDir, newCp, 'tpm.permall'))).to.deep.equal(tpmState);
+    expect(record.tpm).to.deep.equal({ version: '2.0', size: tpmState.length, sha256: sha256(tpmState) });
     expect(await stat(path.join(dir, 'checkpoints', `.import-${ids.instanceUuid}.tmp`)).catch(() => null)).to.equal(null);
     await driver.removeInstanceImport({ instanceUuid: ids.instanceUuid, volumeIds: [nv.volumeId] });
     expect(await stat(instDir).catch(() => null)).to.equal(null);
@@ -151,6 +159,8 @@ describe('instance archives: export, import with new ids, hostile archives refus
   }
 
   const evilDefinition = () => Buffer.from(definition(instanceUuid, '/etc/shadow', volumeId));
+  const memoryOf = (data: Buffer) => packEntries(replaced(`checkpoint-${cpId}.memory`, data, (m) => { m.instance.checkpoints[0]!.memory.bytes = data.length; }));
+  const withKernel = (xml: string) => xml.replace("<type arch='x86_64'>hvm</type>", "<type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>");
   const cases: [string, () => Promise<Buffer>, string][] = [
     ['an instance definition naming a file outside the archive', async () => packEntries(replaced('instance.domain.xml', evilDefinition(), (m) => { m.instance.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
     ['a checkpoint definition naming a file outside the archive', async () => packEntries(replaced(`checkpoint-${cpId}.domain.xml`, evilDefinition(), (m) => { m.instance.checkpoints[0]!.definition.bytes = evilDefinition().length; })), 'CHECKPOINT_DEFINITION_UNSAFE'],
@@ -167,6 +177,19 @@ describe('instance archives: export, import with new ids, hostile archives refus
       const other = Buffer.from(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId).replace("dev='vda'", "dev='vdb'"));
       return packEntries(replaced('instance.domain.xml', other, (m) => { m.instance.definition.bytes = other.length; }));
     }, 'ARCHIVE_MANIFEST_MISMATCH'],
+    ['a memory file whose own definition names a file outside the archive', async () => memoryOf(fakeSaveImage(evilDefinition().toString(), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a memory file whose own definition boots a host kernel', async () => memoryOf(fakeSaveImage(withKernel(definition(instanceUuid, `/x/volume-${volumeId}`, volumeId)), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a memory file that is not a save image', async () => memoryOf(randomBytes(4096)), 'CHECKPOINT_MEMORY_UNSAFE'],
+    ['an instance definition with a kernel outside the allowed directories', async () => {
+      const k = Buffer.from(withKernel(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId)));
+      return packEntries(replaced('instance.domain.xml', k, (m) => { m.instance.definition.bytes = k.length; }));
+    }, 'CHECKPOINT_DEFINITION_UNSAFE'],
+    ['a replaced TPM state (its checksum in SHA256SUMS, not the digest recorded at the take)', async () => packEntries(withSums(entries.map((e) => {
+      if (e.name !== `checkpoint-${cpId}.tpm`) return e;
+      const d = Buffer.from(e.data!);
+      d[100] = d[100]! ^ 0x01;
+      return { name: e.name, data: d };
+    }))), 'ARCHIVE_MANIFEST_MISMATCH'],
     ['a truncated stream', async () => (await packEntries(entries)).subarray(0, 600 * 1024), 'ARCHIVE_CORRUPT'],
   ];
   for (const [what, build, code] of cases) {

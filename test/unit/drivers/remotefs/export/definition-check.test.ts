@@ -34,7 +34,7 @@ describe('export: an imported definition is checked as hostile XML', () => {
   it('accepts disks on the archive\'s own files, the NVRAM store and system firmware; reports disks and NVRAM', () => {
     const xml = domain(disk(`/mnt/share/volume-${v1}.${s1}`),
       `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS.fd'>/var/lib/libvirt/qemu/nvram/vm_VARS.fd</nvram>`);
-    const facts = checkDefinition(xml, 'test', uuid, files);
+    const facts = checkDefinition(xml.replace('<os>', '<resource><partition>/machine</partition></resource><os>'), 'test', uuid, files);
     expect([...facts.disks]).to.deep.equal([['vda', v1]]);
     expect(facts.nvram).to.equal('/var/lib/libvirt/qemu/nvram/vm_VARS.fd');
   });
@@ -50,6 +50,7 @@ describe('export: an imported definition is checked as hostile XML', () => {
     refusedWith(domain(`<serial type='file'><source path='/root/.ssh/authorized_keys'/></serial>`), /authorized_keys/);
     refusedWith(domain(`<serial type='file'><source path='relative.log'/></serial>`), /relative.log/);
     refusedWith(domain('', `<kernel>/boot/vmlinuz</kernel>`), /kernel/);
+    refusedWith(domain('').replace('<os>', '<resource><partition>/machine/../../etc</partition></resource><os>'), /partition/);
     refusedWith(domain('', `<loader readonly='no'>/usr/share/OVMF/OVMF_CODE.fd</loader>`), /loader/);
     refusedWith(domain('', `<nvram>relative.fd</nvram>`), /nvram/);
     refusedWith(domain(`<filesystem type='mount'><source dir='/'/><target dir='root'/></filesystem>`), /<filesystem> is not allowed/);
@@ -67,5 +68,35 @@ describe('export: an imported definition is checked as hostile XML', () => {
     expect(out).to.include(`<source file='/mnt/b/volume-NEW.${s1}'/>`);
     expect(out).to.include('<nvram>/mnt/b/checkpoints/i/nvram.fd</nvram>');
     expect(out.replace(`/mnt/b/volume-NEW.${s1}`, `/mnt/a/volume-${v1}.${s1}`).replace('/mnt/b/checkpoints/i/nvram.fd', '/var/lib/libvirt/qemu/nvram/vm_VARS.fd')).to.equal(xml);
+  });
+
+  it('accepts a kernel, initrd or read-only loader only directly in a directory the operator allows', () => {
+    const boot = `<kernel>/srv/guest-boot/vmlinuz-6.1</kernel><initrd>/srv/guest-boot/initrd.img</initrd>`;
+    const check = (os: string, dirs: string[]) => checkDefinition(domain(disk(`/mnt/share/volume-${v1}`), os), 'test', uuid, files, dirs);
+    expect(check(boot, ['/srv/guest-boot']).disks.size).to.equal(1);
+    expect(check(boot, ['/srv/guest-boot/']).disks.size).to.equal(1);
+    expect(check(`<loader readonly='yes' type='pflash'>/srv/fw/CODE.fd</loader>`, ['/srv/fw']).disks.size).to.equal(1);
+    const refusedIn = (os: string, dirs: string[], pattern: RegExp) => {
+      try {
+        check(os, dirs);
+      } catch (err) {
+        expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+        expect((err as Error).message).to.match(pattern);
+        return;
+      }
+      expect.fail(`accepted with ${JSON.stringify(dirs)}`);
+    };
+    refusedIn(boot, [], /kernel/);
+    refusedIn(boot, ['/srv'], /kernel/);
+    refusedIn('<kernel>/srv/guest-boot/../../etc/shadow</kernel>', ['/srv/guest-boot'], /kernel/);
+    refusedIn('<kernel>/srv/guest-boot/sub/vmlinuz</kernel>', ['/srv/guest-boot'], /kernel/);
+    refusedIn(`<loader readonly='no'>/srv/fw/CODE.fd</loader>`, ['/srv/fw'], /loader/);
+    // The allow-list is for boot files only: a serial log there is still a file libvirt would write as root.
+    try {
+      checkDefinition(domain(`<serial type='file'><source path='/srv/guest-boot/console.log'/></serial>`), 'test', uuid, files, ['/srv/guest-boot']);
+      expect.fail('accepted');
+    } catch (err) {
+      expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+    }
   });
 });

@@ -19,7 +19,7 @@ const volume = (): ExportManifest => ({
 });
 const checkpoint = (): CheckpointFacts => ({
   id: cp, name: 'c1', description: null, created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false,
-  volumes: [{ volumeId: v1, target: 'vda', snapshotId: s1 }], excluded: [], memoryBytes: 4096, definitionBytes: 700, nvramBytes: null,
+  volumes: [{ volumeId: v1, target: 'vda', snapshotId: s1 }], excluded: [], memoryBytes: 4096, definitionBytes: 700, nvramBytes: null, tpm: null,
 });
 const plan = () => planInstanceManifest([volume()], { uuid: inst, name: 'vm', definitionBytes: 800, disks: [{ volumeId: v1, target: 'vda' }] }, [checkpoint()], new Date(0));
 

@@ -15,6 +15,7 @@ const good = (): InstanceSection => ({
     memory: { file: checkpointFileNames(cp).memory, bytes: 1 << 20 },
     definition: { file: checkpointFileNames(cp).definition, bytes: 1000 },
     nvram: null,
+    tpm: null,
   }],
 });
 
@@ -46,5 +47,20 @@ describe('export: the instance section (seam)', () => {
     refused((s) => { s.checkpoints.push(structuredClone(s.checkpoints[0]!)); }, 'ARCHIVE_MANIFEST_MISMATCH');
     refused((s) => { s.checkpoints[0]!.definition.bytes = 2 << 20; }, 'ARCHIVE_MANIFEST_MISMATCH');
     expect(instanceSectionSchema.safeParse({ ...good(), extra: 1 }).success).to.equal(false);
+  });
+
+  it('carries a checkpoint\'s saved TPM state under its one name, within the size of a TPM state; older sections without it parse', () => {
+    const tpm = { file: checkpointFileNames(cp).tpm, bytes: 9000, version: '2.0' as const, sha256: 'a'.repeat(64) };
+    const s = good();
+    s.checkpoints[0]!.tpm = tpm;
+    assertInstanceSection(s, volumes);
+    expect([...sectionFiles(s).keys()]).to.deep.equal(['instance.domain.xml', `checkpoint-${cp}.domain.xml`, `checkpoint-${cp}.memory`, `checkpoint-${cp}.tpm`]);
+    refused((x) => { x.checkpoints[0]!.tpm = { ...tpm, file: `checkpoint-${cp}.nvram` }; }, 'FILE_NAME_UNSAFE');
+    refused((x) => { x.checkpoints[0]!.tpm = { ...tpm, bytes: 64 << 20 }; }, 'ARCHIVE_MANIFEST_MISMATCH');
+    const old = JSON.parse(JSON.stringify(good())) as { checkpoints: Record<string, unknown>[] };
+    delete old.checkpoints[0]!.tpm;
+    const parsed = instanceSectionSchema.safeParse(old);
+    expect(parsed.success && parsed.data.checkpoints[0]!.tpm).to.equal(null);
+    expect(instanceSectionSchema.safeParse({ ...good(), checkpoints: [{ ...good().checkpoints[0], tpm: { ...tpm, version: '3.0' } }] }).success).to.equal(false);
   });
 });

@@ -1,0 +1,226 @@
+/**
+ * Issue 15 item 4 end to end on the booted test guest: an instance exported with its checkpoint,
+ * removed ("another host": its domain undefined, its checkpoint and volume deleted), imported
+ * keeping its ids, and reverted to the checkpoint on a registered compute host. The guest runs
+ * again with the checkpoint's RAM (a marker only in RAM) and its volume reads the checkpoint's
+ * bytes, in the guest and with qemu-io on the active file and the snapshot point; the instance is
+ * defined persistently on the imported volume's files only, the volume is attached to it on that
+ * host, and os-check finds no divergence.
+ *
+ * One coordinator process and this machine's libvirtd; a real storage-service process (SQLite, a
+ * local share) for the source, then, as the other site, another one on a fresh database at the
+ * same address and share (a service never reuses the ids of rows it deleted, so the kept ids must
+ * be new to the importing service, as they are at another site). The guest is the one kind an import accepts: no <qemu:commandline> (it gets
+ * its volume at define time and never hot-plugs), no console log file, its kernel and initrd in a
+ * directory the service allows (storage.importBootDirs). It took the checkpoint in that shape, so
+ * the memory state is restored with the device configuration it was saved with.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { parseDomainXml } from '../../coordinator/domain/disks.js';
+import { DomainState, DomainXmlFlags, ListDomainsFlags, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../lib/libvirt/index.js';
+import { startDaemon, type DaemonProcess } from '../fixtures/e2e/coordinator/daemon-process.js';
+import { startKillableService } from '../fixtures/killable-service.js';
+import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../fixtures/guest/index.js';
+import { guestVolumeBytes } from '../fixtures/guest/volume-bytes.js';
+import { BACKENDS, auth, eventually, type TestDb } from '../fixtures/api/harness.js';
+import { binary } from '../fixtures/binary-body.js';
+import { freePort } from '../fixtures/free-port.js';
+
+const KiB = 256;
+const LEASE_TTL_MS = 30_000;
+const HOST = `instimp-${randomUUID().slice(0, 8)}`;
+
+describe('an imported instance runs again from its checkpoint (booted guest, export, removal, import, revert)', function () {
+  this.timeout(1_200_000);
+  const instance = randomUUID();
+  const token = `inbound-${randomUUID()}`;
+  let scratch = '';
+  let share = '';
+  let db: TestDb | undefined;
+  let db2: TestDb | undefined;
+  let servicePort = 0;
+  let bootDirs: string[] = [];
+  let svc: DaemonProcess | undefined;
+  let coord: DaemonProcess | undefined;
+  let conn: LibvirtConnection;
+  let dom: DomainRef | undefined;
+  let vol = '';
+
+  const api = () => supertest((svc as DaemonProcess).url);
+  const exec = (script: string) => execInGuest(conn, dom as DomainRef, script);
+  const bytes = guestVolumeBytes(exec, () => vol, KiB);
+  const disksOf = (xml: string) => parseDomainXml(xml).disks;
+  async function waitForAgent(): Promise<void> {
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      try { await conn.agent(dom as DomainRef, 'guest-ping', undefined, 2); return; } catch (err) {
+        const { state } = await conn.getState(dom as DomainRef);
+        if (state !== DomainState.RUNNING || Date.now() > deadline) throw new Error(`the guest's agent did not answer (domain state ${state}): ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  const checkpoint = (id: string) => api().get(`/v3/os-checkpoints/${id}`).set(auth('admin'));
+  const settled = (id: string) => eventually(async () => {
+    const c = (await checkpoint(id).expect(200)).body.checkpoint as Record<string, unknown>;
+    return ['creating', 'reverting', 'deleting'].includes(String(c.status)) ? undefined : c;
+  }, 600_000);
+  const volumeStatus = async () => {
+    const r = await api().get(`/v3/volumes/${vol}`).set(auth('admin'));
+    return r.status === 404 ? 'gone' : String(r.body.volume?.status);
+  };
+  const untilVolume = (status: string) => eventually(async () => ((await volumeStatus()) === status ? true : undefined), 300_000);
+  const tree = async () => (await api().get(`/v3/volumes/${vol}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string; format: string; snapshots: { id: string; owned_file: string }[] };
+
+  async function startService(on: TestDb, logName: string): Promise<void> {
+    svc = await startKillableService({
+      db: on.config, scratch, share, leaseTtlMs: LEASE_TTL_MS, leaseDir: true, logName, port: servicePort, storage: { importBootDirs: bootDirs },
+    });
+  }
+  async function registerHost(): Promise<void> {
+    await api().put(`/v3/os-compute-hosts/${HOST}`).set(auth('admin')).send({ compute_host: { coordinator_endpoint: `${(coord as DaemonProcess).url}/`, credential: token } }).expect(201);
+  }
+
+  before(async function () {
+    this.timeout(600_000);
+    scratch = await mkdtemp(path.join(tmpdir(), 'qcs-instimp-'));
+    fs.chmodSync(scratch, 0o755); // QEMU traverses it to the guest's disks
+    share = path.join(scratch, 'share');
+    db = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    const image = await guestImage();
+    bootDirs = [...new Set([path.dirname(image.kernel), path.dirname(image.initrd)])];
+    servicePort = await freePort();
+    await startService(db, 'service.log');
+    coord = await startDaemon(scratch, {
+      host: '127.0.0.1', port: 0, metadataApi: (svc as DaemonProcess).url, serviceToken: 'service', selfRegister: false, inboundToken: token,
+      hostName: HOST, stateDir: path.join(scratch, 'state'), checkpointDir: share,
+    }, {}, 'coordinator.log');
+    await registerHost();
+    vol = (await api().post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
+    await untilVolume('available');
+    fs.chmodSync(share, 0o755);
+    const file = path.join(share, `volume-${vol}`);
+    const { format } = await tree();
+    conn = await openTestConnection();
+    const xml = guestXml({ name: `instimp-${instance.slice(0, 8)}`, ...image, disks: [{ target: 'vdb', serial: vol, file }], agent: true, consoleLog: null, hotplug: false })
+      .replace('<name>', `<uuid>${instance}</uuid><name>`).replace(`<driver name='qemu' type='qcow2'/><source file='${file}'`, `<driver name='qemu' type='${format}'/><source file='${file}'`);
+    dom = await conn.create(await conn.defineXml(xml));
+    await waitForAgent();
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-attach': { instance_uuid: instance, mountpoint: '/dev/vdb', host_name: HOST } }).expect(202);
+    await untilVolume('in-use');
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    await svc?.kill();
+    await coord?.kill();
+    const c = conn?.connected ? conn : await openTestConnection();
+    const d = await c.lookupByUuid(instance).catch(() => undefined);
+    if (d) {
+      await c.destroy(d).catch(() => undefined);
+      await c.undefine(d, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
+    }
+    await c.close();
+    if (c !== conn) await conn?.close().catch(() => undefined);
+    await db?.cleanup();
+    await db2?.cleanup();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  let c1 = '';
+  let archive: Buffer = Buffer.alloc(0);
+
+  it('takes checkpoint c1 (RAM marker, byte pattern), changes both, and exports the shut-off instance', async () => {
+    await exec('echo one > /ram-state');
+    await bytes.write(0xa1);
+    c1 = (await api().post('/v3/os-checkpoints').set(auth('alice')).send({ checkpoint: { instance_uuid: instance, name: 'c1' } }).expect(202)).body.checkpoint.id as string;
+    const c = await settled(c1);
+    expect(c.status, String(c.error)).to.equal('available');
+    await exec('echo two > /ram-state');
+    await bytes.write(0xb2);
+    await conn.destroy(dom as DomainRef);
+    const r = await api().get(`/v3/os-instances/${instance}/os-export`).set(auth('admin')).buffer(true).parse(binary);
+    expect(r.status, String(r.body)).to.equal(200);
+    archive = r.body as Buffer;
+    expect(archive.length).to.equal(Number(r.headers['content-length']));
+  });
+
+  it('removes the instance as if it had lived on another host: domain undefined, checkpoint, volume and files gone', async () => {
+    await conn.undefine(dom as DomainRef, UndefineFlags.SNAPSHOTS_METADATA);
+    dom = undefined;
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-detach': {} }).expect(202);
+    await untilVolume('available');
+    await api().delete(`/v3/os-checkpoints/${c1}`).set(auth('alice')).expect(202);
+    await eventually(async () => ((await checkpoint(c1)).status === 404 ? true : undefined), 300_000);
+    // The checkpoint's member snapshot is deleted as an operation of its volume, which may outlive
+    // the checkpoint's row (and hold the volume's lease a little longer: 409 VOLUME_BUSY).
+    await eventually(async () => {
+      const snaps = (await api().get('/v3/snapshots/detail?all_tenants=1').set(auth('admin')).expect(200)).body.snapshots as { volume_id: string }[];
+      return snaps.some((x) => x.volume_id === vol) ? undefined : true;
+    }, 300_000);
+    await eventually(async () => {
+      const r = await api().delete(`/v3/volumes/${vol}`).set(auth('alice'));
+      if (r.status === 202) return true;
+      expect(r.status, r.text).to.equal(409);
+      return undefined;
+    }, 300_000);
+    await untilVolume('gone');
+    // What the checkpoint's delete leaves of the instance's directory is not on "the other host".
+    await rm(path.join(share, 'checkpoints', instance), { recursive: true, force: true });
+    expect(fs.readdirSync(share).filter((n) => n.includes(vol))).to.deep.equal([]);
+    // The other site: a service that never knew the instance, at the address the coordinator calls.
+    await svc?.kill();
+    svc = undefined;
+    db2 = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    await startService(db2, 'service-2.log');
+    await registerHost();
+  });
+
+  it('imports the archive keeping its ids, then restores c1 on the registered host: RAM and disk as at c1', async () => {
+    const r = await api().post('/v3/os-instance-import?keep_ids=true').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[]; checkpoints: { id: string }[] };
+    expect([got.instance_uuid, got.volumes.map((v) => v.id), got.checkpoints.map((c) => c.id)]).to.deep.equal([instance, [vol], [c1]]);
+    expect(await volumeStatus()).to.equal('available');
+    // On no host yet: a revert must name one.
+    const bare = await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: {} });
+    expect(bare.status, bare.text).to.equal(400);
+
+    await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
+    const c = await settled(c1);
+    expect(c.status, String(c.error)).to.equal('available');
+
+    const persistent = (await conn.listAllDomains(ListDomainsFlags.PERSISTENT)).filter((d) => d.uuid.toLowerCase() === instance);
+    expect(persistent.length, 'the instance is defined once, persistently').to.equal(1);
+    dom = await conn.lookupByUuid(instance);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+    await waitForAgent();
+    expect((await exec('cat /ram-state')).trim(), 'RAM as at c1').to.equal('one');
+    expect(await bytes.has(0xa1), 'the guest reads c1\'s bytes').to.equal(true);
+
+    // Every file the restored domain names (live and persistent) is one of the imported volume's.
+    const t = await tree();
+    const own = (p: string) => path.dirname(p) === share && path.basename(p).startsWith(`volume-${vol}`);
+    const live = disksOf(await conn.getXmlDesc(dom));
+    const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
+    for (const d of [...live, ...defined]) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol}`).to.equal(true);
+    const active = live.find((d) => d.target === 'vdb')?.chain[0]?.path as string;
+    expect(path.join(share, t.active_file)).to.equal(active);
+    expect(defined.find((d) => d.target === 'vdb')?.chain[0]?.path).to.equal(active);
+    expect(await hasPattern(active, 0xa1, 0, KiB), 'the active file reads c1\'s bytes (qemu-io)').to.equal(true);
+    for (const s of t.snapshots) expect(await hasPattern(path.join(share, s.owned_file), 0xa1, 0, KiB), `snapshot ${s.id}'s point reads c1's bytes`).to.equal(true);
+
+    const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
+    expect(v.status).to.equal('in-use');
+    expect(v.attachments.map((a) => [a.server_id, a.host_name])).to.deep.equal([[instance, HOST]]);
+    expect((await checkpoint(c1).expect(200)).body.checkpoint.host_move).to.include({ from: '', to: HOST, state: 'done' });
+    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
+    expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+  });
+});
