@@ -15,8 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -28,6 +27,7 @@ import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { run } from '../lib/core/process.js';
 import { createShare } from '../lib/shares/index.js';
 import { qemuIo } from '../lib/qemu/img.js';
+import { ArchiveFileStream } from '../drivers/remotefs/export/archive-file-stream.js';
 import { PhaseTotals, recordPhasesInto, timed } from '../drivers/remotefs/export/phases.js';
 import { formatStats, summarize, timeInterleaved, type Stats } from './lib/stats.js';
 
@@ -124,8 +124,9 @@ async function main(): Promise<void> {
     const importPhases = new PhaseTotals();
     const imp = await timeInterleaved(N, {
       import: async (i) => withPhases(importPhases, i, async () => {
-        // Read as the import from a file on a share reads it (1 MiB chunks).
-        const got = await cpuOf('import', i, () => timed('import.total', () => driver.importVolume(createReadStream(archive, { highWaterMark: MiB }), { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) })));
+        // Read as an import from a file on a share reads it (export-to-share.ts openExportFile).
+        const source = new ArchiveFileStream(await open(archive, 'r'));
+        const got = await cpuOf('import', i, () => timed('import.total', () => driver.importVolume(source, { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) })));
         imported.push(got.ids.volumeId);
         await timed('bench.delete-after', () => driver.deleteVolume({ id: got.ids.volumeId, sizeGiB, providerLocation: got.providerLocation }));
       }),

@@ -7,11 +7,17 @@
  * until QUEUE_BYTES wait here, then it is paused until the reader catches up. A refusal must not
  * destroy the source (an HTTP request destroyed takes the socket the refusal is answered on):
  * drain() lets the rest flow away unread.
+ *
+ * An archive in a file (ArchiveFileStream, not yet read by anyone) is read directly instead: the
+ * headers through small buffers, each file's data by readInto() straight into the caller's memory.
  */
 import type { Readable } from 'node:stream';
+import { ArchiveFileStream } from './archive-file-stream.js';
 
 /** Bytes received and not yet taken, at most, before the source is paused. */
 const QUEUE_BYTES = 16 * 1024 * 1024;
+/** Bytes read from a file at once for the headers (and what follows them in the same read). */
+const FILE_READ_BYTES = 64 * 1024;
 
 export class ArchiveInput {
   private readonly chunks: Buffer[] = [];
@@ -21,6 +27,8 @@ export class ArchiveInput {
   private ended = false;
   private failed: unknown = null;
   private wake: (() => void) | null = null;
+  /** The file read directly, or null for a stream that flows. */
+  private readonly file: ArchiveFileStream | null;
   private readonly onData = (chunk: Buffer | string): void => {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buf.length === 0) return;
@@ -34,8 +42,11 @@ export class ArchiveInput {
   private readonly onAbort = (): void => { this.failed ??= this.signal?.reason ?? new Error('aborted'); this.poke(); };
 
   constructor(private readonly source: Readable, private readonly signal?: AbortSignal) {
-    source.on('data', this.onData);
-    source.on('end', this.onEnd);
+    this.file = source instanceof ArchiveFileStream && source.readableFlowing === null ? source : null;
+    if (this.file === null) {
+      source.on('data', this.onData);
+      source.on('end', this.onEnd);
+    }
     source.on('error', this.onError);
     signal?.addEventListener('abort', this.onAbort, { once: true });
     if (signal?.aborted) this.onAbort();
@@ -56,6 +67,14 @@ export class ArchiveInput {
       if (this.failed !== null) throw this.failed;
       if (this.head < this.chunks.length) break;
       if (this.ended) return null;
+      if (this.file !== null) {
+        // A fresh buffer per read: views handed out earlier stay valid.
+        const buf = Buffer.allocUnsafe(FILE_READ_BYTES);
+        const n = await this.file.readInto(buf, 0, FILE_READ_BYTES);
+        if (n === 0) this.ended = true;
+        else this.chunks.push(buf.subarray(0, n));
+        continue;
+      }
       await new Promise<void>((resolve) => { this.wake = resolve; });
     }
     const chunk = this.chunks[this.head] as Buffer;
@@ -70,8 +89,25 @@ export class ArchiveInput {
       // Compacted now and then: the array does not grow with the stream.
       if (this.head > 1024) { this.chunks.splice(0, this.head); this.head = 0; }
     }
-    if (this.queued < QUEUE_BYTES / 2 && this.source.isPaused()) this.source.resume();
+    if (this.file === null && this.queued < QUEUE_BYTES / 2 && this.source.isPaused()) this.source.resume();
     return view;
+  }
+
+  /**
+   * The next bytes, at most `length` (> 0), into `buf` at `offset`; 0 at the end of the stream.
+   * From a file, read there directly once what the last header read brought is taken.
+   */
+  async readInto(buf: Buffer, offset: number, length: number): Promise<number> {
+    if (this.file !== null && this.head >= this.chunks.length && !this.ended) {
+      if (this.failed !== null) throw this.failed;
+      const n = await this.file.readInto(buf, offset, length);
+      if (n === 0) this.ended = true;
+      return n;
+    }
+    const view = await this.next(length);
+    if (view === null) return 0;
+    view.copy(buf, offset);
+    return view.length;
   }
 
   /** Exactly `n` bytes (copied only when they span chunks); fewer only at the end of the stream. */
@@ -102,6 +138,11 @@ export class ArchiveInput {
   /** Stops reading: the rest of the source flows away unread (never destroyed). */
   drain(): void {
     this.signal?.removeEventListener('abort', this.onAbort);
+    // A file has no one at the other end: closed, not read on.
+    if (this.file !== null) {
+      this.file.destroy();
+      return;
+    }
     this.source.off('data', this.onData);
     this.source.on('data', () => undefined);
     this.chunks.length = 0;
@@ -111,6 +152,10 @@ export class ArchiveInput {
   /** Done reading (the archive ended): listeners removed. */
   close(): void {
     this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.file !== null) {
+      this.file.destroy();
+      return;
+    }
     this.source.off('data', this.onData);
     this.source.off('end', this.onEnd);
   }

@@ -2,7 +2,8 @@
  * One archive entry's data into a new temp file, hashed on the way (archive-read.ts judges the
  * entry first).
  *
- * Every byte is copied once, from the source's chunk into a slab of shared memory that is then
+ * Every byte is copied once, from the source's chunk (or read from an archive file directly,
+ * archive-file-stream.ts) into a slab of shared memory that is then
  * both written (one large positional write) and hashed in place by the hashing worker (hasher.ts
  * updateShared), at the same time; the slab goes back to the pool once both are done. Slabs are
  * reused from one entry and one import to the next: no allocation per chunk, nothing for the
@@ -88,16 +89,13 @@ export async function writeEntry(input: ArchiveInput, name: string, file: string
         slab = takeSlab();
       }
       t = phaseStart();
-      const chunk = await input.next(Math.min(left, SLAB_BYTES - fill));
-      addPhase('import.input-wait', t);
-      if (chunk === null) throw truncated(name);
+      const got = await input.readInto(slab, fill, Math.min(left, SLAB_BYTES - fill));
+      addPhase('import.input', t);
+      if (got === 0) throw truncated(name);
       signal?.throwIfAborted();
-      t = phaseStart();
-      chunk.copy(slab, fill);
-      addPhase('import.copy', t);
-      fill += chunk.length;
-      left -= chunk.length;
-      count(chunk.length);
+      fill += got;
+      left -= got;
+      count(got);
       if (fill === SLAB_BYTES || left === 0) dispatch();
     }
     t = phaseStart();

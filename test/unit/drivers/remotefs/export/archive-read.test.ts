@@ -2,7 +2,7 @@
  * The import archive reader (drivers/remotefs/export/archive-read.ts, tar-header.ts,
  * archive-input.ts, entry-write.ts) on its own, with a minimal archive kind: every byte of every
  * file lands in its temp whatever the source's chunking (headers split across chunks, entries
- * spanning several slabs), with the right sha256; the extension headers ordinary tools write (pax
+ * spanning several slabs), with the right sha256, also from an archive file read directly; the extension headers ordinary tools write (pax
  * path, GNU long name) name the entry that is judged, so a hostile name hidden in one is refused;
  * links, devices and unknown entry types are refused; a corrupt or truncated stream is
  * ARCHIVE_CORRUPT; a refused source is drained, never destroyed.
@@ -10,11 +10,12 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { isStorageError } from '../../../../../lib/core/errors.js';
+import { ArchiveFileStream } from '../../../../../drivers/remotefs/export/archive-file-stream.js';
 import { receiveTar, type ArchiveKind } from '../../../../../drivers/remotefs/export/archive-read.js';
 import { decodeHeader } from '../../../../../drivers/remotefs/export/tar-header.js';
 import { packEntries, sums, type Entry } from '../../../../fixtures/export/tar-entries.js';
@@ -120,6 +121,39 @@ describe('import archive reader (own tar parsing, slabs of shared memory)', func
       }
       for (const t of temps.values()) await rm(t);
     }
+  });
+
+  it('reads an archive file directly (ArchiveFileStream): every byte, the file closed at the end; truncated is ARCHIVE_CORRUPT', async () => {
+    const files: Entry[] = [{ name: 'large', data: randomBytes(8 * MiB * 2 + 777) }, { name: 'small', data: randomBytes(70 * 1024) }];
+    const archive = await packEntries(archiveEntries(files));
+    const file = path.join(dir, 'archive.tar');
+    await writeFile(file, archive);
+    // Reads longer than a stream's chunks are the reader's own, straight into its slabs.
+    let direct = 0;
+    const src = new (class extends ArchiveFileStream {
+      override readInto(buf: Buffer, offset: number, length: number): Promise<number> {
+        if (length > MiB) direct += 1;
+        return super.readInto(buf, offset, length);
+      }
+    })(await open(file, 'r'));
+    const { sums: got, temps } = await receive(src);
+    expect(direct, 'reads into the slabs').to.be.greaterThan(0);
+    for (const f of files) {
+      expect(got.get(f.name), f.name).to.equal(sha(f.data as Buffer));
+      expect((await readFile(temps.get(f.name) as string)).equals(f.data as Buffer), `${f.name} bytes`).to.equal(true);
+    }
+    expect(src.destroyed, 'the file is closed').to.equal(true);
+    for (const t of temps.values()) await rm(t);
+    // Any other consumer reads it as a stream.
+    const chunks: Buffer[] = [];
+    for await (const c of new ArchiveFileStream(await open(file, 'r'))) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(archive)).to.equal(true);
+    await writeFile(file, archive.subarray(0, 12 * MiB));
+    const temps2 = new Map<string, string>();
+    const err = await receiveTar(new ArchiveFileStream(await open(file, 'r')), kind, { temps: temps2 }).then(() => null, (e: unknown) => e);
+    expect(isStorageError(err) ? err.code : String(err)).to.equal('ARCHIVE_CORRUPT');
+    for (const t of temps2.values()) await rm(t, { force: true });
+    await rm(file);
   });
 
   it('takes a name from a pax header (a long name ordinary tools write)', async () => {
