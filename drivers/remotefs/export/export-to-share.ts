@@ -46,7 +46,7 @@ async function exportsDir(mountPoint: string, create: boolean): Promise<string> 
 }
 
 /** A sink whose end (final) is the commit: fsync, link to the final name, unlink the temp. */
-class ExportFileSink extends Writable {
+export class ExportFileSink extends Writable {
   committed: string | null = null;
 
   constructor(private readonly fh: FileHandle, private readonly dir: string, private readonly temp: string, private readonly name: string) {
