@@ -29,8 +29,9 @@ export class ArchiveInput {
   private wake: (() => void) | null = null;
   /** The file read directly, or null for a stream that flows. */
   private readonly file: ArchiveFileStream | null;
-  private readonly onData = (chunk: Buffer | string): void => {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  private readonly onData = (chunk: Buffer | Uint8Array | string): void => {
+    // A stream in object mode may give strings or plain byte arrays: viewed as buffers, not copied.
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (buf.length === 0) return;
     this.chunks.push(buf);
     this.queued += buf.length;

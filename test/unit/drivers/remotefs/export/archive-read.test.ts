@@ -156,6 +156,16 @@ describe('import archive reader (own tar parsing, slabs of shared memory)', func
     await rm(file);
   });
 
+  it('takes a stream of plain byte arrays (not buffers)', async () => {
+    const files = [{ name: 'a', data: randomBytes(100_000) }];
+    const archive = await packEntries(archiveEntries(files));
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < archive.length; i += 7000) parts.push(new Uint8Array(archive.subarray(i, i + 7000)));
+    const { sums: got, temps } = await receive(Readable.from(parts));
+    expect(got.get('a')).to.equal(sha(files[0]!.data));
+    for (const t of temps.values()) await rm(t);
+  });
+
   it('takes a name from a pax header (a long name ordinary tools write)', async () => {
     const long = `f${'x'.repeat(150)}`;
     const files = [{ name: long, data: randomBytes(3000) }];
