@@ -4,21 +4,23 @@
  * against `tar` of the same files (to a file on the same file system) and `qemu-img convert` of
  * the active chain, interleaved in the same run. Import against `tar -x` of the same archive.
  *
- *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3] [--phases]
+ *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3] [--phases] [--stream]
  *
  * --phases: also where the time goes, per timed run (drivers/remotefs/export/phases.ts): the
  * steps on the event loop and what it waited for (the hashing worker, the writes, the syncs).
+ * --stream: also the import of the archive as a stream of chunks (as an upload is read), beside
+ * the import that reads the file directly (as an import from a share file does).
  *
  * Prints medians, ratios (target: export >= 0.9x tar, import >= 0.8x tar -x, verification
  * included; also against tar -x followed by an fsync of each file, the durability the import
  * has before its commit), the load average, and the archive's size against the files' allocated size.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { loadDriver } from '../drivers/contract/registry.js';
 import type { ExportSupport } from '../drivers/contract/export-support.js';
@@ -28,12 +30,14 @@ import { FileLeaseManager } from '../lib/core/file-lease.js';
 import { run } from '../lib/core/process.js';
 import { createShare } from '../lib/shares/index.js';
 import { qemuIo } from '../lib/qemu/img.js';
+import { ArchiveFileStream } from '../drivers/remotefs/export/archive-file-stream.js';
 import { PhaseTotals, recordPhasesInto, timed } from '../drivers/remotefs/export/phases.js';
 import { formatStats, summarize, timeInterleaved, type Stats } from './lib/stats.js';
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const PHASES = process.argv.includes('--phases');
+const STREAM = process.argv.includes('--stream');
 const SIZE_MIB = Number(args[0] ?? 2048);
 const N = Number(args[1] ?? 3);
 const SNAPSHOTS = 10;
@@ -122,13 +126,21 @@ async function main(): Promise<void> {
     const untar = path.join(scratch, 'untar');
     const imported: string[] = [];
     const importPhases = new PhaseTotals();
-    const imp = await timeInterleaved(N, {
-      import: async (i) => withPhases(importPhases, i, async () => {
-        // Read as the import from a file on a share reads it (1 MiB chunks).
-        const got = await cpuOf('import', i, () => timed('import.total', () => driver.importVolume(createReadStream(archive, { highWaterMark: MiB }), { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) })));
+    const importOnce = (label: string, source: () => Promise<Readable>) => async (i: number) => withPhases(importPhases, label === 'import' ? i : -1, async () => {
+      const src = await source();
+      try {
+        const got = await cpuOf(label, i, () => timed('import.total', () => driver.importVolume(src, { assign: async (m) => ({ volumeId: randomUUID(), snapshots: Object.fromEntries(m.tree.snapshots.map((s) => [s.id, randomUUID()])) }) })));
         imported.push(got.ids.volumeId);
         await timed('bench.delete-after', () => driver.deleteVolume({ id: got.ids.volumeId, sizeGiB, providerLocation: got.providerLocation }));
-      }),
+      } finally {
+        src.destroy();
+      }
+    });
+    const imp = await timeInterleaved(N, {
+      // Read as an import from a file on a share reads it (export-to-share.ts openExportFile: directly into the import's slabs).
+      import: importOnce('import', async () => new ArchiveFileStream(await open(archive, 'r'))),
+      // --stream: also as an upload is read, chunk by chunk from a stream (1 MiB chunks here; a socket's are smaller).
+      ...(STREAM ? { 'import (stream)': importOnce('import (stream)', async () => createReadStream(archive, { highWaterMark: MiB })) } : {}),
       'tar -x': async (i) => { await rm(untar, { recursive: true, force: true }); await run('mkdir', ['-p', untar]); await tarWithCpu('tar -x', i, ['-xf', archive, '-C', untar]); },
       // The import makes every file durable before its commit; tar -x leaves them in the page cache.
       // This comparator fsyncs each extracted file (coreutils sync with file arguments) to show that share.
@@ -145,6 +157,7 @@ async function main(): Promise<void> {
     line('tar -cf of the same files', exp.tar);
     line('qemu-img convert of the active chain', exp.convert);
     line('import (verify, rebase, commit; deleted after)', imp.import);
+    if (STREAM) line('import, the archive as a stream of chunks', imp['import (stream)']);
     line('tar -xf of the archive', imp['tar -x']);
     line('tar -xf, then fsync of every file', imp['tar -x + fsync']);
     const ratio = (a?: Stats, b?: Stats) => ((b?.median ?? 0) / (a?.median ?? 1)).toFixed(2);
@@ -152,6 +165,7 @@ async function main(): Promise<void> {
     console.log(`export speed vs qemu-img convert: ${ratio(exp.export, exp.convert)}x`);
     console.log(`import speed vs tar -x:         ${ratio(imp.import, imp['tar -x'])}x (target >= 0.8)`);
     console.log(`import speed vs tar -x + fsync: ${ratio(imp.import, imp['tar -x + fsync'])}x`);
+    if (STREAM) console.log(`import as a stream vs tar -x:   ${ratio(imp['import (stream)'], imp['tar -x'])}x (CPU ${summarize(cpu['import (stream)'] ?? []).median.toFixed(2)} s)`);
     const cpuMedian = (k: string) => summarize(cpu[k] ?? []).median.toFixed(2);
     console.log(`CPU per run (user + system, median; on a loaded machine the ratios follow these): export ${cpuMedian('export')} s, tar -cf ${cpuMedian('tar -c')} s; import ${cpuMedian('import')} s, tar -xf ${cpuMedian('tar -x')} s`);
     console.log(`load average (1, 5, 15 min) before the timed runs: ${loadBefore}; at the end: ${load()}`);

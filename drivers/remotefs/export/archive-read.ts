@@ -8,14 +8,13 @@
  * ARCHIVE_MANIFEST_MISMATCH, ARCHIVE_CHECKSUM_MISMATCH. The caller removes the temp files on any
  * refusal (`temps` lists them as soon as each is created).
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
-import { entryHash } from './hasher.js';
+import { ArchiveInput } from './archive-input.js';
+import { truncated, writeEntry } from './entry-write.js';
 import { addPhase, phaseStart } from './phases.js';
+import { BLOCK, MAX_EXTENDED_HEADER_BYTES, applyPax, decodeHeader, longName, padding, parsePax, type PendingNames, type TarHeader } from './tar-header.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest } from './manifest.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 
@@ -34,15 +33,6 @@ export interface ReceiveOptions {
   onBytes?: (total: number) => void;
 }
 
-/** Bytes gathered before one write; large aligned writes, few system calls. */
-const WRITE_BATCH = 4 * 1024 * 1024;
-/**
- * Batches written at once per file: one being written, the next ready (writes to one file take its
- * inode's lock in turn anyway); libuv's other two threads stay free for the archive's reads and
- * the previous file's datasync.
- */
-const WRITES_IN_FLIGHT = 2;
-
 export function unsafeEntry(name: string, reason: string): StorageError {
   return new StorageError('ARCHIVE_UNSAFE_ENTRY', `archive entry ${JSON.stringify(name.slice(0, 200))}: ${reason}`, { details: { entry: name.slice(0, 200), reason } });
 }
@@ -55,106 +45,18 @@ function nameProblem(name: string): string | null {
   return null;
 }
 
-export function assertPlainFile(header: tar.Header): void {
-  const type = header.type ?? 'file';
-  if (type !== 'file' && type !== 'contiguous-file') throw unsafeEntry(header.name, `a ${type}, not a plain file`);
+export function assertPlainFile(header: { kind: string; type: string; name: string }): void {
+  if (header.kind !== 'file') throw unsafeEntry(header.name, `a ${header.type}, not a plain file`);
   const problem = nameProblem(header.name);
   if (problem !== null) throw unsafeEntry(header.name, problem);
 }
 
-export async function readSmall(entry: AsyncIterable<unknown>, limit: number, name: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of entry) {
-    total += (chunk as Buffer).length;
-    if (total > limit) throw new StorageError('ARCHIVE_CORRUPT', `${name} is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * Writes one entry into a new temp file (never an existing one: O_EXCL, no symlink followed); its
- * sha256. The extractor hands out small chunks: they are gathered into batches written with one
- * positional writev each (no copy), several batches in flight, so that parsing and hashing on this
- * thread overlap the writes on libuv's. The file's datasync is returned unawaited (`synced`), so it
- * overlaps the next entry; it starts once the previous file's has ended (`afterSync`): one datasync
- * at a time, since each holds one of libuv's four threads for as long as the disk takes, and
- * several at once starved the archive's reads and the next file's writes (a 2 GiB import ran at
- * half the speed of a 512 MiB one). The caller awaits the last before the checksums are judged and
- * anything is renamed.
- */
-export async function writeEntry(entry: AsyncIterable<unknown>, file: string, size: number, afterSync: Promise<void>, signal: AbortSignal | undefined, count: (n: number) => void): Promise<{ sum: string; synced: Promise<void> }> {
-  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  const inFlight: Promise<void>[] = [];
-  const hash = entryHash(size);
-  try {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    let position = 0;
-    const flush = async () => {
-      const bufs = batch;
-      const at = position;
-      position += batched;
-      batch = [];
-      batched = 0;
-      const written = writeAll(fh, bufs, at);
-      // Awaited below (its failure is thrown there); never an unhandled rejection meanwhile.
-      written.catch(() => undefined);
-      inFlight.push(written);
-      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
-    };
-    let t = phaseStart();
-    for await (const chunk of entry) {
-      addPhase('import.input-wait', t);
-      signal?.throwIfAborted();
-      const buf = chunk as Buffer;
-      t = phaseStart();
-      await hash.update(buf);
-      addPhase('import.hash-feed', t);
-      batch.push(buf);
-      batched += buf.length;
-      count(buf.length);
-      t = phaseStart();
-      if (batched >= WRITE_BATCH) await flush();
-      addPhase('import.write-wait', t);
-      t = phaseStart();
-    }
-    t = phaseStart();
-    if (batched > 0) await flush();
-    while (inFlight.length > 0) await inFlight.shift();
-    addPhase('import.write-wait', t);
-    t = phaseStart();
-    const sum = await hash.digest();
-    addPhase('import.hash-wait', t);
-    const synced = afterSync.then(() => fh.datasync()).finally(() => fh.close());
-    // Observed by the caller; never an unhandled rejection meanwhile.
-    synced.catch(() => undefined);
-    return { sum, synced };
-  } catch (err) {
-    // Ends the hash too (a worker's is otherwise left open).
-    await Promise.allSettled([...inFlight, hash.digest()]);
-    await fh.close();
-    throw err;
-  }
-}
-
-/** Every byte of `bufs` at `position`: writev may write less than asked. */
-async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let rest = bufs;
-  let at = position;
-  while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest, at);
-    at += bytesWritten;
-    let skip = bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (skip >= b.length) { skip -= b.length; continue; }
-      next.push(skip > 0 ? b.subarray(skip) : b);
-      skip = 0;
-    }
-    rest = next;
-  }
+/** A small entry's text (the manifest, the checksums), refused when larger than `limit`. */
+async function readSmall(input: ArchiveInput, size: number, limit: number, name: string): Promise<string> {
+  if (size > limit) throw new StorageError('ARCHIVE_CORRUPT', `${name} is larger than ${limit} bytes`);
+  const body = await input.take(size);
+  if (body.length < size) throw truncated(name);
+  return body.toString('utf8');
 }
 
 /**
@@ -181,20 +83,18 @@ interface ReadState<M> {
   syncs: Promise<void>[];
 }
 
-type Entry = AsyncIterable<unknown> & { header: tar.Header };
-
 interface ReadOptions {
   temps: Map<string, string>;
   signal?: AbortSignal;
   onBytes?: (total: number) => void;
 }
 
-async function onEntry<M>(entry: Entry, st: ReadState<M>, kind: ArchiveKind<M>, o: ReadOptions): Promise<void> {
-  const h = entry.header;
+/** One file entry (its data not read yet): judged, then read. */
+async function onEntry<M>(h: TarHeader, input: ArchiveInput, st: ReadState<M>, kind: ArchiveKind<M>, o: ReadOptions): Promise<void> {
   assertPlainFile(h);
   if (st.manifest === null) {
     if (h.name !== MANIFEST_NAME) throw new StorageError('ARCHIVE_CORRUPT', `the archive must start with ${MANIFEST_NAME}, not ${JSON.stringify(h.name.slice(0, 200))}`);
-    const m = kind.parseManifest(await readSmall(entry, MAX_MANIFEST_BYTES, MANIFEST_NAME));
+    const m = kind.parseManifest(await readSmall(input, h.size, MAX_MANIFEST_BYTES, MANIFEST_NAME));
     st.manifest = m;
     st.files = kind.announced(m);
     st.seen.add(MANIFEST_NAME);
@@ -205,19 +105,63 @@ async function onEntry<M>(entry: Entry, st: ReadState<M>, kind: ArchiveKind<M>, 
   st.seen.add(h.name);
   if (st.announced !== null) throw unsafeEntry(h.name, `entry after ${CHECKSUMS_NAME}`);
   if (h.name === CHECKSUMS_NAME) {
-    st.announced = parseChecksums(await readSmall(entry, MAX_MANIFEST_BYTES, CHECKSUMS_NAME));
+    st.announced = parseChecksums(await readSmall(input, h.size, MAX_MANIFEST_BYTES, CHECKSUMS_NAME));
     return;
   }
   const expected = st.files.get(h.name);
   if (expected === undefined) throw unsafeEntry(h.name, 'not a file the manifest announces');
   if (h.size !== expected) {
-    throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${h.name}: ${h.size ?? '?'} bytes in the archive, ${expected} in the manifest`, { details: { file: h.name } });
+    throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${h.name}: ${h.size} bytes in the archive, ${expected} in the manifest`, { details: { file: h.name } });
   }
   const temp = (st.place as (name: string) => string)(h.name);
   o.temps.set(h.name, temp);
-  const { sum, synced } = await writeEntry(entry, temp, expected, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
+  const { sum, synced } = await writeEntry(input, h.name, temp, expected, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
   st.sums.set(h.name, sum);
   st.syncs.push(synced);
+}
+
+/** An extension header's body (pax, GNU long name), bounded. */
+async function extensionBody(input: ArchiveInput, h: TarHeader): Promise<Buffer> {
+  if (h.size > MAX_EXTENDED_HEADER_BYTES) throw new StorageError('ARCHIVE_CORRUPT', `the archive cannot be read: an extended header of ${h.size} bytes`);
+  const body = await input.take(h.size);
+  if (body.length < h.size || !(await input.skip(padding(h.size)))) throw truncated('an extended header');
+  return body;
+}
+
+/**
+ * Every header and entry of the stream in order, each file entry handed to onEntry with its
+ * name and size as the extension headers before it set them (pax `x` for the next entry, pax `g`
+ * for every later one, GNU `L`); zero blocks are skipped, as tar does. Ends at the end of the
+ * stream, which must fall on a block boundary outside any entry.
+ */
+async function readEntries<M>(input: ArchiveInput, st: ReadState<M>, kind: ArchiveKind<M>, o: ReadOptions): Promise<void> {
+  const global: PendingNames = {};
+  let next: PendingNames = {};
+  for (;;) {
+    const block = await input.take(BLOCK);
+    if (block.length === 0) break;
+    if (block.length < BLOCK) throw new StorageError('ARCHIVE_CORRUPT', 'the archive cannot be read: it ends inside a header (truncated?)');
+    const raw = decodeHeader(block);
+    if (raw === null) continue;
+    if (raw.kind === 'pax' || raw.kind === 'pax-global') {
+      applyPax(parsePax(await extensionBody(input, raw)), raw.kind === 'pax' ? next : global);
+      continue;
+    }
+    if (raw.kind === 'long-name') {
+      next.path = longName(await extensionBody(input, raw));
+      continue;
+    }
+    if (raw.kind === 'long-link') {
+      // A link target: only links have one, and they are refused by their own header.
+      await extensionBody(input, raw);
+      continue;
+    }
+    const h: TarHeader = { ...raw, name: next.path ?? global.path ?? raw.name, size: next.size ?? global.size ?? raw.size };
+    next = {};
+    await onEntry(h, input, st, kind, o);
+    // onEntry read the whole data of a file it accepted; anything else was refused above.
+    if (!(await input.skip(padding(h.size)))) throw truncated(h.name);
+  }
 }
 
 function finalCheck<M>(st: ReadState<M>): { manifest: M; sums: Map<string, string> } {
@@ -256,46 +200,25 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
 }
 
 /**
- * The one reader of our archives. tar-stream's extractor is a streamx stream: the source is piped
- * into it (node's pipe handles its backpressure) and its entries are taken one at a time; a
- * refusal destroys both streams, once every temp written so far is closed (the caller removes
- * them).
+ * The one reader of our archives: the stream parsed here, from the source's own chunks
+ * (archive-input.ts), each file's data copied once into shared memory that is written and hashed
+ * in place (entry-write.ts). A refusal stops reading (the source is drained, not destroyed) once
+ * every temp written so far is closed (the caller removes them).
  */
-export function receiveTar<M>(source: Readable, kind: ArchiveKind<M>, o: ReadOptions): Promise<{ manifest: M; sums: Map<string, string> }> {
-  const extract = tar.extract();
+export async function receiveTar<M>(source: Readable, kind: ArchiveKind<M>, o: ReadOptions): Promise<{ manifest: M; sums: Map<string, string> }> {
   const st: ReadState<M> = { manifest: null, files: new Map(), place: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [] };
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (err: unknown): void => {
-      if (settled) return;
-      settled = true;
-      source.unpipe(extract as unknown as NodeJS.WritableStream);
-      // Drained, not destroyed: an HTTP request destroyed here would take the socket the
-      // refusal must still be answered on.
-      source.resume();
-      extract.destroy(err as Error);
-      void Promise.allSettled(st.syncs).then(() => reject(asRefusal(err)));
-    };
-    const abort = (): void => fail(o.signal?.reason ?? new Error('aborted'));
-    o.signal?.addEventListener('abort', abort, { once: true });
-    extract.on('entry', (header, stream, next) => {
-      onEntry(Object.assign(stream, { header }), st, kind, o).then(() => next(), fail);
-    });
-    extract.on('finish', () => {
-      if (settled) return;
-      // Every file on disk before the checksums are judged (and before the caller renames any).
-      const t = phaseStart();
-      Promise.all(st.syncs).then(() => {
-        addPhase('import.sync-wait', t);
-        if (settled) return;
-        const done = finalCheck(st);
-        settled = true;
-        o.signal?.removeEventListener('abort', abort);
-        resolve(done);
-      }).catch(fail);
-    });
-    extract.on('error', fail);
-    source.on('error', fail);
-    source.pipe(extract as unknown as NodeJS.WritableStream);
-  });
+  const input = new ArchiveInput(source, o.signal);
+  try {
+    await readEntries(input, st, kind, o);
+    input.close();
+    // Every file on disk before the checksums are judged (and before the caller renames any).
+    const t = phaseStart();
+    await Promise.all(st.syncs);
+    addPhase('import.sync-wait', t);
+    return finalCheck(st);
+  } catch (err) {
+    input.drain();
+    await Promise.allSettled(st.syncs);
+    throw asRefusal(err);
+  }
 }

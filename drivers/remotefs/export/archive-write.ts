@@ -11,6 +11,7 @@
  * would gain little and are not what every `tar` unpacks the same way.
  */
 import { once } from 'node:events';
+import { WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -18,7 +19,8 @@ import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
 import { entryHash, type EntryHash } from './hasher.js';
 import { addPhase, phaseStart } from './phases.js';
-import { readAhead } from './read-ahead.js';
+import { ExportFileSink } from './export-to-share.js';
+import { PiecePool, readAhead } from './read-ahead.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, carriedFiles, formatChecksums } from './manifest.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 
@@ -53,19 +55,31 @@ export interface ArchiveWriteOptions {
 /** Pieces handed to the hashing worker and not hashed yet, at most (each READ_BYTES of read-ahead.ts). */
 const HASH_AHEAD = 4;
 
+/** The pool of an archive's pieces, when its sink says when it is done with them (streamArchive). */
+const pools = new WeakMap<tar.Pack, PiecePool>();
+
+/**
+ * A sink that is done with every chunk it was given once nothing is pending in it: a file's
+ * stream writes each chunk and counts it pending until the write returned. Any other sink (an
+ * HTTP response, a stream that passes chunks on) may still hold them: its pieces are never reused.
+ */
+function sinkReleases(sink: Writable): boolean {
+  return sink instanceof WriteStream || sink instanceof ExportFileSink;
+}
+
 /**
  * tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's
  * pipeline. Each piece goes to the hash (in place, read-ahead.ts) and to the entry at once.
  */
-async function fillEntry(entry: ReturnType<tar.Pack['entry']>, pieces: AsyncIterable<Buffer>, hash: EntryHash): Promise<void> {
+async function fillEntry(entry: ReturnType<tar.Pack['entry']>, pieces: AsyncIterable<Buffer>, hash: EntryHash, pool: PiecePool | undefined): Promise<void> {
   // Pieces are never reused (fresh memory per read): a failure need not wait for their hashes.
   const hashing: Promise<void>[] = [];
   let t = phaseStart();
   for await (const piece of pieces) {
     addPhase('export.read-wait', t);
     const hashed = hash.updateShared(piece);
-    // Awaited in turn; never an unhandled rejection meanwhile.
-    hashed.catch(() => undefined);
+    // Awaited in turn; never an unhandled rejection meanwhile. A piece whose hash failed is not reused.
+    hashed.then(() => pool?.done(piece), () => undefined);
     hashing.push(hashed);
     t = phaseStart();
     if (hashing.length > HASH_AHEAD) await hashing.shift();
@@ -91,7 +105,8 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
     const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
     const entry = pack.entry({ name: entryName, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
     try {
-      await Promise.all([fillEntry(entry, readAhead(fh, name, bytes, signal), hash), written]);
+      const pool = pools.get(pack);
+      await Promise.all([fillEntry(entry, readAhead(fh, name, bytes, signal, pool), hash, pool), written]);
     } catch (err) {
       // Ended all the same: a worker's hash is otherwise left open.
       await hash.digest().catch(() => undefined);
@@ -124,11 +139,22 @@ export async function writeArchive(dir: string, m: ExportManifest, sink: Writabl
  */
 export async function streamArchive(manifest: Buffer, sink: Writable, o: ArchiveWriteOptions, fill: (pack: tar.Pack, sums: Map<string, string>) => Promise<void>): Promise<Map<string, string>> {
   const pack = tar.pack();
+  const pool = sinkReleases(sink) ? new PiecePool() : undefined;
+  if (pool) pools.set(pack, pool);
   let total = 0;
+  /** Chunks given to the sink that it may still hold. */
+  let handed: Buffer[] = [];
   const packed = async function* packed() {
     for await (const chunk of pack) {
+      // The pipeline asks for a chunk once it wrote the last: with nothing pending, the sink is
+      // done with every chunk so far.
+      if (pool && sink.writableLength === 0) {
+        for (const c of handed) pool.done(c);
+        handed = [];
+      }
       total += (chunk as Buffer).length;
       o.onBytes?.(total);
+      if (pool) handed.push(chunk as Buffer);
       yield chunk as Buffer;
     }
   };

@@ -19,6 +19,7 @@ import { openInDir } from '../../../lib/core/safe-open.js';
 import { fsyncDir } from '../info-file.js';
 import type { ExportFile } from '../../contract/export-support.js';
 import type { OpenedExport } from './export-volume.js';
+import { ArchiveFileStream } from './archive-file-stream.js';
 
 export const EXPORTS_DIR = 'exports';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.tar$/;
@@ -45,7 +46,7 @@ async function exportsDir(mountPoint: string, create: boolean): Promise<string> 
 }
 
 /** A sink whose end (final) is the commit: fsync, link to the final name, unlink the temp. */
-class ExportFileSink extends Writable {
+export class ExportFileSink extends Writable {
   committed: string | null = null;
 
   constructor(private readonly fh: FileHandle, private readonly dir: string, private readonly temp: string, private readonly name: string) {
@@ -89,12 +90,15 @@ export async function createExportFile(mountPoint: string, name: string, tag: st
   return { sink, committed: () => sink.committed };
 }
 
-/** A stored export archive, opened by the safe-open rules, as a stream (closes the file at its end). */
+/**
+ * A stored export archive, opened by the safe-open rules, as a stream (the file closed at its end or when destroyed); the
+ * import reads it directly (archive-file-stream.ts).
+ */
 export async function openExportFile(mountPoint: string, name: string): Promise<{ stream: Readable; bytes: number }> {
   assertExportFileName(name);
   const dir = await exportsDir(mountPoint, false);
   const { fh, stat } = await openInDir(dir, name, 'read');
-  return { stream: fh.createReadStream({ highWaterMark: 1024 * 1024 }), bytes: stat.size };
+  return { stream: new ArchiveFileStream(fh), bytes: stat.size };
 }
 
 /** Temps an export tagged `tag` left (a crash before its commit). Idempotent; returns how many were removed. */
