@@ -108,7 +108,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   // One app: the attach, disk-operation (and checkpoint) groups first, all behind the request metrics.
   const app = buildApp({
     useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness,
-    mounts: [attach.mount, diskOpsMount(attach.deps.devices, inbound), ...(checkpoints ? [checkpointMount(checkpoints.deps, domainLocks, inbound)] : [])],
+    mounts: [attach.mount, diskOpsMount(attach.deps.devices, inbound, attach.deps.pendingUnplugs), ...(checkpoints ? [checkpointMount(checkpoints.deps, domainLocks, inbound)] : [])],
   });
   const server: Server = await startHttpServer(app, { host: c.host, port: c.port, limits: c, bodyLimit: c.bodyLimit, errorBody: (e) => ({ error: errorJson(e) }), tls: c.tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, c.tls, log);

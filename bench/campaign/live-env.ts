@@ -83,7 +83,8 @@ export interface LiveEnv {
   close(): Promise<void>;
 }
 
-export async function openLiveEnv(scratch: string, name: string, db: Record<string, unknown>): Promise<LiveEnv> {
+/** `storageOptions`: more storage options for both processes (a suite's own bounds). */
+export async function openLiveEnv(scratch: string, name: string, db: Record<string, unknown>, storageOptions: Record<string, unknown> = {}): Promise<LiveEnv> {
   const dir = path.join(scratch, name);
   await mkdir(dir, { recursive: true });
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -109,6 +110,7 @@ export async function openLiveEnv(scratch: string, name: string, db: Record<stri
       // An attachment a killed attach left `attaching` is settled once this old (an attach still
       // running on the host is never settled, whatever its age): well inside the live bound.
       attachSettleGraceMs: 5000,
+      ...storageOptions,
     };
     const tokens = { ...TOKENS, [serviceToken]: { userId: 'u-coordinator', projectId: 'p-service', roles: ['service'], host: hostName } };
     const svcConfig = { log: { level: 'info' }, db, api: { host: '127.0.0.1', port: svcPort, auth: 'tokens', tokens }, storage };

@@ -33,6 +33,7 @@ import { checkChainForQemu } from './chain-access.js';
 import { deviceMissing, unplugAlreadyPending, type DomainDevices } from './devices.js';
 import { diskOfVolume, freeTarget, volumeDiskXml } from './disk-xml.js';
 import type { InFlight } from './in-flight.js';
+import type { PendingUnplugs } from './pending-unplugs.js';
 import type { HostMounts } from './mounts.js';
 import type { StorageVolumeApi } from './storage-api.js';
 
@@ -49,6 +50,8 @@ export interface AttachDeps {
   domainLocks: KeyedMutex;
   /** The attaches and detaches running in this process (what attach-state.ts reports). */
   inFlight: InFlight;
+  /** When each unplug asked here started (what the disk state reports to the storage side's checker). */
+  pendingUnplugs?: PendingUnplugs;
 }
 
 export interface AttachedDisk {
@@ -164,6 +167,7 @@ function requestUnplug(d: AttachDeps, instance: string, volumeId: string): Promi
     }
     else if (live !== null) await d.devices.detachFrom(instance, xmlOf(live), 'live').catch(tolerate('live'));
     else if (persistent !== null) await d.devices.detachFrom(instance, xmlOf(persistent), 'config').catch(tolerate('config'));
+    if (live !== null) d.pendingUnplugs?.requested(instance, volumeId);
     return disk;
   });
 }
@@ -178,6 +182,7 @@ async function detachRunning(d: AttachDeps, instance: string, volumeId: string):
   if (disk !== null && disk.file !== null) {
     d.log.info({ volumeId, instance, target: disk.target }, 'unplug requested: waiting for the guest to release the disk');
     await waitUnplugged(d, instance, volumeId);
+    d.pendingUnplugs?.settled(instance, volumeId);
   }
   // A resent detach finds no attachment left: nothing to record.
   await d.storage.detach(volumeId, instance);

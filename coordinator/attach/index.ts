@@ -10,6 +10,7 @@ import type { AttachDeps } from './attach-volume.js';
 import { DomainDevices } from './devices.js';
 import { InFlight } from './in-flight.js';
 import { HostMounts } from './mounts.js';
+import { PendingUnplugs } from './pending-unplugs.js';
 import type { RouteMount } from '../http/app.js';
 import { attachMount } from './routes.js';
 import { HttpStorageVolumeApi } from './storage-api.js';
@@ -42,6 +43,7 @@ export function attachWiring(config: Readonly<Config>, log: Logger, id: AttachId
     unplugTimeoutMs: 60_000,
     domainLocks,
     inFlight: new InFlight(),
+    pendingUnplugs: new PendingUnplugs(),
   };
   return { deps, mount: attachMount(deps, id.inboundToken), close: () => devices.close() };
 }

@@ -14,6 +14,7 @@
 import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
 import type { DomainDevices } from '../attach/devices.js';
+import type { PendingUnplugs } from '../attach/pending-unplugs.js';
 import { chainNames, diskBySerial, parseDomainXml } from '../domain/disks.js';
 import { assertOwnFileName } from '../../lib/core/volume-names.js';
 import { diskSourceOf, withDiskSource } from './domain-source.js';
@@ -21,11 +22,34 @@ import type { DiskState } from '../../lib/protocol/assisted-snapshot.js';
 
 export type { DiskState } from '../../lib/protocol/assisted-snapshot.js';
 
-export async function diskState(devices: DomainDevices, instance: string, volumeId: string): Promise<DiskState> {
+/**
+ * With `pending`, the state also says whether an unplug of the disk is pending in the guest, and
+ * for how long (unplug_pending_ms): an active guest (running or paused) whose live XML has the
+ * disk while its persistent definition no longer does was asked to let it go and has not yet.
+ */
+export async function diskState(devices: DomainDevices, instance: string, volumeId: string, pending?: PendingUnplugs): Promise<DiskState> {
   const running = await devices.isRunning(instance);
-  const disk = diskBySerial(parseDomainXml(await devices.xml(instance)), volumeId);
+  let disk;
+  try {
+    disk = diskBySerial(parseDomainXml(await devices.xml(instance)), volumeId);
+  } catch (err) {
+    pending?.settled(instance, volumeId);
+    throw err;
+  }
   const capacity = running ? await devices.capacity(instance, disk.target) : null;
-  return { instance_uuid: instance, volume_id: volumeId, running, target: disk.target, chain: chainNames(disk), format: disk.chain[0]?.format ?? null, capacity_bytes: capacity };
+  const state: DiskState = { instance_uuid: instance, volume_id: volumeId, running, target: disk.target, chain: chainNames(disk), format: disk.chain[0]?.format ?? null, capacity_bytes: capacity };
+  if (pending === undefined) return state;
+  return { ...state, unplug_pending_ms: await unplugPendingMs(devices, instance, volumeId, pending) };
+}
+
+async function unplugPendingMs(devices: DomainDevices, instance: string, volumeId: string, pending: PendingUnplugs): Promise<number | null> {
+  // A stopped guest's "live" XML is its definition: nothing can be pending in it.
+  const inDefinition = !(await devices.isActive(instance)) || parseDomainXml(await devices.inactiveXml(instance)).disks.some((d) => d.serial === volumeId);
+  if (inDefinition) {
+    pending.settled(instance, volumeId);
+    return null;
+  }
+  return pending.observedPending(instance, volumeId);
 }
 
 /** Grow a running guest's disk to `bytes` (refused for a stopped guest: the driver grows the file itself). */

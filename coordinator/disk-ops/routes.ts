@@ -8,6 +8,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { volumeFileName } from '../../lib/protocol/assisted-snapshot.js';
 import type { DomainDevices } from '../attach/devices.js';
+import { PendingUnplugs } from '../attach/pending-unplugs.js';
 import type { RouteMount } from '../http/app.js';
 import { requireServiceToken } from '../http/auth.js';
 import { invalidInput } from '../http/errors.js';
@@ -23,12 +24,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
-export function diskOpsRoutes(devices: DomainDevices): Router {
+export function diskOpsRoutes(devices: DomainDevices, pending: PendingUnplugs = new PendingUnplugs()): Router {
   const r = Router();
   const base = '/v1/instances/:uuid/volumes/:volumeId';
   r.get(`${base}/disk`, async (req, res) => {
     const p = parse(ids, req.params);
-    res.json({ disk: await diskState(devices, p.uuid, p.volumeId) });
+    res.json({ disk: await diskState(devices, p.uuid, p.volumeId, pending) });
   });
   r.post(`${base}/resize`, async (req, res) => {
     const p = parse(ids, req.params);
@@ -42,7 +43,8 @@ export function diskOpsRoutes(devices: DomainDevices): Router {
 }
 
 /** These routes as a group of the daemon's app (http/app.ts). */
-export function diskOpsMount(devices: DomainDevices, serviceToken: string): RouteMount {
+/** `pending`: the detaches' record of the unplugs they asked (attach-volume.ts), so an age starts at the request. */
+export function diskOpsMount(devices: DomainDevices, serviceToken: string, pending?: PendingUnplugs): RouteMount {
   const paths = ['/v1/instances/:uuid/volumes/:volumeId/disk', '/v1/instances/:uuid/volumes/:volumeId/resize', '/v1/instances/:uuid/volumes/:volumeId/source'];
-  return { paths, use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: diskOpsRoutes(devices) };
+  return { paths, use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: diskOpsRoutes(devices, pending) };
 }

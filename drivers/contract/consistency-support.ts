@@ -86,7 +86,11 @@ export interface ShareFact {
 
 /** The live disk of an attached volume as its host's coordinator reports it, or why not. */
 export type HostFact =
-  | { volumeId: string; instanceUuid: string; host: string; chain: (string | null)[]; running: boolean }
+  | {
+    volumeId: string; instanceUuid: string; host: string; chain: (string | null)[]; running: boolean;
+    /** How long an unplug of the disk has been pending in the guest (ms, the host's count); absent when none is or the host does not say. */
+    unplugPendingMs?: number;
+  }
   | { volumeId: string; instanceUuid: string; host: string; error: string }
   /** The host answered that the guest has no disk of the volume (a detach interrupted after the unplug). */
   | { volumeId: string; instanceUuid: string; host: string; absent: true };

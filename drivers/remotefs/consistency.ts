@@ -112,7 +112,8 @@ async function hostFact(a: AttachedVolume, coordinators: CoordinatorDirectory | 
     if (!coordinators) throw new StorageError('COMPUTE_HOST_UNKNOWN', `no registry of compute hosts: host ${a.host} is not asked`);
     const { endpoint, credential, tls } = await coordinators.lookup(a.host);
     const disk = await new CoordinatorClient({ endpoint, token: credential, timeoutMs: 10_000, ...(tls ? { tls } : {}) }).disk(a.instanceUuid, a.volumeId);
-    return { ...base, chain: disk.chain, running: disk.running };
+    const pending = disk.unplug_pending_ms;
+    return { ...base, chain: disk.chain, running: disk.running, ...(typeof pending === 'number' ? { unplugPendingMs: pending } : {}) };
   } catch (err) {
     // The host's own answer that the guest has no such disk is a fact about the guest, not silence.
     if (isDiskAbsent(err)) return { ...base, absent: true };

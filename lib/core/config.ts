@@ -56,6 +56,12 @@ const storageFields = {
   attachSettleGraceMs: z.number().int().min(0).default(60_000),
   /** An attachment whose host has not answered this long after it was left `attaching` is reported ATTACH_UNSETTLED for an operator (asked again every pass). */
   attachSettleBoundMs: z.number().int().min(1000).default(15 * 60_000),
+  /**
+   * An unplug pending in a guest this long (the disk gone from its definition, still in its live
+   * XML: the guest never let go) is reported UNPLUG_PENDING by the consistency check. Well past
+   * the coordinator's own 60 s wait for the guest, so a detach that still runs is not reported.
+   */
+  unplugPendingBoundMs: z.number().int().min(0).default(5 * 60_000),
 };
 
 const dbSchema = z.strictObject({

@@ -120,4 +120,10 @@ export interface DiskState {
    * settles an interrupted live extend. Null for a stopped guest, absent from older coordinators.
    */
   capacity_bytes?: number | null;
+  /**
+   * How long (ms, by the coordinator's clock, never overstated) an unplug of the disk has been
+   * pending in the guest: gone from the persistent definition, still in the live XML. Null when
+   * none is; absent from older coordinators.
+   */
+  unplug_pending_ms?: number | null;
 }

@@ -10,6 +10,8 @@
  *       -> the settle pass completes it: in-use, the guest has the disk and reads what it wrote;
  *   3 detach, coordinator killed after libvirt was asked for the unplug, the guest PAUSED so the
  *     unplug stays pending (the disk gone from the definition, still in the live XML)
+ *       -> while it pends past storage.unplugPendingBoundMs (3 s here), the checker reports
+ *          UNPLUG_PENDING (from the coordinator's disk state) and --repair changes nothing;
  *       -> the next detach waits for that unplug (the guest resumed meanwhile) instead of failing
  *          LIBVIRT_ERROR "no target device": available, no disk in the domain.
  * Before the fixes, 1 and 2 stayed `attaching` for good and 3 failed at once.
@@ -29,6 +31,8 @@ import { createTestDatabase, type TestDatabase } from '../fixtures/mariadb.js';
 
 /** The settle pass runs every half lease TTL (1.5 s here) and asks once an attachment is 5 s old (live-env.ts). */
 const SETTLE_DEADLINE_MS = 120_000;
+/** An unplug pending longer than this is a divergence: short, so the case does not wait minutes. */
+const UNPLUG_BOUND_MS = 3000;
 
 describe('attach and detach with the coordinator SIGKILLed at a chosen moment (child processes, libvirtd guest, GlusterFS, MariaDB)', function () {
   this.timeout(900_000);
@@ -65,6 +69,24 @@ describe('attach and detach with the coordinator SIGKILLed at a chosen moment (c
     await env.restartCoordinator();
   }
 
+  /**
+   * The checker reports the pending unplug once it is older than the bound (the restarted
+   * coordinator counts it from when it first sees it, so it is asked until then), as the one
+   * divergence, with no repair; --repair leaves the volume in-use.
+   */
+  async function unplugPendingReported(vid: string): Promise<void> {
+    type Check = { divergences: { code: string; repair: string | null; action: string | null }[] };
+    const check = async (repair: boolean) => ((await env.api().ok('POST', `/v3/volumes/${vid}/os-check`, { check: { repair } }, 'admin')).body as { check: Check }).check;
+    const found = await until('the checker reports the pending unplug', async () => {
+      const c = await check(false);
+      return c.divergences.length > 0 ? c : undefined;
+    }, 120_000, 500);
+    expect(found.divergences.map((d) => [d.code, d.repair])).to.deep.equal([['UNPLUG_PENDING', null]]);
+    expect(found.divergences[0]?.action).to.match(/reboot the guest/);
+    expect((await check(true)).divergences.map((d) => d.code)).to.deep.equal(['UNPLUG_PENDING']);
+    expect((await volume(vid)).status).to.equal('in-use');
+  }
+
   /** The volume's invariants once settled: status vs the guest's definition and chain, the checker. */
   async function settledLive(vid: string): Promise<void> {
     expect(await verifyLive(env, env.api(), vid, [])).to.deep.equal([]);
@@ -74,7 +96,7 @@ describe('attach and detach with the coordinator SIGKILLed at a chosen moment (c
     scratch = await mkdtemp(path.join(tmpdir(), 'qcs-attach-crash-'));
     await chmod(scratch, 0o755); // QEMU (libvirt-qemu) traverses it to the compute host's mount
     db = await createTestDatabase();
-    env = await openLiveEnv(scratch, 'attach-crash', db.config as unknown as Record<string, unknown>);
+    env = await openLiveEnv(scratch, 'attach-crash', db.config as unknown as Record<string, unknown>, { unplugPendingBoundMs: UNPLUG_BOUND_MS });
   });
 
   after(async () => {
@@ -136,6 +158,8 @@ describe('attach and detach with the coordinator SIGKILLed at a chosen moment (c
     try {
       await killedAt(CRASH_POINTS.coordinatorUnplugRequested, 'DELETE', vid);
       expect(await plugged(vid), 'libvirt dropped the disk from the definition, the live unplug pends').to.deep.equal({ live: true, persistent: false });
+      await unplugPendingReported(vid);
+      expect(await plugged(vid), 'the checker changed nothing').to.deep.equal({ live: true, persistent: false });
       const logged = (await readFile(logFile(), 'utf8')).length;
       let answered: { status: number; body: string } | undefined;
       const second = coordinatorCall('DELETE', vid).then((r) => r, (err: Error) => ({ status: 0, body: `no answer: ${err.message}` }))

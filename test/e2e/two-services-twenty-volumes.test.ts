@@ -18,8 +18,9 @@
  *   5 volumes per guest compute-initiated in one group (one freeze), 5 per guest storage-initiated
  *   through the API → then per volume, all volumes concurrently: write P1, snapshot S2, write P2,
  *   extend (every 4th volume), delete S1 live, delete S2 live (odd volumes). Every API request of
- *   that pipeline is sent to BOTH services at the same moment: exactly one gets 202, the other 409
- *   VOLUME_BUSY. At the end: every snapshot point and the active file read with qemu-io on the host,
+ *   that pipeline is sent to BOTH services at the same moment: one gets 202, the other a refusal
+ *   that changes nothing (409 VOLUME_BUSY, or, arriving late, what the new state gives; a late
+ *   snapshot create is a second snapshot, checked and deleted): RacedPair. At the end: every snapshot point and the active file read with qemu-io on the host,
  *   the guest's view with dd O_DIRECT, info file = domain XML (live and persistent) = attachment
  *   record, no stray files, no running operation, no held lease; detach all, delete all.
  */
@@ -155,16 +156,30 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     { status: string; size: number; attachments: { active_file: string; server_id: string }[] } | undefined;
   const guestOf = (v: Vol) => guests[v.guest] as TestGuest;
 
+  /**
+   * The snapshot the pair took. A create that arrived after the other had ended is a second
+   * snapshot of the same data: both must be available, one on top of the other in the info file
+   * (never interleaved); the later one is deleted so the scenario goes on with one.
+   */
   async function snapshotRaced(v: Vol, name: string): Promise<string> {
-    const r = await race.send(`snapshot ${name} of volume ${v.i}`, (http) => http.post('/v3/snapshots').set(alice)
-      .send({ snapshot: { volume_id: v.id, name: `${name}-${v.i}`, force: true } }));
-    const sid = r.body.snapshot.id as string;
-    await snapshotAvailable(B, alice, sid);
-    return sid;
+    const accepted = await race.send(`snapshot ${name} of volume ${v.i}`, (http) => http.post('/v3/snapshots').set(alice)
+      .send({ snapshot: { volume_id: v.id, name: `${name}-${v.i}`, force: true } }), { late: ['INVALID_STATE'], secondMayBeAccepted: true });
+    const ids = accepted.map((r) => r.body.snapshot.id as string);
+    for (const sid of ids) await snapshotAvailable(B, alice, sid);
+    if (ids.length === 1) return ids[0] as string;
+    const t = await info(v.id);
+    const fileOf = (sid: string) => t.qcowshare.snapshots[sid]?.file as string;
+    const chain = chainOf(t);
+    // Active first: the later snapshot's file is nearer the active file, right on the earlier's.
+    const [later, earlier] = [...ids].sort((x, y) => chain.indexOf(fileOf(x)) - chain.indexOf(fileOf(y))) as [string, string];
+    expect(chain.slice(1, 3), `volume ${v.i}: two sequential snapshots ${name}`).to.deep.equal([fileOf(later), fileOf(earlier)]);
+    await A.delete(`/v3/snapshots/${later}`).set(alice).expect(202);
+    await snapshotDeleted(A, alice, later);
+    return earlier;
   }
 
   async function deleteRaced(v: Vol, sid: string, name: string): Promise<void> {
-    await race.send(`delete ${name} of volume ${v.i}`, (http) => http.delete(`/v3/snapshots/${sid}`).set(alice));
+    await race.send(`delete ${name} of volume ${v.i}`, (http) => http.delete(`/v3/snapshots/${sid}`).set(alice), { late: ['SNAPSHOT_NOT_FOUND', 'INVALID_STATE'] });
     await snapshotDeleted(A, alice, sid);
   }
 
@@ -224,7 +239,9 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
       if (v.s1 === '') v.s1 = (snaps[0] as { id: string }).id;
       expect(snaps[0]?.id).to.equal(v.s1);
       const t = await info(v.id);
-      expect(t.active).to.equal(`volume-${v.id}.${v.s1}`);
+      // The active file's name depends on how a late second snapshot was merged away: its chain does not.
+      expect(chainOf(t).slice(1), `volume ${v.i} chain`).to.deep.equal([`volume-${v.id}`]);
+      expect(t.qcowshare.snapshots[v.s1]?.file).to.equal(`volume-${v.id}`);
       expect(t.qcowshare.intent).to.equal(null);
       await hostRead(`volume-${v.id}`, [`read -P ${P0(v.i)} 0 ${K64}`, `read -P 0 ${K64} ${K64}`]);
     }
@@ -239,7 +256,8 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
       v.s2 = await snapshotRaced(v, 's2');
       await guestWrite(g, v.target, P2(v.i), 2 * K64);
       if (v.extended) {
-        await race.send(`extend of volume ${v.i}`, (http) => http.post(`/v3/volumes/${v.id}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }));
+        await race.send(`extend of volume ${v.i}`, (http) => http.post(`/v3/volumes/${v.id}/action`).set(alice).send({ 'os-extend': { new_size: 2 } }),
+          { late: ['SIZE_OUT_OF_BOUNDS', 'INVALID_STATE'] });
         await until(`volume ${v.i} extended`, async () => {
           const vol = await volume(v.id);
           if (vol?.status === 'error_extending') throw new Error(`extend of volume ${v.i} failed`);
@@ -251,11 +269,13 @@ describe('issue #7: two service processes + one coordinator, 20 volumes at once 
     }));
     const expected = N * 2 + vols.filter((v) => v.extended).length + vols.filter((v) => v.s2Deleted).length;
     expect(race.tally.pairs).to.equal(expected + vols.filter((v) => v.i % PER_GUEST >= 5).length);
-    // The lease decides (RacedPair asserts one winner and one VOLUME_BUSY per pair); which service
-    // wins is nobody's to control (on a loaded machine one may win them all), so it is only reported.
-    expect(race.tally.wonByA + race.tally.wonByB).to.equal(race.tally.pairs);
-    console.log(`      pipeline of 20 volumes in ${Date.now() - t0} ms; ${race.tally.pairs} raced pairs so far (won by A ${race.tally.wonByA}, by B ${race.tally.wonByB}), ` +
-      `${race.tally.busy} refused with 409 VOLUME_BUSY`);
+    // The lease decides (RacedPair asserts what it guarantees per pair); which service wins, and
+    // whether the other request came while the winner ran, is nobody's to control (on a loaded
+    // machine one may win them all), so it is only reported.
+    const { pairs, busy, late, bothAccepted, acceptedByA, acceptedByB } = race.tally;
+    expect(busy + late + bothAccepted).to.equal(pairs);
+    console.log(`      pipeline of 20 volumes in ${Date.now() - t0} ms; ${pairs} raced pairs so far (accepted by A ${acceptedByA}, by B ${acceptedByB}), ` +
+      `${busy} refused with 409 VOLUME_BUSY, ${late} refused late, ${bothAccepted} both accepted one after the other`);
   });
 
   /** Files of the volume's active chain, from the info file (active first). */

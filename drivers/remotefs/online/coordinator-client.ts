@@ -151,6 +151,10 @@ function ownDisk(disk: DiskState, volumeId: string): DiskState {
     throw new StorageError('INVALID_INPUT', `coordinator answered no disk chain for volume ${volumeId}`, { details: { volumeId } });
   }
   for (const name of disk.chain) if (name !== null) assertOwnFileName(name, volumeId, { what: 'a file of the disk chain the coordinator reports' });
+  const pending: unknown = disk.unplug_pending_ms;
+  if (pending !== undefined && pending !== null && !(typeof pending === 'number' && Number.isFinite(pending) && pending >= 0)) {
+    throw new StorageError('INVALID_INPUT', `coordinator answered an invalid unplug_pending_ms for volume ${volumeId}`, { details: { volumeId } });
+  }
   return disk;
 }
 

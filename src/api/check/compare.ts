@@ -80,7 +80,7 @@ function compareVolume(id: string, db: VolumeDb, st: VolumeStorageFact | undefin
   const attached = db.attachments.length > 0;
   out.push(...treeDivergences(id, db, st, tree, attached));
   out.push(...imageDivergences(id, st, tree, attached));
-  out.push(...attachmentDivergences(id, db, tree, facts.storage.hosts.filter((h) => h.volumeId === id)));
+  out.push(...attachmentDivergences(id, db, tree, facts.storage.hosts.filter((h) => h.volumeId === id), facts.unplugPendingBoundMs));
   return out;
 }
 
@@ -198,7 +198,7 @@ export function expectedChain(tree: TreeFact): string[] {
   return chain;
 }
 
-function attachmentDivergences(id: string, db: VolumeDb, tree: TreeFact, hosts: HostFact[]): Divergence[] {
+function attachmentDivergences(id: string, db: VolumeDb, tree: TreeFact, hosts: HostFact[], unplugBoundMs: number): Divergence[] {
   const out: Divergence[] = [];
   for (const a of db.attachments) {
     if (a.activeFile !== null && a.activeFile !== tree.active) {
@@ -215,10 +215,26 @@ function attachmentDivergences(id: string, db: VolumeDb, tree: TreeFact, hosts: 
       out.push({ code: 'DISK_NOT_IN_GUEST', volumeId: id, message: `instance ${h.instanceUuid} on ${h.host} has no disk of the volume (a detach interrupted after the unplug)`, repair: 'settle', action: 'the recovery passes complete the detach; if it stays, run os-detach' });
       continue;
     }
+    // A younger pending unplug is a detach still waiting for its guest (the coordinator waits 60 s).
+    if (h.unplugPendingMs !== undefined && h.unplugPendingMs >= unplugBoundMs) out.push(unplugPending(id, h, h.unplugPendingMs));
     const wrong = h.chain.findIndex((f, i) => f !== null && f !== want[i]);
     if (wrong >= 0 || h.chain.length > want.length) {
       out.push({ code: 'ATTACHMENT_MISMATCH', volumeId: id, message: `instance ${h.instanceUuid} on ${h.host} runs on chain ${h.chain.map((f) => f ?? '?').join(' <- ')}; the info file says ${want.join(' <- ')}`, repair: null, action: 'settle the volume with its host (recovery passes), or fix the guest\'s definition' });
     }
   }
   return out;
+}
+
+/**
+ * The guest was asked to let the disk go and has not (its OS ignores hot-unplug, hangs, or the
+ * guest is paused): the volume is still open in QEMU, so nothing is repaired; the next boot has
+ * no such disk (it left the definition), which is what lets a reboot end it.
+ */
+function unplugPending(id: string, h: HostFact, ageMs: number): Divergence {
+  return {
+    code: 'UNPLUG_PENDING', volumeId: id,
+    message: `instance ${h.instanceUuid} on ${h.host} has not released the disk of volume ${id}: an unplug has been pending for ${Math.round(ageMs / 1000)} s (gone from the definition, still in the running guest)`,
+    repair: null,
+    action: 'retry the detach (the guest OS may accept a second request; a paused guest must run again); else reboot the guest (its definition no longer has the disk), or as a last resort power it off and start it; the detach then completes',
+  };
 }

@@ -23,6 +23,7 @@ export const DIVERGENCE_CODES = {
   ATTACHMENT_MISMATCH: 'the active file differs between the attachment, the info file and the live chain',
   UNREACHABLE_HOST: "the coordinator of the attachment's host did not answer",
   DISK_NOT_IN_GUEST: "an attachment whose guest no longer has the volume's disk (its host says so)",
+  UNPLUG_PENDING: "an unplug the guest has not acted on past storage.unplugPendingBoundMs (the disk is gone from the domain's definition, still in its live XML)",
   ATTACH_UNSETTLED: 'an attachment left attaching past the settle grace (its attach was interrupted)',
   SHARE_UNAVAILABLE: 'a configured share is not mounted',
 } as const;

@@ -56,6 +56,8 @@ export interface CheckFacts {
   storage: StorageFacts;
   /** Limit the comparison to one volume (null: all). */
   volumeId: string | null;
+  /** An unplug pending in a guest longer than this is a divergence (storage.unplugPendingBoundMs). */
+  unplugPendingBoundMs: number;
 }
 
 export type { HostFact, ImageFact, ShareFact, StorageFacts, TreeFact, TreeFileFact, TreeSnapshotFact, VolumeStorageFact } from '../../../drivers/contract/consistency-support.js';

@@ -43,7 +43,7 @@ async function compareOnce(deps: ServiceDeps, support: ConsistencySupport, volum
   // Leases once more after the shares: an operation that started meanwhile makes its volume busy.
   const after = await gatherDbFacts(deps, volumeId);
   const leased = [...new Set([...db.leased, ...after.facts.leased])];
-  return compareFacts({ db: { ...db, leased }, storage, volumeId });
+  return compareFacts({ db: { ...db, leased }, storage, volumeId, unplugPendingBoundMs: deps.config.storage.unplugPendingBoundMs });
 }
 
 const keyOf = (d: Divergence) => [d.code, d.volumeId, d.snapshotId, d.operationId, d.file, d.share].join('|');

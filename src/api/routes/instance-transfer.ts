@@ -9,13 +9,12 @@ import { callerOf, scopedProject } from '../auth.js';
 import type { ServiceDeps } from '../context.js';
 import { openInstanceExport } from '../usecases/instances/instance-export.js';
 import { importInstanceArchive } from '../usecases/instances/instance-import.js';
-import { looseBool, uuid } from '../validation/common.js';
+import { looseBool, noQuery, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { ARCHIVE_MEDIA_TYPE } from './volume-transfer.js';
 import type { RouteDef } from './route.js';
 
 const instancePath = z.strictObject({ project_id: z.string().optional(), instance_uuid: uuid });
-const noQuery = z.strictObject({});
 const importQuery = z.strictObject({ share: z.string().max(1024).optional(), keep_ids: looseBool.optional() });
 
 export function instanceTransferRoutes(deps: ServiceDeps): RouteDef[] {

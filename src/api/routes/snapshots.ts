@@ -6,7 +6,7 @@ import { authorize } from '../policy.js';
 import { createSnapshot } from '../usecases/snapshot-create.js';
 import { deleteSnapshot } from '../usecases/snapshot-delete.js';
 import { visibleSnapshot, visibleVolume } from '../usecases/lookup.js';
-import { noQuery, pathIds } from '../validation/common.js';
+import { createdNaming, noQuery, pathIds, updatedNaming } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { snapshotCreateBody, snapshotListQuery, snapshotUpdateBody } from '../validation/snapshots.js';
 import { baseUrl } from '../views/links.js';
@@ -43,8 +43,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
         const caller = callerOf(req);
         const vol = await visibleVolume(deps, caller, b.volume_id);
         const { snapshot, operation } = await createSnapshot(deps, caller, vol, {
-          name: b.name ?? b.display_name ?? null, description: b.description ?? b.display_description ?? null,
-          metadata: b.metadata ?? {}, force: b.force ?? false,
+          ...createdNaming(b), metadata: b.metadata ?? {}, force: b.force ?? false,
         });
         res.status(202).set('x-operation-id', operation.id).json({ snapshot: snapshotDetail(req, snapshot, seesAllProjects(caller)) });
       },
@@ -64,9 +63,7 @@ export function snapshotRoutes(deps: ServiceDeps): RouteDef[] {
         const { snapshot: b } = parse(snapshotUpdateBody, req.body, 'body');
         scopedProject(req);
         const s = await visibleSnapshot(deps, callerOf(req), snapshot_id);
-        const name = b.name !== undefined ? b.name : b.display_name;
-        const description = b.description !== undefined ? b.description : b.display_description;
-        await deps.repos.snapshots.update(s.id, { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}) });
+        await deps.repos.snapshots.update(s.id, updatedNaming(b));
         res.json(await show(req, snapshot_id));
       },
     },

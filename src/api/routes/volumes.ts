@@ -7,7 +7,7 @@ import { createVolume } from '../usecases/volume-create.js';
 import { typeNamesOf } from '../usecases/volume-types/types.js';
 import { deleteVolume } from '../usecases/volume-delete.js';
 import { visibleVolume, volumeRefOf } from '../usecases/lookup.js';
-import { pathIds } from '../validation/common.js';
+import { createdNaming, pathIds, updatedNaming } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import { volumeCreateBody, volumeDeleteQuery, volumeListQuery, volumeUpdateBody } from '../validation/volumes.js';
 import { baseUrl } from '../views/links.js';
@@ -52,7 +52,7 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
         const { volume: b } = parse(createSchema, req.body, 'body');
         const project = scopedProject(req);
         const { volume, operation } = await createVolume(deps, callerOf(req), project, {
-          sizeGiB: b.size, name: b.name ?? b.display_name ?? null, description: b.description ?? b.display_description ?? null,
+          sizeGiB: b.size, ...createdNaming(b),
           metadata: b.metadata ?? {}, bootable: b.bootable ?? false, snapshotId: b.snapshot_id ?? null, sourceVolumeId: b.source_volid ?? null,
           volumeType: b.volume_type ?? null,
         });
@@ -74,11 +74,8 @@ export function volumeRoutes(deps: ServiceDeps): RouteDef[] {
         const { volume: b } = parse(volumeUpdateBody, req.body, 'body');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
-        const name = b.name !== undefined ? b.name : b.display_name;
-        const description = b.description !== undefined ? b.description : b.display_description;
         await deps.repos.volumes.update(v.id, {
-          ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}),
-          ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
+          ...updatedNaming(b), ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
         });
         res.json(await showVolume(deps, req, await visibleVolume(deps, callerOf(req), volume_id)));
       },

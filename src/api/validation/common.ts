@@ -17,6 +17,31 @@ export const text = (max: number) => z.string().max(max).refine((s) => !/[\ud800
 export const name = text(255).nullable();
 export const description = text(255).nullable();
 
+/** Cinder's naming fields of volumes and snapshots: v3's name and description, and the display_ aliases of older clients. */
+export const namingFields = {
+  name: name.optional(),
+  description: description.optional(),
+  display_name: name.optional(),
+  display_description: description.optional(),
+};
+
+interface Naming { name?: string | null; description?: string | null; display_name?: string | null; display_description?: string | null }
+
+/** A create's name and description: the v3 field, else its alias, else none. */
+export function createdNaming(b: Naming): { name: string | null; description: string | null } {
+  return { name: b.name ?? b.display_name ?? null, description: b.description ?? b.display_description ?? null };
+}
+
+/**
+ * What an update changes: a v3 field that is present wins over its alias (null clears it, as in
+ * Cinder); a field sent under neither name is left as it is.
+ */
+export function updatedNaming(b: Naming): { name?: string | null; description?: string | null } {
+  const n = b.name !== undefined ? b.name : b.display_name;
+  const d = b.description !== undefined ? b.description : b.display_description;
+  return { ...(n !== undefined ? { name: n } : {}), ...(d !== undefined ? { description: d } : {}) };
+}
+
 export const metadata = z.record(text(255).min(1), text(255))
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 metadata items');
 

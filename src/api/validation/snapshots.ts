@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { description, listQueryBase, looseBool, metadata, name, uuid } from './common.js';
+import { listQueryBase, looseBool, metadata, namingFields, uuid } from './common.js';
 
 export const snapshotListQuery = z.strictObject({
   ...listQueryBase,
@@ -12,20 +12,14 @@ export const snapshotCreateBody = z.strictObject({
   snapshot: z.strictObject({
     volume_id: uuid,
     force: looseBool.nullable().optional(),
-    name: name.optional(),
-    description: description.optional(),
-    display_name: name.optional(),
-    display_description: description.optional(),
+    ...namingFields,
     metadata: metadata.nullable().optional(),
   }),
 });
 
 export const snapshotUpdateBody = z.strictObject({
   snapshot: z.strictObject({
-    name: name.optional(),
-    description: description.optional(),
-    display_name: name.optional(),
-    display_description: description.optional(),
+    ...namingFields,
   }).refine((v) => Object.keys(v).length > 0, 'nothing to update'),
 });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { description, listQueryBase, looseBool, metadata, name, sizeGiB, uuid } from './common.js';
+import { listQueryBase, looseBool, metadata, namingFields, sizeGiB, uuid } from './common.js';
 
 export const volumeListQuery = z.strictObject({
   ...listQueryBase,
@@ -14,10 +14,7 @@ export const volumeListQuery = z.strictObject({
 export const volumeCreateBody = (maxGiB: number) => z.strictObject({
   volume: z.strictObject({
     size: sizeGiB(maxGiB),
-    name: name.optional(),
-    description: description.optional(),
-    display_name: name.optional(),
-    display_description: description.optional(),
+    ...namingFields,
     metadata: metadata.optional(),
     snapshot_id: uuid.nullable().optional(),
     source_volid: uuid.nullable().optional(),
@@ -35,10 +32,7 @@ export const volumeCreateBody = (maxGiB: number) => z.strictObject({
 
 export const volumeUpdateBody = z.strictObject({
   volume: z.strictObject({
-    name: name.optional(),
-    description: description.optional(),
-    display_name: name.optional(),
-    display_description: description.optional(),
+    ...namingFields,
     metadata: metadata.optional(),
   }).refine((v) => Object.keys(v).length > 0, 'nothing to update'),
 });

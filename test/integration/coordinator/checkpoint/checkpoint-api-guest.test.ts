@@ -17,8 +17,9 @@ import { logger } from '../../../../lib/core/logger.js';
 import { withCheckpointRoutes } from '../../../../coordinator/checkpoint/routes.js';
 import type { CheckpointDeps } from '../../../../coordinator/checkpoint/runner.js';
 import { parseDomainXml } from '../../../../coordinator/domain/disks.js';
-import { UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
+import type { DomainRef, LibvirtConnection } from '../../../../lib/libvirt/index.js';
 import { createDisk, createOverlay, execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../../fixtures/guest/index.js';
+import { removeSuiteDomain, waitForDomainAgent } from '../../../fixtures/guest/suite-domain.js';
 import { makeRunDir } from '../../../fixtures/guest/paths.js';
 import { BACKENDS, TOKENS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { jsonOf, runCli, runCliOnTerminal } from '../../../fixtures/cli/spawn-cli.js';
@@ -50,15 +51,7 @@ describe('os-checkpoints through the storage service against the real coordinato
   async function activeFile(): Promise<string> {
     return parseDomainXml(await conn.getXmlDesc(dom)).disks.find((x) => x.target === 'vdb')?.chain[0]?.path as string;
   }
-  async function waitForAgent(): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      try { await conn.agent(dom, 'guest-ping', undefined, 2); return; } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
+  const waitForAgent = () => waitForDomainAgent(conn, dom);
   const status = async (id: string) => (await t.http.get(`/v3/os-checkpoints/${id}`).set(auth('alice'))).body.checkpoint as Record<string, unknown> | undefined;
 
   before(async function () {
@@ -87,13 +80,7 @@ describe('os-checkpoints through the storage service against the real coordinato
   after(async function () {
     this.timeout(60_000);
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
-    const c = conn?.connected ? conn : await openTestConnection();
-    if (dom) {
-      await c.destroy(dom).catch(() => undefined);
-      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
-    }
-    if (c !== conn) await c.close();
-    await conn?.close();
+    await removeSuiteDomain(conn, dom);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -33,6 +33,7 @@ import {
   createDisk, createOverlay, diskXml, execInGuest, guestImage, guestXml, hasPattern, openTestConnection,
 } from '../../../fixtures/guest/index.js';
 import { makeRunDir } from '../../../fixtures/guest/paths.js';
+import { removeSuiteDomain, waitForDomainAgent } from '../../../fixtures/guest/suite-domain.js';
 
 const KiB = 256;
 const P = { A: [0xa1, 0], B: [0xb2, 1024], C: [0xc3, 2048], P: [0x51, 0], Q: [0x52, 0], Z: [0x00, 1024], Z2: [0x00, 2048] } as const;
@@ -73,15 +74,7 @@ describe('instance checkpoints with memory state on a booted guest', function ()
     const d = parseDomainXml(await conn.getXmlDesc(dom)).disks.find((x) => x.target === target);
     return d?.chain[0]?.path as string;
   }
-  async function waitForAgent(): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      try { await conn.agent(dom, 'guest-ping', undefined, 2); return; } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
+  const waitForAgent = () => waitForDomainAgent(conn, dom);
   /** The whole state of one checkpoint point, in the guest and on the host. */
   async function expectState(ram: string, vdb: Pat[], vdc: Pat[]): Promise<void> {
     expect((await exec('cat /ram-state')).trim()).to.equal(ram);
@@ -124,15 +117,8 @@ describe('instance checkpoints with memory state on a booted guest', function ()
 
   after(async function () {
     this.timeout(60_000);
-    // A libvirtd restart mid-suite drops the suite's connection; the domain must still go.
-    const c = conn?.connected ? conn : await openTestConnection();
-    if (dom) {
-      await c.destroy(dom).catch(() => undefined);
-      // KEEP_NVRAM: the firmware store of the NVRAM case lives in the run directory, removed below.
-      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM).catch(() => undefined);
-    }
-    if (c !== conn) await c.close();
-    await conn?.close();
+    // KEEP_NVRAM: the firmware store of the NVRAM case lives in the run directory, removed below.
+    await removeSuiteDomain(conn, dom, UndefineFlags.SNAPSHOTS_METADATA | UndefineFlags.KEEP_NVRAM);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -24,7 +24,7 @@ import supertest from 'supertest';
 import { CRASH_POINTS } from '../../../../lib/core/crash-points.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
 import { parseDomainXml } from '../../../../coordinator/domain/disks.js';
-import { DomainState, DomainXmlFlags, ListDomainsFlags, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
+import { DomainState, DomainXmlFlags, ListDomainsFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
 import { startDaemon, type DaemonProcess } from '../../../fixtures/e2e/coordinator/daemon-process.js';
 import { freePort } from '../../../fixtures/free-port.js';
 import { createGlusterVolume, type GlusterVolume } from '../../../fixtures/gluster.js';
@@ -32,6 +32,7 @@ import { startKillableService } from '../../../fixtures/killable-service.js';
 import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../../fixtures/guest/index.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../../../fixtures/api/harness.js';
 import { guestVolumeBytes } from '../../../fixtures/guest/volume-bytes.js';
+import { removeSuiteDomain } from '../../../fixtures/guest/suite-domain.js';
 
 const KiB = 256;
 // The default: a take's per-volume operations are not renewed while libvirt saves the memory (slower on GlusterFS).
@@ -166,14 +167,8 @@ describe('a checkpoint restored on another compute host (GlusterFS share, two co
     this.timeout(300_000);
     await svc?.kill();
     for (const h of Object.keys(coords)) await killCoordinator(h);
-    const c = conn?.connected ? conn : await openTestConnection();
-    const d = await c.lookupByUuid(instance).catch(() => undefined);
-    if (d) {
-      await c.destroy(d).catch(() => undefined);
-      await c.undefine(d, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
-    }
-    await c.close();
-    if (c !== conn) await conn?.close().catch(() => undefined);
+    // By uuid: host b defined the instance anew, under the same uuid.
+    await removeSuiteDomain(conn, instance);
     await db?.cleanup();
     await gluster?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });

@@ -28,7 +28,7 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { CRASH_POINTS } from '../../../../lib/core/crash-points.js';
 import { parseDomainXml } from '../../../../coordinator/domain/disks.js';
-import { UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
+import type { DomainRef, LibvirtConnection } from '../../../../lib/libvirt/index.js';
 import { run } from '../../../../lib/core/process.js';
 import { startDaemon, type DaemonProcess } from '../../../fixtures/e2e/coordinator/daemon-process.js';
 import { freePort } from '../../../fixtures/free-port.js';
@@ -36,6 +36,7 @@ import { startKillableService } from '../../../fixtures/killable-service.js';
 import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../../fixtures/guest/index.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../../../fixtures/api/harness.js';
 import { guestVolumeBytes } from '../../../fixtures/guest/volume-bytes.js';
+import { removeSuiteDomain, waitForDomainAgent } from '../../../fixtures/guest/suite-domain.js';
 
 const KiB = 256;
 const LEASE_TTL_MS = 3000;
@@ -76,15 +77,7 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
   async function activeFile(): Promise<string> {
     return parseDomainXml(await conn.getXmlDesc(dom as DomainRef)).disks.find((x) => x.target === 'vdb')?.chain[0]?.path as string;
   }
-  async function waitForAgent(): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      try { await conn.agent(dom as DomainRef, 'guest-ping', undefined, 2); return; } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
+  const waitForAgent = () => waitForDomainAgent(conn, dom as DomainRef);
   async function startCoordinator(crashAt?: string): Promise<void> {
     coord = await startDaemon(scratch, {
       // The service's fixed port: the take records its snapshots through the metadata API of whichever service runs.
@@ -188,13 +181,7 @@ describe('a storage service SIGKILLed during a checkpoint take: the row converge
     await svc?.kill();
     await coord?.kill();
     await coordB?.kill();
-    const c = conn?.connected ? conn : await openTestConnection();
-    if (dom) {
-      await c.destroy(dom).catch(() => undefined);
-      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
-    }
-    await c.close();
-    if (c !== conn) await conn?.close().catch(() => undefined);
+    await removeSuiteDomain(conn, dom);
     await db?.cleanup();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });

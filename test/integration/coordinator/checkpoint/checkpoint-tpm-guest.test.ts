@@ -15,7 +15,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { isStorageError } from '../../../../lib/core/errors.js';
 import { run } from '../../../../lib/core/process.js';
-import { DomainState, UndefineFlags, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
+import { DomainState, type DomainRef, type LibvirtConnection } from '../../../../lib/libvirt/index.js';
 import { checkpointPaths } from '../../../../coordinator/checkpoint/plan.js';
 import { REVERT_INTENT_FILE } from '../../../../coordinator/checkpoint/record.js';
 import { revertCheckpoint, takeCheckpoint, type CheckpointDeps } from '../../../../coordinator/checkpoint/runner.js';
@@ -23,7 +23,7 @@ import { SWTPM_STATE_ROOT, TPM_FILE, TPM_PREVIOUS_FILE, tpmStatePath } from '../
 import { parseDomainXml } from '../../../../coordinator/domain/disks.js';
 import { createDisk, createOverlay, execInGuest, guestImage, guestXml, openTestConnection } from '../../../fixtures/guest/index.js';
 import { makeRunDir } from '../../../fixtures/guest/paths.js';
-import { until } from '../../../fixtures/until.js';
+import { removeSuiteDomain, waitForDomainAgent } from '../../../fixtures/guest/suite-domain.js';
 
 const digest = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -39,9 +39,7 @@ describe('checkpoints of a booted guest with an emulated TPM (swtpm)', function 
   const state = tpmStatePath(SWTPM_STATE_ROOT, instance, '2.0');
   const instanceDir = () => path.join(dir, 'checkpoints', instance);
 
-  async function waitForAgent(): Promise<void> {
-    await until('the guest agent', async () => conn.agent(dom, 'guest-ping', undefined, 2).then(() => true, () => undefined), 300_000);
-  }
+  const waitForAgent = () => waitForDomainAgent(conn, dom, 300_000);
   const exec = (script: string) => execInGuest(conn, dom, script);
   /** The state file replaced while the guest is stopped, owner and mode kept (swtpm must read it). */
   function changeTpmState(): void {
@@ -80,14 +78,8 @@ describe('checkpoints of a booted guest with an emulated TPM (swtpm)', function 
 
   after(async function () {
     this.timeout(60_000);
-    const c = conn?.connected ? conn : await openTestConnection();
-    if (dom) {
-      await c.destroy(dom).catch(() => undefined);
-      // Without KEEP_TPM libvirt removes the domain's swtpm state directory.
-      await c.undefine(dom, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
-    }
-    if (c !== conn) await c.close();
-    await conn?.close();
+    // Without KEEP_TPM libvirt removes the domain's swtpm state directory.
+    await removeSuiteDomain(conn, dom);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -10,35 +10,23 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AttachState } from '../../../../lib/protocol/attach-state.js';
 import type { ServiceDeps } from '../../../../src/api/context.js';
 import { settleAttaching } from '../../../../src/api/usecases/attachments/settle-attaching.js';
 import { BACKENDS, eventually, registerHost, remotefsServiceHooks, type RemotefsService } from '../../../fixtures/api/harness.js';
+import { StandInHost } from '../../../fixtures/api/stand-in-host.js';
 
 /** What the scripted host answers per volume; absent: 404 (the route of an older coordinator). */
 class ScriptedHost {
   readonly states = new Map<string, Omit<AttachState, 'instance_uuid' | 'volume_id'>>();
   readonly asked: string[] = [];
-  private server = http.createServer((req, res) => {
+  readonly server = new StandInHost((req, res) => {
     const m = /^\/v1\/instances\/([^/]+)\/volumes\/([^/]+)$/.exec(req.url ?? '');
     const s = m ? this.states.get(m[2] as string) : undefined;
     if (m) this.asked.push(m[2] as string);
     res.writeHead(m && s ? 200 : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(m && s ? { attach_state: { instance_uuid: m[1], volume_id: m[2], ...s } } : { error: { code: 'NOT_FOUND', message: 'no route' } }));
   });
-  url = '';
-
-  async listen(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
 }
 
 const V344 = { 'OpenStack-API-Version': 'volume 3.44' };
@@ -59,10 +47,10 @@ for (const backend of BACKENDS) {
     const volume = async (id: string) => (await s.http.get(`/v3/volumes/${id}`).set(as('admin')).expect(200)).body.volume as { status: string; attachments: unknown[] };
 
     before(async () => {
-      await host.listen();
-      await registerHost(s, 'c1', host.url);
+      await host.server.listen();
+      await registerHost(s, 'c1', host.server.url);
     });
-    after(() => host.close());
+    after(() => host.server.close());
 
     /** An available volume, reserved and connected on host c1 as the coordinator does it: left `attaching`. */
     async function attaching(): Promise<{ vid: string; aid: string }> {

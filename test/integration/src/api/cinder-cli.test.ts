@@ -34,9 +34,9 @@ describe('api with the real cinder CLI (noauth, SQLite)', function () {
 
   it('lists, creates, shows, snapshots, extends and deletes', async () => {
     // cinder create shows the volume as its GET right after the POST answers: the driver is held
-    // back so that GET sees the operation still running, whatever the machine's speed.
-    t.driver.delayMs = 3000;
-    const created = await cinder('create', '1', '--name', 'cli-vol').finally(() => { t.driver.delayMs = 0; });
+    // until the command ended, so that GET sees the operation still running, whatever the machine's speed.
+    const release = t.driver.hold();
+    const created = await cinder('create', '1', '--name', 'cli-vol').finally(release);
     const vid = field(created, 'id') as string;
     expect(vid).to.match(/^[0-9a-f-]{36}$/);
     expect(field(created, 'status')).to.equal('creating');

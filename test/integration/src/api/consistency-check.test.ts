@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import supertest from 'supertest';
@@ -27,6 +27,7 @@ import { freePort } from '../../../fixtures/free-port.js';
 import { createGlusterVolume } from '../../../fixtures/gluster.js';
 import { corruptHeaderRefcount, leakOneCluster } from '../../../fixtures/qcow2-damage.js';
 import { shareListing } from '../../../fixtures/shares.js';
+import { StandInHost } from '../../../fixtures/api/stand-in-host.js';
 import { BACKENDS, TOKENS, auth, eventually, registerHost, startTestService, type Backend, type TestDb } from '../../../fixtures/api/harness.js';
 
 interface ShareUnderTest {
@@ -195,73 +196,96 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       expect(await readdir(shareDir)).to.not.include(orphan);
     });
 
-    it('ATTACHMENT_MISMATCH: the live chain the host\'s coordinator reports is compared with the info file', async () => {
-      // A stand-in for the coordinator's disk endpoint (its answer's shape: DiskState); the real
-      // coordinator answers it from libvirt in the e2e suites.
-      let chain: (string | null)[] = [];
-      const asked: string[] = [];
-      const server = createServer((req, res) => {
-        asked.push(`${req.method ?? ''} ${req.url ?? ''}`);
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ disk: { instance_uuid: 'i', volume_id: vid, running: true, target: 'vdb', chain, format: 'qcow2', capacity_bytes: 1024 ** 3 } }));
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      // The coordinator is the one the registry names for the attachment's host.
-      await registerHost({ http }, 'compute-1', `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    /**
+     * The volume attached to an instance of host compute-1, whose coordinator (the one the
+     * registry names for the host) is a stand-in answering its disk endpoint with `answer`; the
+     * real coordinator answers it from libvirt in the e2e suites. Detached again afterwards (unless
+     * the check did), and the next check is clean.
+     */
+    async function withStandInHost(answer: RequestListener, body: (instance: string) => Promise<void>): Promise<void> {
+      const server = new StandInHost(answer);
+      const endpoint = await server.listen();
+      await registerHost({ http }, 'compute-1', endpoint);
       const instance = randomUUID();
       const attId = randomUUID();
       try {
         await svc.deps.repos.attachments.insert({
-          id: attId, volumeId: vid, instanceUuid: instance, host: 'compute-1', mountpoint: '/dev/vdb',
-          coordinatorEndpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+          id: attId, volumeId: vid, instanceUuid: instance, host: 'compute-1', mountpoint: '/dev/vdb', coordinatorEndpoint: endpoint,
           activeFile: `volume-${vid}.${s2}`, format: 'qcow2', status: 'attached', attachedAt: new Date(),
         });
         await svc.deps.repos.volumes.update(vid, { status: 'in-use', attachStatus: 'attached' });
+        await body(instance);
+      } finally {
+        if ((await svc.deps.repos.attachments.activeOf(vid)).length > 0) {
+          await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
+          await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
+        }
+        await server.close();
+      }
+      expect((await check()).consistent).to.equal(true);
+    }
+
+    /** The coordinator's disk state (DiskState) of the volume's disk in a running guest. */
+    const diskAnswer = (chain: (string | null)[], extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ disk: { instance_uuid: 'i', volume_id: vid, running: true, target: 'vdb', chain, format: 'qcow2', capacity_bytes: 1024 ** 3, ...extra } });
+
+    it('ATTACHMENT_MISMATCH: the live chain the host\'s coordinator reports is compared with the info file', async () => {
+      let chain: (string | null)[] = [];
+      const asked: string[] = [];
+      await withStandInHost((req, res) => {
+        asked.push(`${req.method ?? ''} ${req.url ?? ''}`);
+        res.setHeader('content-type', 'application/json');
+        res.end(diskAnswer(chain));
+      }, async (instance) => {
         chain = [`volume-${vid}.${s2}`, `volume-${vid}.${s1}`, `volume-${vid}`];
         expect((await check()).consistent).to.equal(true);
         expect(asked[0]).to.equal(`GET /v1/instances/${instance}/volumes/${vid}/disk`);
         chain = [`volume-${vid}.${s1}`, `volume-${vid}`];
         expect(codesOf(await check(true))).to.deep.equal(['ATTACHMENT_MISMATCH']);
-      } finally {
-        await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
-        await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
-        await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-      }
-      expect((await check()).consistent).to.equal(true);
+      });
     });
 
     it('DISK_NOT_IN_GUEST: the host answers 404 for the disk (a detach interrupted after the unplug): reported as such, not as an unreachable host; --repair completes the detach', async () => {
-      // A stand-in for the coordinator's disk endpoint answering as the real one does for a disk
-      // the domain does not have (coordinator/disk-ops: NOT_FOUND, 404).
-      const server = createServer((req, res) => {
+      // As the real coordinator answers for a disk the domain does not have (coordinator/disk-ops: NOT_FOUND, 404).
+      await withStandInHost((_req, res) => {
         res.statusCode = 404;
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `the domain has no disk with serial ${vid}` } }));
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      await registerHost({ http }, 'compute-1', endpoint);
-      const attId = randomUUID();
-      try {
-        await svc.deps.repos.attachments.insert({
-          id: attId, volumeId: vid, instanceUuid: randomUUID(), host: 'compute-1', mountpoint: '/dev/vdb', coordinatorEndpoint: endpoint,
-          activeFile: `volume-${vid}.${s2}`, format: 'qcow2', status: 'attached', attachedAt: new Date(),
-        });
-        await svc.deps.repos.volumes.update(vid, { status: 'in-use', attachStatus: 'attached' });
+      }, async () => {
         const r = await check();
         expect(codesOf(r)).to.deep.equal(['DISK_NOT_IN_GUEST']);
         expect(r.divergences[0]?.repair).to.equal('settle');
         await check(true);
         expect((await svc.deps.repos.volumes.get(vid))?.status).to.equal('available');
         expect(await svc.deps.repos.attachments.activeOf(vid)).to.deep.equal([]);
-      } finally {
-        if ((await svc.deps.repos.attachments.activeOf(vid)).length > 0) {
-          await svc.deps.repos.attachments.update(attId, { status: 'detached', detachedAt: new Date() });
-          await svc.deps.repos.volumes.update(vid, { status: 'available', attachStatus: 'detached' });
-        }
-        await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-      }
-      expect((await check()).consistent).to.equal(true);
+      });
+    });
+
+    it('UNPLUG_PENDING: the host reports an unplug its guest has ignored past storage.unplugPendingBoundMs (default 5 min); --repair changes nothing', async () => {
+      // As the real coordinator answers for a disk still in the running guest but gone from its
+      // definition (coordinator/disk-ops: unplug_pending_ms).
+      let pendingMs: number | null = null;
+      await withStandInHost((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(diskAnswer([`volume-${vid}.${s2}`, `volume-${vid}.${s1}`, `volume-${vid}`], { unplug_pending_ms: pendingMs }));
+      }, async () => {
+        expect((await check()).consistent, 'no unplug pending').to.equal(true);
+        pendingMs = 5 * 60_000 - 1;
+        expect((await check()).consistent, 'a detach still waiting for its guest').to.equal(true);
+        pendingMs = 5 * 60_000;
+        const before = await databaseDump(svc.deps);
+        const r = await check(true);
+        expect(codesOf(r)).to.deep.equal(['UNPLUG_PENDING']);
+        expect(r.divergences[0]?.repair).to.equal(null);
+        expect(r.repairs).to.deep.equal([]);
+        expect(await databaseDump(svc.deps), '--repair changed nothing').to.deep.equal(before);
+        const lines: string[] = [];
+        process.exitCode = undefined;
+        await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', 'check', vid]);
+        expect(process.exitCode).to.equal(1);
+        process.exitCode = undefined;
+        expect(lines.join('\n')).to.contain('UNPLUG_PENDING').and.contain('reboot the guest');
+      });
     });
 
     it('MISSING_FILE, SIZE_MISMATCH, STATUS_MISMATCH: reported with an admin action; --repair changes nothing', async () => {

@@ -10,7 +10,6 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +21,7 @@ import { STEPS } from '../../../../drivers/remotefs/snapshots/hooks.js';
 import { createTestDatabase, type TestDatabase } from '../../../fixtures/mariadb.js';
 import { SERVICE_ENTRY, startChild, type DaemonProcess } from '../../../fixtures/e2e/coordinator/daemon-process.js';
 import { TOKENS, auth, eventually } from '../../../fixtures/api/harness.js';
+import { StandInHost } from '../../../fixtures/api/stand-in-host.js';
 
 const GiB = 1024 ** 3;
 const K64 = 65536;
@@ -34,20 +34,9 @@ interface Disk { running: boolean; active: string; capacity: number }
 class ScriptedHost {
   readonly disks = new Map<string, Disk>();
   hangUpAfterResize = false;
-  private server = http.createServer((req, res) => void this.serve(req, res));
-  url = '';
+  readonly server = new StandInHost((req, res) => void this.serve(req, res));
 
   constructor(private readonly share: string) {}
-
-  async listen(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let body = '';
@@ -130,7 +119,7 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     await qemuIo(path.join(share, `volume-${vid}`), 'qcow2', [`write -P 0xa1 0 ${K64}`]);
     host.disks.set(vid, { running, active: `volume-${vid}`, capacity: GiB });
     await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
-      .send({ compute_host: { coordinator_endpoint: host.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+      .send({ compute_host: { coordinator_endpoint: host.server.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
     await api().post(`/v3/volumes/${vid}/action`).set(alice).send({ 'os-attach': {
       instance_uuid: randomUUID(), mountpoint: '/dev/vdb', host_name: 'compute-1',
     } }).expect(202);
@@ -154,12 +143,12 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
     scratch = await mkdtemp(path.join(tmpdir(), 'qcs-online-settle-'));
     share = path.join(scratch, 'share');
     host = new ScriptedHost(share);
-    await host.listen();
+    await host.server.listen();
   });
 
   after(async () => {
     await svc?.kill();
-    await host?.close();
+    await host?.server.close();
     await db?.drop();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
@@ -288,7 +277,7 @@ describe('storage service: an interrupted live extend or stopped-guest revert of
       expect((await volume(vid)).status).to.equal('in-use');
     } finally {
       await api().put('/v3/os-compute-hosts/compute-1').set(auth('admin'))
-        .send({ compute_host: { coordinator_endpoint: host.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
+        .send({ compute_host: { coordinator_endpoint: host.server.url, credential: `scripted-host-${SERVICE_TOKEN}` } }).expect((r) => expect(r.status).to.be.oneOf([200, 201]));
     }
   });
 

@@ -185,15 +185,16 @@ for (const backend of BACKENDS) {
 
     it('answers 409 VOLUME_BUSY while another operation holds the volume', async () => {
       const id = await createVolume(t);
-      t.driver.delayMs = 400;
+      // The extend is held in the driver (its lease held) until the snapshot request was answered.
+      const release = t.driver.hold();
       try {
         await t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
         const r = await t.http.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: id } });
         expect(r.status).to.equal(409);
         expect(r.body.conflictingRequest.error_code).to.equal('VOLUME_BUSY');
       } finally {
+        release();
         await waitVolume(t, id, 'available');
-        t.driver.delayMs = 0;
       }
     });
 

@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { CoordinatorClient } from '../../../../drivers/remotefs/online/coordinator-client.js';
 import { isStorageError } from '../../../../lib/core/errors.js';
 
-async function answering(chain: unknown): Promise<{ server: Server; url: string }> {
+async function answering(chain: unknown, extra: Record<string, unknown> = {}): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-      disk: { instance_uuid: 'i', volume_id: 'v', running: true, target: 'vdb', chain, format: 'qcow2' },
+      disk: { instance_uuid: 'i', volume_id: 'v', running: true, target: 'vdb', chain, format: 'qcow2', ...extra },
     })));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -24,8 +24,8 @@ describe('coordinator client: the disk chain a coordinator reports', () => {
     for (const s of servers.splice(0)) await new Promise((r) => { s.closeAllConnections(); s.close(r); });
   });
 
-  async function disk(chain: unknown): Promise<unknown> {
-    const s = await answering(chain);
+  async function disk(chain: unknown, extra?: Record<string, unknown>): Promise<unknown> {
+    const s = await answering(chain, extra);
     servers.push(s.server);
     const client = new CoordinatorClient({ endpoint: s.url, token: 't', pollMs: 10 });
     return client.disk(randomUUID(), vid).then((d) => d, (e: unknown) => e);
@@ -45,6 +45,14 @@ describe('coordinator client: the disk chain a coordinator reports', () => {
 
   it('refuses an answer without a chain', async () => {
     expect(isStorageError(await disk('volume-x'), 'INVALID_INPUT')).to.equal(true);
+  });
+
+  it('takes how long an unplug has been pending as a non-negative number of ms (or null), refuses anything else', async () => {
+    const chain = [`volume-${vid}`];
+    for (const ok of [0, 1500, null]) expect(await disk(chain, { unplug_pending_ms: ok })).to.deep.include({ unplug_pending_ms: ok });
+    for (const bad of [-1, '5000', true, { ms: 1 }]) {
+      expect(isStorageError(await disk(chain, { unplug_pending_ms: bad }), 'INVALID_INPUT'), JSON.stringify(bad)).to.equal(true);
+    }
   });
 });
 

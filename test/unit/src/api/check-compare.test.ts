@@ -37,6 +37,7 @@ function cleanStorage(tree: TreeFact = cleanTree()): VolumeStorageFact {
 function clean(): CheckFacts {
   return {
     volumeId: null,
+    unplugPendingBoundMs: 300_000,
     db: {
       volumes: [{ id: V, status: 'available', attachStatus: 'detached', sizeGiB: 1, providerLocation: SHARE }],
       snapshots: [{ id: S1, volumeId: V, status: 'available', hidden: false }, { id: S2, volumeId: V, status: 'available', hidden: false }],
@@ -263,6 +264,29 @@ describe('consistency check: the comparison (pure)', () => {
     attach(f);
     f.storage.hosts.push({ volumeId: V, instanceUuid: 'inst-1', host: 'compute-1', absent: true });
     expect(only(f).map((d) => [d.code, d.repair])).to.deep.equal([['DISK_NOT_IN_GUEST', 'settle']]);
+  });
+
+  it('UNPLUG_PENDING: an unplug the guest ignored past the bound, with the admin action; younger ones and hosts that do not say are no divergence', () => {
+    const pending = (ms?: number) => {
+      const f = clean();
+      attach(f);
+      f.storage.hosts.push({ volumeId: V, instanceUuid: 'inst-1', host: 'compute-1', chain: [o2, o1, base], running: true, ...(ms === undefined ? {} : { unplugPendingMs: ms }) });
+      return only(f);
+    };
+    expect(pending()).to.deep.equal([]);
+    expect(pending(299_999)).to.deep.equal([]);
+    const [d, ...rest] = pending(300_000);
+    expect(rest).to.deep.equal([]);
+    expect(d).to.deep.include({ code: 'UNPLUG_PENDING', volumeId: V, repair: null });
+    expect(d!.message).to.match(/inst-1 on compute-1/).and.match(/300 s/);
+    expect(d!.action).to.match(/retry the detach/).and.match(/reboot the guest/).and.match(/power it off/);
+  });
+
+  it('UNPLUG_PENDING is reported beside a chain mismatch, never instead of it', () => {
+    const f = clean();
+    attach(f);
+    f.storage.hosts.push({ volumeId: V, instanceUuid: 'inst-1', host: 'compute-1', chain: [o1, base], running: true, unplugPendingMs: 3_600_000 });
+    expect(codes(only(f))).to.deep.equal(['ATTACHMENT_MISMATCH', 'UNPLUG_PENDING']);
   });
 
   it('SHARE_UNAVAILABLE: an unmounted share; its volumes are not reported missing', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { faultBody, faultName } from '../../../../src/api/error-handler.js';
 import { parseAction, snapshotActions, volumeActions } from '../../../../src/api/validation/actions.js';
-import { parseSort } from '../../../../src/api/validation/common.js';
+import { createdNaming, parseSort, updatedNaming } from '../../../../src/api/validation/common.js';
 import { parse } from '../../../../src/api/validation/parse.js';
 import { volumeCreateBody } from '../../../../src/api/validation/volumes.js';
 import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
@@ -66,5 +66,20 @@ describe('api validation (unit)', () => {
     ], active_parent: 's1', active_file: 'volume-x.y' });
     expect(tree.split('\n')).to.deep.equal(['└─ s1 a 1 GiB available', '   ├─ s2 b 1 GiB available', '   └─ * active: volume-x.y']);
     expect(progressBar(50, 10)).to.equal('[#####.....]  50%');
+  });
+});
+
+describe('api validation: Cinder\'s naming fields and their display_ aliases (unit)', () => {
+  it('a create takes the v3 field, else its alias, else null', () => {
+    expect(createdNaming({})).to.deep.equal({ name: null, description: null });
+    expect(createdNaming({ display_name: 'old', display_description: 'd' })).to.deep.equal({ name: 'old', description: 'd' });
+    expect(createdNaming({ name: 'new', display_name: 'old', description: null, display_description: 'd' })).to.deep.equal({ name: 'new', description: 'd' });
+  });
+
+  it('an update changes only what was sent; a present v3 field wins over its alias, null clears', () => {
+    expect(updatedNaming({})).to.deep.equal({});
+    expect(updatedNaming({ display_name: 'old' })).to.deep.equal({ name: 'old' });
+    expect(updatedNaming({ name: null, display_name: 'old', description: 'd' })).to.deep.equal({ name: null, description: 'd' });
+    expect(updatedNaming({ display_description: null })).to.deep.equal({ description: null });
   });
 });
