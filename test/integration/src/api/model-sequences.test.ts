@@ -7,6 +7,7 @@
  *
  * Bounded for CI (a fixed seed per backend, a few short runs). A long hunt:
  *   QCS_MODEL_RUNS=50 QCS_MODEL_STEPS=30 QCS_MODEL_SEED=<n> npx mocha --timeout 0 <this file>
+ * QCS_MODEL_LOG=1 prints every step as it passes.
  * QCS_MODEL_SHRINK=1 shrinks a failure to a shorter sequence (each try is a whole run: slow).
  * A failure prints the seed and path that replay it (QCS_MODEL_SEED, QCS_MODEL_PATH).
  */
@@ -21,8 +22,10 @@ import {
 } from '../../../fixtures/api/sequence-model.js';
 
 const env = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
-const RUNS = env('QCS_MODEL_RUNS') ?? 2;
-const STEPS = env('QCS_MODEL_STEPS') ?? 12;
+const RUNS = env('QCS_MODEL_RUNS') ?? 3;
+const STEPS = env('QCS_MODEL_STEPS') ?? 25;
+/** Shrinking needs shorter sequences than STEPS: then lengths run from 1. */
+const SHRINK = process.env.QCS_MODEL_SHRINK === '1';
 
 describe('api: the random-sequence model follows the README tree rules', () => {
   const fresh = (): VolModel => ({ id: 'v', name: 'v', sizeGiB: 1, metadata: {}, active: { sizeGiB: 1, data: new Map() }, activeParent: null, snaps: new Map() });
@@ -62,11 +65,11 @@ for (const [index, backend] of BACKENDS.entries()) {
     let http: ReturnType<typeof supertest>;
     remotefsServiceHooks(backend, 'qcs-model-', (s) => ({ dir, http } = s));
 
-    it(`${RUNS} run(s) of up to ${STEPS} steps: the service agrees with the model after every step`, async () => {
+    it(`${RUNS} run(s) of ${STEPS} steps: the service agrees with the model after every step`, async () => {
       const seed = env('QCS_MODEL_SEED') ?? 20261207 + index;
       const replayPath = process.env.QCS_MODEL_PATH;
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: STEPS }), async (ops) => {
+        fc.asyncProperty(fc.array(opArb, { minLength: SHRINK ? 1 : STEPS, maxLength: STEPS }), async (ops) => {
           const runner = new SequenceRunner(http, path.join(dir, 'share'), newWorld());
           try {
             await runner.apply({ t: 'createVolume', meta: true });
@@ -76,6 +79,7 @@ for (const [index, backend] of BACKENDS.entries()) {
               try {
                 did = await runner.apply(op);
                 await runner.verify(describeStep(n, op, did));
+                if (process.env.QCS_MODEL_LOG === '1') console.log(`    ${describeStep(n, op, did)}`);
               } catch (err) {
                 const e = err as Error;
                 e.message = `${describeStep(n, op, did)}\n  sequence: ${JSON.stringify(ops.slice(0, n + 1))}\n  ${e.message}`;
@@ -86,7 +90,7 @@ for (const [index, backend] of BACKENDS.entries()) {
             await runner.cleanup();
           }
         }),
-        { numRuns: RUNS, seed, ...(replayPath ? { path: replayPath } : {}), endOnFailure: process.env.QCS_MODEL_SHRINK !== '1', verbose: 1 },
+        { numRuns: RUNS, seed, ...(replayPath ? { path: replayPath } : {}), endOnFailure: !SHRINK, verbose: 1 },
       );
     });
   });
