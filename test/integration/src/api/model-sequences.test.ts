@@ -14,7 +14,8 @@
 import fc from 'fast-check';
 import path from 'node:path';
 import supertest from 'supertest';
-import { BACKENDS, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+import { qemuIo } from '../../../../lib/qemu/qemu-io.js';
+import { BACKENDS, auth, eventually, remotefsServiceHooks, type Backend } from '../../../fixtures/api/harness.js';
 import { SequenceRunner } from '../../../fixtures/api/sequence-runner.js';
 import { expect } from 'chai';
 import {
@@ -57,6 +58,40 @@ describe('api: the random-sequence model follows the README tree rules', () => {
     expect(v.activeParent).to.equal(null);
   });
 });
+
+describe('api: the random-sequence checks fail on a service that differs from the model (sqlite)', function () {
+  this.timeout(0);
+  let dir: string;
+  let http: ReturnType<typeof supertest>;
+  remotefsServiceHooks(BACKENDS[0] as Backend, 'qcs-model-neg-', (s) => ({ dir, http } = s));
+
+  it('bytes written behind the model, and a snapshot deleted behind it, are caught', async () => {
+    const runner = new SequenceRunner(http, path.join(dir, 'share'), newWorld());
+    try {
+      await runner.apply({ t: 'createVolume', meta: false });
+      await runner.apply({ t: 'snapshot', v: 0, meta: false });
+      await runner.verify('set-up');
+      const vol = [...runner.world.vols.values()][0] as VolModel;
+      const active = (await http.get(`/v3/volumes/${vol.id}/tree`).set(auth('admin')).expect(200)).body.tree.active_file as string;
+      await qemuIo(path.join(dir, 'share', active), 'qcow2', ['write -P 7 0 65536']);
+      await expectRejected(runner.verify('written behind'), /active file: .* differs from the model/);
+      vol.active.data.set(0, 7);
+      await runner.verify('model told');
+      const sid = [...vol.snaps.keys()][0] as string;
+      const r = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
+      await eventually(async () => ((await http.get(`/v3/operations/${String(r.headers['x-operation-id'])}`).set(auth('admin'))).body.operation?.state === 'succeeded' ? true : undefined), 180_000);
+      await expectRejected(runner.verify('deleted behind'), /snapshot list/);
+    } finally {
+      await runner.cleanup();
+    }
+  });
+});
+
+async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<void> {
+  const err = await p.then(() => null, (e: unknown) => e as Error);
+  expect(err, 'the check passed').to.not.equal(null);
+  expect(err?.message).to.match(message);
+}
 
 for (const [index, backend] of BACKENDS.entries()) {
   describe(`api: random operation sequences against a model (${backend.name})`, function () {
