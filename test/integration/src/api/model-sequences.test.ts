@@ -15,7 +15,10 @@ import fc from 'fast-check';
 import path from 'node:path';
 import supertest from 'supertest';
 import { qemuIo } from '../../../../lib/qemu/qemu-io.js';
-import { BACKENDS, auth, eventually, remotefsServiceHooks, type Backend } from '../../../fixtures/api/harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { startService, type RunningService } from '../../../../src/api/server.js';
+import { BACKENDS, auth, eventually, remotefsLocalConfig, remotefsServiceHooks, type Backend, type TestDb } from '../../../fixtures/api/harness.js';
 import { SequenceRunner } from '../../../fixtures/api/sequence-runner.js';
 import { expect } from 'chai';
 import {
@@ -66,7 +69,7 @@ describe('api: the random-sequence checks fail on a service that differs from th
   remotefsServiceHooks(BACKENDS[0] as Backend, 'qcs-model-neg-', (s) => ({ dir, http } = s));
 
   it('bytes written behind the model, and a snapshot deleted behind it, are caught', async () => {
-    const runner = new SequenceRunner(http, path.join(dir, 'share'), newWorld());
+    const runner = new SequenceRunner(() => http, path.join(dir, 'share'), newWorld());
     try {
       await runner.apply({ t: 'createVolume', meta: false });
       await runner.apply({ t: 'snapshot', v: 0, meta: false });
@@ -96,16 +99,36 @@ async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<voi
 for (const [index, backend] of BACKENDS.entries()) {
   describe(`api: random operation sequences against a model (${backend.name})`, function () {
     this.timeout(0);
-    let dir: string;
+    let db: TestDb | undefined;
+    let dir: string | undefined;
+    let svc: RunningService | undefined;
     let http: ReturnType<typeof supertest>;
-    remotefsServiceHooks(backend, 'qcs-model-', (s) => ({ dir, http } = s));
+    const start = async () => {
+      svc = await startService({ config: remotefsLocalConfig((db as TestDb).config, dir as string), reaperIntervalMs: 0 });
+      http = supertest(svc.url);
+    };
+    before(async () => {
+      db = await backend.create();
+      dir = await mkdtemp(path.join(tmpdir(), 'qcs-model-'));
+      await start();
+    });
+    after(async () => {
+      await svc?.stop();
+      await db?.cleanup();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+    const restart = async () => {
+      await svc?.stop();
+      svc = undefined;
+      await start();
+    };
 
     it(`${RUNS} run(s) of ${STEPS} steps: the service agrees with the model after every step`, async () => {
       const seed = env('QCS_MODEL_SEED') ?? 20261207 + index;
       const replayPath = process.env.QCS_MODEL_PATH;
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: SHRINK ? 1 : STEPS, maxLength: STEPS }), async (ops) => {
-          const runner = new SequenceRunner(http, path.join(dir, 'share'), newWorld());
+          const runner = new SequenceRunner(() => http, path.join(dir as string, 'share'), newWorld(), restart);
           try {
             await runner.apply({ t: 'createVolume', meta: true });
             await runner.verify('start');
