@@ -1,0 +1,155 @@
+/**
+ * Random operation sequences through the HTTP API of a real service (real RemoteFS driver on a
+ * local share, real qemu-img / qemu-io; SQLite and MariaDB), checked against a model after every
+ * step (fixtures/api/sequence-model.ts, sequence-runner.ts): answers, statuses, lists, trees
+ * (hidden flags, parents, sizes), every point's bytes, the files on the share and the admin
+ * consistency check.
+ *
+ * Bounded for CI (a fixed seed per backend, a few short runs). A long hunt:
+ *   QCS_MODEL_RUNS=50 QCS_MODEL_STEPS=30 QCS_MODEL_SEED=<n> npx mocha --timeout 0 <this file>
+ * QCS_MODEL_LOG=1 prints every step as it passes.
+ * QCS_MODEL_SHRINK=1 shrinks a failure to a shorter sequence (each try is a whole run: slow).
+ * A failure prints the seed and path that replay it (QCS_MODEL_SEED, QCS_MODEL_PATH).
+ */
+import fc from 'fast-check';
+import path from 'node:path';
+import supertest from 'supertest';
+import { qemuIo } from '../../../../lib/qemu/qemu-io.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { startService, type RunningService } from '../../../../src/api/server.js';
+import { BACKENDS, auth, eventually, remotefsLocalConfig, remotefsServiceHooks, type Backend, type TestDb } from '../../../fixtures/api/harness.js';
+import { SequenceRunner } from '../../../fixtures/api/sequence-runner.js';
+import { expect } from 'chai';
+import {
+  deleteSnapshot, describeStep, newWorld, opArb, revert, takeSnapshot, type VolModel,
+} from '../../../fixtures/api/sequence-model.js';
+
+const env = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
+const RUNS = env('QCS_MODEL_RUNS') ?? 3;
+const STEPS = env('QCS_MODEL_STEPS') ?? 25;
+/** Shrinking needs shorter sequences than STEPS: then lengths run from 1. */
+const SHRINK = process.env.QCS_MODEL_SHRINK === '1';
+
+describe('api: the random-sequence model follows the README tree rules', () => {
+  const fresh = (): VolModel => ({ id: 'v', name: 'v', sizeGiB: 1, metadata: {}, active: { sizeGiB: 1, data: new Map() }, activeParent: null, snaps: new Map() });
+
+  it('a snapshot with two dependants hides, and goes once a revert leaves it one (issue 12, case 1)', () => {
+    const v = fresh();
+    takeSnapshot(v, 's1', 's1', {});
+    takeSnapshot(v, 's2', 's2', {});
+    revert(v, 's1');
+    expect(deleteSnapshot(v, 's1')).to.equal('hidden');
+    revert(v, 's2');
+    expect([...v.snaps.keys()]).to.deep.equal(['s2']);
+    expect(v.snaps.get('s2')?.parent).to.equal(null);
+  });
+
+  it('removing a leaf collects its hidden parent, and a hidden grandparent left with none', () => {
+    const v = fresh();
+    takeSnapshot(v, 'a', 'a', {});
+    takeSnapshot(v, 'b', 'b', {});
+    revert(v, 'a');
+    takeSnapshot(v, 'c', 'c', {});
+    // a: dependants b and c; c: dependant the active file.
+    expect(deleteSnapshot(v, 'a')).to.equal('hidden');
+    expect(deleteSnapshot(v, 'b')).to.equal('removed');
+    // a had one dependant left (c): merged away, c takes its parent.
+    expect([...v.snaps.keys()]).to.deep.equal(['c']);
+    expect(v.snaps.get('c')?.parent).to.equal(null);
+    expect(deleteSnapshot(v, 'c')).to.equal('merged');
+    expect(v.activeParent).to.equal(null);
+  });
+});
+
+describe('api: the random-sequence checks fail on a service that differs from the model (sqlite)', function () {
+  this.timeout(0);
+  let dir: string;
+  let http: ReturnType<typeof supertest>;
+  remotefsServiceHooks(BACKENDS[0] as Backend, 'qcs-model-neg-', (s) => ({ dir, http } = s));
+
+  it('bytes written behind the model, and a snapshot deleted behind it, are caught', async () => {
+    const runner = new SequenceRunner(() => http, path.join(dir, 'share'), newWorld());
+    try {
+      await runner.apply({ t: 'createVolume', meta: false });
+      await runner.apply({ t: 'snapshot', v: 0, meta: false });
+      await runner.verify('set-up');
+      const vol = [...runner.world.vols.values()][0] as VolModel;
+      const active = (await http.get(`/v3/volumes/${vol.id}/tree`).set(auth('admin')).expect(200)).body.tree.active_file as string;
+      await qemuIo(path.join(dir, 'share', active), 'qcow2', ['write -P 7 0 65536']);
+      await expectRejected(runner.verify('written behind'), /active file: .* differs from the model/);
+      vol.active.data.set(0, 7);
+      await runner.verify('model told');
+      const sid = [...vol.snaps.keys()][0] as string;
+      const r = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
+      await eventually(async () => ((await http.get(`/v3/operations/${String(r.headers['x-operation-id'])}`).set(auth('admin'))).body.operation?.state === 'succeeded' ? true : undefined), 180_000);
+      await expectRejected(runner.verify('deleted behind'), /snapshot list/);
+    } finally {
+      await runner.cleanup();
+    }
+  });
+});
+
+async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<void> {
+  const err = await p.then(() => null, (e: unknown) => e as Error);
+  expect(err, 'the check passed').to.not.equal(null);
+  expect(err?.message).to.match(message);
+}
+
+for (const [index, backend] of BACKENDS.entries()) {
+  describe(`api: random operation sequences against a model (${backend.name})`, function () {
+    this.timeout(0);
+    let db: TestDb | undefined;
+    let dir: string | undefined;
+    let svc: RunningService | undefined;
+    let http: ReturnType<typeof supertest>;
+    const start = async () => {
+      svc = await startService({ config: remotefsLocalConfig((db as TestDb).config, dir as string), reaperIntervalMs: 0 });
+      http = supertest(svc.url);
+    };
+    before(async () => {
+      db = await backend.create();
+      dir = await mkdtemp(path.join(tmpdir(), 'qcs-model-'));
+      await start();
+    });
+    after(async () => {
+      await svc?.stop();
+      await db?.cleanup();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+    const restart = async () => {
+      await svc?.stop();
+      svc = undefined;
+      await start();
+    };
+
+    it(`${RUNS} run(s) of ${STEPS} steps: the service agrees with the model after every step`, async () => {
+      const seed = env('QCS_MODEL_SEED') ?? 20261207 + index;
+      const replayPath = process.env.QCS_MODEL_PATH;
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: SHRINK ? 1 : STEPS, maxLength: STEPS }), async (ops) => {
+          const runner = new SequenceRunner(() => http, path.join(dir as string, 'share'), newWorld(), restart);
+          try {
+            await runner.apply({ t: 'createVolume', meta: true });
+            await runner.verify('start');
+            for (const [n, op] of ops.entries()) {
+              let did = '';
+              try {
+                did = await runner.apply(op);
+                await runner.verify(describeStep(n, op, did));
+                if (process.env.QCS_MODEL_LOG === '1') console.log(`    ${describeStep(n, op, did)}`);
+              } catch (err) {
+                const e = err as Error;
+                e.message = `${describeStep(n, op, did)}\n  sequence: ${JSON.stringify(ops.slice(0, n + 1))}\n  ${e.message}`;
+                throw e;
+              }
+            }
+          } finally {
+            await runner.cleanup();
+          }
+        }),
+        { numRuns: RUNS, seed, ...(replayPath ? { path: replayPath } : {}), endOnFailure: !SHRINK, verbose: 1 },
+      );
+    });
+  });
+}
