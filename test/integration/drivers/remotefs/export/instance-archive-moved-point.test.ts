@@ -54,6 +54,8 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
   let takeName: string;
   const [instanceUuid, volumeId, hId, pId, cpId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   let memory: Buffer;
+  /** What the export answered for a record whose point names another volume's file. */
+  let forgedRecord: string;
 
   before(async () => {
     ({ tmp, h, driver, dir } = await localExportShare('movedpt-', { maxVolumeSizeGiB: 4 }));
@@ -75,11 +77,12 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
     await mkdir(cpDir, { recursive: true });
     await writeFile(path.join(cpDir, 'memory.save'), memory);
     await writeFile(path.join(cpDir, 'domain.xml'), definition(instanceUuid, point, volumeId));
-    await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
+    const recordNaming = (snapshotPoint: string) => JSON.stringify({
       id: cpId, instanceUuid, name: 'c1', description: '', created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false, status: 'available',
-      volumes: [{ volumeId, target: 'vda', snapshotPoint: point, sizeBytes: 1024 ** 3, snapshotId: pId }],
+      volumes: [{ volumeId, target: 'vda', snapshotPoint, sizeBytes: 1024 ** 3, snapshotId: pId }],
       excluded: [], memorySize: memory.length, definitionSha256: '0'.repeat(64),
-    }));
+    });
+    await writeFile(path.join(cpDir, 'checkpoint.json'), recordNaming(point));
     await driver.deleteSnapshot({ id: hId, volumeId }, ref);
     const after = await driver.getSnapshotTree(ref);
     // The case itself: P now owns a lower file, its take-time file is gone.
@@ -87,6 +90,15 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
     expect(await stat(point).catch(() => null), 'the take-time file is gone').to.equal(null);
     const lease = await h.leases.acquire(volumeId, `export-test-${randomUUID()}`, 60_000);
     try {
+      const request = {
+        instance: { uuid: instanceUuid, name: 'movedpt-guest', definition: definition(instanceUuid, path.join(dir, after.activeFile), volumeId) },
+        volumes: [{ ref, records: NO_RECORDS }],
+        checkpoints: [{ id: cpId, coordinatorId: cpId, name: 'c1', description: null, volumes: [{ volumeId, target: 'vda', snapshotId: pId }] }],
+      };
+      // The share is shared: a record whose point is no file of the volume is refused at the export.
+      await writeFile(path.join(cpDir, 'checkpoint.json'), recordNaming(path.join(dir, `volume-${randomUUID()}`)));
+      forgedRecord = await driver.openInstanceExport(request, { lease }).then(() => 'exported', (e: unknown) => (isStorageError(e) ? `${e.code}: ${e.message}` : String(e)));
+      await writeFile(path.join(cpDir, 'checkpoint.json'), recordNaming(point));
       const opened = await driver.openInstanceExport({
         instance: { uuid: instanceUuid, name: 'movedpt-guest', definition: definition(instanceUuid, path.join(dir, after.activeFile), volumeId) },
         volumes: [{ ref, records: NO_RECORDS }],
@@ -116,6 +128,10 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
     change(m);
     return withSums(entries.map((e) => (e.name === name ? { name, data } : e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(JSON.stringify(m)) } : e)));
   };
+
+  it('refuses to export a checkpoint whose record\'s point is not a file of its volume (CHECKPOINT_DEFINITION_UNSAFE)', () => {
+    expect(forgedRecord).to.match(/^CHECKPOINT_DEFINITION_UNSAFE: .*snapshot point of volume/);
+  });
 
   it('exports the take-time point in the section (the snapshot\'s file is another)', () => {
     expect(manifest.instance.checkpoints[0]!.volumes).to.deep.equal([{ volumeId, target: 'vda', snapshotId: pId, point: takeName }]);
