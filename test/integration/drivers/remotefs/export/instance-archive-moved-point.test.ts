@@ -13,6 +13,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { isStorageError } from '../../../../../lib/core/errors.js';
 import { verifyPattern, writePattern } from '../../../../../lib/qemu/img.js';
+import { rewriteDefinition } from '../../../../../coordinator/checkpoint/plan.js';
 import { parseRecord } from '../../../../../coordinator/checkpoint/record.js';
 import type { InstanceArchiveManifest, InstanceImportIds } from '../../../../../drivers/contract/instance-export-support.js';
 import type { RemoteFsDriver } from '../../../../../drivers/remotefs/driver.js';
@@ -156,6 +157,11 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
     const record = parseRecord(await readFile(path.join(cpDir, 'checkpoint.json'), 'utf8'), 'checkpoint.json', { id: got.ids.checkpoints[cpId]!, instanceUuid: got.ids.instanceUuid });
     expect(record.volumes.map((v) => [v.snapshotPoint, v.snapshotId])).to.deep.equal([[newPoint, nv.snapshots[pId]]]);
     expect(got.checkpoints[0]!.volumes[0]!.snapshotPoint).to.equal(path.basename(newPoint));
+    // The revert's own check passes: the saved definition names the recorded point (the revert
+    // then puts the guest on an overlay of the file the snapshot owns now).
+    const overlay = path.join(dir, `volume-${nv.volumeId}.${randomUUID()}`);
+    const byTarget = new Map([['vda', { snapshotPoint: record.volumes[0]!.snapshotPoint, overlayPath: overlay }]]);
+    expect(rewriteDefinition(await readFile(path.join(cpDir, 'domain.xml'), 'utf8'), byTarget, { source: 'domain.xml' })).to.include(`<source file='${overlay}'/>`);
     await driver.removeInstanceImport({ instanceUuid: got.ids.instanceUuid, volumeIds: [nv.volumeId] });
   });
 
