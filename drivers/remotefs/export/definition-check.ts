@@ -6,7 +6,11 @@
  *
  *   <disk type='file'> <source file=...>   a file of the archive's volume whose id is the disk's
  *                                          <serial>, one of that volume's tree files (backingStore
- *                                          sources too)
+ *                                          sources too); in a checkpoint's definitions also
+ *                                          the point that checkpoint recorded for that volume at
+ *                                          the take (withCheckpointPoints): a delete by commit
+ *                                          moves a point into a lower file, and the take-time
+ *                                          name is then in no tree, but the definitions keep it
  *   <nvram>PATH</nvram>                    an absolute normalized path: the importer replaces it
  *                                          with the store in the new instance's directory
  *   <loader readonly='yes'>, <nvram template=...>, <emulator>
@@ -32,6 +36,21 @@ import { child, parseXml, type XmlElement } from '../../../lib/libvirt/xml.js';
 
 /** Per carried volume id: the bare names of its tree's files in the archive. */
 export type VolumeFiles = ReadonlyMap<string, ReadonlySet<string>>;
+
+/**
+ * The files a checkpoint's definitions may name: each volume's tree files and the point the
+ * checkpoint recorded for that volume (a name already checked as one of that volume's own files),
+ * nothing of another volume's or of another checkpoint's.
+ */
+export function withCheckpointPoints(files: VolumeFiles, points: readonly { volumeId: string; point?: string | undefined }[]): VolumeFiles {
+  const out = new Map(files);
+  for (const p of points) {
+    const own = files.get(p.volumeId);
+    if (p.point === undefined || own === undefined || !isOwnFileName(p.point, p.volumeId)) continue;
+    out.set(p.volumeId, new Set([...(out.get(p.volumeId) ?? own), p.point]));
+  }
+  return out;
+}
 
 export interface DefinitionFacts {
   /** The disks found: target -> volume id (its serial). */

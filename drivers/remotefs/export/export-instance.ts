@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
+import { isOwnFileName } from '../../../lib/core/volume-names.js';
 import type { ExportRecords } from '../../contract/export-manifest.js';
 import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
@@ -86,8 +87,25 @@ async function tpmOf(dir: string, id: string, recorded: unknown): Promise<Checkp
   return { bytes: data.length, version: t.version, sha256: t.sha256 };
 }
 
+/**
+ * Per volume of the row: the snapshot point's file name as the record took it (the checkpoint's
+ * definitions name it even after a merge moved the point into a lower file). Read as hostile: a
+ * name that is not one of that volume's files is refused.
+ */
+function pointsOf(row: CheckpointRowFacts, recorded: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of Array.isArray(recorded) ? recorded as unknown[] : []) {
+    const o = v as { volumeId?: unknown; snapshotPoint?: unknown } | null;
+    if (!o || typeof o.volumeId !== 'string' || !row.volumes.some((r) => r.volumeId === o.volumeId)) continue;
+    const name = typeof o.snapshotPoint === 'string' ? path.basename(o.snapshotPoint) : undefined;
+    if (!isOwnFileName(name, o.volumeId)) throw unsafeRecord(row.id, `its record's snapshot point of volume ${o.volumeId} is not a file of that volume`);
+    out.set(o.volumeId, name);
+  }
+  return out;
+}
+
 async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: string): Promise<{ facts: CheckpointFacts; definition: Buffer; nvram: boolean }> {
-  let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown; tpm?: unknown };
+  let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown; tpm?: unknown; volumes?: unknown };
   try {
     record = JSON.parse((await readSmall(dir, 'checkpoint.json', 1024 * 1024)).toString('utf8')) as typeof record;
   } catch (err) {
@@ -100,12 +118,13 @@ async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: 
   const memoryBytes = await lengthOf(dir, 'memory.save');
   if (memoryBytes !== record.memorySize) throw unsafeRecord(row.id, `its memory file is ${memoryBytes} bytes, its record says ${String(record.memorySize)}`);
   const definition = await readSmall(dir, 'domain.xml', MAX_DEFINITION_BYTES);
+  const points = pointsOf(row, record.volumes);
   const nvram = record.nvram !== undefined;
   const excluded = Array.isArray(record.excluded) ? record.excluded.filter((t): t is string => typeof t === 'string') : [];
   return {
     facts: {
       id: row.id, name: row.name, description: row.description, created: String(record.created ?? ''), mode: record.mode, quiesced: record.quiesced === true,
-      volumes: row.volumes, excluded, memoryBytes, definitionBytes: definition.length, nvramBytes: nvram ? await lengthOf(dir, 'nvram.fd') : null,
+      volumes: row.volumes.map((v) => (points.has(v.volumeId) ? { ...v, point: points.get(v.volumeId) as string } : v)), excluded, memoryBytes, definitionBytes: definition.length, nvramBytes: nvram ? await lengthOf(dir, 'nvram.fd') : null,
       tpm: await tpmOf(dir, row.id, record.tpm),
     },
     definition,

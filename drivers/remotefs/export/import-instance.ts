@@ -39,7 +39,7 @@ import { assertRoom } from '../space-check.js';
 import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
-import { checkDefinition, rewriteImported, type VolumeFiles } from './definition-check.js';
+import { checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from './definition-check.js';
 import { readSaveImageDefinition } from './memory-definition.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
@@ -149,9 +149,11 @@ async function writeNew(file: string, data: string | Buffer): Promise<void> {
 }
 
 /** The new uuid in the definition's <uuid>; everything else by rewriteImported. */
-function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dir: string, nvram: string | null): string {
+function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dir: string, nvram: string | null, points: InstanceCheckpoint['volumes'] = []): string {
   const byName = (name: string): string => {
-    const body = m.volumes.find((b) => Object.hasOwn(b.tree.files, name));
+    // A checkpoint's take-time point (no file of the tree once a merge moved it): its volume's new name for it.
+    const moved = points.find((p) => p.point === name)?.volumeId;
+    const body = m.volumes.find((b) => Object.hasOwn(b.tree.files, name) || b.volume.id === moved);
     if (body === undefined) throw new Error(`${name} is not a file of the archive`);
     return renameFile(name, body.volume.id, ids.volumes[body.volume.id]?.volumeId as string);
   };
@@ -169,7 +171,7 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
       const snap = body.tree.snapshots.find((s) => s.id === v.snapshotId) as InstanceManifest['volumes'][number]['tree']['snapshots'][number];
       const newVol = ids.volumes[v.volumeId] as ImportIds;
       return {
-        volumeId: newVol.volumeId, target: v.target, snapshotPoint: path.join(dir, renameFile(snap.file, v.volumeId, newVol.volumeId)),
+        volumeId: newVol.volumeId, target: v.target, snapshotPoint: path.join(dir, renameFile(v.point ?? snap.file, v.volumeId, newVol.volumeId)),
         sizeBytes: snap.sizeBytes, snapshotId: newVol.snapshots[v.snapshotId],
       };
     }),
@@ -202,10 +204,11 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
   for (const c of s.checkpoints) {
     const what = `checkpoint ${c.id}'s definition`;
     const xml = await read(c.definition.file);
-    const cf = checkDefinition(xml, what, s.uuid, files, bootDirs);
+    const cpFiles = withCheckpointPoints(files, c.volumes);
+    const cf = checkDefinition(xml, what, s.uuid, cpFiles, bootDirs);
     // A restore hands libvirt the memory file's own definition (disks rewritten): same rules, same disks.
     const inMemory = `checkpoint ${c.id}'s memory file definition`;
-    const mf = checkDefinition(await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory), inMemory, s.uuid, files, bootDirs);
+    const mf = checkDefinition(await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory), inMemory, s.uuid, cpFiles, bootDirs);
     for (const v of c.volumes) {
       if (mf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${inMemory}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
     }
@@ -215,7 +218,7 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     if ((cf.nvram === null) !== (c.nvram === null)) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: it ${cf.nvram === null ? 'names no' : 'names an'} NVRAM store, the archive ${c.nvram === null ? 'carries none' : 'carries one'}`);
     const dir = path.join(staging, ids.checkpoints[c.id] as string);
     await mkdir(dir, { mode: 0o750 });
-    const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath);
+    const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
     await rm(path.join(staging, c.definition.file));
     await rename(path.join(staging, c.memory.file), path.join(dir, CHECKPOINT_FILES.memory));

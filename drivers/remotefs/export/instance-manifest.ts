@@ -86,13 +86,24 @@ export interface CheckpointFacts {
   created: string;
   mode: 'consistent' | 'live';
   quiesced: boolean;
-  volumes: { volumeId: string; target: string; snapshotId: string }[];
+  /** `point`: the snapshot point's file name the checkpoint's record holds (as taken), when known. */
+  volumes: { volumeId: string; target: string; snapshotId: string; point?: string }[];
   excluded: string[];
   memoryBytes: number;
   definitionBytes: number;
   nvramBytes: number | null;
   /** The saved TPM state's length, version and digest (as its record says), or null. */
   tpm: { bytes: number; version: '1.2' | '2.0'; sha256: string } | null;
+}
+
+/**
+ * A checkpoint's volume as the section carries it: its take-time point only when a merge moved
+ * it off the snapshot's file (an archive of unmoved points reads as before).
+ */
+function sectionVolume(v: CheckpointFacts['volumes'][number], volumes: readonly ExportManifest[]): InstanceSection['checkpoints'][number]['volumes'][number] {
+  const out = { volumeId: v.volumeId, target: v.target, snapshotId: v.snapshotId };
+  const file = volumes.find((m) => m.volume.id === v.volumeId)?.tree.snapshots.find((s) => s.id === v.snapshotId)?.file;
+  return v.point === undefined || v.point === file ? out : { ...out, point: v.point };
 }
 
 /** The manifest of an export: the volumes' manifests (full trees) and the instance's facts. Pure; checked as an import would. */
@@ -104,7 +115,7 @@ export function planInstanceManifest(
   const section: InstanceSection = {
     uuid: instance.uuid, name: instance.name, definition: { file: INSTANCE_DEFINITION_NAME, bytes: instance.definitionBytes }, disks: instance.disks,
     checkpoints: checkpoints.map((c) => ({
-      id: c.id, name: c.name, description: c.description, created: c.created, mode: c.mode, quiesced: c.quiesced, volumes: c.volumes, excluded: c.excluded,
+      id: c.id, name: c.name, description: c.description, created: c.created, mode: c.mode, quiesced: c.quiesced, volumes: c.volumes.map((v) => sectionVolume(v, volumes)), excluded: c.excluded,
       memory: { file: names(c.id).memory, bytes: c.memoryBytes }, definition: { file: names(c.id).definition, bytes: c.definitionBytes },
       nvram: c.nvramBytes === null ? null : { file: names(c.id).nvram, bytes: c.nvramBytes },
       tpm: c.tpm === null ? null : { file: names(c.id).tpm, ...c.tpm },

@@ -25,7 +25,7 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
-import { isUuid } from '../../../lib/core/volume-names.js';
+import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
 
 export const INSTANCE_EXPORT_FORMAT = 'qcowshare-instance-export';
 export const INSTANCE_DEFINITION_NAME = 'instance.domain.xml';
@@ -49,8 +49,12 @@ const checkpointSchema = z.strictObject({
   created: z.string().max(64),
   mode: z.enum(['consistent', 'live']),
   quiesced: z.boolean(),
-  /** Per volume: the snapshot of its tree holding the disk at the checkpoint. */
-  volumes: z.array(z.strictObject({ volumeId: uuid, target: z.string().regex(/^[a-z]{2,3}[a-z]{1,2}$/), snapshotId: uuid })).max(64),
+  /**
+   * Per volume: the snapshot of its tree holding the disk at the checkpoint. `point`: the file
+   * name the checkpoint recorded at the take, only when it is no longer that snapshot's file (a
+   * delete by commit moved the point into a lower file): the checkpoint's definitions still name it.
+   */
+  volumes: z.array(z.strictObject({ volumeId: uuid, target: z.string().regex(/^[a-z]{2,3}[a-z]{1,2}$/), snapshotId: uuid, point: z.string().max(255).optional() })).max(64),
   /** Targets excluded at the take (kept as they are on revert). */
   excluded: z.array(z.string().max(32)).max(64),
   memory: carried,
@@ -142,6 +146,10 @@ export function assertInstanceSection(s: InstanceSection, volumes: readonly Carr
       const vol = byId.get(v.volumeId);
       if (!vol) throw mismatch(`checkpoint ${c.id} names volume ${v.volumeId}, not a volume of the archive`);
       if (!vol.snapshotIds.has(v.snapshotId)) throw mismatch(`checkpoint ${c.id}: snapshot ${v.snapshotId} is not in volume ${v.volumeId}'s tree`);
+      if (v.point !== undefined && !isOwnFileName(v.point, v.volumeId)) {
+        const shown = String(v.point).slice(0, 200);
+        throw new StorageError('FILE_NAME_UNSAFE', `instance section: checkpoint ${c.id}'s point ${JSON.stringify(shown)} is not a file name of volume ${v.volumeId}`, { details: { name: shown, what: 'checkpoint point' } });
+      }
     }
   }
 }

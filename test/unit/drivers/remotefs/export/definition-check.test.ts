@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../../../lib/core/errors.js';
-import { checkDefinition, rewriteImported } from '../../../../../drivers/remotefs/export/definition-check.js';
+import { checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from '../../../../../drivers/remotefs/export/definition-check.js';
 
 const [uuid, v1, s1] = [randomUUID(), randomUUID(), randomUUID()];
 const files = new Map([[v1, new Set([`volume-${v1}`, `volume-${v1}.${s1}`])]]);
@@ -98,5 +98,31 @@ describe('export: an imported definition is checked as hostile XML', () => {
     } catch (err) {
       expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
     }
+  });
+
+  it('a checkpoint\'s definitions may name its recorded take-time point of that volume, nothing else missing', () => {
+    const v2 = randomUUID();
+    const point = `volume-${v1}.${randomUUID()}`;
+    const both = new Map([...files, [v2, new Set([`volume-${v2}`])]]);
+    const withPoint = withCheckpointPoints(both, [{ volumeId: v1, point }, { volumeId: v2 }]);
+    expect([...checkDefinition(domain(disk(`/mnt/share/${point}`)), 'test', uuid, withPoint).disks]).to.deep.equal([['vda', v1]]);
+    expect(withPoint.get(v2)).to.deep.equal(new Set([`volume-${v2}`]));
+    expect(files.get(v1)?.has(point), 'the tree\'s files are left as they are').to.equal(false);
+    const refusedBy = (xml: string, f: VolumeFiles) => {
+      try {
+        checkDefinition(xml, 'test', uuid, f);
+      } catch (err) {
+        expect(isStorageError(err, 'CHECKPOINT_DEFINITION_UNSAFE'), String(err)).to.equal(true);
+        return;
+      }
+      expect.fail('accepted');
+    };
+    refusedBy(domain(disk(`/mnt/share/${point}`)), both);
+    refusedBy(domain(disk(`/mnt/share/volume-${v1}.${randomUUID()}`)), withPoint);
+    // The point is v1's: a disk of v2 may not name it, and a point named for another volume adds nothing.
+    refusedBy(domain(disk(`/mnt/share/${point}`, v2)), withPoint);
+    const foreign = withCheckpointPoints(both, [{ volumeId: v2, point }]);
+    refusedBy(domain(disk(`/mnt/share/${point}`, v2)), foreign);
+    expect(foreign.get(v2)).to.deep.equal(new Set([`volume-${v2}`]));
   });
 });

@@ -63,4 +63,14 @@ describe('export: the instance section (seam)', () => {
     expect(parsed.success && parsed.data.checkpoints[0]!.tpm).to.equal(null);
     expect(instanceSectionSchema.safeParse({ ...good(), checkpoints: [{ ...good().checkpoints[0], tpm: { ...tpm, version: '3.0' } }] }).success).to.equal(false);
   });
+
+  it('carries a checkpoint\'s moved take-time point only as a file name of that volume', () => {
+    const s = good();
+    s.checkpoints[0]!.volumes[0]!.point = `volume-${v1}.${randomUUID()}`;
+    expect(instanceSectionSchema.safeParse(s).success).to.equal(true);
+    assertInstanceSection(s, volumes);
+    refused((x) => { x.checkpoints[0]!.volumes[0]!.point = `volume-${v2}`; }, 'FILE_NAME_UNSAFE');
+    refused((x) => { x.checkpoints[0]!.volumes[0]!.point = `/mnt/volume-${v1}`; }, 'FILE_NAME_UNSAFE');
+    refused((x) => { x.checkpoints[0]!.volumes[0]!.point = 'checkpoint.json'; }, 'FILE_NAME_UNSAFE');
+  });
 });
