@@ -70,12 +70,12 @@ describe('config', () => {
 });
 
 describe('config: the remotefs driver\'s options are composed into the service\'s schema', () => {
-  const driverKeys = { preallocation: 'full', maxChainDepth: 64, overSubscriptionRatio: 3, reservedPercentage: 5, fileOwner: '0:0', fileMode: '0640' };
+  const driverKeys = { preallocation: 'full', maxChainDepth: 64, overSubscriptionRatio: 3, reservedPercentage: 5, fileOwner: '0:0', fileMode: '0640', importBootDirs: ['/srv/boot'] };
 
   it('keeps the keys an operator writes under storage, with their defaults', () => {
     const c = parseServiceConfig({ storage: driverKeys });
     expect(remotefsOptionsOf(c.storage)).to.deep.equal(driverKeys);
-    expect(remotefsOptionsOf(parseServiceConfig({}).storage)).to.deep.equal({ preallocation: 'off', maxChainDepth: 128, overSubscriptionRatio: 20, reservedPercentage: 0, fileOwner: null, fileMode: '0660' });
+    expect(remotefsOptionsOf(parseServiceConfig({}).storage)).to.deep.equal({ preallocation: 'off', maxChainDepth: 128, overSubscriptionRatio: 20, reservedPercentage: 0, fileOwner: null, fileMode: '0660', importBootDirs: [] });
     expect(Object.keys(serviceConfigSchema.shape.storage.unwrap().shape)).to.include.members(Object.keys(driverKeys));
   });
 
