@@ -15,7 +15,6 @@ import { isStorageError } from '../../../../../lib/core/errors.js';
 import { verifyPattern, writePattern } from '../../../../../lib/qemu/img.js';
 import { rewriteDefinition } from '../../../../../coordinator/checkpoint/plan.js';
 import { parseRecord } from '../../../../../coordinator/checkpoint/record.js';
-import type { InstanceArchiveManifest, InstanceImportIds } from '../../../../../drivers/contract/instance-export-support.js';
 import type { RemoteFsDriver } from '../../../../../drivers/remotefs/driver.js';
 import { renameFile } from '../../../../../drivers/remotefs/export/import-plan.js';
 import type { InstanceManifest } from '../../../../../drivers/remotefs/export/instance-manifest.js';
@@ -24,24 +23,9 @@ import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
 import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
 import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
+import { freshIds, guestDefinition } from '../../../../fixtures/export/instance-archive.js';
 
-const definition = (uuid: string, file: string, volumeId: string) => `<domain type='kvm'>
-  <name>movedpt-guest</name>
-  <uuid>${uuid}</uuid>
-  <memory unit='KiB'>65536</memory>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='vda' bus='virtio'/><serial>${volumeId}</serial></disk>
-  </devices>
-</domain>
-`;
-
-const freshIds = (m: InstanceArchiveManifest): InstanceImportIds => ({
-  instanceUuid: randomUUID(),
-  volumes: Object.fromEntries(m.volumes.map((b) => [b.volume.id, { volumeId: randomUUID(), snapshots: Object.fromEntries(b.tree.snapshots.map((s) => [s.id, randomUUID()])) }])),
-  checkpoints: Object.fromEntries(m.instance.checkpoints.map((c) => [c.id, randomUUID()])),
-});
+const definition = (uuid: string, file: string, volumeId: string) => guestDefinition('movedpt-guest', uuid, file, volumeId);
 
 describe('instance archives: a checkpoint whose point a delete by commit moved into a lower file', function () {
   this.timeout(300_000);
