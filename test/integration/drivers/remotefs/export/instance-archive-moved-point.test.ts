@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { isStorageError } from '../../../../../lib/core/errors.js';
 import { verifyPattern, writePattern } from '../../../../../lib/qemu/img.js';
 import { rewriteDefinition } from '../../../../../coordinator/checkpoint/plan.js';
@@ -21,9 +21,9 @@ import type { InstanceManifest } from '../../../../../drivers/remotefs/export/in
 import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
-import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
+import { packEntries, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
 import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
-import { freshIds, guestDefinition } from '../../../../fixtures/export/instance-archive.js';
+import { archiveOf, freshIds, guestDefinition, replacedEntry } from '../../../../fixtures/export/instance-archive.js';
 
 const definition = (uuid: string, file: string, volumeId: string) => guestDefinition('movedpt-guest', uuid, file, volumeId);
 
@@ -89,12 +89,8 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
         volumes: [{ ref, records: NO_RECORDS }],
         checkpoints: [{ id: cpId, coordinatorId: cpId, name: 'c1', description: null, volumes: [{ volumeId, target: 'vda', snapshotId: pId }] }],
       }, { lease });
-      const sink = new PassThrough();
-      const chunks: Buffer[] = [];
-      sink.on('data', (c: Buffer) => chunks.push(c));
-      await opened.writeTo(sink);
       manifest = opened.manifest as InstanceManifest;
-      entries = await unpack(Buffer.concat(chunks));
+      entries = await unpack(await archiveOf(opened));
     } finally {
       await h.leases.release(lease);
     }
@@ -107,12 +103,7 @@ describe('instance archives: a checkpoint whose point a delete by commit moved i
   });
 
   const importArchive = (archive: Buffer) => driver.importInstance(Readable.from([archive]), { assign: async (m) => freshIds(m) });
-  const withSums = (list: Entry[]) => [...list.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(list) }];
-  const replaced = (name: string, data: Buffer, change: (m: InstanceManifest) => void = () => undefined): Entry[] => {
-    const m = structuredClone(manifest);
-    change(m);
-    return withSums(entries.map((e) => (e.name === name ? { name, data } : e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(JSON.stringify(m)) } : e)));
-  };
+  const replaced = (name: string, data: Buffer, change?: (m: InstanceManifest) => void): Entry[] => replacedEntry(entries, manifest, name, data, change);
 
   it('refuses to export a checkpoint whose record\'s point is not a file of its volume (CHECKPOINT_DEFINITION_UNSAFE)', () => {
     expect(forgedRecord).to.match(/^CHECKPOINT_DEFINITION_UNSAFE: .*snapshot point of volume/);

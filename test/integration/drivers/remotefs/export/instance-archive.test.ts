@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { isStorageError } from '../../../../../lib/core/errors.js';
 import { verifyPattern, writePattern } from '../../../../../lib/qemu/img.js';
 import { parseRecord } from '../../../../../coordinator/checkpoint/record.js';
@@ -17,9 +17,9 @@ import type { InstanceManifest } from '../../../../../drivers/remotefs/export/in
 import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
-import { packEntries, sums, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
+import { packEntries, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
 import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
-import { freshIds, guestDefinition } from '../../../../fixtures/export/instance-archive.js';
+import { archiveOf, freshIds, guestDefinition, replacedEntry, withSums } from '../../../../fixtures/export/instance-archive.js';
 
 const definition = (uuid: string, file: string, volumeId: string) => guestDefinition('instexp-guest', uuid, file, volumeId);
 
@@ -64,11 +64,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
         volumes: [{ ref, records: NO_RECORDS }],
         checkpoints: [{ id: cpId, coordinatorId: cpId, name: 'c1', description: null, volumes: [{ volumeId, target: 'vda', snapshotId: snapId }] }],
       }, { lease });
-      const sink = new PassThrough();
-      const chunks: Buffer[] = [];
-      sink.on('data', (c: Buffer) => chunks.push(c));
-      await opened.writeTo(sink);
-      const archive = Buffer.concat(chunks);
+      const archive = await archiveOf(opened);
       expect(archive.length).to.equal(opened.bytes);
       manifest = opened.manifest as InstanceManifest;
       entries = await unpack(archive);
@@ -85,12 +81,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
   });
 
   const importArchive = (archive: Buffer) => driver.importInstance(Readable.from([archive]), { assign: async (m) => freshIds(m) });
-  const withSums = (list: Entry[]) => [...list.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(list) }];
-  const replaced = (name: string, data: Buffer, change: (m: InstanceManifest) => void = () => undefined): Entry[] => {
-    const m = structuredClone(manifest);
-    change(m);
-    return withSums(entries.map((e) => (e.name === name ? { name, data } : e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(JSON.stringify(m)) } : e)));
-  };
+  const replaced = (name: string, data: Buffer, change?: (m: InstanceManifest) => void): Entry[] => replacedEntry(entries, manifest, name, data, change);
 
   it('lists the archive as the layout says: manifest, volume files, definitions, memory, SHA256SUMS', () => {
     expect(entries.map((e) => e.name)).to.deep.equal([
