@@ -32,7 +32,15 @@ export async function jobFact(client: Pick<CoordinatorClient, 'job' | 'jobs'>, o
   } catch (err) {
     if (!isStorageError(err, 'NOT_FOUND')) throw err;
   }
-  const named = (await client.jobs()).find((j) => j.volumes?.some((v) => v.operationId === operationId));
+  let listed;
+  try {
+    listed = await client.jobs();
+  } catch (err) {
+    // A host without the job list (a stand-in, an older coordinator) has only jobs by id.
+    if (isStorageError(err, 'NOT_FOUND')) return 'absent';
+    throw err;
+  }
+  const named = listed.find((j) => j.volumes?.some((v) => v.operationId === operationId));
   return named ? stateOf(named) : 'absent';
 }
 

@@ -40,6 +40,14 @@ describe('settle with the host: the job of an interrupted operation', () => {
     expect(await jobFact(host({}, []), null)).to.equal('unknown');
   });
 
+  it('a host without a job list (404 on it) has only its jobs by id', async () => {
+    const noList = {
+      job: async (id: string): Promise<CoordinatorJob> => { throw new StorageError('NOT_FOUND', `no job ${id}`); },
+      jobs: async (): Promise<ListedCoordinatorJob[]> => { throw new StorageError('NOT_FOUND', 'no route GET /v1/jobs'); },
+    };
+    expect(await jobFact(noList, op)).to.equal('absent');
+  });
+
   it('an unreachable host is an error, never a fact', async () => {
     const down = {
       job: async (): Promise<CoordinatorJob> => { throw new StorageError('COORDINATOR_UNAVAILABLE', 'down', { details: { unreachable: true } }); },
