@@ -136,15 +136,20 @@ export class ArchiveInput {
     return true;
   }
 
-  /** Stops reading: the rest of the source flows away unread (never destroyed). */
-  drain(): void {
+  /** Stops listening to the source; true when it was a file (closed: no one is at its other end). */
+  private detach(): boolean {
     this.signal?.removeEventListener('abort', this.onAbort);
-    // A file has no one at the other end: closed, not read on.
     if (this.file !== null) {
       this.file.destroy();
-      return;
+      return true;
     }
     this.source.off('data', this.onData);
+    return false;
+  }
+
+  /** Stops reading: the rest of the source flows away unread (never destroyed). */
+  drain(): void {
+    if (this.detach()) return;
     this.source.on('data', () => undefined);
     this.chunks.length = 0;
     this.source.resume();
@@ -152,12 +157,7 @@ export class ArchiveInput {
 
   /** Done reading (the archive ended): listeners removed. */
   close(): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
-    if (this.file !== null) {
-      this.file.destroy();
-      return;
-    }
-    this.source.off('data', this.onData);
+    if (this.detach()) return;
     this.source.off('end', this.onEnd);
   }
 }
