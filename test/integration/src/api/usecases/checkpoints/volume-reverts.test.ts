@@ -24,6 +24,7 @@ import { startService, type RunningService } from '../../../../../../src/api/ser
 import { prepareMemberReverts } from '../../../../../../src/api/usecases/checkpoints/volume-reverts.js';
 import { collectLeftLive } from '../../../../../../src/api/usecases/checkpoints/collect-live.js';
 import { collectLeftHidden } from '../../../../../../src/api/usecases/collectible-hidden.js';
+import { HiddenLookMemory } from '../../../../../../src/api/usecases/hidden-look-memory.js';
 import { volumeRefOf } from '../../../../../../src/api/usecases/lookup.js';
 import { checkpointRevertSupport, type CheckpointRevertSupport } from '../../../../../../drivers/contract/checkpoint-revert-support.js';
 import { BACKENDS, TOKENS, auth, eventually, type TestDb } from '../../../../../fixtures/api/harness.js';
@@ -167,7 +168,8 @@ for (const backend of BACKENDS) {
       await support.prepareCheckpointRevert({ id: c, volumeId: vid }, ref, {});
       await support.commitCheckpointRevert({ id: c, volumeId: vid }, ref, {});
 
-      const started = await collectLeftHidden(deps);
+      // A fresh memory of looks: the process that restarts after such a crash has looked at nothing yet.
+      const started = await collectLeftHidden(deps, new HiddenLookMemory());
       expect(started.map((x) => [x.volumeId, x.snapshotId])).to.deep.equal([[vid, h]]);
       await settled(async () => ((await snapshotOf(h)).status === 404 ? true : undefined));
       const ended = await settled(async () => {
