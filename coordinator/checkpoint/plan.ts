@@ -25,11 +25,14 @@ export type CheckpointMode = 'consistent' | 'live' | 'disk-only';
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const MEMORY_FILE = 'memory.save';
 export const DEFINITION_FILE = 'domain.xml';
+/** An imported checkpoint's memory-file definition placed on the importing share's files (record.ts). */
+export const MEMORY_DEFINITION_FILE = 'memory.domain.xml';
 
 export interface CheckpointPaths {
   dir: string;
   memory: string;
   definition: string;
+  memoryDefinition: string;
 }
 
 /** Where a checkpoint's own files live; both ids must be UUIDs (they become path components). */
@@ -37,7 +40,7 @@ export function checkpointPaths(shareMount: string, instanceUuid: string, checkp
   assertUuid(instanceUuid, 'instance id');
   assertUuid(checkpointId, 'checkpoint id');
   const dir = path.join(shareMount, CHECKPOINTS_DIR, instanceUuid.toLowerCase(), checkpointId.toLowerCase());
-  return { dir, memory: path.join(dir, MEMORY_FILE), definition: path.join(dir, DEFINITION_FILE) };
+  return { dir, memory: path.join(dir, MEMORY_FILE), definition: path.join(dir, DEFINITION_FILE), memoryDefinition: path.join(dir, MEMORY_DEFINITION_FILE) };
 }
 
 export interface CheckpointDisk {
