@@ -133,13 +133,18 @@ async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: 
 }
 
 export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRequest, signal?: AbortSignal): Promise<OpenedInstanceExport> {
-  const opened = [];
-  for (const v of req.volumes) opened.push(await openExport(env, v.site, { records: v.records }, signal));
   const shares = new Set(req.volumes.map((v) => v.site.share.mountPoint));
-  if (shares.size !== 1) {
-    throw new StorageError('INVALID_STATE', `the instance's volumes are on ${shares.size} shares; an instance export needs them (and its checkpoints) on one`, { details: { instance_uuid: req.instance.uuid } });
+  if (shares.size === 0) throw new StorageError('INVALID_STATE', 'the instance has no volume of this product to export', { details: { instance_uuid: req.instance.uuid } });
+  if (shares.size > 1) {
+    // A checkpoint's record names its volumes' files by path under one mount, and the archive
+    // carries no share per volume: refused until both do (the README's instance section).
+    throw new StorageError('INSTANCE_SEVERAL_SHARES', `the instance's volumes are on ${shares.size} shares; an instance export needs them (and its checkpoints) on one`, {
+      details: { instance_uuid: req.instance.uuid, shares: shares.size },
+    });
   }
   const mount = [...shares][0] as string;
+  const opened = [];
+  for (const v of req.volumes) opened.push(await openExport(env, v.site, { records: v.records }, signal));
   // The definition is checked as its import will check it; its disks are the instance's disks.
   const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
   const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own, env.storage.importBootDirs);
