@@ -221,6 +221,31 @@ export function rewriteDefinition(xml: string, byTarget: ReadonlyMap<string, Rew
   return out;
 }
 
+/**
+ * An imported checkpoint's files name the share at the importing service's mount (`from`); this
+ * host may mount it at another path (`to`). A path under `from` moves under `to`; one already under
+ * `to` (a record written back here) or anywhere else stays, and is checked as any other.
+ */
+export function pathOnThisMount(p: string, from: string, to: string): string {
+  if (from === to || p.startsWith(`${to}/`) || !p.startsWith(`${from}/`)) return p;
+  return path.join(to, p.slice(from.length + 1));
+}
+
+/**
+ * The same for a definition's text: only each disk's <source file> and the <nvram> path (the
+ * values the import placed); everything else byte for byte.
+ */
+export function definitionOnThisMount(xml: string, from: string, to: string): string {
+  if (from === to) return xml;
+  const move = (v: string) => {
+    const moved = pathOnThisMount(decode(v.trim()), from, to);
+    return moved === decode(v.trim()) ? v : escapeXml(moved);
+  };
+  return xml
+    .replace(/(<source\b[^>]*?\bfile=)(['"])([^'"]*)\2/g, (_m, head: string, q: string, file: string) => `${head}${q}${move(file)}${q}`)
+    .replace(/(<nvram\b[^>]*>)([^<]*)(<\/nvram>)/, (_m, open: string, p: string, close: string) => `${open}${move(p)}${close}`);
+}
+
 function decode(s: string): string {
   return s.replace(/&(lt|gt|amp|quot|apos);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" })[e] as string);
 }

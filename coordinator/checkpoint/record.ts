@@ -69,6 +69,11 @@ export interface CheckpointRecord {
    * hands libvirt instead of the image's.
    */
   memoryDefinitionSha256?: string;
+  /**
+   * Imported checkpoints only: the share's mount path on the importing service, which the record's
+   * and the definitions' paths name; a host mounting the share elsewhere reads them under its own.
+   */
+  importedMount?: string;
 }
 
 export interface RevertIntent {
@@ -162,8 +167,13 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
   }
   const memoryDefinitionSha256 = o.memoryDefinitionSha256;
   if (memoryDefinitionSha256 !== undefined && (typeof memoryDefinitionSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(memoryDefinitionSha256))) throw bad('the memory definition digest is malformed', file);
+  const importedMount = o.importedMount;
+  if (importedMount !== undefined && (typeof importedMount !== 'string' || !path.isAbsolute(importedMount) || path.normalize(importedMount) !== importedMount || importedMount === '/' || importedMount.endsWith('/'))) {
+    throw bad('the imported mount path is malformed', file);
+  }
   return {
     ...(overlays ? { overlays } : {}),
+    ...(importedMount !== undefined ? { importedMount } : {}),
     ...(memoryDefinitionSha256 !== undefined ? { memoryDefinitionSha256 } : {}),
     ...(operations ? { operations } : {}),
     ...(nvram ? { nvram } : {}),

@@ -22,7 +22,8 @@ import {
 import { parseDomainXml } from '../domain/disks.js';
 import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import {
-  MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,
+  MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, definitionOnThisMount, pathOnThisMount,
+  rewriteDefinition, selectDisks,
   type CheckpointDisk, type CheckpointPaths, type CheckpointMode, type RewriteOptions, type RewriteTarget,
 } from './plan.js';
 import {
@@ -252,7 +253,24 @@ export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string,
     if ((err as { code?: string }).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no checkpoint ${checkpointId} of instance ${instanceUuid}`);
     throw err;
   });
-  return parseRecord(text, file, { id: checkpointId, instanceUuid });
+  return onThisHost(parseRecord(text, file, { id: checkpointId, instanceUuid }), deps.shareMount);
+}
+
+/** An imported record's paths under this host's mount of the share (plan.ts, pathOnThisMount). */
+function onThisHost(record: CheckpointRecord, shareMount: string): CheckpointRecord {
+  const from = record.importedMount;
+  if (from === undefined || from === shareMount) return record;
+  const move = (p: string) => pathOnThisMount(p, from, shareMount);
+  return {
+    ...record,
+    volumes: record.volumes.map((v) => ({ ...v, snapshotPoint: move(v.snapshotPoint) })),
+    ...(record.nvram ? { nvram: { ...record.nvram, path: move(record.nvram.path) } } : {}),
+  };
+}
+
+/** A definition file of the checkpoint (its digest checked by the caller) under this host's mount. */
+function definitionOnThisHost(xml: string, record: CheckpointRecord, shareMount: string): string {
+  return record.importedMount === undefined ? xml : definitionOnThisMount(xml, record.importedMount, shareMount);
 }
 
 /** A regular file, opened without following links, of bounded size. */
@@ -310,10 +328,11 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
   const withMemory = record.mode !== 'disk-only';
   if (withMemory) await checkMemoryFile(paths.memory, record.memorySize);
-  const definition = await readSmallFile(paths.definition);
-  if (sha256(definition) !== record.definitionSha256) {
+  const saved = await readSmallFile(paths.definition);
+  if (sha256(saved) !== record.definitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
   }
+  const definition = definitionOnThisHost(saved, record, deps.shareMount);
   // With the storage side's overlays the volume's tree rules placed them (a merge may have
   // renamed the file the snapshot owns); otherwise the snapshot point itself must be there.
   for (const v of given === undefined ? record.volumes : []) {
@@ -382,7 +401,7 @@ async function memoryDefinition(deps: CheckpointDeps, paths: CheckpointPaths, re
   if (sha256(xml) !== record.memoryDefinitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint definition refused: ${MEMORY_DEFINITION_FILE} differs from the digest recorded when it was imported`, { details: { reason: 'memory definition' } });
   }
-  return { xml, source: MEMORY_DEFINITION_FILE };
+  return { xml: definitionOnThisHost(xml, record, deps.shareMount), source: MEMORY_DEFINITION_FILE };
 }
 
 function restoreDefinition(def: { xml: string; source: string }, byTarget: ReadonlyMap<string, RewriteTarget>, keep: ReadonlySet<string>): string {
@@ -538,7 +557,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     snapshotPoint: v.snapshotPoint, overlayPath: intent.overlays.find((o) => o.target === v.target)?.path ?? '',
   }]));
   const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
-  plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
+  plan.persistentXml = rewriteDefinition(definitionOnThisHost(await readSmallFile(paths.definition), plan.record, deps.shareMount), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
   if (running && dom) {
     const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));

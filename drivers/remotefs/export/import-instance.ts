@@ -242,7 +242,8 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
         throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `checkpoint ${c.id}'s TPM state differs from the digest recorded when it was taken`, { details: { checkpoint_id: c.id, reason: 'tpm' } });
       }
     }
-    const record = { ...recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm), memoryDefinitionSha256: sha256(memoryPlaced) };
+    // importedMount: a host mounting the share at another path reads the paths under its own.
+    const record = { ...recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm), memoryDefinitionSha256: sha256(memoryPlaced), importedMount: share.mountPoint };
     await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
     placedCheckpoints.push({

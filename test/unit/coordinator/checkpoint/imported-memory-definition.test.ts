@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { isStorageError } from '../../../../lib/core/errors.js';
-import { checkpointPaths } from '../../../../coordinator/checkpoint/plan.js';
+import { checkpointPaths, definitionOnThisMount, pathOnThisMount } from '../../../../coordinator/checkpoint/plan.js';
 import { planRevert, type CheckpointLibvirt } from '../../../../coordinator/checkpoint/runner.js';
 import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
 
@@ -93,8 +93,52 @@ describe('checkpoint revert of an imported checkpoint: the memory definition pla
     expect(await code(planRevert(deps(), INST, CP))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
   });
 
-  it('refuses a record whose memory definition digest is malformed', async () => {
+  it('on a host mounting the share at another path than the importing service: every path read under this host\'s mount', async () => {
+    // The import wrote the paths under its own mount of the share (importedMount).
+    const svc = '/srv/service-mount/share';
+    const svcXml = definition(`${svc}/volume-${V1}`).replace('</os>', '').replace('<devices>', `<os><nvram>${svc}/checkpoints/${INST}/nvram.fd</nvram></os>\n  <devices>`);
+    fs.writeFileSync(paths.definition, svcXml);
+    fs.writeFileSync(paths.memoryDefinition, svcXml);
+    const memory = fs.readFileSync(paths.memory);
+    fs.writeFileSync(path.join(paths.dir, 'checkpoint.json'), JSON.stringify({
+      id: CP, instanceUuid: INST, name: 'c1', description: '', created: '2026-12-07T00:00:00Z', mode: 'consistent', quiesced: false, status: 'available',
+      volumes: [{ volumeId: V1, target: 'vdb', snapshotPoint: `${svc}/volume-${V1}`, sizeBytes: 1024 ** 3 }], excluded: [], memorySize: memory.length,
+      definitionSha256: sha256(svcXml), memoryDefinitionSha256: sha256(svcXml), importedMount: svc,
+    }));
+    const own = await planRevert(deps(), INST, CP);
+    expect(own.record.volumes[0]!.snapshotPoint).to.equal(point);
+    const overlay = own.overlays[0]!.path;
+    expect(path.dirname(overlay)).to.equal(dir);
+    const onHost = svcXml.replaceAll(`${svc}/volume-${V1}'/><backingStore/>`, `${overlay}'/>`).replace(`${svc}/checkpoints`, `${dir}/checkpoints`);
+    expect(own.restoreXml).to.equal(onHost);
+    expect(own.persistentXml).to.equal(onHost);
+    expect(own.restoreXml + own.persistentXml).to.not.include(svc);
+  });
+
+  it('refuses a record whose memory definition digest or imported mount is malformed', async () => {
     writeRecord({ memoryDefinitionSha256: 'not-a-digest' });
     expect(await code(planRevert(deps(), INST, CP))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    for (const importedMount of ['relative/share', '/srv/../etc', '/', '/srv/share/', 7]) {
+      writeRecord({ memoryDefinitionSha256: sha256(placedXml), importedMount });
+      expect(await code(planRevert(deps(), INST, CP)), String(importedMount)).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    }
+  });
+});
+
+describe('an imported checkpoint\'s paths on this host\'s mount of the share', () => {
+  it('moves a path under the importing service\'s mount, leaves one already here or elsewhere (idempotent, nested mounts too)', () => {
+    expect(pathOnThisMount('/srv/a/volume-x', '/srv/a', '/mnt/b')).to.equal('/mnt/b/volume-x');
+    expect(pathOnThisMount('/srv/ab/volume-x', '/srv/a', '/mnt/b')).to.equal('/srv/ab/volume-x');
+    expect(pathOnThisMount('/usr/share/OVMF/vars.fd', '/srv/a', '/mnt/b')).to.equal('/usr/share/OVMF/vars.fd');
+    expect(pathOnThisMount('/srv/a/x/volume-x', '/srv/a', '/srv/a/x')).to.equal('/srv/a/x/volume-x');
+    expect(pathOnThisMount(pathOnThisMount('/srv/a/v', '/srv/a', '/srv/a/x'), '/srv/a', '/srv/a/x')).to.equal('/srv/a/x/v');
+  });
+
+  it('rewrites only disk sources and the NVRAM path in a definition; the rest byte for byte', () => {
+    const xml = `<domain>\n <os><loader readonly='yes'>/srv/a/loader.fd</loader><nvram template='/usr/x.fd'>/srv/a/checkpoints/i/nvram.fd</nvram></os>`
+      + `<devices><disk><source file="/srv/a/volume-x"/></disk><disk><source file='/elsewhere/volume-y' index='2'/></disk></devices>\n</domain>`;
+    expect(definitionOnThisMount(xml, '/srv/a', '/mnt/b')).to.equal(xml
+      .replace('>/srv/a/checkpoints/i/nvram.fd<', '>/mnt/b/checkpoints/i/nvram.fd<').replace('"/srv/a/volume-x"', '"/mnt/b/volume-x"'));
+    expect(definitionOnThisMount(xml, '/srv/a', '/srv/a')).to.equal(xml);
   });
 });

@@ -115,6 +115,7 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const memoryXml = await readFile(path.join(instDir, newCp, 'memory.domain.xml'), 'utf8');
     expect(memoryXml).to.equal(definition(ids.instanceUuid, path.join(dir, snapFile), nv.volumeId));
     expect(record.memoryDefinitionSha256).to.equal(sha256(Buffer.from(memoryXml)));
+    expect(record.importedMount, 'the mount its paths name').to.equal(dir);
     expect(record.status).to.equal('available');
     // The saved TPM state travelled: placed beside the memory, its record entry as at the take.
     expect(await readFile(path.join(instDir, newCp, 'tpm.permall'))).to.deep.equal(tpmState);
