@@ -2,11 +2,12 @@
  * Issue 15 item 4 end to end on the booted test guest, onto another share: an instance with a
  * checkpoint exported from share A, share A then removed altogether, the archive imported (kept
  * ids) by a service whose only share is B, at another path, and the checkpoint reverted on a
- * registered host whose coordinator keeps checkpoints on B. The memory file still names A's files
+ * registered host whose coordinator keeps checkpoints on B (seen at the service's path, and again
+ * at another path, as a host mounting the share elsewhere). The memory file still names A's files
  * (its bytes travel as exported); the restore hands libvirt the definition placed on B's files,
  * so the guest runs again with the checkpoint's RAM (a marker only in RAM) and bytes, every file
- * the domain names (live and persistent) is one of the imported volume's on B, the volume is
- * attached there and os-check finds no divergence.
+ * the domain names (live and persistent) is one of the imported volume's on B (by the host's
+ * path), the volume is attached there and os-check finds no divergence.
  *
  * The guest is the kind an import accepts (see instance-import-revert.test.ts): no
  * <qemu:commandline>, no console log file, its kernel and initrd in an allowed directory.
@@ -32,13 +33,17 @@ const KiB = 256;
 const LEASE_TTL_MS = 30_000;
 const HOST = `instshr-${randomUUID().slice(0, 8)}`;
 
-describe('an imported instance runs again from its checkpoint on another share (booted guest, share A gone, import on B, revert)', function () {
+// The host's coordinator sees share B where the importing service does, or at another path (a
+// link standing for another mount point): the imported records name the service's paths.
+for (const hostView of ['the service\'s path', 'another path'] as const) describe(`an imported instance runs again from its checkpoint on another share, the host mounting it at ${hostView} (booted guest, share A gone, import on B, revert)`, function () {
   this.timeout(1_200_000);
   const instance = randomUUID();
   const token = `inbound-${randomUUID()}`;
   let scratch = '';
   let shareA = '';
   let shareB = '';
+  /** Share B as the host's coordinator (and so libvirt) names it. */
+  let hostB = '';
   let db: TestDb | undefined;
   let db2: TestDb | undefined;
   let servicePort = 0;
@@ -78,7 +83,7 @@ describe('an imported instance runs again from its checkpoint on another share (
     });
     coord = await startDaemon(scratch, {
       host: '127.0.0.1', port: 0, metadataApi: svc.url, serviceToken: 'service', selfRegister: false, inboundToken: token,
-      hostName: HOST, stateDir: path.join(scratch, `state-${site}`), checkpointDir: share,
+      hostName: HOST, stateDir: path.join(scratch, `state-${site}`), checkpointDir: share === shareB ? hostB : share,
     }, {}, `coordinator-${site}.log`);
     await api().put(`/v3/os-compute-hosts/${HOST}`).set(auth('admin')).send({ compute_host: { coordinator_endpoint: `${coord.url}/`, credential: token } }).expect(201);
   }
@@ -153,6 +158,13 @@ describe('an imported instance runs again from its checkpoint on another share (
     fs.mkdirSync(shareB, { recursive: true, mode: 0o755 });
     fs.chmodSync(path.dirname(shareB), 0o755);
     fs.chmodSync(shareB, 0o755);
+    hostB = shareB;
+    if (hostView === 'another path') {
+      hostB = path.join(scratch, 'host-mounts', 'b');
+      fs.mkdirSync(path.dirname(hostB), { mode: 0o755 });
+      fs.chmodSync(path.dirname(hostB), 0o755);
+      fs.symlinkSync(shareB, hostB);
+    }
     db2 = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
     await startSite(db2, shareB, 'b');
   });
@@ -180,12 +192,12 @@ describe('an imported instance runs again from its checkpoint on another share (
     expect(await bytes.has(0xa1), 'the guest reads c1\'s bytes').to.equal(true);
 
     const t = await tree();
-    const own = (p: string) => path.dirname(p) === shareB && path.basename(p).startsWith(`volume-${vol}`);
+    const own = (p: string) => path.dirname(p) === hostB && path.basename(p).startsWith(`volume-${vol}`);
     const live = disksOf(await conn.getXmlDesc(dom));
     const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
     for (const d of [...live, ...defined]) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol} on share B`).to.equal(true);
     const active = live.find((d) => d.target === 'vdb')?.chain[0]?.path as string;
-    expect(path.join(shareB, t.active_file)).to.equal(active);
+    expect(path.join(hostB, t.active_file)).to.equal(active);
     expect(defined.find((d) => d.target === 'vdb')?.chain[0]?.path).to.equal(active);
     expect(await hasPattern(active, 0xa1, 0, KiB), 'the active file reads c1\'s bytes (qemu-io)').to.equal(true);
     for (const s of t.snapshots) expect(await hasPattern(path.join(shareB, s.owned_file), 0xa1, 0, KiB), `snapshot ${s.id}'s point reads c1's bytes`).to.equal(true);
