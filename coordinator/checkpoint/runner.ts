@@ -495,7 +495,8 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     // libvirt compares the definition given with the image's (the guest ABI): a mismatch is the
     // checkpoint's, not a passing conflict, and retrying cannot help.
     const incompatible = plan.record.mode !== 'disk-only' && isLibvirtError(err, [VIR_ERR_CONFIG_UNSUPPORTED]);
-    throw new StorageError(incompatible ? 'CHECKPOINT_RESTORE_INCOMPATIBLE' : 'CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is ${previousState}`, {
+    const why = incompatible ? ` (libvirt refused its definition against the memory file's: ${(err as Error).message.slice(0, 300)})` : '';
+    throw new StorageError(incompatible ? 'CHECKPOINT_RESTORE_INCOMPATIBLE' : 'CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed${why}; the instance is ${previousState}`, {
       cause: err, details: { checkpointId: intent.checkpointId, previousState },
     });
   }

@@ -208,4 +208,23 @@ for (const hostView of ['the service\'s path', 'another path'] as const) describ
     const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
     expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
   });
+
+  it('imports the archive again with new ids: libvirt refuses its restore against the memory file (another uuid), nothing changes', async () => {
+    const r = await api().post('/v3/os-instance-import').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[]; checkpoints: { id: string }[] };
+    const [copy, copyVol, copyCp] = [got.instance_uuid, got.volumes[0]?.id as string, got.checkpoints[0]?.id as string];
+    expect(copy).to.not.equal(instance);
+    const treeOf = async () => (await api().get(`/v3/volumes/${copyVol}/tree`).set(auth('admin')).expect(200)).body.tree as unknown;
+    const before = await treeOf();
+    await api().post(`/v3/os-checkpoints/${copyCp}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
+    const c = await settled(copyCp);
+    expect(c.status).to.equal('error');
+    expect(String(c.error)).to.include('libvirt refused its definition against the memory file');
+    expect(await conn.lookupByUuid(copy).then(() => 'defined', () => 'absent'), 'the copy is not defined on the host').to.equal('absent');
+    const v = (await api().get(`/v3/volumes/${copyVol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: unknown[] };
+    expect([v.status, v.attachments]).to.deep.equal(['available', []]);
+    expect(await treeOf(), 'the copy\'s tree as before the revert').to.deep.equal(before);
+    expect((await conn.getState(dom as DomainRef)).state, 'the restored instance still runs').to.equal(DomainState.RUNNING);
+  });
 });
