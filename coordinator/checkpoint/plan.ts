@@ -25,11 +25,14 @@ export type CheckpointMode = 'consistent' | 'live' | 'disk-only';
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const MEMORY_FILE = 'memory.save';
 export const DEFINITION_FILE = 'domain.xml';
+/** An imported checkpoint's memory-file definition placed on the importing share's files (record.ts). */
+export const MEMORY_DEFINITION_FILE = 'memory.domain.xml';
 
 export interface CheckpointPaths {
   dir: string;
   memory: string;
   definition: string;
+  memoryDefinition: string;
 }
 
 /** Where a checkpoint's own files live; both ids must be UUIDs (they become path components). */
@@ -37,7 +40,7 @@ export function checkpointPaths(shareMount: string, instanceUuid: string, checkp
   assertUuid(instanceUuid, 'instance id');
   assertUuid(checkpointId, 'checkpoint id');
   const dir = path.join(shareMount, CHECKPOINTS_DIR, instanceUuid.toLowerCase(), checkpointId.toLowerCase());
-  return { dir, memory: path.join(dir, MEMORY_FILE), definition: path.join(dir, DEFINITION_FILE) };
+  return { dir, memory: path.join(dir, MEMORY_FILE), definition: path.join(dir, DEFINITION_FILE), memoryDefinition: path.join(dir, MEMORY_DEFINITION_FILE) };
 }
 
 export interface CheckpointDisk {
@@ -216,6 +219,31 @@ export function rewriteDefinition(xml: string, byTarget: ReadonlyMap<string, Rew
   const missing = [...byTarget.keys()].filter((t) => !seen.has(t));
   if (missing.length > 0) throw unsafeDefinition(`the definition lacks disks ${missing.join(', ')}`, { missing });
   return out;
+}
+
+/**
+ * An imported checkpoint's files name the share at the importing service's mount (`from`); this
+ * host may mount it at another path (`to`). A path under `from` moves under `to`; one already under
+ * `to` (a record written back here) or anywhere else stays, and is checked as any other.
+ */
+export function pathOnThisMount(p: string, from: string, to: string): string {
+  if (from === to || p.startsWith(`${to}/`) || !p.startsWith(`${from}/`)) return p;
+  return path.join(to, p.slice(from.length + 1));
+}
+
+/**
+ * The same for a definition's text: only each disk's <source file> and the <nvram> path (the
+ * values the import placed); everything else byte for byte.
+ */
+export function definitionOnThisMount(xml: string, from: string, to: string): string {
+  if (from === to) return xml;
+  const move = (v: string) => {
+    const moved = pathOnThisMount(decode(v.trim()), from, to);
+    return moved === decode(v.trim()) ? v : escapeXml(moved);
+  };
+  return xml
+    .replace(/(<source\b[^>]*?\bfile=)(['"])([^'"]*)\2/g, (_m, head: string, q: string, file: string) => `${head}${q}${move(file)}${q}`)
+    .replace(/(<nvram\b[^>]*>)([^<]*)(<\/nvram>)/, (_m, open: string, p: string, close: string) => `${open}${move(p)}${close}`);
 }
 
 function decode(s: string): string {

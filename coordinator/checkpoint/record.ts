@@ -63,6 +63,17 @@ export interface CheckpointRecord {
   nvram?: NvramRecord;
   /** The emulated TPM's persistent state saved with it (tpm.permall), when the guest has one that ran. */
   tpm?: TpmRecord;
+  /**
+   * Imported checkpoints only: sha256 of memory.domain.xml, the memory file's definition placed on
+   * the importing share's files (the image itself still names the source's), which the restore
+   * hands libvirt instead of the image's.
+   */
+  memoryDefinitionSha256?: string;
+  /**
+   * Imported checkpoints only: the share's mount path on the importing service, which the record's
+   * and the definitions' paths name; a host mounting the share elsewhere reads them under its own.
+   */
+  importedMount?: string;
 }
 
 export interface RevertIntent {
@@ -154,8 +165,16 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
       || typeof t.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(t.sha256)) throw bad('the TPM state entry is malformed', file);
     tpm = { version: t.version, size: t.size as number, sha256: t.sha256 };
   }
+  const memoryDefinitionSha256 = o.memoryDefinitionSha256;
+  if (memoryDefinitionSha256 !== undefined && (typeof memoryDefinitionSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(memoryDefinitionSha256))) throw bad('the memory definition digest is malformed', file);
+  const importedMount = o.importedMount;
+  if (importedMount !== undefined && (typeof importedMount !== 'string' || !path.isAbsolute(importedMount) || path.normalize(importedMount) !== importedMount || importedMount === '/' || importedMount.endsWith('/'))) {
+    throw bad('the imported mount path is malformed', file);
+  }
   return {
     ...(overlays ? { overlays } : {}),
+    ...(importedMount !== undefined ? { importedMount } : {}),
+    ...(memoryDefinitionSha256 !== undefined ? { memoryDefinitionSha256 } : {}),
     ...(operations ? { operations } : {}),
     ...(nvram ? { nvram } : {}),
     ...(tpm ? { tpm } : {}),

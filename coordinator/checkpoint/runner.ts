@@ -16,14 +16,15 @@ import { CRASH_POINTS, crashPoint } from '../../lib/core/crash-points.js';
 import { StorageError } from '../../lib/core/errors.js';
 import { assertOwnFileName, isOwnFileName, isUuid, overlayFileName } from '../../lib/core/volume-names.js';
 import {
-  DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
+  DomainState, DomainXmlFlags, SaveImageXmlFlags, SaveRestoreFlags, VIR_ERR_CONFIG_UNSUPPORTED, VIR_ERR_NO_DOMAIN, VIR_ERR_OPERATION_INVALID, isLibvirtError,
   type DomainJobInfo, type DomainRef, type DomainStateInfo,
 } from '../../lib/libvirt/index.js';
 import { parseDomainXml } from '../domain/disks.js';
 import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import {
-  SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, rewriteDefinition, selectDisks,
-  type CheckpointDisk, type CheckpointMode, type RewriteOptions, type RewriteTarget,
+  MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, definitionOnThisMount, pathOnThisMount,
+  rewriteDefinition, selectDisks,
+  type CheckpointDisk, type CheckpointPaths, type CheckpointMode, type RewriteOptions, type RewriteTarget,
 } from './plan.js';
 import {
   RECORD_FILE, REVERT_INTENT_FILE, parseIntent, parseRecord, sha256, writeFileAtomic,
@@ -252,7 +253,24 @@ export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string,
     if ((err as { code?: string }).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no checkpoint ${checkpointId} of instance ${instanceUuid}`);
     throw err;
   });
-  return parseRecord(text, file, { id: checkpointId, instanceUuid });
+  return onThisHost(parseRecord(text, file, { id: checkpointId, instanceUuid }), deps.shareMount);
+}
+
+/** An imported record's paths under this host's mount of the share (plan.ts, pathOnThisMount). */
+function onThisHost(record: CheckpointRecord, shareMount: string): CheckpointRecord {
+  const from = record.importedMount;
+  if (from === undefined || from === shareMount) return record;
+  const move = (p: string) => pathOnThisMount(p, from, shareMount);
+  return {
+    ...record,
+    volumes: record.volumes.map((v) => ({ ...v, snapshotPoint: move(v.snapshotPoint) })),
+    ...(record.nvram ? { nvram: { ...record.nvram, path: move(record.nvram.path) } } : {}),
+  };
+}
+
+/** A definition file of the checkpoint (its digest checked by the caller) under this host's mount. */
+function definitionOnThisHost(xml: string, record: CheckpointRecord, shareMount: string): string {
+  return record.importedMount === undefined ? xml : definitionOnThisMount(xml, record.importedMount, shareMount);
 }
 
 /** A regular file, opened without following links, of bounded size. */
@@ -310,10 +328,11 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   const paths = checkpointPaths(deps.shareMount, instanceUuid, checkpointId);
   const withMemory = record.mode !== 'disk-only';
   if (withMemory) await checkMemoryFile(paths.memory, record.memorySize);
-  const definition = await readSmallFile(paths.definition);
-  if (sha256(definition) !== record.definitionSha256) {
+  const saved = await readSmallFile(paths.definition);
+  if (sha256(saved) !== record.definitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
   }
+  const definition = definitionOnThisHost(saved, record, deps.shareMount);
   // With the storage side's overlays the volume's tree rules placed them (a merge may have
   // renamed the file the snapshot owns); otherwise the snapshot point itself must be there.
   for (const v of given === undefined ? record.volumes : []) {
@@ -334,9 +353,7 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
     : await givenOverlays(deps, record, given);
   const byTarget = new Map<string, RewriteTarget>(record.volumes.map((v, i) => [v.target, { snapshotPoint: v.snapshotPoint, overlayPath: overlays[i]!.path }]));
   const keep = new Set(record.excluded);
-  const restoreXml = withMemory
-    ? rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget, { keep, source: 'the memory file\'s definition' })
-    : '';
+  const restoreXml = withMemory ? restoreDefinition(await memoryDefinition(deps, paths, record), byTarget, keep) : '';
   const persistentXml = rewriteDefinition(definition, byTarget, persistentOptions(record, keep));
   return { record, restoreXml, persistentXml, overlays };
 }
@@ -368,6 +385,27 @@ async function givenOverlays(deps: CheckpointDeps, record: CheckpointRecord, giv
     out.push({ volumeId: v.volumeId, target: v.target, path: file });
   }
   return out;
+}
+
+/**
+ * The definition a restore hands libvirt, before its disks are pointed at the new overlays: the
+ * memory file's own, or for an imported checkpoint its copy placed on the importing share's files
+ * (memory.domain.xml, its digest in the record: a replaced copy is refused), since the image's
+ * names the source's mount. libvirt still checks it against the image's (same guest ABI).
+ */
+async function memoryDefinition(deps: CheckpointDeps, paths: CheckpointPaths, record: CheckpointRecord): Promise<{ xml: string; source: string }> {
+  if (record.memoryDefinitionSha256 === undefined) {
+    return { xml: await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), source: 'the memory file\'s definition' };
+  }
+  const xml = await readSmallFile(paths.memoryDefinition);
+  if (sha256(xml) !== record.memoryDefinitionSha256) {
+    throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint definition refused: ${MEMORY_DEFINITION_FILE} differs from the digest recorded when it was imported`, { details: { reason: 'memory definition' } });
+  }
+  return { xml: definitionOnThisHost(xml, record, deps.shareMount), source: MEMORY_DEFINITION_FILE };
+}
+
+function restoreDefinition(def: { xml: string; source: string }, byTarget: ReadonlyMap<string, RewriteTarget>, keep: ReadonlySet<string>): string {
+  return rewriteDefinition(def.xml, byTarget, { keep, source: def.source });
 }
 
 function persistentOptions(record: CheckpointRecord, keep: ReadonlySet<string>): RewriteOptions {
@@ -454,7 +492,11 @@ async function finishRestore(deps: CheckpointDeps, intentFile: string, intent: R
     const previousState = intent.previousDefinition !== null
       ? 'stopped, definition and overlays as before the revert'
       : 'not defined on this host (it had no definition before the revert); the disks are as before the revert';
-    throw new StorageError('CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed; the instance is ${previousState}`, {
+    // libvirt compares the definition given with the image's (the guest ABI): a mismatch is the
+    // checkpoint's, not a passing conflict, and retrying cannot help.
+    const incompatible = plan.record.mode !== 'disk-only' && isLibvirtError(err, [VIR_ERR_CONFIG_UNSUPPORTED]);
+    const why = incompatible ? ` (libvirt refused its definition against the memory file's: ${(err as Error).message.slice(0, 300)})` : '';
+    throw new StorageError(incompatible ? 'CHECKPOINT_RESTORE_INCOMPATIBLE' : 'CONFLICT', `the restore from checkpoint ${intent.checkpointId} failed${why}; the instance is ${previousState}`, {
       cause: err, details: { checkpointId: intent.checkpointId, previousState },
     });
   }
@@ -516,7 +558,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     snapshotPoint: v.snapshotPoint, overlayPath: intent.overlays.find((o) => o.target === v.target)?.path ?? '',
   }]));
   const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
-  plan.persistentXml = rewriteDefinition(await readSmallFile(paths.definition), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
+  plan.persistentXml = rewriteDefinition(definitionOnThisHost(await readSmallFile(paths.definition), plan.record, deps.shareMount), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
   if (running && dom) {
     const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));
@@ -530,8 +572,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     await deps.libvirt.destroy(dom).catch((err: unknown) => { if (!isLibvirtError(err, gone)) throw err; });
   }
   if (plan.record.mode !== 'disk-only') {
-    plan.restoreXml = rewriteDefinition(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), byTarget,
-      { keep: new Set(plan.record.excluded), source: 'the memory file\'s definition' });
+    plan.restoreXml = restoreDefinition(await memoryDefinition(deps, paths, plan.record), byTarget, new Set(plan.record.excluded));
   }
   for (const [i, v] of plan.record.volumes.entries()) {
     const o = intent.overlays[i]!;

@@ -102,6 +102,8 @@ export const ERROR_CODES = {
   CHECKPOINT_UNMANAGED_DISK: { http: 409, summary: 'The instance has a disk this product does not manage (not a file-backed volume); a checkpoint needs it excluded explicitly. Nothing was changed.' },
   CHECKPOINT_MEMORY_UNSAFE: { http: 400, summary: "A checkpoint's memory file is not the complete libvirt save image recorded when it was taken (wrong header, size or a partial image); refused before anything changed." },
   CHECKPOINT_DEFINITION_UNSAFE: { http: 400, summary: "A checkpoint's saved definition names a file that is not one of the checkpoint's recorded snapshot points, or lacks one of its disks; refused before anything changed." },
+  CHECKPOINT_RESTORE_INCOMPATIBLE: { http: 409, summary: "libvirt refused the checkpoint's definition against its memory file's (the guest ABI differs: another uuid, name, disk serial or device layout, e.g. an instance imported with new ids); the instance is as before the revert." },
+  INSTANCE_CHECKPOINTS_AMBIGUOUS: { http: 409, summary: "The instance's volumes sit on several shares and more than one of them has a checkpoint directory of the instance (checkpoints/<uuid>): whose files are its checkpoints' is unclear. Nothing was read or changed; remove the stale directory." },
   CHECKPOINT_VOLUME_GONE: { http: 409, summary: 'A volume that was attached at the checkpoint is gone (its snapshot point is missing); the revert was refused before anything changed.' },
   CHECKPOINT_NOT_FOUND: { http: 404, summary: 'No such checkpoint (or not visible to the caller).' },
   CHECKPOINT_INSTANCE_UNKNOWN: { http: 404, summary: 'No volume of the caller\'s project is attached to that instance, so no compute host is known for it; nothing was sent anywhere.' },

@@ -1,7 +1,8 @@
 /**
  * Exporting an instance: every volume's tree checked and planned by the volume export's rules
  * (export-volume.ts openExport: the tree verified before any read, the manifest planned), each
- * checkpoint's files found in the instance's directory on the volumes' share and checked against
+ * checkpoint's files found in the instance's directory on the volumes' share (the one of them that
+ * has it, when the volumes sit on several; each volume's files read from its own) and checked against
  * its record, then one archive (instance-archive-write.ts).
  *
  * The instance must be shut off (the caller asks its host): its volumes' active files are then
@@ -10,6 +11,7 @@
  * volume's lease from open to the end of the stream; nothing on the share is written.
  */
 import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -132,14 +134,33 @@ async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: 
   };
 }
 
+/**
+ * Which of the volumes' shares holds the instance's checkpoint directory: the one that has
+ * `checkpoints/<uuid>` (none: the first, whose missing directory is then reported as before);
+ * more than one is refused, since the rows would not say whose files are the checkpoints'.
+ */
+async function checkpointShare(mounts: readonly string[], instanceUuid: string): Promise<string> {
+  const found: string[] = [];
+  for (const m of mounts) {
+    const st = await lstat(path.join(m, CHECKPOINTS_DIR, instanceUuid.toLowerCase())).catch(() => null);
+    if (st !== null) found.push(m);
+  }
+  if (found.length > 1) {
+    throw new StorageError('INSTANCE_CHECKPOINTS_AMBIGUOUS', `instance ${instanceUuid} has a checkpoint directory on ${found.length} of its volumes' shares; only one can be its checkpoints'`, {
+      details: { instance_uuid: instanceUuid, shares: found.length },
+    });
+  }
+  return found[0] ?? (mounts[0] as string);
+}
+
 export async function openInstanceExport(env: RemoteFsEnv, req: InstanceExportRequest, signal?: AbortSignal): Promise<OpenedInstanceExport> {
+  const mounts = [...new Set(req.volumes.map((v) => v.site.share.mountPoint))];
+  if (mounts.length === 0) throw new StorageError('INVALID_STATE', 'the instance has no volume of this product to export', { details: { instance_uuid: req.instance.uuid } });
+  // The volumes may sit on several shares (each volume's files are read from its own); the
+  // checkpoints' directory is on the one share the coordinator keeps them on.
+  const mount = req.checkpoints.length === 0 ? mounts[0] as string : await checkpointShare(mounts, req.instance.uuid);
   const opened = [];
   for (const v of req.volumes) opened.push(await openExport(env, v.site, { records: v.records }, signal));
-  const shares = new Set(req.volumes.map((v) => v.site.share.mountPoint));
-  if (shares.size !== 1) {
-    throw new StorageError('INVALID_STATE', `the instance's volumes are on ${shares.size} shares; an instance export needs them (and its checkpoints) on one`, { details: { instance_uuid: req.instance.uuid } });
-  }
-  const mount = [...shares][0] as string;
   // The definition is checked as its import will check it; its disks are the instance's disks.
   const own = new Map(opened.map((o) => [o.manifest.volume.id, new Set(Object.keys(o.manifest.tree.files))]));
   const facts = checkDefinition(req.instance.definition, 'the instance definition', req.instance.uuid, own, env.storage.importBootDirs);

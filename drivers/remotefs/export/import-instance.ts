@@ -54,7 +54,7 @@ export const IMPORTED_DEFINITION_FILE = 'imported.domain.xml';
 /** The instance's own firmware store, where the imported definitions put it (a revert writes the checkpoint's copy there). */
 export const INSTANCE_NVRAM_FILE = 'nvram.fd';
 /** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */
-const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', nvram: 'nvram.fd', tpm: 'tpm.permall', record: 'checkpoint.json' };
+const CHECKPOINT_FILES = { memory: 'memory.save', definition: 'domain.xml', memoryDefinition: 'memory.domain.xml', nvram: 'nvram.fd', tpm: 'tpm.permall', record: 'checkpoint.json' };
 
 export interface ImportedInstance extends ImportedInstanceArchive {
   manifest: InstanceManifest;
@@ -208,7 +208,8 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     const cf = checkDefinition(xml, what, s.uuid, cpFiles, bootDirs);
     // A restore hands libvirt the memory file's own definition (disks rewritten): same rules, same disks.
     const inMemory = `checkpoint ${c.id}'s memory file definition`;
-    const mf = checkDefinition(await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory), inMemory, s.uuid, cpFiles, bootDirs);
+    const memoryXml = await readSaveImageDefinition(path.join(staging, c.memory.file), inMemory);
+    const mf = checkDefinition(memoryXml, inMemory, s.uuid, cpFiles, bootDirs);
     for (const v of c.volumes) {
       if (mf.disks.get(v.target) !== v.volumeId) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${inMemory}: disk ${v.target} is not volume ${v.volumeId}`, { details: { target: v.target } });
     }
@@ -220,6 +221,11 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     await mkdir(dir, { mode: 0o750 });
     const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
+    // The memory file's own definition names the source's files (its share's mount, its NVRAM
+    // path): placed as the saved one is, it is what the restore hands libvirt instead (the
+    // image's bytes stay as exported; only disk sources and the NVRAM path differ, never the ABI).
+    const memoryPlaced = placedDefinition(memoryXml, m, ids, share.mountPoint, mf.nvram === null ? null : storePath, c.volumes);
+    await writeNew(path.join(dir, CHECKPOINT_FILES.memoryDefinition), memoryPlaced);
     await rm(path.join(staging, c.definition.file));
     await rename(path.join(staging, c.memory.file), path.join(dir, CHECKPOINT_FILES.memory));
     let nvram: { path: string; data: Buffer } | null = null;
@@ -236,7 +242,8 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
         throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `checkpoint ${c.id}'s TPM state differs from the digest recorded when it was taken`, { details: { checkpoint_id: c.id, reason: 'tpm' } });
       }
     }
-    const record = recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm);
+    // importedMount: a host mounting the share at another path reads the paths under its own.
+    const record = { ...recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm), memoryDefinitionSha256: sha256(memoryPlaced), importedMount: share.mountPoint };
     await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
     placedCheckpoints.push({

@@ -38,6 +38,7 @@ describe('checkpoint plan', () => {
   it('puts a checkpoint\'s files under checkpoints/<instance>/<id> and refuses ids that are not UUIDs', () => {
     expect(checkpointPaths('/mnt/s', INST, CP)).to.deep.equal({
       dir: `/mnt/s/checkpoints/${INST}/${CP}`, memory: `/mnt/s/checkpoints/${INST}/${CP}/memory.save`, definition: `/mnt/s/checkpoints/${INST}/${CP}/domain.xml`,
+      memoryDefinition: `/mnt/s/checkpoints/${INST}/${CP}/memory.domain.xml`,
     });
     expect(errCode(() => checkpointPaths('/mnt/s', INST, '../../etc'))).to.equal('INVALID_ID');
     expect(errCode(() => checkpointPaths('/mnt/s', 'x/..', CP))).to.equal('INVALID_ID');

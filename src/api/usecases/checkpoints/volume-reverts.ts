@@ -135,13 +135,14 @@ export async function prepareMemberReverts(deps: ServiceDeps, c: CheckpointRow):
 
 /**
  * The coordinator's answers that mean the guest still uses its previous files: refused before
- * anything changed, or a restore that failed and was undone (CONFLICT). Only then are the
+ * anything changed, or a restore that failed and was undone (CONFLICT; CHECKPOINT_RESTORE_INCOMPATIBLE
+ * when libvirt refused the definition against the memory file's). Only then are the
  * overlays abandoned here; any other failure leaves them to the settle pass, which decides from
  * the file the guest's definition names.
  */
 const NOTHING_CHANGED = [
   'CHECKPOINT_MEMORY_UNSAFE', 'CHECKPOINT_DEFINITION_UNSAFE', 'CHECKPOINT_VOLUME_GONE', 'INVALID_INPUT', 'INVALID_ID', 'IMAGE_UNSAFE_BACKING',
-  'NOT_FOUND', 'CONFLICT', 'FILE_UNSAFE',
+  'NOT_FOUND', 'CONFLICT', 'FILE_UNSAFE', 'CHECKPOINT_RESTORE_INCOMPATIBLE',
 ] as const;
 
 export function hostChangedNothing(err: unknown): boolean {

@@ -110,6 +110,12 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const record = parseRecord(await readFile(path.join(instDir, newCp, 'checkpoint.json'), 'utf8'), 'checkpoint.json', { id: newCp, instanceUuid: ids.instanceUuid });
     expect(record.volumes).to.deep.equal([{ volumeId: nv.volumeId, target: 'vda', snapshotPoint: path.join(dir, snapFile), sizeBytes: 1024 ** 3, snapshotId: nv.snapshots[snapId] }]);
     expect(record.memorySize).to.equal(memory.length);
+    // The memory file's own definition named the source's mount (/mnt/elsewhere): its placed copy,
+    // what the restore hands libvirt, names the snapshot point on this share; nothing else differs.
+    const memoryXml = await readFile(path.join(instDir, newCp, 'memory.domain.xml'), 'utf8');
+    expect(memoryXml).to.equal(definition(ids.instanceUuid, path.join(dir, snapFile), nv.volumeId));
+    expect(record.memoryDefinitionSha256).to.equal(sha256(Buffer.from(memoryXml)));
+    expect(record.importedMount, 'the mount its paths name').to.equal(dir);
     expect(record.status).to.equal('available');
     // The saved TPM state travelled: placed beside the memory, its record entry as at the take.
     expect(await readFile(path.join(instDir, newCp, 'tpm.permall'))).to.deep.equal(tpmState);
