@@ -3,11 +3,11 @@
  * recovery pass has decided an interrupted one from the target host's answer (host-move-plan.ts).
  * Pure: the pass carries it out.
  *
- * The attachments were recorded before the host was asked: they are the intent that keeps every
- * other pass (reconcile above all, which would otherwise roll the volumes' revert intents back and
- * unlink the overlays the restored guest runs on) away from the volumes' files. So they go only on
- * the host's own answer that it does not have the instance; without an answer they stay, and the
- * row says so with a stable code and what an administrator does.
+ * The attachments were recorded before the host was asked: they name the host that may run the
+ * guest on the volumes' files, and they are what lets the attached-volume pass settle the
+ * overlays from that guest's definition. So they go only on the host's own answer that it does
+ * not have the instance; without an answer they stay, and the row says so with a stable code and
+ * what an administrator does.
  */
 import type { HostMove } from '../../../db/index.js';
 import type { MoveStep } from './host-move-plan.js';

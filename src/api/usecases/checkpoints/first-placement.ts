@@ -7,10 +7,12 @@
  * Intent before the destructive step: the move is recorded, then each of the checkpoint's volumes
  * is recorded attached to the instance on the target host, and only then are the overlays made and
  * the host asked to restore. A crash anywhere in between leaves attachments naming the host that
- * may run the guest, so reconcile never rolls back an overlay the restored guest runs on, the
- * recovery pass converges the move from the host's answer (settle-host-move.ts), and the
- * attached-volume pass settles the overlays from the guest's definition. The host's refusal (or
- * its answer, to the pass, that it does not have the instance) releases them again.
+ * may run the guest: the recovery pass converges the move from the host's answer
+ * (settle-host-move.ts), and the attached-volume pass, which settles only attached volumes,
+ * settles the overlays' revert intents from the guest's definition. (Recorded after the restore,
+ * as before, a crash in between left the volumes `available` with no attachment while the host
+ * ran the guest on them, and their intents pending for good.) The host's refusal, or its answer
+ * to the pass that it does not have the instance, releases them again.
  */
 import { randomUUID } from 'node:crypto';
 import { StorageError, isStorageError } from '../../../../lib/core/errors.js';
