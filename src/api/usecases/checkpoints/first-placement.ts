@@ -41,7 +41,15 @@ export function firstPlacement(to: string, by: string): HostMove {
   return { from: '', to, oldHost: 'released', by, at: new Date().toISOString(), state: 'intended' };
 }
 
-function attachedThere(c: CheckpointRow, host: string) {
+/** What is placed: an instance and its volumes with their targets (a checkpoint's members, or an imported definition's disks). */
+export interface Placement {
+  instanceUuid: string;
+  volumes: readonly { volumeId: string; target: string }[];
+  /** Names the placement in errors and logs (the checkpoint's id, or the instance's). */
+  id: string;
+}
+
+function attachedThere(c: Placement, host: string) {
   return (a: { instanceUuid: string | null; host: string | null }) => a.instanceUuid === c.instanceUuid && a.host === host;
 }
 
@@ -52,12 +60,12 @@ function attachedThere(c: CheckpointRow, host: string) {
  * is. A volume that cannot be attached (gone, in use elsewhere) refuses the placement: the
  * attachments this call recorded are released and the error is thrown.
  */
-export async function recordPlacement(deps: ServiceDeps, caller: Caller, c: CheckpointRow, host: string): Promise<void> {
+export async function recordPlacement(deps: ServiceDeps, caller: Caller, c: Placement, host: string): Promise<void> {
   const recorded: string[] = [];
   try {
     for (const m of c.volumes) {
       const vol = await deps.repos.volumes.get(m.volumeId);
-      if (!vol) throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${m.volumeId} of checkpoint ${c.id} is gone; nothing was changed`, { details: { volume_id: m.volumeId } });
+      if (!vol) throw new StorageError('CHECKPOINT_VOLUME_GONE', `volume ${m.volumeId} of ${c.id} is gone; nothing was changed`, { details: { volume_id: m.volumeId } });
       if ((await deps.repos.attachments.activeOf(vol.id)).some(attachedThere(c, host))) continue;
       const tree = await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol));
       await attachVolume(deps, caller, vol, { instanceUuid: c.instanceUuid, mountpoint: `/dev/${m.target}`, hostName: host, coordinatorEndpoint: null, activeFile: tree.activeFile, format: tree.format });
@@ -67,10 +75,10 @@ export async function recordPlacement(deps: ServiceDeps, caller: Caller, c: Chec
     await detachAll(deps, { ...c, volumes: c.volumes.filter((m) => recorded.includes(m.volumeId)) }, host);
     throw err;
   }
-  deps.log.info({ checkpoint: c.id, instance: c.instanceUuid, host_name: host, volumes: c.volumes.map((m) => m.volumeId) }, 'first placement of an imported instance: its volumes recorded attached on the target before the restore');
+  deps.log.info({ placement: c.id, instance: c.instanceUuid, host_name: host, volumes: c.volumes.map((m) => m.volumeId) }, 'first placement of an imported instance: its volumes recorded attached on the target before the host is asked');
 }
 
-async function detachAll(deps: ServiceDeps, c: CheckpointRow, host: string): Promise<void> {
+export async function detachAll(deps: ServiceDeps, c: Placement, host: string): Promise<void> {
   for (const m of c.volumes) {
     const vol = await deps.repos.volumes.get(m.volumeId);
     if (!vol) continue;
