@@ -231,10 +231,11 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
 
   it('defines an imported instance stopped (os-define, no checkpoint restored): shut off on its imported files, attached there, os-check clean; it boots', async () => {
     // The restored instance goes first: the import below has new ids but the same domain name.
+    // (Imported by an admin, its volume is the admin's project's.)
     await conn.destroy(dom as DomainRef);
     await conn.undefine(dom as DomainRef, UndefineFlags.SNAPSHOTS_METADATA);
     dom = undefined;
-    await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-detach': {} }).expect(202);
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('admin')).send({ 'os-detach': {} }).expect(202);
     await untilVolume('available');
 
     const r = await api().post('/v3/os-instance-import').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);

@@ -38,6 +38,8 @@ const LEASE_TTL_MS = 3000;
 /** The compute host's coordinator: what it restored (the overlays it was given) and whether it says it has the instance. */
 interface StandIn {
   server: http.Server;
+  /** Drops every connection (the host cannot be asked). */
+  down: boolean;
   present: boolean;
   job: Record<string, unknown> | null;
   /** Bare names, active first: what the guest's disk runs on. */
@@ -48,8 +50,9 @@ interface StandIn {
 
 function standIn(checkpoint: () => Record<string, unknown>): StandIn {
   const s: StandIn = {
-    present: false, job: null, chain: [], overlays: [], url: () => `http://127.0.0.1:${(s.server.address() as AddressInfo).port}/`,
+    down: false, present: false, job: null, chain: [], overlays: [], url: () => `http://127.0.0.1:${(s.server.address() as AddressInfo).port}/`,
     server: http.createServer((req, res) => {
+      if (s.down) { req.socket.destroy(); return; }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -100,9 +103,26 @@ for (const backend of BACKENDS) {
       excluded: [], memorySize: 123456, definitionSha256: 'a'.repeat(64),
     }));
     const api = () => supertest((svc as DaemonProcess).url);
-    const start = async (crashAt?: string) => {
-      svc = await startKillableService({ db: (db as TestDb).config, scratch, share, leaseTtlMs: LEASE_TTL_MS, leaseDir: true, logName: 'service.log', port, ...(crashAt ? { crashAt } : {}) });
+    const start = async (crashAt?: string, storage?: Record<string, unknown>) => {
+      svc = await startKillableService({
+        db: (db as TestDb).config, scratch, share, leaseTtlMs: LEASE_TTL_MS, leaseDir: true, logName: 'service.log', port, ...(crashAt ? { crashAt } : {}), ...(storage ? { storage } : {}),
+      });
     };
+    /** Back to an imported instance on no host: the volume detached, the row as an import writes it, the host without it. */
+    async function unplace(): Promise<void> {
+      await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-detach': {} }).expect(202);
+      await until('volume available', async () => ((await volume()).status === 'available' ? true : undefined), 120_000);
+      await svc?.kill();
+      svc = undefined;
+      const repos = await openRepositories((db as TestDb).config);
+      try {
+        await repos.checkpoints.update(ck, { hostName: '', hostMove: null });
+      } finally {
+        await repos.db.close();
+      }
+      coord.present = false;
+      coord.job = null;
+    }
     const checkpoint = async () => (await api().get(`/v3/os-checkpoints/${ck}`).set(auth('admin')).expect(200)).body.checkpoint as Record<string, unknown>;
     const volume = async () => (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
     const tree = async () => (await api().get(`/v3/volumes/${vol}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string };
@@ -189,19 +209,7 @@ for (const backend of BACKENDS) {
     });
 
     it('killed after the restore, and the host then answers it does not have the instance: overlay abandoned, attachment released, the row says why; reverting again places it', async () => {
-      // Back to an imported instance on no host: the volume detached, the row as an import writes it.
-      await api().post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-detach': {} }).expect(202);
-      await until('volume available', async () => ((await volume()).status === 'available' ? true : undefined), 120_000);
-      await svc?.kill();
-      svc = undefined;
-      const repos = await openRepositories((db as TestDb).config);
-      try {
-        await repos.checkpoints.update(ck, { hostName: '', hostMove: null });
-      } finally {
-        await repos.db.close();
-      }
-      coord.present = false;
-      coord.job = null;
+      await unplace();
       const before = (await readdirOf(share)).filter((n) => n.startsWith(`volume-${vol}`));
 
       await start(CRASH_POINTS.storageCheckpointReverted);
@@ -238,6 +246,42 @@ for (const backend of BACKENDS) {
       expect([placed.status, placed.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, host]]]);
       expect((await tree()).active_file).to.equal(coord.overlays[0]?.file);
       expect(await divergences(), 'os-check after the placement').to.deep.equal([]);
+    });
+
+    it('killed after the restore, and the host never answers within the bound: PLACEMENT_UNDECIDED, the attachment kept; once it answers, reverting again places it', async () => {
+      await unplace();
+      await start(CRASH_POINTS.storageCheckpointReverted);
+      await api().post(`/v3/os-checkpoints/${ck}/action`).set(auth('admin')).send({ revert: { host } }).expect(202);
+      await killedAt(CRASH_POINTS.storageCheckpointReverted);
+      const overlay = coord.overlays.find((o) => o.volume_id === vol)?.file as string;
+      coord.down = true;
+      await leasesExpired();
+      await start(undefined, { checkpointSettleBoundMs: 1000 });
+      const c = await until('the checkpoint settled', async () => {
+        const x = await checkpoint();
+        return x.status === 'reverting' ? undefined : x;
+      }, 300_000);
+      expect(c.status).to.equal('error');
+      expect(String(c.error)).to.match(new RegExp(`^PLACEMENT_UNDECIDED: the restore on host ${host} was interrupted and host ${host} could not be asked`));
+      expect(String(c.error)).to.match(/revert to this checkpoint again with host/);
+      // The host may run the guest on the volume: nothing of it is released.
+      const v = await volume();
+      expect([v.status, v.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, host]]]);
+      expect(fs.existsSync(path.join(share, overlay)), 'the overlay the host may run on is kept').to.equal(true);
+
+      // The administrator's action once the host answers: revert again with it.
+      coord.down = false;
+      await api().post(`/v3/os-checkpoints/${ck}/action`).set(auth('admin')).send({ revert: { host } }).expect(202);
+      const again = await until('the checkpoint settled', async () => {
+        const x = await checkpoint();
+        return x.status === 'reverting' ? undefined : x;
+      }, 300_000);
+      expect(again.status, String(again.error)).to.equal('available');
+      expect(again.host_move).to.deep.include({ from: '', to: host, state: 'done' });
+      const placed = await volume();
+      expect([placed.status, placed.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, host]]]);
+      await until('the tree names the file the host runs on', async () => ((await tree()).active_file === coord.chain[0] ? true : undefined), 300_000);
+      await until('os-check clean', async () => ((await divergences()).length === 0 ? true : undefined), 300_000);
     });
   });
 }
