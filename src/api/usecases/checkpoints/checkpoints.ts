@@ -230,6 +230,9 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       throw err;
     }
   }
+  // A first placement the host failed in a way that may have left the instance there: the
+  // recovery pass asks the host whether it has it and settles the row and the attachments.
+  let hostDecides = false;
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
       // The volumes' new overlays by their tree rules (null: the host makes its own).
@@ -240,6 +243,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       } catch (err) {
         await (hostChangedNothing(err) ? members?.abandon() : members?.release());
         if (move?.from === '' && hostChangedNothing(err)) await releasePlacementQuietly(deps, c, hostName);
+        hostDecides = move?.from === '' && !hostChangedNothing(err);
         // The old host released the instance already: the target's refusal leaves it on no host.
         if (move && hostChangedNothing(err)) await deps.repos.checkpoints.update(c.id, { hostMove: { ...move, state: 'abandoned' } });
         throw move && hostChangedNothing(err) ? new StorageError('INVALID_STATE',
@@ -256,6 +260,10 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       await detachReported(deps, c, [...new Set([...(Array.isArray(r.detachedVolumes) ? r.detachedVolumes : []), ...leftOut])]);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
     } catch (err) {
+      if (hostDecides) {
+        deps.log.warn({ checkpoint: c.id, host_name: hostName, err: (err as Error).message.slice(0, 1000) }, 'first placement: the host\'s restore failed in a way that may have left the instance there; the recovery pass asks it');
+        return;
+      }
       await failed(deps, c.id, 'revert')(err);
     }
   });
