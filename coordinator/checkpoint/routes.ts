@@ -10,6 +10,8 @@
  *   GET    /v1/instances/{uuid}/presence → 200 {instance: {present, active, disks}} (whether this host has it)
  *   POST   /v1/instances/{uuid}/release  → 200 {released: {present, active, disks}} (destroyed and
  *          undefined here, files kept, before another host restores it; host-release.ts)
+ *   POST   /v1/instances/{uuid}/define {sources: [{volume_id, file}]} → 201 {instance: {present, active, disks}}
+ *          (an imported instance defined here from its imported definition, stopped; define-imported.ts)
  * Calls run to the end before answering; each is also a job persisted on the share (jobs.ts), so a
  * caller that lost the answer asks for the job. One at a time per instance, shared with snapshots
  * and attaches through the domain lock. The caller may name a take (`id`): the storage service
@@ -28,6 +30,7 @@ import { isUuid } from '../../lib/core/volume-names.js';
 import { DomainState, DomainXmlFlags } from '../../lib/libvirt/constants.js';
 import { requireServiceToken } from '../http/auth.js';
 import { errorHandler, invalidInput } from '../http/errors.js';
+import { defineImported } from './define-imported.js';
 import { presenceOf, releaseInstance } from './host-release.js';
 import { readJob, runJob, settleJobs, type InstanceSettle } from './jobs.js';
 import { CHECKPOINTS_DIR } from './plan.js';
@@ -50,6 +53,10 @@ const revertBody = z.strictObject({
   overlays: z.array(z.strictObject({ volume_id: z.string().uuid(), file: z.string().min(1).max(255) })).max(64).optional(),
 });
 const uuid = z.string().uuid();
+// sources: the file each of the instance's volumes is active on (bare names, the storage side's tree).
+const defineBody = z.strictObject({
+  sources: z.array(z.strictObject({ volume_id: z.string().uuid(), file: z.string().min(1).max(255) })).min(1).max(64),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value);
@@ -122,6 +129,14 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
     log.warn({ instance: instanceUuid, was_active: was.active, was_present: was.present }, 'instance released: another host restores it');
     res.json({ released: was });
   });
+  r.post('/v1/instances/:uuid/define', async (req, res) => {
+    const instanceUuid = parse(uuid, req.params.uuid);
+    const body = parse(defineBody, req.body ?? {});
+    const sources = body.sources.map((x) => ({ volumeId: x.volume_id.toLowerCase(), file: x.file }));
+    const instance = await locks.run(instanceUuid, () => defineImported(deps, instanceUuid, sources));
+    log.info({ instance: instanceUuid, volumes: sources.map((x) => x.volumeId) }, 'imported instance defined here, stopped');
+    res.status(201).json({ instance });
+  });
   r.delete(`${base}/:id`, async (req, res) => {
     const instanceUuid = parse(uuid, req.params.uuid);
     const id = parse(uuid, req.params.id);
@@ -135,7 +150,7 @@ export function checkpointRoutes(deps: CheckpointDeps, locks: KeyedMutex, log: L
 /** The checkpoint routes as a group of the coordinator's one app (http/app.ts). */
 export function checkpointMount(deps: CheckpointDeps, locks: KeyedMutex, serviceToken: string, log?: Logger): RouteMount {
   // use() matches by prefix: this also covers /{id} and /{id}/revert.
-  return { paths: ['/v1/instances/:uuid/checkpoints', '/v1/instances/:uuid/definition', '/v1/instances/:uuid/presence', '/v1/instances/:uuid/release'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
+  return { paths: ['/v1/instances/:uuid/checkpoints', '/v1/instances/:uuid/definition', '/v1/instances/:uuid/presence', '/v1/instances/:uuid/release', '/v1/instances/:uuid/define'], use: [requireServiceToken(serviceToken), express.json({ limit: '16kb' })], router: checkpointRoutes(deps, locks, log) };
 }
 
 /** The group alone in an app of its own, with the coordinator's error answers (tests drive the routes this way). */

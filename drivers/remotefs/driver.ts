@@ -62,6 +62,8 @@ import { importOnto, removeImportLeftovers, type ImportedOntoTree } from './expo
 import type { InstanceExportInput, InstanceExportSupport, InstanceImportRequest, OpenedInstanceArchive } from '../contract/instance-export-support.js';
 import { openInstanceExport } from './export/export-instance.js';
 import { importInstance, removeInstanceImport, type ImportedInstance } from './export/import-instance.js';
+import { importedInstanceDisks } from './export/imported-definition.js';
+import type { ImportedDisk } from '../contract/imported-instance-support.js';
 
 function assertDetached(vol: VolumeRef, what: string): void {
   if (vol.attachment) {
@@ -555,6 +557,12 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
 
   importInstance(source: Readable, req: InstanceImportRequest, ctx: OpContext = {}): Promise<ImportedInstance> {
     return importInstance(this.env, source, req, ctx);
+  }
+
+  /** The disks of an imported instance's definition on the shares (os-define attaches them). */
+  importedInstanceDisks(instanceUuid: string): Promise<ImportedDisk[] | null> {
+    assertUuid(instanceUuid, 'instance uuid');
+    return importedInstanceDisks(this.env, instanceUuid);
   }
 
   async removeInstanceImport(ids: { instanceUuid: string; volumeIds: readonly string[] }, ctx: OpContext = {}): Promise<number> {

@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   COORDINATOR_UNAVAILABLE: { http: 503, summary: 'The coordinator of the attachment\'s host did not answer; the operation may or may not have started there.' },
   COMPUTE_HOST_UNKNOWN: { http: 400, summary: 'The compute host is not in the registry of compute hosts (os-compute-hosts); nothing was sent to it and nothing changed.' },
   OLD_HOST_UNREACHABLE: { http: 409, summary: 'A restore on another compute host was refused: the coordinator of the instance\'s current host did not answer when asked to stop and undefine the instance, so it may still run there; nothing changed. Retry once it answers, or state that the host is down and fenced (old_host_fenced: true).' },
+  PLACEMENT_UNDECIDED: { http: 409, summary: 'The first placement of an imported instance was interrupted and its host did not answer, within storage.checkpointSettleBoundMs, whether it restored the instance: its volumes stay attached to the instance on that host (it may run on them). Once the host answers, revert to the checkpoint again with that host (the restore is repeated onto the same overlays).' },
   COORDINATOR_ENDPOINT_REFUSED: { http: 400, summary: 'A request named a coordinator endpoint; coordinators are taken from the registry of compute hosts only.' },
   // attachments (Cinder 3.27+ attachments API and the legacy attach actions)
   ATTACHMENT_NOT_FOUND: { http: 404, summary: 'No such attachment (or its volume is not visible to the caller).' },

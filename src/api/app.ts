@@ -37,6 +37,7 @@ import { volumeRoutes } from './routes/volumes.js';
 import { volumeSummaryRoutes } from './routes/volume-summary.js';
 import { refusedUploadSettler, volumeTransferRoutes } from './routes/volume-transfer.js';
 import { instanceTransferRoutes } from './routes/instance-transfer.js';
+import { instanceActionRoutes } from './routes/instance-actions.js';
 
 export function routeTable(deps: ServiceDeps): RouteDef[] {
   const routes: RouteDef[] = [
@@ -48,6 +49,7 @@ export function routeTable(deps: ServiceDeps): RouteDef[] {
     ...checkRoutes(deps),
     ...volumeTransferRoutes(deps),
     ...instanceTransferRoutes(deps),
+    ...instanceActionRoutes(deps),
     ...checkpointRoutes(deps),
     ...metadataRoutes(deps),
     ...availabilityZoneRoutes,

@@ -53,6 +53,7 @@ export const POLICY = {
   'qcowshare:volume:import_from_share': { roles: ADMIN, description: 'Import a volume from an export archive file on a share (os-volume-import-from-share)' },
   'qcowshare:instance:export': { roles: ADMIN, description: 'Export a shut-off instance with its volumes and checkpoints as one archive (os-instances/{uuid}/os-export)' },
   'qcowshare:instance:import': { roles: ADMIN, description: 'Import an instance archive: new volumes, checkpoint rows and files (os-instance-import)' },
+  'qcowshare:instance:define': { roles: ADMIN, description: 'Define an imported instance stopped on a registered compute host, its volumes attached there (os-instances/{uuid}/action os-define)' },
   'qcowshare:volume:action': { roles: WRITE, description: 'Post a volume action (each action has its own rule too)' },
   'volume:extend': { roles: WRITE, description: 'os-extend' },
   'volume_extension:volume_admin_actions:reset_status': { roles: ADMIN, description: 'os-reset_status of a volume' },

@@ -5,7 +5,9 @@
  * again with the checkpoint's RAM (a marker only in RAM) and its volume reads the checkpoint's
  * bytes, in the guest and with qemu-io on the active file and the snapshot point; the instance is
  * defined persistently on the imported volume's files only, the volume is attached to it on that
- * host, and os-check finds no divergence.
+ * host, and os-check finds no divergence. Then the same archive imported with new ids and defined
+ * stopped without a checkpoint (os-define): shut off on the imported volume's files only, the
+ * volume attached to it on that host, os-check clean, and it boots.
  *
  * One coordinator process and this machine's libvirtd; a real storage-service process (SQLite, a
  * local share) for the source, then, as the other site, another one on a fresh database at the
@@ -51,6 +53,8 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
   let conn: LibvirtConnection;
   let dom: DomainRef | undefined;
   let vol = '';
+  /** Instances the os-define test defined (removed after the suite). */
+  const defined: string[] = [];
 
   const api = () => supertest((svc as DaemonProcess).url);
   const exec = (script: string) => execInGuest(conn, dom as DomainRef, script);
@@ -121,8 +125,9 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
     await svc?.kill();
     await coord?.kill();
     const c = conn?.connected ? conn : await openTestConnection();
-    const d = await c.lookupByUuid(instance).catch(() => undefined);
-    if (d) {
+    for (const uuid of [instance, ...defined]) {
+      const d = await c.lookupByUuid(uuid).catch(() => undefined);
+      if (!d) continue;
       await c.destroy(d).catch(() => undefined);
       await c.undefine(d, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
     }
@@ -222,5 +227,58 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
     expect((await checkpoint(c1).expect(200)).body.checkpoint.host_move).to.include({ from: '', to: HOST, state: 'done' });
     const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
     expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+  });
+
+  it('defines an imported instance stopped (os-define, no checkpoint restored): shut off on its imported files, attached there, os-check clean; it boots', async () => {
+    // The restored instance goes first: the import below has new ids but the same domain name.
+    // (Imported by an admin, its volume is the admin's project's.)
+    await conn.destroy(dom as DomainRef);
+    await conn.undefine(dom as DomainRef, UndefineFlags.SNAPSHOTS_METADATA);
+    dom = undefined;
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('admin')).send({ 'os-detach': {} }).expect(202);
+    await untilVolume('available');
+
+    const r = await api().post('/v3/os-instance-import').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[] };
+    const uuid = got.instance_uuid;
+    const v2 = got.volumes[0]?.id as string;
+    expect(uuid).to.not.equal(instance);
+    defined.push(uuid);
+    const define = (host: string) => api().post(`/v3/os-instances/${uuid}/action`).set(auth('admin')).send({ 'os-define': { host } });
+    const volume2 = async () => (await api().get(`/v3/volumes/${v2}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
+    // Refused before anything changes: a member, an unregistered host.
+    expect((await api().post(`/v3/os-instances/${uuid}/action`).set(auth('alice')).send({ 'os-define': { host: HOST } })).status).to.equal(403);
+    const codeOf = (x: { body: unknown }) => Object.values(x.body as Record<string, { error_code?: string }>)[0]?.error_code;
+    const unknown = await define('no-such-host');
+    expect([unknown.status, codeOf(unknown)]).to.deep.equal([400, 'COMPUTE_HOST_UNKNOWN']);
+    expect((await volume2()).status).to.equal('available');
+    expect(await conn.lookupByUuid(uuid).then(() => true, () => false), 'nothing defined').to.equal(false);
+
+    const ok = await define(HOST);
+    expect(ok.status, ok.text).to.equal(200);
+    expect(ok.body.instance).to.deep.include({ instance_uuid: uuid, host_name: HOST, state: 'shutoff' });
+    const d = await conn.lookupByUuid(uuid);
+    expect((await conn.getState(d)).state, 'defined, not started').to.equal(DomainState.SHUTOFF);
+    const persistent = (await conn.listAllDomains(ListDomainsFlags.PERSISTENT)).filter((x) => x.uuid.toLowerCase() === uuid);
+    expect(persistent.length, 'defined once, persistently').to.equal(1);
+    const t = (await api().get(`/v3/volumes/${v2}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string };
+    const disks = disksOf(await conn.getXmlDesc(d, DomainXmlFlags.INACTIVE));
+    expect(disks.find((x) => x.target === 'vdb')?.chain.map((f) => f.path)).to.deep.equal([path.join(share, t.active_file)]);
+    expect(await hasPattern(path.join(share, t.active_file), 0xb2, 0, KiB), 'the imported active file reads the exported bytes (qemu-io)').to.equal(true);
+    const v = await volume2();
+    expect(v.status).to.equal('in-use');
+    expect(v.attachments.map((a) => [a.server_id, a.host_name])).to.deep.equal([[uuid, HOST]]);
+    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
+    expect(check.divergences, 'os-check after the define').to.deep.equal([]);
+    // Placed now: a second define is refused and changes nothing.
+    const again = await define(HOST);
+    expect([again.status, codeOf(again)], again.text).to.deep.equal([400, 'INVALID_STATE']);
+    expect((await conn.listAllDomains(ListDomainsFlags.PERSISTENT)).filter((x) => x.uuid.toLowerCase() === uuid).length).to.equal(1);
+
+    // It boots from its imported files.
+    dom = await conn.create(d);
+    await waitForAgent();
+    expect(disksOf(await conn.getXmlDesc(dom)).find((x) => x.target === 'vdb')?.chain[0]?.path).to.equal(path.join(share, t.active_file));
   });
 });

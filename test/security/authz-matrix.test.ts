@@ -84,6 +84,7 @@ const ROUTE_PROBES: Record<string, Probe> = {
   'POST /os-volume-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'GET /os-instances/:instance_uuid/os-export': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
   'POST /os-instance-import': { valid: () => ({}), ...bogusQuery, foreign: 'none' },
+  'POST /os-instances/:instance_uuid/action': { valid: () => ({ body: { 'os-define': { host: 'no-such-host' } } }), invalid: () => ({ body: { 'os-define': { host: 'h', bogus: 1 } } }), foreign: 'none' },
   'POST /volumes/:volume_id/os-import': { valid: () => ({}), ...bogusQuery, foreign: 'lookup' },
   'POST /os-volume-import-from-share': { valid: () => ({ body: { import: { share: 's', file: 'x.tar' } } }), invalid: () => ({ body: { import: { share: 's', file: 'x.tar', bogus: 1 } } }), foreign: 'none' },
   // Metadata sub-resources: admitted callers send an item of the wrong type or an unknown query key.

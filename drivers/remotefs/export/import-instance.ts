@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
+import { IMPORTED_DEFINITION_FILE } from '../../../lib/protocol/imported-instance.js';
 import { tempFileName } from '../../../lib/core/volume-names.js';
 import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../contract/volume-driver.js';
@@ -49,8 +50,8 @@ import type { InstanceCheckpoint } from './instance-section.js';
 
 /** The share directory of instances' checkpoint files (the coordinator's CHECKPOINTS_DIR). */
 export const CHECKPOINTS_DIR = 'checkpoints';
-/** In an imported instance's directory: its definition as imported, for the step that defines it. */
-export const IMPORTED_DEFINITION_FILE = 'imported.domain.xml';
+/** In an imported instance's directory: its definition as imported (lib/protocol/imported-instance.ts: the coordinator defines it). */
+export { IMPORTED_DEFINITION_FILE };
 /** The instance's own firmware store, where the imported definitions put it (a revert writes the checkpoint's copy there). */
 export const INSTANCE_NVRAM_FILE = 'nvram.fd';
 /** Names of a checkpoint's files in its directory (the coordinator's checkpointPaths, record.ts, nvram.ts). */

@@ -60,7 +60,7 @@ export const EXTENSIONS: readonly CompatRow[] = [
   { resource: 'Snapshot tree of a volume', routes: ['GET /volumes/:volume_id/tree'], note: '' },
   { resource: 'What deleting a snapshot would do (merge direction, bytes)', routes: ['GET /snapshots/:snapshot_id/delete-preview'], note: '' },
   { resource: 'Export / import of a volume with its tree', routes: ['GET /volumes/:volume_id/os-export', 'POST /os-volume-import', 'POST /volumes/:volume_id/os-import', 'POST /os-volume-import-from-share'], note: 'export to a share: the volume action os-export-to-share (admin)' },
-  { resource: 'Export / import of an instance with its volumes and checkpoints', routes: ['GET /os-instances/:instance_uuid/os-export', 'POST /os-instance-import'], note: 'admin; the instance is exported shut off' },
+  { resource: 'Export / import of an instance with its volumes and checkpoints', routes: ['GET /os-instances/:instance_uuid/os-export', 'POST /os-instance-import', 'POST /os-instances/:instance_uuid/action'], note: 'admin; the instance is exported shut off; action os-define: an imported instance defined stopped on a host' },
   { resource: 'Consistency check', routes: ['POST /os-check', 'POST /volumes/:volume_id/os-check'], note: 'admin only' },
   { resource: 'Compute-host registry', routes: ['GET /os-compute-hosts', 'GET /os-compute-hosts/:host_name', 'PUT /os-compute-hosts/:host_name', 'DELETE /os-compute-hosts/:host_name'], note: '' },
   { resource: 'Checkpoints of instances', routes: ['POST /os-checkpoints', 'GET /os-checkpoints', 'GET /os-checkpoints/:checkpoint_id', 'DELETE /os-checkpoints/:checkpoint_id', 'POST /os-checkpoints/:checkpoint_id/action'], note: '' },

@@ -25,7 +25,7 @@ import { deleteOnHost, jobOnHost, revertOnHost, takeOnHost, type CoordinatorChec
 import { moveInstance, stopOldHost, volumesLeftOut } from './host-move.js';
 import { deleteMemberSnapshots } from './member-snapshots.js';
 import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
-import { attachRestored, firstPlacement, onNoHost, placementHost } from './first-placement.js';
+import { firstPlacement, onNoHost, placementHost, recordPlacement, releasePlacementQuietly } from './first-placement.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -212,6 +212,14 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
     // An imported instance: nothing runs anywhere, no old host to release.
     move = firstPlacement(hostName, to.caller?.userId ?? 'unknown');
     await deps.repos.checkpoints.update(c.id, { hostMove: move });
+    try {
+      // Intent before the restore: the volumes attached to the instance there (first-placement.ts).
+      await recordPlacement(deps, to.caller as Caller, c, hostName);
+    } catch (err) {
+      await deps.repos.checkpoints.update(c.id, { status: c.status, hostMove: c.hostMove });
+      await deps.repos.leases.release(lease).catch(() => undefined);
+      throw err;
+    }
   } else if (hostName !== c.hostName) {
     try {
       move = await stopOldHost(deps, c, hostName, to.caller?.userId ?? 'unknown', to.oldHostFenced === true);
@@ -222,6 +230,9 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       throw err;
     }
   }
+  // A first placement the host failed in a way that may have left the instance there: the
+  // recovery pass asks the host whether it has it and settles the row and the attachments.
+  let hostDecides = false;
   inBackground(deps, `checkpoint revert ${c.id}`, lease, async () => {
     try {
       // The volumes' new overlays by their tree rules (null: the host makes its own).
@@ -231,6 +242,8 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
         r = await revertOnHost(deps, hostName, c.instanceUuid, remote, paused, members?.overlays);
       } catch (err) {
         await (hostChangedNothing(err) ? members?.abandon() : members?.release());
+        if (move?.from === '' && hostChangedNothing(err)) await releasePlacementQuietly(deps, c, hostName);
+        hostDecides = move?.from === '' && !hostChangedNothing(err);
         // The old host released the instance already: the target's refusal leaves it on no host.
         if (move && hostChangedNothing(err)) await deps.repos.checkpoints.update(c.id, { hostMove: { ...move, state: 'abandoned' } });
         throw move && hostChangedNothing(err) ? new StorageError('INVALID_STATE',
@@ -243,11 +256,14 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
       // commit, whose collection of hidden snapshots asks the attachments' host.
       if (move) await moveInstance(deps, c, move);
       await members?.commit();
-      if (move?.from === '' && to.caller) await attachRestored(deps, to.caller, c, hostName, members?.overlays ?? []);
       deps.log.info({ checkpoint: c.id, detached_volumes: r.detachedVolumes }, 'checkpoint reverted');
       await detachReported(deps, c, [...new Set([...(Array.isArray(r.detachedVolumes) ? r.detachedVolumes : []), ...leftOut])]);
       await deps.repos.checkpoints.update(c.id, { status: 'available', error: null });
     } catch (err) {
+      if (hostDecides) {
+        deps.log.warn({ checkpoint: c.id, host_name: hostName, err: (err as Error).message.slice(0, 1000) }, 'first placement: the host\'s restore failed in a way that may have left the instance there; the recovery pass asks it');
+        return;
+      }
       await failed(deps, c.id, 'revert')(err);
     }
   });

@@ -20,10 +20,11 @@ export type MoveStep =
   | { kind: 'moved'; detachedVolumes: string[] }
   /** The target was never asked and the old host still has the instance: nothing moved. */
   | { kind: 'stayed'; note: string }
-  | { kind: 'error'; reason: string };
+  /** `unanswered`: no host answered within the bound, so where the instance is was not decided. */
+  | { kind: 'error'; reason: string; unanswered?: true };
 
 export function planHostMove(move: HostMove, target: HostAnswer | null, old: HostAnswer | null, stale: boolean, bound: string): MoveStep {
-  const wait = (why: string): MoveStep => (stale ? { kind: 'error', reason: `the restore on host ${move.to} was interrupted and ${why} for more than ${bound}` } : { kind: 'wait' });
+  const wait = (why: string): MoveStep => (stale ? { kind: 'error', reason: `the restore on host ${move.to} was interrupted and ${why} for more than ${bound}`, unanswered: true } : { kind: 'wait' });
   if (move.oldHost === 'pending') {
     // The crash came while the old host was asked to release it: the target was never asked.
     if (old === null || old.kind === 'unreachable') return wait(`host ${move.from} (asked to release the instance) could not be asked whether it still has it`);

@@ -28,6 +28,8 @@ interface StandIn {
   present: boolean;
   /** The revert job it reports (null: none). */
   job: Record<string, unknown> | null;
+  /** Its restore fails with a libvirt error (the job failed, the instance not there). */
+  failRevert: boolean;
   url(): string;
 }
 
@@ -45,7 +47,7 @@ function record(instanceUuid: string) {
 
 function standIn(name: string): StandIn {
   const s: StandIn = {
-    name, down: false, present: false, job: null, url: () => `http://127.0.0.1:${(s.server.address() as AddressInfo).port}/`,
+    name, down: false, present: false, job: null, failRevert: false, url: () => `http://127.0.0.1:${(s.server.address() as AddressInfo).port}/`,
     server: http.createServer((req, res) => {
       if (s.down) { req.socket.destroy(); return; }
       req.resume();
@@ -59,6 +61,10 @@ function standIn(name: string): StandIn {
         if (what === 'presence') return answer(200, { instance: presence() });
         if (what === 'release') { const was = presence(); s.present = false; return answer(200, { released: was }); }
         if (req.method === 'POST' && !id) { s.present = true; return answer(201, { checkpoint: record(instance as string) }); }
+        if (req.method === 'POST' && sub === 'revert' && s.failRevert) {
+          s.job = { op: 'revert', state: 'failed', progress: 0, error: 'internal error: qemu unexpectedly closed the monitor' };
+          return answer(500, { error: { code: 'LIBVIRT_ERROR', message: 'internal error: qemu unexpectedly closed the monitor' } });
+        }
         if (req.method === 'POST' && sub === 'revert') {
           s.present = true;
           s.job = { op: 'revert', state: 'succeeded', progress: 100 };
@@ -186,6 +192,42 @@ for (const backend of BACKENDS) {
       const att = await t.svc.deps.repos.attachments.activeOf(v);
       expect(att.map((x) => [x.instanceUuid, x.host, x.mountpoint, x.status])).to.deep.equal([[imported, 'mv-b', '/dev/vdb', 'attached']]);
       await waitVolume(t, v, 'in-use');
+    });
+
+    it('an imported instance whose host fails the restore (not a refusal): the pass asks the host, releases the attachments, and it can be reverted again', async () => {
+      const imported = randomUUID();
+      const cid = randomUUID();
+      const v = await createVolume(t, 'alice');
+      await waitVolume(t, v, 'available');
+      const repos = t.svc.deps.repos;
+      await repos.checkpoints.insert({
+        id: cid, coordinatorId: cid, projectId: (await repos.volumes.get(v))?.projectId as string, instanceUuid: imported, hostName: '', name: 'c1', description: null, mode: 'consistent',
+        status: 'available', memorySize: 123456, definitionSha256: 'a'.repeat(64), volumes: [{ volumeId: v, target: 'vdb', snapshotPoint: `volume-${v}`, snapshotId: null }],
+      });
+      b.failRevert = true;
+      b.present = false;
+      await t.http.post(`/v3/os-checkpoints/${cid}/action`).set(auth('admin')).send({ revert: { host: 'mv-b' } }).expect(202);
+      // Recorded before the host was asked, and not released on an error that is no refusal.
+      expect((await repos.attachments.activeOf(v)).map((x) => [x.instanceUuid, x.host])).to.deep.equal([[imported, 'mv-b']]);
+      // The row waits for the pass (its lease is the background's until it ends).
+      const settled = await eventually(async () => {
+        await settleStuckCheckpoints(t.svc.deps);
+        const x = await repos.checkpoints.get(cid);
+        return x && x.status !== 'reverting' ? x : undefined;
+      }, 60_000);
+      expect(settled.status).to.equal('error');
+      expect(settled.error).to.match(/host mv-b does not have the instance: internal error: qemu unexpectedly closed the monitor/);
+      expect(settled.hostMove).to.deep.include({ from: '', to: 'mv-b', state: 'abandoned' });
+      expect(await repos.attachments.activeOf(v)).to.deep.equal([]);
+      await waitVolume(t, v, 'available');
+      b.failRevert = false;
+      await t.http.post(`/v3/os-checkpoints/${cid}/action`).set(auth('admin')).send({ revert: { host: 'mv-b' } }).expect(202);
+      const placed = await eventually(async () => {
+        const x = await repos.checkpoints.get(cid);
+        return x && x.status !== 'reverting' ? x : undefined;
+      }, 30_000);
+      expect([placed.status, placed.hostName, placed.hostMove?.state]).to.deep.equal(['available', 'mv-b', 'done']);
+      expect((await repos.attachments.activeOf(v)).map((x) => [x.instanceUuid, x.host, x.status])).to.deep.equal([[imported, 'mv-b', 'attached']]);
     });
 
     it('a move a crash interrupted converges to the host that has the instance (recovery pass)', async () => {
