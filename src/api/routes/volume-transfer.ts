@@ -78,7 +78,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         if (wanted.kind === 'unsatisfiable') {
           await stream.cancel();
           res.set('content-range', `bytes */${total}`);
-          throw new StorageError('RANGE_NOT_SATISFIABLE', `the range starts at or past the end of the archive (${total} bytes)`, { details: { length: total } });
+          throw new StorageError('RANGE_NOT_SATISFIABLE', `no byte of the range is in the archive (${total} bytes)`, { details: { length: total } });
         }
         res.set({ 'content-type': ARCHIVE_MEDIA_TYPE, 'content-disposition': `attachment; filename="volume-${v.id}.tar"` });
         if (resumable) res.set({ 'accept-ranges': 'bytes', etag });
