@@ -106,6 +106,38 @@ for (const backend of BACKENDS) {
       const ok = await http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } }).expect(202);
       expect((await operation(ok.headers['x-operation-id'] as string)).state).to.equal('succeeded');
     });
+
+    it('an info file naming an unrecorded active file, or with a backing loop: the tree answers INFO_FILE_CORRUPT (never INTERNAL), the checker reports it', async () => {
+      const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+      const vid = created.body.volume.id as string;
+      await settled('volumes', vid, 'available');
+      await snapshot(vid);
+      const volDir = await dirOf(dir, vid);
+      const info = path.join(volDir, `volume-${vid}.info`);
+      const good = await readFile(info, 'utf8');
+      const missing = `volume-${vid}.00000000-0000-4000-8000-000000000000`;
+      const planted: [string, (t: { active: string; files: Record<string, { backing: string | null }> }) => void, number][] = [
+        // The tree view reads the active file's format: an internal error (500 INTERNAL) before.
+        ['an unrecorded active file', (t) => { t.active = missing; }, 500],
+        // Loops are refused by the operations that walk the chain; the tree view does not walk it.
+        ['a backing loop', (t) => { for (const f of Object.values(t.files)) if (f.backing === null) f.backing = t.active; }, 200],
+      ];
+      for (const [what, change, treeStatus] of planted) {
+        const doc = JSON.parse(good) as { active: string; qcowshare: { active: string; files: Record<string, { backing: string | null }> } };
+        change(doc.qcowshare);
+        if (doc.qcowshare.active !== JSON.parse(good).qcowshare.active) doc.active = doc.qcowshare.active;
+        await writeFile(info, JSON.stringify(doc));
+        const before = await shareListing(volDir);
+        const t = await http.get(`/v3/volumes/${vid}/tree`).set(auth('alice'));
+        expect(t.status, `${what}: ${JSON.stringify(t.body)}`).to.equal(treeStatus);
+        if (treeStatus !== 200) expect(Object.values(t.body as Record<string, { error_code?: string }>)[0]?.error_code, what).to.equal('INFO_FILE_CORRUPT');
+        const c = await http.post(`/v3/volumes/${vid}/os-check`).set(auth('admin')).send({ check: { repair: false } }).expect(200);
+        const codes = (c.body.check.divergences as { code: string }[]).map((d) => d.code);
+        expect(codes, `${what}: ${JSON.stringify(c.body.check.divergences)}`).to.include('INFO_FILE_CORRUPT');
+        expect(await shareListing(volDir), `${what}: the share`).to.deep.equal(before);
+      }
+      await writeFile(info, good);
+    });
   });
 }
 
