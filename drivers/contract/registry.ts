@@ -47,7 +47,7 @@ async function factoryFromModule(spec: string): Promise<VolumeDriverFactory> {
 }
 
 export async function resolveDriverFactory(name: string): Promise<VolumeDriverFactory> {
-  const builtIn = BUILT_IN[name];
+  const builtIn = Object.hasOwn(BUILT_IN, name) ? BUILT_IN[name] : undefined;
   if (builtIn) return builtIn();
   if (isModulePath(name)) return factoryFromModule(name);
   throw new StorageError('CONFIG_INVALID', `storage.driver: unknown driver ${JSON.stringify(name)} (built in: ${Object.keys(BUILT_IN).join(', ')}; or a module path)`);

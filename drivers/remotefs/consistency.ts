@@ -18,6 +18,7 @@ import type { Share } from '../../lib/shares/index.js';
 import type { RemoteFsEnv } from './env.js';
 import { fsyncDir, readInfo, type VolumeTree } from './info-file.js';
 import { CoordinatorClient, isDiskAbsent } from './online/coordinator-client.js';
+import { treeReferenceProblems } from './snapshots/tree.js';
 import { findVolume } from './volume-site.js';
 
 /** The volume a name belongs to by the own-name rule (lib/core/volume-names.ts), or null. */
@@ -94,7 +95,8 @@ async function volumeFact(dir: string, share: string, volumeId: string, names: s
   let tree: VolumeStorageFact['tree'];
   try {
     const info = await readInfo(dir, volumeId);
-    tree = info === null ? null : info.tree === null ? 'foreign' : treeFact(info.tree);
+    const broken = info?.tree ? treeReferenceProblems(info.tree) : [];
+    tree = info === null ? null : info.tree === null ? 'foreign' : broken.length > 0 ? { error: `INFO_FILE_CORRUPT: ${broken.slice(0, 5).join('; ')}` } : treeFact(info.tree);
   } catch (err) {
     tree = { error: errText(err) };
   }

@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   COMMIT_POINT_PASSED: { http: 409, summary: 'An operation on the volume is past its commit point; it can only roll forward, so the request must wait for it to end.' },
   PAYLOAD_TOO_LARGE: { http: 413, summary: 'The request body exceeds api.bodyLimit.' },
   MALFORMED_REQUEST: { http: 400, summary: 'The request cannot be read: a path that does not percent-decode or decodes to a control character, a malformed request line or header.' },
-  UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'A request body that is not application/json.' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'A request body that is not application/json (an import\'s: not application/x-tar).' },
   REQUEST_TIMEOUT: { http: 408, summary: 'The request\'s headers or body did not arrive within the configured time-out; the connection is closed.' },
   RANGE_NOT_SATISFIABLE: { http: 416, summary: 'A Range on an export that starts at or past its end (Content-Range: bytes */<length> says the length).' },
   HEADERS_TOO_LARGE: { http: 431, summary: 'The request line and headers exceed maxHeaderBytes.' },

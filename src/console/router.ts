@@ -61,7 +61,9 @@ export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
   };
 
   r.get('/static/:file', (req, res) => {
-    const f = STATIC[req.params.file ?? ''];
+    const file = req.params.file ?? '';
+    // Own keys only: `constructor` must not find Object.prototype's member.
+    const f = Object.hasOwn(STATIC, file) ? STATIC[file] : undefined;
     if (!f) return void res.status(404).type('text').send('not found');
     res.set('Cache-Control', 'no-cache').type(f.type).send(f.body);
   });

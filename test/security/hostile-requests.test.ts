@@ -137,6 +137,49 @@ for (const backend of BACKENDS) {
       expect(await listing(s.shareDir as string)).to.deep.equal(share);
     });
 
+    it('takes the names of Object.prototype members as plain names: never a 5xx, never a member found', async () => {
+      const http = supertest.agent(s.svc.url);
+      const v = await http.post('/v3/volumes').set(tokenOf('member')).send({ volume: { size: 1, name: 'proto-keys' } });
+      expect(v.status, JSON.stringify(v.body)).to.equal(202);
+      const vid = v.body.volume.id as string;
+      await eventually(async () => ((await http.get(`/v3/volumes/${vid}`).set(tokenOf('member'))).body.volume?.status === 'available' ? true : undefined), 60_000);
+      // A member's own metadata keys: the whole deployment's summary must still answer.
+      const put = await http.put(`/v3/volumes/${vid}/metadata`).set(tokenOf('member')).send({ metadata: { constructor: 'c', toString: 't' } });
+      expect(put.status, JSON.stringify(put.body)).to.equal(200);
+      const v336 = { 'openstack-api-version': 'volume 3.36' };
+      const summary = await http.get('/v3/volumes/summary?all_tenants=1').set({ ...tokenOf('admin'), ...v336 });
+      expect(summary.status, JSON.stringify(summary.body)).to.equal(200);
+      expect(summary.body['volume-summary'].metadata.constructor).to.deep.equal(['c']);
+      // "__proto__" is refused with a stable code, and the set is left as it was.
+      const before = await fingerprint(s.svc);
+      for (const [url, body] of [[`/v3/volumes/${vid}/metadata`, '{"metadata": {"__proto__": "x"}}'], [`/v3/volumes/${vid}/metadata/__proto__`, '{"meta": {"__proto__": "x"}}'],
+        [`/v3/volumes/${vid}`, '{"volume": {"metadata": {"__proto__": "x"}}}']] as const) {
+        const r = await http.put(url).set({ ...tokenOf('member'), 'content-type': 'application/json' }).send(body);
+        expect(r.status, `${url} ${JSON.stringify(r.body)}`).to.equal(400);
+        expect(r.body.badRequest.error_code).to.equal('INVALID_INPUT');
+      }
+      expect(await fingerprint(s.svc)).to.equal(before);
+      const types = await http.get('/v3/types').set(tokenOf('admin'));
+      const tid = types.body.volume_types[0].id as string;
+      const probes: [string, number, string][] = [];
+      for (const k of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+        probes.push([`/v3/volumes?sort_key=${k}`, 400, 'INVALID_INPUT'], [`/v3/snapshots?sort=name,${k.toLowerCase()}:asc`, 400, 'INVALID_INPUT'],
+          [`/v3/${k}`, 404, 'NOT_FOUND'], [`/v3/${OWN}/${k}`, 404, 'NOT_FOUND'], [`/v3/types/${tid}/extra_specs/${k}`, 404, 'NOT_FOUND']);
+      }
+      const wrong: string[] = [];
+      for (const [url, status, code] of probes) {
+        const r = await http.get(url).set(tokenOf('admin'));
+        const got = Object.values(r.body as Record<string, { error_code?: string }>)[0]?.error_code;
+        if (r.status !== status || got !== code) wrong.push(`${url} → ${r.status} ${got} (want ${status} ${code})`);
+      }
+      for (const k of ['constructor', '__proto__', 'toString']) {
+        const r = await http.get(`/console/static/${k}`);
+        if (r.status !== 404) wrong.push(`/console/static/${k} → ${r.status}`);
+      }
+      expect(wrong, wrong.join('\n')).to.deep.equal([]);
+      expect(await fingerprint(s.svc)).to.equal(before);
+    });
+
     it(`answers ${requests} malformed requests (seed ${seed}) with 4xx only and changes nothing`, async () => {
       const http = supertest.agent(s.svc.url);
       const made = async (who: Who, url: string, body: object, kind: 'volume' | 'snapshot') => {

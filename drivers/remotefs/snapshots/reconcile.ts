@@ -11,6 +11,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { belongsToVolume, isInfoTempOfVolume, isTempOfVolume } from '../../../lib/core/volume-names.js';
+import { StorageError } from '../../../lib/core/errors.js';
 import type { ReconcileReport } from '../../contract/volume-driver.js';
 import { infoFileName, readInfo, type VolumeTree } from '../info-file.js';
 import { collectHidden } from './collect.js';
@@ -46,7 +47,13 @@ export async function reconcileOp(loc: VolumeLocation): Promise<ReconcileReport>
  * its host (the operation then refuses it, as before).
  */
 export async function settleBeforeOp(loc: VolumeLocation): Promise<ReconcileReport | null> {
-  const info = await readInfo(loc.dir, loc.volumeId);
+  // The first read of an offline operation: a refusal here (an info file that does not parse, is
+  // too large, or is not a lone regular file) has changed nothing, so the service keeps the
+  // volume's status (operation-runner.ts changedNothing), not an error_* only an admin resets.
+  const info = await readInfo(loc.dir, loc.volumeId).catch((err: unknown) => {
+    if (err instanceof StorageError) err.details.changedNothing = true;
+    throw err;
+  });
   const intent = info?.tree?.intent ?? null;
   if (intent === null || intent.data.online === true) return null;
   return reconcileOp(loc);

@@ -4,6 +4,7 @@
  * The chain is read from `files` (file -> backing), never from image headers, so every query is
  * O(files) in memory and independent of how deep the chain is on disk.
  */
+import { StorageError } from '../../../lib/core/errors.js';
 import type { TreeSnapshot, VolumeTree } from '../info-file.js';
 
 /** Files whose backing file is `file` (its dependants). */
@@ -47,9 +48,42 @@ export function pointSize(tree: VolumeTree, file: string): number {
 }
 
 export function fileFormat(tree: VolumeTree, file: string): 'qcow2' | 'raw' {
-  const f = tree.files[file];
-  if (f === undefined) throw new Error(`file ${file} is not in the tree`);
+  const f = Object.hasOwn(tree.files, file) ? tree.files[file] : undefined;
+  // The info file is on the share, as hostile as an image: a name it uses without recording it
+  // is a corrupt info file (a stable code), not an internal error.
+  if (f === undefined) throw new StorageError('INFO_FILE_CORRUPT', `volume ${tree.volumeId}: file ${file} is not in its info tree`, { details: { file } });
   return f.format;
+}
+
+/**
+ * What makes a tree unusable whatever the operation: a name it uses (the active file, a backing,
+ * a snapshot's file) that its files do not record, and a backing loop. An operation refuses such a
+ * tree when it reaches the name; the checker reports it up front (consistency.ts).
+ */
+export function treeReferenceProblems(tree: VolumeTree): string[] {
+  const recorded = (name: string) => Object.hasOwn(tree.files, name);
+  const out: string[] = [];
+  if (!recorded(tree.active)) out.push(`active file ${tree.active} is not in its files`);
+  for (const [name, f] of Object.entries(tree.files)) {
+    if (f.backing !== null && !recorded(f.backing)) out.push(`${name}: backing ${f.backing} is not in its files`);
+  }
+  for (const s of Object.values(tree.snapshots)) {
+    if (!recorded(s.file)) out.push(`snapshot ${s.id}: file ${s.file} is not in its files`);
+  }
+  // Each file is walked once: a file already known to reach the root (or a loop) stops the walk.
+  const settled = new Set<string>();
+  for (const start of Object.keys(tree.files)) {
+    const path = new Set<string>();
+    for (let f: string | null = start; f !== null && !settled.has(f); f = tree.files[f]?.backing ?? null) {
+      if (path.has(f)) {
+        out.push(`backing loop at ${f}`);
+        break;
+      }
+      path.add(f);
+    }
+    for (const f of path) settled.add(f);
+  }
+  return out;
 }
 
 /**

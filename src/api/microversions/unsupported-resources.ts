@@ -47,11 +47,13 @@ export const UNSUPPORTED_RESOURCES: Readonly<Record<string, string>> = {
 export function unsupportedResourceOf(path: string): string | undefined {
   const segments = path.split('/').filter((x) => x !== '');
   if (segments[0] !== 'v3') return undefined;
+  // Own keys only: `/v3/toString` must not find Object.prototype's member (a 501 for a path no one serves).
+  const listed = (key: string | undefined): key is string => key !== undefined && Object.hasOwn(UNSUPPORTED_RESOURCES, key);
   for (const start of [1, 2]) {
     const two = segments.slice(start, start + 2).join('/');
-    if (UNSUPPORTED_RESOURCES[two] !== undefined) return two;
+    if (listed(two)) return two;
     const one = segments[start];
-    if (one !== undefined && UNSUPPORTED_RESOURCES[one] !== undefined) return one;
+    if (listed(one)) return one;
   }
   return undefined;
 }

@@ -2,24 +2,46 @@
  * One byte range of a response body (RFC 9110 §14): which part of an export archive a resumed
  * download asks for, and a sink that passes only that part on.
  *
- * Only a single range is served; several ranges, a malformed header, or an If-Range that is not
- * the current ETag are answered with the whole body (200), as the RFC allows a server to. A range
- * that starts at or past the end is unsatisfiable (416).
+ * Only a single range is served; several ranges, a malformed header (a last byte before the
+ * first is malformed too), another unit, or an If-Range that is not the current ETag are answered
+ * with the whole body (200), as RFC 9110 §14.2 asks (ignore what is invalid) and allows (ignore
+ * ranges). A suffix longer than the body is the whole body (206). A range that starts at or past
+ * the end, or a zero-length suffix, is unsatisfiable (416).
  */
 import type { Request, Response } from 'express';
 import { Writable } from 'node:stream';
 
 export type RangeAnswer = { kind: 'whole' } | { kind: 'part'; start: number; end: number } | { kind: 'unsatisfiable' };
 
-export function wantedRange(req: Request, total: number, etag: string): RangeAnswer {
-  if (req.headers.range === undefined) return { kind: 'whole' };
-  const ifRange = req.headers['if-range'];
+const SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/;
+
+/** The answer to a Range header (and If-Range) for a body of `total` bytes. Pure. */
+export function rangeOf(range: string | undefined, ifRange: string | undefined, total: number, etag: string): RangeAnswer {
+  if (range === undefined) return { kind: 'whole' };
   if (ifRange !== undefined && ifRange !== etag) return { kind: 'whole' };
-  const ranges = req.range(total, { combine: true });
-  if (ranges === -1) return { kind: 'unsatisfiable' };
-  if (ranges === -2 || ranges === undefined || ranges.type !== 'bytes' || ranges.length !== 1) return { kind: 'whole' };
-  const [r] = ranges;
-  return r === undefined ? { kind: 'whole' } : { kind: 'part', start: r.start, end: r.end };
+  const eq = range.indexOf('=');
+  if (eq < 0 || range.slice(0, eq).trim().toLowerCase() !== 'bytes') return { kind: 'whole' };
+  const specs = range.slice(eq + 1).split(',').map((x) => x.trim());
+  if (specs.length !== 1) return { kind: 'whole' };
+  const m = SPEC.exec(specs[0] as string);
+  if (!m) return { kind: 'whole' };
+  if (m[3] !== undefined) {
+    // A suffix: the last n bytes (all of them when n is larger than the body).
+    const n = Number(m[3]);
+    if (n === 0 || total === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'part', start: Math.max(0, total - n), end: total - 1 };
+  }
+  const first = Number(m[1]);
+  const last = m[2] === '' ? Infinity : Number(m[2]);
+  if (last < first) return { kind: 'whole' };
+  if (first >= total) return { kind: 'unsatisfiable' };
+  return { kind: 'part', start: first, end: Math.min(last, total - 1) };
+}
+
+export function wantedRange(req: Request, total: number, etag: string): RangeAnswer {
+  const ifRange = req.headers['if-range'];
+  // A repeated If-Range joins to a value that is no ETag: the whole body.
+  return rangeOf(req.headers.range, Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, total, etag);
 }
 
 /** The archive's later bytes are not wanted: rangeSink stops the stream with this. */

@@ -11,7 +11,7 @@ import { openInstanceExport } from '../usecases/instances/instance-export.js';
 import { importInstanceArchive } from '../usecases/instances/instance-import.js';
 import { looseBool, noQuery, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
-import { ARCHIVE_MEDIA_TYPE } from './volume-transfer.js';
+import { ARCHIVE_MEDIA_TYPE, requireArchiveBody } from './volume-transfer.js';
 import type { RouteDef } from './route.js';
 
 const instancePath = z.strictObject({ project_id: z.string().optional(), instance_uuid: uuid });
@@ -44,6 +44,7 @@ export function instanceTransferRoutes(deps: ServiceDeps): RouteDef[] {
       handler: async (req, res) => {
         const q = parse(importQuery, req.query, 'query');
         const project = scopedProject(req);
+        requireArchiveBody(req);
         acceptUpload(req, res);
         const got = await importInstanceArchive(deps, callerOf(req), project, req, { share: q.share ?? null, keepIds: q.keep_ids ?? false });
         res.status(201).json({

@@ -33,6 +33,17 @@ export function isArchiveUpload(req: IncomingMessage): boolean {
   return req.method === 'POST' && type === ARCHIVE_MEDIA_TYPE && (IMPORT_PATH.test(req.url ?? '') || IMPORT_ONTO_PATH.test(req.url ?? ''));
 }
 
+/**
+ * An import reads its archive from the request stream, so any other body is refused before
+ * anything is taken: a JSON body has already been read to its end by the JSON parser, and
+ * reading the stream again waited forever (an import onto a volume holding the volume's lease).
+ */
+export function requireArchiveBody(req: IncomingMessage): void {
+  if (!isArchiveUpload(req)) {
+    throw new StorageError('UNSUPPORTED_MEDIA_TYPE', `an import's body must be an archive (${ARCHIVE_MEDIA_TYPE})`, { details: { expected: ARCHIVE_MEDIA_TYPE } });
+  }
+}
+
 /** The error handler's hook: a refused import's unread archive is drained (bounded) or held back, see upload-refusal.ts. */
 export function refusedUploadSettler(drainLimit: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> | void {
   const bytes = parseByteSize(drainLimit);
@@ -67,7 +78,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         if (wanted.kind === 'unsatisfiable') {
           await stream.cancel();
           res.set('content-range', `bytes */${total}`);
-          throw new StorageError('RANGE_NOT_SATISFIABLE', `the range starts at or past the end of the archive (${total} bytes)`, { details: { length: total } });
+          throw new StorageError('RANGE_NOT_SATISFIABLE', `no byte of the range is in the archive (${total} bytes)`, { details: { length: total } });
         }
         res.set({ 'content-type': ARCHIVE_MEDIA_TYPE, 'content-disposition': `attachment; filename="volume-${v.id}.tar"` });
         if (resumable) res.set({ 'accept-ranges': 'bytes', etag });
@@ -93,6 +104,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
       handler: async (req, res) => {
         const q = parse(importQuery, req.query, 'query');
         const project = scopedProject(req);
+        requireArchiveBody(req);
         acceptUpload(req, res);
         const { volume, operation } = await importVolume(deps, callerOf(req), project, req, { keepIds: q.keep_ids ?? false, name: q.name ?? null, share: q.share ?? null });
         res.status(201).set('x-operation-id', operation.id).json(await showVolume(deps, req, volume));
@@ -118,6 +130,7 @@ export function volumeTransferRoutes(deps: ServiceDeps): RouteDef[] {
         parse(importOntoQuery, req.query, 'query');
         scopedProject(req);
         const v = await visibleVolume(deps, callerOf(req), volume_id);
+        requireArchiveBody(req);
         const volume = await importOntoVolume(deps, callerOf(req), v, req, () => acceptUpload(req, res));
         res.status(200).json(await showVolume(deps, req, volume));
       },

@@ -120,7 +120,8 @@ export function volumeTypeRoutes(deps: ServiceDeps): RouteDef[] {
         const { type_id, key } = parse(specPath, req.params, 'path');
         scopedProject(req);
         const type = await visibleType(deps, callerOf(req), type_id);
-        const value = type.extraSpecs[key];
+        // Own keys only: `constructor` or `toString` would otherwise find Object.prototype's members.
+        const value = Object.hasOwn(type.extraSpecs, key) ? type.extraSpecs[key] : undefined;
         if (value === undefined) throw new StorageError('NOT_FOUND', `volume type ${type.id} has no extra spec ${key}`, { details: { volume_type_id: type.id, key } });
         res.json({ [key]: value });
       },

@@ -10,14 +10,16 @@ import type { ServiceDeps } from '../context.js';
 export interface VolumeSummary { total_count: number; total_size: number; metadata: Record<string, string[]> }
 
 export function addToSummary(sum: VolumeSummary, volumes: readonly VolumeRecord[]): VolumeSummary {
-  const metadata: Record<string, string[]> = { ...sum.metadata };
+  // A Map, not an object: a key such as `constructor` or `toString` is any caller's metadata key,
+  // and an object would find Object.prototype's member under it. fromEntries makes own keys only.
+  const metadata = new Map(Object.entries(sum.metadata));
   for (const v of volumes) {
     for (const [k, value] of Object.entries(v.metadata)) {
-      const seen = metadata[k] ?? [];
-      if (!seen.includes(value)) metadata[k] = [...seen, value];
+      const seen = metadata.get(k) ?? [];
+      if (!seen.includes(value)) metadata.set(k, [...seen, value]);
     }
   }
-  return { total_count: sum.total_count + volumes.length, total_size: sum.total_size + volumes.reduce((n, v) => n + v.sizeGiB, 0), metadata };
+  return { total_count: sum.total_count + volumes.length, total_size: sum.total_size + volumes.reduce((n, v) => n + v.sizeGiB, 0), metadata: Object.fromEntries(metadata) };
 }
 
 const PAGE = 1000;

@@ -42,8 +42,20 @@ export function updatedNaming(b: Naming): { name?: string | null; description?: 
   return { ...(n !== undefined ? { name: n } : {}), ...(d !== undefined ? { description: d } : {}) };
 }
 
-export const metadata = z.record(text(255).min(1), text(255))
-  .refine((m) => Object.keys(m).length <= 64, 'at most 64 metadata items');
+/**
+ * A record of free-text keys: JSON.parse makes "__proto__" an own key of the body, but zod's
+ * record drops it without a word (assigning it would set the prototype), so a key the caller sent
+ * would vanish from a 200 answer (and a PUT of the whole set would clear it). Nothing could store
+ * and return it exactly, so it is refused.
+ */
+export function freeKeyRecord<T extends z.ZodType>(record: T) {
+  return z.unknown()
+    .refine((v) => v === null || typeof v !== 'object' || !Object.hasOwn(v, '__proto__'), { message: 'the key "__proto__" is reserved', abort: true })
+    .pipe(record);
+}
+
+export const metadata = freeKeyRecord(z.record(text(255).min(1), text(255))
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 metadata items'));
 
 /** A size in whole GiB between 1 and the configured maximum. */
 export const sizeGiB = (maxGiB: number) => z.number().int('must be a whole number of GiB').min(1).max(maxGiB);
@@ -77,7 +89,8 @@ export function parseSort(sort: string | undefined, sortKey: string | undefined,
   const out: SortKey[] = [];
   for (const item of items) {
     const m = sortItem.exec(item.trim());
-    const key = m ? SORT_KEYS[m[1] as string] : undefined;
+    // Own keys only: `constructor` or `__proto__` would otherwise find Object.prototype's members.
+    const key = m && Object.hasOwn(SORT_KEYS, m[1] as string) ? SORT_KEYS[m[1] as string] : undefined;
     if (!m || !key) return `invalid sort key ${JSON.stringify(item)} (allowed: ${Object.keys(SORT_KEYS).join(', ')})`;
     out.push({ key, dir: (m[2] ?? sortDir ?? 'desc') as 'asc' | 'desc' });
   }

@@ -1,13 +1,13 @@
 /** Bodies and path keys of the metadata sub-resources (Cinder's shapes: `metadata` for the set, `meta` for one key). */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
-import { metadata, text } from './common.js';
+import { freeKeyRecord, metadata, text } from './common.js';
 
 export const metadataBody = z.strictObject({ metadata });
 
 /** PUT .../metadata/{key}: exactly one item (Cinder: "Request body contains too many items" / "URI mismatch"). */
 export const metaItemBody = z.strictObject({
-  meta: z.record(text(255).min(1), text(255)).refine((m) => Object.keys(m).length === 1, 'must hold exactly one item'),
+  meta: freeKeyRecord(z.record(text(255).min(1), text(255)).refine((m) => Object.keys(m).length === 1, 'must hold exactly one item')),
 });
 
 const metaKey = text(255).min(1);

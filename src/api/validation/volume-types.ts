@@ -1,11 +1,11 @@
 /** Request schemas of the volume-type and quota routes. */
 import { z } from 'zod';
-import { description, looseBool, text } from './common.js';
+import { description, freeKeyRecord, looseBool, text } from './common.js';
 
 /** Extra specs as Cinder bounds them: keys and values up to 255 characters. */
 const specKey = text(255).min(1).regex(/^[\w.:-]+$/, 'extra spec keys are letters, digits, _ . : -');
-export const extraSpecs = z.record(specKey, text(255))
-  .refine((m) => Object.keys(m).length <= 64, 'at most 64 extra specs');
+export const extraSpecs = freeKeyRecord(z.record(specKey, text(255))
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 extra specs'));
 
 export const typePath = z.strictObject({ project_id: z.string().optional(), type_id: text(255).min(1) });
 export const specPath = z.strictObject({ project_id: z.string().optional(), type_id: text(255).min(1), key: specKey });

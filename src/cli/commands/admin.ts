@@ -10,11 +10,13 @@ import { type Output, print } from './output.js';
 import { accepted, fields } from './volumes.js';
 
 function pairs(items: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // An own key each, "__proto__" included (an assignment would set the prototype and drop the
+  // item without a word): the service refuses that key with its stable code.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const p of items) {
     const i = p.indexOf('=');
     if (i <= 0) throw new CliError('INVALID_ARGUMENT', `metadata wants key=value, got ${JSON.stringify(p)}`);
-    out[p.slice(0, i)] = p.slice(i + 1);
+    Object.defineProperty(out, p.slice(0, i), { value: p.slice(i + 1), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { ApiError, type ApiClient } from '../client.js';
+import { CliError } from '../cli-error.js';
 import { progressBar } from '../progress-bar.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print } from './output.js';
@@ -42,7 +43,10 @@ export async function saveArchive(r: Response, output: string | undefined, progr
 
 /** An archive file (- : stdin) posted to `url` with the bar; a refusal is thrown as the service's error. */
 export async function sendArchive(c: ApiClient, url: string, file: string, bar: { progress: boolean; label: string; afterSent: string; stderr: (s: string) => void; tty: boolean }): Promise<Response> {
-  const total = file === '-' ? null : (await stat(file)).size;
+  const st = file === '-' ? null : await stat(file);
+  // A directory opens but fails at the first read, an unhandled stream error (a stack trace).
+  if (st?.isDirectory()) throw new CliError('INVALID_ARGUMENT', `${file} is a directory, not an archive`);
+  const total = st?.isFile() ? st.size : null;
   const drawn = progressBar(bar.stderr, total, { tty: bar.tty, label: bar.label, afterSent: bar.afterSent });
   let bytes = 0;
   const source = (file === '-' ? process.stdin : createReadStream(file)).pipe(counting((n) => { bytes = n; if (bar.progress) drawn.update(n); }));

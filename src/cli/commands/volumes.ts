@@ -7,6 +7,15 @@ import { type Output, print, watchOperation } from './output.js';
 
 const COLUMNS = ['id', 'status', 'name', 'size', 'attach_status'];
 
+/**
+ * A size in GiB as typed: decimal digits only. Number() alone took `0x10` as 16 GiB, and `1e400`
+ * went to the service as null.
+ */
+export function wholeGiB(value: string): number {
+  if (!/^\d{1,15}$/.test(value.trim())) throw new CliError('INVALID_ARGUMENT', `a size is a whole number of GiB in decimal digits, got ${JSON.stringify(value)}`);
+  return Number(value.trim());
+}
+
 /** A field/value table of one resource, its size with the unit. */
 export function fields(item: Record<string, unknown>): string {
   const [row] = sizedRows([item]);
@@ -31,7 +40,7 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
     print(out(), body, () => `volume ${id}\n${renderTree(body.tree)}`);
   });
   volume.command('create').description('create a volume: empty (--size), from a snapshot (--from-snapshot) or see `volume clone`')
-    .option('--size <gib>', 'size in GiB (from a snapshot: its size when absent)', Number).option('--name <name>')
+    .option('--size <gib>', 'size in GiB (from a snapshot: its size when absent)', wholeGiB).option('--name <name>')
     .option('--from-snapshot <snapshot>', 'a snapshot (id or name) to start from')
     .option('--wait', 'watch the operation until it ends').action(async (o: { size?: number; name?: string; fromSnapshot?: string; wait?: boolean }) => {
       const c = client();
@@ -42,7 +51,7 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
       await created(c, out(), await c.call('POST', '/v3/volumes', { volume: { size, name: o.name ?? null, ...(snapshot ? { snapshot_id: snapshot } : {}) } }), o.wait);
     });
   volume.command('clone <source>').description('create a volume as a copy of another (its current content)').option('--name <name>')
-    .option('--size <gib>', 'size in GiB (the source\'s when absent)', Number).option('--wait', 'watch the operation until it ends')
+    .option('--size <gib>', 'size in GiB (the source\'s when absent)', wholeGiB).option('--wait', 'watch the operation until it ends')
     .action(async (ref: string, o: { name?: string; size?: number; wait?: boolean }) => {
       const c = client();
       const source = await volumeId(c, ref);
@@ -56,7 +65,7 @@ export function volumeCommands(program: Command, client: () => ApiClient, out: (
   });
   volume.command('extend <volume> <size>').description('grow a volume to <size> GiB').option('--wait').action(async (ref: string, size: string, o: { wait?: boolean }) => {
     const c = client();
-    const r = await c.call('POST', `/v3/volumes/${await volumeId(c, ref)}/action`, { 'os-extend': { new_size: Number(size) } });
+    const r = await c.call('POST', `/v3/volumes/${await volumeId(c, ref)}/action`, { 'os-extend': { new_size: wholeGiB(size) } });
     await accepted(c, out(), r.headers.get('x-operation-id'), o.wait);
   });
   volume.command('revert <volume> <snapshot>').description('revert to a snapshot (latest only, unless --any); asks before shrinking the volume')

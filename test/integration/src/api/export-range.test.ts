@@ -3,7 +3,8 @@
  * MariaDB: a full export of a detached volume announces Accept-Ranges and a strong ETag; a
  * download cut in two (a range to byte k, then the rest with If-Range) is byte for byte the one
  * full download (sha256); a range past the end is 416 RANGE_NOT_SATISFIABLE with a Content-Range
- * naming the length; once the volume changed, If-Range with the old ETag gets the whole new
+ * naming the length; a suffix is the last bytes (all of them when longer than the archive); an
+ * inverted, malformed or multiple range is ignored (the whole archive, 200); once the volume changed, If-Range with the old ETag gets the whole new
  * archive (200); an incremental export offers no ranges.
  */
 import { expect } from 'chai';
@@ -68,6 +69,27 @@ for (const backend of BACKENDS) {
       expect(r.headers['content-range']).to.equal(`bytes */${length}`);
       expect(r.body.rangeNotSatisfiable).to.include({ error_code: 'RANGE_NOT_SATISFIABLE', length });
       // The lease went with the refusal: the next export runs at once.
+      await get(vid).expect(200);
+    });
+
+    it('suffixes, inverted, several and malformed ranges: the last bytes, or the whole archive; never a 5xx, the volume stays exportable', async () => {
+      const whole = (await get(vid).expect(200)).body as Buffer;
+      const n = whole.length;
+      const tail = await get(vid, { range: 'bytes=-7' }).expect(206);
+      expect(tail.headers['content-range']).to.equal(`bytes ${n - 7}-${n - 1}/${n}`);
+      expect((tail.body as Buffer).equals(whole.subarray(n - 7))).to.equal(true);
+      // A suffix longer than the archive is all of it (RFC 9110 §14.1.3), not a 416.
+      const all = await get(vid, { range: `bytes=-${n + 1000}` }).expect(206);
+      expect(all.headers['content-range']).to.equal(`bytes 0-${n - 1}/${n}`);
+      expect(sha(all.body as Buffer)).to.equal(sha(whole));
+      // What the RFC says to ignore is ignored: the whole archive, 200.
+      for (const range of ['bytes=9-3', 'bytes=0-0,5-9', 'bytes=abc', 'items=0-5', 'bytes=0--1', 'bytes=1-2,']) {
+        const r = await get(vid, { range }).expect(200);
+        expect(sha(r.body as Buffer), range).to.equal(sha(whole));
+      }
+      const zero = await api.get(`/v3/volumes/${vid}/os-export`).set({ ...auth('alice'), range: 'bytes=-0' });
+      expect(zero.status).to.equal(416);
+      expect(zero.body.rangeNotSatisfiable).to.include({ error_code: 'RANGE_NOT_SATISFIABLE', length: n });
       await get(vid).expect(200);
     });
 

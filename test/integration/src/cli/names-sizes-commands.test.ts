@@ -128,6 +128,36 @@ describe('cli: names, sizes, tree, shrinking revert, admin commands (process, SQ
     expect(await volumeOf(clone?.volume?.id as string)).to.include({ size: 1, status: 'available', name: 'web-copy' });
   });
 
+  it('hostile arguments: a size not in decimal digits, a metadata key "__proto__", a directory as an archive: refused with a stable code, nothing changed', async () => {
+    const before = await volumeOf(web);
+    const count = async () => (await http.get('/v3/volumes').set(auth('alice')).expect(200)).body.volumes.length as number;
+    const volumes = await count();
+    // Number() took 0x10 as 16 GiB, and 1e400 went to the service as null.
+    for (const size of ['0x10', '1e400', '1.5', '-1', 'NaN', ' ', '99999999999999999999']) {
+      const created = await alice('--json', 'volume', 'create', '--size', size);
+      expect(created.code, `create --size ${size}: ${created.stderr}`).to.equal(2);
+      expect(errorOf(created).code).to.equal('INVALID_ARGUMENT');
+      const extended = await alice('--json', 'volume', 'extend', web, size);
+      expect(extended.code, `extend ${size}: ${extended.stderr}`).to.equal(2);
+      expect(errorOf(extended).code).to.equal('INVALID_ARGUMENT');
+    }
+    // The key was dropped on the way (an empty set sent, exit 0); now the service's refusal comes back.
+    const proto = await alice('--json', 'volume', 'metadata', 'set', web, '__proto__=x');
+    expect(proto.code, proto.stderr).to.equal(1);
+    expect(errorOf(proto).code).to.equal('INVALID_INPUT');
+    // A directory opened, then failed at the first read with an unhandled stream error.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'qcs-cli-dir-'));
+    try {
+      const imported = await alice('--json', 'volume', 'import', dir);
+      expect(imported.code, imported.stderr).to.equal(2);
+      expect(errorOf(imported).code).to.equal('INVALID_ARGUMENT');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await volumeOf(web)).to.deep.equal(before);
+    expect(await count()).to.equal(volumes);
+  });
+
   it('reset-state and force-delete (admin; a member is refused)', async () => {
     const r = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'doomed' } }).expect(202);
     const id = r.body.volume.id as string;
