@@ -25,6 +25,7 @@ import { startDaemon, type DaemonProcess } from '../fixtures/e2e/coordinator/dae
 import { startKillableService } from '../fixtures/killable-service.js';
 import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { guestVolumeBytes } from '../fixtures/guest/volume-bytes.js';
+import { removeSuiteDomain } from '../fixtures/guest/suite-domain.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../fixtures/api/harness.js';
 import { binary } from '../fixtures/binary-body.js';
 import { freePort } from '../fixtures/free-port.js';
@@ -117,14 +118,7 @@ for (const hostView of ['the service\'s path', 'another path'] as const) describ
     this.timeout(300_000);
     await svc?.kill();
     await coord?.kill();
-    const c = conn?.connected ? conn : await openTestConnection();
-    const d = await c.lookupByUuid(instance).catch(() => undefined);
-    if (d) {
-      await c.destroy(d).catch(() => undefined);
-      await c.undefine(d, UndefineFlags.SNAPSHOTS_METADATA).catch(() => undefined);
-    }
-    await c.close();
-    if (c !== conn) await conn?.close().catch(() => undefined);
+    await removeSuiteDomain(conn, instance);
     await db?.cleanup();
     await db2?.cleanup();
     if (scratch) await rm(scratch, { recursive: true, force: true });
