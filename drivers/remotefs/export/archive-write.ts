@@ -70,42 +70,31 @@ function sinkReleases(sink: Writable): boolean {
 /**
  * tar-stream's streams are streamx streams: fed by hand, with backpressure, not through node's
  * pipeline. Each piece goes to the hash (in place, read-ahead.ts) and to the entry at once.
- * The entry ends once its pieces are packed, not hashed: the next file is read while the worker
- * finishes this one's (before, every file boundary left the worker idle while the next file was
- * opened and read). `flight` (one per archive) bounds the pieces not hashed yet across entries;
- * returns this entry's.
  */
-async function fillEntry(entry: ReturnType<tar.Pack['entry']>, pieces: AsyncIterable<Buffer>, hash: EntryHash, pool: PiecePool | undefined, flight: Promise<void>[]): Promise<Promise<void>[]> {
-  const mine: Promise<void>[] = [];
+async function fillEntry(entry: ReturnType<tar.Pack['entry']>, pieces: AsyncIterable<Buffer>, hash: EntryHash, pool: PiecePool | undefined): Promise<void> {
+  // Pieces are never reused (fresh memory per read): a failure need not wait for their hashes.
+  const hashing: Promise<void>[] = [];
   let t = phaseStart();
   for await (const piece of pieces) {
     addPhase('export.read-wait', t);
     const hashed = hash.updateShared(piece);
     // Awaited in turn; never an unhandled rejection meanwhile. A piece whose hash failed is not reused.
     hashed.then(() => pool?.done(piece), () => undefined);
-    mine.push(hashed);
-    flight.push(hashed);
+    hashing.push(hashed);
     t = phaseStart();
-    if (flight.length > HASH_AHEAD) await flight.shift();
+    if (hashing.length > HASH_AHEAD) await hashing.shift();
     addPhase('export.hash-wait', t);
     t = phaseStart();
     if (!entry.write(piece)) await once(entry, 'drain');
     addPhase('export.sink-wait', t);
     t = phaseStart();
   }
+  await Promise.all(hashing);
   entry.end(undefined);
-  return mine;
 }
 
-/** An archive's pieces handed to the hashing worker and not hashed yet, across its entries. */
-const flights = new WeakMap<tar.Pack, Promise<void>[]>();
-
-/**
- * One file into its entry (named `entryName`, default its own name), hashed as it goes; refused
- * when it is not the length the manifest says. Returns once the file's bytes are packed (the file
- * closed), with its sha256 to come once the worker has hashed them.
- */
-export async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number, signal?: AbortSignal, entryName = name): Promise<{ sum: Promise<string> }> {
+/** One file into its entry (named `entryName`, default its own name), hashed as it goes; refused when it is not the length the manifest says. */
+export async function packFile(pack: tar.Pack, dir: string, name: string, bytes: number, signal?: AbortSignal, entryName = name): Promise<string> {
   const { fh, stat } = await openInDir(dir, name, 'read');
   try {
     if (stat.size !== bytes) {
@@ -115,32 +104,18 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
     let done: (err?: Error | null) => void = () => undefined;
     const written = new Promise<void>((resolve, reject) => { done = (err) => (err ? reject(err) : resolve()); });
     const entry = pack.entry({ name: entryName, size: bytes, mode: 0o640, mtime: MTIME, type: 'file' }, (err) => done(err));
-    let hashing: Promise<void>[];
     try {
       const pool = pools.get(pack);
-      const flight = flights.get(pack) ?? [];
-      flights.set(pack, flight);
-      [hashing] = await Promise.all([fillEntry(entry, readAhead(fh, name, bytes, signal, pool), hash, pool, flight), written]);
+      await Promise.all([fillEntry(entry, readAhead(fh, name, bytes, signal, pool), hash, pool), written]);
     } catch (err) {
       // Ended all the same: a worker's hash is otherwise left open.
       await hash.digest().catch(() => undefined);
       throw err;
     }
-    const sum = (async () => {
-      try {
-        await Promise.all(hashing);
-      } catch (err) {
-        await hash.digest().catch(() => undefined);
-        throw err;
-      }
-      const t = phaseStart();
-      const s = await hash.digest();
-      addPhase('export.hash-wait', t);
-      return s;
-    })();
-    // Awaited by the archive before its checksums; never an unhandled rejection meanwhile.
-    sum.catch(() => undefined);
-    return { sum };
+    const t = phaseStart();
+    const sum = await hash.digest();
+    addPhase('export.hash-wait', t);
+    return sum;
   } finally {
     await fh.close();
   }
@@ -153,7 +128,7 @@ export async function packFile(pack: tar.Pack, dir: string, name: string, bytes:
  */
 export async function writeArchive(dir: string, m: ExportManifest, sink: Writable, o: ArchiveWriteOptions = {}): Promise<Map<string, string>> {
   return streamArchive(manifestText(m), sink, o, async (pack, sums) => {
-    for (const name of carriedFiles(m)) sums.set(name, (await packFile(pack, dir, name, m.tree.files[name]?.bytes ?? 0, o.signal)).sum);
+    for (const name of carriedFiles(m)) sums.set(name, await packFile(pack, dir, name, m.tree.files[name]?.bytes ?? 0, o.signal));
   });
 }
 
@@ -162,7 +137,7 @@ export async function writeArchive(dir: string, m: ExportManifest, sink: Writabl
  * packs (recording each checksum in `sums`), then SHA256SUMS over them. A failure on either side
  * (a file that changed, a sink that went away) ends both and is thrown; returns the checksums.
  */
-export async function streamArchive(manifest: Buffer, sink: Writable, o: ArchiveWriteOptions, fill: (pack: tar.Pack, sums: Map<string, string | Promise<string>>) => Promise<void>): Promise<Map<string, string>> {
+export async function streamArchive(manifest: Buffer, sink: Writable, o: ArchiveWriteOptions, fill: (pack: tar.Pack, sums: Map<string, string>) => Promise<void>): Promise<Map<string, string>> {
   const pack = tar.pack();
   const pool = sinkReleases(sink) ? new PiecePool() : undefined;
   if (pool) pools.set(pack, pool);
@@ -184,17 +159,10 @@ export async function streamArchive(manifest: Buffer, sink: Writable, o: Archive
     }
   };
   const out = pipeline(packed, sink, o.signal ? { signal: o.signal } : {});
-  const pending = new Map<string, string | Promise<string>>();
   const sums = new Map<string, string>();
   const filled = (async () => {
     pack.entry({ name: MANIFEST_NAME, size: manifest.length, mode: 0o644, mtime: MTIME, type: 'file' }, manifest);
-    try {
-      await fill(pack, pending);
-    } finally {
-      // Every hash ended (the worker's too) before the archive is; a failed one is thrown below.
-      await Promise.allSettled(pending.values());
-    }
-    for (const [name, sum] of pending) sums.set(name, await sum);
+    await fill(pack, sums);
     const checksums = Buffer.from(formatChecksums(sums));
     pack.entry({ name: CHECKSUMS_NAME, size: checksums.length, mode: 0o644, mtime: MTIME, type: 'file' }, checksums);
     pack.finalize();

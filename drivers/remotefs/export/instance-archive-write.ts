@@ -47,17 +47,17 @@ export async function writeInstanceArchive(m: InstanceManifest, src: InstanceArc
   return streamArchive(instanceManifestText(m), sink, o, async (pack, sums) => {
     for (const f of instanceArchiveFiles(m)) {
       o.signal?.throwIfAborted();
-      let sum: string | Promise<string>;
+      let sum: string;
       if (f.volumeId !== null) {
         const dir = src.volumeDirs.get(f.volumeId);
         if (dir === undefined) throw new Error(`no directory for volume ${f.volumeId}`);
-        sum = (await packFile(pack, dir, f.name, f.bytes, o.signal)).sum;
+        sum = await packFile(pack, dir, f.name, f.bytes, o.signal);
       } else if (src.texts.has(f.name)) {
         sum = await packText(pack, f.name, src.texts.get(f.name) as Buffer, f.bytes);
       } else {
         const at = src.files.get(f.name);
         if (at === undefined) throw new Error(`no source for ${f.name}`);
-        sum = (await packFile(pack, at.dir, at.name, f.bytes, o.signal, f.name)).sum;
+        sum = await packFile(pack, at.dir, at.name, f.bytes, o.signal, f.name);
       }
       sums.set(f.name, sum);
     }
