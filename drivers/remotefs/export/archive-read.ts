@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError, isNoSpaceErrno, toStorageError } from '../../../lib/core/errors.js';
 import { ArchiveInput } from './archive-input.js';
-import { SlabFlight, truncated, writeEntry } from './entry-write.js';
+import { truncated, writeEntry } from './entry-write.js';
 import { addPhase, phaseStart } from './phases.js';
 import { BLOCK, MAX_EXTENDED_HEADER_BYTES, applyPax, decodeHeader, longName, padding, parsePax, type PendingNames, type TarHeader } from './tar-header.js';
 import { CHECKSUMS_NAME, MANIFEST_NAME, MAX_MANIFEST_BYTES, carriedFiles, parseChecksums, parseManifest } from './manifest.js';
@@ -79,12 +79,8 @@ interface ReadState<M> {
   announced: Map<string, string> | null;
   seen: Set<string>;
   bytes: number;
-  /** Every written file's datasync (after its sum), started as its entry was read. */
+  /** Every written file's datasync, started as its entry ended. */
   syncs: Promise<void>[];
-  /** Every written file's sum, put in `sums` once computed. */
-  summing: Promise<void>[];
-  /** The slabs in flight across entries. */
-  flight: SlabFlight;
 }
 
 interface ReadOptions {
@@ -119,10 +115,8 @@ async function onEntry<M>(h: TarHeader, input: ArchiveInput, st: ReadState<M>, k
   }
   const temp = (st.place as (name: string) => string)(h.name);
   o.temps.set(h.name, temp);
-  const { sum, synced } = await writeEntry(input, h.name, temp, expected, st.syncs.at(-1) ?? Promise.resolve(), st.flight, o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
-  const summed = sum.then((s) => { st.sums.set(h.name, s); });
-  summed.catch(() => undefined);
-  st.summing.push(summed);
+  const { sum, synced } = await writeEntry(input, h.name, temp, expected, st.syncs.at(-1) ?? Promise.resolve(), o.signal, (n) => { st.bytes += n; o.onBytes?.(st.bytes); });
+  st.sums.set(h.name, sum);
   st.syncs.push(synced);
 }
 
@@ -212,20 +206,19 @@ export function receiveArchive(source: Readable, o: ReceiveOptions): Promise<{ m
  * every temp written so far is closed (the caller removes them).
  */
 export async function receiveTar<M>(source: Readable, kind: ArchiveKind<M>, o: ReadOptions): Promise<{ manifest: M; sums: Map<string, string> }> {
-  const st: ReadState<M> = { manifest: null, files: new Map(), place: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [], summing: [], flight: new SlabFlight() };
+  const st: ReadState<M> = { manifest: null, files: new Map(), place: null, sums: new Map(), announced: null, seen: new Set(), bytes: 0, syncs: [] };
   const input = new ArchiveInput(source, o.signal);
   try {
     await readEntries(input, st, kind, o);
     input.close();
-    // Every file hashed and on disk before the checksums are judged (and before the caller renames any).
+    // Every file on disk before the checksums are judged (and before the caller renames any).
     const t = phaseStart();
-    await Promise.all([...st.summing, ...st.syncs]);
+    await Promise.all(st.syncs);
     addPhase('import.sync-wait', t);
     return finalCheck(st);
   } catch (err) {
     input.drain();
-    // Every temp closed (its datasync settled after its slabs) before the caller removes them.
-    await Promise.allSettled([...st.summing, ...st.syncs]);
+    await Promise.allSettled(st.syncs);
     throw asRefusal(err);
   }
 }
