@@ -8,17 +8,10 @@ import { CliError } from '../cli-error.js';
 import { snapshotId, volumeId } from '../resolve.js';
 import { type Output, print } from './output.js';
 import { accepted, fields } from './volumes.js';
+import { keyValues } from './key-values.js';
 
 function pairs(items: string[]): Record<string, string> {
-  // An own key each, "__proto__" included (an assignment would set the prototype and drop the
-  // item without a word): the service refuses that key with its stable code.
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const p of items) {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new CliError('INVALID_ARGUMENT', `metadata wants key=value, got ${JSON.stringify(p)}`);
-    Object.defineProperty(out, p.slice(0, i), { value: p.slice(i + 1), enumerable: true, writable: true, configurable: true });
-  }
-  return out;
+  return keyValues(items, (p) => new CliError('INVALID_ARGUMENT', `metadata wants key=value, got ${JSON.stringify(p)}`));
 }
 
 type Show = { volume: Record<string, unknown> };

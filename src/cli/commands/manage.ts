@@ -7,6 +7,7 @@ import type { ApiClient } from '../client.js';
 import { table } from '../render.js';
 import { volumeId } from '../resolve.js';
 import { type Output, print, watchOperation } from './output.js';
+import { keyValues } from './key-values.js';
 
 interface Manageable {
   reference: { 'source-name': string };
@@ -20,15 +21,7 @@ interface Manageable {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 function metadataOf(pairs: string[]): Record<string, string> {
-  // An own key each, "__proto__" included (an assignment would set the prototype and drop the
-  // item without a word): the service refuses that key with its stable code.
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const p of pairs) {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new Error(`--metadata wants key=value, got ${JSON.stringify(p)}`);
-    Object.defineProperty(out, p.slice(0, i), { value: p.slice(i + 1), enumerable: true, writable: true, configurable: true });
-  }
-  return out;
+  return keyValues(pairs, (p) => new Error(`--metadata wants key=value, got ${JSON.stringify(p)}`));
 }
 
 export function manageCommands(volume: Command, client: () => ApiClient, out: () => Output): void {
