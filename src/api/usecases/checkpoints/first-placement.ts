@@ -49,7 +49,8 @@ export interface Placement {
   id: string;
 }
 
-function attachedThere(c: Placement, host: string) {
+/** The attachment of the placement's instance on `host` (recordPlacement's). */
+export function attachedThere(c: Pick<Placement, 'instanceUuid'>, host: string) {
   return (a: { instanceUuid: string | null; host: string | null }) => a.instanceUuid === c.instanceUuid && a.host === host;
 }
 

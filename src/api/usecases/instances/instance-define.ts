@@ -21,7 +21,7 @@ import { importedInstanceSupport } from '../../../../drivers/contract/imported-i
 import type { Caller, ServiceDeps } from '../../context.js';
 import { coordinatorTls } from '../../coordinator-tls.js';
 import { coordinatorOf } from '../compute-hosts.js';
-import { detachAll, recordPlacement, type Placement } from '../checkpoints/first-placement.js';
+import { attachedThere, detachAll, recordPlacement, type Placement } from '../checkpoints/first-placement.js';
 import { isStuck } from '../checkpoints/settle-plan.js';
 
 const TIMEOUT_MS = 120_000;
@@ -71,7 +71,7 @@ export async function defineImportedInstance(deps: ServiceDeps, caller: Caller, 
   await recordPlacement(deps, caller, placement, host);
   const volumes: DefinedInstance['volumes'] = [];
   for (const m of placement.volumes) {
-    const a = (await deps.repos.attachments.activeOf(m.volumeId)).find((x) => x.instanceUuid === instanceUuid && x.host === host);
+    const a = (await deps.repos.attachments.activeOf(m.volumeId)).find(attachedThere(placement, host));
     volumes.push({ volumeId: m.volumeId, target: m.target, activeFile: a?.activeFile ?? '' });
   }
   const address = await coordinatorOf(deps, host);
