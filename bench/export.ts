@@ -4,12 +4,15 @@
  * against `tar` of the same files (to a file on the same file system) and `qemu-img convert` of
  * the active chain, interleaved in the same run. Import against `tar -x` of the same archive.
  *
- *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3] [--phases] [--stream]
+ *   npx tsx bench/export.ts [size in MiB, default 2048] [iterations, default 3] [--phases] [--stream] [--gluster]
  *
  * --phases: also where the time goes, per timed run (drivers/remotefs/export/phases.ts): the
  * steps on the event loop and what it waited for (the hashing worker, the writes, the syncs).
  * --stream: also the import of the archive as a stream of chunks (as an upload is read), beside
  * the import that reads the file directly (as an import from a share file does).
+ * --gluster: the share is a real GlusterFS volume (test/fixtures/gluster.ts: one brick on this
+ * machine, mounted through FUSE by the driver), and the archive, tar's output and tar -x's
+ * directory are on that volume too; without it, a local share on the temp directory's file system.
  *
  * Prints medians, ratios (target: export >= 0.9x tar, import >= 0.8x tar -x, verification
  * included; also against tar -x followed by an fsync of each file, the durability the import
@@ -17,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -33,11 +36,13 @@ import { qemuIo } from '../lib/qemu/img.js';
 import { ArchiveFileStream } from '../drivers/remotefs/export/archive-file-stream.js';
 import { PhaseTotals, recordPhasesInto, timed } from '../drivers/remotefs/export/phases.js';
 import { formatStats, summarize, timeInterleaved, type Stats } from './lib/stats.js';
+import { createGlusterVolume, type GlusterVolume } from '../test/fixtures/gluster.js';
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const PHASES = process.argv.includes('--phases');
 const STREAM = process.argv.includes('--stream');
+const GLUSTER = process.argv.includes('--gluster');
 const SIZE_MIB = Number(args[0] ?? 2048);
 const N = Number(args[1] ?? 3);
 const SNAPSHOTS = 10;
@@ -77,8 +82,18 @@ function printPhases(totals: PhaseTotals, runs: number): void {
 
 async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-export-'));
+  let gluster: GlusterVolume | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // finally blocks do not run on a signal: the volume and the scratch directory go now.
+    console.error(`\n${signal}: cleaning up`);
+    void Promise.allSettled([gluster?.destroy(), rm(scratch, { recursive: true, force: true })]).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
-    const config = parseServiceConfig({ log: { level: 'silent' }, storage: { shares: [{ type: 'local', address: path.join(scratch, 'share') }], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, maxVolumeSizeGiB: 64 } });
+    if (GLUSTER) gluster = await createGlusterVolume();
+    const share = gluster === null ? { type: 'local', address: path.join(scratch, 'share') } : { type: 'glusterfs', address: gluster.address };
+    const config = parseServiceConfig({ log: { level: 'silent' }, storage: { shares: [share], mountBase: path.join(scratch, 'mnt'), leaseDir: path.join(scratch, 'leases'), fileOwner: null, maxVolumeSizeGiB: 64 } });
     const leases = new FileLeaseManager(config.storage.leaseDir);
     const driver = await loadDriver({ config, leases, logger: pino({ level: 'silent' }), holderId: 'bench' }) as VolumeDriver & ExportSupport;
     await driver.doSetup();
@@ -100,9 +115,12 @@ async function main(): Promise<void> {
     const files = (await readdir(dir)).filter((n) => n.startsWith(`volume-${vid}`) && !n.endsWith('.info'));
     let allocated = 0;
     for (const f of files) allocated += (await stat(path.join(dir, f))).blocks * 512;
-    const archive = path.join(scratch, 'archive.tar');
-    const tarOut = path.join(scratch, 'plain.tar');
-    const converted = path.join(scratch, 'converted.qcow2');
+    // On the share's file system, as the export to a share file and the import from one are.
+    const work = path.join(dir, `bench-${randomUUID()}`);
+    await mkdir(work);
+    const archive = path.join(work, 'archive.tar');
+    const tarOut = path.join(work, 'plain.tar');
+    const converted = path.join(work, 'converted.qcow2');
     const exportPhases = new PhaseTotals();
     const exportOnce = async (i = -1) => withPhases(exportPhases, i, async () => {
       await rm(archive, { force: true });
@@ -123,7 +141,7 @@ async function main(): Promise<void> {
     }, { warmup: 1 });
     await exportOnce();
     const archiveBytes = (await stat(archive)).size;
-    const untar = path.join(scratch, 'untar');
+    const untar = path.join(work, 'untar');
     const imported: string[] = [];
     const importPhases = new PhaseTotals();
     const importOnce = (label: string, source: () => Promise<Readable>) => async (i: number) => withPhases(importPhases, label === 'import' ? i : -1, async () => {
@@ -152,7 +170,7 @@ async function main(): Promise<void> {
       },
     }, { warmup: 1 });
     const line = (label: string, s: Stats | undefined) => console.log(formatStats(label, s as Stats));
-    console.log(`export/import of a ${SIZE_MIB} MiB volume with ${SNAPSHOTS} snapshots (${files.length} files), local share, n=${N}`);
+    console.log(`export/import of a ${SIZE_MIB} MiB volume with ${SNAPSHOTS} snapshots (${files.length} files), ${gluster === null ? 'local share' : 'GlusterFS share (one brick on this machine, FUSE)'}, n=${N}`);
     line('export (archive to a file)', exp.export);
     line('tar -cf of the same files', exp.tar);
     line('qemu-img convert of the active chain', exp.convert);
@@ -176,7 +194,12 @@ async function main(): Promise<void> {
       console.log('import phases (import.prepare is inside import.receive):');
       printPhases(importPhases, N);
     }
+    await rm(work, { recursive: true, force: true });
+    await driver.deleteVolume(ref);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await gluster?.destroy();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -16,12 +16,11 @@
  * starved the next file's writes. The caller awaits the last before the checksums are judged and
  * anything is renamed (durability before the commit point).
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ArchiveInput } from './archive-input.js';
 import { entryHash } from './hasher.js';
 import { addPhase, phaseStart } from './phases.js';
+import { TempFileWriter, alignedSlab } from './temp-file-writer.js';
 
 /** Bytes per slab: one write, one message to the worker. */
 const SLAB_BYTES = 8 * 1024 * 1024;
@@ -32,19 +31,11 @@ const SLABS = 4;
 const freeSlabs: Buffer[] = [];
 
 function takeSlab(): Buffer {
-  return freeSlabs.pop() ?? Buffer.from(new SharedArrayBuffer(SLAB_BYTES));
+  return freeSlabs.pop() ?? alignedSlab(SLAB_BYTES);
 }
 
 function giveBack(slab: Buffer): void {
   if (freeSlabs.length < SLABS) freeSlabs.push(slab);
-}
-
-/** Every byte of `buf` at `position`: a write may write less than asked. */
-async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  for (let off = 0; off < buf.length;) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
-  }
 }
 
 export function truncated(name: string): StorageError {
@@ -56,7 +47,7 @@ export function truncated(name: string): StorageError {
  * symlink followed); its sha256, and its datasync (started after `afterSync`).
  */
 export async function writeEntry(input: ArchiveInput, name: string, file: string, size: number, afterSync: Promise<void>, signal: AbortSignal | undefined, count: (n: number) => void): Promise<{ sum: string; synced: Promise<void> }> {
-  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fh = await TempFileWriter.create(file, { direct: size >= SLAB_BYTES });
   const hash = entryHash(size);
   /** Slabs written and hashed, or not yet, in order. */
   const inFlight: Promise<void>[] = [];
@@ -70,7 +61,7 @@ export async function writeEntry(input: ArchiveInput, name: string, file: string
       const s = slab as Buffer;
       const view = s.subarray(0, fill);
       const at = position;
-      written = written.then(() => writeAll(fh, view, at));
+      written = written.then(() => fh.write(view, at));
       const done = Promise.all([hash.updateShared(view), written]).then(() => giveBack(s));
       // Awaited in turn below; never an unhandled rejection meanwhile. A slab whose write or hash
       // failed is not reused (the worker may still read it).

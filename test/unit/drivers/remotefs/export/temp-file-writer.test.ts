@@ -1,0 +1,126 @@
+/**
+ * The import's temp-file writer (drivers/remotefs/export/temp-file-writer.ts): slab-aligned
+ * pieces past the page cache (O_DIRECT) where the file system takes it, the rest (an unaligned
+ * tail, an unaligned buffer, a file system or a write that refuses O_DIRECT) through it; every byte lands where
+ * it was asked to, whichever path wrote it; the file is always a new one.
+ */
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, stat, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ALIGN, TempFileWriter, alignedSlab, writePaths } from '../../../../../drivers/remotefs/export/temp-file-writer.js';
+
+const MiB = 1024 * 1024;
+
+async function writeInSlabs(file: string, data: Buffer, slabBytes: number, o: { direct?: boolean; openDirect?: (fd: number) => Promise<FileHandle> } = {}): Promise<void> {
+  const w = await TempFileWriter.create(file, { direct: o.direct ?? true, ...(o.openDirect ? { openDirect: o.openDirect } : {}) });
+  try {
+    const slab = alignedSlab(slabBytes);
+    for (let at = 0; at < data.length; at += slabBytes) {
+      const n = Math.min(slabBytes, data.length - at);
+      data.copy(slab, 0, at, at + n);
+      await w.write(slab.subarray(0, n), at);
+    }
+    await w.datasync();
+  } finally {
+    await w.close();
+  }
+}
+
+function pathsSince(before: typeof writePaths): { direct: number; buffered: number } {
+  return { direct: writePaths.direct - before.direct, buffered: writePaths.buffered - before.buffered };
+}
+
+describe('import temp-file writer (O_DIRECT where it can, the page cache where it must)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'temp-writer-')); });
+  after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it('slabs are shared memory, page-aligned in size; other sizes are refused', () => {
+    const s = alignedSlab(MiB);
+    expect(s.buffer).to.be.instanceOf(SharedArrayBuffer);
+    expect(s.length).to.equal(MiB);
+    expect(() => alignedSlab(MiB + ALIGN)).to.throw(/not a multiple/);
+  });
+
+  it('on a disk file system, aligned slabs go past the page cache and only the unaligned tail through it; the bytes are exact', async () => {
+    const data = randomBytes(3 * MiB + 1000);
+    const before = { ...writePaths };
+    await writeInSlabs(path.join(dir, 'disk'), data, MiB);
+    expect(pathsSince(before)).to.deep.equal({ direct: 3, buffered: 1 });
+    expect((await stat(path.join(dir, 'disk'))).size).to.equal(data.length);
+    expect((await readFile(path.join(dir, 'disk'))).equals(data)).to.equal(true);
+  });
+
+  it('a buffer that is not aligned, or direct not asked for, goes through the page cache', async () => {
+    const data = randomBytes(2 * MiB);
+    let before = { ...writePaths };
+    await writeInSlabs(path.join(dir, 'not-asked'), data, MiB, { direct: false });
+    expect(pathsSince(before)).to.deep.equal({ direct: 0, buffered: 2 });
+    expect((await readFile(path.join(dir, 'not-asked'))).equals(data)).to.equal(true);
+
+    const w = await TempFileWriter.create(path.join(dir, 'offset'), { direct: true });
+    const slab = alignedSlab(2 * MiB);
+    data.copy(slab, 16, 0, MiB);
+    before = { ...writePaths };
+    await w.write(slab.subarray(16, 16 + MiB), 0);
+    await w.datasync();
+    await w.close();
+    expect(pathsSince(before)).to.deep.equal({ direct: 0, buffered: 1 });
+    expect((await readFile(path.join(dir, 'offset'))).equals(data.subarray(0, MiB))).to.equal(true);
+  });
+
+  it('a file system that refuses O_DIRECT at the open: every byte through the page cache, exact', async () => {
+    const data = randomBytes(2 * MiB + 512);
+    const before = { ...writePaths };
+    const refuse = () => Promise.reject(Object.assign(new Error('refused'), { code: 'EINVAL' }));
+    await writeInSlabs(path.join(dir, 'refused-open'), data, MiB, { openDirect: refuse });
+    expect(pathsSince(before)).to.deep.equal({ direct: 0, buffered: 3 });
+    expect((await readFile(path.join(dir, 'refused-open'))).equals(data)).to.equal(true);
+  });
+
+  it('a direct write refused (EINVAL): that write and every later one through the page cache, exact', async () => {
+    const data = randomBytes(3 * MiB);
+    const before = { ...writePaths };
+    let tries = 0;
+    const refusingWrites = async (fd: number): Promise<FileHandle> => {
+      const h = await open(`/proc/self/fd/${fd}`, 'r+');
+      h.write = (() => { tries += 1; return Promise.reject(Object.assign(new Error('refused'), { code: 'EINVAL' })); }) as FileHandle['write'];
+      return h;
+    };
+    await writeInSlabs(path.join(dir, 'refused-write'), data, MiB, { openDirect: refusingWrites });
+    expect(tries).to.equal(1);
+    expect(pathsSince(before)).to.deep.equal({ direct: 0, buffered: 3 });
+    expect((await readFile(path.join(dir, 'refused-write'))).equals(data)).to.equal(true);
+  });
+
+  it('another error of a direct write is the write\'s error, not hidden by a retry', async () => {
+    const w = await TempFileWriter.create(path.join(dir, 'enospc'), {
+      direct: true,
+      openDirect: async (fd) => {
+        const h = await open(`/proc/self/fd/${fd}`, 'r+');
+        h.write = (() => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' }))) as FileHandle['write'];
+        return h;
+      },
+    });
+    try {
+      const err = await w.write(alignedSlab(MiB), 0).then(() => null, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).to.equal('ENOSPC');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('never opens an existing file or a symlink: EEXIST, and the target is untouched', async () => {
+    const victim = path.join(dir, 'victim');
+    await writeFile(victim, 'keep');
+    await symlink(victim, path.join(dir, 'link'));
+    for (const name of ['victim', 'link']) {
+      const err = await TempFileWriter.create(path.join(dir, name), { direct: true }).then(() => null, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code, name).to.equal('EEXIST');
+    }
+    expect(await readFile(victim, 'utf8')).to.equal('keep');
+  });
+});
