@@ -162,6 +162,21 @@ describe('instance archives: export, import with new ids, hostile archives refus
       expect(inImage).to.equal(definition(second.ids.instanceUuid, path.join(dir, snapFile), nv2.volumeId));
       expect(inImage).to.equal(await readFile(path.join(second.instanceDir, cp2, 'memory.domain.xml'), 'utf8'));
       expect(image.subarray(-256 * 1024), 'QEMU\'s state as at the take').to.deep.equal(memory.subarray(-256 * 1024));
+      // A checkpoint imported with new ids by a version that left the memory file as exported
+      // (it names the source instance): its export is refused up front, saying what to do.
+      await writeFile(path.join(second.instanceDir, cp2, 'memory.save'), memory);
+      const lease2 = await h.leases.acquire(nv2.volumeId, `export-test-${randomUUID()}`, 60_000);
+      try {
+        const err = await driver.openInstanceExport({
+          instance: { uuid: second.ids.instanceUuid, name: 'instexp-guest', definition: await readFile(path.join(second.instanceDir, 'imported.domain.xml'), 'utf8') },
+          volumes: [{ ref: ref2, records: NO_RECORDS }],
+          checkpoints: [{ id: cp2, coordinatorId: cp2, name: 'c1', description: null, volumes: [{ volumeId: nv2.volumeId, target: 'vda', snapshotId: nv2.snapshots[nv.snapshots[snapId]!]! }] }],
+        }, { lease: lease2 }).then(() => undefined, (e: unknown) => e);
+        expect(isStorageError(err, 'CHECKPOINT_RESTORE_INCOMPATIBLE'), String(err)).to.equal(true);
+        expect((err as Error).message).to.include(`saved as instance ${instanceUuid}`).and.include('import its source archive again');
+      } finally {
+        await h.leases.release(lease2);
+      }
     } finally {
       await driver.removeInstanceImport({ instanceUuid: second.ids.instanceUuid, volumeIds: [second.ids.volumes[nv.volumeId]!.volumeId] });
       await driver.removeInstanceImport({ instanceUuid: first.ids.instanceUuid, volumeIds: [nv.volumeId] });
