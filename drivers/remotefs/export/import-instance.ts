@@ -165,7 +165,7 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
 }
 
 /** Whether the import gives the instance or one of the checkpoint's volumes another id (what libvirt's restore checks). */
-export function idsChanged(m: Pick<InstanceManifest, 'instance'>, ids: Pick<InstanceImportIds, 'instanceUuid' | 'volumes'>, c: Pick<InstanceCheckpoint, 'volumes'>): boolean {
+function idsChanged(m: Pick<InstanceManifest, 'instance'>, ids: Pick<InstanceImportIds, 'instanceUuid' | 'volumes'>, c: Pick<InstanceCheckpoint, 'volumes'>): boolean {
   return ids.instanceUuid.toLowerCase() !== m.instance.uuid.toLowerCase() || c.volumes.some((v) => ids.volumes[v.volumeId]?.volumeId.toLowerCase() !== v.volumeId.toLowerCase());
 }
 
