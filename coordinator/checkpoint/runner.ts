@@ -20,6 +20,7 @@ import {
   type DomainJobInfo, type DomainRef, type DomainStateInfo,
 } from '../../lib/libvirt/index.js';
 import { parseDomainXml } from '../domain/disks.js';
+import { restoreIdentityDifference } from './restore-identity.js';
 import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import {
   MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, definitionOnThisMount, pathOnThisMount,
@@ -391,7 +392,9 @@ async function givenOverlays(deps: CheckpointDeps, record: CheckpointRecord, giv
  * The definition a restore hands libvirt, before its disks are pointed at the new overlays: the
  * memory file's own, or for an imported checkpoint its copy placed on the importing share's files
  * (memory.domain.xml, its digest in the record: a replaced copy is refused), since the image's
- * names the source's mount. libvirt still checks it against the image's (same guest ABI).
+ * names the source's mount. libvirt still checks it against the image's (same guest ABI); the
+ * ids it checks (uuid, disk serials) are compared here first (restore-identity.ts), so a copy
+ * that can never restore is refused before the guest is touched.
  */
 async function memoryDefinition(deps: CheckpointDeps, paths: CheckpointPaths, record: CheckpointRecord): Promise<{ xml: string; source: string }> {
   if (record.memoryDefinitionSha256 === undefined) {
@@ -400,6 +403,12 @@ async function memoryDefinition(deps: CheckpointDeps, paths: CheckpointPaths, re
   const xml = await readSmallFile(paths.memoryDefinition);
   if (sha256(xml) !== record.memoryDefinitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', `checkpoint definition refused: ${MEMORY_DEFINITION_FILE} differs from the digest recorded when it was imported`, { details: { reason: 'memory definition' } });
+  }
+  const differs = restoreIdentityDifference(await deps.libvirt.saveImageGetXmlDesc(paths.memory, SaveImageXmlFlags.SECURE), xml);
+  if (differs !== null) {
+    throw new StorageError('CHECKPOINT_RESTORE_INCOMPATIBLE', `checkpoint ${record.id} cannot be restored as instance ${record.instanceUuid}: ${differs}, and libvirt restores it only under those ids (it was imported with new ids by a version that left the memory file as exported). Import its archive again (an import now writes the new ids into the memory file), or keeping its ids (keep_ids=true); nothing was changed`, {
+      details: { checkpointId: record.id, reason: 'memory file ids' },
+    });
   }
   return { xml: definitionOnThisHost(xml, record, deps.shareMount), source: MEMORY_DEFINITION_FILE };
 }

@@ -7,7 +7,11 @@
  * defined persistently on the imported volume's files only, the volume is attached to it on that
  * host, and os-check finds no divergence. Then the same archive imported with new ids and defined
  * stopped without a checkpoint (os-define): shut off on the imported volume's files only, the
- * volume attached to it on that host, os-check clean, and it boots.
+ * volume attached to it on that host, os-check clean, and it boots. Last, the chain an operator
+ * runs moving an environment on more than once: the archive imported with new ids and reverted,
+ * that instance exported again, removed (undefined, detached), its archive imported with new ids
+ * and reverted: each time the memory file names the new instance and volume, and the guest runs
+ * with the checkpoint's RAM on its bytes (in the guest and with qemu-io); os-check clean.
  *
  * One coordinator process and this machine's libvirtd; a real storage-service process (SQLite, a
  * local share) for the source, then, as the other site, another one on a fresh database at the
@@ -53,8 +57,10 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
   let conn: LibvirtConnection;
   let dom: DomainRef | undefined;
   let vol = '';
-  /** Instances the os-define test defined (removed after the suite). */
+  /** Instances the os-define and later tests defined (removed after the suite). */
   const defined: string[] = [];
+  /** The volume of the instance the os-define test defined. */
+  let definedVolume = '';
 
   const api = () => supertest((svc as DaemonProcess).url);
   const exec = (script: string) => execInGuest(conn, dom as DomainRef, script);
@@ -243,6 +249,7 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
     const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[] };
     const uuid = got.instance_uuid;
     const v2 = got.volumes[0]?.id as string;
+    definedVolume = v2;
     expect(uuid).to.not.equal(instance);
     defined.push(uuid);
     const define = (host: string) => api().post(`/v3/os-instances/${uuid}/action`).set(auth('admin')).send({ 'os-define': { host } });
@@ -280,5 +287,58 @@ describe('an imported instance runs again from its checkpoint (booted guest, exp
     dom = await conn.create(d);
     await waitForAgent();
     expect(disksOf(await conn.getXmlDesc(dom)).find((x) => x.target === 'vdb')?.chain[0]?.path).to.equal(path.join(share, t.active_file));
+  });
+  it('moves on twice with new ids (imported with new ids, reverted, exported again, removed, imported with new ids, reverted): RAM and disk as at c1', async () => {
+    // The os-define copy goes first: every import of this archive has the same domain name.
+    await conn.destroy(dom as DomainRef);
+    await conn.undefine(dom as DomainRef, UndefineFlags.SNAPSHOTS_METADATA);
+    dom = undefined;
+    vol = definedVolume;
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('admin')).send({ 'os-detach': {} }).expect(202);
+    await untilVolume('available');
+
+    /** Imports an archive with new ids and reverts its checkpoint on HOST: the guest runs c1's RAM on c1's bytes. */
+    const importAndRevert = async (from: Buffer, what: string) => {
+      const r = await api().post('/v3/os-instance-import').set(auth('admin')).set('content-type', 'application/x-tar').send(from);
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[]; checkpoints: { id: string }[] };
+      const [uuid, cp] = [got.instance_uuid, got.checkpoints[0]?.id as string];
+      defined.push(uuid);
+      vol = got.volumes[0]?.id as string;
+      // The image names the new instance and volume (libvirt restores it only under those).
+      const inImage = parseDomainXml(await conn.saveImageGetXmlDesc(path.join(share, 'checkpoints', uuid, cp, 'memory.save')));
+      expect([inImage.uuid.toLowerCase(), inImage.disks.find((d) => d.target === 'vdb')?.serial], `${what}: the memory file's own definition`).to.deep.equal([uuid, vol]);
+      await api().post(`/v3/os-checkpoints/${cp}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
+      const c = await settled(cp);
+      expect(c.status, `${what}: ${String(c.error)}`).to.equal('available');
+      dom = await conn.lookupByUuid(uuid);
+      expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+      await waitForAgent();
+      expect((await exec('cat /ram-state')).trim(), `${what}: RAM as at c1`).to.equal('one');
+      expect(await bytes.has(0xa1), `${what}: the guest reads c1's bytes on the new volume`).to.equal(true);
+      const t = await tree();
+      const live = disksOf(await conn.getXmlDesc(dom));
+      for (const d of live) for (const f of d.chain) expect(path.basename(String(f.path)).startsWith(`volume-${vol}`), `${what}: ${f.path} is a file of volume ${vol}`).to.equal(true);
+      const active = live.find((d) => d.target === 'vdb')?.chain[0]?.path as string;
+      expect(active).to.equal(path.join(share, t.active_file));
+      expect(await hasPattern(active, 0xa1, 0, KiB), `${what}: the active file reads c1's bytes (qemu-io)`).to.equal(true);
+      return { uuid, d: dom };
+    };
+
+    const { uuid: first, d } = await importAndRevert(archive, 'imported with new ids');
+    // Exported again from here (shut off), then removed: domain undefined, volume detached.
+    await conn.destroy(d);
+    const r = await api().get(`/v3/os-instances/${first}/os-export`).set(auth('admin')).buffer(true).parse(binary);
+    expect(r.status, String(r.body)).to.equal(200);
+    const again = r.body as Buffer;
+    await conn.undefine(d, UndefineFlags.SNAPSHOTS_METADATA);
+    dom = undefined;
+    await api().post(`/v3/volumes/${vol}/action`).set(auth('admin')).send({ 'os-detach': {} }).expect(202);
+    await untilVolume('available');
+
+    const { uuid: second } = await importAndRevert(again, 'its re-export imported with new ids');
+    expect(second).to.not.equal(first);
+    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
+    expect(check.divergences, 'os-check after the second restore').to.deep.equal([]);
   });
 });

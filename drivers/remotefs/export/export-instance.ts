@@ -17,10 +17,12 @@ import type { Writable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
 import { openInDir } from '../../../lib/core/safe-open.js';
 import { isOwnFileName } from '../../../lib/core/volume-names.js';
+import { child, parseXml } from '../../../lib/libvirt/xml.js';
 import type { ExportRecords } from '../../contract/export-manifest.js';
 import type { RemoteFsEnv } from '../env.js';
 import type { VolumeSite } from '../volume-site.js';
 import { checkDefinition } from './definition-check.js';
+import { readSaveImageDefinition } from './memory-definition.js';
 import { openExport } from './export-volume.js';
 import { CHECKPOINTS_DIR, assertRealDirs } from './import-instance.js';
 import { instanceArchiveBytes, writeInstanceArchive, type InstanceArchiveSources } from './instance-archive-write.js';
@@ -106,6 +108,28 @@ function pointsOf(row: CheckpointRowFacts, recorded: unknown): Map<string, strin
   return out;
 }
 
+/**
+ * The memory file's own definition names this instance: libvirt restores it only under that uuid
+ * (memory-definition.ts), and the import refuses one naming another. A checkpoint imported with
+ * new ids by a version that left the file as exported names the source's: refused here, before
+ * an archive no import accepts is written, saying what to do.
+ */
+async function assertMemoryNamesInstance(dir: string, id: string, instanceUuid: string): Promise<void> {
+  // (Its length was just read by the safe-open rules: a lone regular file.)
+  const xml = await readSaveImageDefinition(path.join(dir, 'memory.save'), `checkpoint ${id}'s memory file definition`);
+  let named = '';
+  try {
+    named = child(parseXml(xml), 'uuid')?.text.trim().toLowerCase() ?? '';
+  } catch {
+    throw unsafeRecord(id, 'its memory file\'s definition is not well-formed XML');
+  }
+  if (named !== instanceUuid) {
+    throw new StorageError('CHECKPOINT_RESTORE_INCOMPATIBLE', `checkpoint ${id}: its memory file was saved as instance ${named || '(none)'}, not ${instanceUuid}, and can never be restored as this instance (it was imported with new ids by a version that left the memory file as exported); import its source archive again, or delete the checkpoint, then export`, {
+      details: { checkpoint_id: id, reason: 'memory file ids' },
+    });
+  }
+}
+
 async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: string): Promise<{ facts: CheckpointFacts; definition: Buffer; nvram: boolean }> {
   let record: { id?: unknown; instanceUuid?: unknown; status?: unknown; mode?: unknown; quiesced?: unknown; excluded?: unknown; created?: unknown; memorySize?: unknown; nvram?: unknown; tpm?: unknown; volumes?: unknown };
   try {
@@ -119,6 +143,7 @@ async function checkpointOf(dir: string, row: CheckpointRowFacts, instanceUuid: 
   if (record.mode !== 'consistent' && record.mode !== 'live') throw new StorageError('INVALID_STATE', `checkpoint ${row.id} has no memory state (mode ${String(record.mode)}): not exported`, { details: { checkpoint_id: row.id } });
   const memoryBytes = await lengthOf(dir, 'memory.save');
   if (memoryBytes !== record.memorySize) throw unsafeRecord(row.id, `its memory file is ${memoryBytes} bytes, its record says ${String(record.memorySize)}`);
+  await assertMemoryNamesInstance(dir, row.id, instanceUuid);
   const definition = await readSmall(dir, 'domain.xml', MAX_DEFINITION_BYTES);
   const points = pointsOf(row, record.volumes);
   const nvram = record.nvram !== undefined;

@@ -12,7 +12,9 @@
  *   every image header verified (inspector), backing names rewritten, verified again (the volume
  *   import's rules, import-files.ts)
  *   every definition parsed and checked as hostile XML (definition-check.ts), then rewritten to
- *   the new paths and uuid; each checkpoint's record written in the staging dir
+ *   the new paths and uuid; each memory file's own definition replaced in its header by
+ *   its placed copy (memory-definition.ts: libvirt restores it only under the ids it names);
+ *   each checkpoint's record written in the staging dir
  *   volumes: temps renamed, info files written; then the staging dir renamed to
  *   <share>/checkpoints/<new uuid>                          <- the share's commit point
  *
@@ -41,7 +43,7 @@ import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
 import { checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from './definition-check.js';
-import { readSaveImageDefinition } from './memory-definition.js';
+import { readSaveImageDefinition, writeSaveImageDefinition } from './memory-definition.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
 import { receiveInstanceArchive } from './instance-archive-read.js';
@@ -162,6 +164,11 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
   return rewriteImported(xml, dir, byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
 }
 
+/** Whether the import gives the instance or one of the checkpoint's volumes another id (what libvirt's restore checks). */
+function idsChanged(m: Pick<InstanceManifest, 'instance'>, ids: Pick<InstanceImportIds, 'instanceUuid' | 'volumes'>, c: Pick<InstanceCheckpoint, 'volumes'>): boolean {
+  return ids.instanceUuid.toLowerCase() !== m.instance.uuid.toLowerCase() || c.volumes.some((v) => ids.volumes[v.volumeId]?.volumeId.toLowerCase() !== v.volumeId.toLowerCase());
+}
+
 /** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
 function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null, tpm: Buffer | null) {
   return {
@@ -223,10 +230,17 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
     // The memory file's own definition names the source's files (its share's mount, its NVRAM
-    // path): placed as the saved one is, it is what the restore hands libvirt instead (the
-    // image's bytes stay as exported; only disk sources and the NVRAM path differ, never the ABI).
+    // path) and ids: placed as the saved one is, it is what the restore hands libvirt instead,
+    // and it is written back into the image's header, since libvirt restores an image only under
+    // the uuid and disk serials its own definition names (memory-definition.ts). The image then
+    // names this instance, and an export of it carries a definition its next import accepts.
     const memoryPlaced = placedDefinition(memoryXml, m, ids, share.mountPoint, mf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.memoryDefinition), memoryPlaced);
+    if (!(await writeSaveImageDefinition(path.join(staging, c.memory.file), memoryPlaced, inMemory)) && idsChanged(m, ids, c)) {
+      throw new StorageError('CHECKPOINT_RESTORE_INCOMPATIBLE', `${inMemory}: its image has no room for the definition under the new ids, and libvirt restores it only under the uuid and disk serials it names; import the archive keeping its ids (keep_ids=true)`, {
+        details: { checkpoint_id: c.id, reason: 'memory definition does not fit' },
+      });
+    }
     await rm(path.join(staging, c.definition.file));
     await rename(path.join(staging, c.memory.file), path.join(dir, CHECKPOINT_FILES.memory));
     let nvram: { path: string; data: Buffer } | null = null;

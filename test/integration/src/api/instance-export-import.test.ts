@@ -26,6 +26,7 @@ import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixture
 import { binary } from '../../../fixtures/binary-body.js';
 import { packEntries, unpack } from '../../../fixtures/export/tar-entries.js';
 import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
+import { definitionInSaveImage } from '../../../../drivers/remotefs/export/memory-definition.js';
 
 const MiB = 1024 * 1024;
 
@@ -146,7 +147,10 @@ for (const backend of BACKENDS) {
       expect(member.metadata).to.include({ checkpoint_id: ncp, qcowshare_import_source: snap });
       const c = (await api.get(`/v3/os-checkpoints/${ncp}`).set(auth('admin')).expect(200)).body.checkpoint as Record<string, unknown>;
       expect(c).to.include({ status: 'available', instance_uuid: got.instance_uuid, name: 'c1', description: 'before the upgrade' });
-      expect(await readFile(path.join(share(), 'checkpoints', got.instance_uuid, ncp, 'memory.save'))).to.deep.equal(memory);
+      // QEMU's state as exported; the image's own definition now names the new instance (libvirt restores it only under those ids).
+      const placedMemory = await readFile(path.join(share(), 'checkpoints', got.instance_uuid, ncp, 'memory.save'));
+      expect(placedMemory.subarray(-128 * 1024)).to.deep.equal(memory.subarray(-128 * 1024));
+      expect(definitionInSaveImage(placedMemory, placedMemory.length, 'memory')).to.include(`<uuid>${got.instance_uuid}</uuid>`).and.include(`<serial>${nv}</serial>`);
       expect(await readFile(path.join(share(), 'checkpoints', got.instance_uuid, ncp, 'tpm.permall'))).to.deep.equal(tpmState);
       const t = await tree(nv);
       const point = t.snapshots.find((x) => x.id === member.id)!.owned_file;

@@ -35,7 +35,9 @@ describe('checkpoint revert of an imported checkpoint: the memory definition pla
   let dir: string;
   let paths: ReturnType<typeof checkpointPaths>;
   let point: string;
-  const imageXml = definition(`/mnt/source/volume-${V1}`);
+  const sourceXml = definition(`/mnt/source/volume-${V1}`);
+  /** The memory file's own definition, as libvirt reads it. */
+  let imageXml = sourceXml;
   let placedXml: string;
   const libvirt = {
     saveImageGetXmlDesc: async () => imageXml,
@@ -53,6 +55,7 @@ describe('checkpoint revert of an imported checkpoint: the memory definition pla
   }
 
   beforeEach(() => {
+    imageXml = sourceXml;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckimp-'));
     paths = checkpointPaths(dir, INST, CP);
     point = path.join(dir, `volume-${V1}`);
@@ -78,6 +81,17 @@ describe('checkpoint revert of an imported checkpoint: the memory definition pla
     writeRecord({ memoryDefinitionSha256: sha256(placedXml) });
     fs.writeFileSync(paths.memoryDefinition, definition(point).replace('<name>i</name>', '<name>other</name>'));
     expect(await code(planRevert(deps(), INST, CP))).to.equal('CHECKPOINT_DEFINITION_UNSAFE');
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(['checkpoints', `volume-${V1}`]);
+  });
+
+  it('refuses up front a memory file whose own definition names other ids (imported with new ids before imports placed it): what to do is said, nothing changes', async () => {
+    writeRecord({ memoryDefinitionSha256: sha256(placedXml) });
+    imageXml = sourceXml.replace(INST, '55555555-5555-4555-8555-555555555555');
+    const err = await planRevert(deps(), INST, CP).then(() => undefined, (e: unknown) => e);
+    expect(isStorageError(err, 'CHECKPOINT_RESTORE_INCOMPATIBLE'), String(err)).to.equal(true);
+    expect((err as Error).message).to.include('saved as instance 55555555-5555-4555-8555-555555555555').and.include('keep_ids=true');
+    imageXml = sourceXml.replace(`<serial>${V1}</serial>`, '<serial>66666666-6666-4666-8666-666666666666</serial>');
+    expect(await code(planRevert(deps(), INST, CP))).to.equal('CHECKPOINT_RESTORE_INCOMPATIBLE');
     expect(fs.readdirSync(dir).sort()).to.deep.equal(['checkpoints', `volume-${V1}`]);
   });
 

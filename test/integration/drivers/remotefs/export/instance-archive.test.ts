@@ -18,7 +18,8 @@ import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { MiB, NO_RECORDS, localExportShare } from '../../../../fixtures/export/tree.js';
 import { packEntries, unpack, type Entry } from '../../../../fixtures/export/tar-entries.js';
-import { fakeSaveImage } from '../../../../fixtures/export/save-image.js';
+import { FAKE_COOKIE, fakeSaveImage } from '../../../../fixtures/export/save-image.js';
+import { definitionInSaveImage } from '../../../../../drivers/remotefs/export/memory-definition.js';
 import { archiveOf, freshIds, guestDefinition, replacedEntry, withSums } from '../../../../fixtures/export/instance-archive.js';
 
 const definition = (uuid: string, file: string, volumeId: string) => guestDefinition('instexp-guest', uuid, file, volumeId);
@@ -102,7 +103,10 @@ describe('instance archives: export, import with new ids, hostile archives refus
     await verifyPattern(path.join(dir, tree.activeFile), 'qcow2', 0x22, 4 * MiB, MiB);
     const instDir = path.join(dir, 'checkpoints', ids.instanceUuid);
     const newCp = ids.checkpoints[cpId]!;
-    expect(await readFile(path.join(instDir, newCp, 'memory.save'))).to.deep.equal(memory);
+    // The memory file: QEMU's state as exported, its own definition (header) replaced below.
+    const placedMemory = await readFile(path.join(instDir, newCp, 'memory.save'));
+    expect(placedMemory.length).to.equal(memory.length);
+    expect(placedMemory.subarray(-256 * 1024)).to.deep.equal(memory.subarray(-256 * 1024));
     const cpXml = await readFile(path.join(instDir, newCp, 'domain.xml'), 'utf8');
     expect(cpXml).to.include(`<source file='${path.join(dir, snapFile)}'/>`).and.include(`<uuid>${ids.instanceUuid}</uuid>`).and.not.include(volumeId);
     const xml = await readFile(path.join(instDir, 'imported.domain.xml'), 'utf8');
@@ -115,6 +119,10 @@ describe('instance archives: export, import with new ids, hostile archives refus
     const memoryXml = await readFile(path.join(instDir, newCp, 'memory.domain.xml'), 'utf8');
     expect(memoryXml).to.equal(definition(ids.instanceUuid, path.join(dir, snapFile), nv.volumeId));
     expect(record.memoryDefinitionSha256).to.equal(sha256(Buffer.from(memoryXml)));
+    // libvirt restores an image only under the uuid and serials its own definition names: the
+    // image now names this instance's (and the cookie libvirt wrote is still behind it).
+    expect(definitionInSaveImage(placedMemory, placedMemory.length, 'memory')).to.equal(memoryXml);
+    expect(placedMemory.includes(Buffer.from(FAKE_COOKIE))).to.equal(true);
     expect(record.importedMount, 'the mount its paths name').to.equal(dir);
     expect(record.status).to.equal('available');
     // The saved TPM state travelled: placed beside the memory, its record entry as at the take.
@@ -124,6 +132,55 @@ describe('instance archives: export, import with new ids, hostile archives refus
     await driver.removeInstanceImport({ instanceUuid: ids.instanceUuid, volumeIds: [nv.volumeId] });
     expect(await stat(instDir).catch(() => null)).to.equal(null);
     expect(await driver.getSnapshotTree(ref).catch((e: unknown) => e)).to.satisfy((e: unknown) => isStorageError(e));
+  });
+
+  it('exports an instance imported with new ids and imports that again with new ids: each memory file names its own instance', async () => {
+    const first = await importArchive(await packEntries(entries));
+    const nv = first.ids.volumes[volumeId]!;
+    const cp1 = first.ids.checkpoints[cpId]!;
+    const ref = { id: nv.volumeId, sizeGiB: 1, providerLocation: first.share };
+    const lease = await h.leases.acquire(nv.volumeId, `export-test-${randomUUID()}`, 60_000);
+    let again: Buffer;
+    try {
+      const opened = await driver.openInstanceExport({
+        instance: { uuid: first.ids.instanceUuid, name: 'instexp-guest', definition: await readFile(path.join(first.instanceDir, 'imported.domain.xml'), 'utf8') },
+        volumes: [{ ref, records: NO_RECORDS }],
+        checkpoints: [{ id: cp1, coordinatorId: cp1, name: 'c1', description: null, volumes: [{ volumeId: nv.volumeId, target: 'vda', snapshotId: nv.snapshots[snapId]! }] }],
+      }, { lease });
+      again = await archiveOf(opened);
+    } finally {
+      await h.leases.release(lease);
+    }
+    const second = await importArchive(again);
+    try {
+      const nv2 = second.ids.volumes[nv.volumeId]!;
+      const cp2 = second.ids.checkpoints[cp1]!;
+      const ref2 = { id: nv2.volumeId, sizeGiB: 1, providerLocation: second.share };
+      const snapFile = (await driver.getSnapshotTree(ref2)).snapshots.find((x) => x.id === nv2.snapshots[nv.snapshots[snapId]!])?.ownedFile as string;
+      const image = await readFile(path.join(second.instanceDir, cp2, 'memory.save'));
+      const inImage = definitionInSaveImage(image, image.length, 'memory');
+      expect(inImage).to.equal(definition(second.ids.instanceUuid, path.join(dir, snapFile), nv2.volumeId));
+      expect(inImage).to.equal(await readFile(path.join(second.instanceDir, cp2, 'memory.domain.xml'), 'utf8'));
+      expect(image.subarray(-256 * 1024), 'QEMU\'s state as at the take').to.deep.equal(memory.subarray(-256 * 1024));
+      // A checkpoint imported with new ids by a version that left the memory file as exported
+      // (it names the source instance): its export is refused up front, saying what to do.
+      await writeFile(path.join(second.instanceDir, cp2, 'memory.save'), memory);
+      const lease2 = await h.leases.acquire(nv2.volumeId, `export-test-${randomUUID()}`, 60_000);
+      try {
+        const err = await driver.openInstanceExport({
+          instance: { uuid: second.ids.instanceUuid, name: 'instexp-guest', definition: await readFile(path.join(second.instanceDir, 'imported.domain.xml'), 'utf8') },
+          volumes: [{ ref: ref2, records: NO_RECORDS }],
+          checkpoints: [{ id: cp2, coordinatorId: cp2, name: 'c1', description: null, volumes: [{ volumeId: nv2.volumeId, target: 'vda', snapshotId: nv2.snapshots[nv.snapshots[snapId]!]! }] }],
+        }, { lease: lease2 }).then(() => undefined, (e: unknown) => e);
+        expect(isStorageError(err, 'CHECKPOINT_RESTORE_INCOMPATIBLE'), String(err)).to.equal(true);
+        expect((err as Error).message).to.include(`saved as instance ${instanceUuid}`).and.include('import its source archive again');
+      } finally {
+        await h.leases.release(lease2);
+      }
+    } finally {
+      await driver.removeInstanceImport({ instanceUuid: second.ids.instanceUuid, volumeIds: [second.ids.volumes[nv.volumeId]!.volumeId] });
+      await driver.removeInstanceImport({ instanceUuid: first.ids.instanceUuid, volumeIds: [nv.volumeId] });
+    }
   });
 
   async function expectRefused(archive: Buffer, code: string): Promise<void> {
@@ -161,6 +218,8 @@ describe('instance archives: export, import with new ids, hostile archives refus
     ['a memory file whose own definition names a file outside the archive', async () => memoryOf(fakeSaveImage(evilDefinition().toString(), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
     ['a memory file whose own definition boots a host kernel', async () => memoryOf(fakeSaveImage(withKernel(definition(instanceUuid, `/x/volume-${volumeId}`, volumeId)), randomBytes(1024))), 'CHECKPOINT_DEFINITION_UNSAFE'],
     ['a memory file that is not a save image', async () => memoryOf(randomBytes(4096)), 'CHECKPOINT_MEMORY_UNSAFE'],
+    // Its definition under the new ids (longer paths) does not fit: a restore could never work.
+    ['a memory file with no room for its definition under the new ids', async () => memoryOf(fakeSaveImage(definition(instanceUuid, `/x/volume-${volumeId}`, volumeId), randomBytes(1024), { pad: 0 })), 'CHECKPOINT_RESTORE_INCOMPATIBLE'],
     ['an instance definition with a kernel outside the allowed directories', async () => {
       const k = Buffer.from(withKernel(definition(instanceUuid, path.join(dir, `volume-${volumeId}`), volumeId)));
       return packEntries(replaced('instance.domain.xml', k, (m) => { m.instance.definition.bytes = k.length; }));
