@@ -49,7 +49,8 @@ export const ERROR_CODES = {
   NO_SPACE: { http: 507, summary: 'The share ran out of space (ENOSPC or EDQUOT), or has not the space the operation needs (checked before it changes anything); the volume keeps the state it had.' },
   SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted, not writable or not reachable (ENOTCONN, EIO, ESTALE or EHOSTDOWN from a call on the share, or a child process reporting one: a GlusterFS brick or an NFS server lost); nothing is concluded about the volume\'s files, so the operation can be retried once the share is back.' },
   MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
-  INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
+  // A file on the share refuses the request, not a fault of the service: 409, as the image codes answer 4xx.
+  INFO_FILE_CORRUPT: { http: 409, summary: "The volume's info file on the share cannot be parsed or describes an impossible tree (an active file it does not record, a backing loop, a file outside the tree): the volume's state on the share refuses the request; nothing was changed." },
   // volume types and quotas
   VOLUME_TYPE_NOT_FOUND: { http: 404, summary: 'No such volume type (by name or id), or a private type the caller may not use.' },
   VOLUME_TYPE_EXISTS: { http: 409, summary: 'A volume type with this name already exists.' },
