@@ -1,0 +1,142 @@
+/**
+ * What a tenant sees of the service host's file system when hostile files on the share make its
+ * requests fail: nothing. With the real RemoteFS driver on a local share and both databases, an
+ * info file that is garbage, an info file whose backings loop, an image with a bad header and a
+ * snapshot's file removed under the service: the error answers (to the tenant and to an admin)
+ * and the operations' recorded errors name the files as on the share (`volume-<id>...`), never
+ * by an absolute path of this host; the service's log keeps the full path for the operator.
+ */
+import { expect } from 'chai';
+import { open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type supertest from 'supertest';
+import { readInfo } from '../../../../drivers/remotefs/info-file.js';
+import { capturedLog } from '../../../fixtures/captured-log.js';
+import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+
+/** An absolute path: a '/' that starts a word, with at least one more '/' in it (URLs have "://" or a host before their path). */
+const ABSOLUTE_PATH = /(^|[\s'"(=[{,])\/[^\s'"/]+\//;
+
+interface Case {
+  what: string;
+  /** Makes the volume's files hostile; returns the stable code the refusal must carry. */
+  plant(volDir: string, vid: string, snap: string): Promise<string>;
+  /** The error as met names the file by its path (the log must keep it); else it names no path at all. */
+  pathInLog?: true;
+}
+
+const CASES: Case[] = [
+  {
+    what: 'an info file that is garbage',
+    plant: async (volDir, vid) => { await writeFile(path.join(volDir, `volume-${vid}.info`), '{not json'); return 'INFO_FILE_CORRUPT'; },
+    pathInLog: true,
+  },
+  {
+    what: 'an info file whose backings loop',
+    plant: async (volDir, vid) => {
+      const info = path.join(volDir, `volume-${vid}.info`);
+      const doc = JSON.parse(await readFile(info, 'utf8')) as { qcowshare: { active: string; files: Record<string, { backing: string | null }> } };
+      for (const f of Object.values(doc.qcowshare.files)) if (f.backing === null) f.backing = doc.qcowshare.active;
+      await writeFile(info, JSON.stringify(doc));
+      return 'INFO_FILE_CORRUPT|IMAGE_UNSAFE_BACKING';
+    },
+  },
+  {
+    what: 'an image with a bad header',
+    plant: async (volDir, vid) => {
+      const tree = (await readInfo(volDir, vid))!.tree!;
+      const fh = await open(path.join(volDir, tree.active), 'r+');
+      try {
+        // qcow2 version 99: the header no longer parses as any version qemu or the inspector knows.
+        await fh.write(Buffer.from([0, 0, 0, 99]), 0, 4, 4);
+      } finally {
+        await fh.close();
+      }
+      return 'IMAGE_CORRUPT';
+    },
+  },
+  {
+    what: "a snapshot's file replaced by a symlink out of the share",
+    plant: async (volDir, vid, snap) => {
+      const file = path.join(volDir, (await readInfo(volDir, vid))!.tree!.snapshots[snap]!.file);
+      await rm(file);
+      await symlink('/etc/hostname', file);
+      return 'FILE_UNSAFE';
+    },
+    pathInLog: true,
+  },
+  {
+    what: "a snapshot's file removed under the service",
+    plant: async (volDir, vid, snap) => {
+      const tree = (await readInfo(volDir, vid))!.tree!;
+      await rm(path.join(volDir, tree.snapshots[snap]!.file));
+      return 'IMAGE_DIFFERS_FROM_INFO';
+    },
+  },
+];
+
+for (const backend of BACKENDS) {
+  describe(`api: errors from hostile share files name no path of the service host (${backend.name}, real RemoteFS)`, function () {
+    this.timeout(300_000);
+    let dir: string;
+    let http: ReturnType<typeof supertest>;
+    const logged = capturedLog('debug');
+    remotefsServiceHooks(backend, 'qcs-error-paths-', (s) => ({ dir, http } = s), { log: logged.log });
+    const { settled, operation, snapshot } = apiWaits(() => http);
+
+    /** Every place a path could show in a text the API gave out. */
+    const leaks = (text: string): string[] => [dir, tmpdir() + path.sep].filter((p) => text.includes(p)).concat(ABSOLUTE_PATH.test(text) ? [`an absolute path in ${text}`] : []);
+
+    for (const c of CASES) {
+      it(`${c.what}: the recorded errors and the error answers (tenant and admin) name no absolute path; the log does`, async () => {
+        const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+        const vid = created.body.volume.id as string;
+        await settled('volumes', vid, 'available');
+        const s1 = await snapshot(vid);
+        await snapshot(vid);
+        const volDir = await dirOf(dir, vid);
+        const code = await c.plant(volDir, vid, s1);
+
+        const refused: [string, () => Promise<supertest.Response>][] = [
+          ['extend', () => http.post(`/v3/volumes/${vid}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } })],
+          ['snapshot delete', () => http.delete(`/v3/snapshots/${s1}`).set(auth('alice'))],
+        ];
+        const texts: [string, string][] = [];
+        for (const [name, send] of refused) {
+          const r = await send();
+          expect(r.status, `${name}: ${JSON.stringify(r.body)}`).to.equal(202);
+          const opId = r.headers['x-operation-id'] as string;
+          const op = await operation(opId);
+          expect(op.state, name).to.equal('failed');
+          expect(op.error, name).to.match(new RegExp(`^(${code}): `));
+          if (c.pathInLog) expect(op.error, `${name}: the file by its name on the share`).to.include(`volume-${vid}`);
+          // The owner reads the same record.
+          const own = await http.get(`/v3/operations/${opId}`).set(auth('alice'));
+          texts.push([`${name} (admin's view)`, op.error ?? ''], [`${name} (owner's view, ${own.status})`, JSON.stringify(own.body)]);
+          // The audit line keeps what the operation met, for the operator.
+          const audit = logged.lines().find((l) => l.audit?.operation === opId);
+          expect(String(audit?.audit?.error ?? ''), `${name}: the audit line's error`).to.match(new RegExp(`^(${code}): `));
+          if (c.pathInLog) expect(String(audit?.audit?.error), `${name}: the log names the file by its path`).to.include(volDir);
+        }
+        // Answered at once: the tree and the delete preview read the info file in the request.
+        for (const who of ['alice', 'admin'] as const) {
+          for (const url of [`/v3/volumes/${vid}/tree`, `/v3/snapshots/${s1}/delete-preview`]) {
+            const r = await http.get(url).set(auth(who));
+            texts.push([`GET ${url} as ${who} (${r.status})`, JSON.stringify(r.body)]);
+            if (r.status >= 400) expect(r.status, `${url}: ${JSON.stringify(r.body)}`).to.be.below(500);
+          }
+        }
+        for (const [where, t] of texts) expect(leaks(t), `${where}: ${t}`).to.deep.equal([]);
+      });
+    }
+  });
+}
+
+/** The directory holding volume `vid`'s info file (under the share's directory). */
+async function dirOf(root: string, vid: string): Promise<string> {
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name === `volume-${vid}.info`) return e.parentPath;
+  }
+  throw new Error(`no info file of ${vid} under ${root}`);
+}
