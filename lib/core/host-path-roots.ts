@@ -11,10 +11,11 @@ import { pathRedactor, type RedactionRoot, type Redact } from './path-redaction.
 import { mountPointFor } from './share-hash.js';
 
 export function hostPathRoots(storage: Pick<StorageConfig, 'shares' | 'mountBase' | 'leaseDir'>): RedactionRoot[] {
-  const shares = storage.shares.map((s) => ({
-    dir: s.type === 'local' ? path.resolve(s.address) : mountPointFor(storage.mountBase, s.address),
-    label: 'the share',
-  }));
+  // A share is named by its address, as its pool is; a local share's address is a path of this
+  // host, so the last part of it names the share then.
+  const shares = storage.shares.map((s) => s.type === 'local'
+    ? { dir: path.resolve(s.address), label: `share ${path.basename(path.resolve(s.address))}` }
+    : { dir: mountPointFor(storage.mountBase, s.address), label: `the mount point of ${s.address}` });
   return [
     ...shares,
     { dir: path.resolve(storage.mountBase), label: 'the mount base' },

@@ -26,4 +26,10 @@ describe('host path roots (the directories an error text may name, from the conf
     expect(redact(`${path.resolve('var/shares/local0')}/volume-x`)).to.equal('volume-x');
     expect(hostPathRedactor(storage)).to.equal(redact);
   });
+
+  it('names a remote share\'s mount point by the share\'s address, a local share by its directory\'s last part (its address is a path of this host)', () => {
+    const redact = hostPathRedactor(storage);
+    expect(redact(`not mounted at ${mountPointFor('/srv/qcs/mnt', 'gl1:/vol')}`)).to.equal('not mounted at the mount point of gl1:/vol');
+    expect(redact(`unavailable: ${path.resolve('var/shares/local0')} (its directory is missing)`)).to.equal('unavailable: share local0 (its directory is missing)');
+  });
 });
