@@ -124,7 +124,12 @@ for (const backend of BACKENDS) {
           for (const url of [`/v3/volumes/${vid}/tree`, `/v3/snapshots/${s1}/delete-preview`]) {
             const r = await http.get(url).set(auth(who));
             texts.push([`GET ${url} as ${who} (${r.status})`, JSON.stringify(r.body)]);
+            // A file on the share refuses the request, the service has no fault: 4xx, never 500.
             if (r.status >= 400) expect(r.status, `${url}: ${JSON.stringify(r.body)}`).to.be.below(500);
+            if (code === 'INFO_FILE_CORRUPT' && c.pathInLog) {
+              expect(r.status, url).to.equal(409);
+              expect(r.body.conflictingRequest?.error_code, url).to.equal('INFO_FILE_CORRUPT');
+            }
           }
         }
         for (const [where, t] of texts) expect(leaks(t), `${where}: ${t}`).to.deep.equal([]);
