@@ -134,6 +134,9 @@ for (const backend of BACKENDS) {
             }
           }
         }
+        // The checker's report (admin): what it found, as messages (its `share` is the share's configured address).
+        const check = await http.post(`/v3/volumes/${vid}/os-check`).set(auth('admin')).send({ check: { repair: false } }).expect(200);
+        for (const d of check.body.check.divergences as { code: string; message: string }[]) texts.push([`os-check ${d.code}`, d.message]);
         // The web console's pages over the same records and errors (its volume page reads the tree).
         const login = await http.post('/console/login').type('form').send({ token: 'alice' }).expect(303);
         const pages: [string, string][] = [];
