@@ -16,15 +16,15 @@ import type { RepairOutcome } from '../check/repair.js';
 import { looseBool, noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import type { RouteDef } from './route.js';
-import type { Redact } from '../../../lib/core/path-redaction.js';
+import { redactDeep, type Redact } from '../../../lib/core/path-redaction.js';
 import { shownText } from '../shown-text.js';
 
 /** Required, as an action body is: a request that sends nothing is refused, not taken as a check. */
 const checkBody = z.strictObject({ check: z.strictObject({ repair: looseBool.optional() }) });
 
 /**
- * A divergence's message quotes the error the check met, which names files by this host's paths:
- * it passes the one rule (shown-text.ts) as error answers do; `share` is the share's address, the
+ * A divergence's message (and a repair's details) quotes the error the check met, which names
+ * files by this host's paths: it passes the one rule (shown-text.ts) as error answers do; `share` is the share's address, the
  * name the operator configured (and the pools list).
  */
 function divergenceView(d: Divergence, redact: Redact): Record<string, unknown> {
@@ -34,8 +34,8 @@ function divergenceView(d: Divergence, redact: Redact): Record<string, unknown> 
   };
 }
 
-function repairView(r: RepairOutcome): Record<string, unknown> {
-  return { code: r.code, volume_id: r.volumeId, snapshot_id: r.snapshotId ?? null, file: r.file ?? null, result: r.result, details: r.details };
+function repairView(r: RepairOutcome, redact: Redact): Record<string, unknown> {
+  return { code: r.code, volume_id: r.volumeId, snapshot_id: r.snapshotId ?? null, file: r.file ?? null, result: r.result, details: redactDeep(r.details, redact) };
 }
 
 export function checkView(r: CheckReport, redact: Redact = (t) => t): Record<string, unknown> {
@@ -43,7 +43,7 @@ export function checkView(r: CheckReport, redact: Redact = (t) => t): Record<str
   return {
     checked_at: r.checkedAt, volume_id: r.volumeId, repair: r.repair, consistent: r.divergences.length === 0,
     divergences: r.divergences.map(view), found: r.found.map(view),
-    repairs: r.repairs.map(repairView), settled: r.settled, busy: r.busy,
+    repairs: r.repairs.map((x) => repairView(x, redact)), settled: r.settled, busy: r.busy,
   };
 }
 
