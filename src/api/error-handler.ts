@@ -48,6 +48,8 @@ export function errorHandler(log: Logger, redact: Redact, beforeAnswer?: (req: R
     const status = err.httpStatus;
     const requestId = String(res.getHeader('x-openstack-request-id') ?? '');
     if (status >= 500) log.error({ err: raw, requestId, method: req.method, url: req.originalUrl }, 'request failed');
+    // The answer names files as on their share: the operator finds the paths it left out here.
+    else if (redact(err.message) !== err.message) log.warn({ code: err.code, requestId, method: req.method, url: req.originalUrl, details: err.details }, err.message);
     else log.debug({ code: err.code, requestId, method: req.method, url: req.originalUrl }, err.message);
     res.locals.errorCode = err.code; // for the access and audit lines (access-log.ts)
     if (res.headersSent) return;
