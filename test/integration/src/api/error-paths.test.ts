@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type supertest from 'supertest';
 import { readInfo } from '../../../../drivers/remotefs/info-file.js';
+import { writePattern } from '../../../../lib/qemu/qemu-io.js';
 import { capturedLog } from '../../../fixtures/captured-log.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 
@@ -154,7 +155,45 @@ for (const backend of BACKENDS) {
         for (const [where, t] of pages) expect(leaks(t, true), `${where}: ${t}`).to.deep.equal([]);
       });
     }
+
+    it('an image whose L2 entry is unaligned (the header is sound): the clone fails IMAGE_CORRUPT, not SHARE_UNAVAILABLE from the EIO qemu then reports', async () => {
+      const created = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
+      const vid = created.body.volume.id as string;
+      await settled('volumes', vid, 'available');
+      const volDir = await dirOf(dir, vid);
+      const active = path.join(volDir, (await readInfo(volDir, vid))!.tree!.active);
+      await writePattern(active, 'qcow2', 0xab, 0, 64 * 1024);
+      await unalignFirstDataCluster(active);
+      const r = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, source_volid: vid } }).expect(202);
+      const op = await operation(r.headers['x-operation-id'] as string);
+      expect(op.state).to.equal('failed');
+      expect(op.error).to.match(/^IMAGE_CORRUPT: /);
+      expect(leaks(op.error ?? ''), op.error ?? '').to.deep.equal([]);
+      const audit = logged.lines().find((l) => l.audit?.operation === r.headers['x-operation-id']);
+      expect(String(audit?.audit?.error), 'the audit line keeps the path').to.include(volDir);
+    });
   });
+}
+
+/** Points the first L2 entry of a qcow2 file's first L2 table at an unaligned offset (qemu: "Cluster allocation offset ... unaligned"). */
+async function unalignFirstDataCluster(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    const head = Buffer.alloc(48);
+    await fh.read(head, 0, 48, 0);
+    const l1 = Number(head.readBigUInt64BE(40));
+    const entry = Buffer.alloc(8);
+    await fh.read(entry, 0, 8, l1);
+    const l2 = Number(entry.readBigUInt64BE(0) & 0x00fffffffffffe00n);
+    const data = Buffer.alloc(8);
+    await fh.read(data, 0, 8, l2);
+    const offset = Number(data.readBigUInt64BE(0) & 0x00fffffffffffe00n);
+    if (offset === 0) throw new Error(`${file}: the first cluster is not allocated`);
+    data.writeBigUInt64BE((1n << 63n) | BigInt(offset + 0x200));
+    await fh.write(data, 0, 8, l2);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The directory holding volume `vid`'s info file (under the share's directory). */
