@@ -16,7 +16,8 @@ export const LOW_SPACE_FRACTION = 0.05;
 export async function unavailableCause(share: Share): Promise<string | null> {
   const mounted = await share.isMounted().catch(() => false);
   if (mounted) return null;
-  return share.type === 'local' ? `directory ${share.mountPoint} is missing` : `not mounted at ${share.mountPoint}`;
+  // A local share's address is its directory: the callers name the share by it already.
+  return share.type === 'local' ? 'its directory is missing' : `not mounted at ${share.mountPoint}`;
 }
 
 async function writeProbe(dir: string): Promise<string | null> {

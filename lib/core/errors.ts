@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   IMAGE_DATA_FILE: { http: 400, summary: 'A qcow2 image uses an external data file.' },
   IMAGE_FORMAT_MISMATCH: { http: 400, summary: 'The image format is not the recorded / expected one.' },
   IMAGE_SIZE_MISMATCH: { http: 400, summary: 'The image virtual size differs from the recorded size.' },
-  IMAGE_CORRUPT: { http: 400, summary: 'The image header cannot be parsed or fails consistency checks.' },
+  IMAGE_CORRUPT: { http: 400, summary: 'The image header cannot be parsed or fails consistency checks, or qemu found its metadata corrupt (an unaligned or overlapping cluster: its read fails with EIO, which is then not taken for a share gone).' },
   FILE_UNSAFE: { http: 400, summary: 'A file on the share is not a regular file with one link on the share\'s file system (symlink, hard link, FIFO, device, directory); it is neither opened nor changed.' },
   FILE_NAME_UNSAFE: { http: 400, summary: 'A file name (from an info file, a request or an answer) is not a bare name of the volume\'s own files.' },
   IMAGE_DIFFERS_FROM_INFO: { http: 400, summary: "A file of a volume's chain is not what its info file records (a recorded file is missing)." },
@@ -49,7 +49,8 @@ export const ERROR_CODES = {
   NO_SPACE: { http: 507, summary: 'The share ran out of space (ENOSPC or EDQUOT), or has not the space the operation needs (checked before it changes anything); the volume keeps the state it had.' },
   SHARE_UNAVAILABLE: { http: 503, summary: 'A share is not mounted, not writable or not reachable (ENOTCONN, EIO, ESTALE or EHOSTDOWN from a call on the share, or a child process reporting one: a GlusterFS brick or an NFS server lost); nothing is concluded about the volume\'s files, so the operation can be retried once the share is back.' },
   MOUNT_FAILED: { http: 503, summary: 'Mounting a share failed.' },
-  INFO_FILE_CORRUPT: { http: 500, summary: 'The volume info file cannot be parsed.' },
+  // A file on the share refuses the request, not a fault of the service: 409, as the image codes answer 4xx.
+  INFO_FILE_CORRUPT: { http: 409, summary: "The volume's info file on the share cannot be parsed or describes an impossible tree (an active file it does not record, a backing loop, a file outside the tree): the volume's state on the share refuses the request; nothing was changed." },
   // volume types and quotas
   VOLUME_TYPE_NOT_FOUND: { http: 404, summary: 'No such volume type (by name or id), or a private type the caller may not use.' },
   VOLUME_TYPE_EXISTS: { http: 409, summary: 'A volume type with this name already exists.' },
@@ -160,6 +161,13 @@ export function isShareGoneErrno(err: unknown): boolean {
 
 /** What a child process prints when a call on the share met it gone (the errnos of isShareGoneErrno). */
 export const SHARE_GONE_STDERR = /Transport endpoint is not connected|Stale file handle|Host is down|Input\/output error/i;
+
+/**
+ * What qemu prints when an image's metadata is corrupt (an L2 entry unaligned or pointing into
+ * metadata: a hostile or damaged file the header checks cannot see). Its read then fails with EIO,
+ * which must not read as a share gone (503, "retry"): the file refuses the request (IMAGE_CORRUPT).
+ */
+export const IMAGE_CORRUPT_STDERR = /qcow2: (?:Image is corrupt|Marking image as corrupt)/;
 
 /** SHARE_UNAVAILABLE for a share-gone errno (the original kept as cause), else null. */
 export function shareGoneError(err: unknown, what: string): StorageError | null {

@@ -12,7 +12,7 @@
  * - errors carry the command, exit code, signal and stderr.
  */
 import { execa, type ResultPromise } from 'execa';
-import { NO_SPACE_STDERR, SHARE_GONE_STDERR, StorageError } from './errors.js';
+import { IMAGE_CORRUPT_STDERR, NO_SPACE_STDERR, SHARE_GONE_STDERR, StorageError } from './errors.js';
 
 export interface RunLimits {
   /** RLIMIT_AS in bytes. */
@@ -110,7 +110,8 @@ export async function run(file: string, args: readonly string[], options: RunOpt
       const why = r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
       // A full share is its own condition (the operator frees space; nothing is corrupt), and so
       // is a share that went away (the operator brings the brick or server back; retry then).
-      const code = r.signal ? 'PROCESS_FAILED' : NO_SPACE_STDERR.test(stderr) ? 'NO_SPACE' : SHARE_GONE_STDERR.test(stderr) ? 'SHARE_UNAVAILABLE' : 'PROCESS_FAILED';
+      // A corrupt image's EIO is the file's, not the share's: checked first.
+      const code = r.signal ? 'PROCESS_FAILED' : IMAGE_CORRUPT_STDERR.test(stderr) ? 'IMAGE_CORRUPT' : NO_SPACE_STDERR.test(stderr) ? 'NO_SPACE' : SHARE_GONE_STDERR.test(stderr) ? 'SHARE_UNAVAILABLE' : 'PROCESS_FAILED';
       throw new StorageError(code, `${command}: ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, {
         details,
         cause: r.cause ?? undefined,

@@ -9,6 +9,7 @@ import { authenticate, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { consoleRouter } from '../console/router.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
+import { hostPathRedactor } from '../../lib/core/host-path-roots.js';
 import { openApiDocument } from './openapi.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
@@ -102,6 +103,6 @@ export function createApp(deps: ServiceDeps): Express {
   }
   app.use(refuseUnsupportedResources(auth));
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.log, refusedUploadSettler(deps.config.api.refusedUploadDrain)));
+  app.use(errorHandler(deps.log, hostPathRedactor(deps.config.storage), refusedUploadSettler(deps.config.api.refusedUploadDrain)));
   return app;
 }

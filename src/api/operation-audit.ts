@@ -28,7 +28,7 @@ export function endReason(by: EndedBy): string {
  */
 export function operationEnded(
   deps: Pick<ServiceDeps, 'log'>, op: OperationRecord,
-  end: { state: 'succeeded' | 'failed' | 'abandoned'; code?: string; by: EndedBy }, overwrote?: OperationState,
+  end: { state: 'succeeded' | 'failed' | 'abandoned'; error?: string; code?: string; by: EndedBy }, overwrote?: OperationState,
 ): void {
   const outcome = end.state;
   const seconds = (Date.now() - op.startedAt.getTime()) / 1000;
@@ -41,6 +41,8 @@ export function operationEnded(
       // user/project/roles: who asked (as in the access line); ownerProject: whose volume it is (differs for an admin).
       ownerProject: op.projectId, outcome, reason: endReason(end.by), durationMs: Math.round(seconds * 1000), ...actor,
       ...(end.code ? { errorCode: end.code } : {}), ...(overwrote ? { overwrote } : {}),
+      // The error as the operation met it, paths of this host included: the record shows it redacted.
+      ...(end.state !== 'succeeded' && end.error ? { error: end.error } : {}),
     },
   }, 'audit');
 }

@@ -16,6 +16,7 @@ import type { OperationPatch } from '../db/repositories/operations.js';
 import type { ServiceDeps } from './context.js';
 import { operationEnded, type EndedBy } from './operation-audit.js';
 import { leaveUserMessage } from './user-messages/record.js';
+import { shownText } from './shown-text.js';
 
 export type { EndedBy } from './operation-audit.js';
 
@@ -30,10 +31,15 @@ export interface OperationEnd {
 
 export type EndGuard = 'running' | 'before_commit_point' | 'any';
 
-function patchOf(end: OperationEnd): OperationPatch {
+/**
+ * The recorded error is shown to the volume's owner (operations, the console), so it names files
+ * as on their share, never by this host's path (shown-text.ts); the audit line keeps the
+ * text as it was, for the operator.
+ */
+function patchOf(deps: ServiceDeps, end: OperationEnd): OperationPatch {
   const done: OperationPatch = { state: end.state, finishedAt: new Date() };
   if (end.state === 'succeeded') return { ...done, progress: 100, error: null };
-  return { ...done, error: (end.error ?? end.state).slice(0, 4000) };
+  return { ...done, error: shownText(deps, end.error ?? end.state).slice(0, 4000) };
 }
 
 async function write(deps: ServiceDeps, id: string, patch: OperationPatch, guard: EndGuard, t?: Transaction): Promise<boolean> {
@@ -55,7 +61,7 @@ export async function endOperation(
   // says which end it overwrote when another had been recorded first.
   const before = typeof op === 'string' || guard === 'any' ? await deps.repos.operations.get(id, t) : op;
   if (before === null) return false;
-  if (!(await write(deps, id, patchOf(end), guard, t))) return false;
+  if (!(await write(deps, id, patchOf(deps, end), guard, t))) return false;
   await leaveUserMessage(deps, before, { state: end.state, code: end.code, recovered: 'recovery' in end.by }, t);
   const audit = () => operationEnded(deps, before, end, before.state === 'running' ? undefined : before.state);
   if (t) t.afterCommit(audit);

@@ -19,6 +19,7 @@ import { assertPortFree } from '../../lib/core/port-check.js';
 import { createApp } from './app.js';
 import { RECOVERY_PASSES, runRecovery } from './recovery.js';
 import { faultBody } from './error-handler.js';
+import { hostPathRedactor } from '../../lib/core/host-path-roots.js';
 import type { ServiceDeps } from './context.js';
 import type { HostedDriver } from '../../drivers/contract/hosted-driver.js';
 import { Metrics } from './metrics.js';
@@ -79,7 +80,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = createApp(deps);
   const { host: bindHost, port: bindPort } = options.config.api;
   const tls = options.config.api.tls;
-  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, formBody: isConsoleForm, errorBody: (e) => faultBody(e), tls });
+  const server = await startHttpServer(app, { host: bindHost, port: bindPort, limits: options.config.api, bodyLimit: options.config.api.bodyLimit, rawBody: isArchiveUpload, formBody: isConsoleForm, errorBody: (e) => faultBody(e, undefined, hostPathRedactor(options.config.storage)), tls });
   const stopReloading = reloadOnSighup(server as HttpsServer, tls, deps.log);
   const { port } = server.address() as AddressInfo;
   const period = options.reaperIntervalMs ?? Math.floor(options.config.storage.leaseTtlMs / 2);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { StorageError, toStorageError } from '../../lib/core/errors.js';
+import { hostPathRedactor } from '../../lib/core/host-path-roots.js';
 import type { Authenticate } from '../api/auth.js';
 import { callerOf } from '../api/auth.js';
 import type { ServiceDeps } from '../api/context.js';
@@ -128,7 +129,7 @@ export function consoleRouter(deps: ServiceDeps, auth: Authenticate): Router {
     const e = toStorageError(err);
     if (e.httpStatus >= 500) deps.log.error({ err: e, path: req.path }, 'console page failed');
     res.status(e.httpStatus);
-    send(req, res, 'Error', errorBody(e.code, e.message));
+    send(req, res, 'Error', errorBody(e.code, hostPathRedactor(deps.config.storage)(e.message)));
   });
   return r;
 }

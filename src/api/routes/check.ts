@@ -16,26 +16,34 @@ import type { RepairOutcome } from '../check/repair.js';
 import { looseBool, noQuery, pathIds } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
 import type { RouteDef } from './route.js';
+import { redactDeep, type Redact } from '../../../lib/core/path-redaction.js';
+import { shownText } from '../shown-text.js';
 
 /** Required, as an action body is: a request that sends nothing is refused, not taken as a check. */
 const checkBody = z.strictObject({ check: z.strictObject({ repair: looseBool.optional() }) });
 
-function divergenceView(d: Divergence): Record<string, unknown> {
+/**
+ * A divergence's message (and a repair's details) quotes the error the check met, which names
+ * files by this host's paths: it passes the one rule (shown-text.ts) as error answers do; `share` is the share's address, the
+ * name the operator configured (and the pools list).
+ */
+function divergenceView(d: Divergence, redact: Redact): Record<string, unknown> {
   return {
     code: d.code, volume_id: d.volumeId, snapshot_id: d.snapshotId ?? null, operation_id: d.operationId ?? null,
-    file: d.file ?? null, share: d.share ?? null, message: d.message, repair: d.repair, action: d.action ?? null,
+    file: d.file ?? null, share: d.share ?? null, message: redact(d.message), repair: d.repair, action: d.action ?? null,
   };
 }
 
-function repairView(r: RepairOutcome): Record<string, unknown> {
-  return { code: r.code, volume_id: r.volumeId, snapshot_id: r.snapshotId ?? null, file: r.file ?? null, result: r.result, details: r.details };
+function repairView(r: RepairOutcome, redact: Redact): Record<string, unknown> {
+  return { code: r.code, volume_id: r.volumeId, snapshot_id: r.snapshotId ?? null, file: r.file ?? null, result: r.result, details: redactDeep(r.details, redact) };
 }
 
-export function checkView(r: CheckReport): Record<string, unknown> {
+export function checkView(r: CheckReport, redact: Redact = (t) => t): Record<string, unknown> {
+  const view = (d: Divergence) => divergenceView(d, redact);
   return {
     checked_at: r.checkedAt, volume_id: r.volumeId, repair: r.repair, consistent: r.divergences.length === 0,
-    divergences: r.divergences.map(divergenceView), found: r.found.map(divergenceView),
-    repairs: r.repairs.map(repairView), settled: r.settled, busy: r.busy,
+    divergences: r.divergences.map(view), found: r.found.map(view),
+    repairs: r.repairs.map((x) => repairView(x, redact)), settled: r.settled, busy: r.busy,
   };
 }
 
@@ -44,7 +52,7 @@ async function handle(deps: ServiceDeps, req: Request, res: Response, volumeId: 
   scopedProject(req);
   const body = parse(checkBody, req.body, 'body');
   const repair = body.check.repair === true;
-  res.json({ check: checkView(await runCheck(deps, { volumeId, repair })) });
+  res.json({ check: checkView(await runCheck(deps, { volumeId, repair }), (t) => shownText(deps, t)) });
 }
 
 export function checkRoutes(deps: ServiceDeps): RouteDef[] {

@@ -59,9 +59,9 @@ export interface ManageInput {
 }
 
 /**
- * The listing's reason as the refusal. What it found is input from whoever wrote the share, so a
- * code that maps to a 5xx (INFO_FILE_CORRUPT of a foreign info file) answers INVALID_INPUT,
- * naming the original code in details.reason.
+ * The listing's reason as the refusal, with its own code (a foreign info file: 409
+ * INFO_FILE_CORRUPT). What it found is input from whoever wrote the share, so a code that maps to
+ * a 5xx answers INVALID_INPUT, naming the original code in details.reason.
  */
 function refusal(c: ManageableVolume): StorageError {
   const p = c.problem as { code: string; message: string };

@@ -26,6 +26,7 @@ import { moveInstance, stopOldHost, volumesLeftOut } from './host-move.js';
 import { deleteMemberSnapshots } from './member-snapshots.js';
 import { hostChangedNothing, prepareMemberReverts } from './volume-reverts.js';
 import { firstPlacement, onNoHost, placementHost, recordPlacement, releasePlacementQuietly } from './first-placement.js';
+import { shownText } from '../../shown-text.js';
 
 export interface CreateCheckpointInput {
   instanceUuid: string;
@@ -131,7 +132,7 @@ function failed(deps: ServiceDeps, id: string, what: string) {
       return;
     }
     deps.log.warn({ checkpoint: id, err: message }, `checkpoint ${what} failed`);
-    await deps.repos.checkpoints.update(id, { status: 'error', error: message });
+    await deps.repos.checkpoints.update(id, { status: 'error', error: shownText(deps, message) });
   };
 }
 

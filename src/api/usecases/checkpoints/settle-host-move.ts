@@ -15,6 +15,7 @@ import { moveInstance, volumesLeftOut } from './host-move.js';
 import { planHostMove, type HostAnswer, type MoveStep } from './host-move-plan.js';
 import { releasePlacement } from './first-placement.js';
 import { isFirstPlacement, planPlacementSettle } from './first-placement-plan.js';
+import { shownText } from '../../shown-text.js';
 
 async function ask(deps: ServiceDeps, hostName: string, c: CheckpointRow, withJob: boolean): Promise<HostAnswer> {
   try {
@@ -50,13 +51,13 @@ export async function settleHostMove(deps: ServiceDeps, c: CheckpointRow, move: 
       return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'available', error: null, progress: 100 }, new Date(), t) };
     }
     case 'stayed':
-      return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'available', error: step.note, hostMove: abandoned, progress: 100 }, new Date(), t) };
+      return { step, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'available', error: shownText(deps, step.note), hostMove: abandoned, progress: 100 }, new Date(), t) };
     case 'error': {
       // A first placement's attachments go only on the host's own answer (first-placement-plan.ts).
       const placement = isFirstPlacement(move) ? planPlacementSettle(move, step) : { kind: 'keep' as const };
       if (placement.kind === 'release') await releasePlacement(deps, c, move.to);
       const reason = (placement.kind === 'undecided' ? placement.reason : step.reason).slice(0, 1000);
-      return { step: { ...step, reason }, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'error', error: reason, hostMove: abandoned }, new Date(), t) };
+      return { step: { ...step, reason }, record: (t) => deps.repos.checkpoints.update(c.id, { status: 'error', error: shownText(deps, reason), hostMove: abandoned }, new Date(), t) };
     }
   }
 }

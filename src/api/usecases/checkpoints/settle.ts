@@ -18,6 +18,7 @@ import { checkpointOnHost, deleteOnHost, jobOnHost } from './coordinator-calls.j
 import { deleteMemberSnapshots } from './member-snapshots.js';
 import { settleHostMove } from './settle-host-move.js';
 import { STUCK_STATUSES, isStuck, planSettle, type HostView, type SettleStep } from './settle-plan.js';
+import { shownText, shownTextOrNull } from '../../shown-text.js';
 
 export interface CheckpointSettleReport {
   checkpointId: string;
@@ -67,12 +68,12 @@ async function settleOne(deps: ServiceDeps, id: string): Promise<CheckpointSettl
         const taken = s.checkpoint ? { mode: s.checkpoint.mode, memorySize: s.checkpoint.memorySize, definitionSha256: s.checkpoint.definitionSha256, volumes: membersOf(s.checkpoint, c.volumes) } : {};
         return {
           value: report(s, s.note),
-          record: (t) => deps.repos.checkpoints.update(id, { ...taken, status: 'available', error: s.note ?? null, progress: 100 }, new Date(), t),
+          record: (t) => deps.repos.checkpoints.update(id, { ...taken, status: 'available', error: shownTextOrNull(deps, s.note) ?? null, progress: 100 }, new Date(), t),
         };
       }
       case 'error': {
         const reason = step.reason.slice(0, 1000);
-        return { value: report(step, reason), record: (t) => deps.repos.checkpoints.update(id, { status: 'error', error: reason }, new Date(), t) };
+        return { value: report(step, reason), record: (t) => deps.repos.checkpoints.update(id, { status: 'error', error: shownText(deps, reason) }, new Date(), t) };
       }
       case 'delete-on-host':
         try {
@@ -84,7 +85,7 @@ async function settleOne(deps: ServiceDeps, id: string): Promise<CheckpointSettl
           if (view.kind === 'refused') step = { kind: 'error', reason: `the delete was interrupted and host ${c.hostName} refused to finish it: ${view.reason}` };
           if (step.kind !== 'error') return null;
           const reason = step.reason.slice(0, 1000);
-          return { value: report(step, reason), record: (t) => deps.repos.checkpoints.update(id, { status: 'error', error: reason }, new Date(), t) };
+          return { value: report(step, reason), record: (t) => deps.repos.checkpoints.update(id, { status: 'error', error: shownText(deps, reason) }, new Date(), t) };
         }
         // The member snapshots the interrupted delete did not start yet (a failure: next pass).
         await deleteMemberSnapshots(deps, c);

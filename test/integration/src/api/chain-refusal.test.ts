@@ -117,8 +117,8 @@ for (const backend of BACKENDS) {
       const good = await readFile(info, 'utf8');
       const missing = `volume-${vid}.00000000-0000-4000-8000-000000000000`;
       const planted: [string, (t: { active: string; files: Record<string, { backing: string | null }> }) => void, number][] = [
-        // The tree view reads the active file's format: an internal error (500 INTERNAL) before.
-        ['an unrecorded active file', (t) => { t.active = missing; }, 500],
+        // The tree view reads the active file's format: an internal error (500 INTERNAL) before; the volume's state on the share refuses it (409).
+        ['an unrecorded active file', (t) => { t.active = missing; }, 409],
         // Loops are refused by the operations that walk the chain; the tree view does not walk it.
         ['a backing loop', (t) => { for (const f of Object.values(t.files)) if (f.backing === null) f.backing = t.active; }, 200],
       ];

@@ -10,12 +10,15 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildProgram } from '../../../../src/cli/main.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { createVolume, waitSnapshot, waitVolume } from '../../../fixtures/api/helpers.js';
 
 interface Seen { method: string; url: string; token: string | undefined; body: unknown }
+
+const HOST_FILE = '/var/lib/nova/mnt/4986b85aad5058bca89aa3a775680f22/volume-7e5d0f55-f8e0-4b8e-9f0a-2f0b9a4b2c11.snap';
 
 /** Answers the coordinator's checkpoint routes; `refuse` makes the next take answer an error body. */
 function standIn(): { server: http.Server; seen: Seen[]; refuse: { next: boolean }; url: () => string } {
@@ -33,7 +36,8 @@ function standIn(): { server: http.Server; seen: Seen[]; refuse: { next: boolean
       if (req.method === 'POST' && !m[2]) {
         if (refuse.next) {
           refuse.next = false;
-          return answer(409, { error: { code: 'CHECKPOINT_UNMANAGED_DISK', message: 'disk vdc is not a product-managed volume' } });
+          // The host names the disk's file by its own path: the row must show it as on its share.
+          return answer(409, { error: { code: 'CHECKPOINT_UNMANAGED_DISK', message: `disk vdc is not a product-managed volume (${HOST_FILE} is not on a share of it)` } });
         }
         return answer(201, { checkpoint: record(m[1] as string) });
       }
@@ -148,6 +152,7 @@ for (const backend of BACKENDS) {
         return g.body.checkpoint?.status === 'error' ? g.body.checkpoint as { error: string } : undefined;
       }, 30_000);
       expect(failed.error).to.match(/vdc is not a product-managed volume/);
+      expect(failed.error, 'the file named as on its share, not by the host\'s path').to.include(`(${path.basename(HOST_FILE)} is not on a share of it)`).and.not.include('/var/lib');
       expect(codeOf(await t.http.post(`/v3/os-checkpoints/${id}/action`).set(auth('alice')).send({ revert: {} }).expect(400))).to.equal('INVALID_STATE');
       await t.http.delete(`/v3/os-checkpoints/${id}`).set(auth('alice')).expect(202);
       await eventually(async () => ((await t.svc.deps.repos.checkpoints.get(id)) === null ? true : undefined), 30_000);

@@ -340,7 +340,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       }
     });
 
-    it('a Cinder info file whose snapshot owns no file: listed INFO_FILE_CORRUPT, manage answers INVALID_INPUT, nothing changes', async () => {
+    it('a Cinder info file whose snapshot owns no file: listed INFO_FILE_CORRUPT, manage answers 409 INFO_FILE_CORRUPT, nothing changes', async () => {
       const id = randomUUID();
       const base = `volume-${id}`;
       await qemuImg('create', '-q', '-f', 'qcow2', path.join(s.dir, base), String(MiB));
@@ -348,7 +348,7 @@ function describeManage(label: string, backend: Backend, share: () => Promise<Sh
       const listed = await s.http.get('/v3/manageable_volumes/detail').set(auth('admin')).expect(200);
       const e = (listed.body['manageable-volumes'] as Entry[]).find((x) => x.reference['source-name'] === base);
       expect(e?.extra_info.code).to.equal('INFO_FILE_CORRUPT');
-      await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, base)), 400, 'INVALID_INPUT');
+      await refusedUnchanged(s, () => s.http.post('/v3/manageable_volumes').set(auth('admin')).send(manageBody(s, base)), 409, 'INFO_FILE_CORRUPT');
       await rm(path.join(s.dir, `${base}.info`));
       await rm(path.join(s.dir, base));
     });

@@ -47,6 +47,14 @@ describe('errors', () => {
     expect(isStorageError(await fail('qemu-img: Image is corrupt'), 'PROCESS_FAILED')).to.equal(true);
   });
 
+  it("qemu's corruption event with its EIO is the image's fault (IMAGE_CORRUPT, 4xx), not a share gone (503)", async () => {
+    const fail = (stderr: string) => run('sh', ['-c', `printf '%s\\n' "${stderr}" >&2; exit 1`]).then(() => null, (e: unknown) => e);
+    const corrupt = await fail('qcow2: Image is corrupt: Cluster allocation offset 0x50200 unaligned (L2 offset: 0x40000, L2 index: 0); further non-fatal corruption events will be suppressed\nqemu-img: error while reading block status at offset 0: Input/output error');
+    expect(isStorageError(corrupt, 'IMAGE_CORRUPT'), String(corrupt)).to.equal(true);
+    expect((corrupt as StorageError).httpStatus).to.be.within(400, 499);
+    expect(isStorageError(await fail('qcow2: Marking image as corrupt: Preventing invalid write on metadata'), 'IMAGE_CORRUPT')).to.equal(true);
+  });
+
   it('documents every code in the README table, and nothing else', () => {
     const readme = readFileSync('README.md', 'utf8');
     const section = readme.split('## Error codes')[1]?.split('\n## ')[0] ?? '';
