@@ -34,6 +34,7 @@ import { run } from '../lib/core/process.js';
 import { createShare } from '../lib/shares/index.js';
 import { qemuIo } from '../lib/qemu/img.js';
 import { ArchiveFileStream } from '../drivers/remotefs/export/archive-file-stream.js';
+import { createExportFile } from '../drivers/remotefs/export/export-to-share.js';
 import { PhaseTotals, recordPhasesInto, timed } from '../drivers/remotefs/export/phases.js';
 import { formatStats, summarize, timeInterleaved, type Stats } from './lib/stats.js';
 import { createGlusterVolume, type GlusterVolume } from '../test/fixtures/gluster.js';
@@ -132,13 +133,35 @@ async function main(): Promise<void> {
         await leases.release(lease);
       }
     });
+    // As `volume export --to-share` writes (export-to-share.ts): a temp past the page cache, fsynced, linked.
+    let shareFile: string | null = null;
+    const exportToShareOnce = async (i: number) => {
+      if (shareFile !== null) await rm(shareFile, { force: true });
+      const lease = await leases.acquire(vid, `bench-${randomUUID()}`, 600_000);
+      try {
+        const opened = await driver.openExport(ref, { records: { volume: { name: null, description: null, metadata: {}, bootable: false }, snapshots: {} } }, { lease });
+        const file = await createExportFile(dir, `bench-${randomUUID()}.tar`);
+        await cpuOf('export (share file)', i, () => opened.writeTo(file.sink));
+        shareFile = file.committed();
+      } finally {
+        await leases.release(lease);
+      }
+    };
     const active = path.join(dir, (await driver.getSnapshotTree(ref)).activeFile);
     const loadBefore = load();
     const exp = await timeInterleaved(N, {
       export: exportOnce,
+      'export (share file)': exportToShareOnce,
       tar: async (i) => { await rm(tarOut, { force: true }); await tarWithCpu('tar -c', i, ['-cf', tarOut, '-C', dir, ...files]); },
+      // The export to a share file is durable at its end; this comparator fsyncs tar's archive for that share.
+      'tar -c + fsync': async () => {
+        await rm(tarOut, { force: true });
+        await run('tar', ['-cf', tarOut, '-C', dir, ...files], { timeoutMs: 3_600_000 });
+        await run('sync', [tarOut], { timeoutMs: 3_600_000 });
+      },
       convert: async () => { await rm(converted, { force: true }); await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', active, converted], { timeoutMs: 3_600_000 }); },
     }, { warmup: 1 });
+    if (shareFile !== null) await rm(shareFile, { force: true });
     await exportOnce();
     const archiveBytes = (await stat(archive)).size;
     const untar = path.join(work, 'untar');
@@ -171,8 +194,10 @@ async function main(): Promise<void> {
     }, { warmup: 1 });
     const line = (label: string, s: Stats | undefined) => console.log(formatStats(label, s as Stats));
     console.log(`export/import of a ${SIZE_MIB} MiB volume with ${SNAPSHOTS} snapshots (${files.length} files), ${gluster === null ? 'local share' : 'GlusterFS share (one brick on this machine, FUSE)'}, n=${N}`);
-    line('export (archive to a file)', exp.export);
+    line('export (archive to a file, as a stream)', exp.export);
+    line('export to a share file (durable, committed)', exp['export (share file)']);
     line('tar -cf of the same files', exp.tar);
+    line('tar -cf, then fsync of the archive', exp['tar -c + fsync']);
     line('qemu-img convert of the active chain', exp.convert);
     line('import (verify, rebase, commit; deleted after)', imp.import);
     if (STREAM) line('import, the archive as a stream of chunks', imp['import (stream)']);
@@ -180,12 +205,13 @@ async function main(): Promise<void> {
     line('tar -xf, then fsync of every file', imp['tar -x + fsync']);
     const ratio = (a?: Stats, b?: Stats) => ((b?.median ?? 0) / (a?.median ?? 1)).toFixed(2);
     console.log(`export speed vs tar:            ${ratio(exp.export, exp.tar)}x (target >= 0.9)`);
+    console.log(`export to a share file vs tar:  ${ratio(exp['export (share file)'], exp.tar)}x (target >= 0.9); vs tar -cf + fsync: ${ratio(exp['export (share file)'], exp['tar -c + fsync'])}x`);
     console.log(`export speed vs qemu-img convert: ${ratio(exp.export, exp.convert)}x`);
     console.log(`import speed vs tar -x:         ${ratio(imp.import, imp['tar -x'])}x (target >= 0.8)`);
     console.log(`import speed vs tar -x + fsync: ${ratio(imp.import, imp['tar -x + fsync'])}x`);
     if (STREAM) console.log(`import as a stream vs tar -x:   ${ratio(imp['import (stream)'], imp['tar -x'])}x (CPU ${summarize(cpu['import (stream)'] ?? []).median.toFixed(2)} s)`);
     const cpuMedian = (k: string) => summarize(cpu[k] ?? []).median.toFixed(2);
-    console.log(`CPU per run (user + system, median; on a loaded machine the ratios follow these): export ${cpuMedian('export')} s, tar -cf ${cpuMedian('tar -c')} s; import ${cpuMedian('import')} s, tar -xf ${cpuMedian('tar -x')} s`);
+    console.log(`CPU per run (user + system, median; on a loaded machine the ratios follow these): export ${cpuMedian('export')} s, to a share file ${cpuMedian('export (share file)')} s, tar -cf ${cpuMedian('tar -c')} s; import ${cpuMedian('import')} s, tar -xf ${cpuMedian('tar -x')} s`);
     console.log(`load average (1, 5, 15 min) before the timed runs: ${loadBefore}; at the end: ${load()}`);
     console.log(`archive ${(archiveBytes / MiB).toFixed(1)} MiB, files allocated ${(allocated / MiB).toFixed(1)} MiB (ratio ${(archiveBytes / allocated).toFixed(3)})`);
     if (PHASES) {

@@ -10,7 +10,7 @@
  * Read: opened by the safe-open rules (a lone regular file, no link followed).
  * The name is a bare name chosen by the caller; `exports` must be a real directory on the share.
  */
-import { lstat, link, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, link, mkdir, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,7 @@ import { fsyncDir } from '../info-file.js';
 import type { ExportFile } from '../../contract/export-support.js';
 import type { OpenedExport } from './export-volume.js';
 import { ArchiveFileStream } from './archive-file-stream.js';
+import { SlabAppender, TempFileWriter } from './temp-file-writer.js';
 
 export const EXPORTS_DIR = 'exports';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.tar$/;
@@ -45,20 +46,27 @@ async function exportsDir(mountPoint: string, create: boolean): Promise<string> 
   return dir;
 }
 
-/** A sink whose end (final) is the commit: fsync, link to the final name, unlink the temp. */
+/**
+ * A sink whose end (final) is the commit: fsync, link to the final name, unlink the temp. The
+ * archive goes past the page cache where the share allows (temp-file-writer.ts SlabAppender): it
+ * is read by an import later, if ever, not now, and the fsync at the end then has little left.
+ */
 export class ExportFileSink extends Writable {
   committed: string | null = null;
+  private readonly appender: SlabAppender;
 
-  constructor(private readonly fh: FileHandle, private readonly dir: string, private readonly temp: string, private readonly name: string) {
+  constructor(private readonly fh: TempFileWriter, private readonly dir: string, private readonly temp: string, private readonly name: string) {
     super({ highWaterMark: 1024 * 1024 });
+    this.appender = new SlabAppender(fh);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.fh.write(chunk).then(() => cb(), cb);
+    this.appender.append(chunk).then(() => cb(), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     void (async () => {
+      await this.appender.finish();
       await this.fh.sync();
       await this.fh.close();
       await link(path.join(this.dir, this.temp), path.join(this.dir, this.name)).catch((err: NodeJS.ErrnoException) => {
@@ -85,7 +93,7 @@ export async function createExportFile(mountPoint: string, name: string, tag: st
   // Refused before any byte (the link refuses a name taken meanwhile at the end).
   if (await lstat(path.join(dir, name)).then(() => true, () => false)) throw exists(name);
   const temp = `.${name}.${tag}.tmp`;
-  const fh = await open(path.join(dir, temp), 'wx', 0o640);
+  const fh = await TempFileWriter.create(path.join(dir, temp), { direct: true, mode: 0o640 });
   const sink = new ExportFileSink(fh, dir, temp, name);
   return { sink, committed: () => sink.committed };
 }

@@ -51,11 +51,11 @@ export class TempFileWriter {
   private constructor(private readonly fh: FileHandle, private direct: FileHandle | null) {}
 
   /**
-   * A new file (never an existing one: O_EXCL, no symlink followed), mode 0600. `openDirect`
-   * (tests) stands in for the reopen with O_DIRECT.
+   * A new file (never an existing one: O_EXCL, no symlink followed), mode 0600 unless `mode`
+   * says. `openDirect` (tests) stands in for the reopen with O_DIRECT.
    */
-  static async create(file: string, opts: { direct: boolean; openDirect?: (fd: number) => Promise<FileHandle> }): Promise<TempFileWriter> {
-    const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  static async create(file: string, opts: { direct: boolean; mode?: number; openDirect?: (fd: number) => Promise<FileHandle> }): Promise<TempFileWriter> {
+    const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o600);
     let direct: FileHandle | null = null;
     if (opts.direct) {
       try {
@@ -98,6 +98,11 @@ export class TempFileWriter {
     await this.fh.datasync();
   }
 
+  /** Data and all metadata on stable storage (before the file is linked to its final name). */
+  async sync(): Promise<void> {
+    await this.fh.sync();
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.dropDirect(), this.fh.close()]);
   }
@@ -106,5 +111,54 @@ export class TempFileWriter {
     const d = this.direct;
     this.direct = null;
     await d?.close();
+  }
+}
+
+/** Bytes per slab of an appender: one direct write each. */
+const APPEND_SLAB_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A stream of chunks of any size (an export archive's headers and pieces) appended to a
+ * TempFileWriter in whole aligned slabs, so that they can go past the page cache: each chunk is
+ * copied into the slab being filled (the copy the kernel would otherwise make into the page
+ * cache), and a full slab is written while the other fills. At most one write runs at a time.
+ */
+export class SlabAppender {
+  private slabs: [Buffer, Buffer] = [alignedSlab(APPEND_SLAB_BYTES), alignedSlab(APPEND_SLAB_BYTES)];
+  private fill = 0;
+  private position = 0;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly writer: TempFileWriter) {}
+
+  /** Copies `chunk` (the caller may reuse it once this resolves); waits only when both slabs are busy. */
+  async append(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length;) {
+      const n = Math.min(chunk.length - off, APPEND_SLAB_BYTES - this.fill);
+      chunk.copy(this.slabs[0], this.fill, off, off + n);
+      this.fill += n;
+      off += n;
+      if (this.fill === APPEND_SLAB_BYTES) await this.flush();
+    }
+  }
+
+  /** The rest (an unaligned tail through the page cache), every write ended. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.writing;
+  }
+
+  private async flush(): Promise<void> {
+    // The other slab's write must end before that slab is filled again.
+    await this.writing;
+    if (this.fill === 0) return;
+    const full = this.slabs[0].subarray(0, this.fill);
+    const at = this.position;
+    this.writing = this.writer.write(full, at);
+    // Awaited by the next flush or finish; never an unhandled rejection meanwhile.
+    this.writing.catch(() => undefined);
+    this.position += this.fill;
+    this.fill = 0;
+    this.slabs = [this.slabs[1], this.slabs[0]];
   }
 }

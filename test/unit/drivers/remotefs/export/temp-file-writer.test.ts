@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ALIGN, TempFileWriter, alignedSlab, writePaths } from '../../../../../drivers/remotefs/export/temp-file-writer.js';
+import { ALIGN, SlabAppender, TempFileWriter, alignedSlab, writePaths } from '../../../../../drivers/remotefs/export/temp-file-writer.js';
 
 const MiB = 1024 * 1024;
 
@@ -107,6 +107,54 @@ describe('import temp-file writer (O_DIRECT where it can, the page cache where i
     });
     try {
       const err = await w.write(alignedSlab(MiB), 0).then(() => null, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).to.equal('ENOSPC');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('an appender takes chunks of any size (512-byte headers, odd pieces) and lays them down exactly, whole slabs past the page cache', async () => {
+    const sizes = [512, 4 * MiB, 512, 3 * MiB + 17, 1, 9 * MiB, 512, 1000];
+    const chunks = sizes.map((n) => randomBytes(n));
+    const expected = Buffer.concat(chunks);
+    const file = path.join(dir, 'appended');
+    const w = await TempFileWriter.create(file, { direct: true, mode: 0o640 });
+    const before = { ...writePaths };
+    try {
+      const a = new SlabAppender(w);
+      for (const c of chunks) {
+        await a.append(c);
+        // The appender copied it: the caller may reuse its buffer at once.
+        c.fill(0);
+      }
+      await a.finish();
+      await w.sync();
+    } finally {
+      await w.close();
+    }
+    expect((await stat(file)).size).to.equal(expected.length);
+    expect((await stat(file)).mode & 0o777).to.equal(0o640 & ~process.umask());
+    // 16 MiB + 2554 bytes: two whole 8 MiB slabs direct, then a tail shorter than ALIGN through the page cache.
+    expect(pathsSince(before)).to.deep.equal({ direct: 2, buffered: 1 });
+    expect((await readFile(file)).equals(expected)).to.equal(true);
+  });
+
+  it('an appender\'s refused write is its error, at the next append or at finish', async () => {
+    const w = await TempFileWriter.create(path.join(dir, 'append-enospc'), {
+      direct: true,
+      openDirect: async (fd) => {
+        const h = await open(`/proc/self/fd/${fd}`, 'r+');
+        h.write = (() => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' }))) as FileHandle['write'];
+        return h;
+      },
+    });
+    try {
+      const a = new SlabAppender(w);
+      const err = await (async () => {
+        await a.append(randomBytes(8 * MiB));
+        await a.append(randomBytes(8 * MiB + 1));
+        await a.finish();
+      })().then(() => null, (e: NodeJS.ErrnoException) => e);
       expect(err?.code).to.equal('ENOSPC');
     } finally {
       await w.close();
