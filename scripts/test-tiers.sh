@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Every test file, in two tiers (test/fixtures/mocha/tiers.cjs): first the files that run beside
-# each other, two mocha workers at once, then, one at a time, the files that must run alone
-# (test/fixtures/mocha/serial-tier.cjs names them and says why). Both tiers always run, so one
-# run shows every failure; the exit status is non-zero when either tier failed.
+# Every test file, in three tiers (test/fixtures/mocha/tiers.cjs; serial-tier.cjs says which file
+# is where and why): `parallel` (two mocha workers) and, at the same time, `guest` (the guest e2e
+# files, one at a time; its lines prefixed "[guest] "), then `alone` (the files that kill a daemon
+# the machine shares), one at a time. Every tier always runs, so one run shows every failure; the
+# exit status is non-zero when any tier failed. Arguments go to every mocha run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-status=0
-for tier in parallel serial; do
-  started=$(date +%s)
-  echo "[test] ${tier} tier"
-  npx mocha --config "test/fixtures/mocha/${tier}.mocharc.cjs" "$@" || status=1
-  echo "[test] ${tier} tier: done in $(( $(date +%s) - started )) s"
-done
-exit "$status"
+
+tier() { npx mocha --config "test/fixtures/mocha/$1.mocharc.cjs" "${@:2}"; }
+took() { echo "[test] $1 tier: $2 in $(( $(date +%s) - $3 )) s"; }
+
+started=$(date +%s)
+echo "[test] parallel tier (two workers) and guest tier (one file at a time, lines prefixed [guest]) at once"
+( tier guest "$@" 2>&1 | sed -u 's/^/[guest] /'; exit "${PIPESTATUS[0]}" ) &
+guest_pid=$!
+tier parallel "$@"; parallel_rc=$?
+took parallel "exit ${parallel_rc}" "$started"
+wait "$guest_pid"; guest_rc=$?
+took guest "exit ${guest_rc}" "$started"
+
+alone_started=$(date +%s)
+echo "[test] alone tier (one file at a time, nothing beside it)"
+tier alone "$@"; alone_rc=$?
+took alone "exit ${alone_rc}" "$alone_started"
+
+[ "$parallel_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] && [ "$alone_rc" -eq 0 ]
