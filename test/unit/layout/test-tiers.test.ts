@@ -17,6 +17,7 @@ interface TierOptions { spec: string[]; ignore?: string[]; extension: string[]; 
 type Tier = 'parallel' | 'guest' | 'alone';
 const tiers = require('../../fixtures/mocha/tiers.cjs') as Record<Tier, TierOptions>;
 const listed = require('../../fixtures/mocha/serial-tier.cjs') as Record<'guest' | 'alone', { path: string; why: string }[]>;
+const longFiles = require('../../fixtures/mocha/long-files.cjs') as string[];
 const collectFiles = require('mocha/lib/cli/collect-files.cjs') as (o: object) => { files: string[] };
 
 /** The files mocha runs for a tier's options (relative to the repository), in its order. */
@@ -54,6 +55,12 @@ describe('layout: npm test\'s tiers (parallel, guest beside it, alone after)', (
     }
     // The files that kill libvirtd run after the others, never beside a booted guest.
     expect(files.alone).to.include.members(['test/e2e/coordinator/crash.test.ts', 'test/integration/bench/campaign/live-campaign.test.ts']);
+  });
+
+  it('the parallel tier starts with its longest files, each of them its own', () => {
+    const missing = longFiles.filter((f) => !files.parallel.includes(f));
+    expect(missing, 'not a test file of the parallel tier').to.deep.equal([]);
+    expect(files.parallel.slice(0, longFiles.length)).to.deep.equal(longFiles);
   });
 
   it('only the parallel tier runs files at once (two workers); every tier refuses .only and an empty run', () => {
