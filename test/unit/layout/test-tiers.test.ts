@@ -14,9 +14,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const require = createRequire(import.meta.url);
 
 interface TierOptions { spec: string[]; ignore?: string[]; extension: string[]; parallel?: boolean; jobs?: number; 'fail-zero'?: boolean; 'forbid-only'?: boolean }
-type Tier = 'parallel' | 'guest' | 'alone';
+type Tier = 'parallel' | 'single' | 'alone';
 const tiers = require('../../fixtures/mocha/tiers.cjs') as Record<Tier, TierOptions>;
-const listed = require('../../fixtures/mocha/serial-tier.cjs') as Record<'guest' | 'alone', { path: string; why: string }[]>;
+const listed = require('../../fixtures/mocha/serial-tier.cjs') as Record<'single' | 'alone', { path: string; why: string }[]>;
 const longFiles = require('../../fixtures/mocha/long-files.cjs') as string[];
 const collectFiles = require('mocha/lib/cli/collect-files.cjs') as (o: object) => { files: string[] };
 
@@ -37,9 +37,9 @@ function treeTests(): string[] {
   return [...new Set([...list(['ls-files', 'test']), ...list(['ls-files', '--others', '--exclude-standard', 'test'])])].filter((f) => f.endsWith('.test.ts'));
 }
 
-describe('layout: npm test\'s tiers (parallel, guest beside it, alone after)', () => {
-  const files = { parallel: collected(tiers.parallel), guest: collected(tiers.guest), alone: collected(tiers.alone) };
-  const all = [...files.parallel, ...files.guest, ...files.alone];
+describe('layout: npm test\'s tiers (parallel, single beside it, alone after)', () => {
+  const files = { parallel: collected(tiers.parallel), single: collected(tiers.single), alone: collected(tiers.alone) };
+  const all = [...files.parallel, ...files.single, ...files.alone];
 
   it('together run every test file of the tree, each once, none in two tiers', () => {
     expect(all.filter((f, i) => all.indexOf(f) !== i), 'run twice').to.deep.equal([]);
@@ -47,7 +47,7 @@ describe('layout: npm test\'s tiers (parallel, guest beside it, alone after)', (
   });
 
   it('each listed entry holds test files of its tier and says why it is there', () => {
-    for (const tier of ['guest', 'alone'] as const) {
+    for (const tier of ['single', 'alone'] as const) {
       for (const e of listed[tier]) {
         expect(files[tier].filter((f) => f === e.path || f.startsWith(`${e.path}/`)), `${tier}: ${e.path}`).to.not.deep.equal([]);
         expect(e.why.trim(), e.path).to.not.equal('');
@@ -55,6 +55,8 @@ describe('layout: npm test\'s tiers (parallel, guest beside it, alone after)', (
     }
     // The files that kill libvirtd run after the others, never beside a booted guest.
     expect(files.alone).to.include.members(['test/e2e/coordinator/crash.test.ts', 'test/integration/bench/campaign/live-campaign.test.ts']);
+    // The files that build this repository's dist/ never run two at once.
+    expect(files.parallel.filter((f) => f.startsWith('test/integration/deploy/') || f.endsWith('/deployed-keystone-tls.test.ts'))).to.deep.equal([]);
   });
 
   it('the parallel tier starts with its longest files, each of them its own', () => {
@@ -65,7 +67,7 @@ describe('layout: npm test\'s tiers (parallel, guest beside it, alone after)', (
 
   it('only the parallel tier runs files at once (two workers); every tier refuses .only and an empty run', () => {
     expect([tiers.parallel.parallel, tiers.parallel.jobs]).to.deep.equal([true, 2]);
-    for (const t of [tiers.guest, tiers.alone]) expect(t.parallel ?? false).to.equal(false);
+    for (const t of [tiers.single, tiers.alone]) expect(t.parallel ?? false).to.equal(false);
     for (const t of Object.values(tiers)) expect([t['fail-zero'], t['forbid-only']]).to.deep.equal([true, true]);
   });
 });
