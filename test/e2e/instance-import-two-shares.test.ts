@@ -24,7 +24,7 @@ import { startDaemon, type DaemonProcess } from '../fixtures/e2e/coordinator/dae
 import { startKillableService } from '../fixtures/killable-service.js';
 import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../fixtures/guest/index.js';
 import { guestVolumeBytes } from '../fixtures/guest/volume-bytes.js';
-import { removeSuiteDomain } from '../fixtures/guest/suite-domain.js';
+import { removeSuiteDomain, waitForRunningAgent } from '../fixtures/guest/suite-domain.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../fixtures/api/harness.js';
 import { binary } from '../fixtures/binary-body.js';
 import { freePort } from '../fixtures/free-port.js';
@@ -55,16 +55,7 @@ describe('an imported instance whose volumes sat on two shares runs again from i
   const exec = (script: string) => execInGuest(conn, dom as DomainRef, script);
   const bytes = [0, 1].map((i) => guestVolumeBytes(exec, () => vols[i] as string, KiB));
   const disksOf = (xml: string) => parseDomainXml(xml).disks;
-  async function waitForAgent(): Promise<void> {
-    const deadline = Date.now() + 240_000;
-    for (;;) {
-      try { await conn.agent(dom as DomainRef, 'guest-ping', undefined, 2); return; } catch (err) {
-        const { state } = await conn.getState(dom as DomainRef);
-        if (state !== DomainState.RUNNING || Date.now() > deadline) throw new Error(`the guest's agent did not answer (domain state ${state}): ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
+  const waitForAgent = () => waitForRunningAgent(conn, dom as DomainRef);
   const checkpoint = (id: string) => api().get(`/v3/os-checkpoints/${id}`).set(auth('admin'));
   const settled = (id: string) => eventually(async () => {
     const c = (await checkpoint(id).expect(200)).body.checkpoint as Record<string, unknown>;

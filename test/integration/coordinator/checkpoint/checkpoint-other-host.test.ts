@@ -32,7 +32,7 @@ import { startKillableService } from '../../../fixtures/killable-service.js';
 import { execInGuest, guestImage, guestXml, hasPattern, openTestConnection } from '../../../fixtures/guest/index.js';
 import { BACKENDS, auth, eventually, type TestDb } from '../../../fixtures/api/harness.js';
 import { guestVolumeBytes } from '../../../fixtures/guest/volume-bytes.js';
-import { removeSuiteDomain } from '../../../fixtures/guest/suite-domain.js';
+import { removeSuiteDomain, waitForRunningAgent } from '../../../fixtures/guest/suite-domain.js';
 
 const KiB = 256;
 // The default: a take's per-volume operations are not renewed while libvirt saves the memory (slower on GlusterFS).
@@ -61,19 +61,8 @@ describe('a checkpoint restored on another compute host (GlusterFS share, two co
   async function activeFile(): Promise<string> {
     return parseDomainXml(await conn.getXmlDesc(dom as DomainRef)).disks.find((x) => x.target === 'vdb')?.chain[0]?.path as string;
   }
-  async function waitForAgent(): Promise<void> {
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      try { await conn.agent(dom as DomainRef, 'guest-ping', undefined, 2); return; } catch (err) {
-        const { state } = await conn.getState(dom as DomainRef);
-        if (state !== DomainState.RUNNING || Date.now() > deadline) {
-          const tail = await readFile(path.join(scratch, 'console.log'), 'utf8').catch(() => '');
-          throw new Error(`the guest's agent did not answer (domain state ${state}): ${(err as Error).message}; console tail: ${tail.slice(-2000)}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
+  const consoleTail = async () => `; console tail: ${(await readFile(path.join(scratch, 'console.log'), 'utf8').catch(() => '')).slice(-2000)}`;
+  const waitForAgent = () => waitForRunningAgent(conn, dom as DomainRef, 180_000, consoleTail);
   async function startCoordinator(host: string): Promise<void> {
     coords[host] = await startDaemon(scratch, {
       host: '127.0.0.1', port: 0, metadataApi: (svc as DaemonProcess).url, serviceToken: 'service', selfRegister: false, inboundToken: tokens[host],
