@@ -104,7 +104,7 @@ export async function startCoordinator(config: Readonly<Config>, o: CoordinatorO
   const hostName = c.hostName === '' ? hostname() : c.hostName;
   const attach = attachWiring(config, log, { hostName, inboundToken: inbound, serviceToken }, domainLocks);
   const readiness = () => coordinatorReadiness({ libvirt: port, metadataApi: c.metadataApi, ...(c.metadataCaFile ? { metadataCaFile: c.metadataCaFile } : {}), timeoutMs: c.metadataTimeoutMs });
-  const checkpoints = await checkpointWiring(c, log, { snapshots: metadata, inspect: o.inspect ?? inspectOverlay, hostName });
+  const checkpoints = await checkpointWiring(c, log, { snapshots: metadata, inspect: o.inspect ?? inspectOverlay, hostName, mountBase: config.storage.mountBase });
   // One app: the attach, disk-operation (and checkpoint) groups first, all behind the request metrics.
   const app = buildApp({
     useCases, engine, metrics, log, serviceToken: inbound, bodyLimit: c.bodyLimit, readiness,

@@ -236,9 +236,31 @@ export function pathOnThisMount(p: string, from: string, to: string): string {
  * values the import placed); everything else byte for byte.
  */
 export function definitionOnThisMount(xml: string, from: string, to: string): string {
-  if (from === to) return xml;
+  return definitionOnTheseMounts(xml, [{ from, to }]);
+}
+
+/** One share's mount on the importing service (`from`) and on this host (`to`). */
+export interface MountMove { from: string; to: string }
+
+/**
+ * A path under several imported shares' mounts (an import that put volumes on several shares):
+ * moved by the first move whose `from` it is under (each share's mount is its own directory, so
+ * at most one applies; a moved path is never moved again).
+ */
+export function pathOnTheseMounts(p: string, moves: readonly MountMove[]): string {
+  for (const m of moves) {
+    const moved = pathOnThisMount(p, m.from, m.to);
+    if (moved !== p || p.startsWith(`${m.from}/`)) return moved;
+  }
+  return p;
+}
+
+/** definitionOnThisMount for several shares' mounts. */
+export function definitionOnTheseMounts(xml: string, moves: readonly MountMove[]): string {
+  const live = moves.filter((m) => m.from !== m.to);
+  if (live.length === 0) return xml;
   const move = (v: string) => {
-    const moved = pathOnThisMount(decode(v.trim()), from, to);
+    const moved = pathOnTheseMounts(decode(v.trim()), live);
     return moved === decode(v.trim()) ? v : escapeXml(moved);
   };
   return xml

@@ -74,6 +74,18 @@ export interface CheckpointRecord {
    * and the definitions' paths name; a host mounting the share elsewhere reads them under its own.
    */
   importedMount?: string;
+  /**
+   * Imported checkpoints whose volumes the import put on other shares than the checkpoint's:
+   * each such share's mount path on the importing service and its address; this host reads the
+   * paths under its own mount of that share (the same `<mountBase>/<hash>`, or a local one's path).
+   */
+  importedShares?: ImportedShare[];
+}
+
+export interface ImportedShare {
+  mount: string;
+  address: string;
+  type: 'local' | 'nfs' | 'glusterfs';
 }
 
 export interface RevertIntent {
@@ -171,9 +183,11 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
   if (importedMount !== undefined && (typeof importedMount !== 'string' || !path.isAbsolute(importedMount) || path.normalize(importedMount) !== importedMount || importedMount === '/' || importedMount.endsWith('/'))) {
     throw bad('the imported mount path is malformed', file);
   }
+  const importedShares = o.importedShares === undefined ? undefined : parseImportedShares(o.importedShares, file);
   return {
     ...(overlays ? { overlays } : {}),
     ...(importedMount !== undefined ? { importedMount } : {}),
+    ...(importedShares !== undefined ? { importedShares } : {}),
     ...(memoryDefinitionSha256 !== undefined ? { memoryDefinitionSha256 } : {}),
     ...(operations ? { operations } : {}),
     ...(nvram ? { nvram } : {}),
@@ -182,6 +196,24 @@ export function parseRecord(text: string, file: string, expect: { id: string; in
     created: String(o.created ?? ''), mode: o.mode, quiesced: o.quiesced === true, status: o.status as CheckpointStatus,
     volumes, excluded, memorySize: o.memorySize as number, definitionSha256: o.definitionSha256,
   };
+}
+
+function isMountPath(p: unknown): p is string {
+  return typeof p === 'string' && path.isAbsolute(p) && path.normalize(p) === p && p !== '/' && !p.endsWith('/');
+}
+
+/** Each entry a normalized absolute mount, a share address without control characters, a known type; no mount twice. */
+function parseImportedShares(v: unknown, file: string): ImportedShare[] {
+  if (!Array.isArray(v) || v.length > 64) throw bad('the imported shares are malformed', file);
+  const out = v.map((x: unknown) => {
+    const e = x as Partial<ImportedShare> | null;
+    // eslint-disable-next-line no-control-regex
+    if (!e || !isMountPath(e.mount) || typeof e.address !== 'string' || e.address === '' || e.address.length > 1024 || /[\x00-\x1f]/.test(e.address)
+      || (e.type !== 'local' && e.type !== 'nfs' && e.type !== 'glusterfs')) throw bad('an imported share entry is malformed', file);
+    return { mount: e.mount, address: e.address, type: e.type };
+  });
+  if (new Set(out.map((e) => e.mount)).size !== out.length) throw bad('an imported share is listed twice', file);
+  return out;
 }
 
 /** Write through a temporary name and rename, so a reader (or a crash) never sees half a file. */

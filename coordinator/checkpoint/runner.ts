@@ -23,13 +23,13 @@ import { parseDomainXml } from '../domain/disks.js';
 import { restoreIdentityDifference } from './restore-identity.js';
 import { validateCreate, type InspectOverlay } from '../plans/create-plan.js';
 import {
-  MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, definitionOnThisMount, pathOnThisMount,
+  MEMORY_DEFINITION_FILE, SAVE_HEADER_BYTES, checkSaveHeader, checkpointFlags, checkpointPaths, checkpointXml, definitionOnTheseMounts, pathOnTheseMounts, type MountMove,
   rewriteDefinition, selectDisks,
   type CheckpointDisk, type CheckpointPaths, type CheckpointMode, type RewriteOptions, type RewriteTarget,
 } from './plan.js';
 import {
   RECORD_FILE, REVERT_INTENT_FILE, parseIntent, parseRecord, sha256, writeFileAtomic,
-  type CheckpointRecord, type CheckpointVolume, type RevertIntent, type SnapshotOperationRef,
+  type CheckpointRecord, type CheckpointVolume, type ImportedShare, type RevertIntent, type SnapshotOperationRef,
 } from './record.js';
 import { checkNvram, dropPreviousNvram, restoreNvram, saveNvram, undoNvram } from './nvram.js';
 import { SWTPM_STATE_ROOT, checkTpm, dropPreviousTpm, restoreTpm, saveTpm, undoTpm } from './tpm.js';
@@ -74,6 +74,8 @@ export interface CheckpointDeps {
   leaseKeepAliveMs?: number;
   /** This compute host's name: written into a revert's intent, so only this host settles it. */
   hostName?: string;
+  /** Where this host mounts a share (an imported checkpoint's volumes on other shares); absent: the importing service's path. */
+  mountOf?: (share: ImportedShare) => string;
   /** libvirt's swtpm state directory on this host (default SWTPM_STATE_ROOT, libvirt's own). */
   swtpmStateRoot?: string;
 }
@@ -254,14 +256,26 @@ export async function readCheckpoint(deps: CheckpointDeps, instanceUuid: string,
     if ((err as { code?: string }).code === 'ENOENT') throw new StorageError('NOT_FOUND', `no checkpoint ${checkpointId} of instance ${instanceUuid}`);
     throw err;
   });
-  return onThisHost(parseRecord(text, file, { id: checkpointId, instanceUuid }), deps.shareMount);
+  return onThisHost(parseRecord(text, file, { id: checkpointId, instanceUuid }), deps);
 }
 
-/** An imported record's paths under this host's mount of the share (plan.ts, pathOnThisMount). */
-function onThisHost(record: CheckpointRecord, shareMount: string): CheckpointRecord {
-  const from = record.importedMount;
-  if (from === undefined || from === shareMount) return record;
-  const move = (p: string) => pathOnThisMount(p, from, shareMount);
+/**
+ * Where an imported record's paths move on this host: the checkpoint's share to this host's
+ * checkpoint mount, each other share its volumes were put on to this host's mount of it.
+ */
+function mountMoves(record: CheckpointRecord, deps: Pick<CheckpointDeps, 'shareMount' | 'mountOf'>): MountMove[] {
+  if (record.importedMount === undefined) return [];
+  return [
+    { from: record.importedMount, to: deps.shareMount },
+    ...(record.importedShares ?? []).map((s) => ({ from: s.mount, to: deps.mountOf?.(s) ?? s.mount })),
+  ].filter((m) => m.from !== m.to);
+}
+
+/** An imported record's paths under this host's mounts of its shares (plan.ts, pathOnTheseMounts). */
+function onThisHost(record: CheckpointRecord, deps: Pick<CheckpointDeps, 'shareMount' | 'mountOf'>): CheckpointRecord {
+  const moves = mountMoves(record, deps);
+  if (moves.length === 0) return record;
+  const move = (p: string) => pathOnTheseMounts(p, moves);
   return {
     ...record,
     volumes: record.volumes.map((v) => ({ ...v, snapshotPoint: move(v.snapshotPoint) })),
@@ -269,9 +283,9 @@ function onThisHost(record: CheckpointRecord, shareMount: string): CheckpointRec
   };
 }
 
-/** A definition file of the checkpoint (its digest checked by the caller) under this host's mount. */
-function definitionOnThisHost(xml: string, record: CheckpointRecord, shareMount: string): string {
-  return record.importedMount === undefined ? xml : definitionOnThisMount(xml, record.importedMount, shareMount);
+/** A definition file of the checkpoint (its digest checked by the caller) under this host's mounts. */
+function definitionOnThisHost(xml: string, record: CheckpointRecord, deps: Pick<CheckpointDeps, 'shareMount' | 'mountOf'>): string {
+  return definitionOnTheseMounts(xml, mountMoves(record, deps));
 }
 
 /** A regular file, opened without following links, of bounded size. */
@@ -333,7 +347,7 @@ export async function planRevert(deps: CheckpointDeps, instanceUuid: string, che
   if (sha256(saved) !== record.definitionSha256) {
     throw new StorageError('CHECKPOINT_DEFINITION_UNSAFE', 'checkpoint definition refused: domain.xml differs from the digest recorded when it was taken');
   }
-  const definition = definitionOnThisHost(saved, record, deps.shareMount);
+  const definition = definitionOnThisHost(saved, record, deps);
   // With the storage side's overlays the volume's tree rules placed them (a merge may have
   // renamed the file the snapshot owns); otherwise the snapshot point itself must be there.
   for (const v of given === undefined ? record.volumes : []) {
@@ -410,7 +424,7 @@ async function memoryDefinition(deps: CheckpointDeps, paths: CheckpointPaths, re
       details: { checkpointId: record.id, reason: 'memory file ids' },
     });
   }
-  return { xml: definitionOnThisHost(xml, record, deps.shareMount), source: MEMORY_DEFINITION_FILE };
+  return { xml: definitionOnThisHost(xml, record, deps), source: MEMORY_DEFINITION_FILE };
 }
 
 function restoreDefinition(def: { xml: string; source: string }, byTarget: ReadonlyMap<string, RewriteTarget>, keep: ReadonlySet<string>): string {
@@ -567,7 +581,7 @@ export async function settleRevert(deps: CheckpointDeps, instanceUuid: string): 
     snapshotPoint: v.snapshotPoint, overlayPath: intent.overlays.find((o) => o.target === v.target)?.path ?? '',
   }]));
   const paths = checkpointPaths(deps.shareMount, instanceUuid, intent.checkpointId);
-  plan.persistentXml = rewriteDefinition(definitionOnThisHost(await readSmallFile(paths.definition), plan.record, deps.shareMount), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
+  plan.persistentXml = rewriteDefinition(definitionOnThisHost(await readSmallFile(paths.definition), plan.record, deps), byTarget, persistentOptions(plan.record, new Set(plan.record.excluded)));
   if (running && dom) {
     const live = parseDomainXml(await deps.libvirt.getXmlDesc(dom));
     const onNew = intent.overlays.every((o) => live.disks.some((d) => d.target === o.target && d.chain[0]?.path === o.path));

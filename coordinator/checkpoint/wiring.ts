@@ -4,10 +4,13 @@
  * hold up the snapshot engine's calls), reopened when libvirtd restarted. At start, the settle
  * pass finishes or undoes any revert a crash interrupted.
  */
+import path from 'node:path';
 import type { Logger } from '../../lib/core/logger.js';
+import { mountPointFor } from '../../lib/core/share-hash.js';
 import { LibvirtConnection, type DomainRef } from '../../lib/libvirt/index.js';
 import { qemuImgOverlay } from './overlay.js';
 import { settleAllReverts } from './routes.js';
+import type { ImportedShare } from './record.js';
 import type { CheckpointDeps, CheckpointLibvirt } from './runner.js';
 import type { InspectOverlay } from '../plans/create-plan.js';
 import type { CheckpointSnapshotsApi } from './volume-snapshots.js';
@@ -45,6 +48,11 @@ class ReconnectingLibvirt implements CheckpointLibvirt {
   async restoreFlags(file: string, xml: string | null, flags?: number) { return (await this.conn()).restoreFlags(file, xml, flags); }
 }
 
+/** Where this host mounts a share: the attach path's `<mountBase>/<hash>` (lib/core/share-hash.ts), a local share at its own path. */
+export function hostMountOf(mountBase: string): (s: ImportedShare) => string {
+  return (s) => (s.type === 'local' ? path.resolve(s.address) : mountPointFor(mountBase, s.address));
+}
+
 export interface CheckpointWiring {
   deps: CheckpointDeps;
   close(): Promise<void>;
@@ -55,11 +63,12 @@ export interface CheckpointWiring {
  * ordinary snapshots of their volumes) and the overlay header reader.
  */
 export async function checkpointWiring(
-  c: { checkpointDir: string; libvirtUri: string }, log: Logger, volumes: { snapshots?: CheckpointSnapshotsApi; inspect?: InspectOverlay; hostName?: string } = {},
+  c: { checkpointDir: string; libvirtUri: string }, log: Logger, volumes: { snapshots?: CheckpointSnapshotsApi; inspect?: InspectOverlay; hostName?: string; mountBase?: string } = {},
 ): Promise<CheckpointWiring | undefined> {
   if (c.checkpointDir === '') return undefined;
   const libvirt = new ReconnectingLibvirt(c.libvirtUri);
-  const deps: CheckpointDeps = { libvirt, shareMount: c.checkpointDir, makeOverlay: qemuImgOverlay, ...volumes };
+  const { mountBase, ...rest } = volumes;
+  const deps: CheckpointDeps = { libvirt, shareMount: c.checkpointDir, makeOverlay: qemuImgOverlay, ...rest, ...(mountBase !== undefined ? { mountOf: hostMountOf(mountBase) } : {}) };
   await settleAllReverts(deps, log);
   return { deps, close: () => libvirt.close() };
 }

@@ -46,7 +46,10 @@ export interface InstanceImportIds {
 export interface InstanceImportRequest {
   /** Called with the checked manifest before any file is written; the caller records its intent here. */
   assign(m: InstanceArchiveManifest): Promise<InstanceImportIds & { lease?: OpContext['lease']; heldLeases?: OpContext['heldLeases'] }>;
+  /** The default share (null: the one with the most room): volumes the map does not name, and the instance's directory. */
   share?: string | null;
+  /** Archived volume id -> the share its files go to (each a configured share; unknown ids refused). */
+  volumeShares?: Readonly<Record<string, string>>;
   onBytes?: (total: number) => void;
 }
 
@@ -63,8 +66,10 @@ export interface ImportedCheckpoint {
 export interface ImportedInstanceArchive {
   manifest: InstanceArchiveManifest;
   ids: InstanceImportIds;
-  /** The share's address: every new volume's provider location. */
+  /** The default share's address: the instance's directory (its checkpoints) is there. */
   share: string;
+  /** New volume id -> the address of the share its files are on (its provider location). */
+  volumeShares: Readonly<Record<string, string>>;
   /** New volume id -> the format of its active file. */
   formats: Readonly<Record<string, 'qcow2' | 'raw'>>;
   checkpoints: ImportedCheckpoint[];

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   ARCHIVE_UNSAFE_ENTRY: { http: 400, summary: 'An import archive holds an entry that is not a plain file with a bare name of the archive (`..`, absolute path, link, device, directory, duplicate or unknown name).' },
   ARCHIVE_MANIFEST_MISMATCH: { http: 400, summary: "An import archive's manifest disagrees with its files (a file missing or extra, another size, format or backing name than the header says)." },
   ARCHIVE_CHECKSUM_MISMATCH: { http: 400, summary: "A file of an import archive does not have the SHA-256 the archive's checksums name." },
+  IMPORT_SHARE_MAP_INVALID: { http: 400, summary: "An instance import's per-volume share mapping (volume_share) is malformed, names an archived volume twice, names a volume the archive does not carry, or names a share that is not configured; refused before anything is written." },
   IMPORT_BASE_MISMATCH: { http: 409, summary: 'An incremental archive does not apply to the target volume: it was not imported from the same source, or does not hold the base snapshot\'s files unchanged.' },
   // volumes, snapshots, shares
   VOLUME_NOT_FOUND: { http: 404, summary: 'No such volume (or not visible to the caller).' },

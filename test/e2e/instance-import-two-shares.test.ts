@@ -6,7 +6,11 @@
  * ids) by a service whose only share is a third one, and the checkpoint reverted on a registered
  * host: the guest runs again with the checkpoint's RAM (a marker only in RAM) and both volumes'
  * bytes, every file the domain names (live and persistent) is one of its volumes' on the third
- * share, both volumes are attached there and os-check finds no divergence.
+ * share, both volumes are attached there and os-check finds no divergence. Then the same archive
+ * at a fourth site with two shares, imported with a share per volume (volume_share), crosswise to
+ * the order of the configured shares: reverted there, RAM and both disks as at c1, each volume's
+ * files (live and persistent chains, its tree) on the share the map named, the checkpoint on the
+ * default share.
  *
  * The guest is the kind an import accepts (see instance-import-revert.test.ts): no
  * <qemu:commandline>, no console log file, its kernel and initrd in an allowed directory.
@@ -43,6 +47,7 @@ describe('an imported instance whose volumes sat on two shares runs again from i
   let shareB = '';
   let db: TestDb | undefined;
   let db2: TestDb | undefined;
+  let db3: TestDb | undefined;
   let servicePort = 0;
   let bootDirs: string[] = [];
   let svc: DaemonProcess | undefined;
@@ -122,6 +127,7 @@ describe('an imported instance whose volumes sat on two shares runs again from i
     await removeSuiteDomain(conn, instance);
     await db?.cleanup();
     await db2?.cleanup();
+    await db3?.cleanup();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
@@ -186,6 +192,60 @@ describe('an imported instance whose volumes sat on two shares runs again from i
       const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
       expect(v.status).to.equal('in-use');
       expect(v.attachments.map((a) => [a.server_id, a.host_name])).to.deep.equal([[instance, HOST]]);
+    }
+    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
+    expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+  });
+
+  it('imports at a site with two shares by a share map (volume 0 on the second share, volume 1 on the first), restores c1: RAM, both disks, each volume\'s files on its mapped share', async () => {
+    // The guest leaves share B's site as it left the source: shut off, undefined, the site gone.
+    const running = await conn.lookupByUuid(instance);
+    await conn.destroy(running).catch(() => undefined);
+    await conn.undefine(running, UndefineFlags.SNAPSHOTS_METADATA);
+    dom = undefined;
+    await svc?.kill();
+    await coord?.kill();
+    svc = undefined;
+    coord = undefined;
+    await rm(shareB, { recursive: true, force: true });
+    const sharesC = [path.join(scratch, 'site-c', 'tier-1'), path.join(scratch, 'site-c', 'tier-2')];
+    for (const d of sharesC) {
+      fs.mkdirSync(d, { recursive: true });
+      for (let at = d; at !== scratch; at = path.dirname(at)) fs.chmodSync(at, 0o755);
+    }
+    db3 = await (BACKENDS[0] as (typeof BACKENDS)[number]).create();
+    await startSite(db3, sharesC, 'c');
+    const mapped = [sharesC[1] as string, sharesC[0] as string];
+    const q = new URLSearchParams([['keep_ids', 'true'], ['share', sharesC[0] as string], ...vols.map((v, i) => ['volume_share', `${v}:${mapped[i]}`] as [string, string])]);
+    const r = await api().post(`/v3/os-instance-import?${q.toString()}`).set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    for (const [i, vol] of vols.entries()) {
+      const other = sharesC.find((d) => d !== mapped[i]) as string;
+      expect(fs.readdirSync(mapped[i] as string).some((n) => n.startsWith(`volume-${vol}`)), `volume ${i} on its mapped share`).to.equal(true);
+      expect(fs.readdirSync(other).filter((n) => n.includes(vol)), `nothing of volume ${i} on the other share`).to.deep.equal([]);
+    }
+    expect(fs.existsSync(path.join(sharesC[0] as string, 'checkpoints', instance, c1, 'memory.save')), 'the checkpoint on the default share').to.equal(true);
+
+    await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
+    const c = await settled(c1);
+    expect(c.status, String(c.error)).to.equal('available');
+    dom = await conn.lookupByUuid(instance);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+    await waitForAgent();
+    expect((await exec('cat /ram-state')).trim(), 'RAM as at c1').to.equal('one');
+    for (const [i, b] of bytes.entries()) expect(await b.has(0xa1), `the guest reads c1's bytes on volume ${i}`).to.equal(true);
+    const live = disksOf(await conn.getXmlDesc(dom));
+    const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
+    for (const [i, vol] of vols.entries()) {
+      const target = i === 0 ? 'vdb' : 'vdc';
+      const own = (p: string) => path.dirname(p) === mapped[i] && path.basename(p).startsWith(`volume-${vol}`);
+      for (const d of [...live, ...defined].filter((x) => x.target === target)) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol} on its mapped share`).to.equal(true);
+      const active = live.find((d) => d.target === target)?.chain[0]?.path as string;
+      expect(path.join(mapped[i] as string, (await tree(vol)).active_file)).to.equal(active);
+      expect(defined.find((d) => d.target === target)?.chain[0]?.path).to.equal(active);
+      expect(await hasPattern(active, 0xa1, 0, KiB), `volume ${i}'s active file reads c1's bytes (qemu-io)`).to.equal(true);
+      const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
+      expect([v.status, v.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, HOST]]]);
     }
     const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
     expect(check.divergences, 'os-check after the restore').to.deep.equal([]);

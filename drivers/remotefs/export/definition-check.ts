@@ -170,14 +170,16 @@ export function checkDefinition(xml: string, what: string, uuid: string, files: 
 }
 
 /**
- * The definition as the import places it: each disk source in the directory `dir` under the new
+ * The definition as the import places it: each disk source in the directory `dir` (or `dir(name)`) under the new
  * volume's name of the file, each disk's serial the new volume id (`volumeIdOf`: the coordinator
  * finds a volume's disk by it), the NVRAM at `nvram`. Only values checkDefinition allowed are
  * rewritten, each in place as text (the rest of the document is kept byte for byte).
  */
-export function rewriteImported(xml: string, dir: string, renameFile: (name: string) => string, nvram: string | null, volumeIdOf: (id: string) => string = (id) => id): string {
+export function rewriteImported(xml: string, dir: string | ((name: string) => string), renameFile: (name: string) => string, nvram: string | null, volumeIdOf: (id: string) => string = (id) => id): string {
+  // A function `dir`: each volume's own share (an import mapping volumes to shares), by the file's archived name.
+  const dirOf = typeof dir === 'string' ? () => dir : dir;
   let out = xml.replace(/(<serial>)\s*([0-9a-fA-F-]{36})\s*(<\/serial>)/g, (_m, open: string, id: string, close: string) => `${open}${volumeIdOf(id.toLowerCase())}${close}`);
-  out = out.replace(/(<source\b[^>]*?\bfile=)(['"])([^'"]*)\2/g, (_m, head: string, q: string, file: string) => `${head}${q}${path.join(dir, renameFile(path.basename(file)))}${q}`);
+  out = out.replace(/(<source\b[^>]*?\bfile=)(['"])([^'"]*)\2/g, (_m, head: string, q: string, file: string) => `${head}${q}${path.join(dirOf(path.basename(file)), renameFile(path.basename(file)))}${q}`);
   if (nvram !== null) out = out.replace(/(<nvram\b[^>]*>)([^<]*)(<\/nvram>)/, (_m, open: string, _old: string, close: string) => `${open}${escapeText(nvram)}${close}`);
   return out;
 }

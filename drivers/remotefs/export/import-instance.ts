@@ -1,7 +1,9 @@
 /**
  * Importing an instance archive: its volumes (new ids by default) and its checkpoints' files, on
- * one share (a checkpoint's record names its volumes' files by path, so they share the mount).
- * Nothing is visible under a final name until everything is proven:
+ * the default share, or each volume on the share the caller's map names (share-map.ts; the
+ * instance's directory stays on the default share). A checkpoint's record names each volume's
+ * files by path on its own share; the coordinator reads them under its own mounts (importedMount,
+ * importedShares). Nothing is visible under a final name until everything is proven:
  *
  *   manifest read and checked   -> ids assigned by the caller (its intent recorded), every new
  *                                  volume's lease taken, no file of any new id anywhere, room
@@ -47,6 +49,7 @@ import { readSaveImageDefinition, writeSaveImageDefinition } from './memory-defi
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
 import { receiveInstanceArchive } from './instance-archive-read.js';
+import { planShares } from './share-map.js';
 import { volumeManifestOf, type InstanceManifest } from './instance-manifest.js';
 import type { InstanceCheckpoint } from './instance-section.js';
 
@@ -75,6 +78,8 @@ interface Staging {
   /** Volume ids whose files are ours to remove (none existed when the import began). */
   owned: string[];
   share: Share | null;
+  /** Archived volume id -> the share its files go to. */
+  volumeShares: Map<string, Share>;
   staging: string | null;
   temps: Map<string, string>;
   lease: { granted: Promise<void>; end: () => Promise<void> } | null;
@@ -93,6 +98,12 @@ function holdLeases(env: RemoteFsEnv, volumeIds: string[], ctx: OpContext): Stag
 async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImportRequest, ctx: OpContext, st: Staging) {
   const maxBytes = env.storage.maxVolumeSizeGiB * 1024 ** 3;
   for (const body of m.volumes) assertSizesAllowed(volumeManifestOf(m, body), maxBytes);
+  // The map's refusals come before the caller records its intent: a wrong map leaves no row.
+  const plan = planShares({
+    volumes: m.volumes.map((b) => ({ id: b.volume.id, bytes: Object.values(b.tree.files).reduce((n, f) => n + f.bytes, 0) })),
+    instanceBytes: m.instance.checkpoints.reduce((n, c) => n + c.memory.bytes + (c.nvram?.bytes ?? 0) + (c.tpm?.bytes ?? 0), 0),
+    map: req.volumeShares ?? {}, configured: env.shares.map((x) => x.address),
+  });
   const ids = await req.assign(m);
   const newIds = m.volumes.map((b) => ids.volumes[b.volume.id]?.volumeId as string);
   st.lease = holdLeases(env, newIds, { ...ctx, ...(ids.lease ? { lease: ids.lease } : {}), ...(ids.heldLeases ? { heldLeases: ids.heldLeases } : {}) });
@@ -100,11 +111,15 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   await st.lease?.granted;
   for (const id of newIds) await assertNoFiles(env.shares, id);
   st.owned = newIds;
-  const total = [...m.volumes.flatMap((b) => Object.values(b.tree.files).map((f) => f.bytes)), ...m.instance.checkpoints.flatMap((c) => [c.memory.bytes, c.nvram?.bytes ?? 0, c.tpm?.bytes ?? 0])]
-    .reduce((n, b) => n + b, 0);
-  const share = await chooseShare(env, req.share, total);
+  const share = await chooseShare(env, req.share, plan.bytes.get(null) ?? 0);
   st.share = share;
-  await assertRoom(share.mountPoint, total, `importing instance ${ids.instanceUuid}`);
+  const room = new Map<Share, number>();
+  for (const [address, bytes] of plan.bytes) {
+    const to = address === null ? share : await chooseShare(env, address, bytes);
+    room.set(to, (room.get(to) ?? 0) + bytes);
+  }
+  for (const [id, address] of plan.volumeShare) st.volumeShares.set(id, address === null ? share : env.shares.find((x) => x.address === address) as Share);
+  for (const [to, bytes] of room) await assertRoom(to.mountPoint, bytes, `importing instance ${ids.instanceUuid}`);
   const root = path.join(share.mountPoint, CHECKPOINTS_DIR);
   await mkdir(root, { recursive: true, mode: 0o750 });
   await assertRealDirs(share.mountPoint, [CHECKPOINTS_DIR]);
@@ -117,7 +132,7 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
   const staging = st.staging;
   return (f: { name: string; volumeId: string | null }) => (f.volumeId === null
     ? path.join(staging, f.name)
-    : path.join(share.mountPoint, tempFileName(ids.volumes[f.volumeId]?.volumeId as string)));
+    : path.join((st.volumeShares.get(f.volumeId) as Share).mountPoint, tempFileName(ids.volumes[f.volumeId]?.volumeId as string)));
 }
 
 /**
@@ -152,16 +167,20 @@ async function writeNew(file: string, data: string | Buffer): Promise<void> {
 }
 
 /** The new uuid in the definition's <uuid>; everything else by rewriteImported. */
-function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dir: string, nvram: string | null, points: InstanceCheckpoint['volumes'] = []): string {
-  const byName = (name: string): string => {
+function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dirOf: (volumeId: string) => string, nvram: string | null, points: InstanceCheckpoint['volumes'] = []): string {
+  const bodyOf = (name: string) => {
     // A checkpoint's take-time point (no file of the tree once a merge moved it): its volume's new name for it.
     const moved = points.find((p) => p.point === name)?.volumeId;
     const body = m.volumes.find((b) => Object.hasOwn(b.tree.files, name) || b.volume.id === moved);
     if (body === undefined) throw new Error(`${name} is not a file of the archive`);
+    return body;
+  };
+  const byName = (name: string): string => {
+    const body = bodyOf(name);
     return renameFile(name, body.volume.id, ids.volumes[body.volume.id]?.volumeId as string);
   };
   const newId = (id: string): string => ids.volumes[id]?.volumeId ?? id;
-  return rewriteImported(xml, dir, byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
+  return rewriteImported(xml, (name) => dirOf(bodyOf(name).volume.id), byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
 }
 
 /** Whether the import gives the instance or one of the checkpoint's volumes another id (what libvirt's restore checks). */
@@ -170,7 +189,7 @@ function idsChanged(m: Pick<InstanceManifest, 'instance'>, ids: Pick<InstanceImp
 }
 
 /** The coordinator's checkpoint record (coordinator/checkpoint/record.ts, parseRecord reads it) of an imported checkpoint. */
-function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dir: string, definition: string, nvram: { path: string; data: Buffer } | null, tpm: Buffer | null) {
+function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImportIds, dirOf: (volumeId: string) => string, definition: string, nvram: { path: string; data: Buffer } | null, tpm: Buffer | null) {
   return {
     id: ids.checkpoints[c.id], instanceUuid: ids.instanceUuid, name: c.name ?? '', description: c.description ?? '', created: c.created, mode: c.mode,
     quiesced: c.quiesced, status: 'available',
@@ -179,7 +198,7 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
       const snap = body.tree.snapshots.find((s) => s.id === v.snapshotId) as InstanceManifest['volumes'][number]['tree']['snapshots'][number];
       const newVol = ids.volumes[v.volumeId] as ImportIds;
       return {
-        volumeId: newVol.volumeId, target: v.target, snapshotPoint: path.join(dir, renameFile(v.point ?? snap.file, v.volumeId, newVol.volumeId)),
+        volumeId: newVol.volumeId, target: v.target, snapshotPoint: path.join(dirOf(v.volumeId), renameFile(v.point ?? snap.file, v.volumeId, newVol.volumeId)),
         sizeBytes: snap.sizeBytes, snapshotId: newVol.snapshots[v.snapshotId],
       };
     }),
@@ -190,7 +209,10 @@ function recordOf(c: InstanceCheckpoint, m: InstanceManifest, ids: InstanceImpor
 }
 
 /** Definitions checked, rewritten and placed with each checkpoint's files and record in the staging dir. */
-async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, staging: string, bootDirs: readonly string[]): Promise<ImportedCheckpoint[]> {
+async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: Share, volumeShares: ReadonlyMap<string, Share>, staging: string, bootDirs: readonly string[]): Promise<ImportedCheckpoint[]> {
+  const dirOf = (volumeId: string) => (volumeShares.get(volumeId) as Share).mountPoint;
+  // The other shares the records and definitions name, each by the importing service's mount and its address (a host mounts it at its own).
+  const importedShares = [...new Set(volumeShares.values())].filter((x) => x !== share).map((x) => ({ mount: x.mountPoint, address: x.address, type: x.type }));
   const placedCheckpoints: ImportedCheckpoint[] = [];
   const files: VolumeFiles = new Map(m.volumes.map((b) => [b.volume.id, new Set(Object.keys(b.tree.files))]));
   const s = m.instance;
@@ -207,7 +229,7 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: disk ${d.target} is volume ${d.volumeId}, the definition says ${facts.disks.get(d.target) ?? 'nothing'}`, { details: { target: d.target } });
     }
   }
-  await writeNew(path.join(staging, IMPORTED_DEFINITION_FILE), placedDefinition(instanceXml, m, ids, share.mountPoint, facts.nvram === null ? null : storePath));
+  await writeNew(path.join(staging, IMPORTED_DEFINITION_FILE), placedDefinition(instanceXml, m, ids, dirOf, facts.nvram === null ? null : storePath));
   await rm(path.join(staging, s.definition.file));
   for (const c of s.checkpoints) {
     const what = `checkpoint ${c.id}'s definition`;
@@ -227,14 +249,14 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     if ((cf.nvram === null) !== (c.nvram === null)) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: it ${cf.nvram === null ? 'names no' : 'names an'} NVRAM store, the archive ${c.nvram === null ? 'carries none' : 'carries one'}`);
     const dir = path.join(staging, ids.checkpoints[c.id] as string);
     await mkdir(dir, { mode: 0o750 });
-    const placed = placedDefinition(xml, m, ids, share.mountPoint, cf.nvram === null ? null : storePath, c.volumes);
+    const placed = placedDefinition(xml, m, ids, dirOf, cf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
     // The memory file's own definition names the source's files (its share's mount, its NVRAM
     // path) and ids: placed as the saved one is, it is what the restore hands libvirt instead,
     // and it is written back into the image's header, since libvirt restores an image only under
     // the uuid and disk serials its own definition names (memory-definition.ts). The image then
     // names this instance, and an export of it carries a definition its next import accepts.
-    const memoryPlaced = placedDefinition(memoryXml, m, ids, share.mountPoint, mf.nvram === null ? null : storePath, c.volumes);
+    const memoryPlaced = placedDefinition(memoryXml, m, ids, dirOf, mf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.memoryDefinition), memoryPlaced);
     if (!(await writeSaveImageDefinition(path.join(staging, c.memory.file), memoryPlaced, inMemory)) && idsChanged(m, ids, c)) {
       throw new StorageError('CHECKPOINT_RESTORE_INCOMPATIBLE', `${inMemory}: its image has no room for the definition under the new ids, and libvirt restores it only under the uuid and disk serials it names; import the archive keeping its ids (keep_ids=true)`, {
@@ -258,7 +280,10 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       }
     }
     // importedMount: a host mounting the share at another path reads the paths under its own.
-    const record = { ...recordOf(c, m, ids, share.mountPoint, placed, nvram, tpm), memoryDefinitionSha256: sha256(memoryPlaced), importedMount: share.mountPoint };
+    const record = {
+      ...recordOf(c, m, ids, dirOf, placed, nvram, tpm), memoryDefinitionSha256: sha256(memoryPlaced), importedMount: share.mountPoint,
+      ...(importedShares.length > 0 ? { importedShares } : {}),
+    };
     await writeNew(path.join(dir, CHECKPOINT_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
     await fsyncDir(dir);
     placedCheckpoints.push({
@@ -272,10 +297,10 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
 
 async function commitVolumes(env: RemoteFsEnv, m: InstanceManifest, st: Staging): Promise<Map<string, VolumeTree>> {
   const ids = st.ids as InstanceImportIds;
-  const dir = (st.share as Share).mountPoint;
   const perms = await env.perms();
   const trees = new Map<string, VolumeTree>();
   for (const body of m.volumes) {
+    const dir = (st.volumeShares.get(body.volume.id) as Share).mountPoint;
     const vm = volumeManifestOf(m, body);
     const vids = ids.volumes[body.volume.id] as ImportIds;
     const tree = importedTree(vm, vids);
@@ -292,7 +317,7 @@ async function commitVolumes(env: RemoteFsEnv, m: InstanceManifest, st: Staging)
 }
 
 export async function importInstance(env: RemoteFsEnv, source: Readable, req: InstanceImportRequest, ctx: OpContext = {}): Promise<ImportedInstance> {
-  const st: Staging = { ids: null, owned: [], share: null, staging: null, temps: new Map(), lease: null };
+  const st: Staging = { ids: null, owned: [], share: null, volumeShares: new Map(), staging: null, temps: new Map(), lease: null };
   try {
     const { manifest: m } = await receiveInstanceArchive(source, { onManifest: (x) => prepare(env, x, req, ctx, st), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes });
     const ids = st.ids as InstanceImportIds;
@@ -303,13 +328,14 @@ export async function importInstance(env: RemoteFsEnv, source: Readable, req: In
       await rebaseReceived(vm, temps, (ids.volumes[body.volume.id] as ImportIds).volumeId, ctx.signal);
     }
     const share = st.share as Share;
-    const checkpoints = await placeSection(m, ids, share, st.staging as string, env.storage.importBootDirs);
+    const checkpoints = await placeSection(m, ids, share, st.volumeShares, st.staging as string, env.storage.importBootDirs);
     const trees = await commitVolumes(env, m, st);
     const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
     await rename(st.staging as string, instanceDir);
     await fsyncDir(path.dirname(instanceDir));
     const formats = Object.fromEntries([...trees].map(([id, t]) => [id, t.files[t.active]?.format ?? 'qcow2']));
-    return { manifest: m, ids, share: share.address, instanceDir, trees, formats, checkpoints };
+    const volumeShares = Object.fromEntries([...st.volumeShares].map(([id, x]) => [(ids.volumes[id] as ImportIds).volumeId, x.address]));
+    return { manifest: m, ids, share: share.address, volumeShares, instanceDir, trees, formats, checkpoints };
   } catch (err) {
     for (const id of st.owned) await deleteVolumeFiles(env.shares, id).catch(() => undefined);
     if (st.staging !== null) await rm(st.staging, { recursive: true, force: true }).catch(() => undefined);

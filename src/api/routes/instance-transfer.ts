@@ -11,11 +11,13 @@ import { openInstanceExport } from '../usecases/instances/instance-export.js';
 import { importInstanceArchive } from '../usecases/instances/instance-import.js';
 import { looseBool, noQuery, uuid } from '../validation/common.js';
 import { parse } from '../validation/parse.js';
+import { parseVolumeShares } from '../validation/volume-share-map.js';
 import { ARCHIVE_MEDIA_TYPE, requireArchiveBody } from './volume-transfer.js';
 import type { RouteDef } from './route.js';
 
 const instancePath = z.strictObject({ project_id: z.string().optional(), instance_uuid: uuid });
-const importQuery = z.strictObject({ share: z.string().max(1024).optional(), keep_ids: looseBool.optional() });
+/** volume_share: once per mapped volume (validation/volume-share-map.ts). */
+const importQuery = z.strictObject({ share: z.string().max(1024).optional(), keep_ids: looseBool.optional(), volume_share: z.unknown().optional() });
 
 export function instanceTransferRoutes(deps: ServiceDeps): RouteDef[] {
   return [
@@ -40,13 +42,14 @@ export function instanceTransferRoutes(deps: ServiceDeps): RouteDef[] {
     },
     {
       method: 'post', path: '/os-instance-import', versioned: true, policy: 'qcowshare:instance:import', status: 201,
-      summary: 'Import an instance archive: new volumes with their trees, checkpoint rows and files on the share (admin; body: application/x-tar)',
+      summary: 'Import an instance archive: new volumes with their trees, checkpoint rows and files on the share, or each volume on the share volume_share=<archived id>:<share> names (admin; body: application/x-tar)',
       handler: async (req, res) => {
         const q = parse(importQuery, req.query, 'query');
+        const volumeShares = parseVolumeShares(q.volume_share);
         const project = scopedProject(req);
         requireArchiveBody(req);
         acceptUpload(req, res);
-        const got = await importInstanceArchive(deps, callerOf(req), project, req, { share: q.share ?? null, keepIds: q.keep_ids ?? false });
+        const got = await importInstanceArchive(deps, callerOf(req), project, req, { share: q.share ?? null, volumeShares, keepIds: q.keep_ids ?? false });
         res.status(201).json({
           instance_import: {
             instance_uuid: got.instanceUuid,

@@ -16,11 +16,14 @@ export function instanceTransferCommands(program: Command, client: () => ApiClie
       await saveArchive(await client().raw('GET', `/v3/os-instances/${instance.toLowerCase()}/os-export`), o.output, o.progress, stderr, tty);
     });
   program.command('import-instance <file>').description('import an instance archive (- : stdin): new volumes, checkpoint rows and files (admin)')
-    .option('--share <address>').option('--keep-ids', "keep the archive's instance, volume, snapshot and checkpoint ids (refused unless free; needed to restore a checkpoint's memory state)")
+    .option('--share <address>', "the default share: volumes --volume-share does not name, and the instance's checkpoints (the share hosts keep checkpoints on)")
+    .option('--volume-share <id:share>', "put the archived volume <id> on <share> (repeat once per volume; the id is the archive's, the share a configured one)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--keep-ids', "keep the archive's instance, volume, snapshot and checkpoint ids (refused unless free; needed to restore a checkpoint's memory state)")
     .option('--no-progress', 'no progress bar on stderr')
-    .action(async (file: string, o: { share?: string; keepIds?: boolean; progress: boolean }) => {
+    .action(async (file: string, o: { share?: string; volumeShare: string[]; keepIds?: boolean; progress: boolean }) => {
       const params = new URLSearchParams();
       if (o.share) params.set('share', o.share);
+      for (const m of o.volumeShare) params.append('volume_share', m);
       if (o.keepIds) params.set('keep_ids', 'true');
       const q = params.size > 0 ? `?${params.toString()}` : '';
       const r = await sendArchive(client(), `/v3/os-instance-import${q}`, file, { progress: o.progress, label: 'imported', afterSent: 'the service checks and writes the instance', stderr, tty });

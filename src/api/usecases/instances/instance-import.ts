@@ -11,6 +11,9 @@
  *   checkpoint ids), checkpoint rows (available, on no host yet: a revert names one), the
  *   operations succeeded, the leases released                            <- the commit point
  *
+ * volume_share: each named archived volume on its own share (the driver refuses a wrong map before
+ * `assign`, so no intent is recorded); its row's provider location is that share.
+ *
  * With keep_ids the archive's ids are kept (refused with CONFLICT unless every one is free): a
  * checkpoint's memory state can only be restored into the instance it was taken of, since the
  * domain's uuid, name and every disk's serial (the volume id) are part of the state libvirt
@@ -105,7 +108,7 @@ async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, 
       const nv = ids.volumes[b.volume.id] as InstanceImportIds['volumes'][string];
       await deps.repos.volumes.insert({
         id: nv.volumeId, projectId, userId: caller.userId, name: b.volume.name, description: b.volume.description,
-        sizeGiB: Math.ceil(b.volume.sizeBytes / 1024 ** 3), status: 'available', attachStatus: 'detached', providerLocation: got.share,
+        sizeGiB: Math.ceil(b.volume.sizeBytes / 1024 ** 3), status: 'available', attachStatus: 'detached', providerLocation: got.volumeShares[nv.volumeId] ?? got.share,
         format: got.formats[nv.volumeId] ?? 'qcow2', metadata: { ...b.volume.metadata, [IMPORT_SOURCE_KEY]: b.volume.id }, bootable: b.volume.bootable,
       }, t);
       for (const s of b.tree.snapshots) {
@@ -163,7 +166,7 @@ function freshIds(m: InstanceArchiveManifest): InstanceImportIds {
   };
 }
 
-export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null; keepIds?: boolean }): Promise<ImportedInstanceResult> {
+export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null; volumeShares?: Readonly<Record<string, string>>; keepIds?: boolean }): Promise<ImportedInstanceResult> {
   const support = instanceExportCapability(deps);
   let intents: Intent[] = [];
   let got: ImportedInstanceArchive | null = null;
@@ -171,6 +174,7 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
   try {
     got = await support.importInstance(body, {
       share: input.share,
+      ...(input.volumeShares ? { volumeShares: input.volumeShares } : {}),
       assign: async (m) => {
         if (input.keepIds === true) await assertInstanceIdsFree(deps, m);
         await inTransaction(deps.repos.db, (t) => checkQuota(deps, projectId, quotaOf(m), t));

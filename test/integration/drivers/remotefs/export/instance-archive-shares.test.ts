@@ -5,7 +5,9 @@
  * one share, the second: both volumes read back their bytes there, and every path the imported
  * definitions and the coordinator's record name is on that share. When more than one of the
  * volumes' shares has a checkpoint directory of the instance, the export is refused with
- * INSTANCE_CHECKPOINTS_AMBIGUOUS before anything is read, and nothing changes.
+ * INSTANCE_CHECKPOINTS_AMBIGUOUS before anything is read, and nothing changes. With a per-volume
+ * share map the volumes are placed crosswise (each on the share the map names, the checkpoint on
+ * the default share), and a wrong map is refused before the ids are even assigned.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -141,5 +143,50 @@ describe('instance archives: an instance whose volumes sit on two shares', funct
     }
     expect(record.memoryDefinitionSha256).to.equal(sha256(memoryXml));
     await driver.removeInstanceImport({ instanceUuid: got.ids.instanceUuid, volumeIds: vols.map((v) => got.ids.volumes[v.id]!.volumeId) });
+  });
+
+  it('imports with a share map, crosswise: each volume on its mapped share, the checkpoint on the default, every path on its own share', async () => {
+    const archive = await exportInstance();
+    const got = await driver.importInstance(Readable.from([archive]), { assign: async (m) => freshIds(m), share: addresses[0]!, volumeShares: { [vols[0]!.id]: addresses[1]!, [vols[1]!.id]: addresses[0]! } });
+    const placedOn = [dirs[1]!, dirs[0]!];
+    expect(got.share).to.equal(addresses[0]);
+    expect(vols.map((v) => got.volumeShares[got.ids.volumes[v.id]!.volumeId])).to.deep.equal([addresses[1], addresses[0]]);
+    const newCp = got.ids.checkpoints[cpId]!;
+    const instDir = path.join(dirs[0]!, 'checkpoints', got.ids.instanceUuid);
+    const points: string[] = [];
+    for (const [i, v] of vols.entries()) {
+      const nv = got.ids.volumes[v.id]!;
+      const tree = await driver.getSnapshotTree({ id: nv.volumeId, sizeGiB: 1, providerLocation: got.volumeShares[nv.volumeId]! });
+      const point = tree.snapshots.find((s) => s.id === nv.snapshots[v.snap])?.ownedFile as string;
+      await verifyPattern(path.join(placedOn[i]!, point), 'qcow2', v.byte, 0, MiB);
+      await verifyPattern(path.join(placedOn[i]!, tree.activeFile), 'qcow2', v.byte, 0, MiB);
+      const other = dirs.find((d) => d !== placedOn[i]) as string;
+      expect((await shareListing(other)).filter((n) => n.includes(nv.volumeId)), 'nothing of the volume on the other share').to.deep.equal([]);
+      points.push(path.join(placedOn[i]!, point));
+    }
+    const record = parseRecord(await readFile(path.join(instDir, newCp, 'checkpoint.json'), 'utf8'), 'checkpoint.json', { id: newCp, instanceUuid: got.ids.instanceUuid });
+    expect(record.volumes.map((v) => v.snapshotPoint)).to.deep.equal(points);
+    expect([record.importedMount, record.importedShares]).to.deep.equal([dirs[0], [{ mount: dirs[1], address: addresses[1], type: 'local' }]]);
+    for (const file of ['memory.domain.xml', 'domain.xml']) {
+      const xml = await readFile(path.join(instDir, newCp, file), 'utf8');
+      expect([...xml.matchAll(/<source file='([^']*)'/g)].map((m) => m[1]), file).to.deep.equal(points);
+    }
+    const imported = await readFile(path.join(instDir, 'imported.domain.xml'), 'utf8');
+    expect([...imported.matchAll(/<source file='([^']*)'/g)].map((m) => path.dirname(m[1]!)), 'the imported definition: each disk on its share').to.deep.equal(placedOn);
+    expect((await shareListing(dirs[1]!)).filter((n) => n.includes(got.ids.instanceUuid)), 'no instance directory on the mapped share').to.deep.equal([]);
+    await driver.removeInstanceImport({ instanceUuid: got.ids.instanceUuid, volumeIds: vols.map((v) => got.ids.volumes[v.id]!.volumeId) });
+  });
+
+  it('refuses a map naming a volume the archive lacks, or a share not configured, before the ids are assigned: nothing on either share', async () => {
+    const archive = await exportInstance();
+    const before = await Promise.all(dirs.map((d) => shareListing(d)));
+    for (const [map, reason] of [[{ [randomUUID()]: addresses[1]! }, 'unknown_volume'], [{ [vols[0]!.id]: path.join(tmp, 'share-c') }, 'unknown_share']] as const) {
+      let assigned = false;
+      const err = await driver.importInstance(Readable.from([archive]), { assign: async (m) => { assigned = true; return freshIds(m); }, share: addresses[0]!, volumeShares: map })
+        .then(() => undefined, (e: unknown) => e);
+      expect(isStorageError(err, 'IMPORT_SHARE_MAP_INVALID') ? (err.details as { reason: string }).reason : String(err)).to.equal(reason);
+      expect(assigned, 'no id assigned, no intent recorded').to.equal(false);
+      expect(await Promise.all(dirs.map((d) => shareListing(d)))).to.deep.equal(before);
+    }
   });
 });
