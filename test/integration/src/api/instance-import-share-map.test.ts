@@ -30,6 +30,7 @@ import { BACKENDS, apiWaits, auth, eventually, remotefsServiceHooks } from '../.
 import type { GlusterVolume } from '../../../fixtures/gluster.js';
 import { binary } from '../../../fixtures/binary-body.js';
 import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
+import { definitionInSaveImage } from '../../../../drivers/remotefs/export/memory-definition.js';
 
 const MiB = 1024 * 1024;
 
@@ -157,7 +158,11 @@ for (const backend of BACKENDS) {
         points.push(point);
       }
       const cpDir = path.join(address(0), 'checkpoints', got.instance_uuid, got.checkpoints[0]!.id);
-      expect(await readFile(path.join(cpDir, 'memory.save'))).to.deep.equal(memory);
+      // QEMU's state as exported; the image's own definition (its header) is the placed one, naming each disk on its mapped share.
+      const placedMemory = await readFile(path.join(cpDir, 'memory.save'));
+      expect(placedMemory.length).to.equal(memory.length);
+      expect(placedMemory.subarray(-64 * 1024)).to.deep.equal(memory.subarray(-64 * 1024));
+      expect(definitionInSaveImage(placedMemory, placedMemory.length, 'memory')).to.equal(await readFile(path.join(cpDir, 'memory.domain.xml'), 'utf8'));
       const record = parseRecord(await readFile(path.join(cpDir, 'checkpoint.json'), 'utf8'), 'checkpoint.json', { id: got.checkpoints[0]!.id, instanceUuid: got.instance_uuid });
       expect(record.volumes.map((v) => v.snapshotPoint)).to.deep.equal(points);
       expect(record.importedMount).to.equal(address(0));

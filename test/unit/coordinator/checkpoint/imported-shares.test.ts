@@ -38,7 +38,11 @@ describe('checkpoint revert of an imported checkpoint whose volumes sit on two s
   const svcB = '/srv/service/mnt/0123abcd';
   const shareB: ImportedShare = { mount: svcB, address: 'gluster1:/tier1', type: 'glusterfs' };
   const svcXml = definition(`${svcA}/volume-${V1}`, `${svcB}/volume-${V2}`);
-  const libvirt = { lookupByUuid: async () => { throw new Error('no NVRAM or TPM: not asked'); } } as unknown as CheckpointLibvirt;
+  // The memory image names the instance's uuid and serials (as an import now writes them), only other paths.
+  const libvirt = {
+    lookupByUuid: async () => { throw new Error('no NVRAM or TPM: not asked'); },
+    saveImageGetXmlDesc: async () => definition('/mnt/source/x', '/mnt/source/y'),
+  } as unknown as CheckpointLibvirt;
   const deps = () => ({ libvirt, shareMount: hostA, makeOverlay: async () => { throw new Error('not made by a plan'); }, mountOf: (s: ImportedShare) => (s.address === shareB.address ? hostB : s.mount) });
 
   function writeRecord(extra: Record<string, unknown>): void {
