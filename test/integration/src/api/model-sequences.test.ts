@@ -96,56 +96,80 @@ async function expectRejected(p: Promise<unknown>, message: RegExp): Promise<voi
   expect(err?.message).to.match(message);
 }
 
+/** A site of the test: its own database, scratch directory (share) and service. */
+interface Site {
+  db?: TestDb;
+  dir?: string;
+  svc?: RunningService;
+  http?: ReturnType<typeof supertest>;
+}
+
 for (const [index, backend] of BACKENDS.entries()) {
   describe(`api: random operation sequences against a model (${backend.name})`, function () {
     this.timeout(0);
-    let db: TestDb | undefined;
-    let dir: string | undefined;
-    let svc: RunningService | undefined;
-    let http: ReturnType<typeof supertest>;
-    const start = async () => {
-      svc = await startService({ config: remotefsLocalConfig((db as TestDb).config, dir as string), reaperIntervalMs: 0 });
-      http = supertest(svc.url);
+    // Site b: another service with its own database and share, where kept ids are free
+    // (export here, import there keeping them) and incremental archives reach copies too.
+    const sites: [Site, Site] = [{}, {}];
+    const start = async (site: Site) => {
+      site.svc = await startService({ config: remotefsLocalConfig((site.db as TestDb).config, site.dir as string), reaperIntervalMs: 0 });
+      site.http = supertest(site.svc.url);
     };
     before(async () => {
-      db = await backend.create();
-      dir = await mkdtemp(path.join(tmpdir(), 'qcs-model-'));
-      await start();
+      for (const [i, site] of sites.entries()) {
+        site.db = await backend.create();
+        site.dir = await mkdtemp(path.join(tmpdir(), `qcs-model-${i === 0 ? 'a' : 'b'}-`));
+        await start(site);
+      }
     });
     after(async () => {
-      await svc?.stop();
-      await db?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      for (const site of sites) {
+        await site.svc?.stop();
+        await site.db?.cleanup();
+        if (site.dir) await rm(site.dir, { recursive: true, force: true });
+      }
     });
-    const restart = async () => {
-      await svc?.stop();
-      svc = undefined;
-      await start();
+    const restart = (site: Site) => async () => {
+      await site.svc?.stop();
+      site.svc = undefined;
+      await start(site);
     };
 
-    it(`${RUNS} run(s) of ${STEPS} steps: the service agrees with the model after every step`, async () => {
+    it(`${RUNS} run(s) of ${STEPS} steps on two sites: the services agree with the model after every step`, async () => {
       const seed = env('QCS_MODEL_SEED') ?? 20261207 + index;
       const replayPath = process.env.QCS_MODEL_PATH;
+      // One step in five goes to site b once it has a volume (kept ids and imports bring them there).
+      const stepArb = fc.tuple(fc.nat(4), opArb);
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: SHRINK ? 1 : STEPS, maxLength: STEPS }), async (ops) => {
-          const runner = new SequenceRunner(() => http, path.join(dir as string, 'share'), newWorld(), restart);
+        fc.asyncProperty(fc.array(stepArb, { minLength: SHRINK ? 1 : STEPS, maxLength: STEPS }), async (steps) => {
+          const [sa, sb] = sites;
+          const a = new SequenceRunner(() => sa.http as ReturnType<typeof supertest>, path.join(sa.dir as string, 'share'), newWorld(), restart(sa));
+          const b = new SequenceRunner(() => sb.http as ReturnType<typeof supertest>, path.join(sb.dir as string, 'share'), newWorld(a.world.archives), restart(sb));
+          a.peer = b;
+          b.peer = a;
+          b.site = 'b';
+          b.prefix = 'b';
+          let usedB = false;
           try {
-            await runner.apply({ t: 'createVolume', meta: true });
-            await runner.verify('start');
-            for (const [n, op] of ops.entries()) {
+            await a.apply({ t: 'createVolume', meta: true });
+            await a.verify('start');
+            for (const [n, [where, op]] of steps.entries()) {
               let did = '';
+              const runner = where === 0 && b.world.vols.size > 0 ? b : a;
               try {
-                did = await runner.apply(op);
-                await runner.verify(describeStep(n, op, did));
+                did = `site ${runner.site}: ${await runner.apply(op)}`;
+                await a.verify(`site a after ${describeStep(n, op, did)}`);
+                usedB ||= b.world.vols.size > 0;
+                if (usedB) await b.verify(`site b after ${describeStep(n, op, did)}`);
                 if (process.env.QCS_MODEL_LOG === '1') console.log(`    ${describeStep(n, op, did)}`);
               } catch (err) {
                 const e = err as Error;
-                e.message = `${describeStep(n, op, did)}\n  sequence: ${JSON.stringify(ops.slice(0, n + 1))}\n  ${e.message}`;
+                e.message = `${describeStep(n, op, did)}\n  sequence: ${JSON.stringify(steps.slice(0, n + 1))}\n  ${e.message}`;
                 throw e;
               }
             }
           } finally {
-            await runner.cleanup();
+            await a.cleanup();
+            await b.cleanup();
           }
         }),
         { numRuns: RUNS, seed, ...(replayPath ? { path: replayPath } : {}), endOnFailure: !SHRINK, verbose: 1 },
