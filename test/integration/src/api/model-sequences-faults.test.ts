@@ -8,6 +8,9 @@
  * and then everything matches the model exactly (statuses, lists, trees, every point's bytes, no
  * ghost snapshot, no orphan file, qemu-img check, os-check). The service is a child process
  * (test/fixtures/killable-service.ts); real RemoteFS driver on a local share; SQLite and MariaDB.
+ * Kills inside an import (nothing visible unless it committed), an export (the source untouched)
+ * and an import onto a copy (its tree as before or as the archive's): a fixed sequence in every
+ * run, and among the random crashes; once settled, no temp is left on the share.
  *
  * Bounded for CI (a fixed seed per backend, a few short runs). A long hunt:
  *   QCS_FAULT_RUNS=20 QCS_FAULT_STEPS=30 QCS_FAULT_SEED=<n> npx mocha --timeout 0 <this file>

@@ -5,6 +5,13 @@
  * (hidden flags, parents, sizes), every point's bytes, the files on the share and the admin
  * consistency check.
  *
+ * Two sites (two services, each with its own database and share): exports are kept (full,
+ * incremental since a snapshot, to a share file, a byte range read back) and imported later as new
+ * volumes (new ids; kept ids, which are free only on the other site and refused CONFLICT where
+ * taken; from the share file) and onto copies of their source on either site (the model's file
+ * tags say which copies still hold the base; the others refuse IMPORT_BASE_MISMATCH and change
+ * nothing); every step then acts on sources and copies alike.
+ *
  * Bounded for CI (a fixed seed per backend, a few short runs). A long hunt:
  *   QCS_MODEL_RUNS=50 QCS_MODEL_STEPS=30 QCS_MODEL_SEED=<n> npx mocha --timeout 0 <this file>
  * QCS_MODEL_LOG=1 prints every step as it passes.
