@@ -22,14 +22,15 @@ import fc from 'fast-check';
 import path from 'node:path';
 import supertest from 'supertest';
 import { qemuIo } from '../../../../lib/qemu/qemu-io.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { BACKENDS, auth, eventually, remotefsLocalConfig, remotefsServiceHooks, type Backend, type TestDb } from '../../../fixtures/api/harness.js';
 import { SequenceRunner } from '../../../fixtures/api/sequence-runner.js';
 import { expect } from 'chai';
 import {
-  deleteSnapshot, describeStep, newWorld, opArb, revert, takeSnapshot, type VolModel,
+  copyVolume, deleteSnapshot, describeStep, importedCopy, newWorld, ontoRefusal, opArb, revert, takeSnapshot, type ArchiveModel, type VolModel,
 } from '../../../fixtures/api/sequence-model.js';
 
 const env = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
@@ -69,6 +70,38 @@ describe('api: the random-sequence model follows the README tree rules', () => {
   });
 });
 
+describe('api: the random-sequence model knows which copies hold an incremental archive\'s base', () => {
+  const fresh = (): VolModel => ({ id: 'v', name: 'v', sizeGiB: 1, metadata: {}, active: { sizeGiB: 1, data: new Map() }, activeParent: null, snaps: new Map() });
+  const setUp = () => {
+    const v = fresh();
+    takeSnapshot(v, 's1', 's1', {});
+    takeSnapshot(v, 's2', 's2', {});
+    const copy = importedCopy(v, 'c', 'c', new Map([['s1', 'c1'], ['s2', 'c2']]));
+    const since = (sid: string): ArchiveModel => ({ sourceId: 'v', since: sid, tree: copyVolume(v), bytes: Buffer.alloc(0), file: null, site: 'a' });
+    return { v, copy, since };
+  };
+
+  it('a copy holds the base until a merge rewrites a file of its chain; the same merge on both sides may go either way', () => {
+    const { v, copy, since } = setUp();
+    expect(ontoRefusal(copy, since('s2'))).to.equal(null);
+    expect(ontoRefusal(copy, { ...since('s2'), since: null })).to.equal('INVALID_INPUT');
+    expect(ontoRefusal({ ...copy, metadata: {} }, since('s2'))).to.equal('IMPORT_BASE_MISMATCH');
+    // s1 merged with its one dependant s2 on the copy: s2's file is rewritten.
+    const merged = copyVolume(copy);
+    expect(deleteSnapshot(merged, 'c1')).to.equal('merged');
+    expect(ontoRefusal(merged, since('s2'))).to.equal('IMPORT_BASE_MISMATCH');
+    // The same merge on the source too: the same files merged, likely the same bytes.
+    expect(deleteSnapshot(v, 's1')).to.equal('merged');
+    expect(ontoRefusal(merged, since('s2'))).to.equal('maybe');
+    // A snapshot taken on the copy, and a revert, leave the base's files as they were.
+    const { copy: other, since: again } = setUp();
+    takeSnapshot(other, 'c3', 'c3', {});
+    revert(other, 'c1');
+    expect(ontoRefusal(other, again('s2'))).to.equal(null);
+    expect(ontoRefusal(other, again('s1'))).to.equal(null);
+  });
+});
+
 describe('api: the random-sequence checks fail on a service that differs from the model (sqlite)', function () {
   this.timeout(0);
   let dir: string;
@@ -91,6 +124,11 @@ describe('api: the random-sequence checks fail on a service that differs from th
       const r = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
       await eventually(async () => ((await http.get(`/v3/operations/${String(r.headers['x-operation-id'])}`).set(auth('admin'))).body.operation?.state === 'succeeded' ? true : undefined), 180_000);
       await expectRejected(runner.verify('deleted behind'), /snapshot list/);
+      deleteSnapshot(vol, sid);
+      await runner.verify('model told again');
+      // A temp an import left behind (settled: there must be none).
+      await writeFile(path.join(dir, 'share', `.volume-${vol.id}.${randomUUID()}.tmp`), 'half');
+      await expectRejected(runner.verify('temp left'), /image temps on the share/);
     } finally {
       await runner.cleanup();
     }
