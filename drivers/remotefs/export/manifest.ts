@@ -130,6 +130,8 @@ export function orderedFiles(m: ExportManifest): string[] {
  */
 export function assertManifestConsistent(m: ExportManifest): void {
   const vid = m.volume.id;
+  // Own keys only: `m.tree.files.constructor` is Object's, not a file of the archive.
+  const isFile = (name: string): boolean => Object.hasOwn(m.tree.files, name);
   const own = (name: string, what: string): void => {
     if (!isOwnFileName(name, vid)) {
       throw new StorageError('FILE_NAME_UNSAFE', `manifest: ${what} ${JSON.stringify(name)} is not a file of volume ${vid}`, { details: { name, what } });
@@ -137,13 +139,13 @@ export function assertManifestConsistent(m: ExportManifest): void {
   };
   for (const [name, f] of Object.entries(m.tree.files)) {
     own(name, 'file');
-    if (f.backing !== null && m.tree.files[f.backing] === undefined) {
+    if (f.backing !== null && !isFile(f.backing)) {
       throw new StorageError('IMAGE_UNSAFE_BACKING', `manifest: ${name} is backed by ${JSON.stringify(f.backing)}, not a file of the archive`, {
         details: { file: name, backingFile: f.backing, reason: 'outside-archive' },
       });
     }
   }
-  if (m.tree.files[m.tree.active] === undefined) throw mismatch(`manifest: active file ${m.tree.active} is not among its files`);
+  if (!isFile(m.tree.active)) throw mismatch(`manifest: active file ${m.tree.active} is not among its files`);
   orderedFiles(m);
   const owners = new Map<string, string>();
   const ids = new Set<string>();
@@ -151,7 +153,7 @@ export function assertManifestConsistent(m: ExportManifest): void {
     own(s.file, `file of snapshot ${s.id}`);
     if (ids.has(s.id)) throw mismatch(`manifest: snapshot ${s.id} listed twice`);
     ids.add(s.id);
-    if (m.tree.files[s.file] === undefined) throw mismatch(`manifest: snapshot ${s.id} owns ${s.file}, not a file of the archive`);
+    if (!isFile(s.file)) throw mismatch(`manifest: snapshot ${s.id} owns ${s.file}, not a file of the archive`);
     if (s.file === m.tree.active) throw mismatch(`manifest: snapshot ${s.id} owns the active file`);
     if (owners.has(s.file)) throw mismatch(`manifest: ${s.file} owned by two snapshots`);
     owners.set(s.file, s.id);
@@ -165,19 +167,33 @@ export function assertManifestConsistent(m: ExportManifest): void {
     if (name !== m.tree.active && !owners.has(name)) throw mismatch(`manifest: ${name} is neither the active file nor a snapshot's`);
   }
   for (const name of Object.keys(m.base?.files ?? {})) {
-    if (m.tree.files[name] === undefined) throw mismatch(`manifest: base file ${name} is not a file of the tree`);
+    if (!isFile(name)) throw mismatch(`manifest: base file ${name} is not a file of the tree`);
   }
+}
+
+/**
+ * A manifest's text as JSON (ARCHIVE_CORRUPT when it is not). JSON.parse keeps a `__proto__` key
+ * as an own property, and a parsed record would then drop it silently (a metadata key lost on the
+ * way): it is refused anywhere in the text, as the API refuses it as a metadata key.
+ */
+export function manifestJson(raw: string): unknown {
+  let json: unknown;
+  let protoKey = false;
+  try {
+    json = JSON.parse(raw, (key, value: unknown) => {
+      if (key === '__proto__') protoKey = true;
+      return value;
+    });
+  } catch (err) {
+    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} is not JSON`, { cause: err });
+  }
+  if (protoKey) throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} has a key "__proto__"`, { details: { reason: 'manifest-schema' } });
+  return json;
 }
 
 /** Parse and check a manifest's text (ARCHIVE_CORRUPT when it is not one). */
 export function parseManifest(raw: string): ExportManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} is not JSON`, { cause: err });
-  }
-  const parsed = manifestSchema.safeParse(json);
+  const parsed = manifestSchema.safeParse(manifestJson(raw));
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME}: ${issues}`, { details: { reason: 'manifest-schema' } });
