@@ -131,6 +131,18 @@ describe('hostile import archives are refused and leave nothing', function () {
     await expectRefused(await packEntries(list), 'ARCHIVE_MANIFEST_MISMATCH');
   });
 
+  // GNU tar would expand a sparse entry's data (a map, then the data blocks) into another file than
+  // the bytes hashed here: such an entry means something else to ordinary tools, so it is refused.
+  for (const [what, pax] of [
+    ['1.0', { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.realsize': '1048576' }],
+    ['0.0', { 'GNU.sparse.size': '1048576', 'GNU.sparse.numblocks': '1', 'GNU.sparse.offset': '0', 'GNU.sparse.numbytes': '512' }],
+  ] as const) {
+    it(`a GNU sparse entry (pax format ${what}) with the genuine bytes: ARCHIVE_UNSAFE_ENTRY`, async () => {
+      const list = entries.map((e) => (e.name === first().name ? { ...e, pax: { ...pax, 'GNU.sparse.name': e.name } } : e));
+      await expectRefused(await packEntries(list), 'ARCHIVE_UNSAFE_ENTRY');
+    });
+  }
+
   it('a raw data file posing as a qcow2 image: IMAGE_FORMAT_MISMATCH', async () => {
     const base = manifest.tree.files[first().name]!;
     const raw = Buffer.alloc(base.bytes, 0x5a);
