@@ -106,19 +106,29 @@ export function carriedFiles(m: ExportManifest): string[] {
   return orderedFiles(m).filter((f) => m.base?.files[f] === undefined);
 }
 
-/** Every file of the tree, each after its backing file (roots first): the order of the archive. */
+/**
+ * Every file of the tree, each after its backing file (roots first): the order of the archive.
+ * Linear and without recursion: a hostile manifest's chain may be thousands of files deep.
+ */
 export function orderedFiles(m: ExportManifest): string[] {
+  const files = m.tree.files;
   const out: string[] = [];
   const placed = new Set<string>();
-  const place = (name: string, depth: number): void => {
-    if (placed.has(name)) return;
-    const backing = m.tree.files[name]?.backing ?? null;
-    if (depth > Object.keys(m.tree.files).length) throw mismatch('the manifest\'s backing names form a loop', { file: name });
-    if (backing !== null) place(backing, depth + 1);
-    placed.add(name);
-    out.push(name);
-  };
-  for (const name of Object.keys(m.tree.files).sort()) place(name, 0);
+  for (const start of Object.keys(files).sort()) {
+    // The chain below `start` down to a root or a file already placed, then placed root first.
+    const chain: string[] = [];
+    const onChain = new Set<string>();
+    for (let name: string | null = start; name !== null && !placed.has(name); name = Object.hasOwn(files, name) ? (files[name]?.backing ?? null) : null) {
+      if (onChain.has(name)) throw mismatch('the manifest\'s backing names form a loop', { file: name });
+      onChain.add(name);
+      chain.push(name);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const name = chain[i] as string;
+      placed.add(name);
+      out.push(name);
+    }
+  }
   return out;
 }
 
