@@ -28,6 +28,12 @@ export const EXPORT_VERSION = 1;
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/**
+ * Ids as the service writes them: lower case. The API lowers every id in a path before it looks
+ * it up, so a volume or snapshot kept (keep_ids) in upper case could never be reached, and on
+ * MariaDB the same id in another case is another row's.
+ */
+const id = z.string().refine((s) => isUuid(s) && s === s.toLowerCase(), 'not a lower-case UUID');
 const metadataSchema = z.record(z.string().max(255), z.string().max(255));
 const text = z.string().max(4096).nullable();
 
@@ -40,13 +46,13 @@ const fileSchema = z.strictObject({
 });
 
 const snapshotSchema = z.strictObject({
-  id: z.string().refine(isUuid, 'not a UUID'),
+  id,
   name: text,
   description: text,
   metadata: metadataSchema,
   /** The file holding the snapshot's point in time. */
   file: z.string(),
-  parent: z.string().refine(isUuid, 'not a UUID').nullable(),
+  parent: id.nullable(),
   hidden: z.boolean(),
   sizeBytes: z.number().int().nonnegative(),
   createdAt: z.string().max(64),
@@ -57,7 +63,7 @@ export const manifestSchema = z.strictObject({
   version: z.literal(EXPORT_VERSION),
   createdAt: z.string().max(64),
   volume: z.strictObject({
-    id: z.string().refine(isUuid, 'not a UUID'),
+    id,
     name: text,
     description: text,
     metadata: metadataSchema,
@@ -71,7 +77,7 @@ export const manifestSchema = z.strictObject({
   }),
   /** Incremental archives: the snapshot the target must hold, and its chain's files with their checksums. */
   base: z.strictObject({
-    snapshotId: z.string().refine(isUuid, 'not a UUID'),
+    snapshotId: id,
     files: z.record(z.string(), z.string().regex(SHA256)),
   }).nullable(),
   /**
