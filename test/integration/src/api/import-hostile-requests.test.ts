@@ -96,6 +96,66 @@ for (const backend of BACKENDS) {
       await deleteVolume(id);
     });
 
+    /** `from` with every id of `ids` replaced by a fresh one everywhere (names, manifest, headers: same lengths), sums recomputed. */
+    async function withFreshIds(from: Buffer, ids: string[]): Promise<{ archive: Buffer; to: Map<string, string> }> {
+      const to = new Map(ids.map((i) => [i, randomUUID()]));
+      const swap = (b: Buffer): Buffer => {
+        const out = Buffer.from(b);
+        for (const [a, z] of to) {
+          const needle = Buffer.from(a);
+          for (let at = out.indexOf(needle); at !== -1; at = out.indexOf(needle, at + 1)) out.write(z, at, 'latin1');
+        }
+        return out;
+      };
+      const entries = (await unpack(from)).map((e) => ({ name: swap(Buffer.from(e.name)).toString(), data: swap(e.data!) }));
+      return { archive: await packEntries([...entries.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(entries) }]), to };
+    }
+
+    type Reply = { status: number; body: Record<string, { error_code?: string; id?: string } | undefined> };
+    /** An upload sent but for its last bytes: `finish` sends them; `answer` is the reply. */
+    function heldUpload(body: Buffer, query: string): { answer: Promise<Reply>; finish: () => void } {
+      let resolveAnswer!: (a: Reply) => void;
+      const answer = new Promise<Reply>((r) => { resolveAnswer = r; });
+      const req = http.request(`${url}/v3/os-volume-import?${query}`, {
+        method: 'POST', agent: false, headers: { ...auth('alice'), 'content-type': 'application/x-tar', 'content-length': String(body.length) },
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Reply['body'] }));
+      });
+      req.write(body.subarray(0, body.length - 4096));
+      return { answer, finish: () => { req.end(body.subarray(body.length - 4096)); } };
+    }
+
+    // Two volume ids, one snapshot id: each import's lease is its own volume's, so both pass the
+    // check of free ids before either commits; the second commit must be a clean refusal.
+    it('two imports keeping different volume ids and one same snapshot id, both under way: one 201, the other 409 CONFLICT with nothing left', async () => {
+      const r = await api.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'with-snap' } }).expect(202);
+      const src = r.body.volume.id as string;
+      await waits.settled('volumes', src, 'available');
+      const s = await api.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: src, name: 's' } }).expect(202);
+      const sid = s.body.snapshot.id as string;
+      await waits.settled('snapshots', sid, 'available');
+      const full = (await api.get(`/v3/volumes/${src}/os-export`).set(auth('alice')).buffer(true).parse(binary).expect(200)).body as Buffer;
+      const one = await withFreshIds(full, [src, sid]);
+      const two = await withFreshIds(one.archive, [one.to.get(src)!]);
+      const before = await snapshotState();
+      const ops = async () => ((await api.get('/v3/operations').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.operations as { id: string; kind: string; state: string }[]);
+      const known = new Set((await ops()).map((o) => o.id));
+      const uploads = [heldUpload(one.archive, 'keep_ids=true'), heldUpload(two.archive, 'keep_ids=true')];
+      await eventually(async () => ((await ops()).filter((o) => !known.has(o.id) && o.kind === 'import_volume' && o.state === 'running').length === 2 ? true : undefined), 60_000);
+      for (const u of uploads) u.finish();
+      const answers = await Promise.all(uploads.map((u) => u.answer));
+      expect(answers.map((a) => a.status).sort(), JSON.stringify(answers)).to.deep.equal([201, 409]);
+      expect(codeOf(answers.find((a) => a.status === 409)!.body)).to.equal('CONFLICT');
+      await eventually(async () => ((await running()).length === 0 ? true : undefined), 60_000);
+      const winner = answers.find((a) => a.status === 201)!.body.volume!.id as string;
+      expect(await allVolumes()).to.deep.equal([...before.volumes, winner].sort());
+      const added = (await shareListing(share())).filter((l) => !before.share.includes(l)).map((l) => l.split(' ')[0]!);
+      expect(added.every((n) => n.startsWith(`volume-${winner}`)), added.join('\n')).to.equal(true);
+    });
+
     it('an incremental import onto another project\'s volume: 404, the volume untouched', async () => {
       const r = await api.post('/v3/volumes').set(auth('bob')).send({ volume: { size: 1, name: 'bobs' } }).expect(202);
       const bobs = r.body.volume.id as string;
