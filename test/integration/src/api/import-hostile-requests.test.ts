@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type supertest from 'supertest';
@@ -155,6 +156,35 @@ for (const backend of BACKENDS) {
       const added = (await shareListing(share())).filter((l) => !before.share.includes(l)).map((l) => l.split(' ')[0]!);
       expect(added.every((n) => n.startsWith(`volume-${winner}`)), added.join('\n')).to.equal(true);
     });
+
+    // Someone with access to the share plants an entry at the new volume's final name after the
+    // import checked that its id has no file, before its commit: the import never replaces it.
+    for (const kind of ['file', 'symlink', 'directory'] as const) {
+      it(`a ${kind} planted at the new volume's name before the commit: 409 VOLUME_EXISTS, the planted ${kind} untouched, nothing of the import left`, async () => {
+        const id = randomUUID();
+        const body = await withVolumeId(id);
+        const before = await snapshotState();
+        const known = new Set((await api.get('/v3/operations').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.operations.map((o: { id: string }) => o.id));
+        const upload = heldUpload(body, 'keep_ids=true');
+        // Its file's temporary exists: the check for files of the id is behind it.
+        await eventually(async () => ((await readdir(share())).some((n) => n.startsWith(`.volume-${id}.`)) ? true : undefined), 60_000);
+        const planted = path.join(share(), `volume-${id}`);
+        if (kind === 'file') await writeFile(planted, 'planted');
+        else if (kind === 'symlink') await symlink(path.join(dir, 'elsewhere'), planted);
+        else await mkdir(planted);
+        const plantedLine = (await shareListing(share())).find((l) => l.startsWith(`volume-${id} `));
+        upload.finish();
+        const a = await upload.answer;
+        expect(a.status, JSON.stringify(a.body)).to.equal(409);
+        expect(codeOf(a.body)).to.equal('VOLUME_EXISTS');
+        const ops = (await api.get('/v3/operations').set(auth('admin')).query({ all_tenants: 'true' }).expect(200)).body.operations as { id: string; state: string }[];
+        expect(ops.filter((o) => !known.has(o.id)).map((o) => o.state)).to.deep.equal(['failed']);
+        expect(await allVolumes()).to.deep.equal(before.volumes);
+        expect(await shareListing(share())).to.deep.equal([...before.share, plantedLine].sort());
+        await rm(planted, { recursive: true, force: true });
+        await expectNextImportWorks();
+      });
+    }
 
     it('an incremental import onto another project\'s volume: 404, the volume untouched', async () => {
       const r = await api.post('/v3/volumes').set(auth('bob')).send({ volume: { size: 1, name: 'bobs' } }).expect(202);
