@@ -157,7 +157,9 @@ async function readEntries<M>(input: ArchiveInput, st: ReadState<M>, kind: Archi
       continue;
     }
     const h: TarHeader = { ...raw, name: next.path ?? global.path ?? raw.name, size: next.size ?? global.size ?? raw.size };
+    const sparse = next.sparse === true || global.sparse === true;
     next = {};
+    if (sparse) throw unsafeEntry(h.name, 'a GNU sparse entry (its data is a map and blocks, not the file as it is)');
     await onEntry(h, input, st, kind, o);
     // onEntry read the whole data of a file it accepted; anything else was refused above.
     if (!(await input.skip(padding(h.size)))) throw truncated(h.name);

@@ -6,13 +6,14 @@
  *                                 share chosen, no file of the new id anywhere, room checked
  *   every file -> .volume-<new>.<uuid>.tmp, hashed while written; checksums matched
  *   every header verified (inspector), backing names rewritten to the new names, verified again
- *   temps renamed to their final names, then the info file written  <- the share's commit point
+ *   temps linked to their final names (never over an entry planted there since the check: VOLUME_EXISTS),
+ *   then the info file written                                     <- the share's commit point
  *
  * The caller's database commit (rows of the volume and its snapshots) comes after; until then a
  * crash leaves only files of an id no row names, which the caller's recovery removes with
  * deleteVolumeFiles. A refusal removes what this call wrote before it is thrown.
  */
-import { rename } from 'node:fs/promises';
+import { link, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
@@ -67,6 +68,10 @@ interface Staging {
   owned: boolean;
   temps: Map<string, string>;
   lease: { signal: Promise<AbortSignal>; end: () => Promise<void> } | null;
+  /** Final names this import has made (linked from their temps). */
+  finals: string[];
+  /** An entry appeared at a final name after the check (not ours: it stays). */
+  planted: boolean;
 }
 
 async function prepare(env: RemoteFsEnv, m: ExportManifest, req: ImportRequest, ctx: OpContext, st: Staging): Promise<{ dir: string; tempName: () => string }> {
@@ -87,20 +92,40 @@ async function prepare(env: RemoteFsEnv, m: ExportManifest, req: ImportRequest, 
   return { dir: share.mountPoint, tempName: () => tempFileName(ids.volumeId) };
 }
 
+/**
+ * A temp to its final name, never over what someone put there after the check for files of the
+ * id (a file, a link, a directory: link() fails on any, where rename() would replace a file).
+ */
+async function linkFinal(temp: string, final: string, st: Staging): Promise<void> {
+  try {
+    await link(temp, final);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    st.planted = true;
+    const file = path.basename(final);
+    throw new StorageError('VOLUME_EXISTS', `${file} appeared on the share while the archive was imported: an import never replaces a file`, { details: { file } });
+  }
+}
+
 async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise<VolumeTree> {
   const ids = st.ids as ImportIds;
   const dir = (st.share as Share).mountPoint;
   const tree = importedTree(m, ids);
   const perms = await env.perms();
   for (const temp of st.temps.values()) await applyPerms(temp, perms);
-  for (const [name, temp] of st.temps) await rename(temp, path.join(dir, renameFile(name, m.volume.id, ids.volumeId)));
+  for (const [name, temp] of st.temps) {
+    const final = path.join(dir, renameFile(name, m.volume.id, ids.volumeId));
+    await linkFinal(temp, final, st);
+    st.finals.push(final);
+    await unlink(temp);
+  }
   await fsyncDir(dir);
   await writeInfo(dir, tree, { mode: perms.mode });
   return tree;
 }
 
 export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {
-  const st: Staging = { share: null, ids: null, owned: false, temps: new Map(), lease: null };
+  const st: Staging = { share: null, ids: null, owned: false, temps: new Map(), lease: null, finals: [], planted: false };
   try {
     const { manifest } = await timed('import.receive', () => receiveArchive(source, {
       onManifest: (m) => timed('import.prepare', () => prepare(env, m, req, ctx, st)), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes,
@@ -112,7 +137,12 @@ export async function importVolume(env: RemoteFsEnv, source: Readable, req: Impo
     const format = manifest.tree.files[manifest.tree.active]?.format ?? 'qcow2';
     return { providerLocation: (st.share as Share).address, format, sizeGiB: giBFromBytes(manifest.volume.sizeBytes), manifest, ids, tree };
   } catch (err) {
-    if (st.owned && st.ids !== null) await deleteVolumeFiles(env.shares, st.ids.volumeId).catch(() => undefined);
+    if (st.planted) {
+      // Only what this import made: the entry planted under the volume's name is not ours.
+      for (const f of [...st.temps.values(), ...st.finals]) await unlink(f).catch(() => undefined);
+    } else if (st.owned && st.ids !== null) {
+      await deleteVolumeFiles(env.shares, st.ids.volumeId).catch(() => undefined);
+    }
     throw err;
   } finally {
     await st.lease?.end();

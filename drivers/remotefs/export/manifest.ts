@@ -28,6 +28,12 @@ export const EXPORT_VERSION = 1;
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/**
+ * Ids as the service writes them: lower case. The API lowers every id in a path before it looks
+ * it up, so a volume or snapshot kept (keep_ids) in upper case could never be reached, and on
+ * MariaDB the same id in another case is another row's.
+ */
+const id = z.string().refine((s) => isUuid(s) && s === s.toLowerCase(), 'not a lower-case UUID');
 const metadataSchema = z.record(z.string().max(255), z.string().max(255));
 const text = z.string().max(4096).nullable();
 
@@ -40,13 +46,13 @@ const fileSchema = z.strictObject({
 });
 
 const snapshotSchema = z.strictObject({
-  id: z.string().refine(isUuid, 'not a UUID'),
+  id,
   name: text,
   description: text,
   metadata: metadataSchema,
   /** The file holding the snapshot's point in time. */
   file: z.string(),
-  parent: z.string().refine(isUuid, 'not a UUID').nullable(),
+  parent: id.nullable(),
   hidden: z.boolean(),
   sizeBytes: z.number().int().nonnegative(),
   createdAt: z.string().max(64),
@@ -57,7 +63,7 @@ export const manifestSchema = z.strictObject({
   version: z.literal(EXPORT_VERSION),
   createdAt: z.string().max(64),
   volume: z.strictObject({
-    id: z.string().refine(isUuid, 'not a UUID'),
+    id,
     name: text,
     description: text,
     metadata: metadataSchema,
@@ -71,7 +77,7 @@ export const manifestSchema = z.strictObject({
   }),
   /** Incremental archives: the snapshot the target must hold, and its chain's files with their checksums. */
   base: z.strictObject({
-    snapshotId: z.string().refine(isUuid, 'not a UUID'),
+    snapshotId: id,
     files: z.record(z.string(), z.string().regex(SHA256)),
   }).nullable(),
   /**
@@ -106,19 +112,29 @@ export function carriedFiles(m: ExportManifest): string[] {
   return orderedFiles(m).filter((f) => m.base?.files[f] === undefined);
 }
 
-/** Every file of the tree, each after its backing file (roots first): the order of the archive. */
+/**
+ * Every file of the tree, each after its backing file (roots first): the order of the archive.
+ * Linear and without recursion: a hostile manifest's chain may be thousands of files deep.
+ */
 export function orderedFiles(m: ExportManifest): string[] {
+  const files = m.tree.files;
   const out: string[] = [];
   const placed = new Set<string>();
-  const place = (name: string, depth: number): void => {
-    if (placed.has(name)) return;
-    const backing = m.tree.files[name]?.backing ?? null;
-    if (depth > Object.keys(m.tree.files).length) throw mismatch('the manifest\'s backing names form a loop', { file: name });
-    if (backing !== null) place(backing, depth + 1);
-    placed.add(name);
-    out.push(name);
-  };
-  for (const name of Object.keys(m.tree.files).sort()) place(name, 0);
+  for (const start of Object.keys(files).sort()) {
+    // The chain below `start` down to a root or a file already placed, then placed root first.
+    const chain: string[] = [];
+    const onChain = new Set<string>();
+    for (let name: string | null = start; name !== null && !placed.has(name); name = Object.hasOwn(files, name) ? (files[name]?.backing ?? null) : null) {
+      if (onChain.has(name)) throw mismatch('the manifest\'s backing names form a loop', { file: name });
+      onChain.add(name);
+      chain.push(name);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const name = chain[i] as string;
+      placed.add(name);
+      out.push(name);
+    }
+  }
   return out;
 }
 
@@ -130,6 +146,8 @@ export function orderedFiles(m: ExportManifest): string[] {
  */
 export function assertManifestConsistent(m: ExportManifest): void {
   const vid = m.volume.id;
+  // Own keys only: `m.tree.files.constructor` is Object's, not a file of the archive.
+  const isFile = (name: string): boolean => Object.hasOwn(m.tree.files, name);
   const own = (name: string, what: string): void => {
     if (!isOwnFileName(name, vid)) {
       throw new StorageError('FILE_NAME_UNSAFE', `manifest: ${what} ${JSON.stringify(name)} is not a file of volume ${vid}`, { details: { name, what } });
@@ -137,13 +155,13 @@ export function assertManifestConsistent(m: ExportManifest): void {
   };
   for (const [name, f] of Object.entries(m.tree.files)) {
     own(name, 'file');
-    if (f.backing !== null && m.tree.files[f.backing] === undefined) {
+    if (f.backing !== null && !isFile(f.backing)) {
       throw new StorageError('IMAGE_UNSAFE_BACKING', `manifest: ${name} is backed by ${JSON.stringify(f.backing)}, not a file of the archive`, {
         details: { file: name, backingFile: f.backing, reason: 'outside-archive' },
       });
     }
   }
-  if (m.tree.files[m.tree.active] === undefined) throw mismatch(`manifest: active file ${m.tree.active} is not among its files`);
+  if (!isFile(m.tree.active)) throw mismatch(`manifest: active file ${m.tree.active} is not among its files`);
   orderedFiles(m);
   const owners = new Map<string, string>();
   const ids = new Set<string>();
@@ -151,7 +169,7 @@ export function assertManifestConsistent(m: ExportManifest): void {
     own(s.file, `file of snapshot ${s.id}`);
     if (ids.has(s.id)) throw mismatch(`manifest: snapshot ${s.id} listed twice`);
     ids.add(s.id);
-    if (m.tree.files[s.file] === undefined) throw mismatch(`manifest: snapshot ${s.id} owns ${s.file}, not a file of the archive`);
+    if (!isFile(s.file)) throw mismatch(`manifest: snapshot ${s.id} owns ${s.file}, not a file of the archive`);
     if (s.file === m.tree.active) throw mismatch(`manifest: snapshot ${s.id} owns the active file`);
     if (owners.has(s.file)) throw mismatch(`manifest: ${s.file} owned by two snapshots`);
     owners.set(s.file, s.id);
@@ -165,19 +183,33 @@ export function assertManifestConsistent(m: ExportManifest): void {
     if (name !== m.tree.active && !owners.has(name)) throw mismatch(`manifest: ${name} is neither the active file nor a snapshot's`);
   }
   for (const name of Object.keys(m.base?.files ?? {})) {
-    if (m.tree.files[name] === undefined) throw mismatch(`manifest: base file ${name} is not a file of the tree`);
+    if (!isFile(name)) throw mismatch(`manifest: base file ${name} is not a file of the tree`);
   }
+}
+
+/**
+ * A manifest's text as JSON (ARCHIVE_CORRUPT when it is not). JSON.parse keeps a `__proto__` key
+ * as an own property, and a parsed record would then drop it silently (a metadata key lost on the
+ * way): it is refused anywhere in the text, as the API refuses it as a metadata key.
+ */
+export function manifestJson(raw: string): unknown {
+  let json: unknown;
+  let protoKey = false;
+  try {
+    json = JSON.parse(raw, (key, value: unknown) => {
+      if (key === '__proto__') protoKey = true;
+      return value;
+    });
+  } catch (err) {
+    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} is not JSON`, { cause: err });
+  }
+  if (protoKey) throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} has a key "__proto__"`, { details: { reason: 'manifest-schema' } });
+  return json;
 }
 
 /** Parse and check a manifest's text (ARCHIVE_CORRUPT when it is not one). */
 export function parseManifest(raw: string): ExportManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME} is not JSON`, { cause: err });
-  }
-  const parsed = manifestSchema.safeParse(json);
+  const parsed = manifestSchema.safeParse(manifestJson(raw));
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME}: ${issues}`, { details: { reason: 'manifest-schema' } });

@@ -30,6 +30,8 @@ export interface TarHeader {
 export interface PendingNames {
   path?: string;
   size?: number;
+  /** GNU sparse records (`GNU.sparse.*`): the entry's data is not the file's bytes as they are. */
+  sparse?: boolean;
 }
 
 export class TarFormatError extends Error {}
@@ -128,6 +130,9 @@ export function applyPax(records: ReadonlyMap<string, string>, into: PendingName
     if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new TarFormatError('a pax size that is not a number');
     into.size = Number(s);
   }
+  // GNU tar expands such an entry (a map, then the data blocks) into another file than the bytes
+  // the entry carries: the reader would check one file and ordinary tools unpack another.
+  if ([...records.keys()].some((k) => k.startsWith('GNU.sparse.'))) into.sparse = true;
 }
 
 /** A GNU long name body: the name up to its first NUL. */

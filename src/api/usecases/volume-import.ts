@@ -24,7 +24,7 @@ import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
 import { StorageError, toStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { OperationRecord, VolumeRecord } from '../../db/records.js';
-import { inTransaction } from '../../db/transaction.js';
+import { inTransaction, isUniqueViolation } from '../../db/transaction.js';
 import type { ImportedVolume } from '../../../drivers/contract/export-support.js';
 import type { ExportManifest } from '../../../drivers/contract/export-manifest.js';
 import type { Caller, ServiceDeps } from '../context.js';
@@ -52,9 +52,9 @@ export interface ImportInput {
  */
 export const IMPORT_SOURCE_KEY = 'qcowshare_import_source';
 
-export async function assertIdsFree(deps: ServiceDeps, m: ExportManifest): Promise<void> {
-  const row = (await deps.repos.volumes.rowsOf([m.volume.id])).get(m.volume.id);
-  const taken = await deps.repos.snapshots.existingIds(m.tree.snapshots.map((s) => s.id));
+export async function assertIdsFree(deps: ServiceDeps, m: ExportManifest, t?: Transaction): Promise<void> {
+  const row = (await deps.repos.volumes.rowsOf([m.volume.id], t)).get(m.volume.id);
+  const taken = await deps.repos.snapshots.existingIds(m.tree.snapshots.map((s) => s.id), t);
   if (row || taken.length > 0) {
     throw new StorageError('CONFLICT', `the archive's ids are not free (volume ${row ? m.volume.id : 'free'}, snapshots taken: ${taken.length}): import with new ids`, {
       details: { volume_id: m.volume.id, volume_taken: row !== undefined, snapshot_ids: taken },
@@ -85,26 +85,42 @@ async function recordIntent(deps: ServiceDeps, projectId: string, volumeId: stri
 async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, input: ImportInput, got: ImportedVolume, intent: Intent): Promise<VolumeRecord> {
   const m = got.manifest;
   await intent.keeper.stop();
-  return inTransaction(deps.repos.db, async (t: Transaction) => {
-    await checkQuota(deps, projectId, importQuotaRequest(m), t);
-    const volume = await deps.repos.volumes.insert({
-      id: got.ids.volumeId, projectId, userId: caller.userId, name: input.name ?? m.volume.name, description: m.volume.description,
-      sizeGiB: got.sizeGiB, status: 'available', attachStatus: 'detached', providerLocation: got.providerLocation, format: got.format,
-      metadata: { ...m.volume.metadata, [IMPORT_SOURCE_KEY]: m.volume.id }, bootable: m.volume.bootable,
-    }, t);
-    for (const s of m.tree.snapshots) {
-      await deps.repos.snapshots.insertFound({
-        id: got.ids.snapshots[s.id] as string, volumeId: volume.id, projectId, userId: caller.userId, name: s.name, description: s.description,
-        sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id }, hidden: s.hidden,
-      }, t);
-    }
-    await endOperation(deps, intent.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
-    await deps.repos.leases.release(intent.lease, t);
-    return volume;
-  });
+  try {
+    return await inTransaction(deps.repos.db, (t) => insertRows(deps, caller, projectId, input, got, intent, t));
+  } catch (err) {
+    // Another import keeping an id of this archive (a snapshot's: its lease is its own volume's)
+    // committed first, past the check in the transaction (MariaDB's read view): the same refusal.
+    if (isUniqueViolation(err)) throw idsTaken(m, 'another import kept them first');
+    throw err;
+  }
 }
 
-/** The commit refused (over quota): no row will own the files the driver wrote; the share as before. */
+function idsTaken(m: ExportManifest, why: string): StorageError {
+  return new StorageError('CONFLICT', `the archive's ids are not free (${why}): import with new ids`, { details: { volume_id: m.volume.id } });
+}
+
+async function insertRows(deps: ServiceDeps, caller: Caller, projectId: string, input: ImportInput, got: ImportedVolume, intent: Intent, t: Transaction): Promise<VolumeRecord> {
+  const m = got.manifest;
+  // Checked when the manifest was read, and again here: ids kept are free at the commit.
+  if (input.keepIds) await assertIdsFree(deps, m, t);
+  await checkQuota(deps, projectId, importQuotaRequest(m), t);
+  const volume = await deps.repos.volumes.insert({
+    id: got.ids.volumeId, projectId, userId: caller.userId, name: input.name ?? m.volume.name, description: m.volume.description,
+    sizeGiB: got.sizeGiB, status: 'available', attachStatus: 'detached', providerLocation: got.providerLocation, format: got.format,
+    metadata: { ...m.volume.metadata, [IMPORT_SOURCE_KEY]: m.volume.id }, bootable: m.volume.bootable,
+  }, t);
+  for (const s of m.tree.snapshots) {
+    await deps.repos.snapshots.insertFound({
+      id: got.ids.snapshots[s.id] as string, volumeId: volume.id, projectId, userId: caller.userId, name: s.name, description: s.description,
+      sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id }, hidden: s.hidden,
+    }, t);
+  }
+  await endOperation(deps, intent.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
+  await deps.repos.leases.release(intent.lease, t);
+  return volume;
+}
+
+/** The commit refused (over quota, ids taken): no row will own the files the driver wrote; the share as before. */
 async function removeWritten(deps: ServiceDeps, got: ImportedVolume, intent: Intent): Promise<void> {
   await exportCapability(deps).removeVolumeFiles(got.ids.volumeId, { lease: intent.lease })
     .catch((e: unknown) => deps.log.warn({ err: e, volumeId: got.ids.volumeId }, 'files of an import refused at its commit not removed'));
@@ -151,7 +167,8 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
     const open = intent as Intent | null;
     if (open !== null) {
       await open.keeper.stop();
-      if (written !== null && err.code === 'OVER_QUOTA') await removeWritten(deps, written, open);
+      // Refused in the commit's transaction (rolled back): no row will own the files written.
+      if (written !== null && (err.code === 'OVER_QUOTA' || err.code === 'CONFLICT')) await removeWritten(deps, written, open);
       await inTransaction(deps.repos.db, async (t) => {
         await endOperation(deps, open.op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
         await deps.repos.leases.release(open.lease, t);

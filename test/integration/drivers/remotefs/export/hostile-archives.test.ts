@@ -106,6 +106,43 @@ describe('hostile import archives are refused and leave nothing', function () {
     it(`${what}: ${code}`, async () => expectRefused(await make(), code));
   }
 
+  /** The manifest's text with `edit` applied to it (for JSON that JSON.stringify never writes). */
+  const withManifestText = (edit: (text: string) => string): Entry[] => {
+    const text = JSON.stringify(manifest);
+    const edited = edit(text);
+    expect(edited, 'the edit applies').to.not.equal(text);
+    return entries.map((e) => (e.name === 'manifest.json' ? { name: e.name, data: Buffer.from(edited) } : e));
+  };
+
+  // Names of Object.prototype members are no file of the archive: a lookup in the manifest's
+  // records must not find `constructor` there.
+  it('a backing named like an Object.prototype member (constructor): IMAGE_UNSAFE_BACKING', async () => {
+    const list = withManifest((m) => { Object.values(m.tree.files).find((x) => x.backing !== null)!.backing = 'constructor'; });
+    await expectRefused(await packEntries(list), 'IMAGE_UNSAFE_BACKING');
+  });
+
+  it('a metadata key __proto__ (JSON.parse keeps it, a record would drop it silently): ARCHIVE_CORRUPT', async () => {
+    const list = withManifestText((t) => t.replace('"metadata":{', '"metadata":{"__proto__":"x",').replace('"metadata":{"__proto__":"x",}', '"metadata":{"__proto__":"x"}'));
+    await expectRefused(await packEntries(list), 'ARCHIVE_CORRUPT');
+  });
+
+  it('a base file named like an Object.prototype member: refused', async () => {
+    const list = withManifestText((t) => t.replace('"base":null', `"base":{"snapshotId":"${manifest.tree.snapshots[0]!.id}","files":{"constructor":"${'0'.repeat(64)}"}}`));
+    await expectRefused(await packEntries(list), 'ARCHIVE_MANIFEST_MISMATCH');
+  });
+
+  // GNU tar would expand a sparse entry's data (a map, then the data blocks) into another file than
+  // the bytes hashed here: such an entry means something else to ordinary tools, so it is refused.
+  for (const [what, pax] of [
+    ['1.0', { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.realsize': '1048576' }],
+    ['0.0', { 'GNU.sparse.size': '1048576', 'GNU.sparse.numblocks': '1', 'GNU.sparse.offset': '0', 'GNU.sparse.numbytes': '512' }],
+  ] as const) {
+    it(`a GNU sparse entry (pax format ${what}) with the genuine bytes: ARCHIVE_UNSAFE_ENTRY`, async () => {
+      const list = entries.map((e) => (e.name === first().name ? { ...e, pax: { ...pax, 'GNU.sparse.name': e.name } } : e));
+      await expectRefused(await packEntries(list), 'ARCHIVE_UNSAFE_ENTRY');
+    });
+  }
+
   it('a raw data file posing as a qcow2 image: IMAGE_FORMAT_MISMATCH', async () => {
     const base = manifest.tree.files[first().name]!;
     const raw = Buffer.alloc(base.bytes, 0x5a);

@@ -65,6 +65,28 @@ describe('export planning', () => {
     expect(isStorageError(err, 'ARCHIVE_MANIFEST_MISMATCH')).to.equal(true);
   });
 
+  // A hostile manifest's chain can be as deep as its files: ordering it once walked the chain by
+  // recursion, counting every file again at each step (a 5,000-deep chain held the service's one
+  // thread for seconds; 30,000 overflowed the stack).
+  it('orders a chain of 30,000 files roots first (no recursion), and refuses a loop in it', () => {
+    const files: Record<string, { format: 'qcow2'; backing: string | null; bytes: number }> = {};
+    let below: string | null = null;
+    const chain: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const name = f(randomUUID());
+      files[name] = { format: 'qcow2', backing: below, bytes: 512 };
+      chain.push(name);
+      below = name;
+    }
+    const m = { ...planManifest(tree, records, lengths, null) };
+    m.tree = { ...m.tree, files, active: below as string, snapshots: [] };
+    expect(orderedFiles(m)).to.deep.equal(chain);
+    files[chain[0] as string]!.backing = chain[29_999] as string;
+    let err: unknown;
+    try { orderedFiles(m); } catch (e) { err = e; }
+    expect(isStorageError(err, 'ARCHIVE_MANIFEST_MISMATCH'), String(err)).to.equal(true);
+  });
+
   it('maps file names and snapshot ids to the new volume', () => {
     const m = planManifest(tree, records, lengths, null);
     const nv = randomUUID();
