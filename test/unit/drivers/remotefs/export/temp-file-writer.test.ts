@@ -28,6 +28,15 @@ async function writeInSlabs(file: string, data: Buffer, slabBytes: number, o: { 
   }
 }
 
+/** A stand-in for the O_DIRECT reopen whose every write fails with `code`. */
+function directWritesFailing(code: string): (fd: number) => Promise<FileHandle> {
+  return async (fd) => {
+    const h = await open(`/proc/self/fd/${fd}`, 'r+');
+    h.write = (() => Promise.reject(Object.assign(new Error(code), { code }))) as FileHandle['write'];
+    return h;
+  };
+}
+
 function pathsSince(before: typeof writePaths): { direct: number; buffered: number } {
   return { direct: writePaths.direct - before.direct, buffered: writePaths.buffered - before.buffered };
 }
@@ -97,14 +106,7 @@ describe('import temp-file writer (O_DIRECT where it can, the page cache where i
   });
 
   it('another error of a direct write is the write\'s error, not hidden by a retry', async () => {
-    const w = await TempFileWriter.create(path.join(dir, 'enospc'), {
-      direct: true,
-      openDirect: async (fd) => {
-        const h = await open(`/proc/self/fd/${fd}`, 'r+');
-        h.write = (() => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' }))) as FileHandle['write'];
-        return h;
-      },
-    });
+    const w = await TempFileWriter.create(path.join(dir, 'enospc'), { direct: true, openDirect: directWritesFailing('ENOSPC') });
     try {
       const err = await w.write(alignedSlab(MiB), 0).then(() => null, (e: NodeJS.ErrnoException) => e);
       expect(err?.code).to.equal('ENOSPC');
@@ -140,14 +142,7 @@ describe('import temp-file writer (O_DIRECT where it can, the page cache where i
   });
 
   it('an appender\'s refused write is its error, at the next append or at finish', async () => {
-    const w = await TempFileWriter.create(path.join(dir, 'append-enospc'), {
-      direct: true,
-      openDirect: async (fd) => {
-        const h = await open(`/proc/self/fd/${fd}`, 'r+');
-        h.write = (() => Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' }))) as FileHandle['write'];
-        return h;
-      },
-    });
+    const w = await TempFileWriter.create(path.join(dir, 'append-enospc'), { direct: true, openDirect: directWritesFailing('ENOSPC') });
     try {
       const a = new SlabAppender(w);
       const err = await (async () => {
