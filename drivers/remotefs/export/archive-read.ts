@@ -51,6 +51,9 @@ export function assertPlainFile(header: { kind: string; type: string; name: stri
   if (problem !== null) throw unsafeEntry(header.name, problem);
 }
 
+/** Zero bytes allowed after the end-of-archive marker: tar pads to its record size (10 KiB by default). */
+const MAX_TRAILING_ZERO_BYTES = 1024 * 1024;
+
 /** A small entry's text (the manifest, the checksums), refused when larger than `limit`. */
 async function readSmall(input: ArchiveInput, size: number, limit: number, name: string): Promise<string> {
   if (size > limit) throw new StorageError('ARCHIVE_CORRUPT', `${name} is larger than ${limit} bytes`);
@@ -131,18 +134,29 @@ async function extensionBody(input: ArchiveInput, h: TarHeader): Promise<Buffer>
 /**
  * Every header and entry of the stream in order, each file entry handed to onEntry with its
  * name and size as the extension headers before it set them (pax `x` for the next entry, pax `g`
- * for every later one, GNU `L`); zero blocks are skipped, as tar does. Ends at the end of the
- * stream, which must fall on a block boundary outside any entry.
+ * for every later one, GNU `L`). The first zero block is the end of the archive, as for tar: only
+ * zeros (a record's padding, bounded) may follow it. Ends at the end of the stream, which must
+ * fall on a block boundary outside any entry.
  */
 async function readEntries<M>(input: ArchiveInput, st: ReadState<M>, kind: ArchiveKind<M>, o: ReadOptions): Promise<void> {
   const global: PendingNames = {};
   let next: PendingNames = {};
+  /** Zero bytes read since the end-of-archive marker (the first zero block), or null before it. */
+  let trailing: number | null = null;
   for (;;) {
     const block = await input.take(BLOCK);
     if (block.length === 0) break;
     if (block.length < BLOCK) throw new StorageError('ARCHIVE_CORRUPT', 'the archive cannot be read: it ends inside a header (truncated?)');
     const raw = decodeHeader(block);
-    if (raw === null) continue;
+    if (raw === null) {
+      // Zeros alone are no archive (an endless source of them would be read forever).
+      if (st.manifest === null) throw new StorageError('ARCHIVE_CORRUPT', `the archive cannot be read: it starts with an end-of-archive block, not ${MANIFEST_NAME}`);
+      trailing = (trailing ?? 0) + BLOCK;
+      if (trailing > MAX_TRAILING_ZERO_BYTES) throw new StorageError('ARCHIVE_CORRUPT', `the archive cannot be read: more than ${MAX_TRAILING_ZERO_BYTES} zero bytes after its end`);
+      continue;
+    }
+    // tar stops at the end-of-archive marker: an entry after it is one tar never unpacks.
+    if (trailing !== null) throw new StorageError('ARCHIVE_CORRUPT', 'the archive cannot be read: it has entries after its end-of-archive marker (tar would not unpack them)');
     if (raw.kind === 'pax' || raw.kind === 'pax-global') {
       applyPax(parsePax(await extensionBody(input, raw)), raw.kind === 'pax' ? next : global);
       continue;

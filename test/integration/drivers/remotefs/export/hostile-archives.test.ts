@@ -48,11 +48,11 @@ describe('hostile import archives are refused and leave nothing', function () {
   const first = () => files()[0] as Entry;
   const withSums = (list: Entry[]) => [...list.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(list) }];
 
-  async function expectRefused(archive: Buffer, code: string): Promise<void> {
+  async function expectRefused(archive: Buffer | Readable, code: string): Promise<void> {
     const before = await shareListing(dir);
     let err: unknown;
     try {
-      await importBuffer(driver, Readable.from([archive]));
+      await importBuffer(driver, archive instanceof Readable ? archive : Readable.from([archive]));
     } catch (e) {
       err = e;
     }
@@ -142,6 +142,53 @@ describe('hostile import archives are refused and leave nothing', function () {
       await expectRefused(await packEntries(list), 'ARCHIVE_UNSAFE_ENTRY');
     });
   }
+
+  // tar stops at the end-of-archive marker (a zero block): what follows it is not unpacked, so the
+  // import must not take it either; and zeros alone are no archive (an endless source of them,
+  // /dev/zero given to the CLI, must not be read forever).
+  it('entries after an end-of-archive marker (tar would not unpack them): ARCHIVE_CORRUPT', async () => {
+    const archive = Buffer.concat([await packEntries(entries.slice(0, 1)), await packEntries(entries.slice(1))]);
+    await expectRefused(archive, 'ARCHIVE_CORRUPT');
+  });
+
+  // An endless source that gives its chunks as a socket does (one per turn of the event loop),
+  // destroyed after the refusal (a refused upload is drained, not destroyed: archive-input.ts).
+  const endless = (first: Buffer | null, counter: { sent: number }) => {
+    let head = first;
+    return new Readable({
+      read() {
+        setImmediate(() => {
+          const chunk = head ?? Buffer.alloc(65536);
+          head = null;
+          counter.sent += chunk.length;
+          this.push(chunk);
+        });
+      },
+    });
+  };
+
+  it('an endless stream of zero bytes: ARCHIVE_CORRUPT at once, not read on', async () => {
+    const counter = { sent: 0 };
+    const zeros = endless(null, counter);
+    try {
+      await expectRefused(zeros, 'ARCHIVE_CORRUPT');
+    } finally {
+      zeros.destroy();
+    }
+    // Refused on the first zero block; without the bound the import never ends (the test's timeout).
+    expect(counter.sent).to.be.above(0);
+  });
+
+  it('a genuine archive followed by endless zeros: ARCHIVE_CORRUPT once past any tar record padding', async () => {
+    const archive = await packEntries(entries);
+    const counter = { sent: 0 };
+    const source = endless(archive, counter);
+    try {
+      await expectRefused(source, 'ARCHIVE_CORRUPT');
+    } finally {
+      source.destroy();
+    }
+  });
 
   it('a raw data file posing as a qcow2 image: IMAGE_FORMAT_MISMATCH', async () => {
     const base = manifest.tree.files[first().name]!;
