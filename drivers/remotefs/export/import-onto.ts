@@ -24,7 +24,7 @@ import { readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
-import { belongsToVolume, infoFileName, isInfoTempOfVolume, overlayFileName, tempFileName } from '../../../lib/core/volume-names.js';
+import { belongsToVolume, infoFileName, overlayFileName, tempFileName } from '../../../lib/core/volume-names.js';
 import type { OpContext, VolumeRef } from '../../contract/volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
 import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
@@ -86,12 +86,13 @@ async function planOnto(dir: string, tree: VolumeTree, m: ExportManifest, snapsh
 
 /**
  * What an earlier import onto this volume left when it was killed before its commit point: image
- * temps of the volume and files of it the settled tree does not name. Under the volume's lease,
- * with no intent in the tree, no live operation can own them.
+ * temps of the volume, the info file's temp (killed inside the commit's write, before its rename)
+ * and files of it the settled tree does not name. Under the volume's lease, with no intent in the
+ * tree, no live operation can own them: every writer of the info file holds that lease.
  */
 async function removeLeftovers(dir: string, tree: VolumeTree): Promise<number> {
   const names = await readdir(dir);
-  const stale = names.filter((n) => belongsToVolume(n, tree.volumeId) && n !== infoFileName(tree.volumeId) && !isInfoTempOfVolume(n, tree.volumeId) && tree.files[n] === undefined);
+  const stale = names.filter((n) => belongsToVolume(n, tree.volumeId) && n !== infoFileName(tree.volumeId) && tree.files[n] === undefined);
   for (const n of stale) await unlink(path.join(dir, n)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   if (stale.length > 0) await fsyncDir(dir);
   return stale.length;

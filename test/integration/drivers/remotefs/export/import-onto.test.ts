@@ -97,10 +97,12 @@ describe('incremental import onto an earlier import of the same source (driver, 
     await driver.revertToSnapshot(ref, { id: ids.s5 as string, volumeId: copyA.volumeId });
     await verifyPoints(driver, dir, copyA.volumeId, address, points.filter((p) => p.name === 's5').map((p) => ({ ...p, name: 'active' })), ids);
 
-    // What a killed import onto the copy would leave (a temp, a fresh-named file no tree names) is
-    // removed by the next one; importing the same archive again brings the copy back to the
-    // source's tree: the copy's own snapshot is dropped, every point is the source's again.
+    // What a killed import onto the copy would leave (a temp, the info file's temp of a commit
+    // killed before its rename, a fresh-named file no tree names) is removed by the next one;
+    // importing the same archive again brings the copy back to the source's tree: the copy's own
+    // snapshot is dropped, every point is the source's again.
     await writeFile(path.join(dir, `.volume-${copyA.volumeId}.${randomUUID()}.tmp`), 'half');
+    await writeFile(path.join(dir, `.volume-${copyA.volumeId}.info.0313a0059b3999ec.tmp`), '{"half":');
     await writeFile(path.join(dir, `volume-${copyA.volumeId}.${randomUUID()}`), 'renamed');
     const again = await driver.importOnto(ref, Readable.from([incremental.archive]), { assign: async (m) => Object.fromEntries(m.tree.snapshots.map((s) => [s.id, got.snapshots[s.id] as string])) });
     expect(again.dropped).to.deep.equal([own]);
@@ -125,6 +127,24 @@ describe('incremental import onto an earlier import of the same source (driver, 
     expect(changed.code).to.equal('IMPORT_BASE_MISMATCH');
     expect(changed.message).to.match(/content differs/);
     expect(await shareListing(dir)).to.deep.equal(altered);
+  });
+
+  it("the settle pass's rollback removes what a killed import left, the info file's temp too, and nothing the tree names", async () => {
+    const ref = { id: copyB.volumeId, sizeGiB: 1, providerLocation: address };
+    const tree = await driver.getSnapshotTree(ref);
+    const mine = async () => (await readdir(dir)).filter((n) => n.includes(copyB.volumeId)).sort();
+    const keep = await mine();
+    expect(keep).to.include(`volume-${copyB.volumeId}.info`);
+    const left = [`.volume-${copyB.volumeId}.${randomUUID()}.tmp`, `.volume-${copyB.volumeId}.info.${randomUUID().slice(0, 16)}.tmp`, `volume-${copyB.volumeId}.${randomUUID()}`];
+    for (const n of left) await writeFile(path.join(dir, n), 'left');
+    // Another volume's info temp is never this volume's leftover.
+    const other = `.volume-${copyA.volumeId}.info.${randomUUID().slice(0, 16)}.tmp`;
+    await writeFile(path.join(dir, other), 'not ours');
+    expect(await driver.removeImportLeftovers(ref)).to.equal(left.length);
+    expect(await mine()).to.deep.equal(keep);
+    expect(await driver.getSnapshotTree(ref)).to.deep.equal(tree);
+    expect(await readdir(dir)).to.include(other);
+    await rm(path.join(dir, other));
   });
 
   it('refuses a full archive onto a volume (INVALID_INPUT), nothing changed', async () => {
