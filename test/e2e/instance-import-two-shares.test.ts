@@ -134,6 +134,42 @@ describe('an imported instance whose volumes sat on two shares runs again from i
   let c1 = '';
   let archive: Buffer = Buffer.alloc(0);
 
+  /** Revert to c1 on HOST, until it has settled. */
+  async function revertToC1(): Promise<void> {
+    await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
+    const c = await settled(c1);
+    expect(c.status, String(c.error)).to.equal('available');
+  }
+
+  /**
+   * The instance resumed at c1: running, RAM and both disks as the guest and qemu-io read them;
+   * every file of each volume's live and defined chains on `shareOf(i)` (`shareName` in the
+   * messages), the active file the tree's; the volumes in use by the instance on HOST; os-check
+   * finds nothing.
+   */
+  async function expectResumedAtC1(shareOf: (i: number) => string, shareName: string): Promise<void> {
+    dom = await conn.lookupByUuid(instance);
+    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
+    await waitForAgent();
+    expect((await exec('cat /ram-state')).trim(), 'RAM as at c1').to.equal('one');
+    for (const [i, b] of bytes.entries()) expect(await b.has(0xa1), `the guest reads c1's bytes on volume ${i}`).to.equal(true);
+    const live = disksOf(await conn.getXmlDesc(dom));
+    const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
+    for (const [i, vol] of vols.entries()) {
+      const target = i === 0 ? 'vdb' : 'vdc';
+      const own = (p: string) => path.dirname(p) === shareOf(i) && path.basename(p).startsWith(`volume-${vol}`);
+      for (const d of [...live, ...defined].filter((x) => x.target === target)) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol} on ${shareName}`).to.equal(true);
+      const active = live.find((d) => d.target === target)?.chain[0]?.path as string;
+      expect(path.join(shareOf(i), (await tree(vol)).active_file)).to.equal(active);
+      expect(defined.find((d) => d.target === target)?.chain[0]?.path).to.equal(active);
+      expect(await hasPattern(active, 0xa1, 0, KiB), `volume ${i}'s active file reads c1's bytes (qemu-io)`).to.equal(true);
+      const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
+      expect([v.status, v.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, HOST]]]);
+    }
+    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
+    expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+  }
+
   it('takes checkpoint c1 (RAM marker, a byte pattern on each volume), changes them, exports the shut-off instance, then both shares go', async () => {
     await exec('echo one > /ram-state');
     for (const b of bytes) await b.write(0xa1);
@@ -166,35 +202,10 @@ describe('an imported instance whose volumes sat on two shares runs again from i
     const got = r.body.instance_import as { instance_uuid: string; volumes: { id: string }[]; checkpoints: { id: string }[] };
     expect([got.instance_uuid, got.volumes.map((v) => v.id).sort(), got.checkpoints.map((c) => c.id)]).to.deep.equal([instance, [...vols].sort(), [c1]]);
 
-    await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
-    const c = await settled(c1);
-    expect(c.status, String(c.error)).to.equal('available');
-
+    await revertToC1();
     const persistent = (await conn.listAllDomains(ListDomainsFlags.PERSISTENT)).filter((d) => d.uuid.toLowerCase() === instance);
     expect(persistent.length, 'the instance is defined once, persistently').to.equal(1);
-    dom = await conn.lookupByUuid(instance);
-    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
-    await waitForAgent();
-    expect((await exec('cat /ram-state')).trim(), 'RAM as at c1').to.equal('one');
-    for (const [i, b] of bytes.entries()) expect(await b.has(0xa1), `the guest reads c1's bytes on volume ${i}`).to.equal(true);
-
-    const live = disksOf(await conn.getXmlDesc(dom));
-    const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
-    for (const [i, vol] of vols.entries()) {
-      const target = i === 0 ? 'vdb' : 'vdc';
-      const t = await tree(vol);
-      const own = (p: string) => path.dirname(p) === shareB && path.basename(p).startsWith(`volume-${vol}`);
-      for (const d of [...live, ...defined].filter((x) => x.target === target)) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol} on share B`).to.equal(true);
-      const active = live.find((d) => d.target === target)?.chain[0]?.path as string;
-      expect(path.join(shareB, t.active_file)).to.equal(active);
-      expect(defined.find((d) => d.target === target)?.chain[0]?.path).to.equal(active);
-      expect(await hasPattern(active, 0xa1, 0, KiB), `volume ${i}'s active file reads c1's bytes (qemu-io)`).to.equal(true);
-      const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
-      expect(v.status).to.equal('in-use');
-      expect(v.attachments.map((a) => [a.server_id, a.host_name])).to.deep.equal([[instance, HOST]]);
-    }
-    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
-    expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+    await expectResumedAtC1(() => shareB, 'share B');
   });
 
   it('imports at a site with two shares by a share map (volume 0 on the second share, volume 1 on the first), restores c1: RAM, both disks, each volume\'s files on its mapped share', async () => {
@@ -226,28 +237,7 @@ describe('an imported instance whose volumes sat on two shares runs again from i
     }
     expect(fs.existsSync(path.join(sharesC[0] as string, 'checkpoints', instance, c1, 'memory.save')), 'the checkpoint on the default share').to.equal(true);
 
-    await api().post(`/v3/os-checkpoints/${c1}/action`).set(auth('admin')).send({ revert: { host: HOST } }).expect(202);
-    const c = await settled(c1);
-    expect(c.status, String(c.error)).to.equal('available');
-    dom = await conn.lookupByUuid(instance);
-    expect((await conn.getState(dom)).state).to.equal(DomainState.RUNNING);
-    await waitForAgent();
-    expect((await exec('cat /ram-state')).trim(), 'RAM as at c1').to.equal('one');
-    for (const [i, b] of bytes.entries()) expect(await b.has(0xa1), `the guest reads c1's bytes on volume ${i}`).to.equal(true);
-    const live = disksOf(await conn.getXmlDesc(dom));
-    const defined = disksOf(await conn.getXmlDesc(dom, DomainXmlFlags.INACTIVE));
-    for (const [i, vol] of vols.entries()) {
-      const target = i === 0 ? 'vdb' : 'vdc';
-      const own = (p: string) => path.dirname(p) === mapped[i] && path.basename(p).startsWith(`volume-${vol}`);
-      for (const d of [...live, ...defined].filter((x) => x.target === target)) for (const f of d.chain) expect(own(String(f.path)), `${f.path} is a file of volume ${vol} on its mapped share`).to.equal(true);
-      const active = live.find((d) => d.target === target)?.chain[0]?.path as string;
-      expect(path.join(mapped[i] as string, (await tree(vol)).active_file)).to.equal(active);
-      expect(defined.find((d) => d.target === target)?.chain[0]?.path).to.equal(active);
-      expect(await hasPattern(active, 0xa1, 0, KiB), `volume ${i}'s active file reads c1's bytes (qemu-io)`).to.equal(true);
-      const v = (await api().get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume as { status: string; attachments: { server_id: string; host_name: string }[] };
-      expect([v.status, v.attachments.map((a) => [a.server_id, a.host_name])]).to.deep.equal(['in-use', [[instance, HOST]]]);
-    }
-    const check = (await api().post('/v3/os-check').set(auth('admin')).send({ check: { repair: false } }).expect(200)).body.check as { divergences: unknown[] };
-    expect(check.divergences, 'os-check after the restore').to.deep.equal([]);
+    await revertToC1();
+    await expectResumedAtC1((i) => mapped[i] as string, 'its mapped share');
   });
 });

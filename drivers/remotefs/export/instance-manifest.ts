@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import type { ExportManifest } from '../../contract/export-manifest.js';
 import { INSTANCE_DEFINITION_NAME, INSTANCE_EXPORT_FORMAT, assertInstanceSection, checkpointFileNames, instanceSectionSchema, sectionFiles, type InstanceSection } from './instance-section.js';
-import { EXPORT_FORMAT, EXPORT_VERSION, MANIFEST_NAME, carriedFiles, manifestJson, manifestSchema, assertManifestConsistent } from './manifest.js';
+import { EXPORT_FORMAT, EXPORT_VERSION, carriedFiles, manifestOfSchema, manifestSchema, assertManifestConsistent } from './manifest.js';
 
 export const INSTANCE_EXPORT_VERSION = 1;
 /** Disks of one instance: the section allows as many. */
@@ -63,13 +63,9 @@ export function assertInstanceManifest(m: InstanceManifest): void {
 
 /** Parse and check an instance manifest's text (ARCHIVE_CORRUPT when it is not one). */
 export function parseInstanceManifest(raw: string): InstanceManifest {
-  const parsed = instanceManifestSchema.safeParse(manifestJson(raw));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME}: ${issues}`, { details: { reason: 'manifest-schema' } });
-  }
-  assertInstanceManifest(parsed.data);
-  return parsed.data;
+  const m = manifestOfSchema(instanceManifestSchema, raw);
+  assertInstanceManifest(m);
+  return m;
 }
 
 /** What an export knows of one checkpoint (its row and its record on the share). */

@@ -192,7 +192,7 @@ export function assertManifestConsistent(m: ExportManifest): void {
  * as an own property, and a parsed record would then drop it silently (a metadata key lost on the
  * way): it is refused anywhere in the text, as the API refuses it as a metadata key.
  */
-export function manifestJson(raw: string): unknown {
+function manifestJson(raw: string): unknown {
   let json: unknown;
   let protoKey = false;
   try {
@@ -207,15 +207,24 @@ export function manifestJson(raw: string): unknown {
   return json;
 }
 
-/** Parse and check a manifest's text (ARCHIVE_CORRUPT when it is not one). */
-export function parseManifest(raw: string): ExportManifest {
-  const parsed = manifestSchema.safeParse(manifestJson(raw));
+/**
+ * A manifest's text in the shape `schema` gives (a volume's or an instance's manifest):
+ * ARCHIVE_CORRUPT when it is not JSON or does not fit, naming the first issues.
+ */
+export function manifestOfSchema<T>(schema: z.ZodType<T>, raw: string): T {
+  const parsed = schema.safeParse(manifestJson(raw));
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new StorageError('ARCHIVE_CORRUPT', `${MANIFEST_NAME}: ${issues}`, { details: { reason: 'manifest-schema' } });
   }
-  assertManifestConsistent(parsed.data);
   return parsed.data;
+}
+
+/** Parse and check a manifest's text (ARCHIVE_CORRUPT when it is not one). */
+export function parseManifest(raw: string): ExportManifest {
+  const m = manifestOfSchema(manifestSchema, raw);
+  assertManifestConsistent(m);
+  return m;
 }
 
 /** `sha256sum` format: one "<hex>  <name>" line per file. */

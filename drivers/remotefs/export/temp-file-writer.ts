@@ -40,10 +40,8 @@ function isEinval(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === 'EINVAL';
 }
 
-/** How many writes went past the page cache and how many through it (the tests see which path ran). */
-export const writePaths = { direct: 0, buffered: 0 };
-
-function reopenDirect(fd: number): Promise<FileHandle> {
+/** A descriptor of `fd`'s file that writes past the page cache (what `openDirect` stands in for). */
+export function reopenDirect(fd: number): Promise<FileHandle> {
   return open(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_DIRECT);
 }
 
@@ -52,7 +50,8 @@ export class TempFileWriter {
 
   /**
    * A new file (never an existing one: O_EXCL, no symlink followed), mode 0600 unless `mode`
-   * says. `openDirect` (tests) stands in for the reopen with O_DIRECT.
+   * says. `openDirect` (tests) stands in for the reopen with O_DIRECT: every direct write goes
+   * through the handle it gives, every other write through the page cache.
    */
   static async create(file: string, opts: { direct: boolean; mode?: number; openDirect?: (fd: number) => Promise<FileHandle> }): Promise<TempFileWriter> {
     const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o600);
@@ -80,13 +79,11 @@ export class TempFileWriter {
           // A short direct write may end off alignment: the rest through the page cache.
           if (bytesWritten % ALIGN !== 0 || bytesWritten === 0) break;
         }
-        writePaths.direct += 1;
       } catch (err) {
         if (!isEinval(err)) throw err;
         await this.dropDirect();
       }
     }
-    if (off < buf.length) writePaths.buffered += 1;
     while (off < buf.length) {
       const { bytesWritten } = await this.fh.write(buf, off, buf.length - off, position + off);
       off += bytesWritten;

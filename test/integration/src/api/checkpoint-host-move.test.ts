@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { settleStuckCheckpoints } from '../../../../src/api/usecases/checkpoints/settle.js';
 import { instanceMoving } from '../../../../src/api/usecases/checkpoints/host-move.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
@@ -155,8 +155,7 @@ for (const backend of BACKENDS) {
     it('the old host does not answer but is declared fenced: restored without its release, the choice recorded', async () => {
       b.down = true;
       // Through the CLI: --host with --old-host-fenced, waiting for the end.
-      const printed: string[] = [];
-      await buildProgram((x) => printed.push(x)).parseAsync(['node', 'qcowshare', '--url', t.svc.url, '--token', 'admin', '--json', 'checkpoint', 'revert', id, '--host', 'mv-a', '--old-host-fenced', '--wait']);
+      const printed = await cliAt(t.svc.url, 'admin', '--json', 'checkpoint', 'revert', id, '--host', 'mv-a', '--old-host-fenced', '--wait');
       expect((JSON.parse(printed[printed.length - 1] as string) as { checkpoint: { status: string } }).checkpoint.status).to.equal('available');
       const c = await settled();
       b.down = false;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { BACKENDS, auth, eventually, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { createVolume, waitSnapshot, waitVolume } from '../../../fixtures/api/helpers.js';
 
@@ -160,7 +160,7 @@ for (const backend of BACKENDS) {
 
     it('CLI: checkpoint create/list/show/revert/delete with --wait', async () => {
       const printed: string[] = [];
-      const cli = (...args: string[]) => buildProgram((x) => printed.push(x)).parseAsync(['node', 'qcowshare', '--url', t.svc.url, '--token', 'alice', '--json', ...args]);
+      const cli = async (...args: string[]) => { printed.push(...(await cliAt(t.svc.url, 'alice', '--json', ...args))); };
       const last = () => JSON.parse(printed[printed.length - 1] as string) as Record<string, Record<string, unknown>>;
       await cli('checkpoint', 'create', instance, '--name', 'from-cli', '--mode', 'consistent', '--wait');
       const made = last().checkpoint as Record<string, unknown>;

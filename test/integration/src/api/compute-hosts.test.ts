@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { BACKENDS, auth, registerHost, testServiceHooks } from '../../../fixtures/api/harness.js';
 import { createVolume, waitVolume } from '../../../fixtures/api/helpers.js';
 
@@ -140,7 +140,7 @@ for (const backend of BACKENDS) {
         const file = path.join(dir, 'inbound-token');
         await writeFile(file, `${CRED}-cli\n`, { mode: 0o600 });
         const printed: string[] = [];
-        const cli = (...args: string[]) => buildProgram((x) => printed.push(x)).parseAsync(['node', 'qcowshare', '--url', t.svc.url, '--token', 'admin', ...args]);
+        const cli = async (...args: string[]) => { printed.push(...(await cliAt(t.svc.url, 'admin', ...args))); };
         await cli('host', 'register', 'c8', '--endpoint', 'http://127.0.0.1:48777', '--credential-file', file);
         expect(await t.svc.deps.repos.computeHosts.addressOf('c8')).to.deep.equal({ endpoint: 'http://127.0.0.1:48777/', credential: `${CRED}-cli` });
         await cli('--json', 'host', 'list');

@@ -17,7 +17,7 @@ import { type ShareConfig } from '../../../../lib/core/config.js';
 import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { createShare } from '../../../../lib/shares/index.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { imgCheck, imgCreate, writePattern } from '../../../../lib/qemu/img.js';
 import { qemuImgRaw } from '../../../fixtures/qemu/craft.js';
 import { readInfo, writeInfo, type VolumeTree } from '../../../../drivers/remotefs/info-file.js';
@@ -92,9 +92,8 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       expect(await check(false, vid)).to.include({ consistent: true });
       await http.post('/v3/os-check').set(auth('alice')).send({}).expect(403);
       await http.post('/v3/os-check').set(auth('admin')).send({ check: { repair: 'maybe' } }).expect(400);
-      const lines: string[] = [];
       process.exitCode = undefined;
-      await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', 'check']);
+      const lines = await cliAt(svc.url, 'admin', 'check');
       expect(process.exitCode).to.equal(undefined);
       expect(lines.join('\n')).to.contain('consistent: 0 divergences');
     });
@@ -107,9 +106,8 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       const c = await check();
       expect(codesOf(c)).to.deep.equal([`ORPHAN_FILE ${orphan}`]);
       expect(c.divergences[0]?.repair).to.equal('remove_orphan');
-      const lines: string[] = [];
       process.exitCode = undefined;
-      await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', '--json', 'check', vid]);
+      const lines = await cliAt(svc.url, 'admin', '--json', 'check', vid);
       expect(process.exitCode).to.equal(1);
       process.exitCode = undefined;
       expect(JSON.parse(lines.join('\n')).check.divergences[0].code).to.equal('ORPHAN_FILE');
@@ -128,9 +126,8 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
       await svc.deps.repos.snapshots.insert({ id: ghost, volumeId: vid, projectId: TOKENS.admin.projectId, userId: TOKENS.admin.userId, name: 'ghost', description: null, sizeGiB: 1, status: 'available', progress: 100, metadata: {} });
       expect(codesOf(await check())).to.deep.equal([`GHOST_SNAPSHOT ${ghost}`]);
       // Through the CLI: check --repair prints the repair and exits 0 once nothing remains.
-      const lines: string[] = [];
       process.exitCode = undefined;
-      await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', 'check', '--repair', vid]);
+      const lines = await cliAt(svc.url, 'admin', 'check', '--repair', vid);
       expect(process.exitCode).to.equal(undefined);
       expect(lines.join('\n')).to.match(/GHOST_SNAPSHOT .*repaired/).and.to.contain('consistent: 0 divergences');
       expect(await svc.deps.repos.snapshots.get(ghost)).to.equal(null); // deleted rows are not returned
@@ -279,9 +276,8 @@ function describeCheck(label: string, backend: Backend, makeShare: () => Promise
         expect(r.divergences[0]?.repair).to.equal(null);
         expect(r.repairs).to.deep.equal([]);
         expect(await databaseDump(svc.deps), '--repair changed nothing').to.deep.equal(before);
-        const lines: string[] = [];
         process.exitCode = undefined;
-        await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcs', '--url', svc.url, '--token', 'admin', 'check', vid]);
+        const lines = await cliAt(svc.url, 'admin', 'check', vid);
         expect(process.exitCode).to.equal(1);
         process.exitCode = undefined;
         expect(lines.join('\n')).to.contain('UNPLUG_PENDING').and.contain('reboot the guest');

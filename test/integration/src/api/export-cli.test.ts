@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type supertest from 'supertest';
 import type { RunningService } from '../../../../src/api/server.js';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { run } from '../../../../lib/core/process.js';
 import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 
@@ -19,11 +19,7 @@ describe('cli: volume export and import (real driver, SQLite)', function () {
   before(async () => { tmp = await mkdtemp(path.join(os.tmpdir(), 'qcs-export-cli-out-')); });
   after(async () => { if (tmp) await rm(tmp, { recursive: true, force: true }); });
 
-  async function cli(...args: string[]): Promise<string[]> {
-    const lines: string[] = [];
-    await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcowshare', '--url', svc.url, '--token', 'alice', '--json', ...args]);
-    return lines;
-  }
+  const cli = (...args: string[]) => cliAt(svc.url, 'alice', '--json', ...args);
 
   it('exports to a file that tar lists, and imports it as a new volume with its snapshot', async () => {
     const r = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'cli-src' } }).expect(202);

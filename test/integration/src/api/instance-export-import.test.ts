@@ -18,7 +18,7 @@ import path from 'node:path';
 import supertest from 'supertest';
 import type { RunningService } from '../../../../src/api/server.js';
 import { settleInterruptedVolumeOps } from '../../../../src/api/usecases/interrupted-volume-ops.js';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { run } from '../../../../lib/core/process.js';
 import { verifyPattern, writePattern } from '../../../../lib/qemu/img.js';
 import { shareListing } from '../../../fixtures/shares.js';
@@ -170,11 +170,7 @@ for (const backend of BACKENDS) {
     it('the CLI: export-instance to a file that tar lists, import-instance of it', async () => {
       const out = await mkdtemp(path.join(os.tmpdir(), 'qcs-instexp-cli-'));
       try {
-        const cli = async (...args: string[]) => {
-          const lines: string[] = [];
-          await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcowshare', '--url', svc.url, '--token', 'admin', '--json', ...args]);
-          return lines.join('\n');
-        };
+        const cli = async (...args: string[]) => (await cliAt(svc.url, 'admin', '--json', ...args)).join('\n');
         const file = path.join(out, 'vm.tar');
         await cli('export-instance', instance, '-o', file, '--no-progress');
         const listed = (await run('tar', ['-tf', file])).stdout.trim().split('\n');

@@ -22,6 +22,7 @@ import supertest from 'supertest';
 import type { RunningService } from '../../../../src/api/server.js';
 import { settleInterruptedVolumeOps } from '../../../../src/api/usecases/interrupted-volume-ops.js';
 import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
 import { verifyPattern, writePattern } from '../../../../lib/qemu/img.js';
 import { parseRecord } from '../../../../coordinator/checkpoint/record.js';
@@ -206,11 +207,7 @@ for (const backend of BACKENDS) {
     it('the CLI: import-instance --volume-share (repeated) sends the map; --help documents it', async () => {
       const out = await mkdtemp(path.join(os.tmpdir(), 'qcs-instmap-cli-'));
       try {
-        const cli = async (...args: string[]) => {
-          const lines: string[] = [];
-          await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcowshare', '--url', svc.url, '--token', 'admin', '--json', ...args]);
-          return lines.join('\n');
-        };
+        const cli = async (...args: string[]) => (await cliAt(svc.url, 'admin', '--json', ...args)).join('\n');
         const file = path.join(out, 'vm.tar');
         await writeFile(file, archive);
         const got = JSON.parse(await cli('import-instance', file, '--no-progress', '--share', address(1), '--volume-share', `${vols[0]}:${address(0)}`, '--volume-share', `${vols[1]}:${gluster.address}`)) as {

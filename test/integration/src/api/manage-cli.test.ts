@@ -10,6 +10,7 @@ import { run } from '../../../../lib/core/process.js';
 import type { RunningService } from '../../../../src/api/server.js';
 import { ApiError } from '../../../../src/cli/client.js';
 import { buildProgram } from '../../../../src/cli/main.js';
+import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 
@@ -23,10 +24,8 @@ describe('CLI: volume manage / manageable / unmanage (SQLite, local share)', fun
   });
 
   async function cli(token: string, ...args: string[]): Promise<unknown> {
-    const lines: string[] = [];
-    await buildProgram((t) => lines.push(t)).parseAsync(['node', 'qcowshare', '--url', svc.url, '--token', token, '--json', ...args]);
     // --wait prints the accepted answer, then the operation's end state.
-    return lines.map((l) => JSON.parse(l) as unknown);
+    return (await cliAt(svc.url, token, '--json', ...args)).map((l) => JSON.parse(l) as unknown);
   }
 
   it('documents the three commands in --help', () => {

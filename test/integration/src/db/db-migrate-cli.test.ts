@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { buildProgram } from '../../../../src/cli/main.js';
+import { cliInProcess as qcs } from '../../../fixtures/cli/in-process-cli.js';
 import { openDatabase } from '../../../../src/db/connection.js';
 import { pendingMigrations } from '../../../../src/db/migrate.js';
 import { BACKENDS, type TestDb } from '../../../fixtures/api/harness.js';
@@ -29,11 +29,6 @@ for (const backend of BACKENDS) {
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    async function qcs(...args: string[]): Promise<string[]> {
-      const out: string[] = [];
-      await buildProgram((t) => out.push(t)).parseAsync(['node', 'qcs', ...args]);
-      return out;
-    }
     const pending = async () => {
       const d = await openDatabase(db.config);
       try {
