@@ -5,6 +5,8 @@
  *   each share (driver.checkShares): mounted, writable, not low on space.
  * Overall: down (503) when the database does not answer or no share is usable; degraded (200)
  * when a share is down or low on space but another can take volumes; ready (200) otherwise.
+ * The full report names shares by address and mount point and carries error texts: it is an
+ * admin's (policy qcowshare:health:detail); everyone else gets `summary` (status and counts).
  */
 import type { ShareCheck } from '../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from './context.js';
@@ -35,6 +37,18 @@ export function overall(checks: readonly Check[]): ReadinessReport {
   const noShareUsable = shares.length > 0 && shares.every((s) => s.status === 'down');
   const status: Readiness = db?.status === 'down' || noShareUsable ? 'down' : reasons.length > 0 ? 'degraded' : 'ready';
   return { status, reasons, checks: [...checks] };
+}
+
+/** What an anonymous probe gets: the overall status and how many checks are in each state, nothing of the host. */
+export interface ReadinessSummary {
+  status: Readiness;
+  checks: { total: number } & Record<CheckStatus, number>;
+}
+
+/** Pure: the report without names, addresses, paths or reasons. */
+export function summary(report: ReadinessReport): ReadinessSummary {
+  const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
+  return { status: report.status, checks: { total: report.checks.length, ok: count('ok'), degraded: count('degraded'), down: count('down') } };
 }
 
 async function databaseCheck(deps: ServiceDeps): Promise<Check> {
