@@ -9,9 +9,10 @@
  * admin's (policy qcowshare:health:detail); everyone else gets `summary` (status and counts).
  */
 import type { ShareCheck } from '../../drivers/contract/volume-driver.js';
+import { readinessSummary, type CheckState, type ReadinessSummary } from '../../lib/core/readiness-summary.js';
 import type { ServiceDeps } from './context.js';
 
-export type CheckStatus = 'ok' | 'degraded' | 'down';
+export type CheckStatus = CheckState;
 export type Readiness = 'ready' | 'degraded' | 'down';
 
 export interface Check {
@@ -39,16 +40,9 @@ export function overall(checks: readonly Check[]): ReadinessReport {
   return { status, reasons, checks: [...checks] };
 }
 
-/** What an anonymous probe gets: the overall status and how many checks are in each state, nothing of the host. */
-export interface ReadinessSummary {
-  status: Readiness;
-  checks: { total: number } & Record<CheckStatus, number>;
-}
-
-/** Pure: the report without names, addresses, paths or reasons. */
-export function summary(report: ReadinessReport): ReadinessSummary {
-  const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
-  return { status: report.status, checks: { total: report.checks.length, ok: count('ok'), degraded: count('degraded'), down: count('down') } };
+/** Pure: the report without names, addresses, paths or reasons (what an anonymous probe gets). */
+export function summary(report: ReadinessReport): ReadinessSummary<Readiness> {
+  return readinessSummary(report.status, report.checks);
 }
 
 async function databaseCheck(deps: ServiceDeps): Promise<Check> {
