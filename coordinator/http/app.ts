@@ -1,5 +1,6 @@
 /**
- * The daemon's one express app: request metrics for every route, /healthz (open), then the
+ * The daemon's one express app: request metrics for every route, /healthz and /readyz (open;
+ * /readyz's checks with the service token), then the
  * mounted route groups (attach, disk operations) with their own auth and body limits, then auth,
  * JSON body and the snapshot / merge routes for everything else.
  */
@@ -8,7 +9,9 @@ import type { Logger } from '../../lib/core/logger.js';
 import type { Engine } from '../jobs/engine.js';
 import type { Metrics } from '../metrics.js';
 import type { UseCases } from '../use-cases.js';
-import { requireServiceToken } from './auth.js';
+import { StorageError } from '../../lib/core/errors.js';
+import { readinessSummary } from '../../lib/core/readiness-summary.js';
+import { requireServiceToken, tokenMatches } from './auth.js';
 import { errorHandler } from './errors.js';
 import { requestId } from './request-id.js';
 import type { CoordinatorReadiness } from './readiness.js';
@@ -52,9 +55,16 @@ export function buildApp(d: AppDeps): Express {
     next();
   });
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok', jobsRunning: d.engine.activeCount }); });
-  app.get('/readyz', (_req, res, next) => {
+  // Open to probes: the status and counts; each check and its reason (libvirt's socket, the
+  // metadata API's address) only with the service token, which is checked when one is sent.
+  app.get('/readyz', (req, res, next) => {
     const readiness = d.readiness ?? (() => Promise.resolve<CoordinatorReadiness>({ status: 'ready', reasons: [], checks: [] }));
-    readiness().then((r) => { res.status(r.status === 'down' ? 503 : 200).json(r); }, next);
+    const full = req.get('x-auth-token') !== undefined;
+    if (full && !tokenMatches(req.get('x-auth-token'), d.serviceToken)) {
+      next(new StorageError('FORBIDDEN', 'only the storage service may call the coordinator'));
+      return;
+    }
+    readiness().then((r) => { res.status(r.status === 'down' ? 503 : 200).json(full ? r : readinessSummary(r.status, r.checks)); }, next);
   });
   for (const m of d.mounts ?? []) {
     app.use(m.paths, ...m.use);

@@ -189,6 +189,8 @@ export interface ShareStats {
 export interface ShareCheck {
   address: string;
   type: 'local' | 'glusterfs' | 'nfs';
+  /** Where the service reaches the share's files (a local share: its directory); only admins see it (/readyz). */
+  mountPoint?: string;
   /** ok; degraded (usable, but low on space); down (not mounted, directory gone, not writable). */
   status: 'ok' | 'degraded' | 'down';
   mounted: boolean;

@@ -34,7 +34,7 @@ async function writeProbe(dir: string): Promise<string | null> {
 }
 
 export async function checkShare(share: Share): Promise<ShareCheck> {
-  const base = { address: share.address, type: share.type, mounted: false, writable: false, totalBytes: 0, freeBytes: 0 };
+  const base = { address: share.address, type: share.type, mountPoint: share.mountPoint, mounted: false, writable: false, totalBytes: 0, freeBytes: 0 };
   const cause = await unavailableCause(share);
   if (cause !== null) return { ...base, status: 'down', problem: cause };
   const notWritable = await writeProbe(share.mountPoint);

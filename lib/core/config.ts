@@ -202,6 +202,13 @@ const apiSchema = z.strictObject({
    * (Cinder's message_ttl); expired ones are purged by the periodic sweep.
    */
   messageTtlSeconds: z.number().int().min(60).default(2_592_000),
+  /**
+   * A file holding the scrape credential of GET /metrics: a scraper sending
+   * `Authorization: Bearer <its content>` (Prometheus: authorization.credentials_file) gets the
+   * metrics, as does an admin's X-Auth-Token; anyone else gets 401/403. '' = admins only. Read at
+   * start (trailing newline ignored); QCOWSHARE_METRICS_TOKEN instead of a file.
+   */
+  metricsTokenFile: z.string().default(''),
   /** The web console under /console (same authentication and policy as the API); false: not mounted (404). */
   console: z.boolean().default(true),
   ...httpLimits,

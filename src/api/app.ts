@@ -5,7 +5,7 @@
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { requestTracking } from './access-log.js';
-import { authenticate, authorizeRoute } from './auth.js';
+import { authenticate, authenticateIfPresented, authorizeRoute } from './auth.js';
 import type { ServiceDeps } from './context.js';
 import { consoleRouter } from '../console/router.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
@@ -97,7 +97,7 @@ export function createApp(deps: ServiceDeps): Express {
     for (const r of table) {
       const path = expressPaths(r)[variant];
       if (path === undefined) continue;
-      const handlers = r.versioned ? [auth, authorizeRoute(r.policy), microversionGate(r), r.handler] : [r.handler];
+      const handlers = r.versioned ? [auth, authorizeRoute(r.policy), microversionGate(r), r.handler] : r.identifiesCaller ? [authenticateIfPresented(auth), r.handler] : [r.handler];
       app[r.method](path, ...handlers);
     }
   }

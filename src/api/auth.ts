@@ -120,6 +120,21 @@ export function authenticate(api: Config['api']): Authenticate {
   };
 }
 
+/**
+ * For the public probes (/readyz, /metrics): a request that presents no credential (no
+ * X-Auth-Token, and in noauth mode no X-User-Id either) stays anonymous; one that presents a
+ * credential is authenticated as on /v3, so an unknown token is UNAUTHORIZED, not ignored.
+ */
+export function authenticateIfPresented(auth: Authenticate): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+  return async (req, res, next) => {
+    if (header(req, 'x-auth-token') === undefined && header(req, 'x-user-id') === undefined) {
+      next();
+      return;
+    }
+    await auth(req, res, next);
+  };
+}
+
 export function callerOf(req: Request): Caller {
   if (!req.caller) throw new StorageError('UNAUTHORIZED', 'not authenticated');
   return req.caller;

@@ -35,7 +35,7 @@ const ADMIN: readonly Role[] = ['admin'];
 const SERVICE: readonly Role[] = ['service'];
 
 export const POLICY = {
-  'qcowshare:public': { roles: null, description: 'Version documents, health, metrics and the OpenAPI document' },
+  'qcowshare:public': { roles: null, description: 'Version documents, liveness, readiness (status and counts) and the OpenAPI document' },
   'volume:get_all': { roles: READ, description: 'List volumes' },
   'volume:get': { roles: READ, description: 'Show a volume' },
   'volume:create': { roles: WRITE, description: 'Create a volume' },
@@ -135,6 +135,8 @@ export const POLICY = {
   'qcowshare:checkpoint:create': { roles: WRITE, description: 'Take a checkpoint of an instance (memory + volumes)' },
   'qcowshare:checkpoint:delete': { roles: WRITE, description: 'Delete a checkpoint' },
   'qcowshare:checkpoint:revert': { roles: WRITE, description: 'Revert an instance to a checkpoint (action revert)' },
+  // The probes answer everyone with a status; the host's layout (share addresses, mount points, reasons) is an admin's.
+  'qcowshare:health:detail': { roles: ADMIN, description: 'The full readiness report (GET /readyz: each share\'s address, mount point and reason) and GET /metrics with an API token' },
   'qcowshare:os_check': { roles: ADMIN, description: 'Consistency check (and safe repairs) of the database, info files, shares and hosts' },
   'qcowshare:cross_project': { roles: ['admin', 'service'], description: "Act on other projects' resources (path project, all_tenants, lookups)" },
   'qcowshare:snapshot:include_hidden': { roles: ['admin', 'service'], description: 'See hidden snapshots' },

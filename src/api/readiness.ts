@@ -5,11 +5,14 @@
  *   each share (driver.checkShares): mounted, writable, not low on space.
  * Overall: down (503) when the database does not answer or no share is usable; degraded (200)
  * when a share is down or low on space but another can take volumes; ready (200) otherwise.
+ * The full report names shares by address and mount point and carries error texts: it is an
+ * admin's (policy qcowshare:health:detail); everyone else gets `summary` (status and counts).
  */
 import type { ShareCheck } from '../../drivers/contract/volume-driver.js';
+import { readinessSummary, type CheckState, type ReadinessSummary } from '../../lib/core/readiness-summary.js';
 import type { ServiceDeps } from './context.js';
 
-export type CheckStatus = 'ok' | 'degraded' | 'down';
+export type CheckStatus = CheckState;
 export type Readiness = 'ready' | 'degraded' | 'down';
 
 export interface Check {
@@ -35,6 +38,11 @@ export function overall(checks: readonly Check[]): ReadinessReport {
   const noShareUsable = shares.length > 0 && shares.every((s) => s.status === 'down');
   const status: Readiness = db?.status === 'down' || noShareUsable ? 'down' : reasons.length > 0 ? 'degraded' : 'ready';
   return { status, reasons, checks: [...checks] };
+}
+
+/** Pure: the report without names, addresses, paths or reasons (what an anonymous probe gets). */
+export function summary(report: ReadinessReport): ReadinessSummary<Readiness> {
+  return readinessSummary(report.status, report.checks);
 }
 
 async function databaseCheck(deps: ServiceDeps): Promise<Check> {

@@ -326,16 +326,42 @@ for (const backend of BACKENDS) {
         'snapshot_extension:snapshot_actions:update_snapshot_status': ['service'], 'qcowshare:snapshot_metadata:create': ['service'],
         'qcowshare:snapshot_metadata:request_commit': ['service'], 'qcowshare:snapshot_metadata:finalize': ['service'],
         'qcowshare:snapshot_metadata:delete': ['admin', 'service'], 'qcowshare:cross_project': ['admin', 'service'],
+        'qcowshare:health:detail': ['admin'],
         'volume_extension:volume_manage': ['admin'], 'volume_extension:list_manageable': ['admin'], 'volume_extension:volume_unmanage': ['admin'],
       };
       for (const [name, roles] of Object.entries(pinned)) expect([...(POLICY[name as PolicyName].roles ?? [])], name).to.deep.equal(roles);
     });
 
-    it('serves the unversioned documents without a token', async () => {
-      for (const r of routeTable(s.svc.deps).filter((x) => !x.versioned)) {
+    it('serves the public unversioned documents without a token, and /metrics to nobody without one', async () => {
+      const unversioned = routeTable(s.svc.deps).filter((x) => !x.versioned);
+      for (const r of unversioned) {
         const res = await http.get(r.path);
-        expect(res.status, r.path).to.equal(r.status);
+        expect(res.status, r.path).to.equal(r.policy === 'qcowshare:public' ? r.status : 401);
       }
+      expect(unversioned.filter((r) => r.policy !== 'qcowshare:public').map(key)).to.deep.equal(['GET /metrics']);
+    });
+
+    it('answers the probes by caller: /readyz counts to everyone and its checks to admins, /metrics to admins only', async () => {
+      const probes = routeTable(s.svc.deps).filter((x) => !x.versioned && x.identifiesCaller).map(key);
+      expect(probes, 'every public route that identifies its caller has a probe here').to.deep.equal(['GET /readyz', 'GET /metrics']);
+      const wrong: string[] = [];
+      const state = await fingerprint(s.svc);
+      for (const who of WHO) {
+        const caller = callerOf(who);
+        const detail = allows(caller, 'qcowshare:health:detail');
+        const ready = await http.get('/readyz').set(tokenOf(who));
+        const readyWants = who === 'badtoken' ? 401 : 200;
+        const shape = ready.status === 200 ? (Array.isArray(ready.body.checks) ? 'full' : Object.keys(ready.body).sort().join(',')) : ready.body.unauthorized?.error_code;
+        const shapeWants = who === 'badtoken' ? 'UNAUTHORIZED' : detail ? 'full' : 'checks,status';
+        if (ready.status !== readyWants || shape !== shapeWants) wrong.push(`${who} GET /readyz → ${ready.status} ${shape} (expected ${readyWants} ${shapeWants})`);
+        const metrics = await http.get('/metrics').set(tokenOf(who));
+        const metricsWants = caller === undefined ? 401 : detail ? 200 : 403;
+        const code = metrics.status === 200 ? '' : Object.values(metrics.body as Record<string, { error_code?: string }>)[0]?.error_code ?? '';
+        const codeOk = metricsWants === 200 ? /^# HELP /m.test(metrics.text) : (CODES[metricsWants] as RegExp).test(code);
+        if (metrics.status !== metricsWants || !codeOk) wrong.push(`${who} GET /metrics → ${metrics.status} ${code} (expected ${metricsWants})`);
+      }
+      expect(wrong, wrong.join('\n')).to.deep.equal([]);
+      expect(await fingerprint(s.svc)).to.equal(state);
     });
   });
 }

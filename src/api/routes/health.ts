@@ -1,7 +1,9 @@
 import { processRegistry } from '../../../lib/core/metrics-registry.js';
 import type { VolumeStats } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
-import { readiness } from '../readiness.js';
+import { assertMetricsReader, scrapeCredential } from '../metrics-access.js';
+import { allows } from '../policy.js';
+import { readiness, summary } from '../readiness.js';
 import type { RouteDef } from './route.js';
 
 type Gauges = Parameters<ServiceDeps['metrics']['render']>[0];
@@ -19,6 +21,7 @@ function shareGauges(stats: VolumeStats | null): Gauges {
 }
 
 export function healthRoutes(deps: ServiceDeps): RouteDef[] {
+  const credential = scrapeCredential(deps.config.api);
   return [
     {
       method: 'get', path: '/healthz', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Liveness and database reachability',
@@ -28,15 +31,19 @@ export function healthRoutes(deps: ServiceDeps): RouteDef[] {
       },
     },
     {
-      method: 'get', path: '/readyz', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Readiness: the database and every share (mounted, writable, space); 503 when down',
-      handler: async (_req, res) => {
+      method: 'get', path: '/readyz', versioned: false, policy: 'qcowshare:public', identifiesCaller: true, status: 200,
+      summary: 'Readiness: the database and every share (mounted, writable, space); 503 when down. Status and counts; each check with its share and reason to an admin',
+      handler: async (req, res) => {
         const report = await readiness(deps);
-        res.status(report.status === 'down' ? 503 : 200).json(report);
+        res.status(report.status === 'down' ? 503 : 200).json(allows(req.caller, 'qcowshare:health:detail') ? report : summary(report));
       },
     },
     {
-      method: 'get', path: '/metrics', versioned: false, policy: 'qcowshare:public', status: 200, summary: 'Prometheus metrics',
-      handler: async (_req, res) => {
+      // Not under /v3, so no route check runs: the handler checks this rule (or the scrape credential) itself.
+      method: 'get', path: '/metrics', versioned: false, policy: 'qcowshare:health:detail', identifiesCaller: true, status: 200,
+      summary: 'Prometheus metrics: to the scrape credential (Authorization: Bearer, api.metricsTokenFile) or an admin token',
+      handler: async (req, res) => {
+        assertMetricsReader(req, res, credential);
         const byState = await deps.repos.operations.countByState();
         for (const s of ['running', 'succeeded', 'failed', 'abandoned']) byState[s] ??= 0;
         const own = deps.metrics.render({

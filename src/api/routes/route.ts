@@ -16,6 +16,11 @@ export interface RouteDef {
   versioned: boolean;
   /** The rule of policy.ts this route is checked against (after authentication, before the handler). */
   policy: PolicyName;
+  /**
+   * An unversioned (public) route that still authenticates a caller presenting a credential
+   * (auth.ts authenticateIfPresented), so its handler can answer an admin more; versioned routes always authenticate.
+   */
+  identifiesCaller?: boolean;
   /** Successful status, for the OpenAPI document. */
   status: number;
   handler: (req: Request, res: Response) => Promise<void> | void;

@@ -55,7 +55,7 @@ for (const backend of BACKENDS) {
     }
 
     async function exportedBytes(): Promise<number> {
-      const text = (await http.get('/metrics').expect(200)).text;
+      const text = (await http.get('/metrics').set(auth('admin')).expect(200)).text;
       return Number(/^qcowshare_bytes_moved_total\{kind="export"\} (\d+)$/m.exec(text)?.[1] ?? 0);
     }
 

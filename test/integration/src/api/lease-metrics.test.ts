@@ -17,7 +17,7 @@ describe('api: lease waits and conflicts in /metrics (sqlite)', function () {
   this.timeout(60_000);
   const t = testServiceHooks(BACKENDS[0] as (typeof BACKENDS)[number]);
   const counts = async () => {
-    const text = (await t.http.get('/metrics').expect(200)).text;
+    const text = (await t.http.get('/metrics').set(auth('admin')).expect(200)).text;
     return { wait: sample(text, 'qcowshare_volume_lease_events_total{event="wait"}'), conflict: sample(text, 'qcowshare_volume_lease_events_total{event="conflict"}') };
   };
   const extend = (id: string) => t.http.post(`/v3/volumes/${id}/action`).set(auth('alice')).send({ 'os-extend': { new_size: 2 } });

@@ -31,7 +31,7 @@ describe('api: /openapi.json, /healthz, /metrics', function () {
     expect((await t.http.get('/healthz')).body.status).to.equal('ok');
     await createVolume(t);
     await t.http.get('/v3/volumes').set(auth('alice')).expect(200);
-    const text = (await t.http.get('/metrics').expect(200)).text;
+    const text = (await t.http.get('/metrics').set(auth('admin')).expect(200)).text;
     expect(text).to.match(/qcowshare_http_requests_total\{method="GET",route="\/v3\/volumes",status="200"\} \d+/);
     expect(text).to.match(/qcowshare_http_request_duration_seconds_bucket\{method="POST",route="\/v3\/volumes",status="202",le="\+Inf"\} 1/);
     expect(text).to.match(/qcowshare_operations\{state="succeeded"\} [1-9]/);

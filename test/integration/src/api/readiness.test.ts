@@ -5,9 +5,14 @@
  * make it "down" (503) and a create fails with SHARE_UNAVAILABLE naming the shares and the cause,
  * not NO_SHARE_SPACE. /metrics reports share capacity, operation durations by kind and outcome,
  * and bytes moved by merges and copies after real snapshot operations. The same on a real
- * GlusterFS share unmounted behind the service's back.
+ * GlusterFS share unmounted behind the service's back. The host's layout is an admin's: anonymous
+ * and non-admin callers get the status and counts of /readyz, without a share address, mount
+ * point or reason, and /metrics only with the scrape credential (api.metricsTokenFile) or an
+ * admin token; each checked against the directories actually configured.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type supertest from 'supertest';
@@ -19,6 +24,19 @@ import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixture
 
 interface Check { name: string; status: string; reason?: string; mounted?: boolean; writable?: boolean }
 interface Report { status: string; reasons: string[]; checks: Check[] }
+
+/** The host-layout strings of `values` that occur in `text` (none may, for a caller who is not an admin). */
+function leaked(text: string, values: string[]): string[] {
+  return values.filter((v) => text.includes(v));
+}
+
+/** A scrape credential in a file of its own (api.metricsTokenFile), made before the service starts. */
+function scrapeCredentialHooks(): { file: string; value: string } {
+  const cred = { file: path.join(tmpdir(), `qcs-ready-scrape-${randomUUID()}`), value: `scrape-${randomUUID()}` };
+  before(async () => { await writeFile(cred.file, `${cred.value}\n`, { mode: 0o600 }); });
+  after(async () => { await rm(cred.file, { force: true }); });
+  return cred;
+}
 
 /** The value of one series in Prometheus text, 0 when absent. */
 function sample(text: string, series: string): number {
@@ -33,26 +51,61 @@ for (const backend of BACKENDS) {
     let shareA: string;
     let shareB: string;
     let dir: string;
+    const scrape = scrapeCredentialHooks();
     remotefsServiceHooks(backend, 'qcs-ready-', (s) => {
       http = s.http;
       dir = s.dir;
       shareA = path.join(s.dir, 'share-a');
       shareB = path.join(s.dir, 'share-b');
-    }, { shares: ['share-a', 'share-b'] });
+    }, { shares: ['share-a', 'share-b'], api: { metricsTokenFile: scrape.file } });
     const waits = apiWaits(() => http);
-    const ready = async (status: number) => (await http.get('/readyz').expect(status)).body as Report;
+    const ready = async (status: number) => (await http.get('/readyz').set(auth('admin')).expect(status)).body as Report;
     const check = (r: Report, name: string) => r.checks.find((c) => c.name === name);
+    const metrics = async () => (await http.get('/metrics').set('Authorization', `Bearer ${scrape.value}`).expect(200)).text;
+    /** What the host's layout is made of here: the scratch directory, each share's directory and name, the mount base. */
+    const layout = () => [dir, shareA, shareB, path.join(dir, 'mnt'), 'share-a', 'share-b', path.basename(dir)];
+    /** /readyz without a token and with a member's: the same status and counts, nothing of the layout. */
+    async function publicReadiness(status: number, counts: Record<string, number>): Promise<void> {
+      for (const who of [{}, auth('alice'), auth('service')]) {
+        const r = await http.get('/readyz').set(who).expect(status);
+        expect(r.body, JSON.stringify(who)).to.deep.equal({ status: r.body.status, checks: counts });
+        expect(leaked(r.text, layout()), r.text).to.deep.equal([]);
+      }
+    }
 
     it('ready: the database and both shares ok (mounted, writable)', async () => {
       const r = await ready(200);
       expect(r.status, JSON.stringify(r)).to.equal('ready');
       expect(check(r, 'database')?.status).to.equal('ok');
-      for (const s of [shareA, shareB]) expect(check(r, `share:${s}`)).to.include({ status: 'ok', mounted: true, writable: true });
+      for (const s of [shareA, shareB]) expect(check(r, `share:${s}`)).to.include({ status: 'ok', mounted: true, writable: true, mountPoint: s });
       expect((await http.get('/healthz').expect(200)).body.status).to.equal('ok');
+      await publicReadiness(200, { total: 3, ok: 3, degraded: 0, down: 0 });
+      expect((await http.get('/readyz').expect(200)).body.status).to.equal('ready');
+    });
+
+    it('metrics: the scrape credential or an admin token; nobody else, and a refusal names nothing of the host', async () => {
+      const admin = (await http.get('/metrics').set(auth('admin')).expect(200)).text;
+      expect(sample(admin, `qcowshare_share_mounted{share="${shareA}"}`)).to.equal(1);
+      expect(sample(await metrics(), `qcowshare_share_mounted{share="${shareB}"}`)).to.equal(1);
+      const refusals = [
+        { headers: {}, status: 401, code: 'UNAUTHORIZED' },
+        { headers: { Authorization: `Bearer ${scrape.value}x` }, status: 401, code: 'UNAUTHORIZED' },
+        { headers: { Authorization: `Basic ${Buffer.from(`u:${scrape.value}`).toString('base64')}` }, status: 401, code: 'UNAUTHORIZED' },
+        // The credential is the scrape's only: as an API token it is unknown.
+        { headers: { 'X-Auth-Token': scrape.value }, status: 401, code: 'UNAUTHORIZED' },
+        { headers: auth('alice'), status: 403, code: 'FORBIDDEN' },
+        { headers: auth('service'), status: 403, code: 'FORBIDDEN' },
+      ];
+      for (const { headers, status, code } of refusals) {
+        const r = await http.get('/metrics').set(headers).expect(status);
+        expect(Object.values(r.body as Record<string, { error_code: string }>)[0]?.error_code, JSON.stringify(headers)).to.equal(code);
+        expect(leaked(r.text, layout()), r.text).to.deep.equal([]);
+        expect(r.text).not.to.contain('qcowshare_share');
+      }
     });
 
     it('metrics after a snapshot, a clone and a snapshot delete: capacity, operation durations, bytes moved', async () => {
-      const before = (await http.get('/metrics').expect(200)).text;
+      const before = await metrics();
       const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
       await waits.settled('volumes', vid, 'available');
       const infoOf = async () => JSON.parse(await readFile(path.join(shareA, `volume-${vid}.info`), 'utf8')).qcowshare as { active: string };
@@ -63,7 +116,7 @@ for (const backend of BACKENDS) {
       await waits.settled('volumes', clone, 'available');
       const del = await http.delete(`/v3/snapshots/${sid}`).set(auth('alice')).expect(202);
       expect((await waits.operation(del.headers['x-operation-id'] as string)).state).to.equal('succeeded');
-      const text = (await http.get('/metrics').expect(200)).text;
+      const text = await metrics();
       expect(sample(text, `qcowshare_share_total_bytes{share="${shareA}"}`)).to.be.greaterThan(0);
       expect(sample(text, `qcowshare_share_free_bytes{share="${shareA}"}`)).to.be.greaterThan(0);
       // The volume and its clone (placed on either share), 1 GiB each.
@@ -89,10 +142,10 @@ for (const backend of BACKENDS) {
       expect(check(r, `share:${shareB}`)).to.include({ status: 'down', mounted: false });
       expect(check(r, `share:${shareB}`)?.reason).to.contain('is missing');
       expect(r.reasons.join('\n')).to.contain(shareB);
+      await publicReadiness(200, { total: 3, ok: 2, degraded: 0, down: 1 });
       const vid = (await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202)).body.volume.id as string;
       await waits.settled('volumes', vid, 'available');
-      const metrics = (await http.get('/metrics').expect(200)).text;
-      expect(sample(metrics, `qcowshare_share_mounted{share="${shareB}"}`)).to.equal(0);
+      expect(sample(await metrics(), `qcowshare_share_mounted{share="${shareB}"}`)).to.equal(0);
     });
 
     it('no share left: down (503), and a create fails with SHARE_UNAVAILABLE naming the shares, not NO_SHARE_SPACE', async () => {
@@ -100,6 +153,7 @@ for (const backend of BACKENDS) {
       const r = await ready(503);
       expect(r.status).to.equal('down');
       expect(check(r, 'database')?.status).to.equal('ok');
+      await publicReadiness(503, { total: 3, ok: 1, degraded: 0, down: 2 });
       const res = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
       const op = await waits.operation(res.headers['x-operation-id'] as string);
       expect(op.state).to.equal('failed');
@@ -123,14 +177,26 @@ describe('api: readiness and SHARE_UNAVAILABLE on a real GlusterFS share that ge
 
   it('mounted: ready; unmounted behind its back: down (503) "not mounted", and a create fails SHARE_UNAVAILABLE', async () => {
     const name = `share:${vol.address}`;
-    const ready = (await http.get('/readyz').expect(200)).body as Report;
-    expect(ready.status, JSON.stringify(ready)).to.equal('ready');
-    expect(ready.checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true });
     const mountPoint = mountPointFor(path.join(dir, 'mnt'), vol.address);
+    const ready = (await http.get('/readyz').set(auth('admin')).expect(200)).body as Report;
+    expect(ready.status, JSON.stringify(ready)).to.equal('ready');
+    expect(ready.checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true, mountPoint });
+    // The share's address (its server and volume) and mount point are an admin's to see.
+    const layout = [vol.address, vol.address.split(':')[0] as string, mountPoint, path.basename(mountPoint), dir];
+    const anonymous = await http.get('/readyz').expect(200);
+    expect(anonymous.body).to.deep.equal({ status: 'ready', checks: { total: 2, ok: 2, degraded: 0, down: 0 } });
+    expect(leaked(anonymous.text, layout)).to.deep.equal([]);
+    const refused = await http.get('/metrics').expect(401);
+    expect(leaked(refused.text, layout)).to.deep.equal([]);
+    const scraped = (await http.get('/metrics').set(auth('admin')).expect(200)).text;
+    expect(sample(scraped, `qcowshare_share_mounted{share="${vol.address}"}`)).to.equal(1);
     await run('umount', [mountPoint], { timeoutMs: 60_000 });
-    const down = (await http.get('/readyz').expect(503)).body as Report;
+    const down = (await http.get('/readyz').set(auth('admin')).expect(503)).body as Report;
     expect(down.status).to.equal('down');
     expect(down.checks.find((c) => c.name === name)?.reason).to.equal(`not mounted at ${mountPoint}`);
+    const anonymousDown = await http.get('/readyz').set(auth('alice')).expect(503);
+    expect(anonymousDown.body).to.deep.equal({ status: 'down', checks: { total: 2, ok: 1, degraded: 0, down: 1 } });
+    expect(leaked(anonymousDown.text, layout)).to.deep.equal([]);
     const res = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
     const op = await apiWaits(() => http).operation(res.headers['x-operation-id'] as string);
     // The operation's error is its owner's to read: the mount point named by the share's address, not by this host's path.

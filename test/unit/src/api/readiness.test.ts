@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { overall, type Check } from '../../../../src/api/readiness.js';
+import { overall, summary, type Check } from '../../../../src/api/readiness.js';
 import { coordinatorOverall } from '../../../../coordinator/http/readiness.js';
 
 const db = (status: Check['status'], reason?: string): Check => ({ name: 'database', status, ...(reason ? { reason } : {}) });
@@ -23,6 +23,14 @@ describe('readiness: the overall answer from the checks', () => {
     expect(one.status).to.equal('degraded');
     expect(one.reasons).to.deep.equal(['share:b: directory /s/b is missing']);
     expect(overall([db('ok'), share('a', 'degraded', 'low on space: 1 of 100 bytes free')]).status).to.equal('degraded');
+  });
+
+  it('summary: the status and the counts of each state, nothing of a check but its state', () => {
+    const report = overall([db('ok'), share('/srv/shares/a', 'ok'), share('gl1.example.net:/vols', 'down', 'not mounted at /mnt/q/9f'), share('/srv/shares/c', 'degraded', 'low on space')]);
+    const s = summary(report);
+    expect(s).to.deep.equal({ status: 'degraded', checks: { total: 4, ok: 2, degraded: 1, down: 1 } });
+    for (const revealing of ['/srv', 'gl1', '/mnt', 'low on space', 'share:']) expect(JSON.stringify(s)).not.to.contain(revealing);
+    expect(summary(overall([db('down', 'x')]))).to.deep.equal({ status: 'down', checks: { total: 1, ok: 0, degraded: 0, down: 1 } });
   });
 
   it('coordinator: libvirt down is down; the metadata API down is degraded', () => {
