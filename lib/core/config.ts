@@ -205,8 +205,10 @@ const apiSchema = z.strictObject({
   /**
    * A file holding the scrape credential of GET /metrics: a scraper sending
    * `Authorization: Bearer <its content>` (Prometheus: authorization.credentials_file) gets the
-   * metrics, as does an admin's X-Auth-Token; anyone else gets 401/403. '' = admins only. Read at
-   * start (trailing newline ignored); QCOWSHARE_METRICS_TOKEN instead of a file.
+   * metrics, as does an admin's X-Auth-Token; anyone else gets 401/403. '' = no credential: the
+   * metrics are open to anyone, as before this option (set one in production: the share gauges
+   * are labelled by share address). Read at start (trailing newline ignored);
+   * QCOWSHARE_METRICS_TOKEN instead of a file.
    */
   metricsTokenFile: z.string().default(''),
   /** The web console under /console (same authentication and policy as the API); false: not mounted (404). */

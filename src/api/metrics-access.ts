@@ -1,10 +1,13 @@
 /**
- * Who may read GET /metrics: its share gauges are labelled by share address, so the host's layout
- * is in it. A scraper presents the scrape credential the operator put in api.metricsTokenFile
- * (or QCOWSHARE_METRICS_TOKEN) as `Authorization: Bearer …` (Prometheus: credentials_file); an
- * admin may use its X-Auth-Token (policy qcowshare:health:detail). Anyone else: 401, or 403 for an
+ * Who may read GET /metrics: its share gauges are labelled by share address (a local share's is
+ * its directory), so the host's layout is in it. With a scrape credential configured
+ * (api.metricsTokenFile or QCOWSHARE_METRICS_TOKEN; what production should do, docs/monitoring.md)
+ * a scraper presents it as `Authorization: Bearer …` (Prometheus: credentials_file) and an admin
+ * may use its X-Auth-Token (policy qcowshare:health:detail); anyone else: 401, or 403 for an
  * authenticated caller without the role. The credential is the operator's, never a value a caller
- * chooses, and it is compared in constant time.
+ * chooses, and it is compared in constant time. Without one the endpoint stays open, as it was
+ * before the credential existed, so that scrapers set up then go on working; the service says so
+ * in its start log.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
@@ -32,8 +35,9 @@ function bearer(req: Request): string | undefined {
   return m?.[1];
 }
 
-/** Throws UNAUTHORIZED or FORBIDDEN unless the request may read the metrics. */
+/** Throws UNAUTHORIZED or FORBIDDEN unless the request may read the metrics (anyone may when no credential is configured). */
 export function assertMetricsReader(req: Request, res: Response, credential: string): void {
+  if (credential === '') return;
   const presented = bearer(req);
   if (presented !== undefined && credential !== '' && timingSafeEqual(digest(presented), digest(credential))) return;
   if (req.caller !== undefined && allows(req.caller, 'qcowshare:health:detail')) return;

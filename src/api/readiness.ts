@@ -5,11 +5,16 @@
  *   each share (driver.checkShares): mounted, writable, not low on space.
  * Overall: down (503) when the database does not answer or no share is usable; degraded (200)
  * when a share is down or low on space but another can take volumes; ready (200) otherwise.
- * The full report names shares by address and mount point and carries error texts: it is an
- * admin's (policy qcowshare:health:detail); everyone else gets `summary` (status and counts).
+ * The full report names each share's mount point and carries the checks' own error texts: it is
+ * an admin's (policy qcowshare:health:detail). Everyone else gets `publicReport`: the same shape,
+ * every status and reason, by the API's one rule for what a caller may see of this host's file
+ * system (core/path-redaction.ts: a local share's directory becomes "share <name>", no mount
+ * point), and the database's reason only when it is one of this module's own texts (a driver's
+ * error may name the database server).
  */
 import type { ShareCheck } from '../../drivers/contract/volume-driver.js';
-import { readinessSummary, type CheckState, type ReadinessSummary } from '../../lib/core/readiness-summary.js';
+import { redactDeep, type Redact } from '../../lib/core/path-redaction.js';
+import type { CheckState } from '../../lib/core/readiness-summary.js';
 import type { ServiceDeps } from './context.js';
 
 export type CheckStatus = CheckState;
@@ -40,9 +45,19 @@ export function overall(checks: readonly Check[]): ReadinessReport {
   return { status, reasons, checks: [...checks] };
 }
 
-/** Pure: the report without names, addresses, paths or reasons (what an anonymous probe gets). */
-export function summary(report: ReadinessReport): ReadinessSummary<Readiness> {
-  return readinessSummary(report.status, report.checks);
+/** The database's reason as this module words it (a timeout); any other is the driver's own text. */
+const OWN_DB_REASON = /^no answer within \d+ ms$/;
+
+/** Pure: the report as anyone may see it (the module's comment): no mount point, no host path, the database's own error text withheld. */
+export function publicReport(report: ReadinessReport, redact: Redact): ReadinessReport {
+  const checks = report.checks.map((c): Check => {
+    const { mountPoint: _hidden, ...rest } = c;
+    // "share:<address>": the address redacted on its own (a path right after ':' is no path to the redactor).
+    const name = c.name.startsWith('share:') ? `share:${redact(c.name.slice('share:'.length))}` : c.name;
+    if (c.name !== 'database' || c.reason === undefined || OWN_DB_REASON.test(c.reason)) return { ...redactDeep(rest as Check, redact), name };
+    return { ...rest, reason: 'the database does not answer' };
+  });
+  return overall(checks);
 }
 
 async function databaseCheck(deps: ServiceDeps): Promise<Check> {

@@ -55,7 +55,7 @@ export const SERVED: readonly CompatRow[] = [
 
 /** This service's own routes (not Cinder's), listed so that every route has a row. */
 export const EXTENSIONS: readonly CompatRow[] = [
-  { resource: 'Health, readiness, metrics, OpenAPI', routes: ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'], note: "not under /v3; `/readyz`'s checks and `/metrics`: admins or the scrape credential" },
+  { resource: 'Health, readiness, metrics, OpenAPI', routes: ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json'], note: "not under /v3; `/readyz`: the host's paths redacted unless an admin asks; `/metrics`: open until a scrape credential is set, then it or an admin" },
   { resource: 'Operations (progress of asynchronous work)', routes: ['GET /operations', 'GET /operations/:operation_id'], note: '' },
   { resource: 'Snapshot tree of a volume', routes: ['GET /volumes/:volume_id/tree'], note: '' },
   { resource: 'What deleting a snapshot would do (merge direction, bytes)', routes: ['GET /snapshots/:snapshot_id/delete-preview'], note: '' },

@@ -3,7 +3,8 @@ import type { VolumeStats } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
 import { assertMetricsReader, scrapeCredential } from '../metrics-access.js';
 import { allows } from '../policy.js';
-import { readiness, summary } from '../readiness.js';
+import { publicReport, readiness } from '../readiness.js';
+import { hostPathRedactor } from '../../../lib/core/host-path-roots.js';
 import type { RouteDef } from './route.js';
 
 type Gauges = Parameters<ServiceDeps['metrics']['render']>[0];
@@ -35,7 +36,7 @@ export function healthRoutes(deps: ServiceDeps): RouteDef[] {
       summary: 'Readiness: the database and every share (mounted, writable, space); 503 when down. Status and counts; each check with its share and reason to an admin',
       handler: async (req, res) => {
         const report = await readiness(deps);
-        res.status(report.status === 'down' ? 503 : 200).json(allows(req.caller, 'qcowshare:health:detail') ? report : summary(report));
+        res.status(report.status === 'down' ? 503 : 200).json(allows(req.caller, 'qcowshare:health:detail') ? report : publicReport(report, hostPathRedactor(deps.config.storage)));
       },
     },
     {

@@ -5,10 +5,11 @@
  * make it "down" (503) and a create fails with SHARE_UNAVAILABLE naming the shares and the cause,
  * not NO_SHARE_SPACE. /metrics reports share capacity, operation durations by kind and outcome,
  * and bytes moved by merges and copies after real snapshot operations. The same on a real
- * GlusterFS share unmounted behind the service's back. The host's layout is an admin's: anonymous
- * and non-admin callers get the status and counts of /readyz, without a share address, mount
- * point or reason, and /metrics only with the scrape credential (api.metricsTokenFile) or an
- * admin token; each checked against the directories actually configured.
+ * GlusterFS share unmounted behind the service's back. The host's paths are an admin's:
+ * anonymous and non-admin callers get every check of /readyz with its state and reason, a local
+ * share named by its directory's last part and no mount point (the API's redaction rule), checked
+ * against the directories actually configured. /metrics, with a scrape credential configured
+ * (api.metricsTokenFile), answers only it or an admin token; without one it is open.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -62,13 +63,26 @@ for (const backend of BACKENDS) {
     const ready = async (status: number) => (await http.get('/readyz').set(auth('admin')).expect(status)).body as Report;
     const check = (r: Report, name: string) => r.checks.find((c) => c.name === name);
     const metrics = async () => (await http.get('/metrics').set('Authorization', `Bearer ${scrape.value}`).expect(200)).text;
-    /** What the host's layout is made of here: the scratch directory, each share's directory and name, the mount base. */
-    const layout = () => [dir, shareA, shareB, path.join(dir, 'mnt'), 'share-a', 'share-b', path.basename(dir)];
-    /** /readyz without a token and with a member's: the same status and counts, nothing of the layout. */
+    /** What the host's layout is made of here: the scratch directory, each share's directory, the mount base. */
+    const layout = () => [dir, shareA, shareB, path.join(dir, 'mnt'), path.basename(dir)];
+    /**
+     * /readyz without a token and with a member's: the admin's status, each check's state and
+     * reason, a local share named "share <its directory's name>" (the API's redaction rule), no
+     * mount point, nothing of the layout.
+     */
     async function publicReadiness(status: number, counts: Record<string, number>): Promise<void> {
+      const full = (await http.get('/readyz').set(auth('admin')).expect(status)).body as Report;
       for (const who of [{}, auth('alice'), auth('service')]) {
         const r = await http.get('/readyz').set(who).expect(status);
-        expect(r.body, JSON.stringify(who)).to.deep.equal({ status: r.body.status, checks: counts });
+        const body = r.body as Report;
+        expect(body.status, JSON.stringify(who)).to.equal(full.status);
+        const tally = { total: body.checks.length, ok: 0, degraded: 0, down: 0 } as Record<string, number>;
+        for (const c of body.checks) tally[c.status] = (tally[c.status] ?? 0) + 1;
+        expect(tally, JSON.stringify(who)).to.deep.equal(counts);
+        expect(body.checks.map((c) => c.name)).to.deep.equal(full.checks.map((c) => c.name.replace(/^share:.*\/(share-[ab])$/, 'share:share $1')));
+        expect(body.checks.map((c) => c.status)).to.deep.equal(full.checks.map((c) => c.status));
+        expect(body.reasons.length).to.equal(full.reasons.length);
+        expect(body.checks.some((c) => 'mountPoint' in c)).to.equal(false);
         expect(leaked(r.text, layout()), r.text).to.deep.equal([]);
       }
     }
@@ -182,21 +196,23 @@ describe('api: readiness and SHARE_UNAVAILABLE on a real GlusterFS share that ge
     expect(ready.status, JSON.stringify(ready)).to.equal('ready');
     expect(ready.checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true, mountPoint });
     // The share's address (its server and volume) and mount point are an admin's to see.
-    const layout = [vol.address, vol.address.split(':')[0] as string, mountPoint, path.basename(mountPoint), dir];
+    // A network share is named by its address, as in the operations' errors; its mount point is an admin's to see.
+    const hidden = [mountPoint, path.basename(mountPoint), dir];
     const anonymous = await http.get('/readyz').expect(200);
-    expect(anonymous.body).to.deep.equal({ status: 'ready', checks: { total: 2, ok: 2, degraded: 0, down: 0 } });
-    expect(leaked(anonymous.text, layout)).to.deep.equal([]);
-    const refused = await http.get('/metrics').expect(401);
-    expect(leaked(refused.text, layout)).to.deep.equal([]);
-    const scraped = (await http.get('/metrics').set(auth('admin')).expect(200)).text;
+    expect(anonymous.body.status).to.equal('ready');
+    expect((anonymous.body as Report).checks.find((c) => c.name === name)).to.include({ status: 'ok', mounted: true, writable: true }).and.not.have.property('mountPoint');
+    expect(leaked(anonymous.text, hidden)).to.deep.equal([]);
+    // No scrape credential configured here: the metrics are open, as they were before the credential existed.
+    const scraped = (await http.get('/metrics').expect(200)).text;
     expect(sample(scraped, `qcowshare_share_mounted{share="${vol.address}"}`)).to.equal(1);
     await run('umount', [mountPoint], { timeoutMs: 60_000 });
     const down = (await http.get('/readyz').set(auth('admin')).expect(503)).body as Report;
     expect(down.status).to.equal('down');
     expect(down.checks.find((c) => c.name === name)?.reason).to.equal(`not mounted at ${mountPoint}`);
     const anonymousDown = await http.get('/readyz').set(auth('alice')).expect(503);
-    expect(anonymousDown.body).to.deep.equal({ status: 'down', checks: { total: 2, ok: 1, degraded: 0, down: 1 } });
-    expect(leaked(anonymousDown.text, layout)).to.deep.equal([]);
+    expect(anonymousDown.body.status).to.equal('down');
+    expect((anonymousDown.body as Report).checks.find((c) => c.name === name)?.reason).to.equal(`not mounted at the mount point of ${vol.address}`);
+    expect(leaked(anonymousDown.text, hidden)).to.deep.equal([]);
     const res = await http.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1 } }).expect(202);
     const op = await apiWaits(() => http).operation(res.headers['x-operation-id'] as string);
     // The operation's error is its owner's to read: the mount point named by the share's address, not by this host's path.

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { overall, summary, type Check } from '../../../../src/api/readiness.js';
+import { overall, publicReport, type Check } from '../../../../src/api/readiness.js';
+import { pathRedactor } from '../../../../lib/core/path-redaction.js';
 import { coordinatorOverall } from '../../../../coordinator/http/readiness.js';
 
 const db = (status: Check['status'], reason?: string): Check => ({ name: 'database', status, ...(reason ? { reason } : {}) });
@@ -25,12 +26,23 @@ describe('readiness: the overall answer from the checks', () => {
     expect(overall([db('ok'), share('a', 'degraded', 'low on space: 1 of 100 bytes free')]).status).to.equal('degraded');
   });
 
-  it('summary: the status and the counts of each state, nothing of a check but its state', () => {
-    const report = overall([db('ok'), share('/srv/shares/a', 'ok'), share('gl1.example.net:/vols', 'down', 'not mounted at /mnt/q/9f'), share('/srv/shares/c', 'degraded', 'low on space')]);
-    const s = summary(report);
-    expect(s).to.deep.equal({ status: 'degraded', checks: { total: 4, ok: 2, degraded: 1, down: 1 } });
-    for (const revealing of ['/srv', 'gl1', '/mnt', 'low on space', 'share:']) expect(JSON.stringify(s)).not.to.contain(revealing);
-    expect(summary(overall([db('down', 'x')]))).to.deep.equal({ status: 'down', checks: { total: 1, ok: 0, degraded: 0, down: 1 } });
+  it('publicReport: every status and reason, no mount point, no host path, the database\'s own error text withheld', () => {
+    const redact = pathRedactor([{ dir: '/srv/shares/a', label: 'share a' }, { dir: '/mnt/q/9f', label: 'the mount point of gl1.example.net:/vols' }]);
+    const full = overall([
+      { name: 'database', status: 'ok', dialect: 'mysql', latencyMs: 3 },
+      { name: 'share:/srv/shares/a', status: 'ok', mountPoint: '/srv/shares/a', mounted: true },
+      { name: 'share:gl1.example.net:/vols', status: 'down', reason: 'not mounted at /mnt/q/9f', mountPoint: '/mnt/q/9f', mounted: false },
+    ]);
+    const p = publicReport(full, redact);
+    expect(p.status).to.equal(full.status).and.equal('degraded');
+    expect(p.checks.map((c) => [c.name, c.status])).to.deep.equal([['database', 'ok'], ['share:share a', 'ok'], ['share:gl1.example.net:/vols', 'down']]);
+    expect(p.reasons).to.deep.equal(['share:gl1.example.net:/vols: not mounted at the mount point of gl1.example.net:/vols']);
+    for (const revealing of ['/srv', '/mnt', 'mountPoint']) expect(JSON.stringify(p)).not.to.contain(revealing);
+    // A driver's error may name the database server: withheld; the module's own timeout text is kept.
+    const dbDown = publicReport(overall([db('down', 'connect ECONNREFUSED 10.1.2.3:3306')]), redact);
+    expect(dbDown).to.deep.include({ status: 'down', reasons: ['database: the database does not answer'] });
+    expect(JSON.stringify(dbDown)).not.to.contain('10.1.2.3');
+    expect(publicReport(overall([db('down', 'no answer within 5000 ms')]), redact).reasons).to.deep.equal(['database: no answer within 5000 ms']);
   });
 
   it('coordinator: libvirt down is down; the metadata API down is degraded', () => {
