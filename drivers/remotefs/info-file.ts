@@ -12,7 +12,7 @@ import { closeSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { StorageError, isStorageError } from '../../lib/core/errors.js';
-import { writeFileAtomic } from '../../lib/core/durable-file.js';
+import { writeFileAtomic, writeFileNew } from '../../lib/core/durable-file.js';
 import { openInDirSync } from '../../lib/core/safe-open.js';
 import { intentSchema } from './intents.js';
 import { assertOwnFileName, infoFileName, isOwnFileName } from '../../lib/core/volume-names.js';
@@ -201,9 +201,11 @@ export async function readInfo(dir: string, volumeId: string): Promise<{ tree: V
 }
 
 /** Write the info file atomically (temp, fsync, rename, fsync dir). */
-export async function writeInfo(dir: string, tree: VolumeTree, options: { mode?: number } = {}): Promise<void> {
+/** `fresh`: a new volume's first info file, never written over an entry already there (EEXIST: writeFileNew). */
+export async function writeInfo(dir: string, tree: VolumeTree, options: { mode?: number; fresh?: boolean } = {}): Promise<void> {
   const parsed = compiledTreeSchema.parse(tree);
-  await writeFileAtomic(path.join(dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: options.mode ?? 0o640 });
+  const write = options.fresh === true ? writeFileNew : writeFileAtomic;
+  await write(path.join(dir, infoFileName(parsed.volumeId)), serializeInfo(parsed), { mode: options.mode ?? 0o640 });
 }
 
 /** A fresh tree for a new volume whose only file is `file`. */

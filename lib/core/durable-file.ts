@@ -9,7 +9,7 @@
  * crash.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { removeTemp } from './leftover-temps.js';
 
@@ -34,12 +34,8 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
-/**
- * Write and fsync the new content under a temp name without replacing the target yet, so the
- * caller can make other files durable first and publish this one last.
- */
-export async function stageFile(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<StagedFile> {
-  const tmp = tempNameFor(file);
+/** `content` in a file created fresh at `tmp` and fsync'd; nothing left at `tmp` when it fails. */
+async function writeSynced(tmp: string, content: string | Uint8Array, options: { mode?: number }): Promise<void> {
   let fh;
   try {
     fh = await open(tmp, 'wx', options.mode ?? 0o640);
@@ -62,6 +58,15 @@ export async function stageFile(file: string, content: string | Uint8Array, opti
     await removeTemp(tmp);
     throw err;
   }
+}
+
+/**
+ * Write and fsync the new content under a temp name without replacing the target yet, so the
+ * caller can make other files durable first and publish this one last.
+ */
+export async function stageFile(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<StagedFile> {
+  const tmp = tempNameFor(file);
+  await writeSynced(tmp, content, options);
   return {
     commit: async () => {
       try {
@@ -74,6 +79,21 @@ export async function stageFile(file: string, content: string | Uint8Array, opti
     },
     discard: () => removeTemp(tmp),
   };
+}
+
+/**
+ * Create `file` durably with `content`, never over an entry already there (a file, a link, a
+ * directory: link() fails with EEXIST on any, where rename() would replace a file).
+ */
+export async function writeFileNew(file: string, content: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+  const tmp = tempNameFor(file);
+  await writeSynced(tmp, content, options);
+  try {
+    await link(tmp, file);
+  } finally {
+    await removeTemp(tmp);
+  }
+  await fsyncDir(path.dirname(file));
 }
 
 /** Replace `file` atomically and durably with `content`. */

@@ -34,6 +34,15 @@ export function isUuid(id: unknown): id is string {
   return typeof id === 'string' && UUID_PATTERN.test(id);
 }
 
+/**
+ * A UUID in the one form the service writes ids in: lower case. The API lowers every id in a path
+ * before it looks it up, so an id kept from an archive in another case could never be reached, and
+ * on MariaDB the same id in another case is another row's: archives' ids are held to this form.
+ */
+export function isCanonicalUuid(id: unknown): id is string {
+  return isUuid(id) && id === id.toLowerCase();
+}
+
 export function assertUuid(id: unknown, what: string): asserts id is string {
   if (!isUuid(id)) throw new StorageError('INVALID_ID', `${what} is not a UUID: ${JSON.stringify(id)}`, { details: { id, what } });
 }

@@ -31,7 +31,7 @@
  */
 import path from 'node:path';
 import { StorageError } from '../../../lib/core/errors.js';
-import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import { isCanonicalUuid, isOwnFileName } from '../../../lib/core/volume-names.js';
 import { child, parseXml, type XmlElement } from '../../../lib/libvirt/xml.js';
 
 /** Per carried volume id: the bare names of its tree's files in the archive. */
@@ -95,18 +95,19 @@ function checkDisk(disk: XmlElement, files: VolumeFiles, what: string, facts: De
   if (sources.length === 0) return;
   if ((disk.attrs.type ?? 'file') !== 'file') throw unsafe(what, `disk ${target} is of type ${disk.attrs.type}: only files of the archive's volumes are allowed`);
   const serial = child(disk, 'serial')?.text.trim() ?? '';
-  const own = isUuid(serial) ? files.get(serial.toLowerCase()) : undefined;
+  // The volume id in the one form the archive's ids have (isCanonicalUuid), never another case of it.
+  const own = isCanonicalUuid(serial) ? files.get(serial) : undefined;
   if (own === undefined) throw unsafe(what, `disk ${target} (serial ${JSON.stringify(serial.slice(0, 64))}) is not a volume of the archive`);
   for (const src of sources) {
     const keys = Object.keys(src.attrs).filter((k) => k !== 'index');
     const file = src.attrs.file;
     if (file === undefined || keys.length !== 1 || !isNormalAbsolute(file)) throw unsafe(what, `disk ${target} names a source that is not one absolute file path`);
     const name = path.basename(file);
-    if (!isOwnFileName(name, serial.toLowerCase()) || !own.has(name)) throw unsafe(what, `disk ${target} names ${JSON.stringify(name.slice(0, 200))}, not a file of volume ${serial}'s tree in the archive`);
+    if (!isOwnFileName(name, serial) || !own.has(name)) throw unsafe(what, `disk ${target} names ${JSON.stringify(name.slice(0, 200))}, not a file of volume ${serial}'s tree in the archive`);
     allowed.add(src);
   }
   if (facts.disks.has(target)) throw unsafe(what, `target ${target} is listed twice`);
-  facts.disks.set(target, serial.toLowerCase());
+  facts.disks.set(target, serial);
 }
 
 /** Attributes and elements whose value libvirt reads as a path, absolute or not. */
@@ -144,7 +145,7 @@ export function checkDefinition(xml: string, what: string, uuid: string, files: 
     throw unsafe(what, `not well-formed XML: ${(err as Error).message}`);
   }
   if (root.name !== 'domain') throw unsafe(what, `the root element is <${root.name}>, not <domain>`);
-  if ((child(root, 'uuid')?.text.trim().toLowerCase() ?? '') !== uuid.toLowerCase()) throw unsafe(what, `it is not the definition of instance ${uuid}`);
+  if ((child(root, 'uuid')?.text.trim() ?? '') !== uuid) throw unsafe(what, `it is not the definition of instance ${uuid} (in the one form of ids: lower case)`);
   refusedElement(root, what);
   const facts: DefinitionFacts = { disks: new Map(), nvram: null };
   const allowed = new Set<XmlElement>();
@@ -182,6 +183,22 @@ export function rewriteImported(xml: string, dir: string | ((name: string) => st
   out = out.replace(/(<source\b[^>]*?\bfile=)(['"])([^'"]*)\2/g, (_m, head: string, q: string, file: string) => `${head}${q}${path.join(dirOf(path.basename(file)), renameFile(path.basename(file)))}${q}`);
   if (nvram !== null) out = out.replace(/(<nvram\b[^>]*>)([^<]*)(<\/nvram>)/, (_m, open: string, _old: string, close: string) => `${open}${escapeText(nvram)}${close}`);
   return out;
+}
+
+/**
+ * The rewritten definition read back as libvirt will: the domain's own <uuid> is `uuid` and every
+ * disk's serial one of `volumeIds` (rewriteImported rewrites text in place, so a look-alike it met
+ * first, e.g. a <uuid> in a comment or in another element before the domain's, would leave the
+ * source's ids where libvirt reads them).
+ */
+export function assertPlacedDefinition(xml: string, what: string, uuid: string, volumeIds: ReadonlySet<string>): void {
+  const root = parseXml(xml);
+  if ((child(root, 'uuid')?.text.trim() ?? '') !== uuid) throw unsafe(what, `its <uuid> is not the one the import gives it (${uuid}) once placed`);
+  for (const disk of child(root, 'devices')?.children.filter((c) => c.name === 'disk') ?? []) {
+    if (diskSources(disk).length === 0) continue;
+    const serial = child(disk, 'serial')?.text.trim() ?? '';
+    if (!volumeIds.has(serial)) throw unsafe(what, `a disk's serial is not an imported volume's id once placed (${JSON.stringify(serial.slice(0, 64))})`);
+  }
 }
 
 function escapeText(s: string): string {

@@ -17,15 +17,18 @@
  *   the new paths and uuid; each memory file's own definition replaced in its header by
  *   its placed copy (memory-definition.ts: libvirt restores it only under the ids it names);
  *   each checkpoint's record written in the staging dir
- *   volumes: temps renamed, info files written; then the staging dir renamed to
- *   <share>/checkpoints/<new uuid>                          <- the share's commit point
+ *   <share>/checkpoints/<new uuid> reserved (created empty: mkdir fails on any entry there);
+ *   volumes: temps linked to their final names and info files created, never over an entry
+ *   planted there since the checks (VOLUME_EXISTS; the volume import's rule); then the staging
+ *   dir renamed over the reserved one (anything planted in it: CONFLICT)
+ *                                                           <- the share's commit point
  *
  * The caller's database commit (volume, snapshot and checkpoint rows) comes after; a crash before
  * it leaves files of ids no row names, removed by removeInstanceImport. A refusal removes what
- * this call wrote before it is thrown.
+ * this call wrote before it is thrown, and only that: an entry planted at a final name stays.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -37,14 +40,14 @@ import type { OpContext } from '../../contract/volume-driver.js';
 import type { ImportIds } from '../../contract/export-manifest.js';
 import type { ImportedCheckpoint, ImportedInstanceArchive, InstanceImportIds, InstanceImportRequest } from '../../contract/instance-export-support.js';
 import type { RemoteFsEnv } from '../env.js';
-import { fsyncDir, writeInfo, type VolumeTree } from '../info-file.js';
+import { fsyncDir, type VolumeTree } from '../info-file.js';
 import { applyPerms } from '../perms.js';
-import { chooseShare } from './import-volume.js';
+import { chooseShare, linkFinal, writeInfoFresh } from './import-volume.js';
 import { assertRoom } from '../space-check.js';
 import { deleteVolumeFiles } from '../volume-delete.js';
 import { underLeases } from '../volume-lease.js';
 import { assertNoFiles } from '../volume-site.js';
-import { checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from './definition-check.js';
+import { assertPlacedDefinition, checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from './definition-check.js';
 import { readSaveImageDefinition, writeSaveImageDefinition } from './memory-definition.js';
 import { rebaseReceived, verifyReceived } from './import-files.js';
 import { assertSizesAllowed, importedTree, renameFile } from './import-plan.js';
@@ -83,6 +86,12 @@ interface Staging {
   staging: string | null;
   temps: Map<string, string>;
   lease: { granted: Promise<void>; end: () => Promise<void> } | null;
+  /** Final names this import has made (volume files linked from their temps, info files). */
+  finals: string[];
+  /** An entry appeared at a final name after the checks (not ours: it stays, and so does every file of its id). */
+  planted: boolean;
+  /** The instance's directory: created empty by the commit (reserved), then the staging dir renamed over it (placed). */
+  instanceDir: { path: string; placed: boolean } | null;
 }
 
 /** Every new volume's lease, held from the manifest to the end of the import. */
@@ -135,6 +144,56 @@ async function prepare(env: RemoteFsEnv, m: InstanceManifest, req: InstanceImpor
     : path.join((st.volumeShares.get(f.volumeId) as Share).mountPoint, tempFileName(ids.volumes[f.volumeId]?.volumeId as string)));
 }
 
+function instanceDirTaken(dir: string, instanceUuid: string, st: Staging): StorageError {
+  st.planted = true;
+  return new StorageError('CONFLICT', `${CHECKPOINTS_DIR}/${path.basename(dir)} appeared on the share while instance ${instanceUuid} was imported: an import never replaces it`, {
+    details: { instance_uuid: instanceUuid, file: `${CHECKPOINTS_DIR}/${path.basename(dir)}` },
+  });
+}
+
+/**
+ * The instance's directory, reserved before any volume file gets its final name: created empty
+ * (mkdir fails on any entry there), so only our own empty directory is replaced by the staging
+ * dir's rename at the commit point. An entry planted there, or anything planted inside the
+ * reserved directory, refuses the import (CONFLICT) and stays as it is.
+ */
+async function reserveInstanceDir(dir: string, instanceUuid: string, st: Staging): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o750 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw instanceDirTaken(dir, instanceUuid, st);
+    throw err;
+  }
+  st.instanceDir = { path: dir, placed: false };
+}
+
+async function placeInstanceDir(staging: string, dir: string, instanceUuid: string, st: Staging): Promise<void> {
+  try {
+    await rename(staging, dir);
+  } catch (err) {
+    // Not empty, or no longer a directory (a file, a symlink): someone else's entry.
+    if (['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw instanceDirTaken(dir, instanceUuid, st);
+    throw err;
+  }
+  st.staging = null;
+  st.instanceDir = { path: dir, placed: true };
+  await fsyncDir(path.dirname(dir));
+}
+
+/** What a refused import made, and only that: with an entry planted at a final name, every other file of the ids may be someone's too. */
+async function removeOwn(env: RemoteFsEnv, st: Staging): Promise<void> {
+  if (st.planted) {
+    for (const f of [...st.temps.values(), ...st.finals]) await unlink(f).catch(() => undefined);
+  } else {
+    for (const id of st.owned) await deleteVolumeFiles(env.shares, id).catch(() => undefined);
+  }
+  if (st.staging !== null) await rm(st.staging, { recursive: true, force: true }).catch(() => undefined);
+  const dir = st.instanceDir;
+  // Placed: the staging dir it became is ours. Reserved: ours while empty (rmdir leaves anything planted inside).
+  if (dir?.placed === true) await rm(dir.path, { recursive: true, force: true }).catch(() => undefined);
+  else if (dir !== null) await rmdir(dir.path).catch(() => undefined);
+}
+
 /**
  * Each of `parts` under `base` a real directory, never a symlink (the share is shared: a planted
  * link would send the reads or writes elsewhere). FILE_UNSAFE otherwise; NOT_FOUND when absent.
@@ -167,7 +226,7 @@ async function writeNew(file: string, data: string | Buffer): Promise<void> {
 }
 
 /** The new uuid in the definition's <uuid>; everything else by rewriteImported. */
-function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportIds, dirOf: (volumeId: string) => string, nvram: string | null, points: InstanceCheckpoint['volumes'] = []): string {
+function placedDefinition(xml: string, what: string, m: InstanceManifest, ids: InstanceImportIds, dirOf: (volumeId: string) => string, nvram: string | null, points: InstanceCheckpoint['volumes'] = []): string {
   const bodyOf = (name: string) => {
     // A checkpoint's take-time point (no file of the tree once a merge moved it): its volume's new name for it.
     const moved = points.find((p) => p.point === name)?.volumeId;
@@ -180,7 +239,9 @@ function placedDefinition(xml: string, m: InstanceManifest, ids: InstanceImportI
     return renameFile(name, body.volume.id, ids.volumes[body.volume.id]?.volumeId as string);
   };
   const newId = (id: string): string => ids.volumes[id]?.volumeId ?? id;
-  return rewriteImported(xml, (name) => dirOf(bodyOf(name).volume.id), byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
+  const placed = rewriteImported(xml, (name) => dirOf(bodyOf(name).volume.id), byName, nvram, newId).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${ids.instanceUuid}$2`);
+  assertPlacedDefinition(placed, what, ids.instanceUuid, new Set(Object.values(ids.volumes).map((v) => v.volumeId)));
+  return placed;
 }
 
 /** Whether the import gives the instance or one of the checkpoint's volumes another id (what libvirt's restore checks). */
@@ -229,7 +290,7 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
       throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `instance section: disk ${d.target} is volume ${d.volumeId}, the definition says ${facts.disks.get(d.target) ?? 'nothing'}`, { details: { target: d.target } });
     }
   }
-  await writeNew(path.join(staging, IMPORTED_DEFINITION_FILE), placedDefinition(instanceXml, m, ids, dirOf, facts.nvram === null ? null : storePath));
+  await writeNew(path.join(staging, IMPORTED_DEFINITION_FILE), placedDefinition(instanceXml, 'the instance definition', m, ids, dirOf, facts.nvram === null ? null : storePath));
   await rm(path.join(staging, s.definition.file));
   for (const c of s.checkpoints) {
     const what = `checkpoint ${c.id}'s definition`;
@@ -249,14 +310,14 @@ async function placeSection(m: InstanceManifest, ids: InstanceImportIds, share: 
     if ((cf.nvram === null) !== (c.nvram === null)) throw new StorageError('ARCHIVE_MANIFEST_MISMATCH', `${what}: it ${cf.nvram === null ? 'names no' : 'names an'} NVRAM store, the archive ${c.nvram === null ? 'carries none' : 'carries one'}`);
     const dir = path.join(staging, ids.checkpoints[c.id] as string);
     await mkdir(dir, { mode: 0o750 });
-    const placed = placedDefinition(xml, m, ids, dirOf, cf.nvram === null ? null : storePath, c.volumes);
+    const placed = placedDefinition(xml, what, m, ids, dirOf, cf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.definition), placed);
     // The memory file's own definition names the source's files (its share's mount, its NVRAM
     // path) and ids: placed as the saved one is, it is what the restore hands libvirt instead,
     // and it is written back into the image's header, since libvirt restores an image only under
     // the uuid and disk serials its own definition names (memory-definition.ts). The image then
     // names this instance, and an export of it carries a definition its next import accepts.
-    const memoryPlaced = placedDefinition(memoryXml, m, ids, dirOf, mf.nvram === null ? null : storePath, c.volumes);
+    const memoryPlaced = placedDefinition(memoryXml, inMemory, m, ids, dirOf, mf.nvram === null ? null : storePath, c.volumes);
     await writeNew(path.join(dir, CHECKPOINT_FILES.memoryDefinition), memoryPlaced);
     if (!(await writeSaveImageDefinition(path.join(staging, c.memory.file), memoryPlaced, inMemory)) && idsChanged(m, ids, c)) {
       throw new StorageError('CHECKPOINT_RESTORE_INCOMPATIBLE', `${inMemory}: its image has no room for the definition under the new ids, and libvirt restores it only under the uuid and disk serials it names; import the archive keeping its ids (keep_ids=true)`, {
@@ -307,17 +368,21 @@ async function commitVolumes(env: RemoteFsEnv, m: InstanceManifest, st: Staging)
     for (const name of Object.keys(body.tree.files)) {
       const temp = st.temps.get(name) as string;
       await applyPerms(temp, perms);
-      await rename(temp, path.join(dir, renameFile(name, body.volume.id, vids.volumeId)));
+      // Never over an entry planted at the name since the check (the volume import's rule).
+      const final = path.join(dir, renameFile(name, body.volume.id, vids.volumeId));
+      await linkFinal(temp, final, st);
+      st.finals.push(final);
+      await unlink(temp);
     }
     await fsyncDir(dir);
-    await writeInfo(dir, tree, { mode: perms.mode });
+    await writeInfoFresh(dir, tree, perms.mode, st);
     trees.set(vids.volumeId, tree);
   }
   return trees;
 }
 
 export async function importInstance(env: RemoteFsEnv, source: Readable, req: InstanceImportRequest, ctx: OpContext = {}): Promise<ImportedInstance> {
-  const st: Staging = { ids: null, owned: [], share: null, volumeShares: new Map(), staging: null, temps: new Map(), lease: null };
+  const st: Staging = { ids: null, owned: [], share: null, volumeShares: new Map(), staging: null, temps: new Map(), lease: null, finals: [], planted: false, instanceDir: null };
   try {
     const { manifest: m } = await receiveInstanceArchive(source, { onManifest: (x) => prepare(env, x, req, ctx, st), temps: st.temps, signal: ctx.signal, onBytes: req.onBytes });
     const ids = st.ids as InstanceImportIds;
@@ -329,16 +394,15 @@ export async function importInstance(env: RemoteFsEnv, source: Readable, req: In
     }
     const share = st.share as Share;
     const checkpoints = await placeSection(m, ids, share, st.volumeShares, st.staging as string, env.storage.importBootDirs);
-    const trees = await commitVolumes(env, m, st);
     const instanceDir = path.join(share.mountPoint, CHECKPOINTS_DIR, ids.instanceUuid.toLowerCase());
-    await rename(st.staging as string, instanceDir);
-    await fsyncDir(path.dirname(instanceDir));
+    await reserveInstanceDir(instanceDir, ids.instanceUuid, st);
+    const trees = await commitVolumes(env, m, st);
+    await placeInstanceDir(st.staging as string, instanceDir, ids.instanceUuid, st);
     const formats = Object.fromEntries([...trees].map(([id, t]) => [id, t.files[t.active]?.format ?? 'qcow2']));
     const volumeShares = Object.fromEntries([...st.volumeShares].map(([id, x]) => [(ids.volumes[id] as ImportIds).volumeId, x.address]));
     return { manifest: m, ids, share: share.address, volumeShares, instanceDir, trees, formats, checkpoints };
   } catch (err) {
-    for (const id of st.owned) await deleteVolumeFiles(env.shares, id).catch(() => undefined);
-    if (st.staging !== null) await rm(st.staging, { recursive: true, force: true }).catch(() => undefined);
+    await removeOwn(env, st);
     throw err;
   } finally {
     await st.lease?.end();

@@ -6,8 +6,8 @@
  *                                 share chosen, no file of the new id anywhere, room checked
  *   every file -> .volume-<new>.<uuid>.tmp, hashed while written; checksums matched
  *   every header verified (inspector), backing names rewritten to the new names, verified again
- *   temps linked to their final names (never over an entry planted there since the check: VOLUME_EXISTS),
- *   then the info file written                                     <- the share's commit point
+ *   temps linked to their final names, then the info file created, never over an entry planted
+ *   there since the check (VOLUME_EXISTS)                          <- the share's commit point
  *
  * The caller's database commit (rows of the volume and its snapshots) comes after; until then a
  * crash leaves only files of an id no row names, which the caller's recovery removes with
@@ -17,7 +17,7 @@ import { link, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../../lib/core/errors.js';
-import { tempFileName } from '../../../lib/core/volume-names.js';
+import { infoFileName, tempFileName } from '../../../lib/core/volume-names.js';
 import type { Share } from '../../../lib/shares/index.js';
 import type { OpContext } from '../../contract/volume-driver.js';
 import type { RemoteFsEnv } from '../env.js';
@@ -96,15 +96,20 @@ async function prepare(env: RemoteFsEnv, m: ExportManifest, req: ImportRequest, 
  * A temp to its final name, never over what someone put there after the check for files of the
  * id (a file, a link, a directory: link() fails on any, where rename() would replace a file).
  */
-async function linkFinal(temp: string, final: string, st: Staging): Promise<void> {
+export async function linkFinal(temp: string, final: string, st: { planted: boolean }): Promise<void> {
   try {
     await link(temp, final);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    st.planted = true;
-    const file = path.basename(final);
-    throw new StorageError('VOLUME_EXISTS', `${file} appeared on the share while the archive was imported: an import never replaces a file`, { details: { file } });
+    throw plantedAt(final, st);
   }
+}
+
+/** An entry appeared at a final name after the check (not ours: it stays). */
+function plantedAt(final: string, st: { planted: boolean }): StorageError {
+  st.planted = true;
+  const file = path.basename(final);
+  return new StorageError('VOLUME_EXISTS', `${file} appeared on the share while the archive was imported: an import never replaces a file`, { details: { file } });
 }
 
 async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise<VolumeTree> {
@@ -120,8 +125,20 @@ async function commit(env: RemoteFsEnv, m: ExportManifest, st: Staging): Promise
     await unlink(temp);
   }
   await fsyncDir(dir);
-  await writeInfo(dir, tree, { mode: perms.mode });
+  await writeInfoFresh(dir, tree, perms.mode, st);
   return tree;
+}
+
+/** A new volume's info file, never over an entry planted at its name (VOLUME_EXISTS); recorded as made. */
+export async function writeInfoFresh(dir: string, tree: VolumeTree, mode: number, st: { planted: boolean; finals: string[] }): Promise<void> {
+  const final = path.join(dir, infoFileName(tree.volumeId));
+  try {
+    await writeInfo(dir, tree, { mode, fresh: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw plantedAt(final, st);
+  }
+  st.finals.push(final);
 }
 
 export async function importVolume(env: RemoteFsEnv, source: Readable, req: ImportRequest, ctx: OpContext = {}): Promise<ImportedVolumeTree> {

@@ -25,14 +25,16 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
-import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import { isOwnFileName } from '../../../lib/core/volume-names.js';
+import { archiveId } from './manifest.js';
 
 export const INSTANCE_EXPORT_FORMAT = 'qcowshare-instance-export';
 export const INSTANCE_DEFINITION_NAME = 'instance.domain.xml';
 /** A definition is read whole into memory (it is parsed as hostile XML): larger is refused unread. */
 export const MAX_DEFINITION_BYTES = 1024 * 1024;
 
-const uuid = z.string().refine(isUuid, 'not a UUID');
+/** Every id of the section (instance, checkpoints, volumes, snapshots) by the volume archive's one rule: a lower-case UUID. */
+const uuid = archiveId;
 const text = z.string().max(4096).nullable();
 
 /**

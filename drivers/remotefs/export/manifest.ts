@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
-import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import { isCanonicalUuid, isOwnFileName } from '../../../lib/core/volume-names.js';
 import type { ExportManifest, ManifestFile, ManifestSnapshot } from '../../contract/export-manifest.js';
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -28,12 +28,9 @@ export const EXPORT_VERSION = 1;
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const SHA256 = /^[0-9a-f]{64}$/;
-/**
- * Ids as the service writes them: lower case. The API lowers every id in a path before it looks
- * it up, so a volume or snapshot kept (keep_ids) in upper case could never be reached, and on
- * MariaDB the same id in another case is another row's.
- */
-const id = z.string().refine((s) => isUuid(s) && s === s.toLowerCase(), 'not a lower-case UUID');
+/** Ids as the service writes them (isCanonicalUuid: lower case); any other form is refused, never normalised. */
+export const archiveId = z.string().refine(isCanonicalUuid, 'not a lower-case UUID');
+const id = archiveId;
 const metadataSchema = z.record(z.string().max(255), z.string().max(255));
 const text = z.string().max(4096).nullable();
 

@@ -113,13 +113,13 @@ export class CheckpointRepository {
   }
 
   /** A project's checkpoints (every project's when null), optionally of one instance, newest first. */
-  async list(projectId: string | null, instanceUuid?: string): Promise<CheckpointRow[]> {
+  async list(projectId: string | null, instanceUuid?: string, t?: Transaction): Promise<CheckpointRow[]> {
     const where: string[] = [];
     const bind: unknown[] = [];
     if (projectId !== null) { bind.push(projectId); where.push(`project_id = $${bind.length}`); }
     if (instanceUuid !== undefined) { bind.push(instanceUuid); where.push(`instance_uuid = $${bind.length}`); }
     const sql = `SELECT ${COLUMNS} FROM checkpoints${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id ASC`;
-    return (await this.select(sql, bind)).map(toRow);
+    return (await this.select(sql, bind, t)).map(toRow);
   }
 
   async update(id: string, patch: CheckpointPatch, at = new Date(), t?: Transaction): Promise<void> {

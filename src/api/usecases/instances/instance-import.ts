@@ -28,12 +28,12 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Transaction } from 'sequelize';
 import { CRASH_POINTS, crashPoint } from '../../../../lib/core/crash-points.js';
-import { StorageError, toStorageError } from '../../../../lib/core/errors.js';
+import { StorageError, isStorageError, toStorageError } from '../../../../lib/core/errors.js';
 import { keepLease, type Lease, type LeaseKeeper } from '../../../../lib/core/lease.js';
 import type { ExportManifest } from '../../../../drivers/contract/export-manifest.js';
 import type { ImportedInstanceArchive, InstanceArchiveManifest, InstanceImportIds } from '../../../../drivers/contract/instance-export-support.js';
 import type { OperationRecord } from '../../../db/records.js';
-import { inTransaction } from '../../../db/transaction.js';
+import { inTransaction, isUniqueViolation } from '../../../db/transaction.js';
 import type { Caller, ServiceDeps } from '../../context.js';
 import { endOperation } from '../../operation-end.js';
 import { acquireVolumeLease } from '../operation-runner.js';
@@ -67,6 +67,25 @@ function quotaOf(m: InstanceArchiveManifest) {
 
 interface Intent { op: OperationRecord; keeper: LeaseKeeper; lease: Lease }
 
+/**
+ * The lease on the instance's uuid an import holds from its intent to its end: volume leases
+ * keep two imports of the same volume ids apart, this one two imports placing the same
+ * instance's directory (its staging and final names are the uuid's).
+ */
+export function instanceImportLeaseKey(instanceUuid: string): string {
+  return `instance-import:${instanceUuid}`;
+}
+
+async function holdInstance(deps: ServiceDeps, instanceUuid: string): Promise<LeaseKeeper> {
+  try {
+    const lease = await acquireVolumeLease(deps, instanceImportLeaseKey(instanceUuid), `instance-import-${randomUUID()}`);
+    return keepLease(deps.repos.leases, lease, deps.config.storage.leaseTtlMs);
+  } catch (err) {
+    if (!isStorageError(err, 'VOLUME_BUSY')) throw err;
+    throw new StorageError('CONFLICT', `another import of instance ${instanceUuid} is under way: import with new ids`, { details: { instance_uuid: instanceUuid }, cause: err });
+  }
+}
+
 async function recordIntents(deps: ServiceDeps, projectId: string, instanceUuid: string, volumeIds: string[]): Promise<Intent[]> {
   const out: Intent[] = [];
   try {
@@ -97,52 +116,64 @@ async function endIntents(deps: ServiceDeps, intents: Intent[], raw: unknown): P
   }).catch((e: unknown) => deps.log.warn({ err: e }, 'failed instance import not recorded; the settle pass does it'));
 }
 
-async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, got: ImportedInstanceArchive, intents: Intent[]): Promise<void> {
+async function commitRows(deps: ServiceDeps, caller: Caller, projectId: string, got: ImportedInstanceArchive, intents: Intent[], keepIds: boolean): Promise<void> {
+  for (const i of intents) await i.keeper.stop();
+  try {
+    await inTransaction(deps.repos.db, (t) => insertRows(deps, caller, projectId, got, intents, keepIds, t));
+  } catch (err) {
+    // A row of a kept id committed by someone else since the check (MariaDB's read view): the same refusal.
+    if (isUniqueViolation(err)) {
+      throw new StorageError('CONFLICT', 'the archive\'s ids are not free (taken while it was imported): import with new ids', { details: { instance_uuid: got.ids.instanceUuid } });
+    }
+    throw err;
+  }
+}
+
+async function insertRows(deps: ServiceDeps, caller: Caller, projectId: string, got: ImportedInstanceArchive, intents: Intent[], keepIds: boolean, t: Transaction): Promise<void> {
   const m = got.manifest;
   const ids = got.ids;
-  for (const i of intents) await i.keeper.stop();
   const newCheckpoint = (old: string | undefined) => (old !== undefined ? ids.checkpoints[old] ?? old : undefined);
-  await inTransaction(deps.repos.db, async (t: Transaction) => {
-    await checkQuota(deps, projectId, quotaOf(m), t);
-    for (const b of m.volumes) {
-      const nv = ids.volumes[b.volume.id] as InstanceImportIds['volumes'][string];
-      await deps.repos.volumes.insert({
-        id: nv.volumeId, projectId, userId: caller.userId, name: b.volume.name, description: b.volume.description,
-        sizeGiB: Math.ceil(b.volume.sizeBytes / 1024 ** 3), status: 'available', attachStatus: 'detached', providerLocation: got.volumeShares[nv.volumeId] ?? got.share,
-        format: got.formats[nv.volumeId] ?? 'qcow2', metadata: { ...b.volume.metadata, [IMPORT_SOURCE_KEY]: b.volume.id }, bootable: b.volume.bootable,
+  // Checked when the manifest was read, and again here: ids kept are free at the commit.
+  if (keepIds) await assertInstanceIdsFree(deps, m, t);
+  await checkQuota(deps, projectId, quotaOf(m), t);
+  for (const b of m.volumes) {
+    const nv = ids.volumes[b.volume.id] as InstanceImportIds['volumes'][string];
+    await deps.repos.volumes.insert({
+      id: nv.volumeId, projectId, userId: caller.userId, name: b.volume.name, description: b.volume.description,
+      sizeGiB: Math.ceil(b.volume.sizeBytes / 1024 ** 3), status: 'available', attachStatus: 'detached', providerLocation: got.volumeShares[nv.volumeId] ?? got.share,
+      format: got.formats[nv.volumeId] ?? 'qcow2', metadata: { ...b.volume.metadata, [IMPORT_SOURCE_KEY]: b.volume.id }, bootable: b.volume.bootable,
+    }, t);
+    for (const s of b.tree.snapshots) {
+      const mark = newCheckpoint(s.metadata[CHECKPOINT_METADATA_KEY]);
+      await deps.repos.snapshots.insertFound({
+        id: nv.snapshots[s.id] as string, volumeId: nv.volumeId, projectId, userId: caller.userId, name: s.name, description: s.description,
+        sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, hidden: s.hidden,
+        metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id, ...(mark !== undefined ? { [CHECKPOINT_METADATA_KEY]: mark } : {}) },
       }, t);
-      for (const s of b.tree.snapshots) {
-        const mark = newCheckpoint(s.metadata[CHECKPOINT_METADATA_KEY]);
-        await deps.repos.snapshots.insertFound({
-          id: nv.snapshots[s.id] as string, volumeId: nv.volumeId, projectId, userId: caller.userId, name: s.name, description: s.description,
-          sizeGiB: Math.ceil(s.sizeBytes / 1024 ** 3), status: 'available', progress: 100, hidden: s.hidden,
-          metadata: { ...s.metadata, [IMPORT_SOURCE_KEY]: s.id, ...(mark !== undefined ? { [CHECKPOINT_METADATA_KEY]: mark } : {}) },
-        }, t);
-      }
     }
-    for (const c of m.instance.checkpoints) {
-      const placed = got.checkpoints.find((p) => p.id === ids.checkpoints[c.id]);
-      if (placed === undefined) throw new StorageError('INTERNAL', `checkpoint ${c.id} was not placed`);
-      await deps.repos.checkpoints.insert({
-        id: placed.id, coordinatorId: placed.id, projectId, instanceUuid: ids.instanceUuid, hostName: '', name: c.name, description: c.description, mode: c.mode,
-        status: 'available', memorySize: placed.memorySize, definitionSha256: placed.definitionSha256, volumes: placed.volumes,
-      }, new Date(), t);
-    }
-    for (const i of intents) {
-      await endOperation(deps, i.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
-      await deps.repos.leases.release(i.lease, t);
-    }
-  });
+  }
+  for (const c of m.instance.checkpoints) {
+    const placed = got.checkpoints.find((p) => p.id === ids.checkpoints[c.id]);
+    if (placed === undefined) throw new StorageError('INTERNAL', `checkpoint ${c.id} was not placed`);
+    await deps.repos.checkpoints.insert({
+      id: placed.id, coordinatorId: placed.id, projectId, instanceUuid: ids.instanceUuid, hostName: '', name: c.name, description: c.description, mode: c.mode,
+      status: 'available', memorySize: placed.memorySize, definitionSha256: placed.definitionSha256, volumes: placed.volumes,
+    }, new Date(), t);
+  }
+  for (const i of intents) {
+    await endOperation(deps, i.op, { state: 'succeeded', by: { runner: true } }, t, 'any');
+    await deps.repos.leases.release(i.lease, t);
+  }
 }
 
 /** keep_ids: every id of the archive free (volumes, snapshots, checkpoints; the instance has no attachment or checkpoint). */
-async function assertInstanceIdsFree(deps: ServiceDeps, m: InstanceArchiveManifest): Promise<void> {
-  for (const b of m.volumes) await assertIdsFree(deps, { volume: b.volume, tree: { snapshots: b.tree.snapshots } } as ExportManifest);
+async function assertInstanceIdsFree(deps: ServiceDeps, m: InstanceArchiveManifest, t?: Transaction): Promise<void> {
+  for (const b of m.volumes) await assertIdsFree(deps, { volume: b.volume, tree: { snapshots: b.tree.snapshots } } as ExportManifest, t);
   const uuid = m.instance.uuid.toLowerCase();
-  const attached = await deps.repos.attachments.activeOfInstance(uuid);
-  const checkpoints = (await deps.repos.checkpoints.list(null, uuid)).length;
+  const attached = await deps.repos.attachments.activeOfInstance(uuid, t);
+  const checkpoints = (await deps.repos.checkpoints.list(null, uuid, t)).length;
   const taken = [];
-  for (const c of m.instance.checkpoints) if (await deps.repos.checkpoints.exists(c.id)) taken.push(c.id);
+  for (const c of m.instance.checkpoints) if (await deps.repos.checkpoints.exists(c.id, t)) taken.push(c.id);
   if (attached.length > 0 || checkpoints > 0 || taken.length > 0) {
     throw new StorageError('CONFLICT', `the archive's ids are not free (instance ${uuid}: ${attached.length} attachment(s), ${checkpoints} checkpoint(s); checkpoint ids taken: ${taken.length}): import with new ids`, {
       details: { instance_uuid: uuid, attachments: attached.length, checkpoints, checkpoint_ids: taken },
@@ -169,6 +200,7 @@ function freshIds(m: InstanceArchiveManifest): InstanceImportIds {
 export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, projectId: string, body: Readable, input: { share: string | null; volumeShares?: Readonly<Record<string, string>>; keepIds?: boolean }): Promise<ImportedInstanceResult> {
   const support = instanceExportCapability(deps);
   let intents: Intent[] = [];
+  let hold: LeaseKeeper | null = null;
   let got: ImportedInstanceArchive | null = null;
   await prepareQuota(deps, projectId);
   try {
@@ -179,6 +211,7 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
         if (input.keepIds === true) await assertInstanceIdsFree(deps, m);
         await inTransaction(deps.repos.db, (t) => checkQuota(deps, projectId, quotaOf(m), t));
         const ids = input.keepIds === true ? keptIds(m) : freshIds(m);
+        hold = await holdInstance(deps, ids.instanceUuid);
         intents = await recordIntents(deps, projectId, ids.instanceUuid, Object.values(ids.volumes).map((v) => v.volumeId));
         const [first, ...rest] = intents as [Intent, ...Intent[]];
         return { ...ids, lease: first.lease, heldLeases: rest.map((i) => i.lease) };
@@ -186,7 +219,7 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
     }, {});
     // Files under their final names, the instance's directory placed; no row yet (crash tests stop here).
     crashPoint(CRASH_POINTS.storageBeforeOutcome);
-    await commitRows(deps, caller, projectId, got, intents);
+    await commitRows(deps, caller, projectId, got, intents, input.keepIds === true);
     const done = got;
     return {
       instanceUuid: done.ids.instanceUuid,
@@ -203,6 +236,9 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
     }
     if (intents.length > 0) await endIntents(deps, intents, err);
     throw err;
+  } finally {
+    const held = hold as LeaseKeeper | null;
+    await held?.release().catch((e: unknown) => deps.log.warn({ err: e }, 'instance import lease not released; it expires'));
   }
 }
 

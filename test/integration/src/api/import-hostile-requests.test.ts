@@ -16,6 +16,7 @@ import { shareListing } from '../../../fixtures/shares.js';
 import { BACKENDS, apiWaits, auth, eventually, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
 import { binary } from '../../../fixtures/binary-body.js';
 import { packEntries, sums, unpack } from '../../../fixtures/export/tar-entries.js';
+import { heldUpload as held, withFreshIds } from '../../../fixtures/export/held-upload.js';
 
 for (const backend of BACKENDS) {
   describe(`api: hostile import requests (${backend.name})`, function () {
@@ -97,37 +98,7 @@ for (const backend of BACKENDS) {
       await deleteVolume(id);
     });
 
-    /** `from` with every id of `ids` replaced by a fresh one everywhere (names, manifest, headers: same lengths), sums recomputed. */
-    async function withFreshIds(from: Buffer, ids: string[]): Promise<{ archive: Buffer; to: Map<string, string> }> {
-      const to = new Map(ids.map((i) => [i, randomUUID()]));
-      const swap = (b: Buffer): Buffer => {
-        const out = Buffer.from(b);
-        for (const [a, z] of to) {
-          const needle = Buffer.from(a);
-          for (let at = out.indexOf(needle); at !== -1; at = out.indexOf(needle, at + 1)) out.write(z, at, 'latin1');
-        }
-        return out;
-      };
-      const entries = (await unpack(from)).map((e) => ({ name: swap(Buffer.from(e.name)).toString(), data: swap(e.data!) }));
-      return { archive: await packEntries([...entries.filter((e) => e.name !== 'SHA256SUMS'), { name: 'SHA256SUMS', data: sums(entries) }]), to };
-    }
-
-    type Reply = { status: number; body: Record<string, { error_code?: string; id?: string } | undefined> };
-    /** An upload sent but for its last bytes: `finish` sends them; `answer` is the reply. */
-    function heldUpload(body: Buffer, query: string): { answer: Promise<Reply>; finish: () => void } {
-      let resolveAnswer!: (a: Reply) => void;
-      const answer = new Promise<Reply>((r) => { resolveAnswer = r; });
-      const req = http.request(`${url}/v3/os-volume-import?${query}`, {
-        method: 'POST', agent: false, headers: { ...auth('alice'), 'content-type': 'application/x-tar', 'content-length': String(body.length) },
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Reply['body'] }));
-      });
-      req.write(body.subarray(0, body.length - 4096));
-      return { answer, finish: () => { req.end(body.subarray(body.length - 4096)); } };
-    }
+    const heldUpload = (body: Buffer, query: string) => held(`${url}/v3/os-volume-import?${query}`, auth('alice'), body);
 
     // Two volume ids, one snapshot id: each import's lease is its own volume's, so both pass the
     // check of free ids before either commits; the second commit must be a clean refusal.

@@ -9,9 +9,7 @@
  * interrupted is settled by the interrupted-operations pass.
  */
 import { expect } from 'chai';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,28 +18,15 @@ import type { RunningService } from '../../../../src/api/server.js';
 import { settleInterruptedVolumeOps } from '../../../../src/api/usecases/interrupted-volume-ops.js';
 import { cliAt } from '../../../fixtures/cli/in-process-cli.js';
 import { run } from '../../../../lib/core/process.js';
-import { verifyPattern, writePattern } from '../../../../lib/qemu/img.js';
+import { verifyPattern } from '../../../../lib/qemu/img.js';
 import { shareListing } from '../../../fixtures/shares.js';
-import { BACKENDS, apiWaits, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+import { BACKENDS, auth, remotefsServiceHooks } from '../../../fixtures/api/harness.js';
+import { checkpointedInstance, coordinatorStandIn } from '../../../fixtures/api/instance-source.js';
 import { binary } from '../../../fixtures/binary-body.js';
 import { packEntries, unpack } from '../../../fixtures/export/tar-entries.js';
-import { fakeSaveImage } from '../../../fixtures/export/save-image.js';
 import { definitionInSaveImage } from '../../../../drivers/remotefs/export/memory-definition.js';
 
 const MiB = 1024 * 1024;
-
-/** The coordinator's definition route; `state` and `definition` are set by the test. */
-function standIn() {
-  const answer = { state: 'active', definition: '' };
-  const seen: { url: string; token: string | undefined }[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push({ url: req.url ?? '', token: req.headers['x-auth-token'] as string | undefined });
-    const m = /^\/v1\/instances\/([0-9a-f-]{36})\/definition$/.exec(req.url ?? '');
-    res.writeHead(m ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(m ? { instance: { uuid: m[1], ...answer } } : { error: { code: 'NOT_FOUND', message: 'no route' } }));
-  });
-  return { server, answer, seen, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
 
 for (const backend of BACKENDS) {
   describe(`api: instance export and import with the real driver (${backend.name})`, function () {
@@ -50,53 +35,21 @@ for (const backend of BACKENDS) {
     let svc: RunningService;
     let api: ReturnType<typeof supertest>;
     remotefsServiceHooks(backend, 'qcs-instexp-', (s) => ({ dir, svc, http: api } = s));
-    const waits = apiWaits(() => api);
     const share = () => path.join(dir, 'share');
-    const coord = standIn();
+    const coord = coordinatorStandIn();
     const CREDENTIAL = `instexp-credential-${randomUUID()}`;
-    const [instance, cp] = [randomUUID(), randomUUID()];
+    let instance: string;
+    let cp: string;
     let memory: Buffer;
-    const tpmState = randomBytes(5000);
+    let tpmState: Buffer;
     let vol: string;
     let snap: string;
     const tree = async (vid: string) => (await api.get(`/v3/volumes/${vid}/tree`).set(auth('admin')).expect(200)).body.tree as { active_file: string; snapshots: { id: string; owned_file: string }[] };
-    const domain = (file: string, serial: string) => `<domain type='kvm'><name>instexp-api</name><uuid>${instance}</uuid><memory unit='KiB'>65536</memory><os><type>hvm</type></os>`
-      + `<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='vdb' bus='virtio'/><serial>${serial}</serial></disk></devices></domain>\n`;
     const codeOf = (r: { body: Record<string, { error_code?: string }> }) => Object.values(r.body)[0]?.error_code;
 
     before(async () => {
       await new Promise<void>((resolve) => coord.server.listen(0, '127.0.0.1', resolve));
-      await api.put('/v3/os-compute-hosts/ih1').set(auth('admin')).send({ compute_host: { coordinator_endpoint: coord.url(), credential: CREDENTIAL } }).expect(201);
-      const r = await api.post('/v3/volumes').set(auth('alice')).send({ volume: { size: 1, name: 'root' } }).expect(202);
-      vol = r.body.volume.id as string;
-      await waits.settled('volumes', vol, 'available');
-      await writePattern(path.join(share(), (await tree(vol)).active_file), 'qcow2', 0x31, 0, MiB);
-      const s = await api.post('/v3/snapshots').set(auth('alice')).send({ snapshot: { volume_id: vol, name: 'c1-member', metadata: { checkpoint_id: cp } } }).expect(202);
-      snap = s.body.snapshot.id as string;
-      await waits.settled('snapshots', snap, 'available');
-      await writePattern(path.join(share(), (await tree(vol)).active_file), 'qcow2', 0x32, 4 * MiB, MiB);
-      await api.post(`/v3/volumes/${vol}/action`).set(auth('alice')).send({ 'os-attach': { instance_uuid: instance, mountpoint: '/dev/vdb', host_name: 'ih1' } }).expect(202);
-      await waits.settled('volumes', vol, 'in-use');
-      // The checkpoint as a take leaves it: the row, and its files in the instance's directory.
-      const point = (await tree(vol)).snapshots.find((x) => x.id === snap)!.owned_file;
-      const cpDir = path.join(share(), 'checkpoints', instance, cp);
-      await mkdir(cpDir, { recursive: true });
-      // The memory file's own definition names the disk as the saved one does: the snapshot point.
-      memory = fakeSaveImage(domain(path.join(share(), point), vol), randomBytes(128 * 1024));
-      await writeFile(path.join(cpDir, 'memory.save'), memory);
-      await writeFile(path.join(cpDir, 'tpm.permall'), tpmState);
-      await writeFile(path.join(cpDir, 'domain.xml'), domain(path.join(share(), point), vol));
-      await writeFile(path.join(cpDir, 'checkpoint.json'), JSON.stringify({
-        id: cp, instanceUuid: instance, name: 'c1', description: '', created: new Date().toISOString(), mode: 'consistent', quiesced: false, status: 'available',
-        volumes: [{ volumeId: vol, target: 'vdb', snapshotPoint: path.join(share(), point), sizeBytes: 1024 ** 3, snapshotId: snap }], excluded: [], memorySize: memory.length, definitionSha256: 'a'.repeat(64),
-        tpm: { version: '2.0', size: tpmState.length, sha256: createHash('sha256').update(tpmState).digest('hex') },
-      }));
-      const project = (await api.get(`/v3/volumes/${vol}`).set(auth('admin')).expect(200)).body.volume['os-vol-tenant-attr:tenant_id'] as string;
-      await svc.deps.repos.checkpoints.insert({
-        id: cp, coordinatorId: cp, projectId: project, instanceUuid: instance, hostName: 'ih1', name: 'c1', description: 'before the upgrade', mode: 'consistent', status: 'available',
-        memorySize: memory.length, definitionSha256: 'a'.repeat(64), volumes: [{ volumeId: vol, target: 'vdb', snapshotPoint: point, snapshotId: snap }],
-      });
-      coord.answer.definition = domain(path.join(share(), (await tree(vol)).active_file), vol);
+      ({ instance, cp, memory, tpmState, vol, snap } = await checkpointedInstance(api, svc, share(), coord, CREDENTIAL, 'instexp-api'));
     });
     after(async () => { await new Promise((r) => coord.server.close(r)); });
 

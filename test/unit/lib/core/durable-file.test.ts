@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { removeDurably, stageFile, writeFileAtomic } from '../../../../lib/core/durable-file.js';
+import { removeDurably, stageFile, writeFileAtomic, writeFileNew } from '../../../../lib/core/durable-file.js';
 
 describe('durable file replacement', () => {
   let dir: string;
@@ -16,6 +16,27 @@ describe('durable file replacement', () => {
     expect(readFileSync(f, 'utf8')).to.equal('new');
     expect(statSync(f).mode & 0o777).to.equal(0o600);
     expect(readdirSync(dir)).to.deep.equal(['volume-x.info']);
+  });
+
+  it('creates a new file, never over an entry already there (file, symlink, directory: EEXIST, the entry as it was, no temp left)', async () => {
+    const f = path.join(dir, 'volume-y.info');
+    await writeFileNew(f, 'first', { mode: 0o600 });
+    expect(readFileSync(f, 'utf8')).to.equal('first');
+    expect(statSync(f).mode & 0o777).to.equal(0o600);
+    const plants: [string, () => void][] = [
+      [f, () => undefined],
+      [path.join(dir, 'link'), () => symlinkSync(path.join(dir, 'nowhere'), path.join(dir, 'link'))],
+      [path.join(dir, 'sub'), () => mkdirSync(path.join(dir, 'sub'))],
+    ];
+    for (const [at, plant] of plants) {
+      plant();
+      const before = readdirSync(dir).sort();
+      let code: string | undefined;
+      await writeFileNew(at, 'second').catch((err: NodeJS.ErrnoException) => { code = err.code; });
+      expect(code, at).to.equal('EEXIST');
+      expect(readdirSync(dir).sort()).to.deep.equal(before);
+    }
+    expect(readFileSync(f, 'utf8')).to.equal('first');
   });
 
   it('keeps the old content visible until a staged file is committed, and can discard it', async () => {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { isStorageError } from '../../../../../lib/core/errors.js';
-import { checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from '../../../../../drivers/remotefs/export/definition-check.js';
+import { assertPlacedDefinition, checkDefinition, rewriteImported, withCheckpointPoints, type VolumeFiles } from '../../../../../drivers/remotefs/export/definition-check.js';
 
 const [uuid, v1, s1] = [randomUUID(), randomUUID(), randomUUID()];
 const files = new Map([[v1, new Set([`volume-${v1}`, `volume-${v1}.${s1}`])]]);
@@ -60,6 +60,24 @@ describe('export: an imported definition is checked as hostile XML', () => {
     refusedWith(domain('').replace(uuid, randomUUID()), /not the definition of instance/);
     refusedWith('<domain><uuid>', /well-formed/);
     refusedWith(`<network><uuid>${uuid}</uuid></network>`, /not <domain>/);
+  });
+
+  it('ids in the one form of the archive\'s ids (lower case): an upper-case <uuid> or serial is refused, not normalised', () => {
+    refusedWith(domain(disk(`/mnt/share/volume-${v1}`)).replace(`<uuid>${uuid}</uuid>`, `<uuid>${uuid.toUpperCase()}</uuid>`), /not the definition of instance/);
+    refusedWith(domain(disk(`/mnt/share/volume-${v1}`, v1.toUpperCase() as typeof v1)), /is not a volume of the archive/);
+  });
+
+  it('a placed definition is read back: a look-alike <uuid> (a comment, another element) that took the rewrite instead of the domain\'s own is refused', () => {
+    const [nu, nv] = [randomUUID(), randomUUID()];
+    const placed = (xml: string) => rewriteImported(xml, '/mnt/new', (n) => n.replace(v1, nv), null, () => nv).replace(/(<uuid>)\s*[0-9a-fA-F-]{36}\s*(<\/uuid>)/, `$1${nu}$2`);
+    const good = placed(domain(disk(`/mnt/share/volume-${v1}`)));
+    assertPlacedDefinition(good, 'test', nu, new Set<string>([nv]));
+    for (const decoy of [`<!-- <uuid>${randomUUID()}</uuid> -->`, `<description><uuid>${randomUUID()}</uuid></description>`]) {
+      const xml = domain(disk(`/mnt/share/volume-${v1}`)).replace('<name>vm</name>', `<name>vm</name>${decoy}`);
+      checkDefinition(xml, 'test', uuid, files);
+      expect(() => assertPlacedDefinition(placed(xml), 'test', nu, new Set<string>([nv]))).to.throw(/is not the one the import gives it/);
+    }
+    expect(() => assertPlacedDefinition(good, 'test', nu, new Set<string>([randomUUID()]))).to.throw(/serial is not an imported volume/);
   });
 
   it('rewrites disk sources to the new names and directory, the NVRAM to the new store, nothing else', () => {
