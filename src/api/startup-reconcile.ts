@@ -25,6 +25,18 @@ export function attachmentLookup(attachments: ActiveAttachments): AttachmentLook
   };
 }
 
+/**
+ * One detached volume's reconcile, before a recovery pass settles its operation from the info file:
+ * false when a holder of the volume's lease kept it from running (the dead process's lease not yet
+ * expired). The pass then skips the volume until its next run: its lease may expire a moment later,
+ * and a pass that went on would settle the operation while what the killed process left (an info
+ * file's temp, an orphan overlay) stays for good, no later pass reconciling the volume.
+ */
+export async function reconcileDetached(driver: HostedDriver, attachments: ActiveAttachments, volumeId: string): Promise<boolean> {
+  const reports = await driver.reconcile(volumeId, attachmentLookup(attachments));
+  return !reports.some((r) => r.action === 'failed' && r.details.startsWith('LEASE_HELD'));
+}
+
 export async function reconcileOnStart(driver: HostedDriver, log: Logger, attachments: ActiveAttachments): Promise<ReconcileReport[]> {
   const started = Date.now();
   const reports = await driver.reconcile(undefined, attachmentLookup(attachments));
