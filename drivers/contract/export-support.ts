@@ -119,6 +119,11 @@ export interface ExportSupport {
    * name that exists (CONFLICT: never overwritten). `tag` (the operation id) names the temp.
    */
   createExportFile(target: ShareFileRef, tag: string): Promise<ExportFile>;
+  /**
+   * createExportFile's refusals of `target`, nothing written (its `exports` directory made): a
+   * caller records its operation after this and before the temp exists.
+   */
+  checkExportFile(target: ShareFileRef): Promise<void>;
   /** A stored archive file, opened by the safe-open rules (FILE_UNSAFE, NOT_FOUND). */
   openExportFile(target: ShareFileRef): Promise<{ stream: Readable; bytes: number }>;
   /** Temps of the export tagged `tag` (a crash before its commit), on every share. Idempotent. */
@@ -133,11 +138,12 @@ export interface ShareFileRef {
 
 export function exportSupport(driver: object): ExportSupport | null {
   const d = driver as Partial<ExportSupport>;
-  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeImportLeftovers || !d.removeVolumeFiles || !d.createExportFile || !d.openExportFile || !d.removeExportTemps) return null;
+  if (!d.openExport || !d.importVolume || !d.importOnto || !d.removeImportLeftovers || !d.removeVolumeFiles || !d.createExportFile || !d.checkExportFile || !d.openExportFile || !d.removeExportTemps) return null;
   return {
     openExport: d.openExport.bind(driver), importVolume: d.importVolume.bind(driver), importOnto: d.importOnto.bind(driver),
     removeImportLeftovers: d.removeImportLeftovers.bind(driver),
     removeVolumeFiles: d.removeVolumeFiles.bind(driver), createExportFile: d.createExportFile.bind(driver),
+    checkExportFile: d.checkExportFile.bind(driver),
     openExportFile: d.openExportFile.bind(driver), removeExportTemps: d.removeExportTemps.bind(driver),
   };
 }

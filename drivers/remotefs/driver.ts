@@ -56,7 +56,7 @@ import type { ExportOptions, ExportSupport, OpenedVolumeExport, ShareFileRef, Ex
 import type { DeletePreview, DeletePreviewSupport } from '../contract/delete-preview-support.js';
 import { previewDeleteOp } from './snapshots/delete-preview.js';
 import { openExport } from './export/export-volume.js';
-import { createExportFile, openExportFile, removeExportTemps, writeExportFile } from './export/export-to-share.js';
+import { checkExportFile, createExportFile, openExportFile, removeExportTemps, writeExportFile } from './export/export-to-share.js';
 import { importVolume, type ImportedVolumeTree } from './export/import-volume.js';
 import { importOnto, removeImportLeftovers, type ImportedOntoTree } from './export/import-onto.js';
 import type { InstanceExportInput, InstanceExportSupport, InstanceImportRequest, OpenedInstanceArchive } from '../contract/instance-export-support.js';
@@ -508,6 +508,10 @@ export class RemoteFsDriver implements VolumeDriver, ManageableListing, Snapshot
     const share = this.env.shares.find((s) => s.address === address);
     if (share === undefined) throw new StorageError('INVALID_INPUT', `share ${address} is not a configured share`, { details: { share: address } });
     return share;
+  }
+
+  async checkExportFile(target: ShareFileRef): Promise<void> {
+    await checkExportFile(this.exportShare(target.share).mountPoint, target.name);
   }
 
   createExportFile(target: ShareFileRef, tag: string): Promise<ExportFile> {

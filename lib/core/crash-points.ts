@@ -10,6 +10,8 @@ export const CRASH_POINTS = {
   storageAfterGrant: 'storage.after_commit_grant',
   /** Storage service, any asynchronous operation: the driver's work done (info file written), its database transaction not yet run. */
   storageBeforeOutcome: 'storage.before_outcome_transaction',
+  /** Storage service, export to a share file: the file's temp created, no byte of the archive written yet. */
+  storageExportFileCreated: 'storage.export_file_created',
   /** Storage service, checkpoint take: the row recorded `creating`, nothing sent to the host yet. */
   storageCheckpointBeforeTake: 'storage.checkpoint_before_take',
   /** Storage service, checkpoint take: the host answered that it took it, the row not yet updated. */

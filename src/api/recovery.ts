@@ -9,7 +9,7 @@
  * live operation of another process; each logs its own failure and never stops the others.
  */
 import type { ServiceDeps } from './context.js';
-import { reconcileOnStart } from './startup-reconcile.js';
+import { reconcileOnStart, reconcileSkippedAtStart } from './startup-reconcile.js';
 import { settleInterruptedClones } from './usecases/clone-attached/settle.js';
 import { settleFailedExtends } from './usecases/failed-extends.js';
 import { repairGhostSnapshots } from './usecases/ghost-snapshots.js';
@@ -46,6 +46,11 @@ export const RECOVERY_PASSES: readonly RecoveryPass[] = [
     name: 'reconcile', phases: ['start'], required: true,
     settles: 'half-done operations of detached volumes rolled back or forward from their info-file intents; orphan files removed',
     run: (d) => reconcileOnStart(d.driver, d.log, d.repos.attachments),
+  },
+  {
+    name: 'skipped-reconciles', phases: ['sweep'],
+    settles: 'volumes the reconcile on start skipped while a dead process\'s lease was held: reconciled once the lease is free (its info file\'s temps, orphans)',
+    run: (d) => reconcileSkippedAtStart(d.driver, d.log, d.repos.attachments),
   },
   {
     name: 'reaper', phases: ['sweep'],

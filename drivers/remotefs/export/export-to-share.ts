@@ -86,12 +86,21 @@ export class ExportFileSink extends Writable {
   }
 }
 
-export async function createExportFile(mountPoint: string, name: string, tag: string = randomUUID()): Promise<ExportFile> {
+/**
+ * The refusals of a new export file's name, nothing created but the `exports` directory: a caller
+ * that must record its operation before the temp exists checks first (createExportFile checks again).
+ */
+export async function checkExportFile(mountPoint: string, name: string): Promise<string> {
   assertExportFileName(name);
-  if (!TAG.test(tag)) throw new StorageError('INVALID_INPUT', 'bad export temp tag');
   const dir = await exportsDir(mountPoint, true);
   // Refused before any byte (the link refuses a name taken meanwhile at the end).
   if (await lstat(path.join(dir, name)).then(() => true, () => false)) throw exists(name);
+  return dir;
+}
+
+export async function createExportFile(mountPoint: string, name: string, tag: string = randomUUID()): Promise<ExportFile> {
+  if (!TAG.test(tag)) throw new StorageError('INVALID_INPUT', 'bad export temp tag');
+  const dir = await checkExportFile(mountPoint, name);
   const temp = `.${name}.${tag}.tmp`;
   const fh = await TempFileWriter.create(path.join(dir, temp), { direct: true, mode: 0o640 });
   const sink = new ExportFileSink(fh, dir, temp, name);

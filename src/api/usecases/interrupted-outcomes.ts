@@ -17,7 +17,7 @@ import type { OperationRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import type { SnapshotTree } from '../../../drivers/contract/volume-driver.js';
 import type { ServiceDeps } from '../context.js';
-import { attachmentLookup } from '../startup-reconcile.js';
+import { reconcileDetached } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
@@ -62,8 +62,9 @@ async function repairOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
     // skips the volume while the operation's process still holds it. Not only at start: a process
     // that died while others run leaves its intents to them. Run even without an intent: a create
     // killed before its info write leaves only an orphan overlay, and the reconcile on start
-    // skipped the volume while the dead process's lease had not expired yet.
-    await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+    // skipped the volume while the dead process's lease had not expired yet. Skipped by a holder
+    // of the lease: the whole volume waits for the next pass (reconcileDetached).
+    if (!(await reconcileDetached(deps.driver, deps.repos.attachments, volumeId))) return null;
     pending = (await deps.driver.getSnapshotTree(await volumeRefOf(deps, vol))).intent;
   }
   if (pending !== null) return { operationId: opId, volumeId, outcome: 'waiting', details: `the info file still records an unfinished ${pending.kind}` };

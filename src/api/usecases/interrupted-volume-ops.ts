@@ -33,7 +33,7 @@ import type { OperationRecord, VolumeRecord } from '../../db/records.js';
 import { inTransaction } from '../../db/transaction.js';
 import { adoptSupport } from '../../../drivers/contract/adopt-support.js';
 import type { ServiceDeps } from '../context.js';
-import { attachmentLookup } from '../startup-reconcile.js';
+import { reconcileDetached } from '../startup-reconcile.js';
 import { volumeRefOf } from './lookup.js';
 import { endOperation } from '../operation-end.js';
 import { recoveryLeaseHolder } from './operation-runner.js';
@@ -136,8 +136,9 @@ async function settleOne(deps: ServiceDeps, opId: string, volumeId: string): Pro
   const vol0 = await deps.repos.volumes.get(volumeId);
   // A detached revert's half-done files are the driver's reconcile to remove, under the lease it
   // takes itself (it skips the volume while the operation's process still holds it).
+  // Skipped by a holder of the lease: the whole volume waits for the next pass (reconcileDetached).
   if (first?.kind === 'revert_volume' && vol0 && vol0.attachStatus !== 'attached') {
-    await deps.driver.reconcile(volumeId, attachmentLookup(deps.repos.attachments));
+    if (!(await reconcileDetached(deps.driver, deps.repos.attachments, volumeId))) return null;
   }
   let lease: Lease;
   try {

@@ -2,9 +2,10 @@
  * Export of a volume to a file on a share, and import from such a file (admin; issue 15).
  *
  * Export, an asynchronous operation (kind export_volume, with progress):
- *   request:    the archive file created under a temp name tagged with the operation id (name
- *               checked, an existing name refused); the export opened (the volume's lease taken:
- *               busy → 409; attached: its temporary snapshot taken); the operation row; 202
+ *   request:    the name checked (an existing name refused); the export opened (the volume's
+ *               lease taken: busy → 409; attached: its temporary snapshot taken); the operation
+ *               row; then the archive file created under a temp name tagged with the operation
+ *               id (the intent first: a crash never leaves a temp no operation names); 202
  *   background: the archive written; its end links the final name (complete or absent), all
  *               before the lease is let go; the operation's outcome
  * A crash leaves the operation running and a temp: the interrupted-operations pass (once the
@@ -19,6 +20,7 @@
  * operation running and the interrupted-operations pass removes the files (settleInterruptedImport).
  */
 import { randomUUID } from 'node:crypto';
+import { CRASH_POINTS, crashPoint } from '../../../lib/core/crash-points.js';
 import { toStorageError } from '../../../lib/core/errors.js';
 import type { Lease } from '../../../lib/core/lease.js';
 import type { ShareFileRef } from '../../../drivers/contract/export-support.js';
@@ -34,21 +36,28 @@ const PROGRESS_STEP = 5;
 export async function exportToShare(deps: ServiceDeps, caller: Caller, v: VolumeRecord, target: ShareFileRef, since: string | null): Promise<OperationRecord> {
   const support = exportCapability(deps);
   const opId = randomUUID();
-  const file = await support.createExportFile(target, opId);
+  // The name's refusals first (nothing made); the temp only once the operation is recorded, so a
+  // crash never leaves a temp that no operation names (the settle pass finds it by the id).
+  await support.checkExportFile(target);
+  const stream = await openVolumeExport(deps, v, since, caller.userId);
   let op: OperationRecord;
-  let stream: Awaited<ReturnType<typeof openVolumeExport>>;
   try {
-    stream = await openVolumeExport(deps, v, since, caller.userId);
-    try {
-      op = await deps.repos.operations.insert({ id: opId, kind: 'export_volume', volumeId: v.id, projectId: v.projectId });
-    } catch (err) {
-      await stream.cancel();
-      throw err;
-    }
+    op = await deps.repos.operations.insert({ id: opId, kind: 'export_volume', volumeId: v.id, projectId: v.projectId });
   } catch (err) {
-    file.sink.destroy();
+    await stream.cancel();
     throw err;
   }
+  let file: Awaited<ReturnType<typeof support.createExportFile>>;
+  try {
+    file = await support.createExportFile(target, opId);
+  } catch (raw) {
+    // The name was taken since the check (or the share refused the temp): recorded, then answered.
+    await stream.cancel();
+    const err = toStorageError(raw);
+    await endOperation(deps, op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } });
+    throw raw;
+  }
+  crashPoint(CRASH_POINTS.storageExportFileCreated);
   const total = Math.max(1, stream.opened.bytes);
   let shown = 0;
   const onBytes = (bytes: number): void => {

@@ -16,6 +16,7 @@ import { type Config } from '../../../../lib/core/config.js';
 import { parseServiceConfig } from '../../../../src/api/service-config.js';
 import { startService, type RunningService } from '../../../../src/api/server.js';
 import { attachmentLookup } from '../../../../src/api/startup-reconcile.js';
+import { runRecovery } from '../../../../src/api/recovery.js';
 import { writeInfo, type VolumeTree } from '../../../../drivers/remotefs/info-file.js';
 import { assertConsistent } from '../../../fixtures/consistency.js';
 import { interruptedPullIntent } from '../../../fixtures/intents.js';
@@ -103,6 +104,28 @@ describe('storage service: reconcile on start (real RemoteFS driver, local share
     expect(rep?.action).to.equal('rolled_back');
     expect(await exists(orphan)).to.equal(false);
   });
+  it('a volume skipped at start for a held lease is reconciled by the sweep once the lease is free (the info file\'s temp of a killed write goes)', async () => {
+    const { vid } = await volumeWithSnapshot();
+    // What a process killed inside a write of the info file leaves, with no intent and no operation
+    // to settle: only a reconcile of the volume removes it.
+    const temp = `.volume-${vid}.info.${randomUUID().replace(/-/g, '').slice(0, 16)}.tmp`;
+    await writeFile(path.join(share, temp), '{"half":');
+    const probe = await startService({ config, reaperIntervalMs: 0, reconcileOnStart: false });
+    const lease = await probe.deps.repos.leases.acquire(vid, 'svc-dead/killed', 60_000);
+    try {
+      svc = await startService({ config, reaperIntervalMs: 0 });
+      expect(await exists(temp), 'skipped at start: the lease is held').to.equal(true);
+      await runRecovery(svc.deps, 'sweep');
+      expect(await exists(temp), 'a sweep while the lease is still held leaves it').to.equal(true);
+    } finally {
+      await probe.deps.repos.leases.release(lease);
+      await probe.stop();
+    }
+    await runRecovery(svc.deps, 'sweep');
+    expect(await exists(temp)).to.equal(false);
+    expect(await exists(`volume-${vid}.info`)).to.equal(true);
+  });
+
   /** Attachment rows changed through a service that does not reconcile (sqlite has one connection). */
   async function withRepos<T>(fn: (repos: RunningService['deps']['repos']) => Promise<T>): Promise<T> {
     const probe = await startService({ config, reaperIntervalMs: 0, reconcileOnStart: false });
