@@ -16,6 +16,8 @@ export const CRASH_POINTS = {
   storageCheckpointBeforeTake: 'storage.checkpoint_before_take',
   /** Storage service, checkpoint take: the host answered that it took it, the row not yet updated. */
   storageCheckpointTaken: 'storage.checkpoint_taken',
+  /** Storage service, checkpoint revert: the move (and a first placement's attachments) recorded, the volumes' overlays prepared, the host not yet asked. */
+  storageCheckpointBeforeRevert: 'storage.checkpoint_before_revert',
   /** Storage service, checkpoint revert: the host answered that it reverted, the row still says reverting. */
   storageCheckpointReverted: 'storage.checkpoint_reverted',
   /** Storage service, checkpoint delete: the host deleted its files, the member snapshots not yet started, the row still says deleting. */

@@ -238,6 +238,7 @@ export async function revertToCheckpoint(deps: ServiceDeps, c: CheckpointRow, pa
     try {
       // The volumes' new overlays by their tree rules (null: the host makes its own).
       const members = await prepareMemberReverts(deps, c);
+      crashPoint(CRASH_POINTS.storageCheckpointBeforeRevert);
       let r: Awaited<ReturnType<typeof revertOnHost>>;
       try {
         r = await revertOnHost(deps, hostName, c.instanceUuid, remote, paused, members?.overlays);
