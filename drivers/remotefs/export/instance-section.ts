@@ -26,6 +26,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import { RECORD_TEXT_MAX, recordText } from '../../../lib/core/record-text.js';
 
 export const INSTANCE_EXPORT_FORMAT = 'qcowshare-instance-export';
 export const INSTANCE_DEFINITION_NAME = 'instance.domain.xml';
@@ -33,7 +34,9 @@ export const INSTANCE_DEFINITION_NAME = 'instance.domain.xml';
 export const MAX_DEFINITION_BYTES = 1024 * 1024;
 
 const uuid = z.string().refine(isUuid, 'not a UUID');
-const text = z.string().max(4096).nullable();
+/** A checkpoint's name and description become its row as they are: the columns' widths (255, 1024). */
+const checkpointName = recordText(RECORD_TEXT_MAX).nullable();
+const checkpointDescription = recordText(1024).nullable();
 
 /**
  * A file of the section: its bare name in the archive and its length. Its checksum is in the
@@ -44,8 +47,8 @@ const carried = z.strictObject({ file: z.string().max(255), bytes: z.number().in
 
 const checkpointSchema = z.strictObject({
   id: uuid,
-  name: text,
-  description: text,
+  name: checkpointName,
+  description: checkpointDescription,
   created: z.string().max(64),
   mode: z.enum(['consistent', 'live']),
   quiesced: z.boolean(),

@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { isOwnFileName, isUuid } from '../../../lib/core/volume-names.js';
+import { RECORD_TEXT_MAX, recordText } from '../../../lib/core/record-text.js';
 import type { ExportManifest, ManifestFile, ManifestSnapshot } from '../../contract/export-manifest.js';
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -34,8 +35,12 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * MariaDB the same id in another case is another row's.
  */
 const id = z.string().refine((s) => isUuid(s) && s === s.toLowerCase(), 'not a lower-case UUID');
-const metadataSchema = z.record(z.string().max(255), z.string().max(255));
-const text = z.string().max(4096).nullable();
+/**
+ * Names, descriptions and metadata become database rows as they are: the rule of the API's own
+ * bodies (a longer name made MariaDB refuse the row after every file was written).
+ */
+const metadataSchema = z.record(recordText(RECORD_TEXT_MAX).min(1), recordText(RECORD_TEXT_MAX));
+const text = recordText(RECORD_TEXT_MAX).nullable();
 
 const fileSchema = z.strictObject({
   format: z.enum(['qcow2', 'raw']),
