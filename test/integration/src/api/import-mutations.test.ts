@@ -109,6 +109,27 @@ for (const backend of BACKENDS) {
       });
     }
 
+    // Whatever makes the commit fail (a value the database would not store, a deadlock, ...), no
+    // row owns the files the driver wrote: they go, and the operation is recorded failed (it left
+    // them behind with only over-quota and taken ids removed).
+    it('the database refusing a row at the commit: the files written are removed, nothing is left', async () => {
+      const q = (sql: string) => svc.deps.repos.db.sequelize.query(sql);
+      const trigger = `qcs_refuse_${Date.now().toString(36)}`;
+      await q(backend.name === 'mariadb'
+        ? `CREATE TRIGGER ${trigger} BEFORE INSERT ON snapshots FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test'`
+        : `CREATE TRIGGER ${trigger} BEFORE INSERT ON snapshots BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      try {
+        const beforeShare = await shareListing(share());
+        const beforeDb = await dbState(svc);
+        const r = await post(archive);
+        expect(r.status, JSON.stringify(r.body)).to.be.at.least(400);
+        expect(await shareListing(share())).to.deep.equal(beforeShare);
+        expect(await dbState(svc)).to.equal(beforeDb);
+      } finally {
+        await q(`DROP TRIGGER ${trigger}`);
+      }
+    });
+
     it(`${runs} mutated archives (seed ${seed}): imported identical, or a 4xx with a stable code leaving the database and the share as they were`, async () => {
       await fc.assert(fc.asyncProperty(archiveMutation({ records: true }), async (mut) => {
         const body = mut.apply(Buffer.from(archive));
