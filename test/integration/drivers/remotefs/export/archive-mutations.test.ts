@@ -13,18 +13,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { writePattern } from '../../../../../lib/qemu/img.js';
 import { ERROR_CODES, isStorageError } from '../../../../../lib/core/errors.js';
 import type { ExportManifest } from '../../../../../drivers/contract/export-manifest.js';
-import type { RemoteFsDriver } from '../../../../../drivers/remotefs/driver.js';
-import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
 import { shareListing } from '../../../../fixtures/shares.js';
-import { type BranchyTree, exportToBuffer, importBuffer, localExportShare, makeBranchyTree, MiB, type Point, verifyPoints } from '../../../../fixtures/export/tree.js';
+import { type BranchyTree, exportToBuffer, importBuffer, type LocalExportShare, localExportShare, makeBranchyTree, moveOn, type Point, verifyPoints } from '../../../../fixtures/export/tree.js';
 import { archiveMutation, chunked, fuzzSettings, type Mutation } from '../../../../fixtures/export/tar-mutations.js';
-
-const at = (n: number) => n * 4 * MiB;
 
 /** The outcome of one import: accepted (every point then checked) or refused with a stable code. */
 function judgeRefusal(err: unknown, label: string): string {
@@ -36,11 +30,8 @@ function judgeRefusal(err: unknown, label: string): string {
 describe('archive mutations imported through the driver: identical or refused with a stable code, nothing left', function () {
   this.timeout(0);
   const { seed, runs } = fuzzSettings(60);
-  let tmp: string;
-  let h: DriverHarness;
-  let driver: RemoteFsDriver;
-  let dir: string;
-  let address: string;
+  // The share's parts, set in before().
+  let { tmp, h, driver, dir, address } = {} as LocalExportShare;
   let src: BranchyTree;
   let full: { archive: Buffer; manifest: ExportManifest };
   let incremental: { archive: Buffer; manifest: ExportManifest };
@@ -54,17 +45,7 @@ describe('archive mutations imported through the driver: identical or refused wi
     src = await makeBranchyTree(driver, () => dir);
     full = await exportToBuffer(driver, h.leases, src.volumeId, address);
     // The source moves on (a write, s5, a write): the incremental archive since s4 carries that.
-    const ref = { id: src.volumeId, sizeGiB: 1, providerLocation: address };
-    const active = async () => path.join(dir, (await driver.getSnapshotTree(ref)).activeFile);
-    await writePattern(await active(), 'qcow2', 0x66, at(5), MiB);
-    await driver.createSnapshot({ id: s5, volumeId: src.volumeId }, ref);
-    await writePattern(await active(), 'qcow2', 0x77, at(6), MiB);
-    const old = src.points.find((p) => p.name === 'active')!.patterns;
-    points = [
-      ...src.points.filter((p) => p.name !== 'active'),
-      { name: 's5', patterns: [...old, { pattern: 0x66, offset: at(5) }, { pattern: 0, offset: at(6) }] },
-      { name: 'active', patterns: [...old, { pattern: 0x66, offset: at(5) }, { pattern: 0x77, offset: at(6) }] },
-    ];
+    points = await moveOn(driver, dir, address, src, s5);
     incremental = await exportToBuffer(driver, h.leases, src.volumeId, address, undefined, src.ids.s4 as string);
   });
   after(async () => {
