@@ -170,10 +170,15 @@ for (const backend of BACKENDS) {
       const statuses = new Map<number, number>();
       for (let i = 0; i < samples.length; i += CONCURRENCY) {
         await Promise.all(samples.slice(i, i + CONCURRENCY).map(async (r) => {
-          const a = await send(port, agent, r, 1 << 20);
+          const describe = `[${r.route}] ${r.method} ${JSON.stringify(r.path.slice(0, 200))} headers=${JSON.stringify(r.headers).slice(0, 300)} body=${JSON.stringify(r.body?.toString().slice(0, 200))}`;
+          // An answer the client cannot parse (data after "Connection: close", ...) is a finding too, named with its request.
+          const a = await send(port, agent, r, 1 << 20).catch((e: unknown) => {
+            wrong.push(`no answer a client can read (${(e as Error).message}): ${describe}`);
+            return { status: 0, body: '' };
+          });
           statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
           const p = problem(a.status, a.body, r.method);
-          if (p !== null) wrong.push(`${p}: [${r.route}] ${r.method} ${JSON.stringify(r.path.slice(0, 200))} headers=${JSON.stringify(r.headers).slice(0, 300)} body=${JSON.stringify(r.body?.toString().slice(0, 200))}`);
+          if (p !== null) wrong.push(`${p}: ${describe}`);
         }));
       }
       console.log(`      seed ${seed}: ${samples.length} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}`);
