@@ -17,13 +17,15 @@ import * as m0009 from './migrations/0009-attachment-api.js';
 import * as m0010 from './migrations/0010-operation-payload.js';
 import * as m0011 from './migrations/0011-volume-type-access.js';
 import * as m0012 from './migrations/0012-checkpoint-host-move.js';
+import * as m0013 from './migrations/0013-metadata-mediumtext.js';
 
 const MIGRATIONS = [{ name: '0001-initial', ...m0001 }, { name: '0002-compute-hosts', ...m0002 },
   { name: '0003-service-secrets', ...m0003 }, { name: '0004-checkpoints', ...m0004 },
   { name: '0005-operation-phase', ...m0005 }, { name: '0006-user-messages', ...m0006 },
   { name: '0007-volume-types-quotas', ...m0007 }, { name: '0008-checkpoint-progress', ...m0008 },
   { name: '0009-attachment-api', ...m0009 }, { name: '0010-operation-payload', ...m0010 },
-  { name: '0011-volume-type-access', ...m0011 }, { name: '0012-checkpoint-host-move', ...m0012 }];
+  { name: '0011-volume-type-access', ...m0011 }, { name: '0012-checkpoint-host-move', ...m0012 },
+  { name: '0013-metadata-mediumtext', ...m0013 }];
 
 function umzug(db: Database): Umzug<QueryInterface> {
   return new Umzug({

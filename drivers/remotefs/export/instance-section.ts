@@ -26,6 +26,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { isOwnFileName } from '../../../lib/core/volume-names.js';
+import { RECORD_TEXT_MAX, recordText } from '../../../lib/core/record-text.js';
 import { archiveId } from './manifest.js';
 
 export const INSTANCE_EXPORT_FORMAT = 'qcowshare-instance-export';
@@ -35,7 +36,9 @@ export const MAX_DEFINITION_BYTES = 1024 * 1024;
 
 /** Every id of the section (instance, checkpoints, volumes, snapshots) by the volume archive's one rule: a lower-case UUID. */
 const uuid = archiveId;
-const text = z.string().max(4096).nullable();
+/** A checkpoint's name and description become its row as they are: the columns' widths (255, 1024). */
+const checkpointName = recordText(RECORD_TEXT_MAX).nullable();
+const checkpointDescription = recordText(1024).nullable();
 
 /**
  * A file of the section: its bare name in the archive and its length. Its checksum is in the
@@ -46,8 +49,8 @@ const carried = z.strictObject({ file: z.string().max(255), bytes: z.number().in
 
 const checkpointSchema = z.strictObject({
   id: uuid,
-  name: text,
-  description: text,
+  name: checkpointName,
+  description: checkpointDescription,
   created: z.string().max(64),
   mode: z.enum(['consistent', 'live']),
   quiesced: z.boolean(),

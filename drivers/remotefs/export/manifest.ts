@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../../lib/core/errors.js';
 import { isCanonicalUuid, isOwnFileName } from '../../../lib/core/volume-names.js';
+import { RECORD_TEXT_MAX, recordText } from '../../../lib/core/record-text.js';
 import type { ExportManifest, ManifestFile, ManifestSnapshot } from '../../contract/export-manifest.js';
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -31,8 +32,12 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Ids as the service writes them (isCanonicalUuid: lower case); any other form is refused, never normalised. */
 export const archiveId = z.string().refine(isCanonicalUuid, 'not a lower-case UUID');
 const id = archiveId;
-const metadataSchema = z.record(z.string().max(255), z.string().max(255));
-const text = z.string().max(4096).nullable();
+/**
+ * Names, descriptions and metadata become database rows as they are: the rule of the API's own
+ * bodies (a longer name made MariaDB refuse the row after every file was written).
+ */
+const metadataSchema = z.record(recordText(RECORD_TEXT_MAX).min(1), recordText(RECORD_TEXT_MAX));
+const text = recordText(RECORD_TEXT_MAX).nullable();
 
 const fileSchema = z.strictObject({
   format: z.enum(['qcow2', 'raw']),

@@ -120,8 +120,16 @@ async function insertRows(deps: ServiceDeps, caller: Caller, projectId: string, 
   return volume;
 }
 
-/** The commit refused (over quota, ids taken): no row will own the files the driver wrote; the share as before. */
+/**
+ * The commit failed (over quota, ids taken, or the database refused a row): when no row owns the
+ * files the driver wrote, they go, and the share is as before. Whatever the cause: a refusal of
+ * the database (a value it would not store) left them behind with the operation recorded failed,
+ * which no recovery pass looks at again. A row that exists (a commit whose answer was lost) keeps
+ * them; so does a database that cannot say (the operation then stays running for the settle pass).
+ */
 async function removeWritten(deps: ServiceDeps, got: ImportedVolume, intent: Intent): Promise<void> {
+  const row = (await deps.repos.volumes.rowsOf([got.ids.volumeId])).get(got.ids.volumeId);
+  if (row !== undefined) return;
   await exportCapability(deps).removeVolumeFiles(got.ids.volumeId, { lease: intent.lease })
     .catch((e: unknown) => deps.log.warn({ err: e, volumeId: got.ids.volumeId }, 'files of an import refused at its commit not removed'));
 }
@@ -168,7 +176,15 @@ export async function importVolume(deps: ServiceDeps, caller: Caller, projectId:
     if (open !== null) {
       await open.keeper.stop();
       // Refused in the commit's transaction (rolled back): no row will own the files written.
-      if (written !== null && (err.code === 'OVER_QUOTA' || err.code === 'CONFLICT')) await removeWritten(deps, written, open);
+      if (written !== null) {
+        try {
+          await removeWritten(deps, written, open);
+        } catch (e) {
+          // The database cannot say whether the rows are in: the operation stays running for the settle pass.
+          deps.log.warn({ err: e, operation: open.op.id }, 'import refused at its commit: whether its rows are in is unknown; the settle pass decides');
+          throw err;
+        }
+      }
       await inTransaction(deps.repos.db, async (t) => {
         await endOperation(deps, open.op, { state: 'failed', error: `${err.code}: ${err.message}`, code: err.code, by: { runner: true } }, t, 'any');
         await deps.repos.leases.release(open.lease, t);

@@ -1,18 +1,14 @@
 /** Shared pieces of request schemas. Bounds are explicit so no input reaches the database unchecked. */
 import { z } from 'zod';
 import { UUID_PATTERN, VOLUME_FILE_PATTERN } from '../../../lib/core/volume-names.js';
+import { recordText } from '../../../lib/core/record-text.js';
 import type { SortKey } from '../../db/repositories/paging.js';
 
 export const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID')
   .transform((s) => s.toLowerCase());
 
-/**
- * Free text (names, descriptions, metadata): any Unicode text up to `max` characters is stored and
- * returned exactly, a NUL and other control characters included (values are bound by the database
- * driver, never part of the SQL text). Only a lone UTF-16 surrogate is refused: it has no UTF-8
- * form, so either database would store U+FFFD instead of what was sent.
- */
-export const text = (max: number) => z.string().max(max).refine((s) => !/[\ud800-\udfff]/u.test(s), 'must be valid Unicode (a lone surrogate has no UTF-8 form)');
+/** Free text (names, descriptions, metadata): the one rule of lib/core/record-text.ts. */
+export const text = recordText;
 
 export const name = text(255).nullable();
 export const description = text(255).nullable();

@@ -13,7 +13,7 @@ export function defineSnapshot(sequelize: Sequelize): ModelStatic<Model> {
     status: { type: DataTypes.STRING(32), allowNull: false },
     progress: { type: DataTypes.INTEGER, allowNull: false },
     hidden: { type: DataTypes.BOOLEAN, allowNull: false },
-    metadata: { type: DataTypes.TEXT, allowNull: false },
+    metadata: { type: DataTypes.TEXT('medium'), allowNull: false },
     deleted: { type: DataTypes.BOOLEAN, allowNull: false },
     createdAt: { type: DataTypes.DATE(3), allowNull: false },
     updatedAt: { type: DataTypes.DATE(3), allowNull: false },

@@ -13,7 +13,7 @@ export function defineVolume(sequelize: Sequelize): ModelStatic<Model> {
     attachStatus: { type: DataTypes.STRING(32), allowNull: false },
     providerLocation: { type: DataTypes.STRING(255), allowNull: true },
     format: { type: DataTypes.STRING(16), allowNull: false },
-    metadata: { type: DataTypes.TEXT, allowNull: false },
+    metadata: { type: DataTypes.TEXT('medium'), allowNull: false },
     bootable: { type: DataTypes.BOOLEAN, allowNull: false },
     /** volume_types.id; null for rows that never had one (the view shows the default type). */
     volumeTypeId: { type: DataTypes.STRING(36), allowNull: true },

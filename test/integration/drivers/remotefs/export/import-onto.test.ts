@@ -15,7 +15,7 @@ import type { RemoteFsDriver } from '../../../../../drivers/remotefs/driver.js';
 import type { ExportManifest } from '../../../../../drivers/contract/export-manifest.js';
 import { shareListing } from '../../../../fixtures/shares.js';
 import type { DriverHarness } from '../../../../fixtures/drivers/harness.js';
-import { type BranchyTree, exportToBuffer, importBuffer, localExportShare, makeBranchyTree, MiB, type Point, verifyPoints } from '../../../../fixtures/export/tree.js';
+import { type BranchyTree, exportToBuffer, importBuffer, localExportShare, makeBranchyTree, MiB, moveOn, type Point, verifyPoints } from '../../../../fixtures/export/tree.js';
 
 const at = (n: number) => n * 4 * MiB;
 
@@ -53,17 +53,7 @@ describe('incremental import onto an earlier import of the same source (driver, 
     copyA = { volumeId: a.ids.volumeId, ids: { ...a.ids.snapshots } };
     copyB = { volumeId: b.ids.volumeId, ids: { ...b.ids.snapshots } };
     // The source moves on after the copies were made: a write, a snapshot s5, another write.
-    const ref = { id: src.volumeId, sizeGiB: 1, providerLocation: address };
-    const active = async () => path.join(dir, (await driver.getSnapshotTree(ref)).activeFile);
-    await writePattern(await active(), 'qcow2', 0x66, at(5), MiB);
-    await driver.createSnapshot({ id: s5, volumeId: src.volumeId }, ref);
-    await writePattern(await active(), 'qcow2', 0x77, at(6), MiB);
-    const old = src.points.find((p) => p.name === 'active')!.patterns;
-    points = [
-      ...src.points.filter((p) => p.name !== 'active'),
-      { name: 's5', patterns: [...old, { pattern: 0x66, offset: at(5) }, { pattern: 0, offset: at(6) }] },
-      { name: 'active', patterns: [...old, { pattern: 0x66, offset: at(5) }, { pattern: 0x77, offset: at(6) }] },
-    ];
+    points = await moveOn(driver, dir, address, src, s5);
     incremental = await exportToBuffer(driver, h.leases, src.volumeId, address, undefined, src.ids.s4 as string);
   });
   after(async () => {
