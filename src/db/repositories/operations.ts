@@ -157,6 +157,11 @@ export class OperationRepository {
     return row ? toRecord(row) : null;
   }
 
+  /** Whether an operation of this overlay_file tag succeeded (an instance import's tag: that instance was imported). */
+  async succeededWithOverlay(overlayFile: string, t?: Transaction): Promise<boolean> {
+    return (await this.rows.one('overlay_file = ? AND state = ?', [overlayFile, 'succeeded'], t)) !== null;
+  }
+
   /** The latest running operation of a volume of another kind than `exceptKind`, or null. */
   async latestRunningOf(volumeId: string, exceptKind: OperationKind): Promise<OperationRecord | null> {
     const row = await this.rows.one('volume_id = ? AND state = ? AND kind <> ? ORDER BY started_at DESC, id DESC', [volumeId, 'running', exceptKind]);

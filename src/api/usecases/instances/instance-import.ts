@@ -41,6 +41,7 @@ import { importQuotaRequest } from '../quota/import-request.js';
 import { checkQuota, prepareQuota } from '../quota/quotas.js';
 import { CHECKPOINT_METADATA_KEY } from '../snapshot-delete.js';
 import { IMPORT_SOURCE_KEY, assertIdsFree } from '../volume-import.js';
+import { exportCapability } from '../volume-export.js';
 import { instanceExportCapability } from './instance-export.js';
 
 /** overlay_file of an instance import's operations: the instance whose directory a settle removes too. */
@@ -242,9 +243,27 @@ export async function importInstanceArchive(deps: ServiceDeps, caller: Caller, p
   }
 }
 
-/** The settle pass's part for an interrupted instance import's operation: the instance's directory too. */
+/**
+ * The settle pass's part for an interrupted instance import's operation: the instance's directory
+ * too, under the instance's import lease (another import of the same uuid under way: VOLUME_BUSY,
+ * and the pass retries later). When an import of that uuid has committed since (its operation
+ * succeeded, or the instance has checkpoint rows), the directory is that import's: only this
+ * operation's volume files go.
+ */
 export async function removeInterruptedInstance(deps: ServiceDeps, op: OperationRecord, lease: Lease): Promise<number> {
   const tag = op.overlayFile ?? '';
   if (!tag.startsWith(INSTANCE_IMPORT_TAG)) return 0;
-  return instanceExportCapability(deps).removeInstanceImport({ instanceUuid: tag.slice(INSTANCE_IMPORT_TAG.length), volumeIds: [op.volumeId] }, { lease });
+  const instanceUuid = tag.slice(INSTANCE_IMPORT_TAG.length);
+  const support = instanceExportCapability(deps);
+  const own = await acquireVolumeLease(deps, instanceImportLeaseKey(instanceUuid), `settle-${op.id}`);
+  try {
+    const taken = await deps.repos.operations.succeededWithOverlay(tag) || (await deps.repos.checkpoints.list(null, instanceUuid)).length > 0;
+    if (taken) {
+      deps.log.info({ operation: op.id, instance: instanceUuid }, "an import of this instance committed since: its directory stays, only the interrupted import's volume files go");
+      return await exportCapability(deps).removeVolumeFiles(op.volumeId, { lease });
+    }
+    return await support.removeInstanceImport({ instanceUuid, volumeIds: [op.volumeId] }, { lease });
+  } finally {
+    await deps.repos.leases.release(own).catch(() => undefined);
+  }
 }

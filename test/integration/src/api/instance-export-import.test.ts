@@ -173,5 +173,26 @@ for (const backend of BACKENDS) {
       const left = [...await readdir(share()), ...await readdir(path.join(share(), 'checkpoints'))];
       expect(left.filter((n) => n.includes(v1) || n.includes(v2) || n.includes(newInstance))).to.deep.equal([]);
     });
+
+    it("an interrupted import of an instance another import has committed since: only its volume's files go, the committed instance's directory stays", async () => {
+      const deps = svc.deps;
+      // The committed import: the archive imported with new ids (its operation succeeded, its checkpoint row exists).
+      const r = await api.post('/v3/os-instance-import').set(auth('admin')).set('content-type', 'application/x-tar').send(archive);
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const got = r.body.instance_import as { instance_uuid: string; checkpoints: { id: string }[] };
+      const placed = path.join(share(), 'checkpoints', got.instance_uuid);
+      const before = await shareListing(placed);
+      expect(before.length).to.be.greaterThan(0);
+      // An earlier import of the same instance uuid, killed before its commit, whose lease expired before the committed one began.
+      const vid = randomUUID();
+      const op = randomUUID();
+      await deps.repos.operations.insert({ id: op, kind: 'import_volume', volumeId: vid, projectId: 'alice-project', overlayFile: `instance:${got.instance_uuid}` });
+      await writeFile(path.join(share(), `.volume-${vid}.${randomUUID()}.tmp`), 'half');
+      const reports = await settleInterruptedVolumeOps(deps, 0);
+      expect(reports.find((x) => x.operationId === op)?.outcome, JSON.stringify(reports)).to.equal('failed');
+      expect((await readdir(share())).filter((n) => n.includes(vid))).to.deep.equal([]);
+      expect(await shareListing(placed)).to.deep.equal(before);
+      expect((await api.get(`/v3/os-checkpoints/${got.checkpoints[0]!.id}`).set(auth('admin')).expect(200)).body.checkpoint.status).to.equal('available');
+    });
   });
 }
