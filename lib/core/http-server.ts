@@ -138,10 +138,17 @@ const CLIENT_MESSAGES: Partial<Record<ErrorCode, string>> = {
   MALFORMED_REQUEST: 'the request cannot be parsed as HTTP/1.1',
 };
 
-function rawReply(status: number, body: unknown): string {
+/** `head`: the refused request was a HEAD, whose answer carries no body (RFC 9110 9.3.2), only its length. */
+function rawReply(status: number, body: unknown, head: boolean): string {
   const json = JSON.stringify(body);
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n`
-    + `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
+    + `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${head ? '' : json}`;
+}
+
+/** Whether the bytes the parser refused begin a HEAD request (node gives them as err.rawPacket). */
+function refusedHead(err: NodeJS.ErrnoException): boolean {
+  const raw = (err as NodeJS.ErrnoException & { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
 }
 
 function onClientError(o: HttpServerOptions) {
@@ -156,7 +163,7 @@ function onClientError(o: HttpServerOptions) {
     const code = clientErrorCode(err);
     const e = new StorageError(code, CLIENT_MESSAGES[code] ?? 'malformed request');
     socket.once('finish', () => socket.destroy());
-    socket.end(rawReply(e.httpStatus, o.errorBody(e)));
+    socket.end(rawReply(e.httpStatus, o.errorBody(e), refusedHead(err)));
   };
 }
 

@@ -190,6 +190,17 @@ for (const api of [storage, coordinator]) {
       expect([r.status, api.code(r.body)]).to.deep.equal([431, 'HEADERS_TOO_LARGE']);
       expect(r.closed).to.equal(true);
     });
+
+    it('answers a HEAD request refused for its size without a body (a client would read one as the next answer)', async () => {
+      for (const data of [request('HEAD', api.okRoute, { 'X-Big': 'a'.repeat(20_000) }), request('HEAD', `${api.okRoute}?q=${'b'.repeat(70_000)}`, {})]) {
+        const r = await rawRequest(server.port, data, CAP_MS);
+        expect(r.status).to.equal(431);
+        expect(r.closed).to.equal(true);
+        const [head, body] = r.text.split('\r\n\r\n');
+        expect(head).to.match(/^HTTP\/1\.1 431 /).and.match(/Content-Length: [1-9]/);
+        expect(body).to.equal('');
+      }
+    });
   });
 
   describe(`security: HTTP connection bound (${api.name})`, function () {
