@@ -13,6 +13,7 @@
  */
 import { expect } from 'chai';
 import supertest from 'supertest';
+import { scrapeCredentialHooks } from '../fixtures/api/scrape-credential.js';
 import { routeTable } from '../../src/api/app.js';
 import { startService, type RunningService } from '../../src/api/server.js';
 import { parseServiceConfig } from '../../src/api/service-config.js';
@@ -241,6 +242,8 @@ for (const backend of BACKENDS) {
     let http: ReturnType<typeof supertest>;
     let own: Ids;
     let other: Ids;
+    // The metrics closed by a scrape credential (without one they are open to anyone: readiness.test.ts).
+    const scrape = scrapeCredentialHooks();
 
     async function made(who: Who, url: string, body: unknown, kind: 'volume' | 'snapshot'): Promise<{ id: string; op: string }> {
       const r = await http.post(url).set(tokenOf(who)).send(body as object);
@@ -261,7 +264,7 @@ for (const backend of BACKENDS) {
 
     before(async () => {
       db = await backend.create();
-      s = await startStack(db, 'fake');
+      s = await startStack(db, 'fake', { metricsTokenFile: scrape.file });
       http = supertest.agent(s.svc.url);
       own = await resources('member', OWN);
       other = await resources('other', OTHER);
@@ -332,7 +335,7 @@ for (const backend of BACKENDS) {
       for (const [name, roles] of Object.entries(pinned)) expect([...(POLICY[name as PolicyName].roles ?? [])], name).to.deep.equal(roles);
     });
 
-    it('serves the public unversioned documents without a token, and /metrics to nobody without one', async () => {
+    it('serves the public unversioned documents without a token, and /metrics (a scrape credential set) to nobody without one', async () => {
       const unversioned = routeTable(s.svc.deps).filter((x) => !x.versioned);
       for (const r of unversioned) {
         const res = await http.get(r.path);
@@ -341,7 +344,7 @@ for (const backend of BACKENDS) {
       expect(unversioned.filter((r) => r.policy !== 'qcowshare:public').map(key)).to.deep.equal(['GET /metrics']);
     });
 
-    it('answers the probes by caller: /readyz counts to everyone and its checks to admins, /metrics to admins only', async () => {
+    it('answers the probes by caller: /readyz to everyone (its host paths redacted but to admins: readiness.test.ts), /metrics (a scrape credential set) to admins and the credential only', async () => {
       const probes = routeTable(s.svc.deps).filter((x) => !x.versioned && x.identifiesCaller).map(key);
       expect(probes, 'every public route that identifies its caller has a probe here').to.deep.equal(['GET /readyz', 'GET /metrics']);
       const wrong: string[] = [];
@@ -351,8 +354,8 @@ for (const backend of BACKENDS) {
         const detail = allows(caller, 'qcowshare:health:detail');
         const ready = await http.get('/readyz').set(tokenOf(who));
         const readyWants = who === 'badtoken' ? 401 : 200;
-        const shape = ready.status === 200 ? (Array.isArray(ready.body.checks) ? 'full' : Object.keys(ready.body).sort().join(',')) : ready.body.unauthorized?.error_code;
-        const shapeWants = who === 'badtoken' ? 'UNAUTHORIZED' : detail ? 'full' : 'checks,status';
+        const shape = ready.status === 200 ? Object.keys(ready.body).sort().join(',') : ready.body.unauthorized?.error_code;
+        const shapeWants = who === 'badtoken' ? 'UNAUTHORIZED' : 'checks,reasons,status';
         if (ready.status !== readyWants || shape !== shapeWants) wrong.push(`${who} GET /readyz → ${ready.status} ${shape} (expected ${readyWants} ${shapeWants})`);
         const metrics = await http.get('/metrics').set(tokenOf(who));
         const metricsWants = caller === undefined ? 401 : detail ? 200 : 403;
@@ -360,6 +363,8 @@ for (const backend of BACKENDS) {
         const codeOk = metricsWants === 200 ? /^# HELP /m.test(metrics.text) : (CODES[metricsWants] as RegExp).test(code);
         if (metrics.status !== metricsWants || !codeOk) wrong.push(`${who} GET /metrics → ${metrics.status} ${code} (expected ${metricsWants})`);
       }
+      const scraped = await http.get('/metrics').set('Authorization', `Bearer ${scrape.value}`);
+      if (scraped.status !== 200 || !/^# HELP /m.test(scraped.text)) wrong.push(`the scrape credential GET /metrics → ${scraped.status}`);
       expect(wrong, wrong.join('\n')).to.deep.equal([]);
       expect(await fingerprint(s.svc)).to.equal(state);
     });

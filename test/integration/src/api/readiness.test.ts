@@ -11,13 +11,12 @@
  * against the directories actually configured. /metrics, with a scrape credential configured
  * (api.metricsTokenFile), answers only it or an admin token; without one it is open.
  */
-import { randomUUID } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import type supertest from 'supertest';
 import { writePattern } from '../../../../lib/qemu/qemu-io.js';
+import { scrapeCredentialHooks } from '../../../fixtures/api/scrape-credential.js';
 import { run } from '../../../../lib/core/process.js';
 import { mountPointFor } from '../../../../lib/core/share-hash.js';
 import type { GlusterVolume } from '../../../fixtures/gluster.js';
@@ -31,13 +30,6 @@ function leaked(text: string, values: string[]): string[] {
   return values.filter((v) => text.includes(v));
 }
 
-/** A scrape credential in a file of its own (api.metricsTokenFile), made before the service starts. */
-function scrapeCredentialHooks(): { file: string; value: string } {
-  const cred = { file: path.join(tmpdir(), `qcs-ready-scrape-${randomUUID()}`), value: `scrape-${randomUUID()}` };
-  before(async () => { await writeFile(cred.file, `${cred.value}\n`, { mode: 0o600 }); });
-  after(async () => { await rm(cred.file, { force: true }); });
-  return cred;
-}
 
 /** The value of one series in Prometheus text, 0 when absent. */
 function sample(text: string, series: string): number {
