@@ -24,6 +24,7 @@ import { generate, type Generated } from '../fixtures/security/hostile.js';
 import { fuzzSettings, Prng } from '../fixtures/security/prng.js';
 import { keepAliveAgent, send } from '../fixtures/security/raw-http.js';
 import { coordinatorRoutes, recordRoutes, storageRoutes } from '../fixtures/security/routes.js';
+import { scrapeCredentialHooks } from '../fixtures/api/scrape-credential.js';
 import { fingerprint, OWN, startStack, tokenOf, type SecurityStack, type Who } from '../fixtures/security/stack.js';
 
 const COORDINATOR_TOKEN = 'coordinator-token-for-hostile-requests';
@@ -63,10 +64,12 @@ for (const backend of BACKENDS) {
     let agent: http.Agent;
     let coordinatorServes: string[];
     let savedEnv: string | undefined;
+    // The metrics closed by a scrape credential, as in production (routes.ts: /metrics is not open).
+    const scrape = scrapeCredentialHooks();
 
     before(async () => {
       db = await backend.create();
-      s = await startStack(db, 'remotefs');
+      s = await startStack(db, 'remotefs', { metricsTokenFile: scrape.file });
       stateDir = await mkdtemp(path.join(tmpdir(), 'qcs-sec-coord-'));
       h = harness([{ target: 'vdb', serial: VOL, dir: DIR, chain: [f(S2), f(S1), f()] }]);
       const config = parseServiceConfig({

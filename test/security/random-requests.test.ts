@@ -20,6 +20,7 @@ import { BACKENDS, eventually, type TestDb } from '../fixtures/api/harness.js';
 import type { FuzzRoute } from '../fixtures/security/hostile.js';
 import { keepAliveAgent, send, type RawRequest } from '../fixtures/security/raw-http.js';
 import { storageRoutes } from '../fixtures/security/routes.js';
+import { scrapeCredentialHooks } from '../fixtures/api/scrape-credential.js';
 import { OWN, startStack, tokenOf, type SecurityStack, type Who } from '../fixtures/security/stack.js';
 
 const CONCURRENCY = 8;
@@ -139,10 +140,12 @@ for (const backend of BACKENDS) {
     let db: TestDb;
     let s: SecurityStack;
     let agent: http.Agent;
+    // The metrics closed by a scrape credential, as in production (routes.ts: /metrics is not open).
+    const scrape = scrapeCredentialHooks();
 
     before(async () => {
       db = await backend.create();
-      s = await startStack(db, 'remotefs');
+      s = await startStack(db, 'remotefs', { metricsTokenFile: scrape.file });
       agent = keepAliveAgent();
     });
     after(async () => {
