@@ -1,7 +1,8 @@
 /**
- * What an anonymous readiness probe gets, from the storage service and the coordinator alike: the
- * overall status and how many checks are in each state. A check's name, details and reason (share
- * addresses, mount points, socket paths, error texts) stay with the callers who may see the host.
+ * What an anonymous readiness probe of the coordinator gets: the overall status and how many
+ * checks are in each state; a check's name, details and reason (socket paths, error texts) stay
+ * with the callers who hold its token. The storage service answers anyone every check with the
+ * host's paths redacted instead (src/api/readiness.ts publicReport); both share CheckState.
  */
 export type CheckState = 'ok' | 'degraded' | 'down';
 
